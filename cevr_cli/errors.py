@@ -1,0 +1,35 @@
+"""Error types raised by the cevr library.
+
+The CLI turns each of these into a one-line message and an exit code; library code never prints.
+"""
+
+from __future__ import annotations
+
+
+class CevrError(Exception):
+    """Base class of every error the cevr library raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(CevrError):
+    """An input file cannot be used: unreadable, truncated, wrong format, too small or too large."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class UsageError(CevrError):
+    """The request itself is wrong (bad EV list, unknown option value)."""
+
+    exit_code = 2
+
+
+class WeightsError(CevrError):
+    """Weights missing, of the wrong format version, or not matching the model configuration."""
+
+
+class OutputError(CevrError):
+    """An output cannot be written (would overwrite an input, disk error)."""

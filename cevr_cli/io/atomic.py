@@ -1,0 +1,46 @@
+"""Atomic file writes: write to a temporary name in the destination folder, then rename.
+
+A crash or Ctrl-C while writing leaves at most a hidden ``.*.part`` file, never a truncated output
+under the final name, so a re-run can trust every file it finds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``destination``; rename it into place if the block succeeds.
+
+    The temporary name keeps the destination's suffix so writers that choose a format by extension
+    (OpenCV, imageio) still work. On any exception the temporary file is removed.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{destination.stem}.", suffix=f".part{destination.suffix}", dir=destination.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, destination)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(destination: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``destination`` atomically."""
+    with atomic_path(destination) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(destination: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``destination`` atomically."""
+    atomic_write_bytes(destination, text.encode("utf-8"))
