@@ -1,0 +1,23 @@
+"""The CEVR network, its weights, and stack inference. Importing this package imports torch."""
+
+from .cevr import CEVRNet
+from .config import VARIANTS, CEVRConfig, get_config
+from .inference import CEVRPredictor, InferenceSettings, load_predictor, resolve_device
+from .weights import DEFAULT_WEIGHTS, ModelPair, load_official_pair, load_pair, new_pair, save_pair
+
+__all__ = [
+    "CEVRConfig",
+    "CEVRNet",
+    "CEVRPredictor",
+    "DEFAULT_WEIGHTS",
+    "InferenceSettings",
+    "ModelPair",
+    "VARIANTS",
+    "get_config",
+    "load_official_pair",
+    "load_pair",
+    "load_predictor",
+    "new_pair",
+    "resolve_device",
+    "save_pair",
+]

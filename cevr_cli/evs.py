@@ -1,0 +1,43 @@
+"""EV lists: ``-3:3:0.5`` ranges and ``-2,-1,1,2`` lists, and how stack files are named by EV."""
+
+from __future__ import annotations
+
+import math
+
+from .errors import UsageError
+
+CONTINUOUS_STACK = "-3:3:0.5"  # the paper's "continuous stack", 13 images
+PREDEFINED_STACK = "-3:3:1"  # integer EVs, 7 images
+
+
+def parse_evs(spec: str) -> list[float]:
+    """Parse ``start:stop:step`` (inclusive of stop) or a comma list; sorted, unique, rounded to 1e-6."""
+    text = spec.strip()
+    if not text:
+        raise UsageError("empty EV list")
+    try:
+        if ":" in text:
+            parts = [float(p) for p in text.split(":")]
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, step = parts
+            if step <= 0 or stop < start:
+                raise UsageError(f"EV range {spec!r}: need start <= stop and a positive step")
+            count = math.floor((stop - start) / step + 1e-9) + 1
+            values = [start + i * step for i in range(count)]
+        else:
+            values = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise UsageError(f"cannot read EV list {spec!r}: use start:stop:step (e.g. -3:3:0.5) or a comma list") from None
+    if any(not math.isfinite(v) for v in values):
+        raise UsageError(f"EV list {spec!r} has a non-finite value")
+    evs = sorted({round(v, 6) + 0.0 for v in values})
+    if max(abs(v) for v in evs) > 6:
+        raise UsageError(f"EV list {spec!r}: steps beyond +-6 EV are outside what the model can do")
+    return evs
+
+
+def ev_filename(index: int, ev: float, suffix: str) -> str:
+    """``00_ev-3.00.png`` ... ``12_ev+3.00.png``: the index prefix makes a plain name sort follow EV order
+    (without it ``ev+`` sorts before ``ev-`` and ``ev-0.5`` before ``ev-3``)."""
+    return f"{index:02d}_ev{ev:+.2f}{suffix}"

@@ -1,0 +1,259 @@
+"""Turning one photo into an exposure stack with a CEVR model pair, without repeating work.
+
+* The encoder runs once per photo (per tile) and model; all EV steps of one direction go through the
+  decoder as one batch, split into chunks that fit ``max_batch_pixels``.
+* Photos larger than ``tile_pixels`` run in tiles with a halo (context that is computed and discarded)
+  and a linear blend where neighbouring tiles overlap. GroupNorm statistics are recorded once on the
+  whole photo (downscaled to at most ``stats_pixels``) and imposed on every tile, so all tiles are
+  normalised alike; for photos up to ``stats_pixels`` the tiled result equals the untiled one.
+* EV 0 is the input itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import UsageError
+from .cevr import CEVRNet, NormStats
+from .weights import ModelPair
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit device must exist."""
+    name = name.lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA GPU is available to PyTorch here (try --device auto)")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("--device mps: Apple MPS is not available here (try --device auto)")
+    if name not in ("cpu", "mps") and not name.startswith("cuda"):
+        raise UsageError(f"unknown device {name!r}: use auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """Memory knobs. Defaults keep a 24-megapixel photo well under 6 GiB on the CPU."""
+
+    tile_pixels: int = 1024 * 1024  # photos above this run tiled
+    tile_size: int = 768  # core of a tile, multiple of 8
+    halo: int = 64  # context around each tile, multiple of 8 (covers the network's reach)
+    blend: int = 32  # width of the linear cross-fade between neighbouring tiles, multiple of 8
+    stats_pixels: int = 1024 * 1024  # GroupNorm statistics are taken on the photo scaled to this size
+    max_batch_pixels: int = 2_500_000  # EV steps x pixels per decoder call
+    max_output_bytes: int = 2 << 30  # float32 outputs held at once; beyond, EVs run in groups
+
+
+class CEVRPredictor:
+    """Exposure stacks from a :class:`ModelPair`; the ``ExposurePredictor`` protocol used by ``bench``."""
+
+    def __init__(
+        self,
+        pair: ModelPair,
+        device: torch.device | str = "cpu",
+        *,
+        half: bool = False,
+        settings: InferenceSettings | None = None,
+    ) -> None:
+        self.device = torch.device(device)
+        if half and self.device.type != "cuda":
+            raise UsageError("--half needs a CUDA device")
+        self.dtype = torch.float16 if half else torch.float32
+        self.pair = pair
+        for model in (pair.inc, pair.dec):
+            model.to(self.device, self.dtype).eval()
+        self.settings = settings or InferenceSettings()
+        self.name = f"cevr[{pair.weights_id}]"
+
+    def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
+        """All EVs at once as an (N, H, W, 3) float32 array in [0, 1] (for small images and benchmarks)."""
+        results = dict(self.iter_predictions(rgb, evs))
+        return np.stack([results[float(ev)] for ev in evs])
+
+    def iter_predictions(self, rgb: np.ndarray, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
+        """Yield ``(ev, image)`` pairs, image float32 HxWx3 in [0, 1], freeing each after it is yielded."""
+        image = _check_image(rgb)
+        for ev in sorted({float(e) for e in evs}):
+            if ev == 0.0:
+                yield 0.0, image.copy()
+        for direction in ("dec", "inc"):
+            steps = [float(e) for e in sorted(set(evs)) if (e > 0 if direction == "inc" else e < 0)]
+            if steps:
+                model = getattr(self.pair, direction)
+                yield from self._run_model(model, image, steps)
+
+    @torch.inference_mode()
+    def _run_model(self, model: CEVRNet, image: np.ndarray, steps: list[float]) -> Iterator[tuple[float, np.ndarray]]:
+        h, w = image.shape[:2]
+        cfg = self.settings
+        tiled = h * w > cfg.tile_pixels
+        stats = self._record_stats(model, image, steps) if tiled else None
+        per_ev_bytes = h * w * 3 * 4
+        group_size = max(1, min(len(steps), cfg.max_output_bytes // per_ev_bytes))
+        for start in range(0, len(steps), group_size):
+            group = steps[start : start + group_size]
+            index = torch.arange(start, start + len(group))
+            group_stats = stats.select(index) if stats is not None else None
+            if tiled:
+                outputs = self._tiled(model, image, group, group_stats)
+            else:
+                outputs = self._whole(model, image, group, None)
+            for ev, out in zip(group, outputs):
+                yield ev, out
+            del outputs
+
+    def _to_tensor(self, image: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(self.device, self.dtype)
+
+    def _chunks(self, steps: list[float], pixels: int) -> Iterator[tuple[int, torch.Tensor]]:
+        size = max(1, self.settings.max_batch_pixels // max(pixels, 1))
+        for start in range(0, len(steps), size):
+            yield start, torch.tensor(steps[start : start + size], device=self.device, dtype=self.dtype)
+
+    def _whole(
+        self, model: CEVRNet, image: np.ndarray, steps: list[float], stats: NormStats | None
+    ) -> list[np.ndarray]:
+        """Untiled: pad to a multiple of 8, encode once, decode the steps in chunks, crop back."""
+        h, w = image.shape[:2]
+        x = _pad_to_multiple(self._to_tensor(image), model.config.divisor)
+        encoded = model.encode(x)
+        outputs: list[np.ndarray] = []
+        for start, s in self._chunks(steps, x.shape[2] * x.shape[3]):
+            chunk_stats = stats.select(torch.arange(start, start + len(s))) if stats is not None else None
+            y = model.decode(x, encoded, s, chunk_stats)[:, :, :h, :w]
+            outputs.extend(_to_numpy(y))
+        return outputs
+
+    def _record_stats(self, model: CEVRNet, image: np.ndarray, steps: list[float]) -> NormStats:
+        """GroupNorm statistics of the whole photo, scaled down to at most ``stats_pixels``."""
+        import cv2
+
+        h, w = image.shape[:2]
+        scale = min(1.0, math.sqrt(self.settings.stats_pixels / (h * w)))
+        small = image
+        if scale < 1.0:
+            size = (max(8, round(w * scale)), max(8, round(h * scale)))
+            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        x = _pad_to_multiple(self._to_tensor(small), model.config.divisor)
+        encoded = model.encode(x)
+        recorded: list[NormStats] = []
+        for _, s in self._chunks(steps, x.shape[2] * x.shape[3]):
+            chunk = NormStats("record")
+            model.decode(x, encoded, s, chunk)
+            recorded.append(chunk)
+        merged = NormStats("apply")
+        for key in recorded[0].values:
+            means = [r.values[key][0] for r in recorded]
+            variances = [r.values[key][1] for r in recorded]
+            if means[0].shape[0] == 1:  # the neck is normalised before s enters: shared by all steps
+                merged.values[key] = (means[0], variances[0])
+            else:
+                merged.values[key] = (torch.cat(means), torch.cat(variances))
+        return merged
+
+    def _tiled(self, model: CEVRNet, image: np.ndarray, steps: list[float], stats: NormStats) -> list[np.ndarray]:
+        cfg = self.settings
+        h, w = image.shape[:2]
+        d = model.config.divisor
+        # Pad once to a multiple of 8 so every tile origin stays on the network's pooling grid.
+        padded = _pad_to_multiple(self._to_tensor(image), d)
+        hp, wp = padded.shape[2:]
+        acc = np.zeros((len(steps), h, w, 3), dtype=np.float32)
+        weight_sum = np.zeros((h, w), dtype=np.float32)
+        for y0, y1 in _tile_spans(hp, cfg.tile_size, cfg.blend):
+            for x0, x1 in _tile_spans(wp, cfg.tile_size, cfg.blend):
+                ty0, tx0 = max(0, y0 - cfg.halo), max(0, x0 - cfg.halo)
+                ty1, tx1 = min(hp, y1 + cfg.halo), min(wp, x1 + cfg.halo)
+                tile = padded[:, :, ty0:ty1, tx0:tx1]
+                encoded = model.encode(tile)
+                ramp = _blend_weights(y0, y1, x0, x1, hp, wp, cfg.blend)
+                cy1, cx1 = min(y1, h), min(x1, w)
+                if cy1 <= y0 or cx1 <= x0:
+                    continue
+                ramp = ramp[: cy1 - y0, : cx1 - x0]
+                for start, s in self._chunks(steps, tile.shape[2] * tile.shape[3]):
+                    chunk_stats = stats.select(torch.arange(start, start + len(s)))
+                    y = model.decode(tile, encoded, s, chunk_stats)
+                    core = y[:, :, y0 - ty0 : cy1 - ty0, x0 - tx0 : cx1 - tx0]
+                    for i, out in enumerate(_to_numpy(core, clip=False)):
+                        acc[start + i, y0:cy1, x0:cx1] += out * ramp[..., None]
+                weight_sum[y0:cy1, x0:cx1] += ramp
+        acc /= weight_sum[None, ..., None]
+        np.clip(acc, 0.0, 1.0, out=acc)
+        return list(acc)
+
+
+def _check_image(rgb: np.ndarray) -> np.ndarray:
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise UsageError(f"expected an HxWx3 RGB image, got shape {rgb.shape}")
+    if rgb.shape[0] < 8 or rgb.shape[1] < 8:
+        raise UsageError(f"image of {rgb.shape[1]}x{rgb.shape[0]} px is too small (8 px minimum)")
+    return np.clip(rgb.astype(np.float32, copy=False), 0.0, 1.0)
+
+
+def _pad_to_multiple(x: torch.Tensor, divisor: int) -> torch.Tensor:
+    """Reflect-pad bottom and right to a multiple of ``divisor``; callers crop the output back."""
+    h, w = x.shape[2:]
+    ph, pw = (-h) % divisor, (-w) % divisor
+    if ph == 0 and pw == 0:
+        return x
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def _to_numpy(y: torch.Tensor, clip: bool = True) -> list[np.ndarray]:
+    y = y.float()
+    if clip:
+        y = y.clamp(0.0, 1.0)
+    return list(y.permute(0, 2, 3, 1).cpu().numpy())
+
+
+def _tile_spans(length: int, core: int, blend: int) -> list[tuple[int, int]]:
+    """Cores of size ~``core`` covering [0, length), each overlapping the next by ``blend`` pixels."""
+    if length <= core:
+        return [(0, length)]
+    count = math.ceil((length - blend) / (core - blend))
+    stride = math.ceil((length - blend) / count / 8) * 8
+    spans = []
+    for i in range(count):
+        start = i * stride
+        spans.append((start, min(length, start + stride + blend)))
+    spans[-1] = (spans[-1][0], length)
+    return spans
+
+
+def _blend_weights(y0: int, y1: int, x0: int, x1: int, h: int, w: int, blend: int) -> np.ndarray:
+    """Separable ramp: 1 inside, rising linearly across the overlap with each neighbouring tile."""
+
+    def axis(a0: int, a1: int, n: int) -> np.ndarray:
+        ramp = np.ones(a1 - a0, dtype=np.float32)
+        if blend > 0:
+            rise = (np.arange(blend, dtype=np.float32) + 0.5) / blend
+            if a0 > 0:
+                ramp[:blend] = np.minimum(ramp[:blend], rise)
+            if a1 < n:
+                ramp[-blend:] = np.minimum(ramp[-blend:], rise[::-1])
+        return ramp
+
+    return axis(y0, y1, h)[:, None] * axis(x0, x1, w)[None, :]
+
+
+def load_predictor(
+    weights: str | None = None, device: str = "auto", *, half: bool = False, settings: InferenceSettings | None = None
+) -> CEVRPredictor:
+    """The shipped (or given) weights on the chosen device, ready to predict."""
+    from .weights import load_pair
+
+    dev = resolve_device(device)
+    return CEVRPredictor(load_pair(weights, device=dev), dev, half=half, settings=settings)

@@ -1,0 +1,256 @@
+"""Training CEVR models (Chen et al. 2023, Sec. 3.3) on synthetic brackets of real radiance maps.
+
+Loss, Eq. 5: L = L_rec + 0.1 L_cyc, with L_rec = |F(I, s) - I_s|_1 (Eq. 3) and the cycle term
+L_cyc = |F(F(I, u), v) - I_s|_1, u = a s, v = (1 - a) s, a ~ U[0, 1] per sample and step (Eq. 4).
+(The released code split s in halves, ``cycle_split="half"``.) Defaults follow the official recipe:
+Adam, lr 2e-4, batch 4, 256x256 inputs, cosine annealing with warm restarts (T_0 = 10 epochs, T_mult = 2)
+stepped every iteration, integer steps {0,1,2,3} for the increase model and {-3,...,0} for the decrease
+model. The checkpoint kept is the best on the validation split; test data is never looked at.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .data.synthetic import find_radiance_maps, load_radiance, split_scenes
+from .data.training import SyntheticPairs, ValidationSet, make_validation
+from .errors import UsageError
+from .io.atomic import atomic_path
+from .model.cevr import CEVRNet
+from .model.config import get_config
+from .model.weights import ModelPair, save_pair
+
+VAL_EVS = {"inc": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0], "dec": [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]}
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str = "runs/cevr"
+    direction: str = "both"  # inc | dec | both
+    variant: str = "cevr"
+    epochs: int = 1250
+    samples_per_epoch: int = 48  # the VDS train set has 48 scenes
+    batch_size: int = 4
+    crop: int = 256
+    lr: float = 2e-4
+    t0: int = 10
+    t_mult: int = 2
+    cycle: bool = True
+    cycle_weight: float = 0.1
+    cycle_split: str = "random"  # random (paper, Eq. 4) | half (released code)
+    continuous_steps: bool = False
+    max_long_side: int = 1024  # radiance maps are downscaled to this on load
+    val_size: int = 256
+    checkpoint_every: int = 200  # iterations
+    seed: int = 0
+    device: str = "cpu"
+    resume: bool = False
+    max_minutes: float | None = None  # stop (and keep the best checkpoint) after this wall time
+    threads: int | None = None
+
+
+@dataclass
+class EpochLog:
+    direction: str
+    epoch: int
+    iteration: int
+    loss: float
+    val_psnr: dict[float, float]
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    weights: Path | None
+    best_psnr: dict[str, float]
+    epochs: dict[str, int]
+    iterations: dict[str, int]
+    seconds: float
+    history: list[EpochLog] = field(default_factory=list)
+
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).abs().mean()
+
+
+def training_loss(
+    model: CEVRNet, image: torch.Tensor, target: torch.Tensor, s: torch.Tensor, *, cycle: bool,
+    cycle_weight: float = 0.1, split: str = "random", generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 5. The cycle term chains two passes of the same model through the intermediate F(I, u)."""
+    reconstruction = l1(model(image, s), target)
+    if not cycle:
+        return reconstruction, {"rec": reconstruction.item()}
+    if split == "random":
+        a = torch.rand(s.shape, generator=generator, device=s.device)
+    else:
+        a = torch.full_like(s, 0.5)
+    u, v = a * s, (1.0 - a) * s
+    chained = model(model(image, u), v)
+    cycle_term = l1(chained, target)
+    loss = reconstruction + cycle_weight * cycle_term
+    return loss, {"rec": reconstruction.item(), "cyc": cycle_term.item()}
+
+
+@torch.inference_mode()
+def validate(model: CEVRNet, val: ValidationSet, device: torch.device) -> dict[float, float]:
+    """Mean PSNR (dB, [0,1] images, -10 log10(MSE + 1e-8) as the official code) per EV."""
+    model.eval()
+    result = {}
+    inputs = [torch.from_numpy(x.transpose(2, 0, 1).copy())[None].to(device) for x in val.inputs]
+    encoded = [model.encode(x) for x in inputs]
+    for ev, truths in val.truths.items():
+        scores = []
+        for x, enc, truth in zip(inputs, encoded, truths):
+            y = model.decode(x, enc, torch.tensor([ev], device=device)).clamp(0, 1)[0].cpu().numpy()
+            mse = float(np.mean((y.transpose(1, 2, 0) - truth) ** 2))
+            scores.append(-10 * math.log10(mse + 1e-8))
+        result[ev] = float(np.mean(scores))
+    model.train()
+    return result
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def train_direction(
+    cfg: TrainConfig, direction: str, train_maps: list[np.ndarray], val: ValidationSet, on_event: Event | None = None
+) -> tuple[CEVRNet, dict[str, Any]]:
+    """Train one model; returns the best-on-validation model and a summary."""
+    device = torch.device(cfg.device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed + (0 if direction == "inc" else 1))
+    model = CEVRNet(get_config(cfg.variant)).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    data = SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
+                          seed=cfg.seed, continuous_steps=cfg.continuous_steps)
+    iters_per_epoch = math.ceil(len(data) / cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+        optimizer, T_0=cfg.t0 * iters_per_epoch, T_mult=cfg.t_mult, eta_min=0.0)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    last_path, best_path = out / f"{direction}-last.pt", out / f"{direction}-best.pt"
+    start_epoch, iteration, best = 0, 0, {"mean_psnr": -math.inf, "epoch": -1, "psnr": {}}
+    if cfg.resume and last_path.is_file():
+        state = torch.load(last_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        start_epoch, iteration, best = state["epoch"], state["iteration"], state["best"]
+    started = time.monotonic()
+    model.train()
+    epoch = start_epoch
+    for epoch in range(start_epoch, cfg.epochs):
+        data.set_epoch(epoch)
+        loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False, drop_last=False)
+        losses = []
+        for batch in loader:
+            image, target, s = (batch[k].to(device) for k in ("input", "target", "s"))
+            loss, parts = training_loss(model, image, target, s, cycle=cfg.cycle, cycle_weight=cfg.cycle_weight,
+                                        split=cfg.cycle_split, generator=generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            iteration += 1
+            losses.append(loss.item())
+            if on_event:
+                on_event("iteration", {"direction": direction, "epoch": epoch, "iteration": iteration, **parts,
+                                       "loss": loss.item(), "lr": scheduler.get_last_lr()[0]})
+        psnr = validate(model, val, device)
+        mean_psnr = float(np.mean(list(psnr.values())))
+        if mean_psnr > best["mean_psnr"]:
+            best = {"mean_psnr": mean_psnr, "epoch": epoch, "psnr": psnr}
+            _save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "psnr": psnr})
+        log = EpochLog(direction, epoch, iteration, float(np.mean(losses)), psnr, time.monotonic() - started)
+        if on_event:
+            on_event("epoch", asdict(log))
+        out_of_time = cfg.max_minutes is not None and (time.monotonic() - started) / 60 > cfg.max_minutes
+        if (epoch + 1) % max(1, cfg.checkpoint_every // iters_per_epoch) == 0 or out_of_time or epoch + 1 == cfg.epochs:
+            _save_checkpoint(last_path, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(), "epoch": epoch + 1, "iteration": iteration, "best": best,
+                "config": asdict(cfg)})
+        if out_of_time:
+            break
+    best_state = torch.load(best_path, map_location=device, weights_only=False)
+    model.load_state_dict(best_state["model"])
+    summary = {"best_epoch": best["epoch"], "best_val_psnr": best["psnr"], "epochs_run": epoch + 1,
+               "iterations": iteration, "seconds": round(time.monotonic() - started, 1)}
+    return model.eval(), summary
+
+
+def export_pair(out: Path, cfg: TrainConfig, train_paths: list[Path], val_paths: list[Path]) -> Path | None:
+    """Write ``cevr-pair.safetensors`` once both directions' best checkpoints exist in ``out``.
+
+    The two directions may be trained by separate processes (one core each); whichever finishes last
+    writes the pair.
+    """
+    paths = {d: out / f"{d}-best.pt" for d in ("inc", "dec")}
+    if not all(p.is_file() for p in paths.values()):
+        return None
+    config = get_config(cfg.variant)
+    models, results = {}, {}
+    for direction, path in paths.items():
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        models[direction] = CEVRNet(config)
+        models[direction].load_state_dict(state["model"])
+        results[direction] = {"best_epoch": state["epoch"], "val_psnr": {str(k): v for k, v in state["psnr"].items()}}
+    info = {"data": "synthetic brackets of " + ", ".join(p.name for p in train_paths),
+            "validation": [p.name for p in val_paths], "results": results, "recipe": asdict(cfg)}
+    weights = out / "cevr-pair.safetensors"
+    save_pair(ModelPair(models["inc"], models["dec"], config), weights, info=info)
+    return weights
+
+
+def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult:
+    """Train the requested direction(s) and, for ``both``, write the pair as safetensors in ``cfg.out``."""
+    if cfg.direction not in ("inc", "dec", "both"):
+        raise UsageError(f"--direction must be inc, dec or both, not {cfg.direction!r}")
+    if cfg.crop % 8:
+        raise UsageError(f"--crop {cfg.crop}: must be a multiple of 8")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    paths = find_radiance_maps(cfg.data)
+    train_paths, val_paths = split_scenes(paths)
+    if not val_paths:
+        raise UsageError(f"{cfg.data}: need at least 2 radiance maps (one is held out for validation)")
+    train_maps = [load_radiance(p, cfg.max_long_side) for p in train_paths]
+    val_maps = [load_radiance(p, cfg.max_long_side) for p in val_paths]
+    if on_event:
+        on_event("data", {"train": [p.name for p in train_paths], "val": [p.name for p in val_paths]})
+    started = time.monotonic()
+    directions = ["inc", "dec"] if cfg.direction == "both" else [cfg.direction]
+    models: dict[str, CEVRNet] = {}
+    summaries: dict[str, dict[str, Any]] = {}
+    for direction in directions:
+        val = make_validation([p.stem for p in val_paths], val_maps, VAL_EVS[direction], size=cfg.val_size)
+        models[direction], summaries[direction] = train_direction(cfg, direction, train_maps, val, on_event)
+    out = Path(cfg.out)
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps({"config": asdict(cfg), "train_scenes": [p.name for p in train_paths],
+                                   "val_scenes": [p.name for p in val_paths], "results": summaries}, indent=2))
+    weights = export_pair(out, cfg, train_paths, val_paths)
+    return TrainResult(
+        weights=weights,
+        best_psnr={d: float(np.mean(list(s["best_val_psnr"].values()))) for d, s in summaries.items()},
+        epochs={d: s["epochs_run"] for d, s in summaries.items()},
+        iterations={d: s["iterations"] for d, s in summaries.items()},
+        seconds=round(time.monotonic() - started, 1),
+    )

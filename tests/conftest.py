@@ -1,0 +1,34 @@
+"""Shared fixtures: tiny models and small images made by the tests themselves."""
+
+import numpy as np
+import pytest
+import torch
+
+from cevr_cli.model import CEVRNet, ModelPair, get_config
+
+
+def randomised(model: CEVRNet, seed: int) -> CEVRNet:
+    """A tiny model with random intensity-map heads (new models start as the identity transform)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for block in (model.decoder3, model.decoder4, model):
+            for conv in (block.conv_mul, block.conv_rgb):
+                conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * 0.05)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_pair() -> ModelPair:
+    torch.manual_seed(0)
+    config = get_config("cevr-tiny")
+    pair = ModelPair(randomised(CEVRNet(config), 1), randomised(CEVRNet(config), 2), config, weights_id="tiny-test")
+    return pair
+
+
+@pytest.fixture()
+def gradient_image() -> np.ndarray:
+    """A smooth colour image with some structure, float32 in [0, 1]."""
+    h, w = 40, 56
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    rgb = np.stack([x / w, y / h, 0.5 + 0.4 * np.sin(x / 5.0) * np.cos(y / 7.0)], axis=-1)
+    return np.clip(rgb, 0, 1).astype(np.float32)

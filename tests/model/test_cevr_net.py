@@ -1,0 +1,84 @@
+"""The CEVR network: shapes, identity at s=0, batching, equality with the literal forward pass."""
+
+import pytest
+import torch
+
+from cevr_cli.model import CEVRConfig, CEVRNet, get_config
+from cevr_cli.model.cevr import NormStats
+from cevr_cli.model.reference import reference_forward
+from conftest import randomised
+
+
+@pytest.fixture(scope="module")
+def tiny() -> CEVRNet:
+    torch.manual_seed(0)
+    return randomised(CEVRNet(get_config("cevr-tiny")), 0)
+
+
+def test_new_model_starts_as_identity():
+    model = CEVRNet(get_config("cevr-tiny")).eval()
+    x = torch.rand(1, 3, 16, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, torch.tensor([2.0])), x)
+
+
+def test_full_model_has_official_parameter_count():
+    # 3.29 M per the official CEVR_NormNoAffine_Maps model (counted by hand from its layer list).
+    assert sum(p.numel() for p in CEVRNet(CEVRConfig()).parameters()) == 3_291_592
+
+
+@pytest.mark.parametrize("h,w", [(8, 8), (16, 40), (64, 24)])
+def test_output_shape_matches_input(tiny, h, w):
+    x = torch.rand(2, 3, h, w)
+    with torch.no_grad():
+        y = tiny(x, torch.tensor([1.0, -2.0]))
+    assert y.shape == (2, 3, h, w)
+    assert y.dtype == torch.float32
+
+
+def test_optimised_forward_equals_literal_forward(tiny):
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, 32, 48)
+    s = torch.tensor([0.5, -1.0, 2.75])
+    with torch.no_grad():
+        fast = tiny.decode(x, tiny.encode(x), s)
+        literal = reference_forward(tiny, x.expand(3, -1, -1, -1), s)
+    torch.testing.assert_close(fast, literal, atol=1e-5, rtol=1e-5)
+
+
+def test_batch_of_steps_equals_one_at_a_time(tiny):
+    x = torch.rand(1, 3, 32, 32)
+    steps = [0.5, 1.0, 2.5]
+    with torch.no_grad():
+        together = tiny.decode(x, tiny.encode(x), torch.tensor(steps))
+        alone = torch.cat([tiny(x, torch.tensor([s])) for s in steps])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_recorded_norm_statistics_reproduce_plain_forward(tiny):
+    x = torch.rand(1, 3, 32, 32)
+    s = torch.tensor([1.0, 2.0])
+    with torch.no_grad():
+        enc = tiny.encode(x)
+        stats = NormStats("record")
+        recorded = tiny.decode(x, enc, s, stats)
+        imposed = tiny.decode(x, enc, s, NormStats("apply", stats.values))
+        plain = tiny.decode(x, enc, s)
+    assert set(stats.values) == {"neck", "decoder3", "decoder4", "decoder5"}
+    torch.testing.assert_close(recorded, plain, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(imposed, plain, atol=1e-5, rtol=1e-5)
+
+
+def test_step_changes_output(tiny):
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        a = tiny(x, torch.tensor([1.0]))
+        b = tiny(x, torch.tensor([2.0]))
+    assert not torch.allclose(a, b)
+
+
+def test_gradients_reach_every_parameter(tiny):
+    model = CEVRNet(get_config("cevr-tiny"))
+    x = torch.rand(2, 3, 16, 16)
+    model(x, torch.tensor([1.0, -1.0])).abs().mean().backward()
+    assert all(p.grad is not None for p in model.parameters())

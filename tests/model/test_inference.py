@@ -1,0 +1,89 @@
+"""Stack inference: EV 0 identity, batching, tiling, padding, devices and bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from cevr_cli.errors import UsageError
+from cevr_cli.model import CEVRPredictor, InferenceSettings, resolve_device
+from cevr_cli.model.inference import _tile_spans
+
+
+def one_at_a_time(pair, image: np.ndarray, ev: float) -> np.ndarray:
+    """The naive way: one full forward pass for one EV, on an image padded by hand to a multiple of 8."""
+    h, w = image.shape[:2]
+    ph, pw = (-h) % 8, (-w) % 8
+    padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+    x = torch.from_numpy(padded.transpose(2, 0, 1).copy())[None]
+    with torch.no_grad():
+        y = pair.for_step(ev)(x, torch.tensor([ev]))
+    return y[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def test_stack_shapes_and_ev0_identity(tiny_pair, gradient_image):
+    predictor = CEVRPredictor(tiny_pair)
+    evs = [-1.0, 0.0, 0.5, 2.0]
+    stack = predictor.predict(gradient_image, evs)
+    assert stack.shape == (4, *gradient_image.shape)
+    assert stack.dtype == np.float32
+    np.testing.assert_array_equal(stack[1], gradient_image)
+    assert stack.min() >= 0.0 and stack.max() <= 1.0
+
+
+def test_batched_stack_equals_one_pass_per_ev(tiny_pair):
+    rng = np.random.default_rng(0)
+    image = rng.random((37, 45, 3), dtype=np.float32)  # odd size: padded and cropped back
+    evs = [-3.0, -0.5, 1.0, 2.5]
+    stack = CEVRPredictor(tiny_pair, settings=InferenceSettings(max_batch_pixels=48 * 48 * 2)).predict(image, evs)
+    for ev, got in zip(evs, stack):
+        np.testing.assert_allclose(got, one_at_a_time(tiny_pair, image, ev), atol=1e-5)
+
+
+def test_tiled_equals_untiled(tiny_pair, gradient_image):
+    image = np.tile(gradient_image, (3, 3, 1))[:110, :150]
+    evs = [-2.0, 1.5]
+    untiled = CEVRPredictor(tiny_pair).predict(image, evs)
+    tiled_settings = InferenceSettings(tile_pixels=64 * 64, tile_size=64, halo=64, blend=16)
+    tiled = CEVRPredictor(tiny_pair, settings=tiled_settings).predict(image, evs)
+    assert np.abs(tiled - untiled).max() < 1e-3
+
+
+def test_tiled_output_has_no_seams_when_statistics_come_from_a_downscaled_copy(tiny_pair, gradient_image):
+    image = np.tile(gradient_image, (3, 3, 1))
+    settings = InferenceSettings(tile_pixels=64 * 64, tile_size=64, halo=32, blend=16, stats_pixels=40 * 40)
+    out = CEVRPredictor(tiny_pair, settings=settings).predict(image, [1.0])[0]
+    reference = CEVRPredictor(tiny_pair).predict(image, [1.0])[0]
+    # Approximate statistics shift the whole image a little, but alike in every tile.
+    assert np.abs(out - reference).mean() < 0.05
+    column_jumps = np.abs(np.diff(out - reference, axis=1)).max()
+    assert column_jumps < 0.02
+
+
+def test_tile_spans_cover_length_with_overlap():
+    spans = _tile_spans(1000, 256, 32)
+    assert spans[0][0] == 0 and spans[-1][1] == 1000
+    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        assert b0 < a1 and b0 % 8 == 0
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 3), (16, 16), (16, 16, 4)])
+def test_bad_images_are_rejected(tiny_pair, shape):
+    with pytest.raises(UsageError):
+        CEVRPredictor(tiny_pair).predict(np.zeros(shape, np.float32), [1.0])
+
+
+def test_resolve_device():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(UsageError):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError):
+            resolve_device("cuda")
+
+
+def test_half_needs_cuda(tiny_pair):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present: half precision is allowed")
+    with pytest.raises(UsageError):
+        CEVRPredictor(tiny_pair, "cpu", half=True)

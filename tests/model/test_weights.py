@@ -1,0 +1,142 @@
+"""Weights I/O: our safetensors format and the official CEVR checkpoints."""
+
+import json
+
+import pytest
+import torch
+
+from cevr_cli.errors import WeightsError
+from cevr_cli.model import CEVRNet, get_config, load_official_pair, load_pair, save_pair
+from cevr_cli.model.weights import FORMAT_VERSION
+
+
+def official_state_dict(c1: int, c2: int, c3: int, hidden: int, seed: int) -> dict[str, torch.Tensor]:
+    """A state dict laid out as the official CEVR_NormNoAffine_Maps GN model saves it.
+
+    Key names and shapes are written out from the official layer list (torchvision vgg16_bn feature
+    indices; nn.Linear MLPs; 3x3 map convs in decoders 3 and 4; 1x1 heads on [feature, s]).
+    """
+    g = torch.Generator().manual_seed(seed)
+    state: dict[str, torch.Tensor] = {}
+
+    def conv(name, cout, cin, k):
+        state[f"{name}.weight"] = torch.randn(cout, cin, k, k, generator=g) * 0.1
+        state[f"{name}.bias"] = torch.randn(cout, generator=g) * 0.1
+
+    def bn(name, c):
+        state[f"{name}.weight"] = torch.rand(c, generator=g) + 0.5
+        state[f"{name}.bias"] = torch.randn(c, generator=g) * 0.1
+        state[f"{name}.running_mean"] = torch.randn(c, generator=g) * 0.1
+        state[f"{name}.running_var"] = torch.rand(c, generator=g) + 0.5
+        state[f"{name}.num_batches_tracked"] = torch.tensor(100)
+
+    def linear(name, cout, cin):
+        state[f"{name}.weight"] = torch.randn(cout, cin, generator=g) * 0.1
+        state[f"{name}.bias"] = torch.randn(cout, generator=g) * 0.1
+
+    vgg = [("encoder1", 0, 3, c1), ("encoder1", 3, c1, c1), ("encoder2", 7, c1, c2), ("encoder2", 10, c2, c2),
+           ("encoder3", 14, c2, c3), ("encoder3", 17, c3, c3), ("encoder3", 20, c3, c3)]
+    for stage, index, cin, cout in vgg:
+        conv(f"{stage}.{index}", cout, cin, 3)
+        bn(f"{stage}.{index + 1}", cout)
+    linear("neck.mlp.layers.0", hidden, c3 + 1)
+    linear("neck.mlp.layers.1", hidden, hidden)
+    linear("neck.mlp.layers.2", c3, hidden)
+    for name, up, cin, cout, maps in (("decoder3", c3, c3, c3, True), ("decoder4", c3, c2, c2, True),
+                                      ("decoder5", c2, c1, c1, False)):
+        conv(f"{name}.conv_resize", cin, up, 3)
+        linear(f"{name}.mlp1.layers.0", cout, 2 * cin + 1)
+        for mlp in ("mlp3", "mlp4"):
+            linear(f"{name}.{mlp}.layers.0", cout // 2, cout + 1)
+            linear(f"{name}.{mlp}.layers.1", cout // 2, cout // 2)
+            linear(f"{name}.{mlp}.layers.2", cout, cout // 2)
+        if maps:
+            conv(f"{name}.conv_rgb", 1, cout, 3)
+            conv(f"{name}.conv_mul", 1, cout, 3)
+    conv("conv_rgb", 1, c1 + 1, 1)
+    conv("conv_mul", 1, c1 + 1, 1)
+    return state
+
+
+def test_official_layout_has_the_official_parameter_count():
+    state = official_state_dict(64, 128, 256, 256, 0)
+    params = sum(v.numel() for k, v in state.items() if not k.endswith(("running_mean", "running_var", "tracked")))
+    assert params == 3_291_592
+
+
+def test_official_checkpoints_load_key_for_key(tmp_path):
+    inc, dec = official_state_dict(8, 16, 32, 32, 1), official_state_dict(8, 16, 32, 32, 2)
+    torch.save(inc, tmp_path / "inc.pth")
+    torch.save({f"module.{k}": v for k, v in dec.items()}, tmp_path / "dec.pth")  # DataParallel style
+    pair = load_official_pair(tmp_path / "inc.pth", tmp_path / "dec.pth")
+    assert pair.config == get_config("cevr-tiny").__class__(encoder_channels=(8, 16, 32), bottleneck_hidden=32)
+    for key, value in inc.items():
+        torch.testing.assert_close(pair.inc.state_dict()[key], value)
+    torch.testing.assert_close(pair.dec.state_dict()["decoder4.conv_mul.weight"], dec["decoder4.conv_mul.weight"])
+    # The round trip through our format keeps every tensor.
+    save_pair(pair, tmp_path / "pair.safetensors", half=False)
+    again = load_pair(tmp_path / "pair.safetensors")
+    for key, value in inc.items():
+        torch.testing.assert_close(again.inc.state_dict()[key], value)
+
+
+def test_official_checkpoint_with_a_missing_tensor_is_refused(tmp_path):
+    inc = official_state_dict(8, 16, 32, 32, 1)
+    del inc["decoder3.conv_mul.weight"]
+    torch.save(inc, tmp_path / "inc.pth")
+    torch.save(official_state_dict(8, 16, 32, 32, 2), tmp_path / "dec.pth")
+    with pytest.raises(WeightsError, match="missing"):
+        load_official_pair(tmp_path / "inc.pth", tmp_path / "dec.pth")
+
+
+def test_safetensors_round_trip_fp16(tmp_path, tiny_pair):
+    file_id = save_pair(tiny_pair, tmp_path / "w.safetensors", info={"note": "test"})
+    loaded = load_pair(tmp_path / "w.safetensors")
+    assert loaded.weights_id == file_id and len(file_id) == 12
+    assert loaded.info == {"note": "test"}
+    assert loaded.config == tiny_pair.config
+    for key, value in tiny_pair.inc.state_dict().items():
+        torch.testing.assert_close(loaded.inc.state_dict()[key], value.to(torch.float16).to(value.dtype))
+
+
+def test_wrong_format_version_is_refused(tmp_path, tiny_pair):
+    from safetensors.torch import load_file, save_file
+
+    path = tmp_path / "w.safetensors"
+    save_pair(tiny_pair, path)
+    metadata = {"format": "cevr-weights", "format_version": str(FORMAT_VERSION + 1),
+                "config": json.dumps(tiny_pair.config.to_dict()), "info": "{}"}
+    save_file(load_file(str(path)), str(path), metadata=metadata)
+    with pytest.raises(WeightsError, match="upgrade cevr"):
+        load_pair(path)
+
+
+def test_config_mismatch_is_refused(tmp_path, tiny_pair):
+    from safetensors.torch import load_file, save_file
+
+    path = tmp_path / "w.safetensors"
+    save_pair(tiny_pair, path)
+    full = get_config("cevr")
+    metadata = {"format": "cevr-weights", "format_version": str(FORMAT_VERSION),
+                "config": json.dumps(full.to_dict()), "info": "{}"}
+    save_file(load_file(str(path)), str(path), metadata=metadata)
+    with pytest.raises(WeightsError, match="shape"):
+        load_pair(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a safetensors file at all"])
+def test_unreadable_weights_are_refused(tmp_path, content):
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(WeightsError):
+        load_pair(path)
+
+
+def test_missing_weights_file_says_what_to_do(tmp_path):
+    with pytest.raises(WeightsError, match="--weights"):
+        load_pair(tmp_path / "absent.safetensors")
+
+
+def test_constructor_is_silent_and_offline(capsys):
+    CEVRNet(get_config("cevr-tiny"))
+    assert capsys.readouterr() == ("", "")
