@@ -1,0 +1,43 @@
+"""`cevr info`: what this installation can do, for bug reports."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+from . import __version__
+
+
+def collect_info() -> dict[str, Any]:
+    """Device found, default weights and their id, and the versions of the libraries cevr relies on."""
+    import cv2
+    import numpy
+    import OpenEXR
+    import rawpy
+    import torch
+    import torchvision
+
+    from .errors import WeightsError
+    from .model import DEFAULT_WEIGHTS, load_pair, resolve_device
+
+    facts: dict[str, Any] = {
+        "cevr": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "device": str(resolve_device("auto")),
+        "cuda": torch.version.cuda if torch.cuda.is_available() else "not available",
+        "mps": "available" if torch.backends.mps.is_available() else "not available",
+        "weights": str(DEFAULT_WEIGHTS),
+    }
+    try:
+        pair = load_pair(DEFAULT_WEIGHTS)
+        facts["weights_id"] = pair.weights_id
+        facts["model"] = pair.config.variant
+    except WeightsError as exc:
+        facts["weights_id"] = f"unavailable ({exc})"
+    facts.update({
+        "torch": torch.__version__, "torchvision": torchvision.__version__, "opencv": cv2.__version__,
+        "openexr": getattr(OpenEXR, "__version__", "unknown"), "rawpy": rawpy.__version__,
+        "libraw": ".".join(str(v) for v in rawpy.libraw_version), "numpy": numpy.__version__,
+    })
+    return facts

@@ -1,0 +1,222 @@
+"""HDR files: OpenEXR (through the OpenEXR package, as OpenCV's wheels cannot do EXR) and Radiance .hdr.
+
+Everything read is returned as scene-linear float32 RGB with Rec.709 / sRGB primaries, so the
+tone-mapping operators (which weight luminance with Rec.709 coefficients) see what they expect.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import OpenEXR
+
+from ..errors import InputError, OutputError, UsageError
+from .atomic import atomic_path
+
+PathLike = str | os.PathLike[str]
+
+EXR_COMPRESSIONS: tuple[str, ...] = ("zip", "zips", "piz", "dwaa", "rle", "none")
+_EXR_COMPRESSION_CODES = {
+    "zip": OpenEXR.ZIP_COMPRESSION,
+    "zips": OpenEXR.ZIPS_COMPRESSION,
+    "piz": OpenEXR.PIZ_COMPRESSION,
+    "dwaa": OpenEXR.DWAA_COMPRESSION,
+    "rle": OpenEXR.RLE_COMPRESSION,
+    "none": OpenEXR.NO_COMPRESSION,
+}
+# Rec.709 / sRGB primaries and D65 white as EXR chromaticities: red, green, blue, white (x, y).
+REC709_CHROMATICITIES: tuple[float, ...] = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
+# Bradford cone-response matrix (Lam 1985), used to adapt a file's white point to D65.
+_BRADFORD = np.array(
+    [[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]], dtype=np.float64
+)
+
+
+def rgb_to_xyz_matrix(chromaticities: tuple[float, ...]) -> np.ndarray:
+    """RGB->XYZ matrix of a colour space given its primaries and white xy (SMPTE RP 177-1993).
+
+    Columns are the primaries' XYZ (Y = 1) scaled so that RGB (1, 1, 1) maps to the white with Y = 1.
+    """
+    rx, ry, gx, gy, bx, by, wx, wy = chromaticities
+    primaries = np.array([[x / y, 1.0, (1.0 - x - y) / y] for x, y in ((rx, ry), (gx, gy), (bx, by))]).T
+    white = np.array([wx / wy, 1.0, (1.0 - wx - wy) / wy])
+    return primaries * np.linalg.solve(primaries, white)
+
+
+def _xyz_white(chromaticities: tuple[float, ...]) -> np.ndarray:
+    wx, wy = chromaticities[6:8]
+    return np.array([wx / wy, 1.0, (1.0 - wx - wy) / wy])
+
+
+def to_rec709_matrix(chromaticities: tuple[float, ...]) -> np.ndarray:
+    """3x3 matrix taking linear RGB in ``chromaticities`` to linear Rec.709 RGB.
+
+    A different white point is adapted to D65 with the Bradford transform, so the file's white
+    stays neutral (the usual choice for e.g. ACES AP0 -> sRGB).
+    """
+    source = rgb_to_xyz_matrix(chromaticities)
+    target = rgb_to_xyz_matrix(REC709_CHROMATICITIES)
+    cone_src = _BRADFORD @ _xyz_white(chromaticities)
+    cone_dst = _BRADFORD @ _xyz_white(REC709_CHROMATICITIES)
+    adapt = np.linalg.inv(_BRADFORD) @ np.diag(cone_dst / cone_src) @ _BRADFORD
+    return np.linalg.solve(target, adapt @ source)
+
+
+def _header_chromaticities(header: dict[str, Any]) -> tuple[float, ...]:
+    chroma = header.get("chromaticities")
+    if chroma is None or len(chroma) != 8:
+        return REC709_CHROMATICITIES
+    return tuple(float(v) for v in chroma)
+
+
+def _upsample(channel: np.ndarray, x_sampling: int, y_sampling: int, shape: tuple[int, int]) -> np.ndarray:
+    """Bring a subsampled chroma channel to full size by linear interpolation.
+
+    EXR stores sample i of a channel with sampling s at pixel s*i, hence the p/s sample coordinate.
+    """
+    out = channel.astype(np.float32)
+    for axis, (sampling, size) in enumerate(zip((y_sampling, x_sampling), shape, strict=True)):
+        if sampling == 1 and out.shape[axis] == size:
+            continue
+        coord = np.arange(size, dtype=np.float32) / sampling
+        low = np.clip(np.floor(coord).astype(np.intp), 0, out.shape[axis] - 1)
+        high = np.minimum(low + 1, out.shape[axis] - 1)
+        t = np.clip(coord - low, 0.0, 1.0)
+        t = t[:, None] if axis == 0 else t[None, :]
+        out = np.take(out, low, axis=axis) * (1.0 - t) + np.take(out, high, axis=axis) * t
+    return out
+
+
+def _rgb_prefix(names: set[str], header: dict[str, Any]) -> str | None:
+    """Channel-name prefix of the RGB layer to read: the default (unprefixed) view, else the first view."""
+    if {"R", "G", "B"} <= names:
+        return ""
+    views = [f"{v}." for v in header.get("multiView") or []]
+    layers = sorted(n[:-1] for n in names if n.endswith(".R"))
+    for prefix in views + layers:
+        if {prefix + c for c in "RGB"} <= names:
+            return prefix
+    return None
+
+
+def _part_rgb(part: Any) -> np.ndarray | None:
+    """Linear RGB in the part's own primaries, or None when the part holds no colour or luminance."""
+    channels = part.channels
+    names = set(channels)
+    prefix = _rgb_prefix(names, part.header)
+    if prefix is not None:
+        return np.stack([channels[prefix + c].pixels.astype(np.float32) for c in "RGB"], axis=-1)
+    if "Y" not in names:
+        return None
+    y = channels["Y"].pixels.astype(np.float32)
+    if not {"RY", "BY"} <= names:
+        return np.repeat(y[..., None], 3, axis=2)
+    ry, by = (_upsample(channels[n].pixels, channels[n].xSampling, channels[n].ySampling, y.shape)
+              for n in ("RY", "BY"))
+    # OpenEXR's RgbaYca: RY = (R - Y)/Y, BY = (B - Y)/Y, Y = yw . (R, G, B) with yw the Y row of
+    # the file's RGB->XYZ matrix normalised to sum 1 (ImfRgbaYca.cpp, computeYw).
+    yw = rgb_to_xyz_matrix(_header_chromaticities(part.header))[1]
+    yw = yw / yw.sum()
+    r, b = (ry + 1.0) * y, (by + 1.0) * y
+    g = (y - yw[0] * r - yw[2] * b) / yw[1]
+    return np.stack([r, g, b], axis=-1)
+
+
+def _read_exr(path: Path) -> np.ndarray:
+    try:
+        with OpenEXR.File(str(path), separate_channels=True) as exr:
+            for part in exr.parts:
+                rgb = _part_rgb(part)
+                if rgb is not None:
+                    chroma = _header_chromaticities(part.header)
+                    break
+            else:
+                found = sorted({n for p in exr.parts for n in p.channels})
+                raise InputError(path, "EXR has no RGB, Y/RY/BY or Y channels (found "
+                                 f"{', '.join(found) or 'none'})")
+    except (RuntimeError, OSError, ValueError, TypeError) as exc:
+        # The binding reports damaged and non-EXR files alike as "Unable to open ... for read".
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(path, f"not a readable OpenEXR file, truncated or damaged ({detail})") from None
+    if not np.allclose(chroma, REC709_CHROMATICITIES, atol=1e-4):
+        rgb = rgb @ to_rec709_matrix(chroma).T.astype(np.float32)
+    return rgb
+
+
+def _read_radiance(path: Path) -> np.ndarray:
+    data = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
+    if data is None or data.ndim != 3:
+        raise InputError(path, "not a readable Radiance .hdr file, truncated or damaged")
+    return data[..., ::-1].astype(np.float32)
+
+
+def read_hdr_image(path: PathLike) -> np.ndarray:
+    """Read an .exr or .hdr file as scene-linear float32 HxWx3 RGB with Rec.709 primaries.
+
+    EXR: half/float/uint channels; RGB or RGBA (alpha dropped, premultiplied or not); multi-part or
+    multi-view files give their first part's default view; Y/RY/BY luminance-chroma files are
+    converted as OpenEXR's RgbaYca does; Y-only files give grey; other primaries (chromaticities
+    header, e.g. ACES AP0) are converted to Rec.709. NaN/Inf become 0 and negatives are clipped to 0.
+
+    Raises:
+        InputError: missing, empty, truncated, not an image, or without usable channels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise InputError(path, "empty file (0 bytes)")
+    suffix = path.suffix.lower()
+    if suffix == ".exr":
+        rgb = _read_exr(path)
+    elif suffix == ".hdr":
+        rgb = _read_radiance(path)
+    else:
+        raise InputError(path, f"unsupported HDR format '{suffix or '(none)'}' (use .exr or .hdr)")
+    rgb = np.nan_to_num(rgb, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.ascontiguousarray(np.maximum(rgb, 0.0), dtype=np.float32)
+
+
+def _check_rgb(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise UsageError(f"expected an HxWx3 RGB image, got shape {rgb.shape}")
+    return rgb
+
+
+def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression: str = "zip") -> None:
+    """Write scene-linear RGB as an EXR with Rec.709 primaries / D65 chromaticities, atomically.
+
+    Raises:
+        UsageError: unknown ``compression`` or not an HxWx3 image.
+        OutputError: the file cannot be written.
+    """
+    rgb = _check_rgb(rgb)
+    if compression not in _EXR_COMPRESSION_CODES:
+        raise UsageError(f"EXR compression {compression!r}: use one of {', '.join(EXR_COMPRESSIONS)}")
+    data = rgb.astype(np.float16 if half else np.float32)
+    header = {"compression": _EXR_COMPRESSION_CODES[compression], "type": OpenEXR.scanlineimage,
+              "chromaticities": REC709_CHROMATICITIES}
+    channels = {c: np.ascontiguousarray(data[..., i]) for i, c in enumerate("RGB")}
+    try:
+        with atomic_path(path) as tmp, OpenEXR.File(header, channels) as exr:
+            exr.write(str(tmp))
+    except (OSError, RuntimeError) as exc:
+        raise OutputError(f"{path}: cannot write EXR ({exc})") from None
+
+
+def write_radiance_hdr(path: PathLike, rgb: np.ndarray) -> None:
+    """Write a Radiance RGBE .hdr (shared 8-bit exponent: about 1% precision), atomically.
+
+    Raises:
+        UsageError: not an HxWx3 image.
+        OutputError: OpenCV cannot write the file.
+    """
+    bgr = np.ascontiguousarray(_check_rgb(rgb)[..., ::-1], dtype=np.float32)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), bgr):
+            raise OutputError(f"{path}: OpenCV could not write the .hdr file")

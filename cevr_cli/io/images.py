@@ -1,0 +1,193 @@
+"""Reading photographers' files (JPEG, PNG, 8/16-bit TIFF, camera RAW) and writing LDR outputs.
+
+Every failure is an :class:`InputError` naming the file and the reason; size limits are checked from the
+header before any pixels are decoded.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, OutputError
+from .atomic import atomic_path
+from .exif import ExifInfo, exif_from_pillow
+
+SUPPORTED_LDR = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+RAW_EXTENSIONS = (
+    ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".kdc", ".mef", ".mos", ".mrw",
+    ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
+)
+PHOTO_EXTENSIONS = SUPPORTED_LDR + RAW_EXTENSIONS
+
+
+@dataclass
+class Photo:
+    path: Path
+    rgb: np.ndarray  # float32 HxWx3 in [0, 1], display-encoded as the camera (or raw conversion) made it
+    bit_depth: int
+    exif: ExifInfo | None
+    icc_profile: bytes | None
+    exif_bytes: bytes | None
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(path, "file not found")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a photo")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise InputError(path, "permission denied") from None
+    if size == 0:
+        raise InputError(path, "empty file (0 bytes)")
+
+
+def _check_dimensions(path: Path, width: int, height: int, max_megapixels: float, min_side: int) -> None:
+    if min(width, height) < min_side:
+        raise InputError(path, f"too small: {width}x{height} px (minimum {min_side} px per side)")
+    megapixels = width * height / 1e6
+    if megapixels > max_megapixels:
+        raise InputError(path, f"too large: {megapixels:.1f} MP (limit {max_megapixels:g} MP, see --max-megapixels)")
+
+
+def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply EXIF orientation (1..8) so pixels are upright (the transforms of Pillow's exif_transpose)."""
+    ops = {
+        2: lambda a: a[:, ::-1],  # mirror
+        3: lambda a: a[::-1, ::-1],  # rotate 180
+        4: lambda a: a[::-1],  # flip
+        5: lambda a: a.transpose(1, 0, 2),  # transpose
+        6: lambda a: np.rot90(a, -1),  # rotate 90 clockwise
+        7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],  # transverse
+        8: lambda a: np.rot90(a, 1),  # rotate 90 counter-clockwise
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(rgb)) if op else rgb
+
+
+def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
+    import cv2
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            _check_dimensions(path, width, height, max_megapixels, min_side)
+            exif = im.getexif()
+            icc = im.info.get("icc_profile")
+            exif_bytes = exif.tobytes() if exif else None
+            im.load()  # raises on truncated data, which OpenCV would decode silently as grey
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        raise InputError(path, "not an image (unrecognised format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(path, f"truncated or corrupt image data ({exc})") from None
+    except Image.DecompressionBombError:
+        raise InputError(path, "too large: refused as a decompression bomb") from None
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if data is None:
+        raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
+    if data.ndim == 2:
+        data = np.repeat(data[..., None], 3, axis=2)
+    elif data.shape[2] == 4:
+        data = data[..., :3]
+    elif data.shape[2] == 2:  # grey + alpha
+        data = np.repeat(data[..., :1], 3, axis=2)
+    if data.dtype == np.uint8:
+        bits, scale = 8, 255.0
+    elif data.dtype == np.uint16:
+        bits, scale = 16, 65535.0
+    else:
+        raise InputError(path, f"unsupported sample type {data.dtype} (8- or 16-bit integer images only)")
+    rgb = data[..., ::-1].astype(np.float32) / scale
+    info = exif_from_pillow(exif) if exif else None
+    if info is not None:
+        rgb = _orient(rgb, info.orientation)
+    return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes)
+
+
+def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
+    import rawpy
+
+    from .exif import read_exif
+
+    try:
+        with rawpy.imread(str(path)) as raw:
+            sizes = raw.sizes
+            _check_dimensions(path, sizes.width, sizes.height, max_megapixels, min_side)
+            data = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16,
+                                   output_color=rawpy.ColorSpace.sRGB)
+    except InputError:
+        raise
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise InputError(path, f"camera RAW not readable by LibRaw ({type(exc).__name__})") from None
+    rgb = data.astype(np.float32) / 65535.0
+    return Photo(path, rgb, 16, read_exif(path), None, None)
+
+
+def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int = 16) -> Photo:
+    """Read a photo as float32 RGB in [0, 1], upright, with its metadata."""
+    path = Path(path)
+    _check_file(path)
+    if path.suffix.lower() in RAW_EXTENSIONS:
+        return _read_raw(path, max_megapixels, min_side)
+    return _read_ldr(path, max_megapixels, min_side)
+
+
+def _reset_orientation(exif_bytes: bytes | None) -> bytes | None:
+    """Pixels are written upright, so carried EXIF must say orientation 1."""
+    if not exif_bytes:
+        return None
+    from PIL import Image
+
+    exif = Image.Exif()
+    try:
+        exif.load(exif_bytes)
+    except Exception:  # foreign EXIF we cannot parse is dropped rather than carried corrupt
+        return None
+    exif[0x0112] = 1
+    return exif.tobytes()
+
+
+def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_bytes: bytes | None = None,
+              icc_profile: bytes | None = None) -> None:
+    """Write an 8-bit PNG/JPEG (EXIF and ICC carried) or a 16-bit TIFF/PNG (pixels only), atomically.
+
+    Values are clipped to [0, 1] and rounded to the nearest code (not truncated).
+    """
+    import cv2
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if bit_depth not in (8, 16):
+        raise OutputError(f"{path}: bit depth must be 8 or 16")
+    levels = 255.0 if bit_depth == 8 else 65535.0
+    codes = np.round(np.clip(rgb, 0.0, 1.0) * levels).astype(np.uint8 if bit_depth == 8 else np.uint16)
+    with atomic_path(path) as tmp:
+        if bit_depth == 8 and suffix in (".png", ".jpg", ".jpeg"):
+            from PIL import Image
+
+            kwargs = {}
+            exif = _reset_orientation(exif_bytes)
+            if exif:
+                kwargs["exif"] = exif
+            if icc_profile:
+                kwargs["icc_profile"] = icc_profile
+            if suffix != ".png":
+                kwargs["quality"] = 95
+            buffer = io.BytesIO()
+            Image.fromarray(codes, "RGB").save(buffer, format="PNG" if suffix == ".png" else "JPEG", **kwargs)
+            tmp.write_bytes(buffer.getvalue())
+        elif suffix in (".tif", ".tiff", ".png"):
+            if not cv2.imwrite(str(tmp), np.ascontiguousarray(codes[..., ::-1])):
+                raise OutputError(f"{path}: OpenCV could not write the image")
+        else:
+            raise OutputError(f"{path}: cannot write {bit_depth}-bit {suffix or 'files without extension'}")

@@ -1,0 +1,115 @@
+"""Metrics against hand computations and scikit-image's independent SSIM."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+from skimage.metrics import structural_similarity
+
+from cevr_cli import metrics
+from cevr_cli.errors import UsageError
+
+
+def _pair(seed: int = 0, size: tuple[int, int] = (64, 48)) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    base = gaussian_filter(rng.random((*size, 3)), sigma=(3, 3, 0))
+    noisy = np.clip(base + rng.normal(0, 0.05, base.shape), 0, 1)
+    return base.astype(np.float32), noisy.astype(np.float32)
+
+
+def test_psnr_of_constant_offset_matches_hand_value() -> None:
+    a = np.full((8, 8, 3), 0.5, np.float32)
+    b = a + 0.1  # MSE = 0.01 -> 20 dB, minus the official 1e-8 guard
+    assert metrics.psnr(a, b) == pytest.approx(-10 * math.log10(0.01 + 1e-8), abs=1e-4)
+    assert metrics.psnr(a, a) == pytest.approx(80.0)
+    assert metrics.psnr(a * 255, b * 255, data_range=255) == pytest.approx(20.0, abs=1e-3)
+
+
+def test_ssim_matches_skimage() -> None:
+    a, b = _pair()
+    expected = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                     data_range=1.0, channel_axis=-1)
+    assert metrics.ssim(a, b) == pytest.approx(expected, abs=1e-3)
+    assert metrics.ssim(a, a) == pytest.approx(1.0, abs=1e-9)
+
+
+def _reference_ms_ssim(a: np.ndarray, b: np.ndarray, weights: list[float]) -> float:
+    """Independent MS-SSIM: skimage SSIM at the coarsest scale, scipy-filtered cs terms elsewhere."""
+    c2 = 0.03**2
+    per_channel = []
+    for c in range(a.shape[2]):
+        x, y = a[..., c].astype(np.float64), b[..., c].astype(np.float64)
+        value = 1.0
+        for level, w in enumerate(weights):
+            if level == len(weights) - 1:
+                s = structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                          data_range=1.0)
+                value *= s**w
+                break
+            blur = lambda z: gaussian_filter(z, 1.5, truncate=3.5, mode="reflect")  # noqa: E731
+            mx, my = blur(x), blur(y)
+            cs = (2 * (blur(x * y) - mx * my) + c2) / (blur(x * x) - mx**2 + blur(y * y) - my**2 + c2)
+            value *= cs[5:-5, 5:-5].mean() ** w
+            h, wd = x.shape[0] // 2, x.shape[1] // 2
+            x = x[: 2 * h, : 2 * wd].reshape(h, 2, wd, 2).mean(axis=(1, 3))
+            y = y[: 2 * h, : 2 * wd].reshape(h, 2, wd, 2).mean(axis=(1, 3))
+        per_channel.append(value)
+    return float(np.mean(per_channel))
+
+
+def test_ms_ssim_matches_independent_computation() -> None:
+    a, b = _pair(1, (96, 100))
+    assert metrics.ms_ssim_scales(a.shape) == 4  # 96 -> 48 -> 24 -> 12 (>= 11), 6 would be too small
+    w = np.array(metrics.MS_SSIM_WEIGHTS[:4])
+    assert metrics.ms_ssim(a, b) == pytest.approx(_reference_ms_ssim(a, b, list(w / w.sum())), abs=1e-3)
+    assert metrics.ms_ssim(a, a) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_ms_ssim_scale_count_and_single_scale_equals_ssim() -> None:
+    assert metrics.ms_ssim_scales((256, 256, 3)) == 5
+    assert metrics.ms_ssim_scales((20, 300, 3)) == 1
+    a, b = _pair(2, (20, 30))
+    assert metrics.ms_ssim(a, b) == pytest.approx(metrics.ssim(a, b), abs=1e-9)
+    with pytest.raises(UsageError):
+        metrics.ssim(a[:8], b[:8])
+
+
+def test_pu21_encode_known_values() -> None:
+    p1, p2, p3, p4, p5, p6, p7 = metrics.PU21_BANDING_GLARE
+    y = 100.0
+    by_hand = p7 * (((p1 + p2 * y**p4) / (1 + p3 * y**p4)) ** p5 - p6)
+    v = metrics.pu21_encode(np.array([0.001, 0.005, 100.0, 1e4, 1e6]))
+    assert v[2] == pytest.approx(by_hand, rel=1e-12)
+    assert 240 < v[2] < 270  # PU21 maps 100 cd/m^2 near 256, the top of an 8-bit SDR range
+    assert v[0] == v[1]  # clamped at 0.005 cd/m^2
+    assert v[3] == v[4]  # clamped at 10000 cd/m^2
+    assert np.all(np.diff(metrics.pu21_encode(np.geomspace(0.005, 1e4, 50))) > 0)
+
+
+def test_pu21_metrics_are_scale_invariant_with_alignment() -> None:
+    rng = np.random.default_rng(3)
+    ref = np.exp(gaussian_filter(rng.normal(0, 1.5, (40, 40, 3)), sigma=(2, 2, 0))).astype(np.float32)
+    test = ref * np.exp(rng.normal(0, 0.1, ref.shape)).astype(np.float32)
+    base = metrics.pu21_psnr(test, ref)
+    assert metrics.pu21_psnr(test * 7.0, ref) == pytest.approx(base, abs=1e-6)
+    assert metrics.pu21_psnr(ref, ref) == pytest.approx(10 * math.log10(256**2 / 1e-8))
+    assert 0 < metrics.pu21_ssim(test, ref) < metrics.pu21_ssim(ref, ref) + 1e-12
+    # Without alignment a global scale error is penalised.
+    raw = metrics.DisplayScaling(align=False)
+    assert metrics.pu21_psnr(test * 7.0, ref, raw) < base - 5
+
+
+def test_mean_std_is_population_std() -> None:
+    assert metrics.mean_std([1.0, 3.0]) == (2.0, 1.0)
+    assert all(math.isnan(x) for x in metrics.mean_std([]))
+
+
+def test_cvvdp_missing_gives_clear_error() -> None:
+    if metrics.cvvdp_available():
+        pytest.skip("cvvdp installed here")
+    a = np.ones((16, 16, 3), np.float32)
+    with pytest.raises(metrics.MetricUnavailable, match="cvvdp"):
+        metrics.cvvdp_hdr(a, a)
