@@ -405,21 +405,74 @@ def bench(
 ) -> None:
     """Evaluate as the paper does: LDR stack PSNR/SSIM/MS-SSIM per EV and HDR quality after fusion and tone mapping."""
     with _errors():
-        from .bench import render_report, run_bench_command
+        from .baselines import AkyuzExpansion, NaiveExposure
+        from .bench import run_bench
+        from .evs import CONTINUOUS_STACK, PREDEFINED_STACK, parse_evs
 
-        result = run_bench_command(
-            dataset=dataset.value, path=path, weights=str(weights) if weights else None, device=device.value,
-            stack=stack_kind.value, evs=evs, split=split, size=size or None, baselines=baselines,
-            csv_path=csv_path, json_path=json_path, on_progress=None if (quiet or as_json) else _bench_progress,
-        )
+        ev_list = parse_evs(evs or (CONTINUOUS_STACK if stack_kind is StackKind.continuous else PREDEFINED_STACK))
+        predictors = [_predictor(weights, device, False)]
+        if baselines:
+            predictors += [NaiveExposure(), AkyuzExpansion()]
+        progress = None if (quiet or as_json) else (lambda done, total, name: err.print(f"[dim]{done}/{total} {name}[/dim]"))
+        result = run_bench(dataset.value, path, predictors, evs=ev_list, split=split, size=size or None,
+                           on_progress=progress)
+        if csv_path:
+            result.to_csv(csv_path)
+        if json_path:
+            from .io.atomic import atomic_write_text
+
+            atomic_write_text(json_path, json.dumps(result.to_json(), indent=2))
     if as_json:
         out.print_json(json.dumps(result.to_json()))
     elif not quiet:
-        render_report(result, out)
+        _render_bench(result)
 
 
-def _bench_progress(message: str) -> None:
-    err.print(f"[dim]{message}[/dim]")
+def _render_bench(result: Any) -> None:
+    """Tables like the paper's: LDR metrics per EV (Tab. 1), HDR metrics per method (Tab. 2)."""
+    from rich.table import Table
+
+    def cell(row: Any) -> str:
+        return "n/a" if row.count == 0 or row.mean != row.mean else f"{row.mean:.2f} ± {row.std:.2f}"
+
+    ldr = [m for m in result.metrics if m in ("psnr", "ssim", "ms_ssim")]
+    for metric in ldr:
+        table = Table(title=f"LDR {metric.upper()} per EV ({result.dataset}, {result.scenes} scenes)")
+        table.add_column("EV")
+        for name in result.predictors:
+            table.add_column(name)
+        for ev in result.evs:
+            if ev == 0:
+                continue
+            cells = []
+            for name in result.predictors:
+                try:
+                    cells.append(cell(result.row(name, metric, ev)))
+                except KeyError:
+                    cells.append("n/a")
+            table.add_row(f"{ev:+g}", *cells)
+        out.print(table)
+    hdr = [m for m in result.metrics if m not in ldr]
+    if hdr:
+        published = result.published()
+        table = Table(title=f"HDR quality ({result.dataset})")
+        table.add_column("metric")
+        for name in result.predictors:
+            table.add_column(name)
+        if published:
+            table.add_column("CEVR paper")
+        for metric in hdr:
+            cells = []
+            for name in result.predictors:
+                try:
+                    cells.append(cell(result.row(name, metric)))
+                except KeyError:
+                    cells.append("n/a")
+            if published:
+                ref = published.get(metric)
+                cells.append(f"{ref[0]:.2f} ± {ref[1]:.2f}" if ref else "")
+            table.add_row(metric, *cells)
+        out.print(table)
 
 
 @app.command()

@@ -88,14 +88,16 @@ def _channels(x: np.ndarray) -> list[np.ndarray]:
 
 def _check_size(shape: tuple[int, ...], minimum: int) -> None:
     if min(shape[:2]) < minimum:
-        raise UsageError(f"image {shape[1]}x{shape[0]} is too small for SSIM (needs at least {minimum} px a side)")
+        raise UsageError(f"image {shape[1]}x{shape[0]} is too small for SSIM "
+                         f"(needs at least {minimum} px a side)")
 
 
 def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
     """Mean SSIM (Wang et al. 2004), averaged over colour channels."""
     a, b = _pair(a, b)
     _check_size(a.shape, SSIM_WINDOW)
-    return float(np.mean([_ssim_terms(ca, cb, data_range)[0] for ca, cb in zip(_channels(a), _channels(b))]))
+    pairs = zip(_channels(a), _channels(b), strict=True)
+    return float(np.mean([_ssim_terms(ca, cb, data_range)[0] for ca, cb in pairs]))
 
 
 def ms_ssim_scales(shape: tuple[int, ...], max_scales: int = len(MS_SSIM_WEIGHTS)) -> int:
@@ -145,7 +147,7 @@ def ms_ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
     weights = np.array(MS_SSIM_WEIGHTS[:scales], dtype=np.float64)
     weights /= weights.sum()
     return float(np.mean([_ms_ssim_channel(ca, cb, weights, data_range)
-                          for ca, cb in zip(_channels(a), _channels(b))]))
+                          for ca, cb in zip(_channels(a), _channels(b), strict=True)]))
 
 
 # --- PU21 ---------------------------------------------------------------------------------------------

@@ -113,3 +113,13 @@ def test_cvvdp_missing_gives_clear_error() -> None:
     a = np.ones((16, 16, 3), np.float32)
     with pytest.raises(metrics.MetricUnavailable, match="cvvdp"):
         metrics.cvvdp_hdr(a, a)
+
+
+def test_cvvdp_scores_identical_and_blurred_images() -> None:
+    if not metrics.cvvdp_available():
+        pytest.skip("optional package cvvdp not installed")
+    rng = np.random.default_rng(4)
+    ref = np.exp(gaussian_filter(rng.normal(0, 2, (64, 64, 1)), sigma=(2, 2, 0))).repeat(3, axis=2)
+    ref = ref.astype(np.float32)
+    assert metrics.cvvdp_hdr(ref, ref) == pytest.approx(10.0, abs=1e-3)
+    assert metrics.cvvdp_hdr(gaussian_filter(ref, sigma=(2, 2, 0)), ref) < 9.5

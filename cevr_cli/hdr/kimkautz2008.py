@@ -1,24 +1,42 @@
-"""Kim & Kautz 2008, "Consistent tone reproduction", as Banterle's HDR Toolbox implements it."""
+"""Kim & Kautz 2008, "Consistent tone reproduction" (CGIM), as Banterle's HDR Toolbox implements it."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .tonemap_common import change_luminance, luminance, percentile_nearest_rank
+from .tonemap_common import change_luminance, check_hdr, luminance, percentile_nearest_rank
+
+LD_MAX = 300.0  # display luminance range, cd/m^2
+LD_MIN = 0.3
+C1 = 3.0
+C2 = 0.5
+DELTA = 1e-6
 
 
-def kimkautz2008(hdr: np.ndarray, *, ld_max: float = 300.0, ld_min: float = 0.3, c1: float = 3.0,
-                 c2: float = 0.5) -> np.ndarray:
-    """Tone-map ``hdr`` (linear RGB) for a display of range [ld_min, ld_max] cd/m2; returns linear RGB in [0, 1]."""
-    lum = luminance(hdr)
-    ll = np.log(lum + 1e-6)
+def kimkautz2008(hdr: np.ndarray, *, ld_max: float = LD_MAX, ld_min: float = LD_MIN, c1: float = C1,
+                 c2: float = C2) -> np.ndarray:
+    """Tone-map linear RGB ``hdr``; returns float32 linear RGB whose luminance lies in [0, 1].
+
+    With Ll = ln(L + 1e-6), mu its mean: k1 = (ln Ld_max - ln Ld_min) / (max Ll - min Ll),
+    sigma = (max Ll - min Ll) / c1, w = exp(-(Ll - mu)^2 / (2 sigma^2)), k2 = (1 - k1) w + k1,
+    Ld = exp(c2 k2 (Ll - mu) + mu); Ld is clipped to its 1st/99th nearest-rank percentiles and that
+    range rescaled to [0, 1]. A flat image (zero log range) has no defined k1 and maps to 0.
+
+    Raises:
+        UsageError: not an HxWx3 image.
+    """
+    rgb = check_hdr(hdr)
+    lum = luminance(rgb)
+    ll = np.log(lum + DELTA)
     mu, max_l, min_l = float(ll.mean()), float(ll.max()), float(ll.min())
-    span = max(max_l - min_l, 1e-9)
-    k1 = (np.log(ld_max) - np.log(ld_min)) / span
-    sigma = span / c1
-    w = np.exp(-((ll - mu) ** 2) / (2 * sigma**2))
-    k2 = (1 - k1) * w + k1
+    if max_l <= min_l:
+        return np.zeros(rgb.shape, dtype=np.float32)
+    k1 = (np.log(ld_max) - np.log(ld_min)) / (max_l - min_l)
+    sigma = (max_l - min_l) / c1
+    w = np.exp(-((ll - mu) ** 2) / (2.0 * sigma**2))
+    k2 = (1.0 - k1) * w + k1
     ld = np.exp(c2 * k2 * (ll - mu) + mu)
     lo, hi = percentile_nearest_rank(ld, 0.01), percentile_nearest_rank(ld, 0.99)
-    ld = (np.clip(ld, lo, hi) - lo) / max(hi - lo, 1e-12)
-    return change_luminance(hdr, lum, ld)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ld = (np.clip(ld, lo, hi) - lo) / (hi - lo)
+    return change_luminance(rgb, lum, ld).astype(np.float32)

@@ -1,4 +1,4 @@
-"""Tone-mapping operators by their CLI names, and display encoding."""
+"""Tone-mapping operators by their CLI names, and the display encoding that follows them."""
 
 from __future__ import annotations
 
@@ -11,19 +11,44 @@ from .kimkautz2008 import kimkautz2008
 from .reinhard2002 import reinhard2002
 from .tonemap_common import gamma_encode, srgb_encode
 
-TONEMAPPERS: dict[str, Callable[..., np.ndarray]] = {
-    "reinhard": lambda hdr, key=None, white=None: reinhard2002(hdr, key=key, white=white),
-    "reinhard-local": lambda hdr, key=None, white=None: reinhard2002(hdr, key=key, white=white, local=True),
-    "kimkautz": lambda hdr, key=None, white=None: kimkautz2008(hdr),
+Operator = Callable[[np.ndarray, float | None, float | None], np.ndarray]
+
+
+def _reinhard(hdr: np.ndarray, key: float | None, white: float | None) -> np.ndarray:
+    return reinhard2002(hdr, key=key, white=white)
+
+
+def _reinhard_local(hdr: np.ndarray, key: float | None, white: float | None) -> np.ndarray:
+    return reinhard2002(hdr, key=key, white=white, local=True)
+
+
+def _kimkautz(hdr: np.ndarray, key: float | None, white: float | None) -> np.ndarray:
+    if key is not None or white is not None:
+        raise UsageError("kimkautz takes no key or white point")
+    return kimkautz2008(hdr)
+
+
+# CLI name -> operator(hdr, key, white) returning linear RGB.
+TONEMAPPERS: dict[str, Operator] = {
+    "reinhard": _reinhard,
+    "reinhard-local": _reinhard_local,
+    "kimkautz": _kimkautz,
 }
 
 
 def tonemap_to_display(hdr: np.ndarray, operator: str, *, key: float | None = None, white: float | None = None,
                        gamma: float = 2.2, srgb: bool = False) -> np.ndarray:
-    """Tone-map and encode for display: float32 in [0, 1]."""
+    """Tone-map linear RGB with a named operator, then encode for display: float32 HxWx3 in [0, 1].
+
+    Encoding is the toolbox's GammaTMO (``gamma``, 2.2 as in CEVR's evaluation) or, with ``srgb``,
+    the sRGB transfer function.
+
+    Raises:
+        UsageError: unknown operator, bad image, key, white or gamma.
+    """
     try:
         tmo = TONEMAPPERS[operator]
     except KeyError:
-        raise UsageError(f"unknown tone mapper {operator!r}; use {', '.join(TONEMAPPERS)}") from None
-    linear = tmo(hdr, key=key, white=white)
+        raise UsageError(f"unknown tone mapper {operator!r}: use one of {', '.join(TONEMAPPERS)}") from None
+    linear = tmo(hdr, key, white)
     return srgb_encode(linear) if srgb else gamma_encode(linear, gamma)

@@ -1,43 +1,75 @@
-"""Helpers shared by the tone-mapping operators, as Banterle's HDR Toolbox defines them."""
+"""Helpers shared by the tone-mapping operators, as Banterle's HDR Toolbox defines them.
+
+Luminance and encoding as the toolbox uses them: Rec.709 luminance, log-average, the toolbox's
+nearest-rank percentile, ChangeLuminance, GammaTMO; plus the sRGB transfer function.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UsageError
+
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)
+LOG_AVERAGE_DELTA = 1e-6
+
+
+def check_hdr(hdr: np.ndarray) -> np.ndarray:
+    """Validate a linear HxWx3 image and return it as float64 (the operators' working precision).
+
+    Raises:
+        UsageError: not a non-empty HxWx3 numeric array.
+    """
+    hdr = np.asarray(hdr)
+    if hdr.ndim != 3 or hdr.shape[2] != 3 or hdr.size == 0 or not np.issubdtype(hdr.dtype, np.number):
+        raise UsageError(f"expected a non-empty HxWx3 linear RGB image, got shape {hdr.shape} ({hdr.dtype})")
+    return hdr.astype(np.float64)
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
-    """Linear Rec.709 luminance."""
-    return rgb.astype(np.float64) @ LUMA_709
+    """L = 0.2126 R + 0.7152 G + 0.0722 B (ITU-R BT.709 luma weights on linear RGB), float64 HxW."""
+    return np.asarray(rgb, dtype=np.float64) @ LUMA_709
 
 
-def log_average(lum: np.ndarray, delta: float = 1e-6) -> float:
-    """exp(mean(ln(L + delta)))."""
+def log_average(lum: np.ndarray, delta: float = LOG_AVERAGE_DELTA) -> float:
+    """Lav = exp(mean(ln(L + delta))) (Reinhard et al. 2002, Eq. 1)."""
     return float(np.exp(np.mean(np.log(lum + delta))))
 
 
 def percentile_nearest_rank(values: np.ndarray, p: float) -> float:
-    """The toolbox's percentile: sorted ascending, element at 1-based index max(round(n p), 1)."""
-    flat = np.sort(values, axis=None)
-    index = max(int(np.floor(flat.size * p + 0.5)), 1)  # MATLAB round: half away from zero
-    return float(flat[min(index, flat.size) - 1])
+    """The toolbox's percentile: sort ascending, take the element at 1-based index max(round(n p), 1).
+
+    MATLAB's round takes halves away from zero, hence floor(x + 0.5) for the positive n p.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise UsageError(f"percentile must be in [0, 1], got {p}")
+    flat = np.sort(np.asarray(values), axis=None)
+    if flat.size == 0:
+        raise UsageError("percentile of an empty array")
+    rank = max(int(np.floor(flat.size * p + 0.5)), 1)
+    return float(flat[rank - 1])
 
 
 def change_luminance(rgb: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """out_c = rgb_c * new / old per channel, NaN/Inf set to 0."""
+    """out_c = rgb_c * new / old per channel (the toolbox's ChangeLuminance); NaN/Inf become 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = rgb.astype(np.float64) * (new / old)[..., None]
+        out = np.asarray(rgb, dtype=np.float64) * (new / old)[..., None]
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def gamma_encode(linear: np.ndarray, gamma: float = 2.2, fstop: float = 0.0) -> np.ndarray:
-    """The toolbox's GammaTMO: clamp((2^fstop x)^(1/gamma), 0, 1)."""
-    scaled = np.clip(linear * 2.0**fstop, 0.0, None)
+    """The toolbox's GammaTMO: clamp((2^fstop x)^(1/gamma), 0, 1), float32.
+
+    Raises:
+        UsageError: gamma not a positive finite number.
+    """
+    if not np.isfinite(gamma) or gamma <= 0:
+        raise UsageError(f"gamma must be a positive number, got {gamma}")
+    scaled = np.maximum(np.asarray(linear, dtype=np.float64) * 2.0**fstop, 0.0)
     return np.clip(scaled ** (1.0 / gamma), 0.0, 1.0).astype(np.float32)
 
 
 def srgb_encode(linear: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 sRGB transfer function, clamped to [0, 1]."""
-    x = np.clip(linear, 0.0, 1.0)
+    """IEC 61966-2-1 sRGB encoding: 12.92 x below 0.0031308, else 1.055 x^(1/2.4) - 0.055; float32 in [0, 1]."""
+    x = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
     return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)

@@ -78,7 +78,7 @@ def _upsample(channel: np.ndarray, x_sampling: int, y_sampling: int, shape: tupl
 
     EXR stores sample i of a channel with sampling s at pixel s*i, hence the p/s sample coordinate.
     """
-    out = channel.astype(np.float32)
+    out = channel.astype(np.float64)
     for axis, (sampling, size) in enumerate(zip((y_sampling, x_sampling), shape, strict=True)):
         if sampling == 1 and out.shape[axis] == size:
             continue
@@ -112,7 +112,8 @@ def _part_rgb(part: Any) -> np.ndarray | None:
         return np.stack([channels[prefix + c].pixels.astype(np.float32) for c in "RGB"], axis=-1)
     if "Y" not in names:
         return None
-    y = channels["Y"].pixels.astype(np.float32)
+    # float64: G comes from a difference that cancels badly in float32 for saturated colours.
+    y = channels["Y"].pixels.astype(np.float64)
     if not {"RY", "BY"} <= names:
         return np.repeat(y[..., None], 3, axis=2)
     ry, by = (_upsample(channels[n].pixels, channels[n].xSampling, channels[n].ySampling, y.shape)

@@ -1,0 +1,136 @@
+"""Non-learned exposure predictors to compare CEVR against.
+
+Both follow the ``ExposurePredictor`` protocol of :mod:`cevr_cli.bench`: ``name`` and
+``predict(rgb, evs) -> (N, H, W, 3)`` float32 in [0, 1].
+
+* :class:`NaiveExposure` -- the "naive exposure" baseline: undo the display curve (gamma 2.2 or
+  sRGB), multiply by 2^s, clip, re-encode. It is what a camera would show if the LDR pixel values were
+  the scene, so it cannot recover clipped highlights or crushed shadows.
+* :class:`AkyuzExpansion` -- classic inverse tone mapping by Akyuz, Fleming, Riecke, Reinhard &
+  Bulthoff, "Do HDR displays support LDR content? A psychophysical evaluation" (SIGGRAPH 2007):
+  linear luminance expansion ``L = k * ((Ld - Ld_min) / (Ld_max - Ld_min))^gamma`` (the paper found
+  gamma = 1 preferred), colour kept by luminance ratio. The expanded image is exposed by 2^s and
+  mapped back to the display with the inverse of the same curve, giving an LDR stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import UsageError
+
+_LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+_DISPLAY_CURVES = ("gamma", "srgb")
+
+
+def _check_rgb(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise UsageError(f"expected an HxWx3 RGB image, got shape {rgb.shape}")
+    return np.clip(rgb.astype(np.float32), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class DisplayCurve:
+    """Display encoding of LDR pixels: a pure power ``gamma`` or the sRGB piecewise curve (IEC 61966-2-1)."""
+
+    kind: str = "gamma"
+    gamma: float = 2.2
+
+    def __post_init__(self) -> None:
+        if self.kind not in _DISPLAY_CURVES:
+            raise UsageError(f"unknown display curve {self.kind!r}; use {' or '.join(_DISPLAY_CURVES)}")
+        if not self.gamma > 0:
+            raise UsageError(f"display gamma must be positive, got {self.gamma}")
+
+    def to_linear(self, encoded: np.ndarray) -> np.ndarray:
+        x = np.clip(encoded, 0.0, 1.0)
+        if self.kind == "srgb":
+            return np.where(x <= 0.04045, x / 12.92, np.power((x + 0.055) / 1.055, 2.4)).astype(np.float32)
+        return np.power(x, self.gamma).astype(np.float32)
+
+    def encode(self, linear: np.ndarray) -> np.ndarray:
+        x = np.clip(linear, 0.0, 1.0)
+        if self.kind == "srgb":
+            encoded = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+            return encoded.astype(np.float32)
+        return np.power(x, 1.0 / self.gamma).astype(np.float32)
+
+    @property
+    def label(self) -> str:
+        return "srgb" if self.kind == "srgb" else f"gamma{self.gamma:g}"
+
+
+@dataclass(frozen=True)
+class NaiveExposure:
+    """Naive exposure: linearise with the display curve, scale by 2^s, clip to [0, 1], re-encode."""
+
+    curve: DisplayCurve = DisplayCurve()
+
+    @property
+    def name(self) -> str:
+        return f"naive-exposure ({self.curve.label})"
+
+    def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
+        linear = self.curve.to_linear(_check_rgb(rgb))
+        return np.stack([self.curve.encode(linear * np.float32(2.0**ev)) for ev in evs]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class AkyuzExpansion:
+    """Akyuz et al. 2007 inverse tone mapping, then exposure by 2^s and the inverse expansion back.
+
+    ``max_luminance`` is k, the HDR display's peak; it scales :meth:`expand`'s output and cancels in
+    :meth:`predict`. At s = 0 the prediction is the input (up to float rounding).
+    """
+
+    gamma: float = 1.0
+    max_luminance: float = 1.0
+    curve: DisplayCurve = DisplayCurve()
+
+    def __post_init__(self) -> None:
+        if not (self.gamma > 0 and self.max_luminance > 0):
+            raise UsageError("Akyuz expansion needs a positive gamma and maximum luminance")
+
+    @property
+    def name(self) -> str:
+        return f"akyuz2007 (gamma {self.gamma:g}, {self.curve.label})"
+
+    def _luminance_range(self, linear: np.ndarray) -> tuple[np.ndarray, float, float]:
+        lum = linear @ _LUMA_709
+        lo, hi = float(lum.min()), float(lum.max())
+        # A flat image has no range to stretch; treat it as spanning [0, its level] so it stays put.
+        if hi - lo <= 1e-12:
+            lo = 0.0
+            hi = max(hi, 1e-12)
+        return lum, lo, hi
+
+    def expand(self, rgb: np.ndarray) -> np.ndarray:
+        """The expanded (HDR) image: linear RGB whose luminance is k * normalised LDR luminance^gamma."""
+        linear = self.curve.to_linear(_check_rgb(rgb))
+        lum, lo, hi = self._luminance_range(linear)
+        expanded = self.max_luminance * np.power(np.clip((lum - lo) / (hi - lo), 0.0, 1.0), self.gamma)
+        return (linear * _ratio(expanded, lum)[..., None]).astype(np.float32)
+
+    def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
+        linear = self.curve.to_linear(_check_rgb(rgb))
+        lum, lo, hi = self._luminance_range(linear)
+        hdr = self.expand(rgb)
+        hdr_lum = hdr @ _LUMA_709
+        out = []
+        for ev in evs:
+            exposed = hdr_lum * np.float32(2.0**ev)
+            # Inverse of the expansion curve: back to display luminance in the input's [lo, hi] range.
+            normalised = np.maximum(exposed / self.max_luminance, 0.0)
+            display_lum = lo + (hi - lo) * np.power(normalised, 1.0 / self.gamma)
+            out.append(self.curve.encode(linear * _ratio(display_lum, lum)[..., None]))
+        return np.stack(out).astype(np.float32)
+
+
+def _ratio(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """new / old where old > 0, else 0 (black pixels stay black)."""
+    safe = np.where(old > 0, old, 1.0)
+    return np.where(old > 0, new / safe, 0.0).astype(np.float32)

@@ -1,0 +1,286 @@
+"""``cevr bench``: score exposure predictors on a dataset with the CEVR paper's protocol and ours.
+
+For every scene the EV 0 image is the input; each predictor makes the stack at ``evs``.
+
+LDR metrics (per EV, over scenes whose ground truth has that EV; EV 0 is skipped since it is the input,
+as the official ``test.py`` leaves it out of its average): PSNR = -10 log10(MSE + 1e-8), SSIM and
+MS-SSIM with data range 1, on the predictions clamped to [0, 1] (the official code scores the float
+output), images resized to ``size`` x ``size`` (256 in the paper).
+
+HDR metrics (per predictor, over scenes with an HDR ground truth): the predictions are rounded to 8 bits
+(the paper saved PNGs; its code truncates, rounding is the better choice), the input joins them at EV 0,
+and :func:`cevr_cli.fuse.fuse_stack` merges them (Debevec & Malik 1997, exposure times 2^EV). Then
+
+* ``reinhard_psnr`` / ``kimkautz_psnr``: predicted and true HDR are each tone-mapped with Reinhard et al.
+  2002 (global, automatic key and white point) or Kim & Kautz 2008 (HDR Toolbox defaults), display
+  gamma 2.2 (GammaTMO), and compared by PSNR on [0, 1]. Both operators normalise by image statistics, so
+  the unknown global scale of the merged radiance does not matter. This is our reading of the paper's
+  unpublished MATLAB script (see docs: tone-mapping defaults are an assumption).
+* ``pu21_psnr`` / ``pu21_ssim``: PU21 (Mantiuk & Azimi 2021) on absolute luminance, the prediction scaled
+  to the truth by the median log-luminance ratio and the truth's peak mapped to 1000 cd/m^2.
+* ``cvvdp``: ColorVideoVDP JOD (optional package ``cvvdp``), same scaling. The paper reported HDR-VDP-2,
+  which we do not compute; :data:`PUBLISHED` lists it only as the paper's figure.
+
+Means are over scenes, standard deviations are population (ddof 0), as the paper's +- figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from . import metrics as M
+from .data.datasets import BenchScene, load_dataset
+from .errors import CevrError, UsageError
+from .io.atomic import atomic_write_text
+
+CONTINUOUS_EVS: tuple[float, ...] = tuple(-3.0 + 0.5 * i for i in range(13))  # the paper's continuous stack
+PREDEFINED_EVS: tuple[float, ...] = tuple(float(v) for v in range(-3, 4))  # integer EVs
+
+LDR_METRICS = ("psnr", "ssim", "ms_ssim")
+HDR_METRICS = ("reinhard_psnr", "kimkautz_psnr", "pu21_psnr", "pu21_ssim", "cvvdp")
+DEFAULT_METRICS = LDR_METRICS + HDR_METRICS[:-1]  # cvvdp is opt-in: optional package and slow on CPU
+_EV_MATCH = 1e-6
+
+# The paper's figures (Chen et al., ICCV 2023, Table 2: mean +- std over test scenes), to print beside
+# ours. "hdr_vdp2" is HDR-VDP-2 as the paper reports it; cevr does not compute HDR-VDP-2.
+PUBLISHED: dict[str, dict[str, tuple[float, float]]] = {
+    "vds": {"reinhard_psnr": (34.67, 3.50), "kimkautz_psnr": (30.04, 4.45), "hdr_vdp2": (59.00, 5.78)},
+    "hdreye": {"reinhard_psnr": (26.54, 3.10), "kimkautz_psnr": (24.81, 2.91), "hdr_vdp2": (53.15, 4.91)},
+}
+
+ASSUMPTIONS = {
+    "ldr_range": "PSNR/SSIM/MS-SSIM on [0, 1] images, PSNR = -10 log10(MSE + 1e-8)",
+    "resize": "size x size with cv2.INTER_AREA (paper: 256x256)",
+    "stack": "predictions rounded to 8 bits, input added at EV 0, Debevec & Malik merge (OpenCV)",
+    "tonemap": "Reinhard 2002 global with automatic key/white; Kim & Kautz 2008 defaults; gamma 2.2",
+    "pu21": "banding_glare; prediction scaled to truth by median log-luminance ratio; "
+            "truth peak -> 1000 cd/m2",
+    "std": "population standard deviation over scenes",
+}
+
+
+class ExposurePredictor(Protocol):
+    """Anything that makes an exposure stack from one photo (CEVR's model, the baselines)."""
+
+    name: str
+
+    def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
+        """``rgb`` HxWx3 float32 in [0, 1] -> (len(evs), H, W, 3) float32 in [0, 1]."""
+        ...
+
+
+@dataclass
+class BenchRow:
+    """One cell of the table: ``metric`` of ``predictor`` at ``ev`` (None for whole-stack HDR metrics)."""
+
+    predictor: str
+    metric: str
+    ev: float | None
+    mean: float
+    std: float
+    count: int
+
+
+@dataclass
+class BenchResult:
+    dataset: str
+    path: str
+    split: str
+    size: int | None
+    evs: list[float]
+    predictors: list[str]
+    metrics: list[str]
+    scenes: int
+    rows: list[BenchRow] = field(default_factory=list)
+
+    def row(self, predictor: str, metric: str, ev: float | None = None) -> BenchRow:
+        """The row for ``predictor``/``metric``/``ev``; KeyError when there is none."""
+        for r in self.rows:
+            if r.predictor == predictor and r.metric == metric and _same_ev(r.ev, ev):
+                return r
+        raise KeyError((predictor, metric, ev))
+
+    def published(self) -> dict[str, tuple[float, float]]:
+        """The paper's figures for this dataset kind (empty for kinds the paper did not report)."""
+        return PUBLISHED.get(self.dataset, {})
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict; NaN (no data) becomes null."""
+        return {
+            "dataset": self.dataset, "path": self.path, "split": self.split, "size": self.size,
+            "evs": self.evs, "predictors": self.predictors, "metrics": self.metrics, "scenes": self.scenes,
+            "assumptions": ASSUMPTIONS,
+            "rows": [{k: _finite_or_none(v) for k, v in asdict(r).items()} for r in self.rows],
+            "published": {k: {"mean": m, "std": s} for k, (m, s) in self.published().items()},
+        }
+
+    def to_csv(self, path: str | Path) -> None:
+        """Write the rows as CSV (predictor, metric, ev, mean, std, count), atomically."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["predictor", "metric", "ev", "mean", "std", "count"])
+        for r in self.rows:
+            writer.writerow([r.predictor, r.metric, "" if r.ev is None else f"{r.ev:g}",
+                             _csv_number(r.mean), _csv_number(r.std), r.count])
+        atomic_write_text(path, buffer.getvalue())
+
+
+def run_bench(
+    dataset_kind: str,
+    path: str | Path,
+    predictors: Sequence[ExposurePredictor],
+    *,
+    evs: Sequence[float] = CONTINUOUS_EVS,
+    split: str = "test",
+    size: int | None = 256,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> BenchResult:
+    """Load the dataset and score every predictor; ``on_progress(done, total, scene)`` after each scene."""
+    scenes = load_dataset(dataset_kind, path, split=split, size=size, synthetic_evs=list(evs))
+    return score_scenes(scenes, predictors, evs=evs, metrics=metrics, on_progress=on_progress,
+                        dataset=dataset_kind, path=str(path), split=split, size=size)
+
+
+def score_scenes(
+    scenes: Sequence[BenchScene],
+    predictors: Sequence[ExposurePredictor],
+    *,
+    evs: Sequence[float] = CONTINUOUS_EVS,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    dataset: str = "scenes",
+    path: str = "",
+    split: str = "",
+    size: int | None = None,
+) -> BenchResult:
+    """Score ``predictors`` on already loaded scenes (see the module docstring for the protocol).
+
+    ``dataset``, ``path``, ``split`` and ``size`` only label the result.
+    """
+    metrics = _check_metrics(metrics)
+    if not predictors:
+        raise UsageError("no predictors to benchmark")
+    if not scenes:
+        raise UsageError("the dataset has no scenes")
+    targets = sorted({round(float(ev), 6) + 0.0 for ev in evs if abs(ev) > _EV_MATCH})
+    if not targets:
+        raise UsageError("need at least one EV other than 0 to benchmark")
+    names = [p.name for p in predictors]
+    if len(set(names)) != len(names):
+        raise UsageError(f"predictor names must be unique: {names}")
+
+    values: dict[tuple[str, str, float | None], list[float]] = defaultdict(list)
+    for done, scene in enumerate(scenes, start=1):
+        truth_tm = _tonemapped_truth(scene, metrics)
+        for predictor in predictors:
+            stack = _predict(predictor, scene.input_ev0, targets)
+            for metric in (m for m in metrics if m in LDR_METRICS):
+                for ev, pred in zip(targets, stack, strict=True):
+                    gt = _truth_at(scene, ev)
+                    if gt is not None:
+                        values[(predictor.name, metric, ev)].append(_ldr_metric(metric, pred, gt))
+            if scene.hdr is not None and any(m in HDR_METRICS for m in metrics):
+                radiance = _fuse(scene.input_ev0, stack, targets)
+                for metric in (m for m in metrics if m in HDR_METRICS):
+                    values[(predictor.name, metric, None)].append(
+                        _hdr_metric(metric, radiance, scene.hdr, truth_tm))
+        if on_progress is not None:
+            on_progress(done, len(scenes), scene.name)
+
+    rows = []
+    for name in names:
+        for metric in metrics:
+            for ev in (targets if metric in LDR_METRICS else [None]):
+                scores = values.get((name, metric, ev), [])
+                mean, std = M.mean_std(scores)
+                rows.append(BenchRow(name, metric, ev, mean, std, len(scores)))
+    return BenchResult(dataset, path, split, size, targets, names, list(metrics), len(scenes), rows)
+
+
+# --- pieces ---------------------------------------------------------------------------------------------
+
+def _check_metrics(metrics: Sequence[str]) -> list[str]:
+    known = LDR_METRICS + HDR_METRICS
+    unknown = [m for m in metrics if m not in known]
+    if unknown:
+        raise UsageError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    if "cvvdp" in metrics and not M.cvvdp_available():
+        raise M.MetricUnavailable("metric 'cvvdp' needs the optional package: pip install cvvdp")
+    return list(dict.fromkeys(metrics))
+
+
+def _predict(predictor: ExposurePredictor, rgb: np.ndarray, evs: list[float]) -> np.ndarray:
+    stack = np.asarray(predictor.predict(rgb, evs), dtype=np.float32)
+    if stack.shape != (len(evs), *rgb.shape):
+        raise CevrError(f"predictor {predictor.name!r} returned shape {stack.shape}, "
+                        f"expected {(len(evs), *rgb.shape)}")
+    return np.clip(stack, 0.0, 1.0)
+
+
+def _same_ev(a: float | None, b: float | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) < _EV_MATCH)
+
+
+def _truth_at(scene: BenchScene, ev: float) -> np.ndarray | None:
+    return next((im for key, im in scene.ldr_by_ev.items() if abs(key - ev) < _EV_MATCH), None)
+
+
+def _ldr_metric(metric: str, pred: np.ndarray, gt: np.ndarray) -> float:
+    if metric == "psnr":
+        return M.psnr(pred, gt)
+    if metric == "ssim":
+        return M.ssim(pred, gt)
+    return M.ms_ssim(pred, gt)
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _fuse(input_ev0: np.ndarray, stack: np.ndarray, evs: list[float]) -> np.ndarray:
+    from .fuse import fuse_stack
+
+    pairs = sorted(zip([*evs, 0.0], [*stack, input_ev0], strict=True), key=lambda pair: pair[0])
+    return fuse_stack([_to_uint8(im) for _, im in pairs], [ev for ev, _ in pairs]).radiance
+
+
+def _tonemapped_truth(scene: BenchScene, metrics: Sequence[str]) -> dict[str, np.ndarray]:
+    """The truth's tone-mapped images, computed once per scene and shared by all predictors."""
+    from .hdr.tonemap import tonemap_to_display
+
+    if scene.hdr is None:
+        return {}
+    operators = [op for op in ("reinhard", "kimkautz") if f"{op}_psnr" in metrics]
+    return {op: tonemap_to_display(scene.hdr, op) for op in operators}
+
+
+def _hdr_metric(metric: str, radiance: np.ndarray, truth: np.ndarray,
+                truth_tm: dict[str, np.ndarray]) -> float:
+    from .hdr.tonemap import tonemap_to_display
+
+    if metric in ("reinhard_psnr", "kimkautz_psnr"):
+        op = metric.removesuffix("_psnr")
+        return M.psnr(tonemap_to_display(radiance, op), truth_tm[op])
+    if metric == "pu21_psnr":
+        return M.pu21_psnr(radiance, truth)
+    if metric == "pu21_ssim":
+        return M.pu21_ssim(radiance, truth)
+    return M.cvvdp_hdr(radiance, truth)
+
+
+def _finite_or_none(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _csv_number(value: float) -> str:
+    return "" if not math.isfinite(value) else f"{value:.6g}"

@@ -1,0 +1,279 @@
+"""Benchmark datasets as lists of :class:`BenchScene`: an EV 0 input, ground-truth LDRs, ground-truth HDR.
+
+Kinds (``load_dataset(kind, path)``):
+
+* ``vds`` -- the VDS dataset of Lee et al. (Deep Chain HDRI, ECCV 2018), brackets at EV -3..+3. Two
+  layouts are recognised under ``path``:
+
+  - as distributed: ``{split}_set/tN/tN_{ev}EV_true.jpg`` (or ``.jpg.png``), HDR ground truth in
+    ``{split}_hdr_set/tN/target_hdr.hdr``;
+  - as the CEVR code reads it (``VDS_half_dataset`` in ``train_strategy/core/Data_provider.py``):
+    ``{split}/set/tN/tN_{ev}EV_true.jpg.png``; the HDR is looked for in ``{split}_hdr_set/tN/`` and
+    ``{split}/hdr_set/tN/`` (CEVR's loader has no HDR path), else the scene has none.
+
+  ``path`` may also be a folder that directly holds the ``tN`` scene folders.
+* ``hdreye`` -- HDREye (Nemoto et al. 2015), test only: EV 0 inputs ``images/LDR/Cxx_LDR.tif`` (the
+  files CEVR's ``demo_Eye.py`` reads), HDR ground truth ``images/HDR/Cxx_HDR.{exr,hdr}`` or beside
+  the LDR; no ground-truth LDR brackets.
+* ``brackets`` -- generic exposure brackets: one folder per scene (or ``path`` itself is one scene) of
+  LDR images. EVs come from file names (``ev-1.png``, ``EV+0.5.jpg``, ``img_-2EV.tif``,
+  ``03_ev+1.00.png``) or, when a name has none, from EXIF: relative step s = EV100(ref) - EV100(img),
+  with EV100 = log2(N^2/t) - log2(ISO/100) and ref the middle exposure (a brighter photo has a lower
+  EV100, hence a positive s); EXIF steps are snapped to 1/6 stop, which covers cameras' 1/2 and 1/3
+  stop grids. The EV 0 image is the input; an ``*.exr``/``*.hdr`` in the scene folder is the HDR truth.
+* ``synthetic`` -- a folder of radiance maps (.exr/.hdr) photographed on the fly by
+  :mod:`cevr_cli.data.synthetic` with a camera drawn from a seed derived from the file name (CRC-32), so
+  every run sees the same brackets. The input carries sensor noise; the ground-truth LDRs are rendered
+  noise-free by the same camera at ``synthetic_evs`` (default -3:3:0.5); the HDR truth is the
+  radiance at the EV 0 exposure. Every map in the folder is used (``split`` does not apply): point it
+  at held-out scenes.
+
+``size`` resizes every image to size x size with ``cv2.INTER_AREA``, the paper's 256x256 protocol
+(CEVR's loaders apply ``transforms.Resize((256, 256))``, which ignores the aspect ratio, so do we).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, UsageError
+
+DATASET_KINDS = ("vds", "hdreye", "brackets", "synthetic")
+_LDR_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+_HDR_SUFFIXES = (".exr", ".hdr")
+_NUMBER = r"[+-]?\d+(?:\.\d+)?"
+# "ev-1", "EV+0.5", "03_ev+1.00": EV before the number; not preceded by a letter (e.g. "level2").
+_EV_PREFIX = re.compile(rf"(?<![a-z])ev\s*({_NUMBER})", re.IGNORECASE)
+# "_-2EV", "t1_0EV_true": number before EV; the number must not continue a word or another number.
+_EV_SUFFIX = re.compile(rf"(?<![a-z0-9.])({_NUMBER})\s*ev(?![a-z])", re.IGNORECASE)
+_EXIF_SNAP = 6  # snap EXIF-derived steps to 1/6 stop
+SYNTHETIC_EVS = tuple(-3.0 + 0.5 * i for i in range(13))  # the paper's continuous stack, -3:3:0.5
+
+
+@dataclass
+class BenchScene:
+    """One benchmark scene; images are float32 HxWx3 (LDR in [0, 1], HDR linear and relative)."""
+
+    name: str
+    input_ev0: np.ndarray
+    ldr_by_ev: dict[float, np.ndarray] = field(default_factory=dict)
+    hdr: np.ndarray | None = None
+
+
+def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | None = None, *,
+                 synthetic_evs: Sequence[float] = SYNTHETIC_EVS) -> list[BenchScene]:
+    """Read a benchmark dataset of ``kind`` (one of :data:`DATASET_KINDS`) from ``path``.
+
+    ``synthetic_evs``: the EVs at which ``synthetic`` scenes get ground-truth LDRs.
+    """
+    path = Path(path)
+    if size is not None and size < 16:
+        raise UsageError(f"benchmark image size must be at least 16 px, got {size}")
+    if not path.is_dir():
+        raise InputError(path, f"{kind} dataset folder not found")
+    if kind == "vds":
+        scenes = _load_vds(path, split)
+    elif kind == "hdreye":
+        if split != "test":
+            raise UsageError(f"HDREye has only a test split, not {split!r}")
+        scenes = _load_hdreye(path)
+    elif kind == "brackets":
+        scenes = _load_brackets(path)
+    elif kind == "synthetic":
+        return _load_synthetic(path, size, synthetic_evs)
+    else:
+        raise UsageError(f"unknown dataset kind {kind!r}; use one of {', '.join(DATASET_KINDS)}")
+    return [_resize_scene(s, size) for s in scenes] if size is not None else scenes
+
+
+def ev_from_name(name: str) -> float | None:
+    """The EV written in a file name (without its extension), or None when it has none."""
+    stem = name
+    while Path(stem).suffix.lower() in _LDR_SUFFIXES + _HDR_SUFFIXES:
+        stem = Path(stem).stem
+    match = _EV_PREFIX.search(stem) or _EV_SUFFIX.search(stem)
+    return round(float(match.group(1)), 6) + 0.0 if match else None
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+
+def _natural_key(text: str) -> list[object]:
+    """Sort t2 before t10."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+def _read_ldr(path: Path) -> np.ndarray:
+    from ..io.images import read_photo
+
+    return read_photo(path).rgb
+
+
+def _read_hdr(path: Path) -> np.ndarray:
+    from ..io.hdrfile import read_hdr_image
+
+    return read_hdr_image(path)
+
+
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    if image.shape[:2] == (size, size):
+        return image
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _resize_scene(scene: BenchScene, size: int) -> BenchScene:
+    return BenchScene(
+        scene.name,
+        _resize(scene.input_ev0, size),
+        {ev: _resize(im, size) for ev, im in scene.ldr_by_ev.items()},
+        None if scene.hdr is None else _resize(scene.hdr, size),
+    )
+
+
+def _files(folder: Path, suffixes: Iterable[str]) -> list[Path]:
+    suffixes = tuple(suffixes)
+    return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                   and p.suffix.lower() in suffixes), key=lambda p: _natural_key(p.name))
+
+
+def _first_existing(candidates: Iterable[Path]) -> Path | None:
+    return next((p for p in candidates if p.is_file()), None)
+
+
+# --- VDS ------------------------------------------------------------------------------------------------
+
+_VDS_FILE = re.compile(rf"^(?P<scene>.+)_(?P<ev>{_NUMBER})EV_true\.(?:jpg|jpg\.png|png)$", re.IGNORECASE)
+_VDS_LAYOUT = ("{split}_set/tN/tN_<ev>EV_true.jpg (HDR in {split}_hdr_set/tN/target_hdr.hdr) or "
+               "{split}/set/tN/tN_<ev>EV_true.jpg.png, ev from -3 to 3")
+
+
+def _vds_brackets(scene_dir: Path) -> dict[float, Path]:
+    found: dict[float, Path] = {}
+    for p in scene_dir.iterdir():
+        match = _VDS_FILE.match(p.name)
+        if match and match.group("scene") == scene_dir.name and p.is_file():
+            found[round(float(match.group("ev")), 6) + 0.0] = p
+    return found
+
+
+def _load_vds(root: Path, split: str) -> list[BenchScene]:
+    candidates = [root / f"{split}_set", root / split / "set", root]
+    set_dir = next((c for c in candidates if c.is_dir() and any(
+        d.is_dir() and _vds_brackets(d) for d in c.iterdir())), None)
+    if set_dir is None:
+        raise InputError(root, "not a VDS dataset: expected " + _VDS_LAYOUT.format(split=split))
+    hdr_roots = [root / f"{split}_hdr_set", root / split / "hdr_set"]
+    scenes = []
+    for scene_dir in sorted((d for d in set_dir.iterdir() if d.is_dir()), key=lambda d: _natural_key(d.name)):
+        brackets = _vds_brackets(scene_dir)
+        if not brackets:
+            continue
+        if 0.0 not in brackets:
+            raise InputError(scene_dir, f"VDS scene has no EV 0 image {scene_dir.name}_0EV_true.jpg[.png]")
+        hdr_path = _first_existing(r / scene_dir.name / "target_hdr.hdr" for r in hdr_roots)
+        scenes.append(BenchScene(
+            scene_dir.name,
+            _read_ldr(brackets[0.0]),
+            {ev: _read_ldr(p) for ev, p in sorted(brackets.items()) if ev != 0.0},
+            _read_hdr(hdr_path) if hdr_path else None,
+        ))
+    return scenes
+
+
+# --- HDREye ---------------------------------------------------------------------------------------------
+
+_EYE_FILE = re.compile(r"^(?P<scene>C\d+)_LDR\.tiff?$", re.IGNORECASE)
+
+
+def _load_hdreye(root: Path) -> list[BenchScene]:
+    ldr_dir = next((d for d in (root / "images" / "LDR", root / "LDR", root)
+                    if d.is_dir() and any(_EYE_FILE.match(p.name) for p in d.iterdir())), None)
+    if ldr_dir is None:
+        raise InputError(root, "not an HDREye dataset: expected images/LDR/Cxx_LDR.tif "
+                               "(HDR truth in images/HDR/Cxx_HDR.exr or .hdr)")
+    hdr_dirs = [ldr_dir.parent / "HDR", ldr_dir]
+    scenes = []
+    for p in sorted(ldr_dir.iterdir(), key=lambda q: _natural_key(q.name)):
+        match = _EYE_FILE.match(p.name)
+        if not match:
+            continue
+        name = match.group("scene")
+        hdr_path = _first_existing(d / f"{name}_HDR{s}" for d in hdr_dirs for s in _HDR_SUFFIXES)
+        scenes.append(BenchScene(name, _read_ldr(p), {}, _read_hdr(hdr_path) if hdr_path else None))
+    return scenes
+
+
+# --- generic brackets -----------------------------------------------------------------------------------
+
+def _exif_evs(paths: list[Path]) -> dict[Path, float]:
+    from ..io.exif import read_exif
+
+    ev100: dict[Path, float] = {}
+    for p in paths:
+        info = read_exif(p)
+        value = info.exposure_value() if info is not None else None
+        if value is None:
+            missing = ", ".join(info.missing_exposure_fields()) if info is not None else "no EXIF"
+            raise InputError(p, f"no EV in the file name (e.g. ev-1.png) and no EXIF exposure ({missing})")
+        ev100[p] = value
+    reference = sorted(ev100.values())[len(ev100) // 2]
+    return {p: round(round((reference - v) * _EXIF_SNAP) / _EXIF_SNAP, 6) + 0.0 for p, v in ev100.items()}
+
+
+def _bracket_scene(folder: Path, images: list[Path]) -> BenchScene:
+    named = {p: ev_from_name(p.name) for p in images}
+    evs = named if all(v is not None for v in named.values()) else _exif_evs(images)
+    by_ev: dict[float, Path] = {}
+    for p, ev in evs.items():
+        if ev in by_ev:
+            raise InputError(folder, f"two images at EV {ev:+g}: {by_ev[ev].name} and {p.name}")
+        by_ev[ev] = p
+    if 0.0 not in by_ev:
+        raise InputError(folder, f"no EV 0 image among the brackets (found EVs {sorted(by_ev)})")
+    hdr_files = _files(folder, _HDR_SUFFIXES)
+    if len(hdr_files) > 1:
+        raise InputError(folder, f"more than one HDR ground truth: {', '.join(p.name for p in hdr_files)}")
+    return BenchScene(
+        folder.name,
+        _read_ldr(by_ev[0.0]),
+        {ev: _read_ldr(p) for ev, p in sorted(by_ev.items()) if ev != 0.0},
+        _read_hdr(hdr_files[0]) if hdr_files else None,
+    )
+
+
+def _load_brackets(root: Path) -> list[BenchScene]:
+    own = _files(root, _LDR_SUFFIXES)
+    if own:
+        return [_bracket_scene(root, own)]
+    folders = sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                     key=lambda d: _natural_key(d.name))
+    scenes = [_bracket_scene(d, images) for d in folders if (images := _files(d, _LDR_SUFFIXES))]
+    if not scenes:
+        raise InputError(root, "no exposure brackets: expected one folder per scene of LDR images "
+                               "(.jpg/.png/.tif) named with their EV (ev-1.png, EV+0.5.jpg) or carrying EXIF")
+    return scenes
+
+
+# --- synthetic ------------------------------------------------------------------------------------------
+
+def _load_synthetic(root: Path, size: int | None, evs: Sequence[float]) -> list[BenchScene]:
+    from .synthetic import find_radiance_maps, make_scene
+
+    scenes = []
+    for path in find_radiance_maps(root):
+        radiance = _read_hdr(path)
+        if size is not None:
+            radiance = _resize(radiance, size)
+        # A seed from the file name (not its position) keeps a scene's camera when others are added.
+        scene = make_scene(path.stem, radiance, seed=zlib.crc32(path.name.encode("utf-8")))
+        truth = {ev: scene.photo(ev, with_noise=False) for ev in evs if ev != 0.0}
+        hdr = (scene.radiance * np.float32(scene.exposure_scale)).astype(np.float32)
+        scenes.append(BenchScene(scene.name, scene.photo(0.0), truth, hdr))
+    return scenes

@@ -1,0 +1,1 @@
+complete --command cevr --no-files --arguments "(env _CEVR_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) cevr)" --condition "env _CEVR_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) cevr"

@@ -1,0 +1,126 @@
+"""Debevec & Malik 1997 on synthetic stacks with a known response, and against OpenCV."""
+
+import cv2
+import numpy as np
+import pytest
+
+from cevr_cli.errors import UsageError
+from cevr_cli.hdr import debevec1997
+from cevr_cli.hdr.debevec1997 import LEVELS_16BIT, ResponseCurve, hat_weights, merge_radiance, recover_response
+
+EVS = np.arange(-3.0, 3.01, 0.5)
+TIMES = 2.0**EVS
+GAMMA = 2.2  # camera response f(x) = x^(1/2.2), so ln f^-1(z) = 2.2 ln(z / zmax)
+
+
+def _radiance(h: int = 48, w: int = 64) -> np.ndarray:
+    """A log-uniform ramp from 0.002 to 6 (every pixel well exposed in some frame), channels scaled."""
+    ramp = np.exp(np.linspace(np.log(0.002), np.log(6.0), h * w)).reshape(h, w)
+    return np.stack([ramp, 0.7 * ramp, 1.2 * ramp], axis=-1)
+
+
+def _stack(radiance: np.ndarray, bits: int) -> list[np.ndarray]:
+    peak = 2**bits - 1
+    dtype = np.uint8 if bits == 8 else np.uint16
+    return [np.round(peak * np.clip(radiance * dt, 0, 1) ** (1 / GAMMA)).astype(dtype) for dt in TIMES]
+
+
+def _offset_free(diff: np.ndarray) -> np.ndarray:
+    return np.abs(diff - diff.mean(axis=0))
+
+
+def test_hat_weights_match_paper() -> None:
+    w = hat_weights(256)
+    assert w.shape == (256,)
+    assert w[0] == 0 and w[255] == 0 and w[127] == 127 and w[128] == 127 and w[10] == 10
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_recovered_response_matches_known_crf(bits: int) -> None:
+    curve = recover_response(_stack(_radiance(), bits), TIMES)
+    levels = 256 if bits == 8 else LEVELS_16BIT
+    assert isinstance(curve, ResponseCurve) and curve.bits == bits
+    assert curve.g.shape == (levels, 3) and curve.codes.shape == (levels,)
+    peak = 2**bits - 1
+    # Well-exposed range: codes 10..245 of 255 (and the same fractions for 16 bits).
+    keep = (curve.codes >= 10 / 255 * peak) & (curve.codes <= 245 / 255 * peak)
+    truth = GAMMA * np.log(curve.codes[keep] / peak)
+    # Up to the additive constant g leaves free, within 0.1 in ln (10% in exposure).
+    assert _offset_free(curve.g[keep] - truth[:, None]).max() < 0.1
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_merged_radiance_is_proportional_to_truth(bits: int) -> None:
+    radiance = _radiance()
+    stack = _stack(radiance, bits)
+    merged = merge_radiance(stack, TIMES, recover_response(stack, TIMES))
+    assert merged.shape == radiance.shape and merged.dtype == np.float32
+    scale = np.exp(np.median(np.log(merged / radiance)))
+    rel = np.abs(merged / (scale * radiance) - 1)
+    # One global scale; 8-bit quantisation limits the worst pixels to a few percent.
+    assert np.median(rel) < 0.005 and rel.max() < 0.06
+
+
+def test_merge_with_true_response_is_exact_up_to_quantisation() -> None:
+    radiance = _radiance()
+    stack = _stack(radiance, 8)
+    g = np.repeat((GAMMA * np.log(np.maximum(np.arange(256), 0.5) / 255))[:, None], 3, axis=1)
+    merged = merge_radiance(stack, TIMES, g)
+    # Half a code of rounding at the darkest pixels' best code (about 32) is 2.2 * 0.5 / 32 = 3.4 %.
+    np.testing.assert_allclose(merged, radiance, rtol=0.035)
+
+
+def test_agrees_with_opencv() -> None:
+    """Same stack, OpenCV's response fed to both merges; and the two calibrations agree."""
+    grey = _radiance()[..., :1].repeat(3, axis=2)  # equal channels: OpenCV shares weights across them
+    stack = _stack(grey, 8)
+    bgr = [np.ascontiguousarray(im[..., ::-1]) for im in stack]
+    times32 = TIMES.astype(np.float32)
+    response = cv2.createCalibrateDebevec(70, 10.0, False).process(bgr, times32)
+    theirs = cv2.createMergeDebevec().process(bgr, times32, response)[..., ::-1]
+    g_cv = np.log(response.reshape(256, 3)[:, ::-1]).astype(np.float64)
+    ours = merge_radiance(stack, TIMES, g_cv)
+    rel = np.abs(ours / theirs - 1)
+    # OpenCV adds a small epsilon to its hat weights; it only matters near codes 0 and 255.
+    assert np.median(rel) < 0.005 and np.percentile(rel, 95) < 0.02
+    curve = recover_response(stack, TIMES)
+    keep = slice(10, 246)
+    assert _offset_free(curve.g[keep] - g_cv[keep]).max() < 0.1
+
+
+def test_merge_in_row_strips_equals_whole_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    stack = _stack(_radiance(), 16)
+    curve = recover_response(stack, TIMES)
+    whole = merge_radiance(stack, TIMES, curve)
+    monkeypatch.setattr(debevec1997, "_STRIP_PIXELS", 5 * 64)  # five rows per strip, last one short
+    np.testing.assert_array_equal(merge_radiance(stack, TIMES, curve), whole)
+
+
+def test_pixels_without_a_good_exposure_use_the_best_frame() -> None:
+    radiance = np.full((2, 2, 3), 1.0)
+    radiance[0, 0] = 1e4  # saturated in every frame
+    radiance[1, 1] = 1e-9  # black in every frame
+    stack = _stack(radiance, 8)
+    g = np.repeat((GAMMA * np.log(np.maximum(np.arange(256), 0.5) / 255))[:, None], 3, axis=1)
+    merged = merge_radiance(stack, TIMES, g)
+    np.testing.assert_allclose(merged[0, 0], 1.0 / TIMES.min(), rtol=1e-5)  # g(255) = 0, shortest dt
+    np.testing.assert_allclose(merged[1, 1], 0.5 ** GAMMA / 255**GAMMA / TIMES.max(), rtol=1e-4)
+    assert np.all(np.isfinite(merged))
+
+
+def test_bad_input() -> None:
+    stack = _stack(_radiance(8, 8), 8)
+    with pytest.raises(UsageError, match="exposure times"):
+        recover_response(stack, TIMES[:-1])
+    with pytest.raises(UsageError, match="positive"):
+        merge_radiance(stack, -TIMES, np.zeros((256, 3)))
+    with pytest.raises(UsageError, match="uint8 or uint16"):
+        recover_response([im.astype(np.float32) for im in stack], TIMES)
+    with pytest.raises(UsageError, match="share"):
+        recover_response([stack[0], stack[1][:4]], TIMES[:2])
+    with pytest.raises(UsageError, match="two exposures"):
+        recover_response(stack[:1], TIMES[:1])
+    with pytest.raises(UsageError, match=r"\(256, 3\)"):
+        merge_radiance(stack, TIMES, np.zeros((255, 3)))
+    with pytest.raises(UsageError, match="black or saturated"):
+        recover_response([np.zeros((4, 4, 3), np.uint8)] * 3, TIMES[:3])

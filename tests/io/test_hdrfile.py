@@ -1,0 +1,138 @@
+"""EXR and Radiance .hdr reading and writing on small images the tests write themselves."""
+
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+import pytest
+
+from cevr_cli.errors import InputError, UsageError
+from cevr_cli.io.hdrfile import EXR_COMPRESSIONS, read_hdr_image, write_exr, write_radiance_hdr
+
+
+def _scene(h: int = 6, w: int = 9) -> np.ndarray:
+    """Positive HDR values spanning 2^-6 .. 2^6 with distinct channels."""
+    rng = np.random.default_rng(3)
+    return np.exp2(rng.uniform(-6, 6, size=(h, w, 3))).astype(np.float32)
+
+
+def _write_channels(path: Path, channels: dict[str, np.ndarray], **header: object) -> None:
+    base = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, **header}
+    with OpenEXR.File(base, channels) as exr:
+        exr.write(str(path))
+
+
+@pytest.mark.parametrize("compression", EXR_COMPRESSIONS)
+@pytest.mark.parametrize("half", [True, False])
+def test_exr_round_trip(tmp_path: Path, compression: str, half: bool) -> None:
+    rgb = _scene()
+    path = tmp_path / "x.exr"
+    write_exr(path, rgb, half=half, compression=compression)
+    back = read_hdr_image(path)
+    assert back.shape == rgb.shape and back.dtype == np.float32
+    expected = rgb.astype(np.float16).astype(np.float32) if half else rgb
+    # DWAA is lossy (a DCT codec); the others are lossless on these values.
+    rtol = 0.05 if compression == "dwaa" else 0
+    np.testing.assert_allclose(back, expected, rtol=rtol)
+    with OpenEXR.File(str(path)) as exr:
+        np.testing.assert_allclose(exr.header()["chromaticities"],
+                                   (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290), atol=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.exr"]  # no temporary file left behind
+
+
+def test_rgba_drops_alpha_and_cleans_values(tmp_path: Path) -> None:
+    rgb = _scene(4, 5)
+    rgb[0, 0] = [np.nan, np.inf, -2.0]
+    channels = {c: rgb[..., i].copy() for i, c in enumerate("RGB")} | {"A": np.full((4, 5), 0.5, np.float32)}
+    _write_channels(tmp_path / "rgba.exr", channels)
+    back = read_hdr_image(tmp_path / "rgba.exr")
+    assert back.shape == (4, 5, 3)
+    np.testing.assert_array_equal(back[0, 0], [0, 0, 0])
+    np.testing.assert_array_equal(back[1:], rgb[1:])
+
+
+def test_luminance_chroma_file(tmp_path: Path) -> None:
+    """Y/RY/BY as OpenEXR's RgbaYca defines them, with the published Rec.709 luminance weights
+    (the Y row of the RP 177 matrix, 7 digits)."""
+    rgb = _scene(4, 6).astype(np.float64)
+    y = 0.2126390 * rgb[..., 0] + 0.7151687 * rgb[..., 1] + 0.0721923 * rgb[..., 2]
+    channels = {"Y": y.astype(np.float32), "RY": ((rgb[..., 0] - y) / y).astype(np.float32),
+                "BY": ((rgb[..., 2] - y) / y).astype(np.float32)}
+    _write_channels(tmp_path / "yc.exr", channels)
+    np.testing.assert_allclose(read_hdr_image(tmp_path / "yc.exr"), rgb, rtol=1e-4)
+
+
+def test_luminance_only_is_grey(tmp_path: Path) -> None:
+    y = np.linspace(0, 4, 12, dtype=np.float32).reshape(3, 4)
+    _write_channels(tmp_path / "y.exr", {"Y": y})
+    back = read_hdr_image(tmp_path / "y.exr")
+    np.testing.assert_array_equal(back, np.repeat(y[..., None], 3, axis=2))
+
+
+def test_multiview_takes_default_view(tmp_path: Path) -> None:
+    rgb = _scene(3, 4)
+    channels = {c: rgb[..., i].copy() for i, c in enumerate("RGB")}
+    channels |= {f"right.{c}": np.zeros((3, 4), np.float32) for c in "RGB"}
+    _write_channels(tmp_path / "mv.exr", channels, multiView=["left", "right"])
+    np.testing.assert_array_equal(read_hdr_image(tmp_path / "mv.exr"), rgb)
+
+
+def test_layer_only_file_takes_first_view(tmp_path: Path) -> None:
+    rgb = _scene(3, 4)
+    channels = {f"left.{c}": rgb[..., i].copy() for i, c in enumerate("RGB")}
+    channels |= {f"right.{c}": np.zeros((3, 4), np.float32) for c in "RGB"}
+    _write_channels(tmp_path / "lr.exr", channels, multiView=["left", "right"])
+    np.testing.assert_array_equal(read_hdr_image(tmp_path / "lr.exr"), rgb)
+
+
+def test_other_primaries_are_converted_to_rec709(tmp_path: Path) -> None:
+    """An ACES AP0 file: its white (1,1,1) must stay neutral, and a pure AP0 red must match the
+    published ACES2065-1 -> linear sRGB (Bradford) matrix's first column."""
+    ap0 = (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767)
+    rgb = np.zeros((1, 2, 3), np.float32)
+    rgb[0, 0] = 1.0
+    rgb[0, 1, 0] = 1.0
+    _write_channels(tmp_path / "aces.exr", {c: rgb[..., i].copy() for i, c in enumerate("RGB")},
+                    chromaticities=ap0)
+    back = read_hdr_image(tmp_path / "aces.exr")
+    np.testing.assert_allclose(back[0, 0], [1, 1, 1], atol=1e-3)
+    # Negative Rec.709 components are clipped to 0 by the reader.
+    np.testing.assert_allclose(back[0, 1], [2.5217, 0.0, 0.0], atol=2e-3)
+
+
+def test_radiance_hdr_round_trip(tmp_path: Path) -> None:
+    rgb = _scene()
+    write_radiance_hdr(tmp_path / "x.hdr", rgb)
+    back = read_hdr_image(tmp_path / "x.hdr")
+    assert back.shape == rgb.shape and back.dtype == np.float32
+    # RGBE shares one exponent: the largest channel keeps 8 mantissa bits (error < 2^-8 of it).
+    peak = rgb.max(axis=2, keepdims=True)
+    assert np.all(np.abs(back - rgb) <= peak * 2.0**-7)
+
+
+def test_bad_files(tmp_path: Path) -> None:
+    good = tmp_path / "good.exr"
+    write_exr(good, _scene(32, 32), half=False, compression="none")
+    truncated = tmp_path / "truncated.exr"
+    truncated.write_bytes(good.read_bytes()[:-200])
+    empty = tmp_path / "empty.exr"
+    empty.write_bytes(b"")
+    junk = tmp_path / "junk.hdr"
+    junk.write_bytes(b"not a radiance file at all")
+    wrong = tmp_path / "wrong.exr"
+    _write_channels(wrong, {"Z": np.ones((2, 2), np.float32)})
+    cases = {truncated: "truncated", empty: "empty", junk: "not a readable", wrong: "no RGB",
+             tmp_path / "missing.exr": "not found", tmp_path / "x.png": "unsupported"}
+    (tmp_path / "x.png").write_bytes(b"png")
+    for path, reason in cases.items():
+        with pytest.raises(InputError, match=reason) as info:
+            read_hdr_image(path)
+        assert info.value.path == str(path)
+
+
+def test_write_rejects_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="compression"):
+        write_exr(tmp_path / "x.exr", _scene(), compression="lzw")
+    with pytest.raises(UsageError, match="HxWx3"):
+        write_exr(tmp_path / "x.exr", np.zeros((4, 4), np.float32))
+    assert not list(tmp_path.iterdir())

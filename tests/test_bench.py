@@ -1,0 +1,93 @@
+"""A whole benchmark run on a tiny synthetic dataset made here."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cevr_cli import bench
+from cevr_cli.baselines import AkyuzExpansion, NaiveExposure
+from cevr_cli.data.datasets import BenchScene
+from cevr_cli.errors import UsageError
+from cevr_cli.io.hdrfile import write_exr, write_radiance_hdr
+from cevr_cli.metrics import psnr
+
+
+def _radiance(seed: int) -> np.ndarray:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    logs = cv2.GaussianBlur(rng.normal(0, 2.0, (48, 48, 1)).astype(np.float32), (0, 0), 4)[..., None]
+    tint = rng.uniform(0.6, 1.0, (1, 1, 3)).astype(np.float32)
+    return (np.exp(logs * 2.0) * tint).astype(np.float32)
+
+
+@pytest.fixture
+def synthetic_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    write_exr(folder / "one.exr", _radiance(1), half=False)
+    write_radiance_hdr(folder / "two.hdr", _radiance(2))
+    return folder
+
+
+def test_bench_on_synthetic_is_complete(synthetic_dir: Path, tmp_path: Path) -> None:
+    progress: list[tuple[int, int, str]] = []
+    predictors = [NaiveExposure(), AkyuzExpansion()]
+    result = bench.run_bench("synthetic", synthetic_dir, predictors, size=32,
+                             on_progress=lambda *a: progress.append(a))
+    assert progress == [(1, 2, "one"), (2, 2, "two")]
+    nonzero = [ev for ev in bench.CONTINUOUS_EVS if ev != 0]
+    assert result.evs == nonzero and result.scenes == 2
+    for p in predictors:
+        for metric in bench.LDR_METRICS:
+            for ev in nonzero:
+                row = result.row(p.name, metric, ev)
+                assert row.count == 2 and math.isfinite(row.mean) and math.isfinite(row.std)
+        for metric in ("reinhard_psnr", "kimkautz_psnr", "pu21_psnr", "pu21_ssim"):
+            row = result.row(p.name, metric)
+            assert row.count == 2 and math.isfinite(row.mean), row
+    assert len(result.rows) == len(predictors) * (3 * len(nonzero) + 4)
+
+    data = result.to_json()
+    json.dumps(data, allow_nan=False)
+    assert data["published"] == {}  # the paper reported no synthetic figures
+    csv_path = tmp_path / "out" / "bench.csv"
+    result.to_csv(csv_path)
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(result.rows)
+    assert all(r["mean"] not in ("", "nan") for r in rows)
+
+
+def test_bench_numbers_match_independent_computation() -> None:
+    rng = np.random.default_rng(5)
+    ev0 = rng.uniform(0.05, 0.9, (24, 24, 3)).astype(np.float32)
+    truth = {1.0: np.clip(ev0 * 1.3, 0, 1), -1.0: ev0 * 0.7}
+    scenes = [BenchScene("s", ev0, truth, None)]
+    model = NaiveExposure()
+    result = bench.score_scenes(scenes, [model], evs=[-1.0, 0.0, 1.0], metrics=["psnr"])
+    expected = psnr(np.clip((ev0.astype(np.float64) ** 2.2 * 2) ** (1 / 2.2), 0, 1), truth[1.0])
+    assert result.row(model.name, "psnr", 1.0).mean == pytest.approx(expected, abs=1e-4)
+    assert result.row(model.name, "psnr", 1.0).std == 0.0
+    assert [r.ev for r in result.rows] == [-1.0, 1.0]  # EV 0 is the input, not scored
+
+
+def test_bench_rejects_bad_requests() -> None:
+    scene = BenchScene("s", np.zeros((16, 16, 3), np.float32), {}, None)
+    with pytest.raises(UsageError, match="unknown metric"):
+        bench.score_scenes([scene], [NaiveExposure()], metrics=["hdr_vdp2"])
+    with pytest.raises(UsageError, match="EV other than 0"):
+        bench.score_scenes([scene], [NaiveExposure()], evs=[0.0])
+    with pytest.raises(UsageError, match="unique"):
+        bench.score_scenes([scene], [NaiveExposure(), NaiveExposure()])
+
+
+def test_published_figures_are_the_papers() -> None:
+    assert bench.PUBLISHED["vds"]["reinhard_psnr"] == (34.67, 3.50)
+    assert bench.PUBLISHED["hdreye"]["kimkautz_psnr"] == (24.81, 2.91)

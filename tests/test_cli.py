@@ -1,0 +1,141 @@
+"""End-to-end CLI runs on tiny images the tests write, with a tiny model saved as weights."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cevr_cli.cli import app
+from cevr_cli.model import save_pair
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def weights(tmp_path, tiny_pair):
+    path = tmp_path / "tiny.safetensors"
+    save_pair(tiny_pair, path)
+    return path
+
+
+@pytest.fixture()
+def photos(tmp_path, gradient_image):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    bgr = np.round(gradient_image[..., ::-1] * 255).astype(np.uint8)
+    cv2.imwrite(str(folder / "a.jpg"), bgr)
+    cv2.imwrite(str(folder / "b.png"), bgr[::-1].copy())
+    cv2.imwrite(str(folder / "sub" / "c.png"), bgr[:, ::-1].copy())
+    return folder
+
+
+def test_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("stack", "fuse", "tonemap", "train", "bench", "info", "demo"):
+        assert command in result.output
+
+
+def test_stack_writes_one_image_per_ev_and_a_manifest(tmp_path, photos, weights):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["stack", str(photos), "-o", str(out), "--evs", "-1,0.5,2", "--weights", str(weights),
+                                 "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b"]
+    files = sorted(p.name for p in (out / "a").iterdir())
+    assert files == ["00_ev-1.00.png", "01_ev+0.50.png", "02_ev+2.00.png", "stack.json"]
+    manifest = json.loads((out / "a" / "stack.json").read_text())
+    assert manifest["evs"] == [-1.0, 0.5, 2.0]
+    assert manifest["files"] == files[:3]
+    assert manifest["model"]["weights_id"] and manifest["device"] == "cpu"
+    assert manifest["source"].endswith("a.jpg")
+    image = cv2.imread(str(out / "a" / "02_ev+2.00.png"), cv2.IMREAD_UNCHANGED)
+    assert image.shape == (40, 56, 3) and image.dtype == np.uint8
+
+
+def test_stack_tiff_is_16_bit_and_recursive_walk_finds_subfolders(tmp_path, photos, weights):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["stack", str(photos), "-o", str(out), "--evs", "1", "--format", "tiff", "-r",
+                                 "--weights", str(weights), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c"]
+    assert cv2.imread(str(out / "c" / "00_ev+1.00.tif"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+
+
+def test_bad_file_fails_alone_and_sets_exit_code(tmp_path, photos, weights):
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (photos / "empty.png").write_bytes(b"")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["stack", str(photos), "-o", str(out), "--evs", "1", "--weights", str(weights),
+                                 "--json"])
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["counts"] == {"done": 2, "failed": 2}
+    messages = [i["message"] for i in summary["items"] if i["status"] == "failed"]
+    assert any("broken.jpg" in m for m in messages) and any("empty file" in m for m in messages)
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b"]
+
+
+def test_rerun_skips_complete_outputs(tmp_path, photos, weights):
+    out = tmp_path / "out"
+    args = ["stack", str(photos), "-o", str(out), "--evs", "1", "--weights", str(weights), "--json"]
+    assert runner.invoke(app, args).exit_code == 0
+    (out / "b" / "stack.json").unlink()  # as if interrupted before the marker was written
+    again = json.loads(runner.invoke(app, args).stdout)
+    assert again["counts"] == {"skipped": 1, "done": 1}
+
+
+def test_bad_ev_list_is_a_usage_error(tmp_path, photos, weights):
+    result = runner.invoke(app, ["stack", str(photos), "--evs", "3:-3:1", "--weights", str(weights)])
+    assert result.exit_code == 2
+    assert "EV range" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_weights_is_one_clear_line(tmp_path, photos):
+    result = runner.invoke(app, ["stack", str(photos), "--weights", str(tmp_path / "nope.safetensors")])
+    assert result.exit_code == 1
+    assert "weights file not found" in result.output
+
+
+def test_fuse_photo_to_exr_and_tonemapped_png(tmp_path, photos, weights):
+    from cevr_cli.io.hdrfile import read_hdr_image
+
+    out = tmp_path / "hdr"
+    result = runner.invoke(app, ["fuse", str(photos / "a.jpg"), "-o", str(out), "--weights", str(weights),
+                                 "--evs", "-2:2:1", "--tmo", "kimkautz", "--save-crf", "--quiet"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (out / "a").iterdir())
+    assert names == ["a-crf.csv", "a-kimkautz.png", "a.exr", "fuse.json"]
+    assert read_hdr_image(out / "a" / "a.exr").shape == (40, 56, 3)
+
+
+def test_fuse_reads_a_stack_folder(tmp_path, photos, weights):
+    stacks = tmp_path / "stacks"
+    assert runner.invoke(app, ["stack", str(photos / "a.jpg"), "-o", str(stacks), "--evs", "-2:2:1",
+                               "--weights", str(weights), "--quiet"]).exit_code == 0
+    out = tmp_path / "hdr"
+    result = runner.invoke(app, ["fuse", str(stacks / "a"), "-o", str(out), "--format", "hdr", "--tmo", "none", "-q"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "a").iterdir()) == ["a.hdr", "fuse.json"]
+
+
+def test_tonemap_command(tmp_path):
+    from cevr_cli.io.hdrfile import write_exr
+
+    hdr = np.exp(np.random.default_rng(0).normal(0, 2, (20, 24, 3))).astype(np.float32)
+    write_exr(tmp_path / "x.exr", hdr)
+    (tmp_path / "bad.exr").write_bytes(b"v/1\x01 truncated")
+    out = tmp_path / "ldr"
+    result = runner.invoke(app, ["tonemap", str(tmp_path), "-o", str(out), "--tmo", "reinhard-local", "--json"])
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["counts"] == {"done": 1, "failed": 1}
+    assert (out / "x-reinhard-local.png").is_file()
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("cevr ")

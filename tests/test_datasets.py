@@ -1,0 +1,141 @@
+"""Dataset readers on tiny fake layouts of each kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from cevr_cli.data.datasets import SYNTHETIC_EVS, ev_from_name, load_dataset
+from cevr_cli.errors import InputError, UsageError
+from cevr_cli.io.hdrfile import write_exr, write_radiance_hdr
+
+
+def _png(path: Path, value: float, shape: tuple[int, int] = (20, 24)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((*shape, 3), round(value * 255), np.uint8))
+
+
+def _hdr(path: Path, value: float = 2.0, shape: tuple[int, int] = (20, 24)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_radiance_hdr(path, np.full((*shape, 3), value, np.float32))
+
+
+@pytest.mark.parametrize(("name", "ev"), [
+    ("ev-1.png", -1.0), ("EV+0.5.jpg", 0.5), ("scene_-2EV.tif", -2.0), ("03_ev+1.00.png", 1.0),
+    ("t12_0EV_true.jpg.png", 0.0), ("t1_-3EV_true.jpg", -3.0), ("level2.png", None), ("photo.jpg", None),
+])
+def test_ev_from_name(name: str, ev: float | None) -> None:
+    assert ev_from_name(name) == ev
+
+
+def test_vds_distributed_layout(tmp_path: Path) -> None:
+    for scene in ("t2", "t10"):
+        for ev in range(-3, 4):
+            _png(tmp_path / "test_set" / scene / f"{scene}_{ev}EV_true.jpg.png", 0.5 + 0.05 * ev)
+        _hdr(tmp_path / "test_hdr_set" / scene / "target_hdr.hdr")
+    scenes = load_dataset("vds", tmp_path, size=16)
+    assert [s.name for s in scenes] == ["t2", "t10"]
+    s = scenes[0]
+    assert sorted(s.ldr_by_ev) == [-3.0, -2.0, -1.0, 1.0, 2.0, 3.0]
+    assert s.input_ev0.shape == (16, 16, 3) and s.input_ev0.dtype == np.float32
+    assert s.input_ev0[0, 0, 0] == pytest.approx(round(0.5 * 255) / 255)
+    assert s.ldr_by_ev[3.0][0, 0, 0] == pytest.approx(round(0.65 * 255) / 255)
+    assert s.hdr is not None and s.hdr.shape == (16, 16, 3) and s.hdr[0, 0, 0] == pytest.approx(2.0, rel=0.01)
+    with pytest.raises(InputError, match="train_set"):
+        load_dataset("vds", tmp_path, split="train")
+
+
+def test_vds_cevr_layout_without_hdr(tmp_path: Path) -> None:
+    for ev in range(-3, 4):
+        _png(tmp_path / "test" / "set" / "t5" / f"t5_{ev}EV_true.jpg.png", 0.4)
+    (scene,) = load_dataset("vds", tmp_path)
+    assert scene.name == "t5" and scene.hdr is None and len(scene.ldr_by_ev) == 6
+    assert scene.input_ev0.shape == (20, 24, 3)
+
+
+def test_hdreye_layout(tmp_path: Path) -> None:
+    ldr = tmp_path / "images" / "LDR"
+    ldr.mkdir(parents=True)
+    for name in ("C02", "C01"):
+        cv2.imwrite(str(ldr / f"{name}_LDR.tif"), np.full((20, 24, 3), 30000, np.uint16))
+        write_exr(tmp_path / "images" / "HDR" / f"{name}_HDR.exr", np.full((20, 24, 3), 3.0, np.float32))
+    scenes = load_dataset("hdreye", tmp_path)
+    assert [s.name for s in scenes] == ["C01", "C02"]
+    assert scenes[0].ldr_by_ev == {} and scenes[0].hdr is not None
+    assert scenes[0].input_ev0[0, 0, 0] == pytest.approx(30000 / 65535)
+    with pytest.raises(UsageError):
+        load_dataset("hdreye", tmp_path, split="train")
+    with pytest.raises(InputError, match="Cxx_LDR.tif"):
+        load_dataset("hdreye", tmp_path / "images" / "HDR")
+
+
+def test_brackets_by_name(tmp_path: Path) -> None:
+    for name, v in (("ev-1.png", 0.3), ("EV+0.png", 0.5), ("ev+1.5.png", 0.8)):
+        _png(tmp_path / "kitchen" / name, v)
+    _hdr(tmp_path / "kitchen" / "truth.hdr")
+    _png(tmp_path / "porch" / "a_0EV.png", 0.5)
+    scenes = load_dataset("brackets", tmp_path)
+    assert [s.name for s in scenes] == ["kitchen", "porch"]
+    assert sorted(scenes[0].ldr_by_ev) == [-1.0, 1.5] and scenes[0].hdr is not None
+    assert scenes[1].ldr_by_ev == {} and scenes[1].hdr is None
+    # A folder of images is itself one scene.
+    (single,) = load_dataset("brackets", tmp_path / "kitchen")
+    assert single.name == "kitchen"
+
+
+def _jpeg_with_exif(path: Path, value: int, exposure_time: float, f_number: float = 8.0,
+                    iso: int = 100) -> None:
+    image = Image.fromarray(np.full((20, 24, 3), value, np.uint8))
+    exif = Image.Exif()
+    sub = exif.get_ifd(0x8769)
+    sub[0x829A] = exposure_time
+    sub[0x829D] = f_number
+    sub[0x8827] = iso
+    image.save(path, exif=exif)
+
+
+def test_brackets_by_exif(tmp_path: Path) -> None:
+    # 1/250 s, 1/125 s (ref, middle), 1/60 s (about 1.06 stops brighter -> snapped to +1)
+    _jpeg_with_exif(tmp_path / "a.jpg", 60, 1 / 250)
+    _jpeg_with_exif(tmp_path / "b.jpg", 120, 1 / 125)
+    _jpeg_with_exif(tmp_path / "c.jpg", 200, 1 / 60)
+    (scene,) = load_dataset("brackets", tmp_path)
+    assert sorted(scene.ldr_by_ev) == [-1.0, 1.0]
+    assert scene.input_ev0.mean() == pytest.approx(120 / 255, abs=0.01)
+
+
+def test_brackets_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="one folder per scene"):
+        load_dataset("brackets", tmp_path)
+    _png(tmp_path / "s" / "ev-1.png", 0.3)
+    _png(tmp_path / "s" / "ev+1.png", 0.6)
+    with pytest.raises(InputError, match="no EV 0"):
+        load_dataset("brackets", tmp_path)
+    _png(tmp_path / "s" / "nameless.png", 0.5)
+    with pytest.raises(InputError, match="EXIF"):
+        load_dataset("brackets", tmp_path)
+    with pytest.raises(UsageError):
+        load_dataset("nope", tmp_path)
+    with pytest.raises(InputError):
+        load_dataset("vds", tmp_path / "missing")
+
+
+def test_synthetic_is_deterministic(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for name in ("a.exr", "b.hdr"):
+        radiance = np.exp(rng.normal(0, 1.5, (24, 32, 3))).astype(np.float32)
+        (write_exr if name.endswith(".exr") else write_radiance_hdr)(tmp_path / name, radiance)
+    first = load_dataset("synthetic", tmp_path, size=16)
+    second = load_dataset("synthetic", tmp_path, size=16)
+    assert [s.name for s in first] == ["a", "b"]
+    assert sorted(first[0].ldr_by_ev) == [ev for ev in SYNTHETIC_EVS if ev != 0]
+    for x, y in zip(first, second, strict=True):
+        np.testing.assert_array_equal(x.input_ev0, y.input_ev0)
+        np.testing.assert_array_equal(x.ldr_by_ev[1.5], y.ldr_by_ev[1.5])
+        assert x.hdr is not None and x.hdr.shape == (16, 16, 3)
+    # Brighter EVs are brighter.
+    assert first[0].ldr_by_ev[2.0].mean() > first[0].input_ev0.mean() > first[0].ldr_by_ev[-2.0].mean()
