@@ -64,7 +64,8 @@ def run_child(method: str, megapixels: float) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument("--child", choices=["cevr", "opencv"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -73,17 +74,19 @@ def main() -> None:
         return
     results = {}
     for method in ("cevr", "opencv"):
-        out = subprocess.run([sys.executable, __file__, "--child", method, "--megapixels", str(args.megapixels)],
-                             check=True, capture_output=True, text=True)
+        command = [sys.executable, __file__, "--child", method, "--megapixels", str(args.megapixels)]
+        out = subprocess.run(command, check=True, capture_output=True, text=True)
         results[method] = json.loads(out.stdout)
     ours, cv = results["cevr"], results["opencv"]
     print(f"{len(EVS)} x {ours['pixels'] / 1e6:.1f} MP 8-bit stack ({ours['stack_mb']:.0f} MiB)")
-    print(f"{'method':<8}{'calibrate s':>13}{'merge s':>10}{'total s':>10}{'peak RSS MiB':>14}{'before MiB':>12}")
+    print(f"{'method':<8}{'calibrate s':>13}{'merge s':>10}{'total s':>10}"
+          f"{'peak RSS MiB':>14}{'before MiB':>12}")
     for name, r in results.items():
         print(f"{name:<8}{r['calibrate_s']:>13.2f}{r['merge_s']:>10.2f}{r['total_s']:>10.2f}"
               f"{r['peak_rss_mb']:>14.0f}{r['rss_before_mb']:>12.0f}")
     print(f"cevr / opencv: time {ours['total_s'] / cv['total_s']:.2f}x, "
-          f"merge {ours['merge_s'] / cv['merge_s']:.2f}x, peak RSS {ours['peak_rss_mb'] / cv['peak_rss_mb']:.2f}x")
+          f"merge {ours['merge_s'] / cv['merge_s']:.2f}x, "
+          f"peak RSS {ours['peak_rss_mb'] / cv['peak_rss_mb']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import numpy as np
 
 from .errors import OutputError, UsageError
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
-from .hdr.debevec1997 import merge_radiance, recover_response
 from .hdr.tonemap import tonemap_to_display
 from .io.atomic import atomic_path, atomic_write_text
 from .io.hdrfile import read_hdr_image, write_exr, write_radiance_hdr

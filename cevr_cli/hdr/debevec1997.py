@@ -86,7 +86,8 @@ def _levels_of(codes: np.ndarray, bits: int) -> np.ndarray:
 def _level_codes(bits: int) -> np.ndarray:
     if bits == 8:
         return np.arange(256, dtype=np.float64)
-    return np.arange(LEVELS_16BIT, dtype=np.float64) * _CODES_PER_LEVEL_16BIT + (_CODES_PER_LEVEL_16BIT - 1) / 2
+    level = np.arange(LEVELS_16BIT, dtype=np.float64)
+    return level * _CODES_PER_LEVEL_16BIT + (_CODES_PER_LEVEL_16BIT - 1) / 2
 
 
 def select_samples(images: Sequence[np.ndarray], exposure_times: np.ndarray, samples: int,

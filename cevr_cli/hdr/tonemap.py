@@ -36,8 +36,8 @@ TONEMAPPERS: dict[str, Operator] = {
 }
 
 
-def tonemap_to_display(hdr: np.ndarray, operator: str, *, key: float | None = None, white: float | None = None,
-                       gamma: float = 2.2, srgb: bool = False) -> np.ndarray:
+def tonemap_to_display(hdr: np.ndarray, operator: str, *, key: float | None = None,
+                       white: float | None = None, gamma: float = 2.2, srgb: bool = False) -> np.ndarray:
     """Tone-map linear RGB with a named operator, then encode for display: float32 HxWx3 in [0, 1].
 
     Encoding is the toolbox's GammaTMO (``gamma``, 2.2 as in CEVR's evaluation) or, with ``srgb``,

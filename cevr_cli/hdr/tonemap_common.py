@@ -15,7 +15,9 @@ LOG_AVERAGE_DELTA = 1e-6
 
 
 def check_hdr(hdr: np.ndarray) -> np.ndarray:
-    """Validate a linear HxWx3 image and return it as float64 (the operators' working precision).
+    """Validate a linear HxWx3 image; return it as float64 with NaN/Inf and negatives set to 0.
+
+    The toolbox assumes clean input; zeroing matches what ``read_hdr_image`` does with files.
 
     Raises:
         UsageError: not a non-empty HxWx3 numeric array.
@@ -23,7 +25,8 @@ def check_hdr(hdr: np.ndarray) -> np.ndarray:
     hdr = np.asarray(hdr)
     if hdr.ndim != 3 or hdr.shape[2] != 3 or hdr.size == 0 or not np.issubdtype(hdr.dtype, np.number):
         raise UsageError(f"expected a non-empty HxWx3 linear RGB image, got shape {hdr.shape} ({hdr.dtype})")
-    return hdr.astype(np.float64)
+    clean = np.nan_to_num(hdr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.maximum(clean, 0.0, out=clean)
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -70,6 +73,6 @@ def gamma_encode(linear: np.ndarray, gamma: float = 2.2, fstop: float = 0.0) -> 
 
 
 def srgb_encode(linear: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 sRGB encoding: 12.92 x below 0.0031308, else 1.055 x^(1/2.4) - 0.055; float32 in [0, 1]."""
+    """IEC 61966-2-1 sRGB encoding: 12.92 x up to 0.0031308, else 1.055 x^(1/2.4) - 0.055; float32 [0, 1]."""
     x = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
     return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)

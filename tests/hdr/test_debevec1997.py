@@ -6,7 +6,13 @@ import pytest
 
 from cevr_cli.errors import UsageError
 from cevr_cli.hdr import debevec1997
-from cevr_cli.hdr.debevec1997 import LEVELS_16BIT, ResponseCurve, hat_weights, merge_radiance, recover_response
+from cevr_cli.hdr.debevec1997 import (
+    LEVELS_16BIT,
+    ResponseCurve,
+    hat_weights,
+    merge_radiance,
+    recover_response,
+)
 
 EVS = np.arange(-3.0, 3.01, 0.5)
 TIMES = 2.0**EVS

@@ -52,7 +52,8 @@ def _blur(ls: list[float], sigma: float) -> list[float]:
                 for qx in range(W):
                     dy, dx = (qy - y) % H, (qx - x) % W
                     dy, dx = min(dy, H - dy), min(dx, W - dx)
-                    total += ls[qy * W + qx] * math.exp(-(dx * dx + dy * dy) / sigma**2) / (math.pi * sigma**2)
+                    tap = math.exp(-(dx * dx + dy * dy) / sigma**2) / (math.pi * sigma**2)
+                    total += ls[qy * W + qx] * tap
             out.append(total)
     return out
 

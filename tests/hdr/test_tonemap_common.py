@@ -64,6 +64,16 @@ def test_registry_gives_display_images(name: str) -> None:
     assert out.min() >= 0 and out.max() <= 1
 
 
+def test_non_finite_and_negative_input_count_as_black() -> None:
+    hdr = np.exp2(np.arange(24, dtype=np.float64).reshape(2, 4, 3) / 4)
+    dirty = hdr.copy()
+    dirty[0, 0] = [np.nan, np.inf, -1.0]
+    clean = hdr.copy()
+    clean[0, 0] = 0.0
+    for name in TONEMAPPERS:
+        np.testing.assert_array_equal(tonemap_to_display(dirty, name), tonemap_to_display(clean, name))
+
+
 def test_registry_rejects_bad_requests() -> None:
     hdr = np.ones((2, 2, 3), np.float32)
     with pytest.raises(UsageError, match="unknown tone mapper"):
