@@ -175,6 +175,8 @@ class _Progress:
         elif kind == "item":
             if payload.status == "failed":
                 err.print(f"[red]failed:[/red] {payload.message}")
+            elif payload.status == "planned" and not self.quiet:
+                err.print(f"would write {payload.source} -> {payload.output}")
             if self.progress is not None and self.photos_task is not None:
                 self.progress.advance(self.photos_task)
 

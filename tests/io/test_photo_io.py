@@ -1,0 +1,135 @@
+"""Reading and writing photos: bit depths, EXIF orientation, metadata, and each kind of bad file."""
+
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from cevr_cli.errors import InputError
+from cevr_cli.io.exif import ExifInfo, read_exif
+from cevr_cli.io.images import read_photo, write_ldr
+
+
+def asymmetric(h=20, w=30):
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:5, :10] = (255, 0, 0)  # red block at top-left marks orientation
+    img[..., 2] = np.arange(w, dtype=np.uint8)[None, :] * 8
+    return img
+
+
+def test_8_and_16_bit_values_are_preserved(tmp_path):
+    rgb16 = (np.random.default_rng(0).random((18, 22, 3)) * 65535).astype(np.uint16)
+    for name in ("p.png", "p.tif"):
+        cv2.imwrite(str(tmp_path / name), rgb16[..., ::-1])
+        photo = read_photo(tmp_path / name)
+        assert photo.bit_depth == 16
+        np.testing.assert_array_equal(np.round(photo.rgb * 65535).astype(np.uint16), rgb16)
+    rgb8 = asymmetric()
+    Image.fromarray(rgb8).save(tmp_path / "p8.png")
+    photo = read_photo(tmp_path / "p8.png")
+    assert photo.bit_depth == 8 and photo.rgb.dtype == np.float32
+    np.testing.assert_array_equal(np.round(photo.rgb * 255).astype(np.uint8), rgb8)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(tmp_path, orientation):
+    stored = asymmetric()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(stored).save(tmp_path / "o.png", exif=exif.tobytes())
+    upright = {
+        1: stored, 2: stored[:, ::-1], 3: stored[::-1, ::-1], 4: stored[::-1],
+        5: stored.transpose(1, 0, 2), 6: np.rot90(stored, -1), 7: stored.transpose(1, 0, 2)[::-1, ::-1],
+        8: np.rot90(stored, 1),
+    }[orientation]
+    # Pillow's own exif_transpose is the independent reference.
+    from PIL import ImageOps
+
+    reference = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "o.png")).convert("RGB"))
+    np.testing.assert_array_equal(reference, upright)
+    got = np.round(read_photo(tmp_path / "o.png").rgb * 255).astype(np.uint8)
+    np.testing.assert_array_equal(got, reference)
+
+
+def test_grey_and_alpha_become_rgb(tmp_path):
+    cv2.imwrite(str(tmp_path / "g.png"), np.full((20, 20), 128, np.uint8))
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((20, 20, 4), 200, np.uint8))
+    assert read_photo(tmp_path / "g.png").rgb.shape == (20, 20, 3)
+    assert read_photo(tmp_path / "a.png").rgb.shape == (20, 20, 3)
+
+
+def huge_png(path, width, height):
+    """A valid PNG header claiming a huge size, with almost no data (must be refused before decoding)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10))
+                     + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("kind,reason", [
+    ("empty", "empty file"), ("random", "not an image"), ("text", "not an image"), ("truncated", "truncated"),
+    ("tiny", "too small"), ("huge", "too large"), ("missing", "not found"), ("raw", "camera RAW"),
+])
+def test_bad_files_give_one_clear_reason(tmp_path, kind, reason):
+    path = tmp_path / {"raw": "x.cr2", "text": "x.jpg"}.get(kind, "x.png" if kind in ("tiny", "huge") else "x.jpg")
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(500))
+    elif kind == "text":
+        path.write_text("hello, I am not a photo\n")
+    elif kind == "truncated":
+        ok, buf = cv2.imencode(".jpg", (np.random.default_rng(1).random((64, 64, 3)) * 255).astype(np.uint8))
+        path.write_bytes(buf.tobytes()[: len(buf) // 2])
+    elif kind == "tiny":
+        cv2.imwrite(str(path), np.zeros((4, 4, 3), np.uint8))
+    elif kind == "huge":
+        huge_png(path, 60000, 60000)
+    elif kind == "raw":
+        path.write_bytes(b"II*\x00" + b"\x00" * 100)
+    with pytest.raises(InputError) as info:
+        read_photo(path)
+    message = str(info.value)
+    assert str(path) in message and reason in message and "\n" not in message
+
+
+def test_write_ldr_carries_exif_and_icc_and_resets_orientation(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "TestCam"
+    icc = b"\x00\x00\x02\x0cfake-icc-profile-bytes" + b"\x00" * 100
+    rgb = np.random.default_rng(2).random((16, 24, 3)).astype(np.float32)
+    write_ldr(tmp_path / "o.png", rgb, exif_bytes=exif.tobytes(), icc_profile=icc)
+    with Image.open(tmp_path / "o.png") as im:
+        assert im.getexif()[0x010F] == "TestCam" and im.getexif()[0x0112] == 1
+        assert im.info.get("icc_profile") == icc
+        np.testing.assert_array_equal(np.asarray(im), np.round(rgb * 255).astype(np.uint8))
+    write_ldr(tmp_path / "o.tif", rgb, bit_depth=16)
+    back = cv2.imread(str(tmp_path / "o.tif"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    np.testing.assert_array_equal(back, np.round(rgb * 65535).astype(np.uint16))
+
+
+def test_exposure_value_formula():
+    info = ExifInfo(exposure_time=1 / 125, f_number=8.0, iso=100)
+    assert info.exposure_value() == pytest.approx(np.log2(64 * 125))  # 12.966
+    assert ExifInfo(exposure_time=1 / 125, f_number=8.0, iso=400).exposure_value() == pytest.approx(np.log2(8000) - 2)
+    missing = ExifInfo(exposure_time=1 / 125)
+    assert missing.exposure_value() is None and missing.missing_exposure_fields() == ["f_number", "iso"]
+
+
+def test_read_exif_from_jpeg(tmp_path):
+    exif = Image.Exif()
+    exif[0x010F] = "Cam"
+    exif[0x0110] = "X100"
+    sub = exif.get_ifd(0x8769)
+    sub[0x829A] = 0.01
+    sub[0x829D] = 2.8
+    sub[0x8827] = 200
+    Image.fromarray(asymmetric()).save(tmp_path / "e.jpg", exif=exif.tobytes())
+    info = read_exif(tmp_path / "e.jpg")
+    assert (info.camera_make, info.camera_model, info.iso) == ("Cam", "X100", 200)
+    assert info.exposure_value() == pytest.approx(np.log2(2.8**2 / 0.01) - 1)
