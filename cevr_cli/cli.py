@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -102,7 +102,7 @@ TMO_HELP = (
 
 EvsOpt = Annotated[str, typer.Option("--evs", help="EV steps: start:stop:step (inclusive) or a comma list.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
-WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", help="Model weights (.safetensors); default: the shipped weights.")]
+WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="Model weights (.safetensors); default: the shipped weights.")]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="auto picks CUDA, then MPS, then CPU.")]
 HalfOpt = Annotated[bool, typer.Option("--half", help="fp16 inference (CUDA only).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only errors.")]
@@ -191,7 +191,7 @@ def _finish(report: Any, as_json: bool, quiet: bool, verb: str) -> None:
     raise typer.Exit(report.exit_code)
 
 
-def _predictor(weights: Optional[Path], device: Device, half: bool) -> Any:
+def _predictor(weights: Path | None, device: Device, half: bool) -> Any:
     from .model import load_predictor
 
     return load_predictor(str(weights) if weights else None, device.value, half=half)
@@ -268,8 +268,8 @@ def tonemap(
     output: OutOpt = Path("cevr-tonemapped"),
     tmo: Annotated[ToneOperator, typer.Option("--tmo", help=TMO_HELP)] = ToneOperator.reinhard,
     image_format: Annotated[LDRFormat, typer.Option("--format", help="png/jpg 8-bit, tiff 16-bit.")] = LDRFormat.png,
-    key: Annotated[Optional[float], typer.Option(help="Reinhard key (alpha); default: automatic.")] = None,
-    white: Annotated[Optional[float], typer.Option(help="Reinhard white point; default: automatic.")] = None,
+    key: Annotated[float | None, typer.Option(help="Reinhard key (alpha); default: automatic.")] = None,
+    white: Annotated[float | None, typer.Option(help="Reinhard white point; default: automatic.")] = None,
     gamma: Annotated[float, typer.Option(help="Display gamma (HDR Toolbox GammaTMO).")] = 2.2,
     srgb: Annotated[bool, typer.Option("--srgb", help="Encode with the sRGB curve instead of a plain gamma.")] = False,
     recursive: RecursiveOpt = False,
@@ -327,7 +327,7 @@ def train(
     continuous_steps: Annotated[bool, typer.Option(help="Sample s uniformly in (0, 3] instead of integer steps.")] = False,
     checkpoint_every: Annotated[int, typer.Option(help="Save a resumable checkpoint every N iterations.")] = 200,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/<direction>-last.pt.")] = False,
-    max_minutes: Annotated[Optional[float], typer.Option(help="Stop each direction after this many minutes.")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="Stop each direction after this many minutes.")] = None,
     variant: Annotated[str, typer.Option(help="Model variant: cevr or cevr-tiny.")] = "cevr",
     device: DeviceOpt = Device.auto,
     quiet: QuietOpt = False,
@@ -396,12 +396,12 @@ def bench(
     weights: WeightsOpt = None,
     device: DeviceOpt = Device.auto,
     stack_kind: Annotated[StackKind, typer.Option("--stack", help="continuous = EV -3:3:0.5, predefined = -3:3:1 (paper Tab. 4).")] = StackKind.continuous,
-    evs: Annotated[Optional[str], typer.Option("--evs", help="Override the EV list.")] = None,
+    evs: Annotated[str | None, typer.Option("--evs", help="Override the EV list.")] = None,
     split: Annotated[str, typer.Option(help="Dataset split.")] = "test",
     size: Annotated[int, typer.Option(help="Resize images to SIZE x SIZE as the paper's protocol (0 = native).")] = 256,
     baselines: Annotated[bool, typer.Option(help="Also run the naive-exposure and Akyuz 2007 baselines.")] = True,
-    csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Also write the table as CSV.")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json-out", help="Also write the results as JSON.")] = None,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Also write the table as CSV.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json-out", help="Also write the results as JSON.")] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:

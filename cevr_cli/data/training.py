@@ -13,7 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .synthetic import SyntheticScene, auto_exposure_scale, fit_long_side, make_scene, render_ldr, sample_noise, sample_response
+from .synthetic import (
+    SyntheticScene,
+    auto_exposure_scale,
+    fit_long_side,
+    make_scene,
+    render_ldr,
+    sample_noise,
+    sample_response,
+)
 
 INTEGER_STEPS = {"inc": (0.0, 1.0, 2.0, 3.0), "dec": (-3.0, -2.0, -1.0, 0.0)}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .cevr import CEVRNet, DecoderBlock, EVMLP
+from .cevr import EVMLP, CEVRNet, DecoderBlock
 
 
 def _with_ev(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
