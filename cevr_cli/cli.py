@@ -172,6 +172,8 @@ class _Progress:
             self.progress.update(self.evs_task, completed=0, description=f"  {Path(payload).name}")
         elif kind == "ev" and self.progress is not None and self.evs_task is not None:
             self.progress.advance(self.evs_task)
+        elif kind == "warning" and not self.quiet:
+            err.print(f"[yellow]warning:[/yellow] {payload}")
         elif kind == "item":
             if payload.status == "failed":
                 err.print(f"[red]failed:[/red] {payload.message}")

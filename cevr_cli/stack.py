@@ -44,7 +44,8 @@ class StackOptions:
 
 
 def write_stack(predictor: Any, photo_path: Path, folder: Path, options: StackOptions,
-                on_ev: Callable[[float], None] | None = None) -> dict[str, Any]:
+                on_ev: Callable[[float], None] | None = None,
+                on_warning: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Predict and write the stack of one photo into ``folder``; returns the manifest written."""
     suffix, bits = options.suffix_and_bits()
     started = time.monotonic()
@@ -58,6 +59,11 @@ def write_stack(predictor: Any, photo_path: Path, folder: Path, options: StackOp
         if on_ev:
             on_ev(ev)
     exif = photo.exif
+    missing = exif.missing_exposure_fields() if exif is not None else ["exposure_time", "f_number", "iso"]
+    warnings = [f"no EXIF {', '.join(missing)}: the photo's absolute exposure (EV100) is unknown"] if missing else []
+    for warning in warnings:
+        if on_warning:
+            on_warning(f"{photo_path}: {warning}")
     manifest = {
         "cevr_version": __version__,
         "source": str(photo_path.resolve()),
@@ -65,6 +71,7 @@ def write_stack(predictor: Any, photo_path: Path, folder: Path, options: StackOp
         "source_bit_depth": photo.bit_depth,
         "exif": exif.to_json() if exif is not None else None,
         "source_ev100": exif.exposure_value() if exif is not None else None,
+        "warnings": warnings,
         "evs": sorted(files),
         "files": [files[ev] for ev in sorted(files)],
         "format": {"container": options.image_format, "bit_depth": bits},
@@ -93,6 +100,7 @@ def run_stack(
 
     def job(photo: Path, folder: Path) -> None:
         write_stack(predictor, photo, folder, options,
-                    on_ev=(lambda ev: on_event("ev", {"photo": photo, "ev": ev})) if on_event else None)
+                    on_ev=(lambda ev: on_event("ev", {"photo": photo, "ev": ev})) if on_event else None,
+                    on_warning=(lambda text: on_event("warning", text)) if on_event else None)
 
     return run_batch(plan, job, overwrite=options.overwrite, dry_run=options.dry_run, on_event=on_event)
