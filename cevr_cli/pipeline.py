@@ -80,7 +80,7 @@ def _quantise(image: np.ndarray, bits: int) -> np.ndarray:
 
 def _fuse_into(folder: Path, name: str, images: list[np.ndarray], evs: list[float], options: FuseOptions,
                provenance: dict[str, Any]) -> None:
-    from .fuse import fuse_stack, tonemap_array_to_file, write_crf_csv, write_hdr_output
+    from .fuse import fuse_stack, tonemap_array_to_file, write_crf_csv, write_crf_plot, write_hdr_output
 
     started = time.monotonic()
     result = fuse_stack(images, evs)
@@ -91,7 +91,8 @@ def _fuse_into(folder: Path, name: str, images: list[np.ndarray], evs: list[floa
     if options.save_crf:
         crf_path = folder / f"{name}-crf.csv"
         write_crf_csv(crf_path, result.response)
-        written.append(crf_path.name)
+        write_crf_plot(crf_path.with_suffix(".png"), result.response)
+        written += [crf_path.name, crf_path.with_suffix(".png").name]
     if options.tmo:
         ldr_path = folder / f"{name}-{options.tmo}.png"
         tonemap_array_to_file(result.radiance, ldr_path, options.tmo)

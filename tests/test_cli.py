@@ -108,7 +108,7 @@ def test_fuse_photo_to_exr_and_tonemapped_png(tmp_path, photos, weights):
                                  "--evs", "-2:2:1", "--tmo", "kimkautz", "--save-crf", "--quiet"])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (out / "a").iterdir())
-    assert names == ["a-crf.csv", "a-kimkautz.png", "a.exr", "fuse.json"]
+    assert names == ["a-crf.csv", "a-crf.png", "a-kimkautz.png", "a.exr", "fuse.json"]
     assert read_hdr_image(out / "a" / "a.exr").shape == (40, 56, 3)
 
 
