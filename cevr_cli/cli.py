@@ -329,6 +329,7 @@ def train(
     continuous_steps: Annotated[bool, typer.Option(help="Sample s uniformly in (0, 3] instead of integer steps.")] = False,
     checkpoint_every: Annotated[int, typer.Option(help="Save a resumable checkpoint every N iterations.")] = 200,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/<direction>-last.pt.")] = False,
+    init: Annotated[Path | None, typer.Option("--init", help="Fine-tune: start from this weights pair (.safetensors).")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Stop each direction after this many minutes.")] = None,
     variant: Annotated[str, typer.Option(help="Model variant: cevr or cevr-tiny.")] = "cevr",
     device: DeviceOpt = Device.auto,
@@ -347,6 +348,7 @@ def train(
             samples_per_epoch=samples_per_epoch, batch_size=batch_size, crop=crop, lr=lr, cycle=not no_cycle,
             cycle_split=cycle_split, continuous_steps=continuous_steps, checkpoint_every=checkpoint_every,
             seed=seed, device=str(resolve_device(device.value)), resume=resume, max_minutes=max_minutes,
+            init=str(init) if init else None,
         )
         with _TrainProgress(quiet or as_json, epochs) as progress:
             result = run_training(cfg, on_event=progress.event)

@@ -27,7 +27,7 @@ from .errors import UsageError
 from .io.atomic import atomic_path
 from .model.cevr import CEVRNet
 from .model.config import get_config
-from .model.weights import ModelPair, save_pair
+from .model.weights import ModelPair, load_pair, save_pair
 
 VAL_EVS = {"inc": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0], "dec": [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]}
 
@@ -55,6 +55,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     resume: bool = False
+    init: str | None = None  # start from this weights pair (fine-tuning) instead of random weights
     max_minutes: float | None = None  # stop (and keep the best checkpoint) after this wall time
     threads: int | None = None
 
@@ -137,6 +138,11 @@ def train_direction(
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed + (0 if direction == "inc" else 1))
     model = CEVRNet(get_config(cfg.variant)).to(device)
+    if cfg.init:
+        initial = load_pair(cfg.init)
+        if initial.config != model.config:
+            raise UsageError(f"--init {cfg.init}: its variant ({initial.config.variant}) is not --variant {cfg.variant}")
+        model.load_state_dict(getattr(initial, direction).state_dict())
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     data = SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
                           seed=cfg.seed, continuous_steps=cfg.continuous_steps)
@@ -200,16 +206,22 @@ def export_pair(out: Path, cfg: TrainConfig, train_paths: list[Path], val_paths:
     """Write ``cevr-pair.safetensors`` once both directions' best checkpoints exist in ``out``.
 
     The two directions may be trained by separate processes (one core each); whichever finishes last
-    writes the pair.
+    writes the pair. When fine-tuning one direction (``cfg.init``), the other is taken unchanged from
+    the initial weights.
     """
     paths = {d: out / f"{d}-best.pt" for d in ("inc", "dec")}
-    if not all(p.is_file() for p in paths.values()):
+    initial = load_pair(cfg.init) if cfg.init else None
+    if not all(p.is_file() for p in paths.values()) and initial is None:
         return None
     config = get_config(cfg.variant)
     models, results = {}, {}
     for direction, path in paths.items():
-        state = torch.load(path, map_location="cpu", weights_only=False)
         models[direction] = CEVRNet(config)
+        if not path.is_file():
+            models[direction].load_state_dict(getattr(initial, direction).state_dict())
+            results[direction] = {"unchanged_from": Path(cfg.init).name}
+            continue
+        state = torch.load(path, map_location="cpu", weights_only=False)
         models[direction].load_state_dict(state["model"])
         results[direction] = {"best_epoch": state["epoch"], "val_psnr": {str(k): v for k, v in state["psnr"].items()}}
     info = {"data": "synthetic brackets of " + ", ".join(p.name for p in train_paths),

@@ -16,6 +16,11 @@ Two implementation choices keep inference cheap without changing the function co
   3x3 conv to one channel". Both steps are linear and the upsampling acts on each channel alike, so the
   conv's nine taps are first applied as a 1x1 conv at low resolution, the nine tap planes are upsampled,
   and each is shifted into place. Exact (same zero padding), with 9 instead of 256 full-size planes.
+* The implicit modules have no activation between their linear layers (as in the official code), so
+  each MLP is applied as the single affine map it equals (``EVMLP.collapsed``).
+
+In inference (no gradients) on the CPU, ``fastops`` adds NNPACK Winograd 3x3 convolutions, OpenCV bicubic
+upsampling and folds the encoder's BatchNorm into its convolutions.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import CEVRConfig
+from .fastops import conv3x3, run_vgg_stage, upsample_bicubic
 
 
 @dataclass
@@ -88,22 +94,68 @@ class EVMLP(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.slope = slope
 
+    def collapsed(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(W, b, w_s) of the whole MLP before its activation, as one affine map on ``[feature, s]``.
+
+        With no activation between the layers, ``L_n(...L_1(z))`` is the affine map with matrix
+        ``W_n...W_1``; it is used when it costs fewer multiplications than the chain (always, for the
+        CEVR shapes: 256 -> 128 -> 128 -> 256 becomes one 256x256 product).
+        """
+        first = self.layers[0]
+        matrix, offset = first.weight, first.bias
+        for layer in self.layers[1:]:
+            matrix = layer.weight @ matrix
+            offset = layer.weight @ offset + layer.bias
+        return matrix[:, :-1], offset, matrix[:, -1]
+
+    def _chain_is_cheaper(self) -> bool:
+        chain = sum(layer.weight.numel() for layer in self.layers)
+        return chain < self.layers[-1].out_features * self.layers[0].in_features
+
     def forward(self, x: torch.Tensor | list[torch.Tensor], s: torch.Tensor) -> torch.Tensor:
         """``x``: one NCHW tensor or a list of parts that together make the input channels (batch 1 or B).
 
         Parts whose batch is 1 are shared by all EV steps; their projection is computed once.
         """
         parts = x if isinstance(x, list) else [x]
-        first = self.layers[0]
-        out = first.bias[None, :, None, None] + s[:, None, None, None] * first.weight[:, -1][None, :, None, None]
-        start = 0
-        for part in parts:
-            stop = start + part.shape[1]
-            out = out + F.conv2d(part, first.weight[:, start:stop, None, None])
-            start = stop
-        for layer in self.layers[1:]:
-            out = F.conv2d(out, layer.weight[:, :, None, None], layer.bias)
-        return F.leaky_relu(out, self.slope)
+        height, width = parts[0].shape[2:]
+        if self._chain_is_cheaper():
+            weight, bias, s_column = self.layers[0].weight[:, :-1], self.layers[0].bias, self.layers[0].weight[:, -1]
+            rest = self.layers[1:]
+        else:
+            (weight, bias, s_column), rest = self.collapsed(), []
+        out = _project(weight, parts)
+        shift = (bias[None, :] + s[:, None] * s_column[None, :])[:, :, None]
+        # In inference, add in place when shapes allow: fresh full-size buffers cost page faults.
+        out = out.add_(shift) if _may_update(out, shift) else out + shift
+        for layer in rest:
+            out = torch.baddbmm(layer.bias[None, :, None], layer.weight.expand(out.shape[0], -1, -1), out)
+        out = out.view(out.shape[0], -1, height, width)
+        return F.leaky_relu(out, self.slope, inplace=not torch.is_grad_enabled())
+
+
+def _may_update(target: torch.Tensor, other: torch.Tensor) -> bool:
+    """``target += other`` is allowed: no autograd to feed, and broadcasting keeps target's shape."""
+    return not torch.is_grad_enabled() and torch.broadcast_shapes(target.shape, other.shape) == target.shape
+
+
+def _project(weight: torch.Tensor, parts: list[torch.Tensor]) -> torch.Tensor:
+    """Per-pixel ``weight @ concat(parts)`` as (B, C_out, H*W), each part multiplied by its own columns."""
+    out = None
+    start = 0
+    for part in parts:
+        stop = start + part.shape[1]
+        y = torch.matmul(weight[:, start:stop].contiguous(), part.flatten(2))
+        if out is None:
+            out = y
+        elif _may_update(out, y):
+            out.add_(y)
+        elif _may_update(y, out):
+            out = y.add_(out)
+        else:
+            out = out + y
+        start = stop
+    return out
 
 
 def _vgg_stage(indices: range, in_ch: int, out_ch: int, convs: int, pool_first: bool) -> nn.Sequential:
@@ -152,25 +204,29 @@ class DecoderBlock(nn.Module):
     def forward(
         self, x: torch.Tensor, skip: torch.Tensor, s: torch.Tensor, stats: NormStats | None
     ) -> torch.Tensor:
-        x = self.conv_resize(F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False))
+        x = upsample_bicubic(x, 2)
+        x = conv3x3(x, self.conv_resize.weight, self.conv_resize.bias)
         x = self.mlp1([x, skip], s)
-        return x + self.mlp4(self.mlp3(self.normalize(x, stats), s), s)
+        residual = self.mlp4(self.mlp3(self.normalize(x, stats), s), s)
+        return residual.add_(x) if _may_update(residual, x) else x + residual
 
     def intensity_maps(self, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(alpha, beta) = 3x3 convs of the feature bicubically upsampled by ``map_scale``.
 
         Computed as: the nine taps of both convs as one 1x1 conv at low resolution (18 planes), upsample
-        those, then sum each tap plane shifted by its offset (a grouped 3x3 conv with one-hot kernels).
+        those, then add each tap plane shifted by its offset (zero outside, as the conv's padding).
         """
         weight = torch.cat([self.conv_mul.weight, self.conv_rgb.weight])  # (2, C, 3, 3)
         taps = weight.permute(0, 2, 3, 1).reshape(18, -1)  # row = (map, dy, dx)
-        planes = F.conv2d(feature, taps[:, :, None, None])
-        planes = F.interpolate(planes, scale_factor=self.map_scale, mode="bicubic", align_corners=False)
-        onehot = torch.eye(9, dtype=planes.dtype, device=planes.device).reshape(9, 1, 3, 3).repeat(2, 1, 1, 1)
-        selected = F.conv2d(planes, onehot, padding=1, groups=18)  # (B, 18, H, W), tap k shifted into place
-        maps = selected.reshape(selected.shape[0], 2, 9, *selected.shape[2:]).sum(dim=2)
+        planes = F.conv2d(feature, taps[:, :, None, None].contiguous())
+        planes = upsample_bicubic(planes, self.map_scale)
         bias = torch.cat([self.conv_mul.bias, self.conv_rgb.bias])
-        maps = maps + bias[None, :, None, None]
+        maps = bias[None, :, None, None].expand(planes.shape[0], 2, *planes.shape[2:]).clone()
+        height, width = planes.shape[2:]
+        for k in range(9):
+            dy, dx = k // 3 - 1, k % 3 - 1
+            y0, y1, x0, x1 = max(0, -dy), height - max(0, dy), max(0, -dx), width - max(0, dx)
+            maps[:, :, y0:y1, x0:x1] += planes[:, k::9, y0 + dy : y1 + dy, x0 + dx : x1 + dx]
         return maps[:, 0:1], maps[:, 1:2]
 
 
@@ -218,9 +274,9 @@ class CEVRNet(nn.Module):
                 nn.init.constant_(conv.bias, bias)
 
     def encode(self, image: torch.Tensor) -> Encoded:
-        f1 = self.encoder1(image)
-        f2 = self.encoder2(f1)
-        f3 = self.encoder3(f2)
+        f1 = run_vgg_stage(self.encoder1, image)
+        f2 = run_vgg_stage(self.encoder2, f1)
+        f3 = run_vgg_stage(self.encoder3, f2)
         return Encoded((f1, f2, f3), F.max_pool2d(f3, 2, 2))
 
     def decode(
@@ -244,12 +300,12 @@ class CEVRNet(nn.Module):
     def _head(self, feature: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Final 1x1 convs on [feature, s]; s folded into the bias as in ``EVMLP``."""
         c = feature.shape[1]
-        maps = []
-        for conv in (self.conv_mul, self.conv_rgb):
-            w = conv.weight[:, :, 0, 0]
-            bias = conv.bias[None, :, None, None] + s[:, None, None, None] * w[:, c][None, :, None, None]
-            maps.append(F.conv2d(feature, w[:, :c, None, None]) + bias)
-        return maps[0], maps[1]
+        weight = torch.cat([self.conv_mul.weight, self.conv_rgb.weight])[:, :, 0, 0]  # (2, C + 1)
+        bias = torch.cat([self.conv_mul.bias, self.conv_rgb.bias])
+        maps = _project(weight[:, :c], [feature])
+        maps = maps + (bias[None, :] + s[:, None] * weight[None, :, c])[:, :, None]
+        maps = maps.view(maps.shape[0], 2, *feature.shape[2:])
+        return maps[:, 0:1], maps[:, 1:2]
 
     def forward(self, image: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         return self.decode(image, self.encode(image), s)
