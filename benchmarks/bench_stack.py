@@ -3,7 +3,9 @@
 naive    = one full forward pass per EV with the literal implementation (EV plane concatenated before
            every MLP, intensity maps convolved at full size): what a straightforward port does.
 ours     = cevr's CEVRPredictor: encoder once per model, EVs batched through the decoder, EV folded into
-           biases, intensity maps computed from 9 tap planes.
+           biases, MLPs collapsed, intensity maps computed from 9 tap planes, and the CPU fast paths of
+           cevr_cli/model/fastops.py (NNPACK Winograd 3x3 convolutions, OpenCV bicubic, BN folding).
+plain    = ours with the fast paths switched off (plain F.conv2d / F.interpolate): what the reuse alone gives.
 Each variant runs in its own subprocess so its peak RSS (ru_maxrss) is its own.
 
     python benchmarks/bench_stack.py [--width 1024 --height 683] [--weights PATH] [--threads N]
@@ -35,7 +37,9 @@ def run_variant(variant: str, width: int, height: int, weights: str | None, thre
     evs = [e for e in parse_evs(CONTINUOUS_STACK) if e != 0.0]
     pair = load_pair(weights)
     started = time.perf_counter()
-    if variant == "ours":
+    if variant == "plain":
+        _disable_fast_paths()
+    if variant in ("ours", "plain"):
         CEVRPredictor(pair).predict(photo, evs)
     else:
         ph, pw = (-height) % 8, (-width) % 8
@@ -49,23 +53,35 @@ def run_variant(variant: str, width: int, height: int, weights: str | None, thre
             "size": f"{width}x{height}", "threads": threads}
 
 
+def _disable_fast_paths() -> None:
+    import torch.nn.functional as F
+
+    from cevr_cli.model import cevr, fastops
+
+    fastops.nnpack_ready = lambda: False
+    cevr.upsample_bicubic = lambda x, scale: F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+    cevr.run_vgg_stage = lambda stage, x: stage(x)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--width", type=int, default=1024)
     parser.add_argument("--height", type=int, default=683)
     parser.add_argument("--weights", default=None)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--variant", choices=["ours", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument("--variant", choices=["ours", "plain", "naive"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
         print(json.dumps(run_variant(args.variant, args.width, args.height, args.weights, args.threads)))
         return
     results = {}
-    for variant in ("naive", "ours"):
+    for variant in ("naive", "plain", "ours"):
         cmd = [sys.executable, __file__, "--variant", variant, "--width", str(args.width), "--height",
                str(args.height), "--threads", str(args.threads)] + (["--weights", args.weights] if args.weights else [])
         results[variant] = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
         print(json.dumps(results[variant]))
+    plain = results["naive"]["seconds"] / results["plain"]["seconds"]
+    print(f"reuse alone (fast paths off): {plain:.2f}x faster than naive")
     speedup = results["naive"]["seconds"] / results["ours"]["seconds"]
     memory = results["ours"]["peak_rss_mib"] / results["naive"]["peak_rss_mib"]
     print(f"13-EV stack of {args.width}x{args.height}: ours {results['ours']['seconds']} s vs naive "

@@ -73,3 +73,35 @@ def test_few_steps_lower_the_loss_and_resume_round_trips(tmp_path, scene_folder)
     resumed = run_training(TrainConfig(**{**cfg.__dict__, "epochs": 7, "resume": True, "direction": "inc"}))
     assert resumed.epochs == {"inc": 7}
     assert torch.load(tmp_path / "run" / "inc-last.pt", weights_only=False)["iteration"] == state["iteration"] + 2
+
+
+def test_init_fine_tunes_one_direction_and_keeps_the_other(tmp_path, scene_folder):
+    from cevr_cli.model import new_pair, save_pair
+
+    initial_path = tmp_path / "initial.safetensors"
+    initial = new_pair(get_config("cevr-tiny"), seed=5)
+    save_pair(initial, initial_path, half=False)
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "ft"), direction="inc", variant="cevr-tiny",
+                      epochs=1, samples_per_epoch=4, batch_size=4, crop=32, val_size=32, device="cpu",
+                      init=str(initial_path), continuous_steps=True)
+    result = run_training(cfg)
+    assert result.weights is not None
+    tuned = load_pair(result.weights)
+    for name, value in initial.dec.state_dict().items():
+        torch.testing.assert_close(tuned.dec.state_dict()[name], value, atol=2e-3, rtol=1e-3)  # stored as fp16
+    changed = [n for n, v in initial.inc.state_dict().items()
+               if not torch.equal(tuned.inc.state_dict()[n], v.half().float())]
+    assert changed  # one Adam step moved the increase model away from its initial weights
+    assert tuned.info["results"]["dec"] == {"unchanged_from": "initial.safetensors"}
+
+
+def test_init_with_another_variant_is_refused(tmp_path, scene_folder):
+    from cevr_cli.errors import UsageError
+    from cevr_cli.model import new_pair, save_pair
+
+    initial_path = tmp_path / "initial.safetensors"
+    save_pair(new_pair(get_config("cevr-tiny"), seed=5), initial_path)
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "ft"), direction="inc", variant="cevr",
+                      epochs=1, samples_per_epoch=4, crop=32, val_size=32, init=str(initial_path))
+    with pytest.raises(UsageError, match="variant"):
+        run_training(cfg)
