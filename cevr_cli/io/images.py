@@ -159,7 +159,10 @@ def _reset_orientation(exif_bytes: bytes | None) -> bytes | None:
 
 def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_bytes: bytes | None = None,
               icc_profile: bytes | None = None) -> None:
-    """Write an 8-bit PNG/JPEG (EXIF and ICC carried) or a 16-bit TIFF/PNG (pixels only), atomically.
+    """Write an 8-bit PNG/JPEG or an 8/16-bit TIFF with the photo's EXIF and ICC profile, atomically.
+
+    TIFF carries the ICC profile and the EXIF camera, date and authorship tags as baseline TIFF tags;
+    a 16-bit PNG (OpenCV) carries pixels only.
 
     Values are clipped to [0, 1] and rounded to the nearest code (not truncated).
     """
@@ -186,8 +189,34 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
             buffer = io.BytesIO()
             Image.fromarray(codes, "RGB").save(buffer, format="PNG" if suffix == ".png" else "JPEG", **kwargs)
             tmp.write_bytes(buffer.getvalue())
-        elif suffix in (".tif", ".tiff", ".png"):
+        elif suffix in (".tif", ".tiff"):
+            _write_tiff(tmp, codes, exif_bytes, icc_profile)
+        elif suffix == ".png":
             if not cv2.imwrite(str(tmp), np.ascontiguousarray(codes[..., ::-1])):
                 raise OutputError(f"{path}: OpenCV could not write the image")
         else:
             raise OutputError(f"{path}: cannot write {bit_depth}-bit {suffix or 'files without extension'}")
+
+
+# EXIF tags that are also baseline TIFF tags (TIFF 6.0): ImageDescription, Make, Model, DateTime, Artist, Copyright.
+_TIFF_TEXT_TAGS = (270, 271, 272, 306, 315, 33432)
+
+
+def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_profile: bytes | None) -> None:
+    import tifffile
+
+    extratags = []
+    if exif_bytes:
+        from PIL import Image
+
+        exif = Image.Exif()
+        try:
+            exif.load(exif_bytes)
+        except (SyntaxError, ValueError, OSError):  # unreadable EXIF: pixels and ICC still go out
+            exif = {}
+        for tag in _TIFF_TEXT_TAGS:
+            value = exif.get(tag)
+            if isinstance(value, str) and value.strip("\x00 "):
+                extratags.append((tag, "s", 0, value.strip("\x00"), True))
+    tifffile.imwrite(path, codes, photometric="rgb", compression="zlib", iccprofile=icc_profile or None,
+                     extratags=extratags, software="cevr")

@@ -113,6 +113,28 @@ def test_write_ldr_carries_exif_and_icc_and_resets_orientation(tmp_path):
     np.testing.assert_array_equal(back, np.round(rgb * 65535).astype(np.uint16))
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_tiff_carries_icc_and_camera_tags(tmp_path, bits):
+    import tifffile
+
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    exif[0x0110] = "Model 7"
+    exif[0x0132] = "2026:11:25 10:00:00"
+    icc = b"\x00\x00\x02\x0cfake-icc-profile-bytes" + b"\x00" * 100
+    rgb = np.random.default_rng(3).random((10, 14, 3)).astype(np.float32)
+    write_ldr(tmp_path / "o.tif", rgb, bit_depth=bits, exif_bytes=exif.tobytes(), icc_profile=icc)
+    with tifffile.TiffFile(tmp_path / "o.tif") as tif:
+        tags = tif.pages[0].tags
+        assert tags["Make"].value == "TestCam" and tags["Model"].value == "Model 7"
+        assert tags["DateTime"].value == "2026:11:25 10:00:00"
+        assert bytes(tags["InterColorProfile"].value) == icc
+    # OpenCV, an independent reader, sees the same pixels.
+    back = cv2.imread(str(tmp_path / "o.tif"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    levels = 255 if bits == 8 else 65535
+    np.testing.assert_array_equal(back, np.round(rgb * levels).astype(back.dtype))
+
+
 def test_exposure_value_formula():
     info = ExifInfo(exposure_time=1 / 125, f_number=8.0, iso=100)
     assert info.exposure_value() == pytest.approx(np.log2(64 * 125))  # 12.966
