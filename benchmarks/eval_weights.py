@@ -49,9 +49,9 @@ def main() -> None:
         print(f"{ev:+5.1f} " + " ".join(f"{r.mean:18.2f} ± {r.std:4.2f}" for r in rows) + f" {gain:+8.2f}")
     for metric in ("reinhard_psnr", "kimkautz_psnr"):
         rows = [result.row(n, metric) for n in names]
-        print(f"{metric}: " + ", ".join(f"{n} {r.mean:.2f} ± {r.std:.2f}" for n, r in zip(names, rows)))
+        print(f"{metric}: " + ", ".join(f"{n} {r.mean:.2f} ± {r.std:.2f}" for n, r in zip(names, rows, strict=True)))
     print(json.dumps({str(k): {kk: round(vv, 2) for kk, vv in v.items()} for k, v in table.items()}))
-    print("mean gain over EVs: %.2f dB" % np.mean([v["gain"] for v in table.values()]))
+    print("mean gain over EVs: {:.2f} dB".format(np.mean([v["gain"] for v in table.values()])))
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def validate(model: CEVRNet, val: ValidationSet, device: torch.device) -> dict[f
     encoded = [model.encode(x) for x in inputs]
     for ev, truths in val.truths.items():
         scores = []
-        for x, enc, truth in zip(inputs, encoded, truths):
+        for x, enc, truth in zip(inputs, encoded, truths, strict=True):
             y = model.decode(x, enc, torch.tensor([ev], device=device)).clamp(0, 1)[0].cpu().numpy()
             mse = float(np.mean((y.transpose(1, 2, 0) - truth) ** 2))
             scores.append(-10 * math.log10(mse + 1e-8))

@@ -123,7 +123,7 @@ def make_validation(
 
     scenes, inputs = [], []
     truths: dict[float, list[np.ndarray]] = {ev: [] for ev in evs}
-    for i, (name, radiance) in enumerate(zip(names, radiance_maps)):
+    for i, (name, radiance) in enumerate(zip(names, radiance_maps, strict=True)):
         small = cv2.resize(radiance, (size, size), interpolation=cv2.INTER_AREA)
         scene = make_scene(name, small, seed + i)
         scene.exposure_scale = auto_exposure_scale(small)

@@ -91,7 +91,7 @@ class EVMLP(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, hidden: list[int], slope: float) -> None:
         super().__init__()
         dims = [in_dim + 1, *hidden, out_dim]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
         self.slope = slope
 
     def collapsed(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -166,7 +166,7 @@ def _vgg_stage(indices: range, in_ch: int, out_ch: int, convs: int, pool_first: 
         modules += [nn.Conv2d(ch, out_ch, 3, padding=1), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True)]
         ch = out_ch
     assert len(modules) == len(indices)
-    return nn.Sequential(OrderedDict((str(i), m) for i, m in zip(indices, modules)))
+    return nn.Sequential(OrderedDict((str(i), m) for i, m in zip(indices, modules, strict=True)))
 
 
 class Bottleneck(nn.Module):

@@ -109,8 +109,7 @@ class CEVRPredictor:
                 outputs = self._tiled(model, image, group, group_stats)
             else:
                 outputs = self._whole(model, image, group, None)
-            for ev, out in zip(group, outputs):
-                yield ev, out
+            yield from zip(group, outputs, strict=True)
             del outputs
 
     def _to_tensor(self, image: np.ndarray) -> torch.Tensor:

@@ -35,7 +35,7 @@ def test_batched_stack_equals_one_pass_per_ev(tiny_pair):
     image = rng.random((37, 45, 3), dtype=np.float32)  # odd size: padded and cropped back
     evs = [-3.0, -0.5, 1.0, 2.5]
     stack = CEVRPredictor(tiny_pair, settings=InferenceSettings(max_batch_pixels=48 * 48 * 2)).predict(image, evs)
-    for ev, got in zip(evs, stack):
+    for ev, got in zip(evs, stack, strict=True):
         np.testing.assert_allclose(got, one_at_a_time(tiny_pair, image, ev), atol=1e-5)
 
 
@@ -62,7 +62,7 @@ def test_tiled_output_has_no_seams_when_statistics_come_from_a_downscaled_copy(t
 def test_tile_spans_cover_length_with_overlap():
     spans = _tile_spans(1000, 256, 32)
     assert spans[0][0] == 0 and spans[-1][1] == 1000
-    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+    for (_a0, a1), (b0, _b1) in zip(spans, spans[1:], strict=False):
         assert b0 < a1 and b0 % 8 == 0
 
 
