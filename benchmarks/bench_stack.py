@@ -3,7 +3,8 @@
 naive    = one full forward pass per EV with the literal implementation (EV plane concatenated before
            every MLP, intensity maps convolved at full size): what a straightforward port does.
 ours     = cevr's CEVRPredictor: encoder once per model, EVs batched through the decoder, EV folded into
-           biases, MLPs collapsed, intensity maps computed from 9 tap planes, and the CPU fast paths of
+           biases, MLPs collapsed, each decoder's 3x3 conv folded into its first MLP, intensity maps
+           computed from 9 tap planes, and the CPU fast paths of
            cevr_cli/model/fastops.py (NNPACK Winograd 3x3 convolutions, OpenCV bicubic, BN folding).
 plain    = ours with the fast paths switched off (plain F.conv2d / F.interpolate): what the reuse alone gives.
 Each variant runs in its own subprocess so its peak RSS (ru_maxrss) is its own.

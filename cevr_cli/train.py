@@ -152,6 +152,7 @@ def train_direction(
     generator = torch.Generator().manual_seed(cfg.seed)
     last_path, best_path = out / f"{direction}-last.pt", out / f"{direction}-best.pt"
     start_epoch, iteration, best = 0, 0, {"mean_psnr": -math.inf, "epoch": -1, "psnr": {}}
+    history: list[EpochLog] = []
     if cfg.resume and last_path.is_file():
         state = torch.load(last_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
@@ -159,6 +160,7 @@ def train_direction(
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
         start_epoch, iteration, best = state["epoch"], state["iteration"], state["best"]
+        history = [EpochLog(**entry) for entry in state.get("history", [])]
     started = time.monotonic()
     model.train()
     epoch = start_epoch
@@ -185,6 +187,7 @@ def train_direction(
             best = {"mean_psnr": mean_psnr, "epoch": epoch, "psnr": psnr}
             _save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "psnr": psnr})
         log = EpochLog(direction, epoch, iteration, float(np.mean(losses)), psnr, time.monotonic() - started)
+        history.append(log)
         if on_event:
             on_event("epoch", asdict(log))
         out_of_time = cfg.max_minutes is not None and (time.monotonic() - started) / 60 > cfg.max_minutes
@@ -192,13 +195,13 @@ def train_direction(
             _save_checkpoint(last_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "generator": generator.get_state(), "epoch": epoch + 1, "iteration": iteration, "best": best,
-                "config": asdict(cfg)})
+                "history": [asdict(entry) for entry in history], "config": asdict(cfg)})
         if out_of_time:
             break
     best_state = torch.load(best_path, map_location=device, weights_only=False)
     model.load_state_dict(best_state["model"])
     summary = {"best_epoch": best["epoch"], "best_val_psnr": best["psnr"], "epochs_run": epoch + 1,
-               "iterations": iteration, "seconds": round(time.monotonic() - started, 1)}
+               "iterations": iteration, "seconds": round(time.monotonic() - started, 1), "history": history}
     return model.eval(), summary
 
 
@@ -251,13 +254,16 @@ def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult
     directions = ["inc", "dec"] if cfg.direction == "both" else [cfg.direction]
     models: dict[str, CEVRNet] = {}
     summaries: dict[str, dict[str, Any]] = {}
+    history: list[EpochLog] = []
     for direction in directions:
         val = make_validation([p.stem for p in val_paths], val_maps, VAL_EVS[direction], size=cfg.val_size)
         models[direction], summaries[direction] = train_direction(cfg, direction, train_maps, val, on_event)
+        history += summaries[direction].pop("history")
     out = Path(cfg.out)
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps({"config": asdict(cfg), "train_scenes": [p.name for p in train_paths],
-                                   "val_scenes": [p.name for p in val_paths], "results": summaries}, indent=2))
+                                   "val_scenes": [p.name for p in val_paths], "results": summaries,
+                                   "history": [asdict(entry) for entry in history]}, indent=2))
     weights = export_pair(out, cfg, train_paths, val_paths)
     return TrainResult(
         weights=weights,
@@ -265,4 +271,5 @@ def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult
         epochs={d: s["epochs_run"] for d, s in summaries.items()},
         iterations={d: s["iterations"] for d, s in summaries.items()},
         seconds=round(time.monotonic() - started, 1),
+        history=history,
     )

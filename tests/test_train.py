@@ -1,5 +1,7 @@
 """Training: the loss goes down, the cycle term chains two passes, checkpoints resume."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -72,6 +74,12 @@ def test_few_steps_lower_the_loss_and_resume_round_trips(tmp_path, scene_folder)
     assert state["epoch"] == 6
     resumed = run_training(TrainConfig(**{**cfg.__dict__, "epochs": 7, "resume": True, "direction": "inc"}))
     assert resumed.epochs == {"inc": 7}
+    expected = [("inc", e) for e in range(6)] + [("dec", e) for e in range(6)]
+    assert [(h.direction, h.epoch) for h in result.history] == expected
+    assert [h.epoch for h in resumed.history] == list(range(7))  # the resumed run keeps the earlier epochs' log
+    assert resumed.history[:6] == result.history[:6]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert [h["epoch"] for h in summary["history"]] == list(range(7))
     assert torch.load(tmp_path / "run" / "inc-last.pt", weights_only=False)["iteration"] == state["iteration"] + 2
 
 

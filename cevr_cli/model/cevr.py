@@ -205,10 +205,28 @@ class DecoderBlock(nn.Module):
         self, x: torch.Tensor, skip: torch.Tensor, s: torch.Tensor, stats: NormStats | None
     ) -> torch.Tensor:
         x = upsample_bicubic(x, 2)
-        x = conv3x3(x, self.conv_resize.weight, self.conv_resize.bias)
-        x = self.mlp1([x, skip], s)
+        if torch.is_grad_enabled():
+            x = self.mlp1([self.conv_resize(x), skip], s)
+        else:
+            x = self._resize_and_mix(x, skip, s)
         residual = self.mlp4(self.mlp3(self.normalize(x, stats), s), s)
         return residual.add_(x) if _may_update(residual, x) else x + residual
+
+    def _resize_and_mix(self, upsampled: torch.Tensor, skip: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """``mlp1([conv_resize(upsampled), skip], s)`` with the convolution folded into the MLP.
+
+        mlp1 is one linear layer, so its columns for the conv output compose with the conv:
+        ``W_x (K * u + c) = (W_x K) * u + W_x c``. One 3x3 convolution with the product weights replaces
+        the convolution plus a per-pixel matrix product for every EV step.
+        """
+        (layer,) = self.mlp1.layers
+        c = self.conv_resize.out_channels
+        w_x, w_skip, w_s = layer.weight[:, :c], layer.weight[:, c:-1], layer.weight[:, -1]
+        weight = torch.einsum("om,mikl->oikl", w_x, self.conv_resize.weight)
+        out = conv3x3(upsampled, weight, w_x @ self.conv_resize.bias + layer.bias)
+        out += _project(w_skip, [skip]).view(skip.shape[0], -1, *skip.shape[2:])
+        out += (s[:, None] * w_s[None, :])[:, :, None, None]
+        return F.leaky_relu_(out, self.mlp1.slope)
 
     def intensity_maps(self, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(alpha, beta) = 3x3 convs of the feature bicubically upsampled by ``map_scale``.

@@ -51,7 +51,7 @@ class InferenceSettings:
     halo: int = 64  # context around each tile, multiple of 8 (covers the network's reach)
     blend: int = 32  # width of the linear cross-fade between neighbouring tiles, multiple of 8
     stats_pixels: int = 1024 * 1024  # GroupNorm statistics are taken on the photo scaled to this size
-    max_batch_pixels: int = 2_500_000  # EV steps x pixels per decoder call
+    max_batch_pixels: int = 1_500_000  # EV steps x pixels per decoder call
     max_output_bytes: int = 2 << 30  # float32 outputs held at once; beyond, EVs run in groups
 
 
