@@ -215,7 +215,7 @@ def _check_metrics(metrics: Sequence[str]) -> list[str]:
     if unknown:
         raise UsageError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     if "cvvdp" in metrics and not M.cvvdp_available():
-        raise M.MetricUnavailable("metric 'cvvdp' needs the optional package: pip install cvvdp")
+        raise M.MetricUnavailable("metric 'cvvdp' needs the optional package: pip install 'cevr[metrics]' (or cvvdp)")
     return list(dict.fromkeys(metrics))
 
 

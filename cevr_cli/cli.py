@@ -404,6 +404,10 @@ def bench(
     split: Annotated[str, typer.Option(help="Dataset split.")] = "test",
     size: Annotated[int, typer.Option(help="Resize images to SIZE x SIZE as the paper's protocol (0 = native).")] = 256,
     baselines: Annotated[bool, typer.Option(help="Also run the naive-exposure and Akyuz 2007 baselines.")] = True,
+    metrics: Annotated[str | None, typer.Option(
+        "--metrics", help="Comma list of psnr, ssim, ms_ssim, reinhard_psnr, kimkautz_psnr, pu21_psnr, pu21_ssim, "
+        "cvvdp (ColorVideoVDP, Mantiuk et al. 2024; needs pip install 'cevr[metrics]'; not HDR-VDP-2). "
+        "Default: all but cvvdp.")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Also write the table as CSV.")] = None,
     json_path: Annotated[Path | None, typer.Option("--json-out", help="Also write the results as JSON.")] = None,
     quiet: QuietOpt = False,
@@ -412,7 +416,7 @@ def bench(
     """Evaluate as the paper does: LDR stack PSNR/SSIM/MS-SSIM per EV and HDR quality after fusion and tone mapping."""
     with _errors():
         from .baselines import AkyuzExpansion, NaiveExposure
-        from .bench import run_bench
+        from .bench import DEFAULT_METRICS, run_bench
         from .evs import CONTINUOUS_STACK, PREDEFINED_STACK, parse_evs
 
         ev_list = parse_evs(evs or (CONTINUOUS_STACK if stack_kind is StackKind.continuous else PREDEFINED_STACK))
@@ -420,8 +424,9 @@ def bench(
         if baselines:
             predictors += [NaiveExposure(), AkyuzExpansion()]
         progress = None if (quiet or as_json) else (lambda done, total, name: err.print(f"[dim]{done}/{total} {name}[/dim]"))
+        metric_names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS
         result = run_bench(dataset.value, path, predictors, evs=ev_list, split=split, size=size or None,
-                           on_progress=progress)
+                           metrics=metric_names, on_progress=progress)
         if csv_path:
             result.to_csv(csv_path)
         if json_path:

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -229,10 +230,18 @@ class MetricUnavailable(CevrError):
     """An optional metric's package is not installed or cannot run here."""
 
 
+def _import_pycvvdp():
+    # pycvvdp imports torch.utils.cpp_extension, which logs a CUDA warning on every CPU-only machine.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    import pycvvdp
+
+    return pycvvdp
+
+
 def cvvdp_available() -> bool:
     """Whether the optional ``cvvdp`` package (ColorVideoVDP) can be imported."""
     try:
-        import pycvvdp  # noqa: F401
+        _import_pycvvdp()
     except Exception:  # any import failure (missing package or a broken dependency) means unavailable
         return False
     return True
@@ -246,11 +255,12 @@ def cvvdp_hdr(test: np.ndarray, reference: np.ndarray, *, display: str = "standa
     cvvdp as linear-light content on its ``standard_hdr_linear`` display model. Not HDR-VDP-2.
     """
     try:
-        import pycvvdp
         import torch
+
+        pycvvdp = _import_pycvvdp()
     except Exception as exc:
         raise MetricUnavailable(
-            f"ColorVideoVDP needs the optional 'cvvdp' package (pip install cvvdp); import failed: {exc}"
+            f"ColorVideoVDP needs the optional 'cvvdp' package (pip install 'cevr[metrics]'); import failed: {exc}"
         ) from None
     t, r = scaling.apply(*_pair(test, reference))
     metric = pycvvdp.cvvdp(display_name=display, device=torch.device("cpu"))

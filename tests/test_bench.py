@@ -91,3 +91,29 @@ def test_bench_rejects_bad_requests() -> None:
 def test_published_figures_are_the_papers() -> None:
     assert bench.PUBLISHED["vds"]["reinhard_psnr"] == (34.67, 3.50)
     assert bench.PUBLISHED["hdreye"]["kimkautz_psnr"] == (24.81, 2.91)
+
+
+def test_cli_metrics_option_selects_what_is_computed(synthetic_dir: Path, tmp_path: Path, tiny_pair) -> None:
+    from typer.testing import CliRunner
+
+    from cevr_cli.cli import app
+    from cevr_cli.metrics import cvvdp_available
+    from cevr_cli.model import save_pair
+
+    weights = tmp_path / "tiny.safetensors"
+    save_pair(tiny_pair, weights)
+    chosen = ["psnr", "reinhard_psnr"] + (["cvvdp"] if cvvdp_available() else [])
+    args = ["bench", str(synthetic_dir), "--weights", str(weights), "--device", "cpu", "--size", "64",
+            "--no-baselines", "--evs", "-1,1", "--json"]
+    result = CliRunner().invoke(app, [*args, "--metrics", ",".join(chosen)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["metrics"] == chosen
+    assert sorted({r["metric"] for r in data["rows"]}) == sorted(chosen)
+    for row in data["rows"]:
+        assert row["count"] == 2 and row["mean"] is not None
+        if row["metric"] == "cvvdp":  # JOD: 10 = indistinguishable from the reference
+            assert 0.0 < row["mean"] <= 10.0
+
+    bad = CliRunner().invoke(app, [*args, "--metrics", "psnr,hdrvdp2"])
+    assert bad.exit_code != 0 and "unknown metric(s) hdrvdp2" in bad.output
