@@ -8,7 +8,7 @@ relative too (E = 1 is what EV 0 records at the middle code).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .hdr.tonemap import tonemap_to_display
 from .io.atomic import atomic_path, atomic_write_text
 from .io.hdrfile import read_hdr_image, write_exr, write_radiance_hdr
+from .io.images import write_ldr
 
 PathLike = str | os.PathLike[str]
 
@@ -65,8 +66,8 @@ def fuse_stack(images: Sequence[np.ndarray], evs: Sequence[float]) -> FuseResult
 
 
 def write_hdr_output(path: PathLike, radiance: np.ndarray, fmt: str = "exr", *, half: bool = True,
-                     compression: str = "zip") -> None:
-    """Write ``radiance`` as OpenEXR (``half``/``compression`` apply) or Radiance .hdr, atomically.
+                     compression: str = "zip", attributes: Mapping[str, str | float] | None = None) -> None:
+    """Write ``radiance`` as OpenEXR (``half``/``compression``/``attributes`` apply) or Radiance .hdr, atomically.
 
     Raises:
         UsageError: unknown format or compression.
@@ -74,7 +75,7 @@ def write_hdr_output(path: PathLike, radiance: np.ndarray, fmt: str = "exr", *, 
     """
     fmt = fmt.lower().lstrip(".")
     if fmt == "exr":
-        write_exr(path, radiance, half=half, compression=compression)
+        write_exr(path, radiance, half=half, compression=compression, attributes=attributes)
     elif fmt == "hdr":
         write_radiance_hdr(path, radiance)
     else:
@@ -124,8 +125,11 @@ def _display_bits(dst: Path) -> int:
 
 
 def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *, key: float | None = None,
-                          white: float | None = None, gamma: float = 2.2, srgb: bool = False) -> None:
+                          white: float | None = None, gamma: float = 2.2, srgb: bool = False,
+                          exif_bytes: bytes | None = None, icc_profile: bytes | None = None) -> None:
     """Tone-map linear RGB and write it: 8-bit for .png/.jpg, 16-bit for .tif, atomically.
+
+    ``exif_bytes`` / ``icc_profile`` (the source photo's) are carried as :func:`write_ldr` allows.
 
     Raises:
         UsageError: unknown operator or output suffix.
@@ -134,9 +138,7 @@ def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *,
     dst = Path(dst)
     bits = _display_bits(dst)
     display = tonemap_to_display(radiance, operator, key=key, white=white, gamma=gamma, srgb=srgb)
-    peak = 2**bits - 1
-    codes = np.round(display * peak).astype(np.uint8 if bits == 8 else np.uint16)
-    _imwrite(dst, np.ascontiguousarray(codes[..., ::-1]))
+    write_ldr(dst, display, bit_depth=bits, exif_bytes=exif_bytes, icc_profile=icc_profile)
 
 
 def tonemap_file(src: PathLike, dst: PathLike, operator: str, *, key: float | None = None,

@@ -19,6 +19,7 @@ import numpy as np
 from .batch import BatchReport, discover_inputs, plan_outputs, run_batch
 from .errors import InputError, UsageError
 from .io.atomic import atomic_write_text
+from .io.exif import ExifInfo
 
 FUSE_MANIFEST = "fuse.json"
 STACK_MANIFEST = "stack.json"
@@ -38,6 +39,25 @@ class FuseOptions:
     overwrite: bool = False
     dry_run: bool = False
     recursive: bool = False
+
+
+@dataclass(frozen=True)
+class SourceMetadata:
+    """What the fused outputs inherit from the source photo: capture facts for the EXR header, EXIF and
+    ICC profile for the tone-mapped image."""
+
+    exif: ExifInfo | None = None
+    exif_bytes: bytes | None = None
+    icc_profile: bytes | None = None
+
+    @classmethod
+    def of_stack(cls, folder: Path, manifest: dict[str, Any]) -> SourceMetadata:
+        """From a `cevr stack` folder: facts from stack.json, EXIF/ICC from its first image (they carry them)."""
+        from .io.images import read_image_metadata
+
+        files = manifest.get("files") or []
+        exif_bytes, icc = read_image_metadata(folder / files[0]) if files else (None, None)
+        return cls(ExifInfo.from_json(manifest.get("exif")), exif_bytes, icc)
 
 
 @dataclass(frozen=True)
@@ -79,14 +99,15 @@ def _quantise(image: np.ndarray, bits: int) -> np.ndarray:
 
 
 def _fuse_into(folder: Path, name: str, images: list[np.ndarray], evs: list[float], options: FuseOptions,
-               provenance: dict[str, Any]) -> None:
+               provenance: dict[str, Any], source: SourceMetadata) -> None:
     from .fuse import fuse_stack, tonemap_array_to_file, write_crf_csv, write_crf_plot, write_hdr_output
 
     started = time.monotonic()
     result = fuse_stack(images, evs)
     hdr_path = folder / f"{name}.{options.hdr_format}"
+    attributes = source.exif.exr_attributes() if source.exif else None
     write_hdr_output(hdr_path, result.radiance, fmt=options.hdr_format, half=options.half,
-                     compression=options.compression)
+                     compression=options.compression, attributes=attributes)
     written = [hdr_path.name]
     if options.save_crf:
         crf_path = folder / f"{name}-crf.csv"
@@ -95,9 +116,10 @@ def _fuse_into(folder: Path, name: str, images: list[np.ndarray], evs: list[floa
         written += [crf_path.name, crf_path.with_suffix(".png").name]
     if options.tmo:
         ldr_path = folder / f"{name}-{options.tmo}.png"
-        tonemap_array_to_file(result.radiance, ldr_path, options.tmo)
+        tonemap_array_to_file(result.radiance, ldr_path, options.tmo, exif_bytes=source.exif_bytes,
+                              icc_profile=source.icc_profile)
         written.append(ldr_path.name)
-    manifest = {**provenance, "evs": evs, "outputs": written, "hdr": {"format": options.hdr_format,
+    manifest = {**provenance, "exif": source.exif.to_json() if source.exif else None, "evs": evs, "outputs": written, "hdr": {"format": options.hdr_format,
                 "half": options.half, "compression": options.compression, "encoding": "scene-linear Rec.709"},
                 "merge": "Debevec & Malik 1997", "tmo": options.tmo, "seconds": round(time.monotonic() - started, 3)}
     atomic_write_text(folder / FUSE_MANIFEST, json.dumps(manifest, indent=2))
@@ -123,7 +145,8 @@ def run_fuse(
         if source in stack_folders:
             images, evs, manifest = read_stack_folder(source)
             _fuse_into(folder, source.name, images, evs, options, {"source": str(source.resolve()),
-                                                                   "stack": manifest.get("model")})
+                                                                   "stack": manifest.get("model")},
+                       SourceMetadata.of_stack(source, manifest))
             return
         from .io.images import read_photo
         from .stack import StackOptions, write_stack
@@ -135,6 +158,7 @@ def run_fuse(
             manifest = write_stack(model, source, folder / "stack", StackOptions(options.evs),
                                    on_ev=(lambda ev: on_event("ev", ev)) if on_event else None)
             images, evs, _ = read_stack_folder(folder / "stack")
+            metadata = SourceMetadata.of_stack(folder / "stack", manifest)
         else:
             photo = read_photo(source)
             images, evs = [], []
@@ -143,10 +167,10 @@ def run_fuse(
                 evs.append(ev)
                 if on_event:
                     on_event("ev", ev)
-            manifest = {"weights_id": model.pair.weights_id}
+            metadata = SourceMetadata(photo.exif, photo.exif_bytes, photo.icc_profile)
         _fuse_into(folder, source.stem, images, evs, options,
                    {"source": str(source.resolve()), "model": {"name": "CEVR", "weights_id": model.pair.weights_id},
-                    "device": str(model.device)})
+                    "device": str(model.device)}, metadata)
 
     return run_batch(plan, job, overwrite=options.overwrite, dry_run=options.dry_run, on_event=on_event,
                      marker=FUSE_MANIFEST)

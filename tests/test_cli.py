@@ -148,3 +148,34 @@ def test_missing_exposure_exif_is_warned_not_silently_zero(tmp_path, photos, wei
     assert "warning:" in result.output and "EV100" in result.output
     manifest = json.loads((out / "a" / "stack.json").read_text())
     assert manifest["source_ev100"] is None and manifest["warnings"]
+
+
+@pytest.mark.parametrize("via_stack_folder", [False, True])
+def test_fuse_outputs_carry_the_photos_metadata(tmp_path, gradient_image, weights, via_stack_folder):
+    import OpenEXR
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Cam", "X100"
+    sub = exif.get_ifd(0x8769)
+    sub[0x829A], sub[0x829D], sub[0x8827], sub[0x9003] = 0.01, 2.8, 200, "2024:05:01 10:11:12"
+    icc = b"\x00\x00\x02\x0cfake-icc-profile-bytes" + b"\x00" * 100
+    photo = tmp_path / "p.jpg"
+    Image.fromarray(np.round(gradient_image * 255).astype(np.uint8)).save(photo, exif=exif.tobytes(), icc_profile=icc)
+    source = photo
+    if via_stack_folder:
+        assert runner.invoke(app, ["stack", str(photo), "-o", str(tmp_path / "stacks"), "--evs", "-2:2:1",
+                                   "--weights", str(weights), "-q"]).exit_code == 0
+        source = tmp_path / "stacks" / "p"
+    out = tmp_path / "hdr"
+    result = runner.invoke(app, ["fuse", str(source), "-o", str(out), "--weights", str(weights), "--evs", "-2:2:1",
+                                 "--tmo", "reinhard", "-q"])
+    assert result.exit_code == 0, result.output
+    with OpenEXR.File(str(out / "p" / "p.exr")) as exr:
+        header = dict(exr.header())  # the live header is emptied when the file closes
+    assert (header["cameraMake"], header["cameraModel"], header["capDate"]) == ("Cam", "X100", "2024:05:01 10:11:12")
+    assert header["expTime"] == pytest.approx(0.01) and header["aperture"] == pytest.approx(2.8)
+    assert header["isoSpeed"] == 200.0
+    with Image.open(out / "p" / "p-reinhard.png") as im:
+        assert im.getexif()[0x010F] == "Cam" and im.info.get("icc_profile") == icc
+    assert json.loads((out / "p" / "fuse.json").read_text())["exif"]["camera_model"] == "X100"

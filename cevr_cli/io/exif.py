@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,22 @@ class ExifInfo:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "ev100": self.exposure_value()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ExifInfo | None:
+        """Inverse of :meth:`to_json` (as recorded in stack.json); None for no data."""
+        if not data:
+            return None
+        return cls(**{f.name: data[f.name] for f in fields(cls) if data.get(f.name) is not None})
+
+    def exr_attributes(self) -> dict[str, str | float]:
+        """The known facts as OpenEXR standard attributes: ``capDate`` (EXIF's own "YYYY:MM:DD HH:MM:SS"
+        format), ``expTime`` (s), ``aperture`` (f-number), ``isoSpeed``, and OpenEXR 3.2's ``cameraMake``,
+        ``cameraModel`` and ``lensModel``."""
+        values = {"capDate": self.datetime_original, "expTime": self.exposure_time, "aperture": self.f_number,
+                  "isoSpeed": self.iso, "cameraMake": self.camera_make, "cameraModel": self.camera_model,
+                  "lensModel": self.lens}
+        return {k: (v if isinstance(v, str) else float(v)) for k, v in values.items() if v is not None}
 
 
 def _number(value: Any) -> float | None:

@@ -7,6 +7,7 @@ tone-mapping operators (which weight luminance with Rec.709 coefficients) see wh
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -189,11 +190,15 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     return rgb
 
 
-def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression: str = "zip") -> None:
+def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression: str = "zip",
+              attributes: Mapping[str, str | float] | None = None) -> None:
     """Write scene-linear RGB as an EXR with Rec.709 primaries / D65 chromaticities, atomically.
 
+    ``attributes``: extra header attributes (text or float), e.g. the capture facts of
+    :meth:`cevr_cli.io.exif.ExifInfo.exr_attributes`; they cannot replace the structural ones.
+
     Raises:
-        UsageError: unknown ``compression`` or not an HxWx3 image.
+        UsageError: unknown ``compression``, not an HxWx3 image, or an attribute that is not text or number.
         OutputError: the file cannot be written.
     """
     rgb = _check_rgb(rgb)
@@ -202,6 +207,12 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
     data = rgb.astype(np.float16 if half else np.float32)
     header = {"compression": _EXR_COMPRESSION_CODES[compression], "type": OpenEXR.scanlineimage,
               "chromaticities": REC709_CHROMATICITIES}
+    for name, value in (attributes or {}).items():
+        if name in header:
+            raise UsageError(f"EXR attribute {name!r} is set by cevr itself")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise UsageError(f"EXR attribute {name!r}: text or number expected, got {type(value).__name__}")
+        header[name] = value if isinstance(value, str) else float(value)
     channels = {c: np.ascontiguousarray(data[..., i]) for i, c in enumerate("RGB")}
     try:
         with atomic_path(path) as tmp, OpenEXR.File(header, channels) as exr:

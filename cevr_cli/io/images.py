@@ -34,6 +34,18 @@ class Photo:
     exif_bytes: bytes | None
 
 
+def read_image_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
+    """(EXIF bytes, ICC profile) of an image file, without decoding its pixels; (None, None) if unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+            return (exif.tobytes() if exif else None), im.info.get("icc_profile")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None, None
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(path, "file not found")

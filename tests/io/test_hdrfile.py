@@ -136,3 +136,18 @@ def test_write_rejects_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="HxWx3"):
         write_exr(tmp_path / "x.exr", np.zeros((4, 4), np.float32))
     assert not list(tmp_path.iterdir())
+
+
+def test_exr_extra_attributes_round_trip(tmp_path: Path) -> None:
+    rgb = np.ones((4, 6, 3), np.float32)
+    attributes = {"capDate": "2024:05:01 10:11:12", "expTime": 0.004, "isoSpeed": 200, "cameraMake": "Cam"}
+    write_exr(tmp_path / "a.exr", rgb, attributes=attributes)
+    with OpenEXR.File(str(tmp_path / "a.exr")) as exr:
+        header = dict(exr.header())  # the live header is emptied when the file closes
+    assert header["capDate"] == "2024:05:01 10:11:12" and header["cameraMake"] == "Cam"
+    assert header["expTime"] == pytest.approx(0.004) and header["isoSpeed"] == 200.0
+    with pytest.raises(UsageError, match="set by cevr"):
+        write_exr(tmp_path / "b.exr", rgb, attributes={"compression": "none"})
+    with pytest.raises(UsageError, match="text or number"):
+        write_exr(tmp_path / "c.exr", rgb, attributes={"owner": b"bytes"})
+    assert not (tmp_path / "b.exr").exists() and not (tmp_path / "c.exr").exists()

@@ -155,3 +155,14 @@ def test_read_exif_from_jpeg(tmp_path):
     info = read_exif(tmp_path / "e.jpg")
     assert (info.camera_make, info.camera_model, info.iso) == ("Cam", "X100", 200)
     assert info.exposure_value() == pytest.approx(np.log2(2.8**2 / 0.01) - 1)
+
+
+def test_exif_json_round_trip_and_exr_attributes():
+    info = ExifInfo(camera_make="Cam", camera_model="X100", lens="23mm", exposure_time=0.01, f_number=2.8, iso=200,
+                    datetime_original="2024:05:01 10:11:12", orientation=6)
+    assert ExifInfo.from_json(info.to_json()) == info
+    assert ExifInfo.from_json(None) is None
+    assert info.exr_attributes() == {"capDate": "2024:05:01 10:11:12", "expTime": 0.01, "aperture": 2.8,
+                                     "isoSpeed": 200.0, "cameraMake": "Cam", "cameraModel": "X100",
+                                     "lensModel": "23mm"}
+    assert ExifInfo(iso=100).exr_attributes() == {"isoSpeed": 100.0}  # unknown facts are left out, not zeroed
