@@ -102,7 +102,9 @@ TMO_HELP = (
 
 EvsOpt = Annotated[str, typer.Option("--evs", help="EV steps: start:stop:step (inclusive) or a comma list.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
-WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="Model weights (.safetensors); default: the shipped weights.")]
+WeightsOpt = Annotated[
+    Path | None, typer.Option("--weights", help="Model weights (.safetensors); default: the shipped weights.")
+]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="auto picks CUDA, then MPS, then CPU.")]
 HalfOpt = Annotated[bool, typer.Option("--half", help="fp16 inference (CUDA only).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only errors.")]
@@ -120,7 +122,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")] = False,
 ) -> None:
     _state["debug"] = debug
@@ -204,7 +208,9 @@ def stack(
     inputs: Annotated[list[Path], typer.Argument(help="Photos (JPEG, PNG, TIFF, camera RAW) or folders of photos.")],
     output: OutOpt = Path("cevr-stacks"),
     evs: EvsOpt = "-3:3:0.5",
-    image_format: Annotated[StackFormat, typer.Option("--format", help="png = 8-bit PNG, tiff = 16-bit TIFF.")] = StackFormat.png,
+    image_format: Annotated[
+        StackFormat, typer.Option("--format", help="png = 8-bit PNG, tiff = 16-bit TIFF.")
+    ] = StackFormat.png,
     weights: WeightsOpt = None,
     device: DeviceOpt = Device.auto,
     half: HalfOpt = False,
@@ -230,14 +236,20 @@ def stack(
 
 @app.command()
 def fuse(
-    inputs: Annotated[list[Path], typer.Argument(help="Stack folders written by `cevr stack`, or photos/folders (stacked first).")],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Stack folders written by `cevr stack`, or photos/folders (stacked first).")
+    ],
     output: OutOpt = Path("cevr-hdr"),
     tmo: Annotated[FuseTMO, typer.Option("--tmo", help=TMO_HELP + " none = only the HDR file.")] = FuseTMO.reinhard,
-    hdr_format: Annotated[HDRFormat, typer.Option("--format", help="exr = OpenEXR, hdr = Radiance RGBE.")] = HDRFormat.exr,
+    hdr_format: Annotated[
+        HDRFormat, typer.Option("--format", help="exr = OpenEXR, hdr = Radiance RGBE.")
+    ] = HDRFormat.exr,
     full_float: Annotated[bool, typer.Option("--float", help="32-bit float EXR instead of half.")] = False,
     compression: Annotated[Compression, typer.Option(help="EXR compression.")] = Compression.zip,
     evs: EvsOpt = "-3:3:0.5",
-    save_crf: Annotated[bool, typer.Option("--save-crf", help="Also write the recovered camera response (CSV and PNG plot).")] = False,
+    save_crf: Annotated[
+        bool, typer.Option("--save-crf", help="Also write the recovered camera response (CSV and PNG plot).")
+    ] = False,
     weights: WeightsOpt = None,
     device: DeviceOpt = Device.auto,
     half: HalfOpt = False,
@@ -307,7 +319,8 @@ def demo(
         ev_list = parse_evs(CONTINUOUS_STACK)
         options = FuseOptions(evs=ev_list, tmo="reinhard", keep_stack=True, overwrite=True)
         with _Progress(quiet, len(ev_list)) as progress:
-            report = run_fuse([sample], output, options, lambda: _predictor(None, device, False), on_event=progress.event)
+            report = run_fuse([sample], output, options, lambda: _predictor(None, device, False),
+                              on_event=progress.event)
     if not quiet and report.exit_code == 0:
         err.print(f"demo: stack, HDR and tone-mapped image of {sample.name} are in {output}/")
     _finish(report, False, quiet, "demo")
@@ -315,21 +328,33 @@ def demo(
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option("--data", help="Folder of radiance maps (.exr/.hdr) to synthesise brackets from.")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Folder of radiance maps (.exr/.hdr) to synthesise brackets from.")
+    ],
     output: OutOpt = Path("runs/cevr"),
-    direction: Annotated[Direction, typer.Option(help="Train the EV-increase model, the decrease model, or both.")] = Direction.both,
+    direction: Annotated[
+        Direction, typer.Option(help="Train the EV-increase model, the decrease model, or both.")
+    ] = Direction.both,
     epochs: Annotated[int, typer.Option(help="Epochs (the paper: 1250).")] = 1250,
     samples_per_epoch: Annotated[int, typer.Option(help="Random pairs per epoch (VDS has 48 scenes).")] = 48,
     batch_size: Annotated[int, typer.Option(help="Batch size.")] = 4,
     crop: Annotated[int, typer.Option(help="Training crop size (multiple of 8).")] = 256,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    no_cycle: Annotated[bool, typer.Option("--no-cycle", help="Ablation: reconstruction loss only (no Eq. 4).")] = False,
-    cycle_split: Annotated[str, typer.Option(help="random = a ~ U[0,1] (paper); half = s/2 (released code).")] = "random",
-    continuous_steps: Annotated[bool, typer.Option(help="Sample s uniformly in (0, 3] instead of integer steps.")] = False,
+    no_cycle: Annotated[
+        bool, typer.Option("--no-cycle", help="Ablation: reconstruction loss only (no Eq. 4).")
+    ] = False,
+    cycle_split: Annotated[
+        str, typer.Option(help="random = a ~ U[0,1] (paper); half = s/2 (released code).")
+    ] = "random",
+    continuous_steps: Annotated[
+        bool, typer.Option(help="Sample s uniformly in (0, 3] instead of integer steps.")
+    ] = False,
     checkpoint_every: Annotated[int, typer.Option(help="Save a resumable checkpoint every N iterations.")] = 200,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/<direction>-last.pt.")] = False,
-    init: Annotated[Path | None, typer.Option("--init", help="Fine-tune: start from this weights pair (.safetensors).")] = None,
+    init: Annotated[
+        Path | None, typer.Option("--init", help="Fine-tune: start from this weights pair (.safetensors).")
+    ] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Stop each direction after this many minutes.")] = None,
     variant: Annotated[str, typer.Option(help="Model variant: cevr or cevr-tiny.")] = "cevr",
     device: DeviceOpt = Device.auto,
@@ -356,7 +381,8 @@ def train(
         out.print_json(json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()},
                                   default=str))
     elif not quiet:
-        err.print(f"train: best validation PSNR {result.best_psnr} dB; weights: {result.weights or 'n/a (one direction)'}")
+        weights_note = result.weights or "n/a (one direction)"
+        err.print(f"train: best validation PSNR {result.best_psnr} dB; weights: {weights_note}")
 
 
 class _TrainProgress:
@@ -399,7 +425,9 @@ def bench(
     dataset: Annotated[Dataset, typer.Option("--dataset", help="Dataset layout.")] = Dataset.synthetic,
     weights: WeightsOpt = None,
     device: DeviceOpt = Device.auto,
-    stack_kind: Annotated[StackKind, typer.Option("--stack", help="continuous = EV -3:3:0.5, predefined = -3:3:1 (paper Tab. 4).")] = StackKind.continuous,
+    stack_kind: Annotated[
+        StackKind, typer.Option("--stack", help="continuous = EV -3:3:0.5, predefined = -3:3:1 (paper Tab. 4).")
+    ] = StackKind.continuous,
     evs: Annotated[str | None, typer.Option("--evs", help="Override the EV list.")] = None,
     split: Annotated[str, typer.Option(help="Dataset split.")] = "test",
     size: Annotated[int, typer.Option(help="Resize images to SIZE x SIZE as the paper's protocol (0 = native).")] = 256,
@@ -423,10 +451,13 @@ def bench(
         predictors = [_predictor(weights, device, False)]
         if baselines:
             predictors += [NaiveExposure(), AkyuzExpansion()]
-        progress = None if (quiet or as_json) else (lambda done, total, name: err.print(f"[dim]{done}/{total} {name}[/dim]"))
+
+        def progress(done: int, total: int, name: str) -> None:
+            err.print(f"[dim]{done}/{total} {name}[/dim]")
+
         metric_names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS
         result = run_bench(dataset.value, path, predictors, evs=ev_list, split=split, size=size or None,
-                           metrics=metric_names, on_progress=progress)
+                           metrics=metric_names, on_progress=None if (quiet or as_json) else progress)
         if csv_path:
             result.to_csv(csv_path)
         if json_path:
@@ -504,7 +535,9 @@ def info(as_json: JsonOpt = False) -> None:
 def convert_weights(
     inc: Annotated[Path, typer.Argument(help="Official increase-EV checkpoint (.../inc/final_model.pth).")],
     dec: Annotated[Path, typer.Argument(help="Official decrease-EV checkpoint (.../dec/final_model.pth).")],
-    output: Annotated[Path, typer.Option("--out", "-o", help="Output .safetensors file.")] = Path("cevr-official.safetensors"),
+    output: Annotated[
+        Path, typer.Option("--out", "-o", help="Output .safetensors file.")
+    ] = Path("cevr-official.safetensors"),
 ) -> None:
     """Convert the official CEVR checkpoints (plain PyTorch state dicts) to cevr's safetensors format."""
     with _errors():

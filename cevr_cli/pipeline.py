@@ -119,8 +119,9 @@ def _fuse_into(folder: Path, name: str, images: list[np.ndarray], evs: list[floa
         tonemap_array_to_file(result.radiance, ldr_path, options.tmo, exif_bytes=source.exif_bytes,
                               icc_profile=source.icc_profile)
         written.append(ldr_path.name)
-    manifest = {**provenance, "exif": source.exif.to_json() if source.exif else None, "evs": evs, "outputs": written, "hdr": {"format": options.hdr_format,
-                "half": options.half, "compression": options.compression, "encoding": "scene-linear Rec.709"},
+    manifest = {**provenance, "exif": source.exif.to_json() if source.exif else None, "evs": evs,
+                "outputs": written, "hdr": {"format": options.hdr_format, "half": options.half,
+                                            "compression": options.compression, "encoding": "scene-linear Rec.709"},
                 "merge": "Debevec & Malik 1997", "tmo": options.tmo, "seconds": round(time.monotonic() - started, 3)}
     atomic_write_text(folder / FUSE_MANIFEST, json.dumps(manifest, indent=2))
 

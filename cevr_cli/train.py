@@ -141,7 +141,8 @@ def train_direction(
     if cfg.init:
         initial = load_pair(cfg.init)
         if initial.config != model.config:
-            raise UsageError(f"--init {cfg.init}: its variant ({initial.config.variant}) is not --variant {cfg.variant}")
+            raise UsageError(
+                f"--init {cfg.init}: its variant ({initial.config.variant}) is not --variant {cfg.variant}")
         model.load_state_dict(getattr(initial, direction).state_dict())
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     data = SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,

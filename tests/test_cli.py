@@ -143,7 +143,8 @@ def test_version():
 
 def test_missing_exposure_exif_is_warned_not_silently_zero(tmp_path, photos, weights):
     out = tmp_path / "out"
-    result = runner.invoke(app, ["stack", str(photos / "a.jpg"), "-o", str(out), "--evs", "1", "--weights", str(weights)])
+    result = runner.invoke(app, ["stack", str(photos / "a.jpg"), "-o", str(out), "--evs", "1",
+                                 "--weights", str(weights)])
     assert result.exit_code == 0
     assert "warning:" in result.output and "EV100" in result.output
     manifest = json.loads((out / "a" / "stack.json").read_text())

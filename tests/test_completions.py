@@ -19,10 +19,12 @@ def generate(shell: str) -> str:
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_scripts_are_current(shell):
     assert (ROOT / "completions" / f"cevr.{shell}").read_text() == generate(shell), (
-        f"completions/cevr.{shell} is stale: regenerate with `_CEVR_COMPLETE=source_{shell} cevr > completions/cevr.{shell}`"
+        f"completions/cevr.{shell} is stale: regenerate with "
+        f"`_CEVR_COMPLETE=source_{shell} cevr > completions/cevr.{shell}`"
     )
 
 
 def test_cli_import_does_not_import_torch():
     code = "import sys, cevr_cli.cli; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

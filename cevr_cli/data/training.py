@@ -92,8 +92,8 @@ def _random_patch(radiance: np.ndarray, crop: int, rng: np.random.Generator) -> 
     image = fit_long_side(radiance, target_long)
     if min(image.shape[:2]) < crop:
         factor = crop / min(image.shape[:2])
-        image = cv2.resize(image, (max(crop, round(image.shape[1] * factor)), max(crop, round(image.shape[0] * factor))),
-                           interpolation=cv2.INTER_LINEAR)
+        size = (max(crop, round(image.shape[1] * factor)), max(crop, round(image.shape[0] * factor)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
     y = int(rng.integers(0, image.shape[0] - crop + 1))
     x = int(rng.integers(0, image.shape[1] - crop + 1))
     patch = image[y : y + crop, x : x + crop]
