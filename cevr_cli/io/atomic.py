@@ -27,12 +27,13 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
     )
     os.close(fd)
     tmp = Path(tmp_name)
-    # mkstemp creates 0600 files; outputs should get the usual permissions (0666 less the umask).
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
+        # mkstemp creates 0600 files, and some writers (safetensors) replace the file they are given, so
+        # the usual permissions (0666 less the umask) are set on whatever was written, just before the rename.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, destination)
     except BaseException:
         tmp.unlink(missing_ok=True)

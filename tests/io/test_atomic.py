@@ -1,0 +1,46 @@
+"""Atomic writes: the final name appears only on success, with the permissions a plain write would give."""
+
+import os
+import stat
+
+import pytest
+
+from cevr_cli.io.atomic import atomic_path, atomic_write_text
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def umask_022():
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_success_renames_into_place_and_leaves_no_temporary(tmp_path):
+    atomic_write_text(tmp_path / "a.json", "{}")
+    assert (tmp_path / "a.json").read_text() == "{}"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_failure_keeps_the_old_file_and_removes_the_temporary(tmp_path):
+    (tmp_path / "a.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "a.txt") as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert (tmp_path / "a.txt").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_permissions_follow_the_umask_even_when_the_writer_replaces_the_file(tmp_path, umask_022):
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    with atomic_path(tmp_path / "replaced.bin") as tmp:
+        # Like safetensors: write elsewhere with mkstemp's 0600 mode, then rename over the given path.
+        other = tmp_path / "other.bin"
+        other.write_bytes(b"x")
+        os.chmod(other, 0o600)
+        os.replace(other, tmp)
+    assert _mode(tmp_path / "replaced.bin") == _mode(plain) == 0o644
