@@ -350,7 +350,13 @@ def train(
     continuous_steps: Annotated[
         bool, typer.Option(help="Sample s uniformly in (0, 3] instead of integer steps.")
     ] = False,
+    val_cameras: Annotated[
+        int, typer.Option(min=1, help="Synthetic cameras per validation scene (checkpoint choice).")
+    ] = 4,
     checkpoint_every: Annotated[int, typer.Option(help="Save a resumable checkpoint every N iterations.")] = 200,
+    workers: Annotated[
+        int, typer.Option(min=0, help="Data-loading processes (0 = in the training process; use 4+ on a GPU).")
+    ] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/<direction>-last.pt.")] = False,
     init: Annotated[
         Path | None, typer.Option("--init", help="Fine-tune: start from this weights pair (.safetensors).")
@@ -372,8 +378,8 @@ def train(
             data=str(data), out=str(output), direction=direction.value, variant=variant, epochs=epochs,
             samples_per_epoch=samples_per_epoch, batch_size=batch_size, crop=crop, lr=lr, cycle=not no_cycle,
             cycle_split=cycle_split, continuous_steps=continuous_steps, checkpoint_every=checkpoint_every,
-            seed=seed, device=str(resolve_device(device.value)), resume=resume, max_minutes=max_minutes,
-            init=str(init) if init else None,
+            val_cameras=val_cameras, seed=seed, device=str(resolve_device(device.value)), resume=resume,
+            max_minutes=max_minutes, init=str(init) if init else None, workers=workers,
         )
         with _TrainProgress(quiet or as_json, epochs) as progress:
             result = run_training(cfg, on_event=progress.event)

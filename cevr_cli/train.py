@@ -51,6 +51,7 @@ class TrainConfig:
     continuous_steps: bool = False
     max_long_side: int = 1024  # radiance maps are downscaled to this on load
     val_size: int = 256
+    val_cameras: int = 4  # synthetic cameras per validation scene
     checkpoint_every: int = 200  # iterations
     seed: int = 0
     device: str = "cpu"
@@ -58,6 +59,7 @@ class TrainConfig:
     init: str | None = None  # start from this weights pair (fine-tuning) instead of random weights
     max_minutes: float | None = None  # stop (and keep the best checkpoint) after this wall time
     threads: int | None = None
+    workers: int = 0  # data-loading processes (synthesising brackets is CPU work; a GPU waits on it)
 
 
 @dataclass
@@ -96,7 +98,8 @@ def training_loss(
     if not cycle:
         return reconstruction, {"rec": reconstruction.item()}
     if split == "random":
-        a = torch.rand(s.shape, generator=generator, device=s.device)
+        # Drawn on the CPU generator (resumable, device-independent), then moved to the model's device.
+        a = torch.rand(s.shape, generator=generator).to(s.device)
     else:
         a = torch.full_like(s, 0.5)
     u, v = a * s, (1.0 - a) * s
@@ -167,7 +170,8 @@ def train_direction(
     epoch = start_epoch
     for epoch in range(start_epoch, cfg.epochs):
         data.set_epoch(epoch)
-        loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False, drop_last=False)
+        loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False, drop_last=False,
+                                             num_workers=cfg.workers, pin_memory=device.type == "cuda")
         losses = []
         for batch in loader:
             image, target, s = (batch[k].to(device) for k in ("input", "target", "s"))
@@ -241,8 +245,13 @@ def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult
         raise UsageError(f"--direction must be inc, dec or both, not {cfg.direction!r}")
     if cfg.crop % 8:
         raise UsageError(f"--crop {cfg.crop}: must be a multiple of 8")
+    if cfg.workers < 0:
+        raise UsageError(f"--workers {cfg.workers}: must be 0 or more")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True  # the per-pixel MLPs are matmuls; TF32 keeps their accuracy
+        torch.backends.cudnn.allow_tf32 = True
     paths = find_radiance_maps(cfg.data)
     train_paths, val_paths = split_scenes(paths)
     if not val_paths:
@@ -257,7 +266,8 @@ def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult
     summaries: dict[str, dict[str, Any]] = {}
     history: list[EpochLog] = []
     for direction in directions:
-        val = make_validation([p.stem for p in val_paths], val_maps, VAL_EVS[direction], size=cfg.val_size)
+        val = make_validation([p.stem for p in val_paths], val_maps, VAL_EVS[direction], size=cfg.val_size,
+                              cameras=cfg.val_cameras)
         models[direction], summaries[direction] = train_direction(cfg, direction, train_maps, val, on_event)
         history += summaries[direction].pop("history")
     out = Path(cfg.out)

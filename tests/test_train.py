@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cevr_cli.data.synthetic import CameraResponse, render_ldr
-from cevr_cli.data.training import SyntheticPairs
+from cevr_cli.data.training import SyntheticPairs, make_validation
 from cevr_cli.io.hdrfile import write_radiance_hdr
 from cevr_cli.model import CEVRNet, get_config, load_pair
 from cevr_cli.train import TrainConfig, run_training, training_loss
@@ -35,6 +35,19 @@ def test_synthetic_pairs_have_exact_targets():
     assert sample["input"].shape == (3, 32, 32) and sample["target"].shape == (3, 32, 32)
     assert float(sample["s"]) in (0.0, 1.0, 2.0, 3.0)
     assert torch.equal(data[1]["input"], data[1]["input"])  # deterministic per (epoch, index)
+
+
+def test_validation_photographs_each_scene_with_several_cameras():
+    maps = [radiance_map(0), radiance_map(1)]
+    one = make_validation(["a", "b"], maps, [1.0, 2.0], size=16)
+    three = make_validation(["a", "b"], maps, [1.0, 2.0], size=16, cameras=3)
+    assert len(three.inputs) == 6 and all(len(t) == 6 for t in three.truths.values())
+    assert [s.name for s in three.scenes] == ["a"] * 3 + ["b"] * 3
+    # Camera 0 is the single-camera set's camera; the others are different cameras.
+    assert np.array_equal(three.inputs[0], one.inputs[0]) and np.array_equal(three.inputs[3], one.inputs[1])
+    assert len({s.seed for s in three.scenes}) == 6
+    with pytest.raises(ValueError, match="cameras"):
+        make_validation(["a"], maps[:1], [1.0], size=16, cameras=0)
 
 
 def test_render_is_exposure_times_two_to_the_ev():
@@ -113,3 +126,31 @@ def test_init_with_another_variant_is_refused(tmp_path, scene_folder):
                       epochs=1, samples_per_epoch=4, crop=32, val_size=32, init=str(initial_path))
     with pytest.raises(UsageError, match="variant"):
         run_training(cfg)
+
+
+def test_data_loading_workers_give_the_same_batches(scene_folder):
+    from cevr_cli.data.synthetic import find_radiance_maps, load_radiance
+
+    maps = [load_radiance(p, 64) for p in find_radiance_maps(scene_folder)]
+    data = SyntheticPairs(maps, "inc", crop=32, samples_per_epoch=8, continuous_steps=True)
+    data.set_epoch(3)
+    serial = list(torch.utils.data.DataLoader(data, batch_size=4))
+    parallel = list(torch.utils.data.DataLoader(data, batch_size=4, num_workers=2))
+    for a, b in zip(serial, parallel, strict=True):
+        for key in ("input", "target", "s"):
+            assert torch.equal(a[key], b[key])
+
+
+def test_negative_workers_are_refused(tmp_path, scene_folder):
+    from cevr_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match="workers"):
+        run_training(TrainConfig(data=str(scene_folder), out=str(tmp_path / "w"), workers=-1))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_steps_run_on_cuda(tmp_path, scene_folder):
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "gpu"), direction="inc", variant="cevr-tiny",
+                      epochs=2, samples_per_epoch=8, batch_size=4, crop=32, val_size=32, device="cuda", workers=2)
+    result = run_training(cfg)
+    assert result.iterations == {"inc": 4} and np.isfinite(result.best_psnr["inc"])
