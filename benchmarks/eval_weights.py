@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,22 +23,13 @@ import numpy as np
 
 def held_out_scenes(folder: Path, size: int, cameras: int, evs: tuple[float, ...]) -> dict[str, list]:
     """BenchScenes for every (validation scene, camera) pair, grouped by the kind of camera response."""
-    import cv2
-
-    from cevr_cli.data.datasets import BenchScene
-    from cevr_cli.data.synthetic import find_radiance_maps, make_scene, split_scenes
-    from cevr_cli.io.hdrfile import read_hdr_image
+    from cevr_cli.data.datasets import synthetic_bench_scenes
+    from cevr_cli.data.synthetic import find_radiance_maps, split_scenes
 
     _, val = split_scenes(find_radiance_maps(folder))
     scenes: dict[str, list] = {}
-    for path in val:
-        radiance = cv2.resize(read_hdr_image(path), (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
-        for camera in range(cameras):
-            scene = make_scene(path.stem, radiance, seed=zlib.crc32(path.name.encode("utf-8")) + camera)
-            truth = {ev: scene.photo(ev, with_noise=False) for ev in evs if ev != 0.0}
-            hdr = (scene.radiance * np.float32(scene.exposure_scale)).astype(np.float32)
-            scenes.setdefault(scene.response.kind, []).append(
-                BenchScene(f"{path.stem}#{camera}", scene.photo(0.0), truth, hdr))
+    for bench_scene, scene in synthetic_bench_scenes(val, size, evs, cameras):
+        scenes.setdefault(scene.response.kind, []).append(bench_scene)
     return scenes
 
 

@@ -139,3 +139,16 @@ def test_synthetic_is_deterministic(tmp_path: Path) -> None:
         assert x.hdr is not None and x.hdr.shape == (16, 16, 3)
     # Brighter EVs are brighter.
     assert first[0].ldr_by_ev[2.0].mean() > first[0].input_ev0.mean() > first[0].ldr_by_ev[-2.0].mean()
+
+
+def test_synthetic_cameras_extend_the_bench_camera(tmp_path: Path) -> None:
+    from cevr_cli.data.datasets import synthetic_bench_scenes
+
+    radiance = np.exp(np.random.default_rng(1).normal(0, 1.5, (24, 32, 3))).astype(np.float32)
+    write_exr(tmp_path / "a.exr", radiance)
+    bench = load_dataset("synthetic", tmp_path, size=16)[0]
+    pairs = list(synthetic_bench_scenes([tmp_path / "a.exr"], 16, SYNTHETIC_EVS, cameras=3))
+    assert [b.name for b, _ in pairs] == ["a", "a#1", "a#2"]
+    np.testing.assert_array_equal(pairs[0][0].input_ev0, bench.input_ev0)  # camera 0 is the bench's camera
+    assert len({s.seed for _, s in pairs}) == 3
+    assert not np.array_equal(pairs[1][0].ldr_by_ev[1.0], pairs[2][0].ldr_by_ev[1.0])

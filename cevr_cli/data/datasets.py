@@ -36,13 +36,17 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from .synthetic import SyntheticScene
 
 DATASET_KINDS = ("vds", "hdreye", "brackets", "synthetic")
 _LDR_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
@@ -264,16 +268,30 @@ def _load_brackets(root: Path) -> list[BenchScene]:
 # --- synthetic ------------------------------------------------------------------------------------------
 
 def _load_synthetic(root: Path, size: int | None, evs: Sequence[float]) -> list[BenchScene]:
-    from .synthetic import find_radiance_maps, make_scene
+    from .synthetic import find_radiance_maps
 
-    scenes = []
-    for path in find_radiance_maps(root):
+    return [bench for bench, _ in synthetic_bench_scenes(find_radiance_maps(root), size, evs)]
+
+
+def synthetic_bench_scenes(
+    paths: Iterable[Path], size: int | None, evs: Sequence[float], cameras: int = 1
+) -> Iterator[tuple[BenchScene, SyntheticScene]]:
+    """Each radiance map photographed by ``cameras`` seeded synthetic cameras, with exact truth at ``evs``.
+
+    Camera k of a map has seed crc32(file name) + k, so camera 0 is the one ``--dataset synthetic``
+    uses; scenes of cameras k > 0 are named ``<stem>#k``. Yields the bench scene and the synthetic scene
+    it came from (its camera response, for grouping results).
+    """
+    from .synthetic import make_scene
+
+    for path in paths:
         radiance = _read_hdr(path)
         if size is not None:
             radiance = _resize(radiance, size)
-        # A seed from the file name (not its position) keeps a scene's camera when others are added.
-        scene = make_scene(path.stem, radiance, seed=zlib.crc32(path.name.encode("utf-8")))
-        truth = {ev: scene.photo(ev, with_noise=False) for ev in evs if ev != 0.0}
-        hdr = (scene.radiance * np.float32(scene.exposure_scale)).astype(np.float32)
-        scenes.append(BenchScene(scene.name, scene.photo(0.0), truth, hdr))
-    return scenes
+        for camera in range(cameras):
+            # A seed from the file name (not its position) keeps a scene's camera when others are added.
+            scene = make_scene(path.stem, radiance, seed=zlib.crc32(path.name.encode("utf-8")) + camera)
+            truth = {ev: scene.photo(ev, with_noise=False) for ev in evs if ev != 0.0}
+            hdr = (scene.radiance * np.float32(scene.exposure_scale)).astype(np.float32)
+            name = scene.name if camera == 0 else f"{scene.name}#{camera}"
+            yield BenchScene(name, scene.photo(0.0), truth, hdr), scene

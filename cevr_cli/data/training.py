@@ -133,9 +133,10 @@ def make_validation(
     truths: dict[float, list[np.ndarray]] = {ev: [] for ev in evs}
     for i, (name, radiance) in enumerate(zip(names, radiance_maps, strict=True)):
         small = cv2.resize(radiance, (size, size), interpolation=cv2.INTER_AREA)
+        metered = auto_exposure_scale(small)
         for k in range(cameras):
             scene = make_scene(name, small, seed + i + 1000 * k)
-            scene.exposure_scale = auto_exposure_scale(small)
+            scene.exposure_scale = metered
             scenes.append(scene)
             inputs.append(scene.photo(0.0))
             for ev in evs:
