@@ -27,6 +27,7 @@ from .errors import UsageError
 from .io.atomic import atomic_path
 from .model.cevr import CEVRNet
 from .model.config import get_config
+from .model.imagenet import init_encoder_from_vgg16
 from .model.weights import ModelPair, load_pair, save_pair
 
 VAL_EVS = {"inc": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0], "dec": [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]}
@@ -34,7 +35,7 @@ VAL_EVS = {"inc": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0], "dec": [-3.0, -2.5, -2.0, -1.5
 
 @dataclass
 class TrainConfig:
-    data: str
+    data: str | list[str]  # one or more folders of .exr/.hdr radiance maps
     out: str = "runs/cevr"
     direction: str = "both"  # inc | dec | both
     variant: str = "cevr"
@@ -60,6 +61,26 @@ class TrainConfig:
     max_minutes: float | None = None  # stop (and keep the best checkpoint) after this wall time
     threads: int | None = None
     workers: int = 0  # data-loading processes (synthesising brackets is CPU work; a GPU waits on it)
+    encoder_init: str | None = None  # ImageNet VGG16 convolutions (safetensors) for the encoder
+    precision: str = "auto"  # fp32 | bf16 | auto (bf16 autocast where the device runs it natively)
+    channels_last: bool = True
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None: plain fp32)."""
+    if precision not in ("fp32", "bf16", "auto"):
+        raise UsageError(f"--precision must be fp32, bf16 or auto, not {precision!r}")
+    if precision == "fp32":
+        return None
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+    elif device.type == "cpu":
+        native = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    else:
+        native = False
+    if precision == "bf16" and not native and device.type not in ("cpu", "cuda"):
+        raise UsageError(f"--precision bf16: not supported on {device.type}")
+    return torch.bfloat16 if precision == "bf16" or native else None
 
 
 @dataclass
@@ -86,7 +107,8 @@ Event = Callable[[str, dict[str, Any]], None]
 
 
 def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return (a - b).abs().mean()
+    """Mean absolute error, reduced in fp32 even when the prediction came out of bf16 autocast."""
+    return (a.float() - b.float()).abs().mean()
 
 
 def training_loss(
@@ -140,13 +162,19 @@ def train_direction(
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed + (0 if direction == "inc" else 1))
-    model = CEVRNet(get_config(cfg.variant)).to(device)
+    model = CEVRNet(get_config(cfg.variant))
+    if cfg.encoder_init and not cfg.init:
+        init_encoder_from_vgg16(model, cfg.encoder_init)
+    model = model.to(device)
     if cfg.init:
         initial = load_pair(cfg.init)
         if initial.config != model.config:
             raise UsageError(
                 f"--init {cfg.init}: its variant ({initial.config.variant}) is not --variant {cfg.variant}")
         model.load_state_dict(getattr(initial, direction).state_dict())
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    autocast_dtype = resolve_precision(cfg.precision, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     data = SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
                           seed=cfg.seed, continuous_steps=cfg.continuous_steps)
@@ -174,9 +202,11 @@ def train_direction(
                                              num_workers=cfg.workers, pin_memory=device.type == "cuda")
         losses = []
         for batch in loader:
-            image, target, s = (batch[k].to(device) for k in ("input", "target", "s"))
-            loss, parts = training_loss(model, image, target, s, cycle=cfg.cycle, cycle_weight=cfg.cycle_weight,
-                                        split=cfg.cycle_split, generator=generator)
+            image, target = (batch[k].to(device, memory_format=memory_format) for k in ("input", "target"))
+            s = batch["s"].to(device)
+            with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+                loss, parts = training_loss(model, image, target, s, cycle=cfg.cycle, cycle_weight=cfg.cycle_weight,
+                                            split=cfg.cycle_split, generator=generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

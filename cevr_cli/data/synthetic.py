@@ -14,6 +14,7 @@ plus the sRGB curve and plain gammas, which many JPEG pipelines approximate.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,21 +153,45 @@ class SyntheticScene:
 RADIANCE_SUFFIXES = (".exr", ".hdr")
 
 
-def find_radiance_maps(folder: str | Path) -> list[Path]:
-    """Radiance maps (.exr/.hdr) in ``folder``, sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(folder, "not a folder of radiance maps (.exr/.hdr)")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in RADIANCE_SUFFIXES and not p.name.startswith("."))
-    if not paths:
-        raise InputError(folder, "no .exr or .hdr radiance maps found")
-    return paths
+def find_radiance_maps(folders: str | Path | Sequence[str | Path]) -> list[Path]:
+    """Radiance maps (.exr/.hdr) in one or more folders, sorted by name."""
+    paths = []
+    for folder in [folders] if isinstance(folders, str | Path) else folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise InputError(folder, "not a folder of radiance maps (.exr/.hdr)")
+        found = [p for p in folder.iterdir() if p.suffix.lower() in RADIANCE_SUFFIXES and not p.name.startswith(".")]
+        if not found:
+            raise InputError(folder, "no .exr or .hdr radiance maps found")
+        paths += found
+    return sorted(paths, key=lambda p: p.name)
+
+
+# The fixed validation scenes of ../shared/data (OpenEXR samples + Poly Haven panoramas), never trained on.
+# The three OpenEXR scenes are the ones the 7db9fb03a5c9 release held out, so both pairs compare on unseen data.
+VALIDATION_SCENES: dict[str, str] = {
+    "Bonita": "outdoor, day (OpenEXR)",
+    "CrissyField": "outdoor, overcast, wide range (OpenEXR)",
+    "MtTamWest": "outdoor landscape, sunlit (OpenEXR)",
+    "noon_grass": "outdoor, sun in frame (Poly Haven)",
+    "sunset": "outdoor, low sun in frame (Poly Haven)",
+    "dikhololo_night": "night sky, outdoor (Poly Haven)",
+    "st_fagans_interior": "indoor, windows (Poly Haven)",
+    "lab": "indoor, lamps (Poly Haven)",
+    "brown_photostudio_02": "indoor studio, softboxes (Poly Haven)",
+}
 
 
 def split_scenes(paths: list[Path], val_every: int = 4, offset: int = 1) -> tuple[list[Path], list[Path]]:
-    """Deterministic train/validation split by sorted name: every ``val_every``-th scene validates."""
+    """Train/validation split by scene, never by crop.
+
+    Scenes named in ``VALIDATION_SCENES`` validate when any is present; otherwise (a user's own folder)
+    every ``val_every``-th scene by sorted name does.
+    """
     ordered = sorted(paths, key=lambda p: p.name)
-    val = [p for i, p in enumerate(ordered) if i % val_every == offset]
+    val = [p for p in ordered if p.stem in VALIDATION_SCENES]
+    if not val:
+        val = [p for i, p in enumerate(ordered) if i % val_every == offset]
     train = [p for p in ordered if p not in val]
     return train, val
 

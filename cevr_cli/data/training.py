@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .panorama import brightest_yaw, is_equirectangular, perspective_view, random_view
 from .synthetic import (
     SyntheticScene,
     auto_exposure_scale,
@@ -83,7 +84,14 @@ class SyntheticPairs(torch.utils.data.Dataset):
 
 
 def _random_patch(radiance: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:
-    """Random downscale (long side between 2 crops and the full map), random crop, flip and transpose."""
+    """A random view: a perspective view of a panorama, or a random downscale (long side between 2 crops
+    and the full map) and crop of a flat photo; then a random flip and transpose."""
+    if is_equirectangular(radiance):
+        return _flip_transpose(random_view(radiance, crop, rng), rng)
+    return _flip_transpose(_random_crop(radiance, crop, rng), rng)
+
+
+def _random_crop(radiance: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:
     import cv2
 
     h, w = radiance.shape[:2]
@@ -96,7 +104,10 @@ def _random_patch(radiance: np.ndarray, crop: int, rng: np.random.Generator) -> 
         image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
     y = int(rng.integers(0, image.shape[0] - crop + 1))
     x = int(rng.integers(0, image.shape[1] - crop + 1))
-    patch = image[y : y + crop, x : x + crop]
+    return image[y : y + crop, x : x + crop]
+
+
+def _flip_transpose(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:
         patch = patch[:, ::-1]
     if rng.random() < 0.5:
@@ -104,6 +115,21 @@ def _random_patch(radiance: np.ndarray, crop: int, rng: np.random.Generator) -> 
     if rng.random() < 0.5:
         patch = patch.transpose(1, 0, 2)
     return np.ascontiguousarray(patch)
+
+
+def validation_views(radiance: np.ndarray, size: int) -> list[np.ndarray]:
+    """Fixed ``size`` x ``size`` views of a validation scene.
+
+    A flat photo is resized whole, as the paper's protocol resizes to 256x256. A panorama gives two
+    90-degree views at the horizon: one facing its brightest light (the sun, a lamp, a window), where
+    highlights must be reconstructed, and the opposite one.
+    """
+    import cv2
+
+    if not is_equirectangular(radiance):
+        return [cv2.resize(radiance, (size, size), interpolation=cv2.INTER_AREA)]
+    yaw = brightest_yaw(radiance)
+    return [perspective_view(radiance, size, yaw + turn, 0.0, 90.0) for turn in (0.0, np.pi)]
 
 
 @dataclass
@@ -131,8 +157,9 @@ def make_validation(
         raise ValueError(f"cameras must be at least 1, not {cameras}")
     scenes, inputs = [], []
     truths: dict[float, list[np.ndarray]] = {ev: [] for ev in evs}
-    for i, (name, radiance) in enumerate(zip(names, radiance_maps, strict=True)):
-        small = cv2.resize(radiance, (size, size), interpolation=cv2.INTER_AREA)
+    views = [(name, view) for name, radiance in zip(names, radiance_maps, strict=True)
+             for view in validation_views(radiance, size)]
+    for i, (name, small) in enumerate(views):
         metered = auto_exposure_scale(small)
         for k in range(cameras):
             scene = make_scene(name, small, seed + i + 1000 * k)
