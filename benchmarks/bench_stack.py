@@ -26,11 +26,11 @@ def run_variant(variant: str, width: int, height: int, weights: str | None, thre
     import numpy as np
     import torch
 
-    from cevr_cli.data.procedural import procedural_radiance
-    from cevr_cli.data.synthetic import CameraResponse, auto_exposure_scale, render_ldr
+    from cevr_cli.evaluation.procedural import procedural_radiance
     from cevr_cli.evs import CONTINUOUS_STACK, parse_evs
     from cevr_cli.model import CEVRPredictor, load_pair
     from cevr_cli.model.reference import reference_forward
+    from cevr_cli.training.camera import CameraResponse, auto_exposure_scale, render_ldr
 
     torch.set_num_threads(threads)
     radiance = procedural_radiance(height, width, seed=3)

@@ -23,8 +23,8 @@ import numpy as np
 
 def held_out_scenes(folder: Path, size: int, cameras: int, evs: tuple[float, ...]) -> dict[str, list]:
     """BenchScenes for every (validation scene, camera) pair, grouped by the kind of camera response."""
-    from cevr_cli.data.datasets import synthetic_bench_scenes
-    from cevr_cli.data.synthetic import find_radiance_maps, split_scenes
+    from cevr_cli.evaluation.datasets import synthetic_bench_scenes
+    from cevr_cli.training.scenes import find_radiance_maps, split_scenes
 
     _, val = split_scenes(find_radiance_maps(folder))
     scenes: dict[str, list] = {}
@@ -34,8 +34,8 @@ def held_out_scenes(folder: Path, size: int, cameras: int, evs: tuple[float, ...
 
 
 def main() -> None:
-    from cevr_cli.baselines import NaiveExposure
-    from cevr_cli.bench import CONTINUOUS_EVS, score_scenes
+    from cevr_cli.evaluation.baselines import NaiveExposure
+    from cevr_cli.evaluation.bench import CONTINUOUS_EVS, score_scenes
     from cevr_cli.model import load_predictor
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -372,7 +372,7 @@ def train(
         from dataclasses import asdict
 
         from .model import resolve_device
-        from .train import TrainConfig, run_training
+        from .training.loop import TrainConfig, run_training
 
         cfg = TrainConfig(
             data=str(data), out=str(output), direction=direction.value, variant=variant, epochs=epochs,
@@ -449,8 +449,8 @@ def bench(
 ) -> None:
     """Evaluate as the paper does: LDR stack PSNR/SSIM/MS-SSIM per EV and HDR quality after fusion and tone mapping."""
     with _errors():
-        from .baselines import AkyuzExpansion, NaiveExposure
-        from .bench import DEFAULT_METRICS, run_bench
+        from .evaluation.baselines import AkyuzExpansion, NaiveExposure
+        from .evaluation.bench import DEFAULT_METRICS, run_bench
         from .evs import CONTINUOUS_STACK, PREDEFINED_STACK, parse_evs
 
         ev_list = parse_evs(evs or (CONTINUOUS_STACK if stack_kind is StackKind.continuous else PREDEFINED_STACK))

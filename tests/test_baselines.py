@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cevr_cli.baselines import AkyuzExpansion, DisplayCurve, NaiveExposure
 from cevr_cli.errors import UsageError
+from cevr_cli.evaluation.baselines import AkyuzExpansion, DisplayCurve, NaiveExposure
 
 
 def _image() -> np.ndarray:

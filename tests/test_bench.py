@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from cevr_cli import bench
-from cevr_cli.baselines import AkyuzExpansion, NaiveExposure
-from cevr_cli.data.datasets import BenchScene
 from cevr_cli.errors import UsageError
+from cevr_cli.evaluation.baselines import AkyuzExpansion, NaiveExposure
+from cevr_cli.evaluation.datasets import BenchScene
+from cevr_cli.evaluation.metrics import psnr
 from cevr_cli.io.hdrfile import write_exr, write_radiance_hdr
-from cevr_cli.metrics import psnr
 
 
 def _radiance(seed: int) -> np.ndarray:
@@ -97,7 +97,7 @@ def test_cli_metrics_option_selects_what_is_computed(synthetic_dir: Path, tmp_pa
     from typer.testing import CliRunner
 
     from cevr_cli.cli import app
-    from cevr_cli.metrics import cvvdp_available
+    from cevr_cli.evaluation.metrics import cvvdp_available
     from cevr_cli.model import save_pair
 
     weights = tmp_path / "tiny.safetensors"

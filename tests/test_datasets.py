@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cevr_cli.data.datasets import SYNTHETIC_EVS, ev_from_name, load_dataset
 from cevr_cli.errors import InputError, UsageError
+from cevr_cli.evaluation.datasets import SYNTHETIC_EVS, ev_from_name, load_dataset
 from cevr_cli.io.hdrfile import write_exr, write_radiance_hdr
 
 
@@ -142,7 +142,7 @@ def test_synthetic_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_synthetic_cameras_extend_the_bench_camera(tmp_path: Path) -> None:
-    from cevr_cli.data.datasets import synthetic_bench_scenes
+    from cevr_cli.evaluation.datasets import synthetic_bench_scenes
 
     radiance = np.exp(np.random.default_rng(1).normal(0, 1.5, (24, 32, 3))).astype(np.float32)
     write_exr(tmp_path / "a.exr", radiance)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from cevr_cli.data.synthetic import CameraResponse, render_ldr
-from cevr_cli.data.training import SyntheticPairs, make_validation
 from cevr_cli.io.hdrfile import write_radiance_hdr
 from cevr_cli.model import CEVRNet, get_config, load_pair
-from cevr_cli.train import TrainConfig, run_training, training_loss
+from cevr_cli.training.camera import CameraResponse, render_ldr
+from cevr_cli.training.loop import TrainConfig, run_training, training_loss
+from cevr_cli.training.pairs import SyntheticPairs, make_validation
 
 
 def radiance_map(seed: int, h: int = 48, w: int = 64) -> np.ndarray:
@@ -129,7 +129,7 @@ def test_init_with_another_variant_is_refused(tmp_path, scene_folder):
 
 
 def test_data_loading_workers_give_the_same_batches(scene_folder):
-    from cevr_cli.data.synthetic import find_radiance_maps, load_radiance
+    from cevr_cli.training.scenes import find_radiance_maps, load_radiance
 
     maps = [load_radiance(p, 64) for p in find_radiance_maps(scene_folder)]
     data = SyntheticPairs(maps, "inc", crop=32, samples_per_epoch=8, continuous_steps=True)

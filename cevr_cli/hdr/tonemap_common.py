@@ -9,8 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UsageError
+from ..imaging import check_rgb, luminance, srgb_encode
 
-LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)
+__all__ = ["change_luminance", "check_hdr", "gamma_encode", "log_average", "luminance", "percentile_nearest_rank",
+           "srgb_encode"]
+
 LOG_AVERAGE_DELTA = 1e-6
 
 
@@ -22,16 +25,9 @@ def check_hdr(hdr: np.ndarray) -> np.ndarray:
     Raises:
         UsageError: not a non-empty HxWx3 numeric array.
     """
-    hdr = np.asarray(hdr)
-    if hdr.ndim != 3 or hdr.shape[2] != 3 or hdr.size == 0 or not np.issubdtype(hdr.dtype, np.number):
-        raise UsageError(f"expected a non-empty HxWx3 linear RGB image, got shape {hdr.shape} ({hdr.dtype})")
+    hdr = check_rgb(hdr, "linear image")
     clean = np.nan_to_num(hdr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     return np.maximum(clean, 0.0, out=clean)
-
-
-def luminance(rgb: np.ndarray) -> np.ndarray:
-    """L = 0.2126 R + 0.7152 G + 0.0722 B (ITU-R BT.709 luma weights on linear RGB), float64 HxW."""
-    return np.asarray(rgb, dtype=np.float64) @ LUMA_709
 
 
 def log_average(lum: np.ndarray, delta: float = LOG_AVERAGE_DELTA) -> float:
@@ -71,8 +67,3 @@ def gamma_encode(linear: np.ndarray, gamma: float = 2.2, fstop: float = 0.0) -> 
     scaled = np.maximum(np.asarray(linear, dtype=np.float64) * 2.0**fstop, 0.0)
     return np.clip(scaled ** (1.0 / gamma), 0.0, 1.0).astype(np.float32)
 
-
-def srgb_encode(linear: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 sRGB encoding: 12.92 x up to 0.0031308, else 1.055 x^(1/2.4) - 0.055; float32 [0, 1]."""
-    x = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)

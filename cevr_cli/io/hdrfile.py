@@ -16,6 +16,7 @@ import numpy as np
 import OpenEXR
 
 from ..errors import InputError, OutputError, UsageError
+from ..imaging import check_rgb
 from .atomic import atomic_path
 
 PathLike = str | os.PathLike[str]
@@ -183,13 +184,6 @@ def read_hdr_image(path: PathLike) -> np.ndarray:
     return np.ascontiguousarray(np.maximum(rgb, 0.0), dtype=np.float32)
 
 
-def _check_rgb(rgb: np.ndarray) -> np.ndarray:
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
-        raise UsageError(f"expected an HxWx3 RGB image, got shape {rgb.shape}")
-    return rgb
-
-
 def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression: str = "zip",
               attributes: Mapping[str, str | float] | None = None) -> None:
     """Write scene-linear RGB as an EXR with Rec.709 primaries / D65 chromaticities, atomically.
@@ -201,7 +195,7 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
         UsageError: unknown ``compression``, not an HxWx3 image, or an attribute that is not text or number.
         OutputError: the file cannot be written.
     """
-    rgb = _check_rgb(rgb)
+    rgb = check_rgb(rgb)
     if compression not in _EXR_COMPRESSION_CODES:
         raise UsageError(f"EXR compression {compression!r}: use one of {', '.join(EXR_COMPRESSIONS)}")
     data = rgb.astype(np.float16 if half else np.float32)
@@ -228,7 +222,7 @@ def write_radiance_hdr(path: PathLike, rgb: np.ndarray) -> None:
         UsageError: not an HxWx3 image.
         OutputError: OpenCV cannot write the file.
     """
-    bgr = np.ascontiguousarray(_check_rgb(rgb)[..., ::-1], dtype=np.float32)
+    bgr = np.ascontiguousarray(check_rgb(rgb)[..., ::-1], dtype=np.float32)
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), bgr):
             raise OutputError(f"{path}: OpenCV could not write the .hdr file")

@@ -37,10 +37,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..errors import CevrError, UsageError
+from ..imaging import quantise
+from ..io.atomic import atomic_write_text
 from . import metrics as M
-from .data.datasets import BenchScene, load_dataset
-from .errors import CevrError, UsageError
-from .io.atomic import atomic_write_text
+from .datasets import BenchScene, load_dataset
 
 CONTINUOUS_EVS: tuple[float, ...] = tuple(-3.0 + 0.5 * i for i in range(13))  # the paper's continuous stack
 PREDEFINED_EVS: tuple[float, ...] = tuple(float(v) for v in range(-3, 4))  # integer EVs
@@ -243,20 +244,16 @@ def _ldr_metric(metric: str, pred: np.ndarray, gt: np.ndarray) -> float:
     return M.ms_ssim(pred, gt)
 
 
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
 def _fuse(input_ev0: np.ndarray, stack: np.ndarray, evs: list[float]) -> np.ndarray:
-    from .fuse import fuse_stack
+    from ..fuse import fuse_stack
 
     pairs = sorted(zip([*evs, 0.0], [*stack, input_ev0], strict=True), key=lambda pair: pair[0])
-    return fuse_stack([_to_uint8(im) for _, im in pairs], [ev for ev, _ in pairs]).radiance
+    return fuse_stack([quantise(im, 8) for _, im in pairs], [ev for ev, _ in pairs]).radiance
 
 
 def _tonemapped_truth(scene: BenchScene, metrics: Sequence[str]) -> dict[str, np.ndarray]:
     """The truth's tone-mapped images, computed once per scene and shared by all predictors."""
-    from .hdr.tonemap import tonemap_to_display
+    from ..hdr.tonemap import tonemap_to_display
 
     if scene.hdr is None:
         return {}
@@ -266,7 +263,7 @@ def _tonemapped_truth(scene: BenchScene, metrics: Sequence[str]) -> dict[str, np
 
 def _hdr_metric(metric: str, radiance: np.ndarray, truth: np.ndarray,
                 truth_tm: dict[str, np.ndarray]) -> float:
-    from .hdr.tonemap import tonemap_to_display
+    from ..hdr.tonemap import tonemap_to_display
 
     if metric in ("reinhard_psnr", "kimkautz_psnr"):
         op = metric.removesuffix("_psnr")

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .panorama import brightest_yaw, is_equirectangular, perspective_view, random_view
-from .synthetic import (
+from .camera import (
     SyntheticScene,
     auto_exposure_scale,
-    fit_long_side,
     make_scene,
     render_ldr,
     sample_noise,
     sample_response,
 )
+from .panorama import brightest_yaw, is_equirectangular, perspective_view, random_view
+from .scenes import fit_long_side
 
 INTEGER_STEPS = {"inc": (0.0, 1.0, 2.0, 3.0), "dec": (-3.0, -2.0, -1.0, 0.0)}
 
@@ -151,7 +151,6 @@ def make_validation(
     naive-looking power-law cameras and the S-shaped ones favour different checkpoints. Camera 0 of scene
     i has seed ``seed + i``; camera k adds ``1000 k``.
     """
-    import cv2
 
     if cameras < 1:
         raise ValueError(f"cameras must be at least 1, not {cameras}")

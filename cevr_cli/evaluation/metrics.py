@@ -27,10 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import CevrError, UsageError
-
-# Rec. 709 luminance weights, as pu21_metric's get_luminance (to 6 digits) and the tone mappers.
-_LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)
+from ..errors import CevrError, UsageError
+from ..imaging import luminance
 
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
@@ -173,7 +171,7 @@ def pu21_encode(luminance: np.ndarray) -> np.ndarray:
 
 def relative_luminance(rgb: np.ndarray) -> np.ndarray:
     """Rec. 709 luminance of linear RGB."""
-    return np.asarray(rgb, dtype=np.float64) @ _LUMA_709
+    return luminance(rgb)
 
 
 def scale_to_match(test: np.ndarray, reference: np.ndarray) -> float:

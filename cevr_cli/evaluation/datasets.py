@@ -22,7 +22,7 @@ Kinds (``load_dataset(kind, path)``):
   EV100, hence a positive s); EXIF steps are snapped to 1/6 stop, which covers cameras' 1/2 and 1/3
   stop grids. The EV 0 image is the input; an ``*.exr``/``*.hdr`` in the scene folder is the HDR truth.
 * ``synthetic`` -- a folder of radiance maps (.exr/.hdr) photographed on the fly by
-  :mod:`cevr_cli.data.synthetic` with a camera drawn from a seed derived from the file name (CRC-32), so
+  :mod:`cevr_cli.training.camera` with a camera drawn from a seed derived from the file name (CRC-32), so
   every run sees the same brackets. The input carries sensor noise; the ground-truth LDRs are rendered
   noise-free by the same camera at ``synthetic_evs`` (default -3:3:0.5); the HDR truth is the
   radiance at the EV 0 exposure. Every map in the folder is used (``split`` does not apply): point it
@@ -46,7 +46,7 @@ import numpy as np
 from ..errors import InputError, UsageError
 
 if TYPE_CHECKING:
-    from .synthetic import SyntheticScene
+    from ..training.camera import SyntheticScene
 
 DATASET_KINDS = ("vds", "hdreye", "brackets", "synthetic")
 _LDR_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
@@ -268,7 +268,7 @@ def _load_brackets(root: Path) -> list[BenchScene]:
 # --- synthetic ------------------------------------------------------------------------------------------
 
 def _load_synthetic(root: Path, size: int | None, evs: Sequence[float]) -> list[BenchScene]:
-    from .synthetic import find_radiance_maps
+    from ..training.scenes import find_radiance_maps
 
     return [bench for bench, _ in synthetic_bench_scenes(find_radiance_maps(root), size, evs)]
 
@@ -282,7 +282,7 @@ def synthetic_bench_scenes(
     uses; scenes of cameras k > 0 are named ``<stem>#k``. Yields the bench scene and the synthetic scene
     it came from (its camera response, for grouping results).
     """
-    from .synthetic import make_scene
+    from ..training.camera import make_scene
 
     for path in paths:
         radiance = _read_hdr(path)

@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data.synthetic import find_radiance_maps, load_radiance, split_scenes
-from .data.training import SyntheticPairs, ValidationSet, make_validation
-from .errors import UsageError
-from .io.atomic import atomic_path
-from .model.cevr import CEVRNet
-from .model.config import get_config
-from .model.imagenet import init_encoder_from_vgg16
-from .model.weights import ModelPair, load_pair, save_pair
+from ..errors import UsageError
+from ..io.atomic import atomic_path
+from ..model.cevr import CEVRNet
+from ..model.config import get_config
+from ..model.imagenet import init_encoder_from_vgg16
+from ..model.weights import ModelPair, load_pair, save_pair
+from .pairs import SyntheticPairs, ValidationSet, make_validation
+from .scenes import find_radiance_maps, load_radiance, split_scenes
 
 VAL_EVS = {"inc": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0], "dec": [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]}
 

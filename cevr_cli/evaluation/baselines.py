@@ -1,6 +1,6 @@
 """Non-learned exposure predictors to compare CEVR against.
 
-Both follow the ``ExposurePredictor`` protocol of :mod:`cevr_cli.bench`: ``name`` and
+Both follow the ``ExposurePredictor`` protocol of :mod:`cevr_cli.evaluation.bench`: ``name`` and
 ``predict(rgb, evs) -> (N, H, W, 3)`` float32 in [0, 1].
 
 * :class:`NaiveExposure` -- the "naive exposure" baseline: undo the display curve (gamma 2.2 or
@@ -20,17 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import UsageError
+from ..errors import UsageError
+from ..imaging import check_rgb, luminance, srgb_decode, srgb_encode
 
-_LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 _DISPLAY_CURVES = ("gamma", "srgb")
 
 
 def _check_rgb(rgb: np.ndarray) -> np.ndarray:
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise UsageError(f"expected an HxWx3 RGB image, got shape {rgb.shape}")
-    return np.clip(rgb.astype(np.float32), 0.0, 1.0)
+    return np.clip(check_rgb(rgb).astype(np.float32), 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -49,14 +46,13 @@ class DisplayCurve:
     def to_linear(self, encoded: np.ndarray) -> np.ndarray:
         x = np.clip(encoded, 0.0, 1.0)
         if self.kind == "srgb":
-            return np.where(x <= 0.04045, x / 12.92, np.power((x + 0.055) / 1.055, 2.4)).astype(np.float32)
+            return srgb_decode(x)
         return np.power(x, self.gamma).astype(np.float32)
 
     def encode(self, linear: np.ndarray) -> np.ndarray:
         x = np.clip(linear, 0.0, 1.0)
         if self.kind == "srgb":
-            encoded = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-            return encoded.astype(np.float32)
+            return srgb_encode(x)
         return np.power(x, 1.0 / self.gamma).astype(np.float32)
 
     @property
@@ -100,7 +96,7 @@ class AkyuzExpansion:
         return f"akyuz2007 (gamma {self.gamma:g}, {self.curve.label})"
 
     def _luminance_range(self, linear: np.ndarray) -> tuple[np.ndarray, float, float]:
-        lum = linear @ _LUMA_709
+        lum = luminance(linear, np.float32)
         lo, hi = float(lum.min()), float(lum.max())
         # A flat image has no range to stretch; treat it as spanning [0, its level] so it stays put.
         if hi - lo <= 1e-12:
@@ -119,7 +115,7 @@ class AkyuzExpansion:
         linear = self.curve.to_linear(_check_rgb(rgb))
         lum, lo, hi = self._luminance_range(linear)
         hdr = self.expand(rgb)
-        hdr_lum = hdr @ _LUMA_709
+        hdr_lum = luminance(hdr, np.float32)
         out = []
         for ev in evs:
             exposed = hdr_lum * np.float32(2.0**ev)

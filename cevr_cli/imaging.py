@@ -1,0 +1,59 @@
+"""Image constants and helpers shared by every stage: one home for luma, the sRGB curve, quantisation and
+the RGB shape check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import UsageError
+
+# ITU-R BT.709 luma weights on linear RGB (also sRGB's primaries).
+LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)
+
+
+def check_rgb(image: np.ndarray, what: str = "image") -> np.ndarray:
+    """``image`` as an array after checking it is a non-empty HxWx3 numeric array.
+
+    Raises:
+        UsageError: any other shape or a non-numeric dtype.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape[:2] or not np.issubdtype(image.dtype, np.number):
+        raise UsageError(f"expected a non-empty HxWx3 RGB {what}, got shape {image.shape} ({image.dtype})")
+    return image
+
+
+def luminance(rgb: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """L = 0.2126 R + 0.7152 G + 0.0722 B of linear RGB, HxW in ``dtype``."""
+    return np.asarray(rgb, dtype=dtype) @ LUMA_709.astype(dtype)
+
+
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 sRGB encoding of [0, 1] linear values: 12.92 x up to 0.0031308, else
+    1.055 x^(1/2.4) - 0.055; float32."""
+    x = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
+
+
+def srgb_decode(encoded: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`srgb_encode`: x / 12.92 up to 0.04045, else ((x + 0.055) / 1.055)^2.4; float32."""
+    y = np.clip(np.asarray(encoded, dtype=np.float64), 0.0, 1.0)
+    return np.where(y <= 0.04045, y / 12.92, np.power((y + 0.055) / 1.055, 2.4)).astype(np.float32)
+
+
+def quantise(image: np.ndarray, bits: int) -> np.ndarray:
+    """[0, 1] floats to unsigned ``bits``-bit integers (8 -> uint8, 16 -> uint16), rounding to nearest."""
+    if bits not in (8, 16):
+        raise UsageError(f"bit depth must be 8 or 16, not {bits}")
+    levels = float(2**bits - 1)
+    return np.round(np.clip(image, 0.0, 1.0) * levels).astype(np.uint8 if bits == 8 else np.uint16)
+
+
+def bit_depth_of(image: np.ndarray) -> int:
+    """8 for uint8 images, 16 for uint16."""
+    if image.dtype == np.uint8:
+        return 8
+    if image.dtype == np.uint16:
+        return 16
+    raise UsageError(f"expected a uint8 or uint16 image, got {image.dtype}")
