@@ -21,7 +21,9 @@ import time
 
 import numpy as np
 
-EVS = [ev / 2 for ev in range(-6, 7)]  # -3 .. 3 EV in half stops: 13 exposures
+from cevr_cli.evs import CONTINUOUS_EVS
+
+EVS = list(CONTINUOUS_EVS)  # -3 .. 3 EV in half stops: 13 exposures
 
 
 def synthetic_stack(megapixels: float) -> list[np.ndarray]:

@@ -35,7 +35,8 @@ def held_out_scenes(folder: Path, size: int, cameras: int, evs: tuple[float, ...
 
 def main() -> None:
     from cevr_cli.evaluation.baselines import NaiveExposure
-    from cevr_cli.evaluation.bench import CONTINUOUS_EVS, score_scenes
+    from cevr_cli.evaluation.bench import score_scenes
+    from cevr_cli.evs import CONTINUOUS_EVS
     from cevr_cli.model import load_predictor
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,9 +1,14 @@
-"""Safe, resumable batches over folders of photos.
+"""The batch engine every batch command runs on: safe, resumable batches over files and folders.
 
-* One output folder per input, named so that two inputs never collide.
-* A job writes into a hidden ``.<name>.partial`` folder that is renamed into place when the job ends,
-  and a folder counts as done only when its marker file (written last) parses: an interrupted batch
-  leaves no half-written output, and a re-run redoes exactly what is missing.
+One policy (:class:`BatchPolicy`) for all of them:
+
+* One output per input (a folder, or a single file), named so that two inputs never collide, never
+  inside the input tree.
+* A folder job writes into a hidden ``.<name>.partial`` folder that is renamed into place when the job
+  ends; a file job's writer is atomic itself. A folder counts as done only when its marker (written
+  last) parses and records the same request: an interrupted batch leaves no half-written output, a
+  re-run redoes exactly what is missing, and a re-run with other options redoes what they change.
+* ``--dry-run`` lists the plan; ``--overwrite`` redoes everything.
 * A failing input is reported in one line and the batch goes on; the report's exit code says so.
 """
 
@@ -50,11 +55,20 @@ def _relative_key(path: Path, roots: Sequence[Path]) -> Path:
     return Path(resolved.name)
 
 
-def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path],
-                 allow_inside_input: bool = False) -> dict[Path, Path]:
-    """Map each source to its own output folder under ``out_dir``.
+@dataclass(frozen=True)
+class BatchPolicy:
+    """How a batch treats existing outputs and what it walks."""
 
-    The folder is ``<stem>``; sources that share a stem (IMG_0001.JPG in two folders, or IMG_0001.JPG
+    overwrite: bool = False  # redo inputs whose outputs are complete
+    dry_run: bool = False  # plan and report, write nothing
+    recursive: bool = False  # walk folders recursively
+
+
+def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path],
+                 allow_inside_input: bool = False, name_format: str = "{name}") -> dict[Path, Path]:
+    """Map each source to its own output under ``out_dir``: ``name_format`` with ``{name}`` filled in.
+
+    The name is ``<stem>``; sources that share a stem (IMG_0001.JPG in two folders, or IMG_0001.JPG
     beside IMG_0001.CR2) get ``<relative parent>__<stem>_<ext>`` instead, deterministically.
     """
     out_dir = Path(out_dir).resolve()
@@ -75,19 +89,28 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
         while name.lower() in used:
             name += "_"
         used.add(name.lower())
-        folder = out_dir / name
+        folder = out_dir / name_format.format(name=name)
         if folder.resolve() == source.resolve():
             raise OutputError(f"{folder}: output would overwrite the input")
         plan[source] = folder
     return plan
 
 
-def is_complete(folder: Path, marker: str = "stack.json") -> bool:
+def completion(output: Path, marker: str | None, request: dict[str, Any] | None = None) -> str:
+    """``complete``, ``stale`` (made by another request) or ``missing``.
+
+    A folder output is complete when its ``marker`` parses and records ``request``; a file output
+    (``marker`` None) when it exists, since file writers are atomic.
+    """
+    if marker is None:
+        return "complete" if output.is_file() else "missing"
     try:
-        json.loads((folder / marker).read_text())
+        recorded = json.loads((output / marker).read_text())
     except (OSError, ValueError):
-        return False
-    return True
+        return "missing"
+    if request is not None and recorded.get("request") != json.loads(json.dumps(request)):
+        return "stale"
+    return "complete"
 
 
 @dataclass
@@ -118,12 +141,15 @@ class BatchReport:
         return {"counts": self.counts(), "exit_code": self.exit_code, "items": [i.to_json() for i in self.items]}
 
 
-Job = Callable[[Path, Path], None]
+Job = Callable[[Path, Path], None]  # (source, output being written)
 Event = Callable[[str, Any], None]
 
 
-def _run_one(source: Path, folder: Path, job: Job, overwrite: bool) -> BatchItemResult:
+def _run_one(source: Path, output: Path, job: Job, marker: str | None) -> BatchItemResult:
     started = time.monotonic()
+    if marker is None:
+        return _run_file(source, output, job, started)
+    folder = output
     partial = folder.parent / f".{folder.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)  # left by a crash of an earlier run
     partial.mkdir(parents=True)
@@ -137,34 +163,55 @@ def _run_one(source: Path, folder: Path, job: Job, overwrite: bool) -> BatchItem
             shutil.rmtree(old, ignore_errors=True)
         else:
             partial.rename(folder)
-    except CevrError as exc:
+    except BaseException as exc:
         shutil.rmtree(partial, ignore_errors=True)
-        return BatchItemResult(source, "failed", None, str(exc), time.monotonic() - started)
-    except (OSError, ValueError, MemoryError) as exc:
-        shutil.rmtree(partial, ignore_errors=True)
-        message = str(InputError(source, f"{type(exc).__name__}: {exc}"))
-        return BatchItemResult(source, "failed", None, message, time.monotonic() - started)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+        return _failure(source, exc, started)
     return BatchItemResult(source, "done", folder, "", time.monotonic() - started)
 
 
-def run_batch(plan: dict[Path, Path], job: Job, *, overwrite: bool = False, dry_run: bool = False,
-              on_event: Event | None = None, marker: str = "stack.json") -> BatchReport:
-    """Run ``job(source, temporary_folder)`` for every planned source not already complete."""
+def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItemResult:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        job(source, output)
+    except BaseException as exc:
+        return _failure(source, exc, started)
+    return BatchItemResult(source, "done", output, "", time.monotonic() - started)
+
+
+def _failure(source: Path, exc: BaseException, started: float) -> BatchItemResult:
+    """The one-line result of a failed input; anything but an input's own failure propagates."""
+    if isinstance(exc, CevrError):
+        message = str(exc)
+    elif isinstance(exc, OSError | ValueError | MemoryError):
+        message = str(InputError(source, f"{type(exc).__name__}: {exc}"))
+    else:
+        raise exc
+    return BatchItemResult(source, "failed", None, message, time.monotonic() - started)
+
+
+def run_batch(plan: dict[Path, Path], job: Job, policy: BatchPolicy, *, marker: str | None,
+              request: dict[str, Any] | None = None, on_event: Event | None = None) -> BatchReport:
+    """Run ``job(source, output)`` for every planned source whose output is not complete.
+
+    ``marker``: the file that completes a folder output (None: outputs are single files). ``request``:
+    what was asked, compared with the one a marker records.
+    """
     report = BatchReport()
     if on_event:
         on_event("planned", len(plan))
-    for source, folder in plan.items():
-        if is_complete(folder, marker) and not overwrite:
-            result = BatchItemResult(source, "skipped", folder, "already complete")
-        elif dry_run:
-            result = BatchItemResult(source, "planned", folder, "would write")
+    for source, output in plan.items():
+        state = completion(output, marker, request)
+        if state == "complete" and not policy.overwrite:
+            result = BatchItemResult(source, "skipped", output, "already complete")
+        elif policy.dry_run:
+            note = "would redo (made with other options)" if state == "stale" else "would write"
+            result = BatchItemResult(source, "planned", output, note)
         else:
             if on_event:
                 on_event("start", source)
-            result = _run_one(source, folder, job, overwrite)
+            result = _run_one(source, output, job, marker)
+            if state == "stale" and result.status == "done":
+                result.message = "redone: the earlier output was made with other options"
         report.items.append(result)
         if on_event:
             on_event("item", result)

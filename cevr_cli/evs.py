@@ -1,4 +1,4 @@
-"""EV lists: ``-3:3:0.5`` ranges and ``-2,-1,1,2`` lists, and how stack files are named by EV."""
+"""EV lists: ``-3:3:0.5`` ranges and ``-2,-1,1,2`` lists, and the paper's two stacks."""
 
 from __future__ import annotations
 
@@ -37,7 +37,4 @@ def parse_evs(spec: str) -> list[float]:
     return evs
 
 
-def ev_filename(index: int, ev: float, suffix: str) -> str:
-    """``00_ev-3.00.png`` ... ``12_ev+3.00.png``: the index prefix makes a plain name sort follow EV order
-    (without it ``ev+`` sorts before ``ev-`` and ``ev-0.5`` before ``ev-3``)."""
-    return f"{index:02d}_ev{ev:+.2f}{suffix}"
+CONTINUOUS_EVS: tuple[float, ...] = tuple(parse_evs(CONTINUOUS_STACK))  # -3, -2.5, ..., 3: 13 EVs

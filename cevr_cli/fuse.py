@@ -1,32 +1,40 @@
-"""Library entry points behind `cevr fuse` and `cevr tonemap`.
+"""Stage 2, exposure stack -> HDR image: `cevr fuse` merges stacks with Debevec & Malik 1997.
 
-Fusing follows Debevec & Malik 1997 (``hdr/debevec1997.py``): recover the response g from the
-stack, merge with Eq. 6. The EVs are relative, so exposure times are dt = 2^EV and the radiance is
-relative too (E = 1 is what EV 0 records at the middle code).
+The response g is recovered from the stack and the stack merged with Eq. 6 (``hdr/debevec1997.py``, our
+own calibration and per-channel merge). The EVs are relative, so exposure times are dt = 2^EV and the
+radiance is relative too (E = 1 is what EV 0 records at the middle code). Stacks come from `cevr stack`
+folders, or are made on the fly from photos at the photo's own bit depth (8 or 16 bits).
+
+Per input, one output folder ``OUT/<name>/`` holds ``<name>.exr`` (or ``.hdr``), the tone-mapped
+``<name>-<tmo>.png`` when asked, the response curve with ``--save-crf``, and ``fuse.json`` written last.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
 
-from .errors import OutputError, UsageError
+from .batch import BatchPolicy, BatchReport, discover_inputs, plan_outputs, run_batch
+from .errors import UsageError
+from .evs import CONTINUOUS_EVS
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
-from .hdr.tonemap import tonemap_to_display
-from .io.atomic import atomic_path, atomic_write_text
-from .io.hdrfile import read_hdr_image, write_exr, write_radiance_hdr
-from .io.images import write_ldr
+from .io.atomic import atomic_write_text
+from .provenance import SourceMetadata, provenance_record
+from .stack import ExposurePredictor, StackOptions, predict_stack, write_stack
+from .stackdir import ExposureStack, is_stack_folder, read_stack_folder
+from .vocabulary import HDR_FORMATS
 
 PathLike = str | os.PathLike[str]
 
-HDR_FORMATS: tuple[str, ...] = ("exr", "hdr")
-# Display-image suffix -> bits per channel written.
-DISPLAY_SUFFIX_BITS: dict[str, int] = {".png": 8, ".jpg": 8, ".jpeg": 8, ".tif": 16, ".tiff": 16}
+FUSE_MANIFEST = "fuse.json"
+MERGE_METHOD = "Debevec & Malik 1997: cevr's response recovery (Eq. 3) and per-channel merge (Eq. 6)"
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,15 @@ class FuseResult:
     radiance: np.ndarray
     response: ResponseCurve
     exposure_times: np.ndarray
+
+
+@dataclass
+class HDRImage:
+    """Scene-linear Rec.709 radiance with the response it was merged with and its source's metadata."""
+
+    radiance: np.ndarray  # float32 HxWx3
+    response: ResponseCurve | None
+    source: SourceMetadata
 
 
 def exposure_times_from_evs(evs: Sequence[float]) -> np.ndarray:
@@ -65,6 +82,12 @@ def fuse_stack(images: Sequence[np.ndarray], evs: Sequence[float]) -> FuseResult
     return FuseResult(merge_radiance(images, times, response), response, times)
 
 
+def fuse(stack: ExposureStack) -> HDRImage:
+    """The HDR image of an exposure stack."""
+    result = fuse_stack(stack.images, stack.evs)
+    return HDRImage(result.radiance, result.response, stack.source)
+
+
 def write_hdr_output(path: PathLike, radiance: np.ndarray, fmt: str = "exr", *, half: bool = True,
                      compression: str = "zip", attributes: Mapping[str, str | float] | None = None) -> None:
     """Write ``radiance`` as OpenEXR (``half``/``compression``/``attributes`` apply) or Radiance .hdr, atomically.
@@ -73,6 +96,8 @@ def write_hdr_output(path: PathLike, radiance: np.ndarray, fmt: str = "exr", *, 
         UsageError: unknown format or compression.
         OutputError: the file cannot be written.
     """
+    from .io.hdrfile import write_exr, write_radiance_hdr
+
     fmt = fmt.lower().lstrip(".")
     if fmt == "exr":
         write_exr(path, radiance, half=half, compression=compression, attributes=attributes)
@@ -96,6 +121,10 @@ def write_crf_plot(path: PathLike, response: ResponseCurve, *, size: tuple[int, 
     Raises:
         OutputError: the file cannot be written.
     """
+    import cv2
+
+    from .io.images import write_ldr
+
     width, height = size
     margin = 24
     canvas = np.full((height, width, 3), 255, dtype=np.uint8)
@@ -104,54 +133,113 @@ def write_crf_plot(path: PathLike, response: ResponseCurve, *, size: tuple[int, 
     span = hi - lo if hi > lo else 1.0
     x = margin + (response.codes / response.codes[-1]) * (width - 2 * margin)
     cv2.rectangle(canvas, (margin, margin), (width - margin, height - margin), (160, 160, 160), 1)
-    for c, bgr in enumerate(((0, 0, 220), (0, 160, 0), (220, 0, 0))):
+    for c, rgb in enumerate(((220, 0, 0), (0, 160, 0), (0, 0, 220))):
         y = height - margin - (g[:, c] - lo) / span * (height - 2 * margin)
         points = np.round(np.stack([x, y], axis=1)).astype(np.int32).reshape(-1, 1, 2)
-        cv2.polylines(canvas, [points], isClosed=False, color=bgr, thickness=1, lineType=cv2.LINE_AA)
-    _imwrite(path, canvas)
+        cv2.polylines(canvas, [points], isClosed=False, color=rgb, thickness=1, lineType=cv2.LINE_AA)
+    write_ldr(Path(path), canvas, bit_depth=8)
 
 
-def _imwrite(path: PathLike, bgr: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), bgr):
-            raise OutputError(f"{path}: OpenCV could not write the image")
+@dataclass(frozen=True)
+class FuseOptions:
+    evs: Sequence[float] = field(default_factory=lambda: list(CONTINUOUS_EVS))
+    tmo: str | None = "reinhard"
+    hdr_format: str = "exr"
+    half: bool = True
+    compression: str = "zip"
+    save_crf: bool = False
+    keep_stack: bool = False
+
+    def request(self, predictor: ExposurePredictor | None) -> dict[str, Any]:
+        """What fuse.json records as asked; another request redoes the folder."""
+        return {"evs": [float(e) for e in self.evs], "tmo": self.tmo, "format": self.hdr_format, "half": self.half,
+                "compression": self.compression, "save_crf": self.save_crf, "keep_stack": self.keep_stack,
+                "weights_id": predictor.describe()["model"]["weights_id"] if predictor is not None else None}
 
 
-def _display_bits(dst: Path) -> int:
-    bits = DISPLAY_SUFFIX_BITS.get(dst.suffix.lower())
-    if bits is None:
-        raise UsageError(f"{dst}: write display images as {', '.join(DISPLAY_SUFFIX_BITS)}")
-    return bits
+def write_fused(folder: Path, name: str, hdr: HDRImage, options: FuseOptions, provenance: dict[str, Any],
+                request: dict[str, Any], evs: Sequence[float], started: float) -> None:
+    """The HDR file, response curve, tone-mapped image and, last, ``fuse.json``."""
+    from .tonemap import tonemap_array_to_file
+
+    hdr_path = folder / f"{name}.{options.hdr_format}"
+    attributes = hdr.source.exif.exr_attributes() if hdr.source.exif else None
+    write_hdr_output(hdr_path, hdr.radiance, fmt=options.hdr_format, half=options.half,
+                     compression=options.compression, attributes=attributes)
+    written = [hdr_path.name]
+    if options.save_crf and hdr.response is not None:
+        crf_path = folder / f"{name}-crf.csv"
+        write_crf_csv(crf_path, hdr.response)
+        write_crf_plot(crf_path.with_suffix(".png"), hdr.response)
+        written += [crf_path.name, crf_path.with_suffix(".png").name]
+    if options.tmo:
+        ldr_path = folder / f"{name}-{options.tmo}.png"
+        tonemap_array_to_file(hdr.radiance, ldr_path, options.tmo, exif_bytes=hdr.source.exif_bytes,
+                              icc_profile=hdr.source.icc_profile)
+        written.append(ldr_path.name)
+    manifest = {**provenance, "evs": [float(e) for e in evs], "outputs": written,
+                "hdr": {"format": options.hdr_format, "half": options.half, "compression": options.compression,
+                        "encoding": "scene-linear Rec.709"},
+                "merge": MERGE_METHOD, "tmo": options.tmo, "request": request,
+                "seconds": round(time.monotonic() - started, 3)}
+    atomic_write_text(folder / FUSE_MANIFEST, json.dumps(manifest, indent=2))
 
 
-def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *, key: float | None = None,
-                          white: float | None = None, gamma: float = 2.2, srgb: bool = False,
-                          exif_bytes: bytes | None = None, icc_profile: bytes | None = None) -> None:
-    """Tone-map linear RGB and write it: 8-bit for .png/.jpg, 16-bit for .tif, atomically.
+def _stack_folders_in(folder: Path) -> list[Path]:
+    """A folder that `cevr stack -o` wrote: its stack folders, one level down."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and is_stack_folder(p))
 
-    ``exif_bytes`` / ``icc_profile`` (the source photo's) are carried as :func:`write_ldr` allows.
 
-    Raises:
-        UsageError: unknown operator or output suffix.
-        OutputError: the file cannot be written.
+def find_fuse_sources(inputs: Sequence[Path], recursive: bool) -> tuple[list[Path], list[Path]]:
+    """(stack folders, photos) among ``inputs``: stack folders, folders of stack folders, photos, folders of photos."""
+    stacks: list[Path] = []
+    others: list[Path] = []
+    for item in inputs:
+        if is_stack_folder(item):
+            stacks.append(item)
+        elif item.is_dir() and _stack_folders_in(item):
+            stacks += _stack_folders_in(item)
+        else:
+            others.append(item)
+    photos = discover_inputs(others, recursive=recursive) if others else []
+    return stacks, photos
+
+
+def run_fuse(
+    inputs: Sequence[Path], out_dir: Path, options: FuseOptions, predictor_factory: Callable[[], ExposurePredictor],
+    policy: BatchPolicy, on_event: Callable[[str, Any], None] | None = None,
+) -> BatchReport:
+    """Fuse stack folders, or photos (stacked on the fly with the model), into HDR images.
+
+    The model is loaded once, before any photo is touched, and only when there are photos: a missing or
+    broken weights file is one error, not one per photo.
     """
-    dst = Path(dst)
-    bits = _display_bits(dst)
-    display = tonemap_to_display(radiance, operator, key=key, white=white, gamma=gamma, srgb=srgb)
-    write_ldr(dst, display, bit_depth=bits, exif_bytes=exif_bytes, icc_profile=icc_profile)
+    if options.hdr_format not in HDR_FORMATS:
+        raise UsageError(f"--format {options.hdr_format!r}: use one of {', '.join(HDR_FORMATS)}")
+    stack_folders, photos = find_fuse_sources(inputs, policy.recursive)
+    if not stack_folders and not photos:
+        raise UsageError("nothing to fuse in " + ", ".join(str(p) for p in inputs))
+    predictor = predictor_factory() if photos else None
+    plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs))
+    request = options.request(predictor)
+    on_ev = (lambda ev: on_event("ev", ev)) if on_event else None
 
+    def job(source: Path, folder: Path) -> None:
+        started = time.monotonic()
+        if source in stack_folders:
+            stack = read_stack_folder(source)
+            record = {**provenance_record(stack.source), "stack": str(source.resolve())}
+            write_fused(folder, source.name, fuse(stack), options, record, request, stack.evs, started)
+            return
+        assert predictor is not None  # photos imply a model
+        if options.keep_stack:
+            write_stack(predictor, source, folder / "stack", StackOptions(options.evs), on_ev=on_ev)
+            stack = read_stack_folder(folder / "stack")
+        else:
+            from .io.images import read_photo
 
-def tonemap_file(src: PathLike, dst: PathLike, operator: str, *, key: float | None = None,
-                 white: float | None = None, gamma: float = 2.2, srgb: bool = False) -> None:
-    """Read an .exr/.hdr file, tone-map it with ``operator`` and write a display image to ``dst``.
+            stack = predict_stack(predictor, read_photo(source), options.evs, on_ev=on_ev)
+        write_fused(folder, source.stem, fuse(stack), options, provenance_record(stack.source, predictor),
+                    request, stack.evs, started)
 
-    Raises:
-        InputError: ``src`` unreadable.
-        UsageError: unknown operator or output suffix, or bad gamma.
-        OutputError: ``dst`` is ``src`` or cannot be written.
-    """
-    src, dst = Path(src), Path(dst)
-    _display_bits(dst)
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
-        raise OutputError(f"{dst}: refusing to overwrite the input")
-    tonemap_array_to_file(read_hdr_image(src), dst, operator, key=key, white=white, gamma=gamma, srgb=srgb)
+    return run_batch(plan, job, policy, marker=FUSE_MANIFEST, request=request, on_event=on_event)

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cevr_cli import bench
+from cevr_cli.evaluation import bench
 from cevr_cli.errors import UsageError
+from cevr_cli.evs import CONTINUOUS_EVS
 from cevr_cli.evaluation.baselines import AkyuzExpansion, NaiveExposure
 from cevr_cli.evaluation.datasets import BenchScene
 from cevr_cli.evaluation.metrics import psnr
@@ -42,7 +43,7 @@ def test_bench_on_synthetic_is_complete(synthetic_dir: Path, tmp_path: Path) -> 
     result = bench.run_bench("synthetic", synthetic_dir, predictors, size=32,
                              on_progress=lambda *a: progress.append(a))
     assert progress == [(1, 2, "one"), (2, 2, "two")]
-    nonzero = [ev for ev in bench.CONTINUOUS_EVS if ev != 0]
+    nonzero = [ev for ev in CONTINUOUS_EVS if ev != 0]
     assert result.evs == nonzero and result.scenes == 2
     for p in predictors:
         for metric in bench.LDR_METRICS:

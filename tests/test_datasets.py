@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from cevr_cli.errors import InputError, UsageError
-from cevr_cli.evaluation.datasets import SYNTHETIC_EVS, ev_from_name, load_dataset
+from cevr_cli.evaluation.datasets import ev_from_name, load_dataset
+from cevr_cli.evs import CONTINUOUS_EVS
 from cevr_cli.io.hdrfile import write_exr, write_radiance_hdr
 
 
@@ -132,7 +133,7 @@ def test_synthetic_is_deterministic(tmp_path: Path) -> None:
     first = load_dataset("synthetic", tmp_path, size=16)
     second = load_dataset("synthetic", tmp_path, size=16)
     assert [s.name for s in first] == ["a", "b"]
-    assert sorted(first[0].ldr_by_ev) == [ev for ev in SYNTHETIC_EVS if ev != 0]
+    assert sorted(first[0].ldr_by_ev) == [ev for ev in CONTINUOUS_EVS if ev != 0]
     for x, y in zip(first, second, strict=True):
         np.testing.assert_array_equal(x.input_ev0, y.input_ev0)
         np.testing.assert_array_equal(x.ldr_by_ev[1.5], y.ldr_by_ev[1.5])
@@ -147,7 +148,7 @@ def test_synthetic_cameras_extend_the_bench_camera(tmp_path: Path) -> None:
     radiance = np.exp(np.random.default_rng(1).normal(0, 1.5, (24, 32, 3))).astype(np.float32)
     write_exr(tmp_path / "a.exr", radiance)
     bench = load_dataset("synthetic", tmp_path, size=16)[0]
-    pairs = list(synthetic_bench_scenes([tmp_path / "a.exr"], 16, SYNTHETIC_EVS, cameras=3))
+    pairs = list(synthetic_bench_scenes([tmp_path / "a.exr"], 16, CONTINUOUS_EVS, cameras=3))
     assert [b.name for b, _ in pairs] == ["a", "a#1", "a#2"]
     np.testing.assert_array_equal(pairs[0][0].input_ev0, bench.input_ev0)  # camera 0 is the bench's camera
     assert len({s.seed for _, s in pairs}) == 3

@@ -38,12 +38,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import CevrError, UsageError
+from ..evs import CONTINUOUS_EVS
+from ..fuse import MERGE_METHOD
 from ..imaging import quantise
 from ..io.atomic import atomic_write_text
 from . import metrics as M
 from .datasets import BenchScene, load_dataset
 
-CONTINUOUS_EVS: tuple[float, ...] = tuple(-3.0 + 0.5 * i for i in range(13))  # the paper's continuous stack
 PREDEFINED_EVS: tuple[float, ...] = tuple(float(v) for v in range(-3, 4))  # integer EVs
 
 LDR_METRICS = ("psnr", "ssim", "ms_ssim")
@@ -61,7 +62,7 @@ PUBLISHED: dict[str, dict[str, tuple[float, float]]] = {
 ASSUMPTIONS = {
     "ldr_range": "PSNR/SSIM/MS-SSIM on [0, 1] images, PSNR = -10 log10(MSE + 1e-8)",
     "resize": "size x size with cv2.INTER_AREA (paper: 256x256)",
-    "stack": "predictions rounded to 8 bits, input added at EV 0, Debevec & Malik merge (OpenCV)",
+    "stack": "predictions rounded to 8 bits, input added at EV 0; " + MERGE_METHOD,
     "tonemap": "Reinhard 2002 global with automatic key/white; Kim & Kautz 2008 defaults; gamma 2.2",
     "pu21": "banding_glare; prediction scaled to truth by median log-luminance ratio; "
             "truth peak -> 1000 cd/m2",

@@ -44,20 +44,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InputError, UsageError
+from ..evs import CONTINUOUS_EVS
+from ..vocabulary import DATASET_KINDS, HDR_SUFFIXES
 
 if TYPE_CHECKING:
     from ..training.camera import SyntheticScene
 
-DATASET_KINDS = ("vds", "hdreye", "brackets", "synthetic")
 _LDR_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
-_HDR_SUFFIXES = (".exr", ".hdr")
 _NUMBER = r"[+-]?\d+(?:\.\d+)?"
 # "ev-1", "EV+0.5", "03_ev+1.00": EV before the number; not preceded by a letter (e.g. "level2").
 _EV_PREFIX = re.compile(rf"(?<![a-z])ev\s*({_NUMBER})", re.IGNORECASE)
 # "_-2EV", "t1_0EV_true": number before EV; the number must not continue a word or another number.
 _EV_SUFFIX = re.compile(rf"(?<![a-z0-9.])({_NUMBER})\s*ev(?![a-z])", re.IGNORECASE)
 _EXIF_SNAP = 6  # snap EXIF-derived steps to 1/6 stop
-SYNTHETIC_EVS = tuple(-3.0 + 0.5 * i for i in range(13))  # the paper's continuous stack, -3:3:0.5
+
 
 
 @dataclass
@@ -71,7 +71,7 @@ class BenchScene:
 
 
 def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | None = None, *,
-                 synthetic_evs: Sequence[float] = SYNTHETIC_EVS) -> list[BenchScene]:
+                 synthetic_evs: Sequence[float] = CONTINUOUS_EVS) -> list[BenchScene]:
     """Read a benchmark dataset of ``kind`` (one of :data:`DATASET_KINDS`) from ``path``.
 
     ``synthetic_evs``: the EVs at which ``synthetic`` scenes get ground-truth LDRs.
@@ -99,7 +99,7 @@ def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | N
 def ev_from_name(name: str) -> float | None:
     """The EV written in a file name (without its extension), or None when it has none."""
     stem = name
-    while Path(stem).suffix.lower() in _LDR_SUFFIXES + _HDR_SUFFIXES:
+    while Path(stem).suffix.lower() in _LDR_SUFFIXES + HDR_SUFFIXES:
         stem = Path(stem).stem
     match = _EV_PREFIX.search(stem) or _EV_SUFFIX.search(stem)
     return round(float(match.group(1)), 6) + 0.0 if match else None
@@ -209,7 +209,7 @@ def _load_hdreye(root: Path) -> list[BenchScene]:
         if not match:
             continue
         name = match.group("scene")
-        hdr_path = _first_existing(d / f"{name}_HDR{s}" for d in hdr_dirs for s in _HDR_SUFFIXES)
+        hdr_path = _first_existing(d / f"{name}_HDR{s}" for d in hdr_dirs for s in HDR_SUFFIXES)
         scenes.append(BenchScene(name, _read_ldr(p), {}, _read_hdr(hdr_path) if hdr_path else None))
     return scenes
 
@@ -241,7 +241,7 @@ def _bracket_scene(folder: Path, images: list[Path]) -> BenchScene:
         by_ev[ev] = p
     if 0.0 not in by_ev:
         raise InputError(folder, f"no EV 0 image among the brackets (found EVs {sorted(by_ev)})")
-    hdr_files = _files(folder, _HDR_SUFFIXES)
+    hdr_files = _files(folder, HDR_SUFFIXES)
     if len(hdr_files) > 1:
         raise InputError(folder, f"more than one HDR ground truth: {', '.join(p.name for p in hdr_files)}")
     return BenchScene(

@@ -49,3 +49,26 @@ def atomic_write_bytes(destination: str | os.PathLike[str], data: bytes) -> None
 def atomic_write_text(destination: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) to ``destination`` atomically."""
     atomic_write_bytes(destination, text.encode("utf-8"))
+
+
+def check_writable(destination: str | os.PathLike[str], *, folder: bool = False) -> None:
+    """Fail now, before any work, if ``destination`` (a file, or with ``folder`` a folder) cannot be written.
+
+    Creates the folder (or the file's parent folder) and writes and removes a probe file there.
+
+    Raises:
+        OutputError: not creatable or not writable, with the reason.
+    """
+    from ..errors import OutputError
+
+    destination = Path(destination)
+    where = destination if folder else destination.parent
+    if not folder and destination.is_dir():
+        raise OutputError(f"{destination}: is a folder; give a file name")
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".cevr-probe.", dir=where)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{destination}: cannot write there ({exc.strerror or exc})") from None

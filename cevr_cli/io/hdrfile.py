@@ -17,11 +17,11 @@ import OpenEXR
 
 from ..errors import InputError, OutputError, UsageError
 from ..imaging import check_rgb
+from ..vocabulary import EXR_COMPRESSIONS
 from .atomic import atomic_path
 
 PathLike = str | os.PathLike[str]
 
-EXR_COMPRESSIONS: tuple[str, ...] = ("zip", "zips", "piz", "dwaa", "rle", "none")
 _EXR_COMPRESSION_CODES = {
     "zip": OpenEXR.ZIP_COMPRESSION,
     "zips": OpenEXR.ZIPS_COMPRESSION,

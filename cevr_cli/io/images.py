@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, OutputError
+from ..imaging import quantise
 from .atomic import atomic_path
 from .exif import ExifInfo, exif_from_pillow
 
@@ -173,10 +174,11 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
               icc_profile: bytes | None = None) -> None:
     """Write an 8-bit PNG/JPEG or an 8/16-bit TIFF with the photo's EXIF and ICC profile, atomically.
 
+    ``rgb`` is float in [0, 1] (clipped and rounded to the nearest code) or already integer codes of
+    ``bit_depth`` bits.
+
     TIFF carries the ICC profile and the EXIF camera, date and authorship tags as baseline TIFF tags;
     a 16-bit PNG (OpenCV) carries pixels only.
-
-    Values are clipped to [0, 1] and rounded to the nearest code (not truncated).
     """
     import cv2
 
@@ -184,8 +186,7 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     suffix = path.suffix.lower()
     if bit_depth not in (8, 16):
         raise OutputError(f"{path}: bit depth must be 8 or 16")
-    levels = 255.0 if bit_depth == 8 else 65535.0
-    codes = np.round(np.clip(rgb, 0.0, 1.0) * levels).astype(np.uint8 if bit_depth == 8 else np.uint16)
+    codes = rgb if rgb.dtype == (np.uint8 if bit_depth == 8 else np.uint16) else quantise(rgb, bit_depth)
     with atomic_path(path) as tmp:
         if bit_depth == 8 and suffix in (".png", ".jpg", ".jpeg"):
             from PIL import Image

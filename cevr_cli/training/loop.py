@@ -27,49 +27,18 @@ from ..model.cevr import CEVRNet
 from ..model.config import get_config
 from ..model.imagenet import init_encoder_from_vgg16
 from ..model.weights import ModelPair, load_pair, save_pair
+from ..vocabulary import CYCLE_SPLITS, PRECISIONS, TRAIN_DIRECTIONS
+from .config import TrainConfig
 from .pairs import SyntheticPairs, ValidationSet, make_validation
 from .scenes import find_radiance_maps, load_radiance, split_scenes
 
 VAL_EVS = {"inc": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0], "dec": [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]}
 
 
-@dataclass
-class TrainConfig:
-    data: str | list[str]  # one or more folders of .exr/.hdr radiance maps
-    out: str = "runs/cevr"
-    direction: str = "both"  # inc | dec | both
-    variant: str = "cevr"
-    epochs: int = 1250
-    samples_per_epoch: int = 48  # the VDS train set has 48 scenes
-    batch_size: int = 4
-    crop: int = 256
-    lr: float = 2e-4
-    t0: int = 10
-    t_mult: int = 2
-    cycle: bool = True
-    cycle_weight: float = 0.1
-    cycle_split: str = "random"  # random (paper, Eq. 4) | half (released code)
-    continuous_steps: bool = False
-    max_long_side: int = 1024  # radiance maps are downscaled to this on load
-    val_size: int = 256
-    val_cameras: int = 4  # synthetic cameras per validation scene
-    checkpoint_every: int = 200  # iterations
-    seed: int = 0
-    device: str = "cpu"
-    resume: bool = False
-    init: str | None = None  # start from this weights pair (fine-tuning) instead of random weights
-    max_minutes: float | None = None  # stop (and keep the best checkpoint) after this wall time
-    threads: int | None = None
-    workers: int = 0  # data-loading processes (synthesising brackets is CPU work; a GPU waits on it)
-    encoder_init: str | None = None  # ImageNet VGG16 convolutions (safetensors) for the encoder
-    precision: str = "auto"  # fp32 | bf16 | auto (bf16 autocast where the device runs it natively)
-    channels_last: bool = True
-
-
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``precision`` on ``device`` (None: plain fp32)."""
-    if precision not in ("fp32", "bf16", "auto"):
-        raise UsageError(f"--precision must be fp32, bf16 or auto, not {precision!r}")
+    if precision not in PRECISIONS:
+        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision == "fp32":
         return None
     if device.type == "cuda":
@@ -154,6 +123,10 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, tmp)
 
 
+def _out_of_time(cfg: TrainConfig, started: float) -> bool:
+    return cfg.max_minutes is not None and (time.monotonic() - started) / 60 > cfg.max_minutes
+
+
 def train_direction(
     cfg: TrainConfig, direction: str, train_maps: list[np.ndarray], val: ValidationSet, on_event: Event | None = None
 ) -> tuple[CEVRNet, dict[str, Any]]:
@@ -216,6 +189,8 @@ def train_direction(
             if on_event:
                 on_event("iteration", {"direction": direction, "epoch": epoch, "iteration": iteration, **parts,
                                        "loss": loss.item(), "lr": scheduler.get_last_lr()[0]})
+            if _out_of_time(cfg, started):
+                break  # mid-epoch: validate and checkpoint what was learnt, then stop
         psnr = validate(model, val, device)
         mean_psnr = float(np.mean(list(psnr.values())))
         if mean_psnr > best["mean_psnr"]:
@@ -225,7 +200,7 @@ def train_direction(
         history.append(log)
         if on_event:
             on_event("epoch", asdict(log))
-        out_of_time = cfg.max_minutes is not None and (time.monotonic() - started) / 60 > cfg.max_minutes
+        out_of_time = _out_of_time(cfg, started)
         if (epoch + 1) % max(1, cfg.checkpoint_every // iters_per_epoch) == 0 or out_of_time or epoch + 1 == cfg.epochs:
             _save_checkpoint(last_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -269,14 +244,33 @@ def export_pair(out: Path, cfg: TrainConfig, train_paths: list[Path], val_paths:
     return weights
 
 
-def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult:
-    """Train the requested direction(s) and, for ``both``, write the pair as safetensors in ``cfg.out``."""
-    if cfg.direction not in ("inc", "dec", "both"):
-        raise UsageError(f"--direction must be inc, dec or both, not {cfg.direction!r}")
-    if cfg.crop % 8:
-        raise UsageError(f"--crop {cfg.crop}: must be a multiple of 8")
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse a request that cannot run, before any data is read.
+
+    Raises:
+        UsageError: an unknown choice, a non-positive count, or ``resume`` without a checkpoint.
+    """
+    choices = {"direction": TRAIN_DIRECTIONS, "cycle_split": CYCLE_SPLITS, "precision": PRECISIONS}
+    for name, allowed in choices.items():
+        if getattr(cfg, name) not in allowed:
+            raise UsageError(f"--{name.replace('_', '-')} {getattr(cfg, name)!r}: use one of {', '.join(allowed)}")
+    for name in ("epochs", "samples_per_epoch", "batch_size", "t0", "t_mult", "val_size", "val_cameras",
+                 "checkpoint_every"):
+        if getattr(cfg, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} {getattr(cfg, name)}: must be at least 1")
+    if cfg.crop < 8 or cfg.crop % 8:
+        raise UsageError(f"--crop {cfg.crop}: must be a positive multiple of 8")
     if cfg.workers < 0:
         raise UsageError(f"--workers {cfg.workers}: must be 0 or more")
+    if cfg.resume:
+        directions = ["inc", "dec"] if cfg.direction == "both" else [cfg.direction]
+        if not any((Path(cfg.out) / f"{d}-last.pt").is_file() for d in directions):
+            raise UsageError(f"--resume: no checkpoint in {cfg.out} (*-last.pt); run without --resume to start")
+
+
+def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult:
+    """Train the requested direction(s) and, for ``both``, write the pair as safetensors in ``cfg.out``."""
+    check_config(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.device.startswith("cuda"):

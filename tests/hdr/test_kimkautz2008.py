@@ -1,52 +1,87 @@
-"""Kim & Kautz 2008 against the toolbox formula evaluated by hand on a 3x4 image."""
+"""Kim & Kautz 2008 (HDR Toolbox form and defaults) pinned to values worked out by hand.
 
-import math
+Equations (shared/reference/tonemapping.md): Ll = ln(L + 1e-6), mu = mean Ll,
+k1 = ln(300/0.3) / (max Ll - min Ll) = ln(1000) / range, sigma = range / 3,
+w = exp(-(Ll - mu)^2 / (2 sigma^2)), k2 = (1 - k1) w + k1, Ld = exp(0.5 k2 (Ll - mu) + mu),
+clip Ld to its 1st/99th nearest-rank percentiles and rescale that range to [0, 1], colour by ratio.
+Working in units of u = ln 10 keeps the arithmetic short: ln(1000) = 3u. The 1e-6 delta moves the
+numbers below by < 1e-6 relative. Expected values are literals, not calls into our code.
+"""
 
 import numpy as np
 import pytest
 
 from cevr_cli.errors import UsageError
 from cevr_cli.hdr.kimkautz2008 import kimkautz2008
-
-HDR = np.array(
-    [[[0.01, 0.02, 0.03], [0.1, 0.1, 0.1], [0.5, 0.2, 0.1], [1.0, 1.0, 1.0]],
-     [[2.0, 3.0, 1.0], [5.0, 5.0, 5.0], [0.05, 0.3, 0.9], [8.0, 4.0, 2.0]],
-     [[20.0, 20.0, 20.0], [0.002, 0.001, 0.004], [50.0, 30.0, 10.0], [0.7, 0.8, 0.9]]]
-)
+from cevr_cli.hdr.tonemap import tonemap_to_display
 
 
-def _by_hand() -> np.ndarray:
-    pixels = [tuple(p) for p in HDR.reshape(-1, 3)]
-    lum = [0.2126 * r + 0.7152 * g + 0.0722 * b for r, g, b in pixels]
-    ll = [math.log(v + 1e-6) for v in lum]
-    mu = sum(ll) / len(ll)
-    k1 = (math.log(300) - math.log(0.3)) / (max(ll) - min(ll))
-    sigma = (max(ll) - min(ll)) / 3.0
-    ld = []
-    for x in ll:
-        k2 = (1 - k1) * math.exp(-((x - mu) ** 2) / (2 * sigma**2)) + k1
-        ld.append(math.exp(0.5 * k2 * (x - mu) + mu))
-    ranked = sorted(ld)  # n = 12: 1% -> rank max(round(0.12), 1) = 1, 99% -> rank round(11.88) = 12
-    lo, hi = ranked[0], ranked[11]
-    scaled = [(min(max(v, lo), hi) - lo) / (hi - lo) for v in ld]
-    out = [[c * s / l for c in p] for p, s, l in zip(pixels, scaled, lum, strict=True)]
-    return np.array(out).reshape(HDR.shape)
+def _grey(values: np.ndarray) -> np.ndarray:
+    return np.repeat(np.asarray(values, dtype=np.float64)[..., None], 3, axis=-1)
 
 
-def test_matches_hand_computation() -> None:
-    out = kimkautz2008(HDR)
-    assert out.shape == HDR.shape and out.dtype == np.float32
-    np.testing.assert_allclose(out, _by_hand(), rtol=1e-5, atol=1e-7)
+# 1x4 grey image, L = 1, 1, 10, 100 -> Ll = 0, 0, 1u, 2u.
+#   mu = 3u/4 = 0.75u; range = 2u -> k1 = 3u/2u = 1.5; sigma = 2u/3
+#   (Ll - mu) / sigma = -1.125, -1.125, 0.375, 1.875
+#   w = exp(-0.6328125) = 0.5310960, exp(-0.0703125) = 0.9321025, exp(-1.7578125) = 0.1724216
+#   k2 = 1.5 - 0.5 w = 1.2344520, 1.0339488, 1.4137892
+#   Ld = 10^(0.5 k2 (Ll/u - 0.75) + 0.75):
+#     L = 1:   10^(0.5*1.2344520*(-0.75) + 0.75) = 10^0.2870805 = 1.936781
+#     L = 10:  10^(0.5*1.0339488*0.25 + 0.75)    = 10^0.8792436 = 7.572575
+#     L = 100: 10^(0.5*1.4137892*1.25 + 0.75)    = 10^1.6336182 = 43.01483
+#   n = 4: percentiles are min and max, so (Ld - 1.936781) / (43.01483 - 1.936781):
+#     0, 0, 5.635794 / 41.07805 = 0.1371972, 1;  GammaTMO 2.2: 0, 0, 0.4054004, 1
+FOUR = _grey([[1.0, 1.0, 10.0, 100.0]])
 
 
-def test_black_pixels_stay_black_and_flat_image_is_defined() -> None:
-    hdr = HDR.copy()
-    hdr[0, 0] = 0.0
-    assert np.all(kimkautz2008(hdr)[0, 0] == 0)
+def test_four_pixels_by_hand() -> None:
+    out = kimkautz2008(FOUR)
+    assert out.shape == (1, 4, 3) and out.dtype == np.float32
+    np.testing.assert_allclose(out, _grey([[0.0, 0.0, 0.1371972, 1.0]]), rtol=1e-5, atol=1e-6)
+    shown = tonemap_to_display(FOUR, "kimkautz")
+    np.testing.assert_allclose(shown, _grey([[0.0, 0.0, 0.4054004, 1.0]]), rtol=1e-5, atol=1e-6)
+
+
+# 200 grey pixels (10x20, shuffled) at L = 10^x: one at x = -2, 99 at x = 0, one at x = 1, 98 at x = 2,
+# one at x = 5.
+#   mu = (-2 + 0 + 1 + 196 + 5) u / 200 = u; range = 7u -> k1 = 3/7; sigma = 7u/3
+#   x = 1: Ll = mu, so w = 1, k2 = 1 and Ld = e^mu = 10
+#   x = 0, 2: (Ll - mu)/sigma = -+3/7, w = exp(-9/98) = 0.9122541,
+#             k2 = (4/7) 0.9122541 + 3/7 = 0.5212880 + 0.4285714 = 0.9498595
+#             Ld = 10^(1 -+ 0.9498595/2) = 10^0.5250703 = 3.350196, 10^1.4749297 = 29.84900
+#   outliers: x = -2 -> Ld = 0.9596, x = 5 -> Ld = 131.85 (beyond the other Ld either way)
+# Nearest-rank percentiles, n = 200: rank 2 -> 3.350196 (x = 0), rank 198 -> 29.84900 (x = 2).
+# Clip and rescale: x = -2 and 0 -> 0; x = 2 and 5 -> 1;
+#   x = 1 -> (10 - 3.350196) / (29.84900 - 3.350196) = 6.649804 / 26.49880 = 0.2509473 -> ^(1/2.2) 0.5334368
+# (Without the percentile clip, min/max rescaling would put x = 1 at (10 - 0.9596)/(131.85 - 0.9596) = 0.069.)
+KK_EXPONENTS = np.array([-2.0, 0.0, 1.0, 2.0, 5.0])
+KK_COUNTS = [1, 99, 1, 98, 1]
+KK_LINEAR = [0.0, 0.0, 0.2509473, 1.0, 1.0]
+KK_GAMMA = [0.0, 0.0, 0.5334368, 1.0, 1.0]
+
+
+def test_percentile_clip_on_200_pixels_by_hand() -> None:
+    exponents = np.random.default_rng(3).permutation(np.repeat(KK_EXPONENTS, KK_COUNTS)).reshape(10, 20)
+    hdr = _grey(10.0**exponents)
+    out = kimkautz2008(hdr)
+    shown = tonemap_to_display(hdr, "kimkautz")
+    for x, linear, gamma in zip(KK_EXPONENTS, KK_LINEAR, KK_GAMMA, strict=True):
+        mask = exponents == x
+        np.testing.assert_allclose(out[mask], linear, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(shown[mask], gamma, rtol=1e-5, atol=1e-6)
+
+
+def test_black_pixel_stays_black_and_flat_image_maps_to_zero() -> None:
+    # A black pixel has L = 0, so the colour ratio Ld/L is 0/0 or x/0 -> set to 0 (ChangeLuminance).
+    hdr = FOUR.copy()
+    hdr[0, 3] = 0.0
+    assert np.all(kimkautz2008(hdr)[0, 3] == 0)
+    # Flat image: range 0 makes k1 = ln(1000)/0; the toolbox's NaNs become 0 in ChangeLuminance.
     assert np.all(kimkautz2008(np.ones((2, 3, 3))) == 0)
 
 
 def test_float32_input_and_bad_shape() -> None:
-    np.testing.assert_allclose(kimkautz2008(HDR.astype(np.float32)), _by_hand(), rtol=1e-4, atol=1e-6)
+    out = kimkautz2008(FOUR.astype(np.float32))
+    np.testing.assert_allclose(out, _grey([[0.0, 0.0, 0.1371972, 1.0]]), rtol=1e-4, atol=1e-6)
     with pytest.raises(UsageError):
-        kimkautz2008(HDR[..., :2])
+        kimkautz2008(FOUR[..., :2])

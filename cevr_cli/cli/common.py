@@ -1,0 +1,129 @@
+"""What every command shares: the console, option types built from the library's vocabularies, error
+handling, batch progress and the summary line."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ..errors import CevrError
+from ..vocabulary import DEVICES
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+state = {"debug": False}
+
+
+def choices(name: str, values: Sequence[str]) -> type[Enum]:
+    """A str Enum of ``values`` for Typer, generated from a library vocabulary so the two cannot drift."""
+    return Enum(name, [(v.replace("-", "_"), v) for v in values], type=str)  # type: ignore[return-value]
+
+
+Device = choices("Device", DEVICES)
+
+EvsOpt = Annotated[str, typer.Option("--evs", help="EV steps: start:stop:step (inclusive) or a comma list.")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
+WeightsOpt = Annotated[
+    Path | None, typer.Option("--weights", help="Model weights (.safetensors); default: the shipped weights.")
+]
+DeviceOpt = Annotated[Device, typer.Option("--device", help="auto picks CUDA, then MPS, then CPU.")]  # type: ignore[valid-type]
+HalfOpt = Annotated[bool, typer.Option("--half", help="fp16 inference (CUDA only).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only errors.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
+RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Walk folders recursively.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Redo inputs whose outputs are already complete.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")]
+
+
+@contextmanager
+def errors(debug: bool = False) -> Iterator[None]:
+    """Library errors become one red line and an exit code; tracebacks only with --debug."""
+    state["debug"] = state["debug"] or debug
+    try:
+        yield
+    except CevrError as exc:
+        if state["debug"]:
+            traceback.print_exc()
+        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted:[/yellow] finished outputs are kept; run the same command again to resume")
+        raise typer.Exit(130) from None
+
+
+def load_predictor(weights: Path | None, device: Enum, half: bool) -> Any:
+    from ..model import load_predictor as load
+
+    return load(str(weights) if weights else None, device.value, half=half)
+
+
+class BatchProgress:
+    """rich progress over inputs (and EVs within the current photo), silent when quiet."""
+
+    def __init__(self, quiet: bool, per_item: int) -> None:
+        self.quiet = quiet
+        self.per_item = per_item
+        self.progress: Any = None
+        self.items_task: Any = None
+        self.evs_task: Any = None
+
+    def __enter__(self) -> BatchProgress:
+        if not self.quiet:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def event(self, kind: str, payload: Any) -> None:
+        if kind == "planned" and self.progress is not None:
+            self.items_task = self.progress.add_task("inputs", total=payload)
+            if self.per_item:
+                self.evs_task = self.progress.add_task("  EVs", total=self.per_item)
+        elif kind == "start" and self.progress is not None and self.evs_task is not None:
+            self.progress.update(self.evs_task, completed=0, description=f"  {Path(payload).name}")
+        elif kind == "ev" and self.progress is not None and self.evs_task is not None:
+            self.progress.advance(self.evs_task)
+        elif kind == "warning" and not self.quiet:
+            err.print(f"[yellow]warning:[/yellow] {payload}", soft_wrap=True)
+        elif kind == "item":
+            if payload.status == "failed":
+                err.print(f"[red]failed:[/red] {payload.message}", soft_wrap=True)
+            elif payload.status == "planned" and not self.quiet:
+                err.print(f"{payload.message}: {payload.source} -> {payload.output}", soft_wrap=True)
+            elif payload.message and payload.status == "done" and not self.quiet:
+                err.print(f"{payload.source}: {payload.message}", soft_wrap=True)
+            if self.progress is not None and self.items_task is not None:
+                self.progress.advance(self.items_task)
+
+
+def finish(report: Any, as_json: bool, quiet: bool, verb: str) -> None:
+    """The summary (a line, or JSON on stdout) and the exit code: 1 if any input failed."""
+    if as_json:
+        out.print_json(json.dumps(report.to_json()))
+    elif not quiet:
+        c = report.counts()
+        err.print(f"{verb}: {c.get('done', 0)} done, {c.get('skipped', 0)} skipped (already complete), "
+                  f"{c.get('failed', 0)} failed" + (f", {c.get('planned', 0)} planned" if c.get("planned") else ""))
+    raise typer.Exit(report.exit_code)

@@ -1,0 +1,44 @@
+"""`cevr demo`: the whole pipeline on the bundled sample photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..evs import CONTINUOUS_EVS
+from .common import (
+    BatchProgress,
+    DebugOpt,
+    Device,
+    DeviceOpt,
+    JsonOpt,
+    OutOpt,
+    QuietOpt,
+    err,
+    errors,
+    finish,
+    load_predictor,
+)
+
+
+def demo(
+    output: OutOpt = Path("cevr-demo"),
+    device: DeviceOpt = Device("auto"),
+    size: Annotated[int | None, typer.Option(
+        "--size", min=16, help="Downsize the sample to this long side first (a quick check of an install).")] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run the whole pipeline on the bundled sample photo with the shipped weights: stack, HDR, tone map."""
+    with errors(debug):
+        from ..demo import run_demo
+
+        with BatchProgress(quiet or as_json, len(CONTINUOUS_EVS)) as progress:
+            report = run_demo(output, lambda: load_predictor(None, device, False), long_side=size,
+                              on_event=progress.event)
+    if not quiet and not as_json and report.exit_code == 0:
+        err.print(f"demo: stack, HDR and tone-mapped image of the sample are in {output}/sample/")
+    finish(report, as_json, quiet, "demo")

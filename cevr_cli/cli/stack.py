@@ -1,0 +1,64 @@
+"""`cevr stack`: photos -> continuous exposure stacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..vocabulary import STACK_FORMATS
+from .common import (
+    BatchProgress,
+    DebugOpt,
+    Device,
+    DeviceOpt,
+    DryRunOpt,
+    EvsOpt,
+    HalfOpt,
+    JsonOpt,
+    OutOpt,
+    OverwriteOpt,
+    QuietOpt,
+    RecursiveOpt,
+    WeightsOpt,
+    choices,
+    errors,
+    finish,
+    load_predictor,
+)
+
+StackFormat = choices("StackFormat", list(STACK_FORMATS))
+
+
+def stack(
+    inputs: Annotated[list[Path], typer.Argument(help="Photos (JPEG, PNG, TIFF, camera RAW) or folders of photos.")],
+    output: OutOpt = Path("cevr-stacks"),
+    evs: EvsOpt = "-3:3:0.5",
+    image_format: Annotated[
+        StackFormat, typer.Option("--format", help="png = 8-bit PNG, tiff = 16-bit TIFF.")  # type: ignore[valid-type]
+    ] = StackFormat("png"),
+    weights: WeightsOpt = None,
+    device: DeviceOpt = Device("auto"),
+    half: HalfOpt = False,
+    recursive: RecursiveOpt = False,
+    overwrite: OverwriteOpt = False,
+    dry_run: DryRunOpt = False,
+    max_megapixels: Annotated[float, typer.Option(help="Refuse photos larger than this.")] = 250.0,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a continuous exposure stack (one image per EV) for each photo: OUT/<photo>/00_ev-3.00.png ..."""
+    with errors(debug):
+        from ..batch import BatchPolicy
+        from ..evs import parse_evs
+        from ..stack import StackOptions, run_stack
+
+        ev_list = parse_evs(evs)
+        options = StackOptions(ev_list, image_format.value, max_megapixels)
+        policy = BatchPolicy(overwrite, dry_run, recursive)
+        predictor = load_predictor(weights, device, half)
+        with BatchProgress(quiet or as_json, len(ev_list)) as progress:
+            report = run_stack(inputs, output, predictor, options, policy, on_event=progress.event)
+    finish(report, as_json, quiet, "stack")

@@ -1,0 +1,125 @@
+"""`cevr train`: its options are generated from :class:`cevr_cli.training.config.TrainConfig`, so each is
+written once (name, type, default, help) and the CLI cannot drift from the library."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import MISSING, asdict, fields
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..training.config import TrainConfig
+from ..vocabulary import CYCLE_SPLITS, PRECISIONS, TRAIN_DIRECTIONS
+from .common import DebugOpt, Device, JsonOpt, QuietOpt, choices, err, errors, out
+
+_CHOICES: dict[str, type[Enum]] = {
+    "direction": choices("Direction", TRAIN_DIRECTIONS),
+    "cycle_split": choices("CycleSplit", CYCLE_SPLITS),
+    "precision": choices("Precision", PRECISIONS),
+    "device": Device,
+}
+_PATHS = {"out", "init", "encoder_init"}
+_SCALARS: dict[str, Any] = {"int": int, "float": float, "str": str, "bool": bool,
+                            "int | None": Optional[int], "float | None": Optional[float]}  # noqa: UP045
+_DEFAULT_OVERRIDES = {"device": "auto"}  # the CLI picks the best device; the library's default stays the CPU
+
+
+def _parameter(field_: Any) -> inspect.Parameter:
+    name, meta = field_.name, dict(field_.metadata)
+    flag = "--" + name.replace("_", "-")
+    option: dict[str, Any] = {"help": meta.pop("help")}
+    if "min" in meta:
+        option["min"] = meta["min"]
+    default = _DEFAULT_OVERRIDES.get(name, field_.default)
+    if name == "data":
+        annotation: Any = list[Path]
+        default = MISSING
+    elif name in _CHOICES:
+        annotation = _CHOICES[name]
+        default = annotation(default)
+    elif name in _PATHS:
+        annotation = Path if field_.default is not None else Optional[Path]  # noqa: UP045
+        default = Path(default) if default is not None else None
+    else:
+        annotation = _SCALARS[field_.type]
+    names = [flag, "-o"] if name == "out" else [f"{flag}/--no-{flag[2:]}"] if annotation is bool else [flag]
+    hint = Annotated[annotation, typer.Option(*names, **option)]
+    empty = inspect.Parameter.empty
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint,
+                             default=empty if default is MISSING else default)
+
+
+def _to_config_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list):
+        return [_to_config_value(v) for v in value]
+    return value
+
+
+def train(**options: Any) -> None:
+    """Train CEVR models with L1 + 0.1 x cycle loss (Eq. 5) on synthetic brackets of real radiance maps."""
+    quiet, as_json = options.pop("quiet"), options.pop("as_json")
+    with errors(options.pop("debug")):
+        from ..model import resolve_device
+        from ..training.loop import run_training
+
+        values = {name: _to_config_value(value) for name, value in options.items()}
+        values["device"] = str(resolve_device(values["device"]))
+        cfg = TrainConfig(**values)
+        with TrainProgress(quiet or as_json, cfg.epochs) as progress:
+            result = run_training(cfg, on_event=progress.event)
+    if as_json:
+        out.print_json(json.dumps(asdict(result), default=str))
+    elif not quiet:
+        weights = result.weights or "n/a (one direction)"
+        err.print(f"train: best validation PSNR {result.best_psnr} dB; weights: {weights}")
+
+
+_extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=False)
+          for name, hint in (("quiet", QuietOpt), ("as_json", JsonOpt), ("debug", DebugOpt))]
+train.__signature__ = inspect.Signature([_parameter(f) for f in fields(TrainConfig)] + _extra)  # type: ignore[attr-defined]
+train.__annotations__ = {p.name: p.annotation for p in train.__signature__.parameters.values()}  # type: ignore[attr-defined]
+
+
+class TrainProgress:
+    """Per-direction epoch bar with the latest loss and validation PSNR."""
+
+    def __init__(self, quiet: bool, epochs: int) -> None:
+        self.quiet, self.epochs = quiet, epochs
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> TrainProgress:
+        if not self.quiet:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=err)
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def event(self, kind: str, payload: dict[str, Any]) -> None:
+        if self.progress is None:
+            return
+        if kind == "data":
+            err.print(f"train scenes: {', '.join(payload['train'])}; validation: {', '.join(payload['val'])}",
+                      soft_wrap=True)
+        elif kind == "iteration":
+            desc = f"{payload['direction']} epoch {payload['epoch'] + 1}"
+            if self.task is None or self.progress.tasks[self.task].description.split()[0] != payload["direction"]:
+                self.task = self.progress.add_task(desc, total=self.epochs, status="")
+            self.progress.update(self.task, description=desc, status=f"loss {payload['loss']:.4f}")
+        elif kind == "epoch" and self.task is not None:
+            psnr = " ".join(f"{ev:+g}:{v:.1f}" for ev, v in payload["val_psnr"].items())
+            self.progress.update(self.task, completed=payload["epoch"] + 1, status=f"val PSNR {psnr}")

@@ -1,0 +1,63 @@
+"""Where an output came from: the source photo's metadata and one provenance record for every manifest.
+
+``stack.json`` and ``fuse.json`` both start with :func:`provenance_record`, so a stack or an HDR image
+names its source, the cevr version, the model and weights and the device the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import __version__
+from .io.exif import ExifInfo
+
+
+@dataclass(frozen=True)
+class SourceMetadata:
+    """What outputs inherit from the source photo: capture facts (EXR header, manifests), EXIF bytes and
+    ICC profile (carried into display images), and its size and bit depth."""
+
+    path: Path | None = None
+    exif: ExifInfo | None = None
+    exif_bytes: bytes | None = None
+    icc_profile: bytes | None = None
+    size: tuple[int, int] | None = None  # width, height
+    bit_depth: int | None = None
+
+    def exposure_warnings(self) -> list[str]:
+        """Why the photo's absolute exposure (EV100) is unknown, if it is."""
+        missing = self.exif.missing_exposure_fields() if self.exif is not None else ["exposure_time", "f_number",
+                                                                                     "iso"]
+        return [f"no EXIF {', '.join(missing)}: the photo's absolute exposure (EV100) is unknown"] if missing else []
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": str(self.path.resolve()) if self.path else None,
+            "source_size": list(self.size) if self.size else None,
+            "source_bit_depth": self.bit_depth,
+            "exif": self.exif.to_json() if self.exif is not None else None,
+            "source_ev100": self.exif.exposure_value() if self.exif is not None else None,
+        }
+
+
+class ModelInfo(Protocol):
+    """What a predictor tells about itself (:class:`cevr_cli.model.CEVRPredictor` implements it)."""
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+def provenance_record(source: SourceMetadata, model: ModelInfo | None = None) -> dict[str, Any]:
+    """The common head of every manifest: cevr version, time, host, source facts, model and device."""
+    record: dict[str, Any] = {
+        "cevr_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        **source.to_json(),
+    }
+    if model is not None:
+        record.update(model.describe())
+    return record

@@ -1,0 +1,107 @@
+"""Stage 3, HDR image -> display image: `cevr tonemap`, and the tone-mapped image `cevr fuse` writes.
+
+The operators are in ``hdr/`` (Reinhard et al. 2002, Kim & Kautz 2008, as Banterle's HDR Toolbox defines
+them); this module reads HDR files, writes display images (8-bit PNG/JPEG, 16-bit TIFF, with the source's
+EXIF and ICC profile when known) and runs batches on the shared engine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .batch import BatchPolicy, BatchReport, discover_inputs, plan_outputs, run_batch
+from .errors import OutputError, UsageError
+from .hdr.tonemap import TONEMAPPERS, tonemap_to_display
+from .vocabulary import DISPLAY_FORMATS, HDR_SUFFIXES
+
+PathLike = str | os.PathLike[str]
+
+# Display-image suffix -> bits per channel written.
+DISPLAY_SUFFIX_BITS: dict[str, int] = {suffix: bits for suffix, bits in DISPLAY_FORMATS.values()} | {
+    ".jpeg": 8, ".tiff": 16}
+
+
+def _display_bits(dst: Path) -> int:
+    bits = DISPLAY_SUFFIX_BITS.get(dst.suffix.lower())
+    if bits is None:
+        raise UsageError(f"{dst}: write display images as {', '.join(DISPLAY_SUFFIX_BITS)}")
+    return bits
+
+
+def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *, key: float | None = None,
+                          white: float | None = None, gamma: float = 2.2, srgb: bool = False,
+                          exif_bytes: bytes | None = None, icc_profile: bytes | None = None) -> None:
+    """Tone-map linear RGB and write it: 8-bit for .png/.jpg, 16-bit for .tif, atomically.
+
+    ``exif_bytes`` / ``icc_profile`` (the source photo's) are carried as :func:`write_ldr` allows.
+
+    Raises:
+        UsageError: unknown operator or output suffix.
+        OutputError: the file cannot be written.
+    """
+    from .io.images import write_ldr
+
+    dst = Path(dst)
+    bits = _display_bits(dst)
+    display = tonemap_to_display(radiance, operator, key=key, white=white, gamma=gamma, srgb=srgb)
+    write_ldr(dst, display, bit_depth=bits, exif_bytes=exif_bytes, icc_profile=icc_profile)
+
+
+def tonemap_file(src: PathLike, dst: PathLike, operator: str, *, key: float | None = None,
+                 white: float | None = None, gamma: float = 2.2, srgb: bool = False) -> None:
+    """Read an .exr/.hdr file, tone-map it with ``operator`` and write a display image to ``dst``.
+
+    Raises:
+        InputError: ``src`` unreadable.
+        UsageError: unknown operator or output suffix, or bad gamma.
+        OutputError: ``dst`` is ``src`` or cannot be written.
+    """
+    from .io.hdrfile import read_hdr_image
+
+    src, dst = Path(src), Path(dst)
+    _display_bits(dst)
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+        raise OutputError(f"{dst}: refusing to overwrite the input")
+    tonemap_array_to_file(read_hdr_image(src), dst, operator, key=key, white=white, gamma=gamma, srgb=srgb)
+
+
+@dataclass(frozen=True)
+class TonemapOptions:
+    tmo: str = "reinhard"
+    image_format: str = "png"
+    key: float | None = None
+    white: float | None = None
+    gamma: float = 2.2
+    srgb: bool = False
+
+
+def run_tonemap(
+    inputs: Sequence[Path], out_dir: Path, options: TonemapOptions, policy: BatchPolicy,
+    on_event: Callable[[str, Any], None] | None = None,
+) -> BatchReport:
+    """Tone-map every .exr/.hdr found in ``inputs`` into ``out_dir/<name>-<tmo>.<ext>``.
+
+    Names are collision-free as for every batch: ``a/x.exr`` and ``b/x.exr`` give ``a__x_exr-...`` and
+    ``b__x_exr-...``.
+    """
+    if options.image_format not in DISPLAY_FORMATS:
+        raise UsageError(f"--format {options.image_format!r}: use one of {', '.join(DISPLAY_FORMATS)}")
+    if options.tmo not in TONEMAPPERS:
+        raise UsageError(f"unknown tone-mapping operator {options.tmo!r}; use one of {', '.join(TONEMAPPERS)}")
+    files = discover_inputs(list(inputs), recursive=policy.recursive, extensions=HDR_SUFFIXES)
+    if not files:
+        raise UsageError("no .exr or .hdr files found in " + ", ".join(str(p) for p in inputs))
+    suffix = DISPLAY_FORMATS[options.image_format][0]
+    plan = plan_outputs(files, out_dir, roots=list(inputs), name_format=f"{{name}}-{options.tmo}{suffix}")
+
+    def job(src: Path, dst: Path) -> None:
+        tonemap_file(src, dst, options.tmo, key=options.key, white=options.white, gamma=options.gamma,
+                     srgb=options.srgb)
+
+    return run_batch(plan, job, policy, marker=None, on_event=on_event)

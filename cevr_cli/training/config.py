@@ -1,0 +1,55 @@
+"""What a training run is asked to do: one dataclass, whose field docs are also `cevr train`'s option help.
+
+Torch-free, so that the CLI can build `cevr train`'s options from it without importing torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+def _opt(default: Any, help_text: str, **extra: Any) -> Any:
+    return field(default=default, metadata={"help": help_text, **extra})
+
+
+@dataclass
+class TrainConfig:
+    """Defaults follow the official recipe (Chen et al. 2023 and the released code)."""
+
+    data: str | list[str] = _opt("", "Folder(s) of radiance maps (.exr/.hdr) to synthesise brackets from; "
+                                     "repeat --data for several.")
+    out: str = _opt("runs/cevr", "Output folder: checkpoints, log, and the weights pair.")
+    direction: str = _opt("both", "Train the EV-increase model (inc), the decrease model (dec), or both.")
+    variant: str = _opt("cevr", "Model variant: cevr or cevr-tiny (tests).")
+    epochs: int = _opt(1250, "Epochs (the paper: 1250).", min=1)
+    samples_per_epoch: int = _opt(48, "Random training pairs per epoch (VDS has 48 scenes).", min=1)
+    batch_size: int = _opt(4, "Batch size.", min=1)
+    crop: int = _opt(256, "Training crop size in pixels (multiple of 8).", min=8)
+    lr: float = _opt(2e-4, "Adam learning rate.")
+    t0: int = _opt(10, "Cosine warm restarts: epochs of the first cycle.", min=1)
+    t_mult: int = _opt(2, "Cosine warm restarts: cycle length multiplier.", min=1)
+    cycle: bool = _opt(True, "Cycle loss (Eq. 4); --no-cycle for the ablation.")
+    cycle_weight: float = _opt(0.1, "Weight of the cycle loss (Eq. 5).")
+    cycle_split: str = _opt("random", "random = a ~ U[0,1] (paper, Eq. 4); half = s/2 (released code).")
+    continuous_steps: bool = _opt(False, "Sample s uniformly in (0, 3] instead of integer steps.")
+    max_long_side: int = _opt(1024, "Radiance maps are downscaled to this long side on load.", min=64)
+    val_size: int = _opt(256, "Validation images are size x size (the paper's protocol: 256).", min=8)
+    val_cameras: int = _opt(4, "Synthetic cameras per validation scene (checkpoint choice).", min=1)
+    checkpoint_every: int = _opt(200, "Save a resumable checkpoint about every N iterations.", min=1)
+    seed: int = _opt(0, "Random seed.")
+    device: str = _opt("cpu", "Device: auto picks CUDA, then MPS, then the CPU.")
+    resume: bool = _opt(False, "Continue from OUT/<direction>-last.pt.")
+    init: str | None = _opt(None, "Fine-tune: start from this weights pair (.safetensors).")
+    encoder_init: str | None = _opt(None, "Start the encoder from ImageNet VGG16 convolutions (safetensors, "
+                                          "torchvision vgg16 numbering), e.g. vgg16-imagenet-stages1-3.safetensors.")
+    max_minutes: float | None = _opt(None, "Stop each direction after this many minutes (best checkpoint kept).")
+    threads: int | None = _opt(None, "CPU threads for PyTorch (default: all cores).", min=1)
+    workers: int = _opt(0, "Data-synthesis processes (0 = in the training process; 4+ on a GPU).", min=0)
+    precision: str = _opt("auto", "bf16 autocast, fp32, or auto (bf16 where the device runs it natively).")
+    channels_last: bool = _opt(True, "channels_last memory format (faster convolutions on CPU and GPU).")
+
+
+def config_fields() -> list[tuple[str, Any, Any, dict[str, Any]]]:
+    """(name, type annotation text, default, metadata) of every option, in order."""
+    return [(f.name, f.type, f.default, dict(f.metadata)) for f in fields(TrainConfig)]

@@ -1,0 +1,29 @@
+"""The names the library accepts and the CLI offers, each defined once.
+
+Kept free of numpy, OpenCV and torch so that the CLI can build its choices from here while
+``cevr --help`` and shell completion stay instant. Library modules validate against these same tuples.
+"""
+
+from __future__ import annotations
+
+from .evs import CONTINUOUS_STACK, PREDEFINED_STACK
+
+DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then MPS, then the CPU
+
+# Stack images: container -> (suffix, bits per channel).
+STACK_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "tiff": (".tif", 16)}
+# HDR outputs: OpenEXR (half or float) or Radiance RGBE.
+HDR_FORMATS = ("exr", "hdr")
+HDR_SUFFIXES = tuple(f".{name}" for name in HDR_FORMATS)
+EXR_COMPRESSIONS = ("zip", "zips", "piz", "dwaa", "rle", "none")
+# Display images: container -> (suffix, bits per channel).
+DISPLAY_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "jpg": (".jpg", 8), "tiff": (".tif", 16)}
+
+# `cevr train`: which model(s), how the cycle loss splits s (Eq. 4), arithmetic precision.
+TRAIN_DIRECTIONS = ("inc", "dec", "both")
+CYCLE_SPLITS = ("random", "half")  # random: a ~ U[0, 1] (paper); half: s/2 (released code)
+PRECISIONS = ("auto", "bf16", "fp32")
+
+# `cevr bench`: dataset layouts and the paper's two stacks.
+DATASET_KINDS = ("vds", "hdreye", "brackets", "synthetic")
+STACK_KINDS = {"continuous": CONTINUOUS_STACK, "predefined": PREDEFINED_STACK}
