@@ -7,14 +7,8 @@ import numpy as np
 import pytest
 
 from cevr_cli.errors import InputError, OutputError, UsageError
-from cevr_cli.fuse import (
-    fuse_stack,
-    tonemap_array_to_file,
-    tonemap_file,
-    write_crf_csv,
-    write_crf_plot,
-    write_hdr_output,
-)
+from cevr_cli.fuse import fuse_stack, write_crf_csv, write_crf_plot, write_hdr_output
+from cevr_cli.tonemap import tonemap_array_to_file, tonemap_file
 from cevr_cli.hdr.tonemap import tonemap_to_display
 from cevr_cli.io.hdrfile import read_hdr_image, write_exr
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -75,6 +76,12 @@ class CEVRPredictor:
             model.to(self.device, self.dtype).eval()
         self.settings = settings or InferenceSettings()
         self.name = f"cevr[{pair.weights_id}]"
+
+    def describe(self) -> dict[str, Any]:
+        """The model and device, as manifests record them (:func:`cevr_cli.provenance.provenance_record`)."""
+        return {"model": {"name": "CEVR (Chen et al., ICCV 2023)", "variant": self.pair.config.variant,
+                          "weights_id": self.pair.weights_id},
+                "device": str(self.device), "precision": "fp16" if self.dtype == torch.float16 else "fp32"}
 
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
         """All EVs at once as an (N, H, W, 3) float32 array in [0, 1] (for small images and benchmarks)."""

@@ -54,6 +54,15 @@ def test_global_two_pixels_through_display_encoding() -> None:
     np.testing.assert_allclose(srgb, TWO_PIXELS_SRGB, rtol=1e-4)
 
 
+def test_white_point_is_the_smallest_luminance_mapped_to_one() -> None:
+    # 1x3 grey, L = 1, 2, 4: Lav = (1*2*4)^(1/3) = 2. Key a = 1 -> Ls = L/2 = 0.5, 1, 2.
+    # W = 2 (Eq. 4 with W^2 = 4): Ld(0.5) = 0.5*1.125/1.5 = 0.375; Ld(1) = 1*1.25/2 = 0.625; Ld(2) = 2*1.5/3 = 1
+    # W -> infinity leaves Ls/(1 + Ls): 1/3, 1/2, 2/3
+    hdr = _grey([[1.0, 2.0, 4.0]])
+    np.testing.assert_allclose(reinhard2002(hdr, key=1.0, white=2.0)[..., 0], [[0.375, 0.625, 1.0]], rtol=1e-5)
+    np.testing.assert_allclose(reinhard2002(hdr, key=1.0, white=1e9)[..., 0], [[1 / 3, 0.5, 2 / 3]], rtol=1e-5)
+
+
 # --- global operator, the toolbox's automatic key and white point -----------------------------------------
 
 # 200 grey pixels (10x20, shuffled): 1 at 2^-10, 99 at 1, 98 at 64, 2 at 4096.

@@ -1,7 +1,5 @@
 """Toolbox helpers and the operator registry, checked against hand arithmetic."""
 
-import math
-
 import numpy as np
 import pytest
 
@@ -30,10 +28,13 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_luminance_and_log_average() -> None:
+    # Rec. 709 / sRGB luminance weights (ITU-R BT.709 item 3.2): 0.2126, 0.7152, 0.0722; they sum to 1.
     rgb = np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [2.0, 2.0, 2.0]]])
     np.testing.assert_allclose(luminance(rgb), [[0.2126, 0.7152, 0.0722, 2.0]])
-    lum = np.array([1.0, 4.0])
-    assert math.isclose(log_average(lum), math.sqrt((1 + 1e-6) * (4 + 1e-6)))
+    # Lav = exp((ln 1.000001 + ln 4.000001) / 2) = sqrt(1.000001 * 4.000001) = sqrt(4.000005000001) = 2.00000125
+    assert log_average(np.array([1.0, 4.0])) == pytest.approx(2.00000125, rel=1e-12)
+    # A zero pixel contributes ln(1e-6): exp((ln 1e-6 + ln(1 + 1e-6)) / 2) = sqrt(1e-6 * 1.000001) = 0.0010000005
+    assert log_average(np.array([0.0, 1.0])) == pytest.approx(0.0010000005, rel=1e-9)
 
 
 def test_change_luminance_zeroes_undefined_ratios() -> None:
@@ -42,26 +43,44 @@ def test_change_luminance_zeroes_undefined_ratios() -> None:
     np.testing.assert_array_equal(out, [[[0.5, 1.0, 1.5], [0.0, 0.0, 0.0]]])
 
 
-def test_gamma_and_srgb_encoding() -> None:
-    x = np.array([-1.0, 0.0, 0.002, 0.25, 1.0, 4.0])
-    out = gamma_encode(x, 2.2)
+def test_gamma_tmo_at_known_points() -> None:
+    # GammaTMO: clamp((2^fstop x)^(1/gamma), 0, 1). x^(1/2.2) = exp(ln x / 2.2):
+    #   0.5 -> exp(-0.3150669) = 0.7297401; 0.18 -> exp(-0.7794538) = 0.4586564;
+    #   0.002 -> exp(-2.8248219) = 0.05931922; negatives -> 0; above 1 -> 1
+    x = np.array([-1.0, 0.0, 0.002, 0.18, 0.5, 1.0, 4.0])
+    out = gamma_encode(x)
     assert out.dtype == np.float32
-    np.testing.assert_allclose(out, [0, 0, 0.002 ** (1 / 2.2), 0.25 ** (1 / 2.2), 1, 1], rtol=1e-6)
-    np.testing.assert_allclose(gamma_encode(np.array([0.1]), 2.0, fstop=1.0), [math.sqrt(0.2)], rtol=1e-6)
-    np.testing.assert_allclose(srgb_encode(x), [0, 0, 12.92 * 0.002, 1.055 * 0.25 ** (1 / 2.4) - 0.055, 1, 1],
-                               rtol=1e-6)
+    np.testing.assert_allclose(out, [0.0, 0.0, 0.05931922, 0.4586564, 0.7297401, 1.0, 1.0], rtol=1e-6)
+    # fstop = 1 doubles first: (2 * 0.1)^(1/2) = sqrt(0.2) = 0.4472136
+    np.testing.assert_allclose(gamma_encode(np.array([0.1]), 2.0, fstop=1.0), [0.4472136], rtol=1e-6)
     with pytest.raises(UsageError):
         gamma_encode(x, 0.0)
 
 
-@pytest.mark.parametrize("name", ["reinhard", "reinhard-local", "kimkautz"])
-def test_registry_gives_display_images(name: str) -> None:
-    rng = np.random.default_rng(0)
-    hdr = np.exp2(rng.uniform(-5, 5, size=(8, 10, 3))).astype(np.float32)
-    out = tonemap_to_display(hdr, name)
-    assert name in TONEMAPPERS
+def test_srgb_at_known_points() -> None:
+    # IEC 61966-2-1: 12.92 x for x <= 0.0031308, else 1.055 x^(1/2.4) - 0.055.
+    #   0.001 -> 0.01292; 0.0031308 -> 12.92 * 0.0031308 = 0.04044994 (the other branch gives 0.04044991 there);
+    #   0.18 -> 1.055 * 0.4894371 - 0.055 = 0.4613561; 0.5 -> 1.055 * 0.7491535 - 0.055 = 0.7353570;
+    #   1 -> 1; outside [0, 1] clamped
+    x = np.array([-1.0, 0.0, 0.001, 0.0031308, 0.18, 0.5, 1.0, 4.0])
+    out = srgb_encode(x)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [0.0, 0.0, 0.01292, 0.04044994, 0.4613561, 0.7353570, 1.0, 1.0], rtol=1e-6)
+
+
+# Encoding choice, on the 1x2 Reinhard case worked out in test_reinhard2002 (linear Ld = 0.108102 for the grey
+# pixel): gamma 2.2 -> 0.108102^(1/2.2) = 0.363775; gamma 1 -> 0.108102;
+# sRGB -> 1.055 * 0.108102^(1/2.4) - 0.055 = 1.055 * 0.3957589 - 0.055 = 0.4175257 - 0.055 = 0.3625257.
+def test_tonemap_to_display_applies_the_requested_encoding() -> None:
+    hdr = np.array([[[1.0, 1.0, 1.0], [4.0, 2.0, 1.0]]])
+    grey = {"gamma": 0.363775, "linear": 0.108102, "srgb": 0.362525}
+    out = tonemap_to_display(hdr, "reinhard", key=0.18, white=2.0)
     assert out.shape == hdr.shape and out.dtype == np.float32
-    assert out.min() >= 0 and out.max() <= 1
+    assert out[0, 0, 0] == pytest.approx(grey["gamma"], rel=1e-4)
+    assert tonemap_to_display(hdr, "reinhard", key=0.18, white=2.0, gamma=1.0)[0, 0, 0] == pytest.approx(
+        grey["linear"], rel=1e-4)
+    assert tonemap_to_display(hdr, "reinhard", key=0.18, white=2.0, srgb=True)[0, 0, 0] == pytest.approx(
+        grey["srgb"], rel=1e-4)
 
 
 def test_non_finite_and_negative_input_count_as_black() -> None:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cevr_cli.batch import discover_inputs, is_complete, plan_outputs, run_batch
+from cevr_cli.batch import BatchPolicy, completion, discover_inputs, plan_outputs, run_batch
 from cevr_cli.errors import InputError, OutputError
 
 
@@ -41,21 +41,25 @@ def test_refuses_output_inside_the_input_tree(tree):
         plan_outputs(discover_inputs([tree]), tree / "out", roots=[tree])
 
 
-def job_writing(marker="stack.json", fail_on=None, interrupt_on=None):
+MARKER = "stack.json"
+DEFAULT = BatchPolicy()
+
+
+def job_writing(fail_on=None, interrupt_on=None, request=None):
     def job(source, folder):
         (folder / "image.png").write_bytes(b"data")
         if fail_on and source.name == fail_on:
             raise InputError(source, "cannot decode")
         if interrupt_on and source.name == interrupt_on:
             raise KeyboardInterrupt
-        (folder / marker).write_text(json.dumps({"source": str(source)}))
+        (folder / MARKER).write_text(json.dumps({"source": str(source), "request": request}))
     return job
 
 
 def test_failure_does_not_stop_the_batch_and_leaves_no_partial_output(tree, tmp_path):
     photos = discover_inputs([tree / "b"])
     plan = plan_outputs(photos, tmp_path / "out", roots=[tree / "b"])
-    report = run_batch(plan, job_writing(fail_on="IMG_0001.JPG"))
+    report = run_batch(plan, job_writing(fail_on="IMG_0001.JPG"), DEFAULT, marker=MARKER)
     assert report.counts() == {"failed": 1, "done": 1} and report.exit_code == 1
     assert "IMG_0001.JPG: cannot decode" in report.items[0].message
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["IMG_0002"]
@@ -63,22 +67,49 @@ def test_failure_does_not_stop_the_batch_and_leaves_no_partial_output(tree, tmp_
 
 def test_rerun_resumes_and_overwrite_redoes(tree, tmp_path):
     plan = plan_outputs(discover_inputs([tree / "b"]), tmp_path / "out", roots=[tree / "b"])
-    assert run_batch(plan, job_writing()).counts() == {"done": 2}
+    assert run_batch(plan, job_writing(), DEFAULT, marker=MARKER).counts() == {"done": 2}
     (next(iter(plan.values())) / "stack.json").unlink()
-    assert run_batch(plan, job_writing()).counts() == {"done": 1, "skipped": 1}
-    assert run_batch(plan, job_writing(), overwrite=True).counts() == {"done": 2}
-    assert all(is_complete(folder) for folder in plan.values())
+    assert run_batch(plan, job_writing(), DEFAULT, marker=MARKER).counts() == {"done": 1, "skipped": 1}
+    assert run_batch(plan, job_writing(), BatchPolicy(overwrite=True), marker=MARKER).counts() == {"done": 2}
+    assert all(completion(folder, MARKER) == "complete" for folder in plan.values())
 
 
 def test_interrupt_leaves_no_partial_files(tree, tmp_path):
     out = tmp_path / "out"
     plan = plan_outputs(discover_inputs([tree / "b"]), out, roots=[tree / "b"])
     with pytest.raises(KeyboardInterrupt):
-        run_batch(plan, job_writing(interrupt_on="IMG_0002.jpg"))
+        run_batch(plan, job_writing(interrupt_on="IMG_0002.jpg"), DEFAULT, marker=MARKER)
     assert sorted(p.name for p in out.iterdir()) == ["IMG_0001"]  # the finished one, nothing else
 
 
 def test_dry_run_writes_nothing(tree, tmp_path):
     plan = plan_outputs(discover_inputs([tree / "b"]), tmp_path / "out", roots=[tree / "b"])
-    report = run_batch(plan, job_writing(), dry_run=True)
+    report = run_batch(plan, job_writing(), BatchPolicy(dry_run=True), marker=MARKER)
     assert report.counts() == {"planned": 2} and not (tmp_path / "out").exists()
+
+
+def test_a_rerun_with_another_request_redoes_only_what_it_changes(tree, tmp_path):
+    plan = plan_outputs(discover_inputs([tree / "b"]), tmp_path / "out", roots=[tree / "b"])
+    first = {"evs": [-1.0, 1.0], "format": "png"}
+    assert run_batch(plan, job_writing(request=first), DEFAULT, marker=MARKER, request=first).counts() == {"done": 2}
+    assert run_batch(plan, job_writing(request=first), DEFAULT, marker=MARKER, request=first).counts() == {
+        "skipped": 2}
+    other = {"evs": [-2.0, 2.0], "format": "png"}
+    dry = run_batch(plan, job_writing(request=other), BatchPolicy(dry_run=True), marker=MARKER, request=other)
+    assert dry.counts() == {"planned": 2} and "other options" in dry.items[0].message
+    redone = run_batch(plan, job_writing(request=other), DEFAULT, marker=MARKER, request=other)
+    assert redone.counts() == {"done": 2} and "other options" in redone.items[0].message
+    assert all(json.loads((f / MARKER).read_text())["request"] == other for f in plan.values())
+
+
+def test_file_outputs_get_collision_free_names_and_resume(tree, tmp_path):
+    photos = discover_inputs([tree], recursive=True)
+    plan = plan_outputs(photos, tmp_path / "out", roots=[tree], name_format="{name}-done.txt")
+    assert len(set(plan.values())) == len(plan)
+    assert plan[tree / "a/IMG_0001.JPG"].name == "a__IMG_0001_jpg-done.txt"
+
+    def job(source, output):
+        output.write_text(source.name)
+
+    assert run_batch(plan, job, DEFAULT, marker=None).counts() == {"done": len(plan)}
+    assert run_batch(plan, job, DEFAULT, marker=None).counts() == {"skipped": len(plan)}

@@ -126,10 +126,11 @@ def test_tonemap_command(tmp_path):
     from cevr_cli.io.hdrfile import write_exr
 
     hdr = np.exp(np.random.default_rng(0).normal(0, 2, (20, 24, 3))).astype(np.float32)
-    write_exr(tmp_path / "x.exr", hdr)
-    (tmp_path / "bad.exr").write_bytes(b"v/1\x01 truncated")
+    (tmp_path / "in").mkdir()
+    write_exr(tmp_path / "in" / "x.exr", hdr)
+    (tmp_path / "in" / "bad.exr").write_bytes(b"v/1\x01 truncated")
     out = tmp_path / "ldr"
-    result = runner.invoke(app, ["tonemap", str(tmp_path), "-o", str(out), "--tmo", "reinhard-local", "--json"])
+    result = runner.invoke(app, ["tonemap", str(tmp_path / "in"), "-o", str(out), "--tmo", "reinhard-local", "--json"])
     assert result.exit_code == 1
     summary = json.loads(result.stdout)
     assert summary["counts"] == {"done": 1, "failed": 1}

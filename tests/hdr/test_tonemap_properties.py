@@ -1,0 +1,76 @@
+"""Properties every tone mapper must have by its equations, checked on small random images.
+
+- Uniform in, uniform out: every step is a function of the pixel's own L and of image-wide statistics
+  (the local operator's blur of a uniform image is uniform under circular borders).
+- Hue: ChangeLuminance multiplies all three channels by the same Ld / L, so channel ratios are kept.
+- Monotone in L for the global operators: Ls (1 + Ls/W^2) / (1 + Ls) strictly increases with Ls;
+  Kim-Kautz's exponent c2 k2 (Ll - mu) increases with Ll for k1 > 1 (its derivative is
+  k1 + (1 - k1) w (1 - (Ll - mu)^2 / sigma^2) >= 1), and the percentile clip only flattens it.
+- Exposure: scaling the image by k leaves the automatic key (log ratios), white point (ratio Lmax/Lmin),
+  Ls = a L / Lav (Lav scales by k too, so also with a fixed key and white) and Kim-Kautz's k1, sigma, w, k2
+  unchanged, and Kim-Kautz's rescale to [0, 1] removes the factor k from Ld. Only the 1e-6 deltas break
+  this, by < 1e-4 for L >= 1/16.
+"""
+
+import numpy as np
+import pytest
+
+from cevr_cli.hdr.kimkautz2008 import kimkautz2008
+from cevr_cli.hdr.reinhard2002 import reinhard2002
+
+WEIGHTS = np.array([0.2126, 0.7152, 0.0722])  # ITU-R BT.709
+
+OPERATORS = {
+    "reinhard-auto": lambda hdr: reinhard2002(hdr),
+    "reinhard-fixed": lambda hdr: reinhard2002(hdr, key=0.3, white=5.0),
+    "reinhard-local": lambda hdr: reinhard2002(hdr, local=True),
+    "reinhard-local-toolbox": lambda hdr: reinhard2002(hdr, local=True, toolbox_scale=True),
+    "kimkautz": kimkautz2008,
+}
+GLOBAL = ["reinhard-auto", "reinhard-fixed", "kimkautz"]
+
+
+def _random_hdr(seed: int, shape: tuple[int, int] = (9, 11)) -> np.ndarray:
+    """Colours with L spread over 2^-4 .. 2^6 (about 1000:1, so Kim-Kautz's k1 = ln 1000 / range ~ 1)."""
+    rng = np.random.default_rng(seed)
+    return np.exp2(rng.uniform(-4.0, 6.0, size=(*shape, 3)))
+
+
+@pytest.mark.parametrize("name", list(OPERATORS))
+def test_uniform_image_maps_to_uniform_image_of_the_same_hue(name: str) -> None:
+    colour = np.array([0.8, 2.0, 5.0])
+    out = OPERATORS[name](np.broadcast_to(colour, (6, 7, 3)).copy())
+    np.testing.assert_allclose(out, np.broadcast_to(out[0, 0], out.shape), rtol=1e-6, atol=1e-9)
+    if name != "kimkautz":  # Kim-Kautz has no range to map on a flat image and returns black
+        np.testing.assert_allclose(out[0, 0] / out[0, 0, 1], colour / colour[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(OPERATORS))
+def test_channel_ratios_are_kept(name: str) -> None:
+    hdr = _random_hdr(1)
+    out = OPERATORS[name](hdr).astype(np.float64)
+    lit = out.sum(axis=-1) > 0  # Kim-Kautz clips its darkest pixels to black
+    assert lit.mean() > 0.9
+    np.testing.assert_allclose(out[lit] / out[lit].sum(-1, keepdims=True), hdr[lit] / hdr[lit].sum(-1, keepdims=True),
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", GLOBAL)
+def test_global_operators_are_monotone_in_luminance(name: str) -> None:
+    hdr = _random_hdr(2)
+    lum_in = (hdr @ WEIGHTS).ravel()
+    lum_out = (OPERATORS[name](hdr).astype(np.float64) @ WEIGHTS).ravel()
+    order = np.argsort(lum_in)
+    steps = np.diff(lum_out[order])
+    assert steps.min() >= -1e-6 * lum_out.max()
+    if name != "kimkautz":  # no clipping: strictly increasing
+        assert steps.min() > 0
+
+
+@pytest.mark.parametrize("name", list(OPERATORS))
+@pytest.mark.parametrize("k", [1 / 8, 8.0])
+def test_result_is_exposure_invariant(name: str, k: float) -> None:
+    hdr = _random_hdr(3, (8, 8))
+    op = OPERATORS[name]
+    np.testing.assert_allclose(op(k * hdr), op(hdr), rtol=1e-4, atol=1e-5)
+
