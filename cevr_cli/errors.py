@@ -28,7 +28,12 @@ class UsageError(CevrError):
 
 
 class WeightsError(CevrError):
-    """Weights missing, of the wrong format version, or not matching the model configuration."""
+    """Weights missing, of the wrong format version, or not matching the model configuration.
+
+    Exit code 2, as a usage error: no input was touched, the request itself must change.
+    """
+
+    exit_code = 2
 
 
 class OutputError(CevrError):

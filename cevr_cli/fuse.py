@@ -26,9 +26,10 @@ from .errors import UsageError
 from .evs import CONTINUOUS_EVS
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .io.atomic import atomic_write_text
+from .io.images import read_photo
 from .provenance import SourceMetadata, provenance_record
-from .stack import ExposurePredictor, StackOptions, predict_stack, write_stack
-from .stackdir import ExposureStack, is_stack_folder, read_stack_folder
+from .stack import ExposurePredictor, StackOptions, predict_stack
+from .stackdir import ExposureStack, format_for_bits, is_stack_folder, read_stack_folder, save_stack_folder
 from .vocabulary import HDR_FORMATS
 
 PathLike = str | os.PathLike[str]
@@ -232,14 +233,11 @@ def run_fuse(
             write_fused(folder, source.name, fuse(stack), options, record, request, stack.evs, started)
             return
         assert predictor is not None  # photos imply a model
+        stack = predict_stack(predictor, read_photo(source), options.evs, on_ev=on_ev)
+        record = provenance_record(stack.source, predictor)
         if options.keep_stack:
-            write_stack(predictor, source, folder / "stack", StackOptions(options.evs), on_ev=on_ev)
-            stack = read_stack_folder(folder / "stack")
-        else:
-            from .io.images import read_photo
-
-            stack = predict_stack(predictor, read_photo(source), options.evs, on_ev=on_ev)
-        write_fused(folder, source.stem, fuse(stack), options, provenance_record(stack.source, predictor),
-                    request, stack.evs, started)
+            stack_request = StackOptions(options.evs, format_for_bits(stack.bit_depth)).request(predictor)
+            save_stack_folder(folder / "stack", stack, record, stack_request)
+        write_fused(folder, source.stem, fuse(stack), options, record, request, stack.evs, started)
 
     return run_batch(plan, job, policy, marker=FUSE_MANIFEST, request=request, on_event=on_event)

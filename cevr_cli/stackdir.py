@@ -77,6 +77,20 @@ class StackFolderWriter:
         return manifest
 
 
+def format_for_bits(bits: int) -> str:
+    """The stack image format that holds ``bits`` per channel without loss."""
+    return next(name for name, (_, depth) in STACK_FORMATS.items() if depth >= bits)
+
+
+def save_stack_folder(folder: Path, stack: ExposureStack, provenance: dict[str, Any],
+                      request: dict[str, Any]) -> dict[str, Any]:
+    """Write an in-memory stack as a stack folder, in the format that keeps its bit depth."""
+    writer = StackFolderWriter(folder, stack.evs, format_for_bits(stack.bit_depth), stack.source)
+    for ev, image in zip(stack.evs, stack.images, strict=True):
+        writer.add(ev, image)
+    return writer.finish(provenance, request)
+
+
 def is_stack_folder(path: Path) -> bool:
     return path.is_dir() and (path / STACK_MANIFEST).is_file()
 

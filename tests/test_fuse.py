@@ -1,4 +1,4 @@
-"""Library entry points of `cevr fuse` / `cevr tonemap` on tiny synthetic stacks and files."""
+"""`cevr_cli.fuse`: Debevec fusion of tiny synthetic stacks, HDR and response-curve files."""
 
 from pathlib import Path
 
@@ -6,11 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from cevr_cli.errors import InputError, OutputError, UsageError
+from cevr_cli.errors import UsageError
 from cevr_cli.fuse import fuse_stack, write_crf_csv, write_crf_plot, write_hdr_output
-from cevr_cli.tonemap import tonemap_array_to_file, tonemap_file
-from cevr_cli.hdr.tonemap import tonemap_to_display
-from cevr_cli.io.hdrfile import read_hdr_image, write_exr
+from cevr_cli.io.hdrfile import read_hdr_image
 
 EVS = [-2.0, -1.0, 0.0, 1.0, 2.0]
 
@@ -65,37 +63,3 @@ def test_crf_csv_and_plot(tmp_path: Path) -> None:
     write_crf_plot(tmp_path / "crf.png", response, size=(200, 120))
     plot = cv2.imread(str(tmp_path / "crf.png"))
     assert plot.shape == (120, 200, 3) and (plot < 128).any()
-
-
-@pytest.mark.parametrize(("suffix", "dtype"), [(".png", np.uint8), (".jpg", np.uint8), (".tif", np.uint16)])
-def test_tonemap_file(tmp_path: Path, suffix: str, dtype: type) -> None:
-    hdr = _scene().astype(np.float32)
-    write_exr(tmp_path / "in.exr", hdr, half=False)
-    tonemap_file(tmp_path / "in.exr", tmp_path / f"out{suffix}", "reinhard")
-    written = cv2.imread(str(tmp_path / f"out{suffix}"), cv2.IMREAD_UNCHANGED)
-    assert written.dtype == dtype and written.shape == hdr.shape
-    peak = np.iinfo(dtype).max
-    expected = np.round(tonemap_to_display(hdr, "reinhard") * peak)
-    tolerance = 8 if suffix == ".jpg" else 0  # JPEG is lossy
-    assert np.abs(written[..., ::-1].astype(np.float64) - expected).max() <= tolerance
-
-
-def test_tonemap_array_srgb(tmp_path: Path) -> None:
-    hdr = _scene().astype(np.float32)
-    tonemap_array_to_file(hdr, tmp_path / "s.png", "kimkautz", srgb=True)
-    written = cv2.imread(str(tmp_path / "s.png"))[..., ::-1]
-    np.testing.assert_array_equal(written, np.round(tonemap_to_display(hdr, "kimkautz", srgb=True) * 255))
-
-
-def test_tonemap_file_errors(tmp_path: Path) -> None:
-    write_exr(tmp_path / "in.exr", _scene().astype(np.float32))
-    with pytest.raises(InputError, match="not found"):
-        tonemap_file(tmp_path / "missing.exr", tmp_path / "o.png", "reinhard")
-    with pytest.raises(UsageError, match="png"):
-        tonemap_file(tmp_path / "in.exr", tmp_path / "o.bmp", "reinhard")
-    with pytest.raises(UsageError, match="unknown tone mapper"):
-        tonemap_file(tmp_path / "in.exr", tmp_path / "o.png", "nope")
-    (tmp_path / "same.png").write_bytes(b"")
-    with pytest.raises(OutputError, match="input"):
-        tonemap_file(tmp_path / "same.png", tmp_path / "same.png", "reinhard")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.exr", "same.png"]

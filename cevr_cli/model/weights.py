@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from ..assets import default_weights_path
 from ..errors import WeightsError
 from ..io.atomic import atomic_path
 from .cevr import CEVRNet
@@ -25,7 +26,7 @@ from .config import CEVRConfig
 FORMAT_NAME = "cevr-weights"
 FORMAT_VERSION = 1
 DIRECTIONS = ("inc", "dec")
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "cevr-synthetic.safetensors"
+DEFAULT_WEIGHTS = default_weights_path()
 
 
 @dataclass

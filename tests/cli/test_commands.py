@@ -94,10 +94,58 @@ def test_bad_ev_list_is_a_usage_error(tmp_path, photos, weights):
     assert "Traceback" not in result.output
 
 
-def test_missing_weights_is_one_clear_line(tmp_path, photos):
-    result = runner.invoke(app, ["stack", str(photos), "--weights", str(tmp_path / "nope.safetensors")])
-    assert result.exit_code == 1
-    assert "weights file not found" in result.output
+@pytest.mark.parametrize("command", ["stack", "fuse"])
+def test_missing_weights_is_one_error_before_any_photo(tmp_path, photos, command):
+    out = tmp_path / "out"
+    result = runner.invoke(app, [command, str(photos), "-r", "-o", str(out), "--weights",
+                                 str(tmp_path / "nope.safetensors")])
+    assert result.exit_code == 2
+    assert result.output.count("weights file not found") == 1 and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_fuse_keeps_a_16_bit_source_at_16_bits(tmp_path, gradient_image, weights):
+    import tifffile
+
+    (tmp_path / "in").mkdir()
+    tifffile.imwrite(tmp_path / "in" / "p.tif", np.round(gradient_image * 65535).astype(np.uint16), photometric="rgb")
+    out = tmp_path / "hdr"
+    result = runner.invoke(app, ["fuse", str(tmp_path / "in"), "-o", str(out), "--weights", str(weights),
+                                 "--evs", "-2:2:1", "--keep-stack", "-q"])
+    assert result.exit_code == 0, result.output
+    stack = json.loads((out / "p" / "stack" / "stack.json").read_text())
+    assert stack["format"] == {"container": "tiff", "bit_depth": 16} and stack["source_bit_depth"] == 16
+    image = cv2.imread(str(out / "p" / "stack" / stack["files"][0]), cv2.IMREAD_UNCHANGED)
+    assert image.dtype == np.uint16 and len(np.unique(image)) > 256  # more levels than 8 bits can hold
+
+
+def test_rerun_with_other_evs_redoes_the_stack(tmp_path, photos, weights):
+    out = tmp_path / "out"
+    base = ["stack", str(photos / "a.jpg"), "-o", str(out), "--weights", str(weights), "--json"]
+    assert runner.invoke(app, [*base, "--evs", "1"]).exit_code == 0
+    assert json.loads(runner.invoke(app, [*base, "--evs", "1"]).stdout)["counts"] == {"skipped": 1}
+    again = json.loads(runner.invoke(app, [*base, "--evs", "-1,1"]).stdout)
+    assert again["counts"] == {"done": 1}
+    assert json.loads((out / "a" / "stack.json").read_text())["evs"] == [-1.0, 1.0]
+
+
+def test_fuse_takes_the_folder_that_stack_wrote(tmp_path, photos, weights):
+    stacks = tmp_path / "stacks"
+    assert runner.invoke(app, ["stack", str(photos), "-o", str(stacks), "--evs", "-2:2:1", "--weights",
+                               str(weights), "-q"]).exit_code == 0
+    out = tmp_path / "hdr"
+    result = runner.invoke(app, ["fuse", str(stacks), "-o", str(out), "--tmo", "none", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["counts"] == {"done": 2}
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b"]
+
+
+def test_python_dash_m_runs_the_cli():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "cevr_cli", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("cevr ")
 
 
 def test_fuse_photo_to_exr_and_tonemapped_png(tmp_path, photos, weights):
