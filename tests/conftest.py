@@ -32,3 +32,6 @@ def gradient_image() -> np.ndarray:
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     rgb = np.stack([x / w, y / h, 0.5 + 0.4 * np.sin(x / 5.0) * np.cos(y / 7.0)], axis=-1)
     return np.clip(rgb, 0, 1).astype(np.float32)
+
+# Benchmarks are scripts run by hand (they compare against a baseline in the same run), not tests.
+collect_ignore = ["benchmarks"]

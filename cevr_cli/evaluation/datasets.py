@@ -278,20 +278,26 @@ def synthetic_bench_scenes(
 ) -> Iterator[tuple[BenchScene, SyntheticScene]]:
     """Each radiance map photographed by ``cameras`` seeded synthetic cameras, with exact truth at ``evs``.
 
-    Camera k of a map has seed crc32(file name) + k, so camera 0 is the one ``--dataset synthetic``
-    uses; scenes of cameras k > 0 are named ``<stem>#k``. Yields the bench scene and the synthetic scene
+    Scenes are seen as training validation sees them (:func:`cevr_cli.training.scenes.scene_views`: a flat
+    map resized to ``size`` x ``size``, a panorama as two perspective views, ``<stem>`` and ``<stem>@1``).
+    Camera k of a view has seed crc32(file name) + k (+ 1000 for the second view), so camera 0 of a flat map
+    is the one ``--dataset synthetic`` uses; scenes of cameras k > 0 are named ``<stem>#k``.
+    Yields the bench scene and the synthetic scene
     it came from (its camera response, for grouping results).
     """
     from ..training.camera import make_scene
+    from ..training.scenes import scene_views
 
     for path in paths:
         radiance = _read_hdr(path)
-        if size is not None:
-            radiance = _resize(radiance, size)
-        for camera in range(cameras):
-            # A seed from the file name (not its position) keeps a scene's camera when others are added.
-            scene = make_scene(path.stem, radiance, seed=zlib.crc32(path.name.encode("utf-8")) + camera)
-            truth = {ev: scene.photo(ev, with_noise=False) for ev in evs if ev != 0.0}
-            hdr = (scene.radiance * np.float32(scene.exposure_scale)).astype(np.float32)
-            name = scene.name if camera == 0 else f"{scene.name}#{camera}"
-            yield BenchScene(name, scene.photo(0.0), truth, hdr), scene
+        views = scene_views(radiance, size) if size is not None else [radiance]
+        for v, view in enumerate(views):
+            stem = path.stem if v == 0 else f"{path.stem}@{v}"
+            for camera in range(cameras):
+                # A seed from the file name (not its position) keeps a scene's camera when others are added.
+                seed = zlib.crc32(path.name.encode("utf-8")) + camera + 1000 * v
+                scene = make_scene(stem, view, seed=seed)
+                truth = {ev: scene.photo(ev, with_noise=False) for ev in evs if ev != 0.0}
+                hdr = (scene.radiance * np.float32(scene.exposure_scale)).astype(np.float32)
+                name = scene.name if camera == 0 else f"{scene.name}#{camera}"
+                yield BenchScene(name, scene.photo(0.0), truth, hdr), scene

@@ -9,7 +9,7 @@ w(z) the hat weighting function (Eq. 4).
 then interpolates g between level centres for every 16-bit code.
 
 We use our own calibration and merge for 8-bit stacks too, decided by measurement
-(``benchmarks/bench_fuse.py``, 13 x 12 MP 8-bit, 2 shared cores): 2.3 s against 5.1 s for OpenCV's
+(``tests/benchmarks/bench_fuse.py``, 13 x 12 MP 8-bit, 2 shared cores): 2.3 s against 5.1 s for OpenCV's
 CalibrateDebevec + MergeDebevec at the same peak RSS. Results also differ where it matters: OpenCV's
 MergeDebevec shares one weight (the channel mean) across R, G and B, so a channel clipped in a frame
 still enters Eq. 6 when the other channels are well exposed; ours weights each channel by its own

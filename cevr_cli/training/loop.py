@@ -118,6 +118,27 @@ def validate(model: CEVRNet, val: ValidationSet, device: torch.device) -> dict[f
     return result
 
 
+def _memory_format(cfg: TrainConfig) -> torch.memory_format:
+    return torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+
+def train_step(
+    model: CEVRNet, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], cfg: TrainConfig,
+    generator: torch.Generator, autocast_dtype: torch.dtype | None,
+) -> tuple[float, dict[str, float]]:
+    """One optimiser step on a batch of training pairs (Eq. 5), under bf16 autocast when asked."""
+    device = next(model.parameters()).device
+    image, target = (batch[k].to(device, memory_format=_memory_format(cfg)) for k in ("input", "target"))
+    s = batch["s"].to(device)
+    with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+        loss, parts = training_loss(model, image, target, s, cycle=cfg.cycle, cycle_weight=cfg.cycle_weight,
+                                    split=cfg.cycle_split, generator=generator)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item(), parts
+
+
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -145,8 +166,7 @@ def train_direction(
             raise UsageError(
                 f"--init {cfg.init}: its variant ({initial.config.variant}) is not --variant {cfg.variant}")
         model.load_state_dict(getattr(initial, direction).state_dict())
-    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
+    model = model.to(memory_format=_memory_format(cfg))
     autocast_dtype = resolve_precision(cfg.precision, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     data = SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
@@ -175,20 +195,13 @@ def train_direction(
                                              num_workers=cfg.workers, pin_memory=device.type == "cuda")
         losses = []
         for batch in loader:
-            image, target = (batch[k].to(device, memory_format=memory_format) for k in ("input", "target"))
-            s = batch["s"].to(device)
-            with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-                loss, parts = training_loss(model, image, target, s, cycle=cfg.cycle, cycle_weight=cfg.cycle_weight,
-                                            split=cfg.cycle_split, generator=generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss, parts = train_step(model, optimizer, batch, cfg, generator, autocast_dtype)
             scheduler.step()
             iteration += 1
-            losses.append(loss.item())
+            losses.append(loss)
             if on_event:
                 on_event("iteration", {"direction": direction, "epoch": epoch, "iteration": iteration, **parts,
-                                       "loss": loss.item(), "lr": scheduler.get_last_lr()[0]})
+                                       "loss": loss, "lr": scheduler.get_last_lr()[0]})
             if _out_of_time(cfg, started):
                 break  # mid-epoch: validate and checkpoint what was learnt, then stop
         psnr = validate(model, val, device)
@@ -276,6 +289,7 @@ def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult
     if cfg.device.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = True  # the per-pixel MLPs are matmuls; TF32 keeps their accuracy
         torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick the fastest kernels once
     paths = find_radiance_maps(cfg.data)
     train_paths, val_paths = split_scenes(paths)
     if not val_paths:

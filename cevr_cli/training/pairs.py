@@ -21,8 +21,8 @@ from .camera import (
     sample_noise,
     sample_response,
 )
-from .panorama import brightest_yaw, is_equirectangular, perspective_view, random_view
-from .scenes import fit_long_side
+from .panorama import is_equirectangular, random_view
+from .scenes import fit_long_side, scene_views
 
 INTEGER_STEPS = {"inc": (0.0, 1.0, 2.0, 3.0), "dec": (-3.0, -2.0, -1.0, 0.0)}
 
@@ -117,21 +117,6 @@ def _flip_transpose(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(patch)
 
 
-def validation_views(radiance: np.ndarray, size: int) -> list[np.ndarray]:
-    """Fixed ``size`` x ``size`` views of a validation scene.
-
-    A flat photo is resized whole, as the paper's protocol resizes to 256x256. A panorama gives two
-    90-degree views at the horizon: one facing its brightest light (the sun, a lamp, a window), where
-    highlights must be reconstructed, and the opposite one.
-    """
-    import cv2
-
-    if not is_equirectangular(radiance):
-        return [cv2.resize(radiance, (size, size), interpolation=cv2.INTER_AREA)]
-    yaw = brightest_yaw(radiance)
-    return [perspective_view(radiance, size, yaw + turn, 0.0, 90.0) for turn in (0.0, np.pi)]
-
-
 @dataclass
 class ValidationSet:
     """Fixed validation brackets: per scene the EV 0 input and ground truth at each EV."""
@@ -157,7 +142,7 @@ def make_validation(
     scenes, inputs = [], []
     truths: dict[float, list[np.ndarray]] = {ev: [] for ev in evs}
     views = [(name, view) for name, radiance in zip(names, radiance_maps, strict=True)
-             for view in validation_views(radiance, size)]
+             for view in scene_views(radiance, size)]
     for i, (name, small) in enumerate(views):
         metered = auto_exposure_scale(small)
         for k in range(cameras):

@@ -73,3 +73,20 @@ def load_radiance(path: Path, long_side: int | None = None) -> np.ndarray:
     from ..io.hdrfile import read_hdr_image
 
     return fit_long_side(read_hdr_image(path), long_side)
+
+
+def scene_views(radiance: np.ndarray, size: int) -> list[np.ndarray]:
+    """Fixed ``size`` x ``size`` views of a scene, as validation and the synthetic benchmark see it.
+
+    A flat photo is resized whole, as the paper's protocol resizes to 256x256. A panorama gives two
+    90-degree views at the horizon: one facing its brightest light (the sun, a lamp, a window), where
+    highlights must be reconstructed, and the opposite one.
+    """
+    import cv2
+
+    from .panorama import brightest_yaw, is_equirectangular, perspective_view
+
+    if not is_equirectangular(radiance):
+        return [cv2.resize(radiance, (size, size), interpolation=cv2.INTER_AREA)]
+    yaw = brightest_yaw(radiance)
+    return [perspective_view(radiance, size, yaw + turn, 0.0, 90.0) for turn in (0.0, np.pi)]

@@ -143,31 +143,49 @@ def test_local_single_pixel_picks_the_scale_the_activity_test_gives(toolbox_scal
     np.testing.assert_allclose(out, np.full((1, 1, 3), expected), rtol=1e-5)
 
 
-# 1x2 grey image, L = 1 and 1e6, a = 0.18, W = 1000 (W^2 = 1e6).
-#   Lav = sqrt(1 * 1e6) = 1000 -> Ls1 = 1.8e-4, Ls2 = 180
-# Circular 1x2 grid: each pixel has one neighbour at distance 1. At scale i (sigma^2 = 1.6^(2i)/8):
-#   t0 = 8 / (pi 1.6^(2i)), t1 = t0 exp(-8 / 1.6^(2i)); V_i(p) = t0 Ls_p + t1 Ls_q
-#   i = 0: t0 = 2.546479, t1 = 2.546479 e^-8 = 8.54245e-4
-#   i = 1: t0 = 0.9947184, t1 = 0.9947184 e^-3.125 = 0.0437048
-# Pixel 1: V_0 = 2.546479*1.8e-4 + 8.54245e-4*180 = 4.58366e-4 + 0.1537641 = 0.1542225
-#          V_1 = 0.9947184*1.8e-4 + 0.0437048*180 = 1.79049e-4 + 7.866864 = 7.867043
-#          activity_0 = |0.1542225 - 7.867043| / (256*0.18/1 + 0.1542225) = 7.712821 / 46.23422 = 0.1668 > 0.05
-#          Ld = 1.8e-4 * (1 + 1.8e-10) / 1.1542225 = 1.559490e-4 -> ^(1/2.2) 0.0186011
-# Pixel 2: V_0 = 2.546479*180 + 8.54245e-4*1.8e-4 = 458.3662
-#          V_1 = 0.9947184*180 + ... = 179.0493
-#          activity_0 = 279.3169 / (46.08 + 458.3662) = 0.5537 > 0.05
-#          Ld = 180 * (1 + 1.8e-4) / 459.3662 = 180.0324 / 459.3662 = 0.3919147 -> ^(1/2.2) 0.6532616
-# (Global would give Ld2 = 180.0324 / 181 = 0.9946541: the local operator burns the bright pixel.)
+# 1x2 grey image, L = 1 and 1024, a = 0.18, W = 10 (W^2 = 100).
+#   Lav = sqrt(1 * 1024) = 32 -> Ls1 = 0.18/32 = 0.005625, Ls2 = 0.18*32 = 5.76
+# Circular 1x2 grid: each pixel has one neighbour at distance 1. At scale i, sigma^2 = 1.6^(2i)/8, so
+#   V_i(p) = t0_i (Ls_p + e_i Ls_q), t0_i = 8 / (pi 1.6^(2i)), e_i = exp(-8 / 1.6^(2i))
+# Dark pixel (Ls_p = 0.005625, Ls_q = 5.76):
+#   i = 0: t0 = 2.5464791, e = 0.0003355 -> V_0 = 2.5464791 * (0.005625 + 0.0019325) = 0.0192444
+#   i = 1: t0 = 0.9947184, e = 0.0439369 -> V_1 = 0.9947184 * (0.005625 + 0.2530765) = 0.2573354
+#   i = 2: t0 = 0.3885619, e = 0.2950227 -> V_2 = 0.3885619 * (0.005625 + 1.6993308) = 0.6624807
+#   i = 3: t0 = 0.1517820, e = 0.6207436 -> V_3 = 0.1517820 * (0.005625 + 3.5754831) = 0.5435477
+#   i = 4: t0 = 0.0592898, e = 0.8300540 -> V_4 = 0.0592898 * (0.005625 + 4.7811110) = 0.2838048
+#   paper activity |V_i - V_(i+1)| / (256*0.18/1.6^(2i) + V_i):
+#     i = 0: 0.2380910 / (46.08 + 0.0192444) = 0.0052;  i = 1: 0.4051453 / (18 + 0.2573354) = 0.0222
+#     i = 2: 0.1189330 / (7.03125 + 0.6624807) = 0.0155; i = 3: 0.2597429 / (2.746582 + 0.5435477) = 0.0789 > 0.05
+#   -> L_adapt = V_3: Ld1 = 0.005625 * (1 + 0.005625/100) / (1 + 0.5435477) = 0.005625316 / 1.5435477 = 0.0036444
+#   (using s_(i+1) instead of s_i would stop at i = 1: 0.4051453 / (7.03125 + 0.2573354) = 0.0556)
+#   toolbox form, s = 1.6^8: i = 0 gives 0.2380910 / (46.08/1844.674 + 0.0192444) = 5.38 > 0.05
+#   -> L_adapt = V_0: Ld1 = 0.005625316 / 1.0192444 = 0.0055191
+# Bright pixel (Ls_p = 5.76): V_0 = 2.5464791 * (5.76 + 0.0003355*0.005625) = 14.667724, V_1 = 5.729824;
+#   activity_0 = 8.937900 / (46.08 + 14.667724) = 0.147 > 0.05 (and more so in the toolbox form)
+#   -> Ld2 = 5.76 * (1 + 5.76/100) / (1 + 14.667724) = 6.091776 / 15.667724 = 0.3888105
+# GammaTMO: 0.0036444^(1/2.2) = 0.0779199, 0.3888105^(1/2.2) = 0.6509045
+# (Global: Ld1 = 0.005625316 / 1.005625 = 0.0055939, Ld2 = 6.091776 / 6.76 = 0.9011503; dodging and
+#  burning darkens both pixels here, the dark one because its surround is bright.)
+LOCAL_PAIR = np.array([[[1.0] * 3, [1024.0] * 3]])
 
 
-def test_local_two_pixels_both_settle_at_the_smallest_scale() -> None:
-    hdr = _grey([[1.0, 1e6]])
-    for toolbox_scale in (False, True):  # the first scale already fires in both forms
-        out = reinhard2002(hdr, key=0.18, white=1000.0, local=True, toolbox_scale=toolbox_scale)
-        np.testing.assert_allclose(out[..., 0], [[1.559490e-4, 0.3919147]], rtol=1e-5)
-    shown = tonemap_to_display(hdr, "reinhard-local", key=0.18, white=1000.0)
-    np.testing.assert_allclose(shown, _grey([[0.0186011, 0.6532616]]), rtol=1e-5)
-    np.testing.assert_allclose(reinhard2002(hdr, key=0.18, white=1000.0)[0, 1], [0.9946541] * 3, rtol=1e-5)
+@pytest.mark.parametrize(("toolbox_scale", "expected"), [(False, [0.0036444, 0.3888105]),
+                                                         (True, [0.0055191, 0.3888105])])
+def test_local_two_pixels_settle_at_the_scale_the_activity_test_gives(toolbox_scale: bool,
+                                                                      expected: list[float]) -> None:
+    out = reinhard2002(LOCAL_PAIR, key=0.18, white=10.0, local=True, toolbox_scale=toolbox_scale)
+    np.testing.assert_allclose(out[0], np.repeat(np.array(expected)[:, None], 3, axis=1), rtol=1e-5)
+
+
+def test_local_two_pixels_through_the_registry() -> None:
+    # "reinhard-local" is the paper's form; the global operator differs as worked out above.
+    shown = tonemap_to_display(LOCAL_PAIR, "reinhard-local", key=0.18, white=10.0)
+    np.testing.assert_allclose(shown[0, :, 0], [0.0779199, 0.6509045], rtol=1e-5)
+    np.testing.assert_allclose(reinhard2002(LOCAL_PAIR, key=0.18, white=10.0)[0, :, 0], [0.0055939, 0.9011503],
+                               rtol=1e-5)
+    # The single-pixel case above, paper form: 0.2122647^(1/2.2) = 0.4943509
+    single = tonemap_to_display(np.ones((1, 1, 3)), "reinhard-local", key=0.18, white=1.0)
+    np.testing.assert_allclose(single, np.full((1, 1, 3), 0.4943509), rtol=1e-5)
 
 
 def test_local_equals_global_on_a_uniform_image_larger_than_the_kernels() -> None:

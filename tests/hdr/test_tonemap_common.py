@@ -18,9 +18,12 @@ from cevr_cli.hdr.tonemap_common import (
 def test_percentile_is_nearest_rank() -> None:
     values = np.array([[9.0, 1.0, 5.0], [3.0, 7.0, 2.0]])  # sorted: 1 2 3 5 7 9, n = 6
     assert percentile_nearest_rank(values, 0.01) == 1.0  # round(0.06) = 0 -> rank 1
-    assert percentile_nearest_rank(values, 0.25) == 2.0  # round(1.5) = 2 (MATLAB rounds half up)
+    assert percentile_nearest_rank(values, 0.25) == 2.0  # round(1.5) = 2
     assert percentile_nearest_rank(values, 0.5) == 3.0  # rank 3, no interpolation
+    assert percentile_nearest_rank(values, 0.7) == 5.0  # round(4.2) = 4 -> 5 (ceil(4.2) = 5 would give 7)
     assert percentile_nearest_rank(values, 0.99) == 9.0  # round(5.94) = 6
+    # n = 10, p = 0.25: n p = 2.5 exactly; MATLAB's round gives 3 (round-half-to-even would give 2)
+    assert percentile_nearest_rank(np.arange(1.0, 11.0), 0.25) == 3.0
     with pytest.raises(UsageError):
         percentile_nearest_rank(values, 1.5)
     with pytest.raises(UsageError):

@@ -5,8 +5,8 @@ Each method runs in its own subprocess so its peak RSS (``resource.getrusage``, 
 own; both include the stack itself, whose size is printed alongside, and "before" is the peak
 reached while building the stack (so the fuse's own peak shows only where it exceeds that).
 
-    python benchmarks/bench_fuse.py                  # 12 megapixels, as a 12 MP phone photo
-    python benchmarks/bench_fuse.py --megapixels 2   # quicker
+    python tests/benchmarks/bench_fuse.py                  # 12 megapixels, as a 12 MP phone photo
+    python tests/benchmarks/bench_fuse.py --megapixels 2   # quicker
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ ours     = cevr's CEVRPredictor: encoder once per model, EVs batched through the
 plain    = ours with the fast paths switched off (plain F.conv2d / F.interpolate): what the reuse alone gives.
 Each variant runs in its own subprocess so its peak RSS (ru_maxrss) is its own.
 
-    python benchmarks/bench_stack.py [--width 1024 --height 683] [--weights PATH] [--threads N]
+    python tests/benchmarks/bench_stack.py [--width 1024 --height 683] [--weights PATH] [--threads N]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Peak memory of tiled inference on a 24-megapixel (6000x4000) photo on the CPU.
 
-    python benchmarks/bench_memory_24mp.py [--evs 1.0] [--threads 2]
+    python tests/benchmarks/bench_memory_24mp.py [--evs 1.0] [--threads 2]
 """
 
 from __future__ import annotations
