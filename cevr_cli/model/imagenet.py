@@ -65,7 +65,7 @@ def init_encoder_from_vgg16(model: CEVRNet, path: str | Path) -> None:
     """Copy the ImageNet convolutions into ``model``'s encoder (shapes checked; norms untouched)."""
     convs = load_vgg16_convs(path)
     for index, (stage, bn_index) in VGG16_TO_CEVR.items():
-        conv = getattr(model, stage)[str(bn_index)]
+        conv = getattr(getattr(model, stage), str(bn_index))
         weight, bias = convs[index]
         if index == 0:
             weight, bias = fold_input_normalisation(weight, bias, IMAGENET_MEAN, IMAGENET_STD)

@@ -154,3 +154,39 @@ def test_training_steps_run_on_cuda(tmp_path, scene_folder):
                       epochs=2, samples_per_epoch=8, batch_size=4, crop=32, val_size=32, device="cuda", workers=2)
     result = run_training(cfg)
     assert result.iterations == {"inc": 4} and np.isfinite(result.best_psnr["inc"])
+
+
+def test_a_bf16_channels_last_step_on_the_cpu_lowers_the_loss():
+    from cevr_cli.training.config import TrainConfig
+    from cevr_cli.training.loop import resolve_precision, train_step
+
+    torch.manual_seed(0)
+    data = SyntheticPairs([radiance_map(3)], "dec", crop=32, samples_per_epoch=4, jpeg_probability=0.0)
+    batch = next(iter(torch.utils.data.DataLoader(data, batch_size=4)))
+    cfg = TrainConfig(data="", precision="bf16", channels_last=True)
+    model = CEVRNet(get_config("cevr-tiny")).train().to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    dtype = resolve_precision("bf16", torch.device("cpu"))
+    assert dtype == torch.bfloat16
+    generator = torch.Generator().manual_seed(0)
+    losses = [train_step(model, optimizer, batch, cfg, generator, dtype)[0] for _ in range(12)]
+    assert losses[-1] < 0.8 * losses[0]
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast: weights stay fp32
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("cycle_split", "hlaf", "cycle-split"), ("epochs", 0, "epochs"), ("batch_size", 0, "batch-size"),
+    ("precision", "fp8", "precision"), ("crop", 20, "crop")])
+def test_impossible_requests_are_refused_before_any_work(tmp_path, field, value, message):
+    from cevr_cli.errors import UsageError
+
+    cfg = TrainConfig(data=str(tmp_path / "missing"), out=str(tmp_path / "run"), **{field: value})
+    with pytest.raises(UsageError, match=message):
+        run_training(cfg)
+
+
+def test_resume_without_a_checkpoint_is_refused(tmp_path, scene_folder):
+    from cevr_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match="no checkpoint"):
+        run_training(TrainConfig(data=str(scene_folder), out=str(tmp_path / "run"), resume=True))
