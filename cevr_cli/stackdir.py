@@ -110,15 +110,13 @@ def read_stack_manifest(folder: Path) -> dict[str, Any]:
 
 def read_stack_folder(folder: Path) -> ExposureStack:
     """The stack a `cevr stack` folder holds, with its source's metadata (EXIF/ICC from its first image)."""
-    import cv2
-
+    from .io import opencv
     from .io.images import read_image_metadata
 
     manifest = read_stack_manifest(folder)
     images = []
     for name in manifest["files"]:
-        data = np.fromfile(folder / name, dtype=np.uint8) if (folder / name).is_file() else np.empty(0, np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        image = opencv.imread(folder / name) if (folder / name).is_file() else None
         if image is None or image.ndim != 3 or image.shape[2] < 3:
             raise InputError(folder / name, "missing or unreadable stack image")
         images.append(np.ascontiguousarray(image[..., 2::-1]))

@@ -95,6 +95,7 @@ def read_exif(path: str | Path) -> ExifInfo | None:
     try:
         with Image.open(path) as im:
             exif = im.getexif()
-    except (UnidentifiedImageError, OSError, ValueError):
+            # Inside the block: Pillow reads sub-IFDs (exposure, lens) lazily from the open file.
+            return exif_from_pillow(exif) if exif else None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
-    return exif_from_pillow(exif) if exif else None

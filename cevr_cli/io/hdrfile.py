@@ -18,6 +18,7 @@ import OpenEXR
 from ..errors import InputError, OutputError, UsageError
 from ..imaging import check_rgb
 from ..vocabulary import EXR_COMPRESSIONS
+from . import opencv
 from .atomic import atomic_path
 
 PathLike = str | os.PathLike[str]
@@ -151,7 +152,7 @@ def _read_exr(path: Path) -> np.ndarray:
 
 
 def _read_radiance(path: Path) -> np.ndarray:
-    data = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
+    data = opencv.imread(path, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
     if data is None or data.ndim != 3:
         raise InputError(path, "not a readable Radiance .hdr file, truncated or damaged")
     return data[..., ::-1].astype(np.float32)
@@ -223,6 +224,8 @@ def write_radiance_hdr(path: PathLike, rgb: np.ndarray) -> None:
         OutputError: OpenCV cannot write the file.
     """
     bgr = np.ascontiguousarray(check_rgb(rgb)[..., ::-1], dtype=np.float32)
+    encoded = opencv.imencode(".hdr", bgr)
+    if encoded is None:
+        raise OutputError(f"{path}: OpenCV could not write the .hdr file")
     with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), bgr):
-            raise OutputError(f"{path}: OpenCV could not write the .hdr file")
+        tmp.write_bytes(encoded)

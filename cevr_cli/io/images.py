@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError
 from ..imaging import quantise
+from . import opencv
 from .atomic import atomic_path
 from .exif import ExifInfo, exif_from_pillow
 
@@ -89,6 +90,8 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     import cv2
     from PIL import Image, UnidentifiedImageError
 
+    # Pillow's own bomb guard (89 MP, an error at twice that) must not refuse what --max-megapixels allows.
+    Image.MAX_IMAGE_PIXELS = max(int(max_megapixels * 1e6), Image.MAX_IMAGE_PIXELS or 0)
     try:
         with Image.open(path) as im:
             width, height = im.size
@@ -96,6 +99,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
             exif = im.getexif()
             icc = im.info.get("icc_profile")
             exif_bytes = exif.tobytes() if exif else None
+            info = exif_from_pillow(exif) if exif else None  # while the file is open: sub-IFDs are read lazily
             im.load()  # raises on truncated data, which OpenCV would decode silently as grey
     except InputError:
         raise
@@ -105,7 +109,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
         raise InputError(path, f"truncated or corrupt image data ({exc})") from None
     except Image.DecompressionBombError:
         raise InputError(path, "too large: refused as a decompression bomb") from None
-    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
     if data is None:
         raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
     if data.ndim == 2:
@@ -121,7 +125,6 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     else:
         raise InputError(path, f"unsupported sample type {data.dtype} (8- or 16-bit integer images only)")
     rgb = data[..., ::-1].astype(np.float32) / scale
-    info = exif_from_pillow(exif) if exif else None
     if info is not None:
         rgb = _orient(rgb, info.orientation)
     return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes)
@@ -132,8 +135,9 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
 
     from .exif import read_exif
 
+    exif = read_exif(path)  # before the (long) decode, and with its own file handle
     try:
-        with rawpy.imread(str(path)) as raw:
+        with open(path, "rb") as fh, rawpy.imread(fh) as raw:
             sizes = raw.sizes
             _check_dimensions(path, sizes.width, sizes.height, max_megapixels, min_side)
             data = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16,
@@ -143,7 +147,7 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
     except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise InputError(path, f"camera RAW not readable by LibRaw ({type(exc).__name__})") from None
     rgb = data.astype(np.float32) / 65535.0
-    return Photo(path, rgb, 16, read_exif(path), None, None)
+    return Photo(path, rgb, 16, exif, None, None)
 
 
 def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int = 16) -> Photo:
@@ -180,7 +184,6 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     TIFF carries the ICC profile and the EXIF camera, date and authorship tags as baseline TIFF tags;
     a 16-bit PNG (OpenCV) carries pixels only.
     """
-    import cv2
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -205,8 +208,10 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
         elif suffix in (".tif", ".tiff"):
             _write_tiff(tmp, codes, exif_bytes, icc_profile)
         elif suffix == ".png":
-            if not cv2.imwrite(str(tmp), np.ascontiguousarray(codes[..., ::-1])):
+            encoded = opencv.imencode(".png", np.ascontiguousarray(codes[..., ::-1]))
+            if encoded is None:
                 raise OutputError(f"{path}: OpenCV could not write the image")
+            tmp.write_bytes(encoded)
         else:
             raise OutputError(f"{path}: cannot write {bit_depth}-bit {suffix or 'files without extension'}")
 

@@ -166,3 +166,46 @@ def test_exif_json_round_trip_and_exr_attributes():
                                      "isoSpeed": 200.0, "cameraMake": "Cam", "cameraModel": "X100",
                                      "lensModel": "23mm"}
     assert ExifInfo(iso=100).exr_attributes() == {"isoSpeed": 100.0}  # unknown facts are left out, not zeroed
+
+
+def test_exif_of_a_tiff_based_raw_is_read_with_its_exposure_sub_ifd(tmp_path):
+    # DNG, CR2 and NEF are TIFF-based: Pillow reads their Exif sub-IFD lazily from the open file, which
+    # failed ("seek of closed file") when the file was closed before the EXIF was parsed.
+    from PIL import Image
+
+    from cevr_cli.io.exif import read_exif
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "EOS R5"
+    sub = exif.get_ifd(0x8769)
+    sub[0x829A], sub[0x829D], sub[0x8827] = 0.008, 4.0, 400
+    Image.fromarray(np.zeros((32, 48, 3), np.uint8)).save(tmp_path / "IMG_0001.tif", exif=exif.tobytes())
+    raw = tmp_path / "IMG_0001.dng"
+    raw.write_bytes((tmp_path / "IMG_0001.tif").read_bytes())
+    info = read_exif(raw)
+    assert (info.camera_model, info.exposure_time, info.f_number, info.iso) == ("EOS R5", 0.008, 4.0, 400)
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_written(tmp_path, gradient_image):
+    import os
+
+    from cevr_cli.io.images import read_photo, write_ldr
+
+    name = os.fsdecode(b"IMG_\xff\xfe.png")  # bytes no UTF-8 decoder accepts (surrogate-escaped by Python)
+    write_ldr(tmp_path / name, gradient_image, bit_depth=8)
+    photo = read_photo(tmp_path / name)
+    assert photo.rgb.shape == gradient_image.shape
+    np.testing.assert_allclose(photo.rgb, np.round(gradient_image * 255) / 255, atol=1e-6)
+
+
+def test_pillows_bomb_guard_follows_max_megapixels(tmp_path, monkeypatch):
+    # Pillow refuses images above twice Image.MAX_IMAGE_PIXELS (179 MP by default) whatever --max-megapixels
+    # says; shrunk here so that a small image stands in for a 200 MP one.
+    from PIL import Image
+
+    from cevr_cli.io.images import read_photo
+
+    path = tmp_path / "wide.png"
+    Image.new("RGB", (100, 50)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 5,000 px is a "bomb" at this setting
+    assert read_photo(path, max_megapixels=250).rgb.shape == (50, 100, 3)
