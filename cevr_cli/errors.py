@@ -37,4 +37,9 @@ class WeightsError(CevrError):
 
 
 class OutputError(CevrError):
-    """An output cannot be written (would overwrite an input, disk error)."""
+    """An output cannot be written (would overwrite an input, an unwritable folder, disk error).
+
+    Exit code 2 when it stops a command before any input is touched; inside a batch it fails that input.
+    """
+
+    exit_code = 2

@@ -8,6 +8,7 @@ from .errors import UsageError
 
 CONTINUOUS_STACK = "-3:3:0.5"  # the paper's "continuous stack", 13 images
 PREDEFINED_STACK = "-3:3:1"  # integer EVs, 7 images
+MAX_EVS = 121  # images per photo; more is a typo (e.g. a step of 0.001), not a stack
 
 
 def parse_evs(spec: str) -> list[float]:
@@ -29,6 +30,11 @@ def parse_evs(spec: str) -> list[float]:
             values = [float(p) for p in text.split(",") if p.strip()]
     except ValueError:
         raise UsageError(f"cannot read EV list {spec!r}: use start:stop:step (e.g. -3:3:0.5) or a comma list") from None
+    if not values:
+        raise UsageError(f"EV list {spec!r} holds no numbers")
+    if len(values) > MAX_EVS:
+        raise UsageError(f"EV list {spec!r} asks for {len(values)} images per photo; at most {MAX_EVS} "
+                         "(a 0.05-stop step over -3..+3): use a larger step")
     if any(not math.isfinite(v) for v in values):
         raise UsageError(f"EV list {spec!r} has a non-finite value")
     evs = sorted({round(v, 6) + 0.0 for v in values})

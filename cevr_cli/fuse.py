@@ -25,7 +25,7 @@ from .batch import BatchPolicy, BatchReport, discover_inputs, plan_outputs, run_
 from .errors import UsageError
 from .evs import CONTINUOUS_EVS
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
-from .io.atomic import atomic_write_text
+from .io.atomic import atomic_write_text, check_writable
 from .io.images import read_photo
 from .provenance import SourceMetadata, provenance_record
 from .stack import ExposurePredictor, StackOptions, predict_stack
@@ -222,6 +222,8 @@ def run_fuse(
         raise UsageError("nothing to fuse in " + ", ".join(str(p) for p in inputs))
     predictor = predictor_factory() if photos else None
     plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs))
+    if not policy.dry_run:
+        check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
     request = options.request(predictor)
     on_ev = (lambda ev: on_event("ev", ev)) if on_event else None
 

@@ -17,6 +17,7 @@ import numpy as np
 from .batch import BatchPolicy, BatchReport, discover_inputs, plan_outputs, run_batch
 from .errors import UsageError
 from .imaging import quantise
+from .io.atomic import check_writable
 from .io.images import Photo, read_photo
 from .provenance import SourceMetadata, provenance_record
 from .stackdir import STACK_MANIFEST, ExposureStack, StackFolderWriter, stack_format
@@ -91,6 +92,8 @@ def run_stack(
     if not photos:
         raise UsageError("no photos found in " + ", ".join(str(p) for p in inputs))
     plan = plan_outputs(photos, out_dir, roots=list(inputs))
+    if not policy.dry_run:
+        check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
 
     def job(photo: Path, folder: Path) -> None:
         write_stack(predictor, photo, folder, options,

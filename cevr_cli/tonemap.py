@@ -18,6 +18,7 @@ import numpy as np
 from .batch import BatchPolicy, BatchReport, discover_inputs, plan_outputs, run_batch
 from .errors import OutputError, UsageError
 from .hdr.tonemap import TONEMAPPERS, tonemap_to_display
+from .io.atomic import check_writable
 from .vocabulary import DISPLAY_FORMATS, HDR_SUFFIXES
 
 PathLike = str | os.PathLike[str]
@@ -99,6 +100,8 @@ def run_tonemap(
         raise UsageError("no .exr or .hdr files found in " + ", ".join(str(p) for p in inputs))
     suffix = DISPLAY_FORMATS[options.image_format][0]
     plan = plan_outputs(files, out_dir, roots=list(inputs), name_format=f"{{name}}-{options.tmo}{suffix}")
+    if not policy.dry_run:
+        check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
 
     def job(src: Path, dst: Path) -> None:
         tonemap_file(src, dst, options.tmo, key=options.key, white=options.white, gamma=options.gamma,

@@ -229,3 +229,29 @@ def test_fuse_outputs_carry_the_photos_metadata(tmp_path, gradient_image, weight
     with Image.open(out / "p" / "p-reinhard.png") as im:
         assert im.getexif()[0x010F] == "Cam" and im.info.get("icc_profile") == icc
     assert json.loads((out / "p" / "fuse.json").read_text())["exif"]["camera_model"] == "X100"
+
+
+@pytest.mark.parametrize("command", ["stack", "fuse", "demo"])
+def test_an_unwritable_output_is_one_line_and_exit_2_before_any_work(tmp_path, photos, weights, command):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder is needed")
+    args = [command, "-o", str(blocker / "out")]
+    if command != "demo":
+        args += [str(photos / "a.jpg"), "--weights", str(weights)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "cannot write there" in result.output and "Traceback" not in result.output
+
+
+def test_bench_refuses_an_unwritable_csv_before_running(tmp_path, weights):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["bench", str(tmp_path / "no-such-dataset"), "--weights", str(weights),
+                                 "--csv", str(blocker / "table.csv")])
+    assert result.exit_code == 2 and "cannot write there" in result.output
+
+
+@pytest.mark.parametrize(("spec", "message"), [(",", "holds no numbers"), ("-3:3:0.001", "at most 121")])
+def test_ev_lists_that_make_no_stack_are_refused(photos, weights, spec, message):
+    result = runner.invoke(app, ["stack", str(photos), "--evs", spec, "--weights", str(weights)])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
