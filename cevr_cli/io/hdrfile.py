@@ -6,8 +6,10 @@ tone-mapping operators (which weight luminance with Rec.709 coefficients) see wh
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +44,22 @@ _BRADFORD = np.array(
 def rgb_to_xyz_matrix(chromaticities: tuple[float, ...]) -> np.ndarray:
     """RGB->XYZ matrix of a colour space given its primaries and white xy (SMPTE RP 177-1993).
 
-    Columns are the primaries' XYZ (Y = 1) scaled so that RGB (1, 1, 1) maps to the white with Y = 1.
+    Columns are the primaries' chromaticity vectors (x, y, 1 - x - y) scaled so that RGB (1, 1, 1) maps to
+    the white with Y = 1. Unlike the usual Y = 1 normalisation of each primary this also holds for a
+    primary with y = 0, as OpenEXR's XYZ files have (blue = (0, 0)).
+
+    Raises:
+        UsageError: a white point with y = 0 or primaries that are not independent.
     """
     rx, ry, gx, gy, bx, by, wx, wy = chromaticities
-    primaries = np.array([[x / y, 1.0, (1.0 - x - y) / y] for x, y in ((rx, ry), (gx, gy), (bx, by))]).T
+    if wy <= 0:
+        raise UsageError(f"chromaticities {chromaticities}: the white point needs y > 0")
+    primaries = np.array([[x, y, 1.0 - x - y] for x, y in ((rx, ry), (gx, gy), (bx, by))]).T
     white = np.array([wx / wy, 1.0, (1.0 - wx - wy) / wy])
-    return primaries * np.linalg.solve(primaries, white)
+    try:
+        return primaries * np.linalg.solve(primaries, white)
+    except np.linalg.LinAlgError:
+        raise UsageError(f"chromaticities {chromaticities}: the primaries are not independent") from None
 
 
 def _xyz_white(chromaticities: tuple[float, ...]) -> np.ndarray:
@@ -130,24 +142,46 @@ def _part_rgb(part: Any) -> np.ndarray | None:
     return np.stack([r, g, b], axis=-1)
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 for a block: the OpenEXR library prints a page of diagnostics to stderr
+    for a damaged file before raising; the one-line error we raise says what the user needs."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _read_exr(path: Path) -> np.ndarray:
     try:
-        with OpenEXR.File(str(path), separate_channels=True) as exr:
+        with _quiet_stderr(), OpenEXR.File(str(path), separate_channels=True) as exr:
             for part in exr.parts:
                 rgb = _part_rgb(part)
                 if rgb is not None:
                     chroma = _header_chromaticities(part.header)
                     break
             else:
+                if not exr.parts:  # what the binding leaves when the pixel data cannot be read
+                    raise InputError(path, "truncated or damaged OpenEXR file (its pixel data cannot be read)")
                 found = sorted({n for p in exr.parts for n in p.channels})
                 raise InputError(path, "EXR has no RGB, Y/RY/BY or Y channels (found "
                                  f"{', '.join(found) or 'none'})")
+    except UsageError as exc:
+        raise InputError(path, str(exc)) from None
     except (RuntimeError, OSError, ValueError, TypeError) as exc:
         # The binding reports damaged and non-EXR files alike as "Unable to open ... for read".
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(path, f"not a readable OpenEXR file, truncated or damaged ({detail})") from None
     if not np.allclose(chroma, REC709_CHROMATICITIES, atol=1e-4):
-        rgb = rgb @ to_rec709_matrix(chroma).T.astype(np.float32)
+        try:
+            rgb = rgb @ to_rec709_matrix(chroma).T.astype(np.float32)
+        except UsageError as exc:
+            raise InputError(path, str(exc)) from None
     return rgb
 
 

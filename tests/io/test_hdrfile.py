@@ -151,3 +151,32 @@ def test_exr_extra_attributes_round_trip(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="text or number"):
         write_exr(tmp_path / "c.exr", rgb, attributes={"owner": b"bytes"})
     assert not (tmp_path / "b.exr").exists() and not (tmp_path / "c.exr").exists()
+
+
+def test_an_exr_in_xyz_primaries_reads_as_rec709(tmp_path):
+    # OpenEXR's Chromaticities/XYZ.exr: red (1, 0), green (0, 1), blue (0, 0), white E (1/3, 1/3). Blue's
+    # y = 0 broke the Y = 1 normalisation of primaries (ZeroDivisionError, batch aborted).
+    import OpenEXR
+
+    xyz = np.ones((4, 6, 3), dtype=np.float32)  # equal-energy white E, Y = 1
+    xyz[0, 0] = (0.5, 0.5, 0.5)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
+              "chromaticities": (1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1 / 3, 1 / 3)}
+    channels = {"R": xyz[..., 0].copy(), "G": xyz[..., 1].copy(), "B": xyz[..., 2].copy()}
+    with OpenEXR.File(header, channels) as exr:
+        exr.write(str(tmp_path / "XYZ.exr"))
+    rgb = read_hdr_image(tmp_path / "XYZ.exr")
+    # White adapts to white (Bradford E -> D65): neutral stays neutral and keeps its luminance.
+    np.testing.assert_allclose(rgb[1, 1], [1.0, 1.0, 1.0], atol=2e-3)
+    np.testing.assert_allclose(rgb[0, 0], [0.5, 0.5, 0.5], atol=2e-3)
+
+
+def test_a_truncated_exr_is_one_line_with_no_library_noise(tmp_path, capfd):
+    rgb = np.random.default_rng(0).random((256, 256, 3)).astype(np.float32)  # several chunks of pixel data
+    write_exr(tmp_path / "ok.exr", rgb)
+    data = (tmp_path / "ok.exr").read_bytes()
+    (tmp_path / "cut.exr").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="cut.exr: truncated or damaged"):
+        read_hdr_image(tmp_path / "cut.exr")
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
