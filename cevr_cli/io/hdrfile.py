@@ -143,23 +143,26 @@ def _part_rgb(part: Any) -> np.ndarray | None:
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence file descriptor 2 for a block: the OpenEXR library prints a page of diagnostics to stderr
-    for a damaged file before raising; the one-line error we raise says what the user needs."""
+def _quiet_library_output() -> Iterator[None]:
+    """Silence file descriptors 1 and 2 for a block: the OpenEXR library prints a page of diagnostics (to
+    both) for a damaged file before failing; the one-line error we raise says what the user needs."""
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = [os.dup(1), os.dup(2)]
     try:
         with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
             os.dup2(null.fileno(), 2)
             yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def _read_exr(path: Path) -> np.ndarray:
     try:
-        with _quiet_stderr(), OpenEXR.File(str(path), separate_channels=True) as exr:
+        with _quiet_library_output(), OpenEXR.File(str(path), separate_channels=True) as exr:
             for part in exr.parts:
                 rgb = _part_rgb(part)
                 if rgb is not None:
