@@ -7,6 +7,7 @@ tone-mapping operators (which weight luminance with Rec.709 coefficients) see wh
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -153,11 +154,23 @@ def _quiet_library_output() -> Iterator[None]:
         with open(os.devnull, "wb") as null:
             os.dup2(null.fileno(), 1)
             os.dup2(null.fileno(), 2)
-            yield
+            try:
+                # The binding also writes through Python's sys.stdout (PySys_WriteStdout).
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    yield
+            finally:
+                _flush_c_stdio()  # the library writes through C stdio: its buffer must empty into devnull
     finally:
         for fd, copy in zip((1, 2), saved, strict=True):
             os.dup2(copy, fd)
             os.close(copy)
+
+
+def _flush_c_stdio() -> None:
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).fflush(None)
 
 
 def _read_exr(path: Path) -> np.ndarray:
