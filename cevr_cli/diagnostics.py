@@ -6,6 +6,7 @@ import platform
 from typing import Any
 
 from . import __version__
+from .vocabulary import RAW_MODES
 
 
 def collect_info() -> dict[str, Any]:
@@ -40,4 +41,5 @@ def collect_info() -> dict[str, Any]:
         "openexr": getattr(OpenEXR, "__version__", "unknown"), "rawpy": rawpy.__version__,
         "libraw": ".".join(str(v) for v in rawpy.libraw_version), "numpy": numpy.__version__,
     })
+    facts.update({f"raw-mode {name}": what for name, what in RAW_MODES.items()})
     return facts

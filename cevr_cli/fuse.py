@@ -28,9 +28,9 @@ from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .io.atomic import atomic_write_text, check_writable
 from .io.images import read_photo
 from .provenance import SourceMetadata, provenance_record
-from .stack import ExposurePredictor, StackOptions, predict_stack
+from .stack import ExposurePredictor, StackOptions, is_raw, predict_stack
 from .stackdir import ExposureStack, format_for_bits, is_stack_folder, read_stack_folder, save_stack_folder
-from .vocabulary import HDR_FORMATS
+from .vocabulary import HDR_FORMATS, RAW_MODES
 
 PathLike = str | os.PathLike[str]
 
@@ -150,11 +150,17 @@ class FuseOptions:
     compression: str = "zip"
     save_crf: bool = False
     keep_stack: bool = False
+    raw_mode: str = "linear"  # one of vocabulary.RAW_MODES
+
+    def __post_init__(self) -> None:
+        if self.raw_mode not in RAW_MODES:
+            raise UsageError(f"--raw-mode {self.raw_mode!r}: use one of {', '.join(RAW_MODES)}")
 
     def request(self, predictor: ExposurePredictor | None) -> dict[str, Any]:
         """What fuse.json records as asked; another request redoes the folder."""
         return {"evs": [float(e) for e in self.evs], "tmo": self.tmo, "format": self.hdr_format, "half": self.half,
                 "compression": self.compression, "save_crf": self.save_crf, "keep_stack": self.keep_stack,
+                "raw_mode": self.raw_mode,
                 "weights_id": predictor.describe()["model"]["weights_id"] if predictor is not None else None}
 
 
@@ -184,6 +190,25 @@ def write_fused(folder: Path, name: str, hdr: HDRImage, options: FuseOptions, pr
                 "merge": MERGE_METHOD, "tmo": options.tmo, "request": request,
                 "seconds": round(time.monotonic() - started, 3)}
     atomic_write_text(folder / FUSE_MANIFEST, json.dumps(manifest, indent=2))
+
+
+def _fuse_linear(predictor: ExposurePredictor, source: Path, folder: Path, options: FuseOptions,
+                 request: dict[str, Any], on_ev: Callable[[float], None] | None, started: float) -> None:
+    """A RAW photo's HDR image from its linear data (``--raw-mode linear``, see :mod:`cevr_cli.linear`)."""
+    from .io.raw import read_raw_linear
+    from .linear import linear_hdr, linear_stack
+
+    photo = read_raw_linear(source)
+    hdr = linear_hdr(predictor, photo, options.evs, on_ev=on_ev)
+    record = {**provenance_record(hdr.source, predictor),
+              "raw": {"mode": "linear", "clipped_fraction": round(photo.clipped_fraction, 6),
+                      "white_level": photo.white_level}}
+    if options.keep_stack:
+        stack, sources = linear_stack(predictor, photo, options.evs)
+        stack_request = StackOptions(options.evs, format_for_bits(16), raw_mode="linear").request(predictor)
+        save_stack_folder(folder / "stack", stack, {**record, "raw": {**record["raw"], "frames": sources}},
+                          stack_request)
+    write_fused(folder, source.stem, hdr, options, record, request, options.evs, started)
 
 
 def _stack_folders_in(folder: Path) -> list[Path]:
@@ -235,6 +260,9 @@ def run_fuse(
             write_fused(folder, source.name, fuse(stack), options, record, request, stack.evs, started)
             return
         assert predictor is not None  # photos imply a model
+        if is_raw(source) and options.raw_mode == "linear":
+            _fuse_linear(predictor, source, folder, options, request, on_ev, started)
+            return
         stack = predict_stack(predictor, read_photo(source), options.evs, on_ev=on_ev)
         record = provenance_record(stack.source, predictor)
         if options.keep_stack:

@@ -18,9 +18,10 @@ from .batch import BatchPolicy, BatchReport, discover_inputs, plan_outputs, run_
 from .errors import UsageError
 from .imaging import quantise
 from .io.atomic import check_writable
-from .io.images import Photo, read_photo
+from .io.images import RAW_EXTENSIONS, Photo, read_photo
 from .provenance import SourceMetadata, provenance_record
 from .stackdir import STACK_MANIFEST, ExposureStack, StackFolderWriter, stack_format
+from .vocabulary import RAW_MODES
 
 
 class ExposurePredictor(Protocol):
@@ -36,11 +37,20 @@ class StackOptions:
     evs: Sequence[float]
     image_format: str = "png"  # png (8-bit) | tiff (16-bit)
     max_megapixels: float = 250.0
+    raw_mode: str = "linear"  # one of vocabulary.RAW_MODES
+
+    def __post_init__(self) -> None:
+        if self.raw_mode not in RAW_MODES:
+            raise UsageError(f"--raw-mode {self.raw_mode!r}: use one of {', '.join(RAW_MODES)}")
 
     def request(self, predictor: ExposurePredictor) -> dict[str, Any]:
         """What the stack folder records as asked; another request redoes the folder."""
-        return {"evs": [float(e) for e in self.evs], "format": self.image_format,
+        return {"evs": [float(e) for e in self.evs], "format": self.image_format, "raw_mode": self.raw_mode,
                 "weights_id": predictor.describe()["model"]["weights_id"]}
+
+
+def is_raw(path: Path) -> bool:
+    return path.suffix.lower() in RAW_EXTENSIONS
 
 
 def photo_source(photo: Photo) -> SourceMetadata:
@@ -67,6 +77,8 @@ def write_stack(predictor: ExposurePredictor, photo_path: Path, folder: Path, op
     """Predict and write the stack of one photo into ``folder``; returns the manifest written."""
     stack_format(options.image_format)
     started = time.monotonic()
+    if is_raw(photo_path) and options.raw_mode == "linear":
+        return _write_linear_stack(predictor, photo_path, folder, options, started, on_ev)
     photo = read_photo(photo_path, max_megapixels=options.max_megapixels)
     source = photo_source(photo)
     writer = StackFolderWriter(folder, list(options.evs), options.image_format, source)
@@ -80,6 +92,25 @@ def write_stack(predictor: ExposurePredictor, photo_path: Path, folder: Path, op
             on_warning(f"{photo_path}: {warning}")
     return writer.finish(provenance_record(source, predictor), options.request(predictor), warnings=warnings,
                          seconds=round(time.monotonic() - started, 3))
+
+
+def _write_linear_stack(predictor: ExposurePredictor, path: Path, folder: Path, options: StackOptions,
+                        started: float, on_ev: Callable[[float], None] | None) -> dict[str, Any]:
+    """A RAW photo's stack from its linear data (``--raw-mode linear``, see :mod:`cevr_cli.linear`)."""
+    from .io.raw import read_raw_linear
+    from .linear import linear_frames, linear_source
+
+    photo = read_raw_linear(path, max_megapixels=options.max_megapixels)
+    source = linear_source(photo)
+    writer = StackFolderWriter(folder, list(options.evs), options.image_format, source)
+    frame_sources = {}
+    for ev, frame, how in linear_frames(predictor, photo, options.evs, on_ev):
+        writer.add(ev, frame)
+        frame_sources[f"{ev:+.2f}"] = how
+    return writer.finish(provenance_record(source, predictor), options.request(predictor),
+                         raw={"mode": "linear", "clipped_fraction": round(photo.clipped_fraction, 6),
+                              "white_level": photo.white_level, "frames": frame_sources},
+                         warnings=source.exposure_warnings(), seconds=round(time.monotonic() - started, 3))
 
 
 def run_stack(

@@ -19,6 +19,11 @@ EXR_COMPRESSIONS = ("zip", "zips", "piz", "dwaa", "rle", "none")
 # Display images: container -> (suffix, bits per channel).
 DISPLAY_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "jpg": (".jpg", 8), "tiff": (".tif", 16)}
 
+# Camera RAW: exact exposures from the linear sensor data with CEVR only where it clipped (linear), or the
+# RAW developed to a display-encoded image and treated like a JPEG (cevr).
+RAW_MODES = {"linear": "exact re-exposure of the sensor's linear data; CEVR fills only what the sensor clipped",
+             "cevr": "develop to 16-bit display-encoded RGB, then CEVR re-exposes it like any photo"}
+
 # `cevr train`: which model(s), how the cycle loss splits s (Eq. 4), arithmetic precision.
 TRAIN_DIRECTIONS = ("inc", "dec", "both")
 CYCLE_SPLITS = ("random", "half")  # random: a ~ U[0, 1] (paper); half: s/2 (released code)

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from ..errors import CevrError
-from ..vocabulary import DEVICES
+from ..vocabulary import DEVICES, RAW_MODES
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -28,6 +28,7 @@ def choices(name: str, values: Sequence[str]) -> type[Enum]:
 
 
 Device = choices("Device", DEVICES)
+RawMode = choices("RawMode", list(RAW_MODES))
 
 EvsOpt = Annotated[str, typer.Option("--evs", help="EV steps: start:stop:step (inclusive) or a comma list.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
@@ -41,6 +42,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable 
 RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Walk folders recursively.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Redo inputs whose outputs are already complete.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")]
+RawModeOpt = Annotated[RawMode, typer.Option(  # type: ignore[valid-type]
+    "--raw-mode", help="Camera RAW files: " + "; ".join(f"{k} = {v}" for k, v in RAW_MODES.items()) + ".")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")]
 
 

@@ -21,6 +21,8 @@ from .common import (
     OutOpt,
     OverwriteOpt,
     QuietOpt,
+    RawMode,
+    RawModeOpt,
     RecursiveOpt,
     WeightsOpt,
     choices,
@@ -54,6 +56,7 @@ def fuse(
         bool, typer.Option("--save-crf", help="Also write the recovered camera response (CSV and PNG plot).")
     ] = False,
     keep_stack: Annotated[bool, typer.Option("--keep-stack", help="From photos: also keep the stack.")] = False,
+    raw_mode: RawModeOpt = RawMode("linear"),
     weights: WeightsOpt = None,
     device: DeviceOpt = Device("auto"),
     half: HalfOpt = False,
@@ -73,7 +76,7 @@ def fuse(
         ev_list = parse_evs(evs)
         options = FuseOptions(evs=ev_list, tmo=None if tmo.value == "none" else tmo.value,
                               hdr_format=hdr_format.value, half=not full_float, compression=compression.value,
-                              save_crf=save_crf, keep_stack=keep_stack)
+                              save_crf=save_crf, keep_stack=keep_stack, raw_mode=raw_mode.value)
         with BatchProgress(quiet or as_json, len(ev_list)) as progress:
             report = run_fuse(inputs, output, options, lambda: load_predictor(weights, device, half),
                               BatchPolicy(overwrite, dry_run, recursive), on_event=progress.event)

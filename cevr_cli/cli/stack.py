@@ -20,6 +20,8 @@ from .common import (
     OutOpt,
     OverwriteOpt,
     QuietOpt,
+    RawMode,
+    RawModeOpt,
     RecursiveOpt,
     WeightsOpt,
     choices,
@@ -38,6 +40,7 @@ def stack(
     image_format: Annotated[
         StackFormat, typer.Option("--format", help="png = 8-bit PNG, tiff = 16-bit TIFF.")  # type: ignore[valid-type]
     ] = StackFormat("png"),
+    raw_mode: RawModeOpt = RawMode("linear"),
     weights: WeightsOpt = None,
     device: DeviceOpt = Device("auto"),
     half: HalfOpt = False,
@@ -56,7 +59,7 @@ def stack(
         from ..stack import StackOptions, run_stack
 
         ev_list = parse_evs(evs)
-        options = StackOptions(ev_list, image_format.value, max_megapixels)
+        options = StackOptions(ev_list, image_format.value, max_megapixels, raw_mode.value)
         policy = BatchPolicy(overwrite, dry_run, recursive)
         predictor = load_predictor(weights, device, half)
         with BatchProgress(quiet or as_json, len(ev_list)) as progress:

@@ -63,7 +63,7 @@ def _check_file(path: Path) -> None:
         raise InputError(path, "empty file (0 bytes)")
 
 
-def _check_dimensions(path: Path, width: int, height: int, max_megapixels: float, min_side: int) -> None:
+def check_dimensions(path: Path, width: int, height: int, max_megapixels: float, min_side: int) -> None:
     if min(width, height) < min_side:
         raise InputError(path, f"too small: {width}x{height} px (minimum {min_side} px per side)")
     megapixels = width * height / 1e6
@@ -95,7 +95,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     try:
         with Image.open(path) as im:
             width, height = im.size
-            _check_dimensions(path, width, height, max_megapixels, min_side)
+            check_dimensions(path, width, height, max_megapixels, min_side)
             exif = im.getexif()
             icc = im.info.get("icc_profile")
             exif_bytes = exif.tobytes() if exif else None
@@ -139,7 +139,7 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
     try:
         with open(path, "rb") as fh, rawpy.imread(fh) as raw:
             sizes = raw.sizes
-            _check_dimensions(path, sizes.width, sizes.height, max_megapixels, min_side)
+            check_dimensions(path, sizes.width, sizes.height, max_megapixels, min_side)
             data = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16,
                                    output_color=rawpy.ColorSpace.sRGB)
     except InputError:

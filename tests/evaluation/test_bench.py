@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cevr_cli.evaluation import bench
 from cevr_cli.errors import UsageError
-from cevr_cli.evs import CONTINUOUS_EVS
+from cevr_cli.evaluation import bench
 from cevr_cli.evaluation.baselines import AkyuzExpansion, NaiveExposure
 from cevr_cli.evaluation.datasets import BenchScene
 from cevr_cli.evaluation.metrics import psnr
+from cevr_cli.evs import CONTINUOUS_EVS
 from cevr_cli.io.hdrfile import write_exr, write_radiance_hdr
 
 

@@ -1,0 +1,105 @@
+"""Camera RAW files as scene-linear light, with the mask of what the sensor clipped.
+
+LibRaw (through rawpy) decodes with the camera's white balance, linear output (gamma 1), no automatic
+brightening, the true white level (no ``adjust_maximum``), 16 bits, highlights clipped rather than blended,
+into Rec.709 / sRGB primaries. 1.0 is the white-balanced saturation level of the least amplified channel.
+
+The clipping mask is taken in the sensor's own domain: a photosite is saturated when it reached its
+channel's white level (per-channel levels where the file has them). After white balance the channels
+saturate at different output levels, so a mask taken on the developed image would miss a red channel
+clipped at 1.6 while green reads 0.9, and exposing that pixel down would turn it magenta. Demosaicing
+spreads a photosite over its neighbours, so the mask is widened by two pixels on Bayer sensors; pixels the
+developer clipped (any channel at full scale) are added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .exif import ExifInfo, read_exif
+
+# LibRaw's orientation codes (sizes.flip) as numpy rotations: 3 = 180, 5 = 90 CCW, 6 = 90 CW.
+_FLIPS = {0: 0, 3: 2, 5: 1, 6: 3}
+_BAYER_REACH = 2  # pixels a photosite reaches through AHD demosaicing
+
+
+@dataclass
+class LinearPhoto:
+    """A RAW photo as scene-linear Rec.709 RGB and the pixels whose light the sensor did not measure."""
+
+    path: Path
+    linear: np.ndarray  # float32 HxWx3, >= 0; 1.0 = saturation of the least amplified channel
+    clipped: np.ndarray  # bool HxW
+    white_level: int
+    exif: ExifInfo | None
+
+    @property
+    def clipped_fraction(self) -> float:
+        return float(self.clipped.mean())
+
+
+def saturated_photosites(raw_image: np.ndarray, raw_colors: np.ndarray | None, white_levels: np.ndarray) -> np.ndarray:
+    """Photosites at or above their channel's white level.
+
+    ``raw_image`` is HxW (a colour filter array; ``raw_colors`` gives each site's channel) or HxWxC (one
+    value per channel, as linear DNGs); ``white_levels`` holds one level per channel index.
+    """
+    if raw_image.ndim == 3:
+        return np.any(raw_image >= white_levels[: raw_image.shape[2]], axis=2)
+    return raw_image >= white_levels[raw_colors]
+
+
+def clipping_mask(saturated: np.ndarray, developed: np.ndarray, *, bayer: bool) -> np.ndarray:
+    """Pixels of the developed image that saturated photosites reach, plus any channel developed at 1.0."""
+    import cv2
+
+    mask = saturated.astype(np.uint8)
+    if bayer:
+        size = 2 * _BAYER_REACH + 1
+        mask = cv2.dilate(mask, np.ones((size, size), np.uint8))
+    if mask.shape != developed.shape[:2]:  # cameras whose developed image is resized (non-square pixels)
+        mask = cv2.resize(mask, (developed.shape[1], developed.shape[0]), interpolation=cv2.INTER_NEAREST)
+    return (mask > 0) | np.any(developed >= 1.0, axis=2)
+
+
+def read_raw_linear(path: str | Path, *, max_megapixels: float = 250.0, min_side: int = 16) -> LinearPhoto:
+    """Decode a camera RAW as scene-linear Rec.709 with its clipping mask.
+
+    Raises:
+        InputError: not decodable by LibRaw, no known white level, or outside the size limits.
+    """
+    import rawpy
+
+    from .images import check_dimensions
+
+    path = Path(path)
+    exif = read_exif(path)
+    try:
+        with open(path, "rb") as fh, rawpy.imread(fh) as raw:
+            sizes = raw.sizes
+            check_dimensions(path, sizes.width, sizes.height, max_megapixels, min_side)
+            if not raw.white_level:
+                raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
+            per_channel = raw.camera_white_level_per_channel
+            levels = np.array(per_channel if per_channel and any(per_channel) else [raw.white_level] * 4)
+            visible = raw.raw_image_visible
+            colors = raw.raw_colors_visible if visible.ndim == 2 else None
+            saturated = saturated_photosites(visible, colors, levels)
+            developed = raw.postprocess(
+                use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=(1, 1), user_flip=0,
+                output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip, adjust_maximum_thr=0.0)
+            flip, white = sizes.flip, int(raw.white_level)
+    except InputError:
+        raise
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise InputError(path, f"camera RAW not readable by LibRaw ({type(exc).__name__}: {exc})") from None
+    linear = developed.astype(np.float32) / 65535.0
+    mask = clipping_mask(saturated, linear, bayer=visible.ndim == 2)
+    turns = _FLIPS.get(flip, 0)
+    if turns:
+        linear, mask = np.ascontiguousarray(np.rot90(linear, turns)), np.ascontiguousarray(np.rot90(mask, turns))
+    return LinearPhoto(path, linear, mask, white, exif)

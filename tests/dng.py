@@ -1,0 +1,62 @@
+"""Tiny DNG files that LibRaw decodes, written with tifffile (DNG 1.4 tags), for RAW tests.
+
+A LinearRaw DNG (3 samples per pixel, PhotometricInterpretation 34892) with ColorMatrix1 = XYZ -> linear
+sRGB, AsShotNeutral 1, 1, 1 and CalibrationIlluminant1 = D65 develops to exactly data / WhiteLevel. A CFA
+DNG (32803, RGGB) exercises demosaicing and white balance with unequal channel saturation.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+# IEC 61966-2-1 XYZ (D65) -> linear sRGB.
+XYZ_TO_SRGB = np.array([[3.2406, -1.5372, -0.4986], [-0.9689, 1.8758, 0.0415], [0.0557, -0.2040, 1.0570]])
+
+
+def _rationals(values, denominator: int = 10000) -> list[int]:
+    out = []
+    for v in values:
+        out += [int(round(v * denominator)), denominator]
+    return out
+
+
+def _dng_tags(white: int, neutral) -> list[tuple]:
+    return [
+        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
+        (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
+        (50708, "s", 0, "cevr test camera", True),  # UniqueCameraModel
+        (50717, "I", 1, white, True),  # WhiteLevel
+        (50721, "2i", 9, _rationals(XYZ_TO_SRGB.ravel()), True),  # ColorMatrix1
+        (50728, "2I", 3, _rationals(neutral), True),  # AsShotNeutral
+        (50778, "H", 1, 21, True),  # CalibrationIlluminant1 = D65
+    ]
+
+
+def write_linear_dng(path: Path, data: np.ndarray, white: int) -> Path:
+    """``data``: HxWx3 uint16 sensor values (0..white)."""
+    tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=_dng_tags(white, (1, 1, 1)))
+    return path
+
+
+def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8)) -> Path:
+    """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled RGGB and clipped at ``white``.
+
+    ``neutral`` is the camera's response to grey: red at 0.5 means the red channel is amplified 2x by white
+    balance, so it saturates (in white-balanced terms) at twice the level green does.
+    """
+    h, w = camera_rgb.shape[:2]
+    cfa = np.zeros((h, w), np.float64)
+    cfa[0::2, 0::2] = camera_rgb[0::2, 0::2, 0]
+    cfa[0::2, 1::2] = camera_rgb[0::2, 1::2, 1]
+    cfa[1::2, 0::2] = camera_rgb[1::2, 0::2, 1]
+    cfa[1::2, 1::2] = camera_rgb[1::2, 1::2, 2]
+    codes = np.clip(np.round(cfa * white), 0, white).astype(np.uint16)
+    tags = _dng_tags(white, neutral) + [
+        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
+        (33422, "B", 4, (0, 1, 1, 2), True),  # CFAPattern RGGB
+        (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
+        (50711, "H", 1, 1, True),  # CFALayout rectangular
+    ]
+    tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
+    return path

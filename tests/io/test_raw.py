@@ -1,0 +1,62 @@
+"""Camera RAW as linear light: exact decode of DNGs with known truth and the clipping mask."""
+
+import numpy as np
+import pytest
+
+from cevr_cli.errors import InputError
+from cevr_cli.io.raw import clipping_mask, read_raw_linear, saturated_photosites
+from tests.dng import write_cfa_dng, write_linear_dng
+
+WHITE = 4000
+
+
+def test_saturation_respects_each_channels_own_white_level():
+    raw = np.array([[3000, 3900], [4000, 2999]], dtype=np.uint16)
+    colors = np.array([[0, 1], [3, 2]])  # R G / G2 B
+    levels = np.array([3000, 4000, 3000, 4000])  # R and B saturate at 3000, G and G2 at 4000
+    np.testing.assert_array_equal(saturated_photosites(raw, colors, levels), [[True, False], [True, False]])
+    stacked = np.stack([raw, raw, raw], axis=-1)  # one value per channel: any channel saturated counts
+    # 3900 is below green's 4000 but above red's and blue's 3000.
+    np.testing.assert_array_equal(saturated_photosites(stacked, None, levels), [[True, True], [True, False]])
+
+
+def test_bayer_masks_reach_the_demosaicing_neighbourhood():
+    saturated = np.zeros((9, 9), bool)
+    saturated[4, 4] = True
+    developed = np.zeros((9, 9, 3), np.float32)
+    mask = clipping_mask(saturated, developed, bayer=True)
+    assert mask.sum() == 25 and mask[2:7, 2:7].all()
+    assert clipping_mask(saturated, developed, bayer=False).sum() == 1
+    developed[0, 0, 1] = 1.0  # developed at full scale: clipped whatever the sensor says
+    assert clipping_mask(saturated, developed, bayer=False)[0, 0]
+
+
+def test_a_linear_dng_decodes_to_data_over_white_level_with_its_exact_mask(tmp_path):
+    rng = np.random.default_rng(0)
+    data = np.clip(np.round(rng.random((32, 48, 3)) * 1.3 * WHITE), 0, WHITE).astype(np.uint16)
+    photo = read_raw_linear(write_linear_dng(tmp_path / "lin.dng", data, WHITE))
+    assert photo.linear.shape == (32, 48, 3) and photo.white_level == WHITE
+    np.testing.assert_allclose(photo.linear, data / WHITE, atol=2e-4)
+    np.testing.assert_array_equal(photo.clipped, (data >= WHITE).any(axis=2))
+    assert photo.clipped_fraction == pytest.approx((data >= WHITE).any(axis=2).mean())
+
+
+def test_unequal_channel_saturation_is_masked_before_it_turns_magenta(tmp_path):
+    # Grey scene; in a patch the light is 1.6x the level at which green saturates. Green (x1 white balance)
+    # clips; red (camera value 0.5 of green, x2 white balance) does not, so the developed pixel would be
+    # (1.6, 1.0, ...) before clipping: mask it, or darker exposures show it magenta.
+    scene = np.full((48, 64, 3), 0.3)
+    scene[16:32, 24:40] = 1.6
+    camera = scene * np.array([0.5, 1.0, 0.8])
+    photo = read_raw_linear(write_cfa_dng(tmp_path / "cfa.dng", camera, WHITE))
+    assert photo.clipped[16:32, 24:40].all()
+    assert not photo.clipped[:8].any() and not photo.clipped[:, :16].any()  # far from the patch: measured
+    np.testing.assert_allclose(photo.linear[4:10, 4:10], 0.3, atol=2e-3)  # white-balanced grey, exact
+
+
+def test_a_corrupt_raw_is_one_clear_error(tmp_path):
+    bad = tmp_path / "IMG_0001.CR2"
+    bad.write_bytes(b"II*\x00" + b"\x00" * 64)
+    with pytest.raises(InputError, match="IMG_0001.CR2: camera RAW not readable") as info:
+        read_raw_linear(bad)
+    assert "\n" not in str(info.value)

@@ -1,0 +1,121 @@
+"""`--raw-mode linear`: exact exposures where the sensor measured, CEVR blended in only where it clipped."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cevr_cli.imaging import srgb_decode, srgb_encode
+from cevr_cli.io.raw import LinearPhoto
+from cevr_cli.linear import EXACT, EXACT_AND_CEVR, linear_frames, linear_hdr, soft_weight
+
+
+class ConstantPredictor:
+    """Predicts every EV as one grey level: what the blend takes from CEVR is then known exactly."""
+
+    def __init__(self, level: float) -> None:
+        self.level = level
+        self.asked: list[list[float]] = []
+
+    def iter_predictions(self, rgb, evs):
+        self.asked.append(list(evs))
+        for ev in sorted(evs):
+            yield ev, np.full(rgb.shape, self.level, dtype=np.float32)
+
+    def describe(self):
+        return {"model": {"name": "constant", "variant": "test", "weights_id": "constant"}, "device": "cpu"}
+
+
+def photo_with_clipped_disc(size: int = 64) -> LinearPhoto:
+    y, x = np.mgrid[0:size, 0:size]
+    linear = np.repeat((0.05 + 0.4 * x / size)[..., None], 3, axis=2).astype(np.float32)
+    clipped = (y - size / 2) ** 2 + (x - size / 2) ** 2 < (size / 6) ** 2
+    linear[clipped] = 1.0
+    return LinearPhoto(Path("synthetic.dng"), linear, clipped, 4000, None)
+
+
+def test_unclipped_pixels_are_the_linear_data_times_two_to_the_ev_exactly():
+    photo = photo_with_clipped_disc(128)
+    frames = list(linear_frames(ConstantPredictor(0.2), photo, [-2.0, -0.5, 0.0, 1.0, 3.0]))
+    far = soft_weight(photo.clipped) == 0
+    assert far.mean() > 0.5
+    for ev, frame, _ in frames:
+        np.testing.assert_allclose(frame[far], srgb_encode(photo.linear * 2.0**ev)[far], atol=1e-6)
+    assert [source for *_, source in frames] == [EXACT_AND_CEVR, EXACT_AND_CEVR, EXACT, EXACT, EXACT]
+
+
+def test_cevr_fills_the_clipped_region_of_darker_frames_only():
+    photo = photo_with_clipped_disc()
+    predictor = ConstantPredictor(0.2)
+    frames = {ev: frame for ev, frame, _ in linear_frames(predictor, photo, [-2.0, 1.0])}
+    assert predictor.asked == [[-2.0]]  # only the darker frame needs the model
+    np.testing.assert_allclose(frames[-2.0][photo.clipped], 0.2, atol=1e-6)
+    np.testing.assert_allclose(frames[1.0][photo.clipped], 1.0)  # brighter: saturated either way
+
+
+def test_an_unclipped_photo_never_runs_the_model():
+    photo = photo_with_clipped_disc()
+    photo.clipped[:] = False
+    predictor = ConstantPredictor(0.2)
+    list(linear_frames(predictor, photo, [-3.0, -1.0, 2.0]))
+    assert predictor.asked == []
+
+
+def test_the_blend_border_has_no_step():
+    # CEVR's guess (0.0) differs from the exact frame by about 0.28 at the disc's edge: a hard mask would jump
+    # by that much between two neighbouring pixels; the soft border spreads it over several.
+    photo = photo_with_clipped_disc(128)
+    (ev, frame, _), = linear_frames(ConstantPredictor(0.0), photo, [-2.0])
+    exact = srgb_encode(photo.linear * 0.25)
+    hard = np.where(photo.clipped[..., None], 0.0, exact)
+    hard_step = np.abs(np.diff(hard[64, :, 1])).max()
+    soft_step = np.abs(np.diff(frame[64, :, 1])).max()
+    assert hard_step > 0.25 and soft_step < hard_step / 4
+
+
+def test_the_hdr_is_the_linear_data_with_the_clipped_region_filled():
+    photo = photo_with_clipped_disc(128)
+    level = 0.7  # CEVR says the disc is 0.7 (sRGB) at every darker EV: radiance srgb_decode(0.7) / 2^ev
+    hdr = linear_hdr(ConstantPredictor(level), photo, [-3.0, -2.0, -1.0, 0.0, 1.0])
+    far = soft_weight(photo.clipped) == 0
+    np.testing.assert_array_equal(hdr.radiance[far], photo.linear[far])
+    # Debevec's hat weights are equal (same code), so the fill is the mean of decode(0.5) * (8, 4, 2).
+    expected = float(srgb_decode(np.array(level))) * (8 + 4 + 2) / 3
+    np.testing.assert_allclose(hdr.radiance[photo.clipped], expected, rtol=1e-5)
+
+
+def test_stack_and_fuse_a_cfa_dng_end_to_end(tmp_path, tiny_pair):
+    from typer.testing import CliRunner
+
+    from cevr_cli.cli import app
+    from cevr_cli.io.hdrfile import read_hdr_image
+    from cevr_cli.model import save_pair
+    from tests.dng import write_cfa_dng
+
+    weights = tmp_path / "tiny.safetensors"
+    save_pair(tiny_pair, weights)
+    scene = np.full((48, 64, 3), 0.2)
+    scene[16:32, 24:40] = 3.0  # a highlight well above saturation
+    (tmp_path / "raw").mkdir()
+    write_cfa_dng(tmp_path / "raw" / "IMG_0001.dng", scene * np.array([0.5, 1.0, 0.8]), 4000)
+    runner = CliRunner()
+    result = runner.invoke(app, ["stack", str(tmp_path / "raw"), "-o", str(tmp_path / "stacks"), "--evs", "-2,0,2",
+                                 "--format", "tiff", "--weights", str(weights), "-q"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "stacks" / "IMG_0001" / "stack.json").read_text())
+    assert manifest["raw"]["mode"] == "linear" and 0.05 < manifest["raw"]["clipped_fraction"] < 0.2
+    assert manifest["raw"]["frames"]["-2.00"] == EXACT_AND_CEVR and manifest["raw"]["frames"]["+2.00"] == EXACT
+    result = runner.invoke(app, ["fuse", str(tmp_path / "raw"), "-o", str(tmp_path / "hdr"), "--evs", "-3:3:1",
+                                 "--weights", str(weights), "-q"])
+    assert result.exit_code == 0, result.output
+    radiance = read_hdr_image(tmp_path / "hdr" / "IMG_0001" / "IMG_0001.exr")
+    np.testing.assert_allclose(radiance[2:8, 2:8], 0.2, rtol=2e-3)  # measured: the linear data, exactly
+    assert radiance[20:28, 28:36].min() >= 0.99  # the highlight: at least what the sensor saw
+
+
+@pytest.mark.parametrize("mode", ["cevr", "linear"])
+def test_raw_mode_is_part_of_the_request(mode):
+    from cevr_cli.stack import StackOptions
+
+    assert StackOptions([1.0], raw_mode=mode).request(ConstantPredictor(0))["raw_mode"] == mode
