@@ -23,6 +23,9 @@ from .provenance import SourceMetadata
 from .vocabulary import STACK_FORMATS
 
 STACK_MANIFEST = "stack.json"
+CONTACT_SHEET = "contact.jpg"  # the whole stack at a glance: photographers look before they read
+_THUMB_LONG_SIDE = 240
+_SHEET_COLUMNS = 7
 
 
 @dataclass
@@ -58,6 +61,7 @@ class StackFolderWriter:
         self.index = {ev: i for i, ev in enumerate(sorted(evs))}
         self.source = source
         self.files: dict[float, str] = {}
+        self.thumbnails: dict[float, np.ndarray] = {}
 
     def add(self, ev: float, image: np.ndarray) -> None:
         """Write the image at ``ev`` (float in [0, 1], or integer codes of the format's bit depth)."""
@@ -67,14 +71,52 @@ class StackFolderWriter:
         write_ldr(self.folder / name, image, bit_depth=self.bits, exif_bytes=self.source.exif_bytes,
                   icc_profile=self.source.icc_profile)
         self.files[ev] = name
+        self.thumbnails[ev] = _thumbnail(image)
 
     def finish(self, provenance: dict[str, Any], request: dict[str, Any], **extra: Any) -> dict[str, Any]:
         """Write ``stack.json`` last; returns the manifest."""
         evs = sorted(self.files)
+        from .io.images import write_ldr
+
+        write_ldr(self.folder / CONTACT_SHEET, contact_sheet([(ev, self.thumbnails[ev]) for ev in evs]), bit_depth=8)
         manifest = {**provenance, **extra, "evs": evs, "files": [self.files[ev] for ev in evs],
+                    "contact_sheet": CONTACT_SHEET,
                     "format": {"container": self.image_format, "bit_depth": self.bits}, "request": request}
         atomic_write_text(self.folder / STACK_MANIFEST, json.dumps(manifest, indent=2))
         return manifest
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    """A small 8-bit copy (area-averaged) of a stack image, float [0, 1] or integer codes."""
+    import cv2
+
+    from .imaging import quantise
+
+    codes = image if image.dtype == np.uint8 else (
+        (image >> 8).astype(np.uint8) if image.dtype == np.uint16 else quantise(image, 8))
+    h, w = codes.shape[:2]
+    scale = min(1.0, _THUMB_LONG_SIDE / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(codes, size, interpolation=cv2.INTER_AREA)
+
+
+def contact_sheet(thumbnails: list[tuple[float, np.ndarray]], columns: int = _SHEET_COLUMNS) -> np.ndarray:
+    """Thumbnails in EV order on a dark grid, each labelled with its EV (uint8 RGB)."""
+    import cv2
+
+    h = max(t.shape[0] for _, t in thumbnails)
+    w = max(t.shape[1] for _, t in thumbnails)
+    label, pad = 22, 6
+    rows = -(-len(thumbnails) // columns)
+    cols = min(columns, len(thumbnails))
+    sheet = np.full((rows * (h + label + pad) + pad, cols * (w + pad) + pad, 3), 32, dtype=np.uint8)
+    for i, (ev, thumb) in enumerate(thumbnails):
+        y = pad + (i // columns) * (h + label + pad)
+        x = pad + (i % columns) * (w + pad)
+        sheet[y : y + thumb.shape[0], x : x + thumb.shape[1]] = thumb
+        cv2.putText(sheet, f"EV {ev:+.1f}", (x + 2, y + h + label - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (230, 230, 230), 1, cv2.LINE_AA)
+    return sheet
 
 
 def format_for_bits(bits: int) -> str:

@@ -45,10 +45,12 @@ def test_stack_writes_one_image_per_ev_and_a_manifest(tmp_path, photos, weights)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["a", "b"]
     files = sorted(p.name for p in (out / "a").iterdir())
-    assert files == ["00_ev-1.00.png", "01_ev+0.50.png", "02_ev+2.00.png", "stack.json"]
+    assert files == ["00_ev-1.00.png", "01_ev+0.50.png", "02_ev+2.00.png", "contact.jpg", "stack.json"]
     manifest = json.loads((out / "a" / "stack.json").read_text())
     assert manifest["evs"] == [-1.0, 0.5, 2.0]
-    assert manifest["files"] == files[:3]
+    assert manifest["files"] == files[:3] and manifest["contact_sheet"] == "contact.jpg"
+    sheet = cv2.imread(str(out / "a" / "contact.jpg"))
+    assert sheet.shape[1] > 3 * 56 and sheet.shape[0] > 40  # three thumbnails side by side, labelled below
     assert manifest["model"]["weights_id"] and manifest["device"] == "cpu"
     assert manifest["source"].endswith("a.jpg")
     image = cv2.imread(str(out / "a" / "02_ev+2.00.png"), cv2.IMREAD_UNCHANGED)
