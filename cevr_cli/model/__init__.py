@@ -2,6 +2,7 @@
 
 from .cevr import CEVRNet
 from .config import VARIANTS, CEVRConfig, get_config
+from .fused import FusedCEVR, reparameterize
 from .inference import CEVRPredictor, InferenceSettings, load_predictor, resolve_device
 from .weights import DEFAULT_WEIGHTS, ModelPair, load_official_pair, load_pair, new_pair, save_pair
 
@@ -10,6 +11,7 @@ __all__ = [
     "CEVRNet",
     "CEVRPredictor",
     "DEFAULT_WEIGHTS",
+    "FusedCEVR",
     "InferenceSettings",
     "ModelPair",
     "VARIANTS",
@@ -18,6 +20,7 @@ __all__ = [
     "load_pair",
     "load_predictor",
     "new_pair",
+    "reparameterize",
     "resolve_device",
     "save_pair",
 ]

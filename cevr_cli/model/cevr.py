@@ -5,22 +5,23 @@ Reconstruction", ICCV 2023. The layer structure and parameter names follow the o
 ``CEVR_NormNoAffine_Maps`` GroupNorm model, so its released state dicts load key for key
 (see ``weights.py``); the code is ours.
 
-Two implementation choices keep inference cheap without changing the function computed:
+This module is the network as the paper describes it, the one that is trained: plain PyTorch ops, the
+same algebra with or without gradients. Two exact rearrangements keep it cheap without changing the
+function or its gradients:
 
 * The EV step enters every MLP as one constant input channel (Eq. 2). A linear layer on
   ``[feature, s]`` equals the layer on ``feature`` plus ``s`` times the weight column of that channel, so
-  ``s`` is folded into the bias and no constant plane is ever built. Because of this, every part of a
-  layer that does not depend on ``s`` (the encoder, the skip half of each decoder's first MLP, the neck's
-  first layer) is computed once and broadcast over a batch of EV steps.
+  ``s`` is folded into the bias and no constant plane is ever built. Parts of a layer's input that do
+  not depend on ``s`` (the encoder skips, the neck's input) may have batch 1 and are broadcast over a
+  batch of EV steps.
 * The intensity-transformation maps of decoder blocks 1 and 2 are "bicubic upsample to full size, then
   3x3 conv to one channel". Both steps are linear and the upsampling acts on each channel alike, so the
   conv's nine taps are first applied as a 1x1 conv at low resolution, the nine tap planes are upsampled,
   and each is shifted into place. Exact (same zero padding), with 9 instead of 256 full-size planes.
-* The implicit modules have no activation between their linear layers (as in the official code), so
-  each MLP is applied as the single affine map it equals (``EVMLP.collapsed``).
 
-In inference (no gradients) on the CPU, ``fastops`` adds NNPACK Winograd 3x3 convolutions, OpenCV bicubic
-upsampling and folds the encoder's BatchNorm into its convolutions.
+Inference does not run this module: :func:`cevr_cli.model.fused.reparameterize` folds its weights once
+(BatchNorm into the encoder convolutions, each MLP into one affine map, ``conv_resize`` into ``mlp1``)
+into a :class:`~cevr_cli.model.fused.FusedCEVR`, which also uses the CPU fast paths of ``fastops``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import CEVRConfig
-from .fastops import conv3x3, run_vgg_stage, upsample_bicubic
 
 
 @dataclass
@@ -80,6 +80,11 @@ class GroupNormNoAffine(nn.Module):
         return out.reshape(b, c, h, w)
 
 
+def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """A linear layer applied at every pixel of NCHW ``x`` (a 1x1 convolution)."""
+    return F.conv2d(x, weight[:, :, None, None], bias)
+
+
 class EVMLP(nn.Module):
     """Per-pixel MLP on ``[feature, s]`` (the implicit module, Eq. 2).
 
@@ -94,79 +99,42 @@ class EVMLP(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
         self.slope = slope
 
-    def collapsed(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(W, b, w_s) of the whole MLP before its activation, as one affine map on ``[feature, s]``.
-
-        With no activation between the layers, ``L_n(...L_1(z))`` is the affine map with matrix
-        ``W_n...W_1``; it is used when it costs fewer multiplications than the chain (always, for the
-        CEVR shapes: 256 -> 128 -> 128 -> 256 becomes one 256x256 product).
-        """
-        first = self.layers[0]
-        matrix, offset = first.weight, first.bias
-        for layer in self.layers[1:]:
-            matrix = layer.weight @ matrix
-            offset = layer.weight @ offset + layer.bias
-        return matrix[:, :-1], offset, matrix[:, -1]
-
-    def _chain_is_cheaper(self) -> bool:
-        chain = sum(layer.weight.numel() for layer in self.layers)
-        return chain < self.layers[-1].out_features * self.layers[0].in_features
-
     def forward(self, x: torch.Tensor | list[torch.Tensor], s: torch.Tensor) -> torch.Tensor:
         """``x``: one NCHW tensor or a list of parts that together make the input channels (batch 1 or B).
 
-        Parts whose batch is 1 are shared by all EV steps; their projection is computed once.
+        The first layer multiplies each part by its own weight columns (so a batch-1 part is shared by
+        all EV steps) and takes ``s`` through its bias.
         """
         parts = x if isinstance(x, list) else [x]
-        height, width = parts[0].shape[2:]
-        if self._chain_is_cheaper():
-            weight, bias, s_column = self.layers[0].weight[:, :-1], self.layers[0].bias, self.layers[0].weight[:, -1]
-            rest = self.layers[1:]
-        else:
-            (weight, bias, s_column), rest = self.collapsed(), []
-        out = _project(weight, parts)
-        shift = (bias[None, :] + s[:, None] * s_column[None, :])[:, :, None]
-        # In inference, add in place when shapes allow: fresh full-size buffers cost page faults.
-        out = out.add_(shift) if _may_update(out, shift) else out + shift
-        for layer in rest:
-            out = torch.baddbmm(layer.bias[None, :, None], layer.weight.expand(out.shape[0], -1, -1), out)
-        out = out.view(out.shape[0], -1, height, width)
-        return F.leaky_relu(out, self.slope, inplace=not torch.is_grad_enabled())
+        first = self.layers[0]
+        out = None
+        start = 0
+        for part in parts:
+            stop = start + part.shape[1]
+            y = _pointwise(part, first.weight[:, start:stop])
+            out = y if out is None else out + y
+            start = stop
+        shift = first.bias[None, :] + s[:, None] * first.weight[None, :, -1]
+        out = out + shift[:, :, None, None].to(out.dtype)
+        for layer in self.layers[1:]:
+            out = _pointwise(out, layer.weight, layer.bias)
+        return F.leaky_relu(out, self.slope)
 
 
-def _may_update(target: torch.Tensor, other: torch.Tensor) -> bool:
-    """``target += other`` is allowed: no autograd to feed, and broadcasting keeps target's shape."""
-    return not torch.is_grad_enabled() and torch.broadcast_shapes(target.shape, other.shape) == target.shape
+def vgg16_bn_encoder(channels: tuple[int, int, int]) -> tuple[nn.Sequential, nn.Sequential, nn.Sequential]:
+    """``vgg16_bn().features[0:23]`` (conv1_1 .. conv3_3 with BatchNorm), built by torchvision's own
+    ``make_layers`` and cut into CEVR's three stages at the pools, keeping torchvision's module indices so
+    that ``encoder3.14.weight`` is ``features.14.weight`` (official checkpoints and ImageNet weights load
+    by those names). Nothing is downloaded: only the layer layout comes from torchvision."""
+    from torchvision.models.vgg import make_layers
 
-
-def _project(weight: torch.Tensor, parts: list[torch.Tensor]) -> torch.Tensor:
-    """Per-pixel ``weight @ concat(parts)`` as (B, C_out, H*W), each part multiplied by its own columns."""
-    out = None
-    start = 0
-    for part in parts:
-        stop = start + part.shape[1]
-        y = torch.matmul(weight[:, start:stop].contiguous(), part.flatten(2))
-        if out is None:
-            out = y
-        elif _may_update(out, y):
-            out.add_(y)
-        elif _may_update(y, out):
-            out = y.add_(out)
-        else:
-            out = out + y
-        start = stop
-    return out
-
-
-def _vgg_stage(indices: range, in_ch: int, out_ch: int, convs: int, pool_first: bool) -> nn.Sequential:
-    """A VGG16-bn stage with torchvision's module indices, so ``features[i]`` keys line up."""
-    modules: list[nn.Module] = [nn.MaxPool2d(2, 2)] if pool_first else []
-    ch = in_ch
-    for _ in range(convs):
-        modules += [nn.Conv2d(ch, out_ch, 3, padding=1), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True)]
-        ch = out_ch
-    assert len(modules) == len(indices)
-    return nn.Sequential(OrderedDict((str(i), m) for i, m in zip(indices, modules, strict=True)))
+    c1, c2, c3 = channels
+    features = make_layers([c1, c1, "M", c2, c2, "M", c3, c3, c3], batch_norm=True)
+    modules = list(features)
+    assert len(modules) == 23
+    return tuple(  # type: ignore[return-value]
+        nn.Sequential(OrderedDict((str(i), modules[i]) for i in span)) for span in (range(0, 6), range(6, 13),
+                                                                                  range(13, 23)))
 
 
 class Bottleneck(nn.Module):
@@ -179,6 +147,21 @@ class Bottleneck(nn.Module):
 
     def forward(self, pooled: torch.Tensor, s: torch.Tensor, stats: NormStats | None) -> torch.Tensor:
         return self.mlp(self.norm(pooled, stats), s) + pooled
+
+
+def shift_taps(planes: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Finish a 3x3 convolution (zero padding) from its tap planes.
+
+    ``planes`` holds, for each output ``m``, the nine planes ``sum_c w[dy, dx, c] * x_c`` in
+    (map, dy, dx) order; output ``m`` at (y, x) is ``bias[m]`` plus tap (dy, dx) read at (y + dy, x + dx).
+    """
+    height, width = planes.shape[2:]
+    padded = F.pad(planes, (1, 1, 1, 1))
+    out = bias[None, :, None, None].to(planes.dtype)
+    for k in range(9):
+        dy, dx = k // 3, k % 3
+        out = out + padded[:, k::9, dy : dy + height, dx : dx + width]
+    return out
 
 
 class DecoderBlock(nn.Module):
@@ -204,29 +187,15 @@ class DecoderBlock(nn.Module):
     def forward(
         self, x: torch.Tensor, skip: torch.Tensor, s: torch.Tensor, stats: NormStats | None
     ) -> torch.Tensor:
-        x = upsample_bicubic(x, 2)
-        if torch.is_grad_enabled():
-            x = self.mlp1([self.conv_resize(x), skip], s)
-        else:
-            x = self._resize_and_mix(x, skip, s)
-        residual = self.mlp4(self.mlp3(self.normalize(x, stats), s), s)
-        return residual.add_(x) if _may_update(residual, x) else x + residual
+        x = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+        x = self.mlp1([self.conv_resize(x), skip], s)
+        return x + self.mlp4(self.mlp3(self.normalize(x, stats), s), s)
 
-    def _resize_and_mix(self, upsampled: torch.Tensor, skip: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """``mlp1([conv_resize(upsampled), skip], s)`` with the convolution folded into the MLP.
-
-        mlp1 is one linear layer, so its columns for the conv output compose with the conv:
-        ``W_x (K * u + c) = (W_x K) * u + W_x c``. One 3x3 convolution with the product weights replaces
-        the convolution plus a per-pixel matrix product for every EV step.
-        """
-        (layer,) = self.mlp1.layers
-        c = self.conv_resize.out_channels
-        w_x, w_skip, w_s = layer.weight[:, :c], layer.weight[:, c:-1], layer.weight[:, -1]
-        weight = torch.einsum("om,mikl->oikl", w_x, self.conv_resize.weight)
-        out = conv3x3(upsampled, weight, w_x @ self.conv_resize.bias + layer.bias)
-        out += _project(w_skip, [skip]).view(skip.shape[0], -1, *skip.shape[2:])
-        out += (s[:, None] * w_s[None, :])[:, :, None, None]
-        return F.leaky_relu_(out, self.mlp1.slope)
+    def map_taps(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The 18 taps of ``conv_mul`` and ``conv_rgb`` as a (18, C, 1, 1) 1x1 conv weight, and their 2 biases."""
+        weight = torch.cat([self.conv_mul.weight, self.conv_rgb.weight])  # (2, C, 3, 3)
+        taps = weight.permute(0, 2, 3, 1).reshape(18, -1)  # row = (map, dy, dx)
+        return taps[:, :, None, None], torch.cat([self.conv_mul.bias, self.conv_rgb.bias])
 
     def intensity_maps(self, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(alpha, beta) = 3x3 convs of the feature bicubically upsampled by ``map_scale``.
@@ -234,17 +203,10 @@ class DecoderBlock(nn.Module):
         Computed as: the nine taps of both convs as one 1x1 conv at low resolution (18 planes), upsample
         those, then add each tap plane shifted by its offset (zero outside, as the conv's padding).
         """
-        weight = torch.cat([self.conv_mul.weight, self.conv_rgb.weight])  # (2, C, 3, 3)
-        taps = weight.permute(0, 2, 3, 1).reshape(18, -1)  # row = (map, dy, dx)
-        planes = F.conv2d(feature, taps[:, :, None, None].contiguous())
-        planes = upsample_bicubic(planes, self.map_scale)
-        bias = torch.cat([self.conv_mul.bias, self.conv_rgb.bias])
-        maps = bias[None, :, None, None].expand(planes.shape[0], 2, *planes.shape[2:]).clone()
-        height, width = planes.shape[2:]
-        for k in range(9):
-            dy, dx = k // 3 - 1, k % 3 - 1
-            y0, y1, x0, x1 = max(0, -dy), height - max(0, dy), max(0, -dx), width - max(0, dx)
-            maps[:, :, y0:y1, x0:x1] += planes[:, k::9, y0 + dy : y1 + dy, x0 + dx : x1 + dx]
+        taps, bias = self.map_taps()
+        planes = F.conv2d(feature, taps)
+        planes = F.interpolate(planes, scale_factor=self.map_scale, mode="bicubic", align_corners=False)
+        maps = shift_taps(planes, bias)
         return maps[:, 0:1], maps[:, 1:2]
 
 
@@ -268,9 +230,7 @@ class CEVRNet(nn.Module):
         cfg = config or CEVRConfig()
         self.config = cfg
         c1, c2, c3 = cfg.encoder_channels
-        self.encoder1 = _vgg_stage(range(0, 6), 3, c1, 2, pool_first=False)
-        self.encoder2 = _vgg_stage(range(6, 13), c1, c2, 2, pool_first=True)
-        self.encoder3 = _vgg_stage(range(13, 23), c2, c3, 3, pool_first=True)
+        self.encoder1, self.encoder2, self.encoder3 = vgg16_bn_encoder((c1, c2, c3))
         self.neck = Bottleneck(c3, cfg.bottleneck_hidden, cfg)
         self.decoder3 = DecoderBlock(c3, c3, c3, 4, "decoder3", cfg)
         self.decoder4 = DecoderBlock(c3, c2, c2, 2, "decoder4", cfg)
@@ -292,9 +252,9 @@ class CEVRNet(nn.Module):
                 nn.init.constant_(conv.bias, bias)
 
     def encode(self, image: torch.Tensor) -> Encoded:
-        f1 = run_vgg_stage(self.encoder1, image)
-        f2 = run_vgg_stage(self.encoder2, f1)
-        f3 = run_vgg_stage(self.encoder3, f2)
+        f1 = self.encoder1(image)
+        f2 = self.encoder2(f1)
+        f3 = self.encoder3(f2)
         return Encoded((f1, f2, f3), F.max_pool2d(f3, 2, 2))
 
     def decode(
@@ -315,14 +275,16 @@ class CEVRNet(nn.Module):
             out = out * alpha + beta
         return out
 
+    def head_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The final 1x1 convs on ``[feature, s]`` as (W (2, C), b (2,), w_s (2,)); row 0 alpha, row 1 beta."""
+        weight = torch.cat([self.conv_mul.weight, self.conv_rgb.weight])[:, :, 0, 0]  # (2, C + 1)
+        return weight[:, :-1], torch.cat([self.conv_mul.bias, self.conv_rgb.bias]), weight[:, -1]
+
     def _head(self, feature: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Final 1x1 convs on [feature, s]; s folded into the bias as in ``EVMLP``."""
-        c = feature.shape[1]
-        weight = torch.cat([self.conv_mul.weight, self.conv_rgb.weight])[:, :, 0, 0]  # (2, C + 1)
-        bias = torch.cat([self.conv_mul.bias, self.conv_rgb.bias])
-        maps = _project(weight[:, :c], [feature])
-        maps = maps + (bias[None, :] + s[:, None] * weight[None, :, c])[:, :, None]
-        maps = maps.view(maps.shape[0], 2, *feature.shape[2:])
+        weight, bias, s_column = self.head_weights()
+        maps = _pointwise(feature, weight)
+        maps = maps + (bias[None, :] + s[:, None] * s_column[None, :])[:, :, None, None].to(maps.dtype)
         return maps[:, 0:1], maps[:, 1:2]
 
     def forward(self, image: torch.Tensor, s: torch.Tensor) -> torch.Tensor:

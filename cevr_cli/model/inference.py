@@ -7,6 +7,7 @@
   whole photo (downscaled to at most ``stats_pixels``) and imposed on every tile, so all tiles are
   normalised alike; for photos up to ``stats_pixels`` the tiled result equals the untiled one.
 * EV 0 is the input itself.
+* The models run as fused inference copies (``fused.reparameterize``), built once per predictor.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UsageError
-from .cevr import CEVRNet, NormStats
+from .cevr import NormStats
+from .fused import FusedCEVR, reparameterize
 from .weights import ModelPair
 
 
@@ -72,6 +74,8 @@ class CEVRPredictor:
             raise UsageError("--half needs a CUDA device")
         self.dtype = torch.float16 if half else torch.float32
         self.pair = pair
+        # Folded from the weights as they are (float32), then moved: one fused copy per direction.
+        self._fused = {d: reparameterize(getattr(pair, d)).to(self.device, self.dtype) for d in ("inc", "dec")}
         for model in (pair.inc, pair.dec):
             model.to(self.device, self.dtype).eval()
         self.settings = settings or InferenceSettings()
@@ -97,11 +101,10 @@ class CEVRPredictor:
         for direction in ("dec", "inc"):
             steps = [float(e) for e in sorted(set(evs)) if (e > 0 if direction == "inc" else e < 0)]
             if steps:
-                model = getattr(self.pair, direction)
-                yield from self._run_model(model, image, steps)
+                yield from self._run_model(self._fused[direction], image, steps)
 
     @torch.inference_mode()
-    def _run_model(self, model: CEVRNet, image: np.ndarray, steps: list[float]) -> Iterator[tuple[float, np.ndarray]]:
+    def _run_model(self, model: FusedCEVR, image: np.ndarray, steps: list[float]) -> Iterator[tuple[float, np.ndarray]]:
         h, w = image.shape[:2]
         cfg = self.settings
         tiled = h * w > cfg.tile_pixels
@@ -128,7 +131,7 @@ class CEVRPredictor:
             yield start, torch.tensor(steps[start : start + size], device=self.device, dtype=self.dtype)
 
     def _whole(
-        self, model: CEVRNet, image: np.ndarray, steps: list[float], stats: NormStats | None
+        self, model: FusedCEVR, image: np.ndarray, steps: list[float], stats: NormStats | None
     ) -> list[np.ndarray]:
         """Untiled: pad to a multiple of 8, encode once, decode the steps in chunks, crop back."""
         h, w = image.shape[:2]
@@ -141,7 +144,7 @@ class CEVRPredictor:
             outputs.extend(_to_numpy(y))
         return outputs
 
-    def _record_stats(self, model: CEVRNet, image: np.ndarray, steps: list[float]) -> NormStats:
+    def _record_stats(self, model: FusedCEVR, image: np.ndarray, steps: list[float]) -> NormStats:
         """GroupNorm statistics of the whole photo, scaled down to at most ``stats_pixels``."""
         import cv2
 
@@ -168,7 +171,7 @@ class CEVRPredictor:
                 merged.values[key] = (torch.cat(means), torch.cat(variances))
         return merged
 
-    def _tiled(self, model: CEVRNet, image: np.ndarray, steps: list[float], stats: NormStats) -> list[np.ndarray]:
+    def _tiled(self, model: FusedCEVR, image: np.ndarray, steps: list[float], stats: NormStats) -> list[np.ndarray]:
         cfg = self.settings
         h, w = image.shape[:2]
         d = model.config.divisor

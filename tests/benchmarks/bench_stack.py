@@ -55,13 +55,9 @@ def run_variant(variant: str, width: int, height: int, weights: str | None, thre
 
 
 def _disable_fast_paths() -> None:
-    import torch.nn.functional as F
+    from cevr_cli.model import fastops
 
-    from cevr_cli.model import cevr, fastops
-
-    fastops.nnpack_ready = lambda: False
-    cevr.upsample_bicubic = lambda x, scale: F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
-    cevr.run_vgg_stage = lambda stage, x: stage(x)
+    fastops.FAST_PATHS = False
 
 
 def main() -> None:

@@ -2,11 +2,11 @@
 
 import pytest
 import torch
-from conftest import randomised
 
 from cevr_cli.model import CEVRConfig, CEVRNet, get_config
 from cevr_cli.model.cevr import NormStats
 from cevr_cli.model.reference import reference_forward
+from tests.conftest import randomised
 
 
 @pytest.fixture(scope="module")
