@@ -56,6 +56,7 @@ class InferenceSettings:
     stats_pixels: int = 1024 * 1024  # GroupNorm statistics are taken on the photo scaled to this size
     max_batch_pixels: int = 1_500_000  # EV steps x pixels per decoder call
     max_output_bytes: int = 2 << 30  # float32 outputs held at once; beyond, EVs run in groups
+    border: int = 8  # mirrored context around the photo, cropped off the outputs (see _run_model)
 
 
 class CEVRPredictor:
@@ -105,6 +106,16 @@ class CEVRPredictor:
 
     @torch.inference_mode()
     def _run_model(self, model: FusedCEVR, image: np.ndarray, steps: list[float]) -> Iterator[tuple[float, np.ndarray]]:
+        """The network's zero padding makes its outermost pixels unlike the interior (a light or dark frame of
+        up to 29/255 at EV +-3): it runs on the photo with a mirrored border, which the outputs lose again."""
+        cfg = self.settings
+        m = cfg.border
+        for ev, out in self._run_padded(model, _mirror_border(image, m), steps):
+            yield ev, np.ascontiguousarray(out[m : out.shape[0] - m, m : out.shape[1] - m])
+
+    def _run_padded(
+        self, model: FusedCEVR, image: np.ndarray, steps: list[float]
+    ) -> Iterator[tuple[float, np.ndarray]]:
         h, w = image.shape[:2]
         cfg = self.settings
         tiled = h * w > cfg.tile_pixels
@@ -209,6 +220,14 @@ def _check_image(rgb: np.ndarray) -> np.ndarray:
     if rgb.shape[0] < 8 or rgb.shape[1] < 8:
         raise UsageError(f"image of {rgb.shape[1]}x{rgb.shape[0]} px is too small (8 px minimum)")
     return np.clip(rgb.astype(np.float32, copy=False), 0.0, 1.0)
+
+
+def _mirror_border(image: np.ndarray, margin: int) -> np.ndarray:
+    """``image`` with ``margin`` mirrored pixels on every side (edge pixels repeated for tiny images)."""
+    if margin == 0:
+        return image
+    mode = "reflect" if min(image.shape[:2]) > margin else "edge"
+    return np.pad(image, ((margin, margin), (margin, margin), (0, 0)), mode=mode)
 
 
 def _pad_to_multiple(x: torch.Tensor, divisor: int) -> torch.Tensor:

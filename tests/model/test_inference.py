@@ -9,15 +9,17 @@ from cevr_cli.model import CEVRPredictor, InferenceSettings, resolve_device
 from cevr_cli.model.inference import _tile_spans
 
 
-def one_at_a_time(pair, image: np.ndarray, ev: float) -> np.ndarray:
-    """The naive way: one full forward pass for one EV, on an image padded by hand to a multiple of 8."""
+def one_at_a_time(pair, image: np.ndarray, ev: float, border: int = 8) -> np.ndarray:
+    """The naive way: one full forward pass for one EV, on the image mirrored by ``border`` pixels on every
+    side (the predictor's border policy) and padded by hand to a multiple of 8, then cropped back."""
+    image = np.pad(image, ((border, border), (border, border), (0, 0)), mode="reflect")
     h, w = image.shape[:2]
     ph, pw = (-h) % 8, (-w) % 8
     padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
     x = torch.from_numpy(padded.transpose(2, 0, 1).copy())[None]
     with torch.no_grad():
         y = pair.for_step(ev)(x, torch.tensor([ev]))
-    return y[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).numpy()
+    return y[0, :, border : h - border, border : w - border].clamp(0, 1).permute(1, 2, 0).numpy()
 
 
 def test_stack_shapes_and_ev0_identity(tiny_pair, gradient_image):
@@ -87,3 +89,21 @@ def test_half_needs_cuda(tiny_pair):
         pytest.skip("CUDA present: half precision is allowed")
     with pytest.raises(UsageError):
         CEVRPredictor(tiny_pair, "cpu", half=True)
+
+
+@pytest.mark.parametrize("ev", [-3.0, 3.0])
+def test_border_rows_and_columns_behave_like_the_interior(ev):
+    # The network's zero padding made a 1-pixel frame up to 29/255 lighter or darker at EV +-3.
+    import cv2
+
+    from cevr_cli.assets import sample_photo_path
+    from cevr_cli.io.images import read_photo
+    from cevr_cli.model import load_predictor
+
+    rgb = cv2.resize(read_photo(sample_photo_path()).rgb, (384, 256), interpolation=cv2.INTER_AREA)
+    (out,) = load_predictor(None, "cpu").predict(rgb, [ev])
+    for edge, inner, interior in ((out[0], out[1], out[2]), (out[-1], out[-2], out[-3]),
+                                  (out[:, 0], out[:, 1], out[:, 2]), (out[:, -1], out[:, -2], out[:, -3])):
+        step_at_edge = float(np.abs(edge - inner).mean())
+        step_inside = float(np.abs(inner - interior).mean())
+        assert step_at_edge < 2 * step_inside + 2 / 255
