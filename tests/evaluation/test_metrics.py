@@ -9,7 +9,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.metrics import structural_similarity
 
-from cevr_cli import metrics
+from cevr_cli.evaluation import metrics
 from cevr_cli.errors import UsageError
 
 

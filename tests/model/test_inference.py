@@ -107,3 +107,14 @@ def test_border_rows_and_columns_behave_like_the_interior(ev):
         step_at_edge = float(np.abs(edge - inner).mean())
         step_inside = float(np.abs(inner - interior).mean())
         assert step_at_edge < 2 * step_inside + 2 / 255
+
+
+def test_mps_is_chosen_by_auto_after_cuda_and_needs_no_cuda_call(monkeypatch):
+    # No Apple GPU here: the availability checks are mocked. The MPS path itself runs the same plain torch ops
+    # as CUDA (the CPU fast paths test the device type), reviewed for CUDA-only calls.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("mps")
+    assert resolve_device("mps") == torch.device("mps")
+    with pytest.raises(UsageError, match="CUDA"):
+        CEVRPredictor.__init__(object.__new__(CEVRPredictor), None, "mps", half=True)
