@@ -48,7 +48,7 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks 
 
 
 @contextmanager
-def errors(debug: bool = False) -> Iterator[None]:
+def errors(debug: bool = False, resume_hint: str = "run the same command again to resume") -> Iterator[None]:
     """Library errors become one red line and an exit code; tracebacks only with --debug."""
     state["debug"] = state["debug"] or debug
     try:
@@ -59,7 +59,7 @@ def errors(debug: bool = False) -> Iterator[None]:
         err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted:[/yellow] finished outputs are kept; run the same command again to resume")
+        err.print(f"[yellow]interrupted:[/yellow] finished outputs are kept; {resume_hint}")
         raise typer.Exit(130) from None
 
 

@@ -66,7 +66,8 @@ def _to_config_value(value: Any) -> Any:
 def train(**options: Any) -> None:
     """Train CEVR models with L1 + 0.1 x cycle loss (Eq. 5) on synthetic brackets of real radiance maps."""
     quiet, as_json = options.pop("quiet"), options.pop("as_json")
-    with errors(options.pop("debug")):
+    hint = "add --resume to the same command to continue from the last checkpoint"
+    with errors(options.pop("debug"), resume_hint=hint):
         from ..model import resolve_device
         from ..training.loop import run_training
 
