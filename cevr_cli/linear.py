@@ -4,7 +4,8 @@ measured the light, CEVR only where it clipped.
 A RAW file holds linear sensor values, so the photo s stops brighter or darker is the linear image times
 2^s, display-encoded (sRGB) and clipped: exact wherever the sensor did not saturate. Darker frames need
 what the saturated pixels never recorded; there the CEVR darkening model, run on the EV 0 rendering,
-supplies it, blended in over a soft border (:func:`soft_weight`) so that no seam shows. The HDR image is
+supplies it (never below what the saturated photosites recorded, a lower bound of their light), blended
+in over a soft border (:func:`soft_weight`) so that no seam shows. The HDR image is
 the linear data itself (the EV 0 frame decodes to it exactly, so it is on the scale a Debevec merge of the
 stack gives), with the clipped region filled from the CEVR frames by Debevec & Malik's weighted average
 (Eq. 6, hat weights on the display codes, the sRGB curve as the known response).
@@ -68,7 +69,8 @@ def linear_frames(
         if ev in darker:
             predicted_ev, predicted = next(predictions)
             assert predicted_ev == ev  # the predictor yields darker steps in ascending order
-            frame, source = exact * (1.0 - weight) + predicted * weight, EXACT_AND_CEVR
+            # A saturated photosite recorded a lower bound of its light: never predict below it.
+            frame, source = exact * (1.0 - weight) + np.maximum(predicted, exact) * weight, EXACT_AND_CEVR
         else:
             frame, source = exact, EXACT
         if on_ev:

@@ -47,10 +47,10 @@ def test_unclipped_pixels_are_the_linear_data_times_two_to_the_ev_exactly():
 
 def test_cevr_fills_the_clipped_region_of_darker_frames_only():
     photo = photo_with_clipped_disc()
-    predictor = ConstantPredictor(0.2)
+    predictor = ConstantPredictor(0.8)  # brighter than the clipped value at -2 EV: sRGB(0.25) = 0.537
     frames = {ev: frame for ev, frame, _ in linear_frames(predictor, photo, [-2.0, 1.0])}
     assert predictor.asked == [[-2.0]]  # only the darker frame needs the model
-    np.testing.assert_allclose(frames[-2.0][photo.clipped], 0.2, atol=1e-6)
+    np.testing.assert_allclose(frames[-2.0][photo.clipped], 0.8, atol=1e-6)
     np.testing.assert_allclose(frames[1.0][photo.clipped], 1.0)  # brighter: saturated either way
 
 
@@ -62,13 +62,20 @@ def test_an_unclipped_photo_never_runs_the_model():
     assert predictor.asked == []
 
 
+def test_a_guess_below_the_clipped_value_is_raised_to_it():
+    # The sensor saturated: the light was at least what it recorded, 1.0 x 2^ev.
+    photo = photo_with_clipped_disc()
+    (ev, frame, _), = linear_frames(ConstantPredictor(0.1), photo, [-2.0])
+    np.testing.assert_allclose(frame[photo.clipped], srgb_encode(np.array(0.25)), atol=1e-6)
+
+
 def test_the_blend_border_has_no_step():
-    # CEVR's guess (0.0) differs from the exact frame by about 0.28 at the disc's edge: a hard mask would jump
+    # CEVR's guess (1.0) differs from the exact frame by about 0.6 at the disc's edge: a hard mask would jump
     # by that much between two neighbouring pixels; the soft border spreads it over several.
     photo = photo_with_clipped_disc(128)
-    (ev, frame, _), = linear_frames(ConstantPredictor(0.0), photo, [-2.0])
+    (ev, frame, _), = linear_frames(ConstantPredictor(1.0), photo, [-2.0])
     exact = srgb_encode(photo.linear * 0.25)
-    hard = np.where(photo.clipped[..., None], 0.0, exact)
+    hard = np.where(photo.clipped[..., None], 1.0, exact)
     hard_step = np.abs(np.diff(hard[64, :, 1])).max()
     soft_step = np.abs(np.diff(frame[64, :, 1])).max()
     assert hard_step > 0.25 and soft_step < hard_step / 4
