@@ -9,8 +9,8 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.metrics import structural_similarity
 
-from cevr_cli.evaluation import metrics
 from cevr_cli.errors import UsageError
+from cevr_cli.evaluation import metrics
 
 
 def _pair(seed: int = 0, size: tuple[int, int] = (64, 48)) -> tuple[np.ndarray, np.ndarray]:
