@@ -1,9 +1,9 @@
 """The CEVR network: F(I, s), photo I re-exposed by s stops.
 
 Su-Kai Chen, Hung-Lin Yen, Yu-Lun Liu, Min-Hung Chen, Hou-Ning Hu, Wen-Hsiao Peng, Yen-Yu Lin, "Learning
-Continuous Exposure Value Representations for Single-Image HDR Reconstruction", ICCV 2023 (arXiv 2309.03900). The layer structure and parameter names follow the official
-``CEVR_NormNoAffine_Maps`` GroupNorm model, so its released state dicts load key for key
-(see ``weights.py``); the code is ours.
+Continuous Exposure Value Representations for Single-Image HDR Reconstruction", ICCV 2023 (arXiv 2309.03900).
+The layer structure and parameter names follow the official ``CEVR_NormNoAffine_Maps`` GroupNorm model,
+so its released state dicts load key for key (see ``weights.py``); the code is ours.
 
 This module is the network as the paper describes it, the one that is trained: plain PyTorch ops, the
 same algebra with or without gradients. Two exact rearrangements keep it cheap without changing the
