@@ -28,9 +28,9 @@ from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .io.atomic import atomic_write_text, check_writable
 from .io.images import read_photo
 from .provenance import SourceMetadata, provenance_record
-from .stack import ExposurePredictor, StackOptions, is_raw, predict_stack
+from .stack import ExposurePredictor, StackOptions, check_raw_mode, is_raw, predict_stack
 from .stackdir import ExposureStack, format_for_bits, is_stack_folder, read_stack_folder, save_stack_folder
-from .vocabulary import HDR_FORMATS, RAW_MODES
+from .vocabulary import HDR_FORMATS
 
 PathLike = str | os.PathLike[str]
 
@@ -153,8 +153,7 @@ class FuseOptions:
     raw_mode: str = "linear"  # one of vocabulary.RAW_MODES
 
     def __post_init__(self) -> None:
-        if self.raw_mode not in RAW_MODES:
-            raise UsageError(f"--raw-mode {self.raw_mode!r}: use one of {', '.join(RAW_MODES)}")
+        check_raw_mode(self.raw_mode)
 
     def request(self, predictor: ExposurePredictor | None) -> dict[str, Any]:
         """What fuse.json records as asked; another request redoes the folder."""
@@ -223,8 +222,8 @@ def find_fuse_sources(inputs: Sequence[Path], recursive: bool) -> tuple[list[Pat
     for item in inputs:
         if is_stack_folder(item):
             stacks.append(item)
-        elif item.is_dir() and _stack_folders_in(item):
-            stacks += _stack_folders_in(item)
+        elif item.is_dir() and (inner := _stack_folders_in(item)):
+            stacks += inner
         else:
             others.append(item)
     photos = discover_inputs(others, recursive=recursive) if others else []

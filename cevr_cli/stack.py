@@ -40,13 +40,18 @@ class StackOptions:
     raw_mode: str = "linear"  # one of vocabulary.RAW_MODES
 
     def __post_init__(self) -> None:
-        if self.raw_mode not in RAW_MODES:
-            raise UsageError(f"--raw-mode {self.raw_mode!r}: use one of {', '.join(RAW_MODES)}")
+        check_raw_mode(self.raw_mode)
 
     def request(self, predictor: ExposurePredictor) -> dict[str, Any]:
         """What the stack folder records as asked; another request redoes the folder."""
         return {"evs": [float(e) for e in self.evs], "format": self.image_format, "raw_mode": self.raw_mode,
                 "weights_id": predictor.describe()["model"]["weights_id"]}
+
+
+def check_raw_mode(raw_mode: str) -> None:
+    """Raises UsageError unless ``raw_mode`` is one of :data:`cevr_cli.vocabulary.RAW_MODES`."""
+    if raw_mode not in RAW_MODES:
+        raise UsageError(f"--raw-mode {raw_mode!r}: use one of {', '.join(RAW_MODES)}")
 
 
 def is_raw(path: Path) -> bool:
