@@ -314,7 +314,9 @@ def _keys_cubic(h: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=64)
 def _resize_weights(n_in: int, n_out: int) -> np.ndarray:
     """n_out x n_in bicubic resampling matrix, pixel centres aligned, half-sample symmetric edges; when
-    shrinking, the kernel is stretched by the scale (anti-aliasing), as MATLAB's ``imresize`` does."""
+    shrinking, the kernel is stretched by the scale (anti-aliasing) and each row normalised to sum to one,
+    as MATLAB's ``imresize`` does (Octave's image package 2.14 skips the normalisation, which changes
+    nothing for the 2:1 ratios between pyramid bands and little for odd sizes)."""
     scale = n_out / n_in
     stretch = min(scale, 1.0)
     x = (np.arange(n_out) + 0.5) / scale - 0.5  # output pixel centres in input coordinates
@@ -326,7 +328,7 @@ def _resize_weights(n_in: int, n_out: int) -> np.ndarray:
         w = stretch * _keys_cubic(stretch * (j - x))
         m = np.mod(j, 2 * n_in)
         np.add.at(weights, (np.arange(n_out), np.where(m < n_in, m, 2 * n_in - 1 - m)), w)
-    return weights
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
 def _resize(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
