@@ -70,6 +70,25 @@ PYRAMID_FILTER_SIZE = 17  # the sp3 low-pass filter; a pyramid level needs an im
 
 
 @dataclass(frozen=True)
+class ViewingSetup:
+    """A display seen square-on from ``distance_m``; ``resolution`` is (width, height) in pixels."""
+
+    diagonal_inches: float = 24.0
+    resolution: tuple[int, int] = (1920, 1080)
+    distance_m: float = 0.5
+
+    @property
+    def pixels_per_degree(self) -> float:
+        """Vertical pixels over the vertical visual angle, 2 atan(h / 2d) (the reference's convention)."""
+        width, height = self.resolution
+        height_m = self.diagonal_inches * 0.0254 * height / math.hypot(width, height)
+        return height / (2.0 * math.degrees(math.atan(height_m / (2.0 * self.distance_m))))
+
+
+DESKTOP_VIEWING = ViewingSetup()  # a 24-inch full-HD monitor at 0.5 m: about 32.5 pixels per degree
+
+
+@dataclass(frozen=True)
 class HdrVdp2Options:
     """Viewing conditions and calibrated parameters (defaults: release 2.2.1, calibrated 30 Aug 2011).
 
