@@ -381,6 +381,12 @@ def _quality_weight(frequency: float) -> float:
     return float(np.interp(freq, QUALITY_BAND_FREQ[::-1], QUALITY_BAND_W[::-1]))
 
 
+def _log_pooled(d: np.ndarray) -> float:
+    """One orientation's quality term: log of the root sum of squares per pixel, relative to epsilon."""
+    pooled = math.sqrt(float(np.sum(d**2))) / d.size
+    return math.log(pooled + QUALITY_EPSILON) - math.log(QUALITY_EPSILON)
+
+
 def _neural_noise(b: int, o: int, n_csf: np.ndarray | float, mutual: list[list[np.ndarray]],
                   options: HdrVdp2Options) -> np.ndarray:
     """Noise of band b, orientation o, with contrast masking (paper, "Neural noise"): the CSF noise
@@ -434,31 +440,27 @@ def hdrvdp2(test: np.ndarray, reference: np.ndarray, encoding: str = "rgb-bt.709
 
     mutual = [[_box3(np.minimum(np.abs(bt), np.abs(br))) for bt, br in zip(lt, lr, strict=True)]
               for lt, lr in zip(b_test, b_ref, strict=True)]
-    la = np.clip((la_test + la_ref) / 2.0, L_MIN, L_MAX)
+    log_la = np.log10(np.clip((la_test + la_ref) / 2.0, L_MIN, L_MAX))
     diff_mask = np.any(np.abs(t - r) > DIFF_THRESHOLD * r, axis=2).astype(np.float64)
     p = 10.0**options.mask_p
     slope = 10.0**options.psych_func_slope / p
     quality, detection = 0.0, []
     for b in range(count):
-        norm = 2.0**b
-        # The low-pass residual already went through the CSF above.
-        if b == count - 1:
-            n_csf: np.ndarray | float = 1.0
-        else:  # the adapting luminance is resampled in the log domain, as perceived
-            n_csf = 1.0 / ncsf(band_freq[b], 10.0 ** _resize(np.log10(la), mutual[b][0].shape))
-        w_f = _quality_weight(band_freq[b])
-        mask_b = _resize(diff_mask, mutual[b][0].shape)
-        detection.append([])
-        for o in range(len(b_ref[b])):
-            diff = b_test[b][o] - b_ref[b][o]
-            d = _sign_pow(diff / norm, p) * norm / _neural_noise(b, o, n_csf, mutual, options)
-            detection[-1].append(_sign_pow(d / norm, slope) * norm)
-            # Quality pools the difference only where the images actually differ (paper, "Quality").
-            pooled = math.sqrt(float(np.sum((d * mask_b) ** 2))) / d.size
-            quality += (math.log(pooled + QUALITY_EPSILON) - math.log(QUALITY_EPSILON)) * w_f
+        norm = 2.0**b  # 1/n_f
+        shape = mutual[b][0].shape
+        # The low-pass residual already went through the CSF above; the adapting luminance is resampled
+        # to the band in the log domain.
+        n_csf = 1.0 if b == count - 1 else 1.0 / ncsf(band_freq[b], 10.0 ** _resize(log_la, shape))
+        d_band = [_sign_pow((b_test[b][o] - b_ref[b][o]) / norm, p) * norm
+                  / _neural_noise(b, o, n_csf, mutual, options) for o in range(len(b_ref[b]))]
+        detection.append([_sign_pow(d / norm, slope) * norm for d in d_band])
+        # Quality pools the differences only where the images actually differ (paper, "Quality").
+        mask_b = _resize(diff_mask, shape)
+        quality += _quality_weight(band_freq[b]) * sum(_log_pooled(d * mask_b) for d in d_band)
 
     c_map = np.abs(collapse_pyramid(detection))
-    c_map = float(c_map.sum()) / (float(c_map.max()) + 1e-12) * c_map  # spatial pooling (probability summation)
+    # Spatial pooling: scale the map so that its peak equals the sum over all pixels.
+    c_map = float(c_map.sum()) / (float(c_map.max()) + 1e-12) * c_map
     p_map = 1.0 - np.exp(math.log(0.5) * c_map)
     return HdrVdp2Result(Q=100.0 - quality, P_det=float(p_map.max()), C_max=float(c_map.max()),
                          P_map=p_map, C_map=c_map)
