@@ -40,10 +40,12 @@ def bench(
     baselines: Annotated[bool, typer.Option(help="Also run the naive-exposure and Akyuz 2007 baselines.")] = True,
     metrics: Annotated[str | None, typer.Option(
         "--metrics", help="Comma list of psnr, ssim, ms_ssim, reinhard_psnr, kimkautz_psnr, pu21_psnr, pu21_ssim, "
-        "cvvdp (ColorVideoVDP, Mantiuk et al. 2024; needs pip install 'cevr[metrics]'; not HDR-VDP-2). "
-        "Default: all but cvvdp.")] = None,
+        "hdrvdp2 (HDR-VDP-2.2.1 Q, the paper's metric), cvvdp (ColorVideoVDP, Mantiuk et al. 2024; needs "
+        "pip install 'cevr[metrics]'). Default: all but cvvdp.")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Also write the table as CSV.")] = None,
     json_path: Annotated[Path | None, typer.Option("--json-out", help="Also write the results as JSON.")] = None,
+    plots: Annotated[bool, typer.Option(
+        help="With --csv or --json-out, also write NAME-psnr.png and NAME-hdr.png beside that file.")] = True,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -73,6 +75,13 @@ def bench(
             result.to_csv(csv_path)
         if json_path:
             atomic_write_text(json_path, json.dumps(result.to_json(), indent=2))
+        beside = json_path or csv_path
+        if plots and beside is not None:
+            from ..evaluation.plots import write_plots
+
+            for written in write_plots(result, beside.with_suffix("")):
+                if not (quiet or as_json):
+                    err.print(f"[dim]wrote {written}[/dim]")
     if as_json:
         out.print_json(json.dumps(result.to_json()))
     elif not quiet:

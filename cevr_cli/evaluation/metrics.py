@@ -14,6 +14,8 @@
   uniform encoding for adapting existing quality metrics for HDR" (PCS 2021), the recommended
   ``banding_glare`` fit; metrics follow the authors' ``pu21_metric``: PSNR on PU-encoded RGB with peak
   256, SSIM on PU-encoded luminance with dynamic range 256.
+* ``hdrvdp2_q``: HDR-VDP-2.2.1 quality Q (Mantiuk et al., ACM TOG 2011; :mod:`.hdrvdp2`), the metric the
+  CEVR paper reports, on the same absolute scaling as PU21 and a 24-inch full-HD display at 0.5 m.
 * ``cvvdp``: ColorVideoVDP (Mantiuk et al., SIGGRAPH 2024) through the optional ``cvvdp`` package.
   This is *not* HDR-VDP-2, the metric CEVR reported; the two scales are not comparable.
 """
@@ -29,6 +31,7 @@ import numpy as np
 
 from ..errors import CevrError, UsageError
 from ..imaging import luminance
+from .hdrvdp2 import DESKTOP_VIEWING, ViewingSetup, hdrvdp2
 
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
@@ -220,6 +223,18 @@ def pu21_ssim(test: np.ndarray, reference: np.ndarray, scaling: DisplayScaling =
     """PU21-SSIM of two relative linear RGB HDR images: SSIM of PU-encoded luminance, dynamic range 256."""
     t, r = scaling.apply(*_pair(test, reference))
     return ssim(pu21_encode(relative_luminance(t)), pu21_encode(relative_luminance(r)), data_range=PU21_PEAK)
+
+
+def hdrvdp2_q(test: np.ndarray, reference: np.ndarray, scaling: DisplayScaling = DisplayScaling(),
+              viewing: ViewingSetup = DESKTOP_VIEWING) -> float:
+    """HDR-VDP-2.2.1 Q (100 = identical) of two relative linear RGB HDR images.
+
+    ``scaling`` puts them in cd/m^2 as for PU21 (test aligned to the reference, the reference's peak at
+    1000 cd/m^2, a typical HDR display's); they are read as linear BT.709 RGB ('rgb-bt.709') seen at
+    ``viewing.pixels_per_degree`` (32.5 for the default 24-inch 1920x1080 display at 0.5 m).
+    """
+    t, r = scaling.apply(*_pair(test, reference))
+    return hdrvdp2(t, r, "rgb-bt.709", viewing.pixels_per_degree).Q
 
 
 # --- ColorVideoVDP (optional) ---------------------------------------------------------------------------

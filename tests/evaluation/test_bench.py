@@ -50,10 +50,11 @@ def test_bench_on_synthetic_is_complete(synthetic_dir: Path, tmp_path: Path) -> 
             for ev in nonzero:
                 row = result.row(p.name, metric, ev)
                 assert row.count == 2 and math.isfinite(row.mean) and math.isfinite(row.std)
-        for metric in ("reinhard_psnr", "kimkautz_psnr", "pu21_psnr", "pu21_ssim"):
+        for metric in ("reinhard_psnr", "kimkautz_psnr", "pu21_psnr", "pu21_ssim", "hdrvdp2"):
             row = result.row(p.name, metric)
             assert row.count == 2 and math.isfinite(row.mean), row
-    assert len(result.rows) == len(predictors) * (3 * len(nonzero) + 4)
+        assert result.row(p.name, "hdrvdp2").mean < 100.0  # predictions are never exact
+    assert len(result.rows) == len(predictors) * (3 * len(nonzero) + 5)
 
     data = result.to_json()
     json.dumps(data, allow_nan=False)
@@ -92,6 +93,8 @@ def test_bench_rejects_bad_requests() -> None:
 def test_published_figures_are_the_papers() -> None:
     assert bench.PUBLISHED["vds"]["reinhard_psnr"] == (34.67, 3.50)
     assert bench.PUBLISHED["hdreye"]["kimkautz_psnr"] == (24.81, 2.91)
+    assert bench.PUBLISHED["vds"]["hdrvdp2"] == (59.00, 5.78)
+    assert bench.PUBLISHED["hdreye"]["hdrvdp2"] == (53.15, 4.91)
 
 
 def test_cli_metrics_option_selects_what_is_computed(synthetic_dir: Path, tmp_path: Path, tiny_pair) -> None:
@@ -116,5 +119,23 @@ def test_cli_metrics_option_selects_what_is_computed(synthetic_dir: Path, tmp_pa
         if row["metric"] == "cvvdp":  # JOD: 10 = indistinguishable from the reference
             assert 0.0 < row["mean"] <= 10.0
 
-    bad = CliRunner().invoke(app, [*args, "--metrics", "psnr,hdrvdp2"])
-    assert bad.exit_code != 0 and "unknown metric(s) hdrvdp2" in bad.output
+    bad = CliRunner().invoke(app, [*args, "--metrics", "psnr,hdrvdp3"])
+    assert bad.exit_code != 0 and "unknown metric(s) hdrvdp3" in bad.output
+
+
+def test_cli_writes_plots_beside_the_json(synthetic_dir: Path, tmp_path: Path, tiny_pair) -> None:
+    from typer.testing import CliRunner
+
+    from cevr_cli.cli import app
+    from cevr_cli.model import save_pair
+
+    weights = tmp_path / "tiny.safetensors"
+    save_pair(tiny_pair, weights)
+    args = ["bench", str(synthetic_dir), "--weights", str(weights), "--device", "cpu", "--size", "32",
+            "--evs", "-1,1", "--metrics", "psnr,hdrvdp2", "--quiet"]
+    result = CliRunner().invoke(app, [*args, "--json-out", str(tmp_path / "out" / "bench.json")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["bench-hdr.png", "bench-psnr.png", "bench.json"]
+    result = CliRunner().invoke(app, [*args, "--no-plots", "--csv", str(tmp_path / "plain" / "bench.csv")])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "plain").iterdir()] == ["bench.csv"]
