@@ -73,8 +73,9 @@ def _apply(transform: Any, codes: np.ndarray) -> np.ndarray:
 def to_srgb(codes: np.ndarray, icc_profile: bytes | None) -> tuple[np.ndarray, ColourSpace, bytes | None]:
     """Convert RGB codes (HxWx3 uint8 or uint16) from their embedded profile to sRGB.
 
-    Returns the codes, what was done, and the ICC profile outputs should carry: the source's when the
-    pixels are still in it (sRGB, or not converted), None once they are sRGB (untagged means sRGB).
+    Returns the codes, what was done, and the ICC profile outputs should carry: the source's whenever the
+    pixels are unchanged (outputs are encoded as the input was, whatever the profile means), None once
+    they were converted (untagged means sRGB).
     A profile whose transform to sRGB is the identity within one code (an sRGB profile by any name)
     leaves the pixels untouched. A damaged profile never fails the decode: the photo is read as sRGB
     and :meth:`ColourSpace.warning` says so.
@@ -87,7 +88,7 @@ def to_srgb(codes: np.ndarray, icc_profile: bytes | None) -> tuple[np.ndarray, C
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
         name = (ImageCms.getProfileDescription(profile) or "").strip() or "unnamed ICC profile"
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return codes, ColourSpace("unreadable ICC profile", UNREADABLE), None
+        return codes, ColourSpace("unreadable ICC profile", UNREADABLE), icc_profile
     if profile.profile.xcolor_space.strip() != "RGB":
         return codes, ColourSpace(name, NOT_RGB), icc_profile
     try:
@@ -96,7 +97,7 @@ def to_srgb(codes: np.ndarray, icc_profile: bytes | None) -> tuple[np.ndarray, C
         probe = _probe()
         identity = int(np.abs(_apply(transform, probe).astype(np.int16) - probe).max()) <= IDENTITY_TOLERANCE
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return codes, ColourSpace(name, UNREADABLE), None
+        return codes, ColourSpace(name, UNREADABLE), icc_profile
     if identity:
         return codes, ColourSpace(name, UNCHANGED), icc_profile
     if codes.dtype != np.uint8:
