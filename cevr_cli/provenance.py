@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import __version__
+from .io.colour import ColourSpace
 from .io.exif import ExifInfo
 
 
 @dataclass(frozen=True)
 class SourceMetadata:
     """What outputs inherit from the source photo: capture facts (EXR header, manifests), EXIF bytes and
-    ICC profile (carried into display images), and its size and bit depth."""
+    ICC profile (carried into display images), its size and bit depth, and its colour space."""
 
     path: Path | None = None
     exif: ExifInfo | None = None
@@ -27,6 +28,12 @@ class SourceMetadata:
     icc_profile: bytes | None = None
     size: tuple[int, int] | None = None  # width, height
     bit_depth: int | None = None
+    colour: ColourSpace | None = None
+
+    def warnings(self) -> list[str]:
+        """Everything a user should know about the source: unknown exposure, unconverted colour space."""
+        colour = self.colour.warning() if self.colour is not None else None
+        return self.exposure_warnings() + ([colour] if colour else [])
 
     def exposure_warnings(self) -> list[str]:
         """Why the photo's absolute exposure (EV100) is unknown, if it is."""
@@ -41,6 +48,7 @@ class SourceMetadata:
             "source_bit_depth": self.bit_depth,
             "exif": self.exif.to_json() if self.exif is not None else None,
             "source_ev100": self.exif.exposure_value() if self.exif is not None else None,
+            "colour": self.colour.to_json() if self.colour is not None else None,
         }
 
 

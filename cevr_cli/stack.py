@@ -60,7 +60,7 @@ def is_raw(path: Path) -> bool:
 
 def photo_source(photo: Photo) -> SourceMetadata:
     return SourceMetadata(photo.path, photo.exif, photo.exif_bytes, photo.icc_profile,
-                          (photo.rgb.shape[1], photo.rgb.shape[0]), photo.bit_depth)
+                          (photo.rgb.shape[1], photo.rgb.shape[0]), photo.bit_depth, photo.colour)
 
 
 def predict_stack(predictor: ExposurePredictor, photo: Photo, evs: Sequence[float], *, bits: int | None = None,
@@ -91,7 +91,7 @@ def write_stack(predictor: ExposurePredictor, photo_path: Path, folder: Path, op
         writer.add(ev, image)
         if on_ev:
             on_ev(ev)
-    warnings = source.exposure_warnings()
+    warnings = source.warnings()
     for warning in warnings:
         if on_warning:
             on_warning(f"{photo_path}: {warning}")
@@ -115,7 +115,7 @@ def _write_linear_stack(predictor: ExposurePredictor, path: Path, folder: Path, 
     return writer.finish(provenance_record(source, predictor), options.request(predictor),
                          raw={"mode": "linear", "clipped_fraction": round(photo.clipped_fraction, 6),
                               "white_level": photo.white_level, "frames": frame_sources},
-                         warnings=source.exposure_warnings(), seconds=round(time.monotonic() - started, 3))
+                         warnings=source.warnings(), seconds=round(time.monotonic() - started, 3))
 
 
 def run_stack(

@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import InputError, UsageError
 from .io.atomic import atomic_write_text
+from .io.colour import ColourSpace
 from .io.exif import ExifInfo
 from .provenance import SourceMetadata
 from .vocabulary import STACK_FORMATS
@@ -168,6 +169,7 @@ def read_stack_folder(folder: Path) -> ExposureStack:
     size = manifest.get("source_size")
     source = SourceMetadata(Path(manifest["source"]) if manifest.get("source") else folder,
                             ExifInfo.from_json(manifest.get("exif")), exif_bytes, icc,
-                            tuple(size) if size else None, manifest.get("source_bit_depth"))
+                            tuple(size) if size else None, manifest.get("source_bit_depth"),
+                            ColourSpace.from_json(manifest.get("colour")))
     bits = 8 if images and images[0].dtype == np.uint8 else 16
     return ExposureStack(images, manifest["evs"], bits, source)

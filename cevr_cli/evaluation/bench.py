@@ -12,7 +12,7 @@ HDR metrics (per predictor, over scenes with an HDR ground truth): the predictio
 and :func:`cevr_cli.fuse.fuse_stack` merges them (Debevec & Malik 1997, exposure times 2^EV). Then
 
 * ``reinhard_psnr`` / ``kimkautz_psnr``: predicted and true HDR are each tone-mapped with Reinhard et al.
-  2002 (global, automatic key and white point) or Kim & Kautz 2008 (HDR Toolbox defaults), display
+  2002 (global, automatic key and white point) or Kim & Kautz 2008, in their HDR Toolbox form, display
   gamma 2.2 (GammaTMO), and compared by PSNR on [0, 1]. Both operators normalise by image statistics, so
   the unknown global scale of the merged radiance does not matter. This is our reading of the paper's
   unpublished MATLAB script (see docs: tone-mapping defaults are an assumption).
@@ -266,7 +266,7 @@ def _tonemapped_truth(scene: BenchScene, metrics: Sequence[str]) -> dict[str, np
     if scene.hdr is None:
         return {}
     operators = [op for op in ("reinhard", "kimkautz") if f"{op}_psnr" in metrics]
-    return {op: tonemap_to_display(scene.hdr, op) for op in operators}
+    return {op: tonemap_to_display(scene.hdr, op, toolbox=True) for op in operators}
 
 
 def _hdr_metric(metric: str, radiance: np.ndarray, truth: np.ndarray,
@@ -275,7 +275,7 @@ def _hdr_metric(metric: str, radiance: np.ndarray, truth: np.ndarray,
 
     if metric in ("reinhard_psnr", "kimkautz_psnr"):
         op = metric.removesuffix("_psnr")
-        return M.psnr(tonemap_to_display(radiance, op), truth_tm[op])
+        return M.psnr(tonemap_to_display(radiance, op, toolbox=True), truth_tm[op])
     if metric == "pu21_psnr":
         return M.pu21_psnr(radiance, truth)
     if metric == "pu21_ssim":

@@ -1,4 +1,4 @@
-"""Kim & Kautz 2008, "Consistent tone reproduction" (CGIM), as Banterle's HDR Toolbox implements it."""
+"""Kim & Kautz 2008, "Consistent tone reproduction" (CGIM), with Banterle's HDR Toolbox defaults."""
 
 from __future__ import annotations
 
@@ -13,14 +13,30 @@ C2 = 0.5
 DELTA = 1e-6
 
 
+def _display_range(ld: np.ndarray, black: float) -> np.ndarray:
+    """Map [q(Ld, 0.01), q(Ld, 0.99)] linearly onto [black, 1], clip above; below, black * Ld / q(Ld, 0.01).
+
+    The lower part is a linear toe that meets the rescaled range at ``black``, so the darkest 1% keep
+    their gradation instead of all becoming ``black``. Ld > 0 everywhere, so the toe is > 0 for black > 0.
+    """
+    lo, hi = percentile_nearest_rank(ld, 0.01), percentile_nearest_rank(ld, 0.99)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ranged = black + (1.0 - black) * (np.minimum(ld, hi) - lo) / (hi - lo)
+        return np.where(ld < lo, black * ld / lo, ranged)
+
+
 def kimkautz2008(hdr: np.ndarray, *, ld_max: float = LD_MAX, ld_min: float = LD_MIN, c1: float = C1,
-                 c2: float = C2) -> np.ndarray:
+                 c2: float = C2, toolbox: bool = False) -> np.ndarray:
     """Tone-map linear RGB ``hdr``; returns float32 linear RGB whose luminance lies in [0, 1].
 
     With Ll = ln(L + 1e-6), mu its mean: k1 = (ln Ld_max - ln Ld_min) / (max Ll - min Ll),
     sigma = (max Ll - min Ll) / c1, w = exp(-(Ll - mu)^2 / (2 sigma^2)), k2 = (1 - k1) w + k1,
-    Ld = exp(c2 k2 (Ll - mu) + mu); Ld is clipped to its 1st/99th nearest-rank percentiles and that
-    range rescaled to [0, 1]. A flat image (zero log range) has no defined k1 and maps to 0.
+    Ld = exp(c2 k2 (Ll - mu) + mu). Ld from its 1st to its 99th nearest-rank percentile is then
+    rescaled to the display's range relative to its white, [Ld_min / Ld_max, 1]; brighter pixels
+    clip to 1 and darker ones fall linearly to 0 (:func:`_display_range`), so a lit pixel never turns
+    black. ``toolbox`` rescales to [0, 1] and clips below as the HDR Toolbox does, which leaves the
+    darkest 1% of pixels pure black: holes in dark shadows. A flat image (zero log range) has no
+    defined k1 and maps to 0.
 
     Raises:
         UsageError: not an HxWx3 image.
@@ -35,8 +51,5 @@ def kimkautz2008(hdr: np.ndarray, *, ld_max: float = LD_MAX, ld_min: float = LD_
     sigma = (max_l - min_l) / c1
     w = np.exp(-((ll - mu) ** 2) / (2.0 * sigma**2))
     k2 = (1.0 - k1) * w + k1
-    ld = np.exp(c2 * k2 * (ll - mu) + mu)
-    lo, hi = percentile_nearest_rank(ld, 0.01), percentile_nearest_rank(ld, 0.99)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ld = (np.clip(ld, lo, hi) - lo) / (hi - lo)
+    ld = _display_range(np.exp(c2 * k2 * (ll - mu) + mu), 0.0 if toolbox else ld_min / ld_max)
     return change_luminance(rgb, lum, ld).astype(np.float32)

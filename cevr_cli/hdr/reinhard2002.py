@@ -1,8 +1,16 @@
 """Reinhard, Stark, Shirley, Ferwerda 2002, "Photographic tone reproduction for digital images".
 
-As Banterle's HDR Toolbox implements it in the version CEVR's evaluation used (before December 2023):
-automatic key and white point from the 1st/99th luminance percentiles, adaptation luminance = the
-log-average luminance, global operator (Eq. 4) or dodging-and-burning (Sec. 3.2, Eqs. 5-9).
+Two forms share the equations: automatic key from the 1st/99th luminance percentiles (Reinhard 2002b),
+adaptation luminance = the log-average luminance, global operator (Eq. 4) or dodging-and-burning
+(Sec. 3.2, Eqs. 5-9).
+
+- ``toolbox=True`` is Banterle's HDR Toolbox in the version CEVR's evaluation used (before December 2023),
+  for comparison with the paper: white point from the percentile range, Gaussian kernels sampled without
+  renormalising, activity with the constant s = 1.6^8, L_adapt from the first scale that is too active.
+- The default is for photographers and follows the paper where the toolbox departs from it: the scene's
+  white (99.9th percentile of Ls) maps to display white; kernels sum to 1, so each V_i is a local average;
+  each scale's own s; L_adapt from the largest scale that is still calm (Sec. 3.2).
+
 Returns a linear image; display encoding is a separate step. OpenCV's ``TonemapReinhard`` is Reinhard
 & Devlin 2005, a different operator, and pfstools' reinhard02 uses other defaults (phi = 1, key 0.18).
 """
@@ -20,6 +28,9 @@ PHI = 8.0
 THRESHOLD = 0.05
 SCALES = tuple(1.6**i for i in range(8))
 A1 = 1.0 / (2.0 * np.sqrt(2.0))
+TOOLBOX_S = 1.6**8  # the toolbox's s in the activity term: its loop variable after the last scale
+# Percentile of Ls that the photographers' default maps to display white (at most 0.1% of pixels burn out).
+WHITE_PERCENTILE = 0.999
 
 
 def _percentile_range(lum: np.ndarray) -> tuple[float, float]:
@@ -41,52 +52,76 @@ def automatic_key(lum: np.ndarray) -> float:
 
 
 def automatic_white(lum: np.ndarray) -> float:
-    """W = 1.5 * 2^(log2 Lmax - log2 Lmin - 5), on unscaled L (toolbox until November 2023)."""
+    """W = 1.5 * 2^(log2 Lmax - log2 Lmin - 5), on unscaled L (toolbox until November 2023).
+
+    Applied to the scaled Ls, this W usually lies far above the scene's brightest Ls for photos of
+    moderate range, so whites stop short of display white (226-231 of 255 on `cevr demo`).
+    """
     lo, hi = _percentile_range(lum)
     return float(1.5 * 2.0 ** (hi - lo - 5.0))
 
 
-def gaussian_fft(image: np.ndarray, sigma: float) -> np.ndarray:
+def scene_white(ls: np.ndarray) -> float:
+    """W = the 99.9th nearest-rank percentile of the scaled luminance Ls, which Eq. 4 maps to exactly 1.
+
+    The paper sets L_white to the scene's maximum luminance so that nothing burns out (Sec. 3.1); the
+    percentile keeps that intent while a few hot pixels (glints, the sun) cannot dim the whole picture.
+    A black image has no white; W = 1 leaves it black.
+    """
+    white = percentile_nearest_rank(ls, WHITE_PERCENTILE)
+    return white if white > 0 else 1.0
+
+
+def gaussian_fft(image: np.ndarray, sigma: float, *, normalise: bool = True) -> np.ndarray:
     """Circular convolution with exp(-(x^2 + y^2)/sigma^2) / (pi sigma^2) (Eq. 5), by FFT.
 
-    Like the toolbox, the kernel is sampled on the image-sized grid and not renormalised, so its
-    taps sum to about 2.55 at s = 1 (sigma = a1) and tend to 1 at larger scales. We centre it on
-    pixel (0, 0) with circular distances; the toolbox's fftshift leaves it one pixel off centre on
-    even sizes, which we do not copy.
+    The kernel is sampled on the image-sized grid, centred on pixel (0, 0) with circular distances (the
+    toolbox's fftshift leaves it one pixel off centre on even sizes, which we do not copy). Eq. 5 has
+    unit integral, but its samples do not: they sum to about 2.55 at s = 1 (sigma = a1 = 0.35 px) and
+    tend to 1 at larger scales. ``normalise`` divides by that sum so the blur is a local average; the
+    toolbox does not, and then a flat bright region looks "active" at the smallest scale.
     """
     h, w = image.shape
     dy = np.minimum(np.arange(h), h - np.arange(h))[:, None].astype(np.float64)
     dx = np.minimum(np.arange(w), w - np.arange(w))[None, :].astype(np.float64)
     kernel = np.exp(-(dx**2 + dy**2) / sigma**2) / (np.pi * sigma**2)
+    if normalise:
+        kernel /= kernel.sum()
     return np.fft.irfft2(np.fft.rfft2(image) * np.fft.rfft2(kernel), s=image.shape)
 
 
-def local_adaptation(ls: np.ndarray, alpha: float, *, toolbox_scale: bool = False) -> np.ndarray:
+def local_adaptation(ls: np.ndarray, alpha: float, *, toolbox: bool = False) -> np.ndarray:
     """L_adapt of dodging and burning (Eqs. 5-9) with phi = 8 and threshold 0.05.
 
-    V_i = Gaussian blur of Ls at s_i = 1.6^i with a1 = 1/(2 sqrt 2); activity
-    |(V_i - V_{i+1}) / (2^phi alpha / s^2 + V_i)|. Each pixel takes V_i of the first scale whose
-    activity exceeds the threshold, else the largest scale's V. The paper's s is each scale's own
-    s_i; ``toolbox_scale`` uses the toolbox's constant s = 1.6^8 instead.
+    V_i = Gaussian blur of Ls at s_i = 1.6^i with a1 = 1/(2 sqrt 2) (V_{i+1} is the surround of scale
+    i, a2 = 1.6 a1); activity |(V_i - V_{i+1}) / (2^phi alpha / s^2 + V_i)|. Where the activity of
+    scale i first exceeds the threshold, the paper takes the largest scale still below it, V_{i-1}
+    (V_0 when already scale 0 is active); a pixel never active takes the largest scale's V.
+    ``toolbox``: unnormalised kernels, s = 1.6^8 for every scale and V_i itself, as the HDR Toolbox.
+    Without kernel normalisation a smooth sky flips between V_0 (2.55 Ls) and V_7 (Ls) from one
+    pixel to the next, which shows as dark blotches with a speckled edge.
     """
-    blurred = [gaussian_fft(ls, A1 * s) for s in SCALES]
+    blurred = [gaussian_fft(ls, A1 * s, normalise=not toolbox) for s in SCALES]
     adapt = blurred[-1].copy()
     settled = np.zeros(ls.shape, dtype=bool)
     for i in range(len(SCALES) - 1):
-        s = 1.6**8 if toolbox_scale else SCALES[i]
+        s = TOOLBOX_S if toolbox else SCALES[i]
         activity = np.abs((blurred[i] - blurred[i + 1]) / (2.0**PHI * alpha / s**2 + blurred[i]))
         first = (activity > THRESHOLD) & ~settled
-        adapt[first] = blurred[i][first]
+        chosen = blurred[i] if toolbox else blurred[max(i - 1, 0)]
+        adapt[first] = chosen[first]
         settled |= first
     return adapt
 
 
 def reinhard2002(hdr: np.ndarray, *, key: float | None = None, white: float | None = None,
-                 local: bool = False, toolbox_scale: bool = False) -> np.ndarray:
+                 local: bool = False, toolbox: bool = False) -> np.ndarray:
     """Photographic tone reproduction of linear RGB ``hdr``; returns float32 linear RGB (may exceed 1).
 
     Ls = alpha L / Lav (Eq. 2); global Ld = Ls (1 + Ls/W^2) / (1 + Ls) (Eq. 4), local replaces the
-    denominator by 1 + L_adapt (Eq. 9). ``key``/``white`` override the automatic alpha and W.
+    denominator by 1 + L_adapt (Eq. 9). ``key``/``white`` override the automatic alpha and W (W in
+    units of Ls). ``toolbox`` reproduces the HDR Toolbox (module docstring); the default gives
+    photographers the scene's white at display white and a blotch-free local operator.
 
     Raises:
         UsageError: not an HxWx3 image, or a non-positive key or white point.
@@ -97,8 +132,11 @@ def reinhard2002(hdr: np.ndarray, *, key: float | None = None, white: float | No
             raise UsageError(f"Reinhard {name} must be a positive number, got {value}")
     lum = luminance(rgb)
     alpha = automatic_key(lum) if key is None else float(key)
-    w = automatic_white(lum) if white is None else float(white)
     ls = alpha * lum / log_average(lum)
-    adapt = local_adaptation(ls, alpha, toolbox_scale=toolbox_scale) if local else ls
+    if white is not None:
+        w = float(white)
+    else:
+        w = automatic_white(lum) if toolbox else scene_white(ls)
+    adapt = local_adaptation(ls, alpha, toolbox=toolbox) if local else ls
     ld = ls * (1.0 + ls / w**2) / (1.0 + adapt)
     return change_luminance(rgb, lum, ld).astype(np.float32)

@@ -11,24 +11,24 @@ from .kimkautz2008 import kimkautz2008
 from .reinhard2002 import reinhard2002
 from .tonemap_common import gamma_encode, srgb_encode
 
-Operator = Callable[[np.ndarray, float | None, float | None], np.ndarray]
+Operator = Callable[[np.ndarray, float | None, float | None, bool], np.ndarray]
 
 
-def _reinhard(hdr: np.ndarray, key: float | None, white: float | None) -> np.ndarray:
-    return reinhard2002(hdr, key=key, white=white)
+def _reinhard(hdr: np.ndarray, key: float | None, white: float | None, toolbox: bool) -> np.ndarray:
+    return reinhard2002(hdr, key=key, white=white, toolbox=toolbox)
 
 
-def _reinhard_local(hdr: np.ndarray, key: float | None, white: float | None) -> np.ndarray:
-    return reinhard2002(hdr, key=key, white=white, local=True)
+def _reinhard_local(hdr: np.ndarray, key: float | None, white: float | None, toolbox: bool) -> np.ndarray:
+    return reinhard2002(hdr, key=key, white=white, local=True, toolbox=toolbox)
 
 
-def _kimkautz(hdr: np.ndarray, key: float | None, white: float | None) -> np.ndarray:
+def _kimkautz(hdr: np.ndarray, key: float | None, white: float | None, toolbox: bool) -> np.ndarray:
     if key is not None or white is not None:
         raise UsageError("kimkautz takes no key or white point")
-    return kimkautz2008(hdr)
+    return kimkautz2008(hdr, toolbox=toolbox)
 
 
-# CLI name -> operator(hdr, key, white) returning linear RGB.
+# CLI name -> operator(hdr, key, white, toolbox) returning linear RGB.
 TONEMAPPERS: dict[str, Operator] = {
     "reinhard": _reinhard,
     "reinhard-local": _reinhard_local,
@@ -37,11 +37,13 @@ TONEMAPPERS: dict[str, Operator] = {
 
 
 def tonemap_to_display(hdr: np.ndarray, operator: str, *, key: float | None = None,
-                       white: float | None = None, gamma: float = 2.2, srgb: bool = False) -> np.ndarray:
+                       white: float | None = None, gamma: float = 2.2, srgb: bool = False,
+                       toolbox: bool = False) -> np.ndarray:
     """Tone-map linear RGB with a named operator, then encode for display: float32 HxWx3 in [0, 1].
 
     Encoding is the toolbox's GammaTMO (``gamma``, 2.2 as in CEVR's evaluation) or, with ``srgb``,
-    the sRGB transfer function.
+    the sRGB transfer function. ``toolbox`` runs the operators exactly as the HDR Toolbox of CEVR's
+    evaluation (for comparison with the paper); the default is the photographers' form.
 
     Raises:
         UsageError: unknown operator, bad image, key, white or gamma.
@@ -50,5 +52,5 @@ def tonemap_to_display(hdr: np.ndarray, operator: str, *, key: float | None = No
         tmo = TONEMAPPERS[operator]
     except KeyError:
         raise UsageError(f"unknown tone mapper {operator!r}: use one of {', '.join(TONEMAPPERS)}") from None
-    linear = tmo(hdr, key, white)
+    linear = tmo(hdr, key, white, toolbox)
     return srgb_encode(linear) if srgb else gamma_encode(linear, gamma)

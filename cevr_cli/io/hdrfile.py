@@ -173,17 +173,36 @@ def _flush_c_stdio() -> None:
         ctypes.CDLL(None).fflush(None)
 
 
+def _is_deep(part: Any) -> bool:
+    """Deep parts hold a variable number of samples per pixel (the binding gives object arrays)."""
+    return part.header.get("type") in (OpenEXR.deepscanline, OpenEXR.deeptile)
+
+
+def _part_label(index: int, part: Any) -> str:
+    kind = "deep" if _is_deep(part) else "flat"
+    return f"{part.header.get('name') or f'part {index}'} ({kind}: {', '.join(sorted(part.channels)) or 'no channels'})"
+
+
 def _read_exr(path: Path) -> np.ndarray:
     try:
         with _quiet_library_output(), OpenEXR.File(str(path), separate_channels=True) as exr:
+            # The first flat (non-deep) part with colour or luminance; multi-part files (OpenEXR 2+) may
+            # hold depth, masks or deep samples in the others.
             for part in exr.parts:
-                rgb = _part_rgb(part)
+                rgb = None if _is_deep(part) else _part_rgb(part)
                 if rgb is not None:
                     chroma = _header_chromaticities(part.header)
                     break
             else:
                 if not exr.parts:  # what the binding leaves when the pixel data cannot be read
                     raise InputError(path, "truncated or damaged OpenEXR file (its pixel data cannot be read)")
+                if all(_is_deep(p) for p in exr.parts):
+                    raise InputError(path, "deep EXR (deep scanline/tile samples) is not supported: flatten it "
+                                     "first (e.g. with a compositor's deep-to-image node)")
+                if len(exr.parts) > 1:
+                    parts = "; ".join(_part_label(i, p) for i, p in enumerate(exr.parts))
+                    raise InputError(path, f"no part of this multi-part EXR has RGB, Y/RY/BY or Y channels "
+                                     f"in flat pixels (parts: {parts})")
                 found = sorted({n for p in exr.parts for n in p.channels})
                 raise InputError(path, "EXR has no RGB, Y/RY/BY or Y channels (found "
                                  f"{', '.join(found) or 'none'})")
@@ -212,7 +231,8 @@ def read_hdr_image(path: PathLike) -> np.ndarray:
     """Read an .exr or .hdr file as scene-linear float32 HxWx3 RGB with Rec.709 primaries.
 
     EXR: half/float/uint channels; RGB or RGBA (alpha dropped, premultiplied or not); multi-part or
-    multi-view files give their first part's default view; Y/RY/BY luminance-chroma files are
+    multi-view files give the default view of their first flat part with colour; deep parts are skipped
+    (a deep-only file is refused: flatten it first); Y/RY/BY luminance-chroma files are
     converted as OpenEXR's RgbaYca does; Y-only files give grey; other primaries (chromaticities
     header, e.g. ACES AP0) are converted to Rec.709. NaN/Inf become 0 and negatives are clipped to 0.
 

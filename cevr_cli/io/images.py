@@ -16,6 +16,7 @@ from ..errors import InputError, OutputError
 from ..imaging import quantise
 from . import opencv
 from .atomic import atomic_path
+from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
 from .exif import ExifInfo, exif_from_pillow
 
 SUPPORTED_LDR = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
@@ -29,11 +30,12 @@ PHOTO_EXTENSIONS = SUPPORTED_LDR + RAW_EXTENSIONS
 @dataclass
 class Photo:
     path: Path
-    rgb: np.ndarray  # float32 HxWx3 in [0, 1], display-encoded as the camera (or raw conversion) made it
+    rgb: np.ndarray  # float32 HxWx3 in [0, 1], sRGB-encoded (converted from its ICC profile where needed)
     bit_depth: int
     exif: ExifInfo | None
-    icc_profile: bytes | None
+    icc_profile: bytes | None  # the profile outputs carry: None once the pixels were converted to sRGB
     exif_bytes: bytes | None
+    colour: ColourSpace | None = None  # the source's colour space and what decoding did about it
 
 
 def read_image_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
@@ -124,10 +126,11 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
         bits, scale = 16, 65535.0
     else:
         raise InputError(path, f"unsupported sample type {data.dtype} (8- or 16-bit integer images only)")
-    rgb = data[..., ::-1].astype(np.float32) / scale
+    codes, colour, icc = to_srgb(data[..., ::-1], icc)
+    rgb = codes.astype(np.float32) / scale
     if info is not None:
         rgb = _orient(rgb, info.orientation)
-    return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes)
+    return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes, colour)
 
 
 def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
@@ -147,7 +150,7 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
     except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise InputError(path, f"camera RAW not readable by LibRaw ({type(exc).__name__})") from None
     rgb = data.astype(np.float32) / 65535.0
-    return Photo(path, rgb, 16, exif, None, None)
+    return Photo(path, rgb, 16, exif, None, None, ColourSpace(SRGB, RAW_DEVELOPED))
 
 
 def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int = 16) -> Photo:

@@ -3,7 +3,9 @@
 Equations (shared/reference/tonemapping.md): Ll = ln(L + 1e-6), mu = mean Ll,
 k1 = ln(300/0.3) / (max Ll - min Ll) = ln(1000) / range, sigma = range / 3,
 w = exp(-(Ll - mu)^2 / (2 sigma^2)), k2 = (1 - k1) w + k1, Ld = exp(0.5 k2 (Ll - mu) + mu),
-clip Ld to its 1st/99th nearest-rank percentiles and rescale that range to [0, 1], colour by ratio.
+clip Ld to its 1st/99th nearest-rank percentiles and rescale that range to [0, 1] (``toolbox=True``), or by
+default to the display's range [Ld_min/Ld_max, 1] = [0.001, 1] with a linear toe 0.001 Ld / q(Ld, 0.01)
+below the 1st percentile; colour by ratio.
 Working in units of u = ln 10 keeps the arithmetic short: ln(1000) = 3u. The 1e-6 delta moves the
 numbers below by < 1e-6 relative. Expected values are literals, not calls into our code.
 """
@@ -14,6 +16,7 @@ import pytest
 from cevr_cli.errors import UsageError
 from cevr_cli.hdr.kimkautz2008 import kimkautz2008
 from cevr_cli.hdr.tonemap import tonemap_to_display
+from cevr_cli.imaging import quantise
 
 
 def _grey(values: np.ndarray) -> np.ndarray:
@@ -31,15 +34,20 @@ def _grey(values: np.ndarray) -> np.ndarray:
 #     L = 100: 10^(0.5*1.4137892*1.25 + 0.75)    = 10^1.6336182 = 43.01483
 #   n = 4: percentiles are min and max, so (Ld - 1.936781) / (43.01483 - 1.936781):
 #     0, 0, 5.635794 / 41.07805 = 0.1371972, 1;  GammaTMO 2.2: 0, 0, 0.4054004, 1
+#   default, onto [0.001, 1]: 0.001, 0.001, 0.001 + 0.999 * 0.1371972 = 0.1380600, 1;
+#     GammaTMO: 0.001^(1/2.2) = 0.0432876, 0.1380600^(1/2.2) = 0.4065573
 FOUR = _grey([[1.0, 1.0, 10.0, 100.0]])
 
 
-def test_four_pixels_by_hand() -> None:
-    out = kimkautz2008(FOUR)
+@pytest.mark.parametrize(("toolbox", "linear", "gamma"), [
+    (True, [0.0, 0.0, 0.1371972, 1.0], [0.0, 0.0, 0.4054004, 1.0]),
+    (False, [0.001, 0.001, 0.1380600, 1.0], [0.0432876, 0.0432876, 0.4065573, 1.0])])
+def test_four_pixels_by_hand(toolbox: bool, linear: list[float], gamma: list[float]) -> None:
+    out = kimkautz2008(FOUR, toolbox=toolbox)
     assert out.shape == (1, 4, 3) and out.dtype == np.float32
-    np.testing.assert_allclose(out, _grey([[0.0, 0.0, 0.1371972, 1.0]]), rtol=1e-5, atol=1e-6)
-    shown = tonemap_to_display(FOUR, "kimkautz")
-    np.testing.assert_allclose(shown, _grey([[0.0, 0.0, 0.4054004, 1.0]]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out, _grey([linear]), rtol=1e-5, atol=1e-6)
+    shown = tonemap_to_display(FOUR, "kimkautz", toolbox=toolbox)
+    np.testing.assert_allclose(shown, _grey([gamma]), rtol=1e-5, atol=1e-6)
 
 
 # 200 grey pixels (10x20, shuffled) at L = 10^x: one at x = -2, 99 at x = 0, one at x = 1, 98 at x = 2,
@@ -54,18 +62,23 @@ def test_four_pixels_by_hand() -> None:
 # Clip and rescale: x = -2 and 0 -> 0; x = 2 and 5 -> 1;
 #   x = 1 -> (10 - 3.350196) / (29.84900 - 3.350196) = 6.649804 / 26.49880 = 0.2509473 -> ^(1/2.2) 0.5334368
 # (Without the percentile clip, min/max rescaling would put x = 1 at (10 - 0.9596)/(131.85 - 0.9596) = 0.069.)
+# Default, onto [0.001, 1]: x = -2 lies below the 1st percentile: Ld = 10^(1 - (3/7 + (4/7) exp(-81/98)) * 1.5)
+#   = 10^(1 - 1.0178948) = 0.9595937 -> 0.001 * 0.9595937 / 3.350196 = 0.000286429 -> ^(1/2.2) 0.0245218
+#   (black in the toolbox form); x = 0 -> 0.001 -> 0.0432876; x = 1 -> 0.001 + 0.999 * 0.2509473 = 0.2516964
+#   -> 0.5341600; x = 2 and 5 -> 1.
 KK_EXPONENTS = np.array([-2.0, 0.0, 1.0, 2.0, 5.0])
 KK_COUNTS = [1, 99, 1, 98, 1]
-KK_LINEAR = [0.0, 0.0, 0.2509473, 1.0, 1.0]
-KK_GAMMA = [0.0, 0.0, 0.5334368, 1.0, 1.0]
+KK_TOOLBOX = ([0.0, 0.0, 0.2509473, 1.0, 1.0], [0.0, 0.0, 0.5334368, 1.0, 1.0])
+KK_DEFAULT = ([0.000286429, 0.001, 0.2516964, 1.0, 1.0], [0.0245218, 0.0432876, 0.5341600, 1.0, 1.0])
 
 
-def test_percentile_clip_on_200_pixels_by_hand() -> None:
+@pytest.mark.parametrize(("toolbox", "expected"), [(True, KK_TOOLBOX), (False, KK_DEFAULT)])
+def test_percentile_clip_on_200_pixels_by_hand(toolbox: bool, expected: tuple[list[float], list[float]]) -> None:
     exponents = np.random.default_rng(3).permutation(np.repeat(KK_EXPONENTS, KK_COUNTS)).reshape(10, 20)
     hdr = _grey(10.0**exponents)
-    out = kimkautz2008(hdr)
-    shown = tonemap_to_display(hdr, "kimkautz")
-    for x, linear, gamma in zip(KK_EXPONENTS, KK_LINEAR, KK_GAMMA, strict=True):
+    out = kimkautz2008(hdr, toolbox=toolbox)
+    shown = tonemap_to_display(hdr, "kimkautz", toolbox=toolbox)
+    for x, linear, gamma in zip(KK_EXPONENTS, *expected, strict=True):
         mask = exponents == x
         np.testing.assert_allclose(out[mask], linear, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(shown[mask], gamma, rtol=1e-5, atol=1e-6)
@@ -80,8 +93,22 @@ def test_black_pixel_stays_black_and_flat_image_maps_to_zero() -> None:
     assert np.all(kimkautz2008(np.ones((2, 3, 3))) == 0)
 
 
+def test_no_pure_black_where_there_is_light() -> None:
+    # Dark shadows: 10% of a 20x20 image at L = 1e-4 .. 1e-3, the rest 0.1 .. 100. The toolbox form clips the
+    # darkest 1% (4 pixels and more) to 0: holes in the shadows. By default every lit pixel stays above 0,
+    # even after 8-bit display encoding, and the shadows keep their order.
+    lum = np.concatenate([np.geomspace(1e-4, 1e-3, 40), np.geomspace(0.1, 100.0, 360)])
+    hdr = _grey(np.random.default_rng(5).permutation(lum).reshape(20, 20))
+    assert np.count_nonzero(quantise(tonemap_to_display(hdr, "kimkautz", toolbox=True), 8) == 0) >= 4 * 3
+    shown = quantise(tonemap_to_display(hdr, "kimkautz"), 8)
+    assert shown.min() > 0
+    out = kimkautz2008(hdr)[..., 0].ravel()
+    order = np.argsort(hdr[..., 0].ravel())
+    assert np.all(np.diff(out[order]) >= 0)
+
+
 def test_float32_input_and_bad_shape() -> None:
-    out = kimkautz2008(FOUR.astype(np.float32))
+    out = kimkautz2008(FOUR.astype(np.float32), toolbox=True)
     np.testing.assert_allclose(out, _grey([[0.0, 0.0, 0.1371972, 1.0]]), rtol=1e-4, atol=1e-6)
     with pytest.raises(UsageError):
         kimkautz2008(FOUR[..., :2])

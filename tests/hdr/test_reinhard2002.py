@@ -1,10 +1,12 @@
-"""Reinhard et al. 2002 (HDR Toolbox form) pinned to values worked out by hand from the published equations.
+"""Reinhard et al. 2002 (HDR Toolbox and photographers' forms) pinned to values worked out by hand.
 
 Every expected number below is a literal, computed with a calculator from the paper's equations in the
 HDR Toolbox form (summarised in shared/reference/tonemapping.md): luminance L = 0.2126 R + 0.7152 G + 0.0722 B,
 Lav = exp(mean ln(L + 1e-6)), Ls = a L / Lav, global Ld = Ls (1 + Ls/W^2) / (1 + Ls), local
 Ld = Ls (1 + Ls/W^2) / (1 + V_i), colour out_c = in_c Ld / L, GammaTMO x^(1/2.2) clamped to [0, 1].
-None of them comes from calling our code.
+None of them comes from calling our code. ``toolbox=True`` is the HDR Toolbox of CEVR's evaluation; the
+default differs in the automatic white point (the 99.9th percentile of Ls), in kernels that sum to 1 and
+in the paper's choice of scale (the largest one still calm).
 """
 
 import numpy as np
@@ -13,6 +15,7 @@ import pytest
 from cevr_cli.errors import UsageError
 from cevr_cli.hdr.reinhard2002 import automatic_key, automatic_white, gaussian_fft, reinhard2002
 from cevr_cli.hdr.tonemap import tonemap_to_display
+from cevr_cli.imaging import quantise
 
 
 def _grey(values: np.ndarray) -> np.ndarray:
@@ -98,94 +101,137 @@ def test_automatic_key_and_white_use_nearest_rank_percentiles() -> None:
 
 def test_global_automatic_key_and_white() -> None:
     hdr = _auto_image()
-    out = reinhard2002(hdr)
-    shown = tonemap_to_display(hdr, "reinhard")
+    out = reinhard2002(hdr, toolbox=True)
+    shown = tonemap_to_display(hdr, "reinhard", toolbox=True)
     for level, linear, gamma in zip(AUTO_LEVELS, AUTO_LINEAR, AUTO_GAMMA, strict=True):
         mask = hdr[..., 0] == level
         np.testing.assert_allclose(out[mask], linear, rtol=1e-4)
         np.testing.assert_allclose(shown[mask], gamma, rtol=1e-4)
 
 
+# Photographers' white point on the same image: the 99.9th nearest-rank percentile of Ls, rank
+# max(round(200 * 0.999), 1) = round(199.8) = 200 -> L = 4096, W = Ls = 0.0224481 * 4096 = 91.94731
+# (W^2 = 8454.31). Eq. 4 maps Ls = W to W (1 + 1/W) / (1 + W) = 1 exactly.
+#   L = 64: Ld = 1.436677 * (1 + 1.436677/8454.31) / 2.436677 = 1.436677 * 1.00016993 / 2.436677 = 0.589708
+#   -> ^(1/2.2) 0.786627
+def test_default_white_point_maps_the_scene_white_to_display_white() -> None:
+    hdr = _auto_image()
+    out = reinhard2002(hdr)
+    np.testing.assert_allclose(out[hdr[..., 0] == 4096.0], 1.0, rtol=1e-5)
+    np.testing.assert_allclose(out[hdr[..., 0] == 64.0], 0.589708, rtol=1e-4)
+    np.testing.assert_allclose(tonemap_to_display(hdr, "reinhard")[hdr[..., 0] == 64.0], 0.786627, rtol=1e-4)
+
+
+def test_default_white_reaches_255_on_a_photo_of_moderate_range() -> None:
+    # 400 greys log-spaced over 2^-3 .. 2^4 (7 stops, like a photo): log2 Lav = 0.5, Lmin/Lmax (1st/99th
+    # nearest-rank) = 2^(-3 + 7*3/399), 2^(-3 + 7*395/399): alpha = 0.18 (the log-average sits mid-range),
+    # Ls(16) = 0.18 * 16 / 2^0.5 = 2.036. The toolbox's W = 1.5 * 2^(6.86 - 5) = 5.44 maps it to
+    # 2.036 * (1 + 2.036/29.6) / 3.036 = 0.717 -> 0.717^(1/2.2) * 255 = 219: grey whites. The scene's
+    # white (rank round(399.6) = 400, the brightest pixel) must reach 255.
+    hdr = _grey(np.exp2(np.linspace(-3.0, 4.0, 400)).reshape(20, 20))
+    assert quantise(tonemap_to_display(hdr, "reinhard", toolbox=True), 8).max() < 230
+    shown = quantise(tonemap_to_display(hdr, "reinhard"), 8)
+    assert shown[-1, -1, 0] == 255 and shown.max() == 255
+
+
 def test_flat_image_falls_back_to_key_018() -> None:
     # Lmin = Lmax leaves the automatic key 0/0 (the toolbox would return NaN); we use 0.18.
     # L = 3: Ls = 0.18 * 3 / (3 + 1e-6) = 0.18; W = 1.5 * 2^(0 - 5) = 0.046875, W^2 = 0.002197266
     # Ld = 0.18 * (1 + 0.18/0.002197266) / 1.18 = 0.18 * 82.92 / 1.18 = 12.64881
-    out = reinhard2002(np.full((2, 2, 3), 3.0))
+    out = reinhard2002(np.full((2, 2, 3), 3.0), toolbox=True)
     np.testing.assert_allclose(out, np.full((2, 2, 3), 12.64881), rtol=1e-5)
+    # Default: W = Ls = 0.18, so Ld = 0.18 * (1 + 1/0.18) / 1.18 = 1. A black image stays black.
+    np.testing.assert_allclose(reinhard2002(np.full((2, 2, 3), 3.0)), np.ones((2, 2, 3)), rtol=1e-5)
+    assert np.all(reinhard2002(np.zeros((2, 2, 3))) == 0)
 
 
 # --- local operator (dodging and burning) -----------------------------------------------------------------
 
-def test_gaussian_blur_of_an_impulse_is_the_sampled_unnormalised_kernel() -> None:
+def test_gaussian_blur_of_an_impulse_is_the_sampled_kernel() -> None:
     # Eq. 5 kernel exp(-d^2/sigma^2) / (pi sigma^2) with sigma = 1, circular distances on a 1x5 strip,
     # impulse at column 1: distances 1, 0, 1, 2, min(3, 2) = 2.
-    #   1/pi = 0.3183099, e^-1/pi = 0.1170996, e^-4/pi = 0.00583005
+    #   1/pi = 0.3183099, e^-1/pi = 0.1170996, e^-4/pi = 0.00583005; sum 0.5641692
+    # Normalised: 0.1170996/0.5641692 = 0.2075612, 0.3183099/0.5641692 = 0.5642099, 0.00583005/... = 0.01033386
     impulse = np.array([[0.0, 1.0, 0.0, 0.0, 0.0]])
-    np.testing.assert_allclose(gaussian_fft(impulse, 1.0), [[0.1170996, 0.3183099, 0.1170996, 0.00583005, 0.00583005]],
+    np.testing.assert_allclose(gaussian_fft(impulse, 1.0, normalise=False),
+                               [[0.1170996, 0.3183099, 0.1170996, 0.00583005, 0.00583005]], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(gaussian_fft(impulse, 1.0), [[0.2075612, 0.5642099, 0.2075612, 0.01033386, 0.01033386]],
                                rtol=1e-6, atol=1e-12)
 
 
 # 1x1 grey image, L = 1, a = 0.18, W = 1: Ls = 0.18 * 1 / (1 + 1e-6) = 0.18.
-# On a 1x1 grid only the centre tap exists, so V_i = Ls / (pi sigma_i^2), sigma_i^2 = s_i^2 / 8, s_i = 1.6^i:
-#   V_i = 0.18 * 8 / (pi 1.6^(2i)) = 0.4583662 / 2.56^i;  V_0 = 0.4583662, V_7 = 0.4583662 / 2.56^7 = 0.000636110
-#   V_i - V_{i+1} = V_i (1 - 1/2.56) = 0.609375 V_i
-# Paper (s = s_i): activity = 0.609375 * 0.4583662 / (256*0.18 + 0.4583662) = 0.27932 / 46.53837 = 0.0060019
-#   at every scale, never above 0.05 -> L_adapt = V_7;
-#   Ld = 0.18 * (1 + 0.18) / (1 + 0.000636110) = 0.2124 / 1.000636110 = 0.2122647
-# Toolbox (s = 1.6^8 = 42.94967, s^2 = 1844.674): scale 0 activity
-#   = 0.609375 * 0.4583662 / (46.08 / 1844.674 + 0.4583662) = 0.27932 / 0.4833462 = 0.57788 > 0.05
-#   -> L_adapt = V_0; Ld = 0.2124 / 1.4583662 = 0.1456423
+# Toolbox: on a 1x1 grid only the centre tap exists, so V_i = Ls / (pi sigma_i^2), sigma_i^2 = s_i^2 / 8,
+#   s_i = 1.6^i: V_i = 0.18 * 8 / (pi 1.6^(2i)) = 0.4583662 / 2.56^i, V_0 = 0.4583662;
+#   V_i - V_{i+1} = V_i (1 - 1/2.56) = 0.609375 V_i. With s = 1.6^8 = 42.94967 (s^2 = 1844.674), scale 0:
+#   activity = 0.609375 * 0.4583662 / (46.08 / 1844.674 + 0.4583662) = 0.27932 / 0.4833462 = 0.57788 > 0.05
+#   -> L_adapt = V_0; Ld = 0.18 * (1 + 0.18) / 1.4583662 = 0.2124 / 1.4583662 = 0.1456423
+# Default: the kernel's one tap is normalised to 1, so V_i = Ls at every scale, no activity, L_adapt = V_7
+#   = 0.18 and Ld = 0.18 * 1.18 / 1.18 = 0.18 (the global result, as a one-pixel image has no surround).
 
 
-@pytest.mark.parametrize(("toolbox_scale", "expected"), [(False, 0.2122647), (True, 0.1456423)])
-def test_local_single_pixel_picks_the_scale_the_activity_test_gives(toolbox_scale: bool, expected: float) -> None:
-    out = reinhard2002(np.ones((1, 1, 3)), key=0.18, white=1.0, local=True, toolbox_scale=toolbox_scale)
+@pytest.mark.parametrize(("toolbox", "expected"), [(False, 0.18), (True, 0.1456423)])
+def test_local_single_pixel_picks_the_scale_the_activity_test_gives(toolbox: bool, expected: float) -> None:
+    out = reinhard2002(np.ones((1, 1, 3)), key=0.18, white=1.0, local=True, toolbox=toolbox)
     np.testing.assert_allclose(out, np.full((1, 1, 3), expected), rtol=1e-5)
 
 
 # 1x2 grey image, L = 1 and 1024, a = 0.18, W = 10 (W^2 = 100).
 #   Lav = sqrt(1 * 1024) = 32 -> Ls1 = 0.18/32 = 0.005625, Ls2 = 0.18*32 = 5.76
 # Circular 1x2 grid: each pixel has one neighbour at distance 1. At scale i, sigma^2 = 1.6^(2i)/8, so
-#   V_i(p) = t0_i (Ls_p + e_i Ls_q), t0_i = 8 / (pi 1.6^(2i)), e_i = exp(-8 / 1.6^(2i))
-# Dark pixel (Ls_p = 0.005625, Ls_q = 5.76):
+#   toolbox (unnormalised): V_i(p) = t0_i (Ls_p + e_i Ls_q), t0_i = 8 / (pi 1.6^(2i)), e_i = exp(-8 / 1.6^(2i))
+#   default (taps sum to 1): V_i(p) = (Ls_p + e_i Ls_q) / (1 + e_i)
+# Toolbox, dark pixel (Ls_p = 0.005625, Ls_q = 5.76):
 #   i = 0: t0 = 2.5464791, e = 0.0003355 -> V_0 = 2.5464791 * (0.005625 + 0.0019325) = 0.0192444
 #   i = 1: t0 = 0.9947184, e = 0.0439369 -> V_1 = 0.9947184 * (0.005625 + 0.2530765) = 0.2573354
 #   i = 2: t0 = 0.3885619, e = 0.2950227 -> V_2 = 0.3885619 * (0.005625 + 1.6993308) = 0.6624807
 #   i = 3: t0 = 0.1517820, e = 0.6207436 -> V_3 = 0.1517820 * (0.005625 + 3.5754831) = 0.5435477
 #   i = 4: t0 = 0.0592898, e = 0.8300540 -> V_4 = 0.0592898 * (0.005625 + 4.7811110) = 0.2838048
-#   paper activity |V_i - V_(i+1)| / (256*0.18/1.6^(2i) + V_i):
-#     i = 0: 0.2380910 / (46.08 + 0.0192444) = 0.0052;  i = 1: 0.4051453 / (18 + 0.2573354) = 0.0222
-#     i = 2: 0.1189330 / (7.03125 + 0.6624807) = 0.0155; i = 3: 0.2597429 / (2.746582 + 0.5435477) = 0.0789 > 0.05
-#   -> L_adapt = V_3: Ld1 = 0.005625 * (1 + 0.005625/100) / (1 + 0.5435477) = 0.005625316 / 1.5435477 = 0.0036444
-#   (using s_(i+1) instead of s_i would stop at i = 1: 0.4051453 / (7.03125 + 0.2573354) = 0.0556)
 #   toolbox form, s = 1.6^8: i = 0 gives 0.2380910 / (46.08/1844.674 + 0.0192444) = 5.38 > 0.05
-#   -> L_adapt = V_0: Ld1 = 0.005625316 / 1.0192444 = 0.0055191
-# Bright pixel (Ls_p = 5.76): V_0 = 2.5464791 * (5.76 + 0.0003355*0.005625) = 14.667724, V_1 = 5.729824;
-#   activity_0 = 8.937900 / (46.08 + 14.667724) = 0.147 > 0.05 (and more so in the toolbox form)
+#   -> L_adapt = V_0: Ld1 = 0.005625 * (1 + 0.005625/100) / 1.0192444 = 0.005625316 / 1.0192444 = 0.0055191
+# Toolbox, bright pixel (Ls_p = 5.76): V_0 = 2.5464791 * (5.76 + 0.0003355*0.005625) = 14.667724,
+#   V_1 = 5.729824; activity_0 = 8.937900 / (46.08/1844.674 + 14.667724) > 0.05
 #   -> Ld2 = 5.76 * (1 + 5.76/100) / (1 + 14.667724) = 6.091776 / 15.667724 = 0.3888105
-# GammaTMO: 0.0036444^(1/2.2) = 0.0779199, 0.3888105^(1/2.2) = 0.6509045
-# (Global: Ld1 = 0.005625316 / 1.005625 = 0.0055939, Ld2 = 6.091776 / 6.76 = 0.9011503; dodging and
-#  burning darkens both pixels here, the dark one because its surround is bright.)
+# Default, activity |V_i - V_(i+1)| / (256*0.18/1.6^(2i) + V_i), e_0..e_3 = 0.00033546, 0.0439369, 0.2950227,
+# 0.6207436:
+#   dark pixel: V_0 = (0.005625 + 0.0019323) / 1.00033546 = 0.0075547, V_1 = 0.2588015 / 1.0439369 = 0.2479092,
+#     V_2 = 1.7049558 / 1.2950227 = 1.3165451; activity_0 = 0.2403545 / 46.0875547 = 0.0052,
+#     activity_1 = 1.0686359 / (18 + 0.2479092) = 0.0586 > 0.05 -> the largest calm scale is 0: L_adapt = V_0,
+#     Ld1 = 0.005625316 / 1.0075547 = 0.0055831
+#   bright pixel: V_0 = 5.7580703, V_1 = 5.5178114, V_2 = 4.4491... (0.0046, 0.0454 below 0.05), activity_2
+#     = 0.0778 > 0.05 -> L_adapt = V_1 = 5.5178114, Ld2 = 6.091776 / 6.5178114 = 0.9346352
+# GammaTMO: 0.0055831^(1/2.2) = 0.0945919, 0.9346352^(1/2.2) = 0.9697405
+# (Global: Ld1 = 0.005625316 / 1.005625 = 0.0055939, Ld2 = 6.091776 / 6.76 = 0.9011503.)
 LOCAL_PAIR = np.array([[[1.0] * 3, [1024.0] * 3]])
 
 
-@pytest.mark.parametrize(("toolbox_scale", "expected"), [(False, [0.0036444, 0.3888105]),
-                                                         (True, [0.0055191, 0.3888105])])
-def test_local_two_pixels_settle_at_the_scale_the_activity_test_gives(toolbox_scale: bool,
-                                                                      expected: list[float]) -> None:
-    out = reinhard2002(LOCAL_PAIR, key=0.18, white=10.0, local=True, toolbox_scale=toolbox_scale)
+@pytest.mark.parametrize(("toolbox", "expected"), [(False, [0.0055831, 0.9346352]),
+                                                   (True, [0.0055191, 0.3888105])])
+def test_local_two_pixels_settle_at_the_scale_the_activity_test_gives(toolbox: bool, expected: list[float]) -> None:
+    out = reinhard2002(LOCAL_PAIR, key=0.18, white=10.0, local=True, toolbox=toolbox)
     np.testing.assert_allclose(out[0], np.repeat(np.array(expected)[:, None], 3, axis=1), rtol=1e-5)
 
 
 def test_local_two_pixels_through_the_registry() -> None:
-    # "reinhard-local" is the paper's form; the global operator differs as worked out above.
+    # "reinhard-local" is the default form; the global operator differs as worked out above.
     shown = tonemap_to_display(LOCAL_PAIR, "reinhard-local", key=0.18, white=10.0)
-    np.testing.assert_allclose(shown[0, :, 0], [0.0779199, 0.6509045], rtol=1e-5)
+    np.testing.assert_allclose(shown[0, :, 0], [0.0945919, 0.9697405], rtol=1e-5)
     np.testing.assert_allclose(reinhard2002(LOCAL_PAIR, key=0.18, white=10.0)[0, :, 0], [0.0055939, 0.9011503],
                                rtol=1e-5)
-    # The single-pixel case above, paper form: 0.2122647^(1/2.2) = 0.4943509
+    # The single-pixel case above: 0.18^(1/2.2) = 0.4586564
     single = tonemap_to_display(np.ones((1, 1, 3)), "reinhard-local", key=0.18, white=1.0)
-    np.testing.assert_allclose(single, np.full((1, 1, 3), 0.4943509), rtol=1e-5)
+    np.testing.assert_allclose(single, np.full((1, 1, 3), 0.4586564), rtol=1e-5)
+
+
+def test_local_operator_keeps_a_smooth_sky_monotone() -> None:
+    # A smooth sky: luminance rising geometrically from 0.2 to 200 over 256 columns and back (periodic, as the
+    # FFT blur wraps around), Lav = sqrt(0.2 * 200) = 6.32, Ls = 0.18 L / Lav from 0.0057 to 5.7. With kernels
+    # that do not sum to 1, V_0 = 2.55 Ls and activity_0 = 1.37 Ls / (46.08 + 2.55 Ls) exceeds 0.05 once
+    # Ls > 1.85: those pixels adapt to 2.55 Ls, their neighbours to V_7 = Ls, and the rising ramp steps down
+    # (a dark blotch with an edge that speckles in noise). The tone-mapped ramp must rise wherever the input rises.
+    up = np.geomspace(0.2, 200.0, 256)
+    hdr = _grey(np.tile(np.concatenate([up, up[::-1]]), (16, 1)))
+    out = reinhard2002(hdr, key=0.18, local=True)[8, :256, 0]
+    assert np.count_nonzero(np.diff(out) <= 0) == 0
 
 
 def test_local_equals_global_on_a_uniform_image_larger_than_the_kernels() -> None:

@@ -24,7 +24,7 @@ OPERATORS = {
     "reinhard-auto": lambda hdr: reinhard2002(hdr),
     "reinhard-fixed": lambda hdr: reinhard2002(hdr, key=0.3, white=5.0),
     "reinhard-local": lambda hdr: reinhard2002(hdr, local=True),
-    "reinhard-local-toolbox": lambda hdr: reinhard2002(hdr, local=True, toolbox_scale=True),
+    "reinhard-local-toolbox": lambda hdr: reinhard2002(hdr, local=True, toolbox=True),
     "kimkautz": kimkautz2008,
 }
 GLOBAL = ["reinhard-auto", "reinhard-fixed", "kimkautz"]

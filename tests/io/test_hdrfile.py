@@ -180,3 +180,52 @@ def test_a_truncated_exr_is_one_line_with_no_library_noise(tmp_path, capfd):
         read_hdr_image(tmp_path / "cut.exr")
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def _deep(h: int = 3, w: int = 4) -> np.ndarray:
+    """A deep channel: every pixel holds its own array of samples (two here)."""
+    samples = np.empty((h, w), dtype=object)
+    for index in np.ndindex(h, w):
+        samples[index] = np.full(2, 0.5, np.float32)
+    return samples
+
+
+def _part(channels: dict[str, np.ndarray], name: str, storage: object = OpenEXR.scanlineimage) -> OpenEXR.Part:
+    deep = storage in (OpenEXR.deepscanline, OpenEXR.deeptile)
+    header = {"compression": OpenEXR.ZIPS_COMPRESSION if deep else OpenEXR.ZIP_COMPRESSION, "type": storage}
+    if storage == OpenEXR.deeptile:
+        header["tiles"] = OpenEXR.TileDescription()
+    return OpenEXR.Part(header, channels, name=name)
+
+
+@pytest.mark.parametrize("storage", [OpenEXR.deepscanline, OpenEXR.deeptile], ids=["scanline", "tile"])
+def test_a_deep_exr_is_refused_as_deep_not_as_damaged(tmp_path: Path, storage: object) -> None:
+    path = tmp_path / "deep.exr"
+    with OpenEXR.File([_part({c: _deep() for c in "RGB"}, "deep", storage)]) as exr:
+        exr.write(str(path))
+    with pytest.raises(InputError) as info:
+        read_hdr_image(path)
+    assert "deep EXR" in info.value.reason and "flatten it first" in info.value.reason
+    assert "truncated" not in info.value.reason and "\n" not in str(info.value)
+
+
+def test_a_multipart_exr_skips_deep_and_colourless_parts(tmp_path: Path) -> None:
+    # Part 0 deep RGB, part 1 depth only, part 2 the flat beauty pass: the beauty pass is read.
+    rgb = _scene(3, 4)
+    path = tmp_path / "multi.exr"
+    parts = [_part({c: _deep() for c in "RGB"}, "deep", OpenEXR.deepscanline),
+             _part({"Z": np.ones((3, 4), np.float32)}, "depth"), _part({"RGB": rgb}, "beauty")]
+    with OpenEXR.File(parts) as exr:
+        exr.write(str(path))
+    np.testing.assert_array_equal(read_hdr_image(path), rgb)
+
+
+def test_a_multipart_exr_without_colour_names_its_parts(tmp_path: Path) -> None:
+    path = tmp_path / "aovs.exr"
+    parts = [_part({"Z": np.ones((3, 4), np.float32)}, "depth"), _part({"mask": np.ones((3, 4), np.float32)}, "matte")]
+    with OpenEXR.File(parts) as exr:
+        exr.write(str(path))
+    with pytest.raises(InputError) as info:
+        read_hdr_image(path)
+    assert info.value.reason == ("no part of this multi-part EXR has RGB, Y/RY/BY or Y channels in flat pixels "
+                                 "(parts: depth (flat: Z); matte (flat: mask))")

@@ -1,0 +1,91 @@
+"""Decode-time colour management: photos with an embedded ICC profile come out in sRGB.
+
+Expected pixels come from an independent computation: P3 codes decoded with the sRGB curve, taken to
+XYZ and back to sRGB with matrices built from the published primaries (both D65), clipped and
+re-encoded (tests/icc_profiles.py); littlecms goes through the D50 connection space and 8-bit
+tables, hence the tolerance of one code.
+"""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from cevr_cli.io.colour import ASSUMED, CONVERTED, UNCHANGED, UNREADABLE, ColourSpace
+from cevr_cli.io.images import read_photo
+from cevr_cli.stack import photo_source
+from tests.icc_profiles import display_p3_profile, p3_to_srgb_codes
+
+SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _codes(h: int = 24, w: int = 32) -> np.ndarray:
+    # Random colours plus blocks of P3's pure red and green (blocks, so JPEG's chroma subsampling keeps them
+    # pure), which lie outside sRGB and must clip to its gamut.
+    codes = np.random.default_rng(4).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    codes[:16, :16], codes[:16, 16:32] = (255, 0, 0), (0, 255, 0)
+    return codes
+
+
+def _save(path, codes: np.ndarray, icc: bytes | None) -> None:
+    kwargs = {"icc_profile": icc} if icc else {}
+    if path.suffix == ".jpg":
+        kwargs["quality"] = 95
+    Image.fromarray(codes, "RGB").save(path, **kwargs)
+
+
+def _stored_codes(path) -> np.ndarray:
+    """The codes in the file as stored (a JPEG's are not quite what was saved), without colour management."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif"])
+def test_display_p3_photo_is_converted_to_srgb(tmp_path, suffix: str) -> None:
+    path = tmp_path / f"p3{suffix}"
+    _save(path, _codes(), display_p3_profile())
+    photo = read_photo(path)
+    assert photo.rgb.shape == (24, 32, 3) and photo.rgb.dtype == np.float32
+    expected = p3_to_srgb_codes(_stored_codes(path))
+    np.testing.assert_allclose(photo.rgb * 255.0, expected, atol=1.0)
+    assert photo.colour == ColourSpace("Display P3", CONVERTED)
+    assert photo.icc_profile is None  # outputs are sRGB now: carrying the P3 profile would mislabel them
+    # P3 red and green are more saturated than sRGB's: they clip to the sRGB primaries' neighbourhood
+    # (linear sRGB (1.22, -0.04, -0.02) -> (255, 0, 0); green (-0.22, 1.04, -0.08) -> (0, 255, 0)).
+    np.testing.assert_allclose(photo.rgb[8, 8] * 255.0, [255.0, 0.0, 0.0], atol=1.5)
+    np.testing.assert_allclose(photo.rgb[8, 24] * 255.0, [0.0, 255.0, 0.0], atol=1.5)
+
+
+@pytest.mark.parametrize("icc", [SRGB_ICC, None], ids=["srgb-tagged", "untagged"])
+def test_srgb_tagged_and_untagged_photos_are_unchanged(tmp_path, icc: bytes | None) -> None:
+    path = tmp_path / "s.png"
+    codes = _codes()
+    _save(path, codes, icc)
+    photo = read_photo(path)
+    np.testing.assert_array_equal(np.round(photo.rgb * 255.0).astype(np.uint8), codes)
+    assert photo.colour == (ColourSpace("sRGB built-in", UNCHANGED) if icc else ColourSpace("sRGB", ASSUMED))
+    assert photo.icc_profile == icc
+
+
+def test_a_corrupt_icc_profile_decodes_as_srgb_with_a_one_line_warning(tmp_path) -> None:
+    path = tmp_path / "bad.png"
+    codes = _codes()
+    bad = b"\x00\x00\x02\x0cnot-a-profile" + b"\x00" * 64
+    _save(path, codes, bad)
+    photo = read_photo(path)
+    np.testing.assert_array_equal(np.round(photo.rgb * 255.0).astype(np.uint8), codes)
+    assert photo.colour is not None and photo.colour.conversion == UNREADABLE
+    warning = photo.colour.warning()
+    assert warning is not None and "ICC profile" in warning and "\n" not in warning
+    assert photo.icc_profile == bad  # pixels unchanged, so outputs keep the input's tag, whatever it means
+
+
+def test_provenance_records_the_source_colour_space(tmp_path) -> None:
+    path = tmp_path / "p3.png"
+    _save(path, _codes(), display_p3_profile("Display P3 (phone)"))
+    record = photo_source(read_photo(path)).to_json()["colour"]
+    assert record == {"source_colour_space": "Display P3 (phone)", "colour_conversion": CONVERTED}
+    assert ColourSpace.from_json(record) == ColourSpace("Display P3 (phone)", CONVERTED)
+    assert ColourSpace.from_json(None) is None
+    assert photo_source(read_photo(path)).warnings() == ["no EXIF exposure_time, f_number, iso: the photo's "
+                                                         "absolute exposure (EV100) is unknown"]
+
