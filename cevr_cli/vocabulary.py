@@ -24,6 +24,14 @@ DISPLAY_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "jpg": (".jpg
 RAW_MODES = {"linear": "exact re-exposure of the sensor's linear data; CEVR fills only what the sensor clipped",
              "cevr": "develop to 16-bit display-encoded RGB, then CEVR re-exposes it like any photo"}
 
+# `cevr stack` / `cevr fuse --precision`: the arithmetic of inference.
+INFERENCE_PRECISIONS = {
+    "auto": "bf16 on a CPU with native bf16, else fp32",
+    "fp32": "float32 everywhere",
+    "bf16": "bfloat16 features, float32 intensity maps (CPUs with AVX512-BF16/AMX, CUDA)",
+    "fp16": "float16 features, float32 intensity maps (CUDA, MPS)",
+}
+
 # `cevr train`: which model(s), how the cycle loss splits s (Eq. 4), arithmetic precision.
 TRAIN_DIRECTIONS = ("inc", "dec", "both")
 CYCLE_SPLITS = ("random", "half")  # random: a ~ U[0, 1] (paper); half: s/2 (released code)

@@ -14,6 +14,7 @@ from .common import (
     Device,
     DeviceOpt,
     JsonOpt,
+    Precision,
     QuietOpt,
     WeightsOpt,
     choices,
@@ -61,7 +62,7 @@ def bench(
             if target is not None:
                 check_writable(target)
         ev_list = parse_evs(evs or STACK_KINDS[stack_kind.value])
-        predictors = [load_predictor(weights, device, False)]
+        predictors = [load_predictor(weights, device, Precision("fp32"))]  # scores the weights exactly
         if baselines:
             predictors += [NaiveExposure(), AkyuzExpansion()]
 

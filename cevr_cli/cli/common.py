@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from ..errors import CevrError
-from ..vocabulary import DEVICES, RAW_MODES
+from ..vocabulary import DEVICES, INFERENCE_PRECISIONS, RAW_MODES
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -36,7 +36,10 @@ WeightsOpt = Annotated[
     Path | None, typer.Option("--weights", help="Model weights (.safetensors); default: the shipped weights.")
 ]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="auto picks CUDA, then MPS, then CPU.")]  # type: ignore[valid-type]
-HalfOpt = Annotated[bool, typer.Option("--half", help="fp16 inference (CUDA only).")]
+Precision = choices("Precision", list(INFERENCE_PRECISIONS))
+PrecisionOpt = Annotated[Precision, typer.Option(  # type: ignore[valid-type]
+    "--precision", help="Inference arithmetic: " + "; ".join(f"{k} = {v}" for k, v in INFERENCE_PRECISIONS.items())
+    + ".")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only errors.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Walk folders recursively.")]
@@ -63,10 +66,10 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
         raise typer.Exit(130) from None
 
 
-def load_predictor(weights: Path | None, device: Enum, half: bool) -> Any:
+def load_predictor(weights: Path | None, device: Enum, precision: Enum) -> Any:
     from ..model import load_predictor as load
 
-    return load(str(weights) if weights else None, device.value, half=half)
+    return load(str(weights) if weights else None, device.value, precision=precision.value)
 
 
 class BatchProgress:

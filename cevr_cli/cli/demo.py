@@ -15,6 +15,7 @@ from .common import (
     DeviceOpt,
     JsonOpt,
     OutOpt,
+    Precision,
     QuietOpt,
     err,
     errors,
@@ -37,7 +38,7 @@ def demo(
         from ..demo import run_demo
 
         with BatchProgress(quiet or as_json, len(CONTINUOUS_EVS)) as progress:
-            report = run_demo(output, lambda: load_predictor(None, device, False), long_side=size,
+            report = run_demo(output, lambda: load_predictor(None, device, Precision("auto")), long_side=size,
                               on_event=progress.event)
     if not quiet and not as_json and report.exit_code == 0:
         err.print(f"demo: stack, HDR and tone-mapped image of the sample are in {output}/sample/")

@@ -16,10 +16,11 @@ from .common import (
     DeviceOpt,
     DryRunOpt,
     EvsOpt,
-    HalfOpt,
     JsonOpt,
     OutOpt,
     OverwriteOpt,
+    Precision,
+    PrecisionOpt,
     QuietOpt,
     RawMode,
     RawModeOpt,
@@ -59,7 +60,7 @@ def fuse(
     raw_mode: RawModeOpt = RawMode("linear"),
     weights: WeightsOpt = None,
     device: DeviceOpt = Device("auto"),
-    half: HalfOpt = False,
+    precision: PrecisionOpt = Precision("auto"),
     recursive: RecursiveOpt = False,
     overwrite: OverwriteOpt = False,
     dry_run: DryRunOpt = False,
@@ -78,6 +79,6 @@ def fuse(
                               hdr_format=hdr_format.value, half=not full_float, compression=compression.value,
                               save_crf=save_crf, keep_stack=keep_stack, raw_mode=raw_mode.value)
         with BatchProgress(quiet or as_json, len(ev_list)) as progress:
-            report = run_fuse(inputs, output, options, lambda: load_predictor(weights, device, half),
+            report = run_fuse(inputs, output, options, lambda: load_predictor(weights, device, precision),
                               BatchPolicy(overwrite, dry_run, recursive), on_event=progress.event)
     finish(report, as_json, quiet, "fuse")

@@ -15,10 +15,11 @@ from .common import (
     DeviceOpt,
     DryRunOpt,
     EvsOpt,
-    HalfOpt,
     JsonOpt,
     OutOpt,
     OverwriteOpt,
+    Precision,
+    PrecisionOpt,
     QuietOpt,
     RawMode,
     RawModeOpt,
@@ -43,7 +44,7 @@ def stack(
     raw_mode: RawModeOpt = RawMode("linear"),
     weights: WeightsOpt = None,
     device: DeviceOpt = Device("auto"),
-    half: HalfOpt = False,
+    precision: PrecisionOpt = Precision("auto"),
     recursive: RecursiveOpt = False,
     overwrite: OverwriteOpt = False,
     dry_run: DryRunOpt = False,
@@ -61,7 +62,7 @@ def stack(
         ev_list = parse_evs(evs)
         options = StackOptions(ev_list, image_format.value, max_megapixels, raw_mode.value)
         policy = BatchPolicy(overwrite, dry_run, recursive)
-        predictor = load_predictor(weights, device, half)
+        predictor = load_predictor(weights, device, precision)
         with BatchProgress(quiet or as_json, len(ev_list)) as progress:
             report = run_stack(inputs, output, predictor, options, policy, on_event=progress.event)
     finish(report, as_json, quiet, "stack")

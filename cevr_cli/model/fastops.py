@@ -11,14 +11,21 @@
   faster than ``F.interpolate`` on this machine, one plane at a time. Other devices and dtypes use
   ``F.interpolate``.
 
-Both are for inference only (NNPACK's batched ``out=`` call and OpenCV record no autograd graph); the
-trained network, ``cevr.CEVRNet``, uses the plain ops.
+* In bfloat16 on the CPU (``CEVRPredictor`` picks it where the CPU has native bf16 dot products) tensors
+  are channels-last: oneDNN's bf16 convolutions need that layout to be fast, and per-pixel linear layers
+  become one (pixels x C) @ (C x C') product (:func:`pointwise`). Bicubic upsampling there still runs in
+  float32 through OpenCV, at most 128 channels per call (OpenCV's limit), because PyTorch's bf16 bicubic
+  kernel is 3.6x slower than OpenCV's float32 one.
+
+All are for inference only (NNPACK and OpenCV record no autograd graph); the trained network,
+``cevr.CEVRNet``, uses the plain ops.
 """
 
 from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -35,8 +42,51 @@ def nnpack_ready() -> bool:
         return False
 
 
+# OpenCV's resize takes at most this many channels per image (CV_CN_MAX in OpenCV 5 builds).
+OPENCV_MAX_CHANNELS = 128
+
+
 def _cpu_float32(x: torch.Tensor) -> bool:
-    return FAST_PATHS and x.device.type == "cpu" and x.dtype == torch.float32
+    return FAST_PATHS and x.device.type == "cpu" and x.dtype == torch.float32 and not is_channels_last(x)
+
+
+def _cpu_bfloat16(x: torch.Tensor) -> bool:
+    return FAST_PATHS and x.device.type == "cpu" and x.dtype == torch.bfloat16 and is_channels_last(x)
+
+
+def is_channels_last(x: torch.Tensor) -> bool:
+    """``x`` is NCHW in channels-last memory (and not also plainly contiguous, as 1-channel tensors are)."""
+    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+
+
+def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """A linear layer at every pixel of NCHW ``x``, in ``x``'s memory layout.
+
+    ``weight`` is (C_out, C_in), or (N, C_out, C_in) for a matrix per sample; ``bias`` is (C_out,) or (N, C_out).
+    Channels-last: one (pixels x C_in) @ (C_in x C_out) product per sample; otherwise (C_out x C_in) @ (C_in x
+    pixels). Either way a GEMM with the pixels as the long side, which BLAS and oneDNN run near their peak.
+    """
+    n, c, height, width = x.shape
+    if is_channels_last(x):
+        rows = x.permute(0, 2, 3, 1).reshape(n, height * width, c)
+        if weight.dim() == 2 and (bias is None or bias.dim() == 1):
+            out = F.linear(rows, weight, bias)
+        else:
+            out = torch.matmul(rows, weight.transpose(-1, -2))
+            if bias is not None:
+                out = _add_bias(out, bias[:, None, :] if bias.dim() == 2 else bias)
+        return out.view(out.shape[0], height, width, -1).permute(0, 3, 1, 2)
+    out = torch.matmul(weight, x.flatten(2))
+    if bias is not None:
+        out = _add_bias(out, bias[:, :, None] if bias.dim() == 2 else bias[:, None])
+    return out.view(out.shape[0], -1, height, width)
+
+
+def _add_bias(out: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """In place where the sum keeps ``out``'s shape (a batch-1 feature with a bias per EV step grows)."""
+    if torch.broadcast_shapes(out.shape, bias.shape) == out.shape:
+        return out.add_(bias)
+    return out + bias
 
 
 def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -59,6 +109,8 @@ def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) ->
 
 def upsample_bicubic(x: torch.Tensor, scale: int) -> torch.Tensor:
     """``F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)`` for NCHW ``x``."""
+    if _cpu_bfloat16(x):
+        return _upsample_channels_last(x, scale)
     if not _cpu_float32(x):
         return F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
     import cv2
@@ -71,3 +123,22 @@ def upsample_bicubic(x: torch.Tensor, scale: int) -> torch.Tensor:
         for j in range(c):
             cv2.resize(source[i, j], (w * scale, h * scale), dst=target[i, j], interpolation=cv2.INTER_CUBIC)
     return out
+
+
+def _upsample_channels_last(x: torch.Tensor, scale: int) -> torch.Tensor:
+    """Bicubic upsampling of a channels-last CPU tensor through OpenCV in float32, returned in ``x``'s dtype."""
+    import cv2
+
+    n, c, h, w = x.shape
+    size = (w * scale, h * scale)
+    source = x.permute(0, 2, 3, 1).float().numpy()  # (N, H, W, C), contiguous for a channels-last x
+    out = torch.empty((n, h * scale, w * scale, c), dtype=torch.float32)
+    target = out.numpy()
+    for i in range(n):
+        if c <= OPENCV_MAX_CHANNELS:
+            cv2.resize(source[i], size, dst=target[i], interpolation=cv2.INTER_CUBIC)
+            continue
+        for c0 in range(0, c, OPENCV_MAX_CHANNELS):
+            part = np.ascontiguousarray(source[i, ..., c0 : c0 + OPENCV_MAX_CHANNELS])
+            target[i, ..., c0 : c0 + OPENCV_MAX_CHANNELS] = cv2.resize(part, size, interpolation=cv2.INTER_CUBIC)
+    return out.to(x.dtype).permute(0, 3, 1, 2)

@@ -33,7 +33,7 @@ from torch import nn
 
 from .cevr import EVMLP, CEVRNet, DecoderBlock, Encoded, GroupNormNoAffine, NormStats
 from .config import CEVRConfig
-from .fastops import conv3x3, upsample_bicubic
+from .fastops import conv3x3, pointwise, upsample_bicubic
 
 
 def _exact(t: torch.Tensor) -> torch.Tensor:
@@ -67,6 +67,11 @@ def _add(target: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     if torch.broadcast_shapes(target.shape, other.shape) == target.shape:
         return target.add_(other)
     return target + other
+
+
+def _wide(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32 at least: the intensity maps stay exact to float32 when features run in 16 bits."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
 def _ev_shift(bias: torch.Tensor, s_weight: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -148,14 +153,35 @@ class FusedMLP(nn.Module):
         self.rest = nn.ModuleList(FusedLinear(w, b) for w, b in layers)
         self.slope = mlp.slope
 
-    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """``x`` NCHW with batch 1 (shared by all steps) or len(s)."""
-        height, width = x.shape[2:]
-        out = torch.matmul(self.weight, x.flatten(2))
-        out = _add(out, _ev_shift(self.bias, self.s_weight, s))
+    def forward(
+        self, x: torch.Tensor, s: torch.Tensor, norm: tuple[GroupNormNoAffine, NormStats | None] | None = None
+    ) -> torch.Tensor:
+        """``x`` NCHW with batch 1 (shared by all steps) or len(s).
+
+        With ``norm`` the MLP reads ``GroupNorm(x)`` (Eq. 2's normalised feature) without it being formed:
+        ``W ((x - mu) r) = (W r) x - (W r) mu`` per sample, so the normalisation costs one pass for the
+        statistics and the first layer absorbs the rest.
+        """
+        weight, bias = self.weight, _ev_shift(self.bias, self.s_weight, s)[:, :, 0]
+        if norm is not None:
+            weight, bias = _normalized_weights(weight, bias, x, *norm)
+        out = pointwise(x, weight, bias)
         for layer in self.rest:
-            out = torch.baddbmm(layer.bias[None, :, None], layer.weight.expand(out.shape[0], -1, -1), out)
-        return F.leaky_relu_(out.view(out.shape[0], -1, height, width), self.slope)
+            out = pointwise(out, layer.weight, layer.bias)
+        return F.leaky_relu_(out, self.slope)
+
+
+def _normalized_weights(
+    weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, layer: GroupNormNoAffine, stats: NormStats | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample (weight, bias) of a linear layer applied to ``layer(x)``, for ``x`` as it is (float32 at least)."""
+    mean, var = layer.moments(x, stats)  # (B, groups)
+    per_channel = weight.shape[1] // layer.groups
+    rstd = torch.rsqrt(var + layer.eps).repeat_interleave(per_channel, dim=1)  # (B, C_in)
+    mu = mean.repeat_interleave(per_channel, dim=1)
+    scaled = weight.to(rstd.dtype)[None] * rstd[:, None, :]  # (B, C_out, C_in)
+    shifted = bias.to(rstd.dtype) - torch.einsum("boc,bc->bo", scaled, mu)
+    return scaled.to(x.dtype), shifted.to(x.dtype)
 
 
 class FusedDecoder(nn.Module):
@@ -186,20 +212,18 @@ class FusedDecoder(nn.Module):
         self, x: torch.Tensor, skip: torch.Tensor, s: torch.Tensor, stats: NormStats | None
     ) -> torch.Tensor:
         x = conv3x3(upsample_bicubic(x, 2), self.resize_weight, self.resize_bias)
-        mixed = torch.matmul(self.skip_weight, skip.flatten(2)).view(skip.shape[0], -1, *skip.shape[2:])
-        x = _add(x, mixed)
+        x = _add(x, pointwise(skip, self.skip_weight))
         x = _add(x, (s[:, None] * self.s_weight[None, :])[:, :, None, None])
         x = F.leaky_relu_(x, self.slope)
-        residual = self.mlp4(self.mlp3(self.normalize(x, stats), s), s)
+        residual = self.mlp4(self.mlp3(x, s, norm=(self.normalize, stats)), s)
         return _add(residual, x)
 
     def intensity_maps(self, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(alpha, beta): the 18 tap planes at low resolution, upsampled, each added shifted into place."""
+        """(alpha, beta) in float32: the 18 tap planes at low resolution, upsampled, each added shifted into place."""
         # A matrix product, not a 1x1 conv: oneDNN is about 3x slower for 18 output channels.
-        planes = torch.matmul(self.taps, feature.flatten(2)).view(feature.shape[0], -1, *feature.shape[2:])
-        planes = upsample_bicubic(planes, self.map_scale)
+        planes = upsample_bicubic(_wide(pointwise(feature, self.taps)).contiguous(), self.map_scale)
         height, width = planes.shape[2:]
-        maps = self.map_bias[None, :, None, None].expand(planes.shape[0], 2, height, width).clone()
+        maps = _wide(self.map_bias)[None, :, None, None].expand(planes.shape[0], 2, height, width).clone()
         for k in range(9):
             dy, dx = k // 3 - 1, k % 3 - 1
             y0, y1, x0, x1 = max(0, -dy), height - max(0, dy), max(0, -dx), width - max(0, dx)
@@ -228,9 +252,15 @@ class FusedCEVR(nn.Module):
         self.register_buffer("head_bias", _exact(bias))
         self.register_buffer("head_s_weight", _exact(s_weight).contiguous())
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.head_weight.dtype
+
     @torch.inference_mode()
     def encode(self, image: torch.Tensor) -> Encoded:
-        f1 = self.encoder[0](image)
+        """Encoder features of ``image`` in the model's dtype; 16-bit ones channels-last (see ``fastops``)."""
+        layout = torch.contiguous_format if self.dtype in (torch.float32, torch.float64) else torch.channels_last
+        f1 = self.encoder[0](image.to(self.dtype).contiguous(memory_format=layout))
         f2 = self.encoder[1](f1)
         f3 = self.encoder[2](f2)
         return Encoded((f1, f2, f3), F.max_pool2d(f3, 2, 2))
@@ -239,25 +269,27 @@ class FusedCEVR(nn.Module):
     def decode(
         self, image: torch.Tensor, encoded: Encoded, s: torch.Tensor, stats: NormStats | None = None
     ) -> torch.Tensor:
-        """Re-expose ``image`` by each step in ``s``, reusing ``encoded`` (batch 1 or len(s))."""
+        """Re-expose ``image`` by each step in ``s``, reusing ``encoded`` (batch 1 or len(s)).
+
+        The intensity maps act on ``image`` as given (float32 from the predictor), not on a 16-bit copy.
+        """
         skips = encoded.skips[::-1]
-        s = s.to(image.dtype)
-        feature = _add(self.neck_mlp(self.neck_norm(encoded.pooled, stats), s), encoded.pooled)
+        s = s.to(encoded.pooled.dtype)
+        feature = _add(self.neck_mlp(encoded.pooled, s, norm=(self.neck_norm, stats)), encoded.pooled)
         maps = []
         for decoder, skip in zip(self.decoders, skips, strict=True):
             feature = decoder(feature, skip, s, stats)
             if decoder.map_scale != 1:
                 maps.append(decoder.intensity_maps(feature))
         maps.append(self._head(feature, s))
-        out = image
+        out = _wide(image)  # the maps act on the photo in float32 whatever the features' precision
         for alpha, beta in maps:  # coarse to fine: I <- I * alpha + beta
             out = out * alpha + beta
         return out
 
     def _head(self, feature: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        maps = torch.matmul(self.head_weight, feature.flatten(2))
-        maps = _add(maps, _ev_shift(self.head_bias, self.head_s_weight, s))
-        maps = maps.view(maps.shape[0], 2, *feature.shape[2:])
+        maps = _wide(pointwise(feature, self.head_weight))
+        maps = _add(maps, _ev_shift(_wide(self.head_bias), _wide(self.head_s_weight), _wide(s))[..., None])
         return maps[:, 0:1], maps[:, 1:2]
 
     def forward(self, image: torch.Tensor, s: torch.Tensor) -> torch.Tensor:

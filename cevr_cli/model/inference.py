@@ -22,9 +22,41 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UsageError
+from ..vocabulary import INFERENCE_PRECISIONS
 from .cevr import NormStats
 from .fused import FusedCEVR, reparameterize
 from .weights import ModelPair
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # INFERENCE_PRECISIONS but auto
+
+
+def cpu_has_native_bf16() -> bool:
+    """The CPU computes bf16 dot products natively (AVX512-BF16 or AMX), so oneDNN's bf16 kernels beat float32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+    """``auto``: bf16 on a CPU with native bf16 (measured within 0.2 dB of fp32, see README), else float32.
+
+    fp16 needs a GPU (CUDA or MPS); bf16 needs a CPU with native bf16 or a CUDA GPU that supports it.
+    """
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bf16() else torch.float32
+    if name not in DTYPES:
+        raise UsageError(f"unknown precision {name!r}: use {', '.join(INFERENCE_PRECISIONS)}")
+    if name == "fp16" and device.type not in ("cuda", "mps"):
+        raise UsageError("--precision fp16 needs a GPU (CUDA or MPS): on the CPU use bf16 or fp32")
+    if name == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        raise UsageError("--precision bf16: this CPU has no native bf16 (AVX512-BF16 or AMX), it would be slower "
+                         "than fp32; use --precision fp32")
+    if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise UsageError("--precision bf16: this GPU does not support bf16; use fp16")
+    if name == "bf16" and device.type == "mps":
+        raise UsageError("--precision bf16 is not supported on MPS; use fp16 or fp32")
+    return DTYPES[name]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -67,18 +99,16 @@ class CEVRPredictor:
         pair: ModelPair,
         device: torch.device | str = "cpu",
         *,
-        half: bool = False,
+        precision: str = "fp32",
         settings: InferenceSettings | None = None,
     ) -> None:
         self.device = torch.device(device)
-        if half and self.device.type != "cuda":
-            raise UsageError("--half needs a CUDA device")
-        self.dtype = torch.float16 if half else torch.float32
+        self.dtype = resolve_precision(precision, self.device)
         self.pair = pair
         # Folded from the weights as they are (float32), then moved: one fused copy per direction.
         self._fused = {d: reparameterize(getattr(pair, d)).to(self.device, self.dtype) for d in ("inc", "dec")}
         for model in (pair.inc, pair.dec):
-            model.to(self.device, self.dtype).eval()
+            model.eval()
         self.settings = settings or InferenceSettings()
         self.name = f"cevr[{pair.weights_id}]"
 
@@ -86,7 +116,11 @@ class CEVRPredictor:
         """The model and device, as manifests record them (:func:`cevr_cli.provenance.provenance_record`)."""
         return {"model": {"name": "CEVR (Chen et al., ICCV 2023)", "variant": self.pair.config.variant,
                           "weights_id": self.pair.weights_id},
-                "device": str(self.device), "precision": "fp16" if self.dtype == torch.float16 else "fp32"}
+                "device": str(self.device), "precision": self.precision}
+
+    @property
+    def precision(self) -> str:
+        return next(name for name, dtype in DTYPES.items() if dtype == self.dtype)
 
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
         """All EVs at once as an (N, H, W, 3) float32 array in [0, 1] (for small images and benchmarks)."""
@@ -133,20 +167,22 @@ class CEVRPredictor:
             yield from zip(group, outputs, strict=True)
             del outputs
 
-    def _to_tensor(self, image: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(self.device, self.dtype)
+    def _to_tensor(self, image: np.ndarray, divisor: int) -> torch.Tensor:
+        """The photo as a float32 (1, 3, H, W) tensor padded to a multiple of ``divisor`` (the model casts it)."""
+        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(self.device)
+        return _pad_to_multiple(x, divisor)
 
     def _chunks(self, steps: list[float], pixels: int) -> Iterator[tuple[int, torch.Tensor]]:
         size = max(1, self.settings.max_batch_pixels // max(pixels, 1))
         for start in range(0, len(steps), size):
-            yield start, torch.tensor(steps[start : start + size], device=self.device, dtype=self.dtype)
+            yield start, torch.tensor(steps[start : start + size], device=self.device)
 
     def _whole(
         self, model: FusedCEVR, image: np.ndarray, steps: list[float], stats: NormStats | None
     ) -> list[np.ndarray]:
         """Untiled: pad to a multiple of 8, encode once, decode the steps in chunks, crop back."""
         h, w = image.shape[:2]
-        x = _pad_to_multiple(self._to_tensor(image), model.config.divisor)
+        x = self._to_tensor(image, model.config.divisor)
         encoded = model.encode(x)
         outputs: list[np.ndarray] = []
         for start, s in self._chunks(steps, x.shape[2] * x.shape[3]):
@@ -165,7 +201,7 @@ class CEVRPredictor:
         if scale < 1.0:
             size = (max(8, round(w * scale)), max(8, round(h * scale)))
             small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        x = _pad_to_multiple(self._to_tensor(small), model.config.divisor)
+        x = self._to_tensor(small, model.config.divisor)
         encoded = model.encode(x)
         recorded: list[NormStats] = []
         for _, s in self._chunks(steps, x.shape[2] * x.shape[3]):
@@ -187,7 +223,7 @@ class CEVRPredictor:
         h, w = image.shape[:2]
         d = model.config.divisor
         # Pad once to a multiple of 8 so every tile origin stays on the network's pooling grid.
-        padded = _pad_to_multiple(self._to_tensor(image), d)
+        padded = self._to_tensor(image, d)
         hp, wp = padded.shape[2:]
         acc = np.zeros((len(steps), h, w, 3), dtype=np.float32)
         weight_sum = np.zeros((h, w), dtype=np.float32)
@@ -278,10 +314,11 @@ def _blend_weights(y0: int, y1: int, x0: int, x1: int, h: int, w: int, blend: in
 
 
 def load_predictor(
-    weights: str | None = None, device: str = "auto", *, half: bool = False, settings: InferenceSettings | None = None
+    weights: str | None = None, device: str = "auto", *, precision: str = "auto",
+    settings: InferenceSettings | None = None,
 ) -> CEVRPredictor:
-    """The shipped (or given) weights on the chosen device, ready to predict."""
+    """The shipped (or given) weights on the chosen device and precision, ready to predict."""
     from .weights import load_pair
 
     dev = resolve_device(device)
-    return CEVRPredictor(load_pair(weights, device=dev), dev, half=half, settings=settings)
+    return CEVRPredictor(load_pair(weights, device=dev), dev, precision=precision, settings=settings)

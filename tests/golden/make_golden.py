@@ -33,7 +33,7 @@ def main() -> None:
     from cevr_cli.imaging import quantise
     from cevr_cli.model import load_predictor
 
-    predictor = load_predictor(None, "cpu")
+    predictor = load_predictor(None, "cpu", precision="fp32")
     stack = predictor.predict(sample_at_golden_size(), EVS)
     for ev, image in zip(EVS, stack, strict=True):
         cv2.imwrite(str(golden_path(ev)), np.ascontiguousarray(quantise(image, 16)[..., ::-1]))

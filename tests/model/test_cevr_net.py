@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cevr_cli.model import CEVRConfig, CEVRNet, get_config
-from cevr_cli.model.cevr import NormStats
+from cevr_cli.model.cevr import GroupNormNoAffine, NormStats, channel_moments
 from cevr_cli.model.reference import reference_forward
 from tests.conftest import randomised
 
@@ -82,3 +82,25 @@ def test_gradients_reach_every_parameter(tiny):
     x = torch.rand(2, 3, 16, 16)
     model(x, torch.tensor([1.0, -1.0])).abs().mean().backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.bfloat16, 1e-2)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_channel_moments_equal_float64_var_mean(dtype, tolerance, channels_last):
+    torch.manual_seed(0)
+    x = (torch.randn(3, 6, 40, 24) * torch.linspace(0.2, 2.0, 6)[:, None, None] + 0.7).to(dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    var, mean = channel_moments(x)
+    assert var.shape == mean.shape == (3, 6) and var.dtype == mean.dtype == torch.float32
+    want_var, want_mean = torch.var_mean(x.double().flatten(2), dim=2, correction=0)
+    torch.testing.assert_close(mean.double(), want_mean, atol=tolerance, rtol=tolerance)
+    torch.testing.assert_close(var.double(), want_var, atol=tolerance, rtol=tolerance)
+
+
+def test_group_moments_combine_the_channels_of_each_group():
+    x = torch.randn(2, 8, 5, 7, dtype=torch.float64)
+    mean, var = GroupNormNoAffine(2, "test").moments(x)
+    want_var, want_mean = torch.var_mean(x.reshape(2, 2, -1), dim=2, correction=0)
+    torch.testing.assert_close(mean, want_mean)
+    torch.testing.assert_close(var, want_var)

@@ -66,3 +66,46 @@ def test_fast_paths_can_be_switched_off(monkeypatch):
         torch.testing.assert_close(conv3x3(x, weight, None), F.conv2d(x, weight, padding=1))
         expected = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
         torch.testing.assert_close(upsample_bicubic(x, 2), expected)
+
+
+def _reference_pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """Per-pixel linear layer by einsum in float64 (weight (O, C) or per sample (N, O, C))."""
+    w = weight.double() if weight.dim() == 3 else weight.double()[None].expand(x.shape[0], -1, -1)
+    out = torch.einsum("noc,nchw->nohw", w, x.double())
+    if bias is not None:
+        out = out + (bias.double() if bias.dim() == 2 else bias.double()[None])[:, :, None, None]
+    return out
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_pointwise_is_a_linear_layer_at_every_pixel_in_either_layout(channels_last, per_sample):
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 6, 7)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(3, 4, 5) if per_sample else torch.randn(4, 5)
+    bias = torch.randn(3, 4) if per_sample else torch.randn(4)
+    out = fastops.pointwise(x, weight, bias)
+    assert out.shape == (3, 4, 6, 7)
+    assert fastops.is_channels_last(out) == channels_last  # the layout is kept
+    torch.testing.assert_close(out.double(), _reference_pointwise(x, weight, bias), atol=1e-5, rtol=1e-5)
+
+
+def test_pointwise_of_a_shared_feature_with_a_bias_per_step_grows_the_batch():
+    x = torch.randn(1, 5, 4, 4).contiguous(memory_format=torch.channels_last)  # encoder feature, batch 1
+    weight, bias = torch.randn(4, 5), torch.randn(3, 4)  # three EV steps
+    out = fastops.pointwise(x, weight, bias)
+    assert out.shape == (3, 4, 4, 4)
+    torch.testing.assert_close(out.double(), _reference_pointwise(x.expand(3, -1, -1, -1), weight, bias),
+                               atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [3, 200])  # 200: more than OpenCV takes in one call
+def test_bf16_channels_last_upsample_equals_torch_bicubic(channels):
+    torch.manual_seed(0)
+    x = torch.rand(2, channels, 9, 11)
+    fast = upsample_bicubic(x.contiguous(memory_format=torch.channels_last).bfloat16(), 2)
+    assert fast.dtype == torch.bfloat16 and fastops.is_channels_last(fast) and fast.shape == (2, channels, 18, 22)
+    expected = F.interpolate(x.bfloat16().double(), scale_factor=2, mode="bicubic", align_corners=False)
+    torch.testing.assert_close(fast.double(), expected, atol=1.5e-2, rtol=1e-2)  # bf16 output rounding

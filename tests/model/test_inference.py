@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from cevr_cli.errors import UsageError
-from cevr_cli.model import CEVRPredictor, InferenceSettings, resolve_device
-from cevr_cli.model.inference import _tile_spans
+from cevr_cli.model import CEVRPredictor, InferenceSettings, inference, resolve_device
+from cevr_cli.model.inference import _tile_spans, resolve_precision
 
 
 def one_at_a_time(pair, image: np.ndarray, ev: float, border: int = 8) -> np.ndarray:
@@ -84,11 +84,47 @@ def test_resolve_device():
             resolve_device("cuda")
 
 
-def test_half_needs_cuda(tiny_pair):
-    if torch.cuda.is_available():
-        pytest.skip("CUDA present: half precision is allowed")
-    with pytest.raises(UsageError):
-        CEVRPredictor(tiny_pair, "cpu", half=True)
+def test_precision_rules_on_the_cpu(monkeypatch):
+    cpu = torch.device("cpu")
+    with pytest.raises(UsageError, match="fp16 needs a GPU"):
+        resolve_precision("fp16", cpu)
+    with pytest.raises(UsageError, match="unknown precision"):
+        resolve_precision("fp8", cpu)
+    assert resolve_precision("fp32", cpu) == torch.float32
+    monkeypatch.setattr(inference, "cpu_has_native_bf16", lambda: True)
+    assert resolve_precision("auto", cpu) == torch.bfloat16
+    assert resolve_precision("bf16", cpu) == torch.bfloat16
+    monkeypatch.setattr(inference, "cpu_has_native_bf16", lambda: False)
+    assert resolve_precision("auto", cpu) == torch.float32  # emulated bf16 would be slower than fp32
+    with pytest.raises(UsageError, match="no native bf16"):
+        resolve_precision("bf16", cpu)
+
+
+needs_bf16 = pytest.mark.skipif(not inference.cpu_has_native_bf16(), reason="this CPU has no native bf16")
+
+
+@needs_bf16
+def test_bf16_stack_agrees_with_fp32_and_is_float32(tiny_pair, gradient_image):
+    evs = [-2.5, -1.0, 0.0, 1.0, 3.0]
+    reference = CEVRPredictor(tiny_pair, precision="fp32").predict(gradient_image, evs)
+    predictor = CEVRPredictor(tiny_pair, precision="bf16")
+    stack = predictor.predict(gradient_image, evs)
+    assert stack.dtype == np.float32 and stack.shape == reference.shape
+    assert predictor.describe()["precision"] == "bf16"
+    np.testing.assert_array_equal(stack[2], gradient_image)  # EV 0 is the photo, not a bf16 copy of it
+    for got, want in zip(stack, reference, strict=True):
+        mse = float(np.mean((got.astype(np.float64) - want) ** 2))
+        assert -10 * np.log10(mse + 1e-20) > 40.0
+
+
+@needs_bf16
+def test_bf16_tiled_equals_bf16_untiled(tiny_pair, gradient_image):
+    image = np.tile(gradient_image, (3, 3, 1))[:110, :150]
+    evs = [-2.0, 1.5]
+    untiled = CEVRPredictor(tiny_pair, precision="bf16").predict(image, evs)
+    settings = InferenceSettings(tile_pixels=64 * 64, tile_size=64, halo=64, blend=16)
+    tiled = CEVRPredictor(tiny_pair, precision="bf16", settings=settings).predict(image, evs)
+    assert np.abs(tiled - untiled).max() < 2e-2  # bf16 rounding differs between tile and whole, nothing more
 
 
 @pytest.mark.parametrize("ev", [-3.0, 3.0])
@@ -101,7 +137,7 @@ def test_border_rows_and_columns_behave_like_the_interior(ev):
     from cevr_cli.model import load_predictor
 
     rgb = cv2.resize(read_photo(sample_photo_path()).rgb, (384, 256), interpolation=cv2.INTER_AREA)
-    (out,) = load_predictor(None, "cpu").predict(rgb, [ev])
+    (out,) = load_predictor(None, "cpu", precision="fp32").predict(rgb, [ev])
     for edge, inner, interior in ((out[0], out[1], out[2]), (out[-1], out[-2], out[-3]),
                                   (out[:, 0], out[:, 1], out[:, 2]), (out[:, -1], out[:, -2], out[:, -3])):
         step_at_edge = float(np.abs(edge - inner).mean())
@@ -116,5 +152,9 @@ def test_mps_is_chosen_by_auto_after_cuda_and_needs_no_cuda_call(monkeypatch):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     assert resolve_device("auto") == torch.device("mps")
     assert resolve_device("mps") == torch.device("mps")
-    with pytest.raises(UsageError, match="CUDA"):
-        CEVRPredictor.__init__(object.__new__(CEVRPredictor), None, "mps", half=True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: pytest.fail("a CUDA call on the MPS path"))
+    mps = torch.device("mps")
+    assert resolve_precision("fp16", mps) == torch.float16
+    assert resolve_precision("auto", mps) == torch.float32
+    with pytest.raises(UsageError, match="MPS"):
+        resolve_precision("bf16", mps)
