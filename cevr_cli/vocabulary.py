@@ -26,7 +26,7 @@ RAW_MODES = {"linear": "exact re-exposure of the sensor's linear data; CEVR fill
 
 # `cevr stack` / `cevr fuse --precision`: the arithmetic of inference.
 INFERENCE_PRECISIONS = {
-    "auto": "bf16 on a CPU with native bf16, else fp32",
+    "auto": "fp32 (the measured fastest on CPUs tried so far)",
     "fp32": "float32 everywhere",
     "bf16": "bfloat16 features, float32 intensity maps (CPUs with AVX512-BF16/AMX, CUDA)",
     "fp16": "float16 features, float32 intensity maps (CUDA, MPS)",

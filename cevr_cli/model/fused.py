@@ -33,7 +33,7 @@ from torch import nn
 
 from .cevr import EVMLP, CEVRNet, DecoderBlock, Encoded, GroupNormNoAffine, NormStats
 from .config import CEVRConfig
-from .fastops import conv3x3, pointwise, upsample_bicubic
+from .fastops import conv3x3, pointwise, pointwise_chain, upsample_bicubic
 
 
 def _exact(t: torch.Tensor) -> torch.Tensor:
@@ -153,22 +153,26 @@ class FusedMLP(nn.Module):
         self.rest = nn.ModuleList(FusedLinear(w, b) for w, b in layers)
         self.slope = mlp.slope
 
-    def forward(
-        self, x: torch.Tensor, s: torch.Tensor, norm: tuple[GroupNormNoAffine, NormStats | None] | None = None
-    ) -> torch.Tensor:
-        """``x`` NCHW with batch 1 (shared by all steps) or len(s).
+    def affine_layers(
+        self, s: torch.Tensor, norm: tuple[GroupNormNoAffine, NormStats | None, torch.Tensor] | None = None
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The MLP's linear layers for the steps ``s``, as (weight, bias) pairs (the first one per step).
 
-        With ``norm`` the MLP reads ``GroupNorm(x)`` (Eq. 2's normalised feature) without it being formed:
-        ``W ((x - mu) r) = (W r) x - (W r) mu`` per sample, so the normalisation costs one pass for the
-        statistics and the first layer absorbs the rest.
+        With ``norm = (layer, stats, x)`` the first layer reads ``layer(x)`` (Eq. 2's normalised feature)
+        without it being formed: ``W ((x - mu) r) = (W r) x - (W r) mu`` per sample, so normalising costs
+        one pass for the statistics and the first layer absorbs the rest.
         """
         weight, bias = self.weight, _ev_shift(self.bias, self.s_weight, s)[:, :, 0]
         if norm is not None:
-            weight, bias = _normalized_weights(weight, bias, x, *norm)
-        out = pointwise(x, weight, bias)
-        for layer in self.rest:
-            out = pointwise(out, layer.weight, layer.bias)
-        return F.leaky_relu_(out, self.slope)
+            weight, bias = _normalized_weights(weight, bias, norm[2], norm[0], norm[1])
+        return [(weight, bias), *((layer.weight, layer.bias) for layer in self.rest)]
+
+    def forward(
+        self, x: torch.Tensor, s: torch.Tensor, norm: tuple[GroupNormNoAffine, NormStats | None] | None = None
+    ) -> torch.Tensor:
+        """``x`` NCHW with batch 1 (shared by all steps) or len(s); ``norm`` as in :meth:`affine_layers`."""
+        layers = self.affine_layers(s, None if norm is None else (*norm, x))
+        return pointwise_chain(x, [(layers, self.slope)])
 
 
 def _normalized_weights(
@@ -215,8 +219,9 @@ class FusedDecoder(nn.Module):
         x = _add(x, pointwise(skip, self.skip_weight))
         x = _add(x, (s[:, None] * self.s_weight[None, :])[:, :, None, None])
         x = F.leaky_relu_(x, self.slope)
-        residual = self.mlp4(self.mlp3(x, s, norm=(self.normalize, stats)), s)
-        return _add(residual, x)
+        stages = [(self.mlp3.affine_layers(s, (self.normalize, stats, x)), self.mlp3.slope),
+                  (self.mlp4.affine_layers(s), self.mlp4.slope)]
+        return pointwise_chain(x, stages, residual=True)
 
     def intensity_maps(self, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(alpha, beta) in float32: the 18 tap planes at low resolution, upsampled, each added shifted into place."""

@@ -39,12 +39,13 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype:
-    """``auto``: bf16 on a CPU with native bf16 (measured within 0.2 dB of fp32, see README), else float32.
-
-    fp16 needs a GPU (CUDA or MPS); bf16 needs a CPU with native bf16 or a CUDA GPU that supports it.
+    """``auto`` is float32: on the 2-core AVX512-BF16 development CPU bf16 made a 1-megapixel stack no faster
+    (22.6 s vs 21.8 s: the bf16 GEMMs gain what the float32<->bf16 conversions around OpenCV cost), and on
+    GPUs half precision is unmeasured so far (tests/benchmarks/bench_gpu.py measures it). fp16 needs a GPU
+    (CUDA or MPS); bf16 a CPU with native bf16 or a CUDA GPU that supports it.
     """
     if name == "auto":
-        return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bf16() else torch.float32
+        return torch.float32
     if name not in DTYPES:
         raise UsageError(f"unknown precision {name!r}: use {', '.join(INFERENCE_PRECISIONS)}")
     if name == "fp16" and device.type not in ("cuda", "mps"):

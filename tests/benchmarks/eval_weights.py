@@ -52,14 +52,22 @@ def main() -> None:
     parser.add_argument("folders", type=Path, nargs="+")
     parser.add_argument("--weights", default=None, help="weights to evaluate (default: the shipped pair)")
     parser.add_argument("--compare", default=None, help="a second pair, e.g. the previous release")
+    parser.add_argument("--precision", default="fp32", help="inference precision of --weights (fp32, bf16)")
+    parser.add_argument("--compare-precision", default=None,
+                        help="also --weights at this precision (e.g. --precision bf16 --compare-precision fp32)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--cameras", type=int, default=8, help="synthetic cameras per held-out view")
     parser.add_argument("--json", type=Path, default=None, help="also write the tables as JSON")
     args = parser.parse_args()
     groups = held_out_scenes(args.folders, args.size, args.cameras, CONTINUOUS_EVS)
-    predictors = [load_predictor(args.weights, "cpu")]
+    predictors = [load_predictor(args.weights, "cpu", precision=args.precision)]
+    predictors[0].name = f"{args.precision} {predictors[0].name}"
+    if args.compare_precision:
+        same = load_predictor(args.weights, "cpu", precision=args.compare_precision)
+        same.name = f"{args.compare_precision} {same.name}"
+        predictors.append(same)
     if args.compare:
-        compare = load_predictor(args.compare, "cpu")
+        compare = load_predictor(args.compare, "cpu", precision="fp32")
         compare.name = f"compare {compare.name}"  # distinct even when a file is compared with itself
         predictors.append(compare)
     predictors.append(NaiveExposure())

@@ -109,3 +109,25 @@ def test_bf16_channels_last_upsample_equals_torch_bicubic(channels):
     assert fast.dtype == torch.bfloat16 and fastops.is_channels_last(fast) and fast.shape == (2, channels, 18, 22)
     expected = F.interpolate(x.bfloat16().double(), scale_factor=2, mode="bicubic", align_corners=False)
     torch.testing.assert_close(fast.double(), expected, atol=1.5e-2, rtol=1e-2)  # bf16 output rounding
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("residual", [False, True])
+def test_pointwise_chain_equals_the_layers_one_after_the_other(monkeypatch, channels_last, residual):
+    monkeypatch.setattr(fastops, "CHAIN_CHUNK_PIXELS", 10)  # 6 x 7 = 42 pixels: four chunks and a remainder
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 6, 7)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    first = [(torch.randn(3, 4, 5), torch.randn(3, 4)), (torch.randn(6, 4), torch.randn(6))]  # per step, shared
+    second = [(torch.randn(5 if residual else 2, 6), torch.randn(5 if residual else 2))]
+    expected = x.double()
+    for layers, slope in ((first, 0.01), (second, 0.2)):
+        for weight, bias in layers:
+            expected = _reference_pointwise(expected, weight, bias)
+        expected = F.leaky_relu(expected, slope)
+    if residual:
+        expected = expected + x.double()
+    out = fastops.pointwise_chain(x.clone(), [(first, 0.01), (second, 0.2)], residual=residual)
+    assert out.shape == expected.shape and fastops.is_channels_last(out) == channels_last
+    torch.testing.assert_close(out.double(), expected, atol=1e-4, rtol=1e-4)
