@@ -72,8 +72,12 @@ def scene_white(ls: np.ndarray) -> float:
     return white if white > 0 else 1.0
 
 
-def gaussian_fft(image: np.ndarray, sigma: float, *, normalise: bool = True) -> np.ndarray:
-    """Circular convolution with exp(-(x^2 + y^2)/sigma^2) / (pi sigma^2) (Eq. 5), by FFT.
+def gaussian_fft(image: np.ndarray, sigma: float, *, normalise: bool = True, mirror: bool = True) -> np.ndarray:
+    """Convolution with exp(-(x^2 + y^2)/sigma^2) / (pi sigma^2) (Eq. 5), by FFT.
+
+    ``mirror``: the image is extended by mirroring 3 sigma on every side first, so the circular FFT
+    convolution does not blend the top row with the bottom one (the toolbox convolves circularly, which
+    leaves a bright or dark line along the edges of a photo whose top and bottom differ, e.g. a sky).
 
     The kernel is sampled on the image-sized grid, centred on pixel (0, 0) with circular distances (the
     toolbox's fftshift leaves it one pixel off centre on even sizes, which we do not copy). Eq. 5 has
@@ -81,6 +85,10 @@ def gaussian_fft(image: np.ndarray, sigma: float, *, normalise: bool = True) -> 
     tend to 1 at larger scales. ``normalise`` divides by that sum so the blur is a local average; the
     toolbox does not, and then a flat bright region looks "active" at the smallest scale.
     """
+    if mirror:
+        pad = int(np.ceil(3 * sigma))
+        blurred = gaussian_fft(np.pad(image, pad, mode="symmetric"), sigma, normalise=normalise, mirror=False)
+        return blurred[pad : pad + image.shape[0], pad : pad + image.shape[1]]
     h, w = image.shape
     dy = np.minimum(np.arange(h), h - np.arange(h))[:, None].astype(np.float64)
     dx = np.minimum(np.arange(w), w - np.arange(w))[None, :].astype(np.float64)
@@ -97,11 +105,11 @@ def local_adaptation(ls: np.ndarray, alpha: float, *, toolbox: bool = False) -> 
     i, a2 = 1.6 a1); activity |(V_i - V_{i+1}) / (2^phi alpha / s^2 + V_i)|. Where the activity of
     scale i first exceeds the threshold, the paper takes the largest scale still below it, V_{i-1}
     (V_0 when already scale 0 is active); a pixel never active takes the largest scale's V.
-    ``toolbox``: unnormalised kernels, s = 1.6^8 for every scale and V_i itself, as the HDR Toolbox.
+    ``toolbox``: unnormalised circular kernels, s = 1.6^8 for every scale and V_i itself, as the HDR Toolbox.
     Without kernel normalisation a smooth sky flips between V_0 (2.55 Ls) and V_7 (Ls) from one
     pixel to the next, which shows as dark blotches with a speckled edge.
     """
-    blurred = [gaussian_fft(ls, A1 * s, normalise=not toolbox) for s in SCALES]
+    blurred = [gaussian_fft(ls, A1 * s, normalise=not toolbox, mirror=not toolbox) for s in SCALES]
     adapt = blurred[-1].copy()
     settled = np.zeros(ls.shape, dtype=bool)
     for i in range(len(SCALES) - 1):

@@ -153,10 +153,31 @@ def test_gaussian_blur_of_an_impulse_is_the_sampled_kernel() -> None:
     #   1/pi = 0.3183099, e^-1/pi = 0.1170996, e^-4/pi = 0.00583005; sum 0.5641692
     # Normalised: 0.1170996/0.5641692 = 0.2075612, 0.3183099/0.5641692 = 0.5642099, 0.00583005/... = 0.01033386
     impulse = np.array([[0.0, 1.0, 0.0, 0.0, 0.0]])
-    np.testing.assert_allclose(gaussian_fft(impulse, 1.0, normalise=False),
+    np.testing.assert_allclose(gaussian_fft(impulse, 1.0, normalise=False, mirror=False),
                                [[0.1170996, 0.3183099, 0.1170996, 0.00583005, 0.00583005]], rtol=1e-6, atol=1e-12)
-    np.testing.assert_allclose(gaussian_fft(impulse, 1.0), [[0.2075612, 0.5642099, 0.2075612, 0.01033386, 0.01033386]],
-                               rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(gaussian_fft(impulse, 1.0, mirror=False),
+                               [[0.2075612, 0.5642099, 0.2075612, 0.01033386, 0.01033386]], rtol=1e-6, atol=1e-12)
+
+
+def test_mirrored_gaussian_blur_reflects_at_the_edges_instead_of_wrapping() -> None:
+    # Mirrored by ceil(3 sigma) = 3: the row [0 1 0 0 0] becomes [0 1 0 | 0 1 0 0 0 | 0 0 0] (11 columns; the
+    # single row repeats, and row weights cancel in the normalisation). Circular distances on 11 columns:
+    # S = 1 + 2 (e^-1 + e^-4 + e^-9 + e^-16 + e^-25) = 1.7726372. Original column j sits at padded j + 3,
+    # impulses at padded 1 and 4: col 0: (e^-4 + e^-1)/S = 0.2178647; col 1: (e^-9 + 1)/S = 0.5642008;
+    # col 2: (e^-16 + e^-1)/S = 0.2075323; col 3: (e^-25 + e^-4)/S = 0.01033242; col 4: (e^-25 + e^-9)/S =
+    # 6.961933e-5 (no wrap-around from column 1 any more: the circular blur gave it 0.01033386).
+    impulse = np.array([[0.0, 1.0, 0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(gaussian_fft(impulse, 1.0),
+                               [[0.2178647, 0.5642008, 0.2075323, 0.01033242, 6.961933e-5]], rtol=1e-6, atol=1e-12)
+
+
+def test_local_operator_has_no_line_along_the_edges_of_a_sky() -> None:
+    # Bright sky above, dark ground below: a circular blur mixes the ground into the top row (a dark line).
+    rows = np.concatenate([np.full(40, 20.0), np.full(40, 0.05)])
+    hdr = np.repeat(np.repeat(rows[:, None], 60, axis=1)[..., None], 3, axis=2)
+    out = reinhard2002(hdr, local=True)
+    top, next_row = out[0].mean(), out[1].mean()
+    assert abs(top - next_row) < 0.01, (top, next_row)
 
 
 # 1x1 grey image, L = 1, a = 0.18, W = 1: Ls = 0.18 * 1 / (1 + 1e-6) = 0.18.
@@ -191,20 +212,37 @@ def test_local_single_pixel_picks_the_scale_the_activity_test_gives(toolbox: boo
 # Toolbox, bright pixel (Ls_p = 5.76): V_0 = 2.5464791 * (5.76 + 0.0003355*0.005625) = 14.667724,
 #   V_1 = 5.729824; activity_0 = 8.937900 / (46.08/1844.674 + 14.667724) > 0.05
 #   -> Ld2 = 5.76 * (1 + 5.76/100) / (1 + 14.667724) = 6.091776 / 15.667724 = 0.3888105
-# Default, activity |V_i - V_(i+1)| / (256*0.18/1.6^(2i) + V_i), e_0..e_3 = 0.00033546, 0.0439369, 0.2950227,
-# 0.6207436:
-#   dark pixel: V_0 = (0.005625 + 0.0019323) / 1.00033546 = 0.0075547, V_1 = 0.2588015 / 1.0439369 = 0.2479092,
-#     V_2 = 1.7049558 / 1.2950227 = 1.3165451; activity_0 = 0.2403545 / 46.0875547 = 0.0052,
-#     activity_1 = 1.0686359 / (18 + 0.2479092) = 0.0586 > 0.05 -> the largest calm scale is 0: L_adapt = V_0,
-#     Ld1 = 0.005625316 / 1.0075547 = 0.0055831
-#   bright pixel: V_0 = 5.7580703, V_1 = 5.5178114, V_2 = 4.4491... (0.0046, 0.0454 below 0.05), activity_2
-#     = 0.0778 > 0.05 -> L_adapt = V_1 = 5.5178114, Ld2 = 6.091776 / 6.5178114 = 0.9346352
-# GammaTMO: 0.0055831^(1/2.2) = 0.0945919, 0.9346352^(1/2.2) = 0.9697405
+# Default: kernels normalised and the image mirrored, so the row [Ls1 Ls2] extends as the period-4 sequence
+#   ... Ls1 Ls2 Ls2 Ls1 Ls1 Ls2 ...; with w_i(k) = exp(-k^2 / sigma_i^2) (the vertical factor cancels),
+#   V_i(p) = sum_k w_i(k) Ls(p + k) / sum_k w_i(k), summed directly (no FFT: `_mirrored_v` below):
+#   dark pixel:   V_0 = 0.0075541, V_1 = 0.2380699, V_2 = 1.1175868
+#   bright pixel: V_0 = 5.7580709, V_1 = 5.5275551, V_2 = 4.6480382
+# Activity |V_i - V_(i+1)| / (256*0.18/1.6^(2i) + V_i):
+#   dark: 0.2305158 / 46.0875541 = 0.0050, 0.8795169 / (18 + 0.2380699) = 0.0482, then 0.1198 > 0.05
+#     -> the largest calm scale is 1: L_adapt = V_1, Ld1 = 0.005625316 / 1.2380699 = 0.0045436
+#   bright: 0.0044, 0.0374, then 0.0836 > 0.05 -> L_adapt = V_1, Ld2 = 6.091776 / 6.5275551 = 0.9332401
+# GammaTMO: 0.0045436^(1/2.2) = 0.0861356, 0.9332401^(1/2.2) = 0.9690822
 # (Global: Ld1 = 0.005625316 / 1.005625 = 0.0055939, Ld2 = 6.091776 / 6.76 = 0.9011503.)
 LOCAL_PAIR = np.array([[[1.0] * 3, [1024.0] * 3]])
 
 
-@pytest.mark.parametrize(("toolbox", "expected"), [(False, [0.0055831, 0.9346352]),
+def _mirrored_v(row: list[float], p: int, s: float) -> float:
+    """V_i at pixel p of a 1-row image, by direct summation over its mirrored (symmetric) extension."""
+    sigma = 1 / (2 * np.sqrt(2)) * s
+    k = np.arange(-60, 61)
+    period = np.concatenate([row, row[::-1]])
+    weights = np.exp(-(k**2) / sigma**2)
+    return float(np.sum(weights * period[(p + k) % len(period)]) / weights.sum())
+
+
+def test_mirrored_v_values_in_the_comment() -> None:
+    row = [0.18 / 32, 0.18 * 32]
+    got = [[_mirrored_v(row, p, 1.6**i) for i in range(3)] for p in (0, 1)]
+    np.testing.assert_allclose(got, [[0.00755408, 0.2380699, 1.1175868], [5.7580709, 5.5275551, 4.6480382]],
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize(("toolbox", "expected"), [(False, [0.0045436, 0.9332401]),
                                                    (True, [0.0055191, 0.3888105])])
 def test_local_two_pixels_settle_at_the_scale_the_activity_test_gives(toolbox: bool, expected: list[float]) -> None:
     out = reinhard2002(LOCAL_PAIR, key=0.18, white=10.0, local=True, toolbox=toolbox)
@@ -214,7 +252,7 @@ def test_local_two_pixels_settle_at_the_scale_the_activity_test_gives(toolbox: b
 def test_local_two_pixels_through_the_registry() -> None:
     # "reinhard-local" is the default form; the global operator differs as worked out above.
     shown = tonemap_to_display(LOCAL_PAIR, "reinhard-local", key=0.18, white=10.0)
-    np.testing.assert_allclose(shown[0, :, 0], [0.0945919, 0.9697405], rtol=1e-5)
+    np.testing.assert_allclose(shown[0, :, 0], [0.0861356, 0.9690822], rtol=1e-5)
     np.testing.assert_allclose(reinhard2002(LOCAL_PAIR, key=0.18, white=10.0)[0, :, 0], [0.0055939, 0.9011503],
                                rtol=1e-5)
     # The single-pixel case above: 0.18^(1/2.2) = 0.4586564
