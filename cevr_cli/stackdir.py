@@ -10,6 +10,8 @@ that made it (a rerun with the same request skips the folder, another request re
 from __future__ import annotations
 
 import json
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,9 +55,16 @@ def stack_format(name: str) -> tuple[str, int]:
 
 
 class StackFolderWriter:
-    """Writes a stack one EV at a time (so a 13-EV stack of a large photo is never all in memory)."""
+    """Writes a stack one EV at a time (so a 13-EV stack of a large photo is never all in memory).
 
-    def __init__(self, folder: Path, evs: list[float], image_format: str, source: SourceMetadata) -> None:
+    With ``encoders > 0`` images are encoded and written by that many background threads while the
+    caller computes the next EV (PNG/TIFF encoding releases the GIL); at most ``encoders + 1`` images wait
+    in memory. Use it as a context manager so the threads are joined whatever happens; ``finish`` waits for
+    every image, re-raises the first failure, and only then writes ``stack.json``.
+    """
+
+    def __init__(self, folder: Path, evs: list[float], image_format: str, source: SourceMetadata,
+                 encoders: int = 0) -> None:
         self.folder = folder
         self.suffix, self.bits = stack_format(image_format)
         self.image_format = image_format
@@ -63,19 +72,39 @@ class StackFolderWriter:
         self.source = source
         self.files: dict[float, str] = {}
         self.thumbnails: dict[float, np.ndarray] = {}
+        self._pool = ThreadPoolExecutor(encoders, thread_name_prefix="cevr-encode") if encoders > 0 else None
+        self._pending: deque[Future[None]] = deque()
+        self._limit = encoders + 1
+
+    def __enter__(self) -> StackFolderWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def add(self, ev: float, image: np.ndarray) -> None:
         """Write the image at ``ev`` (float in [0, 1], or integer codes of the format's bit depth)."""
+        if self._pool is None:
+            self._write(ev, image)
+            return
+        while len(self._pending) >= self._limit:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._write, ev, image))
+
+    def _write(self, ev: float, image: np.ndarray) -> None:
         from .io.images import write_ldr
 
         name = ev_filename(self.index[ev], ev, self.suffix)
         write_ldr(self.folder / name, image, bit_depth=self.bits, exif_bytes=self.source.exif_bytes,
                   icc_profile=self.source.icc_profile)
-        self.files[ev] = name
         self.thumbnails[ev] = _thumbnail(image)
+        self.files[ev] = name
 
     def finish(self, provenance: dict[str, Any], request: dict[str, Any], **extra: Any) -> dict[str, Any]:
         """Write ``stack.json`` last; returns the manifest."""
+        while self._pending:
+            self._pending.popleft().result()
         evs = sorted(self.files)
         from .io.images import write_ldr
 

@@ -1,0 +1,46 @@
+"""The stack folder writer: background encoding writes the same files as inline encoding, and failures surface."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cevr_cli.provenance import SourceMetadata
+from cevr_cli.stackdir import STACK_MANIFEST, StackFolderWriter, read_stack_folder
+
+EVS = [-2.0, -1.0, 0.0, 1.0, 2.0]
+
+
+def _images() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.random((20, 30, 3), dtype=np.float32) for _ in EVS]
+
+
+def _write(folder: Path, encoders: int) -> dict:
+    folder.mkdir()
+    with StackFolderWriter(folder, EVS, "png", SourceMetadata(), encoders) as writer:
+        for ev, image in zip(EVS, _images(), strict=True):
+            writer.add(ev, image)
+        return writer.finish({"model": "test"}, {"evs": EVS})
+
+
+@pytest.mark.parametrize("encoders", [1, 3])
+def test_background_encoding_writes_what_inline_encoding_writes(tmp_path, encoders):
+    inline = _write(tmp_path / "inline", 0)
+    background = _write(tmp_path / "background", encoders)
+    assert inline["files"] == background["files"] and len(background["files"]) == len(EVS)
+    for name in [*inline["files"], "contact.jpg"]:
+        assert (tmp_path / "inline" / name).read_bytes() == (tmp_path / "background" / name).read_bytes()
+    stack = read_stack_folder(tmp_path / "background")
+    assert stack.evs == EVS and len(stack.images) == len(EVS)
+
+
+def test_a_failed_background_write_surfaces_and_leaves_no_manifest(tmp_path):
+    folder = tmp_path / "stack"
+    folder.mkdir()
+    (folder / "02_ev+0.00.png").mkdir()  # a directory where the EV 0 image must go: its write fails
+    with pytest.raises(IsADirectoryError), StackFolderWriter(folder, EVS, "png", SourceMetadata(), 2) as writer:
+        for ev, image in zip(EVS, _images(), strict=True):
+            writer.add(ev, image)
+        writer.finish({}, {})
+    assert not (folder / STACK_MANIFEST).exists()
