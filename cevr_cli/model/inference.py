@@ -78,6 +78,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+# Peak memory of inference per pixel (float32), measured with tests/benchmarks/bench_memory_24mp.py's method on
+# a 1040x1040 input: 2,900 MiB with one EV step, 6,021 MiB with four.
+FIXED_BYTES_PER_PIXEL = 1800
+STEP_BYTES_PER_PIXEL = 1010
+GPU_MEMORY_SHARE = 0.6  # of the free memory: the rest is left to the caching allocator's fragmentation
+
+
 @dataclass(frozen=True)
 class InferenceSettings:
     """Memory knobs. Defaults keep a 24-megapixel photo well under 6 GiB on the CPU."""
@@ -90,6 +97,27 @@ class InferenceSettings:
     max_batch_pixels: int = 1_500_000  # EV steps x pixels per decoder call
     max_output_bytes: int = 2 << 30  # float32 outputs held at once; beyond, EVs run in groups
     border: int = 8  # mirrored context around the photo, cropped off the outputs (see _run_model)
+
+    @classmethod
+    def for_device(cls, device: torch.device, dtype: torch.dtype = torch.float32) -> InferenceSettings:
+        """The defaults on the CPU and MPS; on CUDA, sized from the GPU's free memory.
+
+        Half of ``GPU_MEMORY_SHARE`` of the free memory goes to what a photo holds once (encoder features,
+        input: ``FIXED_BYTES_PER_PIXEL``), half to the EV steps decoded at once (``STEP_BYTES_PER_PIXEL``
+        per pixel and step); both measured on the CPU in float32 (1-megapixel photo, 1 vs 4 steps) and
+        halved for 16-bit features. A photo that fits runs whole (no tiling, exact statistics); a larger
+        one in tiles as big as fit.
+        """
+        if device.type != "cuda":
+            return cls()
+        free, _total = torch.cuda.mem_get_info(device)
+        scale = torch.finfo(dtype).bits / 32
+        half_budget = free * GPU_MEMORY_SHARE / 2
+        tile_pixels = int(half_budget / (FIXED_BYTES_PER_PIXEL * scale))
+        side = (math.isqrt(tile_pixels) - 2 * cls.halo) // 8 * 8
+        return cls(tile_pixels=max(tile_pixels, cls.tile_pixels), tile_size=max(side, cls.tile_size),
+                   stats_pixels=max(tile_pixels, cls.stats_pixels),
+                   max_batch_pixels=max(int(half_budget / (STEP_BYTES_PER_PIXEL * scale)), cls.max_batch_pixels))
 
 
 class CEVRPredictor:
@@ -110,7 +138,7 @@ class CEVRPredictor:
         self._fused = {d: reparameterize(getattr(pair, d)).to(self.device, self.dtype) for d in ("inc", "dec")}
         for model in (pair.inc, pair.dec):
             model.eval()
-        self.settings = settings or InferenceSettings()
+        self.settings = settings or InferenceSettings.for_device(self.device, self.dtype)
         self.name = f"cevr[{pair.weights_id}]"
 
     def describe(self) -> dict[str, Any]:

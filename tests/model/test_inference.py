@@ -157,3 +157,20 @@ def test_mps_is_chosen_by_auto_after_cuda_and_needs_no_cuda_call(monkeypatch):
     assert resolve_precision("auto", mps) == torch.float32
     with pytest.raises(UsageError, match="MPS"):
         resolve_precision("bf16", mps)
+
+
+def test_cpu_settings_are_the_defaults():
+    assert InferenceSettings.for_device(torch.device("cpu")) == InferenceSettings()
+
+
+@pytest.mark.parametrize(("free_gib", "dtype", "tiled"), [(80, torch.float16, False), (8, torch.float32, True)])
+def test_cuda_settings_follow_free_memory(monkeypatch, free_gib, dtype, tiled):
+    # No GPU here: the free-memory query is mocked. 80 GiB free in fp16: 0.6 * 80 GiB / 2 / (1800 B / 2) = 28.6 M
+    # pixels at once, so a 24 MP photo (6016 x 4016 with its border) runs whole; 8 GiB in fp32: 1.43 M pixels.
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free_gib << 30, 141 << 30))
+    settings = InferenceSettings.for_device(torch.device("cuda"), dtype)
+    assert (6016 * 4016 > settings.tile_pixels) == tiled
+    assert settings.tile_size % 8 == 0 and settings.tile_size >= InferenceSettings.tile_size
+    assert settings.max_batch_pixels >= InferenceSettings.max_batch_pixels
+    expected_tile = int(0.6 * (free_gib << 30) / 2 / (1800 * torch.finfo(dtype).bits / 32))
+    assert settings.tile_pixels == max(expected_tile, InferenceSettings.tile_pixels)
