@@ -19,7 +19,7 @@ and :func:`cevr_cli.fuse.fuse_stack` merges them (Debevec & Malik 1997, exposure
 * ``pu21_psnr`` / ``pu21_ssim``: PU21 (Mantiuk & Azimi 2021) on absolute luminance, the prediction scaled
   to the truth by the median log-luminance ratio and the truth's peak mapped to 1000 cd/m^2.
 * ``hdrvdp2``: HDR-VDP-2.2.1 quality Q (:mod:`.hdrvdp2`, checked against the MATLAB release), same
-  scaling, seen on a 24-inch 1920x1080 display at 0.5 m (:data:`.hdrvdp2.DESKTOP_VIEWING`, 32.5 pixels
+  scaling, seen on a 24-inch 1920x1080 display at 0.5 m (:data:`.mantiuk2011.DESKTOP_VIEWING`, 32.5 pixels
   per degree). The paper's HDR-VDP-2 figures (:data:`PUBLISHED`) came from its own, unpublished scaling
   and viewing set-up, so ours are comparable in kind, not necessarily in absolute value.
 * ``cvvdp``: ColorVideoVDP JOD (optional package ``cvvdp``), same scaling.
@@ -47,7 +47,7 @@ from ..imaging import quantise
 from ..io.atomic import atomic_write_text
 from . import metrics as M
 from .datasets import BenchScene, load_dataset
-from .hdrvdp2 import DESKTOP_VIEWING
+from .mantiuk2011 import DESKTOP_VIEWING
 
 PREDEFINED_EVS: tuple[float, ...] = tuple(float(v) for v in range(-3, 4))  # integer EVs
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import CevrError, UsageError
 from ..imaging import luminance
-from .hdrvdp2 import DESKTOP_VIEWING, ViewingSetup, hdrvdp2
+from .mantiuk2011 import DESKTOP_VIEWING, ViewingSetup, hdrvdp2
 
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03

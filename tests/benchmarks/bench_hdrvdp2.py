@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "golden"))
 from hdrvdp2_pairs import scene  # noqa: E402
 
-from cevr_cli.evaluation.hdrvdp2 import hdrvdp2  # noqa: E402
+from cevr_cli.evaluation.mantiuk2011 import hdrvdp2  # noqa: E402
 
 SIZE = 512
 OCTAVE_TIMING = """

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cevr_cli.errors import UsageError
-from cevr_cli.evaluation.hdrvdp2 import (
+from cevr_cli.evaluation.mantiuk2011 import (
     HdrVdp2Options,
     collapse_pyramid,
     hdrvdp2,
