@@ -1,0 +1,50 @@
+"""Batch reading for `cevr stack`: the next photo is decoded in the background, errors surface where they belong."""
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from cevr_cli.errors import InputError
+from cevr_cli.stack import PhotoPrefetcher
+
+
+class Loader:
+    def __init__(self, bad: set[str] = frozenset()) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.bad = bad
+
+    def __call__(self, path: Path) -> str:
+        self.calls.append((path.name, threading.current_thread().name))
+        if path.name in self.bad:
+            raise InputError(path, "not a photo")
+        return f"photo {path.name}"
+
+
+def test_the_next_photo_is_decoded_in_the_background_and_handed_over():
+    order = [Path("a.jpg"), Path("b.jpg"), Path("c.jpg")]
+    loader = Loader()
+    with PhotoPrefetcher(order, loader) as prefetcher:
+        assert [prefetcher.read(p) for p in order] == ["photo a.jpg", "photo b.jpg", "photo c.jpg"]
+    threads = dict(loader.calls)
+    assert sorted(threads) == ["a.jpg", "b.jpg", "c.jpg"] and len(loader.calls) == 3  # each decoded once
+    assert threads["a.jpg"] == threading.current_thread().name
+    assert threads["b.jpg"].startswith("cevr-decode") and threads["c.jpg"].startswith("cevr-decode")
+
+
+def test_a_bad_photo_fails_its_own_read_not_the_one_before():
+    order = [Path("a.jpg"), Path("b.jpg"), Path("c.jpg")]
+    with PhotoPrefetcher(order, Loader(bad={"b.jpg"})) as prefetcher:
+        assert prefetcher.read(order[0]) == "photo a.jpg"
+        with pytest.raises(InputError, match="b.jpg"):
+            prefetcher.read(order[1])
+        assert prefetcher.read(order[2]) == "photo c.jpg"
+
+
+def test_a_read_out_of_order_decodes_now():
+    order = [Path("a.jpg"), Path("b.jpg"), Path("c.jpg")]
+    loader = Loader()
+    with PhotoPrefetcher(order, loader) as prefetcher:
+        prefetcher.read(order[0])  # b is now being decoded ahead
+        assert prefetcher.read(order[2]) == "photo c.jpg"
+    assert ("c.jpg", threading.current_thread().name) in loader.calls
