@@ -25,13 +25,16 @@ def _psnr_figure(result: BenchResult) -> Figure:
 
     fig = Figure(figsize=(7, 4.5), dpi=DPI)
     ax = fig.add_subplot()
-    for name in result.predictors:
+    for k, name in enumerate(result.predictors):
         rows = [result.row(name, "psnr", ev) for ev in result.evs]
-        ax.errorbar([r.ev for r in rows], [r.mean for r in rows], yerr=[r.std for r in rows],
-                    marker="o", capsize=3, label=name)
-    ax.axvline(0.0, color="0.7", linewidth=0.8)  # EV 0 is the input, never scored
+        # EV 0 is the input, never scored: darkening and brightening are drawn as two curves, not joined
+        for side, label in (([r for r in rows if r.ev < 0]), name), (([r for r in rows if r.ev > 0]), None):
+            if side:
+                ax.errorbar([r.ev for r in side], [r.mean for r in side], yerr=[r.std for r in side],
+                            marker="o", capsize=3, color=f"C{k}", label=label)
+    ax.axvline(0.0, color="0.7", linewidth=0.8)
     ax.set(xlabel="EV (relative to the input)", ylabel="PSNR (dB)",
-           title=f"LDR PSNR per EV ({result.dataset}, {result.scenes} scenes)")
+           title=f"LDR PSNR per EV ({result.dataset}, {_scenes(result)})")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -55,9 +58,13 @@ def _hdr_figure(result: BenchResult, metrics: list[str]) -> Figure:
         ax.set_xticks(list(positions), result.predictors, rotation=30, ha="right")
         ax.set_title(metric)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(f"HDR quality ({result.dataset}, {result.scenes} scenes)")
+    fig.suptitle(f"HDR quality ({result.dataset}, {_scenes(result)})")
     fig.tight_layout()
     return fig
+
+
+def _scenes(result: BenchResult) -> str:
+    return f"{result.scenes} scene" + ("" if result.scenes == 1 else "s")
 
 
 def _has_data(result: BenchResult, metric: str) -> bool:
