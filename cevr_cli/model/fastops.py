@@ -11,8 +11,8 @@
   faster than ``F.interpolate`` on this machine, one plane at a time. Other devices and dtypes use
   ``F.interpolate``.
 
-* In bfloat16 on the CPU (``CEVRPredictor`` picks it where the CPU has native bf16 dot products) tensors
-  are channels-last: oneDNN's bf16 convolutions need that layout to be fast, and per-pixel linear layers
+* In bfloat16 on the CPU (``--precision bf16``, for CPUs with native bf16 dot products) tensors are
+  channels-last: oneDNN's bf16 convolutions need that layout to be fast, and per-pixel linear layers
   become one (pixels x C) @ (C x C') product (:func:`pointwise`). Bicubic upsampling there still runs in
   float32 through OpenCV, at most 128 channels per call (OpenCV's limit), because PyTorch's bf16 bicubic
   kernel is 3.6x slower than OpenCV's float32 one.
@@ -68,17 +68,9 @@ def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
     """
     n, c, height, width = x.shape
     if is_channels_last(x):
-        rows = x.permute(0, 2, 3, 1).reshape(n, height * width, c)
-        if weight.dim() == 2 and (bias is None or bias.dim() == 1):
-            out = F.linear(rows, weight, bias)
-        else:
-            out = torch.matmul(rows, weight.transpose(-1, -2))
-            if bias is not None:
-                out = _add_bias(out, bias[:, None, :] if bias.dim() == 2 else bias)
+        out = _linear(x.permute(0, 2, 3, 1).reshape(n, height * width, c), weight, bias, channels_last=True)
         return out.view(out.shape[0], height, width, -1).permute(0, 3, 1, 2)
-    out = torch.matmul(weight, x.flatten(2))
-    if bias is not None:
-        out = _add_bias(out, bias[:, :, None] if bias.dim() == 2 else bias[:, None])
+    out = _linear(x.flatten(2), weight, bias, channels_last=False)
     return out.view(out.shape[0], -1, height, width)
 
 
@@ -114,7 +106,7 @@ def pointwise_chain(x: torch.Tensor, stages: list[tuple[Layers, float]], *, resi
         value = chunk
         for layers, slope in stages:
             for weight, bias in layers:
-                value = _chunk_linear(value, weight, bias, channels_last)
+                value = _linear(value, weight, bias, channels_last)
             value = F.leaky_relu_(value, slope)
         part = target[:, start:stop] if channels_last else target[:, :, start:stop]
         if residual:
@@ -126,18 +118,23 @@ def pointwise_chain(x: torch.Tensor, stages: list[tuple[Layers, float]], *, resi
     return target.view(-1, out_channels, height, width)
 
 
-def _chunk_linear(value: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    """One linear layer on a chunk: (N, pixels, C) rows if ``channels_last``, else (N, C, pixels) columns."""
+def _linear(value: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, channels_last: bool) -> torch.Tensor:
+    """One linear layer on (N, pixels, C) rows if ``channels_last``, else on (N, C, pixels) columns."""
     if channels_last:
-        return _add_bias(torch.matmul(value, weight.transpose(-1, -2)), bias[:, None, :] if bias.dim() == 2 else bias)
-    return _add_bias(torch.matmul(weight, value), bias[:, :, None] if bias.dim() == 2 else bias[:, None])
+        if weight.dim() == 2 and (bias is None or bias.dim() == 1):
+            return F.linear(value, weight, bias)
+        out = torch.matmul(value, weight.transpose(-1, -2))
+        return out if bias is None else add_into(out, bias[:, None, :] if bias.dim() == 2 else bias)
+    out = torch.matmul(weight, value)
+    return out if bias is None else add_into(out, bias[:, :, None] if bias.dim() == 2 else bias[:, None])
 
 
-def _add_bias(out: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """In place where the sum keeps ``out``'s shape (a batch-1 feature with a bias per EV step grows)."""
-    if torch.broadcast_shapes(out.shape, bias.shape) == out.shape:
-        return out.add_(bias)
-    return out + bias
+def add_into(target: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """``target + other``, into ``target`` when broadcasting keeps its shape (a fresh buffer costs page faults;
+    a batch-1 feature plus a term per EV step grows, so gets one)."""
+    if torch.broadcast_shapes(target.shape, other.shape) == target.shape:
+        return target.add_(other)
+    return target + other
 
 
 def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

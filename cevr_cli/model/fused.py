@@ -20,8 +20,8 @@ into fewer, cheaper operations computing the same function. :func:`reparameteriz
   convs on ``[feature, s]`` as one (2, C) matrix, a bias and an EV column.
 
 Folding runs in float64 on the CPU; the folded tensors are buffers, so ``.to(device, dtype)`` moves them.
-On the CPU in float32, 3x3 convolutions and bicubic upsampling use ``fastops`` (NNPACK, OpenCV); on other
-devices and dtypes (CUDA, fp16, MPS) the plain PyTorch ops. ``encode`` and ``decode`` run in inference
+On the CPU, 3x3 convolutions (float32: NNPACK) and bicubic upsampling (OpenCV) use ``fastops``; on other
+devices (CUDA, MPS) and for bf16 convolutions the plain PyTorch ops. ``encode`` and ``decode`` run in inference
 mode and update fresh intermediate tensors in place.
 """
 
@@ -33,7 +33,7 @@ from torch import nn
 
 from .cevr import EVMLP, CEVRNet, DecoderBlock, Encoded, GroupNormNoAffine, NormStats
 from .config import CEVRConfig
-from .fastops import conv3x3, pointwise, pointwise_chain, upsample_bicubic
+from .fastops import add_into, conv3x3, pointwise, pointwise_chain, upsample_bicubic
 
 
 def _exact(t: torch.Tensor) -> torch.Tensor:
@@ -60,13 +60,6 @@ def collapse_mlp(mlp: EVMLP) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         weight = _exact(layer.weight)
         matrix, offset = weight @ matrix, weight @ offset + _exact(layer.bias)
     return matrix[:, :-1], offset, matrix[:, -1]
-
-
-def _add(target: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-    """``target + other``, into ``target`` when broadcasting keeps its shape (a fresh buffer costs page faults)."""
-    if torch.broadcast_shapes(target.shape, other.shape) == target.shape:
-        return target.add_(other)
-    return target + other
 
 
 def _wide(t: torch.Tensor) -> torch.Tensor:
@@ -216,8 +209,8 @@ class FusedDecoder(nn.Module):
         self, x: torch.Tensor, skip: torch.Tensor, s: torch.Tensor, stats: NormStats | None
     ) -> torch.Tensor:
         x = conv3x3(upsample_bicubic(x, 2), self.resize_weight, self.resize_bias)
-        x = _add(x, pointwise(skip, self.skip_weight))
-        x = _add(x, (s[:, None] * self.s_weight[None, :])[:, :, None, None])
+        x = add_into(x, pointwise(skip, self.skip_weight))
+        x = add_into(x, (s[:, None] * self.s_weight[None, :])[:, :, None, None])
         x = F.leaky_relu_(x, self.slope)
         stages = [(self.mlp3.affine_layers(s, (self.normalize, stats, x)), self.mlp3.slope),
                   (self.mlp4.affine_layers(s), self.mlp4.slope)]
@@ -280,7 +273,7 @@ class FusedCEVR(nn.Module):
         """
         skips = encoded.skips[::-1]
         s = s.to(encoded.pooled.dtype)
-        feature = _add(self.neck_mlp(encoded.pooled, s, norm=(self.neck_norm, stats)), encoded.pooled)
+        feature = add_into(self.neck_mlp(encoded.pooled, s, norm=(self.neck_norm, stats)), encoded.pooled)
         maps = []
         for decoder, skip in zip(self.decoders, skips, strict=True):
             feature = decoder(feature, skip, s, stats)
@@ -294,7 +287,7 @@ class FusedCEVR(nn.Module):
 
     def _head(self, feature: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         maps = _wide(pointwise(feature, self.head_weight))
-        maps = _add(maps, _ev_shift(_wide(self.head_bias), _wide(self.head_s_weight), _wide(s))[..., None])
+        maps = add_into(maps, _ev_shift(_wide(self.head_bias), _wide(self.head_s_weight), _wide(s))[..., None])
         return maps[:, 0:1], maps[:, 1:2]
 
     def forward(self, image: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
