@@ -64,6 +64,12 @@ def default_encoders(predictor: ExposurePredictor) -> int:
     return max(2, min(8, os.cpu_count() or 2))
 
 
+def _stack_writer(folder: Path, options: StackOptions, source: SourceMetadata,
+                  predictor: ExposurePredictor) -> StackFolderWriter:
+    encoders = default_encoders(predictor) if options.encoders is None else options.encoders
+    return StackFolderWriter(folder, list(options.evs), options.image_format, source, encoders)
+
+
 def check_raw_mode(raw_mode: str) -> None:
     """Raises UsageError unless ``raw_mode`` is one of :data:`cevr_cli.vocabulary.RAW_MODES`."""
     if raw_mode not in RAW_MODES:
@@ -107,8 +113,7 @@ def write_stack(predictor: ExposurePredictor, photo_path: Path, folder: Path, op
         return _write_linear_stack(predictor, photo_path, folder, options, started, on_ev)
     photo = (read or options.read)(photo_path)
     source = photo_source(photo)
-    encoders = default_encoders(predictor) if options.encoders is None else options.encoders
-    with StackFolderWriter(folder, list(options.evs), options.image_format, source, encoders) as writer:
+    with _stack_writer(folder, options, source, predictor) as writer:
         for ev, image in predictor.iter_predictions(photo.rgb, options.evs):
             writer.add(ev, image)
             if on_ev:
@@ -130,8 +135,7 @@ def _write_linear_stack(predictor: ExposurePredictor, path: Path, folder: Path, 
     photo = read_raw_linear(path, max_megapixels=options.max_megapixels)
     source = linear_source(photo)
     frame_sources = {}
-    encoders = default_encoders(predictor) if options.encoders is None else options.encoders
-    with StackFolderWriter(folder, list(options.evs), options.image_format, source, encoders) as writer:
+    with _stack_writer(folder, options, source, predictor) as writer:
         for ev, frame, how in linear_frames(predictor, photo, options.evs, on_ev):
             writer.add(ev, frame)
             frame_sources[f"{ev:+.2f}"] = how
