@@ -137,18 +137,12 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
     import rawpy
 
     from .exif import read_exif
+    from .raw import open_raw
 
     exif = read_exif(path)  # before the (long) decode, and with its own file handle
-    try:
-        with open(path, "rb") as fh, rawpy.imread(fh) as raw:
-            sizes = raw.sizes
-            check_dimensions(path, sizes.width, sizes.height, max_megapixels, min_side)
-            data = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16,
-                                   output_color=rawpy.ColorSpace.sRGB)
-    except InputError:
-        raise
-    except (rawpy.LibRawError, OSError, ValueError) as exc:
-        raise InputError(path, f"camera RAW not readable by LibRaw ({type(exc).__name__})") from None
+    with open_raw(path, max_megapixels, min_side) as raw:
+        data = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16,
+                               output_color=rawpy.ColorSpace.sRGB)
     rgb = data.astype(np.float32) / 65535.0
     return Photo(path, rgb, 16, exif, None, None, ColourSpace(SRGB, RAW_DEVELOPED))
 

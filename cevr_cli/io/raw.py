@@ -14,8 +14,11 @@ developer clipped (any channel at full scale) are added.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +69,26 @@ def clipping_mask(saturated: np.ndarray, developed: np.ndarray, *, bayer: bool) 
     return (mask > 0) | np.any(developed >= 1.0, axis=2)
 
 
+@contextmanager
+def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
+    """LibRaw's handle on ``path`` (rawpy), after the size check; LibRaw's failures become one InputError.
+
+    Both RAW readers (this module's linear one and ``images.read_photo``'s developed one) open files here.
+    """
+    import rawpy
+
+    from .images import check_dimensions
+
+    try:
+        with open(path, "rb") as fh, rawpy.imread(fh) as raw:
+            check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
+            yield raw
+    except InputError:
+        raise
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise InputError(path, f"camera RAW not readable by LibRaw ({type(exc).__name__}: {exc})") from None
+
+
 def read_raw_linear(path: str | Path, *, max_megapixels: float = 250.0, min_side: int = 16) -> LinearPhoto:
     """Decode a camera RAW as scene-linear Rec.709 with its clipping mask.
 
@@ -74,29 +97,20 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = 250.0, min_side
     """
     import rawpy
 
-    from .images import check_dimensions
-
     path = Path(path)
     exif = read_exif(path)
-    try:
-        with open(path, "rb") as fh, rawpy.imread(fh) as raw:
-            sizes = raw.sizes
-            check_dimensions(path, sizes.width, sizes.height, max_megapixels, min_side)
-            if not raw.white_level:
-                raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
-            per_channel = raw.camera_white_level_per_channel
-            levels = np.array(per_channel if per_channel and any(per_channel) else [raw.white_level] * 4)
-            visible = raw.raw_image_visible
-            colors = raw.raw_colors_visible if visible.ndim == 2 else None
-            saturated = saturated_photosites(visible, colors, levels)
-            developed = raw.postprocess(
-                use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=(1, 1), user_flip=0,
-                output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip, adjust_maximum_thr=0.0)
-            flip, white = sizes.flip, int(raw.white_level)
-    except InputError:
-        raise
-    except (rawpy.LibRawError, OSError, ValueError) as exc:
-        raise InputError(path, f"camera RAW not readable by LibRaw ({type(exc).__name__}: {exc})") from None
+    with open_raw(path, max_megapixels, min_side) as raw:
+        if not raw.white_level:
+            raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
+        per_channel = raw.camera_white_level_per_channel
+        levels = np.array(per_channel if per_channel and any(per_channel) else [raw.white_level] * 4)
+        visible = raw.raw_image_visible
+        colors = raw.raw_colors_visible if visible.ndim == 2 else None
+        saturated = saturated_photosites(visible, colors, levels)
+        developed = raw.postprocess(
+            use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=(1, 1), user_flip=0,
+            output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip, adjust_maximum_thr=0.0)
+        flip, white = raw.sizes.flip, int(raw.white_level)
     linear = developed.astype(np.float32) / 65535.0
     mask = clipping_mask(saturated, linear, bayer=visible.ndim == 2)
     turns = _FLIPS.get(flip, 0)
