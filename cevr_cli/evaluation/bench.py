@@ -18,7 +18,7 @@ and :func:`cevr_cli.fuse.fuse_stack` merges them (Debevec & Malik 1997, exposure
   unpublished MATLAB script (see docs: tone-mapping defaults are an assumption).
 * ``pu21_psnr`` / ``pu21_ssim``: PU21 (Mantiuk & Azimi 2021) on absolute luminance, the prediction scaled
   to the truth by the median log-luminance ratio and the truth's peak mapped to 1000 cd/m^2.
-* ``hdrvdp2``: HDR-VDP-2.2.1 quality Q (:mod:`.hdrvdp2`, checked against the MATLAB release), same
+* ``hdrvdp2``: HDR-VDP-2.2.1 quality Q (:mod:`.mantiuk2011`, checked against the MATLAB release), same
   scaling, seen on a 24-inch 1920x1080 display at 0.5 m (:data:`.mantiuk2011.DESKTOP_VIEWING`, 32.5 pixels
   per degree). The paper's HDR-VDP-2 figures (:data:`PUBLISHED`) came from its own, unpublished scaling
   and viewing set-up, so ours are comparable in kind, not necessarily in absolute value.

@@ -14,7 +14,7 @@
   uniform encoding for adapting existing quality metrics for HDR" (PCS 2021), the recommended
   ``banding_glare`` fit; metrics follow the authors' ``pu21_metric``: PSNR on PU-encoded RGB with peak
   256, SSIM on PU-encoded luminance with dynamic range 256.
-* ``hdrvdp2_q``: HDR-VDP-2.2.1 quality Q (Mantiuk et al., ACM TOG 2011; :mod:`.hdrvdp2`), the metric the
+* ``hdrvdp2_q``: HDR-VDP-2.2.1 quality Q (Mantiuk et al., ACM TOG 2011; :mod:`.mantiuk2011`), the metric the
   CEVR paper reports, on the same absolute scaling as PU21 and a 24-inch full-HD display at 0.5 m.
 * ``cvvdp``: ColorVideoVDP (Mantiuk et al., SIGGRAPH 2024) through the optional ``cvvdp`` package.
   This is *not* HDR-VDP-2, the metric CEVR reported; the two scales are not comparable.
