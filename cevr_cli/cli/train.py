@@ -22,7 +22,7 @@ _CHOICES: dict[str, type[Enum]] = {
     "precision": choices("Precision", PRECISIONS),
     "device": Device,
 }
-_PATHS = {"out", "init", "encoder_init"}
+_PATHS = {"out", "init", "encoder_init", "dorf"}
 _SCALARS: dict[str, Any] = {"int": int, "float": float, "str": str, "bool": bool,
                             "int | None": Optional[int], "float | None": Optional[float]}  # noqa: UP045
 _DEFAULT_OVERRIDES = {"device": "auto"}  # the CLI picks the best device; the library's default stays the CPU

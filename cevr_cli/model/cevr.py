@@ -277,9 +277,9 @@ class CEVRNet(nn.Module):
         self.decoder5 = DecoderBlock(c2, c1, c1, 1, "decoder5", cfg)
         self.conv_rgb = nn.Conv2d(c1 + 1, 1, 1)
         self.conv_mul = nn.Conv2d(c1 + 1, 1, 1)
-        self._init_identity_transform()
+        self.reset_intensity_transforms()
 
-    def _init_identity_transform(self) -> None:
+    def reset_intensity_transforms(self) -> None:
         """Start as F(I, s) = I: every alpha map 1, every beta map 0.
 
         Our choice, not the official code's (which keeps PyTorch's default init): from scratch on a CPU
@@ -290,6 +290,15 @@ class CEVRNet(nn.Module):
             for conv, bias in ((block.conv_mul, 1.0), (block.conv_rgb, 0.0)):
                 nn.init.zeros_(conv.weight)
                 nn.init.constant_(conv.bias, bias)
+
+    def is_identity(self) -> bool:
+        """Every intensity transformation is the identity (alpha 1, beta 0), whatever the features: the model
+        returns the image it is given. A residual model never trained for its direction is one."""
+        for block in (self.decoder3, self.decoder4, self):
+            for conv, bias in ((block.conv_mul, 1.0), (block.conv_rgb, 0.0)):
+                if bool(conv.weight.detach().abs().max() > 0) or bool((conv.bias.detach() - bias).abs().max() > 0):
+                    return False
+        return True
 
     def encode(self, image: torch.Tensor) -> Encoded:
         f1 = self.encoder1(image)

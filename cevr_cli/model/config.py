@@ -24,6 +24,9 @@ class CEVRConfig:
     norm_groups: int = 2
     leaky_slope: float = 0.01
     variant: str = "cevr"
+    # What the intensity transformations act on: "paper" = the photo, F(I, s) re-exposes it (the paper);
+    # "residual" = the physics frame P_s (cevr_cli/exposure.py), so that the identity maps give exactly P_s.
+    role: str = "paper"
 
     @property
     def divisor(self) -> int:
@@ -42,6 +45,8 @@ class CEVRConfig:
                 f"weights carry unknown config fields {unknown}; they were written by a newer cevr: upgrade cevr"
             )
         values = dict(data)
+        if values.get("role", "paper") not in ROLES:
+            raise WeightsError(f"weights carry an unknown model role {values['role']!r}: upgrade cevr")
         if "encoder_channels" in values:
             values["encoder_channels"] = tuple(int(c) for c in values["encoder_channels"])
         return cls(**values)
@@ -51,7 +56,12 @@ VARIANTS: dict[str, CEVRConfig] = {
     "cevr": CEVRConfig(),
     # Same wiring at 1/8 of the width: for tests and quick experiments, never for photos.
     "cevr-tiny": CEVRConfig(encoder_channels=(8, 16, 32), bottleneck_hidden=32, variant="cevr-tiny"),
+    # The same network in the physics-first role: what the photo measured is exact, the network fills the rest.
+    "cevr-residual": CEVRConfig(variant="cevr-residual", role="residual"),
+    "cevr-residual-tiny": CEVRConfig(encoder_channels=(8, 16, 32), bottleneck_hidden=32,
+                                     variant="cevr-residual-tiny", role="residual"),
 }
+ROLES = ("paper", "residual")
 
 
 def get_config(variant: str) -> CEVRConfig:

@@ -144,8 +144,42 @@ class CEVRPredictor:
     def describe(self) -> dict[str, Any]:
         """The model and device, as manifests record them (:func:`cevr_cli.provenance.provenance_record`)."""
         return {"model": {"name": "CEVR (Chen et al., ICCV 2023)", "variant": self.pair.config.variant,
-                          "weights_id": self.pair.weights_id},
+                          "role": self.pair.config.role, "weights_id": self.pair.weights_id},
                 "device": str(self.device), "precision": self.precision}
+
+    def trained_directions(self) -> tuple[str, ...]:
+        """The directions whose model is not the identity (a residual pair may be trained for darkening only)."""
+        return tuple(d for d in ("dec", "inc") if not getattr(self.pair, d).is_identity())
+
+    @torch.inference_mode()
+    def iter_on_frames(self, rgb: np.ndarray, frames: Sequence[tuple[float, np.ndarray]]
+                       ) -> Iterator[tuple[float, np.ndarray]]:
+        """A residual-role pair's output G_s for each ``(s, P_s)``: the encoder reads the photo once per
+        direction, the intensity transformations act on the physics frame P_s (:mod:`cevr_cli.exposure`).
+
+        Untiled (callers bound the size, see ``ResidualModel``); yields in the order given, which must be
+        the darkening steps first, as ``iter_predictions`` does. Photo and frames get the mirrored border.
+        """
+        image = _check_image(rgb)
+        m = self.settings.border
+        h, w = image.shape[:2]
+        x = None
+        for direction in ("dec", "inc"):
+            group = [(float(ev), f) for ev, f in frames if (ev < 0 if direction == "dec" else ev > 0)]
+            if not group:
+                continue
+            model = self._fused[direction]
+            if x is None:
+                x = self._to_tensor(_mirror_border(image, m), model.config.divisor)
+            encoded = model.encode(x)
+            size = max(1, self.settings.max_batch_pixels // (x.shape[2] * x.shape[3]))
+            for start in range(0, len(group), size):
+                chunk = group[start : start + size]
+                base = torch.cat([self._to_tensor(_mirror_border(_check_image(f), m), model.config.divisor)
+                                  for _, f in chunk])
+                s = torch.tensor([ev for ev, _ in chunk], device=self.device)
+                y = model.decode(base, encoded, s)[:, :, m : m + h, m : m + w]
+                yield from zip([ev for ev, _ in chunk], _to_numpy(y), strict=True)
 
     @property
     def precision(self) -> str:

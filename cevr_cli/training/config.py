@@ -21,7 +21,9 @@ class TrainConfig:
                                      "repeat --data for several.")
     out: str = _opt("runs/cevr", "Output folder: checkpoints, log, and the weights pair.")
     direction: str = _opt("both", "Train the EV-increase model (inc), the decrease model (dec), or both.")
-    variant: str = _opt("cevr", "Model variant: cevr or cevr-tiny (tests).")
+    variant: str = _opt("cevr", "Model variant: cevr (the paper's role), cevr-residual (physics first: the network "
+                                "fills only what the photo did not record), or their -tiny forms (tests).")
+    dorf: str | None = _opt(None, "cevr-residual: also train on the DoRF curves (dorf-201-crf.mat; needs scipy).")
     epochs: int = _opt(1250, "Epochs (the paper: 1250).", min=1)
     samples_per_epoch: int = _opt(48, "Random training pairs per epoch (VDS has 48 scenes).", min=1)
     batch_size: int = _opt(4, "Batch size.", min=1)

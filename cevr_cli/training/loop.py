@@ -14,7 +14,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ from ..model.weights import ModelPair, load_pair, save_pair
 from ..vocabulary import CYCLE_SPLITS, PRECISIONS, TRAIN_DIRECTIONS
 from .config import TrainConfig
 from .pairs import SyntheticPairs, ValidationSet, make_validation
+from .residual import ResidualPairs, ResidualValidation, ResponseBank, make_residual_validation, residual_loss, \
+    validate_residual
 from .scenes import find_radiance_maps, load_radiance, split_scenes
 
 VAL_EVS = {"inc": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0], "dec": [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]}
@@ -128,11 +130,15 @@ def train_step(
 ) -> tuple[float, dict[str, float]]:
     """One optimiser step on a batch of training pairs (Eq. 5), under bf16 autocast when asked."""
     device = next(model.parameters()).device
-    image, target = (batch[k].to(device, memory_format=_memory_format(cfg)) for k in ("input", "target"))
-    s = batch["s"].to(device)
     with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-        loss, parts = training_loss(model, image, target, s, cycle=cfg.cycle, cycle_weight=cfg.cycle_weight,
-                                    split=cfg.cycle_split, generator=generator)
+        if model.config.role == "residual":
+            loss, parts = residual_loss(model, {k: v.to(device) if k == "s" else
+                                               v.to(device, memory_format=_memory_format(cfg))
+                                               for k, v in batch.items()})
+        else:
+            image, target = (batch[k].to(device, memory_format=_memory_format(cfg)) for k in ("input", "target"))
+            loss, parts = training_loss(model, image, target, batch["s"].to(device), cycle=cfg.cycle,
+                                        cycle_weight=cfg.cycle_weight, split=cfg.cycle_split, generator=generator)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -149,7 +155,8 @@ def _out_of_time(cfg: TrainConfig, started: float) -> bool:
 
 
 def train_direction(
-    cfg: TrainConfig, direction: str, train_maps: list[np.ndarray], val: ValidationSet, on_event: Event | None = None
+    cfg: TrainConfig, direction: str, train_maps: list[np.ndarray], val: ValidationSet | ResidualValidation,
+    on_event: Event | None = None,
 ) -> tuple[CEVRNet, dict[str, Any]]:
     """Train one model; returns the best-on-validation model and a summary."""
     device = torch.device(cfg.device)
@@ -162,15 +169,25 @@ def train_direction(
     model = model.to(device)
     if cfg.init:
         initial = load_pair(cfg.init)
-        if initial.config != model.config:
+        same_shape = replace(initial.config, variant=model.config.variant, role=model.config.role) == model.config
+        if not same_shape:
             raise UsageError(
                 f"--init {cfg.init}: its variant ({initial.config.variant}) is not --variant {cfg.variant}")
         model.load_state_dict(getattr(initial, direction).state_dict())
+        if initial.config.role != model.config.role:
+            # A paper model's maps re-expose the photo; in the residual role they act on the physics frame,
+            # so they restart as the identity (G = P) and only the features are kept.
+            model.reset_intensity_transforms()
     model = model.to(memory_format=_memory_format(cfg))
     autocast_dtype = resolve_precision(cfg.precision, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    data = SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
-                          seed=cfg.seed, continuous_steps=cfg.continuous_steps)
+    data: SyntheticPairs | ResidualPairs
+    if model.config.role == "residual":
+        data = ResidualPairs(train_maps, direction, ResponseBank.default(cfg.dorf), crop=cfg.crop,
+                             samples_per_epoch=cfg.samples_per_epoch, seed=cfg.seed)
+    else:
+        data = SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
+                              seed=cfg.seed, continuous_steps=cfg.continuous_steps)
     iters_per_epoch = math.ceil(len(data) / cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
         optimizer, T_0=cfg.t0 * iters_per_epoch, T_mult=cfg.t_mult, eta_min=0.0)
@@ -204,7 +221,8 @@ def train_direction(
                                        "loss": loss, "lr": scheduler.get_last_lr()[0]})
             if _out_of_time(cfg, started):
                 break  # mid-epoch: validate and checkpoint what was learnt, then stop
-        psnr = validate(model, val, device)
+        psnr = validate_residual(model, val, device) if isinstance(val, ResidualValidation) else \
+            validate(model, val, device)
         mean_psnr = float(np.mean(list(psnr.values())))
         if mean_psnr > best["mean_psnr"]:
             best = {"mean_psnr": mean_psnr, "epoch": epoch, "psnr": psnr}
@@ -303,9 +321,15 @@ def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult
     models: dict[str, CEVRNet] = {}
     summaries: dict[str, dict[str, Any]] = {}
     history: list[EpochLog] = []
+    residual = get_config(cfg.variant).role == "residual"
     for direction in directions:
-        val = make_validation([p.stem for p in val_paths], val_maps, VAL_EVS[direction], size=cfg.val_size,
-                              cameras=cfg.val_cameras)
+        val: ValidationSet | ResidualValidation
+        if residual:
+            val = make_residual_validation(val_maps, VAL_EVS[direction], ResponseBank.default(cfg.dorf),
+                                           size=cfg.val_size, cameras=cfg.val_cameras)
+        else:
+            val = make_validation([p.stem for p in val_paths], val_maps, VAL_EVS[direction], size=cfg.val_size,
+                                  cameras=cfg.val_cameras)
         models[direction], summaries[direction] = train_direction(cfg, direction, train_maps, val, on_event)
         history += summaries[direction].pop("history")
     out = Path(cfg.out)

@@ -1,0 +1,288 @@
+"""Re-exposing one image: exact physics where the photo measured the light, a model only for what it lost.
+
+Below both stages (:mod:`cevr_cli.stack` and :mod:`cevr_cli.fuse`). A photo with response R recorded, at
+every pixel it did not clip, the relative light x = R^-1(y). The same scene s stops brighter or darker is
+then the physics frame
+
+    P_s = R_out(min(2^s x, 1))
+
+exact wherever the photo is not clipped (``R_out`` = R for photos; sRGB for RAW data, whose R is linear).
+What the photo did not record is the light above white in clipped pixels (needed when darkening: it is at
+least what was recorded, never less) and the detail below black in crushed shadows (brightening). There a
+model supplies the frame, blended in over a soft border (:func:`soft_weight`):
+
+    frame_s = P_s + w_s (G_s - P_s),   w_s = soft mask of the clipped (s < 0) or crushed (s > 0) pixels
+
+where G_s is the residual CEVR network's output (:class:`ResidualModel`, which starts as G_s = P_s), or the
+paper's CEVR output (:class:`PaperFillModel`, RAW linear mode's fill). :class:`PhysicsModel` is w = 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from .response import SRGB, Response
+
+EXACT = "exact (measured light x 2^EV)"
+EXACT_AND_MODEL = "exact, {model} where the photo clipped"
+PAPER = "CEVR (paper): the network re-exposes the photo"
+
+
+@dataclass
+class MeasuredImage:
+    """What one photo measured: relative linear light, where it did not, and how frames are encoded.
+
+    ``linear``: float32 HxWx3, 1 = the white point. ``clipped``: bool HxW, some channel reached white (its
+    light is a lower bound). ``crushed``: bool HxW, every channel at black. ``output``: the encoding of
+    the frames. ``photo``: the image as decoded ([0, 1] codes), which the networks see.
+    """
+
+    linear: np.ndarray
+    clipped: np.ndarray
+    crushed: np.ndarray
+    output: Response
+    photo: np.ndarray
+
+    @property
+    def clipped_fraction(self) -> float:
+        return float(self.clipped.mean())
+
+
+def clip_threshold(bits: int) -> float:
+    """Codes at or above this are clipped: the top code, less JPEG ringing (6 codes) for 8-bit photos."""
+    return 1.0 - (6.0 / 255.0 if bits <= 8 else 16.0 / 65535.0)
+
+
+def measure_photo(rgb: np.ndarray, response: Response, bits: int = 8) -> MeasuredImage:
+    """A display-encoded photo (float [0, 1] codes, ``bits`` deep) read through its response."""
+    rgb = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0)
+    clipped = rgb.max(axis=2) >= clip_threshold(bits)
+    crushed = rgb.max(axis=2) <= 0.5 / (2**bits - 1)
+    return MeasuredImage(response.decode(rgb), clipped, crushed, response, rgb)
+
+
+def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:
+    """Scene-linear data (camera RAW) with the sensor's own clipping mask; frames are sRGB-encoded."""
+    linear = np.asarray(linear, dtype=np.float32)
+    crushed = np.zeros(clipped.shape, dtype=bool)  # a RAW file's shadows are measured, noise and all
+    return MeasuredImage(linear, clipped, crushed, SRGB, SRGB.encode(linear))
+
+
+def physics_frame(measured: MeasuredImage, s: float) -> np.ndarray:
+    """P_s = R_out(min(2^s x, 1)): float32 HxWx3 codes."""
+    return measured.output.encode(measured.linear * np.float32(2.0**s))
+
+
+def soft_weight(mask: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """1 on ``mask``, falling smoothly to 0 outside it over about 2 ``sigma`` pixels (float32 HxW).
+
+    Twice the Gaussian-blurred mask, capped at 1: at the mask's edge the blur is about 0.5, so the weight
+    meets the 1 inside without a step. ``sigma`` defaults to 0.4 % of the long side, at least 4 px.
+    """
+    import cv2
+
+    if not mask.any():
+        return np.zeros(mask.shape, dtype=np.float32)
+    sigma = sigma or max(4.0, 0.004 * max(mask.shape))
+    blurred = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
+    weight = np.minimum(2.0 * blurred, 1.0)
+    weight[mask] = 1.0
+    return weight
+
+
+def unrecorded(measured: MeasuredImage, s: float) -> np.ndarray:
+    """The pixels frame s needs and the photo did not record: clipped when darkening, crushed when brightening."""
+    if s < 0:
+        return measured.clipped
+    if s > 0:
+        return measured.crushed
+    return np.zeros(measured.clipped.shape, dtype=bool)
+
+
+def compose(physics: np.ndarray, model: np.ndarray, weight: np.ndarray, s: float,
+            clipped: np.ndarray) -> np.ndarray:
+    """frame = P + w (G - P); when darkening, never below what a clipped pixel recorded (P is a lower bound)."""
+    if s < 0:
+        model = np.where(clipped[..., None], np.maximum(model, physics), model)
+    w = weight[..., None]
+    return np.clip(physics + w * (model - physics), 0.0, 1.0).astype(np.float32)
+
+
+class ExposureModel(Protocol):
+    """How the frames of one measured image are made: physics only, physics + residual, or the paper's CEVR."""
+
+    name: str
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
+        """``(ev, frame, how)`` in ascending EV order; frames float32 HxWx3 codes in [0, 1]."""
+        ...
+
+
+class PhysicsModel:
+    """Exact re-exposure only: P_s everywhere (clipped highlights stay at their recorded lower bound)."""
+
+    name = "physics"
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": {"name": "physics: R(2^s R^-1(x)), no network", "weights_id": None}}
+
+    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
+        for ev in sorted({float(e) for e in evs}):
+            yield ev, physics_frame(measured, ev), EXACT
+
+
+class ImagePredictor(Protocol):
+    """A network or baseline that re-exposes an image (the CEVR predictor, the naive and Akyüz baselines)."""
+
+    name: str
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def iter_predictions(self, rgb: np.ndarray, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]: ...
+
+    def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray: ...
+
+
+class PaperFillModel:
+    """Physics where measured; the paper's CEVR, run on the EV 0 rendering, where the photo clipped.
+
+    RAW linear mode with paper-exact weights (``--model cevr-paper``); for other photos
+    :class:`PaperModel` is the paper's own pipeline.
+    """
+
+    def __init__(self, predictor: ImagePredictor) -> None:
+        self.predictor = predictor
+        self.name = predictor.name
+
+    def describe(self) -> dict[str, Any]:
+        return self.predictor.describe()
+
+    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
+        steps = sorted({float(e) for e in evs})
+        needed = [ev for ev in steps if unrecorded(measured, ev).any()]
+        predictions = self.predictor.iter_predictions(measured.photo, needed) if needed else iter(())
+        weights: dict[bool, np.ndarray] = {}
+        for ev in steps:
+            physics = physics_frame(measured, ev)
+            if ev not in needed:
+                yield ev, physics, EXACT
+                continue
+            predicted_ev, predicted = next(predictions)
+            assert predicted_ev == ev  # predictors yield their steps in ascending order
+            mask = unrecorded(measured, ev)
+            weight = weights.setdefault(ev < 0, soft_weight(mask))
+            yield ev, compose(physics, predicted, weight, ev, measured.clipped), \
+                EXACT_AND_MODEL.format(model="CEVR (paper)")
+
+
+class PaperModel:
+    """The paper's pipeline: the network re-exposes the photo as it is, whatever its response."""
+
+    def __init__(self, predictor: ImagePredictor) -> None:
+        self.predictor = predictor
+        self.name = predictor.name
+
+    def describe(self) -> dict[str, Any]:
+        return self.predictor.describe()
+
+    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
+        for ev, image in self.predictor.iter_predictions(measured.photo, evs):
+            yield ev, image, PAPER if ev else EXACT
+
+
+class ResidualPredictor(Protocol):
+    """A physics-conditioned network: G_s from the photo and P_s (:meth:`CEVRPredictor.iter_on_frames`)."""
+
+    name: str
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def trained_directions(self) -> tuple[str, ...]: ...
+
+    def iter_on_frames(self, rgb: np.ndarray, frames: Sequence[tuple[float, np.ndarray]]
+                       ) -> Iterator[tuple[float, np.ndarray]]: ...
+
+
+class ResidualModel:
+    """Physics + the residual CEVR network where the photo did not record the light.
+
+    The network runs at ``1 / scale`` of the photo's resolution (highlight fill is low-frequency; the idea of
+    HDRNet's low-resolution coefficients applied at full resolution), on at most ``max_pixels`` pixels; its
+    residual G_s - P_s is upsampled and added to the full-resolution physics frame. Directions the weights
+    were not trained for (an identity model) are skipped: their residual is zero.
+    """
+
+    def __init__(self, predictor: ResidualPredictor, scale: float = 2.0, max_pixels: int = 1 << 20) -> None:
+        self.predictor = predictor
+        self.scale = scale
+        self.max_pixels = max_pixels
+        self.name = predictor.name
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.predictor.describe(), "residual": {"scale": self.scale, "max_pixels": self.max_pixels}}
+
+    def _low_size(self, h: int, w: int) -> tuple[int, int]:
+        factor = max(self.scale, (h * w / self.max_pixels) ** 0.5, 1.0)
+        return max(8, round(h / factor)), max(8, round(w / factor))
+
+    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
+        import cv2
+
+        steps = sorted({float(e) for e in evs})
+        directions = self.predictor.trained_directions()
+        needed = [ev for ev in steps if unrecorded(measured, ev).any()
+                  and (ev < 0 and "dec" in directions or ev > 0 and "inc" in directions)]
+        h, w = measured.linear.shape[:2]
+        lh, lw = self._low_size(h, w)
+        resize = (lambda im: im) if (lh, lw) == (h, w) else \
+            (lambda im: cv2.resize(im, (lw, lh), interpolation=cv2.INTER_AREA))
+        physics = {ev: physics_frame(measured, ev) for ev in needed}
+        residuals = self.predictor.iter_on_frames(resize(measured.photo), [(ev, resize(physics[ev])) for ev in needed])
+        weights: dict[bool, np.ndarray] = {}
+        label = EXACT_AND_MODEL.format(model="CEVR residual")
+        for ev in steps:
+            if ev not in needed:
+                yield ev, physics_frame(measured, ev), EXACT
+                continue
+            predicted_ev, low = next(residuals)
+            assert predicted_ev == ev
+            residual = low - resize(physics[ev])
+            if (lh, lw) != (h, w):
+                residual = cv2.resize(residual, (w, h), interpolation=cv2.INTER_LINEAR)
+            weight = weights.setdefault(ev < 0, soft_weight(unrecorded(measured, ev)))
+            yield ev, compose(physics[ev], physics[ev] + residual, weight, ev, measured.clipped), label
+            del physics[ev]
+
+
+def hat(codes: np.ndarray) -> np.ndarray:
+    """Debevec & Malik's hat weighting (Eq. 4) on [0, 1] codes, kept above zero at the ends."""
+    return np.maximum(1.0 - np.abs(2.0 * codes - 1.0), 1e-3).astype(np.float32)
+
+
+def measured_radiance(measured: MeasuredImage, darker: Iterator[tuple[float, np.ndarray, str]]) -> np.ndarray:
+    """The HDR image: R^-1(x) where the photo measured; in clipped pixels, filled from the darker frames.
+
+    The fill is Debevec & Malik's weighted average (Eq. 6) of the frames' light, R_out^-1(frame) / 2^s, with
+    hat weights on their codes, never below the clipped value the photo did record, blended in with
+    :func:`soft_weight`. ``darker``: the model's frames at negative EVs.
+    """
+    radiance = measured.linear.astype(np.float32).copy()
+    if not measured.clipped.any():
+        return radiance
+    total = np.zeros_like(radiance)
+    weights = np.zeros_like(radiance)
+    for ev, frame, _ in darker:
+        w = hat(frame)
+        total += w * measured.output.decode(frame) / np.float32(2.0**ev)
+        weights += w
+    if not weights.any():
+        return radiance
+    fill = np.maximum(total / np.maximum(weights, 1e-6), radiance)
+    weight = soft_weight(measured.clipped)[..., None]
+    return (radiance * (1.0 - weight) + fill * weight).astype(np.float32)

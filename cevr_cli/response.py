@@ -1,0 +1,309 @@
+"""Camera responses as values: the monotone curve R between relative linear light and encoded pixel codes.
+
+A response maps linear light x in [0, 1] (1 = the white point: the light that just reaches the top code)
+to codes y = R(x) in [0, 1], per channel, and back with R^-1. Re-exposing a photo by s stops is then
+R(min(2^s R^-1(y), 1)) wherever the photo recorded the light (:mod:`cevr_cli.exposure`).
+
+Built in (:func:`parse_response`):
+
+* ``srgb``: IEC 61966-2-1 (renders, screenshots, exports; cevr's own outputs).
+* ``gamma:G``: y = x^(1/G).
+* ``linear``: y = x (camera RAW data, scene-linear files).
+* ``camera``: a generic camera-JPEG prior, the mean of the measured camera base curves darktable ships
+  (``src/iop/basecurve.c``, measured from RAW+JPEG pairs), composed with sRGB as darktable applies them;
+  the held-out curves are excluded (see ``cevr_cli/data/README.md``).
+* a profile file (JSON, written by ``cevr calibrate``): a per-channel table for one camera.
+
+``auto`` (:func:`choose_response`) routes by what the file says: camera RAW -> linear; a photo with camera
+EXIF (Make) -> the installed profile of that camera, else ``camera``; anything else -> ``srgb``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, UsageError
+from .imaging import srgb_decode, srgb_encode
+
+PROFILE_FORMAT = "cevr-response"
+PROFILE_VERSION = 1
+BUILT_IN = ("auto", "camera", "srgb", "gamma:G", "linear")  # what --response offers besides a profile path
+RESPONSE_HELP = ("Tone curve of the photos: auto (RAW -> linear, camera EXIF -> its installed profile or the "
+                 "camera prior, else srgb), camera, srgb, gamma:G (e.g. gamma:2.2), linear, or a profile "
+                 ".json from `cevr calibrate`.")
+
+
+@dataclass(frozen=True)
+class Response:
+    """A monotone per-channel curve R: relative linear light [0, 1] -> codes [0, 1], with its inverse.
+
+    ``kind`` is ``srgb``, ``gamma``, ``linear`` (closed forms) or ``table``: ``codes`` (N,) increasing
+    from 0 to 1 and ``linear`` (C, N) with C = 1 (all channels alike) or 3, each row increasing from 0 to
+    1: R^-1 sampled at ``codes``, both directions linear interpolation between the samples, so that
+    R(R^-1(y)) = y exactly at every code. The white point is linear 1 (the light that reaches code 1).
+    """
+
+    name: str
+    kind: str
+    gamma: float = 1.0
+    codes: np.ndarray | None = field(default=None, repr=False, compare=False)
+    linear: np.ndarray | None = field(default=None, repr=False, compare=False)
+    source: str = ""
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """R^-1: codes (..., 3) in [0, 1] -> relative linear light, float32."""
+        y = np.clip(np.asarray(codes, dtype=np.float32), 0.0, 1.0)
+        if self.kind == "srgb":
+            return srgb_decode(y)
+        if self.kind == "gamma":
+            return np.power(y, np.float32(self.gamma))
+        if self.kind == "linear":
+            return y
+        return self._table(y, self.codes, self.linear)
+
+    def encode(self, linear: np.ndarray) -> np.ndarray:
+        """R: relative linear light (..., 3) -> codes in [0, 1], clipped at the white point; float32."""
+        x = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
+        if self.kind == "srgb":
+            return srgb_encode(x)
+        if self.kind == "gamma":
+            return np.power(x, np.float32(1.0 / self.gamma))
+        if self.kind == "linear":
+            return x
+        return self._table(x, self.linear, self.codes)
+
+    @staticmethod
+    def _table(values: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+        """Piecewise-linear lookup of ``values`` (..., 3) through per-channel (or shared) sample tables."""
+        xs = np.atleast_2d(xp)
+        fs = np.atleast_2d(fp)
+        rows = max(len(xs), len(fs))
+        if rows == 1:
+            return np.interp(values, xs[0], fs[0]).astype(np.float32)
+        out = np.empty(values.shape, dtype=np.float32)
+        for c in range(values.shape[-1]):
+            out[..., c] = np.interp(values[..., c], xs[min(c, len(xs) - 1)], fs[min(c, len(fs) - 1)])
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """What manifests record: the name and, for tables, where the curve came from."""
+        record: dict[str, Any] = {"name": self.name, "kind": self.kind}
+        if self.kind == "gamma":
+            record["gamma"] = self.gamma
+        if self.source:
+            record["source"] = self.source
+        return record
+
+
+SRGB = Response("srgb", "srgb")
+LINEAR = Response("linear", "linear")
+
+
+def gamma_response(gamma: float) -> Response:
+    """y = x^(1/gamma); ``gamma`` must be a positive finite number."""
+    if not math.isfinite(gamma) or gamma <= 0:
+        raise UsageError(f"--response gamma:{gamma:g}: the gamma must be a positive number (e.g. gamma:2.2)")
+    return Response(f"gamma:{gamma:g}", "gamma", gamma=float(gamma))
+
+
+def table_response(name: str, codes: np.ndarray, linear: np.ndarray, source: str = "") -> Response:
+    """A tabulated response, checked: codes and each linear row strictly increasing from 0 to 1.
+
+    Raises:
+        InputError: a table that is not a monotone curve from 0 to 1.
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    linear = np.atleast_2d(np.asarray(linear, dtype=np.float64))
+    where = source or name
+    if codes.ndim != 1 or codes.size < 2 or linear.shape[1] != codes.size or linear.shape[0] not in (1, 3):
+        raise InputError(f"{where}: a response needs N codes and 1 or 3 rows of N linear values")
+    for values, what in [(codes, "codes"), *((row, "linear values") for row in linear)]:
+        if not np.all(np.isfinite(values)) or np.any(np.diff(values) <= 0):
+            raise InputError(f"{where}: the {what} must be finite and strictly increasing")
+        if abs(values[0]) > 1e-9 or abs(values[-1] - 1.0) > 1e-9:
+            raise InputError(f"{where}: the {what} must run from 0 to 1 (normalise the white point to 1)")
+    return Response(name, "table", codes=codes, linear=linear, source=source)
+
+
+def _data_path() -> Path:
+    return Path(__file__).parent / "data" / "darktable_curves.npz"
+
+
+@cache
+def darktable_curves() -> dict[str, np.ndarray]:
+    """The derived darktable camera-curve table (see ``cevr_cli/data/README.md``)."""
+    with np.load(_data_path(), allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+@cache
+def camera_prior() -> Response:
+    """The generic camera-JPEG prior: the mean of darktable's training camera curves (R averaged over cameras
+    at each linear value), composed with sRGB."""
+    table = darktable_curves()
+    return table_response("camera", table["codes"], table["camera_prior"],
+                          source="mean of darktable's measured camera base curves, with sRGB")
+
+
+def darktable_response(index: int) -> Response:
+    """One of darktable's measured camera curves (composed with sRGB), by its row in the table."""
+    table = darktable_curves()
+    return table_response(f"darktable:{table['names'][index]}", table["codes"], table["linear"][index],
+                          source="darktable src/iop/basecurve.c")
+
+
+# --- profiles ----------------------------------------------------------------------------------------------
+
+def profiles_dir() -> Path:
+    """Where ``cevr calibrate --install`` puts profiles and ``auto`` looks for them: the per-user config folder
+    (``$CEVR_CONFIG_DIR``, else ``%APPDATA%\\cevr`` on Windows, ``~/Library/Application Support/cevr`` on
+    macOS, ``$XDG_CONFIG_HOME/cevr`` or ``~/.config/cevr`` elsewhere), subfolder ``responses``."""
+    override = os.environ.get("CEVR_CONFIG_DIR")
+    if override:
+        base = Path(override)
+    elif sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming")) / "cevr"
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support" / "cevr"
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "cevr"
+    return base / "responses"
+
+
+def camera_key(make: str | None, model: str | None) -> str:
+    """A file-name-safe key for a camera: ``canon__canon-eos-5d-mark-ii`` (case and punctuation ignored)."""
+    def slug(text: str | None) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", (text or "").strip().lower()).strip("-") or "unknown"
+
+    return f"{slug(make)}__{slug(model)}"
+
+
+def profile_record(response: Response, make: str | None, model: str | None, method: str,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON document of a profile (``format``, ``version``, camera, method, the table)."""
+    assert response.codes is not None and response.linear is not None
+    return {"format": PROFILE_FORMAT, "version": PROFILE_VERSION, "make": make, "model": model,
+            "method": method, "codes": [round(float(c), 8) for c in response.codes],
+            "linear": [[round(float(v), 8) for v in row] for row in np.atleast_2d(response.linear)],
+            **(extra or {})}
+
+
+def load_profile(path: str | os.PathLike[str]) -> Response:
+    """A profile written by ``cevr calibrate``.
+
+    Raises:
+        InputError: unreadable, not a cevr response profile, a newer version, or not a monotone curve.
+    """
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the response profile ({exc})") from None
+    if not isinstance(document, dict) or document.get("format") != PROFILE_FORMAT:
+        raise InputError(f"{path}: not a cevr response profile (write one with `cevr calibrate`)")
+    if int(document.get("version", 0)) > PROFILE_VERSION:
+        raise InputError(f"{path}: profile version {document['version']} is newer than this cevr: upgrade cevr")
+    try:
+        codes, linear = np.asarray(document["codes"], float), np.asarray(document["linear"], float)
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{path}: the profile has no usable 'codes' and 'linear' tables") from None
+    camera = " ".join(str(v) for v in (document.get("make"), document.get("model")) if v)
+    return table_response(f"profile:{camera or path.stem}", codes, linear, source=str(path))
+
+
+def installed_profile(make: str | None, model: str | None) -> Path | None:
+    """The installed profile of this camera, if any."""
+    if not make:
+        return None
+    candidate = profiles_dir() / f"{camera_key(make, model)}.json"
+    return candidate if candidate.is_file() else None
+
+
+def installed_profiles() -> list[Path]:
+    """Every installed profile, sorted by name."""
+    folder = profiles_dir()
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+# --- choosing a response -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ResponseChoice:
+    """The response used for a photo and why (recorded in stack.json and fuse.json)."""
+
+    response: Response
+    reason: str
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.response.describe(), "reason": self.reason}
+
+
+def check_response_spec(spec: str) -> str:
+    """Validate a ``--response`` value before any photo is read; returns it normalised.
+
+    Raises:
+        UsageError: an unknown name, a bad gamma, or a profile file that does not exist.
+    """
+    text = spec.strip()
+    lowered = text.lower()
+    if lowered in ("auto", "camera", "srgb", "linear"):
+        return lowered
+    if lowered.startswith("gamma:"):
+        try:
+            gamma_response(float(lowered.split(":", 1)[1]))
+        except ValueError:
+            raise UsageError(f"--response {spec!r}: write the gamma as a number, e.g. gamma:2.2") from None
+        return lowered
+    if text.lower().endswith(".json"):
+        if not Path(text).is_file():
+            raise UsageError(f"--response {spec}: no such profile file")
+        return text
+    raise UsageError(f"--response {spec!r}: use auto, camera, srgb, gamma:G, linear or a profile .json")
+
+
+def parse_response(spec: str) -> Response:
+    """A fixed response from its name (not ``auto``: that needs the photo, see :func:`choose_response`)."""
+    name = check_response_spec(spec)
+    if name == "auto":
+        raise UsageError("--response auto depends on each photo: use choose_response()")
+    if name == "srgb":
+        return SRGB
+    if name == "linear":
+        return LINEAR
+    if name == "camera":
+        return camera_prior()
+    if name.startswith("gamma:"):
+        return gamma_response(float(name.split(":", 1)[1]))
+    try:
+        return load_profile(name)
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def choose_response(spec: str, *, raw: bool, make: str | None, model: str | None) -> ResponseChoice:
+    """The response for one photo: ``spec`` itself, or for ``auto`` what the file says.
+
+    ``raw``: the photo is camera RAW data (linear). ``make``/``model``: its EXIF camera, if any.
+    """
+    name = check_response_spec(spec)
+    if name != "auto":
+        return ResponseChoice(parse_response(name), f"--response {name}")
+    if raw:
+        return ResponseChoice(LINEAR, "camera RAW: linear sensor data")
+    if make:
+        camera = " ".join(v for v in (make, model) if v)
+        profile = installed_profile(make, model)
+        if profile is not None:
+            return ResponseChoice(load_profile(profile), f"EXIF camera {camera}: installed profile {profile.name}")
+        return ResponseChoice(camera_prior(), f"EXIF Make {make}, no profile: camera prior")
+    return ResponseChoice(SRGB, "no camera EXIF (render, export or screenshot): sRGB")
