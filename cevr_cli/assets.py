@@ -24,3 +24,11 @@ def default_weights_path() -> Path:
 def sample_photo_path() -> Path:
     """The bundled sample photo (a JPEG with EXIF) that `cevr demo` runs on."""
     return package_file("samples", "sample.jpg")
+
+
+RESIDUAL_WEIGHTS_NAME = "cevr-residual.safetensors"
+
+
+def residual_weights_path() -> Path:
+    """The shipped residual-role weights (``--model cevr``: physics first, the network fills what was clipped)."""
+    return package_file("weights", RESIDUAL_WEIGHTS_NAME)

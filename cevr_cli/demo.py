@@ -10,11 +10,11 @@ from typing import Any
 from .assets import sample_photo_path
 from .batch import BatchPolicy, BatchReport
 from .evs import CONTINUOUS_EVS
+from .exposure import ExposureModel
 from .fuse import FuseOptions, run_fuse
-from .stack import ExposurePredictor
 
 
-def run_demo(out_dir: Path, predictor_factory: Callable[[], ExposurePredictor], *, long_side: int | None = None,
+def run_demo(out_dir: Path, model_factory: Callable[[], ExposureModel], *, long_side: int | None = None,
              on_event: Callable[[str, Any], None] | None = None) -> BatchReport:
     """Stack (kept), fuse and tone-map the sample photo into ``out_dir/sample/``; redone on every run.
 
@@ -24,11 +24,11 @@ def run_demo(out_dir: Path, predictor_factory: Callable[[], ExposurePredictor], 
     policy = BatchPolicy(overwrite=True)
     sample = sample_photo_path()
     if long_side is None:
-        return run_fuse([sample], out_dir, options, predictor_factory, policy, on_event=on_event)
+        return run_fuse([sample], out_dir, options, model_factory, policy, on_event=on_event)
     with tempfile.TemporaryDirectory(prefix="cevr-demo-") as tmp:
         small = Path(tmp) / sample.name
         _downsize(sample, small, long_side)
-        return run_fuse([small], out_dir, options, predictor_factory, policy, on_event=on_event)
+        return run_fuse([small], out_dir, options, model_factory, policy, on_event=on_event)
 
 
 def _downsize(src: Path, dst: Path, long_side: int) -> None:

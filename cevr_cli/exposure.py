@@ -46,6 +46,7 @@ class MeasuredImage:
     crushed: np.ndarray
     output: Response
     photo: np.ndarray
+    linear_source: bool = False  # scene-linear data (camera RAW), not a display-encoded photo
 
     @property
     def clipped_fraction(self) -> float:
@@ -69,7 +70,7 @@ def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:
     """Scene-linear data (camera RAW) with the sensor's own clipping mask; frames are sRGB-encoded."""
     linear = np.asarray(linear, dtype=np.float32)
     crushed = np.zeros(clipped.shape, dtype=bool)  # a RAW file's shadows are measured, noise and all
-    return MeasuredImage(linear, clipped, crushed, SRGB, SRGB.encode(linear))
+    return MeasuredImage(linear, clipped, crushed, SRGB, SRGB.encode(linear), linear_source=True)
 
 
 def physics_frame(measured: MeasuredImage, s: float) -> np.ndarray:
@@ -116,6 +117,7 @@ class ExposureModel(Protocol):
     """How the frames of one measured image are made: physics only, physics + residual, or the paper's CEVR."""
 
     name: str
+    weights_id: str | None  # the network's weights (None: no network); part of every request record
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -128,6 +130,7 @@ class PhysicsModel:
     """Exact re-exposure only: P_s everywhere (clipped highlights stay at their recorded lower bound)."""
 
     name = "physics"
+    weights_id = None
 
     def describe(self) -> dict[str, Any]:
         return {"model": {"name": "physics: R(2^s R^-1(x)), no network", "weights_id": None}}
@@ -141,6 +144,7 @@ class ImagePredictor(Protocol):
     """A network or baseline that re-exposes an image (the CEVR predictor, the naive and Akyüz baselines)."""
 
     name: str
+    weights_id: str | None
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -149,21 +153,25 @@ class ImagePredictor(Protocol):
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray: ...
 
 
-class PaperFillModel:
-    """Physics where measured; the paper's CEVR, run on the EV 0 rendering, where the photo clipped.
-
-    RAW linear mode with paper-exact weights (``--model cevr-paper``); for other photos
-    :class:`PaperModel` is the paper's own pipeline.
+class PaperModel:
+    """The paper's CEVR (``--model cevr-paper``): on a photo, the network re-exposes it as it is, whatever its
+    response (the paper's pipeline); on linear RAW data, physics where the sensor measured and the network,
+    run on the EV 0 rendering, where it clipped (RAW linear mode before the residual network existed).
     """
 
     def __init__(self, predictor: ImagePredictor) -> None:
         self.predictor = predictor
         self.name = predictor.name
+        self.weights_id = predictor.weights_id
 
     def describe(self) -> dict[str, Any]:
         return self.predictor.describe()
 
     def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
+        if not measured.linear_source:
+            for ev, image in self.predictor.iter_predictions(measured.photo, evs):
+                yield ev, image, PAPER if ev else EXACT
+            return
         steps = sorted({float(e) for e in evs})
         needed = [ev for ev in steps if unrecorded(measured, ev).any()]
         predictions = self.predictor.iter_predictions(measured.photo, needed) if needed else iter(())
@@ -175,31 +183,16 @@ class PaperFillModel:
                 continue
             predicted_ev, predicted = next(predictions)
             assert predicted_ev == ev  # predictors yield their steps in ascending order
-            mask = unrecorded(measured, ev)
-            weight = weights.setdefault(ev < 0, soft_weight(mask))
+            weight = weights.setdefault(ev < 0, soft_weight(unrecorded(measured, ev)))
             yield ev, compose(physics, predicted, weight, ev, measured.clipped), \
                 EXACT_AND_MODEL.format(model="CEVR (paper)")
-
-
-class PaperModel:
-    """The paper's pipeline: the network re-exposes the photo as it is, whatever its response."""
-
-    def __init__(self, predictor: ImagePredictor) -> None:
-        self.predictor = predictor
-        self.name = predictor.name
-
-    def describe(self) -> dict[str, Any]:
-        return self.predictor.describe()
-
-    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
-        for ev, image in self.predictor.iter_predictions(measured.photo, evs):
-            yield ev, image, PAPER if ev else EXACT
 
 
 class ResidualPredictor(Protocol):
     """A physics-conditioned network: G_s from the photo and P_s (:meth:`CEVRPredictor.iter_on_frames`)."""
 
     name: str
+    weights_id: str | None
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -223,6 +216,7 @@ class ResidualModel:
         self.scale = scale
         self.max_pixels = max_pixels
         self.name = predictor.name
+        self.weights_id = predictor.weights_id
 
     def describe(self) -> dict[str, Any]:
         return {**self.predictor.describe(), "residual": {"scale": self.scale, "max_pixels": self.max_pixels}}
@@ -260,6 +254,29 @@ class ResidualModel:
             del physics[ev]
 
 
+class MeasuringPredictor:
+    """An exposure model seen as an image predictor (for ``bench``): each image is read through one response.
+
+    The benchmark's inputs are bare images (no file, no EXIF), so the response is given, not chosen.
+    """
+
+    def __init__(self, model: ExposureModel, response: Response, bits: int = 8) -> None:
+        self.model, self.response, self.bits = model, response, bits
+        self.name = f"{model.name} ({response.name})"
+        self.weights_id = model.weights_id
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.model.describe(), "response": self.response.describe()}
+
+    def iter_predictions(self, rgb: np.ndarray, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
+        for ev, frame, _ in self.model.frames(measure_photo(rgb, self.response, self.bits), evs):
+            yield ev, frame
+
+    def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
+        frames = dict(self.iter_predictions(rgb, evs))
+        return np.stack([frames[float(ev)] for ev in evs])
+
+
 def hat(codes: np.ndarray) -> np.ndarray:
     """Debevec & Malik's hat weighting (Eq. 4) on [0, 1] codes, kept above zero at the ends."""
     return np.maximum(1.0 - np.abs(2.0 * codes - 1.0), 1e-3).astype(np.float32)
@@ -286,3 +303,30 @@ def measured_radiance(measured: MeasuredImage, darker: Iterator[tuple[float, np.
     fill = np.maximum(total / np.maximum(weights, 1e-6), radiance)
     weight = soft_weight(measured.clipped)[..., None]
     return (radiance * (1.0 - weight) + fill * weight).astype(np.float32)
+
+
+def load_exposure_model(name: str, weights: str | None = None, device: str = "auto", precision: str = "auto",
+                        residual_scale: float = 2.0) -> ExposureModel:
+    """The exposure model ``--model`` names (:data:`cevr_cli.vocabulary.EXPOSURE_MODELS`), on its weights.
+
+    Raises:
+        UsageError: an unknown name. WeightsError: weights missing, unreadable, or of the other role.
+    """
+    from .errors import UsageError, WeightsError
+    from .vocabulary import EXPOSURE_MODELS
+
+    if name not in EXPOSURE_MODELS:
+        raise UsageError(f"--model {name!r}: use one of {', '.join(EXPOSURE_MODELS)}")
+    if name == "physics":
+        return PhysicsModel()
+    from .assets import default_weights_path, residual_weights_path
+    from .model import load_predictor
+
+    role = "paper" if name == "cevr-paper" else "residual"
+    path = weights or str(default_weights_path() if role == "paper" else residual_weights_path())
+    predictor = load_predictor(path, device, precision=precision)
+    if predictor.pair.config.role != role:
+        other = "cevr-paper" if role == "residual" else "cevr"
+        raise WeightsError(f"{path}: these are {predictor.pair.config.role}-role weights, not for --model {name}; "
+                           f"use --model {other} with them")
+    return PaperModel(predictor) if role == "paper" else ResidualModel(predictor, scale=residual_scale)

@@ -24,18 +24,24 @@ import numpy as np
 from .batch import BatchPolicy, BatchReport, discover_inputs, plan_outputs, run_batch
 from .errors import UsageError
 from .evs import CONTINUOUS_EVS
+from .exposure import ExposureModel, measured_radiance
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
+from .imaging import quantise
 from .io.atomic import atomic_write_text, check_writable
-from .io.images import read_photo
-from .provenance import SourceMetadata, provenance_record
-from .stack import ExposurePredictor, StackOptions, check_raw_mode, is_raw, predict_stack
-from .stackdir import ExposureStack, format_for_bits, is_stack_folder, read_stack_folder, save_stack_folder
-from .vocabulary import HDR_FORMATS
+from .measure import MeasuredPhoto, is_raw, read_measured
+from .provenance import provenance_record
+from .response import check_response_spec
+from .stack import PhotoPrefetcher, StackOptions, check_raw_mode, predict_stack
+from .stackdir import format_for_bits, is_stack_folder, read_stack_folder, save_stack_folder
+from .values import ExposureStack, HDRImage
+from .vocabulary import EXPOSURE_MODELS, HDR_FORMATS, MERGES
 
 PathLike = str | os.PathLike[str]
 
 FUSE_MANIFEST = "fuse.json"
 MERGE_METHOD = "Debevec & Malik 1997: cevr's response recovery (Eq. 3) and per-channel merge (Eq. 6)"
+MEASURED_METHOD = ("measured: the photo's light R^-1(x) through its response where it did not clip; clipped pixels "
+                   "filled from the darker frames (Debevec & Malik Eq. 6 with the known response)")
 
 
 @dataclass(frozen=True)
@@ -45,15 +51,6 @@ class FuseResult:
     radiance: np.ndarray
     response: ResponseCurve
     exposure_times: np.ndarray
-
-
-@dataclass
-class HDRImage:
-    """Scene-linear Rec.709 radiance with the response it was merged with and its source's metadata."""
-
-    radiance: np.ndarray  # float32 HxWx3
-    response: ResponseCurve | None
-    source: SourceMetadata
 
 
 def exposure_times_from_evs(evs: Sequence[float]) -> np.ndarray:
@@ -151,20 +148,40 @@ class FuseOptions:
     save_crf: bool = False
     keep_stack: bool = False
     raw_mode: str = "linear"  # one of vocabulary.RAW_MODES
+    response: str = "auto"  # see cevr_cli.response.RESPONSE_HELP
+    model: str = "cevr"  # one of vocabulary.EXPOSURE_MODELS
+    merge: str = "auto"  # one of vocabulary.MERGES
+    max_megapixels: float = 250.0
 
     def __post_init__(self) -> None:
         check_raw_mode(self.raw_mode)
+        object.__setattr__(self, "response", check_response_spec(self.response))
+        for name, allowed in (("model", EXPOSURE_MODELS), ("merge", MERGES), ("hdr_format", HDR_FORMATS)):
+            if getattr(self, name) not in allowed:
+                flag = "--format" if name == "hdr_format" else f"--{name}"
+                raise UsageError(f"{flag} {getattr(self, name)!r}: use one of {', '.join(allowed)}")
 
-    def request(self, predictor: ExposurePredictor | None) -> dict[str, Any]:
+    def stack_options(self, bits: int) -> StackOptions:
+        """The stack request a kept stack (``--keep-stack``) records."""
+        return StackOptions(self.evs, format_for_bits(bits), self.max_megapixels, self.raw_mode, self.response,
+                            self.model)
+
+    def merge_for(self, photo: MeasuredPhoto) -> str:
+        """``auto``: the paper's Debevec merge for the paper's model on a photo, else the measured merge."""
+        if self.merge != "auto":
+            return self.merge
+        return "debevec" if self.model == "cevr-paper" and not photo.measured.linear_source else "measured"
+
+    def request(self, model: ExposureModel | None) -> dict[str, Any]:
         """What fuse.json records as asked; another request redoes the folder."""
         return {"evs": [float(e) for e in self.evs], "tmo": self.tmo, "format": self.hdr_format, "half": self.half,
                 "compression": self.compression, "save_crf": self.save_crf, "keep_stack": self.keep_stack,
-                "raw_mode": self.raw_mode,
-                "weights_id": predictor.describe()["model"]["weights_id"] if predictor is not None else None}
+                "raw_mode": self.raw_mode, "response": self.response, "model": self.model, "merge": self.merge,
+                "weights_id": model.weights_id if model is not None else None}
 
 
 def write_fused(folder: Path, name: str, hdr: HDRImage, options: FuseOptions, provenance: dict[str, Any],
-                request: dict[str, Any], evs: Sequence[float], started: float) -> None:
+                request: dict[str, Any], evs: Sequence[float], started: float, merge: str = MERGE_METHOD) -> None:
     """The HDR file, response curve, tone-mapped image and, last, ``fuse.json``."""
     from .tonemap import tonemap_array_to_file
 
@@ -186,28 +203,37 @@ def write_fused(folder: Path, name: str, hdr: HDRImage, options: FuseOptions, pr
     manifest = {**provenance, "evs": [float(e) for e in evs], "outputs": written,
                 "hdr": {"format": options.hdr_format, "half": options.half, "compression": options.compression,
                         "encoding": "scene-linear Rec.709"},
-                "merge": MERGE_METHOD, "tmo": options.tmo, "request": request,
+                "merge": merge, "tmo": options.tmo, "request": request,
                 "seconds": round(time.monotonic() - started, 3)}
     atomic_write_text(folder / FUSE_MANIFEST, json.dumps(manifest, indent=2))
 
 
-def _fuse_linear(predictor: ExposurePredictor, source: Path, folder: Path, options: FuseOptions,
-                 request: dict[str, Any], on_ev: Callable[[float], None] | None, started: float) -> None:
-    """A RAW photo's HDR image from its linear data (``--raw-mode linear``, see :mod:`cevr_cli.linear`)."""
-    from .io.raw import read_raw_linear
-    from .linear import linear_hdr, linear_stack
+def fuse_photo(
+    model: ExposureModel, photo: MeasuredPhoto, options: FuseOptions, on_ev: Callable[[float], None] | None = None,
+) -> tuple[HDRImage, str, ExposureStack | None, dict[str, str]]:
+    """The HDR image of one measured photo, how it was merged, and (``keep_stack``) its stack and frame sources.
 
-    photo = read_raw_linear(source)
-    hdr = linear_hdr(predictor, photo, options.evs, on_ev=on_ev)
-    record = {**provenance_record(hdr.source, predictor),
-              "raw": {"mode": "linear", "clipped_fraction": round(photo.clipped_fraction, 6),
-                      "white_level": photo.white_level}}
+    Measured merge: the model runs once, for the darker frames only unless the stack is kept (then once for
+    every EV: the same frames fill the HDR image and make the stack).
+    """
+    merge = options.merge_for(photo)
+    if merge == "debevec":
+        stack, how = predict_stack(model, photo, options.evs, on_ev=on_ev)
+        return fuse(stack), MERGE_METHOD, stack if options.keep_stack else None, how
+    wanted = list(options.evs) if options.keep_stack else [ev for ev in options.evs if ev < 0]
+    if not options.keep_stack and not photo.measured.clipped.any():
+        wanted = []  # nothing to fill: the photo's own light is the HDR image
+    frames = []
+    for ev, frame, made in model.frames(photo.measured, wanted):
+        frames.append((ev, frame, made))
+        if on_ev:
+            on_ev(ev)
+    radiance = measured_radiance(photo.measured, iter([f for f in frames if f[0] < 0]))
+    stack = None
     if options.keep_stack:
-        stack, sources = linear_stack(predictor, photo, options.evs)
-        stack_request = StackOptions(options.evs, format_for_bits(16), raw_mode="linear").request(predictor)
-        save_stack_folder(folder / "stack", stack, {**record, "raw": {**record["raw"], "frames": sources}},
-                          stack_request)
-    write_fused(folder, source.stem, hdr, options, record, request, options.evs, started)
+        stack = ExposureStack([quantise(f, photo.bits) for _, f, _ in frames], [ev for ev, _, _ in frames],
+                              photo.bits, photo.source)
+    return HDRImage(radiance, None, photo.source), MEASURED_METHOD, stack, {f"{ev:+.2f}": m for ev, _, m in frames}
 
 
 def _stack_folders_in(folder: Path) -> list[Path]:
@@ -231,42 +257,42 @@ def find_fuse_sources(inputs: Sequence[Path], recursive: bool) -> tuple[list[Pat
 
 
 def run_fuse(
-    inputs: Sequence[Path], out_dir: Path, options: FuseOptions, predictor_factory: Callable[[], ExposurePredictor],
+    inputs: Sequence[Path], out_dir: Path, options: FuseOptions, model_factory: Callable[[], ExposureModel],
     policy: BatchPolicy, on_event: Callable[[str, Any], None] | None = None,
 ) -> BatchReport:
-    """Fuse stack folders, or photos (stacked on the fly with the model), into HDR images.
+    """Fuse stack folders, or photos (measured, and stacked where the merge needs it), into HDR images.
 
     The model is loaded once, before any photo is touched, and only when there are photos: a missing or
-    broken weights file is one error, not one per photo.
+    broken weights file is one error, not one per photo. Photos are decoded one ahead (``PhotoPrefetcher``).
     """
-    if options.hdr_format not in HDR_FORMATS:
-        raise UsageError(f"--format {options.hdr_format!r}: use one of {', '.join(HDR_FORMATS)}")
     stack_folders, photos = find_fuse_sources(inputs, policy.recursive)
     if not stack_folders and not photos:
         raise UsageError("nothing to fuse in " + ", ".join(str(p) for p in inputs))
-    predictor = predictor_factory() if photos else None
+    model = model_factory() if photos else None
     plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs))
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
-    request = options.request(predictor)
+    request = options.request(model)
     on_ev = (lambda ev: on_event("ev", ev)) if on_event else None
+    reading = StackOptions(options.evs, max_megapixels=options.max_megapixels)
+    pending = [p for p in photos if not (is_raw(p) and options.raw_mode == "linear")]
 
-    def job(source: Path, folder: Path) -> None:
-        started = time.monotonic()
-        if source in stack_folders:
-            stack = read_stack_folder(source)
-            record = {**provenance_record(stack.source), "stack": str(source.resolve())}
-            write_fused(folder, source.name, fuse(stack), options, record, request, stack.evs, started)
-            return
-        assert predictor is not None  # photos imply a model
-        if is_raw(source) and options.raw_mode == "linear":
-            _fuse_linear(predictor, source, folder, options, request, on_ev, started)
-            return
-        stack = predict_stack(predictor, read_photo(source), options.evs, on_ev=on_ev)
-        record = provenance_record(stack.source, predictor)
-        if options.keep_stack:
-            stack_request = StackOptions(options.evs, format_for_bits(stack.bit_depth)).request(predictor)
-            save_stack_folder(folder / "stack", stack, record, stack_request)
-        write_fused(folder, source.stem, fuse(stack), options, record, request, stack.evs, started)
+    with PhotoPrefetcher(pending, reading.read) as prefetcher:
+        def job(source: Path, folder: Path) -> None:
+            started = time.monotonic()
+            if source in stack_folders:
+                stack = read_stack_folder(source)
+                record = {**provenance_record(stack.source), "stack": str(source.resolve())}
+                write_fused(folder, source.name, fuse(stack), options, record, request, stack.evs, started)
+                return
+            assert model is not None  # photos imply a model
+            photo = read_measured(source, response=options.response, raw_mode=options.raw_mode,
+                                  max_megapixels=options.max_megapixels, read=prefetcher.read)
+            hdr, merge, stack, how = fuse_photo(model, photo, options, on_ev)
+            record = {**provenance_record(photo.source, model), **photo.record()}
+            if stack is not None:
+                save_stack_folder(folder / "stack", stack, {**record, "frames": how},
+                                  options.stack_options(photo.bits).request(model))
+            write_fused(folder, source.stem, hdr, options, record, request, options.evs, started, merge)
 
-    return run_batch(plan, job, policy, marker=FUSE_MANIFEST, request=request, on_event=on_event)
+        return run_batch(plan, job, policy, marker=FUSE_MANIFEST, request=request, on_event=on_event)

@@ -37,10 +37,6 @@ from .imaging import srgb_decode, srgb_encode
 
 PROFILE_FORMAT = "cevr-response"
 PROFILE_VERSION = 1
-BUILT_IN = ("auto", "camera", "srgb", "gamma:G", "linear")  # what --response offers besides a profile path
-RESPONSE_HELP = ("Tone curve of the photos: auto (RAW -> linear, camera EXIF -> its installed profile or the "
-                 "camera prior, else srgb), camera, srgb, gamma:G (e.g. gamma:2.2), linear, or a profile "
-                 ".json from `cevr calibrate`.")
 
 
 @dataclass(frozen=True)

@@ -1,37 +1,33 @@
-"""Stage 1, photo -> exposure stack: `cevr stack` re-exposes each photo by every EV step with CEVR.
+"""Stage 1, photo -> exposure stack: `cevr stack` re-exposes each photo by every EV step.
 
-Each photo gets its own stack folder (format in :mod:`cevr_cli.stackdir`). Images are written as the model
-produces them, one EV at a time, so a large photo's stack is never all in memory.
+Each photo is measured through its response (:mod:`cevr_cli.measure`) and its frames made by the exposure
+model (:mod:`cevr_cli.exposure`: exact physics, the residual CEVR network where the photo clipped, or the
+paper's CEVR). Each photo gets its own stack folder (format in :mod:`cevr_cli.stackdir`). Images are
+written as they are made, one EV at a time, so a large photo's stack is never all in memory.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Any
 
 from .batch import BatchPolicy, BatchReport, completion, discover_inputs, plan_outputs, run_batch
 from .errors import UsageError
+from .exposure import ExposureModel
 from .imaging import quantise
 from .io.atomic import check_writable
-from .io.images import RAW_EXTENSIONS, Photo, read_photo
-from .provenance import SourceMetadata, provenance_record
-from .stackdir import STACK_MANIFEST, ExposureStack, StackFolderWriter, stack_format
-from .vocabulary import RAW_MODES
-
-
-class ExposurePredictor(Protocol):
-    """A model that re-exposes a photo: :class:`cevr_cli.model.CEVRPredictor` (and the baselines)."""
-
-    def iter_predictions(self, rgb: np.ndarray, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]: ...
-
-    def describe(self) -> dict[str, Any]: ...
+from .io.images import Photo, read_photo
+from .measure import MeasuredPhoto, is_raw, read_measured
+from .provenance import provenance_record
+from .response import check_response_spec
+from .stackdir import STACK_MANIFEST, StackFolderWriter, stack_format
+from .values import ExposureStack
+from .vocabulary import EXPOSURE_MODELS, RAW_MODES
 
 
 @dataclass(frozen=True)
@@ -40,34 +36,34 @@ class StackOptions:
     image_format: str = "png"  # png (8-bit) | tiff (16-bit)
     max_megapixels: float = 250.0
     raw_mode: str = "linear"  # one of vocabulary.RAW_MODES
+    response: str = "auto"  # see cevr_cli.response.RESPONSE_HELP
+    model: str = "cevr"  # one of vocabulary.EXPOSURE_MODELS
     encoders: int | None = None  # threads encoding images while the next EV computes; None: default_encoders()
 
     def __post_init__(self) -> None:
         check_raw_mode(self.raw_mode)
+        stack_format(self.image_format)
+        object.__setattr__(self, "response", check_response_spec(self.response))
+        if self.model not in EXPOSURE_MODELS:
+            raise UsageError(f"--model {self.model!r}: use one of {', '.join(EXPOSURE_MODELS)}")
 
     def read(self, path: Path) -> Photo:
         """Decode a photo within this request's size limit."""
         return read_photo(path, max_megapixels=self.max_megapixels)
 
-    def request(self, predictor: ExposurePredictor) -> dict[str, Any]:
+    def request(self, model: ExposureModel) -> dict[str, Any]:
         """What the stack folder records as asked; another request redoes the folder."""
         return {"evs": [float(e) for e in self.evs], "format": self.image_format, "raw_mode": self.raw_mode,
-                "weights_id": predictor.describe()["model"]["weights_id"]}
+                "response": self.response, "model": self.model, "weights_id": model.weights_id}
 
 
-def default_encoders(predictor: ExposurePredictor) -> int:
+def default_encoders(model: ExposureModel) -> int:
     """Image-encoding threads beside inference: 2 on the CPU (on 2 cores a 13-EV 1024x683 stack took
     23.8-25.6 s with them, 24.9-29.7 s without: the encoders mostly use time the network leaves idle);
     beside a GPU, where encoding 13 PNGs of a 12 MP photo takes longer than computing them, up to 8."""
-    if str(predictor.describe().get("device", "cpu")).startswith("cpu"):
+    if str(model.describe().get("device", "cpu")).startswith("cpu"):
         return 2
     return max(2, min(8, os.cpu_count() or 2))
-
-
-def _stack_writer(folder: Path, options: StackOptions, source: SourceMetadata,
-                  predictor: ExposurePredictor) -> StackFolderWriter:
-    encoders = default_encoders(predictor) if options.encoders is None else options.encoders
-    return StackFolderWriter(folder, list(options.evs), options.image_format, source, encoders)
 
 
 def check_raw_mode(raw_mode: str) -> None:
@@ -76,81 +72,59 @@ def check_raw_mode(raw_mode: str) -> None:
         raise UsageError(f"--raw-mode {raw_mode!r}: use one of {', '.join(RAW_MODES)}")
 
 
-def is_raw(path: Path) -> bool:
-    return path.suffix.lower() in RAW_EXTENSIONS
+def measure(path: Path, options: StackOptions, read: Callable[[Path], Photo] | None = None) -> MeasuredPhoto:
+    """Decode and measure one photo as ``options`` ask (response, RAW mode, size limit)."""
+    return read_measured(path, response=options.response, raw_mode=options.raw_mode,
+                         max_megapixels=options.max_megapixels, read=read or options.read)
 
 
-def photo_source(photo: Photo) -> SourceMetadata:
-    return SourceMetadata(photo.path, photo.exif, photo.exif_bytes, photo.icc_profile,
-                          (photo.rgb.shape[1], photo.rgb.shape[0]), photo.bit_depth, photo.colour)
-
-
-def predict_stack(predictor: ExposurePredictor, photo: Photo, evs: Sequence[float], *, bits: int | None = None,
-                  on_ev: Callable[[float], None] | None = None) -> ExposureStack:
-    """The stack of ``photo`` in memory, quantised to ``bits`` (default: the photo's own bit depth)."""
-    bits = bits or (8 if photo.bit_depth <= 8 else 16)
-    pairs = []
-    for ev, image in predictor.iter_predictions(photo.rgb, evs):
-        pairs.append((ev, quantise(image, bits)))
+def predict_stack(model: ExposureModel, photo: MeasuredPhoto, evs: Sequence[float], *, bits: int | None = None,
+                  on_ev: Callable[[float], None] | None = None) -> tuple[ExposureStack, dict[str, str]]:
+    """The stack of a measured photo in memory, quantised to ``bits`` (default: the photo's), and how each
+    frame was made (``{"-2.00": "exact ..."}``)."""
+    bits = bits or photo.bits
+    images, steps, how = [], [], {}
+    for ev, frame, made in model.frames(photo.measured, evs):
+        images.append(quantise(frame, bits))
+        steps.append(ev)
+        how[f"{ev:+.2f}"] = made
         if on_ev:
             on_ev(ev)
-    pairs.sort(key=lambda pair: pair[0])
-    return ExposureStack([im for _, im in pairs], [ev for ev, _ in pairs], bits, photo_source(photo))
+    return ExposureStack(images, steps, bits, photo.source), how
 
 
-def write_stack(predictor: ExposurePredictor, photo_path: Path, folder: Path, options: StackOptions,
+def write_stack(model: ExposureModel, photo_path: Path, folder: Path, options: StackOptions,
                 on_ev: Callable[[float], None] | None = None,
                 on_warning: Callable[[str], None] | None = None,
                 read: Callable[[Path], Photo] | None = None) -> dict[str, Any]:
-    """Predict and write the stack of one photo into ``folder``; returns the manifest written.
+    """Measure one photo, make its frames and write them into ``folder``; returns the manifest written.
 
     ``read``: how the photo is decoded (default: :func:`read_photo` with the options' size limit; a batch
     passes a :class:`PhotoPrefetcher`'s ``read``). Camera RAW files in linear mode are always read here.
     """
-    stack_format(options.image_format)
     started = time.monotonic()
-    if is_raw(photo_path) and options.raw_mode == "linear":
-        return _write_linear_stack(predictor, photo_path, folder, options, started, on_ev)
-    photo = (read or options.read)(photo_path)
-    source = photo_source(photo)
-    with _stack_writer(folder, options, source, predictor) as writer:
-        for ev, image in predictor.iter_predictions(photo.rgb, options.evs):
-            writer.add(ev, image)
+    photo = measure(photo_path, options, read)
+    encoders = default_encoders(model) if options.encoders is None else options.encoders
+    how = {}
+    with StackFolderWriter(folder, list(options.evs), options.image_format, photo.source, encoders) as writer:
+        for ev, frame, made in model.frames(photo.measured, options.evs):
+            writer.add(ev, frame)
+            how[f"{ev:+.2f}"] = made
             if on_ev:
                 on_ev(ev)
-        warnings = source.warnings()
+        warnings = photo.source.warnings()
         for warning in warnings:
             if on_warning:
                 on_warning(f"{photo_path}: {warning}")
-        return writer.finish(provenance_record(source, predictor), options.request(predictor), warnings=warnings,
-                             seconds=round(time.monotonic() - started, 3))
-
-
-def _write_linear_stack(predictor: ExposurePredictor, path: Path, folder: Path, options: StackOptions,
-                        started: float, on_ev: Callable[[float], None] | None) -> dict[str, Any]:
-    """A RAW photo's stack from its linear data (``--raw-mode linear``, see :mod:`cevr_cli.linear`)."""
-    from .io.raw import read_raw_linear
-    from .linear import linear_frames, linear_source
-
-    photo = read_raw_linear(path, max_megapixels=options.max_megapixels)
-    source = linear_source(photo)
-    frame_sources = {}
-    with _stack_writer(folder, options, source, predictor) as writer:
-        for ev, frame, how in linear_frames(predictor, photo, options.evs, on_ev):
-            writer.add(ev, frame)
-            frame_sources[f"{ev:+.2f}"] = how
-        return writer.finish(provenance_record(source, predictor), options.request(predictor),
-                             raw={"mode": "linear", "clipped_fraction": round(photo.clipped_fraction, 6),
-                                  "white_level": photo.white_level, "frames": frame_sources},
-                             warnings=source.warnings(), seconds=round(time.monotonic() - started, 3))
+        return writer.finish(provenance_record(photo.source, model), options.request(model), **photo.record(),
+                             frames=how, warnings=warnings, seconds=round(time.monotonic() - started, 3))
 
 
 def run_stack(
-    inputs: Sequence[Path], out_dir: Path, predictor: ExposurePredictor, options: StackOptions,
+    inputs: Sequence[Path], out_dir: Path, model: ExposureModel, options: StackOptions,
     policy: BatchPolicy, on_event: Callable[[str, Any], None] | None = None,
 ) -> BatchReport:
     """Stack every photo found in ``inputs`` into ``out_dir/<photo>/``; failures don't stop the batch."""
-    stack_format(options.image_format)
     photos = discover_inputs(list(inputs), recursive=policy.recursive)
     if not photos:
         raise UsageError("no photos found in " + ", ".join(str(p) for p in inputs))
@@ -158,7 +132,7 @@ def run_stack(
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
 
-    request = options.request(predictor)
+    request = options.request(model)
     pending = [p for p, out in plan.items()
                if policy.overwrite or completion(out, STACK_MANIFEST, request) != "complete"]
     if options.raw_mode == "linear":
@@ -166,7 +140,7 @@ def run_stack(
 
     with PhotoPrefetcher(pending, options.read) as prefetcher:
         def job(photo: Path, folder: Path) -> None:
-            write_stack(predictor, photo, folder, options,
+            write_stack(model, photo, folder, options,
                         on_ev=(lambda ev: on_event("ev", {"photo": photo, "ev": ev})) if on_event else None,
                         on_warning=(lambda text: on_event("warning", text)) if on_event else None,
                         read=prefetcher.read)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +22,13 @@ from .io.atomic import atomic_write_text
 from .io.colour import ColourSpace
 from .io.exif import ExifInfo
 from .provenance import SourceMetadata
+from .values import ExposureStack
 from .vocabulary import STACK_FORMATS
 
 STACK_MANIFEST = "stack.json"
 CONTACT_SHEET = "contact.jpg"  # the whole stack at a glance: photographers look before they read
 _THUMB_LONG_SIDE = 240
 _SHEET_COLUMNS = 7
-
-
-@dataclass
-class ExposureStack:
-    """Images of one scene at known EV steps (EV 0 = the photo), integer codes as written to disk."""
-
-    images: list[np.ndarray]  # HxWx3 uint8 or uint16 RGB, sorted by EV
-    evs: list[float]
-    bit_depth: int
-    source: SourceMetadata
 
 
 def ev_filename(index: int, ev: float, suffix: str) -> str:

@@ -24,6 +24,24 @@ DISPLAY_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "jpg": (".jpg
 RAW_MODES = {"linear": "exact re-exposure of the sensor's linear data; CEVR fills only what the sensor clipped",
              "cevr": "develop to 16-bit display-encoded RGB, then CEVR re-exposes it like any photo"}
 
+# `cevr stack` / `cevr fuse` / `cevr bench --model`: how frames are made (cevr_cli/exposure.py).
+EXPOSURE_MODELS = {
+    "cevr": "exact physics through the photo's response; the residual CEVR network fills what the photo clipped",
+    "physics": "exact physics through the photo's response only; clipped highlights stay at their recorded value",
+    "cevr-paper": "the paper's CEVR: the network re-exposes the photo, whatever its response",
+}
+# `--response`: the photo's tone curve (cevr_cli/response.py), or a profile .json from `cevr calibrate`.
+RESPONSES = ("auto", "camera", "srgb", "gamma:G", "linear")
+RESPONSE_HELP = ("Tone curve of the photos: auto (RAW -> linear; camera EXIF -> its installed profile, else the "
+                 "camera prior; otherwise srgb), camera, srgb, gamma:G (e.g. gamma:2.2), linear, or a profile "
+                 ".json from `cevr calibrate`.")
+# `fuse --merge`: how the HDR image is made from a photo.
+MERGES = {
+    "auto": "measured, except debevec with --model cevr-paper (the paper's pipeline)",
+    "measured": "the photo's own light R^-1(x) where it measured, filled from the darker frames where it clipped",
+    "debevec": "Debevec & Malik 1997: the response recovered from the stack and the stack merged (the paper)",
+}
+
 # `cevr stack` / `cevr fuse --precision`: the arithmetic of inference.
 INFERENCE_PRECISIONS = {
     "auto": "fp32 (the measured fastest on CPUs tried so far)",

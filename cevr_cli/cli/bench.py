@@ -13,14 +13,16 @@ from .common import (
     DebugOpt,
     Device,
     DeviceOpt,
+    ExposureModelName,
     JsonOpt,
+    ModelOpt,
     Precision,
     QuietOpt,
     WeightsOpt,
     choices,
     err,
     errors,
-    load_predictor,
+    load_model,
     out,
 )
 
@@ -31,6 +33,10 @@ StackKind = choices("StackKind", list(STACK_KINDS))
 def bench(
     path: Annotated[Path, typer.Argument(help="Dataset root (or folder of radiance maps for --dataset synthetic).")],
     dataset: Annotated[Dataset, typer.Option("--dataset", help="Dataset layout.")] = Dataset("synthetic"),  # type: ignore[valid-type]
+    model: ModelOpt = ExposureModelName("cevr"),
+    response: Annotated[str, typer.Option(
+        "--response", help="Tone curve the benchmark's images are read through (no EXIF there): camera, srgb, "
+        "gamma:G, linear or a profile .json.")] = "camera",
     weights: WeightsOpt = None,
     device: DeviceOpt = Device("auto"),
     stack_kind: Annotated[StackKind, typer.Option(  # type: ignore[valid-type]
@@ -38,7 +44,9 @@ def bench(
     evs: Annotated[str | None, typer.Option("--evs", help="Override the EV list.")] = None,
     split: Annotated[str, typer.Option(help="Dataset split.")] = "test",
     size: Annotated[int, typer.Option(help="Resize images to SIZE x SIZE as the paper's protocol (0 = native).")] = 256,
-    baselines: Annotated[bool, typer.Option(help="Also run the naive-exposure and Akyuz 2007 baselines.")] = True,
+    baselines: Annotated[bool, typer.Option(
+        help="Also run the physics-only path (through the same --response), the paper's CEVR, and the naive-exposure "
+             "and Akyuz 2007 baselines.")] = True,
     metrics: Annotated[str | None, typer.Option(
         "--metrics", help="Comma list of psnr, ssim, ms_ssim, reinhard_psnr, kimkautz_psnr, pu21_psnr, pu21_ssim, "
         "hdrvdp2 (HDR-VDP-2.2.1 Q, the paper's metric), cvvdp (ColorVideoVDP, Mantiuk et al. 2024; needs "
@@ -62,8 +70,17 @@ def bench(
             if target is not None:
                 check_writable(target)
         ev_list = parse_evs(evs or STACK_KINDS[stack_kind.value])
-        predictors = [load_predictor(weights, device, Precision("fp32"))]  # scores the weights exactly
+        from ..exposure import MeasuringPredictor
+        from ..response import parse_response
+
+        curve = parse_response(response)
+        chosen = load_model(model.value, weights, device, Precision("fp32"))  # scores the weights exactly
+        predictors: list[Any] = [chosen.predictor if model.value == "cevr-paper" else MeasuringPredictor(chosen, curve)]
         if baselines:
+            if model.value != "physics":
+                predictors.append(MeasuringPredictor(load_model("physics", None, device, Precision("fp32")), curve))
+            if model.value != "cevr-paper":
+                predictors.append(load_model("cevr-paper", None, device, Precision("fp32")).predictor)
             predictors += [NaiveExposure(), AkyuzExpansion()]
 
         def progress(done: int, total: int, name: str) -> None:

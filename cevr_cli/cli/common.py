@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from ..errors import CevrError
-from ..vocabulary import DEVICES, INFERENCE_PRECISIONS, RAW_MODES
+from ..vocabulary import DEVICES, EXPOSURE_MODELS, INFERENCE_PRECISIONS, MERGES, RAW_MODES, RESPONSE_HELP
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -48,6 +48,13 @@ DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="List what would be d
 RawModeOpt = Annotated[RawMode, typer.Option(  # type: ignore[valid-type]
     "--raw-mode", help="Camera RAW files: " + "; ".join(f"{k} = {v}" for k, v in RAW_MODES.items()) + ".")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")]
+ResponseOpt = Annotated[str, typer.Option("--response", help=RESPONSE_HELP)]
+ExposureModelName = choices("ExposureModelName", list(EXPOSURE_MODELS))
+ModelOpt = Annotated[ExposureModelName, typer.Option(  # type: ignore[valid-type]
+    "--model", help="How frames are made: " + "; ".join(f"{k} = {v}" for k, v in EXPOSURE_MODELS.items()) + ".")]
+Merge = choices("Merge", list(MERGES))
+MergeOpt = Annotated[Merge, typer.Option(  # type: ignore[valid-type]
+    "--merge", help="How a photo's HDR image is made: " + "; ".join(f"{k} = {v}" for k, v in MERGES.items()) + ".")]
 
 
 @contextmanager
@@ -66,10 +73,11 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
         raise typer.Exit(130) from None
 
 
-def load_predictor(weights: Path | None, device: Enum, precision: Enum) -> Any:
-    from ..model import load_predictor as load
+def load_model(name: str, weights: Path | None, device: Enum, precision: Enum) -> Any:
+    """The exposure model ``--model`` names (imports torch only when it has a network)."""
+    from ..exposure import load_exposure_model
 
-    return load(str(weights) if weights else None, device.value, precision=precision.value)
+    return load_exposure_model(name, str(weights) if weights else None, device.value, precision.value)
 
 
 class BatchProgress:

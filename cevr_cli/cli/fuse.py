@@ -16,7 +16,11 @@ from .common import (
     DeviceOpt,
     DryRunOpt,
     EvsOpt,
+    ExposureModelName,
     JsonOpt,
+    Merge,
+    MergeOpt,
+    ModelOpt,
     OutOpt,
     OverwriteOpt,
     Precision,
@@ -25,11 +29,12 @@ from .common import (
     RawMode,
     RawModeOpt,
     RecursiveOpt,
+    ResponseOpt,
     WeightsOpt,
     choices,
     errors,
     finish,
-    load_predictor,
+    load_model,
 )
 
 TMO_HELP = (
@@ -57,6 +62,9 @@ def fuse(
         bool, typer.Option("--save-crf", help="Also write the recovered camera response (CSV and PNG plot).")
     ] = False,
     keep_stack: Annotated[bool, typer.Option("--keep-stack", help="From photos: also keep the stack.")] = False,
+    response: ResponseOpt = "auto",
+    model: ModelOpt = ExposureModelName("cevr"),
+    merge: MergeOpt = Merge("auto"),
     raw_mode: RawModeOpt = RawMode("linear"),
     weights: WeightsOpt = None,
     device: DeviceOpt = Device("auto"),
@@ -77,8 +85,9 @@ def fuse(
         ev_list = parse_evs(evs)
         options = FuseOptions(evs=ev_list, tmo=None if tmo.value == "none" else tmo.value,
                               hdr_format=hdr_format.value, half=not full_float, compression=compression.value,
-                              save_crf=save_crf, keep_stack=keep_stack, raw_mode=raw_mode.value)
+                              save_crf=save_crf, keep_stack=keep_stack, raw_mode=raw_mode.value, response=response,
+                              model=model.value, merge=merge.value)
         with BatchProgress(quiet or as_json, len(ev_list)) as progress:
-            report = run_fuse(inputs, output, options, lambda: load_predictor(weights, device, precision),
+            report = run_fuse(inputs, output, options, lambda: load_model(options.model, weights, device, precision),
                               BatchPolicy(overwrite, dry_run, recursive), on_event=progress.event)
     finish(report, as_json, quiet, "fuse")

@@ -15,7 +15,9 @@ from .common import (
     DeviceOpt,
     DryRunOpt,
     EvsOpt,
+    ExposureModelName,
     JsonOpt,
+    ModelOpt,
     OutOpt,
     OverwriteOpt,
     Precision,
@@ -24,11 +26,12 @@ from .common import (
     RawMode,
     RawModeOpt,
     RecursiveOpt,
+    ResponseOpt,
     WeightsOpt,
     choices,
     errors,
     finish,
-    load_predictor,
+    load_model,
 )
 
 StackFormat = choices("StackFormat", list(STACK_FORMATS))
@@ -41,6 +44,8 @@ def stack(
     image_format: Annotated[
         StackFormat, typer.Option("--format", help="png = 8-bit PNG, tiff = 16-bit TIFF.")  # type: ignore[valid-type]
     ] = StackFormat("png"),
+    response: ResponseOpt = "auto",
+    model: ModelOpt = ExposureModelName("cevr"),
     raw_mode: RawModeOpt = RawMode("linear"),
     weights: WeightsOpt = None,
     device: DeviceOpt = Device("auto"),
@@ -60,9 +65,9 @@ def stack(
         from ..stack import StackOptions, run_stack
 
         ev_list = parse_evs(evs)
-        options = StackOptions(ev_list, image_format.value, max_megapixels, raw_mode.value)
+        options = StackOptions(ev_list, image_format.value, max_megapixels, raw_mode.value, response, model.value)
         policy = BatchPolicy(overwrite, dry_run, recursive)
-        predictor = load_predictor(weights, device, precision)
+        exposure_model = load_model(options.model, weights, device, precision)
         with BatchProgress(quiet or as_json, len(ev_list)) as progress:
-            report = run_stack(inputs, output, predictor, options, policy, on_event=progress.event)
+            report = run_stack(inputs, output, exposure_model, options, policy, on_event=progress.event)
     finish(report, as_json, quiet, "stack")

@@ -1,7 +1,8 @@
 """Non-learned exposure predictors to compare CEVR against.
 
-Both follow the ``ExposurePredictor`` protocol of :mod:`cevr_cli.evaluation.bench`: ``name`` and
-``predict(rgb, evs) -> (N, H, W, 3)`` float32 in [0, 1].
+Both implement the one image-predictor protocol (:class:`cevr_cli.exposure.ImagePredictor`), as the CEVR
+predictor does: ``name``, ``weights_id``, ``describe()``, ``iter_predictions(rgb, evs)`` and
+``predict(rgb, evs) -> (N, H, W, 3)`` float32 in [0, 1], so bench and stack take any of them.
 
 * :class:`NaiveExposure` -- the "naive exposure" baseline: undo the display curve (gamma 2.2 or
   sRGB), multiply by 2^s, clip, re-encode. It is what a camera would show if the LDR pixel values were
@@ -15,8 +16,9 @@ Both follow the ``ExposurePredictor`` protocol of :mod:`cevr_cli.evaluation.benc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,8 +62,21 @@ class DisplayCurve:
         return "srgb" if self.kind == "srgb" else f"gamma{self.gamma:g}"
 
 
+class _ImagePredictorMixin:
+    """The rest of :class:`cevr_cli.exposure.ImagePredictor` for a baseline that implements ``predict``."""
+
+    weights_id = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": {"name": self.name, "weights_id": None}, "device": "cpu"}  # type: ignore[attr-defined]
+
+    def iter_predictions(self, rgb: np.ndarray, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
+        steps = sorted({float(e) for e in evs})
+        yield from zip(steps, self.predict(rgb, steps), strict=True)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
-class NaiveExposure:
+class NaiveExposure(_ImagePredictorMixin):
     """Naive exposure: linearise with the display curve, scale by 2^s, clip to [0, 1], re-encode."""
 
     curve: DisplayCurve = DisplayCurve()
@@ -76,7 +91,7 @@ class NaiveExposure:
 
 
 @dataclass(frozen=True)
-class AkyuzExpansion:
+class AkyuzExpansion(_ImagePredictorMixin):
     """Akyuz et al. 2007 inverse tone mapping, then exposure by 2^s and the inverse expansion back.
 
     ``max_luminance`` is k, the HDR display's peak; it scales :meth:`expand`'s output and cancels in

@@ -36,12 +36,13 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from ..errors import CevrError, UsageError
 from ..evs import CONTINUOUS_EVS
+from ..exposure import ImagePredictor
 from ..fuse import MERGE_METHOD
 from ..imaging import quantise
 from ..io.atomic import atomic_write_text
@@ -75,16 +76,6 @@ ASSUMPTIONS = {
                f"({DESKTOP_VIEWING.pixels_per_degree:.1f} pixels per degree)",
     "std": "population standard deviation over scenes",
 }
-
-
-class ExposurePredictor(Protocol):
-    """Anything that makes an exposure stack from one photo (CEVR's model, the baselines)."""
-
-    name: str
-
-    def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
-        """``rgb`` HxWx3 float32 in [0, 1] -> (len(evs), H, W, 3) float32 in [0, 1]."""
-        ...
 
 
 @dataclass
@@ -146,7 +137,7 @@ class BenchResult:
 def run_bench(
     dataset_kind: str,
     path: str | Path,
-    predictors: Sequence[ExposurePredictor],
+    predictors: Sequence[ImagePredictor],
     *,
     evs: Sequence[float] = CONTINUOUS_EVS,
     split: str = "test",
@@ -162,7 +153,7 @@ def run_bench(
 
 def score_scenes(
     scenes: Sequence[BenchScene],
-    predictors: Sequence[ExposurePredictor],
+    predictors: Sequence[ImagePredictor],
     *,
     evs: Sequence[float] = CONTINUOUS_EVS,
     metrics: Sequence[str] = DEFAULT_METRICS,
@@ -228,7 +219,7 @@ def _check_metrics(metrics: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(metrics))
 
 
-def _predict(predictor: ExposurePredictor, rgb: np.ndarray, evs: list[float]) -> np.ndarray:
+def _predict(predictor: ImagePredictor, rgb: np.ndarray, evs: list[float]) -> np.ndarray:
     stack = np.asarray(predictor.predict(rgb, evs), dtype=np.float32)
     if stack.shape != (len(evs), *rgb.shape):
         raise CevrError(f"predictor {predictor.name!r} returned shape {stack.shape}, "

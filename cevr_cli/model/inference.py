@@ -182,6 +182,10 @@ class CEVRPredictor:
                 yield from zip([ev for ev, _ in chunk], _to_numpy(y), strict=True)
 
     @property
+    def weights_id(self) -> str:
+        return self.pair.weights_id
+
+    @property
     def precision(self) -> str:
         return next(name for name, dtype in DTYPES.items() if dtype == self.dtype)
 

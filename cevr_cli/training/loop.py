@@ -30,8 +30,14 @@ from ..model.weights import ModelPair, load_pair, save_pair
 from ..vocabulary import CYCLE_SPLITS, PRECISIONS, TRAIN_DIRECTIONS
 from .config import TrainConfig
 from .pairs import SyntheticPairs, ValidationSet, make_validation
-from .residual import ResidualPairs, ResidualValidation, ResponseBank, make_residual_validation, residual_loss, \
-    validate_residual
+from .residual import (
+    ResidualPairs,
+    ResidualValidation,
+    ResponseBank,
+    make_residual_validation,
+    residual_loss,
+    validate_residual,
+)
 from .scenes import find_radiance_maps, load_radiance, split_scenes
 
 VAL_EVS = {"inc": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0], "dec": [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]}
@@ -264,6 +270,9 @@ def export_pair(out: Path, cfg: TrainConfig, train_paths: list[Path], val_paths:
         if not path.is_file():
             models[direction].load_state_dict(getattr(initial, direction).state_dict())
             results[direction] = {"unchanged_from": Path(cfg.init).name}
+            if initial.config.role != config.role:  # not trained in its new role: the identity, G = P
+                models[direction].reset_intensity_transforms()
+                results[direction] = {"identity": "not trained in the residual role: frames are physics only"}
             continue
         state = torch.load(path, map_location="cpu", weights_only=False)
         models[direction].load_state_dict(state["model"])

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..exposure import clip_threshold, compose, physics_frame, soft_weight, unrecorded
+from ..exposure import compose, physics_frame, soft_weight, unrecorded
 from ..exposure import measure_photo as measure
 from ..imaging import quantise
 from ..response import SRGB, Response, camera_prior, darktable_curves, gamma_response, table_response
