@@ -122,12 +122,12 @@ def table_response(name: str, codes: np.ndarray, linear: np.ndarray, source: str
     linear = np.atleast_2d(np.asarray(linear, dtype=np.float64))
     where = source or name
     if codes.ndim != 1 or codes.size < 2 or linear.shape[1] != codes.size or linear.shape[0] not in (1, 3):
-        raise InputError(f"{where}: a response needs N codes and 1 or 3 rows of N linear values")
+        raise InputError(where, "a response needs N codes and 1 or 3 rows of N linear values")
     for values, what in [(codes, "codes"), *((row, "linear values") for row in linear)]:
         if not np.all(np.isfinite(values)) or np.any(np.diff(values) <= 0):
-            raise InputError(f"{where}: the {what} must be finite and strictly increasing")
+            raise InputError(where, f"the {what} must be finite and strictly increasing")
         if abs(values[0]) > 1e-9 or abs(values[-1] - 1.0) > 1e-9:
-            raise InputError(f"{where}: the {what} must run from 0 to 1 (normalise the white point to 1)")
+            raise InputError(where, f"the {what} must run from 0 to 1 (normalise the white point to 1)")
     return Response(name, "table", codes=codes, linear=linear, source=source)
 
 
@@ -204,15 +204,15 @@ def load_profile(path: str | os.PathLike[str]) -> Response:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the response profile ({exc})") from None
+        raise InputError(path, f"cannot read the response profile ({exc})") from None
     if not isinstance(document, dict) or document.get("format") != PROFILE_FORMAT:
-        raise InputError(f"{path}: not a cevr response profile (write one with `cevr calibrate`)")
+        raise InputError(path, "not a cevr response profile (write one with `cevr calibrate`)")
     if int(document.get("version", 0)) > PROFILE_VERSION:
-        raise InputError(f"{path}: profile version {document['version']} is newer than this cevr: upgrade cevr")
+        raise InputError(path, f"profile version {document['version']} is newer than this cevr: upgrade cevr")
     try:
         codes, linear = np.asarray(document["codes"], float), np.asarray(document["linear"], float)
     except (KeyError, TypeError, ValueError):
-        raise InputError(f"{path}: the profile has no usable 'codes' and 'linear' tables") from None
+        raise InputError(path, "the profile has no usable 'codes' and 'linear' tables") from None
     camera = " ".join(str(v) for v in (document.get("make"), document.get("model")) if v)
     return table_response(f"profile:{camera or path.stem}", codes, linear, source=str(path))
 

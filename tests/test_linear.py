@@ -1,18 +1,38 @@
-"""`--raw-mode linear`: exact exposures where the sensor measured, CEVR blended in only where it clipped."""
+"""`--raw-mode linear` on the shared physics-first path (cevr_cli/exposure.py): exact exposures where the sensor
+measured, a model blended in only where it clipped (here the paper's CEVR role, ``PaperModel``)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cevr_cli.exposure import (
+    EXACT,
+    EXACT_AND_MODEL,
+    MeasuredImage,
+    PaperModel,
+    measure_linear,
+    measured_radiance,
+    soft_weight,
+)
 from cevr_cli.imaging import srgb_decode, srgb_encode
-from cevr_cli.io.raw import LinearPhoto
-from cevr_cli.linear import EXACT, EXACT_AND_CEVR, linear_frames, linear_hdr, soft_weight
+
+EXACT_AND_CEVR = EXACT_AND_MODEL.format(model="CEVR (paper)")
+
+
+def linear_frames(predictor, photo: MeasuredImage, evs):
+    return PaperModel(predictor).frames(photo, evs)
+
+
+def linear_hdr(predictor, photo: MeasuredImage, evs):
+    return measured_radiance(photo, linear_frames(predictor, photo, [ev for ev in evs if ev < 0]))
 
 
 class ConstantPredictor:
     """Predicts every EV as one grey level: what the blend takes from CEVR is then known exactly."""
+
+    name = "constant"
+    weights_id = "constant"
 
     def __init__(self, level: float) -> None:
         self.level = level
@@ -27,12 +47,12 @@ class ConstantPredictor:
         return {"model": {"name": "constant", "variant": "test", "weights_id": "constant"}, "device": "cpu"}
 
 
-def photo_with_clipped_disc(size: int = 64) -> LinearPhoto:
+def photo_with_clipped_disc(size: int = 64) -> MeasuredImage:
     y, x = np.mgrid[0:size, 0:size]
     linear = np.repeat((0.05 + 0.4 * x / size)[..., None], 3, axis=2).astype(np.float32)
     clipped = (y - size / 2) ** 2 + (x - size / 2) ** 2 < (size / 6) ** 2
     linear[clipped] = 1.0
-    return LinearPhoto(Path("synthetic.dng"), linear, clipped, 4000, None)
+    return measure_linear(linear, clipped)
 
 
 def test_unclipped_pixels_are_the_linear_data_times_two_to_the_ev_exactly():
@@ -83,13 +103,22 @@ def test_the_blend_border_has_no_step():
 
 def test_the_hdr_is_the_linear_data_with_the_clipped_region_filled():
     photo = photo_with_clipped_disc(128)
-    level = 0.7  # CEVR says the disc is 0.7 (sRGB) at every darker EV: radiance srgb_decode(0.7) / 2^ev
-    hdr = linear_hdr(ConstantPredictor(level), photo, [-3.0, -2.0, -1.0, 0.0, 1.0])
+    level = 0.7  # CEVR says the disc is 0.7 (sRGB) at -3 and -2 EV: radiance srgb_decode(0.7) / 2^ev
+    radiance = linear_hdr(ConstantPredictor(level), photo, [-3.0, -2.0, 0.0, 1.0])
     far = soft_weight(photo.clipped) == 0
-    np.testing.assert_array_equal(hdr.radiance[far], photo.linear[far])
-    # Debevec's hat weights are equal (same code), so the fill is the mean of decode(0.5) * (8, 4, 2).
-    expected = float(srgb_decode(np.array(level))) * (8 + 4 + 2) / 3
-    np.testing.assert_allclose(hdr.radiance[photo.clipped], expected, rtol=1e-5)
+    np.testing.assert_array_equal(radiance[far], photo.linear[far])
+    # Both guesses are above the recorded lower bound (sRGB(0.125), sRGB(0.25)), so they are kept; Debevec's hat
+    # weights are equal (same code), so the fill is the mean of decode(0.7) * (8, 4).
+    expected = float(srgb_decode(np.array(level))) * (8 + 4) / 2
+    np.testing.assert_allclose(radiance[photo.clipped], expected, rtol=1e-5)
+
+
+def test_a_darker_frame_never_claims_less_light_than_the_sensor_recorded():
+    # At -1 EV the guess (0.7) is below what the saturated photosites recorded (sRGB(0.5) = 0.735): the frame keeps
+    # 0.735, and the HDR fill from it is the recorded 1.0, not less.
+    photo = photo_with_clipped_disc(128)
+    radiance = linear_hdr(ConstantPredictor(0.7), photo, [-1.0])
+    np.testing.assert_allclose(radiance[photo.clipped], 1.0, rtol=1e-5)
 
 
 def test_stack_and_fuse_a_cfa_dng_end_to_end(tmp_path, tiny_pair):
@@ -108,13 +137,14 @@ def test_stack_and_fuse_a_cfa_dng_end_to_end(tmp_path, tiny_pair):
     write_cfa_dng(tmp_path / "raw" / "IMG_0001.dng", scene * np.array([0.5, 1.0, 0.8]), 4000)
     runner = CliRunner()
     result = runner.invoke(app, ["stack", str(tmp_path / "raw"), "-o", str(tmp_path / "stacks"), "--evs", "-2,0,2",
-                                 "--format", "tiff", "--weights", str(weights), "-q"])
+                                 "--format", "tiff", "--model", "cevr-paper", "--weights", str(weights), "-q"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "stacks" / "IMG_0001" / "stack.json").read_text())
     assert manifest["raw"]["mode"] == "linear" and 0.05 < manifest["raw"]["clipped_fraction"] < 0.2
-    assert manifest["raw"]["frames"]["-2.00"] == EXACT_AND_CEVR and manifest["raw"]["frames"]["+2.00"] == EXACT
+    assert manifest["frames"]["-2.00"] == EXACT_AND_CEVR and manifest["frames"]["+2.00"] == EXACT
+    assert manifest["response"]["name"] == "linear"
     result = runner.invoke(app, ["fuse", str(tmp_path / "raw"), "-o", str(tmp_path / "hdr"), "--evs", "-3:3:1",
-                                 "--weights", str(weights), "-q"])
+                                 "--model", "cevr-paper", "--weights", str(weights), "-q"])
     assert result.exit_code == 0, result.output
     radiance = read_hdr_image(tmp_path / "hdr" / "IMG_0001" / "IMG_0001.exr")
     np.testing.assert_allclose(radiance[2:8, 2:8], 0.2, rtol=2e-3)  # measured: the linear data, exactly
@@ -125,4 +155,4 @@ def test_stack_and_fuse_a_cfa_dng_end_to_end(tmp_path, tiny_pair):
 def test_raw_mode_is_part_of_the_request(mode):
     from cevr_cli.stack import StackOptions
 
-    assert StackOptions([1.0], raw_mode=mode).request(ConstantPredictor(0))["raw_mode"] == mode
+    assert StackOptions([1.0], raw_mode=mode).request(PaperModel(ConstantPredictor(0)))["raw_mode"] == mode

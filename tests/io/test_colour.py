@@ -12,7 +12,7 @@ from PIL import Image, ImageCms
 
 from cevr_cli.io.colour import ASSUMED, CONVERTED, UNCHANGED, UNREADABLE, ColourSpace
 from cevr_cli.io.images import read_photo
-from cevr_cli.stack import photo_source
+from cevr_cli.measure import photo_source
 from tests.icc_profiles import display_p3_profile, p3_to_srgb_codes
 
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

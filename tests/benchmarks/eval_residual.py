@@ -1,0 +1,157 @@
+"""The response-aware path against the paper's CEVR and the naive baseline, per curve family and EV.
+
+Held-out scenes (the fixed validation split `cevr train` uses, never trained on: a flat map resized to
+``--size`` square, a panorama as two 90-degree views) are photographed by synthetic cameras (8-bit, sensor
+noise, metered exposure + ``--offset`` EV) whose curves come from four families:
+
+* ``camera (held out)``: darktable's held-out measured camera curves (never in training nor in the prior);
+  cevr reads them with ``--response camera`` (the generic prior), as a user without a profile would;
+* ``srgb``: renders and exports, read with ``--response srgb``;
+* ``gamma``: power laws 1.8-2.6, read with their own ``gamma:G``;
+* ``sigmoid``: Eilertsen et al.'s fits of measured curves, read with ``--response camera``.
+
+Per family and EV, PSNR (dB) against the exact rendering at that EV of: physics only, physics + residual
+(``--model cevr``), the paper's CEVR (``--model cevr-paper``, the shipped paper-role pair), and naive
+(invert gamma 2.2, x 2^EV, clip); the fused HDR image after Reinhard and Kim-Kautz tone mapping (HDR
+Toolbox form, as bench); and the tone-mapped HDR inside the clipped region only (flat clipped value, i.e.
+physics, against the network's fill).
+
+    python tests/benchmarks/eval_residual.py ../shared/data/openexr-scenes ../shared/data/polyhaven-hdri \
+        [--residual weights/cevr-residual.safetensors] [--paper weights/cevr-synthetic.safetensors] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+FAMILIES = ("camera (held out)", "srgb", "gamma", "sigmoid")
+
+
+def cameras(family: str, count: int, seed: int):
+    """``count`` (true response, response cevr reads it with) pairs of a family."""
+    from cevr_cli.response import SRGB, camera_prior, darktable_curves, darktable_response, gamma_response
+    from cevr_cli.training.residual import sigmoid_response
+
+    rng = np.random.default_rng(seed)
+    held_out = [i for i, v in enumerate(darktable_curves()["validation"]) if v]
+    for k in range(count):
+        if family == "camera (held out)":
+            yield darktable_response(held_out[k % len(held_out)]), camera_prior()
+        elif family == "srgb":
+            yield SRGB, SRGB
+        elif family == "gamma":
+            gamma = gamma_response(round(float(rng.uniform(1.8, 2.6)), 2))
+            yield gamma, gamma
+        else:
+            yield sigmoid_response(float(np.clip(rng.normal(0.9, 0.1), 0.6, 1.2)),
+                                   float(np.clip(rng.normal(0.6, 0.1), 0.3, 0.9))), camera_prior()
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    diff = (a.astype(np.float64) - b.astype(np.float64)) ** 2
+    mse = float(diff[mask].mean()) if mask is not None else float(diff.mean())
+    return -10 * np.log10(mse + 1e-10)
+
+
+def main() -> None:
+    from cevr_cli.evaluation.baselines import NaiveExposure
+    from cevr_cli.exposure import PaperModel, PhysicsModel, ResidualModel, measure_photo, measured_radiance
+    from cevr_cli.fuse import fuse_stack
+    from cevr_cli.hdr.tonemap import tonemap_to_display
+    from cevr_cli.imaging import quantise
+    from cevr_cli.model import load_predictor
+    from cevr_cli.training.camera import auto_exposure_scale
+    from cevr_cli.training.residual import render
+    from cevr_cli.training.scenes import find_radiance_maps, load_radiance, scene_views, split_scenes
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", type=Path, nargs="+")
+    parser.add_argument("--residual", default="weights/cevr-residual.safetensors")
+    parser.add_argument("--paper", default="weights/cevr-synthetic.safetensors")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--cameras", type=int, default=2, help="cameras per view and family")
+    parser.add_argument("--offset", type=float, default=0.5, help="exposure above the meter, EV")
+    parser.add_argument("--scale", type=float, default=2.0, help="the residual's resolution divisor")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N views (0 = all)")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    _, val = split_scenes(find_radiance_maps(args.folders))
+    views = [v for p in val for v in scene_views(load_radiance(p, 1024), args.size)]
+    views = views[: args.limit] if args.limit else views
+    residual_predictor = load_predictor(args.residual, "cpu", precision="fp32")
+    models = {"physics": PhysicsModel(), "physics + residual": ResidualModel(residual_predictor, scale=args.scale),
+              "CEVR (paper)": PaperModel(load_predictor(args.paper, "cpu", precision="fp32"))}
+    naive = NaiveExposure()
+    methods = [*models, "naive"]
+    ldr: dict[tuple[str, str, float], list[float]] = {}
+    hdr: dict[tuple[str, str, str], list[float]] = {}
+    seconds = {m: 0.0 for m in methods}
+    clipped_fractions = []
+    for family in FAMILIES:
+        for i, view in enumerate(views):
+            for true, assumed in cameras(family, args.cameras, seed=1000 * i + FAMILIES.index(family)):
+                scale = auto_exposure_scale(view) * 2.0**args.offset
+                rng = np.random.default_rng(i)
+                photo = render(view, scale, true, rng)
+                truths = {ev: render(view, scale * 2.0**ev, true, None) for ev in EVS}
+                truth_hdr = view * np.float32(scale)
+                truth_tm = {op: tonemap_to_display(truth_hdr, op, toolbox=True) for op in ("reinhard", "kimkautz")}
+                measured = measure_photo(photo, assumed, 8)
+                clipped_fractions.append(measured.clipped_fraction)
+                for name in methods:
+                    started = time.perf_counter()
+                    if name == "naive":
+                        frames = dict(zip(EVS, naive.predict(photo, EVS), strict=True))
+                    else:
+                        frames = {ev: f for ev, f, _ in models[name].frames(measured, EVS)}
+                    if name == "naive" or name == "CEVR (paper)":  # the paper's protocol: Debevec merge
+                        stack = {**{ev: quantise(f, 8) for ev, f in frames.items()}, 0.0: quantise(photo, 8)}
+                        radiance = fuse_stack(list(stack.values()), list(stack.keys())).radiance
+                    else:
+                        radiance = measured_radiance(measured, ((ev, frames[ev], "") for ev in EVS if ev < 0))
+                    seconds[name] += time.perf_counter() - started
+                    for ev in EVS:
+                        ldr.setdefault((family, name, ev), []).append(psnr(frames[ev], truths[ev]))
+                    for op in ("reinhard", "kimkautz"):
+                        mapped = tonemap_to_display(radiance, op, toolbox=True)
+                        hdr.setdefault((family, name, op), []).append(psnr(mapped, truth_tm[op]))
+                        if measured.clipped.any():
+                            hdr.setdefault((family, name, op + " clipped"), []).append(
+                                psnr(mapped, truth_tm[op], measured.clipped))
+            print(f"{family}: {len(views)} views x {args.cameras} cameras done", flush=True)
+
+    result = {"views": len(views), "cameras": args.cameras, "offset": args.offset, "scale": args.scale,
+              "clipped_fraction_mean": float(np.mean(clipped_fractions)),
+              "ldr": {f"{f}|{m}|{ev:+.1f}": float(np.mean(v)) for (f, m, ev), v in ldr.items()},
+              "hdr": {f"{f}|{m}|{op}": float(np.mean(v)) for (f, m, op), v in hdr.items()},
+              "seconds": seconds}
+    for family in FAMILIES:
+        print(f"\n### {family}: LDR PSNR (dB) per EV\n")
+        print("| method | " + " | ".join(f"{ev:+.1f}" for ev in EVS) + " |")
+        print("|---|" + "---:|" * len(EVS))
+        for name in methods:
+            print(f"| {name} | " + " | ".join(f"{np.mean(ldr[(family, name, ev)]):.2f}" for ev in EVS) + " |")
+        gain = [np.mean(ldr[(family, 'physics + residual', ev)]) - np.mean(ldr[(family, 'naive', ev)]) for ev in EVS]
+        print("| residual - naive | " + " | ".join(f"{g:+.2f}" for g in gain) + " |")
+        print(f"\nHDR after tone mapping ({family}):\n")
+        print("| method | Reinhard | Kim-Kautz | Reinhard, clipped region | Kim-Kautz, clipped region |")
+        print("|---|---:|---:|---:|---:|")
+        for name in methods:
+            cells = [np.mean(hdr.get((family, name, key), [np.nan]))
+                     for key in ("reinhard", "kimkautz", "reinhard clipped", "kimkautz clipped")]
+            print(f"| {name} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+    print(f"\nclipped fraction (mean over photos): {result['clipped_fraction_mean']:.3f}; seconds per method: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

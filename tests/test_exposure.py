@@ -1,0 +1,126 @@
+"""Physics-first re-exposure: exact where the photo measured, the residual network only where it did not."""
+
+import numpy as np
+import pytest
+import torch
+
+from cevr_cli.exposure import (
+    EXACT,
+    MeasuringPredictor,
+    PhysicsModel,
+    ResidualModel,
+    clip_threshold,
+    measure_photo,
+    measured_radiance,
+    physics_frame,
+    soft_weight,
+)
+from cevr_cli.imaging import quantise
+from cevr_cli.model import CEVRNet, CEVRPredictor, ModelPair, get_config
+from cevr_cli.response import SRGB, darktable_response, gamma_response
+
+
+def scene(h: int = 48, w: int = 64) -> np.ndarray:
+    """Relative radiance: a smooth ramp from 0.02 to 0.9, and a bright disc at 4 (clipped at EV 0)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    radiance = np.stack([0.02 + 0.88 * x / w, 0.02 + 0.5 * y / h, 0.3 + 0.2 * np.sin(x / 4)], axis=-1)
+    radiance[(y - h / 2) ** 2 + (x - w / 2) ** 2 < (h / 6) ** 2] = 4.0
+    return radiance.astype(np.float32)
+
+
+@pytest.mark.parametrize("response", [SRGB, gamma_response(2.2), darktable_response(3)], ids=lambda r: r.name)
+@pytest.mark.parametrize("s", [-3.0, -1.5, 1.0, 2.5])
+def test_physics_is_exact_wherever_the_photo_measured(response, s):
+    radiance = scene()
+    photo = response.encode(radiance)  # unquantised: the curve is then the only thing between light and codes
+    measured = measure_photo(photo, response, 16)
+    truth = response.encode(radiance * 2.0**s)
+    unclipped = ~measured.clipped
+    assert unclipped.mean() > 0.8 and measured.clipped.any()
+    np.testing.assert_allclose(physics_frame(measured, s)[unclipped], truth[unclipped], atol=2e-5)
+
+
+def test_the_clipping_mask_is_the_top_codes_of_any_channel():
+    rgb = np.zeros((2, 2, 3), np.float32)
+    rgb[0, 0, 1] = 1.0
+    rgb[0, 1] = clip_threshold(8) - 1 / 255
+    rgb[1, 1, 2] = 250 / 255
+    measured = measure_photo(rgb, SRGB, 8)
+    assert measured.clipped.tolist() == [[True, False], [False, True]]
+    assert measured.crushed.tolist() == [[False, False], [True, False]]
+
+
+def test_physics_model_frames_are_the_physics_frames_in_ev_order():
+    measured = measure_photo(SRGB.encode(scene()), SRGB, 8)
+    frames = list(PhysicsModel().frames(measured, [1.0, -2.0, 0.0]))
+    assert [ev for ev, _, _ in frames] == [-2.0, 0.0, 1.0]
+    for ev, frame, how in frames:
+        assert how == EXACT
+        np.testing.assert_array_equal(frame, physics_frame(measured, ev))
+
+
+def residual_pair(seed: int, trained: bool) -> ModelPair:
+    """A tiny residual-role pair; ``trained``: the darkening model's output maps are random (not the identity)."""
+    torch.manual_seed(seed)
+    config = get_config("cevr-residual-tiny")
+    inc, dec = CEVRNet(config).eval(), CEVRNet(config).eval()
+    if trained:
+        with torch.no_grad():
+            dec.conv_rgb.weight.normal_(0.0, 0.2)  # beta = a function of the features: a real residual,
+            dec.conv_rgb.bias.fill_(0.3)  # mostly brightening what was clipped
+    return ModelPair(inc, dec, config, weights_id="tiny-residual")
+
+
+def test_an_untrained_residual_returns_exactly_the_physics_frame():
+    # The network runs (its features are random) but its output layer is the identity: G_s = P_s exactly.
+    predictor = CEVRPredictor(residual_pair(0, trained=False), "cpu", precision="fp32")
+    measured = measure_photo(quantise(SRGB.encode(scene()), 8) / np.float32(255), SRGB, 8)
+    frames = [(ev, physics_frame(measured, ev)) for ev in (-3.0, -1.0, 2.0)]
+    for (ev, out), (_, physics) in zip(predictor.iter_on_frames(measured.photo, frames), frames, strict=True):
+        np.testing.assert_array_equal(out, np.clip(physics, 0, 1))
+    assert predictor.trained_directions() == ()
+    model = ResidualModel(predictor)
+    for ev, frame, _ in model.frames(measured, [-3.0, -1.0, 2.0]):
+        np.testing.assert_array_equal(frame, physics_frame(measured, ev))
+
+
+def test_a_trained_residual_changes_only_what_the_photo_clipped():
+    predictor = CEVRPredictor(residual_pair(1, trained=True), "cpu", precision="fp32")
+    assert predictor.trained_directions() == ("dec",)
+    measured = measure_photo(quantise(SRGB.encode(scene()), 8) / np.float32(255), SRGB, 8)
+    far = soft_weight(measured.clipped) == 0
+    changed = False
+    for ev, frame, how in ResidualModel(predictor, scale=1.0).frames(measured, [-2.0, 1.0]):
+        physics = physics_frame(measured, ev)
+        np.testing.assert_array_equal(frame[far], physics[far])  # exact away from the clipped disc
+        assert np.all(frame[measured.clipped] >= physics[measured.clipped] - 1e-7)  # never below what was recorded
+        changed |= bool(np.abs(frame - physics)[measured.clipped].max() > 1e-3)
+        assert (how == EXACT) == (ev > 0)
+    assert changed
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_reduced_resolution_residual_keeps_the_frame_size(scale):
+    predictor = CEVRPredictor(residual_pair(1, trained=True), "cpu", precision="fp32")
+    measured = measure_photo(quantise(SRGB.encode(scene(50, 70)), 8) / np.float32(255), SRGB, 8)
+    ((ev, frame, _),) = ResidualModel(predictor, scale=scale).frames(measured, [-1.0])
+    assert frame.shape == (50, 70, 3) and frame.dtype == np.float32
+
+
+def test_measured_radiance_is_the_photos_light_where_it_did_not_clip():
+    response = gamma_response(2.2)
+    radiance = scene()
+    measured = measure_photo(response.encode(radiance), response, 16)
+    hdr = measured_radiance(measured, PhysicsModel().frames(measured, [-3.0, -2.0]))
+    far = soft_weight(measured.clipped) == 0
+    np.testing.assert_allclose(hdr[far], radiance[far], rtol=1e-4, atol=1e-6)
+    # physics alone knows only the lower bound in the clipped disc: the fill is exactly the recorded white, 1
+    np.testing.assert_allclose(hdr[measured.clipped], 1.0, rtol=1e-4)
+
+
+def test_measuring_predictor_is_an_image_predictor_through_a_fixed_response():
+    predictor = MeasuringPredictor(PhysicsModel(), gamma_response(2.2))
+    rgb = gamma_response(2.2).encode(scene() * 0.2)
+    stack = predictor.predict(rgb, [1.0, -1.0])
+    assert stack.shape == (2, *rgb.shape) and predictor.name == "physics (gamma:2.2)"
+    np.testing.assert_allclose(stack[0], gamma_response(2.2).encode(scene() * 0.4), atol=1e-5)

@@ -1,0 +1,126 @@
+"""Responses as values: round trips on every code, monotone curves, white point, hand values, profiles, routing."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cevr_cli.errors import InputError, UsageError
+from cevr_cli.response import (
+    LINEAR,
+    SRGB,
+    camera_key,
+    camera_prior,
+    check_response_spec,
+    choose_response,
+    darktable_curves,
+    darktable_response,
+    gamma_response,
+    load_profile,
+    parse_response,
+    profile_record,
+    table_response,
+)
+
+CODES_8 = np.arange(256, dtype=np.float64) / 255
+CODES_16 = np.arange(65536, dtype=np.float64) / 65535
+
+
+def built_ins():
+    return [SRGB, LINEAR, gamma_response(2.2), gamma_response(1.8), camera_prior(), darktable_response(0)]
+
+
+@pytest.mark.parametrize("response", built_ins(), ids=lambda r: r.name)
+@pytest.mark.parametrize("codes", [CODES_8, CODES_16], ids=["8-bit", "16-bit"])
+def test_encode_inverts_decode_on_every_code(response, codes):
+    rgb = np.repeat(codes[:, None], 3, axis=1).astype(np.float32)
+    back = response.encode(response.decode(rgb))
+    # float32 arithmetic: within 1/50 of the finest 16-bit step
+    np.testing.assert_allclose(back, rgb, atol=3e-7)
+
+
+@pytest.mark.parametrize("response", built_ins(), ids=lambda r: r.name)
+def test_curves_are_monotone_with_white_at_one(response):
+    x = np.linspace(0, 1, 4097, dtype=np.float32)[:, None].repeat(3, axis=1)
+    y = response.encode(x)
+    assert np.all(np.diff(y[:, 0]) >= 0) and np.diff(y[:, 0]).sum() > 0.99
+    assert response.encode(np.ones((1, 3)))[0, 0] == pytest.approx(1.0)
+    assert response.decode(np.ones((1, 3)))[0, 0] == pytest.approx(1.0)
+    assert response.encode(np.full((1, 3), 4.0))[0, 0] == pytest.approx(1.0)  # clipped at the white point
+    assert response.encode(np.zeros((1, 3)))[0, 0] == pytest.approx(0.0, abs=1e-7)
+
+
+def test_built_ins_against_hand_values():
+    half = np.full((1, 3), 0.5, dtype=np.float32)
+    assert SRGB.decode(half)[0, 0] == pytest.approx(((0.5 + 0.055) / 1.055) ** 2.4, rel=1e-6)
+    assert SRGB.decode(np.full((1, 3), 0.04))[0, 0] == pytest.approx(0.04 / 12.92, rel=1e-6)
+    assert gamma_response(2.2).decode(half)[0, 0] == pytest.approx(0.5**2.2, rel=1e-6)
+    assert gamma_response(2.2).encode(half)[0, 0] == pytest.approx(0.5 ** (1 / 2.2), rel=1e-6)
+    assert LINEAR.decode(half)[0, 0] == 0.5
+
+
+def test_the_camera_prior_is_the_mean_of_the_training_curves_only():
+    table = darktable_curves()
+    training = [i for i in range(len(table["names"])) if not table["validation"][i]]
+    held_out = [i for i in range(len(table["names"])) if table["validation"][i]]
+    assert held_out and len(training) > len(held_out)
+    x = np.array([[0.01] * 3, [0.18] * 3, [0.5] * 3], dtype=np.float32)
+    mean = np.mean([darktable_response(i).encode(x) for i in training], axis=0)
+    np.testing.assert_allclose(camera_prior().encode(x), mean, atol=2e-3)
+    with_held_out = np.mean([darktable_response(i).encode(x) for i in training + held_out], axis=0)
+    assert np.abs(with_held_out - mean).max() > 2e-3  # the held-out curves would have moved it
+
+
+def test_tables_refuse_curves_that_are_not_monotone_from_zero_to_one():
+    codes = np.linspace(0, 1, 5)
+    with pytest.raises(InputError, match="strictly increasing"):
+        table_response("bad", codes, [0, 0.3, 0.2, 0.6, 1.0])
+    with pytest.raises(InputError, match="from 0 to 1"):
+        table_response("bad", codes, [0, 0.1, 0.2, 0.6, 0.9])
+
+
+def test_per_channel_tables_apply_each_row_to_its_channel():
+    codes = np.linspace(0, 1, 3)
+    response = table_response("rgb", codes, [[0, 0.5, 1], [0, 0.25, 1], [0, 0.125, 1]])
+    np.testing.assert_allclose(response.decode(np.full((1, 3), 0.5)), [[0.5, 0.25, 0.125]])
+
+
+@pytest.mark.parametrize("spec, message", [("bogus", "use auto"), ("gamma:x", "gamma:2.2"),
+                                           ("gamma:-2", "positive"), ("missing.json", "no such profile")])
+def test_bad_specs_are_one_line_usage_errors(spec, message):
+    with pytest.raises(UsageError, match=message):
+        check_response_spec(spec)
+
+
+def test_profiles_round_trip_and_refuse_what_is_not_one(tmp_path):
+    response = table_response("x", CODES_8, CODES_8**2.0)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(profile_record(response, "Canon", "EOS 5D", "test")))
+    loaded = parse_response(str(path))
+    assert loaded.name == "profile:Canon EOS 5D"
+    # linear interpolation of x^2 between codes: at most (1/255)^2 / 4 off
+    np.testing.assert_allclose(loaded.decode(np.full((1, 3), 0.5)), 0.25, atol=(1 / 255) ** 2 / 4)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(InputError, match="cannot read"):
+        load_profile(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text(json.dumps({"format": "something"}))
+    with pytest.raises(InputError, match="not a cevr response profile"):
+        load_profile(tmp_path / "other.json")
+    (tmp_path / "new.json").write_text(json.dumps({**profile_record(response, "a", "b", "t"), "version": 99}))
+    with pytest.raises(InputError, match="upgrade cevr"):
+        load_profile(tmp_path / "new.json")
+
+
+def test_auto_routes_by_what_the_file_says(tmp_path, monkeypatch):
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path))
+    assert choose_response("auto", raw=True, make=None, model=None).response is LINEAR
+    choice = choose_response("auto", raw=False, make="Canon", model="EOS 5D")
+    assert choice.response.name == "camera" and choice.reason == "EXIF Make Canon, no profile: camera prior"
+    assert choose_response("auto", raw=False, make=None, model=None).response is SRGB
+    folder = tmp_path / "responses"
+    folder.mkdir()
+    record = profile_record(table_response("x", CODES_8, CODES_8**2.0), "Canon", "EOS 5D", "test")
+    (folder / f"{camera_key('CANON', 'eos 5d')}.json").write_text(json.dumps(record))
+    choice = choose_response("auto", raw=False, make="Canon", model="EOS 5D")
+    assert choice.response.name == "profile:Canon EOS 5D" and "installed profile" in choice.reason
+    assert choose_response("srgb", raw=False, make="Canon", model="EOS 5D").response is SRGB  # explicit wins
