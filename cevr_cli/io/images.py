@@ -1,4 +1,5 @@
-"""Reading photographers' files (JPEG, PNG, 8/16-bit TIFF, camera RAW) and writing LDR outputs.
+"""Reading photographers' files (JPEG, PNG, 8/16-bit TIFF, phones' HEIC/HEIF/AVIF, camera RAW) and writing
+LDR outputs.
 
 Every failure is an :class:`InputError` naming the file and the reason; size limits are checked from the
 header before any pixels are decoded.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +21,9 @@ from .atomic import atomic_path
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
 from .exif import ExifInfo, exif_from_pillow
 
-SUPPORTED_LDR = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+# HEIF (HEIC: Apple's and most Android phones' default) decoded by pillow-heif, AVIF by Pillow's own plugin.
+HEIF_EXTENSIONS = (".heic", ".heif", ".hif")
+SUPPORTED_LDR = (".jpg", ".jpeg", ".png", ".tif", ".tiff", *HEIF_EXTENSIONS, ".avif")
 RAW_EXTENSIONS = (
     ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".kdc", ".mef", ".mos", ".mrw",
     ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
@@ -89,48 +93,105 @@ def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
-    import cv2
     from PIL import Image, UnidentifiedImageError
 
+    _register_heif()
     # Pillow's own bomb guard (89 MP, an error at twice that) must not refuse what --max-megapixels allows.
     Image.MAX_IMAGE_PIXELS = max(int(max_megapixels * 1e6), Image.MAX_IMAGE_PIXELS or 0)
     try:
         with Image.open(path) as im:
             width, height = im.size
             check_dimensions(path, width, height, max_megapixels, min_side)
-            exif = im.getexif()
+            exif = im.getexif()  # HEIF: orientation 1, since libheif turns the pixels upright itself
             icc = im.info.get("icc_profile")
             exif_bytes = exif.tobytes() if exif else None
             info = exif_from_pillow(exif) if exif else None  # while the file is open: sub-IFDs are read lazily
-            im.load()  # raises on truncated data, which OpenCV would decode silently as grey
+            data, bits = _decode_pillow(path, im) if im.format in ("HEIF", "AVIF") else _decode_opencv(path, im)
     except InputError:
         raise
     except UnidentifiedImageError:
         raise InputError(path, "not an image (unrecognised format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(path, f"truncated or corrupt image data ({exc})") from None
+        reason = " ".join(str(exc).split())  # one line: libheif's messages end in a newline
+        raise InputError(path, f"truncated or corrupt image data ({reason})") from None
     except Image.DecompressionBombError:
         raise InputError(path, "too large: refused as a decompression bomb") from None
-    data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
-    if data is None:
-        raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
     if data.ndim == 2:
         data = np.repeat(data[..., None], 3, axis=2)
     elif data.shape[2] == 4:
         data = data[..., :3]
     elif data.shape[2] == 2:  # grey + alpha
         data = np.repeat(data[..., :1], 3, axis=2)
-    if data.dtype == np.uint8:
-        bits, scale = 8, 255.0
-    elif data.dtype == np.uint16:
-        bits, scale = 16, 65535.0
-    else:
-        raise InputError(path, f"unsupported sample type {data.dtype} (8- or 16-bit integer images only)")
-    codes, colour, icc = to_srgb(data[..., ::-1], icc)
-    rgb = codes.astype(np.float32) / scale
+    codes, colour, icc = to_srgb(data, icc)
+    rgb = codes.astype(np.float32) / (255.0 if codes.dtype == np.uint8 else 65535.0)
     if info is not None:
         rgb = _orient(rgb, info.orientation)
     return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes, colour)
+
+
+def _register_heif() -> None:
+    """Let Pillow open HEIF files (pillow-heif's opener), for their size and metadata."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
+def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """RGB or grey(+alpha) codes (uint8 or uint16) and their bit depth, decoded by OpenCV; ``im`` is Pillow's
+    handle on the same file."""
+    im.load()  # raises on truncated data, which OpenCV would decode silently as grey
+    data = _opencv_codes(path)
+    if data is None:
+        raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
+    if data.dtype not in (np.uint8, np.uint16):
+        raise InputError(path, f"unsupported sample type {data.dtype} (8- or 16-bit integer images only)")
+    return data, 8 if data.dtype == np.uint8 else 16
+
+
+def _opencv_codes(path: Path) -> np.ndarray | None:
+    """The codes OpenCV decodes, BGR(A) turned to RGB with alpha dropped; None when it cannot decode the file."""
+    import cv2
+
+    data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
+    if data is not None and data.ndim == 3 and data.shape[2] >= 3:
+        data = data[..., 2::-1]
+    return data
+
+
+def _decode_pillow(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """RGB(A) or grey codes of a HEIF or AVIF file and their bit depth; 10- and 12-bit images as 16-bit codes."""
+    if im.format == "AVIF":
+        return _decode_avif(path, im)
+    from pillow_heif import open_heif
+
+    heif = open_heif(path, convert_hdr_to_8bit=False)
+    bits = int(heif.info.get("bit_depth") or 8)
+    data = np.array(heif)  # a copy: writable
+    if data.dtype == np.uint16 and bits < 16:
+        data |= data >> bits  # pillow-heif shifts n-bit codes to the top: fill the low bits for full scale
+    return data, bits
+
+
+def _decode_avif(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """An AVIF file's codes: OpenCV's decoder where it has one (it keeps 10 and 12 bits), else Pillow's (8 bits)."""
+    data = _opencv_codes(path)
+    if data is None:  # an OpenCV built without libavif, or a damaged file (Pillow says which)
+        im.load()
+        return np.asarray(im if im.mode in ("L", "RGB", "RGBA") else im.convert("RGB")), 8
+    if data.dtype == np.uint8:
+        return data, 8
+    bits = _av1_bit_depth(path)  # OpenCV gives n-bit codes in uint16: scale them to 16 bits
+    return (data << (16 - bits)) | (data >> (2 * bits - 16)), bits
+
+
+def _av1_bit_depth(path: Path) -> int:
+    """Bits per sample (8, 10 or 12) of an AVIF file, from its AV1 codec configuration box (``av1C``)."""
+    data = path.read_bytes()
+    at = data.find(b"av1C")
+    if at < 0 or at + 7 > len(data):
+        raise InputError(path, "truncated or corrupt image data (no AV1 codec configuration)")
+    flags = data[at + 6]  # seq_tier, high_bitdepth, twelve_bit, ... (AV1-ISOBMFF section 2.3.3)
+    return (12 if flags & 0x20 else 10) if flags & 0x40 else 8
 
 
 def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
