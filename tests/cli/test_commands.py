@@ -245,6 +245,20 @@ def test_an_unwritable_output_is_one_line_and_exit_2_before_any_work(tmp_path, p
     assert "cannot write there" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("where", ["under a file", "/proc"])
+def test_train_to_an_unwritable_output_is_one_line_and_exit_2_before_loading_data(tmp_path, where):
+    data = tmp_path / "maps"
+    data.mkdir()
+    for name in ("a.hdr", "b.hdr"):
+        (data / name).write_bytes(b"never read: the output is checked first")
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder is needed")
+    out = blocker / "run" if where == "under a file" else "/proc/cevr-run"
+    result = runner.invoke(app, ["train", "--data", str(data), "-o", str(out), "--device", "cpu"])
+    assert result.exit_code == 2, result.output
+    assert "cannot write there" in result.output and "Traceback" not in result.output
+
+
 def test_bench_refuses_an_unwritable_csv_before_running(tmp_path, weights):
     blocker = tmp_path / "file"
     blocker.write_text("x")
