@@ -1,6 +1,7 @@
 """End-to-end CLI runs on tiny images the tests write, with a tiny model saved as weights."""
 
 import json
+import os
 
 import cv2
 import numpy as np
@@ -265,6 +266,19 @@ def test_bench_refuses_an_unwritable_csv_before_running(tmp_path, weights):
     result = runner.invoke(app, ["bench", str(tmp_path / "no-such-dataset"), "--weights", str(weights),
                                  "--csv", str(blocker / "table.csv")])
     assert result.exit_code == 2 and "cannot write there" in result.output
+
+
+@pytest.mark.parametrize("option", ["--csv", "--json-out"])
+def test_bench_refuses_a_fifo_or_device_as_its_table_before_running(tmp_path, weights, option):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    device = tmp_path / "stdout"
+    device.symlink_to("/dev/null")  # a link in tmp_path: never /dev itself, which root could replace
+    for target in (fifo, device):
+        result = runner.invoke(app, ["bench", str(tmp_path / "no-such-dataset"), "--weights", str(weights),
+                                     option, str(target)])
+        assert result.exit_code == 2 and "not a regular file" in result.output, result.output
+        assert "Traceback" not in result.output and not os.path.isfile(target)
 
 
 @pytest.mark.parametrize(("spec", "message"), [(",", "holds no numbers"), ("-3:3:0.001", "at most 121")])
