@@ -33,6 +33,9 @@ from typing import Any
 from .errors import CevrError, InputError, OutputError
 from .io.images import PHOTO_EXTENSIONS
 from .io.lock import OutputLock
+from .vocabulary import HDR_SUFFIXES
+
+_INPUT_EXTENSIONS = PHOTO_EXTENSIONS + HDR_SUFFIXES  # what some command reads: namesakes among them share a stem
 
 
 def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
@@ -76,24 +79,21 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
                  allow_inside_input: bool = False, name_format: str = "{name}") -> dict[Path, Path]:
     """Map each source to its own output under ``out_dir``: ``name_format`` with ``{name}`` filled in.
 
-    The name is ``<stem>``; sources that share a stem (IMG_0001.JPG in two folders, or IMG_0001.JPG
-    beside IMG_0001.CR2) get ``<relative parent>__<stem>_<ext>`` instead, deterministically.
+    The name (:func:`_output_name`) comes from the source's own path, never from what else is in the batch,
+    so a photo keeps its output whatever it is stacked with. Names that still meet (files given one by one
+    from two folders) are told apart by a trailing ``_``, in the order given.
     """
     out_dir = Path(out_dir).resolve()
     for root in roots:
         root = Path(root).resolve()
         if root.is_dir() and not allow_inside_input and out_dir.is_relative_to(root):
             raise OutputError(f"{out_dir}: output folder is inside the input folder {root}; choose another -o")
-    stems = Counter(Path(s).stem.lower() for s in sources)
     plan: dict[Path, Path] = {}
     used: set[str] = set()
+    stems_beside: dict[Path, Counter[str]] = {}
     for source in sources:
         source = Path(source)
-        name = source.stem
-        if stems[source.stem.lower()] > 1:
-            rel = _relative_key(source, roots)
-            parent = "__".join(rel.parent.parts)
-            name = f"{parent + '__' if parent else ''}{source.stem}_{source.suffix.lstrip('.').lower()}"
+        name = _output_name(source, roots, stems_beside)
         while name.lower() in used:
             name += "_"
         used.add(name.lower())
@@ -102,6 +102,32 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
             raise OutputError(f"{folder}: output would overwrite the input")
         plan[source] = folder
     return plan
+
+
+def _output_name(source: Path, roots: Sequence[Path], stems_beside: dict[Path, Counter[str]]) -> str:
+    """``[<subfolder>__...]<stem>[_<ext>]``: the subfolders between the root the source was found in and the
+    source (a recursive walk), and its extension when another input of the same stem lies beside it on disk
+    (IMG_0001.JPG beside IMG_0001.CR2, x.exr beside x.hdr), whether or not that one is in the batch.
+
+    ``stems_beside``: input stems per folder (:func:`_input_stems`), filled here as folders are first met.
+    """
+    parents = _relative_key(source, roots).parent.parts
+    name = "".join(f"{part}__" for part in parents) + source.stem
+    if source.is_file():
+        if source.parent not in stems_beside:
+            stems_beside[source.parent] = _input_stems(source.parent)
+        itself = 1 if source.suffix.lower() in _INPUT_EXTENSIONS else 0
+        if stems_beside[source.parent][source.stem.lower()] > itself:
+            name += f"_{source.suffix.lstrip('.').lower()}"
+    return name
+
+
+def _input_stems(folder: Path) -> Counter[str]:
+    """How many files that cevr reads (photos, radiance maps) of each stem, in lower case, ``folder`` holds."""
+    try:
+        return Counter(p.stem.lower() for p in folder.iterdir() if p.suffix.lower() in _INPUT_EXTENSIONS)
+    except OSError:
+        return Counter()
 
 
 def completion(output: Path, marker: str | None, request: dict[str, Any] | None = None) -> str:

@@ -36,9 +36,23 @@ def test_same_names_from_different_folders_do_not_collide(tree, tmp_path):
     plan = plan_outputs(photos, tmp_path / "out", roots=[tree])
     folders = list(plan.values())
     assert len(set(folders)) == len(folders)
-    assert plan[tree / "b/IMG_0002.jpg"].name == "IMG_0002"
-    assert {plan[tree / "a/IMG_0001.JPG"].name, plan[tree / "b/IMG_0001.JPG"].name} == {"a__IMG_0001_jpg",
-                                                                                       "b__IMG_0001_jpg"}
+    assert {source.relative_to(tree).as_posix(): folder.name for source, folder in plan.items()} == {
+        "a/IMG_0001.JPG": "a__IMG_0001", "b/IMG_0001.JPG": "b__IMG_0001", "b/IMG_0002.jpg": "b__IMG_0002",
+        "b/deep/IMG_0003.png": "b__deep__IMG_0003"}
+
+
+def test_a_photos_output_name_does_not_depend_on_the_rest_of_the_batch(tmp_path):
+    folder = tmp_path / "card"
+    folder.mkdir()
+    for name in ("IMG_0001.JPG", "IMG_0001.CR2", "IMG_0001.xmp", "IMG_0002.jpg"):
+        (folder / name).write_bytes(b"x")
+    out = tmp_path / "out"
+    alone = {name: plan_outputs([folder / name], out, roots=[folder / name])[folder / name].name
+             for name in ("IMG_0001.JPG", "IMG_0001.CR2", "IMG_0002.jpg")}
+    together = {source.name: output.name
+                for source, output in plan_outputs(discover_inputs([folder]), out, roots=[folder]).items()}
+    assert alone == together == {"IMG_0001.JPG": "IMG_0001_jpg", "IMG_0001.CR2": "IMG_0001_cr2",
+                                 "IMG_0002.jpg": "IMG_0002"}  # a sidecar (.xmp) is not a namesake
 
 
 def test_refuses_output_inside_the_input_tree(tree):
@@ -111,7 +125,7 @@ def test_file_outputs_get_collision_free_names_and_resume(tree, tmp_path):
     photos = discover_inputs([tree], recursive=True)
     plan = plan_outputs(photos, tmp_path / "out", roots=[tree], name_format="{name}-done.txt")
     assert len(set(plan.values())) == len(plan)
-    assert plan[tree / "a/IMG_0001.JPG"].name == "a__IMG_0001_jpg-done.txt"
+    assert plan[tree / "a/IMG_0001.JPG"].name == "a__IMG_0001-done.txt"
 
     def job(source, output):
         output.write_text(source.name)

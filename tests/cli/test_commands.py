@@ -63,8 +63,8 @@ def test_stack_tiff_is_16_bit_and_recursive_walk_finds_subfolders(tmp_path, phot
     result = runner.invoke(app, ["stack", str(photos), "-o", str(out), "--evs", "1", "--format", "tiff", "-r",
                                  "--weights", str(weights), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c"]
-    assert cv2.imread(str(out / "c" / "00_ev+1.00.tif"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "sub__c"]
+    assert cv2.imread(str(out / "sub__c" / "00_ev+1.00.tif"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
 
 
 def test_bad_file_fails_alone_and_sets_exit_code(tmp_path, photos, weights):
