@@ -8,6 +8,7 @@ header before any pixels are decoded.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ RAW_EXTENSIONS = (
     ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
 )
 PHOTO_EXTENSIONS = SUPPORTED_LDR + RAW_EXTENSIONS
+_OPENCV_PIXEL_LIMIT = 1 << 30  # OpenCV's default CV_IO_MAX_IMAGE_PIXELS
 
 
 @dataclass
@@ -77,6 +79,21 @@ def check_dimensions(path: Path, width: int, height: int, max_megapixels: float,
         raise InputError(path, f"too large: {megapixels:.1f} MP (limit {max_megapixels:g} MP, see --max-megapixels)")
 
 
+def _check_opencv_limit(path: Path, width: int, height: int) -> None:
+    """Refuse, before decoding, an image OpenCV's decoders would refuse after Pillow had decoded it whole.
+
+    OpenCV's limit is ``OPENCV_IO_MAX_IMAGE_PIXELS`` (default 2**30, about 1074 MP), read from the environment
+    as OpenCV itself reads it.
+    """
+    try:
+        limit = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", _OPENCV_PIXEL_LIMIT))
+    except ValueError:
+        limit = _OPENCV_PIXEL_LIMIT
+    if width * height > limit:
+        raise InputError(path, f"too large: {width * height / 1e6:.1f} MP is more than OpenCV decodes "
+                               f"({limit / 1e6:g} MP, see OPENCV_IO_MAX_IMAGE_PIXELS)")
+
+
 def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
     """Apply EXIF orientation (1..8) so pixels are upright (the transforms of Pillow's exif_transpose)."""
     ops = {
@@ -102,6 +119,8 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
         with Image.open(path) as im:
             width, height = im.size
             check_dimensions(path, width, height, max_megapixels, min_side)
+            if im.format != "HEIF":  # pixels decoded by OpenCV (AVIF where it can)
+                _check_opencv_limit(path, width, height)
             exif = im.getexif()  # HEIF: orientation 1, since libheif turns the pixels upright itself
             icc = im.info.get("icc_profile")
             exif_bytes = exif.tobytes() if exif else None
@@ -152,7 +171,10 @@ def _opencv_codes(path: Path) -> np.ndarray | None:
     """The codes OpenCV decodes, BGR(A) turned to RGB with alpha dropped; None when it cannot decode the file."""
     import cv2
 
-    data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
+    try:
+        data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # a decoder's own refusal: one input's failure, not the batch's
+        return None
     if data is not None and data.ndim == 3 and data.shape[2] >= 3:
         data = data[..., 2::-1]
     return data
