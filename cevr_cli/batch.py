@@ -211,8 +211,11 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None) -> BatchI
     if marker is None:
         return _run_file(source, output, job, started)
     folder = output
-    _remove_stale_partials(folder)
-    partial = _new_partial(folder)
+    try:
+        _remove_stale_partials(folder)
+        partial = _new_partial(folder)
+    except OSError as exc:  # a name too long for the file system, a full disk
+        return _failure(source, exc, started)
     try:
         job(source, partial)
         if folder.exists():  # only reached with overwrite or a stale output: replace the old result whole

@@ -125,7 +125,8 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
             icc = im.info.get("icc_profile")
             exif_bytes = exif.tobytes() if exif else None
             info = exif_from_pillow(exif) if exif else None  # while the file is open: sub-IFDs are read lazily
-            data, bits = _decode_pillow(path, im) if im.format in ("HEIF", "AVIF") else _decode_opencv(path, im)
+            decode = {"HEIF": _decode_heif, "AVIF": _decode_avif}.get(im.format, _decode_opencv)
+            data, bits = decode(path, im)
     except InputError:
         raise
     except UnidentifiedImageError:
@@ -180,10 +181,9 @@ def _opencv_codes(path: Path) -> np.ndarray | None:
     return data
 
 
-def _decode_pillow(path: Path, im: Any) -> tuple[np.ndarray, int]:
-    """RGB(A) or grey codes of a HEIF or AVIF file and their bit depth; 10- and 12-bit images as 16-bit codes."""
-    if im.format == "AVIF":
-        return _decode_avif(path, im)
+def _decode_heif(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """A HEIF file's RGB(A) or grey codes, upright, and their bit depth (pillow-heif): 10- and 12-bit images as
+    16-bit codes."""
     from pillow_heif import open_heif
 
     heif = open_heif(path, convert_hdr_to_8bit=False)
@@ -195,7 +195,8 @@ def _decode_pillow(path: Path, im: Any) -> tuple[np.ndarray, int]:
 
 
 def _decode_avif(path: Path, im: Any) -> tuple[np.ndarray, int]:
-    """An AVIF file's codes: OpenCV's decoder where it has one (it keeps 10 and 12 bits), else Pillow's (8 bits)."""
+    """An AVIF file's RGB(A) or grey codes and their bit depth: OpenCV's decoder where it has one (it keeps 10
+    and 12 bits, as 16-bit codes here), else Pillow's (8 bits)."""
     data = _opencv_codes(path)
     if data is None:  # an OpenCV built without libavif, or a damaged file (Pillow says which)
         im.load()
