@@ -4,10 +4,14 @@ One policy (:class:`BatchPolicy`) for all of them:
 
 * One output per input (a folder, or a single file), named so that two inputs never collide, never
   inside the input tree.
-* A folder job writes into a hidden ``.<name>.partial`` folder that is renamed into place when the job
-  ends; a file job's writer is atomic itself. A folder counts as done only when its marker (written
-  last) parses and records the same request: an interrupted batch leaves no half-written output, a
-  re-run redoes exactly what is missing, and a re-run with other options redoes what they change.
+* A folder job writes into a hidden ``.<name>.partial-<pid>-<random>`` folder of its own that is renamed
+  into place when the job ends; a file job's writer is atomic itself. A folder counts as done only when
+  its marker (written last) parses, records the same request and every file it lists is there and not
+  empty: an interrupted batch leaves no half-written output, a re-run redoes exactly what is missing, and
+  a re-run with other options redoes what they change.
+* Runs sharing an output folder take turns on each output (:class:`~cevr_cli.io.lock.OutputLock`): an
+  output another run is writing is left to it and looked at again once the rest is done; what that run
+  completed is reported as skipped, what it did not finish is done here.
 * ``--dry-run`` lists the plan; ``--overwrite`` redoes everything.
 * A failing input is reported in one line and the batch goes on; the report's exit code says so.
 """
@@ -15,6 +19,9 @@ One policy (:class:`BatchPolicy`) for all of them:
 from __future__ import annotations
 
 import json
+import os
+import re
+import secrets
 import shutil
 import time
 from collections import Counter
@@ -25,6 +32,10 @@ from typing import Any
 
 from .errors import CevrError, InputError, OutputError
 from .io.images import PHOTO_EXTENSIONS
+from .io.lock import OutputLock
+from .vocabulary import HDR_SUFFIXES
+
+_INPUT_EXTENSIONS = PHOTO_EXTENSIONS + HDR_SUFFIXES  # what some command reads: namesakes among them share a stem
 
 
 def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
@@ -68,24 +79,21 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
                  allow_inside_input: bool = False, name_format: str = "{name}") -> dict[Path, Path]:
     """Map each source to its own output under ``out_dir``: ``name_format`` with ``{name}`` filled in.
 
-    The name is ``<stem>``; sources that share a stem (IMG_0001.JPG in two folders, or IMG_0001.JPG
-    beside IMG_0001.CR2) get ``<relative parent>__<stem>_<ext>`` instead, deterministically.
+    The name (:func:`_output_name`) comes from the source's own path, never from what else is in the batch,
+    so a photo keeps its output whatever it is stacked with. Names that still meet (files given one by one
+    from two folders) are told apart by a trailing ``_``, in the order given.
     """
     out_dir = Path(out_dir).resolve()
     for root in roots:
         root = Path(root).resolve()
         if root.is_dir() and not allow_inside_input and out_dir.is_relative_to(root):
             raise OutputError(f"{out_dir}: output folder is inside the input folder {root}; choose another -o")
-    stems = Counter(Path(s).stem.lower() for s in sources)
     plan: dict[Path, Path] = {}
     used: set[str] = set()
+    stems_beside: dict[Path, Counter[str]] = {}
     for source in sources:
         source = Path(source)
-        name = source.stem
-        if stems[source.stem.lower()] > 1:
-            rel = _relative_key(source, roots)
-            parent = "__".join(rel.parent.parts)
-            name = f"{parent + '__' if parent else ''}{source.stem}_{source.suffix.lstrip('.').lower()}"
+        name = _output_name(source, roots, stems_beside)
         while name.lower() in used:
             name += "_"
         used.add(name.lower())
@@ -96,11 +104,38 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
     return plan
 
 
+def _output_name(source: Path, roots: Sequence[Path], stems_beside: dict[Path, Counter[str]]) -> str:
+    """``[<subfolder>__...]<stem>[_<ext>]``: the subfolders between the root the source was found in and the
+    source (a recursive walk), and its extension when another input of the same stem lies beside it on disk
+    (IMG_0001.JPG beside IMG_0001.CR2, x.exr beside x.hdr), whether or not that one is in the batch.
+
+    ``stems_beside``: input stems per folder (:func:`_input_stems`), filled here as folders are first met.
+    """
+    parents = _relative_key(source, roots).parent.parts
+    name = "".join(f"{part}__" for part in parents) + source.stem
+    if source.is_file():
+        if source.parent not in stems_beside:
+            stems_beside[source.parent] = _input_stems(source.parent)
+        itself = 1 if source.suffix.lower() in _INPUT_EXTENSIONS else 0
+        if stems_beside[source.parent][source.stem.lower()] > itself:
+            name += f"_{source.suffix.lstrip('.').lower()}"
+    return name
+
+
+def _input_stems(folder: Path) -> Counter[str]:
+    """How many files that cevr reads (photos, radiance maps) of each stem, in lower case, ``folder`` holds."""
+    try:
+        return Counter(p.stem.lower() for p in folder.iterdir() if p.suffix.lower() in _INPUT_EXTENSIONS)
+    except OSError:
+        return Counter()
+
+
 def completion(output: Path, marker: str | None, request: dict[str, Any] | None = None) -> str:
     """``complete``, ``stale`` (made by another request) or ``missing``.
 
-    A folder output is complete when its ``marker`` parses and records ``request``; a file output
-    (``marker`` None) when it exists, since file writers are atomic.
+    A folder output is complete when its ``marker`` parses, lists only files that are there and not empty
+    (:func:`_listed_files_present`) and records ``request``; a file output (``marker`` None) when it exists,
+    since file writers are atomic.
     """
     if marker is None:
         return "complete" if output.is_file() else "missing"
@@ -108,9 +143,35 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
         recorded = json.loads((output / marker).read_text())
     except (OSError, ValueError):
         return "missing"
+    if not _listed_files_present(output, recorded):
+        return "missing"
     if request is not None and recorded.get("request") != json.loads(json.dumps(request)):
         return "stale"
     return "complete"
+
+
+# The keys under which markers list the files they complete: stack.json's images and contact sheet,
+# fuse.json's outputs.
+_MARKER_FILE_KEYS = ("files", "contact_sheet", "outputs")
+
+
+def _listed_files_present(folder: Path, recorded: Any) -> bool:
+    """Whether every file a marker lists (under :data:`_MARKER_FILE_KEYS`) is in ``folder`` and not empty."""
+    if not isinstance(recorded, dict):
+        return False
+    names: list[Any] = []
+    for key in _MARKER_FILE_KEYS:
+        value = recorded.get(key)
+        names += value if isinstance(value, list) else [] if value is None else [value]
+    for name in names:
+        if not isinstance(name, str) or Path(name).is_absolute() or ".." in Path(name).parts:
+            return False
+        try:
+            if (folder / name).stat().st_size == 0:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 @dataclass
@@ -150,14 +211,15 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None) -> BatchI
     if marker is None:
         return _run_file(source, output, job, started)
     folder = output
-    partial = folder.parent / f".{folder.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)  # left by a crash of an earlier run
-    partial.mkdir(parents=True)
+    try:
+        _remove_stale_partials(folder)
+        partial = _new_partial(folder)
+    except OSError as exc:  # a name too long for the file system, a full disk
+        return _failure(source, exc, started)
     try:
         job(source, partial)
-        if folder.exists():  # only reached with overwrite: replace the old result whole
+        if folder.exists():  # only reached with overwrite or a stale output: replace the old result whole
             old = folder.parent / f".{folder.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
             folder.rename(old)
             partial.rename(folder)
             shutil.rmtree(old, ignore_errors=True)
@@ -167,6 +229,24 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None) -> BatchI
         shutil.rmtree(partial, ignore_errors=True)
         return _failure(source, exc, started)
     return BatchItemResult(source, "done", folder, "", time.monotonic() - started)
+
+
+def _new_partial(folder: Path) -> Path:
+    """A new empty folder beside ``folder`` for this run's partial output, named for no other run."""
+    partial = folder.parent / f".{folder.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
+    partial.mkdir(parents=True)
+    return partial
+
+
+def _remove_stale_partials(folder: Path) -> None:
+    """Remove the partial and replaced copies of ``folder`` that crashed runs left.
+
+    Called with the output's lock held: no live run is writing any of them.
+    """
+    stale = re.compile(rf"\.{re.escape(folder.name)}\.(partial(-\d+-[0-9a-f]+)?|old)")
+    for path in folder.parent.iterdir():
+        if stale.fullmatch(path.name) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItemResult:
@@ -196,23 +276,65 @@ def run_batch(plan: dict[Path, Path], job: Job, policy: BatchPolicy, *, marker: 
     ``marker``: the file that completes a folder output (None: outputs are single files). ``request``:
     what was asked, compared with the one a marker records.
     """
-    report = BatchReport()
     if on_event:
         on_event("planned", len(plan))
+    results: dict[Path, BatchItemResult] = {}
+    busy: list[Path] = []
     for source, output in plan.items():
         state = completion(output, marker, request)
         if state == "complete" and not policy.overwrite:
-            result = BatchItemResult(source, "skipped", output, "already complete")
+            result: BatchItemResult | None = BatchItemResult(source, "skipped", output, "already complete")
         elif policy.dry_run:
             note = "would redo (made with other options)" if state == "stale" else "would write"
             result = BatchItemResult(source, "planned", output, note)
         else:
-            if on_event:
-                on_event("start", source)
-            result = _run_one(source, output, job, marker)
-            if state == "stale" and result.status == "done":
-                result.message = "redone: the earlier output was made with other options"
-        report.items.append(result)
+            result = _run_locked(source, output, job, marker, request, redo_complete=policy.overwrite, wait=False,
+                                 on_event=on_event)
+        if result is None:
+            busy.append(source)
+            continue
+        results[source] = result
         if on_event:
             on_event("item", result)
-    return report
+    for source in busy:  # outputs another run was writing: wait for it, then do what it left undone
+        for wait in (False, True):
+            result = _run_locked(source, plan[source], job, marker, request, redo_complete=False, wait=wait,
+                                 on_event=on_event)
+            if result is not None:
+                break
+            if on_event:
+                on_event("warning", f"{plan[source]}: busy: being written by another run; waiting for it")
+        assert result is not None  # the second try waited for the lock
+        results[source] = result
+        if on_event:
+            on_event("item", result)
+    return BatchReport([results[source] for source in plan])
+
+
+def _run_locked(source: Path, output: Path, job: Job, marker: str | None, request: dict[str, Any] | None, *,
+                redo_complete: bool, wait: bool, on_event: Event | None) -> BatchItemResult | None:
+    """Run one input's job holding its output's lock, its completion checked again under the lock.
+
+    None when another run holds the lock and ``wait`` is False. An output that another run completed meanwhile
+    is skipped unless ``redo_complete``.
+    """
+    started = time.monotonic()
+    lock = OutputLock(output)
+    try:
+        if not lock.acquire(wait=wait):
+            return None
+    except OSError as exc:
+        error = OutputError(f"{lock.path}: cannot take the output's lock ({exc.strerror or exc})")
+        return _failure(source, error, started)
+    try:
+        state = completion(output, marker, request)
+        if state == "complete" and not redo_complete:
+            return BatchItemResult(source, "skipped", output, "already complete (written by another run)")
+        if on_event:
+            on_event("start", source)
+        result = _run_one(source, output, job, marker)
+    finally:
+        lock.release()
+    if state == "stale" and result.status == "done":
+        result.message = "redone: the earlier output was made with other options"
+    return result

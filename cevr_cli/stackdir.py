@@ -31,9 +31,10 @@ _THUMB_LONG_SIDE = 240
 _SHEET_COLUMNS = 7
 
 
-def ev_filename(index: int, ev: float, suffix: str) -> str:
-    """``00_ev-3.00.png`` ... ``12_ev+3.00.png``."""
-    return f"{index:02d}_ev{ev:+.2f}{suffix}"
+def ev_filename(index: int, ev: float, suffix: str, count: int) -> str:
+    """``00_ev-3.00.png`` ... ``12_ev+3.00.png``: the index of ``count`` images, as wide as the largest one
+    (at least two digits), so that a plain name sort follows EV order (``000_`` ... ``120_`` for 121 images)."""
+    return f"{index:0{max(2, len(str(count - 1)))}d}_ev{ev:+.2f}{suffix}"
 
 
 def stack_format(name: str) -> tuple[str, int]:
@@ -85,7 +86,7 @@ class StackFolderWriter:
     def _write(self, ev: float, image: np.ndarray) -> None:
         from .io.images import write_ldr
 
-        name = ev_filename(self.index[ev], ev, self.suffix)
+        name = ev_filename(self.index[ev], ev, self.suffix, len(self.index))
         write_ldr(self.folder / name, image, bit_depth=self.bits, exif_bytes=self.source.exif_bytes,
                   icc_profile=self.source.icc_profile)
         self.thumbnails[ev] = _thumbnail(image)

@@ -1,4 +1,3 @@
-
 #compdef cevr
 
 _cevr_completion() {

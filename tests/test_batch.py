@@ -1,11 +1,16 @@
 """Batches: collision-free names, never writing into inputs, resume, failures, Ctrl-C."""
 
 import json
+import os
+import re
+import threading
+import time
 
 import pytest
 
 from cevr_cli.batch import BatchPolicy, completion, discover_inputs, plan_outputs, run_batch
 from cevr_cli.errors import InputError, OutputError
+from cevr_cli.io.lock import OutputLock
 
 
 @pytest.fixture()
@@ -31,9 +36,23 @@ def test_same_names_from_different_folders_do_not_collide(tree, tmp_path):
     plan = plan_outputs(photos, tmp_path / "out", roots=[tree])
     folders = list(plan.values())
     assert len(set(folders)) == len(folders)
-    assert plan[tree / "b/IMG_0002.jpg"].name == "IMG_0002"
-    assert {plan[tree / "a/IMG_0001.JPG"].name, plan[tree / "b/IMG_0001.JPG"].name} == {"a__IMG_0001_jpg",
-                                                                                       "b__IMG_0001_jpg"}
+    assert {source.relative_to(tree).as_posix(): folder.name for source, folder in plan.items()} == {
+        "a/IMG_0001.JPG": "a__IMG_0001", "b/IMG_0001.JPG": "b__IMG_0001", "b/IMG_0002.jpg": "b__IMG_0002",
+        "b/deep/IMG_0003.png": "b__deep__IMG_0003"}
+
+
+def test_a_photos_output_name_does_not_depend_on_the_rest_of_the_batch(tmp_path):
+    folder = tmp_path / "card"
+    folder.mkdir()
+    for name in ("IMG_0001.JPG", "IMG_0001.CR2", "IMG_0001.xmp", "IMG_0002.jpg"):
+        (folder / name).write_bytes(b"x")
+    out = tmp_path / "out"
+    alone = {name: plan_outputs([folder / name], out, roots=[folder / name])[folder / name].name
+             for name in ("IMG_0001.JPG", "IMG_0001.CR2", "IMG_0002.jpg")}
+    together = {source.name: output.name
+                for source, output in plan_outputs(discover_inputs([folder]), out, roots=[folder]).items()}
+    assert alone == together == {"IMG_0001.JPG": "IMG_0001_jpg", "IMG_0001.CR2": "IMG_0001_cr2",
+                                 "IMG_0002.jpg": "IMG_0002"}  # a sidecar (.xmp) is not a namesake
 
 
 def test_refuses_output_inside_the_input_tree(tree):
@@ -106,10 +125,103 @@ def test_file_outputs_get_collision_free_names_and_resume(tree, tmp_path):
     photos = discover_inputs([tree], recursive=True)
     plan = plan_outputs(photos, tmp_path / "out", roots=[tree], name_format="{name}-done.txt")
     assert len(set(plan.values())) == len(plan)
-    assert plan[tree / "a/IMG_0001.JPG"].name == "a__IMG_0001_jpg-done.txt"
+    assert plan[tree / "a/IMG_0001.JPG"].name == "a__IMG_0001-done.txt"
 
     def job(source, output):
         output.write_text(source.name)
 
     assert run_batch(plan, job, DEFAULT, marker=None).counts() == {"done": len(plan)}
     assert run_batch(plan, job, DEFAULT, marker=None).counts() == {"skipped": len(plan)}
+
+
+def test_a_marker_is_trusted_only_when_the_files_it_lists_are_there_and_not_empty(tmp_path):
+    folder = tmp_path / "IMG_0001"
+    folder.mkdir()
+    (folder / "00_ev-1.00.png").write_bytes(b"data")
+    (folder / "contact.jpg").write_bytes(b"data")
+    (folder / MARKER).write_text(json.dumps({"files": ["00_ev-1.00.png", "01_ev+1.00.png"],
+                                             "contact_sheet": "contact.jpg", "request": None}))
+    assert completion(folder, MARKER) == "missing"  # 01_ev+1.00.png is listed but not there
+    (folder / "01_ev+1.00.png").write_bytes(b"")
+    assert completion(folder, MARKER) == "missing"  # there, but empty
+    (folder / "01_ev+1.00.png").write_bytes(b"data")
+    assert completion(folder, MARKER) == "complete"
+    (folder / "contact.jpg").unlink()
+    assert completion(folder, MARKER) == "missing"
+
+
+def test_a_run_redoes_an_output_whose_marker_lists_missing_files(tree, tmp_path):
+    plan = plan_outputs(discover_inputs([tree / "b"]), tmp_path / "out", roots=[tree / "b"])
+
+    def job(source, folder):
+        (folder / "image.png").write_bytes(b"data")
+        (folder / MARKER).write_text(json.dumps({"files": ["image.png"], "request": None}))
+
+    assert run_batch(plan, job, DEFAULT, marker=MARKER).counts() == {"done": 2}
+    (plan[tree / "b/IMG_0002.jpg"] / "image.png").unlink()  # what a run that lost its images left
+    assert run_batch(plan, job, DEFAULT, marker=MARKER).counts() == {"skipped": 1, "done": 1}
+    assert (plan[tree / "b/IMG_0002.jpg"] / "image.png").read_bytes() == b"data"
+
+
+def test_partial_folders_that_crashed_runs_left_are_removed_and_names_are_per_run(tree, tmp_path):
+    out = tmp_path / "out"
+    plan = plan_outputs(discover_inputs([tree / "b"]), out, roots=[tree / "b"])
+    for name in (".IMG_0002.partial", ".IMG_0002.partial-4242-0a1b2c3d", ".IMG_0002.old"):
+        (out / name).mkdir(parents=True)
+    (out / ".IMG_0002.partial-4242-0a1b2c3d" / "x.png").write_bytes(b"")
+    (out / ".IMG_0002.partial-keep").mkdir()  # not a name this engine makes: left alone
+    seen = []
+
+    def job(source, folder):
+        seen.append(folder.name)
+        job_writing()(source, folder)
+
+    assert run_batch(plan, job, DEFAULT, marker=MARKER).counts() == {"done": 2}
+    assert all(re.fullmatch(rf"\.IMG_000[12]\.partial-{os.getpid()}-[0-9a-f]+", name) for name in seen)
+    assert sorted(p.name for p in out.iterdir()) == [".IMG_0002.partial-keep", "IMG_0001", "IMG_0002"]
+
+
+def test_an_output_another_run_is_writing_is_left_to_it_and_waited_for(tree, tmp_path):
+    out = tmp_path / "out"
+    plan = plan_outputs(discover_inputs([tree / "b"]), out, roots=[tree / "b"])
+    theirs = plan[tree / "b/IMG_0001.JPG"]
+    other_run = OutputLock(theirs)
+    assert other_run.acquire(wait=False)
+    their_partial = out / ".IMG_0001.partial-4242-0a1b2c3d"
+    their_partial.mkdir()
+    warnings, jobs, reports = [], [], []
+
+    def job(source, folder):
+        jobs.append(source.name)
+        job_writing()(source, folder)
+
+    def on_event(kind, payload):
+        if kind == "warning":
+            warnings.append(payload)
+
+    batch = threading.Thread(target=lambda: reports.append(run_batch(plan, job, DEFAULT, marker=MARKER,
+                                                                     on_event=on_event)))
+    batch.start()
+    deadline = time.monotonic() + 30
+    while not warnings and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert warnings == [f"{theirs}: busy: being written by another run; waiting for it"]
+    assert jobs == ["IMG_0002.jpg"] and their_partial.is_dir()  # neither written twice nor cleaned up
+    job_writing()(tree / "b/IMG_0001.JPG", their_partial)  # the other run finishes
+    their_partial.rename(theirs)
+    other_run.release()
+    batch.join(30)
+    assert jobs == ["IMG_0002.jpg"]  # what the other run completed is not done again
+    assert [(i.source.name, i.status, i.message) for i in reports[0].items] == [
+        ("IMG_0001.JPG", "skipped", "already complete (written by another run)"), ("IMG_0002.jpg", "done", "")]
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_0001", "IMG_0002"]  # and no lock files left
+
+
+def test_an_output_whose_other_run_gave_up_is_done_here(tree, tmp_path):
+    plan = plan_outputs(discover_inputs([tree / "b"]), tmp_path / "out", roots=[tree / "b"])
+    other_run = OutputLock(plan[tree / "b/IMG_0001.JPG"])
+    assert other_run.acquire(wait=False)
+    threading.Timer(0.5, other_run.release).start()  # it ends without finishing (a failure, Ctrl-C)
+    report = run_batch(plan, job_writing(), DEFAULT, marker=MARKER)
+    assert report.counts() == {"done": 2} and [i.source.name for i in report.items] == ["IMG_0001.JPG",
+                                                                                         "IMG_0002.jpg"]

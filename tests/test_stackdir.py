@@ -44,3 +44,19 @@ def test_a_failed_background_write_surfaces_and_leaves_no_manifest(tmp_path):
             writer.add(ev, image)
         writer.finish({}, {})
     assert not (folder / STACK_MANIFEST).exists()
+
+
+@pytest.mark.parametrize(("count", "step", "first", "last"), [(13, 0.5, "00_ev-3.00.png", "12_ev+3.00.png"),
+                                                              (101, 0.1, "000_ev-5.00.png", "100_ev+5.00.png"),
+                                                              (121, 0.1, "000_ev-6.00.png", "120_ev+6.00.png")])
+def test_a_plain_name_sort_follows_ev_order_whatever_the_count(tmp_path, count, step, first, last):
+    evs = [round((i - (count - 1) / 2) * step, 2) for i in range(count)]
+    folder = tmp_path / "stack"
+    folder.mkdir()
+    with StackFolderWriter(folder, evs, "png", SourceMetadata()) as writer:
+        for ev in evs:
+            writer.add(ev, np.zeros((16, 16, 3), np.float32))
+        manifest = writer.finish({"model": "test"}, {"evs": evs})
+    names = sorted(p.name for p in folder.glob("*_ev*.png"))
+    assert names == manifest["files"] and names[0] == first and names[-1] == last
+    assert read_stack_folder(folder).evs == evs

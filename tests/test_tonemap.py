@@ -58,7 +58,7 @@ def test_same_names_in_two_folders_give_two_outputs(tmp_path: Path) -> None:
         write_exr(tmp_path / "in" / folder / "x.exr", (_scene() * scale).astype(np.float32))
     report = run_tonemap([tmp_path / "in"], tmp_path / "out", TonemapOptions(), BatchPolicy(recursive=True))
     assert report.counts() == {"done": 2} and report.exit_code == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a__x_exr-reinhard.png", "b__x_exr-reinhard.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a__x-reinhard.png", "b__x-reinhard.png"]
 
 
 def test_dry_run_lists_and_writes_nothing(tmp_path: Path) -> None:

@@ -45,6 +45,18 @@ def main_options(
     state["debug"] = debug
 
 
+def _zsh_script_starts_with_compdef() -> None:
+    """Typer's zsh script starts with a blank line, and zsh's compinit only reads ``#compdef`` on line 1, so
+    the script did nothing where it belongs (a file ``_cevr`` in $fpath): strip the line, in the script that
+    ``_CEVR_COMPLETE=source_zsh cevr`` prints (completions/cevr.zsh) and in ``--install-completion``'s."""
+    from typer import _completion_classes, _completion_shared
+
+    script = _completion_shared.COMPLETION_SCRIPT_ZSH.lstrip("\n")
+    _completion_classes.ZshComplete.source_template = script
+    _completion_shared._completion_scripts["zsh"] = script
+
+
+_zsh_script_starts_with_compdef()
 for command in (stack, fuse, tonemap, demo, train, bench, info):
     app.command()(command)
 app.command("convert-weights")(convert_weights)

@@ -1,16 +1,20 @@
 """Atomic file writes: write to a temporary name in the destination folder, then rename.
 
 A crash or Ctrl-C while writing leaves at most a hidden ``.*.part`` file, never a truncated output
-under the final name, so a re-run can trust every file it finds.
+under the final name, so a re-run can trust every file it finds. A symbolic link is written through (the
+file it points to is replaced, the link stays); devices, fifos and sockets are refused.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from ..errors import OutputError
 
 
 @contextlib.contextmanager
@@ -19,8 +23,11 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
 
     The temporary name keeps the destination's suffix so writers that choose a format by extension
     (OpenCV, imageio) still work. On any exception the temporary file is removed.
+
+    Raises:
+        OutputError: ``destination`` is a device, fifo or socket (see :func:`write_target`).
     """
-    destination = Path(destination)
+    destination = write_target(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{destination.stem}.", suffix=f".part{destination.suffix}", dir=destination.parent
@@ -40,6 +47,23 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def write_target(destination: str | os.PathLike[str]) -> Path:
+    """The path a write to ``destination`` replaces: the file at the end of its symbolic links, if any.
+
+    Raises:
+        OutputError: it is a device, fifo or socket (``/dev/stdout``, ``/dev/null``), which a rename would
+            replace with a regular file.
+    """
+    destination = Path(destination)
+    try:
+        mode = os.stat(destination).st_mode
+    except OSError:  # nothing there yet (or a dangling link: its target is created)
+        mode = None
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise OutputError(f"{destination}: not a regular file (a device, fifo or socket); give a file name")
+    return Path(os.path.realpath(destination)) if destination.is_symlink() else destination
+
+
 def atomic_write_bytes(destination: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``destination`` atomically."""
     with atomic_path(destination) as tmp:
@@ -57,14 +81,12 @@ def check_writable(destination: str | os.PathLike[str], *, folder: bool = False)
     Creates the folder (or the file's parent folder) and writes and removes a probe file there.
 
     Raises:
-        OutputError: not creatable or not writable, with the reason.
+        OutputError: not creatable or not writable, with the reason; a file that is a device, fifo or socket.
     """
-    from ..errors import OutputError
-
     destination = Path(destination)
-    where = destination if folder else destination.parent
     if not folder and destination.is_dir():
         raise OutputError(f"{destination}: is a folder; give a file name")
+    where = destination if folder else write_target(destination).parent
     try:
         where.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".cevr-probe.", dir=where)

@@ -1,4 +1,5 @@
-"""Reading photographers' files (JPEG, PNG, 8/16-bit TIFF, camera RAW) and writing LDR outputs.
+"""Reading photographers' files (JPEG, PNG, 8/16-bit TIFF, phones' HEIC/HEIF/AVIF, camera RAW) and writing
+LDR outputs.
 
 Every failure is an :class:`InputError` naming the file and the reason; size limits are checked from the
 header before any pixels are decoded.
@@ -7,8 +8,10 @@ header before any pixels are decoded.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,12 +22,15 @@ from .atomic import atomic_path
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
 from .exif import ExifInfo, exif_from_pillow
 
-SUPPORTED_LDR = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+# HEIF (HEIC: Apple's and most Android phones' default) decoded by pillow-heif, AVIF by Pillow's own plugin.
+HEIF_EXTENSIONS = (".heic", ".heif", ".hif")
+SUPPORTED_LDR = (".jpg", ".jpeg", ".png", ".tif", ".tiff", *HEIF_EXTENSIONS, ".avif")
 RAW_EXTENSIONS = (
     ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".kdc", ".mef", ".mos", ".mrw",
     ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
 )
 PHOTO_EXTENSIONS = SUPPORTED_LDR + RAW_EXTENSIONS
+_OPENCV_PIXEL_LIMIT = 1 << 30  # OpenCV's default CV_IO_MAX_IMAGE_PIXELS
 
 
 @dataclass
@@ -73,6 +79,21 @@ def check_dimensions(path: Path, width: int, height: int, max_megapixels: float,
         raise InputError(path, f"too large: {megapixels:.1f} MP (limit {max_megapixels:g} MP, see --max-megapixels)")
 
 
+def _check_opencv_limit(path: Path, width: int, height: int) -> None:
+    """Refuse, before decoding, an image OpenCV's decoders would refuse after Pillow had decoded it whole.
+
+    OpenCV's limit is ``OPENCV_IO_MAX_IMAGE_PIXELS`` (default 2**30, about 1074 MP), read from the environment
+    as OpenCV itself reads it.
+    """
+    try:
+        limit = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", _OPENCV_PIXEL_LIMIT))
+    except ValueError:
+        limit = _OPENCV_PIXEL_LIMIT
+    if width * height > limit:
+        raise InputError(path, f"too large: {width * height / 1e6:.1f} MP is more than OpenCV decodes "
+                               f"({limit / 1e6:g} MP, see OPENCV_IO_MAX_IMAGE_PIXELS)")
+
+
 def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
     """Apply EXIF orientation (1..8) so pixels are upright (the transforms of Pillow's exif_transpose)."""
     ops = {
@@ -89,48 +110,111 @@ def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
-    import cv2
     from PIL import Image, UnidentifiedImageError
 
+    _register_heif()
     # Pillow's own bomb guard (89 MP, an error at twice that) must not refuse what --max-megapixels allows.
     Image.MAX_IMAGE_PIXELS = max(int(max_megapixels * 1e6), Image.MAX_IMAGE_PIXELS or 0)
     try:
         with Image.open(path) as im:
             width, height = im.size
             check_dimensions(path, width, height, max_megapixels, min_side)
-            exif = im.getexif()
+            if im.format != "HEIF":  # pixels decoded by OpenCV (AVIF where it can)
+                _check_opencv_limit(path, width, height)
+            exif = im.getexif()  # HEIF: orientation 1, since libheif turns the pixels upright itself
             icc = im.info.get("icc_profile")
             exif_bytes = exif.tobytes() if exif else None
             info = exif_from_pillow(exif) if exif else None  # while the file is open: sub-IFDs are read lazily
-            im.load()  # raises on truncated data, which OpenCV would decode silently as grey
+            decode = {"HEIF": _decode_heif, "AVIF": _decode_avif}.get(im.format, _decode_opencv)
+            data, bits = decode(path, im)
     except InputError:
         raise
     except UnidentifiedImageError:
         raise InputError(path, "not an image (unrecognised format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(path, f"truncated or corrupt image data ({exc})") from None
+        reason = " ".join(str(exc).split())  # one line: libheif's messages end in a newline
+        raise InputError(path, f"truncated or corrupt image data ({reason})") from None
     except Image.DecompressionBombError:
         raise InputError(path, "too large: refused as a decompression bomb") from None
-    data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
-    if data is None:
-        raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
     if data.ndim == 2:
         data = np.repeat(data[..., None], 3, axis=2)
     elif data.shape[2] == 4:
         data = data[..., :3]
     elif data.shape[2] == 2:  # grey + alpha
         data = np.repeat(data[..., :1], 3, axis=2)
-    if data.dtype == np.uint8:
-        bits, scale = 8, 255.0
-    elif data.dtype == np.uint16:
-        bits, scale = 16, 65535.0
-    else:
-        raise InputError(path, f"unsupported sample type {data.dtype} (8- or 16-bit integer images only)")
-    codes, colour, icc = to_srgb(data[..., ::-1], icc)
-    rgb = codes.astype(np.float32) / scale
+    codes, colour, icc = to_srgb(data, icc)
+    rgb = codes.astype(np.float32) / (255.0 if codes.dtype == np.uint8 else 65535.0)
     if info is not None:
         rgb = _orient(rgb, info.orientation)
     return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes, colour)
+
+
+def _register_heif() -> None:
+    """Let Pillow open HEIF files (pillow-heif's opener), for their size and metadata."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
+def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """RGB or grey(+alpha) codes (uint8 or uint16) and their bit depth, decoded by OpenCV; ``im`` is Pillow's
+    handle on the same file."""
+    im.load()  # raises on truncated data, which OpenCV would decode silently as grey
+    data = _opencv_codes(path)
+    if data is None:
+        raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
+    if data.dtype not in (np.uint8, np.uint16):
+        raise InputError(path, f"unsupported sample type {data.dtype} (8- or 16-bit integer images only)")
+    return data, 8 if data.dtype == np.uint8 else 16
+
+
+def _opencv_codes(path: Path) -> np.ndarray | None:
+    """The codes OpenCV decodes, BGR(A) turned to RGB with alpha dropped; None when it cannot decode the file."""
+    import cv2
+
+    try:
+        data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # a decoder's own refusal: one input's failure, not the batch's
+        return None
+    if data is not None and data.ndim == 3 and data.shape[2] >= 3:
+        data = data[..., 2::-1]
+    return data
+
+
+def _decode_heif(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """A HEIF file's RGB(A) or grey codes, upright, and their bit depth (pillow-heif): 10- and 12-bit images as
+    16-bit codes."""
+    from pillow_heif import open_heif
+
+    heif = open_heif(path, convert_hdr_to_8bit=False)
+    bits = int(heif.info.get("bit_depth") or 8)
+    data = np.array(heif)  # a copy: writable
+    if data.dtype == np.uint16 and bits < 16:
+        data |= data >> bits  # pillow-heif shifts n-bit codes to the top: fill the low bits for full scale
+    return data, bits
+
+
+def _decode_avif(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """An AVIF file's RGB(A) or grey codes and their bit depth: OpenCV's decoder where it has one (it keeps 10
+    and 12 bits, as 16-bit codes here), else Pillow's (8 bits)."""
+    data = _opencv_codes(path)
+    if data is None:  # an OpenCV built without libavif, or a damaged file (Pillow says which)
+        im.load()
+        return np.asarray(im if im.mode in ("L", "RGB", "RGBA") else im.convert("RGB")), 8
+    if data.dtype == np.uint8:
+        return data, 8
+    bits = _av1_bit_depth(path)  # OpenCV gives n-bit codes in uint16: scale them to 16 bits
+    return (data << (16 - bits)) | (data >> (2 * bits - 16)), bits
+
+
+def _av1_bit_depth(path: Path) -> int:
+    """Bits per sample (8, 10 or 12) of an AVIF file, from its AV1 codec configuration box (``av1C``)."""
+    data = path.read_bytes()
+    at = data.find(b"av1C")
+    if at < 0 or at + 7 > len(data):
+        raise InputError(path, "truncated or corrupt image data (no AV1 codec configuration)")
+    flags = data[at + 6]  # seq_tier, high_bitdepth, twelve_bit, ... (AV1-ISOBMFF section 2.3.3)
+    return (12 if flags & 0x20 else 10) if flags & 0x40 else 8
 
 
 def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:

@@ -69,6 +69,29 @@ def clipping_mask(saturated: np.ndarray, developed: np.ndarray, *, bayer: bool) 
     return (mask > 0) | np.any(developed >= 1.0, axis=2)
 
 
+# Raw codecs, lossless or lossy, spend at least about a bit per photosite; a file with less than a quarter
+# bit per photosite cannot hold its pixels (exiftool's header-only DNG and RW2 files: a few kB).
+_MIN_BYTES_PER_PHOTOSITE = 1 / 32
+
+
+def check_pixel_data(path: Path, raw: Any) -> None:
+    """Refuse a RAW file whose pixel data is missing, which LibRaw decodes without complaint to black or to
+    whatever its buffer held (a different result on every read).
+
+    Raises:
+        InputError: the file is far smaller than its sensor's photosites need, or every photosite reads
+            the same value.
+    """
+    width, height = raw.sizes.raw_width, raw.sizes.raw_height
+    size = path.stat().st_size
+    if size < width * height * _MIN_BYTES_PER_PHOTOSITE:
+        raise InputError(path, f"camera RAW without its pixel data: {size / 1e3:.0f} kB for a {width}x{height} "
+                               "sensor (a header-only file?)")
+    visible = raw.raw_image_visible
+    if visible.size and visible.min() == visible.max():
+        raise InputError(path, f"camera RAW without its pixel data: every photosite reads {int(visible.min())}")
+
+
 @contextmanager
 def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
     """LibRaw's handle on ``path`` (rawpy), after the size check; LibRaw's failures become one InputError.
@@ -82,6 +105,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
     try:
         with open(path, "rb") as fh, rawpy.imread(fh) as raw:
             check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
+            check_pixel_data(path, raw)
             yield raw
     except InputError:
         raise

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import UsageError
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, check_writable
 from ..model.cevr import CEVRNet
 from ..model.config import get_config
 from ..model.imagenet import init_encoder_from_vgg16
@@ -321,6 +321,7 @@ def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult
     train_paths, val_paths = split_scenes(paths)
     if not val_paths:
         raise UsageError(f"{cfg.data}: need at least 2 radiance maps (one is held out for validation)")
+    check_writable(cfg.out, folder=True)  # one clear line now, not a traceback at the first checkpoint
     train_maps = [load_radiance(p, cfg.max_long_side) for p in train_paths]
     val_maps = [load_radiance(p, cfg.max_long_side) for p in val_paths]
     if on_event:

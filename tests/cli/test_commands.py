@@ -1,6 +1,7 @@
 """End-to-end CLI runs on tiny images the tests write, with a tiny model saved as weights."""
 
 import json
+import os
 
 import cv2
 import numpy as np
@@ -62,8 +63,8 @@ def test_stack_tiff_is_16_bit_and_recursive_walk_finds_subfolders(tmp_path, phot
     result = runner.invoke(app, ["stack", str(photos), "-o", str(out), "--evs", "1", "--format", "tiff", "-r",
                                  "--weights", str(weights), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c"]
-    assert cv2.imread(str(out / "c" / "00_ev+1.00.tif"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "sub__c"]
+    assert cv2.imread(str(out / "sub__c" / "00_ev+1.00.tif"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
 
 
 def test_bad_file_fails_alone_and_sets_exit_code(tmp_path, photos, weights):
@@ -245,12 +246,39 @@ def test_an_unwritable_output_is_one_line_and_exit_2_before_any_work(tmp_path, p
     assert "cannot write there" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("where", ["under a file", "/proc"])
+def test_train_to_an_unwritable_output_is_one_line_and_exit_2_before_loading_data(tmp_path, where):
+    data = tmp_path / "maps"
+    data.mkdir()
+    for name in ("a.hdr", "b.hdr"):
+        (data / name).write_bytes(b"never read: the output is checked first")
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder is needed")
+    out = blocker / "run" if where == "under a file" else "/proc/cevr-run"
+    result = runner.invoke(app, ["train", "--data", str(data), "-o", str(out), "--device", "cpu"])
+    assert result.exit_code == 2, result.output
+    assert "cannot write there" in result.output and "Traceback" not in result.output
+
+
 def test_bench_refuses_an_unwritable_csv_before_running(tmp_path, weights):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = runner.invoke(app, ["bench", str(tmp_path / "no-such-dataset"), "--weights", str(weights),
                                  "--csv", str(blocker / "table.csv")])
     assert result.exit_code == 2 and "cannot write there" in result.output
+
+
+@pytest.mark.parametrize("option", ["--csv", "--json-out"])
+def test_bench_refuses_a_fifo_or_device_as_its_table_before_running(tmp_path, weights, option):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    device = tmp_path / "stdout"
+    device.symlink_to("/dev/null")  # a link in tmp_path: never /dev itself, which root could replace
+    for target in (fifo, device):
+        result = runner.invoke(app, ["bench", str(tmp_path / "no-such-dataset"), "--weights", str(weights),
+                                     option, str(target)])
+        assert result.exit_code == 2 and "not a regular file" in result.output, result.output
+        assert "Traceback" not in result.output and not os.path.isfile(target)
 
 
 @pytest.mark.parametrize(("spec", "message"), [(",", "holds no numbers"), ("-3:3:0.001", "at most 121")])

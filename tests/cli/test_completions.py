@@ -1,6 +1,8 @@
-"""completions/ holds the scripts the CLI generates today, and completion answers without torch."""
+"""completions/ holds the scripts the CLI generates today, each works in its shell, and completion answers
+without torch."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +24,32 @@ def test_completion_scripts_are_current(shell):
         f"completions/cevr.{shell} is stale: regenerate with "
         f"`_CEVR_COMPLETE=source_{shell} cevr > completions/cevr.{shell}`"
     )
+
+
+# Each shell loads its file (zsh through compinit from $fpath, as the README installs it, which reads `#compdef`
+# on line 1 only) and completes `cevr st`; zsh's `_arguments` is stubbed to print what it is given (it only
+# works inside a completion widget).
+LOADERS = {
+    "bash": ["bash", "--norc", "--noprofile", "-c",
+             'source "$1"; COMP_WORDS=(cevr st); COMP_CWORD=1; _cevr_completion cevr; printf "%s\\n" "${COMPREPLY[@]}"',
+             "bash"],
+    "zsh": ["zsh", "-f", "-c",
+            'mkdir "$2/fpath" && cp "$1" "$2/fpath/_cevr" && fpath=("$2/fpath" $fpath) && autoload -Uz compinit'
+            ' && compinit -u -d "$2/zcompdump" && [[ $_comps[cevr] == _cevr ]] || { print "#compdef not seen"; exit 1 }'
+            '; _arguments() { print -r -- "$@" }; _cevr; words=(cevr st); CURRENT=2; $_comps[cevr]',
+            "zsh"],
+    "fish": ["fish", "--no-config", "-c", 'source $argv[1]; complete -C "cevr st"'],
+}
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_each_completion_file_completes_in_its_shell(shell, tmp_path):
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed (apt-get install {shell})")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    args = [*LOADERS[shell], str(ROOT / "completions" / f"cevr.{shell}"), str(tmp_path)]
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "stack" in result.stdout, (result.stdout, result.stderr)
 
 
 def test_cli_import_does_not_import_torch():

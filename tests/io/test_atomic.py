@@ -5,7 +5,8 @@ import stat
 
 import pytest
 
-from cevr_cli.io.atomic import atomic_path, atomic_write_text
+from cevr_cli.errors import OutputError
+from cevr_cli.io.atomic import atomic_path, atomic_write_text, check_writable
 
 
 def _mode(path):
@@ -44,3 +45,36 @@ def test_permissions_follow_the_umask_even_when_the_writer_replaces_the_file(tmp
         os.chmod(other, 0o600)
         os.replace(other, tmp)
     assert _mode(tmp_path / "replaced.bin") == _mode(plain) == 0o644
+
+
+def test_a_symbolic_link_is_written_through_and_stays_a_link(tmp_path):
+    (tmp_path / "results").mkdir()
+    target = tmp_path / "results" / "table.csv"
+    target.write_text("old")
+    link = tmp_path / "table.csv"
+    link.symlink_to(os.path.relpath(target, tmp_path))
+    check_writable(link)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "table.csv"]
+    dangling = tmp_path / "later.json"
+    dangling.symlink_to(tmp_path / "results" / "later.json")
+    atomic_write_text(dangling, "{}")
+    assert dangling.is_symlink() and (tmp_path / "results" / "later.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link to a device"])
+def test_devices_and_fifos_are_refused_not_replaced(tmp_path, kind):
+    # Never /dev itself: were the refusal broken, a test run as root would replace a system file.
+    if kind == "fifo":
+        path = tmp_path / "pipe"
+        os.mkfifo(path)
+    else:
+        path = tmp_path / "stdout"
+        path.symlink_to("/dev/null")
+    with pytest.raises(OutputError, match="not a regular file") as info:
+        check_writable(path)
+    assert "\n" not in str(info.value)
+    with pytest.raises(OutputError, match="not a regular file"):
+        atomic_write_text(path, "data")
+    assert not stat.S_ISREG(os.stat(path).st_mode) and path.is_symlink() == (kind == "link to a device")

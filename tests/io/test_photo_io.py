@@ -209,3 +209,29 @@ def test_pillows_bomb_guard_follows_max_megapixels(tmp_path, monkeypatch):
     Image.new("RGB", (100, 50)).save(path)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 5,000 px is a "bomb" at this setting
     assert read_photo(path, max_megapixels=250).rgb.shape == (50, 100, 3)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".avif"])
+def test_an_image_above_opencvs_pixel_limit_is_refused_before_decoding(tmp_path, monkeypatch, suffix):
+    Image.fromarray(asymmetric(40, 50)).save(tmp_path / f"p{suffix}")
+    monkeypatch.setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "1999")  # 40 x 50 = 2000 pixels: one too many
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded before the size was checked")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    monkeypatch.setattr(cv2, "imdecode", no_decoding)
+    with pytest.raises(InputError, match="too large: 0.0 MP is more than OpenCV decodes") as info:
+        read_photo(tmp_path / f"p{suffix}", max_megapixels=1000)
+    assert "OPENCV_IO_MAX_IMAGE_PIXELS" in str(info.value)
+
+
+def test_an_opencv_decoder_error_is_the_inputs_failure(tmp_path, monkeypatch):
+    Image.fromarray(asymmetric()).save(tmp_path / "p.png")
+
+    def refuse(*args, **kwargs):
+        raise cv2.error("OpenCV(5.1.0) imgcodecs: image is too big")
+
+    monkeypatch.setattr(cv2, "imdecode", refuse)
+    with pytest.raises(InputError, match="OpenCV could not decode it"):
+        read_photo(tmp_path / "p.png")

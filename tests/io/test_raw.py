@@ -1,10 +1,13 @@
 """Camera RAW as linear light: exact decode of DNGs with known truth and the clipping mask."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from cevr_cli.errors import InputError
-from cevr_cli.io.raw import clipping_mask, read_raw_linear, saturated_photosites
+from cevr_cli.io.images import read_photo
+from cevr_cli.io.raw import check_pixel_data, clipping_mask, read_raw_linear, saturated_photosites
 from tests.dng import write_cfa_dng, write_linear_dng
 
 WHITE = 4000
@@ -60,3 +63,28 @@ def test_a_corrupt_raw_is_one_clear_error(tmp_path):
     with pytest.raises(InputError, match="IMG_0001.CR2: camera RAW not readable") as info:
         read_raw_linear(bad)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_raw_whose_photosites_all_read_the_same_is_refused(tmp_path, mode):
+    path = write_cfa_dng(tmp_path / "blank.dng", np.zeros((48, 64, 3)), WHITE)  # LibRaw reads it as black
+    with pytest.raises(InputError, match="blank.dng: camera RAW without its pixel data: every photosite reads 0"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
+def test_a_raw_far_smaller_than_its_sensor_is_refused(tmp_path):
+    path = tmp_path / "header-only.dng"
+    path.write_bytes(b"\0" * 9000)  # what LibRaw was shown: a 6000x4000 sensor in 9 kB
+
+    class Header:
+        sizes = SimpleNamespace(raw_width=6000, raw_height=4000)
+
+        @property
+        def raw_image_visible(self):
+            raise AssertionError("the buffer of a file without pixels is never looked at")
+
+    with pytest.raises(InputError, match=r"without its pixel data: 9 kB for a 6000x4000 sensor") as info:
+        check_pixel_data(path, Header())
+    assert "\n" not in str(info.value)
+    check_pixel_data(path, SimpleNamespace(sizes=SimpleNamespace(raw_width=400, raw_height=300),
+                                           raw_image_visible=np.arange(12).reshape(3, 4)))  # 9 kB is plenty
