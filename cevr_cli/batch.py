@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CevrError, InputError, OutputError
-from .io.images import PHOTO_EXTENSIONS
+from .vocabulary import PHOTO_SUFFIXES
 
 
 def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
-                    extensions: Sequence[str] = PHOTO_EXTENSIONS) -> list[Path]:
+                    extensions: Sequence[str] = PHOTO_SUFFIXES) -> list[Path]:
     """Files given explicitly are kept whatever their extension (they fail clearly later if unreadable);
     folders contribute their files with a known extension, hidden files and our temporaries skipped."""
     found: dict[Path, None] = {}
@@ -100,15 +100,21 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
     """``complete``, ``stale`` (made by another request) or ``missing``.
 
     A folder output is complete when its ``marker`` parses and records ``request``; a file output
-    (``marker`` None) when it exists, since file writers are atomic.
+    (``marker`` None, written atomically) when it exists and, if ``request`` is given, records it in the
+    image (:func:`cevr_cli.io.images.read_request`).
     """
     if marker is None:
-        return "complete" if output.is_file() else "missing"
-    try:
-        recorded = json.loads((output / marker).read_text())
-    except (OSError, ValueError):
-        return "missing"
-    if request is not None and recorded.get("request") != json.loads(json.dumps(request)):
+        if not output.is_file():
+            return "missing"
+        from .io.images import read_request
+
+        recorded = read_request(output) if request is not None else None
+    else:
+        try:
+            recorded = json.loads((output / marker).read_text()).get("request")
+        except (OSError, ValueError, AttributeError):
+            return "missing"
+    if request is not None and recorded != json.loads(json.dumps(request)):
         return "stale"
     return "complete"
 

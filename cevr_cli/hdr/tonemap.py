@@ -28,7 +28,7 @@ def _kimkautz(hdr: np.ndarray, key: float | None, white: float | None, toolbox: 
     return kimkautz2008(hdr, toolbox=toolbox)
 
 
-# CLI name -> operator(hdr, key, white, toolbox) returning linear RGB.
+# CLI name (one of vocabulary.TONE_MAPPERS) -> operator(hdr, key, white, toolbox) returning linear RGB.
 TONEMAPPERS: dict[str, Operator] = {
     "reinhard": _reinhard,
     "reinhard-local": _reinhard_local,
