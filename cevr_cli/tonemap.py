@@ -21,7 +21,7 @@ from .batch import BatchPolicy, BatchReport, discover_inputs, plan_outputs, run_
 from .errors import OutputError, UsageError
 from .io.atomic import check_writable
 from .options import option, request_record, validate
-from .vocabulary import DISPLAY_FORMATS, HDR_SUFFIXES, TONE_MAPPERS
+from .vocabulary import DISPLAY_FORMATS, DISPLAY_GAMMA, HDR_SUFFIXES, TONE_MAPPERS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,7 +53,7 @@ class TonemapOptions:
                                request=True)
     key: float | None = option(None, "Reinhard key (alpha); default: automatic.", gt=0, request=True)
     white: float | None = option(None, "Reinhard white point; default: automatic.", gt=0, request=True)
-    gamma: float = option(2.2, "Display gamma (HDR Toolbox GammaTMO).", gt=0, request=True)
+    gamma: float = option(DISPLAY_GAMMA, "Display gamma (HDR Toolbox GammaTMO).", gt=0, request=True)
     srgb: bool = option(False, "Encode with the sRGB curve instead of a plain gamma.", request=True)
 
     def __post_init__(self) -> None:
@@ -63,7 +63,7 @@ class TonemapOptions:
 
 
 def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *, key: float | None = None,
-                          white: float | None = None, gamma: float = 2.2, srgb: bool = False,
+                          white: float | None = None, gamma: float = DISPLAY_GAMMA, srgb: bool = False,
                           exif_bytes: bytes | None = None, icc_profile: bytes | None = None,
                           request: dict[str, Any] | None = None) -> None:
     """Tone-map linear RGB and write it: 8-bit for .png/.jpg, 16-bit for .tif, atomically.

@@ -26,6 +26,7 @@ HDR_SUFFIXES = tuple(f".{name}" for name in HDR_FORMATS)
 EXR_COMPRESSIONS = ("zip", "zips", "piz", "dwaa", "rle", "none")
 # Display images: container -> (suffix, bits per channel).
 DISPLAY_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "jpg": (".jpg", 8), "tiff": (".tif", 16)}
+DISPLAY_GAMMA = 2.2  # the HDR Toolbox's GammaTMO exponent, as in CEVR's evaluation
 # Tone mappers (hdr/tonemap.py implements each): CLI name -> what it is.
 TONE_MAPPERS = {
     "reinhard": "Reinhard et al. 2002 photographic operator, global (HDR Toolbox automatic key and white point)",
