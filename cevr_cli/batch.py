@@ -31,15 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CevrError, InputError, OutputError
-from .io.images import PHOTO_EXTENSIONS
 from .io.lock import OutputLock
-from .vocabulary import HDR_SUFFIXES
+from .vocabulary import HDR_SUFFIXES, PHOTO_SUFFIXES
 
-_INPUT_EXTENSIONS = PHOTO_EXTENSIONS + HDR_SUFFIXES  # what some command reads: namesakes among them share a stem
+_INPUT_EXTENSIONS = PHOTO_SUFFIXES + HDR_SUFFIXES  # what some command reads: namesakes among them share a stem
 
 
 def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
-                    extensions: Sequence[str] = PHOTO_EXTENSIONS) -> list[Path]:
+                    extensions: Sequence[str] = PHOTO_SUFFIXES) -> list[Path]:
     """Files given explicitly are kept whatever their extension (they fail clearly later if unreadable);
     folders contribute their files with a known extension, hidden files and our temporaries skipped."""
     found: dict[Path, None] = {}
@@ -134,18 +133,25 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
     """``complete``, ``stale`` (made by another request) or ``missing``.
 
     A folder output is complete when its ``marker`` parses, lists only files that are there and not empty
-    (:func:`_listed_files_present`) and records ``request``; a file output (``marker`` None) when it exists,
-    since file writers are atomic.
+    (:func:`_listed_files_present`) and records ``request``; a file output (``marker`` None, written
+    atomically) when it exists and, if ``request`` is given, records it in the image
+    (:func:`cevr_cli.io.images.read_request`).
     """
     if marker is None:
-        return "complete" if output.is_file() else "missing"
-    try:
-        recorded = json.loads((output / marker).read_text())
-    except (OSError, ValueError):
-        return "missing"
-    if not _listed_files_present(output, recorded):
-        return "missing"
-    if request is not None and recorded.get("request") != json.loads(json.dumps(request)):
+        if not output.is_file():
+            return "missing"
+        from .io.images import read_request
+
+        recorded = read_request(output) if request is not None else None
+    else:
+        try:
+            manifest = json.loads((output / marker).read_text())
+        except (OSError, ValueError):
+            return "missing"
+        if not isinstance(manifest, dict) or not _listed_files_present(output, manifest):
+            return "missing"
+        recorded = manifest.get("request")
+    if request is not None and recorded != json.loads(json.dumps(request)):
         return "stale"
     return "complete"
 

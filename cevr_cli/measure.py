@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from .exposure import MeasuredImage, measure_linear, measure_photo
-from .io.images import RAW_EXTENSIONS, Photo, read_photo
+from .io.images import Photo, read_photo
 from .provenance import SourceMetadata
 from .response import LINEAR, SRGB, ResponseChoice, choose_response
+from .vocabulary import RAW_SUFFIXES
 
 
 @dataclass
@@ -44,7 +45,7 @@ class MeasuredPhoto:
 
 
 def is_raw(path: Path) -> bool:
-    return path.suffix.lower() in RAW_EXTENSIONS
+    return path.suffix.lower() in RAW_SUFFIXES
 
 
 def photo_source(photo: Photo) -> SourceMetadata:

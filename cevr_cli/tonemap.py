@@ -2,7 +2,11 @@
 
 The operators are in ``hdr/`` (Reinhard et al. 2002, Kim & Kautz 2008, as Banterle's HDR Toolbox defines
 them); this module reads HDR files, writes display images (8-bit PNG/JPEG, 16-bit TIFF, with the source's
-EXIF and ICC profile when known) and runs batches on the shared engine.
+EXIF and ICC profile when known) and runs batches on the shared engine. Each image of a batch records the
+request that made it, so a rerun with another ``--gamma`` redoes it.
+
+numpy and the operators are imported where they are used, so that the CLI reads :class:`TonemapOptions`
+(its flags' one declaration) without them.
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .batch import BatchPolicy, BatchReport, discover_inputs, plan_outputs, run_batch
 from .errors import OutputError, UsageError
-from .hdr.tonemap import TONEMAPPERS, tonemap_to_display
 from .io.atomic import check_writable
-from .vocabulary import DISPLAY_FORMATS, HDR_SUFFIXES
+from .options import option, request_record, validate
+from .vocabulary import DISPLAY_FORMATS, DISPLAY_GAMMA, HDR_SUFFIXES, TONE_MAPPERS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PathLike = str | os.PathLike[str]
 
@@ -35,32 +40,57 @@ def _display_bits(dst: Path) -> int:
     return bits
 
 
+TMO_HELP = ("Tone mapping: " + "; ".join(f"{name} = {what}" for name, what in TONE_MAPPERS.items())
+            + ". (OpenCV's TonemapReinhard is Reinhard & Devlin 2005, a different operator.)")
+
+
+@dataclass(frozen=True)
+class TonemapOptions:
+    """What `cevr tonemap` is asked; each field is also its flag (:mod:`cevr_cli.options`)."""
+
+    tmo: str = option("reinhard", TMO_HELP, choices=TONE_MAPPERS, request=True)
+    image_format: str = option("png", "png/jpg 8-bit, tiff 16-bit.", flag="--format", choices=DISPLAY_FORMATS,
+                               request=True)
+    key: float | None = option(None, "Reinhard key (alpha); default: automatic.", gt=0, request=True)
+    white: float | None = option(None, "Reinhard white point; default: automatic.", gt=0, request=True)
+    gamma: float = option(DISPLAY_GAMMA, "Display gamma (HDR Toolbox GammaTMO).", gt=0, request=True)
+    srgb: bool = option(False, "Encode with the sRGB curve instead of a plain gamma.", request=True)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if self.tmo == "kimkautz" and (self.key is not None or self.white is not None):
+            raise UsageError("--tmo kimkautz takes no --key or --white")
+
+
 def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *, key: float | None = None,
-                          white: float | None = None, gamma: float = 2.2, srgb: bool = False,
-                          exif_bytes: bytes | None = None, icc_profile: bytes | None = None) -> None:
+                          white: float | None = None, gamma: float = DISPLAY_GAMMA, srgb: bool = False,
+                          exif_bytes: bytes | None = None, icc_profile: bytes | None = None,
+                          request: dict[str, Any] | None = None) -> None:
     """Tone-map linear RGB and write it: 8-bit for .png/.jpg, 16-bit for .tif, atomically.
 
-    ``exif_bytes`` / ``icc_profile`` (the source photo's) are carried as :func:`write_ldr` allows.
+    ``exif_bytes`` / ``icc_profile`` (the source photo's) and ``request`` (what made the image) are carried
+    as :func:`cevr_cli.io.images.write_ldr` allows.
 
     Raises:
         UsageError: unknown operator or output suffix.
         OutputError: the file cannot be written.
     """
+    from .hdr.tonemap import tonemap_to_display
     from .io.images import write_ldr
 
     dst = Path(dst)
     bits = _display_bits(dst)
     display = tonemap_to_display(radiance, operator, key=key, white=white, gamma=gamma, srgb=srgb)
-    write_ldr(dst, display, bit_depth=bits, exif_bytes=exif_bytes, icc_profile=icc_profile)
+    write_ldr(dst, display, bit_depth=bits, exif_bytes=exif_bytes, icc_profile=icc_profile, request=request)
 
 
-def tonemap_file(src: PathLike, dst: PathLike, operator: str, *, key: float | None = None,
-                 white: float | None = None, gamma: float = 2.2, srgb: bool = False) -> None:
-    """Read an .exr/.hdr file, tone-map it with ``operator`` and write a display image to ``dst``.
+def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions) -> None:
+    """Read an .exr/.hdr file, tone-map it as ``options`` ask and write a display image to ``dst`` that
+    records them (:func:`cevr_cli.options.request_record`).
 
     Raises:
         InputError: ``src`` unreadable.
-        UsageError: unknown operator or output suffix, or bad gamma.
+        UsageError: unknown output suffix.
         OutputError: ``dst`` is ``src`` or cannot be written.
     """
     from .io.hdrfile import read_hdr_image
@@ -69,17 +99,8 @@ def tonemap_file(src: PathLike, dst: PathLike, operator: str, *, key: float | No
     _display_bits(dst)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise OutputError(f"{dst}: refusing to overwrite the input")
-    tonemap_array_to_file(read_hdr_image(src), dst, operator, key=key, white=white, gamma=gamma, srgb=srgb)
-
-
-@dataclass(frozen=True)
-class TonemapOptions:
-    tmo: str = "reinhard"
-    image_format: str = "png"
-    key: float | None = None
-    white: float | None = None
-    gamma: float = 2.2
-    srgb: bool = False
+    tonemap_array_to_file(read_hdr_image(src), dst, options.tmo, key=options.key, white=options.white,
+                          gamma=options.gamma, srgb=options.srgb, request=request_record(options))
 
 
 def run_tonemap(
@@ -89,12 +110,8 @@ def run_tonemap(
     """Tone-map every .exr/.hdr found in ``inputs`` into ``out_dir/<name>-<tmo>.<ext>``.
 
     Names are collision-free as for every batch: ``a/x.exr`` and ``b/x.exr`` give ``a__x_exr-...`` and
-    ``b__x_exr-...``.
+    ``b__x_exr-...``. An image made by another request (another ``--gamma``...) is redone.
     """
-    if options.image_format not in DISPLAY_FORMATS:
-        raise UsageError(f"--format {options.image_format!r}: use one of {', '.join(DISPLAY_FORMATS)}")
-    if options.tmo not in TONEMAPPERS:
-        raise UsageError(f"unknown tone-mapping operator {options.tmo!r}; use one of {', '.join(TONEMAPPERS)}")
     files = discover_inputs(list(inputs), recursive=policy.recursive, extensions=HDR_SUFFIXES)
     if not files:
         raise UsageError("no .exr or .hdr files found in " + ", ".join(str(p) for p in inputs))
@@ -104,7 +121,6 @@ def run_tonemap(
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
 
     def job(src: Path, dst: Path) -> None:
-        tonemap_file(src, dst, options.tmo, key=options.key, white=options.white, gamma=options.gamma,
-                     srgb=options.srgb)
+        tonemap_file(src, dst, options)
 
-    return run_batch(plan, job, policy, marker=None, on_event=on_event)
+    return run_batch(plan, job, policy, marker=None, request=request_record(options), on_event=on_event)

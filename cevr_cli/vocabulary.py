@@ -10,6 +10,16 @@ from .evs import CONTINUOUS_STACK, PREDEFINED_STACK
 
 DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then MPS, then the CPU
 
+# Photos: display-encoded images and camera RAW files, by suffix (lower case).
+# HEIF (HEIC: Apple's and most Android phones' default) decoded by pillow-heif, AVIF by Pillow's own plugin.
+HEIF_SUFFIXES = (".heic", ".heif", ".hif")
+LDR_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", *HEIF_SUFFIXES, ".avif")
+RAW_SUFFIXES = (
+    ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".kdc", ".mef", ".mos", ".mrw",
+    ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
+)
+PHOTO_SUFFIXES = LDR_SUFFIXES + RAW_SUFFIXES
+
 # Stack images: container -> (suffix, bits per channel).
 STACK_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "tiff": (".tif", 16)}
 # HDR outputs: OpenEXR (half or float) or Radiance RGBE.
@@ -18,6 +28,13 @@ HDR_SUFFIXES = tuple(f".{name}" for name in HDR_FORMATS)
 EXR_COMPRESSIONS = ("zip", "zips", "piz", "dwaa", "rle", "none")
 # Display images: container -> (suffix, bits per channel).
 DISPLAY_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "jpg": (".jpg", 8), "tiff": (".tif", 16)}
+DISPLAY_GAMMA = 2.2  # the HDR Toolbox's GammaTMO exponent, as in CEVR's evaluation
+# Tone mappers (hdr/tonemap.py implements each): CLI name -> what it is.
+TONE_MAPPERS = {
+    "reinhard": "Reinhard et al. 2002 photographic operator, global (HDR Toolbox automatic key and white point)",
+    "reinhard-local": "the same with dodging-and-burning",
+    "kimkautz": "Kim & Kautz 2008 consistent tone reproduction",
+}
 
 # Camera RAW: exact exposures from the linear sensor data with CEVR only where it clipped (linear), or the
 # RAW developed to a display-encoded image and treated like a JPEG (cevr).
@@ -53,8 +70,28 @@ INFERENCE_PRECISIONS = {
 # `cevr train`: which model(s), how the cycle loss splits s (Eq. 4), arithmetic precision.
 TRAIN_DIRECTIONS = ("inc", "dec", "both")
 CYCLE_SPLITS = ("random", "half")  # random: a ~ U[0, 1] (paper); half: s/2 (released code)
-PRECISIONS = ("auto", "bf16", "fp32")
+TRAINING_PRECISIONS = {
+    "auto": "bf16 where the device runs it natively (CPUs with AVX512-BF16/AMX, CUDA), else fp32",
+    "bf16": "bfloat16 autocast, float32 weights",
+    "fp32": "float32 everywhere",
+}
+# Model variants (model/config.py's VARIANTS holds each one's shape).
+MODEL_VARIANTS = {"cevr": "the paper's model", "cevr-tiny": "the same wiring at 1/8 of the width, for tests",
+                  "cevr-residual": "the same network in the physics-first role: it fills only what the photo did "
+                                   "not record (cevr_cli/exposure.py)",
+                  "cevr-residual-tiny": "the residual role at 1/8 of the width, for tests"}
 
 # `cevr bench`: dataset layouts and the paper's two stacks.
 DATASET_KINDS = ("vds", "hdreye", "brackets", "synthetic")
 STACK_KINDS = {"continuous": CONTINUOUS_STACK, "predefined": PREDEFINED_STACK}
+# `cevr bench --metrics` (evaluation/metrics.py's METRICS implements each): LDR ones score each EV's image,
+# HDR ones the fused radiance map.
+LDR_METRICS = {"psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM"}
+HDR_METRICS = {
+    "reinhard_psnr": "PSNR after Reinhard tone mapping",
+    "kimkautz_psnr": "PSNR after Kim-Kautz tone mapping",
+    "pu21_psnr": "PSNR on PU21-encoded luminance",
+    "pu21_ssim": "SSIM on PU21-encoded luminance",
+    "hdrvdp2": "HDR-VDP-2.2.1 Q, the paper's metric",
+    "cvvdp": "ColorVideoVDP, Mantiuk et al. 2024; needs pip install 'cevr[metrics]'",
+}

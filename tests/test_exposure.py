@@ -76,7 +76,7 @@ def test_an_untrained_residual_returns_exactly_the_physics_frame():
     predictor = CEVRPredictor(residual_pair(0, trained=False), "cpu", precision="fp32")
     measured = measure_photo(quantise(SRGB.encode(scene()), 8) / np.float32(255), SRGB, 8)
     frames = [(ev, physics_frame(measured, ev)) for ev in (-3.0, -1.0, 2.0)]
-    for (ev, out), (_, physics) in zip(predictor.iter_on_frames(measured.photo, frames), frames, strict=True):
+    for (_ev, out), (_, physics) in zip(predictor.iter_on_frames(measured.photo, frames), frames, strict=True):
         np.testing.assert_array_equal(out, np.clip(physics, 0, 1))
     assert predictor.trained_directions() == ()
     model = ResidualModel(predictor)

@@ -22,7 +22,7 @@ def _scene() -> np.ndarray:
 def test_tonemap_file(tmp_path: Path, suffix: str, dtype: type) -> None:
     hdr = _scene().astype(np.float32)
     write_exr(tmp_path / "in.exr", hdr, half=False)
-    tonemap_file(tmp_path / "in.exr", tmp_path / f"out{suffix}", "reinhard")
+    tonemap_file(tmp_path / "in.exr", tmp_path / f"out{suffix}", TonemapOptions())
     written = cv2.imread(str(tmp_path / f"out{suffix}"), cv2.IMREAD_UNCHANGED)
     assert written.dtype == dtype and written.shape == hdr.shape
     peak = np.iinfo(dtype).max
@@ -41,14 +41,14 @@ def test_tonemap_array_srgb(tmp_path: Path) -> None:
 def test_tonemap_file_errors(tmp_path: Path) -> None:
     write_exr(tmp_path / "in.exr", _scene().astype(np.float32))
     with pytest.raises(InputError, match="not found"):
-        tonemap_file(tmp_path / "missing.exr", tmp_path / "o.png", "reinhard")
+        tonemap_file(tmp_path / "missing.exr", tmp_path / "o.png", TonemapOptions())
     with pytest.raises(UsageError, match="png"):
-        tonemap_file(tmp_path / "in.exr", tmp_path / "o.bmp", "reinhard")
+        tonemap_file(tmp_path / "in.exr", tmp_path / "o.bmp", TonemapOptions())
     with pytest.raises(UsageError, match="unknown tone mapper"):
-        tonemap_file(tmp_path / "in.exr", tmp_path / "o.png", "nope")
+        tonemap_array_to_file(_scene(), tmp_path / "o.png", "nope")
     (tmp_path / "same.png").write_bytes(b"")
     with pytest.raises(OutputError, match="input"):
-        tonemap_file(tmp_path / "same.png", tmp_path / "same.png", "reinhard")
+        tonemap_file(tmp_path / "same.png", tmp_path / "same.png", TonemapOptions())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.exr", "same.png"]
 
 
@@ -67,3 +67,65 @@ def test_dry_run_lists_and_writes_nothing(tmp_path: Path) -> None:
     report = run_tonemap([tmp_path / "in"], tmp_path / "out", TonemapOptions(tmo="kimkautz"), BatchPolicy(dry_run=True))
     assert report.counts() == {"planned": 1} and report.items[0].output.name == "x-kimkautz.png"
     assert not (tmp_path / "out").exists()
+
+
+# --- the request each image records: a rerun with other options redoes it -------------------------------
+
+def _batch(tmp_path: Path, **options: object):
+    return run_tonemap([tmp_path / "in"], tmp_path / "out", TonemapOptions(**options), BatchPolicy())
+
+
+@pytest.mark.parametrize("image_format", ["png", "jpg", "tiff"])
+@pytest.mark.parametrize("changed", [{"gamma": 1.8}, {"key": 0.09}, {"white": 0.5}, {"srgb": True}])
+def test_another_request_redoes_the_image_and_the_same_one_skips_it(tmp_path, image_format, changed):
+    (tmp_path / "in").mkdir()
+    hdr = _scene().astype(np.float32)
+    write_exr(tmp_path / "in" / "x.exr", hdr, half=False)
+    first = _batch(tmp_path, image_format=image_format)
+    (output,) = (tmp_path / "out").iterdir()
+    assert first.counts() == {"done": 1}
+    assert _batch(tmp_path, image_format=image_format).counts() == {"skipped": 1}
+
+    again = _batch(tmp_path, image_format=image_format, **changed)
+    assert again.counts() == {"done": 1} and "other options" in again.items[0].message
+    after = cv2.imread(str(output), cv2.IMREAD_UNCHANGED)[..., ::-1].astype(np.float64)
+    peak = np.iinfo(np.uint16 if image_format == "tiff" else np.uint8).max
+    old = np.round(tonemap_to_display(hdr, "reinhard") * peak)
+    new = np.round(tonemap_to_display(hdr, "reinhard", **changed) * peak)  # type: ignore[arg-type]
+    assert np.abs(new - old).max() >= 4  # the change matters
+    assert np.abs(after - new).max() <= (8 if image_format == "jpg" else 0)  # JPEG is lossy
+    assert np.abs(after - new).mean() < np.abs(after - old).mean()  # the image is the new request's
+    assert _batch(tmp_path, image_format=image_format, **changed).counts() == {"skipped": 1}
+
+
+def test_an_image_recording_no_request_is_redone(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_exr(tmp_path / "in" / "x.exr", _scene().astype(np.float32))
+    (tmp_path / "out").mkdir()
+    cv2.imwrite(str(tmp_path / "out" / "x-reinhard.png"), np.zeros((24, 32, 3), np.uint8))  # an older cevr's image
+    report = _batch(tmp_path)
+    assert report.counts() == {"done": 1}
+    assert cv2.imread(str(tmp_path / "out" / "x-reinhard.png")).max() > 0
+
+
+def test_the_request_is_in_the_images_own_comment_field(tmp_path):
+    """Read back with readers other than ours: PNG tEXt Comment, JPEG COM, TIFF ImageDescription."""
+    import json
+
+    import tifffile
+    from PIL import Image
+
+    options = TonemapOptions(gamma=1.9, key=0.2)
+    expected = {"tmo": "reinhard", "image_format": "png", "key": 0.2, "white": None, "gamma": 1.9, "srgb": False}
+    for suffix, image_format in ((".png", "png"), (".jpg", "jpg"), (".tif", "tiff")):
+        src = tmp_path / "in.exr"
+        write_exr(src, _scene().astype(np.float32))
+        options = TonemapOptions(image_format=image_format, gamma=1.9, key=0.2)
+        tonemap_file(src, tmp_path / f"o{suffix}", options)
+        if suffix == ".tif":
+            with tifffile.TiffFile(tmp_path / "o.tif") as tif:
+                comment = tif.pages[0].description
+        else:
+            with Image.open(tmp_path / f"o{suffix}") as image:
+                comment = image.info["Comment"] if suffix == ".png" else image.info["comment"].decode()
+        assert json.loads(comment) == {"cevr_request": {**expected, "image_format": image_format}}

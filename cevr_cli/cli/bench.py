@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..vocabulary import DATASET_KINDS, STACK_KINDS
+from ..vocabulary import DATASET_KINDS, HDR_METRICS, LDR_METRICS, STACK_KINDS
 from .common import (
     DebugOpt,
     Device,
@@ -28,6 +28,9 @@ from .common import (
 
 Dataset = choices("Dataset", DATASET_KINDS)
 StackKind = choices("StackKind", list(STACK_KINDS))
+METRICS_HELP = ("Comma list of "
+                + ", ".join(f"{name} ({what})" for name, what in {**LDR_METRICS, **HDR_METRICS}.items())
+                + ". Default: all but cvvdp.")
 
 
 def bench(
@@ -47,10 +50,7 @@ def bench(
     baselines: Annotated[bool, typer.Option(
         help="Also run the physics-only path (through the same --response), the paper's CEVR, and the naive-exposure "
              "and Akyuz 2007 baselines.")] = True,
-    metrics: Annotated[str | None, typer.Option(
-        "--metrics", help="Comma list of psnr, ssim, ms_ssim, reinhard_psnr, kimkautz_psnr, pu21_psnr, pu21_ssim, "
-        "hdrvdp2 (HDR-VDP-2.2.1 Q, the paper's metric), cvvdp (ColorVideoVDP, Mantiuk et al. 2024; needs "
-        "pip install 'cevr[metrics]'). Default: all but cvvdp.")] = None,
+    metrics: Annotated[str | None, typer.Option("--metrics", help=METRICS_HELP)] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Also write the table as CSV.")] = None,
     json_path: Annotated[Path | None, typer.Option("--json-out", help="Also write the results as JSON.")] = None,
     plots: Annotated[bool, typer.Option(
@@ -113,7 +113,7 @@ def _render_bench(result: Any) -> None:
     def cell(row: Any) -> str:
         return "n/a" if row.count == 0 or row.mean != row.mean else f"{row.mean:.2f} ± {row.std:.2f}"
 
-    ldr = [m for m in result.metrics if m in ("psnr", "ssim", "ms_ssim")]
+    ldr = [m for m in result.metrics if m in LDR_METRICS]
     for metric in ldr:
         table = Table(title=f"LDR {metric.upper()} per EV ({result.dataset}, {result.scenes} scenes)")
         table.add_column("EV")

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from ..errors import CevrError
+from ..options import option_specs
 from ..vocabulary import DEVICES, EXPOSURE_MODELS, INFERENCE_PRECISIONS, MERGES, RAW_MODES, RESPONSE_HELP
 
 err = Console(stderr=True, highlight=False)
@@ -25,6 +26,29 @@ state = {"debug": False}
 def choices(name: str, values: Sequence[str]) -> type[Enum]:
     """A str Enum of ``values`` for Typer, generated from a library vocabulary so the two cannot drift."""
     return Enum(name, [(v.replace("-", "_"), v) for v in values], type=str)  # type: ignore[return-value]
+
+
+def flag(options: type, name: str) -> Any:
+    """``typer.Option(default, "--flag", help=...)`` for the field ``name`` of a stage's options class, which
+    declares the option once (:mod:`cevr_cli.options`); the parameter is annotated with the field's plain type.
+
+    Choices are listed by ``--help`` and completed by the shell; the values themselves are checked by the
+    class, so ``cevr`` and Python refuse with the same line (``--tmo 'bogus': use one of ...``, exit 2).
+    A bool that defaults to True gets ``--no-flag``.
+    """
+    spec, default = option_specs(options)[name]
+    names = spec.flag_for(name)
+    if default is True:
+        names += "/--no-" + names.removeprefix("--")
+    if spec.choices is None:
+        return typer.Option(default, names, help=spec.help)
+    allowed = spec.choices
+
+    def complete(incomplete: str) -> list[str]:
+        return [value for value in allowed if value.startswith(incomplete)]
+
+    return typer.Option(default, names, help=spec.help, metavar="<" + "|".join(allowed) + ">",
+                        autocompletion=complete)
 
 
 Device = choices("Device", DEVICES)

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..hdr.tonemap import TONEMAPPERS
-from ..vocabulary import EXR_COMPRESSIONS, HDR_FORMATS
+from ..vocabulary import EXR_COMPRESSIONS, HDR_FORMATS, TONE_MAPPERS
 from .common import (
     BatchProgress,
     DebugOpt,
@@ -42,7 +41,7 @@ TMO_HELP = (
     "white point); reinhard-local = the same with dodging-and-burning; kimkautz = Kim & Kautz 2008 consistent "
     "tone reproduction. (OpenCV's TonemapReinhard is Reinhard & Devlin 2005, a different operator.)"
 )
-FuseTMO = choices("FuseTMO", [*TONEMAPPERS, "none"])
+FuseTMO = choices("FuseTMO", [*TONE_MAPPERS, "none"])
 HDRFormat = choices("HDRFormat", HDR_FORMATS)
 Compression = choices("Compression", EXR_COMPRESSIONS)
 

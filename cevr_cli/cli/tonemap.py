@@ -1,4 +1,4 @@
-"""`cevr tonemap`: HDR images -> display images."""
+"""`cevr tonemap`: HDR images -> display images; :class:`cevr_cli.tonemap.TonemapOptions` declares the options."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..hdr.tonemap import TONEMAPPERS
-from ..vocabulary import DISPLAY_FORMATS
+from ..tonemap import TonemapOptions
 from .common import (
     BatchProgress,
     DebugOpt,
@@ -18,26 +17,21 @@ from .common import (
     OverwriteOpt,
     QuietOpt,
     RecursiveOpt,
-    choices,
     errors,
     finish,
+    flag,
 )
-from .fuse import TMO_HELP
-
-ToneOperator = choices("ToneOperator", list(TONEMAPPERS))
-DisplayFormat = choices("DisplayFormat", list(DISPLAY_FORMATS))
 
 
 def tonemap(
     inputs: Annotated[list[Path], typer.Argument(help="HDR images (.exr, .hdr) or folders of them.")],
     output: OutOpt = Path("cevr-tonemapped"),
-    tmo: Annotated[ToneOperator, typer.Option("--tmo", help=TMO_HELP)] = ToneOperator("reinhard"),  # type: ignore[valid-type]
-    image_format: Annotated[DisplayFormat, typer.Option(  # type: ignore[valid-type]
-        "--format", help="png/jpg 8-bit, tiff 16-bit.")] = DisplayFormat("png"),
-    key: Annotated[float | None, typer.Option(help="Reinhard key (alpha); default: automatic.")] = None,
-    white: Annotated[float | None, typer.Option(help="Reinhard white point; default: automatic.")] = None,
-    gamma: Annotated[float, typer.Option(help="Display gamma (HDR Toolbox GammaTMO).")] = 2.2,
-    srgb: Annotated[bool, typer.Option("--srgb", help="Encode with the sRGB curve instead of a plain gamma.")] = False,
+    tmo: str = flag(TonemapOptions, "tmo"),
+    image_format: str = flag(TonemapOptions, "image_format"),
+    key: float | None = flag(TonemapOptions, "key"),
+    white: float | None = flag(TonemapOptions, "white"),
+    gamma: float = flag(TonemapOptions, "gamma"),
+    srgb: bool = flag(TonemapOptions, "srgb"),
     recursive: RecursiveOpt = False,
     overwrite: OverwriteOpt = False,
     dry_run: DryRunOpt = False,
@@ -48,10 +42,9 @@ def tonemap(
     """Tone-map HDR images to displayable 8-bit PNG/JPEG or 16-bit TIFF."""
     with errors(debug):
         from ..batch import BatchPolicy
-        from ..tonemap import TonemapOptions, run_tonemap
+        from ..tonemap import run_tonemap
 
-        options = TonemapOptions(tmo=tmo.value, image_format=image_format.value, key=key, white=white, gamma=gamma,
-                                 srgb=srgb)
+        options = TonemapOptions(tmo=tmo, image_format=image_format, key=key, white=white, gamma=gamma, srgb=srgb)
         with BatchProgress(quiet or as_json, 0) as progress:
             report = run_tonemap(inputs, output, options, BatchPolicy(overwrite, dry_run, recursive),
                                  on_event=progress.event)

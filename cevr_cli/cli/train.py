@@ -13,13 +13,14 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..training.config import TrainConfig
-from ..vocabulary import CYCLE_SPLITS, PRECISIONS, TRAIN_DIRECTIONS
+from ..vocabulary import CYCLE_SPLITS, MODEL_VARIANTS, TRAIN_DIRECTIONS, TRAINING_PRECISIONS
 from .common import DebugOpt, Device, JsonOpt, QuietOpt, choices, err, errors, out
 
 _CHOICES: dict[str, type[Enum]] = {
     "direction": choices("Direction", TRAIN_DIRECTIONS),
     "cycle_split": choices("CycleSplit", CYCLE_SPLITS),
-    "precision": choices("Precision", PRECISIONS),
+    "precision": choices("Precision", list(TRAINING_PRECISIONS)),
+    "variant": choices("Variant", list(MODEL_VARIANTS)),
     "device": Device,
 }
 _PATHS = {"out", "init", "encoder_init", "dorf"}

@@ -12,6 +12,12 @@ predictor does: ``name``, ``weights_id``, ``describe()``, ``iter_predictions(rgb
   linear luminance expansion ``L = k * ((Ld - Ld_min) / (Ld_max - Ld_min))^gamma`` (the paper found
   gamma = 1 preferred), colour kept by luminance ratio. The expanded image is exposed by 2^s and
   mapped back to the display with the inverse of the same curve, giving an LDR stack.
+
+References
+----------
+- Akyuz, A. O., Fleming, R., Riecke, B. E., Reinhard, E., & Bulthoff, H. H. (2007). Do HDR displays support
+  LDR content? A psychophysical evaluation. ACM Transactions on Graphics, 26(3), 38.
+  doi:10.1145/1276377.1276425
 """
 
 from __future__ import annotations

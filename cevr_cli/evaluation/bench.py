@@ -46,16 +46,13 @@ from ..exposure import ImagePredictor
 from ..fuse import MERGE_METHOD
 from ..imaging import quantise
 from ..io.atomic import atomic_write_text
+from ..vocabulary import HDR_METRICS, LDR_METRICS
 from . import metrics as M
 from .datasets import BenchScene, load_dataset
 from .mantiuk2011 import DESKTOP_VIEWING
 
-PREDEFINED_EVS: tuple[float, ...] = tuple(float(v) for v in range(-3, 4))  # integer EVs
-
-LDR_METRICS = ("psnr", "ssim", "ms_ssim")
-HDR_METRICS = ("reinhard_psnr", "kimkautz_psnr", "pu21_psnr", "pu21_ssim", "hdrvdp2", "cvvdp")
 # cvvdp is opt-in: optional package and slow on CPU
-DEFAULT_METRICS = LDR_METRICS + tuple(m for m in HDR_METRICS if m != "cvvdp")
+DEFAULT_METRICS = (*LDR_METRICS, *(m for m in HDR_METRICS if m != "cvvdp"))
 _EV_MATCH = 1e-6
 
 # The paper's figures (Chen et al., ICCV 2023, Table 2: mean +- std over test scenes), to print beside
@@ -181,19 +178,18 @@ def score_scenes(
 
     values: dict[tuple[str, str, float | None], list[float]] = defaultdict(list)
     for done, scene in enumerate(scenes, start=1):
-        truth_tm = _tonemapped_truth(scene, metrics)
+        truth_hdr = _prepared_truth(scene, metrics)
         for predictor in predictors:
             stack = _predict(predictor, scene.input_ev0, targets)
             for metric in (m for m in metrics if m in LDR_METRICS):
                 for ev, pred in zip(targets, stack, strict=True):
                     gt = _truth_at(scene, ev)
                     if gt is not None:
-                        values[(predictor.name, metric, ev)].append(_ldr_metric(metric, pred, gt))
+                        values[(predictor.name, metric, ev)].append(M.METRICS[metric](pred, gt))
             if scene.hdr is not None and any(m in HDR_METRICS for m in metrics):
                 radiance = _fuse(scene.input_ev0, stack, targets)
                 for metric in (m for m in metrics if m in HDR_METRICS):
-                    values[(predictor.name, metric, None)].append(
-                        _hdr_metric(metric, radiance, scene.hdr, truth_tm))
+                    values[(predictor.name, metric, None)].append(M.METRICS[metric](radiance, truth_hdr[metric]))
         if on_progress is not None:
             on_progress(done, len(scenes), scene.name)
 
@@ -210,7 +206,7 @@ def score_scenes(
 # --- pieces ---------------------------------------------------------------------------------------------
 
 def _check_metrics(metrics: Sequence[str]) -> list[str]:
-    known = LDR_METRICS + HDR_METRICS
+    known = [*LDR_METRICS, *HDR_METRICS]
     unknown = [m for m in metrics if m not in known]
     if unknown:
         raise UsageError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(known)}")
@@ -235,14 +231,6 @@ def _truth_at(scene: BenchScene, ev: float) -> np.ndarray | None:
     return next((im for key, im in scene.ldr_by_ev.items() if abs(key - ev) < _EV_MATCH), None)
 
 
-def _ldr_metric(metric: str, pred: np.ndarray, gt: np.ndarray) -> float:
-    if metric == "psnr":
-        return M.psnr(pred, gt)
-    if metric == "ssim":
-        return M.ssim(pred, gt)
-    return M.ms_ssim(pred, gt)
-
-
 def _fuse(input_ev0: np.ndarray, stack: np.ndarray, evs: list[float]) -> np.ndarray:
     from ..fuse import fuse_stack
 
@@ -250,30 +238,12 @@ def _fuse(input_ev0: np.ndarray, stack: np.ndarray, evs: list[float]) -> np.ndar
     return fuse_stack([quantise(im, 8) for _, im in pairs], [ev for ev, _ in pairs]).radiance
 
 
-def _tonemapped_truth(scene: BenchScene, metrics: Sequence[str]) -> dict[str, np.ndarray]:
-    """The truth's tone-mapped images, computed once per scene and shared by all predictors."""
-    from ..hdr.tonemap import tonemap_to_display
-
+def _prepared_truth(scene: BenchScene, metrics: Sequence[str]) -> dict[str, np.ndarray]:
+    """The truth's radiance map as each HDR metric compares it (tone-mapped once per scene, shared by all
+    predictors)."""
     if scene.hdr is None:
         return {}
-    operators = [op for op in ("reinhard", "kimkautz") if f"{op}_psnr" in metrics]
-    return {op: tonemap_to_display(scene.hdr, op, toolbox=True) for op in operators}
-
-
-def _hdr_metric(metric: str, radiance: np.ndarray, truth: np.ndarray,
-                truth_tm: dict[str, np.ndarray]) -> float:
-    from ..hdr.tonemap import tonemap_to_display
-
-    if metric in ("reinhard_psnr", "kimkautz_psnr"):
-        op = metric.removesuffix("_psnr")
-        return M.psnr(tonemap_to_display(radiance, op, toolbox=True), truth_tm[op])
-    if metric == "pu21_psnr":
-        return M.pu21_psnr(radiance, truth)
-    if metric == "pu21_ssim":
-        return M.pu21_ssim(radiance, truth)
-    if metric == "hdrvdp2":
-        return M.hdrvdp2_q(radiance, truth)
-    return M.cvvdp_hdr(radiance, truth)
+    return {metric: M.METRICS[metric].prepare(scene.hdr) for metric in metrics if metric in HDR_METRICS}
 
 
 def _finite_or_none(value: Any) -> Any:

@@ -45,12 +45,11 @@ import numpy as np
 
 from ..errors import InputError, UsageError
 from ..evs import CONTINUOUS_EVS
-from ..vocabulary import DATASET_KINDS, HDR_SUFFIXES
+from ..vocabulary import DATASET_KINDS, HDR_SUFFIXES, LDR_SUFFIXES
 
 if TYPE_CHECKING:
     from ..training.camera import SyntheticScene
 
-_LDR_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 _NUMBER = r"[+-]?\d+(?:\.\d+)?"
 # "ev-1", "EV+0.5", "03_ev+1.00": EV before the number; not preceded by a letter (e.g. "level2").
 _EV_PREFIX = re.compile(rf"(?<![a-z])ev\s*({_NUMBER})", re.IGNORECASE)
@@ -99,7 +98,7 @@ def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | N
 def ev_from_name(name: str) -> float | None:
     """The EV written in a file name (without its extension), or None when it has none."""
     stem = name
-    while Path(stem).suffix.lower() in _LDR_SUFFIXES + HDR_SUFFIXES:
+    while Path(stem).suffix.lower() in LDR_SUFFIXES + HDR_SUFFIXES:
         stem = Path(stem).stem
     match = _EV_PREFIX.search(stem) or _EV_SUFFIX.search(stem)
     return round(float(match.group(1)), 6) + 0.0 if match else None
@@ -253,12 +252,12 @@ def _bracket_scene(folder: Path, images: list[Path]) -> BenchScene:
 
 
 def _load_brackets(root: Path) -> list[BenchScene]:
-    own = _files(root, _LDR_SUFFIXES)
+    own = _files(root, LDR_SUFFIXES)
     if own:
         return [_bracket_scene(root, own)]
     folders = sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")),
                      key=lambda d: _natural_key(d.name))
-    scenes = [_bracket_scene(d, images) for d in folders if (images := _files(d, _LDR_SUFFIXES))]
+    scenes = [_bracket_scene(d, images) for d in folders if (images := _files(d, LDR_SUFFIXES))]
     if not scenes:
         raise InputError(root, "no exposure brackets: expected one folder per scene of LDR images "
                                "(.jpg/.png/.tif) named with their EV (ev-1.png, EV+0.5.jpg) or carrying EXIF")

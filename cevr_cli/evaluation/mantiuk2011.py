@@ -21,6 +21,15 @@ The model, stage by stage (section names of the paper):
 Data tables (spectra, pyramid filters) are in ``data/hdrvdp2_tables.npz``; see
 tests/golden/make_hdrvdp2_tables.py for their sources. The calibrated constants below are the 2.2.1
 release's.
+
+References
+----------
+- Mantiuk, R., Kim, K. J., Rempel, A. G., & Heidrich, W. (2011). HDR-VDP-2: A calibrated visual metric for
+  visibility and quality predictions in all luminance conditions. ACM Transactions on Graphics, 30(4), 40.
+  doi:10.1145/2010324.1964935
+- Narwaria, M., Mantiuk, R. K., Perreira Da Silva, M., & Le Callet, P. (2015). HDR-VDP-2.2: a calibrated
+  method for objective quality prediction of high-dynamic range and standard images. Journal of Electronic
+  Imaging, 24(1), 010501. doi:10.1117/1.JEI.24.1.010501 (the recalibration of the 2.2 releases)
 """
 
 from __future__ import annotations

@@ -18,14 +18,29 @@
   CEVR paper reports, on the same absolute scaling as PU21 and a 24-inch full-HD display at 0.5 m.
 * ``cvvdp``: ColorVideoVDP (Mantiuk et al., SIGGRAPH 2024) through the optional ``cvvdp`` package.
   This is *not* HDR-VDP-2, the metric CEVR reported; the two scales are not comparable.
+
+References
+----------
+- Wang, Z., Bovik, A. C., Sheikh, H. R., & Simoncelli, E. P. (2004). Image quality assessment: from error
+  visibility to structural similarity. IEEE Transactions on Image Processing, 13(4), 600-612.
+  doi:10.1109/TIP.2003.819861
+- Wang, Z., Simoncelli, E. P., & Bovik, A. C. (2003). Multiscale structural similarity for image quality
+  assessment. 37th Asilomar Conference on Signals, Systems & Computers, 1398-1402.
+  doi:10.1109/ACSSC.2003.1292216
+- Mantiuk, R. K., & Azimi, M. (2021). PU21: A novel perceptually uniform encoding for adapting existing
+  quality metrics for HDR. Picture Coding Symposium (PCS), 1-5. doi:10.1109/PCS50896.2021.9477471
+- Mantiuk, R. K., Hanji, P., Ashraf, M., Asano, Y., & Chapiro, A. (2024). ColorVideoVDP: A visual difference
+  predictor for image, video and display distortions. ACM Transactions on Graphics, 43(4), 129.
+  doi:10.1145/3658144
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -279,6 +294,47 @@ def cvvdp_hdr(test: np.ndarray, reference: np.ndarray, *, display: str = "standa
     metric = pycvvdp.cvvdp(display_name=display, device=torch.device("cpu"))
     jod, _ = metric.predict(t.astype(np.float32), r.astype(np.float32), dim_order="HWC")
     return float(jod)
+
+
+# --- the registry `cevr bench --metrics` names --------------------------------------------------------
+
+def _toolbox_tonemap(operator: str, radiance: np.ndarray) -> np.ndarray:
+    """Radiance tone-mapped as the paper's evaluation did: HDR Toolbox form, GammaTMO 2.2."""
+    from ..hdr.tonemap import tonemap_to_display
+
+    return tonemap_to_display(radiance, operator, toolbox=True)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One named metric: ``score(test, reference)``, after ``display`` where the images are compared as shown.
+
+    ``prepare`` is separate so that a reference is displayed once and scored against every prediction.
+    """
+
+    score: Callable[[np.ndarray, np.ndarray], float]
+    display: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """The image as this metric compares it."""
+        return image if self.display is None else self.display(image)
+
+    def __call__(self, test: np.ndarray, prepared_reference: np.ndarray) -> float:
+        return self.score(self.prepare(test), prepared_reference)
+
+
+# Every name of vocabulary.LDR_METRICS and HDR_METRICS; LDR metrics take [0, 1] images, HDR ones radiance maps.
+METRICS: dict[str, Metric] = {
+    "psnr": Metric(psnr),
+    "ssim": Metric(ssim),
+    "ms_ssim": Metric(ms_ssim),
+    "reinhard_psnr": Metric(psnr, partial(_toolbox_tonemap, "reinhard")),
+    "kimkautz_psnr": Metric(psnr, partial(_toolbox_tonemap, "kimkautz")),
+    "pu21_psnr": Metric(pu21_psnr),
+    "pu21_ssim": Metric(pu21_ssim),
+    "hdrvdp2": Metric(hdrvdp2_q),
+    "cvvdp": Metric(cvvdp_hdr),
+}
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

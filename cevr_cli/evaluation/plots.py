@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..io.atomic import atomic_path
-from .bench import HDR_METRICS, BenchResult
+from ..vocabulary import HDR_METRICS
+from .bench import BenchResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -14,6 +14,11 @@ CalibrateDebevec + MergeDebevec at the same peak RSS. Results also differ where 
 MergeDebevec shares one weight (the channel mean) across R, G and B, so a channel clipped in a frame
 still enters Eq. 6 when the other channels are well exposed; ours weights each channel by its own
 code as Eq. 6 says. With equal channels the two merges agree (tests/hdr/test_debevec1997.py).
+
+References
+----------
+- Debevec, P. E., & Malik, J. (1997). Recovering high dynamic range radiance maps from photographs.
+  SIGGRAPH '97, 369-378. doi:10.1145/258734.258884
 """
 
 from __future__ import annotations

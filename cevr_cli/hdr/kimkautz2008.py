@@ -1,4 +1,10 @@
-"""Kim & Kautz 2008, "Consistent tone reproduction" (CGIM), with Banterle's HDR Toolbox defaults."""
+"""Kim & Kautz 2008, "Consistent tone reproduction" (CGIM), with Banterle's HDR Toolbox defaults.
+
+References
+----------
+- Kim, M. H., & Kautz, J. (2008). Consistent tone reproduction. Proceedings of the IASTED Conference on
+  Computer Graphics and Imaging (CGIM 2008), ACTA Press. No DOI; https://actapress.com/Abstract.aspx?paperId=32616
+"""
 
 from __future__ import annotations
 

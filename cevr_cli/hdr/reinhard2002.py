@@ -13,6 +13,13 @@ adaptation luminance = the log-average luminance, global operator (Eq. 4) or dod
 
 Returns a linear image; display encoding is a separate step. OpenCV's ``TonemapReinhard`` is Reinhard
 & Devlin 2005, a different operator, and pfstools' reinhard02 uses other defaults (phi = 1, key 0.18).
+
+References
+----------
+- Reinhard, E., Stark, M., Shirley, P., & Ferwerda, J. (2002). Photographic tone reproduction for digital
+  images. ACM Transactions on Graphics, 21(3), 267-276. doi:10.1145/566654.566575
+- Reinhard, E. (2002b). Parameter estimation for photographic tone reproduction. Journal of Graphics Tools,
+  7(1), 45-51. doi:10.1080/10867651.2002.10487554
 """
 
 from __future__ import annotations

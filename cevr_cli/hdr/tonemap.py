@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import UsageError
+from ..vocabulary import DISPLAY_GAMMA
 from .kimkautz2008 import kimkautz2008
 from .reinhard2002 import reinhard2002
 from .tonemap_common import gamma_encode, srgb_encode
@@ -28,7 +29,7 @@ def _kimkautz(hdr: np.ndarray, key: float | None, white: float | None, toolbox: 
     return kimkautz2008(hdr, toolbox=toolbox)
 
 
-# CLI name -> operator(hdr, key, white, toolbox) returning linear RGB.
+# CLI name (one of vocabulary.TONE_MAPPERS) -> operator(hdr, key, white, toolbox) returning linear RGB.
 TONEMAPPERS: dict[str, Operator] = {
     "reinhard": _reinhard,
     "reinhard-local": _reinhard_local,
@@ -37,7 +38,7 @@ TONEMAPPERS: dict[str, Operator] = {
 
 
 def tonemap_to_display(hdr: np.ndarray, operator: str, *, key: float | None = None,
-                       white: float | None = None, gamma: float = 2.2, srgb: bool = False,
+                       white: float | None = None, gamma: float = DISPLAY_GAMMA, srgb: bool = False,
                        toolbox: bool = False) -> np.ndarray:
     """Tone-map linear RGB with a named operator, then encode for display: float32 HxWx3 in [0, 1].
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..imaging import check_rgb, luminance, srgb_encode
+from ..vocabulary import DISPLAY_GAMMA
 
 __all__ = ["change_luminance", "check_hdr", "gamma_encode", "log_average", "luminance", "percentile_nearest_rank",
            "srgb_encode"]
@@ -56,7 +57,7 @@ def change_luminance(rgb: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.nd
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def gamma_encode(linear: np.ndarray, gamma: float = 2.2, fstop: float = 0.0) -> np.ndarray:
+def gamma_encode(linear: np.ndarray, gamma: float = DISPLAY_GAMMA, fstop: float = 0.0) -> np.ndarray:
     """The toolbox's GammaTMO: clamp((2^fstop x)^(1/gamma), 0, 1), float32.
 
     Raises:

@@ -8,6 +8,7 @@ header before any pixels are decoded.
 from __future__ import annotations
 
 import io
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +18,14 @@ import numpy as np
 
 from ..errors import InputError, OutputError
 from ..imaging import quantise
+from ..vocabulary import RAW_SUFFIXES
 from . import opencv
 from .atomic import atomic_path
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
 from .exif import ExifInfo, exif_from_pillow
 
-# HEIF (HEIC: Apple's and most Android phones' default) decoded by pillow-heif, AVIF by Pillow's own plugin.
-HEIF_EXTENSIONS = (".heic", ".heif", ".hif")
-SUPPORTED_LDR = (".jpg", ".jpeg", ".png", ".tif", ".tiff", *HEIF_EXTENSIONS, ".avif")
-RAW_EXTENSIONS = (
-    ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".kdc", ".mef", ".mos", ".mrw",
-    ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
-)
-PHOTO_EXTENSIONS = SUPPORTED_LDR + RAW_EXTENSIONS
+# The request an output was made by, as JSON under this key in the image's comment (see write_ldr).
+REQUEST_KEY = "cevr_request"
 _OPENCV_PIXEL_LIMIT = 1 << 30  # OpenCV's default CV_IO_MAX_IMAGE_PIXELS
 
 
@@ -235,7 +231,7 @@ def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int
     """Read a photo as float32 RGB in [0, 1], upright, with its metadata."""
     path = Path(path)
     _check_file(path)
-    if path.suffix.lower() in RAW_EXTENSIONS:
+    if path.suffix.lower() in RAW_SUFFIXES:
         return _read_raw(path, max_megapixels, min_side)
     return _read_ldr(path, max_megapixels, min_side)
 
@@ -256,7 +252,7 @@ def _reset_orientation(exif_bytes: bytes | None) -> bytes | None:
 
 
 def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_bytes: bytes | None = None,
-              icc_profile: bytes | None = None) -> None:
+              icc_profile: bytes | None = None, request: dict[str, Any] | None = None) -> None:
     """Write an 8-bit PNG/JPEG or an 8/16-bit TIFF with the photo's EXIF and ICC profile, atomically.
 
     ``rgb`` is float in [0, 1] (clipped and rounded to the nearest code) or already integer codes of
@@ -264,6 +260,11 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
 
     TIFF carries the ICC profile and the EXIF camera, date and authorship tags as baseline TIFF tags;
     a 16-bit PNG (OpenCV) carries pixels only.
+
+    ``request`` (what the image was made by, for :func:`read_request`) goes into the image's own comment
+    field, so that it is published by the same rename as the pixels and travels with the file: a PNG tEXt
+    ``Comment`` chunk, a JPEG COM segment, the TIFF ImageDescription (in place of the source's); not in a
+    16-bit PNG.
     """
 
     path = Path(path)
@@ -271,11 +272,12 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     if bit_depth not in (8, 16):
         raise OutputError(f"{path}: bit depth must be 8 or 16")
     codes = rgb if rgb.dtype == (np.uint8 if bit_depth == 8 else np.uint16) else quantise(rgb, bit_depth)
+    comment = None if request is None else json.dumps({REQUEST_KEY: request}, sort_keys=True)
     with atomic_path(path) as tmp:
         if bit_depth == 8 and suffix in (".png", ".jpg", ".jpeg"):
-            from PIL import Image
+            from PIL import Image, PngImagePlugin
 
-            kwargs = {}
+            kwargs: dict[str, Any] = {}
             exif = _reset_orientation(exif_bytes)
             if exif:
                 kwargs["exif"] = exif
@@ -283,11 +285,16 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
                 kwargs["icc_profile"] = icc_profile
             if suffix != ".png":
                 kwargs["quality"] = 95
+            if comment is not None and suffix == ".png":
+                kwargs["pnginfo"] = PngImagePlugin.PngInfo()
+                kwargs["pnginfo"].add_text("Comment", comment)
+            elif comment is not None:
+                kwargs["comment"] = comment
             buffer = io.BytesIO()
             Image.fromarray(codes, "RGB").save(buffer, format="PNG" if suffix == ".png" else "JPEG", **kwargs)
             tmp.write_bytes(buffer.getvalue())
         elif suffix in (".tif", ".tiff"):
-            _write_tiff(tmp, codes, exif_bytes, icc_profile)
+            _write_tiff(tmp, codes, exif_bytes, icc_profile, comment)
         elif suffix == ".png":
             encoded = opencv.imencode(".png", np.ascontiguousarray(codes[..., ::-1]))
             if encoded is None:
@@ -297,14 +304,40 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
             raise OutputError(f"{path}: cannot write {bit_depth}-bit {suffix or 'files without extension'}")
 
 
+def read_request(path: str | Path) -> dict[str, Any] | None:
+    """The request :func:`write_ldr` recorded in ``path``; None if it holds none or cannot be read.
+
+    Reads the header only (Pillow opens lazily), not the pixels.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            tags = getattr(image, "tag_v2", None)
+            comment = image.info.get("Comment") or image.info.get("comment") or (tags.get(270) if tags else None)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    if isinstance(comment, bytes):
+        comment = comment.decode("utf-8", "replace")
+    try:
+        recorded = json.loads(comment) if isinstance(comment, str) else None
+    except ValueError:
+        return None
+    return recorded.get(REQUEST_KEY) if isinstance(recorded, dict) else None
+
+
 # EXIF tags that are also baseline TIFF tags (TIFF 6.0): ImageDescription, Make, Model, DateTime, Artist, Copyright.
 _TIFF_TEXT_TAGS = (270, 271, 272, 306, 315, 33432)
 
 
-def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_profile: bytes | None) -> None:
+def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_profile: bytes | None,
+                comment: str | None) -> None:
+    """``comment``, else the source's EXIF ImageDescription, is the ImageDescription (tifffile writes that tag
+    only through ``description``, and by default fills it with its own shape JSON)."""
     import tifffile
 
     extratags = []
+    description = comment
     if exif_bytes:
         from PIL import Image
 
@@ -315,7 +348,11 @@ def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_pro
             exif = {}
         for tag in _TIFF_TEXT_TAGS:
             value = exif.get(tag)
-            if isinstance(value, str) and value.strip("\x00 "):
+            if not (isinstance(value, str) and value.strip("\x00 ")):
+                continue
+            if tag != 270:
                 extratags.append((tag, "s", 0, value.strip("\x00"), True))
+            elif description is None:
+                description = value.strip("\x00")
     tifffile.imwrite(path, codes, photometric="rgb", compression="zlib", iccprofile=icc_profile or None,
-                     extratags=extratags, software="cevr")
+                     extratags=extratags, software="cevr", description=description, metadata=None)

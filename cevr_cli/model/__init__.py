@@ -2,8 +2,9 @@
 
 from .cevr import CEVRNet
 from .config import VARIANTS, CEVRConfig, get_config
+from .device import resolve_device, resolve_precision
 from .fused import FusedCEVR, reparameterize
-from .inference import CEVRPredictor, InferenceSettings, load_predictor, resolve_device
+from .inference import CEVRPredictor, InferenceSettings, load_predictor
 from .weights import DEFAULT_WEIGHTS, ModelPair, load_official_pair, load_pair, new_pair, save_pair
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "new_pair",
     "reparameterize",
     "resolve_device",
+    "resolve_precision",
     "save_pair",
 ]

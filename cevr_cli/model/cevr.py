@@ -22,6 +22,13 @@ function or its gradients:
 Inference does not run this module: :func:`cevr_cli.model.fused.reparameterize` folds its weights once
 (BatchNorm into the encoder convolutions, each MLP into one affine map, ``conv_resize`` into ``mlp1``)
 into a :class:`~cevr_cli.model.fused.FusedCEVR`, which also uses the CPU fast paths of ``fastops``.
+
+References
+----------
+- Chen, S.-K., Yen, H.-L., Liu, Y.-L., Chen, M.-H., Hu, H.-N., Peng, W.-H., & Lin, Y.-Y. (2023). Learning
+  continuous exposure value representations for single-image HDR reconstruction. Proceedings of the IEEE/CVF
+  International Conference on Computer Vision (ICCV), 12990-13000. arXiv:2309.03900 (no DOI seen by us).
+  Official code: https://github.com/skchen1993/2023_CEVR
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ class CEVRConfig:
         return cls(**values)
 
 
+# One per name of vocabulary.MODEL_VARIANTS.
 VARIANTS: dict[str, CEVRConfig] = {
     "cevr": CEVRConfig(),
     # Same wiring at 1/8 of the width: for tests and quick experiments, never for photos.

@@ -22,61 +22,10 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UsageError
-from ..vocabulary import INFERENCE_PRECISIONS
 from .cevr import NormStats
+from .device import DTYPES, resolve_device, resolve_precision
 from .fused import FusedCEVR, reparameterize
 from .weights import ModelPair
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # INFERENCE_PRECISIONS but auto
-
-
-def cpu_has_native_bf16() -> bool:
-    """The CPU computes bf16 dot products natively (AVX512-BF16 or AMX), so oneDNN's bf16 kernels beat float32."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def resolve_precision(name: str, device: torch.device) -> torch.dtype:
-    """``auto`` is float32: on the 2-core AVX512-BF16 development CPU bf16 made a 1-megapixel stack no faster
-    (22.6 s vs 21.8 s: the bf16 GEMMs gain what the float32<->bf16 conversions around OpenCV cost), and on
-    GPUs half precision is unmeasured so far (tests/benchmarks/bench_gpu.py measures it). fp16 needs a GPU
-    (CUDA or MPS); bf16 a CPU with native bf16 or a CUDA GPU that supports it.
-    """
-    if name == "auto":
-        return torch.float32
-    if name not in DTYPES:
-        raise UsageError(f"unknown precision {name!r}: use {', '.join(INFERENCE_PRECISIONS)}")
-    if name == "fp16" and device.type not in ("cuda", "mps"):
-        raise UsageError("--precision fp16 needs a GPU (CUDA or MPS): on the CPU use bf16 or fp32")
-    if name == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
-        raise UsageError("--precision bf16: this CPU has no native bf16 (AVX512-BF16 or AMX), it would be slower "
-                         "than fp32; use --precision fp32")
-    if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise UsageError("--precision bf16: this GPU does not support bf16; use fp16")
-    if name == "bf16" and device.type == "mps":
-        raise UsageError("--precision bf16 is not supported on MPS; use fp16 or fp32")
-    return DTYPES[name]
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit device must exist."""
-    name = name.lower()
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA GPU is available to PyTorch here (try --device auto)")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise UsageError("--device mps: Apple MPS is not available here (try --device auto)")
-    if name not in ("cpu", "mps") and not name.startswith("cuda"):
-        raise UsageError(f"unknown device {name!r}: use auto, cpu, cuda or mps")
-    return torch.device(name)
-
 
 # Peak memory of inference per pixel (float32), measured with tests/benchmarks/bench_memory_24mp.py's method on
 # a 1040x1040 input: 2,900 MiB with one EV step, 6,021 MiB with four.
@@ -132,7 +81,7 @@ class CEVRPredictor:
         settings: InferenceSettings | None = None,
     ) -> None:
         self.device = torch.device(device)
-        self.dtype = resolve_precision(precision, self.device)
+        self.dtype = resolve_precision(precision, self.device, "inference")
         self.pair = pair
         # Folded from the weights as they are (float32), then moved: one fused copy per direction.
         self._fused = {d: reparameterize(getattr(pair, d)).to(self.device, self.dtype) for d in ("inc", "dec")}

@@ -8,6 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ..vocabulary import MODEL_VARIANTS, TRAINING_PRECISIONS
+
+
+def _described(what: str, names: dict[str, str]) -> str:
+    return f"{what}: " + "; ".join(f"{name} = {meaning}" for name, meaning in names.items()) + "."
+
 
 def _opt(default: Any, help_text: str, **extra: Any) -> Any:
     return field(default=default, metadata={"help": help_text, **extra})
@@ -21,8 +27,7 @@ class TrainConfig:
                                      "repeat --data for several.")
     out: str = _opt("runs/cevr", "Output folder: checkpoints, log, and the weights pair.")
     direction: str = _opt("both", "Train the EV-increase model (inc), the decrease model (dec), or both.")
-    variant: str = _opt("cevr", "Model variant: cevr (the paper's role), cevr-residual (physics first: the network "
-                                "fills only what the photo did not record), or their -tiny forms (tests).")
+    variant: str = _opt("cevr", _described("Model variant", MODEL_VARIANTS))
     dorf: str | None = _opt(None, "cevr-residual: also train on the DoRF curves (dorf-201-crf.mat; needs scipy).")
     epochs: int = _opt(1250, "Epochs (the paper: 1250).", min=1)
     samples_per_epoch: int = _opt(48, "Random training pairs per epoch (VDS has 48 scenes).", min=1)
@@ -48,7 +53,7 @@ class TrainConfig:
     max_minutes: float | None = _opt(None, "Stop each direction after this many minutes (best checkpoint kept).")
     threads: int | None = _opt(None, "CPU threads for PyTorch (default: all cores).", min=1)
     workers: int = _opt(0, "Data-synthesis processes (0 = in the training process; 4+ on a GPU).", min=0)
-    precision: str = _opt("auto", "bf16 autocast, fp32, or auto (bf16 where the device runs it natively).")
+    precision: str = _opt("auto", _described("Training arithmetic", TRAINING_PRECISIONS))
     channels_last: bool = _opt(True, "channels_last memory format (faster convolutions on CPU and GPU).")
 
 

@@ -25,9 +25,10 @@ from ..errors import UsageError
 from ..io.atomic import atomic_path, check_writable
 from ..model.cevr import CEVRNet
 from ..model.config import get_config
+from ..model.device import resolve_precision
 from ..model.imagenet import init_encoder_from_vgg16
 from ..model.weights import ModelPair, load_pair, save_pair
-from ..vocabulary import CYCLE_SPLITS, PRECISIONS, TRAIN_DIRECTIONS
+from ..vocabulary import CYCLE_SPLITS, MODEL_VARIANTS, TRAIN_DIRECTIONS, TRAINING_PRECISIONS
 from .config import TrainConfig
 from .pairs import SyntheticPairs, ValidationSet, make_validation
 from .residual import (
@@ -41,23 +42,6 @@ from .residual import (
 from .scenes import find_radiance_maps, load_radiance, split_scenes
 
 VAL_EVS = {"inc": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0], "dec": [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]}
-
-
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``precision`` on ``device`` (None: plain fp32)."""
-    if precision not in PRECISIONS:
-        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if precision == "fp32":
-        return None
-    if device.type == "cuda":
-        native = torch.cuda.is_bf16_supported()
-    elif device.type == "cpu":
-        native = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    else:
-        native = False
-    if precision == "bf16" and not native and device.type not in ("cpu", "cuda"):
-        raise UsageError(f"--precision bf16: not supported on {device.type}")
-    return torch.bfloat16 if precision == "bf16" or native else None
 
 
 @dataclass
@@ -132,11 +116,11 @@ def _memory_format(cfg: TrainConfig) -> torch.memory_format:
 
 def train_step(
     model: CEVRNet, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], cfg: TrainConfig,
-    generator: torch.Generator, autocast_dtype: torch.dtype | None,
+    generator: torch.Generator, dtype: torch.dtype,
 ) -> tuple[float, dict[str, float]]:
-    """One optimiser step on a batch of training pairs (Eq. 5), under bf16 autocast when asked."""
+    """One optimiser step on a batch of training pairs (Eq. 5), under autocast to ``dtype`` unless it is float32."""
     device = next(model.parameters()).device
-    with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
         if model.config.role == "residual":
             loss, parts = residual_loss(model, {k: v.to(device) if k == "s" else
                                                v.to(device, memory_format=_memory_format(cfg))
@@ -185,7 +169,7 @@ def train_direction(
             # so they restart as the identity (G = P) and only the features are kept.
             model.reset_intensity_transforms()
     model = model.to(memory_format=_memory_format(cfg))
-    autocast_dtype = resolve_precision(cfg.precision, device)
+    dtype = resolve_precision(cfg.precision, device, "training")
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     data: SyntheticPairs | ResidualPairs
     if model.config.role == "residual":
@@ -218,7 +202,7 @@ def train_direction(
                                              num_workers=cfg.workers, pin_memory=device.type == "cuda")
         losses = []
         for batch in loader:
-            loss, parts = train_step(model, optimizer, batch, cfg, generator, autocast_dtype)
+            loss, parts = train_step(model, optimizer, batch, cfg, generator, dtype)
             scheduler.step()
             iteration += 1
             losses.append(loss)
@@ -290,7 +274,8 @@ def check_config(cfg: TrainConfig) -> None:
     Raises:
         UsageError: an unknown choice, a non-positive count, or ``resume`` without a checkpoint.
     """
-    choices = {"direction": TRAIN_DIRECTIONS, "cycle_split": CYCLE_SPLITS, "precision": PRECISIONS}
+    choices = {"direction": TRAIN_DIRECTIONS, "cycle_split": CYCLE_SPLITS, "precision": TRAINING_PRECISIONS,
+               "variant": MODEL_VARIANTS}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(cfg, name)!r}: use one of {', '.join(allowed)}")

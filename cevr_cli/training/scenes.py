@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-
-RADIANCE_SUFFIXES = (".exr", ".hdr")
+from ..vocabulary import HDR_SUFFIXES
 
 
 def find_radiance_maps(folders: str | Path | Sequence[str | Path]) -> list[Path]:
@@ -21,7 +20,7 @@ def find_radiance_maps(folders: str | Path | Sequence[str | Path]) -> list[Path]
         folder = Path(folder)
         if not folder.is_dir():
             raise InputError(folder, "not a folder of radiance maps (.exr/.hdr)")
-        found = [p for p in folder.iterdir() if p.suffix.lower() in RADIANCE_SUFFIXES and not p.name.startswith(".")]
+        found = [p for p in folder.iterdir() if p.suffix.lower() in HDR_SUFFIXES and not p.name.startswith(".")]
         if not found:
             raise InputError(folder, "no .exr or .hdr radiance maps found")
         paths += found

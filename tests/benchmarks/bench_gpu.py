@@ -128,7 +128,7 @@ def _precisions(device: str) -> list[str]:
     """fp32 and every 16-bit precision the device offers."""
     import torch
 
-    from cevr_cli.model.inference import cpu_has_native_bf16
+    from cevr_cli.model.device import cpu_has_native_bf16
 
     if device.startswith("cuda"):
         return ["fp32", "fp16"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])

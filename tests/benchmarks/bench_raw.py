@@ -5,7 +5,7 @@ radiance x exposure (metered so that the brightest 2 % of pixels clip), Poisson-
 the saturation level 1.0, quantised to 14 bits. The truth at step s is the noise-free radiance x 2^s,
 sRGB-encoded and clipped. Arms, all from the same sensor image:
 
-* linear: :func:`cevr_cli.linear.linear_frames` (exact x 2^s, CEVR only where clipped);
+* linear: :class:`cevr_cli.exposure.PaperModel` on the sensor's linear data (exact x 2^s, CEVR only where clipped);
 * cevr: the sensor image sRGB-encoded at 16 bits and stacked by CEVR like a JPEG (today's RAW path);
 * naive: the same 16-bit image linearised with the sRGB curve, x 2^s, re-encoded.
 
@@ -43,9 +43,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def main() -> None:
     from cevr_cli.evaluation.baselines import DisplayCurve, NaiveExposure
     from cevr_cli.evs import CONTINUOUS_EVS
+    from cevr_cli.exposure import PaperModel, measure_linear
     from cevr_cli.imaging import quantise, srgb_encode
-    from cevr_cli.io.raw import LinearPhoto
-    from cevr_cli.linear import linear_frames
     from cevr_cli.model import load_predictor
     from cevr_cli.training.scenes import find_radiance_maps, load_radiance, scene_views, split_scenes
 
@@ -69,9 +68,9 @@ def main() -> None:
             sensor, scale = sensor_image(view, rng)
             clipped = (sensor >= 1.0).any(axis=2)
             clipped_fractions.append(float(clipped.mean()))
-            photo = LinearPhoto(path, sensor, clipped, 16383, None)
+            photo = measure_linear(sensor, clipped)
             developed = quantise(srgb_encode(sensor), 16).astype(np.float32) / 65535
-            arms = {"linear": {ev: f for ev, f, _ in linear_frames(predictor, photo, evs)},
+            arms = {"linear": {ev: f for ev, f, _ in PaperModel(predictor).frames(photo, evs)},
                     "cevr": dict(zip(evs, predictor.predict(developed, evs), strict=True)),
                     "naive": dict(zip(evs, naive.predict(developed, evs), strict=True))}
             for ev in evs:

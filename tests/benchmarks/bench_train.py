@@ -33,15 +33,16 @@ def measure(arm: str, batches: list[dict], device: str, warmup: int = 1, variant
 
     from cevr_cli.model.cevr import CEVRNet
     from cevr_cli.model.config import get_config
+    from cevr_cli.model.device import resolve_precision
     from cevr_cli.training.config import TrainConfig
-    from cevr_cli.training.loop import resolve_precision, train_step
+    from cevr_cli.training.loop import train_step
 
     cfg = TrainConfig(data="", precision="fp32" if arm == "fp32" else "bf16", channels_last=arm == "bf16+channels_last")
     torch.manual_seed(0)
     model = CEVRNet(get_config(variant)).to(device).train()
     model = model.to(memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    dtype = resolve_precision(cfg.precision, torch.device(device))
+    dtype = resolve_precision(cfg.precision, torch.device(device), "training")
     generator = torch.Generator().manual_seed(0)
     for batch in batches[:warmup]:
         train_step(model, optimizer, batch, cfg, generator, dtype)
@@ -64,8 +65,9 @@ def quality(precision: str, steps: int, crop: int) -> dict[float, float]:
     from cevr_cli.evaluation.procedural import procedural_radiance
     from cevr_cli.model.cevr import CEVRNet
     from cevr_cli.model.config import get_config
+    from cevr_cli.model.device import resolve_precision
     from cevr_cli.training.config import TrainConfig
-    from cevr_cli.training.loop import VAL_EVS, resolve_precision, train_step, validate
+    from cevr_cli.training.loop import VAL_EVS, train_step, validate
     from cevr_cli.training.pairs import make_validation
 
     cfg = TrainConfig(data="", precision=precision)
@@ -73,7 +75,7 @@ def quality(precision: str, steps: int, crop: int) -> dict[float, float]:
     model = CEVRNet(get_config("cevr-tiny")).train().to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     generator = torch.Generator().manual_seed(0)
-    dtype = resolve_precision(precision, torch.device("cpu"))
+    dtype = resolve_precision(precision, torch.device("cpu"), "training")
     for batch in _batches(crop, 4, steps):
         train_step(model, optimizer, batch, cfg, generator, dtype)
     val = make_validation(["procedural"], [procedural_radiance(96, 128, seed=7)], VAL_EVS["dec"], size=64, cameras=4)

@@ -44,8 +44,8 @@ def conv_throughput(threads: int) -> dict[str, float]:
     import torch
     import torch.nn.functional as F
 
+    from cevr_cli.model.device import cpu_has_native_bf16
     from cevr_cli.model.fastops import conv3x3
-    from cevr_cli.model.inference import cpu_has_native_bf16
 
     torch.set_num_threads(threads)
     x, weight, bias = torch.rand(2, 128, 704, 1040), torch.rand(64, 128, 3, 3) * 0.01, torch.rand(64)

@@ -32,11 +32,19 @@ def photos(tmp_path, gradient_image):
     return folder
 
 
-def test_help_lists_every_command():
-    result = runner.invoke(app, ["--help"])
+def test_help_lists_every_command_with_its_help_line():
+    """`cevr --help` lists each command once, in order, with the start of its docstring's first line."""
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for command in ("stack", "fuse", "tonemap", "train", "bench", "info", "demo"):
-        assert command in result.output
+    listing = result.output.split("Commands:")[1].strip().splitlines()
+    rows = [line.split(None, 1) for line in listing]
+    expected = ["stack", "fuse", "tonemap", "demo", "train", "bench", "info", "convert-weights"]
+    assert [row[0] for row in rows] == expected
+    docs = {(c.name or c.callback.__name__): c.callback.__doc__ for c in app.registered_commands}
+    for name, shown in rows:
+        first_line = " ".join(docs[name].strip().split("\n\n")[0].split())
+        shown = shown.strip().removesuffix("...")
+        assert len(shown) >= 20 and first_line.startswith(shown), (name, shown, first_line)
 
 
 def test_stack_writes_one_image_per_ev_and_a_manifest(tmp_path, photos, weights):

@@ -52,7 +52,15 @@ def test_each_completion_file_completes_in_its_shell(shell, tmp_path):
     assert result.returncode == 0 and "stack" in result.stdout, (result.stdout, result.stderr)
 
 
-def test_cli_import_does_not_import_torch():
-    code = "import sys, cevr_cli.cli; print('torch' in sys.modules)"
+def test_cli_import_does_not_import_torch_or_numpy():
+    code = "import sys, cevr_cli.cli; print(sorted({'torch', 'numpy', 'cv2'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "[]"
+
+
+def test_options_declared_by_a_stage_complete_their_choices():
+    words = "cevr tonemap x --tmo reinh"
+    env = {**os.environ, "_CEVR_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": "4"}
+    code = "from cevr_cli.cli import app; app(prog_name='cevr')"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.stdout.split() == ["reinhard", "reinhard-local"]

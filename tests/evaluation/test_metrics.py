@@ -107,12 +107,21 @@ def test_mean_std_is_population_std() -> None:
     assert all(math.isnan(x) for x in metrics.mean_std([]))
 
 
-def test_cvvdp_missing_gives_clear_error() -> None:
-    if metrics.cvvdp_available():
-        pytest.skip("cvvdp installed here")
+def test_cvvdp_missing_gives_clear_error(monkeypatch) -> None:
+    """The import is made to fail, so this runs whether or not cvvdp is installed here."""
+
+    def missing():
+        raise ModuleNotFoundError("No module named 'pycvvdp'")
+
+    monkeypatch.setattr(metrics, "_import_pycvvdp", missing)
+    assert not metrics.cvvdp_available()
     a = np.ones((16, 16, 3), np.float32)
-    with pytest.raises(metrics.MetricUnavailable, match="cvvdp"):
+    with pytest.raises(metrics.MetricUnavailable, match=r"pip install 'cevr\[metrics\]'.*No module named 'pycvvdp'"):
         metrics.cvvdp_hdr(a, a)
+    from cevr_cli.evaluation import bench
+
+    with pytest.raises(metrics.MetricUnavailable, match="metric 'cvvdp' needs the optional package"):
+        bench.score_scenes([], [], metrics=["psnr", "cvvdp"])
 
 
 def test_cvvdp_scores_identical_and_blurred_images() -> None:
@@ -123,3 +132,22 @@ def test_cvvdp_scores_identical_and_blurred_images() -> None:
     ref = ref.astype(np.float32)
     assert metrics.cvvdp_hdr(ref, ref) == pytest.approx(10.0, abs=1e-3)
     assert metrics.cvvdp_hdr(gaussian_filter(ref, sigma=(2, 2, 0)), ref) < 9.5
+
+
+def test_the_registry_scores_each_name_as_its_function_does() -> None:
+    """`cevr bench --metrics` names -> the functions above; the tone-mapped PSNRs compare both images as the
+    paper's evaluation showed them (HDR Toolbox operators, GammaTMO 2.2)."""
+    from cevr_cli.hdr.tonemap import tonemap_to_display
+
+    rng = np.random.default_rng(8)
+    truth = np.exp(rng.normal(0, 1.5, (32, 32, 3))).astype(np.float32)
+    test = (truth * np.exp(rng.normal(0, 0.2, truth.shape))).astype(np.float32)
+    for name, operator in (("reinhard_psnr", "reinhard"), ("kimkautz_psnr", "kimkautz")):
+        shown = [tonemap_to_display(image, operator, toolbox=True) for image in (test, truth)]
+        metric = metrics.METRICS[name]
+        assert metric(test, metric.prepare(truth)) == pytest.approx(metrics.psnr(*shown), abs=1e-9)
+    for name, function in (("pu21_psnr", metrics.pu21_psnr), ("pu21_ssim", metrics.pu21_ssim),
+                           ("psnr", metrics.psnr), ("ssim", metrics.ssim)):
+        metric = metrics.METRICS[name]
+        assert metric.prepare(truth) is truth
+        assert metric(test, truth) == function(test, truth)

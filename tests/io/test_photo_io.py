@@ -121,6 +121,7 @@ def test_tiff_carries_icc_and_camera_tags(tmp_path, bits):
     exif[0x010F] = "TestCam"
     exif[0x0110] = "Model 7"
     exif[0x0132] = "2026:11:25 10:00:00"
+    exif[0x010E] = "Harbour at dusk"
     icc = b"\x00\x00\x02\x0cfake-icc-profile-bytes" + b"\x00" * 100
     rgb = np.random.default_rng(3).random((10, 14, 3)).astype(np.float32)
     write_ldr(tmp_path / "o.tif", rgb, bit_depth=bits, exif_bytes=exif.tobytes(), icc_profile=icc)
@@ -128,6 +129,7 @@ def test_tiff_carries_icc_and_camera_tags(tmp_path, bits):
         tags = tif.pages[0].tags
         assert tags["Make"].value == "TestCam" and tags["Model"].value == "Model 7"
         assert tags["DateTime"].value == "2026:11:25 10:00:00"
+        assert tags["ImageDescription"].value == "Harbour at dusk"  # not tifffile's own shape JSON
         assert bytes(tags["InterColorProfile"].value) == icc
     # OpenCV, an independent reader, sees the same pixels.
     back = cv2.imread(str(tmp_path / "o.tif"), cv2.IMREAD_UNCHANGED)[..., ::-1]

@@ -77,11 +77,21 @@ def test_step_changes_output(tiny):
     assert not torch.allclose(a, b)
 
 
-def test_gradients_reach_every_parameter(tiny):
-    model = CEVRNet(get_config("cevr-tiny"))
-    x = torch.rand(2, 3, 16, 16)
-    model(x, torch.tensor([1.0, -1.0])).abs().mean().backward()
-    assert all(p.grad is not None for p in model.parameters())
+def test_gradients_reach_every_parameter():
+    """Every parameter gets a non-zero gradient once the intensity-map heads are not zero. A new model is the
+    identity (zero heads), so its first gradients reach exactly the heads, which is how training starts."""
+    torch.manual_seed(0)
+    x, s = torch.rand(2, 3, 16, 16), torch.tensor([1.0, -1.0])
+
+    def zero_grads(model: CEVRNet) -> list[str]:
+        model.train()
+        model(x, s).abs().mean().backward()
+        return [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+
+    assert zero_grads(randomised(CEVRNet(get_config("cevr-tiny")), 3)) == []
+    new = CEVRNet(get_config("cevr-tiny"))
+    heads = {name for name, _ in new.named_parameters() if name.rsplit(".", 2)[-2] in ("conv_mul", "conv_rgb")}
+    assert len(heads) == 12 and set(zero_grads(new)) == {name for name, _ in new.named_parameters()} - heads
 
 
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.bfloat16, 1e-2)])

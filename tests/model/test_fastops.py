@@ -28,8 +28,28 @@ def test_conv3x3_without_bias_and_in_other_dtypes():
     torch.testing.assert_close(doubled, F.conv2d(x.double(), weight.double(), padding=1))
 
 
-def test_nnpack_state_is_a_bool():
-    assert isinstance(nnpack_ready(), bool)
+def test_conv3x3_takes_nnpack_exactly_when_it_is_ready(monkeypatch):
+    """The readiness answer decides the path: NNPACK when ready, F.conv2d otherwise, and a failing probe is
+    "not ready" rather than an error."""
+    calls = []
+    real = torch._nnpack_spatial_convolution
+    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", lambda *a: calls.append(1) or real(*a))
+    x, weight = torch.randn(1, 2, 5, 5), torch.randn(3, 2, 3, 3)
+    with torch.inference_mode():
+        conv3x3(x, weight, None)
+    assert calls == ([1] if nnpack_ready() else [])
+
+    before = len(calls)
+    monkeypatch.setattr(fastops, "nnpack_ready", lambda: False)
+    with torch.inference_mode():
+        conv3x3(x, weight, None)
+    assert len(calls) == before  # not ready: no NNPACK call
+
+    def broken() -> bool:
+        raise RuntimeError("NNPACK failed to initialise")
+
+    monkeypatch.setattr(torch.backends.nnpack, "is_available", broken)
+    assert nnpack_ready.__wrapped__() is False
 
 
 @pytest.mark.parametrize("scale", [2, 4])

@@ -24,7 +24,7 @@ def test_the_golden_images_belong_to_the_shipped_weights():
 @pytest.mark.parametrize("ev", EVS)
 def test_the_shipped_weights_reproduce_the_golden_images(ev, precision):
     from cevr_cli.model import load_predictor
-    from cevr_cli.model.inference import cpu_has_native_bf16
+    from cevr_cli.model.device import cpu_has_native_bf16
 
     if precision == "bf16" and not cpu_has_native_bf16():
         pytest.skip("this CPU has no native bf16")

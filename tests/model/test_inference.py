@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from cevr_cli.errors import UsageError
-from cevr_cli.model import CEVRPredictor, InferenceSettings, inference, resolve_device
-from cevr_cli.model.inference import _tile_spans, resolve_precision
+from cevr_cli.model import CEVRPredictor, InferenceSettings
+from cevr_cli.model.device import cpu_has_native_bf16
+from cevr_cli.model.inference import _tile_spans
 
 
 def one_at_a_time(pair, image: np.ndarray, ev: float, border: int = 8) -> np.ndarray:
@@ -74,32 +75,7 @@ def test_bad_images_are_rejected(tiny_pair, shape):
         CEVRPredictor(tiny_pair).predict(np.zeros(shape, np.float32), [1.0])
 
 
-def test_resolve_device():
-    assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
-    with pytest.raises(UsageError):
-        resolve_device("tpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(UsageError):
-            resolve_device("cuda")
-
-
-def test_precision_rules_on_the_cpu(monkeypatch):
-    cpu = torch.device("cpu")
-    with pytest.raises(UsageError, match="fp16 needs a GPU"):
-        resolve_precision("fp16", cpu)
-    with pytest.raises(UsageError, match="unknown precision"):
-        resolve_precision("fp8", cpu)
-    assert resolve_precision("fp32", cpu) == torch.float32
-    monkeypatch.setattr(inference, "cpu_has_native_bf16", lambda: True)
-    assert resolve_precision("auto", cpu) == torch.float32  # bf16 measured no faster on a native-bf16 CPU
-    assert resolve_precision("bf16", cpu) == torch.bfloat16
-    monkeypatch.setattr(inference, "cpu_has_native_bf16", lambda: False)
-    with pytest.raises(UsageError, match="no native bf16"):  # emulated bf16 would be far slower
-        resolve_precision("bf16", cpu)
-
-
-needs_bf16 = pytest.mark.skipif(not inference.cpu_has_native_bf16(), reason="this CPU has no native bf16")
+needs_bf16 = pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bf16")
 
 
 @needs_bf16
@@ -142,21 +118,6 @@ def test_border_rows_and_columns_behave_like_the_interior(ev):
         step_at_edge = float(np.abs(edge - inner).mean())
         step_inside = float(np.abs(inner - interior).mean())
         assert step_at_edge < 2 * step_inside + 2 / 255
-
-
-def test_mps_is_chosen_by_auto_after_cuda_and_needs_no_cuda_call(monkeypatch):
-    # No Apple GPU here: the availability checks are mocked. The MPS path itself runs the same plain torch ops
-    # as CUDA (the CPU fast paths test the device type), reviewed for CUDA-only calls.
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert resolve_device("auto") == torch.device("mps")
-    assert resolve_device("mps") == torch.device("mps")
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: pytest.fail("a CUDA call on the MPS path"))
-    mps = torch.device("mps")
-    assert resolve_precision("fp16", mps) == torch.float16
-    assert resolve_precision("auto", mps) == torch.float32
-    with pytest.raises(UsageError, match="MPS"):
-        resolve_precision("bf16", mps)
 
 
 def test_cpu_settings_are_the_defaults():

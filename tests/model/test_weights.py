@@ -137,6 +137,19 @@ def test_missing_weights_file_says_what_to_do(tmp_path):
         load_pair(tmp_path / "absent.safetensors")
 
 
-def test_constructor_is_silent_and_offline(capsys):
-    CEVRNet(get_config("cevr-tiny"))
+@pytest.mark.parametrize("variant", ["cevr", "cevr-tiny"])
+def test_constructor_is_silent_and_offline(capsys, monkeypatch, variant):
+    """No download (torchvision's pretrained VGG, a hub) and no output: every way out to the network raises."""
+    import socket
+    import urllib.request
+
+    def no_network(*args, **kwargs):
+        raise AssertionError(f"network access while building the model: {args}")
+
+    for module, name in ((socket, "socket"), (socket, "create_connection"), (socket, "getaddrinfo"),
+                         (urllib.request, "urlopen")):
+        monkeypatch.setattr(module, name, no_network)
+    with pytest.raises(AssertionError, match="network access"):  # the block is in force
+        urllib.request.urlopen("https://example.com")
+    CEVRNet(get_config(variant))
     assert capsys.readouterr() == ("", "")

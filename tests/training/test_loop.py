@@ -29,11 +29,35 @@ def scene_folder(tmp_path):
     return folder
 
 
-def test_synthetic_pairs_have_exact_targets():
-    data = SyntheticPairs([radiance_map(0)], "inc", crop=32, samples_per_epoch=4, jpeg_probability=0.0)
-    sample = data[0]
-    assert sample["input"].shape == (3, 32, 32) and sample["target"].shape == (3, 32, 32)
-    assert float(sample["s"]) in (0.0, 1.0, 2.0, 3.0)
+def test_synthetic_pairs_have_exact_targets(monkeypatch):
+    """Each target is the input's scene, camera and exposure at s stops, without noise: rendered here
+    independently (gamma-2 camera, 2^s times the exposure, clip, 8 bits) from what the sample was made of."""
+    from cevr_cli.training import pairs
+
+    monkeypatch.setattr(pairs, "sample_response", lambda rng: CameraResponse("gamma", gamma=2.0))
+    calls = []
+
+    def recording_render(patch, ev, response, **kwargs):
+        calls.append((patch, ev, kwargs))
+        return render_ldr(patch, ev, response, **kwargs)
+
+    monkeypatch.setattr(pairs, "render_ldr", recording_render)
+    data = SyntheticPairs([radiance_map(0)], "inc", crop=32, samples_per_epoch=8, jpeg_probability=0.0)
+    steps = set()
+    for index in range(8):
+        calls.clear()
+        sample = data[index]
+        (patch, ev_in, kw_in), (same_patch, s, kw_target) = calls
+        assert patch is same_patch and ev_in == 0.0 and s == float(sample["s"]) and kw_target.get("noise") is None
+        scale = kw_in["exposure_scale"]
+        assert kw_target["exposure_scale"] == scale
+        expected = np.round(np.sqrt(np.clip(patch.astype(np.float64) * scale * 2.0**s, 0, 1)) * 255) / 255
+        target = sample["target"].numpy().transpose(1, 2, 0)
+        error = np.abs(target - expected)
+        assert target.shape == (32, 32, 3) and error.max() <= 1 / 255 + 1e-6  # float32 vs float64 at a tie
+        assert np.mean(error > 1e-6) < 0.01
+        steps.add(s)
+    assert steps <= {0.0, 1.0, 2.0, 3.0} and len(steps) > 1
     assert torch.equal(data[1]["input"], data[1]["input"])  # deterministic per (epoch, index)
 
 
@@ -158,7 +182,7 @@ def test_training_steps_run_on_cuda(tmp_path, scene_folder):
 
 def test_a_bf16_channels_last_step_on_the_cpu_lowers_the_loss():
     from cevr_cli.training.config import TrainConfig
-    from cevr_cli.training.loop import resolve_precision, train_step
+    from cevr_cli.training.loop import train_step
 
     torch.manual_seed(0)
     data = SyntheticPairs([radiance_map(3)], "dec", crop=32, samples_per_epoch=4, jpeg_probability=0.0)
@@ -166,8 +190,7 @@ def test_a_bf16_channels_last_step_on_the_cpu_lowers_the_loss():
     cfg = TrainConfig(data="", precision="bf16", channels_last=True)
     model = CEVRNet(get_config("cevr-tiny")).train().to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    dtype = resolve_precision("bf16", torch.device("cpu"))
-    assert dtype == torch.bfloat16
+    dtype = torch.bfloat16  # autocast runs on any CPU (emulated where not native); when it is chosen: test_device
     generator = torch.Generator().manual_seed(0)
     losses = [train_step(model, optimizer, batch, cfg, generator, dtype)[0] for _ in range(12)]
     assert losses[-1] < 0.8 * losses[0]

@@ -54,10 +54,28 @@ def test_random_views_never_reach_the_stretched_poles():
     assert pano[:32, :32, 0].min() > 60.0
 
 
-def test_view_rays_are_unit_directions_in_range():
-    lon, lat = view_rays(16, 0.3, -0.2, 75.0)
-    assert lon.shape == lat.shape == (16, 16)
+@pytest.mark.parametrize(("yaw", "pitch"), [(0.3, -0.2), (-2.9, 0.6), (0.0, 0.0)])
+def test_view_rays_are_the_pinhole_cameras_unit_directions(yaw, pitch):
+    """Each pixel's (lon, lat) is the unit direction x r + y u + f of a pinhole camera whose basis (forward f,
+    right r, up u) is written here from yaw and pitch directly, not by the function's two rotations."""
+    size, fov = 16, 75.0
+    lon, lat = view_rays(size, yaw, pitch, fov)
+    assert lon.shape == lat.shape == (size, size)
     assert np.all(np.abs(lon) <= math.pi) and np.all(np.abs(lat) <= math.pi / 2)
+    got = np.stack([np.cos(lat) * np.sin(lon), np.sin(lat), np.cos(lat) * np.cos(lon)], axis=-1)
+
+    f = np.array([math.cos(pitch) * math.sin(yaw), math.sin(pitch), math.cos(pitch) * math.cos(yaw)])
+    r = np.array([math.cos(yaw), 0.0, -math.sin(yaw)])
+    u = np.cross(f, r)
+    assert np.isclose(np.linalg.norm(u), 1.0) and u[1] >= 0  # up points up
+    t = ((np.arange(size) + 0.5) / size * 2 - 1) * math.tan(math.radians(fov) / 2)
+    rays = t[None, :, None] * r - t[:, None, None] * u + f  # column -> right, row -> down
+    expected = rays / np.linalg.norm(rays, axis=-1, keepdims=True)
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    # The outermost pixel centres of the middle row span the field of view less one pixel.
+    span = math.degrees(math.acos(float(np.dot(got[size // 2, 0], got[size // 2, -1]))))
+    edge = math.degrees(2 * math.atan((1 - 1 / size) * math.tan(math.radians(fov) / 2)))
+    assert span == pytest.approx(edge, rel=0.02)
 
 
 def test_brightest_yaw_finds_the_sun():

@@ -1,0 +1,103 @@
+"""A stage's options, declared once: default, help text, allowed values and whether they change the outputs.
+
+Each field of a stage's options dataclass is made with :func:`option`; the class validates itself at
+construction with :func:`validate`, the batch engine records :func:`request_record` with each output (so
+a rerun with another output-changing option redoes it), and the CLI builds each flag from the same field
+(``cevr_cli.cli.common.flag``). A new option is one declaration::
+
+    @dataclass(frozen=True)
+    class TonemapOptions:
+        gamma: float = option(2.2, "Display gamma (HDR Toolbox GammaTMO).", gt=0, request=True)
+        tmo: str = option("reinhard", "Tone mapping operator.", choices=TONE_MAPPERS, request=True)
+
+        def __post_init__(self) -> None:
+            validate(self)
+
+and in the command's signature ``gamma: float = flag(TonemapOptions, "gamma")``. The error messages are
+the CLI's own lines (``--gamma -1: must be > 0``), so the library and ``cevr`` say the same thing.
+
+Free of numpy and torch, like :mod:`cevr_cli.vocabulary`, so that ``cevr --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .errors import UsageError
+
+_KEY = "cevr_option"
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """What :func:`option` records about one field."""
+
+    help: str
+    flag: str | None  # the CLI flag; None: ``--`` and the field name with dashes
+    choices: tuple[str, ...] | None
+    bounds: tuple[tuple[str, float], ...]  # (comparison, limit): the value must satisfy each
+    request: bool  # the value changes the outputs, so it is recorded with them
+
+    def flag_for(self, name: str) -> str:
+        return self.flag or "--" + name.replace("_", "-")
+
+
+def option(default: Any, help: str, *, flag: str | None = None, choices: Iterable[str] | None = None,
+           gt: float | None = None, ge: float | None = None, lt: float | None = None, le: float | None = None,
+           request: bool = False) -> Any:
+    """A dataclass field that declares one option.
+
+    ``choices``: the allowed values (a vocabulary tuple or dict, whose keys count). ``gt``/``ge``/``lt``/``le``:
+    numeric bounds (None values, for optional fields, are not checked). ``request``: the field changes
+    the outputs and is part of :func:`request_record`.
+    """
+    bounds = tuple((symbol, float(limit)) for symbol, limit in ((">", gt), (">=", ge), ("<", lt), ("<=", le))
+                   if limit is not None)
+    spec = OptionSpec(help, flag, tuple(choices) if choices is not None else None, bounds, request)
+    return field(default=default, metadata={_KEY: spec})
+
+
+def option_specs(options: Any) -> dict[str, tuple[OptionSpec, Any]]:
+    """Field name -> (its spec, its default) for an options class or instance, in declaration order."""
+    return {f.name: (f.metadata[_KEY], f.default) for f in fields(options) if _KEY in f.metadata}
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def check_value(name: str, spec: OptionSpec, value: Any) -> None:
+    """Raise :class:`UsageError` with the CLI's line if ``value`` is not allowed for the option ``name``."""
+    where = f"{spec.flag_for(name)} {_show(value)}"
+    if spec.choices is not None and value not in spec.choices:
+        raise UsageError(f"{where}: use one of {', '.join(spec.choices)}")
+    if value is None or not spec.bounds:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UsageError(f"{where}: must be a number")
+    if not math.isfinite(value):
+        raise UsageError(f"{where}: must be a finite number")
+    for symbol, limit in spec.bounds:
+        if not _COMPARISONS[symbol](value, limit):
+            raise UsageError(f"{where}: must be {symbol} {limit:g}")
+
+
+def validate(options: Any) -> None:
+    """Check every declared field of an options instance (call it from ``__post_init__``).
+
+    Raises:
+        UsageError: the first field whose value is not allowed, as ``--flag value: reason``.
+    """
+    for name, (spec, _) in option_specs(options).items():
+        check_value(name, spec, getattr(options, name))
+
+
+def request_record(options: Any) -> dict[str, Any]:
+    """The fields declared with ``request=True``, by field name: what an output records as asked."""
+    return {name: getattr(options, name) for name, (spec, _) in option_specs(options).items() if spec.request}

@@ -1,0 +1,62 @@
+"""parse_evs: the EV lists `--evs` accepts, each checked against a list written out independently."""
+
+import math
+
+import pytest
+
+from cevr_cli.errors import UsageError
+from cevr_cli.evs import CONTINUOUS_EVS, CONTINUOUS_STACK, MAX_EVS, PREDEFINED_STACK, parse_evs
+
+
+def test_the_papers_continuous_stack_is_13_half_stops():
+    assert parse_evs(CONTINUOUS_STACK) == [n / 2 for n in range(-6, 7)]
+    assert len(CONTINUOUS_EVS) == 13 and list(CONTINUOUS_EVS) == [n / 2 for n in range(-6, 7)]
+    assert parse_evs(PREDEFINED_STACK) == [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
+
+
+def test_the_stop_is_included_despite_float_steps_and_values_are_rounded():
+    assert 3 * 0.1 != 0.3  # the float error the range must absorb
+    assert parse_evs("0:0.3:0.1") == [0.0, 0.1, 0.2, 0.3]
+    assert parse_evs("-1:1:0.1")[-1] == 1.0 and len(parse_evs("-1:1:0.1")) == 21
+    assert parse_evs("1,1.0000001,1.0000004") == [1.0]  # rounded to 1e-6, duplicates merged
+    assert parse_evs("0.1234567") == [0.123457]
+    assert parse_evs("1:1.25:0.5") == [1.0]  # a step past the stop is not taken
+
+
+def test_comma_lists_are_sorted_and_negative_zero_is_zero():
+    assert parse_evs("2,-1,1,-2") == [-2.0, -1.0, 1.0, 2.0]
+    assert parse_evs("1,2,") == [1.0, 2.0]
+    (zero,) = parse_evs("-0")
+    assert zero == 0.0 and math.copysign(1.0, zero) == 1.0
+
+
+def test_spaces_around_numbers_are_allowed():
+    assert parse_evs(" -2 , 1 ") == [-2.0, 1.0]
+    assert parse_evs(" -3 : 3 : 1 ") == parse_evs("-3:3:1")
+
+
+def test_six_stops_either_way_is_the_limit():
+    assert parse_evs("-6:6:1") == [float(n) for n in range(-6, 7)]
+    for spec in ("6.5", "-6.000001", "-7:0:1", "0,7"):
+        with pytest.raises(UsageError, match=r"beyond \+-6 EV"):
+            parse_evs(spec)
+
+
+def test_at_most_121_images_per_photo():
+    assert MAX_EVS == 121
+    assert parse_evs("-3:3:0.05") == [round(-3 + n * 0.05, 6) + 0.0 for n in range(121)]
+    with pytest.raises(UsageError, match="122 images per photo; at most 121"):
+        parse_evs("-3:3.05:0.05")
+    with pytest.raises(UsageError, match="122 images per photo"):
+        parse_evs(",".join(str(n / 100) for n in range(122)))
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("", "empty EV list"), ("   ", "empty EV list"), (",", "holds no numbers"),
+    ("a,b", "cannot read EV list"), ("1:2", "cannot read EV list"), ("1:2:3:4", "cannot read EV list"),
+    ("3:1:1", "need start <= stop and a positive step"), ("0:1:0", "positive step"), ("0:1:-1", "positive step"),
+    ("nan", "non-finite"), ("1,inf", "non-finite"),
+])
+def test_bad_lists_are_refused_with_a_reason(spec, message):
+    with pytest.raises(UsageError, match=message):
+        parse_evs(spec)

@@ -1,0 +1,96 @@
+"""Options declared once (cevr_cli.options): validation at construction, the request record, and the CLI's flags
+built from the same declaration, with the same one-line refusals and exit 2."""
+
+from dataclasses import dataclass, fields
+
+import pytest
+from typer.testing import CliRunner
+
+from cevr_cli.cli import app
+from cevr_cli.errors import UsageError
+from cevr_cli.options import option, option_specs, request_record, validate
+from cevr_cli.tonemap import TonemapOptions
+from cevr_cli.vocabulary import DISPLAY_FORMATS, TONE_MAPPERS
+
+
+@dataclass(frozen=True)
+class Example:
+    mode: str = option("a", "Mode.", choices=("a", "b"), request=True)
+    rate: float = option(1.0, "Rate.", gt=0, le=10, request=True)
+    count: int | None = option(None, "Count.", flag="--n", ge=1)
+    verbose: bool = option(False, "Chatty.")
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"mode": "c"}, "--mode 'c': use one of a, b"),
+    ({"rate": 0.0}, "--rate 0: must be > 0"),
+    ({"rate": -1}, "--rate -1: must be > 0"),
+    ({"rate": 10.5}, "--rate 10.5: must be <= 10"),
+    ({"rate": float("nan")}, "--rate nan: must be a finite number"),
+    ({"rate": "2"}, "--rate '2': must be a number"),
+    ({"rate": True}, "--rate True: must be a number"),
+    ({"count": 0}, "--n 0: must be >= 1"),
+])
+def test_each_bad_value_is_refused_with_the_cli_line(values, message):
+    with pytest.raises(UsageError) as caught:
+        Example(**values)
+    assert str(caught.value) == message and caught.value.exit_code == 2
+
+
+def test_good_values_pass_and_the_record_holds_the_request_fields_only():
+    assert request_record(Example(mode="b", rate=10, count=3, verbose=True)) == {"mode": "b", "rate": 10}
+    assert Example(count=None).count is None  # optional fields are not bounded when unset
+
+
+def test_specs_are_read_from_the_class_in_order():
+    specs = option_specs(Example)
+    assert list(specs) == [f.name for f in fields(Example)]
+    spec, default = specs["count"]
+    assert default is None and spec.flag_for("count") == "--n" and spec.bounds == ((">=", 1.0),)
+    assert specs["mode"][0].choices == ("a", "b") and specs["mode"][0].request
+
+
+# --- TonemapOptions, the first stage that declares its options this way ---------------------------------
+
+BAD_TONEMAP = [
+    ({"tmo": "bogus"}, ["--tmo", "bogus"], f"--tmo 'bogus': use one of {', '.join(TONE_MAPPERS)}"),
+    ({"image_format": "bmp"}, ["--format", "bmp"], f"--format 'bmp': use one of {', '.join(DISPLAY_FORMATS)}"),
+    ({"gamma": -1.0}, ["--gamma", "-1"], "--gamma -1: must be > 0"),
+    ({"gamma": 0.0}, ["--gamma", "0"], "--gamma 0: must be > 0"),
+    ({"key": 0.0}, ["--key", "0"], "--key 0: must be > 0"),
+    ({"white": -2.0}, ["--white", "-2"], "--white -2: must be > 0"),
+    ({"tmo": "kimkautz", "key": 0.2}, ["--tmo", "kimkautz", "--key", "0.2"],
+     "--tmo kimkautz takes no --key or --white"),
+]
+
+
+@pytest.mark.parametrize(("values", "_", "message"), BAD_TONEMAP)
+def test_tonemap_options_refuse_each_bad_field_at_construction(values, _, message):
+    with pytest.raises(UsageError) as caught:
+        TonemapOptions(**values)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(("_", "argv", "message"), BAD_TONEMAP)
+def test_cevr_tonemap_refuses_them_with_the_same_line_and_exit_2(tmp_path, _, argv, message):
+    result = CliRunner().invoke(app, ["tonemap", str(tmp_path / "missing.exr"), "-o", str(tmp_path / "out"), *argv])
+    assert result.exit_code == 2
+    assert f"error: {message}" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_tonemap_flags_are_the_declarations():
+    """Each flag's default and help in `cevr tonemap --help` come from TonemapOptions."""
+    result = CliRunner().invoke(app, ["tonemap", "--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for name, (spec, default) in option_specs(TonemapOptions).items():
+        assert spec.flag_for(name) in text and " ".join(spec.help.split()) in text
+        if default not in (None, False):
+            assert f"[default: {default}]" in text
+    assert "--format <png|jpg|tiff>" in text and "--tmo <reinhard|reinhard-local|kimkautz>" in text
+    assert request_record(TonemapOptions()) == {"tmo": "reinhard", "image_format": "png", "key": None, "white": None,
+                                                "gamma": 2.2, "srgb": False}

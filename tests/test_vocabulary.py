@@ -1,0 +1,22 @@
+"""Each name the CLI offers (cevr_cli.vocabulary) has exactly one implementation in its registry, and back."""
+
+from cevr_cli import vocabulary as V
+from cevr_cli.evaluation.metrics import METRICS
+from cevr_cli.hdr.tonemap import TONEMAPPERS
+from cevr_cli.model.config import VARIANTS
+
+
+def test_tone_mappers_variants_and_metrics_match_their_registries():
+    assert list(V.TONE_MAPPERS) == list(TONEMAPPERS)
+    assert list(V.MODEL_VARIANTS) == list(VARIANTS)
+    assert list(V.LDR_METRICS) + list(V.HDR_METRICS) == list(METRICS)
+    assert all(VARIANTS[name].variant == name for name in VARIANTS)
+
+
+def test_suffixes_are_lower_case_dotted_and_disjoint():
+    groups = (V.LDR_SUFFIXES, V.RAW_SUFFIXES, V.HDR_SUFFIXES)
+    suffixes = [s for group in groups for s in group]
+    assert all(s.startswith(".") and s == s.lower() for s in suffixes)
+    assert len(set(suffixes)) == len(suffixes)
+    assert V.PHOTO_SUFFIXES == V.LDR_SUFFIXES + V.RAW_SUFFIXES
+    assert V.HDR_SUFFIXES == (".exr", ".hdr")
