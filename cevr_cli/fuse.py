@@ -30,7 +30,7 @@ from .imaging import quantise
 from .io.atomic import atomic_write_text, check_writable
 from .measure import MeasuredPhoto, is_raw, read_measured
 from .provenance import provenance_record
-from .response import check_response_spec
+from .response import Response, check_response_spec
 from .stack import PhotoPrefetcher, StackOptions, check_raw_mode, predict_stack
 from .stackdir import format_for_bits, is_stack_folder, read_stack_folder, save_stack_folder
 from .values import ExposureStack, HDRImage
@@ -233,7 +233,18 @@ def fuse_photo(
     if options.keep_stack:
         stack = ExposureStack([quantise(f, photo.bits) for _, f, _ in frames], [ev for ev, _, _ in frames],
                               photo.bits, photo.source)
-    return HDRImage(radiance, None, photo.source), MEASURED_METHOD, stack, {f"{ev:+.2f}": m for ev, _, m in frames}
+    hdr = HDRImage(radiance, known_response_curve(photo.measured.output, photo.bits), photo.source)
+    return hdr, MEASURED_METHOD, stack, {f"{ev:+.2f}": m for ev, _, m in frames}
+
+
+def known_response_curve(response: Response, bits: int) -> ResponseCurve:
+    """The response a measured merge used, in Debevec & Malik's form (g = ln R^-1(z), g(middle code) = 0) so that
+    ``--save-crf`` writes and plots it like a recovered one; 256 levels (bin centres for 16-bit photos)."""
+    top = 2**bits - 1
+    codes = np.linspace(0, top, 256) if bits > 8 else np.arange(256, dtype=np.float64)
+    linear = response.decode(np.repeat((codes / top)[:, None], 3, axis=1)).astype(np.float64)
+    g = np.log(np.maximum(linear, 1e-6))
+    return ResponseCurve(g - g[len(codes) // 2], codes, bits)
 
 
 def _stack_folders_in(folder: Path) -> list[Path]:

@@ -25,6 +25,15 @@ def tiny_pair() -> ModelPair:
     return pair
 
 
+@pytest.fixture(scope="session")
+def tiny_residual_pair() -> ModelPair:
+    """A tiny residual-role pair (``--model cevr``): the darkening model's maps are random, so the network's fill
+    is really computed where a photo clipped; the brightening model is the identity (physics only)."""
+    torch.manual_seed(0)
+    config = get_config("cevr-residual-tiny")
+    return ModelPair(CEVRNet(config).eval(), randomised(CEVRNet(config), 3), config, weights_id="tiny-residual")
+
+
 @pytest.fixture()
 def gradient_image() -> np.ndarray:
     """A smooth colour image with some structure, float32 in [0, 1]."""

@@ -63,32 +63,32 @@ def correctness(device: str, weights: str | None, size: int, precisions: list[st
 
 
 def pipeline(device: str, weights: str | None, megapixels: float, precision: str, tmp: Path) -> dict[str, float]:
-    """Wall time of each stage for one photo."""
+    """Wall time of each stage for one photo on the default path (measure, frames, measured merge, tone map)."""
     from cevr_cli.evs import CONTINUOUS_EVS
-    from cevr_cli.fuse import fuse, write_hdr_output
-    from cevr_cli.io.images import read_photo
-    from cevr_cli.model import load_predictor
-    from cevr_cli.stack import predict_stack
+    from cevr_cli.exposure import load_exposure_model
+    from cevr_cli.fuse import FuseOptions, fuse_photo, write_hdr_output
+    from cevr_cli.stack import StackOptions, measure, predict_stack
     from cevr_cli.tonemap import tonemap_array_to_file
 
     path = _photo_of(megapixels, tmp / "photo.jpg")
     times: dict[str, float] = {}
     started = time.perf_counter()
-    predictor = load_predictor(weights, device, precision=precision)
+    model = load_exposure_model("cevr", weights, device, precision)
     times["load_model"] = time.perf_counter() - started
-    predict_stack(predictor, read_photo(path), [-1.0, 1.0])  # warm-up (kernels, allocator)
+    reading = StackOptions([-1.0, 1.0], response="srgb")
+    predict_stack(model, measure(path, reading), [-1.0, 1.0])  # warm-up (kernels, allocator)
     _sync(device)
     total = time.perf_counter()
     started = time.perf_counter()
-    photo = read_photo(path)
-    times["decode_jpeg"] = time.perf_counter() - started
+    photo = measure(path, reading)
+    times["decode_and_measure"] = time.perf_counter() - started
     started = time.perf_counter()
-    stack = predict_stack(predictor, photo, CONTINUOUS_EVS)
+    predict_stack(model, photo, CONTINUOUS_EVS)
     _sync(device)
     times["stack_13_evs"] = time.perf_counter() - started
     started = time.perf_counter()
-    hdr = fuse(stack)
-    times["debevec"] = time.perf_counter() - started
+    hdr, *_ = fuse_photo(model, photo, FuseOptions(list(CONTINUOUS_EVS), response="srgb"))
+    times["measured_merge"] = time.perf_counter() - started
     started = time.perf_counter()
     write_hdr_output(tmp / "photo.exr", hdr.radiance)
     times["write_exr"] = time.perf_counter() - started
@@ -103,8 +103,8 @@ def batch_rate(device: str, weights: str | None, megapixels: float, count: int, 
     """Photos per second of `cevr stack` (13 EVs, 8-bit PNG) on ``count`` JPEGs, and decode's share."""
     from cevr_cli.batch import BatchPolicy
     from cevr_cli.evs import CONTINUOUS_EVS
+    from cevr_cli.exposure import load_exposure_model
     from cevr_cli.io.images import read_photo
-    from cevr_cli.model import load_predictor
     from cevr_cli.stack import StackOptions, run_stack
 
     folder = tmp / "batch"
@@ -112,12 +112,12 @@ def batch_rate(device: str, weights: str | None, megapixels: float, count: int, 
     first = _photo_of(megapixels, folder / "p00.jpg")
     for i in range(1, count):
         (folder / f"p{i:02d}.jpg").write_bytes(first.read_bytes())
-    predictor = load_predictor(weights, device, precision=precision)
+    model = load_exposure_model("cevr", weights, device, precision)
     started = time.perf_counter()
     read_photo(first)
     decode = time.perf_counter() - started
     started = time.perf_counter()
-    report = run_stack([folder], tmp / "stacks", predictor, StackOptions(list(CONTINUOUS_EVS)), BatchPolicy())
+    report = run_stack([folder], tmp / "stacks", model, StackOptions(list(CONTINUOUS_EVS)), BatchPolicy())
     _sync(device)
     seconds = time.perf_counter() - started
     return {"photos": count, "megapixels": megapixels, "precision": precision, "seconds": seconds,

@@ -15,9 +15,10 @@ runner = CliRunner()
 
 
 @pytest.fixture()
-def weights(tmp_path, tiny_pair):
+def weights(tmp_path, tiny_residual_pair):
+    """Weights for the default ``--model cevr`` (residual role)."""
     path = tmp_path / "tiny.safetensors"
-    save_pair(tiny_pair, path)
+    save_pair(tiny_residual_pair, path)
     return path
 
 

@@ -18,9 +18,10 @@ pytestmark = pytest.mark.slow  # two processes, each importing torch
 
 @pytest.mark.parametrize(("command", "marker", "listed"), [("stack", "stack.json", ("files", "contact_sheet")),
                                                             ("fuse", "fuse.json", ("outputs",))])
-def test_two_runs_on_the_same_output_complete_every_output_once(tmp_path, tiny_pair, command, marker, listed):
+def test_two_runs_on_the_same_output_complete_every_output_once(tmp_path, tiny_residual_pair, command, marker,
+                                                                listed):
     weights = tmp_path / "tiny.safetensors"
-    save_pair(tiny_pair, weights)
+    save_pair(tiny_residual_pair, weights)
     photos = tmp_path / "photos"
     photos.mkdir()
     rng = np.random.default_rng(0)
