@@ -58,3 +58,8 @@ PRECISIONS = ("auto", "bf16", "fp32")
 # `cevr bench`: dataset layouts and the paper's two stacks.
 DATASET_KINDS = ("vds", "hdreye", "brackets", "synthetic")
 STACK_KINDS = {"continuous": CONTINUOUS_STACK, "predefined": PREDEFINED_STACK}
+# `cevr calibrate --method`: how a response is fitted to a bracket (cevr_cli/calibrate.py).
+CALIBRATION_METHODS = {
+    "debevec": "Debevec & Malik 1997 least squares with smoothness (the more accurate on measured curves)",
+    "robertson": "Robertson et al. 1999/2003 iteration (kept for comparison)",
+}
