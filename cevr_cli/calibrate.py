@@ -11,15 +11,20 @@ Two fits of the inverse response I = R^-1 (codes -> relative linear light), both
   I(m) = the mean of t_j E_i over the observations at level m; linear start, at most 30 iterations (OpenCV's
   CalibrateRobertson defaults).
 
-On synthetic 8-bit brackets through held-out real curves Debevec's fit is 3-7x closer to the truth (README,
-``tests/benchmarks/calibrate_accuracy.py``), hence the default; Robertson's unsmoothed iteration drifts further
-from the curve the longer it runs on quantised codes (OpenCV's implementation does the same).
+On synthetic 8-bit brackets through the held-out darktable camera curves, sRGB and gamma 2.2, Debevec's fit is
+2.6-11x closer to the truth than Robertson's (README, ``tests/benchmarks/calibrate_accuracy.py``), hence the
+default; Robertson's unsmoothed iteration drifts away from the curve the longer it runs on quantised codes
+(OpenCV's implementation does the same).
 
-Either fit becomes one kind of table (:func:`inverse_table`): codes on the photo's code grid (256 for 8-bit,
-1024 bins of 64 codes for 16-bit), linear light 0 at code 0 and 1 at the white point (the top code, placed
-from where the bracket shows the top code begin, :func:`white_point`), strictly increasing; codes no pixel
-reached are interpolated (a power law below the darkest). The channels share one row, fitted on all three,
-when their own fits agree within :data:`SHARED_TOLERANCE_CODES`; otherwise each keeps its own.
+Either fit runs on up to 40000 pixels spread over the scene's intensities, without observations where a
+channel is black or white (and, in JPEG frames, within a JPEG block of such a pixel, :func:`near_clipping`),
+and is repeated without the observations that disagree with the pixel's other frames (:func:`outliers`:
+moving objects, misregistration, compression). It then becomes one kind of table (:func:`inverse_table`):
+codes on the photo's code grid (256 for 8-bit, 1024 bins of 64 codes for 16-bit), linear light 0 at code 0 and
+1 at the white point (the top code, placed from where the bracket shows the top code begin,
+:func:`white_point`), strictly increasing; codes no pixel reached are interpolated (a power law below the
+darkest). The channels share one row, fitted on all three, when their own fits agree within
+:data:`SHARED_TOLERANCE_CODES`; otherwise each keeps its own.
 """
 
 from __future__ import annotations

@@ -322,3 +322,13 @@ def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypat
     assert errors == [lines[-1]] and message in lines[-1], result.output
     assert all(line.startswith("reading ") for line in lines[:-1]), result.output
     assert files_under(tmp_path) == before
+
+
+def test_help_lists_calibrate_without_importing_numpy_for_it():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0 and "calibrate" in result.output
+    import subprocess
+    import sys
+
+    code = "import sys, cevr_cli.cli.calibrate; print('cevr_cli.calibrate' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
