@@ -42,4 +42,9 @@ def collect_info() -> dict[str, Any]:
         "libraw": ".".join(str(v) for v in rawpy.libraw_version), "numpy": numpy.__version__,
     })
     facts.update({f"raw-mode {name}": what for name, what in RAW_MODES.items()})
+    from .calibrate import installed_profile_facts
+    from .response import profiles_dir
+
+    facts["profiles folder"] = str(profiles_dir())
+    facts["profiles"] = installed_profile_facts()  # `cevr calibrate --install`: path, make, model of each
     return facts

@@ -95,3 +95,8 @@ HDR_METRICS = {
     "hdrvdp2": "HDR-VDP-2.2.1 Q, the paper's metric",
     "cvvdp": "ColorVideoVDP, Mantiuk et al. 2024; needs pip install 'cevr[metrics]'",
 }
+# `cevr calibrate --method`: how a response is fitted to a bracket (cevr_cli/calibrate.py).
+CALIBRATION_METHODS = {
+    "debevec": "Debevec & Malik 1997 least squares with smoothness (the more accurate on measured curves)",
+    "robertson": "Robertson et al. 1999/2003 iteration (kept for comparison)",
+}

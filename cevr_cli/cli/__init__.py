@@ -12,6 +12,7 @@ import typer
 
 from .. import __version__
 from .bench import bench
+from .calibrate import calibrate
 from .common import DebugOpt, out, state
 from .demo import demo
 from .fuse import fuse
@@ -57,7 +58,7 @@ def _zsh_script_starts_with_compdef() -> None:
 
 
 _zsh_script_starts_with_compdef()
-for command in (stack, fuse, tonemap, demo, train, bench, info):
+for command in (stack, fuse, tonemap, calibrate, demo, train, bench, info):
     app.command()(command)
 app.command("convert-weights")(convert_weights)
 

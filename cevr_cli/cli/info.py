@@ -12,7 +12,7 @@ from .common import DebugOpt, JsonOpt, err, errors, out
 
 
 def info(as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
-    """Device found, weights loaded and their id, library versions."""
+    """Device found, weights loaded and their id, library versions, installed response profiles."""
     with errors(debug):
         from ..diagnostics import collect_info
 
@@ -21,7 +21,13 @@ def info(as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
         out.print_json(json.dumps(facts))
     else:
         for key, value in facts.items():
-            out.print(f"{key:>16}: {value}", soft_wrap=True)
+            if key == "profiles":
+                out.print(f"{key:>16}: {len(value) or 'none installed (cevr calibrate --install)'}", soft_wrap=True)
+                for profile in value:
+                    camera = " ".join(str(v) for v in (profile["make"], profile["model"]) if v)
+                    out.print(f"{'':>16}  {profile['path']} ({camera})", soft_wrap=True)
+            else:
+                out.print(f"{key:>16}: {value}", soft_wrap=True)
 
 
 def convert_weights(

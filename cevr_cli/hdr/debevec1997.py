@@ -152,6 +152,17 @@ def _solve_channel(z: np.ndarray, log_dt: np.ndarray, levels: int, lambda_: floa
     return solution[:levels]
 
 
+def solve_samples(z: np.ndarray, exposure_times: np.ndarray, levels: int, lambda_: float = 10.0) -> np.ndarray:
+    """g (levels,) of one channel from chosen samples (Eq. 3): ``z`` (N samples, P exposures) of level indices,
+    levels 0 and ``levels - 1`` (w = 0) carrying no information, so a caller can mask observations there.
+
+    Raises:
+        UsageError: no sample well exposed in any exposure.
+    """
+    times = np.asarray(exposure_times, dtype=np.float64)
+    return _solve_channel(np.asarray(z, dtype=np.intp), np.log(times), levels, lambda_)
+
+
 def recover_response(images: Sequence[np.ndarray], exposure_times: Sequence[float], *,
                      samples: int | None = None, lambda_: float = 10.0, seed: int = 0) -> ResponseCurve:
     """Recover the log inverse response g per channel from an exposure stack (Sec. 2.1, Eq. 3).

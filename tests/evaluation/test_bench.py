@@ -100,7 +100,8 @@ def test_cli_metrics_option_selects_what_is_computed(synthetic_dir: Path, tmp_pa
     weights = tmp_path / "tiny.safetensors"
     save_pair(tiny_pair, weights)
     chosen = ["psnr", "reinhard_psnr"] + (["cvvdp"] if cvvdp_available() else [])
-    args = ["bench", str(synthetic_dir), "--model", "cevr-paper", "--weights", str(weights), "--device", "cpu", "--size", "64",
+    args = ["bench", str(synthetic_dir), "--model", "cevr-paper", "--weights", str(weights), "--device", "cpu",
+            "--size", "64",
             "--no-baselines", "--evs", "-1,1", "--json"]
     result = CliRunner().invoke(app, [*args, "--metrics", ",".join(chosen)])
     assert result.exit_code == 0, result.output
@@ -124,7 +125,8 @@ def test_cli_writes_plots_beside_the_json(synthetic_dir: Path, tmp_path: Path, t
 
     weights = tmp_path / "tiny.safetensors"
     save_pair(tiny_pair, weights)
-    args = ["bench", str(synthetic_dir), "--model", "cevr-paper", "--weights", str(weights), "--device", "cpu", "--size", "32",
+    args = ["bench", str(synthetic_dir), "--model", "cevr-paper", "--weights", str(weights), "--device", "cpu",
+            "--size", "32",
             "--evs", "-1,1", "--metrics", "psnr,hdrvdp2", "--quiet"]
     result = CliRunner().invoke(app, [*args, "--json-out", str(tmp_path / "out" / "bench.json")])
     assert result.exit_code == 0, result.output

@@ -1,0 +1,645 @@
+"""A camera's response curve from one bracket: several photos of a static scene at known relative exposures.
+
+Two fits of the inverse response I = R^-1 (codes -> relative linear light), both on the same sampled pixels:
+
+* ``debevec`` (default): Debevec & Malik, "Recovering high dynamic range radiance maps from photographs"
+  (SIGGRAPH 1997), Eq. 3: least squares on g = ln I with a second-difference smoothness term, solved by the
+  project's own :func:`cevr_cli.hdr.debevec1997.solve_samples` on 300 pixels spread over the scene's brightness.
+* ``robertson``: Robertson, Borman & Stevenson, "Dynamic range improvement through multiple exposures" (ICIP
+  1999) and "Estimation-theoretic approach to dynamic range enhancement using multiple exposures" (J. Electronic
+  Imaging 12(2), 2003): alternates each pixel's radiance E_i = sum_j w_ij t_j I(y_ij) / sum_j w_ij t_j^2 with
+  I(m) = the mean of t_j E_i over the observations at level m; linear start, at most 30 iterations (OpenCV's
+  CalibrateRobertson defaults).
+
+On synthetic 8-bit brackets through the held-out darktable camera curves, sRGB and gamma 2.2, Debevec's fit is
+2.6-11x closer to the truth than Robertson's (README, ``tests/benchmarks/calibrate_accuracy.py``), hence the
+default; Robertson's unsmoothed iteration drifts away from the curve the longer it runs on quantised codes
+(OpenCV's implementation does the same).
+
+Either fit runs on up to 40000 pixels spread over the scene's intensities, without observations where a
+channel is black or white (and, in JPEG frames, within a JPEG block of such a pixel, :func:`near_clipping`),
+and is repeated without the observations that disagree with the pixel's other frames (:func:`outliers`:
+moving objects, misregistration, compression). It then becomes one kind of table (:func:`inverse_table`):
+codes on the photo's code grid (256 for 8-bit, 1024 bins of 64 codes for 16-bit), linear light 0 at code 0 and
+1 at the white point (the top code, placed from where the bracket shows the top code begin,
+:func:`white_point`), strictly increasing; codes no pixel reached are interpolated (a power law below the
+darkest). The channels share one row, fitted on all three, when their own fits agree within
+:data:`SHARED_TOLERANCE_CODES`; otherwise each keeps its own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import OutputError, UsageError
+from .response import Response, camera_key, installed_profiles, profile_record, profiles_dir, table_response
+from .vocabulary import CALIBRATION_METHODS
+
+METHODS = tuple(CALIBRATION_METHODS)  # ("debevec", "robertson")
+LEVELS_16BIT = 1024  # 16-bit photos are fitted on 1024 bins of 64 codes (as cevr_cli.hdr.debevec1997 does)
+SHARED_TOLERANCE_CODES = 2.0  # channels whose curves differ by at most this (8-bit codes) share one row
+CANDIDATES = 160_000  # pixel locations read from every frame
+MAX_SAMPLES = 40_000  # of which at most this many, spread over the scene's intensities, enter a fit
+DEBEVEC_SAMPLES = 300  # rows of Debevec & Malik's dense least-squares system
+DEBEVEC_LAMBDA = 10.0
+ROBERTSON_ITERATIONS = 30
+ROBERTSON_TOLERANCE = 0.01
+LOW_LEVELS_FOR_EXTRAPOLATION = 8
+OUTLIER_CODES = 3.0
+OUTLIER_NOISE = 0.05  # 5 % in light
+OUTLIER_ROUNDS = 2
+JPEG_SPREAD = 8  # px: a JPEG block
+LOSSY_SUFFIXES = (".jpg", ".jpeg")
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The table fitted to a bracket, before it becomes a :class:`Response`."""
+
+    positions: np.ndarray  # (L,) code of each level in [0, 1]
+    linear: np.ndarray  # (1 or 3, L) relative linear light, 0 .. 1
+    shared: bool
+    residual_codes: float  # RMS, 8-bit codes: the codes kept against R(t_j E_i) with E_i merged through the fit
+    samples: int
+    covered: tuple[float, float]  # lowest and highest code (0..1) a well-exposed sample reached
+    rejected: float = 0.0  # fraction of the usable observations left out as outliers
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted response and how it was obtained (what a profile records)."""
+
+    response: Response
+    make: str | None
+    model: str | None
+    method: str
+    evs: tuple[float, ...]
+    frames: tuple[str, ...]
+    bit_depth: int
+    fit: Fit
+
+    def record(self) -> dict[str, Any]:
+        """The profile document: :func:`cevr_cli.response.profile_record` plus how it was fitted."""
+        return profile_record(self.response, self.make, self.model, self.method, {
+            "evs": [round(v, 6) for v in self.evs],
+            "frames": len(self.frames),
+            "files": [Path(f).name for f in self.frames],
+            "bit_depth": self.bit_depth,
+            "channels": "shared" if self.fit.shared else "per-channel",
+            "residual_codes_rms": round(self.fit.residual_codes, 4),
+            "samples": self.fit.samples,
+            "covered_codes": [round(c, 6) for c in self.fit.covered],
+            "outliers": round(self.fit.rejected, 6),
+        })
+
+
+# --- EVs -------------------------------------------------------------------------------------------------------
+
+def parse_bracket_evs(spec: str) -> list[float]:
+    """A bracket's relative EVs in the order of its frames: a comma list (``-2,0,2``) or ``start:stop:step``
+    (inclusive of stop; a negative step counts down).
+
+    Unlike :func:`cevr_cli.evs.parse_evs` the order is kept, duplicates are left for :func:`check_bracket` to
+    name, and any range is allowed (a bracket may span more than the model's +-6 EV).
+
+    Raises:
+        UsageError: unreadable, empty, non-finite, or a range with a zero step or going the wrong way.
+    """
+    text = spec.strip()
+    try:
+        if ":" in text:
+            start, stop, step = (float(p) for p in text.split(":"))
+            if step == 0 or not all(map(math.isfinite, (start, stop, step))) or (stop - start) * step < 0:
+                raise UsageError(f"--evs {spec!r}: need a non-zero step that goes from start towards stop")
+            count = math.floor((stop - start) / step + 1e-9) + 1
+            if count > 1000:
+                raise UsageError(f"--evs {spec!r}: {count} frames is not a bracket")
+            values = [start + i * step for i in range(count)]
+        else:
+            values = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise UsageError(f"--evs {spec!r}: write a comma list (e.g. -2,0,2) or start:stop:step (e.g. -4:4:1)") from None
+    if not values or not all(map(math.isfinite, values)):
+        raise UsageError(f"--evs {spec!r}: need finite numbers, one per frame")
+    return [round(v, 6) + 0.0 for v in values]
+
+
+def evs_from_exif(ev100: Sequence[float | None], names: Sequence[str]) -> list[float]:
+    """Relative EVs from each frame's EV100 (EXIF exposure time, aperture and ISO):
+    ev_j = EV100_first - EV100_j, so more light is positive and the first frame is 0.
+
+    Raises:
+        UsageError: a frame without all three EXIF fields (named).
+    """
+    missing = [name for name, value in zip(names, ev100, strict=True) if value is None]
+    if missing:
+        raise UsageError(f"no --evs and no EXIF exposure time, aperture and ISO in {', '.join(missing)}: "
+                         "give the bracket's EVs with --evs (e.g. --evs -2,0,2)")
+    reference = float(ev100[0])  # type: ignore[arg-type]
+    return [round(reference - float(v), 6) + 0.0 for v in ev100]  # type: ignore[arg-type]
+
+
+def check_bracket(evs: Sequence[float], frames: int) -> None:
+    """At least two frames, one EV each, no two within 0.01 EV.
+
+    Raises:
+        UsageError: otherwise.
+    """
+    if frames < 2:
+        raise UsageError("calibrating needs a bracket: at least two photos of one scene at different exposures")
+    if len(evs) != frames:
+        raise UsageError(f"{len(evs)} EVs for {frames} frames: give one EV per frame, in the frames' order")
+    ordered = sorted(evs)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b - a < 0.01:
+            raise UsageError(f"two frames have the same EV ({a:+g}): each frame of a bracket needs its own exposure")
+
+
+# --- sampling --------------------------------------------------------------------------------------------------
+
+def levels_of(codes: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Integer codes -> fit levels: the code itself for 8-bit, its 64-code bin for 16-bit."""
+    codes = np.asarray(codes)
+    return (codes if bit_depth == 8 else codes // (65536 // LEVELS_16BIT)).astype(np.intp)
+
+
+def level_positions(bit_depth: int) -> np.ndarray:
+    """Each level's place on the code axis [0, 1]: code/255 for 8-bit; the bin centres for 16-bit, with the
+    first and last level pinned to 0 and 1 (black and the white point)."""
+    if bit_depth == 8:
+        return np.arange(256) / 255.0
+    width = 65536 // LEVELS_16BIT
+    positions = (np.arange(LEVELS_16BIT) * width + (width - 1) / 2) / 65535.0
+    positions[0], positions[-1] = 0.0, 1.0
+    return positions
+
+
+def top_boundary(bit_depth: int) -> float:
+    """Where on the code axis the top level begins: code 254.5 of 255 (rounding), or for 16-bit code 65471.5
+    of 65535 (the first code of the top 64-code bin, less half a code)."""
+    if bit_depth == 8:
+        return 254.5 / 255.0
+    return ((LEVELS_16BIT - 1) * (65536 // LEVELS_16BIT) - 0.5) / 65535.0
+
+
+def candidate_locations(height: int, width: int, limit: int = CANDIDATES, seed: int = 0) -> np.ndarray:
+    """Up to ``limit`` flat pixel indices drawn at random (seeded), sorted; every pixel of a small frame."""
+    n = height * width
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+def spread_samples(sample: np.ndarray, n_levels: int, limit: int = MAX_SAMPLES) -> np.ndarray:
+    """Rows of ``sample`` (N, P, 3 levels) to fit on: those well exposed in some frame, at most
+    ``limit / n_levels`` per mean level of the middle frame (large flat areas must not crowd out the rest),
+    topped up in order if that leaves room."""
+    top = n_levels - 1
+    useful = np.flatnonzero(((sample > 0) & (sample < top)).all(axis=2).any(axis=1))
+    if useful.size <= limit:
+        return useful
+    middle = sample[useful, sample.shape[1] // 2].mean(axis=1).astype(np.intp)
+    order = np.argsort(middle, kind="stable")
+    ranked = middle[order]
+    rank_in_level = np.arange(ranked.size) - np.searchsorted(ranked, ranked, side="left")
+    keep = rank_in_level < max(1, limit // n_levels)
+    chosen = order[keep]
+    if chosen.size < limit:
+        chosen = np.concatenate([chosen, order[~keep][: limit - chosen.size]])
+    return np.sort(useful[chosen[:limit]])
+
+
+def near_clipping(codes: np.ndarray, radius: int = JPEG_SPREAD) -> np.ndarray:
+    """HxW: pixels within ``radius`` of one with a channel black or white. In a JPEG the codes there are
+    unreliable: the DCT blocks (8x8, 16x16 for subsampled colour) spread the clipped values' error over their
+    neighbours, and the decoder clamps it at 0 and at white, so light above white shows as 250..254 as well
+    as 255, which would bias the fitted curve up near the top."""
+    import cv2
+
+    top = 255 if codes.dtype == np.uint8 else 65535
+    clipped = ((codes == 0) | (codes == top)).any(axis=2).astype(np.uint8)
+    return cv2.dilate(clipped, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)).astype(bool)
+
+
+# --- fits of one channel ---------------------------------------------------------------------------------------
+
+def debevec_rows(levels: np.ndarray, limit: int = DEBEVEC_SAMPLES) -> np.ndarray:
+    """Up to ``limit`` rows of ``levels`` (N, P; 0 = unusable) for Debevec & Malik's dense solve, spread evenly
+    over the scene's brightness (a pixel's summed levels grow with its radiance), as the paper asks of its
+    hand-picked pixels."""
+    useful = np.flatnonzero((levels > 0).any(axis=1))
+    if useful.size <= limit:
+        return useful
+    brightness = levels[useful].sum(axis=1).astype(np.float64)
+    order = np.argsort(brightness, kind="stable")
+    ranked = brightness[order]
+    chosen = np.unique(np.clip(np.searchsorted(ranked, np.linspace(ranked[0], ranked[-1], limit)), 0, ranked.size - 1))
+    if chosen.size < limit:  # ties in brightness: top up with evenly spaced ranks
+        extra = np.setdiff1d(np.linspace(0, ranked.size - 1, limit).astype(np.intp), chosen)
+        chosen = np.unique(np.concatenate([chosen, extra[: limit - chosen.size]]))
+    return useful[order[chosen]]
+
+
+def fit_debevec(levels: np.ndarray, times: np.ndarray, n_levels: int) -> np.ndarray:
+    """Debevec & Malik's g (Eq. 3, lambda 10) for one channel as linear light exp(g) per level (n_levels,)."""
+    from .hdr.debevec1997 import solve_samples
+
+    g = solve_samples(levels[debevec_rows(levels)], times, n_levels, DEBEVEC_LAMBDA)
+    return np.exp(g - g.max())
+
+
+def robertson_weights(n_levels: int) -> np.ndarray:
+    """Robertson et al.'s certainty w(m) = exp(-4 (m - c)^2 / c^2), c the middle level (2003, Sec. 3), 0 at
+    black and white (levels 0 and top measure no light)."""
+    m = np.arange(n_levels, dtype=np.float64)
+    c = (n_levels - 1) / 2.0
+    w = np.exp(-4.0 * (m - c) ** 2 / c**2)
+    w[0] = w[-1] = 0.0
+    return w
+
+
+def fit_robertson(levels: np.ndarray, times: np.ndarray, n_levels: int) -> np.ndarray:
+    """Robertson et al.'s iteration for one channel: the mean light per level (n_levels,), NaN where no
+    well-exposed observation fell, normalised at the middle observed level."""
+    w = robertson_weights(n_levels)[levels]
+    t = np.broadcast_to(times, levels.shape)
+    valid = w > 0
+    flat = levels[valid]
+    counts = np.bincount(flat, minlength=n_levels)
+    seen = counts > 0
+    inverse = np.where(seen, np.arange(n_levels) / (n_levels - 1), np.nan)
+    anchor = int(np.flatnonzero(seen)[np.count_nonzero(seen) // 2])
+    wt2 = np.maximum((w * t * t).sum(axis=1), 1e-300)
+    for _ in range(ROBERTSON_ITERATIONS):
+        radiance = (w * t * np.nan_to_num(inverse[levels])).sum(axis=1) / wt2
+        sums = np.bincount(flat, weights=(t * radiance[:, None])[valid], minlength=n_levels)
+        updated = np.where(seen, sums / np.maximum(counts, 1), np.nan)
+        updated /= updated[anchor]
+        change = np.nanmax(np.abs(updated - inverse) / updated)
+        inverse = updated
+        if change < ROBERTSON_TOLERANCE:
+            break
+    return inverse
+
+
+def merge_light(levels: np.ndarray, times: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+    """E_i per pixel from its well-exposed observations through an inverse response: the hat-weighted mean of
+    I(y_ij) / t_j (Debevec & Malik's Eq. 6 in linear light); NaN where no observation is well exposed."""
+    n_levels = inverse.size
+    value = inverse[levels]
+    w = np.where(np.isfinite(value), np.minimum(levels, n_levels - 1 - levels), 0).astype(np.float64)
+    total = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (w * np.nan_to_num(value) / times).sum(axis=1) / total, np.nan)
+
+
+def white_point(raw: np.ndarray, levels: np.ndarray, times: np.ndarray, radiance: np.ndarray,
+                positions: np.ndarray, bit_depth: int) -> float | None:
+    """The inverse response at the top code, from where the bracket shows the top code begin.
+
+    A pixel's light in a frame where it shows the top level (in ``raw``) or the one below (in ``levels``, the
+    observations kept for the fit) is known from its other frames (``radiance`` t_j). The light between the
+    two levels is the threshold with the fewest observations on its wrong side; the table interpolates
+    linearly from the level below (the mean light seen there) to the top code, so it must reach that threshold
+    at the boundary between the two levels, which fixes the top value. None without observations on both
+    sides. (Light that first saturates the top code is never observed: a shoulder that flattens within the
+    last code is invisible to any bracket.)
+    """
+    top = positions.size - 1
+    light = radiance[:, None] * times
+    ok = np.isfinite(light)
+    high = np.sort(light[(raw == top) & ok])
+    below = np.sort(light[(levels == top - 1) & ok])
+    if high.size == 0 or below.size == 0:
+        return None
+    candidates = np.concatenate([high, below])
+    wrong = np.searchsorted(high, candidates) + below.size - np.searchsorted(below, candidates)
+    threshold = float(np.median(candidates[wrong == wrong.min()]))
+    mean_below = float(below.mean())
+    ratio = (1.0 - positions[top - 1]) / (top_boundary(bit_depth) - positions[top - 1])
+    return mean_below + (threshold - mean_below) * ratio
+
+
+def inverse_table(inverse: np.ndarray, counts: np.ndarray, positions: np.ndarray,
+                  white: float | None = None) -> np.ndarray:
+    """A fitted inverse response per level -> a table row: 0 at code 0, 1 at the white point (top code),
+    strictly increasing.
+
+    Only levels with observations (``counts`` > 0; never 0 or top) count. Between them log light is interpolated
+    linearly in code; below the darkest it follows a power law x ~ code^k, k fitted on the darkest observed
+    levels (clamped to 0.5..4); the top code takes ``white`` (:func:`white_point`) when that lies above the
+    highest observed level, else the line through the two highest observed levels. Monotonicity is forced by a
+    running minimum from the top down, then a minimal step.
+
+    Raises:
+        UsageError: fewer than three observed levels.
+    """
+    n = inverse.size
+    seen = (counts > 0) & np.isfinite(inverse) & (inverse > 0)
+    seen[0] = seen[-1] = False
+    index = np.flatnonzero(seen)
+    if index.size < 3:
+        raise UsageError("the bracket reaches too few codes to fit a curve: photograph a scene with a range of tones")
+    filled = np.empty(n)
+    inside = np.arange(index[0], index[-1] + 1)
+    filled[inside] = np.exp(np.interp(positions[inside], positions[index], np.log(inverse[index])))
+    low = index[:LOW_LEVELS_FOR_EXTRAPOLATION]
+    exponent = float(np.polyfit(np.log(positions[low]), np.log(inverse[low]), 1)[0])
+    exponent = min(max(exponent, 0.5), 4.0)
+    below = np.arange(1, index[0])
+    filled[below] = inverse[index[0]] * (positions[below] / positions[index[0]]) ** exponent
+    last, before = index[-1], index[-2]
+    above = np.arange(last + 1, n)
+    slope = max((inverse[last] - inverse[before]) / (positions[last] - positions[before]), 0.0)
+    filled[above] = inverse[last] + slope * (positions[above] - positions[last])
+    if white is not None and last == n - 2 and white > inverse[last]:
+        filled[-1] = white
+    filled[0] = 0.0
+    filled = np.minimum.accumulate(filled[::-1] / filled[-1])[::-1]
+    step = 1e-9
+    for k in range(1, n):
+        filled[k] = max(filled[k], filled[k - 1] + step)
+    filled /= filled[-1]
+    filled[0] = 0.0
+    return filled
+
+
+def outliers(levels: np.ndarray, times: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+    """Observations (N, P) that disagree with the pixel's other frames by more than quantisation and noise allow.
+
+    Each observation's light I(y_ij) is compared with t_j E_i, E_i merged from the pixel's other well-exposed
+    frames (:func:`merge_light` leaving that frame out); it is an outlier when the log difference exceeds
+    :data:`OUTLIER_CODES` times the log-light width of one code there, plus :data:`OUTLIER_NOISE`. This drops
+    what one frame recorded differently from the rest: JPEG ringing that spills codes just below white out of
+    clipped areas (light far above white recorded as 253 or 254), moving objects, misregistered edges.
+    """
+    n_levels = inverse.size
+    log_i = np.log(np.where(np.isfinite(inverse) & (inverse > 0), inverse, np.nan))
+    value = log_i[levels]
+    usable = np.isfinite(value) & (levels > 0) & (levels < n_levels - 1)
+    w = np.where(usable, np.minimum(levels, n_levels - 1 - levels), 0).astype(np.float64)
+    light = np.where(usable, np.exp(np.nan_to_num(value)) / times, 0.0)
+    others = w.sum(axis=1, keepdims=True) - w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        merged = ((w * light).sum(axis=1, keepdims=True) - w * light) / others
+        difference = np.abs(value - np.log(merged * times))
+    filled = np.where(np.isfinite(log_i), log_i, np.interp(np.arange(n_levels), np.flatnonzero(np.isfinite(log_i)),
+                                                           log_i[np.isfinite(log_i)]))
+    lower = filled[np.clip(np.arange(n_levels) - 1, 1, n_levels - 2)]
+    upper = filled[np.clip(np.arange(n_levels) + 1, 1, n_levels - 2)]
+    width = np.maximum((upper - lower) / 2.0, 0.0)
+    tolerance = OUTLIER_CODES * width[levels] + OUTLIER_NOISE
+    return usable & (others > 0) & np.isfinite(difference) & (difference > tolerance)
+
+
+def fit_channel(levels: np.ndarray, raw: np.ndarray, times: np.ndarray, bit_depth: int,
+                method: str) -> tuple[np.ndarray, np.ndarray]:
+    """One table row from one channel's samples, and the observations it kept.
+
+    ``levels`` (N, P) holds unusable observations at level 0, ``raw`` the same unmasked (for the white point).
+    The fit is repeated :data:`OUTLIER_ROUNDS` times, each without the previous fit's :func:`outliers`.
+    """
+    positions = level_positions(bit_depth)
+    n_levels = positions.size
+    fitter = fit_debevec if method == "debevec" else fit_robertson
+    inverse = fitter(levels, times, n_levels)
+    for _ in range(OUTLIER_ROUNDS):
+        rejected = outliers(levels, times, inverse)
+        if not rejected.any():
+            break
+        levels = np.where(rejected, 0, levels)
+        inverse = fitter(levels, times, n_levels)
+    counts = np.bincount(levels.reshape(-1), minlength=n_levels)
+    counts[0] = counts[-1] = 0
+    white = white_point(raw, levels, times, merge_light(levels, times, inverse), positions, bit_depth)
+    return inverse_table(inverse, counts, positions, white), levels
+
+
+def encode_through(positions: np.ndarray, row: np.ndarray, light: np.ndarray) -> np.ndarray:
+    """R(light) through one table row (linear interpolation, clipped at the white point)."""
+    return np.interp(np.clip(light, 0.0, 1.0), row, positions)
+
+
+def curve_difference_codes(positions: np.ndarray, a: np.ndarray, b: np.ndarray, lowest: float = 0.0) -> float:
+    """max |R_a(x) - R_b(x)| in 8-bit codes over linear x where either curve is at code >= ``lowest`` (0..1)."""
+    x = np.linspace(0.0, 1.0, 4097)
+    ra, rb = encode_through(positions, a, x), encode_through(positions, b, x)
+    keep = np.maximum(ra, rb) >= lowest
+    return float(np.max(np.abs(ra - rb)[keep]) * 255.0)
+
+
+def bracket_residual(levels: np.ndarray, times: np.ndarray, positions: np.ndarray, row: np.ndarray) -> float:
+    """RMS difference (8-bit codes) between the well-exposed codes of a channel and R(t_j E_i), E_i merged
+    from the same observations through the fitted row."""
+    radiance = merge_light(levels, times, row)
+    ok = np.isfinite(radiance)
+    observed = levels[ok]
+    mask = (observed > 0) & (observed < positions.size - 1)
+    if not mask.any():
+        return 0.0
+    predicted = encode_through(positions, row, radiance[ok][:, None] * times)
+    return float(np.sqrt(np.mean(((predicted - positions[observed])[mask] * 255.0) ** 2)))
+
+
+# --- a bracket -------------------------------------------------------------------------------------------------
+
+def fit_samples(sample: np.ndarray, evs: Sequence[float], bit_depth: int, method: str = "debevec",
+                shared: bool | None = None, suspect: np.ndarray | None = None) -> Fit:
+    """Fit a response to a bracket's sampled pixels.
+
+    Args:
+        sample: (N, P, 3) levels (:func:`levels_of`) of N pixel locations in the P frames.
+        evs: the frames' relative EVs (more light positive), in order.
+        method: ``debevec`` or ``robertson``.
+        shared: one row for all channels (True), one each (False), or None: shared when the channels' own fits
+            agree within :data:`SHARED_TOLERANCE_CODES` over the covered codes.
+        suspect: (N, P) observations to leave out of the fit (:func:`near_clipping` in lossy frames).
+
+    Raises:
+        UsageError: an unknown method, a bad bracket, or a scene that reaches too few codes.
+    """
+    if method not in METHODS:
+        raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
+    check_bracket(evs, sample.shape[1])
+    positions = level_positions(bit_depth)
+    n_levels = positions.size
+    times = np.exp2(np.asarray(evs, dtype=np.float64))
+    rows = spread_samples(sample, n_levels)
+    sample = sample[rows]
+    # An observation with any channel black or white is dropped from every channel: cameras bend the other
+    # channels of a clipped pixel (gamut mapping, highlight reconstruction).
+    clipped = ((sample == 0) | (sample == n_levels - 1)).any(axis=2, keepdims=True)
+    if suspect is not None:
+        clipped |= suspect[rows][..., None]
+    masked = np.where(clipped, 0, sample)
+    seen = np.flatnonzero(np.bincount(masked.reshape(-1), minlength=n_levels)[1:-1]) + 1
+    if seen.size < 3:
+        raise UsageError("the bracket reaches too few codes to fit a curve: photograph a scene with a range of tones")
+    covered = (float(positions[seen[0]]), float(positions[seen[-1]]))
+    fits = [fit_channel(masked[..., c], sample[..., c], times, bit_depth, method) for c in range(3)]
+    rows = np.stack([row for row, _ in fits])
+    kept = np.stack([levels for _, levels in fits], axis=2)
+    if shared is None:
+        shared = all(curve_difference_codes(positions, rows[a], rows[b], covered[0]) <= SHARED_TOLERANCE_CODES
+                     for a, b in ((0, 1), (0, 2), (1, 2)))
+    if shared:  # one fit, the three channels as three times the pixels
+        def pooled(a: np.ndarray) -> np.ndarray:
+            return a.transpose(2, 0, 1).reshape(-1, a.shape[1])
+
+        row, levels = fit_channel(pooled(masked), pooled(sample), times, bit_depth, method)
+        rows, kept = row[None, :], levels.reshape(3, *masked.shape[:2]).transpose(1, 2, 0)
+    residual = math.sqrt(np.mean([bracket_residual(kept[..., c], times, positions, rows[min(c, len(rows) - 1)]) ** 2
+                                  for c in range(3)]))
+    usable = np.count_nonzero(masked)
+    rejected = (usable - np.count_nonzero(kept)) / max(usable, 1)
+    return Fit(positions, rows, bool(shared), residual, int(sample.shape[0]), covered, rejected)
+
+
+def fit_bracket(images: Sequence[np.ndarray], evs: Sequence[float], method: str = "debevec",
+                shared: bool | None = None, lossy: bool = False, seed: int = 0) -> Fit:
+    """Fit a response to a bracket of frames: P >= 2 HxWx3 uint8 or uint16 arrays of one static scene;
+    ``lossy``: the frames were JPEG-compressed (see :func:`near_clipping`).
+
+    Raises:
+        UsageError: frames of different shapes or types, not RGB integers, or as :func:`fit_samples`.
+    """
+    check_bracket(evs, len(images))
+    first = np.asarray(images[0])
+    if first.dtype not in (np.uint8, np.uint16) or first.ndim != 3 or first.shape[2] != 3:
+        raise UsageError(f"frames must be HxWx3 uint8 or uint16 images, got {first.shape} {first.dtype}")
+    if any(np.asarray(im).shape != first.shape or np.asarray(im).dtype != first.dtype for im in images):
+        raise UsageError("the frames of a bracket must share one size and bit depth")
+    bit_depth = 8 if first.dtype == np.uint8 else 16
+    where = candidate_locations(first.shape[0], first.shape[1], seed=seed)
+    sample = np.stack([levels_of(np.asarray(im).reshape(-1, 3)[where], bit_depth) for im in images], axis=1)
+    suspect = None
+    if lossy:
+        suspect = np.stack([near_clipping(np.asarray(im)).reshape(-1)[where] for im in images], axis=1)
+    return fit_samples(sample, evs, bit_depth, method, shared, suspect)
+
+
+# --- from files ------------------------------------------------------------------------------------------------
+
+def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | None = None, *,
+              make: str | None = None, model: str | None = None, method: str = "debevec",
+              shared: bool | None = None, on_frame: Callable[[Path], None] | None = None) -> Calibration:
+    """A camera's response from one bracket of photo files (JPEG, PNG, TIFF), read one at a time.
+
+    Args:
+        paths: two or more frames of one static scene, taken from a tripod.
+        evs: relative EVs in the order of ``paths`` (more light positive); None: from EXIF exposure time,
+            aperture and ISO, relative to the first frame.
+        make, model: the camera; None: the first frame's EXIF Make and Model.
+        method, shared: see :func:`fit_samples`.
+        on_frame: called with each path before it is read (progress).
+
+    Raises:
+        UsageError: fewer than two frames, camera RAW frames, frames of different sizes or bit depths, EVs
+            missing (no ``evs`` and no EXIF exposure), duplicated or not one per frame.
+        InputError: a frame that cannot be read.
+    """
+    from .imaging import quantise
+    from .io.images import RAW_EXTENSIONS, read_photo
+
+    frames = [Path(p) for p in paths]
+    if len(frames) < 2:
+        raise UsageError("calibrating needs a bracket: at least two photos of one scene at different exposures")
+    if method not in METHODS:
+        raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
+    raw = [f.name for f in frames if f.suffix.lower() in RAW_EXTENSIONS]
+    if raw:
+        raise UsageError(f"{raw[0]}: camera RAW data is linear and needs no profile; calibrate the camera's JPEGs")
+    if evs is not None:
+        check_bracket(evs, len(frames))
+    columns, suspects, ev100 = [], [], []
+    first = None
+    where = np.empty(0, dtype=np.intp)
+    for frame in frames:
+        if on_frame is not None:
+            on_frame(frame)
+        photo = read_photo(frame)
+        if first is None:
+            first = photo
+            where = candidate_locations(*photo.rgb.shape[:2])
+        elif photo.rgb.shape != first.rgb.shape:
+            raise UsageError(f"{frame.name} is {photo.rgb.shape[1]}x{photo.rgb.shape[0]} but {first.path.name} is "
+                             f"{first.rgb.shape[1]}x{first.rgb.shape[0]}: the frames of a bracket share one size")
+        elif photo.bit_depth != first.bit_depth:
+            raise UsageError(f"{frame.name} is {photo.bit_depth}-bit but {first.path.name} is {first.bit_depth}-bit: "
+                             "the frames of a bracket share one bit depth")
+        bit_depth = 16 if photo.bit_depth == 16 else 8
+        codes = quantise(photo.rgb, bit_depth)
+        columns.append(levels_of(codes.reshape(-1, 3)[where], bit_depth))
+        lossy = frame.suffix.lower() in LOSSY_SUFFIXES
+        suspects.append(near_clipping(codes).reshape(-1)[where] if lossy else np.zeros(where.size, dtype=bool))
+        del codes
+        ev100.append(photo.exif.exposure_value() if photo.exif else None)
+    assert first is not None
+    if evs is None:
+        evs = evs_from_exif(ev100, [f.name for f in frames])
+        check_bracket(evs, len(frames))
+    exif = first.exif
+    make = make if make is not None else (exif.camera_make if exif else None)
+    model = model if model is not None else (exif.camera_model if exif else None)
+    fit = fit_samples(np.stack(columns, axis=1), evs, bit_depth, method, shared, np.stack(suspects, axis=1))
+    camera = " ".join(v for v in (make, model) if v)
+    response = table_response(f"profile:{camera or frames[0].stem}", fit.positions, fit.linear,
+                              source=f"cevr calibrate ({method}, {len(frames)} frames)")
+    return Calibration(response, make, model, method, tuple(float(e) for e in evs), tuple(map(str, frames)),
+                       bit_depth, fit)
+
+
+def install_path(make: str | None, model: str | None) -> Path:
+    """Where ``--install`` puts a camera's profile, for ``--response auto`` to find by EXIF make and model.
+
+    Raises:
+        UsageError: no make (the frames have no EXIF Make and none was given).
+    """
+    if not make:
+        raise UsageError("--install needs the camera's make: the frames have no EXIF Make; give --make (and --model)")
+    return profiles_dir() / f"{camera_key(make, model)}.json"
+
+
+def write_profile(calibration: Calibration, output: str | os.PathLike[str] | None, install: bool) -> list[Path]:
+    """Write the profile to ``output`` and, with ``install``, to :func:`install_path`, each atomically; returns
+    the paths written.
+
+    Raises:
+        UsageError: ``install`` without a make (before anything is written).
+        OutputError: a destination that cannot be written.
+    """
+    from .io.atomic import atomic_write_text, check_writable
+
+    targets = [Path(output)] if output is not None else []
+    if install:
+        targets.append(install_path(calibration.make, calibration.model))
+    for target in targets:
+        check_writable(target)
+    text = json.dumps(calibration.record(), indent=1) + "\n"
+    for target in targets:
+        try:
+            atomic_write_text(target, text)
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot write the profile ({exc.strerror or exc})") from None
+    return targets
+
+
+def installed_profile_facts() -> list[dict[str, str | None]]:
+    """What ``cevr info`` lists: every installed profile's path, make and model (unreadable files say so)."""
+    facts: list[dict[str, str | None]] = []
+    for path in installed_profiles():
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            make, model = document.get("make"), document.get("model")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            make, model = "(unreadable)", None
+        facts.append({"path": str(path), "make": make, "model": model})
+    return facts

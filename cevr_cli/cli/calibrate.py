@@ -1,0 +1,68 @@
+"""`cevr calibrate`: a camera's response curve from one bracket, as a profile for `--response`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..vocabulary import CALIBRATION_METHODS
+from .common import DebugOpt, JsonOpt, QuietOpt, choices, err, errors, out
+
+CalibrationMethod = choices("CalibrationMethod", list(CALIBRATION_METHODS))
+
+
+def calibrate(
+    frames: Annotated[list[Path], typer.Argument(
+        help="The bracket: two or more photos (JPEG, PNG, TIFF) of one static scene at different exposures.")],
+    output: Annotated[Path | None, typer.Option("--out", "-o", help="The profile to write (.json).")] = None,
+    evs: Annotated[str | None, typer.Option(
+        "--evs", help="The frames' relative EVs in the order given (more light = higher): a comma list or "
+        "start:stop:step. Default: from EXIF exposure time, aperture and ISO.")] = None,
+    install: Annotated[bool, typer.Option(
+        "--install", help="Also install the profile where --response auto finds it by EXIF make and model.")] = False,
+    make: Annotated[str | None, typer.Option("--make", help="Camera make (default: EXIF Make).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Camera model (default: EXIF Model).")] = None,
+    method: Annotated[CalibrationMethod, typer.Option(  # type: ignore[valid-type]
+        "--method", help="; ".join(f"{k} = {v}" for k, v in CALIBRATION_METHODS.items()) + ".")
+    ] = CalibrationMethod("debevec"),
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Fit a camera's response curve to one bracket and write it as a profile (use it with --response)."""
+    with errors(debug):
+        from ..calibrate import calibrate as fit_bracket_files
+        from ..calibrate import check_bracket, parse_bracket_evs, write_profile
+        from ..errors import UsageError
+        from ..io.atomic import check_writable
+
+        if output is None and not install:
+            raise UsageError("say where the profile goes: -o PROFILE.json and/or --install")
+        bracket = parse_bracket_evs(evs) if evs is not None else None
+        if bracket is not None:
+            check_bracket(bracket, len(frames))
+        if output is not None:
+            check_writable(output)
+
+        def reading(path: Path) -> None:
+            if not quiet and not as_json:
+                err.print(f"reading {path}", soft_wrap=True)
+
+        result = fit_bracket_files(frames, bracket, make=make, model=model, method=method.value, on_frame=reading)
+        written = write_profile(result, output, install)
+    record = result.record()
+    summary = {"written": [str(p) for p in written], "make": result.make, "model": result.model,
+               "method": result.method, "evs": record["evs"], "frames": record["frames"],
+               "channels": record["channels"], "residual_codes_rms": record["residual_codes_rms"]}
+    if as_json:
+        out.print_json(json.dumps(summary))
+    elif not quiet:
+        camera = " ".join(v for v in (result.make, result.model) if v) or "unknown camera"
+        evs_text = ", ".join(f"{v:+g}" for v in record["evs"])
+        err.print(f"{camera}: {result.method} fit of {record['frames']} frames (EV {evs_text}), "
+                  f"{record['channels']} curve, residual {record['residual_codes_rms']:.2f} codes RMS", soft_wrap=True)
+        for path in written:
+            err.print(f"wrote {path}", soft_wrap=True)

@@ -1,0 +1,334 @@
+"""`cevr calibrate`: a known response is recovered from a synthetic bracket rendered through it, profiles round-trip
+and install where `--response auto` finds them, and every bad request stops with exit 2 before anything is written.
+
+The truth is the response module's own curves (sRGB's closed form, darktable's held-out tables); the fit is read
+back by plain linear interpolation of its table, so the comparison does not go through the fitting code.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from cevr_cli.calibrate import (
+    calibrate,
+    check_bracket,
+    evs_from_exif,
+    fit_bracket,
+    installed_profile_facts,
+    parse_bracket_evs,
+)
+from cevr_cli.cli import app
+from cevr_cli.errors import UsageError
+from cevr_cli.imaging import quantise
+from cevr_cli.io.exif import ExifInfo
+from cevr_cli.response import (
+    SRGB,
+    Response,
+    choose_response,
+    darktable_curves,
+    darktable_response,
+    gamma_response,
+    load_profile,
+)
+
+runner = CliRunner()
+BRACKET = list(range(-4, 5))  # 9 frames, EV -4..+4
+
+
+def scene(height: int = 64, width: int = 96, lo: float = -16.0, hi: float = 4.0) -> np.ndarray:
+    """Relative radiance (white = 1 at EV 0): a horizontal ramp over ``lo``..``hi`` stops, a wavy texture of
+    +-1 stop and a colour cast varying over the frame, so every channel sees every level in some frame."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    stops = lo + (hi - lo) * (x + 0.5 * np.sin(y / 3.0)) / (width - 1)
+    texture = 0.7 * np.sin(x / 2.3) * np.cos(y / 4.1) + 0.3 * np.sin(x * y / 17.0)
+    cast = [0.6 * np.sin(y / 9.0 + 2.1 * c) * np.cos(x / 13.0 + c) for c in range(3)]
+    return np.exp2(np.stack([stops + texture + cast[c] for c in range(3)], axis=-1))
+
+
+def render(response: Response | list[Response], radiance: np.ndarray, evs: list[float]) -> list[np.ndarray]:
+    """8-bit frames R(clip(2^ev L)), one response for all channels or one per channel."""
+    per_channel = response if isinstance(response, list) else [response] * 3
+    frames = []
+    for ev in evs:
+        light = np.clip(radiance * 2.0**ev, 0.0, 1.0).astype(np.float32)
+        coded = np.stack([per_channel[c].encode(light)[..., c] for c in range(3)], axis=-1)
+        frames.append(quantise(coded, 8))
+    return frames
+
+
+def code_errors(truth: Response, positions: np.ndarray, row: np.ndarray, lowest_light: float,
+                channel: int = 0) -> tuple[float, float]:
+    """(direct, aligned) max |R_fit(x) - R_true(x)| in 8-bit codes over x in [lowest_light, 1].
+
+    direct compares the tables as they stand (both put the white point at 1); aligned first rescales the fit's
+    light by the factor that minimises that maximum (searched on a grid of log factors): re-exposure
+    R(2^s R^-1(y)) does not change when R^-1 is scaled, so aligned is the error that matters to it, and direct
+    adds the uncertainty of the white point.
+    """
+    x = np.geomspace(lowest_light, 1.0, 2000)
+    true_codes = truth.encode(np.repeat(x[:, None], 3, axis=1))[:, channel].astype(np.float64) * 255
+
+    def worst(scale: float) -> float:
+        inside = x * scale <= 1.0
+        return float(np.max(np.abs(np.interp(x[inside] * scale, row, positions) * 255 - true_codes[inside])))
+
+    best = 0.0
+    for span in (0.5, 0.02, 0.001):
+        grid = best + np.linspace(-span, span, 41)
+        best = float(grid[np.argmin([worst(math.exp(v)) for v in grid])])
+    return worst(1.0), worst(math.exp(best))
+
+
+def held_out(name: str) -> Response:
+    table = darktable_curves()
+    index = [i for i, n in enumerate(table["names"]) if n == name][0]
+    assert table["validation"][index]
+    return darktable_response(index)
+
+
+RADIANCE = scene()
+LOWEST = float(RADIANCE.min()) * 2.0 ** max(BRACKET)  # the darkest light any frame recorded
+
+
+# --- accuracy ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("truth", [held_out("canon eos like"), SRGB], ids=["canon-eos-like", "srgb"])
+def test_debevec_recovers_a_known_curve(truth):
+    fit = fit_bracket(render(truth, RADIANCE, BRACKET), BRACKET)
+    assert fit.shared and fit.linear.shape == (1, 256)
+    direct, aligned = code_errors(truth, fit.positions, fit.linear[0], LOWEST)
+    assert direct <= 1.0 and aligned <= 0.6, (direct, aligned)  # measured 0.39 / 0.39 (canon), 0.70 / 0.37 (sRGB)
+    assert fit.covered[0] <= 2 / 255 and fit.covered[1] == 254 / 255
+    assert fit.residual_codes < 0.6  # 8-bit rounding alone is 0.29 codes RMS
+
+
+def test_robertson_runs_but_is_less_accurate_than_debevec():
+    frames = render(SRGB, RADIANCE, BRACKET)
+    aligned = {}
+    for method in ("debevec", "robertson"):
+        fit = fit_bracket(frames, BRACKET, method)
+        aligned[method] = max(code_errors(SRGB, fit.positions, row, LOWEST)[1] for row in fit.linear)
+    assert aligned["robertson"] < 3.0  # measured 2.02
+    assert aligned["debevec"] < aligned["robertson"] / 3  # measured 0.37
+
+
+def test_channels_with_different_curves_get_their_own_rows():
+    truths = [SRGB, held_out("Nikon D90"), gamma_response(2.2)]
+    fit = fit_bracket(render(truths, RADIANCE, BRACKET), BRACKET)
+    assert not fit.shared and fit.linear.shape == (3, 256)
+    for c, truth in enumerate(truths):
+        direct, aligned = code_errors(truth, fit.positions, fit.linear[c], LOWEST, c)
+        assert direct <= 1.0 and aligned <= 0.8, (c, direct, aligned)  # measured at most 0.78 / 0.60
+
+
+def test_a_frame_that_changed_is_left_out_as_outliers(monkeypatch):
+    truth = held_out("canon eos like")
+    frames = render(truth, RADIANCE, BRACKET)
+    moved = render(truth, RADIANCE[:, ::-1], BRACKET)[4]  # half of the middle frame shows another scene
+    frames[4] = np.concatenate([moved[:, :48], frames[4][:, 48:]], axis=1)
+
+    def worst(fit):
+        return max(code_errors(truth, fit.positions, row, LOWEST, c)[1] for c, row in enumerate(fit.linear))
+
+    fit = fit_bracket(frames, BRACKET)
+    assert worst(fit) <= 2.5 and fit.rejected > 0.02  # measured 1.78
+    monkeypatch.setattr("cevr_cli.calibrate.OUTLIER_ROUNDS", 0)
+    assert worst(fit_bracket(frames, BRACKET)) > 10  # measured 32.8
+
+
+def test_jpeg_frames_leave_out_what_lies_near_clipping():
+    import io
+
+    import cv2
+
+    radiance = np.exp2(cv2.resize(np.log2(RADIANCE), (384, 256), interpolation=cv2.INTER_CUBIC))
+    frames = []
+    for frame in render(SRGB, radiance, BRACKET):
+        buffer = io.BytesIO()
+        Image.fromarray(frame).save(buffer, format="JPEG", quality=92)
+        frames.append(np.asarray(Image.open(buffer).convert("RGB")))
+    lowest = float(radiance.min()) * 2.0 ** max(BRACKET)
+    errors = {}
+    for lossy in (False, True):
+        fit = fit_bracket(frames, BRACKET, lossy=lossy)
+        errors[lossy] = [max(e) for e in zip(*(code_errors(SRGB, fit.positions, row, lowest, c)
+                                               for c, row in enumerate(fit.linear)), strict=True)]
+    # JPEG ringing pushes light above white into codes 250..254: measured 48.2 / 8.3 codes without the mask
+    assert errors[False][0] > 20
+    assert errors[True][0] <= 10 and errors[True][1] <= 5, errors  # measured 6.6 / 3.7
+
+
+def test_table_is_a_valid_monotone_curve_from_a_narrow_bracket():
+    frames = render(SRGB, scene(32, 48, -6.0, 1.0), [-1.0, 0.0, 1.0])
+    fit = fit_bracket(frames, [-1.0, 0.0, 1.0])
+    for row in fit.linear:
+        assert row[0] == 0.0 and row[-1] == 1.0 and np.all(np.diff(row) > 0)
+
+
+def test_sixteen_bit_frames_use_1024_levels():
+    radiance = scene(32, 48)
+    frames = [quantise(SRGB.encode(np.clip(radiance * 2.0**ev, 0, 1)), 16) for ev in BRACKET]
+    fit = fit_bracket(frames, BRACKET)
+    assert fit.positions.size == 1024 and fit.positions[0] == 0 and fit.positions[-1] == 1
+    lowest = float(radiance.min()) * 2.0 ** max(BRACKET)
+    assert max(code_errors(SRGB, fit.positions, fit.linear[0], lowest)) <= 1.0  # measured 0.80
+
+
+# --- EVs -------------------------------------------------------------------------------------------------------
+
+def test_bracket_evs_keep_the_frames_order():
+    assert parse_bracket_evs("2,-1,0") == [2.0, -1.0, 0.0]
+    assert parse_bracket_evs("-4:4:2") == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    assert parse_bracket_evs("1:-1:-0.5") == [1.0, 0.5, 0.0, -0.5, -1.0]
+    assert parse_bracket_evs("-8,8") == [-8.0, 8.0]  # brackets may exceed the model's +-6
+    for bad in ("", "a,b", "0:4:0", "0:4:-1", "1:2", "nan,1"):
+        with pytest.raises(UsageError):
+            parse_bracket_evs(bad)
+
+
+def test_evs_from_exif_are_relative_stops_with_more_light_positive():
+    infos = [ExifInfo(exposure_time=t, f_number=n, iso=iso) for t, n, iso in
+             [(1 / 100, 8.0, 100), (1 / 25, 8.0, 100), (1 / 100, 4.0, 100), (1 / 100, 8.0, 400)]]
+    evs = evs_from_exif([i.exposure_value() for i in infos], ["a", "b", "c", "d"])
+    # 4x the time, 2 stops wider aperture, 4x the ISO: each 2 stops more light than the first frame
+    assert evs == pytest.approx([0.0, 2.0, 2.0, 2.0])
+    with pytest.raises(UsageError, match="b.jpg"):
+        evs_from_exif([10.0, None], ["a.jpg", "b.jpg"])
+
+
+def test_check_bracket():
+    check_bracket([0.0, 1.0], 2)
+    for evs, frames in (([0.0], 1), ([0.0, 1.0, 2.0], 2), ([1.0, 0.0, 1.0], 3)):
+        with pytest.raises(UsageError):
+            check_bracket(evs, frames)
+
+
+# --- files and the CLI -----------------------------------------------------------------------------------------
+
+def exif_bytes(make: str | None, exposure_time: float | None) -> bytes:
+    exif = Image.Exif()
+    if make:
+        exif[0x010F] = make
+        exif[0x0110] = "Testcam 1"
+    if exposure_time:
+        sub = exif.get_ifd(0x8769)
+        sub[0x829A], sub[0x829D], sub[0x8827] = exposure_time, 8.0, 100
+    return exif.tobytes()
+
+
+def write_bracket(folder, evs=(-2, -1, 0, 1, 2), make="Testmaker", with_exposure=True, size=(48, 64)):
+    """PNG frames of a small scene through sRGB, with EXIF camera and exposure time (1/100 s at EV 0)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    radiance = scene(*size, lo=-12.0, hi=2.0)
+    paths = []
+    for k, (ev, frame) in enumerate(zip(evs, render(SRGB, radiance, list(evs)), strict=True)):
+        path = folder / f"f{k}.png"
+        Image.fromarray(frame).save(path, exif=exif_bytes(make, 2.0**ev / 100 if with_exposure else None))
+        paths.append(path)
+    return paths
+
+
+def files_under(folder):
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def test_cli_writes_a_profile_that_round_trips(tmp_path):
+    frames = write_bracket(tmp_path / "bracket", with_exposure=False)
+    out = tmp_path / "profile.json"
+    result = runner.invoke(app, ["calibrate", *map(str, frames), "--evs", "-2:2:1", "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert document["format"] == "cevr-response" and document["method"] == "debevec"
+    assert document["make"] == "Testmaker" and document["model"] == "Testcam 1"
+    assert document["evs"] == [-2, -1, 0, 1, 2] and document["frames"] == 5 and document["channels"] == "shared"
+    assert 0 <= document["outliers"] < 0.1 and 0 < document["samples"] <= 48 * 64
+    assert 0 < document["residual_codes_rms"] < 1
+    profile = load_profile(out)
+    assert np.allclose(profile.codes, document["codes"]) and np.allclose(profile.linear, document["linear"])
+    codes = np.linspace(0, 1, 256, dtype=np.float32)[:, None].repeat(3, axis=1)
+    assert np.max(np.abs(profile.encode(profile.decode(codes)) - codes)) < 1e-6
+    assert json.loads(result.stdout)["written"] == [str(out)]
+
+
+def test_evs_come_from_exif_when_not_given(tmp_path):
+    frames = write_bracket(tmp_path / "bracket", evs=(0, 2, -2))
+    result = calibrate(frames)
+    assert result.evs == pytest.approx((0.0, 2.0, -2.0), abs=1e-3)
+    assert result.record()["files"] == ["f0.png", "f1.png", "f2.png"]
+
+
+def test_install_puts_the_profile_where_auto_finds_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
+    frames = write_bracket(tmp_path / "bracket")
+    result = runner.invoke(app, ["calibrate", *map(str, frames), "--install", "--make", "Other Maker", "--quiet"])
+    assert result.exit_code == 0, result.output
+    installed = tmp_path / "config" / "responses" / "other-maker__testcam-1.json"
+    assert files_under(tmp_path / "config") == [installed]
+    choice = choose_response("auto", raw=False, make="OTHER MAKER", model="Testcam 1")
+    assert "installed profile" in choice.reason
+    assert np.array_equal(choice.response.linear, load_profile(installed).linear)
+    assert installed_profile_facts() == [{"path": str(installed), "make": "Other Maker", "model": "Testcam 1"}]
+
+
+def test_info_lists_installed_profiles(tmp_path, monkeypatch):
+    import cevr_cli.diagnostics
+
+    facts = {"cevr": "x", "profiles": [{"path": "/p/a.json", "make": "Canon", "model": "EOS 5D"}]}
+    monkeypatch.setattr(cevr_cli.diagnostics, "collect_info", lambda: facts)
+    result = runner.invoke(app, ["info"])
+    assert result.exit_code == 0 and "/p/a.json (Canon EOS 5D)" in result.output
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("one frame", "at least two photos"),
+    ("sizes", "share one size"),
+    ("duplicate evs", "same EV"),
+    ("no evs", "no --evs and no EXIF"),
+    ("evs count", "3 EVs for 5 frames"),
+    ("unwritable", "cannot write"),
+    ("install without make", "needs the camera's make"),
+    ("no destination", "-o PROFILE.json"),
+])
+def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypatch, case, message):
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
+    frames = write_bracket(tmp_path / "bracket", make=None if case == "install without make" else "Testmaker",
+                           with_exposure=case != "no evs")
+    out = tmp_path / "out" / "profile.json"
+    args = ["calibrate", *map(str, frames), "-o", str(out)]
+    if case == "one frame":
+        args = ["calibrate", str(frames[0]), "-o", str(out)]
+    elif case == "sizes":
+        write_bracket(tmp_path / "small", size=(40, 64))
+        args = ["calibrate", *map(str, frames[:2]), str(tmp_path / "small" / "f2.png"), "-o", str(out)]
+    elif case == "duplicate evs":
+        args += ["--evs", "-2,-1,0,0,2"]
+    elif case == "evs count":
+        args += ["--evs", "-1,0,1"]
+    elif case == "unwritable":
+        (tmp_path / "out").write_text("a file where the profile's folder should be")
+    elif case == "install without make":
+        args += ["--install"]
+    elif case == "no destination":
+        args = ["calibrate", *map(str, frames)]
+    before = files_under(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()  # progress ("reading f0.png") may come before the error
+    errors = [line for line in lines if line.startswith("error:")]
+    assert errors == [lines[-1]] and message in lines[-1], result.output
+    assert all(line.startswith("reading ") for line in lines[:-1]), result.output
+    assert files_under(tmp_path) == before
+
+
+def test_help_lists_calibrate_without_importing_numpy_for_it():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0 and "calibrate" in result.output
+    import subprocess
+    import sys
+
+    code = "import sys, cevr_cli.cli.calibrate; print('cevr_cli.calibrate' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
