@@ -11,7 +11,8 @@ from .assets import sample_photo_path
 from .batch import BatchPolicy, BatchReport
 from .evs import CONTINUOUS_EVS
 from .exposure import ExposureModel
-from .fuse import FuseOptions, run_fuse
+from .fuse import run_fuse
+from .stage_options import FuseOptions
 
 
 def run_demo(out_dir: Path, model_factory: Callable[[], ExposureModel], *, long_side: int | None = None,
@@ -20,7 +21,7 @@ def run_demo(out_dir: Path, model_factory: Callable[[], ExposureModel], *, long_
 
     ``long_side`` downsizes the sample first (a quick check of an install); its EXIF and ICC profile go along.
     """
-    options = FuseOptions(evs=list(CONTINUOUS_EVS), tmo="reinhard", keep_stack=True)
+    options = FuseOptions(CONTINUOUS_EVS, tmo="reinhard", keep_stack=True)
     policy = BatchPolicy(overwrite=True)
     sample = sample_photo_path()
     if long_side is None:

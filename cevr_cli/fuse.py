@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +23,18 @@ import numpy as np
 
 from .batch import BatchPolicy, BatchReport, discover_inputs, plan_outputs, run_batch
 from .errors import UsageError
-from .evs import CONTINUOUS_EVS
 from .exposure import ExposureModel, measured_radiance
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .imaging import quantise
 from .io.atomic import atomic_write_text, check_writable
 from .measure import MeasuredPhoto, is_raw, read_measured
 from .provenance import provenance_record
-from .response import Response, check_response_spec
-from .stack import PhotoPrefetcher, StackOptions, check_raw_mode, predict_stack
-from .stackdir import format_for_bits, is_stack_folder, read_stack_folder, save_stack_folder
+from .response import Response
+from .stack import PhotoPrefetcher, predict_stack
+from .stackdir import is_stack_folder, read_stack_folder, save_stack_folder
+from .stage_options import FuseOptions, StackOptions
 from .values import ExposureStack, HDRImage
-from .vocabulary import EXPOSURE_MODELS, HDR_FORMATS, MERGES
+from .vocabulary import HDR_FORMATS
 
 PathLike = str | os.PathLike[str]
 
@@ -138,48 +138,6 @@ def write_crf_plot(path: PathLike, response: ResponseCurve, *, size: tuple[int, 
     write_ldr(Path(path), canvas, bit_depth=8)
 
 
-@dataclass(frozen=True)
-class FuseOptions:
-    evs: Sequence[float] = field(default_factory=lambda: list(CONTINUOUS_EVS))
-    tmo: str | None = "reinhard"
-    hdr_format: str = "exr"
-    half: bool = True
-    compression: str = "zip"
-    save_crf: bool = False
-    keep_stack: bool = False
-    raw_mode: str = "linear"  # one of vocabulary.RAW_MODES
-    response: str = "auto"  # see cevr_cli.response.RESPONSE_HELP
-    model: str = "cevr"  # one of vocabulary.EXPOSURE_MODELS
-    merge: str = "auto"  # one of vocabulary.MERGES
-    max_megapixels: float = 250.0
-
-    def __post_init__(self) -> None:
-        check_raw_mode(self.raw_mode)
-        object.__setattr__(self, "response", check_response_spec(self.response))
-        for name, allowed in (("model", EXPOSURE_MODELS), ("merge", MERGES), ("hdr_format", HDR_FORMATS)):
-            if getattr(self, name) not in allowed:
-                flag = "--format" if name == "hdr_format" else f"--{name}"
-                raise UsageError(f"{flag} {getattr(self, name)!r}: use one of {', '.join(allowed)}")
-
-    def stack_options(self, bits: int) -> StackOptions:
-        """The stack request a kept stack (``--keep-stack``) records."""
-        return StackOptions(self.evs, format_for_bits(bits), self.max_megapixels, self.raw_mode, self.response,
-                            self.model)
-
-    def merge_for(self, photo: MeasuredPhoto) -> str:
-        """``auto``: the paper's Debevec merge for the paper's model on a photo, else the measured merge."""
-        if self.merge != "auto":
-            return self.merge
-        return "debevec" if self.model == "cevr-paper" and not photo.measured.linear_source else "measured"
-
-    def request(self, model: ExposureModel | None) -> dict[str, Any]:
-        """What fuse.json records as asked; another request redoes the folder."""
-        return {"evs": [float(e) for e in self.evs], "tmo": self.tmo, "format": self.hdr_format, "half": self.half,
-                "compression": self.compression, "save_crf": self.save_crf, "keep_stack": self.keep_stack,
-                "raw_mode": self.raw_mode, "response": self.response, "model": self.model, "merge": self.merge,
-                "weights_id": model.weights_id if model is not None else None}
-
-
 def write_fused(folder: Path, name: str, hdr: HDRImage, options: FuseOptions, provenance: dict[str, Any],
                 request: dict[str, Any], evs: Sequence[float], started: float, merge: str = MERGE_METHOD) -> None:
     """The HDR file, response curve, tone-mapped image and, last, ``fuse.json``."""
@@ -195,15 +153,15 @@ def write_fused(folder: Path, name: str, hdr: HDRImage, options: FuseOptions, pr
         write_crf_csv(crf_path, hdr.response)
         write_crf_plot(crf_path.with_suffix(".png"), hdr.response)
         written += [crf_path.name, crf_path.with_suffix(".png").name]
-    if options.tmo:
-        ldr_path = folder / f"{name}-{options.tmo}.png"
-        tonemap_array_to_file(hdr.radiance, ldr_path, options.tmo, exif_bytes=hdr.source.exif_bytes,
+    if options.tone_mapper:
+        ldr_path = folder / f"{name}-{options.tone_mapper}.png"
+        tonemap_array_to_file(hdr.radiance, ldr_path, options.tone_mapper, exif_bytes=hdr.source.exif_bytes,
                               icc_profile=hdr.source.icc_profile)
         written.append(ldr_path.name)
     manifest = {**provenance, "evs": [float(e) for e in evs], "outputs": written,
                 "hdr": {"format": options.hdr_format, "half": options.half, "compression": options.compression,
                         "encoding": "scene-linear Rec.709"},
-                "merge": merge, "tmo": options.tmo, "request": request,
+                "merge": merge, "tmo": options.tone_mapper, "request": request,
                 "seconds": round(time.monotonic() - started, 3)}
     atomic_write_text(folder / FUSE_MANIFEST, json.dumps(manifest, indent=2))
 

@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,40 +20,12 @@ from .errors import UsageError
 from .exposure import ExposureModel
 from .imaging import quantise
 from .io.atomic import check_writable
-from .io.images import Photo, read_photo
+from .io.images import Photo
 from .measure import MeasuredPhoto, is_raw, read_measured
 from .provenance import provenance_record
-from .response import check_response_spec
-from .stackdir import STACK_MANIFEST, StackFolderWriter, stack_format
+from .stackdir import STACK_MANIFEST, StackFolderWriter
+from .stage_options import StackOptions
 from .values import ExposureStack
-from .vocabulary import EXPOSURE_MODELS, RAW_MODES
-
-
-@dataclass(frozen=True)
-class StackOptions:
-    evs: Sequence[float]
-    image_format: str = "png"  # png (8-bit) | tiff (16-bit)
-    max_megapixels: float = 250.0
-    raw_mode: str = "linear"  # one of vocabulary.RAW_MODES
-    response: str = "auto"  # see cevr_cli.response.RESPONSE_HELP
-    model: str = "cevr"  # one of vocabulary.EXPOSURE_MODELS
-    encoders: int | None = None  # threads encoding images while the next EV computes; None: default_encoders()
-
-    def __post_init__(self) -> None:
-        check_raw_mode(self.raw_mode)
-        stack_format(self.image_format)
-        object.__setattr__(self, "response", check_response_spec(self.response))
-        if self.model not in EXPOSURE_MODELS:
-            raise UsageError(f"--model {self.model!r}: use one of {', '.join(EXPOSURE_MODELS)}")
-
-    def read(self, path: Path) -> Photo:
-        """Decode a photo within this request's size limit."""
-        return read_photo(path, max_megapixels=self.max_megapixels)
-
-    def request(self, model: ExposureModel) -> dict[str, Any]:
-        """What the stack folder records as asked; another request redoes the folder."""
-        return {"evs": [float(e) for e in self.evs], "format": self.image_format, "raw_mode": self.raw_mode,
-                "response": self.response, "model": self.model, "weights_id": model.weights_id}
 
 
 def default_encoders(model: ExposureModel) -> int:
@@ -64,12 +35,6 @@ def default_encoders(model: ExposureModel) -> int:
     if str(model.describe().get("device", "cpu")).startswith("cpu"):
         return 2
     return max(2, min(8, os.cpu_count() or 2))
-
-
-def check_raw_mode(raw_mode: str) -> None:
-    """Raises UsageError unless ``raw_mode`` is one of :data:`cevr_cli.vocabulary.RAW_MODES`."""
-    if raw_mode not in RAW_MODES:
-        raise UsageError(f"--raw-mode {raw_mode!r}: use one of {', '.join(RAW_MODES)}")
 
 
 def measure(path: Path, options: StackOptions, read: Callable[[Path], Photo] | None = None) -> MeasuredPhoto:

@@ -17,6 +17,12 @@ def randomised(model: CEVRNet, seed: int) -> CEVRNet:
     return model.eval()
 
 
+@pytest.fixture(autouse=True)
+def no_installed_profiles(tmp_path_factory, monkeypatch):
+    """`--response auto` looks for installed camera profiles in the user's config folder: tests see an empty one."""
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
 @pytest.fixture(scope="session")
 def tiny_pair() -> ModelPair:
     torch.manual_seed(0)

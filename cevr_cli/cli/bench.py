@@ -8,20 +8,20 @@ from typing import Annotated, Any
 
 import typer
 
+from ..stage_options import StackOptions
 from ..vocabulary import DATASET_KINDS, HDR_METRICS, LDR_METRICS, STACK_KINDS
 from .common import (
     DebugOpt,
     Device,
     DeviceOpt,
-    ExposureModelName,
     JsonOpt,
-    ModelOpt,
     Precision,
     QuietOpt,
     WeightsOpt,
     choices,
     err,
     errors,
+    flag,
     load_model,
     out,
 )
@@ -36,7 +36,7 @@ METRICS_HELP = ("Comma list of "
 def bench(
     path: Annotated[Path, typer.Argument(help="Dataset root (or folder of radiance maps for --dataset synthetic).")],
     dataset: Annotated[Dataset, typer.Option("--dataset", help="Dataset layout.")] = Dataset("synthetic"),  # type: ignore[valid-type]
-    model: ModelOpt = ExposureModelName("cevr"),
+    model: str = flag(StackOptions, "model"),
     response: Annotated[str, typer.Option(
         "--response", help="Tone curve the benchmark's images are read through (no EXIF there): camera, srgb, "
         "gamma:G, linear or a profile .json.")] = "camera",
@@ -74,12 +74,12 @@ def bench(
         from ..response import parse_response
 
         curve = parse_response(response)
-        chosen = load_model(model.value, weights, device, Precision("fp32"))  # scores the weights exactly
-        predictors: list[Any] = [chosen.predictor if model.value == "cevr-paper" else MeasuringPredictor(chosen, curve)]
+        chosen = load_model(model, weights, device, Precision("fp32"))  # scores the weights exactly
+        predictors: list[Any] = [chosen.predictor if model == "cevr-paper" else MeasuringPredictor(chosen, curve)]
         if baselines:
-            if model.value != "physics":
+            if model != "physics":
                 predictors.append(MeasuringPredictor(load_model("physics", None, device, Precision("fp32")), curve))
-            if model.value != "cevr-paper":
+            if model != "cevr-paper":
                 predictors.append(load_model("cevr-paper", None, device, Precision("fp32")).predictor)
             predictors += [NaiveExposure(), AkyuzExpansion()]
 

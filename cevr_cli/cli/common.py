@@ -16,7 +16,7 @@ from rich.console import Console
 
 from ..errors import CevrError
 from ..options import option_specs
-from ..vocabulary import DEVICES, EXPOSURE_MODELS, INFERENCE_PRECISIONS, MERGES, RAW_MODES, RESPONSE_HELP
+from ..vocabulary import DEVICES, INFERENCE_PRECISIONS
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -52,7 +52,6 @@ def flag(options: type, name: str) -> Any:
 
 
 Device = choices("Device", DEVICES)
-RawMode = choices("RawMode", list(RAW_MODES))
 
 EvsOpt = Annotated[str, typer.Option("--evs", help="EV steps: start:stop:step (inclusive) or a comma list.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
@@ -69,16 +68,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable 
 RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Walk folders recursively.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Redo inputs whose outputs are already complete.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")]
-RawModeOpt = Annotated[RawMode, typer.Option(  # type: ignore[valid-type]
-    "--raw-mode", help="Camera RAW files: " + "; ".join(f"{k} = {v}" for k, v in RAW_MODES.items()) + ".")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")]
-ResponseOpt = Annotated[str, typer.Option("--response", help=RESPONSE_HELP)]
-ExposureModelName = choices("ExposureModelName", list(EXPOSURE_MODELS))
-ModelOpt = Annotated[ExposureModelName, typer.Option(  # type: ignore[valid-type]
-    "--model", help="How frames are made: " + "; ".join(f"{k} = {v}" for k, v in EXPOSURE_MODELS.items()) + ".")]
-Merge = choices("Merge", list(MERGES))
-MergeOpt = Annotated[Merge, typer.Option(  # type: ignore[valid-type]
-    "--merge", help="How a photo's HDR image is made: " + "; ".join(f"{k} = {v}" for k, v in MERGES.items()) + ".")]
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""`cevr stack`: photos -> continuous exposure stacks."""
+"""`cevr stack`: photos -> continuous exposure stacks. Its options are declared once, in
+:class:`cevr_cli.stage_options.StackOptions`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ..vocabulary import STACK_FORMATS
+from ..evs import CONTINUOUS_STACK
+from ..stage_options import StackOptions
 from .common import (
     BatchProgress,
     DebugOpt,
@@ -15,45 +17,37 @@ from .common import (
     DeviceOpt,
     DryRunOpt,
     EvsOpt,
-    ExposureModelName,
     JsonOpt,
-    ModelOpt,
     OutOpt,
     OverwriteOpt,
     Precision,
     PrecisionOpt,
     QuietOpt,
-    RawMode,
-    RawModeOpt,
     RecursiveOpt,
-    ResponseOpt,
     WeightsOpt,
-    choices,
     errors,
     finish,
+    flag,
     load_model,
 )
 
-StackFormat = choices("StackFormat", list(STACK_FORMATS))
-
 
 def stack(
-    inputs: Annotated[list[Path], typer.Argument(help="Photos (JPEG, PNG, TIFF, camera RAW) or folders of photos.")],
+    inputs: Annotated[list[Path], typer.Argument(
+        help="Photos (JPEG, PNG, TIFF, HEIC/HEIF, AVIF, camera RAW) or folders of photos.")],
     output: OutOpt = Path("cevr-stacks"),
-    evs: EvsOpt = "-3:3:0.5",
-    image_format: Annotated[
-        StackFormat, typer.Option("--format", help="png = 8-bit PNG, tiff = 16-bit TIFF.")  # type: ignore[valid-type]
-    ] = StackFormat("png"),
-    response: ResponseOpt = "auto",
-    model: ModelOpt = ExposureModelName("cevr"),
-    raw_mode: RawModeOpt = RawMode("linear"),
+    evs: EvsOpt = CONTINUOUS_STACK,
+    image_format: str = flag(StackOptions, "image_format"),
+    response: str = flag(StackOptions, "response"),
+    model: str = flag(StackOptions, "model"),
+    raw_mode: str = flag(StackOptions, "raw_mode"),
     weights: WeightsOpt = None,
     device: DeviceOpt = Device("auto"),
     precision: PrecisionOpt = Precision("auto"),
     recursive: RecursiveOpt = False,
     overwrite: OverwriteOpt = False,
     dry_run: DryRunOpt = False,
-    max_megapixels: Annotated[float, typer.Option(help="Refuse photos larger than this.")] = 250.0,
+    max_megapixels: float = flag(StackOptions, "max_megapixels"),
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -62,12 +56,11 @@ def stack(
     with errors(debug):
         from ..batch import BatchPolicy
         from ..evs import parse_evs
-        from ..stack import StackOptions, run_stack
+        from ..stack import run_stack
 
-        ev_list = parse_evs(evs)
-        options = StackOptions(ev_list, image_format.value, max_megapixels, raw_mode.value, response, model.value)
+        options = StackOptions(parse_evs(evs), image_format, max_megapixels, raw_mode, response, model)
         policy = BatchPolicy(overwrite, dry_run, recursive)
         exposure_model = load_model(options.model, weights, device, precision)
-        with BatchProgress(quiet or as_json, len(ev_list)) as progress:
+        with BatchProgress(quiet or as_json, len(options.evs)) as progress:
             report = run_stack(inputs, output, exposure_model, options, policy, on_event=progress.event)
     finish(report, as_json, quiet, "stack")

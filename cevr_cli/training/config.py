@@ -28,6 +28,8 @@ class TrainConfig:
     out: str = _opt("runs/cevr", "Output folder: checkpoints, log, and the weights pair.")
     direction: str = _opt("both", "Train the EV-increase model (inc), the decrease model (dec), or both.")
     variant: str = _opt("cevr", _described("Model variant", MODEL_VARIANTS))
+    freeze_encoder: bool = _opt(False, "Keep the encoder (and its BatchNorm statistics) as initialised: fine-tune "
+                                       "the decoder only (faster; for --init from a trained pair).")
     dorf: str | None = _opt(None, "cevr-residual: also train on the DoRF curves (dorf-201-crf.mat; needs scipy).")
     epochs: int = _opt(1250, "Epochs (the paper: 1250).", min=1)
     samples_per_epoch: int = _opt(48, "Random training pairs per epoch (VDS has 48 scenes).", min=1)

@@ -140,6 +140,14 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, tmp)
 
 
+def _train_mode(model: CEVRNet, cfg: TrainConfig) -> None:
+    """Training mode, except a frozen encoder, whose BatchNorm keeps its running statistics."""
+    model.train()
+    if cfg.freeze_encoder:
+        for stage in (model.encoder1, model.encoder2, model.encoder3):
+            stage.eval()
+
+
 def _out_of_time(cfg: TrainConfig, started: float) -> bool:
     return cfg.max_minutes is not None and (time.monotonic() - started) / 60 > cfg.max_minutes
 
@@ -170,7 +178,10 @@ def train_direction(
             model.reset_intensity_transforms()
     model = model.to(memory_format=_memory_format(cfg))
     dtype = resolve_precision(cfg.precision, device, "training")
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if cfg.freeze_encoder:
+        for stage in (model.encoder1, model.encoder2, model.encoder3):
+            stage.requires_grad_(False)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     data: SyntheticPairs | ResidualPairs
     if model.config.role == "residual":
         data = ResidualPairs(train_maps, direction, ResponseBank.default(cfg.dorf), crop=cfg.crop,
@@ -194,7 +205,7 @@ def train_direction(
         start_epoch, iteration, best = state["epoch"], state["iteration"], state["best"]
         history = [EpochLog(**entry) for entry in state.get("history", [])]
     started = time.monotonic()
-    model.train()
+    _train_mode(model, cfg)
     epoch = start_epoch
     for epoch in range(start_epoch, cfg.epochs):
         data.set_epoch(epoch)
@@ -217,6 +228,7 @@ def train_direction(
         if mean_psnr > best["mean_psnr"]:
             best = {"mean_psnr": mean_psnr, "epoch": epoch, "psnr": psnr}
             _save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "psnr": psnr})
+        _train_mode(model, cfg)  # validation left every module in training mode
         log = EpochLog(direction, epoch, iteration, float(np.mean(losses)), psnr, time.monotonic() - started)
         history.append(log)
         if on_event:

@@ -39,7 +39,7 @@ def test_help_lists_every_command_with_its_help_line():
     assert result.exit_code == 0
     listing = result.output.split("Commands:")[1].strip().splitlines()
     rows = [line.split(None, 1) for line in listing]
-    expected = ["stack", "fuse", "tonemap", "demo", "train", "bench", "info", "convert-weights"]
+    expected = ["stack", "fuse", "tonemap", "calibrate", "demo", "train", "bench", "info", "convert-weights"]
     assert [row[0] for row in rows] == expected
     docs = {(c.name or c.callback.__name__): c.callback.__doc__ for c in app.registered_commands}
     for name, shown in rows:

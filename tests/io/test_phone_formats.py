@@ -9,6 +9,7 @@ from PIL import Image, features
 
 from cevr_cli.batch import BatchPolicy, discover_inputs
 from cevr_cli.errors import InputError
+from cevr_cli.exposure import ResidualModel
 from cevr_cli.fuse import FuseOptions, run_fuse
 from cevr_cli.io.images import read_photo
 from cevr_cli.model import CEVRPredictor
@@ -84,20 +85,22 @@ def test_an_avif_photo_is_read_upright_with_its_exif(tmp_path, orientation):
 
 @needs_heif_encoder
 @needs_avif
-def test_phone_photos_stack_and_fuse_with_their_exif(tmp_path, tiny_pair):
+def test_phone_photos_stack_and_fuse_with_their_exif(tmp_path, tiny_residual_pair):
     photos = tmp_path / "photos"
     photos.mkdir()
     write_heif(photos / "a.heic", scene(), bits=8, orientation=6)
     write_heif(photos / "b.heif", scene(), bits=10)
     Image.fromarray(np.round(scene() * 255).astype(np.uint8)).save(photos / "c.avif", exif=camera_exif(1))
-    predictor = CEVRPredictor(tiny_pair)
-    report = run_stack([photos], tmp_path / "stacks", predictor, StackOptions([-1.0, 1.0]), BatchPolicy())
+    model = ResidualModel(CEVRPredictor(tiny_residual_pair))
+    report = run_stack([photos], tmp_path / "stacks", model, StackOptions([-1.0, 1.0]), BatchPolicy())
     assert report.counts() == {"done": 3}, report.to_json()
     for name, size, bits in (("a", [24, 40], 8), ("b", [40, 24], 10), ("c", [40, 24], 8)):
         manifest = json.loads((tmp_path / "stacks" / name / "stack.json").read_text())
         assert manifest["exif"]["camera_make"] == "PhoneCo" and manifest["source_size"] == size
         assert manifest["source_bit_depth"] == bits
-    fused = run_fuse([photos], tmp_path / "hdr", FuseOptions([-1.0, 0.0, 1.0]), lambda: predictor, BatchPolicy())
+        # phones write camera EXIF: no installed profile here, so the camera prior
+        assert manifest["response"]["reason"] == "EXIF Make PhoneCo, no profile: camera prior"
+    fused = run_fuse([photos], tmp_path / "hdr", FuseOptions([-1.0, 0.0, 1.0]), lambda: model, BatchPolicy())
     assert fused.counts() == {"done": 3}, fused.to_json()
     assert json.loads((tmp_path / "hdr" / "b" / "fuse.json").read_text())["exif"]["camera_model"] == "Pocket 15"
 

@@ -1,0 +1,140 @@
+"""What `cevr stack` and `cevr fuse` are asked: each option declared once (:mod:`cevr_cli.options`).
+
+Default, help text, allowed values and whether the option changes the outputs live in the field; the CLI
+builds its flags from them (``cevr_cli.cli.common.flag``), the classes validate themselves at construction
+and record the output-changing fields with every output. Torch- and numpy-free, so that ``cevr --help``
+stays instant; what needs them is imported where it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+from .evs import CONTINUOUS_EVS, MAX_EVS
+from .options import option, request_record, validate
+from .vocabulary import (
+    EXPOSURE_MODELS,
+    EXR_COMPRESSIONS,
+    HDR_FORMATS,
+    MERGES,
+    RAW_MODES,
+    RESPONSE_HELP,
+    STACK_FORMATS,
+    TONE_MAPPERS,
+)
+
+if TYPE_CHECKING:
+    from .exposure import ExposureModel
+    from .io.images import Photo
+    from .measure import MeasuredPhoto
+
+MAX_MEGAPIXELS = 250.0
+_MODEL_HELP = "How frames are made: " + "; ".join(f"{k} = {v}" for k, v in EXPOSURE_MODELS.items()) + "."
+_RAW_HELP = "Camera RAW files: " + "; ".join(f"{k} = {v}" for k, v in RAW_MODES.items()) + "."
+_MERGE_HELP = "How a photo's HDR image is made: " + "; ".join(f"{k} = {v}" for k, v in MERGES.items()) + "."
+_TMO_HELP = ("Tone mapping: " + "; ".join(f"{name} = {what}" for name, what in TONE_MAPPERS.items())
+             + "; none = only the HDR file.")
+
+
+def check_evs(evs: Sequence[float]) -> tuple[float, ...]:
+    """The EV list as ``parse_evs`` makes it: sorted, distinct, finite, within +-6 EV, at most 121 values.
+
+    Raises:
+        UsageError: anything else (a library user's hand-made list).
+    """
+    values = tuple(float(e) for e in evs)
+    if not values or len(values) > MAX_EVS or any(not abs(v) <= 6 for v in values) \
+            or list(values) != sorted(set(values)):
+        raise UsageError(f"EV list {list(values)}: need 1 to {MAX_EVS} distinct values in -6..6, ascending "
+                         "(parse_evs makes one from '-3:3:0.5' or '-2,-1,1,2')")
+    return values
+
+
+def _check_response(options: Any) -> None:
+    from .response import check_response_spec  # imports numpy: only when a request is made
+
+    object.__setattr__(options, "response", check_response_spec(options.response))
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """What `cevr stack` is asked."""
+
+    evs: Sequence[float] = field(default=CONTINUOUS_EVS)
+    image_format: str = option("png", "png = 8-bit PNG, tiff = 16-bit TIFF.", flag="--format", choices=STACK_FORMATS,
+                               request=True)
+    max_megapixels: float = option(MAX_MEGAPIXELS, "Refuse photos larger than this.", gt=0)
+    raw_mode: str = option("linear", _RAW_HELP, choices=RAW_MODES, request=True)
+    response: str = option("auto", RESPONSE_HELP, request=True)
+    model: str = option("cevr", _MODEL_HELP, choices=EXPOSURE_MODELS, request=True)
+    encoders: int | None = None  # threads encoding images while the next EV computes; None: the default
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "evs", check_evs(self.evs))
+        validate(self)
+        _check_response(self)
+
+    def read(self, path: Path) -> Photo:
+        """Decode a photo within this request's size limit."""
+        from .io.images import read_photo
+
+        return read_photo(path, max_megapixels=self.max_megapixels)
+
+    def request(self, model: ExposureModel) -> dict[str, Any]:
+        """What the stack folder records as asked (another request redoes it): the output-changing options and
+        the model's weights id."""
+        return {"evs": list(self.evs), **request_record(self), "weights_id": model.weights_id}
+
+
+@dataclass(frozen=True)
+class FuseOptions:
+    """What `cevr fuse` is asked."""
+
+    evs: Sequence[float] = field(default=CONTINUOUS_EVS)
+    tmo: str = option("reinhard", _TMO_HELP, choices=(*TONE_MAPPERS, "none"), request=True)
+    hdr_format: str = option("exr", "exr = OpenEXR, hdr = Radiance RGBE.", flag="--format", choices=HDR_FORMATS,
+                             request=True)
+    full_float: bool = option(False, "32-bit float EXR instead of half.", flag="--float", request=True)
+    compression: str = option("zip", "EXR compression.", choices=EXR_COMPRESSIONS, request=True)
+    save_crf: bool = option(False, "Also write the camera response (recovered, or the one a measured merge used) as "
+                                   "CSV and a PNG plot.", request=True)
+    keep_stack: bool = option(False, "From photos: also keep the stack.", request=True)
+    raw_mode: str = option("linear", _RAW_HELP, choices=RAW_MODES, request=True)
+    response: str = option("auto", RESPONSE_HELP, request=True)
+    model: str = option("cevr", _MODEL_HELP, choices=EXPOSURE_MODELS, request=True)
+    merge: str = option("auto", _MERGE_HELP, choices=MERGES, request=True)
+    max_megapixels: float = option(MAX_MEGAPIXELS, "Refuse photos larger than this.", gt=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "evs", check_evs(self.evs))
+        validate(self)
+        _check_response(self)
+
+    @property
+    def tone_mapper(self) -> str | None:
+        """The operator of the tone-mapped image, None for ``--tmo none`` (the HDR file only)."""
+        return None if self.tmo == "none" else self.tmo
+
+    @property
+    def half(self) -> bool:
+        return not self.full_float
+
+    def stack_options(self, bits: int) -> StackOptions:
+        """The stack request a kept stack (``--keep-stack``) records."""
+        image_format = next(name for name, (_, depth) in STACK_FORMATS.items() if depth >= bits)
+        return StackOptions(self.evs, image_format, self.max_megapixels, self.raw_mode, self.response, self.model)
+
+    def merge_for(self, photo: MeasuredPhoto) -> str:
+        """``auto``: the paper's Debevec merge for the paper's model on a photo, else the measured merge."""
+        if self.merge != "auto":
+            return self.merge
+        return "debevec" if self.model == "cevr-paper" and not photo.measured.linear_source else "measured"
+
+    def request(self, model: ExposureModel | None) -> dict[str, Any]:
+        """What fuse.json records as asked; another request redoes the folder."""
+        return {"evs": list(self.evs), **request_record(self),
+                "weights_id": model.weights_id if model is not None else None}
