@@ -547,14 +547,15 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         InputError: a frame that cannot be read.
     """
     from .imaging import quantise
-    from .io.images import RAW_EXTENSIONS, read_photo
+    from .io.images import read_photo
+    from .vocabulary import RAW_SUFFIXES
 
     frames = [Path(p) for p in paths]
     if len(frames) < 2:
         raise UsageError("calibrating needs a bracket: at least two photos of one scene at different exposures")
     if method not in METHODS:
         raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
-    raw = [f.name for f in frames if f.suffix.lower() in RAW_EXTENSIONS]
+    raw = [f.name for f in frames if f.suffix.lower() in RAW_SUFFIXES]
     if raw:
         raise UsageError(f"{raw[0]}: camera RAW data is linear and needs no profile; calibrate the camera's JPEGs")
     if evs is not None:

@@ -18,6 +18,6 @@ def test_gpu_check_runs_ci_sized_on_the_cpu(tmp_path):
     assert result["correctness_psnr_vs_cpu"]["fp32"] > 100  # the CPU against itself
     for precision in result["precisions"]:
         stages = result[f"pipeline_{precision}"]
-        assert {"decode_jpeg", "stack_13_evs", "debevec", "write_exr", "tonemap_png"} <= set(stages)
+        assert {"decode_and_measure", "stack_13_evs", "measured_merge", "write_exr", "tonemap_png"} <= set(stages)
         assert stages["photo_to_hdr_total"] > 0
     assert result["batch"]["done"] == 2
