@@ -6,7 +6,7 @@ import platform
 from typing import Any
 
 from . import __version__
-from .vocabulary import RAW_MODES
+from .vocabulary import EXPOSURE_MODELS, RAW_MODES
 
 
 def collect_info() -> dict[str, Any]:
@@ -28,14 +28,16 @@ def collect_info() -> dict[str, Any]:
         "device": str(resolve_device("auto")),
         "cuda": torch.version.cuda if torch.cuda.is_available() else "not available",
         "mps": "available" if torch.backends.mps.is_available() else "not available",
-        "weights": str(DEFAULT_WEIGHTS),
     }
-    try:
-        pair = load_pair(DEFAULT_WEIGHTS)
-        facts["weights_id"] = pair.weights_id
-        facts["model"] = pair.config.variant
-    except WeightsError as exc:
-        facts["weights_id"] = f"unavailable ({exc})"
+    from .assets import residual_weights_path
+
+    for key, path in (("weights cevr-paper", DEFAULT_WEIGHTS), ("weights cevr", residual_weights_path())):
+        try:
+            pair = load_pair(path)
+            facts[key] = f"{path} (id {pair.weights_id}, {pair.config.variant})"
+        except WeightsError as exc:
+            facts[key] = f"unavailable ({exc})"
+    facts.update({f"model {name}": what for name, what in EXPOSURE_MODELS.items()})
     facts.update({
         "torch": torch.__version__, "torchvision": torchvision.__version__, "opencv": cv2.__version__,
         "openexr": getattr(OpenEXR, "__version__", "unknown"), "rawpy": rawpy.__version__,

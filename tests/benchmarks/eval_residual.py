@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--offset", type=float, default=0.5, help="exposure above the meter, EV")
     parser.add_argument("--scale", type=float, default=2.0, help="the residual's resolution divisor")
     parser.add_argument("--limit", type=int, default=0, help="only the first N views (0 = all)")
+    parser.add_argument("--no-paper", action="store_true", help="skip the paper's CEVR (the slowest arm)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -86,8 +87,9 @@ def main() -> None:
     views = [v for p in val for v in scene_views(load_radiance(p, 1024), args.size)]
     views = views[: args.limit] if args.limit else views
     residual_predictor = load_predictor(args.residual, "cpu", precision="fp32")
-    models = {"physics": PhysicsModel(), "physics + residual": ResidualModel(residual_predictor, scale=args.scale),
-              "CEVR (paper)": PaperModel(load_predictor(args.paper, "cpu", precision="fp32"))}
+    models = {"physics": PhysicsModel(), "physics + residual": ResidualModel(residual_predictor, scale=args.scale)}
+    if not args.no_paper:
+        models["CEVR (paper)"] = PaperModel(load_predictor(args.paper, "cpu", precision="fp32"))
     naive = NaiveExposure()
     methods = [*models, "naive"]
     ldr: dict[tuple[str, str, float], list[float]] = {}
