@@ -54,8 +54,10 @@ class MeasuredImage:
 
 
 def clip_threshold(bits: int) -> float:
-    """Codes at or above this are clipped: the top code, less JPEG ringing (6 codes) for 8-bit photos."""
-    return 1.0 - (6.0 / 255.0 if bits <= 8 else 16.0 / 65535.0)
+    """Codes at or above this are clipped: the top code of 8-bit photos (a wider band, codes 249-255, let the
+    residual brighten measured highlights in a camera curve's shoulder: -0.4 to -1.5 dB at -0.5 EV on held-out
+    curves, tests/benchmarks/eval_residual.py), the top 16 codes of 16-bit ones (sensor noise at white)."""
+    return 1.0 - (0.5 / 255.0 if bits <= 8 else 16.0 / 65535.0)
 
 
 def measure_photo(rgb: np.ndarray, response: Response, bits: int = 8) -> MeasuredImage:

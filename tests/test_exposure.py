@@ -40,14 +40,17 @@ def test_physics_is_exact_wherever_the_photo_measured(response, s):
     np.testing.assert_allclose(physics_frame(measured, s)[unclipped], truth[unclipped], atol=2e-5)
 
 
-def test_the_clipping_mask_is_the_top_codes_of_any_channel():
+def test_the_clipping_mask_is_the_top_code_of_any_channel():
     rgb = np.zeros((2, 2, 3), np.float32)
-    rgb[0, 0, 1] = 1.0
-    rgb[0, 1] = clip_threshold(8) - 1 / 255
-    rgb[1, 1, 2] = 250 / 255
+    rgb[0, 0, 1] = 1.0  # one channel at 255: clipped
+    rgb[0, 1] = 254 / 255  # every channel one code below white: measured
+    rgb[1, 1, 2] = 255 / 255
     measured = measure_photo(rgb, SRGB, 8)
+    assert clip_threshold(8) == pytest.approx(254.5 / 255)
     assert measured.clipped.tolist() == [[True, False], [False, True]]
     assert measured.crushed.tolist() == [[False, False], [True, False]]
+    sixteen = measure_photo(np.full((1, 1, 3), 65530 / 65535, np.float32), SRGB, 16)
+    assert sixteen.clipped.all()  # 16-bit: the top 16 codes (sensor noise at white)
 
 
 def test_physics_model_frames_are_the_physics_frames_in_ev_order():

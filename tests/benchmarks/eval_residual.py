@@ -121,6 +121,9 @@ def main() -> None:
                     seconds[name] += time.perf_counter() - started
                     for ev in EVS:
                         ldr.setdefault((family, name, ev), []).append(psnr(frames[ev], truths[ev]))
+                        if measured.clipped.any() and ev < 0:
+                            ldr.setdefault((family, name + ", clipped pixels", ev), []).append(
+                                psnr(frames[ev], truths[ev], measured.clipped))
                     for op in ("reinhard", "kimkautz"):
                         mapped = tonemap_to_display(radiance, op, toolbox=True)
                         hdr.setdefault((family, name, op), []).append(psnr(mapped, truth_tm[op]))
@@ -142,6 +145,10 @@ def main() -> None:
             print(f"| {name} | " + " | ".join(f"{np.mean(ldr[(family, name, ev)]):.2f}" for ev in EVS) + " |")
         gain = [np.mean(ldr[(family, 'physics + residual', ev)]) - np.mean(ldr[(family, 'naive', ev)]) for ev in EVS]
         print("| residual - naive | " + " | ".join(f"{g:+.2f}" for g in gain) + " |")
+        for name in methods:
+            key = name + ", clipped pixels"
+            print(f"| {key} | " + " | ".join(f"{np.mean(ldr[(family, key, ev)]):.2f}" if (family, key, ev) in ldr
+                                           else "" for ev in EVS) + " |")
         print(f"\nHDR after tone mapping ({family}):\n")
         print("| method | Reinhard | Kim-Kautz | Reinhard, clipped region | Kim-Kautz, clipped region |")
         print("|---|---:|---:|---:|---:|")
