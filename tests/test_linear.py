@@ -156,3 +156,41 @@ def test_raw_mode_is_part_of_the_request(mode):
     from cevr_cli.stack import StackOptions
 
     assert StackOptions([1.0], raw_mode=mode).request(PaperModel(ConstantPredictor(0)))["raw_mode"] == mode
+
+
+class CountingModel:
+    """An exposure model that counts its passes (``frames`` calls) and the EVs each asked for."""
+
+    name = "counting"
+    weights_id = "counting"
+
+    def __init__(self) -> None:
+        self.passes: list[list[float]] = []
+
+    def describe(self):
+        return {"model": {"name": "counting", "weights_id": "counting"}, "device": "cpu"}
+
+    def frames(self, measured, evs):
+        from cevr_cli.exposure import PhysicsModel
+
+        self.passes.append(sorted(evs))
+        yield from PhysicsModel().frames(measured, evs)
+
+
+def test_fuse_keep_stack_on_a_clipped_raw_runs_the_model_once(tmp_path):
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+    from tests.dng import write_cfa_dng
+
+    scene = np.full((48, 64, 3), 0.2)
+    scene[16:32, 24:40] = 3.0  # clipped
+    (tmp_path / "raw").mkdir()
+    write_cfa_dng(tmp_path / "raw" / "IMG_0001.dng", scene * np.array([0.5, 1.0, 0.8]), 4000)
+    model = CountingModel()
+    options = FuseOptions((-2.0, -1.0, 0.0, 1.0), keep_stack=True)
+    report = run_fuse([tmp_path / "raw"], tmp_path / "hdr", options, lambda: model, BatchPolicy())
+    assert report.counts() == {"done": 1}, report.to_json()
+    assert model.passes == [[-2.0, -1.0, 0.0, 1.0]]  # one pass made both the HDR fill and the kept stack
+    manifest = json.loads((tmp_path / "hdr" / "IMG_0001" / "stack" / "stack.json").read_text())
+    assert manifest["evs"] == [-2.0, -1.0, 0.0, 1.0]
