@@ -84,22 +84,30 @@ def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *,
     write_ldr(dst, display, bit_depth=bits, exif_bytes=exif_bytes, icc_profile=icc_profile, request=request)
 
 
-def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions) -> None:
+def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
+                 on_warning: Callable[[str], None] | None = None) -> None:
     """Read an .exr/.hdr file, tone-map it as ``options`` ask and write a display image to ``dst`` that
     records them (:func:`cevr_cli.options.request_record`).
+
+    Pixels holding NaN/Inf are made finite (:mod:`cevr_cli.hdr.finite`: NaN -> 0, +Inf -> the brightest
+    finite value) and ``on_warning`` is told, in one line naming ``src``, how many there were.
 
     Raises:
         InputError: ``src`` unreadable.
         UsageError: unknown output suffix.
         OutputError: ``dst`` is ``src`` or cannot be written.
     """
-    from .io.hdrfile import read_hdr_image
+    from .io.hdrfile import read_hdr_counted
 
     src, dst = Path(src), Path(dst)
     _display_bits(dst)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise OutputError(f"{dst}: refusing to overwrite the input")
-    tonemap_array_to_file(read_hdr_image(src), dst, options.tmo, key=options.key, white=options.white,
+    radiance, non_finite = read_hdr_counted(src)
+    if non_finite and on_warning:
+        on_warning(f"{src}: {non_finite} pixel{'s' * (non_finite != 1)} held NaN or Inf "
+                   "(NaN shown black, +Inf as the brightest finite value)")
+    tonemap_array_to_file(radiance, dst, options.tmo, key=options.key, white=options.white,
                           gamma=options.gamma, srgb=options.srgb, request=request_record(options))
 
 
@@ -121,6 +129,6 @@ def run_tonemap(
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
 
     def job(src: Path, dst: Path) -> None:
-        tonemap_file(src, dst, options)
+        tonemap_file(src, dst, options, on_warning=(lambda text: on_event("warning", text)) if on_event else None)
 
     return run_batch(plan, job, policy, marker=None, request=request_record(options), on_event=on_event)

@@ -129,3 +129,19 @@ def test_the_request_is_in_the_images_own_comment_field(tmp_path):
             with Image.open(tmp_path / f"o{suffix}") as image:
                 comment = image.info["Comment"] if suffix == ".png" else image.info["comment"].decode()
         assert json.loads(comment) == {"cevr_request": {**expected, "image_format": image_format}}
+
+
+def test_non_finite_pixels_are_reported_and_inf_is_not_black(tmp_path: Path) -> None:
+    hdr = _scene().astype(np.float32)
+    hdr[0, 0] = [np.inf, np.inf, np.inf]
+    hdr[5, 7] = [np.nan, 1.0, 1.0]
+    (tmp_path / "in").mkdir()
+    write_exr(tmp_path / "in" / "scene.exr", hdr, half=False)
+    events: list[tuple[str, object]] = []
+    report = run_tonemap([tmp_path / "in"], tmp_path / "out", TonemapOptions(), BatchPolicy(),
+                         on_event=lambda kind, payload: events.append((kind, payload)))
+    assert report.exit_code == 0
+    warnings = [str(p) for kind, p in events if kind == "warning"]
+    assert len(warnings) == 1 and "scene.exr: 2 pixels held NaN or Inf" in warnings[0]
+    written = cv2.imread(str(tmp_path / "out" / "scene-reinhard.png"))[..., ::-1]
+    assert written[0, 0].min() == 255  # +Inf is the brightest thing in the picture (it was black)

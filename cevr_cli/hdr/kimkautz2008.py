@@ -17,6 +17,9 @@ LD_MIN = 0.3
 C1 = 3.0
 C2 = 0.5
 DELTA = 1e-6
+# Middle grey (18 % reflectance, Zone V; the key of Reinhard et al. 2002, Eq. 2): where a scene without
+# range is shown.
+MID_GREY = 0.18
 
 
 def _display_range(ld: np.ndarray, black: float) -> np.ndarray:
@@ -24,8 +27,12 @@ def _display_range(ld: np.ndarray, black: float) -> np.ndarray:
 
     The lower part is a linear toe that meets the rescaled range at ``black``, so the darkest 1% keep
     their gradation instead of all becoming ``black``. Ld > 0 everywhere, so the toe is > 0 for black > 0.
+    Without a range (1st = 99th percentile: a uniform scene, or one with under 2 % of other pixels) the
+    plateau is shown as middle grey, MID_GREY Ld / q(Ld, 0.01) clipped to 1, instead of 0/0.
     """
     lo, hi = percentile_nearest_rank(ld, 0.01), percentile_nearest_rank(ld, 0.99)
+    if hi <= lo:
+        return np.minimum(MID_GREY * ld / lo, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ranged = black + (1.0 - black) * (np.minimum(ld, hi) - lo) / (hi - lo)
         return np.where(ld < lo, black * ld / lo, ranged)
@@ -42,7 +49,8 @@ def kimkautz2008(hdr: np.ndarray, *, ld_max: float = LD_MAX, ld_min: float = LD_
     clip to 1 and darker ones fall linearly to 0 (:func:`_display_range`), so a lit pixel never turns
     black. ``toolbox`` rescales to [0, 1] and clips below as the HDR Toolbox does, which leaves the
     darkest 1% of pixels pure black: holes in dark shadows. A flat image (zero log range) has no
-    defined k1 and maps to 0.
+    defined k1 and nothing to compress: Ld = L, which the display range shows as MID_GREY (0.18) of the
+    same hue, in both forms (the toolbox returns NaN, i.e. black).
 
     Raises:
         UsageError: not an HxWx3 image.
@@ -52,10 +60,12 @@ def kimkautz2008(hdr: np.ndarray, *, ld_max: float = LD_MAX, ld_min: float = LD_
     ll = np.log(lum + DELTA)
     mu, max_l, min_l = float(ll.mean()), float(ll.max()), float(ll.min())
     if max_l <= min_l:
-        return np.zeros(rgb.shape, dtype=np.float32)
-    k1 = (np.log(ld_max) - np.log(ld_min)) / (max_l - min_l)
-    sigma = (max_l - min_l) / c1
-    w = np.exp(-((ll - mu) ** 2) / (2.0 * sigma**2))
-    k2 = (1.0 - k1) * w + k1
-    ld = _display_range(np.exp(c2 * k2 * (ll - mu) + mu), 0.0 if toolbox else ld_min / ld_max)
+        compressed = np.exp(ll)
+    else:
+        k1 = (np.log(ld_max) - np.log(ld_min)) / (max_l - min_l)
+        sigma = (max_l - min_l) / c1
+        w = np.exp(-((ll - mu) ** 2) / (2.0 * sigma**2))
+        k2 = (1.0 - k1) * w + k1
+        compressed = np.exp(c2 * k2 * (ll - mu) + mu)
+    ld = _display_range(compressed, 0.0 if toolbox else ld_min / ld_max)
     return change_luminance(rgb, lum, ld).astype(np.float32)

@@ -73,9 +73,14 @@ def scene_white(ls: np.ndarray) -> float:
 
     The paper sets L_white to the scene's maximum luminance so that nothing burns out (Sec. 3.1); the
     percentile keeps that intent while a few hot pixels (glints, the sun) cannot dim the whole picture.
-    A black image has no white; W = 1 leaves it black.
+    A scene without range (1st = 99th percentile, as :func:`automatic_key`'s flat case: a uniform wall, a
+    black image) has no white to stretch to: W is at least 1, where Eq. 4 is the identity, so its
+    plateau keeps Ls = alpha L / Lav = alpha, the key's middle grey (0.18 by default), instead of
+    becoming display white; a black image stays black.
     """
     white = percentile_nearest_rank(ls, WHITE_PERCENTILE)
+    if percentile_nearest_rank(ls, 0.99) <= percentile_nearest_rank(ls, 0.01):
+        return max(white, 1.0)
     return white if white > 0 else 1.0
 
 

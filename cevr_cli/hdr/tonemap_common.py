@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import UsageError
 from ..imaging import check_rgb, luminance, srgb_encode
 from ..vocabulary import DISPLAY_GAMMA
+from .finite import finite_radiance
 
 __all__ = ["change_luminance", "check_hdr", "gamma_encode", "log_average", "luminance", "percentile_nearest_rank",
            "srgb_encode"]
@@ -19,16 +20,16 @@ LOG_AVERAGE_DELTA = 1e-6
 
 
 def check_hdr(hdr: np.ndarray) -> np.ndarray:
-    """Validate a linear HxWx3 image; return it as float64 with NaN/Inf and negatives set to 0.
+    """Validate a linear HxWx3 image; return it as float64 made finite and non-negative as
+    :func:`cevr_cli.hdr.finite.finite_radiance` does (NaN -> 0, +Inf -> the largest finite value).
 
-    The toolbox assumes clean input; zeroing matches what ``read_hdr_image`` does with files.
+    The toolbox assumes clean input; ``read_hdr_image`` cleans files the same way.
 
     Raises:
         UsageError: not a non-empty HxWx3 numeric array.
     """
     hdr = check_rgb(hdr, "linear image")
-    clean = np.nan_to_num(hdr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    return np.maximum(clean, 0.0, out=clean)
+    return finite_radiance(hdr.astype(np.float64))[0]
 
 
 def log_average(lum: np.ndarray, delta: float = LOG_AVERAGE_DELTA) -> float:

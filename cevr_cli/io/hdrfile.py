@@ -19,6 +19,7 @@ import numpy as np
 import OpenEXR
 
 from ..errors import InputError, OutputError, UsageError
+from ..hdr.finite import finite_radiance
 from ..imaging import check_rgb
 from ..vocabulary import EXR_COMPRESSIONS
 from . import opencv
@@ -234,10 +235,21 @@ def read_hdr_image(path: PathLike) -> np.ndarray:
     multi-view files give the default view of their first flat part with colour; deep parts are skipped
     (a deep-only file is refused: flatten it first); Y/RY/BY luminance-chroma files are
     converted as OpenEXR's RgbaYca does; Y-only files give grey; other primaries (chromaticities
-    header, e.g. ACES AP0) are converted to Rec.709. NaN/Inf become 0 and negatives are clipped to 0.
+    header, e.g. ACES AP0) are converted to Rec.709. NaN becomes 0, +Inf the largest finite value and
+    negatives 0 (:func:`cevr_cli.hdr.finite.finite_radiance`); :func:`read_hdr_counted` also says how many
+    pixels held NaN/Inf.
 
     Raises:
         InputError: missing, empty, truncated, not an image, or without usable channels.
+    """
+    return read_hdr_counted(path)[0]
+
+
+def read_hdr_counted(path: PathLike) -> tuple[np.ndarray, int]:
+    """:func:`read_hdr_image`'s image and the number of its pixels that held NaN or Inf in the file.
+
+    Raises:
+        InputError: as :func:`read_hdr_image`.
     """
     path = Path(path)
     if not path.is_file():
@@ -251,8 +263,8 @@ def read_hdr_image(path: PathLike) -> np.ndarray:
         rgb = _read_radiance(path)
     else:
         raise InputError(path, f"unsupported HDR format '{suffix or '(none)'}' (use .exr or .hdr)")
-    rgb = np.nan_to_num(rgb, nan=0.0, posinf=0.0, neginf=0.0)
-    return np.ascontiguousarray(np.maximum(rgb, 0.0), dtype=np.float32)
+    clean, non_finite = finite_radiance(rgb)
+    return np.ascontiguousarray(clean, dtype=np.float32), non_finite
 
 
 def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression: str = "zip",

@@ -84,13 +84,36 @@ def test_percentile_clip_on_200_pixels_by_hand(toolbox: bool, expected: tuple[li
         np.testing.assert_allclose(shown[mask], gamma, rtol=1e-5, atol=1e-6)
 
 
-def test_black_pixel_stays_black_and_flat_image_maps_to_zero() -> None:
+def test_black_pixel_stays_black() -> None:
     # A black pixel has L = 0, so the colour ratio Ld/L is 0/0 or x/0 -> set to 0 (ChangeLuminance).
     hdr = FOUR.copy()
     hdr[0, 3] = 0.0
     assert np.all(kimkautz2008(hdr)[0, 3] == 0)
-    # Flat image: range 0 makes k1 = ln(1000)/0; the toolbox's NaNs become 0 in ChangeLuminance.
-    assert np.all(kimkautz2008(np.ones((2, 3, 3))) == 0)
+    assert np.all(kimkautz2008(np.zeros((2, 3, 3))) == 0)
+
+
+@pytest.mark.parametrize("toolbox", [False, True])
+def test_flat_image_maps_to_middle_grey_of_its_hue(toolbox: bool) -> None:
+    # Flat image: range 0 leaves k1 = ln(1000)/0 (the toolbox's NaNs gave black). Nothing to compress: Ld = L,
+    # and the display range shows the plateau at luminance 0.18. Colour (0.8, 2, 5): L = 0.2126 * 0.8 +
+    # 0.7152 * 2 + 0.0722 * 5 = 1.96148; ratio 0.18 / 1.96148 = 0.0917674 -> (0.0734139, 0.183535, 0.458837).
+    out = kimkautz2008(np.broadcast_to([0.8, 2.0, 5.0], (2, 3, 3)).copy(), toolbox=toolbox)
+    np.testing.assert_allclose(out, np.broadcast_to([0.0734139, 0.183535, 0.458837], (2, 3, 3)), rtol=1e-5)
+    np.testing.assert_allclose(kimkautz2008(np.ones((2, 3, 3)), toolbox=toolbox), 0.18, rtol=1e-5)
+
+
+def test_plateau_with_one_highlight_maps_to_middle_grey_and_white() -> None:
+    # 99 pixels at L = 1, one at L = e: the 1st and 99th percentiles of Ld (ranks 1 and 99) are both the
+    # plateau's (0/0 before: black). Ll = 0, 1 (+1e-6); mu = 0.01, range 1: k1 = ln 1000 = 6.907755,
+    # sigma = 1/3. Highlight: w = exp(-0.99^2 / (2/9)) = 0.012147, k2 = 6.907755 - 5.907755 w = 6.835993,
+    # Ld = exp(0.5 * 6.835993 * 0.99 + 0.01) = 29.78; plateau: w = exp(-0.0001 / (2/9)) = 0.999550,
+    # k2 = 0.002658, Ld = exp(0.5 * 0.002658 * -0.01 + 0.01) = 1.010037. Plateau -> 0.18, highlight
+    # -> 0.18 * 29.78 / 1.010037 = 5.3 -> clipped to 1.
+    lum = np.ones(100)
+    lum[5] = np.e
+    out = kimkautz2008(_grey(lum.reshape(10, 10)))[..., 0].ravel()
+    np.testing.assert_allclose(out[5], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(np.delete(out, 5), 0.18, rtol=1e-6)
 
 
 def test_no_pure_black_where_there_is_light() -> None:

@@ -140,9 +140,25 @@ def test_flat_image_falls_back_to_key_018() -> None:
     # Ld = 0.18 * (1 + 0.18/0.002197266) / 1.18 = 0.18 * 82.92 / 1.18 = 12.64881
     out = reinhard2002(np.full((2, 2, 3), 3.0), toolbox=True)
     np.testing.assert_allclose(out, np.full((2, 2, 3), 12.64881), rtol=1e-5)
-    # Default: W = Ls = 0.18, so Ld = 0.18 * (1 + 1/0.18) / 1.18 = 1. A black image stays black.
-    np.testing.assert_allclose(reinhard2002(np.full((2, 2, 3), 3.0)), np.ones((2, 2, 3)), rtol=1e-5)
+    # Default: a scene without range has no white to stretch to, W = max(Ls, 1) = 1 and Eq. 4 is the identity:
+    # Ld = 0.18 * (1 + 0.18/1) / 1.18 = 0.18, middle grey (it was W = Ls = 0.18 -> Ld = 1, pure white).
+    # Display: 0.18^(1/2.2) = exp(-1.714798 / 2.2) = exp(-0.779454) = 0.458652. A black image stays black.
+    np.testing.assert_allclose(reinhard2002(np.full((2, 2, 3), 3.0)), np.full((2, 2, 3), 0.18), rtol=1e-5)
+    np.testing.assert_allclose(tonemap_to_display(np.full((2, 2, 3), 3.0), "reinhard"), 0.458652, rtol=1e-5)
     assert np.all(reinhard2002(np.zeros((2, 2, 3))) == 0)
+
+
+def test_plateau_with_a_few_highlights_keeps_them_white_and_the_plateau_grey() -> None:
+    # 99 pixels at L = 1 and one at L = 16: the 1st and 99th percentiles (ranks 1 and 99) are both 1, so no
+    # range; alpha = 0.18 (flat case). Lav = exp(ln 16 / 100) = 16^0.01 = 1.0281138; Ls = 0.18 / 1.0281138
+    # = 0.1750779 and 16 Ls = 2.8012464. W = max(99.9th percentile (rank 100) = 2.8012464, 1), W^2 = 7.846981:
+    # the highlight -> 1; the plateau -> 0.1750779 * (1 + 0.1750779 / 7.846981) / 1.1750779
+    # = 0.1750779 * 1.0223117 / 1.1750779 = 0.152317.
+    lum = np.ones(100)
+    lum[37] = 16.0
+    out = reinhard2002(_grey(lum.reshape(10, 10)))[..., 0].ravel()
+    np.testing.assert_allclose(out[37], 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.delete(out, 37), 0.152317, rtol=1e-5)
 
 
 # --- local operator (dodging and burning) -----------------------------------------------------------------

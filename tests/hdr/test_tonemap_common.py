@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from cevr_cli.errors import UsageError
+from cevr_cli.hdr.finite import finite_radiance
 from cevr_cli.hdr.tonemap import TONEMAPPERS, tonemap_to_display
 from cevr_cli.hdr.tonemap_common import (
     change_luminance,
@@ -86,14 +87,24 @@ def test_tonemap_to_display_applies_the_requested_encoding() -> None:
         grey["srgb"], rel=1e-4)
 
 
-def test_non_finite_and_negative_input_count_as_black() -> None:
+def test_nan_and_negatives_count_as_black_and_inf_as_the_brightest_value() -> None:
     hdr = np.exp2(np.arange(24, dtype=np.float64).reshape(2, 4, 3) / 4)
     dirty = hdr.copy()
     dirty[0, 0] = [np.nan, np.inf, -1.0]
     clean = hdr.copy()
-    clean[0, 0] = 0.0
+    clean[0, 0] = [0.0, 2.0 ** (23 / 4), 0.0]  # +Inf -> the largest finite value, 2^(23/4); was 0 (black)
     for name in TONEMAPPERS:
         np.testing.assert_array_equal(tonemap_to_display(dirty, name), tonemap_to_display(clean, name))
+
+
+def test_finite_radiance_by_hand() -> None:
+    rgb = np.array([[[1.0, 2.0, 3.0], [np.nan, np.inf, -1.0]], [[-np.inf, 0.5, 4.0], [5.0, 6.0, 7.0]]],
+                   dtype=np.float32)
+    clean, count = finite_radiance(rgb)
+    np.testing.assert_array_equal(clean, [[[1, 2, 3], [0, 7, 0]], [[0, 0.5, 4], [5, 6, 7]]])
+    assert count == 2 and clean.dtype == np.float32
+    clean, count = finite_radiance(np.full((1, 2, 3), np.inf))
+    assert count == 2 and np.all(clean == 0)  # no finite value to stand for +Inf
 
 
 def test_registry_rejects_bad_requests() -> None:

@@ -47,7 +47,8 @@ def test_rgba_drops_alpha_and_cleans_values(tmp_path: Path) -> None:
     _write_channels(tmp_path / "rgba.exr", channels)
     back = read_hdr_image(tmp_path / "rgba.exr")
     assert back.shape == (4, 5, 3)
-    np.testing.assert_array_equal(back[0, 0], [0, 0, 0])
+    # NaN and -2 -> 0; +Inf -> the brightest finite value
+    np.testing.assert_array_equal(back[0, 0], [0, rgb[np.isfinite(rgb)].max(), 0])
     np.testing.assert_array_equal(back[1:], rgb[1:])
 
 
