@@ -118,7 +118,7 @@ def residual_sample(radiance: np.ndarray, s: float, true: Response, assumed: Res
 class ResidualPairs(torch.utils.data.Dataset):
     """Random residual-training samples, ``samples_per_epoch`` per epoch, reproducible by (seed, epoch, index).
 
-    Darkening samples are exposed 0-2.5 EV above the meter so that most views clip somewhere.
+    Darkening samples are exposed -0.5 to +2 EV from the meter so that most views clip somewhere.
     """
 
     def __init__(self, radiance_maps: list[np.ndarray], direction: str, bank: ResponseBank, *, crop: int = 128,
@@ -139,7 +139,7 @@ class ResidualPairs(torch.utils.data.Dataset):
         patch = _random_patch(self.maps[int(rng.integers(len(self.maps)))], self.crop, rng)
         true, assumed = self.bank.sample(rng)
         if self.direction == "dec":
-            s, offset = -float(rng.uniform(0.0, 3.0)), float(rng.uniform(-0.5, 2.5))
+            s, offset = -float(rng.uniform(0.0, 3.0)), float(rng.uniform(-0.5, 2.0))
         else:
             s, offset = float(rng.uniform(0.0, 3.0)), float(rng.uniform(-3.0, 0.5))
         scale = auto_exposure_scale(patch) * 2.0**offset
