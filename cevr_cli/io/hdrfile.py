@@ -69,14 +69,33 @@ def _xyz_white(chromaticities: tuple[float, ...]) -> np.ndarray:
     return np.array([wx / wy, 1.0, (1.0 - wx - wy) / wy])
 
 
+# OpenEXR's chromaticities for CIE XYZ data in R, G, B (Technical Introduction, "CIE XYZ Color").
+XYZ_CHROMATICITIES: tuple[float, ...] = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1 / 3, 1 / 3)
+
+
+def is_xyz(chromaticities: tuple[float, ...]) -> bool:
+    """Whether the primaries are OpenEXR's CIE XYZ ones: red (1, 0), green (0, 1), blue (0, 0)."""
+    return bool(np.allclose(chromaticities[:6], XYZ_CHROMATICITIES[:6], atol=1e-4))
+
+
 def to_rec709_matrix(chromaticities: tuple[float, ...]) -> np.ndarray:
     """3x3 matrix taking linear RGB in ``chromaticities`` to linear Rec.709 RGB.
 
-    A different white point is adapted to D65 with the Bradford transform, so the file's white
-    stays neutral (the usual choice for e.g. ACES AP0 -> sRGB).
+    An RGB space with a different white point (e.g. ACES AP0, D60) is adapted to D65 with the Bradford
+    transform, so the file's white stays neutral, as OpenEXR's ImfAcesFile and the published
+    ACES2065-1 -> sRGB matrices do.
+
+    CIE XYZ files (:func:`is_xyz`) are not adapted: their pixels are tristimulus values, and the white
+    (1/3, 1/3) that OpenEXR's Technical Introduction ("CIE XYZ Color") prescribes for them is where
+    RGB (1, 1, 1) = XYZ (1, 1, 1) falls, not the scene's adopted white. So XYZ -> Rec.709 is the plain
+    colorimetric inverse of the Rec.709 RGB -> XYZ matrix (SMPTE RP 177): D65 (0.9505, 1, 1.089) gives
+    (1, 1, 1), as OpenEXR's RGBtoXYZ/XYZtoRGB (ImfChromaticities) do. Adapting E -> D65 made
+    OpenEXR's XYZ.exr show 12 % less red than Rec709.exr, the same scene.
     """
     source = rgb_to_xyz_matrix(chromaticities)
     target = rgb_to_xyz_matrix(REC709_CHROMATICITIES)
+    if is_xyz(chromaticities):
+        return np.linalg.solve(target, source)
     cone_src = _BRADFORD @ _xyz_white(chromaticities)
     cone_dst = _BRADFORD @ _xyz_white(REC709_CHROMATICITIES)
     adapt = np.linalg.inv(_BRADFORD) @ np.diag(cone_dst / cone_src) @ _BRADFORD

@@ -154,22 +154,28 @@ def test_exr_extra_attributes_round_trip(tmp_path: Path) -> None:
     assert not (tmp_path / "b.exr").exists() and not (tmp_path / "c.exr").exists()
 
 
-def test_an_exr_in_xyz_primaries_reads_as_rec709(tmp_path):
-    # OpenEXR's Chromaticities/XYZ.exr: red (1, 0), green (0, 1), blue (0, 0), white E (1/3, 1/3). Blue's
-    # y = 0 broke the Y = 1 normalisation of primaries (ZeroDivisionError, batch aborted).
-    import OpenEXR
+# IEC 61966-2-1 (sRGB) linear RGB -> CIE XYZ, Rec.709 primaries and D65 white, to 4 decimals.
+SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
 
-    xyz = np.ones((4, 6, 3), dtype=np.float32)  # equal-energy white E, Y = 1
-    xyz[0, 0] = (0.5, 0.5, 0.5)
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
-              "chromaticities": (1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1 / 3, 1 / 3)}
-    channels = {"R": xyz[..., 0].copy(), "G": xyz[..., 1].copy(), "B": xyz[..., 2].copy()}
-    with OpenEXR.File(header, channels) as exr:
-        exr.write(str(tmp_path / "XYZ.exr"))
-    rgb = read_hdr_image(tmp_path / "XYZ.exr")
-    # White adapts to white (Bradford E -> D65): neutral stays neutral and keeps its luminance.
-    np.testing.assert_allclose(rgb[1, 1], [1.0, 1.0, 1.0], atol=2e-3)
-    np.testing.assert_allclose(rgb[0, 0], [0.5, 0.5, 0.5], atol=2e-3)
+
+def test_an_exr_in_xyz_primaries_reads_as_the_rec709_colours_it_holds(tmp_path):
+    # OpenEXR's Chromaticities/XYZ.exr beside Rec709.exr (the same scene): red (1, 0), green (0, 1), blue
+    # (0, 0), white (1/3, 1/3). Blue's y = 0 once broke the primaries' Y = 1 normalisation. The pixels are
+    # the XYZ of known Rec.709 colours; reading them back must give those colours (a Bradford E -> D65
+    # adaptation gave 0.934 R - 0.124 G for red: 12 % less red on the sample pair).
+    colours = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 1.0], [0.18, 0.18, 0.18],
+                        [1.0, 0.5, 0.1], [0.2, 0.6, 0.9], [4.0, 2.0, 0.5]])
+    xyz = (colours @ SRGB_TO_XYZ.T).reshape(2, 4, 3).astype(np.float32)
+    _write_channels(tmp_path / "XYZ.exr", {c: xyz[..., i].copy() for i, c in enumerate("RGB")},
+                    chromaticities=(1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1 / 3, 1 / 3))
+    rgb = read_hdr_image(tmp_path / "XYZ.exr").reshape(-1, 3)
+    # 4-decimal matrix vs the one from the chromaticities: about 1e-4 relative.
+    np.testing.assert_allclose(rgb, colours, rtol=1e-3, atol=1e-3)
+    # D65 white stays neutral (1, 1, 1); XYZ (1, 1, 1), equal-energy light, is pinkish beside D65:
+    # inverse(SRGB_TO_XYZ) @ (1, 1, 1) = (1.2049, 0.9483, 0.9086).
+    _write_channels(tmp_path / "E.exr", {c: np.ones((1, 1), np.float32) for c in "RGB"},
+                    chromaticities=(1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1 / 3, 1 / 3))
+    np.testing.assert_allclose(read_hdr_image(tmp_path / "E.exr")[0, 0], [1.2049, 0.9483, 0.9086], atol=1e-3)
 
 
 def test_a_truncated_exr_is_one_line_with_no_library_noise(tmp_path, capfd):
