@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
-from .common import DebugOpt, JsonOpt, err, errors, out
+from ..vocabulary import MODEL_VARIANTS
+from .common import DebugOpt, JsonOpt, choices, err, errors, out
+
+Variant = choices("ConvertVariant", list(MODEL_VARIANTS))
 
 
 def info(as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
@@ -31,17 +34,26 @@ def info(as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
 
 
 def convert_weights(
-    inc: Annotated[Path, typer.Argument(help="Official increase-EV checkpoint (.../inc/final_model.pth).")],
-    dec: Annotated[Path, typer.Argument(help="Official decrease-EV checkpoint (.../dec/final_model.pth).")],
+    inc: Annotated[Path, typer.Argument(help="Increase-EV checkpoint: official (.../inc/final_model.pth) or "
+                                             "cevr's own (runs/.../inc-best.pt).")],
+    dec: Annotated[Path, typer.Argument(help="Decrease-EV checkpoint: official (.../dec/final_model.pth) or "
+                                             "cevr's own (runs/.../dec-best.pt).")],
     output: Annotated[
         Path, typer.Option("--out", "-o", help="Output .safetensors file.")
     ] = Path("cevr-official.safetensors"),
+    variant: Annotated[
+        Optional[Variant],  # noqa: UP045 (typer)
+        typer.Option("--variant", help="Model variant of the checkpoints (sets the role: cevr-residual* are "
+                                       "residual). Default: what a *-last.pt records, else cevr; a -best.pt "
+                                       "does not record it, so pass the variant the run was trained as."),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Convert the official CEVR checkpoints (plain PyTorch state dicts) to cevr's safetensors format."""
+    """Convert PyTorch checkpoints, official CEVR or cevr's own training ones, to cevr's safetensors format."""
     with errors(debug):
-        from ..model import load_official_pair, save_pair
+        from ..model import load_checkpoint_pair, save_pair
 
-        pair = load_official_pair(inc, dec)
+        pair = load_checkpoint_pair(inc, dec, variant=variant.value if variant is not None else None)
         file_id = save_pair(pair, output, half=False)
-    err.print(f"wrote {output} (id {file_id}); use it with --weights {output}")
+    err.print(f"wrote {output} ({pair.config.variant}, role {pair.config.role}; id {file_id}); "
+              f"use it with --weights {output}", soft_wrap=True)

@@ -5,7 +5,15 @@ from .config import VARIANTS, CEVRConfig, get_config
 from .device import resolve_device, resolve_precision
 from .fused import FusedCEVR, reparameterize
 from .inference import CEVRPredictor, InferenceSettings, load_predictor
-from .weights import DEFAULT_WEIGHTS, ModelPair, load_official_pair, load_pair, new_pair, save_pair
+from .weights import (
+    DEFAULT_WEIGHTS,
+    ModelPair,
+    load_checkpoint_pair,
+    load_official_pair,
+    load_pair,
+    new_pair,
+    save_pair,
+)
 
 __all__ = [
     "CEVRConfig",
@@ -17,6 +25,7 @@ __all__ = [
     "ModelPair",
     "VARIANTS",
     "get_config",
+    "load_checkpoint_pair",
     "load_official_pair",
     "load_pair",
     "load_predictor",

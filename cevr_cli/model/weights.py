@@ -1,4 +1,4 @@
-"""Weights I/O: our safetensors format, and the official CEVR checkpoints.
+"""Weights I/O: our safetensors format, the official CEVR checkpoints and cevr's own training checkpoints.
 
 Our format: one ``.safetensors`` file holds a pair of models, keys prefixed ``inc.`` (s > 0) and ``dec.``
 (s < 0); the metadata carries the format name and version, the model config as JSON, and free-form
@@ -21,7 +21,7 @@ from ..assets import default_weights_path
 from ..errors import WeightsError
 from ..io.atomic import atomic_path
 from .cevr import CEVRNet
-from .config import CEVRConfig
+from .config import VARIANTS, CEVRConfig, get_config
 
 FORMAT_NAME = "cevr-weights"
 FORMAT_VERSION = 1
@@ -83,18 +83,22 @@ def save_pair(pair: ModelPair, path: str | Path, *, half: bool = True, info: Map
 
 
 def load_pair(path: str | Path | None = None, *, device: str | torch.device = "cpu") -> ModelPair:
-    """Load a model pair from our safetensors format (``None``: the shipped default weights)."""
+    """Load a model pair from our safetensors format (``None``: the shipped default weights).
+
+    Any other file is refused with what it is, by content: an official checkpoint or one of cevr's own
+    training checkpoints (both: convert them with ``cevr convert-weights``), or not weights at all.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file, safe_open
 
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
     if not path.is_file():
         raise WeightsError(f"{path}: weights file not found (pass --weights PATH, or reinstall cevr)")
-    if path.suffix in (".pth", ".pt"):
-        raise WeightsError(
-            f"{path}: this looks like an official PyTorch checkpoint; convert it with "
-            "`cevr convert-weights INC.pth DEC.pth -o pair.safetensors`"
-        )
+    try:
+        if not _is_safetensors(path):
+            raise WeightsError(f"{path}: {_describe_checkpoint(path)}")
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     try:
         with safe_open(str(path), framework="pt") as fh:
             metadata = fh.metadata() or {}
@@ -156,29 +160,129 @@ def config_from_official(state: Mapping[str, torch.Tensor]) -> CEVRConfig:
     return CEVRConfig(encoder_channels=(c1, c2, c3), bottleneck_hidden=hidden, mlp_layers=layers)
 
 
-def _official_state(path: Path) -> dict[str, torch.Tensor]:
+# The first bytes of what torch.save writes: a zip archive (PyTorch >= 1.6) or a legacy pickle (protocol 2+).
+_TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
+def _is_safetensors(path: Path) -> bool:
+    """A safetensors file: an 8-byte little-endian header length, then a JSON header starting with '{'
+    (safetensors format spec). Told by content, so a ``.pt`` name does not decide."""
+    with open(path, "rb") as fh:
+        head = fh.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") > 0
+
+
+def _describe_checkpoint(path: Path) -> str:
+    """What a file that is not our safetensors format is, and how to use it: for :func:`load_pair`'s error."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not head.startswith(_TORCH_MAGIC):
+        return "not a readable safetensors file (not a cevr weights pair)"
+    try:
+        kind = read_checkpoint(path)[1]["kind"]
+    except WeightsError as exc:
+        return f"a PyTorch file, but not a CEVR checkpoint ({exc.args[0].removeprefix(f'{path}: ')})"
+    if kind == TRAINING:
+        return ("a cevr training checkpoint (one direction); use the run's cevr-pair.safetensors, or convert "
+                "the two directions with `cevr convert-weights INC-best.pt DEC-best.pt --variant VARIANT "
+                "-o pair.safetensors`")
+    return ("an official CEVR checkpoint (one direction); convert it with "
+            "`cevr convert-weights INC.pth DEC.pth -o pair.safetensors`")
+
+
+OFFICIAL, TRAINING = "official", "cevr-training"
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """One direction's state dict from a PyTorch checkpoint, told apart by content, and what it records.
+
+    - official CEVR (``.../inc/final_model.pth``): a plain state dict of tensors, or ``{"state_dict": ...}``;
+      keys may carry nn.DataParallel's ``module.`` prefix.
+    - cevr's own training checkpoints (:func:`cevr_cli.training.loop.train_direction`: ``<dir>-best.pt``,
+      ``<dir>-last.pt``): ``{"model": state dict, "epoch": int, ...}``; ``-last.pt`` also holds the run's
+      ``config`` (with its ``variant``).
+
+    Read with ``weights_only=True``: no code in the file runs. Returns the state dict and
+    ``{"kind": OFFICIAL | TRAINING, "epoch": ..., "variant": ...}`` (the last two when recorded).
+
+    Raises:
+        WeightsError: missing, unreadable, or neither layout.
+    """
+    path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: checkpoint not found")
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for foreign pickles
-        raise WeightsError(f"{path}: not a PyTorch state dict ({type(exc).__name__}: {exc})") from None
-    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise WeightsError(f"{path}: not a PyTorch state dict ({type(exc).__name__}: {detail})") from None
+    facts: dict[str, Any] = {"kind": OFFICIAL}
+    if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping) and "epoch" in obj:
+        facts = {"kind": TRAINING, "epoch": obj["epoch"]}
+        config = obj.get("config")
+        if isinstance(config, Mapping) and isinstance(config.get("variant"), str):
+            facts["variant"] = config["variant"]
+        obj = obj["model"]
+    elif isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
-    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise WeightsError(f"{path}: expected a plain state dict of tensors")
+    if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(f"{path}: expected a state dict of tensors (an official CEVR checkpoint or cevr's "
+                           "own <dir>-best.pt / <dir>-last.pt)")
     # Checkpoints saved from nn.DataParallel prefix every key with "module.".
-    return {k.removeprefix("module."): v for k, v in obj.items()}
+    return {str(k).removeprefix("module."): v for k, v in obj.items()}, facts
+
+
+def _pair_config(shapes: CEVRConfig, variant: str | None, where: str) -> CEVRConfig:
+    """The named variant's config (its role included) after checking that the tensors have its shapes;
+    without a name, the shapes alone (official checkpoints: the paper's role)."""
+    if variant is None:
+        return shapes
+    config = get_config(variant)
+    fields = ("encoder_channels", "bottleneck_hidden", "mlp_layers")
+    if any(getattr(config, f) != getattr(shapes, f) for f in fields):
+        fitting = [name for name, c in VARIANTS.items() if all(getattr(c, f) == getattr(shapes, f) for f in fields)]
+        raise WeightsError(f"{where}: tensors have the shapes of {' or '.join(fitting) or 'no known variant'}, "
+                           f"not of --variant {variant}")
+    return config
+
+
+def load_checkpoint_pair(inc_path: str | Path, dec_path: str | Path, *, variant: str | None = None) -> ModelPair:
+    """A pair from two PyTorch checkpoints, one per direction, each official or cevr's own (by content).
+
+    The shapes come from the state dicts (:func:`config_from_official`). The variant, which sets the role
+    (:data:`cevr_cli.model.config.ROLES`; a ``cevr-residual`` model must come out with role "residual"),
+    is ``variant``, else the one a ``-last.pt`` records, else "cevr" for cevr's own checkpoints (a
+    ``-best.pt`` does not record it); official checkpoints alone keep the config of their shapes.
+
+    Raises:
+        WeightsError: unreadable checkpoints, the two of different shapes, shapes not of ``variant``,
+            two different recorded variants, or missing/unexpected tensors.
+    """
+    read = {"inc": read_checkpoint(inc_path), "dec": read_checkpoint(dec_path)}
+    paths = {"inc": Path(inc_path), "dec": Path(dec_path)}
+    shapes = config_from_official(read["inc"][0])
+    if config_from_official(read["dec"][0]) != shapes:
+        raise WeightsError(f"{inc_path} and {dec_path} are models of different shapes")
+    recorded = {facts["variant"] for _, facts in read.values() if "variant" in facts}
+    if variant is None and len(recorded) > 1:
+        raise WeightsError(f"{inc_path} and {dec_path} record different variants ({', '.join(sorted(recorded))})")
+    kinds = {facts["kind"] for _, facts in read.values()}
+    if variant is None:
+        variant = recorded.pop() if recorded else ("cevr" if TRAINING in kinds else None)
+    config = _pair_config(shapes, variant, f"{inc_path}, {dec_path}")
+    pair = new_pair(config)
+    for direction in DIRECTIONS:
+        _load_strict(getattr(pair, direction), read[direction][0], str(paths[direction]))
+    source = "official CEVR checkpoints" if kinds == {OFFICIAL} else \
+        "cevr training checkpoints" if kinds == {TRAINING} else "official and cevr training checkpoints"
+    pair.info = {"source": source, "inc": str(inc_path), "dec": str(dec_path)}
+    for direction in DIRECTIONS:
+        if "epoch" in read[direction][1]:
+            pair.info[f"{direction}_epoch"] = read[direction][1]["epoch"]
+    return pair
 
 
 def load_official_pair(inc_path: str | Path, dec_path: str | Path) -> ModelPair:
-    """Load the official released checkpoints (``.../inc/final_model.pth`` and ``.../dec/final_model.pth``)."""
-    states = {"inc": _official_state(Path(inc_path)), "dec": _official_state(Path(dec_path))}
-    config = config_from_official(states["inc"])
-    if config_from_official(states["dec"]) != config:
-        raise WeightsError(f"{inc_path} and {dec_path} are models of different shapes")
-    pair = new_pair(config)
-    for direction, path in (("inc", inc_path), ("dec", dec_path)):
-        _load_strict(getattr(pair, direction), states[direction], str(path))
-    pair.info = {"source": "official CEVR checkpoints", "inc": str(inc_path), "dec": str(dec_path)}
-    return pair
+    """Load the official released checkpoints (``.../inc/final_model.pth`` and ``.../dec/final_model.pth``);
+    :func:`load_checkpoint_pair` also takes cevr's own."""
+    return load_checkpoint_pair(inc_path, dec_path)

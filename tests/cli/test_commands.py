@@ -294,3 +294,24 @@ def test_bench_refuses_a_fifo_or_device_as_its_table_before_running(tmp_path, we
 def test_ev_lists_that_make_no_stack_are_refused(photos, weights, spec, message):
     result = runner.invoke(app, ["stack", str(photos), "--evs", spec, "--weights", str(weights)])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_convert_weights_takes_cevrs_own_training_checkpoints_with_their_variant(tmp_path):
+    import torch
+
+    from cevr_cli.model import CEVRNet, get_config, load_pair
+
+    for seed, direction in enumerate(("inc", "dec")):  # as training/loop.py writes <dir>-best.pt
+        torch.manual_seed(seed)
+        torch.save({"model": CEVRNet(get_config("cevr-residual-tiny")).state_dict(), "epoch": 2, "psnr": {1.0: 30.0}},
+                   tmp_path / f"{direction}-best.pt")
+    pair_path = tmp_path / "pair.safetensors"
+    result = runner.invoke(app, ["convert-weights", str(tmp_path / "inc-best.pt"), str(tmp_path / "dec-best.pt"),
+                                 "--variant", "cevr-residual-tiny", "-o", str(pair_path)])
+    assert result.exit_code == 0, result.output
+    assert "role residual" in result.output
+    assert load_pair(pair_path).config == get_config("cevr-residual-tiny")
+    # Given to --weights as it is, it is named for what it is.
+    result = runner.invoke(app, ["stack", str(tmp_path / "x.jpg"), "--weights", str(tmp_path / "inc-best.pt"),
+                                 "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "cevr training checkpoint" in result.output, result.output

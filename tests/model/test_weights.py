@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cevr_cli.errors import WeightsError
-from cevr_cli.model import CEVRNet, get_config, load_official_pair, load_pair, save_pair
+from cevr_cli.model import CEVRNet, get_config, load_checkpoint_pair, load_official_pair, load_pair, save_pair
 from cevr_cli.model.weights import FORMAT_VERSION
 
 
@@ -153,3 +153,59 @@ def test_constructor_is_silent_and_offline(capsys, monkeypatch, variant):
         urllib.request.urlopen("https://example.com")
     CEVRNet(get_config(variant))
     assert capsys.readouterr() == ("", "")
+
+
+def _training_checkpoints(folder, variant: str, *, last: bool = False) -> dict[str, torch.Tensor]:
+    """inc/dec checkpoints as cevr_cli/training/loop.py's train_direction writes them: ``<dir>-best.pt`` holds
+    {"model", "epoch", "psnr"}; ``<dir>-last.pt`` also the optimizer, scheduler, generator and the run's config."""
+    from dataclasses import asdict
+
+    from cevr_cli.training.config import TrainConfig
+    from cevr_cli.training.loop import _save_checkpoint
+
+    states = {}
+    for seed, direction in enumerate(("inc", "dec")):
+        torch.manual_seed(seed)
+        model = CEVRNet(get_config(variant))
+        states[direction] = model.state_dict()
+        if last:
+            optimizer = torch.optim.Adam(model.parameters())
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=10)
+            _save_checkpoint(folder / f"{direction}-last.pt", {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "generator": torch.Generator().get_state(), "epoch": 5,
+                "iteration": 60, "best": {"mean_psnr": 30.0, "epoch": 4, "psnr": {1.0: 30.0}}, "history": [],
+                "config": asdict(TrainConfig(variant=variant))})
+        else:
+            _save_checkpoint(folder / f"{direction}-best.pt", {"model": model.state_dict(), "epoch": 4,
+                                                               "psnr": {1.0: 31.5, 2.0: 28.25}})
+    return states
+
+
+def test_cevr_training_checkpoints_are_told_apart_from_official_ones(tmp_path):
+    _training_checkpoints(tmp_path, "cevr-residual-tiny")
+    with pytest.raises(WeightsError, match="inc-best.pt: a cevr training checkpoint .*--variant") as caught:
+        load_pair(tmp_path / "inc-best.pt")
+    assert "official" not in str(caught.value)
+    torch.save(official_state_dict(8, 16, 32, 32, 1), tmp_path / "inc.pth")
+    with pytest.raises(WeightsError, match="an official CEVR checkpoint"):
+        load_pair(tmp_path / "inc.pth")
+
+
+def test_training_checkpoints_convert_with_the_variants_role(tmp_path):
+    states = _training_checkpoints(tmp_path, "cevr-residual-tiny")
+    pair = load_checkpoint_pair(tmp_path / "inc-best.pt", tmp_path / "dec-best.pt", variant="cevr-residual-tiny")
+    assert pair.config == get_config("cevr-residual-tiny") and pair.config.role == "residual"
+    assert pair.info["source"] == "cevr training checkpoints" and pair.info["inc_epoch"] == 4
+    for direction in ("inc", "dec"):
+        for key, value in states[direction].items():
+            torch.testing.assert_close(getattr(pair, direction).state_dict()[key], value)
+    # A -best.pt records no variant: the default "cevr" does not have these shapes, and the error says which do.
+    with pytest.raises(WeightsError, match="shapes of cevr-tiny or cevr-residual-tiny, not of --variant cevr"):
+        load_checkpoint_pair(tmp_path / "inc-best.pt", tmp_path / "dec-best.pt")
+
+
+def test_a_last_checkpoint_records_its_variant(tmp_path):
+    _training_checkpoints(tmp_path, "cevr-residual-tiny", last=True)
+    pair = load_checkpoint_pair(tmp_path / "inc-last.pt", tmp_path / "dec-last.pt")
+    assert pair.config.variant == "cevr-residual-tiny" and pair.config.role == "residual"
