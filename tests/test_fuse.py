@@ -63,3 +63,15 @@ def test_crf_csv_and_plot(tmp_path: Path) -> None:
     write_crf_plot(tmp_path / "crf.png", response, size=(200, 120))
     plot = cv2.imread(str(tmp_path / "crf.png"))
     assert plot.shape == (120, 200, 3) and (plot < 128).any()
+
+
+@pytest.mark.parametrize("fmt", ["exr", "hdr"])
+def test_write_hdr_output_to_a_name_that_is_not_utf8(tmp_path: Path, fmt: str) -> None:
+    # A photo named b"IMG-\xff.jpg" gives outputs named after it (issue 23: its EXR failed after the whole stack).
+    import os
+
+    radiance = _scene().astype(np.float32)
+    path = tmp_path / os.fsdecode(b"IMG-\xff") / os.fsdecode(b"IMG-\xff." + fmt.encode())
+    path.parent.mkdir()
+    write_hdr_output(path, radiance, fmt, half=False)
+    np.testing.assert_allclose(read_hdr_image(path), radiance, rtol=0.01 if fmt == "hdr" else 0)

@@ -145,3 +145,14 @@ def test_non_finite_pixels_are_reported_and_inf_is_not_black(tmp_path: Path) -> 
     assert len(warnings) == 1 and "scene.exr: 2 pixels held NaN or Inf" in warnings[0]
     written = cv2.imread(str(tmp_path / "out" / "scene-reinhard.png"))[..., ::-1]
     assert written[0, 0].min() == 255  # +Inf is the brightest thing in the picture (it was black)
+
+
+def test_tonemap_reads_an_exr_whose_name_is_not_utf8(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "in").mkdir()
+    src = tmp_path / "in" / os.fsdecode(b"sunset-\xff.exr")
+    write_exr(src, _scene().astype(np.float32), half=False)
+    report = run_tonemap([tmp_path / "in"], tmp_path / "out", TonemapOptions(), BatchPolicy())
+    assert report.counts() == {"done": 1}, report.to_json()
+    assert os.listdir(os.fsencode(tmp_path / "out")) == [b"sunset-\xff-reinhard.png"]

@@ -203,41 +203,56 @@ def _part_label(index: int, part: Any) -> str:
     return f"{part.header.get('name') or f'part {index}'} ({kind}: {', '.join(sorted(part.channels)) or 'no channels'})"
 
 
+def _binding_path(path: Path) -> str | None:
+    """``path`` as the OpenEXR binding takes it, a str it encodes as UTF-8; None when the name holds bytes
+    that are not UTF-8 (Python keeps them as surrogate escapes, PEP 383), which the binding refuses: the
+    caller then hands it a binary file object it opened itself (the binding reads and writes streams)."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text
+
+
 def _read_exr(path: Path) -> np.ndarray:
     try:
-        with _quiet_library_output(), OpenEXR.File(str(path), separate_channels=True) as exr:
-            # The first flat (non-deep) part with colour or luminance; multi-part files (OpenEXR 2+) may
-            # hold depth, masks or deep samples in the others.
-            for part in exr.parts:
-                rgb = None if _is_deep(part) else _part_rgb(part)
-                if rgb is not None:
-                    chroma = _header_chromaticities(part.header)
-                    break
-            else:
-                if not exr.parts:  # what the binding leaves when the pixel data cannot be read
-                    raise InputError(path, "truncated or damaged OpenEXR file (its pixel data cannot be read)")
-                if all(_is_deep(p) for p in exr.parts):
-                    raise InputError(path, "deep EXR (deep scanline/tile samples) is not supported: flatten it "
-                                     "first (e.g. with a compositor's deep-to-image node)")
-                if len(exr.parts) > 1:
-                    parts = "; ".join(_part_label(i, p) for i, p in enumerate(exr.parts))
-                    raise InputError(path, f"no part of this multi-part EXR has RGB, Y/RY/BY or Y channels "
-                                     f"in flat pixels (parts: {parts})")
-                found = sorted({n for p in exr.parts for n in p.channels})
-                raise InputError(path, "EXR has no RGB, Y/RY/BY or Y channels (found "
-                                 f"{', '.join(found) or 'none'})")
+        name = _binding_path(path)
+        with contextlib.ExitStack() as stack:
+            source = name if name is not None else stack.enter_context(open(path, "rb"))
+            rgb, chroma = _read_exr_rgb(path, source)
+        if not np.allclose(chroma, REC709_CHROMATICITIES, atol=1e-4):
+            rgb = rgb @ to_rec709_matrix(chroma).T.astype(np.float32)
     except UsageError as exc:
         raise InputError(path, str(exc)) from None
     except (RuntimeError, OSError, ValueError, TypeError) as exc:
         # The binding reports damaged and non-EXR files alike as "Unable to open ... for read".
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(path, f"not a readable OpenEXR file, truncated or damaged ({detail})") from None
-    if not np.allclose(chroma, REC709_CHROMATICITIES, atol=1e-4):
-        try:
-            rgb = rgb @ to_rec709_matrix(chroma).T.astype(np.float32)
-        except UsageError as exc:
-            raise InputError(path, str(exc)) from None
     return rgb
+
+
+def _read_exr_rgb(path: Path, source: Any) -> tuple[np.ndarray, tuple[float, ...]]:
+    """RGB in the file's primaries and its chromaticities, from ``source``: the path's name for the
+    binding, or a binary file object open on it (:func:`_binding_path`)."""
+    with _quiet_library_output(), OpenEXR.File(source, separate_channels=True) as exr:
+        # The first flat (non-deep) part with colour or luminance; multi-part files (OpenEXR 2+) may
+        # hold depth, masks or deep samples in the others.
+        for part in exr.parts:
+            rgb = None if _is_deep(part) else _part_rgb(part)
+            if rgb is not None:
+                return rgb, _header_chromaticities(part.header)
+        if not exr.parts:  # what the binding leaves when the pixel data cannot be read
+            raise InputError(path, "truncated or damaged OpenEXR file (its pixel data cannot be read)")
+        if all(_is_deep(p) for p in exr.parts):
+            raise InputError(path, "deep EXR (deep scanline/tile samples) is not supported: flatten it "
+                             "first (e.g. with a compositor's deep-to-image node)")
+        if len(exr.parts) > 1:
+            parts = "; ".join(_part_label(i, p) for i, p in enumerate(exr.parts))
+            raise InputError(path, f"no part of this multi-part EXR has RGB, Y/RY/BY or Y channels "
+                             f"in flat pixels (parts: {parts})")
+        found = sorted({n for p in exr.parts for n in p.channels})
+        raise InputError(path, f"EXR has no RGB, Y/RY/BY or Y channels (found {', '.join(found) or 'none'})")
 
 
 def _read_radiance(path: Path) -> np.ndarray:
@@ -256,7 +271,7 @@ def read_hdr_image(path: PathLike) -> np.ndarray:
     converted as OpenEXR's RgbaYca does; Y-only files give grey; other primaries (chromaticities
     header, e.g. ACES AP0) are converted to Rec.709. NaN becomes 0, +Inf the largest finite value and
     negatives 0 (:func:`cevr_cli.hdr.finite.finite_radiance`); :func:`read_hdr_counted` also says how many
-    pixels held NaN/Inf.
+    pixels held NaN/Inf. Any file name, one whose bytes are not UTF-8 included.
 
     Raises:
         InputError: missing, empty, truncated, not an image, or without usable channels.
@@ -291,7 +306,8 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
     """Write scene-linear RGB as an EXR with Rec.709 primaries / D65 chromaticities, atomically.
 
     ``attributes``: extra header attributes (text or float), e.g. the capture facts of
-    :meth:`cevr_cli.io.exif.ExifInfo.exr_attributes`; they cannot replace the structural ones.
+    :meth:`cevr_cli.io.exif.ExifInfo.exr_attributes`; they cannot replace the structural ones. Any file
+    name works, one whose bytes are not UTF-8 included (:func:`_binding_path`).
 
     Raises:
         UsageError: unknown ``compression``, not an HxWx3 image, or an attribute that is not text or number.
@@ -312,7 +328,12 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
     channels = {c: np.ascontiguousarray(data[..., i]) for i, c in enumerate("RGB")}
     try:
         with atomic_path(path) as tmp, OpenEXR.File(header, channels) as exr:
-            exr.write(str(tmp))
+            name = _binding_path(tmp)
+            if name is not None:
+                exr.write(name)
+            else:  # a name that is not UTF-8: through a file object (:func:`_binding_path`)
+                with open(tmp, "wb") as stream:
+                    exr.write(stream)
     except (OSError, RuntimeError) as exc:
         raise OutputError(f"{path}: cannot write EXR ({exc})") from None
 

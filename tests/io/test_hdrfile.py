@@ -1,5 +1,7 @@
 """EXR and Radiance .hdr reading and writing on small images the tests write themselves."""
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -236,3 +238,15 @@ def test_a_multipart_exr_without_colour_names_its_parts(tmp_path: Path) -> None:
         read_hdr_image(path)
     assert info.value.reason == ("no part of this multi-part EXR has RGB, Y/RY/BY or Y channels in flat pixels "
                                  "(parts: depth (flat: Z); matte (flat: mask))")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux file names are bytes; others refuse non-UTF-8 names")
+def test_an_exr_whose_name_is_not_utf8_is_written_and_read(tmp_path: Path) -> None:
+    # b"\xff" is no UTF-8: Python keeps it as the surrogate escape "\udcff" (PEP 383), which the OpenEXR
+    # binding refused to encode: fuse failed after the whole stack, tonemap could not read the file.
+    folder = tmp_path / os.fsdecode(b"caf\xe9-\xff")
+    path = folder / os.fsdecode(b"photo-\xff.exr")
+    rgb = _scene()
+    write_exr(path, rgb, half=False)
+    assert os.listdir(os.fsencode(folder)) == [b"photo-\xff.exr"]  # the name as given, no temporary left
+    np.testing.assert_array_equal(read_hdr_image(path), rgb)
