@@ -284,7 +284,7 @@ def check_config(cfg: TrainConfig) -> None:
     """Refuse a request that cannot run, before any data is read.
 
     Raises:
-        UsageError: an unknown choice, a non-positive count, or ``resume`` without a checkpoint.
+        UsageError: an unknown choice, a non-positive count or time limit, or ``resume`` without a checkpoint.
     """
     choices = {"direction": TRAIN_DIRECTIONS, "cycle_split": CYCLE_SPLITS, "precision": TRAINING_PRECISIONS,
                "variant": MODEL_VARIANTS}
@@ -299,6 +299,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise UsageError(f"--crop {cfg.crop}: must be a positive multiple of 8")
     if cfg.workers < 0:
         raise UsageError(f"--workers {cfg.workers}: must be 0 or more")
+    if cfg.max_minutes is not None and not cfg.max_minutes > 0:  # NaN too
+        raise UsageError(f"--max-minutes {cfg.max_minutes}: must be a positive number of minutes")
     if cfg.resume:
         directions = ["inc", "dec"] if cfg.direction == "both" else [cfg.direction]
         if not any((Path(cfg.out) / f"{d}-last.pt").is_file() for d in directions):

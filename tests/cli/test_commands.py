@@ -315,3 +315,21 @@ def test_convert_weights_takes_cevrs_own_training_checkpoints_with_their_variant
     result = runner.invoke(app, ["stack", str(tmp_path / "x.jpg"), "--weights", str(tmp_path / "inc-best.pt"),
                                  "-o", str(tmp_path / "out")])
     assert result.exit_code == 2 and "cevr training checkpoint" in result.output, result.output
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan"])
+def test_train_refuses_a_non_positive_time_limit_before_loading_data(tmp_path, value):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "no-maps"), "-o", str(tmp_path / "run"),
+                                 "--device", "cpu", "--max-minutes", value])
+    assert result.exit_code == 2, result.output
+    assert f"--max-minutes {float(value)}: must be a positive number" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", ["stack", "fuse"])
+def test_a_negative_megapixel_limit_is_refused(tmp_path, photos, weights, command):
+    result = runner.invoke(app, [command, str(photos / "a.jpg"), "--weights", str(weights), "-o", str(tmp_path / "o"),
+                                 "--max-megapixels", "-1"])
+    assert result.exit_code == 2, result.output
+    assert "--max-megapixels" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
