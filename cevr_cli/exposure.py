@@ -200,6 +200,8 @@ class ResidualPredictor(Protocol):
 
     def trained_directions(self) -> tuple[str, ...]: ...
 
+    def residual_gain(self) -> float: ...
+
     def iter_on_frames(self, rgb: np.ndarray, frames: Sequence[tuple[float, np.ndarray]]
                        ) -> Iterator[tuple[float, np.ndarray]]: ...
 
@@ -209,19 +211,24 @@ class ResidualModel:
 
     The network runs at ``1 / scale`` of the photo's resolution (highlight fill is low-frequency; the idea of
     HDRNet's low-resolution coefficients applied at full resolution), on at most ``max_pixels`` pixels; its
-    residual G_s - P_s is upsampled and added to the full-resolution physics frame. Directions the weights
-    were not trained for (an identity model) are skipped: their residual is zero.
+    residual G_s - P_s is upsampled, scaled by ``gain`` and added to the full-resolution physics frame. The gain
+    (default: the one the weights record, 1 if none) shrinks the network's guess towards the recorded lower
+    bound: a clipped highlight's light is ambiguous, and a guess that overshoots costs more than it gains.
+    Directions the weights were not trained for (an identity model) are skipped: their residual is zero.
     """
 
-    def __init__(self, predictor: ResidualPredictor, scale: float = 2.0, max_pixels: int = 1 << 20) -> None:
+    def __init__(self, predictor: ResidualPredictor, scale: float = 2.0, max_pixels: int = 1 << 20,
+                 gain: float | None = None) -> None:
         self.predictor = predictor
         self.scale = scale
         self.max_pixels = max_pixels
+        self.gain = predictor.residual_gain() if gain is None else gain
         self.name = predictor.name
         self.weights_id = predictor.weights_id
 
     def describe(self) -> dict[str, Any]:
-        return {**self.predictor.describe(), "residual": {"scale": self.scale, "max_pixels": self.max_pixels}}
+        return {**self.predictor.describe(),
+                "residual": {"scale": self.scale, "max_pixels": self.max_pixels, "gain": self.gain}}
 
     def _low_size(self, h: int, w: int) -> tuple[int, int]:
         factor = max(self.scale, (h * w / self.max_pixels) ** 0.5, 1.0)
@@ -252,7 +259,7 @@ class ResidualModel:
             if (lh, lw) != (h, w):
                 residual = cv2.resize(residual, (w, h), interpolation=cv2.INTER_LINEAR)
             weight = weights.setdefault(ev < 0, soft_weight(unrecorded(measured, ev)))
-            yield ev, compose(physics[ev], physics[ev] + residual, weight, ev, measured.clipped), label
+            yield ev, compose(physics[ev], physics[ev] + self.gain * residual, weight, ev, measured.clipped), label
             del physics[ev]
 
 

@@ -100,6 +100,11 @@ class CEVRPredictor:
         """The directions whose model is not the identity (a residual pair may be trained for darkening only)."""
         return tuple(d for d in ("dec", "inc") if not getattr(self.pair, d).is_identity())
 
+    def residual_gain(self) -> float:
+        """The scale a residual-role pair's residual is applied with, as chosen on validation when the weights
+        were exported (``info["residual_gain"]``); 1 when not recorded."""
+        return float(self.pair.info.get("residual_gain", 1.0))
+
     @torch.inference_mode()
     def iter_on_frames(self, rgb: np.ndarray, frames: Sequence[tuple[float, np.ndarray]]
                        ) -> Iterator[tuple[float, np.ndarray]]:

@@ -33,13 +33,13 @@ EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 FAMILIES = ("camera (held out)", "srgb", "gamma", "sigmoid")
 
 
-def cameras(family: str, count: int, seed: int):
+def cameras(family: str, count: int, seed: int, camera_set: str = "held-out"):
     """``count`` (true response, response cevr reads it with) pairs of a family."""
     from cevr_cli.response import SRGB, camera_prior, darktable_curves, darktable_response, gamma_response
     from cevr_cli.training.residual import sigmoid_response
 
     rng = np.random.default_rng(seed)
-    held_out = [i for i, v in enumerate(darktable_curves()["validation"]) if v]
+    held_out = [i for i, v in enumerate(darktable_curves()["validation"]) if v == (camera_set == "held-out")]
     for k in range(count):
         if family == "camera (held out)":
             yield darktable_response(held_out[k % len(held_out)]), camera_prior()
@@ -80,6 +80,10 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=2.0, help="the residual's resolution divisor")
     parser.add_argument("--limit", type=int, default=0, help="only the first N views (0 = all)")
     parser.add_argument("--no-paper", action="store_true", help="skip the paper's CEVR (the slowest arm)")
+    parser.add_argument("--gain", type=float, default=None, help="the residual's gain (default: the weights')")
+    parser.add_argument("--camera-set", choices=("held-out", "training"), default="held-out",
+                        help="darktable curves of the camera family: held-out (evaluation) or training (for choosing "
+                             "the gain without looking at held-out curves)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -87,7 +91,8 @@ def main() -> None:
     views = [v for p in val for v in scene_views(load_radiance(p, 1024), args.size)]
     views = views[: args.limit] if args.limit else views
     residual_predictor = load_predictor(args.residual, "cpu", precision="fp32")
-    models = {"physics": PhysicsModel(), "physics + residual": ResidualModel(residual_predictor, scale=args.scale)}
+    models = {"physics": PhysicsModel(), "physics + residual": ResidualModel(residual_predictor, scale=args.scale,
+                                                                          gain=args.gain)}
     if not args.no_paper:
         models["CEVR (paper)"] = PaperModel(load_predictor(args.paper, "cpu", precision="fp32"))
     naive = NaiveExposure()
@@ -98,7 +103,7 @@ def main() -> None:
     clipped_fractions = []
     for family in FAMILIES:
         for i, view in enumerate(views):
-            for true, assumed in cameras(family, args.cameras, seed=1000 * i + FAMILIES.index(family)):
+            for true, assumed in cameras(family, args.cameras, 1000 * i + FAMILIES.index(family), args.camera_set):
                 scale = auto_exposure_scale(view) * 2.0**args.offset
                 rng = np.random.default_rng(i)
                 photo = render(view, scale, true, rng)
