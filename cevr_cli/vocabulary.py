@@ -97,6 +97,8 @@ HDR_METRICS = {
 }
 # `cevr calibrate --method`: how a response is fitted to a bracket (cevr_cli/calibrate.py).
 CALIBRATION_METHODS = {
-    "debevec": "Debevec & Malik 1997 least squares with smoothness (the more accurate on measured curves)",
+    "basis": "Grossberg & Nayar 2003: 12 principal components of measured camera curves (default; no error that "
+             "repeats every stop, the most accurate on noisy brackets)",
+    "debevec": "Debevec & Malik 1997 least squares with smoothness",
     "robertson": "Robertson et al. 1999/2003 iteration (kept for comparison)",
 }

@@ -98,7 +98,7 @@ LOWEST = float(RADIANCE.min()) * 2.0 ** max(BRACKET)  # the darkest light any fr
 
 @pytest.mark.parametrize("truth", [held_out("canon eos like"), SRGB], ids=["canon-eos-like", "srgb"])
 def test_debevec_recovers_a_known_curve(truth):
-    fit = fit_bracket(render(truth, RADIANCE, BRACKET), BRACKET)
+    fit = fit_bracket(render(truth, RADIANCE, BRACKET), BRACKET, "debevec")
     assert fit.shared and fit.linear.shape == (1, 256)
     direct, aligned = code_errors(truth, fit.positions, fit.linear[0], LOWEST)
     assert direct <= 1.0 and aligned <= 0.6, (direct, aligned)  # measured 0.39 / 0.39 (canon), 0.70 / 0.37 (sRGB)
@@ -118,7 +118,7 @@ def test_robertson_runs_but_is_less_accurate_than_debevec():
 
 def test_channels_with_different_curves_get_their_own_rows():
     truths = [SRGB, held_out("Nikon D90"), gamma_response(2.2)]
-    fit = fit_bracket(render(truths, RADIANCE, BRACKET), BRACKET)
+    fit = fit_bracket(render(truths, RADIANCE, BRACKET), BRACKET, "debevec")
     assert not fit.shared and fit.linear.shape == (3, 256)
     for c, truth in enumerate(truths):
         direct, aligned = code_errors(truth, fit.positions, fit.linear[c], LOWEST, c)
@@ -134,10 +134,10 @@ def test_a_frame_that_changed_is_left_out_as_outliers(monkeypatch):
     def worst(fit):
         return max(code_errors(truth, fit.positions, row, LOWEST, c)[1] for c, row in enumerate(fit.linear))
 
-    fit = fit_bracket(frames, BRACKET)
+    fit = fit_bracket(frames, BRACKET, "debevec")
     assert worst(fit) <= 2.5 and fit.rejected > 0.02  # measured 1.78
     monkeypatch.setattr("cevr_cli.calibrate.OUTLIER_ROUNDS", 0)
-    assert worst(fit_bracket(frames, BRACKET)) > 10  # measured 32.8
+    assert worst(fit_bracket(frames, BRACKET, "debevec")) > 10  # measured 32.8
 
 
 def test_jpeg_frames_leave_out_what_lies_near_clipping():
@@ -154,7 +154,7 @@ def test_jpeg_frames_leave_out_what_lies_near_clipping():
     lowest = float(radiance.min()) * 2.0 ** max(BRACKET)
     errors = {}
     for lossy in (False, True):
-        fit = fit_bracket(frames, BRACKET, lossy=lossy)
+        fit = fit_bracket(frames, BRACKET, "debevec", lossy=lossy)
         errors[lossy] = [max(e) for e in zip(*(code_errors(SRGB, fit.positions, row, lowest, c)
                                                for c, row in enumerate(fit.linear)), strict=True)]
     # JPEG ringing pushes light above white into codes 250..254: measured 48.2 / 8.3 codes without the mask
@@ -164,15 +164,16 @@ def test_jpeg_frames_leave_out_what_lies_near_clipping():
 
 def test_table_is_a_valid_monotone_curve_from_a_narrow_bracket():
     frames = render(SRGB, scene(32, 48, -6.0, 1.0), [-1.0, 0.0, 1.0])
-    fit = fit_bracket(frames, [-1.0, 0.0, 1.0])
-    for row in fit.linear:
-        assert row[0] == 0.0 and row[-1] == 1.0 and np.all(np.diff(row) > 0)
+    for method in ("debevec", "basis"):
+        fit = fit_bracket(frames, [-1.0, 0.0, 1.0], method)
+        for row in fit.linear:
+            assert row[0] == 0.0 and row[-1] == 1.0 and np.all(np.diff(row) > 0)
 
 
 def test_sixteen_bit_frames_use_1024_levels():
     radiance = scene(32, 48)
     frames = [quantise(SRGB.encode(np.clip(radiance * 2.0**ev, 0, 1)), 16) for ev in BRACKET]
-    fit = fit_bracket(frames, BRACKET)
+    fit = fit_bracket(frames, BRACKET, "debevec")
     assert fit.positions.size == 1024 and fit.positions[0] == 0 and fit.positions[-1] == 1
     lowest = float(radiance.min()) * 2.0 ** max(BRACKET)
     assert max(code_errors(SRGB, fit.positions, fit.linear[0], lowest)) <= 1.0  # measured 0.80
@@ -242,9 +243,11 @@ def test_cli_writes_a_profile_that_round_trips(tmp_path):
     result = runner.invoke(app, ["calibrate", *map(str, frames), "--evs", "-2:2:1", "-o", str(out), "--json"])
     assert result.exit_code == 0, result.output
     document = json.loads(out.read_text())
-    assert document["format"] == "cevr-response" and document["method"] == "debevec"
+    assert document["format"] == "cevr-response" and document["method"] == "basis"
     assert document["make"] == "Testmaker" and document["model"] == "Testcam 1"
-    assert document["evs"] == [-2, -1, 0, 1, 2] and document["frames"] == 5 and document["channels"] == "shared"
+    assert document["evs"] == [-2, -1, 0, 1, 2] and document["frames"] == 5
+    # the basis fit's channels differ by up to 2.6 codes on this 5-frame bracket (measured), so they may not share
+    assert document["channels"] == ("shared" if len(document["linear"]) == 1 else "per-channel")
     assert 0 <= document["outliers"] < 0.1 and 0 < document["samples"] <= 48 * 64
     assert 0 < document["residual_codes_rms"] < 1
     profile = load_profile(out)

@@ -27,7 +27,7 @@ def calibrate(
     model: Annotated[str | None, typer.Option("--model", help="Camera model (default: EXIF Model).")] = None,
     method: Annotated[CalibrationMethod, typer.Option(  # type: ignore[valid-type]
         "--method", help="; ".join(f"{k} = {v}" for k, v in CALIBRATION_METHODS.items()) + ".")
-    ] = CalibrationMethod("debevec"),
+    ] = CalibrationMethod("basis"),
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,

@@ -9,8 +9,8 @@ noise level drawn per curve, :func:`cevr_cli.training.camera.sample_noise`):
 
 1. the calibration scene (``--calibrate-on``, a view of a validation scene of the fixed split, ``--size`` px) is
    photographed at the metered exposure x 2^EV for EV -4..+4 (8-bit PNG frames with sensor noise in a temporary
-   folder), calibrated by :func:`cevr_cli.calibrate.calibrate` with ``--evs`` given (the default Debevec fit), the
-   profile written by :func:`cevr_cli.calibrate.write_profile` and read back by
+   folder), calibrated by :func:`cevr_cli.calibrate.calibrate` with ``--evs`` given (``--method``, default that of
+   ``cevr calibrate``: basis), the profile written by :func:`cevr_cli.calibrate.write_profile` and read back by
    :func:`cevr_cli.response.load_profile`, as ``cevr calibrate -o`` and ``cevr stack --response`` do;
 2. every other held-out view (``--eval``; a flat map resized whole, a panorama as two 90-degree views) is
    photographed once at the metered exposure (8-bit, the same sensor noise) and the truth rendered through the
@@ -35,6 +35,7 @@ which shows at half-stop re-exposures).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import tempfile
 import time
@@ -82,7 +83,7 @@ def verdict(a: float, b: float) -> tuple[bool, float]:
 
 
 def main() -> None:
-    from cevr_cli.calibrate import calibrate, parse_bracket_evs, write_profile
+    from cevr_cli.calibrate import METHODS, calibrate, parse_bracket_evs, write_profile
     from cevr_cli.exposure import measure_photo, physics_frame
     from cevr_cli.io.images import write_ldr
     from cevr_cli.response import SRGB, camera_prior, darktable_curves, darktable_response, gamma_response, load_profile
@@ -100,8 +101,11 @@ def main() -> None:
                         help="sensor noise: one level drawn per curve (the bar), or none (diagnosis)")
     parser.add_argument("--bracket", default="-4:4:1",
                         help="the bracket's EVs (cevr calibrate --evs syntax; the bar's is -4:4:1; diagnosis only)")
+    parser.add_argument("--method", choices=METHODS, default=None,
+                        help="the calibration method (cevr calibrate --method; default: calibrate's default)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    method = args.method or inspect.signature(calibrate).parameters["method"].default
     bracket = parse_bracket_evs(args.bracket)
 
     _, val = split_scenes(find_radiance_maps(args.folders))
@@ -118,7 +122,7 @@ def main() -> None:
     curves = [(str(table["names"][i]), darktable_response(int(i))) for i in np.flatnonzero(table["validation"])]
     curves.append(("sRGB", SRGB))
     prior, naive = camera_prior(), gamma_response(2.2)
-    print(f"calibrate on {calib_name} ({args.size} px, EVs {','.join(f'{e:+g}' for e in bracket)}, noise "
+    print(f"{method} fit; calibrate on {calib_name} ({args.size} px, EVs {','.join(f'{e:+g}' for e in bracket)}, noise "
           f"{args.noise}); evaluate on "
           f"{len(others)} views: {', '.join(n for n, _ in others)}", flush=True)
 
@@ -136,7 +140,7 @@ def main() -> None:
                                            np.random.default_rng((args.seed, c, j))), bit_depth=8)
                 frames.append(path)
             t0 = time.perf_counter()
-            calibration = calibrate(frames, bracket, make="bench", model=name)
+            calibration = calibrate(frames, bracket, make="bench", model=name, method=method)
             seconds = time.perf_counter() - t0
             written = write_profile(calibration, Path(folder) / "profile.json", install=False)
             profile = load_profile(written[0])
@@ -202,8 +206,8 @@ def main() -> None:
     print(f"\nthe bar holds on {sum(s['pass'] for s in summary.values())}/{len(curves)} curves "
           f"({'pass' if overall else 'FAIL'}); {time.perf_counter() - started:.0f} s")
     if args.json:
-        args.json.write_text(json.dumps({"calibrate_on": calib_name, "size": args.size, "bracket": bracket,
-                                         "noise": args.noise,
+        args.json.write_text(json.dumps({"method": method, "calibrate_on": calib_name, "size": args.size,
+                                         "bracket": bracket, "noise": args.noise,
                                          "evs": EVS, "views": [n for n, _ in others], "fits": fits,
                                          "summary": summary, "pass": overall, "cells": cells}, indent=1))
 
