@@ -70,9 +70,13 @@ def bench(
             if target is not None:
                 check_writable(target)
         ev_list = parse_evs(evs or STACK_KINDS[stack_kind.value])
+        from ..errors import UsageError
         from ..exposure import MeasuringPredictor
         from ..response import parse_response
 
+        if response.strip().lower() == "auto":
+            raise UsageError("bench --response auto: the benchmark's images carry no EXIF to route by; give camera, "
+                             "srgb, gamma:G, linear or a profile .json")
         curve = parse_response(response)
         chosen = load_model(model, weights, device, Precision("fp32"))  # scores the weights exactly
         predictors: list[Any] = [chosen.predictor if model == "cevr-paper" else MeasuringPredictor(chosen, curve)]

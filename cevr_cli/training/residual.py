@@ -21,6 +21,7 @@ import torch
 
 from ..exposure import compose, physics_frame, soft_weight, unrecorded
 from ..exposure import measure_photo as measure
+from ..errors import UsageError
 from ..imaging import quantise
 from ..response import SRGB, Response, camera_prior, darktable_curves, gamma_response, table_response
 from .camera import auto_exposure_scale, sample_noise
@@ -41,7 +42,10 @@ def sigmoid_response(n: float, sigma: float) -> Response:
 def dorf_responses(path: str | Path) -> list[Response]:
     """The 201 DoRF curves (Grossberg & Nayar 2003) from ``dorf-201-crf.mat`` (``I``: irradiance, ``B``:
     brightness, one row per curve), as responses; read at training time only, never shipped."""
-    from scipy.io import loadmat
+    try:
+        from scipy.io import loadmat
+    except ImportError:
+        raise UsageError("--dorf reads a MATLAB file with scipy: pip install 'cevr[train]'") from None
 
     data = loadmat(str(path))
     responses = []
