@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import UsageError
 from ..exposure import compose, physics_frame, soft_weight, unrecorded
 from ..exposure import measure_photo as measure
-from ..errors import UsageError
 from ..imaging import quantise
 from ..response import SRGB, Response, camera_prior, darktable_curves, gamma_response, table_response
 from .camera import auto_exposure_scale, sample_noise
