@@ -1,0 +1,68 @@
+"""StackOptions and FuseOptions: each option declared once, refused at construction with the CLI's line."""
+
+import pytest
+from typer.testing import CliRunner
+
+from cevr_cli.cli import app
+from cevr_cli.errors import UsageError
+from cevr_cli.evs import CONTINUOUS_EVS
+from cevr_cli.stage_options import FuseOptions, StackOptions, check_evs
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("image_format", "jpeg", "--format 'jpeg': use one of png, tiff"),
+    ("max_megapixels", -1.0, "--max-megapixels -1: must be > 0"),
+    ("raw_mode", "bogus", "--raw-mode 'bogus': use one of linear, cevr"),
+    ("response", "bogus", "--response 'bogus'"),
+    ("model", "bogus", "--model 'bogus': use one of cevr, physics, cevr-paper"),
+])
+def test_stack_options_refuse_each_bad_field(field, value, message):
+    with pytest.raises(UsageError) as error:
+        StackOptions(**{field: value})
+    assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("tmo", "bogus", "--tmo 'bogus': use one of"),
+    ("hdr_format", "png", "--format 'png': use one of exr, hdr"),
+    ("compression", "lzma", "--compression 'lzma': use one of"),
+    ("merge", "bogus", "--merge 'bogus': use one of auto, measured, debevec"),
+    ("model", "bogus", "--model 'bogus'"),
+    ("max_megapixels", 0.0, "--max-megapixels 0: must be > 0"),
+])
+def test_fuse_options_refuse_each_bad_field(field, value, message):
+    with pytest.raises(UsageError) as error:
+        FuseOptions(**{field: value})
+    assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize("evs", [[], [1.0, -1.0], [0.0, 0.0], [7.0], [float("nan")], [0.01 * i for i in range(122)]])
+def test_an_ev_list_that_parse_evs_would_not_make_is_refused(evs):
+    with pytest.raises(UsageError, match="EV list"):
+        check_evs(evs)
+
+
+def test_the_request_records_what_changes_the_outputs_and_the_weights():
+    class Model:
+        weights_id = "abc"
+
+    stack = StackOptions((-1.0, 1.0), response="SRGB").request(Model())
+    assert stack == {"evs": [-1.0, 1.0], "image_format": "png", "raw_mode": "linear", "response": "srgb",
+                     "model": "cevr", "weights_id": "abc"}  # max_megapixels and encoders change no output
+    fuse = FuseOptions(tmo="none").request(None)
+    assert fuse["evs"] == list(CONTINUOUS_EVS) and fuse["tmo"] == "none" and fuse["weights_id"] is None
+    assert FuseOptions(tmo="none").tone_mapper is None and FuseOptions().half
+
+
+@pytest.mark.parametrize("command, args, message", [
+    ("stack", ["--model", "bogus"], "--model 'bogus'"),
+    ("stack", ["--format", "gif"], "--format 'gif'"),
+    ("fuse", ["--merge", "bogus"], "--merge 'bogus'"),
+    ("fuse", ["--tmo", "drago"], "--tmo 'drago'"),
+])
+def test_the_cli_says_the_same_line_and_exits_2(tmp_path, command, args, message):
+    photo = tmp_path / "a.png"
+    photo.write_bytes(b"not read: the request is refused first")
+    result = CliRunner().invoke(app, [command, str(photo), "-o", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "out").exists()
