@@ -109,10 +109,18 @@ def unrecorded(measured: MeasuredImage, s: float) -> np.ndarray:
 def compose(physics: np.ndarray, model: np.ndarray, weight: np.ndarray, s: float,
             clipped: np.ndarray) -> np.ndarray:
     """frame = P + w (G - P); when darkening, never below what a clipped pixel recorded (P is a lower bound)."""
+    return blend_residual(physics, np.subtract(model, physics, dtype=np.float32), weight, s, clipped)
+
+
+def blend_residual(physics: np.ndarray, residual: np.ndarray, weight: np.ndarray, s: float,
+                   clipped: np.ndarray) -> np.ndarray:
+    """P + w R for a residual R = G - P, which is overwritten (in place: a 24 MP frame's temporaries stay few);
+    when darkening, R >= 0 where the photo clipped."""
     if s < 0:
-        model = np.where(clipped[..., None], np.maximum(model, physics), model)
-    w = weight[..., None]
-    return np.clip(physics + w * (model - physics), 0.0, 1.0).astype(np.float32)
+        np.maximum(residual, 0.0, out=residual, where=clipped[..., None])
+    residual *= weight[..., None]
+    residual += physics
+    return np.clip(residual, 0.0, 1.0, out=residual)
 
 
 class ExposureModel(Protocol):
@@ -245,8 +253,9 @@ class ResidualModel:
         lh, lw = self._low_size(h, w)
         resize = (lambda im: im) if (lh, lw) == (h, w) else \
             (lambda im: cv2.resize(im, (lw, lh), interpolation=cv2.INTER_AREA))
-        physics = {ev: physics_frame(measured, ev) for ev in needed}
-        residuals = self.predictor.iter_on_frames(resize(measured.photo), [(ev, resize(physics[ev])) for ev in needed])
+        # Only the network's low-resolution copies are held; full-resolution frames are made one at a time.
+        low_physics = {ev: resize(physics_frame(measured, ev)) for ev in needed}
+        residuals = self.predictor.iter_on_frames(resize(measured.photo), list(low_physics.items()))
         weights: dict[bool, np.ndarray] = {}
         label = EXACT_AND_MODEL.format(model="CEVR residual")
         for ev in steps:
@@ -255,12 +264,12 @@ class ResidualModel:
                 continue
             predicted_ev, low = next(residuals)
             assert predicted_ev == ev
-            residual = low - resize(physics[ev])
+            residual = low - low_physics.pop(ev)
             if (lh, lw) != (h, w):
                 residual = cv2.resize(residual, (w, h), interpolation=cv2.INTER_LINEAR)
             weight = weights.setdefault(ev < 0, soft_weight(unrecorded(measured, ev)))
-            yield ev, compose(physics[ev], physics[ev] + self.gain * residual, weight, ev, measured.clipped), label
-            del physics[ev]
+            residual *= np.float32(self.gain)
+            yield ev, blend_residual(physics_frame(measured, ev), residual, weight, ev, measured.clipped), label
 
 
 class MeasuringPredictor:

@@ -32,14 +32,25 @@ def luminance(rgb: np.ndarray, dtype: type = np.float64) -> np.ndarray:
 def srgb_encode(linear: np.ndarray) -> np.ndarray:
     """IEC 61966-2-1 sRGB encoding of [0, 1] linear values: 12.92 x up to 0.0031308, else
     1.055 x^(1/2.4) - 0.055; float32."""
-    x = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
+    # float32, in place: a 24-megapixel frame's temporaries stay small
+    x = np.clip(np.array(linear, dtype=np.float32, ndmin=1), 0.0, 1.0)
+    out = np.power(x, np.float32(1 / 2.4))
+    out *= np.float32(1.055)
+    out -= np.float32(0.055)
+    low = x <= 0.0031308
+    out[low] = x[low] * np.float32(12.92)
+    return out.reshape(np.shape(linear))
 
 
 def srgb_decode(encoded: np.ndarray) -> np.ndarray:
     """Inverse of :func:`srgb_encode`: x / 12.92 up to 0.04045, else ((x + 0.055) / 1.055)^2.4; float32."""
-    y = np.clip(np.asarray(encoded, dtype=np.float64), 0.0, 1.0)
-    return np.where(y <= 0.04045, y / 12.92, np.power((y + 0.055) / 1.055, 2.4)).astype(np.float32)
+    y = np.clip(np.array(encoded, dtype=np.float32, ndmin=1), 0.0, 1.0)
+    out = y + np.float32(0.055)
+    out /= np.float32(1.055)
+    np.power(out, np.float32(2.4), out=out)
+    low = y <= 0.04045
+    out[low] = y[low] / np.float32(12.92)
+    return out.reshape(np.shape(encoded))
 
 
 def quantise(image: np.ndarray, bits: int) -> np.ndarray:

@@ -124,3 +124,13 @@ def test_auto_routes_by_what_the_file_says(tmp_path, monkeypatch):
     choice = choose_response("auto", raw=False, make="Canon", model="EOS 5D")
     assert choice.response.name == "profile:Canon EOS 5D" and "installed profile" in choice.reason
     assert choose_response("srgb", raw=False, make="Canon", model="EOS 5D").response is SRGB  # explicit wins
+
+
+def test_the_srgb_curve_in_float32_matches_the_standard_formula_in_float64():
+    # imaging.srgb_encode/decode compute in float32 (memory of 24 MP frames); the IEC formula in float64 agrees
+    x = np.linspace(0, 1, 65536)
+    encoded = np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+    decoded = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    np.testing.assert_allclose(SRGB.encode(x), encoded, atol=3e-7)
+    np.testing.assert_allclose(SRGB.decode(x), decoded, atol=3e-7)
+    assert SRGB.encode(np.float32(0.5)).shape == ()  # scalars stay scalars
