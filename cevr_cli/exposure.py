@@ -14,13 +14,13 @@ model supplies the frame, blended in over a soft border (:func:`soft_weight`):
     frame_s = P_s + w_s (G_s - P_s),   w_s = soft mask of the clipped (s < 0) or crushed (s > 0) pixels
 
 where G_s is the residual CEVR network's output (:class:`ResidualModel`, which starts as G_s = P_s), or the
-paper's CEVR output (:class:`PaperFillModel`, RAW linear mode's fill). :class:`PhysicsModel` is w = 0.
+paper's CEVR output on RAW linear data (:class:`PaperModel`). :class:`PhysicsModel` is w = 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -47,10 +47,27 @@ class MeasuredImage:
     output: Response
     photo: np.ndarray
     linear_source: bool = False  # scene-linear data (camera RAW), not a display-encoded photo
+    _weights: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def clipped_fraction(self) -> float:
         return float(self.clipped.mean())
+
+    def unrecorded(self, s: float) -> np.ndarray:
+        """The pixels frame s needs and the photo did not record: clipped when darkening, crushed when brightening."""
+        if s < 0:
+            return self.clipped
+        if s > 0:
+            return self.crushed
+        return np.zeros(self.clipped.shape, dtype=bool)
+
+    def weight(self, s: float) -> np.ndarray:
+        """w_s, :func:`soft_weight` of :meth:`unrecorded`; computed once per direction (a blur of the whole photo)
+        and shared by every frame of that direction and by the HDR merge."""
+        direction = (s > 0) - (s < 0)
+        if direction not in self._weights:
+            self._weights[direction] = soft_weight(self.unrecorded(s))
+        return self._weights[direction]
 
 
 def clip_threshold(bits: int) -> float:
@@ -63,8 +80,9 @@ def clip_threshold(bits: int) -> float:
 def measure_photo(rgb: np.ndarray, response: Response, bits: int = 8) -> MeasuredImage:
     """A display-encoded photo (float [0, 1] codes, ``bits`` deep) read through its response."""
     rgb = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0)
-    clipped = rgb.max(axis=2) >= clip_threshold(bits)
-    crushed = rgb.max(axis=2) <= 0.5 / (2**bits - 1)
+    brightest = rgb.max(axis=2)
+    clipped = brightest >= clip_threshold(bits)
+    crushed = brightest <= 0.5 / (2**bits - 1)
     return MeasuredImage(response.decode(rgb), clipped, crushed, response, rgb)
 
 
@@ -95,15 +113,6 @@ def soft_weight(mask: np.ndarray, sigma: float | None = None) -> np.ndarray:
     weight = np.minimum(2.0 * blurred, 1.0)
     weight[mask] = 1.0
     return weight
-
-
-def unrecorded(measured: MeasuredImage, s: float) -> np.ndarray:
-    """The pixels frame s needs and the photo did not record: clipped when darkening, crushed when brightening."""
-    if s < 0:
-        return measured.clipped
-    if s > 0:
-        return measured.crushed
-    return np.zeros(measured.clipped.shape, dtype=bool)
 
 
 def compose(physics: np.ndarray, model: np.ndarray, weight: np.ndarray, s: float,
@@ -183,9 +192,8 @@ class PaperModel:
                 yield ev, image, PAPER if ev else EXACT
             return
         steps = sorted({float(e) for e in evs})
-        needed = [ev for ev in steps if unrecorded(measured, ev).any()]
+        needed = [ev for ev in steps if measured.unrecorded(ev).any()]
         predictions = self.predictor.iter_predictions(measured.photo, needed) if needed else iter(())
-        weights: dict[bool, np.ndarray] = {}
         for ev in steps:
             physics = physics_frame(measured, ev)
             if ev not in needed:
@@ -193,8 +201,7 @@ class PaperModel:
                 continue
             predicted_ev, predicted = next(predictions)
             assert predicted_ev == ev  # predictors yield their steps in ascending order
-            weight = weights.setdefault(ev < 0, soft_weight(unrecorded(measured, ev)))
-            yield ev, compose(physics, predicted, weight, ev, measured.clipped), \
+            yield ev, compose(physics, predicted, measured.weight(ev), ev, measured.clipped), \
                 EXACT_AND_MODEL.format(model="CEVR (paper)")
 
 
@@ -247,7 +254,7 @@ class ResidualModel:
 
         steps = sorted({float(e) for e in evs})
         directions = self.predictor.trained_directions()
-        needed = [ev for ev in steps if unrecorded(measured, ev).any()
+        needed = [ev for ev in steps if measured.unrecorded(ev).any()
                   and (ev < 0 and "dec" in directions or ev > 0 and "inc" in directions)]
         h, w = measured.linear.shape[:2]
         lh, lw = self._low_size(h, w)
@@ -256,7 +263,6 @@ class ResidualModel:
         # Only the network's low-resolution copies are held; full-resolution frames are made one at a time.
         low_physics = {ev: resize(physics_frame(measured, ev)) for ev in needed}
         residuals = self.predictor.iter_on_frames(resize(measured.photo), list(low_physics.items()))
-        weights: dict[bool, np.ndarray] = {}
         label = EXACT_AND_MODEL.format(model="CEVR residual")
         for ev in steps:
             if ev not in needed:
@@ -267,9 +273,9 @@ class ResidualModel:
             residual = low - low_physics.pop(ev)
             if (lh, lw) != (h, w):
                 residual = cv2.resize(residual, (w, h), interpolation=cv2.INTER_LINEAR)
-            weight = weights.setdefault(ev < 0, soft_weight(unrecorded(measured, ev)))
             residual *= np.float32(self.gain)
-            yield ev, blend_residual(physics_frame(measured, ev), residual, weight, ev, measured.clipped), label
+            yield ev, blend_residual(physics_frame(measured, ev), residual, measured.weight(ev), ev,
+                                     measured.clipped), label
 
 
 class MeasuringPredictor:
@@ -319,7 +325,7 @@ def measured_radiance(measured: MeasuredImage, darker: Iterator[tuple[float, np.
     if not weights.any():
         return radiance
     fill = np.maximum(total / np.maximum(weights, 1e-6), radiance)
-    weight = soft_weight(measured.clipped)[..., None]
+    weight = measured.weight(-1.0)[..., None]  # the clipped pixels' soft mask, as the darker frames used
     return (radiance * (1.0 - weight) + fill * weight).astype(np.float32)
 
 

@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,13 @@ from .exposure import ExposureModel, measured_radiance
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .imaging import quantise
 from .io.atomic import atomic_write_text, check_writable
+from .io.images import read_photo
 from .measure import MeasuredPhoto, is_raw, read_measured
 from .provenance import provenance_record
 from .response import Response
 from .stack import PhotoPrefetcher, predict_stack
 from .stackdir import is_stack_folder, read_stack_folder, save_stack_folder
-from .stage_options import FuseOptions, StackOptions
+from .stage_options import FuseOptions
 from .values import ExposureStack, HDRImage
 from .vocabulary import HDR_FORMATS
 
@@ -243,10 +245,9 @@ def run_fuse(
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
     request = options.request(model)
     on_ev = (lambda ev: on_event("ev", ev)) if on_event else None
-    reading = StackOptions(options.evs, max_megapixels=options.max_megapixels)
     pending = [p for p in photos if not (is_raw(p) and options.raw_mode == "linear")]
 
-    with PhotoPrefetcher(pending, reading.read) as prefetcher:
+    with PhotoPrefetcher(pending, partial(read_photo, max_megapixels=options.max_megapixels)) as prefetcher:
         def job(source: Path, folder: Path) -> None:
             started = time.monotonic()
             if source in stack_folders:

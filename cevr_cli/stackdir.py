@@ -23,7 +23,7 @@ from .io.colour import ColourSpace
 from .io.exif import ExifInfo
 from .provenance import SourceMetadata
 from .values import ExposureStack
-from .vocabulary import STACK_FORMATS
+from .vocabulary import STACK_FORMATS, format_for_bits
 
 STACK_MANIFEST = "stack.json"
 CONTACT_SHEET = "contact.jpg"  # the whole stack at a glance: photographers look before they read
@@ -138,11 +138,6 @@ def contact_sheet(thumbnails: list[tuple[float, np.ndarray]], columns: int = _SH
         cv2.putText(sheet, f"EV {ev:+.1f}", (x + 2, y + h + label - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     (230, 230, 230), 1, cv2.LINE_AA)
     return sheet
-
-
-def format_for_bits(bits: int) -> str:
-    """The stack image format that holds ``bits`` per channel without loss."""
-    return next(name for name, (_, depth) in STACK_FORMATS.items() if depth >= bits)
 
 
 def save_stack_folder(folder: Path, stack: ExposureStack, provenance: dict[str, Any],

@@ -25,6 +25,7 @@ from .vocabulary import (
     RESPONSE_HELP,
     STACK_FORMATS,
     TONE_MAPPERS,
+    format_for_bits,
 )
 
 if TYPE_CHECKING:
@@ -125,8 +126,8 @@ class FuseOptions:
 
     def stack_options(self, bits: int) -> StackOptions:
         """The stack request a kept stack (``--keep-stack``) records."""
-        image_format = next(name for name, (_, depth) in STACK_FORMATS.items() if depth >= bits)
-        return StackOptions(self.evs, image_format, self.max_megapixels, self.raw_mode, self.response, self.model)
+        return StackOptions(self.evs, format_for_bits(bits), self.max_megapixels, self.raw_mode, self.response,
+                            self.model)
 
     def merge_for(self, photo: MeasuredPhoto) -> str:
         """``auto``: the paper's Debevec merge for the paper's model on a photo, else the measured merge."""

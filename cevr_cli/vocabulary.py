@@ -22,6 +22,12 @@ PHOTO_SUFFIXES = LDR_SUFFIXES + RAW_SUFFIXES
 
 # Stack images: container -> (suffix, bits per channel).
 STACK_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "tiff": (".tif", 16)}
+
+
+def format_for_bits(bits: int) -> str:
+    """The stack image format that holds ``bits`` per channel without loss."""
+    return next(name for name, (_, depth) in STACK_FORMATS.items() if depth >= bits)
+
 # HDR outputs: OpenEXR (half or float) or Radiance RGBE.
 HDR_FORMATS = ("exr", "hdr")
 HDR_SUFFIXES = tuple(f".{name}" for name in HDR_FORMATS)

@@ -49,12 +49,18 @@ class CameraResponse:
         return np.power(y, self.gamma).astype(np.float32)
 
 
+def sample_sigmoid(rng: np.random.Generator) -> CameraResponse:
+    """An Eilertsen-2017 sigmoid fit of a measured curve: n ~ N(0.9, 0.1) in [0.6, 1.2], sigma ~ N(0.6, 0.1) in
+    [0.3, 0.9]."""
+    return CameraResponse("sigmoid", n=float(np.clip(rng.normal(0.9, 0.1), 0.6, 1.2)),
+                          sigma=float(np.clip(rng.normal(0.6, 0.1), 0.3, 0.9)))
+
+
 def sample_response(rng: np.random.Generator) -> CameraResponse:
     """A random camera: half sigmoid fits of measured curves, a quarter sRGB, a quarter gamma 1.8-2.6."""
     u = rng.random()
     if u < 0.5:
-        return CameraResponse("sigmoid", n=float(np.clip(rng.normal(0.9, 0.1), 0.6, 1.2)),
-                              sigma=float(np.clip(rng.normal(0.6, 0.1), 0.3, 0.9)))
+        return sample_sigmoid(rng)
     if u < 0.75:
         return CameraResponse("srgb")
     return CameraResponse("gamma", gamma=float(rng.uniform(1.8, 2.6)))

@@ -20,23 +20,21 @@ import numpy as np
 import torch
 
 from ..errors import UsageError
-from ..exposure import compose, physics_frame, soft_weight, unrecorded
 from ..exposure import measure_photo as measure
+from ..exposure import physics_frame
 from ..imaging import quantise
 from ..response import SRGB, Response, camera_prior, darktable_curves, gamma_response, table_response
-from .camera import auto_exposure_scale, sample_noise
+from .camera import CameraResponse, auto_exposure_scale, sample_noise, sample_sigmoid
 from .pairs import _random_patch, _to_chw
 from .scenes import scene_views
 
 SIGMOID_CODES = np.linspace(0.0, 1.0, 1024)
 
 
-def sigmoid_response(n: float, sigma: float) -> Response:
-    """Eilertsen et al. 2017's fit of measured curves, f(x) = (1 + sigma) x^n / (x^n + sigma), tabulated."""
-    y = SIGMOID_CODES
-    linear = np.power(sigma * y / np.maximum(1.0 + sigma - y, 1e-9), 1.0 / n)
-    linear = linear / linear[-1]
-    return table_response(f"sigmoid:{n:.2f},{sigma:.2f}", y, linear)
+def sigmoid_response(curve: CameraResponse) -> Response:
+    """An Eilertsen et al. 2017 sigmoid camera (:class:`CameraResponse`) as a tabulated response."""
+    return table_response(f"sigmoid:{curve.n:.2f},{curve.sigma:.2f}", SIGMOID_CODES,
+                          curve.inverse(SIGMOID_CODES).astype(np.float64))
 
 
 def dorf_responses(path: str | Path) -> list[Response]:
@@ -86,8 +84,7 @@ class ResponseBank:
             gamma = gamma_response(float(rng.uniform(1.8, 2.6)))
             return gamma, gamma
         if u < 0.55:
-            true = sigmoid_response(float(np.clip(rng.normal(0.9, 0.1), 0.6, 1.2)),
-                                    float(np.clip(rng.normal(0.6, 0.1), 0.3, 0.9)))
+            true = sigmoid_response(sample_sigmoid(rng))
         else:
             group = self.dorf if self.dorf and rng.random() < 0.5 else self.darktable
             true = group[int(rng.integers(len(group)))]
@@ -114,9 +111,8 @@ def residual_sample(radiance: np.ndarray, s: float, true: Response, assumed: Res
     photo = render(radiance, scale, true, rng, jpeg)
     target = render(radiance, scale * 2.0**s, true, None)
     measured = measure(photo, assumed, 8)
-    mask = unrecorded(measured, s)
     return {"input": photo, "physics": physics_frame(measured, s), "target": target,
-            "weight": soft_weight(mask), "clipped": measured.clipped.astype(np.float32)}
+            "weight": measured.weight(s), "clipped": measured.clipped.astype(np.float32)}
 
 
 class ResidualPairs(torch.utils.data.Dataset):
@@ -210,9 +206,3 @@ def validate_residual(model: torch.nn.Module, val: ResidualValidation, device: t
         result[ev] = float(np.mean(scores))
     model.train()
     return result
-
-
-def physics_only_frame(sample: dict[str, np.ndarray], s: float) -> np.ndarray:
-    """The physics-only frame of a sample (for comparisons): w = 0."""
-    return compose(sample["physics"], sample["physics"], np.zeros(sample["physics"].shape[:2], np.float32), s,
-                   sample["clipped"] > 0.5)

@@ -36,6 +36,7 @@ FAMILIES = ("camera (held out)", "srgb", "gamma", "sigmoid")
 def cameras(family: str, count: int, seed: int, camera_set: str = "held-out"):
     """``count`` (true response, response cevr reads it with) pairs of a family."""
     from cevr_cli.response import SRGB, camera_prior, darktable_curves, darktable_response, gamma_response
+    from cevr_cli.training.camera import sample_sigmoid
     from cevr_cli.training.residual import sigmoid_response
 
     rng = np.random.default_rng(seed)
@@ -49,8 +50,7 @@ def cameras(family: str, count: int, seed: int, camera_set: str = "held-out"):
             gamma = gamma_response(round(float(rng.uniform(1.8, 2.6)), 2))
             yield gamma, gamma
         else:
-            yield sigmoid_response(float(np.clip(rng.normal(0.9, 0.1), 0.6, 1.2)),
-                                   float(np.clip(rng.normal(0.6, 0.1), 0.3, 0.9))), camera_prior()
+            yield sigmoid_response(sample_sigmoid(rng)), camera_prior()
 
 
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
