@@ -51,11 +51,11 @@ from typing import Any
 import numpy as np
 
 from .errors import OutputError, UsageError
-from .response import Response, camera_key, installed_profiles, profile_record, profiles_dir, table_response
+from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
+from .response import Response, installed_profiles, profile_path, profile_record, table_response
 from .vocabulary import CALIBRATION_METHODS
 
 METHODS = tuple(CALIBRATION_METHODS)  # ("debevec", "robertson", "basis")
-LEVELS_16BIT = 1024  # 16-bit photos are fitted on 1024 bins of 64 codes (as cevr_cli.hdr.debevec1997 does)
 SHARED_TOLERANCE_CODES = 2.0  # channels whose curves differ by at most this (8-bit codes) share one row
 CANDIDATES = 160_000  # pixel locations read from every frame
 MAX_SAMPLES = 40_000  # of which at most this many, spread over the scene's intensities, enter a fit
@@ -176,19 +176,10 @@ def check_bracket(evs: Sequence[float], frames: int) -> None:
 
 # --- sampling --------------------------------------------------------------------------------------------------
 
-def levels_of(codes: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Integer codes -> fit levels: the code itself for 8-bit, its 64-code bin for 16-bit."""
-    codes = np.asarray(codes)
-    return (codes if bit_depth == 8 else codes // (65536 // LEVELS_16BIT)).astype(np.intp)
-
-
 def level_positions(bit_depth: int) -> np.ndarray:
     """Each level's place on the code axis [0, 1]: code/255 for 8-bit; the bin centres for 16-bit, with the
     first and last level pinned to 0 and 1 (black and the white point)."""
-    if bit_depth == 8:
-        return np.arange(256) / 255.0
-    width = 65536 // LEVELS_16BIT
-    positions = (np.arange(LEVELS_16BIT) * width + (width - 1) / 2) / 65535.0
+    positions = level_codes(bit_depth) / float(2**bit_depth - 1)
     positions[0], positions[-1] = 0.0, 1.0
     return positions
 
@@ -717,7 +708,7 @@ def install_path(make: str | None, model: str | None) -> Path:
     """
     if not make:
         raise UsageError("--install needs the camera's make: the frames have no EXIF Make; give --make (and --model)")
-    return profiles_dir() / f"{camera_key(make, model)}.json"
+    return profile_path(make, model)
 
 
 def write_profile(calibration: Calibration, output: str | os.PathLike[str] | None, install: bool) -> list[Path]:

@@ -217,11 +217,16 @@ def load_profile(path: str | os.PathLike[str]) -> Response:
     return table_response(f"profile:{camera or path.stem}", codes, linear, source=str(path))
 
 
+def profile_path(make: str, model: str | None) -> Path:
+    """Where a camera's installed profile lives (``cevr calibrate --install`` writes it, ``auto`` reads it)."""
+    return profiles_dir() / f"{camera_key(make, model)}.json"
+
+
 def installed_profile(make: str | None, model: str | None) -> Path | None:
     """The installed profile of this camera, if any."""
     if not make:
         return None
-    candidate = profiles_dir() / f"{camera_key(make, model)}.json"
+    candidate = profile_path(make, model)
     return candidate if candidate.is_file() else None
 
 

@@ -81,14 +81,16 @@ def _validate_stack(images: Sequence[np.ndarray], exposure_times: Sequence[float
     return (8 if first.dtype == np.uint8 else 16), times
 
 
-def _levels_of(codes: np.ndarray, bits: int) -> np.ndarray:
+def levels_of(codes: np.ndarray, bits: int) -> np.ndarray:
     """Level index of each code: the code itself for 8-bit, its 64-code bin for 16-bit."""
+    codes = np.asarray(codes)
     if bits == 8:
         return codes.astype(np.intp)
     return (codes // _CODES_PER_LEVEL_16BIT).astype(np.intp)
 
 
-def _level_codes(bits: int) -> np.ndarray:
+def level_codes(bits: int) -> np.ndarray:
+    """The code each level stands for: the code itself for 8-bit, the bin centre for 16-bit."""
     if bits == 8:
         return np.arange(256, dtype=np.float64)
     level = np.arange(LEVELS_16BIT, dtype=np.float64)
@@ -191,8 +193,8 @@ def recover_response(images: Sequence[np.ndarray], exposure_times: Sequence[floa
     g = np.empty((levels, 3))
     for c in range(3):
         z = np.stack([np.asarray(im).reshape(-1, 3)[locations, c] for im in images], axis=1)
-        g[:, c] = _solve_channel(_levels_of(z, bits), np.log(times), levels, lambda_)
-    return ResponseCurve(g=g, codes=_level_codes(bits), bits=bits)
+        g[:, c] = _solve_channel(levels_of(z, bits), np.log(times), levels, lambda_)
+    return ResponseCurve(g=g, codes=level_codes(bits), bits=bits)
 
 
 def _as_curve(response: ResponseCurve | np.ndarray, bits: int) -> ResponseCurve:
@@ -204,7 +206,7 @@ def _as_curve(response: ResponseCurve | np.ndarray, bits: int) -> ResponseCurve:
         levels = 256 if bits == 8 else LEVELS_16BIT
         if g.shape != (levels, 3):
             raise UsageError(f"a {bits}-bit stack needs a ({levels}, 3) response, got {g.shape}")
-        curve = ResponseCurve(g=g, codes=_level_codes(bits), bits=bits)
+        curve = ResponseCurve(g=g, codes=level_codes(bits), bits=bits)
     if curve.bits != bits:
         raise UsageError(f"response recovered from {curve.bits}-bit images, stack is {bits}-bit")
     if not np.all(np.isfinite(curve.g)):
