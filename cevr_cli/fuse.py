@@ -33,7 +33,7 @@ from .measure import MeasuredPhoto, is_raw, read_measured
 from .provenance import provenance_record
 from .response import Response
 from .stack import PhotoPrefetcher, predict_stack
-from .stackdir import is_stack_folder, read_stack_folder, save_stack_folder
+from .stackdir import frame_key, is_stack_folder, read_stack_folder, save_stack_folder
 from .stage_options import FuseOptions
 from .values import ExposureStack, HDRImage
 from .vocabulary import HDR_FORMATS
@@ -194,7 +194,7 @@ def fuse_photo(
         stack = ExposureStack([quantise(f, photo.bits) for _, f, _ in frames], [ev for ev, _, _ in frames],
                               photo.bits, photo.source)
     hdr = HDRImage(radiance, known_response_curve(photo.measured.output, photo.bits), photo.source)
-    return hdr, MEASURED_METHOD, stack, {f"{ev:+.2f}": m for ev, _, m in frames}
+    return hdr, MEASURED_METHOD, stack, {frame_key(ev): m for ev, _, m in frames}
 
 
 def known_response_curve(response: Response, bits: int) -> ResponseCurve:

@@ -23,7 +23,7 @@ from .io.atomic import check_writable
 from .io.images import Photo
 from .measure import MeasuredPhoto, is_raw, read_measured
 from .provenance import provenance_record
-from .stackdir import STACK_MANIFEST, StackFolderWriter
+from .stackdir import STACK_MANIFEST, StackFolderWriter, frame_key
 from .stage_options import StackOptions
 from .values import ExposureStack
 
@@ -52,7 +52,7 @@ def predict_stack(model: ExposureModel, photo: MeasuredPhoto, evs: Sequence[floa
     for ev, frame, made in model.frames(photo.measured, evs):
         images.append(quantise(frame, bits))
         steps.append(ev)
-        how[f"{ev:+.2f}"] = made
+        how[frame_key(ev)] = made
         if on_ev:
             on_ev(ev)
     return ExposureStack(images, steps, bits, photo.source), how
@@ -74,7 +74,7 @@ def write_stack(model: ExposureModel, photo_path: Path, folder: Path, options: S
     with StackFolderWriter(folder, list(options.evs), options.image_format, photo.source, encoders) as writer:
         for ev, frame, made in model.frames(photo.measured, options.evs):
             writer.add(ev, quantise(frame, writer.bits))  # codes wait for the encoders: a quarter of the memory
-            how[f"{ev:+.2f}"] = made
+            how[frame_key(ev)] = made
             if on_ev:
                 on_ev(ev)
         warnings = photo.source.warnings()

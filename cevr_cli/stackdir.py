@@ -37,6 +37,11 @@ def ev_filename(index: int, ev: float, suffix: str, count: int) -> str:
     return f"{index:0{max(2, len(str(count - 1)))}d}_ev{ev:+.2f}{suffix}"
 
 
+def frame_key(ev: float) -> str:
+    """How manifests key a frame by its EV (``"-2.00"``, ``"+0.50"``): the ``frames`` record of stack.json."""
+    return f"{ev:+.2f}"
+
+
 def stack_format(name: str) -> tuple[str, int]:
     """(suffix, bits) of a stack image format."""
     try:
