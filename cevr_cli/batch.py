@@ -14,10 +14,16 @@ One policy (:class:`BatchPolicy`) for all of them:
   completed is reported as skipped, what it did not finish is done here.
 * ``--dry-run`` lists the plan; ``--overwrite`` redoes everything.
 * A failing input is reported in one line and the batch goes on; the report's exit code says so.
+
+Where the jobs run is the engine's choice too (:class:`Scale`): in this process, in local worker processes
+(``--workers``, :mod:`cevr_cli.scaleout.processes`) or in the actors of a Ray cluster (``--ray``,
+:mod:`cevr_cli.scaleout.raycluster`), all under the policy above. A stage hands the engine a
+:class:`JobFactory`, which each worker opens once (loading its model once), and stays unaware of where it runs.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -25,12 +31,13 @@ import secrets
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from .errors import CevrError, InputError, OutputError
+from .errors import CevrError, InputError, OutputError, UsageError
 from .io.lock import OutputLock
 from .vocabulary import HDR_SUFFIXES, PHOTO_SUFFIXES
 
@@ -212,6 +219,91 @@ Job = Callable[[Path, Path], None]  # (source, output being written)
 Event = Callable[[str, Any], None]
 
 
+@runtime_checkable
+class JobFactory(Protocol):
+    """Makes a batch's job in the process that runs it: a worker opens it once (loading its model once) and runs
+    many inputs through it. Picklable, so that worker processes and Ray actors can receive it.
+
+    ``accelerator``: what the job computes on (``cpu``, ``cuda``, ``mps``): CUDA workers get a GPU each.
+    """
+
+    accelerator: str
+
+    def open(self, emit: Event, order: Sequence[Path]) -> AbstractContextManager[Job]:
+        """The job, reporting progress and warnings through ``emit``; ``order``: the inputs this process will
+        run, in order, when known (a serial batch), so that it can decode ahead; empty in a worker."""
+        ...
+
+
+@dataclass(frozen=True)
+class InProcessJob:
+    """A plain job function as a :class:`JobFactory`: runs in this process only (it may hold a loaded model)."""
+
+    job: Job
+    accelerator: str = "cpu"
+
+    @contextmanager
+    def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
+        yield self.job
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Where a batch's jobs run: ``workers`` local processes (1: this process; ``auto``: one per visible CUDA GPU,
+    else this process), or the actors of the Ray cluster at ``ray`` (``auto``: RAY_ADDRESS or a running one;
+    ``local``: one started for the run; else ``host:port``), ``workers`` of them (``auto``: one per GPU with
+    CUDA, else one per 2 CPUs of the cluster)."""
+
+    workers: int | str = 1
+    ray: str | None = None
+
+    def __post_init__(self) -> None:
+        workers = self.workers
+        if isinstance(workers, str) and workers != "auto":
+            try:
+                workers = int(workers)
+            except ValueError:
+                workers = 0
+        if workers != "auto" and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise UsageError(f"--workers {self.workers!r}: use a number of processes (1 or more) or auto")
+        object.__setattr__(self, "workers", workers)
+        if self.ray is not None and not str(self.ray).strip():
+            raise UsageError("--ray '': use auto, local or the cluster's address (host:port)")
+
+    @property
+    def in_process(self) -> bool:
+        return self.ray is None and self.workers == 1
+
+
+IN_PROCESS = Scale()  # the default: every job in this process
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input for a worker: its output, the completion rules, and whether to wait for another run's lock."""
+
+    source: Path
+    output: Path
+    marker: str | None
+    request: dict[str, Any] | None
+    redo_complete: bool
+    wait: bool
+
+
+def run_task(job: Job, task: Task, emit: Event | None) -> BatchItemResult | None:
+    """Run one task where the worker is (:func:`_run_locked`); None when another run holds its output."""
+    return _run_locked(task.source, task.output, job, task.marker, task.request, redo_complete=task.redo_complete,
+                       wait=task.wait, on_event=emit)
+
+
+class Executor(Protocol):
+    """Runs tasks somewhere (worker processes, Ray actors) and yields each with its result as it completes."""
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, BatchItemResult | None]]: ...
+
+    def close(self) -> None: ...
+
+
 def _run_one(source: Path, output: Path, job: Job, marker: str | None) -> BatchItemResult:
     started = time.monotonic()
     if marker is None:
@@ -255,6 +347,24 @@ def _remove_stale_partials(folder: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def clean_abandoned(output: Path) -> None:
+    """Remove what a worker killed while writing ``output`` left (a partial folder, an atomic write's temporary
+    file), unless another run holds the output's lock now."""
+    lock = OutputLock(output)
+    try:
+        if not lock.acquire(wait=False):
+            return
+    except OSError:
+        return
+    try:
+        if output.parent.is_dir():
+            _remove_stale_partials(output)
+            for temporary in output.parent.glob(f".{glob.escape(output.stem)}.*.part{glob.escape(output.suffix)}"):
+                temporary.unlink(missing_ok=True)
+    finally:
+        lock.release()
+
+
 def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItemResult:
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -275,46 +385,82 @@ def _failure(source: Path, exc: BaseException, started: float) -> BatchItemResul
     return BatchItemResult(source, "failed", None, message, time.monotonic() - started)
 
 
-def run_batch(plan: dict[Path, Path], job: Job, policy: BatchPolicy, *, marker: str | None,
-              request: dict[str, Any] | None = None, on_event: Event | None = None) -> BatchReport:
-    """Run ``job(source, output)`` for every planned source whose output is not complete.
+def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy, *, marker: str | None,
+              request: dict[str, Any] | None = None, on_event: Event | None = None,
+              scale: Scale = IN_PROCESS) -> BatchReport:
+    """Run the job for every planned source whose output is not complete.
 
-    ``marker``: the file that completes a folder output (None: outputs are single files). ``request``:
-    what was asked, compared with the one a marker records.
+    ``job``: a function ``job(source, output)`` (runs in this process), or a :class:`JobFactory` (needed for
+    worker processes and Ray, ``scale``). ``marker``: the file that completes a folder output (None: outputs
+    are single files). ``request``: what was asked, compared with the one a marker records.
     """
+    factory = job if isinstance(job, JobFactory) else InProcessJob(job)
+    if not scale.in_process and isinstance(factory, InProcessJob):
+        raise UsageError("worker processes need a JobFactory (a picklable job), not a job function")
     if on_event:
         on_event("planned", len(plan))
     results: dict[Path, BatchItemResult] = {}
-    busy: list[Path] = []
+    to_run: list[Task] = []
     for source, output in plan.items():
         state = completion(output, marker, request)
         if state == "complete" and not policy.overwrite:
-            result: BatchItemResult | None = BatchItemResult(source, "skipped", output, "already complete")
+            results[source] = BatchItemResult(source, "skipped", output, "already complete")
         elif policy.dry_run:
             note = "would redo (made with other options)" if state == "stale" else "would write"
-            result = BatchItemResult(source, "planned", output, note)
+            results[source] = BatchItemResult(source, "planned", output, note)
         else:
-            result = _run_locked(source, output, job, marker, request, redo_complete=policy.overwrite, wait=False,
-                                 on_event=on_event)
-        if result is None:
-            busy.append(source)
+            to_run.append(Task(source, output, marker, request, policy.overwrite, wait=False))
             continue
-        results[source] = result
         if on_event:
-            on_event("item", result)
-    for source in busy:  # outputs another run was writing: wait for it, then do what it left undone
-        for wait in (False, True):
-            result = _run_locked(source, plan[source], job, marker, request, redo_complete=False, wait=wait,
-                                 on_event=on_event)
-            if result is not None:
-                break
-            if on_event:
-                on_event("warning", f"{plan[source]}: busy: being written by another run; waiting for it")
-        assert result is not None  # the second try waited for the lock
-        results[source] = result
-        if on_event:
-            on_event("item", result)
+            on_event("item", results[source])
+    if to_run:
+        runs = _run_here(factory, to_run, on_event) if scale.in_process else _run_elsewhere(factory, to_run, scale,
+                                                                                            on_event)
+        results.update(runs)
     return BatchReport([results[source] for source in plan])
+
+
+def _run_here(factory: JobFactory, tasks: list[Task], on_event: Event | None) -> dict[Path, BatchItemResult]:
+    with factory.open(on_event or _ignore, [task.source for task in tasks]) as job:
+        return _deal(tasks, lambda batch: ((task, run_task(job, task, on_event)) for task in batch), on_event)
+
+
+def _run_elsewhere(factory: JobFactory, tasks: list[Task], scale: Scale,
+                   on_event: Event | None) -> dict[Path, BatchItemResult]:
+    from .scaleout import open_executor
+
+    executor = open_executor(factory, scale, len(tasks), on_event or _ignore)
+    try:
+        return _deal(tasks, executor.run, on_event)
+    finally:
+        executor.close()
+
+
+def _deal(tasks: list[Task], run: Callable[[list[Task]], Any], on_event: Event | None) -> dict[Path, BatchItemResult]:
+    """Run ``tasks``; those whose output another run was writing go again once the rest is done, then, if that
+    run is still at it, once more waiting for it."""
+    results: dict[Path, BatchItemResult] = {}
+    for wait in (None, False, True):
+        if wait is not None:
+            tasks = [Task(t.source, t.output, t.marker, t.request, False, wait=wait) for t in tasks]
+        if wait and on_event:
+            for task in tasks:
+                on_event("warning", f"{task.output}: busy: being written by another run; waiting for it")
+        busy: list[Task] = []
+        for task, result in run(tasks) if tasks else ():
+            if result is None:
+                busy.append(task)
+                continue
+            results[task.source] = result
+            if on_event:
+                on_event("item", result)
+        tasks = busy
+    assert not tasks  # the last round waited for the locks
+    return results
+
+
+def _ignore(kind: str, payload: Any) -> None:
+    """The event sink of a batch run without one."""
 
 
 def _run_locked(source: Path, output: Path, job: Job, marker: str | None, request: dict[str, Any] | None, *,

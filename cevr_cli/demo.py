@@ -10,12 +10,12 @@ from typing import Any
 from .assets import sample_photo_path
 from .batch import BatchPolicy, BatchReport
 from .evs import CONTINUOUS_EVS
-from .exposure import ExposureModel
+from .exposure import ExposureModel, ModelSpec
 from .fuse import run_fuse
 from .stage_options import FuseOptions
 
 
-def run_demo(out_dir: Path, model_factory: Callable[[], ExposureModel], *, long_side: int | None = None,
+def run_demo(out_dir: Path, model: ExposureModel | ModelSpec, *, long_side: int | None = None,
              on_event: Callable[[str, Any], None] | None = None) -> BatchReport:
     """Stack (kept), fuse and tone-map the sample photo into ``out_dir/sample/``; redone on every run.
 
@@ -25,11 +25,11 @@ def run_demo(out_dir: Path, model_factory: Callable[[], ExposureModel], *, long_
     policy = BatchPolicy(overwrite=True)
     sample = sample_photo_path()
     if long_side is None:
-        return run_fuse([sample], out_dir, options, model_factory, policy, on_event=on_event)
+        return run_fuse([sample], out_dir, options, model, policy, on_event=on_event)
     with tempfile.TemporaryDirectory(prefix="cevr-demo-") as tmp:
         small = Path(tmp) / sample.name
         _downsize(sample, small, long_side)
-        return run_fuse([small], out_dir, options, model_factory, policy, on_event=on_event)
+        return run_fuse([small], out_dir, options, model, policy, on_event=on_event)
 
 
 def _downsize(src: Path, dst: Path, long_side: int) -> None:

@@ -43,3 +43,7 @@ class OutputError(CevrError):
     """
 
     exit_code = 2
+
+
+class WorkerError(CevrError):
+    """A batch's worker (a local process or a Ray actor) cannot start or run: the whole batch stops."""

@@ -329,6 +329,54 @@ def measured_radiance(measured: MeasuredImage, darker: Iterator[tuple[float, np.
     return (radiance * (1.0 - weight) + fill * weight).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to load an exposure model (what ``--model``, ``--weights``, ``--device``, ``--precision`` ask):
+    picklable, so that every worker process or Ray actor of a batch loads its own copy.
+
+    ``weights`` None: the shipped weights of the installed package, wherever that is on each machine.
+    """
+
+    name: str = "cevr"
+    weights: str | None = None
+    device: str = "auto"
+    precision: str = "auto"
+
+    def load(self) -> ExposureModel:
+        """Raises: UsageError, WeightsError (see :func:`load_exposure_model`)."""
+        return load_exposure_model(self.name, self.weights, self.device, self.precision)
+
+    @property
+    def accelerator(self) -> str:
+        """What the model computes on (``cpu``, ``cuda``, ``mps``): ``auto`` as this machine resolves it, an
+        explicit device as named (a Ray cluster's GPUs need not be on this machine); the physics model: ``cpu``."""
+        if self.name == "physics":
+            return "cpu"
+        if self.device != "auto":
+            return self.device.split(":")[0]
+        from .model.device import resolve_device
+
+        return resolve_device(self.device).type
+
+
+def batch_models(model: ExposureModel | ModelSpec, scale: Any) -> tuple[ExposureModel, ExposureModel | ModelSpec]:
+    """(the model this process loads, what a batch's jobs get): in this process, one loaded model for both;
+    with workers (``scale``, a :class:`cevr_cli.batch.Scale`), the spec for the workers, and a CPU copy here
+    that checks the weights once and names them in the request.
+
+    Raises:
+        UsageError: workers asked for with a model already loaded (it cannot be sent to them).
+    """
+    from .errors import UsageError
+
+    if scale.in_process:
+        loaded = model.load() if isinstance(model, ModelSpec) else model
+        return loaded, loaded
+    if not isinstance(model, ModelSpec):
+        raise UsageError("worker processes load their own model: pass a ModelSpec, not a loaded model")
+    return ModelSpec(model.name, model.weights, "cpu", "auto").load(), model
+
+
 def load_exposure_model(name: str, weights: str | None = None, device: str = "auto", precision: str = "auto",
                         residual_scale: float = 2.0) -> ExposureModel:
     """The exposure model ``--model`` names (:data:`cevr_cli.vocabulary.EXPOSURE_MODELS`), on its weights.

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -22,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from .batch import BatchPolicy, BatchReport, discover_inputs, plan_outputs, run_batch
+from .batch import IN_PROCESS, BatchPolicy, BatchReport, Event, Job, Scale, discover_inputs, plan_outputs, run_batch
 from .errors import UsageError
-from .exposure import ExposureModel, measured_radiance
+from .exposure import ExposureModel, ModelSpec, batch_models, measured_radiance
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .imaging import quantise
 from .io.atomic import atomic_write_text, check_writable
@@ -228,41 +229,61 @@ def find_fuse_sources(inputs: Sequence[Path], recursive: bool) -> tuple[list[Pat
 
 
 def run_fuse(
-    inputs: Sequence[Path], out_dir: Path, options: FuseOptions, model_factory: Callable[[], ExposureModel],
-    policy: BatchPolicy, on_event: Callable[[str, Any], None] | None = None,
+    inputs: Sequence[Path], out_dir: Path, options: FuseOptions, model: ExposureModel | ModelSpec,
+    policy: BatchPolicy, on_event: Callable[[str, Any], None] | None = None, scale: Scale = IN_PROCESS,
 ) -> BatchReport:
     """Fuse stack folders, or photos (measured, and stacked where the merge needs it), into HDR images.
 
-    The model is loaded once, before any photo is touched, and only when there are photos: a missing or
-    broken weights file is one error, not one per photo. Photos are decoded one ahead (``PhotoPrefetcher``).
+    A :class:`ModelSpec` is loaded once, before any photo is touched, and only when there are photos: a
+    missing or broken weights file is one error, not one per photo (workers, ``scale``, load their own copy).
+    Photos are decoded one ahead (``PhotoPrefetcher``).
     """
     stack_folders, photos = find_fuse_sources(inputs, policy.recursive)
     if not stack_folders and not photos:
         raise UsageError("nothing to fuse in " + ", ".join(str(p) for p in inputs))
-    model = model_factory() if photos else None
+    here, jobs_model = batch_models(model, scale) if photos else (None, None)
     plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs))
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
-    request = options.request(model)
-    on_ev = (lambda ev: on_event("ev", ev)) if on_event else None
-    pending = [p for p in photos if not (is_raw(p) and options.raw_mode == "linear")]
+    request = options.request(here)
+    accelerator = model.accelerator if photos and isinstance(model, ModelSpec) else "cpu"
+    job = FuseJob(jobs_model, options, request, frozenset(stack_folders), accelerator)
+    return run_batch(plan, job, policy, marker=FUSE_MANIFEST, request=request, on_event=on_event, scale=scale)
 
-    with PhotoPrefetcher(pending, partial(read_photo, max_megapixels=options.max_megapixels)) as prefetcher:
-        def job(source: Path, folder: Path) -> None:
-            started = time.monotonic()
-            if source in stack_folders:
-                stack = read_stack_folder(source)
-                record = {**provenance_record(stack.source), "stack": str(source.resolve())}
-                write_fused(folder, source.name, fuse(stack), options, record, request, stack.evs, started)
-                return
-            assert model is not None  # photos imply a model
-            photo = read_measured(source, response=options.response, raw_mode=options.raw_mode,
-                                  max_megapixels=options.max_megapixels, read=prefetcher.read)
-            hdr, merge, stack, how = fuse_photo(model, photo, options, on_ev)
-            record = {**provenance_record(photo.source, model), **photo.record()}
-            if stack is not None:
-                save_stack_folder(folder / "stack", stack, {**record, "frames": how},
-                                  options.stack_options(photo.bits).request(model))
-            write_fused(folder, source.stem, hdr, options, record, request, options.evs, started, merge)
 
-        return run_batch(plan, job, policy, marker=FUSE_MANIFEST, request=request, on_event=on_event)
+@dataclass(frozen=True)
+class FuseJob:
+    """Fuses one stack folder or photo per call, in whatever process runs it (a :class:`JobFactory`)."""
+
+    model: ExposureModel | ModelSpec | None  # None: only stack folders to fuse
+    options: FuseOptions
+    request: dict[str, Any]
+    stack_folders: frozenset[Path]
+    accelerator: str = "cpu"
+
+    @contextmanager
+    def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
+        model = self.model.load() if isinstance(self.model, ModelSpec) else self.model
+        options = self.options
+        decoded_here = [p for p in order
+                        if p not in self.stack_folders and not (is_raw(p) and options.raw_mode == "linear")]
+        with PhotoPrefetcher(decoded_here, partial(read_photo, max_megapixels=options.max_megapixels)) as prefetcher:
+            def job(source: Path, folder: Path) -> None:
+                started = time.monotonic()
+                if source in self.stack_folders:
+                    stack = read_stack_folder(source)
+                    record = {**provenance_record(stack.source), "stack": str(source.resolve())}
+                    write_fused(folder, source.name, fuse(stack), options, record, self.request, stack.evs, started)
+                    return
+                assert model is not None  # photos imply a model
+                photo = read_measured(source, response=options.response, raw_mode=options.raw_mode,
+                                      max_megapixels=options.max_megapixels, read=prefetcher.read)
+                hdr, merge, stack, how = fuse_photo(model, photo, options,
+                                                    lambda ev: emit("ev", {"photo": source, "ev": ev}))
+                record = {**provenance_record(photo.source, model), **photo.record()}
+                if stack is not None:
+                    save_stack_folder(folder / "stack", stack, {**record, "frames": how},
+                                      options.stack_options(photo.bits).request(model))
+                write_fused(folder, source.stem, hdr, options, record, self.request, options.evs, started, merge)
+
+            yield job

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .batch import BatchPolicy, BatchReport, completion, discover_inputs, plan_outputs, run_batch
+from .batch import IN_PROCESS, BatchPolicy, BatchReport, Event, Job, Scale, discover_inputs, plan_outputs, run_batch
 from .errors import UsageError
-from .exposure import ExposureModel
+from .exposure import ExposureModel, ModelSpec, batch_models
 from .imaging import quantise
 from .io.atomic import check_writable
 from .io.images import Photo
@@ -86,31 +88,44 @@ def write_stack(model: ExposureModel, photo_path: Path, folder: Path, options: S
 
 
 def run_stack(
-    inputs: Sequence[Path], out_dir: Path, model: ExposureModel, options: StackOptions,
-    policy: BatchPolicy, on_event: Callable[[str, Any], None] | None = None,
+    inputs: Sequence[Path], out_dir: Path, model: ExposureModel | ModelSpec, options: StackOptions,
+    policy: BatchPolicy, on_event: Callable[[str, Any], None] | None = None, scale: Scale = IN_PROCESS,
 ) -> BatchReport:
-    """Stack every photo found in ``inputs`` into ``out_dir/<photo>/``; failures don't stop the batch."""
+    """Stack every photo found in ``inputs`` into ``out_dir/<photo>/``; failures don't stop the batch.
+
+    ``model``: loaded, or a :class:`ModelSpec` (needed when ``scale`` asks for workers, which load their own).
+    """
     photos = discover_inputs(list(inputs), recursive=policy.recursive)
     if not photos:
         raise UsageError("no photos found in " + ", ".join(str(p) for p in inputs))
+    here, jobs_model = batch_models(model, scale)  # a weights problem is one error, before any output
     plan = plan_outputs(photos, out_dir, roots=list(inputs))
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
+    job = StackJob(jobs_model, options, model.accelerator if isinstance(model, ModelSpec) else "cpu")
+    return run_batch(plan, job, policy, marker=STACK_MANIFEST, request=options.request(here), on_event=on_event,
+                     scale=scale)
 
-    request = options.request(model)
-    pending = [p for p, out in plan.items()
-               if policy.overwrite or completion(out, STACK_MANIFEST, request) != "complete"]
-    if options.raw_mode == "linear":
-        pending = [p for p in pending if not is_raw(p)]  # read by the linear path itself
 
-    with PhotoPrefetcher(pending, options.read) as prefetcher:
-        def job(photo: Path, folder: Path) -> None:
-            write_stack(model, photo, folder, options,
-                        on_ev=(lambda ev: on_event("ev", {"photo": photo, "ev": ev})) if on_event else None,
-                        on_warning=(lambda text: on_event("warning", text)) if on_event else None,
-                        read=prefetcher.read)
+@dataclass(frozen=True)
+class StackJob:
+    """Stacks one photo per call into its folder, in whatever process runs it (a :class:`JobFactory`)."""
 
-        return run_batch(plan, job, policy, marker=STACK_MANIFEST, request=request, on_event=on_event)
+    model: ExposureModel | ModelSpec
+    options: StackOptions
+    accelerator: str = "cpu"
+
+    @contextmanager
+    def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
+        model = self.model.load() if isinstance(self.model, ModelSpec) else self.model
+        decoded_here = [p for p in order if not (self.options.raw_mode == "linear" and is_raw(p))]
+        with PhotoPrefetcher(decoded_here, self.options.read) as prefetcher:
+            def job(photo: Path, folder: Path) -> None:
+                write_stack(model, photo, folder, self.options,
+                            on_ev=lambda ev: emit("ev", {"photo": photo, "ev": ev}),
+                            on_warning=lambda text: emit("warning", text), read=prefetcher.read)
+
+            yield job
 
 
 class PhotoPrefetcher:

@@ -12,12 +12,13 @@ numpy and the operators are imported where they are used, so that the CLI reads 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .batch import BatchPolicy, BatchReport, discover_inputs, plan_outputs, run_batch
+from .batch import IN_PROCESS, BatchPolicy, BatchReport, Event, Job, Scale, discover_inputs, plan_outputs, run_batch
 from .errors import OutputError, UsageError
 from .io.atomic import check_writable
 from .options import option, request_record, validate
@@ -113,7 +114,7 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
 
 def run_tonemap(
     inputs: Sequence[Path], out_dir: Path, options: TonemapOptions, policy: BatchPolicy,
-    on_event: Callable[[str, Any], None] | None = None,
+    on_event: Callable[[str, Any], None] | None = None, scale: Scale = IN_PROCESS,
 ) -> BatchReport:
     """Tone-map every .exr/.hdr found in ``inputs`` into ``out_dir/<name>-<tmo>.<ext>``.
 
@@ -128,7 +129,17 @@ def run_tonemap(
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
 
-    def job(src: Path, dst: Path) -> None:
-        tonemap_file(src, dst, options, on_warning=(lambda text: on_event("warning", text)) if on_event else None)
+    return run_batch(plan, TonemapJob(options), policy, marker=None, request=request_record(options),
+                     on_event=on_event, scale=scale)
 
-    return run_batch(plan, job, policy, marker=None, request=request_record(options), on_event=on_event)
+
+@dataclass(frozen=True)
+class TonemapJob:
+    """Tone-maps one HDR file per call, in whatever process runs it (a :class:`JobFactory`)."""
+
+    options: TonemapOptions
+    accelerator: str = "cpu"
+
+    @contextmanager
+    def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
+        yield lambda src, dst: tonemap_file(src, dst, self.options, on_warning=lambda text: emit("warning", text))

@@ -189,7 +189,7 @@ def test_fuse_keep_stack_on_a_clipped_raw_runs_the_model_once(tmp_path):
     write_cfa_dng(tmp_path / "raw" / "IMG_0001.dng", scene * np.array([0.5, 1.0, 0.8]), 4000)
     model = CountingModel()
     options = FuseOptions((-2.0, -1.0, 0.0, 1.0), keep_stack=True)
-    report = run_fuse([tmp_path / "raw"], tmp_path / "hdr", options, lambda: model, BatchPolicy())
+    report = run_fuse([tmp_path / "raw"], tmp_path / "hdr", options, model, BatchPolicy())
     assert report.counts() == {"done": 1}, report.to_json()
     assert model.passes == [[-2.0, -1.0, 0.0, 1.0]]  # one pass made both the HDR fill and the kept stack
     manifest = json.loads((tmp_path / "hdr" / "IMG_0001" / "stack" / "stack.json").read_text())

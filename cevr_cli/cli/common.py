@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -69,6 +69,14 @@ RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Walk fold
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Redo inputs whose outputs are already complete.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")]
+WorkersOpt = Annotated[str, typer.Option(
+    "--workers", metavar="N|auto", help="Worker processes sharing the batch, each with its own model (1: this "
+    "process). auto: one per visible CUDA GPU, each on its own GPU; 1 elsewhere.")]
+RayOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads the annotation at run time
+    "--ray", metavar="ADDRESS", help="Run the batch on a Ray cluster's actors: auto (RAY_ADDRESS or a running "
+    "cluster), local (start one here for the run) or HOST:PORT; --workers actors (auto: one per GPU with "
+    "--device cuda, else one per 2 CPUs). Inputs, -o and --weights must be on a folder every node mounts at the "
+    "same path. Needs pip install 'cevr[ray]'.")]
 
 
 @contextmanager
@@ -87,22 +95,36 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
         raise typer.Exit(130) from None
 
 
+def model_spec(name: str, weights: Path | None, device: Enum, precision: Enum) -> Any:
+    """What ``--model``, ``--weights``, ``--device`` and ``--precision`` ask for, loaded where it is used."""
+    from ..exposure import ModelSpec
+
+    return ModelSpec(name, str(weights) if weights else None, device.value, precision.value)
+
+
 def load_model(name: str, weights: Path | None, device: Enum, precision: Enum) -> Any:
     """The exposure model ``--model`` names (imports torch only when it has a network)."""
-    from ..exposure import load_exposure_model
+    return model_spec(name, weights, device, precision).load()
 
-    return load_exposure_model(name, str(weights) if weights else None, device.value, precision.value)
+
+def scale(workers: str, ray: str | None) -> Any:
+    """Where the batch runs (``--workers``, ``--ray``), checked by the library."""
+    from ..batch import Scale
+
+    return Scale(workers, ray)
 
 
 class BatchProgress:
-    """rich progress over inputs (and EVs within the current photo), silent when quiet."""
+    """rich progress over inputs, and over the EVs of each photo in the making (one line per worker), silent
+    when quiet."""
 
     def __init__(self, quiet: bool, per_item: int) -> None:
         self.quiet = quiet
         self.per_item = per_item
         self.progress: Any = None
         self.items_task: Any = None
-        self.evs_task: Any = None
+        self.evs_tasks: dict[Path, Any] = {}  # photo in the making -> its EV line
+        self.free_evs_tasks: list[Any] = []  # lines of finished photos, reused by the next ones
 
     def __enter__(self) -> BatchProgress:
         if not self.quiet:
@@ -127,12 +149,14 @@ class BatchProgress:
     def event(self, kind: str, payload: Any) -> None:
         if kind == "planned" and self.progress is not None:
             self.items_task = self.progress.add_task("inputs", total=payload)
-            if self.per_item:
-                self.evs_task = self.progress.add_task("  EVs", total=self.per_item)
-        elif kind == "start" and self.progress is not None and self.evs_task is not None:
-            self.progress.update(self.evs_task, completed=0, description=f"  {Path(payload).name}")
-        elif kind == "ev" and self.progress is not None and self.evs_task is not None:
-            self.progress.advance(self.evs_task)
+        elif kind == "start" and self.progress is not None and self.per_item:
+            line = self.free_evs_tasks.pop() if self.free_evs_tasks else self.progress.add_task("", total=self.per_item)
+            self.progress.update(line, completed=0, description=f"  {Path(payload).name}")
+            self.evs_tasks[Path(payload)] = line
+        elif kind == "ev" and self.progress is not None:
+            line = self.evs_tasks.get(Path(payload["photo"]))
+            if line is not None:
+                self.progress.advance(line)
         elif kind == "warning" and not self.quiet:
             err.print(f"[yellow]warning:[/yellow] {payload}", soft_wrap=True)
         elif kind == "item":
@@ -142,6 +166,8 @@ class BatchProgress:
                 err.print(f"{payload.message}: {payload.source} -> {payload.output}", soft_wrap=True)
             elif payload.message and payload.status == "done" and not self.quiet:
                 err.print(f"{payload.source}: {payload.message}", soft_wrap=True)
+            if Path(payload.source) in self.evs_tasks:
+                self.free_evs_tasks.append(self.evs_tasks.pop(Path(payload.source)))
             if self.progress is not None and self.items_task is not None:
                 self.progress.advance(self.items_task)
 

@@ -20,7 +20,7 @@ from .common import (
     err,
     errors,
     finish,
-    load_model,
+    model_spec,
 )
 
 
@@ -38,7 +38,7 @@ def demo(
         from ..demo import run_demo
 
         with BatchProgress(quiet or as_json, len(CONTINUOUS_EVS)) as progress:
-            report = run_demo(output, lambda: load_model("cevr", None, device, Precision("auto")), long_side=size,
+            report = run_demo(output, model_spec("cevr", None, device, Precision("auto")), long_side=size,
                               on_event=progress.event)
     if not quiet and not as_json and report.exit_code == 0:
         err.print(f"demo: stack, HDR and tone-mapped image of the sample are in {output}/sample/")

@@ -23,12 +23,15 @@ from .common import (
     Precision,
     PrecisionOpt,
     QuietOpt,
+    RayOpt,
     RecursiveOpt,
     WeightsOpt,
+    WorkersOpt,
     errors,
     finish,
     flag,
-    load_model,
+    model_spec,
+    scale,
 )
 
 
@@ -54,6 +57,8 @@ def fuse(
     overwrite: OverwriteOpt = False,
     dry_run: DryRunOpt = False,
     max_megapixels: float = flag(FuseOptions, "max_megapixels"),
+    workers: WorkersOpt = "1",
+    ray: RayOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -67,7 +72,8 @@ def fuse(
 
         options = FuseOptions(parse_evs(evs), tmo, hdr_format, full_float, compression, save_crf, keep_stack,
                               raw_mode, response, model, merge, max_megapixels)
+        where = scale(workers, ray)
         with BatchProgress(quiet or as_json, len(options.evs)) as progress:
-            report = run_fuse(inputs, output, options, lambda: load_model(options.model, weights, device, precision),
-                              BatchPolicy(overwrite, dry_run, recursive), on_event=progress.event)
+            report = run_fuse(inputs, output, options, model_spec(options.model, weights, device, precision),
+                              BatchPolicy(overwrite, dry_run, recursive), on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "fuse")

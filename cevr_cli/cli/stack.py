@@ -23,12 +23,15 @@ from .common import (
     Precision,
     PrecisionOpt,
     QuietOpt,
+    RayOpt,
     RecursiveOpt,
     WeightsOpt,
+    WorkersOpt,
     errors,
     finish,
     flag,
-    load_model,
+    model_spec,
+    scale,
 )
 
 
@@ -48,6 +51,8 @@ def stack(
     overwrite: OverwriteOpt = False,
     dry_run: DryRunOpt = False,
     max_megapixels: float = flag(StackOptions, "max_megapixels"),
+    workers: WorkersOpt = "1",
+    ray: RayOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -60,7 +65,8 @@ def stack(
 
         options = StackOptions(parse_evs(evs), image_format, max_megapixels, raw_mode, response, model)
         policy = BatchPolicy(overwrite, dry_run, recursive)
-        exposure_model = load_model(options.model, weights, device, precision)
+        where = scale(workers, ray)
         with BatchProgress(quiet or as_json, len(options.evs)) as progress:
-            report = run_stack(inputs, output, exposure_model, options, policy, on_event=progress.event)
+            report = run_stack(inputs, output, model_spec(options.model, weights, device, precision), options, policy,
+                               on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "stack")

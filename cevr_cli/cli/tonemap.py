@@ -16,10 +16,13 @@ from .common import (
     OutOpt,
     OverwriteOpt,
     QuietOpt,
+    RayOpt,
     RecursiveOpt,
+    WorkersOpt,
     errors,
     finish,
     flag,
+    scale,
 )
 
 
@@ -35,6 +38,8 @@ def tonemap(
     recursive: RecursiveOpt = False,
     overwrite: OverwriteOpt = False,
     dry_run: DryRunOpt = False,
+    workers: WorkersOpt = "1",
+    ray: RayOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -45,7 +50,8 @@ def tonemap(
         from ..tonemap import run_tonemap
 
         options = TonemapOptions(tmo=tmo, image_format=image_format, key=key, white=white, gamma=gamma, srgb=srgb)
+        where = scale(workers, ray)
         with BatchProgress(quiet or as_json, 0) as progress:
             report = run_tonemap(inputs, output, options, BatchPolicy(overwrite, dry_run, recursive),
-                                 on_event=progress.event)
+                                 on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "tonemap")

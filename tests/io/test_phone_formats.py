@@ -100,7 +100,7 @@ def test_phone_photos_stack_and_fuse_with_their_exif(tmp_path, tiny_residual_pai
         assert manifest["source_bit_depth"] == bits
         # phones write camera EXIF: no installed profile here, so the camera prior
         assert manifest["response"]["reason"] == "EXIF Make PhoneCo, no profile: camera prior"
-    fused = run_fuse([photos], tmp_path / "hdr", FuseOptions([-1.0, 0.0, 1.0]), lambda: model, BatchPolicy())
+    fused = run_fuse([photos], tmp_path / "hdr", FuseOptions([-1.0, 0.0, 1.0]), model, BatchPolicy())
     assert fused.counts() == {"done": 3}, fused.to_json()
     assert json.loads((tmp_path / "hdr" / "b" / "fuse.json").read_text())["exif"]["camera_model"] == "Pocket 15"
 

@@ -1,0 +1,40 @@
+"""Running a batch's jobs outside this process: local worker processes (``--workers``) or a Ray cluster (``--ray``).
+
+The batch engine (:mod:`cevr_cli.batch`) keeps every rule (plan, completion, locks, partial folders, reports);
+an executor only decides where each :class:`~cevr_cli.batch.Task` runs and brings its result and events back.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..batch import Event, Executor, JobFactory, Scale
+
+
+def open_executor(factory: JobFactory, scale: Scale, tasks: int, on_event: Event) -> Executor:
+    """The executor ``scale`` asks for, its workers started (never more of them than ``tasks``)."""
+    if scale.ray is not None:
+        from .raycluster import RayActors
+
+        return RayActors(factory, scale.ray, scale.workers, tasks, on_event)
+    from .processes import ProcessPool
+
+    return ProcessPool(factory, local_workers(scale.workers, factory.accelerator), tasks, on_event)
+
+
+def local_workers(workers: int | str, accelerator: str) -> int:
+    """``--workers auto``: one per visible CUDA GPU; elsewhere 1, since one process's torch and OpenCV threads
+    already use every core (see README, "Scale out", for what more workers gave on the CPU)."""
+    if workers != "auto":
+        return int(workers)
+    return len(visible_gpus()) if accelerator == "cuda" else 1
+
+
+def visible_gpus() -> list[str]:
+    """The CUDA devices this process may use, as CUDA_VISIBLE_DEVICES names them (or their indices)."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [name.strip() for name in listed.split(",") if name.strip() and name.strip() != "-1"]
+    import torch
+
+    return [str(index) for index in range(torch.cuda.device_count())]

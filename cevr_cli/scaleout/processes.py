@@ -1,0 +1,156 @@
+"""``--workers N``: a batch shared by N local worker processes, each with its own model.
+
+Inputs are dealt one at a time to whichever worker is free, so a slow 45 MP RAW holds up one worker, not the
+batch. Workers are started with ``spawn`` (the same on Linux, macOS and Windows, and safe beside the threads
+of torch and rich); on CUDA each sees one GPU (``CUDA_VISIBLE_DEVICES``), on the CPU they split the cores.
+A worker that dies while making an input (a decoder crash, the kernel's OOM killer) fails that input alone and
+is replaced. On Ctrl-C, or SIGTERM, every worker stops its input the way a serial run does (its partial output
+removed) and the driver cleans whatever a worker killed outright left.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from ..batch import BatchItemResult, Event, JobFactory, Task, clean_abandoned, run_task
+from ..errors import CevrError, InputError, WorkerError
+from . import visible_gpus
+
+_STOP_SECONDS = 30.0  # how long a stopping worker may take to remove its partial output before it is killed
+
+
+def worker_environment(slot: int, workers: int, accelerator: str, gpus: Sequence[str]) -> dict[str, str]:
+    """What worker ``slot`` of ``workers`` sees: its own GPU on CUDA; its share of the cores for torch and OpenCV."""
+    env = {}
+    if accelerator == "cuda" and gpus:
+        env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    env["CEVR_WORKER_THREADS"] = str(threads)
+    return env
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(conn: Connection, factory: JobFactory, env: dict[str, str]) -> None:
+    """A worker's life: open the job once, then run the tasks the driver sends until it sends None.
+
+    Messages to the driver: ``("event", kind, payload)``, ``("result", result)``, ``("fatal", line)``.
+    """
+    os.environ.update(env)  # before torch is imported: it reads the thread count and the visible GPUs then
+    signal.signal(signal.SIGTERM, _interrupt)  # a driver stopping the batch: clean up as Ctrl-C does
+    try:
+        import cv2
+
+        cv2.setNumThreads(int(env["CEVR_WORKER_THREADS"]))
+        with factory.open(lambda kind, payload: conn.send(("event", kind, payload)), ()) as job:
+            while (task := conn.recv()) is not None:
+                conn.send(("result", run_task(job, task, lambda kind, payload: conn.send(("event", kind, payload)))))
+    except (KeyboardInterrupt, EOFError, BrokenPipeError):
+        return  # stopped by the driver, or the driver is gone
+    except CevrError as exc:  # the job cannot start here (its model, its device)
+        conn.send(("fatal", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the driver as one line, not lost in a child
+        conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+
+
+@dataclass
+class _Worker:
+    slot: int
+    process: BaseProcess
+    conn: Connection
+    task: Task | None = None
+
+
+class ProcessPool:
+    """N spawned worker processes running a batch's tasks, dealt one at a time (see the module docstring)."""
+
+    def __init__(self, factory: JobFactory, workers: int, tasks: int, on_event: Event) -> None:
+        self._factory = factory
+        self._count = max(1, min(workers, tasks))
+        self._on_event = on_event
+        self._gpus = visible_gpus() if factory.accelerator == "cuda" else []
+        self._context = multiprocessing.get_context("spawn")
+        self._workers = [self._start(slot) for slot in range(self._count)]
+
+    def _start(self, slot: int) -> _Worker:
+        driver_end, worker_end = self._context.Pipe()
+        env = worker_environment(slot, self._count, self._factory.accelerator, self._gpus)
+        process = self._context.Process(target=serve, args=(worker_end, self._factory, env),
+                                        name=f"cevr-worker-{slot}", daemon=True)
+        process.start()
+        worker_end.close()
+        return _Worker(slot, process, driver_end)
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, BatchItemResult | None]]:
+        pending = list(reversed(tasks))
+        while pending or any(worker.task for worker in self._workers):
+            for worker in self._workers:
+                if worker.task is None and pending:
+                    worker.task = pending.pop()
+                    worker.conn.send(worker.task)
+            ready = wait([w.conn for w in self._workers] + [w.process.sentinel for w in self._workers])
+            for worker in list(self._workers):
+                if worker.conn in ready or worker.process.sentinel in ready:
+                    yield from self._collect(worker, worker.process.sentinel in ready)
+
+    def _collect(self, worker: _Worker, ended: bool) -> Iterator[tuple[Task, BatchItemResult | None]]:
+        """What ``worker`` sent; if its process ended, the input it was making fails and a new worker takes over."""
+        try:
+            while worker.conn.poll():
+                message = worker.conn.recv()
+                if message[0] == "event":
+                    self._on_event(message[1], message[2])
+                elif message[0] == "result":
+                    task, worker.task = worker.task, None
+                    assert task is not None
+                    yield task, message[1]
+                else:
+                    raise WorkerError(f"worker {worker.slot} could not start: {message[1]}")
+        except (EOFError, OSError):
+            ended = True
+        if ended or not worker.process.is_alive():
+            worker.process.join()
+            task, worker.task = worker.task, None
+            self._workers[self._workers.index(worker)] = self._start(worker.slot)
+            if task is not None:
+                yield task, _died(task, worker.process.exitcode)
+
+    def close(self) -> None:
+        """Stop every worker (those making an input remove their partial output first), then clean what a
+        worker killed outright left of the outputs it was writing."""
+        for worker in self._workers:
+            try:
+                worker.conn.send(None)
+            except OSError:
+                pass
+            if worker.task is not None and worker.process.is_alive():
+                worker.process.terminate()  # SIGTERM: KeyboardInterrupt in the worker, which cleans up
+        for worker in self._workers:
+            worker.process.join(_STOP_SECONDS)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.conn.close()
+            if worker.task is not None:
+                clean_abandoned(worker.task.output)
+
+
+def _died(task: Task, exitcode: int | None) -> BatchItemResult:
+    """The failure of the input a worker process was making when it ended."""
+    if exitcode is not None and exitcode < 0:
+        how = f"signal {signal.Signals(-exitcode).name}"
+    else:
+        how = f"exit code {exitcode}"
+    clean_abandoned(task.output)
+    return BatchItemResult(task.source, "failed", None,
+                           str(InputError(task.source, f"its worker process died ({how}) while making it")))

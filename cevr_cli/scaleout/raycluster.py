@@ -1,0 +1,189 @@
+"""``--ray ADDRESS``: a batch run by the actors of a Ray cluster (Ray Core), one model load per actor.
+
+Outputs travel through a shared folder: every actor reads its photo and writes its output where the driver's
+plan says, so inputs, ``-o`` and ``--weights`` must be on a file system every node mounts at the same path
+(actors work in the driver's current folder when their node has it, so relative paths work there too). The
+batch engine's locks and partial folders work unchanged on it. Only results (a few hundred bytes) and progress
+events travel through Ray. Inputs are dealt one at a time to whichever actor is free; an actor that dies fails
+the input it was making and is replaced. ``--device cuda`` gives each actor one GPU of the cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from typing import Any
+
+from ..batch import BatchItemResult, Event, Job, JobFactory, Task, clean_abandoned, run_task
+from ..errors import InputError, UsageError, WorkerError
+
+_LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2  # results and events are small; Ray's default takes 30 % of the RAM
+_POLL_SECONDS = 0.05  # how often the driver forwards the actors' progress events
+_CPUS_PER_CPU_ACTOR = 2  # `--workers auto` on a CPU cluster: one actor per this many CPUs
+
+
+class BatchActor:
+    """One Ray actor's state: the job, opened once in the driver's folder (wrapped by ``ray.remote`` at run time,
+    so that importing this module does not import Ray)."""
+
+    def __init__(self, factory: JobFactory, events: Any, folder: str, threads: int) -> None:
+        if os.path.isdir(folder):
+            os.chdir(folder)
+        import cv2
+
+        cv2.setNumThreads(threads)
+        self._events = events
+        self._stack = ExitStack()
+        started = time.monotonic()
+        self._job: Job = self._stack.enter_context(factory.open(self._emit, ()))
+        self.load_seconds = time.monotonic() - started
+
+    def _emit(self, kind: str, payload: Any) -> None:
+        self._events.put((kind, payload))
+
+    def ready(self) -> float:
+        """The seconds the actor took to open its job (load its model)."""
+        return self.load_seconds
+
+    def run(self, task: Task) -> BatchItemResult | None:
+        return run_task(self._job, task, self._emit)
+
+
+def connect(address: str) -> bool:
+    """Join the cluster at ``address`` (``local``: start one on this machine); True when this call started Ray.
+
+    Raises:
+        UsageError: Ray is not installed. WorkerError: no cluster answers at ``address``.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--ray needs Ray: pip install 'cevr[ray]'") from None
+    if ray.is_initialized():  # a library user's own session
+        return False
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    try:
+        if address == "local":
+            ray.init(num_cpus=os.cpu_count(), object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
+        else:
+            ray.init(address=address, **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        hint = "start one with `ray start --head`, set RAY_ADDRESS, or use --ray local"
+        raise WorkerError(f"--ray {address}: no Ray cluster answered ({str(exc).splitlines()[0]}); {hint}") from None
+    return True
+
+
+def actor_shape(workers: int | str, accelerator: str, resources: dict[str, float]) -> tuple[int, float, float]:
+    """(actors, CPUs per actor, GPUs per actor) for ``--workers`` on a cluster with ``resources``.
+
+    CUDA: one GPU per actor, ``auto`` = every GPU of the cluster. The CPU: ``auto`` = one actor per
+    :data:`_CPUS_PER_CPU_ACTOR` CPUs; a given count shares the cluster's CPUs.
+
+    Raises:
+        WorkerError: ``--device cuda`` on a cluster without GPUs.
+    """
+    cpus = max(1.0, resources.get("CPU", 1.0))
+    if accelerator == "cuda":
+        gpus = int(resources.get("GPU", 0))
+        if gpus < 1:
+            raise WorkerError("--ray with --device cuda: the cluster has no GPUs")
+        actors = gpus if workers == "auto" else int(workers)
+        return actors, max(1.0, min(4.0, cpus // actors)), 1.0
+    actors = max(1, int(cpus // _CPUS_PER_CPU_ACTOR)) if workers == "auto" else int(workers)
+    return actors, max(1.0, cpus // actors), 0.0
+
+
+class RayActors:
+    """A batch's tasks on Ray actors (see the module docstring)."""
+
+    def __init__(self, factory: JobFactory, address: str, workers: int | str, tasks: int, on_event: Event) -> None:
+        import ray
+        from ray.util.queue import Queue
+
+        self._started_ray = connect(address)
+        self._on_event = on_event
+        self._in_flight: dict[Any, tuple[Any, Task]] = {}
+        try:
+            count, cpus, gpus = actor_shape(workers, factory.accelerator, ray.cluster_resources())
+            self._events = Queue(actor_options={"num_cpus": 0})
+            self._actor_class = ray.remote(BatchActor).options(num_cpus=cpus, num_gpus=gpus, max_concurrency=1)
+            self._arguments = (factory, self._events, os.getcwd(), int(cpus))
+            self._actors = [self._actor_class.remote(*self._arguments) for _ in range(max(1, min(count, tasks)))]
+            self.load_seconds = self._wait_ready(self._actors)
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_ready(self, actors: Sequence[Any]) -> list[float]:
+        import ray
+
+        try:
+            return list(ray.get([actor.ready.remote() for actor in actors]))
+        except ray.exceptions.RayError as exc:
+            raise WorkerError(f"a Ray actor could not start: {_cause(exc)}") from None
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, BatchItemResult | None]]:
+        import ray
+
+        pending = list(reversed(tasks))
+        idle = list(self._actors)
+        while pending or self._in_flight:
+            while idle and pending:
+                actor, task = idle.pop(), pending.pop()
+                self._in_flight[actor.run.remote(task)] = (actor, task)
+            done, _ = ray.wait(list(self._in_flight), num_returns=1, timeout=_POLL_SECONDS)
+            self._forward_events()
+            for ref in done:
+                actor, task = self._in_flight.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayActorError as exc:  # the actor's process died making this input
+                    clean_abandoned(task.output)
+                    result = BatchItemResult(task.source, "failed", None, str(InputError(
+                        task.source, f"its Ray actor died while making it ({_cause(exc)})")))
+                    actor = self._replace(actor)
+                except ray.exceptions.RayTaskError as exc:
+                    raise WorkerError(f"{task.source}: {_cause(exc)}") from None
+                idle.append(actor)
+                yield task, result
+        self._forward_events()
+
+    def _replace(self, dead: Any) -> Any:
+        fresh = self._actor_class.remote(*self._arguments)
+        self._actors[self._actors.index(dead)] = fresh
+        return fresh
+
+    def _forward_events(self) -> None:
+        if getattr(self, "_events", None) is None:
+            return
+        while not self._events.empty():
+            kind, payload = self._events.get_nowait()
+            self._on_event(kind, payload)
+
+    def close(self) -> None:
+        """Stop the actors (an input in the making is interrupted and cleans its partial output, as Ctrl-C does
+        in a serial run), clean what a killed one left, and stop Ray if this run started it."""
+        import ray
+
+        for ref in self._in_flight:
+            ray.cancel(ref)  # KeyboardInterrupt in the actor
+        if self._in_flight:
+            ray.wait(list(self._in_flight), num_returns=len(self._in_flight), timeout=30)
+        for actor in getattr(self, "_actors", []):
+            ray.kill(actor)
+        for _, task in self._in_flight.values():
+            clean_abandoned(task.output)
+        self._in_flight.clear()
+        if self._started_ray:
+            ray.shutdown()
+
+
+def _cause(exc: BaseException) -> str:
+    """The first line of what went wrong inside Ray (its errors wrap the remote traceback)."""
+    cause = getattr(exc, "cause", None)
+    text = str(cause) if cause is not None else str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
