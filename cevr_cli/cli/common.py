@@ -4,6 +4,8 @@ handling, batch progress and the summary line."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -79,10 +81,22 @@ RayOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads the
     "same path. Needs pip install 'cevr[ray]'.")]
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler, a container stopping): handled as Ctrl-C is, so that the input in the
+    making removes its partial output and the run says what happened."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 @contextmanager
 def errors(debug: bool = False, resume_hint: str = "run the same command again to resume") -> Iterator[None]:
-    """Library errors become one red line and an exit code; tracebacks only with --debug."""
+    """Library errors become one red line and an exit code; tracebacks only with --debug. Ctrl-C and SIGTERM
+    stop the work cleanly (exit 130 and 143, as shells report them)."""
     state["debug"] = state["debug"] or debug
+    in_main_thread = threading.current_thread() is threading.main_thread()  # where Python runs signal handlers
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         yield
     except CevrError as exc:
@@ -90,9 +104,13 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
             traceback.print_exc()
         err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        err.print(f"[yellow]interrupted:[/yellow] finished outputs are kept; {resume_hint}")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        how = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        err.print(f"[yellow]{how}:[/yellow] finished outputs are kept; {resume_hint}")
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def model_spec(name: str, weights: Path | None, device: Enum, precision: Enum) -> Any:
@@ -151,7 +169,7 @@ class BatchProgress:
             self.items_task = self.progress.add_task("inputs", total=payload)
         elif kind == "start" and self.progress is not None and self.per_item:
             line = self.free_evs_tasks.pop() if self.free_evs_tasks else self.progress.add_task("", total=self.per_item)
-            self.progress.update(line, completed=0, description=f"  {Path(payload).name}")
+            self.progress.update(line, completed=0, description=f"  {Path(payload).name}", visible=True)
             self.evs_tasks[Path(payload)] = line
         elif kind == "ev" and self.progress is not None:
             line = self.evs_tasks.get(Path(payload["photo"]))
@@ -167,7 +185,10 @@ class BatchProgress:
             elif payload.message and payload.status == "done" and not self.quiet:
                 err.print(f"{payload.source}: {payload.message}", soft_wrap=True)
             if Path(payload.source) in self.evs_tasks:
-                self.free_evs_tasks.append(self.evs_tasks.pop(Path(payload.source)))
+                line = self.evs_tasks.pop(Path(payload.source))
+                self.free_evs_tasks.append(line)
+                if self.progress is not None:
+                    self.progress.update(line, visible=False)
             if self.progress is not None and self.items_task is not None:
                 self.progress.advance(self.items_task)
 

@@ -1,0 +1,76 @@
+"""`--workers`: a batch dealt to local worker processes keeps every rule of a serial batch."""
+
+import json
+import os
+
+import pytest
+
+from cevr_cli.batch import BatchPolicy, Scale, plan_outputs, run_batch
+from cevr_cli.errors import UsageError
+from cevr_cli.scaleout import local_workers
+from cevr_cli.scaleout.processes import worker_environment
+from tests.scaleout_jobs import MARKER, CopyJob
+
+pytestmark = pytest.mark.slow  # spawns Python processes
+
+
+def _inputs(tmp_path, names):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_text(f"content of {name}")
+    return [folder / name for name in names]
+
+
+def test_two_workers_share_the_batch_and_write_what_a_serial_run_writes(tmp_path):
+    sources = _inputs(tmp_path, [f"p{i}.txt" for i in range(6)])
+    plan = plan_outputs(sources, tmp_path / "out", roots=sources)
+    events = []
+    report = run_batch(plan, CopyJob(delay=0.3), BatchPolicy(), marker=MARKER,
+                       on_event=lambda kind, payload: events.append((kind, payload)), scale=Scale(2))
+    assert report.counts() == {"done": 6} and [item.source for item in report.items] == sources
+    makers = {json.loads((plan[s] / MARKER).read_text())["pid"] for s in sources}
+    assert len(makers) == 2 and os.getpid() not in makers  # dealt to both workers, none ran here
+    assert all((plan[s] / "data.txt").read_text() == s.read_text() for s in sources)
+    warnings = [payload for kind, payload in events if kind == "warning"]
+    assert sorted(w.split(":")[0] for w in warnings) == sorted(s.name for s in sources)  # events reach the driver
+    assert [kind for kind, _ in events].count("start") == 6
+    rerun = run_batch(plan, CopyJob(), BatchPolicy(), marker=MARKER, scale=Scale(2))
+    assert rerun.counts() == {"skipped": 6}  # the same completion rules
+
+
+def test_a_worker_that_dies_fails_its_input_alone_and_is_replaced(tmp_path):
+    sources = _inputs(tmp_path, ["a.txt", "crash.txt", "b.txt", "c.txt", "d.txt"])
+    out = tmp_path / "out"
+    plan = plan_outputs(sources, out, roots=sources)
+    report = run_batch(plan, CopyJob(), BatchPolicy(), marker=MARKER, scale=Scale(2))
+    statuses = {item.source.name: (item.status, item.message) for item in report.items}
+    assert statuses.pop("crash.txt") == (
+        "failed", f"{sources[1]}: its worker process died (signal SIGKILL) while making it")
+    assert {status for status, _ in statuses.values()} == {"done"} and report.exit_code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c", "d"]  # its partial folder and lock cleaned
+
+
+def test_workers_need_a_picklable_job_factory(tmp_path):
+    sources = _inputs(tmp_path, ["a.txt"])
+    plan = plan_outputs(sources, tmp_path / "out", roots=sources)
+    with pytest.raises(UsageError, match="JobFactory"):
+        run_batch(plan, lambda source, folder: None, BatchPolicy(), marker=MARKER, scale=Scale(2))
+
+
+@pytest.mark.parametrize("workers", [0, -1, "two", "", True, 1.5])
+def test_a_bad_worker_count_is_a_usage_error(workers):
+    with pytest.raises(UsageError, match="--workers"):
+        Scale(workers)
+
+
+def test_worker_counts_and_environment(monkeypatch):
+    assert Scale("3").workers == 3 and Scale("auto").workers == "auto" and Scale().in_process
+    assert not Scale(2).in_process and not Scale(ray="local").in_process
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
+    assert local_workers("auto", "cuda") == 2  # one per GPU the user left visible
+    assert local_workers("auto", "cpu") == 1 and local_workers(3, "cpu") == 3
+    env = worker_environment(1, 2, "cuda", ["4", "6"])
+    assert env["CUDA_VISIBLE_DEVICES"] == "6"  # worker 1 on the second of them
+    assert env["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 1) // 2))  # the cores split
+    assert "CUDA_VISIBLE_DEVICES" not in worker_environment(0, 2, "cpu", [])

@@ -1,0 +1,68 @@
+"""`--ray`: a batch on a Ray cluster's actors (a 2-CPU local cluster here) keeps every rule of a serial batch."""
+
+import json
+import os
+
+import pytest
+
+from cevr_cli.batch import BatchPolicy, Scale, plan_outputs, run_batch
+from cevr_cli.errors import WorkerError
+from cevr_cli.scaleout.raycluster import actor_shape
+
+from tests import scaleout_jobs
+from tests.scaleout_jobs import MARKER, CopyJob
+
+pytestmark = pytest.mark.slow  # starts a Ray cluster
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'cevr[ray]' (CI installs it)")
+    ray.cloudpickle.register_pickle_by_value(scaleout_jobs)  # actors need not import the tests package
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=128 * 1024**2)
+    yield ray
+    ray.shutdown()
+
+
+def _inputs(tmp_path, names):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_text(f"content of {name}")
+    return [folder / name for name in names]
+
+
+def test_actors_share_the_batch_and_a_rerun_skips_it(ray_cluster, tmp_path):
+    sources = _inputs(tmp_path, [f"p{i}.txt" for i in range(6)])
+    plan = plan_outputs(sources, tmp_path / "out", roots=sources)
+    events = []
+    report = run_batch(plan, CopyJob(delay=0.3), BatchPolicy(), marker=MARKER,
+                       on_event=lambda kind, payload: events.append((kind, payload)), scale=Scale(2, ray="auto"))
+    assert report.counts() == {"done": 6} and [item.source for item in report.items] == sources
+    makers = {json.loads((plan[s] / MARKER).read_text())["pid"] for s in sources}
+    assert len(makers) == 2 and os.getpid() not in makers
+    assert all((plan[s] / "data.txt").read_text() == s.read_text() for s in sources)
+    assert sorted(p.split(":")[0] for kind, p in events if kind == "warning") == sorted(s.name for s in sources)
+    assert run_batch(plan, CopyJob(), BatchPolicy(), marker=MARKER, scale=Scale(2, ray="auto")).counts() == {
+        "skipped": 6}
+
+
+def test_an_actor_that_dies_fails_its_input_alone(ray_cluster, tmp_path):
+    sources = _inputs(tmp_path, ["a.txt", "crash.txt", "b.txt", "c.txt"])
+    out = tmp_path / "out"
+    plan = plan_outputs(sources, out, roots=sources)
+    report = run_batch(plan, CopyJob(), BatchPolicy(), marker=MARKER, scale=Scale(2, ray="auto"))
+    statuses = {item.source.name: item for item in report.items}
+    crashed = statuses.pop("crash.txt")
+    assert crashed.status == "failed" and crashed.message.startswith(f"{sources[1]}: its Ray actor died")
+    assert {item.status for item in statuses.values()} == {"done"} and report.exit_code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c"]
+
+
+def test_actor_shapes():
+    assert actor_shape("auto", "cuda", {"CPU": 32.0, "GPU": 4.0}) == (4, 4.0, 1.0)  # one GPU each
+    assert actor_shape("auto", "cpu", {"CPU": 16.0}) == (8, 2.0, 0.0)
+    assert actor_shape(3, "cpu", {"CPU": 12.0}) == (3, 4.0, 0.0)  # a given count shares the CPUs
+    assert actor_shape("auto", "cpu", {"CPU": 1.0}) == (1, 1.0, 0.0)
+    with pytest.raises(WorkerError, match="no GPUs"):
+        actor_shape("auto", "cuda", {"CPU": 8.0})

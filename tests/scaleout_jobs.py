@@ -1,0 +1,38 @@
+"""Job factories for the scale-out tests: importable by name, so worker processes can unpickle them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+MARKER = "done.json"
+
+
+@dataclass(frozen=True)
+class CopyJob:
+    """Copies each input into ``<output>/data.txt`` and writes a marker naming the process that did it; an input
+    named ``crash*`` kills its process (SIGKILL) halfway, as a decoder crash or the OOM killer would; each input
+    takes ``delay`` seconds after its data is written."""
+
+    delay: float = 0.0
+    accelerator: str = "cpu"
+
+    @contextmanager
+    def open(self, emit, order: Sequence[Path]) -> Iterator:
+        pid = os.getpid()
+
+        def job(source: Path, folder: Path) -> None:
+            emit("warning", f"{source.name}: made by {pid}")
+            (folder / "data.txt").write_text(source.read_text())
+            if source.name.startswith("crash"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(self.delay)
+            (folder / MARKER).write_text(json.dumps({"files": ["data.txt"], "pid": pid}))
+
+        yield job
