@@ -62,7 +62,7 @@ def test_workers_and_ray_write_the_serial_runs_files(tmp_path, serial_run, where
     photos = common[1]
     spread = _run(*common, "-o", tmp_path / "spread", "--json", *where)
     assert serial[0] == spread[0] == 1  # the truncated photo failed, and said so
-    for code, stdout, stderr in (serial, spread):
+    for _, stdout, stderr in (serial, spread):
         assert "Traceback" not in stderr
         failed = [item for item in json.loads(stdout)["items"] if item["status"] == "failed"]
         assert [item["source"] for item in failed] == [str(photos / "truncated.jpg")]

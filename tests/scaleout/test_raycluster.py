@@ -8,7 +8,6 @@ import pytest
 from cevr_cli.batch import BatchPolicy, Scale, plan_outputs, run_batch
 from cevr_cli.errors import WorkerError
 from cevr_cli.scaleout.raycluster import actor_shape
-
 from tests import scaleout_jobs
 from tests.scaleout_jobs import MARKER, CopyJob
 
