@@ -1,0 +1,91 @@
+"""Scale-out overheads on this machine: the same batch serial, with ``--workers N`` and with ``--ray local``.
+
+Each variant is one `cevr stack` process (as a user runs it), on the same photos into its own folder, timed
+end to end; the photos are small so that the figures are the per-photo cost of the machinery, not of the
+network. Also the model-load cost of one worker: a fresh Python process importing cevr and loading the
+shipped residual model, as each worker and each Ray actor does once.
+
+    python tests/benchmarks/bench_scaleout.py [--photos 40] [--size 256x192] [--workers 2] [--evs -1,1]
+
+Prints one JSON object: seconds per variant, the overhead per photo against the serial run of the same
+invocation, and the model-load seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def make_photos(folder: Path, count: int, width: int, height: int) -> None:
+    import cv2
+
+    from cevr_cli.evaluation.procedural import procedural_radiance
+    from cevr_cli.training.camera import CameraResponse, auto_exposure_scale, render_ldr
+
+    folder.mkdir(parents=True)
+    for index in range(count):
+        radiance = procedural_radiance(height, width, seed=index)
+        photo = render_ldr(radiance, 0.0, CameraResponse("srgb"), exposure_scale=auto_exposure_scale(radiance))
+        cv2.imwrite(str(folder / f"photo{index:03d}.jpg"), (photo[..., ::-1] * 255).round().astype("uint8"))
+
+
+def timed_stack(photos: Path, out: Path, evs: str, extra: list[str]) -> float:
+    command = [sys.executable, "-m", "cevr_cli", "stack", str(photos), "-o", str(out), "--evs", evs,
+               "--device", "cpu", "--quiet", *extra]
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - started
+
+
+def model_load_seconds() -> dict[str, float]:
+    code = ("import time; t0 = time.perf_counter(); from cevr_cli.exposure import ModelSpec; "
+            "t1 = time.perf_counter(); ModelSpec(device='cpu').load(); t2 = time.perf_counter(); "
+            "print(t1 - t0, t2 - t1)")
+    imports, load = map(float, subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                              text=True).stdout.split())
+    return {"import_seconds": round(imports, 2), "load_seconds": round(load, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, default=40)
+    parser.add_argument("--size", default="256x192")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--evs", default="-1,1")
+    parser.add_argument("--no-ray", action="store_true", help="skip --ray local (Ray not installed)")
+    args = parser.parse_args()
+    width, height = map(int, args.size.split("x"))
+    with tempfile.TemporaryDirectory(prefix="cevr-bench-scaleout-") as tmp:
+        root = Path(tmp)
+        make_photos(root / "photos", args.photos, width, height)
+        variants = {"serial": [], f"workers {args.workers}": ["--workers", str(args.workers)]}
+        if not args.no_ray:
+            variants[f"ray local, {args.workers} actors"] = ["--ray", "local", "--workers", str(args.workers)]
+        seconds = {name: timed_stack(root / "photos", root / f"out{index}", args.evs, extra)
+                   for index, (name, extra) in enumerate(variants.items())}
+    serial = seconds["serial"]
+    report = {
+        "photos": args.photos, "size": args.size, "evs": args.evs, "cpus": _cpus(),
+        "seconds": {name: round(value, 2) for name, value in seconds.items()},
+        "ratio_to_serial": {name: round(value / serial, 2) for name, value in seconds.items()},
+        "overhead_per_photo_seconds": {name: round((value - serial) / args.photos, 3)
+                                       for name, value in seconds.items() if name != "serial"},
+        "one_worker_startup": model_load_seconds(),
+    }
+    print(json.dumps(report, indent=2))
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    main()
