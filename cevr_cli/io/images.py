@@ -22,7 +22,7 @@ from ..vocabulary import RAW_SUFFIXES
 from . import opencv
 from .atomic import atomic_path
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
-from .exif import ExifInfo, exif_from_pillow
+from .exif import CEVR_SOFTWARE, ORIENTATION_TAG, SOFTWARE_TAG, ExifInfo, exif_from_pillow, with_tags
 
 # The request an output was made by, as JSON under this key in the image's comment (see write_ldr).
 REQUEST_KEY = "cevr_request"
@@ -216,15 +216,14 @@ def _av1_bit_depth(path: Path) -> int:
 def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
     import rawpy
 
-    from .exif import read_exif
-    from .raw import open_raw
+    from .raw import open_raw, raw_exif
 
-    exif = read_exif(path)  # before the (long) decode, and with its own file handle
     with open_raw(path, max_megapixels, min_side) as raw:
+        exif = raw_exif(path, raw)
         data = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16,
                                output_color=rawpy.ColorSpace.sRGB)
     rgb = data.astype(np.float32) / 65535.0
-    return Photo(path, rgb, 16, exif, None, None, ColourSpace(SRGB, RAW_DEVELOPED))
+    return Photo(path, rgb, 16, exif, None, exif.rendered_exif(), ColourSpace(SRGB, RAW_DEVELOPED))
 
 
 def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int = 16) -> Photo:
@@ -234,21 +233,6 @@ def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int
     if path.suffix.lower() in RAW_SUFFIXES:
         return _read_raw(path, max_megapixels, min_side)
     return _read_ldr(path, max_megapixels, min_side)
-
-
-def _reset_orientation(exif_bytes: bytes | None) -> bytes | None:
-    """Pixels are written upright, so carried EXIF must say orientation 1."""
-    if not exif_bytes:
-        return None
-    from PIL import Image
-
-    exif = Image.Exif()
-    try:
-        exif.load(exif_bytes)
-    except Exception:  # foreign EXIF we cannot parse is dropped rather than carried corrupt
-        return None
-    exif[0x0112] = 1
-    return exif.tobytes()
 
 
 def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_bytes: bytes | None = None,
@@ -278,7 +262,7 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
             from PIL import Image, PngImagePlugin
 
             kwargs: dict[str, Any] = {}
-            exif = _reset_orientation(exif_bytes)
+            exif = with_tags(exif_bytes, {ORIENTATION_TAG: 1})  # the pixels are written upright
             if exif:
                 kwargs["exif"] = exif
             if icc_profile:
@@ -326,18 +310,20 @@ def read_request(path: str | Path) -> dict[str, Any] | None:
     return recorded.get(REQUEST_KEY) if isinstance(recorded, dict) else None
 
 
-# EXIF tags that are also baseline TIFF tags (TIFF 6.0): ImageDescription, Make, Model, DateTime, Artist, Copyright.
-_TIFF_TEXT_TAGS = (270, 271, 272, 306, 315, 33432)
+# EXIF tags that are also baseline TIFF tags (TIFF 6.0): ImageDescription, Make, Model, Software, DateTime,
+# Artist, Copyright.
+_TIFF_TEXT_TAGS = (270, 271, 272, SOFTWARE_TAG, 306, 315, 33432)
 
 
 def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_profile: bytes | None,
                 comment: str | None) -> None:
     """``comment``, else the source's EXIF ImageDescription, is the ImageDescription (tifffile writes that tag
-    only through ``description``, and by default fills it with its own shape JSON)."""
+    only through ``description``, and by default fills it with its own shape JSON). Software is the carried
+    EXIF's (cevr's own for images it rendered in sRGB, see :mod:`cevr_cli.io.exif`), or cevr when there is
+    no EXIF to carry."""
     import tifffile
 
-    extratags = []
-    description = comment
+    text: dict[int, str] = {}
     if exif_bytes:
         from PIL import Image
 
@@ -346,13 +332,10 @@ def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_pro
             exif.load(exif_bytes)
         except (SyntaxError, ValueError, OSError):  # unreadable EXIF: pixels and ICC still go out
             exif = {}
-        for tag in _TIFF_TEXT_TAGS:
-            value = exif.get(tag)
-            if not (isinstance(value, str) and value.strip("\x00 ")):
-                continue
-            if tag != 270:
-                extratags.append((tag, "s", 0, value.strip("\x00"), True))
-            elif description is None:
-                description = value.strip("\x00")
+        text = {tag: value.strip("\x00") for tag in _TIFF_TEXT_TAGS
+                if isinstance(value := exif.get(tag), str) and value.strip("\x00 ")}
+    description = comment if comment is not None else text.pop(270, None)
+    software = text.pop(SOFTWARE_TAG, False) if exif_bytes else CEVR_SOFTWARE
+    extratags = [(tag, "s", 0, value, True) for tag, value in text.items() if tag != 270]
     tifffile.imwrite(path, codes, photometric="rgb", compression="zlib", iccprofile=icc_profile or None,
-                     extratags=extratags, software="cevr", description=description, metadata=None)
+                     extratags=extratags, software=software, description=description, metadata=None)

@@ -137,6 +137,34 @@ def test_tiff_carries_icc_and_camera_tags(tmp_path, bits):
     np.testing.assert_array_equal(back, np.round(rgb * levels).astype(back.dtype))
 
 
+def test_a_tiffs_software_is_the_carried_exifs_and_cevrs_without_exif(tmp_path):
+    """A TIFF stack of a camera JPEG keeps the camera's encoding and its Software; only EXIF cevr made for its
+    own sRGB rendering (or no EXIF at all) says cevr."""
+    from cevr_cli.io.exif import CEVR_SOFTWARE, ExifInfo
+
+    rgb = np.zeros((8, 8, 3), np.float32)
+    camera = Image.Exif()
+    camera[0x010F], camera[0x0131] = "TestCam", "Firmware 1.1"
+    rendered = ExifInfo(camera_make="TestCam", iso=100).rendered_exif()
+    for name, exif_bytes, software in [("camera", camera.tobytes(), "Firmware 1.1"),
+                                       ("rendered", rendered, CEVR_SOFTWARE), ("none", None, CEVR_SOFTWARE)]:
+        write_ldr(tmp_path / f"{name}.tif", rgb, bit_depth=16, exif_bytes=exif_bytes)
+        with Image.open(tmp_path / f"{name}.tif") as tiff:
+            assert tiff.tag_v2[305] == software, name
+
+
+def test_rendered_exif_holds_the_known_facts_upright_and_signed_by_cevr():
+    from cevr_cli.io.exif import CEVR_SOFTWARE, ExifInfo, exif_from_pillow
+
+    info = ExifInfo(camera_make="Cam", camera_model="X100", lens="23mm", exposure_time=1 / 125, f_number=8.0,
+                    iso=400, datetime_original="2024:05:01 10:11:12", orientation=6)
+    exif = Image.Exif()
+    exif.load(info.rendered_exif())
+    assert exif_from_pillow(exif) == ExifInfo(**{**info.__dict__, "orientation": 1, "software": CEVR_SOFTWARE})
+    exif.load(ExifInfo().rendered_exif())  # nothing known: orientation and Software only, no empty tags
+    assert dict(exif) == {0x0112: 1, 0x0131: CEVR_SOFTWARE}
+
+
 def test_exposure_value_formula():
     info = ExifInfo(exposure_time=1 / 125, f_number=8.0, iso=100)
     assert info.exposure_value() == pytest.approx(np.log2(64 * 125))  # 12.966
