@@ -50,7 +50,8 @@ def is_raw(path: Path) -> bool:
 
 def photo_source(photo: Photo) -> SourceMetadata:
     return SourceMetadata(photo.path, photo.exif, photo.exif_bytes, photo.icc_profile,
-                          (photo.rgb.shape[1], photo.rgb.shape[0]), photo.bit_depth, photo.colour)
+                          (photo.rgb.shape[1], photo.rgb.shape[0]), photo.bit_depth, photo.colour,
+                          photo.translucent)
 
 
 def read_measured(path: Path, *, response: str, raw_mode: str, max_megapixels: float,

@@ -38,6 +38,7 @@ class Photo:
     icc_profile: bytes | None  # the profile outputs carry: None once the pixels were converted to sRGB
     exif_bytes: bytes | None
     colour: ColourSpace | None = None  # the source's colour space and what decoding did about it
+    translucent: float = 0.0  # fraction of pixels an alpha channel made not fully opaque; the alpha is dropped
 
 
 def read_image_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
@@ -132,17 +133,26 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
         raise InputError(path, f"truncated or corrupt image data ({reason})") from None
     except Image.DecompressionBombError:
         raise InputError(path, "too large: refused as a decompression bomb") from None
-    if data.ndim == 2:
-        data = np.repeat(data[..., None], 3, axis=2)
-    elif data.shape[2] == 4:
-        data = data[..., :3]
-    elif data.shape[2] == 2:  # grey + alpha
-        data = np.repeat(data[..., :1], 3, axis=2)
+    data, translucent = _drop_alpha(data)
     codes, colour, icc = to_srgb(data, icc)
     rgb = codes.astype(np.float32) / (255.0 if codes.dtype == np.uint8 else 65535.0)
     if info is not None:
         rgb = _orient(rgb, info.orientation)
-    return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes, colour)
+    return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes, colour, translucent)
+
+
+def _drop_alpha(data: np.ndarray) -> tuple[np.ndarray, float]:
+    """RGB codes of grey, grey + alpha, RGB or RGBA codes, and the fraction of pixels the dropped alpha
+    channel made not fully opaque (cevr works on opaque light: a transparent pixel shows its stored colour)."""
+    if data.ndim == 2:
+        return np.repeat(data[..., None], 3, axis=2), 0.0
+    channels = data.shape[2]
+    if channels not in (2, 4):
+        return data, 0.0
+    alpha = data[..., -1]
+    translucent = float(np.mean(alpha < np.iinfo(alpha.dtype).max))
+    colour = np.repeat(data[..., :1], 3, axis=2) if channels == 2 else data[..., :3]
+    return colour, translucent
 
 
 def _register_heif() -> None:
@@ -153,7 +163,7 @@ def _register_heif() -> None:
 
 
 def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
-    """RGB or grey(+alpha) codes (uint8 or uint16) and their bit depth, decoded by OpenCV; ``im`` is Pillow's
+    """RGB(A) or grey codes (uint8 or uint16) and their bit depth, decoded by OpenCV; ``im`` is Pillow's
     handle on the same file."""
     im.load()  # raises on truncated data, which OpenCV would decode silently as grey
     data = _opencv_codes(path)
@@ -165,15 +175,17 @@ def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
 
 
 def _opencv_codes(path: Path) -> np.ndarray | None:
-    """The codes OpenCV decodes, BGR(A) turned to RGB with alpha dropped; None when it cannot decode the file."""
+    """The codes OpenCV decodes, BGR(A) turned to RGB(A); None when it cannot decode the file."""
     import cv2
 
     try:
         data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
     except cv2.error:  # a decoder's own refusal: one input's failure, not the batch's
         return None
-    if data is not None and data.ndim == 3 and data.shape[2] >= 3:
-        data = data[..., 2::-1]
+    if data is not None and data.ndim == 3 and data.shape[2] == 3:
+        return data[..., ::-1]
+    if data is not None and data.ndim == 3 and data.shape[2] == 4:
+        return data[..., [2, 1, 0, 3]]
     return data
 
 

@@ -61,6 +61,27 @@ def test_grey_and_alpha_become_rgb(tmp_path):
     assert read_photo(tmp_path / "a.png").rgb.shape == (20, 20, 3)
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_dropped_alpha_channel_is_said_with_the_share_of_pixels_it_hid(tmp_path, bits):
+    """Issue 23 item 17: alpha was dropped without a word; now the photo source warns, as its colour does."""
+    from cevr_cli.measure import photo_source
+
+    top = 2**bits - 1
+    rgba = np.full((20, 20, 4), top // 2, np.uint16 if bits == 16 else np.uint8)
+    rgba[..., 0] = top  # blue: OpenCV writes BGRA
+    rgba[..., 3] = top
+    rgba[:5, :, 3] = 0  # a quarter of the pixels transparent
+    cv2.imwrite(str(tmp_path / "cut-out.png"), rgba)
+    cv2.imwrite(str(tmp_path / "opaque.png"), np.dstack([rgba[..., :3], np.full((20, 20), top, rgba.dtype)]))
+    photo = read_photo(tmp_path / "cut-out.png")
+    assert photo.translucent == 0.25 and photo.rgb.shape == (20, 20, 3)
+    np.testing.assert_allclose(photo.rgb[0, 0], [(top // 2) / top, (top // 2) / top, 1.0])  # colour kept, as RGB
+    assert "alpha channel dropped (25.0% of the pixels were not opaque: they show their stored colour)" in \
+        photo_source(photo).warnings()
+    opaque = read_photo(tmp_path / "opaque.png")  # an alpha channel that hides nothing is not worth a word
+    assert opaque.translucent == 0.0 and not any("alpha" in w for w in photo_source(opaque).warnings())
+
+
 def huge_png(path, width, height):
     """A valid PNG header claiming a huge size, with almost no data (must be refused before decoding)."""
     def chunk(kind, data):
