@@ -116,8 +116,13 @@ def write_crf_csv(path: PathLike, response: ResponseCurve) -> None:
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
+_PLOT_SCALE, _PLOT_INK = 0.4, (40, 40, 40)  # small dark-grey labels
+_PLOT_TICKS = 5
+
+
 def write_crf_plot(path: PathLike, response: ResponseCurve, *, size: tuple[int, int] = (512, 384)) -> None:
-    """Draw g(code) per channel as a PNG (OpenCV lines; x = code, y = ln exposure), atomically.
+    """Draw g(code) per channel as a PNG with OpenCV, atomically: x = pixel code (0 .. the top code), y = ln
+    exposure (g = ln E dt, Debevec & Malik Eq. 2), each axis labelled with its name and tick values.
 
     Raises:
         OutputError: the file cannot be written.
@@ -127,16 +132,45 @@ def write_crf_plot(path: PathLike, response: ResponseCurve, *, size: tuple[int, 
     from .io.images import write_ldr
 
     width, height = size
-    margin = 24
+    left, right, top, bottom = 52, 12, 12, 36  # room for the y tick values and label, the x ticks and label
     canvas = np.full((height, width, 3), 255, dtype=np.uint8)
     g = response.g
     lo, hi = float(g.min()), float(g.max())
     span = hi - lo if hi > lo else 1.0
-    x = margin + (response.codes / response.codes[-1]) * (width - 2 * margin)
-    cv2.rectangle(canvas, (margin, margin), (width - margin, height - margin), (160, 160, 160), 1)
+    top_code = float(response.codes[-1])
+
+    def at_x(code: float) -> int:
+        return round(left + code / top_code * (width - left - right))
+
+    def at_y(value: float) -> int:
+        return round(height - bottom - (value - lo) / span * (height - top - bottom))
+
+    def text(label: str, x: int, y: int, image: np.ndarray = canvas) -> None:
+        cv2.putText(image, label, (x, y), cv2.FONT_HERSHEY_SIMPLEX, _PLOT_SCALE, _PLOT_INK, 1, cv2.LINE_AA)
+
+    def text_width(label: str) -> int:
+        return cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, _PLOT_SCALE, 1)[0][0]
+
+    cv2.rectangle(canvas, (left, top), (width - right, height - bottom), (160, 160, 160), 1)
+    for tick in np.linspace(0.0, 1.0, _PLOT_TICKS):
+        code, value = min(tick * (top_code + 1), top_code), lo + tick * span  # 0, 64, 128, 192, 255
+        x, y = at_x(code), at_y(value)
+        cv2.line(canvas, (x, height - bottom), (x, height - bottom + 3), _PLOT_INK, 1)
+        text(f"{code:.0f}", min(x - text_width(f"{code:.0f}") // 2, width - 1 - text_width(f"{code:.0f}")),
+             height - bottom + 14)
+        cv2.line(canvas, (left - 3, y), (left, y), _PLOT_INK, 1)
+        text(f"{value:.1f}", left - 5 - text_width(f"{value:.1f}"), y + 4)
+    text("code", (left + width - right) // 2 - text_width("code") // 2, height - 6)
+    label = "ln exposure"
+    strip = np.full((14, text_width(label) + 2, 3), 255, dtype=np.uint8)  # drawn level, then turned upright
+    text(label, 1, 10, strip)
+    strip = np.ascontiguousarray(np.rot90(strip))
+    y0 = max(0, (top + height - bottom) // 2 - strip.shape[0] // 2)
+    strip = strip[: height - y0]
+    canvas[y0 : y0 + strip.shape[0], 2 : 2 + strip.shape[1]] = strip
     for c, rgb in enumerate(((220, 0, 0), (0, 160, 0), (0, 0, 220))):
-        y = height - margin - (g[:, c] - lo) / span * (height - 2 * margin)
-        points = np.round(np.stack([x, y], axis=1)).astype(np.int32).reshape(-1, 1, 2)
+        points = np.array([(at_x(code), at_y(value)) for code, value in zip(response.codes, g[:, c], strict=True)],
+                          dtype=np.int32).reshape(-1, 1, 2)
         cv2.polylines(canvas, [points], isClosed=False, color=rgb, thickness=1, lineType=cv2.LINE_AA)
     write_ldr(Path(path), canvas, bit_depth=8)
 

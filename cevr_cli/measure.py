@@ -50,7 +50,8 @@ def is_raw(path: Path) -> bool:
 
 def photo_source(photo: Photo) -> SourceMetadata:
     return SourceMetadata(photo.path, photo.exif, photo.exif_bytes, photo.icc_profile,
-                          (photo.rgb.shape[1], photo.rgb.shape[0]), photo.bit_depth, photo.colour)
+                          (photo.rgb.shape[1], photo.rgb.shape[0]), photo.bit_depth, photo.colour,
+                          photo.translucent)
 
 
 def read_measured(path: Path, *, response: str, raw_mode: str, max_megapixels: float,
@@ -65,7 +66,7 @@ def read_measured(path: Path, *, response: str, raw_mode: str, max_megapixels: f
 
         raw = read_raw_linear(path, max_megapixels=max_megapixels)
         h, w = raw.linear.shape[:2]
-        source = SourceMetadata(raw.path, raw.exif, None, None, (w, h), 16)
+        source = SourceMetadata(raw.path, raw.exif, raw.exif.rendered_exif(), None, (w, h), 16)
         reason = "camera RAW: linear sensor data, frames sRGB-encoded"
         if response not in ("auto", "linear"):
             reason += f" (--response {response} applies to encoded photos; --raw-mode cevr to use it)"
@@ -80,6 +81,6 @@ def read_measured(path: Path, *, response: str, raw_mode: str, max_megapixels: f
             else choose_response(response, raw=False, make=None, model=None)
     else:
         choice = choose_response(response, raw=False, make=exif.camera_make if exif else None,
-                                 model=exif.camera_model if exif else None)
+                                 model=exif.camera_model if exif else None, software=exif.software if exif else None)
     bits = 8 if photo.bit_depth <= 8 else 16
     return MeasuredPhoto(measure_photo(photo.rgb, choice.response, bits), choice, photo_source(photo), bits)

@@ -29,11 +29,15 @@ class SourceMetadata:
     size: tuple[int, int] | None = None  # width, height
     bit_depth: int | None = None
     colour: ColourSpace | None = None
+    translucent: float = 0.0  # fraction of pixels the dropped alpha channel made not fully opaque
 
     def warnings(self) -> list[str]:
-        """Everything a user should know about the source: unknown exposure, unconverted colour space."""
+        """Everything a user should know about the source: unknown exposure, unconverted colour space,
+        transparency dropped."""
         colour = self.colour.warning() if self.colour is not None else None
-        return self.exposure_warnings() + ([colour] if colour else [])
+        alpha = (f"alpha channel dropped ({self.translucent:.1%} of the pixels were not opaque: they show their "
+                 "stored colour)") if self.translucent else None
+        return self.exposure_warnings() + [text for text in (colour, alpha) if text]
 
     def exposure_warnings(self) -> list[str]:
         """Why the photo's absolute exposure (EV100) is unknown, if it is."""

@@ -14,8 +14,9 @@ Built in (:func:`parse_response`):
   the held-out curves are excluded (see ``cevr_cli/data/README.md``).
 * a profile file (JSON, written by ``cevr calibrate``): a per-channel table for one camera.
 
-``auto`` (:func:`choose_response`) routes by what the file says: camera RAW -> linear; a photo with camera
-EXIF (Make) -> the installed profile of that camera, else ``camera``; anything else -> ``srgb``.
+``auto`` (:func:`choose_response`) routes by what the file says: camera RAW -> linear; an image cevr rendered
+(EXIF Software cevr) -> ``srgb``; a photo with camera EXIF (Make) -> the installed profile of that camera,
+else ``camera``; anything else -> ``srgb``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy as np
 
 from .errors import InputError, UsageError
 from .imaging import srgb_decode, srgb_encode
+from .io.exif import is_cevr_software
 
 PROFILE_FORMAT = "cevr-response"
 PROFILE_VERSION = 1
@@ -291,16 +293,21 @@ def parse_response(spec: str) -> Response:
         raise UsageError(str(exc)) from None
 
 
-def choose_response(spec: str, *, raw: bool, make: str | None, model: str | None) -> ResponseChoice:
+def choose_response(spec: str, *, raw: bool, make: str | None, model: str | None,
+                    software: str | None = None) -> ResponseChoice:
     """The response for one photo: ``spec`` itself, or for ``auto`` what the file says.
 
     ``raw``: the photo is camera RAW data (linear). ``make``/``model``: its EXIF camera, if any.
+    ``software``: its EXIF Software; cevr's own sRGB renderings (a RAW's stack frames, tone-mapped images)
+    name cevr there and carry the camera's Make, which does not make them camera JPEGs.
     """
     name = check_response_spec(spec)
     if name != "auto":
         return ResponseChoice(parse_response(name), f"--response {name}")
     if raw:
         return ResponseChoice(LINEAR, "camera RAW: linear sensor data")
+    if is_cevr_software(software):
+        return ResponseChoice(SRGB, f"EXIF Software {software}: cevr's own sRGB rendering")
     if make:
         camera = " ".join(v for v in (make, model) if v)
         profile = installed_profile(make, model)

@@ -70,19 +70,22 @@ def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *,
     """Tone-map linear RGB and write it: 8-bit for .png/.jpg, 16-bit for .tif, atomically.
 
     ``exif_bytes`` / ``icc_profile`` (the source photo's) and ``request`` (what made the image) are carried
-    as :func:`cevr_cli.io.images.write_ldr` allows.
+    as :func:`cevr_cli.io.images.write_ldr` allows, the EXIF marked as cevr's rendering (its Make is not
+    the pixels' camera encoding any more).
 
     Raises:
         UsageError: unknown operator or output suffix.
         OutputError: the file cannot be written.
     """
     from .hdr.tonemap import tonemap_to_display
+    from .io.exif import mark_rendered
     from .io.images import write_ldr
 
     dst = Path(dst)
     bits = _display_bits(dst)
     display = tonemap_to_display(radiance, operator, key=key, white=white, gamma=gamma, srgb=srgb)
-    write_ldr(dst, display, bit_depth=bits, exif_bytes=exif_bytes, icc_profile=icc_profile, request=request)
+    write_ldr(dst, display, bit_depth=bits, exif_bytes=mark_rendered(exif_bytes), icc_profile=icc_profile,
+              request=request)
 
 
 def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,

@@ -5,10 +5,12 @@ sRGB, AsShotNeutral 1, 1, 1 and CalibrationIlluminant1 = D65 develops to exactly
 DNG (32803, RGGB) exercises demosaicing and white balance with unequal channel saturation.
 """
 
+import struct
 from pathlib import Path
 
 import numpy as np
 import tifffile
+from PIL.TiffImagePlugin import IFDRational, ImageFileDirectory_v2
 
 # IEC 61966-2-1 XYZ (D65) -> linear sRGB.
 XYZ_TO_SRGB = np.array([[3.2406, -1.5372, -0.4986], [-0.9689, 1.8758, 0.0415], [0.0557, -0.2040, 1.0570]])
@@ -36,6 +38,39 @@ def _dng_tags(white: int, neutral) -> list[tuple]:
 def write_linear_dng(path: Path, data: np.ndarray, white: int) -> Path:
     """``data``: HxWx3 uint16 sensor values (0..white)."""
     tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=_dng_tags(white, (1, 1, 1)))
+    return path
+
+
+_EXIF_PLACEHOLDER = 34666  # an unassigned tag, next to the ExifTag (34665) in IFD0's sorted order
+
+
+def write_camera_dng(path: Path, data: np.ndarray, white: int, *, make: str, model: str, date: str,
+                     exposure_time: float, f_number: float, iso: int, lens: str, orientation: int = 1) -> Path:
+    """A linear DNG with what a camera records: Make, Model, DateTime and Orientation in IFD0, and an EXIF
+    IFD with the exposure time, f-number, ISO, DateTimeOriginal and lens. tifffile refuses to write an ExifTag,
+    so IFD0 gets a placeholder tag that becomes the ExifTag pointing at an IFD appended with Pillow's writer.
+    Like every DNG tifffile writes, IFD0 also holds tifffile's own ImageDescription (shape JSON): junk that
+    outputs must not carry."""
+    ifd0 = [(271, "s", 0, make, True), (272, "s", 0, model, True), (306, "s", 0, date, True),
+            (274, "H", 1, orientation, True), (_EXIF_PLACEHOLDER, "I", 1, 0, True)]
+    tifffile.imwrite(path, data, photometric=34892, planarconfig="contig",
+                     extratags=_dng_tags(white, (1, 1, 1)) + ifd0)
+    with tifffile.TiffFile(path) as tif:
+        placeholder = tif.pages[0].tags[_EXIF_PLACEHOLDER]
+    exif = ImageFileDirectory_v2(b"II*\x00\x00\x00\x00\x00")
+    exif[33434] = IFDRational(exposure_time)  # ExposureTime
+    exif[33437] = IFDRational(f_number)  # FNumber
+    exif[34855] = iso  # ISOSpeedRatings
+    exif[36867] = date  # DateTimeOriginal
+    exif[42036] = lens  # LensModel
+    with open(path, "r+b") as fh:
+        end = fh.seek(0, 2) + fh.tell() % 2  # IFDs start on a word boundary
+        fh.seek(placeholder.offset)
+        fh.write(struct.pack("<H", 34665))  # the ExifTag sorts where its placeholder did
+        fh.seek(placeholder.valueoffset)
+        fh.write(struct.pack("<I", end))
+        fh.seek(end)
+        fh.write(exif.tobytes(end))
     return path
 
 

@@ -65,6 +65,22 @@ def test_crf_csv_and_plot(tmp_path: Path) -> None:
     assert plot.shape == (120, 200, 3) and (plot < 128).any()
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_the_crf_plot_labels_its_axes_with_names_and_tick_values(tmp_path: Path, bits: int) -> None:
+    """Issue 23 item 17: the plot had no axes. Text (dark grey; the curves are coloured, the frame light grey)
+    is drawn below the plot (code ticks at both ends and the middle, the name) and left of it (ln exposure)."""
+    from cevr_cli.fuse import known_response_curve
+    from cevr_cli.response import SRGB
+
+    write_crf_plot(tmp_path / "crf.png", known_response_curve(SRGB, bits), size=(512, 384))
+    text = np.all(cv2.imread(str(tmp_path / "crf.png")) < 100, axis=-1)
+    below, left = text[384 - 30 :], text[:, :48]
+    for x0, x1 in [(40, 70), (230, 290), (460, 512)]:  # "0", "code" / the middle tick, the top code
+        assert below[:, x0:x1].any(), (x0, x1)
+    for y0, y1 in [(0, 30), (150, 230), (320, 354)]:  # the largest g, "ln exposure", the smallest g
+        assert left[y0:y1].any(), (y0, y1)
+
+
 @pytest.mark.parametrize("fmt", ["exr", "hdr"])
 def test_write_hdr_output_to_a_name_that_is_not_utf8(tmp_path: Path, fmt: str) -> None:
     # A photo named b"IMG-\xff.jpg" gives outputs named after it (issue 23: its EXR failed after the whole stack).

@@ -3,6 +3,7 @@ built from the same declaration, with the same one-line refusals and exit 2."""
 
 from dataclasses import dataclass, fields
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -62,6 +63,8 @@ BAD_TONEMAP = [
     ({"gamma": 0.0}, ["--gamma", "0"], "--gamma 0: must be > 0"),
     ({"key": 0.0}, ["--key", "0"], "--key 0: must be > 0"),
     ({"white": -2.0}, ["--white", "-2"], "--white -2: must be > 0"),
+    ({"white": float("nan")}, ["--white", "nan"], "--white nan: must be a finite number"),
+    ({"gamma": float("inf")}, ["--gamma", "inf"], "--gamma inf: must be a finite number"),
     ({"tmo": "kimkautz", "key": 0.2}, ["--tmo", "kimkautz", "--key", "0.2"],
      "--tmo kimkautz takes no --key or --white"),
 ]
@@ -79,6 +82,19 @@ def test_cevr_tonemap_refuses_them_with_the_same_line_and_exit_2(tmp_path, _, ar
     result = CliRunner().invoke(app, ["tonemap", str(tmp_path / "missing.exr"), "-o", str(tmp_path / "out"), *argv])
     assert result.exit_code == 2
     assert f"error: {message}" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_tonemap_value_is_one_usage_error_before_any_file_is_read(tmp_path):
+    """Issue 23 item 17: --gamma/--key/--white were checked per file and reported without the file; they are
+    checked once, before the inputs are looked at: one line, exit 2, nothing written, whatever the files."""
+    from cevr_cli.io.hdrfile import write_exr
+
+    for name in ("a.exr", "b.exr"):
+        write_exr(tmp_path / name, np.ones((8, 8, 3), np.float32))
+    result = CliRunner().invoke(app, ["tonemap", str(tmp_path / "a.exr"), str(tmp_path / "b.exr"), "-o",
+                                      str(tmp_path / "out"), "--gamma", "-1"])
+    assert result.exit_code == 2 and result.output.strip() == "error: --gamma -1: must be > 0"
     assert not (tmp_path / "out").exists()
 
 

@@ -126,6 +126,17 @@ def test_auto_routes_by_what_the_file_says(tmp_path, monkeypatch):
     assert choose_response("srgb", raw=False, make="Canon", model="EOS 5D").response is SRGB  # explicit wins
 
 
+def test_auto_reads_cevrs_own_renderings_as_srgb_whatever_camera_they_name():
+    """cevr's outputs from a RAW carry the camera's Make; their EXIF Software (cevr) says they are sRGB."""
+    from cevr_cli.io.exif import CEVR_SOFTWARE
+
+    choice = choose_response("auto", raw=False, make="Canon", model="EOS R5", software=CEVR_SOFTWARE)
+    assert choice.response is SRGB and choice.reason == f"EXIF Software {CEVR_SOFTWARE}: cevr's own sRGB rendering"
+    assert choose_response("auto", raw=False, make="Canon", model="EOS R5", software="Firmware 1.1").response.name \
+        == "camera"
+    assert choose_response("auto", raw=False, make="Canon", model=None, software="cevrish").response.name == "camera"
+
+
 def test_the_srgb_curve_in_float32_matches_the_standard_formula_in_float64():
     # imaging.srgb_encode/decode compute in float32 (memory of 24 MP frames); the IEC formula in float64 agrees
     x = np.linspace(0, 1, 65536)

@@ -65,7 +65,18 @@ Precision = choices("Precision", list(INFERENCE_PRECISIONS))
 PrecisionOpt = Annotated[Precision, typer.Option(  # type: ignore[valid-type]
     "--precision", help="Inference arithmetic: " + "; ".join(f"{k} = {v}" for k, v in INFERENCE_PRECISIONS.items())
     + ".")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only errors.")]
+
+
+def _route_library_noise(quiet: bool) -> bool:
+    """``--quiet``'s callback (run for every command that has it, quiet or not): see :mod:`.noise`."""
+    from .noise import route_library_noise
+
+    route_library_noise(quiet)
+    return quiet
+
+
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only errors.",
+                                        callback=_route_library_noise)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Walk folders recursively.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Redo inputs whose outputs are already complete.")]

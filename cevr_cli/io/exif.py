@@ -1,4 +1,9 @@
-"""EXIF facts a photographer cares about, and the exposure value they imply."""
+"""EXIF facts a photographer cares about, the exposure value they imply, and the EXIF cevr writes.
+
+An image whose EXIF Software is :data:`CEVR_SOFTWARE` (``cevr <version>``) holds cevr's own sRGB rendering
+(a stack frame of a camera RAW, a tone-mapped image), whatever camera its Make names: ``--response auto``
+reads it as sRGB, not as that camera's JPEG (:func:`cevr_cli.response.choose_response`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,13 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-_TAGS = {"Make": 0x010F, "Model": 0x0110, "Orientation": 0x0112, "DateTime": 0x0132}
+from .. import __version__
+
+_CEVR = "cevr"
+CEVR_SOFTWARE = f"{_CEVR} {__version__}"
+
+_TAGS = {"Make": 0x010F, "Model": 0x0110, "Orientation": 0x0112, "Software": 0x0131, "DateTime": 0x0132}
+ORIENTATION_TAG, SOFTWARE_TAG = _TAGS["Orientation"], _TAGS["Software"]
 _EXIF_IFD = 0x8769
 _EXIF_TAGS = {"ExposureTime": 0x829A, "FNumber": 0x829D, "ISO": 0x8827, "DateTimeOriginal": 0x9003,
               "LensModel": 0xA434}
@@ -24,6 +35,7 @@ class ExifInfo:
     iso: float | None = None
     datetime_original: str | None = None
     orientation: int = 1
+    software: str | None = None
 
     def exposure_value(self) -> float | None:
         """EV at ISO 100: log2(N^2 / t) - log2(ISO / 100); None when any of the three is unknown."""
@@ -54,6 +66,54 @@ class ExifInfo:
                   "lensModel": self.lens}
         return {k: (v if isinstance(v, str) else float(v)) for k, v in values.items() if v is not None}
 
+    def rendered_exif(self) -> bytes:
+        """EXIF for an image cevr rendered from a photo with these facts (a camera RAW, which has no EXIF
+        block to carry): camera, capture date (DateTimeOriginal, and DateTime as cameras write it), exposure,
+        lens, orientation 1 (the pixels are upright) and Software :data:`CEVR_SOFTWARE`."""
+        from PIL import Image
+        from PIL.TiffImagePlugin import IFDRational
+
+        exif = Image.Exif()
+        ifd0 = {"Make": self.camera_make, "Model": self.camera_model, "DateTime": self.datetime_original}
+        exif.update({_TAGS[name]: value for name, value in ifd0.items() if value})
+        exif[ORIENTATION_TAG] = 1
+        exif[SOFTWARE_TAG] = CEVR_SOFTWARE
+        sub = {"ExposureTime": IFDRational(self.exposure_time) if self.exposure_time else None,
+               "FNumber": IFDRational(self.f_number) if self.f_number else None,
+               "ISO": round(self.iso) if self.iso else None,
+               "DateTimeOriginal": self.datetime_original, "LensModel": self.lens}
+        known = {_EXIF_TAGS[name]: value for name, value in sub.items() if value}
+        if known:  # get_ifd adds the EXIF IFD, which an image with no capture facts should not carry empty
+            exif.get_ifd(_EXIF_IFD).update(known)
+        return exif.tobytes()
+
+
+def is_cevr_software(software: str | None) -> bool:
+    """``software`` (an EXIF Software value) names cevr: the image is cevr's sRGB rendering."""
+    return (software or "").split(" ", 1)[0] == _CEVR
+
+
+def with_tags(exif_bytes: bytes | None, tags: Mapping[int, Any]) -> bytes | None:
+    """``exif_bytes`` with ``tags`` (IFD0 tag -> value) set; None for no EXIF, or EXIF we cannot parse, which
+    is dropped rather than carried corrupt."""
+    if not exif_bytes:
+        return None
+    from PIL import Image
+
+    exif = Image.Exif()
+    try:
+        exif.load(exif_bytes)
+    except Exception:  # Pillow's parser raises many kinds on foreign EXIF
+        return None
+    exif.update(tags)
+    return exif.tobytes()
+
+
+def mark_rendered(exif_bytes: bytes | None) -> bytes | None:
+    """The carried EXIF of an image cevr rendered in sRGB (a tone-mapped image), its Software set to
+    :data:`CEVR_SOFTWARE` so that the camera its Make names is not taken for the pixels' encoding."""
+    return with_tags(exif_bytes, {SOFTWARE_TAG: CEVR_SOFTWARE})
+
 
 def _number(value: Any) -> float | None:
     try:
@@ -75,7 +135,7 @@ def _text(value: Any) -> str | None:
 def exif_from_pillow(exif: Any) -> ExifInfo:
     """Build :class:`ExifInfo` from a Pillow ``Image.Exif`` mapping."""
     sub = exif.get_ifd(_EXIF_IFD) if hasattr(exif, "get_ifd") else {}
-    orientation = exif.get(_TAGS["Orientation"], 1)
+    orientation = exif.get(ORIENTATION_TAG, 1)
     return ExifInfo(
         camera_make=_text(exif.get(_TAGS["Make"])),
         camera_model=_text(exif.get(_TAGS["Model"])),
@@ -85,7 +145,35 @@ def exif_from_pillow(exif: Any) -> ExifInfo:
         iso=_number(sub.get(_EXIF_TAGS["ISO"])),
         datetime_original=_text(sub.get(_EXIF_TAGS["DateTimeOriginal"]) or exif.get(_TAGS["DateTime"])),
         orientation=int(orientation) if isinstance(orientation, int) and 1 <= orientation <= 8 else 1,
+        software=_text(exif.get(SOFTWARE_TAG)),
     )
+
+
+def _ratio(value: Any) -> float | None:
+    """A TIFF RATIONAL as tifffile gives it, (numerator, denominator), or a plain number."""
+    if isinstance(value, tuple) and len(value) == 2:
+        return _number(value[0] / value[1]) if value[1] else None
+    return _number(value)
+
+
+def read_tiff_exif(path: str | Path) -> ExifInfo | None:
+    """EXIF of a TIFF-structured file (DNG, CR2, NEF, ARW, PEF, ORF, RW2 ...) from its first IFD and EXIF IFD,
+    read by tifffile, which parses any of them without decoding pixels (Pillow opens only the TIFFs it can
+    decode); None when the file is not TIFF-structured."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            tags = tif.pages.first.tags
+            ifd0 = {name: tags.valueof(name) for name in ("Make", "Model", "Software", "DateTime")}
+            sub = tags.valueof("ExifTag") or {}
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError):
+        return None
+    return ExifInfo(
+        camera_make=_text(ifd0["Make"]), camera_model=_text(ifd0["Model"]), lens=_text(sub.get("LensModel")),
+        exposure_time=_ratio(sub.get("ExposureTime")), f_number=_ratio(sub.get("FNumber")),
+        iso=_number(sub.get("ISOSpeedRatings")),
+        datetime_original=_text(sub.get("DateTimeOriginal") or ifd0["DateTime"]), software=_text(ifd0["Software"]))
 
 
 def read_exif(path: str | Path) -> ExifInfo | None:

@@ -22,7 +22,7 @@ from ..vocabulary import RAW_SUFFIXES
 from . import opencv
 from .atomic import atomic_path
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
-from .exif import ExifInfo, exif_from_pillow
+from .exif import CEVR_SOFTWARE, ORIENTATION_TAG, SOFTWARE_TAG, ExifInfo, exif_from_pillow, with_tags
 
 # The request an output was made by, as JSON under this key in the image's comment (see write_ldr).
 REQUEST_KEY = "cevr_request"
@@ -38,6 +38,7 @@ class Photo:
     icc_profile: bytes | None  # the profile outputs carry: None once the pixels were converted to sRGB
     exif_bytes: bytes | None
     colour: ColourSpace | None = None  # the source's colour space and what decoding did about it
+    translucent: float = 0.0  # fraction of pixels an alpha channel made not fully opaque; the alpha is dropped
 
 
 def read_image_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
@@ -132,17 +133,26 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
         raise InputError(path, f"truncated or corrupt image data ({reason})") from None
     except Image.DecompressionBombError:
         raise InputError(path, "too large: refused as a decompression bomb") from None
-    if data.ndim == 2:
-        data = np.repeat(data[..., None], 3, axis=2)
-    elif data.shape[2] == 4:
-        data = data[..., :3]
-    elif data.shape[2] == 2:  # grey + alpha
-        data = np.repeat(data[..., :1], 3, axis=2)
+    data, translucent = _drop_alpha(data)
     codes, colour, icc = to_srgb(data, icc)
     rgb = codes.astype(np.float32) / (255.0 if codes.dtype == np.uint8 else 65535.0)
     if info is not None:
         rgb = _orient(rgb, info.orientation)
-    return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes, colour)
+    return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes, colour, translucent)
+
+
+def _drop_alpha(data: np.ndarray) -> tuple[np.ndarray, float]:
+    """RGB codes of grey, grey + alpha, RGB or RGBA codes, and the fraction of pixels the dropped alpha
+    channel made not fully opaque (cevr works on opaque light: a transparent pixel shows its stored colour)."""
+    if data.ndim == 2:
+        return np.repeat(data[..., None], 3, axis=2), 0.0
+    channels = data.shape[2]
+    if channels not in (2, 4):
+        return data, 0.0
+    alpha = data[..., -1]
+    translucent = float(np.mean(alpha < np.iinfo(alpha.dtype).max))
+    colour = np.repeat(data[..., :1], 3, axis=2) if channels == 2 else data[..., :3]
+    return colour, translucent
 
 
 def _register_heif() -> None:
@@ -153,7 +163,7 @@ def _register_heif() -> None:
 
 
 def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
-    """RGB or grey(+alpha) codes (uint8 or uint16) and their bit depth, decoded by OpenCV; ``im`` is Pillow's
+    """RGB(A) or grey codes (uint8 or uint16) and their bit depth, decoded by OpenCV; ``im`` is Pillow's
     handle on the same file."""
     im.load()  # raises on truncated data, which OpenCV would decode silently as grey
     data = _opencv_codes(path)
@@ -165,15 +175,17 @@ def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
 
 
 def _opencv_codes(path: Path) -> np.ndarray | None:
-    """The codes OpenCV decodes, BGR(A) turned to RGB with alpha dropped; None when it cannot decode the file."""
+    """The codes OpenCV decodes, BGR(A) turned to RGB(A); None when it cannot decode the file."""
     import cv2
 
     try:
         data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
     except cv2.error:  # a decoder's own refusal: one input's failure, not the batch's
         return None
-    if data is not None and data.ndim == 3 and data.shape[2] >= 3:
-        data = data[..., 2::-1]
+    if data is not None and data.ndim == 3 and data.shape[2] == 3:
+        return data[..., ::-1]
+    if data is not None and data.ndim == 3 and data.shape[2] == 4:
+        return data[..., [2, 1, 0, 3]]
     return data
 
 
@@ -216,15 +228,14 @@ def _av1_bit_depth(path: Path) -> int:
 def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
     import rawpy
 
-    from .exif import read_exif
-    from .raw import open_raw
+    from .raw import open_raw, raw_exif
 
-    exif = read_exif(path)  # before the (long) decode, and with its own file handle
     with open_raw(path, max_megapixels, min_side) as raw:
+        exif = raw_exif(path, raw)
         data = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16,
                                output_color=rawpy.ColorSpace.sRGB)
     rgb = data.astype(np.float32) / 65535.0
-    return Photo(path, rgb, 16, exif, None, None, ColourSpace(SRGB, RAW_DEVELOPED))
+    return Photo(path, rgb, 16, exif, None, exif.rendered_exif(), ColourSpace(SRGB, RAW_DEVELOPED))
 
 
 def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int = 16) -> Photo:
@@ -234,21 +245,6 @@ def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int
     if path.suffix.lower() in RAW_SUFFIXES:
         return _read_raw(path, max_megapixels, min_side)
     return _read_ldr(path, max_megapixels, min_side)
-
-
-def _reset_orientation(exif_bytes: bytes | None) -> bytes | None:
-    """Pixels are written upright, so carried EXIF must say orientation 1."""
-    if not exif_bytes:
-        return None
-    from PIL import Image
-
-    exif = Image.Exif()
-    try:
-        exif.load(exif_bytes)
-    except Exception:  # foreign EXIF we cannot parse is dropped rather than carried corrupt
-        return None
-    exif[0x0112] = 1
-    return exif.tobytes()
 
 
 def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_bytes: bytes | None = None,
@@ -278,7 +274,7 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
             from PIL import Image, PngImagePlugin
 
             kwargs: dict[str, Any] = {}
-            exif = _reset_orientation(exif_bytes)
+            exif = with_tags(exif_bytes, {ORIENTATION_TAG: 1})  # the pixels are written upright
             if exif:
                 kwargs["exif"] = exif
             if icc_profile:
@@ -326,18 +322,20 @@ def read_request(path: str | Path) -> dict[str, Any] | None:
     return recorded.get(REQUEST_KEY) if isinstance(recorded, dict) else None
 
 
-# EXIF tags that are also baseline TIFF tags (TIFF 6.0): ImageDescription, Make, Model, DateTime, Artist, Copyright.
-_TIFF_TEXT_TAGS = (270, 271, 272, 306, 315, 33432)
+# EXIF tags that are also baseline TIFF tags (TIFF 6.0): ImageDescription, Make, Model, Software, DateTime,
+# Artist, Copyright.
+_TIFF_TEXT_TAGS = (270, 271, 272, SOFTWARE_TAG, 306, 315, 33432)
 
 
 def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_profile: bytes | None,
                 comment: str | None) -> None:
     """``comment``, else the source's EXIF ImageDescription, is the ImageDescription (tifffile writes that tag
-    only through ``description``, and by default fills it with its own shape JSON)."""
+    only through ``description``, and by default fills it with its own shape JSON). Software is the carried
+    EXIF's (cevr's own for images it rendered in sRGB, see :mod:`cevr_cli.io.exif`), or cevr when there is
+    no EXIF to carry."""
     import tifffile
 
-    extratags = []
-    description = comment
+    text: dict[int, str] = {}
     if exif_bytes:
         from PIL import Image
 
@@ -346,13 +344,10 @@ def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_pro
             exif.load(exif_bytes)
         except (SyntaxError, ValueError, OSError):  # unreadable EXIF: pixels and ICC still go out
             exif = {}
-        for tag in _TIFF_TEXT_TAGS:
-            value = exif.get(tag)
-            if not (isinstance(value, str) and value.strip("\x00 ")):
-                continue
-            if tag != 270:
-                extratags.append((tag, "s", 0, value.strip("\x00"), True))
-            elif description is None:
-                description = value.strip("\x00")
+        text = {tag: value.strip("\x00") for tag in _TIFF_TEXT_TAGS
+                if isinstance(value := exif.get(tag), str) and value.strip("\x00 ")}
+    description = comment if comment is not None else text.pop(270, None)
+    software = text.pop(SOFTWARE_TAG, False) if exif_bytes else CEVR_SOFTWARE
+    extratags = [(tag, "s", 0, value, True) for tag, value in text.items() if tag != 270]
     tifffile.imwrite(path, codes, photometric="rgb", compression="zlib", iccprofile=icc_profile or None,
-                     extratags=extratags, software="cevr", description=description, metadata=None)
+                     extratags=extratags, software=software, description=description, metadata=None)

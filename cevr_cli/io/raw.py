@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
-from .exif import ExifInfo, read_exif
+from .exif import ExifInfo, read_tiff_exif
 
 # LibRaw's orientation codes (sizes.flip) as numpy rotations: 3 = 180, 5 = 90 CCW, 6 = 90 CW.
 _FLIPS = {0: 0, 3: 2, 5: 1, 6: 3}
@@ -38,7 +39,7 @@ class LinearPhoto:
     linear: np.ndarray  # float32 HxWx3, >= 0; 1.0 = saturation of the least amplified channel
     clipped: np.ndarray  # bool HxW
     white_level: int
-    exif: ExifInfo | None
+    exif: ExifInfo
 
     @property
     def clipped_fraction(self) -> float:
@@ -92,6 +93,26 @@ def check_pixel_data(path: Path, raw: Any) -> None:
         raise InputError(path, f"camera RAW without its pixel data: every photosite reads {int(visible.min())}")
 
 
+def raw_exif(path: Path, raw: Any) -> ExifInfo:
+    """What a RAW file says about its capture: the EXIF of its TIFF structure (camera, date, exposure, lens),
+    completed by what LibRaw parsed (exposure, date, lens) for the facts it lacks or where the file is not
+    TIFF-structured (CR3, RAF ...). Orientation 1: the RAW readers turn the pixels upright."""
+    tiff = read_tiff_exif(path) or ExifInfo()
+    other, when = raw.other, raw.other.timestamp
+    return replace(
+        tiff, orientation=1,
+        exposure_time=tiff.exposure_time or _positive(other.shutter_speed),
+        f_number=tiff.f_number or _positive(other.aperture), iso=tiff.iso or _positive(other.iso_speed),
+        lens=tiff.lens or raw.lens.model or None,
+        datetime_original=tiff.datetime_original or (
+            when.strftime("%Y:%m:%d %H:%M:%S") if when > datetime.fromtimestamp(0) else None))
+
+
+def _positive(value: float) -> float | None:
+    """LibRaw's number, None where it holds 0 (unknown); float32 noise rounded off (1/250 s, not 0.0040000002)."""
+    return float(f"{value:.6g}") if value > 0 else None
+
+
 @contextmanager
 def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
     """LibRaw's handle on ``path`` (rawpy), after the size check; LibRaw's failures become one InputError.
@@ -122,8 +143,8 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = 250.0, min_side
     import rawpy
 
     path = Path(path)
-    exif = read_exif(path)
     with open_raw(path, max_megapixels, min_side) as raw:
+        exif = raw_exif(path, raw)
         if not raw.white_level:
             raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
         per_channel = raw.camera_white_level_per_channel
@@ -131,10 +152,10 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = 250.0, min_side
         visible = raw.raw_image_visible
         colors = raw.raw_colors_visible if visible.ndim == 2 else None
         saturated = saturated_photosites(visible, colors, levels)
+        flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
         developed = raw.postprocess(
             use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=(1, 1), user_flip=0,
             output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip, adjust_maximum_thr=0.0)
-        flip, white = raw.sizes.flip, int(raw.white_level)
     linear = developed.astype(np.float32) / 65535.0
     mask = clipping_mask(saturated, linear, bayer=visible.ndim == 2)
     turns = _FLIPS.get(flip, 0)

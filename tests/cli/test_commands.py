@@ -333,3 +333,61 @@ def test_a_negative_megapixel_limit_is_refused(tmp_path, photos, weights, comman
     assert result.exit_code == 2, result.output
     assert "--max-megapixels" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "o").exists()
+
+
+def camera_dng(path):
+    """A linear DNG with a camera's metadata, its Orientation 6 (turned upright by LibRaw)."""
+    from tests.dng import write_camera_dng
+
+    data = (np.random.default_rng(0).uniform(0.05, 0.9, (32, 48, 3)) * 4000).astype(np.uint16)
+    return write_camera_dng(path, data, 4000, make="TestCam", model="Model 7", date="2024:05:01 10:11:12",
+                            exposure_time=1 / 250, f_number=2.8, iso=200, lens="TestLens 35mm", orientation=6)
+
+
+def test_raw_outputs_carry_the_camera_date_and_exposure_not_the_raws_description(tmp_path):
+    """Issue 23 item 13: TIFF stacks and fuse PNGs of a RAW carried no Make/Model/date (the RAW has no EXIF
+    block to copy); they carry cevr's own EXIF now, orientation 1, Software cevr, and not the DNG's
+    ImageDescription (tifffile's shape JSON)."""
+    from PIL import Image
+
+    from cevr_cli.io.exif import CEVR_SOFTWARE
+
+    raw = camera_dng(tmp_path / "shot.dng")
+    stacks, hdr = tmp_path / "stacks", tmp_path / "hdr"
+    for args in (["stack", str(raw), "-o", str(stacks), "--format", "tiff", "--evs", "-1,1"],
+                 ["fuse", str(raw), "-o", str(hdr), "--tmo", "reinhard"]):
+        result = runner.invoke(app, [*args, "--model", "physics", "-q"])
+        assert result.exit_code == 0, result.output
+    with Image.open(stacks / "shot" / "00_ev-1.00.tif") as tiff:
+        tags = tiff.tag_v2
+        assert (tags[271], tags[272], tags[306], tags[305]) == ("TestCam", "Model 7", "2024:05:01 10:11:12",
+                                                                CEVR_SOFTWARE)
+        assert 270 not in tags and tiff.size == (32, 48)  # upright: LibRaw applied the orientation
+    with Image.open(hdr / "shot" / "shot-reinhard.png") as png:
+        exif = png.getexif()
+        sub = exif.get_ifd(0x8769)
+    assert (exif[0x010F], exif[0x0110], exif[0x0112], exif[0x0131]) == ("TestCam", "Model 7", 1, CEVR_SOFTWARE)
+    assert sub[0x9003] == "2024:05:01 10:11:12" and sub[0xA434] == "TestLens 35mm" and sub[0x8827] == 200
+    assert float(sub[0x829A]) == pytest.approx(1 / 250) and float(sub[0x829D]) == pytest.approx(2.8)
+
+
+def test_cevrs_own_renderings_are_read_back_as_srgb_not_as_camera_jpegs(tmp_path):
+    """A RAW's TIFF stack and a tone-mapped PNG carry the camera's Make, but their pixels are cevr's sRGB
+    rendering: `--response auto` reads them as sRGB, and says why."""
+    from PIL import Image
+
+    raw = camera_dng(tmp_path / "shot.dng")
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "EOS R5"
+    Image.fromarray(np.full((32, 48, 3), 128, np.uint8)).save(tmp_path / "jpeg.jpg", exif=exif.tobytes())
+    for args in (["stack", str(raw), "-o", str(tmp_path / "stacks"), "--format", "tiff", "--evs", "-1,1"],
+                 ["fuse", str(tmp_path / "jpeg.jpg"), "-o", str(tmp_path / "hdr"), "--tmo", "reinhard"]):
+        assert runner.invoke(app, [*args, "--model", "physics", "-q"]).exit_code == 0
+    renders = [tmp_path / "stacks" / "shot" / "00_ev-1.00.tif", tmp_path / "hdr" / "jpeg" / "jpeg-reinhard.png"]
+    for render in renders:
+        out = tmp_path / "again" / render.suffix
+        result = runner.invoke(app, ["stack", str(render), "-o", str(out), "--evs", "-1,1", "--model", "physics",
+                                     "-q"])
+        assert result.exit_code == 0, result.output
+        response = json.loads((out / render.stem / "stack.json").read_text())["response"]
+        assert response["name"] == "srgb" and response["reason"].endswith("cevr's own sRGB rendering"), render

@@ -61,6 +61,27 @@ def test_grey_and_alpha_become_rgb(tmp_path):
     assert read_photo(tmp_path / "a.png").rgb.shape == (20, 20, 3)
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_dropped_alpha_channel_is_said_with_the_share_of_pixels_it_hid(tmp_path, bits):
+    """Issue 23 item 17: alpha was dropped without a word; now the photo source warns, as its colour does."""
+    from cevr_cli.measure import photo_source
+
+    top = 2**bits - 1
+    rgba = np.full((20, 20, 4), top // 2, np.uint16 if bits == 16 else np.uint8)
+    rgba[..., 0] = top  # blue: OpenCV writes BGRA
+    rgba[..., 3] = top
+    rgba[:5, :, 3] = 0  # a quarter of the pixels transparent
+    cv2.imwrite(str(tmp_path / "cut-out.png"), rgba)
+    cv2.imwrite(str(tmp_path / "opaque.png"), np.dstack([rgba[..., :3], np.full((20, 20), top, rgba.dtype)]))
+    photo = read_photo(tmp_path / "cut-out.png")
+    assert photo.translucent == 0.25 and photo.rgb.shape == (20, 20, 3)
+    np.testing.assert_allclose(photo.rgb[0, 0], [(top // 2) / top, (top // 2) / top, 1.0])  # colour kept, as RGB
+    assert "alpha channel dropped (25.0% of the pixels were not opaque: they show their stored colour)" in \
+        photo_source(photo).warnings()
+    opaque = read_photo(tmp_path / "opaque.png")  # an alpha channel that hides nothing is not worth a word
+    assert opaque.translucent == 0.0 and not any("alpha" in w for w in photo_source(opaque).warnings())
+
+
 def huge_png(path, width, height):
     """A valid PNG header claiming a huge size, with almost no data (must be refused before decoding)."""
     def chunk(kind, data):
@@ -135,6 +156,34 @@ def test_tiff_carries_icc_and_camera_tags(tmp_path, bits):
     back = cv2.imread(str(tmp_path / "o.tif"), cv2.IMREAD_UNCHANGED)[..., ::-1]
     levels = 255 if bits == 8 else 65535
     np.testing.assert_array_equal(back, np.round(rgb * levels).astype(back.dtype))
+
+
+def test_a_tiffs_software_is_the_carried_exifs_and_cevrs_without_exif(tmp_path):
+    """A TIFF stack of a camera JPEG keeps the camera's encoding and its Software; only EXIF cevr made for its
+    own sRGB rendering (or no EXIF at all) says cevr."""
+    from cevr_cli.io.exif import CEVR_SOFTWARE, ExifInfo
+
+    rgb = np.zeros((8, 8, 3), np.float32)
+    camera = Image.Exif()
+    camera[0x010F], camera[0x0131] = "TestCam", "Firmware 1.1"
+    rendered = ExifInfo(camera_make="TestCam", iso=100).rendered_exif()
+    for name, exif_bytes, software in [("camera", camera.tobytes(), "Firmware 1.1"),
+                                       ("rendered", rendered, CEVR_SOFTWARE), ("none", None, CEVR_SOFTWARE)]:
+        write_ldr(tmp_path / f"{name}.tif", rgb, bit_depth=16, exif_bytes=exif_bytes)
+        with Image.open(tmp_path / f"{name}.tif") as tiff:
+            assert tiff.tag_v2[305] == software, name
+
+
+def test_rendered_exif_holds_the_known_facts_upright_and_signed_by_cevr():
+    from cevr_cli.io.exif import CEVR_SOFTWARE, ExifInfo, exif_from_pillow
+
+    info = ExifInfo(camera_make="Cam", camera_model="X100", lens="23mm", exposure_time=1 / 125, f_number=8.0,
+                    iso=400, datetime_original="2024:05:01 10:11:12", orientation=6)
+    exif = Image.Exif()
+    exif.load(info.rendered_exif())
+    assert exif_from_pillow(exif) == ExifInfo(**{**info.__dict__, "orientation": 1, "software": CEVR_SOFTWARE})
+    exif.load(ExifInfo().rendered_exif())  # nothing known: orientation and Software only, no empty tags
+    assert dict(exif) == {0x0112: 1, 0x0131: CEVR_SOFTWARE}
 
 
 def test_exposure_value_formula():

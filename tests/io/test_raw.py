@@ -88,3 +88,53 @@ def test_a_raw_far_smaller_than_its_sensor_is_refused(tmp_path):
     assert "\n" not in str(info.value)
     check_pixel_data(path, SimpleNamespace(sizes=SimpleNamespace(raw_width=400, raw_height=300),
                                            raw_image_visible=np.arange(12).reshape(3, 4)))  # 9 kB is plenty
+
+
+def test_a_raws_exif_comes_from_its_tiff_structure_and_upright(tmp_path):
+    """Pillow cannot open a linear DNG, so its camera was unknown: tifffile reads IFD0 and the EXIF IFD."""
+    from tests.dng import write_camera_dng
+
+    data = np.full((32, 48, 3), 1000, np.uint16)
+    data[::2] = 3000
+    path = write_camera_dng(tmp_path / "cam.dng", data, WHITE, make="TestCam", model="Model 7",
+                            date="2024:05:01 10:11:12", exposure_time=1 / 250, f_number=2.8, iso=200,
+                            lens="TestLens 35mm", orientation=6)
+    exif = read_raw_linear(path).exif
+    assert (exif.camera_make, exif.camera_model, exif.lens, exif.datetime_original) == (
+        "TestCam", "Model 7", "TestLens 35mm", "2024:05:01 10:11:12")
+    assert (exif.exposure_time, exif.f_number, exif.iso, exif.orientation) == (0.004, 2.8, 200, 1)
+
+
+def test_libraw_completes_what_a_raw_without_tiff_structure_says(tmp_path):
+    """CR3, RAF ...: not TIFF-structured; LibRaw's parse gives the exposure, date and lens (0 = unknown)."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from cevr_cli.io.raw import raw_exif
+
+    path = tmp_path / "shot.cr3"
+    path.write_bytes(b"\x00\x00\x00\x18ftypcrx " + bytes(64))
+    raw = SimpleNamespace(other=SimpleNamespace(shutter_speed=np.float32(1 / 250), aperture=np.float32(2.8),
+                                                iso_speed=0.0, timestamp=datetime(2024, 5, 1, 10, 11, 12)),
+                          lens=SimpleNamespace(model="RF 50mm"))
+    exif = raw_exif(path, raw)
+    assert (exif.exposure_time, exif.f_number, exif.iso, exif.lens) == (0.004, 2.8, None, "RF 50mm")
+    assert exif.datetime_original == "2024:05:01 10:11:12" and exif.camera_make is None
+    raw.other.timestamp = datetime.fromtimestamp(0)
+    assert raw_exif(path, raw).datetime_original is None
+
+
+def test_a_portrait_raw_is_turned_upright_as_libraw_turns_it(tmp_path):
+    """The linear reader read LibRaw's orientation after postprocess(user_flip=0), which zeroes it: portrait
+    RAWs came out lying on their side (and their outputs' EXIF says orientation 1)."""
+    from cevr_cli.io.images import read_photo
+    from tests.dng import write_camera_dng
+
+    data = (np.random.default_rng(1).uniform(0.05, 0.9, (32, 48, 3)) * WHITE).astype(np.uint16)
+    path = write_camera_dng(tmp_path / "portrait.dng", data, WHITE, make="TestCam", model="Model 7",
+                            date="2024:05:01 10:11:12", exposure_time=1 / 250, f_number=2.8, iso=200,
+                            lens="TestLens 35mm", orientation=6)
+    photo = read_raw_linear(path)
+    developed = read_photo(path).rgb  # LibRaw's own rendering, turned by LibRaw
+    assert photo.linear.shape == developed.shape == (48, 32, 3) and photo.clipped.shape == (48, 32)
+    assert np.corrcoef(photo.linear.mean(axis=2).ravel(), developed.mean(axis=2).ravel())[0, 1] > 0.95
