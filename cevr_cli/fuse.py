@@ -312,6 +312,8 @@ class FuseJob:
                 assert model is not None  # photos imply a model
                 photo = read_measured(source, response=options.response, raw_mode=options.raw_mode,
                                       max_megapixels=options.max_megapixels, read=prefetcher.read)
+                for warning in photo.source.warnings():
+                    emit("warning", f"{source}: {warning}")
                 hdr, merge, stack, how = fuse_photo(model, photo, options,
                                                     lambda ev: emit("ev", {"photo": source, "ev": ev}))
                 record = {**provenance_record(photo.source, model), **photo.record()}

@@ -91,3 +91,22 @@ def test_write_hdr_output_to_a_name_that_is_not_utf8(tmp_path: Path, fmt: str) -
     path.parent.mkdir()
     write_hdr_output(path, radiance, fmt, half=False)
     np.testing.assert_allclose(read_hdr_image(path), radiance, rtol=0.01 if fmt == "hdr" else 0)
+
+
+def test_fusing_a_photo_says_what_its_source_warns_about(tmp_path: Path) -> None:
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[..., :3] = 128
+    rgba[..., 3] = 255
+    rgba[:4, :, 3] = 0  # a quarter transparent: dropped, and said
+    cv2.imwrite(str(tmp_path / "logo.png"), rgba)
+    warnings = []
+    report = run_fuse([tmp_path / "logo.png"], tmp_path / "out", FuseOptions([-1.0, 0.0, 1.0]),
+                      ModelSpec("physics"), BatchPolicy(),
+                      on_event=lambda kind, payload: warnings.append(payload) if kind == "warning" else None)
+    assert report.counts() == {"done": 1}
+    assert any(w.startswith(f"{tmp_path / 'logo.png'}: alpha channel dropped (25.0%") for w in warnings), warnings
