@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -168,15 +168,21 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
 _MARKER_FILE_KEYS = ("files", "contact_sheet", "outputs")
 
 
+def _listed_names(recorded: Any) -> list[Any]:
+    """What a marker lists under :data:`_MARKER_FILE_KEYS` (names, if it is well formed)."""
+    names: list[Any] = []
+    if isinstance(recorded, dict):
+        for key in _MARKER_FILE_KEYS:
+            value = recorded.get(key)
+            names += value if isinstance(value, list) else [] if value is None else [value]
+    return names
+
+
 def _listed_files_present(folder: Path, recorded: Any) -> bool:
     """Whether every file a marker lists (under :data:`_MARKER_FILE_KEYS`) is in ``folder`` and not empty."""
     if not isinstance(recorded, dict):
         return False
-    names: list[Any] = []
-    for key in _MARKER_FILE_KEYS:
-        value = recorded.get(key)
-        names += value if isinstance(value, list) else [] if value is None else [value]
-    for name in names:
+    for name in _listed_names(recorded):
         if not isinstance(name, str) or Path(name).is_absolute() or ".." in Path(name).parts:
             return False
         try:
@@ -288,12 +294,13 @@ class Task:
     request: dict[str, Any] | None
     redo_complete: bool
     wait: bool
+    keep_earlier: bool = False  # redoing an output made by another request keeps the files it listed
 
 
 def run_task(job: Job, task: Task, emit: Event | None) -> BatchItemResult | None:
     """Run one task where the worker is (:func:`_run_locked`); None when another run holds its output."""
     return _run_locked(task.source, task.output, job, task.marker, task.request, redo_complete=task.redo_complete,
-                       wait=task.wait, on_event=emit)
+                       wait=task.wait, on_event=emit, keep_earlier=task.keep_earlier)
 
 
 class Executor(Protocol):
@@ -304,7 +311,7 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def _run_one(source: Path, output: Path, job: Job, marker: str | None) -> BatchItemResult:
+def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earlier: bool = False) -> BatchItemResult:
     started = time.monotonic()
     if marker is None:
         return _run_file(source, output, job, started)
@@ -314,9 +321,12 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None) -> BatchI
         partial = _new_partial(folder)
     except OSError as exc:  # a name too long for the file system, a full disk
         return _failure(source, exc, started)
+    note = ""
     try:
         job(source, partial)
         if folder.exists():  # only reached with overwrite or a stale output: replace the old result whole
+            kept = _carry_over(folder, partial, marker) if keep_earlier else []
+            note = f"; kept what it made that this request does not: {', '.join(kept)}" if kept else ""
             old = folder.parent / f".{folder.name}.old"
             folder.rename(old)
             partial.rename(folder)
@@ -326,7 +336,22 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None) -> BatchI
     except BaseException as exc:
         shutil.rmtree(partial, ignore_errors=True)
         return _failure(source, exc, started)
-    return BatchItemResult(source, "done", folder, "", time.monotonic() - started)
+    return BatchItemResult(source, "done", folder, note, time.monotonic() - started)
+
+
+def _carry_over(earlier: Path, partial: Path, marker: str) -> list[str]:
+    """Move into ``partial`` the files ``earlier``'s marker listed that ``partial`` does not hold; their names."""
+    try:
+        listed = json.loads((earlier / marker).read_text())
+    except (OSError, ValueError):
+        return []
+    kept = []
+    for name in _listed_names(listed):
+        if isinstance(name, str) and "/" not in name and name != marker and (earlier / name).is_file() \
+                and not (partial / name).exists():
+            (earlier / name).rename(partial / name)
+            kept.append(name)
+    return kept
 
 
 def _new_partial(folder: Path) -> Path:
@@ -387,12 +412,14 @@ def _failure(source: Path, exc: BaseException, started: float) -> BatchItemResul
 
 def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy, *, marker: str | None,
               request: dict[str, Any] | None = None, on_event: Event | None = None,
-              scale: Scale = IN_PROCESS) -> BatchReport:
+              scale: Scale = IN_PROCESS, keep_earlier: bool = False) -> BatchReport:
     """Run the job for every planned source whose output is not complete.
 
     ``job``: a function ``job(source, output)`` (runs in this process), or a :class:`JobFactory` (needed for
     worker processes and Ray, ``scale``). ``marker``: the file that completes a folder output (None: outputs
-    are single files). ``request``: what was asked, compared with the one a marker records.
+    are single files). ``request``: what was asked, compared with the one a marker records. ``keep_earlier``:
+    a folder made by another request is redone keeping the files its marker listed that the new one does not
+    write (fuse: the image another ``--tmo`` made), unless the policy overwrites.
     """
     factory = job if isinstance(job, JobFactory) else InProcessJob(job)
     if not scale.in_process and isinstance(factory, InProcessJob):
@@ -409,7 +436,8 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
             note = "would redo (made with other options)" if state == "stale" else "would write"
             results[source] = BatchItemResult(source, "planned", output, note)
         else:
-            to_run.append(Task(source, output, marker, request, policy.overwrite, wait=False))
+            to_run.append(Task(source, output, marker, request, policy.overwrite, wait=False,
+                               keep_earlier=keep_earlier and not policy.overwrite))
             continue
         if on_event:
             on_event("item", results[source])
@@ -442,7 +470,7 @@ def _deal(tasks: list[Task], run: Callable[[list[Task]], Any], on_event: Event |
     results: dict[Path, BatchItemResult] = {}
     for wait in (None, False, True):
         if wait is not None:
-            tasks = [Task(t.source, t.output, t.marker, t.request, False, wait=wait) for t in tasks]
+            tasks = [replace(t, redo_complete=False, wait=wait) for t in tasks]
         if wait and on_event:
             for task in tasks:
                 on_event("warning", f"{task.output}: busy: being written by another run; waiting for it")
@@ -464,11 +492,12 @@ def _ignore(kind: str, payload: Any) -> None:
 
 
 def _run_locked(source: Path, output: Path, job: Job, marker: str | None, request: dict[str, Any] | None, *,
-                redo_complete: bool, wait: bool, on_event: Event | None) -> BatchItemResult | None:
+                redo_complete: bool, wait: bool, on_event: Event | None,
+                keep_earlier: bool = False) -> BatchItemResult | None:
     """Run one input's job holding its output's lock, its completion checked again under the lock.
 
     None when another run holds the lock and ``wait`` is False. An output that another run completed meanwhile
-    is skipped unless ``redo_complete``.
+    is skipped unless ``redo_complete``; one made by another request keeps its listed files if ``keep_earlier``.
     """
     started = time.monotonic()
     lock = OutputLock(output)
@@ -484,9 +513,9 @@ def _run_locked(source: Path, output: Path, job: Job, marker: str | None, reques
             return BatchItemResult(source, "skipped", output, "already complete (written by another run)")
         if on_event:
             on_event("start", source)
-        result = _run_one(source, output, job, marker)
+        result = _run_one(source, output, job, marker, keep_earlier and state == "stale")
     finally:
         lock.release()
     if state == "stale" and result.status == "done":
-        result.message = "redone: the earlier output was made with other options"
+        result.message = "redone: the earlier output was made with other options" + result.message
     return result

@@ -282,7 +282,8 @@ def run_fuse(
     request = options.request(here)
     accelerator = model.accelerator if photos and isinstance(model, ModelSpec) else "cpu"
     job = FuseJob(jobs_model, options, request, frozenset(stack_folders), accelerator)
-    return run_batch(plan, job, policy, marker=FUSE_MANIFEST, request=request, on_event=on_event, scale=scale)
+    return run_batch(plan, job, policy, marker=FUSE_MANIFEST, request=request, on_event=on_event, scale=scale,
+                     keep_earlier=True)  # another --tmo adds its image beside the earlier one
 
 
 @dataclass(frozen=True)

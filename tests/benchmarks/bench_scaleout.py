@@ -8,7 +8,8 @@ shipped residual model, as each worker and each Ray actor does once.
     python tests/benchmarks/bench_scaleout.py [--photos 40] [--size 256x192] [--workers 2] [--evs -1,1]
 
 Prints one JSON object: seconds per variant, the overhead per photo against the serial run of the same
-invocation, and the model-load seconds.
+invocation, the model-load seconds, and the driver's own bookkeeping per 1,000 inputs (discovery, planning,
+completion checks), which bounds how many photos one driver can feed a cluster.
 """
 
 from __future__ import annotations
@@ -52,6 +53,32 @@ def model_load_seconds() -> dict[str, float]:
     return {"import_seconds": round(imports, 2), "load_seconds": round(load, 2)}
 
 
+def driver_bookkeeping_seconds(count: int, root: Path) -> dict[str, float]:
+    """The driver's own work per photo, without any photo work: discovering ``count`` inputs, planning their
+    outputs and checking each for completion (half of them complete stack folders: a resumed batch)."""
+    import json
+
+    from cevr_cli.batch import completion, discover_inputs, plan_outputs
+
+    photos = root / "many"
+    photos.mkdir()
+    for index in range(count):
+        (photos / f"p{index:05d}.jpg").write_bytes(b"x")
+    started = time.perf_counter()
+    plan = plan_outputs(discover_inputs([photos]), root / "many-out", roots=[photos])
+    planned = time.perf_counter() - started
+    for output in list(plan.values())[::2]:
+        output.mkdir(parents=True)
+        (output / "00_ev-1.00.png").write_bytes(b"x")
+        (output / "stack.json").write_text(json.dumps({"files": ["00_ev-1.00.png"], "request": {}}))
+    started = time.perf_counter()
+    states = [completion(output, "stack.json", {}) for output in plan.values()]
+    checked = time.perf_counter() - started
+    assert states.count("complete") == (count + 1) // 2
+    return {"inputs": count, "discover_and_plan_ms_per_1000": round(planned / count * 1e6, 1),
+            "completion_check_ms_per_1000": round(checked / count * 1e6, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=40)
@@ -59,6 +86,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--evs", default="-1,1")
     parser.add_argument("--no-ray", action="store_true", help="skip --ray local (Ray not installed)")
+    parser.add_argument("--bookkeeping", type=int, default=10000, help="inputs for the driver's bookkeeping")
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
     with tempfile.TemporaryDirectory(prefix="cevr-bench-scaleout-") as tmp:
@@ -69,6 +97,7 @@ def main() -> None:
             variants[f"ray local, {args.workers} actors"] = ["--ray", "local", "--workers", str(args.workers)]
         seconds = {name: timed_stack(root / "photos", root / f"out{index}", args.evs, extra)
                    for index, (name, extra) in enumerate(variants.items())}
+        bookkeeping = driver_bookkeeping_seconds(args.bookkeeping, root)
     serial = seconds["serial"]
     report = {
         "photos": args.photos, "size": args.size, "evs": args.evs, "cpus": _cpus(),
@@ -77,6 +106,7 @@ def main() -> None:
         "overhead_per_photo_seconds": {name: round((value - serial) / args.photos, 3)
                                        for name, value in seconds.items() if name != "serial"},
         "one_worker_startup": model_load_seconds(),
+        "driver_bookkeeping": bookkeeping,
     }
     print(json.dumps(report, indent=2))
 

@@ -172,6 +172,24 @@ def test_fuse_photo_to_exr_and_tonemapped_png(tmp_path, photos, weights):
     assert read_hdr_image(out / "a" / "a.exr").shape == (40, 56, 3)
 
 
+def test_a_fuse_rerun_with_another_tmo_keeps_the_earlier_image_unless_overwriting(tmp_path, photos):
+    out = tmp_path / "hdr"
+    common = ["fuse", str(photos / "a.jpg"), "-o", str(out), "--model", "physics", "--evs", "-1,1"]
+    assert runner.invoke(app, [*common, "--tmo", "reinhard", "--quiet"]).exit_code == 0
+    first = (out / "a" / "a-reinhard.png").read_bytes()
+    again = runner.invoke(app, [*common, "--tmo", "kimkautz"])
+    assert again.exit_code == 0, again.output
+    assert "redone: the earlier output was made with other options; kept what it made that this request does " \
+           "not: a-reinhard.png" in " ".join(again.output.split())
+    assert sorted(p.name for p in (out / "a").iterdir()) == ["a-kimkautz.png", "a-reinhard.png", "a.exr", "fuse.json"]
+    assert (out / "a" / "a-reinhard.png").read_bytes() == first
+    assert json.loads((out / "a" / "fuse.json").read_text())["outputs"] == ["a.exr", "a-kimkautz.png"]
+    assert runner.invoke(app, [*common, "--tmo", "kimkautz", "--quiet"]).exit_code == 0  # complete: skipped
+    assert (out / "a" / "a-reinhard.png").is_file()
+    assert runner.invoke(app, [*common, "--tmo", "kimkautz", "--overwrite", "--quiet"]).exit_code == 0
+    assert sorted(p.name for p in (out / "a").iterdir()) == ["a-kimkautz.png", "a.exr", "fuse.json"]
+
+
 def test_fuse_reads_a_stack_folder(tmp_path, photos, weights):
     stacks = tmp_path / "stacks"
     assert runner.invoke(app, ["stack", str(photos / "a.jpg"), "-o", str(stacks), "--evs", "-2:2:1",
