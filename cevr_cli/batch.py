@@ -276,9 +276,13 @@ class Scale:
         if self.ray is not None and not str(self.ray).strip():
             raise UsageError("--ray '': use auto, local or the cluster's address (host:port)")
 
-    @property
-    def in_process(self) -> bool:
-        return self.ray is None and self.workers == 1
+    def runs_here(self, accelerator: str) -> bool:
+        """Whether the jobs run in this process: one local worker (``auto`` resolved for ``accelerator``)."""
+        if self.ray is not None:
+            return False
+        from .scaleout import local_workers
+
+        return local_workers(self.workers, accelerator) == 1
 
 
 IN_PROCESS = Scale()  # the default: every job in this process
@@ -422,7 +426,8 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
     write (fuse: the image another ``--tmo`` made), unless the policy overwrites.
     """
     factory = job if isinstance(job, JobFactory) else InProcessJob(job)
-    if not scale.in_process and isinstance(factory, InProcessJob):
+    here = scale.runs_here(factory.accelerator)
+    if not here and isinstance(factory, InProcessJob):
         raise UsageError("worker processes need a JobFactory (a picklable job), not a job function")
     if on_event:
         on_event("planned", len(plan))
@@ -442,8 +447,7 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
         if on_event:
             on_event("item", results[source])
     if to_run:
-        runs = _run_here(factory, to_run, on_event) if scale.in_process else _run_elsewhere(factory, to_run, scale,
-                                                                                            on_event)
+        runs = _run_here(factory, to_run, on_event) if here else _run_elsewhere(factory, to_run, scale, on_event)
         results.update(runs)
     return BatchReport([results[source] for source in plan])
 

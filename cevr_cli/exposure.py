@@ -369,7 +369,7 @@ def batch_models(model: ExposureModel | ModelSpec, scale: Any) -> tuple[Exposure
     """
     from .errors import UsageError
 
-    if scale.in_process:
+    if scale.runs_here(model.accelerator if isinstance(model, ModelSpec) else "cpu"):
         loaded = model.load() if isinstance(model, ModelSpec) else model
         return loaded, loaded
     if not isinstance(model, ModelSpec):

@@ -65,8 +65,9 @@ def test_a_bad_worker_count_is_a_usage_error(workers):
 
 
 def test_worker_counts_and_environment(monkeypatch):
-    assert Scale("3").workers == 3 and Scale("auto").workers == "auto" and Scale().in_process
-    assert not Scale(2).in_process and not Scale(ray="local").in_process
+    assert Scale("3").workers == 3 and Scale("auto").workers == "auto" and Scale().runs_here("cpu")
+    assert not Scale(2).runs_here("cpu") and not Scale(ray="local").runs_here("cpu")
+    assert Scale("auto").runs_here("cpu")  # one process already uses every core
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
     assert local_workers("auto", "cuda") == 2  # one per GPU the user left visible
     assert local_workers("auto", "cpu") == 1 and local_workers(3, "cpu") == 3
