@@ -164,8 +164,12 @@ class RayActors:
             self._on_event(kind, payload)
 
     def close(self) -> None:
-        """Stop the actors (an input in the making is interrupted and cleans its partial output, as Ctrl-C does
-        in a serial run), clean what a killed one left, and stop Ray if this run started it."""
+        """Stop the actors, clean what they left, and stop Ray if this run started it.
+
+        Inputs in the making are cancelled (``ray.cancel``; a synchronous actor finishes its input instead, as
+        a complete output) and given 30 s; then the actors are killed and each abandoned output's partial
+        folder or temporary file removed under its lock.
+        """
         import ray
 
         for ref in self._in_flight:

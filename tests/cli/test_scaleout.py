@@ -77,18 +77,21 @@ def test_workers_and_ray_write_the_serial_runs_files(tmp_path, serial_run, where
     assert code == 1 and "stack: 0 done, 4 skipped (already complete), 1 failed" in stderr
 
 
-@pytest.mark.parametrize(("signum", "to_group", "code", "word"), [
-    (signal.SIGINT, True, 130, "interrupted"),  # Ctrl-C: the terminal signals every process of the job
-    (signal.SIGTERM, False, 143, "terminated"),  # kill, a scheduler: the driver alone
-], ids=["ctrl-c", "sigterm"])
-def test_stopping_a_worker_batch_leaves_nothing_partial(tmp_path, signum, to_group, code, word):
+@pytest.mark.parametrize(("where", "signum", "to_group", "code", "word"), [
+    (["--workers", "2"], signal.SIGINT, True, 130, "interrupted"),  # Ctrl-C: the terminal signals the whole job
+    (["--workers", "2"], signal.SIGTERM, False, 143, "terminated"),  # kill, a scheduler: the driver alone
+    (["--ray", "local", "--workers", "2"], signal.SIGINT, True, 130, "interrupted"),
+], ids=["ctrl-c", "sigterm", "ray-ctrl-c"])
+def test_stopping_a_worker_batch_leaves_nothing_partial(tmp_path, where, signum, to_group, code, word):
+    if "--ray" in where:
+        pytest.importorskip("ray", reason="Ray is not installed: pip install 'cevr[ray]' (CI installs it)")
     photos = tmp_path / "photos"
     photos.mkdir()
     rng = np.random.default_rng(1)
     for i in range(5):
         cv2.imwrite(str(photos / f"p{i}.png"), rng.integers(0, 256, (600, 900, 3), dtype=np.uint8))
     out = tmp_path / "out"
-    process = _cevr("stack", photos, "-o", out, "--model", "physics", "--workers", "2", start_new_session=True)
+    process = _cevr("stack", photos, "-o", out, "--model", "physics", *where, start_new_session=True)
     deadline = time.monotonic() + 300
     while not (out.is_dir() and any(".partial-" in p.name for p in out.iterdir())):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
