@@ -22,7 +22,7 @@ from ..vocabulary import DEVICES, INFERENCE_PRECISIONS
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
-state = {"debug": False}
+state = {"debug": False, "terminated": False}
 
 
 def choices(name: str, values: Sequence[str]) -> type[Enum]:
@@ -98,6 +98,7 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate(signum: int, frame: Any) -> None:
+    state["terminated"] = True  # remembered: a library may turn the exception into a plain KeyboardInterrupt
     raise Terminated
 
 
@@ -116,9 +117,10 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
         err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt as exc:
-        how = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        err.print(f"[yellow]{how}:[/yellow] finished outputs are kept; {resume_hint}")
-        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+        terminated = isinstance(exc, Terminated) or bool(state.get("terminated"))
+        err.print(f"[yellow]{'terminated' if terminated else 'interrupted'}:[/yellow] finished outputs are kept; "
+                  f"{resume_hint}")
+        raise typer.Exit(143 if terminated else 130) from None
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)

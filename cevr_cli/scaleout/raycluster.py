@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
@@ -65,6 +67,8 @@ def connect(address: str) -> bool:
     if ray.is_initialized():  # a library user's own session
         return False
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    on_sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
     try:
         if address == "local":
             ray.init(num_cpus=os.cpu_count(), object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
@@ -73,6 +77,10 @@ def connect(address: str) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         hint = "start one with `ray start --head`, set RAY_ADDRESS, or use --ray local"
         raise WorkerError(f"--ray {address}: no Ray cluster answered ({str(exc).splitlines()[0]}); {hint}") from None
+    if in_main_thread and on_sigterm is not None:
+        # Ray's driver aborts on SIGTERM (core dump, partial outputs, a local cluster left running); the
+        # caller's handling (cevr: stop cleanly, as Ctrl-C) stays in force.
+        signal.signal(signal.SIGTERM, on_sigterm)
     return True
 
 

@@ -81,7 +81,8 @@ def test_workers_and_ray_write_the_serial_runs_files(tmp_path, serial_run, where
     (["--workers", "2"], signal.SIGINT, True, 130, "interrupted"),  # Ctrl-C: the terminal signals the whole job
     (["--workers", "2"], signal.SIGTERM, False, 143, "terminated"),  # kill, a scheduler: the driver alone
     (["--ray", "local", "--workers", "2"], signal.SIGINT, True, 130, "interrupted"),
-], ids=["ctrl-c", "sigterm", "ray-ctrl-c"])
+    (["--ray", "local", "--workers", "2"], signal.SIGTERM, False, 143, "terminated"),  # Ray's own handler aborts
+], ids=["ctrl-c", "sigterm", "ray-ctrl-c", "ray-sigterm"])
 def test_stopping_a_worker_batch_leaves_nothing_partial(tmp_path, where, signum, to_group, code, word):
     if "--ray" in where:
         pytest.importorskip("ray", reason="Ray is not installed: pip install 'cevr[ray]' (CI installs it)")
