@@ -273,8 +273,10 @@ class Scale:
         if workers != "auto" and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise UsageError(f"--workers {self.workers!r}: use a number of processes (1 or more) or auto")
         object.__setattr__(self, "workers", workers)
-        if self.ray is not None and not str(self.ray).strip():
-            raise UsageError("--ray '': use auto, local or the cluster's address (host:port)")
+        if self.ray is not None and self.ray not in ("auto", "local"):
+            host, _, port = self.ray.removeprefix("ray://").rpartition(":")
+            if not host or not port.isdigit():
+                raise UsageError(f"--ray {self.ray!r}: use auto, local or the cluster's HOST:PORT (e.g. 10.0.0.5:6379)")
 
     def runs_here(self, accelerator: str) -> bool:
         """Whether the jobs run in this process: one local worker (``auto`` resolved for ``accelerator``)."""
@@ -429,8 +431,6 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
     here = scale.runs_here(factory.accelerator)
     if not here and isinstance(factory, InProcessJob):
         raise UsageError("worker processes need a JobFactory (a picklable job), not a job function")
-    if on_event:
-        on_event("planned", len(plan))
     results: dict[Path, BatchItemResult] = {}
     to_run: list[Task] = []
     for source, output in plan.items():
@@ -443,29 +443,29 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
         else:
             to_run.append(Task(source, output, marker, request, policy.overwrite, wait=False,
                                keep_earlier=keep_earlier and not policy.overwrite))
-            continue
+    executor = None
+    if to_run and not here:
+        from .scaleout import open_executor
+
+        executor = open_executor(factory, scale, len(to_run), on_event or _ignore)  # fails before any progress
+    try:
         if on_event:
-            on_event("item", results[source])
-    if to_run:
-        runs = _run_here(factory, to_run, on_event) if here else _run_elsewhere(factory, to_run, scale, on_event)
-        results.update(runs)
+            on_event("planned", len(plan))
+            for result in results.values():
+                on_event("item", result)
+        if executor is not None:
+            results.update(_deal(to_run, executor.run, on_event))
+        elif to_run:
+            results.update(_run_here(factory, to_run, on_event))
+    finally:
+        if executor is not None:
+            executor.close()
     return BatchReport([results[source] for source in plan])
 
 
 def _run_here(factory: JobFactory, tasks: list[Task], on_event: Event | None) -> dict[Path, BatchItemResult]:
     with factory.open(on_event or _ignore, [task.source for task in tasks]) as job:
         return _deal(tasks, lambda batch: ((task, run_task(job, task, on_event)) for task in batch), on_event)
-
-
-def _run_elsewhere(factory: JobFactory, tasks: list[Task], scale: Scale,
-                   on_event: Event | None) -> dict[Path, BatchItemResult]:
-    from .scaleout import open_executor
-
-    executor = open_executor(factory, scale, len(tasks), on_event or _ignore)
-    try:
-        return _deal(tasks, executor.run, on_event)
-    finally:
-        executor.close()
 
 
 def _deal(tasks: list[Task], run: Callable[[list[Task]], Any], on_event: Event | None) -> dict[Path, BatchItemResult]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -24,7 +25,8 @@ from ..errors import InputError, UsageError, WorkerError
 
 _LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2  # results and events are small; Ray's default takes 30 % of the RAM
 _POLL_SECONDS = 0.05  # how often the driver forwards the actors' progress events
-_CPUS_PER_CPU_ACTOR = 2  # `--workers auto` on a CPU cluster: one actor per this many CPUs
+_CPUS_PER_CPU_ACTOR = 2
+_PROBE_SECONDS = 5.0  # `--workers auto` on a CPU cluster: one actor per this many CPUs
 
 
 class BatchActor:
@@ -58,7 +60,7 @@ def connect(address: str) -> bool:
     """Join the cluster at ``address`` (``local``: start one on this machine); True when this call started Ray.
 
     Raises:
-        UsageError: Ray is not installed. WorkerError: no cluster answers at ``address``.
+        UsageError: Ray is not installed, or no cluster answers at ``address`` (nothing was touched: exit 2).
     """
     try:
         import ray
@@ -69,6 +71,8 @@ def connect(address: str) -> bool:
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     in_main_thread = threading.current_thread() is threading.main_thread()
     on_sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
+    if address not in ("local", "auto"):
+        _probe(address)
     try:
         if address == "local":
             ray.init(num_cpus=os.cpu_count(), object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
@@ -76,12 +80,27 @@ def connect(address: str) -> bool:
             ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         hint = "start one with `ray start --head`, set RAY_ADDRESS, or use --ray local"
-        raise WorkerError(f"--ray {address}: no Ray cluster answered ({str(exc).splitlines()[0]}); {hint}") from None
+        raise UsageError(f"--ray {address}: no Ray cluster answered ({str(exc).splitlines()[0]}); {hint}") from None
     if in_main_thread and on_sigterm is not None:
         # Ray's driver aborts on SIGTERM (core dump, partial outputs, a local cluster left running); the
         # caller's handling (cevr: stop cleanly, as Ctrl-C) stays in force.
         signal.signal(signal.SIGTERM, on_sigterm)
     return True
+
+
+def _probe(address: str) -> None:
+    """Fail fast when nothing listens at ``[ray://]HOST:PORT``: Ray itself retries an unreachable address for
+    minutes, printing a line every few seconds.
+
+    Raises:
+        UsageError: no answer within :data:`_PROBE_SECONDS`.
+    """
+    host, _, port = address.removeprefix("ray://").rpartition(":")  # checked by cevr_cli.batch.Scale
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=_PROBE_SECONDS).close()
+    except OSError as exc:
+        raise UsageError(f"--ray {address}: nothing answers there ({exc.strerror or exc}); is the head node up "
+                          "(`ray start --head`) and the port open?") from None
 
 
 def actor_shape(workers: int | str, accelerator: str, resources: dict[str, float]) -> tuple[int, float, float]:
@@ -91,13 +110,13 @@ def actor_shape(workers: int | str, accelerator: str, resources: dict[str, float
     :data:`_CPUS_PER_CPU_ACTOR` CPUs; a given count shares the cluster's CPUs.
 
     Raises:
-        WorkerError: ``--device cuda`` on a cluster without GPUs.
+        UsageError: ``--device cuda`` on a cluster without GPUs.
     """
     cpus = max(1.0, resources.get("CPU", 1.0))
     if accelerator == "cuda":
         gpus = int(resources.get("GPU", 0))
         if gpus < 1:
-            raise WorkerError("--ray with --device cuda: the cluster has no GPUs")
+            raise UsageError("--ray with --device cuda: the cluster has no GPUs")
         actors = gpus if workers == "auto" else int(workers)
         return actors, max(1.0, min(4.0, cpus // actors)), 1.0
     actors = max(1, int(cpus // _CPUS_PER_CPU_ACTOR)) if workers == "auto" else int(workers)

@@ -111,3 +111,15 @@ def test_stopping_a_worker_batch_leaves_nothing_partial(tmp_path, where, signum,
         assert all((out / name / file).stat().st_size > 0 for file in manifest["files"])
     rerun = _run("stack", photos, "-o", out, "--model", "physics", "--workers", "2")
     assert rerun[0] == 0 and f"{5 - len(left)} done, {len(left)} skipped" in rerun[2]
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line_and_exit_2(tmp_path):
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), np.zeros((8, 8, 3), np.uint8))
+    started = time.monotonic()
+    code, _, stderr = _run("stack", photo, "-o", tmp_path / "out", "--model", "physics", "--ray", "127.0.0.1:1")
+    assert code == 2 and time.monotonic() - started < 60  # Ray alone retries for minutes
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and (lines[0].startswith("error: --ray 127.0.0.1:1: nothing answers there")
+                                or "needs Ray: pip install 'cevr[ray]'" in lines[0]), stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # nothing written

@@ -64,6 +64,12 @@ def test_a_bad_worker_count_is_a_usage_error(workers):
         Scale(workers)
 
 
+@pytest.mark.parametrize("address", ["", "nonsense", "host:", ":6379", "ray://host:port"])
+def test_a_bad_ray_address_is_a_usage_error(address):
+    with pytest.raises(UsageError, match="--ray"):
+        Scale(ray=address)
+
+
 def test_worker_counts_and_environment(monkeypatch):
     assert Scale("3").workers == 3 and Scale("auto").workers == "auto" and Scale().runs_here("cpu")
     assert not Scale(2).runs_here("cpu") and not Scale(ray="local").runs_here("cpu")

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from cevr_cli.batch import BatchPolicy, Scale, plan_outputs, run_batch
-from cevr_cli.errors import WorkerError
+from cevr_cli.errors import UsageError
 from cevr_cli.scaleout.raycluster import actor_shape
 from tests import scaleout_jobs
 from tests.scaleout_jobs import MARKER, CopyJob
@@ -63,5 +63,5 @@ def test_actor_shapes():
     assert actor_shape("auto", "cpu", {"CPU": 16.0}) == (8, 2.0, 0.0)
     assert actor_shape(3, "cpu", {"CPU": 12.0}) == (3, 4.0, 0.0)  # a given count shares the CPUs
     assert actor_shape("auto", "cpu", {"CPU": 1.0}) == (1, 1.0, 0.0)
-    with pytest.raises(WorkerError, match="no GPUs"):
+    with pytest.raises(UsageError, match="no GPUs"):
         actor_shape("auto", "cuda", {"CPU": 8.0})
