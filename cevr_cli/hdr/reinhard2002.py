@@ -7,6 +7,8 @@ adaptation luminance = the log-average luminance, global operator (Eq. 4) or dod
 - ``toolbox=True`` is Banterle's HDR Toolbox in the version CEVR's evaluation used (before December 2023),
   for comparison with the paper: white point from the percentile range, Gaussian kernels sampled without
   renormalising, activity with the constant s = 1.6^8, L_adapt from the first scale that is too active.
+  Pinned to the toolbox run in GNU Octave (tests/hdr/test_tonemap_golden.py), with one deliberate departure:
+  the kernels are centred on the pixel (see :func:`gaussian_fft`), so the local operator's output differs.
 - The default is for photographers and follows the paper where the toolbox departs from it: the scene's
   white (99.9th percentile of Ls) maps to display white; kernels sum to 1, so each V_i is a local average;
   each scale's own s; L_adapt from the largest scale that is still calm (Sec. 3.2).
@@ -91,8 +93,12 @@ def gaussian_fft(image: np.ndarray, sigma: float, *, normalise: bool = True, mir
     convolution does not blend the top row with the bottom one (the toolbox convolves circularly, which
     leaves a bright or dark line along the edges of a photo whose top and bottom differ, e.g. a sky).
 
-    The kernel is sampled on the image-sized grid, centred on pixel (0, 0) with circular distances (the
-    toolbox's fftshift leaves it one pixel off centre on even sizes, which we do not copy). Eq. 5 has
+    The kernel is sampled on the image-sized grid, centred on pixel (0, 0) with circular distances. The
+    toolbox's ReinhardGaussianFilter samples it at (x - c/2, y - r/2) on the 1-based grid and fftshifts,
+    which puts each blur one pixel up and left on even sizes (V_i(y, x) is the blur around (y+1, x+1))
+    and half a pixel off on odd ones; we do not copy that, even with ``toolbox``, so the local operator
+    does not reproduce the toolbox pixel for pixel (everything else does: tests/hdr/test_tonemap_golden.py
+    substitutes the toolbox's placement and matches it to 1e-6). Eq. 5 has
     unit integral, but its samples do not: they sum to about 2.55 at s = 1 (sigma = a1 = 0.35 px) and
     tend to 1 at larger scales. ``normalise`` divides by that sum so the blur is a local average; the
     toolbox does not, and then a flat bright region looks "active" at the smallest scale.

@@ -44,7 +44,8 @@ def tonemap_to_display(hdr: np.ndarray, operator: str, *, key: float | None = No
 
     Encoding is the toolbox's GammaTMO (``gamma``, 2.2 as in CEVR's evaluation) or, with ``srgb``,
     the sRGB transfer function. ``toolbox`` runs the operators exactly as the HDR Toolbox of CEVR's
-    evaluation (for comparison with the paper); the default is the photographers' form.
+    evaluation (for comparison with the paper; reinhard-local keeps its blur kernels centred, see
+    ``reinhard2002.gaussian_fft``); the default is the photographers' form.
 
     Raises:
         UsageError: unknown operator, bad image, key, white or gamma.
