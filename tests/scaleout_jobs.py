@@ -36,3 +36,15 @@ class CopyJob:
             (folder / MARKER).write_text(json.dumps({"files": ["data.txt"], "pid": pid}))
 
         yield job
+
+
+@dataclass(frozen=True)
+class BrokenJob:
+    """A job whose opening fails in the worker, as a model that does not fit its GPU would."""
+
+    accelerator: str = "cpu"
+
+    @contextmanager
+    def open(self, emit, order: Sequence[Path]) -> Iterator:
+        raise RuntimeError("CUDA out of memory (simulated)")
+        yield  # pragma: no cover

@@ -114,8 +114,8 @@ class ProcessPool:
                     task, worker.task = worker.task, None
                     assert task is not None
                     yield task, message[1]
-                else:
-                    raise WorkerError(f"worker {worker.slot} could not start: {message[1]}")
+                else:  # its job could not open (its model, its device) or failed beyond one input
+                    raise WorkerError(f"worker process {worker.slot} stopped: {message[1]}")
         except (EOFError, OSError):
             ended = True
         if ended or not worker.process.is_alive():

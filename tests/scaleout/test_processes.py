@@ -6,10 +6,10 @@ import os
 import pytest
 
 from cevr_cli.batch import BatchPolicy, Scale, plan_outputs, run_batch
-from cevr_cli.errors import UsageError
+from cevr_cli.errors import UsageError, WorkerError
 from cevr_cli.scaleout import local_workers
 from cevr_cli.scaleout.processes import worker_environment
-from tests.scaleout_jobs import MARKER, CopyJob
+from tests.scaleout_jobs import MARKER, BrokenJob, CopyJob
 
 pytestmark = pytest.mark.slow  # spawns Python processes
 
@@ -49,6 +49,15 @@ def test_a_worker_that_dies_fails_its_input_alone_and_is_replaced(tmp_path):
         "failed", f"{sources[1]}: its worker process died (signal SIGKILL) while making it")
     assert {status for status, _ in statuses.values()} == {"done"} and report.exit_code == 1
     assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c", "d"]  # its partial folder and lock cleaned
+
+
+def test_a_worker_that_cannot_open_its_job_stops_the_batch_with_one_line(tmp_path):
+    sources = _inputs(tmp_path, ["a.txt", "b.txt"])
+    out = tmp_path / "out"
+    with pytest.raises(WorkerError, match=r"^worker process \d stopped: RuntimeError: CUDA out of memory"):
+        run_batch(plan_outputs(sources, out, roots=sources), BrokenJob(), BatchPolicy(), marker=MARKER,
+                  scale=Scale(2))
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_workers_need_a_picklable_job_factory(tmp_path):
