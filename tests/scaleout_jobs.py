@@ -48,3 +48,23 @@ class BrokenJob:
     def open(self, emit, order: Sequence[Path]) -> Iterator:
         raise RuntimeError("CUDA out of memory (simulated)")
         yield  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class WarningJob:
+    """Writes its output after a library-style Python warning and log record."""
+
+    accelerator: str = "cpu"
+
+    @contextmanager
+    def open(self, emit, order: Sequence[Path]) -> Iterator:
+        import logging
+        import warnings
+
+        def job(source: Path, folder: Path) -> None:
+            warnings.warn(f"odd chunk in {source.name}", UserWarning, stacklevel=1)
+            logging.getLogger("tifffile").warning("%s: odd tag", source.name)
+            (folder / "data.txt").write_text(source.read_text())
+            (folder / MARKER).write_text(json.dumps({"files": ["data.txt"]}))
+
+        yield job

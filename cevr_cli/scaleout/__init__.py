@@ -38,3 +38,17 @@ def visible_gpus() -> list[str]:
     import torch
 
     return [str(index) for index in range(torch.cuda.device_count())]
+
+
+def forward_library_warnings(emit: Event) -> None:
+    """In a worker: the libraries' Python warnings and log records become the driver's warning lines, as in a
+    serial run (where the CLI routes them), instead of raw text on the worker's stderr."""
+    import logging
+    import warnings
+
+    class _Forward(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            emit("warning", f"{record.name}: {record.getMessage()}")
+
+    warnings.showwarning = lambda message, *rest, **keywords: emit("warning", str(message))
+    logging.getLogger().addHandler(_Forward(logging.WARNING))

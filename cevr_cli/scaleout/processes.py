@@ -21,7 +21,7 @@ from typing import Any
 
 from ..batch import BatchItemResult, Event, JobFactory, Task, clean_abandoned, run_task
 from ..errors import CevrError, InputError, WorkerError
-from . import visible_gpus
+from . import forward_library_warnings, visible_gpus
 
 _STOP_SECONDS = 30.0  # how long a stopping worker may take to remove its partial output before it is killed
 
@@ -52,9 +52,14 @@ def serve(conn: Connection, factory: JobFactory, env: dict[str, str]) -> None:
         import cv2
 
         cv2.setNumThreads(int(env["CEVR_WORKER_THREADS"]))
-        with factory.open(lambda kind, payload: conn.send(("event", kind, payload)), ()) as job:
+
+        def emit(kind: str, payload: Any) -> None:
+            conn.send(("event", kind, payload))
+
+        forward_library_warnings(emit)
+        with factory.open(emit, ()) as job:
             while (task := conn.recv()) is not None:
-                conn.send(("result", run_task(job, task, lambda kind, payload: conn.send(("event", kind, payload)))))
+                conn.send(("result", run_task(job, task, emit)))
     except (KeyboardInterrupt, EOFError, BrokenPipeError):
         return  # stopped by the driver, or the driver is gone
     except CevrError as exc:  # the job cannot start here (its model, its device)

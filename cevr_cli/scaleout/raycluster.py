@@ -22,6 +22,7 @@ from typing import Any
 
 from ..batch import BatchItemResult, Event, Job, JobFactory, Task, clean_abandoned, run_task
 from ..errors import InputError, UsageError, WorkerError
+from . import forward_library_warnings
 
 _LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2  # results and events are small; Ray's default takes 30 % of the RAM
 _POLL_SECONDS = 0.05  # how often the driver forwards the actors' progress events
@@ -40,6 +41,7 @@ class BatchActor:
 
         cv2.setNumThreads(threads)
         self._events = events
+        forward_library_warnings(self._emit)
         self._stack = ExitStack()
         started = time.monotonic()
         self._job: Job = self._stack.enter_context(factory.open(self._emit, ()))

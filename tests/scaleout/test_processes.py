@@ -9,7 +9,7 @@ from cevr_cli.batch import BatchPolicy, Scale, plan_outputs, run_batch
 from cevr_cli.errors import UsageError, WorkerError
 from cevr_cli.scaleout import local_workers
 from cevr_cli.scaleout.processes import worker_environment
-from tests.scaleout_jobs import MARKER, BrokenJob, CopyJob
+from tests.scaleout_jobs import MARKER, BrokenJob, CopyJob, WarningJob
 
 pytestmark = pytest.mark.slow  # spawns Python processes
 
@@ -58,6 +58,16 @@ def test_a_worker_that_cannot_open_its_job_stops_the_batch_with_one_line(tmp_pat
         run_batch(plan_outputs(sources, out, roots=sources), BrokenJob(), BatchPolicy(), marker=MARKER,
                   scale=Scale(2))
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_workers_library_warnings_reach_the_driver_as_warning_events(tmp_path):
+    sources = _inputs(tmp_path, ["a.txt"])
+    warnings = []
+    report = run_batch(plan_outputs(sources, tmp_path / "out", roots=sources), WarningJob(), BatchPolicy(),
+                       marker=MARKER, scale=Scale(2),
+                       on_event=lambda kind, payload: warnings.append(payload) if kind == "warning" else None)
+    assert report.counts() == {"done": 1}
+    assert warnings == ["odd chunk in a.txt", "tifffile: a.txt: odd tag"]
 
 
 def test_workers_need_a_picklable_job_factory(tmp_path):
