@@ -120,10 +120,10 @@ def physics_frame(measured: MeasuredImage, s: float) -> np.ndarray:
     """P_s = R_out(min(2^s x, 1)): float32 HxWx3 codes; when darkening, x in the clipped pixels is their
     :meth:`MeasuredImage.clipped_light`."""
     gain = np.float32(2.0**s)
-    frame = measured.output.encode(measured.linear * gain)
-    if s < 0 and measured.clipped.any():
-        frame[measured.clipped] = measured.output.encode(measured.clipped_light() * gain)
-    return frame
+    light = measured.linear * gain
+    if s < 0 and measured.fill_hue and measured.clipped.any():
+        light[measured.clipped] = measured.clipped_light() * gain
+    return measured.output.encode(light)
 
 
 def soft_weight(mask: np.ndarray, sigma: float | None = None) -> np.ndarray:
