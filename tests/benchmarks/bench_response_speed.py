@@ -82,7 +82,9 @@ def main() -> None:
                "threads": torch.get_num_threads(), "reference_vgg16_conv1_1_to_conv3_3_s": best_of(args.repeats,
                                                                                                    reference)}
     for name, model in arms.items():
-        def stack(model=model, fill_hue=not name.endswith("no hue fill")) -> None:
+        fill_hue = not name.endswith("no hue fill")
+
+        def stack(model=model, fill_hue=fill_hue) -> None:
             for _ in model.frames(replace(measured, fill_hue=fill_hue), CONTINUOUS_EVS):
                 pass
 
