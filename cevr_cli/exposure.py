@@ -113,7 +113,9 @@ def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:
     """Scene-linear data (camera RAW) with the sensor's own clipping mask; frames are sRGB-encoded."""
     linear = np.asarray(linear, dtype=np.float32)
     crushed = np.zeros(clipped.shape, dtype=bool)  # a RAW file's shadows are measured, noise and all
-    return MeasuredImage(linear, clipped, crushed, SRGB, SRGB.encode(linear), linear_source=True)
+    # the sensor's mask is per pixel (white balance moves each channel's clip level): every channel of a
+    # clipped pixel is a lower bound
+    return MeasuredImage(linear, clipped, crushed, SRGB, SRGB.encode(linear), linear_source=True, clip_code=0.0)
 
 
 def physics_frame(measured: MeasuredImage, s: float) -> np.ndarray:
@@ -174,13 +176,15 @@ class ExposureModel(Protocol):
 
 
 class PhysicsModel:
-    """Exact re-exposure only: P_s everywhere (clipped highlights stay at their recorded lower bound)."""
+    """Exact re-exposure only: P_s everywhere (darkened clipped highlights take the hue of the light around them,
+    never below what they recorded)."""
 
     name = "physics"
     weights_id = None
 
     def describe(self) -> dict[str, Any]:
-        return {"model": {"name": "physics: R(2^s R^-1(x)), no network", "weights_id": None}}
+        return {"model": {"name": "physics: R(2^s R^-1(x)), clipped pixels filled with the hue around them, no network",
+                          "weights_id": None}}
 
     def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
         for ev in sorted({float(e) for e in evs}):
