@@ -6,19 +6,22 @@ some channels clipped (an orange sunset sky: R clipped, G not), changes the chan
 
 The fill follows Masood, Zhu & Tappen (2009), "Automatic correction of saturated regions in photographs
 using cross-channel correlation" (Computer Graphics Forum 28(7)): a clipped channel is predicted from the
-unclipped channels through the channel ratios of nearby pixels that clipped nothing. Here the ratios are one
-colour per pixel, the local mean linear RGB of the recorded pixels, found by normalised convolution
-(Knutsson & Westin 1993, "Normalized and differential convolution", CVPR) run as push-pull on an image
-pyramid (Gortler et al. 1996, "The Lumigraph", SIGGRAPH, Sec. 3.4), so that it reaches the middle of clipped
-regions of any size; the pyramid is built by OpenCV at a reduced resolution (the colour of light around a
-highlight is low-frequency). Per clipped pixel, with that colour c and the recorded light x:
+unclipped channels through the channel ratios of nearby pixels. Here the ratios are one colour c per pixel,
+the local mean linear RGB of the nearest pixels with evidence, found by normalised convolution (Knutsson &
+Westin 1993, "Normalized and differential convolution", CVPR) run as push-pull on an image pyramid (Gortler
+et al. 1996, "The Lumigraph", SIGGRAPH, Sec. 3.4), so that it reaches the middle of clipped regions of any
+size; the pyramid is built by OpenCV at a reduced resolution (the colour of light around a highlight is
+low-frequency). With x a clipped pixel's recorded light, in two steps from the outside in:
 
-    k = max( sum over unclipped channels of x / sum of c,  max over clipped channels of x / c )
-    fill = x in unclipped channels,  max(x, k c) in clipped ones
+1. partly clipped pixels (some channel unclipped), c from the unclipped pixels around them:
+   k = sum over unclipped channels of x / sum of c; fill = x in unclipped channels, max(x, k c) in clipped
+   ones. An orange sky clipped in R keeps its G and B and gets back its R:G ratio instead of turning olive.
+2. fully clipped pixels, c from the unclipped and the (filled) partly clipped pixels around them, which are
+   the nearest evidence of their light (the white rim of a white sun in a blue sky):
+   fill = max(x, k c) with k = max over channels of x / c, the dimmest light of colour c that is at least
+   white in every channel (c / min(c) for x = 1: the halo's hue, its weakest channel exactly at white).
 
-k c is the dimmest light of colour c that agrees with the unclipped channels and is at least the recorded
-value in every clipped channel; a fully clipped pixel thus gets 1 / min(c) times c (the halo's hue, its
-weakest channel exactly at white), and no channel is ever below what the photo recorded.
+No channel is ever below what the photo recorded, and unclipped channels are kept exactly.
 """
 
 from __future__ import annotations
@@ -72,33 +75,45 @@ def fill_clipped(linear: np.ndarray, clipped: np.ndarray, saturated: np.ndarray)
     # channel-first (3 x N): numpy reduces across three rows far faster than along each pixel's three values
     x = np.ascontiguousarray(recorded.T)
     exact = np.ascontiguousarray(~saturated[clipped].T)
-    colour = _surrounding_colour(linear, clipped)
-    np.maximum(colour, colour.max(axis=0) * np.float32(MIN_CHROMA), out=colour)
-    np.maximum(colour, np.float32(1e-12), out=colour)  # an all-black surrounding: any positive c, k makes it x
-    k_exact = np.where(exact, x, 0.0).sum(axis=0) / np.maximum(np.where(exact, colour, 0.0).sum(axis=0),
-                                                               np.float32(1e-12))
-    k_bound = np.where(exact, 0.0, x / colour).max(axis=0)
-    colour *= np.maximum(k_exact, k_bound)
-    np.maximum(colour, x, out=colour)
-    return np.ascontiguousarray(np.where(exact, x, colour).T)
-
-
-def _surrounding_colour(linear: np.ndarray, clipped: np.ndarray) -> np.ndarray:
-    """3xN: at each clipped pixel, the mean linear RGB of the nearest recorded (unclipped) pixels."""
-    import cv2
-
-    h, w = clipped.shape
-    factor = max(1.0, max(h, w) / FIELD_SIDE)
-    size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    partly = exact.any(axis=0)
+    ys, xs = np.nonzero(clipped)
     weight = (~clipped).astype(np.float32)
     values = linear * weight[..., None]
-    if factor > 1.0:  # box averages of the weighted values and of the weights: normalised convolution
+    fill = x.copy()
+    if partly.any():
+        # scaled by the unclipped channels only: a clipped channel's bound must not raise the others past the
+        # pixel's own unclipped values (a foreign hue along a noisy clipping edge)
+        colour = _colour_at(values, weight, ys[partly], xs[partly])
+        kept = exact[:, partly]
+        k = np.where(kept, x[:, partly], 0.0).sum(axis=0) / np.where(kept, colour, 0.0).sum(axis=0)
+        fill[:, partly] = np.where(kept, x[:, partly], np.maximum(x[:, partly], k * colour))
+        # filled, the partly clipped pixels are the nearest evidence of the light in the fully clipped ones
+        # (the white rim of a white sun in a blue sky; the orange rim of an orange light)
+        values[ys[partly], xs[partly]] = fill[:, partly].T
+        weight[ys[partly], xs[partly]] = 1.0
+    full = ~partly
+    if full.any():
+        colour = _colour_at(values, weight, ys[full], xs[full])
+        fill[:, full] = np.maximum(x[:, full], (x[:, full] / colour).max(axis=0) * colour)
+    return np.ascontiguousarray(fill.T)
+
+
+def _colour_at(values: np.ndarray, weight: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """3xN: at the points (ys, xs), the mean colour of the nearest pixels with weight (normalised convolution of
+    ``values``, colours premultiplied by ``weight``), no channel below :data:`MIN_CHROMA` of the strongest."""
+    import cv2
+
+    h, w = weight.shape
+    factor = max(1.0, max(h, w) / FIELD_SIDE)
+    size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    if factor > 1.0:  # box averages of the weighted values and of the weights: still a normalised convolution
         values = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
         weight = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
     field = _push_pull(values, weight)
-    ys, xs = np.nonzero(clipped)
     # the field's pixel centres in full-resolution coordinates, as cv2.resize places them
-    return _sample(field, (xs + 0.5) * (size[0] / w) - 0.5, (ys + 0.5) * (size[1] / h) - 0.5)
+    colour = _sample(field, (xs + 0.5) * (size[0] / w) - 0.5, (ys + 0.5) * (size[1] / h) - 0.5)
+    np.maximum(colour, colour.max(axis=0) * np.float32(MIN_CHROMA), out=colour)
+    return np.maximum(colour, np.float32(1e-12), out=colour)  # all black around: any positive c; k makes it x
 
 
 def _sample(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -82,6 +82,25 @@ def test_a_fully_clipped_lamp_takes_the_hue_of_its_halo_not_a_grey_plate():
     np.testing.assert_array_equal(physics_frame(filled, 1.0), physics_frame(flat, 1.0))  # brightening: unchanged
 
 
+def test_a_fully_clipped_sun_takes_the_colour_of_its_partly_clipped_rim_not_of_the_sky():
+    # a white sun (every channel clipped) in a near-white rim clipped in R only, in a blue sky: the rim's filled
+    # light is the nearest evidence of the sun's colour, the sky only of the rim's missing R
+    size = 128
+    r = radius(size, size)
+    linear = np.where((r < 24)[..., None], np.float32([1.0, 0.97, 0.95]), BACKGROUND * 3).astype(np.float32)
+    linear[r < 8] = 1.0
+    clipped = r < 24
+    saturated = clipped[..., None] & np.stack([clipped, r < 8, r < 8], axis=-1)
+    fill = fill_clipped(linear, clipped, saturated)
+    sun = (r < 8)[clipped]
+    rim = fill[~sun]
+    np.testing.assert_array_equal(rim, np.broadcast_to(np.float32([1.0, 0.97, 0.95]), rim.shape))  # R kept: the
+    # sky's R:G ratio (0.67) predicts less than the recorded white
+    np.testing.assert_allclose(chromaticity(fill[sun]), np.broadcast_to(chromaticity(rim[0]), fill[sun].shape),
+                               atol=CHROMATICITY_TOLERANCE)
+    np.testing.assert_allclose(fill[sun].min(axis=1), 1.0, rtol=1e-5)  # the dimmest such light that clipped
+
+
 def test_the_fill_never_lowers_a_channel_and_keeps_unclipped_channels_exact():
     rng = np.random.default_rng(0)
     linear = rng.uniform(0.0, 1.0, (40, 50, 3)).astype(np.float32)
