@@ -75,26 +75,26 @@ def fill_clipped(linear: np.ndarray, clipped: np.ndarray, saturated: np.ndarray)
     # channel-first (3 x N): numpy reduces across three rows far faster than along each pixel's three values
     x = np.ascontiguousarray(recorded.T)
     exact = np.ascontiguousarray(~saturated[clipped].T)
-    partly = exact.any(axis=0)
     ys, xs = np.nonzero(clipped)
     weight = (~clipped).astype(np.float32)
     values = linear * weight[..., None]
-    fill = x.copy()
-    if partly.any():
-        # scaled by the unclipped channels only: a clipped channel's bound must not raise the others past the
-        # pixel's own unclipped values (a foreign hue along a noisy clipping edge)
-        colour = _colour_at(values, weight, ys[partly], xs[partly])
-        kept = exact[:, partly]
-        k = np.where(kept, x[:, partly], 0.0).sum(axis=0) / np.where(kept, colour, 0.0).sum(axis=0)
-        fill[:, partly] = np.where(kept, x[:, partly], np.maximum(x[:, partly], k * colour))
-        # filled, the partly clipped pixels are the nearest evidence of the light in the fully clipped ones
-        # (the white rim of a white sun in a blue sky; the orange rim of an orange light)
-        values[ys[partly], xs[partly]] = fill[:, partly].T
-        weight[ys[partly], xs[partly]] = 1.0
-    full = ~partly
-    if full.any():
-        colour = _colour_at(values, weight, ys[full], xs[full])
-        fill[:, full] = np.maximum(x[:, full], (x[:, full] / colour).max(axis=0) * colour)
+    # step 1, scaled by the unclipped channels only: a clipped channel's bound must not raise the others past
+    # the pixel's own unclipped values (a foreign hue along a noisy clipping edge). Fully clipped pixels get
+    # k = 0 here, i.e. x, and their fill in step 2
+    colour = _colour_at(values, weight, ys, xs)
+    k = np.where(exact, x, 0.0).sum(axis=0) / np.where(exact, colour, 0.0).sum(axis=0).clip(min=np.float32(1e-12))
+    fill = np.where(exact, x, np.maximum(x, k * colour))
+    full = ~exact.any(axis=0)
+    if not full.any():
+        return np.ascontiguousarray(fill.T)
+    # step 2: filled, the partly clipped pixels are the nearest evidence of the light in the fully clipped ones
+    # (the white rim of a white sun in a blue sky; the orange rim of an orange light)
+    partly = np.zeros(clipped.shape, dtype=bool)
+    partly[clipped] = ~full
+    values[partly] = fill.T[~full]
+    weight[partly] = 1.0
+    colour = _colour_at(values, weight, ys[full], xs[full])
+    fill[:, full] = np.maximum(x[:, full], (x[:, full] / colour).max(axis=0) * colour)
     return np.ascontiguousarray(fill.T)
 
 
