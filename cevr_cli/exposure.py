@@ -8,8 +8,11 @@ then the physics frame
 
 exact wherever the photo is not clipped (``R_out`` = R for photos; sRGB for RAW data, whose R is linear).
 What the photo did not record is the light above white in clipped pixels (needed when darkening: it is at
-least what was recorded, never less) and the detail below black in crushed shadows (brightening). There a
-model supplies the frame, blended in over a soft border (:func:`soft_weight`):
+least what was recorded, never less) and the detail below black in crushed shadows (brightening). When
+darkening, x in the clipped pixels is first raised to the light of the hue around them
+(:func:`cevr_cli.highlight_fill.fill_clipped`: never below what was recorded, unclipped channels exact), so a
+clipped lamp or sky keeps its colour instead of turning into a grey plate. There a model supplies the frame,
+blended in over a soft border (:func:`soft_weight`):
 
     frame_s = P_s + w_s (G_s - P_s),   w_s = soft mask of the clipped (s < 0) or crushed (s > 0) pixels
 
@@ -38,7 +41,11 @@ class MeasuredImage:
 
     ``linear``: float32 HxWx3, 1 = the white point. ``clipped``: bool HxW, some channel reached white (its
     light is a lower bound). ``crushed``: bool HxW, every channel at black. ``output``: the encoding of
-    the frames. ``photo``: the image as decoded ([0, 1] codes), which the networks see.
+    the frames. ``photo``: the image as decoded ([0, 1] codes), which the networks see. ``clip_code``: in a
+    clipped pixel, the channels whose code is at least this recorded only a lower bound (0: every channel, as
+    for a sensor's per-pixel mask). ``fill_hue``: clipped pixels take the hue of the light around them when
+    darkening (:meth:`clipped_light`); False keeps their recorded value (the physics before the fill, for
+    comparison).
     """
 
     linear: np.ndarray
@@ -47,7 +54,10 @@ class MeasuredImage:
     output: Response
     photo: np.ndarray
     linear_source: bool = False  # scene-linear data (camera RAW), not a display-encoded photo
+    clip_code: float = 0.0
+    fill_hue: bool = True
     _weights: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _clipped_light: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def clipped_fraction(self) -> float:
@@ -69,6 +79,19 @@ class MeasuredImage:
             self._weights[direction] = soft_weight(self.unrecorded(s))
         return self._weights[direction]
 
+    def clipped_light(self) -> np.ndarray:
+        """Nx3 float32, the light of the clipped pixels (``linear[clipped]``'s order) that darker frames show:
+        the hue fill (:func:`cevr_cli.highlight_fill.fill_clipped`), or the recorded values if not ``fill_hue``;
+        computed once."""
+        if self._clipped_light is None:
+            if self.fill_hue:
+                from .highlight_fill import fill_clipped
+
+                self._clipped_light = fill_clipped(self.linear, self.clipped, self.photo >= self.clip_code)
+            else:
+                self._clipped_light = self.linear[self.clipped]
+        return self._clipped_light
+
 
 def clip_threshold(bits: int) -> float:
     """Codes at or above this are clipped: the top code of 8-bit photos (a wider band, codes 249-255, let the
@@ -83,19 +106,26 @@ def measure_photo(rgb: np.ndarray, response: Response, bits: int = 8) -> Measure
     brightest = rgb.max(axis=2)
     clipped = brightest >= clip_threshold(bits)
     crushed = brightest <= 0.5 / (2**bits - 1)
-    return MeasuredImage(response.decode(rgb), clipped, crushed, response, rgb)
+    return MeasuredImage(response.decode(rgb), clipped, crushed, response, rgb, clip_code=clip_threshold(bits))
 
 
 def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:
     """Scene-linear data (camera RAW) with the sensor's own clipping mask; frames are sRGB-encoded."""
     linear = np.asarray(linear, dtype=np.float32)
     crushed = np.zeros(clipped.shape, dtype=bool)  # a RAW file's shadows are measured, noise and all
-    return MeasuredImage(linear, clipped, crushed, SRGB, SRGB.encode(linear), linear_source=True)
+    # the sensor's mask is per pixel (white balance moves each channel's clip level): every channel of a
+    # clipped pixel is a lower bound
+    return MeasuredImage(linear, clipped, crushed, SRGB, SRGB.encode(linear), linear_source=True, clip_code=0.0)
 
 
 def physics_frame(measured: MeasuredImage, s: float) -> np.ndarray:
-    """P_s = R_out(min(2^s x, 1)): float32 HxWx3 codes."""
-    return measured.output.encode(measured.linear * np.float32(2.0**s))
+    """P_s = R_out(min(2^s x, 1)): float32 HxWx3 codes; when darkening, x in the clipped pixels is their
+    :meth:`MeasuredImage.clipped_light`."""
+    gain = np.float32(2.0**s)
+    light = measured.linear * gain
+    if s < 0 and measured.fill_hue and measured.clipped.any():
+        light[measured.clipped] = measured.clipped_light() * gain
+    return measured.output.encode(light)
 
 
 def soft_weight(mask: np.ndarray, sigma: float | None = None) -> np.ndarray:
@@ -146,13 +176,15 @@ class ExposureModel(Protocol):
 
 
 class PhysicsModel:
-    """Exact re-exposure only: P_s everywhere (clipped highlights stay at their recorded lower bound)."""
+    """Exact re-exposure only: P_s everywhere (darkened clipped highlights take the hue of the light around them,
+    never below what they recorded)."""
 
     name = "physics"
     weights_id = None
 
     def describe(self) -> dict[str, Any]:
-        return {"model": {"name": "physics: R(2^s R^-1(x)), no network", "weights_id": None}}
+        return {"model": {"name": "physics: R(2^s R^-1(x)), clipped pixels filled with the hue around them, no network",
+                          "weights_id": None}}
 
     def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
         for ev in sorted({float(e) for e in evs}):
@@ -310,12 +342,14 @@ def measured_radiance(measured: MeasuredImage, darker: Iterator[tuple[float, np.
     """The HDR image: R^-1(x) where the photo measured; in clipped pixels, filled from the darker frames.
 
     The fill is Debevec & Malik's weighted average (Eq. 6) of the frames' light, R_out^-1(frame) / 2^s, with
-    hat weights on their codes, never below the clipped value the photo did record, blended in with
-    :func:`soft_weight`. ``darker``: the model's frames at negative EVs.
+    hat weights on their codes, never below the clipped pixels' :meth:`MeasuredImage.clipped_light` (the
+    hue fill, itself never below what the photo recorded; where every frame clipped, the average knows
+    less), blended in with :func:`soft_weight`. ``darker``: the model's frames at negative EVs.
     """
     radiance = measured.linear.astype(np.float32).copy()
     if not measured.clipped.any():
         return radiance
+    radiance[measured.clipped] = measured.clipped_light()
     total = np.zeros_like(radiance)
     weights = np.zeros_like(radiance)
     for ev, frame, _ in darker:

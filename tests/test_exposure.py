@@ -1,5 +1,7 @@
 """Physics-first re-exposure: exact where the photo measured, the residual network only where it did not."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -117,7 +119,13 @@ def test_measured_radiance_is_the_photos_light_where_it_did_not_clip():
     hdr = measured_radiance(measured, PhysicsModel().frames(measured, [-3.0, -2.0]))
     far = soft_weight(measured.clipped) == 0
     np.testing.assert_allclose(hdr[far], radiance[far], rtol=1e-4, atol=1e-6)
-    # physics alone knows only the lower bound in the clipped disc: the fill is exactly the recorded white, 1
+    # in the clipped disc physics knows the recorded lower bound and the hue around it: the hue fill, which the
+    # darker frames show and the merge recovers
+    light = measured.clipped_light()
+    assert (light >= 1.0 - 1e-6).all()
+    np.testing.assert_allclose(hdr[measured.clipped], light, rtol=1e-4)
+    flat = replace(measured, fill_hue=False)  # without the hue fill: exactly the recorded white, 1
+    hdr = measured_radiance(flat, PhysicsModel().frames(flat, [-3.0, -2.0]))
     np.testing.assert_allclose(hdr[measured.clipped], 1.0, rtol=1e-4)
 
 

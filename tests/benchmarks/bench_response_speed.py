@@ -5,13 +5,15 @@ BatchNorm, random weights: only the arithmetic matters) on the photo's size. The
 continuous stack (EV -3..+3 in 0.5 steps, float frames, no file writing) of the bundled sample photo resized
 to ``--width`` x ``--height`` (its sky is clipped: the worst case for the residual network):
 
-* physics only (``--model physics``);
+* physics only (``--model physics``), and the same without the hue fill of clipped pixels (``no hue fill``:
+  the physics before :mod:`cevr_cli.highlight_fill`);
 * physics + residual at full resolution (``ResidualModel(scale=1)``);
-* physics + residual at half resolution (``scale=2``, the default);
+* physics + residual at half resolution (``scale=2``, the default), and the same without the hue fill;
 * the paper's CEVR (``--model cevr-paper``), the previous default.
 
-Each arm runs ``--repeats`` times after a warm-up; the best time is reported, and its ratio to the best
-reference pass.
+Each arm runs ``--repeats`` times after a warm-up, each run on a fresh copy of the measurement (its cached
+soft masks and hue fill are made again, as they are once per photo); the best time is reported, and its
+ratio to the best reference pass.
 
     python tests/benchmarks/bench_response_speed.py [--residual weights/cevr-residual.safetensors] [--threads 2]
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -68,8 +71,10 @@ def main() -> None:
             vgg(x)
 
     residual = load_predictor(args.residual, "cpu", precision="fp32")
-    arms = {"physics": PhysicsModel(), "residual, full resolution": ResidualModel(residual, scale=1.0),
-            "residual, half resolution": ResidualModel(residual, scale=2.0)}
+    half = ResidualModel(residual, scale=2.0)
+    arms = {"physics, no hue fill": PhysicsModel(), "physics": PhysicsModel(),
+            "residual, full resolution": ResidualModel(residual, scale=1.0),
+            "residual, half resolution, no hue fill": half, "residual, half resolution": half}
     if not args.skip_paper:
         arms["CEVR (paper)"] = PaperModel(load_predictor(args.paper, "cpu", precision="fp32"))
     reference()
@@ -77,8 +82,10 @@ def main() -> None:
                "threads": torch.get_num_threads(), "reference_vgg16_conv1_1_to_conv3_3_s": best_of(args.repeats,
                                                                                                    reference)}
     for name, model in arms.items():
-        def stack(model=model) -> None:
-            for _ in model.frames(measured, CONTINUOUS_EVS):
+        fill_hue = not name.endswith("no hue fill")
+
+        def stack(model=model, fill_hue=fill_hue) -> None:
+            for _ in model.frames(replace(measured, fill_hue=fill_hue), CONTINUOUS_EVS):
                 pass
 
         stack()  # warm-up

@@ -11,10 +11,13 @@ noise, metered exposure + ``--offset`` EV) whose curves come from four families:
 * ``sigmoid``: Eilertsen et al.'s fits of measured curves, read with ``--response camera``.
 
 Per family and EV, PSNR (dB) against the exact rendering at that EV of: physics only, physics + residual
-(``--model cevr``), the paper's CEVR (``--model cevr-paper``, the shipped paper-role pair), and naive
-(invert gamma 2.2, x 2^EV, clip); the fused HDR image after Reinhard and Kim-Kautz tone mapping (HDR
-Toolbox form, as bench); and the tone-mapped HDR inside the clipped region only (flat clipped value, i.e.
-physics, against the network's fill).
+(``--model cevr``), both also without the hue fill of clipped pixels (``no hue fill``: darkened clipped
+pixels keep their recorded value, the physics before :mod:`cevr_cli.highlight_fill`), the paper's CEVR
+(``--model cevr-paper``, the shipped paper-role pair), and naive (invert gamma 2.2, x 2^EV, clip); the fused
+HDR image after Reinhard and Kim-Kautz tone mapping (HDR Toolbox form, as bench); the tone-mapped HDR inside
+the clipped region only; and the hue error in the clipped region: the mean angle (degrees) between the
+linear RGB of the result and of the truth (frames at -3 and -1 EV read through the true curve, over all the
+clipped pixels and over those the true frame shows, i.e. did not clip itself; the HDR).
 
     python tests/benchmarks/eval_residual.py ../shared/data/openexr-scenes ../shared/data/polyhaven-hdri \
         [--residual weights/cevr-residual.safetensors] [--paper weights/cevr-synthetic.safetensors] [--json out.json]
@@ -59,9 +62,26 @@ def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     return -10 * np.log10(mse + 1e-10)
 
 
+def hue_error(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    """Mean angle (degrees) between the RGB vectors of ``a`` and ``b`` over ``mask`` (black pixels: 0)."""
+    x, y = a[mask].astype(np.float64), b[mask].astype(np.float64)
+    norms = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
+    cosine = np.where(norms > 0, (x * y).sum(axis=1) / np.maximum(norms, 1e-30), 1.0)
+    return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))).mean())
+
+
 def main() -> None:
+    from dataclasses import replace
+
     from cevr_cli.evaluation.baselines import NaiveExposure
-    from cevr_cli.exposure import PaperModel, PhysicsModel, ResidualModel, measure_photo, measured_radiance
+    from cevr_cli.exposure import (
+        PaperModel,
+        PhysicsModel,
+        ResidualModel,
+        clip_threshold,
+        measure_photo,
+        measured_radiance,
+    )
     from cevr_cli.fuse import fuse_stack
     from cevr_cli.hdr.tonemap import tonemap_to_display
     from cevr_cli.imaging import quantise
@@ -91,14 +111,16 @@ def main() -> None:
     views = [v for p in val for v in scene_views(load_radiance(p, 1024), args.size)]
     views = views[: args.limit] if args.limit else views
     residual_predictor = load_predictor(args.residual, "cpu", precision="fp32")
-    models = {"physics": PhysicsModel(), "physics + residual": ResidualModel(residual_predictor, scale=args.scale,
-                                                                          gain=args.gain)}
+    residual = ResidualModel(residual_predictor, scale=args.scale, gain=args.gain)
+    models = {"physics, no hue fill": PhysicsModel(), "physics": PhysicsModel(),
+              "physics + residual, no hue fill": residual, "physics + residual": residual}
     if not args.no_paper:
         models["CEVR (paper)"] = PaperModel(load_predictor(args.paper, "cpu", precision="fp32"))
     naive = NaiveExposure()
     methods = [*models, "naive"]
     ldr: dict[tuple[str, str, float], list[float]] = {}
     hdr: dict[tuple[str, str, str], list[float]] = {}
+    hue: dict[tuple[str, str, str], list[float]] = {}
     seconds = {m: 0.0 for m in methods}
     clipped_fractions = []
     for family in FAMILIES:
@@ -110,9 +132,10 @@ def main() -> None:
                 truths = {ev: render(view, scale * 2.0**ev, true, None) for ev in EVS}
                 truth_hdr = view * np.float32(scale)
                 truth_tm = {op: tonemap_to_display(truth_hdr, op, toolbox=True) for op in ("reinhard", "kimkautz")}
-                measured = measure_photo(photo, assumed, 8)
-                clipped_fractions.append(measured.clipped_fraction)
+                filled = measure_photo(photo, assumed, 8)
+                clipped_fractions.append(filled.clipped_fraction)
                 for name in methods:
+                    measured = replace(filled, fill_hue=False) if name.endswith("no hue fill") else filled
                     started = time.perf_counter()
                     if name == "naive":
                         frames = dict(zip(EVS, naive.predict(photo, EVS), strict=True))
@@ -129,6 +152,17 @@ def main() -> None:
                         if measured.clipped.any() and ev < 0:
                             ldr.setdefault((family, name + ", clipped pixels", ev), []).append(
                                 psnr(frames[ev], truths[ev], measured.clipped))
+                    if measured.clipped.any():
+                        for ev in (-3.0, -1.0):
+                            ours, truth = true.decode(frames[ev]), true.decode(truths[ev])
+                            hue.setdefault((family, name, f"{ev:+.1f}"), []).append(
+                                hue_error(ours, truth, measured.clipped))
+                            shown = measured.clipped & (truths[ev].max(axis=2) < clip_threshold(8))
+                            if shown.any():
+                                hue.setdefault((family, name, f"{ev:+.1f} shown"), []).append(
+                                    hue_error(ours, truth, shown))
+                        hue.setdefault((family, name, "HDR"), []).append(
+                            hue_error(radiance, truth_hdr, measured.clipped))
                     for op in ("reinhard", "kimkautz"):
                         mapped = tonemap_to_display(radiance, op, toolbox=True)
                         hdr.setdefault((family, name, op), []).append(psnr(mapped, truth_tm[op]))
@@ -141,6 +175,7 @@ def main() -> None:
               "clipped_fraction_mean": float(np.mean(clipped_fractions)),
               "ldr": {f"{f}|{m}|{ev:+.1f}": float(np.mean(v)) for (f, m, ev), v in ldr.items()},
               "hdr": {f"{f}|{m}|{op}": float(np.mean(v)) for (f, m, op), v in hdr.items()},
+              "hue_error_degrees": {f"{f}|{m}|{k}": float(np.mean(v)) for (f, m, k), v in hue.items()},
               "seconds": seconds}
     for family in FAMILIES:
         print(f"\n### {family}: LDR PSNR (dB) per EV\n")
@@ -160,6 +195,13 @@ def main() -> None:
         for name in methods:
             cells = [np.mean(hdr.get((family, name, key), [np.nan]))
                      for key in ("reinhard", "kimkautz", "reinhard clipped", "kimkautz clipped")]
+            print(f"| {name} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+        print(f"\nHue error in the clipped region, degrees ({family}):\n")
+        print("| method | -3.0 EV | -3.0 EV, shown | -1.0 EV | -1.0 EV, shown | HDR |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name in methods:
+            cells = [np.mean(hue.get((family, name, key), [np.nan]))
+                     for key in ("-3.0", "-3.0 shown", "-1.0", "-1.0 shown", "HDR")]
             print(f"| {name} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
     print(f"\nclipped fraction (mean over photos): {result['clipped_fraction_mean']:.3f}; seconds per method: "
           + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))

@@ -1,0 +1,154 @@
+"""The light of clipped pixels, estimated from the hue of the light around them (used when darkening).
+
+A clipped channel recorded only a lower bound: its light is at least white (linear 1), how much more the
+photo does not say. Darkening that bound as it is turns a clipped lamp into a flat grey plate and, where only
+some channels clipped (an orange sunset sky: R clipped, G not), changes the channel ratios (orange -> olive).
+
+The fill follows Masood, Zhu & Tappen (2009), "Automatic correction of saturated regions in photographs
+using cross-channel correlation" (Computer Graphics Forum 28(7)): a clipped channel is predicted from the
+unclipped channels through the channel ratios of nearby pixels. Here the ratios are one colour c per pixel,
+the local mean linear RGB of the nearest pixels with evidence, found by normalised convolution (Knutsson &
+Westin 1993, "Normalized and differential convolution", CVPR) run as push-pull on an image pyramid (Gortler
+et al. 1996, "The Lumigraph", SIGGRAPH, Sec. 3.4), so that it reaches the middle of clipped regions of any
+size; the pyramid is built by OpenCV at a reduced resolution (the colour of light around a highlight is
+low-frequency). With x a clipped pixel's recorded light, in two steps from the outside in:
+
+1. partly clipped pixels (some channel unclipped), c from the unclipped pixels around them:
+   k = sum over unclipped channels of x / sum of c; fill = x in unclipped channels, max(x, k c) in clipped
+   ones. An orange sky clipped in R keeps its G and B and gets back its R:G ratio instead of turning olive.
+2. fully clipped pixels, c from the unclipped and the (filled) partly clipped pixels around them, which are
+   the nearest evidence of their light (the white rim of a white sun in a blue sky):
+   fill = max(x, k c) with k = max over channels of x / c, the dimmest light of colour c that is at least
+   white in every channel (c / min(c) for x = 1: the halo's hue, its weakest channel exactly at white).
+
+No channel is ever below what the photo recorded, and unclipped channels are kept exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# A pyramid level's coverage (the fraction of its Gaussian footprint that recorded) from which its own mean
+# colour is trusted outright; below it the coarser level's estimate is mixed in (Gortler et al.'s pull step)
+TRUSTED_COVERAGE = 0.25
+# The colour field is estimated with the long side at most this many pixels (it is smooth at that scale)
+FIELD_SIDE = 512
+# A colour channel is never below this fraction of the colour's strongest channel: it bounds the gain a fully
+# clipped pixel can receive (1 / min(c)) where the surrounding light has (almost) none of one primary
+MIN_CHROMA = 1.0 / 64.0
+# Points per row of cv2.remap's maps (which must be narrower than 32767 pixels)
+SAMPLE_ROW = 4096
+
+
+def fill_clipped(linear: np.ndarray, clipped: np.ndarray, saturated: np.ndarray) -> np.ndarray:
+    """The estimated light of the clipped pixels, ``linear[clipped]`` with the hue of their surroundings.
+
+    Args:
+        linear: float32 HxWx3, relative linear light (1 = white).
+        clipped: bool HxW, the pixels where some channel clipped.
+        saturated: bool HxWx3, the channels that recorded only a lower bound (within ``clipped`` pixels; its
+            other pixels are ignored).
+
+    Returns:
+        float32 Nx3 for the N clipped pixels in row-major order (``linear[clipped]``'s order): equal to
+        ``linear`` in unsaturated channels, at least it in saturated ones. Without recorded pixels to take a
+        hue from, the recorded values themselves.
+
+    Raises:
+        TypeError: an argument is not a numpy array of the dtype above.
+        ValueError: shapes that are not HxWx3 / HxW / HxWx3 of one H, W.
+    """
+    for name, array, dtype in (("linear", linear, np.float32), ("clipped", clipped, np.bool_),
+                               ("saturated", saturated, np.bool_)):
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"{name}: expected a numpy array, got {type(array).__name__}")
+        if array.dtype != dtype:
+            raise TypeError(f"{name}: expected dtype {np.dtype(dtype)}, got {array.dtype}")
+    if linear.ndim != 3 or linear.shape[2] != 3 or 0 in linear.shape:
+        raise ValueError(f"linear: expected a non-empty HxWx3 array, got shape {linear.shape}")
+    if clipped.shape != linear.shape[:2] or saturated.shape != linear.shape:
+        raise ValueError(f"clipped {clipped.shape} and saturated {saturated.shape} must be "
+                         f"{linear.shape[:2]} and {linear.shape}")
+    recorded = linear[clipped]
+    if recorded.size == 0 or clipped.all():
+        return recorded
+    # channel-first (3 x N): numpy reduces across three rows far faster than along each pixel's three values
+    x = np.ascontiguousarray(recorded.T)
+    exact = np.ascontiguousarray(~saturated[clipped].T)
+    ys, xs = np.nonzero(clipped)
+    weight = (~clipped).astype(np.float32)
+    values = linear * weight[..., None]
+    # step 1, scaled by the unclipped channels only: a clipped channel's bound must not raise the others past
+    # the pixel's own unclipped values (a foreign hue along a noisy clipping edge). Fully clipped pixels get
+    # k = 0 here, i.e. x, and their fill in step 2
+    colour = _colour_at(values, weight, ys, xs)
+    k = np.where(exact, x, 0.0).sum(axis=0) / np.where(exact, colour, 0.0).sum(axis=0).clip(min=np.float32(1e-12))
+    fill = np.where(exact, x, np.maximum(x, k * colour))
+    full = ~exact.any(axis=0)
+    if not full.any():
+        return np.ascontiguousarray(fill.T)
+    # step 2: filled, the partly clipped pixels are the nearest evidence of the light in the fully clipped ones
+    # (the white rim of a white sun in a blue sky; the orange rim of an orange light)
+    partly = np.zeros(clipped.shape, dtype=bool)
+    partly[clipped] = ~full
+    values[partly] = fill.T[~full]
+    weight[partly] = 1.0
+    colour = _colour_at(values, weight, ys[full], xs[full])
+    fill[:, full] = np.maximum(x[:, full], (x[:, full] / colour).max(axis=0) * colour)
+    return np.ascontiguousarray(fill.T)
+
+
+def _colour_at(values: np.ndarray, weight: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """3xN: at the points (ys, xs), the mean colour of the nearest pixels with weight (normalised convolution of
+    ``values``, colours premultiplied by ``weight``), no channel below :data:`MIN_CHROMA` of the strongest."""
+    import cv2
+
+    h, w = weight.shape
+    factor = max(1.0, max(h, w) / FIELD_SIDE)
+    size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    if factor > 1.0:  # box averages of the weighted values and of the weights: still a normalised convolution
+        values = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
+        weight = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
+    field = _push_pull(values, weight)
+    # the field's pixel centres in full-resolution coordinates, as cv2.resize places them
+    colour = _sample(field, (xs + 0.5) * (size[0] / w) - 0.5, (ys + 0.5) * (size[1] / h) - 0.5)
+    np.maximum(colour, colour.max(axis=0) * np.float32(MIN_CHROMA), out=colour)
+    return np.maximum(colour, np.float32(1e-12), out=colour)  # all black around: any positive c; k makes it x
+
+
+def _sample(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """3xN: ``image`` bilinearly interpolated at the points (x, y), by cv2.remap.
+
+    remap's maps are images of fewer than 32767 rows and columns: the N points are laid out in rows of
+    :data:`SAMPLE_ROW`, the last one padded.
+    """
+    import cv2
+
+    n = len(x)
+    rows = -(-n // SAMPLE_ROW)
+    maps = np.zeros((2, rows * SAMPLE_ROW), np.float32)
+    maps[0, :n], maps[1, :n] = x, y
+    maps = maps.reshape(2, rows, SAMPLE_ROW)
+    sampled = cv2.remap(image, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.ascontiguousarray(sampled.reshape(-1, 3)[:n].T)
+
+
+def _push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """HxWx3 mean colour everywhere from weighted ``values`` (colour x weight) and ``weight`` in [0, 1].
+
+    Push: Gaussian pyramids of both (cv2.pyrDown) until every coarsest pixel has weight. Pull: from coarse to
+    fine, each level keeps its own normalised mean where its coverage is at least :data:`TRUSTED_COVERAGE`
+    and fills the rest from the upsampled coarser estimate, in proportion to the coverage it lacks.
+    """
+    import cv2
+
+    levels = [(values, weight)]
+    while max(weight.shape) > 1 and weight.min() <= 0.0:
+        values, weight = cv2.pyrDown(values), cv2.pyrDown(weight)
+        levels.append((values, weight))
+    estimate = values / np.maximum(weight, np.float32(1e-12))[..., None]
+    for values, weight in reversed(levels[:-1]):
+        up = cv2.resize(estimate, (weight.shape[1], weight.shape[0]), interpolation=cv2.INTER_LINEAR)
+        trusted = np.maximum(weight, np.float32(TRUSTED_COVERAGE))[..., None]
+        estimate = (values + (trusted - weight[..., None]) * up) / trusted
+    return estimate

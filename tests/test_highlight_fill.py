@@ -1,0 +1,148 @@
+"""The hue fill of clipped pixels: the colour of the light around them, never below what was recorded."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cevr_cli.exposure import measure_photo, physics_frame
+from cevr_cli.highlight_fill import fill_clipped
+from cevr_cli.response import SRGB
+
+ORANGE = np.array([1.0, 0.45, 0.12], np.float32)  # a low sun's light: R clips first, G far from white
+HALO = np.array([1.0, 0.6, 0.3], np.float32)
+BACKGROUND = np.array([0.1, 0.15, 0.3], np.float32)  # bluish and dark: the light a fill must not take
+
+
+def radius(h: int, w: int) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    return np.hypot(y - h / 2, x - w / 2)
+
+
+def orange_light(h: int = 64, w: int = 96) -> np.ndarray:
+    """One orange light falling off from 1.8 (R clips) to 0.3: G peaks at 0.81 and B at 0.22, both recorded."""
+    strength = 0.3 + 1.5 * np.exp(-((radius(h, w) / 14.0) ** 2))
+    return strength[..., None] * ORANGE
+
+
+def lamp_in_halo(size: int = 128) -> np.ndarray:
+    """A white-ish lamp (every channel clips) of radius 6 in an orange halo (0.9 to 0.3 x HALO, recorded) out to
+    radius 40, in a dark bluish room."""
+    r = radius(size, size)
+    scene = np.where((r < 40)[..., None], (0.9 - 0.6 * np.clip((r - 6) / 34, 0, 1))[..., None] * HALO, BACKGROUND)
+    scene[r < 6] = (5.0, 4.8, 4.6)
+    return scene.astype(np.float32)
+
+
+def chromaticity(rgb: np.ndarray) -> np.ndarray:
+    return rgb / rgb.sum(axis=-1, keepdims=True)
+
+
+# The surrounding light has one chromaticity, so the normalised convolution returns it up to float32 rounding
+# (about 1e-7 relative per operation, a few hundred operations through the pyramid), and the -3 EV frame's
+# sRGB round trip adds about 1e-6: 1e-4 on chromaticity coordinates (which sum to 1) leaves a wide margin.
+CHROMATICITY_TOLERANCE = 1e-4
+
+
+def test_a_light_clipped_in_red_only_keeps_its_orange_when_darkened():
+    photo = SRGB.encode(orange_light())
+    filled = measure_photo(photo, SRGB, 8)
+    flat = replace(filled, fill_hue=False)
+    clipped = filled.clipped
+    assert clipped.any() and (photo[clipped][:, 1:] < 0.95).all()  # R alone clipped
+    frame = physics_frame(filled, -3.0)
+    light = SRGB.decode(frame[clipped]) * 8.0
+    np.testing.assert_allclose(chromaticity(light), np.broadcast_to(chromaticity(ORANGE), light.shape),
+                               atol=CHROMATICITY_TOLERANCE)
+    # G and B recorded: exact; R raised by the surrounding R/G ratio, i.e. back to the scene's light
+    np.testing.assert_allclose(light, orange_light()[clipped], rtol=1e-4)
+    old = physics_frame(flat, -3.0)
+    assert (frame[clipped] >= old[clipped]).all()  # never below what was recorded, per channel
+    np.testing.assert_array_equal(frame[~clipped], old[~clipped])  # measured pixels bit for bit
+    centre = SRGB.decode(old[32, 48]) * 8.0  # where the light is brightest (1.8 x ORANGE)
+    assert chromaticity(centre)[0] < chromaticity(ORANGE)[0] - 0.1  # was olive: R stuck at 1 while G is 0.81
+
+
+def test_a_fully_clipped_lamp_takes_the_hue_of_its_halo_not_a_grey_plate():
+    photo = SRGB.encode(lamp_in_halo())
+    filled = measure_photo(photo, SRGB, 8)
+    flat = replace(filled, fill_hue=False)
+    clipped = filled.clipped
+    assert (photo[clipped] >= 254.5 / 255).all() and clipped.sum() > 100  # every channel clipped
+    frame = physics_frame(filled, -3.0)
+    light = SRGB.decode(frame[clipped]) * 8.0
+    np.testing.assert_allclose(chromaticity(light), np.broadcast_to(chromaticity(HALO), light.shape),
+                               atol=CHROMATICITY_TOLERANCE)
+    # the dimmest light of the halo's hue that clipped every channel: its weakest channel (B) exactly at white
+    np.testing.assert_allclose(light, np.broadcast_to(HALO / HALO.min(), light.shape), rtol=1e-4)
+    old = physics_frame(flat, -3.0)
+    np.testing.assert_allclose(old[clipped], SRGB.encode(np.float32(1 / 8)), atol=1e-6)  # the grey plate
+    assert (frame[clipped] >= old[clipped]).all()
+    np.testing.assert_array_equal(frame[~clipped], old[~clipped])
+    np.testing.assert_array_equal(physics_frame(filled, 1.0), physics_frame(flat, 1.0))  # brightening: unchanged
+
+
+def test_a_fully_clipped_sun_takes_the_colour_of_its_partly_clipped_rim_not_of_the_sky():
+    # a white sun (every channel clipped) in a near-white rim clipped in R only, in a blue sky: the rim's filled
+    # light is the nearest evidence of the sun's colour, the sky only of the rim's missing R
+    size = 128
+    r = radius(size, size)
+    linear = np.where((r < 24)[..., None], np.float32([1.0, 0.97, 0.95]), BACKGROUND * 3).astype(np.float32)
+    linear[r < 8] = 1.0
+    clipped = r < 24
+    saturated = clipped[..., None] & np.stack([clipped, r < 8, r < 8], axis=-1)
+    fill = fill_clipped(linear, clipped, saturated)
+    sun = (r < 8)[clipped]
+    rim = fill[~sun]
+    np.testing.assert_array_equal(rim, np.broadcast_to(np.float32([1.0, 0.97, 0.95]), rim.shape))  # R kept: the
+    # sky's R:G ratio (0.67) predicts less than the recorded white
+    np.testing.assert_allclose(chromaticity(fill[sun]), np.broadcast_to(chromaticity(rim[0]), fill[sun].shape),
+                               atol=CHROMATICITY_TOLERANCE)
+    np.testing.assert_allclose(fill[sun].min(axis=1), 1.0, rtol=1e-5)  # the dimmest such light that clipped
+
+
+def test_the_fill_never_lowers_a_channel_and_keeps_unclipped_channels_exact():
+    rng = np.random.default_rng(0)
+    linear = rng.uniform(0.0, 1.0, (40, 50, 3)).astype(np.float32)
+    clipped = rng.uniform(size=(40, 50)) < 0.3
+    saturated = clipped[..., None] & (rng.uniform(size=(40, 50, 3)) < 0.5)
+    linear[saturated] = 1.0
+    fill = fill_clipped(linear, clipped, saturated)
+    recorded, exact = linear[clipped], ~saturated[clipped]
+    assert fill.shape == recorded.shape and fill.dtype == np.float32
+    assert (fill >= recorded).all()
+    np.testing.assert_array_equal(fill[exact], recorded[exact])
+
+
+@pytest.mark.parametrize("shape", [(200, 200), (24, 1100)], ids=["many points", "reduced resolution"])
+def test_large_and_elongated_clipped_regions_are_filled_from_their_surroundings(shape):
+    # more clipped pixels than one row of remap's maps; a long side above the field's 512 px
+    h, w = shape
+    strength = 0.3 + 1.7 * np.exp(-((radius(h, w) / (0.3 * max(h, w))) ** 2))
+    linear = np.minimum(strength[..., None] * ORANGE, 1.0).astype(np.float32)
+    saturated = linear >= 1.0
+    clipped = saturated.any(axis=2)
+    assert clipped.sum() > 4096 or max(shape) > 512
+    fill = fill_clipped(linear, clipped, saturated)
+    np.testing.assert_allclose(fill, (strength[..., None] * ORANGE)[clipped], rtol=1e-4)
+
+
+def test_nothing_to_take_a_hue_from_leaves_the_recorded_values():
+    linear = np.ones((4, 5, 3), np.float32)
+    clipped = np.ones((4, 5), bool)
+    np.testing.assert_array_equal(fill_clipped(linear, clipped, np.ones((4, 5, 3), bool)), linear[clipped])
+    assert fill_clipped(linear, ~clipped, np.zeros((4, 5, 3), bool)).shape == (0, 3)
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    ((np.ones((4, 5, 3)).tolist(), np.ones((4, 5), bool), np.ones((4, 5, 3), bool)), TypeError),
+    ((np.ones((4, 5, 3), np.float64), np.ones((4, 5), bool), np.ones((4, 5, 3), bool)), TypeError),
+    ((np.ones((4, 5, 3), np.float32), np.ones((4, 5), np.uint8), np.ones((4, 5, 3), bool)), TypeError),
+    ((np.ones((4, 5), np.float32), np.ones((4, 5), bool), np.ones((4, 5), bool)), ValueError),
+    ((np.ones((0, 5, 3), np.float32), np.ones((0, 5), bool), np.ones((0, 5, 3), bool)), ValueError),
+    ((np.ones((4, 5, 3), np.float32), np.ones((5, 4), bool), np.ones((4, 5, 3), bool)), ValueError),
+    ((np.ones((4, 5, 3), np.float32), np.ones((4, 5), bool), np.ones((4, 5, 1), bool)), ValueError),
+], ids=["list", "float64", "uint8 mask", "not RGB", "empty", "mask shape", "saturated shape"])
+def test_bad_inputs_are_refused(args, error):
+    with pytest.raises(error):
+        fill_clipped(*args)
