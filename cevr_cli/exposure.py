@@ -31,6 +31,10 @@ import numpy as np
 from .response import SRGB, Response
 
 EXACT = "exact (measured light x 2^EV)"
+# Revision of how frames and HDR images are made from what a photo measured, recorded with every request so
+# that outputs of an earlier revision are redone, not skipped as complete. 2: clipped pixels darkened with the
+# hue of the light around them (highlight_fill), not as neutral plates.
+PHYSICS_REVISION = 2
 EXACT_AND_MODEL = "exact, {model} where the photo clipped"
 PAPER = "CEVR (paper): the network re-exposes the photo"
 

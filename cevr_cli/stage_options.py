@@ -86,9 +86,12 @@ class StackOptions:
         return read_photo(path, max_megapixels=self.max_megapixels)
 
     def request(self, model: ExposureModel) -> dict[str, Any]:
-        """What the stack folder records as asked (another request redoes it): the output-changing options and
-        the model's weights id."""
-        return {"evs": list(self.evs), **request_record(self), "weights_id": model.weights_id}
+        """What the stack folder records as asked (another request redoes it): the output-changing options, the
+        model's weights id and the physics revision."""
+        from .exposure import PHYSICS_REVISION
+
+        return {"evs": list(self.evs), **request_record(self), "weights_id": model.weights_id,
+                "physics": PHYSICS_REVISION}
 
 
 @dataclass(frozen=True)
@@ -137,5 +140,7 @@ class FuseOptions:
 
     def request(self, model: ExposureModel | None) -> dict[str, Any]:
         """What fuse.json records as asked; another request redoes the folder."""
+        from .exposure import PHYSICS_REVISION
+
         return {"evs": list(self.evs), **request_record(self),
-                "weights_id": model.weights_id if model is not None else None}
+                "weights_id": model.weights_id if model is not None else None, "physics": PHYSICS_REVISION}
