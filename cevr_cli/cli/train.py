@@ -70,13 +70,17 @@ def train(**options: Any) -> None:
     hint = "add --resume to the same command to continue from the last checkpoint"
     with errors(options.pop("debug"), resume_hint=hint):
         from ..model import resolve_device
+        from ..training.distributed import is_main_process
         from ..training.loop import run_training
 
         values = {name: _to_config_value(value) for name, value in options.items()}
         values["device"] = str(resolve_device(values["device"]))
         cfg = TrainConfig(**values)
-        with TrainProgress(quiet or as_json, cfg.epochs) as progress:
+        reports = is_main_process()  # under torchrun, rank 0 alone shows progress and the result
+        with TrainProgress(quiet or as_json or not reports, cfg.epochs) as progress:
             result = run_training(cfg, on_event=progress.event)
+    if not reports:
+        return
     if as_json:
         out.print_json(json.dumps(asdict(result), default=str))
     elif not quiet:
