@@ -6,9 +6,9 @@ every backward pass (NCCL on CUDA, gloo on the CPU), and draws its own share of 
 
 Two ways to start the ranks:
 
-- ``cevr train --nproc N`` (:func:`launch`): this process starts N workers on this machine, gives them the
-  environment torchrun gives its workers, relays rank 0's progress and result, and stops every worker as soon
-  as one fails or on Ctrl-C.
+- ``cevr train --nproc N`` (:func:`launch`, :func:`run_ranks`): this process starts N workers on this machine,
+  gives them the environment torchrun gives its workers, relays rank 0's progress and result, and stops every
+  worker as soon as one fails or on Ctrl-C.
 - ``torchrun ... -m cevr_cli train``: each process finds RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and
   MASTER_PORT in its environment and joins their process group (:func:`process_group`); this is how a run
   spans several machines.
@@ -228,47 +228,62 @@ def process_group(device: str) -> Iterator[Rank]:
 def launch(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult:
     """Train in ``cfg.nproc`` worker processes on this machine; rank 0's events and result come back here.
 
-    The workers are spawned (fresh interpreters: safe with CUDA and with threads) and join a process group
-    at a free port on the loopback interface. If one fails, or this process is interrupted, every worker
-    is stopped; none waits for the group's timeout.
+    Raises:
+        CevrError: the library error a worker raised, or one line on how a worker crashed.
+    """
+    return run_ranks(cfg.nproc, _train_rank, (cfg,), on_event)
+
+
+def _train_rank(on_event: Event | None, cfg: TrainConfig) -> TrainResult:
+    """A worker's training: :func:`run_training` finds torchrun's environment and joins the other ranks."""
+    from .loop import run_training
+
+    # Every worker using all the cores would oversubscribe them: each gets its share unless --threads is given.
+    return run_training(replace(cfg, threads=cfg.threads or max(1, (os.cpu_count() or 1) // cfg.nproc)), on_event)
+
+
+def run_ranks(nproc: int, target: Callable[..., T], args: tuple[Any, ...] = (), on_event: Event | None = None) -> T:
+    """``target(on_event, *args)`` in ``nproc`` processes on this machine, each with the environment torchrun
+    gives rank r of ``nproc`` (a free port on the loopback interface); returns what rank 0's call returned.
+
+    The workers are spawned (fresh interpreters: safe with CUDA and with threads); ``target`` and ``args`` must
+    pickle. Rank 0's calls of its ``on_event`` are relayed to ``on_event`` here; the others get None. If a worker
+    fails, or this process is interrupted, every worker is stopped: none waits for the group's timeout.
 
     Raises:
         CevrError: the library error a worker raised, or one line on how a worker crashed.
     """
     import torch.multiprocessing as mp
+    from torch.multiprocessing.spawn import ProcessException
 
     messages = mp.get_context("spawn").Queue()
-    workers = mp.start_processes(_train_rank, args=(cfg, _free_port(), messages), nprocs=cfg.nproc,
+    workers = mp.start_processes(_rank_main, args=(nproc, _free_port(), messages, target, args), nprocs=nproc,
                                  join=False, start_method="spawn")
     outcome: dict[str, Any] = {}
     try:
         finished = False
         while not finished:
             try:
-                finished = workers.join(timeout=POLL_SECONDS, grace_period=GRACE_SECONDS)
-            except mp.ProcessException as exc:
+                finished = workers.join(timeout=POLL_SECONDS)  # on a failure: SIGTERM to the others at once
+            except ProcessException as exc:
                 _relay(messages, on_event, outcome)
                 raise _failure(exc, outcome) from exc
             _relay(messages, on_event, outcome)
     finally:
         _stop(workers.processes)
     if "result" not in outcome:
-        raise CevrError("the training workers ended without a result (were they interrupted?)")
+        raise CevrError("the worker processes ended without a result (were they interrupted?)")
     return outcome["result"]
 
 
-def _train_rank(local_rank: int, cfg: TrainConfig, port: int, messages: Any) -> None:
-    """One worker of :func:`launch`: torchrun's environment for this rank, then the training, which joins."""
-    from .loop import run_training
-
+def _rank_main(local_rank: int, nproc: int, port: int, messages: Any, target: Callable[..., Any],
+               args: tuple[Any, ...]) -> None:
+    """One worker of :func:`run_ranks`: torchrun's environment for this rank, then ``target``."""
     os.environ.update({"MASTER_ADDR": LOOPBACK, "MASTER_PORT": str(port), "RANK": str(local_rank),
-                       "LOCAL_RANK": str(local_rank), "WORLD_SIZE": str(cfg.nproc),
-                       "LOCAL_WORLD_SIZE": str(cfg.nproc)})
-    # Every worker using all the cores would oversubscribe them: each gets its share unless --threads is given.
-    cfg = replace(cfg, threads=cfg.threads or max(1, (os.cpu_count() or 1) // cfg.nproc))
+                       "LOCAL_RANK": str(local_rank), "WORLD_SIZE": str(nproc), "LOCAL_WORLD_SIZE": str(nproc)})
     relay = (lambda kind, payload: messages.put(("event", kind, payload))) if local_rank == 0 else None
     try:
-        result = run_training(cfg, relay)
+        result = target(relay, *args)
     except CevrError as exc:
         messages.put(("error", _portable(exc)))
         raise
