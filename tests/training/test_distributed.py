@@ -153,6 +153,21 @@ def test_nproc_2_from_the_command_line_splits_each_epoch_and_writes_the_weights(
     assert [h["epoch"] for h in summary["history"]] == [0, 0]  # rank 0's log only
 
 
+def test_torchrun_starts_the_ranks_and_rank_0_alone_reports(tmp_path, scene_folder):
+    """`torchrun -m cevr_cli train`: the processes join torchrun's group (here with the residual role's model,
+    whose pass decodes onto the physics frame), and only rank 0 prints its result."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "cevr_cli", "train", "--data", str(scene_folder), "-o", str(out), "--device", "cpu",
+               "--variant", "cevr-residual-tiny", "--direction", "dec", "--epochs", "1", "--crop", "32",
+               "--samples-per-epoch", "4", "--batch-size", "1", "--val-cameras", "1", "--val-size", "32", "--json"]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads(finished.stdout)["iterations"] == {"dec": 2}  # one JSON result: rank 0's
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["processes"] == 2 and summary["config"]["nproc"] == 1
+
+
 def test_a_resumed_two_process_run_continues_exactly(tmp_path, scene_folder):
     """Two epochs in one go, and one epoch then --resume for the second, end with the same checkpoint: every
     rank took up the model, Adam's moments, the schedule and its own cycle-split generator from rank 0's file."""
