@@ -150,12 +150,6 @@ def environment_rank() -> Rank | None:
     return Rank(rank, world_size, local_rank)
 
 
-def is_main_process() -> bool:
-    """Whether this process reports: it trains alone or is rank 0 (so torchrun's other workers stay quiet)."""
-    rank = environment_rank()
-    return rank is None or rank.is_main
-
-
 def check_processes(nproc: int, device: str) -> None:
     """Refuse a process count or device that cannot train, before any process starts.
 
