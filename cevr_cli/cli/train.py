@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
+import sys
 from dataclasses import MISSING, asdict, fields
 from enum import Enum
 from pathlib import Path
@@ -70,18 +72,32 @@ def train(**options: Any) -> None:
     hint = "add --resume to the same command to continue from the last checkpoint"
     with errors(options.pop("debug"), resume_hint=hint):
         from ..model import resolve_device
+        from ..training.distributed import environment_rank
         from ..training.loop import run_training
 
         values = {name: _to_config_value(value) for name, value in options.items()}
         values["device"] = str(resolve_device(values["device"]))
         cfg = TrainConfig(**values)
-        with TrainProgress(quiet or as_json, cfg.epochs) as progress:
+        rank = environment_rank()
+        reports = rank is None or rank.is_main  # under torchrun, rank 0 alone shows progress and the result
+        with TrainProgress(quiet or as_json or not reports, cfg.epochs) as progress:
             result = run_training(cfg, on_event=progress.event)
-    if as_json:
+    if as_json and reports:
         out.print_json(json.dumps(asdict(result), default=str))
-    elif not quiet:
+    elif not quiet and reports:
         weights = result.weights or "n/a (one direction)"
         err.print(f"train: best validation PSNR {result.best_psnr} dB; weights: {weights}")
+    if rank is not None:
+        _end_worker()
+
+
+def _end_worker() -> None:
+    """End a torchrun worker now, its outputs written, as multiprocessing ends `--nproc`'s workers: without the
+    interpreter's teardown, in which PyTorch's C++ side was seen to abort ("terminate called without an active
+    exception", SIGABRT) in a few runs in a hundred after a gloo run, turning a finished run into a failed one."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 _extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint, default=False)

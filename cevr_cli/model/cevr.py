@@ -343,5 +343,7 @@ class CEVRNet(nn.Module):
         maps = maps + (bias[None, :] + s[:, None] * s_column[None, :])[:, :, None, None].to(maps.dtype)
         return maps[:, 0:1], maps[:, 1:2]
 
-    def forward(self, image: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        return self.decode(image, self.encode(image), s)
+    def forward(self, image: torch.Tensor, s: torch.Tensor, onto: torch.Tensor | None = None) -> torch.Tensor:
+        """``image`` re-exposed by each step in ``s``; with ``onto``, ``image``'s features re-expose ``onto``
+        instead (the residual role's physics frame). One call, so that DistributedDataParallel sees the pass."""
+        return self.decode(image if onto is None else onto, self.encode(image), s)

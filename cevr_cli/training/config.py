@@ -55,6 +55,9 @@ class TrainConfig:
     max_minutes: float | None = _opt(None, "Stop each direction after this many minutes (best checkpoint kept).")
     threads: int | None = _opt(None, "CPU threads for PyTorch (default: all cores).", min=1)
     workers: int = _opt(0, "Data-synthesis processes (0 = in the training process; 4+ on a GPU).", min=0)
+    nproc: int = _opt(1, "Training processes on this machine (DistributedDataParallel: one per GPU, NCCL; or "
+                         "several on the CPU, gloo); --batch-size is per process. Under torchrun leave it out.",
+                      min=1)
     precision: str = _opt("auto", _described("Training arithmetic", TRAINING_PRECISIONS))
     channels_last: bool = _opt(True, "channels_last memory format (faster convolutions on CPU and GPU).")
 

@@ -30,6 +30,7 @@ from ..model.imagenet import init_encoder_from_vgg16
 from ..model.weights import ModelPair, load_pair, save_pair
 from ..vocabulary import CYCLE_SPLITS, MODEL_VARIANTS, TRAIN_DIRECTIONS, TRAINING_PRECISIONS
 from .config import TrainConfig
+from .distributed import ALONE, Rank, check_processes, environment_rank, launch, process_group
 from .pairs import SyntheticPairs, ValidationSet, make_validation
 from .residual import (
     ResidualPairs,
@@ -118,10 +119,14 @@ def train_step(
     model: CEVRNet, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], cfg: TrainConfig,
     generator: torch.Generator, dtype: torch.dtype,
 ) -> tuple[float, dict[str, float]]:
-    """One optimiser step on a batch of training pairs (Eq. 5), under autocast to ``dtype`` unless it is float32."""
+    """One optimiser step on a batch of training pairs (Eq. 5), under autocast to ``dtype`` unless it is float32.
+
+    ``model`` may be a :class:`CEVRNet` in DistributedDataParallel, which averages the gradients over the ranks.
+    """
     device = next(model.parameters()).device
+    role = getattr(model, "module", model).config.role
     with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-        if model.config.role == "residual":
+        if role == "residual":
             loss, parts = residual_loss(model, {k: v.to(device) if k == "s" else
                                                v.to(device, memory_format=_memory_format(cfg))
                                                for k, v in batch.items()})
@@ -148,18 +153,33 @@ def _train_mode(model: CEVRNet, cfg: TrainConfig) -> None:
             stage.eval()
 
 
-def _out_of_time(cfg: TrainConfig, started: float) -> bool:
-    return cfg.max_minutes is not None and (time.monotonic() - started) / 60 > cfg.max_minutes
+def _out_of_time(cfg: TrainConfig, started: float, rank: Rank) -> bool:
+    """Past ``--max-minutes`` on any rank: the ranks stop together, or those left would wait for the others."""
+    return cfg.max_minutes is not None and rank.any((time.monotonic() - started) / 60 > cfg.max_minutes)
+
+
+def _resume_state(path: Path, rank: Rank) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if there is one, read by rank 0 and sent to the others (whose machines need
+    not share its disk)."""
+    return rank.share(torch.load(path, map_location="cpu", weights_only=False)
+                      if rank.is_main and path.is_file() else None)
 
 
 def train_direction(
-    cfg: TrainConfig, direction: str, train_maps: list[np.ndarray], val: ValidationSet | ResidualValidation,
-    on_event: Event | None = None,
+    cfg: TrainConfig, direction: str, train_maps: list[np.ndarray], val: ValidationSet | ResidualValidation | None,
+    on_event: Event | None = None, rank: Rank = ALONE,
 ) -> tuple[CEVRNet, dict[str, Any]]:
-    """Train one model; returns the best-on-validation model and a summary."""
-    device = torch.device(cfg.device)
+    """Train one model; returns the best-on-validation model and a summary.
+
+    Among several ranks (``rank``, in a process group), each draws its share of every epoch's samples and
+    DistributedDataParallel averages the gradients; rank 0 alone validates (``val``, None elsewhere), writes the
+    checkpoints and sends events. The other ranks return their last model, the same as rank 0's last one, and a
+    summary without validation results.
+    """
+    device = rank.device(cfg.device)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if rank.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed + (0 if direction == "inc" else 1))
     model = CEVRNet(get_config(cfg.variant))
     if cfg.encoder_init and not cfg.init:
@@ -189,60 +209,71 @@ def train_direction(
     else:
         data = SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
                               seed=cfg.seed, continuous_steps=cfg.continuous_steps)
-    iters_per_epoch = math.ceil(len(data) / cfg.batch_size)
+    sampler = rank.sampler(data)
+    iters_per_epoch = math.ceil(len(sampler if sampler is not None else data) / cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
         optimizer, T_0=cfg.t0 * iters_per_epoch, T_mult=cfg.t_mult, eta_min=0.0)
-    generator = torch.Generator().manual_seed(cfg.seed)
+    # The cycle split's draws: rank 0's stream is a lone process's; each other rank has its own.
+    generator = torch.Generator().manual_seed(cfg.seed + rank.rank)
     last_path, best_path = out / f"{direction}-last.pt", out / f"{direction}-best.pt"
     start_epoch, iteration, best = 0, 0, {"mean_psnr": -math.inf, "epoch": -1, "psnr": {}}
     history: list[EpochLog] = []
-    if cfg.resume and last_path.is_file():
-        state = torch.load(last_path, map_location=device, weights_only=False)
+    state = _resume_state(last_path, rank) if cfg.resume else None
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
+        generators = state.get("generators", [state["generator"]])
+        if rank.rank < len(generators):  # a rank the checkpointed run did not have keeps its fresh stream
+            generator.set_state(generators[rank.rank])
         start_epoch, iteration, best = state["epoch"], state["iteration"], state["best"]
         history = [EpochLog(**entry) for entry in state.get("history", [])]
+    trained = rank.wrap(model)  # after resuming: DDP starts every replica from rank 0's weights
     started = time.monotonic()
     _train_mode(model, cfg)
     epoch = start_epoch
     for epoch in range(start_epoch, cfg.epochs):
         data.set_epoch(epoch)
-        loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False, drop_last=False,
-                                             num_workers=cfg.workers, pin_memory=device.type == "cuda")
+        loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False, sampler=sampler,
+                                             drop_last=False, num_workers=cfg.workers,
+                                             pin_memory=device.type == "cuda")
         losses = []
         for batch in loader:
-            loss, parts = train_step(model, optimizer, batch, cfg, generator, dtype)
+            loss, parts = train_step(trained, optimizer, batch, cfg, generator, dtype)
             scheduler.step()
             iteration += 1
             losses.append(loss)
             if on_event:
                 on_event("iteration", {"direction": direction, "epoch": epoch, "iteration": iteration, **parts,
                                        "loss": loss, "lr": scheduler.get_last_lr()[0]})
-            if _out_of_time(cfg, started):
+            if _out_of_time(cfg, started, rank):
                 break  # mid-epoch: validate and checkpoint what was learnt, then stop
-        psnr = validate_residual(model, val, device) if isinstance(val, ResidualValidation) else \
-            validate(model, val, device)
-        mean_psnr = float(np.mean(list(psnr.values())))
-        if mean_psnr > best["mean_psnr"]:
-            best = {"mean_psnr": mean_psnr, "epoch": epoch, "psnr": psnr}
-            _save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "psnr": psnr})
-        _train_mode(model, cfg)  # validation left every module in training mode
-        log = EpochLog(direction, epoch, iteration, float(np.mean(losses)), psnr, time.monotonic() - started)
-        history.append(log)
-        if on_event:
-            on_event("epoch", asdict(log))
-        out_of_time = _out_of_time(cfg, started)
+        epoch_loss = rank.mean(float(np.mean(losses)))
+        if val is not None:
+            psnr = validate_residual(model, val, device) if isinstance(val, ResidualValidation) else \
+                validate(model, val, device)
+            mean_psnr = float(np.mean(list(psnr.values())))
+            if mean_psnr > best["mean_psnr"]:
+                best = {"mean_psnr": mean_psnr, "epoch": epoch, "psnr": psnr}
+                _save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "psnr": psnr})
+            _train_mode(model, cfg)  # validation left every module in training mode
+            log = EpochLog(direction, epoch, iteration, epoch_loss, psnr, time.monotonic() - started)
+            history.append(log)
+            if on_event:
+                on_event("epoch", asdict(log))
+        out_of_time = _out_of_time(cfg, started, rank)
         if (epoch + 1) % max(1, cfg.checkpoint_every // iters_per_epoch) == 0 or out_of_time or epoch + 1 == cfg.epochs:
-            _save_checkpoint(last_path, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "generator": generator.get_state(), "epoch": epoch + 1, "iteration": iteration, "best": best,
-                "history": [asdict(entry) for entry in history], "config": asdict(cfg)})
+            generators = rank.gather(generator.get_state())  # every rank takes part; rank 0 writes
+            if rank.is_main:
+                _save_checkpoint(last_path, {
+                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "generators": generators,
+                    "epoch": epoch + 1, "iteration": iteration, "best": best,
+                    "history": [asdict(entry) for entry in history], "config": asdict(cfg)})
         if out_of_time:
             break
-    best_state = torch.load(best_path, map_location=device, weights_only=False)
-    model.load_state_dict(best_state["model"])
+    if val is not None:
+        model.load_state_dict(torch.load(best_path, map_location=device, weights_only=False)["model"])
     summary = {"best_epoch": best["epoch"], "best_val_psnr": best["psnr"], "epochs_run": epoch + 1,
                "iterations": iteration, "seconds": round(time.monotonic() - started, 1), "history": history}
     return model.eval(), summary
@@ -281,10 +312,11 @@ def export_pair(out: Path, cfg: TrainConfig, train_paths: list[Path], val_paths:
 
 
 def check_config(cfg: TrainConfig) -> None:
-    """Refuse a request that cannot run, before any data is read.
+    """Refuse options that cannot run, before any data is read or any process is started.
 
     Raises:
-        UsageError: an unknown choice, a non-positive count or time limit, or ``resume`` without a checkpoint.
+        UsageError: an unknown choice, a non-positive count or time limit, or processes that cannot run
+            (:func:`~cevr_cli.training.distributed.check_processes`).
     """
     choices = {"direction": TRAIN_DIRECTIONS, "cycle_split": CYCLE_SPLITS, "precision": TRAINING_PRECISIONS,
                "variant": MODEL_VARIANTS}
@@ -301,49 +333,77 @@ def check_config(cfg: TrainConfig) -> None:
         raise UsageError(f"--workers {cfg.workers}: must be 0 or more")
     if cfg.max_minutes is not None and not cfg.max_minutes > 0:  # NaN too
         raise UsageError(f"--max-minutes {cfg.max_minutes}: must be a positive number of minutes")
-    if cfg.resume:
+    check_processes(cfg.nproc, cfg.device)
+
+
+def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path], list[Path]]:
+    """The training and validation scenes' files; with ``writes`` (the process that writes the outputs), also
+    check the output folder and, for ``resume``, its checkpoint, so that a bad request fails before any work.
+
+    Raises:
+        UsageError: fewer than 2 radiance maps, or ``resume`` without a checkpoint.
+        OutputError: the output folder cannot be written.
+    """
+    train_paths, val_paths = split_scenes(find_radiance_maps(cfg.data))
+    if not val_paths:
+        raise UsageError(f"{cfg.data}: need at least 2 radiance maps (one is held out for validation)")
+    if writes:
+        check_writable(cfg.out, folder=True)  # one clear line now, not a traceback at the first checkpoint
         directions = ["inc", "dec"] if cfg.direction == "both" else [cfg.direction]
-        if not any((Path(cfg.out) / f"{d}-last.pt").is_file() for d in directions):
+        if cfg.resume and not any((Path(cfg.out) / f"{d}-last.pt").is_file() for d in directions):
             raise UsageError(f"--resume: no checkpoint in {cfg.out} (*-last.pt); run without --resume to start")
+    return train_paths, val_paths
 
 
 def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult:
-    """Train the requested direction(s) and, for ``both``, write the pair as safetensors in ``cfg.out``."""
+    """Train the requested direction(s) and, for ``both``, write the pair as safetensors in ``cfg.out``.
+
+    With ``cfg.nproc`` > 1 the training runs in that many processes (:func:`~cevr_cli.training.distributed.launch`);
+    in a process started by torchrun (or by that launcher) it joins the other ranks, and every rank returns
+    rank 0's result.
+    """
     check_config(cfg)
+    if cfg.nproc > 1 and environment_rank() is None:
+        training_scenes(cfg)  # here, before N processes start
+        return launch(cfg, on_event)
+    with process_group(cfg.device) as rank:
+        return rank.share(_train(cfg, rank, on_event if rank.is_main else None))
+
+
+def _train(cfg: TrainConfig, rank: Rank, on_event: Event | None) -> TrainResult | None:
+    """:func:`run_training` in one process of ``rank``'s group; the result on rank 0, None on the others."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.device.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = True  # the per-pixel MLPs are matmuls; TF32 keeps their accuracy
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick the fastest kernels once
-    paths = find_radiance_maps(cfg.data)
-    train_paths, val_paths = split_scenes(paths)
-    if not val_paths:
-        raise UsageError(f"{cfg.data}: need at least 2 radiance maps (one is held out for validation)")
-    check_writable(cfg.out, folder=True)  # one clear line now, not a traceback at the first checkpoint
+    train_paths, val_paths = training_scenes(cfg, writes=rank.is_main)
     train_maps = [load_radiance(p, cfg.max_long_side) for p in train_paths]
-    val_maps = [load_radiance(p, cfg.max_long_side) for p in val_paths]
+    val_maps = [load_radiance(p, cfg.max_long_side) for p in val_paths] if rank.is_main else []
     if on_event:
         on_event("data", {"train": [p.name for p in train_paths], "val": [p.name for p in val_paths]})
     started = time.monotonic()
     directions = ["inc", "dec"] if cfg.direction == "both" else [cfg.direction]
-    models: dict[str, CEVRNet] = {}
     summaries: dict[str, dict[str, Any]] = {}
     history: list[EpochLog] = []
     residual = get_config(cfg.variant).role == "residual"
     for direction in directions:
-        val: ValidationSet | ResidualValidation
-        if residual:
+        val: ValidationSet | ResidualValidation | None = None  # only rank 0 validates
+        if rank.is_main and residual:
             val = make_residual_validation(val_maps, VAL_EVS[direction], ResponseBank.default(cfg.dorf),
                                            size=cfg.val_size, cameras=cfg.val_cameras)
-        else:
+        elif rank.is_main:
             val = make_validation([p.stem for p in val_paths], val_maps, VAL_EVS[direction], size=cfg.val_size,
                                   cameras=cfg.val_cameras)
-        models[direction], summaries[direction] = train_direction(cfg, direction, train_maps, val, on_event)
+        _, summaries[direction] = train_direction(cfg, direction, train_maps, val, on_event, rank)
         history += summaries[direction].pop("history")
+    if not rank.is_main:
+        return None
     out = Path(cfg.out)
     with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps({"config": asdict(cfg), "train_scenes": [p.name for p in train_paths],
+        tmp.write_text(json.dumps({"config": asdict(cfg), "processes": rank.world_size,
+                                   "train_scenes": [p.name for p in train_paths],
                                    "val_scenes": [p.name for p in val_paths], "results": summaries,
                                    "history": [asdict(entry) for entry in history]}, indent=2))
     weights = export_pair(out, cfg, train_paths, val_paths)

@@ -152,7 +152,7 @@ class ResidualPairs(torch.utils.data.Dataset):
 def residual_output(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """P + w (G - P), G never below P in clipped pixels when darkening (as :func:`cevr_cli.exposure.compose`)."""
     photo, physics, weight, clipped, s = (batch[k] for k in ("input", "physics", "weight", "clipped", "s"))
-    model_out = model.decode(physics, model.encode(photo), s).float()
+    model_out = model(photo, s, onto=physics).float()
     darkening = (s < 0).view(-1, 1, 1, 1) & (clipped > 0.5)
     model_out = torch.where(darkening, torch.maximum(model_out, physics), model_out)
     return physics + weight * (model_out - physics)
