@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -238,7 +237,8 @@ def _train_rank(on_event: Event | None, cfg: TrainConfig) -> TrainResult:
 
 def run_ranks(nproc: int, target: Callable[..., T], args: tuple[Any, ...] = (), on_event: Event | None = None) -> T:
     """``target(on_event, *args)`` in ``nproc`` processes on this machine, each with the environment torchrun
-    gives rank r of ``nproc`` (a free port on the loopback interface); returns what rank 0's call returned.
+    gives rank r of ``nproc`` (the rendezvous store hosted here, on the loopback interface); returns what rank
+    0's call returned.
 
     The workers are spawned (fresh interpreters: safe with CUDA and with threads); ``target`` and ``args`` must
     pickle. Rank 0's calls of its ``on_event`` are relayed to ``on_event`` here; the others get None. If a worker
@@ -250,8 +250,12 @@ def run_ranks(nproc: int, target: Callable[..., T], args: tuple[Any, ...] = (), 
     import torch.multiprocessing as mp
     from torch.multiprocessing.spawn import ProcessException
 
+    # The launcher hosts the rendezvous store itself, as torchrun's agent does, on a port it holds from the start:
+    # a port picked free and released for rank 0 to bind could be taken by another process meanwhile.
+    store = dist.TCPStore(LOOPBACK, 0, world_size=nproc, is_master=True, wait_for_workers=False,
+                          timeout=TIMEOUT)
     messages = mp.get_context("spawn").Queue()
-    workers = mp.start_processes(_rank_main, args=(nproc, _free_port(), messages, target, args), nprocs=nproc,
+    workers = mp.start_processes(_rank_main, args=(nproc, store.port, messages, target, args), nprocs=nproc,
                                  join=False, start_method="spawn")
     outcome: dict[str, Any] = {}
     try:
@@ -274,7 +278,8 @@ def _rank_main(local_rank: int, nproc: int, port: int, messages: Any, target: Ca
                args: tuple[Any, ...]) -> None:
     """One worker of :func:`run_ranks`: torchrun's environment for this rank, then ``target``."""
     os.environ.update({"MASTER_ADDR": LOOPBACK, "MASTER_PORT": str(port), "RANK": str(local_rank),
-                       "LOCAL_RANK": str(local_rank), "WORLD_SIZE": str(nproc), "LOCAL_WORLD_SIZE": str(nproc)})
+                       "LOCAL_RANK": str(local_rank), "WORLD_SIZE": str(nproc), "LOCAL_WORLD_SIZE": str(nproc),
+                       "TORCHELASTIC_USE_AGENT_STORE": "True"})  # every rank a client of the launcher's store
     relay = (lambda kind, payload: messages.put(("event", kind, payload))) if local_rank == 0 else None
     try:
         result = target(relay, *args)
@@ -283,13 +288,6 @@ def _rank_main(local_rank: int, nproc: int, port: int, messages: Any, target: Ca
         raise
     if local_rank == 0:
         messages.put(("result", result))
-
-
-def _free_port() -> int:
-    """A TCP port free on the loopback interface now (the OS's pick), for the workers' rendezvous."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 def _relay(messages: Any, on_event: Event | None, outcome: dict[str, Any]) -> None:
