@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -288,6 +289,13 @@ def _rank_main(local_rank: int, nproc: int, port: int, messages: Any, target: Ca
         raise
     if local_rank == 0:
         messages.put(("result", result))
+    messages.close()
+    messages.join_thread()  # everything put is through the pipe before the process ends
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # PyTorch's C++ teardown at interpreter exit sometimes aborts after the work is done ("terminate called
+    # without an active exception": a gloo or store thread still joinable), which would fail a finished run.
+    os._exit(0)
 
 
 def _relay(messages: Any, on_event: Event | None, outcome: dict[str, Any]) -> None:
