@@ -4,15 +4,17 @@ Inputs are dealt one at a time to whichever worker is free, so a slow 45 MP RAW 
 batch. Workers are started with ``spawn`` (the same on Linux, macOS and Windows, and safe beside the threads
 of torch and rich); on CUDA each sees one GPU (``CUDA_VISIBLE_DEVICES``), on the CPU they split the cores.
 A worker that dies while making an input (a decoder crash, the kernel's OOM killer) fails that input alone and
-is replaced. On Ctrl-C, or SIGTERM, every worker stops its input the way a serial run does (its partial output
-removed) and the driver cleans whatever a worker killed outright left.
+is replaced. Workers ignore SIGINT; on Ctrl-C (or SIGTERM) the driver stops them: each stops its input the way
+a serial run does (its partial output removed), and the driver cleans whatever a worker killed outright left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -41,13 +43,31 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while a worker is started, so that the worker is born ignoring it.
+
+    Ctrl-C in a terminal signals every process of the job. A worker still importing would die with a traceback,
+    and one mid-photo would stop on its own; instead the driver stops them all (:meth:`ProcessPool.close`:
+    SIGTERM to those making a photo, which clean up as Ctrl-C does in a serial run).
+    """
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def serve(conn: Connection, factory: JobFactory, env: dict[str, str]) -> None:
     """A worker's life: open the job once, then run the tasks the driver sends until it sends None.
 
     Messages to the driver: ``("event", kind, payload)``, ``("result", result)``, ``("fatal", line)``.
     """
     os.environ.update(env)  # before torch is imported: it reads the thread count and the visible GPUs then
-    signal.signal(signal.SIGTERM, _interrupt)  # a driver stopping the batch: clean up as Ctrl-C does
+    signal.signal(signal.SIGTERM, _interrupt)  # the driver stopping the batch: clean up as Ctrl-C does
     try:
         import cv2
 
@@ -61,7 +81,7 @@ def serve(conn: Connection, factory: JobFactory, env: dict[str, str]) -> None:
             while (task := conn.recv()) is not None:
                 conn.send(("result", run_task(job, task, emit)))
     except (KeyboardInterrupt, EOFError, BrokenPipeError):
-        return  # stopped by the driver, or the driver is gone
+        return  # stopped by the driver (SIGTERM), or the driver is gone
     except CevrError as exc:  # the job cannot start here (its model, its device)
         conn.send(("fatal", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported to the driver as one line, not lost in a child
@@ -92,7 +112,8 @@ class ProcessPool:
         env = worker_environment(slot, self._count, self._factory.accelerator, self._gpus)
         process = self._context.Process(target=serve, args=(worker_end, self._factory, env),
                                         name=f"cevr-worker-{slot}", daemon=True)
-        process.start()
+        with _sigint_ignored():
+            process.start()  # the worker inherits the ignored SIGINT: only the driver acts on Ctrl-C
         worker_end.close()
         return _Worker(slot, process, driver_end)
 
