@@ -14,6 +14,15 @@ from pathlib import Path
 MARKER = "done.json"
 
 
+def write_inputs(tmp_path: Path, names: Sequence[str]) -> list[Path]:
+    """Small text inputs ``tmp_path/in/<name>``, each holding its own name."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_text(f"content of {name}")
+    return [folder / name for name in names]
+
+
 @dataclass(frozen=True)
 class CopyJob:
     """Copies each input into ``<output>/data.txt`` and writes a marker naming the process that did it; an input

@@ -9,21 +9,13 @@ from cevr_cli.batch import BatchPolicy, Scale, plan_outputs, run_batch
 from cevr_cli.errors import UsageError, WorkerError
 from cevr_cli.scaleout import local_workers
 from cevr_cli.scaleout.processes import worker_environment
-from tests.scaleout_jobs import MARKER, BrokenJob, CopyJob, WarningJob
+from tests.scaleout_jobs import MARKER, BrokenJob, CopyJob, WarningJob, write_inputs
 
 pytestmark = pytest.mark.slow  # spawns Python processes
 
 
-def _inputs(tmp_path, names):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for name in names:
-        (folder / name).write_text(f"content of {name}")
-    return [folder / name for name in names]
-
-
 def test_two_workers_share_the_batch_and_write_what_a_serial_run_writes(tmp_path):
-    sources = _inputs(tmp_path, [f"p{i}.txt" for i in range(6)])
+    sources = write_inputs(tmp_path, [f"p{i}.txt" for i in range(6)])
     plan = plan_outputs(sources, tmp_path / "out", roots=sources)
     events = []
     report = run_batch(plan, CopyJob(delay=0.3), BatchPolicy(), marker=MARKER,
@@ -40,7 +32,7 @@ def test_two_workers_share_the_batch_and_write_what_a_serial_run_writes(tmp_path
 
 
 def test_a_worker_that_dies_fails_its_input_alone_and_is_replaced(tmp_path):
-    sources = _inputs(tmp_path, ["a.txt", "crash.txt", "b.txt", "c.txt", "d.txt"])
+    sources = write_inputs(tmp_path, ["a.txt", "crash.txt", "b.txt", "c.txt", "d.txt"])
     out = tmp_path / "out"
     plan = plan_outputs(sources, out, roots=sources)
     report = run_batch(plan, CopyJob(), BatchPolicy(), marker=MARKER, scale=Scale(2))
@@ -52,7 +44,7 @@ def test_a_worker_that_dies_fails_its_input_alone_and_is_replaced(tmp_path):
 
 
 def test_a_worker_that_cannot_open_its_job_stops_the_batch_with_one_line(tmp_path):
-    sources = _inputs(tmp_path, ["a.txt", "b.txt"])
+    sources = write_inputs(tmp_path, ["a.txt", "b.txt"])
     out = tmp_path / "out"
     with pytest.raises(WorkerError, match=r"^worker process \d stopped: RuntimeError: CUDA out of memory"):
         run_batch(plan_outputs(sources, out, roots=sources), BrokenJob(), BatchPolicy(), marker=MARKER,
@@ -61,7 +53,7 @@ def test_a_worker_that_cannot_open_its_job_stops_the_batch_with_one_line(tmp_pat
 
 
 def test_a_workers_library_warnings_reach_the_driver_as_warning_events(tmp_path):
-    sources = _inputs(tmp_path, ["a.txt"])
+    sources = write_inputs(tmp_path, ["a.txt"])
     warnings = []
     report = run_batch(plan_outputs(sources, tmp_path / "out", roots=sources), WarningJob(), BatchPolicy(),
                        marker=MARKER, scale=Scale(2),
@@ -71,7 +63,7 @@ def test_a_workers_library_warnings_reach_the_driver_as_warning_events(tmp_path)
 
 
 def test_workers_need_a_picklable_job_factory(tmp_path):
-    sources = _inputs(tmp_path, ["a.txt"])
+    sources = write_inputs(tmp_path, ["a.txt"])
     plan = plan_outputs(sources, tmp_path / "out", roots=sources)
     with pytest.raises(UsageError, match="JobFactory"):
         run_batch(plan, lambda source, folder: None, BatchPolicy(), marker=MARKER, scale=Scale(2))

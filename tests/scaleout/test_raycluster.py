@@ -9,7 +9,7 @@ from cevr_cli.batch import BatchPolicy, Scale, plan_outputs, run_batch
 from cevr_cli.errors import UsageError
 from cevr_cli.scaleout.raycluster import actor_shape
 from tests import scaleout_jobs
-from tests.scaleout_jobs import MARKER, CopyJob
+from tests.scaleout_jobs import MARKER, CopyJob, write_inputs
 
 pytestmark = pytest.mark.slow  # starts a Ray cluster
 
@@ -23,16 +23,8 @@ def ray_cluster():
     ray.shutdown()
 
 
-def _inputs(tmp_path, names):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for name in names:
-        (folder / name).write_text(f"content of {name}")
-    return [folder / name for name in names]
-
-
 def test_actors_share_the_batch_and_a_rerun_skips_it(ray_cluster, tmp_path):
-    sources = _inputs(tmp_path, [f"p{i}.txt" for i in range(6)])
+    sources = write_inputs(tmp_path, [f"p{i}.txt" for i in range(6)])
     plan = plan_outputs(sources, tmp_path / "out", roots=sources)
     events = []
     report = run_batch(plan, CopyJob(delay=0.3), BatchPolicy(), marker=MARKER,
@@ -47,7 +39,7 @@ def test_actors_share_the_batch_and_a_rerun_skips_it(ray_cluster, tmp_path):
 
 
 def test_an_actor_that_dies_fails_its_input_alone(ray_cluster, tmp_path):
-    sources = _inputs(tmp_path, ["a.txt", "crash.txt", "b.txt", "c.txt"])
+    sources = write_inputs(tmp_path, ["a.txt", "crash.txt", "b.txt", "c.txt"])
     out = tmp_path / "out"
     plan = plan_outputs(sources, out, roots=sources)
     report = run_batch(plan, CopyJob(), BatchPolicy(), marker=MARKER, scale=Scale(2, ray="auto"))

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_loop import radiance_map
+from radiance_maps import radiance_map
 from typer.testing import CliRunner
 
 from cevr_cli.cli import app
@@ -127,15 +127,6 @@ def test_ranks_draw_different_samples_and_end_with_the_same_weights(tmp_path):
     for name, weight in ranks[0]["weights"].items():
         assert torch.equal(weight, ranks[1]["weights"][name]), name
     assert not torch.equal(ranks[0]["weights"]["conv_mul.weight"], _tiny_model().conv_mul.weight)  # it trained
-
-
-@pytest.fixture()
-def scene_folder(tmp_path):
-    folder = tmp_path / "scenes"
-    folder.mkdir()
-    for i in range(4):
-        write_radiance_hdr(folder / f"scene{i}.hdr", radiance_map(i))
-    return folder
 
 
 def test_nproc_2_from_the_command_line_splits_each_epoch_and_writes_the_weights(tmp_path, scene_folder):

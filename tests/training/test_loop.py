@@ -5,28 +5,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from radiance_maps import radiance_map
 
-from cevr_cli.io.hdrfile import write_radiance_hdr
 from cevr_cli.model import CEVRNet, get_config, load_pair
 from cevr_cli.training.camera import CameraResponse, render_ldr
 from cevr_cli.training.loop import TrainConfig, run_training, training_loss
 from cevr_cli.training.pairs import SyntheticPairs, make_validation
-
-
-def radiance_map(seed: int, h: int = 48, w: int = 64) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w] / 16.0
-    base = np.exp(2.0 * np.sin(x + seed) * np.cos(y) + rng.normal(0, 0.1, (h, w)))
-    return np.stack([base, base * 0.8, base * 1.2], axis=-1).astype(np.float32)
-
-
-@pytest.fixture()
-def scene_folder(tmp_path):
-    folder = tmp_path / "scenes"
-    folder.mkdir()
-    for i in range(4):
-        write_radiance_hdr(folder / f"scene{i}.hdr", radiance_map(i))
-    return folder
 
 
 def test_synthetic_pairs_have_exact_targets(monkeypatch):
