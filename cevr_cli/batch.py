@@ -274,9 +274,7 @@ class Scale:
             raise UsageError(f"--workers {self.workers!r}: use a number of processes (1 or more) or auto")
         object.__setattr__(self, "workers", workers)
         if self.ray is not None and self.ray not in ("auto", "local"):
-            host, _, port = self.ray.removeprefix("ray://").rpartition(":")
-            if not host or not port.isdigit():
-                raise UsageError(f"--ray {self.ray!r}: use auto, local or the cluster's HOST:PORT (e.g. 10.0.0.5:6379)")
+            ray_endpoint(self.ray)
 
     def runs_here(self, accelerator: str) -> bool:
         """Whether the jobs run in this process: one local worker (``auto`` resolved for ``accelerator``)."""
@@ -288,6 +286,18 @@ class Scale:
 
 
 IN_PROCESS = Scale()  # the default: every job in this process
+
+
+def ray_endpoint(address: str) -> tuple[str, int]:
+    """(host, port) of a Ray cluster's ``[ray://]HOST:PORT``.
+
+    Raises:
+        UsageError: anything else.
+    """
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--ray {address!r}: use auto, local or the cluster's HOST:PORT (e.g. 10.0.0.5:6379)")
+    return host.strip("[]"), int(port)
 
 
 @dataclass(frozen=True)

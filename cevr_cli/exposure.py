@@ -397,22 +397,24 @@ class ModelSpec:
         return resolve_device(self.device).type
 
 
-def batch_models(model: ExposureModel | ModelSpec, scale: Any) -> tuple[ExposureModel, ExposureModel | ModelSpec]:
-    """(the model this process loads, what a batch's jobs get): in this process, one loaded model for both;
-    with workers (``scale``, a :class:`cevr_cli.batch.Scale`), the spec for the workers, and a CPU copy here
-    that checks the weights once and names them in the request.
+def batch_models(model: ExposureModel | ModelSpec,
+                 scale: Any) -> tuple[ExposureModel, ExposureModel | ModelSpec, str]:
+    """(the model this process loads, what a batch's jobs get, what they compute on): in this process, one
+    loaded model for both; with workers (``scale``, a :class:`cevr_cli.batch.Scale`), the spec for the workers,
+    and a CPU copy here that checks the weights once and names them in the request.
 
     Raises:
         UsageError: workers asked for with a model already loaded (it cannot be sent to them).
     """
     from .errors import UsageError
 
-    if scale.runs_here(model.accelerator if isinstance(model, ModelSpec) else "cpu"):
+    accelerator = model.accelerator if isinstance(model, ModelSpec) else "cpu"
+    if scale.runs_here(accelerator):
         loaded = model.load() if isinstance(model, ModelSpec) else model
-        return loaded, loaded
+        return loaded, loaded, accelerator
     if not isinstance(model, ModelSpec):
         raise UsageError("worker processes load their own model: pass a ModelSpec, not a loaded model")
-    return ModelSpec(model.name, model.weights, "cpu", "auto").load(), model
+    return ModelSpec(model.name, model.weights, "cpu", "auto").load(), model, accelerator
 
 
 def load_exposure_model(name: str, weights: str | None = None, device: str = "auto", precision: str = "auto",

@@ -30,7 +30,7 @@ from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .imaging import quantise
 from .io.atomic import atomic_write_text, check_writable
 from .io.images import read_photo
-from .measure import MeasuredPhoto, is_raw, read_measured
+from .measure import MeasuredPhoto, read_measured, reads_linear
 from .provenance import provenance_record
 from .response import Response
 from .stack import PhotoPrefetcher, predict_stack
@@ -275,12 +275,11 @@ def run_fuse(
     stack_folders, photos = find_fuse_sources(inputs, policy.recursive)
     if not stack_folders and not photos:
         raise UsageError("nothing to fuse in " + ", ".join(str(p) for p in inputs))
-    here, jobs_model = batch_models(model, scale) if photos else (None, None)
+    here, jobs_model, accelerator = batch_models(model, scale) if photos else (None, None, "cpu")
     plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs))
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
     request = options.request(here)
-    accelerator = model.accelerator if photos and isinstance(model, ModelSpec) else "cpu"
     job = FuseJob(jobs_model, options, request, frozenset(stack_folders), accelerator)
     return run_batch(plan, job, policy, marker=FUSE_MANIFEST, request=request, on_event=on_event, scale=scale,
                      keep_earlier=True)  # another --tmo adds its image beside the earlier one
@@ -301,7 +300,7 @@ class FuseJob:
         model = self.model.load() if isinstance(self.model, ModelSpec) else self.model
         options = self.options
         decoded_here = [p for p in order
-                        if p not in self.stack_folders and not (is_raw(p) and options.raw_mode == "linear")]
+                        if p not in self.stack_folders and not reads_linear(p, options.raw_mode)]
         with PhotoPrefetcher(decoded_here, partial(read_photo, max_megapixels=options.max_megapixels)) as prefetcher:
             def job(source: Path, folder: Path) -> None:
                 started = time.monotonic()

@@ -48,6 +48,12 @@ def is_raw(path: Path) -> bool:
     return path.suffix.lower() in RAW_SUFFIXES
 
 
+def reads_linear(path: Path, raw_mode: str) -> bool:
+    """Whether :func:`read_measured` reads ``path`` itself, as linear RAW data (no ``read`` function is used:
+    a batch's prefetcher must not decode it)."""
+    return raw_mode == "linear" and is_raw(path)
+
+
 def photo_source(photo: Photo) -> SourceMetadata:
     return SourceMetadata(photo.path, photo.exif, photo.exif_bytes, photo.icc_profile,
                           (photo.rgb.shape[1], photo.rgb.shape[0]), photo.bit_depth, photo.colour,
@@ -61,7 +67,7 @@ def read_measured(path: Path, *, response: str, raw_mode: str, max_megapixels: f
     Raises:
         InputError: the file cannot be decoded. UsageError: a bad ``response``.
     """
-    if is_raw(path) and raw_mode == "linear":
+    if reads_linear(path, raw_mode):
         from .io.raw import read_raw_linear
 
         raw = read_raw_linear(path, max_megapixels=max_megapixels)

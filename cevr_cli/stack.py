@@ -23,7 +23,7 @@ from .exposure import ExposureModel, ModelSpec, batch_models
 from .imaging import quantise
 from .io.atomic import check_writable
 from .io.images import Photo
-from .measure import MeasuredPhoto, is_raw, read_measured
+from .measure import MeasuredPhoto, read_measured, reads_linear
 from .provenance import provenance_record
 from .stackdir import STACK_MANIFEST, StackFolderWriter, frame_key
 from .stage_options import StackOptions
@@ -98,11 +98,11 @@ def run_stack(
     photos = discover_inputs(list(inputs), recursive=policy.recursive)
     if not photos:
         raise UsageError("no photos found in " + ", ".join(str(p) for p in inputs))
-    here, jobs_model = batch_models(model, scale)  # a weights problem is one error, before any output
+    here, jobs_model, accelerator = batch_models(model, scale)  # a weights problem: one error, before any output
     plan = plan_outputs(photos, out_dir, roots=list(inputs))
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
-    job = StackJob(jobs_model, options, model.accelerator if isinstance(model, ModelSpec) else "cpu")
+    job = StackJob(jobs_model, options, accelerator)
     return run_batch(plan, job, policy, marker=STACK_MANIFEST, request=options.request(here), on_event=on_event,
                      scale=scale)
 
@@ -118,7 +118,7 @@ class StackJob:
     @contextmanager
     def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
         model = self.model.load() if isinstance(self.model, ModelSpec) else self.model
-        decoded_here = [p for p in order if not (self.options.raw_mode == "linear" and is_raw(p))]
+        decoded_here = [p for p in order if not reads_linear(p, self.options.raw_mode)]
         with PhotoPrefetcher(decoded_here, self.options.read) as prefetcher:
             def job(photo: Path, folder: Path) -> None:
                 write_stack(model, photo, folder, self.options,

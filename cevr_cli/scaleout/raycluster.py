@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any
 
-from ..batch import BatchItemResult, Event, Job, JobFactory, Task, clean_abandoned, run_task
+from ..batch import BatchItemResult, Event, Job, JobFactory, Task, clean_abandoned, ray_endpoint, run_task
 from ..errors import InputError, UsageError, WorkerError
 from . import forward_library_warnings
 
@@ -97,9 +97,8 @@ def _probe(address: str) -> None:
     Raises:
         UsageError: no answer within :data:`_PROBE_SECONDS`.
     """
-    host, _, port = address.removeprefix("ray://").rpartition(":")  # checked by cevr_cli.batch.Scale
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=_PROBE_SECONDS).close()
+        socket.create_connection(ray_endpoint(address), timeout=_PROBE_SECONDS).close()
     except OSError as exc:
         raise UsageError(f"--ray {address}: nothing answers there ({exc.strerror or exc}); is the head node up "
                           "(`ray start --head`) and the port open?") from None
