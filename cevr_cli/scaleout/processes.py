@@ -4,8 +4,9 @@ Inputs are dealt one at a time to whichever worker is free, so a slow 45 MP RAW 
 batch. Workers are started with ``spawn`` (the same on Linux, macOS and Windows, and safe beside the threads
 of torch and rich); on CUDA each sees one GPU (``CUDA_VISIBLE_DEVICES``), on the CPU they split the cores.
 A worker that dies while making an input (a decoder crash, the kernel's OOM killer) fails that input alone and
-is replaced. Workers ignore SIGINT; on Ctrl-C (or SIGTERM) the driver stops them: each stops its input the way
-a serial run does (its partial output removed), and the driver cleans whatever a worker killed outright left.
+is replaced when there is work left. Workers ignore SIGINT; on Ctrl-C (or SIGTERM) the driver stops them:
+each stops its input the way a serial run does (its partial output removed), and the driver cleans whatever a
+worker killed outright left.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class ProcessPool:
         self._gpus = visible_gpus() if factory.accelerator == "cuda" else []
         self._context = multiprocessing.get_context("spawn")
         self._workers = [self._start(slot) for slot in range(self._count)]
+        self._vacant: list[int] = []  # slots of workers that died, refilled when there is work for them
 
     def _start(self, slot: int) -> _Worker:
         driver_end, worker_end = self._context.Pipe()
@@ -120,6 +122,8 @@ class ProcessPool:
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, BatchItemResult | None]]:
         pending = list(reversed(tasks))
         while pending or any(worker.task for worker in self._workers):
+            while pending and self._vacant:
+                self._workers.append(self._start(self._vacant.pop()))
             for worker in self._workers:
                 if worker.task is None and pending:
                     worker.task = pending.pop()
@@ -130,7 +134,8 @@ class ProcessPool:
                     yield from self._collect(worker, worker.process.sentinel in ready)
 
     def _collect(self, worker: _Worker, ended: bool) -> Iterator[tuple[Task, BatchItemResult | None]]:
-        """What ``worker`` sent; if its process ended, the input it was making fails and a new worker takes over."""
+        """What ``worker`` sent; if its process ended, the input it was making fails and its slot is left for a new
+        worker (started by :meth:`run` when there is work left for it)."""
         try:
             while worker.conn.poll():
                 message = worker.conn.recv()
@@ -147,7 +152,9 @@ class ProcessPool:
         if ended or not worker.process.is_alive():
             worker.process.join()
             task, worker.task = worker.task, None
-            self._workers[self._workers.index(worker)] = self._start(worker.slot)
+            self._workers.remove(worker)
+            worker.conn.close()
+            self._vacant.append(worker.slot)
             if task is not None:
                 yield task, _died(task, worker.process.exitcode)
 
