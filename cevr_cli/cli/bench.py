@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from ..stage_options import StackOptions
 from ..vocabulary import DATASET_KINDS, HDR_METRICS, LDR_METRICS, STACK_KINDS
@@ -88,7 +89,7 @@ def bench(
             predictors += [NaiveExposure(), AkyuzExpansion()]
 
         def progress(done: int, total: int, name: str) -> None:
-            err.print(f"[dim]{done}/{total} {name}[/dim]")
+            err.print(Text(f"{done}/{total} {name}", style="dim"))
 
         metric_names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS
         result = run_bench(dataset.value, path, predictors, evs=ev_list, split=split, size=size or None,
@@ -103,7 +104,7 @@ def bench(
 
             for written in write_plots(result, beside.with_suffix("")):
                 if not (quiet or as_json):
-                    err.print(f"[dim]wrote {written}[/dim]")
+                    err.print(Text(f"wrote {written}", style="dim"))
     if as_json:
         out.print_json(json.dumps(result.to_json()))
     elif not quiet:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..vocabulary import CALIBRATION_METHODS
-from .common import DebugOpt, JsonOpt, QuietOpt, choices, err, errors, out
+from .common import DebugOpt, JsonOpt, QuietOpt, choices, errors, out, say
 
 CalibrationMethod = choices("CalibrationMethod", list(CALIBRATION_METHODS))
 
@@ -49,7 +49,7 @@ def calibrate(
 
         def reading(path: Path) -> None:
             if not quiet and not as_json:
-                err.print(f"reading {path}", soft_wrap=True)
+                say(f"reading {path}")
 
         result = fit_bracket_files(frames, bracket, make=make, model=model, method=method.value, on_frame=reading)
         written = write_profile(result, output, install)
@@ -62,7 +62,7 @@ def calibrate(
     elif not quiet:
         camera = " ".join(v for v in (result.make, result.model) if v) or "unknown camera"
         evs_text = ", ".join(f"{v:+g}" for v in record["evs"])
-        err.print(f"{camera}: {result.method} fit of {record['frames']} frames (EV {evs_text}), "
-                  f"{record['channels']} curve, residual {record['residual_codes_rms']:.2f} codes RMS", soft_wrap=True)
+        say(f"{result.method} fit of {record['frames']} frames (EV {evs_text}), {record['channels']} curve, "
+            f"residual {record['residual_codes_rms']:.2f} codes RMS", str(camera))
         for path in written:
-            err.print(f"wrote {path}", soft_wrap=True)
+            say(f"wrote {path}")

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from ..errors import CevrError
 from ..options import option_specs
@@ -23,6 +25,13 @@ from ..vocabulary import DEVICES, INFERENCE_PRECISIONS
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 state = {"debug": False, "terminated": False}
+
+
+def say(text: str, label: str = "", style: str = "") -> None:
+    """One line on stderr: ``label:`` in ``style``, then ``text`` exactly as it is. File names and library
+    messages are never read as rich markup: a photo named ``a[/b].jpg`` would otherwise end the run with a
+    MarkupError, and ``x[bold].jpg`` would lose part of its name."""
+    err.print(Text.assemble((f"{label}:", style), f" {text}") if label else Text(text), soft_wrap=True)
 
 
 def choices(name: str, values: Sequence[str]) -> type[Enum]:
@@ -114,12 +123,11 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
     except CevrError as exc:
         if state["debug"]:
             traceback.print_exc()
-        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        say(str(exc), "error", "red")
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated) or bool(state.get("terminated"))
-        err.print(f"[yellow]{'terminated' if terminated else 'interrupted'}:[/yellow] finished outputs are kept; "
-                  f"{resume_hint}")
+        say(f"finished outputs are kept; {resume_hint}", "terminated" if terminated else "interrupted", "yellow")
         raise typer.Exit(143 if terminated else 130) from None
     finally:
         if in_main_thread:
@@ -182,21 +190,21 @@ class BatchProgress:
             self.items_task = self.progress.add_task("inputs", total=payload)
         elif kind == "start" and self.progress is not None and self.per_item:
             line = self.free_evs_tasks.pop() if self.free_evs_tasks else self.progress.add_task("", total=self.per_item)
-            self.progress.update(line, completed=0, description=f"  {Path(payload).name}", visible=True)
+            self.progress.update(line, completed=0, description=f"  {escape(Path(payload).name)}", visible=True)
             self.evs_tasks[Path(payload)] = line
         elif kind == "ev" and self.progress is not None:
             line = self.evs_tasks.get(Path(payload["photo"]))
             if line is not None:
                 self.progress.advance(line)
         elif kind == "warning" and not self.quiet:
-            err.print(f"[yellow]warning:[/yellow] {payload}", soft_wrap=True)
+            say(str(payload), "warning", "yellow")
         elif kind == "item":
             if payload.status == "failed":
-                err.print(f"[red]failed:[/red] {payload.message}", soft_wrap=True)
+                say(payload.message, "failed", "red")
             elif payload.status == "planned" and not self.quiet:
-                err.print(f"{payload.message}: {payload.source} -> {payload.output}", soft_wrap=True)
+                say(f"{payload.source} -> {payload.output}", payload.message)
             elif payload.message and payload.status == "done" and not self.quiet:
-                err.print(f"{payload.source}: {payload.message}", soft_wrap=True)
+                say(payload.message, str(payload.source))
             if Path(payload.source) in self.evs_tasks:
                 line = self.evs_tasks.pop(Path(payload.source))
                 self.free_evs_tasks.append(line)
@@ -212,6 +220,6 @@ def finish(report: Any, as_json: bool, quiet: bool, verb: str) -> None:
         out.print_json(json.dumps(report.to_json()))
     elif not quiet:
         c = report.counts()
-        err.print(f"{verb}: {c.get('done', 0)} done, {c.get('skipped', 0)} skipped (already complete), "
-                  f"{c.get('failed', 0)} failed" + (f", {c.get('planned', 0)} planned" if c.get("planned") else ""))
+        say(f"{c.get('done', 0)} done, {c.get('skipped', 0)} skipped (already complete), {c.get('failed', 0)} failed"
+            + (f", {c.get('planned', 0)} planned" if c.get("planned") else ""), verb)
     raise typer.Exit(report.exit_code)

@@ -17,10 +17,10 @@ from .common import (
     OutOpt,
     Precision,
     QuietOpt,
-    err,
     errors,
     finish,
     model_spec,
+    say,
 )
 
 
@@ -41,5 +41,5 @@ def demo(
             report = run_demo(output, model_spec("cevr", None, device, Precision("auto")), long_side=size,
                               on_event=progress.event)
     if not quiet and not as_json and report.exit_code == 0:
-        err.print(f"demo: stack, HDR and tone-mapped image of the sample are in {output}/sample/")
+        say(f"stack, HDR and tone-mapped image of the sample are in {output}/sample/", "demo")
     finish(report, as_json, quiet, "demo")

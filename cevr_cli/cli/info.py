@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..vocabulary import MODEL_VARIANTS
-from .common import DebugOpt, JsonOpt, choices, err, errors, out
+from .common import DebugOpt, JsonOpt, choices, errors, out, say
 
 Variant = choices("ConvertVariant", list(MODEL_VARIANTS))
 
@@ -55,5 +55,5 @@ def convert_weights(
 
         pair = load_checkpoint_pair(inc, dec, variant=variant.value if variant is not None else None)
         file_id = save_pair(pair, output, half=False)
-    err.print(f"wrote {output} ({pair.config.variant}, role {pair.config.role}; id {file_id}); "
-              f"use it with --weights {output}", soft_wrap=True)
+    say(f"wrote {output} ({pair.config.variant}, role {pair.config.role}; id {file_id}); "
+        f"use it with --weights {output}")

@@ -15,14 +15,12 @@ import sys
 import warnings
 from typing import Any
 
-from rich.text import Text
-
-from .common import err
+from .common import say
 
 
 def show_warning(text: str) -> None:
-    """One ``warning:`` line on stderr, as the batch progress prints the library's own warnings."""
-    err.print(Text.assemble(("warning:", "yellow"), f" {text}"), soft_wrap=True)
+    """One ``warning:`` line on stderr, as the batch progress prints cevr's own warnings."""
+    say(text, "warning", "yellow")
 
 
 class _LogWarnings(logging.Handler):

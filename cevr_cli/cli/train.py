@@ -16,7 +16,7 @@ import typer
 
 from ..training.config import TrainConfig
 from ..vocabulary import CYCLE_SPLITS, MODEL_VARIANTS, TRAIN_DIRECTIONS, TRAINING_PRECISIONS
-from .common import DebugOpt, Device, JsonOpt, QuietOpt, choices, err, errors, out
+from .common import DebugOpt, Device, JsonOpt, QuietOpt, choices, err, errors, out, say
 
 _CHOICES: dict[str, type[Enum]] = {
     "direction": choices("Direction", TRAIN_DIRECTIONS),
@@ -86,7 +86,7 @@ def train(**options: Any) -> None:
         out.print_json(json.dumps(asdict(result), default=str))
     elif not quiet and reports:
         weights = result.weights or "n/a (one direction)"
-        err.print(f"train: best validation PSNR {result.best_psnr} dB; weights: {weights}")
+        say(f"best validation PSNR {result.best_psnr} dB; weights: {weights}", "train")
     if rank is not None:
         _end_worker()
 
@@ -131,8 +131,7 @@ class TrainProgress:
         if self.progress is None:
             return
         if kind == "data":
-            err.print(f"train scenes: {', '.join(payload['train'])}; validation: {', '.join(payload['val'])}",
-                      soft_wrap=True)
+            say(f"{', '.join(payload['train'])}; validation: {', '.join(payload['val'])}", "train scenes")
         elif kind == "iteration":
             desc = f"{payload['direction']} epoch {payload['epoch'] + 1}"
             if self.task is None or self.progress.tasks[self.task].description.split()[0] != payload["direction"]:

@@ -409,3 +409,19 @@ def test_cevrs_own_renderings_are_read_back_as_srgb_not_as_camera_jpegs(tmp_path
         assert result.exit_code == 0, result.output
         response = json.loads((out / render.stem / "stack.json").read_text())["response"]
         assert response["name"] == "srgb" and response["reason"].endswith("cevr's own sRGB rendering"), render
+
+
+def test_names_that_look_like_rich_markup_are_printed_as_they_are(tmp_path):
+    """A failing photo whose path reads like a rich closing tag (folder ``a[``, file ``b].jpg``) used to end the run
+    with a MarkupError."""
+    photos = tmp_path / "photos"
+    (photos / "a[").mkdir(parents=True)
+    (photos / "a[" / "b].jpg").write_bytes(b"not a jpeg")
+    cv2.imwrite(str(photos / "x[bold]y.png"), np.full((16, 16, 3), 128, np.uint8))
+    result = runner.invoke(app, ["stack", str(photos), "-r", "-o", str(tmp_path / "out"), "--model", "physics",
+                                 "--evs", "-1,1"])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert f"failed: {photos / 'a[' / 'b].jpg'}: " in text and "Traceback" not in text
+    assert f"warning: {photos / 'x[bold]y.png'}: " in text  # its name whole, not half read as a style
+    assert "stack: 1 done, 0 skipped (already complete), 1 failed" in text
