@@ -18,8 +18,8 @@ Three fits of the inverse response I = R^-1 (codes -> relative linear light), al
   bracket cannot see a curve error that repeats every stop; Debevec's fit, restrained only by smoothness, picks
   one up from sensor noise, the basis cannot represent one. On issue 20's bar
   (``tests/benchmarks/bench_calibrate_bar.py``: noisy 9-frame whole-stop brackets through the held-out darktable
-  curves and sRGB, re-exposed by half stops) the basis fit fails 50 of 1456 cells (4 of 8 curves pass),
-  Debevec's 370 (none pass), hence the default.
+  curves and sRGB, re-exposed by half stops) the basis fit fails 33 of 1456 cells (4 of 8 curves pass),
+  Debevec's 367 (none pass), hence the default.
 
 On synthetic 8-bit brackets through the held-out darktable camera curves, sRGB and gamma 2.2, Debevec's fit is
 2.6-11x closer to the truth than Robertson's (README, ``tests/benchmarks/calibrate_accuracy.py``);
@@ -27,8 +27,9 @@ Robertson's unsmoothed iteration drifts away from the curve the longer it runs o
 (OpenCV's implementation does the same).
 
 Either fit runs on up to 40000 pixels spread over the scene's intensities, without observations where a
-channel is black or white (and, in JPEG frames, within a JPEG block of such a pixel, :func:`near_clipping`),
-and is repeated without the observations that disagree with the pixel's other frames (:func:`outliers`:
+channel is black or white (and, in JPEG frames, within a JPEG block of such a pixel, :func:`near_clipping`)
+except the codes a channel shows only there (under a colour cast the weaker channels reach their top codes
+only where the strongest clipped), and is repeated without the observations that disagree with the pixel's other frames (:func:`outliers`:
 moving objects, misregistration, compression). It then becomes one kind of table (:func:`inverse_table`):
 codes on the photo's code grid (256 for 8-bit, 1024 bins of 64 codes for 16-bit), linear light 0 at code 0 and
 1 at the white point (the top code, placed from where the bracket shows the top code begin,
@@ -403,7 +404,7 @@ def white_point(raw: np.ndarray, levels: np.ndarray, times: np.ndarray, radiance
     light = radiance[:, None] * times
     ok = np.isfinite(light)
     high = np.sort(light[(raw == top) & ok])
-    below = np.sort(light[(levels == top - 1) & ok])
+    below = np.sort(light[(raw == top - 1) & ok])
     if high.size == 0 or below.size == 0:
         return None
     candidates = np.concatenate([high, below])
@@ -515,11 +516,6 @@ def fit_channel(levels: np.ndarray, raw: np.ndarray, times: np.ndarray, bit_dept
         levels = np.where(rejected, 0, levels)
         inverse = fitter(levels, times, n_levels)
     white = white_point(raw, levels, times, merge_light(levels, times, inverse), positions, bit_depth)
-    if method == "basis":  # the basis curve is the table below the top code; the top code as for Debevec
-        row = inverse.copy()
-        slope = (row[-2] - row[-3]) / (positions[-2] - positions[-3])
-        row[-1] = white if white is not None and white > row[-2] else row[-2] + slope * (1.0 - positions[-2])
-        return strictly_increasing(row), levels
     counts = np.bincount(levels.reshape(-1), minlength=n_levels)
     counts[0] = counts[-1] = 0
     return inverse_table(inverse, counts, positions, white), levels
@@ -578,10 +574,18 @@ def fit_samples(sample: np.ndarray, evs: Sequence[float], bit_depth: int, method
     sample = sample[rows]
     # An observation with any channel black or white is dropped from every channel: cameras bend the other
     # channels of a clipped pixel (gamut mapping, highlight reconstruction).
-    clipped = ((sample == 0) | (sample == n_levels - 1)).any(axis=2, keepdims=True)
+    own = (sample == 0) | (sample == n_levels - 1)
+    clipped = own.any(axis=2, keepdims=True)
     if suspect is not None:
         clipped |= suspect[rows][..., None]
+        own |= suspect[rows][..., None]
     masked = np.where(clipped, 0, sample)
+    # ... except above the highest level a channel shows in clean observations: under a colour cast the weaker
+    # channels reach their top codes only where the strongest clipped, and a curve extrapolated over the
+    # missing codes misses by tens of codes
+    highest = masked.max(axis=(0, 1))
+    admitted = ~own & clipped & (sample > highest)
+    masked = np.where(admitted, sample, masked)
     seen = np.flatnonzero(np.bincount(masked.reshape(-1), minlength=n_levels)[1:-1]) + 1
     if seen.size < 3:
         raise UsageError("the bracket reaches too few codes to fit a curve: photograph a scene with a range of tones")

@@ -125,6 +125,19 @@ def test_channels_with_different_curves_get_their_own_rows():
         assert direct <= 1.0 and aligned <= 0.8, (c, direct, aligned)  # measured at most 0.78 / 0.60
 
 
+@pytest.mark.parametrize("truth", [held_out("canon eos like"), held_out("Nikon D90"), SRGB],
+                         ids=["canon-eos-like", "nikon-d90", "srgb"])
+def test_a_colour_cast_does_not_cost_the_weaker_channels_their_top_codes(truth):
+    # red twice as bright as green and blue (warm light): green and blue show their top codes only where red
+    # clipped, and an observation with a channel clipped is left out of the fit; without the codes it alone
+    # shows, the curve was extrapolated over them and the white point read from the depleted level below
+    # (measured 5.73 / 9.85 / 54.13 codes against 0.39 / 1.14 / 1.55)
+    fit = fit_bracket(render(truth, RADIANCE * np.array([2.0, 1.0, 1.0]), BRACKET), BRACKET, "basis")
+    for c in range(3):
+        direct, _ = code_errors(truth, fit.positions, fit.linear[min(c, len(fit.linear) - 1)], LOWEST, c)
+        assert direct <= 2.0, (c, direct)
+
+
 def test_a_frame_that_changed_is_left_out_as_outliers(monkeypatch):
     truth = held_out("canon eos like")
     frames = render(truth, RADIANCE, BRACKET)

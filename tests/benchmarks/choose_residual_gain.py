@@ -74,6 +74,7 @@ def main() -> None:
     replay = ReplayPredictor(load_predictor(args.residual, "cpu", precision="fp32"))
     arms = {"physics": PhysicsModel(), **{f"gain {g:g}": ResidualModel(replay, scale=2.0, gain=g) for g in args.gains}}
     ldr: dict[tuple[str, str, float], list[float]] = {}
+    clipped_ldr: dict[tuple[str, str, float], list[float]] = {}
     hdr: dict[tuple[str, str, str], list[float]] = {}
     for family in FAMILIES:
         for i, view in enumerate(views):
@@ -88,10 +89,16 @@ def main() -> None:
                     frames = {ev: f for ev, f, _ in model.frames(measured, EVS)}
                     for ev in DARKENING:
                         ldr.setdefault((family, name, ev), []).append(psnr(frames[ev], truths[ev]))
+                        if measured.clipped.any():
+                            clipped_ldr.setdefault((family, name, ev), []).append(
+                                psnr(frames[ev], truths[ev], measured.clipped))
                     radiance = measured_radiance(measured, ((ev, frames[ev], "") for ev in DARKENING))
                     for op in ("reinhard", "kimkautz"):
-                        hdr.setdefault((family, name, op), []).append(
-                            psnr(tonemap_to_display(radiance, op, toolbox=True), truth_tm[op]))
+                        mapped = tonemap_to_display(radiance, op, toolbox=True)
+                        hdr.setdefault((family, name, op), []).append(psnr(mapped, truth_tm[op]))
+                        if measured.clipped.any():
+                            hdr.setdefault((family, name, op + " clipped"), []).append(
+                                psnr(mapped, truth_tm[op], measured.clipped))
         print(f"{family}: done", flush=True)
 
     mean = {k: float(np.mean(v)) for k, v in ldr.items()}
@@ -120,6 +127,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({
             "ldr": {f"{f}|{m}|{ev:+.1f}": v for (f, m, ev), v in mean.items()},
+            "ldr_clipped": {f"{f}|{m}|{ev:+.1f}": float(np.mean(v)) for (f, m, ev), v in clipped_ldr.items()},
             "hdr": {f"{f}|{m}|{op}": float(np.mean(v)) for (f, m, op), v in hdr.items()},
             "summary": {str(g): s for g, s in summary.items()}, "chosen": chosen}, indent=2))
 
