@@ -17,7 +17,8 @@ pixels keep their recorded value, the physics before :mod:`cevr_cli.highlight_fi
 HDR image after Reinhard and Kim-Kautz tone mapping (HDR Toolbox form, as bench); the tone-mapped HDR inside
 the clipped region only; and the hue error in the clipped region: the mean angle (degrees) between the
 linear RGB of the result and of the truth (frames at -3 and -1 EV read through the true curve, over all the
-clipped pixels and over those the true frame shows, i.e. did not clip itself; the HDR).
+clipped pixels and over those the true frame shows, i.e. did not clip itself; the HDR); and the HDR's clipped
+region in light (:func:`clipped_light_errors`: log error, bias, and a tone curve that does not adapt to the image).
 
     python tests/benchmarks/eval_residual.py ../shared/data/openexr-scenes ../shared/data/polyhaven-hdri \
         [--residual weights/cevr-residual.safetensors] [--paper weights/cevr-synthetic.safetensors] [--json out.json]
@@ -68,6 +69,28 @@ def hue_error(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     norms = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
     cosine = np.where(norms > 0, (x * y).sum(axis=1) / np.maximum(norms, 1e-30), 1.0)
     return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))).mean())
+
+
+def clipped_light_errors(radiance: np.ndarray, truth: np.ndarray, clipped: np.ndarray) -> dict[str, float]:
+    """How close the HDR's clipped region is to the truth in light, not through an image-adaptive operator.
+
+    The result is first scaled to the truth by the median ratio of their luminance over the unclipped pixels
+    (the camera prior's light and a Debevec merge have their own scale). ``log2 error``: mean |log2 L - log2 L*|
+    over the clipped pixels (stops); ``bias``: the mean signed difference (stops; negative: too dark);
+    ``fixed curve``: PSNR over the clipped pixels of Reinhard's global curve L / (1 + L) (2002, Eq. 3; display
+    gamma 2.2) with both images at the truth's key (0.18 at its median luminance), the same curve for both.
+    """
+    lum, lum_truth = radiance.mean(axis=2), truth.mean(axis=2)
+    k = float(np.median(lum_truth[~clipped] / np.maximum(lum[~clipped], 1e-9)))
+    diff = np.log2(np.maximum(lum[clipped] * k, 1e-9)) - np.log2(np.maximum(lum_truth[clipped], 1e-9))
+    exposure = 0.18 / float(np.median(lum_truth))
+
+    def curve(x: np.ndarray) -> np.ndarray:
+        x = x * exposure
+        return (x / (1.0 + x)) ** (1.0 / 2.2)
+
+    return {"log2 error": float(np.mean(np.abs(diff))), "bias": float(np.mean(diff)),
+            "fixed curve": psnr(curve(radiance * k), curve(truth), clipped)}
 
 
 def main() -> None:
@@ -121,6 +144,7 @@ def main() -> None:
     ldr: dict[tuple[str, str, float], list[float]] = {}
     hdr: dict[tuple[str, str, str], list[float]] = {}
     hue: dict[tuple[str, str, str], list[float]] = {}
+    light: dict[tuple[str, str, str], list[float]] = {}
     seconds = {m: 0.0 for m in methods}
     clipped_fractions = []
     for family in FAMILIES:
@@ -163,6 +187,8 @@ def main() -> None:
                                     hue_error(ours, truth, shown))
                         hue.setdefault((family, name, "HDR"), []).append(
                             hue_error(radiance, truth_hdr, measured.clipped))
+                        for key, value in clipped_light_errors(radiance, truth_hdr, measured.clipped).items():
+                            light.setdefault((family, name, key), []).append(value)
                     for op in ("reinhard", "kimkautz"):
                         mapped = tonemap_to_display(radiance, op, toolbox=True)
                         hdr.setdefault((family, name, op), []).append(psnr(mapped, truth_tm[op]))
@@ -176,6 +202,7 @@ def main() -> None:
               "ldr": {f"{f}|{m}|{ev:+.1f}": float(np.mean(v)) for (f, m, ev), v in ldr.items()},
               "hdr": {f"{f}|{m}|{op}": float(np.mean(v)) for (f, m, op), v in hdr.items()},
               "hue_error_degrees": {f"{f}|{m}|{k}": float(np.mean(v)) for (f, m, k), v in hue.items()},
+              "hdr_clipped_light": {f"{f}|{m}|{k}": float(np.mean(v)) for (f, m, k), v in light.items()},
               "seconds": seconds}
     for family in FAMILIES:
         print(f"\n### {family}: LDR PSNR (dB) per EV\n")
@@ -196,6 +223,12 @@ def main() -> None:
             cells = [np.mean(hdr.get((family, name, key), [np.nan]))
                      for key in ("reinhard", "kimkautz", "reinhard clipped", "kimkautz clipped")]
             print(f"| {name} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+        print(f"\nThe HDR's clipped region in light ({family}; see clipped_light_errors):\n")
+        print("| method | log2 error (stops) | bias (stops) | fixed curve, PSNR (dB) |")
+        print("|---|---:|---:|---:|")
+        for name in methods:
+            cells = [np.mean(light.get((family, name, key), [np.nan])) for key in ("log2 error", "bias", "fixed curve")]
+            print(f"| {name} | {cells[0]:.3f} | {cells[1]:+.3f} | {cells[2]:.2f} |")
         print(f"\nHue error in the clipped region, degrees ({family}):\n")
         print("| method | -3.0 EV | -3.0 EV, shown | -1.0 EV | -1.0 EV, shown | HDR |")
         print("|---|---:|---:|---:|---:|---:|")
