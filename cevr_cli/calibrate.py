@@ -517,6 +517,8 @@ def fit_channel(levels: np.ndarray, raw: np.ndarray, times: np.ndarray, bit_dept
         inverse = fitter(levels, times, n_levels)
     white = white_point(raw, levels, times, merge_light(levels, times, inverse), positions, bit_depth)
     counts = np.bincount(levels.reshape(-1), minlength=n_levels)
+    if method == "basis":  # the basis curve is defined at every code, observed or not
+        counts[:] = 1
     counts[0] = counts[-1] = 0
     return inverse_table(inverse, counts, positions, white), levels
 
