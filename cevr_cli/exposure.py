@@ -17,7 +17,9 @@ blended in over a soft border (:func:`soft_weight`):
     frame_s = P_s + w_s (G_s - P_s),   w_s = soft mask of the clipped (s < 0) or crushed (s > 0) pixels
 
 where G_s is the residual CEVR network's output (:class:`ResidualModel`, which starts as G_s = P_s), or the
-paper's CEVR output on RAW linear data (:class:`PaperModel`). :class:`PhysicsModel` is w = 0.
+paper's CEVR output on RAW linear data (:class:`PaperModel`). :class:`PhysicsModel` is w = 0. The residual's
+darker frames are then merged into one light per clipped pixel, and each darker frame given is that light's
+exact re-exposure (:meth:`ResidualModel.filled_light`), as the frames of a real bracket are of one scene.
 """
 
 from __future__ import annotations
@@ -33,8 +35,13 @@ from .response import SRGB, Response
 EXACT = "exact (measured light x 2^EV)"
 # Revision of how frames and HDR images are made from what a photo measured, recorded with every request so
 # that outputs of an earlier revision are redone, not skipped as complete. 2: clipped pixels darkened with the
-# hue of the light around them (highlight_fill), not as neutral plates.
-PHYSICS_REVISION = 2
+# hue of the light around them (highlight_fill), not as neutral plates. 3: the residual's darker frames are
+# re-exposures of one light per clipped pixel (ResidualModel.filled_light), and a frame that clipped bounds the
+# HDR merge's light from below.
+PHYSICS_REVISION = 3
+# The darkening steps the residual network was trained on (s ~ U[-3, 0)): its estimate of a clipped pixel's light
+# merges its frames at these, whichever frames were asked for, so a frame does not depend on the others requested.
+FILL_EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
 EXACT_AND_MODEL = "exact, {model} where the photo clipped"
 PAPER = "CEVR (paper): the network re-exposes the photo"
 
@@ -262,10 +269,12 @@ class ResidualModel:
 
     The network runs at ``1 / scale`` of the photo's resolution (highlight fill is low-frequency; the idea of
     HDRNet's low-resolution coefficients applied at full resolution), on at most ``max_pixels`` pixels; its
-    residual G_s - P_s is upsampled, scaled by ``gain`` and added to the full-resolution physics frame. The gain
-    (default: the one the weights record, 1 if none) shrinks the network's guess towards the recorded lower
-    bound: a clipped highlight's light is ambiguous, and a guess that overshoots costs more than it gains.
-    Directions the weights were not trained for (an identity model) are skipped: their residual is zero.
+    residual G_s - P_s is upsampled and added to the full-resolution physics frame. When darkening, its frames at
+    :data:`FILL_EVS` are merged into one light per clipped pixel (:meth:`filled_light`) and every darker frame
+    is the exact re-exposure of that light, R_out(min(2^s L, 1)). The gain (default: the one the weights
+    record, 1 if none) shrinks the network's guess towards the recorded lower bound: a clipped highlight's
+    light is ambiguous, and a guess that overshoots costs more than it gains. Directions the weights were not
+    trained for (an identity model) are skipped: their residual is zero.
     """
 
     def __init__(self, predictor: ResidualPredictor, scale: float = 2.0, max_pixels: int = 1 << 20,
@@ -285,33 +294,60 @@ class ResidualModel:
         factor = max(self.scale, (h * w / self.max_pixels) ** 0.5, 1.0)
         return max(8, round(h / factor)), max(8, round(w / factor))
 
-    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
+    def _resizers(self, measured: MeasuredImage):
+        """(down, up): the photo's size to the network's and back (identities when they agree)."""
         import cv2
 
-        steps = sorted({float(e) for e in evs})
-        directions = self.predictor.trained_directions()
-        needed = [ev for ev in steps if measured.unrecorded(ev).any()
-                  and (ev < 0 and "dec" in directions or ev > 0 and "inc" in directions)]
         h, w = measured.linear.shape[:2]
         lh, lw = self._low_size(h, w)
-        resize = (lambda im: im) if (lh, lw) == (h, w) else \
-            (lambda im: cv2.resize(im, (lw, lh), interpolation=cv2.INTER_AREA))
-        # Only the network's low-resolution copies are held; full-resolution frames are made one at a time.
-        low_physics = {ev: resize(physics_frame(measured, ev)) for ev in needed}
-        residuals = self.predictor.iter_on_frames(resize(measured.photo), list(low_physics.items()))
-        label = EXACT_AND_MODEL.format(model="CEVR residual")
-        for ev in steps:
-            if ev not in needed:
-                yield ev, physics_frame(measured, ev), EXACT
-                continue
+        if (lh, lw) == (h, w):
+            return (lambda im: im), (lambda im: im)
+        return (lambda im: cv2.resize(im, (lw, lh), interpolation=cv2.INTER_AREA),
+                lambda im: cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR))
+
+    def _network_frames(self, measured: MeasuredImage, evs: Sequence[float], gain: float
+                        ) -> Iterator[tuple[float, np.ndarray, str]]:
+        """P_s + gain w_s (G_s - P_s) at each of ``evs`` (all needing the network), full resolution, one at a time;
+        only the network's low-resolution copies are held."""
+        down, up = self._resizers(measured)
+        low_physics = {ev: down(physics_frame(measured, ev)) for ev in evs}
+        residuals = self.predictor.iter_on_frames(down(measured.photo), list(low_physics.items()))
+        for ev in evs:
             predicted_ev, low = next(residuals)
             assert predicted_ev == ev
-            residual = low - low_physics.pop(ev)
-            if (lh, lw) != (h, w):
-                residual = cv2.resize(residual, (w, h), interpolation=cv2.INTER_LINEAR)
-            residual *= np.float32(self.gain)
+            residual = up(low - low_physics.pop(ev))
+            residual *= np.float32(gain)
             yield ev, blend_residual(physics_frame(measured, ev), residual, measured.weight(ev), ev,
-                                     measured.clipped), label
+                                     measured.clipped), ""
+
+    def filled_light(self, measured: MeasuredImage) -> np.ndarray:
+        """One light estimate per pixel: the photo's own light where it measured; in clipped pixels the network's
+        darker frames at :data:`FILL_EVS` merged as a bracket would be (:func:`measured_radiance`), shrunk by the
+        gain towards the hue fill's lower bound: L = L_fill + gain (L_net - L_fill)."""
+        light = measured_radiance(measured, self._network_frames(measured, FILL_EVS, 1.0))
+        if self.gain != 1.0:
+            floor = measured_radiance(measured, iter(()))
+            light = floor + np.float32(self.gain) * (light - floor)
+        return light
+
+    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
+        steps = sorted({float(e) for e in evs})
+        directions = self.predictor.trained_directions()
+        label = EXACT_AND_MODEL.format(model="CEVR residual")
+        darkening = "dec" in directions and measured.clipped.any() and any(ev < 0 for ev in steps)
+        # every darker frame is the exact re-exposure of one light: frames of one pixel agree with each other
+        # and with the HDR image (the network's frames, taken one by one, are separate guesses)
+        light = self.filled_light(measured) if darkening else None
+        brighter = [ev for ev in steps if ev > 0 and "inc" in directions and measured.unrecorded(ev).any()]
+        network = self._network_frames(measured, brighter, self.gain) if brighter else iter(())
+        for ev in steps:
+            if ev < 0 and light is not None:
+                yield ev, measured.output.encode(light * np.float32(2.0**ev)), label
+            elif ev in brighter:
+                _, frame, _ = next(network)
+                yield ev, frame, label
+            else:
+                yield ev, physics_frame(measured, ev), EXACT
 
 
 class MeasuringPredictor:
@@ -347,8 +383,9 @@ def measured_radiance(measured: MeasuredImage, darker: Iterator[tuple[float, np.
 
     The fill is Debevec & Malik's weighted average (Eq. 6) of the frames' light, R_out^-1(frame) / 2^s, with
     hat weights on their codes, never below the clipped pixels' :meth:`MeasuredImage.clipped_light` (the
-    hue fill, itself never below what the photo recorded; where every frame clipped, the average knows
-    less), blended in with :func:`soft_weight`. ``darker``: the model's frames at negative EVs.
+    hue fill, itself never below what the photo recorded) nor below white / 2^s for a frame that clipped
+    (where every frame clipped, the darkest one's bound), blended in with :func:`soft_weight`. ``darker``:
+    the model's frames at negative EVs.
     """
     radiance = measured.linear.astype(np.float32).copy()
     if not measured.clipped.any():
@@ -356,13 +393,16 @@ def measured_radiance(measured: MeasuredImage, darker: Iterator[tuple[float, np.
     radiance[measured.clipped] = measured.clipped_light()
     total = np.zeros_like(radiance)
     weights = np.zeros_like(radiance)
+    at_least = radiance.copy()
     for ev, frame, _ in darker:
         w = hat(frame)
         total += w * measured.output.decode(frame) / np.float32(2.0**ev)
         weights += w
+        # a frame that clipped says only that the light is at least white / 2^s
+        np.maximum(at_least, np.float32(2.0**-ev), out=at_least, where=frame >= clip_threshold(8))
     if not weights.any():
         return radiance
-    fill = np.maximum(total / np.maximum(weights, 1e-6), radiance)
+    fill = np.maximum(total / np.maximum(weights, 1e-6), at_least)
     weight = measured.weight(-1.0)[..., None]  # the clipped pixels' soft mask, as the darker frames used
     return (radiance * (1.0 - weight) + fill * weight).astype(np.float32)
 

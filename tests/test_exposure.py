@@ -104,6 +104,29 @@ def test_a_trained_residual_changes_only_what_the_photo_clipped():
     assert changed
 
 
+def test_the_residuals_darker_frames_re_expose_one_light():
+    # the network's frames, one per step, are separate guesses; the frames given are R(min(2^s L, 1)) of one L
+    predictor = CEVRPredictor(residual_pair(1, trained=True), "cpu", precision="fp32")
+    measured = measure_photo(quantise(SRGB.encode(scene()), 8) / np.float32(255), SRGB, 8)
+    frames = {ev: f for ev, f, _ in ResidualModel(predictor, scale=1.0).frames(measured, [-3.0, -2.5, -2.0, -1.0])}
+    light = {ev: SRGB.decode(f) / np.float32(2.0**ev) for ev, f in frames.items()}
+    assert light[-3.0][measured.clipped].max() > 1.05  # the network brightened clipped pixels
+    for ev in (-2.5, -2.0):
+        shown = measured.clipped[..., None] & (frames[ev] < clip_threshold(8)) & (frames[-3.0] < clip_threshold(8))
+        assert shown.sum() > 50
+        np.testing.assert_allclose(light[ev][shown], light[-3.0][shown], rtol=1e-4)
+    # and a frame does not depend on which others were asked for
+    ((_, alone, _),) = ResidualModel(predictor, scale=1.0).frames(measured, [-1.0])
+    np.testing.assert_array_equal(alone, frames[-1.0])
+
+
+def test_a_residual_gain_of_zero_is_the_physics_frame():
+    predictor = CEVRPredictor(residual_pair(1, trained=True), "cpu", precision="fp32")
+    measured = measure_photo(quantise(SRGB.encode(scene()), 8) / np.float32(255), SRGB, 8)
+    for ev, frame, _ in ResidualModel(predictor, scale=1.0, gain=0.0).frames(measured, [-2.0, -0.5]):
+        np.testing.assert_array_equal(frame, physics_frame(measured, ev))
+
+
 @pytest.mark.parametrize("scale", [1.0, 2.0])
 def test_reduced_resolution_residual_keeps_the_frame_size(scale):
     predictor = CEVRPredictor(residual_pair(1, trained=True), "cpu", precision="fp32")
@@ -127,6 +150,14 @@ def test_measured_radiance_is_the_photos_light_where_it_did_not_clip():
     flat = replace(measured, fill_hue=False)  # without the hue fill: exactly the recorded white, 1
     hdr = measured_radiance(flat, PhysicsModel().frames(flat, [-3.0, -2.0]))
     np.testing.assert_allclose(hdr[measured.clipped], 1.0, rtol=1e-4)
+
+
+def test_a_darker_frame_that_clipped_bounds_the_merged_light_from_below():
+    measured = replace(measure_photo(SRGB.encode(scene()), SRGB, 16), fill_hue=False)
+    white = np.ones(measured.photo.shape, np.float32)  # both darker frames clipped everywhere
+    hdr = measured_radiance(measured, iter([(-3.0, white, ""), (-2.0, white, "")]))
+    # the hat-weighted average of 1 / 2^s is 6; a clipped frame says the light is at least 1 / 2^s: 8
+    np.testing.assert_allclose(hdr[measured.clipped], 8.0, rtol=1e-6)
 
 
 def test_measuring_predictor_is_an_image_predictor_through_a_fixed_response():
