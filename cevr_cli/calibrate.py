@@ -29,7 +29,8 @@ Robertson's unsmoothed iteration drifts away from the curve the longer it runs o
 Either fit runs on up to 40000 pixels spread over the scene's intensities, without observations where a
 channel is black or white (and, in JPEG frames, within a JPEG block of such a pixel, :func:`near_clipping`)
 except the codes a channel shows only there (under a colour cast the weaker channels reach their top codes
-only where the strongest clipped), and is repeated without the observations that disagree with the pixel's other frames (:func:`outliers`:
+only where the strongest clipped), and is repeated without the observations that disagree with the pixel's
+other frames (:func:`outliers`:
 moving objects, misregistration, compression). It then becomes one kind of table (:func:`inverse_table`):
 codes on the photo's code grid (256 for 8-bit, 1024 bins of 64 codes for 16-bit), linear light 0 at code 0 and
 1 at the white point (the top code, placed from where the bracket shows the top code begin,

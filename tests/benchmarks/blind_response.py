@@ -129,7 +129,8 @@ def train(maps, bank, args) -> tuple[Estimator, float]:
         prior_errors += ((diff - diff.mean(dim=1, keepdim=True)) ** 2).mean(dim=1).tolist()
         step += 1
         if step % 100 == 0:
-            print(f"step {step}: curve error {error.mean().item():.4f} (prior {np.mean(prior_errors[-100 * args.batch:]):.4f}), "
+            recent = np.mean(prior_errors[-100 * args.batch:])
+            print(f"step {step}: curve error {error.mean().item():.4f} (prior {recent:.4f}), "
                   f"{time.perf_counter() - started:.0f} s", flush=True)
     return model.eval(), float(np.mean(prior_errors))
 
