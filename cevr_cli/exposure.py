@@ -305,8 +305,7 @@ class ResidualModel:
         return (lambda im: cv2.resize(im, (lw, lh), interpolation=cv2.INTER_AREA),
                 lambda im: cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR))
 
-    def _network_frames(self, measured: MeasuredImage, evs: Sequence[float], gain: float
-                        ) -> Iterator[tuple[float, np.ndarray, str]]:
+    def _network_frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
         """P_s + gain w_s (G_s - P_s) at each of ``evs`` (all needing the network), full resolution, one at a time;
         only the network's low-resolution copies are held."""
         down, up = self._resizers(measured)
@@ -316,18 +315,23 @@ class ResidualModel:
             predicted_ev, low = next(residuals)
             assert predicted_ev == ev
             residual = up(low - low_physics.pop(ev))
-            residual *= np.float32(gain)
-            yield ev, blend_residual(physics_frame(measured, ev), residual, measured.weight(ev), ev,
-                                     measured.clipped), ""
+            residual *= np.float32(self.gain)
+            yield ev, blend_residual(physics_frame(measured, ev), residual, measured.weight(ev), ev, measured.clipped)
 
     def filled_light(self, measured: MeasuredImage) -> np.ndarray:
         """One light estimate per pixel: the photo's own light where it measured; in clipped pixels the network's
-        darker frames at :data:`FILL_EVS` merged as a bracket would be (:func:`measured_radiance`), shrunk by the
-        gain towards the hue fill's lower bound: L = L_fill + gain (L_net - L_fill)."""
-        light = measured_radiance(measured, self._network_frames(measured, FILL_EVS, 1.0))
-        if self.gain != 1.0:
-            floor = measured_radiance(measured, iter(()))
-            light = floor + np.float32(self.gain) * (light - floor)
+        darker frames at :data:`FILL_EVS` merged as a bracket would be (:func:`merge_darker`, at the network's
+        resolution), L_net, shrunk by the gain towards the hue fill L_fill: L = L_fill + gain w (L_net - L_fill),
+        the difference upsampled and blended in with the clipped pixels' soft mask w."""
+        light = measured_radiance(measured, iter(()))  # L_fill: the photo's light, the hue fill where it clipped
+        down, up = self._resizers(measured)
+        low_fill = down(light)
+        low_physics = [(ev, down(physics_frame(measured, ev))) for ev in FILL_EVS]
+        network = self.predictor.iter_on_frames(down(measured.photo), low_physics)
+        # G_s never below P_s: the physics frame holds what the photo recorded
+        frames = ((ev, np.maximum(g, p)) for (ev, g), (_, p) in zip(network, low_physics, strict=True))
+        merged = merge_darker(frames, measured.output.decode, low_fill)
+        light += np.float32(self.gain) * measured.weight(-1.0)[..., None] * up(merged - low_fill)
         return light
 
     def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
@@ -339,13 +343,12 @@ class ResidualModel:
         # and with the HDR image (the network's frames, taken one by one, are separate guesses)
         light = self.filled_light(measured) if darkening else None
         brighter = [ev for ev in steps if ev > 0 and "inc" in directions and measured.unrecorded(ev).any()]
-        network = self._network_frames(measured, brighter, self.gain) if brighter else iter(())
+        network = self._network_frames(measured, brighter)
         for ev in steps:
             if ev < 0 and light is not None:
                 yield ev, measured.output.encode(light * np.float32(2.0**ev)), label
             elif ev in brighter:
-                _, frame, _ = next(network)
-                yield ev, frame, label
+                yield ev, next(network)[1], label
             else:
                 yield ev, physics_frame(measured, ev), EXACT
 
@@ -384,27 +387,37 @@ def measured_radiance(measured: MeasuredImage, darker: Iterator[tuple[float, np.
     The fill is Debevec & Malik's weighted average (Eq. 6) of the frames' light, R_out^-1(frame) / 2^s, with
     hat weights on their codes, never below the clipped pixels' :meth:`MeasuredImage.clipped_light` (the
     hue fill, itself never below what the photo recorded) nor below white / 2^s for a frame that clipped
-    (where every frame clipped, the darkest one's bound), blended in with :func:`soft_weight`. ``darker``:
-    the model's frames at negative EVs.
+    (where every frame clipped, the darkest one's bound), over the clipped pixels' soft mask
+    (:func:`soft_weight`). ``darker``: the model's frames at negative EVs.
     """
     radiance = measured.linear.astype(np.float32).copy()
     if not measured.clipped.any():
         return radiance
     radiance[measured.clipped] = measured.clipped_light()
-    total = np.zeros_like(radiance)
-    weights = np.zeros_like(radiance)
-    at_least = radiance.copy()
-    for ev, frame, _ in darker:
-        w = hat(frame)
-        total += w * measured.output.decode(frame) / np.float32(2.0**ev)
-        weights += w
-        # a frame that clipped says only that the light is at least white / 2^s
-        np.maximum(at_least, np.float32(2.0**-ev), out=at_least, where=frame >= clip_threshold(8))
-    if not weights.any():
+    fill = merge_darker(((ev, frame) for ev, frame, _ in darker), measured.output.decode, radiance)
+    if fill is None:
         return radiance
-    fill = np.maximum(total / np.maximum(weights, 1e-6), at_least)
-    weight = measured.weight(-1.0)[..., None]  # the clipped pixels' soft mask, as the darker frames used
-    return (radiance * (1.0 - weight) + fill * weight).astype(np.float32)
+    # the darker frames carry the soft border themselves (blending again would weigh the model by w^2 there);
+    # outside it they are physics, whose merge is the photo's light up to rounding: kept exact
+    return np.where(measured.weight(-1.0)[..., None] > 0, fill, radiance).astype(np.float32)
+
+
+def merge_darker(frames: Iterator[tuple[float, np.ndarray]], decode: Any, floor: np.ndarray) -> np.ndarray | None:
+    """Debevec & Malik's weighted average (Eq. 6) of darker frames' light, decode(frame) / 2^s, with hat weights on
+    their codes, never below ``floor`` nor below white / 2^s where a frame clipped (a clipped frame says only that
+    much; where every frame clipped, the darkest one's bound); None without frames."""
+    total = weights = None
+    at_least = floor.copy()
+    for ev, frame in frames:
+        if total is None:
+            total, weights = np.zeros_like(floor), np.zeros_like(floor)
+        w = hat(frame)
+        total += w * decode(frame) / np.float32(2.0**ev)
+        weights += w
+        np.maximum(at_least, np.float32(2.0**-ev), out=at_least, where=frame >= clip_threshold(8))
+    if total is None:
+        return None
+    return np.maximum(total / np.maximum(weights, 1e-6), at_least)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,19 @@ def test_the_residuals_darker_frames_re_expose_one_light():
     np.testing.assert_array_equal(alone, frames[-1.0])
 
 
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_the_hdr_merged_from_the_residuals_frames_is_its_light(scale):
+    # fuse merges the darker frames; they already carry the soft border, so the merge gives back the one light
+    # they re-expose (blending the border in again weighed the network by w^2 there)
+    predictor = CEVRPredictor(residual_pair(1, trained=True), "cpu", precision="fp32")
+    measured = measure_photo(quantise(SRGB.encode(scene()), 8) / np.float32(255), SRGB, 8)
+    model = ResidualModel(predictor, scale=scale)
+    light = model.filled_light(measured)
+    assert np.abs(light - measured_radiance(measured, iter(())))[~measured.clipped].max() > 1e-3  # a soft border
+    hdr = measured_radiance(measured, model.frames(measured, [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]))
+    np.testing.assert_allclose(hdr, light, rtol=5e-3, atol=1e-6)  # measured 0.41 %
+
+
 def test_a_residual_gain_of_zero_is_the_physics_frame():
     predictor = CEVRPredictor(residual_pair(1, trained=True), "cpu", precision="fp32")
     measured = measure_photo(quantise(SRGB.encode(scene()), 8) / np.float32(255), SRGB, 8)
