@@ -42,6 +42,7 @@ PHYSICS_REVISION = 3
 # The darkening steps the residual network was trained on (s ~ U[-3, 0)): its estimate of a clipped pixel's light
 # merges its frames at these, whichever frames were asked for, so a frame does not depend on the others requested.
 FILL_EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
+FILL_ROWS = 512  # rows of a photo whose darker frames are made and merged at once (ResidualModel.filled_light)
 EXACT_AND_MODEL = "exact, {model} where the photo clipped"
 PAPER = "CEVR (paper): the network re-exposes the photo"
 
@@ -324,12 +325,26 @@ class ResidualModel:
         darker frames at :data:`FILL_EVS` (full resolution) merged as a bracket would be (:func:`merge_darker`),
         L_net, shrunk by the gain towards the hue fill L_fill and blended in with the clipped pixels' soft mask w:
         L = L_fill + gain w (L_net - L_fill). (Merged at the network's resolution instead, the mixed pixels along
-        clipping edges cost 0.4 dB at -0.5 EV on held-out camera curves.)"""
+        clipping edges cost 0.4 dB at -0.5 EV on held-out camera curves.) The frames are made and merged
+        :data:`FILL_ROWS` rows at a time, so that a 24 MP photo holds no full-resolution copy of them."""
         light = measured_radiance(measured, iter(()))  # L_fill: the photo's light, the hue fill where it clipped
-        merged = merge_darker(self._network_frames(measured, FILL_EVS, 1.0), measured.output.decode, light)
-        merged -= light
-        merged *= np.float32(self.gain) * measured.weight(-1.0)[..., None]
-        light += merged
+        down, _ = self._resizers(measured)
+        low_physics = [(ev, down(physics_frame(measured, ev))) for ev in FILL_EVS]
+        network = self.predictor.iter_on_frames(down(measured.photo), low_physics)
+        low_residuals = [(ev, g - p) for (ev, g), (_, p) in zip(network, low_physics, strict=True)]
+        h, w = light.shape[:2]
+        weight = measured.weight(-1.0)
+        for top in range(0, h, FILL_ROWS):
+            rows = slice(top, min(top + FILL_ROWS, h))
+            fill = light[rows].copy()
+            frames = ((ev, blend_residual(measured.output.encode(fill * np.float32(2.0**ev)),
+                                          upsample_rows(residual, (h, w), rows), weight[rows], ev,
+                                          measured.clipped[rows]))
+                      for ev, residual in low_residuals)
+            merged = merge_darker(frames, measured.output.decode, fill)
+            merged -= fill
+            merged *= np.float32(self.gain) * weight[rows][..., None]
+            light[rows] += merged
         return light
 
     def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
@@ -398,6 +413,21 @@ def measured_radiance(measured: MeasuredImage, darker: Iterator[tuple[float, np.
     # the darker frames carry the soft border themselves (blending again would weigh the model by w^2 there);
     # outside it they are physics, whose merge is the photo's light up to rounding: kept exact
     return np.where(measured.weight(-1.0)[..., None] > 0, fill, radiance).astype(np.float32)
+
+
+def upsample_rows(low: np.ndarray, size: tuple[int, int], rows: slice) -> np.ndarray:
+    """Rows ``rows`` of ``low`` resized to ``size`` (h, w) by bilinear interpolation with pixel centres aligned,
+    as ``cv2.resize(..., INTER_LINEAR)`` gives them, without making the whole image."""
+    import cv2
+
+    h, w = size
+    lh, lw = low.shape[:2]
+    if (lh, lw) == (h, w):
+        return low[rows]
+    x = (np.arange(w, dtype=np.float32) + 0.5) * np.float32(lw / w) - 0.5
+    y = (np.arange(rows.start, rows.stop, dtype=np.float32) + 0.5) * np.float32(lh / h) - 0.5
+    map_x, map_y = np.meshgrid(x, y)
+    return cv2.remap(low, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def merge_darker(frames: Iterator[tuple[float, np.ndarray]], decode: Any, floor: np.ndarray) -> np.ndarray | None:

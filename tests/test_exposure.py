@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -16,6 +17,7 @@ from cevr_cli.exposure import (
     measured_radiance,
     physics_frame,
     soft_weight,
+    upsample_rows,
 )
 from cevr_cli.imaging import quantise
 from cevr_cli.model import CEVRNet, CEVRPredictor, ModelPair, get_config
@@ -131,6 +133,21 @@ def test_the_hdr_merged_from_the_residuals_frames_is_its_light(scale):
     assert np.abs(light - measured_radiance(measured, iter(())))[~measured.clipped].max() > 1e-3  # a soft border
     hdr = measured_radiance(measured, model.frames(measured, [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]))
     np.testing.assert_allclose(hdr, light, rtol=5e-3, atol=1e-6)  # measured 0.41 %
+
+
+def test_the_light_is_the_same_made_in_row_blocks(monkeypatch):
+    predictor = CEVRPredictor(residual_pair(1, trained=True), "cpu", precision="fp32")
+    measured = measure_photo(quantise(SRGB.encode(scene(50, 70)), 8) / np.float32(255), SRGB, 8)
+    whole = ResidualModel(predictor, scale=2.0).filled_light(measured)
+    monkeypatch.setattr("cevr_cli.exposure.FILL_ROWS", 7)
+    np.testing.assert_allclose(ResidualModel(predictor, scale=2.0).filled_light(measured), whole, rtol=1e-6)
+
+
+@pytest.mark.parametrize("rows", [slice(0, 150), slice(0, 1), slice(61, 97), slice(149, 150)])
+def test_upsampled_rows_are_opencvs_bilinear_resize(rows):
+    low = np.random.default_rng(0).random((37, 53, 3)).astype(np.float32)
+    full = cv2.resize(low, (211, 150), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(upsample_rows(low, (150, 211), rows), full[rows], atol=1e-5)
 
 
 def test_a_residual_gain_of_zero_is_the_physics_frame():
