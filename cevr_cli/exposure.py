@@ -306,8 +306,7 @@ class ResidualModel:
         return (lambda im: cv2.resize(im, (lw, lh), interpolation=cv2.INTER_AREA),
                 lambda im: cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR))
 
-    def _network_frames(self, measured: MeasuredImage, evs: Sequence[float], gain: float
-                        ) -> Iterator[tuple[float, np.ndarray]]:
+    def _network_frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
         """P_s + gain w_s (G_s - P_s) at each of ``evs`` (all needing the network), full resolution, one at a time;
         only the network's low-resolution copies are held."""
         down, up = self._resizers(measured)
@@ -317,7 +316,7 @@ class ResidualModel:
             predicted_ev, low = next(residuals)
             assert predicted_ev == ev
             residual = up(low - low_physics.pop(ev))
-            residual *= np.float32(gain)
+            residual *= np.float32(self.gain)
             yield ev, blend_residual(physics_frame(measured, ev), residual, measured.weight(ev), ev, measured.clipped)
 
     def filled_light(self, measured: MeasuredImage) -> np.ndarray:
@@ -356,7 +355,7 @@ class ResidualModel:
         # and with the HDR image (the network's frames, taken one by one, are separate guesses)
         light = self.filled_light(measured) if darkening else None
         brighter = [ev for ev in steps if ev > 0 and "inc" in directions and measured.unrecorded(ev).any()]
-        network = self._network_frames(measured, brighter, self.gain)
+        network = self._network_frames(measured, brighter)
         for ev in steps:
             if ev < 0 and light is not None:
                 yield ev, measured.output.encode(light * np.float32(2.0**ev)), label
