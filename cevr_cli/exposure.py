@@ -30,19 +30,24 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .imaging import BLOCK_SPREAD
 from .response import SRGB, Response
 
 EXACT = "exact (measured light x 2^EV)"
 # Revision of how frames and HDR images are made from what a photo measured, recorded with every request so
 # that outputs of an earlier revision are redone, not skipped as complete. 2: clipped pixels darkened with the
 # hue of the light around them (highlight_fill), not as neutral plates. 3: the residual's darker frames are
-# re-exposures of one light per clipped pixel (ResidualModel.filled_light), and a frame that clipped bounds the
-# HDR merge's light from below.
+# re-exposures of one light per clipped pixel (ResidualModel.filled_light), a frame that clipped bounds the HDR
+# merge's light from below, and in lossy photos near-white channels next to a clip are lower bounds.
 PHYSICS_REVISION = 3
 # The darkening steps the residual network was trained on (s ~ U[-3, 0)): its estimate of a clipped pixel's light
 # merges its frames at these, whichever frames were asked for, so a frame does not depend on the others requested.
 FILL_EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
 FILL_ROWS = 512  # rows of a photo whose darker frames are made and merged at once (ResidualModel.filled_light)
+# In a lossily compressed photo, a channel this many 8-bit codes below white or closer, near a clipped pixel, is a
+# lower bound too (tests/benchmarks/bench_lossy_clipping.py: JPEG q75/q92 sRGB photos of the held-out views,
+# clipped pixels +0.1 to +0.4 dB at -3..-1 EV for 3, 6 or 10 codes, gains levelling off from 6)
+NEAR_WHITE_CODES = 6
 EXACT_AND_MODEL = "exact, {model} where the photo clipped"
 PAPER = "CEVR (paper): the network re-exposes the photo"
 
@@ -68,6 +73,7 @@ class MeasuredImage:
     linear_source: bool = False  # scene-linear data (camera RAW), not a display-encoded photo
     clip_code: float = 0.0
     fill_hue: bool = True
+    lossy: bool = False  # decoded from a block-compressed file (JPEG, HEIF): see lower_bounds
     _weights: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
     _clipped_light: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -91,6 +97,20 @@ class MeasuredImage:
             self._weights[direction] = soft_weight(self.unrecorded(s))
         return self._weights[direction]
 
+    def lower_bounds(self) -> np.ndarray:
+        """bool HxWx3: the channels that recorded only a lower bound of their light (within clipped pixels): at
+        ``clip_code`` or above, and in a lossily compressed photo also those within :data:`NEAR_WHITE_CODES` of
+        white near a clipped pixel (the codec's ringing around a clip: a sun's rim whose blue reads 250-254
+        would darken pinker than the sun)."""
+        bounds = self.photo >= self.clip_code
+        if self.lossy:
+            import cv2
+
+            size = 2 * BLOCK_SPREAD + 1
+            near = cv2.dilate(self.clipped.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
+            bounds |= (self.photo >= np.float32(1.0 - (NEAR_WHITE_CODES + 0.5) / 255.0)) & near[..., None]
+        return bounds
+
     def clipped_light(self) -> np.ndarray:
         """Nx3 float32, the light of the clipped pixels (``linear[clipped]``'s order) that darker frames show:
         the hue fill (:func:`cevr_cli.highlight_fill.fill_clipped`), or the recorded values if not ``fill_hue``;
@@ -99,7 +119,7 @@ class MeasuredImage:
             if self.fill_hue:
                 from .highlight_fill import fill_clipped
 
-                self._clipped_light = fill_clipped(self.linear, self.clipped, self.photo >= self.clip_code)
+                self._clipped_light = fill_clipped(self.linear, self.clipped, self.lower_bounds())
             else:
                 self._clipped_light = self.linear[self.clipped]
         return self._clipped_light
@@ -112,13 +132,15 @@ def clip_threshold(bits: int) -> float:
     return 1.0 - (0.5 / 255.0 if bits <= 8 else 16.0 / 65535.0)
 
 
-def measure_photo(rgb: np.ndarray, response: Response, bits: int = 8) -> MeasuredImage:
-    """A display-encoded photo (float [0, 1] codes, ``bits`` deep) read through its response."""
+def measure_photo(rgb: np.ndarray, response: Response, bits: int = 8, lossy: bool = False) -> MeasuredImage:
+    """A display-encoded photo (float [0, 1] codes, ``bits`` deep) read through its response; ``lossy``: decoded
+    from a block-compressed file (:attr:`MeasuredImage.lossy`)."""
     rgb = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0)
     brightest = rgb.max(axis=2)
     clipped = brightest >= clip_threshold(bits)
     crushed = brightest <= 0.5 / (2**bits - 1)
-    return MeasuredImage(response.decode(rgb), clipped, crushed, response, rgb, clip_code=clip_threshold(bits))
+    return MeasuredImage(response.decode(rgb), clipped, crushed, response, rgb, clip_code=clip_threshold(bits),
+                         lossy=lossy)
 
 
 def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:

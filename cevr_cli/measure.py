@@ -18,7 +18,7 @@ from .exposure import MeasuredImage, measure_linear, measure_photo
 from .io.images import Photo, read_photo
 from .provenance import SourceMetadata
 from .response import LINEAR, SRGB, ResponseChoice, choose_response
-from .vocabulary import RAW_SUFFIXES
+from .vocabulary import LOSSY_SUFFIXES, RAW_SUFFIXES
 
 
 @dataclass
@@ -89,4 +89,5 @@ def read_measured(path: Path, *, response: str, raw_mode: str, max_megapixels: f
         choice = choose_response(response, raw=False, make=exif.camera_make if exif else None,
                                  model=exif.camera_model if exif else None, software=exif.software if exif else None)
     bits = 8 if photo.bit_depth <= 8 else 16
-    return MeasuredPhoto(measure_photo(photo.rgb, choice.response, bits), choice, photo_source(photo), bits)
+    lossy = path.suffix.lower() in LOSSY_SUFFIXES
+    return MeasuredPhoto(measure_photo(photo.rgb, choice.response, bits, lossy), choice, photo_source(photo), bits)

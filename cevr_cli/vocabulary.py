@@ -14,6 +14,9 @@ DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then MPS, then the CPU
 # HEIF (HEIC: Apple's and most Android phones' default) decoded by pillow-heif, AVIF by Pillow's own plugin.
 HEIF_SUFFIXES = (".heic", ".heif", ".hif")
 LDR_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", *HEIF_SUFFIXES, ".avif")
+# Compressed lossily in blocks (JPEG; HEIF's HEVC and AVIF's AV1 transforms): next to clipped pixels their codes
+# carry the clip's ringing as well as light
+LOSSY_SUFFIXES = (".jpg", ".jpeg", *HEIF_SUFFIXES, ".avif")
 RAW_SUFFIXES = (
     ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".kdc", ".mef", ".mos", ".mrw",
     ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
