@@ -54,11 +54,11 @@ import numpy as np
 
 from .errors import OutputError, UsageError
 from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
-from .imaging import BLOCK_SPREAD
 from .response import Response, installed_profiles, profile_path, profile_record, table_response
 from .vocabulary import CALIBRATION_METHODS, LOSSY_SUFFIXES
 
 METHODS = tuple(CALIBRATION_METHODS)  # ("debevec", "robertson", "basis")
+JPEG_SPREAD = 8  # px: a JPEG block
 SHARED_TOLERANCE_CODES = 2.0  # channels whose curves differ by at most this (8-bit codes) share one row
 CANDIDATES = 160_000  # pixel locations read from every frame
 MAX_SAMPLES = 40_000  # of which at most this many, spread over the scene's intensities, enter a fit
@@ -220,7 +220,7 @@ def spread_samples(sample: np.ndarray, n_levels: int, limit: int = MAX_SAMPLES) 
     return np.sort(useful[chosen[:limit]])
 
 
-def near_clipping(codes: np.ndarray, radius: int = BLOCK_SPREAD) -> np.ndarray:
+def near_clipping(codes: np.ndarray, radius: int = JPEG_SPREAD) -> np.ndarray:
     """HxW: pixels within ``radius`` of one with a channel black or white. In a JPEG the codes there are
     unreliable: the DCT blocks (8x8, 16x16 for subsampled colour) spread the clipped values' error over their
     neighbours, and the decoder clamps it at 0 and at white, so light above white shows as 250..254 as well

@@ -30,7 +30,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .imaging import BLOCK_SPREAD
 from .response import SRGB, Response
 
 EXACT = "exact (measured light x 2^EV)"
@@ -44,8 +43,8 @@ PHYSICS_REVISION = 3
 # merges its frames at these, whichever frames were asked for, so a frame does not depend on the others requested.
 FILL_EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
 FILL_ROWS = 512  # rows of a photo whose darker frames are made and merged at once (ResidualModel.filled_light)
-# In a lossily compressed photo, a channel this many 8-bit codes below white or closer, near a clipped pixel, is a
-# lower bound too (tests/benchmarks/bench_lossy_clipping.py: JPEG q75/q92 sRGB photos of the held-out views,
+# In a lossily compressed photo, a clipped pixel's channel this many 8-bit codes below white or closer is a lower
+# bound too (tests/benchmarks/bench_lossy_clipping.py: JPEG q75/q92 sRGB photos of the held-out views,
 # clipped pixels +0.1 to +0.4 dB at -3..-1 EV for 3, 6 or 10 codes, gains levelling off from 6)
 NEAR_WHITE_CODES = 6
 EXACT_AND_MODEL = "exact, {model} where the photo clipped"
@@ -98,18 +97,13 @@ class MeasuredImage:
         return self._weights[direction]
 
     def lower_bounds(self) -> np.ndarray:
-        """bool HxWx3: the channels that recorded only a lower bound of their light (within clipped pixels): at
-        ``clip_code`` or above, and in a lossily compressed photo also those within :data:`NEAR_WHITE_CODES` of
-        white near a clipped pixel (the codec's ringing around a clip: a sun's rim whose blue reads 250-254
-        would darken pinker than the sun)."""
-        bounds = self.photo >= self.clip_code
+        """bool HxWx3: the channels that recorded only a lower bound of their light (within clipped pixels: the
+        others are measured): at ``clip_code`` or above, and in a lossily compressed photo also those within
+        :data:`NEAR_WHITE_CODES` of white (the codec's ringing around a clip: a sun's rim whose blue reads
+        250-254 would darken pinker than the sun)."""
         if self.lossy:
-            import cv2
-
-            size = 2 * BLOCK_SPREAD + 1
-            near = cv2.dilate(self.clipped.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
-            bounds |= (self.photo >= np.float32(1.0 - (NEAR_WHITE_CODES + 0.5) / 255.0)) & near[..., None]
-        return bounds
+            return self.photo >= min(self.clip_code, np.float32(1.0 - (NEAR_WHITE_CODES + 0.5) / 255.0))
+        return self.photo >= self.clip_code
 
     def clipped_light(self) -> np.ndarray:
         """Nx3 float32, the light of the clipped pixels (``linear[clipped]``'s order) that darker frames show:

@@ -12,8 +12,6 @@ from .errors import UsageError
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)
 
 
-BLOCK_SPREAD = 8  # px: how far a clipped pixel's compression error reaches in a lossy file (a JPEG block)
-
 
 def check_rgb(image: np.ndarray, what: str = "image") -> np.ndarray:
     """``image`` as an array after checking it is a non-empty HxWx3 numeric array.
