@@ -24,7 +24,7 @@ exact re-exposure (:meth:`ResidualModel.filled_light`), as the frames of a real 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -322,16 +322,21 @@ class ResidualModel:
         return (lambda im: cv2.resize(im, (lw, lh), interpolation=cv2.INTER_AREA),
                 lambda im: cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR))
 
+    def _low_residuals(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
+        """(s, G_s - P_s) at the network's resolution for each of ``evs`` (all needing the network), in order."""
+        down, _ = self._resizers(measured)
+        low_physics = [(ev, down(physics_frame(measured, ev))) for ev in evs]
+        network = self.predictor.iter_on_frames(down(measured.photo), low_physics)
+        for (ev, predicted), (physics_ev, physics) in zip(network, low_physics, strict=True):
+            assert ev == physics_ev
+            yield ev, predicted - physics
+
     def _network_frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
         """P_s + gain w_s (G_s - P_s) at each of ``evs`` (all needing the network), full resolution, one at a time;
         only the network's low-resolution copies are held."""
-        down, up = self._resizers(measured)
-        low_physics = {ev: down(physics_frame(measured, ev)) for ev in evs}
-        residuals = self.predictor.iter_on_frames(down(measured.photo), list(low_physics.items()))
-        for ev in evs:
-            predicted_ev, low = next(residuals)
-            assert predicted_ev == ev
-            residual = up(low - low_physics.pop(ev))
+        _, up = self._resizers(measured)
+        for ev, low in self._low_residuals(measured, evs):
+            residual = up(low)
             residual *= np.float32(self.gain)
             yield ev, blend_residual(physics_frame(measured, ev), residual, measured.weight(ev), ev, measured.clipped)
 
@@ -343,10 +348,7 @@ class ResidualModel:
         clipping edges cost 0.4 dB at -0.5 EV on held-out camera curves.) The frames are made and merged
         :data:`FILL_ROWS` rows at a time, so that a 24 MP photo holds no full-resolution copy of them."""
         light = measured_radiance(measured, iter(()))  # L_fill: the photo's light, the hue fill where it clipped
-        down, _ = self._resizers(measured)
-        low_physics = [(ev, down(physics_frame(measured, ev))) for ev in FILL_EVS]
-        network = self.predictor.iter_on_frames(down(measured.photo), low_physics)
-        low_residuals = [(ev, g - p) for (ev, g), (_, p) in zip(network, low_physics, strict=True)]
+        low_residuals = list(self._low_residuals(measured, FILL_EVS))
         h, w = light.shape[:2]
         weight = measured.weight(-1.0)
         for top in range(0, h, FILL_ROWS):
@@ -445,7 +447,8 @@ def upsample_rows(low: np.ndarray, size: tuple[int, int], rows: slice) -> np.nda
     return cv2.remap(low, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def merge_darker(frames: Iterator[tuple[float, np.ndarray]], decode: Any, floor: np.ndarray) -> np.ndarray | None:
+def merge_darker(frames: Iterator[tuple[float, np.ndarray]], decode: Callable[[np.ndarray], np.ndarray],
+                 floor: np.ndarray) -> np.ndarray | None:
     """Debevec & Malik's weighted average (Eq. 6) of darker frames' light, decode(frame) / 2^s, with hat weights on
     their codes, never below ``floor`` nor below white / 2^s where a frame clipped (a clipped frame says only that
     much; where every frame clipped, the darkest one's bound); None without frames."""
