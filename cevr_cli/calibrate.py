@@ -577,10 +577,9 @@ def fit_samples(sample: np.ndarray, evs: Sequence[float], bit_depth: int, method
     # An observation with any channel black or white is dropped from every channel: cameras bend the other
     # channels of a clipped pixel (gamut mapping, highlight reconstruction).
     own = (sample == 0) | (sample == n_levels - 1)
-    clipped = own.any(axis=2, keepdims=True)
     if suspect is not None:
-        clipped |= suspect[rows][..., None]
         own |= suspect[rows][..., None]
+    clipped = own.any(axis=2, keepdims=True)
     masked = np.where(clipped, 0, sample)
     # ... except above the highest level a channel shows in clean observations: under a colour cast the weaker
     # channels reach their top codes only where the strongest clipped, and a curve extrapolated over the

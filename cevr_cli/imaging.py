@@ -12,7 +12,6 @@ from .errors import UsageError
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)
 
 
-
 def check_rgb(image: np.ndarray, what: str = "image") -> np.ndarray:
     """``image`` as an array after checking it is a non-empty HxWx3 numeric array.
 
