@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from eval_residual import EVS, FAMILIES, cameras, psnr  # noqa: E402
+from eval_residual import EVS, FAMILIES, cameras, psnr, score_hdr  # noqa: E402
 
 DARKENING = [ev for ev in EVS if ev < 0]
 
@@ -93,12 +93,7 @@ def main() -> None:
                             clipped_ldr.setdefault((family, name, ev), []).append(
                                 psnr(frames[ev], truths[ev], measured.clipped))
                     radiance = measured_radiance(measured, ((ev, frames[ev], "") for ev in DARKENING))
-                    for op in ("reinhard", "kimkautz"):
-                        mapped = tonemap_to_display(radiance, op, toolbox=True)
-                        hdr.setdefault((family, name, op), []).append(psnr(mapped, truth_tm[op]))
-                        if measured.clipped.any():
-                            hdr.setdefault((family, name, op + " clipped"), []).append(
-                                psnr(mapped, truth_tm[op], measured.clipped))
+                    score_hdr(hdr, (family, name), radiance, truth_tm, measured.clipped)
         print(f"{family}: done", flush=True)
 
     mean = {k: float(np.mean(v)) for k, v in ldr.items()}

@@ -71,6 +71,19 @@ def hue_error(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))).mean())
 
 
+def score_hdr(scores: dict, key: tuple, radiance: np.ndarray, truth_tm: dict[str, np.ndarray],
+              clipped: np.ndarray) -> None:
+    """Append to ``scores[(*key, op)]`` the PSNR of ``radiance`` after each tone mapper (HDR Toolbox form) against
+    the tone-mapped truth ``truth_tm[op]``, and to ``scores[(*key, op + " clipped")]`` over the clipped pixels."""
+    from cevr_cli.hdr.tonemap import tonemap_to_display
+
+    for op in ("reinhard", "kimkautz"):
+        mapped = tonemap_to_display(radiance, op, toolbox=True)
+        scores.setdefault((*key, op), []).append(psnr(mapped, truth_tm[op]))
+        if clipped.any():
+            scores.setdefault((*key, op + " clipped"), []).append(psnr(mapped, truth_tm[op], clipped))
+
+
 def clipped_light_errors(radiance: np.ndarray, truth: np.ndarray, clipped: np.ndarray) -> dict[str, float]:
     """How close the HDR's clipped region is to the truth in light, not through an image-adaptive operator.
 
@@ -189,12 +202,7 @@ def main() -> None:
                             hue_error(radiance, truth_hdr, measured.clipped))
                         for key, value in clipped_light_errors(radiance, truth_hdr, measured.clipped).items():
                             light.setdefault((family, name, key), []).append(value)
-                    for op in ("reinhard", "kimkautz"):
-                        mapped = tonemap_to_display(radiance, op, toolbox=True)
-                        hdr.setdefault((family, name, op), []).append(psnr(mapped, truth_tm[op]))
-                        if measured.clipped.any():
-                            hdr.setdefault((family, name, op + " clipped"), []).append(
-                                psnr(mapped, truth_tm[op], measured.clipped))
+                    score_hdr(hdr, (family, name), radiance, truth_tm, measured.clipped)
             print(f"{family}: {len(views)} views x {args.cameras} cameras done", flush=True)
 
     result = {"views": len(views), "cameras": args.cameras, "offset": args.offset, "scale": args.scale,
