@@ -190,6 +190,9 @@ def blend_residual(physics: np.ndarray, residual: np.ndarray, weight: np.ndarray
     return np.clip(residual, 0.0, 1.0, out=residual)
 
 
+Frame = tuple[float, np.ndarray, str]  # (ev, frame, how it was made)
+
+
 class ExposureModel(Protocol):
     """How the frames of one measured image are made: physics only, physics + residual, or the paper's CEVR."""
 
@@ -198,8 +201,15 @@ class ExposureModel(Protocol):
 
     def describe(self) -> dict[str, Any]: ...
 
-    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
+    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[Frame]:
         """``(ev, frame, how)`` in ascending EV order; frames float32 HxWx3 codes in [0, 1]."""
+        ...
+
+    def fuse(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
+             ) -> tuple[np.ndarray, list[Frame]]:
+        """The HDR image of one measured photo (float32 HxWx3, its own light where it measured) and, with
+        ``keep_frames``, its frames at ``evs``: one model pass serves both. A model that makes each frame on its
+        own merges its frames at the darker of ``evs`` (:func:`merge_own_frames`)."""
         ...
 
 
@@ -214,9 +224,13 @@ class PhysicsModel:
         return {"model": {"name": "physics: R(2^s R^-1(x)), clipped pixels filled with the hue around them, no network",
                           "weights_id": None}}
 
-    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
+    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[Frame]:
         for ev in sorted({float(e) for e in evs}):
             yield ev, physics_frame(measured, ev), EXACT
+
+    def fuse(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
+             ) -> tuple[np.ndarray, list[Frame]]:
+        return measured_radiance(measured, iter(())), list(self.frames(measured, evs)) if keep_frames else []
 
 
 class ImagePredictor(Protocol):
@@ -246,7 +260,7 @@ class PaperModel:
     def describe(self) -> dict[str, Any]:
         return self.predictor.describe()
 
-    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
+    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[Frame]:
         if not measured.linear_source:
             for ev, image in self.predictor.iter_predictions(measured.photo, evs):
                 yield ev, image, PAPER if ev else EXACT
@@ -263,6 +277,10 @@ class PaperModel:
             assert predicted_ev == ev  # predictors yield their steps in ascending order
             yield ev, compose(physics, predicted, measured.weight(ev), ev, measured.clipped), \
                 EXACT_AND_MODEL.format(model="CEVR (paper)")
+
+    def fuse(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
+             ) -> tuple[np.ndarray, list[Frame]]:
+        return merge_own_frames(self, measured, evs, keep_frames)
 
 
 class ResidualPredictor(Protocol):
@@ -364,15 +382,17 @@ class ResidualModel:
             light[rows] += merged
         return light
 
-    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray, str]]:
+    def _fills(self, measured: MeasuredImage) -> bool:
+        """Whether the network fills this photo's clipped pixels (weights trained for darkening, some clipped)."""
+        return "dec" in self.predictor.trained_directions() and bool(measured.clipped.any())
+
+    def _frames_of(self, measured: MeasuredImage, evs: Sequence[float], light: np.ndarray | None) -> Iterator[Frame]:
+        """The frames at ``evs``: darker ones the re-exposures of ``light`` (None: physics), brighter ones physics
+        + the network where the photo did not record what they show."""
         steps = sorted({float(e) for e in evs})
-        directions = self.predictor.trained_directions()
         label = EXACT_AND_MODEL.format(model="CEVR residual")
-        darkening = "dec" in directions and measured.clipped.any() and any(ev < 0 for ev in steps)
-        # every darker frame is the exact re-exposure of one light: frames of one pixel agree with each other
-        # and with the HDR image (the network's frames, taken one by one, are separate guesses)
-        light = self.filled_light(measured) if darkening else None
-        brighter = [ev for ev in steps if ev > 0 and "inc" in directions and measured.unrecorded(ev).any()]
+        brighter = [ev for ev in steps if ev > 0 and "inc" in self.predictor.trained_directions()
+                    and measured.unrecorded(ev).any()]
         network = self._network_frames(measured, brighter)
         for ev in steps:
             if ev < 0 and light is not None:
@@ -381,6 +401,19 @@ class ResidualModel:
                 yield ev, next(network)[1], label
             else:
                 yield ev, physics_frame(measured, ev), EXACT
+
+    def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[Frame]:
+        # every darker frame is the exact re-exposure of one light: frames of one pixel agree with each other
+        # and with the HDR image (the network's frames, taken one by one, are separate guesses)
+        darkening = self._fills(measured) and any(float(ev) < 0 for ev in evs)
+        yield from self._frames_of(measured, evs, self.filled_light(measured) if darkening else None)
+
+    def fuse(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
+             ) -> tuple[np.ndarray, list[Frame]]:
+        """The HDR image is :meth:`filled_light` itself, the light every darker frame re-exposes."""
+        filled = self.filled_light(measured) if self._fills(measured) else None
+        light = filled if filled is not None else measured_radiance(measured, iter(()))
+        return light, list(self._frames_of(measured, evs, filled)) if keep_frames else []
 
 
 class MeasuringPredictor:
@@ -411,7 +444,16 @@ def hat(codes: np.ndarray) -> np.ndarray:
     return np.maximum(1.0 - np.abs(2.0 * codes - 1.0), 1e-3).astype(np.float32)
 
 
-def measured_radiance(measured: MeasuredImage, darker: Iterator[tuple[float, np.ndarray, str]]) -> np.ndarray:
+def merge_own_frames(model: ExposureModel, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool
+                     ) -> tuple[np.ndarray, list[Frame]]:
+    """:meth:`ExposureModel.fuse` of a model whose frames are separate guesses (the paper's CEVR): the photo's light,
+    filled where it clipped from the model's frames at the darker of ``evs`` (:func:`measured_radiance`)."""
+    wanted = list(evs) if keep_frames else [ev for ev in evs if ev < 0] if measured.clipped.any() else []
+    frames = list(model.frames(measured, wanted))
+    return measured_radiance(measured, iter([f for f in frames if f[0] < 0])), frames if keep_frames else []
+
+
+def measured_radiance(measured: MeasuredImage, darker: Iterator[Frame]) -> np.ndarray:
     """The HDR image: R^-1(x) where the photo measured; in clipped pixels, filled from the darker frames.
 
     The fill is Debevec & Malik's weighted average (Eq. 6) of the frames' light, R_out^-1(frame) / 2^s, with

@@ -25,7 +25,7 @@ import numpy as np
 
 from .batch import IN_PROCESS, BatchPolicy, BatchReport, Event, Job, Scale, discover_inputs, plan_outputs, run_batch
 from .errors import UsageError
-from .exposure import ExposureModel, ModelSpec, batch_models, measured_radiance
+from .exposure import ExposureModel, ModelSpec, batch_models
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .imaging import quantise
 from .io.atomic import atomic_write_text, check_writable
@@ -206,24 +206,17 @@ def write_fused(folder: Path, name: str, hdr: HDRImage, options: FuseOptions, pr
 def fuse_photo(
     model: ExposureModel, photo: MeasuredPhoto, options: FuseOptions, on_ev: Callable[[float], None] | None = None,
 ) -> tuple[HDRImage, str, ExposureStack | None, dict[str, str]]:
-    """The HDR image of one measured photo, how it was merged, and (``keep_stack``) its stack and frame sources.
+    """The HDR image of one measured photo, how it was merged, and (``keep_stack``) its stack and frame sources;
+    ``on_ev`` hears of each frame the paper's merge makes (the measured merge is one step).
 
-    Measured merge: the model runs once, for the darker frames only unless the stack is kept (then once for
-    every EV: the same frames fill the HDR image and make the stack).
+    Measured merge: the model's own HDR image (:meth:`ExposureModel.fuse`); with ``keep_stack`` the same model
+    pass makes the stack.
     """
     merge = options.merge_for(photo)
     if merge == "debevec":
         stack, how = predict_stack(model, photo, options.evs, on_ev=on_ev)
         return fuse(stack), MERGE_METHOD, stack if options.keep_stack else None, how
-    wanted = list(options.evs) if options.keep_stack else [ev for ev in options.evs if ev < 0]
-    if not options.keep_stack and not photo.measured.clipped.any():
-        wanted = []  # nothing to fill: the photo's own light is the HDR image
-    frames = []
-    for ev, frame, made in model.frames(photo.measured, wanted):
-        frames.append((ev, frame, made))
-        if on_ev:
-            on_ev(ev)
-    radiance = measured_radiance(photo.measured, iter([f for f in frames if f[0] < 0]))
+    radiance, frames = model.fuse(photo.measured, options.evs, options.keep_stack)
     stack = None
     if options.keep_stack:
         stack = ExposureStack([quantise(f, photo.bits) for _, f, _ in frames], [ev for ev, _, _ in frames],

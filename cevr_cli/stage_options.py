@@ -132,6 +132,13 @@ class FuseOptions:
         return StackOptions(self.evs, format_for_bits(bits), self.max_megapixels, self.raw_mode, self.response,
                             self.model)
 
+    @property
+    def frames_per_photo(self) -> int:
+        """The frames a photo's progress counts: the paper's merge makes its stack frame by frame; the measured
+        merge makes the HDR image in one step (a RAW read by the paper's model in ``auto`` shows no count)."""
+        paper = self.merge == "debevec" or (self.merge == "auto" and self.model == "cevr-paper")
+        return len(self.evs) if paper else 0
+
     def merge_for(self, photo: MeasuredPhoto) -> str:
         """``auto``: the paper's Debevec merge for the paper's model on a photo, else the measured merge."""
         if self.merge != "auto":

@@ -159,16 +159,60 @@ def test_the_residuals_darker_frames_re_expose_one_light():
 
 
 @pytest.mark.parametrize("scale", [1.0, 2.0])
-def test_the_hdr_merged_from_the_residuals_frames_is_its_light(scale):
-    # fuse merges the darker frames; they already carry the soft border, so the merge gives back the one light
-    # they re-expose (blending the border in again weighed the network by w^2 there)
-    predictor = CEVRPredictor(residual_pair(1, trained=True), "cpu", precision="fp32")
+def test_the_residuals_hdr_image_is_the_light_its_frames_reexpose(scale):
+    predictor = CountingResidualPredictor(CEVRPredictor(residual_pair(1, trained=True), "cpu", precision="fp32"))
     measured = measure_photo(quantise(SRGB.encode(scene()), 8) / np.float32(255), SRGB, 8)
     model = ResidualModel(predictor, scale=scale)
     light = model.filled_light(measured)
     assert np.abs(light - measured_radiance(measured, iter(())))[~measured.clipped].max() > 1e-3  # a soft border
-    hdr = measured_radiance(measured, model.frames(measured, [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]))
-    np.testing.assert_allclose(hdr, light, rtol=5e-3, atol=1e-6)  # measured 0.41 %
+    predictor.calls = 0
+    evs = [-3.0, -2.0, -1.0, 0.0, 1.0]
+    hdr, frames = model.fuse(measured, evs, keep_frames=True)
+    assert predictor.calls == 1  # one network pass made the HDR image and the kept frames
+    np.testing.assert_array_equal(hdr, light)
+    assert [ev for ev, _, _ in frames] == evs
+    for (_, frame, _), (_, alone, _) in zip(frames, model.frames(measured, evs), strict=True):
+        np.testing.assert_array_equal(frame, alone)  # the same frames as the stack stage makes
+    # the frames' own merge (fuse before the HDR image was the model's light) gives it back up to the codes'
+    # rounding of the soft border
+    merged = measured_radiance(measured, iter([f for f in frames if f[0] < 0]))
+    np.testing.assert_allclose(merged, light, rtol=5e-3, atol=1e-6)
+    hdr, frames = model.fuse(measured, evs)
+    np.testing.assert_array_equal(hdr, light)
+    assert frames == []
+
+
+def test_physics_hdr_image_is_the_photos_light_and_hue_fill():
+    measured = measure_photo(quantise(SRGB.encode(scene()), 8) / np.float32(255), SRGB, 8)
+    hdr, frames = PhysicsModel().fuse(measured, [-2.0, 1.0])
+    assert frames == []
+    np.testing.assert_array_equal(hdr[~measured.clipped], measured.linear[~measured.clipped])
+    np.testing.assert_array_equal(hdr[measured.clipped], measured.clipped_light())
+    # and it is what a bracket of its own frames merges to (fuse before the HDR image was the model's own),
+    # up to the soft border's blend (measured 0.4 %)
+    merged = measured_radiance(measured, PhysicsModel().frames(measured, [-3.0, -2.0, -1.0]))
+    np.testing.assert_allclose(merged, hdr, rtol=5e-3, atol=1e-6)
+
+
+class CountingResidualPredictor:
+    """A residual predictor that counts the network passes (``iter_on_frames`` calls)."""
+
+    def __init__(self, predictor: CEVRPredictor) -> None:
+        self.predictor, self.calls = predictor, 0
+        self.name, self.weights_id = predictor.name, predictor.weights_id
+
+    def describe(self):
+        return self.predictor.describe()
+
+    def trained_directions(self):
+        return self.predictor.trained_directions()
+
+    def residual_gain(self) -> float:
+        return self.predictor.residual_gain()
+
+    def iter_on_frames(self, rgb, frames):
+        self.calls += 1
+        return self.predictor.iter_on_frames(rgb, frames)
 
 
 def test_the_light_is_the_same_made_in_row_blocks(monkeypatch):

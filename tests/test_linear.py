@@ -176,6 +176,11 @@ class CountingModel:
         self.passes.append(sorted(evs))
         yield from PhysicsModel().frames(measured, evs)
 
+    def fuse(self, measured, evs, keep_frames=False):
+        from cevr_cli.exposure import merge_own_frames
+
+        return merge_own_frames(self, measured, evs, keep_frames)
+
 
 def test_fuse_keep_stack_on_a_clipped_raw_runs_the_model_once(tmp_path):
     from cevr_cli.batch import BatchPolicy

@@ -73,7 +73,7 @@ def fuse(
         options = FuseOptions(parse_evs(evs), tmo, hdr_format, full_float, compression, save_crf, keep_stack,
                               raw_mode, response, model, merge, max_megapixels)
         where = scale(workers, ray)
-        with BatchProgress(quiet or as_json, len(options.evs)) as progress:
+        with BatchProgress(quiet or as_json, options.frames_per_photo) as progress:
             report = run_fuse(inputs, output, options, model_spec(options.model, weights, device, precision),
                               BatchPolicy(overwrite, dry_run, recursive), on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "fuse")

@@ -50,7 +50,7 @@ class ReplayPredictor:
 
 
 def main() -> None:
-    from cevr_cli.exposure import PhysicsModel, ResidualModel, measure_photo, measured_radiance
+    from cevr_cli.exposure import PhysicsModel, ResidualModel, measure_photo
     from cevr_cli.hdr.tonemap import tonemap_to_display
     from cevr_cli.model import load_predictor
     from cevr_cli.training.camera import auto_exposure_scale
@@ -86,13 +86,13 @@ def main() -> None:
                             for op in ("reinhard", "kimkautz")}
                 measured = measure_photo(photo, assumed, 8)
                 for name, model in arms.items():
-                    frames = {ev: f for ev, f, _ in model.frames(measured, EVS)}
+                    radiance, kept = model.fuse(measured, EVS, keep_frames=True)
+                    frames = {ev: f for ev, f, _ in kept}
                     for ev in DARKENING:
                         ldr.setdefault((family, name, ev), []).append(psnr(frames[ev], truths[ev]))
                         if measured.clipped.any():
                             clipped_ldr.setdefault((family, name, ev), []).append(
                                 psnr(frames[ev], truths[ev], measured.clipped))
-                    radiance = measured_radiance(measured, ((ev, frames[ev], "") for ev in DARKENING))
                     score_hdr(hdr, (family, name), radiance, truth_tm, measured.clipped)
         print(f"{family}: done", flush=True)
 

@@ -116,7 +116,6 @@ def main() -> None:
         ResidualModel,
         clip_threshold,
         measure_photo,
-        measured_radiance,
     )
     from cevr_cli.fuse import fuse_stack
     from cevr_cli.hdr.tonemap import tonemap_to_display
@@ -174,15 +173,14 @@ def main() -> None:
                 for name in methods:
                     measured = replace(filled, fill_hue=False) if name.endswith("no hue fill") else filled
                     started = time.perf_counter()
-                    if name == "naive":
-                        frames = dict(zip(EVS, naive.predict(photo, EVS), strict=True))
-                    else:
-                        frames = {ev: f for ev, f, _ in models[name].frames(measured, EVS)}
                     if name == "naive" or name == "CEVR (paper)":  # the paper's protocol: Debevec merge
+                        frames = (dict(zip(EVS, naive.predict(photo, EVS), strict=True)) if name == "naive"
+                                  else {ev: f for ev, f, _ in models[name].frames(measured, EVS)})
                         stack = {**{ev: quantise(f, 8) for ev, f in frames.items()}, 0.0: quantise(photo, 8)}
                         radiance = fuse_stack(list(stack.values()), list(stack.keys())).radiance
-                    else:
-                        radiance = measured_radiance(measured, ((ev, frames[ev], "") for ev in EVS if ev < 0))
+                    else:  # the measured merge, as cevr fuse makes it: one pass for the HDR image and the stack
+                        radiance, kept = models[name].fuse(measured, EVS, keep_frames=True)
+                        frames = {ev: f for ev, f, _ in kept}
                     seconds[name] += time.perf_counter() - started
                     for ev in EVS:
                         ldr.setdefault((family, name, ev), []).append(psnr(frames[ev], truths[ev]))
