@@ -61,13 +61,25 @@ def test_a_lossy_photo_bounds_near_white_channels_next_to_a_clip():
     rgb = np.full((40, 40, 3), 0.5, np.float32)
     rgb[10:20, 10:20] = 1.0  # clipped
     rgb[10:20, 20] = (1.0, 1.0, 251 / 255)  # its rim: blue 4 codes below white, next to the clip
-    rgb[10:20, 21] = (0.95, 0.9, 251 / 255)  # unclipped, next to the rim: nothing to bound
+    rgb[10:20, 21] = (0.95, 0.9, 251 / 255)  # ringing: near white (blue) and joined to the clip
+    rgb[10:20, 22] = (0.95, 0.9, 246 / 255)  # 9 codes below white: measured
+    rgb[30, 5] = (252 / 255, 0.9, 0.9)  # near white but on its own: measured
     rgb[35, 35] = (1.0, 0.9, 240 / 255)  # clipped in red: its blue, 15 codes below white, is light
     lossless, lossy = measure_photo(rgb, SRGB, 8), measure_photo(rgb, SRGB, 8, lossy=True)
     assert not lossless.lower_bounds()[10:20, 20, 2].any() and lossy.lower_bounds()[10:20, 20, 2].all()
     assert not lossy.lower_bounds()[35, 35, 1:].any()
-    assert lossy.clipped_light().shape == lossless.clipped_light().shape  # the clipping mask is the same
-    np.testing.assert_array_equal(lossy.lower_bounds()[..., 0], rgb[..., 0] >= clip_threshold(8))
+    grown = lossless.clipped.copy()
+    grown[10:20, 21] = True
+    np.testing.assert_array_equal(lossy.clipped, grown)  # only the near-white pixels joined to a clip are added
+    assert lossy.lower_bounds()[10:20, 21, 2].all() and not lossy.lower_bounds()[10:20, 21, :2].any()
+    # (lower_bounds is read in clipped pixels only)
+    red_at_white = rgb[..., 0] >= clip_threshold(8)
+    np.testing.assert_array_equal(lossy.lower_bounds()[..., 0][lossy.clipped], red_at_white[lossy.clipped])
+    # where they are clipped, their measured channels stay as recorded and the bounded one is at least its code
+    light = dict(zip(map(tuple, np.argwhere(lossy.clipped)), lossy.clipped_light(), strict=True))
+    for row in range(10, 20):
+        np.testing.assert_allclose(light[(row, 21)][:2], SRGB.decode(rgb[row, 21])[:2], rtol=1e-5)
+        assert light[(row, 21)][2] >= SRGB.decode(rgb[row, 21])[2] - 1e-6
 
 
 def test_a_jpeg_suns_rim_darkens_closer_to_the_truth_when_measured_as_lossy():
