@@ -89,6 +89,12 @@ MODEL_VARIANTS = {"cevr": "the paper's model", "cevr-tiny": "the same wiring at 
                   "cevr-residual": "the same network in the physics-first role: it fills only what the photo did "
                                    "not record (cevr_cli/exposure.py)",
                   "cevr-residual-tiny": "the residual role at 1/8 of the width, for tests"}
+# What the residual network is trained on (`cevr train --objective`, residual variants only).
+RESIDUAL_OBJECTIVES = {
+    "frame": "each darker frame on its own, P + w (G - P) against the truth at s (physics revisions 1-2)",
+    "light": "darker frames as inference makes them: the network's frames at -3..-0.5 EV merged into one light "
+             "per clipped pixel, every frame its re-exposure (physics revision 3 on; darkening only)",
+}
 
 # `cevr bench`: dataset layouts and the paper's two stacks.
 DATASET_KINDS = ("vds", "hdreye", "brackets", "synthetic")

@@ -345,5 +345,13 @@ class CEVRNet(nn.Module):
 
     def forward(self, image: torch.Tensor, s: torch.Tensor, onto: torch.Tensor | None = None) -> torch.Tensor:
         """``image`` re-exposed by each step in ``s``; with ``onto``, ``image``'s features re-expose ``onto``
-        instead (the residual role's physics frame). One call, so that DistributedDataParallel sees the pass."""
-        return self.decode(image if onto is None else onto, self.encode(image), s)
+        instead (the residual role's physics frame). One call, so that DistributedDataParallel sees the pass.
+
+        ``s`` may hold k steps per image (image-major, as ``repeat_interleave`` orders them, and ``onto`` one frame
+        per step): each image is encoded once and its features serve its k steps."""
+        encoded = self.encode(image)
+        repeats = s.shape[0] // image.shape[0]
+        if repeats > 1 and image.shape[0] > 1:
+            encoded = Encoded(tuple(f.repeat_interleave(repeats, dim=0) for f in encoded.skips),
+                              encoded.pooled.repeat_interleave(repeats, dim=0))
+        return self.decode(image if onto is None else onto, encoded, s)

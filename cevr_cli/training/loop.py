@@ -28,17 +28,21 @@ from ..model.config import get_config
 from ..model.device import resolve_precision
 from ..model.imagenet import init_encoder_from_vgg16
 from ..model.weights import ModelPair, load_pair, save_pair
-from ..vocabulary import CYCLE_SPLITS, MODEL_VARIANTS, TRAIN_DIRECTIONS, TRAINING_PRECISIONS
+from ..vocabulary import CYCLE_SPLITS, MODEL_VARIANTS, RESIDUAL_OBJECTIVES, TRAIN_DIRECTIONS, TRAINING_PRECISIONS
 from .config import TrainConfig
 from .distributed import ALONE, Rank, check_processes, environment_rank, launch, process_group
 from .pairs import SyntheticPairs, ValidationSet, make_validation
 from .residual import (
+    ResidualLightValidation,
     ResidualPairs,
     ResidualValidation,
     ResponseBank,
+    make_residual_light_validation,
     make_residual_validation,
+    residual_light_loss,
     residual_loss,
     validate_residual,
+    validate_residual_light,
 )
 from .scenes import find_radiance_maps, load_radiance, split_scenes
 
@@ -111,6 +115,18 @@ def validate(model: CEVRNet, val: ValidationSet, device: torch.device) -> dict[f
     return result
 
 
+Validation = ValidationSet | ResidualValidation | ResidualLightValidation
+
+
+def _validate(model: CEVRNet, val: Validation, device: torch.device) -> dict[float, float]:
+    """Mean PSNR (dB) per EV on the validation set of the model's role and objective."""
+    if isinstance(val, ResidualLightValidation):
+        return validate_residual_light(model, val, device)
+    if isinstance(val, ResidualValidation):
+        return validate_residual(model, val, device)
+    return validate(model, val, device)
+
+
 def _memory_format(cfg: TrainConfig) -> torch.memory_format:
     return torch.channels_last if cfg.channels_last else torch.contiguous_format
 
@@ -126,7 +142,11 @@ def train_step(
     device = next(model.parameters()).device
     role = getattr(model, "module", model).config.role
     with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-        if role == "residual":
+        if role == "residual" and cfg.objective == "light":
+            loss, parts = residual_light_loss(model, {
+                k: v.to(device, memory_format=_memory_format(cfg)) if v.dim() == 4 else v.to(device)
+                for k, v in batch.items()})
+        elif role == "residual":
             loss, parts = residual_loss(model, {k: v.to(device) if k == "s" else
                                                v.to(device, memory_format=_memory_format(cfg))
                                                for k, v in batch.items()})
@@ -166,7 +186,7 @@ def _resume_state(path: Path, rank: Rank) -> dict[str, Any] | None:
 
 
 def train_direction(
-    cfg: TrainConfig, direction: str, train_maps: list[np.ndarray], val: ValidationSet | ResidualValidation | None,
+    cfg: TrainConfig, direction: str, train_maps: list[np.ndarray], val: Validation | None,
     on_event: Event | None = None, rank: Rank = ALONE,
 ) -> tuple[CEVRNet, dict[str, Any]]:
     """Train one model; returns the best-on-validation model and a summary.
@@ -205,7 +225,7 @@ def train_direction(
     data: SyntheticPairs | ResidualPairs
     if model.config.role == "residual":
         data = ResidualPairs(train_maps, direction, ResponseBank.default(cfg.dorf), crop=cfg.crop,
-                             samples_per_epoch=cfg.samples_per_epoch, seed=cfg.seed)
+                             samples_per_epoch=cfg.samples_per_epoch, seed=cfg.seed, objective=cfg.objective)
     else:
         data = SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
                               seed=cfg.seed, continuous_steps=cfg.continuous_steps)
@@ -250,8 +270,7 @@ def train_direction(
                 break  # mid-epoch: validate and checkpoint what was learnt, then stop
         epoch_loss = rank.mean(float(np.mean(losses)))
         if val is not None:
-            psnr = validate_residual(model, val, device) if isinstance(val, ResidualValidation) else \
-                validate(model, val, device)
+            psnr = _validate(model, val, device)
             mean_psnr = float(np.mean(list(psnr.values())))
             if mean_psnr > best["mean_psnr"]:
                 best = {"mean_psnr": mean_psnr, "epoch": epoch, "psnr": psnr}
@@ -319,7 +338,7 @@ def check_config(cfg: TrainConfig) -> None:
             (:func:`~cevr_cli.training.distributed.check_processes`).
     """
     choices = {"direction": TRAIN_DIRECTIONS, "cycle_split": CYCLE_SPLITS, "precision": TRAINING_PRECISIONS,
-               "variant": MODEL_VARIANTS}
+               "variant": MODEL_VARIANTS, "objective": RESIDUAL_OBJECTIVES}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(cfg, name)!r}: use one of {', '.join(allowed)}")
@@ -331,6 +350,9 @@ def check_config(cfg: TrainConfig) -> None:
         raise UsageError(f"--crop {cfg.crop}: must be a positive multiple of 8")
     if cfg.workers < 0:
         raise UsageError(f"--workers {cfg.workers}: must be 0 or more")
+    if cfg.objective == "light" and (get_config(cfg.variant).role != "residual" or cfg.direction != "dec"):
+        raise UsageError(f"--objective light: only for a residual variant's darkening model (--variant "
+                         f"cevr-residual --direction dec), not --variant {cfg.variant} --direction {cfg.direction}")
     if cfg.max_minutes is not None and not cfg.max_minutes > 0:  # NaN too
         raise UsageError(f"--max-minutes {cfg.max_minutes}: must be a positive number of minutes")
     check_processes(cfg.nproc, cfg.device)
@@ -389,8 +411,11 @@ def _train(cfg: TrainConfig, rank: Rank, on_event: Event | None) -> TrainResult 
     history: list[EpochLog] = []
     residual = get_config(cfg.variant).role == "residual"
     for direction in directions:
-        val: ValidationSet | ResidualValidation | None = None  # only rank 0 validates
-        if rank.is_main and residual:
+        val: Validation | None = None  # only rank 0 validates
+        if rank.is_main and residual and cfg.objective == "light":
+            val = make_residual_light_validation(val_maps, ResponseBank.default(cfg.dorf), size=cfg.val_size,
+                                                 cameras=cfg.val_cameras)
+        elif rank.is_main and residual:
             val = make_residual_validation(val_maps, VAL_EVS[direction], ResponseBank.default(cfg.dorf),
                                            size=cfg.val_size, cameras=cfg.val_cameras)
         elif rank.is_main:

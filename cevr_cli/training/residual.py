@@ -6,8 +6,11 @@ curves (darktable's measured camera curves but the held-out ones, the DoRF datab
 gammas, Eilertsen's sigmoid fits), noise, clipping, 8-bit quantisation and sometimes JPEG. The physics
 frame P_s is computed from the photo with the response the user would give cevr: the true curve (a known
 or calibrated response) or, for camera curves, half the time the generic camera prior (``--response
-camera``). The loss is L1 on the final frame P_s + w (G_s - P_s) against the exact rendering at s, over
-the pixels the network may change (weighted by w), so its whole capacity goes to what physics cannot do.
+camera``). The loss is L1 on the final frame against the exact rendering at s, over the pixels the network
+may change (weighted by w), so its whole capacity goes to what physics cannot do; the final frame is either
+P_s + w (G_s - P_s) for one s (``--objective frame``) or, as inference makes darker frames since physics
+revision 3 (``--objective light``), the re-exposure R(min(2^s L, 1)) of the one light L that the network's frames
+at every :data:`~cevr_cli.exposure.FILL_EVS` step merge into (:func:`residual_light_frames`).
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import numpy as np
 import torch
 
 from ..errors import UsageError
+from ..exposure import FILL_EVS, clip_threshold, measured_radiance, physics_frame
 from ..exposure import measure_photo as measure
-from ..exposure import physics_frame
 from ..imaging import quantise
 from ..response import SRGB, Response, camera_prior, darktable_curves, gamma_response, table_response
 from .camera import CameraResponse, auto_exposure_scale, sample_noise, sample_sigmoid
@@ -115,6 +118,90 @@ def residual_sample(radiance: np.ndarray, s: float, true: Response, assumed: Res
             "weight": measured.weight(s), "clipped": measured.clipped.astype(np.float32)}
 
 
+DECODE_GRID = 1024  # codes in [0, 1], uniformly: R^-1 as a table (response_tables)
+ENCODE_GRID = 4096  # light in [0, 1], uniformly: R as a table
+
+
+def response_tables(response: Response) -> tuple[np.ndarray, np.ndarray]:
+    """The response as tables a batch looks up in torch (:func:`lookup`): R^-1 on ``DECODE_GRID`` uniform codes
+    and R on ``ENCODE_GRID`` uniform light values, (3, N) float32 each (one row per channel)."""
+    codes = np.repeat(np.linspace(0.0, 1.0, DECODE_GRID, dtype=np.float32)[:, None], 3, axis=1)
+    light = np.repeat(np.linspace(0.0, 1.0, ENCODE_GRID, dtype=np.float32)[:, None], 3, axis=1)
+    return (np.ascontiguousarray(response.decode(codes).T, dtype=np.float32),
+            np.ascontiguousarray(response.encode(light).T, dtype=np.float32))
+
+
+def lookup(values: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear lookup of ``values`` (B, E, 3, H, W) in [0, 1] through per-sample, per-channel tables
+    (B, 3, N) sampled uniformly on [0, 1]; differentiable in ``values``."""
+    b, e, c, h, w = values.shape
+    n = tables.shape[-1] - 1
+    position = values.clamp(0.0, 1.0).permute(0, 2, 1, 3, 4).reshape(b, c, -1) * n
+    index = position.detach().floor().clamp(max=n - 1).long()
+    low, high = tables.gather(2, index), tables.gather(2, index + 1)
+    looked_up = low + (high - low) * (position - index)
+    return looked_up.reshape(b, c, e, h, w).permute(0, 2, 1, 3, 4)
+
+
+def light_sample(radiance: np.ndarray, true: Response, assumed: Response, scale: float, rng: np.random.Generator,
+                 jpeg: int | None = None) -> dict[str, np.ndarray]:
+    """One photo for ``--objective light``: the photo, its physics frames and the truth at every FILL_EVS step
+    (E x H x W x 3), the light the physics path gives (the hue fill where it clipped), the soft mask w, the clipping
+    mask and the assumed response's tables."""
+    photo = render(radiance, scale, true, rng, jpeg)
+    measured = measure(photo, assumed, 8)
+    decode, encode = response_tables(assumed)
+    return {"input": photo, "physics": np.stack([physics_frame(measured, ev) for ev in FILL_EVS]),
+            "target": np.stack([render(radiance, scale * 2.0**ev, true, None) for ev in FILL_EVS]),
+            "fill": measured_radiance(measured, iter(())), "weight": measured.weight(-1.0)[..., None],
+            "clipped": measured.clipped[..., None].astype(np.float32), "decode": decode, "encode": encode}
+
+
+def light_tensors(sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """:func:`light_sample` as tensors: images CHW, stacks E x C x H x W, tables as they are."""
+    def tensor(value: np.ndarray) -> torch.Tensor:
+        if value.ndim == 4:
+            return torch.from_numpy(np.ascontiguousarray(value.transpose(0, 3, 1, 2)))
+        return _to_chw(value) if value.ndim == 3 and value.shape[-1] in (1, 3) else torch.from_numpy(value)
+
+    return {k: tensor(v) for k, v in sample.items()}
+
+
+def residual_light_frames(model: torch.nn.Module, batch: dict[str, torch.Tensor], gain: float = 1.0
+                          ) -> torch.Tensor:
+    """The darker frames at every FILL_EVS step as :meth:`cevr_cli.exposure.ResidualModel.filled_light` makes them
+    (B, E, 3, H, W): the network's frames G_s on the physics frames (clamped to [0, 1]), P_s + w (G_s - P_s) never
+    below P_s where the photo clipped, merged by Debevec & Malik's hat-weighted average of R^-1(frame) / 2^s
+    (never below the hue fill, nor below 1 / 2^s where a frame clipped) into L_net; L = L_fill + gain w (L_net -
+    L_fill); each frame R(min(2^s L, 1)). One encoder pass per photo serves its E steps."""
+    photo, physics, fill, weight, clipped = (batch[k] for k in ("input", "physics", "fill", "weight", "clipped"))
+    b, e, c, h, w = physics.shape
+    steps = torch.tensor(FILL_EVS, device=photo.device)
+    predicted = model(photo, steps.repeat(b), onto=physics.flatten(0, 1)).float().view(b, e, c, h, w)
+    # clamped to codes as inference does, with the gradient of the unclamped value (an overshoot stays learnable)
+    predicted = predicted + (predicted.clamp(0.0, 1.0) - predicted).detach()
+    soft, hard = weight[:, None], clipped[:, None] > 0.5
+    predicted = torch.where(hard, torch.maximum(predicted, physics), predicted)
+    frames = (physics + soft * (predicted - physics)).clamp(0.0, 1.0)
+    hat = (1.0 - (2.0 * frames - 1.0).abs()).clamp(min=1e-3)
+    scales = (2.0 ** -steps).view(1, e, 1, 1, 1)
+    merged = (hat * lookup(frames, batch["decode"]) * scales).sum(1) / hat.sum(1).clamp(min=1e-6)
+    bound = torch.where(frames >= clip_threshold(8), scales, torch.zeros_like(frames)).amax(1)
+    merged = torch.maximum(merged, torch.maximum(fill, bound))
+    light = fill + gain * weight * (merged - fill)
+    return lookup((light[:, None] / scales).clamp(0.0, 1.0), batch["encode"])
+
+
+def residual_light_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]
+                        ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Mean absolute error of the darker frames made from one light (:func:`residual_light_frames`) over the pixels
+    the network may change (weighted by w), every FILL_EVS step alike."""
+    frames = residual_light_frames(model, batch)
+    weight = batch["weight"][:, None]
+    loss = (weight * (frames - batch["target"]).abs()).sum() / (3.0 * frames.shape[1] * weight.sum() + 1e-6)
+    return loss, {"rec": loss.item()}
+
+
 class ResidualPairs(torch.utils.data.Dataset):
     """Random residual-training samples, ``samples_per_epoch`` per epoch, reproducible by (seed, epoch, index).
 
@@ -122,10 +209,12 @@ class ResidualPairs(torch.utils.data.Dataset):
     """
 
     def __init__(self, radiance_maps: list[np.ndarray], direction: str, bank: ResponseBank, *, crop: int = 128,
-                 samples_per_epoch: int = 48, seed: int = 0, jpeg_probability: float = 0.2) -> None:
+                 samples_per_epoch: int = 48, seed: int = 0, jpeg_probability: float = 0.2,
+                 objective: str = "frame") -> None:
         self.maps, self.direction, self.bank = radiance_maps, direction, bank
         self.crop, self.samples_per_epoch, self.seed = crop, samples_per_epoch, seed
         self.jpeg_probability = jpeg_probability
+        self.objective = objective
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -144,6 +233,8 @@ class ResidualPairs(torch.utils.data.Dataset):
             s, offset = float(rng.uniform(0.0, 3.0)), float(rng.uniform(-3.0, 0.5))
         scale = auto_exposure_scale(patch) * 2.0**offset
         jpeg = int(rng.integers(70, 96)) if rng.random() < self.jpeg_probability else None
+        if self.objective == "light":
+            return light_tensors(light_sample(patch, true, assumed, scale, rng, jpeg))
         sample = residual_sample(patch, s, true, assumed, scale, rng, jpeg)
         item = {k: _to_chw(v if v.ndim == 3 else v[..., None]) for k, v in sample.items()}
         return {**item, "s": torch.tensor(s, dtype=torch.float32)}
@@ -206,3 +297,40 @@ def validate_residual(model: torch.nn.Module, val: ResidualValidation, device: t
         result[ev] = float(np.mean(scores))
     model.train()
     return result
+
+
+@dataclass
+class ResidualLightValidation:
+    """Fixed validation photos for ``--objective light`` (whole views, fixed cameras from the training bank), each
+    scored at every FILL_EVS step."""
+
+    samples: list[dict[str, np.ndarray]]
+
+
+def make_residual_light_validation(radiance_maps: Sequence[np.ndarray], bank: ResponseBank, size: int = 256,
+                                   cameras: int = 2, seed: int = 4321) -> ResidualLightValidation:
+    """Each view photographed by ``cameras`` cameras 1 EV above the meter, as :func:`make_residual_validation`."""
+    samples = []
+    views = [view for radiance in radiance_maps for view in scene_views(radiance, size)]
+    for i, view in enumerate(views):
+        for k in range(cameras):
+            true, assumed = bank.sample(np.random.default_rng((seed, i, k)))
+            scale = auto_exposure_scale(view) * 2.0
+            samples.append(light_sample(view, true, assumed, scale, np.random.default_rng((seed, i, k, 1))))
+    return ResidualLightValidation(samples)
+
+
+@torch.inference_mode()
+def validate_residual_light(model: torch.nn.Module, val: ResidualLightValidation, device: torch.device
+                            ) -> dict[float, float]:
+    """Mean PSNR (dB) per FILL_EVS step of the darker frames made from one light (gain 1)."""
+    model.eval()
+    scores: dict[float, list[float]] = {ev: [] for ev in FILL_EVS}
+    for sample in val.samples:
+        batch = {k: v[None].to(device) for k, v in light_tensors(sample).items()}
+        frames = residual_light_frames(model, batch)[0].cpu().numpy()
+        for i, ev in enumerate(FILL_EVS):
+            mse = float(np.mean((frames[i] - sample["target"][i].transpose(2, 0, 1)) ** 2))
+            scores[ev].append(-10 * np.log10(mse + 1e-10))
+    model.train()
+    return {ev: float(np.mean(v)) for ev, v in scores.items()}

@@ -1,0 +1,165 @@
+"""The residual network's training objectives (cevr_cli/training/residual.py)."""
+
+import numpy as np
+import pytest
+import torch
+from radiance_maps import radiance_map
+
+from cevr_cli.errors import UsageError
+from cevr_cli.exposure import FILL_EVS, ResidualModel, measure_photo, physics_frame
+from cevr_cli.model import CEVRNet, get_config
+from cevr_cli.response import SRGB, darktable_response, gamma_response
+from cevr_cli.training.camera import auto_exposure_scale
+from cevr_cli.training.loop import TrainConfig, run_training
+from cevr_cli.training.residual import (
+    ResidualPairs,
+    ResponseBank,
+    light_sample,
+    light_tensors,
+    lookup,
+    residual_light_frames,
+    residual_light_loss,
+    response_tables,
+)
+
+
+def tiny_residual(seed: int, trained: bool) -> CEVRNet:
+    """A tiny residual-role darkening model; ``trained``: its output maps are random (not the identity)."""
+    torch.manual_seed(seed)
+    model = CEVRNet(get_config("cevr-residual-tiny")).eval()
+    if trained:
+        with torch.no_grad():
+            model.conv_rgb.weight.normal_(0.0, 0.2)
+            model.conv_rgb.bias.fill_(0.3)  # mostly brightening what was clipped
+    return model
+
+
+class DirectPredictor:
+    """The residual predictor's contract (G_s clamped to [0, 1], darkening steps) without CEVRPredictor's mirrored
+    border, so that inference's merge is compared with the objective's on the same network outputs."""
+
+    name, weights_id = "direct", "direct"
+
+    def __init__(self, model: CEVRNet) -> None:
+        self.model = model
+
+    def describe(self):
+        return {"model": {"name": self.name, "weights_id": self.weights_id}}
+
+    def trained_directions(self):
+        return ("dec",)
+
+    def residual_gain(self) -> float:
+        return 1.0
+
+    def iter_on_frames(self, rgb, frames):
+        photo = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+        for ev, frame in frames:
+            onto = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None]
+            with torch.no_grad():
+                out = self.model(photo, torch.tensor([ev]), onto=onto).clamp(0.0, 1.0)
+            yield ev, out[0].numpy().transpose(1, 2, 0)
+
+
+def clipped_photo_sample(response, size: int = 48):
+    radiance = radiance_map(2)[:size, :size]
+    scale = auto_exposure_scale(radiance) * 2.0
+    sample = light_sample(radiance, response, response, scale, np.random.default_rng(0))
+    assert 0.05 < sample["clipped"].mean() < 0.95  # the views clip somewhere
+    return sample
+
+
+def test_lookup_is_the_responses_own_curve():
+    decode, encode = response_tables(SRGB)
+    codes = torch.rand(2, 1, 3, 5, 7, dtype=torch.float32)
+    tables = torch.from_numpy(decode)[None].repeat(2, 1, 1)
+    expected = SRGB.decode(codes.permute(0, 1, 3, 4, 2).numpy()).transpose(0, 1, 4, 2, 3)
+    np.testing.assert_allclose(lookup(codes, tables).numpy(), expected, atol=2e-4)
+    light = torch.tensor([0.0, 0.0031308, 0.18, 0.5, 1.0]).view(1, 1, 1, 1, 5).repeat(1, 1, 3, 1, 1)
+    encoded = lookup(light, torch.from_numpy(encode)[None])[0, 0, 0, 0].numpy()
+    # the sRGB encoding by hand (IEC 61966-2-1): 12.92 x below 0.0031308, 1.055 x^(1/2.4) - 0.055 above
+    np.testing.assert_allclose(encoded, [0.0, 0.04045, 1.055 * 0.18 ** (1 / 2.4) - 0.055,
+                                         1.055 * 0.5 ** (1 / 2.4) - 0.055, 1.0], atol=3e-4)
+
+
+def test_lookup_passes_gradients_to_its_values():
+    decode, _ = response_tables(gamma_response(2.2))
+    codes = torch.full((1, 1, 3, 1, 1), 0.5, requires_grad=True)
+    lookup(codes, torch.from_numpy(decode)[None]).sum().backward()
+    np.testing.assert_allclose(codes.grad.numpy().ravel(), 3 * [2.2 * 0.5**1.2], rtol=2e-3)  # d/dx x^2.2
+
+
+def test_several_steps_per_image_share_its_encoding():
+    model = tiny_residual(1, trained=True)
+    images = torch.rand(2, 3, 16, 16)
+    steps = torch.tensor([-3.0, -1.0, -2.0, -0.5])
+    onto = torch.rand(4, 3, 16, 16)
+    together = model(images, steps, onto=onto)
+    one_by_one = torch.cat([model(images[i:i + 1], steps[2 * i:2 * i + 2], onto=onto[2 * i:2 * i + 2])
+                            for i in range(2)])
+    torch.testing.assert_close(together, one_by_one, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("gain", [1.0, 0.5])
+@pytest.mark.parametrize("response", [SRGB, darktable_response(0)], ids=["srgb", "darktable"])
+def test_the_light_objectives_frames_are_the_ones_inference_makes(gain, response):
+    model = tiny_residual(1, trained=True)
+    sample = clipped_photo_sample(response)
+    batch = {k: v[None] for k, v in light_tensors(sample).items()}
+    with torch.no_grad():
+        frames = residual_light_frames(model, batch, gain=gain)[0].numpy().transpose(0, 2, 3, 1)
+    measured = measure_photo(sample["input"], response, 8)
+    residual = ResidualModel(DirectPredictor(model), scale=1.0, gain=gain)
+    inference = {ev: f for ev, f, _ in residual.frames(measured, FILL_EVS)}
+    for i, ev in enumerate(FILL_EVS):
+        # the same frames up to the tables' interpolation (codes: 1/255 = 0.0039)
+        np.testing.assert_allclose(frames[i], inference[ev], atol=2e-3)
+    assert np.abs(frames[0] - physics_frame(measured, FILL_EVS[0]))[measured.clipped].max() > 0.02  # it filled
+
+
+def test_an_untrained_residual_gives_the_physics_frames():
+    sample = clipped_photo_sample(gamma_response(2.2))
+    batch = {k: v[None] for k, v in light_tensors(sample).items()}
+    with torch.no_grad():
+        frames = residual_light_frames(tiny_residual(0, trained=False), batch)[0].numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(frames, sample["physics"], atol=2e-3)
+
+
+def test_the_light_loss_trains_the_network():
+    data = ResidualPairs([radiance_map(i) for i in range(3)], "dec", ResponseBank.default(), crop=32,
+                         samples_per_epoch=4, objective="light")
+    batch = next(iter(torch.utils.data.DataLoader(data, batch_size=4)))
+    assert batch["physics"].shape == (4, len(FILL_EVS), 3, 32, 32) and batch["decode"].shape[:2] == (4, 3)
+    # from a network that fills (at the identity every max() of the merge is a tie and the loss is not smooth)
+    model = tiny_residual(1, trained=True).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(5):
+        loss, _ = residual_light_loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())  # every weight learns
+    assert all(b < a for a, b in zip(losses[:-1], losses[1:], strict=True)), losses
+    assert losses[-1] < 0.95 * losses[0], losses  # measured 0.068 -> 0.059
+
+
+def test_a_light_objective_run_writes_its_checkpoints(tmp_path, scene_folder):
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "run"), direction="dec",
+                      variant="cevr-residual-tiny", objective="light", epochs=1, samples_per_epoch=2, batch_size=2,
+                      crop=16, val_size=16, val_cameras=1, device="cpu")
+    result = run_training(cfg)
+    assert result.iterations == {"dec": 1} and set(result.best_psnr) == {"dec"}
+    assert (tmp_path / "run" / "dec-best.pt").is_file()
+    psnr = torch.load(tmp_path / "run" / "dec-best.pt", weights_only=False)["psnr"]
+    assert sorted(psnr) == sorted(FILL_EVS)  # validated at every step the frames are merged from
+
+
+@pytest.mark.parametrize(("variant", "direction"), [("cevr-tiny", "dec"), ("cevr-residual-tiny", "inc"),
+                                                    ("cevr-residual-tiny", "both")])
+def test_the_light_objective_is_refused_where_it_has_no_meaning(tmp_path, variant, direction):
+    cfg = TrainConfig(data=str(tmp_path / "missing"), out=str(tmp_path / "run"), variant=variant,
+                      direction=direction, objective="light")
+    with pytest.raises(UsageError, match="--objective light"):
+        run_training(cfg)
