@@ -473,7 +473,8 @@ def merge_own_frames(model: ExposureModel, measured: MeasuredImage, evs: Sequenc
 
 
 def measured_radiance(measured: MeasuredImage, darker: Iterator[Frame]) -> np.ndarray:
-    """The HDR image: R^-1(x) where the photo measured; in clipped pixels, filled from the darker frames.
+    """The HDR image: R^-1(x) where the photo measured; in clipped pixels, filled from the darker frames (the hue
+    fill alone without them).
 
     The fill is Debevec & Malik's weighted average (Eq. 6) of the frames' light, R_out^-1(frame) / 2^s, with
     hat weights on their codes, never below the clipped pixels' :meth:`MeasuredImage.clipped_light` (the

@@ -44,7 +44,8 @@ PathLike = str | os.PathLike[str]
 FUSE_MANIFEST = "fuse.json"
 MERGE_METHOD = "Debevec & Malik 1997: cevr's response recovery (Eq. 3) and per-channel merge (Eq. 6)"
 MEASURED_METHOD = ("measured: the photo's light R^-1(x) through its response where it did not clip; clipped pixels "
-                   "filled from the darker frames (Debevec & Malik Eq. 6 with the known response)")
+                   "the model's light (the one every darker frame re-exposes; for a model of separate frames, their "
+                   "Debevec & Malik Eq. 6 merge with the known response)")
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ RESPONSE_HELP = ("Tone curve of the photos: auto (RAW -> linear; camera EXIF -> 
 # `fuse --merge`: how the HDR image is made from a photo.
 MERGES = {
     "auto": "measured, except debevec with --model cevr-paper (the paper's pipeline)",
-    "measured": "the photo's own light R^-1(x) where it measured, filled from the darker frames where it clipped",
+    "measured": "the photo's own light R^-1(x) where it measured, the model's light where it clipped",
     "debevec": "Debevec & Malik 1997: the response recovered from the stack and the stack merged (the paper)",
 }
 
