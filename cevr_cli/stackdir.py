@@ -20,7 +20,7 @@ import numpy as np
 from .errors import InputError, UsageError
 from .io.atomic import atomic_write_text
 from .io.colour import ColourSpace
-from .io.exif import ExifInfo
+from .io.exif import FRAME_EXPOSURE, ExifInfo, reexposed_exif
 from .provenance import SourceMetadata
 from .values import ExposureStack
 from .vocabulary import STACK_FORMATS, format_for_bits
@@ -92,8 +92,8 @@ class StackFolderWriter:
         from .io.images import write_ldr
 
         name = ev_filename(self.index[ev], ev, self.suffix, len(self.index))
-        write_ldr(self.folder / name, image, bit_depth=self.bits, exif_bytes=self.source.exif_bytes,
-                  icc_profile=self.source.icc_profile)
+        write_ldr(self.folder / name, image, bit_depth=self.bits,
+                  exif_bytes=reexposed_exif(self.source.exif_bytes, ev), icc_profile=self.source.icc_profile)
         self.thumbnails[ev] = _thumbnail(image)
         self.files[ev] = name
 
@@ -106,7 +106,7 @@ class StackFolderWriter:
 
         write_ldr(self.folder / CONTACT_SHEET, contact_sheet([(ev, self.thumbnails[ev]) for ev in evs]), bit_depth=8)
         manifest = {**provenance, **extra, "evs": evs, "files": [self.files[ev] for ev in evs],
-                    "contact_sheet": CONTACT_SHEET,
+                    "contact_sheet": CONTACT_SHEET, "frame_exif": FRAME_EXPOSURE,
                     "format": {"container": self.image_format, "bit_depth": self.bits}, "request": request}
         atomic_write_text(self.folder / STACK_MANIFEST, json.dumps(manifest, indent=2))
         return manifest
@@ -186,6 +186,8 @@ def read_stack_folder(folder: Path) -> ExposureStack:
     if len({(im.shape, im.dtype) for im in images}) > 1:
         raise InputError(folder, "stack images differ in size or bit depth")
     exif_bytes, icc = read_image_metadata(folder / manifest["files"][0]) if images else (None, None)
+    if manifest.get("frame_exif") == FRAME_EXPOSURE:  # the first frame's EXIF says its own exposure: the photo's
+        exif_bytes = reexposed_exif(exif_bytes, -manifest["evs"][0])
     size = manifest.get("source_size")
     source = SourceMetadata(Path(manifest["source"]) if manifest.get("source") else folder,
                             ExifInfo.from_json(manifest.get("exif")), exif_bytes, icc,

@@ -60,3 +60,28 @@ def test_a_plain_name_sort_follows_ev_order_whatever_the_count(tmp_path, count, 
     names = sorted(p.name for p in folder.glob("*_ev*.png"))
     assert names == manifest["files"] and names[0] == first and names[-1] == last
     assert read_stack_folder(folder).evs == evs
+
+
+def test_each_frame_says_its_exposure_and_the_folder_reads_back_the_photos(tmp_path):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif.get_ifd(0x8769).update({0x829A: 1 / 100, 0x829D: 5.6})  # ExposureTime, FNumber
+    source = SourceMetadata(exif_bytes=exif.tobytes())
+    folder = tmp_path / "stack"
+    folder.mkdir()
+    with StackFolderWriter(folder, EVS, "png", source) as writer:
+        for ev, image in zip(EVS, _images(), strict=True):
+            writer.add(ev, image)
+        manifest = writer.finish({"model": "test"}, {"evs": EVS})
+    for ev, name in zip(manifest["evs"], manifest["files"], strict=True):
+        frame = Image.open(folder / name).getexif()
+        sub = frame.get_ifd(0x8769)
+        # a frame s stops brighter is the photo with the shutter open 2^s times as long (what HDR software reads)
+        assert float(sub[0x829A]) == pytest.approx(2.0**ev / 100, rel=1e-6), name
+        assert float(sub.get(0x9204, 0.0)) == ev and float(sub[0x829D]) == 5.6 and frame[0x010F] == "Canon"
+    # the folder's source metadata (carried into what fuse writes from it) is the photo's, not its first frame's
+    read_back = Image.Exif()
+    read_back.load(read_stack_folder(folder).source.exif_bytes)
+    assert float(read_back.get_ifd(0x8769)[0x829A]) == pytest.approx(1 / 100, rel=1e-6)

@@ -22,7 +22,9 @@ _TAGS = {"Make": 0x010F, "Model": 0x0110, "Orientation": 0x0112, "Software": 0x0
 ORIENTATION_TAG, SOFTWARE_TAG = _TAGS["Orientation"], _TAGS["Software"]
 _EXIF_IFD = 0x8769
 _EXIF_TAGS = {"ExposureTime": 0x829A, "FNumber": 0x829D, "ISO": 0x8827, "DateTimeOriginal": 0x9003,
-              "LensModel": 0xA434}
+              "ExposureBiasValue": 0x9204, "LensModel": 0xA434}
+# stack.json's record that its frames' EXIF says their exposure (reexposed_exif), so that a reader can undo it
+FRAME_EXPOSURE = "EXIF ExposureTime x 2^EV, ExposureBiasValue + EV"
 
 
 @dataclass
@@ -113,6 +115,45 @@ def mark_rendered(exif_bytes: bytes | None) -> bytes | None:
     """The carried EXIF of an image cevr rendered in sRGB (a tone-mapped image), its Software set to
     :data:`CEVR_SOFTWARE` so that the camera its Make names is not taken for the pixels' encoding."""
     return with_tags(exif_bytes, {SOFTWARE_TAG: CEVR_SOFTWARE})
+
+
+def reexposed_exif(exif_bytes: bytes | None, s: float) -> bytes | None:
+    """The EXIF of the photo re-exposed by ``s`` stops (a stack frame): ExposureTime x 2^s, as if the shutter had
+    stayed open 2^s times as long, and ExposureBiasValue + s, so that HDR software that reads a bracket's
+    exposures from EXIF (Lightroom's HDR merge, Photomatix, Luminance HDR, Hugin) reads the frames as the
+    bracket they are; aperture, ISO and every other tag as they were. No EXIF stays none (nothing to claim an
+    exposure against); EXIF that cannot be parsed is dropped, as :func:`with_tags` does."""
+    if not exif_bytes or s == 0:
+        return exif_bytes
+    from fractions import Fraction
+
+    from PIL import Image
+    from PIL.TiffImagePlugin import IFDRational
+
+    def rational(value: float, largest_denominator: int) -> IFDRational:
+        fraction = Fraction(value).limit_denominator(largest_denominator)
+        return IFDRational(fraction.numerator, fraction.denominator)
+
+    exif = Image.Exif()
+    try:
+        exif.load(exif_bytes)
+    except Exception:  # Pillow's parser raises many kinds on foreign EXIF
+        return None
+    sub = exif.get_ifd(_EXIF_IFD)
+    time = _number(sub.get(_EXIF_TAGS["ExposureTime"]))
+    if time is not None:
+        sub[_EXIF_TAGS["ExposureTime"]] = rational(time * 2.0**s, 1_000_000)
+    sub[_EXIF_TAGS["ExposureBiasValue"]] = rational((_signed(sub.get(_EXIF_TAGS["ExposureBiasValue"])) or 0.0) + s,
+                                                    1000)
+    return exif.tobytes()
+
+
+def _signed(value: Any) -> float | None:
+    try:
+        number = float(value[0] if isinstance(value, tuple) else value)
+    except (TypeError, ValueError, ZeroDivisionError, IndexError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _number(value: Any) -> float | None:

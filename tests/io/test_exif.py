@@ -1,0 +1,54 @@
+"""EXIF facts and the EXIF cevr writes (cevr_cli/io/exif.py)."""
+
+import pytest
+from PIL import Image
+
+from cevr_cli.io.exif import reexposed_exif
+
+EXIF_IFD, EXPOSURE_TIME, F_NUMBER, ISO, EXPOSURE_BIAS = 0x8769, 0x829A, 0x829D, 0x8827, 0x9204
+
+
+def camera_exif(exposure_time=None, bias=None) -> bytes:
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Nikon", "D750"
+    sub = exif.get_ifd(EXIF_IFD)
+    sub[F_NUMBER], sub[ISO] = 8.0, 200
+    if exposure_time is not None:
+        sub[EXPOSURE_TIME] = exposure_time
+    if bias is not None:
+        from PIL.TiffImagePlugin import IFDRational
+
+        sub[EXPOSURE_BIAS] = IFDRational(*bias)
+    return exif.tobytes()
+
+
+def parsed(exif_bytes: bytes):
+    exif = Image.Exif()
+    exif.load(exif_bytes)
+    return exif, exif.get_ifd(EXIF_IFD)
+
+
+@pytest.mark.parametrize(("s", "time"), [(-3.0, 1 / 800), (-0.5, 0.01 / 2**0.5), (1.0, 1 / 50), (2.5, 0.01 * 2**2.5)])
+def test_a_frames_exposure_time_is_the_photos_times_two_to_the_ev(s, time):
+    exif, sub = parsed(reexposed_exif(camera_exif(exposure_time=1 / 100, bias=(-2, 3)), s))
+    assert float(sub[EXPOSURE_TIME]) == pytest.approx(time, rel=1e-6)
+    assert float(sub[EXPOSURE_BIAS]) == pytest.approx(-2 / 3 + s, abs=1e-3)  # the photo's own compensation + s
+    assert float(sub[F_NUMBER]) == 8.0 and sub[ISO] == 200 and exif[0x010F] == "Nikon"  # the rest as it was
+
+
+def test_without_an_exposure_time_only_the_bias_says_the_step():
+    _, sub = parsed(reexposed_exif(camera_exif(), -1.5))
+    assert EXPOSURE_TIME not in sub and float(sub[EXPOSURE_BIAS]) == -1.5
+
+
+def test_the_photo_itself_no_exif_and_unreadable_exif():
+    photo = camera_exif(exposure_time=1 / 100)
+    assert reexposed_exif(photo, 0.0) is photo
+    assert reexposed_exif(None, -2.0) is None
+    assert reexposed_exif(b"Exif\x00\x00not a tiff header", -2.0) is None
+
+
+def test_two_steps_compose():
+    photo = camera_exif(exposure_time=1 / 60)
+    _, sub = parsed(reexposed_exif(reexposed_exif(photo, -3.0), 3.0))
+    assert float(sub[EXPOSURE_TIME]) == pytest.approx(1 / 60, rel=1e-6) and float(sub[EXPOSURE_BIAS]) == 0.0
