@@ -85,3 +85,25 @@ def test_each_frame_says_its_exposure_and_the_folder_reads_back_the_photos(tmp_p
     read_back = Image.Exif()
     read_back.load(read_stack_folder(folder).source.exif_bytes)
     assert float(read_back.get_ifd(0x8769)[0x829A]) == pytest.approx(1 / 100, rel=1e-6)
+
+
+def test_16_bit_tiff_frames_say_their_exposure_in_xmp(tmp_path):
+    import tifffile
+    from PIL import Image
+
+    from tests.io.test_exif import xmp_description
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8769).update({0x829A: 1 / 100, 0x829D: 5.6})
+    folder = tmp_path / "stack"
+    folder.mkdir()
+    with StackFolderWriter(folder, EVS, "tiff", SourceMetadata(exif_bytes=exif.tobytes())) as writer:
+        for ev, image in zip(EVS, _images(), strict=True):
+            writer.add(ev, image)
+        manifest = writer.finish({"model": "test"}, {"evs": EVS})
+    for ev, name in zip(manifest["evs"], manifest["files"], strict=True):
+        with tifffile.TiffFile(folder / name) as tif:
+            xmp = xmp_description(tif.pages.first.tags[700].value)
+        # 1/100 s x 2^EV, by hand
+        assert xmp["ExposureTime"] == {-2.0: "1/400", -1.0: "1/200", 0.0: "1/100", 1.0: "1/50", 2.0: "1/25"}[ev]
+        assert xmp.get("ExposureBiasValue", "0/1") == f"{int(ev)}/1" and xmp["FNumber"] == "28/5"

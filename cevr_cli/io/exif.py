@@ -148,6 +148,52 @@ def reexposed_exif(exif_bytes: bytes | None, s: float) -> bytes | None:
     return exif.tobytes()
 
 
+def exposure_xmp(exif_bytes: bytes | None) -> bytes | None:
+    """An XMP packet (Adobe XMP, EXIF schema) with the exposure facts of ``exif_bytes``: ExposureTime, FNumber,
+    ExposureBiasValue, ISO, DateTimeOriginal and the lens; for 16-bit TIFF outputs, whose writer (tifffile) can
+    write no EXIF IFD but can write the XMP tag (700) that Lightroom and other HDR software read. None without
+    any of them."""
+    if not exif_bytes:
+        return None
+    from fractions import Fraction
+    from xml.sax.saxutils import quoteattr
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    try:
+        exif.load(exif_bytes)
+    except Exception:  # Pillow's parser raises many kinds on foreign EXIF
+        return None
+    sub = exif.get_ifd(_EXIF_IFD)
+
+    def rational(tag: int, largest_denominator: int) -> str | None:
+        value = _signed(sub.get(tag))
+        if value is None:
+            return None
+        fraction = Fraction(value).limit_denominator(largest_denominator)
+        return f"{fraction.numerator}/{fraction.denominator}"
+
+    date = _text(sub.get(_EXIF_TAGS["DateTimeOriginal"]))
+    attributes = {"exif:ExposureTime": rational(_EXIF_TAGS["ExposureTime"], 1_000_000),
+                  "exif:FNumber": rational(_EXIF_TAGS["FNumber"], 1000),
+                  "exif:ExposureBiasValue": rational(_EXIF_TAGS["ExposureBiasValue"], 1000),
+                  # EXIF's "YYYY:MM:DD HH:MM:SS" as XMP's ISO 8601 date
+                  "exif:DateTimeOriginal": date.replace(":", "-", 2).replace(" ", "T", 1) if date else None,
+                  "exifEX:LensModel": _text(sub.get(_EXIF_TAGS["LensModel"]))}
+    iso = _number(sub.get(_EXIF_TAGS["ISO"]))
+    if iso is None and not any(attributes.values()):
+        return None
+    described = " ".join(f"{name}={quoteattr(value)}" for name, value in attributes.items() if value)
+    seq = (f"<exif:ISOSpeedRatings><rdf:Seq><rdf:li>{round(iso)}</rdf:li></rdf:Seq></exif:ISOSpeedRatings>"
+           if iso is not None else "")
+    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:exif="http://ns.adobe.com/exif/1.0/" '
+            f'xmlns:exifEX="http://cipa.jp/exif/1.0/" {described}>{seq}</rdf:Description></rdf:RDF></x:xmpmeta>'
+            '<?xpacket end="w"?>').encode()
+
+
 def _signed(value: Any) -> float | None:
     try:
         number = float(value[0] if isinstance(value, tuple) else value)
@@ -157,11 +203,8 @@ def _signed(value: Any) -> float | None:
 
 
 def _number(value: Any) -> float | None:
-    try:
-        number = float(value[0] if isinstance(value, tuple) else value)
-    except (TypeError, ValueError, ZeroDivisionError, IndexError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
+    number = _signed(value)
+    return number if number is not None and number > 0 else None
 
 
 def _text(value: Any) -> str | None:

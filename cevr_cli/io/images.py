@@ -22,7 +22,7 @@ from ..vocabulary import RAW_SUFFIXES
 from . import opencv
 from .atomic import atomic_path
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
-from .exif import CEVR_SOFTWARE, ORIENTATION_TAG, SOFTWARE_TAG, ExifInfo, exif_from_pillow, with_tags
+from .exif import CEVR_SOFTWARE, ORIENTATION_TAG, SOFTWARE_TAG, ExifInfo, exif_from_pillow, exposure_xmp, with_tags
 
 # The request an output was made by, as JSON under this key in the image's comment (see write_ldr).
 REQUEST_KEY = "cevr_request"
@@ -322,6 +322,7 @@ def read_request(path: str | Path) -> dict[str, Any] | None:
     return recorded.get(REQUEST_KEY) if isinstance(recorded, dict) else None
 
 
+XMP_TAG = 700  # TIFF's XMP packet (Adobe XMP Specification Part 3)
 # EXIF tags that are also baseline TIFF tags (TIFF 6.0): ImageDescription, Make, Model, Software, DateTime,
 # Artist, Copyright.
 _TIFF_TEXT_TAGS = (270, 271, 272, SOFTWARE_TAG, 306, 315, 33432)
@@ -332,7 +333,7 @@ def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_pro
     """``comment``, else the source's EXIF ImageDescription, is the ImageDescription (tifffile writes that tag
     only through ``description``, and by default fills it with its own shape JSON). Software is the carried
     EXIF's (cevr's own for images it rendered in sRGB, see :mod:`cevr_cli.io.exif`), or cevr when there is
-    no EXIF to carry."""
+    no EXIF to carry. The exposure facts go into an XMP packet (:func:`cevr_cli.io.exif.exposure_xmp`)."""
     import tifffile
 
     text: dict[int, str] = {}
@@ -349,5 +350,8 @@ def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_pro
     description = comment if comment is not None else text.pop(270, None)
     software = text.pop(SOFTWARE_TAG, False) if exif_bytes else CEVR_SOFTWARE
     extratags = [(tag, "s", 0, value, True) for tag, value in text.items() if tag != 270]
+    xmp = exposure_xmp(exif_bytes)
+    if xmp is not None:  # the exposure facts, which baseline TIFF tags cannot say (XMP, tag 700)
+        extratags.append((XMP_TAG, "B", len(xmp), xmp, True))
     tifffile.imwrite(path, codes, photometric="rgb", compression="zlib", iccprofile=icc_profile or None,
                      extratags=extratags, software=software, description=description, metadata=None)

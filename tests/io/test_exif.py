@@ -52,3 +52,30 @@ def test_two_steps_compose():
     photo = camera_exif(exposure_time=1 / 60)
     _, sub = parsed(reexposed_exif(reexposed_exif(photo, -3.0), 3.0))
     assert float(sub[EXPOSURE_TIME]) == pytest.approx(1 / 60, rel=1e-6) and float(sub[EXPOSURE_BIAS]) == 0.0
+
+
+def xmp_description(packet: bytes) -> dict[str, str]:
+    """The rdf:Description's attributes and ISO of an XMP packet, parsed by the standard library's XML parser."""
+    import xml.etree.ElementTree as ElementTree
+
+    root = ElementTree.fromstring(packet.decode("utf-8").split("?>", 1)[1].rsplit("<?xpacket", 1)[0])
+    rdf, exif = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}", "{http://ns.adobe.com/exif/1.0/}"
+    description = root.find(f"{rdf}RDF/{rdf}Description")
+    values = {key.split("}")[-1]: value for key, value in description.attrib.items() if not key.startswith(rdf)}
+    iso = description.find(f"{exif}ISOSpeedRatings/{rdf}Seq/{rdf}li")
+    return {**values, **({"ISO": iso.text} if iso is not None else {})}
+
+
+def test_the_xmp_packet_says_the_exposure_in_the_exif_schema():
+    from cevr_cli.io.exif import exposure_xmp
+
+    exif = Image.Exif()
+    sub = exif.get_ifd(EXIF_IFD)
+    sub.update({EXPOSURE_TIME: 1 / 125, F_NUMBER: 2.8, ISO: 400, 0x9003: "2024:05:01 12:34:56",
+                0xA434: "24-70mm f/2.8 <G> & ED"})
+    packet = exposure_xmp(reexposed_exif(exif.tobytes(), -2.0))
+    assert packet.startswith(b'<?xpacket begin="\xef\xbb\xbf"')  # the BOM, as XMP Part 1 asks
+    assert xmp_description(packet) == {"ExposureTime": "1/500", "FNumber": "14/5", "ExposureBiasValue": "-2/1",
+                                       "DateTimeOriginal": "2024-05-01T12:34:56",
+                                       "LensModel": "24-70mm f/2.8 <G> & ED", "ISO": "400"}
+    assert exposure_xmp(None) is None and exposure_xmp(Image.Exif().tobytes()) is None  # nothing to say
