@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +96,9 @@ def is_cevr_software(software: str | None) -> bool:
     return (software or "").split(" ", 1)[0] == _CEVR
 
 
-def with_tags(exif_bytes: bytes | None, tags: Mapping[int, Any]) -> bytes | None:
-    """``exif_bytes`` with ``tags`` (IFD0 tag -> value) set; None for no EXIF, or EXIF we cannot parse, which
-    is dropped rather than carried corrupt."""
+def _parsed(exif_bytes: bytes | None) -> Any:
+    """``exif_bytes`` as Pillow's ``Image.Exif``; None for no EXIF, or EXIF we cannot parse, which is dropped
+    rather than carried corrupt."""
     if not exif_bytes:
         return None
     from PIL import Image
@@ -106,6 +107,18 @@ def with_tags(exif_bytes: bytes | None, tags: Mapping[int, Any]) -> bytes | None
     try:
         exif.load(exif_bytes)
     except Exception:  # Pillow's parser raises many kinds on foreign EXIF
+        return None
+    return exif
+
+
+def _fraction(value: float, largest_denominator: int) -> Fraction:
+    return Fraction(value).limit_denominator(largest_denominator)
+
+
+def with_tags(exif_bytes: bytes | None, tags: Mapping[int, Any]) -> bytes | None:
+    """``exif_bytes`` with ``tags`` (IFD0 tag -> value) set; None for no EXIF or EXIF we cannot parse."""
+    exif = _parsed(exif_bytes)
+    if exif is None:
         return None
     exif.update(tags)
     return exif.tobytes()
@@ -125,26 +138,18 @@ def reexposed_exif(exif_bytes: bytes | None, s: float) -> bytes | None:
     exposure against); EXIF that cannot be parsed is dropped, as :func:`with_tags` does."""
     if not exif_bytes or s == 0:
         return exif_bytes
-    from fractions import Fraction
-
-    from PIL import Image
     from PIL.TiffImagePlugin import IFDRational
 
-    def rational(value: float, largest_denominator: int) -> IFDRational:
-        fraction = Fraction(value).limit_denominator(largest_denominator)
-        return IFDRational(fraction.numerator, fraction.denominator)
-
-    exif = Image.Exif()
-    try:
-        exif.load(exif_bytes)
-    except Exception:  # Pillow's parser raises many kinds on foreign EXIF
+    exif = _parsed(exif_bytes)
+    if exif is None:
         return None
     sub = exif.get_ifd(_EXIF_IFD)
     time = _number(sub.get(_EXIF_TAGS["ExposureTime"]))
     if time is not None:
-        sub[_EXIF_TAGS["ExposureTime"]] = rational(time * 2.0**s, 1_000_000)
-    sub[_EXIF_TAGS["ExposureBiasValue"]] = rational((_signed(sub.get(_EXIF_TAGS["ExposureBiasValue"])) or 0.0) + s,
-                                                    1000)
+        fraction = _fraction(time * 2.0**s, 1_000_000)
+        sub[_EXIF_TAGS["ExposureTime"]] = IFDRational(fraction.numerator, fraction.denominator)
+    fraction = _fraction((_signed(sub.get(_EXIF_TAGS["ExposureBiasValue"])) or 0.0) + s, 1000)
+    sub[_EXIF_TAGS["ExposureBiasValue"]] = IFDRational(fraction.numerator, fraction.denominator)
     return exif.tobytes()
 
 
@@ -153,17 +158,10 @@ def exposure_xmp(exif_bytes: bytes | None) -> bytes | None:
     ExposureBiasValue, ISO, DateTimeOriginal and the lens; for 16-bit TIFF outputs, whose writer (tifffile) can
     write no EXIF IFD but can write the XMP tag (700) that Lightroom and other HDR software read. None without
     any of them."""
-    if not exif_bytes:
-        return None
-    from fractions import Fraction
     from xml.sax.saxutils import quoteattr
 
-    from PIL import Image
-
-    exif = Image.Exif()
-    try:
-        exif.load(exif_bytes)
-    except Exception:  # Pillow's parser raises many kinds on foreign EXIF
+    exif = _parsed(exif_bytes)
+    if exif is None:
         return None
     sub = exif.get_ifd(_EXIF_IFD)
 
@@ -171,7 +169,7 @@ def exposure_xmp(exif_bytes: bytes | None) -> bytes | None:
         value = _signed(sub.get(tag))
         if value is None:
             return None
-        fraction = Fraction(value).limit_denominator(largest_denominator)
+        fraction = _fraction(value, largest_denominator)
         return f"{fraction.numerator}/{fraction.denominator}"
 
     date = _text(sub.get(_EXIF_TAGS["DateTimeOriginal"]))
