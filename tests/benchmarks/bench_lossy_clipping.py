@@ -6,6 +6,7 @@ set to each of ``--codes`` (0: the clip code alone, as for a lossless photo), an
 and -1 EV compared with the exact rendering over the clipped pixels: PSNR (dB) and hue error (degrees), and PSNR
 over the whole image. ``--grow``: with and/or without :func:`cevr_cli.exposure.lossy_clipping` (near-white pixels
 joined to a clip count as clipped); every arm is scored on the widest clipped mask of the largest ``--codes``.
+``--model cevr``: the frames of the default model (physics + the shipped residual) instead of physics alone.
 
     python tests/benchmarks/bench_lossy_clipping.py ../shared/data/openexr-scenes ../shared/data/polyhaven-hdri
 """
@@ -37,7 +38,10 @@ def main() -> None:
     parser.add_argument("--codes", type=int, nargs="+", default=[0, 3, 6, 10])
     parser.add_argument("--grow", choices=("yes", "no", "both"), default="both",
                         help="near-white pixels joined to a clip count as clipped (exposure.lossy_clipping)")
+    parser.add_argument("--model", choices=("physics", "cevr"), default="physics",
+                        help="the frames of physics alone, or of physics + the shipped residual network")
     args = parser.parse_args()
+    model = exposure.load_exposure_model(args.model, device="cpu", precision="fp32")
     grown = exposure.lossy_clipping
     grows = {"yes": (True,), "no": (False,), "both": (False, True)}[args.grow]
     arms = [(codes, grow) for codes in args.codes for grow in ((False,) if codes == 0 else grows)]
@@ -62,8 +66,7 @@ def main() -> None:
                 exposure.NEAR_WHITE_CODES = codes
                 exposure.lossy_clipping = grown if grow else (lambda rgb, clipped: clipped)
                 measured = exposure.measure_photo(photo, SRGB, 8, lossy=codes > 0)
-                for ev in EVS:
-                    frame = exposure.physics_frame(measured, ev)
+                for ev, frame, _ in model.frames(measured, EVS):
                     truth = SRGB.encode(light * np.float32(2.0**ev))
                     scores.setdefault((codes, grow, ev), []).append(
                         (psnr(frame, truth, widest), hue_error(SRGB.decode(frame), SRGB.decode(truth), widest),
