@@ -224,7 +224,7 @@ class ExposureModel(Protocol):
         """``(ev, frame, how)`` in ascending EV order; frames float32 HxWx3 codes in [0, 1]."""
         ...
 
-    def fuse(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
+    def hdr(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
              ) -> tuple[np.ndarray, list[Frame]]:
         """The HDR image of one measured photo (float32 HxWx3, its own light where it measured) and, with
         ``keep_frames``, its frames at ``evs``: one model pass serves both. A model that makes each frame on its
@@ -247,7 +247,7 @@ class PhysicsModel:
         for ev in sorted({float(e) for e in evs}):
             yield ev, physics_frame(measured, ev), EXACT
 
-    def fuse(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
+    def hdr(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
              ) -> tuple[np.ndarray, list[Frame]]:
         return measured_radiance(measured, iter(())), list(self.frames(measured, evs)) if keep_frames else []
 
@@ -297,7 +297,7 @@ class PaperModel:
             yield ev, compose(physics, predicted, measured.weight(ev), ev, measured.clipped), \
                 EXACT_AND_MODEL.format(model="CEVR (paper)")
 
-    def fuse(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
+    def hdr(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
              ) -> tuple[np.ndarray, list[Frame]]:
         return merge_own_frames(self, measured, evs, keep_frames)
 
@@ -427,7 +427,7 @@ class ResidualModel:
         darkening = self._fills(measured) and any(float(ev) < 0 for ev in evs)
         yield from self._frames_of(measured, evs, self.filled_light(measured) if darkening else None)
 
-    def fuse(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
+    def hdr(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
              ) -> tuple[np.ndarray, list[Frame]]:
         """The HDR image is :meth:`filled_light` itself, the light every darker frame re-exposes."""
         filled = self.filled_light(measured) if self._fills(measured) else None
@@ -465,7 +465,7 @@ def hat(codes: np.ndarray) -> np.ndarray:
 
 def merge_own_frames(model: ExposureModel, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool
                      ) -> tuple[np.ndarray, list[Frame]]:
-    """:meth:`ExposureModel.fuse` of a model whose frames are separate guesses (the paper's CEVR): the photo's light,
+    """:meth:`ExposureModel.hdr` of a model whose frames are separate guesses (the paper's CEVR): the photo's light,
     filled where it clipped from the model's frames at the darker of ``evs`` (:func:`measured_radiance`)."""
     wanted = list(evs) if keep_frames else [ev for ev in evs if ev < 0] if measured.clipped.any() else []
     frames = list(model.frames(measured, wanted))

@@ -210,14 +210,14 @@ def fuse_photo(
     """The HDR image of one measured photo, how it was merged, and (``keep_stack``) its stack and frame sources;
     ``on_ev`` hears of each frame the paper's merge makes (the measured merge is one step).
 
-    Measured merge: the model's own HDR image (:meth:`ExposureModel.fuse`); with ``keep_stack`` the same model
+    Measured merge: the model's own HDR image (:meth:`ExposureModel.hdr`); with ``keep_stack`` the same model
     pass makes the stack.
     """
     merge = options.merge_for(photo)
     if merge == "debevec":
         stack, how = predict_stack(model, photo, options.evs, on_ev=on_ev)
         return fuse(stack), MERGE_METHOD, stack if options.keep_stack else None, how
-    radiance, frames = model.fuse(photo.measured, options.evs, options.keep_stack)
+    radiance, frames = model.hdr(photo.measured, options.evs, options.keep_stack)
     stack = None
     if options.keep_stack:
         stack = ExposureStack([quantise(f, photo.bits) for _, f, _ in frames], [ev for ev, _, _ in frames],

@@ -179,7 +179,7 @@ def test_the_residuals_hdr_image_is_the_light_its_frames_reexpose(scale):
     assert np.abs(light - measured_radiance(measured, iter(())))[~measured.clipped].max() > 1e-3  # a soft border
     predictor.calls = 0
     evs = [-3.0, -2.0, -1.0, 0.0, 1.0]
-    hdr, frames = model.fuse(measured, evs, keep_frames=True)
+    hdr, frames = model.hdr(measured, evs, keep_frames=True)
     assert predictor.calls == 1  # one network pass made the HDR image and the kept frames
     np.testing.assert_array_equal(hdr, light)
     assert [ev for ev, _, _ in frames] == evs
@@ -189,14 +189,14 @@ def test_the_residuals_hdr_image_is_the_light_its_frames_reexpose(scale):
     # rounding of the soft border
     merged = measured_radiance(measured, iter([f for f in frames if f[0] < 0]))
     np.testing.assert_allclose(merged, light, rtol=5e-3, atol=1e-6)
-    hdr, frames = model.fuse(measured, evs)
+    hdr, frames = model.hdr(measured, evs)
     np.testing.assert_array_equal(hdr, light)
     assert frames == []
 
 
 def test_physics_hdr_image_is_the_photos_light_and_hue_fill():
     measured = measure_photo(quantise(SRGB.encode(scene()), 8) / np.float32(255), SRGB, 8)
-    hdr, frames = PhysicsModel().fuse(measured, [-2.0, 1.0])
+    hdr, frames = PhysicsModel().hdr(measured, [-2.0, 1.0])
     assert frames == []
     np.testing.assert_array_equal(hdr[~measured.clipped], measured.linear[~measured.clipped])
     np.testing.assert_array_equal(hdr[measured.clipped], measured.clipped_light())

@@ -176,7 +176,7 @@ class CountingModel:
         self.passes.append(sorted(evs))
         yield from PhysicsModel().frames(measured, evs)
 
-    def fuse(self, measured, evs, keep_frames=False):
+    def hdr(self, measured, evs, keep_frames=False):
         from cevr_cli.exposure import merge_own_frames
 
         return merge_own_frames(self, measured, evs, keep_frames)

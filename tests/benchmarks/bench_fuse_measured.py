@@ -1,4 +1,4 @@
-"""The measured merge of `cevr fuse`: the model's own light (``ExposureModel.fuse``) against merging its darker frames.
+"""The measured merge of `cevr fuse`: the model's own light (``ExposureModel.hdr``) against merging its darker frames.
 
 Until physics revision 3's follow-up, `fuse` made the residual model's darker frames (each the re-exposure of the
 one light L the model estimates) and merged them again with Debevec & Malik's weighted average, giving back L
@@ -44,7 +44,7 @@ def main() -> None:
         merged = measured_radiance(measured, model.frames(measured, darker))
         merging = time.perf_counter() - started
         started = time.perf_counter()
-        light, _ = model.fuse(measured, CONTINUOUS_EVS)
+        light, _ = model.hdr(measured, CONTINUOUS_EVS)
         own = time.perf_counter() - started
         difference = np.max(np.abs(light - merged) / np.maximum(merged, 1e-6))
         print(f"frames + merge {merging:.2f} s; the model's light {own:.2f} s ({own / merging:.2f}x); "

@@ -86,7 +86,7 @@ def main() -> None:
                             for op in ("reinhard", "kimkautz")}
                 measured = measure_photo(photo, assumed, 8)
                 for name, model in arms.items():
-                    radiance, kept = model.fuse(measured, EVS, keep_frames=True)
+                    radiance, kept = model.hdr(measured, EVS, keep_frames=True)
                     frames = {ev: f for ev, f, _ in kept}
                     for ev in DARKENING:
                         ldr.setdefault((family, name, ev), []).append(psnr(frames[ev], truths[ev]))

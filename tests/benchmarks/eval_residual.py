@@ -179,7 +179,7 @@ def main() -> None:
                         stack = {**{ev: quantise(f, 8) for ev, f in frames.items()}, 0.0: quantise(photo, 8)}
                         radiance = fuse_stack(list(stack.values()), list(stack.keys())).radiance
                     else:  # the measured merge, as cevr fuse makes it: one pass for the HDR image and the stack
-                        radiance, kept = models[name].fuse(measured, EVS, keep_frames=True)
+                        radiance, kept = models[name].hdr(measured, EVS, keep_frames=True)
                         frames = {ev: f for ev, f, _ in kept}
                     seconds[name] += time.perf_counter() - started
                     for ev in EVS:
