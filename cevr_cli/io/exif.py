@@ -8,6 +8,7 @@ reads it as sRGB, not as that camera's JPEG (:func:`cevr_cli.response.choose_res
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
@@ -24,6 +25,7 @@ ORIENTATION_TAG, SOFTWARE_TAG = _TAGS["Orientation"], _TAGS["Software"]
 _EXIF_IFD = 0x8769
 _EXIF_TAGS = {"ExposureTime": 0x829A, "FNumber": 0x829D, "ISO": 0x8827, "DateTimeOriginal": 0x9003,
               "ExposureBiasValue": 0x9204, "LensModel": 0xA434}
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # stack.json's record that its frames' EXIF says their exposure (reexposed_exif), so that a reader can undo it
 FRAME_EXPOSURE = "EXIF ExposureTime x 2^EV, ExposureBiasValue + EV"
 
@@ -182,7 +184,9 @@ def exposure_xmp(exif_bytes: bytes | None) -> bytes | None:
     iso = _number(sub.get(_EXIF_TAGS["ISO"]))
     if iso is None and not any(attributes.values()):
         return None
-    described = " ".join(f"{name}={quoteattr(value)}" for name, value in attributes.items() if value)
+    # control characters are not XML: a lens name carrying one would make the whole packet unreadable
+    described = " ".join(f"{name}={quoteattr(_XML_INVALID.sub('', value))}" for name, value in attributes.items()
+                         if value)
     seq = (f"<exif:ISOSpeedRatings><rdf:Seq><rdf:li>{round(iso)}</rdf:li></rdf:Seq></exif:ISOSpeedRatings>"
            if iso is not None else "")
     return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'

@@ -79,3 +79,11 @@ def test_the_xmp_packet_says_the_exposure_in_the_exif_schema():
                                        "DateTimeOriginal": "2024-05-01T12:34:56",
                                        "LensModel": "24-70mm f/2.8 <G> & ED", "ISO": "400"}
     assert exposure_xmp(None) is None and exposure_xmp(Image.Exif().tobytes()) is None  # nothing to say
+
+
+def test_control_characters_in_a_lens_name_leave_the_xmp_readable():
+    from cevr_cli.io.exif import exposure_xmp
+
+    exif = Image.Exif()
+    exif.get_ifd(EXIF_IFD).update({EXPOSURE_TIME: 1 / 60, 0xA434: "Lens\x01 \x1fName"})
+    assert xmp_description(exposure_xmp(exif.tobytes()))["LensModel"] == "Lens Name"
