@@ -20,7 +20,7 @@ import numpy as np
 from .errors import InputError, UsageError
 from .io.atomic import atomic_write_text
 from .io.colour import ColourSpace
-from .io.exif import FRAME_EXPOSURE, ExifInfo, reexposed_exif
+from .io.exif import FRAME_EXPOSURE, ExifInfo, reexposed_exif, without_xmp
 from .provenance import SourceMetadata
 from .values import ExposureStack
 from .vocabulary import STACK_FORMATS, format_for_bits
@@ -106,7 +106,9 @@ class StackFolderWriter:
 
         write_ldr(self.folder / CONTACT_SHEET, contact_sheet([(ev, self.thumbnails[ev]) for ev in evs]), bit_depth=8)
         manifest = {**provenance, **extra, "evs": evs, "files": [self.files[ev] for ev in evs],
-                    "contact_sheet": CONTACT_SHEET, "frame_exif": FRAME_EXPOSURE,
+                    "contact_sheet": CONTACT_SHEET,
+                    # PNG frames carry the EXIF their exposure was written into; 16-bit TIFFs only an XMP copy
+                    **({"frame_exif": FRAME_EXPOSURE} if self.suffix == ".png" else {}),
                     "format": {"container": self.image_format, "bit_depth": self.bits}, "request": request}
         atomic_write_text(self.folder / STACK_MANIFEST, json.dumps(manifest, indent=2))
         return manifest
@@ -186,8 +188,11 @@ def read_stack_folder(folder: Path) -> ExposureStack:
     if len({(im.shape, im.dtype) for im in images}) > 1:
         raise InputError(folder, "stack images differ in size or bit depth")
     exif_bytes, icc = read_image_metadata(folder / manifest["files"][0]) if images else (None, None)
-    if manifest.get("frame_exif") == FRAME_EXPOSURE:  # the first frame's EXIF says its own exposure: the photo's
+    # the first frame's metadata says its own exposure; what the folder's outputs carry is the photo's
+    if manifest.get("frame_exif") == FRAME_EXPOSURE:
         exif_bytes = reexposed_exif(exif_bytes, -manifest["evs"][0])
+    else:
+        exif_bytes = without_xmp(exif_bytes)
     size = manifest.get("source_size")
     source = SourceMetadata(Path(manifest["source"]) if manifest.get("source") else folder,
                             ExifInfo.from_json(manifest.get("exif")), exif_bytes, icc,

@@ -107,3 +107,7 @@ def test_16_bit_tiff_frames_say_their_exposure_in_xmp(tmp_path):
         # 1/100 s x 2^EV, by hand
         assert xmp["ExposureTime"] == {-2.0: "1/400", -1.0: "1/200", 0.0: "1/100", 1.0: "1/50", 2.0: "1/25"}[ev]
         assert xmp.get("ExposureBiasValue", "0/1") == f"{int(ev)}/1" and xmp["FNumber"] == "28/5"
+    # read back, the folder carries the photo's metadata: neither the first frame's XMP nor an exposure bias
+    read_back = Image.Exif()
+    read_back.load(read_stack_folder(folder).source.exif_bytes)
+    assert 700 not in read_back and 0x9204 not in read_back.get_ifd(0x8769)

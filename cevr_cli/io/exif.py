@@ -23,6 +23,7 @@ CEVR_SOFTWARE = f"{_CEVR} {__version__}"
 _TAGS = {"Make": 0x010F, "Model": 0x0110, "Orientation": 0x0112, "Software": 0x0131, "DateTime": 0x0132}
 ORIENTATION_TAG, SOFTWARE_TAG = _TAGS["Orientation"], _TAGS["Software"]
 _EXIF_IFD = 0x8769
+XMP_TAG = 700  # IFD0's XMP packet (TIFF; Adobe XMP Specification Part 3)
 _EXIF_TAGS = {"ExposureTime": 0x829A, "FNumber": 0x829D, "ISO": 0x8827, "DateTimeOriginal": 0x9003,
               "ExposureBiasValue": 0x9204, "LensModel": 0xA434}
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -126,6 +127,16 @@ def with_tags(exif_bytes: bytes | None, tags: Mapping[int, Any]) -> bytes | None
     return exif.tobytes()
 
 
+def without_xmp(exif_bytes: bytes | None) -> bytes | None:
+    """``exif_bytes`` without IFD0's XMP packet (a cevr TIFF frame's says that frame's exposure, see
+    :func:`exposure_xmp`); None for no EXIF or EXIF we cannot parse."""
+    exif = _parsed(exif_bytes)
+    if exif is None:
+        return None
+    exif.pop(XMP_TAG, None)
+    return exif.tobytes()
+
+
 def mark_rendered(exif_bytes: bytes | None) -> bytes | None:
     """The carried EXIF of an image cevr rendered in sRGB (a tone-mapped image), its Software set to
     :data:`CEVR_SOFTWARE` so that the camera its Make names is not taken for the pixels' encoding."""
@@ -136,8 +147,9 @@ def reexposed_exif(exif_bytes: bytes | None, s: float) -> bytes | None:
     """The EXIF of the photo re-exposed by ``s`` stops (a stack frame): ExposureTime x 2^s, as if the shutter had
     stayed open 2^s times as long, and ExposureBiasValue + s, so that HDR software that reads a bracket's
     exposures from EXIF (Lightroom's HDR merge, Photomatix, Luminance HDR, Hugin) reads the frames as the
-    bracket they are; aperture, ISO and every other tag as they were. No EXIF stays none (nothing to claim an
-    exposure against); EXIF that cannot be parsed is dropped, as :func:`with_tags` does."""
+    bracket they are; aperture, ISO and every other tag as they were, but for an XMP packet (a TIFF source's),
+    dropped. No EXIF stays none (nothing to claim an exposure against); EXIF that cannot be parsed is dropped, as
+    :func:`with_tags` does."""
     if not exif_bytes or s == 0:
         return exif_bytes
     from PIL.TiffImagePlugin import IFDRational
@@ -145,6 +157,7 @@ def reexposed_exif(exif_bytes: bytes | None, s: float) -> bytes | None:
     exif = _parsed(exif_bytes)
     if exif is None:
         return None
+    exif.pop(XMP_TAG, None)  # a TIFF's XMP packet says the photo's exposure, no longer the frame's
     sub = exif.get_ifd(_EXIF_IFD)
     time = _number(sub.get(_EXIF_TAGS["ExposureTime"]))
     if time is not None:

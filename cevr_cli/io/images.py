@@ -22,7 +22,16 @@ from ..vocabulary import RAW_SUFFIXES
 from . import opencv
 from .atomic import atomic_path
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
-from .exif import CEVR_SOFTWARE, ORIENTATION_TAG, SOFTWARE_TAG, ExifInfo, exif_from_pillow, exposure_xmp, with_tags
+from .exif import (
+    CEVR_SOFTWARE,
+    ORIENTATION_TAG,
+    SOFTWARE_TAG,
+    XMP_TAG,
+    ExifInfo,
+    exif_from_pillow,
+    exposure_xmp,
+    with_tags,
+)
 
 # The request an output was made by, as JSON under this key in the image's comment (see write_ldr).
 REQUEST_KEY = "cevr_request"
@@ -322,7 +331,6 @@ def read_request(path: str | Path) -> dict[str, Any] | None:
     return recorded.get(REQUEST_KEY) if isinstance(recorded, dict) else None
 
 
-XMP_TAG = 700  # TIFF's XMP packet (Adobe XMP Specification Part 3)
 # EXIF tags that are also baseline TIFF tags (TIFF 6.0): ImageDescription, Make, Model, Software, DateTime,
 # Artist, Copyright.
 _TIFF_TEXT_TAGS = (270, 271, 272, SOFTWARE_TAG, 306, 315, 33432)

@@ -87,3 +87,11 @@ def test_control_characters_in_a_lens_name_leave_the_xmp_readable():
     exif = Image.Exif()
     exif.get_ifd(EXIF_IFD).update({EXPOSURE_TIME: 1 / 60, 0xA434: "Lens\x01 \x1fName"})
     assert xmp_description(exposure_xmp(exif.tobytes()))["LensModel"] == "Lens Name"
+
+
+def test_a_tiff_sources_xmp_packet_does_not_travel_into_a_frame():
+    exif = Image.Exif()
+    exif[700] = b"<x:xmpmeta>exif:ExposureTime=1/100</x:xmpmeta>"
+    exif.get_ifd(EXIF_IFD)[EXPOSURE_TIME] = 1 / 100
+    frame, sub = parsed(reexposed_exif(exif.tobytes(), -1.0))
+    assert 700 not in frame and float(sub[EXPOSURE_TIME]) == pytest.approx(1 / 200)
