@@ -136,14 +136,16 @@ class FuseOptions:
     def frames_per_photo(self) -> int:
         """The frames a photo's progress counts: the paper's merge makes its stack frame by frame; the measured
         merge makes the HDR image in one step (a RAW read by the paper's model in ``auto`` shows no count)."""
-        paper = self.merge == "debevec" or (self.merge == "auto" and self.model == "cevr-paper")
-        return len(self.evs) if paper else 0
+        return len(self.evs) if self._merge(linear_source=False) == "debevec" else 0
 
     def merge_for(self, photo: MeasuredPhoto) -> str:
         """``auto``: the paper's Debevec merge for the paper's model on a photo, else the measured merge."""
+        return self._merge(photo.measured.linear_source)
+
+    def _merge(self, linear_source: bool) -> str:
         if self.merge != "auto":
             return self.merge
-        return "debevec" if self.model == "cevr-paper" and not photo.measured.linear_source else "measured"
+        return "debevec" if self.model == "cevr-paper" and not linear_source else "measured"
 
     def request(self, model: ExposureModel | None) -> dict[str, Any]:
         """What fuse.json records as asked; another request redoes the folder."""
