@@ -104,7 +104,7 @@ class MeasuredImage:
         :data:`NEAR_WHITE_CODES` of white (the codec's ringing around a clip: a sun's rim whose blue reads
         250-254 would darken pinker than the sun)."""
         if self.lossy:
-            return self.photo >= min(self.clip_code, np.float32(1.0 - (NEAR_WHITE_CODES + 0.5) / 255.0))
+            return self.photo >= min(self.clip_code, near_white())
         return self.photo >= self.clip_code
 
     def clipped_light(self) -> np.ndarray:
@@ -128,6 +128,12 @@ def clip_threshold(bits: int) -> float:
     return 1.0 - (0.5 / 255.0 if bits <= 8 else 16.0 / 65535.0)
 
 
+def near_white() -> np.float32:
+    """The lowest [0, 1] code within :data:`NEAR_WHITE_CODES` 8-bit codes of white (read when called, so that a
+    benchmark can vary the constant)."""
+    return np.float32(1.0 - (NEAR_WHITE_CODES + 0.5) / 255.0)
+
+
 def lossy_clipping(rgb: np.ndarray, clipped: np.ndarray) -> np.ndarray:
     """The clipped pixels of a lossily compressed 8-bit photo: those at the top code, and the near-white ones
     (brightest channel within :data:`NEAR_WHITE_CODES` of white) joined to them (8-connected): the codec's ringing
@@ -135,7 +141,7 @@ def lossy_clipping(rgb: np.ndarray, clipped: np.ndarray) -> np.ndarray:
     filled highlight (the sample's sun rim at -3 EV)."""
     import cv2
 
-    near = (rgb.max(axis=2) >= np.float32(1.0 - (NEAR_WHITE_CODES + 0.5) / 255.0)).astype(np.uint8)
+    near = (rgb.max(axis=2) >= near_white()).astype(np.uint8)
     count, labels = cv2.connectedComponents(near, connectivity=8)
     touching = np.zeros(count, dtype=bool)
     touching[labels[clipped]] = True
