@@ -15,7 +15,7 @@ at every :data:`~cevr_cli.exposure.FILL_EVS` step merge into (:func:`residual_li
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -264,19 +264,25 @@ class ResidualValidation:
     samples: dict[float, list[dict[str, np.ndarray]]]
 
 
-def make_residual_validation(radiance_maps: Sequence[np.ndarray], evs: Sequence[float], bank: ResponseBank,
-                             size: int = 256, cameras: int = 2, seed: int = 4321) -> ResidualValidation:
-    """Each view photographed by ``cameras`` cameras, 1 EV above the meter (so highlights clip)."""
-    samples: dict[float, list[dict[str, np.ndarray]]] = {float(ev): [] for ev in evs}
+def validation_cameras(radiance_maps: Sequence[np.ndarray], bank: ResponseBank, size: int, cameras: int, seed: int
+                       ) -> Iterator[tuple[np.ndarray, Response, Response, float, tuple[int, ...]]]:
+    """(view, true response, assumed response, scale, noise seed): each whole view photographed by ``cameras``
+    fixed cameras from the bank, 1 EV above the meter (so highlights clip); the validation of either objective."""
     views = [view for radiance in radiance_maps for view in scene_views(radiance, size)]
     for i, view in enumerate(views):
         for k in range(cameras):
-            rng = np.random.default_rng((seed, i, k))
-            true, assumed = bank.sample(rng)
-            scale = auto_exposure_scale(view) * 2.0
-            for ev in evs:
-                samples[float(ev)].append(residual_sample(view, float(ev), true, assumed, scale,
-                                                          np.random.default_rng((seed, i, k, 1))))
+            true, assumed = bank.sample(np.random.default_rng((seed, i, k)))
+            yield view, true, assumed, auto_exposure_scale(view) * 2.0, (seed, i, k, 1)
+
+
+def make_residual_validation(radiance_maps: Sequence[np.ndarray], evs: Sequence[float], bank: ResponseBank,
+                             size: int = 256, cameras: int = 2, seed: int = 4321) -> ResidualValidation:
+    """Each validation photo (:func:`validation_cameras`) at each of ``evs``."""
+    samples: dict[float, list[dict[str, np.ndarray]]] = {float(ev): [] for ev in evs}
+    for view, true, assumed, scale, noise in validation_cameras(radiance_maps, bank, size, cameras, seed):
+        for ev in evs:
+            samples[float(ev)].append(residual_sample(view, float(ev), true, assumed, scale,
+                                                      np.random.default_rng(noise)))
     return ResidualValidation(samples)
 
 
@@ -309,15 +315,10 @@ class ResidualLightValidation:
 
 def make_residual_light_validation(radiance_maps: Sequence[np.ndarray], bank: ResponseBank, size: int = 256,
                                    cameras: int = 2, seed: int = 4321) -> ResidualLightValidation:
-    """Each view photographed by ``cameras`` cameras 1 EV above the meter, as :func:`make_residual_validation`."""
-    samples = []
-    views = [view for radiance in radiance_maps for view in scene_views(radiance, size)]
-    for i, view in enumerate(views):
-        for k in range(cameras):
-            true, assumed = bank.sample(np.random.default_rng((seed, i, k)))
-            scale = auto_exposure_scale(view) * 2.0
-            samples.append(light_sample(view, true, assumed, scale, np.random.default_rng((seed, i, k, 1))))
-    return ResidualLightValidation(samples)
+    """Each validation photo (:func:`validation_cameras`, the same as :func:`make_residual_validation`'s)."""
+    return ResidualLightValidation([light_sample(view, true, assumed, scale, np.random.default_rng(noise))
+                                    for view, true, assumed, scale, noise
+                                    in validation_cameras(radiance_maps, bank, size, cameras, seed)])
 
 
 @torch.inference_mode()
