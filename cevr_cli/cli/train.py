@@ -15,7 +15,14 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..training.config import TrainConfig
-from ..vocabulary import CYCLE_SPLITS, MODEL_VARIANTS, RESIDUAL_OBJECTIVES, TRAIN_DIRECTIONS, TRAINING_PRECISIONS
+from ..vocabulary import (
+    CYCLE_SPLITS,
+    MODEL_VARIANTS,
+    RESIDUAL_LOSSES,
+    RESIDUAL_OBJECTIVES,
+    TRAIN_DIRECTIONS,
+    TRAINING_PRECISIONS,
+)
 from .common import DebugOpt, Device, JsonOpt, QuietOpt, choices, err, errors, out, say
 
 _CHOICES: dict[str, type[Enum]] = {
@@ -24,6 +31,7 @@ _CHOICES: dict[str, type[Enum]] = {
     "precision": choices("Precision", list(TRAINING_PRECISIONS)),
     "variant": choices("Variant", list(MODEL_VARIANTS)),
     "objective": choices("Objective", list(RESIDUAL_OBJECTIVES)),
+    "loss": choices("Loss", list(RESIDUAL_LOSSES)),
     "device": Device,
 }
 _PATHS = {"out", "init", "encoder_init", "dorf"}

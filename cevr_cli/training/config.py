@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..vocabulary import MODEL_VARIANTS, RESIDUAL_OBJECTIVES, TRAINING_PRECISIONS
+from ..vocabulary import MODEL_VARIANTS, RESIDUAL_LOSSES, RESIDUAL_OBJECTIVES, TRAINING_PRECISIONS
 
 
 def _described(what: str, names: dict[str, str]) -> str:
@@ -31,6 +31,7 @@ class TrainConfig:
     freeze_encoder: bool = _opt(False, "Keep the encoder (and its BatchNorm statistics) as initialised: fine-tune "
                                        "the decoder only (faster; for --init from a trained pair).")
     objective: str = _opt("frame", _described("Residual variants: what the loss scores", RESIDUAL_OBJECTIVES))
+    loss: str = _opt("pixel", _described("Residual variants: how errors are pooled", RESIDUAL_LOSSES))
     dorf: str | None = _opt(None, "cevr-residual: also train on the DoRF curves (dorf-201-crf.mat; needs scipy).")
     epochs: int = _opt(1250, "Epochs (the paper: 1250).", min=1)
     samples_per_epoch: int = _opt(48, "Random training pairs per epoch (VDS has 48 scenes).", min=1)

@@ -28,7 +28,14 @@ from ..model.config import get_config
 from ..model.device import resolve_precision
 from ..model.imagenet import init_encoder_from_vgg16
 from ..model.weights import ModelPair, load_pair, save_pair
-from ..vocabulary import CYCLE_SPLITS, MODEL_VARIANTS, RESIDUAL_OBJECTIVES, TRAIN_DIRECTIONS, TRAINING_PRECISIONS
+from ..vocabulary import (
+    CYCLE_SPLITS,
+    MODEL_VARIANTS,
+    RESIDUAL_LOSSES,
+    RESIDUAL_OBJECTIVES,
+    TRAIN_DIRECTIONS,
+    TRAINING_PRECISIONS,
+)
 from .config import TrainConfig
 from .distributed import ALONE, Rank, check_processes, environment_rank, launch, process_group
 from .pairs import SyntheticPairs, ValidationSet, make_validation
@@ -145,11 +152,11 @@ def train_step(
         if role == "residual" and cfg.objective == "light":
             loss, parts = residual_light_loss(model, {
                 k: v.to(device, memory_format=_memory_format(cfg)) if v.dim() == 4 else v.to(device)
-                for k, v in batch.items()})
+                for k, v in batch.items()}, cfg.loss)
         elif role == "residual":
             loss, parts = residual_loss(model, {k: v.to(device) if k == "s" else
                                                v.to(device, memory_format=_memory_format(cfg))
-                                               for k, v in batch.items()})
+                                               for k, v in batch.items()}, cfg.loss)
         else:
             image, target = (batch[k].to(device, memory_format=_memory_format(cfg)) for k in ("input", "target"))
             loss, parts = training_loss(model, image, target, batch["s"].to(device), cycle=cfg.cycle,
@@ -338,7 +345,7 @@ def check_config(cfg: TrainConfig) -> None:
             (:func:`~cevr_cli.training.distributed.check_processes`).
     """
     choices = {"direction": TRAIN_DIRECTIONS, "cycle_split": CYCLE_SPLITS, "precision": TRAINING_PRECISIONS,
-               "variant": MODEL_VARIANTS, "objective": RESIDUAL_OBJECTIVES}
+               "variant": MODEL_VARIANTS, "objective": RESIDUAL_OBJECTIVES, "loss": RESIDUAL_LOSSES}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(cfg, name)!r}: use one of {', '.join(allowed)}")
@@ -353,6 +360,9 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.objective == "light" and (get_config(cfg.variant).role != "residual" or cfg.direction != "dec"):
         raise UsageError(f"--objective light: only for a residual variant's darkening model (--variant "
                          f"cevr-residual --direction dec), not --variant {cfg.variant} --direction {cfg.direction}")
+    if cfg.loss != "pixel" and get_config(cfg.variant).role != "residual":
+        raise UsageError(f"--loss {cfg.loss}: only for a residual variant (--variant cevr-residual), not --variant "
+                         f"{cfg.variant}")
     if cfg.max_minutes is not None and not cfg.max_minutes > 0:  # NaN too
         raise UsageError(f"--max-minutes {cfg.max_minutes}: must be a positive number of minutes")
     check_processes(cfg.nproc, cfg.device)

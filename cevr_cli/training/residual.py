@@ -7,7 +7,8 @@ gammas, Eilertsen's sigmoid fits), noise, clipping, 8-bit quantisation and somet
 frame P_s is computed from the photo with the response the user would give cevr: the true curve (a known
 or calibrated response) or, for camera curves, half the time the generic camera prior (``--response
 camera``). The loss is L1 on the final frame against the exact rendering at s, over the pixels the network
-may change (weighted by w), so its whole capacity goes to what physics cannot do; the final frame is either
+may change (weighted by w), so its whole capacity goes to what physics cannot do (``--loss pixel``; ``--loss
+photo`` scores each photo's log mean squared error instead, :func:`pooled_error`); the final frame is either
 P_s + w (G_s - P_s) for one s (``--objective frame``) or, as inference makes darker frames since physics
 revision 3 (``--objective light``), the re-exposure R(min(2^s L, 1)) of the one light L that the network's frames
 at every :data:`~cevr_cli.exposure.FILL_EVS` step merge into (:func:`residual_light_frames`).
@@ -192,14 +193,41 @@ def residual_light_frames(model: torch.nn.Module, batch: dict[str, torch.Tensor]
     return lookup((light[:, None] / scales).clamp(0.0, 1.0), batch["encode"])
 
 
-def residual_light_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]
+def residual_light_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], loss: str = "pixel"
                         ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Mean absolute error of the darker frames made from one light (:func:`residual_light_frames`) over the pixels
-    the network may change (weighted by w), every FILL_EVS step alike."""
+    """The error of the darker frames made from one light (:func:`residual_light_frames`) over the pixels the
+    network may change (weighted by w), every FILL_EVS step alike, pooled by :func:`pooled_error`."""
     frames = residual_light_frames(model, batch)
-    weight = batch["weight"][:, None]
-    loss = (weight * (frames - batch["target"]).abs()).sum() / (3.0 * frames.shape[1] * weight.sum() + 1e-6)
-    return loss, {"rec": loss.item()}
+    value = pooled_error(frames - batch["target"], batch["weight"][:, None], loss)
+    return value, {"rec": value.item()}
+
+
+# ``--loss photo``: a photo's weighted pixels count as at least this many (a clip of a few pixels is not scored
+# as finely as a sky), and its mean squared error saturates below this (50 dB: no effort spent past exactness).
+PHOTO_MIN_PIXELS = 16.0
+PHOTO_MSE_FLOOR = 1e-5
+
+
+def pooled_error(error: torch.Tensor, weight: torch.Tensor, loss: str) -> torch.Tensor:
+    """One loss from the errors (B, ..., C, H, W) and their weights w (broadcastable, 1 channel).
+
+    ``pixel``: mean |error| over every weighted pixel of the batch alike. ``photo``: per photo, ln of the
+    w-weighted mean squared error (floored at :data:`PHOTO_MSE_FLOOR`), averaged over the photos, so that each
+    photo counts alike, as a mean PSNR over photos counts them (10 log10 MSE is this, scaled): a pixel-pooled
+    loss lets the large clipped skies of some photos set how brightly the small, barely clipped highlights of
+    others are filled. Photos with no weight are left out (zero loss, still connected to the graph, if all are).
+    """
+    weight = weight.expand_as(error)
+    if loss == "pixel":
+        return (weight * error.abs()).sum() / (weight.sum() + 1e-6)
+    dims = tuple(range(1, error.dim()))
+    mass = weight.sum(dims)
+    channels = error.shape[-3]
+    mse = (weight * error.square()).sum(dims) / torch.clamp(mass, min=PHOTO_MIN_PIXELS * channels)
+    scored = mass > 0
+    if not bool(scored.any()):
+        return (error * 0.0).sum()
+    return torch.log(mse[scored] + PHOTO_MSE_FLOOR).mean()
 
 
 class ResidualPairs(torch.utils.data.Dataset):
@@ -249,12 +277,13 @@ def residual_output(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> t
     return physics + weight * (model_out - physics)
 
 
-def residual_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Mean absolute error of the final frame over the pixels the residual may change (weighted by w)."""
+def residual_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], loss: str = "pixel"
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+    """The error of the final frame over the pixels the residual may change (weighted by w), pooled by
+    :func:`pooled_error`."""
     out = residual_output(model, batch)
-    weight = batch["weight"]
-    loss = (weight * (out - batch["target"]).abs()).sum() / (3.0 * weight.sum() + 1e-6)
-    return loss, {"rec": loss.item()}
+    value = pooled_error(out - batch["target"], batch["weight"], loss)
+    return value, {"rec": value.item()}
 
 
 @dataclass

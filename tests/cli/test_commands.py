@@ -344,6 +344,18 @@ def test_train_refuses_a_non_positive_time_limit_before_loading_data(tmp_path, v
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--loss", "mean"], "Invalid value for '--loss'"),
+    (["--variant", "cevr-tiny", "--loss", "photo"], "--loss photo: only for a residual variant"),
+])
+def test_train_refuses_a_loss_it_cannot_use_before_loading_data(tmp_path, extra, message):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "no-maps"), "-o", str(tmp_path / "run"),
+                                 "--device", "cpu", *extra], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("command", ["stack", "fuse"])
 def test_a_negative_megapixel_limit_is_refused(tmp_path, photos, weights, command):
     result = runner.invoke(app, [command, str(photos / "a.jpg"), "--weights", str(weights), "-o", str(tmp_path / "o"),

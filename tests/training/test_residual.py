@@ -12,11 +12,14 @@ from cevr_cli.response import SRGB, darktable_response, gamma_response
 from cevr_cli.training.camera import auto_exposure_scale
 from cevr_cli.training.loop import TrainConfig, run_training
 from cevr_cli.training.residual import (
+    PHOTO_MIN_PIXELS,
+    PHOTO_MSE_FLOOR,
     ResidualPairs,
     ResponseBank,
     light_sample,
     light_tensors,
     lookup,
+    pooled_error,
     residual_light_frames,
     residual_light_loss,
     response_tables,
@@ -163,3 +166,70 @@ def test_the_light_objective_is_refused_where_it_has_no_meaning(tmp_path, varian
                       direction=direction, objective="light")
     with pytest.raises(UsageError, match="--objective light"):
         run_training(cfg)
+
+
+def _errors_and_weights() -> tuple[torch.Tensor, torch.Tensor]:
+    """Two photos (B=2, 3x4x5): the first with a large weighted area of small errors, the second a small one of
+    large errors."""
+    rng = np.random.default_rng(3)
+    error = torch.from_numpy(rng.normal(0.0, 1.0, (2, 3, 4, 5)).astype(np.float32))
+    error[0] *= 0.01
+    weight = torch.zeros(2, 1, 4, 5)
+    weight[0, 0, :, :] = 1.0
+    weight[0, 0, 0, 0] = 0.5
+    weight[1, 0, 1:3, 1:3] = 1.0
+    return error, weight
+
+
+def test_pixel_pooling_is_the_weighted_mean_absolute_error():
+    error, weight = _errors_and_weights()
+    e, w = error.numpy().astype(np.float64), np.broadcast_to(weight.numpy(), error.shape)
+    expected = (w * np.abs(e)).sum() / w.sum()
+    assert pooled_error(error, weight, "pixel").item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_photo_pooling_is_the_mean_over_photos_of_their_log_mse():
+    error, weight = _errors_and_weights()
+    e, w = error.numpy().astype(np.float64), np.broadcast_to(weight.numpy(), error.shape)
+    per_photo = []
+    for i in range(2):
+        mse = (w[i] * e[i] ** 2).sum() / max(w[i].sum(), 3 * PHOTO_MIN_PIXELS)
+        per_photo.append(np.log(mse + PHOTO_MSE_FLOOR))
+    assert pooled_error(error, weight, "photo").item() == pytest.approx(np.mean(per_photo), rel=1e-5)
+    # 10 log10 MSE per photo, i.e. minus the mean PSNR, is the same loss scaled
+    assert 10 / np.log(10) * np.mean(per_photo) == pytest.approx(np.mean([10 * np.log10(np.exp(v)) for v in per_photo]))
+
+
+def test_photo_pooling_counts_each_photo_alike_pixel_pooling_counts_its_pixels():
+    """Doubling the first photo's weighted area leaves the per-photo loss unchanged (its mean error is the same)
+    and moves the pixel-pooled one towards that photo's error."""
+    error, weight = _errors_and_weights()
+    wide = torch.cat([error, error], dim=3)
+    wide_weight = torch.cat([weight, torch.cat([weight[:1], torch.zeros_like(weight[1:])])], dim=3)
+    # photo 0 now has twice the weighted pixels with the same errors; photo 1 the same as before
+    assert pooled_error(wide, wide_weight, "photo").item() == pytest.approx(
+        pooled_error(error, weight, "photo").item(), rel=1e-5)
+    assert pooled_error(wide, wide_weight, "pixel").item() < 0.9 * pooled_error(error, weight, "pixel").item()
+
+
+def test_photo_pooling_leaves_out_photos_without_weight_and_keeps_the_graph():
+    error, weight = _errors_and_weights()
+    error.requires_grad_(True)
+    only_first = weight.clone()
+    only_first[1] = 0.0
+    alone = pooled_error(error[:1], weight[:1], "photo")
+    assert pooled_error(error, only_first, "photo").item() == pytest.approx(alone.item(), rel=1e-6)
+    none = pooled_error(error, torch.zeros_like(weight), "photo")
+    none.backward()
+    assert none.item() == 0.0 and error.grad is not None
+
+
+def test_a_photo_loss_run_trains_and_is_refused_for_the_paper_role(tmp_path, scene_folder):
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "run"), direction="dec",
+                      variant="cevr-residual-tiny", loss="photo", epochs=1, samples_per_epoch=2, batch_size=2,
+                      crop=16, val_size=16, val_cameras=1, device="cpu")
+    assert run_training(cfg).iterations == {"dec": 1}
+    paper = TrainConfig(data=str(tmp_path / "missing"), out=str(tmp_path / "paper"), variant="cevr-tiny",
+                        loss="photo")
+    with pytest.raises(UsageError, match="--loss photo: only for a residual variant"):
+        run_training(paper)
