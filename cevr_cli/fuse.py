@@ -23,7 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from .batch import IN_PROCESS, BatchPolicy, BatchReport, Event, Job, Scale, discover_inputs, plan_outputs, run_batch
+from .batch import (
+    IN_PROCESS,
+    BatchPolicy,
+    BatchReport,
+    Event,
+    Job,
+    Scale,
+    discover_inputs,
+    nothing_found,
+    plan_outputs,
+    run_batch,
+)
 from .errors import UsageError
 from .exposure import ExposureModel, ModelSpec, batch_models
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
@@ -268,7 +279,8 @@ def run_fuse(
     """
     stack_folders, photos = find_fuse_sources(inputs, policy.recursive)
     if not stack_folders and not photos:
-        raise UsageError("nothing to fuse in " + ", ".join(str(p) for p in inputs))
+        deeper = 0 if policy.recursive else sum(map(len, find_fuse_sources(inputs, True)))
+        raise nothing_found("nothing to fuse", inputs, deeper)
     here, jobs_model, accelerator = batch_models(model, scale) if photos else (None, None, "cpu")
     plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs))
     if not policy.dry_run:

@@ -17,8 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .batch import IN_PROCESS, BatchPolicy, BatchReport, Event, Job, Scale, discover_inputs, plan_outputs, run_batch
-from .errors import UsageError
+from .batch import (
+    IN_PROCESS,
+    BatchPolicy,
+    BatchReport,
+    Event,
+    Job,
+    Scale,
+    discover_inputs,
+    nothing_found,
+    plan_outputs,
+    run_batch,
+)
 from .exposure import ExposureModel, ModelSpec, batch_models
 from .imaging import quantise
 from .io.atomic import check_writable
@@ -97,7 +107,8 @@ def run_stack(
     """
     photos = discover_inputs(list(inputs), recursive=policy.recursive)
     if not photos:
-        raise UsageError("no photos found in " + ", ".join(str(p) for p in inputs))
+        deeper = 0 if policy.recursive else len(discover_inputs(list(inputs), recursive=True))
+        raise nothing_found("no photos found", inputs, deeper)
     here, jobs_model, accelerator = batch_models(model, scale)  # a weights problem: one error, before any output
     plan = plan_outputs(photos, out_dir, roots=list(inputs))
     if not policy.dry_run:

@@ -18,7 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .batch import IN_PROCESS, BatchPolicy, BatchReport, Event, Job, Scale, discover_inputs, plan_outputs, run_batch
+from .batch import (
+    IN_PROCESS,
+    BatchPolicy,
+    BatchReport,
+    Event,
+    Job,
+    Scale,
+    discover_inputs,
+    nothing_found,
+    plan_outputs,
+    run_batch,
+)
 from .errors import OutputError, UsageError
 from .io.atomic import check_writable
 from .options import option, request_record, validate
@@ -126,7 +137,9 @@ def run_tonemap(
     """
     files = discover_inputs(list(inputs), recursive=policy.recursive, extensions=HDR_SUFFIXES)
     if not files:
-        raise UsageError("no .exr or .hdr files found in " + ", ".join(str(p) for p in inputs))
+        deeper = 0 if policy.recursive else len(discover_inputs(list(inputs), recursive=True,
+                                                                  extensions=HDR_SUFFIXES))
+        raise nothing_found("no .exr or .hdr files found", inputs, deeper)
     suffix = DISPLAY_FORMATS[options.image_format][0]
     plan = plan_outputs(files, out_dir, roots=list(inputs), name_format=f"{{name}}-{options.tmo}{suffix}")
     if not policy.dry_run:

@@ -215,6 +215,41 @@ def test_tonemap_command(tmp_path):
     assert (out / "x-reinhard-local.png").is_file()
 
 
+def test_tonemap_of_fuses_output_folder_says_to_add_r_and_r_finds_the_images(tmp_path):
+    """`cevr fuse` writes one folder per photo, so `cevr tonemap cevr-hdr/` finds nothing at the top: the error
+    counts what -r would find and names the flag; nothing is written; with -r every image is tone-mapped."""
+    from cevr_cli.io.hdrfile import write_exr
+
+    hdr = np.exp(np.random.default_rng(0).normal(0, 2, (20, 24, 3))).astype(np.float32)
+    for name in ("a", "b"):
+        (tmp_path / "hdr" / name).mkdir(parents=True)
+        write_exr(tmp_path / "hdr" / name / f"{name}.exr", hdr)
+    out = tmp_path / "ldr"
+    result = runner.invoke(app, ["tonemap", str(tmp_path / "hdr"), "-o", str(out)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert "no .exr or .hdr files found in" in result.output
+    assert "(2 in subfolders: add -r to search them)" in result.output
+    assert not out.exists()
+    result = runner.invoke(app, ["tonemap", str(tmp_path / "hdr"), "-r", "-o", str(out), "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["counts"] == {"done": 2}
+
+
+@pytest.mark.parametrize(("command", "lead"), [("stack", "no photos found"), ("fuse", "nothing to fuse")])
+def test_a_folder_with_photos_only_in_subfolders_says_to_add_r(tmp_path, photos, weights, command, lead):
+    empty_top = tmp_path / "shoot"
+    (empty_top / "day1").mkdir(parents=True)
+    (photos / "a.jpg").rename(empty_top / "day1" / "a.jpg")
+    result = runner.invoke(app, [command, str(empty_top), "--weights", str(weights), "-o", str(tmp_path / "o")],
+                           env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert f"{lead} in" in result.output and "(1 in subfolders: add -r to search them)" in result.output
+    nothing = tmp_path / "nothing"
+    nothing.mkdir()
+    result = runner.invoke(app, [command, str(nothing), "--weights", str(weights), "-o", str(tmp_path / "o")],
+                           env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and lead in result.output and "subfolders" not in result.output
+
+
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("cevr ")
