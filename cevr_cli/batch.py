@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import CevrError, InputError, OutputError, UsageError
+from .io.atomic import atomic_write_text
 from .io.lock import OutputLock
 from .vocabulary import HDR_SUFFIXES, PHOTO_SUFFIXES
 
@@ -176,6 +177,8 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
 # The keys under which markers list the files they complete: stack.json's images and contact sheet,
 # fuse.json's outputs.
 _MARKER_FILE_KEYS = ("files", "contact_sheet", "outputs")
+# What a marker's folder holds that earlier requests made and a redo kept (not part of its own request's outputs).
+_KEPT_KEY = "kept_from_earlier_requests"
 
 
 def _listed_names(recorded: Any) -> list[Any]:
@@ -366,18 +369,33 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
 
 
 def _carry_over(earlier: Path, partial: Path, marker: str) -> list[str]:
-    """Move into ``partial`` the files ``earlier``'s marker listed that ``partial`` does not hold; their names."""
+    """Move into ``partial`` what ``earlier`` holds that its marker listed (its request's outputs and what it had
+    kept itself, :data:`_KEPT_KEY`) and ``partial`` does not; record it under :data:`_KEPT_KEY` in ``partial``'s
+    marker, so that the next request keeps it too. A listed name inside a folder (``stack/stack.json``, the stack
+    ``fuse --keep-stack`` kept) carries the whole folder. Returns what was kept, folders as ``name/``."""
     try:
         listed = json.loads((earlier / marker).read_text())
     except (OSError, ValueError):
         return []
-    kept = []
-    for name in _listed_names(listed):
-        if isinstance(name, str) and "/" not in name and name != marker and (earlier / name).is_file() \
-                and not (partial / name).exists():
-            (earlier / name).rename(partial / name)
-            kept.append(name)
-    return kept
+    kept_names: list[str] = []
+    moved: set[str] = set()
+    carried = _listed_names(listed) + (listed.get(_KEPT_KEY, []) if isinstance(listed, dict) else [])
+    for name in carried:
+        if not isinstance(name, str) or name == marker or Path(name).is_absolute() or ".." in Path(name).parts:
+            continue
+        top = Path(name).parts[0]
+        if top not in moved:
+            if not (earlier / name).is_file() or (partial / top).exists():
+                continue
+            (earlier / top).rename(partial / top)
+            moved.add(top)
+        kept_names.append(name)
+    if kept_names:
+        manifest_path = partial / marker
+        manifest = json.loads(manifest_path.read_text())
+        manifest[_KEPT_KEY] = kept_names
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
+    return sorted(f"{top}/" if (partial / top).is_dir() else top for top in moved)
 
 
 def _new_partial(folder: Path) -> Path:

@@ -45,7 +45,7 @@ from .measure import MeasuredPhoto, read_measured, reads_linear
 from .provenance import provenance_record
 from .response import Response
 from .stack import PhotoPrefetcher, predict_stack
-from .stackdir import frame_key, is_stack_folder, read_stack_folder, save_stack_folder
+from .stackdir import STACK_MANIFEST, frame_key, is_stack_folder, read_stack_folder, save_stack_folder
 from .stage_options import FuseOptions
 from .values import ExposureStack, HDRImage
 from .vocabulary import HDR_FORMATS
@@ -53,6 +53,7 @@ from .vocabulary import HDR_FORMATS
 PathLike = str | os.PathLike[str]
 
 FUSE_MANIFEST = "fuse.json"
+KEPT_STACK = "stack"  # the subfolder of a fuse output where --keep-stack puts the photo's stack
 MERGE_METHOD = "Debevec & Malik 1997: cevr's response recovery (Eq. 3) and per-channel merge (Eq. 6)"
 MEASURED_METHOD = ("measured: the photo's light R^-1(x) through its response where it did not clip; clipped pixels "
                    "the model's light (the one every darker frame re-exposes; for a model of separate frames, their "
@@ -188,8 +189,10 @@ def write_crf_plot(path: PathLike, response: ResponseCurve, *, size: tuple[int, 
 
 
 def write_fused(folder: Path, name: str, hdr: HDRImage, options: FuseOptions, provenance: dict[str, Any],
-                request: dict[str, Any], evs: Sequence[float], started: float, merge: str = MERGE_METHOD) -> None:
-    """The HDR file, response curve, tone-mapped image and, last, ``fuse.json``."""
+                request: dict[str, Any], evs: Sequence[float], started: float, merge: str = MERGE_METHOD,
+                also_written: Sequence[str] = ()) -> None:
+    """The HDR file, response curve, tone-mapped image and, last, ``fuse.json``, which lists them and
+    ``also_written`` (the kept stack's manifest, ``stack/stack.json``)."""
     from .tonemap import tonemap_array_to_file
 
     hdr_path = folder / f"{name}.{options.hdr_format}"
@@ -207,6 +210,7 @@ def write_fused(folder: Path, name: str, hdr: HDRImage, options: FuseOptions, pr
         tonemap_array_to_file(hdr.radiance, ldr_path, options.tone_mapper, exif_bytes=hdr.source.exif_bytes,
                               icc_profile=hdr.source.icc_profile)
         written.append(ldr_path.name)
+    written += also_written
     manifest = {**provenance, "evs": [float(e) for e in evs], "outputs": written,
                 "hdr": {"format": options.hdr_format, "half": options.half, "compression": options.compression,
                         "encoding": "scene-linear Rec.709"},
@@ -323,9 +327,12 @@ class FuseJob:
                 hdr, merge, stack, how = fuse_photo(model, photo, options,
                                                     lambda ev: emit("ev", {"photo": source, "ev": ev}))
                 record = {**provenance_record(photo.source, model), **photo.record()}
+                kept_stack: list[str] = []
                 if stack is not None:
-                    save_stack_folder(folder / "stack", stack, {**record, "frames": how},
+                    save_stack_folder(folder / KEPT_STACK, stack, {**record, "frames": how},
                                       options.stack_options(photo.bits).request(model))
-                write_fused(folder, source.stem, hdr, options, record, self.request, options.evs, started, merge)
+                    kept_stack.append(f"{KEPT_STACK}/{STACK_MANIFEST}")
+                write_fused(folder, source.stem, hdr, options, record, self.request, options.evs, started, merge,
+                            kept_stack)
 
             yield job

@@ -190,6 +190,42 @@ def test_a_fuse_rerun_with_another_tmo_keeps_the_earlier_image_unless_overwritin
     assert sorted(p.name for p in (out / "a").iterdir()) == ["a-kimkautz.png", "a.exr", "fuse.json"]
 
 
+def test_fuse_reruns_keep_every_earlier_requests_outputs_and_the_kept_stack(tmp_path, photos):
+    """Three requests in a row: each keeps what all earlier ones made (the first one's image too, which the
+    second had kept) and the stack folder --keep-stack made; fuse.json lists its own outputs and, apart, what it
+    kept, so the same request again is complete; --overwrite keeps nothing."""
+    out = tmp_path / "hdr"
+    common = ["fuse", str(photos / "a.jpg"), "-o", str(out), "--model", "physics", "--evs", "-1,1"]
+    assert runner.invoke(app, [*common, "--tmo", "kimkautz", "-q"]).exit_code == 0
+    assert runner.invoke(app, [*common, "--tmo", "reinhard", "--keep-stack", "-q"]).exit_code == 0
+    frames = sorted(p.name for p in (out / "a" / "stack").iterdir())
+    third = runner.invoke(app, [*common, "--format", "hdr"], env={"COLUMNS": "300"})
+    assert third.exit_code == 0, third.output
+    assert "kept what it made that this request does not: a-kimkautz.png, a.exr, stack/" in third.output
+    assert sorted(p.name for p in (out / "a").iterdir()) == ["a-kimkautz.png", "a-reinhard.png", "a.exr", "a.hdr",
+                                                            "fuse.json", "stack"]
+    assert sorted(p.name for p in (out / "a" / "stack").iterdir()) == frames
+    manifest = json.loads((out / "a" / "fuse.json").read_text())
+    assert manifest["outputs"] == ["a.hdr", "a-reinhard.png"]
+    assert sorted(manifest["kept_from_earlier_requests"]) == ["a-kimkautz.png", "a.exr", "stack/stack.json"]
+    again = runner.invoke(app, [*common, "--format", "hdr", "--json"])
+    assert json.loads(again.stdout)["counts"] == {"skipped": 1}
+    assert runner.invoke(app, [*common, "--format", "hdr", "--overwrite", "-q"]).exit_code == 0
+    assert sorted(p.name for p in (out / "a").iterdir()) == ["a-reinhard.png", "a.hdr", "fuse.json"]
+
+
+def test_fuse_keep_stack_lists_the_stack_so_a_rerun_without_it_redoes(tmp_path, photos):
+    out = tmp_path / "hdr"
+    common = ["fuse", str(photos / "a.jpg"), "-o", str(out), "--model", "physics", "--evs", "-1,1", "--keep-stack"]
+    assert runner.invoke(app, [*common, "-q"]).exit_code == 0
+    assert json.loads((out / "a" / "fuse.json").read_text())["outputs"] == ["a.exr", "a-reinhard.png",
+                                                                           "stack/stack.json"]
+    (out / "a" / "stack" / "stack.json").unlink()  # a kept stack that lost its manifest is not complete
+    result = runner.invoke(app, [*common, "--json"])
+    assert json.loads(result.stdout)["counts"] == {"done": 1}
+    assert (out / "a" / "stack" / "stack.json").is_file()
+
+
 def test_fuse_reads_a_stack_folder(tmp_path, photos, weights):
     stacks = tmp_path / "stacks"
     assert runner.invoke(app, ["stack", str(photos / "a.jpg"), "-o", str(stacks), "--evs", "-2:2:1",
