@@ -379,9 +379,11 @@ def _carry_over(earlier: Path, partial: Path, marker: str) -> list[str]:
         return []
     kept_names: list[str] = []
     moved: set[str] = set()
-    carried = _listed_names(listed) + (listed.get(_KEPT_KEY, []) if isinstance(listed, dict) else [])
+    kept_before = listed.get(_KEPT_KEY) if isinstance(listed, dict) else None
+    carried = _listed_names(listed) + (kept_before if isinstance(kept_before, list) else [])
     for name in carried:
-        if not isinstance(name, str) or name == marker or Path(name).is_absolute() or ".." in Path(name).parts:
+        if not isinstance(name, str) or not Path(name).parts or name == marker or Path(name).is_absolute() \
+                or ".." in Path(name).parts:
             continue
         top = Path(name).parts[0]
         if top not in moved:

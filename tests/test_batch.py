@@ -121,6 +121,27 @@ def test_a_rerun_with_another_request_redoes_only_what_it_changes(tree, tmp_path
     assert all(json.loads((f / MARKER).read_text())["request"] == other for f in plan.values())
 
 
+@pytest.mark.parametrize("kept", [5, "x.png", ["", "/etc/passwd", "../escape.png", 7, None], {"a": 1}])
+def test_a_redo_that_keeps_earlier_outputs_survives_a_hostile_marker(tree, tmp_path, kept):
+    """A marker whose kept list is not a list of safe relative names keeps nothing from it and moves nothing
+    from outside the output folder; the redo itself completes."""
+    photo = tree / "b" / "IMG_0002.jpg"
+    plan = plan_outputs([photo], tmp_path / "out", roots=[tree / "b"])
+    folder = plan[photo]
+    folder.mkdir(parents=True)
+    (folder / "old.png").write_bytes(b"old")
+    (tmp_path / "escape.png").write_bytes(b"outside")
+    (folder / MARKER).write_text(json.dumps({"request": {"evs": [1.0]}, "outputs": ["old.png"],
+                                             "kept_from_earlier_requests": kept}))
+    request = {"evs": [2.0]}
+    report = run_batch(plan, job_writing(request=request), DEFAULT, marker=MARKER, request=request,
+                       keep_earlier=True)
+    assert report.counts() == {"done": 1}, report.items[0].message
+    assert sorted(p.name for p in folder.iterdir()) == ["image.png", "old.png", MARKER]
+    assert json.loads((folder / MARKER).read_text())["kept_from_earlier_requests"] == ["old.png"]
+    assert (tmp_path / "escape.png").read_bytes() == b"outside"
+
+
 def test_file_outputs_get_collision_free_names_and_resume(tree, tmp_path):
     photos = discover_inputs([tree], recursive=True)
     plan = plan_outputs(photos, tmp_path / "out", roots=[tree], name_format="{name}-done.txt")
