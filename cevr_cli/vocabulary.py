@@ -100,6 +100,8 @@ RESIDUAL_LOSSES = {
     "pixel": "L1 over every weighted pixel of the batch alike (large clipped skies dominate)",
     "photo": "each photo's log mean squared error (-PSNR), averaged over photos: every photo counts alike, as in "
              "a benchmark's mean PSNR, so a barely clipped overcast sky weighs as much as a sun",
+    "photo-chroma": "photo, plus each photo's log mean squared chroma error (the error less its mean over the "
+                    "channels), so that the highlights' hue counts as much as their brightness",
 }
 
 # `cevr bench`: dataset layouts and the paper's two stacks.

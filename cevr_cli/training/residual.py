@@ -223,11 +223,18 @@ def pooled_error(error: torch.Tensor, weight: torch.Tensor, loss: str) -> torch.
     dims = tuple(range(1, error.dim()))
     mass = weight.sum(dims)
     channels = error.shape[-3]
-    mse = (weight * error.square()).sum(dims) / torch.clamp(mass, min=PHOTO_MIN_PIXELS * channels)
+
+    def log_mse(values: torch.Tensor) -> torch.Tensor:
+        mse = (weight * values.square()).sum(dims) / torch.clamp(mass, min=PHOTO_MIN_PIXELS * channels)
+        return torch.log(mse + PHOTO_MSE_FLOOR)
+
     scored = mass > 0
     if not bool(scored.any()):
         return (error * 0.0).sum()
-    return torch.log(mse[scored] + PHOTO_MSE_FLOOR).mean()
+    per_photo = log_mse(error)
+    if loss == "photo-chroma":
+        per_photo = per_photo + log_mse(error - error.mean(dim=-3, keepdim=True))
+    return per_photo[scored].mean()
 
 
 class ResidualPairs(torch.utils.data.Dataset):

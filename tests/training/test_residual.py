@@ -200,6 +200,23 @@ def test_photo_pooling_is_the_mean_over_photos_of_their_log_mse():
     assert 10 / np.log(10) * np.mean(per_photo) == pytest.approx(np.mean([10 * np.log10(np.exp(v)) for v in per_photo]))
 
 
+def test_photo_chroma_pooling_adds_each_photos_log_chroma_mse():
+    """The chroma term by hand: the error less its mean over the channels; a grey error (equal in every channel)
+    adds nothing to it, a coloured one does."""
+    error, weight = _errors_and_weights()
+    e, w = error.numpy().astype(np.float64), np.broadcast_to(weight.numpy(), error.shape)
+    chroma = e - e.mean(axis=1, keepdims=True)
+    expected = []
+    for i in range(2):
+        mass = max(w[i].sum(), 3 * PHOTO_MIN_PIXELS)
+        expected.append(np.log((w[i] * e[i] ** 2).sum() / mass + PHOTO_MSE_FLOOR)
+                        + np.log((w[i] * chroma[i] ** 2).sum() / mass + PHOTO_MSE_FLOOR))
+    assert pooled_error(error, weight, "photo-chroma").item() == pytest.approx(np.mean(expected), rel=1e-5)
+    grey = error.mean(dim=1, keepdim=True).expand_as(error).contiguous()
+    assert pooled_error(grey, weight, "photo-chroma").item() == pytest.approx(
+        pooled_error(grey, weight, "photo").item() + np.log(PHOTO_MSE_FLOOR), rel=1e-5)
+
+
 def test_photo_pooling_counts_each_photo_alike_pixel_pooling_counts_its_pixels():
     """Doubling the first photo's weighted area leaves the per-photo loss unchanged (its mean error is the same)
     and moves the pixel-pooled one towards that photo's error."""
