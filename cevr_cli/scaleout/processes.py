@@ -15,6 +15,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from ..batch import BatchItemResult, Event, JobFactory, Task, clean_abandoned, r
 from ..errors import CevrError, InputError, WorkerError
 from . import forward_library_warnings, visible_gpus
 
+_REDELIVERY_SECONDS = 0.01  # a stop that landed where it could not be raised is sent again after this
 _STOP_SECONDS = 30.0  # how long a stopping worker may take to remove its partial output before it is killed
 
 
@@ -42,6 +44,18 @@ def worker_environment(slot: int, workers: int, accelerator: str, gpus: Sequence
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+def redeliver_interrupts(unraisable: Any) -> None:
+    """A worker's ``sys.unraisablehook``: the driver's stop (SIGTERM, raised as KeyboardInterrupt) that lands where
+    Python cannot raise (a weakref callback of the import system while the job imports a module, a ``__del__``)
+    would be printed as "Exception ignored ... Traceback" on the user's terminal and lost; it is sent again
+    instead, a moment later (from a timer thread: a signal sent from here would be handled inside this hook,
+    where it is lost again), to land in the worker's own code. Anything else goes to Python's default hook."""
+    if isinstance(unraisable.exc_type, type) and issubclass(unraisable.exc_type, KeyboardInterrupt):
+        threading.Timer(_REDELIVERY_SECONDS, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 @contextlib.contextmanager
@@ -69,6 +83,7 @@ def serve(conn: Connection, factory: JobFactory, env: dict[str, str]) -> None:
     """
     os.environ.update(env)  # before torch is imported: it reads the thread count and the visible GPUs then
     signal.signal(signal.SIGTERM, _interrupt)  # the driver stopping the batch: clean up as Ctrl-C does
+    sys.unraisablehook = redeliver_interrupts
     try:
         import cv2
 

@@ -8,7 +8,7 @@ import pytest
 from cevr_cli.batch import BatchPolicy, Scale, plan_outputs, run_batch
 from cevr_cli.errors import UsageError, WorkerError
 from cevr_cli.scaleout import local_workers
-from cevr_cli.scaleout.processes import worker_environment
+from cevr_cli.scaleout.processes import redeliver_interrupts, worker_environment
 from tests.scaleout_jobs import MARKER, BrokenJob, CopyJob, WarningJob, write_inputs
 
 pytestmark = pytest.mark.slow  # spawns Python processes
@@ -92,3 +92,46 @@ def test_worker_counts_and_environment(monkeypatch):
     assert env["CUDA_VISIBLE_DEVICES"] == "6"  # worker 1 on the second of them
     assert env["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 1) // 2))  # the cores split
     assert "CUDA_VISIBLE_DEVICES" not in worker_environment(0, 2, "cpu", [])
+
+
+STOP_INSIDE_A_CALLBACK = """
+import signal, sys, time, weakref
+from cevr_cli.scaleout.processes import _interrupt, redeliver_interrupts
+signal.signal(signal.SIGTERM, _interrupt)
+sys.unraisablehook = redeliver_interrupts
+class Module: pass
+def callback(ref):  # as the import system's module-lock callback when the driver's stop lands in it
+    raise KeyboardInterrupt
+try:
+    held = Module()
+    ref = weakref.ref(held, callback)
+    del held
+    time.sleep(5)
+    print("not stopped")
+except KeyboardInterrupt:
+    print("stopped")
+"""
+
+
+def test_a_stop_that_lands_in_a_callback_is_redelivered_not_printed():
+    """The driver's stop raised inside a weakref callback (where Python prints "Exception ignored" and a traceback,
+    and drops it) stops the worker in its own code instead, with nothing on stderr."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", STOP_INSIDE_A_CALLBACK], capture_output=True, text=True, timeout=60,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert done.stdout.strip() == "stopped", (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
+def test_other_unraisable_errors_go_to_pythons_own_hook(monkeypatch):
+    import sys
+    from types import SimpleNamespace
+
+    seen = []
+    monkeypatch.setattr(sys, "__unraisablehook__", seen.append)
+    error = SimpleNamespace(exc_type=ValueError, exc_value=ValueError("x"), exc_traceback=None, err_msg=None,
+                            object=None)
+    redeliver_interrupts(error)
+    assert seen == [error]
