@@ -14,24 +14,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..training.config import TrainConfig
-from ..vocabulary import (
-    CYCLE_SPLITS,
-    MODEL_VARIANTS,
-    RESIDUAL_LOSSES,
-    RESIDUAL_OBJECTIVES,
-    TRAIN_DIRECTIONS,
-    TRAINING_PRECISIONS,
-)
+from ..training.config import TrainConfig, vocabulary_fields
 from .common import DebugOpt, Device, JsonOpt, QuietOpt, choices, err, errors, out, say
 
 _CHOICES: dict[str, type[Enum]] = {
-    "direction": choices("Direction", TRAIN_DIRECTIONS),
-    "cycle_split": choices("CycleSplit", CYCLE_SPLITS),
-    "precision": choices("Precision", list(TRAINING_PRECISIONS)),
-    "variant": choices("Variant", list(MODEL_VARIANTS)),
-    "objective": choices("Objective", list(RESIDUAL_OBJECTIVES)),
-    "loss": choices("Loss", list(RESIDUAL_LOSSES)),
+    **{name: choices(name.title().replace("_", ""), allowed) for name, allowed in vocabulary_fields().items()},
     "device": Device,
 }
 _PATHS = {"out", "init", "encoder_init", "dorf"}

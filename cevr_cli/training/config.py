@@ -8,7 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..vocabulary import MODEL_VARIANTS, RESIDUAL_LOSSES, RESIDUAL_OBJECTIVES, TRAINING_PRECISIONS
+from ..vocabulary import (
+    CYCLE_SPLITS,
+    MODEL_VARIANTS,
+    RESIDUAL_LOSSES,
+    RESIDUAL_OBJECTIVES,
+    TRAIN_DIRECTIONS,
+    TRAINING_PRECISIONS,
+)
 
 
 def _described(what: str, names: dict[str, str]) -> str:
@@ -26,12 +33,15 @@ class TrainConfig:
     data: str | list[str] = _opt("", "Folder(s) of radiance maps (.exr/.hdr) to synthesise brackets from; "
                                      "repeat --data for several.")
     out: str = _opt("runs/cevr", "Output folder: checkpoints, log, and the weights pair.")
-    direction: str = _opt("both", "Train the EV-increase model (inc), the decrease model (dec), or both.")
-    variant: str = _opt("cevr", _described("Model variant", MODEL_VARIANTS))
+    direction: str = _opt("both", "Train the EV-increase model (inc), the decrease model (dec), or both.",
+                           choices=TRAIN_DIRECTIONS)
+    variant: str = _opt("cevr", _described("Model variant", MODEL_VARIANTS), choices=MODEL_VARIANTS)
     freeze_encoder: bool = _opt(False, "Keep the encoder (and its BatchNorm statistics) as initialised: fine-tune "
                                        "the decoder only (faster; for --init from a trained pair).")
-    objective: str = _opt("frame", _described("Residual variants: what the loss scores", RESIDUAL_OBJECTIVES))
-    loss: str = _opt("pixel", _described("Residual variants: how errors are pooled", RESIDUAL_LOSSES))
+    objective: str = _opt("frame", _described("Residual variants: what the loss scores", RESIDUAL_OBJECTIVES),
+                           choices=RESIDUAL_OBJECTIVES)
+    loss: str = _opt("pixel", _described("Residual variants: how errors are pooled", RESIDUAL_LOSSES),
+                      choices=RESIDUAL_LOSSES)
     dorf: str | None = _opt(None, "cevr-residual: also train on the DoRF curves (dorf-201-crf.mat; needs scipy).")
     epochs: int = _opt(1250, "Epochs (the paper: 1250).", min=1)
     samples_per_epoch: int = _opt(48, "Random training pairs per epoch (VDS has 48 scenes).", min=1)
@@ -42,7 +52,8 @@ class TrainConfig:
     t_mult: int = _opt(2, "Cosine warm restarts: cycle length multiplier.", min=1)
     cycle: bool = _opt(True, "Cycle loss (Eq. 4); --no-cycle for the ablation.")
     cycle_weight: float = _opt(0.1, "Weight of the cycle loss (Eq. 5).")
-    cycle_split: str = _opt("random", "random = a ~ U[0,1] (paper, Eq. 4); half = s/2 (released code).")
+    cycle_split: str = _opt("random", "random = a ~ U[0,1] (paper, Eq. 4); half = s/2 (released code).",
+                             choices=CYCLE_SPLITS)
     continuous_steps: bool = _opt(False, "Sample s uniformly in (0, 3] instead of integer steps.")
     max_long_side: int = _opt(1024, "Radiance maps are downscaled to this long side on load.", min=64)
     val_size: int = _opt(256, "Validation images are size x size (the paper's protocol: 256).", min=8)
@@ -60,8 +71,13 @@ class TrainConfig:
     nproc: int = _opt(1, "Training processes on this machine (DistributedDataParallel: one per GPU, NCCL; or "
                          "several on the CPU, gloo); --batch-size is per process. Under torchrun leave it out.",
                       min=1)
-    precision: str = _opt("auto", _described("Training arithmetic", TRAINING_PRECISIONS))
+    precision: str = _opt("auto", _described("Training arithmetic", TRAINING_PRECISIONS), choices=TRAINING_PRECISIONS)
     channels_last: bool = _opt(True, "channels_last memory format (faster convolutions on CPU and GPU).")
+
+
+def vocabulary_fields() -> dict[str, list[str]]:
+    """The options that take one of a vocabulary's names (field metadata ``choices``): name -> allowed values."""
+    return {f.name: list(f.metadata["choices"]) for f in fields(TrainConfig) if "choices" in f.metadata}
 
 
 def config_fields() -> list[tuple[str, Any, Any, dict[str, Any]]]:

@@ -28,15 +28,7 @@ from ..model.config import get_config
 from ..model.device import resolve_precision
 from ..model.imagenet import init_encoder_from_vgg16
 from ..model.weights import ModelPair, load_pair, save_pair
-from ..vocabulary import (
-    CYCLE_SPLITS,
-    MODEL_VARIANTS,
-    RESIDUAL_LOSSES,
-    RESIDUAL_OBJECTIVES,
-    TRAIN_DIRECTIONS,
-    TRAINING_PRECISIONS,
-)
-from .config import TrainConfig
+from .config import TrainConfig, vocabulary_fields
 from .distributed import ALONE, Rank, check_processes, environment_rank, launch, process_group
 from .pairs import SyntheticPairs, ValidationSet, make_validation
 from .residual import (
@@ -344,9 +336,7 @@ def check_config(cfg: TrainConfig) -> None:
         UsageError: an unknown choice, a non-positive count or time limit, or processes that cannot run
             (:func:`~cevr_cli.training.distributed.check_processes`).
     """
-    choices = {"direction": TRAIN_DIRECTIONS, "cycle_split": CYCLE_SPLITS, "precision": TRAINING_PRECISIONS,
-               "variant": MODEL_VARIANTS, "objective": RESIDUAL_OBJECTIVES, "loss": RESIDUAL_LOSSES}
-    for name, allowed in choices.items():
+    for name, allowed in vocabulary_fields().items():
         if getattr(cfg, name) not in allowed:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(cfg, name)!r}: use one of {', '.join(allowed)}")
     for name in ("epochs", "samples_per_epoch", "batch_size", "t0", "t_mult", "val_size", "val_cameras",
