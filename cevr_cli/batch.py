@@ -73,6 +73,20 @@ def nothing_found(lead: str, inputs: Sequence[Path], in_subfolders: int) -> Usag
     return UsageError(text)
 
 
+def discover_batch_inputs(inputs: Sequence[Path], recursive: bool, lead: str,
+                          extensions: Sequence[str] = PHOTO_SUFFIXES) -> list[Path]:
+    """:func:`discover_inputs`, or, when it finds nothing, :func:`nothing_found` with what ``-r`` would find.
+
+    Raises:
+        UsageError: nothing to work on.
+    """
+    found = discover_inputs(list(inputs), recursive=recursive, extensions=extensions)
+    if not found:
+        deeper = 0 if recursive else len(discover_inputs(list(inputs), recursive=True, extensions=extensions))
+        raise nothing_found(lead, inputs, deeper)
+    return found
+
+
 def _relative_key(path: Path, roots: Sequence[Path]) -> Path:
     resolved = path.resolve()
     for root in roots:

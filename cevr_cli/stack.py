@@ -24,8 +24,7 @@ from .batch import (
     Event,
     Job,
     Scale,
-    discover_inputs,
-    nothing_found,
+    discover_batch_inputs,
     plan_outputs,
     run_batch,
 )
@@ -105,10 +104,7 @@ def run_stack(
 
     ``model``: loaded, or a :class:`ModelSpec` (needed when ``scale`` asks for workers, which load their own).
     """
-    photos = discover_inputs(list(inputs), recursive=policy.recursive)
-    if not photos:
-        deeper = 0 if policy.recursive else len(discover_inputs(list(inputs), recursive=True))
-        raise nothing_found("no photos found", inputs, deeper)
+    photos = discover_batch_inputs(inputs, policy.recursive, "no photos found")
     here, jobs_model, accelerator = batch_models(model, scale)  # a weights problem: one error, before any output
     plan = plan_outputs(photos, out_dir, roots=list(inputs))
     if not policy.dry_run:

@@ -25,8 +25,7 @@ from .batch import (
     Event,
     Job,
     Scale,
-    discover_inputs,
-    nothing_found,
+    discover_batch_inputs,
     plan_outputs,
     run_batch,
 )
@@ -135,11 +134,7 @@ def run_tonemap(
     Names are collision-free as for every batch: ``a/x.exr`` and ``b/x.exr`` give ``a__x_exr-...`` and
     ``b__x_exr-...``. An image made by another request (another ``--gamma``...) is redone.
     """
-    files = discover_inputs(list(inputs), recursive=policy.recursive, extensions=HDR_SUFFIXES)
-    if not files:
-        deeper = 0 if policy.recursive else len(discover_inputs(list(inputs), recursive=True,
-                                                                  extensions=HDR_SUFFIXES))
-        raise nothing_found("no .exr or .hdr files found", inputs, deeper)
+    files = discover_batch_inputs(inputs, policy.recursive, "no .exr or .hdr files found", HDR_SUFFIXES)
     suffix = DISPLAY_FORMATS[options.image_format][0]
     plan = plan_outputs(files, out_dir, roots=list(inputs), name_format=f"{{name}}-{options.tmo}{suffix}")
     if not policy.dry_run:
