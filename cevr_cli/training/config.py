@@ -42,6 +42,9 @@ class TrainConfig:
                            choices=RESIDUAL_OBJECTIVES)
     loss: str = _opt("pixel", _described("Residual variants: how errors are pooled", RESIDUAL_LOSSES),
                       choices=RESIDUAL_LOSSES)
+    highlight_exposures: float = _opt(0.0, "Residual darkening: share of samples exposed so that the brightest 2% "
+                                           "of the view lie 1-1.6x white (highlights barely clipped, as highlight-"
+                                           "weighted metering leaves them), not -0.5..+2 EV from the meter.")
     dorf: str | None = _opt(None, "cevr-residual: also train on the DoRF curves (dorf-201-crf.mat; needs scipy).")
     epochs: int = _opt(1250, "Epochs (the paper: 1250).", min=1)
     samples_per_epoch: int = _opt(48, "Random training pairs per epoch (VDS has 48 scenes).", min=1)

@@ -224,7 +224,8 @@ def train_direction(
     data: SyntheticPairs | ResidualPairs
     if model.config.role == "residual":
         data = ResidualPairs(train_maps, direction, ResponseBank.default(cfg.dorf), crop=cfg.crop,
-                             samples_per_epoch=cfg.samples_per_epoch, seed=cfg.seed, objective=cfg.objective)
+                             samples_per_epoch=cfg.samples_per_epoch, seed=cfg.seed, objective=cfg.objective,
+                             highlight_exposures=cfg.highlight_exposures)
     else:
         data = SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
                               seed=cfg.seed, continuous_steps=cfg.continuous_steps)
@@ -353,6 +354,11 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.loss != "pixel" and get_config(cfg.variant).role != "residual":
         raise UsageError(f"--loss {cfg.loss}: only for a residual variant (--variant cevr-residual), not --variant "
                          f"{cfg.variant}")
+    if not 0.0 <= cfg.highlight_exposures <= 1.0:  # NaN too
+        raise UsageError(f"--highlight-exposures {cfg.highlight_exposures}: must be a share from 0 to 1")
+    if cfg.highlight_exposures > 0 and get_config(cfg.variant).role != "residual":
+        raise UsageError(f"--highlight-exposures: only for a residual variant (--variant cevr-residual), not "
+                         f"--variant {cfg.variant}")
     if cfg.max_minutes is not None and not cfg.max_minutes > 0:  # NaN too
         raise UsageError(f"--max-minutes {cfg.max_minutes}: must be a positive number of minutes")
     check_processes(cfg.nproc, cfg.device)

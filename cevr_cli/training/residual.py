@@ -237,16 +237,33 @@ def pooled_error(error: torch.Tensor, weight: torch.Tensor, loss: str) -> torch.
     return per_photo[scored].mean()
 
 
+# highlight_exposure_scale: the brightest HIGHLIGHT_SHARE of a patch's pixels (their largest channel) lie at least
+# this many times white, between the bounds drawn uniformly
+HIGHLIGHT_SHARE = 0.02
+HIGHLIGHT_OVER_WHITE = (1.0, 1.6)
+
+
+def highlight_exposure_scale(radiance: np.ndarray, over_white: float) -> float:
+    """The scale that puts the light at the patch's top :data:`HIGHLIGHT_SHARE` quantile (largest channel) at
+    ``over_white`` x white: highlights clipped barely, as a camera metering for the highlights (or a photographer
+    exposing to the right) leaves them. The meter-relative exposures alone rarely do: a clipped sky they make lies
+    far above white, and a network trained on them fills a barely clipped overcast sky 1.2-1.4x too bright."""
+    top = float(np.quantile(radiance.max(axis=-1), 1.0 - HIGHLIGHT_SHARE))
+    return over_white / max(top, 1e-9)
+
+
 class ResidualPairs(torch.utils.data.Dataset):
     """Random residual-training samples, ``samples_per_epoch`` per epoch, reproducible by (seed, epoch, index).
 
-    Darkening samples are exposed -0.5 to +2 EV from the meter so that most views clip somewhere.
+    Darkening samples are exposed -0.5 to +2 EV from the meter so that most views clip somewhere; a share
+    ``highlight_exposures`` of them instead by :func:`highlight_exposure_scale`, their highlights barely clipped.
     """
 
     def __init__(self, radiance_maps: list[np.ndarray], direction: str, bank: ResponseBank, *, crop: int = 128,
                  samples_per_epoch: int = 48, seed: int = 0, jpeg_probability: float = 0.2,
-                 objective: str = "frame") -> None:
+                 objective: str = "frame", highlight_exposures: float = 0.0) -> None:
         self.maps, self.direction, self.bank = radiance_maps, direction, bank
+        self.highlight_exposures = highlight_exposures
         self.crop, self.samples_per_epoch, self.seed = crop, samples_per_epoch, seed
         self.jpeg_probability = jpeg_probability
         self.objective = objective
@@ -267,6 +284,9 @@ class ResidualPairs(torch.utils.data.Dataset):
         else:
             s, offset = float(rng.uniform(0.0, 3.0)), float(rng.uniform(-3.0, 0.5))
         scale = auto_exposure_scale(patch) * 2.0**offset
+        # drawn only when asked for, so that runs without it keep their samples
+        if self.direction == "dec" and self.highlight_exposures > 0 and rng.random() < self.highlight_exposures:
+            scale = highlight_exposure_scale(patch, float(rng.uniform(*HIGHLIGHT_OVER_WHITE)))
         jpeg = int(rng.integers(70, 96)) if rng.random() < self.jpeg_probability else None
         if self.objective == "light":
             return light_tensors(light_sample(patch, true, assumed, scale, rng, jpeg))

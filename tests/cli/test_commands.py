@@ -418,8 +418,11 @@ def test_train_refuses_a_non_positive_time_limit_before_loading_data(tmp_path, v
 @pytest.mark.parametrize(("extra", "message"), [
     (["--loss", "mean"], "Invalid value for '--loss'"),
     (["--variant", "cevr-tiny", "--loss", "photo"], "--loss photo: only for a residual variant"),
+    (["--variant", "cevr-tiny", "--highlight-exposures", "0.3"], "--highlight-exposures: only for a residual variant"),
+    (["--variant", "cevr-residual", "--highlight-exposures", "1.5"], "--highlight-exposures 1.5: must be a share"),
+    (["--variant", "cevr-residual", "--highlight-exposures", "nan"], "--highlight-exposures nan: must be a share"),
 ])
-def test_train_refuses_a_loss_it_cannot_use_before_loading_data(tmp_path, extra, message):
+def test_train_refuses_a_residual_option_it_cannot_use_before_loading_data(tmp_path, extra, message):
     result = runner.invoke(app, ["train", "--data", str(tmp_path / "no-maps"), "-o", str(tmp_path / "run"),
                                  "--device", "cpu", *extra], env={"COLUMNS": "200"})
     assert result.exit_code == 2, result.output

@@ -12,10 +12,13 @@ from cevr_cli.response import SRGB, darktable_response, gamma_response
 from cevr_cli.training.camera import auto_exposure_scale
 from cevr_cli.training.loop import TrainConfig, run_training
 from cevr_cli.training.residual import (
+    HIGHLIGHT_OVER_WHITE,
+    HIGHLIGHT_SHARE,
     PHOTO_MIN_PIXELS,
     PHOTO_MSE_FLOOR,
     ResidualPairs,
     ResponseBank,
+    highlight_exposure_scale,
     light_sample,
     light_tensors,
     lookup,
@@ -250,3 +253,29 @@ def test_a_photo_loss_run_trains_and_is_refused_for_the_paper_role(tmp_path, sce
                         loss="photo")
     with pytest.raises(UsageError, match="--loss photo: only for a residual variant"):
         run_training(paper)
+
+
+def test_a_highlight_exposure_puts_the_top_share_of_the_view_just_above_white():
+    # 1000 pixels whose largest channels are 1..1000 (one channel each): numpy's linear quantile at 0.98 is
+    # 1 + 0.98 x 999 = 980.02, which the scale puts at 1.3 x white
+    radiance = np.zeros((1000, 3), np.float32)
+    radiance[np.arange(1000), np.arange(1000) % 3] = np.arange(1, 1001)
+    scale = highlight_exposure_scale(radiance.reshape(10, 100, 3), 1.3)
+    assert scale == pytest.approx(1.3 / 980.02)
+    assert HIGHLIGHT_SHARE == 0.02 and HIGHLIGHT_OVER_WHITE == (1.0, 1.6)
+
+
+def test_highlight_exposed_samples_clip_what_the_share_and_bounds_say():
+    # every 32 px crop of an 8 px-periodic map holds each of the values 1..64 16 times: the top 2 % begin at
+    # q = 63 (the 0.98 quantile of the 1024 sorted values, between the 1003rd and 1004th, both 63), so at
+    # q x 1.0 .. 1.6 of white the values from q / 1.6 = 39.4 (40..64: 25 of 64) down to 63 (63, 64: 2 of 64) clip
+    tile = np.arange(1, 65, dtype=np.float32).reshape(8, 8)
+    radiance = np.repeat(np.tile(tile, (8, 8))[..., None], 3, axis=-1)
+    values = np.repeat(np.arange(1, 65), 16)
+    assert np.quantile(values, 0.98) == 63.0
+    data = ResidualPairs([radiance], "dec", ResponseBank((SRGB,)), crop=32, samples_per_epoch=16,
+                         jpeg_probability=0.0, highlight_exposures=1.0)
+    shares = [float((data[i]["clipped"][0] > 0.5).float().mean()) for i in range(16)]
+    # a sensor's noise moves a value next to the threshold across it: one value's 16 pixels at most
+    assert all(2 / 64 - 1 / 64 <= share <= 25 / 64 + 1 / 64 for share in shares), shares
+    assert max(shares) - min(shares) > 4 / 64, shares  # the bounds are drawn, not fixed
