@@ -7,9 +7,11 @@ reads it as sRGB, not as that camera's JPEG (:func:`cevr_cli.response.choose_res
 
 from __future__ import annotations
 
+import io
 import math
 import re
-from collections.abc import Mapping
+import struct
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +28,16 @@ _EXIF_IFD = 0x8769
 XMP_TAG = 700  # IFD0's XMP packet (TIFF; Adobe XMP Specification Part 3)
 _EXIF_TAGS = {"ExposureTime": 0x829A, "FNumber": 0x829D, "ISO": 0x8827, "DateTimeOriginal": 0x9003,
               "ExposureBiasValue": 0x9204, "LensModel": 0xA434}
+# Canon CR3 (ISO base media file format): the uuid box inside moov that holds the metadata boxes, of which CMT1 is
+# a TIFF structure whose IFD0 is the photo's IFD0 and CMT2 one whose IFD0 is its EXIF IFD (L. Clevy, "Describing
+# the Canon Raw v3 (CR3) file format", github.com/lclevy/canon_cr3; P. Harvey, ExifTool's Canon uuid tags)
+CR3_BRAND = b"ftypcrx "
+CR3_METADATA_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
+# Fujifilm RAF: a big-endian header, this magic first, then at 0x54 the offset and length of a JPEG preview that
+# carries the photo's EXIF (archiveteam's "Fujifilm RAF"); the camera's name at 0x1C (32 bytes) when it has none
+RAF_MAGIC = b"FUJIFILMCCD-RAW "
+_RAF_CAMERA, _RAF_PREVIEW = slice(0x1C, 0x3C), slice(0x54, 0x5C)
+_CONTAINER_LIMIT = 64 << 20  # bytes of metadata (a CMT box, RAF's preview) read at most: a corrupt length is not
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # stack.json's record that its frames' EXIF says their exposure (reexposed_exif), so that a reader can undo it
 FRAME_EXPOSURE = "EXIF ExposureTime x 2^EV, ExposureBiasValue + EV"
@@ -273,6 +285,97 @@ def read_tiff_exif(path: str | Path) -> ExifInfo | None:
         exposure_time=_ratio(sub.get("ExposureTime")), f_number=_ratio(sub.get("FNumber")),
         iso=_number(sub.get("ISOSpeedRatings")),
         datetime_original=_text(sub.get("DateTimeOriginal") or ifd0["DateTime"]), software=_text(ifd0["Software"]))
+
+
+def read_raw_container_exif(path: str | Path) -> ExifInfo | None:
+    """EXIF of the camera RAW containers that are not TIFF-structured (:func:`read_tiff_exif` reads the others):
+    Canon CR3 (:func:`read_cr3_exif`) and Fujifilm RAF (:func:`read_raf_exif`), told apart by their first bytes;
+    None for any other file, or one whose metadata cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+            if head == RAF_MAGIC:
+                return read_raf_exif(fh)
+            if head[4:12] == CR3_BRAND:
+                return read_cr3_exif(fh)
+    except (OSError, ValueError, struct.error):
+        return None
+    return None
+
+
+def _boxes(fh: Any, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, payload start, box end) of the ISO base media boxes between ``start`` and ``end`` (ISO/IEC
+    14496-12, 4.2: a 32-bit size, 1 = a 64-bit size follows the type, 0 = to the end); stops at a size that
+    does not fit."""
+    position = start
+    while position + 8 <= end:
+        fh.seek(position)
+        size, kind = struct.unpack(">I4s", fh.read(8))
+        payload = position + 8
+        if size == 1:
+            size, payload = struct.unpack(">Q", fh.read(8))[0], payload + 8
+        elif size == 0:
+            size = end - position
+        if size < payload - position or position + size > end:
+            return
+        yield kind, payload, position + size
+        position += size
+
+
+def _read_box(fh: Any, payload: int, end: int) -> bytes:
+    if end - payload > _CONTAINER_LIMIT:
+        raise ValueError("metadata box too large")
+    fh.seek(payload)
+    return fh.read(end - payload)
+
+
+def read_cr3_exif(fh: Any) -> ExifInfo | None:
+    """EXIF of a Canon CR3 (an open binary file): IFD0 from its CMT1 box (make, model, date, software), the EXIF
+    IFD from CMT2 (exposure, aperture, ISO, capture date, lens); None without them."""
+    from PIL import Image
+
+    size = fh.seek(0, io.SEEK_END)
+    tables: dict[bytes, Any] = {}
+    for kind, payload, end in _boxes(fh, 0, size):
+        if kind != b"moov":
+            continue
+        for inner, inner_payload, inner_end in _boxes(fh, payload, end):
+            fh.seek(inner_payload)
+            if inner != b"uuid" or fh.read(16) != CR3_METADATA_UUID:
+                continue
+            for name, box_payload, box_end in _boxes(fh, inner_payload + 16, inner_end):
+                if name in (b"CMT1", b"CMT2"):
+                    tables[name] = Image.Exif()
+                    tables[name].load(_read_box(fh, box_payload, box_end))
+    if not tables:
+        return None
+    ifd0, sub = tables.get(b"CMT1", {}), tables.get(b"CMT2", {})
+    return ExifInfo(
+        camera_make=_text(ifd0.get(_TAGS["Make"])), camera_model=_text(ifd0.get(_TAGS["Model"])),
+        lens=_text(sub.get(_EXIF_TAGS["LensModel"])), exposure_time=_number(sub.get(_EXIF_TAGS["ExposureTime"])),
+        f_number=_number(sub.get(_EXIF_TAGS["FNumber"])), iso=_number(sub.get(_EXIF_TAGS["ISO"])),
+        datetime_original=_text(sub.get(_EXIF_TAGS["DateTimeOriginal"]) or ifd0.get(_TAGS["DateTime"])),
+        software=_text(ifd0.get(SOFTWARE_TAG)))
+
+
+def read_raf_exif(fh: Any) -> ExifInfo | None:
+    """EXIF of a Fujifilm RAF (an open binary file) from its JPEG preview; where the preview has none, the camera's
+    name from the header (make FUJIFILM)."""
+    from PIL import Image, UnidentifiedImageError
+
+    fh.seek(0)
+    header = fh.read(_RAF_PREVIEW.stop)
+    offset, length = struct.unpack(">II", header[_RAF_PREVIEW])
+    try:
+        preview = _read_box(fh, offset, offset + length)
+        with Image.open(io.BytesIO(preview)) as im:
+            exif = im.getexif()
+            if exif:
+                return exif_from_pillow(exif)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        pass
+    model = _text(header[_RAF_CAMERA])
+    return ExifInfo(camera_make="FUJIFILM", camera_model=model) if model else None
 
 
 def read_exif(path: str | Path) -> ExifInfo | None:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .exif import ExifInfo, read_tiff_exif
+from .exif import ExifInfo, read_raw_container_exif, read_tiff_exif
 
 # LibRaw's orientation codes (sizes.flip) as numpy rotations: 3 = 180, 5 = 90 CCW, 6 = 90 CW.
 _FLIPS = {0: 0, 3: 2, 5: 1, 6: 3}
@@ -94,10 +94,10 @@ def check_pixel_data(path: Path, raw: Any) -> None:
 
 
 def raw_exif(path: Path, raw: Any) -> ExifInfo:
-    """What a RAW file says about its capture: the EXIF of its TIFF structure (camera, date, exposure, lens),
-    completed by what LibRaw parsed (exposure, date, lens) for the facts it lacks or where the file is not
-    TIFF-structured (CR3, RAF ...). Orientation 1: the RAW readers turn the pixels upright."""
-    tiff = read_tiff_exif(path) or ExifInfo()
+    """What a RAW file says about its capture: the EXIF of its TIFF structure (camera, date, exposure, lens), or
+    of the containers that are not TIFF-structured (CR3's metadata boxes, RAF's preview), completed by what LibRaw
+    parsed (exposure, date, lens) for the facts they lack. Orientation 1: the RAW readers turn the pixels upright."""
+    tiff = read_tiff_exif(path) or read_raw_container_exif(path) or ExifInfo()
     other, when = raw.other, raw.other.timestamp
     return replace(
         tiff, orientation=1,

@@ -1,9 +1,12 @@
 """EXIF facts and the EXIF cevr writes (cevr_cli/io/exif.py)."""
 
+import math
+
 import pytest
 from PIL import Image
 
 from cevr_cli.io.exif import reexposed_exif
+from tests.raw_containers import CR3_EXIF, CR3_IFD0, box, jpeg_with_exif, raf_header, tiff_ifd, write_cr3
 
 EXIF_IFD, EXPOSURE_TIME, F_NUMBER, ISO, EXPOSURE_BIAS = 0x8769, 0x829A, 0x829D, 0x8827, 0x9204
 
@@ -95,3 +98,57 @@ def test_a_tiff_sources_xmp_packet_does_not_travel_into_a_frame():
     exif.get_ifd(EXIF_IFD)[EXPOSURE_TIME] = 1 / 100
     frame, sub = parsed(reexposed_exif(exif.tobytes(), -1.0))
     assert 700 not in frame and float(sub[EXPOSURE_TIME]) == pytest.approx(1 / 200)
+
+
+def test_a_cr3s_metadata_boxes_give_its_camera_and_exposure(tmp_path):
+    from cevr_cli.io.exif import read_raw_container_exif
+
+    path = write_cr3(tmp_path / "IMG_0001.CR3", box(b"CMT1", tiff_ifd(CR3_IFD0)) + box(b"CMT2", tiff_ifd(CR3_EXIF)))
+    exif = read_raw_container_exif(path)
+    assert (exif.camera_make, exif.camera_model, exif.lens) == ("Canon", "Canon EOS R6", "RF24-105mm F4 L IS USM")
+    assert (exif.exposure_time, exif.f_number, exif.iso) == (0.004, 2.8, 800)
+    assert exif.datetime_original == "2024:05:01 10:11:10"
+    assert exif.exposure_value() == pytest.approx(math.log2(2.8**2 / 0.004) - 3)
+
+
+def test_a_cr3_with_other_boxes_or_a_broken_length_gives_nothing_or_what_it_can(tmp_path):
+    from cevr_cli.io.exif import read_raw_container_exif
+
+    other_uuid = write_cr3(tmp_path / "a.cr3", box(b"CMT1", tiff_ifd(CR3_IFD0)), uuid=bytes(16))
+    assert read_raw_container_exif(other_uuid) is None
+    only_ifd0 = write_cr3(tmp_path / "b.cr3", box(b"CMT1", tiff_ifd(CR3_IFD0)))
+    exif = read_raw_container_exif(only_ifd0)
+    assert exif.camera_model == "Canon EOS R6" and exif.exposure_time is None
+    assert exif.datetime_original == "2024:05:01 10:11:12"  # IFD0's DateTime when no EXIF IFD says otherwise
+    truncated = tmp_path / "c.cr3"
+    truncated.write_bytes(only_ifd0.read_bytes()[:60])  # moov's length runs past the end
+    assert read_raw_container_exif(truncated) is None
+
+
+def test_a_rafs_preview_gives_its_exif_and_else_the_header_its_camera(tmp_path):
+    from cevr_cli.io.exif import read_raw_container_exif
+
+    ifd0 = [(0x010F, 2, "FUJIFILM"), (0x0110, 2, "X-T4"), (0x0132, 2, "2023:11:02 08:09:10")]
+    preview = jpeg_with_exif(tiff_ifd(ifd0))
+    path = tmp_path / "DSCF0001.RAF"
+    path.write_bytes(raf_header("X-T4", 0x94, len(preview)) + preview + bytes(64))
+    exif = read_raw_container_exif(path)
+    assert (exif.camera_make, exif.camera_model, exif.datetime_original) == ("FUJIFILM", "X-T4", "2023:11:02 08:09:10")
+
+    bare = jpeg_with_exif(None)
+    path.write_bytes(raf_header("X100V", 0x94, len(bare)) + bare)
+    exif = read_raw_container_exif(path)
+    assert (exif.camera_make, exif.camera_model, exif.exposure_time) == ("FUJIFILM", "X100V", None)
+
+    for length in (len(bare) + 4096, 0xFFFFFFF0):  # a preview past the end of the file, one past any sense
+        path.write_bytes(raf_header("X100V", 0x94, length) + bare)
+        assert read_raw_container_exif(path).camera_model == "X100V"
+
+
+def test_other_files_are_not_raw_containers(tmp_path):
+    from cevr_cli.io.exif import read_raw_container_exif
+
+    jpeg = tmp_path / "a.jpg"
+    jpeg.write_bytes(jpeg_with_exif(tiff_ifd([(0x010F, 2, "Canon")])))
+    assert read_raw_container_exif(jpeg) is None
+    assert read_raw_container_exif(tmp_path / "missing.cr3") is None

@@ -124,6 +124,26 @@ def test_libraw_completes_what_a_raw_without_tiff_structure_says(tmp_path):
     assert raw_exif(path, raw).datetime_original is None
 
 
+def test_a_cr3s_own_metadata_comes_first_and_libraw_fills_the_rest(tmp_path):
+    """Make and model come only from the container (LibRaw's parse of them is not in rawpy); what the CR3's boxes
+    lack (here its EXIF IFD: exposure, lens) LibRaw gives."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from cevr_cli.io.raw import raw_exif
+    from tests.raw_containers import CR3_IFD0, box, tiff_ifd, write_cr3
+
+    path = write_cr3(tmp_path / "IMG_0002.CR3", box(b"CMT1", tiff_ifd(CR3_IFD0)))
+    raw = SimpleNamespace(other=SimpleNamespace(shutter_speed=np.float32(1 / 60), aperture=np.float32(4.0),
+                                                iso_speed=np.float32(400), timestamp=datetime(2030, 1, 1)),
+                          lens=SimpleNamespace(model="RF 50mm"))
+    exif = raw_exif(path, raw)
+    assert (exif.camera_make, exif.camera_model, exif.datetime_original) == (
+        "Canon", "Canon EOS R6", "2024:05:01 10:11:12")
+    assert (exif.exposure_time, exif.f_number, exif.iso, exif.lens, exif.orientation) == (
+        0.0166667, 4.0, 400, "RF 50mm", 1)
+
+
 def test_a_portrait_raw_is_turned_upright_as_libraw_turns_it(tmp_path):
     """The linear reader read LibRaw's orientation after postprocess(user_flip=0), which zeroes it: portrait
     RAWs came out lying on their side (and their outputs' EXIF says orientation 1)."""
