@@ -136,6 +136,9 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     except InputError:
         raise
     except UnidentifiedImageError:
+        sample = _tiff_sample_type(path)  # Pillow reads no 3-channel float TIFF, which tifffile names
+        if sample is not None:
+            raise InputError(path, unsupported_sample(sample)) from None
         raise InputError(path, "not an image (unrecognised format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         reason = " ".join(str(exc).split())  # one line: libheif's messages end in a newline
@@ -179,8 +182,27 @@ def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
     if data is None:
         raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
     if data.dtype not in (np.uint8, np.uint16):
-        raise InputError(path, f"unsupported sample type {data.dtype} (8- or 16-bit integer images only)")
+        raise InputError(path, unsupported_sample(str(data.dtype)))
     return data, 8 if data.dtype == np.uint8 else 16
+
+
+def unsupported_sample(sample: str) -> str:
+    """Why a photo of that sample type is refused; floating point is scene-linear HDR, for `cevr tonemap`."""
+    reason = f"unsupported sample type {sample} (8- or 16-bit integer images only)"
+    if sample.startswith("float"):
+        reason += "; a floating-point image is already HDR: save it as OpenEXR for `cevr tonemap`"
+    return reason
+
+
+def _tiff_sample_type(path: Path) -> str | None:
+    """The sample type (numpy's name) of a TIFF's first image, None for a file tifffile cannot parse."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return str(tif.pages.first.dtype)
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
+        return None
 
 
 def _opencv_codes(path: Path) -> np.ndarray | None:

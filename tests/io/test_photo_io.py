@@ -118,6 +118,23 @@ def test_bad_files_give_one_clear_reason(tmp_path, kind, reason):
     assert str(path) in message and reason in message and "\n" not in message
 
 
+@pytest.mark.parametrize("channels", [3, 1])
+def test_a_floating_point_tiff_is_named_as_hdr_not_as_an_unknown_format(tmp_path, channels):
+    """Pillow reads no 3-channel float TIFF (it said 'not an image'); a 1-channel one it reads and OpenCV
+    decodes as float32: both get the same reason."""
+    import tifffile
+
+    path = tmp_path / "merged.tif"
+    if channels == 3:
+        tifffile.imwrite(path, np.full((32, 48, 3), 2.5, np.float32), photometric="rgb")
+    else:
+        tifffile.imwrite(path, np.full((32, 48), 2.5, np.float32))
+    with pytest.raises(InputError) as info:
+        read_photo(path)
+    assert str(info.value) == (f"{path}: unsupported sample type float32 (8- or 16-bit integer images only); a "
+                               "floating-point image is already HDR: save it as OpenEXR for `cevr tonemap`")
+
+
 def test_write_ldr_carries_exif_and_icc_and_resets_orientation(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6
