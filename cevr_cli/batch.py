@@ -65,8 +65,8 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
 
 def nothing_found(lead: str, inputs: Sequence[Path], in_subfolders: int) -> UsageError:
     """The one-line error of a batch with nothing to do: ``lead`` ("no photos found"), the inputs, and, when a
-    search of their subfolders (``-r``) would find some (``in_subfolders``), how many and the flag that finds them:
-    a fuse output folder holds one folder per photo, so ``cevr tonemap cevr-hdr/`` needs ``-r``."""
+    search of their subfolders (``-r``) would find some (``in_subfolders``), how many and the flag that finds them
+    (photos sorted into a folder per day, say)."""
     text = f"{lead} in " + ", ".join(str(p) for p in inputs)
     if in_subfolders:
         text += f" ({in_subfolders} in subfolders: add -r to search them)"

@@ -48,11 +48,10 @@ from .stack import PhotoPrefetcher, predict_stack
 from .stackdir import STACK_MANIFEST, frame_key, is_stack_folder, read_stack_folder, save_stack_folder
 from .stage_options import FuseOptions
 from .values import ExposureStack, HDRImage
-from .vocabulary import HDR_FORMATS
+from .vocabulary import FUSE_MANIFEST, HDR_FORMATS
 
 PathLike = str | os.PathLike[str]
 
-FUSE_MANIFEST = "fuse.json"
 KEPT_STACK = "stack"  # the subfolder of a fuse output where --keep-stack puts the photo's stack
 MERGE_METHOD = "Debevec & Malik 1997: cevr's response recovery (Eq. 3) and per-channel merge (Eq. 6)"
 MEASURED_METHOD = ("measured: the photo's light R^-1(x) through its response where it did not clip; clipped pixels "

@@ -32,7 +32,7 @@ from .batch import (
 from .errors import OutputError, UsageError
 from .io.atomic import check_writable
 from .options import option, request_record, validate
-from .vocabulary import DISPLAY_FORMATS, DISPLAY_GAMMA, HDR_SUFFIXES, TONE_MAPPERS
+from .vocabulary import DISPLAY_FORMATS, DISPLAY_GAMMA, FUSE_MANIFEST, HDR_SUFFIXES, TONE_MAPPERS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -125,16 +125,30 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
                           gamma=options.gamma, srgb=options.srgb, request=request_record(options))
 
 
+def with_fuse_folders(inputs: Sequence[Path], recursive: bool) -> list[Path]:
+    """``inputs`` and, after each folder that holds the output folders of `cevr fuse` (one per photo, each with its
+    :data:`FUSE_MANIFEST`), those folders: `cevr tonemap cevr-hdr/` takes fuse's output as it is, as `cevr fuse`
+    takes stack's. Other subfolders are searched only with ``recursive``, which finds these anyway."""
+    expanded: list[Path] = []
+    for item in map(Path, inputs):
+        expanded.append(item)
+        if item.is_dir() and not recursive:
+            expanded += sorted(p for p in item.iterdir()
+                               if not p.name.startswith(".") and (p / FUSE_MANIFEST).is_file())
+    return expanded
+
+
 def run_tonemap(
     inputs: Sequence[Path], out_dir: Path, options: TonemapOptions, policy: BatchPolicy,
     on_event: Callable[[str, Any], None] | None = None, scale: Scale = IN_PROCESS,
 ) -> BatchReport:
-    """Tone-map every .exr/.hdr found in ``inputs`` into ``out_dir/<name>-<tmo>.<ext>``.
+    """Tone-map every .exr/.hdr found in ``inputs`` (:func:`with_fuse_folders`) into ``out_dir/<name>-<tmo>.<ext>``.
 
     Names are collision-free as for every batch: ``a/x.exr`` and ``b/x.exr`` give ``a__x_exr-...`` and
     ``b__x_exr-...``. An image made by another request (another ``--gamma``...) is redone.
     """
-    files = discover_batch_inputs(inputs, policy.recursive, "no .exr or .hdr files found", HDR_SUFFIXES)
+    files = discover_batch_inputs(with_fuse_folders(inputs, policy.recursive), policy.recursive,
+                                  "no .exr or .hdr files found", HDR_SUFFIXES)
     suffix = DISPLAY_FORMATS[options.image_format][0]
     plan = plan_outputs(files, out_dir, roots=list(inputs), name_format=f"{{name}}-{options.tmo}{suffix}")
     if not policy.dry_run:

@@ -34,6 +34,8 @@ def format_for_bits(bits: int) -> str:
 # HDR outputs: OpenEXR (half or float) or Radiance RGBE.
 HDR_FORMATS = ("exr", "hdr")
 HDR_SUFFIXES = tuple(f".{name}" for name in HDR_FORMATS)
+# The record `cevr fuse` writes last in each photo's output folder; `cevr tonemap` knows such folders by it.
+FUSE_MANIFEST = "fuse.json"
 EXR_COMPRESSIONS = ("zip", "zips", "piz", "dwaa", "rle", "none")
 # Display images: container -> (suffix, bits per channel).
 DISPLAY_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "jpg": (".jpg", 8), "tiff": (".tif", 16)}

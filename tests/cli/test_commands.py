@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import cv2
 import numpy as np
@@ -251,9 +252,9 @@ def test_tonemap_command(tmp_path):
     assert (out / "x-reinhard-local.png").is_file()
 
 
-def test_tonemap_of_fuses_output_folder_says_to_add_r_and_r_finds_the_images(tmp_path):
-    """`cevr fuse` writes one folder per photo, so `cevr tonemap cevr-hdr/` finds nothing at the top: the error
-    counts what -r would find and names the flag; nothing is written; with -r every image is tone-mapped."""
+def test_tonemap_of_images_only_in_plain_subfolders_says_to_add_r_and_r_finds_them(tmp_path):
+    """Subfolders that `cevr fuse` did not write (no fuse.json) are searched only with -r: the error counts what
+    -r would find and names the flag; nothing is written; with -r every image is tone-mapped."""
     from cevr_cli.io.hdrfile import write_exr
 
     hdr = np.exp(np.random.default_rng(0).normal(0, 2, (20, 24, 3))).astype(np.float32)
@@ -268,6 +269,23 @@ def test_tonemap_of_fuses_output_folder_says_to_add_r_and_r_finds_the_images(tmp
     assert not out.exists()
     result = runner.invoke(app, ["tonemap", str(tmp_path / "hdr"), "-r", "-o", str(out), "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["counts"] == {"done": 2}
+
+
+def test_tonemap_takes_fuses_output_folder_as_it_is(tmp_path, photos):
+    """The folders `cevr fuse` wrote (one per photo, each with its fuse.json) are tone-mapped without -r, named as
+    -r names them; a folder beside them that fuse did not write is still searched only with -r."""
+    hdr = tmp_path / "hdr"
+    result = runner.invoke(app, ["fuse", str(photos), "-o", str(hdr), "--model", "physics", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["counts"] == {"done": 2}, result.output
+    (hdr / "other").mkdir()
+    shutil.copy(hdr / "a" / "a.exr", hdr / "other" / "x.exr")
+    out = tmp_path / "ldr"
+    result = runner.invoke(app, ["tonemap", str(hdr), "-o", str(out), "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["counts"] == {"done": 2}, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a__a-reinhard.png", "b__b-reinhard.png"]
+    result = runner.invoke(app, ["tonemap", str(hdr), "-r", "-o", str(out), "--json"])
+    assert json.loads(result.stdout)["counts"] == {"done": 1, "skipped": 2}, result.output
+    assert (out / "other__x-reinhard.png").is_file()
 
 
 @pytest.mark.parametrize(("command", "lead"), [("stack", "no photos found"), ("fuse", "nothing to fuse")])
