@@ -32,18 +32,13 @@ class SourceMetadata:
     translucent: float = 0.0  # fraction of pixels the dropped alpha channel made not fully opaque
 
     def warnings(self) -> list[str]:
-        """Everything a user should know about the source: unknown exposure, unconverted colour space,
-        transparency dropped."""
+        """What changed the pixels cevr works on and the user should know: an unconverted colour space,
+        transparency dropped. (An unknown absolute exposure is not one: no output depends on it, and the
+        manifests record ``source_ev100`` null; a folder of exported PNGs got one warning per file for it.)"""
         colour = self.colour.warning() if self.colour is not None else None
         alpha = (f"alpha channel dropped ({self.translucent:.1%} of the pixels were not opaque: they show their "
                  "stored colour)") if self.translucent else None
-        return self.exposure_warnings() + [text for text in (colour, alpha) if text]
-
-    def exposure_warnings(self) -> list[str]:
-        """Why the photo's absolute exposure (EV100) is unknown, if it is."""
-        missing = self.exif.missing_exposure_fields() if self.exif is not None else ["exposure_time", "f_number",
-                                                                                     "iso"]
-        return [f"no EXIF {', '.join(missing)}: the photo's absolute exposure (EV100) is unknown"] if missing else []
+        return [text for text in (colour, alpha) if text]
 
     def to_json(self) -> dict[str, Any]:
         return {

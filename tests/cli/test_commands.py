@@ -309,14 +309,15 @@ def test_version():
     assert result.exit_code == 0 and result.output.startswith("cevr ")
 
 
-def test_missing_exposure_exif_is_warned_not_silently_zero(tmp_path, photos, weights):
+def test_missing_exposure_exif_is_recorded_as_unknown_not_zero_and_not_warned(tmp_path, photos, weights):
+    """No output depends on the absolute exposure: a photo without it (every exported PNG) is recorded with EV100
+    null, never 0, and gets no warning line."""
     out = tmp_path / "out"
     result = runner.invoke(app, ["stack", str(photos / "a.jpg"), "-o", str(out), "--evs", "1",
                                  "--weights", str(weights)])
-    assert result.exit_code == 0
-    assert "warning:" in result.output and "EV100" in result.output
+    assert result.exit_code == 0 and "warning:" not in result.output, result.output
     manifest = json.loads((out / "a" / "stack.json").read_text())
-    assert manifest["source_ev100"] is None and manifest["warnings"]
+    assert manifest["source_ev100"] is None and manifest["exif"] is None and manifest["warnings"] == []
 
 
 @pytest.mark.parametrize("via_stack_folder", [False, True])
@@ -521,7 +522,9 @@ def test_names_that_look_like_rich_markup_are_printed_as_they_are(tmp_path):
     photos = tmp_path / "photos"
     (photos / "a[").mkdir(parents=True)
     (photos / "a[" / "b].jpg").write_bytes(b"not a jpeg")
-    cv2.imwrite(str(photos / "x[bold]y.png"), np.full((16, 16, 3), 128, np.uint8))
+    translucent = np.full((16, 16, 4), 128, np.uint8)
+    translucent[:4, :, 3] = 0  # a dropped alpha channel that hid something: a warning naming the photo
+    cv2.imwrite(str(photos / "x[bold]y.png"), translucent)
     result = runner.invoke(app, ["stack", str(photos), "-r", "-o", str(tmp_path / "out"), "--model", "physics",
                                  "--evs", "-1,1"])
     assert result.exit_code == 1, result.output

@@ -86,6 +86,7 @@ def test_provenance_records_the_source_colour_space(tmp_path) -> None:
     assert record == {"source_colour_space": "Display P3 (phone)", "colour_conversion": CONVERTED}
     assert ColourSpace.from_json(record) == ColourSpace("Display P3 (phone)", CONVERTED)
     assert ColourSpace.from_json(None) is None
-    assert photo_source(read_photo(path)).warnings() == ["no EXIF exposure_time, f_number, iso: the photo's "
-                                                         "absolute exposure (EV100) is unknown"]
+    # converted, opaque: nothing to warn about (no EXIF exposure is recorded as source_ev100 null, not warned)
+    source = photo_source(read_photo(path))
+    assert source.warnings() == [] and source.to_json()["source_ev100"] is None
 
