@@ -277,6 +277,17 @@ def test_evs_come_from_exif_when_not_given(tmp_path):
     assert result.record()["files"] == ["f0.png", "f1.png", "f2.png"]
 
 
+def test_cevrs_own_16_bit_tiff_frames_give_their_evs_from_their_xmp(tmp_path):
+    """16-bit TIFF stack frames carry their exposure in XMP only (no EXIF IFD): read back, a bracket of them needs
+    no --evs (cevr's frames at -2..+2 EV of a photo at 1/100 s say 1/400 .. 1/25 s: stops from the first frame)."""
+    photo = write_bracket(tmp_path / "shot", evs=(0,))[0]
+    result = runner.invoke(app, ["stack", str(photo), "-o", str(tmp_path / "stack"), "--evs", "-2:2:1", "--format",
+                                 "tiff", "--model", "physics", "-q"])
+    assert result.exit_code == 0, result.output
+    frames = sorted((tmp_path / "stack" / "f0").glob("*.tif"))
+    assert calibrate(frames).evs == pytest.approx((0.0, 1.0, 2.0, 3.0, 4.0), abs=1e-3)
+
+
 def test_install_puts_the_profile_where_auto_finds_it(tmp_path, monkeypatch):
     monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
     frames = write_bracket(tmp_path / "bracket")

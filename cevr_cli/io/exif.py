@@ -12,7 +12,7 @@ import math
 import re
 import struct
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ CR3_METADATA_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
 # carries the photo's EXIF (archiveteam's "Fujifilm RAF"); the camera's name at 0x1C (32 bytes) when it has none
 RAF_MAGIC = b"FUJIFILMCCD-RAW "
 _RAF_CAMERA, _RAF_PREVIEW = slice(0x1C, 0x3C), slice(0x54, 0x5C)
+_XMP_LIMIT = 1 << 20  # bytes: an XMP packet larger than this is not read for exposure facts
 _CONTAINER_LIMIT = 64 << 20  # bytes of metadata (a CMT box, RAF's preview) read at most: a corrupt length is not
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # stack.json's record that its frames' EXIF says their exposure (reexposed_exif), so that a reader can undo it
@@ -243,10 +244,51 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _xmp_property(packet: str, name: str) -> str | None:
+    """One simple property of an XMP packet, as an attribute (``exif:ExposureTime="1/200"``) or an element
+    (``<exif:ExposureTime>1/200</exif:ExposureTime>``), the two forms of XMP Part 1's RDF serialisation."""
+    from xml.sax.saxutils import unescape
+
+    found = re.search(rf'\b{name}="([^"]*)"|<{name}>([^<]*)</{name}>', packet)
+    return unescape(found.group(1) if found.group(1) is not None else found.group(2)).strip() if found else None
+
+
+def exposure_from_xmp(packet: bytes | None) -> ExifInfo:
+    """The exposure facts of an XMP packet's EXIF schemas (XMP Part 2: ``exif:``, CIPA's ``exifEX:``), as
+    :func:`exposure_xmp` writes them into 16-bit TIFF outputs and Adobe's software into its exports: exposure
+    time, f-number, ISO, capture date (ISO 8601 -> EXIF's format) and lens. Read by pattern, not by an XML parser:
+    the packet is the file's, and five flat properties are all that is wanted."""
+    if not packet or len(packet) > _XMP_LIMIT:
+        return ExifInfo()
+    text = packet.decode("utf-8", "replace")
+
+    def rational(name: str) -> float | None:
+        value = _xmp_property(text, name)
+        try:
+            return _number(float(Fraction(value))) if value else None
+        except (ValueError, ZeroDivisionError):
+            return None
+
+    iso = re.search(r"<exif:ISOSpeedRatings>\s*<rdf:Seq>\s*<rdf:li>\s*(\d+)", text)
+    date = re.match(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?",
+                    _xmp_property(text, "exif:DateTimeOriginal") or "")
+    return ExifInfo(
+        exposure_time=rational("exif:ExposureTime"), f_number=rational("exif:FNumber"),
+        iso=_number(iso.group(1)) if iso else rational("exifEX:PhotographicSensitivity"),
+        datetime_original=(f"{date[1]}:{date[2]}:{date[3]} {date[4]}:{date[5]}:{date[6] or '00'}" if date else None),
+        lens=_text(_xmp_property(text, "exifEX:LensModel") or _xmp_property(text, "aux:Lens")))
+
+
 def exif_from_pillow(exif: Any) -> ExifInfo:
-    """Build :class:`ExifInfo` from a Pillow ``Image.Exif`` mapping."""
+    """Build :class:`ExifInfo` from a Pillow ``Image.Exif`` mapping; in a TIFF without an EXIF IFD (cevr's 16-bit
+    outputs), the exposure facts of its XMP packet (:func:`exposure_from_xmp`)."""
     sub = exif.get_ifd(_EXIF_IFD) if hasattr(exif, "get_ifd") else {}
     orientation = exif.get(ORIENTATION_TAG, 1)
+    xmp = exif.get(XMP_TAG)
+    if not sub and isinstance(xmp, bytes):
+        return replace(exposure_from_xmp(xmp), camera_make=_text(exif.get(_TAGS["Make"])),
+                       camera_model=_text(exif.get(_TAGS["Model"])), software=_text(exif.get(SOFTWARE_TAG)),
+                       orientation=int(orientation) if isinstance(orientation, int) and 1 <= orientation <= 8 else 1)
     return ExifInfo(
         camera_make=_text(exif.get(_TAGS["Make"])),
         camera_model=_text(exif.get(_TAGS["Model"])),

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -152,3 +153,46 @@ def test_other_files_are_not_raw_containers(tmp_path):
     jpeg.write_bytes(jpeg_with_exif(tiff_ifd([(0x010F, 2, "Canon")])))
     assert read_raw_container_exif(jpeg) is None
     assert read_raw_container_exif(tmp_path / "missing.cr3") is None
+
+
+# An XMP packet as Adobe's software writes one (XMP Part 1's RDF: some properties as attributes, some as
+# elements), with an entity in the lens name
+ADOBE_XMP = (
+    '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+    ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+    '  <rdf:Description rdf:about="" xmlns:exif="http://ns.adobe.com/exif/1.0/"\n'
+    '    xmlns:aux="http://ns.adobe.com/exif/1.0/aux/" exif:ExposureTime="1/640" exif:FNumber="56/10"\n'
+    '    exif:DateTimeOriginal="2023-08-14T18:42:07.25+02:00" aux:Lens="EF 24-70mm f/2.8L &amp; hood">\n'
+    '   <exif:ISOSpeedRatings>\n    <rdf:Seq>\n     <rdf:li>320</rdf:li>\n    </rdf:Seq>\n   </exif:ISOSpeedRatings>\n'
+    '  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>').encode()
+
+
+def test_an_xmp_packets_exposure_facts_are_read_in_either_form():
+    from cevr_cli.io.exif import exposure_from_xmp
+
+    facts = exposure_from_xmp(ADOBE_XMP)
+    assert (facts.exposure_time, facts.f_number, facts.iso) == (1 / 640, 5.6, 320)
+    assert facts.datetime_original == "2023:08:14 18:42:07" and facts.lens == "EF 24-70mm f/2.8L & hood"
+    as_elements = ADOBE_XMP.replace(b'exif:FNumber="56/10"', b"").replace(
+        b"</rdf:Description>", b"<exif:FNumber>4/1</exif:FNumber></rdf:Description>")
+    assert exposure_from_xmp(as_elements).f_number == 4.0
+    nothing = exposure_from_xmp(b'<x:xmpmeta exif:ExposureTime="1/0" exif:FNumber="wide"/>')
+    assert (nothing.exposure_time, nothing.f_number, nothing.iso, nothing.datetime_original) == (None,) * 4
+    assert exposure_from_xmp(None).exposure_time is None
+
+
+def test_a_tiff_without_an_exif_ifd_gives_its_xmp_exposure(tmp_path):
+    """cevr's 16-bit TIFF outputs (tifffile writes no EXIF IFD) say their exposure in XMP only; a bracket of them
+    is one `cevr calibrate` can take without --evs."""
+    import tifffile
+
+    from cevr_cli.io.exif import read_exif
+
+    path = tmp_path / "frame.tif"
+    tifffile.imwrite(path, np.zeros((8, 8, 3), np.uint16), photometric="rgb",
+                     extratags=[(271, "s", 0, "Testmaker", True), (272, "s", 0, "Testcam 1", True),
+                                (700, "B", len(ADOBE_XMP), ADOBE_XMP, True)])
+    facts = read_exif(path)
+    assert (facts.camera_make, facts.camera_model, facts.exposure_time, facts.iso) == (
+        "Testmaker", "Testcam 1", 1 / 640, 320)
+    assert facts.exposure_value() == pytest.approx(math.log2(5.6**2 * 640) - math.log2(3.2))
