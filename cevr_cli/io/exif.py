@@ -286,8 +286,10 @@ def exif_from_pillow(exif: Any) -> ExifInfo:
     orientation = exif.get(ORIENTATION_TAG, 1)
     xmp = exif.get(XMP_TAG)
     if not sub and isinstance(xmp, bytes):
-        return replace(exposure_from_xmp(xmp), camera_make=_text(exif.get(_TAGS["Make"])),
+        facts = exposure_from_xmp(xmp)
+        return replace(facts, camera_make=_text(exif.get(_TAGS["Make"])),
                        camera_model=_text(exif.get(_TAGS["Model"])), software=_text(exif.get(SOFTWARE_TAG)),
+                       datetime_original=facts.datetime_original or _text(exif.get(_TAGS["DateTime"])),
                        orientation=int(orientation) if isinstance(orientation, int) and 1 <= orientation <= 8 else 1)
     return ExifInfo(
         camera_make=_text(exif.get(_TAGS["Make"])),
