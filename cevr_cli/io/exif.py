@@ -38,7 +38,7 @@ CR3_METADATA_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
 RAF_MAGIC = b"FUJIFILMCCD-RAW "
 _RAF_CAMERA, _RAF_PREVIEW = slice(0x1C, 0x3C), slice(0x54, 0x5C)
 _XMP_LIMIT = 1 << 20  # bytes: an XMP packet larger than this is not read for exposure facts
-_CONTAINER_LIMIT = 64 << 20  # bytes of metadata (a CMT box, RAF's preview) read at most: a corrupt length is not
+_CONTAINER_LIMIT = 64 << 20  # bytes of metadata (a CMT box, RAF's preview) read at most, whatever a length says
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # stack.json's record that its frames' EXIF says their exposure (reexposed_exif), so that a reader can undo it
 FRAME_EXPOSURE = "EXIF ExposureTime x 2^EV, ExposureBiasValue + EV"
@@ -376,8 +376,6 @@ def _read_box(fh: Any, payload: int, end: int) -> bytes:
 def read_cr3_exif(fh: Any) -> ExifInfo | None:
     """EXIF of a Canon CR3 (an open binary file): IFD0 from its CMT1 box (make, model, date, software), the EXIF
     IFD from CMT2 (exposure, aperture, ISO, capture date, lens); None without them."""
-    from PIL import Image
-
     size = fh.seek(0, io.SEEK_END)
     tables: dict[bytes, Any] = {}
     for kind, payload, end in _boxes(fh, 0, size):
@@ -388,9 +386,8 @@ def read_cr3_exif(fh: Any) -> ExifInfo | None:
             if inner != b"uuid" or fh.read(16) != CR3_METADATA_UUID:
                 continue
             for name, box_payload, box_end in _boxes(fh, inner_payload + 16, inner_end):
-                if name in (b"CMT1", b"CMT2"):
-                    tables[name] = Image.Exif()
-                    tables[name].load(_read_box(fh, box_payload, box_end))
+                if name in (b"CMT1", b"CMT2") and (table := _parsed(_read_box(fh, box_payload, box_end))):
+                    tables[name] = table
     if not tables:
         return None
     ifd0, sub = tables.get(b"CMT1", {}), tables.get(b"CMT2", {})

@@ -1,6 +1,7 @@
 """EXIF facts and the EXIF cevr writes (cevr_cli/io/exif.py)."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -121,6 +122,10 @@ def test_a_cr3_with_other_boxes_or_a_broken_length_gives_nothing_or_what_it_can(
     exif = read_raw_container_exif(only_ifd0)
     assert exif.camera_model == "Canon EOS R6" and exif.exposure_time is None
     assert exif.datetime_original == "2024:05:01 10:11:12"  # IFD0's DateTime when no EXIF IFD says otherwise
+    garbled = write_cr3(tmp_path / "d.cr3", box(b"CMT1", b"II*\x00\x08\x00\x00\x00\xff\xff not an IFD"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow says what it skipped
+        assert read_raw_container_exif(garbled) is None  # the photo's metadata is missing, not its pixels
     truncated = tmp_path / "c.cr3"
     truncated.write_bytes(only_ifd0.read_bytes()[:60])  # moov's length runs past the end
     assert read_raw_container_exif(truncated) is None
