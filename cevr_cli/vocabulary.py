@@ -11,12 +11,14 @@ from .evs import CONTINUOUS_STACK, PREDEFINED_STACK
 DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then MPS, then the CPU
 
 # Photos: display-encoded images and camera RAW files, by suffix (lower case).
-# HEIF (HEIC: Apple's and most Android phones' default) decoded by pillow-heif, AVIF by Pillow's own plugin.
+# HEIF (HEIC: Apple's and most Android phones' default) decoded by pillow-heif, AVIF by Pillow's own plugin,
+# WebP (web and messaging exports) by OpenCV.
 HEIF_SUFFIXES = (".heic", ".heif", ".hif")
-LDR_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", *HEIF_SUFFIXES, ".avif")
-# Compressed lossily in blocks (JPEG; HEIF's HEVC and AVIF's AV1 transforms): next to clipped pixels their codes
-# carry the clip's ringing as well as light
-LOSSY_SUFFIXES = (".jpg", ".jpeg", *HEIF_SUFFIXES, ".avif")
+LDR_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", *HEIF_SUFFIXES, ".avif", ".webp")
+# Compressed lossily in blocks (JPEG; HEIF's HEVC, AVIF's AV1 and WebP's VP8 transforms): next to clipped pixels
+# their codes carry the clip's ringing as well as light. (A lossless WebP is read as lossy too: the few near-white
+# pixels joined to a clip are then taken as clipped, which costs little.)
+LOSSY_SUFFIXES = (".jpg", ".jpeg", *HEIF_SUFFIXES, ".avif", ".webp")
 RAW_SUFFIXES = (
     ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".kdc", ".mef", ".mos", ".mrw",
     ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",

@@ -37,7 +37,7 @@ from .common import (
 
 def stack(
     inputs: Annotated[list[Path], typer.Argument(
-        help="Photos (JPEG, PNG, TIFF, HEIC/HEIF, AVIF, camera RAW) or folders of photos.")],
+        help="Photos (JPEG, PNG, TIFF, HEIC/HEIF, AVIF, WebP, camera RAW) or folders of photos.")],
     output: OutOpt = Path("cevr-stacks"),
     evs: EvsOpt = CONTINUOUS_STACK,
     image_format: str = flag(StackOptions, "image_format"),

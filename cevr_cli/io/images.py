@@ -1,4 +1,4 @@
-"""Reading photographers' files (JPEG, PNG, 8/16-bit TIFF, phones' HEIC/HEIF/AVIF, camera RAW) and writing
+"""Reading photographers' files (JPEG, PNG, 8/16-bit TIFF, phones' HEIC/HEIF/AVIF, WebP, camera RAW) and writing
 LDR outputs.
 
 Every failure is an :class:`InputError` naming the file and the reason; size limits are checked from the

@@ -153,3 +153,19 @@ def test_a_display_p3_heic_is_converted_to_srgb_by_its_icc_profile(tmp_path):
     assert photo.icc_profile is None  # outputs are untagged sRGB once converted
     expected, _, _ = to_srgb(np.round(stored * 255).astype(np.uint8), display_p3_profile())
     np.testing.assert_allclose(photo.rgb, expected / 255, atol=1.5 / 255)
+
+
+@pytest.mark.skipif(not features.check("webp"), reason="this Pillow build has no WebP codec")
+@pytest.mark.parametrize("lossless", [True, False])
+def test_a_webp_in_a_folder_is_found_read_upright_with_its_exif_and_measured_as_lossy(tmp_path, lossless):
+    from cevr_cli.measure import read_measured
+
+    stored = scene()
+    Image.fromarray(np.round(stored * 255).astype(np.uint8)).save(
+        tmp_path / "p.webp", lossless=lossless, quality=100, exif=camera_exif(6))
+    assert discover_inputs([tmp_path]) == [tmp_path / "p.webp"]
+    photo = read_photo(tmp_path / "p.webp")
+    assert photo.rgb.shape == (40, 24, 3) and photo.bit_depth == 8 and photo.exif.camera_model == "Pocket 15"
+    np.testing.assert_allclose(photo.rgb, np.rot90(stored, -1), atol=(0.5 if lossless else 12) / 255)
+    measured = read_measured(tmp_path / "p.webp", response="auto", raw_mode="linear", max_megapixels=250)
+    assert measured.measured.lossy  # most WebP photos are VP8-coded: near a clip their codes ring
