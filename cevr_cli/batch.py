@@ -63,6 +63,12 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
     return list(found)
 
 
+def marked_subfolders(folder: Path, marker: str) -> list[Path]:
+    """The folders one level below ``folder`` that a stage wrote (each holds that stage's ``marker``, e.g. stack.json
+    or fuse.json), in order; hidden ones skipped."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and (p / marker).is_file())
+
+
 def nothing_found(lead: str, inputs: Sequence[Path], in_subfolders: int) -> UsageError:
     """The one-line error of a batch with nothing to do: ``lead`` ("no photos found"), the inputs, and, when a
     search of their subfolders (``-r``) would find some (``in_subfolders``), how many and the flag that finds them

@@ -31,6 +31,7 @@ from .batch import (
     Job,
     Scale,
     discover_inputs,
+    marked_subfolders,
     nothing_found,
     plan_outputs,
     run_batch,
@@ -250,11 +251,6 @@ def known_response_curve(response: Response, bits: int) -> ResponseCurve:
     return ResponseCurve(g - g[len(codes) // 2], codes, bits)
 
 
-def _stack_folders_in(folder: Path) -> list[Path]:
-    """A folder that `cevr stack -o` wrote: its stack folders, one level down."""
-    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and is_stack_folder(p))
-
-
 def find_fuse_sources(inputs: Sequence[Path], recursive: bool) -> tuple[list[Path], list[Path]]:
     """(stack folders, photos) among ``inputs``: stack folders, folders of stack folders, photos, folders of photos."""
     stacks: list[Path] = []
@@ -262,7 +258,7 @@ def find_fuse_sources(inputs: Sequence[Path], recursive: bool) -> tuple[list[Pat
     for item in inputs:
         if is_stack_folder(item):
             stacks.append(item)
-        elif item.is_dir() and (inner := _stack_folders_in(item)):
+        elif item.is_dir() and (inner := marked_subfolders(item, STACK_MANIFEST)):  # a `cevr stack -o` folder
             stacks += inner
         else:
             others.append(item)

@@ -26,6 +26,7 @@ from .batch import (
     Job,
     Scale,
     discover_batch_inputs,
+    marked_subfolders,
     plan_outputs,
     run_batch,
 )
@@ -133,8 +134,7 @@ def with_fuse_folders(inputs: Sequence[Path], recursive: bool) -> list[Path]:
     for item in map(Path, inputs):
         expanded.append(item)
         if item.is_dir() and not recursive:
-            expanded += sorted(p for p in item.iterdir()
-                               if not p.name.startswith(".") and (p / FUSE_MANIFEST).is_file())
+            expanded += marked_subfolders(item, FUSE_MANIFEST)
     return expanded
 
 
