@@ -279,29 +279,33 @@ def exposure_from_xmp(packet: bytes | None) -> ExifInfo:
         lens=_text(_xmp_property(text, "exifEX:LensModel") or _xmp_property(text, "aux:Lens")))
 
 
-def exif_from_pillow(exif: Any) -> ExifInfo:
-    """Build :class:`ExifInfo` from a Pillow ``Image.Exif`` mapping; in a TIFF without an EXIF IFD (cevr's 16-bit
-    outputs), the exposure facts of its XMP packet (:func:`exposure_from_xmp`)."""
-    sub = exif.get_ifd(_EXIF_IFD) if hasattr(exif, "get_ifd") else {}
-    orientation = exif.get(ORIENTATION_TAG, 1)
-    xmp = exif.get(XMP_TAG)
-    if not sub and isinstance(xmp, bytes):
-        facts = exposure_from_xmp(xmp)
-        return replace(facts, camera_make=_text(exif.get(_TAGS["Make"])),
-                       camera_model=_text(exif.get(_TAGS["Model"])), software=_text(exif.get(SOFTWARE_TAG)),
-                       datetime_original=facts.datetime_original or _text(exif.get(_TAGS["DateTime"])),
-                       orientation=int(orientation) if isinstance(orientation, int) and 1 <= orientation <= 8 else 1)
+def _from_ifds(ifd0: Mapping[int, Any], sub: Mapping[int, Any]) -> ExifInfo:
+    """:class:`ExifInfo` from an IFD0 and an EXIF IFD, as Pillow parses them (tag number -> value)."""
+    orientation = ifd0.get(ORIENTATION_TAG, 1)
     return ExifInfo(
-        camera_make=_text(exif.get(_TAGS["Make"])),
-        camera_model=_text(exif.get(_TAGS["Model"])),
+        camera_make=_text(ifd0.get(_TAGS["Make"])),
+        camera_model=_text(ifd0.get(_TAGS["Model"])),
         lens=_text(sub.get(_EXIF_TAGS["LensModel"])),
         exposure_time=_number(sub.get(_EXIF_TAGS["ExposureTime"])),
         f_number=_number(sub.get(_EXIF_TAGS["FNumber"])),
         iso=_number(sub.get(_EXIF_TAGS["ISO"])),
-        datetime_original=_text(sub.get(_EXIF_TAGS["DateTimeOriginal"]) or exif.get(_TAGS["DateTime"])),
+        datetime_original=_text(sub.get(_EXIF_TAGS["DateTimeOriginal"]) or ifd0.get(_TAGS["DateTime"])),
         orientation=int(orientation) if isinstance(orientation, int) and 1 <= orientation <= 8 else 1,
-        software=_text(exif.get(SOFTWARE_TAG)),
+        software=_text(ifd0.get(SOFTWARE_TAG)),
     )
+
+
+def exif_from_pillow(exif: Any) -> ExifInfo:
+    """Build :class:`ExifInfo` from a Pillow ``Image.Exif`` mapping; in a TIFF without an EXIF IFD (cevr's 16-bit
+    outputs), the exposure facts of its XMP packet (:func:`exposure_from_xmp`) where it has them."""
+    sub = exif.get_ifd(_EXIF_IFD) if hasattr(exif, "get_ifd") else {}
+    info = _from_ifds(exif, sub)
+    xmp = exif.get(XMP_TAG)
+    if sub or not isinstance(xmp, bytes):
+        return info
+    facts = exposure_from_xmp(xmp)
+    return replace(info, **{name: value for name in ("lens", "exposure_time", "f_number", "iso", "datetime_original")
+                            if (value := getattr(facts, name)) is not None})
 
 
 def _ratio(value: Any) -> float | None:
@@ -366,11 +370,12 @@ def _boxes(fh: Any, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
         position += size
 
 
-def _read_box(fh: Any, payload: int, end: int) -> bytes:
-    if end - payload > _CONTAINER_LIMIT:
-        raise ValueError("metadata box too large")
-    fh.seek(payload)
-    return fh.read(end - payload)
+def _read_span(fh: Any, start: int, end: int) -> bytes:
+    """Bytes ``start`` .. ``end`` of ``fh``, at most :data:`_CONTAINER_LIMIT` of them."""
+    if end - start > _CONTAINER_LIMIT:
+        raise ValueError("metadata span too large")
+    fh.seek(start)
+    return fh.read(end - start)
 
 
 def read_cr3_exif(fh: Any) -> ExifInfo | None:
@@ -386,17 +391,11 @@ def read_cr3_exif(fh: Any) -> ExifInfo | None:
             if inner != b"uuid" or fh.read(16) != CR3_METADATA_UUID:
                 continue
             for name, box_payload, box_end in _boxes(fh, inner_payload + 16, inner_end):
-                if name in (b"CMT1", b"CMT2") and (table := _parsed(_read_box(fh, box_payload, box_end))):
+                if name in (b"CMT1", b"CMT2") and (table := _parsed(_read_span(fh, box_payload, box_end))):
                     tables[name] = table
     if not tables:
         return None
-    ifd0, sub = tables.get(b"CMT1", {}), tables.get(b"CMT2", {})
-    return ExifInfo(
-        camera_make=_text(ifd0.get(_TAGS["Make"])), camera_model=_text(ifd0.get(_TAGS["Model"])),
-        lens=_text(sub.get(_EXIF_TAGS["LensModel"])), exposure_time=_number(sub.get(_EXIF_TAGS["ExposureTime"])),
-        f_number=_number(sub.get(_EXIF_TAGS["FNumber"])), iso=_number(sub.get(_EXIF_TAGS["ISO"])),
-        datetime_original=_text(sub.get(_EXIF_TAGS["DateTimeOriginal"]) or ifd0.get(_TAGS["DateTime"])),
-        software=_text(ifd0.get(SOFTWARE_TAG)))
+    return _from_ifds(tables.get(b"CMT1", {}), tables.get(b"CMT2", {}))
 
 
 def read_raf_exif(fh: Any) -> ExifInfo | None:
@@ -408,7 +407,7 @@ def read_raf_exif(fh: Any) -> ExifInfo | None:
     header = fh.read(_RAF_PREVIEW.stop)
     offset, length = struct.unpack(">II", header[_RAF_PREVIEW])
     try:
-        preview = _read_box(fh, offset, offset + length)
+        preview = _read_span(fh, offset, offset + length)
         with Image.open(io.BytesIO(preview)) as im:
             exif = im.getexif()
             if exif:
