@@ -348,15 +348,16 @@ def check_config(cfg: TrainConfig) -> None:
         raise UsageError(f"--crop {cfg.crop}: must be a positive multiple of 8")
     if cfg.workers < 0:
         raise UsageError(f"--workers {cfg.workers}: must be 0 or more")
-    if cfg.objective == "light" and (get_config(cfg.variant).role != "residual" or cfg.direction != "dec"):
+    residual = get_config(cfg.variant).role == "residual"
+    if cfg.objective == "light" and (not residual or cfg.direction != "dec"):
         raise UsageError(f"--objective light: only for a residual variant's darkening model (--variant "
                          f"cevr-residual --direction dec), not --variant {cfg.variant} --direction {cfg.direction}")
-    if cfg.loss != "pixel" and get_config(cfg.variant).role != "residual":
+    if cfg.loss != "pixel" and not residual:
         raise UsageError(f"--loss {cfg.loss}: only for a residual variant (--variant cevr-residual), not --variant "
                          f"{cfg.variant}")
     if not 0.0 <= cfg.highlight_exposures <= 1.0:  # NaN too
         raise UsageError(f"--highlight-exposures {cfg.highlight_exposures}: must be a share from 0 to 1")
-    if cfg.highlight_exposures > 0 and get_config(cfg.variant).role != "residual":
+    if cfg.highlight_exposures > 0 and not residual:
         raise UsageError(f"--highlight-exposures: only for a residual variant (--variant cevr-residual), not "
                          f"--variant {cfg.variant}")
     if cfg.max_minutes is not None and not cfg.max_minutes > 0:  # NaN too
