@@ -38,8 +38,9 @@ EXACT = "exact (measured light x 2^EV)"
 # hue of the light around them (highlight_fill), not as neutral plates. 3: the residual's darker frames are
 # re-exposures of one light per clipped pixel (ResidualModel.filled_light), a frame that clipped bounds the HDR
 # merge's light from below, and in lossy photos near-white channels next to a clip are lower bounds. 4: in lossy
-# photos near-white pixels joined to a clip are clipped (exposure.lossy_clipping).
-PHYSICS_REVISION = 4
+# photos near-white pixels joined to a clip are clipped (exposure.lossy_clipping). 5: the hue fill fills pixels with
+# two unclipped channels before those with one, which take their hue from them too (highlight_fill).
+PHYSICS_REVISION = 5
 # The darkening steps the residual network was trained on (s ~ U[-3, 0)): its estimate of a clipped pixel's light
 # merges its frames at these, whichever frames were asked for, so a frame does not depend on the others requested.
 FILL_EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)

@@ -13,9 +13,13 @@ et al. 1996, "The Lumigraph", SIGGRAPH, Sec. 3.4), so that it reaches the middle
 size; the pyramid is built by OpenCV at a reduced resolution (the colour of light around a highlight is
 low-frequency). With x a clipped pixel's recorded light, in two steps from the outside in:
 
-1. partly clipped pixels (some channel unclipped), c from the unclipped pixels around them:
+1. partly clipped pixels (some channel unclipped), those with two unclipped channels first, then those with
+   one, c from the unclipped and the already filled pixels around them:
    k = sum over unclipped channels of x / sum of c; fill = x in unclipped channels, max(x, k c) in clipped
    ones. An orange sky clipped in R keeps its G and B and gets back its R:G ratio instead of turning olive.
+   Two unclipped channels say more of a pixel's hue than one, and they lie nearer the clip: a sun's rim
+   clipped in G and B within a sky clipped in B takes its hue from the sky's filled pixels around it, not
+   from the unclipped ground further away (which darkened it into a warm ring).
 2. fully clipped pixels, c from the unclipped and the (filled) partly clipped pixels around them, which are
    the nearest evidence of their light (the white rim of a white sun in a blue sky):
    fill = max(x, k c) with k = max over channels of x / c, the dimmest light of colour c that is at least
@@ -78,24 +82,33 @@ def fill_clipped(linear: np.ndarray, clipped: np.ndarray, saturated: np.ndarray)
     ys, xs = np.nonzero(clipped)
     weight = (~clipped).astype(np.float32)
     values = linear * weight[..., None]
+    fill = x.copy()
+    unclipped_channels = exact.sum(axis=0)
+    whole = unclipped_channels == 3  # clipped by a neighbour (a codec's ringing) with no bound of its own
+    _add_evidence(values, weight, ys[whole], xs[whole], x[:, whole])
     # step 1, scaled by the unclipped channels only: a clipped channel's bound must not raise the others past
-    # the pixel's own unclipped values (a foreign hue along a noisy clipping edge). Fully clipped pixels get
-    # k = 0 here, i.e. x, and their fill in step 2
-    colour = _colour_at(values, weight, ys, xs)
-    k = np.where(exact, x, 0.0).sum(axis=0) / np.where(exact, colour, 0.0).sum(axis=0).clip(min=np.float32(1e-12))
-    fill = np.where(exact, x, np.maximum(x, k * colour))
-    full = ~exact.any(axis=0)
-    if not full.any():
-        return np.ascontiguousarray(fill.T)
-    # step 2: filled, the partly clipped pixels are the nearest evidence of the light in the fully clipped ones
-    # (the white rim of a white sun in a blue sky; the orange rim of an orange light)
-    partly = np.zeros(clipped.shape, dtype=bool)
-    partly[clipped] = ~full
-    values[partly] = fill.T[~full]
-    weight[partly] = 1.0
-    colour = _colour_at(values, weight, ys[full], xs[full])
-    fill[:, full] = np.maximum(x[:, full], (x[:, full] / colour).max(axis=0) * colour)
+    # the pixel's own unclipped values (a foreign hue along a noisy clipping edge)
+    for channels in (2, 1):
+        group = unclipped_channels == channels
+        if group.any():
+            colour = _colour_at(values, weight, ys[group], xs[group])
+            known = exact[:, group]
+            k = np.where(known, x[:, group], 0.0).sum(axis=0) / np.where(known, colour, 0.0).sum(axis=0)
+            fill[:, group] = np.where(known, x[:, group], np.maximum(x[:, group], k * colour))
+            _add_evidence(values, weight, ys[group], xs[group], fill[:, group])
+    full = unclipped_channels == 0
+    if full.any():
+        # step 2: the filled partly clipped pixels are the nearest evidence of the light in the fully clipped
+        # ones (the white rim of a white sun in a blue sky; the orange rim of an orange light)
+        colour = _colour_at(values, weight, ys[full], xs[full])
+        fill[:, full] = np.maximum(x[:, full], (x[:, full] / colour).max(axis=0) * colour)
     return np.ascontiguousarray(fill.T)
+
+
+def _add_evidence(values: np.ndarray, weight: np.ndarray, ys: np.ndarray, xs: np.ndarray, fill: np.ndarray) -> None:
+    """Filled pixels (3xN ``fill`` at (ys, xs)) become evidence of the light around them, like recorded ones."""
+    values[ys, xs] = fill.T
+    weight[ys, xs] = 1.0
 
 
 def _colour_at(values: np.ndarray, weight: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:

@@ -101,6 +101,26 @@ def test_a_fully_clipped_sun_takes_the_colour_of_its_partly_clipped_rim_not_of_t
     np.testing.assert_allclose(fill[sun].min(axis=1), 1.0, rtol=1e-5)  # the dimmest such light that clipped
 
 
+def test_a_rim_with_one_unclipped_channel_takes_the_hue_of_the_partly_clipped_sky_around_it_not_of_the_ground():
+    # a sky clipped in B (R, G recorded) above warm ground; a sun's rim there clipped in G and B (R recorded),
+    # its core in every channel. The sky, with two channels recorded, is filled first and is the rim's nearest
+    # evidence: the rim gets the sky's G:R and B:R, where the unclipped ground alone left it at (0.9, 1, 1)
+    size = 192
+    sky_recorded = np.float32([0.6, 0.8, 1.0])
+    scene = np.empty((size, size, 3), np.float32)
+    scene[:128], scene[128:] = (0.6, 0.8, 1.3), (0.4, 0.25, 0.1)
+    r = np.hypot(*(np.mgrid[0:size, 0:size] - np.array([56, 96])[:, None, None]))
+    scene[r < 16] = (0.9, 1.2, 1.95)
+    scene[r < 8] = 4.0
+    saturated = scene > 1.0
+    clipped = saturated.any(axis=-1)
+    fill = fill_clipped(np.minimum(scene, 1.0), clipped, saturated)
+    rim, core = ((r >= 8) & (r < 16))[clipped], (r < 8)[clipped]
+    np.testing.assert_allclose(fill[rim], np.broadcast_to(0.9 / 0.6 * sky_recorded, fill[rim].shape), rtol=1e-4)
+    np.testing.assert_allclose(chromaticity(fill[core]), np.broadcast_to(chromaticity(sky_recorded), fill[core].shape),
+                               atol=CHROMATICITY_TOLERANCE)
+
+
 def test_the_fill_never_lowers_a_channel_and_keeps_unclipped_channels_exact():
     rng = np.random.default_rng(0)
     linear = rng.uniform(0.0, 1.0, (40, 50, 3)).astype(np.float32)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from eval_residual import EVS, FAMILIES, cameras, psnr, score_hdr  # noqa: E402
+from eval_residual import EVS, FAMILIES, cameras, family_label, psnr, score_hdr  # noqa: E402
 
 DARKENING = [ev for ev in EVS if ev < 0]
 EXACT_FAMILIES = ("srgb", "gamma")  # the physics reads these through their own curve: only clipped light is missing
@@ -97,7 +97,7 @@ def main() -> None:
                             clipped_ldr.setdefault((family, name, ev), []).append(
                                 psnr(frames[ev], truths[ev], measured.clipped))
                     score_hdr(hdr, (family, name), radiance, truth_tm, measured.clipped)
-        print(f"{family}: done", flush=True)
+        print(f"{family_label(family, args.camera_set)}: done", flush=True)
 
     mean = {k: float(np.mean(v)) for k, v in ldr.items()}
     print(f"\n{args.camera_set} curves, {len(views)} views x {args.cameras} camera(s) per family; "
@@ -113,7 +113,7 @@ def main() -> None:
             deltas += row
             tm = [np.mean(hdr[(family, name, op)]) - np.mean(hdr[(family, "physics", op)])
                   for op in ("reinhard", "kimkautz")]
-            print(f"| {g:g} | {family} | " + " | ".join(f"{d:+.2f}" for d in row)
+            print(f"| {g:g} | {family_label(family, args.camera_set)} | " + " | ".join(f"{d:+.2f}" for d in row)
                   + f" | {tm[0]:+.2f} | {tm[1]:+.2f} |")
         clipped = [float(np.mean(clipped_ldr[(family, name, ev)]) - np.mean(clipped_ldr[(family, "physics", ev)]))
                    for family in EXACT_FAMILIES for ev in DARKENING]

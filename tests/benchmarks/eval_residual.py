@@ -57,6 +57,11 @@ def cameras(family: str, count: int, seed: int, camera_set: str = "held-out"):
             yield sigmoid_response(sample_sigmoid(rng)), camera_prior()
 
 
+def family_label(family: str, camera_set: str) -> str:
+    """How a family is printed: the camera family names the curve set it used (the keys keep one name)."""
+    return f"camera ({camera_set.replace('-', ' ')})" if family == FAMILIES[0] else family
+
+
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     diff = (a.astype(np.float64) - b.astype(np.float64)) ** 2
     mse = float(diff[mask].mean()) if mask is not None else float(diff.mean())
@@ -160,6 +165,7 @@ def main() -> None:
     seconds = {m: 0.0 for m in methods}
     clipped_fractions = []
     for family in FAMILIES:
+        label = family_label(family, args.camera_set)
         for i, view in enumerate(views):
             for true, assumed in cameras(family, args.cameras, 1000 * i + FAMILIES.index(family), args.camera_set):
                 scale = auto_exposure_scale(view) * 2.0**args.offset
@@ -201,7 +207,7 @@ def main() -> None:
                         for key, value in clipped_light_errors(radiance, truth_hdr, measured.clipped).items():
                             light.setdefault((family, name, key), []).append(value)
                     score_hdr(hdr, (family, name), radiance, truth_tm, measured.clipped)
-            print(f"{family}: {len(views)} views x {args.cameras} cameras done", flush=True)
+            print(f"{label}: {len(views)} views x {args.cameras} cameras done", flush=True)
 
     result = {"views": len(views), "cameras": args.cameras, "offset": args.offset, "scale": args.scale,
               "clipped_fraction_mean": float(np.mean(clipped_fractions)),
@@ -211,7 +217,8 @@ def main() -> None:
               "hdr_clipped_light": {f"{f}|{m}|{k}": float(np.mean(v)) for (f, m, k), v in light.items()},
               "seconds": seconds}
     for family in FAMILIES:
-        print(f"\n### {family}: LDR PSNR (dB) per EV\n")
+        label = family_label(family, args.camera_set)
+        print(f"\n### {label}: LDR PSNR (dB) per EV\n")
         print("| method | " + " | ".join(f"{ev:+.1f}" for ev in EVS) + " |")
         print("|---|" + "---:|" * len(EVS))
         for name in methods:
@@ -222,20 +229,20 @@ def main() -> None:
             key = name + ", clipped pixels"
             print(f"| {key} | " + " | ".join(f"{np.mean(ldr[(family, key, ev)]):.2f}" if (family, key, ev) in ldr
                                            else "" for ev in EVS) + " |")
-        print(f"\nHDR after tone mapping ({family}):\n")
+        print(f"\nHDR after tone mapping ({label}):\n")
         print("| method | Reinhard | Kim-Kautz | Reinhard, clipped region | Kim-Kautz, clipped region |")
         print("|---|---:|---:|---:|---:|")
         for name in methods:
             cells = [np.mean(hdr.get((family, name, key), [np.nan]))
                      for key in ("reinhard", "kimkautz", "reinhard clipped", "kimkautz clipped")]
             print(f"| {name} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
-        print(f"\nThe HDR's clipped region in light ({family}; see clipped_light_errors):\n")
+        print(f"\nThe HDR's clipped region in light ({label}; see clipped_light_errors):\n")
         print("| method | log2 error (stops) | bias (stops) | fixed curve, PSNR (dB) |")
         print("|---|---:|---:|---:|")
         for name in methods:
             cells = [np.mean(light.get((family, name, key), [np.nan])) for key in ("log2 error", "bias", "fixed curve")]
             print(f"| {name} | {cells[0]:.3f} | {cells[1]:+.3f} | {cells[2]:.2f} |")
-        print(f"\nHue error in the clipped region, degrees ({family}):\n")
+        print(f"\nHue error in the clipped region, degrees ({label}):\n")
         print("| method | -3.0 EV | -3.0 EV, shown | -1.0 EV | -1.0 EV, shown | HDR |")
         print("|---|---:|---:|---:|---:|---:|")
         for name in methods:
