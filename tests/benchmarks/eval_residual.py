@@ -207,7 +207,7 @@ def main() -> None:
                         for key, value in clipped_light_errors(radiance, truth_hdr, measured.clipped).items():
                             light.setdefault((family, name, key), []).append(value)
                     score_hdr(hdr, (family, name), radiance, truth_tm, measured.clipped)
-            print(f"{label}: {len(views)} views x {args.cameras} cameras done", flush=True)
+            print(f"{label}: view {i + 1} of {len(views)} done ({args.cameras} camera(s))", flush=True)
 
     result = {"views": len(views), "cameras": args.cameras, "offset": args.offset, "scale": args.scale,
               "clipped_fraction_mean": float(np.mean(clipped_fractions)),
