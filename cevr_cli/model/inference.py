@@ -191,7 +191,7 @@ class CEVRPredictor:
     def _to_tensor(self, image: np.ndarray, divisor: int) -> torch.Tensor:
         """The photo as a float32 (1, 3, H, W) tensor padded to a multiple of ``divisor`` (the model casts it)."""
         x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(self.device)
-        return _pad_to_multiple(x, divisor)
+        return pad_to_multiple(x, divisor)
 
     def _chunks(self, steps: list[float], pixels: int) -> Iterator[tuple[int, torch.Tensor]]:
         size = max(1, self.settings.max_batch_pixels // max(pixels, 1))
@@ -287,7 +287,7 @@ def _mirror_border(image: np.ndarray, margin: int) -> np.ndarray:
     return np.pad(image, ((margin, margin), (margin, margin), (0, 0)), mode=mode)
 
 
-def _pad_to_multiple(x: torch.Tensor, divisor: int) -> torch.Tensor:
+def pad_to_multiple(x: torch.Tensor, divisor: int) -> torch.Tensor:
     """Reflect-pad bottom and right to a multiple of ``divisor``; callers crop the output back."""
     h, w = x.shape[2:]
     ph, pw = (-h) % divisor, (-w) % divisor

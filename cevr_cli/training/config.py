@@ -42,6 +42,10 @@ class TrainConfig:
                            choices=RESIDUAL_OBJECTIVES)
     loss: str = _opt("pixel", _described("Residual variants: how errors are pooled", RESIDUAL_LOSSES),
                       choices=RESIDUAL_LOSSES)
+    inference_scale: float | None = _opt(None, "Residual --objective light: run the network as `cevr` runs it on "
+                                               "photos, at 1/N of the view's resolution behind its mirrored border "
+                                               "(`cevr`'s default: 2), in training and validation; default: on the "
+                                               "whole view at its resolution.")
     highlight_exposures: float = _opt(0.0, "Residual darkening: share of samples exposed so that the brightest 2% "
                                            "of the view lie 1-1.6x white (highlights barely clipped, as highlight-"
                                            "weighted metering leaves them), not -0.5..+2 EV from the meter.")

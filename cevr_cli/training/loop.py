@@ -144,7 +144,7 @@ def train_step(
         if role == "residual" and cfg.objective == "light":
             loss, parts = residual_light_loss(model, {
                 k: v.to(device, memory_format=_memory_format(cfg)) if v.dim() == 4 else v.to(device)
-                for k, v in batch.items()}, cfg.loss)
+                for k, v in batch.items()}, cfg.loss, cfg.inference_scale)
         elif role == "residual":
             loss, parts = residual_loss(model, {k: v.to(device) if k == "s" else
                                                v.to(device, memory_format=_memory_format(cfg))
@@ -355,6 +355,8 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.loss != "pixel" and not residual:
         raise UsageError(f"--loss {cfg.loss}: only for a residual variant (--variant cevr-residual), not --variant "
                          f"{cfg.variant}")
+    if cfg.inference_scale is not None and (cfg.objective != "light" or not cfg.inference_scale >= 1.0):  # NaN too
+        raise UsageError(f"--inference-scale {cfg.inference_scale}: a factor of at least 1, with --objective light")
     if not 0.0 <= cfg.highlight_exposures <= 1.0:  # NaN too
         raise UsageError(f"--highlight-exposures {cfg.highlight_exposures}: must be a share from 0 to 1")
     if cfg.highlight_exposures > 0 and not residual:
@@ -421,7 +423,7 @@ def _train(cfg: TrainConfig, rank: Rank, on_event: Event | None) -> TrainResult 
         val: Validation | None = None  # only rank 0 validates
         if rank.is_main and residual and cfg.objective == "light":
             val = make_residual_light_validation(val_maps, ResponseBank.default(cfg.dorf), size=cfg.val_size,
-                                                 cameras=cfg.val_cameras)
+                                                 cameras=cfg.val_cameras, inference_scale=cfg.inference_scale)
         elif rank.is_main and residual:
             val = make_residual_validation(val_maps, VAL_EVS[direction], ResponseBank.default(cfg.dorf),
                                            size=cfg.val_size, cameras=cfg.val_cameras)

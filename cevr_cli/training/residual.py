@@ -22,11 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..errors import UsageError
 from ..exposure import FILL_EVS, clip_threshold, measured_radiance, physics_frame
 from ..exposure import measure_photo as measure
 from ..imaging import quantise
+from ..model.inference import InferenceSettings, pad_to_multiple
 from ..response import SRGB, Response, camera_prior, darktable_curves, gamma_response, table_response
 from .camera import CameraResponse, auto_exposure_scale, sample_noise, sample_sigmoid
 from .pairs import _random_patch, _to_chw
@@ -168,19 +170,45 @@ def light_tensors(sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {k: tensor(v) for k, v in sample.items()}
 
 
-def residual_light_frames(model: torch.nn.Module, batch: dict[str, torch.Tensor], gain: float = 1.0
-                          ) -> torch.Tensor:
+def network_frames(model: torch.nn.Module, photo: torch.Tensor, steps: torch.Tensor, physics: torch.Tensor,
+                   inference_scale: float | None = None) -> torch.Tensor:
+    """G_s (B x E, 3, H, W) for the photos (B, 3, H, W) and their physics frames P_s (B x E, 3, H, W) at ``steps``
+    (B x E), clamped to codes with the gradient of the unclamped value (an overshoot stays learnable).
+
+    ``inference_scale`` None: the network on the whole view at its resolution. A number S: as ``cevr`` runs it on a
+    photo (:class:`cevr_cli.exposure.ResidualModel` at ``scale`` S, :meth:`CEVRPredictor.iter_on_frames`): photo and
+    frames area-downsampled to 1/S, behind inference's mirrored border (``InferenceSettings.border``), and P_s plus
+    the residual G - P upsampled bilinearly (pixel centres aligned, as ``cv2.resize``).
+    """
+    if inference_scale is None:
+        predicted = model(photo, steps, onto=physics).float()
+        return predicted + (predicted.clamp(0.0, 1.0) - predicted).detach()
+    h, w = photo.shape[-2:]
+    size = (max(8, round(h / inference_scale)), max(8, round(w / inference_scale)))
+    low_photo, low_physics = (F.interpolate(x, size=size, mode="area") for x in (photo, physics))
+    m = InferenceSettings.border
+    mode = "reflect" if min(size) > m else "replicate"
+    divisor = getattr(model, "module", model).config.divisor
+    low_photo_in, low_physics_in = (pad_to_multiple(F.pad(x, (m, m, m, m), mode=mode), divisor)
+                                    for x in (low_photo, low_physics))
+    low = model(low_photo_in, steps, onto=low_physics_in).float()[..., m : m + size[0], m : m + size[1]]
+    low = low + (low.clamp(0.0, 1.0) - low).detach()
+    residual = F.interpolate(low - low_physics, size=(h, w), mode="bilinear", align_corners=False)
+    return physics + residual
+
+
+def residual_light_frames(model: torch.nn.Module, batch: dict[str, torch.Tensor], gain: float = 1.0,
+                          inference_scale: float | None = None) -> torch.Tensor:
     """The darker frames at every FILL_EVS step as :meth:`cevr_cli.exposure.ResidualModel.filled_light` makes them
-    (B, E, 3, H, W): the network's frames G_s on the physics frames (clamped to [0, 1]), P_s + w (G_s - P_s) never
-    below P_s where the photo clipped, merged by Debevec & Malik's hat-weighted average of R^-1(frame) / 2^s
+    (B, E, 3, H, W): the network's frames G_s on the physics frames (:func:`network_frames`), P_s + w (G_s - P_s)
+    never below P_s where the photo clipped, merged by Debevec & Malik's hat-weighted average of R^-1(frame) / 2^s
     (never below the hue fill, nor below 1 / 2^s where a frame clipped) into L_net; L = L_fill + gain w (L_net -
     L_fill); each frame R(min(2^s L, 1)). One encoder pass per photo serves its E steps."""
     photo, physics, fill, weight, clipped = (batch[k] for k in ("input", "physics", "fill", "weight", "clipped"))
     b, e, c, h, w = physics.shape
     steps = torch.tensor(FILL_EVS, device=photo.device)
-    predicted = model(photo, steps.repeat(b), onto=physics.flatten(0, 1)).float().view(b, e, c, h, w)
-    # clamped to codes as inference does, with the gradient of the unclamped value (an overshoot stays learnable)
-    predicted = predicted + (predicted.clamp(0.0, 1.0) - predicted).detach()
+    predicted = network_frames(model, photo, steps.repeat(b), physics.flatten(0, 1), inference_scale)
+    predicted = predicted.view(b, e, c, h, w)
     soft, hard = weight[:, None], clipped[:, None] > 0.5
     predicted = torch.where(hard, torch.maximum(predicted, physics), predicted)
     frames = (physics + soft * (predicted - physics)).clamp(0.0, 1.0)
@@ -193,11 +221,11 @@ def residual_light_frames(model: torch.nn.Module, batch: dict[str, torch.Tensor]
     return lookup((light[:, None] / scales).clamp(0.0, 1.0), batch["encode"])
 
 
-def residual_light_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], loss: str = "pixel"
-                        ) -> tuple[torch.Tensor, dict[str, float]]:
+def residual_light_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], loss: str = "pixel",
+                        inference_scale: float | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The error of the darker frames made from one light (:func:`residual_light_frames`) over the pixels the
     network may change (weighted by w), every FILL_EVS step alike, pooled by :func:`pooled_error`."""
-    frames = residual_light_frames(model, batch)
+    frames = residual_light_frames(model, batch, inference_scale=inference_scale)
     value = pooled_error(frames - batch["target"], batch["weight"][:, None], loss)
     return value, {"rec": value.item()}
 
@@ -367,14 +395,17 @@ class ResidualLightValidation:
     scored at every FILL_EVS step."""
 
     samples: list[dict[str, np.ndarray]]
+    inference_scale: float | None = None  # the network's path, as in training (:func:`network_frames`)
 
 
 def make_residual_light_validation(radiance_maps: Sequence[np.ndarray], bank: ResponseBank, size: int = 256,
-                                   cameras: int = 2, seed: int = 4321) -> ResidualLightValidation:
+                                   cameras: int = 2, seed: int = 4321, inference_scale: float | None = None
+                                   ) -> ResidualLightValidation:
     """Each validation photo (:func:`validation_cameras`, the same as :func:`make_residual_validation`'s)."""
     return ResidualLightValidation([light_sample(view, true, assumed, scale, np.random.default_rng(noise))
                                     for view, true, assumed, scale, noise
-                                    in validation_cameras(radiance_maps, bank, size, cameras, seed)])
+                                    in validation_cameras(radiance_maps, bank, size, cameras, seed)],
+                                   inference_scale)
 
 
 @torch.inference_mode()
@@ -385,7 +416,7 @@ def validate_residual_light(model: torch.nn.Module, val: ResidualLightValidation
     scores: dict[float, list[float]] = {ev: [] for ev in FILL_EVS}
     for sample in val.samples:
         batch = {k: v[None].to(device) for k, v in light_tensors(sample).items()}
-        frames = residual_light_frames(model, batch)[0].cpu().numpy()
+        frames = residual_light_frames(model, batch, inference_scale=val.inference_scale)[0].cpu().numpy()
         for i, ev in enumerate(FILL_EVS):
             mse = float(np.mean((frames[i] - sample["target"][i].transpose(2, 0, 1)) ** 2))
             scores[ev].append(-10 * np.log10(mse + 1e-10))

@@ -7,7 +7,7 @@ from radiance_maps import radiance_map
 
 from cevr_cli.errors import UsageError
 from cevr_cli.exposure import FILL_EVS, ResidualModel, measure_photo, physics_frame
-from cevr_cli.model import CEVRNet, get_config
+from cevr_cli.model import CEVRNet, CEVRPredictor, ModelPair, get_config
 from cevr_cli.response import SRGB, darktable_response, gamma_response
 from cevr_cli.training.camera import auto_exposure_scale
 from cevr_cli.training.loop import TrainConfig, run_training
@@ -123,6 +123,23 @@ def test_the_light_objectives_frames_are_the_ones_inference_makes(gain, response
     assert np.abs(frames[0] - physics_frame(measured, FILL_EVS[0]))[measured.clipped].max() > 0.02  # it filled
 
 
+def test_the_inference_path_gives_the_frames_cevr_makes_from_a_photo_at_half_resolution():
+    # ResidualModel at its default scale 2 through CEVRPredictor (mirrored border, divisor padding, fused layers)
+    model = tiny_residual(1, trained=True)
+    sample = clipped_photo_sample(SRGB, size=48)
+    batch = {k: v[None] for k, v in light_tensors(sample).items()}
+    with torch.no_grad():
+        frames = residual_light_frames(model, batch, gain=0.5, inference_scale=2.0)[0].numpy().transpose(0, 2, 3, 1)
+        whole = residual_light_frames(model, batch, gain=0.5)[0].numpy().transpose(0, 2, 3, 1)
+    pair = ModelPair(CEVRNet(model.config).eval(), model, model.config, weights_id="tiny")
+    residual = ResidualModel(CEVRPredictor(pair, "cpu", precision="fp32"), scale=2.0, gain=0.5)
+    measured = measure_photo(sample["input"], SRGB, 8)
+    inference = {ev: f for ev, f, _ in residual.frames(measured, FILL_EVS)}
+    for i, ev in enumerate(FILL_EVS):
+        np.testing.assert_allclose(frames[i], inference[ev], atol=2e-3)  # the tables' interpolation, as above
+    assert np.abs(frames - whole).max() > 0.02  # the network at half resolution is another path
+
+
 def test_an_untrained_residual_gives_the_physics_frames():
     sample = clipped_photo_sample(gamma_response(2.2))
     batch = {k: v[None] for k, v in light_tensors(sample).items()}
@@ -151,10 +168,11 @@ def test_the_light_loss_trains_the_network():
     assert losses[-1] < 0.95 * losses[0], losses  # measured 0.068 -> 0.059
 
 
-def test_a_light_objective_run_writes_its_checkpoints(tmp_path, scene_folder):
+@pytest.mark.parametrize("inference_scale", [None, 2.0])
+def test_a_light_objective_run_writes_its_checkpoints(tmp_path, scene_folder, inference_scale):
     cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "run"), direction="dec",
                       variant="cevr-residual-tiny", objective="light", epochs=1, samples_per_epoch=2, batch_size=2,
-                      crop=16, val_size=16, val_cameras=1, device="cpu")
+                      crop=16, val_size=16, val_cameras=1, device="cpu", inference_scale=inference_scale)
     result = run_training(cfg)
     assert result.iterations == {"dec": 1} and set(result.best_psnr) == {"dec"}
     assert (tmp_path / "run" / "dec-best.pt").is_file()
@@ -168,6 +186,14 @@ def test_the_light_objective_is_refused_where_it_has_no_meaning(tmp_path, varian
     cfg = TrainConfig(data=str(tmp_path / "missing"), out=str(tmp_path / "run"), variant=variant,
                       direction=direction, objective="light")
     with pytest.raises(UsageError, match="--objective light"):
+        run_training(cfg)
+
+
+@pytest.mark.parametrize(("objective", "scale"), [("frame", 2.0), ("light", 0.5), ("light", float("nan"))])
+def test_the_inference_scale_is_refused_without_the_light_objective_or_below_1(tmp_path, objective, scale):
+    cfg = TrainConfig(data=str(tmp_path / "missing"), out=str(tmp_path / "run"), variant="cevr-residual-tiny",
+                      direction="dec", objective=objective, inference_scale=scale)
+    with pytest.raises(UsageError, match="--inference-scale"):
         run_training(cfg)
 
 
