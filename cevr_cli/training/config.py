@@ -10,6 +10,7 @@ from typing import Any
 
 from ..vocabulary import (
     CYCLE_SPLITS,
+    KEPT_CHECKPOINTS,
     MODEL_VARIANTS,
     RESIDUAL_LOSSES,
     RESIDUAL_OBJECTIVES,
@@ -72,6 +73,8 @@ class TrainConfig:
     init: str | None = _opt(None, "Fine-tune: start from this weights pair (.safetensors).")
     encoder_init: str | None = _opt(None, "Start the encoder from ImageNet VGG16 convolutions (safetensors, "
                                           "torchvision vgg16 numbering), e.g. vgg16-imagenet-stages1-3.safetensors.")
+    keep: str = _opt("best", _described("Which checkpoint the exported pair holds", KEPT_CHECKPOINTS),
+                     choices=KEPT_CHECKPOINTS)
     max_minutes: float | None = _opt(None, "Stop each direction after this many minutes (best checkpoint kept).")
     threads: int | None = _opt(None, "CPU threads for PyTorch (default: all cores).", min=1)
     workers: int = _opt(0, "Data-synthesis processes (0 = in the training process; 4+ on a GPU).", min=0)

@@ -299,13 +299,14 @@ def train_direction(
 
 
 def export_pair(out: Path, cfg: TrainConfig, train_paths: list[Path], val_paths: list[Path]) -> Path | None:
-    """Write ``cevr-pair.safetensors`` once both directions' best checkpoints exist in ``out``.
+    """Write ``cevr-pair.safetensors`` once both directions' kept checkpoints (``cfg.keep``: best or last) exist
+    in ``out``.
 
     The two directions may be trained by separate processes (one core each); whichever finishes last
     writes the pair. When fine-tuning one direction (``cfg.init``), the other is taken unchanged from
     the initial weights.
     """
-    paths = {d: out / f"{d}-best.pt" for d in ("inc", "dec")}
+    paths = {d: out / f"{d}-{cfg.keep}.pt" for d in ("inc", "dec")}
     initial = load_pair(cfg.init) if cfg.init else None
     if not all(p.is_file() for p in paths.values()) and initial is None:
         return None
@@ -322,12 +323,21 @@ def export_pair(out: Path, cfg: TrainConfig, train_paths: list[Path], val_paths:
             continue
         state = torch.load(path, map_location="cpu", weights_only=False)
         models[direction].load_state_dict(state["model"])
-        results[direction] = {"best_epoch": state["epoch"], "val_psnr": {str(k): v for k, v in state["psnr"].items()}}
+        results[direction] = _checkpoint_record(state, cfg.keep)
     info = {"data": "synthetic brackets of " + ", ".join(p.name for p in train_paths),
             "validation": [p.name for p in val_paths], "results": results, "recipe": asdict(cfg)}
     weights = out / "cevr-pair.safetensors"
     save_pair(ModelPair(models["inc"], models["dec"], config), weights, info=info)
     return weights
+
+
+def _checkpoint_record(state: dict[str, Any], kept: str) -> dict[str, Any]:
+    """What the weights' info says of the checkpoint they hold: its epoch and validation PSNR per EV."""
+    if kept == "best":
+        return {"best_epoch": state["epoch"], "val_psnr": {str(k): v for k, v in state["psnr"].items()}}
+    psnr = state["history"][-1]["val_psnr"] if state["history"] else {}
+    return {"last": {"epochs": state["epoch"], "iterations": state["iteration"]},
+            "val_psnr": {str(k): v for k, v in psnr.items()}}
 
 
 def check_config(cfg: TrainConfig) -> None:

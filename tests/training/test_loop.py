@@ -124,6 +124,31 @@ def test_init_fine_tunes_one_direction_and_keeps_the_other(tmp_path, scene_folde
     assert tuned.info["results"]["dec"] == {"unchanged_from": "initial.safetensors"}
 
 
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_the_exported_pair_holds_the_kept_checkpoint(tmp_path, scene_folder, keep):
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "run"), direction="both", variant="cevr-tiny",
+                      epochs=3, samples_per_epoch=4, batch_size=4, crop=32, val_size=32, val_cameras=1, lr=1e-2,
+                      device="cpu", keep=keep, checkpoint_every=1)
+    result = run_training(cfg)
+    assert result.weights is not None
+    pair = load_pair(result.weights)
+    history = json.loads((tmp_path / "run" / "summary.json").read_text())["history"]
+    epochs = {d: [h for h in history if h["direction"] == d] for d in ("inc", "dec")}
+    best = {d: max(e, key=lambda h: np.mean(list(h["val_psnr"].values())))["epoch"] for d, e in epochs.items()}
+    assert best["inc"] != 2  # this run's best and last checkpoints differ: the test tells them apart
+    for direction in ("inc", "dec"):
+        kept = torch.load(tmp_path / "run" / f"{direction}-{keep}.pt", map_location="cpu", weights_only=False)
+        for name, value in kept["model"].items():
+            expected = value.half().float() if value.is_floating_point() else value  # floats stored as fp16
+            torch.testing.assert_close(getattr(pair, direction).state_dict()[name], expected)
+        record = pair.info["results"][direction]
+        if keep == "last":
+            assert record["last"] == {"epochs": 3, "iterations": 3}
+            assert record["val_psnr"] == {str(float(k)): v for k, v in epochs[direction][-1]["val_psnr"].items()}
+        else:
+            assert record["best_epoch"] == best[direction]
+
+
 def test_init_with_another_variant_is_refused(tmp_path, scene_folder):
     from cevr_cli.errors import UsageError
     from cevr_cli.model import new_pair, save_pair
