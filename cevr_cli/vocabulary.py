@@ -100,11 +100,12 @@ RESIDUAL_OBJECTIVES = {
     "light": "darker frames as inference makes them: the network's frames at -3..-0.5 EV merged into one light "
              "per clipped pixel, every frame its re-exposure (physics revision 3 on; darkening only)",
 }
-# How the residual network's errors are pooled (`cevr train --loss`, residual variants only).
+# Which checkpoint `cevr train` exports into the weights pair (`--keep`).
 KEPT_CHECKPOINTS = {
     "best": "the checkpoint with the best mean validation PSNR",
     "last": "the last checkpoint, the end of the recipe whatever validation says (its validation is still recorded)",
 }
+# How the residual network's errors are pooled (`cevr train --loss`, residual variants only).
 RESIDUAL_LOSSES = {
     "pixel": "L1 over every weighted pixel of the batch alike (large clipped skies dominate)",
     "photo": "each photo's log mean squared error (-PSNR), averaged over photos: every photo counts alike, as in "

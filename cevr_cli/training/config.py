@@ -75,7 +75,8 @@ class TrainConfig:
                                           "torchvision vgg16 numbering), e.g. vgg16-imagenet-stages1-3.safetensors.")
     keep: str = _opt("best", _described("Which checkpoint the exported pair holds", KEPT_CHECKPOINTS),
                      choices=KEPT_CHECKPOINTS)
-    max_minutes: float | None = _opt(None, "Stop each direction after this many minutes (best checkpoint kept).")
+    max_minutes: float | None = _opt(None, "Stop each direction after this many minutes (validated and checkpointed "
+                                                  "first; --keep says which checkpoint is exported).")
     threads: int | None = _opt(None, "CPU threads for PyTorch (default: all cores).", min=1)
     workers: int = _opt(0, "Data-synthesis processes (0 = in the training process; 4+ on a GPU).", min=0)
     nproc: int = _opt(1, "Training processes on this machine (DistributedDataParallel: one per GPU, NCCL; or "
