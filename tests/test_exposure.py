@@ -208,20 +208,13 @@ def test_physics_hdr_image_is_the_photos_light_and_hue_fill():
 
 
 class CountingResidualPredictor:
-    """A residual predictor that counts the network passes (``iter_on_frames`` calls)."""
+    """A residual predictor that counts the network passes (``iter_on_frames`` calls); the rest is the wrapped one's."""
 
     def __init__(self, predictor: CEVRPredictor) -> None:
         self.predictor, self.calls = predictor, 0
-        self.name, self.weights_id = predictor.name, predictor.weights_id
 
-    def describe(self):
-        return self.predictor.describe()
-
-    def trained_directions(self):
-        return self.predictor.trained_directions()
-
-    def residual_gain(self) -> float:
-        return self.predictor.residual_gain()
+    def __getattr__(self, name: str):
+        return getattr(self.predictor, name)
 
     def iter_on_frames(self, rgb, frames):
         self.calls += 1

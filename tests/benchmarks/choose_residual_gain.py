@@ -30,20 +30,14 @@ EXACT_FAMILIES = ("srgb", "gamma")  # the physics reads these through their own 
 
 
 class ReplayPredictor:
-    """The wrapped predictor's ``iter_on_frames``, computed once per photo and replayed for every gain."""
+    """The wrapped predictor's ``iter_on_frames``, computed once per photo and replayed for every gain; the rest
+    is the wrapped predictor's."""
 
     def __init__(self, predictor) -> None:
         self.predictor, self.cache = predictor, {}
-        self.name, self.weights_id = predictor.name, predictor.weights_id
 
-    def describe(self):
-        return self.predictor.describe()
-
-    def trained_directions(self):
-        return self.predictor.trained_directions()
-
-    def residual_gain(self) -> float:
-        return self.predictor.residual_gain()
+    def __getattr__(self, name: str):
+        return getattr(self.predictor, name)
 
     def iter_on_frames(self, rgb, frames):
         key = (rgb.tobytes(), tuple(ev for ev, _ in frames))
