@@ -9,6 +9,7 @@ from cevr_cli.errors import InputError, UsageError
 from cevr_cli.response import (
     LINEAR,
     SRGB,
+    PiecewiseLinear,
     camera_key,
     camera_prior,
     check_response_spec,
@@ -83,6 +84,35 @@ def test_per_channel_tables_apply_each_row_to_its_channel():
     codes = np.linspace(0, 1, 3)
     response = table_response("rgb", codes, [[0, 0.5, 1], [0, 0.25, 1], [0, 0.125, 1]])
     np.testing.assert_allclose(response.decode(np.full((1, 3), 0.5)), [[0.5, 0.25, 0.125]])
+
+
+@pytest.mark.parametrize("xp, fp", [
+    (np.linspace(0, 1, 5), np.array([0.0, 0.1, 0.5, 0.55, 1.0])),
+    (np.atleast_2d(darktable_curves()["camera_prior"])[0], darktable_curves()["codes"]),  # R: light -> codes
+    (darktable_curves()["codes"], np.atleast_2d(darktable_curves()["camera_prior"])[0]),  # R^-1
+    (np.array([-2.0, 0.5, 3.0]), np.array([1.0, -1.0, 4.0])),  # any increasing nodes, any values
+], ids=["five nodes", "camera R", "camera R^-1", "off the unit interval"])
+def test_piecewise_linear_is_numpys_interp(xp, fp):
+    curve = PiecewiseLinear(xp, fp)
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.uniform(xp[0] - 0.5, xp[-1] + 0.5, 20000), rng.uniform(xp[0], xp[-1], 20000) ** 3,
+                             xp, np.nextafter(xp, -np.inf), np.nextafter(xp, np.inf)]).astype(np.float32)
+    values = values[: len(values) // 8 * 8]
+    expected = np.interp(values.astype(np.float64), xp, fp)
+    got = curve(values.reshape(-1, 4, 2))
+    assert got.dtype == np.float32 and got.shape == (len(values) // 8, 4, 2)
+    np.testing.assert_allclose(got.ravel(), expected, rtol=0, atol=4e-7 * max(1.0, np.abs(fp).max()))
+
+
+def test_piecewise_linear_walks_buckets_that_hold_many_nodes():
+    rng = np.random.default_rng(1)
+    # 40 nodes 1e-7 apart (float32 resolves them near 0.01): more than a million buckets would be needed
+    xp = np.unique(np.concatenate([[0.0, 1.0], rng.random(300) ** 6, 0.01 + 1e-7 * np.arange(40)]))
+    fp = np.sqrt(xp)
+    curve = PiecewiseLinear(xp, fp)
+    assert curve.buckets == PiecewiseLinear.MAX_BUCKETS and curve.steps > 10
+    values = np.concatenate([rng.random(50000), 0.01 + 4e-6 * rng.random(5000)]).astype(np.float32)
+    np.testing.assert_allclose(curve(values), np.interp(values.astype(np.float64), xp, fp), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("spec, message", [("bogus", "use auto"), ("gamma:x", "gamma:2.2"),
