@@ -77,7 +77,7 @@ def main() -> None:
         encode = best_of(args.repeats, lambda: prior.encode(light))
         decode = best_of(args.repeats, lambda: prior.decode(rgb))
 
-        def stack() -> None:
+        def stack(name: str = name) -> None:
             stacks[name] = [frame for _, frame, _ in PhysicsModel().frames(measure_photo(rgb, prior, 8),
                                                                              parse_evs(CONTINUOUS_STACK))]
 
