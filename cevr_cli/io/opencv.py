@@ -7,6 +7,7 @@ such names itself (``os.fsencode``); OpenCV only ever sees the bytes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -22,7 +23,13 @@ def imread(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray | None:
     return cv2.imdecode(data, flags)
 
 
-def imencode(suffix: str, image: np.ndarray) -> bytes | None:
-    """The encoded file for ``suffix`` (".png", ".hdr", ...), or None where OpenCV cannot encode it."""
-    ok, buffer = cv2.imencode(suffix, image)
+def imencode(suffix: str, image: np.ndarray, params: Sequence[int] = ()) -> bytes | None:
+    """The encoded file for ``suffix`` (".png", ".hdr", ...), or None where OpenCV cannot encode it; ``params``:
+    OpenCV's ``IMWRITE_*`` pairs."""
+    ok, buffer = cv2.imencode(suffix, image, list(params))
     return buffer.tobytes() if ok else None
+
+
+def png_compression(level: int) -> tuple[int, int]:
+    """``imencode``'s params for zlib ``level`` in a PNG."""
+    return cv2.IMWRITE_PNG_COMPRESSION, level

@@ -34,6 +34,34 @@ def test_8_and_16_bit_values_are_preserved(tmp_path):
     np.testing.assert_array_equal(np.round(photo.rgb * 255).astype(np.uint8), rgb8)
 
 
+def png_zlib_level(path) -> int:
+    """FLEVEL of the first IDAT chunk's zlib header (RFC 1950): 0 = fastest (levels 0-1), 2 = default (6)."""
+    data = path.read_bytes()
+    at = data.index(b"IDAT")
+    return data[at + 5] >> 6
+
+
+@pytest.mark.parametrize("bits, suffix", [(8, ".png"), (16, ".png"), (16, ".tif"), (8, ".tif")])
+def test_frames_are_written_with_zlibs_fast_level_and_read_back_exactly(tmp_path, bits, suffix):
+    import tifffile
+
+    rgb = (np.random.default_rng(1).random((40, 50, 3)) * (2**bits - 1)).round().astype(np.uint8 if bits == 8
+                                                                                          else np.uint16)
+    path = tmp_path / f"frame{suffix}"
+    write_ldr(path, rgb, bit_depth=bits)
+    np.testing.assert_array_equal(np.round(read_photo(path).rgb * (2**bits - 1)).astype(rgb.dtype), rgb)
+    if suffix == ".png":
+        assert png_zlib_level(path) == 0
+    else:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            assert page.compression == tifffile.COMPRESSION.ADOBE_DEFLATE
+            assert page.predictor == tifffile.PREDICTOR.HORIZONTAL
+            strip = tif.filehandle
+            strip.seek(page.dataoffsets[0])
+            assert strip.read(2)[1] >> 6 == 0  # the strip's zlib header: the fastest level
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_is_applied(tmp_path, orientation):
     stored = asymmetric()
