@@ -130,25 +130,27 @@ class Response:
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """R^-1: codes (..., 3) in [0, 1] -> relative linear light, float32."""
-        y = np.clip(np.asarray(codes, dtype=np.float32), 0.0, 1.0)
+        y = np.asarray(codes, dtype=np.float32)
+        if self.kind == "table":  # the table's ends hold beyond [0, 1]: no clipped copy of a whole frame
+            return self._table(y, forward=False)
         if self.kind == "srgb":
             return srgb_decode(y)
+        y = np.clip(y, 0.0, 1.0)
         if self.kind == "gamma":
             return np.power(y, np.float32(self.gamma))
-        if self.kind == "linear":
-            return y
-        return self._table(y, forward=False)
+        return y  # linear
 
     def encode(self, linear: np.ndarray) -> np.ndarray:
         """R: relative linear light (..., 3) -> codes in [0, 1], clipped at the white point; float32."""
-        x = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
+        x = np.asarray(linear, dtype=np.float32)
+        if self.kind == "table":
+            return self._table(x, forward=True)
         if self.kind == "srgb":
             return srgb_encode(x)
+        x = np.clip(x, 0.0, 1.0)
         if self.kind == "gamma":
             return np.power(x, np.float32(1.0 / self.gamma))
-        if self.kind == "linear":
-            return x
-        return self._table(x, forward=True)
+        return x  # linear
 
     def _table(self, values: np.ndarray, forward: bool) -> np.ndarray:
         """Piecewise-linear lookup of ``values`` (..., 3) through the per-channel (or shared) sample tables: R if
