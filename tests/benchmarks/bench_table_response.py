@@ -1,6 +1,7 @@
 """Tabulated responses (the camera prior, darktable's curves, calibrated profiles): the lookup's cost.
 
     python tests/benchmarks/bench_table_response.py [--megapixels 12] [--repeats 3] [--threads 2]
+    python tests/benchmarks/bench_table_response.py --megapixels 24 --save-jpeg big24cam.jpg  # for `cevr stack`
 
 Every camera JPEG read with ``--response camera`` or a profile goes through a 4096-node table twice per frame
 pixel and channel: R^-1 once per photo, R once per frame. Timed in one run, best of ``--repeats``:
@@ -10,6 +11,9 @@ pixel and channel: R^-1 once per photo, R once per frame. Timed in one run, best
   and their largest difference;
 * a 13-EV physics stack (float frames, not written) of a photo that size (the bundled sample, upscaled, with
   noise, 43 % clipped) read through the camera prior, with each lookup, and the stack's largest code difference.
+
+``--save-jpeg PATH`` writes that photo instead, as a camera JPEG (quality 92, EXIF Make Canon, so that ``cevr``'s
+``auto`` reads it through the camera prior), for timing ``cevr stack`` end to end (README, Benchmarks).
 """
 
 from __future__ import annotations
@@ -51,13 +55,25 @@ def photo(megapixels: float) -> np.ndarray:
     return np.clip(np.round(big), 0, 255).astype(np.float32) / np.float32(255)
 
 
+def save_camera_jpeg(rgb: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "EOS 5D"  # Make, Model
+    Image.fromarray(np.round(rgb * 255).astype(np.uint8)).save(path, quality=92, exif=exif)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--save-jpeg", type=Path, default=None)
     args = parser.parse_args()
+    if args.save_jpeg:
+        save_camera_jpeg(photo(args.megapixels), args.save_jpeg)
+        return
 
     import cv2
 
