@@ -44,7 +44,7 @@ PHYSICS_REVISION = 5
 # The darkening steps the residual network was trained on (s ~ U[-3, 0)): its estimate of a clipped pixel's light
 # merges its frames at these, whichever frames were asked for, so a frame does not depend on the others requested.
 FILL_EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
-FILL_ROWS = 512  # rows of a photo whose darker frames are made and merged at once (ResidualModel.filled_light)
+FILL_PIXELS = 1 << 20  # pixels whose darker frames are made and merged at once (ResidualModel.filled_light)
 # In a lossily compressed photo, a clipped pixel's channel this many 8-bit codes below white or closer is a lower
 # bound too, and a pixel this near white joined to a clip is clipped (tests/benchmarks/bench_lossy_clipping.py: JPEG
 # q75/q92 sRGB photos of the held-out views, +0.3 to +0.9 dB at -3..-1 EV over the clipped pixels for 6 codes;
@@ -389,23 +389,24 @@ class ResidualModel:
         darker frames at :data:`FILL_EVS` (full resolution) merged as a bracket would be (:func:`merge_darker`),
         L_net, shrunk by the gain towards the hue fill L_fill and blended in with the clipped pixels' soft mask w:
         L = L_fill + gain w (L_net - L_fill). (Merged at the network's resolution instead, the mixed pixels along
-        clipping edges cost 0.4 dB at -0.5 EV on held-out camera curves.) The frames are made and merged
-        :data:`FILL_ROWS` rows at a time, so that a 24 MP photo holds no full-resolution copy of them."""
-        light = measured_radiance(measured, iter(()))  # L_fill: the photo's light, the hue fill where it clipped
+        clipping edges cost 0.4 dB at -0.5 EV on held-out camera curves.) The frames are made only where w > 0
+        (elsewhere L = L_fill), :data:`FILL_PIXELS` pixels at a time, so that a 24 MP photo holds no
+        full-resolution copy of them."""
+        light = measured_radiance(measured, iter(()))  # L_fill: the photo's own light, the hue fill where it clipped
         low_residuals = list(self._low_residuals(measured, FILL_EVS))
         h, w = light.shape[:2]
-        weight = measured.weight(-1.0)
-        for top in range(0, h, FILL_ROWS):
-            rows = slice(top, min(top + FILL_ROWS, h))
-            fill = light[rows].copy()
+        weight, clipped, flat = measured.weight(-1.0).reshape(-1), measured.clipped.reshape(-1), light.reshape(-1, 3)
+        covered = np.flatnonzero(weight)
+        for start in range(0, covered.size, FILL_PIXELS):
+            pixels = covered[start:start + FILL_PIXELS]
+            fill = flat[pixels]
             frames = ((ev, blend_residual(measured.output.encode(fill * np.float32(2.0**ev)),
-                                          upsample_rows(residual, (h, w), rows), weight[rows], ev,
-                                          measured.clipped[rows]))
+                                          upsample_at(residual, (h, w), pixels), weight[pixels], ev, clipped[pixels]))
                       for ev, residual in low_residuals)
             merged = merge_darker(frames, measured.output.decode, fill)
             merged -= fill
-            merged *= np.float32(self.gain) * weight[rows][..., None]
-            light[rows] += merged
+            merged *= np.float32(self.gain) * weight[pixels][:, None]
+            flat[pixels] += merged
         return light
 
     def _fills(self, measured: MeasuredImage) -> bool:
@@ -501,19 +502,25 @@ def measured_radiance(measured: MeasuredImage, darker: Iterator[Frame]) -> np.nd
     return np.where(measured.weight(-1.0)[..., None] > 0, fill, radiance).astype(np.float32)
 
 
-def upsample_rows(low: np.ndarray, size: tuple[int, int], rows: slice) -> np.ndarray:
-    """Rows ``rows`` of ``low`` resized to ``size`` (h, w) by bilinear interpolation with pixel centres aligned,
-    as ``cv2.resize(..., INTER_LINEAR)`` gives them, without making the whole image."""
+def upsample_at(low: np.ndarray, size: tuple[int, int], pixels: np.ndarray) -> np.ndarray:
+    """``low`` (h', w', C) resized to ``size`` (h, w) by bilinear interpolation with pixel centres aligned, as
+    ``cv2.resize(..., INTER_LINEAR)`` gives it, at the flat indices ``pixels`` only: (N, C)."""
     import cv2
 
     h, w = size
     lh, lw = low.shape[:2]
-    if (lh, lw) == (h, w):
-        return low[rows]
-    x = (np.arange(w, dtype=np.float32) + 0.5) * np.float32(lw / w) - 0.5
-    y = (np.arange(rows.start, rows.stop, dtype=np.float32) + 0.5) * np.float32(lh / h) - 0.5
-    map_x, map_y = np.meshgrid(x, y)
-    return cv2.remap(low, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if (lh, lw) == (h, w) or not pixels.size:
+        return low.reshape(-1, low.shape[-1])[pixels]
+    y, x = np.divmod(pixels, w)
+    rows = -(-pixels.size // REMAP_WIDTH)
+    pad = (0, rows * REMAP_WIDTH - pixels.size)
+    map_x = np.pad((x.astype(np.float32) + 0.5) * np.float32(lw / w) - 0.5, pad).reshape(rows, REMAP_WIDTH)
+    map_y = np.pad((y.astype(np.float32) + 0.5) * np.float32(lh / h) - 0.5, pad).reshape(rows, REMAP_WIDTH)
+    sampled = cv2.remap(low, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return sampled.reshape(-1, low.shape[-1])[: pixels.size]
+
+
+REMAP_WIDTH = 4096  # cv2.remap's maps must be under 32767 on each side: the points go as rows of this many
 
 
 def merge_darker(frames: Iterator[tuple[float, np.ndarray]], decode: Callable[[np.ndarray], np.ndarray],

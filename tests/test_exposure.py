@@ -9,15 +9,18 @@ import torch
 
 from cevr_cli.exposure import (
     EXACT,
+    FILL_EVS,
     MeasuringPredictor,
     PhysicsModel,
     ResidualModel,
+    blend_residual,
     clip_threshold,
     measure_photo,
     measured_radiance,
+    merge_darker,
     physics_frame,
     soft_weight,
-    upsample_rows,
+    upsample_at,
 )
 from cevr_cli.imaging import quantise
 from cevr_cli.model import CEVRNet, CEVRPredictor, ModelPair, get_config
@@ -221,19 +224,42 @@ class CountingResidualPredictor:
         return self.predictor.iter_on_frames(rgb, frames)
 
 
-def test_the_light_is_the_same_made_in_row_blocks(monkeypatch):
+def test_the_light_is_the_same_made_in_pixel_chunks(monkeypatch):
     predictor = CEVRPredictor(residual_pair(1, trained=True), "cpu", precision="fp32")
     measured = measure_photo(quantise(SRGB.encode(scene(50, 70)), 8) / np.float32(255), SRGB, 8)
     whole = ResidualModel(predictor, scale=2.0).filled_light(measured)
-    monkeypatch.setattr("cevr_cli.exposure.FILL_ROWS", 7)
+    monkeypatch.setattr("cevr_cli.exposure.FILL_PIXELS", 7)
     np.testing.assert_allclose(ResidualModel(predictor, scale=2.0).filled_light(measured), whole, rtol=1e-6)
 
 
-@pytest.mark.parametrize("rows", [slice(0, 150), slice(0, 1), slice(61, 97), slice(149, 150)])
-def test_upsampled_rows_are_opencvs_bilinear_resize(rows):
+def test_the_light_is_the_whole_frames_merge_where_the_mask_reaches_and_the_hue_fill_elsewhere():
+    """Made only where w > 0, the light equals the merge of whole full-resolution frames (the residual upsampled
+    with OpenCV's resize) blended in with w everywhere."""
+    predictor = CEVRPredictor(residual_pair(1, trained=True), "cpu", precision="fp32")
+    measured = measure_photo(quantise(SRGB.encode(scene(60, 90)), 8) / np.float32(255), SRGB, 8)
+    model = ResidualModel(predictor, scale=2.0, gain=0.5)
+    weight = measured.weight(-1.0)
+    assert 0 < (weight > 0).mean() < 0.9  # some pixels are left to the hue fill
+    fill = measured_radiance(measured, iter(()))
+    up = [(ev, cv2.resize(low, (90, 60), interpolation=cv2.INTER_LINEAR)) for ev, low in
+          model._low_residuals(measured, FILL_EVS)]
+    frames = [(ev, blend_residual(physics_frame(measured, ev), res * np.float32(1.0), weight, ev, measured.clipped))
+              for ev, res in up]
+    merged = merge_darker(iter(frames), measured.output.decode, fill)
+    expected = fill + np.float32(0.5) * weight[..., None] * (merged - fill)
+    assert np.abs(expected - fill)[~measured.clipped].max() > 1e-3  # the network moved the soft border too
+    np.testing.assert_allclose(model.filled_light(measured), expected, rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("count", [0, 1, 4096, 5000])
+def test_upsampling_at_pixels_is_opencvs_bilinear_resize_there(count):
     low = np.random.default_rng(0).random((37, 53, 3)).astype(np.float32)
-    full = cv2.resize(low, (211, 150), interpolation=cv2.INTER_LINEAR)
-    np.testing.assert_allclose(upsample_rows(low, (150, 211), rows), full[rows], atol=1e-5)
+    full = cv2.resize(low, (211, 150), interpolation=cv2.INTER_LINEAR).reshape(-1, 3)
+    pixels = np.sort(np.random.default_rng(1).choice(full.shape[0], count, replace=False))
+    got = upsample_at(low, (150, 211), pixels)
+    assert got.shape == (count, 3) and got.dtype == np.float32
+    np.testing.assert_allclose(got, full[pixels], atol=1e-5)
+    np.testing.assert_array_equal(upsample_at(full.reshape(150, 211, 3), (150, 211), pixels), full[pixels])
 
 
 def test_a_residual_gain_of_zero_is_the_physics_frame():
