@@ -20,19 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
 
-
-def best_of(repeats: int, run) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_response_speed import best_of  # noqa: E402
 
 
 def interp_table(self, values: np.ndarray, forward: bool) -> np.ndarray:
