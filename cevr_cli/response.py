@@ -45,10 +45,11 @@ class PiecewiseLinear:
     """y = f(x), linear between increasing nodes ``(xp, fp)`` on [xp[0], xp[-1]] and held at the ends outside:
     ``np.interp``'s function, evaluated in float32 through a uniform index of the segments.
 
-    ``np.interp`` binary-searches the nodes for every value in float64: 2 s for one 12-megapixel frame through a
-    4096-node camera curve, most of a physics stack's time. Here the value's bucket (one of a power of two at
-    least twice the nodes' density) names the segment that holds the bucket's lower neighbour, and a step or two
-    along the nodes finds its own (``steps``, the most any bucket needs, known from the nodes). Agrees with
+    ``np.interp`` binary-searches the nodes for every value in float64: 1.3 s for one 12-megapixel frame through a
+    4096-node camera curve, most of a physics stack's time (0.27 s here: tests/benchmarks/bench_table_response.py).
+    Here the value's bucket (one of a power of two at least twice the nodes' density) names the segment that holds
+    the bucket's lower neighbour, and a step or two along the nodes finds its own (``steps``, the most any bucket
+    needs, known from the nodes). Agrees with
     ``np.interp`` to float32 rounding (tests/test_response.py).
     """
 
@@ -74,14 +75,14 @@ class PiecewiseLinear:
         values = np.asarray(values, dtype=np.float32)
         out = np.empty(values.shape, dtype=np.float32)
         flat, into = values.reshape(-1), out.reshape(-1)
-        scratch = _Scratch(min(flat.size, CHUNK))
+        scratch = _scratch(min(flat.size, CHUNK))
         for start in range(0, flat.size, CHUNK):
             self._evaluate(flat[start:start + CHUNK], into[start:start + CHUNK], scratch)
         return out
 
-    def _evaluate(self, values: np.ndarray, out: np.ndarray, scratch: _Scratch) -> None:
+    def _evaluate(self, values: np.ndarray, out: np.ndarray, scratch: tuple[np.ndarray, ...]) -> None:
         n = values.size
-        bucket, index, segment, above, table = (a[:n] for a in scratch.arrays)
+        bucket, index, segment, above, table = (a[:n] for a in scratch)
         # ufuncs, not np.clip: its Python wrapper costs more than the arithmetic on a chunk
         x = np.maximum(values, np.float32(self.low), out=out)
         np.minimum(x, np.float32(self.high), out=x)
@@ -102,13 +103,11 @@ class PiecewiseLinear:
 CHUNK = 1 << 16  # values per pass of PiecewiseLinear: its temporaries stay in the CPU's cache
 
 
-class _Scratch:
-    """PiecewiseLinear's temporaries for one chunk, allocated once per call."""
-
-    def __init__(self, size: int) -> None:
-        # indices as intp and takes in "clip" mode (every index is in range): numpy's fastest gather
-        self.arrays = (np.empty(size, np.float32), np.empty(size, np.intp), np.empty(size, np.intp),
-                       np.empty(size, bool), np.empty(size, np.float32))
+def _scratch(size: int) -> tuple[np.ndarray, ...]:
+    """PiecewiseLinear's temporaries for one chunk (bucket, index, segment, above, table), allocated once per call;
+    indices as intp and takes in "clip" mode (every index is in range): numpy's fastest gather."""
+    return (np.empty(size, np.float32), np.empty(size, np.intp), np.empty(size, np.intp), np.empty(size, bool),
+            np.empty(size, np.float32))
 
 
 @dataclass(frozen=True)

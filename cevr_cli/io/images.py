@@ -316,10 +316,10 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
                 kwargs["exif"] = exif
             if icc_profile:
                 kwargs["icc_profile"] = icc_profile
-            if suffix != ".png":
-                kwargs["quality"] = 95
             if suffix == ".png":
                 kwargs["compress_level"] = PNG_ZLIB_LEVEL
+            else:
+                kwargs["quality"] = 95
             if comment is not None and suffix == ".png":
                 kwargs["pnginfo"] = PngImagePlugin.PngInfo()
                 kwargs["pnginfo"].add_text("Comment", comment)
