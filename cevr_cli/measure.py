@@ -16,6 +16,7 @@ from typing import Any
 
 from .exposure import MeasuredImage, measure_linear, measure_photo
 from .io.images import Photo, read_photo
+from .errors import InputError
 from .provenance import SourceMetadata
 from .response import LINEAR, SRGB, ResponseChoice, choose_response
 from .vocabulary import LOSSY_SUFFIXES, RAW_SUFFIXES
@@ -86,8 +87,13 @@ def read_measured(path: Path, *, response: str, raw_mode: str, max_megapixels: f
         choice = ResponseChoice(SRGB, "camera RAW developed to sRGB (--raw-mode cevr)") if response == "auto" \
             else choose_response(response, raw=False, make=None, model=None)
     else:
-        choice = choose_response(response, raw=False, make=exif.camera_make if exif else None,
-                                 model=exif.camera_model if exif else None, software=exif.software if exif else None)
+        try:
+            choice = choose_response(response, raw=False, make=exif.camera_make if exif else None,
+                                     model=exif.camera_model if exif else None,
+                                     software=exif.software if exif else None)
+        except InputError as exc:  # only an installed profile is read here; --response files were checked
+            raise InputError(path, f"its camera's installed profile {exc}: recalibrate it (cevr calibrate "
+                                   "--install) or delete it") from None
     bits = 8 if photo.bit_depth <= 8 else 16
     lossy = path.suffix.lower() in LOSSY_SUFFIXES
     return MeasuredPhoto(measure_photo(photo.rgb, choice.response, bits, lossy), choice, photo_source(photo), bits)

@@ -39,6 +39,7 @@ from .io.exif import is_cevr_software
 
 PROFILE_FORMAT = "cevr-response"
 PROFILE_VERSION = 1
+GAMMA_RANGE = (0.2, 5.0)  # `gamma:G`: power laws any camera or display uses lie well inside
 
 
 class PiecewiseLinear:
@@ -185,9 +186,11 @@ LINEAR = Response("linear", "linear")
 
 
 def gamma_response(gamma: float) -> Response:
-    """y = x^(1/gamma); ``gamma`` must be a positive finite number."""
-    if not math.isfinite(gamma) or gamma <= 0:
-        raise UsageError(f"--response gamma:{gamma:g}: the gamma must be a positive number (e.g. gamma:2.2)")
+    """y = x^(1/gamma); ``gamma`` within :data:`GAMMA_RANGE`."""
+    low, high = GAMMA_RANGE
+    if not (math.isfinite(gamma) and low <= gamma <= high):
+        raise UsageError(f"--response gamma:{gamma:g}: the gamma must be a number from {low:g} to {high:g} "
+                         "(e.g. gamma:2.2)")
     return Response(f"gamma:{gamma:g}", "gamma", gamma=float(gamma))
 
 
@@ -286,8 +289,11 @@ def load_profile(path: str | os.PathLike[str]) -> Response:
         raise InputError(path, f"cannot read the response profile ({exc})") from None
     if not isinstance(document, dict) or document.get("format") != PROFILE_FORMAT:
         raise InputError(path, "not a cevr response profile (write one with `cevr calibrate`)")
-    if int(document.get("version", 0)) > PROFILE_VERSION:
-        raise InputError(path, f"profile version {document['version']} is newer than this cevr: upgrade cevr")
+    version = document.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise InputError(path, f"the profile's version {version!r} is not a whole number")
+    if version > PROFILE_VERSION:
+        raise InputError(path, f"profile version {version} is newer than this cevr: upgrade cevr")
     try:
         codes, linear = np.asarray(document["codes"], float), np.asarray(document["linear"], float)
     except (KeyError, TypeError, ValueError):
@@ -347,6 +353,10 @@ def check_response_spec(spec: str) -> str:
     if text.lower().endswith(".json"):
         if not Path(text).is_file():
             raise UsageError(f"--response {spec}: no such profile file")
+        try:
+            load_profile(text)  # a broken profile stops the run here, not once per photo
+        except InputError as exc:
+            raise UsageError(f"--response {exc}") from None
         return text
     raise UsageError(f"--response {spec!r}: use auto, camera, srgb, gamma:G, linear or a profile .json")
 

@@ -116,10 +116,31 @@ def test_piecewise_linear_walks_buckets_that_hold_many_nodes():
 
 
 @pytest.mark.parametrize("spec, message", [("bogus", "use auto"), ("gamma:x", "gamma:2.2"),
-                                           ("gamma:-2", "positive"), ("missing.json", "no such profile")])
+                                           ("gamma:-2", "from 0.2 to 5"), ("gamma:1e9", "from 0.2 to 5"),
+                                           ("gamma:nan", "from 0.2 to 5"), ("missing.json", "no such profile")])
 def test_bad_specs_are_one_line_usage_errors(spec, message):
     with pytest.raises(UsageError, match=message):
         check_response_spec(spec)
+
+
+def test_the_gamma_range_ends_are_accepted():
+    assert check_response_spec("gamma:0.2") == "gamma:0.2" and check_response_spec("gamma:5") == "gamma:5"
+
+
+@pytest.mark.parametrize("document, message", [
+    ("{not json", "cannot read the response profile"),
+    ([1, 2], "not a cevr response profile"),
+    ({"format": "cevr-response", "version": "x", "codes": [0, 1], "linear": [[0, 1]]}, "version 'x' is not a whole"),
+    ({"format": "cevr-response", "version": None, "codes": [0, 1], "linear": [[0, 1]]}, "version None is not"),
+    ({"format": "cevr-response", "codes": [0, 0.5, 1], "linear": [[0, 0.6, 0.5]]}, "strictly increasing"),
+    ({"format": "cevr-response", "codes": [0, 0.5, 1], "linear": [["a", 0.6, 1]]}, "no usable 'codes'"),
+])
+def test_a_broken_profile_file_stops_the_request_before_any_photo(tmp_path, document, message):
+    path = tmp_path / "broken.json"
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    with pytest.raises(UsageError, match=message) as caught:
+        check_response_spec(str(path))
+    assert str(caught.value).startswith(f"--response {path}: ") and "\n" not in str(caught.value)
 
 
 def test_profiles_round_trip_and_refuse_what_is_not_one(tmp_path):

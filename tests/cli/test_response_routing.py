@@ -90,7 +90,7 @@ def test_fuse_records_the_response_and_the_measured_merge(tmp_path, weights):
     assert manifest["response"]["name"] == "srgb" and manifest["merge"].startswith("measured")
 
 
-@pytest.mark.parametrize("spec, message", [("bogus", "--response 'bogus'"), ("gamma:0", "positive"),
+@pytest.mark.parametrize("spec, message", [("bogus", "--response 'bogus'"), ("gamma:0", "from 0.2 to 5"),
                                            ("nope.json", "no such profile")])
 def test_a_bad_response_is_one_line_and_exit_2(tmp_path, weights, spec, message):
     Image.fromarray(scene()).save(tmp_path / "render.png")
@@ -106,3 +106,32 @@ def test_paper_weights_for_the_residual_model_say_what_to_do(tmp_path, tiny_pair
     result = runner.invoke(app, ["stack", str(tmp_path / "render.png"), "-o", str(tmp_path / "s"), "--weights",
                                  str(tmp_path / "paper.safetensors")])
     assert result.exit_code == 2 and "use --model cevr-paper" in result.output
+
+
+def test_a_broken_response_file_is_one_line_and_exit_2_before_any_photo(tmp_path, weights):
+    with_camera(tmp_path / "canon.jpg", "Canon", "Canon EOS 5D")
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"format": "cevr-response", "version": None, "codes": [0, 1], "linear": [[0, 1]]}))
+    result = runner.invoke(app, ["stack", str(tmp_path / "canon.jpg"), "-o", str(tmp_path / "out"),
+                                 "--response", str(broken), "--weights", str(weights), "--device", "cpu"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.strip() == f"error: --response {broken}: the profile's version None is not a whole number"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_broken_installed_profile_fails_its_cameras_photos_by_name_and_the_batch_goes_on(tmp_path, weights,
+                                                                                          monkeypatch):
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
+    folder = tmp_path / "config" / "responses"
+    folder.mkdir(parents=True)
+    installed = folder / f"{camera_key('Nikon', 'D90')}.json"
+    installed.write_text("{truncated")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    with_camera(photos / "d90.jpg", "Nikon", "D90")
+    with_camera(photos / "canon.jpg", "Canon", "EOS 5D")
+    result = runner.invoke(app, ["stack", str(photos), "-o", str(tmp_path / "out"), "--evs", "-1,1",
+                                 "--weights", str(weights), "--device", "cpu"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{photos / 'd90.jpg'}: its camera's installed profile {installed}: cannot read" in result.output
+    assert (tmp_path / "out" / "canon" / "stack.json").is_file() and not (tmp_path / "out" / "d90").exists()
