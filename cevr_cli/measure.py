@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError
 from .exposure import MeasuredImage, measure_linear, measure_photo
 from .io.images import Photo, read_photo
-from .errors import InputError
 from .provenance import SourceMetadata
 from .response import LINEAR, SRGB, ResponseChoice, choose_response
 from .vocabulary import LOSSY_SUFFIXES, RAW_SUFFIXES
