@@ -70,6 +70,10 @@ LOW_LEVELS_FOR_EXTRAPOLATION = 8
 OUTLIER_CODES = 3.0
 OUTLIER_NOISE = 0.05  # 5 % in light
 OUTLIER_ROUNDS = 2
+RESIDUAL_LIMIT_CODES = 8.0  # RMS, 8-bit codes: noisy synthetic brackets (bench_calibrate_bar.py) fit within 0.8 .. 2
+OUTLIERS_WORTH_A_WARNING = 0.5  # share left out: one frame with half its area changed leaves 74 % out, yet fits
+DISAGREEING_FRAMES = ("the frames do not agree with one curve at these EVs: check the EVs, and that neither the "
+                      "scene nor the camera moved")
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,13 @@ class Calibration:
     frames: tuple[str, ...]
     bit_depth: int
     fit: Fit
+
+    def warnings(self) -> list[str]:
+        """What the user should check before trusting the profile."""
+        if self.fit.rejected > OUTLIERS_WORTH_A_WARNING:
+            return [f"{self.fit.rejected:.0%} of the readings disagree with their pixel's other frames and were left "
+                    "out: check that neither the scene nor the camera moved, and that all frames show one scene"]
+        return []
 
     def record(self) -> dict[str, Any]:
         """The profile document: :func:`cevr_cli.response.profile_record` plus how it was fitted."""
@@ -173,6 +184,32 @@ def check_bracket(evs: Sequence[float], frames: int) -> None:
     for a, b in zip(ordered, ordered[1:], strict=False):
         if b - a < 0.01:
             raise UsageError(f"two frames have the same EV ({a:+g}): each frame of a bracket needs its own exposure")
+
+
+def check_exposure_order(sample: np.ndarray, evs: Sequence[float], n_levels: int,
+                         names: Sequence[str] | None = None) -> None:
+    """Each frame brighter than the frame one EV step below it, as its EV says: of the observations well exposed
+    in both (levels 1 .. top - 1 of ``sample``, (N, P, 3)), more must rise than fall. EVs given in another order
+    than the frames, the same exposure twice, or frames of different scenes fail here, before a fit that would
+    only reflect them.
+
+    Raises:
+        UsageError: a frame that is not brighter than the one below it, both named.
+    """
+    top = n_levels - 1
+    names = list(names) if names is not None else [f"frame {j + 1}" for j in range(sample.shape[1])]
+    order = np.argsort(np.asarray(evs, dtype=np.float64), kind="stable")
+    for a, b in zip(order[:-1], order[1:], strict=True):
+        darker, brighter = sample[:, a], sample[:, b]
+        both = (darker > 0) & (darker < top) & (brighter > 0) & (brighter < top)
+        if not both.any():
+            continue  # no overlap to compare: the fit says whether the bracket is usable
+        rise = np.count_nonzero(brighter[both] > darker[both])
+        fall = np.count_nonzero(brighter[both] < darker[both])
+        if rise <= fall:
+            raise UsageError(f"{names[b]} (EV {evs[b]:+g}) is not brighter than {names[a]} (EV {evs[a]:+g}): give "
+                             "the EVs in the frames' order (more light positive), for photos of one scene at "
+                             "different exposures")
 
 
 # --- sampling --------------------------------------------------------------------------------------------------
@@ -514,7 +551,10 @@ def fit_channel(levels: np.ndarray, raw: np.ndarray, times: np.ndarray, bit_dept
         if not rejected.any():
             break
         levels = np.where(rejected, 0, levels)
-        inverse = fitter(levels, times, n_levels)
+        try:
+            inverse = fitter(levels, times, n_levels)
+        except UsageError:  # every pixel disagreed with itself: the frames do not fit their EVs
+            raise UsageError(DISAGREEING_FRAMES) from None
     white = white_point(raw, levels, times, merge_light(levels, times, inverse), positions, bit_depth)
     counts = np.bincount(levels.reshape(-1), minlength=n_levels)
     if method == "basis":  # the basis curve is defined at every code, observed or not
@@ -552,7 +592,8 @@ def bracket_residual(levels: np.ndarray, times: np.ndarray, positions: np.ndarra
 # --- a bracket -------------------------------------------------------------------------------------------------
 
 def fit_samples(sample: np.ndarray, evs: Sequence[float], bit_depth: int, method: str = "basis",
-                shared: bool | None = None, suspect: np.ndarray | None = None) -> Fit:
+                shared: bool | None = None, suspect: np.ndarray | None = None,
+                names: Sequence[str] | None = None) -> Fit:
     """Fit a response to a bracket's sampled pixels.
 
     Args:
@@ -562,15 +603,19 @@ def fit_samples(sample: np.ndarray, evs: Sequence[float], bit_depth: int, method
         shared: one row for all channels (True), one each (False), or None: shared when the channels' own fits
             agree within :data:`SHARED_TOLERANCE_CODES` over the covered codes.
         suspect: (N, P) observations to leave out of the fit (:func:`near_clipping` in lossy frames).
+        names: the frames' names for messages (default "frame 1" ...).
 
     Raises:
-        UsageError: an unknown method, a bad bracket, or a scene that reaches too few codes.
+        UsageError: an unknown method, a bad bracket, frames out of their EVs' order
+            (:func:`check_exposure_order`), a scene that reaches too few codes, or frames that do not fit one
+            curve (residual above :data:`RESIDUAL_LIMIT_CODES`).
     """
     if method not in METHODS:
         raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
     check_bracket(evs, sample.shape[1])
     positions = level_positions(bit_depth)
     n_levels = positions.size
+    check_exposure_order(sample, evs, n_levels, names)
     times = np.exp2(np.asarray(evs, dtype=np.float64))
     rows = spread_samples(sample, n_levels)
     sample = sample[rows]
@@ -605,6 +650,8 @@ def fit_samples(sample: np.ndarray, evs: Sequence[float], bit_depth: int, method
         rows, kept = row[None, :], levels.reshape(3, *masked.shape[:2]).transpose(1, 2, 0)
     residual = math.sqrt(np.mean([bracket_residual(kept[..., c], times, positions, rows[min(c, len(rows) - 1)]) ** 2
                                   for c in range(3)]))
+    if residual > RESIDUAL_LIMIT_CODES:
+        raise UsageError(f"{DISAGREEING_FRAMES} (they miss the fitted curve by {residual:.1f} codes RMS)")
     usable = np.count_nonzero(masked)
     rejected = (usable - np.count_nonzero(kept)) / max(usable, 1)
     return Fit(positions, rows, bool(shared), residual, int(sample.shape[0]), covered, rejected)
@@ -649,8 +696,9 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         on_frame: called with each path before it is read (progress).
 
     Raises:
-        UsageError: fewer than two frames, camera RAW frames, frames of different sizes or bit depths, EVs
-            missing (no ``evs`` and no EXIF exposure), duplicated or not one per frame.
+        UsageError: fewer than two frames, one file given twice, camera RAW frames, frames of different sizes or
+            bit depths, EVs missing (no ``evs`` and no EXIF exposure), duplicated or not one per frame, or as
+            :func:`fit_samples` (frames out of their EVs' order, frames that do not fit one curve).
         InputError: a frame that cannot be read.
     """
     from .imaging import quantise
@@ -662,6 +710,11 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         raise UsageError("calibrating needs a bracket: at least two photos of one scene at different exposures")
     if method not in METHODS:
         raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
+    seen: set[Path] = set()
+    for frame in frames:
+        if frame.resolve() in seen:
+            raise UsageError(f"{frame.name} is given twice: each frame of a bracket is its own photo")
+        seen.add(frame.resolve())
     raw = [f.name for f in frames if f.suffix.lower() in RAW_SUFFIXES]
     if raw:
         raise UsageError(f"{raw[0]}: camera RAW data is linear and needs no profile; calibrate the camera's JPEGs")
@@ -697,7 +750,8 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
     exif = first.exif
     make = make if make is not None else (exif.camera_make if exif else None)
     model = model if model is not None else (exif.camera_model if exif else None)
-    fit = fit_samples(np.stack(columns, axis=1), evs, bit_depth, method, shared, np.stack(suspects, axis=1))
+    fit = fit_samples(np.stack(columns, axis=1), evs, bit_depth, method, shared, np.stack(suspects, axis=1),
+                      [f.name for f in frames])
     camera = " ".join(v for v in (make, model) if v)
     response = table_response(f"profile:{camera or frames[0].stem}", fit.positions, fit.linear,
                               source=f"cevr calibrate ({method}, {len(frames)} frames)")

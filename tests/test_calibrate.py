@@ -150,7 +150,25 @@ def test_a_frame_that_changed_is_left_out_as_outliers(monkeypatch):
     fit = fit_bracket(frames, BRACKET, "debevec")
     assert worst(fit) <= 2.5 and fit.rejected > 0.02  # measured 1.78
     monkeypatch.setattr("cevr_cli.calibrate.OUTLIER_ROUNDS", 0)
-    assert worst(fit_bracket(frames, BRACKET, "debevec")) > 10  # measured 32.8
+    with pytest.raises(UsageError, match=r"do not agree with one curve .* by 77\.\d codes RMS"):  # kept: refused
+        fit_bracket(frames, BRACKET, "debevec")
+    monkeypatch.setattr("cevr_cli.calibrate.RESIDUAL_LIMIT_CODES", np.inf)
+    assert worst(fit_bracket(frames, BRACKET, "debevec")) > 10  # measured 32.8: what the limit keeps from a user
+
+
+def test_frames_of_different_scenes_fit_with_a_warning(tmp_path):
+    """Each frame another random scene, brighter by its EV (so the order check passes): most readings disagree
+    with their pixel's other frames, are left out, and the user is told to check the bracket."""
+    rng = np.random.default_rng(5)
+    paths = []
+    for k, ev in enumerate((-2.0, 0.0, 2.0)):
+        paths.append(tmp_path / f"m{k}.png")
+        Image.fromarray(render(SRGB, np.exp(rng.normal(-3.0, 1.0, (64, 96, 3))), [ev])[0]).save(paths[-1])
+    result = runner.invoke(app, ["calibrate", *map(str, paths), "--evs", "-2,0,2", "-o", str(tmp_path / "p.json")])
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "disagree with their pixel's other frames" in warning[0], result.output
+    assert json.loads((tmp_path / "p.json").read_text())["outliers"] > 0.5
 
 
 def test_jpeg_frames_leave_out_what_lies_near_clipping():
@@ -267,7 +285,7 @@ def test_cli_writes_a_profile_that_round_trips(tmp_path):
     assert np.allclose(profile.codes, document["codes"]) and np.allclose(profile.linear, document["linear"])
     codes = np.linspace(0, 1, 256, dtype=np.float32)[:, None].repeat(3, axis=1)
     assert np.max(np.abs(profile.encode(profile.decode(codes)) - codes)) < 1e-6
-    assert json.loads(result.stdout)["written"] == [str(out)]
+    assert json.loads(result.stdout)["written"] == [str(out)] and json.loads(result.stdout)["warnings"] == []
 
 
 def test_evs_come_from_exif_when_not_given(tmp_path):
@@ -319,6 +337,9 @@ def test_info_lists_installed_profiles(tmp_path, monkeypatch):
     ("unwritable", "cannot write"),
     ("install without make", "needs the camera's make"),
     ("no destination", "-o PROFILE.json"),
+    ("evs reversed", "f3.png (EV -1) is not brighter than f4.png (EV -2): give the EVs in the frames' order"),
+    ("one exposure", "c1.png (EV -1) is not brighter than c0.png (EV -2)"),
+    ("a frame twice", "f2.png is given twice: each frame of a bracket is its own photo"),
 ])
 def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypatch, case, message):
     monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
@@ -341,6 +362,15 @@ def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypat
         args += ["--install"]
     elif case == "no destination":
         args = ["calibrate", *map(str, frames)]
+    elif case == "evs reversed":  # the frames go -2..+2; the EVs say +2..-2
+        args += ["--evs", "2:-2:-1"]
+    elif case == "one exposure":  # five copies of one frame, called a bracket
+        copies = [tmp_path / "bracket" / f"c{k}.png" for k in range(5)]
+        for copy in copies:
+            copy.write_bytes(frames[2].read_bytes())
+        args = ["calibrate", *map(str, copies), "-o", str(out), "--evs", "-2:2:1"]
+    elif case == "a frame twice":
+        args = ["calibrate", *map(str, frames[:3]), str(frames[2]), "-o", str(out), "--evs", "-2:1:1"]
     before = files_under(tmp_path)
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output

@@ -56,13 +56,17 @@ def calibrate(
     record = result.record()
     summary = {"written": [str(p) for p in written], "make": result.make, "model": result.model,
                "method": result.method, "evs": record["evs"], "frames": record["frames"],
-               "channels": record["channels"], "residual_codes_rms": record["residual_codes_rms"]}
+               "channels": record["channels"], "residual_codes_rms": record["residual_codes_rms"],
+               "outliers": record["outliers"], "warnings": result.warnings()}
     if as_json:
         out.print_json(json.dumps(summary))
     elif not quiet:
         camera = " ".join(v for v in (result.make, result.model) if v) or "unknown camera"
         evs_text = ", ".join(f"{v:+g}" for v in record["evs"])
         say(f"{result.method} fit of {record['frames']} frames (EV {evs_text}), {record['channels']} curve, "
-            f"residual {record['residual_codes_rms']:.2f} codes RMS", str(camera))
+            f"residual {record['residual_codes_rms']:.2f} codes RMS, {record['outliers']:.1%} of the readings left "
+            "out", str(camera))
+        for warning in result.warnings():
+            say(warning, "warning", "yellow")
         for path in written:
             say(f"wrote {path}")
