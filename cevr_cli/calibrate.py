@@ -496,17 +496,6 @@ def inverse_table(inverse: np.ndarray, counts: np.ndarray, positions: np.ndarray
     return filled
 
 
-def strictly_increasing(row: np.ndarray, step: float = 1e-9) -> np.ndarray:
-    """A table row 0 at code 0 and 1 at the top, strictly increasing (a minimal step where it is not)."""
-    row = np.maximum.accumulate(np.asarray(row, dtype=np.float64) / row[-1])
-    row[0] = 0.0
-    row = np.maximum(row, np.arange(row.size) * step)
-    row = np.maximum.accumulate(row + np.arange(row.size) * step)  # ties broken
-    row /= row[-1]
-    row[0] = 0.0
-    return row
-
-
 def outliers(levels: np.ndarray, times: np.ndarray, inverse: np.ndarray) -> np.ndarray:
     """Observations (N, P) that disagree with the pixel's other frames by more than quantisation and noise allow.
 

@@ -59,12 +59,3 @@ def quantise(image: np.ndarray, bits: int) -> np.ndarray:
         raise UsageError(f"bit depth must be 8 or 16, not {bits}")
     levels = float(2**bits - 1)
     return np.round(np.clip(image, 0.0, 1.0) * levels).astype(np.uint8 if bits == 8 else np.uint16)
-
-
-def bit_depth_of(image: np.ndarray) -> int:
-    """8 for uint8 images, 16 for uint16."""
-    if image.dtype == np.uint8:
-        return 8
-    if image.dtype == np.uint16:
-        return 16
-    raise UsageError(f"expected a uint8 or uint16 image, got {image.dtype}")

@@ -36,6 +36,7 @@ import numpy as np
 from .errors import InputError, UsageError
 from .imaging import srgb_decode, srgb_encode
 from .io.exif import is_cevr_software
+from .vocabulary import RESPONSES
 
 PROFILE_FORMAT = "cevr-response"
 PROFILE_VERSION = 1
@@ -342,7 +343,7 @@ def check_response_spec(spec: str) -> str:
     """
     text = spec.strip()
     lowered = text.lower()
-    if lowered in ("auto", "camera", "srgb", "linear"):
+    if lowered in RESPONSES and ":" not in lowered:  # the named curves; gamma:G is a pattern
         return lowered
     if lowered.startswith("gamma:"):
         try:
@@ -358,7 +359,7 @@ def check_response_spec(spec: str) -> str:
         except InputError as exc:
             raise UsageError(f"--response {exc}") from None
         return text
-    raise UsageError(f"--response {spec!r}: use auto, camera, srgb, gamma:G, linear or a profile .json")
+    raise UsageError(f"--response {spec!r}: use {', '.join(RESPONSES)} or a profile .json")
 
 
 def parse_response(spec: str) -> Response:

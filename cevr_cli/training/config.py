@@ -89,8 +89,3 @@ class TrainConfig:
 def vocabulary_fields() -> dict[str, list[str]]:
     """The options that take one of a vocabulary's names (field metadata ``choices``): name -> allowed values."""
     return {f.name: list(f.metadata["choices"]) for f in fields(TrainConfig) if "choices" in f.metadata}
-
-
-def config_fields() -> list[tuple[str, Any, Any, dict[str, Any]]]:
-    """(name, type annotation text, default, metadata) of every option, in order."""
-    return [(f.name, f.type, f.default, dict(f.metadata)) for f in fields(TrainConfig)]
