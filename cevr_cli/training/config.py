@@ -29,13 +29,16 @@ def _opt(default: Any, help_text: str, **extra: Any) -> Any:
 
 @dataclass
 class TrainConfig:
-    """Defaults follow the official recipe (Chen et al. 2023 and the released code)."""
+    """Defaults follow the official recipe (Chen et al. 2023 and the released code).
+
+    Options marked ``resumable`` say how long and where a run goes; the others define it, and ``--resume`` must
+    repeat them (:func:`resume_conflicts`)."""
 
     data: str | list[str] = _opt("", "Folder(s) of radiance maps (.exr/.hdr) to synthesise brackets from; "
-                                     "repeat --data for several.")
-    out: str = _opt("runs/cevr", "Output folder: checkpoints, log, and the weights pair.")
+                                     "repeat --data for several.", resumable=True)
+    out: str = _opt("runs/cevr", "Output folder: checkpoints, log, and the weights pair.", resumable=True)
     direction: str = _opt("both", "Train the EV-increase model (inc), the decrease model (dec), or both.",
-                           choices=TRAIN_DIRECTIONS)
+                           choices=TRAIN_DIRECTIONS, resumable=True)
     variant: str = _opt("cevr", _described("Model variant", MODEL_VARIANTS), choices=MODEL_VARIANTS)
     freeze_encoder: bool = _opt(False, "Keep the encoder (and its BatchNorm statistics) as initialised: fine-tune "
                                        "the decoder only (faster; for --init from a trained pair).")
@@ -51,7 +54,7 @@ class TrainConfig:
                                            "of the view lie 1-1.6x white (highlights barely clipped, as highlight-"
                                            "weighted metering leaves them), not -0.5..+2 EV from the meter.")
     dorf: str | None = _opt(None, "cevr-residual: also train on the DoRF curves (dorf-201-crf.mat; needs scipy).")
-    epochs: int = _opt(1250, "Epochs (the paper: 1250).", min=1)
+    epochs: int = _opt(1250, "Epochs (the paper: 1250).", min=1, resumable=True)
     samples_per_epoch: int = _opt(48, "Random training pairs per epoch (VDS has 48 scenes).", min=1)
     batch_size: int = _opt(4, "Batch size.", min=1)
     crop: int = _opt(256, "Training crop size in pixels (multiple of 8).", min=8)
@@ -66,24 +69,42 @@ class TrainConfig:
     max_long_side: int = _opt(1024, "Radiance maps are downscaled to this long side on load.", min=64)
     val_size: int = _opt(256, "Validation images are size x size (the paper's protocol: 256).", min=8)
     val_cameras: int = _opt(4, "Synthetic cameras per validation scene (checkpoint choice).", min=1)
-    checkpoint_every: int = _opt(200, "Save a resumable checkpoint about every N iterations.", min=1)
+    checkpoint_every: int = _opt(200, "Save a resumable checkpoint about every N iterations.", min=1, resumable=True)
     seed: int = _opt(0, "Random seed.")
-    device: str = _opt("cpu", "Device: auto picks CUDA, then MPS, then the CPU.")
-    resume: bool = _opt(False, "Continue from OUT/<direction>-last.pt.")
+    device: str = _opt("cpu", "Device: auto picks CUDA, then MPS, then the CPU.", resumable=True)
+    resume: bool = _opt(False, "Continue from OUT/<direction>-last.pt.", resumable=True)
     init: str | None = _opt(None, "Fine-tune: start from this weights pair (.safetensors).")
     encoder_init: str | None = _opt(None, "Start the encoder from ImageNet VGG16 convolutions (safetensors, "
                                           "torchvision vgg16 numbering), e.g. vgg16-imagenet-stages1-3.safetensors.")
     keep: str = _opt("best", _described("Which checkpoint the exported pair holds", KEPT_CHECKPOINTS),
-                     choices=KEPT_CHECKPOINTS)
+                     choices=KEPT_CHECKPOINTS, resumable=True)
     max_minutes: float | None = _opt(None, "Stop each direction after this many minutes (validated and checkpointed "
-                                                  "first; --keep says which checkpoint is exported).")
-    threads: int | None = _opt(None, "CPU threads for PyTorch (default: all cores).", min=1)
-    workers: int = _opt(0, "Data-synthesis processes (0 = in the training process; 4+ on a GPU).", min=0)
+                                                  "first; --keep says which checkpoint is exported).", resumable=True)
+    threads: int | None = _opt(None, "CPU threads for PyTorch (default: all cores).", min=1, resumable=True)
+    workers: int = _opt(0, "Data-synthesis processes (0 = in the training process; 4+ on a GPU).", min=0,
+                        resumable=True)
     nproc: int = _opt(1, "Training processes on this machine (DistributedDataParallel: one per GPU, NCCL; or "
                          "several on the CPU, gloo); --batch-size is per process. Under torchrun leave it out.",
-                      min=1)
-    precision: str = _opt("auto", _described("Training arithmetic", TRAINING_PRECISIONS), choices=TRAINING_PRECISIONS)
-    channels_last: bool = _opt(True, "channels_last memory format (faster convolutions on CPU and GPU).")
+                      min=1, resumable=True)
+    precision: str = _opt("auto", _described("Training arithmetic", TRAINING_PRECISIONS), choices=TRAINING_PRECISIONS,
+                          resumable=True)
+    channels_last: bool = _opt(True, "channels_last memory format (faster convolutions on CPU and GPU).",
+                               resumable=True)
+
+
+def resume_conflicts(saved: dict[str, Any], cfg: TrainConfig) -> list[str]:
+    """The options of ``cfg`` that differ from those a checkpoint was trained with (``saved``, its ``config``
+    record), among those that define the run (the model, its data, the optimiser and its schedule): ``--flag
+    old -> new`` each. How long and where it runs (fields with ``resumable`` metadata) may change; an option
+    the checkpoint does not record (an older cevr) is not compared."""
+    conflicts = []
+    for f in fields(TrainConfig):
+        if f.metadata.get("resumable") or f.name not in saved:
+            continue
+        old, new = saved[f.name], getattr(cfg, f.name)
+        if old != new:
+            conflicts.append(f"--{f.name.replace('_', '-')} {old} -> {new}")
+    return conflicts
 
 
 def vocabulary_fields() -> dict[str, list[str]]:

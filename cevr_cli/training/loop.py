@@ -28,7 +28,7 @@ from ..model.config import get_config
 from ..model.device import resolve_precision
 from ..model.imagenet import init_encoder_from_vgg16
 from ..model.weights import ModelPair, load_pair, save_pair
-from .config import TrainConfig, vocabulary_fields
+from .config import TrainConfig, resume_conflicts, vocabulary_fields
 from .distributed import ALONE, Rank, check_processes, environment_rank, launch, process_group
 from .pairs import SyntheticPairs, ValidationSet, make_validation
 from .residual import (
@@ -382,7 +382,8 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
     check the output folder and, for ``resume``, its checkpoint, so that a bad request fails before any work.
 
     Raises:
-        UsageError: fewer than 2 radiance maps, or ``resume`` without a checkpoint.
+        UsageError: fewer than 2 radiance maps; ``resume`` without a checkpoint, with an unreadable one, or
+            with other options than it was trained with (:func:`check_resumable`).
         OutputError: the output folder cannot be written.
     """
     train_paths, val_paths = split_scenes(find_radiance_maps(cfg.data))
@@ -393,7 +394,31 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
         directions = ["inc", "dec"] if cfg.direction == "both" else [cfg.direction]
         if cfg.resume and not any((Path(cfg.out) / f"{d}-last.pt").is_file() for d in directions):
             raise UsageError(f"--resume: no checkpoint in {cfg.out} (*-last.pt); run without --resume to start")
+        if cfg.resume:
+            check_resumable(cfg, [Path(cfg.out) / f"{d}-last.pt" for d in directions])
     return train_paths, val_paths
+
+
+def check_resumable(cfg: TrainConfig, checkpoints: list[Path]) -> None:
+    """A resumed run asks for what its checkpoints were trained with (:func:`resume_conflicts`): the model, data,
+    optimiser and schedule it continues are theirs, so another --variant, --lr or --crop would be ignored in part
+    or load weights into a model of another role.
+
+    Raises:
+        UsageError: an unreadable checkpoint, or the options that differ, with the checkpoint's values.
+    """
+    for path in checkpoints:
+        if not path.is_file():
+            continue
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=False).get("config", {})
+        except Exception as exc:  # torch.load raises anything from pickle, zipfile or its own checks
+            raise UsageError(f"--resume: {path}: not a readable checkpoint ({type(exc).__name__}: {exc}); "
+                             "start a new run in another -o") from None
+        conflicts = resume_conflicts(saved, cfg)
+        if conflicts:
+            raise UsageError(f"--resume: {path} was trained with other options ({'; '.join(conflicts)}): resume "
+                             "with the checkpoint's options, or start a new run in another -o")
 
 
 def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult:

@@ -222,3 +222,41 @@ def test_resume_without_a_checkpoint_is_refused(tmp_path, scene_folder):
 
     with pytest.raises(UsageError, match="no checkpoint"):
         run_training(TrainConfig(data=str(scene_folder), out=str(tmp_path / "run"), resume=True))
+
+
+def test_resume_with_other_options_than_the_checkpoints_is_refused_naming_them(tmp_path, scene_folder):
+    """The checkpoint's model, optimiser and schedule continue: another --variant (another role, the same
+    tensor shapes) or --lr would load into the wrong model or be ignored, so they are refused; how long the run
+    goes (--epochs) may change, as the round-trip test above does."""
+    from cevr_cli.errors import UsageError
+
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "run"), direction="inc", variant="cevr-residual-tiny",
+                      epochs=1, samples_per_epoch=4, batch_size=4, crop=32, val_size=32, device="cpu")
+    run_training(cfg)
+    last = tmp_path / "run" / "inc-last.pt"
+    before = last.read_bytes()
+    other = TrainConfig(**{**cfg.__dict__, "variant": "cevr-tiny", "lr": 1e-3, "epochs": 2, "resume": True})
+    with pytest.raises(UsageError) as refused:
+        run_training(other)
+    assert str(refused.value) == (f"--resume: {last} was trained with other options (--variant cevr-residual-tiny -> "
+                                  "cevr-tiny; --lr 0.0002 -> 0.001): resume with the checkpoint's options, or start "
+                                  "a new run in another -o")
+    assert last.read_bytes() == before  # refused before any work
+    last.write_bytes(before[:100])
+    with pytest.raises(UsageError, match=rf"--resume: {last}: not a readable checkpoint"):
+        run_training(TrainConfig(**{**cfg.__dict__, "epochs": 2, "resume": True}))
+
+
+def test_every_option_is_either_resumable_or_compared_on_resume():
+    from dataclasses import fields
+
+    from cevr_cli.training.config import resume_conflicts
+
+    cfg = TrainConfig()
+    compared = [f.name for f in fields(TrainConfig) if not f.metadata.get("resumable")]
+    assert {"variant", "lr", "crop", "seed", "batch_size", "objective"} <= set(compared)
+    assert {"epochs", "max_minutes", "device", "nproc", "out"}.isdisjoint(compared)
+    for name in compared:  # each compared option, changed alone, is named alone
+        saved = {**cfg.__dict__, name: "something else"}
+        assert resume_conflicts(saved, cfg) == [f"--{name.replace('_', '-')} something else -> {getattr(cfg, name)}"]
+    assert resume_conflicts({"epochs": 3, "device": "cuda", "unknown": 1}, cfg) == []  # an older checkpoint's record
