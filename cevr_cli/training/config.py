@@ -73,6 +73,9 @@ class TrainConfig:
     seed: int = _opt(0, "Random seed.")
     device: str = _opt("cpu", "Device: auto picks CUDA, then MPS, then the CPU.", resumable=True)
     resume: bool = _opt(False, "Continue from OUT/<direction>-last.pt.", resumable=True)
+    overwrite: bool = _opt(False, "Start a new run in an output folder that holds checkpoints of the direction(s) "
+                                  "asked for, replacing them (without it, or --resume, that is refused).",
+                           resumable=True)
     init: str | None = _opt(None, "Fine-tune: start from this weights pair (.safetensors).")
     encoder_init: str | None = _opt(None, "Start the encoder from ImageNet VGG16 convolutions (safetensors, "
                                           "torchvision vgg16 numbering), e.g. vgg16-imagenet-stages1-3.safetensors.")

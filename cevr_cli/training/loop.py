@@ -383,7 +383,8 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
 
     Raises:
         UsageError: fewer than 2 radiance maps; ``resume`` without a checkpoint, with an unreadable one, or
-            with other options than it was trained with (:func:`check_resumable`).
+            with other options than it was trained with (:func:`check_resumable`); without ``resume`` or
+            ``overwrite``, an output folder holding checkpoints of the directions asked for.
         OutputError: the output folder cannot be written.
     """
     train_paths, val_paths = split_scenes(find_radiance_maps(cfg.data))
@@ -396,6 +397,12 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
             raise UsageError(f"--resume: no checkpoint in {cfg.out} (*-last.pt); run without --resume to start")
         if cfg.resume:
             check_resumable(cfg, [Path(cfg.out) / f"{d}-last.pt" for d in directions])
+        elif not cfg.overwrite:
+            earlier = [f"{d}-{kind}.pt" for d in directions for kind in ("last", "best")
+                       if (Path(cfg.out) / f"{d}-{kind}.pt").is_file()]
+            if earlier:
+                raise UsageError(f"{cfg.out} holds an earlier run's checkpoints ({', '.join(earlier)}): --resume to "
+                                 "continue it, --overwrite to start again there, or another -o")
     return train_paths, val_paths
 
 

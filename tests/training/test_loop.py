@@ -260,3 +260,27 @@ def test_every_option_is_either_resumable_or_compared_on_resume():
         saved = {**cfg.__dict__, name: "something else"}
         assert resume_conflicts(saved, cfg) == [f"--{name.replace('_', '-')} something else -> {getattr(cfg, name)}"]
     assert resume_conflicts({"epochs": 3, "device": "cuda", "unknown": 1}, cfg) == []  # an older checkpoint's record
+
+
+def test_a_new_run_into_an_earlier_runs_folder_is_refused_unless_overwrite(tmp_path, scene_folder):
+    """Forgetting --resume must not replace hours of checkpoints; a run of the other direction may share the folder
+    (the two directions can train in separate processes, the last one writing the pair)."""
+    from typer.testing import CliRunner
+
+    from cevr_cli.cli import app
+
+    out = tmp_path / "run"
+    common = ["train", "--data", str(scene_folder), "-o", str(out), "--variant", "cevr-tiny", "--epochs", "1",
+              "--samples-per-epoch", "4", "--crop", "32", "--val-size", "32", "--device", "cpu", "--quiet"]
+    assert CliRunner().invoke(app, [*common, "--direction", "inc"]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    again = CliRunner().invoke(app, [*common, "--direction", "both"])
+    assert again.exit_code == 2 and "Traceback" not in again.output
+    assert again.output.strip() == (f"error: {out} holds an earlier run's checkpoints (inc-last.pt, inc-best.pt): "
+                                    "--resume to continue it, --overwrite to start again there, or another -o")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
+    assert CliRunner().invoke(app, [*common, "--direction", "dec"]).exit_code == 0  # the other direction: fine
+    assert (out / "cevr-pair.safetensors").is_file()  # the second direction's process wrote the pair
+    stamp = (out / "inc-last.pt").stat().st_mtime_ns
+    assert CliRunner().invoke(app, [*common, "--direction", "inc", "--overwrite"]).exit_code == 0
+    assert (out / "inc-last.pt").stat().st_mtime_ns != stamp
