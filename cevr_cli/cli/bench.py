@@ -35,7 +35,9 @@ METRICS_HELP = ("Comma list of "
 
 
 def bench(
-    path: Annotated[Path, typer.Argument(help="Dataset root (or folder of radiance maps for --dataset synthetic).")],
+    path: Annotated[Path | None, typer.Argument(
+        help="Dataset root (or folder of radiance maps for --dataset synthetic); default: the dataset's folder "
+             "(e.g. vds/ or VDS/) in $CEVR_DATASETS, else in ./datasets.", show_default=False)] = None,
     dataset: Annotated[Dataset, typer.Option("--dataset", help="Dataset layout.")] = Dataset("synthetic"),  # type: ignore[valid-type]
     model: str = flag(StackOptions, "model"),
     response: Annotated[str, typer.Option(
@@ -64,9 +66,11 @@ def bench(
     with errors(debug):
         from ..evaluation.baselines import AkyuzExpansion, NaiveExposure
         from ..evaluation.bench import DEFAULT_METRICS, run_bench
+        from ..evaluation.datasets import default_dataset_path
         from ..evs import parse_evs
         from ..io.atomic import atomic_write_text, check_writable
 
+        root = path if path is not None else default_dataset_path(dataset.value)
         for target in (csv_path, json_path):  # fail before the benchmark runs, not after it
             if target is not None:
                 check_writable(target)
@@ -92,7 +96,7 @@ def bench(
             err.print(Text(f"{done}/{total} {name}", style="dim"))
 
         metric_names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS
-        result = run_bench(dataset.value, path, predictors, evs=ev_list, split=split, size=size or None,
+        result = run_bench(dataset.value, root, predictors, evs=ev_list, split=split, size=size or None,
                            metrics=metric_names, on_progress=None if (quiet or as_json) else progress)
         if csv_path:
             result.to_csv(csv_path)

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from ..errors import CevrError
 from ..options import option_specs
-from ..vocabulary import DEVICES, INFERENCE_PRECISIONS
+from ..vocabulary import DEVICES, INFERENCE_PRECISIONS, STAGE_INPUTS, STAGE_OUTPUTS
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -74,6 +74,25 @@ Precision = choices("Precision", list(INFERENCE_PRECISIONS))
 PrecisionOpt = Annotated[Precision, typer.Option(  # type: ignore[valid-type]
     "--precision", help="Inference arithmetic: " + "; ".join(f"{k} = {v}" for k, v in INFERENCE_PRECISIONS.items())
     + ".")]
+
+
+def stage_inputs(inputs: list[Path] | None, stage: str) -> list[Path]:
+    """``inputs``, or when none are given the previous stage's default output folder
+    (:data:`cevr_cli.vocabulary.STAGE_INPUTS`): `cevr stack photos/` then `cevr fuse` then `cevr tonemap`.
+
+    Raises:
+        UsageError: no inputs and no such folder here.
+    """
+    from ..errors import UsageError
+
+    if inputs:
+        return inputs
+    default = Path(STAGE_INPUTS[stage])
+    if not default.is_dir():
+        previous = next(name for name, folder in STAGE_OUTPUTS.items() if folder == STAGE_INPUTS[stage])
+        raise UsageError(f"no inputs given, and no ./{default} (where `cevr {previous}` writes by default) here: "
+                         f"give the {stage} command its inputs")
+    return [default]
 
 
 def _route_library_noise(quiet: bool) -> bool:

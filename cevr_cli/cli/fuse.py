@@ -10,6 +10,7 @@ import typer
 
 from ..evs import CONTINUOUS_STACK
 from ..stage_options import FuseOptions
+from ..vocabulary import STAGE_INPUTS, STAGE_OUTPUTS
 from .common import (
     BatchProgress,
     DebugOpt,
@@ -32,13 +33,15 @@ from .common import (
     flag,
     model_spec,
     scale,
+    stage_inputs,
 )
 
 
 def fuse(
-    inputs: Annotated[list[Path], typer.Argument(
-        help="Photos or folders of photos, or stack folders written by `cevr stack` (or the folder holding them).")],
-    output: OutOpt = Path("cevr-hdr"),
+    inputs: Annotated[list[Path] | None, typer.Argument(
+        help="Photos or folders of photos, or stack folders written by `cevr stack` (or the folder holding them); "
+             f"default: ./{STAGE_INPUTS['fuse']}, where `cevr stack` writes.", show_default=False)] = None,
+    output: OutOpt = Path(STAGE_OUTPUTS["fuse"]),
     tmo: str = flag(FuseOptions, "tmo"),
     hdr_format: str = flag(FuseOptions, "hdr_format"),
     full_float: bool = flag(FuseOptions, "full_float"),
@@ -72,8 +75,8 @@ def fuse(
 
         options = FuseOptions(parse_evs(evs), tmo, hdr_format, full_float, compression, save_crf, keep_stack,
                               raw_mode, response, model, merge, max_megapixels)
-        where = scale(workers, ray)
+        where, sources = scale(workers, ray), stage_inputs(inputs, "fuse")
         with BatchProgress(quiet or as_json, options.frames_per_photo) as progress:
-            report = run_fuse(inputs, output, options, model_spec(options.model, weights, device, precision),
+            report = run_fuse(sources, output, options, model_spec(options.model, weights, device, precision),
                               BatchPolicy(overwrite, dry_run, recursive), on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "fuse")

@@ -10,6 +10,7 @@ import typer
 
 from ..evs import CONTINUOUS_STACK
 from ..stage_options import StackOptions
+from ..vocabulary import STAGE_OUTPUTS
 from .common import (
     BatchProgress,
     DebugOpt,
@@ -38,7 +39,7 @@ from .common import (
 def stack(
     inputs: Annotated[list[Path], typer.Argument(
         help="Photos (JPEG, PNG, TIFF, HEIC/HEIF, AVIF, WebP, camera RAW) or folders of photos.")],
-    output: OutOpt = Path("cevr-stacks"),
+    output: OutOpt = Path(STAGE_OUTPUTS["stack"]),
     evs: EvsOpt = CONTINUOUS_STACK,
     image_format: str = flag(StackOptions, "image_format"),
     response: str = flag(StackOptions, "response"),

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..tonemap import TonemapOptions
+from ..vocabulary import STAGE_INPUTS, STAGE_OUTPUTS
 from .common import (
     BatchProgress,
     DebugOpt,
@@ -23,12 +24,15 @@ from .common import (
     finish,
     flag,
     scale,
+    stage_inputs,
 )
 
 
 def tonemap(
-    inputs: Annotated[list[Path], typer.Argument(help="HDR images (.exr, .hdr) or folders of them.")],
-    output: OutOpt = Path("cevr-tonemapped"),
+    inputs: Annotated[list[Path] | None, typer.Argument(
+        help=f"HDR images (.exr, .hdr) or folders of them; default: ./{STAGE_INPUTS['tonemap']}, where `cevr fuse` "
+             "writes.", show_default=False)] = None,
+    output: OutOpt = Path(STAGE_OUTPUTS["tonemap"]),
     tmo: str = flag(TonemapOptions, "tmo"),
     image_format: str = flag(TonemapOptions, "image_format"),
     key: float | None = flag(TonemapOptions, "key"),
@@ -50,8 +54,8 @@ def tonemap(
         from ..tonemap import run_tonemap
 
         options = TonemapOptions(tmo=tmo, image_format=image_format, key=key, white=white, gamma=gamma, srgb=srgb)
-        where = scale(workers, ray)
+        where, sources = scale(workers, ray), stage_inputs(inputs, "tonemap")
         with BatchProgress(quiet or as_json, 0) as progress:
-            report = run_tonemap(inputs, output, options, BatchPolicy(overwrite, dry_run, recursive),
+            report = run_tonemap(sources, output, options, BatchPolicy(overwrite, dry_run, recursive),
                                  on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "tonemap")

@@ -34,9 +34,10 @@ Kinds (``load_dataset(kind, path)``):
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,7 +46,7 @@ import numpy as np
 
 from ..errors import InputError, UsageError
 from ..evs import CONTINUOUS_EVS
-from ..vocabulary import DATASET_KINDS, HDR_SUFFIXES, LDR_SUFFIXES
+from ..vocabulary import DATASET_KINDS, DATASETS_ENV, DATASETS_FOLDER, HDR_SUFFIXES, LDR_SUFFIXES
 
 if TYPE_CHECKING:
     from ..training.camera import SyntheticScene
@@ -93,6 +94,24 @@ def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | N
     else:
         raise UsageError(f"unknown dataset kind {kind!r}; use one of {', '.join(DATASET_KINDS)}")
     return [_resize_scene(s, size) for s in scenes] if size is not None else scenes
+
+
+def default_dataset_path(kind: str, environ: Mapping[str, str] | None = None) -> Path:
+    """Where ``cevr bench --dataset KIND`` looks when given no path: the folder named KIND (any letter case, e.g.
+    ``VDS``) in ``$CEVR_DATASETS``, else in ``./datasets``.
+
+    Raises:
+        UsageError: no such folder (the message says where it looked and how to point elsewhere).
+    """
+    environ = os.environ if environ is None else environ
+    root = Path(environ.get(DATASETS_ENV) or DATASETS_FOLDER)
+    if root.is_dir():
+        for entry in sorted(root.iterdir()):
+            if entry.name.lower() == kind.lower() and entry.is_dir():
+                return entry
+    where = f"${DATASETS_ENV} ({root})" if environ.get(DATASETS_ENV) else f"./{DATASETS_FOLDER}"
+    raise UsageError(f"--dataset {kind}: no path given and no {kind} folder in {where}: give the dataset's folder "
+                     f"(cevr bench PATH --dataset {kind}) or set {DATASETS_ENV} to the folder holding it")
 
 
 def ev_from_name(name: str) -> float | None:

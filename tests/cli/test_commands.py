@@ -532,3 +532,25 @@ def test_names_that_look_like_rich_markup_are_printed_as_they_are(tmp_path):
     assert f"failed: {photos / 'a[' / 'b].jpg'}: " in text and "Traceback" not in text
     assert f"warning: {photos / 'x[bold]y.png'}: " in text  # its name whole, not half read as a style
     assert "stack: 1 done, 0 skipped (already complete), 1 failed" in text
+
+
+def test_each_stage_reads_the_previous_stages_default_output_when_given_no_inputs(tmp_path, photos, weights,
+                                                                                   monkeypatch):
+    """The brief's pipeline: `cevr stack photos/`, then `cevr fuse --tmo reinhard`, then `cevr tonemap`."""
+    monkeypatch.chdir(tmp_path)
+    for stage, folder, writer in (("fuse", "cevr-stacks", "stack"), ("tonemap", "cevr-hdr", "fuse")):
+        refused = runner.invoke(app, [stage])
+        assert refused.exit_code == 2 and refused.output.strip() == (
+            f"error: no inputs given, and no ./{folder} (where `cevr {writer}` writes by default) here: give the "
+            f"{stage} command its inputs")
+    common = ["--weights", str(weights), "--device", "cpu", "-q"]
+    assert runner.invoke(app, ["stack", str(photos), "--evs", "-1,0,1", *common]).exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "cevr-stacks").iterdir()) == ["a", "b"]
+    fused = runner.invoke(app, ["fuse", "--tmo", "reinhard", *common])
+    assert fused.exit_code == 0, fused.output
+    assert sorted(p.name for p in (tmp_path / "cevr-hdr").glob("*/*.exr")) == ["a.exr", "b.exr"]
+    record = json.loads((tmp_path / "cevr-hdr" / "a" / "fuse.json").read_text())
+    assert record["stack"] == str(tmp_path / "cevr-stacks" / "a")  # fused from the stack, not the photo again
+    shown = runner.invoke(app, ["tonemap", "-q"])
+    assert shown.exit_code == 0, shown.output
+    assert len(list((tmp_path / "cevr-tonemapped").glob("*.png"))) == 2

@@ -153,3 +153,18 @@ def test_synthetic_cameras_extend_the_bench_camera(tmp_path: Path) -> None:
     np.testing.assert_array_equal(pairs[0][0].input_ev0, bench.input_ev0)  # camera 0 is the bench's camera
     assert len({s.seed for _, s in pairs}) == 3
     assert not np.array_equal(pairs[1][0].ldr_by_ev[1.0], pairs[2][0].ldr_by_ev[1.0])
+
+
+def test_the_default_dataset_folder_is_found_in_cevr_datasets_in_any_letter_case(tmp_path, monkeypatch):
+    from cevr_cli.evaluation.datasets import default_dataset_path
+
+    (tmp_path / "root" / "VDS").mkdir(parents=True)
+    (tmp_path / "root" / "hdreye").write_text("a file, not the dataset")
+    assert default_dataset_path("vds", {"CEVR_DATASETS": str(tmp_path / "root")}) == tmp_path / "root" / "VDS"
+    with pytest.raises(UsageError, match=r"no hdreye folder in \$CEVR_DATASETS \(.*root\)"):
+        default_dataset_path("hdreye", {"CEVR_DATASETS": str(tmp_path / "root")})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match=r"no vds folder in ./datasets: give the dataset's folder"):
+        default_dataset_path("vds", {})
+    (tmp_path / "datasets" / "vds").mkdir(parents=True)
+    assert default_dataset_path("vds", {}) == Path("datasets") / "vds"
