@@ -55,7 +55,7 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
         if item.is_dir():
             walker = item.rglob("*") if recursive else item.iterdir()
             for path in sorted(walker):
-                if (path.is_file() and path.suffix.lower() in extensions
+                if ((path.is_file() or path.is_symlink()) and path.suffix.lower() in extensions  # broken links fail
                         and not any(part.startswith(".") for part in path.relative_to(item).parts)):
                     found[path] = None
         else:

@@ -31,6 +31,13 @@ def test_discovery_recursive_or_not(tree):
     assert all(p.suffix != ".txt" for p in found)
 
 
+def test_a_broken_link_with_a_photos_name_is_found_so_that_it_fails_by_name(tree):
+    """Not passed over in silence: the batch reports it (images.check_input_file says it is a broken link)."""
+    (tree / "b" / "IMG_0009.jpg").symlink_to(tree / "gone.jpg")
+    (tree / "b" / "notes-link.txt").symlink_to(tree / "gone.txt")
+    assert discover_inputs([tree / "b"]) == [tree / "b/IMG_0001.JPG", tree / "b/IMG_0002.jpg", tree / "b/IMG_0009.jpg"]
+
+
 def test_same_names_from_different_folders_do_not_collide(tree, tmp_path):
     photos = discover_inputs([tree], recursive=True)
     plan = plan_outputs(photos, tmp_path / "out", roots=[tree])

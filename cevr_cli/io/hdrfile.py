@@ -24,6 +24,7 @@ from ..imaging import check_rgb
 from ..vocabulary import EXR_COMPRESSIONS
 from . import opencv
 from .atomic import atomic_path
+from .images import check_input_file
 
 PathLike = str | os.PathLike[str]
 
@@ -286,10 +287,7 @@ def read_hdr_counted(path: PathLike) -> tuple[np.ndarray, int]:
         InputError: as :func:`read_hdr_image`.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise InputError(path, "empty file (0 bytes)")
+    check_input_file(path, "an HDR image")
     suffix = path.suffix.lower()
     if suffix == ".exr":
         rgb = _read_exr(path)

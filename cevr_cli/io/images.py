@@ -68,11 +68,19 @@ def read_image_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
         return None, None
 
 
-def _check_file(path: Path) -> None:
+def check_input_file(path: Path, what: str = "a photo") -> None:
+    """Refuse what cannot be read as an input file, before any decoder sees it: missing (a broken link says where
+    it points), a folder, unreadable, empty. Every reader of inputs (photos, RAW, HDR images) starts here.
+
+    Raises:
+        InputError: each of those, in one line.
+    """
     if not path.exists():
+        if path.is_symlink():
+            raise InputError(path, f"broken link: its target {os.readlink(path)} does not exist")
         raise InputError(path, "file not found")
     if path.is_dir():
-        raise InputError(path, "is a folder, not a photo")
+        raise InputError(path, f"is a folder, not {what}")
     try:
         size = path.stat().st_size
         with open(path, "rb"):
@@ -278,9 +286,9 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
 def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int = 16) -> Photo:
     """Read a photo as float32 RGB in [0, 1], upright, with its metadata."""
     path = Path(path)
-    _check_file(path)
     if path.suffix.lower() in RAW_SUFFIXES:
-        return _read_raw(path, max_megapixels, min_side)
+        return _read_raw(path, max_megapixels, min_side)  # checked where LibRaw opens it, as the linear reader's
+    check_input_file(path)
     return _read_ldr(path, max_megapixels, min_side)
 
 

@@ -121,8 +121,9 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
     """
     import rawpy
 
-    from .images import check_dimensions
+    from .images import check_dimensions, check_input_file
 
+    check_input_file(path, "a camera RAW file")
     try:
         with open(path, "rb") as fh, rawpy.imread(fh) as raw:
             check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)

@@ -334,3 +334,24 @@ def test_an_opencv_decoder_error_is_the_inputs_failure(tmp_path, monkeypatch):
     monkeypatch.setattr(cv2, "imdecode", refuse)
     with pytest.raises(InputError, match="OpenCV could not decode it"):
         read_photo(tmp_path / "p.png")
+
+
+@pytest.mark.parametrize("name", ["x.jpg", "x.cr2", "x.exr"])
+def test_a_broken_link_and_a_folder_are_named_as_such_by_every_reader(tmp_path, name):
+    """Photos, camera RAW and HDR images all start at images.check_input_file."""
+    from cevr_cli.io.hdrfile import read_hdr_image
+
+    read = read_hdr_image if name.endswith(".exr") else read_photo
+    link = tmp_path / name
+    link.symlink_to(tmp_path / "gone" / name)
+    with pytest.raises(InputError) as broken:
+        read(link)
+    assert str(broken.value) == f"{link}: broken link: its target {tmp_path / 'gone' / name} does not exist"
+    folder = tmp_path / "as-folder" / name
+    folder.mkdir(parents=True)
+    with pytest.raises(InputError) as is_folder:
+        read(folder)
+    assert str(is_folder.value) == f"{folder}: is a folder, not " + {"x.jpg": "a photo", "x.cr2": "a camera RAW file",
+                                                                      "x.exr": "an HDR image"}[name]
+    with pytest.raises(InputError, match="file not found"):
+        read(tmp_path / "missing" / name)
