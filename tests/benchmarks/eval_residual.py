@@ -144,6 +144,8 @@ def main() -> None:
     parser.add_argument("--camera-set", choices=("held-out", "training"), default="held-out",
                         help="darktable curves of the camera family: held-out (evaluation) or training (for choosing "
                              "the gain without looking at held-out curves)")
+    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES),
+                        help="only these curve families (default: all four)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -164,7 +166,7 @@ def main() -> None:
     light: dict[tuple[str, str, str], list[float]] = {}
     seconds = {m: 0.0 for m in methods}
     clipped_fractions = []
-    for family in FAMILIES:
+    for family in args.families:
         label = family_label(family, args.camera_set)
         for i, view in enumerate(views):
             for true, assumed in cameras(family, args.cameras, 1000 * i + FAMILIES.index(family), args.camera_set):
@@ -216,7 +218,7 @@ def main() -> None:
               "hue_error_degrees": {f"{f}|{m}|{k}": float(np.mean(v)) for (f, m, k), v in hue.items()},
               "hdr_clipped_light": {f"{f}|{m}|{k}": float(np.mean(v)) for (f, m, k), v in light.items()},
               "seconds": seconds}
-    for family in FAMILIES:
+    for family in args.families:
         label = family_label(family, args.camera_set)
         print(f"\n### {label}: LDR PSNR (dB) per EV\n")
         print("| method | " + " | ".join(f"{ev:+.1f}" for ev in EVS) + " |")
