@@ -190,8 +190,8 @@ def check_exposure_order(sample: np.ndarray, evs: Sequence[float], n_levels: int
                          names: Sequence[str] | None = None) -> None:
     """Each frame brighter than the frame one EV step below it, as its EV says: of the observations well exposed
     in both (levels 1 .. top - 1 of ``sample``, (N, P, 3)), more must rise than fall. EVs given in another order
-    than the frames, the same exposure twice, or frames of different scenes fail here, before a fit that would
-    only reflect them.
+    than the frames, or one exposure given twice, fail here, before a fit that would only reflect them (frames
+    of different scenes may pass, and are then caught by their outliers, :meth:`Calibration.warnings`).
 
     Raises:
         UsageError: a frame that is not brighter than the one below it, both named.
@@ -542,7 +542,7 @@ def fit_channel(levels: np.ndarray, raw: np.ndarray, times: np.ndarray, bit_dept
         levels = np.where(rejected, 0, levels)
         try:
             inverse = fitter(levels, times, n_levels)
-        except UsageError:  # every pixel disagreed with itself: the frames do not fit their EVs
+        except UsageError:  # every pixel disagreed with its other frames: they do not fit their EVs
             raise UsageError(DISAGREEING_FRAMES) from None
     white = white_point(raw, levels, times, merge_light(levels, times, inverse), positions, bit_depth)
     counts = np.bincount(levels.reshape(-1), minlength=n_levels)
