@@ -45,6 +45,11 @@ PHYSICS_REVISION = 5
 # merges its frames at these, whichever frames were asked for, so a frame does not depend on the others requested.
 FILL_EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
 FILL_PIXELS = 1 << 20  # pixels whose darker frames are made and merged at once (ResidualModel.filled_light)
+# The residual network runs at half the photo's resolution, on at most this many pixels (512 x 512): on held-out
+# views, what it gains over physics hardly depends on its resolution (network 96-384 px wide, 2-8x below the view:
+# within 0.1 dB at -3..-1 EV on camera curves, the tone-mapped HDR closer at the coarser ones; README), so a large
+# photo need not pay for a finer one (a 12 MP photo's network time falls 4x from the 1 MP used until 2026-12-06).
+RESIDUAL_MAX_PIXELS = 1 << 18
 # In a lossily compressed photo, a clipped pixel's channel this many 8-bit codes below white or closer is a lower
 # bound too, and a pixel this near white joined to a clip is clipped (tests/benchmarks/bench_lossy_clipping.py: JPEG
 # q75/q92 sRGB photos of the held-out views, +0.3 to +0.9 dB at -3..-1 EV over the clipped pixels for 6 codes;
@@ -338,7 +343,7 @@ class ResidualModel:
     trained for (an identity model) are skipped: their residual is zero.
     """
 
-    def __init__(self, predictor: ResidualPredictor, scale: float = 2.0, max_pixels: int = 1 << 20,
+    def __init__(self, predictor: ResidualPredictor, scale: float = 2.0, max_pixels: int = RESIDUAL_MAX_PIXELS,
                  gain: float | None = None) -> None:
         self.predictor = predictor
         self.scale = scale
