@@ -27,7 +27,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -278,12 +278,23 @@ def profile_record(response: Response, make: str | None, model: str | None, meth
 
 
 def load_profile(path: str | os.PathLike[str]) -> Response:
-    """A profile written by ``cevr calibrate``.
+    """A profile written by ``cevr calibrate``; one read per version of the file: a batch asks for it once per
+    photo (and ``--response`` once more to check it first), and the Response keeps its indexed curves.
 
     Raises:
         InputError: unreadable, not a cevr response profile, a newer version, or not a monotone curve.
     """
     path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise InputError(path, f"cannot read the response profile ({exc})") from None
+    return _read_profile(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=32)
+def _read_profile(path: Path, mtime_ns: int, size: int) -> Response:
+    """:func:`load_profile` for one version of the file (``mtime_ns`` and ``size`` key the cache)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -196,3 +196,18 @@ def test_the_srgb_curve_in_float32_matches_the_standard_formula_in_float64():
     np.testing.assert_allclose(SRGB.encode(x), encoded, atol=3e-7)
     np.testing.assert_allclose(SRGB.decode(x), decoded, atol=3e-7)
     assert SRGB.encode(np.float32(0.5)).shape == ()  # scalars stay scalars
+
+
+def test_a_profile_is_read_once_per_version_of_its_file(tmp_path):
+    """A batch asks for the profile once per photo: the same file gives the same Response (its indexed curves kept);
+    a rewritten file is read again."""
+    import os
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(profile_record(table_response("x", CODES_8, CODES_8**2.0), "Canon", "A", "test")))
+    first = load_profile(path)
+    assert load_profile(str(path)) is first and parse_response(str(path)) is first
+    path.write_text(json.dumps(profile_record(table_response("x", CODES_8, CODES_8**3.0), "Canon", "B", "test")))
+    os.utime(path, ns=(1, 1))  # a rewrite within the file system's time resolution still changes the key's mtime
+    second = load_profile(path)
+    assert second is not first and second.name == "profile:Canon B"
