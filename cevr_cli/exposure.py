@@ -46,9 +46,10 @@ PHYSICS_REVISION = 5
 FILL_EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
 FILL_PIXELS = 1 << 20  # pixels whose darker frames are made and merged at once (ResidualModel.filled_light)
 # The residual network runs at half the photo's resolution, on at most this many pixels (512 x 512): on held-out
-# views, what it gains over physics hardly depends on its resolution (network 96-384 px wide, 2-8x below the view:
-# within 0.1 dB at -3..-1 EV on camera curves, the tone-mapped HDR closer at the coarser ones; README), so a large
-# photo need not pay for a finer one (a 12 MP photo's network time falls 4x from the 1 MP used until 2026-12-06).
+# views, what it gains over physics hardly depends on its resolution (network 96-384 px wide, 2-8x below 768-px views:
+# within 0.04 dB at every darkening EV on camera curves, the tone-mapped HDR closer at the coarser ones; README), so
+# a large photo need not pay for a finer one (a 12 MP photo's network has 4x fewer pixels than under the 1 MP used
+# until 2026-12-06).
 RESIDUAL_MAX_PIXELS = 1 << 18
 # In a lossily compressed photo, a clipped pixel's channel this many 8-bit codes below white or closer is a lower
 # bound too, and a pixel this near white joined to a clip is clipped (tests/benchmarks/bench_lossy_clipping.py: JPEG

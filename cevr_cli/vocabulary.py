@@ -28,7 +28,7 @@ PHOTO_SUFFIXES = LDR_SUFFIXES + RAW_SUFFIXES
 # Where each stage writes when given no -o, and so where the next stage looks when given no inputs:
 # photos -> `cevr stack` -> cevr-stacks/ -> `cevr fuse` -> cevr-hdr/ -> `cevr tonemap` -> cevr-tonemapped/.
 STAGE_OUTPUTS = {"stack": "cevr-stacks", "fuse": "cevr-hdr", "tonemap": "cevr-tonemapped"}
-STAGE_INPUTS = {"fuse": STAGE_OUTPUTS["stack"], "tonemap": STAGE_OUTPUTS["fuse"]}
+PREVIOUS_STAGE = {"fuse": "stack", "tonemap": "fuse"}
 # `cevr bench --dataset NAME` without a path: NAME's folder (any letter case) in $CEVR_DATASETS, else ./datasets.
 DATASETS_ENV, DATASETS_FOLDER = "CEVR_DATASETS", "datasets"
 

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from ..errors import CevrError
 from ..options import option_specs
-from ..vocabulary import DEVICES, INFERENCE_PRECISIONS, STAGE_INPUTS, STAGE_OUTPUTS
+from ..vocabulary import DEVICES, INFERENCE_PRECISIONS, PREVIOUS_STAGE, STAGE_OUTPUTS
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -78,7 +78,7 @@ PrecisionOpt = Annotated[Precision, typer.Option(  # type: ignore[valid-type]
 
 def stage_inputs(inputs: list[Path] | None, stage: str) -> list[Path]:
     """``inputs``, or when none are given the previous stage's default output folder
-    (:data:`cevr_cli.vocabulary.STAGE_INPUTS`): `cevr stack photos/` then `cevr fuse` then `cevr tonemap`.
+    (:data:`cevr_cli.vocabulary.PREVIOUS_STAGE`): `cevr stack photos/` then `cevr fuse` then `cevr tonemap`.
 
     Raises:
         UsageError: no inputs and no such folder here.
@@ -87,9 +87,9 @@ def stage_inputs(inputs: list[Path] | None, stage: str) -> list[Path]:
 
     if inputs:
         return inputs
-    default = Path(STAGE_INPUTS[stage])
+    previous = PREVIOUS_STAGE[stage]
+    default = Path(STAGE_OUTPUTS[previous])
     if not default.is_dir():
-        previous = next(name for name, folder in STAGE_OUTPUTS.items() if folder == STAGE_INPUTS[stage])
         raise UsageError(f"no inputs given, and no ./{default} (where `cevr {previous}` writes by default) here: "
                          f"give the {stage} command its inputs")
     return [default]

@@ -10,7 +10,7 @@ import typer
 
 from ..evs import CONTINUOUS_STACK
 from ..stage_options import FuseOptions
-from ..vocabulary import STAGE_INPUTS, STAGE_OUTPUTS
+from ..vocabulary import STAGE_OUTPUTS
 from .common import (
     BatchProgress,
     DebugOpt,
@@ -40,7 +40,7 @@ from .common import (
 def fuse(
     inputs: Annotated[list[Path] | None, typer.Argument(
         help="Photos or folders of photos, or stack folders written by `cevr stack` (or the folder holding them); "
-             f"default: ./{STAGE_INPUTS['fuse']}, where `cevr stack` writes.", show_default=False)] = None,
+             f"default: ./{STAGE_OUTPUTS['stack']}, where `cevr stack` writes.", show_default=False)] = None,
     output: OutOpt = Path(STAGE_OUTPUTS["fuse"]),
     tmo: str = flag(FuseOptions, "tmo"),
     hdr_format: str = flag(FuseOptions, "hdr_format"),

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..tonemap import TonemapOptions
-from ..vocabulary import STAGE_INPUTS, STAGE_OUTPUTS
+from ..vocabulary import STAGE_OUTPUTS
 from .common import (
     BatchProgress,
     DebugOpt,
@@ -30,7 +30,7 @@ from .common import (
 
 def tonemap(
     inputs: Annotated[list[Path] | None, typer.Argument(
-        help=f"HDR images (.exr, .hdr) or folders of them; default: ./{STAGE_INPUTS['tonemap']}, where `cevr fuse` "
+        help=f"HDR images (.exr, .hdr) or folders of them; default: ./{STAGE_OUTPUTS['fuse']}, where `cevr fuse` "
              "writes.", show_default=False)] = None,
     output: OutOpt = Path(STAGE_OUTPUTS["tonemap"]),
     tmo: str = flag(TonemapOptions, "tmo"),
