@@ -418,7 +418,8 @@ def check_resumable(cfg: TrainConfig, checkpoints: list[Path]) -> None:
         if not path.is_file():
             continue
         try:
-            saved = torch.load(path, map_location="cpu", weights_only=False).get("config", {})
+            # memory-mapped: only the config record is read here; the tensors are read once, when training resumes
+            saved = torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("config", {})
         except Exception as exc:  # torch.load raises anything from pickle, zipfile or its own checks
             raise UsageError(f"--resume: {path}: not a readable checkpoint ({type(exc).__name__}: {exc}); "
                              "start a new run in another -o") from None
