@@ -32,10 +32,11 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from .errors import CevrError, InputError, OutputError, UsageError
 from .io.atomic import atomic_write_text
@@ -258,7 +259,6 @@ Job = Callable[[Path, Path], None]  # (source, output being written)
 Event = Callable[[str, Any], None]
 
 
-@runtime_checkable
 class JobFactory(Protocol):
     """Makes a batch's job in the process that runs it: a worker opens it once (loading its model once) and runs
     many inputs through it. Picklable, so that worker processes and Ray actors can receive it.
@@ -309,13 +309,16 @@ class Scale:
         if self.ray is not None and self.ray not in ("auto", "local"):
             ray_endpoint(self.ray)
 
-    def runs_here(self, accelerator: str) -> bool:
-        """Whether the jobs run in this process: one local worker (``auto`` resolved for ``accelerator``)."""
+    def runs_here(self, accelerator: str | Callable[[], str]) -> bool:
+        """Whether the jobs run in this process: one local worker (``auto`` resolved for ``accelerator``, which is
+        asked for only then: resolving a device imports torch)."""
         if self.ray is not None:
             return False
+        if self.workers != "auto":
+            return self.workers == 1
         from .scaleout import local_workers
 
-        return local_workers(self.workers, accelerator) == 1
+        return local_workers(self.workers, accelerator() if callable(accelerator) else accelerator) == 1
 
 
 IN_PROCESS = Scale()  # the default: every job in this process
@@ -487,8 +490,10 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
     a folder made by another request is redone keeping the files its marker listed that the new one does not
     write (fuse: the image another ``--tmo`` made), unless the policy overwrites.
     """
-    factory = job if isinstance(job, JobFactory) else InProcessJob(job)
-    here = scale.runs_here(factory.accelerator)
+    # A job function is called per input; a factory is not callable (a Protocol's isinstance would read its
+    # accelerator, which may import torch to resolve a device).
+    factory = InProcessJob(job) if callable(job) else job
+    here = scale.runs_here(lambda: factory.accelerator)
     if not here and isinstance(factory, InProcessJob):
         raise UsageError("worker processes need a JobFactory (a picklable job), not a job function")
     results: dict[Path, BatchItemResult] = {}
@@ -503,29 +508,30 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
         else:
             to_run.append(Task(source, output, marker, request, policy.overwrite, wait=False,
                                keep_earlier=keep_earlier and not policy.overwrite))
-    executor = None
-    if to_run and not here:
-        from .scaleout import open_executor
+    with ExitStack() as resources:
+        run: Callable[[list[Task]], Any] | None = None
+        if to_run and here:  # the job opens (loads its model) only when there is work, before any progress
+            job_here = resources.enter_context(factory.open(on_event or _ignore, [task.source for task in to_run]))
+            run = partial(_run_in_process, job_here, on_event)
+        elif to_run:
+            from .scaleout import open_executor
 
-        executor = open_executor(factory, scale, len(to_run), on_event or _ignore)  # fails before any progress
-    try:
+            executor = open_executor(factory, scale, len(to_run), on_event or _ignore)  # fails before any progress
+            resources.callback(executor.close)
+            run = executor.run
         if on_event:
             on_event("planned", len(plan))
             for result in results.values():
                 on_event("item", result)
-        if executor is not None:
-            results.update(_deal(to_run, executor.run, on_event))
-        elif to_run:
-            results.update(_run_here(factory, to_run, on_event))
-    finally:
-        if executor is not None:
-            executor.close()
+        if run is not None:
+            results.update(_deal(to_run, run, on_event))
     return BatchReport([results[source] for source in plan])
 
 
-def _run_here(factory: JobFactory, tasks: list[Task], on_event: Event | None) -> dict[Path, BatchItemResult]:
-    with factory.open(on_event or _ignore, [task.source for task in tasks]) as job:
-        return _deal(tasks, lambda batch: ((task, run_task(job, task, on_event)) for task in batch), on_event)
+def _run_in_process(job: Job, on_event: Event | None,
+                    tasks: list[Task]) -> Iterator[tuple[Task, BatchItemResult | None]]:
+    """Run ``tasks`` one after another in this process, as they are asked for."""
+    return ((task, run_task(job, task, on_event)) for task in tasks)
 
 
 def _deal(tasks: list[Task], run: Callable[[list[Task]], Any], on_event: Event | None) -> dict[Path, BatchItemResult]:

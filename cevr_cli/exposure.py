@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -570,6 +571,32 @@ class ModelSpec:
         """Raises: UsageError, WeightsError (see :func:`load_exposure_model`)."""
         return load_exposure_model(self.name, self.weights, self.device, self.precision)
 
+    @cached_property
+    def weights_id(self) -> str | None:
+        """The id the loaded model will have, from the weights file's header, checked as loading checks it but
+        for the tensors (milliseconds: a batch's request is known, and a wrong file refused, before any model is
+        built). None for the physics model.
+
+        Raises: UsageError, WeightsError (see :func:`load_exposure_model`).
+        """
+        role = model_role(self.name)
+        if role is None:
+            return None
+        from .model.weights_format import read_header
+
+        path = self.weights_path()
+        header = read_header(path)
+        check_role(header.config.role, role, path)
+        return header.weights_id
+
+    def weights_path(self) -> str:
+        """The weights file this spec names (``--weights``, else the shipped weights of its role)."""
+        from .assets import default_weights_path, residual_weights_path
+
+        if self.weights:
+            return self.weights
+        return str(default_weights_path() if model_role(self.name) == "paper" else residual_weights_path())
+
     @property
     def accelerator(self) -> str:
         """What the model computes on (``cpu``, ``cuda``, ``mps``): ``auto`` as this machine resolves it, an
@@ -583,24 +610,53 @@ class ModelSpec:
         return resolve_device(self.device).type
 
 
-def batch_models(model: ExposureModel | ModelSpec,
-                 scale: Any) -> tuple[ExposureModel, ExposureModel | ModelSpec, str]:
-    """(the model this process loads, what a batch's jobs get, what they compute on): in this process, one
-    loaded model for both; with workers (``scale``, a :class:`cevr_cli.batch.Scale`), the spec for the workers,
-    and a CPU copy here that checks the weights once and names them in the request.
+def batch_models(model: ExposureModel | ModelSpec, scale: Any) -> ExposureModel | ModelSpec:
+    """What a batch's jobs get. A :class:`ModelSpec` is checked here by its header (:attr:`ModelSpec.weights_id`:
+    a wrong weights file is one error before any output) and loaded by the job that runs the photos (this
+    process's, or each worker's), so a batch with nothing left to do loads no model.
 
     Raises:
         UsageError: workers asked for with a model already loaded (it cannot be sent to them).
+        WeightsError: the spec's weights file is missing, unreadable or of the other role.
     """
     from .errors import UsageError
 
-    accelerator = model.accelerator if isinstance(model, ModelSpec) else "cpu"
-    if scale.runs_here(accelerator):
-        loaded = model.load() if isinstance(model, ModelSpec) else model
-        return loaded, loaded, accelerator
-    if not isinstance(model, ModelSpec):
+    if isinstance(model, ModelSpec):
+        model.weights_id  # noqa: B018 - checks the weights file now, not in every worker
+        return model
+    if not scale.runs_here("cpu"):
         raise UsageError("worker processes load their own model: pass a ModelSpec, not a loaded model")
-    return ModelSpec(model.name, model.weights, "cpu", "auto").load(), model, accelerator
+    return model
+
+
+def accelerator_of(model: ExposureModel | ModelSpec | None) -> str:
+    """What a batch job on ``model`` computes on: a spec's device (:attr:`ModelSpec.accelerator`); a model loaded
+    here, or none, ``cpu`` (it stays in this process)."""
+    return model.accelerator if isinstance(model, ModelSpec) else "cpu"
+
+
+def model_role(name: str) -> str | None:
+    """The weights role ``--model name`` needs (:data:`cevr_cli.model.config.ROLES`); None: no weights.
+
+    Raises:
+        UsageError: an unknown name.
+    """
+    from .errors import UsageError
+    from .vocabulary import EXPOSURE_MODELS
+
+    if name not in EXPOSURE_MODELS:
+        raise UsageError(f"--model {name!r}: use one of {', '.join(EXPOSURE_MODELS)}")
+    return None if name == "physics" else "paper" if name == "cevr-paper" else "residual"
+
+
+def check_role(found: str, wanted: str, path: str) -> None:
+    """Raises WeightsError when weights of role ``found`` are given where ``wanted`` is needed."""
+    from .errors import WeightsError
+
+    if found != wanted:
+        name, other = ("cevr", "cevr-paper") if wanted == "residual" else ("cevr-paper", "cevr")
+        raise WeightsError(f"{path}: these are {found}-role weights, not for --model {name}; use --model {other} "
+                           "with them")
 
 
 def load_exposure_model(name: str, weights: str | None = None, device: str = "auto", precision: str = "auto",
@@ -610,21 +666,12 @@ def load_exposure_model(name: str, weights: str | None = None, device: str = "au
     Raises:
         UsageError: an unknown name. WeightsError: weights missing, unreadable, or of the other role.
     """
-    from .errors import UsageError, WeightsError
-    from .vocabulary import EXPOSURE_MODELS
-
-    if name not in EXPOSURE_MODELS:
-        raise UsageError(f"--model {name!r}: use one of {', '.join(EXPOSURE_MODELS)}")
-    if name == "physics":
+    role = model_role(name)
+    if role is None:
         return PhysicsModel()
-    from .assets import default_weights_path, residual_weights_path
     from .model import load_predictor
 
-    role = "paper" if name == "cevr-paper" else "residual"
-    path = weights or str(default_weights_path() if role == "paper" else residual_weights_path())
+    path = ModelSpec(name, weights).weights_path()
     predictor = load_predictor(path, device, precision=precision)
-    if predictor.pair.config.role != role:
-        other = "cevr-paper" if role == "residual" else "cevr"
-        raise WeightsError(f"{path}: these are {predictor.pair.config.role}-role weights, not for --model {name}; "
-                           f"use --model {other} with them")
+    check_role(predictor.pair.config.role, role, path)
     return PaperModel(predictor) if role == "paper" else ResidualModel(predictor, scale=residual_scale)

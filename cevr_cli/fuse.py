@@ -37,7 +37,7 @@ from .batch import (
     run_batch,
 )
 from .errors import UsageError
-from .exposure import ExposureModel, ModelSpec, batch_models
+from .exposure import ExposureModel, ModelSpec, accelerator_of, batch_models
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .imaging import quantise
 from .io.atomic import atomic_write_text, check_writable
@@ -272,20 +272,21 @@ def run_fuse(
 ) -> BatchReport:
     """Fuse stack folders, or photos (measured, and stacked where the merge needs it), into HDR images.
 
-    A :class:`ModelSpec` is loaded once, before any photo is touched, and only when there are photos: a
-    missing or broken weights file is one error, not one per photo (workers, ``scale``, load their own copy).
+    A :class:`ModelSpec` is checked before any photo is touched and loaded once, only when there are photos left
+    to fuse: a missing or broken weights file is one error, not one per photo (workers, ``scale``, load their own
+    copy).
     Photos are decoded one ahead (``PhotoPrefetcher``).
     """
     stack_folders, photos = find_fuse_sources(inputs, policy.recursive)
     if not stack_folders and not photos:
         deeper = 0 if policy.recursive else sum(map(len, find_fuse_sources(inputs, True)))
         raise nothing_found("nothing to fuse", inputs, deeper)
-    here, jobs_model, accelerator = batch_models(model, scale) if photos else (None, None, "cpu")
+    jobs_model = batch_models(model, scale) if photos else None
     plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs))
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
-    request = options.request(here)
-    job = FuseJob(jobs_model, options, request, frozenset(stack_folders), accelerator)
+    request = options.request(model if photos else None)
+    job = FuseJob(jobs_model, options, request, frozenset(stack_folders))
     return run_batch(plan, job, policy, marker=FUSE_MANIFEST, request=request, on_event=on_event, scale=scale,
                      keep_earlier=True)  # another --tmo adds its image beside the earlier one
 
@@ -298,7 +299,10 @@ class FuseJob:
     options: FuseOptions
     request: dict[str, Any]
     stack_folders: frozenset[Path]
-    accelerator: str = "cpu"
+
+    @property
+    def accelerator(self) -> str:
+        return accelerator_of(self.model)
 
     @contextmanager
     def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:

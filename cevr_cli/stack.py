@@ -28,7 +28,7 @@ from .batch import (
     plan_outputs,
     run_batch,
 )
-from .exposure import ExposureModel, ModelSpec, batch_models
+from .exposure import ExposureModel, ModelSpec, accelerator_of, batch_models
 from .imaging import quantise
 from .io.atomic import check_writable
 from .io.images import Photo
@@ -105,12 +105,12 @@ def run_stack(
     ``model``: loaded, or a :class:`ModelSpec` (needed when ``scale`` asks for workers, which load their own).
     """
     photos = discover_batch_inputs(inputs, policy.recursive, "no photos found")
-    here, jobs_model, accelerator = batch_models(model, scale)  # a weights problem: one error, before any output
+    jobs_model = batch_models(model, scale)  # a weights problem: one error, before any output
     plan = plan_outputs(photos, out_dir, roots=list(inputs))
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
-    job = StackJob(jobs_model, options, accelerator)
-    return run_batch(plan, job, policy, marker=STACK_MANIFEST, request=options.request(here), on_event=on_event,
+    job = StackJob(jobs_model, options)
+    return run_batch(plan, job, policy, marker=STACK_MANIFEST, request=options.request(model), on_event=on_event,
                      scale=scale)
 
 
@@ -120,7 +120,10 @@ class StackJob:
 
     model: ExposureModel | ModelSpec
     options: StackOptions
-    accelerator: str = "cpu"
+
+    @property
+    def accelerator(self) -> str:
+        return accelerator_of(self.model)
 
     @contextmanager
     def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:

@@ -29,7 +29,7 @@ from .vocabulary import (
 )
 
 if TYPE_CHECKING:
-    from .exposure import ExposureModel
+    from .exposure import ExposureModel, ModelSpec
     from .io.images import Photo
     from .measure import MeasuredPhoto
 
@@ -85,7 +85,7 @@ class StackOptions:
 
         return read_photo(path, max_megapixels=self.max_megapixels)
 
-    def request(self, model: ExposureModel) -> dict[str, Any]:
+    def request(self, model: ExposureModel | ModelSpec) -> dict[str, Any]:
         """What the stack folder records as asked (another request redoes it): the output-changing options, the
         model's weights id and the physics revision."""
         from .exposure import PHYSICS_REVISION
@@ -147,7 +147,7 @@ class FuseOptions:
             return self.merge
         return "debevec" if self.model == "cevr-paper" and not linear_source else "measured"
 
-    def request(self, model: ExposureModel | None) -> dict[str, Any]:
+    def request(self, model: ExposureModel | ModelSpec | None) -> dict[str, Any]:
         """What fuse.json records as asked; another request redoes the folder."""
         from .exposure import PHYSICS_REVISION
 

@@ -48,3 +48,42 @@ def test_a_read_out_of_order_decodes_now():
         prefetcher.read(order[0])  # b is now being decoded ahead
         assert prefetcher.read(order[2]) == "photo c.jpg"
     assert ("c.jpg", threading.current_thread().name) in loader.calls
+
+
+def _clipped_photo(path: Path) -> Path:
+    import cv2
+    import numpy as np
+
+    image = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    image[:6] = 255  # clipped: the network is needed there
+    cv2.imwrite(str(path), image)
+    return path
+
+
+@pytest.mark.parametrize("stage", ["stack", "fuse"])
+def test_a_batch_with_every_output_complete_loads_no_model(tmp_path, monkeypatch, tiny_residual_pair, stage):
+    from cevr_cli import exposure
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.model import save_pair
+    from cevr_cli.stack import run_stack
+    from cevr_cli.stage_options import FuseOptions, StackOptions
+
+    weights = tmp_path / "w.safetensors"
+    save_pair(tiny_residual_pair, weights)
+    photo = _clipped_photo(tmp_path / "p.png")
+    loads = []
+    real_load = exposure.load_exposure_model
+    monkeypatch.setattr(exposure, "load_exposure_model", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+
+    def run():
+        spec = ModelSpec("cevr", str(weights), "cpu")
+        if stage == "stack":
+            return run_stack([photo], tmp_path / "out", spec, StackOptions((-1.0, 1.0)), BatchPolicy())
+        return run_fuse([photo], tmp_path / "out", FuseOptions((-1.0, 0.0, 1.0)), spec, BatchPolicy())
+
+    assert run().counts() == {"done": 1} and len(loads) == 1
+    assert run().counts() == {"skipped": 1} and len(loads) == 1  # the request named the weights from their header
+    save_pair(tiny_residual_pair, weights, half=False)  # other weights: another request, redone with a model
+    assert run().counts() == {"done": 1} and len(loads) == 2

@@ -1,37 +1,48 @@
-"""The CEVR network, its weights, and stack inference. Importing this package imports torch."""
+"""The CEVR network, its weights, and stack inference.
 
-from .cevr import CEVRNet
-from .config import VARIANTS, CEVRConfig, get_config
-from .device import resolve_device, resolve_precision
-from .fused import FusedCEVR, reparameterize
-from .inference import CEVRPredictor, InferenceSettings, load_predictor
-from .weights import (
-    DEFAULT_WEIGHTS,
-    ModelPair,
-    load_checkpoint_pair,
-    load_official_pair,
-    load_pair,
-    new_pair,
-    save_pair,
-)
+Names are imported on first use (PEP 562): reading a weights file's header (:func:`read_header`) needs torch but
+not torchvision, whose import costs about 2 s, so a batch with nothing left to do does not pay for it.
+"""
 
-__all__ = [
-    "CEVRConfig",
-    "CEVRNet",
-    "CEVRPredictor",
-    "DEFAULT_WEIGHTS",
-    "FusedCEVR",
-    "InferenceSettings",
-    "ModelPair",
-    "VARIANTS",
-    "get_config",
-    "load_checkpoint_pair",
-    "load_official_pair",
-    "load_pair",
-    "load_predictor",
-    "new_pair",
-    "reparameterize",
-    "resolve_device",
-    "resolve_precision",
-    "save_pair",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_HOMES = {
+    "CEVRNet": "cevr",
+    "CEVRConfig": "config",
+    "VARIANTS": "config",
+    "get_config": "config",
+    "resolve_device": "device",
+    "resolve_precision": "device",
+    "FusedCEVR": "fused",
+    "reparameterize": "fused",
+    "CEVRPredictor": "inference",
+    "InferenceSettings": "inference",
+    "load_predictor": "inference",
+    "DEFAULT_WEIGHTS": "weights",
+    "ModelPair": "weights",
+    "WeightsHeader": "weights",
+    "load_checkpoint_pair": "weights",
+    "load_official_pair": "weights",
+    "load_pair": "weights",
+    "new_pair": "weights",
+    "read_header": "weights",
+    "save_pair": "weights",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

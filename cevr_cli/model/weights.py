@@ -1,30 +1,29 @@
 """Weights I/O: our safetensors format, the official CEVR checkpoints and cevr's own training checkpoints.
 
-Our format: one ``.safetensors`` file holds a pair of models, keys prefixed ``inc.`` (s > 0) and ``dec.``
-(s < 0); the metadata carries the format name and version, the model config as JSON, and free-form
-provenance (training data, steps). Loading is strict: missing, unexpected or mis-shaped tensors are an
-error that says what to do.
+Our format (:mod:`cevr_cli.model.weights_format`: name, version, header): one ``.safetensors`` file holds a
+pair of models, keys prefixed ``inc.`` (s > 0) and ``dec.`` (s < 0). Loading is strict: missing, unexpected or
+mis-shaped tensors are an error that says what to do.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..assets import default_weights_path
 from ..errors import WeightsError
 from ..io.atomic import atomic_path
-from .cevr import CEVRNet
 from .config import VARIANTS, CEVRConfig, get_config
+from .weights_format import FORMAT_NAME, FORMAT_VERSION, file_id, read_header
 
-FORMAT_NAME = "cevr-weights"
-FORMAT_VERSION = 1
+if TYPE_CHECKING:
+    from .cevr import CEVRNet
+
 DIRECTIONS = ("inc", "dec")
 DEFAULT_WEIGHTS = default_weights_path()
 
@@ -45,19 +44,12 @@ class ModelPair:
 
 def new_pair(config: CEVRConfig | None = None, seed: int | None = None) -> ModelPair:
     """Freshly initialised models (PyTorch's default init); nothing is downloaded."""
+    from .cevr import CEVRNet  # torchvision: imported only when a network is built
+
     config = config or CEVRConfig()
     if seed is not None:
         torch.manual_seed(seed)
     return ModelPair(CEVRNet(config), CEVRNet(config), config)
-
-
-def file_id(path: Path) -> str:
-    """Short content hash naming a weights file in outputs (``stack.json``)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
 
 
 def save_pair(pair: ModelPair, path: str | Path, *, half: bool = True, info: Mapping[str, Any] | None = None) -> str:
@@ -83,44 +75,24 @@ def save_pair(pair: ModelPair, path: str | Path, *, half: bool = True, info: Map
 
 
 def load_pair(path: str | Path | None = None, *, device: str | torch.device = "cpu") -> ModelPair:
-    """Load a model pair from our safetensors format (``None``: the shipped default weights).
-
-    Any other file is refused with what it is, by content: an official checkpoint or one of cevr's own
-    training checkpoints (both: convert them with ``cevr convert-weights``), or not weights at all.
+    """Load a model pair from our safetensors format (``None``: the shipped default weights): its header
+    (:func:`read_header`), then its tensors, strictly: missing, unexpected or mis-shaped ones are an error.
     """
     from safetensors import SafetensorError
-    from safetensors.torch import load_file, safe_open
+    from safetensors.torch import load_file
 
-    path = Path(path) if path is not None else DEFAULT_WEIGHTS
-    if not path.is_file():
-        raise WeightsError(f"{path}: weights file not found (pass --weights PATH, or reinstall cevr)")
+    header = read_header(path)
     try:
-        if not _is_safetensors(path):
-            raise WeightsError(f"{path}: {_describe_checkpoint(path)}")
-    except OSError as exc:
-        raise WeightsError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            metadata = fh.metadata() or {}
-        tensors = load_file(str(path))
+        tensors = load_file(str(header.path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
-    if metadata.get("format") != FORMAT_NAME:
-        raise WeightsError(f"{path}: not a cevr weights file (metadata format={metadata.get('format')!r})")
-    version = int(metadata.get("format_version", "0"))
-    if version != FORMAT_VERSION:
-        raise WeightsError(
-            f"{path}: weights format version {version}, this cevr reads version {FORMAT_VERSION}; "
-            + ("upgrade cevr" if version > FORMAT_VERSION else "re-save the weights with this cevr")
-        )
-    config = CEVRConfig.from_dict(json.loads(metadata["config"]))
-    pair = new_pair(config)
+        raise WeightsError(f"{header.path}: not a readable safetensors file ({exc})") from None
+    pair = new_pair(header.config)
     for direction in DIRECTIONS:
         prefix = f"{direction}."
         state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-        _load_strict(getattr(pair, direction), state, f"{path} [{direction}]")
-    pair.weights_id = file_id(path)
-    pair.info = json.loads(metadata.get("info", "{}"))
+        _load_strict(getattr(pair, direction), state, f"{header.path} [{direction}]")
+    pair.weights_id = header.weights_id
+    pair.info = header.info
     pair.inc.to(device).eval()
     pair.dec.to(device).eval()
     return pair
@@ -164,15 +136,7 @@ def config_from_official(state: Mapping[str, torch.Tensor]) -> CEVRConfig:
 _TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
 
 
-def _is_safetensors(path: Path) -> bool:
-    """A safetensors file: an 8-byte little-endian header length, then a JSON header starting with '{'
-    (safetensors format spec). Told by content, so a ``.pt`` name does not decide."""
-    with open(path, "rb") as fh:
-        head = fh.read(9)
-    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") > 0
-
-
-def _describe_checkpoint(path: Path) -> str:
+def describe_checkpoint(path: Path) -> str:
     """What a file that is not our safetensors format is, and how to use it: for :func:`load_pair`'s error."""
     with open(path, "rb") as fh:
         head = fh.read(4)

@@ -117,6 +117,27 @@ def test_missing_weights_is_one_error_before_any_photo(tmp_path, photos, command
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["stack", "fuse"])
+def test_weights_whose_tensors_do_not_fit_their_header_are_one_error_before_any_photo(tmp_path, photos, weights,
+                                                                                      command):
+    """The header is read first (it names the weights in the request); the tensors when the model is built, which
+    is still before any photo is touched."""
+    from cevr_cli.model import get_config
+
+    raw = weights.read_bytes()
+    length = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + length])
+    header["__metadata__"]["config"] = json.dumps(get_config("cevr-residual").to_dict())  # the full-size shapes
+    text = json.dumps(header).encode()
+    weights.write_bytes(len(text).to_bytes(8, "little") + text + raw[8 + length:])
+    out = tmp_path / "out"
+    result = runner.invoke(app, [command, str(photos), "-r", "-o", str(out), "--weights", str(weights)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {weights} [") and "shape" in lines[0], result.output
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_fuse_keeps_a_16_bit_source_at_16_bits(tmp_path, gradient_image, weights):
     import tifffile
 
