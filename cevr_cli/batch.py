@@ -273,6 +273,11 @@ class JobFactory(Protocol):
         run, in order, when known (a serial batch), so that it can decode ahead; empty in a worker."""
         ...
 
+    def check(self) -> None:
+        """Before workers start (when there is work for them): fail here, once, for what would stop every worker
+        (a model's weights that do not load), instead of in each of them."""
+        ...
+
 
 @dataclass(frozen=True)
 class InProcessJob:
@@ -284,6 +289,9 @@ class InProcessJob:
     @contextmanager
     def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
         yield self.job
+
+    def check(self) -> None:
+        """Nothing to check: the job runs here."""
 
 
 @dataclass(frozen=True)
@@ -516,6 +524,7 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
         elif to_run:
             from .scaleout import open_executor
 
+            factory.check()
             executor = open_executor(factory, scale, len(to_run), on_event or _ignore)  # fails before any progress
             resources.callback(executor.close)
             run = executor.run

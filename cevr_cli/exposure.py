@@ -571,6 +571,15 @@ class ModelSpec:
         """Raises: UsageError, WeightsError (see :func:`load_exposure_model`)."""
         return load_exposure_model(self.name, self.weights, self.device, self.precision)
 
+    def check(self) -> None:
+        """Load the model once on the CPU and let it go: the tensors checked, as a worker will load them (the
+        driver of a batch whose workers load their own copy).
+
+        Raises: UsageError, WeightsError (see :func:`load_exposure_model`).
+        """
+        if self.name != "physics":
+            ModelSpec(self.name, self.weights, "cpu", "auto").load()
+
     @cached_property
     def weights_id(self) -> str | None:
         """The id the loaded model will have, from the weights file's header, checked as loading checks it but
@@ -613,7 +622,8 @@ class ModelSpec:
 def batch_models(model: ExposureModel | ModelSpec, scale: Any) -> ExposureModel | ModelSpec:
     """What a batch's jobs get. A :class:`ModelSpec` is checked here by its header (:attr:`ModelSpec.weights_id`:
     a wrong weights file is one error before any output) and loaded by the job that runs the photos (this
-    process's, or each worker's), so a batch with nothing left to do loads no model.
+    process's, or each worker's, after the driver's :meth:`ModelSpec.check`), so a batch with nothing left to do
+    loads no model.
 
     Raises:
         UsageError: workers asked for with a model already loaded (it cannot be sent to them).

@@ -304,6 +304,10 @@ class FuseJob:
     def accelerator(self) -> str:
         return accelerator_of(self.model)
 
+    def check(self) -> None:
+        if isinstance(self.model, ModelSpec):
+            self.model.check()
+
     @contextmanager
     def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
         model = self.model.load() if isinstance(self.model, ModelSpec) else self.model

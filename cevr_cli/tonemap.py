@@ -165,6 +165,9 @@ class TonemapJob:
     options: TonemapOptions
     accelerator: str = "cpu"
 
+    def check(self) -> None:
+        """Nothing to check: no model."""
+
     @contextmanager
     def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
         yield lambda src, dst: tonemap_file(src, dst, self.options, on_warning=lambda text: emit("warning", text))

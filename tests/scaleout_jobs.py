@@ -32,6 +32,9 @@ class CopyJob:
     delay: float = 0.0
     accelerator: str = "cpu"
 
+    def check(self) -> None:
+        pass
+
     @contextmanager
     def open(self, emit, order: Sequence[Path]) -> Iterator:
         pid = os.getpid()
@@ -53,6 +56,9 @@ class BrokenJob:
 
     accelerator: str = "cpu"
 
+    def check(self) -> None:
+        pass
+
     @contextmanager
     def open(self, emit, order: Sequence[Path]) -> Iterator:
         raise RuntimeError("CUDA out of memory (simulated)")
@@ -64,6 +70,9 @@ class WarningJob:
     """Writes its output after a library-style Python warning and log record."""
 
     accelerator: str = "cpu"
+
+    def check(self) -> None:
+        pass
 
     @contextmanager
     def open(self, emit, order: Sequence[Path]) -> Iterator:

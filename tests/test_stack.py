@@ -87,3 +87,31 @@ def test_a_batch_with_every_output_complete_loads_no_model(tmp_path, monkeypatch
     assert run().counts() == {"skipped": 1} and len(loads) == 1  # the request named the weights from their header
     save_pair(tiny_residual_pair, weights, half=False)  # other weights: another request, redone with a model
     assert run().counts() == {"done": 1} and len(loads) == 2
+
+
+def test_weights_that_do_not_load_stop_a_worker_batch_before_any_worker_starts(tmp_path, monkeypatch,
+                                                                                tiny_residual_pair):
+    import json
+
+    from cevr_cli import scaleout
+    from cevr_cli.batch import BatchPolicy, Scale
+    from cevr_cli.errors import WeightsError
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.model import get_config, save_pair
+    from cevr_cli.stack import run_stack
+    from cevr_cli.stage_options import StackOptions
+
+    weights = tmp_path / "w.safetensors"
+    save_pair(tiny_residual_pair, weights)
+    raw = weights.read_bytes()
+    length = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + length])
+    header["__metadata__"]["config"] = json.dumps(get_config("cevr-residual").to_dict())  # header fine, tensors not
+    text = json.dumps(header).encode()
+    weights.write_bytes(len(text).to_bytes(8, "little") + text + raw[8 + length:])
+    monkeypatch.setattr(scaleout, "open_executor", lambda *a, **k: pytest.fail("workers started"))
+    photo = _clipped_photo(tmp_path / "p.png")
+    with pytest.raises(WeightsError, match="shape"):
+        run_stack([photo], tmp_path / "out", ModelSpec("cevr", str(weights), "cpu"), StackOptions((-1.0,)),
+                  BatchPolicy(), scale=Scale(workers=2))
+    assert not any((tmp_path / "out").iterdir())

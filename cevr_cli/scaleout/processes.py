@@ -99,9 +99,18 @@ def serve(conn: Connection, factory: JobFactory, env: dict[str, str]) -> None:
     except (KeyboardInterrupt, EOFError, BrokenPipeError):
         return  # stopped by the driver (SIGTERM), or the driver is gone
     except CevrError as exc:  # the job cannot start here (its model, its device)
-        conn.send(("fatal", str(exc)))
+        _report_fatal(conn, str(exc))
     except BaseException as exc:  # noqa: BLE001 - reported to the driver as one line, not lost in a child
-        conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+        _report_fatal(conn, f"{type(exc).__name__}: {exc}")
+
+
+def _report_fatal(conn: Connection, line: str) -> None:
+    """Tell the driver why this worker stops; quietly, if the driver is already stopping the batch (its SIGTERM
+    interrupts the send, or it closed the pipe): another worker has told it, and a traceback helps no one."""
+    try:
+        conn.send(("fatal", line))
+    except (KeyboardInterrupt, OSError):
+        pass
 
 
 @dataclass

@@ -12,7 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from cevr_cli.cli import app
 from cevr_cli.model import save_pair
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +54,8 @@ def serial_run(tmp_path_factory, tiny_residual_pair):
         cv2.imwrite(str(photos / f"p{i}.jpg"), image)
     (photos / "truncated.jpg").write_bytes((photos / "p0.jpg").read_bytes()[:400])
     command = ["stack", photos, "--evs", "-1,1", "--weights", weights, "--device", "cpu"]
-    return command, folder / "serial", _run(*command, "-o", folder / "serial", "--json")
+    serial = CliRunner().invoke(app, [*map(str, command), "-o", str(folder / "serial"), "--json"])  # in-process
+    return command, folder / "serial", (serial.exit_code, serial.stdout, serial.stderr)
 
 
 def _images(folder: Path) -> dict[str, np.ndarray]:
@@ -79,8 +82,10 @@ def test_workers_and_ray_write_the_serial_runs_files(tmp_path, serial_run, where
     assert all(np.abs(ours[k].astype(int) - theirs[k].astype(int)).max() <= 1 for k in ours)
     files = sorted(p.relative_to(serial_out) for p in serial_out.rglob("*"))
     assert files == sorted(p.relative_to(tmp_path / "spread") for p in (tmp_path / "spread").rglob("*"))
-    code, stdout, stderr = _run(*common, "-o", tmp_path / "spread", *where)  # a rerun resumes
-    assert code == 1 and "stack: 0 done, 4 skipped (already complete), 1 failed" in stderr
+    # A rerun resumes: the done photos are skipped, and with nothing else to do no worker starts and no model loads.
+    done = sorted(p for p in photos.iterdir() if p.name != "truncated.jpg")
+    code, stdout, stderr = _run(*common[:1], *done, *common[2:], "-o", tmp_path / "spread", *where)
+    assert code == 0 and "stack: 0 done, 4 skipped (already complete), 0 failed" in stderr, stderr
 
 
 @pytest.mark.parametrize(("where", "signum", "to_group", "code", "word"), [
