@@ -759,6 +759,25 @@ def install_path(make: str | None, model: str | None) -> Path:
     return profile_path(make, model)
 
 
+def check_profile_destination(output: str | os.PathLike[str], frames: Sequence[str | os.PathLike[str]] = ()) -> None:
+    """Refuse, before any work, a profile destination that could destroy a photo: a name not ending in ``.json``
+    (``-o IMG_*.JPG`` expands to ``-o IMG_0001.JPG IMG_0002.JPG ...``: the first photo would become the profile) or
+    one of the frames; then check it can be written.
+
+    Raises:
+        UsageError: not a .json name, or one of the frames. OutputError: cannot be written there.
+    """
+    from .io.atomic import check_writable
+
+    path = Path(output)
+    if any(path.resolve() == Path(frame).resolve() for frame in frames):
+        raise UsageError(f"-o {path}: that is one of the frames; give the profile a name of its own (.json)")
+    if path.suffix.lower() != ".json":
+        raise UsageError(f"-o {path}: a profile is a JSON file: give a name ending in .json (a photo is never "
+                         "overwritten)")
+    check_writable(path)
+
+
 def write_profile(calibration: Calibration, output: str | os.PathLike[str] | None, install: bool) -> list[Path]:
     """Write the profile to ``output`` and, with ``install``, to :func:`install_path`, each atomically; returns
     the paths written.
@@ -770,6 +789,8 @@ def write_profile(calibration: Calibration, output: str | os.PathLike[str] | Non
     from .io.atomic import atomic_write_text, check_writable
 
     targets = [Path(output)] if output is not None else []
+    if output is not None:
+        check_profile_destination(output, calibration.frames)
     if install:
         targets.append(install_path(calibration.make, calibration.model))
     for target in targets:

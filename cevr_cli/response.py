@@ -269,11 +269,13 @@ def camera_key(make: str | None, model: str | None) -> str:
 
 def profile_record(response: Response, make: str | None, model: str | None, method: str,
                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON document of a profile (``format``, ``version``, camera, method, the table)."""
+    """The JSON document of a profile (``format``, ``version``, camera, method, the table). The table's values are
+    written in full (JSON keeps a float's shortest exact form): a fitted curve may rise by 1e-9 across codes no
+    pixel measured, and rounding would make it flat there, a curve :func:`load_profile` refuses."""
     assert response.codes is not None and response.linear is not None
     return {"format": PROFILE_FORMAT, "version": PROFILE_VERSION, "make": make, "model": model,
-            "method": method, "codes": [round(float(c), 8) for c in response.codes],
-            "linear": [[round(float(v), 8) for v in row] for row in np.atleast_2d(response.linear)],
+            "method": method, "codes": [float(c) for c in response.codes],
+            "linear": [[float(v) for v in row] for row in np.atleast_2d(response.linear)],
             **(extra or {})}
 
 

@@ -265,7 +265,8 @@ def write_bracket(folder, evs=(-2, -1, 0, 1, 2), make="Testmaker", with_exposure
 
 
 def files_under(folder):
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+    """Every file under ``folder`` with its content: nothing written, nothing overwritten."""
+    return sorted((p, p.read_bytes()) for p in folder.rglob("*") if p.is_file())
 
 
 def test_cli_writes_a_profile_that_round_trips(tmp_path):
@@ -312,7 +313,7 @@ def test_install_puts_the_profile_where_auto_finds_it(tmp_path, monkeypatch):
     result = runner.invoke(app, ["calibrate", *map(str, frames), "--install", "--make", "Other Maker", "--quiet"])
     assert result.exit_code == 0, result.output
     installed = tmp_path / "config" / "responses" / "other-maker__testcam-1.json"
-    assert files_under(tmp_path / "config") == [installed]
+    assert [p for p, _ in files_under(tmp_path / "config")] == [installed]
     choice = choose_response("auto", raw=False, make="OTHER MAKER", model="Testcam 1")
     assert "installed profile" in choice.reason
     assert np.array_equal(choice.response.linear, load_profile(installed).linear)
@@ -340,6 +341,8 @@ def test_info_lists_installed_profiles(tmp_path, monkeypatch):
     ("evs reversed", "f3.png (EV -1) is not brighter than f4.png (EV -2): give the EVs in the frames' order"),
     ("one exposure", "c1.png (EV -1) is not brighter than c0.png (EV -2)"),
     ("a frame twice", "f2.png is given twice: each frame of a bracket is its own photo"),
+    ("a photo as -o", "f0.png: a profile is a JSON file: give a name ending in .json"),  # -o IMG_*.JPG
+    ("a frame as -o", "f0.png: that is one of the frames"),
 ])
 def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypatch, case, message):
     monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
@@ -371,6 +374,10 @@ def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypat
         args = ["calibrate", *map(str, copies), "-o", str(out), "--evs", "-2:2:1"]
     elif case == "a frame twice":
         args = ["calibrate", *map(str, frames[:3]), str(frames[2]), "-o", str(out), "--evs", "-2:1:1"]
+    elif case == "a photo as -o":  # the shell expanded `-o f*.png`: the first photo follows -o
+        args = ["calibrate", "-o", *map(str, frames), "--evs", "-1:2:1"]
+    elif case == "a frame as -o":
+        args = ["calibrate", *map(str, frames), "-o", str(frames[0])]
     before = files_under(tmp_path)
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output

@@ -143,6 +143,19 @@ def test_a_broken_profile_file_stops_the_request_before_any_photo(tmp_path, docu
     assert str(caught.value).startswith(f"--response {path}: ") and "\n" not in str(caught.value)
 
 
+def test_a_curve_that_rises_by_a_billionth_survives_its_profile(tmp_path):
+    """A fitted curve is forced strictly increasing by 1e-9 steps across codes no pixel measured (calibrate's
+    inverse_table); the profile must keep those steps, or load_profile refuses the curve as flat."""
+    linear = CODES_8**2.2
+    linear[15:21] = linear[15] + 1e-9 * np.arange(6)  # a plateau kept strictly increasing
+    linear[21:] = np.maximum(linear[21:], linear[20] + 1e-9)
+    linear /= linear[-1]
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(profile_record(table_response("x", CODES_8, linear), "Canon", "EOS 5D", "test")))
+    loaded = load_profile(path)
+    np.testing.assert_array_equal(loaded.linear[0], linear)
+
+
 def test_profiles_round_trip_and_refuse_what_is_not_one(tmp_path):
     response = table_response("x", CODES_8, CODES_8**2.0)
     path = tmp_path / "p.json"

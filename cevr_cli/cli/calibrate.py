@@ -35,9 +35,8 @@ def calibrate(
     """Fit a camera's response curve to one bracket and write it as a profile (use it with --response)."""
     with errors(debug):
         from ..calibrate import calibrate as fit_bracket_files
-        from ..calibrate import check_bracket, parse_bracket_evs, write_profile
+        from ..calibrate import check_bracket, check_profile_destination, parse_bracket_evs, write_profile
         from ..errors import UsageError
-        from ..io.atomic import check_writable
 
         if output is None and not install:
             raise UsageError("say where the profile goes: -o PROFILE.json and/or --install")
@@ -45,7 +44,7 @@ def calibrate(
         if bracket is not None:
             check_bracket(bracket, len(frames))
         if output is not None:
-            check_writable(output)
+            check_profile_destination(output, frames)
 
         def reading(path: Path) -> None:
             if not quiet and not as_json:
