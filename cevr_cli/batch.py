@@ -24,6 +24,7 @@ Where the jobs run is the engine's choice too (:class:`Scale`): in this process,
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -94,14 +95,22 @@ def discover_batch_inputs(inputs: Sequence[Path], recursive: bool, lead: str,
     return found
 
 
+def resolved(path: Path) -> Path:
+    """``path`` made absolute with its links followed; a link loop (which only fails when read) as it stands."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # Python < 3.13 raises RuntimeError for a symlink loop
+        return path.absolute()
+
+
 def _relative_key(path: Path, roots: Sequence[Path]) -> Path:
-    resolved = path.resolve()
+    resolved_path = resolved(path)
     for root in roots:
-        root = Path(root).resolve()
+        root = resolved(Path(root))
         base = root if root.is_dir() else root.parent
-        if resolved.is_relative_to(base):
-            return resolved.relative_to(base)
-    return Path(resolved.name)
+        if resolved_path.is_relative_to(base):
+            return resolved_path.relative_to(base)
+    return Path(resolved_path.name)
 
 
 @dataclass(frozen=True)
@@ -121,51 +130,61 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
     so a photo keeps its output whatever it is stacked with. Names that still meet (files given one by one
     from two folders) are told apart by a trailing ``_``, in the order given.
     """
-    out_dir = Path(out_dir).resolve()
+    out_dir = resolved(Path(out_dir))
     for root in roots:
-        root = Path(root).resolve()
+        root = resolved(Path(root))
         if root.is_dir() and not allow_inside_input and out_dir.is_relative_to(root):
             raise OutputError(f"{out_dir}: output folder is inside the input folder {root}; choose another -o")
     plan: dict[Path, Path] = {}
     used: set[str] = set()
-    stems_beside: dict[Path, Counter[str]] = {}
+    beside: dict[Path, _Neighbours] = {}
     for source in sources:
         source = Path(source)
-        name = _output_name(source, roots, stems_beside)
+        name = _output_name(source, roots, beside)
         while name.lower() in used:
             name += "_"
         used.add(name.lower())
         folder = out_dir / name_format.format(name=name)
-        if folder.resolve() == source.resolve():
+        if resolved(folder) == resolved(source):
             raise OutputError(f"{folder}: output would overwrite the input")
         plan[source] = folder
     return plan
 
 
-def _output_name(source: Path, roots: Sequence[Path], stems_beside: dict[Path, Counter[str]]) -> str:
-    """``[<subfolder>__...]<stem>[_<ext>]``: the subfolders between the root the source was found in and the
-    source (a recursive walk), and its extension when another input of the same stem lies beside it on disk
-    (IMG_0001.JPG beside IMG_0001.CR2, x.exr beside x.hdr), whether or not that one is in the batch.
+def _output_name(source: Path, roots: Sequence[Path], beside: dict[Path, _Neighbours]) -> str:
+    """``[<subfolder>__...]<stem>[_<ext>][_<hash>]``: the subfolders between the root the source was found in and
+    the source (a recursive walk), its extension when another input of the same stem lies beside it on disk
+    (IMG_0001.JPG beside IMG_0001.CR2, x.exr beside x.hdr), whether or not that one is in the batch, and 6 hex
+    digits of its exact name when another file there differs from it only in case (x.png beside X.PNG: output names
+    must differ on a case-insensitive disk too).
 
-    ``stems_beside``: input stems per folder (:func:`_input_stems`), filled here as folders are first met.
+    ``beside``: the input names per folder (:func:`_neighbours`), filled here as folders are first met.
     """
     parents = _relative_key(source, roots).parent.parts
     name = "".join(f"{part}__" for part in parents) + source.stem
     if source.is_file():
-        if source.parent not in stems_beside:
-            stems_beside[source.parent] = _input_stems(source.parent)
+        if source.parent not in beside:
+            beside[source.parent] = _neighbours(source.parent)
+        stems, names = beside[source.parent]
         itself = 1 if source.suffix.lower() in _INPUT_EXTENSIONS else 0
-        if stems_beside[source.parent][source.stem.lower()] > itself:
+        if stems[source.stem.lower()] > itself:
             name += f"_{source.suffix.lstrip('.').lower()}"
+        if names[source.name.lower()] > itself:
+            name += "_" + hashlib.sha1(os.fsencode(source.name)).hexdigest()[:6]
     return name
 
 
-def _input_stems(folder: Path) -> Counter[str]:
-    """How many files that cevr reads (photos, radiance maps) of each stem, in lower case, ``folder`` holds."""
+_Neighbours = tuple[Counter[str], Counter[str]]
+
+
+def _neighbours(folder: Path) -> _Neighbours:
+    """How many files that cevr reads (photos, radiance maps) ``folder`` holds of each stem and of each name, both in
+    lower case."""
     try:
-        return Counter(p.stem.lower() for p in folder.iterdir() if p.suffix.lower() in _INPUT_EXTENSIONS)
+        inputs = [p for p in folder.iterdir() if p.suffix.lower() in _INPUT_EXTENSIONS]
     except OSError:
-        return Counter()
+        return Counter(), Counter()
+    return Counter(p.stem.lower() for p in inputs), Counter(p.name.lower() for p in inputs)
 
 
 def completion(output: Path, marker: str | None, request: dict[str, Any] | None = None) -> str:

@@ -38,6 +38,39 @@ def test_a_broken_link_with_a_photos_name_is_found_so_that_it_fails_by_name(tree
     assert discover_inputs([tree / "b"]) == [tree / "b/IMG_0001.JPG", tree / "b/IMG_0002.jpg", tree / "b/IMG_0009.jpg"]
 
 
+def test_a_symlink_loop_is_planned_and_then_fails_by_name(tree, tmp_path):
+    """Resolving a loop raises (RuntimeError before Python 3.13): the plan keeps it as it stands, and the reader
+    names it, so the batch goes on with the other photos."""
+    from cevr_cli.errors import InputError
+    from cevr_cli.io.images import check_input_file
+
+    (tree / "b" / "loop-a.jpg").symlink_to("loop-b.jpg")
+    (tree / "b" / "loop-b.jpg").symlink_to("loop-a.jpg")
+    photos = discover_inputs([tree / "b"])
+    assert tree / "b" / "loop-a.jpg" in photos and tree / "b" / "loop-b.jpg" in photos
+    plan = plan_outputs(photos, tmp_path / "out", roots=[tree / "b"])
+    assert plan[tree / "b" / "loop-a.jpg"] == (tmp_path / "out" / "loop-a").resolve()
+    with pytest.raises(InputError) as caught:
+        check_input_file(tree / "b" / "loop-a.jpg")
+    assert str(caught.value) == f"{tree / 'b' / 'loop-a.jpg'}: symlink loop: its target loop-b.jpg leads back to itself"
+
+
+def test_names_that_differ_only_in_case_get_names_of_their_own_whatever_the_order(tmp_path):
+    import hashlib
+
+    folder = tmp_path / "a"
+    folder.mkdir()
+    lower, upper = folder / "x.png", folder / "X.PNG"
+    lower.write_bytes(b"1")
+    upper.write_bytes(b"2")
+    one = plan_outputs([lower, upper], tmp_path / "out", roots=[lower, upper])
+    other = plan_outputs([upper, lower], tmp_path / "out", roots=[folder])
+    assert one == other
+    tag = {p: hashlib.sha1(p.name.encode()).hexdigest()[:6] for p in (lower, upper)}
+    assert {p.name: f.name for p, f in one.items()} == {"x.png": f"x_png_{tag[lower]}", "X.PNG": f"X_png_{tag[upper]}"}
+    assert one[lower].name.lower() != one[upper].name.lower()
+
+
 def test_same_names_from_different_folders_do_not_collide(tree, tmp_path):
     photos = discover_inputs([tree], recursive=True)
     plan = plan_outputs(photos, tmp_path / "out", roots=[tree])

@@ -7,6 +7,7 @@ header before any pixels are decoded.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -77,6 +78,12 @@ def check_input_file(path: Path, what: str = "a photo") -> None:
     """
     if not path.exists():
         if path.is_symlink():
+            try:
+                path.stat()
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise InputError(path, f"symlink loop: its target {os.readlink(path)} leads back to itself"
+                                     ) from None
             raise InputError(path, f"broken link: its target {os.readlink(path)} does not exist")
         raise InputError(path, "file not found")
     if path.is_dir():
