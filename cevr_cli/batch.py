@@ -497,8 +497,10 @@ def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItem
 
 def _failure(source: Path, exc: BaseException, started: float) -> BatchItemResult:
     """The one-line result of a failed input; anything but an input's own failure propagates."""
-    if isinstance(exc, CevrError):
-        message = str(exc)
+    if isinstance(exc, InputError):
+        message = str(exc)  # it names the file it is about (the input, or a file of it: a stack's frame)
+    elif isinstance(exc, CevrError):
+        message = f"{source}: {exc}"
     elif isinstance(exc, OSError | ValueError | MemoryError):
         message = str(InputError(source, f"{type(exc).__name__}: {exc}"))
     else:

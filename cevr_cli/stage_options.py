@@ -117,6 +117,10 @@ class FuseOptions:
         object.__setattr__(self, "evs", check_evs(self.evs))
         validate(self)
         _check_response(self)
+        if len(self.evs) < 2 and self._merge(linear_source=False) == "debevec":
+            why = "--merge debevec" if self.merge == "debevec" else "--model cevr-paper (its merge is Debevec's)"
+            raise UsageError(f"{why} recovers the response from the stack: give at least two EVs (e.g. --evs "
+                             f"-3:3:0.5), not {len(self.evs)}")
 
     @property
     def tone_mapper(self) -> str | None:

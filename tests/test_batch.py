@@ -286,3 +286,23 @@ def test_an_output_whose_other_run_gave_up_is_done_here(tree, tmp_path):
     report = run_batch(plan, job_writing(), DEFAULT, marker=MARKER)
     assert report.counts() == {"done": 2} and [i.source.name for i in report.items] == ["IMG_0001.JPG",
                                                                                          "IMG_0002.jpg"]
+
+
+def test_a_failure_that_does_not_name_a_file_is_said_with_the_input(tmp_path):
+    """An input's error that is not about a file (a stack folder with one EV for Debevec's merge) starts with the
+    input; an InputError names its own file."""
+    from cevr_cli.batch import BatchPolicy, run_batch
+    from cevr_cli.errors import InputError, UsageError
+
+    sources = [tmp_path / "one-ev", tmp_path / "bad"]
+
+    def job(source, output):
+        if source.name == "bad":
+            raise InputError(source / "00_ev+0.00.png", "truncated file")
+        raise UsageError("recovering a response needs at least two exposures")
+
+    report = run_batch({s: tmp_path / "out" / s.name for s in sources}, job, BatchPolicy(), marker="fuse.json")
+    assert [item.message for item in report.items] == [
+        f"{sources[0]}: recovering a response needs at least two exposures",
+        f"{sources[1] / '00_ev+0.00.png'}: truncated file"]
+    assert report.exit_code == 1

@@ -36,6 +36,19 @@ def test_fuse_options_refuse_each_bad_field(field, value, message):
     assert str(error.value).startswith(message)
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"merge": "debevec"}, "--merge debevec recovers the response from the stack: give at least two EVs"),
+    ({"model": "cevr-paper"}, "--model cevr-paper (its merge is Debevec's) recovers the response"),
+])
+def test_a_debevec_merge_of_one_ev_is_refused_as_a_request(options, message):
+    """It could never work, so it is the request's error (exit 2), not each photo's."""
+    with pytest.raises(UsageError) as error:
+        FuseOptions((0.0,), **options)
+    assert str(error.value).startswith(message)
+    assert FuseOptions((0.0,)).evs == (0.0,)  # the measured merge needs no second EV
+    assert FuseOptions((-1.0, 1.0), **options).merge == options.get("merge", "auto")
+
+
 @pytest.mark.parametrize("evs", [[], [1.0, -1.0], [0.0, 0.0], [7.0], [float("nan")], [0.01 * i for i in range(122)]])
 def test_an_ev_list_that_parse_evs_would_not_make_is_refused(evs):
     with pytest.raises(UsageError, match="EV list"):
@@ -60,6 +73,7 @@ def test_the_request_records_what_changes_the_outputs_and_the_weights():
     ("stack", ["--format", "gif"], "--format 'gif'"),
     ("fuse", ["--merge", "bogus"], "--merge 'bogus'"),
     ("fuse", ["--tmo", "drago"], "--tmo 'drago'"),
+    ("fuse", ["--evs", "0", "--merge", "debevec"], "--merge debevec recovers the response from the stack"),
 ])
 def test_the_cli_says_the_same_line_and_exits_2(tmp_path, command, args, message):
     photo = tmp_path / "a.png"
