@@ -187,13 +187,16 @@ def _neighbours(folder: Path) -> _Neighbours:
     return Counter(p.stem.lower() for p in inputs), Counter(p.name.lower() for p in inputs)
 
 
-def completion(output: Path, marker: str | None, request: dict[str, Any] | None = None) -> str:
-    """``complete``, ``stale`` (made by another request) or ``missing``.
+def completion(output: Path, marker: str | None, request: dict[str, Any] | None = None,
+               source: Path | None = None) -> str:
+    """``complete``, ``stale`` (made by another request), ``outdated`` (made from an earlier version of ``source``)
+    or ``missing``.
 
     A folder output is complete when its ``marker`` parses, lists only files that are there and not empty
     (:func:`_listed_files_present`) and records ``request``; a file output (``marker`` None, written
     atomically) when it exists and, if ``request`` is given, records it in the image
-    (:func:`cevr_cli.io.images.read_request`).
+    (:func:`cevr_cli.io.images.read_request`). Either is outdated when ``source`` was modified after it was made
+    (as make decides): a photo replaced, a stack folder or an HDR file that an earlier stage redid.
     """
     if marker is None:
         if not output.is_file():
@@ -211,7 +214,22 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
         recorded = manifest.get("request")
     if request is not None and recorded != json.loads(json.dumps(request)):
         return "stale"
+    if source is not None and _modified_after(source, output if marker is None else output / marker):
+        return "outdated"
     return "complete"
+
+
+def _modified_after(source: Path, made: Path) -> bool:
+    """Whether ``source`` (a file, or a folder: its entries' last change) was modified after ``made`` was written.
+    An unreadable source is not: its job says what is wrong with it."""
+    try:
+        return os.stat(source).st_mtime_ns > os.stat(made).st_mtime_ns
+    except OSError:
+        return False
+
+
+_REDONE_BECAUSE = {"stale": "the earlier output was made with other options",
+                   "outdated": "its input changed after the earlier output was made"}
 
 
 # The keys under which markers list the files they complete: stack.json's images and contact sheet,
@@ -528,11 +546,11 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
     results: dict[Path, BatchItemResult] = {}
     to_run: list[Task] = []
     for source, output in plan.items():
-        state = completion(output, marker, request)
+        state = completion(output, marker, request, source)
         if state == "complete" and not policy.overwrite:
             results[source] = BatchItemResult(source, "skipped", output, "already complete")
         elif policy.dry_run:
-            note = "would redo (made with other options)" if state == "stale" else "would write"
+            note = f"would redo ({_REDONE_BECAUSE[state]})" if state in _REDONE_BECAUSE else "would write"
             results[source] = BatchItemResult(source, "planned", output, note)
         else:
             to_run.append(Task(source, output, marker, request, policy.overwrite, wait=False,
@@ -608,7 +626,7 @@ def _run_locked(source: Path, output: Path, job: Job, marker: str | None, reques
         error = OutputError(f"{lock.path}: cannot take the output's lock ({exc.strerror or exc})")
         return _failure(source, error, started)
     try:
-        state = completion(output, marker, request)
+        state = completion(output, marker, request, source)
         if state == "complete" and not redo_complete:
             return BatchItemResult(source, "skipped", output, "already complete (written by another run)")
         if on_event:
@@ -616,6 +634,6 @@ def _run_locked(source: Path, output: Path, job: Job, marker: str | None, reques
         result = _run_one(source, output, job, marker, keep_earlier and state == "stale")
     finally:
         lock.release()
-    if state == "stale" and result.status == "done":
-        result.message = "redone: the earlier output was made with other options" + result.message
+    if state in _REDONE_BECAUSE and result.status == "done":
+        result.message = f"redone: {_REDONE_BECAUSE[state]}" + result.message
     return result

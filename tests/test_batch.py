@@ -306,3 +306,35 @@ def test_a_failure_that_does_not_name_a_file_is_said_with_the_input(tmp_path):
         f"{sources[0]}: recovering a response needs at least two exposures",
         f"{sources[1] / '00_ev+0.00.png'}: truncated file"]
     assert report.exit_code == 1
+
+
+def test_an_output_made_before_its_input_changed_is_outdated_and_redone(tmp_path):
+    """As make decides: a photo replaced, or a stack folder that `cevr stack` redid, after the output was made."""
+    photo, stack_folder = tmp_path / "p.png", tmp_path / "stacks" / "p"
+    photo.write_bytes(b"photo")
+    stack_folder.mkdir(parents=True)
+    (stack_folder / MARKER).write_text("{}")
+    made = []
+
+    def job(source, output):
+        made.append(source)
+        (output / "x.txt").write_text("made")
+        (output / "fuse.json").write_text(json.dumps({"files": ["x.txt"], "request": {"tmo": "reinhard"}}))
+
+    plan = {photo: tmp_path / "out" / "p", stack_folder: tmp_path / "out" / "stack-p"}
+    request = {"tmo": "reinhard"}
+    assert run_batch(plan, job, BatchPolicy(), marker="fuse.json", request=request).counts() == {"done": 2}
+    hour_ago = time.time() - 3600
+    for path in (photo, stack_folder, tmp_path / "out" / "p" / "fuse.json", tmp_path / "out" / "stack-p" / "fuse.json"):
+        os.utime(path, (hour_ago, hour_ago))
+    assert [completion(output, "fuse.json", request, source) for source, output in plan.items()] == ["complete"] * 2
+    assert run_batch(plan, job, BatchPolicy(), marker="fuse.json", request=request).counts() == {"skipped": 2}
+    photo.write_bytes(b"another photo")  # replaced now: newer than its output
+    (stack_folder / "00_ev+1.00.png").write_bytes(b"frame")  # the stack redone: its folder changed
+    assert [completion(output, "fuse.json", request, source) for source, output in plan.items()] == ["outdated"] * 2
+    assert completion(tmp_path / "out" / "p", "fuse.json", {"tmo": "kim"}, photo) == "stale"  # the request first
+    report = run_batch(plan, job, BatchPolicy(), marker="fuse.json", request=request)
+    assert report.counts() == {"done": 2} and len(made) == 4
+    assert all(item.message == "redone: its input changed after the earlier output was made" for item in report.items)
+    assert run_batch(plan, job, BatchPolicy(), marker="fuse.json", request=request).counts() == {"skipped": 2}
+    assert completion(tmp_path / "out" / "p", "fuse.json", request, tmp_path / "gone.png") == "complete"
