@@ -189,8 +189,9 @@ def _neighbours(folder: Path) -> _Neighbours:
 
 def completion(output: Path, marker: str | None, request: dict[str, Any] | None = None,
                source: Path | None = None) -> str:
-    """``complete``, ``stale`` (made by another request), ``outdated`` (made from an earlier version of ``source``)
-    or ``missing``.
+    """``complete``, ``stale`` (made by another request), ``outdated`` (made from an earlier version of ``source``),
+    ``foreign`` (a file output that records no request: not made by this command, never replaced unasked) or
+    ``missing``.
 
     A folder output is complete when its ``marker`` parses, lists only files that are there and not empty
     (:func:`_listed_files_present`) and records ``request``; a file output (``marker`` None, written
@@ -204,6 +205,8 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
         from .io.images import read_request
 
         recorded = read_request(output) if request is not None else None
+        if request is not None and recorded is None:
+            return "foreign"
     else:
         try:
             manifest = json.loads((output / marker).read_text())
@@ -226,6 +229,12 @@ def _modified_after(source: Path, made: Path) -> bool:
         return os.stat(source).st_mtime_ns > os.stat(made).st_mtime_ns
     except OSError:
         return False
+
+
+def _foreign(output: Path) -> str:
+    """Why a file this command did not make is left alone."""
+    return f"{output}: exists and was not made by this command (it records no request); choose another -o, or " \
+        "--overwrite to replace it"
 
 
 _REDONE_BECAUSE = {"stale": "the earlier output was made with other options",
@@ -549,6 +558,8 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
         state = completion(output, marker, request, source)
         if state == "complete" and not policy.overwrite:
             results[source] = BatchItemResult(source, "skipped", output, "already complete")
+        elif state == "foreign" and not policy.overwrite:
+            results[source] = BatchItemResult(source, "failed", output, _foreign(output))
         elif policy.dry_run:
             note = f"would redo ({_REDONE_BECAUSE[state]})" if state in _REDONE_BECAUSE else "would write"
             results[source] = BatchItemResult(source, "planned", output, note)
@@ -629,6 +640,8 @@ def _run_locked(source: Path, output: Path, job: Job, marker: str | None, reques
         state = completion(output, marker, request, source)
         if state == "complete" and not redo_complete:
             return BatchItemResult(source, "skipped", output, "already complete (written by another run)")
+        if state == "foreign" and not redo_complete:
+            return BatchItemResult(source, "failed", output, _foreign(output))
         if on_event:
             on_event("start", source)
         result = _run_one(source, output, job, marker, keep_earlier and state == "stale")

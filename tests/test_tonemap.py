@@ -98,14 +98,25 @@ def test_another_request_redoes_the_image_and_the_same_one_skips_it(tmp_path, im
     assert _batch(tmp_path, image_format=image_format, **changed).counts() == {"skipped": 1}
 
 
-def test_an_image_recording_no_request_is_redone(tmp_path):
+def test_an_image_recording_no_request_is_left_alone_unless_overwriting(tmp_path):
+    """A file at the output's path that this command did not make (fuse's own tone-mapped image, when -o is the fuse
+    folder; any other program's) is not replaced unasked: the input fails naming it, and --overwrite replaces it."""
     (tmp_path / "in").mkdir()
     write_exr(tmp_path / "in" / "x.exr", _scene().astype(np.float32))
     (tmp_path / "out").mkdir()
-    cv2.imwrite(str(tmp_path / "out" / "x-reinhard.png"), np.zeros((24, 32, 3), np.uint8))  # an older cevr's image
+    theirs = tmp_path / "out" / "x-reinhard.png"
+    cv2.imwrite(str(theirs), np.zeros((24, 32, 3), np.uint8))
+    before = theirs.read_bytes()
     report = _batch(tmp_path)
-    assert report.counts() == {"done": 1}
-    assert cv2.imread(str(tmp_path / "out" / "x-reinhard.png")).max() > 0
+    assert report.counts() == {"failed": 1} and report.exit_code == 1
+    assert report.items[0].message == (f"{theirs}: exists and was not made by this command (it records no request); "
+                                       "choose another -o, or --overwrite to replace it")
+    assert theirs.read_bytes() == before
+    assert run_tonemap([tmp_path / "in"], tmp_path / "out", TonemapOptions(), BatchPolicy(dry_run=True)).counts() == {
+        "failed": 1}
+    replaced = run_tonemap([tmp_path / "in"], tmp_path / "out", TonemapOptions(), BatchPolicy(overwrite=True))
+    assert replaced.counts() == {"done": 1} and cv2.imread(str(theirs)).max() > 0
+    assert _batch(tmp_path).counts() == {"skipped": 1}  # now it is this command's
 
 
 def test_the_request_is_in_the_images_own_comment_field(tmp_path):
