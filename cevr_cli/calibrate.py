@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import OutputError, UsageError
+from .errors import InputError, OutputError, UsageError
 from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
 from .response import Response, installed_profiles, profile_path, profile_record, table_response
 from .vocabulary import CALIBRATION_METHODS, LOSSY_SUFFIXES
@@ -805,13 +805,20 @@ def write_profile(calibration: Calibration, output: str | os.PathLike[str] | Non
 
 
 def installed_profile_facts() -> list[dict[str, str | None]]:
-    """What ``cevr info`` lists: every installed profile's path, make and model (unreadable files say so)."""
+    """What ``cevr info`` lists: every installed profile's path, make and model, and ``problem``: why ``auto`` cannot
+    use it (unreadable files say so in place of the make), else None."""
+    from .response import load_profile
+
     facts: list[dict[str, str | None]] = []
     for path in installed_profiles():
+        problem = None
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
             make, model = document.get("make"), document.get("model")
+            load_profile(path)  # as `auto` will read it
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
             make, model = "(unreadable)", None
-        facts.append({"path": str(path), "make": make, "model": model})
+        except InputError as exc:
+            problem = f"broken: {exc.reason}; this camera's photos fail until it is replaced"
+        facts.append({"path": str(path), "make": make, "model": model, "problem": problem})
     return facts

@@ -40,6 +40,10 @@ def parse_evs(spec: str) -> list[float]:
     evs = sorted({round(v, 6) + 0.0 for v in values})
     if max(abs(v) for v in evs) > 6:
         raise UsageError(f"EV list {spec!r}: steps beyond +-6 EV are outside what the model can do")
+    for a, b in zip(evs, evs[1:], strict=False):
+        if f"{a:+.2f}" == f"{b:+.2f}":  # frames are named to the hundredth of a stop (00_ev+1.00.png)
+            raise UsageError(f"EV list {spec!r}: {a:g} and {b:g} are one EV to 0.01 stop, as frames are named; "
+                             "give EVs at least 0.01 apart")
     return evs
 
 

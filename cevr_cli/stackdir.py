@@ -166,7 +166,9 @@ def read_stack_manifest(folder: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text())
         manifest["evs"] = [float(e) for e in manifest["evs"]]
         manifest["files"] = list(manifest["files"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except KeyError as exc:
+        raise InputError(path, f"not a complete stack manifest (it has no {exc.args[0]!r} list)") from None
+    except (OSError, ValueError, TypeError) as exc:
         raise InputError(path, f"not a complete stack manifest ({exc})") from None
     if len(manifest["evs"]) != len(manifest["files"]):
         raise InputError(path, "stack manifest lists a different number of EVs and files")

@@ -317,7 +317,15 @@ def test_install_puts_the_profile_where_auto_finds_it(tmp_path, monkeypatch):
     choice = choose_response("auto", raw=False, make="OTHER MAKER", model="Testcam 1")
     assert "installed profile" in choice.reason
     assert np.array_equal(choice.response.linear, load_profile(installed).linear)
-    assert installed_profile_facts() == [{"path": str(installed), "make": "Other Maker", "model": "Testcam 1"}]
+    assert installed_profile_facts() == [{"path": str(installed), "make": "Other Maker", "model": "Testcam 1",
+                                          "problem": None}]
+    document = json.loads(installed.read_text())
+    document["linear"][0][20] = document["linear"][0][19]  # flat: auto would refuse it
+    installed.write_text(json.dumps(document))
+    (fact,) = installed_profile_facts()
+    assert fact["make"] == "Other Maker" and fact["problem"].startswith("broken: the linear values must be finite")
+    result = runner.invoke(app, ["info"])
+    assert f"{installed} (Other Maker Testcam 1) broken: the linear values" in " ".join(result.output.split())
 
 
 def test_info_lists_installed_profiles(tmp_path, monkeypatch):

@@ -56,6 +56,8 @@ def test_at_most_121_images_per_photo():
     ("a,b", "cannot read EV list"), ("1:2", "cannot read EV list"), ("1:2:3:4", "cannot read EV list"),
     ("3:1:1", "need start <= stop and a positive step"), ("0:1:0", "positive step"), ("0:1:-1", "positive step"),
     ("nan", "non-finite"), ("1,inf", "non-finite"),
+    ("1,0.999999", "0.999999 and 1 are one EV to 0.01 stop"),
+    ("0:0.02:0.005", "0.005 and 0.01 are one EV to 0.01 stop"),
 ])
 def test_bad_lists_are_refused_with_a_reason(spec, message):
     with pytest.raises(UsageError, match=message):

@@ -111,3 +111,15 @@ def test_16_bit_tiff_frames_say_their_exposure_in_xmp(tmp_path):
     read_back = Image.Exif()
     read_back.load(read_stack_folder(folder).source.exif_bytes)
     assert 700 not in read_back and 0x9204 not in read_back.get_ifd(0x8769)
+
+
+def test_a_manifest_without_its_ev_list_says_so(tmp_path):
+    import json
+
+    from cevr_cli.errors import InputError
+    from cevr_cli.stackdir import read_stack_manifest
+
+    (tmp_path / "stack.json").write_text(json.dumps({"files": ["00_ev-1.00.png"]}))
+    with pytest.raises(InputError) as caught:
+        read_stack_manifest(tmp_path)
+    assert str(caught.value) == f"{tmp_path / 'stack.json'}: not a complete stack manifest (it has no 'evs' list)"

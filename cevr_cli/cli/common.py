@@ -28,9 +28,10 @@ state = {"debug": False, "terminated": False}
 
 
 def say(text: str, label: str = "", style: str = "") -> None:
-    """One line on stderr: ``label:`` in ``style``, then ``text`` exactly as it is. File names and library
-    messages are never read as rich markup: a photo named ``a[/b].jpg`` would otherwise end the run with a
-    MarkupError, and ``x[bold].jpg`` would lose part of its name."""
+    """One line on stderr: ``label:`` in ``style``, then ``text`` as it is, line breaks shown as ``\\n``. File names
+    and library messages are never read as rich markup: a photo named ``a[/b].jpg`` would otherwise end the run
+    with a MarkupError, and ``x[bold].jpg`` would lose part of its name."""
+    text = text.replace("\r", "\\r").replace("\n", "\\n")  # one line, even for a file name holding a newline
     err.print(Text.assemble((f"{label}:", style), f" {text}") if label else Text(text), soft_wrap=True)
 
 

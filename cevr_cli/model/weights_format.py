@@ -45,6 +45,8 @@ def read_header(path: str | Path | None = None) -> WeightsHeader:
     from safetensors import SafetensorError, safe_open
 
     path = Path(path) if path is not None else default_weights_path()
+    if path.is_dir():
+        raise WeightsError(f"{path}: is a folder, not a weights file (pass --weights PATH.safetensors)")
     if not path.is_file():
         raise WeightsError(f"{path}: weights file not found (pass --weights PATH, or reinstall cevr)")
     try:

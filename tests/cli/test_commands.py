@@ -555,6 +555,15 @@ def test_names_that_look_like_rich_markup_are_printed_as_they_are(tmp_path):
     assert "stack: 1 done, 0 skipped (already complete), 1 failed" in text
 
 
+def test_a_file_name_holding_a_newline_is_reported_on_one_line(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a\nb.jpg").write_bytes(b"")
+    result = runner.invoke(app, ["stack", str(photos), "-o", str(tmp_path / "out"), "--model", "physics", "-q"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [f"failed: {photos}/a\\nb.jpg: empty file (0 bytes)"]
+
+
 def test_each_stage_reads_the_previous_stages_default_output_when_given_no_inputs(tmp_path, photos, weights,
                                                                                    monkeypatch):
     """The brief's pipeline: `cevr stack photos/`, then `cevr fuse --tmo reinhard`, then `cevr tonemap`."""

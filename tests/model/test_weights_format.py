@@ -57,3 +57,9 @@ def test_reading_a_header_imports_neither_torch_nor_torchvision(tmp_path, tiny_p
             "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == [read_header(path).weights_id, "[]"]
+
+
+def test_a_folder_given_as_weights_is_named_as_such(tmp_path):
+    with pytest.raises(WeightsError) as caught:
+        read_header(tmp_path)
+    assert str(caught.value) == f"{tmp_path}: is a folder, not a weights file (pass --weights PATH.safetensors)"
