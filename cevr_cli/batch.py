@@ -197,7 +197,8 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
     (:func:`_listed_files_present`) and records ``request``; a file output (``marker`` None, written
     atomically) when it exists and, if ``request`` is given, records it in the image
     (:func:`cevr_cli.io.images.read_request`). Either is outdated when ``source`` was modified after it was made
-    (as make decides): a photo replaced, a stack folder or an HDR file that an earlier stage redid.
+    (as make decides): a photo replaced, a stack folder or an HDR file that an earlier stage redid; a folder output
+    also when a file its marker depends on (:data:`DEPENDENCIES_KEY`: a camera profile) changed since.
     """
     if marker is None:
         if not output.is_file():
@@ -219,7 +220,33 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
         return "stale"
     if source is not None and _modified_after(source, output if marker is None else output / marker):
         return "outdated"
+    if marker is not None and not _dependencies_unchanged(manifest.get(DEPENDENCIES_KEY)):
+        return "outdated"
     return "complete"
+
+
+# The marker key listing the files (other than the input) whose change changes an output, with their version then:
+# a photo's camera profile under --response auto (installed, replaced or removed later), a --response PROFILE.json.
+DEPENDENCIES_KEY = "depends_on"
+
+
+def file_version(path: Path) -> int | None:
+    """What :data:`DEPENDENCIES_KEY` records of a file: its modification time in ns; None while it does not exist."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def dependency_record(paths: Sequence[Path]) -> dict[str, int | None]:
+    """The :data:`DEPENDENCIES_KEY` entry of a marker: each file's :func:`file_version` now."""
+    return {str(path): file_version(path) for path in paths}
+
+
+def _dependencies_unchanged(recorded: Any) -> bool:
+    if not isinstance(recorded, dict):
+        return True  # nothing recorded: nothing to follow
+    return all(file_version(Path(path)) == version for path, version in recorded.items())
 
 
 def _modified_after(source: Path, made: Path) -> bool:

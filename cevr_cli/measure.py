@@ -38,10 +38,14 @@ class MeasuredPhoto:
 
     def record(self) -> dict[str, Any]:
         """The manifest fields this measurement adds: the response (and why), RAW facts."""
+        from .batch import DEPENDENCIES_KEY, dependency_record
+
         record: dict[str, Any] = {"response": self.choice.describe(),
                                   "clipped_fraction": round(self.measured.clipped_fraction, 6)}
         if self.raw is not None:
             record["raw"] = self.raw
+        if self.choice.depends_on:
+            record[DEPENDENCIES_KEY] = dependency_record(self.choice.depends_on)
         return record
 
 

@@ -343,6 +343,9 @@ class ResponseChoice:
 
     response: Response
     reason: str
+    # Files whose change would change the choice: the camera's installed profile (there or not) under ``auto``,
+    # the profile file of ``--response PROFILE.json``.
+    depends_on: tuple[Path, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         return {**self.response.describe(), "reason": self.reason}
@@ -404,7 +407,8 @@ def choose_response(spec: str, *, raw: bool, make: str | None, model: str | None
     """
     name = check_response_spec(spec)
     if name != "auto":
-        return ResponseChoice(parse_response(name), f"--response {name}")
+        named = () if name in RESPONSES or name.startswith("gamma:") else (Path(name).absolute(),)
+        return ResponseChoice(parse_response(name), f"--response {name}", named)
     if raw:
         return ResponseChoice(LINEAR, "camera RAW: linear sensor data")
     if is_cevr_software(software):
@@ -413,6 +417,8 @@ def choose_response(spec: str, *, raw: bool, make: str | None, model: str | None
         camera = " ".join(v for v in (make, model) if v)
         profile = installed_profile(make, model)
         if profile is not None:
-            return ResponseChoice(load_profile(profile), f"EXIF camera {camera}: installed profile {profile.name}")
-        return ResponseChoice(camera_prior(), f"EXIF Make {make}, no profile: camera prior")
+            return ResponseChoice(load_profile(profile), f"EXIF camera {camera}: installed profile {profile.name}",
+                                  (profile,))
+        return ResponseChoice(camera_prior(), f"EXIF Make {make}, no profile: camera prior",
+                              (profile_path(make, model),))  # a profile installed later redoes the photo
     return ResponseChoice(SRGB, "no camera EXIF (render, export or screenshot): sRGB")

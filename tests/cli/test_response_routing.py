@@ -1,6 +1,7 @@
 """`--response auto` routes each photo by what its file says, and stack.json / fuse.json record the choice."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,6 +71,37 @@ def test_an_installed_profile_is_matched_by_make_and_model(tmp_path, weights, mo
     manifest = stacked(tmp_path, tmp_path / "d90.jpg", weights)
     assert manifest["response"]["name"] == "profile:Nikon D90" and "installed profile" in manifest["response"]["reason"]
     assert stacked(tmp_path, tmp_path / "other.jpg", weights)["response"]["name"] == "camera"  # another model
+
+
+def test_a_profile_installed_replaced_or_removed_later_redoes_its_cameras_photos_only(tmp_path, weights,
+                                                                                       monkeypatch):
+    """The camera's profile path is a dependency of its photos' stacks under auto, whether or not it exists yet."""
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
+    with_camera(tmp_path / "d90.jpg", "Nikon", "D90")
+    with_camera(tmp_path / "canon.jpg", "Canon", "EOS 5D")
+
+    def run():
+        result = runner.invoke(app, ["stack", str(tmp_path / "d90.jpg"), str(tmp_path / "canon.jpg"), "-o",
+                                     str(tmp_path / "stacks"), "--evs", "-1,1", "--weights", str(weights), "--json"])
+        assert result.exit_code == 0, result.output
+        items = {Path(item["source"]).name: item for item in json.loads(result.stdout)["items"]}
+        names = {name: json.loads((tmp_path / "stacks" / Path(name).stem / "stack.json").read_text())["response"][
+            "name"] for name in items}
+        return {name: item["status"] for name, item in items.items()}, names
+
+    assert run() == ({"d90.jpg": "done", "canon.jpg": "done"}, {"d90.jpg": "camera", "canon.jpg": "camera"})
+    assert run()[0] == {"d90.jpg": "skipped", "canon.jpg": "skipped"}
+    profile = tmp_path / "config" / "responses" / f"{camera_key('Nikon', 'D90')}.json"
+    profile.parent.mkdir(parents=True)
+    codes = np.arange(256) / 255
+    profile.write_text(json.dumps(profile_record(table_response("x", codes, codes**2.0), "Nikon", "D90", "test")))
+    assert run() == ({"d90.jpg": "done", "canon.jpg": "skipped"}, {"d90.jpg": "profile:Nikon D90",
+                                                                   "canon.jpg": "camera"})
+    assert run()[0] == {"d90.jpg": "skipped", "canon.jpg": "skipped"}
+    profile.write_text(json.dumps(profile_record(table_response("x", codes, codes**2.4), "Nikon", "D90", "test")))
+    assert run()[0] == {"d90.jpg": "done", "canon.jpg": "skipped"}  # recalibrated
+    profile.unlink()
+    assert run() == ({"d90.jpg": "done", "canon.jpg": "skipped"}, {"d90.jpg": "camera", "canon.jpg": "camera"})
 
 
 def test_an_explicit_response_is_recorded_and_a_new_one_redoes_the_stack(tmp_path, weights):
