@@ -93,4 +93,7 @@ def check_writable(destination: str | os.PathLike[str], *, folder: bool = False)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        blocking = next((part for part in (where, *where.parents) if part.is_file()), None)
+        if blocking is not None:  # mkdir says "File exists" or "Not a directory"; say which file is in the way
+            raise OutputError(f"{destination}: cannot write there ({blocking} is a file, not a folder)") from None
         raise OutputError(f"{destination}: cannot write there ({exc.strerror or exc})") from None

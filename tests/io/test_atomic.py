@@ -78,3 +78,12 @@ def test_devices_and_fifos_are_refused_not_replaced(tmp_path, kind):
     with pytest.raises(OutputError, match="not a regular file"):
         atomic_write_text(path, "data")
     assert not stat.S_ISREG(os.stat(path).st_mode) and path.is_symlink() == (kind == "link to a device")
+
+
+@pytest.mark.parametrize("folder", [True, False])
+def test_a_file_where_a_folder_should_be_is_named(tmp_path, folder):
+    (tmp_path / "afile").write_text("not a folder")
+    destination = tmp_path / "afile" / "deeper" / ("out" if folder else "x.json")
+    with pytest.raises(OutputError) as caught:
+        check_writable(destination, folder=folder)
+    assert str(caught.value) == f"{destination}: cannot write there ({tmp_path / 'afile'} is a file, not a folder)"
