@@ -277,6 +277,10 @@ def _av1_bit_depth(path: Path) -> int:
     return (12 if flags & 0x20 else 10) if flags & 0x40 else 8
 
 
+# sRGB's curve as LibRaw's (power, toe slope) pair (IEC 61966-2-1: exponent 2.4, linear segment 12.92)
+SRGB_LIBRAW_GAMMA = (2.4, 12.92)
+
+
 def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
     import rawpy
 
@@ -284,8 +288,11 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
 
     with open_raw(path, max_megapixels, min_side) as raw:
         exif = raw_exif(path, raw)
+        # LibRaw's default curve is BT.709's (power 2.222, slope 4.5), but the photo is labelled and read as sRGB;
+        # and by default it takes the brightest photosite for white when that lies above 75 % of the file's white
+        # level, brightening an unclipped photo as no_auto_bright is there to prevent: the file's white it is.
         data = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16,
-                               output_color=rawpy.ColorSpace.sRGB)
+                               output_color=rawpy.ColorSpace.sRGB, gamma=SRGB_LIBRAW_GAMMA, adjust_maximum_thr=0.0)
     rgb = data.astype(np.float32) / 65535.0
     return Photo(path, rgb, 16, exif, None, exif.rendered_exif(), ColourSpace(SRGB, RAW_DEVELOPED))
 

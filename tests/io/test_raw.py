@@ -44,6 +44,18 @@ def test_a_linear_dng_decodes_to_data_over_white_level_with_its_exact_mask(tmp_p
     assert photo.clipped_fraction == pytest.approx((data >= WHITE).any(axis=2).mean())
 
 
+def test_a_developed_raw_is_srgb_encoded_as_it_is_labelled(tmp_path):
+    """`--raw-mode cevr` reads the development as sRGB: LibRaw must encode it so (its default curve is BT.709's)."""
+    from cevr_cli.imaging import srgb_encode
+
+    rng = np.random.default_rng(0)
+    data = np.round(rng.random((32, 48, 3)) * 0.9 * WHITE).astype(np.uint16)  # nothing clipped
+    photo = read_photo(write_linear_dng(tmp_path / "lin.dng", data, WHITE))
+    expected = srgb_encode(data / WHITE) * 65535
+    assert np.abs(photo.rgb * 65535 - expected).max() < 0.01 * 65535  # BT.709's curve is up to 6 % off
+    assert np.median(np.abs(photo.rgb * 65535 - expected)) < 0.002 * 65535
+
+
 def test_unequal_channel_saturation_is_masked_before_it_turns_magenta(tmp_path):
     # Grey scene; in a patch the light is 1.6x the level at which green saturates. Green (x1 white balance)
     # clips; red (camera value 0.5 of green, x2 white balance) does not, so the developed pixel would be
