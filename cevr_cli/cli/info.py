@@ -52,8 +52,10 @@ def convert_weights(
 ) -> None:
     """Convert PyTorch checkpoints, official CEVR or cevr's own training ones, to cevr's safetensors format."""
     with errors(debug):
+        from ..io.atomic import check_writable
         from ..model import load_checkpoint_pair, save_pair
 
+        check_writable(output)  # one line before the checkpoints are read
         pair = load_checkpoint_pair(inc, dec, variant=variant.value if variant is not None else None)
         file_id = save_pair(pair, output, half=False)
     say(f"wrote {output} ({pair.config.variant}, role {pair.config.role}; id {file_id}); "

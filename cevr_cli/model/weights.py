@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..assets import default_weights_path
-from ..errors import WeightsError
+from ..errors import OutputError, WeightsError
 from ..io.atomic import atomic_path
 from .config import VARIANTS, CEVRConfig, get_config
-from .weights_format import FORMAT_NAME, FORMAT_VERSION, file_id, read_header
+from .weights_format import FORMAT_NAME, FORMAT_VERSION, file_id, is_safetensors, read_header
 
 if TYPE_CHECKING:
     from .cevr import CEVRNet
@@ -69,8 +69,11 @@ def save_pair(pair: ModelPair, path: str | Path, *, half: bool = True, info: Map
         "info": json.dumps(dict(info or pair.info)),
     }
     path = Path(path)
-    with atomic_path(path) as tmp:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    try:
+        with atomic_path(path) as tmp:
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the weights ({exc.strerror or exc})") from None
     return file_id(path)
 
 
@@ -173,16 +176,22 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         WeightsError: missing, unreadable, or neither layout.
     """
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{path}: is a folder, not a checkpoint")
     if not path.is_file():
         raise WeightsError(f"{path}: checkpoint not found")
+    if is_safetensors(path):
+        raise WeightsError(f"{path}: already a cevr weights pair (.safetensors): use it as it is, with --weights")
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for foreign pickles
-        detail = str(exc).splitlines()[0] if str(exc) else ""
-        raise WeightsError(f"{path}: not a PyTorch state dict ({type(exc).__name__}: {detail})") from None
+    except Exception as exc:  # torch raises many types for foreign pickles; its advice (weights_only=False) is unsafe
+        raise WeightsError(f"{path}: not a PyTorch checkpoint that can be read safely ({type(exc).__name__})"
+                           ) from None
     facts: dict[str, Any] = {"kind": OFFICIAL}
     if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping) and "epoch" in obj:
         facts = {"kind": TRAINING, "epoch": obj["epoch"]}
+        if obj.get("direction") in DIRECTIONS:
+            facts["direction"] = obj["direction"]
         config = obj.get("config")
         if isinstance(config, Mapping) and isinstance(config.get("variant"), str):
             facts["variant"] = config["variant"]
@@ -224,8 +233,21 @@ def load_checkpoint_pair(inc_path: str | Path, dec_path: str | Path, *, variant:
     """
     read = {"inc": read_checkpoint(inc_path), "dec": read_checkpoint(dec_path)}
     paths = {"inc": Path(inc_path), "dec": Path(dec_path)}
-    shapes = config_from_official(read["inc"][0])
-    if config_from_official(read["dec"][0]) != shapes:
+    for direction, (_, facts) in read.items():
+        said = facts.get("direction") or _direction_in_name(paths[direction])
+        if said is not None and said != direction:
+            article = "an" if said == "inc" else "a"
+            raise WeightsError(f"{paths[direction]}: {article} {said} checkpoint given as the {direction} one: the "
+                               "increase-EV (inc) checkpoint comes first, then the decrease-EV (dec) one")
+    try:
+        shapes = config_from_official(read["inc"][0])
+    except WeightsError as exc:
+        raise WeightsError(f"{inc_path}: {exc}") from None
+    try:
+        dec_shapes = config_from_official(read["dec"][0])
+    except WeightsError as exc:
+        raise WeightsError(f"{dec_path}: {exc}") from None
+    if dec_shapes != shapes:
         raise WeightsError(f"{inc_path} and {dec_path} are models of different shapes")
     recorded = {facts["variant"] for _, facts in read.values() if "variant" in facts}
     if variant is None and len(recorded) > 1:
@@ -244,6 +266,13 @@ def load_checkpoint_pair(inc_path: str | Path, dec_path: str | Path, *, variant:
         if "epoch" in read[direction][1]:
             pair.info[f"{direction}_epoch"] = read[direction][1]["epoch"]
     return pair
+
+
+def _direction_in_name(path: Path) -> str | None:
+    """The direction a checkpoint's path names: cevr's ``inc-best.pt`` / ``dec-last.pt``, the official layout's
+    ``inc/final_model.pth``; None when it names neither or both."""
+    said = {d for d in DIRECTIONS if path.name.lower().startswith(f"{d}-") or path.parent.name.lower() == d}
+    return said.pop() if len(said) == 1 else None
 
 
 def load_official_pair(inc_path: str | Path, dec_path: str | Path) -> ModelPair:

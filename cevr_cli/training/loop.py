@@ -274,7 +274,8 @@ def train_direction(
             mean_psnr = float(np.mean(list(psnr.values())))
             if mean_psnr > best["mean_psnr"]:
                 best = {"mean_psnr": mean_psnr, "epoch": epoch, "psnr": psnr}
-                _save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "psnr": psnr})
+                _save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "psnr": psnr,
+                                             "direction": direction})
             _train_mode(model, cfg)  # validation left every module in training mode
             log = EpochLog(direction, epoch, iteration, epoch_loss, psnr, time.monotonic() - started)
             history.append(log)
@@ -287,7 +288,7 @@ def train_direction(
                 _save_checkpoint(last_path, {
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "generators": generators,
-                    "epoch": epoch + 1, "iteration": iteration, "best": best,
+                    "epoch": epoch + 1, "iteration": iteration, "best": best, "direction": direction,
                     "history": [asdict(entry) for entry in history], "config": asdict(cfg)})
         if out_of_time:
             break

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -444,6 +445,18 @@ def test_convert_weights_takes_cevrs_own_training_checkpoints_with_their_variant
     result = runner.invoke(app, ["stack", str(tmp_path / "x.jpg"), "--weights", str(tmp_path / "inc-best.pt"),
                                  "-o", str(tmp_path / "out")])
     assert result.exit_code == 2 and "cevr training checkpoint" in result.output, result.output
+
+
+@pytest.mark.parametrize("where", ["/proc/x.safetensors", "a-folder"])
+def test_convert_weights_to_where_it_cannot_write_is_one_line_before_reading(tmp_path, where):
+    output = tmp_path / where if where == "a-folder" else Path(where)
+    if where == "a-folder":
+        output.mkdir()
+    result = runner.invoke(app, ["convert-weights", str(tmp_path / "inc-best.pt"), str(tmp_path / "dec-best.pt"),
+                                 "-o", str(output)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {output}: "), result.output
 
 
 @pytest.mark.parametrize("value", ["-1", "0", "nan"])

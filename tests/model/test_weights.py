@@ -175,10 +175,11 @@ def _training_checkpoints(folder, variant: str, *, last: bool = False) -> dict[s
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "generator": torch.Generator().get_state(), "epoch": 5,
                 "iteration": 60, "best": {"mean_psnr": 30.0, "epoch": 4, "psnr": {1.0: 30.0}}, "history": [],
-                "config": asdict(TrainConfig(variant=variant))})
+                "direction": direction, "config": asdict(TrainConfig(variant=variant))})
         else:
             _save_checkpoint(folder / f"{direction}-best.pt", {"model": model.state_dict(), "epoch": 4,
-                                                               "psnr": {1.0: 31.5, 2.0: 28.25}})
+                                                               "psnr": {1.0: 31.5, 2.0: 28.25},
+                                                               "direction": direction})
     return states
 
 
@@ -209,3 +210,40 @@ def test_a_last_checkpoint_records_its_variant(tmp_path):
     _training_checkpoints(tmp_path, "cevr-residual-tiny", last=True)
     pair = load_checkpoint_pair(tmp_path / "inc-last.pt", tmp_path / "dec-last.pt")
     assert pair.config.variant == "cevr-residual-tiny" and pair.config.role == "residual"
+
+
+def test_checkpoints_given_in_the_wrong_order_are_refused(tmp_path):
+    """The increase-EV checkpoint comes first: told by what cevr's checkpoints record, else by their path's name
+    (cevr's inc-best.pt, the official layout's inc/final_model.pth)."""
+    import shutil
+
+    _training_checkpoints(tmp_path, "cevr-residual-tiny", last=True)
+    with pytest.raises(WeightsError) as caught:
+        load_checkpoint_pair(tmp_path / "dec-last.pt", tmp_path / "inc-last.pt")
+    assert str(caught.value) == (f"{tmp_path / 'dec-last.pt'}: a dec checkpoint given as the inc one: the increase-EV "
+                                 "(inc) checkpoint comes first, then the decrease-EV (dec) one")
+    shutil.copy(tmp_path / "inc-last.pt", tmp_path / "b.pt")  # renamed: what it records still says
+    shutil.copy(tmp_path / "dec-last.pt", tmp_path / "a.pt")
+    with pytest.raises(WeightsError, match="a.pt: a dec checkpoint given as the inc one"):
+        load_checkpoint_pair(tmp_path / "a.pt", tmp_path / "b.pt")
+    assert load_checkpoint_pair(tmp_path / "b.pt", tmp_path / "a.pt").config.variant == "cevr-residual-tiny"
+    for direction, seed in (("inc", 1), ("dec", 2)):
+        (tmp_path / direction).mkdir()
+        torch.save(official_state_dict(8, 16, 32, 32, seed), tmp_path / direction / "final_model.pth")
+    with pytest.raises(WeightsError, match="dec/final_model.pth: a dec checkpoint given as the inc one"):
+        load_official_pair(tmp_path / "dec" / "final_model.pth", tmp_path / "inc" / "final_model.pth")
+
+
+def test_what_is_not_a_checkpoint_says_what_it_is_in_one_short_line(tmp_path, tiny_pair):
+    garbage = tmp_path / "inc.pth"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    pair_file = tmp_path / "pair.safetensors"
+    save_pair(tiny_pair, pair_file)
+    for path, message in ((garbage, "not a PyTorch checkpoint that can be read safely ("),
+                          (pair_file, "already a cevr weights pair (.safetensors): use it as it is, with --weights"),
+                          (tmp_path, "is a folder, not a checkpoint")):
+        with pytest.raises(WeightsError) as caught:
+            load_checkpoint_pair(path, path)
+        text = str(caught.value)
+        assert text.startswith(f"{path}: {message}") and "\n" not in text and len(text) < 200
+        assert "weights_only=False" not in text
