@@ -67,11 +67,26 @@ def fit_long_side(image: np.ndarray, long_side: int | None) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+# A training scene needs light to photograph: at least this share of its pixels above zero.
+MIN_LIT_SHARE = 0.01
+
+
 def load_radiance(path: Path, long_side: int | None = None) -> np.ndarray:
-    """Read a radiance map as float32 RGB, optionally downscaled."""
+    """Read a radiance map as float32 RGB (NaN as 0, +Inf as the brightest finite value: the HDR reader's rule),
+    optionally downscaled.
+
+    Raises:
+        InputError: unreadable, or not a scene to train on: fewer than :data:`MIN_LIT_SHARE` of its pixels hold
+            light (an all-black or all-NaN map: every photograph of it is black, and a validation score on it
+            means nothing).
+    """
     from ..io.hdrfile import read_hdr_image
 
-    return fit_long_side(read_hdr_image(path), long_side)
+    radiance = read_hdr_image(path)
+    lit = float((radiance.max(axis=-1) > 0).mean())
+    if lit < MIN_LIT_SHARE:
+        raise InputError(path, f"only {lit:.1%} of its pixels hold any light: not a scene to train on")
+    return fit_long_side(radiance, long_side)
 
 
 def scene_views(radiance: np.ndarray, size: int) -> list[np.ndarray]:

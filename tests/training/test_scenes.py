@@ -44,3 +44,18 @@ def test_scene_views_resize_flat_maps_and_take_two_views_of_panoramas():
     pano = np.ones((32, 64, 3), dtype=np.float32)
     assert [v.shape for v in scene_views(flat, 16)] == [(16, 16, 3)]
     assert [v.shape for v in scene_views(pano, 16)] == [(16, 16, 3), (16, 16, 3)]
+
+
+
+@pytest.mark.parametrize("fill", [np.nan, 0.0])
+def test_a_map_without_light_to_photograph_is_refused_by_name(tmp_path, fill):
+    path = tmp_path / "bad.exr"
+    rgb = np.full((32, 32, 3), fill, np.float32)
+    rgb[0, :5] = 1.0  # 5 of 1024 pixels: under 1 %
+    write_exr(path, rgb, half=False)
+    with pytest.raises(InputError) as caught:
+        load_radiance(path)
+    assert str(caught.value) == f"{path}: only 0.5% of its pixels hold any light: not a scene to train on"
+    rgb[1, :6] = 1.0  # 11 of 1024: enough
+    write_exr(path, rgb, half=False)
+    assert load_radiance(path).max() == 1.0
