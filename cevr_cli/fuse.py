@@ -49,7 +49,7 @@ from .stack import PhotoPrefetcher, predict_stack
 from .stackdir import STACK_MANIFEST, frame_key, is_stack_folder, read_stack_folder, save_stack_folder
 from .stage_options import FuseOptions
 from .values import ExposureStack, HDRImage
-from .vocabulary import FUSE_MANIFEST, HDR_FORMATS
+from .vocabulary import EXR_COMPRESSION, FUSE_MANIFEST, HDR_FORMATS
 
 PathLike = str | os.PathLike[str]
 
@@ -103,7 +103,7 @@ def fuse(stack: ExposureStack) -> HDRImage:
 
 
 def write_hdr_output(path: PathLike, radiance: np.ndarray, fmt: str = "exr", *, half: bool = True,
-                     compression: str = "zip", attributes: Mapping[str, str | float] | None = None) -> None:
+                     compression: str = EXR_COMPRESSION, attributes: Mapping[str, str | float] | None = None) -> None:
     """Write ``radiance`` as OpenEXR (``half``/``compression``/``attributes`` apply) or Radiance .hdr, atomically.
 
     Raises:

@@ -18,6 +18,7 @@ from .evs import CONTINUOUS_EVS, MAX_EVS
 from .options import option, request_record, validate
 from .vocabulary import (
     EXPOSURE_MODELS,
+    EXR_COMPRESSION,
     EXR_COMPRESSIONS,
     HDR_FORMATS,
     MERGES,
@@ -103,7 +104,7 @@ class FuseOptions:
     hdr_format: str = option("exr", "exr = OpenEXR, hdr = Radiance RGBE.", flag="--format", choices=HDR_FORMATS,
                              request=True)
     full_float: bool = option(False, "32-bit float EXR instead of half.", flag="--float", request=True)
-    compression: str = option("zip", "EXR compression.", choices=EXR_COMPRESSIONS, request=True)
+    compression: str = option(EXR_COMPRESSION, "EXR compression.", choices=EXR_COMPRESSIONS, request=True)
     save_crf: bool = option(False, "Also write the camera response (recovered, or the one a measured merge used) as "
                                    "CSV and a PNG plot.", request=True)
     keep_stack: bool = option(False, "From photos: also keep the stack.", request=True)
@@ -117,6 +118,9 @@ class FuseOptions:
         object.__setattr__(self, "evs", check_evs(self.evs))
         validate(self)
         _check_response(self)
+        if self.hdr_format != "exr" and (self.full_float or self.compression != EXR_COMPRESSION):
+            given = "--float" if self.full_float else f"--compression {self.compression}"
+            raise UsageError(f"{given} is for OpenEXR files; --format {self.hdr_format} (Radiance RGBE) has neither")
         if len(self.evs) < 2 and self._merge(linear_source=False) == "debevec":
             why = "--merge debevec" if self.merge == "debevec" else "--model cevr-paper (its merge is Debevec's)"
             raise UsageError(f"{why} recovers the response from the stack: give at least two EVs (e.g. --evs "

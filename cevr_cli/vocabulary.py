@@ -46,6 +46,7 @@ HDR_SUFFIXES = tuple(f".{name}" for name in HDR_FORMATS)
 # The record `cevr fuse` writes last in each photo's output folder; `cevr tonemap` knows such folders by it.
 FUSE_MANIFEST = "fuse.json"
 EXR_COMPRESSIONS = ("zip", "zips", "piz", "dwaa", "rle", "none")
+EXR_COMPRESSION = "zip"  # the default: lossless, as OpenEXR's own tools write
 # Display images: container -> (suffix, bits per channel).
 DISPLAY_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "jpg": (".jpg", 8), "tiff": (".tif", 16)}
 DISPLAY_GAMMA = 2.2  # the HDR Toolbox's GammaTMO exponent, as in CEVR's evaluation

@@ -74,6 +74,8 @@ def test_the_request_records_what_changes_the_outputs_and_the_weights():
     ("fuse", ["--merge", "bogus"], "--merge 'bogus'"),
     ("fuse", ["--tmo", "drago"], "--tmo 'drago'"),
     ("fuse", ["--evs", "0", "--merge", "debevec"], "--merge debevec recovers the response from the stack"),
+    ("fuse", ["--format", "hdr", "--float"], "--float is for OpenEXR files; --format hdr (Radiance RGBE) has neither"),
+    ("fuse", ["--format", "hdr", "--compression", "dwaa"], "--compression dwaa is for OpenEXR files"),
 ])
 def test_the_cli_says_the_same_line_and_exits_2(tmp_path, command, args, message):
     photo = tmp_path / "a.png"

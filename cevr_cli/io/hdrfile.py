@@ -21,7 +21,7 @@ import OpenEXR
 from ..errors import InputError, OutputError, UsageError
 from ..hdr.finite import finite_radiance
 from ..imaging import check_rgb
-from ..vocabulary import EXR_COMPRESSIONS
+from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS
 from . import opencv
 from .atomic import atomic_path
 from .images import check_input_file
@@ -299,7 +299,7 @@ def read_hdr_counted(path: PathLike) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(clean, dtype=np.float32), non_finite
 
 
-def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression: str = "zip",
+def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression: str = EXR_COMPRESSION,
               attributes: Mapping[str, str | float] | None = None) -> None:
     """Write scene-linear RGB as an EXR with Rec.709 primaries / D65 chromaticities, atomically.
 

@@ -390,7 +390,8 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
     """
     train_paths, val_paths = split_scenes(find_radiance_maps(cfg.data))
     if not val_paths:
-        raise UsageError(f"{cfg.data}: need at least 2 radiance maps (one is held out for validation)")
+        folders = ", ".join(map(str, [cfg.data] if isinstance(cfg.data, str | Path) else cfg.data))
+        raise UsageError(f"--data {folders}: need at least 2 radiance maps (one is held out for validation)")
     if writes:
         check_writable(cfg.out, folder=True)  # one clear line now, not a traceback at the first checkpoint
         directions = ["inc", "dec"] if cfg.direction == "both" else [cfg.direction]

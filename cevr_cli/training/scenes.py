@@ -9,20 +9,24 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..vocabulary import HDR_SUFFIXES
 
 
 def find_radiance_maps(folders: str | Path | Sequence[str | Path]) -> list[Path]:
-    """Radiance maps (.exr/.hdr) in one or more folders, sorted by name."""
+    """Radiance maps (.exr/.hdr) in one or more folders, sorted by name.
+
+    Raises:
+        UsageError: a folder that is not one, or holds none.
+    """
     paths = []
     for folder in [folders] if isinstance(folders, str | Path) else folders:
         folder = Path(folder)
-        if not folder.is_dir():
-            raise InputError(folder, "not a folder of radiance maps (.exr/.hdr)")
+        if not folder.is_dir():  # --data names it: the request's error (exit 2)
+            raise UsageError(f"--data {folder}: not a folder of radiance maps (.exr/.hdr)")
         found = [p for p in folder.iterdir() if p.suffix.lower() in HDR_SUFFIXES and not p.name.startswith(".")]
         if not found:
-            raise InputError(folder, "no .exr or .hdr radiance maps found")
+            raise UsageError(f"--data {folder}: no .exr or .hdr radiance maps found")
         paths += found
     return sorted(paths, key=lambda p: p.name)
 

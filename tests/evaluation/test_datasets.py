@@ -121,7 +121,7 @@ def test_brackets_errors(tmp_path: Path) -> None:
         load_dataset("brackets", tmp_path)
     with pytest.raises(UsageError):
         load_dataset("nope", tmp_path)
-    with pytest.raises(InputError):
+    with pytest.raises(UsageError, match="missing: not found: no vds dataset folder"):  # the request's: exit 2
         load_dataset("vds", tmp_path / "missing")
 
 

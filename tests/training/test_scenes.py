@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cevr_cli.errors import InputError
+from cevr_cli.errors import InputError, UsageError
 from cevr_cli.io.hdrfile import write_exr, write_radiance_hdr
 from cevr_cli.training.scenes import VALIDATION_SCENES, find_radiance_maps, load_radiance, scene_views, split_scenes
 
@@ -20,7 +20,7 @@ def test_both_formats_from_several_folders(tmp_path):
     np.testing.assert_allclose(load_radiance(paths[0]), rgb, rtol=1e-6)
     # RGBE shares one exponent per pixel: each channel is exact to 1/256 of the pixel's largest channel.
     assert np.all(np.abs(load_radiance(paths[1]) - rgb) <= rgb.max(axis=2, keepdims=True) / 128)
-    with pytest.raises(InputError, match="no .exr or .hdr"):
+    with pytest.raises(UsageError, match=f"--data {tmp_path}: no .exr or .hdr"):  # the request's: exit 2
         find_radiance_maps([tmp_path / "a", tmp_path])
 
 
