@@ -393,7 +393,6 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
         folders = ", ".join(map(str, [cfg.data] if isinstance(cfg.data, str | Path) else cfg.data))
         raise UsageError(f"--data {folders}: need at least 2 radiance maps (one is held out for validation)")
     if writes:
-        check_writable(cfg.out, folder=True)  # one clear line now, not a traceback at the first checkpoint
         directions = ["inc", "dec"] if cfg.direction == "both" else [cfg.direction]
         if cfg.resume and not any((Path(cfg.out) / f"{d}-last.pt").is_file() for d in directions):
             raise UsageError(f"--resume: no checkpoint in {cfg.out} (*-last.pt); run without --resume to start")
@@ -405,7 +404,18 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
             if earlier:
                 raise UsageError(f"{cfg.out} holds an earlier run's checkpoints ({', '.join(earlier)}): --resume to "
                                  "continue it, --overwrite to start again there, or another -o")
+        check_writable(cfg.out, folder=True)  # one clear line now, not a traceback at the first checkpoint
     return train_paths, val_paths
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    for path in (folder, *folder.absolute().parents):
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
 
 
 def check_resumable(cfg: TrainConfig, checkpoints: list[Path]) -> None:
@@ -454,9 +464,16 @@ def _train(cfg: TrainConfig, rank: Rank, on_event: Event | None) -> TrainResult 
         torch.backends.cuda.matmul.allow_tf32 = True  # the per-pixel MLPs are matmuls; TF32 keeps their accuracy
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick the fastest kernels once
-    train_paths, val_paths = training_scenes(cfg, writes=rank.is_main)
-    train_maps = [load_radiance(p, cfg.max_long_side) for p in train_paths]
-    val_maps = [load_radiance(p, cfg.max_long_side) for p in val_paths] if rank.is_main else []
+    new_folders = _missing_folders(Path(cfg.out)) if rank.is_main else []
+    try:
+        train_paths, val_paths = training_scenes(cfg, writes=rank.is_main)
+        train_maps = [load_radiance(p, cfg.max_long_side) for p in train_paths]
+        val_maps = [load_radiance(p, cfg.max_long_side) for p in val_paths] if rank.is_main else []
+    except BaseException:
+        for folder in new_folders:  # a run refused before its first output leaves no empty folders behind
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     if on_event:
         on_event("data", {"train": [p.name for p in train_paths], "val": [p.name for p in val_paths]})
     started = time.monotonic()

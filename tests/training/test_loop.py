@@ -284,3 +284,18 @@ def test_a_new_run_into_an_earlier_runs_folder_is_refused_unless_overwrite(tmp_p
     stamp = (out / "inc-last.pt").stat().st_mtime_ns
     assert CliRunner().invoke(app, [*common, "--direction", "inc", "--overwrite"]).exit_code == 0
     assert (out / "inc-last.pt").stat().st_mtime_ns != stamp
+
+
+@pytest.mark.parametrize("why", ["resume without a checkpoint", "a truncated map"])
+def test_a_run_refused_before_its_first_output_leaves_no_folder(scene_folder, tmp_path, why):
+    from cevr_cli.errors import CevrError
+
+    if why == "a truncated map":
+        (scene_folder / "zz.hdr").write_bytes(next(scene_folder.glob("*.hdr")).read_bytes()[:100])
+    out = tmp_path / "runs" / "new"
+    cfg = TrainConfig(data=str(scene_folder), out=str(out), variant="cevr-tiny", epochs=1, samples_per_epoch=2,
+                      batch_size=1, crop=32, val_size=32, val_cameras=1, device="cpu",
+                      resume=why == "resume without a checkpoint")
+    with pytest.raises(CevrError):
+        run_training(cfg)
+    assert not (tmp_path / "runs").exists()
