@@ -95,7 +95,9 @@ def bench(
         def progress(done: int, total: int, name: str) -> None:
             err.print(Text(f"{done}/{total} {name}", style="dim"))
 
-        metric_names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS
+        metric_names = DEFAULT_METRICS if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
+        if not metric_names:
+            raise UsageError(f"--metrics {metrics!r}: name at least one metric (or leave --metrics out: the default)")
         result = run_bench(dataset.value, root, predictors, evs=ev_list, split=split, size=size or None,
                            metrics=metric_names, on_progress=None if (quiet or as_json) else progress)
         if csv_path:

@@ -132,7 +132,16 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
     except InputError:
         raise
     except (rawpy.LibRawError, OSError, ValueError) as exc:
-        raise InputError(path, f"camera RAW not readable by LibRaw ({type(exc).__name__}: {exc})") from None
+        raise InputError(path, f"camera RAW not readable by LibRaw, truncated or not a RAW file ({_reason(exc)})"
+                         ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    """LibRaw's reason as text: rawpy passes its message as bytes (``b'Input/output error'``)."""
+    detail = exc.args[0] if len(exc.args) == 1 else str(exc)
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", "replace")
+    return f"{type(exc).__name__}: {detail}"
 
 
 def read_raw_linear(path: str | Path, *, max_megapixels: float = 250.0, min_side: int = 16) -> LinearPhoto:

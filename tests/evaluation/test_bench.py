@@ -134,3 +134,6 @@ def test_cli_writes_plots_beside_the_json(synthetic_dir: Path, tmp_path: Path, t
     result = CliRunner().invoke(app, [*args, "--no-plots", "--csv", str(tmp_path / "plain" / "bench.csv")])
     assert result.exit_code == 0, result.output
     assert [p.name for p in (tmp_path / "plain").iterdir()] == ["bench.csv"]
+    for empty in ("", " , "):  # was: every metric, silently
+        none = CliRunner().invoke(app, [*args, "--metrics", empty])
+        assert none.exit_code == 2 and "name at least one metric" in none.output, none.output

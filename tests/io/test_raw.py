@@ -75,6 +75,13 @@ def test_a_corrupt_raw_is_one_clear_error(tmp_path):
     with pytest.raises(InputError, match="IMG_0001.CR2: camera RAW not readable") as info:
         read_raw_linear(bad)
     assert "\n" not in str(info.value)
+    truncated = tmp_path / "t.dng"
+    truncated.write_bytes(write_linear_dng(tmp_path / "x.dng", np.full((32, 48, 3), 100, np.uint16),
+                                           WHITE).read_bytes()[:3000])
+    with pytest.raises(InputError) as info:
+        read_raw_linear(truncated)
+    assert str(info.value).startswith(f"{truncated}: camera RAW not readable by LibRaw, truncated or not a RAW file (")
+    assert "b'" not in str(info.value)  # LibRaw's reason as text, not a bytes literal
 
 
 @pytest.mark.parametrize("mode", ["linear", "developed"])
