@@ -286,6 +286,10 @@ def run_fuse(
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
     request = options.request(model if photos else None)
+    ignored = options.photo_only_flags() if stack_folders else []
+    if ignored and on_event:
+        on_event("warning", f"{', '.join(ignored)}: for photos only; the {len(stack_folders)} stack folder(s) are "
+                            "fused as they are, by Debevec & Malik's merge of their own frames")
     job = FuseJob(jobs_model, options, request, frozenset(stack_folders))
     return run_batch(plan, job, policy, marker=FUSE_MANIFEST, request=request, on_event=on_event, scale=scale,
                      keep_earlier=True)  # another --tmo adds its image beside the earlier one

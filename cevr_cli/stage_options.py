@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
 from .evs import CONTINUOUS_EVS, MAX_EVS
-from .options import option, request_record, validate
+from .options import option, option_specs, request_record, validate
 from .vocabulary import (
     EXPOSURE_MODELS,
     EXR_COMPRESSION,
@@ -125,6 +125,13 @@ class FuseOptions:
             why = "--merge debevec" if self.merge == "debevec" else "--model cevr-paper (its merge is Debevec's)"
             raise UsageError(f"{why} recovers the response from the stack: give at least two EVs (e.g. --evs "
                              f"-3:3:0.5), not {len(self.evs)}")
+
+    def photo_only_flags(self) -> list[str]:
+        """The flags given (not at their default) that apply to photos only: a stack folder is fused as it is,
+        by Debevec & Malik's merge of its own frames."""
+        specs = option_specs(self)
+        return [specs[name][0].flag_for(name) for name in ("model", "keep_stack", "merge", "response", "raw_mode")
+                if getattr(self, name) != specs[name][1]]
 
     @property
     def tone_mapper(self) -> str | None:

@@ -83,3 +83,32 @@ def test_the_cli_says_the_same_line_and_exits_2(tmp_path, command, args, message
     result = CliRunner().invoke(app, [command, str(photo), "-o", str(tmp_path / "out"), *args])
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_flags_a_stack_folder_does_not_use_are_named():
+    assert FuseOptions().photo_only_flags() == []
+    assert FuseOptions(model="physics", keep_stack=True, merge="measured", tmo="kimkautz").photo_only_flags() == [
+        "--model", "--keep-stack", "--merge"]  # --tmo applies to stack folders too
+
+
+def test_fusing_stack_folders_with_photo_only_flags_says_so(tmp_path):
+    import cv2
+    import numpy as np
+
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stack import run_stack
+
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), np.tile(np.arange(0, 256, 4, dtype=np.uint8), (24, 1))[..., None].repeat(3, 2))
+    run_stack([photo], tmp_path / "stacks", ModelSpec("physics"), StackOptions((-1.0, 0.0, 1.0)), BatchPolicy())
+    for options, expected in ((FuseOptions((-1.0, 0.0, 1.0)), []), (FuseOptions((-1.0, 0.0, 1.0), model="physics"), [
+            "--model: for photos only; the 1 stack folder(s) are fused as they are, by Debevec & Malik's merge of "
+            "their own frames"])):
+        events: list = []
+        report = run_fuse([tmp_path / "stacks"], tmp_path / "hdr", options, ModelSpec("physics"),
+                          BatchPolicy(overwrite=True), on_event=lambda kind, payload, seen=events: seen.append(
+                              (kind, payload)))
+        assert report.counts() == {"done": 1}
+        assert [payload for kind, payload in events if kind == "warning"] == expected
