@@ -80,7 +80,7 @@ def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | N
     if size is not None and size < 16:
         raise UsageError(f"benchmark image size must be at least 16 px, got {size}")
     if not path.is_dir():  # the request names it: exit 2
-        what = "is a file, not" if path.is_file() else "not found: no"
+        what = "is a file, not a" if path.is_file() else "not found: no"
         raise UsageError(f"{path}: {what} {kind} dataset folder")
     if kind == "vds":
         scenes = _load_vds(path, split)

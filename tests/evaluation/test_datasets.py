@@ -123,6 +123,9 @@ def test_brackets_errors(tmp_path: Path) -> None:
         load_dataset("nope", tmp_path)
     with pytest.raises(UsageError, match="missing: not found: no vds dataset folder"):  # the request's: exit 2
         load_dataset("vds", tmp_path / "missing")
+    (tmp_path / "scene.exr").write_bytes(b"a file")
+    with pytest.raises(UsageError, match="scene.exr: is a file, not a vds dataset folder"):
+        load_dataset("vds", tmp_path / "scene.exr")
 
 
 def test_synthetic_is_deterministic(tmp_path: Path) -> None:
