@@ -252,10 +252,8 @@ def _dependencies_unchanged(recorded: Any) -> bool:
 def _modified_after(source: Path, made: Path) -> bool:
     """Whether ``source`` (a file, or a folder: its entries' last change) was modified after ``made`` was written.
     An unreadable source is not: its job says what is wrong with it."""
-    try:
-        return os.stat(source).st_mtime_ns > os.stat(made).st_mtime_ns
-    except OSError:
-        return False
+    source_version, made_version = file_version(source), file_version(made)
+    return source_version is not None and made_version is not None and source_version > made_version
 
 
 def _foreign(output: Path) -> str:

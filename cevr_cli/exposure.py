@@ -577,8 +577,7 @@ class ModelSpec:
 
         Raises: UsageError, WeightsError (see :func:`load_exposure_model`).
         """
-        if self.name != "physics":
-            ModelSpec(self.name, self.weights, "cpu", "auto").load()
+        ModelSpec(self.name, self.weights, "cpu", "auto").load()
 
     @cached_property
     def weights_id(self) -> str | None:
@@ -639,10 +638,25 @@ def batch_models(model: ExposureModel | ModelSpec, scale: Any) -> ExposureModel 
     return model
 
 
-def accelerator_of(model: ExposureModel | ModelSpec | None) -> str:
-    """What a batch job on ``model`` computes on: a spec's device (:attr:`ModelSpec.accelerator`); a model loaded
-    here, or none, ``cpu`` (it stays in this process)."""
-    return model.accelerator if isinstance(model, ModelSpec) else "cpu"
+class ModelJob:
+    """What a batch job (a :class:`cevr_cli.batch.JobFactory`) does with its ``model``: loaded here (it stays in this
+    process), a :class:`ModelSpec` that each process running the job loads, or None (a job that needs none)."""
+
+    model: ExposureModel | ModelSpec | None
+
+    @property
+    def accelerator(self) -> str:
+        """What the job computes on: a spec's device (:attr:`ModelSpec.accelerator`), else ``cpu``."""
+        return self.model.accelerator if isinstance(self.model, ModelSpec) else "cpu"
+
+    def check(self) -> None:
+        """A spec's weights loaded once here (:meth:`ModelSpec.check`), before workers load their own."""
+        if isinstance(self.model, ModelSpec):
+            self.model.check()
+
+    def loaded_model(self) -> ExposureModel | None:
+        """The model, loaded in this process when the job holds a spec."""
+        return self.model.load() if isinstance(self.model, ModelSpec) else self.model
 
 
 def model_role(name: str) -> str | None:

@@ -37,7 +37,7 @@ from .batch import (
     run_batch,
 )
 from .errors import UsageError
-from .exposure import ExposureModel, ModelSpec, accelerator_of, batch_models
+from .exposure import ExposureModel, ModelJob, ModelSpec, batch_models
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .imaging import quantise
 from .io.atomic import atomic_write_text, check_writable
@@ -296,7 +296,7 @@ def run_fuse(
 
 
 @dataclass(frozen=True)
-class FuseJob:
+class FuseJob(ModelJob):
     """Fuses one stack folder or photo per call, in whatever process runs it (a :class:`JobFactory`)."""
 
     model: ExposureModel | ModelSpec | None  # None: only stack folders to fuse
@@ -304,17 +304,9 @@ class FuseJob:
     request: dict[str, Any]
     stack_folders: frozenset[Path]
 
-    @property
-    def accelerator(self) -> str:
-        return accelerator_of(self.model)
-
-    def check(self) -> None:
-        if isinstance(self.model, ModelSpec):
-            self.model.check()
-
     @contextmanager
     def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
-        model = self.model.load() if isinstance(self.model, ModelSpec) else self.model
+        model = self.loaded_model()
         options = self.options
         decoded_here = [p for p in order
                         if p not in self.stack_folders and not reads_linear(p, options.raw_mode)]

@@ -28,7 +28,7 @@ from .batch import (
     plan_outputs,
     run_batch,
 )
-from .exposure import ExposureModel, ModelSpec, accelerator_of, batch_models
+from .exposure import ExposureModel, ModelJob, ModelSpec, batch_models
 from .imaging import quantise
 from .io.atomic import check_writable
 from .io.images import Photo
@@ -115,23 +115,15 @@ def run_stack(
 
 
 @dataclass(frozen=True)
-class StackJob:
+class StackJob(ModelJob):
     """Stacks one photo per call into its folder, in whatever process runs it (a :class:`JobFactory`)."""
 
     model: ExposureModel | ModelSpec
     options: StackOptions
 
-    @property
-    def accelerator(self) -> str:
-        return accelerator_of(self.model)
-
-    def check(self) -> None:
-        if isinstance(self.model, ModelSpec):
-            self.model.check()
-
     @contextmanager
     def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
-        model = self.model.load() if isinstance(self.model, ModelSpec) else self.model
+        model = self.loaded_model()
         decoded_here = [p for p in order if not reads_linear(p, self.options.raw_mode)]
         with PhotoPrefetcher(decoded_here, self.options.read) as prefetcher:
             def job(photo: Path, folder: Path) -> None:
