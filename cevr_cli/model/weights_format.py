@@ -8,8 +8,10 @@ weights (the request record holds their id) without building a network.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,7 +93,14 @@ def is_safetensors(path: Path) -> bool:
 
 
 def file_id(path: Path) -> str:
-    """Short content hash naming a weights file in outputs (``stack.json``)."""
+    """Short content hash naming a weights file in outputs (``stack.json``). Remembered per file version
+    (path, inode, size, modification time), since a run reads the header before it loads the tensors."""
+    stat = os.stat(path)
+    return _hashed_file_id(str(Path(path).resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _hashed_file_id(path: str, inode: int, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -1,5 +1,6 @@
 """The weights file's header, read without torch: its facts, its refusals, and what it does not import."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -63,3 +64,13 @@ def test_a_folder_given_as_weights_is_named_as_such(tmp_path):
     with pytest.raises(WeightsError) as caught:
         read_header(tmp_path)
     assert str(caught.value) == f"{tmp_path}: is a folder, not a weights file (pass --weights PATH.safetensors)"
+
+
+def test_the_file_id_is_the_content_hash_and_follows_a_rewritten_file(tmp_path, tiny_pair):
+    path = tmp_path / "w.safetensors"
+    first = save_pair(tiny_pair, path, info={"note": "a"})
+    assert first == hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    assert read_header(path).weights_id == first
+    second = save_pair(tiny_pair, path, info={"note": "b"})  # same size class, new content
+    assert second == hashlib.sha256(path.read_bytes()).hexdigest()[:12] != first
+    assert read_header(path).weights_id == second
