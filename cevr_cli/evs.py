@@ -22,9 +22,16 @@ def parse_evs(spec: str) -> list[float]:
             if len(parts) != 3:
                 raise ValueError
             start, stop, step = parts
+            if not all(math.isfinite(v) for v in parts):
+                raise UsageError(f"EV list {spec!r} has a non-finite value")
             if step <= 0 or stop < start:
                 raise UsageError(f"EV range {spec!r}: need start <= stop and a positive step")
-            count = math.floor((stop - start) / step + 1e-9) + 1
+            span = (stop - start) / step  # counted before any list is built: 0:3:1e-9 must not fill the memory
+            if not math.isfinite(span):
+                raise _too_many(spec, "endless")
+            count = math.floor(span + 1e-9) + 1
+            if count > MAX_EVS:
+                raise _too_many(spec, str(count))
             values = [start + i * step for i in range(count)]
         else:
             values = [float(p) for p in text.split(",") if p.strip()]
@@ -33,8 +40,7 @@ def parse_evs(spec: str) -> list[float]:
     if not values:
         raise UsageError(f"EV list {spec!r} holds no numbers")
     if len(values) > MAX_EVS:
-        raise UsageError(f"EV list {spec!r} asks for {len(values)} images per photo; at most {MAX_EVS} "
-                         "(a 0.05-stop step over -3..+3): use a larger step")
+        raise _too_many(spec, str(len(values)))
     if any(not math.isfinite(v) for v in values):
         raise UsageError(f"EV list {spec!r} has a non-finite value")
     evs = sorted({round(v, 6) + 0.0 for v in values})
@@ -45,6 +51,11 @@ def parse_evs(spec: str) -> list[float]:
             raise UsageError(f"EV list {spec!r}: {a:g} and {b:g} are one EV to 0.01 stop, as frames are named; "
                              "give EVs at least 0.01 apart")
     return evs
+
+
+def _too_many(spec: str, count: str) -> UsageError:
+    return UsageError(f"EV list {spec!r} asks for {count} images per photo; at most {MAX_EVS} "
+                      "(a 0.05-stop step over -3..+3): use a larger step")
 
 
 CONTINUOUS_EVS: tuple[float, ...] = tuple(parse_evs(CONTINUOUS_STACK))  # -3, -2.5, ..., 3: 13 EVs

@@ -51,11 +51,23 @@ def test_at_most_121_images_per_photo():
         parse_evs(",".join(str(n / 100) for n in range(122)))
 
 
+@pytest.mark.parametrize(("spec", "count"), [("-3:3:1e-8", "600000001"), ("0:1e300:1e-300", "endless")])
+def test_a_huge_range_is_refused_before_its_list_is_built(spec, count):
+    import tracemalloc
+
+    tracemalloc.start()
+    with pytest.raises(UsageError, match=f"asks for {count} images per photo; at most 121"):
+        parse_evs(spec)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1 << 20  # a 600-million-entry list would take gigabytes
+
+
 @pytest.mark.parametrize(("spec", "message"), [
     ("", "empty EV list"), ("   ", "empty EV list"), (",", "holds no numbers"),
     ("a,b", "cannot read EV list"), ("1:2", "cannot read EV list"), ("1:2:3:4", "cannot read EV list"),
     ("3:1:1", "need start <= stop and a positive step"), ("0:1:0", "positive step"), ("0:1:-1", "positive step"),
-    ("nan", "non-finite"), ("1,inf", "non-finite"),
+    ("nan", "non-finite"), ("1,inf", "non-finite"), ("0:inf:1", "non-finite"), ("nan:1:1", "non-finite"),
     ("1,0.999999", "0.999999 and 1 are one EV to 0.01 stop"),
     ("0:0.02:0.005", "0.005 and 0.01 are one EV to 0.01 stop"),
 ])
