@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -257,10 +258,33 @@ def _read_exr_rgb(path: Path, source: Any) -> tuple[np.ndarray, tuple[float, ...
 
 
 def _read_radiance(path: Path) -> np.ndarray:
+    size = _radiance_size(path)
+    if size is not None:  # OpenCV's refusal of a huge one would leave its temporary copy of the file behind
+        opencv.check_pixel_limit(path, *size)
     data = opencv.imread(path, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
     if data is None or data.ndim != 3:
         raise InputError(path, "not a readable Radiance .hdr file, truncated or damaged")
     return data[..., ::-1].astype(np.float32)
+
+
+_RADIANCE_RESOLUTION = re.compile(rb"^[-+][XY] (\d+) [-+][XY] (\d+)$")
+
+
+def _radiance_size(path: Path) -> tuple[int, int] | None:
+    """Width and height from a Radiance header (Ward's RGBE format: text lines, a blank line, then a resolution
+    string such as ``-Y 480 +X 640``), or None where the header cannot be read (OpenCV then says so)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    lines = head.split(b"\n")
+    try:
+        blank = lines.index(b"")
+    except ValueError:
+        return None
+    match = _RADIANCE_RESOLUTION.match(lines[blank + 1].strip()) if blank + 1 < len(lines) else None
+    if match is None:
+        return None
+    first, second = (int(n) for n in match.groups())
+    return (second, first) if lines[blank + 1].lstrip()[1:2] == b"Y" else (first, second)
 
 
 def read_hdr_image(path: PathLike) -> np.ndarray:

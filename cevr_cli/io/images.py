@@ -36,7 +36,6 @@ from .exif import (
 
 # The request an output was made by, as JSON under this key in the image's comment (see write_ldr).
 REQUEST_KEY = "cevr_request"
-_OPENCV_PIXEL_LIMIT = 1 << 30  # OpenCV's default CV_IO_MAX_IMAGE_PIXELS
 # zlib levels (Pillow and tifffile default to 6). A 13-EV stack of a 24 MP photo, re-encoded: 8-bit PNG 41.0 s and
 # 126 MB at 6, 17.6 s and 137 MB at 4, 12.6 s and 169 MB at 1: 4 keeps most of the time and most of the bytes.
 # 16-bit TIFF with the horizontal predictor (a noisy 12 MP frame): 1.7 s at 1 against 3.2 s at 6 for 1 % more
@@ -103,22 +102,8 @@ def check_dimensions(path: Path, width: int, height: int, max_megapixels: float,
         raise InputError(path, f"too small: {width}x{height} px (minimum {min_side} px per side)")
     megapixels = width * height / 1e6
     if megapixels > max_megapixels:
-        raise InputError(path, f"too large: {megapixels:.1f} MP (limit {max_megapixels:g} MP, see --max-megapixels)")
-
-
-def _check_opencv_limit(path: Path, width: int, height: int) -> None:
-    """Refuse, before decoding, an image OpenCV's decoders would refuse after Pillow had decoded it whole.
-
-    OpenCV's limit is ``OPENCV_IO_MAX_IMAGE_PIXELS`` (default 2**30, about 1074 MP), read from the environment
-    as OpenCV itself reads it.
-    """
-    try:
-        limit = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", _OPENCV_PIXEL_LIMIT))
-    except ValueError:
-        limit = _OPENCV_PIXEL_LIMIT
-    if width * height > limit:
-        raise InputError(path, f"too large: {width * height / 1e6:.1f} MP is more than OpenCV decodes "
-                               f"({limit / 1e6:g} MP, see OPENCV_IO_MAX_IMAGE_PIXELS)")
+        raise InputError(path, f"too large: {width}x{height} px, {megapixels:.3g} MP "
+                               f"(limit {max_megapixels:g} MP, see --max-megapixels)")
 
 
 def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
@@ -147,7 +132,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
             width, height = im.size
             check_dimensions(path, width, height, max_megapixels, min_side)
             if im.format != "HEIF":  # pixels decoded by OpenCV (AVIF where it can)
-                _check_opencv_limit(path, width, height)
+                opencv.check_pixel_limit(path, width, height)
             exif = im.getexif()  # HEIF: orientation 1, since libheif turns the pixels upright itself
             icc = im.info.get("icc_profile")
             exif_bytes = exif.tobytes() if exif else None
@@ -230,10 +215,7 @@ def _opencv_codes(path: Path) -> np.ndarray | None:
     """The codes OpenCV decodes, BGR(A) turned to RGB(A); None when it cannot decode the file."""
     import cv2
 
-    try:
-        data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
-    except cv2.error:  # a decoder's own refusal: one input's failure, not the batch's
-        return None
+    data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
     if data is not None and data.ndim == 3 and data.shape[2] == 3:
         return data[..., ::-1]
     if data is not None and data.ndim == 3 and data.shape[2] == 4:

@@ -3,24 +3,71 @@
 ``cv2.imread``/``imwrite`` take the path as a UTF-8 string: a file name holding a byte that is not valid
 UTF-8 (common on old camera cards and network shares) crashed the process inside OpenCV. Python opens
 such names itself (``os.fsencode``); OpenCV only ever sees the bytes.
+
+OpenCV's own log lines (``[ERROR:0@0.02] global loadsave.cpp ... imdecode_``) are switched off: every
+decoding failure becomes cevr's one line naming the file instead.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..errors import InputError
+
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+_DEFAULT_PIXEL_LIMIT = 1 << 30  # OpenCV's default CV_IO_MAX_IMAGE_PIXELS
+
+
+def pixel_limit() -> int:
+    """The most pixels OpenCV's decoders accept: ``OPENCV_IO_MAX_IMAGE_PIXELS`` (default 2**30, about 1074 MP),
+    read from the environment as OpenCV itself reads it."""
+    try:
+        return int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", _DEFAULT_PIXEL_LIMIT))
+    except ValueError:
+        return _DEFAULT_PIXEL_LIMIT
+
+
+def check_pixel_limit(path: Path, width: int, height: int) -> None:
+    """Refuse, before decoding, an image whose header claims more pixels than OpenCV decodes.
+
+    Raises:
+        InputError: naming the size and the limit.
+    """
+    limit = pixel_limit()
+    if width * height > limit:
+        raise InputError(path, f"too large: {width}x{height} px ({width * height / 1e6:.3g} MP) is more than "
+                               f"OpenCV decodes ({limit / 1e6:g} MP, see OPENCV_IO_MAX_IMAGE_PIXELS)")
+
 
 def imread(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray | None:
-    """``cv2.imread`` of ``path``, or None where OpenCV cannot decode it (as ``cv2.imread``)."""
+    """``cv2.imread`` of ``path``, or None where OpenCV cannot decode it (as ``cv2.imread``).
+
+    Raises:
+        InputError: where a decoder refuses the file outright (OpenCV raises instead of returning None).
+    """
     with open(path, "rb") as fh:
         data = np.frombuffer(fh.read(), dtype=np.uint8)
     if data.size == 0:
         return None
-    return cv2.imdecode(data, flags)
+    try:
+        return cv2.imdecode(data, flags)
+    except cv2.error as exc:
+        raise InputError(path, f"OpenCV cannot decode it ({_opencv_reason(exc)})") from None
+
+
+def _opencv_reason(exc: cv2.error) -> str:
+    """The condition of an OpenCV error (``... error: (-215:Assertion failed) pixels <= ... in function 'f'``)
+    without the build path around it."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "error: (" in text:
+        text = text.split("error: (", 1)[1].split(") ", 1)[-1]
+    return text.split(" in function")[0]
 
 
 def imencode(suffix: str, image: np.ndarray, params: Sequence[int] = ()) -> bytes | None:

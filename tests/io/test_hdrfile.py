@@ -250,3 +250,30 @@ def test_an_exr_whose_name_is_not_utf8_is_written_and_read(tmp_path: Path) -> No
     write_exr(path, rgb, half=False)
     assert os.listdir(os.fsencode(folder)) == [b"photo-\xff.exr"]  # the name as given, no temporary left
     np.testing.assert_array_equal(read_hdr_image(path), rgb)
+
+
+def test_a_radiance_header_claiming_too_many_pixels_is_refused_before_decoding(tmp_path, capfd, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))  # where OpenCV's decoder would leave its copy of the file
+    (tmp_path / "tmp").mkdir()
+    huge = tmp_path / "huge.hdr"
+    huge.write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 99999 +X 88888\n")
+    with pytest.raises(InputError, match=r"huge.hdr: too large: 88888x99999 px .* more than OpenCV decodes"):
+        read_hdr_image(huge)
+    headless = tmp_path / "headless.hdr"
+    headless.write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 9 +X 9\n")  # no pixel data
+    with pytest.raises(InputError, match="headless.hdr: not a readable Radiance .hdr file"):
+        read_hdr_image(headless)
+    assert capfd.readouterr().err == ""  # OpenCV's own log line ([ERROR:0@...] imdecode_) is off
+    assert not list((tmp_path / "tmp").iterdir())
+
+
+def test_a_radiance_header_gives_width_and_height_in_either_order(tmp_path):
+    from cevr_cli.io.hdrfile import _radiance_size
+
+    rgb = np.random.default_rng(0).random((20, 30, 3)).astype(np.float32)
+    write_radiance_hdr(tmp_path / "a.hdr", rgb)
+    assert _radiance_size(tmp_path / "a.hdr") == (30, 20)
+    (tmp_path / "b.hdr").write_bytes(b"#?RGBE\n\n+X 7 -Y 5\n")  # column-major order: width first
+    assert _radiance_size(tmp_path / "b.hdr") == (7, 5)
+    (tmp_path / "c.hdr").write_bytes(b"no header at all")
+    assert _radiance_size(tmp_path / "c.hdr") is None

@@ -320,7 +320,7 @@ def test_an_image_above_opencvs_pixel_limit_is_refused_before_decoding(tmp_path,
 
     monkeypatch.setattr(Image.Image, "load", no_decoding)
     monkeypatch.setattr(cv2, "imdecode", no_decoding)
-    with pytest.raises(InputError, match="too large: 0.0 MP is more than OpenCV decodes") as info:
+    with pytest.raises(InputError, match="too large: 50x40 px \\(0.002 MP\\) is more than OpenCV decodes") as info:
         read_photo(tmp_path / f"p{suffix}", max_megapixels=1000)
     assert "OPENCV_IO_MAX_IMAGE_PIXELS" in str(info.value)
 
@@ -332,8 +332,16 @@ def test_an_opencv_decoder_error_is_the_inputs_failure(tmp_path, monkeypatch):
         raise cv2.error("OpenCV(5.1.0) imgcodecs: image is too big")
 
     monkeypatch.setattr(cv2, "imdecode", refuse)
-    with pytest.raises(InputError, match="OpenCV could not decode it"):
+    with pytest.raises(InputError, match=r"p.png: OpenCV cannot decode it \(OpenCV\(5.1.0\) imgcodecs: image is too big\)$"):
         read_photo(tmp_path / "p.png")
+
+
+def test_an_opencv_error_is_told_without_its_build_path():
+    from cevr_cli.io.opencv import _opencv_reason
+
+    raised = cv2.error("OpenCV(5.1.0) /io/opencv/modules/imgcodecs/src/loadsave.cpp:80: error: (-215:Assertion "
+                       "failed) pixels <= CV_IO_MAX_IMAGE_PIXELS in function 'validateInputImageSize'\n")
+    assert _opencv_reason(raised) == "pixels <= CV_IO_MAX_IMAGE_PIXELS"
 
 
 @pytest.mark.parametrize("name", ["x.jpg", "x.cr2", "x.exr"])
