@@ -42,7 +42,7 @@ from typing import Any, Protocol
 from .errors import CevrError, InputError, OutputError, UsageError
 from .io.atomic import atomic_write_text
 from .io.lock import OutputLock
-from .vocabulary import HDR_SUFFIXES, PHOTO_SUFFIXES
+from .vocabulary import HDR_SUFFIXES, MADE_FROM_KEY, OUTPUT_MARKERS, PHOTO_SUFFIXES
 
 _INPUT_EXTENSIONS = PHOTO_SUFFIXES + HDR_SUFFIXES  # what some command reads: namesakes among them share a stem
 
@@ -50,19 +50,48 @@ _INPUT_EXTENSIONS = PHOTO_SUFFIXES + HDR_SUFFIXES  # what some command reads: na
 def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
                     extensions: Sequence[str] = PHOTO_SUFFIXES) -> list[Path]:
     """Files given explicitly are kept whatever their extension (they fail clearly later if unreadable);
-    folders contribute their files with a known extension, hidden files and our temporaries skipped."""
+    folders contribute their files with a known extension, hidden files and our temporaries skipped, and the
+    images in the output folders of cevr's stages below them (:data:`~cevr_cli.vocabulary.OUTPUT_MARKERS`: a
+    stack's frames and a tone-mapped image are not photos; fuse's HDR images stay `cevr tonemap`'s inputs)."""
     found: dict[Path, None] = {}
     for item in inputs:
         item = Path(item)
-        if item.is_dir():
+        if _is_dir(item):
             walker = item.rglob("*") if recursive else item.iterdir()
+            outputs: dict[Path, bool] = {}
             for path in sorted(walker):
+                inner = path.relative_to(item).parts
+                folders = (item.joinpath(*inner[:n]) for n in range(1, len(inner)))
                 if ((path.is_file() or path.is_symlink()) and path.suffix.lower() in extensions  # broken links fail
-                        and not any(part.startswith(".") for part in path.relative_to(item).parts)):
+                        and not any(part.startswith(".") for part in inner)
+                        and not (path.suffix.lower() in PHOTO_SUFFIXES
+                                 and any(_is_stage_output(folder, outputs) for folder in folders))):
                     found[path] = None
         else:
-            found[item] = None
+            found[item] = None  # a name the file system refuses too: it fails by name when read
     return list(found)
+
+
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, False where the file system refuses the name (too long): Python < 3.14 raises there."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False where the file system refuses the name (as :func:`_is_dir`)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _is_stage_output(folder: Path, known: dict[Path, bool]) -> bool:
+    if folder not in known:
+        known[folder] = any(_is_file(folder / marker) for marker in OUTPUT_MARKERS)
+    return known[folder]
 
 
 def marked_subfolders(folder: Path, marker: str) -> list[Path]:
@@ -107,7 +136,7 @@ def _relative_key(path: Path, roots: Sequence[Path]) -> Path:
     resolved_path = resolved(path)
     for root in roots:
         root = resolved(Path(root))
-        base = root if root.is_dir() else root.parent
+        base = root if _is_dir(root) else root.parent
         if resolved_path.is_relative_to(base):
             return resolved_path.relative_to(base)
     return Path(resolved_path.name)
@@ -122,26 +151,28 @@ class BatchPolicy:
     recursive: bool = False  # walk folders recursively
 
 
-def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path],
+def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path], marker: str | None = None,
                  allow_inside_input: bool = False, name_format: str = "{name}") -> dict[Path, Path]:
     """Map each source to its own output under ``out_dir``: ``name_format`` with ``{name}`` filled in.
 
     The name (:func:`_output_name`) comes from the source's own path, never from what else is in the batch,
     so a photo keeps its output whatever it is stacked with. Names that still meet (files given one by one
-    from two folders) are told apart by a trailing ``_``, in the order given.
+    from two folders) are told apart by a trailing ``_``: in the order given within a run, and across runs by
+    the input an existing output records it was made from (:func:`made_from`; ``marker`` as for
+    :func:`completion`): a namesake's output is never taken for this source's, skipped or replaced.
     """
     out_dir = resolved(Path(out_dir))
     for root in roots:
         root = resolved(Path(root))
-        if root.is_dir() and not allow_inside_input and out_dir.is_relative_to(root):
+        if _is_dir(root) and not allow_inside_input and out_dir.is_relative_to(root):
             raise OutputError(f"{out_dir}: output folder is inside the input folder {root}; choose another -o")
     plan: dict[Path, Path] = {}
     used: set[str] = set()
     beside: dict[Path, _Neighbours] = {}
     for source in sources:
         source = Path(source)
-        name = _output_name(source, roots, beside)
-        while name.lower() in used:
+        name = _fitted(_output_name(source, roots, beside), name_format)
+        while name.lower() in used or _made_from_another(out_dir / name_format.format(name=name), marker, source):
             name += "_"
         used.add(name.lower())
         folder = out_dir / name_format.format(name=name)
@@ -149,6 +180,25 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
             raise OutputError(f"{folder}: output would overwrite the input")
         plan[source] = folder
     return plan
+
+
+# File systems allow 255 bytes a name; an output's partial folder, lock and temporary files, and the files fuse names
+# after its folder (``<name>-kimkautz.png``), add up to about 40 bytes to it.
+MAX_OUTPUT_NAME_BYTES = 200
+
+
+def _fitted(name: str, name_format: str) -> str:
+    """``name`` cut so that ``name_format`` filled with it takes at most :data:`MAX_OUTPUT_NAME_BYTES`, with 8 hex
+    digits of the whole name's hash after the cut (two long names alike in their first 190 bytes stay apart)."""
+    excess = len(os.fsencode(name_format.format(name=name))) - MAX_OUTPUT_NAME_BYTES
+    if excess <= 0:
+        return name
+    tag = "~" + hashlib.sha1(os.fsencode(name)).hexdigest()[:8]
+    budget = len(os.fsencode(name)) - excess - len(tag)
+    cut = name
+    while len(os.fsencode(cut)) > budget:  # by characters: a multi-byte character is never split
+        cut = cut[:-1]
+    return cut + tag
 
 
 def _output_name(source: Path, roots: Sequence[Path], beside: dict[Path, _Neighbours]) -> str:
@@ -162,7 +212,7 @@ def _output_name(source: Path, roots: Sequence[Path], beside: dict[Path, _Neighb
     """
     parents = _relative_key(source, roots).parent.parts
     name = "".join(f"{part}__" for part in parents) + source.stem
-    if source.is_file():
+    if _is_file(source):
         if source.parent not in beside:
             beside[source.parent] = _neighbours(source.parent)
         stems, names = beside[source.parent]
@@ -187,11 +237,41 @@ def _neighbours(folder: Path) -> _Neighbours:
     return Counter(p.stem.lower() for p in inputs), Counter(p.name.lower() for p in inputs)
 
 
+def made_from(output: Path, marker: str | None) -> str | None:
+    """The input an existing output records it was made from (:data:`~cevr_cli.vocabulary.MADE_FROM_KEY`, in its
+    marker or, for a file output, its comment); None where it records none (made by cevr before 2026-12-07, or
+    not by cevr) or cannot be read."""
+    if marker is None:
+        from .io.images import read_output_record
+
+        record = read_output_record(output) if _is_file(output) else None
+    else:
+        try:
+            record = json.loads((output / marker).read_text())
+        except (OSError, ValueError):
+            return None
+    value = record.get(MADE_FROM_KEY) if isinstance(record, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _made_from_another(output: Path, marker: str | None, source: Path) -> bool:
+    recorded = made_from(output, marker)
+    return recorded is not None and recorded != str(resolved(Path(source)))
+
+
+def record_made_from(marker_path: Path, source: Path) -> None:
+    """Add :data:`~cevr_cli.vocabulary.MADE_FROM_KEY` (``source``, resolved) to the marker a job wrote."""
+    manifest = json.loads(marker_path.read_text())
+    manifest[MADE_FROM_KEY] = str(resolved(Path(source)))
+    atomic_write_text(marker_path, json.dumps(manifest, indent=2))
+
+
 def completion(output: Path, marker: str | None, request: dict[str, Any] | None = None,
                source: Path | None = None) -> str:
     """``complete``, ``stale`` (made by another request), ``outdated`` (made from an earlier version of ``source``),
-    ``foreign`` (a file output that records no request: not made by this command, never replaced unasked) or
-    ``missing``.
+    ``foreign`` (not made by this command, never replaced unasked: a file output that records no request, a folder
+    output without its marker, a file where a folder output belongs), ``taken`` (made from another input of the
+    same name, :func:`made_from`) or ``missing``.
 
     A folder output is complete when its ``marker`` parses, lists only files that are there and not empty
     (:func:`_listed_files_present`) and records ``request``; a file output (``marker`` None, written
@@ -200,8 +280,10 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
     (as make decides): a photo replaced, a stack folder or an HDR file that an earlier stage redid; a folder output
     also when a file its marker depends on (:data:`DEPENDENCIES_KEY`: a camera profile) changed since.
     """
+    if source is not None and _made_from_another(output, marker, source):
+        return "taken"
     if marker is None:
-        if not output.is_file():
+        if not _is_file(output):
             return "missing"
         from .io.images import read_request
 
@@ -209,6 +291,8 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
         if request is not None and recorded is None:
             return "foreign"
     else:
+        if os.path.lexists(output) and not os.path.lexists(output / marker):
+            return "foreign"
         try:
             manifest = json.loads((output / marker).read_text())
         except (OSError, ValueError):
@@ -256,10 +340,17 @@ def _modified_after(source: Path, made: Path) -> bool:
     return source_version is not None and made_version is not None and source_version > made_version
 
 
-def _foreign(output: Path) -> str:
-    """Why a file this command did not make is left alone."""
-    return f"{output}: exists and was not made by this command (it records no request); choose another -o, or " \
-        "--overwrite to replace it"
+def _refusal(output: Path, marker: str | None, state: str) -> str:
+    """Why an output this command did not make for this input (``state``: foreign or taken) is left alone."""
+    if state == "taken":
+        return f"{output}: was made from another input of the same name ({made_from(output, marker)}) by a run " \
+            "that planned it meanwhile; run again (the next free name is chosen then)"
+    if marker is None or output.is_file():
+        why = "it records no request" if marker is None else f"a file, where a folder with {marker} belongs"
+    else:
+        why = f"a folder without {marker}"
+    return f"{output}: exists and was not made by this command ({why}); choose another -o, or --overwrite to " \
+        "replace it"
 
 
 _REDONE_BECAUSE = {"stale": "the earlier output was made with other options",
@@ -455,13 +546,22 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
     note = ""
     try:
         job(source, partial)
-        if folder.exists():  # only reached with overwrite or a stale output: replace the old result whole
+        if (partial / marker).is_file():
+            record_made_from(partial / marker, source)
+        if folder.is_dir() and not folder.is_symlink() and (folder / marker).exists():
+            # an earlier result of this command (overwritten, stale, outdated or damaged) is replaced whole, but for
+            # what it kept (``keep_earlier``) and files it did not make (a user's notes put in the folder)
             kept = _carry_over(folder, partial, marker) if keep_earlier else []
             note = f"; kept what it made that this request does not: {', '.join(kept)}" if kept else ""
+            theirs = _carry_unmade(folder, partial, marker)
+            note += f"; kept files it did not make: {', '.join(theirs)}" if theirs else ""
             old = folder.parent / f".{folder.name}.old"
             folder.rename(old)
             partial.rename(folder)
             shutil.rmtree(old, ignore_errors=True)
+        elif folder.exists() or folder.is_symlink():  # not made here, replaced as --overwrite asked
+            _remove(folder)
+            partial.rename(folder)
         else:
             partial.rename(folder)
     except BaseException as exc:
@@ -500,6 +600,33 @@ def _carry_over(earlier: Path, partial: Path, marker: str) -> list[str]:
         manifest[_KEPT_KEY] = kept_names
         atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
     return sorted(f"{top}/" if (partial / top).is_dir() else top for top in moved)
+
+
+def _carry_unmade(earlier: Path, partial: Path, marker: str) -> list[str]:
+    """Move into ``partial`` what ``earlier`` holds that no request of this command made: neither its marker nor
+    what the marker lists (:data:`_MARKER_FILE_KEYS`, :data:`_KEPT_KEY`). A marker that cannot be read lists
+    nothing: then everything ``partial`` lacks is kept. Returns what was moved, folders as ``name/``."""
+    try:
+        listed = json.loads((earlier / marker).read_text())
+    except (OSError, ValueError):
+        listed = None
+    kept_before = listed.get(_KEPT_KEY) if isinstance(listed, dict) else None
+    names = _listed_names(listed) + (kept_before if isinstance(kept_before, list) else [])
+    made = {marker} | {Path(name).parts[0] for name in names if isinstance(name, str) and Path(name).parts}
+    moved = []
+    for entry in sorted(earlier.iterdir()):
+        if entry.name not in made and not os.path.lexists(partial / entry.name):
+            entry.rename(partial / entry.name)
+            moved.append(f"{entry.name}/" if (partial / entry.name).is_dir() else entry.name)
+    return moved
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, a link or a folder tree at ``path``."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _new_partial(folder: Path) -> Path:
@@ -583,8 +710,8 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
         state = completion(output, marker, request, source)
         if state == "complete" and not policy.overwrite:
             results[source] = BatchItemResult(source, "skipped", output, "already complete")
-        elif state == "foreign" and not policy.overwrite:
-            results[source] = BatchItemResult(source, "failed", output, _foreign(output))
+        elif state == "taken" or (state == "foreign" and not policy.overwrite):
+            results[source] = BatchItemResult(source, "failed", output, _refusal(output, marker, state))
         elif policy.dry_run:
             note = f"would redo ({_REDONE_BECAUSE[state]})" if state in _REDONE_BECAUSE else "would write"
             results[source] = BatchItemResult(source, "planned", output, note)
@@ -665,8 +792,8 @@ def _run_locked(source: Path, output: Path, job: Job, marker: str | None, reques
         state = completion(output, marker, request, source)
         if state == "complete" and not redo_complete:
             return BatchItemResult(source, "skipped", output, "already complete (written by another run)")
-        if state == "foreign" and not redo_complete:
-            return BatchItemResult(source, "failed", output, _foreign(output))
+        if state == "taken" or (state == "foreign" and not redo_complete):
+            return BatchItemResult(source, "failed", output, _refusal(output, marker, state))
         if on_event:
             on_event("start", source)
         result = _run_one(source, output, job, marker, keep_earlier and state == "stale")

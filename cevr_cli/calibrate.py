@@ -671,13 +671,23 @@ def fit_bracket(images: Sequence[np.ndarray], evs: Sequence[float], method: str 
 
 # --- from files ------------------------------------------------------------------------------------------------
 
+def bracket_frames(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The frames ``paths`` name: files as given, and a folder's photos (JPEG, PNG, TIFF, ...) in name order (a
+    camera numbers a bracket's frames as it takes them)."""
+    from .batch import discover_inputs
+    from .vocabulary import LDR_SUFFIXES
+
+    return discover_inputs([Path(p) for p in paths], extensions=LDR_SUFFIXES)
+
+
 def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | None = None, *,
               make: str | None = None, model: str | None = None, method: str = "basis",
               shared: bool | None = None, on_frame: Callable[[Path], None] | None = None) -> Calibration:
     """A camera's response from one bracket of photo files (JPEG, PNG, TIFF), read one at a time.
 
     Args:
-        paths: two or more frames of one static scene, taken from a tripod.
+        paths: two or more frames of one static scene, taken from a tripod, or folders of them
+            (:func:`bracket_frames`).
         evs: relative EVs in the order of ``paths`` (more light positive); None: from EXIF exposure time,
             aperture and ISO, relative to the first frame.
         make, model: the camera; None: the first frame's EXIF Make and Model.
@@ -694,7 +704,7 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
     from .io.images import read_photo
     from .vocabulary import RAW_SUFFIXES
 
-    frames = [Path(p) for p in paths]
+    frames = bracket_frames(paths)
     if len(frames) < 2:
         raise UsageError("calibrating needs a bracket: at least two photos of one scene at different exposures")
     if method not in METHODS:

@@ -20,26 +20,40 @@ def run_demo(out_dir: Path, model: ExposureModel | ModelSpec, *, long_side: int 
     """Stack (kept), fuse and tone-map the sample photo into ``out_dir/sample/``; redone on every run.
 
     ``long_side`` downsizes the sample first (a quick check of an install); its EXIF and ICC profile go along.
+    The photo fused is a copy in ``out_dir/.input/`` (downsized or not), rewritten only when it changes: one input
+    path for every run, so each run redoes ``sample/`` itself, whatever the size.
     """
     options = FuseOptions(CONTINUOUS_EVS, tmo="reinhard", keep_stack=True)
     policy = BatchPolicy(overwrite=True)
-    sample = sample_photo_path()
-    if long_side is None:
-        return run_fuse([sample], out_dir, options, model, policy, on_event=on_event)
-    with tempfile.TemporaryDirectory(prefix="cevr-demo-") as tmp:
-        small = Path(tmp) / sample.name
-        _downsize(sample, small, long_side)
-        return run_fuse([small], out_dir, options, model, policy, on_event=on_event)
+    photo = Path(out_dir) / ".input" / sample_photo_path().name
+    _place_sample(photo, long_side)
+    return run_fuse([photo], out_dir, options, model, policy, on_event=on_event)
 
 
-def _downsize(src: Path, dst: Path, long_side: int) -> None:
+def _place_sample(dst: Path, long_side: int | None) -> None:
+    """The sample at ``dst``, downsized to ``long_side`` if given; the file is left as it is when it holds that."""
+    from .io.atomic import atomic_path, check_writable
+
+    check_writable(dst)
+    data = sample_photo_path().read_bytes() if long_side is None else _downsized(long_side)
+    if dst.is_file() and dst.read_bytes() == data:
+        return
+    with atomic_path(dst) as tmp:
+        tmp.write_bytes(data)
+
+
+def _downsized(long_side: int) -> bytes:
+    """The sample's JPEG bytes at ``long_side`` pixels on its long side, with its EXIF and ICC profile."""
     import cv2
 
     from .io.images import read_photo, write_ldr
 
-    photo = read_photo(src)
+    photo = read_photo(sample_photo_path())
     h, w = photo.rgb.shape[:2]
     scale = min(1.0, long_side / max(h, w))
     size = (max(16, round(w * scale)), max(16, round(h * scale)))
     small = cv2.resize(photo.rgb, size, interpolation=cv2.INTER_AREA)
-    write_ldr(dst, small, bit_depth=8, exif_bytes=photo.exif_bytes, icc_profile=photo.icc_profile)
+    with tempfile.TemporaryDirectory(prefix="cevr-demo-") as tmp:
+        path = Path(tmp) / sample_photo_path().name
+        write_ldr(path, small, bit_depth=8, exif_bytes=photo.exif_bytes, icc_profile=photo.icc_profile)
+        return path.read_bytes()

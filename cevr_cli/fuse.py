@@ -282,7 +282,7 @@ def run_fuse(
         deeper = 0 if policy.recursive else sum(map(len, find_fuse_sources(inputs, True)))
         raise nothing_found("nothing to fuse", inputs, deeper)
     jobs_model = batch_models(model, scale) if photos else None
-    plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs))
+    plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs), marker=FUSE_MANIFEST)
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
     request = options.request(model if photos else None)

@@ -106,7 +106,7 @@ def run_stack(
     """
     photos = discover_batch_inputs(inputs, policy.recursive, "no photos found")
     jobs_model = batch_models(model, scale)  # a weights problem: one error, before any output
-    plan = plan_outputs(photos, out_dir, roots=list(inputs))
+    plan = plan_outputs(photos, out_dir, roots=list(inputs), marker=STACK_MANIFEST)
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
     job = StackJob(jobs_model, options)

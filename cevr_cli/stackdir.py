@@ -23,9 +23,8 @@ from .io.colour import ColourSpace
 from .io.exif import FRAME_EXPOSURE, ExifInfo, reexposed_exif, without_xmp
 from .provenance import SourceMetadata
 from .values import ExposureStack
-from .vocabulary import STACK_FORMATS, format_for_bits
+from .vocabulary import STACK_FORMATS, STACK_MANIFEST, format_for_bits
 
-STACK_MANIFEST = "stack.json"
 CONTACT_SHEET = "contact.jpg"  # the whole stack at a glance: photographers look before they read
 _THUMB_LONG_SIDE = 240
 _SHEET_COLUMNS = 7

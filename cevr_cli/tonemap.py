@@ -77,10 +77,11 @@ class TonemapOptions:
 def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *, key: float | None = None,
                           white: float | None = None, gamma: float = DISPLAY_GAMMA, srgb: bool = False,
                           exif_bytes: bytes | None = None, icc_profile: bytes | None = None,
-                          request: dict[str, Any] | None = None) -> None:
+                          request: dict[str, Any] | None = None, made_from: Path | None = None) -> None:
     """Tone-map linear RGB and write it: 8-bit for .png/.jpg, 16-bit for .tif, atomically.
 
-    ``exif_bytes`` / ``icc_profile`` (the source photo's) and ``request`` (what made the image) are carried
+    ``exif_bytes`` / ``icc_profile`` (the source photo's), ``request`` (what made the image) and ``made_from``
+    (the file it was made from) are carried
     as :func:`cevr_cli.io.images.write_ldr` allows, the EXIF marked as cevr's rendering (its Make is not
     the pixels' camera encoding any more).
 
@@ -96,13 +97,14 @@ def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *,
     bits = _display_bits(dst)
     display = tonemap_to_display(radiance, operator, key=key, white=white, gamma=gamma, srgb=srgb)
     write_ldr(dst, display, bit_depth=bits, exif_bytes=mark_rendered(exif_bytes), icc_profile=icc_profile,
-              request=request)
+              request=request, made_from=made_from)
 
 
 def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
                  on_warning: Callable[[str], None] | None = None) -> None:
     """Read an .exr/.hdr file, tone-map it as ``options`` ask and write a display image to ``dst`` that
-    records them (:func:`cevr_cli.options.request_record`).
+    records them (:func:`cevr_cli.options.request_record`) and ``src`` (resolved: the batch tells namesakes apart
+    by it).
 
     Pixels holding NaN/Inf are made finite (:mod:`cevr_cli.hdr.finite`: NaN -> 0, +Inf -> the brightest
     finite value) and ``on_warning`` is told, in one line naming ``src``, how many there were.
@@ -123,7 +125,8 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
         on_warning(f"{src}: {non_finite} pixel{'s' * (non_finite != 1)} held NaN or Inf "
                    "(NaN shown black, +Inf as the brightest finite value)")
     tonemap_array_to_file(radiance, dst, options.tmo, key=options.key, white=options.white,
-                          gamma=options.gamma, srgb=options.srgb, request=request_record(options))
+                          gamma=options.gamma, srgb=options.srgb, request=request_record(options),
+                          made_from=src.resolve())
 
 
 def with_fuse_folders(inputs: Sequence[Path], recursive: bool) -> list[Path]:
@@ -150,7 +153,8 @@ def run_tonemap(
     files = discover_batch_inputs(with_fuse_folders(inputs, policy.recursive), policy.recursive,
                                   "no .exr or .hdr files found", HDR_SUFFIXES)
     suffix = DISPLAY_FORMATS[options.image_format][0]
-    plan = plan_outputs(files, out_dir, roots=list(inputs), name_format=f"{{name}}-{options.tmo}{suffix}")
+    plan = plan_outputs(files, out_dir, roots=list(inputs), name_format=f"{{name}}-{options.tmo}{suffix}",
+                        marker=None)
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
 

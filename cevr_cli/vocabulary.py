@@ -32,6 +32,11 @@ PREVIOUS_STAGE = {"fuse": "stack", "tonemap": "fuse"}
 # `cevr bench --dataset NAME` without a path: NAME's folder (any letter case) in $CEVR_DATASETS, else ./datasets.
 DATASETS_ENV, DATASETS_FOLDER = "CEVR_DATASETS", "datasets"
 
+# The key under which an output records the batch input it was made from (its resolved path): in a folder output's
+# marker (stack.json, fuse.json) and in a file output's comment. Two inputs of one name, batched in separate runs
+# into one -o, are told apart by it (batch.py), so that neither is skipped as done nor replaces the other's output.
+MADE_FROM_KEY = "made_from"
+
 # Stack images: container -> (suffix, bits per channel).
 STACK_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "tiff": (".tif", 16)}
 
@@ -45,6 +50,9 @@ HDR_FORMATS = ("exr", "hdr")
 HDR_SUFFIXES = tuple(f".{name}" for name in HDR_FORMATS)
 # The record `cevr fuse` writes last in each photo's output folder; `cevr tonemap` knows such folders by it.
 FUSE_MANIFEST = "fuse.json"
+STACK_MANIFEST = "stack.json"  # a `cevr stack` folder's marker
+# What marks a folder as a stage's output: a recursive walk for photos does not take their images for photos.
+OUTPUT_MARKERS = (STACK_MANIFEST, FUSE_MANIFEST)
 EXR_COMPRESSIONS = ("zip", "zips", "piz", "dwaa", "rle", "none")
 EXR_COMPRESSION = "zip"  # the default: lossless, as OpenEXR's own tools write
 # Display images: container -> (suffix, bits per channel).

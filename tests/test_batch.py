@@ -6,6 +6,7 @@ import re
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from cevr_cli.batch import BatchPolicy, completion, discover_inputs, plan_outputs, run_batch
@@ -127,7 +128,8 @@ def test_failure_does_not_stop_the_batch_and_leaves_no_partial_output(tree, tmp_
 def test_rerun_resumes_and_overwrite_redoes(tree, tmp_path):
     plan = plan_outputs(discover_inputs([tree / "b"]), tmp_path / "out", roots=[tree / "b"])
     assert run_batch(plan, job_writing(), DEFAULT, marker=MARKER).counts() == {"done": 2}
-    (next(iter(plan.values())) / "stack.json").unlink()
+    first = next(iter(plan.values()))
+    (first / MARKER).write_text("{")  # a damaged marker of this command's: redone
     assert run_batch(plan, job_writing(), DEFAULT, marker=MARKER).counts() == {"done": 1, "skipped": 1}
     assert run_batch(plan, job_writing(), BatchPolicy(overwrite=True), marker=MARKER).counts() == {"done": 2}
     assert all(completion(folder, MARKER) == "complete" for folder in plan.values())
@@ -337,4 +339,151 @@ def test_an_output_made_before_its_input_changed_is_outdated_and_redone(tmp_path
     assert report.counts() == {"done": 2} and len(made) == 4
     assert all(item.message == "redone: its input changed after the earlier output was made" for item in report.items)
     assert run_batch(plan, job, BatchPolicy(), marker="fuse.json", request=request).counts() == {"skipped": 2}
-    assert completion(tmp_path / "out" / "p", "fuse.json", request, tmp_path / "gone.png") == "complete"
+    assert completion(tmp_path / "out" / "p", "fuse.json", request, tmp_path / "other.png") == "taken"
+    photo.unlink()  # a source that cannot be read is not outdated: its job says what is wrong with it
+    assert completion(tmp_path / "out" / "p", "fuse.json", request, photo) == "complete"
+
+
+def _listing(job_request=None):
+    """A job whose marker lists the image it writes, as stack.json does."""
+    def job(source, folder):
+        (folder / "image.png").write_text(source.name)
+        (folder / MARKER).write_text(json.dumps({"files": ["image.png"], "request": job_request}))
+    return job
+
+
+def test_namesakes_batched_in_separate_runs_get_their_own_outputs(tree, tmp_path):
+    """a/IMG_0001.JPG and b/IMG_0001.JPG, one run each into one -o: the second is neither skipped as done nor
+    replaces the first; each rerun finds its own output; a changed photo redoes its own output only."""
+    out = tmp_path / "out"
+    first, second = tree / "b" / "IMG_0001.JPG", tree / "a" / "IMG_0001.JPG"
+    plan_b = plan_outputs([first], out, roots=[first], marker=MARKER)
+    assert run_batch(plan_b, _listing(), DEFAULT, marker=MARKER).counts() == {"done": 1}
+    plan_a = plan_outputs([second], out, roots=[second], marker=MARKER)
+    assert plan_a[second].name == "IMG_0001_"
+    assert run_batch(plan_a, _listing(), DEFAULT, marker=MARKER).counts() == {"done": 1}
+    made_from = {p.name: json.loads((p / MARKER).read_text())["made_from"] for p in out.iterdir()}
+    assert made_from == {"IMG_0001": str(first.resolve()), "IMG_0001_": str(second.resolve())}
+    for photo in (first, second):  # reruns, either order, together or alone
+        planned = plan_outputs([photo], out, roots=[photo], marker=MARKER)
+        assert planned == {photo: out / made_from_name(made_from, photo)}
+    together = plan_outputs([second, first], out, roots=[second, first], marker=MARKER)
+    assert run_batch(together, _listing(), DEFAULT, marker=MARKER).counts() == {"skipped": 2}
+    future = time.time() + 5
+    os.utime(second, (future, future))  # the second photo replaced
+    report = run_batch(plan_outputs([second], out, roots=[second], marker=MARKER), _listing(), DEFAULT, marker=MARKER)
+    assert report.counts() == {"done": 1} and report.items[0].output == out / "IMG_0001_"
+    assert (out / "IMG_0001" / "image.png").read_text() == "IMG_0001.JPG" and len(list(out.iterdir())) == 2
+    # --overwrite redoes this photo's own output, never its namesake's
+    again = run_batch(plan_outputs([first], out, roots=[first], marker=MARKER), _listing(), BatchPolicy(overwrite=True),
+                      marker=MARKER)
+    assert again.items[0].output == out / "IMG_0001"
+    assert json.loads((out / "IMG_0001_" / MARKER).read_text())["made_from"] == str(second.resolve())
+
+
+def made_from_name(made_from, photo):
+    return next(name for name, source in made_from.items() if source == str(photo.resolve()))
+
+
+def test_a_namesakes_file_output_is_not_taken_for_this_inputs(tree, tmp_path):
+    from cevr_cli.io.images import read_output_record, write_ldr
+
+    out = tmp_path / "out"
+    first, second = tree / "b" / "IMG_0001.JPG", tree / "a" / "IMG_0001.JPG"
+
+    def job(source, output):
+        write_ldr(output, np.zeros((2, 2, 3), np.float32), request={"k": 1}, made_from=source.resolve())
+
+    for photo in (first, second):
+        plan = plan_outputs([photo], out, roots=[photo], marker=None, name_format="{name}-done.png")
+        assert run_batch(plan, job, DEFAULT, marker=None, request={"k": 1}).counts() == {"done": 1}
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_0001-done.png", "IMG_0001_-done.png"]
+    assert read_output_record(out / "IMG_0001_-done.png")["made_from"] == str(second.resolve())
+
+
+def test_a_folder_this_command_did_not_make_is_left_alone_unless_overwrite(tree, tmp_path):
+    photo = tree / "b" / "IMG_0002.jpg"
+    plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)
+    folder = plan[photo]
+    (folder / "sub").mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    report = run_batch(plan, _listing(), DEFAULT, marker=MARKER)
+    assert report.counts() == {"failed": 1} and report.exit_code == 1
+    assert report.items[0].message == (f"{folder}: exists and was not made by this command (a folder without "
+                                       f"{MARKER}); choose another -o, or --overwrite to replace it")
+    assert (folder / "notes.txt").read_text() == "mine" and (folder / "sub").is_dir()
+    assert run_batch(plan, _listing(), BatchPolicy(dry_run=True), marker=MARKER).counts() == {"failed": 1}
+    assert run_batch(plan, _listing(), BatchPolicy(overwrite=True), marker=MARKER).counts() == {"done": 1}
+    assert sorted(p.name for p in folder.iterdir()) == ["image.png", MARKER]
+
+
+def test_a_file_where_a_folder_output_belongs_is_refused_then_replaced_without_leftovers(tree, tmp_path):
+    photo = tree / "b" / "IMG_0002.jpg"
+    plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)
+    plan[photo].parent.mkdir(parents=True)
+    plan[photo].write_text("data")
+    report = run_batch(plan, _listing(), DEFAULT, marker=MARKER)
+    assert "a file, where a folder with stack.json belongs" in report.items[0].message
+    assert plan[photo].read_text() == "data"
+    assert run_batch(plan, _listing(), BatchPolicy(overwrite=True), marker=MARKER).counts() == {"done": 1}
+    assert sorted(p.name for p in plan[photo].parent.iterdir()) == [plan[photo].name]  # no hidden .old left
+
+
+def test_a_redo_keeps_the_files_a_user_put_into_the_output_folder(tree, tmp_path):
+    photo = tree / "b" / "IMG_0002.jpg"
+    plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)
+    assert run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]}).counts() == {
+        "done": 1}
+    folder = plan[photo]
+    (folder / "notes.txt").write_text("mine")
+    (folder / "picks").mkdir()
+    report = run_batch(plan, _listing({"evs": [2]}), DEFAULT, marker=MARKER, request={"evs": [2]})
+    assert report.counts() == {"done": 1}
+    assert report.items[0].message.endswith("kept files it did not make: notes.txt, picks/")
+    assert sorted(p.name for p in folder.iterdir()) == ["image.png", "notes.txt", "picks", MARKER]
+
+
+def test_long_names_get_output_names_that_leave_room_for_temporaries(tmp_path):
+    from cevr_cli.batch import MAX_OUTPUT_NAME_BYTES
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = ["P" * 240 + ".jpg", "P" * 239 + "é.jpg", "short.jpg"]  # é: two bytes in UTF-8
+    for name in names:
+        (folder / name).write_bytes(b"x")
+    for name_format in ("{name}", "{name}-reinhard.png"):
+        plan = plan_outputs(discover_inputs([folder]), tmp_path / "out", roots=[folder], name_format=name_format)
+        outputs = [output.name for output in plan.values()]
+        assert len(set(outputs)) == 3 and all(len(os.fsencode(o)) <= MAX_OUTPUT_NAME_BYTES for o in outputs)
+        assert plan[folder / "short.jpg"].name == name_format.format(name="short")
+        again = plan_outputs(discover_inputs([folder]), tmp_path / "out", roots=[folder], name_format=name_format)
+        assert again == plan  # the same names every run
+    stack = run_batch(plan_outputs(discover_inputs([folder]), tmp_path / "out", roots=[folder]), _listing(), DEFAULT,
+                      marker=MARKER)
+    assert stack.counts() == {"done": 3}  # partial folders and locks of 200-byte names fit in 255 bytes
+
+
+def test_a_name_too_long_given_as_input_is_kept_to_fail_by_name(tmp_path):
+    long = tmp_path / ("D" * 300 + ".jpg")
+    assert discover_inputs([long, tmp_path]) == [long]
+    plan = plan_outputs([long], tmp_path / "out", roots=[long])
+    assert len(os.fsencode(plan[long].name)) <= 200
+
+
+def test_a_recursive_walk_leaves_the_stages_output_folders_alone(tmp_path):
+    root = tmp_path / "photos"
+    for rel in ("IMG_1.jpg", "IMG_1/00_ev+0.00.png", "IMG_1/stack.json", "day/IMG_2.jpg",
+                "day/out/IMG_2/IMG_2-reinhard.png", "day/out/IMG_2/fuse.json"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x")
+    assert discover_inputs([root], recursive=True) == [root / "IMG_1.jpg", root / "day/IMG_2.jpg"]
+    assert discover_inputs([root / "IMG_1"]) == [root / "IMG_1/00_ev+0.00.png"]  # given itself: the user's choice
+
+
+def test_a_recursive_walk_for_hdr_images_still_finds_fuses_outputs(tmp_path):
+    root = tmp_path / "hdr"
+    for rel in ("IMG_2/IMG_2.exr", "IMG_2/IMG_2-reinhard.png", "IMG_2/fuse.json"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x")
+    assert discover_inputs([root], recursive=True, extensions=(".exr", ".hdr")) == [root / "IMG_2/IMG_2.exr"]
+    assert discover_inputs([root], recursive=True) == []

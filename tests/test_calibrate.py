@@ -404,3 +404,14 @@ def test_help_lists_calibrate_without_importing_numpy_for_it():
 
     code = "import sys, cevr_cli.cli.calibrate; print('cevr_cli.calibrate' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_a_folder_gives_its_photos_in_name_order(tmp_path):
+    from cevr_cli.calibrate import bracket_frames
+
+    for name in ("IMG_0003.JPG", "IMG_0001.jpg", "IMG_0002.tif", "notes.txt", "IMG_0004.CR2", ".hidden.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    in_order = [tmp_path / "IMG_0001.jpg", tmp_path / "IMG_0002.tif", tmp_path / "IMG_0003.JPG"]
+    assert bracket_frames([tmp_path]) == in_order
+    assert bracket_frames([tmp_path / "IMG_0003.JPG", tmp_path]) == [
+        tmp_path / "IMG_0003.JPG", tmp_path / "IMG_0001.jpg", tmp_path / "IMG_0002.tif"]  # each frame once, as given

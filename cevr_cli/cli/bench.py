@@ -25,6 +25,7 @@ from .common import (
     flag,
     load_model,
     out,
+    path_value,
 )
 
 Dataset = choices("Dataset", DATASET_KINDS)
@@ -36,6 +37,7 @@ METRICS_HELP = ("Comma list of "
 
 def bench(
     path: Annotated[Path | None, typer.Argument(
+        parser=path_value,
         help="Dataset root (or folder of radiance maps for --dataset synthetic); default: the dataset's folder "
              "(e.g. vds/ or VDS/) in $CEVR_DATASETS, else in ./datasets.", show_default=False)] = None,
     dataset: Annotated[Dataset, typer.Option("--dataset", help="Dataset layout.")] = Dataset("synthetic"),  # type: ignore[valid-type]
@@ -54,8 +56,10 @@ def bench(
         help="Also run the physics-only path (through the same --response), the paper's CEVR, and the naive-exposure "
              "and Akyuz 2007 baselines.")] = True,
     metrics: Annotated[str | None, typer.Option("--metrics", help=METRICS_HELP)] = None,
-    csv_path: Annotated[Path | None, typer.Option("--csv", help="Also write the table as CSV.")] = None,
-    json_path: Annotated[Path | None, typer.Option("--json-out", help="Also write the results as JSON.")] = None,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Also write the table as CSV.", parser=path_value,
+                                                  metavar="<path>")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json-out", help="Also write the results as JSON.",
+                                                   parser=path_value, metavar="<path>")] = None,
     plots: Annotated[bool, typer.Option(
         help="With --csv or --json-out, also write NAME-psnr.png and NAME-hdr.png beside that file.")] = True,
     quiet: QuietOpt = False,

@@ -9,15 +9,18 @@ from typing import Annotated
 import typer
 
 from ..vocabulary import CALIBRATION_METHODS
-from .common import DebugOpt, JsonOpt, QuietOpt, choices, errors, out, say
+from .common import DebugOpt, JsonOpt, QuietOpt, choices, errors, out, path_value, say
 
 CalibrationMethod = choices("CalibrationMethod", list(CALIBRATION_METHODS))
 
 
 def calibrate(
     frames: Annotated[list[Path], typer.Argument(
-        help="The bracket: two or more photos (JPEG, PNG, TIFF) of one static scene at different exposures.")],
-    output: Annotated[Path | None, typer.Option("--out", "-o", help="The profile to write (.json).")] = None,
+        parser=path_value,
+        help="The bracket: two or more photos (JPEG, PNG, TIFF) of one static scene at different exposures, or a "
+             "folder of them (taken in name order).")],
+    output: Annotated[Path | None, typer.Option("--out", "-o", help="The profile to write (.json).",
+                                                parser=path_value, metavar="<path>")] = None,
     evs: Annotated[str | None, typer.Option(
         "--evs", help="The frames' relative EVs in the order given (more light = higher): a comma list or "
         "start:stop:step. Default: from EXIF exposure time, aperture and ISO.")] = None,
@@ -34,12 +37,19 @@ def calibrate(
 ) -> None:
     """Fit a camera's response curve to one bracket and write it as a profile (use it with --response)."""
     with errors(debug):
+        from ..calibrate import (
+            bracket_frames,
+            check_bracket,
+            check_profile_destination,
+            parse_bracket_evs,
+            write_profile,
+        )
         from ..calibrate import calibrate as fit_bracket_files
-        from ..calibrate import check_bracket, check_profile_destination, parse_bracket_evs, write_profile
         from ..errors import UsageError
 
         if output is None and not install:
             raise UsageError("say where the profile goes: -o PROFILE.json and/or --install")
+        frames = bracket_frames(frames)
         bracket = parse_bracket_evs(evs) if evs is not None else None
         if bracket is not None:
             check_bracket(bracket, len(frames))

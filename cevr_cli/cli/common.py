@@ -4,6 +4,7 @@ handling, batch progress and the summary line."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import traceback
@@ -65,10 +66,23 @@ def flag(options: type, name: str) -> Any:
 
 Device = choices("Device", DEVICES)
 
+def path_value(value: str | Path) -> Path:
+    """A path given on the command line (every path parameter's ``parser``; Typer passes defaults through it too,
+    as Paths). An empty one is refused: ``Path("")`` is ".", so an unset shell variable (``-o "$OUT"``) would
+    silently mean the current folder."""
+    if isinstance(value, Path):
+        return value
+    if not value.strip():
+        raise typer.BadParameter("empty path (an unset shell variable?)")
+    return Path(value)
+
+
 EvsOpt = Annotated[str, typer.Option("--evs", help="EV steps: start:stop:step (inclusive) or a comma list.")]
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).", parser=path_value,
+                                      metavar="<path>")]
 WeightsOpt = Annotated[
-    Path | None, typer.Option("--weights", help="Model weights (.safetensors); default: the shipped weights.")
+    Path | None, typer.Option("--weights", help="Model weights (.safetensors); default: the shipped weights.",
+                              parser=path_value, metavar="<path>")
 ]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="auto picks CUDA, then MPS, then CPU.")]  # type: ignore[valid-type]
 Precision = choices("Precision", list(INFERENCE_PRECISIONS))
@@ -145,6 +159,12 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
             traceback.print_exc()
         say(str(exc), "error", "red")
         raise typer.Exit(exc.exit_code) from None
+    except OSError as exc:  # what no library check foresaw about a path given (a name the file system refuses)
+        if state["debug"]:
+            traceback.print_exc()
+        where = f"{os.fsdecode(exc.filename)}: " if exc.filename is not None else ""
+        say(f"{where}{exc.strerror or exc}", "error", "red")
+        raise typer.Exit(2) from None
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated) or bool(state.get("terminated"))
         say(f"finished outputs are kept; {resume_hint}", "terminated" if terminated else "interrupted", "yellow")
@@ -174,11 +194,13 @@ def scale(workers: str, ray: str | None) -> Any:
 
 
 class BatchProgress:
-    """rich progress over inputs, and over the EVs of each photo in the making (one line per worker), silent
-    when quiet."""
+    """rich progress over inputs, and over the EVs of each photo in the making (one line per worker); warning and
+    failure lines on stderr. ``as_json``: no display and no plan lines (the summary on stdout says it all), but the
+    warnings still (they are in no item); ``quiet``: failure lines only."""
 
-    def __init__(self, quiet: bool, per_item: int) -> None:
-        self.quiet = quiet
+    def __init__(self, quiet: bool, per_item: int, *, as_json: bool = False) -> None:
+        self.quiet = quiet or as_json  # no display, no plan or note lines
+        self.warn = not quiet
         self.per_item = per_item
         self.progress: Any = None
         self.items_task: Any = None
@@ -186,7 +208,12 @@ class BatchProgress:
         self.free_evs_tasks: list[Any] = []  # lines of finished photos, reused by the next ones
 
     def __enter__(self) -> BatchProgress:
-        if not self.quiet:
+        return self
+
+    def _start(self) -> None:
+        """The display starts once the batch is planned: a request refused before then is its error line alone
+        (a display stopped empty leaves a blank line where stderr is not a terminal)."""
+        if not self.quiet and self.progress is None:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -199,13 +226,14 @@ class BatchProgress:
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                      TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
             self.progress.__enter__()
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.__exit__(*exc)
 
     def event(self, kind: str, payload: Any) -> None:
+        if kind == "planned":
+            self._start()
         if kind == "planned" and self.progress is not None:
             self.items_task = self.progress.add_task("inputs", total=payload)
         elif kind == "start" and self.progress is not None and self.per_item:
@@ -216,7 +244,7 @@ class BatchProgress:
             line = self.evs_tasks.get(Path(payload["photo"]))
             if line is not None:
                 self.progress.advance(line)
-        elif kind == "warning" and not self.quiet:
+        elif kind == "warning" and self.warn:
             say(str(payload), "warning", "yellow")
         elif kind == "item":
             if payload.status == "failed":

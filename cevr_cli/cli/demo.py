@@ -37,7 +37,7 @@ def demo(
     with errors(debug):
         from ..demo import run_demo
 
-        with BatchProgress(quiet or as_json, len(CONTINUOUS_EVS)) as progress:
+        with BatchProgress(quiet, len(CONTINUOUS_EVS), as_json=as_json) as progress:
             report = run_demo(output, model_spec("cevr", None, device, Precision("auto")), long_side=size,
                               on_event=progress.event)
     if not quiet and not as_json and report.exit_code == 0:

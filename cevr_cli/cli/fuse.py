@@ -32,6 +32,7 @@ from .common import (
     finish,
     flag,
     model_spec,
+    path_value,
     scale,
     stage_inputs,
 )
@@ -39,6 +40,7 @@ from .common import (
 
 def fuse(
     inputs: Annotated[list[Path] | None, typer.Argument(
+        parser=path_value,
         help="Photos or folders of photos, or stack folders written by `cevr stack` (or the folder holding them); "
              f"default: ./{STAGE_OUTPUTS['stack']}, where `cevr stack` writes.", show_default=False)] = None,
     output: OutOpt = Path(STAGE_OUTPUTS["fuse"]),
@@ -76,7 +78,7 @@ def fuse(
         options = FuseOptions(parse_evs(evs), tmo, hdr_format, full_float, compression, save_crf, keep_stack,
                               raw_mode, response, model, merge, max_megapixels)
         where, sources = scale(workers, ray), stage_inputs(inputs, "fuse")
-        with BatchProgress(quiet or as_json, options.frames_per_photo) as progress:
+        with BatchProgress(quiet, options.frames_per_photo, as_json=as_json) as progress:
             report = run_fuse(sources, output, options, model_spec(options.model, weights, device, precision),
                               BatchPolicy(overwrite, dry_run, recursive), on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "fuse")

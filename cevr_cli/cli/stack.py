@@ -32,12 +32,14 @@ from .common import (
     finish,
     flag,
     model_spec,
+    path_value,
     scale,
 )
 
 
 def stack(
     inputs: Annotated[list[Path], typer.Argument(
+        parser=path_value,
         help="Photos (JPEG, PNG, TIFF, HEIC/HEIF, AVIF, WebP, camera RAW) or folders of photos.")],
     output: OutOpt = Path(STAGE_OUTPUTS["stack"]),
     evs: EvsOpt = CONTINUOUS_STACK,
@@ -67,7 +69,7 @@ def stack(
         options = StackOptions(parse_evs(evs), image_format, max_megapixels, raw_mode, response, model)
         policy = BatchPolicy(overwrite, dry_run, recursive)
         where = scale(workers, ray)
-        with BatchProgress(quiet or as_json, len(options.evs)) as progress:
+        with BatchProgress(quiet, len(options.evs), as_json=as_json) as progress:
             report = run_stack(inputs, output, model_spec(options.model, weights, device, precision), options, policy,
                                on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "stack")

@@ -23,6 +23,7 @@ from .common import (
     errors,
     finish,
     flag,
+    path_value,
     scale,
     stage_inputs,
 )
@@ -30,6 +31,7 @@ from .common import (
 
 def tonemap(
     inputs: Annotated[list[Path] | None, typer.Argument(
+        parser=path_value,
         help=f"HDR images (.exr, .hdr) or folders of them; default: ./{STAGE_OUTPUTS['fuse']}, where `cevr fuse` "
              "writes.", show_default=False)] = None,
     output: OutOpt = Path(STAGE_OUTPUTS["tonemap"]),
@@ -55,7 +57,7 @@ def tonemap(
 
         options = TonemapOptions(tmo=tmo, image_format=image_format, key=key, white=white, gamma=gamma, srgb=srgb)
         where, sources = scale(workers, ray), stage_inputs(inputs, "tonemap")
-        with BatchProgress(quiet or as_json, 0) as progress:
+        with BatchProgress(quiet, 0, as_json=as_json) as progress:
             report = run_tonemap(sources, output, options, BatchPolicy(overwrite, dry_run, recursive),
                                  on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "tonemap")

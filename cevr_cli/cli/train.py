@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..training.config import TrainConfig, vocabulary_fields
-from .common import DebugOpt, Device, JsonOpt, QuietOpt, choices, err, errors, out, say
+from .common import DebugOpt, Device, JsonOpt, QuietOpt, choices, err, errors, out, path_value, say
 
 _CHOICES: dict[str, type[Enum]] = {
     **{name: choices(name.title().replace("_", ""), allowed) for name, allowed in vocabulary_fields().items()},
@@ -37,12 +37,14 @@ def _parameter(field_: Any) -> inspect.Parameter:
     if name == "data":
         annotation: Any = list[Path]
         default = MISSING
+        option.update(parser=path_value, metavar="<path>")
     elif name in _CHOICES:
         annotation = _CHOICES[name]
         default = annotation(default)
     elif name in _PATHS:
         annotation = Path if field_.default is not None else Optional[Path]  # noqa: UP045
         default = Path(default) if default is not None else None
+        option.update(parser=path_value, metavar="<path>")
     else:
         annotation = _SCALARS[field_.type]
     names = [flag, "-o"] if name == "out" else [f"{flag}/--no-{flag[2:]}"] if annotation is bool else [flag]

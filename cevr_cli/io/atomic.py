@@ -84,16 +84,16 @@ def check_writable(destination: str | os.PathLike[str], *, folder: bool = False)
         OutputError: not creatable or not writable, with the reason; a file that is a device, fifo or socket.
     """
     destination = Path(destination)
-    if not folder and destination.is_dir():
+    if not folder and os.path.isdir(destination):  # os.path: False for a name too long, where pathlib raises
         raise OutputError(f"{destination}: is a folder; give a file name")
-    where = destination if folder else write_target(destination).parent
     try:
+        where = destination if folder else write_target(destination).parent
         where.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".cevr-probe.", dir=where)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        blocking = next((part for part in (where, *where.parents) if part.is_file()), None)
+        blocking = next((part for part in (destination, *destination.parents) if os.path.isfile(part)), None)
         if blocking is not None:  # mkdir says "File exists" or "Not a directory"; say which file is in the way
             raise OutputError(f"{destination}: cannot write there ({blocking} is a file, not a folder)") from None
         raise OutputError(f"{destination}: cannot write there ({exc.strerror or exc})") from None

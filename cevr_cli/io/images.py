@@ -11,6 +11,7 @@ import errno
 import io
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError
 from ..imaging import quantise
-from ..vocabulary import RAW_SUFFIXES
+from ..vocabulary import MADE_FROM_KEY, RAW_SUFFIXES
 from . import opencv
 from .atomic import atomic_path
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
@@ -70,31 +71,39 @@ def read_image_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
 
 def check_input_file(path: Path, what: str = "a photo") -> None:
     """Refuse what cannot be read as an input file, before any decoder sees it: missing (a broken link says where
-    it points), a folder, unreadable, empty. Every reader of inputs (photos, RAW, HDR images) starts here.
+    it points), a folder, not a regular file (a named pipe would block the batch forever), a name the file system
+    refuses (too long), unreadable, empty. Every reader of inputs (photos, RAW, HDR images) starts here.
 
     Raises:
         InputError: each of those, in one line.
     """
-    if not path.exists():
-        if path.is_symlink():
-            try:
-                path.stat()
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise InputError(path, f"symlink loop: its target {os.readlink(path)} leads back to itself"
-                                     ) from None
-            raise InputError(path, f"broken link: its target {os.readlink(path)} does not exist")
-        raise InputError(path, "file not found")
-    if path.is_dir():
-        raise InputError(path, f"is a folder, not {what}")
     try:
-        size = path.stat().st_size
+        info = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(path):
+            raise InputError(path, f"symlink loop: its target {os.readlink(path)} leads back to itself") from None
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            raise InputError(path, f"broken link: its target {os.readlink(path)} does not exist") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise InputError(path, "file not found") from None
+        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(path, f"is a folder, not {what}")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(path, f"not a regular file ({_FILE_KINDS.get(stat.S_IFMT(info.st_mode), 'special file')})")
+    try:
         with open(path, "rb"):
             pass
     except PermissionError:
         raise InputError(path, "permission denied") from None
-    if size == 0:
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if info.st_size == 0:
         raise InputError(path, "empty file (0 bytes)")
+
+
+_FILE_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+               stat.S_IFBLK: "a block device"}
 
 
 def check_dimensions(path: Path, width: int, height: int, max_megapixels: float, min_side: int) -> None:
@@ -289,7 +298,8 @@ def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int
 
 
 def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_bytes: bytes | None = None,
-              icc_profile: bytes | None = None, request: dict[str, Any] | None = None) -> None:
+              icc_profile: bytes | None = None, request: dict[str, Any] | None = None,
+              made_from: Path | None = None) -> None:
     """Write an 8-bit PNG/JPEG or an 8/16-bit TIFF with the photo's EXIF and ICC profile, atomically.
 
     ``rgb`` is float in [0, 1] (clipped and rounded to the nearest code) or already integer codes of
@@ -298,7 +308,8 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     TIFF carries the ICC profile and the EXIF camera, date and authorship tags as baseline TIFF tags;
     a 16-bit PNG (OpenCV) carries pixels only.
 
-    ``request`` (what the image was made by, for :func:`read_request`) goes into the image's own comment
+    ``request`` (what the image was made by, for :func:`read_request`) and ``made_from`` (the input it was made from,
+    resolved, under :data:`~cevr_cli.vocabulary.MADE_FROM_KEY`) go into the image's own comment
     field, so that it is published by the same rename as the pixels and travels with the file: a PNG tEXt
     ``Comment`` chunk, a JPEG COM segment, the TIFF ImageDescription (in place of the source's); not in a
     16-bit PNG.
@@ -309,7 +320,9 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     if bit_depth not in (8, 16):
         raise OutputError(f"{path}: bit depth must be 8 or 16")
     codes = rgb if rgb.dtype == (np.uint8 if bit_depth == 8 else np.uint16) else quantise(rgb, bit_depth)
-    comment = None if request is None else json.dumps({REQUEST_KEY: request}, sort_keys=True)
+    record = {**({REQUEST_KEY: request} if request is not None else {}),
+              **({MADE_FROM_KEY: str(made_from)} if made_from is not None else {})}
+    comment = json.dumps(record, sort_keys=True) if record else None
     with atomic_path(path) as tmp:
         if bit_depth == 8 and suffix in (".png", ".jpg", ".jpeg"):
             from PIL import Image, PngImagePlugin
@@ -349,6 +362,13 @@ def read_request(path: str | Path) -> dict[str, Any] | None:
 
     Reads the header only (Pillow opens lazily), not the pixels.
     """
+    recorded = read_output_record(path)
+    return recorded.get(REQUEST_KEY) if recorded is not None else None
+
+
+def read_output_record(path: str | Path) -> dict[str, Any] | None:
+    """What :func:`write_ldr` recorded in ``path``'s comment (the request under ``REQUEST_KEY``, the input under
+    ``MADE_FROM_KEY``); None if it holds no such record or cannot be read. Reads the header only."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -363,7 +383,7 @@ def read_request(path: str | Path) -> dict[str, Any] | None:
         recorded = json.loads(comment) if isinstance(comment, str) else None
     except ValueError:
         return None
-    return recorded.get(REQUEST_KEY) if isinstance(recorded, dict) else None
+    return recorded if isinstance(recorded, dict) else None
 
 
 # EXIF tags that are also baseline TIFF tags (TIFF 6.0): ImageDescription, Make, Model, Software, DateTime,

@@ -96,7 +96,7 @@ def test_rerun_skips_complete_outputs(tmp_path, photos, weights):
     out = tmp_path / "out"
     args = ["stack", str(photos), "-o", str(out), "--evs", "1", "--weights", str(weights), "--json"]
     assert runner.invoke(app, args).exit_code == 0
-    (out / "b" / "stack.json").unlink()  # as if interrupted before the marker was written
+    (out / "b" / "stack.json").write_text("{")  # a damaged marker: redone
     again = json.loads(runner.invoke(app, args).stdout)
     assert again["counts"] == {"skipped": 1, "done": 1}
 
@@ -597,3 +597,18 @@ def test_each_stage_reads_the_previous_stages_default_output_when_given_no_input
     shown = runner.invoke(app, ["tonemap", "-q"])
     assert shown.exit_code == 0, shown.output
     assert len(list((tmp_path / "cevr-tonemapped").glob("*.png"))) == 2
+
+
+def test_json_keeps_the_warnings_on_stderr_and_quiet_drops_them(tmp_path):
+    from PIL import Image
+
+    rgba = np.full((32, 32, 4), 200, np.uint8)
+    rgba[..., 3] = 128  # translucent: the alpha channel is dropped with a warning
+    Image.fromarray(rgba).save(tmp_path / "alpha.png")
+    for flags, warned in ((["--json"], True), (["--json", "-q"], False)):
+        out = tmp_path / f"out{len(flags)}"
+        result = runner.invoke(app, ["stack", str(tmp_path / "alpha.png"), "-o", str(out), "--evs", "1", "--model",
+                                     "physics", *flags])
+        assert result.exit_code == 0 and json.loads(result.stdout)["counts"] == {"done": 1}
+        assert ("warning: " in result.stderr and "alpha channel dropped" in result.stderr) == warned, result.stderr
+        assert "inputs" not in result.stderr  # no progress display with --json

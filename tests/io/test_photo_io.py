@@ -1,5 +1,6 @@
 """Reading and writing photos: bit depths, EXIF orientation, metadata, and each kind of bad file."""
 
+import os
 import struct
 import zlib
 
@@ -332,7 +333,8 @@ def test_an_opencv_decoder_error_is_the_inputs_failure(tmp_path, monkeypatch):
         raise cv2.error("OpenCV(5.1.0) imgcodecs: image is too big")
 
     monkeypatch.setattr(cv2, "imdecode", refuse)
-    with pytest.raises(InputError, match=r"p.png: OpenCV cannot decode it \(OpenCV\(5.1.0\) imgcodecs: image is too big\)$"):
+    told = r"p.png: OpenCV cannot decode it \(OpenCV\(5.1.0\) imgcodecs: image is too big\)$"
+    with pytest.raises(InputError, match=told):
         read_photo(tmp_path / "p.png")
 
 
@@ -363,3 +365,15 @@ def test_a_broken_link_and_a_folder_are_named_as_such_by_every_reader(tmp_path, 
                                                                       "x.exr": "an HDR image"}[name]
     with pytest.raises(InputError, match="file not found"):
         read(tmp_path / "missing" / name)
+
+
+def test_a_named_pipe_and_a_name_too_long_are_refused_by_name_without_blocking(tmp_path):
+    pipe = tmp_path / "pipe.jpg"
+    os.mkfifo(pipe)  # opening it to read would wait for a writer forever
+    with pytest.raises(InputError) as refused:
+        read_photo(pipe)
+    assert str(refused.value) == f"{pipe}: not a regular file (a named pipe)"
+    long = tmp_path / ("D" * 300 + ".jpg")
+    with pytest.raises(InputError) as too_long:
+        read_photo(long)
+    assert str(too_long.value) == f"{long}: cannot be read (File name too long)"
