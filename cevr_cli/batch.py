@@ -237,10 +237,21 @@ def _neighbours(folder: Path) -> _Neighbours:
     return Counter(p.stem.lower() for p in inputs), Counter(p.name.lower() for p in inputs)
 
 
-def made_from(output: Path, marker: str | None) -> str | None:
-    """The input an existing output records it was made from (:data:`~cevr_cli.vocabulary.MADE_FROM_KEY`, in its
-    marker or, for a file output, its comment); None where it records none (made by cevr before 2026-12-07, or
-    not by cevr) or cannot be read."""
+def input_record(source: Path) -> dict[str, Any]:
+    """What an output records of the input it is made from (:data:`~cevr_cli.vocabulary.MADE_FROM_KEY`): the
+    input's resolved path, and its size and modification time (None while it cannot be read)."""
+    path = resolved(Path(source))
+    try:
+        info = os.stat(path)
+    except OSError:
+        return {"path": str(path), "size": None, "mtime_ns": None}
+    return {"path": str(path), "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+
+
+def made_from(output: Path, marker: str | None) -> dict[str, Any] | None:
+    """The input an existing output records it was made from (:func:`input_record`, under
+    :data:`~cevr_cli.vocabulary.MADE_FROM_KEY` in its marker or, for a file output, its comment); None where it
+    records none (made by cevr before 2026-12-07, or not by cevr) or cannot be read."""
     if marker is None:
         from .io.images import read_output_record
 
@@ -251,18 +262,30 @@ def made_from(output: Path, marker: str | None) -> str | None:
         except (OSError, ValueError):
             return None
     value = record.get(MADE_FROM_KEY) if isinstance(record, dict) else None
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, dict) and isinstance(value.get("path"), str) else None
+
+
+def _version(record: dict[str, Any]) -> tuple[Any, Any]:
+    return record.get("size"), record.get("mtime_ns")
 
 
 def _made_from_another(output: Path, marker: str | None, source: Path) -> bool:
+    """Whether ``output`` was made from another input than ``source``: another path, unless that one is gone and
+    ``source`` is the same version (size and time) of a file: the same photo, moved or renamed."""
     recorded = made_from(output, marker)
-    return recorded is not None and recorded != str(resolved(Path(source)))
+    if recorded is None:
+        return False
+    now = input_record(source)
+    if recorded["path"] == now["path"]:
+        return False
+    moved = not os.path.lexists(recorded["path"]) and now["size"] is not None and _version(recorded) == _version(now)
+    return not moved
 
 
-def record_made_from(marker_path: Path, source: Path) -> None:
-    """Add :data:`~cevr_cli.vocabulary.MADE_FROM_KEY` (``source``, resolved) to the marker a job wrote."""
+def record_made_from(marker_path: Path, made: dict[str, Any]) -> None:
+    """Add ``made`` (:func:`input_record`) under :data:`~cevr_cli.vocabulary.MADE_FROM_KEY` to a job's marker."""
     manifest = json.loads(marker_path.read_text())
-    manifest[MADE_FROM_KEY] = str(resolved(Path(source)))
+    manifest[MADE_FROM_KEY] = made
     atomic_write_text(marker_path, json.dumps(manifest, indent=2))
 
 
@@ -302,7 +325,7 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
         recorded = manifest.get("request")
     if request is not None and recorded != json.loads(json.dumps(request)):
         return "stale"
-    if source is not None and _modified_after(source, output if marker is None else output / marker):
+    if source is not None and _changed_since(source, output, marker):
         return "outdated"
     if marker is not None and not _dependencies_unchanged(manifest.get(DEPENDENCIES_KEY)):
         return "outdated"
@@ -333,6 +356,17 @@ def _dependencies_unchanged(recorded: Any) -> bool:
     return all(file_version(Path(path)) == version for path, version in recorded.items())
 
 
+def _changed_since(source: Path, output: Path, marker: str | None) -> bool:
+    """Whether ``source`` changed after ``output`` was made from it: another size or modification time than the
+    output records (a photo replaced by an older file, ``cp -p``, counts), or, for an output that records none, a
+    modification after the output's (as make decides). An unreadable source has not: its job says what is wrong."""
+    recorded = made_from(output, marker)
+    if recorded is not None and recorded.get("mtime_ns") is not None:
+        now = input_record(source)
+        return now["mtime_ns"] is not None and _version(now) != _version(recorded)
+    return _modified_after(source, output if marker is None else output / marker)
+
+
 def _modified_after(source: Path, made: Path) -> bool:
     """Whether ``source`` (a file, or a folder: its entries' last change) was modified after ``made`` was written.
     An unreadable source is not: its job says what is wrong with it."""
@@ -343,7 +377,8 @@ def _modified_after(source: Path, made: Path) -> bool:
 def _refusal(output: Path, marker: str | None, state: str) -> str:
     """Why an output this command did not make for this input (``state``: foreign or taken) is left alone."""
     if state == "taken":
-        return f"{output}: was made from another input of the same name ({made_from(output, marker)}) by a run " \
+        other = (made_from(output, marker) or {}).get("path")
+        return f"{output}: was made from another input of the same name ({other}) by a run " \
             "that planned it meanwhile; run again (the next free name is chosen then)"
     if marker is None or output.is_file():
         why = "it records no request" if marker is None else f"a file, where a folder with {marker} belongs"
@@ -544,10 +579,11 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
     except OSError as exc:  # a name too long for the file system, a full disk
         return _failure(source, exc, started)
     note = ""
+    made = input_record(source)  # before the job reads it: a change while it runs is seen by the next run
     try:
         job(source, partial)
         if (partial / marker).is_file():
-            record_made_from(partial / marker, source)
+            record_made_from(partial / marker, made)
         if folder.is_dir() and not folder.is_symlink() and (folder / marker).exists():
             # an earlier result of this command (overwritten, stale, outdated or damaged) is replaced whole, but for
             # what it kept (``keep_earlier``) and files it did not make (a user's notes put in the folder)

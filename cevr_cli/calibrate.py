@@ -672,12 +672,12 @@ def fit_bracket(images: Sequence[np.ndarray], evs: Sequence[float], method: str 
 # --- from files ------------------------------------------------------------------------------------------------
 
 def bracket_frames(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """The frames ``paths`` name: files as given, and a folder's photos (JPEG, PNG, TIFF, ...) in name order (a
-    camera numbers a bracket's frames as it takes them)."""
+    """The frames ``paths`` name: files as given (one given twice stays twice, for :func:`calibrate` to refuse), and
+    a folder's photos (JPEG, PNG, TIFF, ...) in name order (a camera numbers a bracket's frames as it takes them)."""
     from .batch import discover_inputs
     from .vocabulary import LDR_SUFFIXES
 
-    return discover_inputs([Path(p) for p in paths], extensions=LDR_SUFFIXES)
+    return [frame for path in map(Path, paths) for frame in discover_inputs([path], extensions=LDR_SUFFIXES)]
 
 
 def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | None = None, *,

@@ -77,7 +77,7 @@ class TonemapOptions:
 def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *, key: float | None = None,
                           white: float | None = None, gamma: float = DISPLAY_GAMMA, srgb: bool = False,
                           exif_bytes: bytes | None = None, icc_profile: bytes | None = None,
-                          request: dict[str, Any] | None = None, made_from: Path | None = None) -> None:
+                          request: dict[str, Any] | None = None, made_from: dict[str, Any] | None = None) -> None:
     """Tone-map linear RGB and write it: 8-bit for .png/.jpg, 16-bit for .tif, atomically.
 
     ``exif_bytes`` / ``icc_profile`` (the source photo's), ``request`` (what made the image) and ``made_from``
@@ -114,10 +114,12 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
         UsageError: unknown output suffix.
         OutputError: ``dst`` is ``src`` or cannot be written.
     """
+    from .batch import input_record
     from .io.hdrfile import read_hdr_counted
 
     src, dst = Path(src), Path(dst)
     _display_bits(dst)
+    made = input_record(src)  # before it is read: a change while it is tone-mapped is seen by the next run
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise OutputError(f"{dst}: refusing to overwrite the input")
     radiance, non_finite = read_hdr_counted(src)
@@ -126,7 +128,7 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
                    "(NaN shown black, +Inf as the brightest finite value)")
     tonemap_array_to_file(radiance, dst, options.tmo, key=options.key, white=options.white,
                           gamma=options.gamma, srgb=options.srgb, request=request_record(options),
-                          made_from=src.resolve())
+                          made_from=made)
 
 
 def with_fuse_folders(inputs: Sequence[Path], recursive: bool) -> list[Path]:

@@ -327,8 +327,8 @@ def test_an_output_made_before_its_input_changed_is_outdated_and_redone(tmp_path
     request = {"tmo": "reinhard"}
     assert run_batch(plan, job, BatchPolicy(), marker="fuse.json", request=request).counts() == {"done": 2}
     hour_ago = time.time() - 3600
-    for path in (photo, stack_folder, tmp_path / "out" / "p" / "fuse.json", tmp_path / "out" / "stack-p" / "fuse.json"):
-        os.utime(path, (hour_ago, hour_ago))
+    for path in (tmp_path / "out" / "p" / "fuse.json", tmp_path / "out" / "stack-p" / "fuse.json"):
+        os.utime(path, (hour_ago, hour_ago))  # the outputs' times do not decide: the inputs' recorded versions do
     assert [completion(output, "fuse.json", request, source) for source, output in plan.items()] == ["complete"] * 2
     assert run_batch(plan, job, BatchPolicy(), marker="fuse.json", request=request).counts() == {"skipped": 2}
     photo.write_bytes(b"another photo")  # replaced now: newer than its output
@@ -362,7 +362,7 @@ def test_namesakes_batched_in_separate_runs_get_their_own_outputs(tree, tmp_path
     plan_a = plan_outputs([second], out, roots=[second], marker=MARKER)
     assert plan_a[second].name == "IMG_0001_"
     assert run_batch(plan_a, _listing(), DEFAULT, marker=MARKER).counts() == {"done": 1}
-    made_from = {p.name: json.loads((p / MARKER).read_text())["made_from"] for p in out.iterdir()}
+    made_from = {p.name: json.loads((p / MARKER).read_text())["made_from"]["path"] for p in out.iterdir()}
     assert made_from == {"IMG_0001": str(first.resolve()), "IMG_0001_": str(second.resolve())}
     for photo in (first, second):  # reruns, either order, together or alone
         planned = plan_outputs([photo], out, roots=[photo], marker=MARKER)
@@ -378,7 +378,7 @@ def test_namesakes_batched_in_separate_runs_get_their_own_outputs(tree, tmp_path
     again = run_batch(plan_outputs([first], out, roots=[first], marker=MARKER), _listing(), BatchPolicy(overwrite=True),
                       marker=MARKER)
     assert again.items[0].output == out / "IMG_0001"
-    assert json.loads((out / "IMG_0001_" / MARKER).read_text())["made_from"] == str(second.resolve())
+    assert json.loads((out / "IMG_0001_" / MARKER).read_text())["made_from"]["path"] == str(second.resolve())
 
 
 def made_from_name(made_from, photo):
@@ -386,19 +386,20 @@ def made_from_name(made_from, photo):
 
 
 def test_a_namesakes_file_output_is_not_taken_for_this_inputs(tree, tmp_path):
+    from cevr_cli.batch import input_record
     from cevr_cli.io.images import read_output_record, write_ldr
 
     out = tmp_path / "out"
     first, second = tree / "b" / "IMG_0001.JPG", tree / "a" / "IMG_0001.JPG"
 
     def job(source, output):
-        write_ldr(output, np.zeros((2, 2, 3), np.float32), request={"k": 1}, made_from=source.resolve())
+        write_ldr(output, np.zeros((2, 2, 3), np.float32), request={"k": 1}, made_from=input_record(source))
 
     for photo in (first, second):
         plan = plan_outputs([photo], out, roots=[photo], marker=None, name_format="{name}-done.png")
         assert run_batch(plan, job, DEFAULT, marker=None, request={"k": 1}).counts() == {"done": 1}
     assert sorted(p.name for p in out.iterdir()) == ["IMG_0001-done.png", "IMG_0001_-done.png"]
-    assert read_output_record(out / "IMG_0001_-done.png")["made_from"] == str(second.resolve())
+    assert read_output_record(out / "IMG_0001_-done.png")["made_from"]["path"] == str(second.resolve())
 
 
 def test_a_folder_this_command_did_not_make_is_left_alone_unless_overwrite(tree, tmp_path):
@@ -487,3 +488,25 @@ def test_a_recursive_walk_for_hdr_images_still_finds_fuses_outputs(tmp_path):
         (root / rel).write_bytes(b"x")
     assert discover_inputs([root], recursive=True, extensions=(".exr", ".hdr")) == [root / "IMG_2/IMG_2.exr"]
     assert discover_inputs([root], recursive=True) == []
+
+
+def test_a_photo_replaced_by_an_older_file_is_redone_and_a_moved_one_keeps_its_output(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = photos / "IMG_1.jpg"
+    photo.write_bytes(b"first photo")
+    out = tmp_path / "out"
+    assert run_batch(plan_outputs([photo], out, roots=[photo], marker=MARKER), _listing(), DEFAULT,
+                     marker=MARKER).counts() == {"done": 1}
+    older = photo.stat().st_mtime - 3600
+    photo.write_bytes(b"another photo, copied with its older time kept (cp -p, rsync -t)")
+    os.utime(photo, (older, older))
+    assert completion(out / "IMG_1", MARKER, None, photo) == "outdated"
+    report = run_batch(plan_outputs([photo], out, roots=[photo], marker=MARKER), _listing(), DEFAULT, marker=MARKER)
+    assert report.counts() == {"done": 1} and report.items[0].message.startswith("redone: its input changed")
+    moved = tmp_path / "renamed" / "IMG_1.jpg"
+    moved.parent.mkdir()
+    photo.rename(moved)  # the same file: its size and time go with it
+    plan = plan_outputs([moved], out, roots=[moved], marker=MARKER)
+    assert plan == {moved: out / "IMG_1"}
+    assert run_batch(plan, _listing(), DEFAULT, marker=MARKER).counts() == {"skipped": 1}

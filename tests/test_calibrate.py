@@ -413,5 +413,4 @@ def test_a_folder_gives_its_photos_in_name_order(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     in_order = [tmp_path / "IMG_0001.jpg", tmp_path / "IMG_0002.tif", tmp_path / "IMG_0003.JPG"]
     assert bracket_frames([tmp_path]) == in_order
-    assert bracket_frames([tmp_path / "IMG_0003.JPG", tmp_path]) == [
-        tmp_path / "IMG_0003.JPG", tmp_path / "IMG_0001.jpg", tmp_path / "IMG_0002.tif"]  # each frame once, as given
+    assert bracket_frames([tmp_path / "IMG_0003.JPG", tmp_path]) == [tmp_path / "IMG_0003.JPG", *in_order]

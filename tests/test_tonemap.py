@@ -139,8 +139,10 @@ def test_the_request_is_in_the_images_own_comment_field(tmp_path):
         else:
             with Image.open(tmp_path / f"o{suffix}") as image:
                 comment = image.info["Comment"] if suffix == ".png" else image.info["comment"].decode()
-        assert json.loads(comment) == {"cevr_request": {**expected, "image_format": image_format},
-                                       "made_from": str(src.resolve())}
+        recorded = json.loads(comment)
+        assert recorded["cevr_request"] == {**expected, "image_format": image_format}
+        assert recorded["made_from"] == {"path": str(src.resolve()), "size": src.stat().st_size,
+                                         "mtime_ns": src.stat().st_mtime_ns}
 
 
 def test_non_finite_pixels_are_reported_and_inf_is_not_black(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..vocabulary import MODEL_VARIANTS
-from .common import DebugOpt, JsonOpt, choices, errors, out, say
+from .common import DebugOpt, JsonOpt, choices, errors, out, path_value, say
 
 Variant = choices("ConvertVariant", list(MODEL_VARIANTS))
 
@@ -35,12 +35,14 @@ def info(as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
 
 
 def convert_weights(
-    inc: Annotated[Path, typer.Argument(help="Increase-EV checkpoint: official (.../inc/final_model.pth) or "
+    inc: Annotated[Path, typer.Argument(parser=path_value,
+                                        help="Increase-EV checkpoint: official (.../inc/final_model.pth) or "
                                              "cevr's own (runs/.../inc-best.pt).")],
-    dec: Annotated[Path, typer.Argument(help="Decrease-EV checkpoint: official (.../dec/final_model.pth) or "
+    dec: Annotated[Path, typer.Argument(parser=path_value,
+                                        help="Decrease-EV checkpoint: official (.../dec/final_model.pth) or "
                                              "cevr's own (runs/.../dec-best.pt).")],
     output: Annotated[
-        Path, typer.Option("--out", "-o", help="Output .safetensors file.")
+        Path, typer.Option("--out", "-o", help="Output .safetensors file.", parser=path_value, metavar="<path>")
     ] = Path("cevr-official.safetensors"),
     variant: Annotated[
         Optional[Variant],  # noqa: UP045 (typer)
@@ -54,7 +56,6 @@ def convert_weights(
     with errors(debug):
         from ..io.atomic import check_writable
         from ..model import load_checkpoint_pair, save_pair
-
         check_writable(output)  # one line before the checkpoints are read
         pair = load_checkpoint_pair(inc, dec, variant=variant.value if variant is not None else None)
         file_id = save_pair(pair, output, half=False)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError
 from ..imaging import quantise
-from ..vocabulary import MADE_FROM_KEY, RAW_SUFFIXES
+from ..vocabulary import HDR_SUFFIXES, MADE_FROM_KEY, RAW_SUFFIXES
 from . import opencv
 from .atomic import atomic_path
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
@@ -154,6 +154,8 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
         sample = _tiff_sample_type(path)  # Pillow reads no 3-channel float TIFF, which tifffile names
         if sample is not None:
             raise InputError(path, unsupported_sample(sample)) from None
+        if path.suffix.lower() in HDR_SUFFIXES:
+            raise InputError(path, "an HDR image, not a photo: tone-map it with `cevr tonemap`") from None
         raise InputError(path, "not an image (unrecognised format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         reason = " ".join(str(exc).split())  # one line: libheif's messages end in a newline
@@ -299,7 +301,7 @@ def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int
 
 def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_bytes: bytes | None = None,
               icc_profile: bytes | None = None, request: dict[str, Any] | None = None,
-              made_from: Path | None = None) -> None:
+              made_from: dict[str, Any] | None = None) -> None:
     """Write an 8-bit PNG/JPEG or an 8/16-bit TIFF with the photo's EXIF and ICC profile, atomically.
 
     ``rgb`` is float in [0, 1] (clipped and rounded to the nearest code) or already integer codes of
@@ -308,8 +310,9 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     TIFF carries the ICC profile and the EXIF camera, date and authorship tags as baseline TIFF tags;
     a 16-bit PNG (OpenCV) carries pixels only.
 
-    ``request`` (what the image was made by, for :func:`read_request`) and ``made_from`` (the input it was made from,
-    resolved, under :data:`~cevr_cli.vocabulary.MADE_FROM_KEY`) go into the image's own comment
+    ``request`` (what the image was made by, for :func:`read_request`) and ``made_from`` (the record of the input it
+    was made from, :func:`cevr_cli.batch.input_record`, under :data:`~cevr_cli.vocabulary.MADE_FROM_KEY`) go into
+    the image's own comment
     field, so that it is published by the same rename as the pixels and travels with the file: a PNG tEXt
     ``Comment`` chunk, a JPEG COM segment, the TIFF ImageDescription (in place of the source's); not in a
     16-bit PNG.
@@ -321,7 +324,7 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
         raise OutputError(f"{path}: bit depth must be 8 or 16")
     codes = rgb if rgb.dtype == (np.uint8 if bit_depth == 8 else np.uint16) else quantise(rgb, bit_depth)
     record = {**({REQUEST_KEY: request} if request is not None else {}),
-              **({MADE_FROM_KEY: str(made_from)} if made_from is not None else {})}
+              **({MADE_FROM_KEY: made_from} if made_from is not None else {})}
     comment = json.dumps(record, sort_keys=True) if record else None
     with atomic_path(path) as tmp:
         if bit_depth == 8 and suffix in (".png", ".jpg", ".jpeg"):

@@ -8,6 +8,7 @@ mis-shaped tensors are an error that says what to do.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,7 +184,9 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     if is_safetensors(path):
         raise WeightsError(f"{path}: already a cevr weights pair (.safetensors): use it as it is, with --weights")
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # its pickle-protocol notes about a file it then refuses: our line says it
+            warnings.simplefilter("ignore")
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for foreign pickles; its advice (weights_only=False) is unsafe
         raise WeightsError(f"{path}: not a PyTorch checkpoint that can be read safely ({type(exc).__name__})"
                            ) from None

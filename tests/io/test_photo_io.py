@@ -377,3 +377,11 @@ def test_a_named_pipe_and_a_name_too_long_are_refused_by_name_without_blocking(t
     with pytest.raises(InputError) as too_long:
         read_photo(long)
     assert str(too_long.value) == f"{long}: cannot be read (File name too long)"
+
+
+def test_an_hdr_image_given_as_a_photo_points_to_tonemap(tmp_path):
+    from cevr_cli.io.hdrfile import write_exr
+
+    write_exr(tmp_path / "scene.exr", np.ones((8, 8, 3), np.float32))
+    with pytest.raises(InputError, match="scene.exr: an HDR image, not a photo: tone-map it with `cevr tonemap`"):
+        read_photo(tmp_path / "scene.exr")

@@ -247,3 +247,13 @@ def test_what_is_not_a_checkpoint_says_what_it_is_in_one_short_line(tmp_path, ti
         text = str(caught.value)
         assert text.startswith(f"{path}: {message}") and "\n" not in text and len(text) < 200
         assert "weights_only=False" not in text
+
+
+def test_a_pickle_that_is_no_checkpoint_is_refused_without_torchs_warnings(tmp_path, recwarn):
+    import pickle
+
+    foreign = tmp_path / "inc.pth"
+    foreign.write_bytes(pickle.dumps({"a": 1}, protocol=4))  # torch.load warns about the protocol before refusing
+    with pytest.raises(WeightsError, match="inc.pth: not a PyTorch checkpoint that can be read safely"):
+        load_checkpoint_pair(foreign, foreign)
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)]
