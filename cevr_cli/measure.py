@@ -62,7 +62,7 @@ def reads_linear(path: Path, raw_mode: str) -> bool:
 def photo_source(photo: Photo) -> SourceMetadata:
     return SourceMetadata(photo.path, photo.exif, photo.exif_bytes, photo.icc_profile,
                           (photo.rgb.shape[1], photo.rgb.shape[0]), photo.bit_depth, photo.colour,
-                          photo.translucent)
+                          photo.translucent, photo.frames)
 
 
 def read_measured(path: Path, *, response: str, raw_mode: str, max_megapixels: float,

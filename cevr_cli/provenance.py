@@ -30,15 +30,19 @@ class SourceMetadata:
     bit_depth: int | None = None
     colour: ColourSpace | None = None
     translucent: float = 0.0  # fraction of pixels the dropped alpha channel made not fully opaque
+    frames: int = 1  # images in the file; the first was read
 
     def warnings(self) -> list[str]:
         """What changed the pixels cevr works on and the user should know: an unconverted colour space,
-        transparency dropped. (An unknown absolute exposure is not one: no output depends on it, and the
-        manifests record ``source_ev100`` null; a folder of exported PNGs got one warning per file for it.)"""
+        transparency dropped, the other images of a file holding several. (An unknown absolute exposure is not
+        one: no output depends on it, and the manifests record ``source_ev100`` null; a folder of exported PNGs
+        got one warning per file for it.)"""
         colour = self.colour.warning() if self.colour is not None else None
         alpha = (f"alpha channel dropped ({self.translucent:.1%} of the pixels were not opaque: they show their "
                  "stored colour)") if self.translucent else None
-        return [text for text in (colour, alpha) if text]
+        frames = (f"holds {self.frames} images (an animation or a multi-page file): only the first is used"
+                  if self.frames > 1 else None)
+        return [text for text in (colour, alpha, frames) if text]
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -55,6 +55,7 @@ class Photo:
     exif_bytes: bytes | None
     colour: ColourSpace | None = None  # the source's colour space and what decoding did about it
     translucent: float = 0.0  # fraction of pixels an alpha channel made not fully opaque; the alpha is dropped
+    frames: int = 1  # images in the file (an animation, a multi-page TIFF): the first is read
 
 
 def read_image_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
@@ -146,6 +147,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
             icc = im.info.get("icc_profile")
             exif_bytes = exif.tobytes() if exif else None
             info = exif_from_pillow(exif) if exif else None  # while the file is open: sub-IFDs are read lazily
+            frames = int(getattr(im, "n_frames", 1) or 1)
             decode = {"HEIF": _decode_heif, "AVIF": _decode_avif}.get(im.format, _decode_opencv)
             data, bits = decode(path, im)
     except InputError:
@@ -167,7 +169,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     rgb = codes.astype(np.float32) / (255.0 if codes.dtype == np.uint8 else 65535.0)
     if info is not None:
         rgb = _orient(rgb, info.orientation)
-    return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes, colour, translucent)
+    return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes, colour, translucent, frames)
 
 
 def _drop_alpha(data: np.ndarray) -> tuple[np.ndarray, float]:

@@ -385,3 +385,17 @@ def test_an_hdr_image_given_as_a_photo_points_to_tonemap(tmp_path):
     write_exr(tmp_path / "scene.exr", np.ones((8, 8, 3), np.float32))
     with pytest.raises(InputError, match="scene.exr: an HDR image, not a photo: tone-map it with `cevr tonemap`"):
         read_photo(tmp_path / "scene.exr")
+
+
+def test_a_file_of_several_images_reads_the_first_and_says_so(tmp_path):
+    from cevr_cli.measure import photo_source
+
+    pages = [Image.fromarray(np.full((24, 24, 3), value, np.uint8)) for value in (50, 150, 250)]
+    pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])
+    photo = read_photo(tmp_path / "pages.tif")
+    assert photo.frames == 3 and np.allclose(photo.rgb, 50 / 255)
+    assert photo_source(photo).warnings() == ["holds 3 images (an animation or a multi-page file): only the first "
+                                              "is used"]
+    pages[0].save(tmp_path / "one.tif")
+    single = read_photo(tmp_path / "one.tif")
+    assert single.frames == 1 and photo_source(single).warnings() == []
