@@ -30,6 +30,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -42,7 +43,7 @@ from typing import Any, Protocol
 from .errors import CevrError, InputError, OutputError, UsageError
 from .io.atomic import atomic_write_text
 from .io.lock import OutputLock
-from .vocabulary import HDR_SUFFIXES, MADE_FROM_KEY, OUTPUT_MARKERS, PHOTO_SUFFIXES
+from .vocabulary import HDR_SUFFIXES, MADE_FROM_KEY, OUTPUT_MARKERS, PHOTO_SUFFIXES, TONE_MAPPERS
 
 _INPUT_EXTENSIONS = PHOTO_SUFFIXES + HDR_SUFFIXES  # what some command reads: namesakes among them share a stem
 
@@ -56,7 +57,7 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
     found: dict[Path, None] = {}
     for item in inputs:
         item = Path(item)
-        if _is_dir(item):
+        if is_dir_safely(item):
             walker = item.rglob("*") if recursive else item.iterdir()
             outputs: dict[Path, bool] = {}
             for path in sorted(walker):
@@ -65,15 +66,17 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
                 if ((path.is_file() or path.is_symlink()) and path.suffix.lower() in extensions  # broken links fail
                         and not any(part.startswith(".") for part in inner)
                         and not (path.suffix.lower() in PHOTO_SUFFIXES
-                                 and any(_is_stage_output(folder, outputs) for folder in folders))):
+                                 and (any(_is_stage_output(folder, outputs) for folder in folders)
+                                      or len(inner) > 1 and _is_tone_mapped_image(path)))):
                     found[path] = None
         else:
             found[item] = None  # a name the file system refuses too: it fails by name when read
     return list(found)
 
 
-def _is_dir(path: Path) -> bool:
-    """``path.is_dir()``, False where the file system refuses the name (too long): Python < 3.14 raises there."""
+def is_dir_safely(path: Path) -> bool:
+    """``path.is_dir()``, False where the file system refuses the name (too long): Python < 3.14 raises there, and
+    such an input must fail by name, not end the batch."""
     try:
         return path.is_dir()
     except OSError:
@@ -81,7 +84,7 @@ def _is_dir(path: Path) -> bool:
 
 
 def _is_file(path: Path) -> bool:
-    """``path.is_file()``, False where the file system refuses the name (as :func:`_is_dir`)."""
+    """``path.is_file()``, False where the file system refuses the name (as :func:`is_dir_safely`)."""
     try:
         return path.is_file()
     except OSError:
@@ -89,9 +92,30 @@ def _is_file(path: Path) -> bool:
 
 
 def _is_stage_output(folder: Path, known: dict[Path, bool]) -> bool:
+    """Whether ``folder`` holds a cevr stage's marker: a JSON object with ``cevr_version`` (another program's
+    ``stack.json`` does not hide a folder)."""
     if folder not in known:
-        known[folder] = any(_is_file(folder / marker) for marker in OUTPUT_MARKERS)
+        known[folder] = any(_is_cevr_marker(folder / marker) for marker in OUTPUT_MARKERS)
     return known[folder]
+
+
+def _is_cevr_marker(path: Path) -> bool:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and "cevr_version" in record
+
+
+def _is_tone_mapped_image(path: Path) -> bool:
+    """An image `cevr tonemap` wrote (``<name>-<tone mapper>.<ext>``, recording its request): not a photo. Only such
+    names are opened, so a walk over photos reads no other file."""
+    if not any(path.stem.endswith(f"-{tmo}") for tmo in TONE_MAPPERS):
+        return False
+    from .io.images import REQUEST_KEY, read_output_record
+
+    record = read_output_record(path)
+    return record is not None and (MADE_FROM_KEY in record or REQUEST_KEY in record)
 
 
 def marked_subfolders(folder: Path, marker: str) -> list[Path]:
@@ -136,19 +160,20 @@ def _relative_key(path: Path, roots: Sequence[Path]) -> Path:
     resolved_path = resolved(path)
     for root in roots:
         root = resolved(Path(root))
-        base = root if _is_dir(root) else root.parent
+        base = root if is_dir_safely(root) else root.parent
         if resolved_path.is_relative_to(base):
             return resolved_path.relative_to(base)
     return Path(resolved_path.name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BatchPolicy:
-    """How a batch treats existing outputs and what it walks."""
+    """How a batch treats existing outputs and what it walks (by keyword: a new field shifts no caller's meaning)."""
 
-    overwrite: bool = False  # redo inputs whose outputs are complete
+    overwrite: bool = False  # redo inputs whose outputs are complete, and replace what this command did not make
     dry_run: bool = False  # plan and report, write nothing
     recursive: bool = False  # walk folders recursively
+    redo: bool = False  # redo inputs whose outputs are complete, but never replace what this command did not make
 
 
 def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path], marker: str | None = None,
@@ -164,14 +189,14 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
     out_dir = resolved(Path(out_dir))
     for root in roots:
         root = resolved(Path(root))
-        if _is_dir(root) and not allow_inside_input and out_dir.is_relative_to(root):
+        if is_dir_safely(root) and not allow_inside_input and out_dir.is_relative_to(root):
             raise OutputError(f"{out_dir}: output folder is inside the input folder {root}; choose another -o")
     plan: dict[Path, Path] = {}
     used: set[str] = set()
     beside: dict[Path, _Neighbours] = {}
     for source in sources:
         source = Path(source)
-        name = _fitted(_output_name(source, roots, beside), name_format)
+        name = fitted_name(_output_name(source, roots, beside), name_format)
         while name.lower() in used or _made_from_another(out_dir / name_format.format(name=name), marker, source):
             name += "_"
         used.add(name.lower())
@@ -187,7 +212,7 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
 MAX_OUTPUT_NAME_BYTES = 200
 
 
-def _fitted(name: str, name_format: str) -> str:
+def fitted_name(name: str, name_format: str = "{name}") -> str:
     """``name`` cut so that ``name_format`` filled with it takes at most :data:`MAX_OUTPUT_NAME_BYTES`, with 8 hex
     digits of the whole name's hash after the cut (two long names alike in their first 190 bytes stay apart)."""
     excess = len(os.fsencode(name_format.format(name=name))) - MAX_OUTPUT_NAME_BYTES
@@ -239,13 +264,20 @@ def _neighbours(folder: Path) -> _Neighbours:
 
 def input_record(source: Path) -> dict[str, Any]:
     """What an output records of the input it is made from (:data:`~cevr_cli.vocabulary.MADE_FROM_KEY`): the
-    input's resolved path, and its size and modification time (None while it cannot be read)."""
+    input's resolved path, and its size and modification time (None while it cannot be read); a folder's (a stack
+    folder given to fuse): the total size of its files and the latest time among it and them, so that a frame
+    replaced in place counts as a change."""
     path = resolved(Path(source))
     try:
         info = os.stat(path)
+        size, latest = info.st_size, info.st_mtime_ns
+        if stat.S_ISDIR(info.st_mode):
+            files = [entry.stat() for entry in os.scandir(path) if entry.is_file()]
+            size = sum(f.st_size for f in files)
+            latest = max([latest, *(f.st_mtime_ns for f in files)])
     except OSError:
         return {"path": str(path), "size": None, "mtime_ns": None}
-    return {"path": str(path), "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+    return {"path": str(path), "size": size, "mtime_ns": latest}
 
 
 def made_from(output: Path, marker: str | None) -> dict[str, Any] | None:
@@ -262,6 +294,10 @@ def made_from(output: Path, marker: str | None) -> dict[str, Any] | None:
         except (OSError, ValueError):
             return None
     value = record.get(MADE_FROM_KEY) if isinstance(record, dict) else None
+    if value is None and isinstance(record, dict) and marker is not None:
+        # made before outputs recorded it: the marker's provenance names the input (fuse of a stack: its folder)
+        legacy = record.get("stack") or record.get("source")
+        value = {"path": legacy} if isinstance(legacy, str) else None
     return value if isinstance(value, dict) and isinstance(value.get("path"), str) else None
 
 
@@ -306,8 +342,9 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
     if source is not None and _made_from_another(output, marker, source):
         return "taken"
     if marker is None:
-        if not _is_file(output):
-            return "missing"
+        if not _is_file(output):  # a folder there is not this command's; a dangling link is written through
+            return "foreign" if os.path.isdir(output) or os.path.lexists(output) and not os.path.islink(output) \
+                else "missing"
         from .io.images import read_request
 
         recorded = read_request(output) if request is not None else None
@@ -380,8 +417,10 @@ def _refusal(output: Path, marker: str | None, state: str) -> str:
         other = (made_from(output, marker) or {}).get("path")
         return f"{output}: was made from another input of the same name ({other}) by a run " \
             "that planned it meanwhile; run again (the next free name is chosen then)"
-    if marker is None or output.is_file():
-        why = "it records no request" if marker is None else f"a file, where a folder with {marker} belongs"
+    if marker is None:
+        why = "it records no request" if _is_file(output) else "a folder or special file, where an image belongs"
+    elif _is_file(output):
+        why = f"a file, where a folder with {marker} belongs"
     else:
         why = f"a folder without {marker}"
     return f"{output}: exists and was not made by this command ({why}); choose another -o, or --overwrite to " \
@@ -552,12 +591,14 @@ class Task:
     redo_complete: bool
     wait: bool
     keep_earlier: bool = False  # redoing an output made by another request keeps the files it listed
+    replace_foreign: bool = False  # what this command did not make is replaced (--overwrite), not refused
 
 
 def run_task(job: Job, task: Task, emit: Event | None) -> BatchItemResult | None:
     """Run one task where the worker is (:func:`_run_locked`); None when another run holds its output."""
     return _run_locked(task.source, task.output, job, task.marker, task.request, redo_complete=task.redo_complete,
-                       wait=task.wait, on_event=emit, keep_earlier=task.keep_earlier)
+                       wait=task.wait, on_event=emit, keep_earlier=task.keep_earlier,
+                       replace_foreign=task.replace_foreign)
 
 
 class Executor(Protocol):
@@ -703,10 +744,18 @@ def clean_abandoned(output: Path) -> None:
 
 def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItemResult:
     output.parent.mkdir(parents=True, exist_ok=True)
+    aside = None
+    if os.path.isdir(output):  # reached with --overwrite only (completion calls it foreign): set aside until done
+        aside = output.parent / f".{output.name}.old"
+        output.rename(aside)
     try:
         job(source, output)
     except BaseException as exc:
+        if aside is not None:
+            aside.rename(output)
         return _failure(source, exc, started)
+    if aside is not None:
+        _remove(aside)
     return BatchItemResult(source, "done", output, "", time.monotonic() - started)
 
 
@@ -744,7 +793,7 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
     to_run: list[Task] = []
     for source, output in plan.items():
         state = completion(output, marker, request, source)
-        if state == "complete" and not policy.overwrite:
+        if state == "complete" and not (policy.overwrite or policy.redo):
             results[source] = BatchItemResult(source, "skipped", output, "already complete")
         elif state == "taken" or (state == "foreign" and not policy.overwrite):
             results[source] = BatchItemResult(source, "failed", output, _refusal(output, marker, state))
@@ -752,8 +801,8 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
             note = f"would redo ({_REDONE_BECAUSE[state]})" if state in _REDONE_BECAUSE else "would write"
             results[source] = BatchItemResult(source, "planned", output, note)
         else:
-            to_run.append(Task(source, output, marker, request, policy.overwrite, wait=False,
-                               keep_earlier=keep_earlier and not policy.overwrite))
+            to_run.append(Task(source, output, marker, request, policy.overwrite or policy.redo, wait=False,
+                               keep_earlier=keep_earlier and not policy.overwrite, replace_foreign=policy.overwrite))
     with ExitStack() as resources:
         run: Callable[[list[Task]], Any] | None = None
         if to_run and here:  # the job opens (loads its model) only when there is work, before any progress
@@ -810,7 +859,7 @@ def _ignore(kind: str, payload: Any) -> None:
 
 def _run_locked(source: Path, output: Path, job: Job, marker: str | None, request: dict[str, Any] | None, *,
                 redo_complete: bool, wait: bool, on_event: Event | None,
-                keep_earlier: bool = False) -> BatchItemResult | None:
+                keep_earlier: bool = False, replace_foreign: bool = False) -> BatchItemResult | None:
     """Run one input's job holding its output's lock, its completion checked again under the lock.
 
     None when another run holds the lock and ``wait`` is False. An output that another run completed meanwhile
@@ -828,11 +877,13 @@ def _run_locked(source: Path, output: Path, job: Job, marker: str | None, reques
         state = completion(output, marker, request, source)
         if state == "complete" and not redo_complete:
             return BatchItemResult(source, "skipped", output, "already complete (written by another run)")
-        if state == "taken" or (state == "foreign" and not redo_complete):
+        if state == "taken" or (state == "foreign" and not replace_foreign):
             return BatchItemResult(source, "failed", output, _refusal(output, marker, state))
         if on_event:
             on_event("start", source)
-        result = _run_one(source, output, job, marker, keep_earlier and state == "stale")
+        # a changed input makes what an earlier request made from it outdated too: nothing of it is kept
+        keep = keep_earlier and state == "stale" and not _changed_since(source, output, marker)
+        result = _run_one(source, output, job, marker, keep)
     finally:
         lock.release()
     if state in _REDONE_BECAUSE and result.status == "done":

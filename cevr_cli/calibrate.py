@@ -672,12 +672,20 @@ def fit_bracket(images: Sequence[np.ndarray], evs: Sequence[float], method: str 
 # --- from files ------------------------------------------------------------------------------------------------
 
 def bracket_frames(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """The frames ``paths`` name: files as given (one given twice stays twice, for :func:`calibrate` to refuse), and
-    a folder's photos (JPEG, PNG, TIFF, ...) in name order (a camera numbers a bracket's frames as it takes them)."""
+    """The frames ``paths`` name: files as given (one given twice stays twice, for :func:`calibrate` to refuse), a
+    folder's photos (JPEG, PNG, TIFF, ...) in name order (a camera numbers a bracket's frames as it takes them), and
+    a `cevr stack` folder's frames as its stack.json lists them (not its contact sheet)."""
     from .batch import discover_inputs
+    from .stackdir import is_stack_folder, read_stack_manifest
     from .vocabulary import LDR_SUFFIXES
 
-    return [frame for path in map(Path, paths) for frame in discover_inputs([path], extensions=LDR_SUFFIXES)]
+    frames: list[Path] = []
+    for path in map(Path, paths):
+        if is_stack_folder(path):
+            frames += [path / name for name in read_stack_manifest(path)["files"]]
+        else:
+            frames += discover_inputs([path], extensions=LDR_SUFFIXES)
+    return frames
 
 
 def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | None = None, *,

@@ -24,7 +24,7 @@ def run_demo(out_dir: Path, model: ExposureModel | ModelSpec, *, long_side: int 
     path for every run, so each run redoes ``sample/`` itself, whatever the size.
     """
     options = FuseOptions(CONTINUOUS_EVS, tmo="reinhard", keep_stack=True)
-    policy = BatchPolicy(overwrite=True)
+    policy = BatchPolicy(redo=True)  # its own sample/ again, whatever the size; never a folder it did not make
     photo = Path(out_dir) / ".input" / sample_photo_path().name
     _place_sample(photo, long_side)
     return run_fuse([photo], out_dir, options, model, policy, on_event=on_event)

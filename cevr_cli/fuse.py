@@ -31,6 +31,8 @@ from .batch import (
     Job,
     Scale,
     discover_inputs,
+    fitted_name,
+    is_dir_safely,
     marked_subfolders,
     nothing_found,
     plan_outputs,
@@ -258,8 +260,9 @@ def find_fuse_sources(inputs: Sequence[Path], recursive: bool) -> tuple[list[Pat
     for item in inputs:
         if is_stack_folder(item):
             stacks.append(item)
-        elif item.is_dir() and (inner := marked_subfolders(item, STACK_MANIFEST)):  # a `cevr stack -o` folder
+        elif is_dir_safely(item) and (inner := marked_subfolders(item, STACK_MANIFEST)):  # a `cevr stack -o` folder
             stacks += inner
+            others.append(item)  # and the photos beside them, if any
         else:
             others.append(item)
     photos = discover_inputs(others, recursive=recursive) if others else []
@@ -316,7 +319,8 @@ class FuseJob(ModelJob):
                 if source in self.stack_folders:
                     stack = read_stack_folder(source)
                     record = {**provenance_record(stack.source), "stack": str(source.resolve())}
-                    write_fused(folder, source.name, fuse(stack), options, record, self.request, stack.evs, started)
+                    write_fused(folder, fitted_name(source.name), fuse(stack), options, record, self.request,
+                                stack.evs, started)
                     return
                 assert model is not None  # photos imply a model
                 photo = read_measured(source, response=options.response, raw_mode=options.raw_mode,
@@ -331,7 +335,7 @@ class FuseJob(ModelJob):
                     save_stack_folder(folder / KEPT_STACK, stack, {**record, "frames": how},
                                       options.stack_options(photo.bits).request(model))
                     kept_stack.append(f"{KEPT_STACK}/{STACK_MANIFEST}")
-                write_fused(folder, source.stem, hdr, options, record, self.request, options.evs, started, merge,
-                            kept_stack)
+                write_fused(folder, fitted_name(source.stem), hdr, options, record, self.request, options.evs, started,
+                            merge, kept_stack)
 
             yield job

@@ -156,7 +156,9 @@ def save_stack_folder(folder: Path, stack: ExposureStack, provenance: dict[str, 
 
 
 def is_stack_folder(path: Path) -> bool:
-    return path.is_dir() and (path / STACK_MANIFEST).is_file()
+    from .batch import is_dir_safely
+
+    return is_dir_safely(path) and (path / STACK_MANIFEST).is_file()
 
 
 def read_stack_manifest(folder: Path) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from .batch import (
     Job,
     Scale,
     discover_batch_inputs,
+    is_dir_safely,
     marked_subfolders,
     plan_outputs,
     run_batch,
@@ -138,7 +139,7 @@ def with_fuse_folders(inputs: Sequence[Path], recursive: bool) -> list[Path]:
     expanded: list[Path] = []
     for item in map(Path, inputs):
         expanded.append(item)
-        if item.is_dir() and not recursive:
+        if is_dir_safely(item) and not recursive:
             expanded += marked_subfolders(item, FUSE_MANIFEST)
     return expanded
 

@@ -474,10 +474,11 @@ def test_a_name_too_long_given_as_input_is_kept_to_fail_by_name(tmp_path):
 def test_a_recursive_walk_leaves_the_stages_output_folders_alone(tmp_path):
     root = tmp_path / "photos"
     for rel in ("IMG_1.jpg", "IMG_1/00_ev+0.00.png", "IMG_1/stack.json", "day/IMG_2.jpg",
-                "day/out/IMG_2/IMG_2-reinhard.png", "day/out/IMG_2/fuse.json"):
+                "day/out/IMG_2/IMG_2-reinhard.png", "day/out/IMG_2/fuse.json", "site/x.jpg", "site/stack.json"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(b"x")
-    assert discover_inputs([root], recursive=True) == [root / "IMG_1.jpg", root / "day/IMG_2.jpg"]
+        (root / rel).write_text(json.dumps({"cevr_version": "0.1.0"}) if rel.endswith(".json") else "x")
+    (root / "site/stack.json").write_text('{"name": "my-photo-site"}')  # another program's: not a cevr output
+    assert discover_inputs([root], recursive=True) == [root / "IMG_1.jpg", root / "day/IMG_2.jpg", root / "site/x.jpg"]
     assert discover_inputs([root / "IMG_1"]) == [root / "IMG_1/00_ev+0.00.png"]  # given itself: the user's choice
 
 
@@ -485,7 +486,7 @@ def test_a_recursive_walk_for_hdr_images_still_finds_fuses_outputs(tmp_path):
     root = tmp_path / "hdr"
     for rel in ("IMG_2/IMG_2.exr", "IMG_2/IMG_2-reinhard.png", "IMG_2/fuse.json"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(b"x")
+        (root / rel).write_text(json.dumps({"cevr_version": "0.1.0"}) if rel.endswith(".json") else "x")
     assert discover_inputs([root], recursive=True, extensions=(".exr", ".hdr")) == [root / "IMG_2/IMG_2.exr"]
     assert discover_inputs([root], recursive=True) == []
 
@@ -510,3 +511,87 @@ def test_a_photo_replaced_by_an_older_file_is_redone_and_a_moved_one_keeps_its_o
     plan = plan_outputs([moved], out, roots=[moved], marker=MARKER)
     assert plan == {moved: out / "IMG_1"}
     assert run_batch(plan, _listing(), DEFAULT, marker=MARKER).counts() == {"skipped": 1}
+
+
+def test_a_changed_input_keeps_nothing_an_earlier_request_made_from_it(tree, tmp_path):
+    photo = tree / "b" / "IMG_0002.jpg"
+    plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)
+
+    def job(tmo):
+        def write(source, folder):
+            (folder / f"x-{tmo}.png").write_text(source.read_text())
+            (folder / MARKER).write_text(json.dumps({"outputs": [f"x-{tmo}.png"], "request": {"tmo": tmo}}))
+        return write
+
+    for tmo in ("reinhard", "kimkautz"):  # another request keeps the earlier one's image
+        run_batch(plan, job(tmo), DEFAULT, marker=MARKER, request={"tmo": tmo}, keep_earlier=True)
+    assert sorted(p.name for p in plan[photo].iterdir()) == [MARKER, "x-kimkautz.png", "x-reinhard.png"]
+    photo.write_text("another photo")
+    report = run_batch(plan, job("local"), DEFAULT, marker=MARKER, request={"tmo": "local"}, keep_earlier=True)
+    assert report.counts() == {"done": 1} and "kept" not in report.items[0].message
+    assert sorted(p.name for p in plan[photo].iterdir()) == [MARKER, "x-local.png"]  # made from the old photo: gone
+
+
+def test_an_output_made_before_made_from_was_recorded_is_told_by_its_source(tree, tmp_path):
+    first, second = tree / "b" / "IMG_0001.JPG", tree / "a" / "IMG_0001.JPG"
+    out = tmp_path / "out"
+    (out / "IMG_0001").mkdir(parents=True)
+    (out / "IMG_0001" / "image.png").write_text("old")
+    (out / "IMG_0001" / MARKER).write_text(json.dumps({"source": str(first.resolve()), "files": ["image.png"],
+                                                      "request": None}))
+    assert plan_outputs([first], out, roots=[first], marker=MARKER) == {first: out / "IMG_0001"}
+    assert plan_outputs([second], out, roots=[second], marker=MARKER) == {second: out / "IMG_0001_"}
+
+
+def test_a_folder_where_an_image_belongs_is_refused_then_replaced_with_overwrite(tree, tmp_path):
+    photo = tree / "b" / "IMG_0002.jpg"
+    plan = plan_outputs([photo], tmp_path / "out", roots=[photo], name_format="{name}-done.png")
+    (plan[photo] / "inside").mkdir(parents=True)
+
+    def job(source, output):
+        output.write_text("image")
+
+    report = run_batch(plan, job, DEFAULT, marker=None, request={"k": 1})
+    assert report.items[0].message == (f"{plan[photo]}: exists and was not made by this command (a folder or special "
+                                       "file, where an image belongs); choose another -o, or --overwrite to replace it")
+    assert (plan[photo] / "inside").is_dir()
+    assert run_batch(plan, job, BatchPolicy(overwrite=True), marker=None, request={"k": 1}).counts() == {"done": 1}
+    assert plan[photo].read_text() == "image" and sorted(p.name for p in plan[photo].parent.iterdir()) == [
+        plan[photo].name]
+
+
+def test_redo_redoes_this_commands_outputs_but_never_replaces_a_foreign_folder(tree, tmp_path):
+    photos = [tree / "b" / "IMG_0001.JPG", tree / "b" / "IMG_0002.jpg"]
+    plan = plan_outputs(photos, tmp_path / "out", roots=[tree / "b"], marker=MARKER)
+    assert run_batch({photos[0]: plan[photos[0]]}, _listing(), DEFAULT, marker=MARKER).counts() == {"done": 1}
+    plan[photos[1]].mkdir(parents=True)
+    (plan[photos[1]] / "thesis.txt").write_text("mine")
+    report = run_batch(plan, _listing(), BatchPolicy(redo=True), marker=MARKER)
+    assert [item.status for item in report.items] == ["done", "failed"]
+    assert (plan[photos[1]] / "thesis.txt").read_text() == "mine"
+
+
+def test_a_frame_replaced_in_a_stack_folder_outdates_what_was_made_from_it(tmp_path):
+    stack = tmp_path / "IMG"
+    stack.mkdir()
+    (stack / "00.png").write_text("frame")
+    out = tmp_path / "out"
+    plan = plan_outputs([stack], out, roots=[stack], marker=MARKER)
+    run_batch(plan, _listing(), DEFAULT, marker=MARKER)
+    assert completion(plan[stack], MARKER, None, stack) == "complete"
+    before = (stack / "00.png").stat().st_mtime_ns
+    (stack / "00.png").write_text("other")  # in place: the folder's own time does not change
+    os.utime(stack / "00.png", ns=(before + 10**9, before + 10**9))
+    assert completion(plan[stack], MARKER, None, stack) == "outdated"
+
+
+def test_a_recursive_walk_leaves_tonemaps_images_alone_but_not_a_photo_of_such_a_name(tmp_path):
+    from cevr_cli.io.images import write_ldr
+
+    root = tmp_path / "work"
+    (root / "cevr-tonemapped").mkdir(parents=True)
+    image = np.zeros((4, 4, 3), np.float32)
+    write_ldr(root / "cevr-tonemapped" / "IMG-reinhard.png", image, request={"tmo": "reinhard"})
+    write_ldr(root / "cevr-tonemapped" / "beach-reinhard.png", image)  # named alike, recording nothing: a photo
+    write_ldr(root / "IMG.png", image)
+    assert discover_inputs([root], recursive=True) == [root / "IMG.png", root / "cevr-tonemapped/beach-reinhard.png"]

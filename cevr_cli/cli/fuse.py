@@ -78,7 +78,8 @@ def fuse(
         options = FuseOptions(parse_evs(evs), tmo, hdr_format, full_float, compression, save_crf, keep_stack,
                               raw_mode, response, model, merge, max_megapixels)
         where, sources = scale(workers, ray), stage_inputs(inputs, "fuse")
+        policy = BatchPolicy(overwrite=overwrite, dry_run=dry_run, recursive=recursive)
         with BatchProgress(quiet, options.frames_per_photo, as_json=as_json) as progress:
             report = run_fuse(sources, output, options, model_spec(options.model, weights, device, precision),
-                              BatchPolicy(overwrite, dry_run, recursive), on_event=progress.event, scale=where)
+                              policy, on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "fuse")

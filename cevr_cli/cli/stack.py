@@ -67,7 +67,7 @@ def stack(
         from ..stack import run_stack
 
         options = StackOptions(parse_evs(evs), image_format, max_megapixels, raw_mode, response, model)
-        policy = BatchPolicy(overwrite, dry_run, recursive)
+        policy = BatchPolicy(overwrite=overwrite, dry_run=dry_run, recursive=recursive)
         where = scale(workers, ray)
         with BatchProgress(quiet, len(options.evs), as_json=as_json) as progress:
             report = run_stack(inputs, output, model_spec(options.model, weights, device, precision), options, policy,

@@ -57,7 +57,7 @@ def tonemap(
 
         options = TonemapOptions(tmo=tmo, image_format=image_format, key=key, white=white, gamma=gamma, srgb=srgb)
         where, sources = scale(workers, ray), stage_inputs(inputs, "tonemap")
+        policy = BatchPolicy(overwrite=overwrite, dry_run=dry_run, recursive=recursive)
         with BatchProgress(quiet, 0, as_json=as_json) as progress:
-            report = run_tonemap(sources, output, options, BatchPolicy(overwrite, dry_run, recursive),
-                                 on_event=progress.event, scale=where)
+            report = run_tonemap(sources, output, options, policy, on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "tonemap")

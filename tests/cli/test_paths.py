@@ -1,7 +1,10 @@
 """Paths on the command line: empty ones, names the file system refuses, and the lines they give."""
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -43,3 +46,57 @@ def test_a_refused_request_is_its_error_line_alone(tmp_path):
     done = subprocess.run([sys.executable, "-m", "cevr_cli", "stack", str(tmp_path / "empty")], capture_output=True,
                           text=True, cwd=tmp_path)
     assert done.returncode == 2 and done.stderr == f"error: no photos found in {tmp_path / 'empty'}\n"
+
+
+def _photo(path, value=120):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(value)
+    cv2.imwrite(str(path), rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))
+    return path
+
+
+def test_a_photo_with_a_long_name_is_fused_and_a_name_too_long_fails_alone(tmp_path):
+    long = _photo(tmp_path / "in" / ("y" * 240 + ".jpg"))
+    ok = _photo(tmp_path / "ok" / "P0.jpg")
+    refused = tmp_path / ("x" * 260 + ".jpg")
+    result = runner.invoke(app, ["fuse", str(long), str(refused), str(ok), "-o", str(tmp_path / "hdr"), "--model",
+                                 "physics", "--tmo", "reinhard-local", "--json"])
+    assert result.exit_code == 1, result.output
+    items = json.loads(result.stdout)["items"]
+    assert [item["status"] for item in items] == ["done", "failed", "done"]
+    assert items[1]["message"] == f"{refused}: cannot be read (File name too long)"
+    folder = Path(items[0]["output"])
+    assert all(len(os.fsencode(p.name)) <= 230 for p in folder.iterdir())
+    exr = Path(items[2]["output"]) / "P0.exr"
+    result = runner.invoke(app, ["tonemap", str(refused.with_suffix(".exr")), str(exr), "-o", str(tmp_path / "ldr"),
+                                 "--json"])
+    assert result.exit_code == 1 and json.loads(result.stdout)["counts"] == {"done": 1, "failed": 1}, result.stdout
+
+
+def test_fuse_takes_the_photos_beside_stack_folders_too(tmp_path):
+    mixed = tmp_path / "mixed"
+    _photo(mixed / "P0.jpg")
+    other = _photo(tmp_path / "P1.jpg", 7)
+    assert runner.invoke(app, ["stack", str(other), "-o", str(mixed), "--evs", "-1,0,1", "--model", "physics"]
+                         ).exit_code == 0
+    result = runner.invoke(app, ["fuse", str(mixed), "-o", str(tmp_path / "hdr"), "--model", "physics", "--json",
+                                 "--dry-run"])
+    assert sorted(Path(i["source"]).name for i in json.loads(result.stdout)["items"]) == ["P0.jpg", "P1"]
+
+
+def test_calibrate_takes_a_stack_folders_frames_without_its_contact_sheet(tmp_path):
+    photo = _photo(tmp_path / "P.png")
+    assert runner.invoke(app, ["stack", str(photo), "-o", str(tmp_path / "s"), "--evs", "-2:2:1", "--model", "physics"]
+                         ).exit_code == 0
+    from cevr_cli.calibrate import bracket_frames
+
+    frames = bracket_frames([tmp_path / "s" / "P"])
+    assert [f.name for f in frames] == [f"{i:02d}_ev{ev:+.2f}.png" for i, ev in enumerate(range(-2, 3))]
+
+
+def test_the_demo_never_replaces_a_users_own_sample_folder(tmp_path):
+    (tmp_path / "sample").mkdir()
+    (tmp_path / "sample" / "thesis.txt").write_text("precious")
+    result = runner.invoke(app, ["demo", "--size", "32", "-o", str(tmp_path), "--device", "cpu"])
+    assert result.exit_code == 1 and "was not made by this command" in result.output
+    assert (tmp_path / "sample" / "thesis.txt").read_text() == "precious"
