@@ -197,7 +197,8 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
     for source in sources:
         source = Path(source)
         name = fitted_name(_output_name(source, roots, beside), name_format)
-        while name.lower() in used or _made_from_another(out_dir / name_format.format(name=name), marker, source):
+        while name.lower() in used or _another_input(made_from(out_dir / name_format.format(name=name), marker),
+                                                     source):
             name += "_"
         used.add(name.lower())
         folder = out_dir / name_format.format(name=name)
@@ -283,19 +284,28 @@ def input_record(source: Path) -> dict[str, Any]:
 def made_from(output: Path, marker: str | None) -> dict[str, Any] | None:
     """The input an existing output records it was made from (:func:`input_record`, under
     :data:`~cevr_cli.vocabulary.MADE_FROM_KEY` in its marker or, for a file output, its comment); None where it
-    records none (made by cevr before 2026-12-07, or not by cevr) or cannot be read."""
+    records none (not made by cevr) or cannot be read."""
+    return _input_of(_output_record(output, marker), marker)
+
+
+def _output_record(output: Path, marker: str | None) -> dict[str, Any] | None:
+    """What an existing output records: its marker's JSON object, or a file output's comment record."""
     if marker is None:
         from .io.images import read_output_record
 
-        record = read_output_record(output) if _is_file(output) else None
-    else:
-        try:
-            record = json.loads((output / marker).read_text())
-        except (OSError, ValueError):
-            return None
-    value = record.get(MADE_FROM_KEY) if isinstance(record, dict) else None
-    if value is None and isinstance(record, dict) and marker is not None:
-        # made before outputs recorded it: the marker's provenance names the input (fuse of a stack: its folder)
+        return read_output_record(output) if _is_file(output) else None
+    try:
+        record = json.loads((output / marker).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _input_of(record: dict[str, Any] | None, marker: str | None) -> dict[str, Any] | None:
+    value = record.get(MADE_FROM_KEY) if record is not None else None
+    if value is None and record is not None and marker is not None:
+        # made before outputs recorded it (2026-12-07): the marker's provenance names the input (fuse of a stack:
+        # its folder), without its version
         legacy = record.get("stack") or record.get("source")
         value = {"path": legacy} if isinstance(legacy, str) else None
     return value if isinstance(value, dict) and isinstance(value.get("path"), str) else None
@@ -305,10 +315,10 @@ def _version(record: dict[str, Any]) -> tuple[Any, Any]:
     return record.get("size"), record.get("mtime_ns")
 
 
-def _made_from_another(output: Path, marker: str | None, source: Path) -> bool:
-    """Whether ``output`` was made from another input than ``source``: another path, unless that one is gone and
-    ``source`` is the same version (size and time) of a file: the same photo, moved or renamed."""
-    recorded = made_from(output, marker)
+def _another_input(recorded: dict[str, Any] | None, source: Path) -> bool:
+    """Whether an output that records ``recorded`` (:func:`made_from`) was made from another input than ``source``:
+    another path, unless that one is gone and ``source`` is the same version (size and time) of a file: the same
+    photo, moved or renamed."""
     if recorded is None:
         return False
     now = input_record(source)
@@ -335,36 +345,34 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
     A folder output is complete when its ``marker`` parses, lists only files that are there and not empty
     (:func:`_listed_files_present`) and records ``request``; a file output (``marker`` None, written
     atomically) when it exists and, if ``request`` is given, records it in the image
-    (:func:`cevr_cli.io.images.read_request`). Either is outdated when ``source`` was modified after it was made
-    (as make decides): a photo replaced, a stack folder or an HDR file that an earlier stage redid; a folder output
-    also when a file its marker depends on (:data:`DEPENDENCIES_KEY`: a camera profile) changed since.
+    (:func:`cevr_cli.io.images.read_request`). Either is outdated when ``source`` changed since it was made from it
+    (:func:`_changed_since`): a photo replaced, a stack folder or an HDR file that an earlier stage redid; a folder
+    output also when a file its marker depends on (:data:`DEPENDENCIES_KEY`: a camera profile) changed since.
     """
-    if source is not None and _made_from_another(output, marker, source):
+    record = _output_record(output, marker)  # read once: the request, the input and the files it lists
+    made = _input_of(record, marker)
+    if source is not None and _another_input(made, source):
         return "taken"
     if marker is None:
         if not _is_file(output):  # a folder there is not this command's; a dangling link is written through
             return "foreign" if os.path.isdir(output) or os.path.lexists(output) and not os.path.islink(output) \
                 else "missing"
-        from .io.images import read_request
+        from .io.images import REQUEST_KEY
 
-        recorded = read_request(output) if request is not None else None
+        recorded = record.get(REQUEST_KEY) if record is not None and request is not None else None
         if request is not None and recorded is None:
             return "foreign"
     else:
         if os.path.lexists(output) and not os.path.lexists(output / marker):
             return "foreign"
-        try:
-            manifest = json.loads((output / marker).read_text())
-        except (OSError, ValueError):
+        if record is None or not _listed_files_present(output, record):
             return "missing"
-        if not isinstance(manifest, dict) or not _listed_files_present(output, manifest):
-            return "missing"
-        recorded = manifest.get("request")
+        recorded = record.get("request")
     if request is not None and recorded != json.loads(json.dumps(request)):
         return "stale"
-    if source is not None and _changed_since(source, output, marker):
+    if source is not None and _changed_since(source, output, marker, made):
         return "outdated"
-    if marker is not None and not _dependencies_unchanged(manifest.get(DEPENDENCIES_KEY)):
+    if marker is not None and record is not None and not _dependencies_unchanged(record.get(DEPENDENCIES_KEY)):
         return "outdated"
     return "complete"
 
@@ -393,11 +401,11 @@ def _dependencies_unchanged(recorded: Any) -> bool:
     return all(file_version(Path(path)) == version for path, version in recorded.items())
 
 
-def _changed_since(source: Path, output: Path, marker: str | None) -> bool:
+def _changed_since(source: Path, output: Path, marker: str | None, recorded: dict[str, Any] | None) -> bool:
     """Whether ``source`` changed after ``output`` was made from it: another size or modification time than the
-    output records (a photo replaced by an older file, ``cp -p``, counts), or, for an output that records none, a
-    modification after the output's (as make decides). An unreadable source has not: its job says what is wrong."""
-    recorded = made_from(output, marker)
+    output records (``recorded``, :func:`made_from`; a photo replaced by an older file, ``cp -p``, counts), or, for
+    an output that records none, a modification after the output's (as make decides). An unreadable source has
+    not: its job says what is wrong."""
     if recorded is not None and recorded.get("mtime_ns") is not None:
         now = input_record(source)
         return now["mtime_ns"] is not None and _version(now) != _version(recorded)
@@ -882,7 +890,8 @@ def _run_locked(source: Path, output: Path, job: Job, marker: str | None, reques
         if on_event:
             on_event("start", source)
         # a changed input makes what an earlier request made from it outdated too: nothing of it is kept
-        keep = keep_earlier and state == "stale" and not _changed_since(source, output, marker)
+        keep = keep_earlier and state == "stale" and not _changed_since(source, output, marker,
+                                                                         made_from(output, marker))
         result = _run_one(source, output, job, marker, keep)
     finally:
         lock.release()

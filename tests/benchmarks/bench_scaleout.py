@@ -54,25 +54,28 @@ def model_load_seconds() -> dict[str, float]:
 
 
 def driver_bookkeeping_seconds(count: int, root: Path) -> dict[str, float]:
-    """The driver's own work per photo, without any photo work: discovering ``count`` inputs, planning their
-    outputs and checking each for completion (half of them complete stack folders: a resumed batch)."""
+    """The driver's own work per photo, without any photo work, on a resumed batch: discovering ``count`` inputs,
+    planning their outputs (half of them complete stack folders, each recording the photo it was made from, which
+    planning reads to tell namesakes apart) and checking each for completion against its photo."""
     import json
 
-    from cevr_cli.batch import completion, discover_inputs, plan_outputs
+    from cevr_cli.batch import completion, discover_inputs, input_record, plan_outputs
 
     photos = root / "many"
     photos.mkdir()
     for index in range(count):
         (photos / f"p{index:05d}.jpg").write_bytes(b"x")
-    started = time.perf_counter()
-    plan = plan_outputs(discover_inputs([photos]), root / "many-out", roots=[photos])
-    planned = time.perf_counter() - started
-    for output in list(plan.values())[::2]:
+    for source in sorted(photos.iterdir())[::2]:
+        output = root / "many-out" / source.stem
         output.mkdir(parents=True)
         (output / "00_ev-1.00.png").write_bytes(b"x")
-        (output / "stack.json").write_text(json.dumps({"files": ["00_ev-1.00.png"], "request": {}}))
+        (output / "stack.json").write_text(json.dumps({"files": ["00_ev-1.00.png"], "request": {},
+                                                       "cevr_version": "0.1.0", "made_from": input_record(source)}))
     started = time.perf_counter()
-    states = [completion(output, "stack.json", {}) for output in plan.values()]
+    plan = plan_outputs(discover_inputs([photos]), root / "many-out", roots=[photos], marker="stack.json")
+    planned = time.perf_counter() - started
+    started = time.perf_counter()
+    states = [completion(output, "stack.json", {}, source) for source, output in plan.items()]
     checked = time.perf_counter() - started
     assert states.count("complete") == (count + 1) // 2
     return {"inputs": count, "discover_and_plan_ms_per_1000": round(planned / count * 1e6, 1),
