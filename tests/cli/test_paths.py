@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -34,18 +32,16 @@ def test_an_output_name_too_long_is_one_line_and_exit_2(tmp_path):
     out = tmp_path / ("D" * 300)
     for args in (["stack", str(photo), "-o", str(out), "--model", "physics"], ["tonemap", str(photo), "-o", str(out)],
                  ["calibrate", str(photo), str(photo), "--evs", "0,1", "-o", f"{out}.json"]):
-        done = subprocess.run([sys.executable, "-m", "cevr_cli", *args], capture_output=True, text=True,
-                              cwd=tmp_path)
-        assert done.returncode == 2, done.stderr
+        done = runner.invoke(app, args, env={"COLUMNS": "1000"})
+        assert done.exit_code == 2, done.stderr
         assert done.stderr.startswith("error: ") and done.stderr.endswith(": cannot write there (File name too long)\n")
         assert done.stderr.count("\n") == 1  # one line: no traceback, no blank line before it
 
 
 def test_a_refused_request_is_its_error_line_alone(tmp_path):
     (tmp_path / "empty").mkdir()
-    done = subprocess.run([sys.executable, "-m", "cevr_cli", "stack", str(tmp_path / "empty")], capture_output=True,
-                          text=True, cwd=tmp_path)
-    assert done.returncode == 2 and done.stderr == f"error: no photos found in {tmp_path / 'empty'}\n"
+    done = runner.invoke(app, ["stack", str(tmp_path / "empty")], env={"COLUMNS": "1000"})
+    assert done.exit_code == 2 and done.stderr == f"error: no photos found in {tmp_path / 'empty'}\n"
 
 
 def _photo(path, value=120):
