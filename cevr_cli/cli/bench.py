@@ -69,12 +69,13 @@ def bench(
     """Evaluate as the paper does: LDR stack PSNR/SSIM/MS-SSIM per EV and HDR quality after fusion and tone mapping."""
     with errors(debug):
         from ..evaluation.baselines import AkyuzExpansion, NaiveExposure
-        from ..evaluation.bench import DEFAULT_METRICS, run_bench
+        from ..evaluation.bench import DEFAULT_METRICS, check_result_files, run_bench
         from ..evaluation.datasets import default_dataset_path
         from ..evs import parse_evs
         from ..io.atomic import atomic_write_text, check_writable
 
         root = path if path is not None else default_dataset_path(dataset.value)
+        check_result_files(csv_path, json_path, root)
         for target in (csv_path, json_path):  # fail before the benchmark runs, not after it
             if target is not None:
                 check_writable(target)

@@ -56,6 +56,9 @@ def convert_weights(
     with errors(debug):
         from ..io.atomic import check_writable
         from ..model import load_checkpoint_pair, save_pair
+        from ..model.weights_format import check_weights_destination
+
+        check_weights_destination(output, (inc, dec))
         check_writable(output)  # one line before the checkpoints are read
         pair = load_checkpoint_pair(inc, dec, variant=variant.value if variant is not None else None)
         file_id = save_pair(pair, output, half=False)

@@ -205,6 +205,23 @@ def score_scenes(
 
 # --- pieces ---------------------------------------------------------------------------------------------
 
+def check_result_files(csv_path: Path | None, json_path: Path | None, dataset: Path) -> None:
+    """Refuse result files that would replace what they must not: a name without its format's suffix (a photo or
+    a radiance map given by mistake is never overwritten), one file for both, or a file inside the dataset.
+
+    Raises:
+        UsageError: naming the option and the file.
+    """
+    given = {"--csv": (csv_path, ".csv"), "--json-out": (json_path, ".json")}
+    for flag, (path, suffix) in given.items():
+        if path is None:
+            continue
+        if Path(path).suffix.lower() != suffix:
+            raise UsageError(f"{flag} {path}: give a {suffix} file name (a file of another kind is never replaced)")
+        if Path(path).resolve().is_relative_to(Path(dataset).resolve()):
+            raise UsageError(f"{flag} {path}: inside the dataset folder {dataset}; write the results elsewhere")
+
+
 def _check_metrics(metrics: Sequence[str]) -> list[str]:
     known = [*LDR_METRICS, *HDR_METRICS]
     unknown = [m for m in metrics if m not in known]

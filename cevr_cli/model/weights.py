@@ -255,6 +255,10 @@ def load_checkpoint_pair(inc_path: str | Path, dec_path: str | Path, *, variant:
     recorded = {facts["variant"] for _, facts in read.values() if "variant" in facts}
     if variant is None and len(recorded) > 1:
         raise WeightsError(f"{inc_path} and {dec_path} record different variants ({', '.join(sorted(recorded))})")
+    for direction, (_, facts) in read.items():
+        if variant is not None and facts.get("variant") not in (None, variant):
+            raise WeightsError(f"--variant {variant}, but {paths[direction]} was trained as {facts['variant']}: "
+                               "leave --variant out, or give the variant it was trained as")
     kinds = {facts["kind"] for _, facts in read.values()}
     if variant is None:
         variant = recorded.pop() if recorded else ("cevr" if TRAINING in kinds else None)

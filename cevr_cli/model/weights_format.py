@@ -12,12 +12,13 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..assets import default_weights_path
-from ..errors import WeightsError
+from ..errors import UsageError, WeightsError
 from .config import CEVRConfig
 
 FORMAT_NAME = "cevr-weights"
@@ -80,6 +81,19 @@ def read_header(path: str | Path | None = None) -> WeightsHeader:
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"{path}: its header is damaged (config: {type(exc).__name__}: {exc})") from None
     return WeightsHeader(path, config, info, weights_id)
+
+
+def check_weights_destination(output: Path, inputs: Sequence[Path]) -> None:
+    """Refuse a weights file name that would replace what it must not: one without the ``.safetensors`` suffix (a
+    photo or a checkpoint given by mistake) or one of the checkpoints being converted.
+
+    Raises:
+        UsageError: naming the file.
+    """
+    if Path(output).suffix.lower() != ".safetensors":
+        raise UsageError(f"-o {output}: give a .safetensors file name (a file of another kind is never replaced)")
+    if any(Path(output).resolve() == Path(source).resolve() for source in inputs):
+        raise UsageError(f"-o {output}: is one of the checkpoints being converted; give another name")
 
 
 def is_safetensors(path: Path) -> bool:

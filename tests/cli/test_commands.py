@@ -409,9 +409,10 @@ def test_bench_refuses_an_unwritable_csv_before_running(tmp_path, weights):
 
 @pytest.mark.parametrize("option", ["--csv", "--json-out"])
 def test_bench_refuses_a_fifo_or_device_as_its_table_before_running(tmp_path, weights, option):
-    fifo = tmp_path / "pipe"
+    suffix = ".csv" if option == "--csv" else ".json"
+    fifo = tmp_path / f"pipe{suffix}"
     os.mkfifo(fifo)
-    device = tmp_path / "stdout"
+    device = tmp_path / f"stdout{suffix}"
     device.symlink_to("/dev/null")  # a link in tmp_path: never /dev itself, which root could replace
     for target in (fifo, device):
         result = runner.invoke(app, ["bench", str(tmp_path / "no-such-dataset"), "--weights", str(weights),
@@ -447,10 +448,10 @@ def test_convert_weights_takes_cevrs_own_training_checkpoints_with_their_variant
     assert result.exit_code == 2 and "cevr training checkpoint" in result.output, result.output
 
 
-@pytest.mark.parametrize("where", ["/proc/x.safetensors", "a-folder"])
+@pytest.mark.parametrize("where", ["/proc/x.safetensors", "a-folder.safetensors"])
 def test_convert_weights_to_where_it_cannot_write_is_one_line_before_reading(tmp_path, where):
-    output = tmp_path / where if where == "a-folder" else Path(where)
-    if where == "a-folder":
+    output = tmp_path / where if where.startswith("a-folder") else Path(where)
+    if where.startswith("a-folder"):
         output.mkdir()
     result = runner.invoke(app, ["convert-weights", str(tmp_path / "inc-best.pt"), str(tmp_path / "dec-best.pt"),
                                  "-o", str(output)])
@@ -612,3 +613,37 @@ def test_json_keeps_the_warnings_on_stderr_and_quiet_drops_them(tmp_path):
         assert result.exit_code == 0 and json.loads(result.stdout)["counts"] == {"done": 1}
         assert ("warning: " in result.stderr and "alpha channel dropped" in result.stderr) == warned, result.stderr
         assert "inputs" not in result.stderr  # no progress display with --json
+
+
+def test_bench_never_replaces_a_photo_a_map_or_its_other_table(tmp_path, weights):
+    data = tmp_path / "maps"
+    data.mkdir()
+    (data / "s0.hdr").write_bytes(b"radiance")
+    (tmp_path / "f0.png").write_bytes(b"photo")
+    cases = [(["--json-out", str(data / "s0.hdr")], "--json-out"), (["--csv", str(tmp_path / "f0.png")], "--csv"),
+             (["--json-out", str(data / "results.json")], "inside the dataset folder"),
+             (["--csv", str(tmp_path / "r.csv"), "--json-out", str(tmp_path / "r.csv")], "give a .json file name")]
+    for args, told in cases:
+        result = runner.invoke(app, ["bench", "--dataset", "synthetic", str(data), "--weights", str(weights), *args])
+        assert result.exit_code == 2 and told in result.output, result.output
+    assert (data / "s0.hdr").read_bytes() == b"radiance" and (tmp_path / "f0.png").read_bytes() == b"photo"
+
+
+def test_convert_weights_never_replaces_a_checkpoint_or_a_photo_and_keeps_the_recorded_variant(tmp_path):
+    import torch
+
+    from cevr_cli.model import CEVRNet, get_config
+
+    for seed, direction in enumerate(("inc", "dec")):  # as training/loop.py writes <dir>-last.pt
+        torch.manual_seed(seed)
+        torch.save({"model": CEVRNet(get_config("cevr-tiny")).state_dict(), "epoch": 1, "direction": direction,
+                    "config": {"variant": "cevr-tiny"}}, tmp_path / f"{direction}-last.pt")
+    inc, dec = str(tmp_path / "inc-last.pt"), str(tmp_path / "dec-last.pt")
+    (tmp_path / "f2.png").write_bytes(b"photo")
+    for out, told in ((inc, "give a .safetensors file name"), (str(tmp_path / "f2.png"), "give a .safetensors"),
+                      (str(tmp_path / "x.safetensors"), "but " + inc + " was trained as cevr-tiny")):
+        extra = ["--variant", "cevr-residual-tiny"] if out.endswith(".safetensors") else []
+        result = runner.invoke(app, ["convert-weights", inc, dec, "-o", out, *extra], env={"COLUMNS": "300"})
+        assert result.exit_code == 2 and told in result.output, result.output
+    assert (tmp_path / "f2.png").read_bytes() == b"photo" and torch.load(inc, weights_only=False)["epoch"] == 1
+    assert not (tmp_path / "x.safetensors").exists()
