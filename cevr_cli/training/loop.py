@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import UsageError
-from ..io.atomic import atomic_path, check_writable
+from ..io.atomic import atomic_path, atomic_write_text, check_writable
 from ..model.cevr import CEVRNet
 from ..model.config import get_config
 from ..model.device import resolve_precision
@@ -393,11 +393,23 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
         folders = ", ".join(map(str, [cfg.data] if isinstance(cfg.data, str | Path) else cfg.data))
         raise UsageError(f"--data {folders}: need at least 2 radiance maps (one is held out for validation)")
     if writes:
+        out = Path(cfg.out)
         directions = ["inc", "dec"] if cfg.direction == "both" else [cfg.direction]
-        if cfg.resume and not any((Path(cfg.out) / f"{d}-last.pt").is_file() for d in directions):
+        if cfg.resume and cfg.overwrite:
+            raise UsageError("--resume and --overwrite: continue the run in -o, or start it again there; not both")
+        for folder in [cfg.data] if isinstance(cfg.data, str | Path) else cfg.data:
+            if out.resolve().is_relative_to(Path(folder).resolve()):
+                raise UsageError(f"-o {cfg.out}: inside the radiance maps' folder {folder}; choose another -o")
+        if cfg.resume and not any((out / f"{d}-last.pt").is_file() for d in directions):
             raise UsageError(f"--resume: no checkpoint in {cfg.out} (*-last.pt); run without --resume to start")
         if cfg.resume:
-            check_resumable(cfg, [Path(cfg.out) / f"{d}-last.pt" for d in directions])
+            orphans = [d for d in directions
+                       if (out / f"{d}-best.pt").is_file() and not (out / f"{d}-last.pt").is_file()]
+            if orphans:  # resuming would start that direction again and replace its best checkpoint
+                raise UsageError(f"--resume: {cfg.out} holds {orphans[0]}-best.pt but no {orphans[0]}-last.pt to "
+                                 "continue from; resume only the other direction (--direction), or start a new run")
+            check_resumable(cfg, [out / f"{d}-last.pt" for d in directions])
+            check_same_split(out, train_paths, val_paths)
         elif not cfg.overwrite:
             earlier = [f"{d}-{kind}.pt" for d in directions for kind in ("last", "best")
                        if (Path(cfg.out) / f"{d}-{kind}.pt").is_file()]
@@ -406,6 +418,38 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
                                  "continue it, --overwrite to start again there, or another -o")
         check_writable(cfg.out, folder=True)  # one clear line now, not a traceback at the first checkpoint
     return train_paths, val_paths
+
+
+SPLIT_RECORD = "split.json"  # a run's training and validation scenes, by file name, for --resume to compare
+
+
+def record_split(out: Path, train_paths: list[Path], val_paths: list[Path]) -> None:
+    """Write the run's scene split (:data:`SPLIT_RECORD`), which :func:`check_same_split` holds a resume to."""
+    atomic_write_text(out / SPLIT_RECORD, json.dumps({"train": [p.name for p in train_paths],
+                                                      "val": [p.name for p in val_paths]}, indent=2))
+
+
+def check_same_split(out: Path, train_paths: list[Path], val_paths: list[Path]) -> None:
+    """A resumed run trains and validates on the scenes it started with (the same maps may have moved): other
+    maps would train on earlier validation scenes and compare its best checkpoint across validation sets.
+
+    Raises:
+        UsageError: the scenes differ from the run's record (runs without one are not checked).
+    """
+    try:
+        recorded = json.loads((out / SPLIT_RECORD).read_text())
+    except (OSError, ValueError):
+        return
+    now = {"train": [p.name for p in train_paths], "val": [p.name for p in val_paths]}
+    for part, names in now.items():
+        if isinstance(recorded, dict) and recorded.get(part) not in (None, names):
+            added = sorted(set(names) - set(recorded[part]))
+            gone = sorted(set(recorded[part]) - set(names))
+            change = "; ".join(filter(None, (f"now also {', '.join(added)}" if added else "",
+                                             f"no longer {', '.join(gone)}" if gone else "")))
+            raise UsageError(f"--resume: --data gives other {'training' if part == 'train' else 'validation'} "
+                             f"scenes than the run in {out} ({change or 'another order'}); resume with its "
+                             "radiance maps, or start a new run in another -o")
 
 
 def _missing_folders(folder: Path) -> list[Path]:
@@ -469,6 +513,8 @@ def _train(cfg: TrainConfig, rank: Rank, on_event: Event | None) -> TrainResult 
         train_paths, val_paths = training_scenes(cfg, writes=rank.is_main)
         train_maps = [load_radiance(p, cfg.max_long_side) for p in train_paths]
         val_maps = [load_radiance(p, cfg.max_long_side) for p in val_paths] if rank.is_main else []
+        if rank.is_main and (not cfg.resume or not (Path(cfg.out) / SPLIT_RECORD).is_file()):
+            record_split(Path(cfg.out), train_paths, val_paths)  # once the maps read: a refused run writes nothing
     except BaseException:
         for folder in new_folders:  # a run refused before its first output leaves no empty folders behind
             if folder.is_dir() and not any(folder.iterdir()):

@@ -14,12 +14,14 @@ from ..vocabulary import HDR_SUFFIXES
 
 
 def find_radiance_maps(folders: str | Path | Sequence[str | Path]) -> list[Path]:
-    """Radiance maps (.exr/.hdr) in one or more folders, sorted by name.
+    """Radiance maps (.exr/.hdr) in one or more folders, sorted by name; each file once (a folder given twice, or
+    again through a link, would put a scene in both the training and the validation set).
 
     Raises:
         UsageError: a folder that is not one, or holds none.
     """
-    paths = []
+    paths: list[Path] = []
+    seen: set[Path] = set()
     for folder in [folders] if isinstance(folders, str | Path) else folders:
         folder = Path(folder)
         if not folder.is_dir():  # --data names it: the request's error (exit 2)
@@ -27,7 +29,10 @@ def find_radiance_maps(folders: str | Path | Sequence[str | Path]) -> list[Path]
         found = [p for p in folder.iterdir() if p.suffix.lower() in HDR_SUFFIXES and not p.name.startswith(".")]
         if not found:
             raise UsageError(f"--data {folder}: no .exr or .hdr radiance maps found")
-        paths += found
+        for path in sorted(found):
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                paths.append(path)
     return sorted(paths, key=lambda p: p.name)
 
 

@@ -299,3 +299,50 @@ def test_a_run_refused_before_its_first_output_leaves_no_folder(scene_folder, tm
     with pytest.raises(CevrError):
         run_training(cfg)
     assert not (tmp_path / "runs").exists()
+
+
+def _refusal(cfg):
+    from cevr_cli.errors import UsageError
+    from cevr_cli.training.loop import training_scenes
+
+    with pytest.raises(UsageError) as refused:
+        training_scenes(cfg)
+    return str(refused.value)
+
+
+def test_a_resume_holds_to_its_runs_scenes_and_checkpoints(scene_folder, tmp_path):
+    import shutil
+    from dataclasses import asdict, replace
+
+    from cevr_cli.training.loop import record_split, training_scenes
+
+    out = tmp_path / "run"
+    cfg = TrainConfig(data=str(scene_folder), out=str(out), variant="cevr-tiny", direction="inc", epochs=1,
+                      samples_per_epoch=2, batch_size=1, crop=32, val_size=32, val_cameras=1, device="cpu")
+    train, val = training_scenes(cfg)  # checks -o by making it
+    record_split(out, train, val)
+    torch.save({"config": asdict(cfg)}, out / "inc-last.pt")
+    resumed = replace(cfg, resume=True)
+    assert training_scenes(resumed) == (train, val)
+    moved = tmp_path / "moved"
+    shutil.copytree(scene_folder, moved)  # the same maps, moved: fine
+    assert [p.name for p in training_scenes(replace(resumed, data=str(moved)))[0]] == [p.name for p in train]
+    (moved / "extra.hdr").write_bytes((scene_folder / "scene0.hdr").read_bytes())
+    assert "--data gives other training scenes than the run" in _refusal(replace(resumed, data=str(moved)))
+    assert _refusal(replace(resumed, overwrite=True)).startswith("--resume and --overwrite")
+    (out / "inc-last.pt").rename(out / "inc-best.pt")
+    torch.save({"config": asdict(cfg)}, out / "dec-last.pt")
+    assert "holds inc-best.pt but no inc-last.pt" in _refusal(replace(resumed, direction="both"))
+    assert "inside the radiance maps' folder" in _refusal(replace(cfg, out=str(scene_folder / "run")))
+
+
+def test_a_folder_given_twice_or_through_a_link_gives_each_scene_once(scene_folder, tmp_path):
+    from cevr_cli.training.scenes import find_radiance_maps, split_scenes
+
+    link = tmp_path / "link"
+    link.symlink_to(scene_folder)
+    once = split_scenes(find_radiance_maps([scene_folder]))
+    for folders in ([scene_folder, link], [scene_folder, f"{scene_folder}/"]):
+        train, val = split_scenes(find_radiance_maps(folders))
+        assert [p.name for p in train] == [p.name for p in once[0]]
+        assert [p.name for p in val] == [p.name for p in once[1]]
