@@ -772,7 +772,7 @@ def install_path(make: str | None, model: str | None) -> Path:
     Raises:
         UsageError: no make (the frames have no EXIF Make and none was given).
     """
-    if not make:
+    if not (make or "").strip():
         raise UsageError("--install needs the camera's make: the frames have no EXIF Make; give --make (and --model)")
     return profile_path(make, model)
 
@@ -823,8 +823,8 @@ def write_profile(calibration: Calibration, output: str | os.PathLike[str] | Non
 
 
 def installed_profile_facts() -> list[dict[str, str | None]]:
-    """What ``cevr info`` lists: every installed profile's path, make and model, and ``problem``: why ``auto`` cannot
-    use it (unreadable files say so in place of the make), else None."""
+    """What ``cevr info`` lists: every installed profile's path, make and model (None where it cannot be read), and
+    ``problem``: why ``auto`` cannot use it, else None."""
     from .response import load_profile
 
     facts: list[dict[str, str | None]] = []
@@ -834,8 +834,11 @@ def installed_profile_facts() -> list[dict[str, str | None]]:
             document = json.loads(path.read_text(encoding="utf-8"))
             make, model = document.get("make"), document.get("model")
             load_profile(path)  # as `auto` will read it
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-            make, model = "(unreadable)", None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+            make, model = None, None
+            effect = "use the camera prior" if path.is_dir() else "fail"
+            problem = f"unreadable ({exc.strerror if isinstance(exc, OSError) else exc}); this camera's photos " \
+                f"{effect} until it is replaced"
         except InputError as exc:
             problem = f"broken: {exc.reason}; this camera's photos fail until it is replaced"
         facts.append({"path": str(path), "make": make, "model": model, "problem": problem})

@@ -260,9 +260,10 @@ def profiles_dir() -> Path:
 
 
 def camera_key(make: str | None, model: str | None) -> str:
-    """A file-name-safe key for a camera: ``canon__canon-eos-5d-mark-ii`` (case and punctuation ignored)."""
+    """A file-name-safe key for a camera: ``canon__canon-eos-5d-mark-ii`` (case and punctuation ignored; letters of
+    any script kept, so that two makes written only in non-Latin letters do not share one key)."""
     def slug(text: str | None) -> str:
-        return re.sub(r"[^a-z0-9]+", "-", (text or "").strip().lower()).strip("-") or "unknown"
+        return re.sub(r"[\W_]+", "-", (text or "").strip().casefold()).strip("-") or "unknown"
 
     return f"{slug(make)}__{slug(model)}"
 

@@ -7,6 +7,7 @@ back by plain linear interpolation of its table, so the comparison does not go t
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -414,3 +415,44 @@ def test_a_folder_gives_its_photos_in_name_order(tmp_path):
     in_order = [tmp_path / "IMG_0001.jpg", tmp_path / "IMG_0002.tif", tmp_path / "IMG_0003.JPG"]
     assert bracket_frames([tmp_path]) == in_order
     assert bracket_frames([tmp_path / "IMG_0003.JPG", tmp_path]) == [tmp_path / "IMG_0003.JPG", *in_order]
+
+
+def test_an_unreadable_installed_profile_is_a_problem_cevr_info_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
+    folder = tmp_path / "config" / "responses"
+    folder.mkdir(parents=True)
+    (folder / "testmake__tm-1.json").write_text('{"format": "cevr-response-prof')  # cut short
+    (folder / "other__x.json").mkdir()  # a folder of a profile's name: auto passes it over
+    facts = {Path(f["path"]).name: f for f in installed_profile_facts()}
+    assert facts["testmake__tm-1.json"]["make"] is None
+    assert facts["testmake__tm-1.json"]["problem"].startswith("unreadable (Unterminated string")
+    assert facts["testmake__tm-1.json"]["problem"].endswith("this camera's photos fail until it is replaced")
+    assert facts["other__x.json"]["problem"] == ("unreadable (Is a directory); this camera's photos use the camera "
+                                                 "prior until it is replaced")
+    result = runner.invoke(app, ["info"])
+    assert f"{folder / 'testmake__tm-1.json'} unreadable (" in " ".join(result.output.split())
+
+
+def test_camera_keys_keep_letters_of_any_script_and_ignore_case_and_punctuation():
+    from cevr_cli.response import camera_key
+
+    assert camera_key("Canon", "EOS 5D Mark II") == "canon__eos-5d-mark-ii"
+    assert camera_key("NIKON CORPORATION", "NIKON D90") == camera_key("Nikon Corporation", "Nikon-D90")
+    assert camera_key("Ünï cödé", "X*?:<>|") == "ünï-cödé__x" != camera_key("N.C.D", "x")
+    assert camera_key("   ", None) == "unknown__unknown" and "/" not in camera_key("../../evil", "a/b")
+
+
+def test_a_blank_make_is_no_make_for_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
+    frames = write_bracket(tmp_path / "bracket")
+    result = runner.invoke(app, ["calibrate", *map(str, frames), "--install", "--make", "   ", "--quiet"])
+    assert result.exit_code == 2 and "--install needs the camera's make" in result.output
+    assert not (tmp_path / "config").exists()
+
+
+def test_a_missing_frame_is_named_before_the_evs_are_counted(tmp_path):
+    frames = write_bracket(tmp_path / "bracket")
+    result = runner.invoke(app, ["calibrate", *map(str, frames), str(tmp_path / "nosuch"), "--evs", "-4:4:1",
+                                 "-o", str(tmp_path / "p.json")])
+    assert result.exit_code == 1 and f"{tmp_path / 'nosuch'}: file not found" in result.output, result.output
+    assert not (tmp_path / "p.json").exists()

@@ -49,7 +49,11 @@ def calibrate(
 
         if output is None and not install:
             raise UsageError("say where the profile goes: -o PROFILE.json and/or --install")
+        from ..io.images import check_input_file
+
         frames = bracket_frames(frames)
+        for frame in frames:  # a missing frame is named before the EVs are counted against the frames
+            check_input_file(frame)
         bracket = parse_bracket_evs(evs) if evs is not None else None
         if bracket is not None:
             check_bracket(bracket, len(frames))

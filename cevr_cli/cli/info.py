@@ -28,8 +28,9 @@ def info(as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
                 out.print(f"{key:>16}: {len(value) or 'none installed (cevr calibrate --install)'}", soft_wrap=True)
                 for profile in value:
                     camera = " ".join(str(v) for v in (profile["make"], profile["model"]) if v)
+                    label = f" ({camera})" if camera else ""
                     problem = f" {profile['problem']}" if profile.get("problem") else ""
-                    out.print(f"{'':>16}  {profile['path']} ({camera}){problem}", soft_wrap=True)
+                    out.print(f"{'':>16}  {profile['path']}{label}{problem}", soft_wrap=True)
             else:
                 out.print(f"{key:>16}: {value}", soft_wrap=True)
 
