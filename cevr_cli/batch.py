@@ -124,6 +124,21 @@ def marked_subfolders(folder: Path, marker: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and (p / marker).is_file())
 
 
+def marked_folders_below(folder: Path, marker: str) -> list[Path]:
+    """The folders at any depth below ``folder`` that a stage wrote (each holds that stage's ``marker``), in order;
+    hidden folders, and the insides of every stage's output folders (a stack ``fuse --keep-stack`` kept), skipped."""
+    found: list[Path] = []
+    for root, folders, _ in os.walk(folder):
+        here = Path(root)
+        if here != folder and _is_cevr_marker(here / marker):
+            found.append(here)
+        if here != folder and any(_is_cevr_marker(here / m) for m in OUTPUT_MARKERS):
+            folders.clear()  # its contents are that output's own
+            continue
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+    return sorted(found)
+
+
 def nothing_found(lead: str, inputs: Sequence[Path], in_subfolders: int) -> UsageError:
     """The one-line error of a batch with nothing to do: ``lead`` ("no photos found"), the inputs, and, when a
     search of their subfolders (``-r``) would find some (``in_subfolders``), how many and the flag that finds them
@@ -338,6 +353,7 @@ def record_made_from(marker_path: Path, made: dict[str, Any]) -> None:
 def completion(output: Path, marker: str | None, request: dict[str, Any] | None = None,
                source: Path | None = None) -> str:
     """``complete``, ``stale`` (made by another request), ``outdated`` (made from an earlier version of ``source``),
+    ``dependency changed`` (a file its marker depends on, :data:`DEPENDENCIES_KEY`, changed since),
     ``foreign`` (not made by this command, never replaced unasked: a file output that records no request, a folder
     output without its marker, a file where a folder output belongs), ``taken`` (made from another input of the
     same name, :func:`made_from`) or ``missing``.
@@ -373,7 +389,7 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
     if source is not None and _changed_since(source, output, marker, made):
         return "outdated"
     if marker is not None and record is not None and not _dependencies_unchanged(record.get(DEPENDENCIES_KEY)):
-        return "outdated"
+        return "dependency changed"
     return "complete"
 
 
@@ -436,7 +452,8 @@ def _refusal(output: Path, marker: str | None, state: str) -> str:
 
 
 _REDONE_BECAUSE = {"stale": "the earlier output was made with other options",
-                   "outdated": "its input changed after the earlier output was made"}
+                   "outdated": "its input changed after the earlier output was made",
+                   "dependency changed": "a file it was made with (its camera profile) changed since"}
 
 
 # The keys under which markers list the files they complete: stack.json's images and contact sheet,

@@ -688,6 +688,26 @@ def bracket_frames(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return frames
 
 
+def check_frames(frames: Sequence[Path]) -> None:
+    """Each frame a readable file, and each given once: checked before the EVs are counted against them.
+
+    Raises:
+        UsageError: a frame that cannot be read (missing, a folder, empty...: the request cannot run), or one given
+            twice.
+    """
+    from .io.images import check_input_file
+
+    seen: set[Path] = set()
+    for frame in frames:
+        try:
+            check_input_file(frame)
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
+        if frame.resolve() in seen:
+            raise UsageError(f"{frame.name} is given twice: each frame of a bracket is its own photo")
+        seen.add(frame.resolve())
+
+
 def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | None = None, *,
               make: str | None = None, model: str | None = None, method: str = "basis",
               shared: bool | None = None, on_frame: Callable[[Path], None] | None = None) -> Calibration:
@@ -717,11 +737,7 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         raise UsageError("calibrating needs a bracket: at least two photos of one scene at different exposures")
     if method not in METHODS:
         raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
-    seen: set[Path] = set()
-    for frame in frames:
-        if frame.resolve() in seen:
-            raise UsageError(f"{frame.name} is given twice: each frame of a bracket is its own photo")
-        seen.add(frame.resolve())
+    check_frames(frames)
     raw = [f.name for f in frames if f.suffix.lower() in RAW_SUFFIXES]
     if raw:
         raise UsageError(f"{raw[0]}: camera RAW data is linear and needs no profile; calibrate the camera's JPEGs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from .evs import CONTINUOUS_EVS
 from .exposure import ExposureModel, ModelSpec
 from .fuse import run_fuse
 from .stage_options import FuseOptions
+from .vocabulary import FUSE_MANIFEST
 
 
 def run_demo(out_dir: Path, model: ExposureModel | ModelSpec, *, long_side: int | None = None,
@@ -23,6 +25,13 @@ def run_demo(out_dir: Path, model: ExposureModel | ModelSpec, *, long_side: int 
     The photo fused is a copy in ``out_dir/.input/`` (downsized or not), rewritten only when it changes: one input
     path for every run, so each run redoes ``sample/`` itself, whatever the size.
     """
+    from .errors import UsageError
+    from .io.atomic import check_writable
+
+    check_writable(out_dir, folder=True)
+    made = Path(out_dir) / "sample"
+    if os.path.lexists(made) and not (made / FUSE_MANIFEST).is_file():
+        raise UsageError(f"{made}: exists and was not made by cevr demo; choose another -o")
     options = FuseOptions(CONTINUOUS_EVS, tmo="reinhard", keep_stack=True)
     policy = BatchPolicy(redo=True)  # its own sample/ again, whatever the size; never a folder it did not make
     photo = Path(out_dir) / ".input" / sample_photo_path().name

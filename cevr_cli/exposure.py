@@ -579,6 +579,19 @@ class ModelSpec:
         """
         ModelSpec(self.name, self.weights, "cpu", "auto").load()
 
+    def check_device(self) -> None:
+        """The device and precision, resolved as loading will resolve them, so that a request this machine cannot
+        run fails whether or not any photo is left to do. What cannot fail (``auto`` or ``cpu`` with ``auto`` or
+        ``fp32``) imports nothing; the physics model uses neither.
+
+        Raises: UsageError (see :func:`cevr_cli.model.device.resolve_precision`).
+        """
+        if model_role(self.name) is None or (self.device in ("auto", "cpu") and self.precision in ("auto", "fp32")):
+            return
+        from .model.device import resolve_device, resolve_precision
+
+        resolve_precision(self.precision, resolve_device(self.device), "inference")
+
     @cached_property
     def weights_id(self) -> str | None:
         """The id the loaded model will have, from the weights file's header, checked as loading checks it but
@@ -625,13 +638,16 @@ def batch_models(model: ExposureModel | ModelSpec, scale: Any) -> ExposureModel 
     loads no model.
 
     Raises:
-        UsageError: workers asked for with a model already loaded (it cannot be sent to them).
+        UsageError: workers asked for with a model already loaded (it cannot be sent to them); a device or
+            precision this machine cannot run (:meth:`ModelSpec.check_device`).
         WeightsError: the spec's weights file is missing, unreadable or of the other role.
     """
     from .errors import UsageError
 
     if isinstance(model, ModelSpec):
         model.weights_id  # noqa: B018 - checks the weights file now, not in every worker
+        if scale.ray is None:  # a Ray cluster's devices need not be this machine's
+            model.check_device()
         return model
     if not scale.runs_here("cpu"):
         raise UsageError("worker processes load their own model: pass a ModelSpec, not a loaded model")

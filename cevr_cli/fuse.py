@@ -33,6 +33,7 @@ from .batch import (
     discover_inputs,
     fitted_name,
     is_dir_safely,
+    marked_folders_below,
     marked_subfolders,
     nothing_found,
     plan_outputs,
@@ -260,7 +261,8 @@ def find_fuse_sources(inputs: Sequence[Path], recursive: bool) -> tuple[list[Pat
     for item in inputs:
         if is_stack_folder(item):
             stacks.append(item)
-        elif is_dir_safely(item) and (inner := marked_subfolders(item, STACK_MANIFEST)):  # a `cevr stack -o` folder
+        elif is_dir_safely(item) and (inner := marked_folders_below(item, STACK_MANIFEST) if recursive
+                                      else marked_subfolders(item, STACK_MANIFEST)):  # a `cevr stack -o` folder
             stacks += inner
             others.append(item)  # and the photos beside them, if any
         else:

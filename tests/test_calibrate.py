@@ -454,5 +454,8 @@ def test_a_missing_frame_is_named_before_the_evs_are_counted(tmp_path):
     frames = write_bracket(tmp_path / "bracket")
     result = runner.invoke(app, ["calibrate", *map(str, frames), str(tmp_path / "nosuch"), "--evs", "-4:4:1",
                                  "-o", str(tmp_path / "p.json")])
-    assert result.exit_code == 1 and f"{tmp_path / 'nosuch'}: file not found" in result.output, result.output
+    assert result.exit_code == 2 and f"{tmp_path / 'nosuch'}: file not found" in result.output, result.output
+    again = runner.invoke(app, ["calibrate", *map(str, frames), str(frames[1]), "--evs", "-4:4:1",
+                                "-o", str(tmp_path / "p.json")])
+    assert again.exit_code == 2 and f"{frames[1].name} is given twice" in again.output, again.output
     assert not (tmp_path / "p.json").exists()

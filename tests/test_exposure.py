@@ -308,3 +308,19 @@ def test_measuring_predictor_is_an_image_predictor_through_a_fixed_response():
     stack = predictor.predict(rgb, [1.0, -1.0])
     assert stack.shape == (2, *rgb.shape) and predictor.name == "physics (gamma:2.2)"
     np.testing.assert_allclose(stack[0], gamma_response(2.2).encode(scene() * 0.4), atol=1e-5)
+
+
+def test_a_device_or_precision_this_machine_cannot_run_fails_even_with_nothing_left_to_do(monkeypatch):
+    import torch
+
+    from cevr_cli.batch import IN_PROCESS, Scale
+    from cevr_cli.errors import UsageError
+    from cevr_cli.exposure import ModelSpec, batch_models
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for spec, told in ((ModelSpec("cevr", None, "cpu", "fp16"), "--precision fp16 needs a GPU"),
+                       (ModelSpec("cevr", None, "cuda", "auto"), "--device cuda: no CUDA GPU")):
+        with pytest.raises(UsageError, match=told):
+            batch_models(spec, IN_PROCESS)
+        assert batch_models(spec, Scale(ray="local")) is spec  # a cluster's devices are its own
+    assert batch_models(ModelSpec("physics", None, "cuda", "fp16"), IN_PROCESS).name == "physics"  # uses neither

@@ -40,6 +40,7 @@ def calibrate(
         from ..calibrate import (
             bracket_frames,
             check_bracket,
+            check_frames,
             check_profile_destination,
             parse_bracket_evs,
             write_profile,
@@ -49,11 +50,8 @@ def calibrate(
 
         if output is None and not install:
             raise UsageError("say where the profile goes: -o PROFILE.json and/or --install")
-        from ..io.images import check_input_file
-
         frames = bracket_frames(frames)
-        for frame in frames:  # a missing frame is named before the EVs are counted against the frames
-            check_input_file(frame)
+        check_frames(frames)  # a missing or repeated frame is named before the EVs are counted against the frames
         bracket = parse_bracket_evs(evs) if evs is not None else None
         if bracket is not None:
             check_bracket(bracket, len(frames))

@@ -196,11 +196,12 @@ def scale(workers: str, ray: str | None) -> Any:
 class BatchProgress:
     """rich progress over inputs, and over the EVs of each photo in the making (one line per worker); warning and
     failure lines on stderr. ``as_json``: no display and no plan lines (the summary on stdout says it all), but the
-    warnings still (they are in no item); ``quiet``: failure lines only."""
+    warnings still (they are in no item); ``quiet``: failure lines, and a dry run's plan (what it was asked for)."""
 
     def __init__(self, quiet: bool, per_item: int, *, as_json: bool = False) -> None:
-        self.quiet = quiet or as_json  # no display, no plan or note lines
+        self.quiet = quiet or as_json  # no display, no note lines
         self.warn = not quiet
+        self.plan = not as_json
         self.per_item = per_item
         self.progress: Any = None
         self.items_task: Any = None
@@ -249,7 +250,7 @@ class BatchProgress:
         elif kind == "item":
             if payload.status == "failed":
                 say(payload.message, "failed", "red")
-            elif payload.status == "planned" and not self.quiet:
+            elif payload.status == "planned" and self.plan:
                 say(f"{payload.source} -> {payload.output}", payload.message)
             elif payload.message and payload.status == "done" and not self.quiet:
                 say(payload.message, str(payload.source))

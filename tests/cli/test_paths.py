@@ -29,9 +29,11 @@ def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, monke
 def test_an_output_name_too_long_is_one_line_and_exit_2(tmp_path):
     photo = tmp_path / "x.png"
     cv2.imwrite(str(photo), np.zeros((32, 32, 3), np.uint8))
+    other = tmp_path / "y.png"
+    cv2.imwrite(str(other), np.full((32, 32, 3), 9, np.uint8))
     out = tmp_path / ("D" * 300)
     for args in (["stack", str(photo), "-o", str(out), "--model", "physics"], ["tonemap", str(photo), "-o", str(out)],
-                 ["calibrate", str(photo), str(photo), "--evs", "0,1", "-o", f"{out}.json"]):
+                 ["calibrate", str(photo), str(other), "--evs", "0,1", "-o", f"{out}.json"]):
         done = runner.invoke(app, args, env={"COLUMNS": "1000"})
         assert done.exit_code == 2, done.stderr
         assert done.stderr.startswith("error: ") and done.stderr.endswith(": cannot write there (File name too long)\n")
@@ -94,5 +96,27 @@ def test_the_demo_never_replaces_a_users_own_sample_folder(tmp_path):
     (tmp_path / "sample").mkdir()
     (tmp_path / "sample" / "thesis.txt").write_text("precious")
     result = runner.invoke(app, ["demo", "--size", "32", "-o", str(tmp_path), "--device", "cpu"])
-    assert result.exit_code == 1 and "was not made by this command" in result.output
+    assert result.exit_code == 2 and "exists and was not made by cevr demo; choose another -o" in result.output
     assert (tmp_path / "sample" / "thesis.txt").read_text() == "precious"
+
+
+def test_fuse_r_finds_stack_folders_at_any_depth_but_not_inside_other_outputs(tmp_path):
+    photo = _photo(tmp_path / "P1.jpg", 7)
+    assert runner.invoke(app, ["stack", str(photo), "-o", str(tmp_path / "s"), "--evs", "-1,0,1", "--model",
+                               "physics"]).exit_code == 0
+    tree = tmp_path / "tree"
+    (tree / "deep").mkdir(parents=True)
+    (tmp_path / "s" / "P1").rename(tree / "deep" / "sb")
+    assert runner.invoke(app, ["fuse", str(tree / "deep" / "sb"), "-o", str(tree / "hdr"), "--model", "physics",
+                               "--keep-stack"]).exit_code == 0  # its kept stack lies inside a fuse output
+    flat = runner.invoke(app, ["fuse", str(tree), "-o", str(tmp_path / "out"), "--dry-run"])
+    assert flat.exit_code == 2 and "(1 in subfolders: add -r to search them)" in flat.output, flat.output
+    deep = runner.invoke(app, ["fuse", str(tree), "-r", "-o", str(tmp_path / "out"), "--dry-run", "--json"])
+    assert [Path(i["source"]).name for i in json.loads(deep.stdout)["items"]] == ["sb"]
+
+
+def test_a_dry_run_lists_its_plan_under_quiet_too(tmp_path):
+    photo = _photo(tmp_path / "P.jpg")
+    result = runner.invoke(app, ["stack", str(photo), "-q", "--dry-run", "-o", str(tmp_path / "new")],
+                           env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and "would write:" in result.stderr and "P.jpg" in result.stderr

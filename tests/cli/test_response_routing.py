@@ -87,7 +87,10 @@ def test_a_profile_installed_replaced_or_removed_later_redoes_its_cameras_photos
         items = {Path(item["source"]).name: item for item in json.loads(result.stdout)["items"]}
         names = {name: json.loads((tmp_path / "stacks" / Path(name).stem / "stack.json").read_text())["response"][
             "name"] for name in items}
+        messages.update({name: item["message"] for name, item in items.items()})
         return {name: item["status"] for name, item in items.items()}, names
+
+    messages: dict[str, str] = {}
 
     assert run() == ({"d90.jpg": "done", "canon.jpg": "done"}, {"d90.jpg": "camera", "canon.jpg": "camera"})
     assert run()[0] == {"d90.jpg": "skipped", "canon.jpg": "skipped"}
@@ -100,6 +103,7 @@ def test_a_profile_installed_replaced_or_removed_later_redoes_its_cameras_photos
     assert run()[0] == {"d90.jpg": "skipped", "canon.jpg": "skipped"}
     profile.write_text(json.dumps(profile_record(table_response("x", codes, codes**2.4), "Nikon", "D90", "test")))
     assert run()[0] == {"d90.jpg": "done", "canon.jpg": "skipped"}  # recalibrated
+    assert messages["d90.jpg"] == "redone: a file it was made with (its camera profile) changed since"
     profile.unlink()
     assert run() == ({"d90.jpg": "done", "canon.jpg": "skipped"}, {"d90.jpg": "camera", "canon.jpg": "camera"})
 
