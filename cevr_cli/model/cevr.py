@@ -169,15 +169,23 @@ class EVMLP(nn.Module):
 
 
 def vgg16_bn_encoder(channels: tuple[int, int, int]) -> tuple[nn.Sequential, nn.Sequential, nn.Sequential]:
-    """``vgg16_bn().features[0:23]`` (conv1_1 .. conv3_3 with BatchNorm), built by torchvision's own
-    ``make_layers`` and cut into CEVR's three stages at the pools, keeping torchvision's module indices so
-    that ``encoder3.14.weight`` is ``features.14.weight`` (official checkpoints and ImageNet weights load
-    by those names). Nothing is downloaded: only the layer layout comes from torchvision."""
-    from torchvision.models.vgg import make_layers
-
+    """VGG16-BN's conv1_1 .. conv3_3 (Simonyan & Zisserman 2015, with BatchNorm), laid out as torchvision's
+    ``vgg16_bn().features[0:23]`` (``make_layers``; tests/model/test_cevr_net.py holds the two equal, module by
+    module and in their initial weights) and cut into CEVR's three stages at the pools, keeping its module indices
+    so that ``encoder3.14.weight`` is ``features.14.weight`` (official checkpoints and ImageNet weights load by
+    those names). Built here rather than by torchvision, whose import costs every process that builds a network
+    1.3-2 s (each worker, Ray actor and training rank)."""
     c1, c2, c3 = channels
-    features = make_layers([c1, c1, "M", c2, c2, "M", c3, c3, c3], batch_norm=True)
-    modules = list(features)
+    modules: list[nn.Module] = []
+    in_channels = 3
+    for width in (c1, c1, "M", c2, c2, "M", c3, c3, c3):
+        if width == "M":
+            modules.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            continue
+        assert isinstance(width, int)
+        modules += [nn.Conv2d(in_channels, width, kernel_size=3, padding=1), nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True)]
+        in_channels = width
     assert len(modules) == 23
     return tuple(  # type: ignore[return-value]
         nn.Sequential(OrderedDict((str(i), modules[i]) for i in span)) for span in (range(0, 6), range(6, 13),

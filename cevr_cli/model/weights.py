@@ -45,7 +45,7 @@ class ModelPair:
 
 def new_pair(config: CEVRConfig | None = None, seed: int | None = None) -> ModelPair:
     """Freshly initialised models (PyTorch's default init); nothing is downloaded."""
-    from .cevr import CEVRNet  # torchvision: imported only when a network is built
+    from .cevr import CEVRNet  # the network's modules: imported only when a network is built
 
     config = config or CEVRConfig()
     if seed is not None:

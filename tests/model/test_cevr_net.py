@@ -114,3 +114,22 @@ def test_group_moments_combine_the_channels_of_each_group():
     want_var, want_mean = torch.var_mean(x.reshape(2, 2, -1), dim=2, correction=0)
     torch.testing.assert_close(mean, want_mean)
     torch.testing.assert_close(var, want_var)
+
+
+@pytest.mark.parametrize("channels", [(64, 128, 256), (8, 16, 32)])
+def test_the_encoder_is_torchvisions_vgg16_bn_layout_and_initialisation(channels):
+    from torchvision.models.vgg import make_layers
+
+    from cevr_cli.model.cevr import vgg16_bn_encoder
+
+    c1, c2, c3 = channels
+    torch.manual_seed(0)
+    theirs = list(make_layers([c1, c1, "M", c2, c2, "M", c3, c3, c3], batch_norm=True))
+    torch.manual_seed(0)
+    ours = [module for stage in vgg16_bn_encoder(channels) for module in stage]
+    assert [repr(m) for m in ours] == [repr(m) for m in theirs]
+    names = [name for stage in vgg16_bn_encoder(channels) for name, _ in stage.named_children()]
+    assert names == [str(i) for i in range(23)]  # torchvision's indices: features.14 is encoder3.14
+    for a, b in zip(ours, theirs, strict=True):
+        for (name, p), (_, q) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+            assert torch.equal(p, q), name
