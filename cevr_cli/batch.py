@@ -132,7 +132,7 @@ def marked_folders_below(folder: Path, marker: str) -> list[Path]:
         here = Path(root)
         if here != folder and _is_cevr_marker(here / marker):
             found.append(here)
-        if here != folder and any(_is_cevr_marker(here / m) for m in OUTPUT_MARKERS):
+        if here != folder and _is_stage_output(here, {}):
             folders.clear()  # its contents are that output's own
             continue
         folders[:] = sorted(f for f in folders if not f.startswith("."))
@@ -213,7 +213,7 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
         source = Path(source)
         name = fitted_name(_output_name(source, roots, beside), name_format)
         while name.lower() in used or _another_input(made_from(out_dir / name_format.format(name=name), marker),
-                                                     source):
+                                                     input_record(source)):
             name += "_"
         used.add(name.lower())
         folder = out_dir / name_format.format(name=name)
@@ -330,13 +330,12 @@ def _version(record: dict[str, Any]) -> tuple[Any, Any]:
     return record.get("size"), record.get("mtime_ns")
 
 
-def _another_input(recorded: dict[str, Any] | None, source: Path) -> bool:
-    """Whether an output that records ``recorded`` (:func:`made_from`) was made from another input than ``source``:
-    another path, unless that one is gone and ``source`` is the same version (size and time) of a file: the same
-    photo, moved or renamed."""
+def _another_input(recorded: dict[str, Any] | None, now: dict[str, Any]) -> bool:
+    """Whether an output that records ``recorded`` (:func:`made_from`) was made from another input than the one
+    ``now`` describes (:func:`input_record`): another path, unless that one is gone and ``now`` is the same version
+    (size and time) of a file: the same photo, moved or renamed."""
     if recorded is None:
         return False
-    now = input_record(source)
     if recorded["path"] == now["path"]:
         return False
     moved = not os.path.lexists(recorded["path"]) and now["size"] is not None and _version(recorded) == _version(now)
@@ -367,7 +366,8 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
     """
     record = _output_record(output, marker)  # read once: the request, the input and the files it lists
     made = _input_of(record, marker)
-    if source is not None and _another_input(made, source):
+    now = input_record(source) if source is not None else None  # stat once: for "taken" and for "outdated"
+    if now is not None and _another_input(made, now):
         return "taken"
     if marker is None:
         if not _is_file(output):  # a folder there is not this command's; a dangling link is written through
@@ -386,7 +386,7 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
         recorded = record.get("request")
     if request is not None and recorded != json.loads(json.dumps(request)):
         return "stale"
-    if source is not None and _changed_since(source, output, marker, made):
+    if source is not None and now is not None and _changed_since(source, output, marker, made, now):
         return "outdated"
     if marker is not None and record is not None and not _dependencies_unchanged(record.get(DEPENDENCIES_KEY)):
         return "dependency changed"
@@ -417,13 +417,13 @@ def _dependencies_unchanged(recorded: Any) -> bool:
     return all(file_version(Path(path)) == version for path, version in recorded.items())
 
 
-def _changed_since(source: Path, output: Path, marker: str | None, recorded: dict[str, Any] | None) -> bool:
-    """Whether ``source`` changed after ``output`` was made from it: another size or modification time than the
-    output records (``recorded``, :func:`made_from`; a photo replaced by an older file, ``cp -p``, counts), or, for
-    an output that records none, a modification after the output's (as make decides). An unreadable source has
-    not: its job says what is wrong."""
+def _changed_since(source: Path, output: Path, marker: str | None, recorded: dict[str, Any] | None,
+                   now: dict[str, Any]) -> bool:
+    """Whether ``source`` (now as ``now`` describes it, :func:`input_record`) changed after ``output`` was made from
+    it: another size or modification time than the output records (``recorded``, :func:`made_from`; a photo
+    replaced by an older file, ``cp -p``, counts), or, for an output that records none, a modification after the
+    output's (as make decides). An unreadable source has not: its job says what is wrong."""
     if recorded is not None and recorded.get("mtime_ns") is not None:
-        now = input_record(source)
         return now["mtime_ns"] is not None and _version(now) != _version(recorded)
     return _modified_after(source, output if marker is None else output / marker)
 
@@ -672,19 +672,27 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
     return BatchItemResult(source, "done", folder, note, time.monotonic() - started)
 
 
+def _made_before(earlier: Path, marker: str) -> list[Any] | None:
+    """What ``earlier``'s marker lists as made there: its request's outputs (:data:`_MARKER_FILE_KEYS`) and what it
+    had kept from earlier requests (:data:`_KEPT_KEY`), as written (not checked); None where it cannot be read."""
+    try:
+        listed = json.loads((earlier / marker).read_text())
+    except (OSError, ValueError):
+        return None
+    kept_before = listed.get(_KEPT_KEY) if isinstance(listed, dict) else None
+    return _listed_names(listed) + (kept_before if isinstance(kept_before, list) else [])
+
+
 def _carry_over(earlier: Path, partial: Path, marker: str) -> list[str]:
     """Move into ``partial`` what ``earlier`` holds that its marker listed (its request's outputs and what it had
     kept itself, :data:`_KEPT_KEY`) and ``partial`` does not; record it under :data:`_KEPT_KEY` in ``partial``'s
     marker, so that the next request keeps it too. A listed name inside a folder (``stack/stack.json``, the stack
     ``fuse --keep-stack`` kept) carries the whole folder. Returns what was kept, folders as ``name/``."""
-    try:
-        listed = json.loads((earlier / marker).read_text())
-    except (OSError, ValueError):
+    carried = _made_before(earlier, marker)
+    if carried is None:
         return []
     kept_names: list[str] = []
     moved: set[str] = set()
-    kept_before = listed.get(_KEPT_KEY) if isinstance(listed, dict) else None
-    carried = _listed_names(listed) + (kept_before if isinstance(kept_before, list) else [])
     for name in carried:
         if not isinstance(name, str) or not Path(name).parts or name == marker or Path(name).is_absolute() \
                 or ".." in Path(name).parts:
@@ -708,12 +716,7 @@ def _carry_unmade(earlier: Path, partial: Path, marker: str) -> list[str]:
     """Move into ``partial`` what ``earlier`` holds that no request of this command made: neither its marker nor
     what the marker lists (:data:`_MARKER_FILE_KEYS`, :data:`_KEPT_KEY`). A marker that cannot be read lists
     nothing: then everything ``partial`` lacks is kept. Returns what was moved, folders as ``name/``."""
-    try:
-        listed = json.loads((earlier / marker).read_text())
-    except (OSError, ValueError):
-        listed = None
-    kept_before = listed.get(_KEPT_KEY) if isinstance(listed, dict) else None
-    names = _listed_names(listed) + (kept_before if isinstance(kept_before, list) else [])
+    names = _made_before(earlier, marker) or []
     made = {marker} | {Path(name).parts[0] for name in names if isinstance(name, str) and Path(name).parts}
     moved = []
     for entry in sorted(earlier.iterdir()):
@@ -907,8 +910,8 @@ def _run_locked(source: Path, output: Path, job: Job, marker: str | None, reques
         if on_event:
             on_event("start", source)
         # a changed input makes what an earlier request made from it outdated too: nothing of it is kept
-        keep = keep_earlier and state == "stale" and not _changed_since(source, output, marker,
-                                                                         made_from(output, marker))
+        keep = keep_earlier and state == "stale" and not _changed_since(
+            source, output, marker, made_from(output, marker), input_record(source))
         result = _run_one(source, output, job, marker, keep)
     finally:
         lock.release()

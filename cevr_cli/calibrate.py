@@ -824,11 +824,10 @@ def write_profile(calibration: Calibration, output: str | os.PathLike[str] | Non
 
     targets = [Path(output)] if output is not None else []
     if output is not None:
-        check_profile_destination(output, calibration.frames)
+        check_profile_destination(output, calibration.frames)  # checks it can be written, too
     if install:
         targets.append(install_path(calibration.make, calibration.model))
-    for target in targets:
-        check_writable(target)
+        check_writable(targets[-1])
     text = json.dumps(calibration.record(), indent=1) + "\n"
     for target in targets:
         try:
