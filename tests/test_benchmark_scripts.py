@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # a subprocess importing torch, then a training step and a speed check
 def test_gpu_check_runs_ci_sized_on_the_cpu(tmp_path):
     command = [sys.executable, str(ROOT / "tests" / "benchmarks" / "bench_gpu.py"), "--device", "cpu",
                "--megapixels", "0.02", "--batch-megapixels", "0.02", "--batch", "2", "--check-size", "32",

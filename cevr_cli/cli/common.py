@@ -196,12 +196,16 @@ def scale(workers: str, ray: str | None) -> Any:
 class BatchProgress:
     """rich progress over inputs, and over the EVs of each photo in the making (one line per worker); warning and
     failure lines on stderr. ``as_json``: no display and no plan lines (the summary on stdout says it all), but the
-    warnings still (they are in no item); ``quiet``: failure lines, and a dry run's plan (what it was asked for)."""
+    warnings still (they are in no item); ``quiet``: failure lines, and a dry run's plan (what it was asked for).
+    A batch stopped by Ctrl-C or SIGTERM under ``as_json`` still prints its summary of the inputs finished so far,
+    marked ``"interrupted": true``, so that a script learns what was done."""
 
     def __init__(self, quiet: bool, per_item: int, *, as_json: bool = False) -> None:
         self.quiet = quiet or as_json  # no display, no note lines
         self.warn = not quiet
         self.plan = not as_json
+        self.as_json = as_json
+        self.finished: list[Any] = []  # every input's result as it comes: the summary of a stopped batch
         self.per_item = per_item
         self.progress: Any = None
         self.items_task: Any = None
@@ -228,9 +232,15 @@ class BatchProgress:
                                      TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
             self.progress.__enter__()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if self.progress is not None:
-            self.progress.__exit__(*exc)
+            self.progress.__exit__(kind, exc, tb)
+        if self.as_json and isinstance(exc, KeyboardInterrupt):
+            from ..batch import BatchReport
+
+            terminated = isinstance(exc, Terminated) or bool(state.get("terminated"))
+            summary = BatchReport(self.finished).to_json()
+            out.print_json(json.dumps({**summary, "exit_code": 143 if terminated else 130, "interrupted": True}))
 
     def event(self, kind: str, payload: Any) -> None:
         if kind == "planned":
@@ -248,6 +258,7 @@ class BatchProgress:
         elif kind == "warning" and self.warn:
             say(str(payload), "warning", "yellow")
         elif kind == "item":
+            self.finished.append(payload)
             if payload.status == "failed":
                 say(payload.message, "failed", "red")
             elif payload.status == "planned" and self.plan:

@@ -92,6 +92,33 @@ def test_bad_file_fails_alone_and_sets_exit_code(tmp_path, photos, weights):
     assert sorted(p.name for p in out.iterdir()) == ["a", "b"]
 
 
+@pytest.mark.parametrize(("stop", "code"), [(KeyboardInterrupt, 130), ("terminated", 143)])
+def test_a_stopped_json_batch_still_prints_what_it_finished(tmp_path, photos, weights, monkeypatch, stop, code):
+    """Ctrl-C (or SIGTERM) during the second photo: stdout still carries the summary of the first, marked
+    interrupted, with the exit code the shell sees; the photo in the making is in no list and left no output."""
+    import cevr_cli.stack
+    from cevr_cli.cli.common import Terminated
+
+    measure, seen = cevr_cli.stack.measure, []
+
+    def measure_then_stop(path, *args, **kwargs):
+        seen.append(path)
+        if len(seen) == 2:
+            raise Terminated if stop == "terminated" else KeyboardInterrupt
+        return measure(path, *args, **kwargs)
+
+    monkeypatch.setattr(cevr_cli.stack, "measure", measure_then_stop)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["stack", str(photos), "-r", "-o", str(out), "--evs", "1", "--weights", str(weights),
+                                 "--json"])
+    assert result.exit_code == code
+    summary = json.loads(result.stdout)
+    assert summary["interrupted"] is True and summary["exit_code"] == code
+    assert summary["counts"] == {"done": 1}
+    assert summary["items"][0]["source"] == str(seen[0]) and Path(summary["items"][0]["output"]).is_dir()
+    assert sorted(p.name for p in out.iterdir()) == [Path(summary["items"][0]["output"]).name]
+
+
 def test_rerun_skips_complete_outputs(tmp_path, photos, weights):
     out = tmp_path / "out"
     args = ["stack", str(photos), "-o", str(out), "--evs", "1", "--weights", str(weights), "--json"]
