@@ -280,15 +280,22 @@ def exposure_from_xmp(packet: bytes | None) -> ExifInfo:
 
 
 def _from_ifds(ifd0: Mapping[int, Any], sub: Mapping[int, Any]) -> ExifInfo:
-    """:class:`ExifInfo` from an IFD0 and an EXIF IFD, as Pillow parses them (tag number -> value)."""
+    """:class:`ExifInfo` from an IFD0 and an EXIF IFD, as Pillow parses them (tag number -> value). Exposure time,
+    f-number and ISO are read from IFD0 where the EXIF IFD lacks them: TIFF/EP (ISO 12234-2), which some raw
+    formats and scanners follow, puts them there."""
     orientation = ifd0.get(ORIENTATION_TAG, 1)
+
+    def capture(name: str) -> float | None:
+        tag = _EXIF_TAGS[name]
+        return _number(sub.get(tag) if sub.get(tag) is not None else ifd0.get(tag))
+
     return ExifInfo(
         camera_make=_text(ifd0.get(_TAGS["Make"])),
         camera_model=_text(ifd0.get(_TAGS["Model"])),
         lens=_text(sub.get(_EXIF_TAGS["LensModel"])),
-        exposure_time=_number(sub.get(_EXIF_TAGS["ExposureTime"])),
-        f_number=_number(sub.get(_EXIF_TAGS["FNumber"])),
-        iso=_number(sub.get(_EXIF_TAGS["ISO"])),
+        exposure_time=capture("ExposureTime"),
+        f_number=capture("FNumber"),
+        iso=capture("ISO"),
         datetime_original=_text(sub.get(_EXIF_TAGS["DateTimeOriginal"]) or ifd0.get(_TAGS["DateTime"])),
         orientation=int(orientation) if isinstance(orientation, int) and 1 <= orientation <= 8 else 1,
         software=_text(ifd0.get(SOFTWARE_TAG)),
@@ -324,14 +331,19 @@ def read_tiff_exif(path: str | Path) -> ExifInfo | None:
     try:
         with tifffile.TiffFile(path) as tif:
             tags = tif.pages.first.tags
-            ifd0 = {name: tags.valueof(name) for name in ("Make", "Model", "Software", "DateTime")}
+            ifd0 = {name: tags.valueof(name) for name in ("Make", "Model", "Software", "DateTime", "ExposureTime",
+                                                          "FNumber", "ISOSpeedRatings")}
             sub = tags.valueof("ExifTag") or {}
     except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError):
         return None
+
+    def capture(name: str) -> Any:  # the EXIF IFD's, else IFD0's (TIFF/EP, as in _from_ifds)
+        return sub.get(name) if sub.get(name) is not None else ifd0[name]
+
     return ExifInfo(
         camera_make=_text(ifd0["Make"]), camera_model=_text(ifd0["Model"]), lens=_text(sub.get("LensModel")),
-        exposure_time=_ratio(sub.get("ExposureTime")), f_number=_ratio(sub.get("FNumber")),
-        iso=_number(sub.get("ISOSpeedRatings")),
+        exposure_time=_ratio(capture("ExposureTime")), f_number=_ratio(capture("FNumber")),
+        iso=_number(capture("ISOSpeedRatings")),
         datetime_original=_text(sub.get("DateTimeOriginal") or ifd0["DateTime"]), software=_text(ifd0["Software"]))
 
 

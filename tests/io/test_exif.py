@@ -201,3 +201,38 @@ def test_a_tiff_without_an_exif_ifd_gives_its_xmp_exposure(tmp_path):
     assert (facts.camera_make, facts.camera_model, facts.exposure_time, facts.iso) == (
         "Testmaker", "Testcam 1", 1 / 640, 320)
     assert facts.exposure_value() == pytest.approx(math.log2(5.6**2 * 640) - math.log2(3.2))
+
+
+def test_exposure_in_ifd0_as_tiff_ep_puts_it_is_read_and_the_exif_ifd_wins(tmp_path):
+    """TIFF/EP (ISO 12234-2) keeps exposure time, f-number and ISO in IFD0; a file with them only there still has
+    an exposure value, and where the EXIF IFD says otherwise the EXIF IFD is believed."""
+    from PIL.TiffImagePlugin import IFDRational
+
+    from cevr_cli.io.exif import read_exif
+
+    exif = Image.Exif()
+    exif[0x010F], exif[EXPOSURE_TIME], exif[F_NUMBER], exif[ISO] = "Kodak", IFDRational(1, 125), 5.6, 400
+    only_ifd0 = tmp_path / "ifd0.jpg"
+    only_ifd0.write_bytes(jpeg_with_exif(exif.tobytes()))
+    facts = read_exif(only_ifd0)
+    assert (facts.exposure_time, facts.f_number, facts.iso) == (pytest.approx(1 / 125), pytest.approx(5.6), 400)
+    assert facts.exposure_value() == pytest.approx(math.log2(5.6**2 * 125) - math.log2(4))
+    exif.get_ifd(EXIF_IFD)[EXPOSURE_TIME] = IFDRational(1, 250)
+    both = tmp_path / "both.jpg"
+    both.write_bytes(jpeg_with_exif(exif.tobytes()))
+    assert read_exif(both).exposure_time == pytest.approx(1 / 250)
+
+
+def test_a_tiff_structured_raws_ifd0_exposure_is_read(tmp_path):
+    """The raw path (tifffile, no pixels decoded) reads TIFF/EP's IFD0 exposure tags too."""
+    import tifffile
+
+    from cevr_cli.io.exif import read_tiff_exif
+
+    path = tmp_path / "tiffep.tif"
+    tifffile.imwrite(path, np.zeros((8, 8), np.uint16),
+                     extratags=[(271, "s", 0, "Kodak", True), (EXPOSURE_TIME, "2I", 1, (1, 60), True),
+                                (F_NUMBER, "2I", 1, (28, 10), True), (ISO, "H", 1, 100, True)])
+    facts = read_tiff_exif(path)
+    assert (facts.camera_make, facts.exposure_time, facts.f_number, facts.iso) == (
+        "Kodak", pytest.approx(1 / 60), pytest.approx(2.8), 100)
