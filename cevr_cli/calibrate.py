@@ -829,11 +829,12 @@ def write_profile(calibration: Calibration, output: str | os.PathLike[str] | Non
         targets.append(install_path(calibration.make, calibration.model))
         check_writable(targets[-1])
     text = json.dumps(calibration.record(), indent=1) + "\n"
-    for target in targets:
+    for written, target in enumerate(targets):
         try:
             atomic_write_text(target, text)
         except OSError as exc:
-            raise OutputError(f"{target}: cannot write the profile ({exc.strerror or exc})") from None
+            kept = f"; {targets[0]} was written" if written else ""
+            raise OutputError(f"{target}: cannot write the profile ({exc.strerror or exc}){kept}") from None
     return targets
 
 

@@ -329,6 +329,32 @@ def test_install_puts_the_profile_where_auto_finds_it(tmp_path, monkeypatch):
     assert f"{installed} (Other Maker Testcam 1) broken: the linear values" in " ".join(result.output.split())
 
 
+def test_an_install_that_fails_after_o_was_written_says_both(tmp_path, monkeypatch):
+    """A full disk where the profile is installed: one line naming the install path and the reason, saying the -o
+    file was written (it is complete, so the calibration need not be run again to keep it); exit 2."""
+    import errno
+
+    import cevr_cli.io.atomic
+
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
+    write = cevr_cli.io.atomic.atomic_write_text
+
+    def full_below_config(path, text):
+        if Path(path).is_relative_to(tmp_path / "config"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write(path, text)
+
+    monkeypatch.setattr(cevr_cli.io.atomic, "atomic_write_text", full_below_config)
+    frames = write_bracket(tmp_path / "bracket")
+    profile = tmp_path / "cam.json"
+    result = runner.invoke(app, ["calibrate", *map(str, frames), "-o", str(profile), "--install", "--quiet"])
+    assert result.exit_code == 2
+    installed = tmp_path / "config" / "responses" / "testmaker__testcam-1.json"
+    assert " ".join(result.output.split()) == (f"error: {installed}: cannot write the profile (No space left on "
+                                               f"device); {profile} was written")
+    assert np.array_equal(load_profile(profile).linear, calibrate(frames).response.linear)
+
+
 def test_info_lists_installed_profiles(tmp_path, monkeypatch):
     import cevr_cli.diagnostics
 
