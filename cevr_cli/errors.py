@@ -5,6 +5,8 @@ The CLI turns each of these into a one-line message and an exit code; library co
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class CevrError(Exception):
     """Base class of every error the cevr library raises on purpose."""
@@ -47,3 +49,18 @@ class OutputError(CevrError):
 
 class WorkerError(CevrError):
     """A batch's worker (a local process or a Ray actor) cannot start or run: the whole batch stops."""
+
+
+def use_one_of(value: object, choices: Iterable[str]) -> str:
+    """The end of an unknown-choice message: ``use one of a, b, c``, and the closest choice when the value looks
+    like a misspelling of one (``kim-kautz`` -> ``did you mean kimkautz?``)."""
+    from difflib import get_close_matches
+
+    offered = list(choices)
+    text = f"use one of {', '.join(offered)}"
+    if isinstance(value, str):
+        by_folded = {choice.lower().replace("-", "").replace("_", ""): choice for choice in offered}
+        close = get_close_matches(value.lower().replace("-", "").replace("_", ""), list(by_folded), n=1, cutoff=0.75)
+        if close:
+            text += f" (did you mean {by_folded[close[0]]}?)"
+    return text

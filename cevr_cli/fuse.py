@@ -39,7 +39,7 @@ from .batch import (
     plan_outputs,
     run_batch,
 )
-from .errors import UsageError
+from .errors import UsageError, use_one_of
 from .exposure import ExposureModel, ModelJob, ModelSpec, batch_models
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .imaging import quantise
@@ -121,7 +121,7 @@ def write_hdr_output(path: PathLike, radiance: np.ndarray, fmt: str = "exr", *, 
     elif fmt == "hdr":
         write_radiance_hdr(path, radiance)
     else:
-        raise UsageError(f"HDR format {fmt!r}: use one of {', '.join(HDR_FORMATS)}")
+        raise UsageError(f"HDR format {fmt!r}: {use_one_of(fmt, HDR_FORMATS)}")
 
 
 def write_crf_csv(path: PathLike, response: ResponseCurve) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .errors import UsageError
+from .errors import UsageError, use_one_of
 
 _KEY = "cevr_option"
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
@@ -76,7 +76,7 @@ def check_value(name: str, spec: OptionSpec, value: Any) -> None:
     """Raise :class:`UsageError` with the CLI's line if ``value`` is not allowed for the option ``name``."""
     where = f"{spec.flag_for(name)} {_show(value)}"
     if spec.choices is not None and value not in spec.choices:
-        raise UsageError(f"{where}: use one of {', '.join(spec.choices)}")
+        raise UsageError(f"{where}: {use_one_of(value, spec.choices)}")
     if value is None or not spec.bounds:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):

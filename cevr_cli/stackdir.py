@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, use_one_of
 from .io.atomic import atomic_write_text
 from .io.colour import ColourSpace
 from .io.exif import FRAME_EXPOSURE, ExifInfo, reexposed_exif, without_xmp
@@ -46,7 +46,7 @@ def stack_format(name: str) -> tuple[str, int]:
     try:
         return STACK_FORMATS[name]
     except KeyError:
-        raise UsageError(f"--format {name!r}: use one of {', '.join(STACK_FORMATS)}") from None
+        raise UsageError(f"--format {name!r}: {use_one_of(name, STACK_FORMATS)}") from None
 
 
 class StackFolderWriter:

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, UsageError, use_one_of
 from ..evs import CONTINUOUS_EVS
 from ..vocabulary import DATASET_KINDS, DATASETS_ENV, DATASETS_FOLDER, HDR_SUFFIXES, LDR_SUFFIXES
 
@@ -93,7 +93,7 @@ def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | N
     elif kind == "synthetic":
         return _load_synthetic(path, size, synthetic_evs)
     else:
-        raise UsageError(f"unknown dataset kind {kind!r}; use one of {', '.join(DATASET_KINDS)}")
+        raise UsageError(f"unknown dataset kind {kind!r}: {use_one_of(kind, DATASET_KINDS)}")
     return [_resize_scene(s, size) for s in scenes] if size is not None else scenes
 
 

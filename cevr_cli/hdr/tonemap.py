@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, use_one_of
 from ..vocabulary import DISPLAY_GAMMA
 from .kimkautz2008 import kimkautz2008
 from .reinhard2002 import reinhard2002
@@ -53,6 +53,6 @@ def tonemap_to_display(hdr: np.ndarray, operator: str, *, key: float | None = No
     try:
         tmo = TONEMAPPERS[operator]
     except KeyError:
-        raise UsageError(f"unknown tone mapper {operator!r}: use one of {', '.join(TONEMAPPERS)}") from None
+        raise UsageError(f"unknown tone mapper {operator!r}: {use_one_of(operator, TONEMAPPERS)}") from None
     linear = tmo(hdr, key, white, toolbox)
     return srgb_encode(linear) if srgb else gamma_encode(linear, gamma)

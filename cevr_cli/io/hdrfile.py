@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import OpenEXR
 
-from ..errors import InputError, OutputError, UsageError
+from ..errors import InputError, OutputError, UsageError, use_one_of
 from ..hdr.finite import finite_radiance
 from ..imaging import check_rgb
 from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS
@@ -337,7 +337,7 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
     """
     rgb = check_rgb(rgb)
     if compression not in _EXR_COMPRESSION_CODES:
-        raise UsageError(f"EXR compression {compression!r}: use one of {', '.join(EXR_COMPRESSIONS)}")
+        raise UsageError(f"EXR compression {compression!r}: {use_one_of(compression, EXR_COMPRESSIONS)}")
     data = rgb.astype(np.float16 if half else np.float32)
     header = {"compression": _EXR_COMPRESSION_CODES[compression], "type": OpenEXR.scanlineimage,
               "chromaticities": REC709_CHROMATICITIES}

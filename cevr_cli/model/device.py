@@ -21,7 +21,7 @@ from typing import Literal
 
 import torch
 
-from ..errors import UsageError
+from ..errors import UsageError, use_one_of
 from ..vocabulary import DEVICES, INFERENCE_PRECISIONS, TRAINING_PRECISIONS
 
 Purpose = Literal["inference", "training"]
@@ -61,7 +61,7 @@ def resolve_precision(name: str, device: torch.device, purpose: Purpose) -> torc
     """
     offered = PRECISIONS_FOR[purpose]
     if name not in offered:
-        raise UsageError(f"--precision {name!r}: use one of {', '.join(offered)}")
+        raise UsageError(f"--precision {name!r}: {use_one_of(name, offered)}")
     if name == "auto":
         return torch.bfloat16 if purpose == "training" and bf16_is_native(device) else torch.float32
     if name == "fp16" and device.type not in ("cuda", "mps"):
@@ -88,5 +88,5 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "mps" and not torch.backends.mps.is_available():
         raise UsageError("--device mps: Apple MPS is not available here (try --device auto)")
     if name not in DEVICES and not name.startswith("cuda:"):
-        raise UsageError(f"--device {name!r}: use one of {', '.join(DEVICES)}")
+        raise UsageError(f"--device {name!r}: {use_one_of(name, DEVICES)}")
     return torch.device(name)

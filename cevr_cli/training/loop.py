@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import UsageError
+from ..errors import UsageError, use_one_of
 from ..io.atomic import atomic_path, atomic_write_text, check_writable
 from ..model.cevr import CEVRNet
 from ..model.config import get_config
@@ -349,8 +349,8 @@ def check_config(cfg: TrainConfig) -> None:
             (:func:`~cevr_cli.training.distributed.check_processes`).
     """
     for name, allowed in vocabulary_fields().items():
-        if getattr(cfg, name) not in allowed:
-            raise UsageError(f"--{name.replace('_', '-')} {getattr(cfg, name)!r}: use one of {', '.join(allowed)}")
+        if (value := getattr(cfg, name)) not in allowed:
+            raise UsageError(f"--{name.replace('_', '-')} {value!r}: {use_one_of(value, allowed)}")
     for name in ("epochs", "samples_per_epoch", "batch_size", "t0", "t_mult", "val_size", "val_cameras",
                  "checkpoint_every"):
         if getattr(cfg, name) < 1:

@@ -87,7 +87,7 @@ def test_fp16_is_for_inference_on_a_gpu(hardware):
     assert resolve_precision("fp16", MPS, "inference") == torch.float16
     with pytest.raises(UsageError, match="fp16 needs a GPU"):
         resolve_precision("fp16", CPU, "inference")
-    with pytest.raises(UsageError, match=r"^--precision 'fp16': use one of auto, bf16, fp32$"):
+    with pytest.raises(UsageError, match=r"^--precision 'fp16': use one of auto, bf16, fp32 \(did you mean bf16\?\)$"):
         resolve_precision("fp16", CUDA, "training")
     with pytest.raises(UsageError, match=r"^--precision 'fp8': use one of auto, fp32, bf16, fp16$"):
         resolve_precision("fp8", CPU, "inference")
