@@ -199,7 +199,9 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
     so a photo keeps its output whatever it is stacked with. Names that still meet (files given one by one
     from two folders) are told apart by a trailing ``_``: in the order given within a run, and across runs by
     the input an existing output records it was made from (:func:`made_from`; ``marker`` as for
-    :func:`completion`): a namesake's output is never taken for this source's, skipped or replaced.
+    :func:`completion`): a namesake's output is never taken for this source's, skipped or replaced. A name that is
+    a folder holding the source (``shoot/IMG_1/IMG_1.jpg`` with ``-o shoot``) gets the ``_`` too: replacing that
+    folder would delete the photo.
     """
     out_dir = resolved(Path(out_dir))
     for root in roots:
@@ -212,8 +214,9 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
     for source in sources:
         source = Path(source)
         name = fitted_name(_output_name(source, roots, beside), name_format)
-        while name.lower() in used or _another_input(made_from(out_dir / name_format.format(name=name), marker),
-                                                     input_record(source)):
+        within = resolved(source).parents  # a folder of the source's own (shoot/IMG_1/IMG_1.jpg, -o shoot) is no output
+        while (name.lower() in used or resolved(out_dir / name_format.format(name=name)) in within
+               or _another_input(made_from(out_dir / name_format.format(name=name), marker), input_record(source))):
             name += "_"
         used.add(name.lower())
         folder = out_dir / name_format.format(name=name)

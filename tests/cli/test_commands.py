@@ -674,3 +674,25 @@ def test_convert_weights_never_replaces_a_checkpoint_or_a_photo_and_keeps_the_re
         assert result.exit_code == 2 and told in result.output, result.output
     assert (tmp_path / "f2.png").read_bytes() == b"photo" and torch.load(inc, weights_only=False)["epoch"] == 1
     assert not (tmp_path / "x.safetensors").exists()
+
+
+@pytest.mark.parametrize("command", ["stack", "fuse"])
+def test_a_folder_named_like_its_photo_is_never_its_output(tmp_path, gradient_image, command):
+    """shoot/IMG_1/IMG_1.png with -o shoot: the output cannot be shoot/IMG_1, the folder the photo is in (with
+    --overwrite that would delete the photo and what lies beside it); it is shoot/IMG_1_, on every run."""
+    shoot = tmp_path / "shoot"
+    (shoot / "IMG_1").mkdir(parents=True)
+    photo = shoot / "IMG_1" / "IMG_1.png"
+    cv2.imwrite(str(photo), np.round(gradient_image[..., ::-1] * 255).astype(np.uint8))
+    (shoot / "IMG_1" / "notes.txt").write_text("mine")
+    before = photo.read_bytes()
+    args = [command, str(photo), "-o", str(shoot), "--model", "physics", "--json"]
+    if command == "stack":
+        args += ["--evs", "1"]
+    for extra, status in (([], "done"), (["--overwrite"], "done"), ([], "skipped")):
+        result = runner.invoke(app, args + extra)
+        assert result.exit_code == 0, result.output
+        (item,) = json.loads(result.stdout)["items"]
+        assert (item["output"], item["status"]) == (str(shoot / "IMG_1_"), status)
+    assert photo.read_bytes() == before and (shoot / "IMG_1" / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in shoot.iterdir()) == ["IMG_1", "IMG_1_"]
