@@ -150,6 +150,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
             frames = int(getattr(im, "n_frames", 1) or 1)
             decode = {"HEIF": _decode_heif, "AVIF": _decode_avif}.get(im.format, _decode_opencv)
             data, bits = decode(path, im)
+            upright = im.format == "TIFF" and decode is _decode_opencv and opencv.orients_tiff()
     except InputError:
         raise
     except UnidentifiedImageError:
@@ -167,7 +168,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     data, translucent = _drop_alpha(data)
     codes, colour, icc = to_srgb(data, icc)
     rgb = codes.astype(np.float32) / (255.0 if codes.dtype == np.uint8 else 65535.0)
-    if info is not None:
+    if info is not None and not upright:
         rgb = _orient(rgb, info.orientation)
     return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes, colour, translucent, frames)
 

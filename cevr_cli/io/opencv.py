@@ -10,6 +10,7 @@ decoding failure becomes cevr's one line naming the file instead.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +44,22 @@ def check_pixel_limit(path: Path, width: int, height: int) -> None:
     if width * height > limit:
         raise InputError(path, f"too large: {width}x{height} px ({width * height / 1e6:.3g} MP) is more than "
                                f"OpenCV decodes ({limit / 1e6:g} MP, see OPENCV_IO_MAX_IMAGE_PIXELS)")
+
+
+@functools.cache
+def orients_tiff() -> bool:
+    """Whether OpenCV's TIFF decoder turns pixels upright by the TIFF Orientation tag (274) itself. OpenCV 5 does,
+    even with ``IMREAD_UNCHANGED`` and ``IMREAD_IGNORE_ORIENTATION``, which its JPEG, PNG and WebP decoders honour;
+    asked of this OpenCV once, with a 1x2 TIFF stored upside down, rather than assumed from its version."""
+    import io
+
+    import tifffile
+
+    probe = io.BytesIO()
+    tifffile.imwrite(probe, np.array([[0], [255]], np.uint8), photometric="minisblack",
+                     extratags=[(274, "H", 1, 3, True)])  # 3: rotated 180 degrees
+    decoded = cv2.imdecode(np.frombuffer(probe.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
+    return decoded is not None and int(decoded.reshape(-1)[0]) == 255
 
 
 def imread(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray | None:

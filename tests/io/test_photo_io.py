@@ -86,6 +86,25 @@ def test_exif_orientation_is_applied(tmp_path, orientation):
     np.testing.assert_array_equal(got, reference)
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_tiffs_orientation_tag_is_applied_once(tmp_path, orientation, bits):
+    """TIFF keeps orientation in IFD0's tag 274, which OpenCV 5's TIFF decoder applies itself: turned twice, 2-8
+    came out wrong. Pillow's exif_transpose of the 8-bit file is the reference, for the 16-bit one too."""
+    import tifffile
+    from PIL import ImageOps
+
+    stored = asymmetric()
+    codes = stored if bits == 8 else stored.astype(np.uint16) * 257
+    tifffile.imwrite(tmp_path / "o.tif", codes, photometric="rgb", extratags=[(274, "H", 1, orientation, True)])
+    tifffile.imwrite(tmp_path / "o8.tif", stored, photometric="rgb", extratags=[(274, "H", 1, orientation, True)])
+    reference = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "o8.tif")).convert("RGB"))
+    assert reference.shape == ((30, 20, 3) if orientation >= 5 else (20, 30, 3))
+    photo = read_photo(tmp_path / "o.tif")
+    np.testing.assert_array_equal(np.round(photo.rgb * 255).astype(np.uint8), reference)
+    assert photo.exif is not None and photo.exif.orientation == orientation
+
+
 def test_grey_and_alpha_become_rgb(tmp_path):
     cv2.imwrite(str(tmp_path / "g.png"), np.full((20, 20), 128, np.uint8))
     cv2.imwrite(str(tmp_path / "a.png"), np.full((20, 20, 4), 200, np.uint8))
