@@ -53,18 +53,25 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
     """Files given explicitly are kept whatever their extension (they fail clearly later if unreadable);
     folders contribute their files with a known extension, hidden files and our temporaries skipped, and the
     images in the output folders of cevr's stages below them (:data:`~cevr_cli.vocabulary.OUTPUT_MARKERS`: a
-    stack's frames and a tone-mapped image are not photos; fuse's HDR images stay `cevr tonemap`'s inputs)."""
+    stack's frames and a tone-mapped image are not photos; fuse's HDR images stay `cevr tonemap`'s inputs).
+
+    A folder that cannot be listed (no permission) is kept as an input of its own, to fail by name when read: its
+    photos are not silently left out of the batch."""
     found: dict[Path, None] = {}
     for item in inputs:
         item = Path(item)
         if is_dir_safely(item):
-            walker = item.rglob("*") if recursive else item.iterdir()
+            unreadable: list[Path] = []
             outputs: dict[Path, bool] = {}
-            for path in sorted(walker):
+            for path in _folder_entries(item, recursive, unreadable):
                 inner = path.relative_to(item).parts
-                folders = (item.joinpath(*inner[:n]) for n in range(1, len(inner)))
-                if ((path.is_file() or path.is_symlink()) and path.suffix.lower() in extensions  # broken links fail
-                        and not any(part.startswith(".") for part in inner)
+                if any(part.startswith(".") for part in inner):
+                    continue
+                folders = [item.joinpath(*inner[:n]) for n in range(1, len(inner))]
+                if path in unreadable:
+                    if not any(_is_stage_output(folder, outputs) for folder in folders):
+                        found[path] = None
+                elif ((path.is_file() or path.is_symlink()) and path.suffix.lower() in extensions  # broken links fail
                         and not (path.suffix.lower() in PHOTO_SUFFIXES
                                  and (any(_is_stage_output(folder, outputs) for folder in folders)
                                       or len(inner) > 1 and _is_tone_mapped_image(path)))):
@@ -72,6 +79,24 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
         else:
             found[item] = None  # a name the file system refuses too: it fails by name when read
     return list(found)
+
+
+def _folder_entries(folder: Path, recursive: bool, unreadable: list[Path]) -> list[Path]:
+    """What ``folder`` holds (with ``recursive``, at every depth; links to folders are not followed), in order,
+    and the folders among them, ``folder`` itself included, that cannot be listed, appended to ``unreadable``
+    (pathlib's ``rglob`` passes over those without a word)."""
+    if not recursive:
+        try:
+            return sorted(folder.iterdir())
+        except OSError:
+            unreadable.append(folder)
+            return [folder]
+    entries: list[Path] = []
+    for root, folders, files in os.walk(folder, onerror=lambda exc: unreadable.append(Path(exc.filename))):
+        entries += (Path(root) / name for name in (*folders, *files))
+    if unreadable and unreadable[0] == folder:
+        entries.append(folder)
+    return sorted(entries)
 
 
 def is_dir_safely(path: Path) -> bool:

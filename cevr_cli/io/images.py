@@ -89,6 +89,11 @@ def check_input_file(path: Path, what: str = "a photo") -> None:
             raise InputError(path, "file not found") from None
         raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
     if stat.S_ISDIR(info.st_mode):
+        try:
+            os.scandir(path).close()
+        except OSError as exc:  # a folder a recursive walk could not list: its photos were not searched
+            raise InputError(path, f"a folder that cannot be listed ({exc.strerror or exc}): the files in it "
+                                   "were not searched") from None
         raise InputError(path, f"is a folder, not {what}")
     if not stat.S_ISREG(info.st_mode):
         raise InputError(path, f"not a regular file ({_FILE_KINDS.get(stat.S_IFMT(info.st_mode), 'special file')})")

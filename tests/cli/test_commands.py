@@ -696,3 +696,38 @@ def test_a_folder_named_like_its_photo_is_never_its_output(tmp_path, gradient_im
         assert (item["output"], item["status"]) == (str(shoot / "IMG_1_"), status)
     assert photo.read_bytes() == before and (shoot / "IMG_1" / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in shoot.iterdir()) == ["IMG_1", "IMG_1_"]
+
+
+@pytest.mark.parametrize("recursive", [True, False])
+def test_a_folder_that_cannot_be_listed_fails_by_name_and_the_rest_goes_on(tmp_path, gradient_image, monkeypatch,
+                                                                            recursive):
+    """No permission to list a folder (given, or met by -r): pathlib's walk passed over it without a word, and the
+    run said "0 failed". It is a failed input naming the folder (exit 1); the readable photos are done."""
+    import errno
+
+    bgr = np.round(gradient_image[..., ::-1] * 255).astype(np.uint8)
+    shoot = tmp_path / "shoot"
+    for day in ("a", "b"):
+        (shoot / day).mkdir(parents=True)
+        cv2.imwrite(str(shoot / day / f"{day}.png"), bgr)
+    locked = shoot / "b"
+    scandir, listdir = os.scandir, os.listdir
+
+    def refuse(real):
+        def call(path="."):
+            if not isinstance(path, int) and Path(os.fsdecode(path)).resolve() == locked.resolve():
+                raise PermissionError(errno.EACCES, "Permission denied", os.fsdecode(path))
+            return real(path)
+        return call
+
+    monkeypatch.setattr(os, "scandir", refuse(scandir))  # as chmod 000 does, also where the tests run as root
+    monkeypatch.setattr(os, "listdir", refuse(listdir))
+    inputs = [str(shoot), "-r"] if recursive else [str(shoot / "a"), str(locked)]
+    result = runner.invoke(app, ["stack", *inputs, "-o", str(tmp_path / "out"), "--evs", "1", "--model", "physics",
+                                 "--json"])
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["counts"] == {"done": 1, "failed": 1}
+    (failed,) = [item for item in summary["items"] if item["status"] == "failed"]
+    assert failed["message"] == (f"{locked}: a folder that cannot be listed (Permission denied): the files in it "
+                                 "were not searched")
