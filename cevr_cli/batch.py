@@ -197,12 +197,14 @@ def resolved(path: Path) -> Path:
 
 
 def _relative_key(path: Path, roots: Sequence[Path]) -> Path:
+    """``path`` relative to the first folder given (``roots``) that holds it, else its name alone: a file given
+    by name is named after itself whatever else is given beside it (``in/a.png in/sub/b.png`` gives ``b``, as
+    ``in/sub/b.png`` alone does)."""
     resolved_path = resolved(path)
     for root in roots:
         root = resolved(Path(root))
-        base = root if is_dir_safely(root) else root.parent
-        if resolved_path.is_relative_to(base):
-            return resolved_path.relative_to(base)
+        if is_dir_safely(root) and resolved_path.is_relative_to(root):
+            return resolved_path.relative_to(root)
     return Path(resolved_path.name)
 
 
@@ -239,6 +241,9 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
     for source in sources:
         source = Path(source)
         name = fitted_name(_output_name(source, roots, beside), name_format)
+        bare = fitted_name(_bare_name(source, roots), name_format)
+        if name != bare and _made_from_this(out_dir / name_format.format(name=bare), marker, source):
+            name = bare  # made before a namesake came beside it (IMG_9.png, then IMG_9.jpg): it keeps its output
         within = resolved(source).parents  # a folder of the source's own (shoot/IMG_1/IMG_1.jpg, -o shoot) is no output
         while (name.lower() in used or resolved(out_dir / name_format.format(name=name)) in within
                or _another_input(made_from(out_dir / name_format.format(name=name), marker), input_record(source))):
@@ -279,8 +284,7 @@ def _output_name(source: Path, roots: Sequence[Path], beside: dict[Path, _Neighb
 
     ``beside``: the input names per folder (:func:`_neighbours`), filled here as folders are first met.
     """
-    parents = _relative_key(source, roots).parent.parts
-    name = "".join(f"{part}__" for part in parents) + source.stem
+    name = _bare_name(source, roots)
     if _is_file(source):
         if source.parent not in beside:
             beside[source.parent] = _neighbours(source.parent)
@@ -291,6 +295,17 @@ def _output_name(source: Path, roots: Sequence[Path], beside: dict[Path, _Neighb
         if names[source.name.lower()] > itself:
             name += "_" + hashlib.sha1(os.fsencode(source.name)).hexdigest()[:6]
     return name
+
+
+def _bare_name(source: Path, roots: Sequence[Path]) -> str:
+    """``[<subfolder>__...]<stem>``: :func:`_output_name` before what tells it from its namesakes."""
+    return "".join(f"{part}__" for part in _relative_key(source, roots).parent.parts) + source.stem
+
+
+def _made_from_this(output: Path, marker: str | None, source: Path) -> bool:
+    """Whether an existing output records being made from ``source`` itself (its resolved path)."""
+    recorded = made_from(output, marker)
+    return recorded is not None and recorded["path"] == str(resolved(source))
 
 
 _Neighbours = tuple[Counter[str], Counter[str]]

@@ -96,6 +96,19 @@ def test_a_photos_output_name_does_not_depend_on_the_rest_of_the_batch(tmp_path)
                                  "IMG_0002.jpg": "IMG_0002"}  # a sidecar (.xmp) is not a namesake
 
 
+def test_a_file_given_by_name_is_named_after_itself_whatever_is_given_beside_it(tree, tmp_path):
+    """A file root names only itself: ``b/IMG_0002.jpg b/deep/IMG_0003.png`` gave ``deep__IMG_0003`` (the first
+    file's folder taken as a root), while ``b/deep/IMG_0003.png`` alone gives ``IMG_0003``: a rerun with other
+    files beside it redid the photo under another name."""
+    first, deep = tree / "b/IMG_0002.jpg", tree / "b/deep/IMG_0003.png"
+    out = tmp_path / "out"
+    alone = plan_outputs([deep], out, roots=[deep])[deep]
+    together = plan_outputs([first, deep], out, roots=[first, deep])
+    assert alone == together[deep] == out / "IMG_0003" and together[first] == out / "IMG_0002"
+    walked = plan_outputs(discover_inputs([tree / "b"], recursive=True), out, roots=[tree / "b"])
+    assert walked[deep] == out / "deep__IMG_0003"  # found in a folder given: named from that folder
+
+
 def test_refuses_output_inside_the_input_tree(tree):
     with pytest.raises(OutputError):
         plan_outputs(discover_inputs([tree]), tree / "out", roots=[tree])

@@ -731,3 +731,20 @@ def test_a_folder_that_cannot_be_listed_fails_by_name_and_the_rest_goes_on(tmp_p
     (failed,) = [item for item in summary["items"] if item["status"] == "failed"]
     assert failed["message"] == (f"{locked}: a folder that cannot be listed (Permission denied): the files in it "
                                  "were not searched")
+
+
+def test_a_photo_keeps_its_output_when_a_namesake_comes_beside_it_later(tmp_path, gradient_image):
+    """IMG_9.png stacked, then IMG_9.jpg copied beside it: the PNG's output stays IMG_9 (skipped, not redone as
+    IMG_9_png with IMG_9 left over for a later fuse to take twice); the newcomer gets IMG_9_jpg."""
+    card = tmp_path / "card"
+    card.mkdir()
+    bgr = np.round(gradient_image[..., ::-1] * 255).astype(np.uint8)
+    cv2.imwrite(str(card / "IMG_9.png"), bgr)
+    out = tmp_path / "out"
+    args = ["stack", str(card), "-o", str(out), "--evs", "1", "--model", "physics", "--json"]
+    assert runner.invoke(app, args).exit_code == 0
+    cv2.imwrite(str(card / "IMG_9.jpg"), bgr[::-1].copy())
+    items = {Path(i["source"]).name: (Path(i["output"]).name, i["status"])
+             for i in json.loads(runner.invoke(app, args).stdout)["items"]}
+    assert items == {"IMG_9.jpg": ("IMG_9_jpg", "done"), "IMG_9.png": ("IMG_9", "skipped")}
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_9", "IMG_9_jpg"]
