@@ -960,4 +960,6 @@ def _run_locked(source: Path, output: Path, job: Job, marker: str | None, reques
         lock.release()
     if state in _REDONE_BECAUSE and result.status == "done":
         result.message = f"redone: {_REDONE_BECAUSE[state]}" + result.message
+    elif result.message.startswith("; "):  # --overwrite: the notes have no reason to follow
+        result.message = result.message[2:]
     return result

@@ -453,8 +453,12 @@ def test_a_redo_keeps_the_files_a_user_put_into_the_output_folder(tree, tmp_path
     (folder / "picks").mkdir()
     report = run_batch(plan, _listing({"evs": [2]}), DEFAULT, marker=MARKER, request={"evs": [2]})
     assert report.counts() == {"done": 1}
-    assert report.items[0].message.endswith("kept files it did not make: notes.txt, picks/")
+    assert report.items[0].message == ("redone: the earlier output was made with other options; kept files it did "
+                                       "not make: notes.txt, picks/")
     assert sorted(p.name for p in folder.iterdir()) == ["image.png", "notes.txt", "picks", MARKER]
+    report = run_batch(plan, _listing({"evs": [2]}), BatchPolicy(overwrite=True), marker=MARKER,
+                       request={"evs": [2]})
+    assert report.items[0].message == "kept files it did not make: notes.txt, picks/"  # no reason to follow
 
 
 def test_long_names_get_output_names_that_leave_room_for_temporaries(tmp_path):
