@@ -75,7 +75,8 @@ def to_srgb(codes: np.ndarray, icc_profile: bytes | None) -> tuple[np.ndarray, C
 
     Returns the codes, what was done, and the ICC profile outputs should carry: the source's whenever the
     pixels are unchanged (outputs are encoded as the input was, whatever the profile means), None once
-    they were converted (untagged means sRGB).
+    they were converted (untagged means sRGB) or where the profile cannot be read (the pixels were taken as
+    sRGB, and a viewer must not apply the damaged profile to the outputs).
     A profile whose transform to sRGB is the identity within one code (an sRGB profile by any name)
     leaves the pixels untouched. A damaged profile never fails the decode: the photo is read as sRGB
     and :meth:`ColourSpace.warning` says so.
@@ -88,7 +89,7 @@ def to_srgb(codes: np.ndarray, icc_profile: bytes | None) -> tuple[np.ndarray, C
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
         name = (ImageCms.getProfileDescription(profile) or "").strip() or "unnamed ICC profile"
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return codes, ColourSpace("unreadable ICC profile", UNREADABLE), icc_profile
+        return codes, ColourSpace("unreadable ICC profile", UNREADABLE), None
     if profile.profile.xcolor_space.strip() != "RGB":
         return codes, ColourSpace(name, NOT_RGB), icc_profile
     try:
@@ -97,7 +98,7 @@ def to_srgb(codes: np.ndarray, icc_profile: bytes | None) -> tuple[np.ndarray, C
         probe = _probe()
         identity = int(np.abs(_apply(transform, probe).astype(np.int16) - probe).max()) <= IDENTITY_TOLERANCE
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return codes, ColourSpace(name, UNREADABLE), icc_profile
+        return codes, ColourSpace(name, UNREADABLE), None
     if identity:
         return codes, ColourSpace(name, UNCHANGED), icc_profile
     if codes.dtype != np.uint8:

@@ -76,7 +76,17 @@ def test_a_corrupt_icc_profile_decodes_as_srgb_with_a_one_line_warning(tmp_path)
     assert photo.colour is not None and photo.colour.conversion == UNREADABLE
     warning = photo.colour.warning()
     assert warning is not None and "ICC profile" in warning and "\n" not in warning
-    assert photo.icc_profile == bad  # pixels unchanged, so outputs keep the input's tag, whatever it means
+    assert photo.icc_profile is None  # read as sRGB, so outputs are untagged sRGB: no viewer applies the damage
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from cevr_cli.cli import app
+
+    result = CliRunner().invoke(app, ["stack", str(path), "-o", str(tmp_path / "out"), "--evs", "1", "--model",
+                                      "physics", "-q"])
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "out" / "bad" / "00_ev+1.00.png") as frame:
+        assert "icc_profile" not in frame.info
 
 
 def test_provenance_records_the_source_colour_space(tmp_path) -> None:
