@@ -251,8 +251,9 @@ def train_direction(
     trained = rank.wrap(model)  # after resuming: DDP starts every replica from rank 0's weights
     started = time.monotonic()
     _train_mode(model, cfg)
-    epoch = start_epoch
+    epochs_run = start_epoch  # a resumed run that had finished runs none
     for epoch in range(start_epoch, cfg.epochs):
+        epochs_run = epoch + 1  # one stopped mid-epoch by --max-minutes counts
         data.set_epoch(epoch)
         loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False, sampler=sampler,
                                              drop_last=False, num_workers=cfg.workers,
@@ -294,7 +295,7 @@ def train_direction(
             break
     if val is not None:
         model.load_state_dict(torch.load(best_path, map_location=device, weights_only=False)["model"])
-    summary = {"best_epoch": best["epoch"], "best_val_psnr": best["psnr"], "epochs_run": epoch + 1,
+    summary = {"best_epoch": best["epoch"], "best_val_psnr": best["psnr"], "epochs_run": epochs_run,
                "iterations": iteration, "seconds": round(time.monotonic() - started, 1), "history": history}
     return model.eval(), summary
 

@@ -102,6 +102,8 @@ def test_few_steps_lower_the_loss_and_resume_round_trips(tmp_path, scene_folder)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert [h["epoch"] for h in summary["history"]] == list(range(7))
     assert torch.load(tmp_path / "run" / "inc-last.pt", weights_only=False)["iteration"] == state["iteration"] + 2
+    again = run_training(TrainConfig(**{**cfg.__dict__, "epochs": 7, "resume": True, "direction": "inc"}))
+    assert again.epochs == {"inc": 7}  # a finished run resumed runs no epoch: it counted 8
 
 
 def test_init_fine_tunes_one_direction_and_keeps_the_other(tmp_path, scene_folder):
