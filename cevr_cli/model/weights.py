@@ -54,8 +54,9 @@ def new_pair(config: CEVRConfig | None = None, seed: int | None = None) -> Model
 
 
 def save_pair(pair: ModelPair, path: str | Path, *, half: bool = True, info: Mapping[str, Any] | None = None) -> str:
-    """Write ``pair`` as safetensors (fp16 by default); returns the file id."""
-    from safetensors.torch import save_file
+    """Write ``pair`` as safetensors (fp16 by default); returns the file id. The same pair always gives the same
+    bytes, hence the same id (:func:`canonical_safetensors`)."""
+    from safetensors.torch import save
 
     dtype = torch.float16 if half else torch.float32
     tensors: dict[str, torch.Tensor] = {}
@@ -71,11 +72,23 @@ def save_pair(pair: ModelPair, path: str | Path, *, half: bool = True, info: Map
     }
     path = Path(path)
     try:
+        data = canonical_safetensors(save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata))
         with atomic_path(path) as tmp:
-            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+            tmp.write_bytes(data)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write the weights ({exc.strerror or exc})") from None
     return file_id(path)
+
+
+def canonical_safetensors(data: bytes) -> bytes:
+    """``data`` (a safetensors file) with its JSON header's keys in sorted order: safetensors writes the metadata
+    from a hash map, in an order that changes from run to run, so identical weights gave files of other bytes
+    and other ids. The header stays padded to 8 bytes (the format's alignment); tensor offsets count from the
+    end of the header, so they hold."""
+    length = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8:8 + length]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return len(header).to_bytes(8, "little") + header + data[8 + length:]
 
 
 def load_pair(path: str | Path | None = None, *, device: str | torch.device = "cpu") -> ModelPair:

@@ -99,6 +99,26 @@ def test_safetensors_round_trip_fp16(tmp_path, tiny_pair):
         torch.testing.assert_close(loaded.inc.state_dict()[key], value.to(torch.float16).to(value.dtype))
 
 
+def test_the_same_pair_saved_twice_is_the_same_file_and_id(tmp_path, tiny_pair):
+    """safetensors orders the metadata from a hash map; the header is written in sorted order, so two saves give
+    the same bytes and id (an output made with one is not redone for the other), and safetensors still reads it."""
+    import json
+
+    from safetensors import safe_open
+
+    ids = {save_pair(tiny_pair, tmp_path / f"w{i}.safetensors") for i in range(4)}
+    assert len(ids) == 1 and len({(tmp_path / f"w{i}.safetensors").read_bytes() for i in range(4)}) == 1
+    raw = (tmp_path / "w0.safetensors").read_bytes()
+    length = int.from_bytes(raw[:8], "little")
+    assert length % 8 == 0 and list(json.loads(raw[8:8 + length])) == sorted(json.loads(raw[8:8 + length]))
+    with safe_open(tmp_path / "w0.safetensors", "pt") as f:
+        assert f.metadata()["format_version"] and len(list(f.keys())) == len(tiny_pair.inc.state_dict()) * 2
+    loaded = load_pair(tmp_path / "w0.safetensors")
+    for name, value in tiny_pair.inc.state_dict().items():
+        torch.testing.assert_close(loaded.inc.state_dict()[name], value.half().float() if value.is_floating_point()
+                                   else value)
+
+
 def test_wrong_format_version_is_refused(tmp_path, tiny_pair):
     from safetensors.torch import load_file, save_file
 
