@@ -113,19 +113,24 @@ class TrainProgress:
         self.task: Any = None
 
     def __enter__(self) -> TrainProgress:
-        if not self.quiet:
+        return self
+
+    def _start(self) -> None:
+        """The display starts with the run's first event: a request refused before then is its error line alone
+        (a display stopped empty leaves a blank line where stderr is not a terminal)."""
+        if not self.quiet and self.progress is None:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                      TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=err)
             self.progress.__enter__()
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.__exit__(*exc)
 
     def event(self, kind: str, payload: dict[str, Any]) -> None:
+        self._start()
         if self.progress is None:
             return
         if kind == "data":

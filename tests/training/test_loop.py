@@ -276,10 +276,12 @@ def test_a_new_run_into_an_earlier_runs_folder_is_refused_unless_overwrite(tmp_p
               "--samples-per-epoch", "4", "--crop", "32", "--val-size", "32", "--device", "cpu", "--quiet"]
     assert CliRunner().invoke(app, [*common, "--direction", "inc"]).exit_code == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    again = CliRunner().invoke(app, [*common, "--direction", "both"])
+    again = CliRunner().invoke(app, [*common[:-1], "--direction", "both"])  # not quiet: the line alone, no blank
     assert again.exit_code == 2 and "Traceback" not in again.output
-    assert again.output.strip() == (f"error: {out} holds an earlier run's checkpoints (inc-last.pt, inc-best.pt): "
-                                    "--resume to continue it, --overwrite to start again there, or another -o")
+    assert " ".join(again.output.split()) == (
+        f"error: {out} holds an earlier run's checkpoints (inc-last.pt, inc-best.pt): --resume to continue it, "
+        "--overwrite to start again there, or another -o")
+    assert again.output.startswith("error:") and again.output.count("\n\n") == 0
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
     assert CliRunner().invoke(app, [*common, "--direction", "dec"]).exit_code == 0  # the other direction: fine
     assert (out / "cevr-pair.safetensors").is_file()  # the second direction's process wrote the pair
