@@ -298,8 +298,13 @@ def _output_name(source: Path, roots: Sequence[Path], beside: dict[Path, _Neighb
 
 
 def _bare_name(source: Path, roots: Sequence[Path]) -> str:
-    """``[<subfolder>__...]<stem>``: :func:`_output_name` before what tells it from its namesakes."""
-    return "".join(f"{part}__" for part in _relative_key(source, roots).parent.parts) + source.stem
+    """``[<subfolder>__...]<stem>``: :func:`_output_name` before what tells it from its namesakes. A file named
+    after the stage output folder it is in (``cevr-hdr/IMG_1/IMG_1.exr``, fuse's) is named after that folder once:
+    ``IMG_1``, not ``IMG_1__IMG_1``."""
+    parts = _relative_key(source, roots).parent.parts
+    if parts and parts[-1] == source.stem and _is_stage_output(source.parent, {}):
+        parts = parts[:-1]
+    return "".join(f"{part}__" for part in parts) + source.stem
 
 
 def _made_from_this(output: Path, marker: str | None, source: Path) -> bool:
