@@ -26,6 +26,7 @@ from .common import (
     load_model,
     out,
     path_value,
+    print_json,
 )
 
 Dataset = choices("Dataset", DATASET_KINDS)
@@ -117,7 +118,7 @@ def bench(
                 if not (quiet or as_json):
                     err.print(Text(f"wrote {written}", style="dim"))
     if as_json:
-        out.print_json(json.dumps(result.to_json()))
+        print_json(result.to_json())
     elif not quiet:
         _render_bench(result)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..vocabulary import CALIBRATION_METHODS
-from .common import DebugOpt, JsonOpt, QuietOpt, choices, errors, out, path_value, say
+from .common import DebugOpt, JsonOpt, QuietOpt, choices, errors, path_value, print_json, say
 
 CalibrationMethod = choices("CalibrationMethod", list(CALIBRATION_METHODS))
 
@@ -70,7 +69,7 @@ def calibrate(
                "channels": record["channels"], "residual_codes_rms": record["residual_codes_rms"],
                "outliers": record["outliers"], "warnings": result.warnings()}
     if as_json:
-        out.print_json(json.dumps(summary))
+        print_json(summary)
     elif not quiet:
         camera = " ".join(v for v in (result.make, result.model) if v) or "unknown camera"
         evs_text = ", ".join(f"{v:+g}" for v in record["evs"])

@@ -240,7 +240,7 @@ class BatchProgress:
 
             terminated = isinstance(exc, Terminated) or bool(state.get("terminated"))
             summary = BatchReport(self.finished).to_json()
-            out.print_json(json.dumps({**summary, "exit_code": 143 if terminated else 130, "interrupted": True}))
+            print_json({**summary, "exit_code": 143 if terminated else 130, "interrupted": True})
 
     def event(self, kind: str, payload: Any) -> None:
         if kind == "planned":
@@ -274,10 +274,16 @@ class BatchProgress:
                 self.progress.advance(self.items_task)
 
 
+def print_json(data: Any, default: Any = None) -> None:
+    """``data`` as JSON on stdout, all ASCII: a file name that is not valid UTF-8 (its bytes kept by Python as lone
+    surrogates) is written as a ``\\udcXX`` escape, so the output stays valid UTF-8 for whatever parses it."""
+    out.print_json(json.dumps(data, default=default), ensure_ascii=True)
+
+
 def finish(report: Any, as_json: bool, quiet: bool, verb: str) -> None:
     """The summary (a line, or JSON on stdout) and the exit code: 1 if any input failed."""
     if as_json:
-        out.print_json(json.dumps(report.to_json()))
+        print_json(report.to_json())
     elif not quiet:
         c = report.counts()
         say(f"{c.get('done', 0)} done, {c.get('skipped', 0)} skipped (already complete), {c.get('failed', 0)} failed"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ..vocabulary import MODEL_VARIANTS
-from .common import DebugOpt, JsonOpt, choices, errors, out, path_value, say
+from .common import DebugOpt, JsonOpt, choices, errors, out, path_value, print_json, say
 
 Variant = choices("ConvertVariant", list(MODEL_VARIANTS))
 
@@ -21,7 +20,7 @@ def info(as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
 
         facts = collect_info()
     if as_json:
-        out.print_json(json.dumps(facts))
+        print_json(facts)
     else:
         for key, value in facts.items():
             if key == "profiles":

@@ -4,7 +4,6 @@ written once (name, type, default, help) and the CLI cannot drift from the libra
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import sys
 from dataclasses import MISSING, asdict, fields
@@ -15,7 +14,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..training.config import TrainConfig, vocabulary_fields
-from .common import DebugOpt, Device, JsonOpt, QuietOpt, choices, err, errors, out, path_value, say
+from .common import DebugOpt, Device, JsonOpt, QuietOpt, choices, err, errors, path_value, print_json, say
 
 _CHOICES: dict[str, type[Enum]] = {
     **{name: choices(name.title().replace("_", ""), allowed) for name, allowed in vocabulary_fields().items()},
@@ -81,7 +80,7 @@ def train(**options: Any) -> None:
         with TrainProgress(quiet or as_json or not reports, cfg.epochs) as progress:
             result = run_training(cfg, on_event=progress.event)
     if as_json and reports:
-        out.print_json(json.dumps(asdict(result), default=str))
+        print_json(asdict(result), default=str)
     elif not quiet and reports:
         weights = result.weights or "n/a (one direction)"
         say(f"best validation PSNR {result.best_psnr} dB; weights: {weights}", "train")

@@ -751,3 +751,19 @@ def test_a_photo_keeps_its_output_when_a_namesake_comes_beside_it_later(tmp_path
              for i in json.loads(runner.invoke(app, args).stdout)["items"]}
     assert items == {"IMG_9.jpg": ("IMG_9_jpg", "done"), "IMG_9.png": ("IMG_9", "skipped")}
     assert sorted(p.name for p in out.iterdir()) == ["IMG_9", "IMG_9_jpg"]
+
+
+def test_the_json_summary_stays_utf8_for_a_name_that_is_not(tmp_path, gradient_image):
+    """A file name with a byte that is not UTF-8 (an old camera card's caf\\xe9.jpg) is processed, and the --json
+    summary is still valid UTF-8 JSON naming it, by an escape that os.fsencode turns back into its bytes."""
+    folder = tmp_path / "card"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9.png")
+    cv2.imwrite(str(tmp_path / "plain.png"), np.round(gradient_image[..., ::-1] * 255).astype(np.uint8))
+    os.rename(tmp_path / "plain.png", folder / name)
+    result = runner.invoke(app, ["stack", str(folder), "-o", str(tmp_path / "out"), "--evs", "1", "--model",
+                                 "physics", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout_bytes.decode("utf-8"))  # strict: a raw \xe9 byte fails here
+    (item,) = summary["items"]
+    assert os.fsencode(item["source"]) == os.fsencode(folder / name)
