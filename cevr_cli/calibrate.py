@@ -54,7 +54,7 @@ import numpy as np
 
 from .errors import InputError, OutputError, UsageError
 from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
-from .response import Response, installed_profiles, profile_path, profile_record, table_response
+from .response import PROFILE_FORMAT, Response, installed_profiles, profile_path, profile_record, table_response
 from .vocabulary import CALIBRATION_METHODS, LOSSY_SUFFIXES
 
 METHODS = tuple(CALIBRATION_METHODS)  # ("debevec", "robertson", "basis")
@@ -793,13 +793,15 @@ def install_path(make: str | None, model: str | None) -> Path:
     return profile_path(make, model)
 
 
-def check_profile_destination(output: str | os.PathLike[str], frames: Sequence[str | os.PathLike[str]] = ()) -> None:
-    """Refuse, before any work, a profile destination that could destroy a photo: a name not ending in ``.json``
-    (``-o IMG_*.JPG`` expands to ``-o IMG_0001.JPG IMG_0002.JPG ...``: the first photo would become the profile) or
-    one of the frames; then check it can be written.
+def check_profile_destination(output: str | os.PathLike[str], frames: Sequence[str | os.PathLike[str]] = (),
+                              overwrite: bool = False) -> None:
+    """Refuse, before any work, a profile destination that could destroy a photo or another file: a name not
+    ending in ``.json`` (``-o IMG_*.JPG`` expands to ``-o IMG_0001.JPG IMG_0002.JPG ...``: the first photo would
+    become the profile), one of the frames, or an existing file that is not a cevr profile (a profile is replaced:
+    that is a recalibration), unless ``overwrite``; then check it can be written.
 
     Raises:
-        UsageError: not a .json name, or one of the frames. OutputError: cannot be written there.
+        UsageError: not a .json name, one of the frames, another file. OutputError: cannot be written there.
     """
     from .io.atomic import check_writable
 
@@ -809,22 +811,34 @@ def check_profile_destination(output: str | os.PathLike[str], frames: Sequence[s
     if path.suffix.lower() != ".json":
         raise UsageError(f"-o {path}: a profile is a JSON file: give a name ending in .json (a photo is never "
                          "overwritten)")
+    if os.path.lexists(path) and not overwrite and not _is_profile(path):
+        raise UsageError(f"-o {path}: exists and is not a cevr profile; give another name, or --overwrite to "
+                         "replace it")
     check_writable(path)
 
 
-def write_profile(calibration: Calibration, output: str | os.PathLike[str] | None, install: bool) -> list[Path]:
+def _is_profile(path: Path) -> bool:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(document, dict) and document.get("format") == PROFILE_FORMAT
+
+
+def write_profile(calibration: Calibration, output: str | os.PathLike[str] | None, install: bool,
+                  overwrite: bool = False) -> list[Path]:
     """Write the profile to ``output`` and, with ``install``, to :func:`install_path`, each atomically; returns
-    the paths written.
+    the paths written. ``overwrite``: ``output`` may replace a file that is not a profile.
 
     Raises:
-        UsageError: ``install`` without a make (before anything is written).
+        UsageError: ``install`` without a make, or ``output`` another file (before anything is written).
         OutputError: a destination that cannot be written.
     """
     from .io.atomic import atomic_write_text, check_writable
 
     targets = [Path(output)] if output is not None else []
     if output is not None:
-        check_profile_destination(output, calibration.frames)  # checks it can be written, too
+        check_profile_destination(output, calibration.frames, overwrite)  # checks it can be written, too
     if install:
         targets.append(install_path(calibration.make, calibration.model))
         check_writable(targets[-1])

@@ -290,6 +290,22 @@ def test_cli_writes_a_profile_that_round_trips(tmp_path):
     assert json.loads(result.stdout)["written"] == [str(out)] and json.loads(result.stdout)["warnings"] == []
 
 
+def test_a_profile_at_o_is_replaced_and_another_file_only_with_overwrite(tmp_path):
+    """Calibrating again into the same -o replaces the profile (a recalibration); a file there that is not a
+    profile is replaced only when --overwrite says so."""
+    frames = write_bracket(tmp_path / "bracket")
+    out = tmp_path / "profile.json"
+    args = ["calibrate", *map(str, frames), "-o", str(out), "-q"]
+    assert runner.invoke(app, args).exit_code == 0
+    first = out.read_text()
+    assert runner.invoke(app, [*args, "--method", "debevec"]).exit_code == 0
+    assert json.loads(out.read_text())["method"] == "debevec" and out.read_text() != first
+    out.write_text("notes")
+    assert runner.invoke(app, args).exit_code == 2 and out.read_text() == "notes"
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
+    assert json.loads(out.read_text())["format"] == "cevr-response"
+
+
 def test_evs_come_from_exif_when_not_given(tmp_path):
     frames = write_bracket(tmp_path / "bracket", evs=(0, 2, -2))
     result = calibrate(frames)
@@ -378,6 +394,7 @@ def test_info_lists_installed_profiles(tmp_path, monkeypatch):
     ("a frame twice", "f2.png is given twice: each frame of a bracket is its own photo"),
     ("a photo as -o", "f0.png: a profile is a JSON file: give a name ending in .json"),  # -o IMG_*.JPG
     ("a frame as -o", "f0.png: that is one of the frames"),
+    ("another file as -o", "profile.json: exists and is not a cevr profile; give another name, or --overwrite"),
 ])
 def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypatch, case, message):
     monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
@@ -413,6 +430,9 @@ def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypat
         args = ["calibrate", "-o", *map(str, frames), "--evs", "-1:2:1"]
     elif case == "a frame as -o":
         args = ["calibrate", *map(str, frames), "-o", str(frames[0])]
+    elif case == "another file as -o":  # a file of the user's that happens to have the name
+        out.parent.mkdir()
+        out.write_text('{"important": 1}')
     before = files_under(tmp_path)
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output

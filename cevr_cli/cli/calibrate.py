@@ -30,6 +30,9 @@ def calibrate(
     method: Annotated[CalibrationMethod, typer.Option(  # type: ignore[valid-type]
         "--method", help="; ".join(f"{k} = {v}" for k, v in CALIBRATION_METHODS.items()) + ".")
     ] = CalibrationMethod("basis"),
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing -o file that is not a cevr profile (a profile is always "
+        "replaced).")] = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -55,14 +58,14 @@ def calibrate(
         if bracket is not None:
             check_bracket(bracket, len(frames))
         if output is not None:
-            check_profile_destination(output, frames)
+            check_profile_destination(output, frames, overwrite)
 
         def reading(path: Path) -> None:
             if not quiet and not as_json:
                 say(f"reading {path}")
 
         result = fit_bracket_files(frames, bracket, make=make, model=model, method=method.value, on_frame=reading)
-        written = write_profile(result, output, install)
+        written = write_profile(result, output, install, overwrite)
     record = result.record()
     summary = {"written": [str(p) for p in written], "make": result.make, "model": result.model,
                "method": result.method, "evs": record["evs"], "frames": record["frames"],
