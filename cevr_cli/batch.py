@@ -56,8 +56,9 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
     stack's frames and a tone-mapped image are not photos; fuse's HDR images stay `cevr tonemap`'s inputs).
 
     A folder that cannot be listed (no permission) is kept as an input of its own, to fail by name when read: its
-    photos are not silently left out of the batch."""
-    found: dict[Path, None] = {}
+    photos are not silently left out of the batch. A file met twice (given as ``in/a.png`` and ``in/../in/a.png``,
+    or through a link) is one input, under the first path it was met by."""
+    found: dict[Path, Path] = {}  # resolved -> as met
     for item in inputs:
         item = Path(item)
         if is_dir_safely(item):
@@ -70,15 +71,15 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
                 folders = [item.joinpath(*inner[:n]) for n in range(1, len(inner))]
                 if path in unreadable:
                     if not any(_is_stage_output(folder, outputs) for folder in folders):
-                        found[path] = None
+                        found.setdefault(resolved(path), path)
                 elif ((path.is_file() or path.is_symlink()) and path.suffix.lower() in extensions  # broken links fail
                         and not (path.suffix.lower() in PHOTO_SUFFIXES
                                  and (any(_is_stage_output(folder, outputs) for folder in folders)
                                       or len(inner) > 1 and _is_tone_mapped_image(path)))):
-                    found[path] = None
+                    found.setdefault(resolved(path), path)
         else:
-            found[item] = None  # a name the file system refuses too: it fails by name when read
-    return list(found)
+            found.setdefault(resolved(item), item)  # a name the file system refuses too: it fails by name when read
+    return list(found.values())
 
 
 def _folder_entries(folder: Path, recursive: bool, unreadable: list[Path]) -> list[Path]:

@@ -109,6 +109,17 @@ def test_a_file_given_by_name_is_named_after_itself_whatever_is_given_beside_it(
     assert walked[deep] == out / "deep__IMG_0003"  # found in a folder given: named from that folder
 
 
+def test_a_file_met_twice_is_one_input_under_the_path_first_met(tree):
+    """Given as b/IMG_0002.jpg and b/../b/IMG_0002.jpg, or through a link in a folder walked: one input (it was
+    made twice, as IMG_0002 and IMG_0002_)."""
+    photo = tree / "b" / "IMG_0002.jpg"
+    assert discover_inputs([photo, tree / "b" / ".." / "b" / "IMG_0002.jpg"]) == [photo]
+    (tree / "picks").mkdir()
+    (tree / "picks" / "best.jpg").symlink_to(photo)
+    assert discover_inputs([photo, tree / "picks"]) == [photo]
+    assert discover_inputs([tree / "picks", photo]) == [tree / "picks" / "best.jpg"]
+
+
 def test_refuses_output_inside_the_input_tree(tree):
     with pytest.raises(OutputError):
         plan_outputs(discover_inputs([tree]), tree / "out", roots=[tree])
