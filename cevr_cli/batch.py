@@ -55,13 +55,17 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
     images in the output folders of cevr's stages below them (:data:`~cevr_cli.vocabulary.OUTPUT_MARKERS`: a
     stack's frames and a tone-mapped image are not photos; fuse's HDR images stay `cevr tonemap`'s inputs).
 
-    A folder that cannot be listed (no permission) is kept as an input of its own, to fail by name when read: its
-    photos are not silently left out of the batch. A file met twice (given as ``in/a.png`` and ``in/../in/a.png``,
-    or through a link) is one input, under the first path it was met by."""
+    A folder that cannot be listed (no permission), and a stage's output folder given where photos are sought (a
+    stack folder to `cevr stack`: its frames and contact sheet are no photos), are kept as inputs of their own, to
+    fail by name when read: nothing is silently left out of the batch, nor taken for what it is not. A file met
+    twice (given as ``in/a.png`` and ``in/../in/a.png``, or through a link) is one input, under the first path it
+    was met by."""
     found: dict[Path, Path] = {}  # resolved -> as met
     for item in inputs:
         item = Path(item)
-        if is_dir_safely(item):
+        if is_dir_safely(item) and not set(extensions) & set(HDR_SUFFIXES) and _is_stage_output(item, {}):
+            found.setdefault(resolved(item), item)  # a stack folder given as photos: it fails by name, not its frames
+        elif is_dir_safely(item):
             unreadable: list[Path] = []
             outputs: dict[Path, bool] = {}
             for path in _folder_entries(item, recursive, unreadable):

@@ -507,7 +507,10 @@ def test_a_recursive_walk_leaves_the_stages_output_folders_alone(tmp_path):
         (root / rel).write_text(json.dumps({"cevr_version": "0.1.0"}) if rel.endswith(".json") else "x")
     (root / "site/stack.json").write_text('{"name": "my-photo-site"}')  # another program's: not a cevr output
     assert discover_inputs([root], recursive=True) == [root / "IMG_1.jpg", root / "day/IMG_2.jpg", root / "site/x.jpg"]
-    assert discover_inputs([root / "IMG_1"]) == [root / "IMG_1/00_ev+0.00.png"]  # given itself: the user's choice
+    # given itself, the folder is one input that fails by name (its frames are no photos); a frame given by name
+    # is the user's choice
+    assert discover_inputs([root / "IMG_1"]) == [root / "IMG_1"]
+    assert discover_inputs([root / "IMG_1/00_ev+0.00.png"]) == [root / "IMG_1/00_ev+0.00.png"]
 
 
 def test_a_recursive_walk_for_hdr_images_still_finds_fuses_outputs(tmp_path):

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError
 from ..imaging import quantise
-from ..vocabulary import HDR_SUFFIXES, MADE_FROM_KEY, RAW_SUFFIXES
+from ..vocabulary import FUSE_MANIFEST, HDR_SUFFIXES, MADE_FROM_KEY, RAW_SUFFIXES, STACK_MANIFEST
 from . import opencv
 from .atomic import atomic_path
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
@@ -94,6 +94,10 @@ def check_input_file(path: Path, what: str = "a photo") -> None:
         except OSError as exc:  # a folder a recursive walk could not list: its photos were not searched
             raise InputError(path, f"a folder that cannot be listed ({exc.strerror or exc}): the files in it "
                                    "were not searched") from None
+        if (path / STACK_MANIFEST).is_file():
+            raise InputError(path, f"a cevr stack folder, not {what} (`cevr fuse` takes it)")
+        if (path / FUSE_MANIFEST).is_file():
+            raise InputError(path, f"a cevr fuse output folder, not {what} (`cevr tonemap` takes it)")
         raise InputError(path, f"is a folder, not {what}")
     if not stat.S_ISREG(info.st_mode):
         raise InputError(path, f"not a regular file ({_FILE_KINDS.get(stat.S_IFMT(info.st_mode), 'special file')})")

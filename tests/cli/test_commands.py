@@ -767,3 +767,23 @@ def test_the_json_summary_stays_utf8_for_a_name_that_is_not(tmp_path, gradient_i
     summary = json.loads(result.stdout_bytes.decode("utf-8"))  # strict: a raw \xe9 byte fails here
     (item,) = summary["items"]
     assert os.fsencode(item["source"]) == os.fsencode(folder / name)
+
+
+def test_a_stages_output_folder_given_as_photos_fails_by_name(tmp_path, photos):
+    """A stack folder given to `cevr stack` (or a fuse folder to `cevr fuse`) was read as photos, its contact sheet
+    too; it is one failed input that names what takes it, and the photos beside it are done."""
+    stacks = tmp_path / "stacks"
+    args = ["--evs", "1", "--model", "physics", "--json"]
+    assert runner.invoke(app, ["stack", str(photos / "a.jpg"), "-o", str(stacks), *args]).exit_code == 0
+    result = runner.invoke(app, ["stack", str(stacks / "a"), str(photos / "b.png"), "-o", str(tmp_path / "again"),
+                                 *args])
+    assert result.exit_code == 1
+    items = {Path(i["source"]).name: (i["status"], i["message"]) for i in json.loads(result.stdout)["items"]}
+    assert items == {"a": ("failed", f"{stacks / 'a'}: a cevr stack folder, not a photo (`cevr fuse` takes it)"),
+                     "b.png": ("done", "")}
+    hdr = tmp_path / "hdr"
+    fused = runner.invoke(app, ["fuse", str(photos / "a.jpg"), "-o", str(hdr), "--model", "physics", "-q"])
+    assert fused.exit_code == 0, fused.output
+    result = runner.invoke(app, ["fuse", str(hdr / "a"), "-o", str(tmp_path / "hdr2"), "--model", "physics", "--json"])
+    assert result.exit_code == 1 and json.loads(result.stdout)["items"][0]["message"] == (
+        f"{hdr / 'a'}: a cevr fuse output folder, not a photo (`cevr tonemap` takes it)")
