@@ -168,6 +168,9 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
             raise InputError(path, unsupported_sample(sample)) from None
         if path.suffix.lower() in HDR_SUFFIXES:
             raise InputError(path, "an HDR image, not a photo: tone-map it with `cevr tonemap`") from None
+        container = _container_by_signature(path)
+        if container is not None:
+            raise InputError(path, f"corrupt {container} data (it starts as one, but cannot be parsed)") from None
         raise InputError(path, "not an image (unrecognised format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         reason = " ".join(str(exc).split())  # one line: libheif's messages end in a newline
@@ -180,6 +183,26 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     if info is not None and not upright:
         rgb = _orient(rgb, info.orientation)
     return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes, colour, translucent, frames)
+
+
+# The first bytes of the containers a photo comes in (each format's specification): a file that starts as one but
+# that Pillow cannot open is damaged, not of an unknown kind.
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+               (b"RIFF", "WebP"))
+
+
+def _container_by_signature(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return None
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature) and (name != "WebP" or head[8:12] == b"WEBP"):
+            return name
+    if head[4:8] == b"ftyp":  # ISO base media: HEIF/HEIC, AVIF
+        return "HEIF/AVIF"
+    return None
 
 
 def _drop_alpha(data: np.ndarray) -> tuple[np.ndarray, float]:

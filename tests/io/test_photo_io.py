@@ -145,9 +145,12 @@ def huge_png(path, width, height):
 @pytest.mark.parametrize("kind,reason", [
     ("empty", "empty file"), ("random", "not an image"), ("text", "not an image"), ("truncated", "truncated"),
     ("tiny", "too small"), ("huge", "too large"), ("missing", "not found"), ("raw", "camera RAW"),
+    ("bad crc", "corrupt PNG data (it starts as one, but cannot be parsed)"),
+    ("png named jpg", "corrupt PNG data"),  # the signature tells the container, not the name
 ])
 def test_bad_files_give_one_clear_reason(tmp_path, kind, reason):
-    path = tmp_path / {"raw": "x.cr2", "text": "x.jpg"}.get(kind, "x.png" if kind in ("tiny", "huge") else "x.jpg")
+    names = {"raw": "x.cr2", "text": "x.jpg", "bad crc": "x.png", "tiny": "x.png", "huge": "x.png"}
+    path = tmp_path / names.get(kind, "x.jpg")
     if kind == "empty":
         path.write_bytes(b"")
     elif kind == "random":
@@ -163,6 +166,11 @@ def test_bad_files_give_one_clear_reason(tmp_path, kind, reason):
         huge_png(path, 60000, 60000)
     elif kind == "raw":
         path.write_bytes(b"II*\x00" + b"\x00" * 100)
+    elif kind in ("bad crc", "png named jpg"):  # one flipped byte in the IHDR chunk: its CRC no longer matches
+        huge_png(path, 32, 32)
+        data = bytearray(path.read_bytes())
+        data[20] ^= 0xFF
+        path.write_bytes(bytes(data))
     with pytest.raises(InputError) as info:
         read_photo(path)
     message = str(info.value)
