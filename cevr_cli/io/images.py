@@ -10,8 +10,11 @@ from __future__ import annotations
 import errno
 import io
 import json
+import logging
 import os
 import stat
+import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -250,11 +253,16 @@ def _tiff_sample_type(path: Path) -> str | None:
     """The sample type (numpy's name) of a TIFF's first image, None for a file tifffile cannot parse."""
     import tifffile
 
+    log = logging.getLogger("tifffile")
+    level = log.level
+    log.setLevel(logging.CRITICAL)  # asked only of a file already failing: what tifffile finds odd is no news
     try:
         with tifffile.TiffFile(path) as tif:
             return str(tif.pages.first.dtype)
     except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
         return None
+    finally:
+        log.setLevel(level)
 
 
 def _opencv_codes(path: Path) -> np.ndarray | None:
@@ -331,7 +339,22 @@ def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int
     if path.suffix.lower() in RAW_SUFFIXES:
         return _read_raw(path, max_megapixels, min_side)  # checked where LibRaw opens it, as the linear reader's
     check_input_file(path)
-    return _read_ldr(path, max_megapixels, min_side)
+    return _read_ldr_naming_warnings(path, max_megapixels, min_side)
+
+
+# warnings.catch_warnings is process-wide: the prefetch thread and the main thread decode one photo at a time.
+_DECODE_LOCK = threading.Lock()
+
+
+def _read_ldr_naming_warnings(path: Path, max_megapixels: float, min_side: int) -> Photo:
+    """:func:`_read_ldr`, the decoders' Python warnings (Pillow's "Corrupt EXIF data") said once the photo is read,
+    each naming it in one line; a photo that cannot be read is its error alone."""
+    with _DECODE_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        photo = _read_ldr(path, max_megapixels, min_side)
+    for warning in caught:
+        warnings.warn(f"{path}: {' '.join(str(warning.message).split())}", UserWarning, stacklevel=2)
+    return photo
 
 
 def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_bytes: bytes | None = None,

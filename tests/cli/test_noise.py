@@ -45,15 +45,15 @@ def test_under_quiet_only_errors_reach_stderr(tmp_path):
                   "--model", "physics", "-q")
     assert result.returncode == 1  # broken.png failed; the noisy photos were stacked
     assert all((tmp_path / "out" / photo.stem / "stack.json").is_file() for photo in photos)
-    assert result.stderr.splitlines() == [f"failed: {tmp_path / 'photos' / 'broken.png'}: not an image "
-                                          "(unrecognised format)"]
+    assert result.stderr.splitlines() == [f"failed: {tmp_path / 'photos' / 'broken.png'}: corrupt PNG data (it "
+                                          "starts as one, but cannot be parsed)"]
 
 
 def test_without_quiet_python_warnings_are_cevr_warning_lines(tmp_path):
     photos = noisy_inputs(tmp_path / "photos")
     result = cevr("stack", str(photos[0]), "-o", str(tmp_path / "out"), "--evs", "0,1", "--model", "physics")
     assert result.returncode == 0, result.stderr
-    assert "warning: Truncated File Read" in result.stderr.splitlines()
+    assert f"warning: {photos[0]}: Truncated File Read" in result.stderr.splitlines()  # naming the photo
     assert "UserWarning" not in result.stderr and "warnings.warn" not in result.stderr
 
 

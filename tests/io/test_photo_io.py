@@ -1,5 +1,6 @@
 """Reading and writing photos: bit depths, EXIF orientation, metadata, and each kind of bad file."""
 
+import logging
 import os
 import struct
 import zlib
@@ -426,3 +427,27 @@ def test_a_file_of_several_images_reads_the_first_and_says_so(tmp_path):
     pages[0].save(tmp_path / "one.tif")
     single = read_photo(tmp_path / "one.tif")
     assert single.frames == 1 and photo_source(single).warnings() == []
+
+
+def test_a_decoders_warning_names_the_photo_and_a_failing_file_is_its_error_alone(tmp_path, caplog):
+    """Pillow's "Corrupt EXIF data" is a warning that names the file, once it is read; a file that fails (a TIFF
+    header and nothing else) raises its one error, with no warning or tifffile log line before it."""
+    import warnings
+
+    from tests.raw_containers import jpeg_with_exif
+
+    damaged = tmp_path / "exif.jpg"
+    damaged.write_bytes(jpeg_with_exif(b"MM\x00*\x00\x00\x00\x08\x00\x05\x01\x0f\x00\x02\x00\x00"))  # cut off
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        photo = read_photo(damaged)
+    assert photo.rgb.shape == (16, 24, 3)
+    assert [str(w.message) for w in caught] == [f"{damaged}: Corrupt EXIF data. Expecting to read 12 bytes but "
+                                                "only got 6."]
+    broken = tmp_path / "header.tif"
+    broken.write_bytes(b"II*\x00\x08\x00\x00\x00")
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level("DEBUG"):
+        warnings.simplefilter("always")
+        with pytest.raises(InputError, match="corrupt TIFF data"):
+            read_photo(broken)
+    assert caught == [] and [r for r in caplog.records if r.levelno >= logging.WARNING] == []
