@@ -108,7 +108,8 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
     by it).
 
     Pixels holding NaN/Inf are made finite (:mod:`cevr_cli.hdr.finite`: NaN -> 0, +Inf -> the brightest
-    finite value) and ``on_warning`` is told, in one line naming ``src``, how many there were.
+    finite value) and ``on_warning`` is told, in one line naming ``src``, how many there were; and, as well, when
+    no pixel holds positive light (the image is black).
 
     Raises:
         InputError: ``src`` unreadable.
@@ -127,6 +128,8 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
     if non_finite and on_warning:
         on_warning(f"{src}: {non_finite} pixel{'s' * (non_finite != 1)} held NaN or Inf "
                    "(NaN shown black, +Inf as the brightest finite value)")
+    if on_warning and not (radiance > 0).any():  # negatives read as 0: an image of nothing but them is black
+        on_warning(f"{src}: holds no positive light (every pixel is 0 or below): the image is black")
     tonemap_array_to_file(radiance, dst, options.tmo, key=options.key, white=options.white,
                           gamma=options.gamma, srgb=options.srgb, request=request_record(options),
                           made_from=made)

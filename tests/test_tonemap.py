@@ -145,6 +145,19 @@ def test_the_request_is_in_the_images_own_comment_field(tmp_path):
                                          "mtime_ns": src.stat().st_mtime_ns}
 
 
+def test_an_image_of_no_positive_light_is_tone_mapped_black_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    write_exr(tmp_path / "in" / "dark.exr", -_scene().astype(np.float32), half=False)  # every pixel below 0
+    write_exr(tmp_path / "in" / "lit.exr", _scene().astype(np.float32), half=False)
+    events: list[tuple[str, object]] = []
+    report = run_tonemap([tmp_path / "in"], tmp_path / "out", TonemapOptions(), BatchPolicy(),
+                         on_event=lambda kind, payload: events.append((kind, payload)))
+    assert report.counts() == {"done": 2}
+    assert [str(p) for kind, p in events if kind == "warning"] == [
+        f"{tmp_path / 'in' / 'dark.exr'}: holds no positive light (every pixel is 0 or below): the image is black"]
+    assert cv2.imread(str(tmp_path / "out" / "dark-reinhard.png")).max() == 0
+
+
 def test_non_finite_pixels_are_reported_and_inf_is_not_black(tmp_path: Path) -> None:
     hdr = _scene().astype(np.float32)
     hdr[0, 0] = [np.inf, np.inf, np.inf]
