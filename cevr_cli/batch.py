@@ -63,44 +63,66 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
     found: dict[Path, Path] = {}  # resolved -> as met
     for item in inputs:
         item = Path(item)
-        if is_dir_safely(item) and not set(extensions) & set(HDR_SUFFIXES) and _is_stage_output(item, {}):
+        if is_dir_safely(item) and not set(extensions) & set(HDR_SUFFIXES) and is_stage_output(item):
             found.setdefault(resolved(item), item)  # a stack folder given as photos: it fails by name, not its frames
         elif is_dir_safely(item):
-            unreadable: list[Path] = []
+            base = resolved(item)  # below it no link is followed: a path's resolved form is base + its parts
             outputs: dict[Path, bool] = {}
-            for path in _folder_entries(item, recursive, unreadable):
-                inner = path.relative_to(item).parts
+            for entry in _folder_entries(item, recursive):
+                inner = entry.path.relative_to(item).parts
                 if any(part.startswith(".") for part in inner):
                     continue
                 folders = [item.joinpath(*inner[:n]) for n in range(1, len(inner))]
-                if path in unreadable:
+                key = resolved(entry.path) if entry.link else base.joinpath(*inner)
+                if entry.unreadable:
                     if not any(_is_stage_output(folder, outputs) for folder in folders):
-                        found.setdefault(resolved(path), path)
-                elif ((path.is_file() or path.is_symlink()) and path.suffix.lower() in extensions  # broken links fail
-                        and not (path.suffix.lower() in PHOTO_SUFFIXES
+                        found.setdefault(key, entry.path)
+                elif ((entry.file or entry.link) and entry.path.suffix.lower() in extensions  # broken links fail
+                        and not (entry.path.suffix.lower() in PHOTO_SUFFIXES
                                  and (any(_is_stage_output(folder, outputs) for folder in folders)
-                                      or len(inner) > 1 and _is_tone_mapped_image(path)))):
-                    found.setdefault(resolved(path), path)
+                                      or len(inner) > 1 and _is_tone_mapped_image(entry.path)))):
+                    found.setdefault(key, entry.path)
         else:
             found.setdefault(resolved(item), item)  # a name the file system refuses too: it fails by name when read
     return list(found.values())
 
 
-def _folder_entries(folder: Path, recursive: bool, unreadable: list[Path]) -> list[Path]:
-    """What ``folder`` holds (with ``recursive``, at every depth; links to folders are not followed), in order,
-    and the folders among them, ``folder`` itself included, that cannot be listed, appended to ``unreadable``
-    (pathlib's ``rglob`` passes over those without a word)."""
-    if not recursive:
+@dataclass(frozen=True, order=True)
+class _Entry:
+    path: Path
+    file: bool = False  # a file, or a link to one
+    link: bool = False
+    unreadable: bool = False  # a folder that cannot be listed
+
+
+def _folder_entries(folder: Path, recursive: bool) -> list[_Entry]:
+    """What ``folder`` holds (with ``recursive``, at every depth, hidden folders not entered; links to folders are
+    not followed), in order, told apart from the directory listing itself (no call per file on most file systems),
+    and the folders, ``folder`` itself included, that cannot be listed (pathlib's ``rglob`` passed over those
+    without a word)."""
+    entries: list[_Entry] = []
+    pending = [folder]
+    while pending:
+        here = pending.pop()
         try:
-            return sorted(folder.iterdir())
+            with os.scandir(here) as listing:
+                listed = list(listing)
         except OSError:
-            unreadable.append(folder)
-            return [folder]
-    entries: list[Path] = []
-    for root, folders, files in os.walk(folder, onerror=lambda exc: unreadable.append(Path(exc.filename))):
-        entries += (Path(root) / name for name in (*folders, *files))
-    if unreadable and unreadable[0] == folder:
-        entries.append(folder)
+            entries.append(_Entry(here, unreadable=True))
+            continue
+        for item in listed:
+            path = Path(here, item.name)
+            try:
+                link, folder_here = item.is_symlink(), item.is_dir(follow_symlinks=False)
+            except OSError:  # a name the file system refuses, a file gone meanwhile
+                link, folder_here = False, False
+            try:
+                file = item.is_file()
+            except OSError:  # a link loop: kept as a link, to fail by name
+                file = False
+            if folder_here and recursive and not item.name.startswith("."):
+                pending.append(path)
+            entries.append(_Entry(path, file, link))
     return sorted(entries)
 
 
@@ -119,6 +141,11 @@ def _is_file(path: Path) -> bool:
         return path.is_file()
     except OSError:
         return False
+
+
+def is_stage_output(folder: Path) -> bool:
+    """Whether ``folder`` is the output folder of a cevr stage (holds a ``stack.json`` or ``fuse.json`` cevr wrote)."""
+    return _is_stage_output(folder, {})
 
 
 def _is_stage_output(folder: Path, known: dict[Path, bool]) -> bool:
@@ -151,7 +178,7 @@ def _is_tone_mapped_image(path: Path) -> bool:
 def marked_subfolders(folder: Path, marker: str) -> list[Path]:
     """The folders one level below ``folder`` that a stage wrote (each holds that stage's ``marker``, e.g. stack.json
     or fuse.json), in order; hidden ones skipped."""
-    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and (p / marker).is_file())
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and _is_file(p / marker))
 
 
 def marked_folders_below(folder: Path, marker: str) -> list[Path]:
@@ -201,16 +228,14 @@ def resolved(path: Path) -> Path:
         return path.absolute()
 
 
-def _relative_key(path: Path, roots: Sequence[Path]) -> Path:
-    """``path`` relative to the first folder given (``roots``) that holds it, else its name alone: a file given
-    by name is named after itself whatever else is given beside it (``in/a.png in/sub/b.png`` gives ``b``, as
-    ``in/sub/b.png`` alone does)."""
-    resolved_path = resolved(path)
-    for root in roots:
-        root = resolved(Path(root))
-        if is_dir_safely(root) and resolved_path.is_relative_to(root):
-            return resolved_path.relative_to(root)
-    return Path(resolved_path.name)
+def _relative_key(real: Path, folders: Sequence[Path]) -> Path:
+    """``real`` (a resolved path) relative to the first of the resolved folders given (``folders``) that holds it,
+    else its name alone: a file given by name is named after itself whatever else is given beside it
+    (``in/a.png in/sub/b.png`` gives ``b``, as ``in/sub/b.png`` alone does)."""
+    for root in folders:
+        if real.is_relative_to(root):
+            return real.relative_to(root)
+    return Path(real.name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,28 +261,39 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
     folder would delete the photo.
     """
     out_dir = resolved(Path(out_dir))
-    for root in roots:
-        root = resolved(Path(root))
-        if is_dir_safely(root) and not allow_inside_input and out_dir.is_relative_to(root):
+    folders = [root for root in (resolved(Path(r)) for r in roots) if is_dir_safely(root)]  # once, not per source
+    for root in folders:
+        if not allow_inside_input and out_dir.is_relative_to(root):
             raise OutputError(f"{out_dir}: output folder is inside the input folder {root}; choose another -o")
     plan: dict[Path, Path] = {}
     used: set[str] = set()
     beside: dict[Path, _Neighbours] = {}
     for source in sources:
         source = Path(source)
-        name = fitted_name(_output_name(source, roots, beside), name_format)
-        bare = fitted_name(_bare_name(source, roots), name_format)
-        if name != bare and _made_from_this(out_dir / name_format.format(name=bare), marker, source):
+        real = resolved(source)
+        bare = _bare_name(source, real, folders)
+        name = fitted_name(_output_name(source, bare, beside), name_format)
+        bare = fitted_name(bare, name_format)
+        if name != bare and _made_from_this(out_dir / name_format.format(name=bare), marker, real):
             name = bare  # made before a namesake came beside it (IMG_9.png, then IMG_9.jpg): it keeps its output
-        within = resolved(source).parents  # a folder of the source's own (shoot/IMG_1/IMG_1.jpg, -o shoot) is no output
-        while (name.lower() in used or resolved(out_dir / name_format.format(name=name)) in within
-               or _another_input(made_from(out_dir / name_format.format(name=name), marker), input_record(source))):
-            name += "_"
+        holding = set(real.parents)  # a folder of the source's own (shoot/IMG_1/IMG_1.jpg, -o shoot) is no output
+        now: dict[str, Any] | None = None  # the source's input_record, read only where an output records one
+        while True:
+            candidate = out_dir / name_format.format(name=name)
+            if name.lower() in used or candidate in holding:
+                name += "_"
+                continue
+            recorded = made_from(candidate, marker)
+            if recorded is not None:
+                now = now or input_record(source)
+                if _another_input(recorded, now):
+                    name += "_"
+                    continue
+            break
         used.add(name.lower())
-        folder = out_dir / name_format.format(name=name)
-        if resolved(folder) == resolved(source):
-            raise OutputError(f"{folder}: output would overwrite the input")
-        plan[source] = folder
+        if candidate == real:
+            raise OutputError(f"{candidate}: output would overwrite the input")
+        plan[source] = candidate
     return plan
 
 
@@ -280,16 +316,17 @@ def fitted_name(name: str, name_format: str = "{name}") -> str:
     return cut + tag
 
 
-def _output_name(source: Path, roots: Sequence[Path], beside: dict[Path, _Neighbours]) -> str:
+def _output_name(source: Path, bare: str, beside: dict[Path, _Neighbours]) -> str:
     """``[<subfolder>__...]<stem>[_<ext>][_<hash>]``: the subfolders between the root the source was found in and
     the source (a recursive walk), its extension when another input of the same stem lies beside it on disk
     (IMG_0001.JPG beside IMG_0001.CR2, x.exr beside x.hdr), whether or not that one is in the batch, and 6 hex
     digits of its exact name when another file there differs from it only in case (x.png beside X.PNG: output names
     must differ on a case-insensitive disk too).
 
-    ``beside``: the input names per folder (:func:`_neighbours`), filled here as folders are first met.
+    ``bare``: :func:`_bare_name`; ``beside``: the input names per folder (:func:`_neighbours`), filled here as folders
+    are first met.
     """
-    name = _bare_name(source, roots)
+    name = bare
     if _is_file(source):
         if source.parent not in beside:
             beside[source.parent] = _neighbours(source.parent)
@@ -302,20 +339,20 @@ def _output_name(source: Path, roots: Sequence[Path], beside: dict[Path, _Neighb
     return name
 
 
-def _bare_name(source: Path, roots: Sequence[Path]) -> str:
+def _bare_name(source: Path, real: Path, folders: Sequence[Path]) -> str:
     """``[<subfolder>__...]<stem>``: :func:`_output_name` before what tells it from its namesakes. A file named
     after the stage output folder it is in (``cevr-hdr/IMG_1/IMG_1.exr``, fuse's) is named after that folder once:
     ``IMG_1``, not ``IMG_1__IMG_1``."""
-    parts = _relative_key(source, roots).parent.parts
+    parts = _relative_key(real, folders).parent.parts
     if parts and parts[-1] == source.stem and _is_stage_output(source.parent, {}):
         parts = parts[:-1]
     return "".join(f"{part}__" for part in parts) + source.stem
 
 
-def _made_from_this(output: Path, marker: str | None, source: Path) -> bool:
-    """Whether an existing output records being made from ``source`` itself (its resolved path)."""
+def _made_from_this(output: Path, marker: str | None, real: Path) -> bool:
+    """Whether an existing output records being made from the input at ``real`` (a resolved path)."""
     recorded = made_from(output, marker)
-    return recorded is not None and recorded["path"] == str(resolved(source))
+    return recorded is not None and recorded["path"] == str(real)
 
 
 _Neighbours = tuple[Counter[str], Counter[str]]

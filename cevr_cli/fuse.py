@@ -33,10 +33,12 @@ from .batch import (
     discover_inputs,
     fitted_name,
     is_dir_safely,
+    is_stage_output,
     marked_folders_below,
     marked_subfolders,
     nothing_found,
     plan_outputs,
+    resolved,
     run_batch,
 )
 from .errors import UsageError, use_one_of
@@ -255,20 +257,24 @@ def known_response_curve(response: Response, bits: int) -> ResponseCurve:
 
 
 def find_fuse_sources(inputs: Sequence[Path], recursive: bool) -> tuple[list[Path], list[Path]]:
-    """(stack folders, photos) among ``inputs``: stack folders, folders of stack folders, photos, folders of photos."""
-    stacks: list[Path] = []
+    """(stack folders, photos) among ``inputs``: stack folders, folders of stack folders, photos, folders of photos.
+    A stack folder met twice (given, and found in a folder given) is one. The output folder of another stage (fuse's
+    own, holding the stack ``--keep-stack`` kept) is not searched: it fails by name as a photo would."""
+    stacks: dict[Path, Path] = {}  # resolved -> as met
     others: list[Path] = []
     for item in inputs:
         if is_stack_folder(item):
-            stacks.append(item)
-        elif is_dir_safely(item) and (inner := marked_folders_below(item, STACK_MANIFEST) if recursive
-                                      else marked_subfolders(item, STACK_MANIFEST)):  # a `cevr stack -o` folder
-            stacks += inner
+            stacks.setdefault(resolved(item), item)
+        elif is_dir_safely(item) and not is_stage_output(item) and (
+                inner := marked_folders_below(item, STACK_MANIFEST) if recursive
+                else marked_subfolders(item, STACK_MANIFEST)):  # a `cevr stack -o` folder
+            for folder in inner:
+                stacks.setdefault(resolved(folder), folder)
             others.append(item)  # and the photos beside them, if any
         else:
             others.append(item)
     photos = discover_inputs(others, recursive=recursive) if others else []
-    return stacks, photos
+    return list(stacks.values()), photos
 
 
 def run_fuse(

@@ -14,7 +14,6 @@ import logging
 import os
 import stat
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -334,27 +333,27 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
 
 
 def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int = 16) -> Photo:
-    """Read a photo as float32 RGB in [0, 1], upright, with its metadata."""
+    """Read a photo as float32 RGB in [0, 1], upright, with its metadata. While it is decoded,
+    :func:`photo_being_decoded` names it in this thread, so that a decoder's warning (Pillow's "Corrupt EXIF data")
+    can be told with the photo's name."""
     path = Path(path)
-    if path.suffix.lower() in RAW_SUFFIXES:
-        return _read_raw(path, max_megapixels, min_side)  # checked where LibRaw opens it, as the linear reader's
-    check_input_file(path)
-    return _read_ldr_naming_warnings(path, max_megapixels, min_side)
+    _decoding.path = path
+    try:
+        if path.suffix.lower() in RAW_SUFFIXES:
+            return _read_raw(path, max_megapixels, min_side)  # checked where LibRaw opens it, as the linear reader's
+        check_input_file(path)
+        return _read_ldr(path, max_megapixels, min_side)
+    finally:
+        _decoding.path = None
 
 
-# warnings.catch_warnings is process-wide: the prefetch thread and the main thread decode one photo at a time.
-_DECODE_LOCK = threading.Lock()
+# Per thread: a batch decodes the next photo in a prefetch thread while the main thread works on this one.
+_decoding = threading.local()
 
 
-def _read_ldr_naming_warnings(path: Path, max_megapixels: float, min_side: int) -> Photo:
-    """:func:`_read_ldr`, the decoders' Python warnings (Pillow's "Corrupt EXIF data") said once the photo is read,
-    each naming it in one line; a photo that cannot be read is its error alone."""
-    with _DECODE_LOCK, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        photo = _read_ldr(path, max_megapixels, min_side)
-    for warning in caught:
-        warnings.warn(f"{path}: {' '.join(str(warning.message).split())}", UserWarning, stacklevel=2)
-    return photo
+def photo_being_decoded() -> Path | None:
+    """The photo :func:`read_photo` is decoding in this thread, or None."""
+    return getattr(_decoding, "path", None)
 
 
 def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_bytes: bytes | None = None,

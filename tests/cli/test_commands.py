@@ -787,3 +787,22 @@ def test_a_stages_output_folder_given_as_photos_fails_by_name(tmp_path, photos):
     result = runner.invoke(app, ["fuse", str(hdr / "a"), "-o", str(tmp_path / "hdr2"), "--model", "physics", "--json"])
     assert result.exit_code == 1 and json.loads(result.stdout)["items"][0]["message"] == (
         f"{hdr / 'a'}: a cevr fuse output folder, not a photo (`cevr tonemap` takes it)")
+
+
+def test_fuse_takes_a_stack_folder_met_twice_once_and_does_not_search_its_own_output(tmp_path, photos,
+                                                                                    monkeypatch):
+    """`cevr fuse s s/a ./s/a` made a twice (a and a_, and a tonemap would take both); fuse's own output folder
+    given back to it fused the stack --keep-stack kept inside it, besides failing."""
+    stacks = tmp_path / "s"
+    made = runner.invoke(app, ["stack", str(photos), "-o", str(stacks), "--evs", "-2:2:1", "--model", "physics",
+                               "-q"])
+    assert made.exit_code == 0, made.output
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["fuse", "s", "s/a", "./s/a", "-o", "f", "--json"])
+    assert result.exit_code == 0, result.output
+    assert sorted(Path(i["output"]).name for i in json.loads(result.stdout)["items"]) == ["a", "b"]
+    kept = runner.invoke(app, ["fuse", str(photos / "a.jpg"), "-o", "h", "--model", "physics", "--keep-stack", "-q"])
+    assert kept.exit_code == 0 and (tmp_path / "h" / "a" / "stack" / "stack.json").is_file(), kept.output
+    result = runner.invoke(app, ["fuse", "h/a", "-o", "h2", "--model", "physics", "--json"])
+    assert result.exit_code == 1
+    assert [i["status"] for i in json.loads(result.stdout)["items"]] == ["failed"]

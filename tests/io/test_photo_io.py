@@ -429,25 +429,29 @@ def test_a_file_of_several_images_reads_the_first_and_says_so(tmp_path):
     assert single.frames == 1 and photo_source(single).warnings() == []
 
 
-def test_a_decoders_warning_names_the_photo_and_a_failing_file_is_its_error_alone(tmp_path, caplog):
-    """Pillow's "Corrupt EXIF data" is a warning that names the file, once it is read; a file that fails (a TIFF
-    header and nothing else) raises its one error, with no warning or tifffile log line before it."""
+def test_a_decoders_warning_is_raised_while_the_photo_is_named_in_its_thread(tmp_path, caplog, monkeypatch):
+    """Pillow's "Corrupt EXIF data" comes while photo_being_decoded() names the photo in this thread (the CLI's
+    warning line names it from there), as it was raised (category kept, no thread's warnings taken for another's);
+    afterwards nothing is named. A failing TIFF header gives no tifffile log line before its error."""
+    import threading
     import warnings
 
+    from cevr_cli.io.images import photo_being_decoded
     from tests.raw_containers import jpeg_with_exif
 
     damaged = tmp_path / "exif.jpg"
     damaged.write_bytes(jpeg_with_exif(b"MM\x00*\x00\x00\x00\x08\x00\x05\x01\x0f\x00\x02\x00\x00"))  # cut off
-    with warnings.catch_warnings(record=True) as caught:
+    seen = []
+    monkeypatch.setattr(warnings, "showwarning", lambda message, category, *rest, **kw: seen.append(
+        (str(message), category, photo_being_decoded(), threading.current_thread().name)))
+    with warnings.catch_warnings():
         warnings.simplefilter("always")
         photo = read_photo(damaged)
-    assert photo.rgb.shape == (16, 24, 3)
-    assert [str(w.message) for w in caught] == [f"{damaged}: Corrupt EXIF data. Expecting to read 12 bytes but "
-                                                "only got 6."]
+    assert photo.rgb.shape == (16, 24, 3) and photo_being_decoded() is None
+    assert seen == [("Corrupt EXIF data.  Expecting to read 12 bytes but only got 6. ", UserWarning, damaged,
+                     threading.current_thread().name)]
     broken = tmp_path / "header.tif"
     broken.write_bytes(b"II*\x00\x08\x00\x00\x00")
-    with warnings.catch_warnings(record=True) as caught, caplog.at_level("DEBUG"):
-        warnings.simplefilter("always")
-        with pytest.raises(InputError, match="corrupt TIFF data"):
-            read_photo(broken)
-    assert caught == [] and [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    with caplog.at_level("DEBUG"), pytest.raises(InputError, match="corrupt TIFF data"):
+        read_photo(broken)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == [] and photo_being_decoded() is None
