@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -665,6 +666,8 @@ class Scale:
         if workers != "auto" and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise UsageError(f"--workers {self.workers!r}: use a number of processes (1 or more) or auto")
         object.__setattr__(self, "workers", workers)
+        if self.ray is not None and importlib.util.find_spec("ray") is None:  # before anything is planned or written
+            raise UsageError("--ray needs Ray: pip install 'cevr[ray]'")
         if self.ray is not None and self.ray not in ("auto", "local"):
             ray_endpoint(self.ray)
 
@@ -690,7 +693,7 @@ def ray_endpoint(address: str) -> tuple[str, int]:
         UsageError: anything else.
     """
     host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError(f"--ray {address!r}: use auto, local or the cluster's HOST:PORT (e.g. 10.0.0.5:6379)")
     return host.strip("[]"), int(port)
 

@@ -128,10 +128,10 @@ class RayActors:
     """A batch's tasks on Ray actors (see the module docstring)."""
 
     def __init__(self, factory: JobFactory, address: str, workers: int | str, tasks: int, on_event: Event) -> None:
+        self._started_ray = connect(address)  # first: it says in one line that Ray is not installed
         import ray
         from ray.util.queue import Queue
 
-        self._started_ray = connect(address)
         self._on_event = on_event
         self._in_flight: dict[Any, tuple[Any, Task]] = {}
         try:

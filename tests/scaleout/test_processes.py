@@ -75,9 +75,21 @@ def test_a_bad_worker_count_is_a_usage_error(workers):
         Scale(workers)
 
 
-@pytest.mark.parametrize("address", ["", "nonsense", "host:", ":6379", "ray://host:port"])
+@pytest.mark.parametrize("address", ["", "nonsense", "host:", ":6379", "ray://host:port", "host:99999", "host:0"])
 def test_a_bad_ray_address_is_a_usage_error(address):
     with pytest.raises(UsageError, match="--ray"):
+        Scale(ray=address)
+
+
+@pytest.mark.parametrize("address", ["auto", "local", "10.0.0.5:6379"])
+def test_ray_not_installed_is_one_usage_error_before_anything_is_planned(monkeypatch, address):
+    """Without Ray, --ray is refused when the request is read: it was a ModuleNotFoundError traceback (exit 1)
+    once the batch was planned and its output folder made."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    with pytest.raises(UsageError, match=r"^--ray needs Ray: pip install 'cevr\[ray\]'$"):
         Scale(ray=address)
 
 
