@@ -13,7 +13,7 @@ import typer
 from .. import __version__
 from .bench import bench
 from .calibrate import calibrate
-from .common import DebugOpt, out, state
+from .common import DebugOpt, errors, out, state
 from .demo import demo
 from .fuse import fuse
 from .info import convert_weights, info
@@ -44,6 +44,10 @@ def main_options(
     debug: DebugOpt = False,
 ) -> None:
     state["debug"] = debug
+    from ..io.opencv_environment import check_pixel_limit_variable
+
+    with errors(debug):  # what would abort the process once OpenCV is imported, said in one line first
+        check_pixel_limit_variable()
 
 
 def _zsh_script_starts_with_compdef() -> None:

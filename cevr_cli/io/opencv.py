@@ -11,27 +11,18 @@ decoding failure becomes cevr's one line naming the file instead.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from ..errors import InputError
+from .opencv_environment import check_pixel_limit_variable, pixel_limit
+
+check_pixel_limit_variable()  # before OpenCV reads it: a bad value aborts the process
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-
-_DEFAULT_PIXEL_LIMIT = 1 << 30  # OpenCV's default CV_IO_MAX_IMAGE_PIXELS
-
-
-def pixel_limit() -> int:
-    """The most pixels OpenCV's decoders accept: ``OPENCV_IO_MAX_IMAGE_PIXELS`` (default 2**30, about 1074 MP),
-    read from the environment as OpenCV itself reads it."""
-    try:
-        return int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", _DEFAULT_PIXEL_LIMIT))
-    except ValueError:
-        return _DEFAULT_PIXEL_LIMIT
 
 
 def check_pixel_limit(path: Path, width: int, height: int) -> None:
