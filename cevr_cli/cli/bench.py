@@ -70,7 +70,7 @@ def bench(
     """Evaluate as the paper does: LDR stack PSNR/SSIM/MS-SSIM per EV and HDR quality after fusion and tone mapping."""
     with errors(debug):
         from ..evaluation.baselines import AkyuzExpansion, NaiveExposure
-        from ..evaluation.bench import DEFAULT_METRICS, check_result_files, run_bench
+        from ..evaluation.bench import DEFAULT_METRICS, check_bench_size, check_result_files, run_bench
         from ..evaluation.datasets import default_dataset_path
         from ..evs import parse_evs
         from ..io.atomic import atomic_write_text, check_writable
@@ -81,6 +81,7 @@ def bench(
             if target is not None:
                 check_writable(target)
         ev_list = parse_evs(evs or STACK_KINDS[stack_kind.value])
+        check_bench_size(size or None)  # before any model loads
         from ..errors import UsageError
         from ..exposure import MeasuringPredictor
         from ..response import parse_response

@@ -131,6 +131,21 @@ class BenchResult:
         atomic_write_text(path, buffer.getvalue())
 
 
+# Scenes are resized to SIZE x SIZE; a stack of 13 frames per predictor at 4096 px is already several GB.
+MIN_BENCH_SIZE, MAX_BENCH_SIZE = 16, 4096
+
+
+def check_bench_size(size: int | None) -> None:
+    """Refuse a ``--size`` outside 16..:data:`MAX_BENCH_SIZE` (None: each scene at its own size).
+
+    Raises:
+        UsageError: naming the size and the range.
+    """
+    if size is not None and not MIN_BENCH_SIZE <= size <= MAX_BENCH_SIZE:
+        raise UsageError(f"--size {size}: give {MIN_BENCH_SIZE} to {MAX_BENCH_SIZE} px (the paper's protocol is 256), "
+                         "or 0 for each scene's own size")
+
+
 def run_bench(
     dataset_kind: str,
     path: str | Path,
@@ -142,7 +157,12 @@ def run_bench(
     metrics: Sequence[str] = DEFAULT_METRICS,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> BenchResult:
-    """Load the dataset and score every predictor; ``on_progress(done, total, scene)`` after each scene."""
+    """Load the dataset and score every predictor; ``on_progress(done, total, scene)`` after each scene.
+
+    Raises:
+        UsageError: ``size`` outside 16..:data:`MAX_BENCH_SIZE` (None: each scene at its own size).
+    """
+    check_bench_size(size)
     scenes = load_dataset(dataset_kind, path, split=split, size=size, synthetic_evs=list(evs))
     return score_scenes(scenes, predictors, evs=evs, metrics=metrics, on_progress=on_progress,
                         dataset=dataset_kind, path=str(path), split=split, size=size)

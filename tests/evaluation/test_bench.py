@@ -88,6 +88,19 @@ def test_bench_rejects_bad_requests() -> None:
         bench.score_scenes([scene], [NaiveExposure()], evs=[0.0])
     with pytest.raises(UsageError, match="unique"):
         bench.score_scenes([scene], [NaiveExposure(), NaiveExposure()])
+    for size in (-5, 15, 4097, 100_000):  # 20000 px scenes filled 24 GB before the kernel stopped the run
+        with pytest.raises(UsageError, match=rf"^--size {size}: give 16 to 4096 px"):
+            bench.run_bench("synthetic", "nowhere", [NaiveExposure()], size=size)
+
+
+def test_cli_refuses_a_size_before_loading_anything(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cevr_cli.cli import app
+
+    result = CliRunner().invoke(app, ["bench", str(tmp_path), "--size", "20000", "--model", "physics"])
+    assert result.exit_code == 2 and result.output.strip() == (
+        "error: --size 20000: give 16 to 4096 px (the paper's protocol is 256), or 0 for each scene's own size")
 
 
 def test_cli_metrics_option_selects_what_is_computed(synthetic_dir: Path, tmp_path: Path, tiny_pair) -> None:
