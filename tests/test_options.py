@@ -59,10 +59,13 @@ def test_specs_are_read_from_the_class_in_order():
 BAD_TONEMAP = [
     ({"tmo": "bogus"}, ["--tmo", "bogus"], f"--tmo 'bogus': use one of {', '.join(TONE_MAPPERS)}"),
     ({"image_format": "bmp"}, ["--format", "bmp"], f"--format 'bmp': use one of {', '.join(DISPLAY_FORMATS)}"),
-    ({"gamma": -1.0}, ["--gamma", "-1"], "--gamma -1: must be > 0"),
-    ({"gamma": 0.0}, ["--gamma", "0"], "--gamma 0: must be > 0"),
-    ({"key": 0.0}, ["--key", "0"], "--key 0: must be > 0"),
-    ({"white": -2.0}, ["--white", "-2"], "--white -2: must be > 0"),
+    ({"gamma": -1.0}, ["--gamma", "-1"], "--gamma -1: must be >= 0.1"),
+    ({"gamma": 0.0}, ["--gamma", "0"], "--gamma 0: must be >= 0.1"),
+    ({"gamma": 1e308}, ["--gamma", "1e308"], "--gamma 1e+308: must be <= 10"),  # gave white images
+    ({"key": 0.0}, ["--key", "0"], "--key 0: must be >= 0.001"),
+    ({"key": 1e308}, ["--key", "1e308"], "--key 1e+308: must be <= 100"),  # overflowed to black images
+    ({"white": -2.0}, ["--white", "-2"], "--white -2: must be >= 0.001"),
+    ({"white": 1e308}, ["--white", "1e308"], "--white 1e+308: must be <= 1e+06"),  # an OverflowError traceback
     ({"white": float("nan")}, ["--white", "nan"], "--white nan: must be a finite number"),
     ({"gamma": float("inf")}, ["--gamma", "inf"], "--gamma inf: must be a finite number"),
     ({"tmo": "kimkautz", "key": 0.2}, ["--tmo", "kimkautz", "--key", "0.2"],
@@ -94,7 +97,7 @@ def test_a_bad_tonemap_value_is_one_usage_error_before_any_file_is_read(tmp_path
         write_exr(tmp_path / name, np.ones((8, 8, 3), np.float32))
     result = CliRunner().invoke(app, ["tonemap", str(tmp_path / "a.exr"), str(tmp_path / "b.exr"), "-o",
                                       str(tmp_path / "out"), "--gamma", "-1"])
-    assert result.exit_code == 2 and result.output.strip() == "error: --gamma -1: must be > 0"
+    assert result.exit_code == 2 and result.output.strip() == "error: --gamma -1: must be >= 0.1"
     assert not (tmp_path / "out").exists()
 
 
