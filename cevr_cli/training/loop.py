@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import UsageError, use_one_of
+from ..errors import InputError, UsageError, use_one_of
 from ..io.atomic import atomic_path, atomic_write_text, check_writable
 from ..model.cevr import CEVRNet
 from ..model.config import get_config
@@ -342,6 +342,9 @@ def _checkpoint_record(state: dict[str, Any], kept: str) -> dict[str, Any]:
             "val_psnr": {str(k): v for k, v in psnr.items()}}
 
 
+MAX_VAL_SIZE = 4096  # validation images are val_size x val_size: 100,000 filled the memory
+
+
 def check_config(cfg: TrainConfig) -> None:
     """Refuse options that cannot run, before any data is read or any process is started.
 
@@ -358,6 +361,29 @@ def check_config(cfg: TrainConfig) -> None:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(cfg, name)}: must be at least 1")
     if cfg.crop < 8 or cfg.crop % 8:
         raise UsageError(f"--crop {cfg.crop}: must be a positive multiple of 8")
+    if cfg.crop > cfg.max_long_side:
+        raise UsageError(f"--crop {cfg.crop}: at most --max-long-side ({cfg.max_long_side}), the size maps are read at")
+    if cfg.val_size > MAX_VAL_SIZE:
+        raise UsageError(f"--val-size {cfg.val_size}: at most {MAX_VAL_SIZE} (the paper's protocol is 256)")
+    if not 0 < cfg.lr <= 1:  # NaN too: a rate of 1e308 trained to NaN and then failed on a missing checkpoint
+        raise UsageError(f"--lr {cfg.lr}: a learning rate above 0, at most 1 (the paper's is 2e-4)")
+    if not 0 <= cfg.cycle_weight <= 100:
+        raise UsageError(f"--cycle-weight {cfg.cycle_weight}: a weight from 0 to 100 (the paper's is 0.1)")
+    if not 0 <= cfg.seed < 2**32:
+        raise UsageError(f"--seed {cfg.seed}: from 0 to 2**32 - 1")
+    if cfg.init is not None:
+        from ..model.weights_format import read_header
+
+        if not Path(cfg.init).is_file():
+            raise UsageError(f"--init {cfg.init}: no such weights file (give a .safetensors pair to fine-tune)")
+        read_header(cfg.init)  # milliseconds: a file that is no cevr weights fails before any output is written
+    if cfg.dorf is not None:
+        from .residual import dorf_responses
+
+        try:
+            dorf_responses(cfg.dorf)  # read now: a file that is no DoRF table fails before any output is written
+        except InputError as exc:
+            raise UsageError(f"--dorf {exc}") from None
     if cfg.workers < 0:
         raise UsageError(f"--workers {cfg.workers}: must be 0 or more")
     residual = get_config(cfg.variant).role == "residual"

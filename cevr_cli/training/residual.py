@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from ..exposure import FILL_EVS, clip_threshold, measured_radiance, physics_frame
 from ..exposure import measure_photo as measure
 from ..imaging import quantise
@@ -48,12 +48,20 @@ def dorf_responses(path: str | Path) -> list[Response]:
     brightness, one row per curve), as responses; read at training time only, never shipped."""
     try:
         from scipy.io import loadmat
+        from scipy.io.matlab import MatReadError
     except ImportError:
         raise UsageError("--dorf reads a MATLAB file with scipy: pip install 'cevr[train]'") from None
 
-    data = loadmat(str(path))
+    try:
+        data = loadmat(str(path))
+        rows = list(zip(data["I"], data["B"], strict=True))
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
+    except (MatReadError, ValueError, TypeError, KeyError, NotImplementedError) as exc:  # a file that is no DoRF .mat
+        raise InputError(path, f"not the DoRF curves file dorf-201-crf.mat (a MATLAB file with I and B: {exc})") \
+            from None
     responses = []
-    for k, (irradiance, brightness) in enumerate(zip(data["I"], data["B"], strict=True)):
+    for k, (irradiance, brightness) in enumerate(rows):
         b = np.maximum.accumulate(np.asarray(brightness, float))
         keep = np.concatenate([[True], np.diff(b) > 1e-6])
         codes, linear = b[keep], np.asarray(irradiance, float)[keep]

@@ -514,6 +514,28 @@ def test_train_refuses_a_residual_option_it_cannot_use_before_loading_data(tmp_p
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(("extra", "message"), [  # each was a traceback, most after run/split.json was written
+    (["--lr", "-1"], "--lr -1.0: a learning rate above 0, at most 1"),
+    (["--lr", "nan"], "--lr nan: a learning rate above 0, at most 1"),
+    (["--lr", "1e308"], "--lr 1e+308: a learning rate above 0, at most 1"),
+    (["--seed", "-1"], "--seed -1: from 0 to 2**32 - 1"),
+    (["--crop", "100000"], "--crop 100000: at most --max-long-side (1024)"),
+    (["--val-size", "100000"], "--val-size 100000: at most 4096"),
+    (["--cycle-weight", "-5"], "--cycle-weight -5.0: a weight from 0 to 100"),
+    (["--init", "missing.safetensors"], "--init missing.safetensors: no such weights file"),
+    (["--variant", "cevr-residual-tiny", "--dorf", "__file__"], "not the DoRF curves file dorf-201-crf.mat"),
+])
+def test_train_refuses_values_it_cannot_train_with_before_writing_anything(tmp_path, extra, message, monkeypatch):
+    pytest.importorskip("scipy") if "--dorf" in extra else None
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "__file__").write_text("not a MATLAB file")
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "no-maps"), "-o", str(tmp_path / "run"),
+                                 "--device", "cpu", *extra], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("command", ["stack", "fuse"])
 def test_a_negative_megapixel_limit_is_refused(tmp_path, photos, weights, command):
     result = runner.invoke(app, [command, str(photos / "a.jpg"), "--weights", str(weights), "-o", str(tmp_path / "o"),
