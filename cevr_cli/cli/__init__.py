@@ -6,6 +6,7 @@ commands, so that ``cevr --help`` and shell completion answer at once.
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -13,7 +14,7 @@ import typer
 from .. import __version__
 from .bench import bench
 from .calibrate import calibrate
-from .common import DebugOpt, errors, out, state
+from .common import DebugOpt, errors, out, say, state
 from .demo import demo
 from .fuse import fuse
 from .info import convert_weights, info
@@ -68,4 +69,21 @@ app.command("convert-weights")(convert_weights)
 
 
 def main() -> None:
-    app()
+    """The `cevr` command: Typer's parser in its non-standalone mode, so that a request it refuses (an unknown
+    option, a bad value, a missing argument) is one ``error:`` line and exit 2, as the commands' own refusals are,
+    instead of Click's usage block."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        say("aborted", "error", "red")
+        sys.exit(1)
+    except typer.TyperException as exc:  # Click's UsageError (and BadParameter ...), as Typer vendors it
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `cevr`: the help, as Click shows it
+            exc.show()  # type: ignore[attr-defined]
+        else:
+            context = getattr(exc, "ctx", None)
+            where = f" (see {context.command_path} --help)" if context is not None else ""
+            text = " ".join(str(exc.format_message()).split()).replace("Value error, ", "")  # type: ignore[attr-defined]
+            say(text + where, "error", "red")
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)

@@ -84,11 +84,12 @@ WeightsOpt = Annotated[
     Path | None, typer.Option("--weights", help="Model weights (.safetensors); default: the shipped weights.",
                               parser=path_value, metavar="<path>")
 ]
-DeviceOpt = Annotated[Device, typer.Option("--device", help="auto picks CUDA, then MPS, then CPU.")]  # type: ignore[valid-type]
+DeviceOpt = Annotated[Device, typer.Option(  # type: ignore[valid-type]
+    "--device", help="auto picks CUDA, then MPS, then CPU.", case_sensitive=False)]
 Precision = choices("Precision", list(INFERENCE_PRECISIONS))
 PrecisionOpt = Annotated[Precision, typer.Option(  # type: ignore[valid-type]
     "--precision", help="Inference arithmetic: " + "; ".join(f"{k} = {v}" for k, v in INFERENCE_PRECISIONS.items())
-    + ".")]
+    + ".", case_sensitive=False)]
 
 
 def stage_inputs(inputs: list[Path] | None, stage: str) -> list[Path]:
