@@ -191,7 +191,7 @@ def _load_vds(root: Path, split: str) -> list[BenchScene]:
     set_dir = next((c for c in candidates if c.is_dir() and any(
         d.is_dir() and _vds_brackets(d) for d in c.iterdir())), None)
     if set_dir is None:
-        raise InputError(root, "not a VDS dataset: expected " + _VDS_LAYOUT.format(split=split))
+        raise UsageError(f"{root}: not a VDS dataset: expected " + _VDS_LAYOUT.format(split=split))
     hdr_roots = [root / f"{split}_hdr_set", root / split / "hdr_set"]
     scenes = []
     for scene_dir in sorted((d for d in set_dir.iterdir() if d.is_dir()), key=lambda d: _natural_key(d.name)):
@@ -219,8 +219,8 @@ def _load_hdreye(root: Path) -> list[BenchScene]:
     ldr_dir = next((d for d in (root / "images" / "LDR", root / "LDR", root)
                     if d.is_dir() and any(_EYE_FILE.match(p.name) for p in d.iterdir())), None)
     if ldr_dir is None:
-        raise InputError(root, "not an HDREye dataset: expected images/LDR/Cxx_LDR.tif "
-                               "(HDR truth in images/HDR/Cxx_HDR.exr or .hdr)")
+        raise UsageError(f"{root}: not an HDREye dataset: expected images/LDR/Cxx_LDR.tif "
+                         "(HDR truth in images/HDR/Cxx_HDR.exr or .hdr)")
     hdr_dirs = [ldr_dir.parent / "HDR", ldr_dir]
     scenes = []
     for p in sorted(ldr_dir.iterdir(), key=lambda q: _natural_key(q.name)):
@@ -279,8 +279,8 @@ def _load_brackets(root: Path) -> list[BenchScene]:
                      key=lambda d: _natural_key(d.name))
     scenes = [_bracket_scene(d, images) for d in folders if (images := _files(d, LDR_SUFFIXES))]
     if not scenes:
-        raise InputError(root, "no exposure brackets: expected one folder per scene of LDR images "
-                               "(.jpg/.png/.tif) named with their EV (ev-1.png, EV+0.5.jpg) or carrying EXIF")
+        raise UsageError(f"{root}: no exposure brackets: expected one folder per scene of LDR images "
+                         "(.jpg/.png/.tif) named with their EV (ev-1.png, EV+0.5.jpg) or carrying EXIF")
     return scenes
 
 
@@ -289,7 +289,7 @@ def _load_brackets(root: Path) -> list[BenchScene]:
 def _load_synthetic(root: Path, size: int | None, evs: Sequence[float]) -> list[BenchScene]:
     from ..training.scenes import find_radiance_maps
 
-    return [bench for bench, _ in synthetic_bench_scenes(find_radiance_maps(root), size, evs)]
+    return [bench for bench, _ in synthetic_bench_scenes(find_radiance_maps(root, option=""), size, evs)]
 
 
 def synthetic_bench_scenes(

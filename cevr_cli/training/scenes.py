@@ -13,9 +13,10 @@ from ..errors import InputError, UsageError
 from ..vocabulary import HDR_SUFFIXES
 
 
-def find_radiance_maps(folders: str | Path | Sequence[str | Path]) -> list[Path]:
+def find_radiance_maps(folders: str | Path | Sequence[str | Path], option: str = "--data") -> list[Path]:
     """Radiance maps (.exr/.hdr) in one or more folders, sorted by name; each file once (a folder given twice, or
-    again through a link, would put a scene in both the training and the validation set).
+    again through a link, would put a scene in both the training and the validation set). ``option``: how the
+    request named the folders, for the error ("--data"; "" for a positional path).
 
     Raises:
         UsageError: a folder that is not one, or holds none.
@@ -25,10 +26,10 @@ def find_radiance_maps(folders: str | Path | Sequence[str | Path]) -> list[Path]
     for folder in [folders] if isinstance(folders, str | Path) else folders:
         folder = Path(folder)
         if not folder.is_dir():  # --data names it: the request's error (exit 2)
-            raise UsageError(f"--data {folder}: not a folder of radiance maps (.exr/.hdr)")
+            raise UsageError(f"{option} {folder}: not a folder of radiance maps (.exr/.hdr)".lstrip())
         found = [p for p in folder.iterdir() if p.suffix.lower() in HDR_SUFFIXES and not p.name.startswith(".")]
         if not found:
-            raise UsageError(f"--data {folder}: no .exr or .hdr radiance maps found")
+            raise UsageError(f"{option} {folder}: no .exr or .hdr radiance maps found".lstrip())
         for path in sorted(found):
             if path.resolve() not in seen:
                 seen.add(path.resolve())

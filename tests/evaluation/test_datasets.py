@@ -46,7 +46,7 @@ def test_vds_distributed_layout(tmp_path: Path) -> None:
     assert s.input_ev0[0, 0, 0] == pytest.approx(round(0.5 * 255) / 255)
     assert s.ldr_by_ev[3.0][0, 0, 0] == pytest.approx(round(0.65 * 255) / 255)
     assert s.hdr is not None and s.hdr.shape == (16, 16, 3) and s.hdr[0, 0, 0] == pytest.approx(2.0, rel=0.01)
-    with pytest.raises(InputError, match="train_set"):
+    with pytest.raises(UsageError, match="train_set"):  # the folder given is wrong: the request's, exit 2
         load_dataset("vds", tmp_path, split="train")
 
 
@@ -70,7 +70,7 @@ def test_hdreye_layout(tmp_path: Path) -> None:
     assert scenes[0].input_ev0[0, 0, 0] == pytest.approx(30000 / 65535)
     with pytest.raises(UsageError):
         load_dataset("hdreye", tmp_path, split="train")
-    with pytest.raises(InputError, match="Cxx_LDR.tif"):
+    with pytest.raises(UsageError, match="Cxx_LDR.tif"):
         load_dataset("hdreye", tmp_path / "images" / "HDR")
 
 
@@ -110,7 +110,7 @@ def test_brackets_by_exif(tmp_path: Path) -> None:
 
 
 def test_brackets_errors(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="one folder per scene"):
+    with pytest.raises(UsageError, match="one folder per scene"):
         load_dataset("brackets", tmp_path)
     _png(tmp_path / "s" / "ev-1.png", 0.3)
     _png(tmp_path / "s" / "ev+1.png", 0.6)
