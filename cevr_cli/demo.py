@@ -28,6 +28,8 @@ def run_demo(out_dir: Path, model: ExposureModel | ModelSpec, *, long_side: int 
     from .errors import UsageError
     from .io.atomic import check_writable
 
+    if isinstance(model, ModelSpec):
+        model.check_device()  # a device this machine lacks: refused before the sample is copied
     check_writable(out_dir, folder=True)
     made = Path(out_dir) / "sample"
     if os.path.lexists(made) and not (made / FUSE_MANIFEST).is_file():

@@ -14,3 +14,16 @@ def test_each_run_redoes_the_one_sample_folder_without_calling_it_changed(tmp_pa
     placed = (tmp_path / ".input" / "sample.jpg").stat().st_mtime_ns
     run_demo(tmp_path, physics, long_side=40)
     assert (tmp_path / ".input" / "sample.jpg").stat().st_mtime_ns == placed  # unchanged: not rewritten
+
+
+def test_a_device_this_machine_lacks_is_refused_before_anything_is_written(tmp_path):
+    import pytest
+    import torch
+
+    from cevr_cli.errors import UsageError
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    with pytest.raises(UsageError, match="--device cuda"):
+        run_demo(tmp_path / "demo", ModelSpec("cevr", None, "cuda", "auto"))
+    assert not (tmp_path / "demo").exists()  # the sample was copied into .input/ first
