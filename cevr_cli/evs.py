@@ -16,6 +16,9 @@ def parse_evs(spec: str) -> list[float]:
     text = spec.strip()
     if not text:
         raise UsageError("empty EV list")
+    shown = _shown(spec)
+    if "_" in text:  # Python's float reads 1_0 as 10
+        raise UsageError(f"cannot read EV list {shown}: use start:stop:step (e.g. -3:3:0.5) or a comma list")
     try:
         if ":" in text:
             parts = [float(p) for p in text.split(":")]
@@ -23,38 +26,43 @@ def parse_evs(spec: str) -> list[float]:
                 raise ValueError
             start, stop, step = parts
             if not all(math.isfinite(v) for v in parts):
-                raise UsageError(f"EV list {spec!r} has a non-finite value")
+                raise UsageError(f"EV list {shown} has a non-finite value")
             if step <= 0 or stop < start:
-                raise UsageError(f"EV range {spec!r}: need start <= stop and a positive step")
+                raise UsageError(f"EV range {shown}: need start <= stop and a positive step")
             span = (stop - start) / step  # counted before any list is built: 0:3:1e-9 must not fill the memory
             if not math.isfinite(span):
-                raise _too_many(spec, "endless")
+                raise _too_many(shown, "endless")
             count = math.floor(span + 1e-9) + 1
             if count > MAX_EVS:
-                raise _too_many(spec, str(count))
+                raise _too_many(shown, f"{count:.3g}" if count >= 10**6 else str(count))
             values = [start + i * step for i in range(count)]
         else:
             values = [float(p) for p in text.split(",") if p.strip()]
     except ValueError:
-        raise UsageError(f"cannot read EV list {spec!r}: use start:stop:step (e.g. -3:3:0.5) or a comma list") from None
+        raise UsageError(f"cannot read EV list {shown}: use start:stop:step (e.g. -3:3:0.5) or a comma list") from None
     if not values:
-        raise UsageError(f"EV list {spec!r} holds no numbers")
+        raise UsageError(f"EV list {shown} holds no numbers")
     if len(values) > MAX_EVS:
-        raise _too_many(spec, str(len(values)))
+        raise _too_many(shown, str(len(values)))
     if any(not math.isfinite(v) for v in values):
-        raise UsageError(f"EV list {spec!r} has a non-finite value")
+        raise UsageError(f"EV list {shown} has a non-finite value")
     evs = sorted({round(v, 6) + 0.0 for v in values})
     if max(abs(v) for v in evs) > 6:
-        raise UsageError(f"EV list {spec!r}: steps beyond +-6 EV are outside what the model can do")
+        raise UsageError(f"EV list {shown}: steps beyond +-6 EV are outside what the model can do")
     for a, b in zip(evs, evs[1:], strict=False):
         if f"{a:+.2f}" == f"{b:+.2f}":  # frames are named to the hundredth of a stop (00_ev+1.00.png)
-            raise UsageError(f"EV list {spec!r}: {a:g} and {b:g} are one EV to 0.01 stop, as frames are named; "
+            raise UsageError(f"EV list {shown}: {a:g} and {b:g} are one EV to 0.01 stop, as frames are named; "
                              "give EVs at least 0.01 apart")
     return evs
 
 
-def _too_many(spec: str, count: str) -> UsageError:
-    return UsageError(f"EV list {spec!r} asks for {count} images per photo; at most {MAX_EVS} "
+def _shown(spec: str) -> str:
+    """``spec`` quoted for a message, its middle left out when long (a list of 60,000 EVs was echoed whole)."""
+    return repr(spec) if len(spec) <= 60 else f"{spec[:28]!r}...{spec[-20:]!r} ({len(spec)} characters)"
+
+
+def _too_many(shown: str, count: str) -> UsageError:
+    return UsageError(f"EV list {shown} asks for {count} images per photo; at most {MAX_EVS} "
                       "(a 0.05-stop step over -3..+3): use a larger step")
 
 
