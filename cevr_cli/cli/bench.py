@@ -38,7 +38,7 @@ METRICS_HELP = ("Comma list of "
 
 def bench(
     path: Annotated[Path | None, typer.Argument(
-        parser=path_value,
+        parser=path_value, metavar="PATH",
         help="Dataset root (or folder of radiance maps for --dataset synthetic); default: the dataset's folder "
              "(e.g. vds/ or VDS/) in $CEVR_DATASETS, else in ./datasets.", show_default=False)] = None,
     dataset: Annotated[Dataset, typer.Option("--dataset", help="Dataset layout.")] = Dataset("synthetic"),  # type: ignore[valid-type]

@@ -15,7 +15,7 @@ CalibrationMethod = choices("CalibrationMethod", list(CALIBRATION_METHODS))
 
 def calibrate(
     frames: Annotated[list[Path], typer.Argument(
-        parser=path_value,
+        parser=path_value, metavar="FRAME",
         help="The bracket: two or more photos (JPEG, PNG, TIFF) of one static scene at different exposures, or a "
              "folder of them (taken in name order).")],
     output: Annotated[Path | None, typer.Option("--out", "-o", help="The profile to write (.json).",

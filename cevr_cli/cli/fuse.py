@@ -40,7 +40,7 @@ from .common import (
 
 def fuse(
     inputs: Annotated[list[Path] | None, typer.Argument(
-        parser=path_value,
+        parser=path_value, metavar="INPUT",
         help="Photos or folders of photos, or stack folders written by `cevr stack` (or the folder holding them); "
              f"default: ./{STAGE_OUTPUTS['stack']}, where `cevr stack` writes.", show_default=False)] = None,
     output: OutOpt = Path(STAGE_OUTPUTS["fuse"]),

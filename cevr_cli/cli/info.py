@@ -35,10 +35,10 @@ def info(as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
 
 
 def convert_weights(
-    inc: Annotated[Path, typer.Argument(parser=path_value,
+    inc: Annotated[Path, typer.Argument(parser=path_value, metavar="INC",
                                         help="Increase-EV checkpoint: official (.../inc/final_model.pth) or "
                                              "cevr's own (runs/.../inc-best.pt).")],
-    dec: Annotated[Path, typer.Argument(parser=path_value,
+    dec: Annotated[Path, typer.Argument(parser=path_value, metavar="DEC",
                                         help="Decrease-EV checkpoint: official (.../dec/final_model.pth) or "
                                              "cevr's own (runs/.../dec-best.pt).")],
     output: Annotated[

@@ -39,7 +39,7 @@ from .common import (
 
 def stack(
     inputs: Annotated[list[Path], typer.Argument(
-        parser=path_value,
+        parser=path_value, metavar="PHOTO",
         help="Photos (JPEG, PNG, TIFF, HEIC/HEIF, AVIF, WebP, camera RAW) or folders of photos.")],
     output: OutOpt = Path(STAGE_OUTPUTS["stack"]),
     evs: EvsOpt = CONTINUOUS_STACK,

@@ -31,7 +31,7 @@ from .common import (
 
 def tonemap(
     inputs: Annotated[list[Path] | None, typer.Argument(
-        parser=path_value,
+        parser=path_value, metavar="HDR",
         help=f"HDR images (.exr, .hdr) or folders of them; default: ./{STAGE_OUTPUTS['fuse']}, where `cevr fuse` "
              "writes.", show_default=False)] = None,
     output: OutOpt = Path(STAGE_OUTPUTS["tonemap"]),

@@ -64,7 +64,7 @@ def _to_config_value(value: Any) -> Any:
 
 
 def train(**options: Any) -> None:
-    """Train CEVR models with L1 + 0.1 x cycle loss (Eq. 5) on synthetic brackets of real radiance maps."""
+    """Train CEVR models on synthetic brackets of real radiance maps (L1 plus 0.1 x the cycle loss: Eq 5)."""
     quiet, as_json = options.pop("quiet"), options.pop("as_json")
     hint = "add --resume to the same command to continue from the last checkpoint"
     with errors(options.pop("debug"), resume_hint=hint):
@@ -83,7 +83,8 @@ def train(**options: Any) -> None:
         print_json(asdict(result), default=str)
     elif not quiet and reports:
         weights = result.weights or "n/a (one direction)"
-        say(f"best validation PSNR {result.best_psnr} dB; weights: {weights}", "train")
+        psnr = ", ".join(f"{direction} {value:.2f} dB" for direction, value in result.best_psnr.items())
+        say(f"best validation PSNR {psnr}; weights: {weights}", "train")
     if rank is not None:
         _end_worker()
 

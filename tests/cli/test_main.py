@@ -18,7 +18,7 @@ def cevr(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(("args", "line"), [
     (["bogus"], "error: No such command 'bogus'. (see {prog} --help)"),
-    (["calibrate"], "error: Missing argument 'frames'. (see {prog} calibrate --help)"),
+    (["calibrate"], "error: Missing argument 'FRAME'. (see {prog} calibrate --help)"),
     (["stack", "x.jpg", "--device", "tpu"],
      "error: Invalid value for '--device': 'tpu' is not one of 'auto', 'cpu', 'cuda', 'mps'. "
      "(see {prog} stack --help)"),
