@@ -21,6 +21,7 @@ else ``camera``; anything else -> ``srgb``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -265,7 +266,16 @@ def camera_key(make: str | None, model: str | None) -> str:
     def slug(text: str | None) -> str:
         return re.sub(r"[\W_]+", "-", (text or "").strip().casefold()).strip("-") or "unknown"
 
-    return f"{slug(make)}__{slug(model)}"
+    key = f"{slug(make)}__{slug(model)}"
+    if len(key.encode()) <= _MAX_KEY_BYTES:
+        return key
+    cut = key  # a file name has 255 bytes: a longer key keeps its start and a hash of the whole
+    while len(cut.encode()) > _MAX_KEY_BYTES - 9:
+        cut = cut[:-1]
+    return f"{cut}~{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+
+_MAX_KEY_BYTES = 200
 
 
 def profile_record(response: Response, make: str | None, model: str | None, method: str,

@@ -486,6 +486,9 @@ def test_camera_keys_keep_letters_of_any_script_and_ignore_case_and_punctuation(
     assert camera_key("NIKON CORPORATION", "NIKON D90") == camera_key("Nikon Corporation", "Nikon-D90")
     assert camera_key("Ünï cödé", "X*?:<>|") == "ünï-cödé__x" != camera_key("N.C.D", "x")
     assert camera_key("   ", None) == "unknown__unknown" and "/" not in camera_key("../../evil", "a/b")
+    long_a, long_b = camera_key("Make", "M" * 300), camera_key("Make", "M" * 299)  # a file name has 255 bytes
+    assert len(long_a.encode()) == len(long_b.encode()) == 200 and long_a != long_b
+    assert long_a.startswith("make__" + "m" * 100) and long_a == camera_key("MAKE", "m" * 300)  # found again
 
 
 def test_a_blank_make_is_no_make_for_install(tmp_path, monkeypatch):
