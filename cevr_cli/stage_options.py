@@ -130,8 +130,9 @@ class FuseOptions:
         """The flags given (not at their default) that apply to photos only: a stack folder is fused as it is,
         by Debevec & Malik's merge of its own frames."""
         specs = option_specs(self)
-        return [specs[name][0].flag_for(name) for name in ("model", "keep_stack", "merge", "response", "raw_mode")
-                if getattr(self, name) != specs[name][1]]
+        given = ["--evs"] if tuple(self.evs) != CONTINUOUS_EVS else []  # a stack folder's frames are its EVs
+        return given + [specs[name][0].flag_for(name) for name in ("model", "keep_stack", "merge", "response",
+                                                                  "raw_mode") if getattr(self, name) != specs[name][1]]
 
     @property
     def tone_mapper(self) -> str | None:

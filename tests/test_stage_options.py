@@ -89,6 +89,7 @@ def test_the_flags_a_stack_folder_does_not_use_are_named():
     assert FuseOptions().photo_only_flags() == []
     assert FuseOptions(model="physics", keep_stack=True, merge="measured", tmo="kimkautz").photo_only_flags() == [
         "--model", "--keep-stack", "--merge"]  # --tmo applies to stack folders too
+    assert FuseOptions((-1.0, 1.0)).photo_only_flags() == ["--evs"]  # a stack folder's EVs are its frames'
 
 
 def test_fusing_stack_folders_with_photo_only_flags_says_so(tmp_path):
@@ -103,9 +104,9 @@ def test_fusing_stack_folders_with_photo_only_flags_says_so(tmp_path):
     photo = tmp_path / "p.png"
     cv2.imwrite(str(photo), np.tile(np.arange(0, 256, 4, dtype=np.uint8), (24, 1))[..., None].repeat(3, 2))
     run_stack([photo], tmp_path / "stacks", ModelSpec("physics"), StackOptions((-1.0, 0.0, 1.0)), BatchPolicy())
-    for options, expected in ((FuseOptions((-1.0, 0.0, 1.0)), []), (FuseOptions((-1.0, 0.0, 1.0), model="physics"), [
-            "--model: for photos only; the 1 stack folder(s) are fused as they are, by Debevec & Malik's merge of "
-            "their own frames"])):
+    for options, expected in ((FuseOptions(), []), (FuseOptions((-1.0, 0.0, 1.0), model="physics"), [
+            "--evs, --model: for photos only; the 1 stack folder(s) are fused as they are, by Debevec & Malik's merge "
+            "of their own frames"])):
         events: list = []
         report = run_fuse([tmp_path / "stacks"], tmp_path / "hdr", options, ModelSpec("physics"),
                           BatchPolicy(overwrite=True), on_event=lambda kind, payload, seen=events: seen.append(
