@@ -44,7 +44,7 @@ from typing import Any, Protocol
 from .errors import CevrError, InputError, OutputError, UsageError
 from .io.atomic import atomic_write_text
 from .io.lock import OutputLock
-from .vocabulary import HDR_SUFFIXES, MADE_FROM_KEY, OUTPUT_MARKERS, PHOTO_SUFFIXES, TONE_MAPPERS
+from .vocabulary import HDR_SUFFIXES, MADE_FROM_KEY, OUTPUT_MARKERS, PHOTO_SUFFIXES, SYSTEM_FOLDERS, TONE_MAPPERS
 
 _INPUT_EXTENSIONS = PHOTO_SUFFIXES + HDR_SUFFIXES  # what some command reads: namesakes among them share a stem
 
@@ -71,7 +71,7 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
             outputs: dict[Path, bool] = {}
             for entry in _folder_entries(item, recursive):
                 inner = entry.path.relative_to(item).parts
-                if any(part.startswith(".") for part in inner):
+                if any(part.startswith(".") or part in SYSTEM_FOLDERS for part in inner):
                     continue
                 folders = [item.joinpath(*inner[:n]) for n in range(1, len(inner))]
                 key = resolved(entry.path) if entry.link else base.joinpath(*inner)
@@ -121,7 +121,7 @@ def _folder_entries(folder: Path, recursive: bool) -> list[_Entry]:
                 file = item.is_file()
             except OSError:  # a link loop: kept as a link, to fail by name
                 file = False
-            if folder_here and recursive and not item.name.startswith("."):
+            if folder_here and recursive and not item.name.startswith(".") and item.name not in SYSTEM_FOLDERS:
                 pending.append(path)
             entries.append(_Entry(path, file, link))
     return sorted(entries)
@@ -193,7 +193,7 @@ def marked_folders_below(folder: Path, marker: str) -> list[Path]:
         if here != folder and _is_stage_output(here, {}):
             folders.clear()  # its contents are that output's own
             continue
-        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        folders[:] = sorted(f for f in folders if not f.startswith(".") and f not in SYSTEM_FOLDERS)
     return sorted(found)
 
 

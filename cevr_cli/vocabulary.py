@@ -151,3 +151,8 @@ CALIBRATION_METHODS = {
     "debevec": "Debevec & Malik 1997 least squares with smoothness",
     "robertson": "Robertson et al. 1999/2003 iteration (kept for comparison)",
 }
+
+# Folders a file system or an OS keeps at a volume's root, never a user's photos (fsck's recoveries, Windows's
+# system and recycle folders): a walk passes over them as over hidden folders; they are often unreadable, and a
+# card or disk walked with -r would otherwise fail on them every run.
+SYSTEM_FOLDERS = frozenset({"lost+found", "System Volume Information", "$RECYCLE.BIN"})

@@ -120,6 +120,16 @@ def test_a_file_met_twice_is_one_input_under_the_path_first_met(tree):
     assert discover_inputs([tree / "picks", photo]) == [tree / "picks" / "best.jpg"]
 
 
+def test_a_volumes_system_folders_are_passed_over_as_hidden_ones_are(tree):
+    """A card or disk walked with -r: lost+found (root's alone, unreadable) failed the run every time."""
+    for name in ("lost+found", "System Volume Information", "$RECYCLE.BIN"):
+        (tree / name).mkdir()
+        (tree / name / "x.jpg").write_bytes(b"x")
+    found = discover_inputs([tree], recursive=True)
+    assert not any(part in ("lost+found", "System Volume Information", "$RECYCLE.BIN") for p in found
+                   for part in p.parts) and tree / "b" / "IMG_0002.jpg" in found
+
+
 def test_refuses_output_inside_the_input_tree(tree):
     with pytest.raises(OutputError):
         plan_outputs(discover_inputs([tree]), tree / "out", roots=[tree])
