@@ -277,11 +277,13 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
         bare = fitted_name(bare, name_format)
         if name != bare and _made_from_this(out_dir / name_format.format(name=bare), marker, real):
             name = bare  # made before a namesake came beside it (IMG_9.png, then IMG_9.jpg): it keeps its output
-        holding = set(real.parents)  # a folder of the source's own (shoot/IMG_1/IMG_1.jpg, -o shoot) is no output
+        # A folder of the source's own (shoot/IMG_1/IMG_1.jpg, -o shoot) is no output, in any case of its letters:
+        # on a case-insensitive disk (macOS's, Windows's) shoot/img_1 is that folder too.
+        holding = {str(folder).casefold() for folder in real.parents}
         now: dict[str, Any] | None = None  # the source's input_record, read only where an output records one
         while True:
             candidate = out_dir / name_format.format(name=name)
-            if name.lower() in used or candidate in holding:
+            if name.lower() in used or str(candidate).casefold() in holding:
                 name += "_"
                 continue
             recorded = made_from(candidate, marker)
