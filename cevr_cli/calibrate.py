@@ -811,9 +811,13 @@ def check_profile_destination(output: str | os.PathLike[str], frames: Sequence[s
     if path.suffix.lower() != ".json":
         raise UsageError(f"-o {path}: a profile is a JSON file: give a name ending in .json (a photo is never "
                          "overwritten)")
-    if path.is_dir():
+    try:
+        folder, exists = path.is_dir(), os.path.lexists(path)
+    except OSError:  # a name the file system refuses: check_writable says so
+        folder, exists = False, False
+    if folder:
         raise UsageError(f"-o {path}: is a folder; give the profile a file name of its own (.json)")
-    if os.path.lexists(path) and not overwrite and not _is_profile(path):
+    if exists and not overwrite and not _is_profile(path):
         raise UsageError(f"-o {path}: exists and is not a cevr profile; give another name, or --overwrite to "
                          "replace it")
     check_writable(path)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # a process per case
 
 
 def cevr(*args: str) -> subprocess.CompletedProcess:
