@@ -231,6 +231,8 @@ def _register_heif() -> None:
 def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
     """RGB(A) or grey codes (uint8 or uint16) and their bit depth, decoded by OpenCV; ``im`` is Pillow's
     handle on the same file."""
+    if im.format == "JPEG":
+        _check_jpeg_data_size(path, *im.size)  # before the decode a corrupt header would make gigabytes of
     im.load()  # raises on truncated data, which OpenCV would decode silently as grey
     data = _opencv_codes(path)
     if data is None:
@@ -238,6 +240,39 @@ def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
     if data.dtype not in (np.uint8, np.uint16):
         raise InputError(path, unsupported_sample(str(data.dtype)))
     return data, 8 if data.dtype == np.uint8 else 16
+
+
+def _check_jpeg_data_size(path: Path, width: int, height: int) -> None:
+    """Refuse a Huffman-coded JPEG too small to hold its declared size: every 8x8 block of the first component
+    needs at least one bit (a DC code; Huffman codes are 1 to 16 bits, ITU-T T.81 Annex C), so the file needs at
+    least width x height / 512 bytes. A damaged header claiming 12000 x 12000 px in 600 bytes decoded to a grey
+    frame after 38 s and 9 GB. Arithmetic-coded JPEGs (SOF9-15), which can be smaller, are not judged.
+
+    Raises:
+        InputError: the file is smaller than the least its size needs.
+    """
+    least = width * height // 512
+    size = path.stat().st_size
+    if size >= least or _jpeg_frame_marker(path) not in _HUFFMAN_FRAMES:
+        return
+    raise InputError(path, f"corrupt JPEG data: {size} bytes cannot hold the {width}x{height} px its header "
+                           f"declares (at least {least})")
+
+
+_HUFFMAN_FRAMES = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7})  # SOF0-3, 5-7 (T.81 Table B.1)
+
+
+def _jpeg_frame_marker(path: Path) -> int | None:
+    """The second byte of a JPEG's start-of-frame marker (0xC0 baseline ... 0xCF), from its segments (T.81 B.1)."""
+    with open(path, "rb") as fh:
+        data = fh.read(1 << 20)  # the frame header comes before the scan, after metadata of at most ~1 MB
+    at = 2
+    while at + 4 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # DHT, JPG and DAC are no frames
+            return marker
+        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+    return None
 
 
 def unsupported_sample(sample: str) -> str:
