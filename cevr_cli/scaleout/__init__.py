@@ -19,7 +19,12 @@ def open_executor(factory: JobFactory, scale: Scale, tasks: int, on_event: Event
         return RayActors(factory, scale.ray, scale.workers, tasks, on_event)
     from .processes import ProcessPool
 
-    return ProcessPool(factory, local_workers(scale.workers, factory.accelerator), tasks, on_event)
+    workers = local_workers(scale.workers, factory.accelerator)
+    cores = os.cpu_count() or 1
+    if factory.accelerator != "cuda" and min(workers, tasks) > cores:
+        on_event("warning", f"--workers {workers} on {cores} CPU cores: the workers share the cores and each loads "
+                            f"its own model, so the batch runs slower than with --workers {cores}")
+    return ProcessPool(factory, workers, tasks, on_event)
 
 
 def local_workers(workers: int | str, accelerator: str) -> int:
