@@ -43,6 +43,7 @@ class OptionSpec:
     choices: tuple[str, ...] | None
     bounds: tuple[tuple[str, float], ...]  # (comparison, limit): the value must satisfy each
     request: bool  # the value changes the outputs, so it is recorded with them
+    suggestions: tuple[str, ...] = ()  # offered by shell completion where any value is allowed (e.g. a file too)
 
     def flag_for(self, name: str) -> str:
         return self.flag or "--" + name.replace("_", "-")
@@ -50,16 +51,17 @@ class OptionSpec:
 
 def option(default: Any, help: str, *, flag: str | None = None, choices: Iterable[str] | None = None,
            gt: float | None = None, ge: float | None = None, lt: float | None = None, le: float | None = None,
-           request: bool = False) -> Any:
+           request: bool = False, suggestions: Iterable[str] = ()) -> Any:
     """A dataclass field that declares one option.
 
     ``choices``: the allowed values (a vocabulary tuple or dict, whose keys count). ``gt``/``ge``/``lt``/``le``:
     numeric bounds (None values, for optional fields, are not checked). ``request``: the field changes
-    the outputs and is part of :func:`request_record`.
+    the outputs and is part of :func:`request_record`. ``suggestions``: values shell completion offers for a field
+    without ``choices`` (``--response``: its built-in curves, besides profile files).
     """
     bounds = tuple((symbol, float(limit)) for symbol, limit in ((">", gt), (">=", ge), ("<", lt), ("<=", le))
                    if limit is not None)
-    spec = OptionSpec(help, flag, tuple(choices) if choices is not None else None, bounds, request)
+    spec = OptionSpec(help, flag, tuple(choices) if choices is not None else None, bounds, request, tuple(suggestions))
     return field(default=default, metadata={_KEY: spec})
 
 

@@ -24,6 +24,7 @@ from .vocabulary import (
     MERGES,
     RAW_MODES,
     RESPONSE_HELP,
+    RESPONSE_SUGGESTIONS,
     STACK_FORMATS,
     TONE_MAPPERS,
     format_for_bits,
@@ -71,7 +72,7 @@ class StackOptions:
                                request=True)
     max_megapixels: float = option(MAX_MEGAPIXELS, "Refuse photos larger than this.", gt=0)
     raw_mode: str = option("linear", _RAW_HELP, choices=RAW_MODES, request=True)
-    response: str = option("auto", RESPONSE_HELP, request=True)
+    response: str = option("auto", RESPONSE_HELP, request=True, suggestions=RESPONSE_SUGGESTIONS)
     model: str = option("cevr", _MODEL_HELP, choices=EXPOSURE_MODELS, request=True)
     encoders: int | None = None  # threads encoding images while the next EV computes; None: the default
 
@@ -109,7 +110,7 @@ class FuseOptions:
                                    "CSV and a PNG plot.", request=True)
     keep_stack: bool = option(False, "From photos: also keep the stack.", request=True)
     raw_mode: str = option("linear", _RAW_HELP, choices=RAW_MODES, request=True)
-    response: str = option("auto", RESPONSE_HELP, request=True)
+    response: str = option("auto", RESPONSE_HELP, request=True, suggestions=RESPONSE_SUGGESTIONS)
     model: str = option("cevr", _MODEL_HELP, choices=EXPOSURE_MODELS, request=True)
     merge: str = option("auto", _MERGE_HELP, choices=MERGES, request=True)
     max_megapixels: float = option(MAX_MEGAPIXELS, "Refuse photos larger than this.", gt=0)

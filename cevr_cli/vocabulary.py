@@ -79,6 +79,7 @@ EXPOSURE_MODELS = {
 }
 # `--response`: the photo's tone curve (cevr_cli/response.py), or a profile .json from `cevr calibrate`.
 RESPONSES = ("auto", "camera", "srgb", "gamma:G", "linear")
+RESPONSE_SUGGESTIONS = ("auto", "camera", "srgb", "gamma:2.2", "linear")  # what shell completion offers
 RESPONSE_HELP = ("Tone curve of the photos: auto (RAW -> linear; camera EXIF -> its installed profile, else the "
                  "camera prior; otherwise srgb), camera, srgb, gamma:G (e.g. gamma:2.2), linear, or a profile "
                  ".json from `cevr calibrate`.")

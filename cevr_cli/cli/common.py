@@ -53,6 +53,14 @@ def flag(options: type, name: str) -> Any:
     names = spec.flag_for(name)
     if default is True:
         names += "/--no-" + names.removeprefix("--")
+    if spec.choices is None and spec.suggestions:
+        suggested = spec.suggestions
+
+        def complete_free(incomplete: str) -> list[str]:  # the suggestions, and the .json files (profiles) there
+            files = sorted(str(p) for p in Path().glob(f"{incomplete}*.json"))
+            return [value for value in suggested if value.startswith(incomplete)] + files
+
+        return typer.Option(default, names, help=spec.help, autocompletion=complete_free)
     if spec.choices is None:
         return typer.Option(default, names, help=spec.help)
     allowed = spec.choices

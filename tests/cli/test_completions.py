@@ -64,3 +64,17 @@ def test_options_declared_by_a_stage_complete_their_choices():
     code = "from cevr_cli.cli import app; app(prog_name='cevr')"
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.stdout.split() == ["reinhard", "reinhard-local"]
+
+
+def test_response_completes_its_built_in_curves_and_the_profiles_here(tmp_path):
+    (tmp_path / "d750.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("")
+    code = "from cevr_cli.cli import app; app(prog_name='cevr')"
+    seen = {}
+    for partial in ("", "g", "d"):
+        env = {**os.environ, "_CEVR_COMPLETE": "complete_bash", "COMP_WORDS": f"cevr stack x --response {partial}",
+               "COMP_CWORD": "4", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+        seen[partial] = result.stdout.split()
+    assert seen == {"": ["auto", "camera", "srgb", "gamma:2.2", "linear", "d750.json"], "g": ["gamma:2.2"],
+                    "d": ["d750.json"]}
