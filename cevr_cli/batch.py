@@ -277,13 +277,11 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
         bare = fitted_name(bare, name_format)
         if name != bare and _made_from_this(out_dir / name_format.format(name=bare), marker, real):
             name = bare  # made before a namesake came beside it (IMG_9.png, then IMG_9.jpg): it keeps its output
-        # A folder of the source's own (shoot/IMG_1/IMG_1.jpg, -o shoot) is no output, in any case of its letters:
-        # on a case-insensitive disk (macOS's, Windows's) shoot/img_1 is that folder too.
-        holding = {str(folder).casefold() for folder in real.parents}
+        holding = _FoldersHolding(real)
         now: dict[str, Any] | None = None  # the source's input_record, read only where an output records one
         while True:
             candidate = out_dir / name_format.format(name=name)
-            if name.lower() in used or str(candidate).casefold() in holding:
+            if name.lower() in used or holding.includes(candidate):
                 name += "_"
                 continue
             recorded = made_from(candidate, marker)
@@ -298,6 +296,25 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
             raise OutputError(f"{candidate}: output would overwrite the input")
         plan[source] = candidate
     return plan
+
+
+class _FoldersHolding:
+    """The folders a source lies in: none of them may be its output (shoot/IMG_1/IMG_1.jpg with -o shoot: replacing
+    shoot/IMG_1 would delete the photo), whatever the case of the name on a case-insensitive disk (macOS's,
+    Windows's). (A link at the output's name is replaced as a link, never followed.)"""
+
+    def __init__(self, real: Path) -> None:
+        self.parents = set(real.parents)
+        self.folded = {str(folder).casefold(): folder for folder in real.parents}
+
+    def includes(self, candidate: Path) -> bool:
+        if candidate in self.parents:
+            return True
+        twin = self.folded.get(str(candidate).casefold())
+        try:  # another spelling of a parent: the same folder only where the disk says so
+            return twin is not None and os.path.samefile(candidate, twin)
+        except OSError:  # no such folder
+            return False
 
 
 # File systems allow 255 bytes a name; an output's partial folder, lock and temporary files, and the files fuse names
