@@ -71,7 +71,7 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
             outputs: dict[Path, bool] = {}
             for entry in _folder_entries(item, recursive):
                 inner = entry.path.relative_to(item).parts
-                if any(part.startswith(".") or part in SYSTEM_FOLDERS for part in inner):
+                if any(part.startswith(".") or part.casefold() in SYSTEM_FOLDERS for part in inner):
                     continue
                 folders = [item.joinpath(*inner[:n]) for n in range(1, len(inner))]
                 key = resolved(entry.path) if entry.link else base.joinpath(*inner)
@@ -121,7 +121,8 @@ def _folder_entries(folder: Path, recursive: bool) -> list[_Entry]:
                 file = item.is_file()
             except OSError:  # a link loop: kept as a link, to fail by name
                 file = False
-            if folder_here and recursive and not item.name.startswith(".") and item.name not in SYSTEM_FOLDERS:
+            walked = not item.name.startswith(".") and item.name.casefold() not in SYSTEM_FOLDERS
+            if folder_here and recursive and walked:
                 pending.append(path)
             entries.append(_Entry(path, file, link))
     return sorted(entries)
@@ -193,7 +194,7 @@ def marked_folders_below(folder: Path, marker: str) -> list[Path]:
         if here != folder and _is_stage_output(here, {}):
             folders.clear()  # its contents are that output's own
             continue
-        folders[:] = sorted(f for f in folders if not f.startswith(".") and f not in SYSTEM_FOLDERS)
+        folders[:] = sorted(f for f in folders if not f.startswith(".") and f.casefold() not in SYSTEM_FOLDERS)
     return sorted(found)
 
 

@@ -64,10 +64,11 @@ class TonemapOptions:
     tmo: str = option("reinhard", TMO_HELP, choices=TONE_MAPPERS, request=True)
     image_format: str = option("png", "png/jpg 8-bit, tiff 16-bit.", flag="--format", choices=DISPLAY_FORMATS,
                                request=True)
-    # Bounds wide of any use (Reinhard's keys are 0.045-0.72; display gammas 1-3) that keep the arithmetic finite:
-    # a key or white of 1e308 overflowed, 1e-300 gave black images.
+    # Bounds wide of any use (Reinhard's keys are 0.045-0.72; display gammas 1-3; a white of 1e20 is the idiom for
+    # "no white point", L / (1 + L)) that keep the arithmetic finite: a key or white of 1e308 overflowed, 1e-300
+    # gave black images.
     key: float | None = option(None, "Reinhard key (alpha); default: automatic.", ge=1e-3, le=100, request=True)
-    white: float | None = option(None, "Reinhard white point; default: automatic.", ge=1e-3, le=1e6, request=True)
+    white: float | None = option(None, "Reinhard white point; default: automatic.", ge=1e-3, le=1e100, request=True)
     gamma: float = option(DISPLAY_GAMMA, "Display gamma (HDR Toolbox GammaTMO).", ge=0.1, le=10, request=True)
     srgb: bool = option(False, "Encode with the sRGB curve instead of a plain gamma.", request=True)
 

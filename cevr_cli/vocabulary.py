@@ -156,4 +156,4 @@ CALIBRATION_METHODS = {
 # Folders a file system or an OS keeps at a volume's root, never a user's photos (fsck's recoveries, Windows's
 # system and recycle folders): a walk passes over them as over hidden folders; they are often unreadable, and a
 # card or disk walked with -r would otherwise fail on them every run.
-SYSTEM_FOLDERS = frozenset({"lost+found", "System Volume Information", "$RECYCLE.BIN"})
+SYSTEM_FOLDERS = frozenset({"lost+found", "system volume information", "$recycle.bin"})  # compared case-folded

@@ -122,11 +122,11 @@ def test_a_file_met_twice_is_one_input_under_the_path_first_met(tree):
 
 def test_a_volumes_system_folders_are_passed_over_as_hidden_ones_are(tree):
     """A card or disk walked with -r: lost+found (root's alone, unreadable) failed the run every time."""
-    for name in ("lost+found", "System Volume Information", "$RECYCLE.BIN"):
+    for name in ("lost+found", "System Volume Information", "$Recycle.Bin"):  # Windows 10's spelling of the last
         (tree / name).mkdir()
         (tree / name / "x.jpg").write_bytes(b"x")
     found = discover_inputs([tree], recursive=True)
-    assert not any(part in ("lost+found", "System Volume Information", "$RECYCLE.BIN") for p in found
+    assert not any(part in ("lost+found", "System Volume Information", "$Recycle.Bin") for p in found
                    for part in p.parts) and tree / "b" / "IMG_0002.jpg" in found
 
 

@@ -74,9 +74,9 @@ def main() -> None:
     instead of Click's usage block."""
     try:
         code = app(standalone_mode=False)
-    except typer.Abort:
-        say("aborted", "error", "red")
-        sys.exit(1)
+    except typer.Abort:  # Ctrl-C before a command's own handler took over: as that handler says it
+        say("stopped before any work", "interrupted", "yellow")
+        sys.exit(130)
     except typer.TyperException as exc:  # Click's UsageError (and BadParameter ...), as Typer vendors it
         if type(exc).__name__ == "NoArgsIsHelpError":  # plain `cevr`: the help, as Click shows it
             exc.show()  # type: ignore[attr-defined]

@@ -20,10 +20,11 @@ def open_executor(factory: JobFactory, scale: Scale, tasks: int, on_event: Event
     from .processes import ProcessPool
 
     workers = local_workers(scale.workers, factory.accelerator)
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if factory.accelerator != "cuda" and min(workers, tasks) > cores:
-        on_event("warning", f"--workers {workers} on {cores} CPU cores: the workers share the cores and each loads "
-                            f"its own model, so the batch runs slower than with --workers {cores}")
+        on_event("warning", f"--workers {workers} on {cores} CPU cores this process may use: the workers share "
+                            "them, so the batch runs slower than with fewer (on the CPU, one process already uses "
+                            "every core: --workers 1)")
     return ProcessPool(factory, workers, tasks, on_event)
 
 

@@ -36,14 +36,15 @@ def test_more_cpu_workers_than_cores_are_warned_about(tmp_path, monkeypatch):
     import cevr_cli.scaleout
 
     monkeypatch.setattr(cevr_cli.scaleout.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(cevr_cli.scaleout.os, "sched_getaffinity", lambda pid: {0}, raising=False)
     sources = write_inputs(tmp_path, [f"p{i}.txt" for i in range(3)])
     events = []
     report = run_batch(plan_outputs(sources, tmp_path / "out", roots=sources), CopyJob(), BatchPolicy(),
                        marker=MARKER, on_event=lambda kind, payload: events.append((kind, payload)), scale=Scale(2))
     assert report.counts() == {"done": 3}
     assert [p for k, p in events if k == "warning" and p.startswith("--workers")] == [
-        "--workers 2 on 1 CPU cores: the workers share the cores and each loads its own model, so the batch runs "
-        "slower than with --workers 1"]
+        "--workers 2 on 1 CPU cores this process may use: the workers share them, so the batch runs slower than "
+        "with fewer (on the CPU, one process already uses every core: --workers 1)"]
 
 
 def test_a_worker_that_dies_fails_its_input_alone_and_is_replaced(tmp_path):
