@@ -87,6 +87,10 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise UsageError("--device cuda: no CUDA GPU is available to PyTorch here (try --device auto)")
     if name == "mps" and not torch.backends.mps.is_available():
         raise UsageError("--device mps: Apple MPS is not available here (try --device auto)")
-    if name not in DEVICES and not name.startswith("cuda:"):
+    if name.startswith("cuda:"):  # the library's numbered GPU (the CLI picks one with CUDA_VISIBLE_DEVICES)
+        index, count = name[5:], torch.cuda.device_count()
+        if not (index.isascii() and index.isdecimal() and int(index) < count):
+            raise UsageError(f"--device {name!r}: this machine's CUDA GPUs are cuda:0 to cuda:{count - 1}")
+    elif name not in DEVICES:
         raise UsageError(f"--device {name!r}: {use_one_of(name, DEVICES)}")
     return torch.device(name)

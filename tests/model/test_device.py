@@ -34,7 +34,7 @@ def test_auto_device_is_cuda_then_mps_then_cpu(hardware, cuda, mps, expected):
     assert resolve_device("auto") == torch.device(expected)
 
 
-def test_explicit_devices_must_exist(hardware):
+def test_explicit_devices_must_exist(hardware, monkeypatch):
     hardware(cuda=False, mps=False)
     assert resolve_device("CPU") == CPU
     with pytest.raises(UsageError, match="no CUDA GPU"):
@@ -44,7 +44,11 @@ def test_explicit_devices_must_exist(hardware):
     with pytest.raises(UsageError, match=r"^--device 'tpu': use one of auto, cpu, cuda, mps$"):
         resolve_device("tpu")
     hardware(cuda=True, mps=True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    for name in ("cuda:2", "cuda:x", "cuda:"):  # a GPU not there was a traceback when the model moved to it
+        with pytest.raises(UsageError, match=rf"^--device '{name}': this machine's CUDA GPUs are cuda:0 to cuda:1$"):
+            resolve_device(name)
     assert resolve_device("mps") == MPS
 
 
