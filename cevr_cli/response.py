@@ -21,7 +21,6 @@ else ``camera``; anything else -> ``srgb``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -36,6 +35,7 @@ import numpy as np
 
 from .errors import InputError, UsageError
 from .imaging import srgb_decode, srgb_encode
+from .io.atomic import shortened_name
 from .io.exif import is_cevr_software
 from .vocabulary import RESPONSES
 
@@ -266,13 +266,7 @@ def camera_key(make: str | None, model: str | None) -> str:
     def slug(text: str | None) -> str:
         return re.sub(r"[\W_]+", "-", (text or "").strip().casefold()).strip("-") or "unknown"
 
-    key = f"{slug(make)}__{slug(model)}"
-    if len(key.encode()) <= _MAX_KEY_BYTES:
-        return key
-    cut = key  # a file name has 255 bytes: a longer key keeps its start and a hash of the whole
-    while len(cut.encode()) > _MAX_KEY_BYTES - 9:
-        cut = cut[:-1]
-    return f"{cut}~{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+    return shortened_name(f"{slug(make)}__{slug(model)}", _MAX_KEY_BYTES)  # a file name: 255 bytes at most
 
 
 _MAX_KEY_BYTES = 200

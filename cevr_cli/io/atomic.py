@@ -8,6 +8,7 @@ file it points to is replaced, the link stays); devices, fifos and sockets are r
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
 import tempfile
@@ -97,3 +98,16 @@ def check_writable(destination: str | os.PathLike[str], *, folder: bool = False)
         if blocking is not None:  # mkdir says "File exists" or "Not a directory"; say which file is in the way
             raise OutputError(f"{destination}: cannot write there ({blocking} is a file, not a folder)") from None
         raise OutputError(f"{destination}: cannot write there ({exc.strerror or exc})") from None
+
+
+def shortened_name(name: str, max_bytes: int) -> str:
+    """``name`` as it is if it takes at most ``max_bytes`` (a file system allows 255 a name), else cut by characters
+    (a multi-byte character is never split) and followed by ``~`` and 8 hex digits of the whole name's hash, so
+    that two long names alike in their start stay apart; the same name always gives the same result."""
+    if len(os.fsencode(name)) <= max_bytes:
+        return name
+    tag = "~" + hashlib.sha1(os.fsencode(name)).hexdigest()[:8]
+    cut = name
+    while len(os.fsencode(cut)) > max_bytes - len(tag):
+        cut = cut[:-1]
+    return cut + tag
