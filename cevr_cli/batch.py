@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import CevrError, InputError, OutputError, UsageError
-from .io.atomic import atomic_write_text
+from .io.atomic import atomic_write_text, shortened_name
 from .io.lock import OutputLock
 from .vocabulary import HDR_SUFFIXES, MADE_FROM_KEY, OUTPUT_MARKERS, PHOTO_SUFFIXES, SYSTEM_FOLDERS, TONE_MAPPERS
 
@@ -73,7 +73,7 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
                 inner = entry.path.relative_to(item).parts
                 if any(part.startswith(".") or part.casefold() in SYSTEM_FOLDERS for part in inner):
                     continue
-                folders = [item.joinpath(*inner[:n]) for n in range(1, len(inner))]
+                folders = (item.joinpath(*inner[:n]) for n in range(1, len(inner)))  # built only where asked
                 key = resolved(entry.path) if entry.link else base.joinpath(*inner)
                 if entry.unreadable:
                     if not any(_is_stage_output(folder, outputs) for folder in folders):
@@ -326,15 +326,7 @@ MAX_OUTPUT_NAME_BYTES = 200
 def fitted_name(name: str, name_format: str = "{name}") -> str:
     """``name`` cut so that ``name_format`` filled with it takes at most :data:`MAX_OUTPUT_NAME_BYTES`, with 8 hex
     digits of the whole name's hash after the cut (two long names alike in their first 190 bytes stay apart)."""
-    excess = len(os.fsencode(name_format.format(name=name))) - MAX_OUTPUT_NAME_BYTES
-    if excess <= 0:
-        return name
-    tag = "~" + hashlib.sha1(os.fsencode(name)).hexdigest()[:8]
-    budget = len(os.fsencode(name)) - excess - len(tag)
-    cut = name
-    while len(os.fsencode(cut)) > budget:  # by characters: a multi-byte character is never split
-        cut = cut[:-1]
-    return cut + tag
+    return shortened_name(name, MAX_OUTPUT_NAME_BYTES - len(os.fsencode(name_format.format(name=""))))
 
 
 def _output_name(source: Path, bare: str, beside: dict[Path, _Neighbours]) -> str:
@@ -757,7 +749,7 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
         partial = _new_partial(folder)
     except OSError as exc:  # a name too long for the file system, a full disk
         return _failure(source, exc, started)
-    note = ""
+    notes: list[str] = []
     made = input_record(source)  # before the job reads it: a change while it runs is seen by the next run
     try:
         job(source, partial)
@@ -767,9 +759,9 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
             # an earlier result of this command (overwritten, stale, outdated or damaged) is replaced whole, but for
             # what it kept (``keep_earlier``) and files it did not make (a user's notes put in the folder)
             kept = _carry_over(folder, partial, marker) if keep_earlier else []
-            note = f"; kept what it made that this request does not: {', '.join(kept)}" if kept else ""
+            notes += [f"kept what it made that this request does not: {', '.join(kept)}"] if kept else []
             theirs = _carry_unmade(folder, partial, marker)
-            note += f"; kept files it did not make: {', '.join(theirs)}" if theirs else ""
+            notes += [f"kept files it did not make: {', '.join(theirs)}"] if theirs else []
             old = folder.parent / f".{folder.name}.old"
             folder.rename(old)
             partial.rename(folder)
@@ -782,7 +774,7 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
     except BaseException as exc:
         shutil.rmtree(partial, ignore_errors=True)
         return _failure(source, exc, started)
-    return BatchItemResult(source, "done", folder, note, time.monotonic() - started)
+    return BatchItemResult(source, "done", folder, "; ".join(notes), time.monotonic() - started)
 
 
 def _made_before(earlier: Path, marker: str) -> list[Any] | None:
@@ -1029,7 +1021,5 @@ def _run_locked(source: Path, output: Path, job: Job, marker: str | None, reques
     finally:
         lock.release()
     if state in _REDONE_BECAUSE and result.status == "done":
-        result.message = f"redone: {_REDONE_BECAUSE[state]}" + result.message
-    elif result.message.startswith("; "):  # --overwrite: the notes have no reason to follow
-        result.message = result.message[2:]
+        result.message = "; ".join([f"redone: {_REDONE_BECAUSE[state]}", *([result.message] if result.message else [])])
     return result
