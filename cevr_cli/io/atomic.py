@@ -79,7 +79,9 @@ def atomic_write_text(destination: str | os.PathLike[str], text: str) -> None:
 def check_writable(destination: str | os.PathLike[str], *, folder: bool = False) -> None:
     """Fail now, before any work, if ``destination`` (a file, or with ``folder`` a folder) cannot be written.
 
-    Creates the folder (or the file's parent folder) and writes and removes a probe file there.
+    Creates the folder (or the file's parent folder), writes and removes a probe file there, then removes the
+    folders it created: a run that stops before its first output (no Ray cluster answers, every photo fails)
+    leaves no empty folder behind; the writes create them again.
 
     Raises:
         OutputError: not creatable or not writable, with the reason; a file that is a device, fifo or socket.
@@ -87,8 +89,10 @@ def check_writable(destination: str | os.PathLike[str], *, folder: bool = False)
     destination = Path(destination)
     if not folder and os.path.isdir(destination):  # os.path: False for a name too long, where pathlib raises
         raise OutputError(f"{destination}: is a folder; give a file name")
+    created: list[Path] = []
     try:
         where = destination if folder else write_target(destination).parent
+        created = [part for part in (where, *where.parents) if not os.path.lexists(part)]
         where.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".cevr-probe.", dir=where)
         os.close(fd)
@@ -98,6 +102,17 @@ def check_writable(destination: str | os.PathLike[str], *, folder: bool = False)
         if blocking is not None:  # mkdir says "File exists" or "Not a directory"; say which file is in the way
             raise OutputError(f"{destination}: cannot write there ({blocking} is a file, not a folder)") from None
         raise OutputError(f"{destination}: cannot write there ({exc.strerror or exc})") from None
+    finally:
+        _remove_empty(created)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) where they are still empty: another run may have begun writing there."""
+    for made in folders:
+        try:
+            made.rmdir()
+        except OSError:
+            return
 
 
 def shortened_name(name: str, max_bytes: int) -> str:

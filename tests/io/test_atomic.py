@@ -87,3 +87,20 @@ def test_a_file_where_a_folder_should_be_is_named(tmp_path, folder):
     with pytest.raises(OutputError) as caught:
         check_writable(destination, folder=folder)
     assert str(caught.value) == f"{destination}: cannot write there ({tmp_path / 'afile'} is a file, not a folder)"
+
+
+@pytest.mark.parametrize("folder", [True, False])
+def test_the_check_leaves_no_folder_it_made(tmp_path, folder):
+    (tmp_path / "kept").mkdir()
+    destination = tmp_path / "kept" / "new" / "deeper" / ("out" if folder else "x.json")
+    check_writable(destination, folder=folder)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["kept"]
+    atomic_write_text(tmp_path / "kept" / "new" / "deeper" / "y.json", "{}")  # a write makes them again
+    assert (tmp_path / "kept" / "new" / "deeper" / "y.json").read_text() == "{}"
+
+
+def test_the_check_keeps_a_folder_that_was_there(tmp_path):
+    check_writable(tmp_path / "there", folder=True)
+    (tmp_path / "there").mkdir()
+    check_writable(tmp_path / "there", folder=True)
+    assert (tmp_path / "there").is_dir()
