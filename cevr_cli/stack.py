@@ -8,7 +8,6 @@ written as they are made, one EV at a time, so a large photo's stack is never al
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +33,7 @@ from .io.atomic import check_writable
 from .io.images import Photo
 from .measure import MeasuredPhoto, read_measured, reads_linear
 from .provenance import provenance_record
+from .scaleout import usable_cores
 from .stackdir import STACK_MANIFEST, StackFolderWriter, frame_key
 from .stage_options import StackOptions
 from .values import ExposureStack
@@ -45,7 +45,7 @@ def default_encoders(model: ExposureModel) -> int:
     beside a GPU, where encoding 13 PNGs of a 12 MP photo takes longer than computing them, up to 8."""
     if str(model.describe().get("device", "cpu")).startswith("cpu"):
         return 2
-    return max(2, min(8, os.cpu_count() or 2))
+    return max(2, min(8, usable_cores()))
 
 
 def measure(path: Path, options: StackOptions, read: Callable[[Path], Photo] | None = None) -> MeasuredPhoto:

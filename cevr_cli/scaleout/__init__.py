@@ -20,12 +20,18 @@ def open_executor(factory: JobFactory, scale: Scale, tasks: int, on_event: Event
     from .processes import ProcessPool
 
     workers = local_workers(scale.workers, factory.accelerator)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     if factory.accelerator != "cuda" and min(workers, tasks) > cores:
         on_event("warning", f"--workers {workers} on {cores} CPU cores this process may use: the workers share "
                             "them, so the batch runs slower than with fewer (on the CPU, one process already uses "
                             "every core: --workers 1)")
     return ProcessPool(factory, workers, tasks, on_event)
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on: its affinity set where the system has one (taskset, a container's
+    cpuset), which ``os.cpu_count`` ignores, so that workers split the cores they will really get."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def local_workers(workers: int | str, accelerator: str) -> int:

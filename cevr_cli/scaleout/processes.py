@@ -25,7 +25,7 @@ from typing import Any
 
 from ..batch import BatchItemResult, Event, JobFactory, Task, clean_abandoned, run_task
 from ..errors import CevrError, InputError, WorkerError
-from . import forward_library_warnings, visible_gpus
+from . import forward_library_warnings, usable_cores, visible_gpus
 
 _REDELIVERY_SECONDS = 0.01  # a stop that landed where it could not be raised is sent again after this
 _STOP_SECONDS = 30.0  # how long a stopping worker may take to remove its partial output before it is killed
@@ -36,7 +36,7 @@ def worker_environment(slot: int, workers: int, accelerator: str, gpus: Sequence
     env = {}
     if accelerator == "cuda" and gpus:
         env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, usable_cores() // workers)
     env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     env["CEVR_WORKER_THREADS"] = str(threads)
     return env

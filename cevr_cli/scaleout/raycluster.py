@@ -22,7 +22,7 @@ from typing import Any
 
 from ..batch import BatchItemResult, Event, Job, JobFactory, Task, clean_abandoned, ray_endpoint, run_task
 from ..errors import InputError, UsageError, WorkerError
-from . import forward_library_warnings
+from . import forward_library_warnings, usable_cores
 
 _LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2  # results and events are small; Ray's default takes 30 % of the RAM
 _POLL_SECONDS = 0.05  # how often the driver forwards the actors' progress events
@@ -77,7 +77,7 @@ def connect(address: str) -> bool:
         _probe(address)
     try:
         if address == "local":
-            ray.init(num_cpus=os.cpu_count(), object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
+            ray.init(num_cpus=usable_cores(), object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
         else:
             ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:

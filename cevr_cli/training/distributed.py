@@ -29,6 +29,7 @@ import torch
 import torch.distributed as dist
 
 from ..errors import CevrError, UsageError
+from ..scaleout import usable_cores
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -233,7 +234,7 @@ def _train_rank(on_event: Event | None, cfg: TrainConfig) -> TrainResult:
     from .loop import run_training
 
     # Every worker using all the cores would oversubscribe them: each gets its share unless --threads is given.
-    return run_training(replace(cfg, threads=cfg.threads or max(1, (os.cpu_count() or 1) // cfg.nproc)), on_event)
+    return run_training(replace(cfg, threads=cfg.threads or max(1, usable_cores() // cfg.nproc)), on_event)
 
 
 def run_ranks(nproc: int, target: Callable[..., T], args: tuple[Any, ...] = (), on_event: Event | None = None) -> T:

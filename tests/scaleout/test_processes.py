@@ -119,6 +119,10 @@ def test_worker_counts_and_environment(monkeypatch):
     env = worker_environment(1, 2, "cuda", ["4", "6"])
     assert env["CUDA_VISIBLE_DEVICES"] == "6"  # worker 1 on the second of them
     assert env["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 1) // 2))  # the cores split
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5}, raising=False)
+    three = worker_environment(0, 2, "cpu", [])  # taskset -c 0-5 on a 64-core machine: 6 cores to split
+    assert three["OMP_NUM_THREADS"] == three["CEVR_WORKER_THREADS"] == "3"
     assert "CUDA_VISIBLE_DEVICES" not in worker_environment(0, 2, "cpu", [])
 
 
