@@ -627,7 +627,8 @@ class JobFactory(Protocol):
     """Makes a batch's job in the process that runs it: a worker opens it once (loading its model once) and runs
     many inputs through it. Picklable, so that worker processes and Ray actors can receive it.
 
-    ``accelerator``: what the job computes on (``cpu``, ``cuda``, ``mps``): CUDA workers get a GPU each.
+    ``accelerator``: what the job computes on (``cpu``, ``cuda``, ``mps``): CUDA workers get a GPU each; ``cuda:N``
+    workers share GPU N.
     """
 
     accelerator: str

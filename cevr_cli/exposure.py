@@ -620,12 +620,13 @@ class ModelSpec:
 
     @property
     def accelerator(self) -> str:
-        """What the model computes on (``cpu``, ``cuda``, ``mps``): ``auto`` as this machine resolves it, an
-        explicit device as named (a Ray cluster's GPUs need not be on this machine); the physics model: ``cpu``."""
+        """What the model computes on (``cpu``, ``cuda``, ``mps``, or ``cuda:N``, one GPU that every worker then
+        shares): ``auto`` as this machine resolves it, an explicit device as named (a Ray cluster's GPUs need not be
+        on this machine); the physics model: ``cpu``."""
         if self.name == "physics":
             return "cpu"
         if self.device != "auto":
-            return self.device.split(":")[0]
+            return self.device
         from .model.device import resolve_device
 
         return resolve_device(self.device).type
@@ -639,13 +640,16 @@ def batch_models(model: ExposureModel | ModelSpec, scale: Any) -> ExposureModel 
 
     Raises:
         UsageError: workers asked for with a model already loaded (it cannot be sent to them); a device or
-            precision this machine cannot run (:meth:`ModelSpec.check_device`).
+            precision this machine cannot run (:meth:`ModelSpec.check_device`); a numbered GPU on Ray.
         WeightsError: the spec's weights file is missing, unreadable or of the other role.
     """
     from .errors import UsageError
 
     if isinstance(model, ModelSpec):
         model.weights_id  # noqa: B018 - checks the weights file now, not in every worker
+        if scale.ray is not None and model.device.startswith("cuda:"):
+            raise UsageError(f"--ray with --device {model.device}: Ray gives each actor a GPU of its own; use "
+                             "--device cuda")
         if scale.ray is None:  # a Ray cluster's devices need not be this machine's
             model.check_device()
         return model

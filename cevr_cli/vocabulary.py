@@ -9,6 +9,19 @@ from __future__ import annotations
 from .evs import CONTINUOUS_STACK, PREDEFINED_STACK
 
 DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then MPS, then the CPU
+NUMBERED_GPU = "cuda:N"  # beside DEVICES: one GPU of several by its number (cuda:0, cuda:1, ...), as PyTorch names it
+DEVICE_HELP = "Device: auto picks CUDA, then MPS, then the CPU; cuda:N is the GPU PyTorch numbers N."
+
+
+def device_name(value: str) -> str | None:
+    """``value`` as a device name the library takes (lower case: ``CUDA:1`` is ``cuda:1``), or None for one it does
+    not; whether a numbered GPU exists is for :func:`cevr_cli.model.device.resolve_device` to say."""
+    name = value.strip().lower()
+    number = name.removeprefix("cuda:")
+    if name in DEVICES or (number != name and number.isascii() and number.isdecimal()):
+        return name
+    return None
+
 
 # Photos: display-encoded images and camera RAW files, by suffix (lower case).
 # HEIF (HEIC: Apple's and most Android phones' default) decoded by pillow-heif, AVIF by Pillow's own plugin,

@@ -324,3 +324,25 @@ def test_a_device_or_precision_this_machine_cannot_run_fails_even_with_nothing_l
             batch_models(spec, IN_PROCESS)
         assert batch_models(spec, Scale(ray="local")) is spec  # a cluster's devices are its own
     assert batch_models(ModelSpec("physics", None, "cuda", "fp16"), IN_PROCESS).name == "physics"  # uses neither
+
+
+def test_a_numbered_gpu_is_one_gpu_that_local_workers_share_and_ray_refuses(monkeypatch):
+    from cevr_cli.batch import IN_PROCESS, Scale
+    from cevr_cli.errors import UsageError
+    from cevr_cli.exposure import ModelSpec, batch_models
+    from cevr_cli.scaleout import local_workers
+    from cevr_cli.scaleout.processes import worker_environment
+
+    spec = ModelSpec("cevr", None, "cuda:1", "auto")
+    assert spec.accelerator == "cuda:1" and ModelSpec("cevr", None, "cuda", "auto").accelerator == "cuda"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
+    assert local_workers("auto", spec.accelerator) == 1 and local_workers("auto", "cuda") == 3
+    assert "CUDA_VISIBLE_DEVICES" not in worker_environment(1, 2, spec.accelerator, ["0", "1", "2"])  # both on GPU 1
+    with pytest.raises(UsageError, match=r"^--ray with --device cuda:1: Ray gives each actor a GPU of its own; use "
+                                         r"--device cuda$"):
+        batch_models(spec, Scale(ray="local"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(UsageError, match="this machine's CUDA GPUs are cuda:0 to cuda:0"):  # before any worker starts
+        batch_models(spec, Scale(2))
+    assert batch_models(ModelSpec("cevr", None, "cuda:0", "fp32"), IN_PROCESS).device == "cuda:0"

@@ -13,7 +13,6 @@ from ..stage_options import StackOptions
 from ..vocabulary import DATASET_KINDS, HDR_METRICS, LDR_METRICS, STACK_KINDS
 from .common import (
     DebugOpt,
-    Device,
     DeviceOpt,
     JsonOpt,
     Precision,
@@ -47,7 +46,7 @@ def bench(
         "--response", help="Tone curve the benchmark's images are read through (no EXIF there): camera, srgb, "
         "gamma:G, linear or a profile .json.")] = "camera",
     weights: WeightsOpt = None,
-    device: DeviceOpt = Device("auto"),
+    device: DeviceOpt = "auto",
     stack_kind: Annotated[StackKind, typer.Option(  # type: ignore[valid-type]
         "--stack", help="continuous = EV -3:3:0.5, predefined = -3:3:1 (paper Tab. 4).")] = StackKind("continuous"),
     evs: Annotated[str | None, typer.Option("--evs", help="Override the EV list.")] = None,

@@ -19,9 +19,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from ..errors import CevrError
+from ..errors import CevrError, use_one_of
 from ..options import option_specs
-from ..vocabulary import DEVICES, INFERENCE_PRECISIONS, PREVIOUS_STAGE, STAGE_OUTPUTS
+from ..vocabulary import (
+    DEVICE_HELP,
+    DEVICES,
+    INFERENCE_PRECISIONS,
+    NUMBERED_GPU,
+    PREVIOUS_STAGE,
+    STAGE_OUTPUTS,
+    device_name,
+)
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -72,7 +80,19 @@ def flag(options: type, name: str) -> Any:
                         autocompletion=complete)
 
 
-Device = choices("Device", DEVICES)
+
+def device_value(value: str) -> str:
+    """``--device``'s parser: a device the library knows by name (:func:`cevr_cli.vocabulary.device_name`), checked
+    without importing torch; whether this machine has it is the library's to say when the model loads."""
+    name = device_name(value)
+    if name is None:
+        raise typer.BadParameter(f"{value!r}: {use_one_of(value, (*DEVICES, NUMBERED_GPU))}")
+    return name
+
+
+def _complete_device(incomplete: str) -> list[str]:
+    return [name for name in (*DEVICES, "cuda:0", "cuda:1") if name.startswith(incomplete)]
+
 
 def path_value(value: str | Path) -> Path:
     """A path given on the command line (every path parameter's ``parser``; Typer passes defaults through it too,
@@ -92,8 +112,9 @@ WeightsOpt = Annotated[
     Path | None, typer.Option("--weights", help="Model weights (.safetensors); default: the shipped weights.",
                               parser=path_value, metavar="<path>")
 ]
-DeviceOpt = Annotated[Device, typer.Option(  # type: ignore[valid-type]
-    "--device", help="auto picks CUDA, then MPS, then CPU.", case_sensitive=False)]
+DeviceOpt = Annotated[str, typer.Option("--device", help=DEVICE_HELP, parser=device_value,
+                                         autocompletion=_complete_device,
+                                         metavar="<" + "|".join((*DEVICES, NUMBERED_GPU)) + ">")]
 Precision = choices("Precision", list(INFERENCE_PRECISIONS))
 PrecisionOpt = Annotated[Precision, typer.Option(  # type: ignore[valid-type]
     "--precision", help="Inference arithmetic: " + "; ".join(f"{k} = {v}" for k, v in INFERENCE_PRECISIONS.items())
@@ -183,14 +204,14 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
             signal.signal(signal.SIGTERM, previous)
 
 
-def model_spec(name: str, weights: Path | None, device: Enum, precision: Enum) -> Any:
+def model_spec(name: str, weights: Path | None, device: str, precision: Enum) -> Any:
     """What ``--model``, ``--weights``, ``--device`` and ``--precision`` ask for, loaded where it is used."""
     from ..exposure import ModelSpec
 
-    return ModelSpec(name, str(weights) if weights else None, device.value, precision.value)
+    return ModelSpec(name, str(weights) if weights else None, device, precision.value)
 
 
-def load_model(name: str, weights: Path | None, device: Enum, precision: Enum) -> Any:
+def load_model(name: str, weights: Path | None, device: str, precision: Enum) -> Any:
     """The exposure model ``--model`` names (imports torch only when it has a network)."""
     return model_spec(name, weights, device, precision).load()
 

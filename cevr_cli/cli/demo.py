@@ -11,7 +11,6 @@ from ..evs import CONTINUOUS_EVS
 from .common import (
     BatchProgress,
     DebugOpt,
-    Device,
     DeviceOpt,
     JsonOpt,
     OutOpt,
@@ -26,7 +25,7 @@ from .common import (
 
 def demo(
     output: OutOpt = Path("cevr-demo"),
-    device: DeviceOpt = Device("auto"),
+    device: DeviceOpt = "auto",
     size: Annotated[int | None, typer.Option(
         "--size", min=16, help="Downsize the sample to this long side first (a quick check of an install).")] = None,
     quiet: QuietOpt = False,

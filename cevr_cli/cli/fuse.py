@@ -14,7 +14,6 @@ from ..vocabulary import STAGE_OUTPUTS
 from .common import (
     BatchProgress,
     DebugOpt,
-    Device,
     DeviceOpt,
     DryRunOpt,
     EvsOpt,
@@ -56,7 +55,7 @@ def fuse(
     merge: str = flag(FuseOptions, "merge"),
     raw_mode: str = flag(FuseOptions, "raw_mode"),
     weights: WeightsOpt = None,
-    device: DeviceOpt = Device("auto"),
+    device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision("auto"),
     recursive: RecursiveOpt = False,
     overwrite: OverwriteOpt = False,

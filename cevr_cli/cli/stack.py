@@ -14,7 +14,6 @@ from ..vocabulary import STAGE_OUTPUTS
 from .common import (
     BatchProgress,
     DebugOpt,
-    Device,
     DeviceOpt,
     DryRunOpt,
     EvsOpt,
@@ -48,7 +47,7 @@ def stack(
     model: str = flag(StackOptions, "model"),
     raw_mode: str = flag(StackOptions, "raw_mode"),
     weights: WeightsOpt = None,
-    device: DeviceOpt = Device("auto"),
+    device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision("auto"),
     recursive: RecursiveOpt = False,
     overwrite: OverwriteOpt = False,

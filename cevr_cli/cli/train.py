@@ -14,11 +14,10 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..training.config import TrainConfig, vocabulary_fields
-from .common import DebugOpt, Device, JsonOpt, QuietOpt, choices, err, errors, path_value, print_json, say
+from .common import DebugOpt, DeviceOpt, JsonOpt, QuietOpt, choices, err, errors, path_value, print_json, say
 
 _CHOICES: dict[str, type[Enum]] = {
-    **{name: choices(name.title().replace("_", ""), allowed) for name, allowed in vocabulary_fields().items()},
-    "device": Device,
+    name: choices(name.title().replace("_", ""), allowed) for name, allowed in vocabulary_fields().items()
 }
 _PATHS = {"out", "init", "encoder_init", "dorf"}
 _SCALARS: dict[str, Any] = {"int": int, "float": float, "str": str, "bool": bool,
@@ -33,6 +32,8 @@ def _parameter(field_: Any) -> inspect.Parameter:
     if "min" in meta:
         option["min"] = meta["min"]
     default = _DEFAULT_OVERRIDES.get(name, field_.default)
+    if name == "device":  # the inference commands' option: the same names (cuda:N too), parser and completion
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=DeviceOpt, default=default)
     if name == "data":
         annotation: Any = list[Path]
         default = MISSING

@@ -22,7 +22,7 @@ from typing import Literal
 import torch
 
 from ..errors import UsageError, use_one_of
-from ..vocabulary import DEVICES, INFERENCE_PRECISIONS, TRAINING_PRECISIONS
+from ..vocabulary import DEVICES, INFERENCE_PRECISIONS, NUMBERED_GPU, TRAINING_PRECISIONS, device_name
 
 Purpose = Literal["inference", "training"]
 PRECISIONS_FOR: dict[Purpose, dict[str, str]] = {"inference": INFERENCE_PRECISIONS, "training": TRAINING_PRECISIONS}
@@ -76,7 +76,7 @@ def resolve_precision(name: str, device: torch.device, purpose: Purpose) -> torc
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit device must exist."""
-    name = name.lower()
+    name = device_name(name) or name.lower()
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -87,10 +87,10 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise UsageError("--device cuda: no CUDA GPU is available to PyTorch here (try --device auto)")
     if name == "mps" and not torch.backends.mps.is_available():
         raise UsageError("--device mps: Apple MPS is not available here (try --device auto)")
-    if name.startswith("cuda:"):  # the library's numbered GPU (the CLI picks one with CUDA_VISIBLE_DEVICES)
+    if name.startswith("cuda:"):
         index, count = name[5:], torch.cuda.device_count()
         if not (index.isascii() and index.isdecimal() and int(index) < count):
             raise UsageError(f"--device {name!r}: this machine's CUDA GPUs are cuda:0 to cuda:{count - 1}")
     elif name not in DEVICES:
-        raise UsageError(f"--device {name!r}: {use_one_of(name, DEVICES)}")
+        raise UsageError(f"--device {name!r}: {use_one_of(name, (*DEVICES, NUMBERED_GPU))}")
     return torch.device(name)

@@ -21,7 +21,7 @@ def open_executor(factory: JobFactory, scale: Scale, tasks: int, on_event: Event
 
     workers = local_workers(scale.workers, factory.accelerator)
     cores = usable_cores()
-    if factory.accelerator != "cuda" and min(workers, tasks) > cores:
+    if not factory.accelerator.startswith("cuda") and min(workers, tasks) > cores:
         on_event("warning", f"--workers {workers} on {cores} CPU cores this process may use: the workers share "
                             "them, so the batch runs slower than with fewer (on the CPU, one process already uses "
                             "every core: --workers 1)")
@@ -35,8 +35,9 @@ def usable_cores() -> int:
 
 
 def local_workers(workers: int | str, accelerator: str) -> int:
-    """``--workers auto``: one per visible CUDA GPU; elsewhere 1, since one process's torch and OpenCV threads
-    already use every core (see README, "Scale out", for what more workers gave on the CPU)."""
+    """``--workers auto``: one per visible CUDA GPU; elsewhere 1 (a numbered GPU, ``cuda:N``, is one GPU; on the
+    CPU one process's torch and OpenCV threads already use every core: see README, "Scale out", for what more
+    workers gave there)."""
     if workers != "auto":
         return int(workers)
     return len(visible_gpus()) if accelerator == "cuda" else 1

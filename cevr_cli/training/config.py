@@ -10,6 +10,7 @@ from typing import Any
 
 from ..vocabulary import (
     CYCLE_SPLITS,
+    DEVICE_HELP,
     KEPT_CHECKPOINTS,
     MODEL_VARIANTS,
     RESIDUAL_LOSSES,
@@ -71,7 +72,7 @@ class TrainConfig:
     val_cameras: int = _opt(4, "Synthetic cameras per validation scene (checkpoint choice).", min=1)
     checkpoint_every: int = _opt(200, "Save a resumable checkpoint about every N iterations.", min=1, resumable=True)
     seed: int = _opt(0, "Random seed.")
-    device: str = _opt("cpu", "Device: auto picks CUDA, then MPS, then the CPU.", resumable=True)
+    device: str = _opt("cpu", DEVICE_HELP, resumable=True)
     resume: bool = _opt(False, "Continue from OUT/<direction>-last.pt.", resumable=True)
     overwrite: bool = _opt(False, "Start a new run in an output folder that holds checkpoints of the direction(s) "
                                   "asked for, replacing them (without it, or --resume, that is refused).",

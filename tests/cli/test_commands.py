@@ -69,6 +69,24 @@ def test_stack_writes_one_image_per_ev_and_a_manifest(tmp_path, photos, weights)
     assert image.shape == (40, 56, 3) and image.dtype == np.uint8
 
 
+@pytest.mark.parametrize("command", ["stack", "fuse"])
+def test_a_numbered_gpu_reaches_the_library_which_says_whether_there_is_one(tmp_path, photos, weights, monkeypatch,
+                                                                            command):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = runner.invoke(app, [command, str(photos), "-o", str(tmp_path / "out"), "--weights", str(weights),
+                                 "--device", "CUDA:1"])
+    assert result.exit_code == 2 and not (tmp_path / "out").exists()
+    assert result.output.strip() == "error: --device cuda: no CUDA GPU is available to PyTorch here (try --device auto)"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    result = runner.invoke(app, [command, str(photos), "-o", str(tmp_path / "out"), "--weights", str(weights),
+                                 "--device", "cuda:1"])
+    assert result.exit_code == 2 and not (tmp_path / "out").exists()
+    assert result.output.strip() == "error: --device 'cuda:1': this machine's CUDA GPUs are cuda:0 to cuda:0"
+
+
 def test_stack_tiff_is_16_bit_and_recursive_walk_finds_subfolders(tmp_path, photos, weights):
     out = tmp_path / "out"
     result = runner.invoke(app, ["stack", str(photos), "-o", str(out), "--evs", "1", "--format", "tiff", "-r",

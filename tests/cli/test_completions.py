@@ -78,3 +78,15 @@ def test_response_completes_its_built_in_curves_and_the_profiles_here(tmp_path):
         seen[partial] = result.stdout.split()
     assert seen == {"": ["auto", "camera", "srgb", "gamma:2.2", "linear", "d750.json"], "g": ["gamma:2.2"],
                     "d": ["d750.json"]}
+
+
+@pytest.mark.parametrize(("partial", "offered"), [
+    ("", ["auto", "cpu", "cuda", "mps", "cuda:0", "cuda:1"]), ("cu", ["cuda", "cuda:0", "cuda:1"]),
+    ("cuda:", ["cuda:0", "cuda:1"])])
+def test_device_completes_its_names_and_numbered_gpus_for_every_command(partial, offered):
+    code = "from cevr_cli.cli import app; app(prog_name='cevr')"
+    for command in ("stack", "train"):
+        env = {**os.environ, "_CEVR_COMPLETE": "complete_bash", "COMP_WORDS": f"cevr {command} --device {partial}",
+               "COMP_CWORD": "3"}
+        result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert result.stdout.split() == offered, command

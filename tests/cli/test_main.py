@@ -21,8 +21,10 @@ def cevr(*args: str) -> subprocess.CompletedProcess:
     (["bogus"], "error: No such command 'bogus'. (see {prog} --help)"),
     (["calibrate"], "error: Missing argument 'FRAME'. (see {prog} calibrate --help)"),
     (["stack", "x.jpg", "--device", "tpu"],
-     "error: Invalid value for '--device': 'tpu' is not one of 'auto', 'cpu', 'cuda', 'mps'. "
-     "(see {prog} stack --help)"),
+     "error: Invalid value for '--device': 'tpu': use one of auto, cpu, cuda, mps, cuda:N (see {prog} stack --help)"),
+    (["train", "--data", "d", "--device", "cuda:x"],
+     "error: Invalid value for '--device': 'cuda:x': use one of auto, cpu, cuda, mps, cuda:N (did you mean cuda:N?) "
+     "(see {prog} train --help)"),
     (["train", "--epochs", "0"], "error: Invalid value for '--epochs': Input should be greater than or equal to 1 "
                                  "(see {prog} train --help)"),
 ])

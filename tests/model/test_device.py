@@ -41,7 +41,7 @@ def test_explicit_devices_must_exist(hardware, monkeypatch):
         resolve_device("cuda")
     with pytest.raises(UsageError, match="MPS is not available"):
         resolve_device("mps")
-    with pytest.raises(UsageError, match=r"^--device 'tpu': use one of auto, cpu, cuda, mps$"):
+    with pytest.raises(UsageError, match=r"^--device 'tpu': use one of auto, cpu, cuda, mps, cuda:N$"):
         resolve_device("tpu")
     hardware(cuda=True, mps=True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
