@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import platform
+from collections.abc import Callable
 from typing import Any
 
 from . import __version__
@@ -11,12 +13,8 @@ from .vocabulary import EXPOSURE_MODELS, RAW_MODES
 
 def collect_info() -> dict[str, Any]:
     """Device found, default weights and their id, and the versions of the libraries cevr relies on."""
-    import cv2
     import numpy
-    import OpenEXR
-    import rawpy
     import torch
-    import torchvision
 
     from .errors import WeightsError
     from .model import DEFAULT_WEIGHTS, load_pair, resolve_device
@@ -39,9 +37,13 @@ def collect_info() -> dict[str, Any]:
             facts[key] = f"unavailable ({exc})"
     facts.update({f"model {name}": what for name, what in EXPOSURE_MODELS.items()})
     facts.update({
-        "torch": torch.__version__, "torchvision": torchvision.__version__, "opencv": cv2.__version__,
-        "openexr": getattr(OpenEXR, "__version__", "unknown"), "rawpy": rawpy.__version__,
-        "libraw": ".".join(str(v) for v in rawpy.libraw_version), "numpy": numpy.__version__,
+        "torch": torch.__version__,
+        "torchvision": _library_version("torchvision", lambda m: m.__version__),
+        "opencv": _library_version("cv2", lambda m: m.__version__),
+        "openexr": _library_version("OpenEXR", lambda m: getattr(m, "__version__", "unknown")),
+        "rawpy": _library_version("rawpy", lambda m: m.__version__),
+        "libraw": _library_version("rawpy", lambda m: ".".join(str(v) for v in m.libraw_version)),
+        "numpy": numpy.__version__,
     })
     facts.update({f"raw-mode {name}": what for name, what in RAW_MODES.items()})
     from .calibrate import installed_profile_facts
@@ -50,3 +52,13 @@ def collect_info() -> dict[str, Any]:
     facts["profiles folder"] = str(profiles_dir())
     facts["profiles"] = installed_profile_facts()  # `cevr calibrate --install`: path, make, model of each
     return facts
+
+
+def _library_version(module: str, version: Callable[[Any], str]) -> str:
+    """``version(module)``, or what stopped the module from loading: a broken install (a torchvision built for
+    another torch) is what a bug report must show, as a line, not as the traceback that ends ``cevr info``."""
+    try:
+        return version(importlib.import_module(module))
+    except Exception as exc:  # noqa: BLE001 - whatever a broken extension module raises on import
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        return f"unavailable ({type(exc).__name__}: {reason})"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from .errors import UsageError
 
 CONTINUOUS_STACK = "-3:3:0.5"  # the paper's "continuous stack", 13 images
 PREDEFINED_STACK = "-3:3:1"  # integer EVs, 7 images
 MAX_EVS = 121  # images per photo; more is a typo (e.g. a step of 0.001), not a stack
+MAX_ABS_EV = 6.0  # stops either way; beyond, one photo holds too little of the scene to re-expose
 
 
 def parse_evs(spec: str) -> list[float]:
@@ -47,13 +49,37 @@ def parse_evs(spec: str) -> list[float]:
     if any(not math.isfinite(v) for v in values):
         raise UsageError(f"EV list {shown} has a non-finite value")
     evs = sorted({round(v, 6) + 0.0 for v in values})
-    if max(abs(v) for v in evs) > 6:
-        raise UsageError(f"EV list {shown}: steps beyond +-6 EV are outside what the model can do")
+    if max(abs(v) for v in evs) > MAX_ABS_EV:
+        raise UsageError(f"EV list {shown}: steps beyond +-{MAX_ABS_EV:g} EV are outside what the model can do")
     for a, b in zip(evs, evs[1:], strict=False):
         if f"{a:+.2f}" == f"{b:+.2f}":  # frames are named to the hundredth of a stop (00_ev+1.00.png)
             raise UsageError(f"EV list {shown}: {a:g} and {b:g} are one EV to 0.01 stop, as frames are named; "
                              "give EVs at least 0.01 apart")
     return evs
+
+
+def check_ev_values(evs: Iterable[float]) -> list[float]:
+    """The EV steps a library caller gives a predictor, as floats in their order: each a finite number within
+    +-:data:`MAX_ABS_EV` (a NaN step made a frame no one could look up).
+
+    Raises:
+        UsageError: a string (:func:`parse_evs` reads ``'-3:3:0.5'``), something not a number, or out of range.
+    """
+    if isinstance(evs, (str, bytes)):
+        raise UsageError(f"EV list {_shown(repr(evs))}: give numbers (parse_evs reads '-3:3:0.5' or '-2,-1,1,2')")
+    try:
+        values = [float(ev) for ev in evs]
+    except (TypeError, ValueError):
+        raise UsageError(f"EV list {_shown(repr(evs))}: give numbers (parse_evs reads '-3:3:0.5')") from None
+    outside = next((v for v in values if not abs(v) <= MAX_ABS_EV), None)
+    if outside is not None:
+        raise UsageError(f"EV list {_shown(repr(values))}: {outside:g} is not a finite step within +-{MAX_ABS_EV:g}")
+    return values
+
+
+def ev_steps(evs: Iterable[float]) -> list[float]:
+    """:func:`check_ev_values`, sorted and distinct: the order in which models make their frames."""
+    return sorted(set(check_ev_values(evs)))
 
 
 def _shown(spec: str) -> str:

@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .evs import ev_steps
+from .imaging import display_codes
 from .response import SRGB, Response
 
 EXACT = "exact (measured light x 2^EV)"
@@ -157,10 +159,18 @@ def lossy_clipping(rgb: np.ndarray, clipped: np.ndarray) -> np.ndarray:
     return touching[labels]
 
 
-def measure_photo(rgb: np.ndarray, response: Response, bits: int = 8, lossy: bool = False) -> MeasuredImage:
-    """A display-encoded photo (float [0, 1] codes, ``bits`` deep) read through its response; ``lossy``: decoded
-    from a block-compressed file (:attr:`MeasuredImage.lossy`, :func:`lossy_clipping`)."""
-    rgb = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0)
+def measure_photo(rgb: np.ndarray, response: Response, bits: int | None = None, lossy: bool = False
+                  ) -> MeasuredImage:
+    """A display-encoded photo (HxWx3: uint8, uint16 or float [0, 1] codes, :func:`~cevr_cli.imaging.display_codes`)
+    read through its response. ``bits``: how deep its codes were (None: 16 for a uint16 array, else 8); ``lossy``:
+    decoded from a block-compressed file (:attr:`MeasuredImage.lossy`, :func:`lossy_clipping`).
+
+    Raises:
+        UsageError: not such a photo (:func:`~cevr_cli.imaging.display_codes`).
+    """
+    if bits is None:
+        bits = 16 if np.asarray(rgb).dtype == np.uint16 else 8
+    rgb = display_codes(rgb)
     brightest = rgb.max(axis=2)
     clipped = brightest >= clip_threshold(bits)
     if lossy and bits <= 8 and clipped.any():
@@ -258,7 +268,7 @@ class PhysicsModel:
                           "weights_id": None}}
 
     def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[Frame]:
-        for ev in sorted({float(e) for e in evs}):
+        for ev in ev_steps(evs):
             yield ev, physics_frame(measured, ev), EXACT
 
     def hdr(self, measured: MeasuredImage, evs: Sequence[float], keep_frames: bool = False
@@ -298,7 +308,7 @@ class PaperModel:
             for ev, image in self.predictor.iter_predictions(measured.photo, evs):
                 yield ev, image, PAPER if ev else EXACT
             return
-        steps = sorted({float(e) for e in evs})
+        steps = ev_steps(evs)
         needed = [ev for ev in steps if measured.unrecorded(ev).any()]
         predictions = self.predictor.iter_predictions(measured.photo, needed) if needed else iter(())
         for ev in steps:
@@ -423,7 +433,7 @@ class ResidualModel:
     def _frames_of(self, measured: MeasuredImage, evs: Sequence[float], light: np.ndarray | None) -> Iterator[Frame]:
         """The frames at ``evs``: darker ones the re-exposures of ``light`` (None: physics), brighter ones physics
         + the network where the photo did not record what they show."""
-        steps = sorted({float(e) for e in evs})
+        steps = ev_steps(evs)
         label = EXACT_AND_MODEL.format(model="CEVR residual")
         brighter = [ev for ev in steps if ev > 0 and "inc" in self.predictor.trained_directions()
                     and measured.unrecorded(ev).any()]
@@ -456,8 +466,8 @@ class MeasuringPredictor:
     The benchmark's inputs are bare images (no file, no EXIF), so the response is given, not chosen.
     """
 
-    def __init__(self, model: ExposureModel, response: Response, bits: int = 8) -> None:
-        self.model, self.response, self.bits = model, response, bits
+    def __init__(self, model: ExposureModel, response: Response, bits: int | None = None) -> None:
+        self.model, self.response, self.bits = model, response, bits  # bits: as measure_photo takes them
         self.name = f"{model.name} ({response.name})"
         self.weights_id = model.weights_id
 

@@ -20,8 +20,30 @@ def check_rgb(image: np.ndarray, what: str = "image") -> np.ndarray:
     """
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape[:2] or not np.issubdtype(image.dtype, np.number):
-        raise UsageError(f"expected a non-empty HxWx3 RGB {what}, got shape {image.shape} ({image.dtype})")
+        alpha = " (drop the alpha: image[..., :3])" if image.ndim == 3 and image.shape[2] == 4 else ""
+        raise UsageError(f"expected a non-empty HxWx3 RGB {what}, got shape {image.shape} ({image.dtype}){alpha}")
     return image
+
+
+def display_codes(image: np.ndarray, what: str = "photo") -> np.ndarray:
+    """A display-encoded photo given as an array (what the library's predictors and :func:`measure_photo` take),
+    as float32 codes in [0, 1]: uint8 / 255 and uint16 / 65535 as decoders give them, floats as they are (clipped:
+    an edit can leave 1.0001).
+
+    Raises:
+        UsageError: not HxWx3 (RGBA: drop the alpha, ``image[..., :3]``), another integer type (whose white is
+            unknown), booleans, or NaN / infinite values (one spreads over the whole output of a network).
+    """
+    image = check_rgb(image, what)
+    if image.dtype == np.uint8 or image.dtype == np.uint16:
+        return image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
+    if not np.issubdtype(image.dtype, np.floating):
+        raise UsageError(f"{what} of type {image.dtype}: give uint8 or uint16 codes, or floats in [0, 1]")
+    image = np.asarray(image, dtype=np.float32)
+    finite = np.isfinite(image)
+    if not finite.all():
+        raise UsageError(f"{what}: {int(image.size - np.count_nonzero(finite))} values are NaN or infinite")
+    return np.clip(image, 0.0, 1.0)
 
 
 def luminance(rgb: np.ndarray, dtype: type = np.float64) -> np.ndarray:

@@ -9,6 +9,7 @@ measurement, ``fuse`` its HDR image.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,13 +66,14 @@ def photo_source(photo: Photo) -> SourceMetadata:
                           photo.translucent, photo.frames)
 
 
-def read_measured(path: Path, *, response: str, raw_mode: str, max_megapixels: float,
+def read_measured(path: str | os.PathLike[str], *, response: str, raw_mode: str, max_megapixels: float,
                   read: Callable[[Path], Photo] | None = None) -> MeasuredPhoto:
     """Decode ``path`` and measure it. ``read``: how non-RAW-linear photos are decoded (a batch's prefetcher).
 
     Raises:
         InputError: the file cannot be decoded. UsageError: a bad ``response``.
     """
+    path = Path(path)
     if reads_linear(path, raw_mode):
         from .io.raw import read_raw_linear
 

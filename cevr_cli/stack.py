@@ -8,6 +8,7 @@ written as they are made, one EV at a time, so a large photo's stack is never al
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -48,7 +49,8 @@ def default_encoders(model: ExposureModel) -> int:
     return max(2, min(8, usable_cores()))
 
 
-def measure(path: Path, options: StackOptions, read: Callable[[Path], Photo] | None = None) -> MeasuredPhoto:
+def measure(path: str | os.PathLike[str], options: StackOptions, read: Callable[[Path], Photo] | None = None
+            ) -> MeasuredPhoto:
     """Decode and measure one photo as ``options`` ask (response, RAW mode, size limit)."""
     return read_measured(path, response=options.response, raw_mode=options.raw_mode,
                          max_megapixels=options.max_megapixels, read=read or options.read)

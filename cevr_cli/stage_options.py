@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
-from .evs import CONTINUOUS_EVS, MAX_EVS
+from .evs import CONTINUOUS_EVS, MAX_EVS, check_ev_values, parse_evs
 from .options import option, option_specs, request_record, validate
 from .vocabulary import (
     EXPOSURE_MODELS,
@@ -43,15 +43,17 @@ _TMO_HELP = ("Tone mapping: " + "; ".join(f"{name} = {what}" for name, what in T
              + "; none = only the HDR file.")
 
 
-def check_evs(evs: Sequence[float]) -> tuple[float, ...]:
-    """The EV list as ``parse_evs`` makes it: sorted, distinct, finite, within +-6 EV, at most 121 values.
+def check_evs(evs: Sequence[float] | str) -> tuple[float, ...]:
+    """The EV list as ``parse_evs`` makes it: sorted, distinct, finite, within +-6 EV, at most 121 values; a
+    string is read by ``parse_evs`` (``StackOptions("-3:3:0.5")``).
 
     Raises:
         UsageError: anything else (a library user's hand-made list).
     """
-    values = tuple(float(e) for e in evs)
-    if not values or len(values) > MAX_EVS or any(not abs(v) <= 6 for v in values) \
-            or list(values) != sorted(set(values)):
+    if isinstance(evs, str):  # what --evs takes, read as the CLI reads it
+        return tuple(parse_evs(evs))
+    values = tuple(check_ev_values(evs))
+    if not values or len(values) > MAX_EVS or list(values) != sorted(set(values)):
         raise UsageError(f"EV list {list(values)}: need 1 to {MAX_EVS} distinct values in -6..6, ascending "
                          "(parse_evs makes one from '-3:3:0.5' or '-2,-1,1,2')")
     return values

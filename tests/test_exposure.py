@@ -346,3 +346,16 @@ def test_a_numbered_gpu_is_one_gpu_that_local_workers_share_and_ray_refuses(monk
     with pytest.raises(UsageError, match="this machine's CUDA GPUs are cuda:0 to cuda:0"):  # before any worker starts
         batch_models(spec, Scale(2))
     assert batch_models(ModelSpec("cevr", None, "cuda:0", "fp32"), IN_PROCESS).device == "cuda:0"
+
+
+def test_a_photo_given_as_integer_codes_is_measured_as_its_floats_at_its_depth():
+    codes8 = np.round(SRGB.encode(scene()) * 255).astype(np.uint8)  # the bright disc clips
+    as8, floats = measure_photo(codes8, SRGB), measure_photo(codes8.astype(np.float32) / 255, SRGB)
+    np.testing.assert_array_equal(as8.linear, floats.linear)  # uint8 was read as white everywhere (all clipped)
+    np.testing.assert_array_equal(as8.clipped, floats.clipped)
+    assert as8.clipped[24, 32] and not as8.clipped.all()
+    codes16 = codes8.astype(np.uint16) * 257
+    codes16[5, 5] = 65450  # above 8 bits' clip threshold (254.5/255), below 16 bits' (top 16 codes)
+    as16 = measure_photo(codes16, SRGB)
+    assert as16.clip_code == measure_photo(codes16.astype(np.float32) / 65535, SRGB, bits=16).clip_code
+    assert not as16.clipped[5, 5] and measure_photo(codes16, SRGB, bits=8).clipped[5, 5]

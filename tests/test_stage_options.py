@@ -113,3 +113,10 @@ def test_fusing_stack_folders_with_photo_only_flags_says_so(tmp_path):
                               (kind, payload)))
         assert report.counts() == {"done": 1}
         assert [payload for kind, payload in events if kind == "warning"] == expected
+
+
+def test_an_ev_text_is_read_as_the_cli_reads_it_and_non_numbers_are_refused():
+    assert StackOptions("-3:3:0.5").evs == CONTINUOUS_EVS and check_evs(" -1, 1") == (-1.0, 1.0)
+    for evs, told in ((["a"], "give numbers"), ([None], "give numbers"), ("1:", "cannot read EV list")):
+        with pytest.raises(UsageError, match=told):
+            StackOptions(evs)

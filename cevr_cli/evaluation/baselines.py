@@ -29,13 +29,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from ..imaging import check_rgb, luminance, srgb_decode, srgb_encode
+from ..evs import check_ev_values, ev_steps
+from ..imaging import display_codes, luminance, srgb_decode, srgb_encode
 
 _DISPLAY_CURVES = ("gamma", "srgb")
-
-
-def _check_rgb(rgb: np.ndarray) -> np.ndarray:
-    return np.clip(check_rgb(rgb).astype(np.float32), 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,7 @@ class _ImagePredictorMixin:
         return {"model": {"name": self.name, "weights_id": None}, "device": "cpu"}  # type: ignore[attr-defined]
 
     def iter_predictions(self, rgb: np.ndarray, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
-        steps = sorted({float(e) for e in evs})
+        steps = ev_steps(evs)
         yield from zip(steps, self.predict(rgb, steps), strict=True)  # type: ignore[attr-defined]
 
 
@@ -92,7 +89,7 @@ class NaiveExposure(_ImagePredictorMixin):
         return f"naive-exposure ({self.curve.label})"
 
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
-        linear = self.curve.to_linear(_check_rgb(rgb))
+        linear, evs = self.curve.to_linear(display_codes(rgb, "image")), check_ev_values(evs)
         return np.stack([self.curve.encode(linear * np.float32(2.0**ev)) for ev in evs]).astype(np.float32)
 
 
@@ -127,18 +124,18 @@ class AkyuzExpansion(_ImagePredictorMixin):
 
     def expand(self, rgb: np.ndarray) -> np.ndarray:
         """The expanded (HDR) image: linear RGB whose luminance is k * normalised LDR luminance^gamma."""
-        linear = self.curve.to_linear(_check_rgb(rgb))
+        linear = self.curve.to_linear(display_codes(rgb, "image"))
         lum, lo, hi = self._luminance_range(linear)
         expanded = self.max_luminance * np.power(np.clip((lum - lo) / (hi - lo), 0.0, 1.0), self.gamma)
         return (linear * _ratio(expanded, lum)[..., None]).astype(np.float32)
 
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
-        linear = self.curve.to_linear(_check_rgb(rgb))
+        linear = self.curve.to_linear(display_codes(rgb, "image"))
         lum, lo, hi = self._luminance_range(linear)
         hdr = self.expand(rgb)
         hdr_lum = luminance(hdr, np.float32)
         out = []
-        for ev in evs:
+        for ev in check_ev_values(evs):
             exposed = hdr_lum * np.float32(2.0**ev)
             # Inverse of the expansion curve: back to display luminance in the input's [lo, hi] range.
             normalised = np.maximum(exposed / self.max_luminance, 0.0)

@@ -11,6 +11,7 @@ import io
 import os
 import re
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -267,6 +268,7 @@ def _read_radiance(path: Path) -> np.ndarray:
     return data[..., ::-1].astype(np.float32)
 
 
+_HALF_MAX = float(np.finfo(np.float16).max)  # 65504: a larger value becomes infinity as a half float
 _RADIANCE_RESOLUTION = re.compile(rb"^[-+][XY] (\d+) [-+][XY] (\d+)$")
 
 
@@ -327,6 +329,9 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
               attributes: Mapping[str, str | float] | None = None) -> None:
     """Write scene-linear RGB as an EXR with Rec.709 primaries / D65 chromaticities, atomically.
 
+    ``half``: 16-bit float channels, unless a value exceeds half float's 65504: the file is then 32-bit float
+    and a Python warning names it (a half would hold infinity there).
+
     ``attributes``: extra header attributes (text or float), e.g. the capture facts of
     :meth:`cevr_cli.io.exif.ExifInfo.exr_attributes`; they cannot replace the structural ones. Any file
     name works, one whose bytes are not UTF-8 included (:func:`_binding_path`).
@@ -338,6 +343,10 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
     rgb = check_rgb(rgb)
     if compression not in _EXR_COMPRESSION_CODES:
         raise UsageError(f"EXR compression {compression!r}: {use_one_of(compression, EXR_COMPRESSIONS)}")
+    if half and _beyond_half(rgb):
+        warnings.warn(f"{path}: values beyond half float's {_HALF_MAX:g} written as 32-bit float, not lost to "
+                      "infinity", stacklevel=2)
+        half = False
     data = rgb.astype(np.float16 if half else np.float32)
     header = {"compression": _EXR_COMPRESSION_CODES[compression], "type": OpenEXR.scanlineimage,
               "chromaticities": REC709_CHROMATICITIES}
@@ -358,6 +367,11 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
                     exr.write(stream)
     except (OSError, RuntimeError) as exc:
         raise OutputError(f"{path}: cannot write EXR ({exc})") from None
+
+
+def _beyond_half(rgb: np.ndarray) -> bool:
+    """Whether a finite value of ``rgb`` would become infinite as a half float (an image's own infinities stay)."""
+    return bool(np.any(np.isfinite(rgb) & (np.abs(rgb) > _HALF_MAX)))
 
 
 def write_radiance_hdr(path: PathLike, rgb: np.ndarray) -> None:

@@ -74,8 +74,9 @@ def resolve_precision(name: str, device: torch.device, purpose: Purpose) -> torc
     return DTYPES[name]
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit device must exist."""
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit device must exist (a ``torch.device`` too)."""
+    name = str(name)
     name = device_name(name) or name.lower()
     if name == "auto":
         if torch.cuda.is_available():

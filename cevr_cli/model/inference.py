@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UsageError
+from ..evs import ev_steps
+from ..imaging import display_codes
 from .cevr import NormStats
 from .device import DTYPES, resolve_device, resolve_precision
 from .fused import FusedCEVR, reparameterize
@@ -151,13 +153,14 @@ class CEVRPredictor:
     def iter_predictions(self, rgb: np.ndarray, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
         """Yield ``(ev, image)`` pairs, image float32 HxWx3 in [0, 1], freeing each after it is yielded."""
         image = _check_image(rgb)
-        for ev in sorted({float(e) for e in evs}):
+        steps = ev_steps(evs)
+        for ev in steps:
             if ev == 0.0:
                 yield 0.0, image.copy()
         for direction in ("dec", "inc"):
-            steps = [float(e) for e in sorted(set(evs)) if (e > 0 if direction == "inc" else e < 0)]
-            if steps:
-                yield from self._run_model(self._fused[direction], image, steps)
+            wanted = [e for e in steps if (e > 0 if direction == "inc" else e < 0)]
+            if wanted:
+                yield from self._run_model(self._fused[direction], image, wanted)
 
     @torch.inference_mode()
     def _run_model(self, model: FusedCEVR, image: np.ndarray, steps: list[float]) -> Iterator[tuple[float, np.ndarray]]:
@@ -272,11 +275,11 @@ class CEVRPredictor:
 
 
 def _check_image(rgb: np.ndarray) -> np.ndarray:
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise UsageError(f"expected an HxWx3 RGB image, got shape {rgb.shape}")
-    if rgb.shape[0] < 8 or rgb.shape[1] < 8:
-        raise UsageError(f"image of {rgb.shape[1]}x{rgb.shape[0]} px is too small (8 px minimum)")
-    return np.clip(rgb.astype(np.float32, copy=False), 0.0, 1.0)
+    """``rgb`` as float32 codes in [0, 1] (:func:`~cevr_cli.imaging.display_codes`), at least 8 px a side."""
+    image = display_codes(rgb, "image")
+    if image.shape[0] < 8 or image.shape[1] < 8:
+        raise UsageError(f"image of {image.shape[1]}x{image.shape[0]} px is too small (8 px minimum)")
+    return image
 
 
 def _mirror_border(image: np.ndarray, margin: int) -> np.ndarray:
@@ -335,7 +338,7 @@ def _blend_weights(y0: int, y1: int, x0: int, x1: int, h: int, w: int, blend: in
 
 
 def load_predictor(
-    weights: str | None = None, device: str = "auto", *, precision: str = "auto",
+    weights: str | None = None, device: str | torch.device = "auto", *, precision: str = "auto",
     settings: InferenceSettings | None = None,
 ) -> CEVRPredictor:
     """The shipped (or given) weights on the chosen device and precision, ready to predict."""

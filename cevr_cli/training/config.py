@@ -77,7 +77,8 @@ class TrainConfig:
     overwrite: bool = _opt(False, "Start a new run in an output folder that holds checkpoints of the direction(s) "
                                   "asked for, replacing them (without it, or --resume, that is refused).",
                            resumable=True)
-    init: str | None = _opt(None, "Fine-tune: start from this weights pair (.safetensors).")
+    init: str | None = _opt(None, "Fine-tune: start from this weights pair (.safetensors), or from the shipped pair "
+                                  "of --model cevr or cevr-paper, by that name.")
     encoder_init: str | None = _opt(None, "Start the encoder from ImageNet VGG16 convolutions (safetensors, "
                                           "torchvision vgg16 numbering), e.g. vgg16-imagenet-stages1-3.safetensors.")
     keep: str = _opt("best", _described("Which checkpoint the exported pair holds", KEPT_CHECKPOINTS),

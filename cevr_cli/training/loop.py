@@ -512,6 +512,17 @@ def check_resumable(cfg: TrainConfig, checkpoints: list[Path]) -> None:
                              "with the checkpoint's options, or start a new run in another -o")
 
 
+def with_shipped_init(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with ``--init cevr`` or ``--init cevr-paper`` (a ``--model`` name) read as the shipped pair that model
+    loads, wherever the package is installed; any other ``--init`` is a file."""
+    from ..exposure import ModelSpec, model_role
+    from ..vocabulary import EXPOSURE_MODELS
+
+    if cfg.init not in EXPOSURE_MODELS or model_role(cfg.init) is None:
+        return cfg
+    return replace(cfg, init=ModelSpec(cfg.init).weights_path())
+
+
 def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult:
     """Train the requested direction(s) and, for ``both``, write the pair as safetensors in ``cfg.out``.
 
@@ -519,6 +530,7 @@ def run_training(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult
     in a process started by torchrun (or by that launcher) it joins the other ranks, and every rank returns
     rank 0's result.
     """
+    cfg = with_shipped_init(cfg)
     check_config(cfg)
     if cfg.nproc > 1 and environment_rank() is None:
         training_scenes(cfg)  # here, before N processes start

@@ -60,3 +60,12 @@ def test_akyuz_expansion_follows_the_paper_formula() -> None:
     want = lum.min() + 2 * (lum - lum.min())
     unclipped = (lin * (want / lum)[..., None]).max(axis=-1) < 1
     np.testing.assert_allclose(one_up[unclipped], want[unclipped], rtol=1e-3)
+
+
+def test_baselines_read_integer_codes_by_their_type_and_refuse_non_finite_steps() -> None:
+    codes = np.arange(4 * 5 * 3, dtype=np.uint16).reshape(4, 5, 3) * 1000
+    for predictor in (NaiveExposure(), AkyuzExpansion()):
+        np.testing.assert_array_equal(predictor.predict(codes, [-1.0, 0.5]),
+                                      predictor.predict(codes.astype(np.float32) / 65535, [-1.0, 0.5]))
+        with pytest.raises(UsageError, match="inf is not a finite step"):
+            predictor.predict(codes, [float("inf")])

@@ -42,6 +42,23 @@ def test_exr_round_trip(tmp_path: Path, compression: str, half: bool) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["x.exr"]  # no temporary file left behind
 
 
+def test_values_a_half_cannot_hold_are_written_as_float_with_a_warning(tmp_path: Path) -> None:
+    rgb = np.full((4, 5, 3), 1e5, np.float32)  # absolute radiance (cd/m2 of the sun's disc go far beyond)
+    rgb[0, 0] = [1.0, 65504.0, np.inf]
+    path = tmp_path / "sun.exr"
+    with pytest.warns(UserWarning, match=r"sun\.exr: values beyond half float's 65504 written as 32-bit float"):
+        write_exr(path, rgb)  # half asked (the default): every 1e5 became 65504 when read back
+    with OpenEXR.File(str(path), separate_channels=True) as exr:
+        assert exr.channels()["R"].pixels.dtype == np.float32
+    back = read_hdr_image(path)
+    assert back[1, 1].tolist() == [1e5, 1e5, 1e5] and back[0, 0, :2].tolist() == [1.0, 65504.0]
+    fits = tmp_path / "fits.exr"
+    rgb[rgb > 65504] = 65504.0  # the image's own infinity alone does not ask for 32 bits
+    write_exr(fits, rgb)
+    with OpenEXR.File(str(fits), separate_channels=True) as exr:
+        assert exr.channels()["R"].pixels.dtype == np.float16
+
+
 def test_rgba_drops_alpha_and_cleans_values(tmp_path: Path) -> None:
     rgb = _scene(4, 5)
     rgb[0, 0] = [np.nan, np.inf, -2.0]

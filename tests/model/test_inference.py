@@ -135,3 +135,20 @@ def test_cuda_settings_follow_free_memory(monkeypatch, free_gib, dtype, tiled):
     assert settings.max_batch_pixels >= InferenceSettings.max_batch_pixels
     expected_tile = int(0.6 * (free_gib << 30) / 2 / (1800 * torch.finfo(dtype).bits / 32))
     assert settings.tile_pixels == max(expected_tile, InferenceSettings.tile_pixels)
+
+
+def test_integer_codes_predict_as_their_floats_and_bad_input_is_a_usage_error(tiny_pair, gradient_image):
+    from cevr_cli.errors import UsageError
+
+    predictor = CEVRPredictor(tiny_pair)
+    codes = np.round(gradient_image * 255).astype(np.uint8)  # a decoder's photo: was read as all white (clipped)
+    np.testing.assert_array_equal(predictor.predict(codes, [-1.0, 1.0]),
+                                  predictor.predict(codes.astype(np.float32) / 255, [-1.0, 1.0]))
+    spoilt = gradient_image.copy()
+    spoilt[3, 4, 1] = np.nan  # one NaN pixel turned every output pixel NaN
+    for image, evs, told in ((spoilt, [1.0], "1 values are NaN or infinite"),
+                             (gradient_image, [float("nan")], "nan is not a finite step"),
+                             (gradient_image, "-1,1", "give numbers"),
+                             (np.dstack([gradient_image, gradient_image[..., :1]]), [1.0], "drop the alpha")):
+        with pytest.raises(UsageError, match=told):
+            predictor.predict(image, evs)

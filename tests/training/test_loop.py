@@ -350,3 +350,19 @@ def test_a_folder_given_twice_or_through_a_link_gives_each_scene_once(scene_fold
         train, val = split_scenes(find_radiance_maps(folders))
         assert [p.name for p in train] == [p.name for p in once[0]]
         assert [p.name for p in val] == [p.name for p in once[1]]
+
+
+@pytest.mark.parametrize(("name", "shipped"), [("cevr-paper", "cevr-synthetic.safetensors"),
+                                               ("cevr", "cevr-residual.safetensors")])
+def test_init_by_a_model_name_starts_from_the_shipped_pair_wherever_it_is_installed(tmp_path, scene_folder, name,
+                                                                                    shipped):
+    from cevr_cli.assets import package_file
+    from cevr_cli.errors import UsageError
+    from cevr_cli.training.loop import with_shipped_init
+
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "ft"), direction="inc", variant="cevr-tiny",
+                      epochs=1, samples_per_epoch=4, crop=32, val_size=32, init=name)
+    assert with_shipped_init(cfg).init == str(package_file("weights", shipped))
+    with pytest.raises(UsageError, match=rf"^--init {package_file('weights', shipped)}: its variant \(cevr"):
+        run_training(cfg)  # the shipped pair was read (its variant is not the tiny one asked for)
+    assert with_shipped_init(TrainConfig(init="physics")).init == "physics"  # no weights: left to say so

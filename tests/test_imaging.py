@@ -1,0 +1,46 @@
+"""cevr_cli.imaging: the array a library caller hands over as a photo."""
+
+import numpy as np
+import pytest
+
+from cevr_cli.errors import UsageError
+from cevr_cli.imaging import display_codes
+
+
+@pytest.mark.parametrize(("dtype", "white"), [(np.uint8, 255), (np.uint16, 65535)])
+def test_integer_codes_are_scaled_by_their_type_s_white(dtype, white):
+    codes = np.array([[[0, 1, white // 2], [white, 3, 7]]], dtype=dtype)
+    out = display_codes(codes)
+    assert out.dtype == np.float32 and out.shape == (1, 2, 3)
+    np.testing.assert_array_equal(out, codes.astype(np.float32) / np.float32(white))
+    assert out[0, 1, 0] == 1.0 and out[0, 0, 0] == 0.0
+
+
+def test_floats_are_kept_and_clipped_to_the_code_range():
+    image = np.array([[[-0.5, 0.25, 1.0001]]], dtype=np.float64)
+    np.testing.assert_array_equal(display_codes(image), np.array([[[0.0, 0.25, 1.0]]], dtype=np.float32))
+
+
+def test_a_list_converts_like_an_array():
+    assert display_codes([[[0.5, 0.5, 0.5]]]).shape == (1, 1, 3)
+
+
+@pytest.mark.parametrize(("image", "told"), [
+    (np.zeros((4, 4, 3), np.int32), "of type int32: give uint8 or uint16 codes, or floats in [0, 1]"),
+    (np.zeros((4, 4, 3), bool), "expected a non-empty HxWx3 RGB photo, got shape (4, 4, 3) (bool)"),
+    (np.zeros((4, 4, 4), np.uint8), "got shape (4, 4, 4) (uint8) (drop the alpha: image[..., :3])"),
+    (np.zeros((4, 4), np.uint8), "got shape (4, 4) (uint8)"),
+    (np.zeros((0, 4, 3), np.float32), "got shape (0, 4, 3)"),
+])
+def test_what_is_no_rgb_photo_is_refused_in_one_line(image, told):
+    with pytest.raises(UsageError) as caught:
+        display_codes(image)
+    assert told in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_non_finite_values_are_counted_and_refused():
+    image = np.full((4, 4, 3), 0.5, np.float32)
+    image[0, 0] = np.nan
+    image[1, 1, 2] = np.inf
+    with pytest.raises(UsageError, match=r"^photo: 4 values are NaN or infinite$"):
+        display_codes(image)
