@@ -37,7 +37,8 @@ class TrainConfig:
 
     data: str | list[str] = _opt("", "Folder(s) of radiance maps (.exr/.hdr) to synthesise brackets from; "
                                      "repeat --data for several.", resumable=True)
-    out: str = _opt("runs/cevr", "Output folder: checkpoints, log, and the weights pair.", resumable=True)
+    out: str = _opt("runs/cevr", "Output folder: checkpoints, the scene split, a summary and the weights pair.",
+                    resumable=True)
     direction: str = _opt("both", "Train the EV-increase model (inc), the decrease model (dec), or both.",
                            choices=TRAIN_DIRECTIONS, resumable=True)
     variant: str = _opt("cevr", _described("Model variant", MODEL_VARIANTS), choices=MODEL_VARIANTS)
@@ -108,7 +109,11 @@ def resume_conflicts(saved: dict[str, Any], cfg: TrainConfig) -> list[str]:
             continue
         old, new = saved[f.name], getattr(cfg, f.name)
         if old != new:
-            conflicts.append(f"--{f.name.replace('_', '-')} {old} -> {new}")
+            flag = f.name.replace("_", "-")
+            if isinstance(new, bool):  # the flags as typed: --cycle -> --no-cycle
+                conflicts.append(f"--{'' if old else 'no-'}{flag} -> --{'' if new else 'no-'}{flag}")
+            else:
+                conflicts.append(f"--{flag} {old} -> {new}")
     return conflicts
 
 

@@ -44,6 +44,7 @@ from .residual import (
     validate_residual_light,
 )
 from .scenes import find_radiance_maps, load_radiance, split_scenes
+from .stopping import StopRequests, ignore_stop_signals
 
 VAL_EVS = {"inc": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0], "dec": [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]}
 
@@ -172,9 +173,10 @@ def _train_mode(model: CEVRNet, cfg: TrainConfig) -> None:
             stage.eval()
 
 
-def _out_of_time(cfg: TrainConfig, started: float, rank: Rank) -> bool:
-    """Past ``--max-minutes`` on any rank: the ranks stop together, or those left would wait for the others."""
-    return cfg.max_minutes is not None and rank.any((time.monotonic() - started) / 60 > cfg.max_minutes)
+def _out_of_time(cfg: TrainConfig, started: float) -> bool:
+    """Past ``--max-minutes`` (on this rank: the caller makes it the ranks' shared decision, or those left would
+    wait for the others)."""
+    return cfg.max_minutes is not None and (time.monotonic() - started) / 60 > cfg.max_minutes
 
 
 def _resume_state(path: Path, rank: Rank) -> dict[str, Any] | None:
@@ -236,8 +238,9 @@ def train_direction(
     # The cycle split's draws: rank 0's stream is a lone process's; each other rank has its own.
     generator = torch.Generator().manual_seed(cfg.seed + rank.rank)
     last_path, best_path = out / f"{direction}-last.pt", out / f"{direction}-best.pt"
-    start_epoch, iteration, best = 0, 0, {"mean_psnr": -math.inf, "epoch": -1, "psnr": {}}
+    start_epoch, done, iteration, best = 0, 0, 0, {"mean_psnr": -math.inf, "epoch": -1, "psnr": {}}
     history: list[EpochLog] = []
+    losses: list[float] = []
     state = _resume_state(last_path, rank) if cfg.resume else None
     if state is not None:
         model.load_state_dict(state["model"])
@@ -247,52 +250,71 @@ def train_direction(
         if rank.rank < len(generators):  # a rank the checkpointed run did not have keeps its fresh stream
             generator.set_state(generators[rank.rank])
         start_epoch, iteration, best = state["epoch"], state["iteration"], state["best"]
+        done, losses = state.get("batches_done", 0), state.get("epoch_losses", [])  # stopped mid-epoch
         history = [EpochLog(**entry) for entry in state.get("history", [])]
     trained = rank.wrap(model)  # after resuming: DDP starts every replica from rank 0's weights
+
+    def save_last(epoch: int) -> None:
+        """The resumable state after ``done`` batches of ``epoch`` (every rank takes part; rank 0 writes)."""
+        generators = rank.gather(generator.get_state())
+        if rank.is_main:
+            finished = done >= iters_per_epoch
+            _save_checkpoint(last_path, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "generators": generators,
+                "epoch": epoch + 1 if finished else epoch, "batches_done": 0 if finished else done,
+                "epoch_losses": [] if finished else losses, "iteration": iteration, "best": best,
+                "direction": direction, "history": [asdict(entry) for entry in history], "config": asdict(cfg)})
+
     started = time.monotonic()
     _train_mode(model, cfg)
     epochs_run = start_epoch  # a resumed run that had finished runs none
-    for epoch in range(start_epoch, cfg.epochs):
-        epochs_run = epoch + 1  # one stopped mid-epoch by --max-minutes counts
-        data.set_epoch(epoch)
-        loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False, sampler=sampler,
-                                             drop_last=False, num_workers=cfg.workers,
-                                             pin_memory=device.type == "cuda")
-        losses = []
-        for batch in loader:
-            loss, parts = train_step(trained, optimizer, batch, cfg, generator, dtype)
-            scheduler.step()
-            iteration += 1
-            losses.append(loss)
-            if on_event:
-                on_event("iteration", {"direction": direction, "epoch": epoch, "iteration": iteration, **parts,
-                                       "loss": loss, "lr": scheduler.get_last_lr()[0]})
-            if _out_of_time(cfg, started, rank):
-                break  # mid-epoch: validate and checkpoint what was learnt, then stop
-        epoch_loss = rank.mean(float(np.mean(losses)))
-        if val is not None:
-            psnr = _validate(model, val, device)
-            mean_psnr = float(np.mean(list(psnr.values())))
-            if mean_psnr > best["mean_psnr"]:
-                best = {"mean_psnr": mean_psnr, "epoch": epoch, "psnr": psnr}
-                _save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "psnr": psnr,
-                                             "direction": direction})
-            _train_mode(model, cfg)  # validation left every module in training mode
-            log = EpochLog(direction, epoch, iteration, epoch_loss, psnr, time.monotonic() - started)
-            history.append(log)
-            if on_event:
-                on_event("epoch", asdict(log))
-        out_of_time = _out_of_time(cfg, started, rank)
-        if (epoch + 1) % max(1, cfg.checkpoint_every // iters_per_epoch) == 0 or out_of_time or epoch + 1 == cfg.epochs:
-            generators = rank.gather(generator.get_state())  # every rank takes part; rank 0 writes
-            if rank.is_main:
-                _save_checkpoint(last_path, {
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "generators": generators,
-                    "epoch": epoch + 1, "iteration": iteration, "best": best, "direction": direction,
-                    "history": [asdict(entry) for entry in history], "config": asdict(cfg)})
-        if out_of_time:
-            break
+    with StopRequests() as stop:
+        for epoch in range(start_epoch, cfg.epochs):
+            epochs_run = epoch + 1  # one stopped mid-epoch by --max-minutes counts
+            data.set_epoch(epoch)
+            indices = list(sampler) if sampler is not None else list(range(len(data)))
+            loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False,
+                                                 sampler=indices[done * cfg.batch_size:], drop_last=False,
+                                                 num_workers=cfg.workers, pin_memory=device.type == "cuda",
+                                                 worker_init_fn=ignore_stop_signals if cfg.workers else None)
+            halted = False
+            for batch in loader:
+                loss, parts = train_step(trained, optimizer, batch, cfg, generator, dtype)
+                scheduler.step()
+                iteration += 1
+                done += 1
+                losses.append(loss)
+                if on_event:
+                    on_event("iteration", {"direction": direction, "epoch": epoch, "iteration": iteration, **parts,
+                                           "loss": loss, "lr": scheduler.get_last_lr()[0]})
+                halted = rank.any(stop.requested or _out_of_time(cfg, started))
+                if halted:
+                    break  # mid-epoch: what was learnt is checkpointed below, then the run stops
+                if iters_per_epoch > cfg.checkpoint_every and iteration % cfg.checkpoint_every == 0:
+                    save_last(epoch)  # long epochs: within them too
+            if halted and rank.any(stop.requested):  # Ctrl-C, SIGTERM: no validation, out at once
+                save_last(epoch)
+                stop.deliver()
+                raise KeyboardInterrupt  # a rank that was not signalled stops with the others
+            epoch_loss = rank.mean(float(np.mean(losses)))
+            if val is not None:
+                psnr = _validate(model, val, device)
+                mean_psnr = float(np.mean(list(psnr.values())))
+                if mean_psnr > best["mean_psnr"]:
+                    best = {"mean_psnr": mean_psnr, "epoch": epoch, "psnr": psnr}
+                    _save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch, "psnr": psnr,
+                                                 "direction": direction})
+                _train_mode(model, cfg)  # validation left every module in training mode
+                log = EpochLog(direction, epoch, iteration, epoch_loss, psnr, time.monotonic() - started)
+                history.append(log)
+                if on_event:
+                    on_event("epoch", asdict(log))
+            if halted or iteration % cfg.checkpoint_every < iters_per_epoch or epoch + 1 == cfg.epochs:
+                save_last(epoch)  # at the time limit, about every --checkpoint-every iterations, at the end
+            if halted:
+                break
+            done, losses = 0, []
     if val is not None:
         model.load_state_dict(torch.load(best_path, map_location=device, weights_only=False)["model"])
     summary = {"best_epoch": best["epoch"], "best_val_psnr": best["psnr"], "epochs_run": epochs_run,
@@ -300,8 +322,11 @@ def train_direction(
     return model.eval(), summary
 
 
+PAIR_FILE = "cevr-pair.safetensors"  # what a run in -o exports: the weights pair `--weights` takes
+
+
 def export_pair(out: Path, cfg: TrainConfig, train_paths: list[Path], val_paths: list[Path]) -> Path | None:
-    """Write ``cevr-pair.safetensors`` once both directions' kept checkpoints (``cfg.keep``: best or last) exist
+    """Write :data:`PAIR_FILE` once both directions' kept checkpoints (``cfg.keep``: best or last) exist
     in ``out``.
 
     The two directions may be trained by separate processes (one core each); whichever finishes last
@@ -328,7 +353,7 @@ def export_pair(out: Path, cfg: TrainConfig, train_paths: list[Path], val_paths:
         results[direction] = _checkpoint_record(state, cfg.keep)
     info = {"data": "synthetic brackets of " + ", ".join(p.name for p in train_paths),
             "validation": [p.name for p in val_paths], "results": results, "recipe": asdict(cfg)}
-    weights = out / "cevr-pair.safetensors"
+    weights = out / PAIR_FILE
     save_pair(ModelPair(models["inc"], models["dec"], config), weights, info=info)
     return weights
 
@@ -427,8 +452,20 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
         for folder in [cfg.data] if isinstance(cfg.data, str | Path) else cfg.data:
             if out.resolve().is_relative_to(Path(folder).resolve()):
                 raise UsageError(f"-o {cfg.out}: inside the radiance maps' folder {folder}; choose another -o")
+        partners = [d for d in ("inc", "dec") if d not in directions and (out / f"{d}-last.pt").is_file()]
+        if partners:  # the other model of the pair this run's model will join (trained by another process)
+            check_partner(cfg, out / f"{partners[0]}-last.pt")
+            check_same_split(out, train_paths, val_paths, lead="--data gives other",
+                             remedy=f"its {partners[0]} model learnt from those: train this direction with the same "
+                                    "--data, or use another -o")
         if cfg.resume and not any((out / f"{d}-last.pt").is_file() for d in directions):
-            raise UsageError(f"--resume: no checkpoint in {cfg.out} (*-last.pt); run without --resume to start")
+            started = [d for d in directions if (out / f"{d}-best.pt").is_file()]
+            if started:
+                raise UsageError(f"--resume: {cfg.out} holds {started[0]}-best.pt but no {started[0]}-last.pt: the run "
+                                 "stopped before its first resumable checkpoint; --overwrite starts it again there")
+            wanted = " or ".join(f"{d}-last.pt" for d in directions)
+            raise UsageError(f"--resume: no checkpoint to continue in {cfg.out} ({wanted}); run without --resume "
+                             "to start")
         if cfg.resume:
             orphans = [d for d in directions
                        if (out / f"{d}-best.pt").is_file() and not (out / f"{d}-last.pt").is_file()]
@@ -439,10 +476,13 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
             check_same_split(out, train_paths, val_paths)
         elif not cfg.overwrite:
             earlier = [f"{d}-{kind}.pt" for d in directions for kind in ("last", "best")
-                       if (Path(cfg.out) / f"{d}-{kind}.pt").is_file()]
+                       if (out / f"{d}-{kind}.pt").is_file()]
+            earlier += [PAIR_FILE] if (out / PAIR_FILE).is_file() else []  # weights kept, checkpoints deleted
             if earlier:
-                raise UsageError(f"{cfg.out} holds an earlier run's checkpoints ({', '.join(earlier)}): --resume to "
-                                 "continue it, --overwrite to start again there, or another -o")
+                resumable = any(name.endswith("-last.pt") for name in earlier)
+                raise UsageError(f"{cfg.out} holds an earlier run's {'checkpoints' if resumable else 'files'} "
+                                 f"({', '.join(earlier)}): {'--resume to continue it, ' if resumable else ''}"
+                                 "--overwrite to start again there, or another -o")
         check_writable(cfg.out, folder=True)  # one clear line now, not a traceback at the first checkpoint
     return train_paths, val_paths
 
@@ -456,9 +496,12 @@ def record_split(out: Path, train_paths: list[Path], val_paths: list[Path]) -> N
                                                       "val": [p.name for p in val_paths]}, indent=2))
 
 
-def check_same_split(out: Path, train_paths: list[Path], val_paths: list[Path]) -> None:
-    """A resumed run trains and validates on the scenes it started with (the same maps may have moved): other
-    maps would train on earlier validation scenes and compare its best checkpoint across validation sets.
+def check_same_split(out: Path, train_paths: list[Path], val_paths: list[Path], *, lead: str = "--resume: --data "
+                     "gives other", remedy: str = "resume with its radiance maps, or start a new run in another -o"
+                     ) -> None:
+    """A resumed run, or the other direction of a pair trained in the same -o, trains and validates on the scenes
+    the run started with (the same maps may have moved): other maps would train on earlier validation scenes and
+    compare its best checkpoint across validation sets.
 
     Raises:
         UsageError: the scenes differ from the run's record (runs without one are not checked).
@@ -474,9 +517,8 @@ def check_same_split(out: Path, train_paths: list[Path], val_paths: list[Path]) 
             gone = sorted(set(recorded[part]) - set(names))
             change = "; ".join(filter(None, (f"now also {', '.join(added)}" if added else "",
                                              f"no longer {', '.join(gone)}" if gone else "")))
-            raise UsageError(f"--resume: --data gives other {'training' if part == 'train' else 'validation'} "
-                             f"scenes than the run in {out} ({change or 'another order'}); resume with its "
-                             "radiance maps, or start a new run in another -o")
+            raise UsageError(f"{lead} {'training' if part == 'train' else 'validation'} scenes than the run in "
+                             f"{out} ({change or 'another order'}); {remedy}")
 
 
 def _missing_folders(folder: Path) -> list[Path]:
@@ -510,6 +552,24 @@ def check_resumable(cfg: TrainConfig, checkpoints: list[Path]) -> None:
         if conflicts:
             raise UsageError(f"--resume: {path} was trained with other options ({'; '.join(conflicts)}): resume "
                              "with the checkpoint's options, or start a new run in another -o")
+
+
+def check_partner(cfg: TrainConfig, checkpoint: Path) -> None:
+    """This run's model and the other direction's, trained by another run into the same -o, become one pair: they
+    must be of one variant (its shape and role), or the pair fails to load or holds a model of the other role.
+
+    Raises:
+        UsageError: another --variant, or a checkpoint that cannot be read.
+    """
+    try:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get("config", {})
+    except Exception as exc:  # torch.load raises anything from pickle, zipfile or its own checks
+        raise UsageError(f"{checkpoint}: not a readable checkpoint ({type(exc).__name__}: {exc}); "
+                         "train in another -o") from None
+    if saved.get("variant", cfg.variant) != cfg.variant:
+        raise UsageError(f"-o {cfg.out} holds the {checkpoint.name.split('-')[0]} model of a --variant "
+                         f"{saved['variant']} run; the pair needs one variant: train this direction with --variant "
+                         f"{saved['variant']}, or use another -o")
 
 
 def with_shipped_init(cfg: TrainConfig) -> TrainConfig:

@@ -258,9 +258,14 @@ def test_every_option_is_either_resumable_or_compared_on_resume():
     compared = [f.name for f in fields(TrainConfig) if not f.metadata.get("resumable")]
     assert {"variant", "lr", "crop", "seed", "batch_size", "objective"} <= set(compared)
     assert {"epochs", "max_minutes", "device", "nproc", "out"}.isdisjoint(compared)
-    for name in compared:  # each compared option, changed alone, is named alone
-        saved = {**cfg.__dict__, name: "something else"}
-        assert resume_conflicts(saved, cfg) == [f"--{name.replace('_', '-')} something else -> {getattr(cfg, name)}"]
+    for name in compared:  # each compared option, changed alone, is named alone, as it is typed
+        flag, now = name.replace("_", "-"), getattr(cfg, name)
+        if isinstance(now, bool):
+            told = f"--no-{flag} -> --{flag}" if now else f"--{flag} -> --no-{flag}"
+            assert resume_conflicts({**cfg.__dict__, name: not now}, cfg) == [told]
+            continue
+        assert resume_conflicts({**cfg.__dict__, name: "something else"}, cfg) == [f"--{flag} something else -> {now}"]
+    assert resume_conflicts({**cfg.__dict__, "cycle": True}, TrainConfig(cycle=False)) == ["--cycle -> --no-cycle"]
     assert resume_conflicts({"epochs": 3, "device": "cuda", "unknown": 1}, cfg) == []  # an older checkpoint's record
 
 
@@ -366,3 +371,127 @@ def test_init_by_a_model_name_starts_from_the_shipped_pair_wherever_it_is_instal
     with pytest.raises(UsageError, match=rf"^--init {package_file('weights', shipped)}: its variant \(cevr"):
         run_training(cfg)  # the shipped pair was read (its variant is not the tiny one asked for)
     assert with_shipped_init(TrainConfig(init="physics")).init == "physics"  # no weights: left to say so
+
+
+def _weights(path):
+    return torch.load(path, map_location="cpu", weights_only=False)["model"]
+
+
+def test_a_ctrl_c_mid_epoch_saves_that_iteration_and_the_resume_ends_where_an_unstopped_run_ends(tmp_path,
+                                                                                                 scene_folder):
+    """Only -best.pt was on disk after an early Ctrl-C (no -last.pt before --checkpoint-every), so neither
+    --resume nor a new run could go on; the time limit's resume skipped the rest of the epoch."""
+    import os
+    import signal
+
+    common = dict(data=str(scene_folder), direction="inc", variant="cevr-tiny", epochs=2, samples_per_epoch=16,
+                  batch_size=2, crop=32, val_size=32, val_cameras=1, checkpoint_every=1000, device="cpu")
+    whole = run_training(TrainConfig(out=str(tmp_path / "whole"), **common))
+    assert whole.iterations == {"inc": 16}
+
+    def ctrl_c_at_iteration_11(kind, payload):
+        if kind == "iteration" and payload["iteration"] == 11:  # mid-way through the second epoch
+            os.kill(os.getpid(), signal.SIGINT)  # held until this step ends
+
+    stopped = TrainConfig(out=str(tmp_path / "stopped"), **common)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(stopped, on_event=ctrl_c_at_iteration_11)
+    state = torch.load(tmp_path / "stopped" / "inc-last.pt", weights_only=False)
+    assert (state["epoch"], state["batches_done"], state["iteration"]) == (1, 3, 11)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler in force again
+    resumed = run_training(TrainConfig(**{**stopped.__dict__, "resume": True}))
+    assert resumed.iterations == {"inc": 16} and resumed.epochs == {"inc": 2}
+    for name, tensor in _weights(tmp_path / "whole" / "inc-last.pt").items():
+        torch.testing.assert_close(_weights(tmp_path / "stopped" / "inc-last.pt")[name], tensor, msg=name)
+
+
+def test_a_run_stopped_before_any_resumable_checkpoint_says_how_to_start_again(tmp_path, scene_folder):
+    from cevr_cli.errors import UsageError
+
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save({"model": {}, "epoch": 0}, out / "inc-best.pt")  # all a SIGKILLed first epoch leaves
+    cfg = TrainConfig(data=str(scene_folder), out=str(out), direction="inc", variant="cevr-tiny", epochs=1,
+                      samples_per_epoch=4, crop=32, val_size=32)
+    with pytest.raises(UsageError, match=r"holds inc-best\.pt but no inc-last\.pt: the run stopped before its first "
+                                         r"resumable checkpoint; --overwrite starts it again there$"):
+        run_training(TrainConfig(**{**cfg.__dict__, "resume": True}))
+    with pytest.raises(UsageError, match=r"earlier run's files \(inc-best\.pt\): --overwrite to start again"):
+        run_training(cfg)  # no --resume offered: there is nothing to resume
+
+
+def test_a_kept_weights_pair_is_not_replaced_without_overwrite(tmp_path, scene_folder):
+    from cevr_cli.errors import UsageError
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "cevr-pair.safetensors").write_bytes(b"the weights of a week's training")
+    cfg = TrainConfig(data=str(scene_folder), out=str(out), direction="inc", variant="cevr-tiny", epochs=1,
+                      samples_per_epoch=4, crop=32, val_size=32)
+    with pytest.raises(UsageError, match=r"earlier run's files \(cevr-pair\.safetensors\): --overwrite"):
+        run_training(cfg)
+    assert (out / "cevr-pair.safetensors").read_bytes() == b"the weights of a week's training"
+
+
+def test_the_other_direction_trained_into_the_same_folder_must_be_of_its_variant_and_scenes(tmp_path, scene_folder):
+    from cevr_cli.errors import UsageError
+
+    common = dict(data=str(scene_folder), out=str(tmp_path / "run"), epochs=1, samples_per_epoch=2, batch_size=2,
+                  crop=32, val_size=32, val_cameras=1, device="cpu")
+    run_training(TrainConfig(direction="inc", variant="cevr-tiny", **common))
+    with pytest.raises(UsageError, match=r"holds the inc model of a --variant cevr-tiny run; the pair needs one "
+                                         r"variant: train this direction with --variant cevr-tiny"):
+        run_training(TrainConfig(direction="dec", variant="cevr-residual-tiny", **common))
+    fewer = tmp_path / "fewer"
+    fewer.mkdir()
+    for scene in sorted(scene_folder.iterdir())[:-1]:
+        (fewer / scene.name).symlink_to(scene)
+    with pytest.raises(UsageError, match=r"^--data gives other (training|validation) scenes than the run in .*its "
+                                         r"inc model learnt from those"):
+        run_training(TrainConfig(direction="dec", variant="cevr-tiny", **{**common, "data": str(fewer)}))
+    pair = run_training(TrainConfig(direction="dec", variant="cevr-tiny", **common)).weights
+    assert pair is not None and load_pair(pair).config.variant == "cevr-tiny"
+
+
+def test_training_in_time_limited_chunks_runs_every_iteration_asked_for(tmp_path, scene_folder):
+    """Each resume after --max-minutes began the next epoch: 3 epochs of 20 iterations ran 7 in all."""
+    common = dict(data=str(scene_folder), direction="inc", variant="cevr-tiny", epochs=2, samples_per_epoch=6,
+                  batch_size=2, crop=32, val_size=32, val_cameras=1, device="cpu")
+    whole = run_training(TrainConfig(out=str(tmp_path / "whole"), **common))
+    chunks = TrainConfig(out=str(tmp_path / "chunks"), max_minutes=1e-6, **common)  # stops after each step
+    result = run_training(chunks)
+    runs = 1
+    while result.iterations["inc"] < 6 and runs < 10:
+        result = run_training(TrainConfig(**{**chunks.__dict__, "resume": True}))
+        runs += 1
+    assert result.iterations == whole.iterations == {"inc": 6} and runs == 6
+    for name, tensor in _weights(tmp_path / "whole" / "inc-last.pt").items():
+        torch.testing.assert_close(_weights(tmp_path / "chunks" / "inc-last.pt")[name], tensor, msg=name)
+
+
+@pytest.mark.slow  # a training process, stopped the way timeout(1) and job schedulers stop one
+@pytest.mark.parametrize(("signum", "code", "said"), [(2, 130, "interrupted"), (15, 143, "terminated")])
+def test_a_signal_to_the_whole_process_group_stops_training_with_a_checkpoint_not_a_traceback(tmp_path, scene_folder,
+                                                                                            signum, code, said):
+    """The data workers died of the group's SIGTERM first: a 68-line DataLoader traceback, exit 1."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cevr_cli", "train", "--data", str(scene_folder), "-o", str(out), "--variant",
+         "cevr-tiny", "--crop", "32", "--val-size", "32", "--val-cameras", "1", "--batch-size", "2",
+         "--samples-per-epoch", "400", "--epochs", "50", "--workers", "2", "--device", "cpu", "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (out / "split.json").is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(4)  # the data workers started, some steps taken
+    os.killpg(process.pid, signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
+    assert stderr.strip().splitlines() == [f"{said}: finished outputs are kept; add --resume to the same command to "
+                                           "continue from the last checkpoint"]
+    assert torch.load(out / "inc-last.pt", weights_only=False)["iteration"] > 0
