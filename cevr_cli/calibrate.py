@@ -332,6 +332,7 @@ def fit_robertson(levels: np.ndarray, times: np.ndarray, n_levels: int) -> np.nd
 
 BASIS_COMPONENTS = 12  # of the npz's 16: measured best of 4..16 on noisy whole-stop brackets (README)
 BASIS_MONOTONE_ROUNDS = 8
+TOO_FEW_CODES = "the bracket reaches too few codes to fit a curve: photograph a scene with a range of tones"
 BASIS_MIN_SLOPE = 1e-3  # ln light per code of the 1023-code basis grid: the fitted g must rise at least this
 BASIS_REFERENCE_GAMMA = 2.2
 BASIS_RIDGE = 1e-6  # relative to the normal matrix's trace: keeps a bracket that sees few codes solvable
@@ -471,7 +472,7 @@ def inverse_table(inverse: np.ndarray, counts: np.ndarray, positions: np.ndarray
     seen[0] = seen[-1] = False
     index = np.flatnonzero(seen)
     if index.size < 3:
-        raise UsageError("the bracket reaches too few codes to fit a curve: photograph a scene with a range of tones")
+        raise UsageError(TOO_FEW_CODES)
     filled = np.empty(n)
     inside = np.arange(index[0], index[-1] + 1)
     filled[inside] = np.exp(np.interp(positions[inside], positions[index], np.log(inverse[index])))
@@ -607,6 +608,8 @@ def fit_samples(sample: np.ndarray, evs: Sequence[float], bit_depth: int, method
     check_exposure_order(sample, evs, n_levels, names)
     times = np.exp2(np.asarray(evs, dtype=np.float64))
     rows = spread_samples(sample, n_levels)
+    if rows.size == 0:  # every pixel black or white in every frame
+        raise UsageError(TOO_FEW_CODES)
     sample = sample[rows]
     # An observation with any channel black or white is dropped from every channel: cameras bend the other
     # channels of a clipped pixel (gamut mapping, highlight reconstruction).
@@ -623,7 +626,7 @@ def fit_samples(sample: np.ndarray, evs: Sequence[float], bit_depth: int, method
     masked = np.where(admitted, sample, masked)
     seen = np.flatnonzero(np.bincount(masked.reshape(-1), minlength=n_levels)[1:-1]) + 1
     if seen.size < 3:
-        raise UsageError("the bracket reaches too few codes to fit a curve: photograph a scene with a range of tones")
+        raise UsageError(TOO_FEW_CODES)
     covered = (float(positions[seen[0]]), float(positions[seen[-1]]))
     fits = [fit_channel(masked[..., c], sample[..., c], times, bit_depth, method) for c in range(3)]
     rows = np.stack([row for row, _ in fits])

@@ -508,3 +508,12 @@ def test_a_missing_frame_is_named_before_the_evs_are_counted(tmp_path):
                                 "-o", str(tmp_path / "p.json")])
     assert again.exit_code == 2 and f"{frames[1].name} is given twice" in again.output, again.output
     assert not (tmp_path / "p.json").exists()
+
+
+@pytest.mark.parametrize("method", ["basis", "debevec", "robertson"])
+def test_a_bracket_of_only_black_and_white_pixels_is_too_few_codes_not_a_traceback(method):
+    black, white = np.zeros((16, 16, 3), np.uint8), np.full((16, 16, 3), 255, np.uint8)
+    speckled = np.where(np.random.default_rng(0).random((16, 16, 1)) > 0.5, white, black)
+    for frames in ([black, white], [black, speckled]):
+        with pytest.raises(UsageError, match="^the bracket reaches too few codes to fit a curve"):
+            fit_bracket(frames, [0.0, 1.0], method)
