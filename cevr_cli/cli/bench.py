@@ -26,6 +26,7 @@ from .common import (
     out,
     path_value,
     print_json,
+    say,
 )
 
 Dataset = choices("Dataset", DATASET_KINDS)
@@ -67,7 +68,7 @@ def bench(
     debug: DebugOpt = False,
 ) -> None:
     """Evaluate as the paper does: LDR stack PSNR/SSIM/MS-SSIM per EV and HDR quality after fusion and tone mapping."""
-    with errors(debug):
+    with errors(debug, resume_hint="a benchmark starts over when run again"):
         from ..evaluation.baselines import AkyuzExpansion, NaiveExposure
         from ..evaluation.bench import DEFAULT_METRICS, check_bench_size, check_result_files, run_bench
         from ..evaluation.datasets import default_dataset_path
@@ -75,7 +76,7 @@ def bench(
         from ..io.atomic import atomic_write_text, check_writable
 
         root = path if path is not None else default_dataset_path(dataset.value)
-        check_result_files(csv_path, json_path, root)
+        check_result_files(csv_path, json_path, root, plots=plots)
         for target in (csv_path, json_path):  # fail before the benchmark runs, not after it
             if target is not None:
                 check_writable(target)
@@ -121,6 +122,10 @@ def bench(
         print_json(result.to_json())
     elif not quiet:
         _render_bench(result)
+    for gap in result.gaps:  # after the tables, where they are read
+        say(f"not scored: {gap}", "warning", "yellow")
+    if result.gaps:
+        raise typer.Exit(1)  # a partial score: it does not compare with the paper's or with a whole run
 
 
 def _render_bench(result: Any) -> None:

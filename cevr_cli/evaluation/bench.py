@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
+import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -98,6 +100,7 @@ class BenchResult:
     metrics: list[str]
     scenes: int
     rows: list[BenchRow] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)  # what the scores leave out (:func:`_gaps`): a partial result
 
     def row(self, predictor: str, metric: str, ev: float | None = None) -> BenchRow:
         """The row for ``predictor``/``metric``/``ev``; KeyError when there is none."""
@@ -118,18 +121,22 @@ class BenchResult:
             "assumptions": ASSUMPTIONS,
             "rows": [{k: _finite_or_none(v) for k, v in asdict(r).items()} for r in self.rows],
             "published": {k: {"mean": m, "std": s} for k, (m, s) in self.published().items()},
+            "gaps": self.gaps,
         }
 
     def to_csv(self, path: str | Path) -> None:
         """Write the rows as CSV (predictor, metric, ev, mean, std, count), atomically."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["predictor", "metric", "ev", "mean", "std", "count"])
+        writer.writerow(CSV_HEADER)
         for r in self.rows:
             writer.writerow([r.predictor, r.metric, "" if r.ev is None else f"{r.ev:g}",
                              _csv_number(r.mean), _csv_number(r.std), r.count])
         atomic_write_text(path, buffer.getvalue())
 
+
+CSV_HEADER = ("predictor", "metric", "ev", "mean", "std", "count")
+PLOT_SUFFIXES = ("-psnr.png", "-hdr.png")  # written beside the --json-out or --csv file, on its stem
 
 # Scenes are resized to SIZE x SIZE; a stack of 13 frames per predictor at 4096 px is already several GB.
 MIN_BENCH_SIZE, MAX_BENCH_SIZE = 16, 4096
@@ -220,14 +227,48 @@ def score_scenes(
                 scores = values.get((name, metric, ev), [])
                 mean, std = M.mean_std(scores)
                 rows.append(BenchRow(name, metric, ev, mean, std, len(scores)))
-    return BenchResult(dataset, path, split, size, targets, names, list(metrics), len(scenes), rows)
+    return BenchResult(dataset, path, split, size, targets, names, list(metrics), len(scenes), rows,
+                       _gaps(scenes, targets, metrics))
+
+
+def _gaps(scenes: Sequence[BenchScene], targets: list[float], metrics: Sequence[str]) -> list[str]:
+    """What the scores leave out: EVs that some scenes have no truth for, scenes without an HDR truth (a partial
+    score does not compare with the paper's, nor with a run on the whole dataset), or no EV with a truth at all.
+    An EV no scene has a truth for is no gap: it is predicted for the fusion (VDS has no half stops)."""
+    gaps = []
+    if any(m in LDR_METRICS for m in metrics):
+        by_missing: dict[tuple[str, ...], list[float]] = defaultdict(list)  # one line for EVs that lack alike
+        for ev in targets:
+            missing = tuple(scene.name for scene in scenes if _truth_at(scene, ev) is None)
+            if missing:
+                by_missing[missing].append(ev)
+        everywhere = tuple(scene.name for scene in scenes)
+        if by_missing.get(everywhere) == targets:
+            gaps.append(f"EV {', '.join(f'{ev:+g}' for ev in targets)}: no truth in the dataset (--evs picks the EVs "
+                        "it has)")
+        for missing, evs in by_missing.items():
+            if missing != everywhere:
+                shown = ", ".join(f"{ev:+g}" for ev in evs)
+                gaps.append(f"EV {shown}: no truth in {_scenes(list(missing), len(scenes))}")
+    hdr = [m for m in metrics if m in HDR_METRICS]
+    missing = [scene.name for scene in scenes if scene.hdr is None]
+    if hdr and missing:
+        gaps.append(f"{', '.join(hdr)}: no HDR truth in {_scenes(missing, len(scenes))}")
+    return gaps
+
+
+def _scenes(names: list[str], total: int) -> str:
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"any of the {total} scenes" if len(names) == total else f"{len(names)} of {total} scenes ({shown})"
 
 
 # --- pieces ---------------------------------------------------------------------------------------------
 
-def check_result_files(csv_path: Path | None, json_path: Path | None, dataset: Path) -> None:
+def check_result_files(csv_path: Path | None, json_path: Path | None, dataset: Path, *, plots: bool = False) -> None:
     """Refuse result files that would replace what they must not: a name without its format's suffix (a photo or
-    a radiance map given by mistake is never overwritten), one file for both, or a file inside the dataset.
+    a radiance map given by mistake is never overwritten), a file inside the dataset, or an existing file that an
+    earlier `cevr bench` did not write (a user's own table); with ``plots``, the plots beside the JSON (else the
+    CSV) file too, unless that file is an earlier result (the plots are its own).
 
     Raises:
         UsageError: naming the option and the file.
@@ -240,6 +281,31 @@ def check_result_files(csv_path: Path | None, json_path: Path | None, dataset: P
             raise UsageError(f"{flag} {path}: give a {suffix} file name (a file of another kind is never replaced)")
         if Path(path).resolve().is_relative_to(Path(dataset).resolve()):
             raise UsageError(f"{flag} {path}: inside the dataset folder {dataset}; write the results elsewhere")
+        if os.path.isfile(path) and not _is_bench_result(Path(path)):  # a fifo or device: check_writable's
+            raise UsageError(f"{flag} {path}: a file that no cevr bench wrote is there; it is never replaced: "
+                             "give another name")
+    beside = json_path or csv_path
+    if plots and beside is not None and not _is_bench_result(Path(beside)):
+        stem = Path(beside).with_suffix("")
+        for suffix in PLOT_SUFFIXES:
+            plot = stem.with_name(stem.name + suffix)
+            if os.path.lexists(plot):
+                raise UsageError(f"{plot}: there already, and not beside an earlier cevr bench result; it is never "
+                                 "replaced: --no-plots, or give the results another name")
+
+
+def _is_bench_result(path: Path) -> bool:
+    """Whether ``path`` holds what :meth:`BenchResult.to_csv` or :meth:`BenchResult.to_json` wrote."""
+    if not os.path.isfile(path):  # opening a fifo to read it would wait for a writer forever
+        return False
+    try:
+        with open(path, encoding="utf-8") as stream:
+            if path.suffix.lower() == ".csv":
+                return stream.readline().rstrip("\r\n") == ",".join(CSV_HEADER)
+            record = json.load(stream)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(record, dict) and {"rows", "predictors", "assumptions"} <= record.keys()
 
 
 def _check_metrics(metrics: Sequence[str]) -> list[str]:

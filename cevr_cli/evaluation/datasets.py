@@ -82,14 +82,15 @@ def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | N
     if not path.is_dir():  # the request names it: exit 2
         what = "is a file, not a" if path.is_file() else "not found: no"
         raise UsageError(f"{path}: {what} {kind} dataset folder")
+    native = size is None  # no resizing to one size: every image of a scene must have the photo's
     if kind == "vds":
-        scenes = _load_vds(path, split)
+        scenes = _load_vds(path, split, native)
     elif kind == "hdreye":
         if split != "test":
             raise UsageError(f"HDREye has only a test split, not {split!r}")
-        scenes = _load_hdreye(path)
+        scenes = _load_hdreye(path, native)
     elif kind == "brackets":
-        scenes = _load_brackets(path)
+        scenes = _load_brackets(path, native)
     elif kind == "synthetic":
         return _load_synthetic(path, size, synthetic_evs)
     else:
@@ -143,6 +144,24 @@ def _read_hdr(path: Path) -> np.ndarray:
     return read_hdr_image(path)
 
 
+def _read_scene(name: str, ev0: Path, others: dict[float, Path], hdr: Path | None, native: bool) -> BenchScene:
+    """A scene from its files: the photo at EV 0, its truths at other EVs, its HDR truth. ``native``: compared at
+    their own size, so each must have the photo's (else a metric fails later, naming no file).
+
+    Raises:
+        InputError: a file that cannot be read, or (``native``) one of another size than the photo.
+    """
+    photo = _read_ldr(ev0)
+    truths = {ev: _read_ldr(p) for ev, p in sorted(others.items())}
+    truth_hdr = _read_hdr(hdr) if hdr is not None else None
+    if native:
+        for path, image in [*zip(others.values(), truths.values(), strict=True), (hdr, truth_hdr)]:
+            if image is not None and image.shape[:2] != photo.shape[:2]:
+                raise InputError(path, f"{image.shape[1]}x{image.shape[0]} px, but the scene's EV 0 photo "
+                                 f"{ev0.name} is {photo.shape[1]}x{photo.shape[0]}: --size N compares both at NxN")
+    return BenchScene(name, photo, truths, truth_hdr)
+
+
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
     import cv2
 
@@ -186,7 +205,7 @@ def _vds_brackets(scene_dir: Path) -> dict[float, Path]:
     return found
 
 
-def _load_vds(root: Path, split: str) -> list[BenchScene]:
+def _load_vds(root: Path, split: str, native: bool) -> list[BenchScene]:
     candidates = [root / f"{split}_set", root / split / "set", root]
     set_dir = next((c for c in candidates if c.is_dir() and any(
         d.is_dir() and _vds_brackets(d) for d in c.iterdir())), None)
@@ -201,12 +220,8 @@ def _load_vds(root: Path, split: str) -> list[BenchScene]:
         if 0.0 not in brackets:
             raise InputError(scene_dir, f"VDS scene has no EV 0 image {scene_dir.name}_0EV_true.jpg[.png]")
         hdr_path = _first_existing(r / scene_dir.name / "target_hdr.hdr" for r in hdr_roots)
-        scenes.append(BenchScene(
-            scene_dir.name,
-            _read_ldr(brackets[0.0]),
-            {ev: _read_ldr(p) for ev, p in sorted(brackets.items()) if ev != 0.0},
-            _read_hdr(hdr_path) if hdr_path else None,
-        ))
+        scenes.append(_read_scene(scene_dir.name, brackets[0.0], {ev: p for ev, p in brackets.items() if ev != 0.0},
+                                  hdr_path, native))
     return scenes
 
 
@@ -215,7 +230,7 @@ def _load_vds(root: Path, split: str) -> list[BenchScene]:
 _EYE_FILE = re.compile(r"^(?P<scene>C\d+)_LDR\.tiff?$", re.IGNORECASE)
 
 
-def _load_hdreye(root: Path) -> list[BenchScene]:
+def _load_hdreye(root: Path, native: bool) -> list[BenchScene]:
     ldr_dir = next((d for d in (root / "images" / "LDR", root / "LDR", root)
                     if d.is_dir() and any(_EYE_FILE.match(p.name) for p in d.iterdir())), None)
     if ldr_dir is None:
@@ -229,7 +244,7 @@ def _load_hdreye(root: Path) -> list[BenchScene]:
             continue
         name = match.group("scene")
         hdr_path = _first_existing(d / f"{name}_HDR{s}" for d in hdr_dirs for s in HDR_SUFFIXES)
-        scenes.append(BenchScene(name, _read_ldr(p), {}, _read_hdr(hdr_path) if hdr_path else None))
+        scenes.append(_read_scene(name, p, {}, hdr_path, native))
     return scenes
 
 
@@ -250,7 +265,7 @@ def _exif_evs(paths: list[Path]) -> dict[Path, float]:
     return {p: round(round((reference - v) * _EXIF_SNAP) / _EXIF_SNAP, 6) + 0.0 for p, v in ev100.items()}
 
 
-def _bracket_scene(folder: Path, images: list[Path]) -> BenchScene:
+def _bracket_scene(folder: Path, images: list[Path], native: bool) -> BenchScene:
     named = {p: ev_from_name(p.name) for p in images}
     evs = named if all(v is not None for v in named.values()) else _exif_evs(images)
     by_ev: dict[float, Path] = {}
@@ -263,21 +278,17 @@ def _bracket_scene(folder: Path, images: list[Path]) -> BenchScene:
     hdr_files = _files(folder, HDR_SUFFIXES)
     if len(hdr_files) > 1:
         raise InputError(folder, f"more than one HDR ground truth: {', '.join(p.name for p in hdr_files)}")
-    return BenchScene(
-        folder.name,
-        _read_ldr(by_ev[0.0]),
-        {ev: _read_ldr(p) for ev, p in sorted(by_ev.items()) if ev != 0.0},
-        _read_hdr(hdr_files[0]) if hdr_files else None,
-    )
+    return _read_scene(folder.name, by_ev[0.0], {ev: p for ev, p in by_ev.items() if ev != 0.0},
+                       hdr_files[0] if hdr_files else None, native)
 
 
-def _load_brackets(root: Path) -> list[BenchScene]:
+def _load_brackets(root: Path, native: bool) -> list[BenchScene]:
     own = _files(root, LDR_SUFFIXES)
     if own:
-        return [_bracket_scene(root, own)]
+        return [_bracket_scene(root, own, native)]
     folders = sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")),
                      key=lambda d: _natural_key(d.name))
-    scenes = [_bracket_scene(d, images) for d in folders if (images := _files(d, LDR_SUFFIXES))]
+    scenes = [_bracket_scene(d, images, native) for d in folders if (images := _files(d, LDR_SUFFIXES))]
     if not scenes:
         raise UsageError(f"{root}: no exposure brackets: expected one folder per scene of LDR images "
                          "(.jpg/.png/.tif) named with their EV (ev-1.png, EV+0.5.jpg) or carrying EXIF")

@@ -846,3 +846,40 @@ def test_fuse_takes_a_stack_folder_met_twice_once_and_does_not_search_its_own_ou
     result = runner.invoke(app, ["fuse", "h/a", "-o", "h2", "--model", "physics", "--json"])
     assert result.exit_code == 1
     assert [i["status"] for i in json.loads(result.stdout)["items"]] == ["failed"]
+
+
+def _bracket_dataset(root):
+    for name, value in (("ev-1.png", 60), ("ev+0.png", 120), ("ev+1.png", 240)):
+        (root / "kitchen").mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / "kitchen" / name), np.full((20, 24, 3), value, np.uint8))
+    return root
+
+
+def test_bench_keeps_a_users_files_and_replaces_only_its_own_results(tmp_path):
+    data = _bracket_dataset(tmp_path / "brackets")
+    mine = tmp_path / "mydata.csv"
+    mine.write_text("name,salary\n")
+    (tmp_path / "r-psnr.png").write_bytes(b"someone's chart")
+    run = ["bench", "--dataset", "brackets", str(data), "--model", "physics", "--no-baselines", "--size", "16",
+           "--metrics", "psnr", "--evs", "-1,1", "-q"]
+    for args, told in (([ "--csv", str(mine)], f"--csv {mine}: a file that no cevr bench wrote is there"),
+                       (["--json-out", str(tmp_path / "r.json")], f"{tmp_path / 'r-psnr.png'}: there already")):
+        result = runner.invoke(app, [*run, *args])
+        assert result.exit_code == 2 and told in result.output, result.output
+    assert mine.read_text() == "name,salary\n" and (tmp_path / "r-psnr.png").read_bytes() == b"someone's chart"
+    ours = tmp_path / "ours.csv"
+    for _ in range(2):  # the second run replaces the first one's table and plot
+        result = runner.invoke(app, [*run, "--csv", str(ours)])
+        assert result.exit_code == 0, result.output
+    assert ours.read_text().startswith("predictor,metric,ev,mean,std,count\n")
+    assert (tmp_path / "ours-psnr.png").is_file()
+
+
+def test_bench_that_scores_part_of_what_was_asked_says_so_and_exits_1(tmp_path):
+    data = _bracket_dataset(tmp_path / "brackets")
+    result = runner.invoke(app, ["bench", "--dataset", "brackets", str(data), "--model", "physics", "--no-baselines",
+                                 "--size", "16", "--metrics", "psnr,reinhard_psnr", "--evs", "-1,1,2"])
+    assert result.exit_code == 1, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: not scored")]
+    assert warnings == ["warning: not scored: reinhard_psnr: no HDR truth in any of the 1 scenes"]
+    assert "LDR PSNR per EV" in result.stdout  # the tables of what was scored come first

@@ -150,3 +150,22 @@ def test_cli_writes_plots_beside_the_json(synthetic_dir: Path, tmp_path: Path, t
     for empty in ("", " , "):  # was: every metric, silently
         none = CliRunner().invoke(app, [*args, "--metrics", empty])
         assert none.exit_code == 2 and "name at least one metric" in none.output, none.output
+
+
+def test_what_the_scores_leave_out_is_listed_as_gaps() -> None:
+    from cevr_cli.evaluation.baselines import NaiveExposure
+    from cevr_cli.evaluation.bench import score_scenes
+    from cevr_cli.evaluation.datasets import BenchScene
+
+    photo = np.full((16, 16, 3), 0.5, np.float32)
+    whole = BenchScene("t1", photo, {-1.0: photo * 0.7, 1.0: photo * 1.3}, np.full((16, 16, 3), 2.0, np.float32))
+    partial = BenchScene("t2", photo, {1.0: photo * 1.3}, None)
+    result = score_scenes([whole, partial], [NaiveExposure()], evs=[-2.0, -1.0, 1.0, 2.0],
+                          metrics=["psnr", "reinhard_psnr"])
+    assert result.gaps == ["EV -1: no truth in 1 of 2 scenes (t2)",  # -2 and +2: in none, predicted for the fusion
+                           "reinhard_psnr: no HDR truth in 1 of 2 scenes (t2)"]
+    nothing = score_scenes([whole], [NaiveExposure()], evs=[5.0, 6.0], metrics=["psnr"])
+    assert nothing.gaps == ["EV +5, +6: no truth in the dataset (--evs picks the EVs it has)"]
+    assert result.row(NaiveExposure().name, "reinhard_psnr").count == 1 and result.to_json()["gaps"]
+    complete = score_scenes([whole], [NaiveExposure()], evs=[-1.0, 1.0], metrics=["psnr", "reinhard_psnr"])
+    assert complete.gaps == []

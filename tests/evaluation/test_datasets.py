@@ -171,3 +171,22 @@ def test_the_default_dataset_folder_is_found_in_cevr_datasets_in_any_letter_case
         default_dataset_path("vds", {})
     (tmp_path / "datasets" / "vds").mkdir(parents=True)
     assert default_dataset_path("vds", {}) == Path("datasets") / "vds"
+
+
+def test_at_native_size_a_scene_file_of_another_size_is_named_and_resized_it_is_compared(tmp_path: Path) -> None:
+    ldr = tmp_path / "images" / "LDR"
+    ldr.mkdir(parents=True)
+    cv2.imwrite(str(ldr / "C02_LDR.tif"), np.full((64, 80, 3), 30000, np.uint16))
+    hdr = tmp_path / "images" / "HDR" / "C02_HDR.exr"
+    write_exr(hdr, np.full((32, 40, 3), 3.0, np.float32))  # half the photo's size
+    with pytest.raises(InputError) as caught:  # was "images to compare differ in shape", naming no file, exit 2
+        load_dataset("hdreye", tmp_path)
+    assert str(caught.value) == (f"{hdr}: 40x32 px, but the scene's EV 0 photo C02_LDR.tif is 80x64: --size N "
+                                 "compares both at NxN") and caught.value.exit_code == 1
+    (scene,) = load_dataset("hdreye", tmp_path, size=16)
+    assert scene.input_ev0.shape == scene.hdr.shape == (16, 16, 3)
+    for ev in (0, 1):
+        _png(tmp_path / "vds" / "test_set" / "t1" / f"t1_{ev}EV_true.jpg", 0.5, shape=(20, 24) if ev else (24, 20))
+    with pytest.raises(InputError, match=r"t1_1EV_true\.jpg: 24x20 px, but the scene's EV 0 photo t1_0EV_true\.jpg "
+                                         r"is 20x24"):
+        load_dataset("vds", tmp_path / "vds")
