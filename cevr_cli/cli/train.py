@@ -79,7 +79,12 @@ def train(**options: Any) -> None:
         rank = environment_rank()
         reports = rank is None or rank.is_main  # under torchrun, rank 0 alone shows progress and the result
         with TrainProgress(quiet or as_json or not reports, cfg.epochs) as progress:
-            result = run_training(cfg, on_event=progress.event)
+            try:
+                result = run_training(cfg, on_event=progress.event)
+            except KeyboardInterrupt:
+                if as_json and reports:  # a script learns where the run can be resumed from
+                    print_json({"interrupted": True, "out": cfg.out, "resumable": _resumable(cfg.out)})
+                raise
     if as_json and reports:
         print_json(asdict(result), default=str)
     elif not quiet and reports:
@@ -88,6 +93,11 @@ def train(**options: Any) -> None:
         say(f"best validation PSNR {psnr}; weights: {weights}", "train")
     if rank is not None:
         _end_worker()
+
+
+def _resumable(out: str) -> list[str]:
+    """The checkpoints ``--resume`` continues from in ``out`` (what a stopped run saved)."""
+    return sorted(path.name for path in Path(out).glob("*-last.pt"))
 
 
 def _end_worker() -> None:

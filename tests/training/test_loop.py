@@ -483,15 +483,40 @@ def test_a_signal_to_the_whole_process_group_stops_training_with_a_checkpoint_no
     process = subprocess.Popen(
         [sys.executable, "-m", "cevr_cli", "train", "--data", str(scene_folder), "-o", str(out), "--variant",
          "cevr-tiny", "--crop", "32", "--val-size", "32", "--val-cameras", "1", "--batch-size", "2",
-         "--samples-per-epoch", "400", "--epochs", "50", "--workers", "2", "--device", "cpu", "-q"],
+         "--samples-per-epoch", "400", "--epochs", "50", "--workers", "2", "--device", "cpu", "-q",
+         "--checkpoint-every", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not (out / "split.json").is_file() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(4)  # the data workers started, some steps taken
+    while not (out / "inc-last.pt").is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # training, its data workers running: a checkpoint a step
+    first = torch.load(out / "inc-last.pt", weights_only=False)["iteration"]
     os.killpg(process.pid, signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == code, stderr
     assert stderr.strip().splitlines() == [f"{said}: finished outputs are kept; add --resume to the same command to "
                                            "continue from the last checkpoint"]
-    assert torch.load(out / "inc-last.pt", weights_only=False)["iteration"] > 0
+    assert torch.load(out / "inc-last.pt", weights_only=False)["iteration"] >= first
+
+
+@pytest.mark.slow  # a training process
+def test_an_interrupted_json_run_says_where_it_can_resume(tmp_path, scene_folder):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cevr_cli", "train", "--data", str(scene_folder), "-o", str(out), "--variant",
+         "cevr-tiny", "--crop", "32", "--val-size", "32", "--val-cameras", "1", "--batch-size", "2",
+         "--samples-per-epoch", "400", "--epochs", "50", "--device", "cpu", "--checkpoint-every", "1", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "inc-last.pt").is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # training: a checkpoint a step
+    os.kill(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert json.loads(stdout) == {"interrupted": True, "out": str(out), "resumable": ["inc-last.pt"]}
