@@ -142,6 +142,12 @@ def _rgb_prefix(names: set[str], header: dict[str, Any]) -> str | None:
     return None
 
 
+def _has_colour(part: Any) -> bool:
+    """Whether :func:`_part_rgb` finds colour or luminance in ``part`` (from its channel names alone)."""
+    names = set(part.channels)
+    return _rgb_prefix(names, part.header) is not None or "Y" in names
+
+
 def _part_rgb(part: Any) -> np.ndarray | None:
     """Linear RGB in the part's own primaries, or None when the part holds no colour or luminance."""
     channels = part.channels
@@ -239,23 +245,40 @@ def _read_exr_rgb(path: Path, source: Any) -> tuple[np.ndarray, tuple[float, ...
     """RGB in the file's primaries and its chromaticities, from ``source``: the path's name for the
     binding, or a binary file object open on it (:func:`_binding_path`)."""
     with _quiet_library_output(), OpenEXR.File(source, separate_channels=True) as exr:
-        # The first flat (non-deep) part with colour or luminance; multi-part files (OpenEXR 2+) may
-        # hold depth, masks or deep samples in the others.
-        for part in exr.parts:
-            rgb = None if _is_deep(part) else _part_rgb(part)
-            if rgb is not None:
-                return rgb, _header_chromaticities(part.header)
-        if not exr.parts:  # what the binding leaves when the pixel data cannot be read
-            raise InputError(path, "truncated or damaged OpenEXR file (its pixel data cannot be read)")
-        if all(_is_deep(p) for p in exr.parts):
-            raise InputError(path, "deep EXR (deep scanline/tile samples) is not supported: flatten it "
-                             "first (e.g. with a compositor's deep-to-image node)")
-        if len(exr.parts) > 1:
-            parts = "; ".join(_part_label(i, p) for i, p in enumerate(exr.parts))
-            raise InputError(path, f"no part of this multi-part EXR has RGB, Y/RY/BY or Y channels "
-                             f"in flat pixels (parts: {parts})")
-        found = sorted({n for p in exr.parts for n in p.channels})
-        raise InputError(path, f"EXR has no RGB, Y/RY/BY or Y channels (found {', '.join(found) or 'none'})")
+        found = _first_colour_part(path, exr.parts)
+    rgb, chromaticities, others = found
+    if others:  # warned here: within _quiet_library_output, stderr (where the warning is shown) is closed
+        warnings.warn(others, stacklevel=2)
+    return rgb, chromaticities
+
+
+def _first_colour_part(path: Path, parts: list[Any]) -> tuple[np.ndarray, tuple[float, ...], str]:
+    """The first flat (non-deep) part with colour or luminance, as RGB and chromaticities, and a note naming
+    the other parts with colour, if any (multi-part files, OpenEXR 2+, may hold a render's passes, depth, masks
+    or deep samples).
+
+    Raises:
+        InputError: no such part, saying what the parts hold.
+    """
+    for index, part in enumerate(parts):
+        rgb = None if _is_deep(part) else _part_rgb(part)
+        if rgb is None:
+            continue
+        others = [_part_label(i, p) for i, p in enumerate(parts) if i > index and not _is_deep(p) and _has_colour(p)]
+        note = (f"{path}: a multi-part EXR with colour in {len(others) + 1} parts: read {_part_label(index, part)}, "
+                f"not {'; '.join(others)}") if others else ""
+        return rgb, _header_chromaticities(part.header), note
+    if not parts:  # what the binding leaves when the pixel data cannot be read
+        raise InputError(path, "truncated or damaged OpenEXR file (its pixel data cannot be read)")
+    if all(_is_deep(p) for p in parts):
+        raise InputError(path, "deep EXR (deep scanline/tile samples) is not supported: flatten it "
+                         "first (e.g. with a compositor's deep-to-image node)")
+    if len(parts) > 1:
+        labels = "; ".join(_part_label(i, p) for i, p in enumerate(parts))
+        raise InputError(path, f"no part of this multi-part EXR has RGB, Y/RY/BY or Y channels "
+                         f"in flat pixels (parts: {labels})")
+    names = sorted({n for p in parts for n in p.channels})
+    raise InputError(path, f"EXR has no RGB, Y/RY/BY or Y channels (found {', '.join(names) or 'none'})")
 
 
 def _read_radiance(path: Path) -> np.ndarray:

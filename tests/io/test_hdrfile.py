@@ -246,6 +246,18 @@ def test_a_multipart_exr_skips_deep_and_colourless_parts(tmp_path: Path) -> None
     np.testing.assert_array_equal(read_hdr_image(path), rgb)
 
 
+def test_a_multipart_exr_with_colour_in_several_parts_says_which_it_read(tmp_path: Path) -> None:
+    rgb = _scene(3, 4)
+    path = tmp_path / "passes.exr"
+    parts = [_part({"Z": np.ones((3, 4), np.float32)}, "depth"), _part({"RGB": rgb}, "beauty"),
+             _part({"RGB": rgb * 2}, "key light")]
+    with OpenEXR.File(parts) as exr:
+        exr.write(str(path))
+    with pytest.warns(UserWarning, match=r"passes\.exr: a multi-part EXR with colour in 2 parts: read beauty "
+                                         r"\(.*\), not key light \("):
+        np.testing.assert_array_equal(read_hdr_image(path), rgb)
+
+
 def test_a_multipart_exr_without_colour_names_its_parts(tmp_path: Path) -> None:
     path = tmp_path / "aovs.exr"
     parts = [_part({"Z": np.ones((3, 4), np.float32)}, "depth"), _part({"mask": np.ones((3, 4), np.float32)}, "matte")]
