@@ -36,7 +36,7 @@ def display_codes(image: np.ndarray, what: str = "photo") -> np.ndarray:
     """
     image = check_rgb(image, what)
     if image.dtype == np.uint8 or image.dtype == np.uint16:
-        return image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
+        return unit_codes(image)
     if not np.issubdtype(image.dtype, np.floating):
         raise UsageError(f"{what} of type {image.dtype}: give uint8 or uint16 codes, or floats in [0, 1]")
     image = np.asarray(image, dtype=np.float32)
@@ -75,9 +75,23 @@ def srgb_decode(encoded: np.ndarray) -> np.ndarray:
     return out.reshape(np.shape(encoded))
 
 
+def unit_codes(codes: np.ndarray) -> np.ndarray:
+    """Codes of any shape as [0, 1] values: uint8 / 255 and uint16 / 65535 (float32), anything else as it is, so that
+    a decoder's integer codes and float codes mean the same light (uint8 128 was read as 128.0, i.e. white)."""
+    codes = np.asarray(codes)
+    if codes.dtype == np.uint8 or codes.dtype == np.uint16:
+        return codes.astype(np.float32) / np.float32(np.iinfo(codes.dtype).max)
+    return codes
+
+
 def quantise(image: np.ndarray, bits: int) -> np.ndarray:
-    """[0, 1] floats to unsigned ``bits``-bit integers (8 -> uint8, 16 -> uint16), rounding to nearest."""
+    """[0, 1] floats (or uint8/uint16 codes: :func:`unit_codes`) to unsigned ``bits``-bit integers (8 -> uint8,
+    16 -> uint16), rounding to nearest."""
     if bits not in (8, 16):
         raise UsageError(f"bit depth must be 8 or 16, not {bits}")
+    dtype = np.uint8 if bits == 8 else np.uint16
+    image = np.asarray(image)
+    if image.dtype == dtype:
+        return image
     levels = float(2**bits - 1)
-    return np.round(np.clip(image, 0.0, 1.0) * levels).astype(np.uint8 if bits == 8 else np.uint16)
+    return np.round(np.clip(unit_codes(image), 0.0, 1.0) * levels).astype(dtype)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, UsageError
-from .imaging import srgb_decode, srgb_encode
+from .imaging import srgb_decode, srgb_encode, unit_codes
 from .io.atomic import shortened_name
 from .io.exif import is_cevr_software
 from .vocabulary import RESPONSES
@@ -138,8 +138,9 @@ class Response:
     source: str = ""
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """R^-1: codes (..., 3) in [0, 1] -> relative linear light, float32."""
-        y = np.asarray(codes, dtype=np.float32)
+        """R^-1: codes (..., 3) in [0, 1] (or uint8/uint16 codes, :func:`~cevr_cli.imaging.unit_codes`) -> relative
+        linear light, float32."""
+        y = np.asarray(unit_codes(codes), dtype=np.float32)
         if self.kind == "table":  # the table's ends hold beyond [0, 1]: no clipped copy of a whole frame
             return self._table(y, forward=False)
         if self.kind == "srgb":

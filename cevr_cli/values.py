@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import UsageError
+from .evs import check_ev_values
 from .provenance import SourceMetadata
 
 
@@ -21,6 +23,21 @@ class ExposureStack:
     evs: list[float]
     bit_depth: int
     source: SourceMetadata
+
+    def __post_init__(self) -> None:
+        """Raises: UsageError: images that are not ``bit_depth`` codes, or EVs not one each, ascending and finite
+        (a NaN EV named a frame ``01_ev+nan.png``; 16-bit codes given as 8 wrote white PNGs)."""
+        evs = check_ev_values(self.evs)
+        if len(evs) != len(self.images) or evs != sorted(set(evs)):
+            raise UsageError(f"a stack needs one image per EV, EVs distinct and ascending: {len(self.images)} "
+                             f"images at EVs {evs}")
+        dtype = {8: np.uint8, 16: np.uint16}.get(self.bit_depth)
+        if dtype is None:
+            raise UsageError(f"a stack's bit depth is 8 or 16, not {self.bit_depth}")
+        wrong = next((image.dtype for image in self.images if np.asarray(image).dtype != dtype), None)
+        if wrong is not None:
+            raise UsageError(f"a {self.bit_depth}-bit stack holds {np.dtype(dtype).name} codes, not {wrong} "
+                             "(imaging.quantise makes them)")
 
 
 @dataclass

@@ -44,3 +44,14 @@ def test_non_finite_values_are_counted_and_refused():
     image[1, 1, 2] = np.inf
     with pytest.raises(UsageError, match=r"^photo: 4 values are NaN or infinite$"):
         display_codes(image)
+
+
+def test_integer_codes_of_either_width_quantise_to_the_same_light():
+    from cevr_cli.imaging import quantise, unit_codes
+
+    codes8 = np.array([[[0, 1, 128], [254, 255, 7]]], np.uint8)
+    np.testing.assert_array_equal(quantise(codes8, 16), codes8.astype(np.uint16) * 257)  # was {0, 65535} only
+    np.testing.assert_array_equal(quantise(codes8.astype(np.uint16) * 257, 8), codes8)
+    assert quantise(codes8, 8) is codes8  # already those codes
+    np.testing.assert_array_equal(unit_codes(codes8), codes8 / np.float32(255))
+    assert unit_codes(np.float64(0.25)) == 0.25  # floats as they are

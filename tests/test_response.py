@@ -235,3 +235,11 @@ def test_a_profile_is_read_once_per_version_of_its_file(tmp_path):
     os.utime(path, ns=(1, 1))  # a rewrite within the file system's time resolution still changes the key's mtime
     second = load_profile(path)
     assert second is not first and second.name == "profile:Canon B"
+
+
+@pytest.mark.parametrize("response", [SRGB, gamma_response(2.2)], ids=["srgb", "gamma"])
+def test_integer_codes_decode_as_their_floats(response):
+    codes = np.array([[128, 255, 0]], np.uint8)
+    floats = response.decode(codes / np.float32(255))
+    np.testing.assert_array_equal(response.decode(codes), floats)  # 128 was read as 128.0: white
+    np.testing.assert_array_equal(response.decode(codes.astype(np.uint16) * 257), floats)

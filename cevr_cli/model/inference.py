@@ -151,16 +151,17 @@ class CEVRPredictor:
         return np.stack([results[float(ev)] for ev in evs])
 
     def iter_predictions(self, rgb: np.ndarray, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
-        """Yield ``(ev, image)`` pairs, image float32 HxWx3 in [0, 1], freeing each after it is yielded."""
+        """Yield ``(ev, image)`` pairs in ascending EV order, image float32 HxWx3 in [0, 1], freeing each after it
+        is yielded."""
         image = _check_image(rgb)
         steps = ev_steps(evs)
-        for ev in steps:
-            if ev == 0.0:
-                yield 0.0, image.copy()
-        for direction in ("dec", "inc"):
-            wanted = [e for e in steps if (e > 0 if direction == "inc" else e < 0)]
-            if wanted:
-                yield from self._run_model(self._fused[direction], image, wanted)
+        darker, brighter = [e for e in steps if e < 0], [e for e in steps if e > 0]
+        if darker:
+            yield from self._run_model(self._fused["dec"], image, darker)
+        if 0.0 in steps:  # in EV order, as a stack lists its frames (it came first)
+            yield 0.0, image.copy()
+        if brighter:
+            yield from self._run_model(self._fused["inc"], image, brighter)
 
     @torch.inference_mode()
     def _run_model(self, model: FusedCEVR, image: np.ndarray, steps: list[float]) -> Iterator[tuple[float, np.ndarray]]:

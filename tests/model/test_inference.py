@@ -152,3 +152,8 @@ def test_integer_codes_predict_as_their_floats_and_bad_input_is_a_usage_error(ti
                              (np.dstack([gradient_image, gradient_image[..., :1]]), [1.0], "drop the alpha")):
         with pytest.raises(UsageError, match=told):
             predictor.predict(image, evs)
+
+
+def test_predictions_come_in_ascending_ev_order_as_a_stack_lists_them(tiny_pair, gradient_image):
+    got = [ev for ev, _ in CEVRPredictor(tiny_pair).iter_predictions(gradient_image, [2.0, 0.0, -1.0, 1.0, -2.0])]
+    assert got == [-2.0, -1.0, 0.0, 1.0, 2.0]  # EV 0 came first
