@@ -110,3 +110,11 @@ def test_fusing_a_photo_says_what_its_source_warns_about(tmp_path: Path) -> None
                       on_event=lambda kind, payload: warnings.append(payload) if kind == "warning" else None)
     assert report.counts() == {"done": 1}
     assert any(w.startswith(f"{tmp_path / 'logo.png'}: alpha channel dropped (25.0%") for w in warnings), warnings
+
+
+def test_an_hdr_file_is_written_under_its_formats_name(tmp_path: Path) -> None:
+    radiance = np.full((4, 4, 3), 2.0, np.float32)
+    with pytest.raises(UsageError, match=r"o\.exr: an HDR file needs a \.hdr name"):
+        write_hdr_output(tmp_path / "o.exr", radiance, "hdr")  # RGBE under .exr: the EXR reader refused it
+    write_hdr_output(tmp_path / "O.EXR", radiance, "exr")
+    assert not (tmp_path / "o.exr").exists() or (tmp_path / "O.EXR").exists()

@@ -282,6 +282,10 @@ def _first_colour_part(path: Path, parts: list[Any]) -> tuple[np.ndarray, tuple[
 
 
 def _read_radiance(path: Path) -> np.ndarray:
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic != b"#?":  # every Radiance file starts "#?RADIANCE" or "#?RGBE"; OpenCV reads a renamed JPEG as 0-255
+        raise InputError(path, "not a readable Radiance .hdr file (no #?RADIANCE header: a photo renamed .hdr?)")
     size = _radiance_size(path)
     if size is not None:  # OpenCV's refusal of a huge one would leave its temporary copy of the file behind
         opencv.check_pixel_limit(path, *size)

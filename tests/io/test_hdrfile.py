@@ -306,3 +306,13 @@ def test_a_radiance_header_gives_width_and_height_in_either_order(tmp_path):
     assert _radiance_size(tmp_path / "b.hdr") == (7, 5)
     (tmp_path / "c.hdr").write_bytes(b"no header at all")
     assert _radiance_size(tmp_path / "c.hdr") is None
+
+
+def test_a_photo_renamed_hdr_is_refused_not_read_as_radiance(tmp_path: Path) -> None:
+    import cv2
+
+    path = tmp_path / "holiday.hdr"
+    ok, data = cv2.imencode(".jpg", np.full((8, 8, 3), 200, np.uint8))
+    path.write_bytes(data.tobytes())  # OpenCV decoded it as radiance 0..255
+    with pytest.raises(InputError, match=r"holiday\.hdr: not a readable Radiance \.hdr file \(no #\?RADIANCE header"):
+        read_hdr_image(path)
