@@ -190,6 +190,11 @@ def recover_response(images: Sequence[np.ndarray], exposure_times: Sequence[floa
     if samples < 1:
         raise UsageError(f"samples must be at least 1, got {samples}")
     locations = select_samples(images, times, samples, seed)
+    top = 2**bits - 1
+    peak = max(int(np.max(image)) for image in images)
+    if 0 < peak < (top + 1) // 2:  # Eq. 3 fixes g(Z_mid) = 0: below it g is extrapolated, radiance fell to 1e-10
+        raise UsageError(f"the stack's brightest code is {peak} of {top}: no frame reaches mid-grey ({(top + 1) // 2}),"
+                         " where the fit is anchored (12-bit data in uint16? scale it to the full range, x 16)")
     g = np.empty((levels, 3))
     for c in range(3):
         z = np.stack([np.asarray(im).reshape(-1, 3)[locations, c] for im in images], axis=1)

@@ -130,3 +130,13 @@ def test_bad_input() -> None:
         merge_radiance(stack, TIMES, np.zeros((255, 3)))
     with pytest.raises(UsageError, match="black or saturated"):
         recover_response([np.zeros((4, 4, 3), np.uint8)] * 3, TIMES[:3])
+
+
+@pytest.mark.parametrize(("dtype", "top"), [(np.uint16, 4095), (np.uint16, 20000), (np.uint8, 100)])
+def test_a_stack_that_never_reaches_mid_grey_is_refused_not_merged_to_black(dtype, top):
+    """12-bit sensor data kept in uint16 merged to radiance 3.6e-9 (0.0 for 10-bit): black in a half EXR."""
+    radiance = np.exp2(np.random.default_rng(0).uniform(-4, 3, (16, 16, 3)))
+    stack = [np.round(np.clip(radiance * 2.0**ev / 4, 0, 1) ** (1 / 2.2) * top).astype(dtype) for ev in (-2, 0, 2)]
+    with pytest.raises(UsageError, match=rf"brightest code is {top} of {np.iinfo(dtype).max}: no frame reaches "
+                                         r"mid-grey"):
+        recover_response(stack, [0.25, 1.0, 4.0])
