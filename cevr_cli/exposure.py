@@ -31,8 +31,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .errors import UsageError
 from .evs import ev_steps
-from .imaging import display_codes
+from .imaging import check_rgb, display_codes
 from .response import SRGB, Response
 
 EXACT = "exact (measured light x 2^EV)"
@@ -159,15 +160,20 @@ def lossy_clipping(rgb: np.ndarray, clipped: np.ndarray) -> np.ndarray:
     return touching[labels]
 
 
-def measure_photo(rgb: np.ndarray, response: Response, bits: int | None = None, lossy: bool = False
+def measure_photo(rgb: np.ndarray, response: Response | str, bits: int | None = None, lossy: bool = False
                   ) -> MeasuredImage:
     """A display-encoded photo (HxWx3: uint8, uint16 or float [0, 1] codes, :func:`~cevr_cli.imaging.display_codes`)
-    read through its response. ``bits``: how deep its codes were (None: 16 for a uint16 array, else 8); ``lossy``:
-    decoded from a block-compressed file (:attr:`MeasuredImage.lossy`, :func:`lossy_clipping`).
+    read through its response (a :class:`Response`, or its name as ``--response`` takes it: ``"srgb"``,
+    ``"gamma:2.2"``, a profile's path). ``bits``: how deep its codes were (None: 16 for a uint16 array, else 8);
+    ``lossy``: decoded from a block-compressed file (:attr:`MeasuredImage.lossy`, :func:`lossy_clipping`).
 
     Raises:
         UsageError: not such a photo (:func:`~cevr_cli.imaging.display_codes`).
     """
+    if isinstance(response, str):
+        from .response import parse_response
+
+        response = parse_response(response)
     if bits is None:
         bits = 16 if np.asarray(rgb).dtype == np.uint16 else 8
     rgb = display_codes(rgb)
@@ -181,8 +187,19 @@ def measure_photo(rgb: np.ndarray, response: Response, bits: int | None = None, 
 
 
 def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:
-    """Scene-linear data (camera RAW) with the sensor's own clipping mask; frames are sRGB-encoded."""
-    linear = np.asarray(linear, dtype=np.float32)
+    """Scene-linear data (camera RAW) with the sensor's own clipping mask; frames are sRGB-encoded.
+
+    Raises:
+        UsageError: ``linear`` not a finite HxWx3 array, or ``clipped`` not an HxW mask of it.
+    """
+    linear = np.asarray(check_rgb(linear, "linear image"), dtype=np.float32)
+    if not np.isfinite(linear).all():
+        raise UsageError(f"linear image: {int(linear.size - np.isfinite(linear).sum())} values are NaN or infinite")
+    clipped = np.asarray(clipped)
+    if clipped.shape != linear.shape[:2]:
+        raise UsageError(f"clipping mask of shape {clipped.shape} for a {linear.shape[1]}x{linear.shape[0]} image: "
+                         "give one bool per pixel (HxW)")
+    clipped = clipped.astype(bool, copy=False)
     crushed = np.zeros(clipped.shape, dtype=bool)  # a RAW file's shadows are measured, noise and all
     # the sensor's mask is per pixel (white balance moves each channel's clip level): every channel of a
     # clipped pixel is a lower bound
@@ -653,8 +670,6 @@ def batch_models(model: ExposureModel | ModelSpec, scale: Any) -> ExposureModel 
             precision this machine cannot run (:meth:`ModelSpec.check_device`); a numbered GPU on Ray.
         WeightsError: the spec's weights file is missing, unreadable or of the other role.
     """
-    from .errors import UsageError
-
     if isinstance(model, ModelSpec):
         model.weights_id  # noqa: B018 - checks the weights file now, not in every worker
         if scale.ray is not None and model.device.startswith("cuda:"):
@@ -695,7 +710,6 @@ def model_role(name: str) -> str | None:
     Raises:
         UsageError: an unknown name.
     """
-    from .errors import UsageError
     from .vocabulary import EXPOSURE_MODELS
 
     if name not in EXPOSURE_MODELS:

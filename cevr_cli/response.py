@@ -391,9 +391,10 @@ def check_response_spec(spec: str) -> str:
     raise UsageError(f"--response {spec!r}: use {', '.join(RESPONSES)} or a profile .json")
 
 
-def parse_response(spec: str) -> Response:
-    """A fixed response from its name (not ``auto``: that needs the photo, see :func:`choose_response`)."""
-    name = check_response_spec(spec)
+def parse_response(spec: str | os.PathLike[str]) -> Response:
+    """A fixed response from its name, or a profile's path (not ``auto``: that needs the photo, see
+    :func:`choose_response`)."""
+    name = check_response_spec(os.fspath(spec))
     if name == "auto":
         raise UsageError("--response auto depends on each photo: use choose_response()")
     if name == "srgb":

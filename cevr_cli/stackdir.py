@@ -10,6 +10,7 @@ that made it (a rerun with the same request skips the folder, another request re
 from __future__ import annotations
 
 import json
+import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -146,9 +147,10 @@ def contact_sheet(thumbnails: list[tuple[float, np.ndarray]], columns: int = _SH
     return sheet
 
 
-def save_stack_folder(folder: Path, stack: ExposureStack, provenance: dict[str, Any],
+def save_stack_folder(folder: str | os.PathLike[str], stack: ExposureStack, provenance: dict[str, Any],
                       request: dict[str, Any]) -> dict[str, Any]:
     """Write an in-memory stack as a stack folder, in the format that keeps its bit depth."""
+    folder = Path(folder)
     writer = StackFolderWriter(folder, stack.evs, format_for_bits(stack.bit_depth), stack.source)
     for ev, image in zip(stack.evs, stack.images, strict=True):
         writer.add(ev, image)
@@ -176,8 +178,9 @@ def read_stack_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def read_stack_folder(folder: Path) -> ExposureStack:
+def read_stack_folder(folder: str | os.PathLike[str]) -> ExposureStack:
     """The stack a `cevr stack` folder holds, with its source's metadata (EXIF/ICC from its first image)."""
+    folder = Path(folder)
     from .io import opencv
     from .io.images import read_image_metadata
 

@@ -34,7 +34,16 @@ from .batch import (
 from .errors import OutputError, UsageError
 from .io.atomic import check_writable
 from .options import option, request_record, validate
-from .vocabulary import DISPLAY_FORMATS, DISPLAY_GAMMA, FUSE_MANIFEST, HDR_SUFFIXES, TONE_MAPPERS
+from .vocabulary import (
+    DISPLAY_FORMATS,
+    DISPLAY_GAMMA,
+    DISPLAY_GAMMA_RANGE,
+    FUSE_MANIFEST,
+    HDR_SUFFIXES,
+    TONE_MAPPERS,
+    TONEMAP_KEY_RANGE,
+    TONEMAP_WHITE_RANGE,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,12 +73,12 @@ class TonemapOptions:
     tmo: str = option("reinhard", TMO_HELP, choices=TONE_MAPPERS, request=True)
     image_format: str = option("png", "png/jpg 8-bit, tiff 16-bit.", flag="--format", choices=DISPLAY_FORMATS,
                                request=True)
-    # Bounds wide of any use (Reinhard's keys are 0.045-0.72; display gammas 1-3; a white of 1e20 is the idiom for
-    # "no white point", L / (1 + L)) that keep the arithmetic finite: a key or white of 1e308 overflowed, 1e-300
-    # gave black images.
-    key: float | None = option(None, "Reinhard key (alpha); default: automatic.", ge=1e-3, le=100, request=True)
-    white: float | None = option(None, "Reinhard white point; default: automatic.", ge=1e-3, le=1e100, request=True)
-    gamma: float = option(DISPLAY_GAMMA, "Display gamma (HDR Toolbox GammaTMO).", ge=0.1, le=10, request=True)
+    key: float | None = option(None, "Reinhard key (alpha); default: automatic.", ge=TONEMAP_KEY_RANGE[0],
+                               le=TONEMAP_KEY_RANGE[1], request=True)
+    white: float | None = option(None, "Reinhard white point; default: automatic.", ge=TONEMAP_WHITE_RANGE[0],
+                                 le=TONEMAP_WHITE_RANGE[1], request=True)
+    gamma: float = option(DISPLAY_GAMMA, "Display gamma (HDR Toolbox GammaTMO).", ge=DISPLAY_GAMMA_RANGE[0],
+                          le=DISPLAY_GAMMA_RANGE[1], request=True)
     srgb: bool = option(False, "Encode with the sRGB curve instead of a plain gamma.", request=True)
 
     def __post_init__(self) -> None:

@@ -71,6 +71,12 @@ EXR_COMPRESSION = "zip"  # the default: lossless, as OpenEXR's own tools write
 # Display images: container -> (suffix, bits per channel).
 DISPLAY_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "jpg": (".jpg", 8), "tiff": (".tif", 16)}
 DISPLAY_GAMMA = 2.2  # the HDR Toolbox's GammaTMO exponent, as in CEVR's evaluation
+# Tone-mapping bounds wide of any use (Reinhard's keys are 0.045-0.72; display gammas 1-3; a white of 1e20 is the
+# idiom for "no white point", L / (1 + L)) that keep the arithmetic finite: a key or white of 1e308 overflowed,
+# 1e-300 gave black images.
+TONEMAP_KEY_RANGE = (1e-3, 100.0)
+TONEMAP_WHITE_RANGE = (1e-3, 1e100)
+DISPLAY_GAMMA_RANGE = (0.1, 10.0)
 # Tone mappers (hdr/tonemap.py implements each): CLI name -> what it is.
 TONE_MAPPERS = {
     "reinhard": "Reinhard et al. 2002 photographic operator, global (HDR Toolbox automatic key and white point)",

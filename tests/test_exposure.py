@@ -1,5 +1,6 @@
 """Physics-first re-exposure: exact where the photo measured, the residual network only where it did not."""
 
+import re
 from dataclasses import replace
 
 import cv2
@@ -359,3 +360,19 @@ def test_a_photo_given_as_integer_codes_is_measured_as_its_floats_at_its_depth()
     as16 = measure_photo(codes16, SRGB)
     assert as16.clip_code == measure_photo(codes16.astype(np.float32) / 65535, SRGB, bits=16).clip_code
     assert not as16.clipped[5, 5] and measure_photo(codes16, SRGB, bits=8).clipped[5, 5]
+
+
+def test_a_response_may_be_named_and_linear_data_is_checked():
+    from cevr_cli.errors import UsageError
+    from cevr_cli.exposure import measure_linear
+
+    photo = SRGB.encode(scene() * 0.2)
+    np.testing.assert_array_equal(measure_photo(photo, "srgb").linear, measure_photo(photo, SRGB).linear)
+    linear, clipped = scene() * 0.2, np.zeros(scene().shape[:2], bool)
+    assert measure_linear(linear, clipped).linear_source
+    spoilt = linear.copy()
+    spoilt[0, 0, 0] = np.nan  # NaN frames came out, 192 of 192 values
+    for args, told in (((spoilt, clipped), "1 values are NaN"), ((linear[..., 0], clipped), "HxWx3"),
+                       ((linear, clipped[:4]), "clipping mask of shape (4, 64)")):
+        with pytest.raises(UsageError, match=re.escape(told)):
+            measure_linear(*args)

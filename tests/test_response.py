@@ -243,3 +243,9 @@ def test_integer_codes_decode_as_their_floats(response):
     floats = response.decode(codes / np.float32(255))
     np.testing.assert_array_equal(response.decode(codes), floats)  # 128 was read as 128.0: white
     np.testing.assert_array_equal(response.decode(codes.astype(np.uint16) * 257), floats)
+
+
+def test_a_profile_may_be_given_as_a_path(tmp_path):
+    path = tmp_path / "p.json"  # a pathlib value, as notebooks pass profile paths (was an AttributeError)
+    path.write_text(json.dumps(profile_record(table_response("x", CODES_8, CODES_8**2.0), "Canon", "EOS 5D", "t")))
+    assert parse_response(path).name == parse_response(str(path)).name == "profile:Canon EOS 5D"

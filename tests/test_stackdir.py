@@ -123,3 +123,16 @@ def test_a_manifest_without_its_ev_list_says_so(tmp_path):
     with pytest.raises(InputError) as caught:
         read_stack_manifest(tmp_path)
     assert str(caught.value) == f"{tmp_path / 'stack.json'}: not a complete stack manifest (it has no 'evs' list)"
+
+
+def test_stack_folders_take_text_paths(tmp_path):
+    import numpy as np
+
+    from cevr_cli.provenance import SourceMetadata
+    from cevr_cli.stackdir import read_stack_folder, save_stack_folder
+    from cevr_cli.values import ExposureStack
+
+    images = [np.full((16, 16, 3), v, np.uint8) for v in (40, 200)]
+    save_stack_folder(str(tmp_path / "s"), ExposureStack(images, [-1.0, 1.0], 8, SourceMetadata()), {}, {})
+    back = read_stack_folder(str(tmp_path / "s"))  # str / str was a TypeError
+    assert back.evs == [-1.0, 1.0] and [int(im[0, 0, 0]) for im in back.images] == [40, 200]

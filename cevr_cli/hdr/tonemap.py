@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import UsageError, use_one_of
-from ..vocabulary import DISPLAY_GAMMA
+from ..vocabulary import DISPLAY_GAMMA, DISPLAY_GAMMA_RANGE, TONEMAP_KEY_RANGE, TONEMAP_WHITE_RANGE
 from .kimkautz2008 import kimkautz2008
 from .reinhard2002 import reinhard2002
 from .tonemap_common import gamma_encode, srgb_encode
@@ -54,5 +54,9 @@ def tonemap_to_display(hdr: np.ndarray, operator: str, *, key: float | None = No
         tmo = TONEMAPPERS[operator]
     except KeyError:
         raise UsageError(f"unknown tone mapper {operator!r}: {use_one_of(operator, TONEMAPPERS)}") from None
+    for name, value, bounds in (("key", key, TONEMAP_KEY_RANGE), ("white", white, TONEMAP_WHITE_RANGE),
+                                ("gamma", gamma, DISPLAY_GAMMA_RANGE)):
+        if value is not None and not (isinstance(value, int | float) and bounds[0] <= value <= bounds[1]):
+            raise UsageError(f"{name} {value!r}: a number from {bounds[0]:g} to {bounds[1]:g}")
     linear = tmo(hdr, key, white, toolbox)
     return srgb_encode(linear) if srgb else gamma_encode(linear, gamma)

@@ -12,6 +12,8 @@
   this, by < 1e-4 for L >= 1/16.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,16 @@ def test_result_is_exposure_invariant(name: str, k: float) -> None:
     op = OPERATORS[name]
     np.testing.assert_allclose(op(k * hdr), op(hdr), rtol=1e-4, atol=1e-5)
 
+
+
+@pytest.mark.parametrize(("option", "value", "told"), [
+    ("key", 1e308, "key 1e+308: a number from 0.001 to 100"), ("white", 1e-300, "white 1e-300: a number from 0.001"),
+    ("gamma", float("nan"), "gamma nan: a number from 0.1 to 10"), ("key", "0.18", "key '0.18': a number from"),
+])
+def test_the_library_tone_mapper_holds_the_clis_bounds(option, value, told):
+    """A key of 1e308 overflowed and a white of 1e-300 gave a black image, through the library only."""
+    from cevr_cli.errors import UsageError
+    from cevr_cli.hdr.tonemap import tonemap_to_display
+
+    with pytest.raises(UsageError, match=f"^{re.escape(told)}"):
+        tonemap_to_display(np.full((4, 4, 3), 0.5, np.float32), "reinhard", **{option: value})
