@@ -46,15 +46,15 @@ def collect_info() -> dict[str, Any]:
         "numpy": numpy.__version__,
     })
     facts.update({f"raw-mode {name}": what for name, what in RAW_MODES.items()})
-    from .calibrate import installed_profile_facts
     from .response import profiles_dir
 
     facts["profiles folder"] = str(profiles_dir())
-    facts["profiles"] = installed_profile_facts()  # `cevr calibrate --install`: path, make, model of each
+    # `cevr calibrate --install`: path, make, model of each (calibrate imports OpenCV: a broken one is a line too)
+    facts["profiles"] = _library_version("cevr_cli.calibrate", lambda m: m.installed_profile_facts())
     return facts
 
 
-def _library_version(module: str, version: Callable[[Any], str]) -> str:
+def _library_version(module: str, version: Callable[[Any], Any]) -> Any:
     """``version(module)``, or what stopped the module from loading: a broken install (a torchvision built for
     another torch) is what a bug report must show, as a line, not as the traceback that ends ``cevr info``."""
     try:

@@ -175,6 +175,9 @@ def _terminate(signum: int, frame: Any) -> None:
     raise Terminated
 
 
+_terminate.raises_keyboard_interrupt = True  # type: ignore[attr-defined]  # training holds it to save first
+
+
 @contextmanager
 def errors(debug: bool = False, resume_hint: str = "run the same command again to resume") -> Iterator[None]:
     """Library errors become one red line and an exit code; tracebacks only with --debug. Ctrl-C and SIGTERM

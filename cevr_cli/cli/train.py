@@ -90,7 +90,8 @@ def train(**options: Any) -> None:
     elif not quiet and reports:
         weights = result.weights or "n/a (one direction)"
         psnr = ", ".join(f"{direction} {value:.2f} dB" for direction, value in result.best_psnr.items())
-        say(f"best validation PSNR {psnr}; weights: {weights}", "train")
+        say(f"best validation PSNR {psnr or 'none yet (stopped within the first epoch)'}; weights: {weights}",
+            "train")
     if rank is not None:
         _end_worker()
 

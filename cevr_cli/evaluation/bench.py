@@ -243,7 +243,8 @@ def _gaps(scenes: Sequence[BenchScene], targets: list[float], metrics: Sequence[
             if missing:
                 by_missing[missing].append(ev)
         everywhere = tuple(scene.name for scene in scenes)
-        if by_missing.get(everywhere) == targets:
+        has_ldr_truth = any(scene.ldr_by_ev for scene in scenes)  # HDREye has none: its scores are HDR only
+        if has_ldr_truth and by_missing.get(everywhere) == targets:
             gaps.append(f"EV {', '.join(f'{ev:+g}' for ev in targets)}: no truth in the dataset (--evs picks the EVs "
                         "it has)")
         for missing, evs in by_missing.items():
@@ -285,9 +286,11 @@ def check_result_files(csv_path: Path | None, json_path: Path | None, dataset: P
             raise UsageError(f"{flag} {path}: a file that no cevr bench wrote is there; it is never replaced: "
                              "give another name")
     beside = json_path or csv_path
-    if plots and beside is not None and not _is_bench_result(Path(beside)):
-        stem = Path(beside).with_suffix("")
-        for suffix in PLOT_SUFFIXES:
+    if not plots or beside is None:
+        return
+    stem = Path(beside).with_suffix("")
+    if not any(_is_bench_result(stem.with_name(stem.name + suffix)) for suffix in (".json", ".csv")):
+        for suffix in PLOT_SUFFIXES:  # the plots beside an earlier result (a table of either kind) are its own
             plot = stem.with_name(stem.name + suffix)
             if os.path.lexists(plot):
                 raise UsageError(f"{plot}: there already, and not beside an earlier cevr bench result; it is never "

@@ -155,7 +155,7 @@ def _read_scene(name: str, ev0: Path, others: dict[float, Path], hdr: Path | Non
     truths = {ev: _read_ldr(p) for ev, p in sorted(others.items())}
     truth_hdr = _read_hdr(hdr) if hdr is not None else None
     if native:
-        for path, image in [*zip(others.values(), truths.values(), strict=True), (hdr, truth_hdr)]:
+        for path, image in [*((others[ev], image) for ev, image in truths.items()), (hdr, truth_hdr)]:
             if image is not None and image.shape[:2] != photo.shape[:2]:
                 raise InputError(path, f"{image.shape[1]}x{image.shape[0]} px, but the scene's EV 0 photo "
                                  f"{ev0.name} is {photo.shape[1]}x{photo.shape[0]}: --size N compares both at NxN")

@@ -76,6 +76,9 @@ def atomic_write_text(destination: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(destination, text.encode("utf-8"))
 
 
+_PROBE_ATTEMPTS = 5
+
+
 def check_writable(destination: str | os.PathLike[str], *, folder: bool = False) -> None:
     """Fail now, before any work, if ``destination`` (a file, or with ``folder`` a folder) cannot be written.
 
@@ -92,11 +95,18 @@ def check_writable(destination: str | os.PathLike[str], *, folder: bool = False)
     created: list[Path] = []
     try:
         where = destination if folder else write_target(destination).parent
-        created = [part for part in (where, *where.parents) if not os.path.lexists(part)]
-        where.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".cevr-probe.", dir=where)
-        os.close(fd)
-        os.unlink(probe)
+        for attempt in range(_PROBE_ATTEMPTS):
+            created = [part for part in (where, *where.parents) if not os.path.lexists(part)]
+            where.mkdir(parents=True, exist_ok=True)
+            try:
+                fd, probe = tempfile.mkstemp(prefix=".cevr-probe.", dir=where)
+            except FileNotFoundError:  # another run starting beside this one removed the folder it had made
+                if attempt + 1 == _PROBE_ATTEMPTS:
+                    raise
+                continue
+            os.close(fd)
+            os.unlink(probe)
+            break
     except OSError as exc:
         blocking = next((part for part in (destination, *destination.parents) if os.path.isfile(part)), None)
         if blocking is not None:  # mkdir says "File exists" or "Not a directory"; say which file is in the way

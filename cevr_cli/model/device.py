@@ -85,7 +85,7 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA GPU is available to PyTorch here (try --device auto)")
+        raise UsageError(f"--device {name}: no CUDA GPU is available to PyTorch here (try --device auto)")
     if name == "mps" and not torch.backends.mps.is_available():
         raise UsageError("--device mps: Apple MPS is not available here (try --device auto)")
     if name.startswith("cuda:"):

@@ -85,14 +85,6 @@ class Rank:
         return torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    def sampler(self, data: torch.utils.data.Dataset) -> torch.utils.data.DistributedSampler | None:
-        """This rank's share of each epoch: indices rank, rank + world_size, ... in order (the datasets draw a
-        sample from (seed, epoch, index), so the ranks' samples differ and together are one process's epoch).
-        Padded with the first indices so that every rank runs the same number of steps; None when alone."""
-        if self.alone:
-            return None
-        return torch.utils.data.DistributedSampler(data, num_replicas=self.world_size, rank=self.rank, shuffle=False)
-
     def any(self, flag: bool) -> bool:
         """Whether ``flag`` holds on any rank: a decision (stop on the time limit) that every rank must share."""
         if self.alone:

@@ -231,8 +231,7 @@ def train_direction(
     else:
         data = SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
                               seed=cfg.seed, continuous_steps=cfg.continuous_steps)
-    sampler = rank.sampler(data)
-    iters_per_epoch = math.ceil(len(sampler if sampler is not None else data) / cfg.batch_size)
+    iters_per_epoch = math.ceil(len(epoch_indices(len(data), 0, rank)) / cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
         optimizer, T_0=cfg.t0 * iters_per_epoch, T_mult=cfg.t_mult, eta_min=0.0)
     # The cycle split's draws: rank 0's stream is a lone process's; each other rank has its own.
@@ -250,21 +249,30 @@ def train_direction(
         if rank.rank < len(generators):  # a rank the checkpointed run did not have keeps its fresh stream
             generator.set_state(generators[rank.rank])
         start_epoch, iteration, best = state["epoch"], state["iteration"], state["best"]
-        done, losses = state.get("batches_done", 0), state.get("epoch_losses", [])  # stopped mid-epoch
+        done, losses = state.get("samples_done", 0), state.get("epoch_losses", [])  # stopped mid-epoch
         history = [EpochLog(**entry) for entry in state.get("history", [])]
     trained = rank.wrap(model)  # after resuming: DDP starts every replica from rank 0's weights
+    samples = len(data)
 
-    def save_last(epoch: int) -> None:
-        """The resumable state after ``done`` batches of ``epoch`` (every rank takes part; rank 0 writes)."""
+    def save_last(epoch: int, validated: bool = False) -> None:
+        """The resumable state after ``done`` of ``epoch``'s samples, all ranks' together (every rank takes part;
+        rank 0 writes). An epoch counts as finished once validated: a stop after its last step resumes into
+        its validation."""
         generators = rank.gather(generator.get_state())
         if rank.is_main:
-            finished = done >= iters_per_epoch
+            finished = done >= samples and (validated or val is None)
             _save_checkpoint(last_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "generators": generators,
-                "epoch": epoch + 1 if finished else epoch, "batches_done": 0 if finished else done,
+                "epoch": epoch + 1 if finished else epoch, "samples_done": 0 if finished else done,
                 "epoch_losses": [] if finished else losses, "iteration": iteration, "best": best,
                 "direction": direction, "history": [asdict(entry) for entry in history], "config": asdict(cfg)})
+
+    def stop_now(epoch: int, validated: bool) -> None:
+        """Ctrl-C or SIGTERM on any rank: save, then let the signal act (every rank stops)."""
+        save_last(epoch, validated)
+        stop.deliver()
+        raise KeyboardInterrupt  # a rank that was not signalled stops with the others
 
     started = time.monotonic()
     _train_mode(model, cfg)
@@ -273,9 +281,8 @@ def train_direction(
         for epoch in range(start_epoch, cfg.epochs):
             epochs_run = epoch + 1  # one stopped mid-epoch by --max-minutes counts
             data.set_epoch(epoch)
-            indices = list(sampler) if sampler is not None else list(range(len(data)))
             loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False,
-                                                 sampler=indices[done * cfg.batch_size:], drop_last=False,
+                                                 sampler=epoch_indices(samples, done, rank), drop_last=False,
                                                  num_workers=cfg.workers, pin_memory=device.type == "cuda",
                                                  worker_init_fn=ignore_stop_signals if cfg.workers else None)
             halted = False
@@ -283,20 +290,21 @@ def train_direction(
                 loss, parts = train_step(trained, optimizer, batch, cfg, generator, dtype)
                 scheduler.step()
                 iteration += 1
-                done += 1
+                done = min(samples, done + cfg.batch_size * rank.world_size)
                 losses.append(loss)
                 if on_event:
                     on_event("iteration", {"direction": direction, "epoch": epoch, "iteration": iteration, **parts,
                                            "loss": loss, "lr": scheduler.get_last_lr()[0]})
                 halted = rank.any(stop.requested or _out_of_time(cfg, started))
                 if halted:
-                    break  # mid-epoch: what was learnt is checkpointed below, then the run stops
+                    break
                 if iters_per_epoch > cfg.checkpoint_every and iteration % cfg.checkpoint_every == 0:
                     save_last(epoch)  # long epochs: within them too
-            if halted and rank.any(stop.requested):  # Ctrl-C, SIGTERM: no validation, out at once
+            if halted and rank.any(stop.requested):
+                stop_now(epoch, validated=False)
+            if halted and done < samples:  # the time limit, mid-epoch: validated when a resume finishes it
                 save_last(epoch)
-                stop.deliver()
-                raise KeyboardInterrupt  # a rank that was not signalled stops with the others
+                break
             epoch_loss = rank.mean(float(np.mean(losses)))
             if val is not None:
                 psnr = _validate(model, val, device)
@@ -310,12 +318,14 @@ def train_direction(
                 history.append(log)
                 if on_event:
                     on_event("epoch", asdict(log))
+            if rank.any(stop.requested):  # one that came during validation
+                stop_now(epoch, validated=True)
             if halted or iteration % cfg.checkpoint_every < iters_per_epoch or epoch + 1 == cfg.epochs:
-                save_last(epoch)  # at the time limit, about every --checkpoint-every iterations, at the end
+                save_last(epoch, validated=True)  # at the time limit, about every --checkpoint-every, at the end
             if halted:
                 break
             done, losses = 0, []
-    if val is not None:
+    if val is not None and best_path.is_file():  # none yet: the time limit came within the first epoch
         model.load_state_dict(torch.load(best_path, map_location=device, weights_only=False)["model"])
     summary = {"best_epoch": best["epoch"], "best_val_psnr": best["psnr"], "epochs_run": epochs_run,
                "iterations": iteration, "seconds": round(time.monotonic() - started, 1), "history": history}
@@ -323,6 +333,18 @@ def train_direction(
 
 
 PAIR_FILE = "cevr-pair.safetensors"  # what a run in -o exports: the weights pair `--weights` takes
+
+
+def epoch_indices(samples: int, start: int, rank: Rank) -> list[int]:
+    """This rank's share of an epoch's samples from ``start`` on (those before were trained before a stop): the
+    rest split as DistributedSampler splits a whole epoch, rank r taking every world-size-th from r, padded with
+    the first so that every rank runs as many steps; so a resume with another ``--nproc`` trains each sample once."""
+    rest = list(range(start, samples))
+    if rank.world_size == 1 or not rest:
+        return rest
+    share = math.ceil(len(rest) / rank.world_size)
+    rest += rest[: share * rank.world_size - len(rest)]
+    return rest[rank.rank :: rank.world_size]
 
 
 def export_pair(out: Path, cfg: TrainConfig, train_paths: list[Path], val_paths: list[Path]) -> Path | None:
@@ -477,7 +499,8 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
         elif not cfg.overwrite:
             earlier = [f"{d}-{kind}.pt" for d in directions for kind in ("last", "best")
                        if (out / f"{d}-{kind}.pt").is_file()]
-            earlier += [PAIR_FILE] if (out / PAIR_FILE).is_file() else []  # weights kept, checkpoints deleted
+            if (out / PAIR_FILE).is_file() and not partners:  # weights kept, checkpoints deleted (a partner's run
+                earlier.append(PAIR_FILE)  # exported it: it is made again with this direction)
             if earlier:
                 resumable = any(name.endswith("-last.pt") for name in earlier)
                 raise UsageError(f"{cfg.out} holds an earlier run's {'checkpoints' if resumable else 'files'} "
@@ -650,7 +673,8 @@ def _train(cfg: TrainConfig, rank: Rank, on_event: Event | None) -> TrainResult 
     weights = export_pair(out, cfg, train_paths, val_paths)
     return TrainResult(
         weights=weights,
-        best_psnr={d: float(np.mean(list(s["best_val_psnr"].values()))) for d, s in summaries.items()},
+        best_psnr={d: float(np.mean(list(s["best_val_psnr"].values())))  # none: stopped within the first epoch
+                   for d, s in summaries.items() if s["best_val_psnr"]},
         epochs={d: s["epochs_run"] for d, s in summaries.items()},
         iterations={d: s["iterations"] for d, s in summaries.items()},
         seconds=round(time.monotonic() - started, 1),

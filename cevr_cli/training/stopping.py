@@ -29,8 +29,7 @@ class StopRequests:
     def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():
             for signum in _HELD:
-                handler = signal.getsignal(signum)
-                if handler is not signal.SIG_IGN:  # a worker born ignoring Ctrl-C keeps ignoring it
+                if stops_the_run(signal.getsignal(signum)):
                     self._previous[signum] = signal.signal(signum, self._hold)
         return self
 
@@ -38,6 +37,8 @@ class StopRequests:
                  trace: TracebackType | None) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        if kind is None:  # one that came after the loop's last look (the final save): not lost
+            self.deliver()
 
     def _hold(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is None:
@@ -51,15 +52,25 @@ class StopRequests:
     def deliver(self) -> None:
         """Act on the held signal as the handler in force before :meth:`__enter__` would have (raising
         KeyboardInterrupt, the CLI's Terminated, or ending the process by default)."""
-        if self.signum is None:
+        signum, self.signum = self.signum, None  # delivered once
+        if signum is None:
             return
-        handler = self._previous.get(self.signum, signal.SIG_DFL)
+        handler = self._previous.get(signum, signal.SIG_DFL)
         if callable(handler):
-            handler(self.signum, None)
-        if self.signum == signal.SIGINT:
+            handler(signum, None)
+        if signum == signal.SIGINT:
             raise KeyboardInterrupt
-        signal.signal(self.signum, signal.SIG_DFL)
-        os.kill(os.getpid(), self.signum)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+def stops_the_run(handler: Any) -> bool:
+    """Whether a signal's ``handler`` ends the run, so that holding it is what its owner wants: Python's own (Ctrl-C
+    raises KeyboardInterrupt, SIGTERM ends the process) or one that declares it raises KeyboardInterrupt
+    (``handler.raises_keyboard_interrupt = True``: the CLI's SIGTERM handler). A library caller's own handler
+    (one that logs and carries on) runs as it did, at once; an ignored signal stays ignored."""
+    return handler in (signal.default_int_handler, signal.SIG_DFL) or bool(
+        getattr(handler, "raises_keyboard_interrupt", False))
 
 
 def ignore_stop_signals(worker_id: int = 0) -> None:

@@ -78,7 +78,8 @@ def test_a_numbered_gpu_reaches_the_library_which_says_whether_there_is_one(tmp_
     result = runner.invoke(app, [command, str(photos), "-o", str(tmp_path / "out"), "--weights", str(weights),
                                  "--device", "CUDA:1"])
     assert result.exit_code == 2 and not (tmp_path / "out").exists()
-    assert result.output.strip() == "error: --device cuda: no CUDA GPU is available to PyTorch here (try --device auto)"
+    told = "error: --device cuda:1: no CUDA GPU is available to PyTorch here (try --device auto)"
+    assert result.output.strip() == told
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     result = runner.invoke(app, [command, str(photos), "-o", str(tmp_path / "out"), "--weights", str(weights),
@@ -873,6 +874,8 @@ def test_bench_keeps_a_users_files_and_replaces_only_its_own_results(tmp_path):
         assert result.exit_code == 0, result.output
     assert ours.read_text().startswith("predictor,metric,ev,mean,std,count\n")
     assert (tmp_path / "ours-psnr.png").is_file()
+    result = runner.invoke(app, [*run, "--csv", str(ours), "--json-out", str(tmp_path / "ours.json")])
+    assert result.exit_code == 0, result.output  # the plots beside the earlier CSV are bench's own
 
 
 def test_bench_that_scores_part_of_what_was_asked_says_so_and_exits_1(tmp_path):

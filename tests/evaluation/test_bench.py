@@ -169,3 +169,5 @@ def test_what_the_scores_leave_out_is_listed_as_gaps() -> None:
     assert result.row(NaiveExposure().name, "reinhard_psnr").count == 1 and result.to_json()["gaps"]
     complete = score_scenes([whole], [NaiveExposure()], evs=[-1.0, 1.0], metrics=["psnr", "reinhard_psnr"])
     assert complete.gaps == []
+    eye = BenchScene("C01", photo, {}, whole.hdr)  # HDREye: EV 0 and the HDR truth, no other EV to score
+    assert score_scenes([eye], [NaiveExposure()], evs=[-1.0, 1.0], metrics=["psnr", "reinhard_psnr"]).gaps == []

@@ -190,3 +190,10 @@ def test_at_native_size_a_scene_file_of_another_size_is_named_and_resized_it_is_
     with pytest.raises(InputError, match=r"t1_1EV_true\.jpg: 24x20 px, but the scene's EV 0 photo t1_0EV_true\.jpg "
                                          r"is 20x24"):
         load_dataset("vds", tmp_path / "vds")
+
+
+def test_the_file_of_another_size_is_the_one_named(tmp_path: Path) -> None:
+    for name, shape in (("ev-1.png", (20, 30)), ("ev+0.png", (24, 32)), ("ev+1.png", (24, 32))):
+        _png(tmp_path / "kitchen" / name, 0.5, shape=shape)  # files listed in another order than their EVs
+    with pytest.raises(InputError, match=r"ev-1\.png: 30x20 px, but the scene's EV 0 photo ev\+0\.png is 32x24"):
+        load_dataset("brackets", tmp_path)

@@ -104,3 +104,21 @@ def test_the_check_keeps_a_folder_that_was_there(tmp_path):
     (tmp_path / "there").mkdir()
     check_writable(tmp_path / "there", folder=True)
     assert (tmp_path / "there").is_dir()
+
+
+def test_a_folder_another_run_removed_meanwhile_is_made_again(tmp_path, monkeypatch):
+    """Two runs starting at once into one new -o: one removed the empty folder it had made while the other probed."""
+    import tempfile
+
+    real, calls = tempfile.mkstemp, []
+
+    def removed_once(*args, **kwargs):
+        calls.append(kwargs["dir"])
+        if len(calls) == 1:
+            os.rmdir(kwargs["dir"])  # the other run's clean-up, between this one's mkdir and its probe
+            raise FileNotFoundError(2, "No such file or directory")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", removed_once)
+    check_writable(tmp_path / "out", folder=True)
+    assert len(calls) == 2 and not (tmp_path / "out").exists()

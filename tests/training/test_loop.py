@@ -397,7 +397,7 @@ def test_a_ctrl_c_mid_epoch_saves_that_iteration_and_the_resume_ends_where_an_un
     with pytest.raises(KeyboardInterrupt):
         run_training(stopped, on_event=ctrl_c_at_iteration_11)
     state = torch.load(tmp_path / "stopped" / "inc-last.pt", weights_only=False)
-    assert (state["epoch"], state["batches_done"], state["iteration"]) == (1, 3, 11)
+    assert (state["epoch"], state["samples_done"], state["iteration"]) == (1, 6, 11)  # 3 batches of 2 into epoch 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler in force again
     resumed = run_training(TrainConfig(**{**stopped.__dict__, "resume": True}))
     assert resumed.iterations == {"inc": 16} and resumed.epochs == {"inc": 2}
@@ -418,6 +418,17 @@ def test_a_run_stopped_before_any_resumable_checkpoint_says_how_to_start_again(t
         run_training(TrainConfig(**{**cfg.__dict__, "resume": True}))
     with pytest.raises(UsageError, match=r"earlier run's files \(inc-best\.pt\): --overwrite to start again"):
         run_training(cfg)  # no --resume offered: there is nothing to resume
+
+
+def test_the_other_direction_may_join_a_pair_fine_tuned_into_the_same_folder(tmp_path, scene_folder):
+    from cevr_cli.model import new_pair, save_pair
+
+    initial = tmp_path / "initial.safetensors"
+    save_pair(new_pair(get_config("cevr-tiny"), seed=5), initial)
+    common = dict(data=str(scene_folder), out=str(tmp_path / "ft"), variant="cevr-tiny", epochs=1, samples_per_epoch=2,
+                  batch_size=2, crop=32, val_size=32, val_cameras=1, device="cpu", init=str(initial))
+    assert run_training(TrainConfig(direction="inc", **common)).weights is not None  # the pair, dec from --init
+    assert run_training(TrainConfig(direction="dec", **common)).weights is not None  # was refused: pair there
 
 
 def test_a_kept_weights_pair_is_not_replaced_without_overwrite(tmp_path, scene_folder):
@@ -465,8 +476,49 @@ def test_training_in_time_limited_chunks_runs_every_iteration_asked_for(tmp_path
         result = run_training(TrainConfig(**{**chunks.__dict__, "resume": True}))
         runs += 1
     assert result.iterations == whole.iterations == {"inc": 6} and runs == 6
-    for name, tensor in _weights(tmp_path / "whole" / "inc-last.pt").items():
-        torch.testing.assert_close(_weights(tmp_path / "chunks" / "inc-last.pt")[name], tensor, msg=name)
+    for kept in ("inc-last.pt", "inc-best.pt"):  # a chunk that ends mid-epoch is not validated: one best
+        for name, tensor in _weights(tmp_path / "whole" / kept).items():
+            torch.testing.assert_close(_weights(tmp_path / "chunks" / kept)[name], tensor, msg=f"{kept} {name}")
+    assert [(h.epoch, h.iteration) for h in result.history] == [(h.epoch, h.iteration) for h in whole.history]
+
+
+@pytest.mark.parametrize("when", ["the epoch's last step", "the last epoch's validation"])
+def test_a_stop_at_an_epochs_end_is_saved_and_resumes(tmp_path, scene_folder, when):
+    """A Ctrl-C in the last step marked the epoch done unvalidated (the resume then lacked -best.pt); one during
+    the last validation was lost (the run went on to train the other direction)."""
+    import os
+    import signal
+
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "run"), direction="both", variant="cevr-tiny",
+                      epochs=2, samples_per_epoch=4, batch_size=2, crop=32, val_size=32, val_cameras=1, device="cpu")
+
+    def ctrl_c(kind, payload):
+        if (when == "the epoch's last step" and kind == "iteration" and payload["iteration"] == 2) or (
+                when != "the epoch's last step" and kind == "epoch" and payload["epoch"] == 1):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_training(cfg, on_event=ctrl_c)
+    assert not (tmp_path / "run" / "dec-last.pt").exists()  # stopped within inc
+    state = torch.load(tmp_path / "run" / "inc-last.pt", weights_only=False)
+    assert (state["epoch"], state["samples_done"]) == ((0, 4) if when == "the epoch's last step" else (2, 0))
+    resumed = run_training(TrainConfig(**{**cfg.__dict__, "resume": True}))
+    assert resumed.epochs == {"inc": 2, "dec": 2} and resumed.weights is not None
+
+
+def test_an_epochs_samples_split_as_distributed_sampler_splits_them_and_a_resume_takes_the_rest_once():
+    from torch.utils.data import DistributedSampler
+
+    from cevr_cli.training.distributed import Rank
+    from cevr_cli.training.loop import epoch_indices
+
+    for world in (1, 2, 3):
+        for rank in range(world):
+            expected = list(DistributedSampler(range(10), num_replicas=world, rank=rank, shuffle=False))
+            assert epoch_indices(10, 0, Rank(rank, world)) == expected
+    # 6 of 16 samples trained by one process; resumed by two: each rest sample once, and as many steps each
+    shares = [epoch_indices(16, 6, Rank(rank, 2)) for rank in range(2)]
+    assert sorted(shares[0] + shares[1]) == list(range(6, 16)) and len(shares[0]) == len(shares[1])
 
 
 @pytest.mark.slow  # a training process, stopped the way timeout(1) and job schedulers stop one
