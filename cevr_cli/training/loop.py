@@ -249,8 +249,11 @@ def train_direction(
         if rank.rank < len(generators):  # a rank the checkpointed run did not have keeps its fresh stream
             generator.set_state(generators[rank.rank])
         start_epoch, iteration, best = state["epoch"], state["iteration"], state["best"]
-        done, losses = state.get("samples_done", 0), state.get("epoch_losses", [])  # stopped mid-epoch
+        # stopped mid-epoch: the samples all ranks trained, and each rank's losses so far
+        done, every_losses = state.get("samples_done", 0), state.get("epoch_losses", [])
+        losses = list(every_losses[rank.rank]) if rank.rank < len(every_losses) else []
         history = [EpochLog(**entry) for entry in state.get("history", [])]
+        _rescale_schedule(scheduler, state.get("iters_per_epoch", iters_per_epoch), iters_per_epoch)
     trained = rank.wrap(model)  # after resuming: DDP starts every replica from rank 0's weights
     samples = len(data)
 
@@ -259,13 +262,15 @@ def train_direction(
         rank 0 writes). An epoch counts as finished once validated: a stop after its last step resumes into
         its validation."""
         generators = rank.gather(generator.get_state())
+        every_losses = rank.gather(losses)
         if rank.is_main:
             finished = done >= samples and (validated or val is None)
             _save_checkpoint(last_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "generators": generators,
                 "epoch": epoch + 1 if finished else epoch, "samples_done": 0 if finished else done,
-                "epoch_losses": [] if finished else losses, "iteration": iteration, "best": best,
+                "epoch_losses": [] if finished else every_losses, "iteration": iteration, "best": best,
+                "iters_per_epoch": iters_per_epoch,
                 "direction": direction, "history": [asdict(entry) for entry in history], "config": asdict(cfg)})
 
     def stop_now(epoch: int, validated: bool) -> None:
@@ -336,15 +341,27 @@ PAIR_FILE = "cevr-pair.safetensors"  # what a run in -o exports: the weights pai
 
 
 def epoch_indices(samples: int, start: int, rank: Rank) -> list[int]:
-    """This rank's share of an epoch's samples from ``start`` on (those before were trained before a stop): the
-    rest split as DistributedSampler splits a whole epoch, rank r taking every world-size-th from r, padded with
-    the first so that every rank runs as many steps; so a resume with another ``--nproc`` trains each sample once."""
-    rest = list(range(start, samples))
-    if rank.world_size == 1 or not rest:
-        return rest
-    share = math.ceil(len(rest) / rank.world_size)
-    rest += rest[: share * rank.world_size - len(rest)]
-    return rest[rank.rank :: rank.world_size]
+    """This rank's share of an epoch's samples from ``start`` on (those before were trained before a stop), as
+    DistributedSampler splits a whole epoch: the samples in order, padded with the epoch's first so that every
+    rank runs as many steps, rank r taking every world-size-th from r; so a resumed epoch trains what the
+    unstopped one would have, and a resume with another ``--nproc`` trains each remaining sample once."""
+    if start >= samples:  # all trained: the epoch stopped before its validation
+        return []
+    world = rank.world_size
+    order = list(range(samples))
+    order += order[: math.ceil(samples / world) * world - samples]
+    return order[start:][rank.rank :: world]
+
+
+def _rescale_schedule(scheduler: Any, saved_iters: int, iters: int) -> None:
+    """Keep the cosine schedule's restarts on epochs when a resume runs another number of steps an epoch (another
+    ``--nproc``): its periods are counted in steps, and the checkpoint's are for the old count."""
+    if saved_iters == iters or saved_iters <= 0:
+        return
+    cycles = max(1, round(scheduler.T_i / scheduler.T_0))  # T_i = T_0 t_mult^k
+    scheduler.T_0 = max(1, round(scheduler.T_0 * iters / saved_iters))
+    scheduler.T_i = scheduler.T_0 * cycles
+    scheduler.T_cur = scheduler.T_cur * iters / saved_iters
 
 
 def export_pair(out: Path, cfg: TrainConfig, train_paths: list[Path], val_paths: list[Path]) -> Path | None:

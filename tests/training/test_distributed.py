@@ -177,6 +177,25 @@ def test_a_resumed_two_process_run_continues_exactly(tmp_path, scene_folder):
     assert [h.epoch for h in resumed.history] == [0, 1]
 
 
+def test_two_processes_stopped_mid_epoch_resume_to_the_same_weights_and_log(tmp_path, scene_folder):
+    """5 samples on 2 ranks pad the last step with the epoch's first sample; the resumed epoch padded with its
+    rest's first (other weights), and rank 1's losses before the stop were lost from the epoch's log."""
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "once"), direction="inc", variant="cevr-tiny",
+                      epochs=2, samples_per_epoch=5, batch_size=2, crop=32, lr=1e-3, val_size=32, val_cameras=1,
+                      device="cpu", nproc=2)
+    whole = run_training(cfg)
+    chunks = replace(cfg, out=str(tmp_path / "chunks"), max_minutes=1e-6)  # stops after every step
+    result, runs = run_training(chunks), 1
+    while result.iterations["inc"] < whole.iterations["inc"] and runs < 8:
+        result, runs = run_training(replace(chunks, resume=True)), runs + 1
+    assert result.iterations == whole.iterations == {"inc": 4} and runs == 4  # 3 samples a rank: 2 steps an epoch
+    once, split = (torch.load(tmp_path / name / "inc-last.pt", weights_only=False) for name in ("once", "chunks"))
+    for name, value in once["model"].items():
+        torch.testing.assert_close(split["model"][name], value, rtol=1e-5, atol=1e-7, msg=name)
+    assert [(h.epoch, round(h.loss, 6)) for h in result.history] == [
+        (h.epoch, round(h.loss, 6)) for h in whole.history]
+
+
 def _fail_on_rank_1(on_event, kind: str, out: str) -> None:
     """Rank 0 notes its process id and waits far longer than any test; rank 1 fails once rank 0 is running."""
     rank = int(os.environ["RANK"])

@@ -519,6 +519,10 @@ def test_an_epochs_samples_split_as_distributed_sampler_splits_them_and_a_resume
     # 6 of 16 samples trained by one process; resumed by two: each rest sample once, and as many steps each
     shares = [epoch_indices(16, 6, Rank(rank, 2)) for rank in range(2)]
     assert sorted(shares[0] + shares[1]) == list(range(6, 16)) and len(shares[0]) == len(shares[1])
+    # 5 samples on 2 ranks, 4 trained: the last step as the whole epoch's, padded with its first sample
+    whole = [list(DistributedSampler(range(5), num_replicas=2, rank=rank, shuffle=False))[2:] for rank in range(2)]
+    assert [epoch_indices(5, 4, Rank(rank, 2)) for rank in range(2)] == whole == [[4], [0]]
+    assert epoch_indices(5, 5, Rank(0, 2)) == []  # all trained, the validation left
 
 
 @pytest.mark.slow  # a training process, stopped the way timeout(1) and job schedulers stop one
@@ -572,3 +576,24 @@ def test_an_interrupted_json_run_says_where_it_can_resume(tmp_path, scene_folder
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert json.loads(stdout) == {"interrupted": True, "out": str(out), "resumable": ["inc-last.pt"]}
+
+
+def test_a_resume_with_other_steps_an_epoch_keeps_the_schedules_restarts_on_epochs():
+    """--nproc 2 for one epoch, then --resume with 1: the cosine period stayed in the old steps (T_0 2, not 4)."""
+    from cevr_cli.training.loop import _rescale_schedule
+
+    def schedule(steps_an_epoch):
+        optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=1 * steps_an_epoch, T_mult=2)
+
+    old = schedule(2)
+    for _ in range(3):  # one epoch and a half of 2 steps: into the second, doubled cycle
+        old.step()
+    _rescale_schedule(old, 2, 4)
+    fresh = schedule(4)
+    for _ in range(6):  # the same point, counted in 4 steps an epoch
+        fresh.step()
+    assert (old.T_0, old.T_i, old.T_cur) == (fresh.T_0, fresh.T_i, fresh.T_cur) == (4, 8, 2)
+    old.step()  # and the learning rate follows from the next step on
+    fresh.step()
+    assert old.get_last_lr() == pytest.approx(fresh.get_last_lr())
