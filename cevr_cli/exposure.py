@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import UsageError
 from .evs import ev_steps
-from .imaging import check_rgb, display_codes
+from .imaging import check_finite, check_rgb, display_codes
 from .response import SRGB, Response
 
 EXACT = "exact (measured light x 2^EV)"
@@ -192,9 +192,7 @@ def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:
     Raises:
         UsageError: ``linear`` not a finite HxWx3 array, or ``clipped`` not an HxW mask of it.
     """
-    linear = np.asarray(check_rgb(linear, "linear image"), dtype=np.float32)
-    if not np.isfinite(linear).all():
-        raise UsageError(f"linear image: {int(linear.size - np.isfinite(linear).sum())} values are NaN or infinite")
+    linear = check_finite(np.asarray(check_rgb(linear, "linear image"), dtype=np.float32), "linear image")
     clipped = np.asarray(clipped)
     if clipped.shape != linear.shape[:2]:
         raise UsageError(f"clipping mask of shape {clipped.shape} for a {linear.shape[1]}x{linear.shape[0]} image: "

@@ -10,6 +10,7 @@ from .errors import UsageError
 
 # ITU-R BT.709 luma weights on linear RGB (also sRGB's primaries).
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)
+CODE_TYPES: dict[int, type[np.unsignedinteger]] = {8: np.uint8, 16: np.uint16}  # bits per channel -> its codes
 
 
 def check_rgb(image: np.ndarray, what: str = "image") -> np.ndarray:
@@ -35,15 +36,23 @@ def display_codes(image: np.ndarray, what: str = "photo") -> np.ndarray:
             unknown), booleans, or NaN / infinite values (one spreads over the whole output of a network).
     """
     image = check_rgb(image, what)
-    if image.dtype == np.uint8 or image.dtype == np.uint16:
+    if image.dtype.type in CODE_TYPES.values():
         return unit_codes(image)
     if not np.issubdtype(image.dtype, np.floating):
         raise UsageError(f"{what} of type {image.dtype}: give uint8 or uint16 codes, or floats in [0, 1]")
-    image = np.asarray(image, dtype=np.float32)
+    return np.clip(check_finite(np.asarray(image, dtype=np.float32), what), 0.0, 1.0)
+
+
+def check_finite(image: np.ndarray, what: str = "image") -> np.ndarray:
+    """``image`` itself, after checking that every value is a finite number.
+
+    Raises:
+        UsageError: how many values are NaN or infinite (one NaN spreads over a network's whole output).
+    """
     finite = np.isfinite(image)
     if not finite.all():
         raise UsageError(f"{what}: {int(image.size - np.count_nonzero(finite))} values are NaN or infinite")
-    return np.clip(image, 0.0, 1.0)
+    return image
 
 
 def luminance(rgb: np.ndarray, dtype: type = np.float64) -> np.ndarray:
@@ -79,7 +88,7 @@ def unit_codes(codes: np.ndarray) -> np.ndarray:
     """Codes of any shape as [0, 1] values: uint8 / 255 and uint16 / 65535 (float32), anything else as it is, so that
     a decoder's integer codes and float codes mean the same light (uint8 128 was read as 128.0, i.e. white)."""
     codes = np.asarray(codes)
-    if codes.dtype == np.uint8 or codes.dtype == np.uint16:
+    if codes.dtype.type in CODE_TYPES.values():
         return codes.astype(np.float32) / np.float32(np.iinfo(codes.dtype).max)
     return codes
 
@@ -87,9 +96,9 @@ def unit_codes(codes: np.ndarray) -> np.ndarray:
 def quantise(image: np.ndarray, bits: int) -> np.ndarray:
     """[0, 1] floats (or uint8/uint16 codes: :func:`unit_codes`) to unsigned ``bits``-bit integers (8 -> uint8,
     16 -> uint16), rounding to nearest."""
-    if bits not in (8, 16):
+    if bits not in CODE_TYPES:
         raise UsageError(f"bit depth must be 8 or 16, not {bits}")
-    dtype = np.uint8 if bits == 8 else np.uint16
+    dtype = CODE_TYPES[bits]
     image = np.asarray(image)
     if image.dtype == dtype:
         return image

@@ -12,6 +12,7 @@ import numpy as np
 
 from .errors import UsageError
 from .evs import check_ev_values
+from .imaging import CODE_TYPES
 from .provenance import SourceMetadata
 
 
@@ -31,7 +32,7 @@ class ExposureStack:
         if len(evs) != len(self.images) or evs != sorted(set(evs)):
             raise UsageError(f"a stack needs one image per EV, EVs distinct and ascending: {len(self.images)} "
                              f"images at EVs {evs}")
-        dtype = {8: np.uint8, 16: np.uint16}.get(self.bit_depth)
+        dtype = CODE_TYPES.get(self.bit_depth)
         if dtype is None:
             raise UsageError(f"a stack's bit depth is 8 or 16, not {self.bit_depth}")
         wrong = next((image.dtype for image in self.images if np.asarray(image).dtype != dtype), None)

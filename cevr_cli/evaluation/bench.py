@@ -136,7 +136,8 @@ class BenchResult:
 
 
 CSV_HEADER = ("predictor", "metric", "ev", "mean", "std", "count")
-PLOT_SUFFIXES = ("-psnr.png", "-hdr.png")  # written beside the --json-out or --csv file, on its stem
+PSNR_PLOT, HDR_PLOT = "-psnr.png", "-hdr.png"  # evaluation/plots.py's, written beside a result file on its stem
+PLOT_SUFFIXES = (PSNR_PLOT, HDR_PLOT)
 
 # Scenes are resized to SIZE x SIZE; a stack of 13 frames per predictor at 4096 px is already several GB.
 MIN_BENCH_SIZE, MAX_BENCH_SIZE = 16, 4096

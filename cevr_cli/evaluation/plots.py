@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..io.atomic import atomic_path
 from ..vocabulary import HDR_METRICS
-from .bench import BenchResult
+from .bench import HDR_PLOT, PSNR_PLOT, BenchResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -82,10 +82,10 @@ def write_plots(result: BenchResult, stem: str | Path) -> list[Path]:
     stem = Path(stem)
     figures: list[tuple[Path, Figure]] = []
     if _has_data(result, "psnr"):
-        figures.append((stem.with_name(f"{stem.name}-psnr.png"), _psnr_figure(result)))
+        figures.append((stem.with_name(stem.name + PSNR_PLOT), _psnr_figure(result)))
     hdr = [m for m in result.metrics if m in HDR_METRICS and _has_data(result, m)]
     if hdr:
-        figures.append((stem.with_name(f"{stem.name}-hdr.png"), _hdr_figure(result, hdr)))
+        figures.append((stem.with_name(stem.name + HDR_PLOT), _hdr_figure(result, hdr)))
     for path, fig in figures:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png")

@@ -414,7 +414,7 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     suffix = path.suffix.lower()
     if bit_depth not in (8, 16):
         raise OutputError(f"{path}: bit depth must be 8 or 16")
-    codes = rgb if rgb.dtype == (np.uint8 if bit_depth == 8 else np.uint16) else quantise(rgb, bit_depth)
+    codes = quantise(rgb, bit_depth)  # integer codes of that depth as they are
     record = {**({REQUEST_KEY: request} if request is not None else {}),
               **({MADE_FROM_KEY: made_from} if made_from is not None else {})}
     comment = json.dumps(record, sort_keys=True) if record else None

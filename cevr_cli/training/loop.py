@@ -582,16 +582,24 @@ def check_resumable(cfg: TrainConfig, checkpoints: list[Path]) -> None:
     for path in checkpoints:
         if not path.is_file():
             continue
-        try:
-            # memory-mapped: only the config record is read here; the tensors are read once, when training resumes
-            saved = torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("config", {})
-        except Exception as exc:  # torch.load raises anything from pickle, zipfile or its own checks
-            raise UsageError(f"--resume: {path}: not a readable checkpoint ({type(exc).__name__}: {exc}); "
-                             "start a new run in another -o") from None
+        saved = _recorded_config(path, "--resume: ", "start a new run in another -o")
         conflicts = resume_conflicts(saved, cfg)
         if conflicts:
             raise UsageError(f"--resume: {path} was trained with other options ({'; '.join(conflicts)}): resume "
                              "with the checkpoint's options, or start a new run in another -o")
+
+
+def _recorded_config(checkpoint: Path, lead: str, remedy: str) -> dict[str, Any]:
+    """The options a ``-last.pt`` checkpoint records (``config``), read memory-mapped: its tensors stay on disk.
+
+    Raises:
+        UsageError: ``{lead}{checkpoint}: not a readable checkpoint (...); {remedy}``.
+    """
+    try:
+        return torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get("config", {})
+    except Exception as exc:  # torch.load raises anything from pickle, zipfile or its own checks
+        raise UsageError(f"{lead}{checkpoint}: not a readable checkpoint ({type(exc).__name__}: {exc}); "
+                         f"{remedy}") from None
 
 
 def check_partner(cfg: TrainConfig, checkpoint: Path) -> None:
@@ -601,11 +609,7 @@ def check_partner(cfg: TrainConfig, checkpoint: Path) -> None:
     Raises:
         UsageError: another --variant, or a checkpoint that cannot be read.
     """
-    try:
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get("config", {})
-    except Exception as exc:  # torch.load raises anything from pickle, zipfile or its own checks
-        raise UsageError(f"{checkpoint}: not a readable checkpoint ({type(exc).__name__}: {exc}); "
-                         "train in another -o") from None
+    saved = _recorded_config(checkpoint, "", "train in another -o")
     if saved.get("variant", cfg.variant) != cfg.variant:
         raise UsageError(f"-o {cfg.out} holds the {checkpoint.name.split('-')[0]} model of a --variant "
                          f"{saved['variant']} run; the pair needs one variant: train this direction with --variant "
