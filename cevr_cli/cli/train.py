@@ -71,7 +71,7 @@ def train(**options: Any) -> None:
     with errors(options.pop("debug"), resume_hint=hint):
         from ..model import resolve_device
         from ..training.distributed import environment_rank
-        from ..training.loop import run_training
+        from ..training.loop import resumable_checkpoints, run_training
 
         values = {name: _to_config_value(value) for name, value in options.items()}
         values["device"] = str(resolve_device(values["device"]))
@@ -83,7 +83,7 @@ def train(**options: Any) -> None:
                 result = run_training(cfg, on_event=progress.event)
             except KeyboardInterrupt:
                 if as_json and reports:  # a script learns where the run can be resumed from
-                    print_json({"interrupted": True, "out": cfg.out, "resumable": _resumable(cfg.out)})
+                    print_json({"interrupted": True, "out": cfg.out, "resumable": resumable_checkpoints(cfg.out)})
                 raise
     if as_json and reports:
         print_json(asdict(result), default=str)
@@ -94,11 +94,6 @@ def train(**options: Any) -> None:
             "train")
     if rank is not None:
         _end_worker()
-
-
-def _resumable(out: str) -> list[str]:
-    """The checkpoints ``--resume`` continues from in ``out`` (what a stopped run saved)."""
-    return sorted(path.name for path in Path(out).glob("*-last.pt"))
 
 
 def _end_worker() -> None:
