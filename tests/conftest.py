@@ -1,5 +1,7 @@
 """Shared fixtures: tiny models and small images made by the tests themselves."""
 
+import signal
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,16 @@ def randomised(model: CEVRNet, seed: int) -> CEVRNet:
             for conv in (block.conv_mul, block.conv_rgb):
                 conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * 0.05)
     return model.eval()
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises_keyboard_interrupt():
+    """SIGINT handled as in a terminal, by Python's KeyboardInterrupt, also where the suite runs as a background job
+    of a non-interactive shell, which POSIX starts with SIGINT ignored (Python then keeps it ignored). Processes a
+    test starts inherit the default too: exec resets a handled signal to it, where an ignored one stays ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(autouse=True)

@@ -296,6 +296,7 @@ def _read_radiance(path: Path) -> np.ndarray:
 
 
 _HALF_MAX = float(np.finfo(np.float16).max)  # 65504: a larger value becomes infinity as a half float
+_FLOAT_MAX = float(np.finfo(np.float32).max)  # about 3.4e38: the widest an EXR channel holds
 _RADIANCE_RESOLUTION = re.compile(rb"^[-+][XY] (\d+) [-+][XY] (\d+)$")
 
 
@@ -357,7 +358,8 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
     """Write scene-linear RGB as an EXR with Rec.709 primaries / D65 chromaticities, atomically.
 
     ``half``: 16-bit float channels, unless a value exceeds half float's 65504: the file is then 32-bit float
-    and a Python warning names it (a half would hold infinity there).
+    and a Python warning names it (a half would hold infinity there). A finite value beyond 32-bit float's
+    about 3.4e38 (a float64 image) is written as that largest value, with a warning, not as infinity.
 
     ``attributes``: extra header attributes (text or float), e.g. the capture facts of
     :meth:`cevr_cli.io.exif.ExifInfo.exr_attributes`; they cannot replace the structural ones. Any file
@@ -370,7 +372,11 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
     rgb = check_rgb(rgb)
     if compression not in _EXR_COMPRESSION_CODES:
         raise UsageError(f"EXR compression {compression!r}: {use_one_of(compression, EXR_COMPRESSIONS)}")
-    if half and _beyond_half(rgb):
+    if _beyond(rgb, _FLOAT_MAX):
+        warnings.warn(f"{path}: values beyond 32-bit float's {_FLOAT_MAX:.4g} written as {_FLOAT_MAX:.4g}, the "
+                      "largest an EXR holds", stacklevel=2)
+        rgb = np.where(np.isfinite(rgb), np.clip(rgb, -_FLOAT_MAX, _FLOAT_MAX), rgb)
+    if half and _beyond(rgb, _HALF_MAX):
         warnings.warn(f"{path}: values beyond half float's {_HALF_MAX:g} written as 32-bit float, not lost to "
                       "infinity", stacklevel=2)
         half = False
@@ -396,9 +402,10 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
         raise OutputError(f"{path}: cannot write EXR ({exc})") from None
 
 
-def _beyond_half(rgb: np.ndarray) -> bool:
-    """Whether a finite value of ``rgb`` would become infinite as a half float (an image's own infinities stay)."""
-    return bool(np.any(np.isfinite(rgb) & (np.abs(rgb) > _HALF_MAX)))
+def _beyond(rgb: np.ndarray, largest: float) -> bool:
+    """Whether a finite value of ``rgb`` exceeds ``largest`` in magnitude, so would become infinite in a float
+    type whose largest finite value that is (an image's own infinities stay)."""
+    return bool(np.any(np.isfinite(rgb) & (np.abs(rgb) > largest)))
 
 
 def write_radiance_hdr(path: PathLike, rgb: np.ndarray) -> None:

@@ -93,14 +93,6 @@ class Rank:
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item())
 
-    def mean(self, value: float) -> float:
-        """The mean of ``value`` over the ranks."""
-        if self.alone:
-            return value
-        total = torch.tensor([value], dtype=torch.float64, device=_collective_device())
-        dist.all_reduce(total)
-        return float(total.item()) / self.world_size
-
     def gather(self, obj: T) -> list[T]:
         """Every rank's ``obj``, in rank order, on every rank."""
         if self.alone:

@@ -251,7 +251,7 @@ def train_direction(
         start_epoch, iteration, best = state["epoch"], state["iteration"], state["best"]
         # stopped mid-epoch: the samples all ranks trained, and each rank's losses so far
         done, every_losses = state.get("samples_done", 0), state.get("epoch_losses", [])
-        losses = list(every_losses[rank.rank]) if rank.rank < len(every_losses) else []
+        losses = _resumed_losses(every_losses, rank)
         history = [EpochLog(**entry) for entry in state.get("history", [])]
         _rescale_schedule(scheduler, state.get("iters_per_epoch", iters_per_epoch), iters_per_epoch)
     trained = rank.wrap(model)  # after resuming: DDP starts every replica from rank 0's weights
@@ -310,7 +310,7 @@ def train_direction(
             if halted and done < samples:  # the time limit, mid-epoch: validated when a resume finishes it
                 save_last(epoch)
                 break
-            epoch_loss = rank.mean(float(np.mean(losses)))
+            epoch_loss = _epoch_loss(losses, rank)
             if val is not None:
                 psnr = _validate(model, val, device)
                 mean_psnr = float(np.mean(list(psnr.values())))
@@ -335,6 +335,21 @@ def train_direction(
     summary = {"best_epoch": best["epoch"], "best_val_psnr": best["psnr"], "epochs_run": epochs_run,
                "iterations": iteration, "seconds": round(time.monotonic() - started, 1), "history": history}
     return model.eval(), summary
+
+
+def _resumed_losses(every_losses: list[list[float]], rank: Rank) -> list[float]:
+    """This rank's step losses of a checkpointed epoch; rank 0 also takes those of the ranks a resume with a
+    smaller --nproc lacks, so that the epoch's loss still averages every step it took."""
+    own = list(every_losses[rank.rank]) if rank.rank < len(every_losses) else []
+    if rank.is_main:
+        own += [loss for lost in every_losses[rank.world_size:] for loss in lost]
+    return own
+
+
+def _epoch_loss(losses: list[float], rank: Rank) -> float:
+    """The mean loss over the epoch's steps on all ranks (a rank that a resume with a larger --nproc added after
+    the epoch's last step has none of its own)."""
+    return float(np.mean([loss for part in rank.gather(losses) for loss in part]))
 
 
 PAIR_FILE = "cevr-pair.safetensors"  # what a run in -o exports: the weights pair `--weights` takes

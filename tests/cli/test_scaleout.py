@@ -21,16 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # several `cevr` processes
 
 
-def _interruptible() -> None:
-    """In the child before exec: SIGINT handled by default, so Python turns it into KeyboardInterrupt, even when
-    the test runs in the background of a non-interactive shell (which starts its jobs with SIGINT ignored)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _cevr(*args, **popen):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "cevr_cli", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_interruptible, **popen)
+                            stderr=subprocess.PIPE, text=True, env=env, **popen)
 
 
 def _run(*args):

@@ -59,6 +59,22 @@ def test_values_a_half_cannot_hold_are_written_as_float_with_a_warning(tmp_path:
         assert exr.channels()["R"].pixels.dtype == np.float16
 
 
+def test_values_beyond_float32_are_written_as_its_largest_with_a_warning(tmp_path: Path) -> None:
+    rgb = np.ones((2, 3, 3), np.float64)
+    rgb[0, 0] = [1e39, -1e39, 2.0]
+    path = tmp_path / "far.exr"
+    with pytest.warns(UserWarning) as caught:
+        write_exr(path, rgb)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: values beyond 32-bit float's 3.403e+38 written as 3.403e+38, the largest an EXR holds",
+        f"{path}: values beyond half float's 65504 written as 32-bit float, not lost to infinity"]
+    with OpenEXR.File(str(path), separate_channels=True) as exr:
+        channels = exr.channels()
+        assert channels["R"].pixels[0, 0] == np.finfo(np.float32).max and channels["G"].pixels[0, 0] == -np.finfo(
+            np.float32).max and channels["B"].pixels[0, 0] == 2.0
+    assert np.isfinite(read_hdr_image(path)).all()
+
+
 def test_rgba_drops_alpha_and_cleans_values(tmp_path: Path) -> None:
     rgb = _scene(4, 5)
     rgb[0, 0] = [np.nan, np.inf, -2.0]

@@ -1,6 +1,14 @@
 """Training: the loss goes down, the cycle term chains two passes, checkpoints resume."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -381,9 +389,6 @@ def test_a_ctrl_c_mid_epoch_saves_that_iteration_and_the_resume_ends_where_an_un
                                                                                                  scene_folder):
     """Only -best.pt was on disk after an early Ctrl-C (no -last.pt before --checkpoint-every), so neither
     --resume nor a new run could go on; the time limit's resume skipped the rest of the epoch."""
-    import os
-    import signal
-
     common = dict(data=str(scene_folder), direction="inc", variant="cevr-tiny", epochs=2, samples_per_epoch=16,
                   batch_size=2, crop=32, val_size=32, val_cameras=1, checkpoint_every=1000, device="cpu")
     whole = run_training(TrainConfig(out=str(tmp_path / "whole"), **common))
@@ -486,9 +491,6 @@ def test_training_in_time_limited_chunks_runs_every_iteration_asked_for(tmp_path
 def test_a_stop_at_an_epochs_end_is_saved_and_resumes(tmp_path, scene_folder, when):
     """A Ctrl-C in the last step marked the epoch done unvalidated (the resume then lacked -best.pt); one during
     the last validation was lost (the run went on to train the other direction)."""
-    import os
-    import signal
-
     cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "run"), direction="both", variant="cevr-tiny",
                       epochs=2, samples_per_epoch=4, batch_size=2, crop=32, val_size=32, val_cameras=1, device="cpu")
 
@@ -525,29 +527,37 @@ def test_an_epochs_samples_split_as_distributed_sampler_splits_them_and_a_resume
     assert epoch_indices(5, 5, Rank(0, 2)) == []  # all trained, the validation left
 
 
+@contextmanager
+def _long_training(scene_folder: Path, out: Path, *args: str) -> Iterator[subprocess.Popen]:
+    """A `cevr train` process (its own process group) of 50 long epochs, yielded once its first checkpoint is on
+    disk; killed with its group if the test leaves it running, so that a failed test leaves no training behind."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cevr_cli", "train", "--data", str(scene_folder), "-o", str(out), "--variant",
+         "cevr-tiny", "--crop", "32", "--val-size", "32", "--val-cameras", "1", "--batch-size", "2",
+         "--samples-per-epoch", "400", "--epochs", "50", "--device", "cpu", "--checkpoint-every", "1", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "inc-last.pt").is_file():
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
+            time.sleep(0.1)  # training (and its data workers): a checkpoint a step
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+
+
 @pytest.mark.slow  # a training process, stopped the way timeout(1) and job schedulers stop one
 @pytest.mark.parametrize(("signum", "code", "said"), [(2, 130, "interrupted"), (15, 143, "terminated")])
 def test_a_signal_to_the_whole_process_group_stops_training_with_a_checkpoint_not_a_traceback(tmp_path, scene_folder,
                                                                                             signum, code, said):
     """The data workers died of the group's SIGTERM first: a 68-line DataLoader traceback, exit 1."""
-    import os
-    import subprocess
-    import sys
-    import time
-
     out = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cevr_cli", "train", "--data", str(scene_folder), "-o", str(out), "--variant",
-         "cevr-tiny", "--crop", "32", "--val-size", "32", "--val-cameras", "1", "--batch-size", "2",
-         "--samples-per-epoch", "400", "--epochs", "50", "--workers", "2", "--device", "cpu", "-q",
-         "--checkpoint-every", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not (out / "inc-last.pt").is_file() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)  # training, its data workers running: a checkpoint a step
-    first = torch.load(out / "inc-last.pt", weights_only=False)["iteration"]
-    os.killpg(process.pid, signum)
-    _, stderr = process.communicate(timeout=120)
+    with _long_training(scene_folder, out, "--workers", "2", "-q") as process:
+        first = torch.load(out / "inc-last.pt", weights_only=False)["iteration"]
+        os.killpg(process.pid, signum)
+        _, stderr = process.communicate(timeout=120)
     assert process.returncode == code, stderr
     assert stderr.strip().splitlines() == [f"{said}: finished outputs are kept; add --resume to the same command to "
                                            "continue from the last checkpoint"]
@@ -556,26 +566,26 @@ def test_a_signal_to_the_whole_process_group_stops_training_with_a_checkpoint_no
 
 @pytest.mark.slow  # a training process
 def test_an_interrupted_json_run_says_where_it_can_resume(tmp_path, scene_folder):
-    import json
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     out = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cevr_cli", "train", "--data", str(scene_folder), "-o", str(out), "--variant",
-         "cevr-tiny", "--crop", "32", "--val-size", "32", "--val-cameras", "1", "--batch-size", "2",
-         "--samples-per-epoch", "400", "--epochs", "50", "--device", "cpu", "--checkpoint-every", "1", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (out / "inc-last.pt").is_file() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)  # training: a checkpoint a step
-    os.kill(process.pid, signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    with _long_training(scene_folder, out, "--json") as process:
+        os.kill(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert json.loads(stdout) == {"interrupted": True, "out": str(out), "resumable": ["inc-last.pt"]}
+
+
+def test_a_resume_with_another_nproc_keeps_every_step_loss_of_the_epoch():
+    """Checkpointed mid-epoch by 2 ranks (losses [1, 2] and [6]); the epoch's loss is the mean of all 3 steps
+    however many ranks resume: 3.0, not rank 0's own 1.5, nor NaN for a rank that has taken no step."""
+    from cevr_cli.training.distributed import Rank
+    from cevr_cli.training.loop import _epoch_loss, _resumed_losses
+
+    checkpointed = [[1.0, 2.0], [6.0]]
+    alone = _resumed_losses(checkpointed, Rank(0, 1))
+    assert alone == [1.0, 2.0, 6.0] and _epoch_loss(alone, Rank(0, 1)) == 3.0
+    three = [_resumed_losses(checkpointed, Rank(r, 3)) for r in range(3)]
+    assert three == [[1.0, 2.0], [6.0], []]  # what rank.gather pools on each: mean 3.0
+    assert _resumed_losses(checkpointed, Rank(0, 2)) == [1.0, 2.0]
 
 
 def test_a_resume_with_other_steps_an_epoch_keeps_the_schedules_restarts_on_epochs():
