@@ -359,7 +359,10 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
 
     ``half``: 16-bit float channels, unless a value exceeds half float's 65504: the file is then 32-bit float
     and a Python warning names it (a half would hold infinity there). A finite value beyond 32-bit float's
-    about 3.4e38 (a float64 image) is written as that largest value, with a warning, not as infinity.
+    about 3.4e38 (a float64 image) is written as that largest value, with a warning, not as infinity. At the
+    other end a half keeps 11 significant bits down to 6.1e-5 and steps of 6e-8 below, so values under 3e-8
+    become 0: nothing a photo's light on cevr's scale (white 1) loses (a 16-bit code's light, at least 1.2e-6,
+    spans 20 such steps), but absolute units that small want ``half=False``.
 
     ``attributes``: extra header attributes (text or float), e.g. the capture facts of
     :meth:`cevr_cli.io.exif.ExifInfo.exr_attributes`; they cannot replace the structural ones. Any file
