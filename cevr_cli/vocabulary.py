@@ -9,14 +9,17 @@ from __future__ import annotations
 from .evs import CONTINUOUS_STACK, PREDEFINED_STACK
 
 DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then MPS, then the CPU
+_ONLY_DEVICE = {"cpu:0": "cpu", "mps:0": "mps"}  # a machine has one of each: PyTorch numbers it 0
 NUMBERED_GPU = "cuda:N"  # beside DEVICES: one GPU of several by its number (cuda:0, cuda:1, ...), as PyTorch names it
 DEVICE_HELP = "Device: auto picks CUDA, then MPS, then the CPU; cuda:N is the GPU PyTorch numbers N."
 
 
 def device_name(value: str) -> str | None:
-    """``value`` as a device name the library takes (lower case: ``CUDA:1`` is ``cuda:1``), or None for one it does
-    not; whether a numbered GPU exists is for :func:`cevr_cli.model.device.resolve_device` to say."""
+    """``value`` as a device name the library takes (lower case: ``CUDA:1`` is ``cuda:1``; ``cpu:0`` and ``mps:0``,
+    as PyTorch names a tensor's device there, are ``cpu`` and ``mps``), or None for one it does not; whether a
+    numbered GPU exists is for :func:`cevr_cli.model.device.resolve_device` to say."""
     name = value.strip().lower()
+    name = _ONLY_DEVICE.get(name, name)
     number = name.removeprefix("cuda:")
     if name in DEVICES or (number != name and number.isascii() and number.isdecimal()):
         return name

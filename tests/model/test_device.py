@@ -37,6 +37,7 @@ def test_auto_device_is_cuda_then_mps_then_cpu(hardware, cuda, mps, expected):
 def test_explicit_devices_must_exist(hardware, monkeypatch):
     hardware(cuda=False, mps=False)
     assert resolve_device("CPU") == CPU
+    assert resolve_device("cpu:0") == resolve_device(torch.device("cpu", 0)) == CPU
     with pytest.raises(UsageError, match="no CUDA GPU"):
         resolve_device("cuda")
     with pytest.raises(UsageError, match="MPS is not available"):
@@ -49,7 +50,9 @@ def test_explicit_devices_must_exist(hardware, monkeypatch):
     for name in ("cuda:2", "cuda:x", "cuda:"):  # a GPU not there was a traceback when the model moved to it
         with pytest.raises(UsageError, match=rf"^--device '{name}': this machine's CUDA GPUs are cuda:0 to cuda:1$"):
             resolve_device(name)
-    assert resolve_device("mps") == MPS
+    assert resolve_device("mps") == resolve_device("mps:0") == resolve_device(torch.device("mps", 0)) == MPS
+    with pytest.raises(UsageError, match=r"^--device 'cpu:1': use one of auto, cpu, cuda, mps, cuda:N"):
+        resolve_device("cpu:1")
 
 
 # (device, cpu_bf16, cuda_bf16) -> what auto is for inference and for training.
