@@ -124,15 +124,17 @@ class AkyuzExpansion(_ImagePredictorMixin):
 
     def expand(self, rgb: np.ndarray) -> np.ndarray:
         """The expanded (HDR) image: linear RGB whose luminance is k * normalised LDR luminance^gamma."""
-        linear = self.curve.to_linear(display_codes(rgb, "image"))
+        return self._expanded(self.curve.to_linear(display_codes(rgb, "image")))[0]
+
+    def _expanded(self, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """:meth:`expand` of the photo's linear RGB, with the photo's luminance and its range."""
         lum, lo, hi = self._luminance_range(linear)
         expanded = self.max_luminance * np.power(np.clip((lum - lo) / (hi - lo), 0.0, 1.0), self.gamma)
-        return (linear * _ratio(expanded, lum)[..., None]).astype(np.float32)
+        return (linear * _ratio(expanded, lum)[..., None]).astype(np.float32), lum, lo, hi
 
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
         linear = self.curve.to_linear(display_codes(rgb, "image"))
-        lum, lo, hi = self._luminance_range(linear)
-        hdr = self.expand(rgb)
+        hdr, lum, lo, hi = self._expanded(linear)
         hdr_lum = luminance(hdr, np.float32)
         out = []
         for ev in check_ev_values(evs):
