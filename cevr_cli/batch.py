@@ -757,16 +757,7 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
         if (partial / marker).is_file():
             record_made_from(partial / marker, made)
         if folder.is_dir() and not folder.is_symlink() and (folder / marker).exists():
-            # an earlier result of this command (overwritten, stale, outdated or damaged) is replaced whole, but for
-            # what it kept (``keep_earlier``) and files it did not make (a user's notes put in the folder)
-            kept = _carry_over(folder, partial, marker) if keep_earlier else []
-            notes += [f"kept what it made that this request does not: {', '.join(kept)}"] if kept else []
-            theirs = _carry_unmade(folder, partial, marker)
-            notes += [f"kept files it did not make: {', '.join(theirs)}"] if theirs else []
-            old = folder.parent / f".{folder.name}.old"
-            folder.rename(old)
-            partial.rename(folder)
-            shutil.rmtree(old, ignore_errors=True)
+            notes += _replace_earlier(folder, partial, marker, keep_earlier)
         elif folder.exists() or folder.is_symlink():  # not made here, replaced as --overwrite asked
             _remove(folder)
             partial.rename(folder)
@@ -776,6 +767,31 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
         shutil.rmtree(partial, ignore_errors=True)
         return _failure(source, exc, started)
     return BatchItemResult(source, "done", folder, "; ".join(notes), time.monotonic() - started)
+
+
+def _replace_earlier(folder: Path, partial: Path, marker: str, keep_earlier: bool) -> list[str]:
+    """Put ``partial`` in place of ``folder``, an earlier result of this command (overwritten, stale, outdated or
+    damaged), carrying over what it kept (``keep_earlier``) and files it did not make (a user's notes put in the
+    folder). The earlier folder is set aside first and the carried files taken from there, so that a failure at any
+    step (a full disk, Ctrl-C) moves them back and restores the earlier folder whole. Returns the notes to report."""
+    old = folder.parent / f".{folder.name}.old"
+    folder.rename(old)
+    carried: list[str] = []
+    try:
+        kept = _carry_over(old, partial, marker) if keep_earlier else []
+        carried += [name.rstrip("/") for name in kept]
+        theirs = _carry_unmade(old, partial, marker)
+        carried += [name.rstrip("/") for name in theirs]
+        partial.rename(folder)
+    except BaseException:
+        for name in carried:
+            if os.path.lexists(partial / name) and not os.path.lexists(old / name):
+                (partial / name).rename(old / name)
+        old.rename(folder)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return ([f"kept what it made that this request does not: {', '.join(kept)}"] if kept else []) + (
+        [f"kept files it did not make: {', '.join(theirs)}"] if theirs else [])
 
 
 def _made_before(earlier: Path, marker: str) -> list[Any] | None:
@@ -848,14 +864,19 @@ def _new_partial(folder: Path) -> Path:
 
 
 def _remove_stale_partials(folder: Path) -> None:
-    """Remove the partial and replaced copies of ``folder`` that crashed runs left.
+    """Remove the partial and replaced copies of ``folder`` that crashed runs left; an earlier result set aside
+    with nothing in its place goes back in place.
 
     Called with the output's lock held: no live run is writing any of them.
     """
     stale = re.compile(rf"\.{re.escape(folder.name)}\.(partial(-\d+-[0-9a-f]+)?|old)")
+    set_aside = folder.parent / f".{folder.name}.old"
+    if (set_aside.is_dir() and not set_aside.is_symlink() and not os.path.lexists(folder)
+            and any(set_aside.iterdir())):
+        set_aside.rename(folder)  # a run killed between setting the earlier result aside and putting its own there
     for path in folder.parent.iterdir():
-        if stale.fullmatch(path.name) and path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
+        if stale.fullmatch(path.name):
+            _remove(path)
 
 
 def clean_abandoned(output: Path) -> None:

@@ -211,9 +211,12 @@ def table_response(name: str, codes: np.ndarray, linear: np.ndarray, source: str
         InputError: a table that is not a monotone curve from 0 to 1.
     """
     codes = np.asarray(codes, dtype=np.float64)
-    linear = np.atleast_2d(np.asarray(linear, dtype=np.float64))
+    linear = np.asarray(linear, dtype=np.float64)
     where = source or name
-    if codes.ndim != 1 or codes.size < 2 or linear.shape[1] != codes.size or linear.shape[0] not in (1, 3):
+    if linear.ndim in (1, 2):
+        linear = np.atleast_2d(linear)
+    if (codes.ndim != 1 or codes.size < 2 or linear.ndim != 2 or linear.shape[1] != codes.size
+            or linear.shape[0] not in (1, 3)):
         raise InputError(where, "a response needs N codes and 1 or 3 rows of N linear values")
     for values, what in [(codes, "codes"), *((row, "linear values") for row in linear)]:
         if not np.all(np.isfinite(values)) or np.any(np.diff(values) <= 0):

@@ -5,6 +5,7 @@ import os
 import re
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -492,6 +493,49 @@ def test_a_redo_keeps_the_files_a_user_put_into_the_output_folder(tree, tmp_path
     report = run_batch(plan, _listing({"evs": [2]}), BatchPolicy(overwrite=True), marker=MARKER,
                        request={"evs": [2]})
     assert report.items[0].message == "kept files it did not make: notes.txt, picks/"  # no reason to follow
+
+
+@pytest.mark.parametrize("stray", ["file", "failing rename"])
+def test_a_redo_that_fails_while_swapping_folders_keeps_the_earlier_folder_and_the_users_files(tree, tmp_path,
+                                                                                               monkeypatch, stray):
+    photo = tree / "b" / "IMG_0002.jpg"
+    plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)
+    run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
+    folder = plan[photo]
+    (folder / "notes.txt").write_text("mine")
+    if stray == "file":  # a file under the name the swap sets the earlier folder aside as
+        (folder.parent / f".{folder.name}.old").write_text("")
+    else:
+        real_rename = os.rename
+        monkeypatch.setattr(Path, "rename", lambda self, target: (
+            _raise(OSError(28, "No space left on device")) if ".partial-" in self.name
+            else Path(real_rename(self, target) or target)))
+    report = run_batch(plan, _listing({"evs": [2]}), DEFAULT, marker=MARKER, request={"evs": [2]})
+    monkeypatch.undo()
+    if stray == "file":  # removed as a stale leftover: the redo goes through and keeps the notes
+        assert report.counts() == {"done": 1}
+    else:
+        assert report.counts() == {"failed": 1} and "No space left on device" in report.items[0].message
+        assert json.loads((folder / MARKER).read_text())["request"] == {"evs": [1]}  # the earlier result, whole
+    assert (folder / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
+
+
+def _raise(exc):
+    raise exc
+
+
+def test_an_earlier_result_a_killed_run_set_aside_goes_back_in_place(tree, tmp_path):
+    photo = tree / "b" / "IMG_0002.jpg"
+    plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)
+    run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
+    folder = plan[photo]
+    (folder / "notes.txt").write_text("mine")
+    folder.rename(folder.parent / f".{folder.name}.old")  # killed right after setting it aside
+    report = run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
+    assert report.counts() == {"done": 1}  # planned as missing, so made again, over the restored folder
+    assert (folder / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
 
 
 def test_long_names_get_output_names_that_leave_room_for_temporaries(tmp_path):

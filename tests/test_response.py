@@ -80,6 +80,12 @@ def test_tables_refuse_curves_that_are_not_monotone_from_zero_to_one():
         table_response("bad", codes, [0, 0.1, 0.2, 0.6, 0.9])
 
 
+@pytest.mark.parametrize("linear", [[[[0, 0.1], [0.5, 0.6], [1, 1.1]]], [[[0], [0.5], [1]]], 0.5])
+def test_tables_of_other_dimensions_are_refused_as_input_errors(linear):
+    with pytest.raises(InputError, match="1 or 3 rows of N linear values"):
+        table_response("bad", np.linspace(0, 1, 3), linear)
+
+
 def test_per_channel_tables_apply_each_row_to_its_channel():
     codes = np.linspace(0, 1, 3)
     response = table_response("rgb", codes, [[0, 0.5, 1], [0, 0.25, 1], [0, 0.125, 1]])

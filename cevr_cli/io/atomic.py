@@ -12,6 +12,7 @@ import hashlib
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,13 +40,23 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         # mkstemp creates 0600 files, and some writers (safetensors) replace the file they are given, so
         # the usual permissions (0666 less the umask) are set on whatever was written, just before the rename.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_process_umask())
         os.replace(tmp, destination)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _process_umask() -> int:
+    """The process's umask. Reading it means setting it, so two encoder threads reading at once could each see
+    the other's temporary 0 (and chmod a file 0666) without the lock."""
+    with _UMASK_LOCK:
+        umask = os.umask(0)
+        os.umask(umask)
+    return umask
 
 
 def write_target(destination: str | os.PathLike[str]) -> Path:

@@ -2,6 +2,8 @@
 
 import os
 import stat
+import threading
+import time
 
 import pytest
 
@@ -45,6 +47,29 @@ def test_permissions_follow_the_umask_even_when_the_writer_replaces_the_file(tmp
         os.chmod(other, 0o600)
         os.replace(other, tmp)
     assert _mode(tmp_path / "replaced.bin") == _mode(plain) == 0o644
+
+
+def test_encoder_threads_all_read_the_umask_not_each_others_temporary_zero(monkeypatch, umask_022):
+    import cevr_cli.io.atomic as atomic
+
+    real_umask = os.umask
+
+    def slow_umask(mask):  # widens the window between setting 0 and restoring, where a second reader sees 0
+        previous = real_umask(mask)
+        time.sleep(0.0005)
+        return previous
+
+    monkeypatch.setattr(atomic.os, "umask", slow_umask)
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.extend(atomic._process_umask() for _ in range(40)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.undo()
+    assert set(seen) == {0o022} and len(seen) == 160
+    assert os.umask(0o022) == 0o022
 
 
 def test_a_symbolic_link_is_written_through_and_stays_a_link(tmp_path):
