@@ -28,9 +28,10 @@ def finite_radiance(rgb: np.ndarray) -> tuple[np.ndarray, int]:
     rgb = np.asarray(rgb)
     if not np.issubdtype(rgb.dtype, np.floating):
         return np.maximum(rgb.astype(np.float64), 0.0), 0
-    bad = ~np.isfinite(rgb)
-    count = int(np.count_nonzero(bad.any(axis=-1))) if rgb.ndim else int(bad)
-    finite = rgb[~bad]
-    largest = float(finite.max()) if finite.size else 0.0
-    clean = np.nan_to_num(rgb, nan=0.0, posinf=max(largest, 0.0), neginf=0.0)
+    finite = np.isfinite(rgb)
+    if finite.all():  # the usual case, without a masked copy of the image
+        return np.maximum(rgb, 0), 0
+    count = int(np.count_nonzero(~finite.all(axis=-1))) if rgb.ndim else 1
+    largest = float(np.max(rgb, where=finite, initial=0.0))
+    clean = np.nan_to_num(rgb, nan=0.0, posinf=largest, neginf=0.0)
     return np.maximum(clean, 0, out=clean), count

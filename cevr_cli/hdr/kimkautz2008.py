@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tonemap_common import change_luminance, check_hdr, luminance, percentile_nearest_rank
+from .tonemap_common import change_luminance, check_hdr, luminance, percentiles_nearest_rank
 
 LD_MAX = 300.0  # display luminance range, cd/m^2
 LD_MIN = 0.3
@@ -30,7 +30,7 @@ def _display_range(ld: np.ndarray, black: float) -> np.ndarray:
     Without a range (1st = 99th percentile: a uniform scene, or one with under 2 % of other pixels) the
     plateau is shown as middle grey, MID_GREY Ld / q(Ld, 0.01) clipped to 1, instead of 0/0.
     """
-    lo, hi = percentile_nearest_rank(ld, 0.01), percentile_nearest_rank(ld, 0.99)
+    lo, hi = percentiles_nearest_rank(ld, 0.01, 0.99)
     if hi <= lo:
         return np.minimum(MID_GREY * ld / lo, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -68,4 +68,4 @@ def kimkautz2008(hdr: np.ndarray, *, ld_max: float = LD_MAX, ld_min: float = LD_
         k2 = (1.0 - k1) * w + k1
         compressed = np.exp(c2 * k2 * (ll - mu) + mu)
     ld = _display_range(compressed, 0.0 if toolbox else ld_min / ld_max)
-    return change_luminance(rgb, lum, ld).astype(np.float32)
+    return change_luminance(rgb, lum, ld, in_place=True).astype(np.float32)  # rgb: check_hdr's copy

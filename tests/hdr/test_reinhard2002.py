@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cevr_cli.errors import UsageError
-from cevr_cli.hdr.reinhard2002 import automatic_key, automatic_white, gaussian_fft, reinhard2002
+from cevr_cli.hdr.reinhard2002 import A1, automatic_key, automatic_white, gaussian_blur, gaussian_fft, reinhard2002
 from cevr_cli.hdr.tonemap import tonemap_to_display
 from cevr_cli.imaging import quantise
 
@@ -163,28 +163,51 @@ def test_plateau_with_a_few_highlights_keeps_them_white_and_the_plateau_grey() -
 
 # --- local operator (dodging and burning) -----------------------------------------------------------------
 
-def test_gaussian_blur_of_an_impulse_is_the_sampled_kernel() -> None:
+def test_toolbox_blur_of_an_impulse_is_the_sampled_kernel() -> None:
     # Eq. 5 kernel exp(-d^2/sigma^2) / (pi sigma^2) with sigma = 1, circular distances on a 1x5 strip,
     # impulse at column 1: distances 1, 0, 1, 2, min(3, 2) = 2.
-    #   1/pi = 0.3183099, e^-1/pi = 0.1170996, e^-4/pi = 0.00583005; sum 0.5641692
-    # Normalised: 0.1170996/0.5641692 = 0.2075612, 0.3183099/0.5641692 = 0.5642099, 0.00583005/... = 0.01033386
-    impulse = np.array([[0.0, 1.0, 0.0, 0.0, 0.0]])
-    np.testing.assert_allclose(gaussian_fft(impulse, 1.0, normalise=False, mirror=False),
-                               [[0.1170996, 0.3183099, 0.1170996, 0.00583005, 0.00583005]], rtol=1e-6, atol=1e-12)
-    np.testing.assert_allclose(gaussian_fft(impulse, 1.0, mirror=False),
-                               [[0.2075612, 0.5642099, 0.2075612, 0.01033386, 0.01033386]], rtol=1e-6, atol=1e-12)
-
-
-def test_mirrored_gaussian_blur_reflects_at_the_edges_instead_of_wrapping() -> None:
-    # Mirrored by ceil(3 sigma) = 3: the row [0 1 0 0 0] becomes [0 1 0 | 0 1 0 0 0 | 0 0 0] (11 columns; the
-    # single row repeats, and row weights cancel in the normalisation). Circular distances on 11 columns:
-    # S = 1 + 2 (e^-1 + e^-4 + e^-9 + e^-16 + e^-25) = 1.7726372. Original column j sits at padded j + 3,
-    # impulses at padded 1 and 4: col 0: (e^-4 + e^-1)/S = 0.2178647; col 1: (e^-9 + 1)/S = 0.5642008;
-    # col 2: (e^-16 + e^-1)/S = 0.2075323; col 3: (e^-25 + e^-4)/S = 0.01033242; col 4: (e^-25 + e^-9)/S =
-    # 6.961933e-5 (no wrap-around from column 1 any more: the circular blur gave it 0.01033386).
+    #   1/pi = 0.3183099, e^-1/pi = 0.1170996, e^-4/pi = 0.00583005
     impulse = np.array([[0.0, 1.0, 0.0, 0.0, 0.0]])
     np.testing.assert_allclose(gaussian_fft(impulse, 1.0),
-                               [[0.2178647, 0.5642008, 0.2075323, 0.01033242, 6.961933e-5]], rtol=1e-6, atol=1e-12)
+                               [[0.1170996, 0.3183099, 0.1170996, 0.00583005, 0.00583005]], rtol=1e-6, atol=1e-12)
+
+
+def test_photographers_blur_is_a_mirrored_local_average() -> None:
+    # The row [0 1 0 0 0] mirrored (abc|cba) repeats its impulse at columns ..., -2, 1, 8, ... (the single row
+    # repeats, and row weights cancel in the normalisation). Weights e^-k^2 cut at 4 sigma:
+    # S = 1 + 2 (e^-1 + e^-4 + e^-9 + e^-16) = 1.7726372. col 0: (e^-1 + e^-4)/S = 0.2178647 (impulses at
+    # distances 1 and 2); col 1: (1 + e^-9)/S = 0.5642008; col 2: (e^-1 + e^-16)/S = 0.2075323;
+    # col 3: e^-4/S = 0.01033242 (column 8 lies 5 away, beyond the cut); col 4: (e^-9 + e^-16)/S = 6.968281e-5
+    # (a circular blur gives it e^-4/S = 0.01033242 from column 1 wrapped round).
+    impulse = np.array([[0.0, 1.0, 0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(gaussian_blur(impulse, 1.0),
+                               [[0.2178647, 0.5642008, 0.2075323, 0.01033242, 6.968281e-5]], rtol=1e-6, atol=1e-12)
+
+
+def test_photographers_blur_is_the_normalised_kernel_over_a_mirrored_image_by_fft() -> None:
+    # An independent computation: mirror the image far beyond the kernel, convolve circularly by FFT with the
+    # normalised samples, crop. The two agree to the kernel's cut (e^-16) inside and at the edges.
+    image = np.exp(np.random.default_rng(5).normal(size=(37, 53)))
+    for sigma in (A1, A1 * 1.6**4, A1 * 1.6**7):
+        pad = int(np.ceil(6 * sigma))
+        padded = np.pad(image, pad, mode="symmetric")
+        h, w = padded.shape
+        dy = np.minimum(np.arange(h), h - np.arange(h))[:, None]
+        dx = np.minimum(np.arange(w), w - np.arange(w))[None, :]
+        kernel = np.exp(-(dx**2 + dy**2) / sigma**2)
+        reference = np.fft.irfft2(np.fft.rfft2(padded) * np.fft.rfft2(kernel / kernel.sum()), s=padded.shape)
+        np.testing.assert_allclose(gaussian_blur(image, sigma), reference[pad:-pad, pad:-pad], rtol=1e-6)
+
+
+@pytest.mark.parametrize("hot", [1e20, 3e38])
+def test_one_extreme_pixel_leaves_the_rest_of_the_local_operators_picture_as_it_was(hot: float) -> None:
+    # An FFT blur spreads the rounding error of 1e30 over every pixel (V_i of a pixel of 1 lost in it), which
+    # blacked the whole picture out (mean code 0.2 of 255); a direct convolution keeps it local.
+    hdr = np.random.default_rng(0).uniform(0.0, 4.0, (64, 64, 3))
+    plain = reinhard2002(hdr, local=True)
+    hdr[5, 5] = hot
+    far = (slice(32, None), slice(32, None))  # far beyond the largest kernel's reach of 4 * 9.5 px
+    np.testing.assert_allclose(reinhard2002(hdr, local=True)[far], plain[far], rtol=0.02)
 
 
 def test_local_operator_has_no_line_along_the_edges_of_a_sky() -> None:

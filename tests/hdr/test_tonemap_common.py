@@ -11,24 +11,31 @@ from cevr_cli.hdr.tonemap_common import (
     gamma_encode,
     log_average,
     luminance,
-    percentile_nearest_rank,
+    percentiles_nearest_rank,
     srgb_encode,
 )
 
 
 def test_percentile_is_nearest_rank() -> None:
     values = np.array([[9.0, 1.0, 5.0], [3.0, 7.0, 2.0]])  # sorted: 1 2 3 5 7 9, n = 6
-    assert percentile_nearest_rank(values, 0.01) == 1.0  # round(0.06) = 0 -> rank 1
-    assert percentile_nearest_rank(values, 0.25) == 2.0  # round(1.5) = 2
-    assert percentile_nearest_rank(values, 0.5) == 3.0  # rank 3, no interpolation
-    assert percentile_nearest_rank(values, 0.7) == 5.0  # round(4.2) = 4 -> 5 (ceil(4.2) = 5 would give 7)
-    assert percentile_nearest_rank(values, 0.99) == 9.0  # round(5.94) = 6
+    # 0.01: round(0.06) = 0 -> rank 1; 0.25: round(1.5) = 2; 0.5: rank 3, no interpolation;
+    # 0.7: round(4.2) = 4 -> 5 (ceil(4.2) = 5 would give 7); 0.99: round(5.94) = 6
+    assert percentiles_nearest_rank(values, 0.01, 0.25, 0.5, 0.7, 0.99) == (1.0, 2.0, 3.0, 5.0, 9.0)
+    assert percentiles_nearest_rank(values, 0.99, 0.01, 0.99) == (9.0, 1.0, 9.0)  # in the order asked
     # n = 10, p = 0.25: n p = 2.5 exactly; MATLAB's round gives 3 (round-half-to-even would give 2)
-    assert percentile_nearest_rank(np.arange(1.0, 11.0), 0.25) == 3.0
+    assert percentiles_nearest_rank(np.arange(1.0, 11.0), 0.25) == (3.0,)
     with pytest.raises(UsageError):
-        percentile_nearest_rank(values, 1.5)
+        percentiles_nearest_rank(values, 0.5, 1.5)
     with pytest.raises(UsageError):
-        percentile_nearest_rank(np.array([]), 0.5)
+        percentiles_nearest_rank(np.array([]), 0.5)
+
+
+def test_percentiles_from_one_partition_are_the_sorted_arrays_elements() -> None:
+    values = np.random.default_rng(3).integers(0, 50, size=(97, 31)).astype(np.float64)  # many ties
+    ps = (0.0, 0.01, 0.25, 0.5, 0.99, 0.999, 1.0)
+    ordered = np.sort(values, axis=None)
+    assert percentiles_nearest_rank(values, *ps) == tuple(
+        ordered[max(int(np.floor(values.size * p + 0.5)), 1) - 1] for p in ps)
 
 
 def test_luminance_and_log_average() -> None:
@@ -45,6 +52,18 @@ def test_change_luminance_zeroes_undefined_ratios() -> None:
     rgb = np.array([[[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]])
     out = change_luminance(rgb, np.array([[2.0, 0.0]]), np.array([[1.0, 5.0]]))
     np.testing.assert_array_equal(out, [[[0.5, 1.0, 1.5], [0.0, 0.0, 0.0]]])
+    scaled = change_luminance(rgb, np.array([[2.0, 0.0]]), np.array([[1.0, 5.0]]), in_place=True)
+    assert scaled is rgb
+    np.testing.assert_array_equal(rgb, out)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_operators_leave_the_callers_image_as_it_was(dtype) -> None:
+    hdr = np.exp(np.random.default_rng(2).normal(size=(16, 24, 3))).astype(dtype)
+    before = hdr.copy()
+    for name in TONEMAPPERS:
+        tonemap_to_display(hdr, name)
+    np.testing.assert_array_equal(hdr, before)
 
 
 def test_gamma_tmo_at_known_points() -> None:
@@ -105,6 +124,10 @@ def test_finite_radiance_by_hand() -> None:
     assert count == 2 and clean.dtype == np.float32
     clean, count = finite_radiance(np.full((1, 2, 3), np.inf))
     assert count == 2 and np.all(clean == 0)  # no finite value to stand for +Inf
+    finite = np.array([[[-1.0, 2.0, 3.0]]], dtype=np.float16)
+    clean, count = finite_radiance(finite)
+    np.testing.assert_array_equal(clean, [[[0, 2, 3]]])
+    assert count == 0 and clean.dtype == np.float16 and finite[0, 0, 0] == -1.0  # a copy, the input untouched
 
 
 def test_registry_rejects_bad_requests() -> None:

@@ -36,10 +36,9 @@ RTOL = 1e-6
 ATOL = 1e-12  # black input pixels come out exactly 0 in both
 
 
-def toolbox_gaussian(image: np.ndarray, sigma: float, *, normalise: bool = True, mirror: bool = True) -> np.ndarray:
+def toolbox_gaussian(image: np.ndarray, sigma: float) -> np.ndarray:
     """ReinhardGaussianFilter's placement: exp(-r^2/sigma^2)/(pi sigma^2) sampled at (x - c/2, y - r/2) for
-    1-based x, y, convolved circularly by FFT, then fftshift. Same signature as ``gaussian_fft``; the
-    toolbox neither normalises nor mirrors, so those flags are ignored (they are False in toolbox mode)."""
+    1-based x, y, convolved circularly by FFT, then fftshift. Same signature as ``gaussian_fft``."""
     h, w = image.shape
     x = np.arange(1, w + 1) - w / 2
     y = np.arange(1, h + 1) - h / 2
@@ -104,7 +103,7 @@ def test_kernel_placement_is_reinhard_gaussian_filter(index: int) -> None:
     np.testing.assert_allclose(toolbox_gaussian(lum, A1 * row["s"]), expected, rtol=1e-7)
     if lum.shape[0] % 2 == 0 and lum.shape[1] % 2 == 0:
         # cevr's toolbox-mode kernel is the same one, centred: the toolbox's is one pixel up and left.
-        ours = gaussian_fft(lum, A1 * row["s"], normalise=False, mirror=False)
+        ours = gaussian_fft(lum, A1 * row["s"])
         np.testing.assert_allclose(np.roll(ours, -1, axis=(0, 1)), expected, rtol=1e-7)
 
 
