@@ -230,14 +230,18 @@ def resolved(path: Path) -> Path:
         return path.absolute()
 
 
-def _relative_key(real: Path, folders: Sequence[Path]) -> Path:
-    """``real`` (a resolved path) relative to the first of the resolved folders given (``folders``) that holds it,
-    else its name alone: a file given by name is named after itself whatever else is given beside it
-    (``in/a.png in/sub/b.png`` gives ``b``, as ``in/sub/b.png`` alone does)."""
-    for root in folders:
-        if real.is_relative_to(root):
-            return real.relative_to(root)
-    return Path(real.name)
+def _relative_key(source: Path, real: Path, folders: Sequence[tuple[Path, Path]]) -> Path:
+    """``source`` relative to the first folder given (``folders``: each as given, made absolute, and resolved) that
+    holds it, else its name alone. The path as walked comes first, so a link in the folder is named after itself
+    (``sl/alink.jpg`` pointing to ``sl/sub/a.jpg`` gives ``alink``, not ``sub__alink``); ``real`` (resolved) serves
+    a source given by a path through a link."""
+    absolute = Path(os.path.abspath(source))
+    for given, real_root in folders:
+        if absolute.is_relative_to(given):
+            return absolute.relative_to(given)
+        if real.is_relative_to(real_root):
+            return real.relative_to(real_root)
+    return Path(source.name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -263,8 +267,14 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
     folder would delete the photo.
     """
     out_dir = resolved(Path(out_dir))
-    folders = [root for root in (resolved(Path(r)) for r in roots) if is_dir_safely(root)]  # once, not per source
-    for root in folders:
+    folders, named = [], set()  # once, not per source
+    for given in roots:
+        real_root = resolved(Path(given))
+        if is_dir_safely(real_root):
+            folders.append((Path(os.path.abspath(given)), real_root))
+        else:
+            named.add(real_root)
+    for _, root in folders:
         if not allow_inside_input and out_dir.is_relative_to(root):
             raise OutputError(f"{out_dir}: output folder is inside the input folder {root}; choose another -o")
     plan: dict[Path, Path] = {}
@@ -273,7 +283,7 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
     for source in sources:
         source = Path(source)
         real = resolved(source)
-        bare = _bare_name(source, real, folders)
+        bare = _bare_name(source, real, folders, named)
         name = fitted_name(_output_name(source, bare, beside), name_format)
         bare = fitted_name(bare, name_format)
         if name != bare and _made_from_this(out_dir / name_format.format(name=bare), marker, real):
@@ -352,11 +362,13 @@ def _output_name(source: Path, bare: str, beside: dict[Path, _Neighbours]) -> st
     return name
 
 
-def _bare_name(source: Path, real: Path, folders: Sequence[Path]) -> str:
-    """``[<subfolder>__...]<stem>``: :func:`_output_name` before what tells it from its namesakes. A file named
+def _bare_name(source: Path, real: Path, folders: Sequence[tuple[Path, Path]], named: set[Path]) -> str:
+    """``[<subfolder>__...]<stem>``: :func:`_output_name` before what tells it from its namesakes. A file given by
+    name (``named``, resolved) is named after itself whatever else is given beside it, a folder holding it too
+    (``in/a.png in/sub/b.png`` and ``in in/sub/b.png`` give ``b``, as ``in/sub/b.png`` alone does). A file named
     after the stage output folder it is in (``cevr-hdr/IMG_1/IMG_1.exr``, fuse's) is named after that folder once:
     ``IMG_1``, not ``IMG_1__IMG_1``."""
-    parts = _relative_key(real, folders).parent.parts
+    parts = () if real in named else _relative_key(source, real, folders).parent.parts
     if parts and parts[-1] == source.stem and _is_stage_output(source.parent, {}):
         parts = parts[:-1]
     return "".join(f"{part}__" for part in parts) + source.stem
@@ -900,7 +912,9 @@ def clean_abandoned(output: Path) -> None:
 def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItemResult:
     output.parent.mkdir(parents=True, exist_ok=True)
     aside = None
-    if os.path.isdir(output):  # reached with --overwrite only (completion calls it foreign): set aside until done
+    # A folder there is reached with --overwrite only (completion calls it foreign); a link is never followed: the
+    # file it points to may be anything, another input of this batch too. Either is set aside until done.
+    if os.path.isdir(output) or os.path.islink(output):
         aside = output.parent / f".{output.name}.old"
         output.rename(aside)
     try:
@@ -915,13 +929,16 @@ def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItem
 
 
 def _failure(source: Path, exc: BaseException, started: float) -> BatchItemResult:
-    """The one-line result of a failed input; anything but an input's own failure propagates."""
+    """The one-line result of a failed input. Ctrl-C, SIGTERM and exits propagate; any other exception fails this
+    input alone, a library's or cevr's own unforeseen one too (a bug met by one photo must not stop the batch)."""
     if isinstance(exc, InputError):
         message = str(exc)  # it names the file it is about (the input, or a file of it: a stack's frame)
     elif isinstance(exc, CevrError):
         message = f"{source}: {exc}"
     elif isinstance(exc, OSError | ValueError | MemoryError):
         message = str(InputError(source, f"{type(exc).__name__}: {exc}"))
+    elif isinstance(exc, Exception):
+        message = str(InputError(source, f"unexpected {type(exc).__name__}: {exc} (a cevr bug: please report it)"))
     else:
         raise exc
     return BatchItemResult(source, "failed", None, message, time.monotonic() - started)

@@ -873,7 +873,7 @@ def installed_profile_facts() -> list[dict[str, str | None]]:
             document = json.loads(path.read_text(encoding="utf-8"))
             make, model = document.get("make"), document.get("model")
             load_profile(path)  # as `auto` will read it
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, RecursionError) as exc:
             make, model = None, None
             effect = "use the camera prior" if path.is_dir() else "fail"
             problem = f"unreadable ({exc.strerror if isinstance(exc, OSError) else exc}); this camera's photos " \

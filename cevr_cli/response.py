@@ -65,7 +65,7 @@ class PiecewiseLinear:
         self.xp, self.fp = xp, fp
         self.low, self.high = xp[0], xp[-1]
         span = self.high - self.low
-        density = span / float(np.diff(xp).min())
+        density = span / max(float(np.diff(xp).min()), span / self.MAX_BUCKETS)  # denormal gaps: no inf
         self.buckets = min(self.MAX_BUCKETS, 1 << max(4, math.ceil(math.log2(2.0 * density))))
         self.scale = self.buckets / span
         # from the bucket below's lower edge: float32 rounding may put a value one bucket too high
@@ -73,15 +73,19 @@ class PiecewiseLinear:
         segment = np.clip(np.searchsorted(xp, edges, side="right") - 1, 0, xp.size - 2)
         self.first = segment[:-3].astype(np.intp)
         self.steps = int((segment[3:] - segment[:-3]).max())
-        slope = np.diff(fp) / np.diff(xp)
+        with np.errstate(over="ignore"):  # a denormal gap's slope overflows: that curve binary-searches
+            slope = np.diff(fp) / np.diff(xp)
         self.start, self.slope, self.value = (a.astype(np.float32) for a in (xp[:-1], slope, fp[:-1]))
         self.upper = np.append(xp[1:-1], np.inf).astype(np.float32)  # the last segment runs to the end
+        # nodes that float32 cannot tell apart (a step of 1e-40) make an infinite float32 slope: binary search
+        apart = bool(np.all(np.diff(xp.astype(np.float32)) > 0) and np.all(np.isfinite(self.slope)))
+        self.binary_search = self.steps > self.MAX_STEPS or not apart
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=np.float32)
         out = np.empty(values.shape, dtype=np.float32)
         flat, into = values.reshape(-1), out.reshape(-1)
-        if self.steps > self.MAX_STEPS:
+        if self.binary_search:
             for start in range(0, flat.size, CHUNK):
                 into[start:start + CHUNK] = np.interp(flat[start:start + CHUNK], self.xp, self.fp)
             return out
@@ -317,6 +321,8 @@ def _read_profile(path: Path, mtime_ns: int, size: int) -> Response:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path, f"cannot read the response profile ({exc})") from None
+    except RecursionError:
+        raise InputError(path, "not a cevr response profile (JSON nested too deep)") from None
     if not isinstance(document, dict) or document.get("format") != PROFILE_FORMAT:
         raise InputError(path, "not a cevr response profile (write one with `cevr calibrate`)")
     version = document.get("version", 0)

@@ -65,6 +65,15 @@ def _check_response(options: Any) -> None:
     object.__setattr__(options, "response", check_response_spec(options.response))
 
 
+def _profiles_in_use(response: str) -> dict[str, str]:
+    """Under ``--response auto``, the folder of installed profiles it looks in: another one (``CEVR_CONFIG_DIR``)
+    may hold a profile for a photo's camera, so it is another request. A profile installed, replaced or removed in
+    the same folder is followed per photo (``depends_on``)."""
+    from .response import profiles_dir
+
+    return {"profiles": str(profiles_dir())} if response == "auto" else {}
+
+
 @dataclass(frozen=True)
 class StackOptions:
     """What `cevr stack` is asked."""
@@ -94,8 +103,8 @@ class StackOptions:
         model's weights id and the physics revision."""
         from .exposure import PHYSICS_REVISION
 
-        return {"evs": list(self.evs), **request_record(self), "weights_id": model.weights_id,
-                "physics": PHYSICS_REVISION}
+        return {"evs": list(self.evs), **request_record(self), **_profiles_in_use(self.response),
+                "weights_id": model.weights_id, "physics": PHYSICS_REVISION}
 
 
 @dataclass(frozen=True)
@@ -170,5 +179,5 @@ class FuseOptions:
         """What fuse.json records as asked; another request redoes the folder."""
         from .exposure import PHYSICS_REVISION
 
-        return {"evs": list(self.evs), **request_record(self),
+        return {"evs": list(self.evs), **request_record(self), **_profiles_in_use(self.response),
                 "weights_id": model.weights_id if model is not None else None, "physics": PHYSICS_REVISION}

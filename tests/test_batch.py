@@ -108,6 +108,17 @@ def test_a_file_given_by_name_is_named_after_itself_whatever_is_given_beside_it(
     assert alone == together[deep] == out / "IMG_0003" and together[first] == out / "IMG_0002"
     walked = plan_outputs(discover_inputs([tree / "b"], recursive=True), out, roots=[tree / "b"])
     assert walked[deep] == out / "deep__IMG_0003"  # found in a folder given: named from that folder
+    # given by name beside a folder that holds it: still named after itself (it was deep__IMG_0003, made twice)
+    both = plan_outputs(discover_inputs([tree / "b", deep], recursive=True), out, roots=[tree / "b", deep])
+    assert both[deep] == out / "IMG_0003"
+
+
+def test_a_link_in_a_folder_walked_is_named_after_itself(tree, tmp_path):
+    """``b/pick.png`` -> ``deep/IMG_0003.png`` was planned as ``deep__pick``: the folder from the link's target, the
+    stem from the link."""
+    (tree / "b" / "pick.png").symlink_to(Path("deep") / "IMG_0003.png")
+    plan = plan_outputs(discover_inputs([tree / "b"]), tmp_path / "out", roots=[tree / "b"])
+    assert plan[tree / "b" / "pick.png"] == tmp_path / "out" / "pick"
 
 
 def test_a_file_met_twice_is_one_input_under_the_path_first_met(tree):
@@ -244,6 +255,31 @@ def test_file_outputs_get_collision_free_names_and_resume(tree, tmp_path):
     assert run_batch(plan, job, DEFAULT, marker=None).counts() == {"skipped": len(plan)}
 
 
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_link_at_a_file_outputs_name_is_replaced_never_followed(tree, tmp_path, fails):
+    from cevr_cli.io.atomic import atomic_write_text
+
+    photo, other = tree / "a" / "IMG_0001.JPG", tree / "b" / "IMG_0002.jpg"
+    before = other.read_bytes()
+    plan = plan_outputs([photo], tmp_path / "out", roots=[photo], name_format="{name}-done.txt")
+    plan[photo].parent.mkdir(parents=True)
+    plan[photo].symlink_to(other)  # at the output's name: a link to another input of the batch
+
+    def job(source, output):
+        if fails:
+            raise InputError(source, "truncated file")
+        atomic_write_text(output, source.name)  # writes through links, as --csv asks: the engine must not let it
+
+    report = run_batch(plan, job, BatchPolicy(overwrite=True), marker=None)
+    assert other.read_bytes() == before
+    if fails:
+        assert report.counts() == {"failed": 1} and os.readlink(plan[photo]) == str(other)  # the link kept
+    else:
+        assert report.counts() == {"done": 1} and not plan[photo].is_symlink()
+        assert plan[photo].read_text() == photo.name
+    assert sorted(p.name for p in plan[photo].parent.iterdir()) == [plan[photo].name]
+
+
 def test_a_marker_is_trusted_only_when_the_files_it_lists_are_there_and_not_empty(tmp_path):
     folder = tmp_path / "IMG_0001"
     folder.mkdir()
@@ -355,6 +391,27 @@ def test_a_failure_that_does_not_name_a_file_is_said_with_the_input(tmp_path):
         f"{sources[0]}: recovering a response needs at least two exposures",
         f"{sources[1] / '00_ev+0.00.png'}: truncated file"]
     assert report.exit_code == 1
+
+
+def test_an_unforeseen_exception_fails_its_input_alone_and_interrupts_still_stop(tmp_path):
+    sources = [tmp_path / "a", tmp_path / "bug", tmp_path / "c"]
+
+    def job(source, output):
+        if source.name == "bug":
+            raise OverflowError("cannot convert float infinity to integer")
+        output.mkdir(exist_ok=True)
+        (output / MARKER).write_text("{}")
+
+    report = run_batch({s: tmp_path / "out" / s.name for s in sources}, job, BatchPolicy(), marker=MARKER)
+    assert report.counts() == {"done": 2, "failed": 1} and report.exit_code == 1
+    assert report.items[1].message == (f"{sources[1]}: unexpected OverflowError: cannot convert float infinity to "
+                                       "integer (a cevr bug: please report it)")
+
+    def interrupted(source, output):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch({s: tmp_path / "out2" / s.name for s in sources}, interrupted, BatchPolicy(), marker=MARKER)
 
 
 def test_an_output_made_before_its_input_changed_is_outdated_and_redone(tmp_path):

@@ -469,7 +469,10 @@ def test_an_unreadable_installed_profile_is_a_problem_cevr_info_names(tmp_path, 
     folder.mkdir(parents=True)
     (folder / "testmake__tm-1.json").write_text('{"format": "cevr-response-prof')  # cut short
     (folder / "other__x.json").mkdir()  # a folder of a profile's name: auto passes it over
+    (folder / "deep__x.json").write_text("[" * 100000 + "]" * 100000)
     facts = {Path(f["path"]).name: f for f in installed_profile_facts()}
+    assert facts["deep__x.json"]["problem"].startswith("unreadable (maximum recursion depth exceeded")
+    assert facts["deep__x.json"]["problem"].endswith("this camera's photos fail until it is replaced")
     assert facts["testmake__tm-1.json"]["make"] is None
     assert facts["testmake__tm-1.json"]["problem"].startswith("unreadable (Unterminated string")
     assert facts["testmake__tm-1.json"]["problem"].endswith("this camera's photos fail until it is replaced")

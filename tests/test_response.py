@@ -80,6 +80,19 @@ def test_tables_refuse_curves_that_are_not_monotone_from_zero_to_one():
         table_response("bad", codes, [0, 0.1, 0.2, 0.6, 0.9])
 
 
+def test_nodes_float32_cannot_tell_apart_are_interpolated_exactly_not_overflowed():
+    curve = table_response("tiny steps", np.array([0.0, 5e-324, 1.0]), [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(curve.decode(np.array([0.0, 0.25, 1.0], np.float32)), [0.0, 0.625, 1.0], rtol=1e-6)
+    assert np.all(np.isfinite(curve.encode(np.array([0.0, 0.5, 0.75], np.float32))))
+
+
+def test_a_profile_nested_too_deep_is_an_input_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(InputError, match="nested too deep"):
+        load_profile(path)
+
+
 @pytest.mark.parametrize("linear", [[[[0, 0.1], [0.5, 0.6], [1, 1.1]]], [[[0], [0.5], [1]]], 0.5])
 def test_tables_of_other_dimensions_are_refused_as_input_errors(linear):
     with pytest.raises(InputError, match="1 or 3 rows of N linear values"):

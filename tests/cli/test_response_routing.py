@@ -106,6 +106,14 @@ def test_a_profile_installed_replaced_or_removed_later_redoes_its_cameras_photos
     assert messages["d90.jpg"] == "redone: a file it was made with (its camera profile) changed since"
     profile.unlink()
     assert run() == ({"d90.jpg": "done", "canon.jpg": "skipped"}, {"d90.jpg": "camera", "canon.jpg": "camera"})
+    # another profiles folder (CEVR_CONFIG_DIR) holding this camera's profile: another request, so redone with it
+    other = tmp_path / "other-config" / "responses" / profile.name
+    other.parent.mkdir(parents=True)
+    other.write_text(json.dumps(profile_record(table_response("x", codes, codes**2.0), "Nikon", "D90", "test")))
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "other-config"))
+    assert run() == ({"d90.jpg": "done", "canon.jpg": "done"}, {"d90.jpg": "profile:Nikon D90",
+                                                               "canon.jpg": "camera"})
+    assert messages["canon.jpg"] == "redone: the earlier output was made with other options"
 
 
 def test_an_explicit_response_is_recorded_and_a_new_one_redoes_the_stack(tmp_path, weights):
