@@ -78,7 +78,8 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
                 if entry.unreadable:
                     if not any(_is_stage_output(folder, outputs) for folder in folders):
                         found.setdefault(key, entry.path)
-                elif ((entry.file or entry.link) and entry.path.suffix.lower() in extensions  # broken links fail
+                elif ((entry.file or entry.link or entry.special)  # broken links and named pipes fail by name
+                        and entry.path.suffix.lower() in extensions
                         and not (entry.path.suffix.lower() in PHOTO_SUFFIXES
                                  and (any(_is_stage_output(folder, outputs) for folder in folders)
                                       or len(inner) > 1 and _is_tone_mapped_image(entry.path)))):
@@ -94,6 +95,7 @@ class _Entry:
     file: bool = False  # a file, or a link to one
     link: bool = False
     unreadable: bool = False  # a folder that cannot be listed
+    special: bool = False  # a named pipe, socket or device
 
 
 def _folder_entries(folder: Path, recursive: bool) -> list[_Entry]:
@@ -124,7 +126,7 @@ def _folder_entries(folder: Path, recursive: bool) -> list[_Entry]:
             walked = not item.name.startswith(".") and item.name.casefold() not in SYSTEM_FOLDERS
             if folder_here and recursive and walked:
                 pending.append(path)
-            entries.append(_Entry(path, file, link))
+            entries.append(_Entry(path, file, link, special=not (file or link or folder_here)))
     return sorted(entries)
 
 
@@ -367,11 +369,15 @@ def _bare_name(source: Path, real: Path, folders: Sequence[tuple[Path, Path]], n
     name (``named``, resolved) is named after itself whatever else is given beside it, a folder holding it too
     (``in/a.png in/sub/b.png`` and ``in in/sub/b.png`` give ``b``, as ``in/sub/b.png`` alone does). A file named
     after the stage output folder it is in (``cevr-hdr/IMG_1/IMG_1.exr``, fuse's) is named after that folder once:
-    ``IMG_1``, not ``IMG_1__IMG_1``."""
+    ``IMG_1``, not ``IMG_1__IMG_1``; so is a folder in one (``cevr-hdr/IMG_1/stack``, the stack ``--keep-stack`` kept:
+    ``IMG_1``, where three such gave ``stack``, ``stack_``, ``stack__``)."""
     parts = () if real in named else _relative_key(source, real, folders).parent.parts
-    if parts and parts[-1] == source.stem and _is_stage_output(source.parent, {}):
+    stem = source.stem
+    if is_dir_safely(source) and _is_stage_output(source.parent, {}):
+        stem = source.parent.name  # a folder inside a stage's output (the stack fuse kept, cevr-hdr/IMG_1/stack)
+    if parts and parts[-1] == stem and _is_stage_output(source.parent, {}):
         parts = parts[:-1]
-    return "".join(f"{part}__" for part in parts) + source.stem
+    return "".join(f"{part}__" for part in parts) + stem
 
 
 def _made_from_this(output: Path, marker: str | None, real: Path) -> bool:

@@ -726,11 +726,14 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         on_frame: called with each path before it is read (progress).
 
     Raises:
-        UsageError: fewer than two frames, one file given twice, camera RAW frames, frames of different sizes or
-            bit depths, EVs missing (no ``evs`` and no EXIF exposure), duplicated or not one per frame, or as
-            :func:`fit_samples` (frames out of their EVs' order, frames that do not fit one curve).
+        UsageError: an empty make or model, fewer than two frames, one file given twice, camera RAW frames, frames
+            of different sizes or bit depths, EVs missing (no ``evs`` and no EXIF exposure), duplicated or not one
+            per frame, or as :func:`fit_samples` (frames out of their EVs' order, frames that do not fit one curve).
         InputError: a frame that cannot be read.
     """
+    for flag, given in (("--make", make), ("--model", model)):
+        if given is not None and not given.strip():
+            raise UsageError(f"{flag} is empty: give the camera's {flag[2:]}, or leave {flag} out to read it from EXIF")
     from .imaging import quantise
     from .io.images import read_photo
     from .vocabulary import RAW_SUFFIXES

@@ -14,7 +14,7 @@ from .evs import CONTINUOUS_EVS
 from .exposure import ExposureModel, ModelSpec
 from .fuse import run_fuse
 from .stage_options import FuseOptions
-from .vocabulary import FUSE_MANIFEST
+from .vocabulary import FUSE_MANIFEST, MIN_PHOTO_SIDE
 
 
 def run_demo(out_dir: Path, model: ExposureModel | ModelSpec, *, long_side: int | None = None,
@@ -54,15 +54,16 @@ def _place_sample(dst: Path, long_side: int | None) -> None:
 
 
 def _downsized(long_side: int) -> bytes:
-    """The sample's JPEG bytes at ``long_side`` pixels on its long side, with its EXIF and ICC profile."""
+    """The sample's JPEG bytes at ``long_side`` pixels on its long side, with its EXIF and ICC profile; its short
+    side at least the 16 px a photo needs, the long side growing with it (the shape kept, not stretched)."""
     import cv2
 
     from .io.images import read_photo, write_ldr
 
     photo = read_photo(sample_photo_path())
     h, w = photo.rgb.shape[:2]
-    scale = min(1.0, long_side / max(h, w))
-    size = (max(16, round(w * scale)), max(16, round(h * scale)))
+    scale = min(1.0, max(long_side / max(h, w), MIN_PHOTO_SIDE / min(h, w)))
+    size = (max(MIN_PHOTO_SIDE, round(w * scale)), max(MIN_PHOTO_SIDE, round(h * scale)))
     small = cv2.resize(photo.rgb, size, interpolation=cv2.INTER_AREA)
     with tempfile.TemporaryDirectory(prefix="cevr-demo-") as tmp:
         path = Path(tmp) / sample_photo_path().name

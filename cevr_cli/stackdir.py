@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, UsageError, use_one_of
+from .evs import ev_label
 from .io.atomic import atomic_write_text
 from .io.colour import ColourSpace
 from .io.exif import FRAME_EXPOSURE, ExifInfo, reexposed_exif, without_xmp
@@ -34,12 +35,12 @@ _SHEET_COLUMNS = 7
 def ev_filename(index: int, ev: float, suffix: str, count: int) -> str:
     """``00_ev-3.00.png`` ... ``12_ev+3.00.png``: the index of ``count`` images, as wide as the largest one
     (at least two digits), so that a plain name sort follows EV order (``000_`` ... ``120_`` for 121 images)."""
-    return f"{index:0{max(2, len(str(count - 1)))}d}_ev{ev:+.2f}{suffix}"
+    return f"{index:0{max(2, len(str(count - 1)))}d}_ev{ev_label(ev)}{suffix}"
 
 
 def frame_key(ev: float) -> str:
     """How manifests key a frame by its EV (``"-2.00"``, ``"+0.50"``): the ``frames`` record of stack.json."""
-    return f"{ev:+.2f}"
+    return ev_label(ev)
 
 
 def stack_format(name: str) -> tuple[str, int]:

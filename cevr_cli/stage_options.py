@@ -21,6 +21,7 @@ from .vocabulary import (
     EXR_COMPRESSION,
     EXR_COMPRESSIONS,
     HDR_FORMATS,
+    MAX_MEGAPIXELS,
     MERGES,
     RAW_MODES,
     RESPONSE_HELP,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from .io.images import Photo
     from .measure import MeasuredPhoto
 
-MAX_MEGAPIXELS = 250.0
 _MODEL_HELP = "How frames are made: " + "; ".join(f"{k} = {v}" for k, v in EXPOSURE_MODELS.items()) + "."
 _RAW_HELP = "Camera RAW files: " + "; ".join(f"{k} = {v}" for k, v in RAW_MODES.items()) + "."
 _MERGE_HELP = "How a photo's HDR image is made: " + "; ".join(f"{k} = {v}" for k, v in MERGES.items()) + "."

@@ -73,6 +73,8 @@ EXR_COMPRESSIONS = ("zip", "zips", "piz", "dwaa", "rle", "none")
 EXR_COMPRESSION = "zip"  # the default: lossless, as OpenEXR's own tools write
 # Display images: container -> (suffix, bits per channel).
 DISPLAY_FORMATS: dict[str, tuple[str, int]] = {"png": (".png", 8), "jpg": (".jpg", 8), "tiff": (".tif", 16)}
+MAX_MEGAPIXELS = 250.0  # a photo larger is refused unless --max-megapixels allows it (a decompression bomb)
+MIN_PHOTO_SIDE = 16  # px: CEVR's encoder pools three times, and a thumbnail holds nothing to re-expose
 DISPLAY_GAMMA = 2.2  # the HDR Toolbox's GammaTMO exponent, as in CEVR's evaluation
 # Tone-mapping bounds wide of any use (Reinhard's keys are 0.045-0.72; display gammas 1-3; a white of 1e20 is the
 # idiom for "no white point", L / (1 + L)) that keep the arithmetic finite: a key or white of 1e308 overflowed,

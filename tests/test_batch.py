@@ -40,6 +40,21 @@ def test_a_broken_link_with_a_photos_name_is_found_so_that_it_fails_by_name(tree
     assert discover_inputs([tree / "b"]) == [tree / "b/IMG_0001.JPG", tree / "b/IMG_0002.jpg", tree / "b/IMG_0009.jpg"]
 
 
+def test_stacks_kept_in_fuse_folders_are_named_after_their_photos(tmp_path):
+    kept = []
+    for name in ("IMG_1", "IMG_2"):
+        (tmp_path / "hdr" / name / "stack").mkdir(parents=True)
+        (tmp_path / "hdr" / name / "fuse.json").write_text(json.dumps({"cevr_version": "0.1.0"}))
+        kept.append(tmp_path / "hdr" / name / "stack")
+    plan = plan_outputs(kept, tmp_path / "out", roots=kept)  # cevr fuse hdr/*/stack: was stack, stack_
+    assert [plan[k].name for k in kept] == ["IMG_1", "IMG_2"]
+
+
+def test_a_named_pipe_with_a_photos_name_is_found_so_that_it_fails_by_name(tree):
+    os.mkfifo(tree / "b" / "pipe.png")  # reading it would block: the reader refuses it by name
+    assert tree / "b" / "pipe.png" in discover_inputs([tree / "b"])
+
+
 def test_a_symlink_loop_is_planned_and_then_fails_by_name(tree, tmp_path):
     """Resolving a loop raises (RuntimeError before Python 3.13): the plan keeps it as it stands, and the reader
     names it, so the batch goes on with the other photos."""

@@ -71,6 +71,7 @@ def test_a_huge_range_is_refused_before_its_list_is_built(spec, count):
     ("nan", "non-finite"), ("1,inf", "non-finite"), ("0:inf:1", "non-finite"), ("nan:1:1", "non-finite"),
     ("1,0.999999", "0.999999 and 1 are one EV to 0.01 stop"),
     ("0:0.02:0.005", "0.005 and 0.01 are one EV to 0.01 stop"),
+    ("-0.004,0.004", "-0.004 and 0.004 are one EV to 0.01 stop"),  # were labelled ev-0.00 and ev+0.00
     ("1_0", "cannot read EV list '1_0'"),  # Python's float reads 10
 ])
 def test_bad_lists_are_refused_with_a_reason(spec, message):
@@ -83,3 +84,12 @@ def test_a_long_list_is_not_echoed_whole():
     with pytest.raises(UsageError) as info:
         parse_evs(spec)
     assert len(str(info.value)) < 300 and "(119999 characters)" in str(info.value)
+
+
+def test_labels_are_hundredths_of_a_stop_and_zero_has_one_sign():
+    from cevr_cli.evs import ev_label
+    from cevr_cli.stackdir import ev_filename
+
+    assert [ev_label(v) for v in (-3, -0.004, 0.0, 0.004, 0.5, 2.999)] == [
+        "-3.00", "+0.00", "+0.00", "+0.00", "+0.50", "+3.00"]
+    assert ev_filename(0, -0.004, ".png", 13) == "00_ev+0.00.png"

@@ -50,7 +50,7 @@ from ..imaging import quantise
 from ..io.atomic import atomic_write_text
 from ..vocabulary import HDR_METRICS, LDR_METRICS
 from . import metrics as M
-from .datasets import BenchScene, load_dataset
+from .datasets import MIN_BENCH_SIZE, BenchScene, load_dataset
 from .mantiuk2011 import DESKTOP_VIEWING
 
 # cvvdp is opt-in: optional package and slow on CPU
@@ -140,7 +140,7 @@ PSNR_PLOT, HDR_PLOT = "-psnr.png", "-hdr.png"  # evaluation/plots.py's, written 
 PLOT_SUFFIXES = (PSNR_PLOT, HDR_PLOT)
 
 # Scenes are resized to SIZE x SIZE; a stack of 13 frames per predictor at 4096 px is already several GB.
-MIN_BENCH_SIZE, MAX_BENCH_SIZE = 16, 4096
+MAX_BENCH_SIZE = 4096
 
 
 def check_bench_size(size: int | None) -> None:

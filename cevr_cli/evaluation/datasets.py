@@ -48,6 +48,8 @@ from ..errors import InputError, UsageError, use_one_of
 from ..evs import CONTINUOUS_EVS
 from ..vocabulary import DATASET_KINDS, DATASETS_ENV, DATASETS_FOLDER, HDR_SUFFIXES, LDR_SUFFIXES
 
+MIN_BENCH_SIZE = 16  # px a side: SSIM's windows, and CEVR's encoder pools three times
+
 if TYPE_CHECKING:
     from ..training.camera import SyntheticScene
 
@@ -77,8 +79,8 @@ def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | N
     ``synthetic_evs``: the EVs at which ``synthetic`` scenes get ground-truth LDRs.
     """
     path = Path(path)
-    if size is not None and size < 16:
-        raise UsageError(f"benchmark image size must be at least 16 px, got {size}")
+    if size is not None and size < MIN_BENCH_SIZE:
+        raise UsageError(f"benchmark image size must be at least {MIN_BENCH_SIZE} px, got {size}")
     if not path.is_dir():  # the request names it: exit 2
         what = "is a file, not a" if path.is_file() else "not found: no"
         raise UsageError(f"{path}: {what} {kind} dataset folder")
@@ -95,7 +97,18 @@ def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | N
         return _load_synthetic(path, size, synthetic_evs)
     else:
         raise UsageError(f"unknown dataset kind {kind!r}: {use_one_of(kind, DATASET_KINDS)}")
-    return [_resize_scene(s, size) for s in scenes] if size is not None else scenes
+    if size is not None:
+        return [_resize_scene(s, size) for s in scenes]
+    for scene in scenes:
+        _check_native_size(path / scene.name, scene.input_ev0)
+    return scenes
+
+
+def _check_native_size(where: Path, image: np.ndarray) -> None:
+    """A scene at its own size (no ``--size``) must be large enough for every metric (SSIM's windows)."""
+    if min(image.shape[:2]) < MIN_BENCH_SIZE:
+        raise InputError(where, f"{image.shape[1]}x{image.shape[0]} px is too small to benchmark ({MIN_BENCH_SIZE} "
+                                "px minimum a side; --size resizes every scene)")
 
 
 def default_dataset_path(kind: str, environ: Mapping[str, str] | None = None) -> Path:
@@ -320,6 +333,8 @@ def synthetic_bench_scenes(
 
     for path in paths:
         radiance = _read_hdr(path)
+        if size is None:
+            _check_native_size(path, radiance)
         views = scene_views(radiance, size) if size is not None else [radiance]
         for v, view in enumerate(views):
             stem = path.stem if v == 0 else f"{path.stem}@{v}"

@@ -13,7 +13,7 @@ from ..imaging import check_rgb, luminance, srgb_encode
 from ..vocabulary import DISPLAY_GAMMA
 from .finite import finite_radiance
 
-__all__ = ["change_luminance", "check_hdr", "gamma_encode", "log_average", "luminance", 
+__all__ = ["change_luminance", "check_hdr", "gamma_encode", "log_average", "luminance",
            "percentiles_nearest_rank", "srgb_encode"]
 
 LOG_AVERAGE_DELTA = 1e-6

@@ -22,7 +22,15 @@ import numpy as np
 
 from ..errors import InputError, OutputError
 from ..imaging import quantise
-from ..vocabulary import FUSE_MANIFEST, HDR_SUFFIXES, MADE_FROM_KEY, RAW_SUFFIXES, STACK_MANIFEST
+from ..vocabulary import (
+    FUSE_MANIFEST,
+    HDR_SUFFIXES,
+    MADE_FROM_KEY,
+    MAX_MEGAPIXELS,
+    MIN_PHOTO_SIDE,
+    RAW_SUFFIXES,
+    STACK_MANIFEST,
+)
 from . import opencv
 from .atomic import atomic_path
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
@@ -367,7 +375,8 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
     return Photo(path, rgb, 16, exif, None, exif.rendered_exif(), ColourSpace(SRGB, RAW_DEVELOPED))
 
 
-def read_photo(path: str | Path, *, max_megapixels: float = 250.0, min_side: int = 16) -> Photo:
+def read_photo(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
+               min_side: int = MIN_PHOTO_SIDE) -> Photo:
     """Read a photo as float32 RGB in [0, 1], upright, with its metadata. While it is decoded,
     :func:`photo_being_decoded` names it in this thread, so that a decoder's warning (Pillow's "Corrupt EXIF data")
     can be told with the photo's name."""

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..vocabulary import MAX_MEGAPIXELS, MIN_PHOTO_SIDE
 from .exif import ExifInfo, read_raw_container_exif, read_tiff_exif
 
 # LibRaw's orientation codes (sizes.flip) as numpy rotations: 3 = 180, 5 = 90 CCW, 6 = 90 CW.
@@ -144,7 +145,8 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {detail}"
 
 
-def read_raw_linear(path: str | Path, *, max_megapixels: float = 250.0, min_side: int = 16) -> LinearPhoto:
+def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
+                    min_side: int = MIN_PHOTO_SIDE) -> LinearPhoto:
     """Decode a camera RAW as scene-linear Rec.709 with its clipping mask.
 
     Raises:

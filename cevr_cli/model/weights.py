@@ -133,6 +133,10 @@ def _load_strict(model: CEVRNet, state: Mapping[str, torch.Tensor], where: str) 
                 f"{where}: {key} has shape {tuple(value.shape)}, the model expects {tuple(expected[key].shape)}"
                 " (weights of another model variant?)"
             )
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise WeightsError(f"{where}: {key} holds {bad} NaN or infinite values (a damaged or diverged file: "
+                               "use the shipped weights or an earlier checkpoint)")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
 
 

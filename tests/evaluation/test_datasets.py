@@ -197,3 +197,11 @@ def test_the_file_of_another_size_is_the_one_named(tmp_path: Path) -> None:
         _png(tmp_path / "kitchen" / name, 0.5, shape=shape)  # files listed in another order than their EVs
     with pytest.raises(InputError, match=r"ev-1\.png: 30x20 px, but the scene's EV 0 photo ev\+0\.png is 32x24"):
         load_dataset("brackets", tmp_path)
+
+
+def test_a_scene_too_small_for_the_metrics_at_its_own_size_is_named_before_any_scores(tmp_path: Path) -> None:
+    write_exr(tmp_path / "a.exr", np.ones((24, 32, 3), np.float32))
+    write_exr(tmp_path / "tiny.exr", np.ones((1, 1, 3), np.float32))  # failed in SSIM, after the others, unnamed
+    with pytest.raises(InputError, match=r"tiny\.exr: 1x1 px is too small to benchmark \(16 px minimum a side"):
+        load_dataset("synthetic", tmp_path, size=None)
+    assert len(load_dataset("synthetic", tmp_path, size=16)) == 2  # --size resizes it

@@ -144,6 +144,21 @@ def test_config_mismatch_is_refused(tmp_path, tiny_pair):
         load_pair(path)
 
 
+def test_weights_holding_nan_are_refused_naming_the_tensor(tmp_path, tiny_pair):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    path = tmp_path / "w.safetensors"
+    save_pair(tiny_pair, path)
+    with safe_open(str(path), framework="pt") as fh:
+        metadata = fh.metadata()
+    tensors = load_file(str(path))
+    tensors["dec.decoder3.conv_mul.weight"].view(-1)[:2] = float("nan")
+    save_file(tensors, str(path), metadata=metadata)
+    with pytest.raises(WeightsError, match=r"\[dec\]: decoder3.conv_mul.weight holds 2 NaN or infinite values"):
+        load_pair(path)
+
+
 @pytest.mark.parametrize("content", [b"", b"not a safetensors file at all"])
 def test_unreadable_weights_are_refused(tmp_path, content):
     path = tmp_path / "w.safetensors"
