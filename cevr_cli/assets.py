@@ -13,6 +13,7 @@ DEFAULT_WEIGHTS_NAME = "cevr-synthetic.safetensors"
 
 
 def package_file(*parts: str) -> Path:
+    """A file shipped in the package, by its parts below ``cevr_cli/``: the one way the code finds its data."""
     return Path(str(files("cevr_cli").joinpath(*parts)))
 
 

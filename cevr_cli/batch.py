@@ -481,9 +481,9 @@ def completion(output: Path, marker: str | None, request: dict[str, Any] | None 
     A folder output is complete when its ``marker`` parses, lists only files that are there and not empty
     (:func:`_listed_files_present`) and records ``request``; a file output (``marker`` None, written
     atomically) when it exists and, if ``request`` is given, records it in the image
-    (:func:`cevr_cli.io.images.read_request`). Either is outdated when ``source`` changed since it was made from it
-    (:func:`_changed_since`): a photo replaced, a stack folder or an HDR file that an earlier stage redid; a folder
-    output also when a file its marker depends on (:data:`DEPENDENCIES_KEY`: a camera profile) changed since.
+    (:func:`cevr_cli.io.images.read_output_record`). Either is outdated when ``source`` changed since it was made
+    from it (:func:`_changed_since`): a photo replaced, a stack folder or an HDR file that an earlier stage redid; a
+    folder output also when a file its marker depends on (:data:`DEPENDENCIES_KEY`: a camera profile) changed since.
     """
     record = _output_record(output, marker)  # read once: the request, the input and the files it lists
     made = _input_of(record, marker)

@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from .assets import package_file
 from .errors import InputError, OutputError, UsageError
 from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
 from .response import PROFILE_FORMAT, Response, installed_profiles, profile_path, profile_record, table_response
@@ -342,7 +343,7 @@ BASIS_RIDGE = 1e-6  # relative to the normal matrix's trace: keeps a bracket tha
 def response_basis() -> dict[str, np.ndarray]:
     """The basis of log inverse responses (``cevr_cli/data/response_basis.npz``, see ``cevr_cli/data/README.md``):
     ``codes`` (1023,) codes 1/1023 .. 1, ``mean`` (1023,) and ``components`` (K, 1023) of g = ln f^-1 there."""
-    with np.load(Path(__file__).parent / "data" / "response_basis.npz", allow_pickle=False) as data:
+    with np.load(package_file("data", "response_basis.npz"), allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .assets import package_file
 from .errors import InputError, UsageError
 from .imaging import srgb_decode, srgb_encode, unit_codes
 from .io.atomic import shortened_name
@@ -231,7 +232,7 @@ def table_response(name: str, codes: np.ndarray, linear: np.ndarray, source: str
 
 
 def _data_path() -> Path:
-    return Path(__file__).parent / "data" / "darktable_curves.npz"
+    return package_file("data", "darktable_curves.npz")
 
 
 @cache

@@ -37,10 +37,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
+from ..assets import package_file
 from ..errors import UsageError
 
 ENCODINGS = ("rgb-bt.709", "luminance")
@@ -135,9 +135,8 @@ class HdrVdp2Result:
 
 @lru_cache(maxsize=1)
 def _tables() -> dict[str, np.ndarray]:
-    with resources.files("cevr_cli.evaluation").joinpath("data/hdrvdp2_tables.npz").open("rb") as f:
-        with np.load(f) as npz:
-            return {k: npz[k] for k in npz.files}
+    with np.load(package_file("evaluation", "data", "hdrvdp2_tables.npz"), allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
 
 
 # --- input ------------------------------------------------------------------------------------------

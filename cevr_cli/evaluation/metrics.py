@@ -187,11 +187,6 @@ def pu21_encode(luminance: np.ndarray) -> np.ndarray:
     return np.maximum(p7 * (np.power((p1 + p2 * yp) / (1.0 + p3 * yp), p5) - p6), 0.0)
 
 
-def relative_luminance(rgb: np.ndarray) -> np.ndarray:
-    """Rec. 709 luminance of linear RGB."""
-    return luminance(rgb)
-
-
 def scale_to_match(test: np.ndarray, reference: np.ndarray) -> float:
     """Factor k minimising the log-luminance difference between k * test and reference.
 
@@ -200,7 +195,7 @@ def scale_to_match(test: np.ndarray, reference: np.ndarray) -> float:
     metrics: k = exp(median(ln L_ref - ln L_test)) over pixels where both luminances are positive. The
     median keeps clipped or noisy pixels from dominating.
     """
-    lt, lr = relative_luminance(test), relative_luminance(reference)
+    lt, lr = luminance(test), luminance(reference)
     valid = (lt > 0) & (lr > 0) & np.isfinite(lt) & np.isfinite(lr)
     if not np.any(valid):
         return 1.0
@@ -221,7 +216,7 @@ class DisplayScaling:
         reference = np.maximum(np.asarray(reference, dtype=np.float64), 0.0)
         if self.align:
             test = test * scale_to_match(test, reference)
-        peak = float(np.max(relative_luminance(reference)))
+        peak = float(np.max(luminance(reference)))
         if not math.isfinite(peak) or peak <= 0:
             raise UsageError("reference HDR image has no positive luminance; cannot scale it for PU21")
         factor = self.peak_luminance / peak
@@ -237,7 +232,7 @@ def pu21_psnr(test: np.ndarray, reference: np.ndarray, scaling: DisplayScaling =
 def pu21_ssim(test: np.ndarray, reference: np.ndarray, scaling: DisplayScaling = DisplayScaling()) -> float:
     """PU21-SSIM of two relative linear RGB HDR images: SSIM of PU-encoded luminance, dynamic range 256."""
     t, r = scaling.apply(*_pair(test, reference))
-    return ssim(pu21_encode(relative_luminance(t)), pu21_encode(relative_luminance(r)), data_range=PU21_PEAK)
+    return ssim(pu21_encode(luminance(t)), pu21_encode(luminance(r)), data_range=PU21_PEAK)
 
 
 def hdrvdp2_q(test: np.ndarray, reference: np.ndarray, scaling: DisplayScaling = DisplayScaling(),

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tonemap_common import change_luminance, check_hdr, luminance, percentiles_nearest_rank
+from .tonemap_common import MIDDLE_GREY, change_luminance, check_hdr, luminance, percentiles_nearest_rank
 
 LD_MAX = 300.0  # display luminance range, cd/m^2
 LD_MIN = 0.3
 C1 = 3.0
 C2 = 0.5
 DELTA = 1e-6
-# Middle grey (18 % reflectance, Zone V; the key of Reinhard et al. 2002, Eq. 2): where a scene without
-# range is shown.
-MID_GREY = 0.18
 
 
 def _display_range(ld: np.ndarray, black: float) -> np.ndarray:
@@ -28,11 +25,11 @@ def _display_range(ld: np.ndarray, black: float) -> np.ndarray:
     The lower part is a linear toe that meets the rescaled range at ``black``, so the darkest 1% keep
     their gradation instead of all becoming ``black``. Ld > 0 everywhere, so the toe is > 0 for black > 0.
     Without a range (1st = 99th percentile: a uniform scene, or one with under 2 % of other pixels) the
-    plateau is shown as middle grey, MID_GREY Ld / q(Ld, 0.01) clipped to 1, instead of 0/0.
+    plateau is shown as middle grey, MIDDLE_GREY Ld / q(Ld, 0.01) clipped to 1, instead of 0/0.
     """
     lo, hi = percentiles_nearest_rank(ld, 0.01, 0.99)
     if hi <= lo:
-        return np.minimum(MID_GREY * ld / lo, 1.0)
+        return np.minimum(MIDDLE_GREY * ld / lo, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ranged = black + (1.0 - black) * (np.minimum(ld, hi) - lo) / (hi - lo)
         return np.where(ld < lo, black * ld / lo, ranged)
@@ -49,7 +46,7 @@ def kimkautz2008(hdr: np.ndarray, *, ld_max: float = LD_MAX, ld_min: float = LD_
     clip to 1 and darker ones fall linearly to 0 (:func:`_display_range`), so a lit pixel never turns
     black. ``toolbox`` rescales to [0, 1] and clips below as the HDR Toolbox does, which leaves the
     darkest 1% of pixels pure black: holes in dark shadows. A flat image (zero log range) has no
-    defined k1 and nothing to compress: Ld = L, which the display range shows as MID_GREY (0.18) of the
+    defined k1 and nothing to compress: Ld = L, which the display range shows as MIDDLE_GREY (0.18) of the
     same hue, in both forms (the toolbox returns NaN, i.e. black).
 
     Raises:

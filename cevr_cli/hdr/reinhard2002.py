@@ -11,7 +11,9 @@ adaptation luminance = the log-average luminance, global operator (Eq. 4) or dod
   the kernels are centred on the pixel (see :func:`gaussian_fft`), so the local operator's output differs.
 - The default is for photographers and follows the paper where the toolbox departs from it: the scene's
   white (99.9th percentile of Ls) maps to display white; kernels sum to 1, so each V_i is a local average;
-  each scale's own s; L_adapt from the largest scale that is still calm (Sec. 3.2).
+  each scale's own s; L_adapt from the largest scale that is still calm (Sec. 3.2). Both forms keep Eq. 4's
+  white-burn numerator in the local operator, Ld = Ls (1 + Ls/W^2) / (1 + L_adapt), as the toolbox does, where
+  Eq. 9 has Ls / (1 + L_adapt): so ``white`` (``--white``) means the same in both operators.
 
 Returns a linear image; display encoding is a separate step. OpenCV's ``TonemapReinhard`` is Reinhard
 & Devlin 2005, a different operator, and pfstools' reinhard02 uses other defaults (phi = 1, key 0.18).
@@ -30,10 +32,10 @@ import cv2
 import numpy as np
 
 from ..errors import UsageError
-from .tonemap_common import change_luminance, check_hdr, log_average, luminance, percentiles_nearest_rank
+from .tonemap_common import MIDDLE_GREY, change_luminance, check_hdr, log_average, luminance, percentiles_nearest_rank
 
 EPS = 1e-9  # the toolbox's guard inside log2 (1e-6 only from February 2024)
-DEFAULT_KEY = 0.18
+DEFAULT_KEY = MIDDLE_GREY
 PHI = 8.0
 THRESHOLD = 0.05
 SCALES = tuple(1.6**i for i in range(8))

@@ -6,6 +6,8 @@ nearest-rank percentile, ChangeLuminance, GammaTMO; plus the sRGB transfer funct
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import UsageError
@@ -13,10 +15,13 @@ from ..imaging import check_rgb, luminance, srgb_encode
 from ..vocabulary import DISPLAY_GAMMA
 from .finite import finite_radiance
 
-__all__ = ["change_luminance", "check_hdr", "gamma_encode", "log_average", "luminance",
+__all__ = ["change_luminance", "check_hdr", "gamma_encode", "log_average", "luminance", "MIDDLE_GREY",
            "percentiles_nearest_rank", "srgb_encode"]
 
 LOG_AVERAGE_DELTA = 1e-6
+# Middle grey: 18 % reflectance, Zone V, the key of Reinhard et al. 2002 (Eq. 2) and the level an averaging
+# meter exposes for.
+MIDDLE_GREY = 0.18
 
 
 def check_hdr(hdr: np.ndarray) -> np.ndarray:
@@ -34,7 +39,7 @@ def check_hdr(hdr: np.ndarray) -> np.ndarray:
 
 def log_average(lum: np.ndarray, delta: float = LOG_AVERAGE_DELTA) -> float:
     """Lav = exp(mean(ln(L + delta))) (Reinhard et al. 2002, Eq. 1)."""
-    return float(np.exp(np.mean(np.log(lum + delta))))
+    return math.exp(float(np.mean(np.log(lum + delta))))
 
 
 def percentiles_nearest_rank(values: np.ndarray, *ps: float) -> tuple[float, ...]:

@@ -411,12 +411,11 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     TIFF carries the ICC profile and the EXIF camera, date and authorship tags as baseline TIFF tags;
     a 16-bit PNG (OpenCV) carries pixels only.
 
-    ``request`` (what the image was made by, for :func:`read_request`) and ``made_from`` (the record of the input it
-    was made from, :func:`cevr_cli.batch.input_record`, under :data:`~cevr_cli.vocabulary.MADE_FROM_KEY`) go into
-    the image's own comment
-    field, so that it is published by the same rename as the pixels and travels with the file: a PNG tEXt
-    ``Comment`` chunk, a JPEG COM segment, the TIFF ImageDescription (in place of the source's); not in a
-    16-bit PNG.
+    ``request`` (what the image was made by, read back by :func:`read_output_record`) and ``made_from`` (the record
+    of the input it was made from, :func:`cevr_cli.batch.input_record`, under
+    :data:`~cevr_cli.vocabulary.MADE_FROM_KEY`) go into the image's own comment field, so that it is published by
+    the same rename as the pixels and travels with the file: a PNG tEXt ``Comment`` chunk, a JPEG COM segment, the
+    TIFF ImageDescription (in place of the source's); not in a 16-bit PNG.
     """
 
     path = Path(path)
@@ -459,15 +458,6 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
             tmp.write_bytes(encoded)
         else:
             raise OutputError(f"{path}: cannot write {bit_depth}-bit {suffix or 'files without extension'}")
-
-
-def read_request(path: str | Path) -> dict[str, Any] | None:
-    """The request :func:`write_ldr` recorded in ``path``; None if it holds none or cannot be read.
-
-    Reads the header only (Pillow opens lazily), not the pixels.
-    """
-    recorded = read_output_record(path)
-    return recorded.get(REQUEST_KEY) if recorded is not None else None
 
 
 def read_output_record(path: str | Path) -> dict[str, Any] | None:

@@ -13,11 +13,11 @@ plus the sRGB curve and plain gammas, which many JPEG pipelines approximate.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..hdr.tonemap_common import MIDDLE_GREY, log_average
 from ..imaging import luminance, quantise, srgb_decode, srgb_encode
 
 
@@ -66,11 +66,10 @@ def sample_response(rng: np.random.Generator) -> CameraResponse:
     return CameraResponse("gamma", gamma=float(rng.uniform(1.8, 2.6)))
 
 
-def auto_exposure_scale(radiance: np.ndarray, key: float = 0.18) -> float:
-    """Scale that maps the log-average luminance to ``key``, like a camera's averaging meter."""
-    lum = luminance(radiance, np.float32)
-    log_avg = math.exp(float(np.mean(np.log(lum + 1e-6))))
-    return key / max(log_avg, 1e-9)
+def auto_exposure_scale(radiance: np.ndarray, key: float = MIDDLE_GREY) -> float:
+    """Scale that maps the log-average luminance (Reinhard et al. 2002, Eq. 1) to ``key``, middle grey by default,
+    like a camera's averaging meter."""
+    return key / max(log_average(luminance(radiance, np.float32)), 1e-9)
 
 
 @dataclass(frozen=True)
