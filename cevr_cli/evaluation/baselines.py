@@ -30,39 +30,12 @@ import numpy as np
 
 from ..errors import UsageError
 from ..evs import check_ev_values, ev_steps
-from ..imaging import display_codes, luminance, srgb_decode, srgb_encode
+from ..imaging import display_codes, luminance
+from ..response import Response, gamma_response
+from ..vocabulary import DISPLAY_GAMMA
 
-_DISPLAY_CURVES = ("gamma", "srgb")
-
-
-@dataclass(frozen=True)
-class DisplayCurve:
-    """Display encoding of LDR pixels: a pure power ``gamma`` or the sRGB piecewise curve (IEC 61966-2-1)."""
-
-    kind: str = "gamma"
-    gamma: float = 2.2
-
-    def __post_init__(self) -> None:
-        if self.kind not in _DISPLAY_CURVES:
-            raise UsageError(f"unknown display curve {self.kind!r}; use {' or '.join(_DISPLAY_CURVES)}")
-        if not self.gamma > 0:
-            raise UsageError(f"display gamma must be positive, got {self.gamma}")
-
-    def to_linear(self, encoded: np.ndarray) -> np.ndarray:
-        x = np.clip(encoded, 0.0, 1.0)
-        if self.kind == "srgb":
-            return srgb_decode(x)
-        return np.power(x, self.gamma).astype(np.float32)
-
-    def encode(self, linear: np.ndarray) -> np.ndarray:
-        x = np.clip(linear, 0.0, 1.0)
-        if self.kind == "srgb":
-            return srgb_encode(x)
-        return np.power(x, 1.0 / self.gamma).astype(np.float32)
-
-    @property
-    def label(self) -> str:
-        return "srgb" if self.kind == "srgb" else f"gamma{self.gamma:g}"
+# The display curve both baselines assume of an LDR photo (the paper's gamma 2.2); ``SRGB`` is the other choice.
+DISPLAY_CURVE = gamma_response(DISPLAY_GAMMA)
 
 
 class _ImagePredictorMixin:
@@ -82,14 +55,14 @@ class _ImagePredictorMixin:
 class NaiveExposure(_ImagePredictorMixin):
     """Naive exposure: linearise with the display curve, scale by 2^s, clip to [0, 1], re-encode."""
 
-    curve: DisplayCurve = DisplayCurve()
+    curve: Response = DISPLAY_CURVE
 
     @property
     def name(self) -> str:
-        return f"naive-exposure ({self.curve.label})"
+        return f"naive-exposure ({self.curve.name})"
 
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
-        linear, evs = self.curve.to_linear(display_codes(rgb, "image")), check_ev_values(evs)
+        linear, evs = self.curve.decode(display_codes(rgb, "image")), check_ev_values(evs)
         return np.stack([self.curve.encode(linear * np.float32(2.0**ev)) for ev in evs]).astype(np.float32)
 
 
@@ -103,7 +76,7 @@ class AkyuzExpansion(_ImagePredictorMixin):
 
     gamma: float = 1.0
     max_luminance: float = 1.0
-    curve: DisplayCurve = DisplayCurve()
+    curve: Response = DISPLAY_CURVE
 
     def __post_init__(self) -> None:
         if not (self.gamma > 0 and self.max_luminance > 0):
@@ -111,7 +84,7 @@ class AkyuzExpansion(_ImagePredictorMixin):
 
     @property
     def name(self) -> str:
-        return f"akyuz2007 (gamma {self.gamma:g}, {self.curve.label})"
+        return f"akyuz2007 (gamma {self.gamma:g}, {self.curve.name})"
 
     def _luminance_range(self, linear: np.ndarray) -> tuple[np.ndarray, float, float]:
         lum = luminance(linear, np.float32)
@@ -124,7 +97,7 @@ class AkyuzExpansion(_ImagePredictorMixin):
 
     def expand(self, rgb: np.ndarray) -> np.ndarray:
         """The expanded (HDR) image: linear RGB whose luminance is k * normalised LDR luminance^gamma."""
-        return self._expanded(self.curve.to_linear(display_codes(rgb, "image")))[0]
+        return self._expanded(self.curve.decode(display_codes(rgb, "image")))[0]
 
     def _expanded(self, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
         """:meth:`expand` of the photo's linear RGB, with the photo's luminance and its range."""
@@ -133,7 +106,7 @@ class AkyuzExpansion(_ImagePredictorMixin):
         return (linear * _ratio(expanded, lum)[..., None]).astype(np.float32), lum, lo, hi
 
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
-        linear = self.curve.to_linear(display_codes(rgb, "image"))
+        linear = self.curve.decode(display_codes(rgb, "image"))
         hdr, lum, lo, hi = self._expanded(linear)
         hdr_lum = luminance(hdr, np.float32)
         out = []

@@ -41,11 +41,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def main() -> None:
-    from cevr_cli.evaluation.baselines import DisplayCurve, NaiveExposure
+    from cevr_cli.evaluation.baselines import NaiveExposure
     from cevr_cli.evs import CONTINUOUS_EVS
     from cevr_cli.exposure import PaperModel, measure_linear
     from cevr_cli.imaging import quantise, srgb_encode
     from cevr_cli.model import load_predictor
+    from cevr_cli.response import SRGB
     from cevr_cli.training.scenes import find_radiance_maps, load_radiance, scene_views, split_scenes
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     predictor = load_predictor(args.weights, "cpu")
-    naive = NaiveExposure(DisplayCurve("srgb"))
+    naive = NaiveExposure(SRGB)
     evs = [ev for ev in CONTINUOUS_EVS if ev != 0]
     _, val = split_scenes(find_radiance_maps(args.folders))
     rng = np.random.default_rng(0)
