@@ -865,6 +865,31 @@ def write_profile(calibration: Calibration, output: str | os.PathLike[str] | Non
     return targets
 
 
+def calibrate_to_profile(paths: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str] | None, *,
+                         install: bool = False, evs: str | None = None, make: str | None = None,
+                         model: str | None = None, method: str = "basis", overwrite: bool = False,
+                         on_frame: Callable[[Path], None] | None = None) -> tuple[Calibration, list[Path]]:
+    """What `cevr calibrate` does: check the request (where the profile goes, the frames, the EVs ``evs`` as
+    :func:`parse_bracket_evs` reads them, the destination) before any frame is read, fit the bracket
+    (:func:`calibrate`) and write the profile (:func:`write_profile`). Returns the fit and the paths written.
+
+    Raises:
+        UsageError: no destination, or as :func:`calibrate` and :func:`write_profile`; nothing is written then.
+        InputError, OutputError: as they do.
+    """
+    if output is None and not install:
+        raise UsageError("say where the profile goes: -o PROFILE.json and/or --install")
+    frames = bracket_frames(paths)
+    check_frames(frames)  # a missing or repeated frame is named before the EVs are counted against the frames
+    bracket = parse_bracket_evs(evs) if evs is not None else None
+    if bracket is not None:
+        check_bracket(bracket, len(frames))
+    if output is not None:
+        check_profile_destination(output, frames, overwrite)
+    result = calibrate(frames, bracket, make=make, model=model, method=method, on_frame=on_frame)
+    return result, write_profile(result, output, install, overwrite)
+
+
 def installed_profile_facts() -> list[dict[str, str | None]]:
     """What ``cevr info`` lists: every installed profile's path, make and model (None where it cannot be read), and
     ``problem``: why ``auto`` cannot use it, else None."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,14 +14,12 @@ from .common import (
     DebugOpt,
     DeviceOpt,
     JsonOpt,
-    Precision,
     QuietOpt,
     WeightsOpt,
     choices,
     err,
     errors,
     flag,
-    load_model,
     out,
     path_value,
     print_json,
@@ -69,55 +66,21 @@ def bench(
 ) -> None:
     """Evaluate as the paper does: LDR stack PSNR/SSIM/MS-SSIM per EV and HDR quality after fusion and tone mapping."""
     with errors(debug, resume_hint="a benchmark starts over when run again"):
-        from ..evaluation.baselines import AkyuzExpansion, NaiveExposure
-        from ..evaluation.bench import DEFAULT_METRICS, check_bench_size, check_result_files, run_bench
-        from ..evaluation.datasets import default_dataset_path
-        from ..evs import parse_evs
-        from ..io.atomic import atomic_write_text, check_writable
-
-        root = path if path is not None else default_dataset_path(dataset.value)
-        check_result_files(csv_path, json_path, root, plots=plots)
-        for target in (csv_path, json_path):  # fail before the benchmark runs, not after it
-            if target is not None:
-                check_writable(target)
-        ev_list = parse_evs(evs or STACK_KINDS[stack_kind.value])
-        check_bench_size(size or None)  # before any model loads
-        from ..errors import UsageError
-        from ..exposure import MeasuringPredictor
-        from ..response import parse_response
-
-        if response.strip().lower() == "auto":
-            raise UsageError("bench --response auto: the benchmark's images carry no EXIF to route by; give camera, "
-                             "srgb, gamma:G, linear or a profile .json")
-        curve = parse_response(response)
-        chosen = load_model(model, weights, device, Precision("fp32"))  # scores the weights exactly
-        predictors: list[Any] = [chosen.predictor if model == "cevr-paper" else MeasuringPredictor(chosen, curve)]
-        if baselines:
-            if model != "physics":
-                predictors.append(MeasuringPredictor(load_model("physics", None, device, Precision("fp32")), curve))
-            if model != "cevr-paper":
-                predictors.append(load_model("cevr-paper", None, device, Precision("fp32")).predictor)
-            predictors += [NaiveExposure(), AkyuzExpansion()]
+        from ..evaluation.bench import benchmark
 
         def progress(done: int, total: int, name: str) -> None:
             err.print(Text(f"{done}/{total} {name}", style="dim"))
 
-        metric_names = DEFAULT_METRICS if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
-        if not metric_names:
-            raise UsageError(f"--metrics {metrics!r}: name at least one metric (or leave --metrics out: the default)")
-        result = run_bench(dataset.value, root, predictors, evs=ev_list, split=split, size=size or None,
-                           metrics=metric_names, on_progress=None if (quiet or as_json) else progress)
-        if csv_path:
-            result.to_csv(csv_path)
-        if json_path:
-            atomic_write_text(json_path, json.dumps(result.to_json(), indent=2))
-        beside = json_path or csv_path
-        if plots and beside is not None:
-            from ..evaluation.plots import write_plots
+        def written(path: Path) -> None:
+            err.print(Text(f"wrote {path}", style="dim"))
 
-            for written in write_plots(result, beside.with_suffix("")):
-                if not (quiet or as_json):
-                    err.print(Text(f"wrote {written}", style="dim"))
+        talk = not (quiet or as_json)
+        result = benchmark(dataset.value, path, model=model, weights=str(weights) if weights else None,
+                           device=device, response=response, baselines=baselines,
+                           evs=evs or STACK_KINDS[stack_kind.value], split=split, size=size or None,
+                           metrics=None if metrics is None else metrics.split(","), csv_path=csv_path,
+                           json_path=json_path, plots=plots, on_progress=progress if talk else None,
+                           on_written=written if talk else None)
     if as_json:
         print_json(result.to_json())
     elif not quiet:

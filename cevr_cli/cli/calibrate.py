@@ -39,33 +39,14 @@ def calibrate(
 ) -> None:
     """Fit a camera's response curve to one bracket and write it as a profile (use it with --response)."""
     with errors(debug):
-        from ..calibrate import (
-            bracket_frames,
-            check_bracket,
-            check_frames,
-            check_profile_destination,
-            parse_bracket_evs,
-            write_profile,
-        )
-        from ..calibrate import calibrate as fit_bracket_files
-        from ..errors import UsageError
-
-        if output is None and not install:
-            raise UsageError("say where the profile goes: -o PROFILE.json and/or --install")
-        frames = bracket_frames(frames)
-        check_frames(frames)  # a missing or repeated frame is named before the EVs are counted against the frames
-        bracket = parse_bracket_evs(evs) if evs is not None else None
-        if bracket is not None:
-            check_bracket(bracket, len(frames))
-        if output is not None:
-            check_profile_destination(output, frames, overwrite)
+        from ..calibrate import calibrate_to_profile
 
         def reading(path: Path) -> None:
             if not quiet and not as_json:
                 say(f"reading {path}")
 
-        result = fit_bracket_files(frames, bracket, make=make, model=model, method=method.value, on_frame=reading)
-        written = write_profile(result, output, install, overwrite)
+        result, written = calibrate_to_profile(frames, output, install=install, evs=evs, make=make, model=model,
+                                               method=method.value, overwrite=overwrite, on_frame=reading)
     record = result.record()
     summary = {"written": [str(p) for p in written], "make": result.make, "model": result.model,
                "method": result.method, "evs": record["evs"], "frames": record["frames"],

@@ -214,11 +214,6 @@ def model_spec(name: str, weights: Path | None, device: str, precision: Enum) ->
     return ModelSpec(name, str(weights) if weights else None, device, precision.value)
 
 
-def load_model(name: str, weights: Path | None, device: str, precision: Enum) -> Any:
-    """The exposure model ``--model`` names (imports torch only when it has a network)."""
-    return model_spec(name, weights, device, precision).load()
-
-
 def scale(workers: str, ray: str | None) -> Any:
     """Where the batch runs (``--workers``, ``--ray``), checked by the library."""
     from ..batch import Scale

@@ -54,13 +54,8 @@ def convert_weights(
 ) -> None:
     """Convert PyTorch checkpoints, official CEVR or cevr's own training ones, to cevr's safetensors format."""
     with errors(debug):
-        from ..io.atomic import check_writable
-        from ..model import load_checkpoint_pair, save_pair
-        from ..model.weights_format import check_weights_destination
+        from ..model import convert_checkpoints
 
-        check_weights_destination(output, (inc, dec))
-        check_writable(output)  # one line before the checkpoints are read
-        pair = load_checkpoint_pair(inc, dec, variant=variant.value if variant is not None else None)
-        file_id = save_pair(pair, output, half=False)
+        pair, file_id = convert_checkpoints(inc, dec, output, variant=variant.value if variant is not None else None)
     say(f"wrote {output} ({pair.config.variant}, role {pair.config.role}; id {file_id}); "
         f"use it with --weights {output}")

@@ -176,6 +176,85 @@ def run_bench(
                         dataset=dataset_kind, path=str(path), split=split, size=size)
 
 
+def bench_predictors(model: str, *, weights: str | None = None, device: str = "auto", response: str = "camera",
+                     baselines: bool = True) -> list[ImagePredictor]:
+    """What `cevr bench` scores: the ``model`` (the response-aware ones read each image through ``response``; the
+    paper's CEVR guesses the curve itself), and with ``baselines`` the physics-only path through the same response,
+    the paper's CEVR and the naive-exposure and Akyuz 2007 baselines. Models run in fp32: scores of the weights
+    exactly.
+
+    Raises:
+        UsageError: ``response`` auto (the benchmark's images carry no EXIF to route by), or as the models' loading.
+        WeightsError: weights that cannot be loaded.
+    """
+    from ..exposure import MeasuringPredictor, ModelSpec
+    from ..response import parse_response
+    from .baselines import AkyuzExpansion, NaiveExposure
+
+    if response.strip().lower() == "auto":
+        raise UsageError("bench --response auto: the benchmark's images carry no EXIF to route by; give camera, "
+                         "srgb, gamma:G, linear or a profile .json")
+    curve = parse_response(response)
+
+    def load(name: str, path: str | None = None) -> Any:
+        return ModelSpec(name, path, device, "fp32").load()
+
+    chosen = load(model, weights)
+    predictors: list[Any] = [chosen.predictor if model == "cevr-paper" else MeasuringPredictor(chosen, curve)]
+    if baselines:
+        if model != "physics":
+            predictors.append(MeasuringPredictor(load("physics"), curve))
+        if model != "cevr-paper":
+            predictors.append(load("cevr-paper").predictor)
+        predictors += [NaiveExposure(), AkyuzExpansion()]
+    return predictors
+
+
+def benchmark(dataset_kind: str, path: str | Path | None, *, model: str = "cevr", weights: str | None = None,
+              device: str = "auto", response: str = "camera", baselines: bool = True, evs: str = "-3:3:0.5",
+              split: str = "test", size: int | None = 256, metrics: Sequence[str] | None = None,
+              csv_path: Path | None = None, json_path: Path | None = None, plots: bool = True,
+              on_progress: Callable[[int, int, str], None] | None = None,
+              on_written: Callable[[Path], None] | None = None) -> BenchResult:
+    """What `cevr bench` does: check the request (the result files, the EV list ``evs`` as :func:`parse_evs` reads
+    it, the size, the metrics) before any model loads, load the predictors (:func:`bench_predictors`), score the
+    dataset at ``path`` (None: :func:`~cevr_cli.evaluation.datasets.default_dataset_path`) and write the CSV, JSON
+    and, with ``plots``, the plots beside them (``on_written`` each).
+
+    Raises:
+        UsageError, OutputError: a request that cannot run, before any scoring; as :func:`run_bench`.
+    """
+    from ..evs import parse_evs
+    from ..io.atomic import check_writable
+    from .datasets import default_dataset_path
+
+    root = Path(path) if path is not None else default_dataset_path(dataset_kind)
+    check_result_files(csv_path, json_path, root, plots=plots)
+    for target in (csv_path, json_path):  # fail before the benchmark runs, not after it
+        if target is not None:
+            check_writable(target)
+    ev_list = parse_evs(evs)
+    check_bench_size(size)  # before any model loads
+    names = list(DEFAULT_METRICS) if metrics is None else [m.strip() for m in metrics if m.strip()]
+    if not names:
+        raise UsageError("--metrics: name at least one metric (or leave --metrics out: the default)")
+    predictors = bench_predictors(model, weights=weights, device=device, response=response, baselines=baselines)
+    result = run_bench(dataset_kind, root, predictors, evs=ev_list, split=split, size=size, metrics=names,
+                       on_progress=on_progress)
+    if csv_path:
+        result.to_csv(csv_path)
+    if json_path:
+        atomic_write_text(json_path, json.dumps(result.to_json(), indent=2))
+    beside = json_path or csv_path
+    if plots and beside is not None:
+        from .plots import write_plots
+
+        for written in write_plots(result, beside.with_suffix("")):
+            if on_written is not None:
+                on_written(written)
+    return result
+
+
 def score_scenes(
     scenes: Sequence[BenchScene],
     predictors: Sequence[ImagePredictor],

@@ -26,6 +26,7 @@ _HOMES = {
     "DEFAULT_WEIGHTS": "weights",
     "ModelPair": "weights",
     "WeightsHeader": "weights",
+    "convert_checkpoints": "weights",
     "load_checkpoint_pair": "weights",
     "load_official_pair": "weights",
     "load_pair": "weights",

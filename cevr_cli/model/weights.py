@@ -292,6 +292,25 @@ def load_checkpoint_pair(inc_path: str | Path, dec_path: str | Path, *, variant:
     return pair
 
 
+def convert_checkpoints(inc_path: str | Path, dec_path: str | Path, output: str | Path, *,
+                        variant: str | None = None) -> tuple[ModelPair, str]:
+    """What `cevr convert-weights` does: check ``output`` (a ``.safetensors`` name, writable, not one of the
+    checkpoints) before reading them, load the pair (:func:`load_checkpoint_pair`) and save it in full precision
+    (a conversion keeps every bit the checkpoints hold). Returns the pair and the file id written.
+
+    Raises:
+        UsageError, OutputError: a destination that cannot be used (nothing is read then).
+        WeightsError: as :func:`load_checkpoint_pair`.
+    """
+    from ..io.atomic import check_writable
+    from .weights_format import check_weights_destination
+
+    check_weights_destination(Path(output), (Path(inc_path), Path(dec_path)))
+    check_writable(Path(output))
+    pair = load_checkpoint_pair(inc_path, dec_path, variant=variant)
+    return pair, save_pair(pair, output, half=False)
+
+
 def _direction_in_name(path: Path) -> str | None:
     """The direction a checkpoint's path names: cevr's ``inc-best.pt`` / ``dec-last.pt``, the official layout's
     ``inc/final_model.pth``; None when it names neither or both."""
