@@ -25,7 +25,8 @@ from pathlib import Path
 
 
 def write_scenes(folder: Path, count: int = 4) -> None:
-    from cevr_cli.evaluation.procedural import procedural_radiance
+    from procedural import procedural_radiance  # beside this script
+
     from cevr_cli.io.hdrfile import write_radiance_hdr
 
     folder.mkdir(parents=True, exist_ok=True)

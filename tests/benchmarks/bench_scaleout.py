@@ -25,8 +25,8 @@ from pathlib import Path
 
 def make_photos(folder: Path, count: int, width: int, height: int) -> None:
     import cv2
+    from procedural import procedural_radiance  # beside this script
 
-    from cevr_cli.evaluation.procedural import procedural_radiance
     from cevr_cli.training.camera import CameraResponse, auto_exposure_scale, render_ldr
 
     folder.mkdir(parents=True)

@@ -9,7 +9,7 @@ ours     = cevr's CEVRPredictor: encoder once per model, EVs batched through the
 plain    = ours with the fast paths switched off (plain F.conv2d / F.interpolate): what the reuse alone gives.
 Each variant runs in its own subprocess so its peak RSS (ru_maxrss) is its own.
 
-    python tests/benchmarks/bench_stack.py [--width 1024 --height 683] [--weights PATH] [--threads N]
+    PYTHONPATH=. python tests/benchmarks/bench_stack.py [--width 1024 --height 683] [--weights PATH] [--threads N]
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ import time
 def run_variant(variant: str, width: int, height: int, weights: str | None, threads: int) -> dict:
     import numpy as np
     import torch
+    from procedural import procedural_radiance  # beside this script
 
-    from cevr_cli.evaluation.procedural import procedural_radiance
     from cevr_cli.evs import CONTINUOUS_STACK, parse_evs
     from cevr_cli.model import CEVRPredictor, load_pair
-    from cevr_cli.model.reference import reference_forward
     from cevr_cli.training.camera import CameraResponse, auto_exposure_scale, render_ldr
+    from tests.model.reference import reference_forward  # the test oracle: run from the repository root
 
     torch.set_num_threads(threads)
     radiance = procedural_radiance(height, width, seed=3)

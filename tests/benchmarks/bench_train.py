@@ -17,8 +17,8 @@ import time
 
 def _batches(crop: int, batch: int, count: int, direction: str = "dec") -> list[dict]:
     import torch
+    from procedural import procedural_radiance  # beside this script
 
-    from cevr_cli.evaluation.procedural import procedural_radiance
     from cevr_cli.training.pairs import SyntheticPairs
 
     scene = procedural_radiance(2 * crop, 3 * crop, seed=0)
@@ -61,8 +61,8 @@ def measure(arm: str, batches: list[dict], device: str, warmup: int = 1, variant
 def quality(precision: str, steps: int, crop: int) -> dict[float, float]:
     """Validation PSNR per EV of a tiny model after ``steps`` steps at ``precision``."""
     import torch
+    from procedural import procedural_radiance  # beside this script
 
-    from cevr_cli.evaluation.procedural import procedural_radiance
     from cevr_cli.model.cevr import CEVRNet
     from cevr_cli.model.config import get_config
     from cevr_cli.model.device import resolve_precision

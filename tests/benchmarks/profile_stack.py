@@ -81,8 +81,8 @@ def _timed(table: dict[str, float], name: str, function):
 def profile_stages(width: int, height: int, precision: str) -> dict[str, float]:
     """Seconds per stage of one 13-EV stack, end to end (decode to written PNGs)."""
     import cv2
+    from procedural import procedural_radiance  # beside this script
 
-    from cevr_cli.evaluation.procedural import procedural_radiance
     from cevr_cli.evs import CONTINUOUS_EVS
     from cevr_cli.io.images import read_photo
     from cevr_cli.model import fused, load_predictor

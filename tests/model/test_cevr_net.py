@@ -5,8 +5,8 @@ import torch
 
 from cevr_cli.model import CEVRConfig, CEVRNet, get_config
 from cevr_cli.model.cevr import GroupNormNoAffine, NormStats, channel_moments
-from cevr_cli.model.reference import reference_forward
 from tests.conftest import randomised
+from tests.model.reference import reference_forward
 
 
 @pytest.fixture(scope="module")

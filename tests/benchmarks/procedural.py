@@ -1,4 +1,4 @@
-"""A procedural high-dynamic-range scene, made from formulas so that it can ship with cevr and serve tests.
+"""A procedural high-dynamic-range scene, made from formulas, for the benchmark scripts (no data files needed).
 
 Sky with a sun (very bright), a window-like light panel, a ground plane with texture, coloured spheres
 with soft shading and shadows: a dynamic range of about 17 stops, enough that any single exposure clips

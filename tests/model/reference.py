@@ -3,8 +3,7 @@
 It builds the constant EV plane and concatenates it before every MLP and head, and upsamples the
 256/128-channel features to full size before the intensity-map convolutions, as the paper and the
 official code describe. It shares parameters with :class:`CEVRNet` and exists to check that the
-optimised path computes the same function, and as the "one full pass per EV" baseline of the stack
-benchmark.
+optimised path computes the same function (a test oracle: it does not ship in the package).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .cevr import EVMLP, CEVRNet, DecoderBlock
+from cevr_cli.model.cevr import EVMLP, CEVRNet, DecoderBlock
 
 
 def _with_ev(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
