@@ -186,21 +186,14 @@ def _resume_state(path: Path, rank: Rank) -> dict[str, Any] | None:
                       if rank.is_main and path.is_file() else None)
 
 
-def train_direction(
-    cfg: TrainConfig, direction: str, train_maps: list[np.ndarray], val: Validation | None,
-    on_event: Event | None = None, rank: Rank = ALONE,
-) -> tuple[CEVRNet, dict[str, Any]]:
-    """Train one model; returns the best-on-validation model and a summary.
+def _initial_model(cfg: TrainConfig, direction: str, device: torch.device) -> CEVRNet:
+    """The model a run starts from on ``device``: seeded per direction, its encoder from ImageNet VGG16
+    (``--encoder-init``) or the whole of it from ``--init`` weights, frozen where asked, in the memory format the
+    run computes in.
 
-    Among several ranks (``rank``, in a process group), each draws its share of every epoch's samples and
-    DistributedDataParallel averages the gradients; rank 0 alone validates (``val``, None elsewhere), writes the
-    checkpoints and sends events. The other ranks return their last model, the same as rank 0's last one, and a
-    summary without validation results.
+    Raises:
+        UsageError: ``--init`` weights of another variant.
     """
-    device = rank.device(cfg.device)
-    out = Path(cfg.out)
-    if rank.is_main:
-        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed + (0 if direction == "inc" else 1))
     model = CEVRNet(get_config(cfg.variant))
     if cfg.encoder_init and not cfg.init:
@@ -218,19 +211,43 @@ def train_direction(
             # so they restart as the identity (G = P) and only the features are kept.
             model.reset_intensity_transforms()
     model = model.to(memory_format=_memory_format(cfg))
-    dtype = resolve_precision(cfg.precision, device, "training")
     if cfg.freeze_encoder:
         for stage in (model.encoder1, model.encoder2, model.encoder3):
             stage.requires_grad_(False)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    data: SyntheticPairs | ResidualPairs
-    if model.config.role == "residual":
-        data = ResidualPairs(train_maps, direction, ResponseBank.default(cfg.dorf), crop=cfg.crop,
+    return model
+
+
+def _training_pairs(cfg: TrainConfig, role: str, direction: str,
+                    train_maps: list[np.ndarray]) -> SyntheticPairs | ResidualPairs:
+    """The run's training pairs: through the response bank for a residual model, else the paper's synthetic
+    camera pairs."""
+    if role == "residual":
+        return ResidualPairs(train_maps, direction, ResponseBank.default(cfg.dorf), crop=cfg.crop,
                              samples_per_epoch=cfg.samples_per_epoch, seed=cfg.seed, objective=cfg.objective,
                              highlight_exposures=cfg.highlight_exposures)
-    else:
-        data = SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
-                              seed=cfg.seed, continuous_steps=cfg.continuous_steps)
+    return SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
+                          seed=cfg.seed, continuous_steps=cfg.continuous_steps)
+
+
+def train_direction(
+    cfg: TrainConfig, direction: str, train_maps: list[np.ndarray], val: Validation | None,
+    on_event: Event | None = None, rank: Rank = ALONE,
+) -> tuple[CEVRNet, dict[str, Any]]:
+    """Train one model; returns the best-on-validation model and a summary.
+
+    Among several ranks (``rank``, in a process group), each draws its share of every epoch's samples and
+    DistributedDataParallel averages the gradients; rank 0 alone validates (``val``, None elsewhere), writes the
+    checkpoints and sends events. The other ranks return their last model, the same as rank 0's last one, and a
+    summary without validation results.
+    """
+    device = rank.device(cfg.device)
+    out = Path(cfg.out)
+    if rank.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    model = _initial_model(cfg, direction, device)
+    dtype = resolve_precision(cfg.precision, device, "training")
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    data = _training_pairs(cfg, model.config.role, direction, train_maps)
     iters_per_epoch = math.ceil(len(epoch_indices(len(data), 0, rank)) / cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
         optimizer, T_0=cfg.t0 * iters_per_epoch, T_mult=cfg.t_mult, eta_min=0.0)
