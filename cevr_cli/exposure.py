@@ -43,8 +43,9 @@ EXACT = "exact (measured light x 2^EV)"
 # re-exposures of one light per clipped pixel (ResidualModel.filled_light), a frame that clipped bounds the HDR
 # merge's light from below, and in lossy photos near-white channels next to a clip are lower bounds. 4: in lossy
 # photos near-white pixels joined to a clip are clipped (exposure.lossy_clipping). 5: the hue fill fills pixels with
-# two unclipped channels before those with one, which take their hue from them too (highlight_fill).
-PHYSICS_REVISION = 5
+# two unclipped channels before those with one, which take their hue from them too (highlight_fill). 6: measured
+# pixels the soft mask reaches keep their light within their code's (MeasuredImage.keep_measured).
+PHYSICS_REVISION = 6
 # The darkening steps the residual network was trained on (s ~ U[-3, 0)): its estimate of a clipped pixel's light
 # merges its frames at these, whichever frames were asked for, so a frame does not depend on the others requested.
 FILL_EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
@@ -86,6 +87,7 @@ class MeasuredImage:
     clip_code: float = 0.0
     fill_hue: bool = True
     lossy: bool = False  # decoded from a block-compressed file (JPEG, HEIF): see lower_bounds
+    half_code: float = 0.0  # half a code step of ``photo`` in [0, 1] units (0: not codes, a sensor's linear data)
     _weights: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
     _clipped_light: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -130,6 +132,22 @@ class MeasuredImage:
             else:
                 self._clipped_light = self.linear[self.clipped]
         return self._clipped_light
+
+    def keep_measured(self, light: np.ndarray, pixels: np.ndarray) -> None:
+        """Clamp ``light`` (Nx3, the estimate at the flat pixel indices ``pixels``) in place to what the photo
+        measured: in pixels it did not clip, each channel within the light its code can mean, R^-1(x -+ half a
+        code). A blend along a clipping edge (the soft mask reaches 1-2 px past it) may move such a pixel within
+        its code's bin, never out of it: an 8-bit red of 254 stays below R^-1(254.5 / 255)."""
+        if not self.half_code:
+            return
+        measured = ~self.clipped.reshape(-1)[pixels]
+        if not measured.any():
+            return
+        codes = self.photo.reshape(-1, 3)[pixels[measured]]
+        step = np.float32(self.half_code)
+        low = self.output.decode(np.clip(codes - step, 0.0, 1.0))
+        high = self.output.decode(np.clip(codes + step, 0.0, 1.0))
+        light[measured] = np.clip(light[measured], low, high)
 
 
 def clip_threshold(bits: int) -> float:
@@ -183,7 +201,7 @@ def measure_photo(rgb: np.ndarray, response: Response | str, bits: int | None = 
         clipped = lossy_clipping(rgb, clipped)
     crushed = brightest <= 0.5 / (2**bits - 1)
     return MeasuredImage(response.decode(rgb), clipped, crushed, response, rgb, clip_code=clip_threshold(bits),
-                         lossy=lossy)
+                         lossy=lossy, half_code=0.5 / (2**bits - 1))
 
 
 def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:
@@ -438,7 +456,9 @@ class ResidualModel:
             merged = merge_darker(frames, measured.output.decode, fill)
             merged -= fill
             merged *= np.float32(self.gain) * weight[pixels][:, None]
-            flat[pixels] += merged
+            merged += fill
+            measured.keep_measured(merged, pixels)
+            flat[pixels] = merged
         return light
 
     def _fills(self, measured: MeasuredImage) -> bool:
@@ -531,7 +551,11 @@ def measured_radiance(measured: MeasuredImage, darker: Iterator[Frame]) -> np.nd
         return radiance
     # the darker frames carry the soft border themselves (blending again would weigh the model by w^2 there);
     # outside it they are physics, whose merge is the photo's light up to rounding: kept exact
-    return np.where(measured.weight(-1.0)[..., None] > 0, fill, radiance).astype(np.float32)
+    border = np.flatnonzero(measured.weight(-1.0))
+    flat, merged = radiance.reshape(-1, 3), fill.reshape(-1, 3)[border].astype(np.float32)
+    measured.keep_measured(merged, border)
+    flat[border] = merged
+    return radiance
 
 
 def upsample_at(low: np.ndarray, size: tuple[int, int], pixels: np.ndarray) -> np.ndarray:

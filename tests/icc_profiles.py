@@ -1,4 +1,4 @@
-"""A Display P3 ICC profile built byte by byte (ICC.1:2001-04, version 2 matrix/TRC display profile).
+"""ICC profiles built byte by byte (ICC.1:2001-04, version 2 matrix/TRC display profiles): Display P3 and kin.
 
 Pillow's ImageCms.createProfile makes only sRGB, LAB and XYZ, so the tests write their own: colorants
 from the published Display P3 primaries (DCI-P3 red/green/blue with the D65 white), adapted to the D50
@@ -10,6 +10,7 @@ import struct
 import numpy as np
 
 P3_PRIMARIES = ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060))
+ADOBE_RGB_PRIMARIES = ((0.640, 0.330), (0.210, 0.710), (0.150, 0.060))
 SRGB_PRIMARIES = ((0.64, 0.33), (0.30, 0.60), (0.15, 0.06))
 D65 = (0.3127, 0.3290)
 D50_XYZ = np.array([0.9642, 1.0, 0.8249])  # the ICC profile connection space white
@@ -51,15 +52,30 @@ def _curve_tag(n: int = 1024) -> bytes:
     return b"curv" + b"\0" * 4 + struct.pack(">I", n) + samples.tobytes()
 
 
-def display_p3_profile(description: str = "Display P3") -> bytes:
+def gamma_curve_tag(gamma: float) -> bytes:
+    """A curveType holding one gamma as u8Fixed8 (Adobe RGB's 2.2 is stored as 563/256 = 2.19921875)."""
+    return b"curv" + b"\0" * 4 + struct.pack(">IH", 1, round(gamma * 256)) + b"\0" * 2
+
+
+def parametric_curve_tag(function: int, params) -> bytes:
+    """A parametricCurveType (ICC.1 sec. 10.18): function type and its s15Fixed16 parameters."""
+    return b"para" + b"\0" * 4 + struct.pack(">HH", function, 0) + _s15f16(params)
+
+
+def display_p3_profile(description: str = "Display P3", primaries=P3_PRIMARIES, curve: bytes | None = None,
+                       matrix: bool = True) -> bytes:
+    """A matrix/TRC profile of ``primaries`` (D65 white) with the tone curve ``curve`` (default: the sRGB curve
+    as a 1024-point table); ``matrix`` False leaves out the colorants (a profile with no matrix to apply)."""
     wx, wy = D65
     d65_xyz = np.array([wx / wy, 1.0, (1.0 - wx - wy) / wy])
     adapt = np.linalg.inv(BRADFORD) @ np.diag((BRADFORD @ D50_XYZ) / (BRADFORD @ d65_xyz)) @ BRADFORD
-    colorants = adapt @ rgb_to_xyz(P3_PRIMARIES)
-    curve = _curve_tag()
+    colorants = adapt @ rgb_to_xyz(primaries)
+    curve = curve or _curve_tag()
     tags = [(b"desc", _desc_tag(description)), (b"wtpt", _xyz_tag(D50_XYZ)), (b"rXYZ", _xyz_tag(colorants[:, 0])),
             (b"gXYZ", _xyz_tag(colorants[:, 1])), (b"bXYZ", _xyz_tag(colorants[:, 2])), (b"rTRC", curve),
             (b"gTRC", curve), (b"bTRC", curve), (b"cprt", b"text" + b"\0" * 4 + b"public domain\0")]
+    if not matrix:
+        tags = [(signature, body) for signature, body in tags if signature not in (b"rXYZ", b"gXYZ", b"bXYZ")]
     offset = 128 + 4 + 12 * len(tags)
     table, data = b"", b""
     for signature, body in tags:

@@ -14,7 +14,9 @@ P3's most saturated reds and greens, are clipped to the sRGB gamut: the working 
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,10 @@ ASSUMED = "none: no ICC profile, decoded as sRGB"
 UNREADABLE = "none: unreadable ICC profile, decoded as sRGB"
 NOT_RGB = "none: ICC profile is not an RGB profile, decoded as sRGB"
 RAW_DEVELOPED = "developed to sRGB by LibRaw"
-SIXTEEN_BIT = "none: 16-bit image, decoded as sRGB (Pillow's littlecms binding transforms 8-bit images only)"
+CONVERTED_16 = ("converted to sRGB (the profile's matrix and tone curves, as littlecms at 8 bits; out-of-gamut "
+                "colours clipped)")
+SIXTEEN_BIT = ("none: 16-bit image with a table-based profile, decoded as sRGB (Pillow's littlecms binding transforms "
+               "8-bit images only)")
 # Largest difference, in 8-bit codes, for which a profile's transform to sRGB counts as the identity.
 IDENTITY_TOLERANCE = 1
 
@@ -102,5 +107,128 @@ def to_srgb(codes: np.ndarray, icc_profile: bytes | None) -> tuple[np.ndarray, C
     if identity:
         return codes, ColourSpace(name, UNCHANGED), icc_profile
     if codes.dtype != np.uint8:
-        return codes, ColourSpace(name, SIXTEEN_BIT), icc_profile
+        shaper = MatrixShaper.parse(icc_profile)
+        if shaper is None:
+            return codes, ColourSpace(name, SIXTEEN_BIT), icc_profile
+        return shaper.to_srgb_codes(codes), ColourSpace(name, CONVERTED_16), None
     return _apply(transform, np.ascontiguousarray(codes)), ColourSpace(name, CONVERTED), None
+
+
+@dataclass(frozen=True)
+class MatrixShaper:
+    """A matrix/TRC ICC profile (ICC.1:2010 sec. 8.3.2, the kind cameras, phones and photo editors embed: Display P3,
+    Adobe RGB, ProPhoto): per-channel tone curves to linear light, then a matrix to the D50 connection space.
+
+    Pillow's littlecms binding transforms 8-bit images only, so a 16-bit image is converted here, in float: the
+    same relative colorimetric transform littlecms makes of such a profile (tests/io/test_colour.py holds the two
+    together at 8 bits), without the 8-bit rounding.
+    """
+
+    to_xyz: np.ndarray  # 3x3, linear RGB -> XYZ (D50), the rXYZ/gXYZ/bXYZ colorants as columns
+    curves: tuple[Any, Any, Any]  # each [0, 1] codes -> [0, 1] linear, from rTRC/gTRC/bTRC
+
+    @classmethod
+    def parse(cls, icc_profile: bytes) -> MatrixShaper | None:
+        """The profile's colorants and curves; None where it has none of them readable (a table-based profile)."""
+        tags = _icc_tags(icc_profile)
+        try:
+            columns = [_xyz(tags[f"{c}XYZ"]) for c in "rgb"]
+            curves = tuple(_curve(tags[f"{c}TRC"]) for c in "rgb")
+        except (KeyError, ValueError, struct.error):
+            return None
+        return cls(np.array(columns).T, curves)  # type: ignore[arg-type]
+
+    def to_linear_srgb(self, codes: np.ndarray) -> np.ndarray:
+        """[0, 1] codes (..., 3) -> linear sRGB (D65 white at 1), float64, not clipped."""
+        linear = np.stack([curve(codes[..., c]) for c, curve in enumerate(self.curves)], axis=-1)
+        return linear @ (np.linalg.inv(_srgb_shaper().to_xyz) @ self.to_xyz).T
+
+    def to_srgb_codes(self, codes: np.ndarray) -> np.ndarray:
+        """16-bit codes (HxWx3 uint16) in this profile -> 16-bit sRGB codes, out-of-gamut colours clipped; a few
+        rows at a time, so that a 24 MP image holds no float64 copy of itself."""
+        from ..imaging import srgb_encode
+
+        top = float(np.iinfo(codes.dtype).max)
+        out = np.empty_like(codes)
+        for start in range(0, codes.shape[0], _ROWS):
+            rows = codes[start:start + _ROWS].astype(np.float64) / top
+            encoded = srgb_encode(np.clip(self.to_linear_srgb(rows), 0.0, 1.0))
+            out[start:start + _ROWS] = np.round(encoded.astype(np.float64) * top).astype(codes.dtype)
+        return out
+
+
+_ROWS = 256
+
+
+@lru_cache(maxsize=1)
+def _srgb_shaper() -> MatrixShaper:
+    """littlecms's own sRGB profile (Pillow's ``createProfile("sRGB")``), read as any other: its D50 matrix."""
+    from PIL import ImageCms
+
+    shaper = MatrixShaper.parse(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    assert shaper is not None
+    return shaper
+
+
+def _icc_tags(icc_profile: bytes) -> dict[str, bytes]:
+    """The tagged elements of an ICC profile by signature (its tag table: count at byte 128, then 12-byte entries
+    of signature, offset, size); entries that point outside the profile are left out."""
+    try:
+        (count,) = struct.unpack_from(">I", icc_profile, 128)
+        tags = {}
+        for k in range(min(count, 1024)):
+            signature, offset, size = struct.unpack_from(">4sII", icc_profile, 132 + 12 * k)
+            if offset + size <= len(icc_profile):
+                tags[signature.decode("latin-1")] = icc_profile[offset:offset + size]
+        return tags
+    except struct.error:
+        return {}
+
+
+def _s15f16(data: bytes, offset: int, count: int) -> np.ndarray:
+    return np.array(struct.unpack_from(f">{count}i", data, offset), dtype=np.float64) / 65536.0
+
+
+def _xyz(tag: bytes) -> np.ndarray:
+    """An XYZType element (ICC.1 sec. 10.31): 'XYZ ', 4 reserved bytes, X Y Z as s15Fixed16."""
+    if tag[:4] != b"XYZ ":
+        raise ValueError("not an XYZType")
+    return _s15f16(tag, 8, 3)
+
+
+def _curve(tag: bytes) -> Any:
+    """A tone curve element as a function of [0, 1] codes: curveType (sec. 10.6: the identity, a gamma as
+    u8Fixed8, or a table of uint16 samples interpolated linearly) or parametricCurveType (sec. 10.18, its
+    five functions)."""
+    kind = tag[:4]
+    if kind == b"curv":
+        (n,) = struct.unpack_from(">I", tag, 8)
+        if n == 0:
+            return lambda x: np.asarray(x, dtype=np.float64)
+        if n == 1:
+            gamma = struct.unpack_from(">H", tag, 12)[0] / 256.0
+            return lambda x: np.power(np.clip(x, 0.0, 1.0), gamma)
+        table = np.array(struct.unpack_from(f">{n}H", tag, 12), dtype=np.float64) / 65535.0
+        grid = np.linspace(0.0, 1.0, n)
+        return lambda x: np.interp(x, grid, table)
+    if kind == b"para":
+        (function,) = struct.unpack_from(">H", tag, 8)
+        params = _s15f16(tag, 12, {0: 1, 1: 3, 2: 4, 3: 5, 4: 7}[function])
+        # every function as Y = (aX + b)^g + e for X >= d, else cX + f
+        g, (a, b, c, d, e, f) = params[0], (1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        if function == 1:  # (aX + b)^g, 0 below -b/a
+            a, b = params[1:3]
+            d = -b / a
+        elif function == 2:  # (aX + b)^g + c, c below -b/a
+            a, b, e = params[1:4]
+            d, f = -b / a, e
+        elif function == 3:  # (aX + b)^g, cX below d
+            a, b, c, d = params[1:5]
+        elif function == 4:
+            a, b, c, d, e, f = params[1:7]
+        return lambda x: _parametric(np.asarray(x, dtype=np.float64), g, a, b, c, d, e, f)
+    raise ValueError("not a tone curve")
+
+
+def _parametric(x: np.ndarray, g: float, a: float, b: float, c: float, d: float, e: float, f: float) -> np.ndarray:
+    return np.where(x >= d, np.power(np.maximum(a * x + b, 0.0), g) + e, c * x + f)

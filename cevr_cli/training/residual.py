@@ -211,7 +211,8 @@ def residual_light_frames(model: torch.nn.Module, batch: dict[str, torch.Tensor]
     (B, E, 3, H, W): the network's frames G_s on the physics frames (:func:`network_frames`), P_s + w (G_s - P_s)
     never below P_s where the photo clipped, merged by Debevec & Malik's hat-weighted average of R^-1(frame) / 2^s
     (never below the hue fill, nor below 1 / 2^s where a frame clipped) into L_net; L = L_fill + gain w (L_net -
-    L_fill); each frame R(min(2^s L, 1)). One encoder pass per photo serves its E steps."""
+    L_fill), kept within the light its code can mean where the photo did not clip; each frame R(min(2^s L, 1)).
+    One encoder pass per photo serves its E steps."""
     photo, physics, fill, weight, clipped = (batch[k] for k in ("input", "physics", "fill", "weight", "clipped"))
     b, e, c, h, w = physics.shape
     steps = torch.tensor(FILL_EVS, device=photo.device)
@@ -226,6 +227,10 @@ def residual_light_frames(model: torch.nn.Module, batch: dict[str, torch.Tensor]
     bound = torch.where(frames >= clip_threshold(8), scales, torch.zeros_like(frames)).amax(1)
     merged = torch.maximum(merged, torch.maximum(fill, bound))
     light = fill + gain * weight * (merged - fill)
+    # where the photo measured, within the light its code can mean (MeasuredImage.keep_measured)
+    half = 0.5 / 255.0
+    low, high = (lookup((photo + d).clamp(0.0, 1.0)[:, None], batch["decode"])[:, 0] for d in (-half, half))
+    light = torch.where(clipped > 0.5, light, torch.minimum(torch.maximum(light, low), high))
     return lookup((light[:, None] / scales).clamp(0.0, 1.0), batch["encode"])
 
 

@@ -10,10 +10,27 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from cevr_cli.io.colour import ASSUMED, CONVERTED, UNCHANGED, UNREADABLE, ColourSpace
+from cevr_cli.imaging import srgb_encode
+from cevr_cli.io.colour import (
+    ASSUMED,
+    CONVERTED,
+    CONVERTED_16,
+    SIXTEEN_BIT,
+    UNCHANGED,
+    UNREADABLE,
+    ColourSpace,
+    MatrixShaper,
+    to_srgb,
+)
 from cevr_cli.io.images import read_photo
 from cevr_cli.measure import photo_source
-from tests.icc_profiles import display_p3_profile, p3_to_srgb_codes
+from tests.icc_profiles import (
+    ADOBE_RGB_PRIMARIES,
+    display_p3_profile,
+    gamma_curve_tag,
+    p3_to_srgb_codes,
+    parametric_curve_tag,
+)
 
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
@@ -53,6 +70,67 @@ def test_display_p3_photo_is_converted_to_srgb(tmp_path, suffix: str) -> None:
     # (linear sRGB (1.22, -0.04, -0.02) -> (255, 0, 0); green (-0.22, 1.04, -0.08) -> (0, 255, 0)).
     np.testing.assert_allclose(photo.rgb[8, 8] * 255.0, [255.0, 0.0, 0.0], atol=1.5)
     np.testing.assert_allclose(photo.rgb[8, 24] * 255.0, [0.0, 255.0, 0.0], atol=1.5)
+
+
+PROFILES = {  # matrix/TRC profiles with each kind of tone curve
+    "P3, sampled curve": display_p3_profile(),
+    "Adobe RGB, gamma": display_p3_profile("Adobe RGB (1998)", ADOBE_RGB_PRIMARIES, gamma_curve_tag(2.2)),
+    "P3, parametric sRGB curve": display_p3_profile(
+        "P3 para", curve=parametric_curve_tag(3, [2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045])),
+    "Adobe RGB, parametric gamma": display_p3_profile(
+        "Adobe para", ADOBE_RGB_PRIMARIES, parametric_curve_tag(0, [2.2])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_the_matrix_shaper_transform_is_littlecms_to_a_code_at_8_bits(name: str) -> None:
+    profile = PROFILES[name]
+    codes = np.random.default_rng(7).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    littlecms, colour, _ = to_srgb(codes, profile)
+    assert colour.conversion == CONVERTED
+    ours = np.round(srgb_encode(np.clip(MatrixShaper.parse(profile).to_linear_srgb(codes / 255.0), 0, 1)) * 255.0)
+    difference = np.abs(ours - littlecms)  # littlecms rounds through 8-bit tables: a code now and then
+    assert difference.max() <= 1.0 and difference.mean() < 0.1, (difference.max(), difference.mean())
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_a_16_bit_display_p3_photo_is_converted_too(tmp_path, suffix: str) -> None:
+    """It was decoded as sRGB and its EXR labelled Rec.709: mean 7.5 codes off, green by up to 89 codes."""
+    codes8 = _codes()
+    codes16 = codes8.astype(np.uint16) * 257
+    path = tmp_path / f"p3-16{suffix}"
+    if suffix == ".tif":
+        import tifffile
+
+        tifffile.imwrite(path, codes16, photometric="rgb", iccprofile=display_p3_profile())
+    else:  # OpenCV writes 16-bit PNGs without a profile; Pillow cannot write 16-bit RGB: add the iCCP chunk
+        import cv2
+
+        cv2.imwrite(str(path), codes16[..., ::-1])
+        _add_iccp(path, display_p3_profile())
+    photo = read_photo(path)
+    assert photo.colour == ColourSpace("Display P3", CONVERTED_16) and photo.icc_profile is None
+    np.testing.assert_allclose(photo.rgb * 255.0, p3_to_srgb_codes(codes8), atol=0.6)
+
+
+def test_a_16_bit_photo_whose_profile_has_no_matrix_is_left_as_it_is_and_warned_about() -> None:
+    codes = np.full((4, 4, 3), 30000, np.uint16)
+    out, colour, icc = to_srgb(codes, display_p3_profile("no matrix", matrix=False))
+    if colour.conversion != UNREADABLE:  # littlecms may refuse such a profile outright
+        assert colour.conversion == SIXTEEN_BIT and colour.warning() is not None
+    np.testing.assert_array_equal(out, codes)
+
+
+def _add_iccp(path, profile: bytes) -> None:
+    """Insert an iCCP chunk (PNG 1.2 sec. 4.2.2.4: name, 0, compression 0, zlib data) after IHDR."""
+    import struct
+    import zlib
+
+    data = path.read_bytes()
+    body = b"icc\0\0" + zlib.compress(profile)
+    chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
+    end_of_ihdr = 8 + 8 + 13 + 4
+    path.write_bytes(data[:end_of_ihdr] + chunk + data[end_of_ihdr:])
 
 
 @pytest.mark.parametrize("icc", [SRGB_ICC, None], ids=["srgb-tagged", "untagged"])
