@@ -24,6 +24,7 @@ exact re-exposure (:meth:`ResidualModel.filled_light`), as the frames of a real 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -739,14 +740,25 @@ def model_role(name: str) -> str | None:
     return None if name == "physics" else "paper" if name == "cevr-paper" else "residual"
 
 
+def model_for_role(role: str) -> str:
+    """The ``--model`` that takes weights of ``role``: cevr-paper the paper's, cevr (the default) the residual."""
+    return "cevr-paper" if role == "paper" else "cevr"
+
+
+def weights_flags(role: str, path: str | os.PathLike[str]) -> str:
+    """How a user runs weights of ``role`` at ``path``: ``--weights PATH``, after ``--model cevr-paper`` for the
+    paper's role (the default model would refuse them)."""
+    model = model_for_role(role)
+    return f"--weights {path}" if model == "cevr" else f"--model {model} --weights {path}"
+
+
 def check_role(found: str, wanted: str, path: str) -> None:
     """Raises WeightsError when weights of role ``found`` are given where ``wanted`` is needed."""
     from .errors import WeightsError
 
     if found != wanted:
-        name, other = ("cevr", "cevr-paper") if wanted == "residual" else ("cevr-paper", "cevr")
-        raise WeightsError(f"{path}: these are {found}-role weights, not for --model {name}; use --model {other} "
-                           "with them")
+        raise WeightsError(f"{path}: these are {found}-role weights, not for --model {model_for_role(wanted)}; "
+                           f"use --model {model_for_role(found)} with them")
 
 
 def load_exposure_model(name: str, weights: str | None = None, device: str = "auto", precision: str = "auto",

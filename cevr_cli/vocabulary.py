@@ -84,8 +84,9 @@ TONEMAP_WHITE_RANGE = (1e-3, 1e100)
 DISPLAY_GAMMA_RANGE = (0.1, 10.0)
 # Tone mappers (hdr/tonemap.py implements each): CLI name -> what it is.
 TONE_MAPPERS = {
-    "reinhard": "Reinhard et al. 2002 photographic operator, global (HDR Toolbox automatic key and white point)",
-    "reinhard-local": "the same with dodging-and-burning",
+    "reinhard": "Reinhard et al. 2002 photographic operator, global (automatic key as Reinhard 2002b; the scene's "
+                "99.9th percentile luminance at display white)",
+    "reinhard-local": "the same with dodging and burning (local adaptation)",
     "kimkautz": "Kim & Kautz 2008 consistent tone reproduction",
 }
 

@@ -158,6 +158,9 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks 
 WorkersOpt = Annotated[str, typer.Option(
     "--workers", metavar="N|auto", help="Worker processes sharing the batch, each with its own model (1: this "
     "process). auto: one per visible CUDA GPU, each on its own GPU; 1 elsewhere.")]
+CpuWorkersOpt = Annotated[str, typer.Option(  # a stage without a model (tonemap)
+    "--workers", metavar="N|auto", help="Worker processes sharing the batch (1: this process). auto: 1 (one "
+    "process's numpy and OpenCV threads use every core already).")]
 RayOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads the annotation at run time
     "--ray", metavar="ADDRESS", help="Run the batch on a Ray cluster's actors: auto (RAY_ADDRESS or a running "
     "cluster), local (start one here for the run) or HOST:PORT; --workers actors (auto: one per GPU with "

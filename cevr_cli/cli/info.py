@@ -54,8 +54,9 @@ def convert_weights(
 ) -> None:
     """Convert PyTorch checkpoints, official CEVR or cevr's own training ones, to cevr's safetensors format."""
     with errors(debug):
+        from ..exposure import weights_flags
         from ..model import convert_checkpoints
 
         pair, file_id = convert_checkpoints(inc, dec, output, variant=variant.value if variant is not None else None)
     say(f"wrote {output} ({pair.config.variant}, role {pair.config.role}; id {file_id}); "
-        f"use it with --weights {output}")
+        f"use it with {weights_flags(pair.config.role, output)}")

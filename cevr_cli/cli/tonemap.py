@@ -11,6 +11,7 @@ from ..tonemap import TonemapOptions
 from ..vocabulary import STAGE_OUTPUTS
 from .common import (
     BatchProgress,
+    CpuWorkersOpt,
     DebugOpt,
     DryRunOpt,
     JsonOpt,
@@ -19,7 +20,6 @@ from .common import (
     QuietOpt,
     RayOpt,
     RecursiveOpt,
-    WorkersOpt,
     errors,
     finish,
     flag,
@@ -44,7 +44,7 @@ def tonemap(
     recursive: RecursiveOpt = False,
     overwrite: OverwriteOpt = False,
     dry_run: DryRunOpt = False,
-    workers: WorkersOpt = "1",
+    workers: CpuWorkersOpt = "1",
     ray: RayOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,

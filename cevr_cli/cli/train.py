@@ -88,7 +88,11 @@ def train(**options: Any) -> None:
     if as_json and reports:
         print_json(asdict(result), default=str)
     elif not quiet and reports:
-        weights = result.weights or "n/a (one direction)"
+        from ..exposure import weights_flags
+        from ..model.config import get_config
+
+        weights = (f"{result.weights} (use it with {weights_flags(get_config(cfg.variant).role, result.weights)})"
+                   if result.weights else "n/a (one direction)")
         psnr = ", ".join(f"{direction} {value:.2f} dB" for direction, value in result.best_psnr.items())
         say(f"best validation PSNR {psnr or 'none yet (stopped within the first epoch)'}; weights: {weights}",
             "train")

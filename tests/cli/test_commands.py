@@ -489,8 +489,13 @@ def test_convert_weights_takes_cevrs_own_training_checkpoints_with_their_variant
     result = runner.invoke(app, ["convert-weights", str(tmp_path / "inc-best.pt"), str(tmp_path / "dec-best.pt"),
                                  "--variant", "cevr-residual-tiny", "-o", str(pair_path)])
     assert result.exit_code == 0, result.output
-    assert "role residual" in result.output
+    assert "role residual" in result.output and f"use it with --weights {pair_path}" in " ".join(result.output.split())
     assert load_pair(pair_path).config == get_config("cevr-residual-tiny")
+    paper_path = tmp_path / "paper.safetensors"  # the same checkpoints as the paper's variant: run by cevr-paper
+    result = runner.invoke(app, ["convert-weights", str(tmp_path / "inc-best.pt"), str(tmp_path / "dec-best.pt"),
+                                 "--variant", "cevr-tiny", "-o", str(paper_path)])
+    assert result.exit_code == 0, result.output
+    assert f"use it with --model cevr-paper --weights {paper_path}" in " ".join(result.output.split())
     # Given to --weights as it is, it is named for what it is.
     result = runner.invoke(app, ["stack", str(tmp_path / "x.jpg"), "--weights", str(tmp_path / "inc-best.pt"),
                                  "-o", str(tmp_path / "out")])
