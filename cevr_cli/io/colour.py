@@ -131,12 +131,19 @@ class MatrixShaper:
     def parse(cls, icc_profile: bytes) -> MatrixShaper | None:
         """The profile's colorants and curves; None where it has none of them readable (a table-based profile)."""
         tags = _icc_tags(icc_profile)
+        probe = np.linspace(0.0, 1.0, 1025)
         try:
-            columns = [_xyz(tags[f"{c}XYZ"]) for c in "rgb"]
-            curves = tuple(_curve(tags[f"{c}TRC"]) for c in "rgb")
+            with np.errstate(all="ignore"):  # a damaged profile's curve may divide by zero: it is refused below
+                columns = [_xyz(tags[f"{c}XYZ"]) for c in "rgb"]
+                curves = tuple(_curve(tags[f"{c}TRC"]) for c in "rgb")
+                sampled = [curve(probe) for curve in curves]
         except (KeyError, ValueError, struct.error):
             return None
-        return cls(np.array(columns).T, curves)  # type: ignore[arg-type]
+        matrix = np.array(columns).T
+        usable = all(np.all(np.isfinite(y)) and np.all(np.diff(y) >= 0) and y[-1] > 0 for y in sampled)
+        if not (usable and np.all(np.isfinite(matrix)) and abs(np.linalg.det(matrix)) > 1e-9):
+            return None  # not a curve from black to white or no matrix to invert: treated as a table-based profile
+        return cls(matrix, curves)  # type: ignore[arg-type]
 
     def to_linear_srgb(self, codes: np.ndarray) -> np.ndarray:
         """[0, 1] codes (..., 3) -> linear sRGB (D65 white at 1), float64, not clipped."""

@@ -121,6 +121,19 @@ def test_a_16_bit_photo_whose_profile_has_no_matrix_is_left_as_it_is_and_warned_
     np.testing.assert_array_equal(out, codes)
 
 
+@pytest.mark.parametrize("curve", [
+    parametric_curve_tag(1, [2.2, 0.0, 0.0]),  # a = 0: -b/a divides by zero
+    parametric_curve_tag(7, [2.2]),  # no such function
+    b"curv" + b"\0" * 4 + b"\x00\x00\x10\x00",  # 4096 samples announced, none there
+    b"curv" + b"\0" * 4 + b"\x00\x00\x00\x03" + b"\xff\xff\x00\x00\x80\x00",  # falling
+    b"para",  # cut short
+])
+def test_a_damaged_matrix_profile_is_no_matrix_shaper_and_never_an_exception(curve: bytes) -> None:
+    profile = display_p3_profile("damaged", curve=curve)
+    assert MatrixShaper.parse(profile) is None
+    assert MatrixShaper.parse(profile[:200]) is None  # the tag table cut off too
+
+
 def _add_iccp(path, profile: bytes) -> None:
     """Insert an iCCP chunk (PNG 1.2 sec. 4.2.2.4: name, 0, compression 0, zlib data) after IHDR."""
     import struct
