@@ -23,6 +23,7 @@ Where the jobs run is the engine's choice too (:class:`Scale`): in this process,
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import importlib.util
@@ -790,26 +791,42 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
 def _replace_earlier(folder: Path, partial: Path, marker: str, keep_earlier: bool) -> list[str]:
     """Put ``partial`` in place of ``folder``, an earlier result of this command (overwritten, stale, outdated or
     damaged), carrying over what it kept (``keep_earlier``) and files it did not make (a user's notes put in the
-    folder). The earlier folder is set aside first and the carried files taken from there, so that a failure at any
-    step (a full disk, Ctrl-C) moves them back and restores the earlier folder whole. Returns the notes to report."""
-    old = folder.parent / f".{folder.name}.old"
-    folder.rename(old)
-    carried: list[str] = []
+    folder). Returns the notes to report.
+
+    What can fail is done before anything moves (the new marker's record of what it keeps); then the earlier folder
+    is set aside under a name no cleanup removes, the new one renamed into place (else the earlier one goes back),
+    and the carried files renamed across, one by one. Whatever could not be carried stays in the set-aside folder,
+    which is kept and named in the notes; a run killed midway leaves it too (and, killed before the new folder was in
+    place, gets it back as the output): a user's file is never deleted.
+    """
+    kept = _keep_from_earlier(folder, partial, marker) if keep_earlier else []
+    theirs = _not_made(folder, partial, marker)
+    shown = {name: f"{name}/" if (folder / name).is_dir() else name for name in kept + theirs}
+    aside = folder.parent / f".{folder.name}.{_SET_ASIDE}-{os.getpid()}-{secrets.token_hex(4)}"
+    folder.rename(aside)
     try:
-        kept = _carry_over(old, partial, marker) if keep_earlier else []
-        carried += [name.rstrip("/") for name in kept]
-        theirs = _carry_unmade(old, partial, marker)
-        carried += [name.rstrip("/") for name in theirs]
         partial.rename(folder)
     except BaseException:
-        for name in carried:
-            if os.path.lexists(partial / name) and not os.path.lexists(old / name):
-                (partial / name).rename(old / name)
-        old.rename(folder)
+        aside.rename(folder)
         raise
-    shutil.rmtree(old, ignore_errors=True)
-    return ([f"kept what it made that this request does not: {', '.join(kept)}"] if kept else []) + (
-        [f"kept files it did not make: {', '.join(theirs)}"] if theirs else [])
+    left = []
+    for name in kept + theirs:
+        try:
+            (aside / name).rename(folder / name)
+        except OSError:
+            left.append(shown[name])
+    if left:
+        notes = [f"could not carry {', '.join(left)} over: left in {aside}"]
+    else:
+        notes = []
+        shutil.rmtree(aside, ignore_errors=True)
+    kept_shown = sorted(shown[name] for name in kept if shown[name] not in left)
+    theirs_shown = [shown[name] for name in theirs if shown[name] not in left]
+    return notes + ([f"kept what it made that this request does not: {', '.join(kept_shown)}"] if kept_shown else []) \
+        + ([f"kept files it did not make: {', '.join(theirs_shown)}"] if theirs_shown else [])
+
+
+_SET_ASIDE = "earlier"  # .<name>.earlier-<pid>-<token>: an earlier result being replaced; never removed unasked
 
 
 def _made_before(earlier: Path, marker: str) -> list[Any] | None:
@@ -823,47 +840,42 @@ def _made_before(earlier: Path, marker: str) -> list[Any] | None:
     return _listed_names(listed) + (kept_before if isinstance(kept_before, list) else [])
 
 
-def _carry_over(earlier: Path, partial: Path, marker: str) -> list[str]:
-    """Move into ``partial`` what ``earlier`` holds that its marker listed (its request's outputs and what it had
-    kept itself, :data:`_KEPT_KEY`) and ``partial`` does not; record it under :data:`_KEPT_KEY` in ``partial``'s
-    marker, so that the next request keeps it too. A listed name inside a folder (``stack/stack.json``, the stack
-    ``fuse --keep-stack`` kept) carries the whole folder. Returns what was kept, folders as ``name/``."""
-    carried = _made_before(earlier, marker)
-    if carried is None:
+def _keep_from_earlier(earlier: Path, partial: Path, marker: str) -> list[str]:
+    """The entries of ``earlier`` to keep that its marker listed (its request's outputs and what it had kept itself,
+    :data:`_KEPT_KEY`) and ``partial`` does not hold; recorded under :data:`_KEPT_KEY` in ``partial``'s marker, so
+    that the next request keeps them too. A listed name inside a folder (``stack/stack.json``, the stack ``fuse
+    --keep-stack`` kept) keeps the whole folder. Returns the top-level names, to be moved."""
+    listed = _made_before(earlier, marker)
+    if listed is None:
         return []
     kept_names: list[str] = []
-    moved: set[str] = set()
-    for name in carried:
+    tops: list[str] = []
+    for name in listed:
         if not isinstance(name, str) or not Path(name).parts or name == marker or Path(name).is_absolute() \
                 or ".." in Path(name).parts:
             continue
         top = Path(name).parts[0]
-        if top not in moved:
+        if top not in tops:
             if not (earlier / name).is_file() or (partial / top).exists():
                 continue
-            (earlier / top).rename(partial / top)
-            moved.add(top)
+            tops.append(top)
         kept_names.append(name)
     if kept_names:
         manifest_path = partial / marker
         manifest = json.loads(manifest_path.read_text())
         manifest[_KEPT_KEY] = kept_names
         atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
-    return sorted(f"{top}/" if (partial / top).is_dir() else top for top in moved)
+    return tops
 
 
-def _carry_unmade(earlier: Path, partial: Path, marker: str) -> list[str]:
-    """Move into ``partial`` what ``earlier`` holds that no request of this command made: neither its marker nor
-    what the marker lists (:data:`_MARKER_FILE_KEYS`, :data:`_KEPT_KEY`). A marker that cannot be read lists
-    nothing: then everything ``partial`` lacks is kept. Returns what was moved, folders as ``name/``."""
+def _not_made(earlier: Path, partial: Path, marker: str) -> list[str]:
+    """The entries of ``earlier`` that no request of this command made (neither its marker nor what the marker lists,
+    :data:`_MARKER_FILE_KEYS`, :data:`_KEPT_KEY`) and ``partial`` does not hold: a user's, to be moved. A marker
+    that cannot be read lists nothing: then everything ``partial`` lacks is kept."""
     names = _made_before(earlier, marker) or []
     made = {marker} | {Path(name).parts[0] for name in names if isinstance(name, str) and Path(name).parts}
-    moved = []
-    for entry in sorted(earlier.iterdir()):
-        if entry.name not in made and not os.path.lexists(partial / entry.name):
-            entry.rename(partial / entry.name)
-            moved.append(f"{entry.name}/" if (partial / entry.name).is_dir() else entry.name)
-    return moved
+    return [entry.name for entry in sorted(earlier.iterdir())
+            if entry.name not in made and not os.path.lexists(partial / entry.name)]
 
 
 def _remove(path: Path) -> None:
@@ -888,13 +900,16 @@ def _remove_stale_partials(folder: Path) -> None:
     Called with the output's lock held: no live run is writing any of them.
     """
     stale = re.compile(rf"\.{re.escape(folder.name)}\.(partial(-\d+-[0-9a-f]+)?|old)")
-    set_aside = folder.parent / f".{folder.name}.old"
-    if (set_aside.is_dir() and not set_aside.is_symlink() and not os.path.lexists(folder)
-            and any(set_aside.iterdir())):
-        set_aside.rename(folder)  # a run killed between setting the earlier result aside and putting its own there
+    earlier = re.compile(rf"\.{re.escape(folder.name)}\.(old|{_SET_ASIDE}-\d+-[0-9a-f]+)")
+    if not os.path.lexists(folder):  # a run killed between setting the earlier result aside and putting its own there
+        for path in sorted(folder.parent.iterdir()):
+            if earlier.fullmatch(path.name) and path.is_dir() and not path.is_symlink() and any(path.iterdir()):
+                path.rename(folder)
+                break
     for path in folder.parent.iterdir():
         if stale.fullmatch(path.name):
-            _remove(path)
+            with contextlib.suppress(OSError):  # one it cannot remove is in no one's way: names are per run
+                _remove(path)
 
 
 def clean_abandoned(output: Path) -> None:

@@ -597,6 +597,45 @@ def _raise(exc):
     raise exc
 
 
+def test_a_user_file_that_cannot_be_carried_over_is_left_set_aside_and_named_never_deleted(tree, tmp_path,
+                                                                                         monkeypatch):
+    photo = tree / "b" / "IMG_0002.jpg"
+    plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)
+    run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
+    folder = plan[photo]
+    (folder / "notes1.txt").write_text("one")
+    (folder / "notes2.txt").write_text("two")
+    real_rename = os.rename
+    monkeypatch.setattr(Path, "rename", lambda self, target: (
+        _raise(OSError(28, "No space left on device")) if self.name == "notes2.txt"
+        else Path(real_rename(self, target) or target)))
+    report = run_batch(plan, _listing({"evs": [2]}), DEFAULT, marker=MARKER, request={"evs": [2]})
+    monkeypatch.undo()
+    assert report.counts() == {"done": 1}
+    (aside,) = [p for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}.earlier-")]
+    assert report.items[0].message.startswith("redone: the earlier output was made with other options; could not "
+                                              f"carry notes2.txt over: left in {aside}")
+    assert (folder / "notes1.txt").read_text() == "one" and (aside / "notes2.txt").read_text() == "two"
+    run_batch(plan, _listing({"evs": [3]}), DEFAULT, marker=MARKER, request={"evs": [3]})
+    assert (aside / "notes2.txt").read_text() == "two"  # no cleanup removes it
+
+
+def test_a_run_killed_while_swapping_folders_loses_no_users_file(tree, tmp_path):
+    photo = tree / "b" / "IMG_0002.jpg"
+    plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)
+    run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
+    folder = plan[photo]
+    (folder / "notes.txt").write_text("mine")
+    aside = folder.parent / f".{folder.name}.earlier-4242-0a1b2c3d"
+    folder.rename(aside)  # killed after setting the earlier result aside, before its own was in place
+    report = run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
+    assert report.counts() == {"done": 1} and (folder / "notes.txt").read_text() == "mine"
+    (folder / "more.txt").write_text("later")
+    run_batch(plan, _listing({"evs": [2]}), DEFAULT, marker=MARKER, request={"evs": [2]})
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
+    assert {p.name for p in folder.iterdir()} == {"image.png", MARKER, "notes.txt", "more.txt"}
+
+
 def test_an_earlier_result_a_killed_run_set_aside_goes_back_in_place(tree, tmp_path):
     photo = tree / "b" / "IMG_0002.jpg"
     plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)

@@ -55,6 +55,11 @@ def test_an_ev_list_that_parse_evs_would_not_make_is_refused(evs):
         check_evs(evs)
 
 
+def test_the_library_refuses_evs_that_share_a_frame_name():
+    with pytest.raises(UsageError, match="two EVs are one to 0.01 stop"):
+        StackOptions((-0.004, 0.004))
+
+
 def test_the_request_records_what_changes_the_outputs_and_the_weights():
     class Model:
         weights_id = "abc"

@@ -46,9 +46,9 @@ import numpy as np
 
 from ..errors import InputError, UsageError, use_one_of
 from ..evs import CONTINUOUS_EVS
-from ..vocabulary import DATASET_KINDS, DATASETS_ENV, DATASETS_FOLDER, HDR_SUFFIXES, LDR_SUFFIXES
+from ..vocabulary import DATASET_KINDS, DATASETS_ENV, DATASETS_FOLDER, HDR_SUFFIXES, LDR_SUFFIXES, MIN_PHOTO_SIDE
 
-MIN_BENCH_SIZE = 16  # px a side: SSIM's windows, and CEVR's encoder pools three times
+MIN_BENCH_SIZE = MIN_PHOTO_SIDE  # px a side, as for any photo (SSIM's windows need no more)
 
 if TYPE_CHECKING:
     from ..training.camera import SyntheticScene

@@ -28,7 +28,6 @@ References
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from ..errors import UsageError
@@ -120,6 +119,8 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     line along its edges, as a circular blur gives. OpenCV's separable filter: the 8 scales of a 24 MP image
     in 1.6 s, where FFTs took 20 s (tests/benchmarks/bench_tonemap.py).
     """
+    import cv2  # here, not at import: OpenCV reads OPENCV_IO_MAX_IMAGE_PIXELS then (io/opencv.py checks it first)
+
     radius = max(1, int(np.ceil(4.0 * sigma)))
     deviation = sigma / np.sqrt(2.0)
     return cv2.GaussianBlur(np.ascontiguousarray(image, dtype=np.float64), (2 * radius + 1, 2 * radius + 1),

@@ -52,6 +52,8 @@ def percentiles_nearest_rank(values: np.ndarray, *ps: float) -> tuple[float, ...
     for p in ps:
         if not 0.0 <= p <= 1.0:
             raise UsageError(f"percentile must be in [0, 1], got {p}")
+    if not ps:
+        return ()
     flat = np.asarray(values).reshape(-1)
     if flat.size == 0:
         raise UsageError("percentile of an empty array")

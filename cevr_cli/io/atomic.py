@@ -12,7 +12,6 @@ import hashlib
 import os
 import stat
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,16 +46,27 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-_UMASK_LOCK = threading.Lock()
+def _umask_by_setting() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+_UMASK_AT_IMPORT = _umask_by_setting()  # before any thread of ours runs
 
 
 def _process_umask() -> int:
-    """The process's umask. Reading it means setting it, so two encoder threads reading at once could each see
-    the other's temporary 0 (and chmod a file 0666) without the lock."""
-    with _UMASK_LOCK:
-        umask = os.umask(0)
-        os.umask(umask)
-    return umask
+    """The process's umask, read without setting it: Linux shows it in /proc/self/status. Setting it to read it
+    (the only portable way) would give a moment of umask 0 in which another thread's new folder or file gets mode
+    0777/0666; where /proc does not say, the umask at import stands."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return _UMASK_AT_IMPORT
 
 
 def write_target(destination: str | os.PathLike[str]) -> Path:

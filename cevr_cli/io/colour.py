@@ -129,8 +129,11 @@ class MatrixShaper:
 
     @classmethod
     def parse(cls, icc_profile: bytes) -> MatrixShaper | None:
-        """The profile's colorants and curves; None where it has none of them readable (a table-based profile)."""
+        """The profile's colorants and curves; None where it has none of them readable, or tables that littlecms
+        would use instead (A2B0 ...: a table-based profile), or curves that do not rise from black to white."""
         tags = _icc_tags(icc_profile)
+        if tags.keys() & {"A2B0", "A2B1", "A2B2", "D2B0"}:
+            return None  # littlecms would use those tables instead: the 8-bit and 16-bit paths must agree
         probe = np.linspace(0.0, 1.0, 1025)
         try:
             with np.errstate(all="ignore"):  # a damaged profile's curve may divide by zero: it is refused below
@@ -140,7 +143,7 @@ class MatrixShaper:
         except (KeyError, ValueError, struct.error):
             return None
         matrix = np.array(columns).T
-        usable = all(np.all(np.isfinite(y)) and np.all(np.diff(y) >= 0) and y[-1] > 0 for y in sampled)
+        usable = all(np.all(np.isfinite(y)) and np.all(np.diff(y) >= 0) and y[0] < y[-1] for y in sampled)
         if not (usable and np.all(np.isfinite(matrix)) and abs(np.linalg.det(matrix)) > 1e-9):
             return None  # not a curve from black to white or no matrix to invert: treated as a table-based profile
         return cls(matrix, curves)  # type: ignore[arg-type]

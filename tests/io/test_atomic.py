@@ -3,7 +3,6 @@
 import os
 import stat
 import threading
-import time
 
 import pytest
 
@@ -49,27 +48,35 @@ def test_permissions_follow_the_umask_even_when_the_writer_replaces_the_file(tmp
     assert _mode(tmp_path / "replaced.bin") == _mode(plain) == 0o644
 
 
-def test_encoder_threads_all_read_the_umask_not_each_others_temporary_zero(monkeypatch, umask_022):
+def test_reading_the_umask_never_lets_another_threads_new_folder_through_with_mode_0777(tmp_path, umask_022):
+    """Reading it by setting it (umask(0), then back) gave 65 of 217 folders made meanwhile mode 0777."""
     import cevr_cli.io.atomic as atomic
 
-    real_umask = os.umask
+    stop = threading.Event()
 
-    def slow_umask(mask):  # widens the window between setting 0 and restoring, where a second reader sees 0
-        previous = real_umask(mask)
-        time.sleep(0.0005)
-        return previous
+    def read():
+        while not stop.is_set():
+            assert atomic._process_umask() == 0o022
 
-    monkeypatch.setattr(atomic.os, "umask", slow_umask)
-    seen = []
-    threads = [threading.Thread(target=lambda: seen.extend(atomic._process_umask() for _ in range(40)))
-               for _ in range(4)]
-    for thread in threads:
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for thread in readers:
         thread.start()
-    for thread in threads:
-        thread.join()
-    monkeypatch.undo()
-    assert set(seen) == {0o022} and len(seen) == 160
-    assert os.umask(0o022) == 0o022
+    try:
+        for k in range(300):
+            (tmp_path / f"d{k}").mkdir()
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join()
+    assert {_mode(tmp_path / f"d{k}") for k in range(300)} == {0o755}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="the umask at import stands without /proc")
+def test_the_umask_read_is_the_current_one(umask_022):
+    import cevr_cli.io.atomic as atomic
+
+    os.umask(0o027)
+    assert atomic._process_umask() == 0o027
 
 
 def test_a_symbolic_link_is_written_through_and_stays_a_link(tmp_path):

@@ -127,11 +127,23 @@ def test_a_16_bit_photo_whose_profile_has_no_matrix_is_left_as_it_is_and_warned_
     b"curv" + b"\0" * 4 + b"\x00\x00\x10\x00",  # 4096 samples announced, none there
     b"curv" + b"\0" * 4 + b"\x00\x00\x00\x03" + b"\xff\xff\x00\x00\x80\x00",  # falling
     b"para",  # cut short
+    gamma_curve_tag(0.0),  # constant: every pixel white
 ])
 def test_a_damaged_matrix_profile_is_no_matrix_shaper_and_never_an_exception(curve: bytes) -> None:
     profile = display_p3_profile("damaged", curve=curve)
     assert MatrixShaper.parse(profile) is None
     assert MatrixShaper.parse(profile[:200]) is None  # the tag table cut off too
+
+
+def test_a_profile_with_lookup_tables_is_left_to_littlecms_which_prefers_them() -> None:
+    import struct
+
+    profile = display_p3_profile()
+    count = struct.unpack_from(">I", profile, 128)[0]
+    # rename the copyright tag (the last entry) A2B0: littlecms would take such a table over the matrix
+    entry = 132 + 12 * (count - 1)
+    tampered = profile[:entry] + b"A2B0" + profile[entry + 4:]
+    assert MatrixShaper.parse(profile) is not None and MatrixShaper.parse(tampered) is None
 
 
 def _add_iccp(path, profile: bytes) -> None:
