@@ -374,9 +374,10 @@ def _bare_name(source: Path, real: Path, folders: Sequence[tuple[Path, Path]], n
     ``IMG_1``, where three such gave ``stack``, ``stack_``, ``stack__``)."""
     parts = () if real in named else _relative_key(source, real, folders).parent.parts
     stem = source.stem
-    if is_dir_safely(source) and _is_stage_output(source.parent, {}):
+    known: dict[Path, bool] = {}  # the parent's markers read once for both questions
+    if is_dir_safely(source) and _is_stage_output(source.parent, known):
         stem = source.parent.name  # a folder inside a stage's output (the stack fuse kept, cevr-hdr/IMG_1/stack)
-    if parts and parts[-1] == stem and _is_stage_output(source.parent, {}):
+    if parts and parts[-1] == stem and _is_stage_output(source.parent, known):
         parts = parts[:-1]
     return "".join(f"{part}__" for part in parts) + stem
 

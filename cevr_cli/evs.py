@@ -51,10 +51,10 @@ def parse_evs(spec: str) -> list[float]:
     evs = sorted({round(v, 6) + 0.0 for v in values})
     if max(abs(v) for v in evs) > MAX_ABS_EV:
         raise UsageError(f"EV list {shown}: steps beyond +-{MAX_ABS_EV:g} EV are outside what the model can do")
-    for a, b in zip(evs, evs[1:], strict=False):
-        if ev_label(a) == ev_label(b):  # frames are named to the hundredth of a stop (00_ev+1.00.png)
-            raise UsageError(f"EV list {shown}: {a:g} and {b:g} are one EV to 0.01 stop, as frames are named; "
-                             "give EVs at least 0.01 apart")
+    clash = label_clash(evs)
+    if clash is not None:
+        raise UsageError(f"EV list {shown}: {clash[0]:g} and {clash[1]:g} are one EV to 0.01 stop, as frames are "
+                         "named; give EVs at least 0.01 apart")
     return evs
 
 
@@ -62,6 +62,13 @@ def ev_label(ev: float) -> str:
     """An EV to the hundredth of a stop, as frames are named and manifests key them (``-2.00``, ``+0.50``); a step
     that rounds to zero is ``+0.00`` whatever its sign."""
     return f"{round(ev, 2) + 0.0:+.2f}"
+
+
+def label_clash(evs: Iterable[float]) -> tuple[float, float] | None:
+    """Two of ``evs`` that share an :func:`ev_label` (frames are named to the hundredth of a stop,
+    ``00_ev+1.00.png``), in ascending order; None when every EV has its own."""
+    ordered = sorted(evs)
+    return next(((a, b) for a, b in zip(ordered, ordered[1:], strict=False) if ev_label(a) == ev_label(b)), None)
 
 
 def check_ev_values(evs: Iterable[float]) -> list[float]:

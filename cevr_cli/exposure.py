@@ -151,6 +151,11 @@ class MeasuredImage:
         light[measured] = np.clip(light[measured], low, high)
 
 
+def half_code(bits: int) -> float:
+    """Half a code step of ``bits``-deep codes in [0, 1] units: how far a code's light may lie from its value."""
+    return 0.5 / (2**bits - 1)
+
+
 def clip_threshold(bits: int) -> float:
     """Codes at or above this are clipped: the top code of 8-bit photos (a wider band, codes 249-255, let the
     residual brighten measured highlights in a camera curve's shoulder: -0.4 to -1.5 dB at -0.5 EV on held-out
@@ -200,9 +205,9 @@ def measure_photo(rgb: np.ndarray, response: Response | str, bits: int | None = 
     clipped = brightest >= clip_threshold(bits)
     if lossy and bits <= 8 and clipped.any():
         clipped = lossy_clipping(rgb, clipped)
-    crushed = brightest <= 0.5 / (2**bits - 1)
+    crushed = brightest <= half_code(bits)
     return MeasuredImage(response.decode(rgb), clipped, crushed, response, rgb, clip_code=clip_threshold(bits),
-                         lossy=lossy, half_code=0.5 / (2**bits - 1))
+                         lossy=lossy, half_code=half_code(bits))
 
 
 def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:

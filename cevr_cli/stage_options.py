@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
-from .evs import CONTINUOUS_EVS, MAX_EVS, check_ev_values, ev_label, parse_evs
+from .evs import CONTINUOUS_EVS, MAX_EVS, check_ev_values, label_clash, parse_evs
 from .options import option, option_specs, request_record, validate
 from .vocabulary import (
     EXPOSURE_MODELS,
@@ -53,8 +53,10 @@ def check_evs(evs: Sequence[float] | str) -> tuple[float, ...]:
     if isinstance(evs, str):  # what --evs takes, read as the CLI reads it
         return tuple(parse_evs(evs))
     values = tuple(check_ev_values(evs))
-    if len({ev_label(v) for v in values}) != len(values):
-        raise UsageError(f"EV list {list(values)}: two EVs are one to 0.01 stop, as frames are named")
+    clash = label_clash(values)
+    if clash is not None:
+        raise UsageError(f"EV list {list(values)}: two EVs are one to 0.01 stop, as frames are named "
+                         f"({clash[0]:g} and {clash[1]:g})")
     if not values or len(values) > MAX_EVS or list(values) != sorted(set(values)):
         raise UsageError(f"EV list {list(values)}: need 1 to {MAX_EVS} distinct values in -6..6, ascending "
                          "(parse_evs makes one from '-3:3:0.5' or '-2,-1,1,2')")

@@ -620,33 +620,25 @@ def test_a_user_file_that_cannot_be_carried_over_is_left_set_aside_and_named_nev
     assert (aside / "notes2.txt").read_text() == "two"  # no cleanup removes it
 
 
-def test_a_run_killed_while_swapping_folders_loses_no_users_file(tree, tmp_path):
+@pytest.mark.parametrize("set_aside", ["old", "earlier-4242-0a1b2c3d"])
+def test_an_earlier_result_a_killed_run_set_aside_goes_back_in_place_with_the_users_files(tree, tmp_path,
+                                                                                       set_aside):
+    """Killed right after setting the earlier result aside (``.old``: a file output's way; ``.earlier-``: a folder
+    redo's), before its own was in place."""
     photo = tree / "b" / "IMG_0002.jpg"
     plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)
     run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
     folder = plan[photo]
     (folder / "notes.txt").write_text("mine")
-    aside = folder.parent / f".{folder.name}.earlier-4242-0a1b2c3d"
-    folder.rename(aside)  # killed after setting the earlier result aside, before its own was in place
-    report = run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
-    assert report.counts() == {"done": 1} and (folder / "notes.txt").read_text() == "mine"
-    (folder / "more.txt").write_text("later")
-    run_batch(plan, _listing({"evs": [2]}), DEFAULT, marker=MARKER, request={"evs": [2]})
-    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
-    assert {p.name for p in folder.iterdir()} == {"image.png", MARKER, "notes.txt", "more.txt"}
-
-
-def test_an_earlier_result_a_killed_run_set_aside_goes_back_in_place(tree, tmp_path):
-    photo = tree / "b" / "IMG_0002.jpg"
-    plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)
-    run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
-    folder = plan[photo]
-    (folder / "notes.txt").write_text("mine")
-    folder.rename(folder.parent / f".{folder.name}.old")  # killed right after setting it aside
+    folder.rename(folder.parent / f".{folder.name}.{set_aside}")
     report = run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
     assert report.counts() == {"done": 1}  # planned as missing, so made again, over the restored folder
     assert (folder / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
+    (folder / "more.txt").write_text("later")
+    run_batch(plan, _listing({"evs": [2]}), DEFAULT, marker=MARKER, request={"evs": [2]})
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
+    assert {p.name for p in folder.iterdir()} == {"image.png", MARKER, "notes.txt", "more.txt"}
 
 
 def test_long_names_get_output_names_that_leave_room_for_temporaries(tmp_path):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import struct
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -151,7 +151,12 @@ class MatrixShaper:
     def to_linear_srgb(self, codes: np.ndarray) -> np.ndarray:
         """[0, 1] codes (..., 3) -> linear sRGB (D65 white at 1), float64, not clipped."""
         linear = np.stack([curve(codes[..., c]) for c, curve in enumerate(self.curves)], axis=-1)
-        return linear @ (np.linalg.inv(_srgb_shaper().to_xyz) @ self.to_xyz).T
+        return linear @ self._to_linear_srgb.T
+
+    @cached_property
+    def _to_linear_srgb(self) -> np.ndarray:
+        """3x3: this profile's linear RGB -> XYZ (D50) -> littlecms's sRGB, once per profile, not per row chunk."""
+        return np.linalg.inv(_srgb_shaper().to_xyz) @ self.to_xyz
 
     def to_srgb_codes(self, codes: np.ndarray) -> np.ndarray:
         """16-bit codes (HxWx3 uint16) in this profile -> 16-bit sRGB codes, out-of-gamut colours clipped; a few

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError, UsageError
-from ..exposure import FILL_EVS, clip_threshold, measured_radiance, physics_frame
+from ..exposure import FILL_EVS, clip_threshold, half_code, measured_radiance, physics_frame
 from ..exposure import measure_photo as measure
 from ..imaging import quantise
 from ..model.inference import InferenceSettings, pad_to_multiple
@@ -228,7 +228,7 @@ def residual_light_frames(model: torch.nn.Module, batch: dict[str, torch.Tensor]
     merged = torch.maximum(merged, torch.maximum(fill, bound))
     light = fill + gain * weight * (merged - fill)
     # where the photo measured, within the light its code can mean (MeasuredImage.keep_measured)
-    half = 0.5 / 255.0
+    half = half_code(8)
     low, high = (lookup((photo + d).clamp(0.0, 1.0)[:, None], batch["decode"])[:, 0] for d in (-half, half))
     light = torch.where(clipped > 0.5, light, torch.minimum(torch.maximum(light, low), high))
     return lookup((light[:, None] / scales).clamp(0.0, 1.0), batch["encode"])
