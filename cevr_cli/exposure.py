@@ -45,8 +45,9 @@ EXACT = "exact (measured light x 2^EV)"
 # merge's light from below, and in lossy photos near-white channels next to a clip are lower bounds. 4: in lossy
 # photos near-white pixels joined to a clip are clipped (exposure.lossy_clipping). 5: the hue fill fills pixels with
 # two unclipped channels before those with one, which take their hue from them too (highlight_fill). 6: measured
-# pixels the soft mask reaches keep their light within their code's (MeasuredImage.keep_measured).
-PHYSICS_REVISION = 6
+# pixels the soft mask reaches keep their light within their code's (MeasuredImage.keep_measured). 7: fully clipped
+# pixels are raised above their least light as far as the light rose towards the clip (highlight_fill._rise_at).
+PHYSICS_REVISION = 7
 # The darkening steps the residual network was trained on (s ~ U[-3, 0)): its estimate of a clipped pixel's light
 # merges its frames at these, whichever frames were asked for, so a frame does not depend on the others requested.
 FILL_EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cevr_cli.exposure import measure_photo, physics_frame
-from cevr_cli.highlight_fill import fill_clipped
+from cevr_cli.highlight_fill import FIELD_SIDE, MAX_RISE_STOPS, MIN_RING_LIGHT, RISE_GAIN, fill_clipped
 from cevr_cli.response import SRGB
 
 ORANGE = np.array([1.0, 0.45, 0.12], np.float32)  # a low sun's light: R clips first, G far from white
@@ -73,8 +73,10 @@ def test_a_fully_clipped_lamp_takes_the_hue_of_its_halo_not_a_grey_plate():
     light = SRGB.decode(frame[clipped]) * 8.0
     np.testing.assert_allclose(chromaticity(light), np.broadcast_to(chromaticity(HALO), light.shape),
                                atol=CHROMATICITY_TOLERANCE)
-    # the dimmest light of the halo's hue that clipped every channel: its weakest channel (B) exactly at white
-    np.testing.assert_allclose(light, np.broadcast_to(HALO / HALO.min(), light.shape), rtol=1e-4)
+    # the dimmest light of the halo's hue that clipped every channel (its weakest channel, B, exactly at white),
+    # raised by at most MAX_RISE_STOPS: the halo rose towards the lamp
+    rise = np.log2(light[:, 2])
+    assert (rise > 0.01).all() and (rise <= MAX_RISE_STOPS + 1e-5).all()
     old = physics_frame(flat, -3.0)
     np.testing.assert_allclose(old[clipped], SRGB.encode(np.float32(1 / 8)), atol=1e-6)  # the grey plate
     assert (frame[clipped] >= old[clipped]).all()
@@ -98,7 +100,8 @@ def test_a_fully_clipped_sun_takes_the_colour_of_its_partly_clipped_rim_not_of_t
     # sky's R:G ratio (0.67) predicts less than the recorded white
     np.testing.assert_allclose(chromaticity(fill[sun]), np.broadcast_to(chromaticity(rim[0]), fill[sun].shape),
                                atol=CHROMATICITY_TOLERANCE)
-    np.testing.assert_allclose(fill[sun].min(axis=1), 1.0, rtol=1e-5)  # the dimmest such light that clipped
+    # the dimmest such light that clipped, raised by at most MAX_RISE_STOPS (the sky rose towards the clip)
+    assert (fill[sun].min(axis=1) >= 1.0).all() and (fill[sun].min(axis=1) <= 2**MAX_RISE_STOPS * (1 + 1e-5)).all()
 
 
 def test_a_rim_with_one_unclipped_channel_takes_the_hue_of_the_partly_clipped_sky_around_it_not_of_the_ground():
@@ -145,6 +148,50 @@ def test_large_and_elongated_clipped_regions_are_filled_from_their_surroundings(
     assert clipped.sum() > 4096 or max(shape) > 512
     fill = fill_clipped(linear, clipped, saturated)
     np.testing.assert_allclose(fill, (strength[..., None] * ORANGE)[clipped], rtol=1e-4)
+
+
+def clipped_half_plane(rate: float, width: int, edge: int, height: int = 24) -> tuple[np.ndarray, ...]:
+    """Neutral light clipped in the columns left of ``edge``; right of it falling by ``rate`` stops per pixel from
+    the clip's edge, which lies half a pixel from the centres of the columns on either side of it (column
+    edge + j at 2^-(rate (j + 0.5)))."""
+    columns = np.arange(width, dtype=np.float32)
+    light = np.where(columns < edge, 1.0, np.exp2(-rate * (columns - edge + 0.5))).astype(np.float32)
+    linear = np.ascontiguousarray(np.broadcast_to(light[None, :, None], (height, width, 3)))
+    clipped = np.ascontiguousarray(np.broadcast_to(columns < edge, (height, width)))
+    return linear, clipped, np.ascontiguousarray(np.broadcast_to(clipped[..., None], (height, width, 3)))
+
+
+def test_fully_clipped_pixels_rise_with_depth_at_the_rate_the_light_rose_towards_the_clip():
+    # every recorded pixel within 3 columns of the clip says the light rises by `rate` stops per pixel; a clipped
+    # column `depth` pixels from the clip's edge is raised by min(RISE_GAIN rate depth, MAX_RISE_STOPS)
+    rate, edge = 0.1, 40
+    linear, clipped, saturated = clipped_half_plane(rate, 64, edge)
+    fill = fill_clipped(linear, clipped, saturated).reshape(24, edge, 3)
+    depth = edge - 0.5 - np.arange(edge, dtype=np.float64)  # exact for a straight edge
+    expected = np.exp2(np.minimum(RISE_GAIN * rate * depth, MAX_RISE_STOPS))
+    np.testing.assert_allclose(fill, np.broadcast_to(expected[None, :, None], fill.shape), rtol=1e-4)
+    assert expected[-1] < expected[-10] < expected[0] == 2**MAX_RISE_STOPS  # the ramp and its cap both tested
+
+
+def test_the_rise_does_not_depend_on_the_photos_size():
+    # the same scene 4 times as wide (its colour field at FIELD_SIDE px): the same rise at the same place
+    rate, edge = 0.05, 40
+    small = fill_clipped(*clipped_half_plane(rate, FIELD_SIDE, edge))
+    large = fill_clipped(*clipped_half_plane(rate / 4, 4 * FIELD_SIDE, 4 * edge))
+    np.testing.assert_allclose(np.log2(large.reshape(24, -1, 3)[0, ::4, 0]), np.log2(small.reshape(24, -1, 3)[0, :, 0]),
+                               atol=0.02)
+
+
+def test_a_clip_beside_only_dark_light_keeps_its_least_light():
+    # a window clipped in a dark wall (below MIN_RING_LIGHT): a dark object's edge says nothing of how the
+    # highlight rose, so the window keeps the dimmest light of the wall's hue that clipped
+    wall = np.float32([0.2, 0.15, 0.1])
+    assert wall.max() < MIN_RING_LIGHT
+    linear = np.broadcast_to(wall, (32, 32, 3)).copy()
+    linear[8:24, 8:24] = 1.0
+    clipped = linear[..., 0] >= 1.0
+    fill = fill_clipped(linear, clipped, np.broadcast_to(clipped[..., None], linear.shape).copy())
+    np.testing.assert_allclose(fill, np.broadcast_to(wall / wall.min(), fill.shape), rtol=1e-4)
 
 
 def test_nothing_to_take_a_hue_from_leaves_the_recorded_values():

@@ -146,8 +146,14 @@ def main() -> None:
                              "the gain without looking at held-out curves)")
     parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES),
                         help="only these curve families (default: all four)")
+    parser.add_argument("--no-rise", action="store_true",
+                        help="fully clipped pixels keep their least light (physics revision 6, before highlight_fill's rise)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    if args.no_rise:
+        import cevr_cli.highlight_fill
+
+        cevr_cli.highlight_fill.RISE_GAIN = 0.0
 
     _, val = split_scenes(find_radiance_maps(args.folders))
     views = [v for p in val for v in scene_views(load_radiance(p, 1024), args.size)]
