@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES),
                         help="only these curve families (default: all four)")
     parser.add_argument("--no-rise", action="store_true",
-                        help="fully clipped pixels keep their least light (physics revision 6, before highlight_fill's rise)")
+                        help="fully clipped pixels keep their least light (physics revision 6, no rise)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.no_rise:
