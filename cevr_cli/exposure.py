@@ -184,17 +184,18 @@ def lossy_clipping(rgb: np.ndarray, clipped: np.ndarray) -> np.ndarray:
     return touching[labels]
 
 
-def measure_photo(rgb: np.ndarray, response: Response | str, bits: int | None = None, lossy: bool = False
-                  ) -> MeasuredImage:
+def measure_photo(rgb: np.ndarray, response: Response | str | os.PathLike[str], bits: int | None = None,
+                  lossy: bool = False) -> MeasuredImage:
     """A display-encoded photo (HxWx3: uint8, uint16 or float [0, 1] codes, :func:`~cevr_cli.imaging.display_codes`)
     read through its response (a :class:`Response`, or its name as ``--response`` takes it: ``"srgb"``,
-    ``"gamma:2.2"``, a profile's path). ``bits``: how deep its codes were (None: 16 for a uint16 array, else 8);
-    ``lossy``: decoded from a block-compressed file (:attr:`MeasuredImage.lossy`, :func:`lossy_clipping`).
+    ``"gamma:2.2"``, a profile's path as ``str`` or ``os.PathLike``). ``bits``: how deep its codes were (None: 16
+    for a uint16 array, else 8); ``lossy``: decoded from a block-compressed file (:attr:`MeasuredImage.lossy`,
+    :func:`lossy_clipping`).
 
     Raises:
         UsageError: not such a photo (:func:`~cevr_cli.imaging.display_codes`).
     """
-    if isinstance(response, str):
+    if not isinstance(response, Response):
         from .response import parse_response
 
         response = parse_response(response)

@@ -64,6 +64,7 @@ def check_evs(evs: Sequence[float] | str) -> tuple[float, ...]:
 
 
 def _check_response(options: Any) -> None:
+    """The ``response`` field checked and kept as text: a name, or a profile's path (given as ``str`` or ``Path``)."""
     from .response import check_response_spec  # imports numpy: only when a request is made
 
     object.__setattr__(options, "response", check_response_spec(options.response))

@@ -382,3 +382,18 @@ def test_a_response_may_be_named_and_linear_data_is_checked():
                        ((linear, clipped[:4]), "clipping mask of shape (4, 64)")):
         with pytest.raises(UsageError, match=re.escape(told)):
             measure_linear(*args)
+
+
+def test_a_response_profile_may_be_given_as_a_path(tmp_path):
+    """measure_photo(rgb, Path("prof.json")) was an AttributeError ('decode')."""
+    import json
+
+    from cevr_cli.response import load_profile, profile_record, table_response
+
+    path = tmp_path / "p.json"
+    codes = np.linspace(0.0, 1.0, 256)
+    path.write_text(json.dumps(profile_record(table_response("x", codes, codes**3.0), "Canon", "EOS 5D", "t")))
+    photo = SRGB.encode(scene() * 0.2)
+    measured = measure_photo(photo, path)
+    assert measured.output.name == "profile:Canon EOS 5D"
+    np.testing.assert_array_equal(measured.linear, measure_photo(photo, load_profile(str(path))).linear)

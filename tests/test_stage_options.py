@@ -1,5 +1,9 @@
 """StackOptions and FuseOptions: each option declared once, refused at construction with the CLI's line."""
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -125,3 +129,14 @@ def test_an_ev_text_is_read_as_the_cli_reads_it_and_non_numbers_are_refused():
     for evs, told in ((["a"], "give numbers"), ([None], "give numbers"), ("1:", "cannot read EV list")):
         with pytest.raises(UsageError, match=told):
             StackOptions(evs)
+
+
+def test_a_profile_may_be_given_as_a_path_and_is_recorded_as_text(tmp_path):
+    """StackOptions(response=Path(...)) was an AttributeError ('strip')."""
+    from cevr_cli.response import profile_record, table_response
+
+    path = tmp_path / "p.json"
+    codes = np.linspace(0.0, 1.0, 256)
+    path.write_text(json.dumps(profile_record(table_response("x", codes, codes**2.0), "Canon", "EOS 5D", "t")))
+    assert StackOptions(response=path).response == FuseOptions(response=path).response == str(path)
+    assert StackOptions(response=Path("srgb")).response == "srgb"  # a name is a name, however given
