@@ -112,14 +112,12 @@ def write_hdr_output(path: PathLike, radiance: np.ndarray, fmt: str = "exr", *, 
     """Write ``radiance`` as OpenEXR (``half``/``compression``/``attributes`` apply) or Radiance .hdr, atomically.
 
     Raises:
-        UsageError: unknown format or compression.
+        UsageError: unknown format or compression, a name whose suffix is not the format's.
         OutputError: the file cannot be written.
     """
     from .io.hdrfile import write_exr, write_radiance_hdr
 
     fmt = fmt.lower().lstrip(".")
-    if fmt in HDR_FORMATS and Path(path).suffix.lower() != f".{fmt}":  # the reader goes by the name
-        raise UsageError(f"{path}: an {fmt.upper()} file needs a .{fmt} name")
     if fmt == "exr":
         write_exr(path, radiance, half=half, compression=compression, attributes=attributes)
     elif fmt == "hdr":
