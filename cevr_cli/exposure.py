@@ -24,6 +24,7 @@ exact re-exposure (:meth:`ResidualModel.filled_light`), as the frames of a real 
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ import numpy as np
 
 from .errors import UsageError
 from .evs import ev_steps
-from .imaging import check_finite, check_rgb, display_codes
+from .imaging import check_rgb, display_codes, float32_image, unit_codes
 from .response import SRGB, Response
 
 EXACT = "exact (measured light x 2^EV)"
@@ -193,7 +194,8 @@ def measure_photo(rgb: np.ndarray, response: Response | str | os.PathLike[str], 
     :func:`lossy_clipping`).
 
     Raises:
-        UsageError: not such a photo (:func:`~cevr_cli.imaging.display_codes`).
+        UsageError: not such a photo (:func:`~cevr_cli.imaging.display_codes`), or ``bits`` not a whole number
+            from 1 to 16.
     """
     if not isinstance(response, Response):
         from .response import parse_response
@@ -201,6 +203,8 @@ def measure_photo(rgb: np.ndarray, response: Response | str | os.PathLike[str], 
         response = parse_response(response)
     if bits is None:
         bits = 16 if np.asarray(rgb).dtype == np.uint16 else 8
+    elif isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not 1 <= bits <= 16:
+        raise UsageError(f"bits {bits!r}: how deep the photo's codes were, a whole number from 1 to 16")
     rgb = display_codes(rgb)
     brightest = rgb.max(axis=2)
     clipped = brightest >= clip_threshold(bits)
@@ -214,10 +218,17 @@ def measure_photo(rgb: np.ndarray, response: Response | str | os.PathLike[str], 
 def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:
     """Scene-linear data (camera RAW) with the sensor's own clipping mask; frames are sRGB-encoded.
 
+    ``linear``: floats (1 = white), or uint8 / uint16 codes read as / 255 and / 65535, as every integer image the
+    library takes (:func:`~cevr_cli.imaging.unit_codes`; uint16 read as light 0..65535 made every frame white).
+
     Raises:
-        UsageError: ``linear`` not a finite HxWx3 array, or ``clipped`` not an HxW mask of it.
+        UsageError: ``linear`` not an HxWx3 array of floats or uint8 / uint16 codes, not finite or out of float32's
+            range, or ``clipped`` not an HxW mask of it.
     """
-    linear = check_finite(np.asarray(check_rgb(linear, "linear image"), dtype=np.float32), "linear image")
+    linear = unit_codes(check_rgb(linear, "linear image"))
+    if not np.issubdtype(linear.dtype, np.floating):
+        raise UsageError(f"linear image of type {linear.dtype}: give floats, or uint8 or uint16 codes")
+    linear = float32_image(linear, "linear image")
     clipped = np.asarray(clipped)
     if clipped.shape != linear.shape[:2]:
         raise UsageError(f"clipping mask of shape {clipped.shape} for a {linear.shape[1]}x{linear.shape[0]} image: "
