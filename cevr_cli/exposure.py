@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import UsageError
-from .evs import ev_steps
+from .evs import check_ev_values, ev_steps
 from .imaging import check_rgb, display_codes, float32_image, unit_codes
 from .response import SRGB, Response
 
@@ -532,8 +532,9 @@ class MeasuringPredictor:
             yield ev, frame
 
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
+        evs = check_ev_values(evs, at_least_one=True)
         frames = dict(self.iter_predictions(rgb, evs))
-        return np.stack([frames[float(ev)] for ev in evs])
+        return np.stack([frames[ev] for ev in evs])
 
 
 def hat(codes: np.ndarray) -> np.ndarray:

@@ -429,3 +429,11 @@ def test_a_photo_measured_at_its_depth_knows_half_a_code_step():
     assert measure_photo(photo, "srgb", bits=1).half_code == 0.5 and measure_photo(photo, "srgb", bits=16).half_code \
         == 0.5 / 65535
     assert measure_photo(photo, "srgb", bits=np.int64(12)).half_code == 0.5 / 4095
+
+
+def test_a_measuring_predictor_refuses_an_empty_ev_list():
+    from cevr_cli.errors import UsageError
+    from cevr_cli.exposure import MeasuringPredictor, PhysicsModel
+
+    with pytest.raises(UsageError, match=r"^EV list \[\]: give at least one EV"):  # was np.stack's ValueError
+        MeasuringPredictor(PhysicsModel(), SRGB).predict(SRGB.encode(scene() * 0.2), [])
