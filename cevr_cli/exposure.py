@@ -700,6 +700,16 @@ class ModelSpec:
         return resolve_device(self.device).type
 
 
+def model_choice(model: ExposureModel | ModelSpec) -> str | None:
+    """The ``--model`` name (:data:`~cevr_cli.vocabulary.EXPOSURE_MODELS`) of a loaded model or a spec; None for an
+    exposure model of the library user's own making."""
+    if isinstance(model, ModelSpec):
+        return model.name
+    kinds: tuple[tuple[type, str], ...] = ((PhysicsModel, "physics"), (PaperModel, "cevr-paper"),
+                                           (ResidualModel, "cevr"))
+    return next((name for kind, name in kinds if isinstance(model, kind)), None)
+
+
 def batch_models(model: ExposureModel | ModelSpec, scale: Any) -> ExposureModel | ModelSpec:
     """What a batch's jobs get. A :class:`ModelSpec` is checked here by its header (:attr:`ModelSpec.weights_id`:
     a wrong weights file is one error before any output) and loaded by the job that runs the photos (this

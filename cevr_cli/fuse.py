@@ -230,9 +230,15 @@ def fuse_photo(
     """The HDR image of one measured photo, how it was merged, and (``keep_stack``) its stack and frame sources;
     ``on_ev`` hears of each frame the paper's merge makes (the measured merge is one step).
 
+    ``model`` makes the frames, and the merge ``auto`` follows it, whatever ``options.model`` says
+    (:meth:`FuseOptions.for_model`): Debevec's for the paper's model on a photo, else the measured merge.
     Measured merge: the model's own HDR image (:meth:`ExposureModel.hdr`); with ``keep_stack`` the same model
     pass makes the stack.
+
+    Raises:
+        UsageError: one EV for the paper's model (its merge recovers the response from the stack).
     """
+    options = options.for_model(model)
     merge = options.merge_for(photo)
     if merge == "debevec":
         stack, how = predict_stack(model, photo, options.evs, on_ev=on_ev)

@@ -140,3 +140,20 @@ def test_a_profile_may_be_given_as_a_path_and_is_recorded_as_text(tmp_path):
     path.write_text(json.dumps(profile_record(table_response("x", codes, codes**2.0), "Canon", "EOS 5D", "t")))
     assert StackOptions(response=path).response == FuseOptions(response=path).response == str(path)
     assert StackOptions(response=Path("srgb")).response == "srgb"  # a name is a name, however given
+
+
+def test_the_model_given_wins_over_the_options_field():
+    """StackOptions().request(load_exposure_model("physics")) recorded model "cevr", the field's default."""
+    from cevr_cli.exposure import ModelSpec, PhysicsModel
+
+    assert StackOptions().request(PhysicsModel())["model"] == "physics"
+    assert FuseOptions(model="cevr-paper").request(ModelSpec("physics"))["model"] == "physics"
+    assert FuseOptions().for_model(ModelSpec("cevr-paper")).frames_per_photo == len(CONTINUOUS_EVS)  # Debevec's
+    class OwnModel:  # of the caller's own making: the field stands
+        weights_id = "own"
+
+    options = FuseOptions((0.0,))
+    assert options.for_model(OwnModel()) is options and options.for_model(ModelSpec("cevr")) is options
+    assert options.request(None)["model"] == "cevr" and options.for_model(PhysicsModel()).model == "physics"
+    with pytest.raises(UsageError, match=r"^--model cevr-paper \(its merge is Debevec's\)"):
+        options.for_model(ModelSpec("cevr-paper"))  # one EV: checked as FuseOptions((0.0,), model=...) is
