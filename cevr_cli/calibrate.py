@@ -55,6 +55,7 @@ import numpy as np
 from .assets import package_file
 from .errors import InputError, OutputError, UsageError
 from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
+from .options import is_number
 from .response import PROFILE_FORMAT, Response, installed_profiles, profile_path, profile_record, table_response
 from .vocabulary import CALIBRATION_METHODS, LOSSY_SUFFIXES
 
@@ -172,13 +173,17 @@ def evs_from_exif(ev100: Sequence[float | None], names: Sequence[str]) -> list[f
 
 
 def check_bracket(evs: Sequence[float], frames: int) -> None:
-    """At least two frames, one EV each, no two within 0.01 EV.
+    """At least two frames, one EV each, every EV a finite number (not a string: :func:`parse_bracket_evs` reads
+    ``'-2,0,2'``), no two within 0.01 EV.
 
     Raises:
         UsageError: otherwise.
     """
     if frames < 2:
         raise UsageError("calibrating needs a bracket: at least two photos of one scene at different exposures")
+    if isinstance(evs, str | bytes) or not all(is_number(ev) and math.isfinite(ev) for ev in evs):
+        raise UsageError(f"bracket EVs {evs!r}: give finite numbers, one per frame (parse_bracket_evs reads "
+                         "'-2,0,2')")
     if len(evs) != frames:
         raise UsageError(f"{len(evs)} EVs for {frames} frames: give one EV per frame, in the frames' order")
     ordered = sorted(evs)

@@ -71,12 +71,14 @@ def label_clash(evs: Iterable[float]) -> tuple[float, float] | None:
     return next(((a, b) for a, b in zip(ordered, ordered[1:], strict=False) if ev_label(a) == ev_label(b)), None)
 
 
-def check_ev_values(evs: Iterable[float]) -> list[float]:
+def check_ev_values(evs: Iterable[float], *, at_least_one: bool = False) -> list[float]:
     """The EV steps a library caller gives a predictor, as floats in their order: each a finite number within
-    +-:data:`MAX_ABS_EV` (a NaN step made a frame no one could look up).
+    +-:data:`MAX_ABS_EV` (a NaN step made a frame no one could look up); with ``at_least_one``, not none (what a
+    predictor's ``predict`` needs: it returns one image per EV).
 
     Raises:
-        UsageError: a string (:func:`parse_evs` reads ``'-3:3:0.5'``), something not a number, or out of range.
+        UsageError: a string (:func:`parse_evs` reads ``'-3:3:0.5'``), something not a number, out of range, or
+            with ``at_least_one`` no EV.
     """
     if isinstance(evs, (str, bytes)):
         raise UsageError(f"EV list {_shown(repr(evs))}: give numbers (parse_evs reads '-3:3:0.5' or '-2,-1,1,2')")
@@ -84,6 +86,8 @@ def check_ev_values(evs: Iterable[float]) -> list[float]:
         values = [float(ev) for ev in evs]
     except (TypeError, ValueError):
         raise UsageError(f"EV list {_shown(repr(evs))}: give numbers (parse_evs reads '-3:3:0.5')") from None
+    if at_least_one and not values:
+        raise UsageError("EV list []: give at least one EV (one image is made per EV)")
     outside = next((v for v in values if not abs(v) <= MAX_ABS_EV), None)
     if outside is not None:
         raise UsageError(f"EV list {_shown(repr(values))}: {outside:g} is not a finite step within +-{MAX_ABS_EV:g}")

@@ -24,6 +24,7 @@ exact re-exposure (:meth:`ResidualModel.filled_light`), as the frames of a real 
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +34,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import UsageError
-from .evs import ev_steps
-from .imaging import check_finite, check_rgb, display_codes
+from .evs import check_ev_values, ev_steps
+from .imaging import check_rgb, display_codes, float32_image, unit_codes
 from .response import SRGB, Response
 
 EXACT = "exact (measured light x 2^EV)"
@@ -185,22 +186,26 @@ def lossy_clipping(rgb: np.ndarray, clipped: np.ndarray) -> np.ndarray:
     return touching[labels]
 
 
-def measure_photo(rgb: np.ndarray, response: Response | str, bits: int | None = None, lossy: bool = False
-                  ) -> MeasuredImage:
+def measure_photo(rgb: np.ndarray, response: Response | str | os.PathLike[str], bits: int | None = None,
+                  lossy: bool = False) -> MeasuredImage:
     """A display-encoded photo (HxWx3: uint8, uint16 or float [0, 1] codes, :func:`~cevr_cli.imaging.display_codes`)
     read through its response (a :class:`Response`, or its name as ``--response`` takes it: ``"srgb"``,
-    ``"gamma:2.2"``, a profile's path). ``bits``: how deep its codes were (None: 16 for a uint16 array, else 8);
-    ``lossy``: decoded from a block-compressed file (:attr:`MeasuredImage.lossy`, :func:`lossy_clipping`).
+    ``"gamma:2.2"``, a profile's path as ``str`` or ``os.PathLike``). ``bits``: how deep its codes were (None: 16
+    for a uint16 array, else 8); ``lossy``: decoded from a block-compressed file (:attr:`MeasuredImage.lossy`,
+    :func:`lossy_clipping`).
 
     Raises:
-        UsageError: not such a photo (:func:`~cevr_cli.imaging.display_codes`).
+        UsageError: not such a photo (:func:`~cevr_cli.imaging.display_codes`), or ``bits`` not a whole number
+            from 1 to 16.
     """
-    if isinstance(response, str):
+    if not isinstance(response, Response):
         from .response import parse_response
 
         response = parse_response(response)
     if bits is None:
         bits = 16 if np.asarray(rgb).dtype == np.uint16 else 8
+    elif isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not 1 <= bits <= 16:
+        raise UsageError(f"bits {bits!r}: how deep the photo's codes were, a whole number from 1 to 16")
     rgb = display_codes(rgb)
     brightest = rgb.max(axis=2)
     clipped = brightest >= clip_threshold(bits)
@@ -214,10 +219,17 @@ def measure_photo(rgb: np.ndarray, response: Response | str, bits: int | None = 
 def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:
     """Scene-linear data (camera RAW) with the sensor's own clipping mask; frames are sRGB-encoded.
 
+    ``linear``: floats (1 = white), or uint8 / uint16 codes read as / 255 and / 65535, as every integer image the
+    library takes (:func:`~cevr_cli.imaging.unit_codes`; uint16 read as light 0..65535 made every frame white).
+
     Raises:
-        UsageError: ``linear`` not a finite HxWx3 array, or ``clipped`` not an HxW mask of it.
+        UsageError: ``linear`` not an HxWx3 array of floats or uint8 / uint16 codes, not finite or out of float32's
+            range, or ``clipped`` not an HxW mask of it.
     """
-    linear = check_finite(np.asarray(check_rgb(linear, "linear image"), dtype=np.float32), "linear image")
+    linear = unit_codes(check_rgb(linear, "linear image"))
+    if not np.issubdtype(linear.dtype, np.floating):
+        raise UsageError(f"linear image of type {linear.dtype}: give floats, or uint8 or uint16 codes")
+    linear = float32_image(linear, "linear image")
     clipped = np.asarray(clipped)
     if clipped.shape != linear.shape[:2]:
         raise UsageError(f"clipping mask of shape {clipped.shape} for a {linear.shape[1]}x{linear.shape[0]} image: "
@@ -521,8 +533,9 @@ class MeasuringPredictor:
             yield ev, frame
 
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
+        evs = check_ev_values(evs, at_least_one=True)
         frames = dict(self.iter_predictions(rgb, evs))
-        return np.stack([frames[float(ev)] for ev in evs])
+        return np.stack([frames[ev] for ev in evs])
 
 
 def hat(codes: np.ndarray) -> np.ndarray:
@@ -686,6 +699,16 @@ class ModelSpec:
         from .model.device import resolve_device
 
         return resolve_device(self.device).type
+
+
+def model_choice(model: ExposureModel | ModelSpec) -> str | None:
+    """The ``--model`` name (:data:`~cevr_cli.vocabulary.EXPOSURE_MODELS`) of a loaded model or a spec; None for an
+    exposure model of the library user's own making."""
+    if isinstance(model, ModelSpec):
+        return model.name
+    kinds: tuple[tuple[type, str], ...] = ((PhysicsModel, "physics"), (PaperModel, "cevr-paper"),
+                                           (ResidualModel, "cevr"))
+    return next((name for kind, name in kinds if isinstance(model, kind)), None)
 
 
 def batch_models(model: ExposureModel | ModelSpec, scale: Any) -> ExposureModel | ModelSpec:

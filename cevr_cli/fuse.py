@@ -112,14 +112,12 @@ def write_hdr_output(path: PathLike, radiance: np.ndarray, fmt: str = "exr", *, 
     """Write ``radiance`` as OpenEXR (``half``/``compression``/``attributes`` apply) or Radiance .hdr, atomically.
 
     Raises:
-        UsageError: unknown format or compression.
+        UsageError: unknown format or compression, a name whose suffix is not the format's.
         OutputError: the file cannot be written.
     """
     from .io.hdrfile import write_exr, write_radiance_hdr
 
     fmt = fmt.lower().lstrip(".")
-    if fmt in HDR_FORMATS and Path(path).suffix.lower() != f".{fmt}":  # the reader goes by the name
-        raise UsageError(f"{path}: an {fmt.upper()} file needs a .{fmt} name")
     if fmt == "exr":
         write_exr(path, radiance, half=half, compression=compression, attributes=attributes)
     elif fmt == "hdr":
@@ -232,9 +230,15 @@ def fuse_photo(
     """The HDR image of one measured photo, how it was merged, and (``keep_stack``) its stack and frame sources;
     ``on_ev`` hears of each frame the paper's merge makes (the measured merge is one step).
 
+    ``model`` makes the frames, and the merge ``auto`` follows it, whatever ``options.model`` says
+    (:meth:`FuseOptions.for_model`): Debevec's for the paper's model on a photo, else the measured merge.
     Measured merge: the model's own HDR image (:meth:`ExposureModel.hdr`); with ``keep_stack`` the same model
     pass makes the stack.
+
+    Raises:
+        UsageError: one EV for the paper's model (its merge recovers the response from the stack).
     """
+    options = options.for_model(model)
     merge = options.merge_for(photo)
     if merge == "debevec":
         stack, how = predict_stack(model, photo, options.evs, on_ev=on_ev)

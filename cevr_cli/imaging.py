@@ -11,6 +11,7 @@ from .errors import UsageError
 # ITU-R BT.709 luma weights on linear RGB (also sRGB's primaries).
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)
 CODE_TYPES: dict[int, type[np.unsignedinteger]] = {8: np.uint8, 16: np.uint16}  # bits per channel -> its codes
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # about 3.4e38: beyond, a float64 value becomes infinite as float32
 
 
 def check_rgb(image: np.ndarray, what: str = "image") -> np.ndarray:
@@ -33,14 +34,30 @@ def display_codes(image: np.ndarray, what: str = "photo") -> np.ndarray:
 
     Raises:
         UsageError: not HxWx3 (RGBA: drop the alpha, ``image[..., :3]``), another integer type (whose white is
-            unknown), booleans, or NaN / infinite values (one spreads over the whole output of a network).
+            unknown), booleans, or NaN / infinite values (one spreads over the whole output of a network). A finite
+            value beyond float32's range (a float64 1e39) is clipped like any other above 1, not taken for infinite.
     """
     image = check_rgb(image, what)
     if image.dtype.type in CODE_TYPES.values():
         return unit_codes(image)
     if not np.issubdtype(image.dtype, np.floating):
         raise UsageError(f"{what} of type {image.dtype}: give uint8 or uint16 codes, or floats in [0, 1]")
-    return np.clip(check_finite(np.asarray(image, dtype=np.float32), what), 0.0, 1.0)
+    return np.clip(check_finite(image, what), 0.0, 1.0).astype(np.float32, copy=False)  # clipped before float32
+
+
+def float32_image(image: np.ndarray, what: str = "image") -> np.ndarray:
+    """``image`` as float32, after checking that every value is a finite number that float32 holds.
+
+    Raises:
+        UsageError: how many values are NaN or infinite, or out of float32's range (beyond +-3.4e38: a float64
+            image's 1e39 was reported as infinite, which it is only once cast).
+    """
+    image = check_finite(np.asarray(image), what)
+    if np.issubdtype(image.dtype, np.floating) and np.finfo(image.dtype).max > FLOAT32_MAX:
+        beyond = int(np.count_nonzero(np.abs(image) > FLOAT32_MAX))
+        if beyond:
+            raise UsageError(f"{what}: {beyond} values are out of range (beyond float32's +-{FLOAT32_MAX:.3g})")
+    return image.astype(np.float32, copy=False)
 
 
 def check_finite(image: np.ndarray, what: str = "image") -> np.ndarray:

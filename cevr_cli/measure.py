@@ -66,8 +66,8 @@ def photo_source(photo: Photo) -> SourceMetadata:
                           photo.translucent, photo.frames)
 
 
-def read_measured(path: str | os.PathLike[str], *, response: str, raw_mode: str, max_megapixels: float,
-                  read: Callable[[Path], Photo] | None = None) -> MeasuredPhoto:
+def read_measured(path: str | os.PathLike[str], *, response: str | os.PathLike[str], raw_mode: str,
+                  max_megapixels: float, read: Callable[[Path], Photo] | None = None) -> MeasuredPhoto:
     """Decode ``path`` and measure it. ``read``: how non-RAW-linear photos are decoded (a batch's prefetcher).
 
     Raises:

@@ -22,6 +22,7 @@ Free of numpy and torch, like :mod:`cevr_cli.vocabulary`, so that ``cevr --help`
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
@@ -70,6 +71,12 @@ def option_specs(options: Any) -> dict[str, tuple[OptionSpec, Any]]:
     return {f.name: (f.metadata[_KEY], f.default) for f in fields(options) if _KEY in f.metadata}
 
 
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a real number: ``int``, ``float`` or a NumPy scalar (``np.float32(2.2)``,
+    :class:`numbers.Real`), not a bool (``True`` is an ``int`` to Python, never a gamma)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -81,7 +88,7 @@ def check_value(name: str, spec: OptionSpec, value: Any) -> None:
         raise UsageError(f"{where}: {use_one_of(value, spec.choices)}")
     if value is None or not spec.bounds:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_number(value):
         raise UsageError(f"{where}: must be a number")
     if not math.isfinite(value):
         raise UsageError(f"{where}: must be a finite number")
@@ -91,13 +98,17 @@ def check_value(name: str, spec: OptionSpec, value: Any) -> None:
 
 
 def validate(options: Any) -> None:
-    """Check every declared field of an options instance (call it from ``__post_init__``).
+    """Check every declared field of an options instance (call it from ``__post_init__``); a NumPy number in a
+    numeric field becomes the Python ``int`` or ``float`` it equals, so that the request records it as JSON.
 
     Raises:
         UsageError: the first field whose value is not allowed, as ``--flag value: reason``.
     """
     for name, (spec, _) in option_specs(options).items():
-        check_value(name, spec, getattr(options, name))
+        value = getattr(options, name)
+        check_value(name, spec, value)
+        if spec.bounds and value is not None:
+            object.__setattr__(options, name, int(value) if isinstance(value, numbers.Integral) else float(value))
 
 
 def request_record(options: Any) -> dict[str, Any]:

@@ -374,12 +374,16 @@ class ResponseChoice:
         return {**self.response.describe(), "reason": self.reason}
 
 
-def check_response_spec(spec: str) -> str:
-    """Validate a ``--response`` value before any photo is read; returns it normalised.
+def check_response_spec(spec: str | os.PathLike[str]) -> str:
+    """Validate a ``--response`` value (a name, or a profile's path as ``str`` or ``os.PathLike``) before any photo
+    is read; returns it normalised, as text.
 
     Raises:
-        UsageError: an unknown name, a bad gamma, or a profile file that does not exist.
+        UsageError: not text or a path, an unknown name, a bad gamma, or a profile file that does not exist.
     """
+    spec = os.fspath(spec) if isinstance(spec, os.PathLike) else spec
+    if not isinstance(spec, str):
+        raise UsageError(f"--response {spec!r}: give a name ({', '.join(RESPONSES)}) or a profile .json path")
     text = spec.strip()
     lowered = text.lower()
     if lowered in RESPONSES and ":" not in lowered:  # the named curves; gamma:G is a pattern
@@ -404,7 +408,7 @@ def check_response_spec(spec: str) -> str:
 def parse_response(spec: str | os.PathLike[str]) -> Response:
     """A fixed response from its name, or a profile's path (not ``auto``: that needs the photo, see
     :func:`choose_response`)."""
-    name = check_response_spec(os.fspath(spec))
+    name = check_response_spec(spec)
     if name == "auto":
         raise UsageError("--response auto depends on each photo: use choose_response()")
     if name == "srgb":
@@ -421,9 +425,9 @@ def parse_response(spec: str | os.PathLike[str]) -> Response:
         raise UsageError(str(exc)) from None
 
 
-def choose_response(spec: str, *, raw: bool, make: str | None, model: str | None,
+def choose_response(spec: str | os.PathLike[str], *, raw: bool, make: str | None, model: str | None,
                     software: str | None = None) -> ResponseChoice:
-    """The response for one photo: ``spec`` itself, or for ``auto`` what the file says.
+    """The response for one photo: ``spec`` itself (a name, or a profile's path), or for ``auto`` what the file says.
 
     ``raw``: the photo is camera RAW data (linear). ``make``/``model``: its EXIF camera, if any.
     ``software``: its EXIF Software; cevr's own sRGB renderings (a RAW's stack frames, tone-mapped images)

@@ -9,9 +9,9 @@ stays instant; what needs them is imported where it is used.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import UsageError
 from .evs import CONTINUOUS_EVS, MAX_EVS, check_ev_values, label_clash, parse_evs
@@ -64,9 +64,24 @@ def check_evs(evs: Sequence[float] | str) -> tuple[float, ...]:
 
 
 def _check_response(options: Any) -> None:
+    """The ``response`` field checked and kept as text: a name, or a profile's path (given as ``str`` or ``Path``)."""
     from .response import check_response_spec  # imports numpy: only when a request is made
 
     object.__setattr__(options, "response", check_response_spec(options.response))
+
+
+_Options = TypeVar("_Options", "StackOptions", "FuseOptions")
+
+
+def _for_model(options: _Options, model: ExposureModel | ModelSpec | None) -> _Options:
+    """``options`` whose ``model`` is the model given (:func:`~cevr_cli.exposure.model_choice`), checked again as
+    such: that model makes the frames, so the merge ``auto`` picks and the request a manifest records follow it,
+    not a field left at its default (``cevr`` recorded for physics frames). The same options when they agree, or
+    for no model or one of the caller's own making."""
+    from .exposure import model_choice
+
+    choice = model_choice(model) if model is not None else None
+    return options if choice is None or choice == options.model else replace(options, model=choice)
 
 
 def _profiles_in_use(response: str) -> dict[str, str]:
@@ -102,12 +117,16 @@ class StackOptions:
 
         return read_photo(path, max_megapixels=self.max_megapixels)
 
+    def for_model(self, model: ExposureModel | ModelSpec) -> StackOptions:
+        """These options with ``model`` the one given: the model passed wins over the field (:func:`_for_model`)."""
+        return _for_model(self, model)
+
     def request(self, model: ExposureModel | ModelSpec) -> dict[str, Any]:
-        """What the stack folder records as asked (another request redoes it): the output-changing options, the
-        model's weights id and the physics revision."""
+        """What the stack folder records as asked (another request redoes it): the output-changing options, with
+        the model ``model`` is (:meth:`for_model`), the model's weights id and the physics revision."""
         from .exposure import PHYSICS_REVISION
 
-        return {"evs": list(self.evs), **request_record(self), **_profiles_in_use(self.response),
+        return {"evs": list(self.evs), **request_record(self.for_model(model)), **_profiles_in_use(self.response),
                 "weights_id": model.weights_id, "physics": PHYSICS_REVISION}
 
 
@@ -179,9 +198,19 @@ class FuseOptions:
             return self.merge
         return "debevec" if self.model == "cevr-paper" and not linear_source else "measured"
 
+    def for_model(self, model: ExposureModel | ModelSpec | None) -> FuseOptions:
+        """These options with ``model`` the one given: the model passed wins over the field, and the merge ``auto``
+        follows it (:func:`_for_model`; Debevec's for the paper's model).
+
+        Raises:
+            UsageError: one EV for the paper's model, whose merge recovers the response from the stack.
+        """
+        return _for_model(self, model)
+
     def request(self, model: ExposureModel | ModelSpec | None) -> dict[str, Any]:
-        """What fuse.json records as asked; another request redoes the folder."""
+        """What fuse.json records as asked, with the model ``model`` is (:meth:`for_model`; None: only stack folders,
+        the field as it is); another request redoes the folder."""
         from .exposure import PHYSICS_REVISION
 
-        return {"evs": list(self.evs), **request_record(self), **_profiles_in_use(self.response),
+        return {"evs": list(self.evs), **request_record(self.for_model(model)), **_profiles_in_use(self.response),
                 "weights_id": model.weights_id if model is not None else None, "physics": PHYSICS_REVISION}

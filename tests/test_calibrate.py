@@ -235,9 +235,18 @@ def test_evs_from_exif_are_relative_stops_with_more_light_positive():
 
 def test_check_bracket():
     check_bracket([0.0, 1.0], 2)
+    check_bracket(np.array([-8.0, 8.0]), 2)  # numbers of any kind, and beyond the model's +-6 EV
     for evs, frames in (([0.0], 1), ([0.0, 1.0, 2.0], 2), ([1.0, 0.0, 1.0], 3)):
         with pytest.raises(UsageError):
             check_bracket(evs, frames)
+
+
+@pytest.mark.parametrize("evs", [[-np.inf, 0.0, 1.0], [0.0, np.nan, 1.0], "-1,0,1", ["-1", "0", "1"], [None, 0, 1]])
+def test_a_brackets_evs_are_finite_numbers(evs):
+    """-inf reached the fit (numpy's 'array of sample points is empty'); a string was read character by character."""
+    frames = render(SRGB, RADIANCE, [-1.0, 0.0, 1.0])
+    with pytest.raises(UsageError, match=r"^bracket EVs .*: give finite numbers, one per frame"):
+        fit_bracket(frames, evs)
 
 
 # --- files and the CLI -----------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from cevr_cli.errors import UsageError
-from cevr_cli.evs import CONTINUOUS_EVS, CONTINUOUS_STACK, MAX_EVS, PREDEFINED_STACK, parse_evs
+from cevr_cli.evs import CONTINUOUS_EVS, CONTINUOUS_STACK, MAX_EVS, PREDEFINED_STACK, check_ev_values, parse_evs
 
 
 def test_the_papers_continuous_stack_is_13_half_stops():
@@ -93,3 +93,9 @@ def test_labels_are_hundredths_of_a_stop_and_zero_has_one_sign():
     assert [ev_label(v) for v in (-3, -0.004, 0.0, 0.004, 0.5, 2.999)] == [
         "-3.00", "+0.00", "+0.00", "+0.00", "+0.50", "+3.00"]
     assert ev_filename(0, -0.004, ".png", 13) == "00_ev+0.00.png"
+
+
+def test_a_library_ev_list_may_be_empty_unless_one_ev_is_needed():
+    assert check_ev_values([]) == [] and check_ev_values((2, -1.5)) == [2.0, -1.5]  # in their order
+    with pytest.raises(UsageError, match=r"^EV list \[\]: give at least one EV"):
+        check_ev_values(iter(()), at_least_one=True)

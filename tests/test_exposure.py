@@ -382,3 +382,58 @@ def test_a_response_may_be_named_and_linear_data_is_checked():
                        ((linear, clipped[:4]), "clipping mask of shape (4, 64)")):
         with pytest.raises(UsageError, match=re.escape(told)):
             measure_linear(*args)
+
+
+def test_a_response_profile_may_be_given_as_a_path(tmp_path):
+    """measure_photo(rgb, Path("prof.json")) was an AttributeError ('decode')."""
+    import json
+
+    from cevr_cli.response import load_profile, profile_record, table_response
+
+    path = tmp_path / "p.json"
+    codes = np.linspace(0.0, 1.0, 256)
+    path.write_text(json.dumps(profile_record(table_response("x", codes, codes**3.0), "Canon", "EOS 5D", "t")))
+    photo = SRGB.encode(scene() * 0.2)
+    measured = measure_photo(photo, path)
+    assert measured.output.name == "profile:Canon EOS 5D"
+    np.testing.assert_array_equal(measured.linear, measure_photo(photo, load_profile(str(path))).linear)
+
+
+def test_linear_integer_codes_are_light_of_their_types_white_and_other_types_are_refused():
+    """uint16 was read as light 0..65535: every frame came out white."""
+    from cevr_cli.errors import UsageError
+    from cevr_cli.exposure import measure_linear
+
+    clipped = np.zeros((16, 16), bool)
+    codes = np.full((16, 16, 3), 11796, np.uint16)
+    np.testing.assert_array_equal(measure_linear(codes, clipped).linear, np.full((16, 16, 3), 11796 / 65535,
+                                                                                 np.float32))
+    assert measure_linear(np.full((16, 16, 3), 51, np.uint8), clipped).linear.max() == np.float32(51 / 255)
+    for linear, told in ((codes.astype(np.int64), "linear image of type int64: give floats, or uint8 or uint16 codes"),
+                         (np.full((16, 16, 3), 1e39), "linear image: 768 values are out of range")):
+        with pytest.raises(UsageError, match=f"^{re.escape(told)}"):
+            measure_linear(linear, clipped)
+
+
+@pytest.mark.parametrize("bits", [0, 17, -8, 2.5, True, "8"])
+def test_a_photos_bit_depth_is_a_whole_number_from_1_to_16(bits):
+    """bits=0 was a ZeroDivisionError."""
+    from cevr_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match=rf"^bits {re.escape(repr(bits))}: how deep the photo's codes were, a whole"):
+        measure_photo(SRGB.encode(scene() * 0.2), "srgb", bits=bits)
+
+
+def test_a_photo_measured_at_its_depth_knows_half_a_code_step():
+    photo = SRGB.encode(scene() * 0.2)
+    assert measure_photo(photo, "srgb", bits=1).half_code == 0.5 and measure_photo(photo, "srgb", bits=16).half_code \
+        == 0.5 / 65535
+    assert measure_photo(photo, "srgb", bits=np.int64(12)).half_code == 0.5 / 4095
+
+
+def test_a_measuring_predictor_refuses_an_empty_ev_list():
+    from cevr_cli.errors import UsageError
+    from cevr_cli.exposure import MeasuringPredictor, PhysicsModel
+
+    with pytest.raises(UsageError, match=r"^EV list \[\]: give at least one EV"):  # was np.stack's ValueError
+        MeasuringPredictor(PhysicsModel(), SRGB).predict(SRGB.encode(scene() * 0.2), [])

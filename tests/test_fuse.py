@@ -118,3 +118,29 @@ def test_an_hdr_file_is_written_under_its_formats_name(tmp_path: Path) -> None:
         write_hdr_output(tmp_path / "o.exr", radiance, "hdr")  # RGBE under .exr: the EXR reader refused it
     write_hdr_output(tmp_path / "O.EXR", radiance, "exr")
     assert not (tmp_path / "o.exr").exists() or (tmp_path / "O.EXR").exists()
+
+
+def _measured_photo(tmp_path: Path):
+    from cevr_cli.stack import measure
+    from cevr_cli.stage_options import StackOptions
+
+    cv2.imwrite(str(tmp_path / "p.png"), _stack(_scene())[2][..., ::-1])
+    return measure(tmp_path / "p.png", StackOptions(response="gamma:2.2"))
+
+
+def test_the_merge_follows_the_model_passed_not_the_options_default(tmp_path: Path) -> None:
+    """fuse_photo(paper model, photo, FuseOptions()) took the measured merge: FuseOptions().model is cevr."""
+    from cevr_cli.exposure import MeasuringPredictor, PaperModel, PhysicsModel
+    from cevr_cli.fuse import MEASURED_METHOD, MERGE_METHOD, fuse, fuse_photo
+    from cevr_cli.response import gamma_response
+    from cevr_cli.stack import predict_stack
+    from cevr_cli.stage_options import FuseOptions
+
+    photo = _measured_photo(tmp_path)
+    paper = PaperModel(MeasuringPredictor(PhysicsModel(), gamma_response(2.2)))  # the paper's, on physics frames
+    hdr, merge, _, _ = fuse_photo(paper, photo, FuseOptions(EVS))
+    assert merge == MERGE_METHOD
+    np.testing.assert_array_equal(hdr.radiance, fuse(predict_stack(paper, photo, EVS)[0]).radiance)
+    assert fuse_photo(PhysicsModel(), photo, FuseOptions(EVS, model="cevr-paper"))[1] == MEASURED_METHOD
+    with pytest.raises(UsageError, match=r"^--model cevr-paper \(its merge is Debevec's\) recovers the response"):
+        fuse_photo(paper, photo, FuseOptions((0.0,)))  # one EV: as FuseOptions((0.0,), model="cevr-paper") says

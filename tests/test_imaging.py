@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cevr_cli.errors import UsageError
-from cevr_cli.imaging import display_codes
+from cevr_cli.imaging import display_codes, float32_image
 
 
 @pytest.mark.parametrize(("dtype", "white"), [(np.uint8, 255), (np.uint16, 65535)])
@@ -19,6 +19,20 @@ def test_integer_codes_are_scaled_by_their_type_s_white(dtype, white):
 def test_floats_are_kept_and_clipped_to_the_code_range():
     image = np.array([[[-0.5, 0.25, 1.0001]]], dtype=np.float64)
     np.testing.assert_array_equal(display_codes(image), np.array([[[0.0, 0.25, 1.0]]], dtype=np.float32))
+    beyond_float32 = np.array([[[1e39, -1e39, 0.5]]])  # finite: "2 values are NaN or infinite" once cast first
+    np.testing.assert_array_equal(display_codes(beyond_float32), np.array([[[1.0, 0.0, 0.5]]], dtype=np.float32))
+
+
+def test_float32_image_refuses_what_float32_cannot_hold_and_says_which():
+    image = np.full((2, 2, 3), 0.5)
+    np.testing.assert_array_equal(float32_image(image), np.full((2, 2, 3), 0.5, np.float32))
+    assert float32_image(image).dtype == np.float32
+    image[0, 0, :2] = [3.4e38, -1e39]  # the first is within float32's 3.403e38, the second not
+    with pytest.raises(UsageError, match=r"^light: 1 values are out of range \(beyond float32's \+-3\.4e\+38\)$"):
+        float32_image(image, "light")
+    image[1, 1, 1] = np.nan
+    with pytest.raises(UsageError, match=r"^light: 1 values are NaN or infinite$"):
+        float32_image(image, "light")
 
 
 def test_a_list_converts_like_an_array():

@@ -33,6 +33,8 @@ class Example:
     ({"rate": float("nan")}, "--rate nan: must be a finite number"),
     ({"rate": "2"}, "--rate '2': must be a number"),
     ({"rate": True}, "--rate True: must be a number"),
+    ({"rate": np.bool_(True)}, "--rate True: must be a number"),
+    ({"rate": np.float32(0)}, "--rate 0.0: must be > 0"),
     ({"count": 0}, "--n 0: must be >= 1"),
 ])
 def test_each_bad_value_is_refused_with_the_cli_line(values, message):
@@ -44,6 +46,14 @@ def test_each_bad_value_is_refused_with_the_cli_line(values, message):
 def test_good_values_pass_and_the_record_holds_the_request_fields_only():
     assert request_record(Example(mode="b", rate=10, count=3, verbose=True)) == {"mode": "b", "rate": 10}
     assert Example(count=None).count is None  # optional fields are not bounded when unset
+
+
+def test_numpy_numbers_are_numbers_and_recorded_as_python_ones():
+    """np.float32(2.2) was refused as 'must be a number'; kept, it would not go into a JSON request."""
+    example = Example(rate=np.float32(2.5), count=np.int64(3))
+    assert request_record(example) == {"mode": "a", "rate": 2.5} and example.count == 3
+    assert type(example.rate) is float and type(example.count) is int
+    assert TonemapOptions(gamma=np.float32(2.5)).gamma == 2.5
 
 
 def test_specs_are_read_from_the_class_in_order():

@@ -268,3 +268,12 @@ def test_a_profile_may_be_given_as_a_path(tmp_path):
     path = tmp_path / "p.json"  # a pathlib value, as notebooks pass profile paths (was an AttributeError)
     path.write_text(json.dumps(profile_record(table_response("x", CODES_8, CODES_8**2.0), "Canon", "EOS 5D", "t")))
     assert parse_response(path).name == parse_response(str(path)).name == "profile:Canon EOS 5D"
+    assert check_response_spec(path) == str(path)  # kept as text: the request records it
+    choice = choose_response(path, raw=False, make="Canon", model="EOS 5D")  # an AttributeError ('strip')
+    assert choice.response.name == "profile:Canon EOS 5D" and choice.depends_on == (path.absolute(),)
+
+
+@pytest.mark.parametrize("spec", [3, None, b"srgb"])
+def test_a_response_that_is_neither_text_nor_a_path_is_a_usage_error(spec):
+    with pytest.raises(UsageError, match=r"^--response .*: give a name \(auto, .*\) or a profile \.json path$"):
+        check_response_spec(spec)

@@ -115,3 +115,32 @@ def test_weights_that_do_not_load_stop_a_worker_batch_before_any_worker_starts(t
         run_stack([photo], tmp_path / "out", ModelSpec("cevr", str(weights), "cpu"), StackOptions((-1.0,)),
                   BatchPolicy(), scale=Scale(workers=2))
     assert not (tmp_path / "out").exists()  # nothing written, not even the folder
+
+
+@pytest.mark.parametrize("stage", ["stack", "fuse"])
+def test_the_manifest_records_the_model_that_made_the_frames_not_the_options_default(tmp_path, stage):
+    """run_stack(..., load_exposure_model("physics"), StackOptions()) recorded request.model "cevr"."""
+    import json
+
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import PhysicsModel
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stack import run_stack
+    from cevr_cli.stage_options import FuseOptions, StackOptions
+    from cevr_cli.vocabulary import FUSE_MANIFEST
+
+    photo = _clipped_photo(tmp_path / "p.png")
+    if stage == "stack":
+        run = lambda: run_stack([photo], tmp_path / "out", PhysicsModel(), StackOptions((-1.0, 1.0)),  # noqa: E731
+                                BatchPolicy())
+        manifest = tmp_path / "out" / "p" / "stack.json"
+    else:
+        run = lambda: run_fuse([photo], tmp_path / "out", FuseOptions((-1.0, 1.0), keep_stack=True),  # noqa: E731
+                               PhysicsModel(), BatchPolicy())
+        manifest = tmp_path / "out" / "p" / FUSE_MANIFEST
+    assert run().counts() == {"done": 1}
+    assert json.loads(manifest.read_text())["request"]["model"] == "physics"
+    if stage == "fuse":  # the kept stack too
+        kept = json.loads((tmp_path / "out" / "p" / "stack" / "stack.json").read_text())
+        assert kept["request"]["model"] == "physics"
+    assert run().counts() == {"skipped": 1}  # what the batch compares is what it recorded

@@ -1,5 +1,9 @@
 """StackOptions and FuseOptions: each option declared once, refused at construction with the CLI's line."""
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -125,3 +129,31 @@ def test_an_ev_text_is_read_as_the_cli_reads_it_and_non_numbers_are_refused():
     for evs, told in ((["a"], "give numbers"), ([None], "give numbers"), ("1:", "cannot read EV list")):
         with pytest.raises(UsageError, match=told):
             StackOptions(evs)
+
+
+def test_a_profile_may_be_given_as_a_path_and_is_recorded_as_text(tmp_path):
+    """StackOptions(response=Path(...)) was an AttributeError ('strip')."""
+    from cevr_cli.response import profile_record, table_response
+
+    path = tmp_path / "p.json"
+    codes = np.linspace(0.0, 1.0, 256)
+    path.write_text(json.dumps(profile_record(table_response("x", codes, codes**2.0), "Canon", "EOS 5D", "t")))
+    assert StackOptions(response=path).response == FuseOptions(response=path).response == str(path)
+    assert StackOptions(response=Path("srgb")).response == "srgb"  # a name is a name, however given
+
+
+def test_the_model_given_wins_over_the_options_field():
+    """StackOptions().request(load_exposure_model("physics")) recorded model "cevr", the field's default."""
+    from cevr_cli.exposure import ModelSpec, PhysicsModel
+
+    assert StackOptions().request(PhysicsModel())["model"] == "physics"
+    assert FuseOptions(model="cevr-paper").request(ModelSpec("physics"))["model"] == "physics"
+    assert FuseOptions().for_model(ModelSpec("cevr-paper")).frames_per_photo == len(CONTINUOUS_EVS)  # Debevec's
+    class OwnModel:  # of the caller's own making: the field stands
+        weights_id = "own"
+
+    options = FuseOptions((0.0,))
+    assert options.for_model(OwnModel()) is options and options.for_model(ModelSpec("cevr")) is options
+    assert options.request(None)["model"] == "cevr" and options.for_model(PhysicsModel()).model == "physics"
+    with pytest.raises(UsageError, match=r"^--model cevr-paper \(its merge is Debevec's\)"):
+        options.for_model(ModelSpec("cevr-paper"))  # one EV: checked as FuseOptions((0.0,), model=...) is

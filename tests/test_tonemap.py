@@ -50,6 +50,10 @@ def test_tonemap_file_errors(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="input"):
         tonemap_file(tmp_path / "same.png", tmp_path / "same.png", TonemapOptions())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.exr", "same.png"]
+    with pytest.raises(OutputError) as caught:  # was a FileExistsError from the library
+        tonemap_array_to_file(_scene(), tmp_path / "same.png" / "o.png", "reinhard")
+    assert str(caught.value) == f"{tmp_path / 'same.png' / 'o.png'}: cannot write image ({tmp_path / 'same.png'} is " \
+                                "a file, not a folder)"
 
 
 def test_same_names_in_two_folders_give_two_outputs(tmp_path: Path) -> None:

@@ -48,7 +48,8 @@ class _ImagePredictorMixin:
 
     def iter_predictions(self, rgb: np.ndarray, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
         steps = ev_steps(evs)
-        yield from zip(steps, self.predict(rgb, steps), strict=True)  # type: ignore[attr-defined]
+        if steps:  # none asked, none made, as every predictor's iter_predictions
+            yield from zip(steps, self.predict(rgb, steps), strict=True)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class NaiveExposure(_ImagePredictorMixin):
         return f"naive-exposure ({self.curve.name})"
 
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
-        linear, evs = self.curve.decode(display_codes(rgb, "image")), check_ev_values(evs)
+        linear, evs = self.curve.decode(display_codes(rgb, "image")), check_ev_values(evs, at_least_one=True)
         return np.stack([self.curve.encode(linear * np.float32(2.0**ev)) for ev in evs]).astype(np.float32)
 
 
@@ -110,7 +111,7 @@ class AkyuzExpansion(_ImagePredictorMixin):
         hdr, lum, lo, hi = self._expanded(linear)
         hdr_lum = luminance(hdr, np.float32)
         out = []
-        for ev in check_ev_values(evs):
+        for ev in check_ev_values(evs, at_least_one=True):
             exposed = hdr_lum * np.float32(2.0**ev)
             # Inverse of the expansion curve: back to display luminance in the input's [lo, hi] range.
             normalised = np.maximum(exposed / self.max_luminance, 0.0)

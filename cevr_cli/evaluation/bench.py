@@ -188,10 +188,10 @@ def bench_predictors(model: str, *, weights: str | None = None, device: str = "a
         WeightsError: weights that cannot be loaded.
     """
     from ..exposure import MeasuringPredictor, ModelSpec
-    from ..response import parse_response
+    from ..response import check_response_spec, parse_response
     from .baselines import AkyuzExpansion, NaiveExposure
 
-    if response.strip().lower() == "auto":
+    if check_response_spec(response) == "auto":
         raise UsageError("bench --response auto: the benchmark's images carry no EXIF to route by; give camera, "
                          "srgb, gamma:G, linear or a profile .json")
     curve = parse_response(response)

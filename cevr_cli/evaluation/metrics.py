@@ -45,7 +45,7 @@ from functools import partial
 import numpy as np
 
 from ..errors import CevrError, UsageError
-from ..imaging import luminance
+from ..imaging import check_finite, luminance, unit_codes
 from .mantiuk2011 import DESKTOP_VIEWING, ViewingSetup, hdrvdp2
 
 SSIM_K1 = 0.01
@@ -55,9 +55,27 @@ SSIM_WINDOW = 11  # 2 * ceil(3 * sigma) + 1, also skimage's truncate=3.5 radius 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
+def _compared(image: np.ndarray, what: str) -> np.ndarray:
+    """An image to compare, as float64: uint8 / uint16 codes in [0, 1] (:func:`~cevr_cli.imaging.unit_codes`, as
+    everywhere in cevr: uint8 compared as 0..255 with data_range 1 gave -9.5 dB), floats as they are.
+
+    Raises:
+        UsageError: another integer type or booleans (whose white is unknown), or NaN / infinite values (which
+            made the score NaN).
+    """
+    image = unit_codes(np.asarray(image))
+    if not np.issubdtype(image.dtype, np.floating):
+        raise UsageError(f"{what} of type {image.dtype}: give floats, or uint8 or uint16 codes")
+    return check_finite(image.astype(np.float64, copy=False), what)
+
+
 def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    """Two images to compare, as float64 (:func:`_compared`), of one HxW or HxWxC shape.
+
+    Raises:
+        UsageError: as :func:`_compared`, or shapes that differ or are not images.
+    """
+    a, b = _compared(a, "first image"), _compared(b, "second image")
     if a.shape != b.shape:
         raise UsageError(f"images to compare differ in shape: {a.shape} vs {b.shape}")
     if a.ndim not in (2, 3):
@@ -66,7 +84,8 @@ def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB over all pixels and channels.
+    """Peak signal-to-noise ratio in dB over all pixels and channels; uint8 / uint16 codes are read as [0, 1]
+    (:func:`_compared`), so ``data_range`` stays 1 for them.
 
     The 1e-8 in the denominator is the official code's; it caps identical images at 80 dB (R = 1).
     """

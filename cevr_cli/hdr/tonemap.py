@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import UsageError, use_one_of
+from ..options import is_number
 from ..vocabulary import DISPLAY_GAMMA, DISPLAY_GAMMA_RANGE, TONEMAP_KEY_RANGE, TONEMAP_WHITE_RANGE
 from .kimkautz2008 import kimkautz2008
 from .reinhard2002 import reinhard2002
@@ -56,7 +57,7 @@ def tonemap_to_display(hdr: np.ndarray, operator: str, *, key: float | None = No
         raise UsageError(f"unknown tone mapper {operator!r}: {use_one_of(operator, TONEMAPPERS)}") from None
     for name, value, bounds in (("key", key, TONEMAP_KEY_RANGE), ("white", white, TONEMAP_WHITE_RANGE),
                                 ("gamma", gamma, DISPLAY_GAMMA_RANGE)):
-        if value is not None and not (isinstance(value, int | float) and bounds[0] <= value <= bounds[1]):
+        if value is not None and not (is_number(value) and bounds[0] <= value <= bounds[1]):
             raise UsageError(f"{name} {value!r}: a number from {bounds[0]:g} to {bounds[1]:g}")
     linear = tmo(hdr, key, white, toolbox)
     return srgb_encode(linear) if srgb else gamma_encode(linear, gamma)

@@ -86,6 +86,15 @@ def write_target(destination: str | os.PathLike[str]) -> Path:
     return Path(os.path.realpath(destination)) if destination.is_symlink() else destination
 
 
+def write_failure(destination: str | os.PathLike[str], what: str, exc: OSError) -> OutputError:
+    """The :class:`OutputError` of a write to ``destination`` that ``exc`` stopped, as one line: ``DEST: cannot write
+    WHAT (reason)``, the reason naming the file that stands where a folder must be (mkdir's "File exists"), else the
+    system's reason without the temporary file's name."""
+    blocking = next((part for part in Path(destination).parents if os.path.isfile(part)), None)
+    reason = f"{blocking} is a file, not a folder" if blocking is not None else exc.strerror or str(exc)
+    return OutputError(f"{destination}: cannot write {what} ({reason})")
+
+
 def atomic_write_bytes(destination: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``destination`` atomically."""
     with atomic_path(destination) as tmp:

@@ -25,7 +25,7 @@ from ..hdr.finite import finite_radiance
 from ..imaging import check_rgb
 from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS
 from . import opencv
-from .atomic import atomic_path
+from .atomic import atomic_path, write_failure
 from .images import check_input_file
 
 PathLike = str | os.PathLike[str]
@@ -353,6 +353,17 @@ def read_hdr_counted(path: PathLike) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(clean, dtype=np.float32), non_finite
 
 
+def check_hdr_name(path: PathLike, fmt: str) -> None:
+    """Refuse to write an ``fmt`` (``exr`` or ``hdr``) file under a name with another suffix: the readers
+    (:func:`read_hdr_image`, cevr's and others') go by the name, so an EXR named ``r.hdr`` could not be read back.
+
+    Raises:
+        UsageError: the suffix is not ``.fmt`` (any case).
+    """
+    if Path(path).suffix.lower() != f".{fmt}":
+        raise UsageError(f"{path}: an {fmt.upper()} file needs a .{fmt} name")
+
+
 def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression: str = EXR_COMPRESSION,
               attributes: Mapping[str, str | float] | None = None) -> None:
     """Write scene-linear RGB as an EXR with Rec.709 primaries / D65 chromaticities, atomically.
@@ -369,9 +380,11 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
     name works, one whose bytes are not UTF-8 included (:func:`_binding_path`).
 
     Raises:
-        UsageError: unknown ``compression``, not an HxWx3 image, or an attribute that is not text or number.
+        UsageError: a name that is not ``.exr`` (:func:`check_hdr_name`), unknown ``compression``, not an HxWx3
+            image, or an attribute that is not text or number.
         OutputError: the file cannot be written.
     """
+    check_hdr_name(path, "exr")
     rgb = check_rgb(rgb)
     if compression not in _EXR_COMPRESSION_CODES:
         raise UsageError(f"EXR compression {compression!r}: {use_one_of(compression, EXR_COMPRESSIONS)}")
@@ -401,7 +414,9 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
             else:  # a name that is not UTF-8: through a file object (:func:`_binding_path`)
                 with open(tmp, "wb") as stream:
                     exr.write(stream)
-    except (OSError, RuntimeError) as exc:
+    except OSError as exc:
+        raise write_failure(path, "EXR", exc) from None
+    except RuntimeError as exc:  # the binding's own failures
         raise OutputError(f"{path}: cannot write EXR ({exc})") from None
 
 
@@ -415,12 +430,17 @@ def write_radiance_hdr(path: PathLike, rgb: np.ndarray) -> None:
     """Write a Radiance RGBE .hdr (shared 8-bit exponent: about 1% precision), atomically.
 
     Raises:
-        UsageError: not an HxWx3 image.
-        OutputError: OpenCV cannot write the file.
+        UsageError: a name that is not ``.hdr`` (:func:`check_hdr_name`), or not an HxWx3 image.
+        OutputError: the file cannot be written (OpenCV cannot encode it, a file in the folder's place, no
+            permission, disk full).
     """
+    check_hdr_name(path, "hdr")
     bgr = np.ascontiguousarray(check_rgb(rgb)[..., ::-1], dtype=np.float32)
     encoded = opencv.imencode(".hdr", bgr)
     if encoded is None:
         raise OutputError(f"{path}: OpenCV could not write the .hdr file")
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(encoded)
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(encoded)
+    except OSError as exc:
+        raise write_failure(path, "Radiance .hdr", exc) from None

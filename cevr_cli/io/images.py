@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, OutputError
-from ..imaging import quantise
+from ..imaging import check_rgb, quantise
 from ..vocabulary import (
     FUSE_MANIFEST,
     HDR_SUFFIXES,
@@ -32,7 +32,7 @@ from ..vocabulary import (
     STACK_MANIFEST,
 )
 from . import opencv
-from .atomic import atomic_path
+from .atomic import atomic_path, write_failure
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
 from .exif import (
     CEVR_SOFTWARE,
@@ -416,48 +416,56 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     :data:`~cevr_cli.vocabulary.MADE_FROM_KEY`) go into the image's own comment field, so that it is published by
     the same rename as the pixels and travels with the file: a PNG tEXt ``Comment`` chunk, a JPEG COM segment, the
     TIFF ImageDescription (in place of the source's); not in a 16-bit PNG.
+
+    Raises:
+        UsageError: ``rgb`` not an HxWx3 image (:func:`~cevr_cli.imaging.check_rgb`).
+        OutputError: a bit depth or suffix it cannot write, or the file cannot be written (a file in the folder's
+            place, no permission, disk full).
     """
 
     path = Path(path)
     suffix = path.suffix.lower()
     if bit_depth not in (8, 16):
         raise OutputError(f"{path}: bit depth must be 8 or 16")
-    codes = quantise(rgb, bit_depth)  # integer codes of that depth as they are
+    codes = quantise(check_rgb(rgb, f"image for {path}"), bit_depth)  # integer codes of that depth as they are
     record = {**({REQUEST_KEY: request} if request is not None else {}),
               **({MADE_FROM_KEY: made_from} if made_from is not None else {})}
     comment = json.dumps(record, sort_keys=True) if record else None
-    with atomic_path(path) as tmp:
-        if bit_depth == 8 and suffix in (".png", ".jpg", ".jpeg"):
-            from PIL import Image, PngImagePlugin
+    try:
+        with atomic_path(path) as tmp:
+            if bit_depth == 8 and suffix in (".png", ".jpg", ".jpeg"):
+                from PIL import Image, PngImagePlugin
 
-            kwargs: dict[str, Any] = {}
-            exif = with_tags(exif_bytes, {ORIENTATION_TAG: 1})  # the pixels are written upright
-            if exif:
-                kwargs["exif"] = exif
-            if icc_profile:
-                kwargs["icc_profile"] = icc_profile
-            if suffix == ".png":
-                kwargs["compress_level"] = PNG_ZLIB_LEVEL
+                kwargs: dict[str, Any] = {}
+                exif = with_tags(exif_bytes, {ORIENTATION_TAG: 1})  # the pixels are written upright
+                if exif:
+                    kwargs["exif"] = exif
+                if icc_profile:
+                    kwargs["icc_profile"] = icc_profile
+                if suffix == ".png":
+                    kwargs["compress_level"] = PNG_ZLIB_LEVEL
+                else:
+                    kwargs["quality"] = 95
+                if comment is not None and suffix == ".png":
+                    kwargs["pnginfo"] = PngImagePlugin.PngInfo()
+                    kwargs["pnginfo"].add_text("Comment", comment)
+                elif comment is not None:
+                    kwargs["comment"] = comment
+                buffer = io.BytesIO()
+                Image.fromarray(codes, "RGB").save(buffer, format="PNG" if suffix == ".png" else "JPEG", **kwargs)
+                tmp.write_bytes(buffer.getvalue())
+            elif suffix in (".tif", ".tiff"):
+                _write_tiff(tmp, codes, exif_bytes, icc_profile, comment)
+            elif suffix == ".png":
+                encoded = opencv.imencode(".png", np.ascontiguousarray(codes[..., ::-1]),
+                                          opencv.png_compression(PNG_ZLIB_LEVEL))
+                if encoded is None:
+                    raise OutputError(f"{path}: OpenCV could not write the image")
+                tmp.write_bytes(encoded)
             else:
-                kwargs["quality"] = 95
-            if comment is not None and suffix == ".png":
-                kwargs["pnginfo"] = PngImagePlugin.PngInfo()
-                kwargs["pnginfo"].add_text("Comment", comment)
-            elif comment is not None:
-                kwargs["comment"] = comment
-            buffer = io.BytesIO()
-            Image.fromarray(codes, "RGB").save(buffer, format="PNG" if suffix == ".png" else "JPEG", **kwargs)
-            tmp.write_bytes(buffer.getvalue())
-        elif suffix in (".tif", ".tiff"):
-            _write_tiff(tmp, codes, exif_bytes, icc_profile, comment)
-        elif suffix == ".png":
-            encoded = opencv.imencode(".png", np.ascontiguousarray(codes[..., ::-1]),
-                                      opencv.png_compression(PNG_ZLIB_LEVEL))
-            if encoded is None:
-                raise OutputError(f"{path}: OpenCV could not write the image")
-            tmp.write_bytes(encoded)
-        else:
-            raise OutputError(f"{path}: cannot write {bit_depth}-bit {suffix or 'files without extension'}")
+                raise OutputError(f"{path}: cannot write {bit_depth}-bit {suffix or 'files without extension'}")
+    except OSError as exc:
+        raise write_failure(path, "image", exc) from None
 
 
 def read_output_record(path: str | Path) -> dict[str, Any] | None:

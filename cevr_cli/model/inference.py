@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UsageError
-from ..evs import ev_steps
+from ..evs import check_ev_values, ev_steps
 from ..imaging import display_codes
 from .cevr import NormStats
 from .device import DTYPES, resolve_device, resolve_precision
@@ -146,9 +146,14 @@ class CEVRPredictor:
         return next(name for name, dtype in DTYPES.items() if dtype == self.dtype)
 
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
-        """All EVs at once as an (N, H, W, 3) float32 array in [0, 1] (for small images and benchmarks)."""
+        """All EVs at once as an (N, H, W, 3) float32 array in [0, 1] (for small images and benchmarks).
+
+        Raises:
+            UsageError: no EV, or as :func:`~cevr_cli.evs.check_ev_values`; not a photo (``display_codes``).
+        """
+        evs = check_ev_values(evs, at_least_one=True)
         results = dict(self.iter_predictions(rgb, evs))
-        return np.stack([results[float(ev)] for ev in evs])
+        return np.stack([results[ev] for ev in evs])
 
     def iter_predictions(self, rgb: np.ndarray, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
         """Yield ``(ev, image)`` pairs in ascending EV order, image float32 HxWx3 in [0, 1], freeing each after it

@@ -68,3 +68,6 @@ def test_baselines_read_integer_codes_by_their_type_and_refuse_non_finite_steps(
                                       predictor.predict(codes.astype(np.float32) / 65535, [-1.0, 0.5]))
         with pytest.raises(UsageError, match="inf is not a finite step"):
             predictor.predict(codes, [float("inf")])
+        with pytest.raises(UsageError, match=r"^EV list \[\]: give at least one EV"):  # was np.stack's ValueError
+            predictor.predict(codes, [])
+        assert list(predictor.iter_predictions(codes, [])) == []  # none asked, none made, as CEVR's

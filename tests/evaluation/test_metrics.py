@@ -28,6 +28,28 @@ def test_psnr_of_constant_offset_matches_hand_value() -> None:
     assert metrics.psnr(a * 255, b * 255, data_range=255) == pytest.approx(20.0, abs=1e-3)
 
 
+@pytest.mark.parametrize(("dtype", "white"), [(np.uint8, 255), (np.uint16, 65535)])
+def test_integer_codes_are_compared_as_the_light_their_white_makes_one(dtype, white) -> None:
+    """uint8 codes 3 apart scored -9.5 dB: they were compared as 0..255 with data_range 1."""
+    a = np.full((16, 16, 3), white // 2, dtype)
+    b = a + dtype(3)  # MSE = (3 / white)^2 exactly
+    assert metrics.psnr(a, b) == pytest.approx(-10 * math.log10((3 / white) ** 2 + 1e-8), abs=1e-4)
+    assert metrics.ssim(a, a) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("bad", "told"), [
+    (np.full((16, 16, 3), 3, np.int64), "second image of type int64: give floats, or uint8 or uint16 codes"),
+    (np.ones((16, 16, 3), bool), "second image of type bool"),
+    (np.where(np.eye(16, dtype=bool)[..., None], np.nan, np.full((16, 16, 3), 0.5)), "second image: 48 values are NaN"),
+    (np.full((16, 16, 3), np.inf), "second image: 768 values are NaN or infinite"),
+])
+def test_what_has_no_known_light_is_refused_not_scored_nan(bad, told) -> None:
+    good = np.full((16, 16, 3), 0.5)
+    for metric in (metrics.psnr, metrics.ssim, metrics.pu21_psnr):
+        with pytest.raises(UsageError, match=f"^{told}"):
+            metric(good, bad)
+
+
 def test_ssim_matches_skimage() -> None:
     a, b = _pair()
     expected = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,

@@ -82,6 +82,7 @@ def test_result_is_exposure_invariant(name: str, k: float) -> None:
 @pytest.mark.parametrize(("option", "value", "told"), [
     ("key", 1e308, "key 1e+308: a number from 0.001 to 100"), ("white", 1e-300, "white 1e-300: a number from 0.001"),
     ("gamma", float("nan"), "gamma nan: a number from 0.1 to 10"), ("key", "0.18", "key '0.18': a number from"),
+    ("key", True, "key True: a number from"),
 ])
 def test_the_library_tone_mapper_holds_the_clis_bounds(option, value, told):
     """A key of 1e308 overflowed and a white of 1e-300 gave a black image, through the library only."""
@@ -90,3 +91,12 @@ def test_the_library_tone_mapper_holds_the_clis_bounds(option, value, told):
 
     with pytest.raises(UsageError, match=f"^{re.escape(told)}"):
         tonemap_to_display(np.full((4, 4, 3), 0.5, np.float32), "reinhard", **{option: value})
+
+
+def test_the_library_tone_mapper_takes_numpy_numbers_as_the_numbers_they_are():
+    """np.float32(0.18) was refused as 'a number from 0.001 to 100'."""
+    from cevr_cli.hdr.tonemap import tonemap_to_display
+
+    hdr = _random_hdr(5, (8, 8))
+    np.testing.assert_array_equal(tonemap_to_display(hdr, "reinhard", key=np.float32(0.25), gamma=np.int64(2)),
+                                  tonemap_to_display(hdr, "reinhard", key=0.25, gamma=2))

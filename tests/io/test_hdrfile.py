@@ -8,7 +8,7 @@ import numpy as np
 import OpenEXR
 import pytest
 
-from cevr_cli.errors import InputError, UsageError
+from cevr_cli.errors import InputError, OutputError, UsageError
 from cevr_cli.io.hdrfile import EXR_COMPRESSIONS, read_hdr_image, write_exr, write_radiance_hdr
 
 
@@ -172,6 +172,37 @@ def test_write_rejects_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="HxWx3"):
         write_exr(tmp_path / "x.exr", np.zeros((4, 4), np.float32))
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("write, name, told", [
+    (write_exr, "x.png", "x.png: an EXR file needs a .exr name"),
+    (write_exr, "x.hdr", "x.hdr: an EXR file needs a .exr name"),
+    (write_radiance_hdr, "r.exr", "r.exr: an HDR file needs a .hdr name"),
+    (write_radiance_hdr, "r", "r: an HDR file needs a .hdr name"),
+])
+def test_a_name_that_says_another_format_is_refused(tmp_path: Path, write, name, told) -> None:
+    """write_radiance_hdr("r.exr") wrote RGBE that read_hdr_image then refused as a damaged EXR."""
+    with pytest.raises(UsageError) as caught:
+        write(tmp_path / name, _scene())
+    assert str(caught.value) == f"{tmp_path / told}"
+    assert not list(tmp_path.iterdir())
+    write(tmp_path / ("UPPER.EXR" if write is write_exr else "UPPER.HDR"), _scene())  # the case is not the format
+    assert read_hdr_image(next(tmp_path.iterdir())).shape == _scene().shape
+
+
+@pytest.mark.parametrize("write, name, what", [(write_exr, "x.exr", "EXR"),
+                                              (write_radiance_hdr, "x.hdr", "Radiance .hdr")])
+def test_a_write_that_fails_is_an_output_error_naming_why(tmp_path: Path, write, name, what) -> None:
+    """A file where the folder must be raised FileExistsError from write_radiance_hdr."""
+    (tmp_path / "afile").write_text("not a folder")
+    destination = tmp_path / "afile" / name
+    with pytest.raises(OutputError) as caught:
+        write(destination, _scene())
+    assert str(caught.value) == f"{destination}: cannot write {what} ({tmp_path / 'afile'} is a file, not a folder)"
+    long_name = tmp_path / ("n" * 300 + name)  # the system's reason, not the temporary file's name
+    with pytest.raises(OutputError) as caught:
+        write(long_name, _scene())
+    assert str(caught.value) == f"{long_name}: cannot write {what} (File name too long)"
 
 
 def test_exr_extra_attributes_round_trip(tmp_path: Path) -> None:

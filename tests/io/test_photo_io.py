@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cevr_cli.errors import InputError
+from cevr_cli.errors import InputError, OutputError, UsageError
 from cevr_cli.io.exif import ExifInfo, read_exif
 from cevr_cli.io.images import read_photo, write_ldr
 
@@ -193,6 +193,25 @@ def test_a_floating_point_tiff_is_named_as_hdr_not_as_an_unknown_format(tmp_path
         read_photo(path)
     assert str(info.value) == (f"{path}: unsupported sample type float32 (8- or 16-bit integer images only); a "
                                "floating-point image is already HDR: save it as OpenEXR for `cevr tonemap`")
+
+
+@pytest.mark.parametrize("shape, told", [((8, 8), r"shape \(8, 8\)"), ((8, 8, 4), r"\(drop the alpha"),
+                                         ((0, 8, 3), r"shape \(0, 8, 3\)")])
+def test_write_ldr_refuses_what_is_not_an_rgb_image_with_its_own_line(tmp_path, shape, told):
+    """An HxW or RGBA array reached Pillow ('Invalid mode for data type')."""
+    with pytest.raises(UsageError, match=rf"^expected a non-empty HxWx3 RGB image for {tmp_path / 'g.png'}, .*{told}"):
+        write_ldr(tmp_path / "g.png", np.zeros(shape, np.float32))
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", ["x.png", "x.jpg", "x.tif"])
+def test_write_ldr_that_cannot_write_is_an_output_error(tmp_path, name):
+    """A file where the folder must be raised FileExistsError."""
+    (tmp_path / "afile").write_text("not a folder")
+    destination = tmp_path / "afile" / name
+    with pytest.raises(OutputError) as caught:
+        write_ldr(destination, np.zeros((8, 8, 3), np.float32))
+    assert str(caught.value) == f"{destination}: cannot write image ({tmp_path / 'afile'} is a file, not a folder)"
 
 
 def test_write_ldr_carries_exif_and_icc_and_resets_orientation(tmp_path):

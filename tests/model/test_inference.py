@@ -149,6 +149,7 @@ def test_integer_codes_predict_as_their_floats_and_bad_input_is_a_usage_error(ti
     for image, evs, told in ((spoilt, [1.0], "1 values are NaN or infinite"),
                              (gradient_image, [float("nan")], "nan is not a finite step"),
                              (gradient_image, "-1,1", "give numbers"),
+                             (gradient_image, [], r"^EV list \[\]: give at least one EV"),  # was np.stack's ValueError
                              (np.dstack([gradient_image, gradient_image[..., :1]]), [1.0], "drop the alpha")):
         with pytest.raises(UsageError, match=told):
             predictor.predict(image, evs)
