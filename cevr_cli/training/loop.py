@@ -24,7 +24,7 @@ import torch
 from ..errors import InputError, UsageError, use_one_of
 from ..io.atomic import atomic_path, atomic_write_text, check_writable
 from ..model.cevr import CEVRNet
-from ..model.config import get_config
+from ..model.config import CEVRConfig, get_config
 from ..model.device import resolve_precision
 from ..model.imagenet import init_encoder_from_vgg16
 from ..model.weights import ModelPair, load_pair, save_pair
@@ -188,23 +188,15 @@ def _resume_state(path: Path, rank: Rank) -> dict[str, Any] | None:
 
 def _initial_model(cfg: TrainConfig, direction: str, device: torch.device) -> CEVRNet:
     """The model a run starts from on ``device``: seeded per direction, its encoder from ImageNet VGG16
-    (``--encoder-init``) or the whole of it from ``--init`` weights, frozen where asked, in the memory format the
-    run computes in.
-
-    Raises:
-        UsageError: ``--init`` weights of another variant.
-    """
+    (``--encoder-init``) or the whole of it from ``--init`` weights (of the variant: :func:`check_init_variant`),
+    frozen where asked, in the memory format the run computes in."""
     torch.manual_seed(cfg.seed + (0 if direction == "inc" else 1))
     model = CEVRNet(get_config(cfg.variant))
     if cfg.encoder_init and not cfg.init:
         init_encoder_from_vgg16(model, cfg.encoder_init)
     model = model.to(device)
     if cfg.init:
-        initial = load_pair(cfg.init)
-        same_shape = replace(initial.config, variant=model.config.variant, role=model.config.role) == model.config
-        if not same_shape:
-            raise UsageError(
-                f"--init {cfg.init}: its variant ({initial.config.variant}) is not --variant {cfg.variant}")
+        initial = load_pair(cfg.init)  # of the variant: check_config has checked its header
         model.load_state_dict(getattr(initial, direction).state_dict())
         if initial.config.role != model.config.role:
             # A paper model's maps re-expose the photo; in the residual role they act on the physics frame,
@@ -215,6 +207,21 @@ def _initial_model(cfg: TrainConfig, direction: str, device: torch.device) -> CE
         for stage in (model.encoder1, model.encoder2, model.encoder3):
             stage.requires_grad_(False)
     return model
+
+
+def check_init_variant(cfg: TrainConfig, initial: CEVRConfig) -> None:
+    """``--init`` weights (their config: ``initial``) must be of ``--variant``'s shapes; a paper-role pair may start
+    a residual model (its features are kept, its maps restart as the identity), but a residual pair cannot start
+    a paper-role one: its maps act on the physics frame, which the paper role has not, and a direction not trained
+    would be left the identity, a frame equal to the photo.
+
+    Raises:
+        UsageError: ``--init PATH: its variant (V) is not --variant W``.
+    """
+    wanted = get_config(cfg.variant)
+    same_shape = replace(initial, variant=wanted.variant, role=wanted.role) == wanted
+    if not same_shape or (initial.role == "residual" and wanted.role != "residual"):
+        raise UsageError(f"--init {cfg.init}: its variant ({initial.variant}) is not --variant {cfg.variant}")
 
 
 def _training_pairs(cfg: TrainConfig, role: str, direction: str,
@@ -450,8 +457,11 @@ def check_config(cfg: TrainConfig) -> None:
     """Refuse options that cannot run, before any data is read or any process is started.
 
     Raises:
-        UsageError: an unknown choice, a non-positive count or time limit, or processes that cannot run
-            (:func:`~cevr_cli.training.distributed.check_processes`).
+        UsageError: an unknown choice, a non-positive count or time limit, processes that cannot run
+            (:func:`~cevr_cli.training.distributed.check_processes`), ``--init`` weights of another variant
+            (:func:`check_init_variant`).
+        WeightsError: ``--init`` or ``--encoder-init`` weights that cannot be read, or (``--encoder-init``) do not
+            fit the variant.
     """
     for name, allowed in vocabulary_fields().items():
         if (value := getattr(cfg, name)) not in allowed:
@@ -477,7 +487,10 @@ def check_config(cfg: TrainConfig) -> None:
 
         if not Path(cfg.init).is_file():
             raise UsageError(f"--init {cfg.init}: no such weights file (give a .safetensors pair to fine-tune)")
-        read_header(cfg.init)  # milliseconds: a file that is no cevr weights fails before any output is written
+        # milliseconds: a file that is no cevr weights, or of another variant, fails before any output is written
+        check_init_variant(cfg, read_header(cfg.init).config)
+    elif cfg.encoder_init is not None:  # read now, into a model of the variant: its shapes fit, or nothing is written
+        init_encoder_from_vgg16(CEVRNet(get_config(cfg.variant)), cfg.encoder_init)
     if cfg.dorf is not None:
         from .residual import dorf_responses
 
