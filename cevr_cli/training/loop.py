@@ -27,7 +27,7 @@ from ..model.cevr import CEVRNet
 from ..model.config import CEVRConfig, get_config
 from ..model.device import resolve_precision
 from ..model.imagenet import init_encoder_from_vgg16
-from ..model.weights import ModelPair, load_pair, save_pair
+from ..model.weights import ModelPair, check_direction, load_pair, save_pair
 from .config import TrainConfig, resume_conflicts, vocabulary_fields
 from .distributed import ALONE, Rank, check_processes, environment_rank, launch, process_group
 from .pairs import SyntheticPairs, ValidationSet, make_validation
@@ -527,6 +527,7 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
         UsageError: fewer than 2 radiance maps; ``resume`` without a checkpoint, with an unreadable one, or
             with other options than it was trained with (:func:`check_resumable`); without ``resume`` or
             ``overwrite``, an output folder holding checkpoints of the directions asked for.
+        WeightsError: a checkpoint in the output folder of another direction than its name says.
         OutputError: the output folder cannot be written.
     """
     train_paths, val_paths = split_scenes(find_radiance_maps(cfg.data))
@@ -624,46 +625,64 @@ def _missing_folders(folder: Path) -> list[Path]:
 def check_resumable(cfg: TrainConfig, checkpoints: list[Path]) -> None:
     """A resumed run asks for what its checkpoints were trained with (:func:`resume_conflicts`): the model, data,
     optimiser and schedule it continues are theirs, so another --variant, --lr or --crop would be ignored in part
-    or load weights into a model of another role.
+    or load weights into a model of another role. Each ``<direction>-last.pt``, and the ``-best.pt`` beside it (read
+    back at the run's end), must be readable and hold that direction's model (:func:`_checkpoint_state`).
 
     Raises:
         UsageError: an unreadable checkpoint, or the options that differ, with the checkpoint's values.
+        WeightsError: a checkpoint of the other direction.
     """
     for path in checkpoints:
         if not path.is_file():
             continue
-        saved = _recorded_config(path, "--resume: ", "start a new run in another -o")
-        conflicts = resume_conflicts(saved, cfg)
+        direction = path.name.split("-")[0]
+        saved = _checkpoint_state(path, direction, "--resume: ", "start a new run in another -o")
+        conflicts = resume_conflicts(saved.get("config", {}), cfg)
         if conflicts:
             raise UsageError(f"--resume: {path} was trained with other options ({'; '.join(conflicts)}): resume "
                              "with the checkpoint's options, or start a new run in another -o")
+        best = path.with_name(f"{direction}-best.pt")
+        if best.is_file():
+            _checkpoint_state(best, direction, "--resume: ", "start a new run in another -o")
 
 
-def _recorded_config(checkpoint: Path, lead: str, remedy: str) -> dict[str, Any]:
-    """The options a ``-last.pt`` checkpoint records (``config``), read memory-mapped: its tensors stay on disk.
+def _checkpoint_state(checkpoint: Path, direction: str, lead: str, remedy: str) -> dict[str, Any]:
+    """What a ``<direction>-last.pt`` or ``-best.pt`` checkpoint holds, read memory-mapped (its tensors stay on
+    disk), checked to be ``direction``'s model (:func:`~cevr_cli.model.weights.check_direction`: a copy of the
+    other direction's would be trained or exported as this one).
 
     Raises:
         UsageError: ``{lead}{checkpoint}: not a readable checkpoint (...); {remedy}``.
+        WeightsError: ``{lead}{checkpoint}: a dec checkpoint given as the inc one: {remedy}``.
     """
     try:
-        return torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get("config", {})
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+        recorded = state.get("direction")
     except Exception as exc:  # torch.load raises anything from pickle, zipfile or its own checks
         raise UsageError(f"{lead}{checkpoint}: not a readable checkpoint ({type(exc).__name__}: {exc}); "
                          f"{remedy}") from None
+    check_direction(checkpoint, recorded, direction, remedy=remedy, lead=lead)
+    return state
 
 
 def check_partner(cfg: TrainConfig, checkpoint: Path) -> None:
     """This run's model and the other direction's, trained by another run into the same -o, become one pair: they
-    must be of one variant (its shape and role), or the pair fails to load or holds a model of the other role.
+    must be of one variant (its shape and role), or the pair fails to load or holds a model of the other role; with
+    ``--keep best`` the other direction's ``-best.pt``, which the pair is made of, must be readable too.
 
     Raises:
         UsageError: another --variant, or a checkpoint that cannot be read.
+        WeightsError: a checkpoint of another direction than its name says.
     """
-    saved = _recorded_config(checkpoint, "", "train in another -o")
+    direction = checkpoint.name.split("-")[0]
+    saved = _checkpoint_state(checkpoint, direction, "", "train in another -o").get("config", {})
     if saved.get("variant", cfg.variant) != cfg.variant:
-        raise UsageError(f"-o {cfg.out} holds the {checkpoint.name.split('-')[0]} model of a --variant "
+        raise UsageError(f"-o {cfg.out} holds the {direction} model of a --variant "
                          f"{saved['variant']} run; the pair needs one variant: train this direction with --variant "
                          f"{saved['variant']}, or use another -o")
+    best = checkpoint.with_name(f"{direction}-best.pt")
+    if cfg.keep == "best" and best.is_file():
+        _checkpoint_state(best, direction, "", "train in another -o")
 
 
 def with_shipped_init(cfg: TrainConfig) -> TrainConfig:

@@ -282,6 +282,35 @@ def test_resume_with_other_options_than_the_checkpoints_is_refused_naming_them(t
         run_training(TrainConfig(**{**cfg.__dict__, "epochs": 2, "resume": True}))
 
 
+def test_a_resume_refuses_a_checkpoint_of_the_other_direction_or_an_unreadable_best_before_any_work(tmp_path,
+                                                                                                       scene_folder):
+    """A copy of dec-last.pt as inc-last.pt trained the darkening model as the brightening one; a truncated
+    dec-best.pt failed in a traceback after a whole epoch, where the run reads its best back."""
+    import shutil
+
+    from cevr_cli.errors import UsageError, WeightsError
+
+    out = tmp_path / "run"
+    cfg = TrainConfig(data=str(scene_folder), out=str(out), direction="dec", variant="cevr-tiny", epochs=1,
+                      samples_per_epoch=2, batch_size=2, crop=32, val_size=32, val_cameras=1, device="cpu")
+    run_training(cfg)
+    shutil.copy(out / "dec-last.pt", out / "inc-last.pt")
+    with pytest.raises(WeightsError) as refused:
+        run_training(TrainConfig(**{**cfg.__dict__, "direction": "inc", "epochs": 2, "resume": True}))
+    assert str(refused.value) == (f"--resume: {out / 'inc-last.pt'}: a dec checkpoint given as the inc one: start a "
+                                  "new run in another -o")
+    (out / "inc-last.pt").unlink()
+    best = (out / "dec-best.pt").read_bytes()
+    (out / "dec-best.pt").write_bytes(best[:1000])
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    resumed = TrainConfig(**{**cfg.__dict__, "epochs": 2, "resume": True})
+    with pytest.raises(UsageError, match=rf"^--resume: {out / 'dec-best.pt'}: not a readable checkpoint \("):
+        run_training(resumed)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # refused before any work
+    (out / "dec-best.pt").write_bytes(best)
+    assert run_training(resumed).epochs == {"dec": 2}
+
+
 def test_every_option_is_either_resumable_or_compared_on_resume():
     from dataclasses import fields
 
