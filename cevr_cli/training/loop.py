@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, UsageError, use_one_of
-from ..io.atomic import atomic_path, atomic_write_text, check_writable
+from ..io.atomic import atomic_path, atomic_write_text, check_writable, remove_abandoned_temporaries
 from ..model.cevr import CEVRNet
 from ..model.config import CEVRConfig, get_config
 from ..model.device import resolve_precision
@@ -249,8 +249,11 @@ def train_direction(
     """
     device = rank.device(cfg.device)
     out = Path(cfg.out)
+    last_path, best_path = out / f"{direction}-last.pt", out / f"{direction}-best.pt"
     if rank.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        for path in (last_path, best_path):  # a run killed while saving left its temporary: none writes it now
+            remove_abandoned_temporaries(path)
     model = _initial_model(cfg, direction, device)
     dtype = resolve_precision(cfg.precision, device, "training")
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
@@ -260,7 +263,6 @@ def train_direction(
         optimizer, T_0=cfg.t0 * iters_per_epoch, T_mult=cfg.t_mult, eta_min=0.0)
     # The cycle split's draws: rank 0's stream is a lone process's; each other rank has its own.
     generator = torch.Generator().manual_seed(cfg.seed + rank.rank)
-    last_path, best_path = out / f"{direction}-last.pt", out / f"{direction}-best.pt"
     start_epoch, done, iteration, best = 0, 0, 0, {"mean_psnr": -math.inf, "epoch": -1, "psnr": {}}
     history: list[EpochLog] = []
     losses: list[float] = []

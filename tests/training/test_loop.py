@@ -308,7 +308,10 @@ def test_a_resume_refuses_a_checkpoint_of_the_other_direction_or_an_unreadable_b
         run_training(resumed)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # refused before any work
     (out / "dec-best.pt").write_bytes(best)
+    (out / ".dec-last.k9x_2ab7.part.pt").write_bytes(b"what a kill -9 while saving left")
+    (out / ".summary.k9x_2ab7.part.json").write_bytes(b"another process's, maybe being written")
     assert run_training(resumed).epochs == {"dec": 2}
+    assert sorted(p.name for p in out.glob(".*")) == [".summary.k9x_2ab7.part.json"]
 
 
 def test_every_option_is_either_resumable_or_compared_on_resume():
