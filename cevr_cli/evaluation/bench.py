@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CevrError, UsageError
+from ..errors import CevrError, StackContentError, UsageError
 from ..evs import CONTINUOUS_EVS
 from ..exposure import ImagePredictor
 from ..fuse import MERGE_METHOD
@@ -269,7 +269,9 @@ def score_scenes(
 ) -> BenchResult:
     """Score ``predictors`` on already loaded scenes (see the module docstring for the protocol).
 
-    ``dataset``, ``path``, ``split`` and ``size`` only label the result.
+    ``dataset``, ``path``, ``split`` and ``size`` only label the result. A predicted stack that cannot be merged
+    (:class:`~cevr_cli.errors.StackContentError`: a dark scene) leaves that scene out of the predictor's HDR scores,
+    and says so in a gap.
     """
     metrics = _check_metrics(metrics)
     if not predictors:
@@ -283,7 +285,9 @@ def score_scenes(
     if len(set(names)) != len(names):
         raise UsageError(f"predictor names must be unique: {names}")
 
+    hdr = [m for m in metrics if m in HDR_METRICS]
     values: dict[tuple[str, str, float | None], list[float]] = defaultdict(list)
+    unmerged: list[str] = []
     for done, scene in enumerate(scenes, start=1):
         truth_hdr = _prepared_truth(scene, metrics)
         for predictor in predictors:
@@ -293,9 +297,13 @@ def score_scenes(
                     gt = _truth_at(scene, ev)
                     if gt is not None:
                         values[(predictor.name, metric, ev)].append(M.METRICS[metric](pred, gt))
-            if scene.hdr is not None and any(m in HDR_METRICS for m in metrics):
-                radiance = _fuse(scene.input_ev0, stack, targets)
-                for metric in (m for m in metrics if m in HDR_METRICS):
+            if scene.hdr is not None and hdr:
+                try:
+                    radiance = _fuse(scene.input_ev0, stack, targets)
+                except StackContentError as exc:
+                    unmerged.append(f"{', '.join(hdr)}: scene {scene.name} by {predictor.name}: {exc.reason}")
+                    continue
+                for metric in hdr:
                     values[(predictor.name, metric, None)].append(M.METRICS[metric](radiance, truth_hdr[metric]))
         if on_progress is not None:
             on_progress(done, len(scenes), scene.name)
@@ -308,7 +316,7 @@ def score_scenes(
                 mean, std = M.mean_std(scores)
                 rows.append(BenchRow(name, metric, ev, mean, std, len(scores)))
     return BenchResult(dataset, path, split, size, targets, names, list(metrics), len(scenes), rows,
-                       _gaps(scenes, targets, metrics))
+                       [*_gaps(scenes, targets, metrics), *unmerged])
 
 
 def _gaps(scenes: Sequence[BenchScene], targets: list[float], metrics: Sequence[str]) -> list[str]:
