@@ -171,9 +171,10 @@ def run_bench(
         UsageError: ``size`` outside 16..:data:`MAX_BENCH_SIZE` (None: each scene at its own size).
     """
     check_bench_size(size)
-    scenes = load_dataset(dataset_kind, path, split=split, size=size, synthetic_evs=list(evs))
+    skipped: list[str] = []
+    scenes = load_dataset(dataset_kind, path, split=split, size=size, synthetic_evs=list(evs), skipped=skipped)
     return score_scenes(scenes, predictors, evs=evs, metrics=metrics, on_progress=on_progress,
-                        dataset=dataset_kind, path=str(path), split=split, size=size)
+                        dataset=dataset_kind, path=str(path), split=split, size=size, skipped=skipped)
 
 
 def bench_predictors(model: str, *, weights: str | None = None, device: str = "auto", response: str = "camera",
@@ -266,12 +267,14 @@ def score_scenes(
     path: str = "",
     split: str = "",
     size: int | None = None,
+    skipped: Sequence[str] = (),
 ) -> BenchResult:
     """Score ``predictors`` on already loaded scenes (see the module docstring for the protocol).
 
-    ``dataset``, ``path``, ``split`` and ``size`` only label the result. A predicted stack that cannot be merged
-    (:class:`~cevr_cli.errors.StackContentError`: a dark scene) leaves that scene out of the predictor's HDR scores,
-    and says so in a gap.
+    ``dataset``, ``path``, ``split`` and ``size`` only label the result; ``skipped`` (what the dataset's folder
+    held that is no scene of its layout: :func:`~cevr_cli.evaluation.datasets.load_dataset`) heads its gaps. A
+    predicted stack that cannot be merged (:class:`~cevr_cli.errors.StackContentError`: a dark scene) leaves that
+    scene out of the predictor's HDR scores, and says so in a gap.
     """
     metrics = _check_metrics(metrics)
     if not predictors:
@@ -316,7 +319,7 @@ def score_scenes(
                 mean, std = M.mean_std(scores)
                 rows.append(BenchRow(name, metric, ev, mean, std, len(scores)))
     return BenchResult(dataset, path, split, size, targets, names, list(metrics), len(scenes), rows,
-                       [*_gaps(scenes, targets, metrics), *unmerged])
+                       [*skipped, *_gaps(scenes, targets, metrics), *unmerged])
 
 
 def _gaps(scenes: Sequence[BenchScene], targets: list[float], metrics: Sequence[str]) -> list[str]:

@@ -191,3 +191,16 @@ def test_a_scene_whose_predicted_stack_cannot_be_merged_is_a_gap_and_the_rest_is
     assert re.fullmatch(rf"reinhard_psnr: scene dark by {re.escape(naive.name)}: the stack's brightest code is \d+ "
                         r"of 255: no frame reaches mid-grey \(128\), where the fit is anchored", gap), gap
 
+
+def test_what_the_dataset_holds_that_is_no_scene_heads_the_gaps(tmp_path: Path) -> None:
+    import cv2
+
+    for scene in ("t1", "t2"):
+        for ev in range(-1, 2):
+            path = tmp_path / "test_set" / scene / f"{scene}_{ev}EV_true.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), np.full((16, 16, 3), 100 + 40 * ev, np.uint8))
+    (tmp_path / "test_set" / "t2").rename(tmp_path / "test_set" / "t2_old")  # was scored as a dataset of one scene
+    result = bench.run_bench("vds", tmp_path, [NaiveExposure()], evs=[-1.0, 1.0], size=16, metrics=["psnr"])
+    assert result.scenes == 1
+    assert result.gaps == [f"{tmp_path / 'test_set' / 't2_old'}: its frames are named for scene t2, not t2_old"]
