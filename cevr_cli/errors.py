@@ -29,6 +29,16 @@ class UsageError(CevrError):
     exit_code = 2
 
 
+class StackContentError(UsageError):
+    """An exposure stack whose content leaves the response fit nothing to hold: every frame black or saturated, or
+    none reaching mid-grey, where the fit is anchored. ``reason`` is the message without the advice it may end with
+    (a benchmark, whose stacks are its predictions, names the scene instead)."""
+
+    def __init__(self, reason: str, advice: str = "") -> None:
+        self.reason = reason
+        super().__init__(f"{reason} ({advice})" if advice else reason)
+
+
 class WeightsError(CevrError):
     """Weights missing, of the wrong format version, or not matching the model configuration.
 

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CevrError, UsageError
+from ..errors import CevrError, StackContentError, UsageError
 from ..evs import CONTINUOUS_EVS
 from ..exposure import ImagePredictor
 from ..fuse import MERGE_METHOD
@@ -171,9 +171,10 @@ def run_bench(
         UsageError: ``size`` outside 16..:data:`MAX_BENCH_SIZE` (None: each scene at its own size).
     """
     check_bench_size(size)
-    scenes = load_dataset(dataset_kind, path, split=split, size=size, synthetic_evs=list(evs))
+    skipped: list[str] = []
+    scenes = load_dataset(dataset_kind, path, split=split, size=size, synthetic_evs=list(evs), skipped=skipped)
     return score_scenes(scenes, predictors, evs=evs, metrics=metrics, on_progress=on_progress,
-                        dataset=dataset_kind, path=str(path), split=split, size=size)
+                        dataset=dataset_kind, path=str(path), split=split, size=size, skipped=skipped)
 
 
 def bench_predictors(model: str, *, weights: str | None = None, device: str = "auto", response: str = "camera",
@@ -266,10 +267,14 @@ def score_scenes(
     path: str = "",
     split: str = "",
     size: int | None = None,
+    skipped: Sequence[str] = (),
 ) -> BenchResult:
     """Score ``predictors`` on already loaded scenes (see the module docstring for the protocol).
 
-    ``dataset``, ``path``, ``split`` and ``size`` only label the result.
+    ``dataset``, ``path``, ``split`` and ``size`` only label the result; ``skipped`` (what the dataset's folder
+    held that is no scene of its layout: :func:`~cevr_cli.evaluation.datasets.load_dataset`) heads its gaps. A
+    predicted stack that cannot be merged (:class:`~cevr_cli.errors.StackContentError`: a dark scene) leaves that
+    scene out of the predictor's HDR scores, and says so in a gap.
     """
     metrics = _check_metrics(metrics)
     if not predictors:
@@ -283,7 +288,9 @@ def score_scenes(
     if len(set(names)) != len(names):
         raise UsageError(f"predictor names must be unique: {names}")
 
+    hdr = [m for m in metrics if m in HDR_METRICS]
     values: dict[tuple[str, str, float | None], list[float]] = defaultdict(list)
+    unmerged: list[str] = []
     for done, scene in enumerate(scenes, start=1):
         truth_hdr = _prepared_truth(scene, metrics)
         for predictor in predictors:
@@ -293,9 +300,13 @@ def score_scenes(
                     gt = _truth_at(scene, ev)
                     if gt is not None:
                         values[(predictor.name, metric, ev)].append(M.METRICS[metric](pred, gt))
-            if scene.hdr is not None and any(m in HDR_METRICS for m in metrics):
-                radiance = _fuse(scene.input_ev0, stack, targets)
-                for metric in (m for m in metrics if m in HDR_METRICS):
+            if scene.hdr is not None and hdr:
+                try:
+                    radiance = _fuse(scene.input_ev0, stack, targets)
+                except StackContentError as exc:
+                    unmerged.append(f"{', '.join(hdr)}: scene {scene.name} by {predictor.name}: {exc.reason}")
+                    continue
+                for metric in hdr:
                     values[(predictor.name, metric, None)].append(M.METRICS[metric](radiance, truth_hdr[metric]))
         if on_progress is not None:
             on_progress(done, len(scenes), scene.name)
@@ -308,7 +319,7 @@ def score_scenes(
                 mean, std = M.mean_std(scores)
                 rows.append(BenchRow(name, metric, ev, mean, std, len(scores)))
     return BenchResult(dataset, path, split, size, targets, names, list(metrics), len(scenes), rows,
-                       _gaps(scenes, targets, metrics))
+                       [*skipped, *_gaps(scenes, targets, metrics), *unmerged])
 
 
 def _gaps(scenes: Sequence[BenchScene], targets: list[float], metrics: Sequence[str]) -> list[str]:

@@ -73,11 +73,16 @@ class BenchScene:
 
 
 def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | None = None, *,
-                 synthetic_evs: Sequence[float] = CONTINUOUS_EVS) -> list[BenchScene]:
+                 synthetic_evs: Sequence[float] = CONTINUOUS_EVS, skipped: list[str] | None = None
+                 ) -> list[BenchScene]:
     """Read a benchmark dataset of ``kind`` (one of :data:`DATASET_KINDS`) from ``path``.
 
-    ``synthetic_evs``: the EVs at which ``synthetic`` scenes get ground-truth LDRs.
+    ``synthetic_evs``: the EVs at which ``synthetic`` scenes get ground-truth LDRs. ``skipped``, when given, gets
+    one line for each folder or file among the scenes that is no scene of the layout (a VDS folder whose frames
+    are named for another scene or are .jpeg, an HDREye input that is no .tif, a brackets folder without
+    images), naming it and why: the scenes read are part of the dataset.
     """
+    skipped = [] if skipped is None else skipped
     path = Path(path)
     if size is not None and size < MIN_BENCH_SIZE:
         raise UsageError(f"benchmark image size must be at least {MIN_BENCH_SIZE} px, got {size}")
@@ -86,13 +91,13 @@ def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | N
         raise UsageError(f"{path}: {what} {kind} dataset folder")
     native = size is None  # no resizing to one size: every image of a scene must have the photo's
     if kind == "vds":
-        scenes = _load_vds(path, split, native)
+        scenes = _load_vds(path, split, native, skipped)
     elif kind == "hdreye":
         if split != "test":
             raise UsageError(f"HDREye has only a test split, not {split!r}")
-        scenes = _load_hdreye(path, native)
+        scenes = _load_hdreye(path, native, skipped)
     elif kind == "brackets":
-        scenes = _load_brackets(path, native)
+        scenes = _load_brackets(path, native, skipped)
     elif kind == "synthetic":
         return _load_synthetic(path, size, synthetic_evs)
     else:
@@ -218,7 +223,7 @@ def _vds_brackets(scene_dir: Path) -> dict[float, Path]:
     return found
 
 
-def _load_vds(root: Path, split: str, native: bool) -> list[BenchScene]:
+def _load_vds(root: Path, split: str, native: bool, skipped: list[str]) -> list[BenchScene]:
     candidates = [root / f"{split}_set", root / split / "set", root]
     set_dir = next((c for c in candidates if c.is_dir() and any(
         d.is_dir() and _vds_brackets(d) for d in c.iterdir())), None)
@@ -226,9 +231,12 @@ def _load_vds(root: Path, split: str, native: bool) -> list[BenchScene]:
         raise UsageError(f"{root}: not a VDS dataset: expected " + _VDS_LAYOUT.format(split=split))
     hdr_roots = [root / f"{split}_hdr_set", root / split / "hdr_set"]
     scenes = []
-    for scene_dir in sorted((d for d in set_dir.iterdir() if d.is_dir()), key=lambda d: _natural_key(d.name)):
+    for scene_dir in sorted((d for d in set_dir.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                            key=lambda d: _natural_key(d.name)):
         brackets = _vds_brackets(scene_dir)
         if not brackets:
+            if not any(r.is_relative_to(scene_dir) for r in hdr_roots):  # scenes beside their HDR truths' folder
+                skipped.append(_vds_unrecognised(scene_dir))
             continue
         if 0.0 not in brackets:
             raise InputError(scene_dir, f"VDS scene has no EV 0 image {scene_dir.name}_0EV_true.jpg[.png]")
@@ -238,12 +246,22 @@ def _load_vds(root: Path, split: str, native: bool) -> list[BenchScene]:
     return scenes
 
 
+def _vds_unrecognised(scene_dir: Path) -> str:
+    """Why a folder among VDS scenes is none: its frames are named for another scene, or none is named as VDS's."""
+    others = sorted({m.group("scene") for p in scene_dir.iterdir() if (m := _VDS_FILE.match(p.name))},
+                    key=_natural_key)
+    if others:
+        return f"{scene_dir}: its frames are named for scene {others[0]}, not {scene_dir.name}"
+    return f"{scene_dir}: no frames named {scene_dir.name}_<ev>EV_true.jpg, .jpg.png or .png"
+
+
 # --- HDREye ---------------------------------------------------------------------------------------------
 
 _EYE_FILE = re.compile(r"^(?P<scene>C\d+)_LDR\.tiff?$", re.IGNORECASE)
+_EYE_NAME = re.compile(r"^(?P<scene>C\d+)_(?P<kind>LDR|HDR)\.", re.IGNORECASE)  # any suffix
 
 
-def _load_hdreye(root: Path, native: bool) -> list[BenchScene]:
+def _load_hdreye(root: Path, native: bool, skipped: list[str]) -> list[BenchScene]:
     ldr_dir = next((d for d in (root / "images" / "LDR", root / "LDR", root)
                     if d.is_dir() and any(_EYE_FILE.match(p.name) for p in d.iterdir())), None)
     if ldr_dir is None:
@@ -258,7 +276,23 @@ def _load_hdreye(root: Path, native: bool) -> list[BenchScene]:
         name = match.group("scene")
         hdr_path = _first_existing(d / f"{name}_HDR{s}" for d in hdr_dirs for s in HDR_SUFFIXES)
         scenes.append(_read_scene(name, p, {}, hdr_path, native))
+    skipped += _eye_unrecognised([ldr_dir, *hdr_dirs], {scene.name.upper() for scene in scenes})
     return scenes
+
+
+def _eye_unrecognised(folders: list[Path], read: set[str]) -> list[str]:
+    """HDREye scenes in ``folders`` not among those ``read``, one line each: an input that is no .tif, else an HDR
+    truth without its input."""
+    files = [p for d in dict.fromkeys(folders) if d.is_dir() for p in sorted(d.iterdir(), key=lambda q: q.name)]
+    why = {"LDR": "HDREye's inputs are Cxx_LDR.tif files", "HDR": "an HDR truth without its Cxx_LDR.tif input"}
+    lines: dict[str, str] = {}
+    for kind in why:  # an input of another type first: it says more than the truth it leaves alone
+        for p in files:
+            match = _EYE_NAME.match(p.name)
+            if match and match.group("kind").upper() == kind and match.group("scene").upper() not in read \
+                    and (kind == "LDR" or p.suffix.lower() in HDR_SUFFIXES):
+                lines.setdefault(match.group("scene").upper(), f"{p}: {why[kind]}")
+    return [lines[scene] for scene in sorted(lines, key=_natural_key)]
 
 
 # --- generic brackets -----------------------------------------------------------------------------------
@@ -295,13 +329,19 @@ def _bracket_scene(folder: Path, images: list[Path], native: bool) -> BenchScene
                        hdr_files[0] if hdr_files else None, native)
 
 
-def _load_brackets(root: Path, native: bool) -> list[BenchScene]:
+def _load_brackets(root: Path, native: bool, skipped: list[str]) -> list[BenchScene]:
     own = _files(root, LDR_SUFFIXES)
     if own:
         return [_bracket_scene(root, own, native)]
     folders = sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")),
                      key=lambda d: _natural_key(d.name))
-    scenes = [_bracket_scene(d, images, native) for d in folders if (images := _files(d, LDR_SUFFIXES))]
+    scenes = []
+    for folder in folders:
+        images = _files(folder, LDR_SUFFIXES)
+        if images:
+            scenes.append(_bracket_scene(folder, images, native))
+        else:
+            skipped.append(f"{folder}: no LDR images ({', '.join(LDR_SUFFIXES)})")
     if not scenes:
         raise UsageError(f"{root}: no exposure brackets: expected one folder per scene of LDR images "
                          "(.jpg/.png/.tif) named with their EV (ev-1.png, EV+0.5.jpg) or carrying EXIF")

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import StackContentError, UsageError
 
 LEVELS_16BIT = 1024
 _CODES_PER_LEVEL_16BIT = 65536 // LEVELS_16BIT
@@ -131,7 +131,7 @@ def _solve_channel(z: np.ndarray, log_dt: np.ndarray, levels: int, lambda_: floa
     w = hat_weights(levels)
     z = z[(w[z] > 0).any(axis=1)]
     if z.shape[0] == 0:
-        raise UsageError("no sample pixel is well exposed in any frame: the stack is all black or saturated")
+        raise StackContentError("no sample pixel is well exposed in any frame: the stack is all black or saturated")
     n, p = z.shape
     # Second differences shrink as (255/(levels-1))^2 and their count grows as (levels-1)/255, so
     # this factor keeps the smoothness term's total weight independent of the level grid.
@@ -159,7 +159,7 @@ def solve_samples(z: np.ndarray, exposure_times: np.ndarray, levels: int, lambda
     levels 0 and ``levels - 1`` (w = 0) carrying no information, so a caller can mask observations there.
 
     Raises:
-        UsageError: no sample well exposed in any exposure.
+        StackContentError: no sample well exposed in any exposure.
     """
     times = np.asarray(exposure_times, dtype=np.float64)
     return _solve_channel(np.asarray(z, dtype=np.intp), np.log(times), levels, lambda_)
@@ -178,8 +178,8 @@ def recover_response(images: Sequence[np.ndarray], exposure_times: Sequence[floa
         seed: seed of the random sample candidates (see ``select_samples``).
 
     Raises:
-        UsageError: fewer than two images, inconsistent shapes or dtypes, bad times or samples,
-            or no sample well exposed anywhere.
+        UsageError: fewer than two images, inconsistent shapes or dtypes, bad times or samples.
+        StackContentError: no sample well exposed anywhere, or no frame reaching mid-grey.
     """
     bits, times = _validate_stack(images, exposure_times)
     if len(images) < 2:
@@ -193,8 +193,9 @@ def recover_response(images: Sequence[np.ndarray], exposure_times: Sequence[floa
     top = 2**bits - 1
     peak = max(int(np.max(image)) for image in images)
     if 0 < peak < (top + 1) // 2:  # Eq. 3 fixes g(Z_mid) = 0: below it g is extrapolated, radiance fell to 1e-10
-        raise UsageError(f"the stack's brightest code is {peak} of {top}: no frame reaches mid-grey ({(top + 1) // 2}),"
-                         " where the fit is anchored (12-bit data in uint16? scale it to the full range, x 16)")
+        raise StackContentError(f"the stack's brightest code is {peak} of {top}: no frame reaches mid-grey "
+                                f"({(top + 1) // 2}), where the fit is anchored",
+                                "12-bit data in uint16? scale it to the full range, x 16")
     g = np.empty((levels, 3))
     for c in range(3):
         z = np.stack([np.asarray(im).reshape(-1, 3)[locations, c] for im in images], axis=1)

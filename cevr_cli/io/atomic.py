@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -30,9 +31,8 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
     """
     destination = write_target(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{destination.stem}.", suffix=f".part{destination.suffix}", dir=destination.parent
-    )
+    prefix, suffix = _temporary_affixes(destination)
+    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=destination.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -44,6 +44,25 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _temporary_affixes(destination: Path) -> tuple[str, str]:
+    """The start and end of :func:`atomic_path`'s temporary names for ``destination``: ``.<stem>.`` and
+    ``.part<suffix>``, around the 8 random characters of :func:`tempfile.mkstemp`."""
+    return f".{destination.stem}.", f".part{destination.suffix}"
+
+
+def remove_abandoned_temporaries(destination: str | os.PathLike[str]) -> None:
+    """Remove the temporary files that :func:`atomic_path` left beside ``destination`` in a process killed while
+    writing it (SIGKILL, a power cut: no cleanup ran). Only names of exactly its pattern are removed; call it only
+    where no other process writes ``destination`` now."""
+    destination = write_target(destination)
+    prefix, suffix = _temporary_affixes(destination)
+    pattern = re.compile(re.escape(prefix) + "[a-z0-9_]{8}" + re.escape(suffix))  # mkstemp's random part
+    if destination.parent.is_dir():
+        for path in destination.parent.iterdir():
+            if pattern.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
 
 
 def _umask_by_setting() -> int:

@@ -254,11 +254,8 @@ def load_checkpoint_pair(inc_path: str | Path, dec_path: str | Path, *, variant:
     read = {"inc": read_checkpoint(inc_path), "dec": read_checkpoint(dec_path)}
     paths = {"inc": Path(inc_path), "dec": Path(dec_path)}
     for direction, (_, facts) in read.items():
-        said = facts.get("direction") or _direction_in_name(paths[direction])
-        if said is not None and said != direction:
-            article = "an" if said == "inc" else "a"
-            raise WeightsError(f"{paths[direction]}: {article} {said} checkpoint given as the {direction} one: the "
-                               "increase-EV (inc) checkpoint comes first, then the decrease-EV (dec) one")
+        check_direction(paths[direction], facts.get("direction"), direction,
+                        remedy="the increase-EV (inc) checkpoint comes first, then the decrease-EV (dec) one")
     try:
         shapes = config_from_official(read["inc"][0])
     except WeightsError as exc:
@@ -309,6 +306,19 @@ def convert_checkpoints(inc_path: str | Path, dec_path: str | Path, output: str 
     check_writable(Path(output))
     pair = load_checkpoint_pair(inc_path, dec_path, variant=variant)
     return pair, save_pair(pair, output, half=False)
+
+
+def check_direction(path: Path, recorded: object, direction: str, *, remedy: str, lead: str = "") -> None:
+    """A checkpoint taken as ``direction``'s model must be of that direction: the one it records (``recorded``, the
+    ``direction`` of cevr's own training checkpoints), else the one its path names; one that says neither passes.
+
+    Raises:
+        WeightsError: ``{lead}{path}: a dec checkpoint given as the inc one: {remedy}``.
+    """
+    said = recorded if recorded in DIRECTIONS else _direction_in_name(path)
+    if said is not None and said != direction:
+        article = "an" if said == "inc" else "a"
+        raise WeightsError(f"{lead}{path}: {article} {said} checkpoint given as the {direction} one: {remedy}")
 
 
 def _direction_in_name(path: Path) -> str | None:

@@ -22,12 +22,12 @@ import numpy as np
 import torch
 
 from ..errors import InputError, UsageError, use_one_of
-from ..io.atomic import atomic_path, atomic_write_text, check_writable
+from ..io.atomic import atomic_path, atomic_write_text, check_writable, remove_abandoned_temporaries
 from ..model.cevr import CEVRNet
-from ..model.config import get_config
+from ..model.config import CEVRConfig, get_config
 from ..model.device import resolve_precision
 from ..model.imagenet import init_encoder_from_vgg16
-from ..model.weights import ModelPair, load_pair, save_pair
+from ..model.weights import ModelPair, check_direction, load_pair, save_pair
 from .config import TrainConfig, resume_conflicts, vocabulary_fields
 from .distributed import ALONE, Rank, check_processes, environment_rank, launch, process_group
 from .pairs import SyntheticPairs, ValidationSet, make_validation
@@ -188,23 +188,15 @@ def _resume_state(path: Path, rank: Rank) -> dict[str, Any] | None:
 
 def _initial_model(cfg: TrainConfig, direction: str, device: torch.device) -> CEVRNet:
     """The model a run starts from on ``device``: seeded per direction, its encoder from ImageNet VGG16
-    (``--encoder-init``) or the whole of it from ``--init`` weights, frozen where asked, in the memory format the
-    run computes in.
-
-    Raises:
-        UsageError: ``--init`` weights of another variant.
-    """
+    (``--encoder-init``) or the whole of it from ``--init`` weights (of the variant: :func:`check_init_variant`),
+    frozen where asked, in the memory format the run computes in."""
     torch.manual_seed(cfg.seed + (0 if direction == "inc" else 1))
     model = CEVRNet(get_config(cfg.variant))
     if cfg.encoder_init and not cfg.init:
         init_encoder_from_vgg16(model, cfg.encoder_init)
     model = model.to(device)
     if cfg.init:
-        initial = load_pair(cfg.init)
-        same_shape = replace(initial.config, variant=model.config.variant, role=model.config.role) == model.config
-        if not same_shape:
-            raise UsageError(
-                f"--init {cfg.init}: its variant ({initial.config.variant}) is not --variant {cfg.variant}")
+        initial = load_pair(cfg.init)  # of the variant: check_config has checked its header
         model.load_state_dict(getattr(initial, direction).state_dict())
         if initial.config.role != model.config.role:
             # A paper model's maps re-expose the photo; in the residual role they act on the physics frame,
@@ -215,6 +207,21 @@ def _initial_model(cfg: TrainConfig, direction: str, device: torch.device) -> CE
         for stage in (model.encoder1, model.encoder2, model.encoder3):
             stage.requires_grad_(False)
     return model
+
+
+def check_init_variant(cfg: TrainConfig, initial: CEVRConfig) -> None:
+    """``--init`` weights (their config: ``initial``) must be of ``--variant``'s shapes; a paper-role pair may start
+    a residual model (its features are kept, its maps restart as the identity), but a residual pair cannot start
+    a paper-role one: its maps act on the physics frame, which the paper role has not, and a direction not trained
+    would be left the identity, a frame equal to the photo.
+
+    Raises:
+        UsageError: ``--init PATH: its variant (V) is not --variant W``.
+    """
+    wanted = get_config(cfg.variant)
+    same_shape = replace(initial, variant=wanted.variant, role=wanted.role) == wanted
+    if not same_shape or (initial.role == "residual" and wanted.role != "residual"):
+        raise UsageError(f"--init {cfg.init}: its variant ({initial.variant}) is not --variant {cfg.variant}")
 
 
 def _training_pairs(cfg: TrainConfig, role: str, direction: str,
@@ -242,8 +249,11 @@ def train_direction(
     """
     device = rank.device(cfg.device)
     out = Path(cfg.out)
+    last_path, best_path = out / f"{direction}-last.pt", out / f"{direction}-best.pt"
     if rank.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        for path in (last_path, best_path):  # a run killed while saving left its temporary: none writes it now
+            remove_abandoned_temporaries(path)
     model = _initial_model(cfg, direction, device)
     dtype = resolve_precision(cfg.precision, device, "training")
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
@@ -253,7 +263,6 @@ def train_direction(
         optimizer, T_0=cfg.t0 * iters_per_epoch, T_mult=cfg.t_mult, eta_min=0.0)
     # The cycle split's draws: rank 0's stream is a lone process's; each other rank has its own.
     generator = torch.Generator().manual_seed(cfg.seed + rank.rank)
-    last_path, best_path = out / f"{direction}-last.pt", out / f"{direction}-best.pt"
     start_epoch, done, iteration, best = 0, 0, 0, {"mean_psnr": -math.inf, "epoch": -1, "psnr": {}}
     history: list[EpochLog] = []
     losses: list[float] = []
@@ -450,8 +459,11 @@ def check_config(cfg: TrainConfig) -> None:
     """Refuse options that cannot run, before any data is read or any process is started.
 
     Raises:
-        UsageError: an unknown choice, a non-positive count or time limit, or processes that cannot run
-            (:func:`~cevr_cli.training.distributed.check_processes`).
+        UsageError: an unknown choice, a non-positive count or time limit, processes that cannot run
+            (:func:`~cevr_cli.training.distributed.check_processes`), ``--init`` weights of another variant
+            (:func:`check_init_variant`).
+        WeightsError: ``--init`` or ``--encoder-init`` weights that cannot be read, or (``--encoder-init``) do not
+            fit the variant.
     """
     for name, allowed in vocabulary_fields().items():
         if (value := getattr(cfg, name)) not in allowed:
@@ -477,7 +489,10 @@ def check_config(cfg: TrainConfig) -> None:
 
         if not Path(cfg.init).is_file():
             raise UsageError(f"--init {cfg.init}: no such weights file (give a .safetensors pair to fine-tune)")
-        read_header(cfg.init)  # milliseconds: a file that is no cevr weights fails before any output is written
+        # milliseconds: a file that is no cevr weights, or of another variant, fails before any output is written
+        check_init_variant(cfg, read_header(cfg.init).config)
+    elif cfg.encoder_init is not None:  # read now, into a model of the variant: its shapes fit, or nothing is written
+        init_encoder_from_vgg16(CEVRNet(get_config(cfg.variant)), cfg.encoder_init)
     if cfg.dorf is not None:
         from .residual import dorf_responses
 
@@ -514,6 +529,7 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
         UsageError: fewer than 2 radiance maps; ``resume`` without a checkpoint, with an unreadable one, or
             with other options than it was trained with (:func:`check_resumable`); without ``resume`` or
             ``overwrite``, an output folder holding checkpoints of the directions asked for.
+        WeightsError: a checkpoint in the output folder of another direction than its name says.
         OutputError: the output folder cannot be written.
     """
     train_paths, val_paths = split_scenes(find_radiance_maps(cfg.data))
@@ -611,46 +627,64 @@ def _missing_folders(folder: Path) -> list[Path]:
 def check_resumable(cfg: TrainConfig, checkpoints: list[Path]) -> None:
     """A resumed run asks for what its checkpoints were trained with (:func:`resume_conflicts`): the model, data,
     optimiser and schedule it continues are theirs, so another --variant, --lr or --crop would be ignored in part
-    or load weights into a model of another role.
+    or load weights into a model of another role. Each ``<direction>-last.pt``, and the ``-best.pt`` beside it (read
+    back at the run's end), must be readable and hold that direction's model (:func:`_checkpoint_state`).
 
     Raises:
         UsageError: an unreadable checkpoint, or the options that differ, with the checkpoint's values.
+        WeightsError: a checkpoint of the other direction.
     """
     for path in checkpoints:
         if not path.is_file():
             continue
-        saved = _recorded_config(path, "--resume: ", "start a new run in another -o")
-        conflicts = resume_conflicts(saved, cfg)
+        direction = path.name.split("-")[0]
+        saved = _checkpoint_state(path, direction, "--resume: ", "start a new run in another -o")
+        conflicts = resume_conflicts(saved.get("config", {}), cfg)
         if conflicts:
             raise UsageError(f"--resume: {path} was trained with other options ({'; '.join(conflicts)}): resume "
                              "with the checkpoint's options, or start a new run in another -o")
+        best = path.with_name(f"{direction}-best.pt")
+        if best.is_file():
+            _checkpoint_state(best, direction, "--resume: ", "start a new run in another -o")
 
 
-def _recorded_config(checkpoint: Path, lead: str, remedy: str) -> dict[str, Any]:
-    """The options a ``-last.pt`` checkpoint records (``config``), read memory-mapped: its tensors stay on disk.
+def _checkpoint_state(checkpoint: Path, direction: str, lead: str, remedy: str) -> dict[str, Any]:
+    """What a ``<direction>-last.pt`` or ``-best.pt`` checkpoint holds, read memory-mapped (its tensors stay on
+    disk), checked to be ``direction``'s model (:func:`~cevr_cli.model.weights.check_direction`: a copy of the
+    other direction's would be trained or exported as this one).
 
     Raises:
         UsageError: ``{lead}{checkpoint}: not a readable checkpoint (...); {remedy}``.
+        WeightsError: ``{lead}{checkpoint}: a dec checkpoint given as the inc one: {remedy}``.
     """
     try:
-        return torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get("config", {})
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+        recorded = state.get("direction")
     except Exception as exc:  # torch.load raises anything from pickle, zipfile or its own checks
         raise UsageError(f"{lead}{checkpoint}: not a readable checkpoint ({type(exc).__name__}: {exc}); "
                          f"{remedy}") from None
+    check_direction(checkpoint, recorded, direction, remedy=remedy, lead=lead)
+    return state
 
 
 def check_partner(cfg: TrainConfig, checkpoint: Path) -> None:
     """This run's model and the other direction's, trained by another run into the same -o, become one pair: they
-    must be of one variant (its shape and role), or the pair fails to load or holds a model of the other role.
+    must be of one variant (its shape and role), or the pair fails to load or holds a model of the other role; with
+    ``--keep best`` the other direction's ``-best.pt``, which the pair is made of, must be readable too.
 
     Raises:
         UsageError: another --variant, or a checkpoint that cannot be read.
+        WeightsError: a checkpoint of another direction than its name says.
     """
-    saved = _recorded_config(checkpoint, "", "train in another -o")
+    direction = checkpoint.name.split("-")[0]
+    saved = _checkpoint_state(checkpoint, direction, "", "train in another -o").get("config", {})
     if saved.get("variant", cfg.variant) != cfg.variant:
-        raise UsageError(f"-o {cfg.out} holds the {checkpoint.name.split('-')[0]} model of a --variant "
+        raise UsageError(f"-o {cfg.out} holds the {direction} model of a --variant "
                          f"{saved['variant']} run; the pair needs one variant: train this direction with --variant "
                          f"{saved['variant']}, or use another -o")
+    best = checkpoint.with_name(f"{direction}-best.pt")
+    if cfg.keep == "best" and best.is_file():
+        _checkpoint_state(best, direction, "", "train in another -o")
 
 
 def with_shipped_init(cfg: TrainConfig) -> TrainConfig:

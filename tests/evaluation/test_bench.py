@@ -171,3 +171,36 @@ def test_what_the_scores_leave_out_is_listed_as_gaps() -> None:
     assert complete.gaps == []
     eye = BenchScene("C01", photo, {}, whole.hdr)  # HDREye: EV 0 and the HDR truth, no other EV to score
     assert score_scenes([eye], [NaiveExposure()], evs=[-1.0, 1.0], metrics=["psnr", "reinhard_psnr"]).gaps == []
+
+
+
+def test_a_scene_whose_predicted_stack_cannot_be_merged_is_a_gap_and_the_rest_is_scored() -> None:
+    """A dark scene stopped the whole bench, naming no scene, with a hint about 12-bit data in uint16."""
+    import re
+
+    bright = np.random.default_rng(5).uniform(0.05, 0.9, (16, 16, 3)).astype(np.float32)
+    dark = bright / 10  # +1 EV reaches code 35 or so: no frame of its stack is mid-grey
+    scenes = [BenchScene(name, ev0, {-1.0: ev0 * 0.7, 1.0: ev0 * 1.3}, ev0**2.2)
+              for name, ev0 in (("bright", bright), ("dark", dark))]
+    naive = NaiveExposure()
+    result = bench.score_scenes(scenes, [naive], evs=[-1.0, 1.0], metrics=["psnr", "reinhard_psnr"])
+    assert result.row(naive.name, "psnr", 1.0).count == 2  # the dark scene's LDR scores are kept
+    hdr_row = result.row(naive.name, "reinhard_psnr")
+    assert hdr_row.count == 1 and math.isfinite(hdr_row.mean)  # the bright scene's HDR score too
+    (gap,) = result.gaps
+    assert re.fullmatch(rf"reinhard_psnr: scene dark by {re.escape(naive.name)}: the stack's brightest code is \d+ "
+                        r"of 255: no frame reaches mid-grey \(128\), where the fit is anchored", gap), gap
+
+
+def test_what_the_dataset_holds_that_is_no_scene_heads_the_gaps(tmp_path: Path) -> None:
+    import cv2
+
+    for scene in ("t1", "t2"):
+        for ev in range(-1, 2):
+            path = tmp_path / "test_set" / scene / f"{scene}_{ev}EV_true.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), np.full((16, 16, 3), 100 + 40 * ev, np.uint8))
+    (tmp_path / "test_set" / "t2").rename(tmp_path / "test_set" / "t2_old")  # was scored as a dataset of one scene
+    result = bench.run_bench("vds", tmp_path, [NaiveExposure()], evs=[-1.0, 1.0], size=16, metrics=["psnr"])
+    assert result.scenes == 1
+    assert result.gaps == [f"{tmp_path / 'test_set' / 't2_old'}: its frames are named for scene t2, not t2_old"]

@@ -74,6 +74,43 @@ def test_hdreye_layout(tmp_path: Path) -> None:
         load_dataset("hdreye", tmp_path / "images" / "HDR")
 
 
+def test_what_a_dataset_holds_that_is_no_scene_of_its_layout_is_named_not_dropped(tmp_path: Path) -> None:
+    """Such scenes were left out of the scores in silence: a partial score that read as a whole one."""
+    vds = tmp_path / "vds"
+    for scene, suffix in (("t1", "png"), ("t2", "png"), ("t3", "jpeg")):
+        for ev in range(-1, 2):
+            _png(vds / "test_set" / scene / f"{scene}_{ev}EV_true.{suffix}", 0.5)
+    (vds / "test_set" / "t2").rename(vds / "test_set" / "t2_old")
+    skipped: list[str] = []
+    assert [s.name for s in load_dataset("vds", vds, skipped=skipped)] == ["t1"]
+    assert skipped == [f"{vds / 'test_set' / 't2_old'}: its frames are named for scene t2, not t2_old",
+                       f"{vds / 'test_set' / 't3'}: no frames named t3_<ev>EV_true.jpg, .jpg.png or .png"]
+    flat = tmp_path / "flat"  # the scenes' folder given, their HDR truths' folder beside them: no scene, no gap
+    flat.mkdir()
+    (vds / "test_set" / "t1").rename(flat / "t1")
+    _hdr(flat / "test_hdr_set" / "t1" / "target_hdr.hdr")
+    skipped = []
+    (scene,) = load_dataset("vds", flat, skipped=skipped)
+    assert scene.hdr is not None and skipped == []
+
+    ldr, hdr = tmp_path / "eye" / "images" / "LDR", tmp_path / "eye" / "images" / "HDR"
+    ldr.mkdir(parents=True)
+    cv2.imwrite(str(ldr / "C01_LDR.tif"), np.full((20, 24, 3), 30000, np.uint16))
+    _png(ldr / "C02_LDR.png", 0.5)
+    for name in ("C01", "C02", "C03"):
+        _hdr(hdr / f"{name}_HDR.hdr")
+    skipped = []
+    assert [s.name for s in load_dataset("hdreye", tmp_path / "eye", skipped=skipped)] == ["C01"]
+    assert skipped == [f"{ldr / 'C02_LDR.png'}: HDREye's inputs are Cxx_LDR.tif files",
+                       f"{hdr / 'C03_HDR.hdr'}: an HDR truth without its Cxx_LDR.tif input"]
+
+    _png(tmp_path / "brackets" / "kitchen" / "ev+0.png", 0.5)
+    _hdr(tmp_path / "brackets" / "porch" / "truth.hdr")  # its brackets gone
+    skipped = []
+    assert [s.name for s in load_dataset("brackets", tmp_path / "brackets", skipped=skipped)] == ["kitchen"]
+    assert len(skipped) == 1 and skipped[0].startswith(f"{tmp_path / 'brackets' / 'porch'}: no LDR images (.jpg, ")
+
+
 def test_brackets_by_name(tmp_path: Path) -> None:
     for name, v in (("ev-1.png", 0.3), ("EV+0.png", 0.5), ("ev+1.5.png", 0.8)):
         _png(tmp_path / "kitchen" / name, v)

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from cevr_cli.errors import OutputError
-from cevr_cli.io.atomic import atomic_path, atomic_write_text, check_writable
+from cevr_cli.io.atomic import atomic_path, atomic_write_text, check_writable, remove_abandoned_temporaries
 
 
 def _mode(path):
@@ -34,6 +34,21 @@ def test_failure_keeps_the_old_file_and_removes_the_temporary(tmp_path):
         raise RuntimeError("interrupted")
     assert (tmp_path / "a.txt").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_the_temporaries_a_killed_write_left_are_removed_and_nothing_else(tmp_path):
+    target = tmp_path / "dec-last.pt"
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"saved")
+    left = tmp_path / tmp.name  # the name this write used: what a SIGKILL in its block leaves
+    left.write_bytes(b"half a checkpoint")
+    others = [".dec-last.abc1234.part.pt", ".dec-last.abcd1234.part.pt.bak", ".dec-best.abcd1234.part.pt",
+              ".summary.abcd1234.part.json", "dec-last.abcd1234.part.pt"]  # not of the pattern, or another target's
+    for name in others:
+        (tmp_path / name).write_bytes(b"not this write's")
+    remove_abandoned_temporaries(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*others, "dec-last.pt"])
+    assert target.read_bytes() == b"saved"
 
 
 def test_permissions_follow_the_umask_even_when_the_writer_replaces_the_file(tmp_path, umask_022):

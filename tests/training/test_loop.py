@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -159,16 +160,40 @@ def test_the_exported_pair_holds_the_kept_checkpoint(tmp_path, scene_folder, kee
             assert record["best_epoch"] == best[direction]
 
 
-def test_init_with_another_variant_is_refused(tmp_path, scene_folder):
+@pytest.mark.parametrize(("initial", "variant"), [
+    ("cevr-tiny", "cevr"),  # other shapes
+    ("cevr-residual-tiny", "cevr-tiny"),  # the shapes, but residual maps: its untrained direction was the identity
+])
+def test_init_with_another_variant_is_refused_before_any_output(tmp_path, scene_folder, initial, variant):
     from cevr_cli.errors import UsageError
     from cevr_cli.model import new_pair, save_pair
 
     initial_path = tmp_path / "initial.safetensors"
-    save_pair(new_pair(get_config("cevr-tiny"), seed=5), initial_path)
-    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "ft"), direction="inc", variant="cevr",
+    save_pair(new_pair(get_config(initial), seed=5), initial_path)
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "runs" / "ft"), direction="dec", variant=variant,
                       epochs=1, samples_per_epoch=4, crop=32, val_size=32, init=str(initial_path))
-    with pytest.raises(UsageError, match="variant"):
+    with pytest.raises(UsageError) as refused:
         run_training(cfg)
+    assert str(refused.value) == f"--init {initial_path}: its variant ({initial}) is not --variant {variant}"
+    assert not (tmp_path / "runs").exists()  # was: -o made, holding split.json
+
+
+def test_an_encoder_init_that_does_not_fit_is_refused_before_any_output(tmp_path, scene_folder):
+    from safetensors.torch import save_file
+
+    from cevr_cli.errors import WeightsError
+
+    narrow = tmp_path / "narrow.safetensors"  # vgg16's numbering, 2 filters a conv: fits no variant
+    save_file({f"features.{i}.{kind}": torch.zeros((2, 3, 3, 3) if kind == "weight" else (2,))
+               for i in (0, 2, 5, 7, 10, 12, 14) for kind in ("weight", "bias")}, narrow)
+    not_weights = tmp_path / "photo.png"
+    not_weights.write_bytes(b"\x89PNG not weights")
+    for path, message in ((narrow, "features.0 has shape (2, 3, 3, 3)"), (not_weights, "not a readable safetensors")):
+        cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "runs" / "enc"), variant="cevr-tiny", epochs=1,
+                          samples_per_epoch=4, crop=32, val_size=32, encoder_init=str(path))
+        with pytest.raises(WeightsError, match=f"^{re.escape(f'{path}: {message}')}"):
+            run_training(cfg)
+        assert not (tmp_path / "runs").exists()
 
 
 def test_data_loading_workers_give_the_same_batches(scene_folder):
@@ -255,6 +280,38 @@ def test_resume_with_other_options_than_the_checkpoints_is_refused_naming_them(t
     last.write_bytes(before[:100])
     with pytest.raises(UsageError, match=rf"--resume: {last}: not a readable checkpoint"):
         run_training(TrainConfig(**{**cfg.__dict__, "epochs": 2, "resume": True}))
+
+
+def test_a_resume_refuses_a_checkpoint_of_the_other_direction_or_an_unreadable_best_before_any_work(tmp_path,
+                                                                                                       scene_folder):
+    """A copy of dec-last.pt as inc-last.pt trained the darkening model as the brightening one; a truncated
+    dec-best.pt failed in a traceback after a whole epoch, where the run reads its best back."""
+    import shutil
+
+    from cevr_cli.errors import UsageError, WeightsError
+
+    out = tmp_path / "run"
+    cfg = TrainConfig(data=str(scene_folder), out=str(out), direction="dec", variant="cevr-tiny", epochs=1,
+                      samples_per_epoch=2, batch_size=2, crop=32, val_size=32, val_cameras=1, device="cpu")
+    run_training(cfg)
+    shutil.copy(out / "dec-last.pt", out / "inc-last.pt")
+    with pytest.raises(WeightsError) as refused:
+        run_training(TrainConfig(**{**cfg.__dict__, "direction": "inc", "epochs": 2, "resume": True}))
+    assert str(refused.value) == (f"--resume: {out / 'inc-last.pt'}: a dec checkpoint given as the inc one: start a "
+                                  "new run in another -o")
+    (out / "inc-last.pt").unlink()
+    best = (out / "dec-best.pt").read_bytes()
+    (out / "dec-best.pt").write_bytes(best[:1000])
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    resumed = TrainConfig(**{**cfg.__dict__, "epochs": 2, "resume": True})
+    with pytest.raises(UsageError, match=rf"^--resume: {out / 'dec-best.pt'}: not a readable checkpoint \("):
+        run_training(resumed)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # refused before any work
+    (out / "dec-best.pt").write_bytes(best)
+    (out / ".dec-last.k9x_2ab7.part.pt").write_bytes(b"what a kill -9 while saving left")
+    (out / ".summary.k9x_2ab7.part.json").write_bytes(b"another process's, maybe being written")
+    assert run_training(resumed).epochs == {"dec": 2}
+    assert sorted(p.name for p in out.glob(".*")) == [".summary.k9x_2ab7.part.json"]
 
 
 def test_every_option_is_either_resumable_or_compared_on_resume():
