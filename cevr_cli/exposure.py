@@ -316,7 +316,8 @@ class PhysicsModel:
     weights_id = None
 
     def describe(self) -> dict[str, Any]:
-        return {"model": {"name": "physics: R(2^s R^-1(x)), clipped pixels filled with the hue around them, no network",
+        return {"model": {"name": "physics: R(2^s R^-1(x)), clipped pixels filled with the hue around them and "
+                                   "raised as the light around them rose, no network",
                           "weights_id": None}}
 
     def frames(self, measured: MeasuredImage, evs: Sequence[float]) -> Iterator[Frame]:

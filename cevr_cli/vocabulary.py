@@ -98,8 +98,8 @@ RAW_MODES = {"linear": "exact re-exposure of the sensor's linear data; CEVR fill
 # `cevr stack` / `cevr fuse` / `cevr bench --model`: how frames are made (cevr_cli/exposure.py).
 EXPOSURE_MODELS = {
     "cevr": "exact physics through the photo's response; the residual CEVR network fills what the photo clipped",
-    "physics": "exact physics through the photo's response only; clipped highlights keep the least light their "
-               "recorded value allows, in the hue of the light around them",
+    "physics": "exact physics through the photo's response only; clipped highlights take the hue of the light "
+               "around them, at least their recorded value, raised as far as that light rose towards the clip",
     "cevr-paper": "the paper's CEVR: the network re-exposes the photo, whatever its response",
 }
 # `--response`: the photo's tone curve (cevr_cli/response.py), or a profile .json from `cevr calibrate`.
