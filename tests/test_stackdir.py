@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cevr_cli.errors import OutputError
 from cevr_cli.provenance import SourceMetadata
 from cevr_cli.stackdir import STACK_MANIFEST, StackFolderWriter, read_stack_folder
 
@@ -39,7 +40,8 @@ def test_a_failed_background_write_surfaces_and_leaves_no_manifest(tmp_path):
     folder = tmp_path / "stack"
     folder.mkdir()
     (folder / "02_ev+0.00.png").mkdir()  # a directory where the EV 0 image must go: its write fails
-    with pytest.raises(IsADirectoryError), StackFolderWriter(folder, EVS, "png", SourceMetadata(), 2) as writer:
+    with (pytest.raises(OutputError, match="Is a directory"),
+          StackFolderWriter(folder, EVS, "png", SourceMetadata(), 2) as writer):
         for ev, image in zip(EVS, _images(), strict=True):
             writer.add(ev, image)
         writer.finish({}, {})
