@@ -48,7 +48,9 @@ EXACT = "exact (measured light x 2^EV)"
 # two unclipped channels before those with one, which take their hue from them too (highlight_fill). 6: measured
 # pixels the soft mask reaches keep their light within their code's (MeasuredImage.keep_measured). 7: fully clipped
 # pixels are raised above their least light as far as the light rose towards the clip (highlight_fill._rise_at).
-PHYSICS_REVISION = 7
+# 8: that rise from the slope of the known light around each clip, on a field of FIELD_SIDE px whatever the
+# photo's size, its depth from the fully clipped pixels' edge (revision 7 read the contrast with white as a rate).
+PHYSICS_REVISION = 8
 # The darkening steps the residual network was trained on (s ~ U[-3, 0)): its estimate of a clipped pixel's light
 # merges its frames at these, whichever frames were asked for, so a frame does not depend on the others requested.
 FILL_EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)

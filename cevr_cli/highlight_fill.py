@@ -25,9 +25,9 @@ low-frequency). With x a clipped pixel's recorded light, in two steps from the o
    fill = max(x, k c) with k = max over channels of x / c, the dimmest light of colour c that is at least
    white in every channel (c / min(c) for x = 1: the halo's hue, its weakest channel exactly at white);
 3. that dimmest light is a lower bound, and on the training scenes' views the light of fully clipped pixels
-   was a median 1.05 stops above it: they are raised by up to :data:`MAX_RISE_STOPS`, as far as the light
-   rose towards the clip and as deep into it as they lie (:func:`_rise_at`; the steep halo of a sun or lamp,
-   not the gentle approach of a barely clipped overcast sky). An extrapolation of the recorded profile into
+   was a median 1.05 stops above it: they are raised by up to :data:`MAX_RISE_STOPS`, as steeply as the known
+   light around their clip rose towards it and as deep into it as they lie (:func:`_rise_at`; the steep halo of
+   a sun or lamp, not the flat approach of a barely clipped overcast sky). An extrapolation of the recorded profile into
    the clip, as brightness enhancement functions do (Rempel et al. 2007, "Ldr2Hdr: on-the-fly reverse tone
    mapping of legacy video and photographs", ACM TOG 26(3)), bounded and measured rather than tuned by eye.
 
@@ -46,14 +46,16 @@ FIELD_SIDE = 512
 # A colour channel is never below this fraction of the colour's strongest channel: it bounds the gain a fully
 # clipped pixel can receive (1 / min(c)) where the surrounding light has (almost) none of one primary
 MIN_CHROMA = 1.0 / 64.0
-# The expected light of fully clipped pixels above their lower bound (_rise_at): the rate at which the recorded
-# light rose towards the clip (stops per pixel at the field's resolution, over the RING_PIXELS nearest pixels
-# whose brightest channel is at least MIN_RING_LIGHT), times the depth into the clip, times RISE_GAIN, at most
-# MAX_RISE_STOPS (chosen on the training scenes' views, tests/benchmarks/choose_highlight_rise.py)
-RISE_GAIN = 0.25
+# The expected light of fully clipped pixels above their lower bound (_rise_at): the slope at which the known
+# light rose towards the clip (stops per pixel of the field resampled to FIELD_SIDE, over the pixels within
+# RING_PIXELS whose brightest channel is at least MIN_RING_LIGHT, spread over distances by more than
+# MIN_RING_SPREAD px^2), times the depth into the clip, times RISE_GAIN, at most MAX_RISE_STOPS (chosen on the
+# training scenes' views, tests/benchmarks/choose_highlight_rise.py)
+RISE_GAIN = 1.0
 MAX_RISE_STOPS = 0.5
 RING_PIXELS = 3.0
 MIN_RING_LIGHT = 0.5
+MIN_RING_SPREAD = 0.05
 # Points per row of cv2.remap's maps (which must be narrower than 32767 pixels)
 SAMPLE_ROW = 4096
 
@@ -117,46 +119,55 @@ def fill_clipped(linear: np.ndarray, clipped: np.ndarray, saturated: np.ndarray)
         colour = _colour_at(values, weight, ys[full], xs[full])
         fill[:, full] = np.maximum(x[:, full], (x[:, full] / colour).max(axis=0) * colour)
         if RISE_GAIN > 0.0:
-            fill[:, full] *= np.exp2(_rise_at(linear, clipped, ys[full], xs[full]))
+            fill[:, full] *= np.exp2(_rise_at(values, weight, ys[full], xs[full]))
     return np.ascontiguousarray(fill.T)
 
 
-def _rise_at(linear: np.ndarray, clipped: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+def _rise_at(values: np.ndarray, weight: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """N float32 stops: how far above the least light the photo allows the fully clipped pixels at (ys, xs)
-    probably are, min(RISE_GAIN x rate x depth, MAX_RISE_STOPS).
+    probably are, min(RISE_GAIN x slope x depth, MAX_RISE_STOPS).
 
-    rate: how fast the light rose towards the clip, -log2(m) / d over the recorded pixels within RING_PIXELS of
-    it whose brightest channel m is at least MIN_RING_LIGHT (white is 1 at the clip; a dark object's edge says
-    nothing of the highlight's profile), carried into the clip by normalised convolution; depth: the pixel's
-    distance into the clip. Distances run from the clip's edge, half a pixel from the centres on either side
-    of it, and both are taken at the colour field's resolution, so their product does not depend on the
-    photo's size. A sun's halo rises steeply and its disc gets up to MAX_RISE_STOPS; a barely clipped overcast
-    sky met gently rising light and stays near its lower bound.
+    ``values`` / ``weight``: the light known so far (recorded, and filled where partly clipped), premultiplied by
+    ``weight``, which is 0 exactly on the fully clipped pixels. Per clip (8-connected fully clipped pixels), slope
+    is how fast the known light rose towards it: the least-squares slope of log2 of the brightest channel against
+    the distance to the clip, over the known pixels within RING_PIXELS of that clip whose brightest channel is at
+    least MIN_RING_LIGHT (a dark object's edge says nothing of the highlight's profile); a clip without such
+    pixels at two distances or more does not rise. A slope, not a contrast with white: neither where the clip's
+    edge falls within its pixel nor a JPEG's near-white ring (joined to the clip, so its first known pixel reads
+    at most 0.95) moves it. Depth: the pixel's distance into its clip, from the edge half a pixel out. Both are
+    taken on the field resampled to FIELD_SIDE px on its long side, whatever the photo's size, so that the ring
+    covers the same part of the scene in every photo.
     """
     import cv2
 
-    h, w = clipped.shape
-    factor = max(1.0, max(h, w) / FIELD_SIDE)
-    size = (max(1, round(w / factor)), max(1, round(h / factor)))
-    recorded = (~clipped).astype(np.float32)
-    brightest = linear.max(axis=2) * recorded
-    if factor > 1.0:
-        recorded = cv2.resize(recorded, size, interpolation=cv2.INTER_AREA)
-        brightest = cv2.resize(brightest, size, interpolation=cv2.INTER_AREA)
-    inside = recorded < 0.5
-    if inside.all():
+    h, w = weight.shape
+    scale = FIELD_SIDE / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    known = cv2.resize(weight, size, interpolation=interpolation)
+    brightest = cv2.resize(np.ascontiguousarray(values.max(axis=2)), size, interpolation=interpolation)
+    inside = known < 0.5
+    if inside.all() or not inside.any():
         return np.zeros(len(ys), np.float32)
-    depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
-    away = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
-    m = brightest / np.maximum(recorded, np.float32(1e-12))
+    count, clips = cv2.connectedComponents(inside.astype(np.uint8), connectivity=8)
+    away, nearest = cv2.distanceTransformWithLabels((~inside).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+    clip_of_label = np.zeros(int(nearest.max()) + 1, np.int32)
+    clip_of_label[nearest[inside]] = clips[inside]  # each fully clipped pixel labels itself and its nearest ring
+    m = brightest / np.maximum(known, np.float32(1e-12))
     ring = ~inside & (away <= RING_PIXELS) & (m >= MIN_RING_LIGHT)
-    if not ring.any():
-        return np.zeros(len(ys), np.float32)
-    rate = np.where(ring, -np.log2(np.clip(m, MIN_RING_LIGHT, 1.0)) / np.maximum(away - 0.5, 0.5), 0.0)
-    evidence = ring.astype(np.float32)
-    field = _push_pull(np.repeat((rate * evidence)[..., None], 3, axis=2).astype(np.float32), evidence)[..., 0]
-    rise = np.minimum(np.float32(RISE_GAIN) * field * np.maximum(depth - 0.5, 0.0),
-                      np.float32(MAX_RISE_STOPS)).astype(np.float32)
+    clip = clip_of_label[nearest[ring]]
+    d, light = away[ring].astype(np.float64), np.log2(m[ring]).astype(np.float64)
+    n = np.bincount(clip, minlength=count).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_d, mean_l = np.bincount(clip, d, count) / n, np.bincount(clip, light, count) / n
+        spread = np.bincount(clip, d * d, count) / n - mean_d**2
+        covariance = np.bincount(clip, d * light, count) / n - mean_d * mean_l
+        slope = np.where(spread > MIN_RING_SPREAD, -covariance / spread, 0.0)
+    slope = np.maximum(np.nan_to_num(slope, nan=0.0), 0.0)
+    slope[0] = 0.0  # the label of the known pixels
+    depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
+    rise = np.minimum(RISE_GAIN * slope[clips] * np.maximum(depth - 0.5, 0.0), MAX_RISE_STOPS).astype(np.float32)
     return _sample(np.repeat(rise[..., None], 3, axis=2), (xs + 0.5) * (size[0] / w) - 0.5,
                    (ys + 0.5) * (size[1] / h) - 0.5)[0]
 
