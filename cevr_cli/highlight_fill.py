@@ -168,8 +168,7 @@ def _rise_at(values: np.ndarray, weight: np.ndarray, ys: np.ndarray, xs: np.ndar
     slope[0] = 0.0  # the label of the known pixels
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
     rise = np.minimum(RISE_GAIN * slope[clips] * np.maximum(depth - 0.5, 0.0), MAX_RISE_STOPS).astype(np.float32)
-    return _sample(np.repeat(rise[..., None], 3, axis=2), (xs + 0.5) * (size[0] / w) - 0.5,
-                   (ys + 0.5) * (size[1] / h) - 0.5)[0]
+    return _sample(rise, ys, xs, (h, w))[0]
 
 
 def _add_evidence(values: np.ndarray, weight: np.ndarray, ys: np.ndarray, xs: np.ndarray, fill: np.ndarray) -> None:
@@ -189,28 +188,29 @@ def _colour_at(values: np.ndarray, weight: np.ndarray, ys: np.ndarray, xs: np.nd
     if factor > 1.0:  # box averages of the weighted values and of the weights: still a normalised convolution
         values = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
         weight = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
-    field = _push_pull(values, weight)
-    # the field's pixel centres in full-resolution coordinates, as cv2.resize places them
-    colour = _sample(field, (xs + 0.5) * (size[0] / w) - 0.5, (ys + 0.5) * (size[1] / h) - 0.5)
+    colour = _sample(_push_pull(values, weight), ys, xs, (h, w))
     np.maximum(colour, colour.max(axis=0) * np.float32(MIN_CHROMA), out=colour)
     return np.maximum(colour, np.float32(1e-12), out=colour)  # all black around: any positive c; k makes it x
 
 
-def _sample(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """3xN: ``image`` bilinearly interpolated at the points (x, y), by cv2.remap.
+def _sample(field: np.ndarray, ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """CxN: ``field`` (HxW or HxWxC, a resizing of an image of ``shape``) bilinearly interpolated at that image's
+    pixels (ys, xs), by cv2.remap, with the field's pixel centres where cv2.resize places them.
 
     remap's maps are images of fewer than 32767 rows and columns: the N points are laid out in rows of
     :data:`SAMPLE_ROW`, the last one padded.
     """
     import cv2
 
-    n = len(x)
+    (h, w), n = shape, len(xs)
     rows = -(-n // SAMPLE_ROW)
     maps = np.zeros((2, rows * SAMPLE_ROW), np.float32)
-    maps[0, :n], maps[1, :n] = x, y
+    maps[0, :n] = (xs + 0.5) * (field.shape[1] / w) - 0.5
+    maps[1, :n] = (ys + 0.5) * (field.shape[0] / h) - 0.5
     maps = maps.reshape(2, rows, SAMPLE_ROW)
-    sampled = cv2.remap(image, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return np.ascontiguousarray(sampled.reshape(-1, 3)[:n].T)
+    sampled = cv2.remap(field, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    channels = field.shape[2] if field.ndim == 3 else 1
+    return np.ascontiguousarray(sampled.reshape(-1, channels)[:n].T)
 
 
 def _push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
