@@ -852,7 +852,7 @@ def write_profile(calibration: Calibration, output: str | os.PathLike[str] | Non
         UsageError: ``install`` without a make, or ``output`` another file (before anything is written).
         OutputError: a destination that cannot be written.
     """
-    from .io.atomic import atomic_write_text, check_writable
+    from .io.atomic import atomic_write_text, check_writable, write_failure
 
     targets = [Path(output)] if output is not None else []
     if output is not None:
@@ -866,7 +866,7 @@ def write_profile(calibration: Calibration, output: str | os.PathLike[str] | Non
             atomic_write_text(target, text)
         except OSError as exc:
             kept = f"; {targets[0]} was written" if written else ""
-            raise OutputError(f"{target}: cannot write the profile ({exc.strerror or exc}){kept}") from None
+            raise OutputError(f"{write_failure(target, 'the profile', exc)}{kept}") from None
     return targets
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from .errors import UsageError
 from .evs import check_ev_values, ev_steps
-from .imaging import check_rgb, display_codes, float32_image, unit_codes
+from .imaging import check_rgb, display_codes, float32_image, float_codes
 from .response import SRGB, Response
 
 EXACT = "exact (measured light x 2^EV)"
@@ -228,10 +228,7 @@ def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:
         UsageError: ``linear`` not an HxWx3 array of floats or uint8 / uint16 codes, not finite or out of float32's
             range, or ``clipped`` not an HxW mask of it.
     """
-    linear = unit_codes(check_rgb(linear, "linear image"))
-    if not np.issubdtype(linear.dtype, np.floating):
-        raise UsageError(f"linear image of type {linear.dtype}: give floats, or uint8 or uint16 codes")
-    linear = float32_image(linear, "linear image")
+    linear = float32_image(float_codes(check_rgb(linear, "linear image"), "linear image"), "linear image")
     clipped = np.asarray(clipped)
     if clipped.shape != linear.shape[:2]:
         raise UsageError(f"clipping mask of shape {clipped.shape} for a {linear.shape[1]}x{linear.shape[0]} image: "

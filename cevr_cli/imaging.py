@@ -45,6 +45,18 @@ def display_codes(image: np.ndarray, what: str = "photo") -> np.ndarray:
     return np.clip(check_finite(image, what), 0.0, 1.0).astype(np.float32, copy=False)  # clipped before float32
 
 
+def float_codes(image: np.ndarray, what: str = "image") -> np.ndarray:
+    """``image`` as floats: uint8 / uint16 codes in [0, 1] (:func:`unit_codes`), floats as they are.
+
+    Raises:
+        UsageError: another integer type or booleans, whose white is unknown.
+    """
+    image = unit_codes(image)
+    if not np.issubdtype(image.dtype, np.floating):
+        raise UsageError(f"{what} of type {image.dtype}: give floats, or uint8 or uint16 codes")
+    return image
+
+
 def float32_image(image: np.ndarray, what: str = "image") -> np.ndarray:
     """``image`` as float32, after checking that every value is a finite number that float32 holds.
 

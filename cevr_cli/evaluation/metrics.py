@@ -45,7 +45,7 @@ from functools import partial
 import numpy as np
 
 from ..errors import CevrError, UsageError
-from ..imaging import check_finite, luminance, unit_codes
+from ..imaging import check_finite, float_codes, luminance
 from .mantiuk2011 import DESKTOP_VIEWING, ViewingSetup, hdrvdp2
 
 SSIM_K1 = 0.01
@@ -56,17 +56,14 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
 def _compared(image: np.ndarray, what: str) -> np.ndarray:
-    """An image to compare, as float64: uint8 / uint16 codes in [0, 1] (:func:`~cevr_cli.imaging.unit_codes`, as
+    """An image to compare, as float64: uint8 / uint16 codes in [0, 1] (:func:`~cevr_cli.imaging.float_codes`, as
     everywhere in cevr: uint8 compared as 0..255 with data_range 1 gave -9.5 dB), floats as they are.
 
     Raises:
         UsageError: another integer type or booleans (whose white is unknown), or NaN / infinite values (which
             made the score NaN).
     """
-    image = unit_codes(np.asarray(image))
-    if not np.issubdtype(image.dtype, np.floating):
-        raise UsageError(f"{what} of type {image.dtype}: give floats, or uint8 or uint16 codes")
-    return check_finite(image.astype(np.float64, copy=False), what)
+    return check_finite(float_codes(image, what).astype(np.float64, copy=False), what)
 
 
 def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..assets import default_weights_path
-from ..errors import OutputError, WeightsError
-from ..io.atomic import atomic_path
+from ..errors import WeightsError
+from ..io.atomic import atomic_path, write_failure
 from .config import VARIANTS, CEVRConfig, get_config
 from .weights_format import FORMAT_NAME, FORMAT_VERSION, file_id, is_safetensors, read_header
 
@@ -76,7 +76,7 @@ def save_pair(pair: ModelPair, path: str | Path, *, half: bool = True, info: Map
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write the weights ({exc.strerror or exc})") from None
+        raise write_failure(path, "the weights", exc) from None
     return file_id(path)
 
 
