@@ -50,26 +50,28 @@ def _percentile_range(lum: np.ndarray) -> tuple[float, float]:
     return float(np.log2(l_min + EPS)), float(np.log2(l_max + EPS))
 
 
-def automatic_key(lum: np.ndarray, l_av: float | None = None) -> float:
+def automatic_key(lum: np.ndarray, l_av: float | None = None, log_range: tuple[float, float] | None = None) -> float:
     """alpha = 0.18 * 4^((2 log2 Lav - log2 Lmin - log2 Lmax) / (log2 Lmax - log2 Lmin)) (Reinhard 2002b).
 
-    A flat image (Lmax = Lmin) leaves the ratio 0/0; it gets the paper's default key 0.18. ``l_av``: Lav when the
-    caller has it (Eq. 1 over a 24 MP image is a fifth of the operator's time).
+    A flat image (Lmax = Lmin) leaves the ratio 0/0; it gets the paper's default key 0.18. ``l_av`` and
+    ``log_range`` (log2 Lmin, log2 Lmax: :func:`_percentile_range`): when the caller has them (Eq. 1 over a 24 MP
+    image is a fifth of the operator's time, the percentiles' partial sort another).
     """
-    lo, hi = _percentile_range(lum)
+    lo, hi = _percentile_range(lum) if log_range is None else log_range
     if hi <= lo:
         return DEFAULT_KEY
     av = np.log2((log_average(lum) if l_av is None else l_av) + EPS)
     return float(DEFAULT_KEY * 4.0 ** ((2.0 * av - lo - hi) / (hi - lo)))
 
 
-def automatic_white(lum: np.ndarray) -> float:
-    """W = 1.5 * 2^(log2 Lmax - log2 Lmin - 5), on unscaled L (toolbox until November 2023).
+def automatic_white(lum: np.ndarray, log_range: tuple[float, float] | None = None) -> float:
+    """W = 1.5 * 2^(log2 Lmax - log2 Lmin - 5), on unscaled L (toolbox until November 2023); ``log_range`` as
+    :func:`automatic_key` takes it.
 
     Applied to the scaled Ls, this W usually lies far above the scene's brightest Ls for photos of
     moderate range, so whites stop short of display white (226-231 of 255 on `cevr demo`).
     """
-    lo, hi = _percentile_range(lum)
+    lo, hi = _percentile_range(lum) if log_range is None else log_range
     return float(1.5 * 2.0 ** (hi - lo - 5.0))
 
 
@@ -173,12 +175,14 @@ def reinhard2002(hdr: np.ndarray, *, key: float | None = None, white: float | No
             raise UsageError(f"Reinhard {name} must be a positive number, got {value}")
     lum = luminance(rgb)
     l_av = log_average(lum)
-    alpha = automatic_key(lum, l_av) if key is None else float(key)
+    # the toolbox's key and white read the same percentiles of L: one partial sort for both
+    log_range = _percentile_range(lum) if key is None or (toolbox and white is None) else None
+    alpha = automatic_key(lum, l_av, log_range) if key is None else float(key)
     ls = alpha * lum / l_av
     if white is not None:
         w = float(white)
     else:
-        w = automatic_white(lum) if toolbox else scene_white(ls)
+        w = automatic_white(lum, log_range) if toolbox else scene_white(ls)
     adapt = local_adaptation(ls, alpha, toolbox=toolbox) if local else ls
     ld = ls * (1.0 + ls / w**2) / (1.0 + adapt)
     return change_luminance(rgb, lum, ld, in_place=True).astype(np.float32)  # rgb: check_hdr's copy
