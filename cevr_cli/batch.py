@@ -365,13 +365,28 @@ def _output_name(source: Path, bare: str, beside: dict[Path, _Neighbours]) -> st
     return name
 
 
+def named_path(source: Path) -> Path:
+    """``source`` as its name can be read: ``.`` and ``..`` (whose names are empty or ``..``) made absolute, lexically,
+    so that a link keeps its own name (``cevr fuse .`` inside a stack folder is named after that folder)."""
+    return Path(os.path.abspath(source)) if source.name in ("", "..") else source
+
+
+def stage_folder_stem(folder: Path) -> str:
+    """The name a folder's outputs take: its own, or, for a folder inside a stage's output (the stack
+    ``fuse --keep-stack`` kept, ``cevr-hdr/IMG_1/stack``), that output's (``IMG_1``), as :func:`plan_outputs` names
+    the folder they go in."""
+    folder = named_path(folder)
+    return folder.parent.name if is_stage_output(folder.parent) else folder.name
+
+
 def _bare_name(source: Path, real: Path, folders: Sequence[tuple[Path, Path]], named: set[Path]) -> str:
     """``[<subfolder>__...]<stem>``: :func:`_output_name` before what tells it from its namesakes. A file given by
     name (``named``, resolved) is named after itself whatever else is given beside it, a folder holding it too
     (``in/a.png in/sub/b.png`` and ``in in/sub/b.png`` give ``b``, as ``in/sub/b.png`` alone does). A file named
     after the stage output folder it is in (``cevr-hdr/IMG_1/IMG_1.exr``, fuse's) is named after that folder once:
     ``IMG_1``, not ``IMG_1__IMG_1``; so is a folder in one (``cevr-hdr/IMG_1/stack``, the stack ``--keep-stack`` kept:
-    ``IMG_1``, where three such gave ``stack``, ``stack_``, ``stack__``)."""
+    ``IMG_1``, where three such gave ``stack``, ``stack_``, ``stack__``). ``.`` is named after the folder it is."""
+    source = named_path(source)
     parts = () if real in named else _relative_key(source, real, folders).parent.parts
     stem = source.stem
     known: dict[Path, bool] = {}  # the parent's markers read once for both questions

@@ -40,6 +40,7 @@ from .batch import (
     plan_outputs,
     resolved,
     run_batch,
+    stage_folder_stem,
 )
 from .errors import UsageError, use_one_of
 from .exposure import ExposureModel, ModelJob, ModelSpec, batch_models
@@ -333,8 +334,8 @@ class FuseJob(ModelJob):
                 if source in self.stack_folders:
                     stack = read_stack_folder(source)
                     record = {**provenance_record(stack.source), "stack": str(source.resolve())}
-                    write_fused(folder, fitted_name(source.name), fuse(stack), options, record, self.request,
-                                stack.evs, started)
+                    write_fused(folder, fitted_name(stage_folder_stem(source)), fuse(stack), options, record,
+                                self.request, stack.evs, started)
                     return
                 assert model is not None  # photos imply a model
                 photo = read_measured(source, response=options.response, raw_mode=options.raw_mode,

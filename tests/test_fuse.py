@@ -144,3 +144,48 @@ def test_the_merge_follows_the_model_passed_not_the_options_default(tmp_path: Pa
     assert fuse_photo(PhysicsModel(), photo, FuseOptions(EVS, model="cevr-paper"))[1] == MEASURED_METHOD
     with pytest.raises(UsageError, match=r"^--model cevr-paper \(its merge is Debevec's\) recovers the response"):
         fuse_photo(paper, photo, FuseOptions((0.0,)))  # one EV: as FuseOptions((0.0,), model="cevr-paper") says
+
+
+def _stack_folder_and_kept_stack(tmp_path: Path) -> tuple[Path, Path]:
+    """A stack folder `cevr stack` wrote (stacks/p) and the stack `fuse --keep-stack` kept (kept/p/stack)."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stack import run_stack
+    from cevr_cli.stage_options import FuseOptions, StackOptions
+
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), np.tile(np.arange(0, 256, 4, dtype=np.uint8), (24, 1))[..., None].repeat(3, 2))
+    run_stack([photo], tmp_path / "stacks", ModelSpec("physics"), StackOptions((-1.0, 0.0, 1.0)), BatchPolicy())
+    run_fuse([photo], tmp_path / "kept", FuseOptions((-1.0, 0.0, 1.0), model="physics", keep_stack=True),
+             ModelSpec("physics"), BatchPolicy())
+    return tmp_path / "stacks" / "p", tmp_path / "kept" / "p" / "stack"
+
+
+def test_a_kept_stack_fuses_into_files_named_after_its_photo(tmp_path: Path) -> None:
+    """`cevr fuse cevr-hdr/p/stack` gave hdr/p/stack.exr and stack-reinhard.png (the folder was named after the photo,
+    its files after the kept stack's folder), and `cevr tonemap hdr/` then named its image p__stack-reinhard.png."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    _, kept = _stack_folder_and_kept_stack(tmp_path)
+    report = run_fuse([kept], tmp_path / "hdr", FuseOptions(), ModelSpec("physics"), BatchPolicy())
+    assert report.counts() == {"done": 1}
+    assert sorted(p.name for p in (tmp_path / "hdr" / "p").iterdir()) == ["fuse.json", "p-reinhard.png", "p.exr"]
+
+
+def test_a_stack_folder_given_as_dot_is_named_after_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cevr fuse .` inside a stack folder failed (".exr: an EXR file needs a .exr name") and planned -o itself as
+    the output folder."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    stacked, _ = _stack_folder_and_kept_stack(tmp_path)
+    monkeypatch.chdir(stacked)
+    report = run_fuse([Path(".")], tmp_path / "hdr", FuseOptions(), ModelSpec("physics"), BatchPolicy())
+    assert report.counts() == {"done": 1}
+    assert sorted(p.name for p in (tmp_path / "hdr" / "p").iterdir()) == ["fuse.json", "p-reinhard.png", "p.exr"]
