@@ -161,11 +161,14 @@ WorkersOpt = Annotated[str, typer.Option(
 CpuWorkersOpt = Annotated[str, typer.Option(  # a stage without a model (tonemap)
     "--workers", metavar="N|auto", help="Worker processes sharing the batch (1: this process). auto: 1 (one "
     "process's numpy and OpenCV threads use every core already).")]
+_RAY_HELP = ("Run the batch on a Ray cluster's actors: auto (RAY_ADDRESS or a running cluster), local (start one "
+             "here for the run) or HOST:PORT; --workers actors (auto: {auto}). {shared} must be on a folder every "
+             "node mounts at the same path. Needs pip install 'cevr[ray]'.")
 RayOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads the annotation at run time
-    "--ray", metavar="ADDRESS", help="Run the batch on a Ray cluster's actors: auto (RAY_ADDRESS or a running "
-    "cluster), local (start one here for the run) or HOST:PORT; --workers actors (auto: one per GPU with "
-    "--device cuda, else one per 2 CPUs). Inputs, -o and --weights must be on a folder every node mounts at the "
-    "same path. Needs pip install 'cevr[ray]'.")]
+    "--ray", metavar="ADDRESS", help=_RAY_HELP.format(auto="one per GPU with --device cuda, else one per 2 CPUs",
+                                                      shared="Inputs, -o and --weights"))]
+CpuRayOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - a stage without a model (tonemap)
+    "--ray", metavar="ADDRESS", help=_RAY_HELP.format(auto="one per 2 CPUs", shared="Inputs and -o"))]
 
 
 class Terminated(KeyboardInterrupt):

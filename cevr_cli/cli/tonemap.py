@@ -11,6 +11,7 @@ from ..tonemap import TonemapOptions
 from ..vocabulary import STAGE_OUTPUTS
 from .common import (
     BatchProgress,
+    CpuRayOpt,
     CpuWorkersOpt,
     DebugOpt,
     DryRunOpt,
@@ -18,7 +19,6 @@ from .common import (
     OutOpt,
     OverwriteOpt,
     QuietOpt,
-    RayOpt,
     RecursiveOpt,
     errors,
     finish,
@@ -45,7 +45,7 @@ def tonemap(
     overwrite: OverwriteOpt = False,
     dry_run: DryRunOpt = False,
     workers: CpuWorkersOpt = "1",
-    ray: RayOpt = None,
+    ray: CpuRayOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,

@@ -50,6 +50,20 @@ def test_help_lists_every_command_with_its_help_line():
         assert len(shown) >= 20 and first_line.startswith(shown), (name, shown, first_line)
 
 
+def test_each_commands_help_names_only_options_it_has():
+    """`cevr tonemap --help` said --ray's actors depend on --device cuda and that --weights must be on a shared folder:
+    tonemap has neither option."""
+    import re
+
+    elsewhere = {"calibrate": {"--response"}, "train": {"--model"}}  # stack's and fuse's options, named as theirs
+    for command in ("stack", "fuse", "tonemap", "calibrate", "demo", "train", "bench", "info", "convert-weights"):
+        text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+        own = set(re.findall(r"^ {2}(?:-\w, )?(--[a-z][a-z0-9-]*)", text, re.M))  # option rows only
+        own |= {f"--no-{name[2:]}" for name in own}  # --cycle / --no-cycle
+        named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
+        assert named <= own | {"--help"} | elsewhere.get(command, set()), (command, sorted(named - own))
+
+
 def test_stack_writes_one_image_per_ev_and_a_manifest(tmp_path, photos, weights):
     out = tmp_path / "out"
     result = runner.invoke(app, ["stack", str(photos), "-o", str(out), "--evs", "-1,0.5,2", "--weights", str(weights),
