@@ -29,7 +29,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from .errors import UsageError
 from .evs import check_ev_values, ev_steps
 from .imaging import check_rgb, display_codes, float32_image, float_codes
 from .response import SRGB, Response
+
+if TYPE_CHECKING:
+    import torch
 
 EXACT = "exact (measured light x 2^EV)"
 # Revision of how frames and HDR images are made from what a photo measured, recorded with every request so
@@ -790,8 +793,8 @@ def check_role(found: str, wanted: str, path: str) -> None:
                            f"use --model {model_for_role(found)} with them")
 
 
-def load_exposure_model(name: str, weights: str | None = None, device: str = "auto", precision: str = "auto",
-                        residual_scale: float = 2.0) -> ExposureModel:
+def load_exposure_model(name: str, weights: str | os.PathLike[str] | None = None, device: str | torch.device = "auto",
+                        precision: str = "auto", residual_scale: float = 2.0) -> ExposureModel:
     """The exposure model ``--model`` names (:data:`cevr_cli.vocabulary.EXPOSURE_MODELS`), on its weights.
 
     Raises:
@@ -802,7 +805,7 @@ def load_exposure_model(name: str, weights: str | None = None, device: str = "au
         return PhysicsModel()
     from .model import load_predictor
 
-    path = ModelSpec(name, weights).weights_path()
+    path = ModelSpec(name, None if weights is None else os.fspath(weights)).weights_path()
     predictor = load_predictor(path, device, precision=precision)
     check_role(predictor.pair.config.role, role, path)
     return PaperModel(predictor) if role == "paper" else ResidualModel(predictor, scale=residual_scale)

@@ -437,3 +437,15 @@ def test_a_measuring_predictor_refuses_an_empty_ev_list():
 
     with pytest.raises(UsageError, match=r"^EV list \[\]: give at least one EV"):  # was np.stack's ValueError
         MeasuringPredictor(PhysicsModel(), SRGB).predict(SRGB.encode(scene() * 0.2), [])
+
+
+def test_load_exposure_model_takes_a_path_and_a_torch_device_as_readme_says(tmp_path, tiny_residual_pair):
+    """README's Library section: paths may be str or Path, devices a name or a torch.device (the signature said str)."""
+    import torch
+
+    from cevr_cli.exposure import ResidualModel, load_exposure_model
+    from cevr_cli.model import save_pair
+
+    save_pair(tiny_residual_pair, tmp_path / "pair.safetensors")
+    model = load_exposure_model("cevr", weights=tmp_path / "pair.safetensors", device=torch.device("cpu"))
+    assert isinstance(model, ResidualModel)

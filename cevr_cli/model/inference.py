@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -344,7 +345,7 @@ def _blend_weights(y0: int, y1: int, x0: int, x1: int, h: int, w: int, blend: in
 
 
 def load_predictor(
-    weights: str | None = None, device: str | torch.device = "auto", *, precision: str = "auto",
+    weights: str | os.PathLike[str] | None = None, device: str | torch.device = "auto", *, precision: str = "auto",
     settings: InferenceSettings | None = None,
 ) -> CEVRPredictor:
     """The shipped (or given) weights on the chosen device and precision, ready to predict."""
