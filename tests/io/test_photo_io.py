@@ -134,6 +134,21 @@ def test_a_dropped_alpha_channel_is_said_with_the_share_of_pixels_it_hid(tmp_pat
     assert opaque.translucent == 0.0 and not any("alpha" in w for w in photo_source(opaque).warnings())
 
 
+@pytest.mark.parametrize("compression", [None, "lzw"])
+def test_an_8_bit_tiff_with_unassociated_alpha_keeps_its_stored_colour(tmp_path, compression):
+    """OpenCV decodes 8-bit TIFFs through libtiff's RGBA reader, which multiplies unassociated ("straight") alpha
+    into the colour: a white pixel at alpha 128 came out grey (code 128), unlike the same pixels as a PNG. Such a
+    file (GIMP's or Photoshop's cut-out exported as TIFF, uncompressed or LZW) shows its stored colour, as every
+    other format does."""
+    rgba = np.dstack([asymmetric(), np.full((20, 30), 128, np.uint8)])
+    rgba[:5, :10, :3] = 255  # white where asymmetric() is red
+    rgba[5:10, :, 3] = 0  # and fully transparent rows keep their colour too
+    Image.fromarray(rgba).save(tmp_path / "cut-out.tif", **({"compression": "tiff_lzw"} if compression else {}))
+    photo = read_photo(tmp_path / "cut-out.tif")
+    assert photo.translucent == 1.0 and photo.bit_depth == 8
+    np.testing.assert_array_equal(np.round(photo.rgb * 255).astype(np.uint8), rgba[..., :3])
+
+
 def huge_png(path, width, height):
     """A valid PNG header claiming a huge size, with almost no data (must be refused before decoding)."""
     def chunk(kind, data):
