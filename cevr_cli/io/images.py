@@ -43,6 +43,7 @@ from .exif import (
     exif_from_pillow,
     exposure_xmp,
     with_tags,
+    without_tiff_layout,
 )
 
 # The request an output was made by, as JSON under this key in the image's comment (see write_ldr).
@@ -74,10 +75,17 @@ def read_image_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
 
     try:
         with Image.open(path) as im:
-            exif = im.getexif()
-            return (exif.tobytes() if exif else None), im.info.get("icc_profile")
+            return _carried_exif(im, im.getexif()), im.info.get("icc_profile")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None, None
+
+
+def _carried_exif(im: Any, exif: Any) -> bytes | None:
+    """The EXIF that outputs of the image Pillow opened as ``im`` carry: a TIFF's IFD0 without what describes that
+    file's layout (:func:`cevr_cli.io.exif.without_tiff_layout`), which is its EXIF too."""
+    if not exif:
+        return None
+    return without_tiff_layout(exif) if im.format == "TIFF" else exif.tobytes()
 
 
 def check_input_file(path: Path, what: str = "a photo") -> None:
@@ -164,7 +172,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
                 opencv.check_pixel_limit(path, width, height)
             exif = im.getexif()  # HEIF: orientation 1, since libheif turns the pixels upright itself
             icc = im.info.get("icc_profile")
-            exif_bytes = exif.tobytes() if exif else None
+            exif_bytes = _carried_exif(im, exif)
             info = exif_from_pillow(exif) if exif else None  # while the file is open: sub-IFDs are read lazily
             frames = int(getattr(im, "n_frames", 1) or 1)
             decode = _decoder(im)

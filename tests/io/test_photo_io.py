@@ -149,6 +149,28 @@ def test_an_8_bit_tiff_with_unassociated_alpha_keeps_its_stored_colour(tmp_path,
     np.testing.assert_array_equal(np.round(photo.rgb * 255).astype(np.uint8), rgba[..., :3])
 
 
+def test_a_tiffs_own_layout_and_layers_are_not_carried_as_its_exif(tmp_path):
+    """A TIFF's IFD0 is both its EXIF and its file layout: outputs carried the source's BitsPerSample, StripOffsets,
+    SamplesPerPixel 4 (for RGB frames), tifffile's shape JSON as the caption, and Photoshop's layers (tag 37724)
+    and resources, so a 3 MB layered TIFF gave 3 MB stack frames, each. What describes the photo stays."""
+    import tifffile
+
+    from cevr_cli.io.images import read_image_metadata
+
+    layers = os.urandom(300_000)
+    rgba = np.dstack([asymmetric(), np.full((20, 30), 255, np.uint8)])
+    tifffile.imwrite(tmp_path / "layered.tif", rgba, photometric="rgb", extrasamples=["unassalpha"],
+                     extratags=[(271, "s", 0, "Canon", True), (315, "s", 0, "A. Photographer", True),
+                                (37724, "B", len(layers), layers, True), (34377, "B", 4, b"8BIM", True)])
+    carried = Image.Exif()
+    carried.load(read_photo(tmp_path / "layered.tif").exif_bytes)
+    assert carried[271] == "Canon" and carried[315] == "A. Photographer"
+    for tag in (256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 338, 270, 37724, 34377):
+        assert tag not in carried, tag
+    exif_bytes, _ = read_image_metadata(tmp_path / "layered.tif")
+    assert len(exif_bytes) < 1000
+
+
 def huge_png(path, width, height):
     """A valid PNG header claiming a huge size, with almost no data (must be refused before decoding)."""
     def chunk(kind, data):
