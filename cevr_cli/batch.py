@@ -570,8 +570,10 @@ def _refusal(output: Path, marker: str | None, state: str) -> str:
         why = f"a file, where a folder with {marker} belongs"
     else:
         why = f"a folder without {marker}"
-    return f"{output}: exists and was not made by this command ({why}); choose another -o, or --overwrite to " \
-        "replace it"
+    # --overwrite replaces a file; a folder becomes the output with its files kept (_replace_earlier)
+    what = "write into it (its files are kept)" if marker is not None and not _is_file(output) \
+        and os.path.isdir(output) and not os.path.islink(output) else "replace it"
+    return f"{output}: exists and was not made by this command ({why}); choose another -o, or --overwrite to {what}"
 
 
 _REDONE_BECAUSE = {"stale": "the earlier output was made with other options",
@@ -776,9 +778,9 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
         job(source, partial)
         if (partial / marker).is_file():
             record_made_from(partial / marker, made)
-        if folder.is_dir() and not folder.is_symlink() and (folder / marker).exists():
+        if folder.is_dir() and not folder.is_symlink():  # an earlier result, or a user's folder (--overwrite)
             notes += _replace_earlier(folder, partial, marker, keep_earlier)
-        elif folder.exists() or folder.is_symlink():  # not made here, replaced as --overwrite asked
+        elif folder.exists() or folder.is_symlink():  # a file or a link, not made here: replaced as --overwrite asked
             _remove(folder)
             partial.rename(folder)
         else:
@@ -791,18 +793,22 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
 
 def _replace_earlier(folder: Path, partial: Path, marker: str, keep_earlier: bool) -> list[str]:
     """Put ``partial`` in place of ``folder``, an earlier result of this command (overwritten, stale, outdated or
-    damaged), carrying over what it kept (``keep_earlier``) and files it did not make (a user's notes put in the
-    folder). Returns the notes to report.
+    damaged) or a folder it did not make (no ``marker``: a user's, replaced as --overwrite asked), carrying over
+    what it kept (``keep_earlier``) and files it did not make (a user's notes put in the folder, a user's folder's
+    photos, perhaps inputs of this very batch). Returns the notes to report.
 
     What can fail is done before anything moves (the new marker's record of what it keeps); then the earlier folder
     is set aside under a name no cleanup removes, the new one renamed into place (else the earlier one goes back),
     and the carried files renamed across, one by one. Whatever could not be carried stays in the set-aside folder,
     which is kept and named in the notes; a run killed midway leaves it too (and, killed before the new folder was in
-    place, gets it back as the output): a user's file is never deleted.
+    place, gets it back as the output): a user's file is never deleted. So is a file of a user's folder whose name
+    the new output uses: it stays in the set-aside folder.
     """
-    kept = _keep_from_earlier(folder, partial, marker) if keep_earlier else []
+    foreign = not os.path.lexists(folder / marker)
+    kept = _keep_from_earlier(folder, partial, marker) if keep_earlier and not foreign else []
     theirs = _not_made(folder, partial, marker)
-    shown = {name: f"{name}/" if (folder / name).is_dir() else name for name in kept + theirs}
+    clashing = _same_names(folder, partial) if foreign else []
+    shown = {name: f"{name}/" if (folder / name).is_dir() else name for name in kept + theirs + clashing}
     aside = folder.parent / f".{folder.name}.{_SET_ASIDE}-{os.getpid()}-{secrets.token_hex(4)}"
     folder.rename(aside)
     try:
@@ -816,10 +822,11 @@ def _replace_earlier(folder: Path, partial: Path, marker: str, keep_earlier: boo
             (aside / name).rename(folder / name)
         except OSError:
             left.append(shown[name])
+    notes = [f"kept {', '.join(shown[name] for name in clashing)} in {aside}, where the new output has files of "
+             "those names"] if clashing else []
     if left:
-        notes = [f"could not carry {', '.join(left)} over: left in {aside}"]
-    else:
-        notes = []
+        notes.append(f"could not carry {', '.join(left)} over: left in {aside}")
+    elif not clashing:
         shutil.rmtree(aside, ignore_errors=True)
     kept_shown = sorted(shown[name] for name in kept if shown[name] not in left)
     theirs_shown = [shown[name] for name in theirs if shown[name] not in left]
@@ -877,6 +884,12 @@ def _not_made(earlier: Path, partial: Path, marker: str) -> list[str]:
     made = {marker} | {Path(name).parts[0] for name in names if isinstance(name, str) and Path(name).parts}
     return [entry.name for entry in sorted(earlier.iterdir())
             if entry.name not in made and not os.path.lexists(partial / entry.name)]
+
+
+def _same_names(folder: Path, partial: Path) -> list[str]:
+    """The entries of ``folder`` whose names ``partial`` holds too (a user's folder made the output: theirs stay
+    set aside rather than be replaced)."""
+    return [entry.name for entry in sorted(folder.iterdir()) if os.path.lexists(partial / entry.name)]
 
 
 def _remove(path: Path) -> None:

@@ -530,11 +530,35 @@ def test_a_folder_this_command_did_not_make_is_left_alone_unless_overwrite(tree,
     report = run_batch(plan, _listing(), DEFAULT, marker=MARKER)
     assert report.counts() == {"failed": 1} and report.exit_code == 1
     assert report.items[0].message == (f"{folder}: exists and was not made by this command (a folder without "
-                                       f"{MARKER}); choose another -o, or --overwrite to replace it")
+                                       f"{MARKER}); choose another -o, or --overwrite to write into it (its files "
+                                       "are kept)")
     assert (folder / "notes.txt").read_text() == "mine" and (folder / "sub").is_dir()
     assert run_batch(plan, _listing(), BatchPolicy(dry_run=True), marker=MARKER).counts() == {"failed": 1}
-    assert run_batch(plan, _listing(), BatchPolicy(overwrite=True), marker=MARKER).counts() == {"done": 1}
-    assert sorted(p.name for p in folder.iterdir()) == ["image.png", MARKER]
+    report = run_batch(plan, _listing(), BatchPolicy(overwrite=True), marker=MARKER)
+    assert report.counts() == {"done": 1} and report.items[0].message == "kept files it did not make: notes.txt, sub/"
+    assert sorted(p.name for p in folder.iterdir()) == ["image.png", "notes.txt", MARKER, "sub"]
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]  # nothing set aside
+
+
+def test_overwrite_never_deletes_a_users_folder_nor_a_photo_of_the_batch_in_it(tree, tmp_path):
+    """`cevr stack shoot/good/x.jpg other/good.jpg -o shoot --overwrite`: good.jpg's output is shoot/good, the
+    user's folder that holds x.jpg, which --overwrite deleted with everything in it. Its files stay; one of a name
+    the new output uses (their own image.png) is kept in the folder set aside, which the message names."""
+    out = tmp_path / "shoot"
+    inside, photo = out / "IMG_0002" / "x.jpg", tree / "b" / "IMG_0002.jpg"
+    inside.parent.mkdir(parents=True)
+    inside.write_bytes(b"their photo")
+    (inside.parent / "image.png").write_text("their image")
+    plan = plan_outputs([inside, photo], out, roots=[inside, photo], marker=MARKER)
+    assert plan[photo] == inside.parent
+    report = run_batch(plan, _listing(), BatchPolicy(overwrite=True), marker=MARKER)
+    assert report.counts() == {"done": 2}
+    assert inside.read_bytes() == b"their photo" and (inside.parent / "image.png").read_text() == "IMG_0002.jpg"
+    aside = [p for p in out.iterdir() if p.name.startswith(".IMG_0002.earlier-")]
+    assert len(aside) == 1 and (aside[0] / "image.png").read_text() == "their image"
+    message = next(item.message for item in report.items if item.source == photo)
+    assert message == f"kept image.png in {aside[0]}, where the new output has files of those names; " \
+        "kept files it did not make: x.jpg"
 
 
 def test_a_file_where_a_folder_output_belongs_is_refused_then_replaced_without_leftovers(tree, tmp_path):
