@@ -269,6 +269,7 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
     a folder holding the source (``shoot/IMG_1/IMG_1.jpg`` with ``-o shoot``) gets the ``_`` too: replacing that
     folder would delete the photo.
     """
+    _check_folder_name(Path(out_dir))
     out_dir = resolved(Path(out_dir))
     folders, named = [], set()  # once, not per source
     for given in roots:
@@ -334,6 +335,19 @@ class _FoldersHolding:
 # File systems allow 255 bytes a name; an output's partial folder, lock and temporary files, and the files fuse names
 # after its folder (``<name>-kimkautz.png``), add up to about 40 bytes to it.
 MAX_OUTPUT_NAME_BYTES = 200
+
+
+def _check_folder_name(out_dir: Path) -> None:
+    """Refuse an output folder yet to be made that is named as an image (``-o scene.png``): the user wanted a file,
+    and got a folder of that name holding ``scene-reinhard.png``, with "1 done". A folder of that name already there
+    was made on purpose and is used.
+
+    Raises:
+        OutputError: ``out_dir`` does not exist and ends in a photo's or an HDR image's suffix.
+    """
+    if out_dir.suffix.lower() in PHOTO_SUFFIXES + HDR_SUFFIXES and not os.path.lexists(out_dir):
+        raise OutputError(f"{out_dir}: -o names the folder the outputs go into (each named after its input), not an "
+                          "image: give a folder name")
 
 
 def fitted_name(name: str, name_format: str = "{name}") -> str:

@@ -521,6 +521,19 @@ def test_a_namesakes_file_output_is_not_taken_for_this_inputs(tree, tmp_path):
     assert read_output_record(out / "IMG_0001_-done.png")["made_from"]["path"] == str(second.resolve())
 
 
+@pytest.mark.parametrize("name", ["result.png", "scene.EXR", "IMG_0001.jpg", "out.hdr"])
+def test_an_output_folder_named_as_an_image_is_refused_unless_it_is_a_folder_already(tree, tmp_path, name):
+    """`cevr tonemap scene.exr -o scene.png` made a folder named scene.png holding scene-reinhard.png, and said
+    "1 done": -o is the folder the outputs go into, each named after its input."""
+    photo = tree / "b" / "IMG_0002.jpg"
+    with pytest.raises(OutputError, match=re.escape(f"{tmp_path / name}: -o names the folder the outputs go into "
+                                                    "(each named after its input), not an image: give a folder name")):
+        plan_outputs([photo], tmp_path / name, roots=[photo], marker=MARKER)
+    assert not (tmp_path / name).exists()
+    (tmp_path / name).mkdir()  # a folder of that name, made on purpose, is one
+    assert plan_outputs([photo], tmp_path / name, roots=[photo], marker=MARKER) == {photo: tmp_path / name / "IMG_0002"}
+
+
 def test_a_folder_this_command_did_not_make_is_left_alone_unless_overwrite(tree, tmp_path):
     photo = tree / "b" / "IMG_0002.jpg"
     plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)
