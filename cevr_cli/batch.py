@@ -292,6 +292,9 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
         bare = fitted_name(bare, name_format)
         if name != bare and _made_from_this(out_dir / name_format.format(name=bare), marker, real):
             name = bare  # made before a namesake came beside it (IMG_9.png, then IMG_9.jpg): it keeps its output
+        elif name == bare and source.suffix and not _made_from_this(out_dir / name_format.format(name=bare), marker,
+                                                                     real):
+            name = _made_beside_namesakes(source, bare, out_dir, name_format, marker, real) or name
         holding = _FoldersHolding(real)
         now: dict[str, Any] | None = None  # the source's input_record, read only where an output records one
         while True:
@@ -377,6 +380,20 @@ def _output_name(source: Path, bare: str, beside: dict[Path, _Neighbours]) -> st
         if names[source.name.lower()] > itself:
             name += "_" + hashlib.sha1(os.fsencode(source.name)).hexdigest()[:6]
     return name
+
+
+def _made_beside_namesakes(source: Path, bare: str, out_dir: Path, name_format: str, marker: str | None,
+                           real: Path) -> str | None:
+    """The name :func:`_output_name` gave ``source`` while a namesake lay beside it (``IMG_1_cr2`` beside
+    ``IMG_1.JPG``, ``x_png_<hash>`` beside ``X.PNG``), where an output of that name was made from it; None if none
+    was. A photo whose namesake is gone keeps that output rather than be redone under its bare name."""
+    by_extension = f"{bare}_{source.suffix.lstrip('.').lower()}"
+    by_case = "_" + hashlib.sha1(os.fsencode(source.name)).hexdigest()[:6]
+    for name in (by_extension, bare + by_case, by_extension + by_case):
+        name = fitted_name(name, name_format)
+        if _made_from_this(out_dir / name_format.format(name=name), marker, real):
+            return name
+    return None
 
 
 def _bare_name(source: Path, real: Path, folders: Sequence[tuple[Path, Path]], named: set[Path]) -> str:

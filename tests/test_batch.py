@@ -112,6 +112,25 @@ def test_a_photos_output_name_does_not_depend_on_the_rest_of_the_batch(tmp_path)
                                  "IMG_0002.jpg": "IMG_0002"}  # a sidecar (.xmp) is not a namesake
 
 
+def test_a_photo_keeps_its_output_when_its_namesake_is_gone(tmp_path):
+    """RAW + JPEG shot side by side give IMG_0001_cr2 and IMG_0001_jpg; with the JPEG deleted, the RAW was named
+    IMG_0001 again and, that name being the JPEG's, IMG_0001_: every RAW redone under a new name, its complete
+    output left beside it (and fused twice downstream). A photo whose output was made while a namesake lay beside it
+    keeps that output; a photo never made keeps the bare name."""
+    card, out = tmp_path / "card", tmp_path / "out"
+    card.mkdir()
+    raw, jpeg, other = card / "IMG_0001.CR2", card / "IMG_0001.JPG", card / "IMG_0002.JPG"
+    for photo in (raw, jpeg):
+        photo.write_bytes(b"x")
+    plan = plan_outputs(discover_inputs([card]), out, roots=[card], marker=MARKER)
+    assert run_batch(plan, _listing(), DEFAULT, marker=MARKER).counts() == {"done": 2}
+    jpeg.unlink()
+    other.write_bytes(b"x")
+    plan = plan_outputs(discover_inputs([card]), out, roots=[card], marker=MARKER)
+    assert plan == {raw: out / "IMG_0001_cr2", other: out / "IMG_0002"}
+    assert run_batch(plan, _listing(), DEFAULT, marker=MARKER).counts() == {"skipped": 1, "done": 1}
+
+
 def test_a_file_given_by_name_is_named_after_itself_whatever_is_given_beside_it(tree, tmp_path):
     """A file root names only itself: ``b/IMG_0002.jpg b/deep/IMG_0003.png`` gave ``deep__IMG_0003`` (the first
     file's folder taken as a root), while ``b/deep/IMG_0003.png`` alone gives ``IMG_0003``: a rerun with other
