@@ -269,6 +269,7 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
     a folder holding the source (``shoot/IMG_1/IMG_1.jpg`` with ``-o shoot``) gets the ``_`` too: replacing that
     folder would delete the photo.
     """
+    _check_folder_name(Path(out_dir))
     out_dir = resolved(Path(out_dir))
     folders, named = [], set()  # once, not per source
     for given in roots:
@@ -291,6 +292,9 @@ def plan_outputs(sources: Sequence[Path], out_dir: Path, *, roots: Sequence[Path
         bare = fitted_name(bare, name_format)
         if name != bare and _made_from_this(out_dir / name_format.format(name=bare), marker, real):
             name = bare  # made before a namesake came beside it (IMG_9.png, then IMG_9.jpg): it keeps its output
+        elif name == bare and source.suffix and not _made_from_this(out_dir / name_format.format(name=bare), marker,
+                                                                     real):
+            name = _made_beside_namesakes(source, bare, out_dir, name_format, marker, real) or name
         holding = _FoldersHolding(real)
         now: dict[str, Any] | None = None  # the source's input_record, read only where an output records one
         while True:
@@ -336,6 +340,19 @@ class _FoldersHolding:
 MAX_OUTPUT_NAME_BYTES = 200
 
 
+def _check_folder_name(out_dir: Path) -> None:
+    """Refuse an output folder yet to be made that is named as an image (``-o scene.png``): the user wanted a file,
+    and got a folder of that name holding ``scene-reinhard.png``, with "1 done". A folder of that name already there
+    was made on purpose and is used.
+
+    Raises:
+        OutputError: ``out_dir`` does not exist and ends in a photo's or an HDR image's suffix.
+    """
+    if out_dir.suffix.lower() in PHOTO_SUFFIXES + HDR_SUFFIXES and not os.path.lexists(out_dir):
+        raise OutputError(f"{out_dir}: -o names the folder the outputs go into (each named after its input), not an "
+                          "image: give a folder name")
+
+
 def fitted_name(name: str, name_format: str = "{name}") -> str:
     """``name`` cut so that ``name_format`` filled with it takes at most :data:`MAX_OUTPUT_NAME_BYTES`, with 8 hex
     digits of the whole name's hash after the cut (two long names alike in their first 190 bytes stay apart)."""
@@ -377,6 +394,20 @@ def stage_folder_stem(folder: Path) -> str:
     the folder they go in."""
     folder = named_path(folder)
     return folder.parent.name if is_stage_output(folder.parent) else folder.name
+
+
+def _made_beside_namesakes(source: Path, bare: str, out_dir: Path, name_format: str, marker: str | None,
+                           real: Path) -> str | None:
+    """The name :func:`_output_name` gave ``source`` while a namesake lay beside it (``IMG_1_cr2`` beside
+    ``IMG_1.JPG``, ``x_png_<hash>`` beside ``X.PNG``), where an output of that name was made from it; None if none
+    was. A photo whose namesake is gone keeps that output rather than be redone under its bare name."""
+    by_extension = f"{bare}_{source.suffix.lstrip('.').lower()}"
+    by_case = "_" + hashlib.sha1(os.fsencode(source.name)).hexdigest()[:6]
+    for name in (by_extension, bare + by_case, by_extension + by_case):
+        name = fitted_name(name, name_format)
+        if _made_from_this(out_dir / name_format.format(name=name), marker, real):
+            return name
+    return None
 
 
 def _bare_name(source: Path, real: Path, folders: Sequence[tuple[Path, Path]], named: set[Path]) -> str:
@@ -585,8 +616,10 @@ def _refusal(output: Path, marker: str | None, state: str) -> str:
         why = f"a file, where a folder with {marker} belongs"
     else:
         why = f"a folder without {marker}"
-    return f"{output}: exists and was not made by this command ({why}); choose another -o, or --overwrite to " \
-        "replace it"
+    # --overwrite replaces a file; a folder becomes the output with its files kept (_replace_earlier)
+    what = "write into it (its files are kept)" if marker is not None and not _is_file(output) \
+        and os.path.isdir(output) and not os.path.islink(output) else "replace it"
+    return f"{output}: exists and was not made by this command ({why}); choose another -o, or --overwrite to {what}"
 
 
 _REDONE_BECAUSE = {"stale": "the earlier output was made with other options",
@@ -791,9 +824,9 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
         job(source, partial)
         if (partial / marker).is_file():
             record_made_from(partial / marker, made)
-        if folder.is_dir() and not folder.is_symlink() and (folder / marker).exists():
+        if folder.is_dir() and not folder.is_symlink():  # an earlier result, or a user's folder (--overwrite)
             notes += _replace_earlier(folder, partial, marker, keep_earlier)
-        elif folder.exists() or folder.is_symlink():  # not made here, replaced as --overwrite asked
+        elif folder.exists() or folder.is_symlink():  # a file or a link, not made here: replaced as --overwrite asked
             _remove(folder)
             partial.rename(folder)
         else:
@@ -806,18 +839,22 @@ def _run_one(source: Path, output: Path, job: Job, marker: str | None, keep_earl
 
 def _replace_earlier(folder: Path, partial: Path, marker: str, keep_earlier: bool) -> list[str]:
     """Put ``partial`` in place of ``folder``, an earlier result of this command (overwritten, stale, outdated or
-    damaged), carrying over what it kept (``keep_earlier``) and files it did not make (a user's notes put in the
-    folder). Returns the notes to report.
+    damaged) or a folder it did not make (no ``marker``: a user's, replaced as --overwrite asked), carrying over
+    what it kept (``keep_earlier``) and files it did not make (a user's notes put in the folder, a user's folder's
+    photos, perhaps inputs of this very batch). Returns the notes to report.
 
     What can fail is done before anything moves (the new marker's record of what it keeps); then the earlier folder
     is set aside under a name no cleanup removes, the new one renamed into place (else the earlier one goes back),
     and the carried files renamed across, one by one. Whatever could not be carried stays in the set-aside folder,
     which is kept and named in the notes; a run killed midway leaves it too (and, killed before the new folder was in
-    place, gets it back as the output): a user's file is never deleted.
+    place, gets it back as the output): a user's file is never deleted. So is a file of a user's folder whose name
+    the new output uses: it stays in the set-aside folder.
     """
-    kept = _keep_from_earlier(folder, partial, marker) if keep_earlier else []
+    foreign = not os.path.lexists(folder / marker)
+    kept = _keep_from_earlier(folder, partial, marker) if keep_earlier and not foreign else []
     theirs = _not_made(folder, partial, marker)
-    shown = {name: f"{name}/" if (folder / name).is_dir() else name for name in kept + theirs}
+    clashing = _same_names(folder, partial) if foreign else []
+    shown = {name: f"{name}/" if (folder / name).is_dir() else name for name in kept + theirs + clashing}
     aside = folder.parent / f".{folder.name}.{_SET_ASIDE}-{os.getpid()}-{secrets.token_hex(4)}"
     folder.rename(aside)
     try:
@@ -831,10 +868,11 @@ def _replace_earlier(folder: Path, partial: Path, marker: str, keep_earlier: boo
             (aside / name).rename(folder / name)
         except OSError:
             left.append(shown[name])
+    notes = [f"kept {', '.join(shown[name] for name in clashing)} in {aside}, where the new output has files of "
+             "those names"] if clashing else []
     if left:
-        notes = [f"could not carry {', '.join(left)} over: left in {aside}"]
-    else:
-        notes = []
+        notes.append(f"could not carry {', '.join(left)} over: left in {aside}")
+    elif not clashing:
         shutil.rmtree(aside, ignore_errors=True)
     kept_shown = sorted(shown[name] for name in kept if shown[name] not in left)
     theirs_shown = [shown[name] for name in theirs if shown[name] not in left]
@@ -892,6 +930,12 @@ def _not_made(earlier: Path, partial: Path, marker: str) -> list[str]:
     made = {marker} | {Path(name).parts[0] for name in names if isinstance(name, str) and Path(name).parts}
     return [entry.name for entry in sorted(earlier.iterdir())
             if entry.name not in made and not os.path.lexists(partial / entry.name)]
+
+
+def _same_names(folder: Path, partial: Path) -> list[str]:
+    """The entries of ``folder`` whose names ``partial`` holds too (a user's folder made the output: theirs stay
+    set aside rather than be replaced)."""
+    return [entry.name for entry in sorted(folder.iterdir()) if os.path.lexists(partial / entry.name)]
 
 
 def _remove(path: Path) -> None:

@@ -112,6 +112,25 @@ def test_a_photos_output_name_does_not_depend_on_the_rest_of_the_batch(tmp_path)
                                  "IMG_0002.jpg": "IMG_0002"}  # a sidecar (.xmp) is not a namesake
 
 
+def test_a_photo_keeps_its_output_when_its_namesake_is_gone(tmp_path):
+    """RAW + JPEG shot side by side give IMG_0001_cr2 and IMG_0001_jpg; with the JPEG deleted, the RAW was named
+    IMG_0001 again and, that name being the JPEG's, IMG_0001_: every RAW redone under a new name, its complete
+    output left beside it (and fused twice downstream). A photo whose output was made while a namesake lay beside it
+    keeps that output; a photo never made keeps the bare name."""
+    card, out = tmp_path / "card", tmp_path / "out"
+    card.mkdir()
+    raw, jpeg, other = card / "IMG_0001.CR2", card / "IMG_0001.JPG", card / "IMG_0002.JPG"
+    for photo in (raw, jpeg):
+        photo.write_bytes(b"x")
+    plan = plan_outputs(discover_inputs([card]), out, roots=[card], marker=MARKER)
+    assert run_batch(plan, _listing(), DEFAULT, marker=MARKER).counts() == {"done": 2}
+    jpeg.unlink()
+    other.write_bytes(b"x")
+    plan = plan_outputs(discover_inputs([card]), out, roots=[card], marker=MARKER)
+    assert plan == {raw: out / "IMG_0001_cr2", other: out / "IMG_0002"}
+    assert run_batch(plan, _listing(), DEFAULT, marker=MARKER).counts() == {"skipped": 1, "done": 1}
+
+
 def test_a_file_given_by_name_is_named_after_itself_whatever_is_given_beside_it(tree, tmp_path):
     """A file root names only itself: ``b/IMG_0002.jpg b/deep/IMG_0003.png`` gave ``deep__IMG_0003`` (the first
     file's folder taken as a root), while ``b/deep/IMG_0003.png`` alone gives ``IMG_0003``: a rerun with other
@@ -521,6 +540,19 @@ def test_a_namesakes_file_output_is_not_taken_for_this_inputs(tree, tmp_path):
     assert read_output_record(out / "IMG_0001_-done.png")["made_from"]["path"] == str(second.resolve())
 
 
+@pytest.mark.parametrize("name", ["result.png", "scene.EXR", "IMG_0001.jpg", "out.hdr"])
+def test_an_output_folder_named_as_an_image_is_refused_unless_it_is_a_folder_already(tree, tmp_path, name):
+    """`cevr tonemap scene.exr -o scene.png` made a folder named scene.png holding scene-reinhard.png, and said
+    "1 done": -o is the folder the outputs go into, each named after its input."""
+    photo = tree / "b" / "IMG_0002.jpg"
+    with pytest.raises(OutputError, match=re.escape(f"{tmp_path / name}: -o names the folder the outputs go into "
+                                                    "(each named after its input), not an image: give a folder name")):
+        plan_outputs([photo], tmp_path / name, roots=[photo], marker=MARKER)
+    assert not (tmp_path / name).exists()
+    (tmp_path / name).mkdir()  # a folder of that name, made on purpose, is one
+    assert plan_outputs([photo], tmp_path / name, roots=[photo], marker=MARKER) == {photo: tmp_path / name / "IMG_0002"}
+
+
 def test_a_folder_this_command_did_not_make_is_left_alone_unless_overwrite(tree, tmp_path):
     photo = tree / "b" / "IMG_0002.jpg"
     plan = plan_outputs([photo], tmp_path / "out", roots=[photo], marker=MARKER)
@@ -530,11 +562,35 @@ def test_a_folder_this_command_did_not_make_is_left_alone_unless_overwrite(tree,
     report = run_batch(plan, _listing(), DEFAULT, marker=MARKER)
     assert report.counts() == {"failed": 1} and report.exit_code == 1
     assert report.items[0].message == (f"{folder}: exists and was not made by this command (a folder without "
-                                       f"{MARKER}); choose another -o, or --overwrite to replace it")
+                                       f"{MARKER}); choose another -o, or --overwrite to write into it (its files "
+                                       "are kept)")
     assert (folder / "notes.txt").read_text() == "mine" and (folder / "sub").is_dir()
     assert run_batch(plan, _listing(), BatchPolicy(dry_run=True), marker=MARKER).counts() == {"failed": 1}
-    assert run_batch(plan, _listing(), BatchPolicy(overwrite=True), marker=MARKER).counts() == {"done": 1}
-    assert sorted(p.name for p in folder.iterdir()) == ["image.png", MARKER]
+    report = run_batch(plan, _listing(), BatchPolicy(overwrite=True), marker=MARKER)
+    assert report.counts() == {"done": 1} and report.items[0].message == "kept files it did not make: notes.txt, sub/"
+    assert sorted(p.name for p in folder.iterdir()) == ["image.png", "notes.txt", MARKER, "sub"]
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]  # nothing set aside
+
+
+def test_overwrite_never_deletes_a_users_folder_nor_a_photo_of_the_batch_in_it(tree, tmp_path):
+    """`cevr stack shoot/good/x.jpg other/good.jpg -o shoot --overwrite`: good.jpg's output is shoot/good, the
+    user's folder that holds x.jpg, which --overwrite deleted with everything in it. Its files stay; one of a name
+    the new output uses (their own image.png) is kept in the folder set aside, which the message names."""
+    out = tmp_path / "shoot"
+    inside, photo = out / "IMG_0002" / "x.jpg", tree / "b" / "IMG_0002.jpg"
+    inside.parent.mkdir(parents=True)
+    inside.write_bytes(b"their photo")
+    (inside.parent / "image.png").write_text("their image")
+    plan = plan_outputs([inside, photo], out, roots=[inside, photo], marker=MARKER)
+    assert plan[photo] == inside.parent
+    report = run_batch(plan, _listing(), BatchPolicy(overwrite=True), marker=MARKER)
+    assert report.counts() == {"done": 2}
+    assert inside.read_bytes() == b"their photo" and (inside.parent / "image.png").read_text() == "IMG_0002.jpg"
+    aside = [p for p in out.iterdir() if p.name.startswith(".IMG_0002.earlier-")]
+    assert len(aside) == 1 and (aside[0] / "image.png").read_text() == "their image"
+    message = next(item.message for item in report.items if item.source == photo)
+    assert message == f"kept image.png in {aside[0]}, where the new output has files of those names; " \
+        "kept files it did not make: x.jpg"
 
 
 def test_a_file_where_a_folder_output_belongs_is_refused_then_replaced_without_leftovers(tree, tmp_path):

@@ -150,6 +150,49 @@ def without_xmp(exif_bytes: bytes | None) -> bytes | None:
     return exif.tobytes()
 
 
+# The tags of a TIFF's IFD0 that say how that file stores its pixels (TIFF 6.0 and TIFF/EP: size, samples, strips
+# and tiles, compression, sub-IFDs, old-style JPEG, YCbCr) rather than anything about the photo, and the blocks it
+# carries that are no EXIF: Photoshop's layers (ImageSourceData) and image resources, and the ICC profile, which
+# outputs carry, or not (converted photos), by themselves. Carried from a TIFF into a stack frame they described
+# another file: SamplesPerPixel 4 for an RGB PNG, and the layers made every frame as large as the TIFF.
+TIFF_LAYOUT_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266, 273, 277, 278, 279, 280, 281,
+                              284, 288, 289, 290, 291, 292, 293, 317, 320, 322, 323, 324, 325, 330, 338, 339, 340,
+                              341, 347, 512, 513, 514, 515, 517, 518, 519, 520, 521, 530, 532, 32997, 32998,
+                              34377, 34675, 37724})
+_DESCRIPTION_TAG = 270
+
+
+def without_tiff_layout(exif: Any) -> bytes | None:
+    """A TIFF's IFD0 (Pillow's ``Image.Exif`` of it) as the photo's EXIF to carry: without
+    :data:`TIFF_LAYOUT_TAGS`, nor tifffile's shape JSON (``{"shape": [...]}``), which it writes as the
+    ImageDescription of the arrays it saves; None when nothing is left."""
+    from PIL import Image
+
+    kept = Image.Exif()
+    try:
+        kept.load(exif.tobytes())
+    except Exception:  # Pillow's parser raises many kinds on foreign EXIF: not carried, as elsewhere
+        return None
+    for tag in TIFF_LAYOUT_TAGS & set(kept):
+        del kept[tag]
+    if _is_tifffile_shape(kept.get(_DESCRIPTION_TAG)):
+        del kept[_DESCRIPTION_TAG]
+    return kept.tobytes() if kept else None
+
+
+def _is_tifffile_shape(description: Any) -> bool:
+    """``description`` is tifffile's record of the array it wrote (a JSON object with ``shape``), not a caption."""
+    import json
+
+    if not isinstance(description, str) or not description.startswith("{"):
+        return False
+    try:
+        record = json.loads(description)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "shape" in record
+
+
 def mark_rendered(exif_bytes: bytes | None) -> bytes | None:
     """The carried EXIF of an image cevr rendered in sRGB (a tone-mapped image), its Software set to
     :data:`CEVR_SOFTWARE` so that the camera its Make names is not taken for the pixels' encoding."""

@@ -43,6 +43,7 @@ from .exif import (
     exif_from_pillow,
     exposure_xmp,
     with_tags,
+    without_tiff_layout,
 )
 
 # The request an output was made by, as JSON under this key in the image's comment (see write_ldr).
@@ -74,10 +75,17 @@ def read_image_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
 
     try:
         with Image.open(path) as im:
-            exif = im.getexif()
-            return (exif.tobytes() if exif else None), im.info.get("icc_profile")
+            return _carried_exif(im, im.getexif()), im.info.get("icc_profile")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None, None
+
+
+def _carried_exif(im: Any, exif: Any) -> bytes | None:
+    """The EXIF that outputs of the image Pillow opened as ``im`` carry: a TIFF's IFD0 without what describes that
+    file's layout (:func:`cevr_cli.io.exif.without_tiff_layout`), which is its EXIF too."""
+    if not exif:
+        return None
+    return without_tiff_layout(exif) if im.format == "TIFF" else exif.tobytes()
 
 
 def check_input_file(path: Path, what: str = "a photo") -> None:
@@ -164,10 +172,10 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
                 opencv.check_pixel_limit(path, width, height)
             exif = im.getexif()  # HEIF: orientation 1, since libheif turns the pixels upright itself
             icc = im.info.get("icc_profile")
-            exif_bytes = exif.tobytes() if exif else None
+            exif_bytes = _carried_exif(im, exif)
             info = exif_from_pillow(exif) if exif else None  # while the file is open: sub-IFDs are read lazily
             frames = int(getattr(im, "n_frames", 1) or 1)
-            decode = {"HEIF": _decode_heif, "AVIF": _decode_avif}.get(im.format, _decode_opencv)
+            decode = _decoder(im)
             data, bits = decode(path, im)
             upright = im.format == "TIFF" and decode is _decode_opencv and opencv.orients_tiff()
     except InputError:
@@ -227,6 +235,42 @@ def _drop_alpha(data: np.ndarray) -> tuple[np.ndarray, float]:
     translucent = float(np.mean(alpha < np.iinfo(alpha.dtype).max))
     colour = np.repeat(data[..., :1], 3, axis=2) if channels == 2 else data[..., :3]
     return colour, translucent
+
+
+def _decoder(im: Any) -> Any:
+    """The function that decodes the pixels of the file Pillow opened as ``im``."""
+    if im.format == "TIFF" and _straight_alpha_8_bit(im):
+        return _decode_pillow
+    return {"HEIF": _decode_heif, "AVIF": _decode_avif}.get(im.format, _decode_opencv)
+
+
+# TIFF tags (TIFF 6.0): BitsPerSample and ExtraSamples, whose value 2 is unassociated ("straight") alpha.
+_BITS_PER_SAMPLE_TAG = 258
+_EXTRA_SAMPLES_TAG = 338
+_UNASSOCIATED_ALPHA = 2
+
+
+def _straight_alpha_8_bit(im: Any) -> bool:
+    """Whether a TIFF is 8-bit RGB with unassociated alpha and no turn: OpenCV decodes 8-bit TIFFs through
+    libtiff's RGBA reader, which multiplies such alpha into the colour (white at alpha 128 became grey), so Pillow
+    decodes it. Only a file stored upright: Pillow 13 turns a TIFF upright while decoding (an uncompressed one by
+    90 degrees into scrambled rows), so a turned one stays with OpenCV, which turns it right."""
+    tags = im.tag_v2
+    return (im.mode == "RGBA" and _tag_values(tags, _EXTRA_SAMPLES_TAG)[:1] == (_UNASSOCIATED_ALPHA,)
+            and set(_tag_values(tags, _BITS_PER_SAMPLE_TAG)) == {8}
+            and _tag_values(tags, ORIENTATION_TAG) in ((None,), (1,)))
+
+
+def _tag_values(tags: Any, tag: int) -> tuple[Any, ...]:
+    """A TIFF tag's value as a tuple (Pillow gives one value bare, several as a tuple); ``(None,)`` when absent."""
+    value = tags.get(tag)
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _decode_pillow(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """The stored 8-bit codes as Pillow decodes them (RGBA, its straight alpha kept apart from the colour)."""
+    im.load()  # raises on truncated data
+    return np.array(im), 8
 
 
 def _register_heif() -> None:

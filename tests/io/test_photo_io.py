@@ -134,6 +134,43 @@ def test_a_dropped_alpha_channel_is_said_with_the_share_of_pixels_it_hid(tmp_pat
     assert opaque.translucent == 0.0 and not any("alpha" in w for w in photo_source(opaque).warnings())
 
 
+@pytest.mark.parametrize("compression", [None, "lzw"])
+def test_an_8_bit_tiff_with_unassociated_alpha_keeps_its_stored_colour(tmp_path, compression):
+    """OpenCV decodes 8-bit TIFFs through libtiff's RGBA reader, which multiplies unassociated ("straight") alpha
+    into the colour: a white pixel at alpha 128 came out grey (code 128), unlike the same pixels as a PNG. Such a
+    file (GIMP's or Photoshop's cut-out exported as TIFF, uncompressed or LZW) shows its stored colour, as every
+    other format does."""
+    rgba = np.dstack([asymmetric(), np.full((20, 30), 128, np.uint8)])
+    rgba[:5, :10, :3] = 255  # white where asymmetric() is red
+    rgba[5:10, :, 3] = 0  # and fully transparent rows keep their colour too
+    Image.fromarray(rgba).save(tmp_path / "cut-out.tif", **({"compression": "tiff_lzw"} if compression else {}))
+    photo = read_photo(tmp_path / "cut-out.tif")
+    assert photo.translucent == 1.0 and photo.bit_depth == 8
+    np.testing.assert_array_equal(np.round(photo.rgb * 255).astype(np.uint8), rgba[..., :3])
+
+
+def test_a_tiffs_own_layout_and_layers_are_not_carried_as_its_exif(tmp_path):
+    """A TIFF's IFD0 is both its EXIF and its file layout: outputs carried the source's BitsPerSample, StripOffsets,
+    SamplesPerPixel 4 (for RGB frames), tifffile's shape JSON as the caption, and Photoshop's layers (tag 37724)
+    and resources, so a 3 MB layered TIFF gave 3 MB stack frames, each. What describes the photo stays."""
+    import tifffile
+
+    from cevr_cli.io.images import read_image_metadata
+
+    layers = os.urandom(300_000)
+    rgba = np.dstack([asymmetric(), np.full((20, 30), 255, np.uint8)])
+    tifffile.imwrite(tmp_path / "layered.tif", rgba, photometric="rgb", extrasamples=["unassalpha"],
+                     extratags=[(271, "s", 0, "Canon", True), (315, "s", 0, "A. Photographer", True),
+                                (37724, "B", len(layers), layers, True), (34377, "B", 4, b"8BIM", True)])
+    carried = Image.Exif()
+    carried.load(read_photo(tmp_path / "layered.tif").exif_bytes)
+    assert carried[271] == "Canon" and carried[315] == "A. Photographer"
+    for tag in (256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 338, 270, 37724, 34377):
+        assert tag not in carried, tag
+    exif_bytes, _ = read_image_metadata(tmp_path / "layered.tif")
+    assert len(exif_bytes) < 1000
+
+
 def huge_png(path, width, height):
     """A valid PNG header claiming a huge size, with almost no data (must be refused before decoding)."""
     def chunk(kind, data):
