@@ -241,6 +241,35 @@ def test_check_bracket():
             check_bracket(evs, frames)
 
 
+def test_frames_of_one_exposure_are_named(tmp_path):
+    """EVs read from EXIF are relative to the first frame: 'the same EV (+3)' alone did not say which two of a
+    9-frame bracket were one exposure."""
+    frames = write_bracket(tmp_path / "bracket", evs=(-2, -1, 0, 1))
+    again = tmp_path / "bracket" / "f1 copy.png"
+    again.write_bytes(frames[1].read_bytes())
+    result = runner.invoke(app, ["calibrate", *map(str, frames), str(again), "-o", str(tmp_path / "p.json"), "-q"])
+    assert result.exit_code == 2, result.output
+    assert f"the same EV (+1) ({frames[1]} and {again})" in " ".join(result.output.split()), result.output
+    with pytest.raises(UsageError, match=r"\(b.png and c.png\)"):
+        check_bracket([0.0, 1.0, 0.0], 3, ["b.png", "d.png", "c.png"])
+
+
+def test_namesake_frames_are_told_apart_by_their_folders(tmp_path):
+    """Two folders' f0.png: 'f0.png is 64x40 but f0.png is 64x48' named neither."""
+    big = write_bracket(tmp_path / "a", evs=(0,))[0]
+    small = write_bracket(tmp_path / "b", evs=(1,), size=(40, 64))[0]
+    result = runner.invoke(app, ["calibrate", str(big), str(small), "--evs", "0,1", "-o", str(tmp_path / "p.json"),
+                                 "-q"])
+    assert result.exit_code == 2
+    assert f"{small} is 64x40 but {big} is 64x48" in " ".join(result.output.split()), result.output
+    darker = write_bracket(tmp_path / "c", evs=(1,))[0]
+    brighter = write_bracket(tmp_path / "d", evs=(0,))[0]
+    result = runner.invoke(app, ["calibrate", str(darker), str(brighter), "--evs", "0,1", "-o",
+                                 str(tmp_path / "p.json"), "-q"])
+    assert result.exit_code == 2
+    assert f"{brighter} (EV +1) is not brighter than {darker} (EV +0)" in " ".join(result.output.split())
+
+
 @pytest.mark.parametrize("evs", [[-np.inf, 0.0, 1.0], [0.0, np.nan, 1.0], "-1,0,1", ["-1", "0", "1"], [None, 0, 1]])
 def test_a_brackets_evs_are_finite_numbers(evs):
     """-inf reached the fit (numpy's 'array of sample points is empty'); a string was read character by character."""
@@ -399,8 +428,9 @@ def test_info_lists_installed_profiles(tmp_path, monkeypatch):
     ("install without make", "needs the camera's make"),
     ("empty make", "--make is empty: give the camera's make, or leave --make out to read it from EXIF"),
     ("no destination", "-o PROFILE.json"),
-    ("evs reversed", "f3.png (EV -1) is not brighter than f4.png (EV -2): give the EVs in the frames' order"),
-    ("one exposure", "c1.png (EV -1) is not brighter than c0.png (EV -2)"),
+    ("evs reversed", "{bracket}/f3.png (EV -1) is not brighter than {bracket}/f4.png (EV -2): give the EVs in the "
+                     "frames' order"),
+    ("one exposure", "{bracket}/c1.png (EV -1) is not brighter than {bracket}/c0.png (EV -2)"),
     ("a frame twice", "f2.png is given twice: each frame of a bracket is its own photo"),
     ("a photo as -o", "f0.png: a profile is a JSON file: give a name ending in .json"),  # -o IMG_*.JPG
     ("a frame as -o", "f0.png: that is one of the frames"),
@@ -446,6 +476,7 @@ def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypat
         out.parent.mkdir()
         out.write_text('{"important": 1}')
     before = files_under(tmp_path)
+    message = message.replace("{bracket}/", str(tmp_path / "bracket" / "_")[:-1])  # frames are named as given
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()  # progress ("reading f0.png") may come before the error
