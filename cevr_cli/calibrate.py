@@ -901,22 +901,45 @@ def calibrate_to_profile(paths: Sequence[str | os.PathLike[str]], output: str | 
 
 def installed_profile_facts() -> list[dict[str, str | None]]:
     """What ``cevr info`` lists: every installed profile's path, make and model (None where it cannot be read), and
-    ``problem``: why ``auto`` cannot use it, else None."""
+    ``problem``: why ``auto`` cannot use it, else None. ``auto`` finds a camera's profile by its file name
+    (:func:`~cevr_cli.response.profile_path`), so a profile under another name (one copied in as ``d750.json``) is
+    never used, and one named for another camera is used for that camera's photos: both are problems."""
     from .response import load_profile
 
     facts: list[dict[str, str | None]] = []
     for path in installed_profiles():
         problem = None
+        make = model = None
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
-            make, model = document.get("make"), document.get("model")
+            if isinstance(document, dict):
+                make, model = document.get("make"), document.get("model")
             load_profile(path)  # as `auto` will read it
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, RecursionError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             make, model = None, None
             effect = "use the camera prior" if path.is_dir() else "fail"
             problem = f"unreadable ({exc.strerror if isinstance(exc, OSError) else exc}); this camera's photos " \
                 f"{effect} until it is replaced"
         except InputError as exc:
             problem = f"broken: {exc.reason}; this camera's photos fail until it is replaced"
+        else:
+            problem = _misnamed(path, make, model)
         facts.append({"path": str(path), "make": make, "model": model, "problem": problem})
     return facts
+
+
+def _misnamed(path: Path, make: object, model: object) -> str | None:
+    """Why ``auto`` does not use the readable profile at ``path`` for the camera it records, or None: its file name
+    is not that camera's (``auto`` looks the photo's EXIF make and model up by name), or it records no make."""
+    from .response import camera_key
+
+    texts = [v if isinstance(v, str) and v.strip() else None for v in (make, model)]
+    if texts[0] is None:
+        return "not used: it records no camera make, so --response auto finds it for no photo; give it with " \
+            "--response, or recalibrate with --make and --install"
+    expected = f"{camera_key(texts[0], texts[1])}.json"
+    if path.name == expected:
+        return None
+    camera = " ".join(v for v in texts if v)
+    return (f"not used for {camera}: --response auto looks for its profile as {expected}; rename it so (or "
+            "install it with cevr calibrate --install)")

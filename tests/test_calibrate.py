@@ -383,6 +383,35 @@ def test_install_puts_the_profile_where_auto_finds_it(tmp_path, monkeypatch):
     assert f"{installed} (Other Maker Testcam 1) broken: the linear values" in " ".join(result.output.split())
 
 
+def test_info_says_which_installed_profiles_auto_does_not_use(tmp_path, monkeypatch):
+    """`auto` finds a camera's profile by its file name: a profile copied into the folder under a name of its own
+    was listed as installed for its camera, with no problem, and never used; one named for another camera is used for
+    that camera's photos. A JSON list there read "unreadable ('list' object has no attribute 'get')"."""
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
+    frames = write_bracket(tmp_path / "bracket")
+    assert runner.invoke(app, ["calibrate", *map(str, frames), "--install", "-q"]).exit_code == 0
+    folder = tmp_path / "config" / "responses"
+    installed = folder / "testmaker__testcam-1.json"
+    text = installed.read_text()
+    (folder / "d750.json").write_text(text)
+    (folder / "nikon__d750.json").write_text(text)
+    (folder / "list.json").write_text("[1, 2]")
+    document = json.loads(text)
+    document["make"] = None
+    (folder / "nomake.json").write_text(json.dumps(document))
+    problems = {Path(f["path"]).name: f["problem"] for f in installed_profile_facts()}
+    assert problems["testmaker__testcam-1.json"] is None
+    for name in ("d750.json", "nikon__d750.json"):
+        assert problems[name] == ("not used for Testmaker Testcam 1: --response auto looks for its profile as "
+                                  "testmaker__testcam-1.json; rename it so (or install it with cevr calibrate "
+                                  "--install)")
+    assert problems["list.json"].startswith("broken: not a cevr response profile")
+    assert problems["nomake.json"].startswith("not used: it records no camera make")
+    result = runner.invoke(app, ["info"])
+    assert f"{folder / 'd750.json'} (Testmaker Testcam 1) not used for Testmaker Testcam 1" in " ".join(
+        result.output.split())
+
+
 def test_an_install_that_fails_after_o_was_written_says_both(tmp_path, monkeypatch):
     """A full disk where the profile is installed: one line naming the install path and the reason, saying the -o
     file was written (it is complete, so the calibration need not be run again to keep it); exit 2."""
