@@ -687,8 +687,12 @@ def fit_bracket(images: Sequence[np.ndarray], evs: Sequence[float], method: str 
 def bracket_frames(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """The frames ``paths`` name: files as given (one given twice stays twice, for :func:`calibrate` to refuse), a
     folder's photos (JPEG, PNG, TIFF, ...) in name order (a camera numbers a bracket's frames as it takes them), and
-    a `cevr stack` folder's frames as its stack.json lists them (not its contact sheet)."""
-    from .batch import discover_inputs
+    a `cevr stack` folder's frames as its stack.json lists them (not its contact sheet).
+
+    Raises:
+        UsageError: a folder that holds no photos at its top.
+    """
+    from .batch import discover_inputs, is_dir_safely
     from .stackdir import is_stack_folder, read_stack_manifest
     from .vocabulary import LDR_SUFFIXES
 
@@ -697,7 +701,11 @@ def bracket_frames(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
         if is_stack_folder(path):
             frames += [path / name for name in read_stack_manifest(path)["files"]]
         else:
-            frames += discover_inputs([path], extensions=LDR_SUFFIXES)
+            found = discover_inputs([path], extensions=LDR_SUFFIXES)
+            if not found and is_dir_safely(path):  # not "needs at least two photos" when the folder held none
+                raise UsageError(f"no photos found in {path} (JPEG, PNG or TIFF frames; its subfolders are not "
+                                 "searched)")
+            frames += found
     return frames
 
 

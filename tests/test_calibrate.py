@@ -535,6 +535,21 @@ def test_a_folder_gives_its_photos_in_name_order(tmp_path):
     assert bracket_frames([tmp_path / "IMG_0003.JPG", tmp_path]) == [tmp_path / "IMG_0003.JPG", *in_order]
 
 
+def test_a_folder_without_photos_is_named(tmp_path):
+    """A folder of no photos (the wrong one, or the bracket in its subfolders) said only "calibrating needs a
+    bracket: at least two photos", though other frames were given beside it."""
+    frames = write_bracket(tmp_path / "bracket")
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    for args in ([str(tmp_path / "empty")], [*map(str, frames), str(tmp_path / "empty")]):
+        before = files_under(tmp_path)
+        result = runner.invoke(app, ["calibrate", *args, "-o", str(tmp_path / "p.json")])
+        assert result.exit_code == 2
+        assert " ".join(result.output.split()) == (f"error: no photos found in {tmp_path / 'empty'} (JPEG, PNG or TIFF "
+                                                   "frames; its subfolders are not searched)")
+        assert files_under(tmp_path) == before
+
+
 def test_an_unreadable_installed_profile_is_a_problem_cevr_info_names(tmp_path, monkeypatch):
     monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
     folder = tmp_path / "config" / "responses"
