@@ -172,9 +172,11 @@ def evs_from_exif(ev100: Sequence[float | None], names: Sequence[str]) -> list[f
     return [round(reference - float(v), 6) + 0.0 for v in ev100]  # type: ignore[arg-type]
 
 
-def check_bracket(evs: Sequence[float], frames: int) -> None:
+def check_bracket(evs: Sequence[float], frames: int, names: Sequence[str] | None = None) -> None:
     """At least two frames, one EV each, every EV a finite number (not a string: :func:`parse_bracket_evs` reads
-    ``'-2,0,2'``), no two within 0.01 EV.
+    ``'-2,0,2'``), no two within 0.01 EV. ``names``: the frames' names, in the EVs' order, for the message that
+    names the two frames of one EV (EVs read from EXIF are relative to the first frame: the number alone does
+    not say which frames they are).
 
     Raises:
         UsageError: otherwise.
@@ -186,10 +188,12 @@ def check_bracket(evs: Sequence[float], frames: int) -> None:
                          "'-2,0,2')")
     if len(evs) != frames:
         raise UsageError(f"{len(evs)} EVs for {frames} frames: give one EV per frame, in the frames' order")
-    ordered = sorted(evs)
-    for a, b in zip(ordered, ordered[1:], strict=False):
-        if b - a < 0.01:
-            raise UsageError(f"two frames have the same EV ({a:+g}): each frame of a bracket needs its own exposure")
+    order = sorted(range(len(evs)), key=lambda j: evs[j])
+    for a, b in zip(order, order[1:], strict=False):
+        if evs[b] - evs[a] < 0.01:
+            which = f" ({names[min(a, b)]} and {names[max(a, b)]})" if names is not None else ""
+            raise UsageError(f"two frames have the same EV ({evs[a]:+g}){which}: each frame of a bracket needs its "
+                             "own exposure")
 
 
 def check_exposure_order(sample: np.ndarray, evs: Sequence[float], n_levels: int,
@@ -608,7 +612,7 @@ def fit_samples(sample: np.ndarray, evs: Sequence[float], bit_depth: int, method
     """
     if method not in METHODS:
         raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
-    check_bracket(evs, sample.shape[1])
+    check_bracket(evs, sample.shape[1], names)
     positions = level_positions(bit_depth)
     n_levels = positions.size
     check_exposure_order(sample, evs, n_levels, names)
@@ -683,8 +687,12 @@ def fit_bracket(images: Sequence[np.ndarray], evs: Sequence[float], method: str 
 def bracket_frames(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """The frames ``paths`` name: files as given (one given twice stays twice, for :func:`calibrate` to refuse), a
     folder's photos (JPEG, PNG, TIFF, ...) in name order (a camera numbers a bracket's frames as it takes them), and
-    a `cevr stack` folder's frames as its stack.json lists them (not its contact sheet)."""
-    from .batch import discover_inputs
+    a `cevr stack` folder's frames as its stack.json lists them (not its contact sheet).
+
+    Raises:
+        UsageError: a folder that holds no photos at its top.
+    """
+    from .batch import discover_inputs, is_dir_safely
     from .stackdir import is_stack_folder, read_stack_manifest
     from .vocabulary import LDR_SUFFIXES
 
@@ -693,7 +701,11 @@ def bracket_frames(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
         if is_stack_folder(path):
             frames += [path / name for name in read_stack_manifest(path)["files"]]
         else:
-            frames += discover_inputs([path], extensions=LDR_SUFFIXES)
+            found = discover_inputs([path], extensions=LDR_SUFFIXES)
+            if not found and is_dir_safely(path):  # not "needs at least two photos" when the folder held none
+                raise UsageError(f"no photos found in {path} (JPEG, PNG or TIFF frames; its subfolders are not "
+                                 "searched)")
+            frames += found
     return frames
 
 
@@ -713,7 +725,7 @@ def check_frames(frames: Sequence[Path]) -> None:
         except InputError as exc:
             raise UsageError(str(exc)) from None
         if frame.resolve() in seen:
-            raise UsageError(f"{frame.name} is given twice: each frame of a bracket is its own photo")
+            raise UsageError(f"{frame} is given twice: each frame of a bracket is its own photo")
         seen.add(frame.resolve())
 
 
@@ -750,11 +762,11 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
     if method not in METHODS:
         raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
     check_frames(frames)
-    raw = [f.name for f in frames if f.suffix.lower() in RAW_SUFFIXES]
+    raw = [str(f) for f in frames if f.suffix.lower() in RAW_SUFFIXES]
     if raw:
         raise UsageError(f"{raw[0]}: camera RAW data is linear and needs no profile; calibrate the camera's JPEGs")
     if evs is not None:
-        check_bracket(evs, len(frames))
+        check_bracket(evs, len(frames), [str(f) for f in frames])
     columns, suspects, ev100 = [], [], []
     first = None
     where = np.empty(0, dtype=np.intp)
@@ -766,10 +778,10 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
             first = photo
             where = candidate_locations(*photo.rgb.shape[:2])
         elif photo.rgb.shape != first.rgb.shape:
-            raise UsageError(f"{frame.name} is {photo.rgb.shape[1]}x{photo.rgb.shape[0]} but {first.path.name} is "
+            raise UsageError(f"{frame} is {photo.rgb.shape[1]}x{photo.rgb.shape[0]} but {frames[0]} is "
                              f"{first.rgb.shape[1]}x{first.rgb.shape[0]}: the frames of a bracket share one size")
         elif photo.bit_depth != first.bit_depth:
-            raise UsageError(f"{frame.name} is {photo.bit_depth}-bit but {first.path.name} is {first.bit_depth}-bit: "
+            raise UsageError(f"{frame} is {photo.bit_depth}-bit but {frames[0]} is {first.bit_depth}-bit: "
                              "the frames of a bracket share one bit depth")
         bit_depth = 16 if photo.bit_depth == 16 else 8
         codes = quantise(photo.rgb, bit_depth)
@@ -779,14 +791,14 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         del codes
         ev100.append(photo.exif.exposure_value() if photo.exif else None)
     assert first is not None
+    names = [str(f) for f in frames]  # as given: two frames of one name in two folders stay apart
     if evs is None:
-        evs = evs_from_exif(ev100, [f.name for f in frames])
-        check_bracket(evs, len(frames))
+        evs = evs_from_exif(ev100, names)
+        check_bracket(evs, len(frames), names)
     exif = first.exif
     make = make if make is not None else (exif.camera_make if exif else None)
     model = model if model is not None else (exif.camera_model if exif else None)
-    fit = fit_samples(np.stack(columns, axis=1), evs, bit_depth, method, shared, np.stack(suspects, axis=1),
-                      [f.name for f in frames])
+    fit = fit_samples(np.stack(columns, axis=1), evs, bit_depth, method, shared, np.stack(suspects, axis=1), names)
     camera = " ".join(v for v in (make, model) if v)
     response = table_response(f"profile:{camera or frames[0].stem}", fit.positions, fit.linear,
                               source=f"cevr calibrate ({method}, {len(frames)} frames)")
@@ -888,7 +900,7 @@ def calibrate_to_profile(paths: Sequence[str | os.PathLike[str]], output: str | 
     check_frames(frames)  # a missing or repeated frame is named before the EVs are counted against the frames
     bracket = parse_bracket_evs(evs) if evs is not None else None
     if bracket is not None:
-        check_bracket(bracket, len(frames))
+        check_bracket(bracket, len(frames), [str(f) for f in frames])
     if output is not None:
         check_profile_destination(output, frames, overwrite)
     result = calibrate(frames, bracket, make=make, model=model, method=method, on_frame=on_frame)
@@ -897,22 +909,45 @@ def calibrate_to_profile(paths: Sequence[str | os.PathLike[str]], output: str | 
 
 def installed_profile_facts() -> list[dict[str, str | None]]:
     """What ``cevr info`` lists: every installed profile's path, make and model (None where it cannot be read), and
-    ``problem``: why ``auto`` cannot use it, else None."""
+    ``problem``: why ``auto`` cannot use it, else None. ``auto`` finds a camera's profile by its file name
+    (:func:`~cevr_cli.response.profile_path`), so a profile under another name (one copied in as ``d750.json``) is
+    never used, and one named for another camera is used for that camera's photos: both are problems."""
     from .response import load_profile
 
     facts: list[dict[str, str | None]] = []
     for path in installed_profiles():
         problem = None
+        make = model = None
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
-            make, model = document.get("make"), document.get("model")
+            if isinstance(document, dict):
+                make, model = document.get("make"), document.get("model")
             load_profile(path)  # as `auto` will read it
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, RecursionError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             make, model = None, None
             effect = "use the camera prior" if path.is_dir() else "fail"
             problem = f"unreadable ({exc.strerror if isinstance(exc, OSError) else exc}); this camera's photos " \
                 f"{effect} until it is replaced"
         except InputError as exc:
             problem = f"broken: {exc.reason}; this camera's photos fail until it is replaced"
+        else:
+            problem = _misnamed(path, make, model)
         facts.append({"path": str(path), "make": make, "model": model, "problem": problem})
     return facts
+
+
+def _misnamed(path: Path, make: object, model: object) -> str | None:
+    """Why ``auto`` does not use the readable profile at ``path`` for the camera it records, or None: its file name
+    is not that camera's (``auto`` looks the photo's EXIF make and model up by name), or it records no make."""
+    from .response import camera_key
+
+    texts = [v if isinstance(v, str) and v.strip() else None for v in (make, model)]
+    if texts[0] is None:
+        return "not used: it records no camera make, so --response auto finds it for no photo; give it with " \
+            "--response, or recalibrate with --make and --install"
+    expected = f"{camera_key(texts[0], texts[1])}.json"
+    if path.name == expected:
+        return None
+    camera = " ".join(v for v in texts if v)
+    return (f"not used for {camera}: --response auto looks for its profile as {expected}; rename it so (or "
+            "install it with cevr calibrate --install)")

@@ -241,6 +241,35 @@ def test_check_bracket():
             check_bracket(evs, frames)
 
 
+def test_frames_of_one_exposure_are_named(tmp_path):
+    """EVs read from EXIF are relative to the first frame: 'the same EV (+3)' alone did not say which two of a
+    9-frame bracket were one exposure."""
+    frames = write_bracket(tmp_path / "bracket", evs=(-2, -1, 0, 1))
+    again = tmp_path / "bracket" / "f1 copy.png"
+    again.write_bytes(frames[1].read_bytes())
+    result = runner.invoke(app, ["calibrate", *map(str, frames), str(again), "-o", str(tmp_path / "p.json"), "-q"])
+    assert result.exit_code == 2, result.output
+    assert f"the same EV (+1) ({frames[1]} and {again})" in " ".join(result.output.split()), result.output
+    with pytest.raises(UsageError, match=r"\(b.png and c.png\)"):
+        check_bracket([0.0, 1.0, 0.0], 3, ["b.png", "d.png", "c.png"])
+
+
+def test_namesake_frames_are_told_apart_by_their_folders(tmp_path):
+    """Two folders' f0.png: 'f0.png is 64x40 but f0.png is 64x48' named neither."""
+    big = write_bracket(tmp_path / "a", evs=(0,))[0]
+    small = write_bracket(tmp_path / "b", evs=(1,), size=(40, 64))[0]
+    result = runner.invoke(app, ["calibrate", str(big), str(small), "--evs", "0,1", "-o", str(tmp_path / "p.json"),
+                                 "-q"])
+    assert result.exit_code == 2
+    assert f"{small} is 64x40 but {big} is 64x48" in " ".join(result.output.split()), result.output
+    darker = write_bracket(tmp_path / "c", evs=(1,))[0]
+    brighter = write_bracket(tmp_path / "d", evs=(0,))[0]
+    result = runner.invoke(app, ["calibrate", str(darker), str(brighter), "--evs", "0,1", "-o",
+                                 str(tmp_path / "p.json"), "-q"])
+    assert result.exit_code == 2
+    assert f"{brighter} (EV +1) is not brighter than {darker} (EV +0)" in " ".join(result.output.split())
+
+
 @pytest.mark.parametrize("evs", [[-np.inf, 0.0, 1.0], [0.0, np.nan, 1.0], "-1,0,1", ["-1", "0", "1"], [None, 0, 1]])
 def test_a_brackets_evs_are_finite_numbers(evs):
     """-inf reached the fit (numpy's 'array of sample points is empty'); a string was read character by character."""
@@ -354,6 +383,35 @@ def test_install_puts_the_profile_where_auto_finds_it(tmp_path, monkeypatch):
     assert f"{installed} (Other Maker Testcam 1) broken: the linear values" in " ".join(result.output.split())
 
 
+def test_info_says_which_installed_profiles_auto_does_not_use(tmp_path, monkeypatch):
+    """`auto` finds a camera's profile by its file name: a profile copied into the folder under a name of its own
+    was listed as installed for its camera, with no problem, and never used; one named for another camera is used for
+    that camera's photos. A JSON list there read "unreadable ('list' object has no attribute 'get')"."""
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
+    frames = write_bracket(tmp_path / "bracket")
+    assert runner.invoke(app, ["calibrate", *map(str, frames), "--install", "-q"]).exit_code == 0
+    folder = tmp_path / "config" / "responses"
+    installed = folder / "testmaker__testcam-1.json"
+    text = installed.read_text()
+    (folder / "d750.json").write_text(text)
+    (folder / "nikon__d750.json").write_text(text)
+    (folder / "list.json").write_text("[1, 2]")
+    document = json.loads(text)
+    document["make"] = None
+    (folder / "nomake.json").write_text(json.dumps(document))
+    problems = {Path(f["path"]).name: f["problem"] for f in installed_profile_facts()}
+    assert problems["testmaker__testcam-1.json"] is None
+    for name in ("d750.json", "nikon__d750.json"):
+        assert problems[name] == ("not used for Testmaker Testcam 1: --response auto looks for its profile as "
+                                  "testmaker__testcam-1.json; rename it so (or install it with cevr calibrate "
+                                  "--install)")
+    assert problems["list.json"].startswith("broken: not a cevr response profile")
+    assert problems["nomake.json"].startswith("not used: it records no camera make")
+    result = runner.invoke(app, ["info"])
+    assert f"{folder / 'd750.json'} (Testmaker Testcam 1) not used for Testmaker Testcam 1" in " ".join(
+        result.output.split())
+
+
 def test_an_install_that_fails_after_o_was_written_says_both(tmp_path, monkeypatch):
     """A full disk where the profile is installed: one line naming the install path and the reason, saying the -o
     file was written (it is complete, so the calibration need not be run again to keep it); exit 2."""
@@ -399,8 +457,9 @@ def test_info_lists_installed_profiles(tmp_path, monkeypatch):
     ("install without make", "needs the camera's make"),
     ("empty make", "--make is empty: give the camera's make, or leave --make out to read it from EXIF"),
     ("no destination", "-o PROFILE.json"),
-    ("evs reversed", "f3.png (EV -1) is not brighter than f4.png (EV -2): give the EVs in the frames' order"),
-    ("one exposure", "c1.png (EV -1) is not brighter than c0.png (EV -2)"),
+    ("evs reversed", "{bracket}/f3.png (EV -1) is not brighter than {bracket}/f4.png (EV -2): give the EVs in the "
+                     "frames' order"),
+    ("one exposure", "{bracket}/c1.png (EV -1) is not brighter than {bracket}/c0.png (EV -2)"),
     ("a frame twice", "f2.png is given twice: each frame of a bracket is its own photo"),
     ("a photo as -o", "f0.png: a profile is a JSON file: give a name ending in .json"),  # -o IMG_*.JPG
     ("a frame as -o", "f0.png: that is one of the frames"),
@@ -446,6 +505,7 @@ def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypat
         out.parent.mkdir()
         out.write_text('{"important": 1}')
     before = files_under(tmp_path)
+    message = message.replace("{bracket}/", str(tmp_path / "bracket" / "_")[:-1])  # frames are named as given
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()  # progress ("reading f0.png") may come before the error
@@ -473,6 +533,21 @@ def test_a_folder_gives_its_photos_in_name_order(tmp_path):
     in_order = [tmp_path / "IMG_0001.jpg", tmp_path / "IMG_0002.tif", tmp_path / "IMG_0003.JPG"]
     assert bracket_frames([tmp_path]) == in_order
     assert bracket_frames([tmp_path / "IMG_0003.JPG", tmp_path]) == [tmp_path / "IMG_0003.JPG", *in_order]
+
+
+def test_a_folder_without_photos_is_named(tmp_path):
+    """A folder of no photos (the wrong one, or the bracket in its subfolders) said only "calibrating needs a
+    bracket: at least two photos", though other frames were given beside it."""
+    frames = write_bracket(tmp_path / "bracket")
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    for args in ([str(tmp_path / "empty")], [*map(str, frames), str(tmp_path / "empty")]):
+        before = files_under(tmp_path)
+        result = runner.invoke(app, ["calibrate", *args, "-o", str(tmp_path / "p.json")])
+        assert result.exit_code == 2
+        assert " ".join(result.output.split()) == (f"error: no photos found in {tmp_path / 'empty'} (JPEG, PNG or TIFF "
+                                                   "frames; its subfolders are not searched)")
+        assert files_under(tmp_path) == before
 
 
 def test_an_unreadable_installed_profile_is_a_problem_cevr_info_names(tmp_path, monkeypatch):
