@@ -27,8 +27,11 @@ from ..errors import InputError
 from ..vocabulary import MAX_MEGAPIXELS, MIN_PHOTO_SIDE
 from .exif import ExifInfo, read_raw_container_exif, read_tiff_exif
 
-# LibRaw's orientation codes (sizes.flip) as numpy rotations: 3 = 180, 5 = 90 CCW, 6 = 90 CW.
-_FLIPS = {0: 0, 3: 2, 5: 1, 6: 3}
+# LibRaw's orientation codes (sizes.flip) as (mirror left-right first, then numpy quarter turns): 3 = 180,
+# 5 = 90 CCW, 6 = 90 CW; the mirrored ones (EXIF orientations 2, 4, 5, 7 give flips 1, 2, 4, 7) as LibRaw's own
+# postprocess turns them.
+_FLIPS = {0: (False, 0), 1: (True, 0), 2: (True, 2), 3: (False, 2), 4: (True, 1), 5: (False, 1), 6: (False, 3),
+          7: (True, 3)}
 _BAYER_REACH = 2  # pixels a photosite reaches through AHD demosaicing
 
 
@@ -170,7 +173,12 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
             output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip, adjust_maximum_thr=0.0)
     linear = developed.astype(np.float32) / 65535.0
     mask = clipping_mask(saturated, linear, bayer=visible.ndim == 2)
-    turns = _FLIPS.get(flip, 0)
-    if turns:
-        linear, mask = np.ascontiguousarray(np.rot90(linear, turns)), np.ascontiguousarray(np.rot90(mask, turns))
-    return LinearPhoto(path, linear, mask, white, exif)
+    return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif)
+
+
+def upright(image: np.ndarray, flip: int) -> np.ndarray:
+    """``image`` (HxW or HxWxC, stored as the sensor reads out) turned as LibRaw's orientation code ``flip`` says."""
+    mirror, turns = _FLIPS.get(flip, (False, 0))
+    if not mirror and not turns:
+        return image
+    return np.ascontiguousarray(np.rot90(image[:, ::-1] if mirror else image, turns))

@@ -177,3 +177,23 @@ def test_a_portrait_raw_is_turned_upright_as_libraw_turns_it(tmp_path):
     developed = read_photo(path).rgb  # LibRaw's own rendering, turned by LibRaw
     assert photo.linear.shape == developed.shape == (48, 32, 3) and photo.clipped.shape == (48, 32)
     assert np.corrcoef(photo.linear.mean(axis=2).ravel(), developed.mean(axis=2).ravel())[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_is_turned_as_libraw_turns_it(tmp_path, orientation):
+    """The linear reader knew LibRaw's turns (3, 6, 8) but not its mirrored orientations (2, 4, 5, 7: a selfie,
+    a mirrored DNG export): an orientation-2 RAW came out unmirrored in linear mode and mirrored in cevr mode."""
+    import rawpy
+
+    from tests.dng import write_camera_dng
+
+    data = (np.random.default_rng(2).uniform(0.05, 0.9, (40, 56, 3)) * WHITE).astype(np.uint16)
+    path = write_camera_dng(tmp_path / "turned.dng", data, WHITE, make="TestCam", model="Model 7",
+                            date="2024:05:01 10:11:12", exposure_time=1 / 250, f_number=2.8, iso=200,
+                            lens="TestLens 35mm", orientation=orientation)
+    photo = read_raw_linear(path)
+    with rawpy.imread(str(path)) as raw:  # LibRaw's own linear rendering, turned by LibRaw
+        turned = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=(1, 1),
+                                 output_color=rawpy.ColorSpace.sRGB, adjust_maximum_thr=0.0)
+    np.testing.assert_allclose(photo.linear, turned.astype(np.float32) / 65535.0, atol=1e-6)
+    assert photo.clipped.shape == turned.shape[:2]
