@@ -166,6 +166,8 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     Image.MAX_IMAGE_PIXELS = max(int(max_megapixels * 1e6), Image.MAX_IMAGE_PIXELS or 0)
     try:
         with Image.open(path) as im:
+            if im.format == "TIFF" and _DNG_VERSION_TAG in im.tag_v2:
+                raise InputError(path, _misnamed_dng(path))  # else its IFD0 (often a thumbnail) is the photo
             width, height = im.size
             check_dimensions(path, width, height, max_megapixels, min_side)
             if im.format != "HEIF":  # pixels decoded by OpenCV (AVIF where it can)
@@ -181,6 +183,8 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     except InputError:
         raise
     except UnidentifiedImageError:
+        if _tiff_is_dng(path):
+            raise InputError(path, _misnamed_dng(path)) from None
         sample = _tiff_sample_type(path)  # Pillow reads no 3-channel float TIFF, which tifffile names
         if sample is not None:
             raise InputError(path, unsupported_sample(sample)) from None
@@ -333,6 +337,32 @@ def unsupported_sample(sample: str) -> str:
     if sample.startswith("float"):
         reason += "; a floating-point image is already HDR: save it as OpenEXR for `cevr tonemap`"
     return reason
+
+
+_DNG_VERSION_TAG = 50706  # DNG 1.4: every DNG's IFD0 holds DNGVersion
+
+
+def _misnamed_dng(path: Path) -> str:
+    """Why a DNG under a photo's name is refused: it is read by its name, and LibRaw reads only .dng and the
+    other RAW names (a photo reader would take its thumbnail, or its raw samples, for the photo)."""
+    named = f"named {path.suffix}" if path.suffix else "without an extension"
+    return f"a camera RAW (DNG) file {named}: rename it .dng to have it read as camera RAW"
+
+
+def _tiff_is_dng(path: Path) -> bool:
+    """Whether ``path`` is a TIFF whose first IFD says it is a DNG (False for what tifffile cannot parse)."""
+    import tifffile
+
+    log = logging.getLogger("tifffile")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return _DNG_VERSION_TAG in tif.pages.first.tags
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
+        return False
+    finally:
+        log.setLevel(level)
 
 
 def _tiff_sample_type(path: Path) -> str | None:

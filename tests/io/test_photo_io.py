@@ -530,3 +530,24 @@ def test_a_jpeg_too_small_for_its_declared_size_is_refused_before_decoding(tmp_p
     assert len(buf) < 3 * (1024 * 1024 // 512)  # within 3x of the bound (2048 bytes)
     (tmp_path / "flat.jpg").write_bytes(buf.tobytes())
     assert read_photo(tmp_path / "flat.jpg").rgb.shape == (1024, 1024, 3)
+
+
+@pytest.mark.parametrize("name", ["linear.tif", "linear.jpg", "cfa.tif", "cfa.png", "preview.tif"])
+def test_a_dng_under_a_photos_name_is_named_as_a_raw_to_rename(tmp_path, name):
+    """A DNG is a TIFF: named .tif, .jpg or .png it reached the photo reader, which refused its raw samples as an
+    'unsupported sample type uint16 (8- or 16-bit integer images only)', and read a camera DNG whose IFD0 is an
+    8-bit preview (the raw image in a SubIFD) as that preview: a thumbnail stack, no error."""
+    from tests.dng import _dng_tags, write_cfa_dng, write_linear_dng
+
+    path = tmp_path / name
+    if name.startswith("preview"):
+        import tifffile
+
+        tifffile.imwrite(path, np.full((40, 56, 3), 120, np.uint8), photometric="rgb",
+                         extratags=[*_dng_tags(4000, (1, 1, 1))[:3], (254, "I", 1, 1, True)])  # NewSubFileType 1
+    elif name.startswith("linear"):
+        write_linear_dng(path, np.full((40, 56, 3), 1000, np.uint16), 4000)
+    else:
+        write_cfa_dng(path, np.full((40, 56, 3), 0.4), 4000)
+    with pytest.raises(InputError, match=rf"a camera RAW \(DNG\) file named \{path.suffix}: rename it \.dng"):
+        read_photo(path)
