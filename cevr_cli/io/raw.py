@@ -14,6 +14,11 @@ developer clipped (any channel at full scale) are added.
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -129,7 +134,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
 
     check_input_file(path, "a camera RAW file")
     try:
-        with open(path, "rb") as fh, rawpy.imread(fh) as raw:
+        with _libraw_messages_dropped(), open(path, "rb") as fh, rawpy.imread(fh) as raw:
             check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
             check_pixel_data(path, raw)
             yield raw
@@ -138,6 +143,45 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
     except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise InputError(path, f"camera RAW not readable by LibRaw, truncated or not a RAW file ({_reason(exc)})"
                          ) from None
+
+
+# LibRaw's default data-error handler (rawpy installs no other) prints to the C library's stderr, beside the one
+# error line cevr gives: "unknown file: Unexpected end of file" for a truncated RAW (rawpy hands LibRaw a buffer, so
+# no file name), "...: data corrupted at N" for damaged data.
+_LIBRAW_DATA_ERROR = re.compile(rb"^.*: (?:Unexpected end of file|data corrupted at -?\d+)\r?\n?$")
+_capturing = threading.Lock()
+
+
+@contextmanager
+def _libraw_messages_dropped() -> Iterator[None]:
+    """Capture file descriptor 2 for a block and write back all of it but LibRaw's data-error lines. One thread
+    captures at a time: another thread's RAW read meanwhile is captured by the first (its lines go to that one's
+    capture, where they are dropped too); what other threads print meanwhile comes out when the block ends."""
+    if not _capturing.acquire(blocking=False):
+        yield
+        return
+    try:
+        from .hdrfile import _flush_c_stdio
+
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as capture:
+            os.dup2(capture.fileno(), 2)
+            try:
+                yield
+            finally:
+                _flush_c_stdio()
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                capture.seek(0)
+                kept = b"".join(line for line in capture.read().splitlines(keepends=True)
+                                if not _LIBRAW_DATA_ERROR.match(line))
+                if kept:
+                    with open(2, "wb", closefd=False) as stderr:
+                        stderr.write(kept)
+    finally:
+        _capturing.release()
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,5 +1,6 @@
 """Camera RAW as linear light: exact decode of DNGs with known truth and the clipping mask."""
 
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -197,3 +198,17 @@ def test_every_orientation_is_turned_as_libraw_turns_it(tmp_path, orientation):
                                  output_color=rawpy.ColorSpace.sRGB, adjust_maximum_thr=0.0)
     np.testing.assert_allclose(photo.linear, turned.astype(np.float32) / 65535.0, atol=1e-6)
     assert photo.clipped.shape == turned.shape[:2]
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_truncated_raw_is_one_line_without_libraws_own(tmp_path, capfd, mode):
+    """LibRaw printed 'unknown file: Unexpected end of file' to stderr above cevr's error line for a truncated
+    RAW: two lines, the first naming no file. What else is printed meanwhile still comes out."""
+    whole = write_linear_dng(tmp_path / "whole.dng", np.full((40, 56, 3), 1000, np.uint16), WHITE).read_bytes()
+    path = tmp_path / "cut.dng"
+    path.write_bytes(whole[: len(whole) // 2])
+    print("other output", file=sys.stderr, flush=True)
+    with pytest.raises(InputError, match="truncated"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+    err = capfd.readouterr().err
+    assert "Unexpected end of file" not in err and "other output" in err
