@@ -22,7 +22,7 @@ from .errors import InputError, UsageError, use_one_of
 from .evs import ev_label
 from .io.atomic import atomic_write_text
 from .io.colour import ColourSpace
-from .io.exif import FRAME_EXPOSURE, ExifInfo, reexposed_exif, without_xmp
+from .io.exif import FRAME_EXPOSURE, ExifInfo, reexposed_exif, with_capture_facts, without_xmp
 from .provenance import SourceMetadata
 from .values import ExposureStack
 from .vocabulary import STACK_FORMATS, STACK_MANIFEST, format_for_bits
@@ -200,9 +200,11 @@ def read_stack_folder(folder: str | os.PathLike[str]) -> ExposureStack:
         exif_bytes = reexposed_exif(exif_bytes, -manifest["evs"][0])
     else:
         exif_bytes = without_xmp(exif_bytes)
+    info = ExifInfo.from_json(manifest.get("exif"))
+    exif_bytes = with_capture_facts(exif_bytes, info)  # a 16-bit TIFF frame says its exposure in XMP only
     size = manifest.get("source_size")
     source = SourceMetadata(Path(manifest["source"]) if manifest.get("source") else folder,
-                            ExifInfo.from_json(manifest.get("exif")), exif_bytes, icc,
+                            info, exif_bytes, icc,
                             tuple(size) if size else None, manifest.get("source_bit_depth"),
                             ColourSpace.from_json(manifest.get("colour")))
     bits = 8 if images and images[0].dtype == np.uint8 else 16

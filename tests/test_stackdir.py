@@ -138,3 +138,27 @@ def test_stack_folders_take_text_paths(tmp_path):
     save_stack_folder(str(tmp_path / "s"), ExposureStack(images, [-1.0, 1.0], 8, SourceMetadata()), {}, {})
     back = read_stack_folder(str(tmp_path / "s"))  # str / str was a TypeError
     assert back.evs == [-1.0, 1.0] and [int(im[0, 0, 0]) for im in back.images] == [40, 200]
+
+
+def test_a_16_bit_tiff_folder_gives_what_fuse_writes_the_photos_exposure(tmp_path):
+    """A 16-bit TIFF frame says its exposure in XMP only, which the folder's outputs do not carry: the tone-mapped
+    PNG `cevr fuse` made from a TIFF stack (a RAW's, `--format tiff`) had no ExposureTime, FNumber, ISO, date or
+    lens, where fused from the photo, or from a PNG stack, it has them."""
+    from PIL import Image
+
+    from cevr_cli.io.exif import ExifInfo
+
+    info = ExifInfo(camera_make="Canon", exposure_time=1 / 100, f_number=5.6, iso=400,
+                    datetime_original="2024:05:01 10:11:12", lens="EF 50mm")
+    folder = tmp_path / "stack"
+    folder.mkdir()
+    with StackFolderWriter(folder, EVS, "tiff", SourceMetadata(exif=info, exif_bytes=info.rendered_exif())) as writer:
+        for ev, image in zip(EVS, _images(), strict=True):
+            writer.add(ev, image)
+        writer.finish({"model": "test", "exif": info.to_json()}, {"evs": EVS})  # as `cevr stack` records it
+    read_back = Image.Exif()
+    read_back.load(read_stack_folder(folder).source.exif_bytes)
+    sub = read_back.get_ifd(0x8769)
+    assert float(sub[0x829A]) == pytest.approx(1 / 100) and float(sub[0x829D]) == 5.6 and sub[0x8827] == 400
+    assert sub[0x9003] == "2024:05:01 10:11:12" and sub[0xA434] == "EF 50mm" and 0x9204 not in sub
+    assert read_back[0x010F] == "Canon" and 700 not in read_back

@@ -90,21 +90,26 @@ class ExifInfo:
         block to carry): camera, capture date (DateTimeOriginal, and DateTime as cameras write it), exposure,
         lens, orientation 1 (the pixels are upright) and Software :data:`CEVR_SOFTWARE`."""
         from PIL import Image
-        from PIL.TiffImagePlugin import IFDRational
 
         exif = Image.Exif()
         ifd0 = {"Make": self.camera_make, "Model": self.camera_model, "DateTime": self.datetime_original}
         exif.update({_TAGS[name]: value for name, value in ifd0.items() if value})
         exif[ORIENTATION_TAG] = 1
         exif[SOFTWARE_TAG] = CEVR_SOFTWARE
+        known = self.capture_tags()
+        if known:  # get_ifd adds the EXIF IFD, which an image with no capture facts should not carry empty
+            exif.get_ifd(_EXIF_IFD).update(known)
+        return exif.tobytes()
+
+    def capture_tags(self) -> dict[int, Any]:
+        """The EXIF IFD's tags for the capture facts known here: exposure time, f-number, ISO, date, lens."""
+        from PIL.TiffImagePlugin import IFDRational
+
         sub = {"ExposureTime": IFDRational(self.exposure_time) if self.exposure_time else None,
                "FNumber": IFDRational(self.f_number) if self.f_number else None,
                "ISO": round(self.iso) if self.iso else None,
                "DateTimeOriginal": self.datetime_original, "LensModel": self.lens}
-        known = {_EXIF_TAGS[name]: value for name, value in sub.items() if value}
-        if known:  # get_ifd adds the EXIF IFD, which an image with no capture facts should not carry empty
-            exif.get_ifd(_EXIF_IFD).update(known)
-        return exif.tobytes()
+        return {_EXIF_TAGS[name]: value for name, value in sub.items() if value}
 
 
 def is_cevr_software(software: str | None) -> bool:
@@ -137,6 +142,18 @@ def with_tags(exif_bytes: bytes | None, tags: Mapping[int, Any]) -> bytes | None
     if exif is None:
         return None
     exif.update(tags)
+    return exif.tobytes()
+
+
+def with_capture_facts(exif_bytes: bytes | None, info: ExifInfo | None) -> bytes | None:
+    """``exif_bytes`` with an EXIF IFD of ``info``'s capture facts where it has no EXIF IFD: a 16-bit TIFF stack
+    frame's EXIF is its IFD0 alone (its exposure is in XMP, :func:`exposure_xmp`, which the folder's outputs do
+    not carry). Unchanged where it has one, where ``info`` knows none, or where it cannot be parsed."""
+    exif = _parsed(exif_bytes)
+    known = info.capture_tags() if info is not None else {}
+    if exif is None or not known or exif.get_ifd(_EXIF_IFD):
+        return exif_bytes
+    exif.get_ifd(_EXIF_IFD).update(known)
     return exif.tobytes()
 
 
