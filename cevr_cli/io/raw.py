@@ -134,9 +134,12 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
 
     check_input_file(path, "a camera RAW file")
     try:
-        with _libraw_messages_dropped(), open(path, "rb") as fh, rawpy.imread(fh) as raw:
-            check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
-            check_pixel_data(path, raw)
+        with open(path, "rb") as fh, rawpy.imread(fh) as raw:
+            # only while LibRaw reads and unpacks (check_pixel_data's raw_image_visible), where its data errors
+            # arise: fd 2 captured for the whole development would freeze the progress display meanwhile
+            with _libraw_messages_dropped():
+                check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
+                check_pixel_data(path, raw)
             yield raw
     except InputError:
         raise
