@@ -1026,13 +1026,15 @@ def _failure(source: Path, exc: BaseException, started: float) -> BatchItemResul
 
 
 def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy, *, marker: str | None,
-              request: dict[str, Any] | None = None, on_event: Event | None = None,
+              request: dict[str, Any] | Callable[[Path], dict[str, Any]] | None = None, on_event: Event | None = None,
               scale: Scale = IN_PROCESS, keep_earlier: bool = False) -> BatchReport:
     """Run the job for every planned source whose output is not complete.
 
     ``job``: a function ``job(source, output)`` (runs in this process), or a :class:`JobFactory` (needed for
     worker processes and Ray, ``scale``). ``marker``: the file that completes a folder output (None: outputs
-    are single files). ``request``: what was asked, compared with the one a marker records. ``keep_earlier``:
+    are single files). ``request``: what was asked, compared with the one a marker records (a function of the
+    source where inputs of one batch are asked different things: fuse's stack folders take none of its photo
+    options). ``keep_earlier``:
     a folder made by another request is redone keeping the files its marker listed that the new one does not
     write (fuse: the image another ``--tmo`` made), unless the policy overwrites.
     """
@@ -1044,8 +1046,9 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
         raise UsageError("worker processes need a JobFactory (a picklable job), not a job function")
     results: dict[Path, BatchItemResult] = {}
     to_run: list[Task] = []
+    request_of = request if callable(request) else (lambda _source: request)
     for source, output in plan.items():
-        state = completion(output, marker, request, source)
+        state = completion(output, marker, request_of(source), source)
         if state == "complete" and not (policy.overwrite or policy.redo):
             results[source] = BatchItemResult(source, "skipped", output, "already complete")
         elif state == "taken" or (state == "foreign" and not policy.overwrite):
@@ -1054,7 +1057,7 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
             note = f"would redo ({_REDONE_BECAUSE[state]})" if state in _REDONE_BECAUSE else "would write"
             results[source] = BatchItemResult(source, "planned", output, note)
         else:
-            to_run.append(Task(source, output, marker, request, policy.overwrite or policy.redo, wait=False,
+            to_run.append(Task(source, output, marker, request_of(source), policy.overwrite or policy.redo, wait=False,
                                keep_earlier=keep_earlier and not policy.overwrite, replace_foreign=policy.overwrite))
     with ExitStack() as resources:
         run: Callable[[list[Task]], Any] | None = None

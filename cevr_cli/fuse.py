@@ -303,13 +303,14 @@ def run_fuse(
     plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs), marker=FUSE_MANIFEST)
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
-    request = options.request(model if photos else None)
+    request, stack_request = options.request(model if photos else None), options.stack_folder_request()
     ignored = options.photo_only_flags() if stack_folders else []
     if ignored and on_event:
         on_event("warning", f"{', '.join(ignored)}: for photos only; the {len(stack_folders)} stack folder(s) are "
                             "fused as they are, by Debevec & Malik's merge of their own frames")
-    job = FuseJob(jobs_model, options, request, frozenset(stack_folders))
-    return run_batch(plan, job, policy, marker=FUSE_MANIFEST, request=request, on_event=on_event, scale=scale,
+    job = FuseJob(jobs_model, options, request, frozenset(stack_folders), stack_request)
+    return run_batch(plan, job, policy, marker=FUSE_MANIFEST, on_event=on_event, scale=scale,
+                     request=lambda source: stack_request if source in job.stack_folders else request,
                      keep_earlier=True)  # another --tmo adds its image beside the earlier one
 
 
@@ -321,6 +322,7 @@ class FuseJob(ModelJob):
     options: FuseOptions
     request: dict[str, Any]
     stack_folders: frozenset[Path]
+    stack_request: dict[str, Any] | None = None  # what a stack folder's fuse.json records (None: ``request``)
 
     @contextmanager
     def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
@@ -335,7 +337,8 @@ class FuseJob(ModelJob):
                     stack = read_stack_folder(source)
                     record = {**provenance_record(stack.source), "stack": str(source.resolve())}
                     write_fused(folder, fitted_name(stage_folder_stem(source)), fuse(stack), options, record,
-                                self.request, stack.evs, started)
+                                self.request if self.stack_request is None else self.stack_request, stack.evs,
+                                started)
                     return
                 assert model is not None  # photos imply a model
                 photo = read_measured(source, response=options.response, raw_mode=options.raw_mode,

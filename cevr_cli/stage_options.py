@@ -161,13 +161,21 @@ class FuseOptions:
             raise UsageError(f"{why} recovers the response from the stack: give at least two EVs (e.g. --evs "
                              f"-3:3:0.5), not {len(self.evs)}")
 
+    PHOTO_ONLY = ("model", "keep_stack", "merge", "response", "raw_mode")  # fields a stack folder is fused without
+
+    def stack_folder_request(self) -> dict[str, Any]:
+        """What fuse.json records as asked for a stack folder: the output-changing options less the photos' own
+        (:attr:`PHOTO_ONLY`, ``--evs``, the weights, the physics revision), which its fuse does not use, so that
+        changing them neither redoes it nor is recorded as what made it."""
+        return {name: value for name, value in request_record(self).items() if name not in self.PHOTO_ONLY}
+
     def photo_only_flags(self) -> list[str]:
         """The flags given (not at their default) that apply to photos only: a stack folder is fused as it is,
         by Debevec & Malik's merge of its own frames."""
         specs = option_specs(self)
         given = ["--evs"] if tuple(self.evs) != CONTINUOUS_EVS else []  # a stack folder's frames are its EVs
-        return given + [specs[name][0].flag_for(name) for name in ("model", "keep_stack", "merge", "response",
-                                                                  "raw_mode") if getattr(self, name) != specs[name][1]]
+        return given + [specs[name][0].flag_for(name) for name in self.PHOTO_ONLY
+                        if getattr(self, name) != specs[name][1]]
 
     @property
     def tone_mapper(self) -> str | None:

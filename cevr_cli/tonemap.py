@@ -85,6 +85,9 @@ class TonemapOptions:
         validate(self)
         if self.tmo == "kimkautz" and (self.key is not None or self.white is not None):
             raise UsageError("--tmo kimkautz takes no --key or --white")
+        if self.srgb and self.gamma != DISPLAY_GAMMA:  # the sRGB curve has its own exponent: --gamma was ignored
+            raise UsageError(f"--srgb encodes with the sRGB curve, which takes no --gamma (got {self.gamma:g}): "
+                             "give one or the other")
 
 
 def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *, key: float | None = None,

@@ -189,3 +189,32 @@ def test_a_stack_folder_given_as_dot_is_named_after_itself(tmp_path: Path, monke
     report = run_fuse([Path(".")], tmp_path / "hdr", FuseOptions(), ModelSpec("physics"), BatchPolicy())
     assert report.counts() == {"done": 1}
     assert sorted(p.name for p in (tmp_path / "hdr" / "p").iterdir()) == ["fuse.json", "p-reinhard.png", "p.exr"]
+
+
+def test_a_stack_folder_is_redone_only_for_options_its_fuse_uses(tmp_path: Path) -> None:
+    """A stack folder's fuse.json recorded the photo options (--evs, --model, --response, the weights...), which its
+    fuse ignores, with a warning: changing them, or fusing it beside a photo (whose model named weights), redid it
+    ("made with other options") to the same files, and its record said -3:3:0.5 where the frames were -1, 0, 1."""
+    import json
+
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    stacked, _ = _stack_folder_and_kept_stack(tmp_path)
+    photo, out = tmp_path / "p.png", tmp_path / "hdr"
+    assert run_fuse([stacked], out, FuseOptions(), ModelSpec("physics"), BatchPolicy()).counts() == {"done": 1}
+    recorded = json.loads((out / "p" / "fuse.json").read_text())
+    assert recorded["evs"] == [-1.0, 0.0, 1.0] and "evs" not in recorded["request"]
+    assert "model" not in recorded["request"] and recorded["request"]["tmo"] == "reinhard"
+    for ignored in (FuseOptions((-2.0, 2.0)), FuseOptions(model="physics", response="gamma:2.2", merge="debevec")):
+        assert run_fuse([stacked], out, ignored, ModelSpec("physics"), BatchPolicy()).counts() == {"skipped": 1}
+    beside = run_fuse([stacked, photo], out, FuseOptions((-1.0, 0.0, 1.0), model="physics"), ModelSpec("physics"),
+                      BatchPolicy())
+    assert [item.status for item in beside.items] == ["skipped", "done"]  # the photo: its own folder, p_
+    assert json.loads((out / "p_" / "fuse.json").read_text())["request"]["model"] == "physics"
+    changed = run_fuse([stacked], out, FuseOptions(tmo="kimkautz"), ModelSpec("physics"), BatchPolicy())
+    assert changed.counts() == {"done": 1} and "other options" in changed.items[0].message
+    assert run_fuse([stacked], out, FuseOptions(tmo="kimkautz"), ModelSpec("physics"), BatchPolicy(dry_run=True)
+                    ).counts() == {"skipped": 1}

@@ -80,6 +80,9 @@ BAD_TONEMAP = [
     ({"gamma": float("inf")}, ["--gamma", "inf"], "--gamma inf: must be a finite number"),
     ({"tmo": "kimkautz", "key": 0.2}, ["--tmo", "kimkautz", "--key", "0.2"],
      "--tmo kimkautz takes no --key or --white"),
+    # --gamma was silently ignored: the sRGB curve made the same pixels whatever it said (and a rerun redid them)
+    ({"srgb": True, "gamma": 1.8}, ["--srgb", "--gamma", "1.8"],
+     "--srgb encodes with the sRGB curve, which takes no --gamma (got 1.8): give one or the other"),
 ]
 
 
