@@ -817,6 +817,26 @@ def install_path(make: str | None, model: str | None) -> Path:
     return profile_path(make, model)
 
 
+def check_install_make(frames: Sequence[Path], make: str | None) -> None:
+    """Refuse ``--install`` without a camera make before any frame is decoded: the make names the installed
+    profile, and the fit takes seconds to minutes. The make is ``make`` or, as :func:`calibrate` takes it, the
+    first frame's EXIF Make, read here from its header alone.
+
+    Raises:
+        UsageError: as :func:`install_path` (no make given and none in the first frame's EXIF).
+    """
+    from .io.images import read_photo_exif
+    from .vocabulary import RAW_SUFFIXES
+
+    if make is not None or not frames or frames[0].suffix.lower() in RAW_SUFFIXES:
+        return  # an empty --make, or RAW frames: calibrate refuses them with their own reason
+    try:
+        exif = read_photo_exif(frames[0])
+    except InputError:
+        return  # calibrate's read of the frame names what is wrong with it, more precisely
+    install_path(exif.camera_make if exif else None, None)
+
+
 def check_profile_destination(output: str | os.PathLike[str], frames: Sequence[str | os.PathLike[str]] = (),
                               overwrite: bool = False) -> None:
     """Refuse, before any work, a profile destination that could destroy a photo or another file: a name not
@@ -903,6 +923,8 @@ def calibrate_to_profile(paths: Sequence[str | os.PathLike[str]], output: str | 
         check_bracket(bracket, len(frames), [str(f) for f in frames])
     if output is not None:
         check_profile_destination(output, frames, overwrite)
+    if install:
+        check_install_make(frames, make)
     result = calibrate(frames, bracket, make=make, model=model, method=method, on_frame=on_frame)
     return result, write_profile(result, output, install, overwrite)
 

@@ -515,6 +515,27 @@ def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypat
     assert files_under(tmp_path) == before
 
 
+def test_install_without_a_make_is_refused_before_any_frame_is_decoded(tmp_path, monkeypatch):
+    """The make comes from the first frame's EXIF header: a bracket without one is refused with install_path's
+    line before a frame is read for the fit or the curve fitted (seconds to minutes), and nothing is written."""
+    import cevr_cli.calibrate as calibrate_module
+    import cevr_cli.io.images as images
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the bracket was read or fitted before --install was refused")
+
+    monkeypatch.setattr(calibrate_module, "fit_samples", must_not_run)
+    monkeypatch.setattr(images, "read_photo", must_not_run)
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
+    frames = write_bracket(tmp_path / "bracket", make=None)
+    before = files_under(tmp_path)
+    result = runner.invoke(app, ["calibrate", *map(str, frames), "-o", str(tmp_path / "p.json"), "--install"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        "error: --install needs the camera's make: the frames have no EXIF Make; give --make (and --model)"]
+    assert files_under(tmp_path) == before
+
+
 def test_help_lists_calibrate_without_importing_numpy_for_it():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0 and "calibrate" in result.output

@@ -465,6 +465,24 @@ def read_photo(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         _decoding.path = None
 
 
+def read_photo_exif(path: str | Path) -> ExifInfo | None:
+    """The EXIF facts :func:`read_photo` gives a JPEG, PNG, TIFF or HEIF photo, from its header alone (no pixel is
+    decoded: a check that needs only the camera need not wait for the decode); None where it has no EXIF.
+
+    Raises:
+        InputError: the file cannot be opened as an image (:func:`read_photo` says precisely why).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    _register_heif()
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+            return exif_from_pillow(exif) if exif else None  # inside the block: sub-IFDs are read lazily
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise InputError(path, "cannot be opened as an image") from None
+
+
 # Per thread: a batch decodes the next photo in a prefetch thread while the main thread works on this one.
 _decoding = threading.local()
 
