@@ -284,6 +284,19 @@ def find_fuse_sources(inputs: Sequence[Path], recursive: bool) -> tuple[list[Pat
     return list(stacks.values()), photos
 
 
+def no_darker_frame_warning(options: FuseOptions, photos: Sequence[Path]) -> str | None:
+    """What to say when ``options`` (their model the one that runs) ask the paper's model for a measured merge with no
+    EV below 0: that merge fills clipped pixels from the model's frames at the requested darker EVs
+    (:func:`cevr_cli.exposure.merge_own_frames`), so with none the hue fill alone fills them and the network adds
+    nothing, silently. (The residual model fills from darker frames of its own, whatever ``--evs`` holds.)"""
+    if not photos or options.model != "cevr-paper" or any(ev < 0 for ev in options.evs):
+        return None
+    if all(options.merge_for_source(reads_linear(p, options.raw_mode)) != "measured" for p in photos):
+        return None  # the paper's Debevec merge: the network makes every frame
+    return (f"--evs {','.join(f'{ev:g}' for ev in options.evs)} has no darker frame: the model does not fill "
+            "clipped highlights in the measured merge (the hue fill alone does); add negative EVs (e.g. -3:3:0.5)")
+
+
 def run_fuse(
     inputs: Sequence[Path], out_dir: Path, options: FuseOptions, model: ExposureModel | ModelSpec,
     policy: BatchPolicy, on_event: Callable[[str, Any], None] | None = None, scale: Scale = IN_PROCESS,
@@ -308,6 +321,9 @@ def run_fuse(
     if ignored and on_event:
         on_event("warning", f"{', '.join(ignored)}: for photos only; the {len(stack_folders)} stack folder(s) are "
                             "fused as they are, by Debevec & Malik's merge of their own frames")
+    unfilled = no_darker_frame_warning(options.for_model(model), photos) if photos else None
+    if unfilled and on_event:
+        on_event("warning", unfilled)
     job = FuseJob(jobs_model, options, request, frozenset(stack_folders), stack_request)
     return run_batch(plan, job, policy, marker=FUSE_MANIFEST, on_event=on_event, scale=scale,
                      request=lambda source: stack_request if source in job.stack_folders else request,

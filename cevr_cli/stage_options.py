@@ -201,6 +201,11 @@ class FuseOptions:
         """``auto``: the paper's Debevec merge for the paper's model on a photo, else the measured merge."""
         return self._merge(photo.measured.linear_source)
 
+    def merge_for_source(self, linear_source: bool) -> str:
+        """:meth:`merge_for` before the photo is read: ``linear_source`` for linear RAW data
+        (:func:`cevr_cli.measure.reads_linear`)."""
+        return self._merge(linear_source)
+
     def _merge(self, linear_source: bool) -> str:
         if self.merge != "auto":
             return self.merge

@@ -218,3 +218,31 @@ def test_a_stack_folder_is_redone_only_for_options_its_fuse_uses(tmp_path: Path)
     assert changed.counts() == {"done": 1} and "other options" in changed.items[0].message
     assert run_fuse([stacked], out, FuseOptions(tmo="kimkautz"), ModelSpec("physics"), BatchPolicy(dry_run=True)
                     ).counts() == {"skipped": 1}
+
+
+@pytest.mark.parametrize(("model", "merge", "evs", "warned"), [
+    ("cevr-paper", "measured", (1.0, 2.0), True),  # the network never fills a clipped pixel: said
+    ("cevr-paper", "measured", (-1.0, 0.0, 1.0), False),  # a darker frame: the network fills
+    ("cevr-paper", "auto", (1.0, 2.0), False),  # Debevec's merge of the network's frames
+    ("physics", "measured", (1.0, 2.0), False),  # no network
+])
+def test_a_measured_merge_of_the_papers_model_without_a_darker_ev_says_the_network_fills_nothing(
+        tmp_path: Path, model: str, merge: str, evs: tuple[float, ...], warned: bool) -> None:
+    """--model cevr-paper --merge measured --evs 1,2: clipped pixels got the hue fill only, and nothing said so."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import MeasuringPredictor, PaperModel, PhysicsModel
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.response import gamma_response
+    from cevr_cli.stage_options import FuseOptions
+
+    cv2.imwrite(str(tmp_path / "p.png"), _stack(_scene())[2][..., ::-1])
+    exposure = PaperModel(MeasuringPredictor(PhysicsModel(), gamma_response(2.2))) if model == "cevr-paper" \
+        else PhysicsModel()  # the paper's model on physics frames: no weights needed
+    warnings: list[str] = []
+    report = run_fuse([tmp_path / "p.png"], tmp_path / "out", FuseOptions(evs, merge=merge, response="gamma:2.2"),
+                      exposure, BatchPolicy(),
+                      on_event=lambda kind, payload: warnings.append(payload) if kind == "warning" else None)
+    assert report.counts() == {"done": 1}
+    expected = ["--evs 1,2 has no darker frame: the model does not fill clipped highlights in the measured merge (the "
+                "hue fill alone does); add negative EVs (e.g. -3:3:0.5)"]
+    assert warnings == (expected if warned else []), warnings
