@@ -116,6 +116,22 @@ def tonemap_array_to_file(radiance: np.ndarray, dst: PathLike, operator: str, *,
               request=request, made_from=made_from)
 
 
+def reading_warning(src: Path, radiance: np.ndarray, non_finite: int) -> str | None:
+    """One line naming ``src`` on what reading it made of its values (``radiance`` as read, ``non_finite`` pixels
+    held NaN or Inf), or None: how many held NaN/Inf, or that no pixel holds positive light (the image is black).
+    Never both: with no finite value above 0, +Inf has no brightest value to take and reads as 0, so "+Inf as the
+    brightest finite value" and "every pixel is 0 or below" contradicted each other (an all-+Inf EXR said both)."""
+    held = f"{non_finite} pixel{'s' * (non_finite != 1)} held NaN or Inf"
+    if (radiance > 0).any():
+        return f"{src}: {held} (NaN shown black, +Inf as the brightest finite value)" if non_finite else None
+    if not non_finite:  # negatives read as 0: an image of nothing but them is black
+        return f"{src}: holds no positive light (every pixel is 0 or below): the image is black"
+    if non_finite == radiance[..., 0].size:  # as an all-NaN image: black, said once
+        return f"{src}: no finite pixel (every pixel held NaN or Inf): the image is black"
+    return f"{src}: holds no positive light ({held}, every other is 0 or below: no brightest finite value for +Inf " \
+        "to take): the image is black"
+
+
 def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
                  on_warning: Callable[[str], None] | None = None) -> None:
     """Read an .exr/.hdr file, tone-map it as ``options`` ask and write a display image to ``dst`` that
@@ -123,8 +139,8 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
     by it).
 
     Pixels holding NaN/Inf are made finite (:mod:`cevr_cli.hdr.finite`: NaN -> 0, +Inf -> the brightest
-    finite value) and ``on_warning`` is told, in one line naming ``src``, how many there were; and, as well, when
-    no pixel holds positive light (the image is black).
+    finite value) and ``on_warning`` is told, in one line naming ``src`` (:func:`reading_warning`), how many there
+    were, or that no pixel holds positive light (the image is black).
 
     Raises:
         InputError: ``src`` unreadable.
@@ -140,11 +156,9 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise OutputError(f"{dst}: refusing to overwrite the input")
     radiance, non_finite = read_hdr_counted(src)
-    if non_finite and on_warning:
-        on_warning(f"{src}: {non_finite} pixel{'s' * (non_finite != 1)} held NaN or Inf "
-                   "(NaN shown black, +Inf as the brightest finite value)")
-    if on_warning and not (radiance > 0).any():  # negatives read as 0: an image of nothing but them is black
-        on_warning(f"{src}: holds no positive light (every pixel is 0 or below): the image is black")
+    warning = reading_warning(src, radiance, non_finite) if on_warning else None
+    if warning and on_warning:
+        on_warning(warning)
     tonemap_array_to_file(radiance, dst, options.tmo, key=options.key, white=options.white,
                           gamma=options.gamma, srgb=options.srgb, request=request_record(options),
                           made_from=made)

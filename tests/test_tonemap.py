@@ -178,6 +178,27 @@ def test_non_finite_pixels_are_reported_and_inf_is_not_black(tmp_path: Path) -> 
     assert written[0, 0].min() == 255  # +Inf is the brightest thing in the picture (it was black)
 
 
+@pytest.mark.parametrize(("fill", "expected"), [
+    (np.inf, "no finite pixel (every pixel held NaN or Inf): the image is black"),
+    (np.nan, "no finite pixel (every pixel held NaN or Inf): the image is black"),
+    ("inf and negative", "holds no positive light (1 pixel held NaN or Inf, every other is 0 or below: no brightest "
+                         "finite value for +Inf to take): the image is black"),
+])
+def test_an_image_with_no_finite_light_says_so_once_and_is_black(tmp_path: Path, fill: object, expected: str) -> None:
+    """An all-+Inf EXR said "+Inf as the brightest finite value" and then "every pixel is 0 or below": with no
+    finite value above 0, +Inf reads as 0. One line, as for an all-NaN image; the file is tone-mapped (black)."""
+    hdr = np.full((16, 16, 3), -1.0 if fill == "inf and negative" else fill, np.float32)
+    hdr[0, 0] = np.inf
+    (tmp_path / "in").mkdir()
+    write_exr(tmp_path / "in" / "void.exr", hdr, half=False)
+    events: list[tuple[str, object]] = []
+    report = run_tonemap([tmp_path / "in"], tmp_path / "out", TonemapOptions(), BatchPolicy(),
+                         on_event=lambda kind, payload: events.append((kind, payload)))
+    assert report.counts() == {"done": 1}
+    assert [str(p) for kind, p in events if kind == "warning"] == [f"{tmp_path / 'in' / 'void.exr'}: {expected}"]
+    assert cv2.imread(str(tmp_path / "out" / "void-reinhard.png")).max() == 0
+
+
 def test_tonemap_reads_an_exr_whose_name_is_not_utf8(tmp_path: Path) -> None:
     import os
 
