@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import stat
+import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,14 +256,12 @@ _UNASSOCIATED_ALPHA = 2
 
 
 def _straight_alpha_8_bit(im: Any) -> bool:
-    """Whether a TIFF is 8-bit RGB with unassociated alpha and no turn: OpenCV decodes 8-bit TIFFs through
-    libtiff's RGBA reader, which multiplies such alpha into the colour (white at alpha 128 became grey), so Pillow
-    decodes it. Only a file stored upright: Pillow 13 turns a TIFF upright while decoding (an uncompressed one by
-    90 degrees into scrambled rows), so a turned one stays with OpenCV, which turns it right."""
+    """Whether a TIFF is 8-bit RGB with unassociated alpha: OpenCV decodes 8-bit TIFFs through libtiff's RGBA
+    reader, which multiplies such alpha into the colour (white at alpha 128 became grey), so Pillow decodes it
+    (:func:`_decode_pillow`), whatever its orientation."""
     tags = im.tag_v2
     return (im.mode == "RGBA" and _tag_values(tags, _EXTRA_SAMPLES_TAG)[:1] == (_UNASSOCIATED_ALPHA,)
-            and set(_tag_values(tags, _BITS_PER_SAMPLE_TAG)) == {8}
-            and _tag_values(tags, ORIENTATION_TAG) in ((None,), (1,)))
+            and set(_tag_values(tags, _BITS_PER_SAMPLE_TAG)) == {8})
 
 
 def _tag_values(tags: Any, tag: int) -> tuple[Any, ...]:
@@ -272,9 +271,45 @@ def _tag_values(tags: Any, tag: int) -> tuple[Any, ...]:
 
 
 def _decode_pillow(path: Path, im: Any) -> tuple[np.ndarray, int]:
-    """The stored 8-bit codes as Pillow decodes them (RGBA, its straight alpha kept apart from the colour)."""
-    im.load()  # raises on truncated data
-    return np.array(im), 8
+    """The stored 8-bit codes of a TIFF as Pillow decodes them (RGBA, its straight alpha kept apart from the
+    colour), not turned: cevr turns them by the Orientation tag (:func:`_orient`), as every photo. Pillow 13 turns
+    a TIFF while decoding (an uncompressed one by 90 degrees into scrambled rows), so a turned file is decoded from
+    a copy whose Orientation says upright. Not by tifffile, which decodes no LZW (these files' usual compression)
+    without imagecodecs, which cevr does not depend on."""
+    from PIL import Image
+
+    if _tag_values(im.tag_v2, ORIENTATION_TAG) in ((None,), (1,)):
+        im.load()  # raises on truncated data
+        return np.array(im), 8
+    with Image.open(io.BytesIO(_labelled_upright(path))) as stored:
+        stored.load()
+        return np.array(stored), 8
+
+
+# struct formats of the TIFF types an Orientation value may be stored as (TIFF 6.0: SHORT; LONG, SSHORT, SLONG)
+_TIFF_INTEGER_FORMATS = {3: "H", 4: "I", 8: "h", 9: "i"}
+
+
+def _labelled_upright(path: Path) -> bytes:
+    """The bytes of the TIFF at ``path`` with the first value of its first IFD's Orientation tag set to 1 (the
+    value is rewritten where it lies, inline in the tag's entry, so nothing else moves).
+
+    Raises:
+        InputError: tifffile cannot parse the file, or its Orientation is of no integer type.
+    """
+    import tifffile
+
+    data = bytearray(path.read_bytes())
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            tag = tif.pages.first.tags[ORIENTATION_TAG]
+            code, at, order = _TIFF_INTEGER_FORMATS.get(int(tag.dtype)), tag.valueoffset, tif.byteorder
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError) as exc:
+        raise InputError(path, f"truncated or corrupt TIFF data ({' '.join(str(exc).split())})") from None
+    if code is None:
+        raise InputError(path, f"corrupt TIFF data: its Orientation tag is of type {int(tag.dtype)}, not an integer")
+    data[at:at + struct.calcsize(code)] = struct.pack(order + code, 1)
+    return bytes(data)
 
 
 def _register_heif() -> None:

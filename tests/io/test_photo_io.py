@@ -149,6 +149,29 @@ def test_an_8_bit_tiff_with_unassociated_alpha_keeps_its_stored_colour(tmp_path,
     np.testing.assert_array_equal(np.round(photo.rgb * 255).astype(np.uint8), rgba[..., :3])
 
 
+@pytest.mark.parametrize("compression", [None, "tiff_lzw"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_turned_8_bit_tiff_with_unassociated_alpha_keeps_its_colour_and_comes_out_upright(
+        tmp_path, orientation, compression):
+    """Only an upright such TIFF was decoded by Pillow: turned (Orientation 2-8) it stayed with OpenCV and came out
+    darkened (white at alpha 128 as code 128). Pillow 13 turns a TIFF itself while decoding (an uncompressed one by
+    90 degrees into scrambled rows), so it must read as the same pixels do as a PNG with that orientation."""
+    rgba = np.dstack([asymmetric(), np.full((20, 30), 128, np.uint8)])
+    rgba[:5, :10, :3] = 255  # white where asymmetric() is red
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(rgba).save(tmp_path / "o.tif", exif=exif, **({"compression": compression} if compression else {}))
+    Image.fromarray(rgba).save(tmp_path / "o.png", exif=exif.tobytes())
+    with Image.open(tmp_path / "o.tif") as written:
+        assert written.tag_v2[338] == (2,) and written.tag_v2[0x0112] == orientation  # straight alpha, turned
+    photo = read_photo(tmp_path / "o.tif")
+    assert photo.exif is not None and photo.exif.orientation == orientation
+    assert photo.translucent == 1.0 and photo.bit_depth == 8
+    got = np.round(photo.rgb * 255).astype(np.uint8)
+    np.testing.assert_array_equal(got, np.round(read_photo(tmp_path / "o.png").rgb * 255).astype(np.uint8))
+    assert got.max() == 255  # the white corner is not darkened by its alpha
+
+
 def test_a_tiffs_own_layout_and_layers_are_not_carried_as_its_exif(tmp_path):
     """A TIFF's IFD0 is both its EXIF and its file layout: outputs carried the source's BitsPerSample, StripOffsets,
     SamplesPerPixel 4 (for RGB frames), tifffile's shape JSON as the caption, and Photoshop's layers (tag 37724)
