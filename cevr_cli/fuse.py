@@ -321,7 +321,7 @@ def run_fuse(
     if ignored and on_event:
         on_event("warning", f"{', '.join(ignored)}: for photos only; the {len(stack_folders)} stack folder(s) are "
                             "fused as they are, by Debevec & Malik's merge of their own frames")
-    unfilled = no_darker_frame_warning(options.for_model(model), photos) if photos else None
+    unfilled = no_darker_frame_warning(options.for_model(model), photos)
     if unfilled and on_event:
         on_event("warning", unfilled)
     job = FuseJob(jobs_model, options, request, frozenset(stack_folders), stack_request)
@@ -338,7 +338,7 @@ class FuseJob(ModelJob):
     options: FuseOptions
     request: dict[str, Any]
     stack_folders: frozenset[Path]
-    stack_request: dict[str, Any] | None = None  # what a stack folder's fuse.json records (None: ``request``)
+    stack_request: dict[str, Any]  # what a stack folder's fuse.json records (FuseOptions.stack_folder_request)
 
     @contextmanager
     def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
@@ -353,8 +353,7 @@ class FuseJob(ModelJob):
                     stack = read_stack_folder(source)
                     record = {**provenance_record(stack.source), "stack": str(source.resolve())}
                     write_fused(folder, fitted_name(stage_folder_stem(source)), fuse(stack), options, record,
-                                self.request if self.stack_request is None else self.stack_request, stack.evs,
-                                started)
+                                self.stack_request, stack.evs, started)
                     return
                 assert model is not None  # photos imply a model
                 photo = read_measured(source, response=options.response, raw_mode=options.raw_mode,

@@ -156,7 +156,7 @@ class FuseOptions:
         if self.hdr_format != "exr" and (self.full_float or self.compression != EXR_COMPRESSION):
             given = "--float" if self.full_float else f"--compression {self.compression}"
             raise UsageError(f"{given} is for OpenEXR files; --format {self.hdr_format} (Radiance RGBE) has neither")
-        if len(self.evs) < 2 and self._merge(linear_source=False) == "debevec":
+        if len(self.evs) < 2 and self.merge_for_source(linear_source=False) == "debevec":
             why = "--merge debevec" if self.merge == "debevec" else "--model cevr-paper (its merge is Debevec's)"
             raise UsageError(f"{why} recovers the response from the stack: give at least two EVs (e.g. --evs "
                              f"-3:3:0.5), not {len(self.evs)}")
@@ -195,18 +195,15 @@ class FuseOptions:
     def frames_per_photo(self) -> int:
         """The frames a photo's progress counts: the paper's merge makes its stack frame by frame; the measured
         merge makes the HDR image in one step (a RAW read by the paper's model in ``auto`` shows no count)."""
-        return len(self.evs) if self._merge(linear_source=False) == "debevec" else 0
+        return len(self.evs) if self.merge_for_source(linear_source=False) == "debevec" else 0
 
     def merge_for(self, photo: MeasuredPhoto) -> str:
         """``auto``: the paper's Debevec merge for the paper's model on a photo, else the measured merge."""
-        return self._merge(photo.measured.linear_source)
+        return self.merge_for_source(photo.measured.linear_source)
 
     def merge_for_source(self, linear_source: bool) -> str:
         """:meth:`merge_for` before the photo is read: ``linear_source`` for linear RAW data
         (:func:`cevr_cli.measure.reads_linear`)."""
-        return self._merge(linear_source)
-
-    def _merge(self, linear_source: bool) -> str:
         if self.merge != "auto":
             return self.merge
         return "debevec" if self.model == "cevr-paper" and not linear_source else "measured"

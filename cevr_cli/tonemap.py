@@ -156,8 +156,7 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise OutputError(f"{dst}: refusing to overwrite the input")
     radiance, non_finite = read_hdr_counted(src)
-    warning = reading_warning(src, radiance, non_finite) if on_warning else None
-    if warning and on_warning:
+    if on_warning and (warning := reading_warning(src, radiance, non_finite)):
         on_warning(warning)
     tonemap_array_to_file(radiance, dst, options.tmo, key=options.key, white=options.white,
                           gamma=options.gamma, srgb=options.srgb, request=request_record(options),

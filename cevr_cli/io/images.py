@@ -15,9 +15,10 @@ import os
 import stat
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -144,19 +145,20 @@ def check_dimensions(path: Path, width: int, height: int, max_megapixels: float,
                                f"(limit {max_megapixels:g} MP, see --max-megapixels)")
 
 
-def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply EXIF orientation (1..8) so pixels are upright (the transforms of Pillow's exif_transpose)."""
+def orient(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply EXIF orientation (1..8) to an HxW or HxWxC image so its pixels are upright (the transforms of
+    Pillow's exif_transpose)."""
     ops = {
         2: lambda a: a[:, ::-1],  # mirror
         3: lambda a: a[::-1, ::-1],  # rotate 180
         4: lambda a: a[::-1],  # flip
-        5: lambda a: a.transpose(1, 0, 2),  # transpose
+        5: lambda a: a.swapaxes(0, 1),  # transpose
         6: lambda a: np.rot90(a, -1),  # rotate 90 clockwise
-        7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],  # transverse
+        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],  # transverse
         8: lambda a: np.rot90(a, 1),  # rotate 90 counter-clockwise
     }
     op = ops.get(orientation)
-    return np.ascontiguousarray(op(rgb)) if op else rgb
+    return np.ascontiguousarray(op(image)) if op else image
 
 
 def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
@@ -204,7 +206,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     codes, colour, icc = to_srgb(data, icc)
     rgb = codes.astype(np.float32) / (255.0 if codes.dtype == np.uint8 else 65535.0)
     if info is not None and not upright:
-        rgb = _orient(rgb, info.orientation)
+        rgb = orient(rgb, info.orientation)
     return Photo(path, np.ascontiguousarray(rgb), bits, info, icc, exif_bytes, colour, translucent, frames)
 
 
@@ -272,7 +274,7 @@ def _tag_values(tags: Any, tag: int) -> tuple[Any, ...]:
 
 def _decode_pillow(path: Path, im: Any) -> tuple[np.ndarray, int]:
     """The stored 8-bit codes of a TIFF as Pillow decodes them (RGBA, its straight alpha kept apart from the
-    colour), not turned: cevr turns them by the Orientation tag (:func:`_orient`), as every photo. Pillow 13 turns
+    colour), not turned: cevr turns them by the Orientation tag (:func:`orient`), as every photo. Pillow 13 turns
     a TIFF while decoding (an uncompressed one by 90 degrees into scrambled rows), so a turned file is decoded from
     a copy whose Orientation says upright. Not by tifffile, which decodes no LZW (these files' usual compression)
     without imagecodecs, which cevr does not depend on."""
@@ -386,22 +388,19 @@ def _misnamed_dng(path: Path) -> str:
 
 def _tiff_is_dng(path: Path) -> bool:
     """Whether ``path`` is a TIFF whose first IFD says it is a DNG (False for what tifffile cannot parse)."""
-    import tifffile
-
-    log = logging.getLogger("tifffile")
-    level = log.level
-    log.setLevel(logging.CRITICAL)
-    try:
-        with tifffile.TiffFile(path) as tif:
-            return _DNG_VERSION_TAG in tif.pages.first.tags
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
-        return False
-    finally:
-        log.setLevel(level)
+    return bool(_first_tiff_page(path, lambda page: _DNG_VERSION_TAG in page.tags))
 
 
 def _tiff_sample_type(path: Path) -> str | None:
     """The sample type (numpy's name) of a TIFF's first image, None for a file tifffile cannot parse."""
+    return _first_tiff_page(path, lambda page: str(page.dtype))
+
+
+_Fact = TypeVar("_Fact")
+
+
+def _first_tiff_page(path: Path, fact: Callable[[Any], _Fact]) -> _Fact | None:
+    """``fact`` of the first image of the TIFF at ``path`` as tifffile parses it, None for a file it cannot parse."""
     import tifffile
 
     log = logging.getLogger("tifffile")
@@ -409,7 +408,7 @@ def _tiff_sample_type(path: Path) -> str | None:
     log.setLevel(logging.CRITICAL)  # asked only of a file already failing: what tifffile finds odd is no news
     try:
         with tifffile.TiffFile(path) as tif:
-            return str(tif.pages.first.dtype)
+            return fact(tif.pages.first)
     except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
         return None
     finally:

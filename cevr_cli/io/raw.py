@@ -32,11 +32,9 @@ from ..errors import InputError
 from ..vocabulary import MAX_MEGAPIXELS, MIN_PHOTO_SIDE
 from .exif import ExifInfo, read_raw_container_exif, read_tiff_exif
 
-# LibRaw's orientation codes (sizes.flip) as (mirror left-right first, then numpy quarter turns): 3 = 180,
-# 5 = 90 CCW, 6 = 90 CW; the mirrored ones (EXIF orientations 2, 4, 5, 7 give flips 1, 2, 4, 7) as LibRaw's own
-# postprocess turns them.
-_FLIPS = {0: (False, 0), 1: (True, 0), 2: (True, 2), 3: (False, 2), 4: (True, 1), 5: (False, 1), 6: (False, 3),
-          7: (True, 3)}
+# LibRaw's orientation codes (sizes.flip) as the EXIF orientations they stand for (3 = 180, 5 = 90 CCW, 6 = 90 CW;
+# the mirrored ones 1, 2, 4, 7), turned as LibRaw's own postprocess turns them.
+_EXIF_ORIENTATION_OF_FLIP = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
 _BAYER_REACH = 2  # pixels a photosite reaches through AHD demosaicing
 
 
@@ -225,7 +223,6 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
 
 def upright(image: np.ndarray, flip: int) -> np.ndarray:
     """``image`` (HxW or HxWxC, stored as the sensor reads out) turned as LibRaw's orientation code ``flip`` says."""
-    mirror, turns = _FLIPS.get(flip, (False, 0))
-    if not mirror and not turns:
-        return image
-    return np.ascontiguousarray(np.rot90(image[:, ::-1] if mirror else image, turns))
+    from .images import orient
+
+    return orient(image, _EXIF_ORIENTATION_OF_FLIP.get(flip, 1))
