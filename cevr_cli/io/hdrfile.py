@@ -7,12 +7,10 @@ tone-mapping operators (which weight luminance with Rec.709 coefficients) see wh
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
-import sys
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS
 from . import opencv
 from .atomic import atomic_path, write_failure
 from .images import check_input_file
+from .library_output import quiet_library_output
 
 PathLike = str | os.PathLike[str]
 
@@ -172,36 +171,6 @@ def _part_rgb(part: Any) -> np.ndarray | None:
     return np.stack([r, g, b], axis=-1)
 
 
-@contextlib.contextmanager
-def _quiet_library_output() -> Iterator[None]:
-    """Silence file descriptors 1 and 2 for a block: the OpenEXR library prints a page of diagnostics (to
-    both) for a damaged file before failing; the one-line error we raise says what the user needs."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            os.dup2(null.fileno(), 2)
-            try:
-                # The binding also writes through Python's sys.stdout (PySys_WriteStdout).
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                    yield
-            finally:
-                _flush_c_stdio()  # the library writes through C stdio: its buffer must empty into devnull
-    finally:
-        for fd, copy in zip((1, 2), saved, strict=True):
-            os.dup2(copy, fd)
-            os.close(copy)
-
-
-def _flush_c_stdio() -> None:
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).fflush(None)
-
-
 def _is_deep(part: Any) -> bool:
     """Deep parts hold a variable number of samples per pixel (the binding gives object arrays)."""
     return part.header.get("type") in (OpenEXR.deepscanline, OpenEXR.deeptile)
@@ -244,10 +213,10 @@ def _read_exr(path: Path) -> np.ndarray:
 def _read_exr_rgb(path: Path, source: Any) -> tuple[np.ndarray, tuple[float, ...]]:
     """RGB in the file's primaries and its chromaticities, from ``source``: the path's name for the
     binding, or a binary file object open on it (:func:`_binding_path`)."""
-    with _quiet_library_output(), OpenEXR.File(source, separate_channels=True) as exr:
+    with quiet_library_output(), OpenEXR.File(source, separate_channels=True) as exr:
         found = _first_colour_part(path, exr.parts)
     rgb, chromaticities, others = found
-    if others:  # warned here: within _quiet_library_output, stderr (where the warning is shown) is closed
+    if others:  # warned here: within quiet_library_output, stderr (where the warning is shown) is closed
         warnings.warn(others, stacklevel=2)
     return rgb, chromaticities
 

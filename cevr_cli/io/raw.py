@@ -14,11 +14,7 @@ developer clipped (any channel at full scale) are added.
 
 from __future__ import annotations
 
-import os
 import re
-import sys
-import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -31,6 +27,7 @@ import numpy as np
 from ..errors import InputError
 from ..vocabulary import MAX_MEGAPIXELS, MIN_PHOTO_SIDE
 from .exif import ExifInfo, read_raw_container_exif, read_tiff_exif
+from .library_output import stderr_without
 
 # LibRaw's orientation codes (sizes.flip) as the EXIF orientations they stand for (3 = 180, 5 = 90 CCW, 6 = 90 CW;
 # the mirrored ones 1, 2, 4, 7), turned as LibRaw's own postprocess turns them.
@@ -135,7 +132,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
         with open(path, "rb") as fh, rawpy.imread(fh) as raw:
             # only while LibRaw reads and unpacks (check_pixel_data's raw_image_visible), where its data errors
             # arise: fd 2 captured for the whole development would freeze the progress display meanwhile
-            with _libraw_messages_dropped():
+            with stderr_without(_LIBRAW_DATA_ERROR):
                 check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
                 check_pixel_data(path, raw)
             yield raw
@@ -150,39 +147,6 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
 # error line cevr gives: "unknown file: Unexpected end of file" for a truncated RAW (rawpy hands LibRaw a buffer, so
 # no file name), "...: data corrupted at N" for damaged data.
 _LIBRAW_DATA_ERROR = re.compile(rb"^.*: (?:Unexpected end of file|data corrupted at -?\d+)\r?\n?$")
-_capturing = threading.Lock()
-
-
-@contextmanager
-def _libraw_messages_dropped() -> Iterator[None]:
-    """Capture file descriptor 2 for a block and write back all of it but LibRaw's data-error lines. One thread
-    captures at a time: another thread's RAW read meanwhile is captured by the first (its lines go to that one's
-    capture, where they are dropped too); what other threads print meanwhile comes out when the block ends."""
-    if not _capturing.acquire(blocking=False):
-        yield
-        return
-    try:
-        from .hdrfile import _flush_c_stdio
-
-        sys.stderr.flush()
-        saved = os.dup(2)
-        with tempfile.TemporaryFile() as capture:
-            os.dup2(capture.fileno(), 2)
-            try:
-                yield
-            finally:
-                _flush_c_stdio()
-                sys.stderr.flush()
-                os.dup2(saved, 2)
-                os.close(saved)
-                capture.seek(0)
-                kept = b"".join(line for line in capture.read().splitlines(keepends=True)
-                                if not _LIBRAW_DATA_ERROR.match(line))
-                if kept:
-                    with open(2, "wb", closefd=False) as stderr:
-                        stderr.write(kept)
-    finally:
-        _capturing.release()
 
 
 def _reason(exc: BaseException) -> str:
