@@ -762,11 +762,12 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
     if method not in METHODS:
         raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
     check_frames(frames)
-    raw = [str(f) for f in frames if f.suffix.lower() in RAW_SUFFIXES]
+    names = [str(f) for f in frames]  # as given: two frames of one name in two folders stay apart
+    raw = [name for f, name in zip(frames, names, strict=True) if f.suffix.lower() in RAW_SUFFIXES]
     if raw:
         raise UsageError(f"{raw[0]}: camera RAW data is linear and needs no profile; calibrate the camera's JPEGs")
     if evs is not None:
-        check_bracket(evs, len(frames), [str(f) for f in frames])
+        check_bracket(evs, len(frames), names)
     columns, suspects, ev100 = [], [], []
     first = None
     where = np.empty(0, dtype=np.intp)
@@ -791,7 +792,6 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         del codes
         ev100.append(photo.exif.exposure_value() if photo.exif else None)
     assert first is not None
-    names = [str(f) for f in frames]  # as given: two frames of one name in two folders stay apart
     if evs is None:
         evs = evs_from_exif(ev100, names)
         check_bracket(evs, len(frames), names)
@@ -961,13 +961,13 @@ def installed_profile_facts() -> list[dict[str, str | None]]:
 def _misnamed(path: Path, make: object, model: object) -> str | None:
     """Why ``auto`` does not use the readable profile at ``path`` for the camera it records, or None: its file name
     is not that camera's (``auto`` looks the photo's EXIF make and model up by name), or it records no make."""
-    from .response import camera_key
+    from .response import profile_path
 
     texts = [v if isinstance(v, str) and v.strip() else None for v in (make, model)]
     if texts[0] is None:
         return "not used: it records no camera make, so --response auto finds it for no photo; give it with " \
             "--response, or recalibrate with --make and --install"
-    expected = f"{camera_key(texts[0], texts[1])}.json"
+    expected = profile_path(texts[0], texts[1]).name
     if path.name == expected:
         return None
     camera = " ".join(v for v in texts if v)
