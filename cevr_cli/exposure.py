@@ -639,6 +639,13 @@ class ModelSpec:
     device: str = "auto"
     precision: str = "auto"
 
+    def __post_init__(self) -> None:
+        """Raises: UsageError: an unknown name, or weights for the physics model (which has no network: they
+        were silently ignored, and a bench of physics scored the shipped paper weights beside it)."""
+        if model_role(self.name) is None and self.weights:
+            raise UsageError(f"--weights {self.weights}: --model {self.name} uses no network; leave --weights out, "
+                             "or choose --model cevr or cevr-paper")
+
     def load(self) -> ExposureModel:
         """Raises: UsageError, WeightsError (see :func:`load_exposure_model`)."""
         return load_exposure_model(self.name, self.weights, self.device, self.precision)

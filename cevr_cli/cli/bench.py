@@ -86,7 +86,7 @@ def bench(
     elif not quiet:
         _render_bench(result)
     for gap in result.gaps:  # after the tables, where they are read
-        say(f"not scored: {gap}", "warning", "yellow")
+        say(f"incomplete: {gap}", "warning", "yellow")  # what the scores leave out (a whole EV, or scenes)
     if result.gaps:
         raise typer.Exit(1)  # a partial score: it does not compare with the paper's or with a whole run
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..vocabulary import MODEL_VARIANTS
-from .common import DebugOpt, JsonOpt, choices, errors, out, path_value, print_json, say
+from .common import DebugOpt, JsonOpt, QuietOpt, choices, errors, out, path_value, print_json, say
 
 Variant = choices("ConvertVariant", list(MODEL_VARIANTS))
 
@@ -50,6 +50,8 @@ def convert_weights(
                                        "residual). Default: what a *-last.pt records, else cevr; a -best.pt "
                                        "does not record it, so pass the variant the run was trained as."),
     ] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Convert PyTorch checkpoints, official CEVR or cevr's own training ones, to cevr's safetensors format."""
@@ -58,5 +60,9 @@ def convert_weights(
         from ..model import convert_checkpoints
 
         pair, file_id = convert_checkpoints(inc, dec, output, variant=variant.value if variant is not None else None)
-    say(f"wrote {output} ({pair.config.variant}, role {pair.config.role}; id {file_id}); "
-        f"use it with {weights_flags(pair.config.role, output)}")
+    use = weights_flags(pair.config.role, output)
+    if as_json:
+        print_json({"output": str(output), "variant": pair.config.variant, "role": pair.config.role,
+                    "weights_id": file_id, "use": use})
+    elif not quiet:
+        say(f"wrote {output} ({pair.config.variant}, role {pair.config.role}; id {file_id}); use it with {use}")

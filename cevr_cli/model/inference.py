@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from ..errors import UsageError
 from ..evs import check_ev_values, ev_steps
+from ..exposure import model_for_role
 from ..imaging import display_codes
 from .cevr import NormStats
 from .device import DTYPES, resolve_device, resolve_precision
@@ -91,7 +92,7 @@ class CEVRPredictor:
         for model in (pair.inc, pair.dec):
             model.eval()
         self.settings = settings or InferenceSettings.for_device(self.device, self.dtype)
-        self.name = f"cevr[{pair.weights_id}]"
+        self.name = f"{model_for_role(pair.config.role)}[{pair.weights_id}]"  # the --model that runs it, and which weights
 
     def describe(self) -> dict[str, Any]:
         """The model and device, as manifests record them (:func:`cevr_cli.provenance.provenance_record`)."""

@@ -20,7 +20,7 @@ from ..assets import default_weights_path
 from ..errors import WeightsError
 from ..io.atomic import atomic_path, write_failure
 from .config import VARIANTS, CEVRConfig, get_config
-from .weights_format import FORMAT_NAME, FORMAT_VERSION, file_id, is_safetensors, read_header
+from .weights_format import FORMAT_NAME, FORMAT_VERSION, WEIGHTS_REMEDY, file_id, is_safetensors, read_header
 
 if TYPE_CHECKING:
     from .cevr import CEVRNet
@@ -102,12 +102,12 @@ def load_pair(path: str | Path | None = None, *, device: str | torch.device = "c
     try:
         tensors = load_file(str(header.path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsError(f"{header.path}: not a readable safetensors file ({exc})") from None
+        raise WeightsError(f"{header.path}: not a readable safetensors file ({exc}); {WEIGHTS_REMEDY}") from None
     pair = new_pair(header.config)
     for direction in DIRECTIONS:
         prefix = f"{direction}."
         state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-        _load_strict(getattr(pair, direction), state, f"{header.path} [{direction}]")
+        _load_strict(getattr(pair, direction), state, f"{header.path} [{direction}]", f"; {WEIGHTS_REMEDY}")
     pair.weights_id = header.weights_id
     pair.info = header.info
     pair.inc.to(device).eval()
@@ -115,8 +115,9 @@ def load_pair(path: str | Path | None = None, *, device: str | torch.device = "c
     return pair
 
 
-def _load_strict(model: CEVRNet, state: Mapping[str, torch.Tensor], where: str) -> None:
-    """Copy ``state`` into ``model`` after checking every key and shape; errors name what differs."""
+def _load_strict(model: CEVRNet, state: Mapping[str, torch.Tensor], where: str, remedy: str = "") -> None:
+    """Copy ``state`` into ``model`` after checking every key and shape; errors name what differs (a missing or
+    unexpected tensor ends with ``remedy``)."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -126,7 +127,7 @@ def _load_strict(model: CEVRNet, state: Mapping[str, torch.Tensor], where: str) 
             parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        raise WeightsError(f"{where}: tensors do not match the model: {', '.join(parts)}")
+        raise WeightsError(f"{where}: tensors do not match the model: {', '.join(parts)}{remedy}")
     for key, value in state.items():
         if tuple(value.shape) != tuple(expected[key].shape):
             raise WeightsError(
@@ -143,7 +144,7 @@ def _load_strict(model: CEVRNet, state: Mapping[str, torch.Tensor], where: str) 
 def config_from_official(state: Mapping[str, torch.Tensor]) -> CEVRConfig:
     """Infer our config from an official ``CEVR_NormNoAffine_Maps`` state dict's shapes."""
     try:
-        c1 = state["encoder1.0.weight"].shape[0]
+        c1 = state[_FIRST_TENSOR].shape[0]
         c2 = state["encoder2.7.weight"].shape[0]
         c3 = state["encoder3.14.weight"].shape[0]
         hidden = state["neck.mlp.layers.0.weight"].shape[0]
@@ -166,7 +167,8 @@ def describe_checkpoint(path: Path) -> str:
     try:
         kind = read_checkpoint(path)[1]["kind"]
     except WeightsError as exc:
-        return f"a PyTorch file, but not a CEVR checkpoint ({exc.args[0].removeprefix(f'{path}: ')})"
+        reason = exc.args[0].removeprefix(f"{path}: ")
+        return reason if reason.startswith("a PyTorch") else f"a PyTorch file, but not a CEVR checkpoint ({reason})"
     if kind == TRAINING:
         return ("a cevr training checkpoint (one direction); use the run's cevr-pair.safetensors, or convert "
                 "the two directions with `cevr convert-weights INC-best.pt DEC-best.pt --variant VARIANT "
@@ -176,6 +178,7 @@ def describe_checkpoint(path: Path) -> str:
 
 
 OFFICIAL, TRAINING = "official", "cevr-training"
+_FIRST_TENSOR = "encoder1.0.weight"  # the first conv of every CEVR_NormNoAffine_Maps, official or cevr's own
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -199,6 +202,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     if not path.is_file():
         raise WeightsError(f"{path}: checkpoint not found")
     if is_safetensors(path):
+        read_header(path)  # a damaged or foreign safetensors file is refused as --weights would refuse it
         raise WeightsError(f"{path}: already a cevr weights pair (.safetensors): use it as it is, with --weights")
     try:
         with warnings.catch_warnings():  # its pickle-protocol notes about a file it then refuses: our line says it
@@ -222,7 +226,11 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         raise WeightsError(f"{path}: expected a state dict of tensors (an official CEVR checkpoint or cevr's "
                            "own <dir>-best.pt / <dir>-last.pt)")
     # Checkpoints saved from nn.DataParallel prefix every key with "module.".
-    return {str(k).removeprefix("module."): v for k, v in obj.items()}, facts
+    state = {str(k).removeprefix("module."): v for k, v in obj.items()}
+    if _FIRST_TENSOR not in state:  # any other network's state dict is tensors too
+        raise WeightsError(f"{path}: a PyTorch state dict of another network (no tensor {_FIRST_TENSOR!r}), not a "
+                           "CEVR checkpoint")
+    return state, facts
 
 
 def _pair_config(shapes: CEVRConfig, variant: str | None, where: str) -> CEVRConfig:

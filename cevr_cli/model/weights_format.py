@@ -23,6 +23,8 @@ from .config import CEVRConfig
 
 FORMAT_NAME = "cevr-weights"
 FORMAT_VERSION = 1
+# What to do about a .safetensors file cevr cannot use: every such message ends with it.
+WEIGHTS_REMEDY = "use a pair that cevr train or cevr convert-weights wrote, or leave --weights out"
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,12 @@ def read_header(path: str | Path | None = None) -> WeightsHeader:
             metadata = fh.metadata() or {}
         weights_id = file_id(path)
     except (SafetensorError, ValueError) as exc:
-        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
+        raise WeightsError(f"{path}: not a readable safetensors file ({exc}); {WEIGHTS_REMEDY}") from None
     except OSError as exc:
         raise WeightsError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if metadata.get("format") != FORMAT_NAME:
-        raise WeightsError(f"{path}: not a cevr weights file (metadata format={metadata.get('format')!r})")
+        raise WeightsError(f"{path}: not a cevr weights file (metadata format={metadata.get('format')!r}); "
+                           f"{WEIGHTS_REMEDY}")
     version = str(metadata.get("format_version", "0"))
     if version != str(FORMAT_VERSION):
         newer = version.isdigit() and int(version) > FORMAT_VERSION
@@ -79,21 +82,30 @@ def read_header(path: str | Path | None = None) -> WeightsHeader:
     except WeightsError as exc:
         raise WeightsError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError) as exc:
-        raise WeightsError(f"{path}: its header is damaged (config: {type(exc).__name__}: {exc})") from None
+        raise WeightsError(f"{path}: its header is damaged (config: {type(exc).__name__}); {WEIGHTS_REMEDY}"
+                          ) from None
     return WeightsHeader(path, config, info, weights_id)
 
 
 def check_weights_destination(output: Path, inputs: Sequence[Path]) -> None:
     """Refuse a weights file name that would replace what it must not: one without the ``.safetensors`` suffix (a
-    photo or a checkpoint given by mistake) or one of the checkpoints being converted.
+    photo or a checkpoint given by mistake), one of the checkpoints being converted, or a file there that is not a
+    cevr weights pair (the suffix alone let a user's notes be replaced); a pair there is replaced (a reconversion).
 
     Raises:
         UsageError: naming the file.
     """
-    if Path(output).suffix.lower() != ".safetensors":
+    output = Path(output)
+    if output.suffix.lower() != ".safetensors":
         raise UsageError(f"-o {output}: give a .safetensors file name (a file of another kind is never replaced)")
-    if any(Path(output).resolve() == Path(source).resolve() for source in inputs):
+    if any(output.resolve() == Path(source).resolve() for source in inputs):
         raise UsageError(f"-o {output}: is one of the checkpoints being converted; give another name")
+    if output.is_file():  # a folder there is refused as unwritable, by the write itself
+        try:
+            read_header(output)
+        except WeightsError:
+            raise UsageError(f"-o {output}: something that is not a cevr weights pair is there; it is never "
+                             "replaced (give another name)") from None
 
 
 def is_safetensors(path: Path) -> bool:

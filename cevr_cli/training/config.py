@@ -69,7 +69,7 @@ class TrainConfig:
                              choices=CYCLE_SPLITS)
     continuous_steps: bool = _opt(False, "Sample s uniformly in (0, 3] instead of integer steps.")
     max_long_side: int = _opt(1024, "Radiance maps are downscaled to this long side on load.", min=64)
-    val_size: int = _opt(256, "Validation images are size x size (the paper's protocol: 256).", min=8)
+    val_size: int = _opt(256, "Validation images are size x size, a multiple of 8 (the paper's protocol: 256).", min=8)
     val_cameras: int = _opt(4, "Synthetic cameras per validation scene (checkpoint choice).", min=1)
     checkpoint_every: int = _opt(200, "Save a resumable checkpoint about every N iterations.", min=1, resumable=True)
     seed: int = _opt(0, "Random seed.")

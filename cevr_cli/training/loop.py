@@ -472,8 +472,9 @@ def check_config(cfg: TrainConfig) -> None:
                  "checkpoint_every"):
         if getattr(cfg, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(cfg, name)}: must be at least 1")
-    if cfg.crop < 8 or cfg.crop % 8:
-        raise UsageError(f"--crop {cfg.crop}: must be a positive multiple of 8")
+    for name in ("crop", "val_size"):  # the encoder halves the image three times
+        if (size := getattr(cfg, name)) < 8 or size % 8:
+            raise UsageError(f"--{name.replace('_', '-')} {size}: must be a positive multiple of 8")
     if cfg.crop > cfg.max_long_side:
         raise UsageError(f"--crop {cfg.crop}: at most --max-long-side ({cfg.max_long_side}), the size maps are read at")
     if cfg.val_size > MAX_VAL_SIZE:
@@ -643,6 +644,9 @@ def check_resumable(cfg: TrainConfig, checkpoints: list[Path]) -> None:
         if conflicts:
             raise UsageError(f"--resume: {path} was trained with other options ({'; '.join(conflicts)}): resume "
                              "with the checkpoint's options, or start a new run in another -o")
+        if saved.get("epoch", 0) > cfg.epochs:  # it would train none and say nothing: a typo, or another run's -o
+            raise UsageError(f"--resume --epochs {cfg.epochs}: {path} has finished {saved['epoch']} epochs already; "
+                             f"give --epochs {saved['epoch']} or more")
         best = path.with_name(f"{direction}-best.pt")
         if best.is_file():
             _checkpoint_state(best, direction, "--resume: ", "start a new run in another -o")
@@ -660,9 +664,12 @@ def _checkpoint_state(checkpoint: Path, direction: str, lead: str, remedy: str) 
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
         recorded = state.get("direction")
-    except Exception as exc:  # torch.load raises anything from pickle, zipfile or its own checks
-        raise UsageError(f"{lead}{checkpoint}: not a readable checkpoint ({type(exc).__name__}: {exc}); "
-                         f"{remedy}") from None
+    except OSError as exc:
+        raise UsageError(f"{lead}{checkpoint}: cannot be read ({exc.strerror or exc}); {remedy}") from None
+    except Exception as exc:  # torch.load raises anything from pickle, zipfile or its own checks, whose texts
+        # advise re-saving with torch.save options or paragraphs of zip internals: no help to whoever resumes
+        raise UsageError(f"{lead}{checkpoint}: not a readable checkpoint (damaged or not one torch.save wrote: "
+                         f"{type(exc).__name__}); {remedy}") from None
     check_direction(checkpoint, recorded, direction, remedy=remedy, lead=lead)
     return state
 

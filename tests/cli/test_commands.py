@@ -470,6 +470,18 @@ def test_bench_refuses_an_unwritable_csv_before_running(tmp_path, weights):
     assert result.exit_code == 2 and "cannot write there" in result.output
 
 
+@pytest.mark.parametrize("command", ["stack", "fuse", "bench"])
+def test_weights_for_the_physics_model_are_refused_not_ignored(tmp_path, photos, weights, command):
+    """--model physics has no network: its --weights were ignored (bench then scored the shipped paper weights)."""
+    source = str(tmp_path / "no-such-dataset") if command == "bench" else str(photos / "a.jpg")
+    result = runner.invoke(app, [command, source, "--model", "physics", "--weights", str(weights),
+                                 "-o" if command != "bench" else "--csv",
+                                 str(tmp_path / ("o" if command != "bench" else "t.csv"))], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert f"--weights {weights}: --model physics uses no network" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists() and not (tmp_path / "t.csv").exists()
+
+
 @pytest.mark.parametrize("option", ["--csv", "--json-out"])
 def test_bench_refuses_a_fifo_or_device_as_its_table_before_running(tmp_path, weights, option):
     suffix = ".csv" if option == "--csv" else ".json"
@@ -559,6 +571,8 @@ def test_train_refuses_a_residual_option_it_cannot_use_before_loading_data(tmp_p
     (["--seed", "-1"], "--seed -1: from 0 to 2**32 - 1"),
     (["--crop", "100000"], "--crop 100000: at most --max-long-side (1024)"),
     (["--val-size", "100000"], "--val-size 100000: at most 4096"),
+    (["--val-size", "36"], "--val-size 36: must be a positive multiple of 8"),  # was a traceback after an epoch
+    (["--crop", "36"], "--crop 36: must be a positive multiple of 8"),
     (["--cycle-weight", "-5"], "--cycle-weight -5.0: a weight from 0 to 100"),
     (["--init", "missing.safetensors"], "--init missing.safetensors: no such weights file"),
     (["--variant", "cevr-residual-tiny", "--dorf", "__file__"], "not the DoRF curves file dorf-201-crf.mat"),
@@ -737,6 +751,22 @@ def test_convert_weights_never_replaces_a_checkpoint_or_a_photo_and_keeps_the_re
         assert result.exit_code == 2 and told in result.output, result.output
     assert (tmp_path / "f2.png").read_bytes() == b"photo" and torch.load(inc, weights_only=False)["epoch"] == 1
     assert not (tmp_path / "x.safetensors").exists()
+    notes = tmp_path / "notes.safetensors"  # the suffix alone let it be replaced
+    notes.write_text("my notes")
+    result = runner.invoke(app, ["convert-weights", inc, dec, "-o", str(notes)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and notes.read_text() == "my notes", result.output
+    assert f"-o {notes}: something that is not a cevr weights pair is there; it is never replaced" in result.output
+    pair = tmp_path / "pair.safetensors"  # a pair is replaced: a reconversion
+    for extra in (["--quiet"], ["--json"]):
+        result = runner.invoke(app, ["convert-weights", inc, dec, "-o", str(pair), *extra], env={"COLUMNS": "300"})
+        assert result.exit_code == 0, result.output
+        if extra == ["--quiet"]:
+            assert result.output == ""
+    from cevr_cli.model.weights_format import read_header
+
+    assert json.loads(result.output) == {"output": str(pair), "variant": "cevr-tiny", "role": "paper",
+                                         "weights_id": read_header(pair).weights_id,
+                                         "use": f"--model cevr-paper --weights {pair}"}
 
 
 @pytest.mark.parametrize("command", ["stack", "fuse"])
@@ -902,6 +932,6 @@ def test_bench_that_scores_part_of_what_was_asked_says_so_and_exits_1(tmp_path):
     result = runner.invoke(app, ["bench", "--dataset", "brackets", str(data), "--model", "physics", "--no-baselines",
                                  "--size", "16", "--metrics", "psnr,reinhard_psnr", "--evs", "-1,1,2"])
     assert result.exit_code == 1, result.output
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: not scored")]
-    assert warnings == ["warning: not scored: reinhard_psnr: no HDR truth in any of the 1 scenes"]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: incomplete")]
+    assert warnings == ["warning: incomplete: reinhard_psnr: no HDR truth in any of the 1 scenes"]
     assert "LDR PSNR per EV" in result.stdout  # the tables of what was scored come first

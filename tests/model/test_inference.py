@@ -33,6 +33,12 @@ def test_stack_shapes_and_ev0_identity(tiny_pair, gradient_image):
     assert stack.min() >= 0.0 and stack.max() <= 1.0
 
 
+def test_a_predictor_is_named_by_the_model_that_runs_its_weights_and_their_id(tiny_pair, tiny_residual_pair):
+    """bench's columns: the paper's weights were labelled cevr[...] as the default model's are."""
+    assert CEVRPredictor(tiny_pair).name == "cevr-paper[tiny-test]"
+    assert CEVRPredictor(tiny_residual_pair).name == "cevr[tiny-residual]"
+
+
 def test_batched_stack_equals_one_pass_per_ev(tiny_pair):
     rng = np.random.default_rng(0)
     image = rng.random((37, 45, 3), dtype=np.float32)  # odd size: padded and cropped back

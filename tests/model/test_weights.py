@@ -284,6 +284,28 @@ def test_what_is_not_a_checkpoint_says_what_it_is_in_one_short_line(tmp_path, ti
         assert "weights_only=False" not in text
 
 
+def test_another_networks_state_dict_or_a_damaged_pair_is_not_called_a_cevr_checkpoint_or_pair(tmp_path,
+                                                                                                  tiny_pair):
+    """A dict of tensors was "an official CEVR checkpoint" (which convert-weights then refused); a truncated
+    .safetensors was "already a cevr weights pair" (which --weights then refused)."""
+    foreign = tmp_path / "inc.pth"
+    torch.save({"a": torch.zeros(3)}, foreign)
+    for read in (load_pair, lambda path: load_checkpoint_pair(path, path)):
+        with pytest.raises(WeightsError) as caught:
+            read(foreign)
+        assert str(caught.value) == (f"{foreign}: a PyTorch state dict of another network (no tensor "
+                                     "'encoder1.0.weight'), not a CEVR checkpoint")
+    pair_file = tmp_path / "pair.safetensors"
+    save_pair(tiny_pair, pair_file)
+    pair_file.write_bytes(pair_file.read_bytes()[: pair_file.stat().st_size // 2])
+    for read in (load_pair, lambda path: load_checkpoint_pair(path, path)):
+        with pytest.raises(WeightsError) as caught:
+            read(pair_file)
+        assert str(caught.value).startswith(f"{pair_file}: not a readable safetensors file (")
+        assert str(caught.value).endswith("; use a pair that cevr train or cevr convert-weights wrote, or leave "
+                                          "--weights out")
+
+
 def test_a_pickle_that_is_no_checkpoint_is_refused_without_torchs_warnings(tmp_path, recwarn):
     import pickle
 

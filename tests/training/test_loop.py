@@ -277,9 +277,27 @@ def test_resume_with_other_options_than_the_checkpoints_is_refused_naming_them(t
                                   "cevr-tiny; --lr 0.0002 -> 0.001): resume with the checkpoint's options, or start "
                                   "a new run in another -o")
     assert last.read_bytes() == before  # refused before any work
-    last.write_bytes(before[:100])
-    with pytest.raises(UsageError, match=rf"--resume: {last}: not a readable checkpoint"):
-        run_training(TrainConfig(**{**cfg.__dict__, "epochs": 2, "resume": True}))
+    for damaged in (before[:100], b"hi"):  # "hi" got torch's advice to re-save with _use_new_zipfile_serialization
+        last.write_bytes(damaged)
+        with pytest.raises(UsageError) as refused:
+            run_training(TrainConfig(**{**cfg.__dict__, "epochs": 2, "resume": True}))
+        assert re.match(rf"--resume: {re.escape(str(last))}: not a readable checkpoint \(damaged or not one "
+                        r"torch.save wrote: \w+\); ", str(refused.value)), refused.value
+        assert "torch.save(" not in str(refused.value)
+
+
+def test_a_resume_asking_fewer_epochs_than_were_run_is_refused_not_silently_a_no_op(tmp_path, scene_folder):
+    from cevr_cli.errors import UsageError
+
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "run"), direction="dec", variant="cevr-tiny",
+                      epochs=2, samples_per_epoch=2, batch_size=2, crop=32, val_size=32, val_cameras=1, device="cpu")
+    run_training(cfg)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    with pytest.raises(UsageError) as refused:
+        run_training(TrainConfig(**{**cfg.__dict__, "epochs": 1, "resume": True}))
+    assert str(refused.value) == (f"--resume --epochs 1: {tmp_path / 'run' / 'dec-last.pt'} has finished 2 epochs "
+                                  "already; give --epochs 2 or more")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
 
 
 def test_a_resume_refuses_a_checkpoint_of_the_other_direction_or_an_unreadable_best_before_any_work(tmp_path,
