@@ -644,17 +644,32 @@ def _listed_names(recorded: Any) -> list[Any]:
     return names
 
 
+# The marker key holding the byte size of each file it lists, as written: a file of another size since (cut short
+# by a crash before the disk had it, replaced) leaves the output incomplete, and it is made again.
+SIZES_KEY = "file_sizes"
+
+
+def with_file_sizes(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """``manifest`` with :data:`SIZES_KEY`: the size of each file it lists (:data:`_MARKER_FILE_KEYS`) in
+    ``folder``, read just before the marker is written."""
+    return {**manifest, SIZES_KEY: {name: (folder / name).stat().st_size for name in _listed_names(manifest)}}
+
+
 def _listed_files_present(folder: Path, recorded: Any) -> bool:
-    """Whether every file a marker lists (under :data:`_MARKER_FILE_KEYS`) is in ``folder`` and not empty."""
+    """Whether every file a marker lists (under :data:`_MARKER_FILE_KEYS`) is in ``folder``, not empty and of the
+    size it records (:data:`SIZES_KEY`; markers written before it was kept record none)."""
     if not isinstance(recorded, dict):
         return False
+    sizes = recorded.get(SIZES_KEY)
+    sizes = sizes if isinstance(sizes, dict) else {}
     for name in _listed_names(recorded):
         if not isinstance(name, str) or Path(name).is_absolute() or ".." in Path(name).parts:
             return False
         try:
-            if (folder / name).stat().st_size == 0:
-                return False
+            size = (folder / name).stat().st_size
         except OSError:
+            return False
+        if size == 0 or sizes.get(name, size) != size:
             return False
     return True
 

@@ -884,7 +884,7 @@ def write_profile(calibration: Calibration, output: str | os.PathLike[str] | Non
         UsageError: ``install`` without a make, or ``output`` another file (before anything is written).
         OutputError: a destination that cannot be written.
     """
-    from .io.atomic import atomic_write_text, check_writable, write_failure
+    from .io.atomic import atomic_write_text, check_writable
 
     targets = [Path(output)] if output is not None else []
     if output is not None:
@@ -895,10 +895,10 @@ def write_profile(calibration: Calibration, output: str | os.PathLike[str] | Non
     text = json.dumps(calibration.record(), indent=1) + "\n"
     for written, target in enumerate(targets):
         try:
-            atomic_write_text(target, text)
-        except OSError as exc:
+            atomic_write_text(target, text, "the profile")
+        except OutputError as exc:
             kept = f"; {targets[0]} was written" if written else ""
-            raise OutputError(f"{write_failure(target, 'the profile', exc)}{kept}") from None
+            raise OutputError(f"{exc}{kept}") from None
     return targets
 
 

@@ -41,6 +41,7 @@ from .batch import (
     resolved,
     run_batch,
     stage_folder_stem,
+    with_file_sizes,
 )
 from .errors import UsageError, use_one_of
 from .exposure import ExposureModel, ModelJob, ModelSpec, batch_models
@@ -222,7 +223,7 @@ def write_fused(folder: Path, name: str, hdr: HDRImage, options: FuseOptions, pr
                         "encoding": "scene-linear Rec.709"},
                 "merge": merge, "tmo": options.tone_mapper, "request": request,
                 "seconds": round(time.monotonic() - started, 3)}
-    atomic_write_text(folder / FUSE_MANIFEST, json.dumps(manifest, indent=2))
+    atomic_write_text(folder / FUSE_MANIFEST, json.dumps(with_file_sizes(folder, manifest), indent=2))
 
 
 def fuse_photo(

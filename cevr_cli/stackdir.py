@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .batch import with_file_sizes
 from .errors import InputError, UsageError, use_one_of
 from .evs import ev_label
 from .io.atomic import atomic_write_text
@@ -111,6 +112,7 @@ class StackFolderWriter:
                     # PNG frames carry the EXIF their exposure was written into; 16-bit TIFFs only an XMP copy
                     **({"frame_exif": FRAME_EXPOSURE} if self.suffix == ".png" else {}),
                     "format": {"container": self.image_format, "bit_depth": self.bits}, "request": request}
+        manifest = with_file_sizes(self.folder, manifest)
         atomic_write_text(self.folder / STACK_MANIFEST, json.dumps(manifest, indent=2))
         return manifest
 

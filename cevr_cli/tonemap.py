@@ -40,6 +40,7 @@ from .vocabulary import (
     DISPLAY_GAMMA_RANGE,
     FUSE_MANIFEST,
     HDR_SUFFIXES,
+    MAX_MEGAPIXELS,
     TONE_MAPPERS,
     TONEMAP_KEY_RANGE,
     TONEMAP_WHITE_RANGE,
@@ -80,6 +81,8 @@ class TonemapOptions:
     gamma: float = option(DISPLAY_GAMMA, "Display gamma (HDR Toolbox GammaTMO).", ge=DISPLAY_GAMMA_RANGE[0],
                           le=DISPLAY_GAMMA_RANGE[1], request=True)
     srgb: bool = option(False, "Encode with the sRGB curve instead of a plain gamma.", request=True)
+    max_megapixels: float = option(MAX_MEGAPIXELS, "Refuse HDR images larger than this (told from the header).",
+                                   gt=0)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -155,7 +158,7 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
     made = input_record(src)  # before it is read: a change while it is tone-mapped is seen by the next run
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise OutputError(f"{dst}: refusing to overwrite the input")
-    radiance, non_finite = read_hdr_counted(src)
+    radiance, non_finite = read_hdr_counted(src, max_megapixels=options.max_megapixels)
     if on_warning and (warning := reading_warning(src, radiance, non_finite)):
         on_warning(warning)
     tonemap_array_to_file(radiance, dst, options.tmo, key=options.key, white=options.white,

@@ -420,14 +420,14 @@ def test_an_install_that_fails_after_o_was_written_says_both(tmp_path, monkeypat
     import cevr_cli.io.atomic
 
     monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
-    write = cevr_cli.io.atomic.atomic_write_text
+    sync = cevr_cli.io.atomic._sync
 
-    def full_below_config(path, text):
+    def full_below_config(path):  # the disk is full when the written bytes are flushed to it
         if Path(path).is_relative_to(tmp_path / "config"):
             raise OSError(errno.ENOSPC, "No space left on device")
-        write(path, text)
+        sync(path)
 
-    monkeypatch.setattr(cevr_cli.io.atomic, "atomic_write_text", full_below_config)
+    monkeypatch.setattr(cevr_cli.io.atomic, "_sync", full_below_config)
     frames = write_bracket(tmp_path / "bracket")
     profile = tmp_path / "cam.json"
     result = runner.invoke(app, ["calibrate", *map(str, frames), "-o", str(profile), "--install", "--quiet"])

@@ -41,6 +41,7 @@ def tonemap(
     white: float | None = flag(TonemapOptions, "white"),
     gamma: float = flag(TonemapOptions, "gamma"),
     srgb: bool = flag(TonemapOptions, "srgb"),
+    max_megapixels: float = flag(TonemapOptions, "max_megapixels"),
     recursive: RecursiveOpt = False,
     overwrite: OverwriteOpt = False,
     dry_run: DryRunOpt = False,
@@ -55,7 +56,8 @@ def tonemap(
         from ..batch import BatchPolicy
         from ..tonemap import run_tonemap
 
-        options = TonemapOptions(tmo=tmo, image_format=image_format, key=key, white=white, gamma=gamma, srgb=srgb)
+        options = TonemapOptions(tmo=tmo, image_format=image_format, key=key, white=white, gamma=gamma, srgb=srgb,
+                                 max_megapixels=max_megapixels)
         where, sources = scale(workers, ray), stage_inputs(inputs, "tonemap")
         policy = BatchPolicy(overwrite=overwrite, dry_run=dry_run, recursive=recursive)
         with BatchProgress(quiet, 0, as_json=as_json) as progress:

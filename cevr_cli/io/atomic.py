@@ -40,10 +40,22 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
         # mkstemp creates 0600 files, and some writers (safetensors) replace the file they are given, so
         # the usual permissions (0666 less the umask) are set on whatever was written, just before the rename.
         os.chmod(tmp, 0o666 & ~_process_umask())
+        _sync(tmp)
         os.replace(tmp, destination)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _sync(path: Path) -> None:
+    """Have the disk hold ``path``'s bytes before it is renamed into place (under a millisecond here): a rename the
+    disk gets before the data leaves, after a power cut, an empty or short file under the final name, which a
+    rerun would take as done."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _temporary_affixes(destination: Path) -> tuple[str, str]:
@@ -114,15 +126,22 @@ def write_failure(destination: str | os.PathLike[str], what: str, exc: OSError) 
     return OutputError(f"{destination}: cannot write {what} ({reason})")
 
 
-def atomic_write_bytes(destination: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``destination`` atomically."""
-    with atomic_path(destination) as tmp:
-        tmp.write_bytes(data)
+def atomic_write_bytes(destination: str | os.PathLike[str], data: bytes, what: str = "it") -> None:
+    """Write ``data`` to ``destination`` atomically.
+
+    Raises:
+        OutputError: ``DEST: cannot write WHAT (reason)`` (:func:`write_failure`: a full disk, a read-only folder).
+    """
+    try:
+        with atomic_path(destination) as tmp:
+            tmp.write_bytes(data)
+    except OSError as exc:
+        raise write_failure(destination, what, exc) from None
 
 
-def atomic_write_text(destination: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``destination`` atomically."""
-    atomic_write_bytes(destination, text.encode("utf-8"))
+def atomic_write_text(destination: str | os.PathLike[str], text: str, what: str = "it") -> None:
+    """Write ``text`` (UTF-8) to ``destination`` atomically. Raises: OutputError, as :func:`atomic_write_bytes`."""
+    atomic_write_bytes(destination, text.encode("utf-8"), what)
 
 
 _PROBE_ATTEMPTS = 5

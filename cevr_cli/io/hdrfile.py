@@ -11,6 +11,7 @@ import os
 import re
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,10 @@ import OpenEXR
 from ..errors import InputError, OutputError, UsageError, use_one_of
 from ..hdr.finite import finite_radiance
 from ..imaging import check_rgb
-from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS
+from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS, MAX_MEGAPIXELS
 from . import opencv
 from .atomic import atomic_path, write_failure
-from .images import check_input_file
+from .images import check_dimensions, check_input_file
 from .library_output import quiet_library_output
 
 PathLike = str | os.PathLike[str]
@@ -39,6 +40,7 @@ _EXR_COMPRESSION_CODES = {
 }
 # Rec.709 / sRGB primaries and D65 white as EXR chromaticities: red, green, blue, white (x, y).
 REC709_CHROMATICITIES: tuple[float, ...] = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
+_MIN_GAMUT = 1e-4  # |det| of the primaries' xyz columns: Rec.709's is 0.11, XYZ's 1; a real gamut is far above
 # Bradford cone-response matrix (Lam 1985), used to adapt a file's white point to D65.
 _BRADFORD = np.array(
     [[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]], dtype=np.float64
@@ -56,14 +58,18 @@ def rgb_to_xyz_matrix(chromaticities: tuple[float, ...]) -> np.ndarray:
         UsageError: a white point with y = 0 or primaries that are not independent.
     """
     rx, ry, gx, gy, bx, by, wx, wy = chromaticities
+    shown = f"chromaticities ({', '.join(f'{v:.4g}' for v in chromaticities)})"
+    if not all(np.isfinite(chromaticities)):
+        raise UsageError(f"{shown}: not all finite")
     if wy <= 0:
-        raise UsageError(f"chromaticities {chromaticities}: the white point needs y > 0")
+        raise UsageError(f"{shown}: the white point needs y > 0")
     primaries = np.array([[x, y, 1.0 - x - y] for x, y in ((rx, ry), (gx, gy), (bx, by))]).T
     white = np.array([wx / wy, 1.0, (1.0 - wx - wy) / wy])
-    try:
-        return primaries * np.linalg.solve(primaries, white)
-    except np.linalg.LinAlgError:
-        raise UsageError(f"chromaticities {chromaticities}: the primaries are not independent") from None
+    # Twice the area of the primaries' triangle in xy: two primaries at one point (or on one line) leave no
+    # colour space, and a solve that rounding keeps from failing turns every pixel one colour.
+    if abs(np.linalg.det(primaries)) < _MIN_GAMUT:
+        raise UsageError(f"{shown}: the primaries are not independent")
+    return primaries * np.linalg.solve(primaries, white)
 
 
 def _xyz_white(chromaticities: tuple[float, ...]) -> np.ndarray:
@@ -129,16 +135,35 @@ def _upsample(channel: np.ndarray, x_sampling: int, y_sampling: int, shape: tupl
     return out
 
 
-def _rgb_prefix(names: set[str], header: dict[str, Any]) -> str | None:
-    """Channel-name prefix of the RGB layer to read: the default (unprefixed) view, else the first view."""
-    if {"R", "G", "B"} <= names:
-        return ""
+# The last name of a layer that renderers write the whole image to (Blender's ViewLayer.Combined, beauty passes).
+_FULL_IMAGE_LAYERS = ("combined", "beauty", "rgba", "rgb", "color", "colour", "main")
+
+
+def _rgb_layers(names: set[str], header: dict[str, Any]) -> list[str]:
+    """Channel-name prefixes of the part's RGB layers, the one read first: the default (unprefixed) layer, the views
+    of a multi-view file in their order, a layer named for the whole image (:data:`_FULL_IMAGE_LAYERS`), then the
+    other layers by name (OpenEXR stores channels sorted by name, so no other order is in the file)."""
     views = [f"{v}." for v in header.get("multiView") or []]
     layers = sorted(n[:-1] for n in names if n.endswith(".R"))
-    for prefix in views + layers:
-        if {prefix + c for c in "RGB"} <= names:
-            return prefix
-    return None
+    named = sorted((prefix for prefix in layers if prefix not in views),
+                   key=lambda prefix: prefix[:-1].rsplit(".", 1)[-1].casefold() not in _FULL_IMAGE_LAYERS)
+    return [prefix for prefix in dict.fromkeys(["", *views, *named]) if {prefix + c for c in "RGB"} <= names]
+
+
+def _rgb_prefix(names: set[str], header: dict[str, Any]) -> str | None:
+    """Channel-name prefix of the RGB layer to read (:func:`_rgb_layers`), None for none."""
+    return next(iter(_rgb_layers(names, header)), None)
+
+
+def _layer_note(path: Path, part: Any) -> str:
+    """A line naming the layer read and the ones not, where the part's RGB is a named layer among others (a
+    render's passes: diffuse, specular...); none where it is the default layer or a view of a stereo file."""
+    layers = _rgb_layers(set(part.channels), part.header)
+    views = {f"{v}." for v in part.header.get("multiView") or []}
+    if len(layers) < 2 or layers[0] == "" or layers[0] in views:
+        return ""
+    return (f"{path}: an EXR with {len(layers)} RGB layers: read {layers[0][:-1]}, not "
+            f"{', '.join(prefix[:-1] for prefix in layers[1:])}")
 
 
 def _has_colour(part: Any) -> bool:
@@ -193,11 +218,14 @@ def _binding_path(path: Path) -> str | None:
     return text
 
 
-def _read_exr(path: Path) -> np.ndarray:
+def _read_exr(path: Path, max_megapixels: float) -> np.ndarray:
     try:
         name = _binding_path(path)
         with contextlib.ExitStack() as stack:
             source = name if name is not None else stack.enter_context(open(path, "rb"))
+            _check_exr_size(path, source, max_megapixels)
+            if not isinstance(source, str):
+                source.seek(0)
             rgb, chroma = _read_exr_rgb(path, source)
         if not np.allclose(chroma, REC709_CHROMATICITIES, atol=1e-4):
             rgb = rgb @ to_rec709_matrix(chroma).T.astype(np.float32)
@@ -208,6 +236,21 @@ def _read_exr(path: Path) -> np.ndarray:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(path, f"not a readable OpenEXR file, truncated or damaged ({detail})") from None
     return rgb
+
+
+def _check_exr_size(path: Path, source: Any, max_megapixels: float) -> None:
+    """Refuse, from the header alone, a file whose parts hold more pixels than ``max_megapixels``: the binding
+    decodes every channel of every part at once, and a 2 MB file of zeros can declare gigabytes of them.
+
+    Raises:
+        InputError: naming the size and the limit (:func:`cevr_cli.io.images.check_dimensions`).
+    """
+    with quiet_library_output(), OpenEXR.File(source, header_only=True) as exr:
+        windows = [part.header.get("dataWindow") for part in exr.parts]
+    for window in windows:
+        if window is not None:
+            (x0, y0), (x1, y1) = window
+            check_dimensions(path, int(x1) - int(x0) + 1, int(y1) - int(y0) + 1, max_megapixels, 1)
 
 
 def _read_exr_rgb(path: Path, source: Any) -> tuple[np.ndarray, tuple[float, ...]]:
@@ -224,7 +267,7 @@ def _read_exr_rgb(path: Path, source: Any) -> tuple[np.ndarray, tuple[float, ...
 def _first_colour_part(path: Path, parts: list[Any]) -> tuple[np.ndarray, tuple[float, ...], str]:
     """The first flat (non-deep) part with colour or luminance, as RGB and chromaticities, and a note naming
     the other parts with colour, if any (multi-part files, OpenEXR 2+, may hold a render's passes, depth, masks
-    or deep samples).
+    or deep samples), else the part's other RGB layers (:func:`_layer_note`).
 
     Raises:
         InputError: no such part, saying what the parts hold.
@@ -235,7 +278,7 @@ def _first_colour_part(path: Path, parts: list[Any]) -> tuple[np.ndarray, tuple[
             continue
         others = [_part_label(i, p) for i, p in enumerate(parts) if i > index and not _is_deep(p) and _has_colour(p)]
         note = (f"{path}: a multi-part EXR with colour in {len(others) + 1} parts: read {_part_label(index, part)}, "
-                f"not {'; '.join(others)}") if others else ""
+                f"not {'; '.join(others)}") if others else _layer_note(path, part)
         return rgb, _header_chromaticities(part.header), note
     if not parts:  # what the binding leaves when the pixel data cannot be read
         raise InputError(path, "truncated or damaged OpenEXR file (its pixel data cannot be read)")
@@ -250,43 +293,89 @@ def _first_colour_part(path: Path, parts: list[Any]) -> tuple[np.ndarray, tuple[
     raise InputError(path, f"EXR has no RGB, Y/RY/BY or Y channels (found {', '.join(names) or 'none'})")
 
 
-def _read_radiance(path: Path) -> np.ndarray:
+def _read_radiance(path: Path, max_megapixels: float) -> np.ndarray:
+    """A Radiance file as RGB: any of the format's 8 scan orders (OpenCV decodes only ``-Y N +X M``, the usual
+    one), RGBE or XYZE pixels (XYZ converted to Rec.709 as an EXR in XYZ is, :func:`to_rec709_matrix`)."""
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic != b"#?":  # every Radiance file starts "#?RADIANCE" or "#?RGBE"; OpenCV reads a renamed JPEG as 0-255
+        data = fh.read()
+    if data[:2] != b"#?":  # every Radiance file starts "#?RADIANCE" or "#?RGBE"; OpenCV reads a renamed JPEG as 0-255
         raise InputError(path, "not a readable Radiance .hdr file (no #?RADIANCE header: a photo renamed .hdr?)")
-    size = _radiance_size(path)
-    if size is not None:  # OpenCV's refusal of a huge one would leave its temporary copy of the file behind
-        opencv.check_pixel_limit(path, *size)
-    data = opencv.imread(path, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
-    if data is None or data.ndim != 3:
+    layout = _radiance_layout(data)
+    if layout is None:
+        raise InputError(path, "not a readable Radiance .hdr file (no resolution line such as -Y 480 +X 640 after "
+                               "its header)")
+    check_dimensions(path, layout.width, layout.height, max_megapixels, 1)
+    # before decoding: OpenCV's refusal of a huge one would leave its temporary copy of the file behind
+    opencv.check_pixel_limit(path, layout.width, layout.height)
+    (_, slow, slow_count), (_, fast, fast_count) = layout.axes
+    # OpenCV reads scanlines of RGBE as -Y slow_count +X fast_count; the pixels are put in place afterwards.
+    standard = (b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y %d +X %d\n" % (slow_count, fast_count)
+                + data[layout.pixels_at:])
+    decoded = opencv.decode(path, standard, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
+    if decoded is None or decoded.ndim != 3:
         raise InputError(path, "not a readable Radiance .hdr file, truncated or damaged")
-    return data[..., ::-1].astype(np.float32)
+    image = decoded[..., ::-1].astype(np.float32)
+    if slow == "X":  # column by column: the array's first axis runs along x
+        image = image.transpose(1, 0, 2)
+    for axis, name in ((0, "Y"), (1, "X")):
+        sign = next(sign for sign, axis_name, _ in layout.axes if axis_name == name)
+        if (name == "Y") == (sign == "+"):  # +Y runs bottom to top, -X right to left: against an image's order
+            image = np.flip(image, axis)
+    if layout.xyz:
+        image = image @ to_rec709_matrix(XYZ_CHROMATICITIES).T.astype(np.float32)
+    return np.ascontiguousarray(image)
 
 
+_EXR_MAGIC = bytes((0x76, 0x2F, 0x31, 0x01))  # every OpenEXR file's first 4 bytes (OpenEXR file layout)
 _HALF_MAX = float(np.finfo(np.float16).max)  # 65504: a larger value becomes infinity as a half float
 _FLOAT_MAX = float(np.finfo(np.float32).max)  # about 3.4e38: the widest an EXR channel holds
-_RADIANCE_RESOLUTION = re.compile(rb"^[-+][XY] (\d+) [-+][XY] (\d+)$")
+_RADIANCE_RESOLUTION = re.compile(rb"^([-+])([XY]) (\d+) ([-+])([XY]) (\d+)$")
+
+
+@dataclass(frozen=True)
+class _RadianceLayout:
+    """What a Radiance header says of its pixels (Ward, Graphics Gems II, "Real Pixels"; the Radiance file formats
+    reference): the two axes of its resolution line, slow (scanlines) then fast, each (sign, X or Y, count), the
+    byte where the pixels start, and whether they are XYZE instead of RGBE."""
+
+    axes: tuple[tuple[str, str, int], tuple[str, str, int]]
+    pixels_at: int
+    xyz: bool
+
+    @property
+    def width(self) -> int:
+        return next(count for _, name, count in self.axes if name == "X")
+
+    @property
+    def height(self) -> int:
+        return next(count for _, name, count in self.axes if name == "Y")
+
+
+def _radiance_layout(data: bytes) -> _RadianceLayout | None:
+    """The layout of a Radiance file's bytes: text lines, a blank line, then a resolution line such as
+    ``-Y 480 +X 640``; None where there is no such line, or it names one axis twice."""
+    head_end = data.find(b"\n\n", 0, 1 << 16)
+    if head_end < 0:
+        return None
+    line_end = data.find(b"\n", head_end + 2)
+    if line_end < 0:
+        return None
+    match = _RADIANCE_RESOLUTION.match(data[head_end + 2:line_end].strip())
+    if match is None or match[2] == match[5]:
+        return None
+    axes = ((match[1].decode(), match[2].decode(), int(match[3])), (match[4].decode(), match[5].decode(),
+                                                                    int(match[6])))
+    return _RadianceLayout(axes, line_end + 1, b"FORMAT=32-bit_rle_xyze" in data[:head_end])
 
 
 def _radiance_size(path: Path) -> tuple[int, int] | None:
-    """Width and height from a Radiance header (Ward's RGBE format: text lines, a blank line, then a resolution
-    string such as ``-Y 480 +X 640``), or None where the header cannot be read (OpenCV then says so)."""
+    """Width and height from a Radiance header, or None where the header cannot be read."""
     with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    lines = head.split(b"\n")
-    try:
-        blank = lines.index(b"")
-    except ValueError:
-        return None
-    match = _RADIANCE_RESOLUTION.match(lines[blank + 1].strip()) if blank + 1 < len(lines) else None
-    if match is None:
-        return None
-    first, second = (int(n) for n in match.groups())
-    return (second, first) if lines[blank + 1].lstrip()[1:2] == b"Y" else (first, second)
+        layout = _radiance_layout(fh.read(1 << 16))
+    return None if layout is None else (layout.width, layout.height)
 
 
-def read_hdr_image(path: PathLike) -> np.ndarray:
+def read_hdr_image(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) -> np.ndarray:
     """Read an .exr or .hdr file as scene-linear float32 HxWx3 RGB with Rec.709 primaries.
 
     EXR: half/float/uint channels; RGB or RGBA (alpha dropped, premultiplied or not); multi-part or
@@ -295,15 +384,17 @@ def read_hdr_image(path: PathLike) -> np.ndarray:
     converted as OpenEXR's RgbaYca does; Y-only files give grey; other primaries (chromaticities
     header, e.g. ACES AP0) are converted to Rec.709. NaN becomes 0, +Inf the largest finite value and
     negatives 0 (:func:`cevr_cli.hdr.finite.finite_radiance`); :func:`read_hdr_counted` also says how many
-    pixels held NaN/Inf. Any file name, one whose bytes are not UTF-8 included.
+    pixels held NaN/Inf. Any file name, one whose bytes are not UTF-8 included. An EXR's data window is read as it
+    is stored: its display window's framing (overscan, a crop) is not applied.
 
     Raises:
-        InputError: missing, empty, truncated, not an image, or without usable channels.
+        InputError: missing, empty, truncated, not an image, without usable channels, or larger than
+            ``max_megapixels`` (told from the header, before any pixel is decoded).
     """
-    return read_hdr_counted(path)[0]
+    return read_hdr_counted(path, max_megapixels=max_megapixels)[0]
 
 
-def read_hdr_counted(path: PathLike) -> tuple[np.ndarray, int]:
+def read_hdr_counted(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) -> tuple[np.ndarray, int]:
     """:func:`read_hdr_image`'s image and the number of its pixels that held NaN or Inf in the file.
 
     Raises:
@@ -312,12 +403,14 @@ def read_hdr_counted(path: PathLike) -> tuple[np.ndarray, int]:
     path = Path(path)
     check_input_file(path, "an HDR image")
     suffix = path.suffix.lower()
-    if suffix == ".exr":
-        rgb = _read_exr(path)
-    elif suffix == ".hdr":
-        rgb = _read_radiance(path)
-    else:
+    if suffix not in (".exr", ".hdr"):
         raise InputError(path, f"unsupported HDR format '{suffix or '(none)'}' (use .exr or .hdr)")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    # By content where it is the other format (an EXR saved as .hdr, or the reverse, reads as what it is); any
+    # other content goes to the suffix's reader, which says why it is not one.
+    exr = magic == _EXR_MAGIC or (suffix == ".exr" and not magic.startswith(b"#?"))
+    rgb = _read_exr(path, max_megapixels) if exr else _read_radiance(path, max_megapixels)
     clean, non_finite = finite_radiance(rgb)
     return np.ascontiguousarray(clean, dtype=np.float32), non_finite
 

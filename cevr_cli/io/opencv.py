@@ -60,11 +60,20 @@ def imread(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray | None:
         InputError: where a decoder refuses the file outright (OpenCV raises instead of returning None).
     """
     with open(path, "rb") as fh:
-        data = np.frombuffer(fh.read(), dtype=np.uint8)
-    if data.size == 0:
+        return decode(path, fh.read(), flags)
+
+
+def decode(path: Path, data: bytes, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray | None:
+    """``cv2.imdecode`` of ``data`` (the bytes of ``path``, or what a reader made of them), or None where OpenCV
+    cannot decode it.
+
+    Raises:
+        InputError: naming ``path``, where a decoder refuses the data outright.
+    """
+    if not data:
         return None
     try:
-        return cv2.imdecode(data, flags)
+        return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     except cv2.error as exc:
         raise InputError(path, f"OpenCV cannot decode it ({_opencv_reason(exc)})") from None
 

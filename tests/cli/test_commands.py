@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -935,3 +936,47 @@ def test_bench_that_scores_part_of_what_was_asked_says_so_and_exits_1(tmp_path):
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: incomplete")]
     assert warnings == ["warning: incomplete: reinhard_psnr: no HDR truth in any of the 1 scenes"]
     assert "LDR PSNR per EV" in result.stdout  # the tables of what was scored come first
+
+
+@pytest.mark.parametrize("command", ["stack", "fuse"])
+def test_an_output_file_cut_short_or_replaced_since_is_made_again_not_skipped(tmp_path, photos, command):
+    """The marker records each listed file's size: a frame or HDR of another size (a power cut before the disk had
+    it, or a file replaced) was taken as complete, and skipped on every later run."""
+    out = tmp_path / "o"
+    args = [command, str(photos / "a.jpg"), "-o", str(out), "--model", "physics", "--evs", "-1,1", "--json"]
+    assert json.loads(runner.invoke(app, args).stdout)["counts"] == {"done": 1}
+    marker = json.loads((out / "a" / f"{command}.json").read_text())
+    listed = marker["files"] if command == "stack" else marker["outputs"]
+    assert sorted(marker["file_sizes"]) == sorted(listed + ([marker["contact_sheet"]] if command == "stack" else []))
+    victim = out / "a" / listed[0]
+    assert marker["file_sizes"][listed[0]] == victim.stat().st_size > 100
+    victim.write_bytes(victim.read_bytes()[:100])
+    assert json.loads(runner.invoke(app, args).stdout)["counts"] == {"done": 1}
+    assert victim.stat().st_size == marker["file_sizes"][listed[0]]
+    assert json.loads(runner.invoke(app, args).stdout)["counts"] == {"skipped": 1}
+
+
+def test_a_full_disk_when_the_marker_is_written_fails_that_photo_in_one_line_naming_the_marker(tmp_path, photos,
+                                                                                               monkeypatch):
+    import errno
+
+    import cevr_cli.io.atomic
+
+    sync = cevr_cli.io.atomic._sync
+
+    def full_for_markers(path):
+        if Path(path).name.startswith(".fuse."):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        sync(path)
+
+    monkeypatch.setattr(cevr_cli.io.atomic, "_sync", full_for_markers)
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["fuse", str(photos / "a.jpg"), str(photos / "b.png"), "-o", str(out), "--model",
+                                 "physics", "--evs", "-1,1", "-q"], env={"COLUMNS": "300"})
+    assert result.exit_code == 1
+    failed = [line for line in result.output.splitlines() if line.startswith("failed:")]
+    assert len(failed) == 2, result.output
+    for line, name, stem in zip(failed, ("a.jpg", "b.png"), "ab", strict=True):  # the folder as it was being made
+        assert re.fullmatch(rf"failed: {re.escape(str(photos / name))}: {re.escape(str(out))}/\.{stem}\.partial-"
+                            r"[0-9a-f-]+/fuse\.json: cannot write it \(No space left on device\)", line), line
+    assert sorted(p.name for p in out.iterdir()) == []  # nothing partial left

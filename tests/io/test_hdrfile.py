@@ -333,8 +333,11 @@ def test_a_radiance_header_claiming_too_many_pixels_is_refused_before_decoding(t
     (tmp_path / "tmp").mkdir()
     huge = tmp_path / "huge.hdr"
     huge.write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 99999 +X 88888\n")
-    with pytest.raises(InputError, match=r"huge.hdr: too large: 88888x99999 px .* more than OpenCV decodes"):
+    with pytest.raises(InputError, match=r"huge.hdr: too large: 88888x99999 px, .* \(limit 250 MP, see "
+                                         r"--max-megapixels\)"):
         read_hdr_image(huge)
+    with pytest.raises(InputError, match=r"huge.hdr: too large: 88888x99999 px .* more than OpenCV decodes"):
+        read_hdr_image(huge, max_megapixels=1e5)  # what cevr allows, past what OpenCV decodes
     headless = tmp_path / "headless.hdr"
     headless.write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 9 +X 9\n")  # no pixel data
     with pytest.raises(InputError, match="headless.hdr: not a readable Radiance .hdr file"):
@@ -363,3 +366,105 @@ def test_a_photo_renamed_hdr_is_refused_not_read_as_radiance(tmp_path: Path) -> 
     path.write_bytes(data.tobytes())  # OpenCV decoded it as radiance 0..255
     with pytest.raises(InputError, match=r"holiday\.hdr: not a readable Radiance \.hdr file \(no #\?RADIANCE header"):
         read_hdr_image(path)
+
+
+def _radiance_pixels(image: np.ndarray) -> bytes:
+    """``image``'s rows as the scanlines of a Radiance file (OpenCV's encoder), without its header."""
+    import cv2
+
+    from cevr_cli.io.hdrfile import _radiance_layout
+
+    ok, encoded = cv2.imencode(".hdr", np.ascontiguousarray(image[..., ::-1], dtype=np.float32))
+    data = encoded.tobytes()
+    return data[_radiance_layout(data).pixels_at:]
+
+
+def test_a_radiance_file_in_any_of_the_formats_scan_orders_reads_upright(tmp_path: Path) -> None:
+    """The resolution line says how scanlines run: -Y H +X W (top to bottom, left to right) is the usual one and
+    the only one OpenCV decodes; the other seven were refused as "truncated or damaged". Each is written here from
+    the format's definition: scanline i holds the pixels of the named axis, in the named direction."""
+    rgb = _scene(5, 7)
+    write_radiance_hdr(tmp_path / "usual.hdr", rgb)
+    upright = read_hdr_image(tmp_path / "usual.hdr")  # RGBE-rounded
+    stored = {b"+Y 5 +X 7": upright[::-1], b"-Y 5 -X 7": upright[:, ::-1], b"+Y 5 -X 7": upright[::-1, ::-1],
+              b"+X 7 -Y 5": upright.transpose(1, 0, 2), b"+X 7 +Y 5": upright[::-1].transpose(1, 0, 2),
+              b"-X 7 -Y 5": upright[:, ::-1].transpose(1, 0, 2), b"-X 7 +Y 5": upright[::-1, ::-1].transpose(1, 0, 2)}
+    for resolution, scanlines in stored.items():
+        path = tmp_path / "turned.hdr"
+        path.write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n" + resolution + b"\n" + _radiance_pixels(scanlines))
+        np.testing.assert_array_equal(read_hdr_image(path), upright, err_msg=resolution.decode())
+
+
+def test_a_radiance_file_of_xyze_pixels_reads_as_the_rec709_colours_it_holds(tmp_path: Path) -> None:
+    from cevr_cli.io.hdrfile import REC709_CHROMATICITIES, rgb_to_xyz_matrix
+
+    rgb = np.array([[[1.0, 1.0, 1.0], [0.5, 0.1, 0.02], [0.05, 0.3, 0.9]]], np.float32)
+    xyz = rgb @ rgb_to_xyz_matrix(REC709_CHROMATICITIES).T  # SMPTE RP 177, as OpenEXR's RGBtoXYZ
+    path = tmp_path / "xyz.hdr"
+    path.write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_xyze\n\n-Y 1 +X 3\n" + _radiance_pixels(xyz))
+    np.testing.assert_allclose(read_hdr_image(path), rgb, rtol=0.02, atol=1e-3)  # RGBE keeps 8 bits a channel
+
+
+def test_an_hdr_file_named_as_the_other_format_is_read_as_what_it_is(tmp_path: Path) -> None:
+    rgb = _scene()
+    write_exr(tmp_path / "a.exr", rgb, half=False)
+    write_radiance_hdr(tmp_path / "b.hdr", rgb)
+    radiance = read_hdr_image(tmp_path / "b.hdr")  # RGBE-rounded
+    (tmp_path / "a.exr").rename(tmp_path / "exr-named.hdr")
+    (tmp_path / "b.hdr").rename(tmp_path / "hdr-named.exr")
+    np.testing.assert_array_equal(read_hdr_image(tmp_path / "exr-named.hdr"), rgb)
+    np.testing.assert_array_equal(read_hdr_image(tmp_path / "hdr-named.exr"), radiance)
+
+
+def test_an_exr_larger_than_the_limit_is_refused_from_its_header_before_any_pixel_is_decoded(tmp_path, monkeypatch):
+    from cevr_cli.io import hdrfile
+
+    path = tmp_path / "big.exr"
+    _write_channels(path, {c: np.zeros((40, 50), np.float16) for c in "RGB"})  # 2,000 px: 0.002 MP
+    np.testing.assert_array_equal(read_hdr_image(path, max_megapixels=0.002), np.zeros((40, 50, 3), np.float32))
+
+    def decoded(*args: object) -> None:
+        raise AssertionError("pixels decoded")
+
+    monkeypatch.setattr(hdrfile, "_read_exr_rgb", decoded)
+    with pytest.raises(InputError) as refused:
+        read_hdr_image(path, max_megapixels=0.0019)
+    assert refused.value.reason == "too large: 50x40 px, 0.002 MP (limit 0.0019 MP, see --max-megapixels)"
+
+
+@pytest.mark.parametrize(("layers", "read", "note"), [
+    (("albedo", "beauty"), "beauty", "read beauty, not albedo"),  # albedo sorted first and was read: black
+    (("diffuse", "specular"), "diffuse", "read diffuse, not specular"),  # no name says which: the first
+    (("ViewLayer.Combined", "ViewLayer.Diffuse"), "ViewLayer.Combined", "read ViewLayer.Combined, not "
+                                                                        "ViewLayer.Diffuse"),  # Blender's
+])
+def test_an_exr_of_named_layers_reads_the_whole_images_layer_and_names_the_others(tmp_path, layers, read, note):
+    path = tmp_path / "layers.exr"
+    images = {layer: _scene(3, 4) * (i + 1) for i, layer in enumerate(layers)}
+    _write_channels(path, {f"{layer}.{c}": image[..., i].copy() for layer, image in images.items()
+                           for i, c in enumerate("RGB")})
+    with pytest.warns(UserWarning, match=rf"layers\.exr: an EXR with 2 RGB layers: {note}$"):
+        np.testing.assert_array_equal(read_hdr_image(path), images[read])
+
+
+def test_the_default_layer_beside_named_passes_is_read_without_a_note(tmp_path, recwarn):
+    rgb = _scene(3, 4)
+    path = tmp_path / "aovs.exr"
+    _write_channels(path, {**{c: rgb[..., i].copy() for i, c in enumerate("RGB")},
+                           **{f"diffuse.{c}": np.zeros((3, 4), np.float32) for c in "RGB"}})
+    np.testing.assert_array_equal(read_hdr_image(path), rgb)
+    assert not [w for w in recwarn if "layers" in str(w.message)]
+
+
+@pytest.mark.parametrize("chromaticities", [
+    (float("nan"), 0.33, 0.3, 0.6, 0.15, 0.06, 0.3127, 0.329),
+    (float("inf"), 0.33, 0.3, 0.6, 0.15, 0.06, 0.3127, 0.329),
+    (0.64, 0.33, 0.64, 0.33, 0.15, 0.06, 0.3127, 0.329),  # red and green at one point: came out pure red
+])
+def test_chromaticities_that_are_no_colour_space_are_refused_naming_the_file(tmp_path, chromaticities):
+    path = tmp_path / "bad.exr"
+    _write_channels(path, {c: np.ones((3, 4), np.float32) for c in "RGB"}, chromaticities=chromaticities)
+    with pytest.raises(InputError) as refused:
+        read_hdr_image(path)
+    assert str(refused.value) == f"{path}: chromaticities ({', '.join(f'{v:.4g}' for v in chromaticities)}): " + (
+        "the primaries are not independent" if np.isfinite(chromaticities).all() else "not all finite")
