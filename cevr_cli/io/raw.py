@@ -1,15 +1,23 @@
 """Camera RAW files as scene-linear light, with the mask of what the sensor clipped.
 
 LibRaw (through rawpy) decodes with the camera's white balance, linear output (gamma 1), no automatic
-brightening, the true white level (no ``adjust_maximum``), 16 bits, highlights clipped rather than blended,
-into Rec.709 / sRGB primaries. 1.0 is the white-balanced saturation level of the least amplified channel.
+brightening, the true white level (no ``adjust_maximum``), 16 bits. 1.0 is the white-balanced saturation level of
+the least amplified channel, in Rec.709 / sRGB primaries. A channel that white balance amplifies measures light
+above 1.0 before its photosites saturate (a red flower's red in daylight, up to log2 of the balance's spread: a
+stop for red's usual 2x), which LibRaw's own 16-bit colour output clips at 1.0 (hue shifted, and the pixel not
+marked clipped): for three-colour sensors LibRaw demosaics in the camera's space with every channel's gain at most 1
+(its "unclip" highlight mode), and the gain it left out and the camera-to-sRGB matrix LibRaw computed
+(``rgb_cam``) are applied here, in floats, so that what the sensor measured stays exact above 1.0. In pixels the
+mask below marks clipped, every channel is held to 1.0 in the balanced camera space, as LibRaw's clipping mode
+does: a saturated pixel read as a lower bound, not the magenta its unequal clip levels would give.
 
 The clipping mask is taken in the sensor's own domain: a photosite is saturated when it reached its
 channel's white level (per-channel levels where the file has them). After white balance the channels
 saturate at different output levels, so a mask taken on the developed image would miss a red channel
 clipped at 1.6 while green reads 0.9, and exposing that pixel down would turn it magenta. Demosaicing
 spreads a photosite over its neighbours, so the mask is widened by two pixels on Bayer sensors; pixels the
-developer clipped (any channel at full scale) are added.
+developer clipped (any channel at full scale: sensors LibRaw colours itself, four-colour and monochrome ones) are
+added.
 """
 
 from __future__ import annotations
@@ -61,17 +69,17 @@ def saturated_photosites(raw_image: np.ndarray, raw_colors: np.ndarray | None, w
     return raw_image >= white_levels[raw_colors]
 
 
-def clipping_mask(saturated: np.ndarray, developed: np.ndarray, *, bayer: bool) -> np.ndarray:
-    """Pixels of the developed image that saturated photosites reach, plus any channel developed at 1.0."""
+def clipping_mask(saturated: np.ndarray, shape: tuple[int, int], *, bayer: bool) -> np.ndarray:
+    """The pixels of a developed image of ``shape`` (HxW) that saturated photosites reach."""
     import cv2
 
     mask = saturated.astype(np.uint8)
     if bayer:
         size = 2 * _BAYER_REACH + 1
         mask = cv2.dilate(mask, np.ones((size, size), np.uint8))
-    if mask.shape != developed.shape[:2]:  # cameras whose developed image is resized (non-square pixels)
-        mask = cv2.resize(mask, (developed.shape[1], developed.shape[0]), interpolation=cv2.INTER_NEAREST)
-    return (mask > 0) | np.any(developed >= 1.0, axis=2)
+    if mask.shape != shape:  # cameras whose developed image is resized (non-square pixels)
+        mask = cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return mask > 0
 
 
 # Raw codecs, lossless or lossy, spend at least about a bit per photosite; a file with less than a quarter
@@ -177,12 +185,47 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         colors = raw.raw_colors_visible if visible.ndim == 2 else None
         saturated = saturated_photosites(visible, colors, levels)
         flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
-        developed = raw.postprocess(
-            use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=(1, 1), user_flip=0,
-            output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip, adjust_maximum_thr=0.0)
-    linear = developed.astype(np.float32) / 65535.0
-    mask = clipping_mask(saturated, linear, bayer=visible.ndim == 2)
+        if raw.num_colors == 3:
+            balanced, to_srgb = _develop_in_camera_space(raw, rawpy)
+            mask = clipping_mask(saturated, balanced.shape[:2], bayer=visible.ndim == 2)
+            np.minimum(balanced, 1.0, out=balanced, where=mask[..., None])
+            linear = np.maximum(balanced @ to_srgb.T, 0.0, dtype=np.float32)
+        else:
+            developed = raw.postprocess(
+                use_camera_wb=True, output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip,
+                **_LINEAR_16_BIT)
+            linear = developed.astype(np.float32) / 65535.0
+            mask = clipping_mask(saturated, linear.shape[:2], bayer=visible.ndim == 2) | np.any(linear >= 1.0, axis=2)
     return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif)
+
+
+# Linear 16-bit output at the file's own white level, as the sensor reads out (cevr turns it upright itself).
+_LINEAR_16_BIT = {"no_auto_bright": True, "output_bps": 16, "gamma": (1, 1), "user_flip": 0, "adjust_maximum_thr": 0.0}
+
+
+def _develop_in_camera_space(raw: Any, rawpy: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A three-colour RAW demosaiced and white-balanced in the camera's space, float32 HxWx3 with 1.0 at the least
+    amplified channel's saturation and nothing clipped, and LibRaw's camera -> sRGB matrix (``rgb_cam``) for it.
+
+    LibRaw's highlight mode 1 ("unclip") divides the white-balance gains by the largest instead of the smallest, so
+    that no channel passes full scale; the spread between the two is multiplied back here.
+    """
+    developed = raw.postprocess(use_camera_wb=True, output_color=rawpy.ColorSpace.raw,
+                                highlight_mode=rawpy.HighlightMode.Ignore, **_LINEAR_16_BIT)
+    gains = _white_balance_gains(raw)
+    balanced = developed.astype(np.float32) * np.float32(gains.max() / gains.min() / 65535.0)
+    return balanced, np.asarray(raw.color_matrix, dtype=np.float32)[:, :3]
+
+
+def _white_balance_gains(raw: Any) -> np.ndarray:
+    """The four channel gains LibRaw's ``use_camera_wb`` applies (dcraw's scale_colors): the camera's as-shot
+    multipliers where they are usable, else the daylight ones; a missing second is 1, a missing fourth the second."""
+    camera = [float(v) for v in raw.camera_whitebalance]
+    gains = camera if camera[0] not in (-1.0, 0.0) and camera[2] != 0.0 else [float(v) for v in
+                                                                           raw.daylight_whitebalance]
+    gains[1] = gains[1] or 1.0
+    gains[3] = gains[3] or gains[1]
+    return np.array(gains, dtype=np.float64)
 
 
 def upright(image: np.ndarray, flip: int) -> np.ndarray:

@@ -27,12 +27,10 @@ def test_saturation_respects_each_channels_own_white_level():
 def test_bayer_masks_reach_the_demosaicing_neighbourhood():
     saturated = np.zeros((9, 9), bool)
     saturated[4, 4] = True
-    developed = np.zeros((9, 9, 3), np.float32)
-    mask = clipping_mask(saturated, developed, bayer=True)
+    mask = clipping_mask(saturated, (9, 9), bayer=True)
     assert mask.sum() == 25 and mask[2:7, 2:7].all()
-    assert clipping_mask(saturated, developed, bayer=False).sum() == 1
-    developed[0, 0, 1] = 1.0  # developed at full scale: clipped whatever the sensor says
-    assert clipping_mask(saturated, developed, bayer=False)[0, 0]
+    assert clipping_mask(saturated, (9, 9), bayer=False).sum() == 1
+    assert clipping_mask(saturated, (18, 9), bayer=False)[8:10, 4].all()  # a developed image of other proportions
 
 
 def test_a_linear_dng_decodes_to_data_over_white_level_with_its_exact_mask(tmp_path):
@@ -68,6 +66,60 @@ def test_unequal_channel_saturation_is_masked_before_it_turns_magenta(tmp_path):
     assert photo.clipped[16:32, 24:40].all()
     assert not photo.clipped[:8].any() and not photo.clipped[:, :16].any()  # far from the patch: measured
     np.testing.assert_allclose(photo.linear[4:10, 4:10], 0.3, atol=2e-3)  # white-balanced grey, exact
+
+
+def test_light_that_white_balance_lifts_above_one_is_kept_where_the_sensor_did_not_saturate(tmp_path):
+    """Red amplified 2x by white balance measures up to 2.0 before its photosites saturate; LibRaw's 16-bit sRGB
+    output clipped it at 1.0 (a red flower: 1.5 -> 1.0, its -2 EV frame 137 instead of 165) and did not mark it."""
+    scene = np.full((64, 96, 3), 0.2)
+    scene[16:48, 32:64] = [1.5, 0.5, 0.3]  # camera values 0.75, 0.5, 0.24: no photosite saturated
+    photo = read_raw_linear(write_cfa_dng(tmp_path / "flower.dng", scene * np.array([0.5, 1.0, 0.8]), WHITE))
+    assert not photo.clipped.any()
+    np.testing.assert_allclose(photo.linear[20:44, 36:60], np.broadcast_to([1.5, 0.5, 0.3], (24, 24, 3)), atol=2e-3)
+    np.testing.assert_allclose(photo.linear[:8, :8], 0.2, atol=2e-3)
+
+
+def _mixing_dng(path, camera_rgb, mixing):
+    """A CFA DNG whose camera sees mixing @ sRGB: ColorMatrix1 (XYZ -> camera) = mixing @ XYZ_TO_SRGB."""
+    import tifffile
+
+    from tests.dng import XYZ_TO_SRGB, _rationals
+
+    write_cfa_dng(path, camera_rgb, WHITE)
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        codes = page.asarray()
+        tags = [(t.code, t.dtype, t.count, t.value, True) for t in page.tags.values() if t.code >= 33421]
+    tags = [tag for tag in tags if tag[0] != 50721] + [(50721, "2i", 9, _rationals((mixing @ XYZ_TO_SRGB).ravel()),
+                                                        True)]
+    tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
+    return path
+
+
+def test_colour_is_libraws_own_wherever_libraw_does_not_clip(tmp_path):
+    """The camera -> sRGB matrix and the white balance applied here are LibRaw's: on every pixel its own sRGB
+    development (highlights clipped) leaves below full scale, the two agree to its 16-bit rounding."""
+    import rawpy
+
+    mixing = np.array([[0.8, 0.15, 0.05], [0.1, 0.8, 0.1], [0.02, 0.18, 0.8]])
+    rng = np.random.default_rng(4)
+    srgb = np.repeat(np.repeat(rng.uniform(0.02, 0.9, (8, 12, 3)), 8, axis=0), 8, axis=1)  # flat 8x8 patches
+    camera = (srgb @ mixing.T) * np.array([0.5, 1.0, 0.8])
+    path = _mixing_dng(tmp_path / "mixed.dng", camera, mixing)
+    photo = read_raw_linear(path)
+    with rawpy.imread(str(path)) as raw:
+        libraw = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=(1, 1),
+                                 output_color=rawpy.ColorSpace.sRGB, adjust_maximum_thr=0.0,
+                                 highlight_mode=rawpy.HighlightMode.Clip).astype(np.float32) / 65535
+    inside = np.zeros(libraw.shape[:2], bool)
+    for y in range(8):
+        for x in range(12):
+            inside[y * 8 + 2:y * 8 + 6, x * 8 + 2:x * 8 + 6] = True  # away from the patches' edges (demosaicing)
+    measured = inside & (libraw < 0.999).all(axis=2)
+    assert measured.sum() > 0.5 * inside.sum()
+    np.testing.assert_allclose(photo.linear[measured], libraw[measured], atol=2e-4)
+    beyond = inside & ~measured  # LibRaw clipped these; the camera recorded them: the scene's light, here
+    np.testing.assert_allclose(photo.linear[beyond], srgb[beyond], rtol=0.01, atol=1e-3)
 
 
 def test_a_corrupt_raw_is_one_clear_error(tmp_path):
@@ -196,7 +248,8 @@ def test_every_orientation_is_turned_as_libraw_turns_it(tmp_path, orientation):
     with rawpy.imread(str(path)) as raw:  # LibRaw's own linear rendering, turned by LibRaw
         turned = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=(1, 1),
                                  output_color=rawpy.ColorSpace.sRGB, adjust_maximum_thr=0.0)
-    np.testing.assert_allclose(photo.linear, turned.astype(np.float32) / 65535.0, atol=1e-6)
+    # the colour is made in floats here, from LibRaw's 16-bit camera-space data: a few 16-bit steps apart
+    np.testing.assert_allclose(photo.linear, turned.astype(np.float32) / 65535.0, atol=1e-4)
     assert photo.clipped.shape == turned.shape[:2]
 
 
