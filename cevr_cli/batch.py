@@ -415,14 +415,17 @@ def _bare_name(source: Path, real: Path, folders: Sequence[tuple[Path, Path]], n
     name (``named``, resolved) is named after itself whatever else is given beside it, a folder holding it too
     (``in/a.png in/sub/b.png`` and ``in in/sub/b.png`` give ``b``, as ``in/sub/b.png`` alone does). A file named
     after the stage output folder it is in (``cevr-hdr/IMG_1/IMG_1.exr``, fuse's) is named after that folder once:
-    ``IMG_1``, not ``IMG_1__IMG_1``; so is a folder in one (``cevr-hdr/IMG_1/stack``, the stack ``--keep-stack`` kept:
+    ``IMG_1``, not ``IMG_1__IMG_1``, and an HDR image in one is named after it whatever its own name
+    (``cevr-hdr/IMG_1_/IMG_1.exr``, a namesake's: ``IMG_1_``, not ``IMG_1___IMG_1``); so is a folder in one (``cevr-hdr/IMG_1/stack``, the stack ``--keep-stack`` kept:
     ``IMG_1``, where three such gave ``stack``, ``stack_``, ``stack__``). ``.`` is named after the folder it is."""
     source = named_path(source)
     parts = () if real in named else _relative_key(source, real, folders).parent.parts
     stem = source.stem
     known: dict[Path, bool] = {}  # the parent's markers read once for both questions
-    if is_dir_safely(source) and _is_stage_output(source.parent, known):
-        stem = source.parent.name  # a folder inside a stage's output (the stack fuse kept, cevr-hdr/IMG_1/stack)
+    if (is_dir_safely(source) or source.suffix.lower() in HDR_SUFFIXES) and _is_stage_output(source.parent, known):
+        # what the stage named its output: a folder in it (the stack fuse kept, cevr-hdr/IMG_1/stack), or its HDR
+        # image, named after the photo while the folder may carry a namesake's mark (cevr-hdr/IMG_1_/IMG_1.exr)
+        stem = source.parent.name
     if parts and parts[-1] == stem and _is_stage_output(source.parent, known):
         parts = parts[:-1]
     return "".join(f"{part}__" for part in parts) + stem

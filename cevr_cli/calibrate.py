@@ -703,8 +703,8 @@ def bracket_frames(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
         else:
             found = discover_inputs([path], extensions=LDR_SUFFIXES)
             if not found and is_dir_safely(path):  # not "needs at least two photos" when the folder held none
-                raise UsageError(f"no photos found in {path} (JPEG, PNG or TIFF frames; its subfolders are not "
-                                 "searched)")
+                raise UsageError(f"no photos found in {path} (JPEG, PNG, TIFF, HEIC/HEIF, AVIF or WebP frames; its "
+                                 "subfolders are not searched)")
             frames += found
     return frames
 
@@ -948,10 +948,11 @@ def installed_profile_facts() -> list[dict[str, str | None]]:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             make, model = None, None
             effect = "use the camera prior" if path.is_dir() else "fail"
-            problem = f"unreadable ({exc.strerror if isinstance(exc, OSError) else exc}); this camera's photos " \
-                f"{effect} until it is replaced"
+            problem = f"unreadable ({exc.strerror if isinstance(exc, OSError) else exc}); the photos --response " \
+                f"auto matches to it by its name {effect} until it is replaced or removed"
         except InputError as exc:
-            problem = f"broken: {exc.reason}; this camera's photos fail until it is replaced"
+            problem = f"broken: {exc.reason}; the photos --response auto matches to it by its name fail until it is " \
+                "replaced or removed"
         else:
             problem = _misnamed(path, make, model)
         facts.append({"path": str(path), "make": make, "model": model, "problem": problem})

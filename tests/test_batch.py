@@ -50,6 +50,27 @@ def test_stacks_kept_in_fuse_folders_are_named_after_their_photos(tmp_path):
     assert [plan[k].name for k in kept] == ["IMG_1", "IMG_2"]
 
 
+def test_an_hdr_image_in_a_fuse_folder_is_named_after_that_folder_whatever_its_own_name(tmp_path):
+    """fuse names the HDR after the photo and the folder after the output (IMG_1_ for a namesake's); tonemap of
+    hdr/ gave IMG_1___IMG_1 for it, as if the folder were a subfolder found by -r."""
+    images = []
+    for folder, file in (("IMG_1", "IMG_1.exr"), ("IMG_1_", "IMG_1.exr"), ("a__IMG_2", "IMG_2.exr"),
+                         ("IMG_3_jpg", "IMG_3.hdr")):
+        (tmp_path / "hdr" / folder).mkdir(parents=True)
+        (tmp_path / "hdr" / folder / "fuse.json").write_text(json.dumps({"cevr_version": "0.1.0"}))
+        (tmp_path / "hdr" / folder / file).write_bytes(b"x")
+        images.append(tmp_path / "hdr" / folder / file)
+    root = tmp_path / "hdr"
+    walked = plan_outputs(images, tmp_path / "out", roots=[root], name_format="{name}-reinhard.png")
+    named = plan_outputs(images, tmp_path / "out", roots=images, name_format="{name}-reinhard.png")
+    expected = ["IMG_1-reinhard.png", "IMG_1_-reinhard.png", "a__IMG_2-reinhard.png", "IMG_3_jpg-reinhard.png"]
+    assert [walked[i].name for i in images] == [named[i].name for i in images] == expected
+    (tmp_path / "plain" / "IMG_4").mkdir(parents=True)  # no fuse.json: a subfolder like any other
+    (tmp_path / "plain" / "IMG_4" / "IMG_4.exr").write_bytes(b"x")
+    plain = plan_outputs([tmp_path / "plain" / "IMG_4" / "IMG_4.exr"], tmp_path / "out", roots=[tmp_path / "plain"])
+    assert [p.name for p in plain.values()] == ["IMG_4__IMG_4"]
+
+
 def test_a_named_pipe_with_a_photos_name_is_found_so_that_it_fails_by_name(tree):
     os.mkfifo(tree / "b" / "pipe.png")  # reading it would block: the reader refuses it by name
     assert tree / "b" / "pipe.png" in discover_inputs([tree / "b"])

@@ -566,8 +566,8 @@ def test_a_folder_without_photos_is_named(tmp_path):
         before = files_under(tmp_path)
         result = runner.invoke(app, ["calibrate", *args, "-o", str(tmp_path / "p.json")])
         assert result.exit_code == 2
-        assert " ".join(result.output.split()) == (f"error: no photos found in {tmp_path / 'empty'} (JPEG, PNG or TIFF "
-                                                   "frames; its subfolders are not searched)")
+        assert " ".join(result.output.split()) == (f"error: no photos found in {tmp_path / 'empty'} (JPEG, PNG, TIFF, "
+                                                   "HEIC/HEIF, AVIF or WebP frames; its subfolders are not searched)")
         assert files_under(tmp_path) == before
 
 
@@ -580,12 +580,15 @@ def test_an_unreadable_installed_profile_is_a_problem_cevr_info_names(tmp_path, 
     (folder / "deep__x.json").write_text("[" * 100000 + "]" * 100000)
     facts = {Path(f["path"]).name: f for f in installed_profile_facts()}
     assert facts["deep__x.json"]["problem"].startswith("unreadable (maximum recursion depth exceeded")
-    assert facts["deep__x.json"]["problem"].endswith("this camera's photos fail until it is replaced")
+    assert facts["deep__x.json"]["problem"].endswith("the photos --response auto matches to it by its name fail "
+                                                     "until it is replaced or removed")
     assert facts["testmake__tm-1.json"]["make"] is None
     assert facts["testmake__tm-1.json"]["problem"].startswith("unreadable (Unterminated string")
-    assert facts["testmake__tm-1.json"]["problem"].endswith("this camera's photos fail until it is replaced")
-    assert facts["other__x.json"]["problem"] == ("unreadable (Is a directory); this camera's photos use the camera "
-                                                 "prior until it is replaced")
+    assert facts["testmake__tm-1.json"]["problem"].endswith("the photos --response auto matches to it by its name "
+                                                            "fail until it is replaced or removed")
+    assert facts["other__x.json"]["problem"] == ("unreadable (Is a directory); the photos --response auto matches to "
+                                                 "it by its name use the camera prior until it is replaced or "
+                                                 "removed")
     result = runner.invoke(app, ["info"])
     assert f"{folder / 'testmake__tm-1.json'} unreadable (" in " ".join(result.output.split())
 

@@ -80,8 +80,9 @@ def to_srgb(codes: np.ndarray, icc_profile: bytes | None) -> tuple[np.ndarray, C
 
     Returns the codes, what was done, and the ICC profile outputs should carry: the source's whenever the
     pixels are unchanged (outputs are encoded as the input was, whatever the profile means), None once
-    they were converted (untagged means sRGB) or where the profile cannot be read (the pixels were taken as
-    sRGB, and a viewer must not apply the damaged profile to the outputs).
+    they were converted (untagged means sRGB) or where the profile cannot be read or is not an RGB one (the pixels
+    were taken as sRGB; a viewer must not apply a damaged profile, and a grey or CMYK profile on an RGB PNG is
+    invalid: libpng warns "Gray color space not permitted on RGB PNG" on every read).
     A profile whose transform to sRGB is the identity within one code (an sRGB profile by any name)
     leaves the pixels untouched. A damaged profile never fails the decode: the photo is read as sRGB
     and :meth:`ColourSpace.warning` says so.
@@ -96,7 +97,7 @@ def to_srgb(codes: np.ndarray, icc_profile: bytes | None) -> tuple[np.ndarray, C
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return codes, ColourSpace("unreadable ICC profile", UNREADABLE), None
     if profile.profile.xcolor_space.strip() != "RGB":
-        return codes, ColourSpace(name, NOT_RGB), icc_profile
+        return codes, ColourSpace(name, NOT_RGB), None
     try:
         transform = ImageCms.buildTransform(profile, ImageCms.createProfile("sRGB"), "RGB", "RGB",
                                             renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)

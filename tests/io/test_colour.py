@@ -192,6 +192,20 @@ def test_a_corrupt_icc_profile_decodes_as_srgb_with_a_one_line_warning(tmp_path)
         assert "icc_profile" not in frame.info
 
 
+def test_a_profile_of_another_colour_model_is_not_carried_onto_rgb_outputs(tmp_path) -> None:
+    """A grey or CMYK profile was carried onto RGB PNG frames, an invalid file libpng warns about on every read."""
+    from cevr_cli.io.colour import NOT_RGB
+
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()  # colour space "Lab ", as GRAY, CMYK
+    path = tmp_path / "lab.png"
+    codes = _codes()
+    _save(path, codes, lab)
+    photo = read_photo(path)
+    np.testing.assert_array_equal(np.round(photo.rgb * 255.0).astype(np.uint8), codes)  # read as sRGB, said so
+    assert photo.colour is not None and photo.colour.conversion == NOT_RGB and photo.colour.warning() is not None
+    assert photo.icc_profile is None
+
+
 def test_provenance_records_the_source_colour_space(tmp_path) -> None:
     path = tmp_path / "p3.png"
     _save(path, _codes(), display_p3_profile("Display P3 (phone)"))
