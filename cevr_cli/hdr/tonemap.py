@@ -59,5 +59,27 @@ def tonemap_to_display(hdr: np.ndarray, operator: str, *, key: float | None = No
                                 ("gamma", gamma, DISPLAY_GAMMA_RANGE)):
         if value is not None and not (is_number(value) and bounds[0] <= value <= bounds[1]):
             raise UsageError(f"{name} {value!r}: a number from {bounds[0]:g} to {bounds[1]:g}")
-    linear = tmo(hdr, key, white, toolbox)
+    linear = tmo(hdr if toolbox else _units_near_one(hdr), key, white, toolbox)
     return srgb_encode(linear) if srgb else gamma_encode(linear, gamma)
+
+
+def _units_near_one(hdr: np.ndarray) -> np.ndarray:
+    """``hdr`` scaled so that its typical value (the geometric mean of its positive values) is 1 where that lies
+    outside 1e-3 .. 1e3 (a finite float image; anything else as it is, for the operators' own checks).
+
+    Every operator reads the image's own key, so the picture should not depend on its units, but the fixed
+    delta = 1e-6 in their logarithms does once the values approach it: an EXR stored in units 1e-8 of ours came out
+    at mean code 34 (Reinhard) and 15 (Kim-Kautz) instead of 83. Within the range nothing changes (the papers'
+    arithmetic, as the tests compute it by hand); the toolbox's form keeps the toolbox's arithmetic everywhere.
+    """
+    image = np.asarray(hdr)
+    if image.dtype.kind != "f" or not image.size or not np.isfinite(image).all():
+        return hdr
+    positive = image[image > 0]
+    if not positive.size:
+        return hdr
+    typical = float(np.exp(np.mean(np.log(positive, dtype=np.float64))))
+    return hdr if _TYPICAL_RANGE[0] <= typical <= _TYPICAL_RANGE[1] else image / np.float32(typical)
+
+
+_TYPICAL_RANGE = (1e-3, 1e3)  # typical values where delta = 1e-6 is negligible: brought to 1 outside it

@@ -79,6 +79,20 @@ def test_result_is_exposure_invariant(name: str, k: float) -> None:
 
 
 
+@pytest.mark.parametrize("operator", ["reinhard", "reinhard-local", "kimkautz"])
+@pytest.mark.parametrize("k", [1e-8, 1e-5, 1e6])
+def test_the_photographers_form_does_not_depend_on_the_images_units_however_small(operator: str, k: float) -> None:
+    """The 1e-6 deltas made an image stored in units of 1e-8 come out at mean code 34 (Reinhard) and 15
+    (Kim-Kautz) instead of 83: an image whose typical value lies far from 1 is brought to 1 first."""
+    from cevr_cli.hdr.tonemap import tonemap_to_display
+
+    hdr = _random_hdr(5, (16, 16)).astype(np.float32)
+    np.testing.assert_allclose(tonemap_to_display(k * hdr, operator), tonemap_to_display(hdr, operator),
+                               rtol=1e-4, atol=1e-5)
+    as_toolbox = tonemap_to_display(1e-8 * hdr, operator, toolbox=True)  # the toolbox's own arithmetic, deltas and all
+    assert np.abs(as_toolbox - tonemap_to_display(hdr, operator, toolbox=True)).max() > 0.05
+
+
 @pytest.mark.parametrize(("option", "value", "told"), [
     ("key", 1e308, "key 1e+308: a number from 0.001 to 100"), ("white", 1e-300, "white 1e-300: a number from 0.001"),
     ("gamma", float("nan"), "gamma nan: a number from 0.1 to 10"), ("key", "0.18", "key '0.18': a number from"),
