@@ -93,7 +93,8 @@ class ExifInfo:
 
         exif = Image.Exif()
         ifd0 = {"Make": self.camera_make, "Model": self.camera_model, "DateTime": self.datetime_original}
-        exif.update({_TAGS[name]: value for name, value in ifd0.items() if value})
+        # UTF-8 bytes, as cameras and exiftool write names beyond ASCII: Pillow writes a str as ASCII, "?" for the rest
+        exif.update({_TAGS[name]: value.encode("utf-8") for name, value in ifd0.items() if value})
         exif[ORIENTATION_TAG] = 1
         exif[SOFTWARE_TAG] = CEVR_SOFTWARE
         known = self.capture_tags()
@@ -296,10 +297,20 @@ def _number(value: Any) -> float | None:
 
 
 def _text(value: Any) -> str | None:
+    """An EXIF text value as a str: UTF-8 where its bytes are (names beyond ASCII, as cameras and exiftool write
+    them), whether given as bytes or as the Latin-1 str Pillow makes of an ASCII tag ("SÃ¸ny" for "Søny")."""
     if value is None:
         return None
+    if isinstance(value, str):
+        try:
+            value = value.encode("latin-1")
+        except UnicodeEncodeError:  # not bytes read as Latin-1: text as it is
+            pass
     if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            value = value.decode("latin-1")  # a single-byte encoding: each byte one character, as Pillow reads it
     text = str(value).strip("\x00 ").strip()
     return text or None
 

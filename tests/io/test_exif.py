@@ -236,3 +236,23 @@ def test_a_tiff_structured_raws_ifd0_exposure_is_read(tmp_path):
     facts = read_tiff_exif(path)
     assert (facts.camera_make, facts.exposure_time, facts.f_number, facts.iso) == (
         "Kodak", pytest.approx(1 / 60), pytest.approx(2.8), 100)
+
+
+def test_camera_names_beyond_ascii_read_as_utf8_and_are_written_so():
+    """Pillow reads an ASCII tag's bytes as Latin-1: a make written in UTF-8 (as cameras and exiftool write it) read
+    "SÃ¸ny", and named its installed profile so; the EXIF cevr writes for a RAW's outputs made it "S?ny"."""
+    from cevr_cli.io.exif import ExifInfo, exif_from_pillow
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Søny Ünï".encode(), "α7 IV/日本".encode()
+    read = Image.Exif()
+    read.load(exif.tobytes())
+    info = exif_from_pillow(read)
+    assert (info.camera_make, info.camera_model) == ("Søny Ünï", "α7 IV/日本")
+    latin = Image.Exif()
+    latin[0x010F] = "Søny".encode("latin-1")  # a single-byte encoding: read as the characters it holds
+    read.load(latin.tobytes())
+    assert exif_from_pillow(read).camera_make == "Søny"
+    written = Image.Exif()
+    written.load(ExifInfo(camera_make="Søny Ünï", camera_model="α7 IV/日本").rendered_exif())
+    assert exif_from_pillow(written).camera_make == "Søny Ünï" and exif_from_pillow(written).camera_model == "α7 IV/日本"

@@ -574,3 +574,31 @@ def test_a_dng_under_a_photos_name_is_named_as_a_raw_to_rename(tmp_path, name):
         write_cfa_dng(path, np.full((40, 56, 3), 0.4), 4000)
     with pytest.raises(InputError, match=rf"a camera RAW \(DNG\) file named \{path.suffix}: rename it \.dng"):
         read_photo(path)
+
+
+def test_an_exif_larger_than_a_jpeg_holds_is_written_without_its_maker_note_and_said(tmp_path):
+    """A PNG's 90 kB EXIF (a camera's MakerNote) given to a JPEG: Pillow raised "EXIF data is too long"."""
+    from PIL import Image
+
+    from cevr_cli.io.images import write_ldr
+
+    exif = Image.Exif()
+    exif[0x010F] = "Nikon"
+    exif.get_ifd(0x8769)[0x927C] = bytes(90_000)  # MakerNote
+    big = exif.tobytes()
+    assert len(big) > 65_533
+    image = np.full((8, 8, 3), 0.5, np.float32)
+    with pytest.warns(UserWarning, match=r"x\.jpg: its EXIF \(\d+ bytes\) is more than a JPEG holds \(65527\): "
+                                         r"written without the camera's MakerNote"):
+        write_ldr(tmp_path / "x.jpg", image, exif_bytes=big)
+    with Image.open(tmp_path / "x.jpg") as written:
+        kept = written.getexif()
+        assert kept[0x010F] == "Nikon" and 0x927C not in kept.get_ifd(0x8769)
+    exif[0x010E] = "x" * 80_000  # an ImageDescription as large: nothing to leave out but all of it
+    with pytest.warns(UserWarning, match=r"y\.jpg: .* written without EXIF"):
+        write_ldr(tmp_path / "y.jpg", image, exif_bytes=exif.tobytes())
+    with Image.open(tmp_path / "y.jpg") as written:
+        assert not written.getexif()
+    write_ldr(tmp_path / "z.png", image, exif_bytes=big)  # a PNG holds it whole
+    with Image.open(tmp_path / "z.png") as written:
+        assert len(written.getexif().get_ifd(0x8769)[0x927C]) == 90_000
