@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
+
+from ..errors import UsageError
+from ..imaging import srgb_decode, srgb_encode
 
 SRGB = "sRGB"
 CONVERTED = "converted to sRGB (littlecms, relative colorimetric; out-of-gamut colours clipped)"
@@ -32,6 +36,12 @@ CONVERTED_16 = ("converted to sRGB (the profile's matrix and tone curves, as lit
                 "colours clipped)")
 SIXTEEN_BIT = ("none: 16-bit image with a table-based profile, decoded as sRGB (Pillow's littlecms binding transforms "
                "8-bit images only)")
+NCLX_CONVERTED = "converted to sRGB from the file's nclx colour description (its primaries, the sRGB curve)"
+NCLX_UNCONVERTED = ("none: nclx colour description with another curve than sRGB's (an HDR PQ or HLG image?), "
+                    "decoded as sRGB")
+# ITU-T H.273 code points an nclx box (HEIF, AVIF) gives: ColourPrimaries 1 is BT.709 / sRGB, 2 unspecified;
+# TransferCharacteristics 13 is IEC 61966-2-1, the sRGB curve (Display P3 photos use it with primaries 12).
+_NCLX_SRGB_PRIMARIES, _NCLX_UNSPECIFIED, _NCLX_SRGB_CURVE = 1, 2, 13
 # Largest difference, in 8-bit codes, for which a profile's transform to sRGB counts as the identity.
 IDENTITY_TOLERANCE = 1
 
@@ -47,7 +57,7 @@ class ColourSpace:
         """One line when the pixels may be in another colour space than sRGB and were not converted."""
         if self.conversion == UNREADABLE:
             return "unreadable ICC profile: decoded as sRGB, colours may be off"
-        if self.conversion in (NOT_RGB, SIXTEEN_BIT):
+        if self.conversion in (NOT_RGB, SIXTEEN_BIT, NCLX_UNCONVERTED):
             return f"ICC profile {self.source!r} not applied ({self.conversion.removeprefix('none: ')})"
         return None
 
@@ -113,6 +123,32 @@ def to_srgb(codes: np.ndarray, icc_profile: bytes | None) -> tuple[np.ndarray, C
             return codes, ColourSpace(name, SIXTEEN_BIT), icc_profile
         return shaper.to_srgb_codes(codes), ColourSpace(name, CONVERTED_16), None
     return _apply(transform, np.ascontiguousarray(codes)), ColourSpace(name, CONVERTED), None
+
+
+def nclx_to_srgb(codes: np.ndarray, nclx: Mapping[str, Any] | None) -> tuple[np.ndarray, ColourSpace] | None:
+    """Codes of a photo whose colour only an nclx box describes (ITU-T H.273, as HEIF and AVIF files from phones
+    carry it instead of an ICC profile) in sRGB, and what was done; None where it describes sRGB's primaries or
+    none (the pixels are then sRGB as they are). The primaries are converted in linear light (the file's white
+    adapted to D65 by Bradford, as :func:`cevr_cli.io.hdrfile.to_rec709_matrix` converts an EXR's), colours
+    outside sRGB clipped; a curve other than sRGB's is left as it is, and said."""
+    from .hdrfile import to_rec709_matrix
+
+    primaries = (nclx or {}).get("color_primaries")
+    if primaries in (None, _NCLX_SRGB_PRIMARIES, _NCLX_UNSPECIFIED):
+        return None
+    name = f"nclx colour primaries {primaries}"
+    if nclx.get("transfer_characteristics") != _NCLX_SRGB_CURVE:
+        return codes, ColourSpace(f"{name}, transfer {nclx.get('transfer_characteristics')}", NCLX_UNCONVERTED)
+    try:
+        chromaticities = tuple(float(nclx[f"color_primary_{c}_{axis}"]) for c in ("red", "green", "blue", "white")
+                               for axis in "xy")
+        matrix = to_rec709_matrix(chromaticities)
+    except (KeyError, TypeError, ValueError, UsageError):
+        return codes, ColourSpace(name, UNREADABLE)
+    full = 255.0 if codes.dtype == np.uint8 else 65535.0
+    linear = srgb_decode(codes.astype(np.float32) / np.float32(full)) @ matrix.T.astype(np.float32)
+    encoded = srgb_encode(np.clip(linear, 0.0, 1.0)) * full
+    return np.round(encoded).astype(codes.dtype), ColourSpace(name, NCLX_CONVERTED)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from ..vocabulary import (
 )
 from . import opencv
 from .atomic import atomic_path, write_failure
-from .colour import RAW_DEVELOPED, SRGB, ColourSpace, to_srgb
+from .colour import RAW_DEVELOPED, SRGB, ColourSpace, nclx_to_srgb, to_srgb
 from .exif import (
     CEVR_SOFTWARE,
     ORIENTATION_TAG,
@@ -178,6 +178,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
                 opencv.check_pixel_limit(path, width, height)
             exif = im.getexif()  # HEIF: orientation 1, since libheif turns the pixels upright itself
             icc = im.info.get("icc_profile")
+            nclx = None if icc else im.info.get("nclx_profile")  # HEIF/AVIF: colour said without an ICC profile
             exif_bytes = _carried_exif(im, exif)
             info = exif_from_pillow(exif) if exif else None  # while the file is open: sub-IFDs are read lazily
             frames = int(getattr(im, "n_frames", 1) or 1)
@@ -205,6 +206,9 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
         raise InputError(path, "too large: refused as a decompression bomb") from None
     data, translucent = _drop_alpha(data)
     codes, colour, icc = to_srgb(data, icc)
+    described = nclx_to_srgb(codes, nclx)
+    if described is not None:
+        codes, colour = described
     rgb = codes.astype(np.float32) / (255.0 if codes.dtype == np.uint8 else 65535.0)
     if info is not None and not upright:
         rgb = orient(rgb, info.orientation)

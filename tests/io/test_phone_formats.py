@@ -169,3 +169,27 @@ def test_a_webp_in_a_folder_is_found_read_upright_with_its_exif_and_measured_as_
     np.testing.assert_allclose(photo.rgb, np.rot90(stored, -1), atol=(0.5 if lossless else 12) / 255)
     measured = read_measured(tmp_path / "p.webp", response="auto", raw_mode="linear", max_megapixels=250)
     assert measured.measured.lossy  # most WebP photos are VP8-coded: near a clip their codes ring
+
+
+@needs_heif_encoder
+def test_a_heif_whose_colour_an_nclx_box_describes_is_converted_to_srgb(tmp_path):
+    """Phones describe Display P3 in an nclx box (ITU-T H.273: primaries 12, the sRGB curve 13) instead of an ICC
+    profile: it was decoded as sRGB, unchanged (a red of 201, 60, 40 where sRGB's is about 219, 41, 22)."""
+    from tests.icc_profiles import p3_to_srgb_codes
+
+    codes = np.zeros((16, 16, 3), np.uint8)
+    codes[:8], codes[8:] = (201, 60, 40), (40, 160, 90)
+    path = tmp_path / "p3.heic"
+    Image.fromarray(codes).save(path, quality=95, color_primaries=12, transfer_characteristics=13,
+                                matrix_coefficients=6, full_range_flag=1)
+    with Image.open(path) as im:
+        stored = np.asarray(im.convert("RGB")).astype(np.float64)  # the codes as decoded, without colour management
+    photo = read_photo(path)
+    np.testing.assert_allclose(photo.rgb * 255, p3_to_srgb_codes(stored), atol=0.6)  # to the code
+    assert photo.colour.source == "nclx colour primaries 12" and photo.colour.conversion.startswith("converted")
+    assert photo.colour.warning() is None
+    pq = tmp_path / "pq.heic"  # an HDR curve is not converted, and said so
+    Image.fromarray(codes).save(pq, quality=95, color_primaries=9, transfer_characteristics=16,
+                                matrix_coefficients=9, full_range_flag=1)
+    hdr = read_photo(pq)
+    assert "another curve than sRGB's" in hdr.colour.conversion and "not applied" in hdr.colour.warning()
