@@ -416,8 +416,9 @@ def _bare_name(source: Path, real: Path, folders: Sequence[tuple[Path, Path]], n
     (``in/a.png in/sub/b.png`` and ``in in/sub/b.png`` give ``b``, as ``in/sub/b.png`` alone does). A file named
     after the stage output folder it is in (``cevr-hdr/IMG_1/IMG_1.exr``, fuse's) is named after that folder once:
     ``IMG_1``, not ``IMG_1__IMG_1``, and an HDR image in one is named after it whatever its own name
-    (``cevr-hdr/IMG_1_/IMG_1.exr``, a namesake's: ``IMG_1_``, not ``IMG_1___IMG_1``); so is a folder in one (``cevr-hdr/IMG_1/stack``, the stack ``--keep-stack`` kept:
-    ``IMG_1``, where three such gave ``stack``, ``stack_``, ``stack__``). ``.`` is named after the folder it is."""
+    (``cevr-hdr/IMG_1_/IMG_1.exr``, a namesake's: ``IMG_1_``, not ``IMG_1___IMG_1``); so is a folder in one
+    (``cevr-hdr/IMG_1/stack``, the stack ``--keep-stack`` kept: ``IMG_1``, where three such gave ``stack``,
+    ``stack_``, ``stack__``). ``.`` is named after the folder it is."""
     source = named_path(source)
     parts = () if real in named else _relative_key(source, real, folders).parent.parts
     stem = source.stem

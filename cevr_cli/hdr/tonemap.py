@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -73,9 +74,15 @@ def _units_near_one(hdr: np.ndarray) -> np.ndarray:
     arithmetic, as the tests compute it by hand); the toolbox's form keeps the toolbox's arithmetic everywhere.
     """
     image = np.asarray(hdr)
-    if image.dtype.kind != "f" or not image.size or not np.isfinite(image).all():
+    if image.dtype.kind != "f" or image.ndim < 2 or not image.size:
         return hdr
-    positive = image[image > 0]
+    # read from at most about _SAMPLE_PIXELS pixels spread over the image: the whole of a 24 MP image took 1.5 s, 40 %
+    # of its tone mapping, for an order of magnitude; a non-finite value the sample misses stays where it is
+    step = max(1, math.isqrt(image.shape[0] * image.shape[1] // _SAMPLE_PIXELS))
+    sample = image[::step, ::step]
+    if not np.isfinite(sample).all():
+        return hdr
+    positive = sample[sample > 0]
     if not positive.size:
         return hdr
     typical = float(np.exp(np.mean(np.log(positive, dtype=np.float64))))
@@ -83,3 +90,4 @@ def _units_near_one(hdr: np.ndarray) -> np.ndarray:
 
 
 _TYPICAL_RANGE = (1e-3, 1e3)  # typical values where delta = 1e-6 is negligible: brought to 1 outside it
+_SAMPLE_PIXELS = 65536  # an image of up to this many pixels is read whole

@@ -9,13 +9,16 @@ Intent: relative colorimetric. Colours inside sRGB are kept exactly (the radianc
 meant to be colorimetric), and the matrix/TRC profiles that cameras and phones embed have no
 perceptual tables anyway (littlecms would fall back to colorimetric). Colours outside sRGB, such as
 P3's most saturated reds and greens, are clipped to the sRGB gamut: the working space is 8-bit sRGB.
+
+The chromaticity arithmetic (a colour space's primaries and white to XYZ, SMPTE RP 177; Bradford adaptation) is
+here too, for what describes colour without a profile: an EXR's chromaticities header, an nclx box (HEIF).
 """
 
 from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
@@ -125,14 +128,84 @@ def to_srgb(codes: np.ndarray, icc_profile: bytes | None) -> tuple[np.ndarray, C
     return _apply(transform, np.ascontiguousarray(codes)), ColourSpace(name, CONVERTED), None
 
 
+# Rec.709 / sRGB primaries and D65 white as chromaticities (OpenEXR's order): red, green, blue, white (x, y).
+REC709_CHROMATICITIES: tuple[float, ...] = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
+_MIN_GAMUT = 1e-4  # |det| of the primaries' xyz columns: Rec.709's is 0.11, XYZ's 1; a real gamut is far above
+# Bradford cone-response matrix (Lam 1985), used to adapt a file's white point to D65.
+_BRADFORD = np.array(
+    [[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]], dtype=np.float64
+)
+
+
+def rgb_to_xyz_matrix(chromaticities: tuple[float, ...]) -> np.ndarray:
+    """RGB->XYZ matrix of a colour space given its primaries and white xy (SMPTE RP 177-1993).
+
+    Columns are the primaries' chromaticity vectors (x, y, 1 - x - y) scaled so that RGB (1, 1, 1) maps to
+    the white with Y = 1. Unlike the usual Y = 1 normalisation of each primary this also holds for a
+    primary with y = 0, as OpenEXR's XYZ files have (blue = (0, 0)).
+
+    Raises:
+        UsageError: a white point with y = 0 or primaries that are not independent.
+    """
+    rx, ry, gx, gy, bx, by, wx, wy = chromaticities
+    shown = f"chromaticities ({', '.join(f'{v:.4g}' for v in chromaticities)})"
+    if not all(np.isfinite(chromaticities)):
+        raise UsageError(f"{shown}: not all finite")
+    if wy <= 0:
+        raise UsageError(f"{shown}: the white point needs y > 0")
+    primaries = np.array([[x, y, 1.0 - x - y] for x, y in ((rx, ry), (gx, gy), (bx, by))]).T
+    white = np.array([wx / wy, 1.0, (1.0 - wx - wy) / wy])
+    # Twice the area of the primaries' triangle in xy: two primaries at one point (or on one line) leave no
+    # colour space, and a solve that rounding keeps from failing turns every pixel one colour.
+    if abs(np.linalg.det(primaries)) < _MIN_GAMUT:
+        raise UsageError(f"{shown}: the primaries are not independent")
+    return primaries * np.linalg.solve(primaries, white)
+
+
+def _xyz_white(chromaticities: tuple[float, ...]) -> np.ndarray:
+    wx, wy = chromaticities[6:8]
+    return np.array([wx / wy, 1.0, (1.0 - wx - wy) / wy])
+
+
+# OpenEXR's chromaticities for CIE XYZ data in R, G, B (Technical Introduction, "CIE XYZ Color").
+XYZ_CHROMATICITIES: tuple[float, ...] = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1 / 3, 1 / 3)
+
+
+def is_xyz(chromaticities: tuple[float, ...]) -> bool:
+    """Whether the primaries are OpenEXR's CIE XYZ ones: red (1, 0), green (0, 1), blue (0, 0)."""
+    return bool(np.allclose(chromaticities[:6], XYZ_CHROMATICITIES[:6], atol=1e-4))
+
+
+def to_rec709_matrix(chromaticities: tuple[float, ...]) -> np.ndarray:
+    """3x3 matrix taking linear RGB in ``chromaticities`` to linear Rec.709 RGB.
+
+    An RGB space with a different white point (e.g. ACES AP0, D60) is adapted to D65 with the Bradford
+    transform, so the file's white stays neutral, as OpenEXR's ImfAcesFile and the published
+    ACES2065-1 -> sRGB matrices do.
+
+    CIE XYZ files (:func:`is_xyz`) are not adapted: their pixels are tristimulus values, and the white
+    (1/3, 1/3) that OpenEXR's Technical Introduction ("CIE XYZ Color") prescribes for them is where
+    RGB (1, 1, 1) = XYZ (1, 1, 1) falls, not the scene's adopted white. So XYZ -> Rec.709 is the plain
+    colorimetric inverse of the Rec.709 RGB -> XYZ matrix (SMPTE RP 177): D65 (0.9505, 1, 1.089) gives
+    (1, 1, 1), as OpenEXR's RGBtoXYZ/XYZtoRGB (ImfChromaticities) do. Adapting E -> D65 made
+    OpenEXR's XYZ.exr show 12 % less red than Rec709.exr, the same scene.
+    """
+    source = rgb_to_xyz_matrix(chromaticities)
+    target = rgb_to_xyz_matrix(REC709_CHROMATICITIES)
+    if is_xyz(chromaticities):
+        return np.linalg.solve(target, source)
+    cone_src = _BRADFORD @ _xyz_white(chromaticities)
+    cone_dst = _BRADFORD @ _xyz_white(REC709_CHROMATICITIES)
+    adapt = np.linalg.inv(_BRADFORD) @ np.diag(cone_dst / cone_src) @ _BRADFORD
+    return np.linalg.solve(target, adapt @ source)
+
+
 def nclx_to_srgb(codes: np.ndarray, nclx: Mapping[str, Any] | None) -> tuple[np.ndarray, ColourSpace] | None:
     """Codes of a photo whose colour only an nclx box describes (ITU-T H.273, as HEIF and AVIF files from phones
     carry it instead of an ICC profile) in sRGB, and what was done; None where it describes sRGB's primaries or
     none (the pixels are then sRGB as they are). The primaries are converted in linear light (the file's white
-    adapted to D65 by Bradford, as :func:`cevr_cli.io.hdrfile.to_rec709_matrix` converts an EXR's), colours
-    outside sRGB clipped; a curve other than sRGB's is left as it is, and said."""
-    from .hdrfile import to_rec709_matrix
-
+    adapted to D65 by Bradford, :func:`to_rec709_matrix`, as an EXR's are), colours outside sRGB clipped; a curve
+    other than sRGB's is left as it is, and said."""
     primaries = (nclx or {}).get("color_primaries")
     if primaries in (None, _NCLX_SRGB_PRIMARIES, _NCLX_UNSPECIFIED):
         return None
@@ -145,10 +218,7 @@ def nclx_to_srgb(codes: np.ndarray, nclx: Mapping[str, Any] | None) -> tuple[np.
         matrix = to_rec709_matrix(chromaticities)
     except (KeyError, TypeError, ValueError, UsageError):
         return codes, ColourSpace(name, UNREADABLE)
-    full = 255.0 if codes.dtype == np.uint8 else 65535.0
-    linear = srgb_decode(codes.astype(np.float32) / np.float32(full)) @ matrix.T.astype(np.float32)
-    encoded = srgb_encode(np.clip(linear, 0.0, 1.0)) * full
-    return np.round(encoded).astype(codes.dtype), ColourSpace(name, NCLX_CONVERTED)
+    return _codes_to_srgb(codes, lambda rows: srgb_decode(rows) @ matrix.T), ColourSpace(name, NCLX_CONVERTED)
 
 
 @dataclass(frozen=True)
@@ -196,17 +266,22 @@ class MatrixShaper:
         return np.linalg.inv(_srgb_shaper().to_xyz) @ self.to_xyz
 
     def to_srgb_codes(self, codes: np.ndarray) -> np.ndarray:
-        """16-bit codes (HxWx3 uint16) in this profile -> 16-bit sRGB codes, out-of-gamut colours clipped; a few
-        rows at a time, so that a 24 MP image holds no float64 copy of itself."""
-        from ..imaging import srgb_encode
+        """16-bit codes (HxWx3 uint16) in this profile -> 16-bit sRGB codes, out-of-gamut colours clipped
+        (:func:`_codes_to_srgb`)."""
+        return _codes_to_srgb(codes, self.to_linear_srgb)
 
-        top = float(np.iinfo(codes.dtype).max)
-        out = np.empty_like(codes)
-        for start in range(0, codes.shape[0], _ROWS):
-            rows = codes[start:start + _ROWS].astype(np.float64) / top
-            encoded = srgb_encode(np.clip(self.to_linear_srgb(rows), 0.0, 1.0))
-            out[start:start + _ROWS] = np.round(encoded.astype(np.float64) * top).astype(codes.dtype)
-        return out
+
+def _codes_to_srgb(codes: np.ndarray, to_linear_srgb: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Integer codes (HxWx3, uint8 or uint16) -> sRGB codes of the same type: ``to_linear_srgb`` takes the codes
+    in [0, 1] to linear sRGB, which is clipped to its gamut and encoded; a few rows at a time, so that a 24 MP
+    image holds no float64 copy of itself."""
+    top = float(np.iinfo(codes.dtype).max)
+    out = np.empty_like(codes)
+    for start in range(0, codes.shape[0], _ROWS):
+        rows = codes[start:start + _ROWS].astype(np.float64) / top
+        encoded = srgb_encode(np.clip(to_linear_srgb(rows), 0.0, 1.0))
+        out[start:start + _ROWS] = np.round(encoded.astype(np.float64) * top).astype(codes.dtype)
+    return out
 
 
 _ROWS = 256

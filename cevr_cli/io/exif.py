@@ -11,6 +11,7 @@ import io
 import math
 import re
 import struct
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from fractions import Fraction
@@ -156,6 +157,27 @@ def with_capture_facts(exif_bytes: bytes | None, info: ExifInfo | None) -> bytes
         return exif_bytes
     exif.get_ifd(_EXIF_IFD).update(known)
     return exif.tobytes()
+
+
+JPEG_EXIF_LIMIT = 65533 - 6  # an APP1 segment holds 65533 bytes after its length, "Exif\0\0" among them
+_MAKER_NOTE = 0x927C  # the EXIF IFD's MakerNote: the camera maker's private block, where a large EXIF's bulk is
+
+
+def jpeg_sized_exif(exif_bytes: bytes, path: str | Path) -> bytes | None:
+    """``exif_bytes`` as a JPEG written to ``path`` can hold them: whole where they fit, else without the MakerNote,
+    else none, each loss warned about naming ``path``. (Pillow raised "EXIF data is too long" for a PNG's 90 kB
+    EXIF written as a JPEG.)"""
+    if len(exif_bytes) <= JPEG_EXIF_LIMIT:
+        return exif_bytes
+    exif = _parsed(exif_bytes)
+    kept = None
+    if exif is not None:
+        exif.get_ifd(_EXIF_IFD).pop(_MAKER_NOTE, None)
+        smaller = exif.tobytes()
+        kept = smaller if len(smaller) <= JPEG_EXIF_LIMIT else None
+    warnings.warn(f"{path}: its EXIF ({len(exif_bytes)} bytes) is more than a JPEG holds ({JPEG_EXIF_LIMIT}): "
+                  + ("written without the camera's MakerNote" if kept else "written without EXIF"), stacklevel=3)
+    return kept
 
 
 def without_xmp(exif_bytes: bytes | None) -> bytes | None:

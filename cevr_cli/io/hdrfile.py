@@ -25,6 +25,7 @@ from ..imaging import check_rgb
 from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS, MAX_MEGAPIXELS
 from . import opencv
 from .atomic import atomic_path, write_failure
+from .colour import REC709_CHROMATICITIES, XYZ_CHROMATICITIES, rgb_to_xyz_matrix, to_rec709_matrix
 from .images import check_dimensions, check_input_file
 from .library_output import quiet_library_output
 
@@ -38,78 +39,6 @@ _EXR_COMPRESSION_CODES = {
     "rle": OpenEXR.RLE_COMPRESSION,
     "none": OpenEXR.NO_COMPRESSION,
 }
-# Rec.709 / sRGB primaries and D65 white as EXR chromaticities: red, green, blue, white (x, y).
-REC709_CHROMATICITIES: tuple[float, ...] = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
-_MIN_GAMUT = 1e-4  # |det| of the primaries' xyz columns: Rec.709's is 0.11, XYZ's 1; a real gamut is far above
-# Bradford cone-response matrix (Lam 1985), used to adapt a file's white point to D65.
-_BRADFORD = np.array(
-    [[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]], dtype=np.float64
-)
-
-
-def rgb_to_xyz_matrix(chromaticities: tuple[float, ...]) -> np.ndarray:
-    """RGB->XYZ matrix of a colour space given its primaries and white xy (SMPTE RP 177-1993).
-
-    Columns are the primaries' chromaticity vectors (x, y, 1 - x - y) scaled so that RGB (1, 1, 1) maps to
-    the white with Y = 1. Unlike the usual Y = 1 normalisation of each primary this also holds for a
-    primary with y = 0, as OpenEXR's XYZ files have (blue = (0, 0)).
-
-    Raises:
-        UsageError: a white point with y = 0 or primaries that are not independent.
-    """
-    rx, ry, gx, gy, bx, by, wx, wy = chromaticities
-    shown = f"chromaticities ({', '.join(f'{v:.4g}' for v in chromaticities)})"
-    if not all(np.isfinite(chromaticities)):
-        raise UsageError(f"{shown}: not all finite")
-    if wy <= 0:
-        raise UsageError(f"{shown}: the white point needs y > 0")
-    primaries = np.array([[x, y, 1.0 - x - y] for x, y in ((rx, ry), (gx, gy), (bx, by))]).T
-    white = np.array([wx / wy, 1.0, (1.0 - wx - wy) / wy])
-    # Twice the area of the primaries' triangle in xy: two primaries at one point (or on one line) leave no
-    # colour space, and a solve that rounding keeps from failing turns every pixel one colour.
-    if abs(np.linalg.det(primaries)) < _MIN_GAMUT:
-        raise UsageError(f"{shown}: the primaries are not independent")
-    return primaries * np.linalg.solve(primaries, white)
-
-
-def _xyz_white(chromaticities: tuple[float, ...]) -> np.ndarray:
-    wx, wy = chromaticities[6:8]
-    return np.array([wx / wy, 1.0, (1.0 - wx - wy) / wy])
-
-
-# OpenEXR's chromaticities for CIE XYZ data in R, G, B (Technical Introduction, "CIE XYZ Color").
-XYZ_CHROMATICITIES: tuple[float, ...] = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1 / 3, 1 / 3)
-
-
-def is_xyz(chromaticities: tuple[float, ...]) -> bool:
-    """Whether the primaries are OpenEXR's CIE XYZ ones: red (1, 0), green (0, 1), blue (0, 0)."""
-    return bool(np.allclose(chromaticities[:6], XYZ_CHROMATICITIES[:6], atol=1e-4))
-
-
-def to_rec709_matrix(chromaticities: tuple[float, ...]) -> np.ndarray:
-    """3x3 matrix taking linear RGB in ``chromaticities`` to linear Rec.709 RGB.
-
-    An RGB space with a different white point (e.g. ACES AP0, D60) is adapted to D65 with the Bradford
-    transform, so the file's white stays neutral, as OpenEXR's ImfAcesFile and the published
-    ACES2065-1 -> sRGB matrices do.
-
-    CIE XYZ files (:func:`is_xyz`) are not adapted: their pixels are tristimulus values, and the white
-    (1/3, 1/3) that OpenEXR's Technical Introduction ("CIE XYZ Color") prescribes for them is where
-    RGB (1, 1, 1) = XYZ (1, 1, 1) falls, not the scene's adopted white. So XYZ -> Rec.709 is the plain
-    colorimetric inverse of the Rec.709 RGB -> XYZ matrix (SMPTE RP 177): D65 (0.9505, 1, 1.089) gives
-    (1, 1, 1), as OpenEXR's RGBtoXYZ/XYZtoRGB (ImfChromaticities) do. Adapting E -> D65 made
-    OpenEXR's XYZ.exr show 12 % less red than Rec709.exr, the same scene.
-    """
-    source = rgb_to_xyz_matrix(chromaticities)
-    target = rgb_to_xyz_matrix(REC709_CHROMATICITIES)
-    if is_xyz(chromaticities):
-        return np.linalg.solve(target, source)
-    cone_src = _BRADFORD @ _xyz_white(chromaticities)
-    cone_dst = _BRADFORD @ _xyz_white(REC709_CHROMATICITIES)
-    adapt = np.linalg.inv(_BRADFORD) @ np.diag(cone_dst / cone_src) @ _BRADFORD
-    return np.linalg.solve(target, adapt @ source)
-
-
 def _header_chromaticities(header: dict[str, Any]) -> tuple[float, ...]:
     chroma = header.get("chromaticities")
     if chroma is None or len(chroma) != 8:
@@ -366,13 +295,6 @@ def _radiance_layout(data: bytes) -> _RadianceLayout | None:
     axes = ((match[1].decode(), match[2].decode(), int(match[3])), (match[4].decode(), match[5].decode(),
                                                                     int(match[6])))
     return _RadianceLayout(axes, line_end + 1, b"FORMAT=32-bit_rle_xyze" in data[:head_end])
-
-
-def _radiance_size(path: Path) -> tuple[int, int] | None:
-    """Width and height from a Radiance header, or None where the header cannot be read."""
-    with open(path, "rb") as fh:
-        layout = _radiance_layout(fh.read(1 << 16))
-    return None if layout is None else (layout.width, layout.height)
 
 
 def read_hdr_image(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) -> np.ndarray:

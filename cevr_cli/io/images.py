@@ -15,7 +15,6 @@ import os
 import stat
 import struct
 import threading
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from .exif import (
     ExifInfo,
     exif_from_pillow,
     exposure_xmp,
+    jpeg_sized_exif,
     with_tags,
     without_tiff_layout,
 )
@@ -570,7 +570,7 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
                 kwargs: dict[str, Any] = {}
                 exif = with_tags(exif_bytes, {ORIENTATION_TAG: 1})  # the pixels are written upright
                 if exif and suffix != ".png":
-                    exif = _jpeg_sized_exif(path, exif)
+                    exif = jpeg_sized_exif(exif, path)
                 if exif:
                     kwargs["exif"] = exif
                 if icc_profile:
@@ -599,30 +599,6 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
                 raise OutputError(f"{path}: cannot write {bit_depth}-bit {suffix or 'files without extension'}")
     except OSError as exc:
         raise write_failure(path, "image", exc) from None
-
-
-_JPEG_EXIF_LIMIT = 65533 - 6  # an APP1 segment holds 65533 bytes after its length, "Exif\0\0" among them
-
-
-def _jpeg_sized_exif(path: str | Path, exif: bytes) -> bytes | None:
-    """``exif`` as a JPEG can hold it: whole where it fits, else without its MakerNote (the camera maker's private
-    block, where the bulk of a large EXIF is), else none, each loss warned about naming ``path``. (Pillow raised
-    "EXIF data is too long" for a PNG's 90 kB EXIF written as a JPEG.)"""
-    if len(exif) <= _JPEG_EXIF_LIMIT:
-        return exif
-    from PIL import Image
-
-    parsed = Image.Exif()
-    parsed.load(exif)
-    parsed.get_ifd(_EXIF_IFD_TAG).pop(_MAKER_NOTE_TAG, None)
-    smaller = parsed.tobytes()
-    kept = smaller if len(smaller) <= _JPEG_EXIF_LIMIT else None
-    warnings.warn(f"{path}: its EXIF ({len(exif)} bytes) is more than a JPEG holds ({_JPEG_EXIF_LIMIT}): written "
-                  + ("without the camera's MakerNote" if kept else "without EXIF"), stacklevel=3)
-    return kept
-
-
-_EXIF_IFD_TAG, _MAKER_NOTE_TAG = 0x8769, 0x927C
 
 
 def read_output_record(path: str | Path) -> dict[str, Any] | None:

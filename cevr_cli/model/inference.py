@@ -92,7 +92,8 @@ class CEVRPredictor:
         for model in (pair.inc, pair.dec):
             model.eval()
         self.settings = settings or InferenceSettings.for_device(self.device, self.dtype)
-        self.name = f"{model_for_role(pair.config.role)}[{pair.weights_id}]"  # the --model that runs it, and which weights
+        # the --model that runs these weights, and which weights: bench's column
+        self.name = f"{model_for_role(pair.config.role)}[{pair.weights_id}]"
 
     def describe(self) -> dict[str, Any]:
         """The model and device, as manifests record them (:func:`cevr_cli.provenance.provenance_record`)."""

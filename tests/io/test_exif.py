@@ -255,4 +255,5 @@ def test_camera_names_beyond_ascii_read_as_utf8_and_are_written_so():
     assert exif_from_pillow(read).camera_make == "Søny"
     written = Image.Exif()
     written.load(ExifInfo(camera_make="Søny Ünï", camera_model="α7 IV/日本").rendered_exif())
-    assert exif_from_pillow(written).camera_make == "Søny Ünï" and exif_from_pillow(written).camera_model == "α7 IV/日本"
+    assert (exif_from_pillow(written).camera_make, exif_from_pillow(written).camera_model) == ("Søny Ünï",
+                                                                                               "α7 IV/日本")
