@@ -42,6 +42,9 @@ SIXTEEN_BIT = ("none: 16-bit image with a table-based profile, decoded as sRGB (
 NCLX_CONVERTED = "converted to sRGB from the file's nclx colour description (its primaries, the sRGB curve)"
 NCLX_UNCONVERTED = ("none: nclx colour description with another curve than sRGB's (an HDR PQ or HLG image?), "
                     "decoded as sRGB")
+EXIF_ADOBE_RGB = ("Adobe RGB (1998), as the EXIF says (ColorSpace uncalibrated, InteroperabilityIndex R03: DCF 2.0's "
+                  "optional colour space)")
+EXIF_CONVERTED = "converted to sRGB from Adobe RGB (1998): its primaries, its 563/256 gamma"
 # ITU-T H.273 code points an nclx box (HEIF, AVIF) gives: ColourPrimaries 1 is BT.709 / sRGB, 2 unspecified;
 # TransferCharacteristics 13 is IEC 61966-2-1, the sRGB curve (Display P3 photos use it with primaries 12).
 _NCLX_SRGB_PRIMARIES, _NCLX_UNSPECIFIED, _NCLX_SRGB_CURVE = 1, 2, 13
@@ -63,6 +66,11 @@ class ColourSpace:
         if self.conversion in (NOT_RGB, SIXTEEN_BIT, NCLX_UNCONVERTED):
             return f"ICC profile {self.source!r} not applied ({self.conversion.removeprefix('none: ')})"
         return None
+
+    @property
+    def converted(self) -> bool:
+        """The pixels were converted from another colour space to sRGB."""
+        return self.conversion in (CONVERTED, CONVERTED_16, NCLX_CONVERTED, EXIF_CONVERTED)
 
     def to_json(self) -> dict[str, str]:
         return {"source_colour_space": self.source, "colour_conversion": self.conversion}
@@ -219,6 +227,22 @@ def nclx_to_srgb(codes: np.ndarray, nclx: Mapping[str, Any] | None) -> tuple[np.
     except (KeyError, TypeError, ValueError, UsageError):
         return codes, ColourSpace(name, UNREADABLE)
     return _codes_to_srgb(codes, lambda rows: srgb_decode(rows) @ matrix.T), ColourSpace(name, NCLX_CONVERTED)
+
+
+# Adobe RGB (1998) Color Image Encoding, version 2005-05, sec. 4.3: its primaries and D65 white (OpenEXR's order, as
+# REC709_CHROMATICITIES), and its transfer function, a pure power of 2 51/256.
+ADOBE_RGB_CHROMATICITIES: tuple[float, ...] = (0.64, 0.33, 0.21, 0.71, 0.15, 0.06, 0.3127, 0.3290)
+ADOBE_RGB_GAMMA = 563 / 256
+
+
+def adobe_rgb_to_srgb(codes: np.ndarray) -> tuple[np.ndarray, ColourSpace]:
+    """Codes of an Adobe RGB (1998) photo that carries no ICC profile, only its EXIF's word for it (cameras set to
+    Adobe RGB write DCF 2.0's marks, :func:`cevr_cli.io.exif.says_adobe_rgb`), in sRGB: decoded by the 563/256
+    gamma, taken to sRGB's primaries in linear light (both whites D65), colours outside sRGB clipped; what
+    littlecms makes of an Adobe RGB ICC profile (tests/io/test_colour.py holds the two together)."""
+    matrix = to_rec709_matrix(ADOBE_RGB_CHROMATICITIES)
+    converted = _codes_to_srgb(codes, lambda rows: (rows**ADOBE_RGB_GAMMA) @ matrix.T)
+    return converted, ColourSpace(EXIF_ADOBE_RGB, EXIF_CONVERTED)
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,41 @@ def with_capture_facts(exif_bytes: bytes | None, info: ExifInfo | None) -> bytes
     return exif.tobytes()
 
 
+# EXIF 2.32 sec. 4.6.5 and DCF 2.0 sec. 5.2: ColorSpace 1 is sRGB; 0xFFFF ("uncalibrated") with the
+# InteroperabilityIndex "R03" of the Interoperability IFD marks DCF's optional colour space, Adobe RGB.
+_COLOR_SPACE, _SRGB, _UNCALIBRATED = 0xA001, 1, 0xFFFF
+_INTEROP_IFD, _INTEROP_INDEX, _DCF_BASIC, _DCF_OPTION = 0xA005, 0x0001, "R98", "R03"
+
+
+def says_adobe_rgb(exif: Any) -> bool:
+    """Pillow's ``Image.Exif`` of a photo marks it Adobe RGB by DCF's rule (what cameras set to Adobe RGB write,
+    often without an ICC profile)."""
+    try:
+        if exif.get_ifd(_EXIF_IFD).get(_COLOR_SPACE) != _UNCALIBRATED:
+            return False
+        return str(exif.get_ifd(_INTEROP_IFD).get(_INTEROP_INDEX, "")).strip("\x00 ") == _DCF_OPTION
+    except Exception:  # Pillow's parser raises many kinds on foreign EXIF
+        return False
+
+
+def labelled_srgb(exif_bytes: bytes | None) -> bytes | None:
+    """``exif_bytes`` of a photo whose pixels were converted to sRGB, with its colour tags saying sRGB (ColorSpace
+    1, InteroperabilityIndex R98) where they said otherwise: outputs carry no ICC profile then, and a viewer
+    that follows DCF would show them as the Adobe RGB the camera's tags still claim. Unchanged where there is no
+    ColorSpace to correct; None for EXIF that cannot be parsed, as :func:`with_tags` does."""
+    exif = _parsed(exif_bytes)
+    if exif is None:
+        return None
+    sub = exif.get_ifd(_EXIF_IFD)
+    if _COLOR_SPACE not in sub or sub[_COLOR_SPACE] == _SRGB:
+        return exif_bytes
+    sub[_COLOR_SPACE] = _SRGB
+    interop = exif.get_ifd(_INTEROP_IFD)
+    if _INTEROP_INDEX in interop:
+        interop[_INTEROP_INDEX] = _DCF_BASIC
+    return exif.tobytes()
+
+
 JPEG_EXIF_LIMIT = 65533 - 6  # an APP1 segment holds 65533 bytes after its length, "Exif\0\0" among them
 _MAKER_NOTE = 0x927C  # the EXIF IFD's MakerNote: the camera maker's private block, where a large EXIF's bulk is
 

@@ -35,7 +35,7 @@ from ..vocabulary import (
 )
 from . import opencv
 from .atomic import atomic_path, write_failure
-from .colour import RAW_DEVELOPED, SRGB, ColourSpace, nclx_to_srgb, to_srgb
+from .colour import RAW_DEVELOPED, SRGB, ColourSpace, adobe_rgb_to_srgb, nclx_to_srgb, to_srgb
 from .exif import (
     CEVR_SOFTWARE,
     ORIENTATION_TAG,
@@ -45,6 +45,8 @@ from .exif import (
     exif_from_pillow,
     exposure_xmp,
     jpeg_sized_exif,
+    labelled_srgb,
+    says_adobe_rgb,
     with_tags,
     without_tiff_layout,
 )
@@ -179,6 +181,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
             exif = im.getexif()  # HEIF: orientation 1, since libheif turns the pixels upright itself
             icc = im.info.get("icc_profile")
             nclx = None if icc else im.info.get("nclx_profile")  # HEIF/AVIF: colour said without an ICC profile
+            adobe_rgb = not icc and not nclx and bool(exif) and says_adobe_rgb(exif)
             exif_bytes = _carried_exif(im, exif)
             info = exif_from_pillow(exif) if exif else None  # while the file is open: sub-IFDs are read lazily
             frames = int(getattr(im, "n_frames", 1) or 1)
@@ -206,9 +209,11 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
         raise InputError(path, "too large: refused as a decompression bomb") from None
     data, translucent = _drop_alpha(data)
     codes, colour, icc = to_srgb(data, icc)
-    described = nclx_to_srgb(codes, nclx)
+    described = adobe_rgb_to_srgb(codes) if adobe_rgb else nclx_to_srgb(codes, nclx)
     if described is not None:
         codes, colour = described
+    if colour.converted:
+        exif_bytes = labelled_srgb(exif_bytes)
     rgb = codes.astype(np.float32) / (255.0 if codes.dtype == np.uint8 else 65535.0)
     if info is not None and not upright:
         rgb = orient(rgb, info.orientation)

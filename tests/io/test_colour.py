@@ -217,3 +217,70 @@ def test_provenance_records_the_source_colour_space(tmp_path) -> None:
     source = photo_source(read_photo(path))
     assert source.warnings() == [] and source.to_json()["source_ev100"] is None
 
+
+
+def _camera_exif(colour_space: int, interop_index: bytes | None) -> bytes:
+    """EXIF as a camera writes it, built byte by byte (Pillow writes no Interoperability IFD of its own): IFD0 ->
+    EXIF IFD with ColorSpace (EXIF 2.32 sec. 4.6.5) -> Interoperability IFD with its index (DCF 2.0 sec. 5.2)."""
+    import struct
+
+    tiff = b"II*\x00" + struct.pack("<I", 8)
+    tiff += struct.pack("<H", 1) + struct.pack("<HHII", 0x8769, 4, 1, 26) + struct.pack("<I", 0)
+    entries = [struct.pack("<HHIHH", 0xA001, 3, 1, colour_space, 0)]
+    if interop_index is not None:
+        entries.append(struct.pack("<HHII", 0xA005, 4, 1, 26 + 2 + 12 * 2 + 4))
+    tiff += struct.pack("<H", len(entries)) + b"".join(entries) + struct.pack("<I", 0)
+    if interop_index is not None:
+        tiff += struct.pack("<H", 1) + struct.pack("<HHI", 1, 2, 4) + interop_index + b"\x00" + struct.pack("<I", 0)
+    return b"Exif\x00\x00" + tiff
+
+
+def _colour_tags(exif_bytes: bytes | None) -> tuple[int | None, str | None]:
+    exif = Image.Exif()
+    exif.load(exif_bytes)
+    return exif.get_ifd(0x8769).get(0xA001), exif.get_ifd(0xA005).get(1)
+
+
+def test_an_adobe_rgb_photo_marked_only_by_its_exif_is_converted_as_littlecms_converts_its_profile(tmp_path) -> None:
+    """Cameras set to Adobe RGB (Canon, Sony, Fujifilm) mark the JPEG by DCF's rule and embed no profile: it was
+    read as sRGB, its colours desaturated. Expected: littlecms through an Adobe RGB (1998) profile of the
+    published primaries and the 563/256 gamma, from the same stored codes."""
+    from cevr_cli.io.colour import EXIF_ADOBE_RGB, EXIF_CONVERTED
+
+    path = tmp_path / "adobe.jpg"
+    Image.fromarray(_codes(), "RGB").save(path, quality=95, exif=_camera_exif(0xFFFF, b"R03"))
+    photo = read_photo(path)
+    adobe_icc = display_p3_profile("Adobe RGB (1998)", ADOBE_RGB_PRIMARIES, gamma_curve_tag(563 / 256))
+    expected, colour, _ = to_srgb(_stored_codes(path), adobe_icc)
+    assert colour.conversion == CONVERTED
+    difference = np.abs(photo.rgb * 255.0 - expected)
+    assert difference.max() <= 1.0 and difference.mean() < 0.1, (difference.max(), difference.mean())
+    assert photo.colour == ColourSpace(EXIF_ADOBE_RGB, EXIF_CONVERTED) and photo.colour.warning() is None
+    assert photo.icc_profile is None
+    assert _colour_tags(photo.exif_bytes) == (1, "R98")  # outputs are sRGB: their EXIF must no longer say Adobe
+
+
+@pytest.mark.parametrize("colour_space, index", [(0xFFFF, None), (0xFFFF, b"R98"), (1, b"R03")])
+def test_exif_that_does_not_mark_adobe_rgb_leaves_the_photo_as_srgb(tmp_path, colour_space, index) -> None:
+    path = tmp_path / "srgb.png"
+    codes = _codes()
+    Image.fromarray(codes, "RGB").save(path, exif=_camera_exif(colour_space, index))
+    photo = read_photo(path)
+    np.testing.assert_array_equal(np.round(photo.rgb * 255.0).astype(np.uint8), codes)
+    assert photo.colour == ColourSpace("sRGB", ASSUMED)
+
+
+def test_a_photo_converted_by_its_profile_carries_exif_that_says_srgb(tmp_path) -> None:
+    """A Nikon in Adobe RGB embeds the profile and marks the EXIF too: once converted, the outputs (untagged) kept
+    ColorSpace "uncalibrated" and index R03, which DCF-aware viewers show as Adobe RGB."""
+    path = tmp_path / "adobe-icc.jpg"
+    adobe_icc = display_p3_profile("Adobe RGB (1998)", ADOBE_RGB_PRIMARIES, gamma_curve_tag(563 / 256))
+    Image.fromarray(_codes(), "RGB").save(path, quality=95, icc_profile=adobe_icc, exif=_camera_exif(0xFFFF, b"R03"))
+    photo = read_photo(path)
+    assert photo.colour == ColourSpace("Adobe RGB (1998)", CONVERTED)
+    assert _colour_tags(photo.exif_bytes) == (1, "R98")
+    srgb = tmp_path / "srgb-icc.jpg"
+    Image.fromarray(_codes(), "RGB").save(srgb, quality=95, icc_profile=SRGB_ICC, exif=_camera_exif(1, b"R98"))
+    with Image.open(srgb) as im:
+        stored = im.getexif().tobytes()
+    assert read_photo(srgb).exif_bytes == stored  # nothing to correct: carried as it was
