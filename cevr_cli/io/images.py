@@ -46,6 +46,7 @@ from .exif import (
     exposure_xmp,
     jpeg_sized_exif,
     labelled_srgb,
+    read_nclx,
     says_adobe_rgb,
     with_tags,
     without_tiff_layout,
@@ -181,6 +182,8 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
             exif = im.getexif()  # HEIF: orientation 1, since libheif turns the pixels upright itself
             icc = im.info.get("icc_profile")
             nclx = None if icc else im.info.get("nclx_profile")  # HEIF/AVIF: colour said without an ICC profile
+            if nclx is None and not icc and im.format == "AVIF":
+                nclx = read_nclx(path)  # Pillow's AVIF plugin gives none
             adobe_rgb = not icc and not nclx and bool(exif) and says_adobe_rgb(exif)
             exif_bytes = _carried_exif(im, exif)
             info = exif_from_pillow(exif) if exif else None  # while the file is open: sub-IFDs are read lazily

@@ -193,3 +193,31 @@ def test_a_heif_whose_colour_an_nclx_box_describes_is_converted_to_srgb(tmp_path
                                 matrix_coefficients=9, full_range_flag=1)
     hdr = read_photo(pq)
     assert "another curve than sRGB's" in hdr.colour.conversion and "not applied" in hdr.colour.warning()
+
+
+def _with_nclx(avif: bytes, primaries: int, transfer: int) -> bytes:
+    """The AVIF with its nclx box saying other primaries and curve: the coded pixels stay as they were."""
+    at = avif.index(b"colrnclx") + 8
+    return avif[:at] + primaries.to_bytes(2, "big") + transfer.to_bytes(2, "big") + avif[at + 4:]
+
+
+@needs_avif
+def test_an_avif_whose_colour_an_nclx_box_describes_is_converted_to_srgb(tmp_path):
+    """Pillow's AVIF plugin reports no nclx box, so a Display P3 AVIF was decoded as sRGB, unchanged; HEIF's
+    was converted (pillow-heif reports it). Expected: an independent P3 -> sRGB conversion of the same codes."""
+    from tests.icc_profiles import p3_to_srgb_codes
+
+    codes = np.zeros((16, 16, 3), np.uint8)
+    codes[:8], codes[8:] = (201, 60, 40), (40, 160, 90)
+    plain = tmp_path / "srgb.avif"
+    Image.fromarray(codes).save(plain, quality=100, subsampling="4:4:4")
+    stored = read_photo(plain).rgb.astype(np.float64) * 255  # said BT.709 with the sRGB curve: read unchanged
+    assert read_photo(plain).colour.conversion.startswith("none")
+    p3 = tmp_path / "p3.avif"
+    p3.write_bytes(_with_nclx(plain.read_bytes(), 12, 13))
+    photo = read_photo(p3)
+    np.testing.assert_allclose(photo.rgb * 255, p3_to_srgb_codes(np.round(stored)), atol=0.6)
+    assert photo.colour.source == "nclx colour primaries 12" and photo.colour.conversion.startswith("converted")
+    pq = tmp_path / "pq.avif"  # BT.2020 with the PQ curve: not converted, and said so
+    pq.write_bytes(_with_nclx(plain.read_bytes(), 9, 16))
+    assert "not applied" in read_photo(pq).colour.warning()
