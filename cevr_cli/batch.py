@@ -215,6 +215,9 @@ def discover_batch_inputs(inputs: Sequence[Path], recursive: bool, lead: str,
                           extensions: Sequence[str] = PHOTO_SUFFIXES) -> list[Path]:
     """:func:`discover_inputs`, or, when it finds nothing, :func:`nothing_found` with what ``-r`` would find.
 
+    A folder given among others in which nothing was found is kept as an input of its own, to fail by name when
+    read (a folder of day folders given without -r was skipped in silence, the batch reported complete).
+
     Raises:
         UsageError: nothing to work on.
     """
@@ -222,7 +225,22 @@ def discover_batch_inputs(inputs: Sequence[Path], recursive: bool, lead: str,
     if not found:
         deeper = 0 if recursive else len(discover_inputs(list(inputs), recursive=True, extensions=extensions))
         raise nothing_found(lead, inputs, deeper)
-    return found
+    return found + _fruitless_folders(inputs, found)
+
+
+def _fruitless_folders(inputs: Sequence[Path], found: Sequence[Path]) -> list[Path]:
+    """The folders among ``inputs`` that hold none of ``found`` (as met, or through links, resolved)."""
+    folders = [Path(item) for item in inputs if is_dir_safely(Path(item))]
+    if not folders:
+        return []
+    met = [Path(os.path.abspath(path)) for path in found]
+    real = [resolved(path) for path in found]
+    fruitless: dict[Path, Path] = {}
+    for folder in folders:
+        given, real_folder = Path(os.path.abspath(folder)), resolved(folder)
+        if not any(m.is_relative_to(given) for m in met) and not any(r.is_relative_to(real_folder) for r in real):
+            fruitless.setdefault(real_folder, folder)
+    return list(fruitless.values())
 
 
 def resolved(path: Path) -> Path:

@@ -30,6 +30,7 @@ from ..vocabulary import (
     MADE_FROM_KEY,
     MAX_MEGAPIXELS,
     MIN_PHOTO_SIDE,
+    PHOTO_SUFFIXES,
     RAW_SUFFIXES,
     STACK_MANIFEST,
 )
@@ -122,7 +123,9 @@ def check_input_file(path: Path, what: str = "a photo") -> None:
             raise InputError(path, f"a cevr stack folder, not {what} (`cevr fuse` takes it)")
         if (path / FUSE_MANIFEST).is_file():
             raise InputError(path, f"a cevr fuse output folder, not {what} (`cevr tonemap` takes it)")
-        raise InputError(path, f"is a folder, not {what}")
+        if path.suffix.lower() in PHOTO_SUFFIXES + HDR_SUFFIXES:  # named as a file would be: a file was meant
+            raise InputError(path, f"is a folder, not {what}")
+        raise InputError(path, _empty_folder(path, what.split(" ", 1)[-1]))
     if not stat.S_ISREG(info.st_mode):
         raise InputError(path, f"not a regular file ({_FILE_KINDS.get(stat.S_IFMT(info.st_mode), 'special file')})")
     try:
@@ -241,6 +244,17 @@ def _container_by_signature(path: Path) -> str | None:
     if head[4:8] == b"ftyp":  # ISO base media: HEIF/HEIC, AVIF
         return "HEIF/AVIF"
     return None
+
+
+def _empty_folder(path: Path, kind: str) -> str:
+    """Why a folder given as an input holds nothing to work on (the batch keeps such a folder as an input, so that
+    it fails by name, :func:`cevr_cli.batch.discover_batch_inputs`): a folder of day folders given without -r."""
+    try:
+        with os.scandir(path) as entries:
+            nested = any(entry.is_dir() and not entry.name.startswith(".") for entry in entries)
+    except OSError:
+        nested = False
+    return f"a folder in which no {kind} was found" + (" (-r searches its subfolders)" if nested else "")
 
 
 def _drop_alpha(data: np.ndarray) -> tuple[np.ndarray, float]:
