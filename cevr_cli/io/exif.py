@@ -138,6 +138,18 @@ def _fraction(value: float, largest_denominator: int) -> Fraction:
     return Fraction(value).limit_denominator(largest_denominator)
 
 
+_RATIONAL_TERM = 2**32 - 1  # a TIFF RATIONAL's numerator and denominator are 32-bit unsigned
+
+
+def _exposure_time(seconds: float) -> Fraction:
+    """``seconds`` as a RATIONAL to a millionth of itself at least (and of a second): with a fixed millionth of a
+    second, 1/180000 s (an electronic shutter) darkened 3 stops was written as 0; both terms fit 32 bits."""
+    if seconds <= 0:  # nonsense a file may hold: written as it was, to the millionth
+        return _fraction(seconds, 1_000_000)
+    largest = min(_RATIONAL_TERM, max(1_000_000, 1_000_000 / seconds), _RATIONAL_TERM / max(seconds, 1.0))
+    return _fraction(seconds, int(largest))
+
+
 def with_tags(exif_bytes: bytes | None, tags: Mapping[int, Any]) -> bytes | None:
     """``exif_bytes`` with ``tags`` (IFD0 tag -> value) set; None for no EXIF or EXIF we cannot parse."""
     exif = _parsed(exif_bytes)
@@ -292,7 +304,7 @@ def reexposed_exif(exif_bytes: bytes | None, s: float) -> bytes | None:
     sub = exif.get_ifd(_EXIF_IFD)
     time = _number(sub.get(_EXIF_TAGS["ExposureTime"]))
     if time is not None:
-        fraction = _fraction(time * 2.0**s, 1_000_000)
+        fraction = _exposure_time(time * 2.0**s)
         sub[_EXIF_TAGS["ExposureTime"]] = IFDRational(fraction.numerator, fraction.denominator)
     fraction = _fraction((_signed(sub.get(_EXIF_TAGS["ExposureBiasValue"])) or 0.0) + s, 1000)
     sub[_EXIF_TAGS["ExposureBiasValue"]] = IFDRational(fraction.numerator, fraction.denominator)
@@ -311,15 +323,15 @@ def exposure_xmp(exif_bytes: bytes | None) -> bytes | None:
         return None
     sub = exif.get_ifd(_EXIF_IFD)
 
-    def rational(tag: int, largest_denominator: int) -> str | None:
+    def rational(tag: int, largest_denominator: int | None) -> str | None:
         value = _signed(sub.get(tag))
         if value is None:
             return None
-        fraction = _fraction(value, largest_denominator)
+        fraction = _fraction(value, largest_denominator) if largest_denominator else _exposure_time(value)
         return f"{fraction.numerator}/{fraction.denominator}"
 
     date = _text(sub.get(_EXIF_TAGS["DateTimeOriginal"]))
-    attributes = {"exif:ExposureTime": rational(_EXIF_TAGS["ExposureTime"], 1_000_000),
+    attributes = {"exif:ExposureTime": rational(_EXIF_TAGS["ExposureTime"], None),
                   "exif:FNumber": rational(_EXIF_TAGS["FNumber"], 1000),
                   "exif:ExposureBiasValue": rational(_EXIF_TAGS["ExposureBiasValue"], 1000),
                   # EXIF's "YYYY:MM:DD HH:MM:SS" as XMP's ISO 8601 date

@@ -257,3 +257,13 @@ def test_camera_names_beyond_ascii_read_as_utf8_and_are_written_so():
     written.load(ExifInfo(camera_make="Søny Ünï", camera_model="α7 IV/日本").rendered_exif())
     assert (exif_from_pillow(written).camera_make, exif_from_pillow(written).camera_model) == ("Søny Ünï",
                                                                                                "α7 IV/日本")
+
+
+@pytest.mark.parametrize(("time", "s"), [(1 / 180000, -3.0), (1 / 32000, -3.0), (3600.0, 0.5), (3600.0, 3.0)])
+def test_extreme_exposure_times_keep_their_value_and_fit_a_rational(time, s):
+    """1/180000 s (an electronic shutter) at -3 EV was written as 0 s, a millionth of a second being the finest
+    step; an hour's exposure at +0.5 EV needs a numerator that still fits 32 bits."""
+    _, sub = parsed(reexposed_exif(camera_exif(exposure_time=time), s))
+    written = sub[EXPOSURE_TIME]
+    assert float(written) == pytest.approx(time * 2.0**s, rel=1e-6)
+    assert 0 < written.numerator < 2**32 and 0 < written.denominator < 2**32
