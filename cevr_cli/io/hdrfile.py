@@ -101,8 +101,12 @@ def _has_colour(part: Any) -> bool:
     return _rgb_prefix(names, part.header) is not None or "Y" in names
 
 
-def _part_rgb(part: Any) -> np.ndarray | None:
-    """Linear RGB in the part's own primaries, or None when the part holds no colour or luminance."""
+def _part_rgb(path: Path, part: Any) -> np.ndarray | None:
+    """Linear RGB in the part's own primaries, or None when the part holds no colour or luminance.
+
+    Raises:
+        InputError: one chroma channel without the other (RY without BY): its colour cannot be told.
+    """
     channels = part.channels
     names = set(channels)
     prefix = _rgb_prefix(names, part.header)
@@ -112,7 +116,11 @@ def _part_rgb(part: Any) -> np.ndarray | None:
         return None
     # float64: G comes from a difference that cancels badly in float32 for saturated colours.
     y = channels["Y"].pixels.astype(np.float64)
-    if not {"RY", "BY"} <= names:
+    chroma = {"RY", "BY"} & names
+    if len(chroma) == 1:  # read as grey, it was a colour image turned grey in silence
+        raise InputError(path, f"luminance-chroma EXR with {chroma.pop()} but not {({'RY', 'BY'} - names).pop()}: "
+                               "its colour cannot be reconstructed (a damaged or truncated file?)")
+    if not chroma:
         return np.repeat(y[..., None], 3, axis=2)
     ry, by = (_upsample(channels[n].pixels, channels[n].xSampling, channels[n].ySampling, y.shape)
               for n in ("RY", "BY"))
@@ -202,7 +210,7 @@ def _first_colour_part(path: Path, parts: list[Any]) -> tuple[np.ndarray, tuple[
         InputError: no such part, saying what the parts hold.
     """
     for index, part in enumerate(parts):
-        rgb = None if _is_deep(part) else _part_rgb(part)
+        rgb = None if _is_deep(part) else _part_rgb(path, part)
         if rgb is None:
             continue
         others = [_part_label(i, p) for i, p in enumerate(parts) if i > index and not _is_deep(p) and _has_colour(p)]

@@ -105,6 +105,15 @@ def test_luminance_only_is_grey(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back, np.repeat(y[..., None], 3, axis=2))
 
 
+@pytest.mark.parametrize("present, missing", [("RY", "BY"), ("BY", "RY")])
+def test_luminance_with_one_chroma_channel_is_refused_not_read_grey(tmp_path: Path, present, missing) -> None:
+    y = np.linspace(0.1, 4, 12, dtype=np.float32).reshape(3, 4)
+    _write_channels(tmp_path / "half.exr", {"Y": y, present: np.full_like(y, 0.5)})
+    with pytest.raises(InputError) as refused:
+        read_hdr_image(tmp_path / "half.exr")
+    assert refused.value.reason.startswith(f"luminance-chroma EXR with {present} but not {missing}: ")
+
+
 def test_multiview_takes_default_view(tmp_path: Path) -> None:
     rgb = _scene(3, 4)
     channels = {c: rgb[..., i].copy() for i, c in enumerate("RGB")}
