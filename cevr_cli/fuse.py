@@ -219,11 +219,19 @@ def write_fused(folder: Path, name: str, hdr: HDRImage, options: FuseOptions, pr
         written.append(ldr_path.name)
     written += also_written
     manifest = {**provenance, "evs": [float(e) for e in evs], "outputs": written,
-                "hdr": {"format": options.hdr_format, "half": options.half, "compression": options.compression,
-                        "encoding": "scene-linear Rec.709"},
+                "hdr": _hdr_record(options),
                 "merge": merge, "tmo": options.tone_mapper, "request": request,
                 "seconds": round(time.monotonic() - started, 3)}
     atomic_write_text(folder / FUSE_MANIFEST, json.dumps(with_file_sizes(folder, manifest), indent=2))
+
+
+def _hdr_record(options: FuseOptions) -> dict[str, Any]:
+    """How the HDR file is stored: an EXR's sample type and compression; a Radiance file has neither (RGBE)."""
+    if options.hdr_format != "exr":
+        return {"format": options.hdr_format,
+                "encoding": "scene-linear Rec.709, RGBE (8-bit mantissas, shared exponent)"}
+    return {"format": "exr", "half": options.half, "compression": options.compression,
+            "encoding": "scene-linear Rec.709"}
 
 
 def fuse_photo(

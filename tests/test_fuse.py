@@ -246,3 +246,24 @@ def test_a_measured_merge_of_the_papers_model_without_a_darker_ev_says_the_netwo
     expected = ["--evs 1,2 has no darker frame: the model does not fill clipped highlights in the measured merge (the "
                 "hue fill alone does); add negative EVs (e.g. -3:3:0.5)"]
     assert warnings == (expected if warned else []), warnings
+
+
+@pytest.mark.parametrize("fmt", ["exr", "hdr"])
+def test_fuse_json_records_only_what_the_hdr_format_has(tmp_path: Path, fmt: str) -> None:
+    """A Radiance file was recorded as half floats with zip compression, which only an EXR has."""
+    import json
+
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    cv2.imwrite(str(tmp_path / "p.png"), np.full((16, 16, 3), 100, np.uint8))
+    report = run_fuse([tmp_path / "p.png"], tmp_path / "out", FuseOptions([-1.0, 0.0, 1.0], hdr_format=fmt),
+                      ModelSpec("physics"), BatchPolicy())
+    assert report.exit_code == 0
+    record = json.loads((tmp_path / "out" / "p" / "fuse.json").read_text())["hdr"]
+    if fmt == "exr":
+        assert record == {"format": "exr", "half": True, "compression": "zip", "encoding": "scene-linear Rec.709"}
+    else:
+        assert record["format"] == "hdr" and "RGBE" in record["encoding"] and not {"half", "compression"} & set(record)
