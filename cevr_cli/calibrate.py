@@ -56,7 +56,15 @@ from .assets import package_file
 from .errors import InputError, OutputError, UsageError
 from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
 from .options import is_number
-from .response import PROFILE_FORMAT, Response, installed_profiles, profile_path, profile_record, table_response
+from .response import (
+    PROFILE_FORMAT,
+    Response,
+    camera_key,
+    installed_profiles,
+    profile_path,
+    profile_record,
+    table_response,
+)
 from .vocabulary import CALIBRATION_METHODS, LOSSY_SUFFIXES
 
 METHODS = tuple(CALIBRATION_METHODS)  # ("debevec", "robertson", "basis")
@@ -709,6 +717,14 @@ def bracket_frames(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return frames
 
 
+def exif_camera(exif: Any) -> tuple[str, str | None] | None:
+    """A frame's camera from its EXIF (an :class:`~cevr_cli.io.exif.ExifInfo` or None): (make, model), or None
+    without a Make."""
+    if exif is None or not (exif.camera_make or "").strip():
+        return None
+    return exif.camera_make, exif.camera_model
+
+
 def check_frames(frames: Sequence[Path]) -> None:
     """Each frame a readable file, and each given once: checked before the EVs are counted against them.
 
@@ -745,8 +761,9 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
 
     Raises:
         UsageError: an empty make or model, fewer than two frames, one file given twice, camera RAW frames, frames
-            of different sizes or bit depths, EVs missing (no ``evs`` and no EXIF exposure), duplicated or not one
-            per frame, or as :func:`fit_samples` (frames out of their EVs' order, frames that do not fit one curve).
+            of different sizes, bit depths or cameras (EXIF Make and Model), EVs missing (no ``evs`` and no EXIF
+            exposure), duplicated or not one per frame, or as :func:`fit_samples` (frames out of their EVs' order,
+            frames that do not fit one curve).
         InputError: a frame that cannot be read.
     """
     for flag, given in (("--make", make), ("--model", model)):
@@ -770,6 +787,7 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         check_bracket(evs, len(frames), names)
     columns, suspects, ev100 = [], [], []
     first = None
+    camera_frame: tuple[Path, tuple[str, str | None]] | None = None  # the first frame with an EXIF Make, and its camera
     where = np.empty(0, dtype=np.intp)
     for frame in frames:
         if on_frame is not None:
@@ -784,6 +802,13 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         elif photo.bit_depth != first.bit_depth:
             raise UsageError(f"{frame} is {photo.bit_depth}-bit but {frames[0]} is {first.bit_depth}-bit: "
                              "the frames of a bracket share one bit depth")
+        camera = exif_camera(photo.exif)
+        if camera is not None and camera_frame is None:
+            camera_frame = (frame, camera)
+        elif camera is not None and camera_frame is not None and camera_key(*camera) != camera_key(*camera_frame[1]):
+            raise UsageError(f"{frame} is from {' '.join(filter(None, camera))} but {camera_frame[0]} from "
+                             f"{' '.join(filter(None, camera_frame[1]))} (EXIF Make and Model): the frames of a "
+                             "bracket come from one camera, whose curve the profile holds")
         bit_depth = 16 if photo.bit_depth == 16 else 8
         codes = quantise(photo.rgb, bit_depth)
         columns.append(levels_of(codes.reshape(-1, 3)[where], bit_depth))

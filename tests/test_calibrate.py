@@ -546,6 +546,26 @@ def test_help_lists_calibrate_without_importing_numpy_for_it():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 
+def test_frames_of_two_cameras_are_refused(tmp_path):
+    """A bracket whose frames' EXIF names two cameras fitted one curve to both and recorded the first camera's make
+    and model (exit 0, 6 % of the readings left out, no warning): a wrong profile for both cameras."""
+    frames = write_bracket(tmp_path / "a", evs=(-2, 0, 2))
+    other = write_bracket(tmp_path / "b", evs=(-2, 0, 2), make="Othermaker")  # model "Testcam 1" too
+    plain = write_bracket(tmp_path / "c", evs=(-2, 0, 2), make=None)  # no EXIF camera: nothing to compare
+    out = tmp_path / "out" / "profile.json"
+    before = files_under(tmp_path)
+    result = runner.invoke(app, ["calibrate", str(frames[0]), str(frames[1]), str(other[2]), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {other[2]} is from Othermaker Testcam 1 but {frames[0]} from Testmaker Testcam 1 (EXIF Make and "
+        "Model): the frames of a bracket come from one camera, whose curve the profile holds")
+    assert files_under(tmp_path) == before
+    # one camera, written in another case, or frames without a camera in EXIF beside it: one bracket
+    renamed = write_bracket(tmp_path / "d", evs=(-2, 0, 2), make="TESTMAKER")
+    result = runner.invoke(app, ["calibrate", str(plain[0]), str(frames[1]), str(renamed[2]), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+
+
 def test_a_folder_gives_its_photos_in_name_order(tmp_path):
     from cevr_cli.calibrate import bracket_frames
 
