@@ -173,6 +173,20 @@ def test_a_broken_profile_file_stops_the_request_before_any_photo(tmp_path, docu
     assert str(caught.value).startswith(f"--response {path}: ") and "\n" not in str(caught.value)
 
 
+def test_a_huge_profile_file_is_refused_without_reading_it(tmp_path):
+    """A profile file of hundreds of MB (a 121 MB one of 3 million nodes took 4 s a command and was used) was read
+    whole into memory, parsed and indexed; a profile is at most 16 MiB (cevr calibrate's are under 0.1 MiB)."""
+    record = profile_record(table_response("x", CODES_8, CODES_8**2.0), "Canon", "EOS 5D", "test")
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(record) + " " * (17 << 20))  # valid JSON: whitespace may follow the document
+    with pytest.raises(UsageError) as caught:
+        check_response_spec(str(path))
+    assert str(caught.value) == f"--response {path}: too large for a response profile (17 MiB; a profile is at " \
+        "most 16 MiB, `cevr calibrate` writes under 0.1 MiB)"
+    path.write_text(json.dumps(record) + " " * ((16 << 20) - 1 - len(json.dumps(record))))  # 16 MiB less a byte
+    assert load_profile(path).name == "profile:Canon EOS 5D"
+
+
 def test_a_curve_that_rises_by_a_billionth_survives_its_profile(tmp_path):
     """A fitted curve is forced strictly increasing by 1e-9 steps across codes no pixel measured (calibrate's
     inverse_table); the profile must keep those steps, or load_profile refuses the curve as flat."""
