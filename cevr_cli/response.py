@@ -75,9 +75,9 @@ class PiecewiseLinear:
         segment = np.clip(np.searchsorted(xp, edges, side="right") - 1, 0, xp.size - 2)
         self.first = segment[:-3].astype(np.intp)
         self.steps = int((segment[3:] - segment[:-3]).max())
-        with np.errstate(over="ignore"):  # a denormal gap's slope overflows: that curve binary-searches
+        with np.errstate(over="ignore"):  # a denormal gap's slope overflows (float64, or float32): binary search
             slope = np.diff(fp) / np.diff(xp)
-        self.start, self.slope, self.value = (a.astype(np.float32) for a in (xp[:-1], slope, fp[:-1]))
+            self.start, self.slope, self.value = (a.astype(np.float32) for a in (xp[:-1], slope, fp[:-1]))
         self.upper = np.append(xp[1:-1], np.inf).astype(np.float32)  # the last segment runs to the end
         # nodes that float32 cannot tell apart (a step of 1e-40) make an infinite float32 slope: binary search
         apart = bool(np.all(np.diff(xp.astype(np.float32)) > 0) and np.all(np.isfinite(self.slope)))

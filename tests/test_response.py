@@ -145,6 +145,21 @@ def test_piecewise_linear_binary_searches_where_a_flat_run_crowds_its_nodes():
     np.testing.assert_array_equal(curve(values), np.interp(values, xp, fp).astype(np.float32))
 
 
+def test_a_slope_beyond_float32_binary_searches_without_a_warning():
+    """Nodes 1e-300 apart (a hand-made profile's codes) have a slope of 5e299, finite in float64: its float32 copy
+    overflowed with numpy's "overflow encountered in cast", which the CLI printed as a warning."""
+    import warnings
+
+    xp, fp = np.array([0.0, 1e-300, 1.0]), np.array([0.0, 0.5, 1.0])
+    values = np.linspace(0.0, 1.0, 101, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        curve = PiecewiseLinear(xp, fp)
+        out = curve(values)
+    assert curve.binary_search
+    np.testing.assert_array_equal(out, np.interp(values, xp, fp).astype(np.float32))  # 0.5 + x / 2 above 0
+
+
 @pytest.mark.parametrize("spec, message", [("bogus", "use auto"), ("gamma:x", "gamma:2.2"),
                                            ("gamma:-2", "from 0.2 to 5"), ("gamma:1e9", "from 0.2 to 5"),
                                            ("gamma:nan", "from 0.2 to 5"), ("missing.json", "no such profile")])
