@@ -190,7 +190,8 @@ def check_bracket(evs: Sequence[float], frames: int, names: Sequence[str] | None
         UsageError: otherwise.
     """
     if frames < 2:
-        raise UsageError("calibrating needs a bracket: at least two photos of one scene at different exposures")
+        only = f"{names[0]} is the only photo given: " if names is not None and len(names) == 1 else ""
+        raise UsageError(f"{only}calibrating needs a bracket: at least two photos of one scene at different exposures")
     if isinstance(evs, str | bytes) or not all(is_number(ev) and math.isfinite(ev) for ev in evs):
         raise UsageError(f"bracket EVs {evs!r}: give finite numbers, one per frame (parse_bracket_evs reads "
                          "'-2,0,2')")
@@ -775,7 +776,8 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
 
     frames = bracket_frames(paths)
     if len(frames) < 2:
-        raise UsageError("calibrating needs a bracket: at least two photos of one scene at different exposures")
+        only = f"{frames[0]} is the only photo given: " if frames else ""
+        raise UsageError(f"{only}calibrating needs a bracket: at least two photos of one scene at different exposures")
     if method not in METHODS:
         raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
     check_frames(frames)

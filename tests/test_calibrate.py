@@ -448,7 +448,8 @@ def test_info_lists_installed_profiles(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(("case", "message"), [
-    ("one frame", "at least two photos"),
+    ("one frame", "{bracket}/f0.png is the only photo given: calibrating needs a bracket: at least two photos"),
+    ("one frame with an ev", "{bracket}/f0.png is the only photo given: calibrating needs a bracket"),
     ("sizes", "share one size"),
     ("duplicate evs", "same EV"),
     ("no evs", "no --evs and no EXIF"),
@@ -471,8 +472,9 @@ def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypat
                            with_exposure=case != "no evs")
     out = tmp_path / "out" / "profile.json"
     args = ["calibrate", *map(str, frames), "-o", str(out)]
-    if case == "one frame":
+    if case in ("one frame", "one frame with an ev"):
         args = ["calibrate", str(frames[0]), "-o", str(out)]
+        args += ["--evs", "0"] if case == "one frame with an ev" else []
     elif case == "sizes":
         write_bracket(tmp_path / "small", size=(40, 64))
         args = ["calibrate", *map(str, frames[:2]), str(tmp_path / "small" / "f2.png"), "-o", str(out)]
