@@ -352,6 +352,8 @@ def fit_robertson(levels: np.ndarray, times: np.ndarray, n_levels: int) -> np.nd
 BASIS_COMPONENTS = 12  # of the npz's 16: measured best of 4..16 on noisy whole-stop brackets (README)
 BASIS_MONOTONE_ROUNDS = 8
 TOO_FEW_CODES = "the bracket reaches too few codes to fit a curve: photograph a scene with a range of tones"
+NO_OVERLAP = ("no pixel is well exposed (neither black nor white) in two frames: the bracket's exposures are too far "
+              "apart for its scene, or its frames too bright or too dark")
 BASIS_MIN_SLOPE = 1e-3  # ln light per code of the 1023-code basis grid: the fitted g must rise at least this
 BASIS_REFERENCE_GAMMA = 2.2
 BASIS_RIDGE = 1e-6  # relative to the normal matrix's trace: keeps a bracket that sees few codes solvable
@@ -401,7 +403,7 @@ def fit_basis(levels: np.ndarray, times: np.ndarray, n_levels: int) -> np.ndarra
     keep = usable.sum(axis=1) >= 2
     levels, usable = levels[keep], usable[keep]
     if levels.shape[0] == 0:
-        raise UsageError("no pixel is well exposed in two frames: the bracket's exposures are too far apart")
+        raise UsageError(NO_OVERLAP)
     slope = BASIS_REFERENCE_GAMMA / inner / 255.0
     w2 = np.where(usable, 1.0 / slope[levels] ** 2, 0.0)
     total = w2.sum(axis=1)
@@ -553,7 +555,14 @@ def fit_channel(levels: np.ndarray, raw: np.ndarray, times: np.ndarray, bit_dept
     """
     positions = level_positions(bit_depth)
     n_levels = positions.size
-    fitter = {"debevec": fit_debevec, "robertson": fit_robertson, "basis": fit_basis}[method]
+    method_fit = {"debevec": fit_debevec, "robertson": fit_robertson, "basis": fit_basis}[method]
+
+    def fitter(levels: np.ndarray, times: np.ndarray, n_levels: int) -> np.ndarray:
+        # a curve is known only from pixels seen in two frames: without one, a fit is only its prior or smoothness
+        if not np.any(np.count_nonzero((levels > 0) & (levels < n_levels - 1), axis=1) >= 2):
+            raise UsageError(NO_OVERLAP)
+        return method_fit(levels, times, n_levels)
+
     inverse = fitter(levels, times, n_levels)
     for _ in range(OUTLIER_ROUNDS):
         rejected = outliers(levels, times, inverse)

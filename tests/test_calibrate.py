@@ -194,6 +194,21 @@ def test_jpeg_frames_leave_out_what_lies_near_clipping():
     assert errors[True][0] <= 10 and errors[True][1] <= 5, errors  # measured 6.6 / 3.7
 
 
+@pytest.mark.parametrize("method", ["basis", "debevec", "robertson"])
+def test_a_bracket_with_no_pixel_well_exposed_in_two_frames_is_refused_by_every_method(method):
+    """Light 0.55..0.95 of white at EV 0 clips everywhere at EV +1: no pixel gives two readings, so nothing ties
+    the codes to light. Debevec's and Robertson's fits returned a curve all the same (from smoothness alone, or
+    the linear start), which calibrate wrote as a profile; the basis fit refused, saying the exposures were too
+    far apart (they are 1 EV apart)."""
+    _, x = np.mgrid[0:40, 0:60]
+    frames = render(SRGB, np.repeat((0.55 + 0.4 * x / 59.0)[..., None], 3, axis=2), [0, 1])
+    assert (frames[1] == 255).all() and 0 < frames[0].min() and frames[0].max() < 255
+    with pytest.raises(UsageError, match=r"^no pixel is well exposed \(neither black nor white\) in two frames: the "
+                                         r"bracket's exposures are too far apart for its scene, or its frames too "
+                                         r"bright or too dark$"):
+        fit_bracket(frames, [0, 1], method)
+
+
 def test_table_is_a_valid_monotone_curve_from_a_narrow_bracket():
     frames = render(SRGB, scene(32, 48, -6.0, 1.0), [-1.0, 0.0, 1.0])
     for method in ("debevec", "basis"):
