@@ -81,6 +81,7 @@ OUTLIER_CODES = 3.0
 OUTLIER_NOISE = 0.05  # 5 % in light
 OUTLIER_ROUNDS = 2
 RESIDUAL_LIMIT_CODES = 8.0  # RMS, 8-bit codes: noisy synthetic brackets (bench_calibrate_bar.py) fit within 0.8 .. 2
+MAX_BRACKET_EV = 100.0  # |EV|: 2^EV stays a plain float (2^-1100 is 0, 2^1100 inf); cameras span about 50 stops
 OUTLIERS_WORTH_A_WARNING = 0.5  # share left out: one frame with half its area changed leaves 74 % out, yet fits
 DISAGREEING_FRAMES = ("the frames do not agree with one curve at these EVs: check the EVs, and that neither the "
                       "scene nor the camera moved")
@@ -182,9 +183,9 @@ def evs_from_exif(ev100: Sequence[float | None], names: Sequence[str]) -> list[f
 
 def check_bracket(evs: Sequence[float], frames: int, names: Sequence[str] | None = None) -> None:
     """At least two frames, one EV each, every EV a finite number (not a string: :func:`parse_bracket_evs` reads
-    ``'-2,0,2'``), no two within 0.01 EV. ``names``: the frames' names, in the EVs' order, for the message that
-    names the two frames of one EV (EVs read from EXIF are relative to the first frame: the number alone does
-    not say which frames they are).
+    ``'-2,0,2'``) within +-:data:`MAX_BRACKET_EV`, no two within 0.01 EV. ``names``: the frames' names, in the EVs'
+    order, for the message that names the two frames of one EV (EVs read from EXIF are relative to the first
+    frame: the number alone does not say which frames they are).
 
     Raises:
         UsageError: otherwise.
@@ -197,6 +198,10 @@ def check_bracket(evs: Sequence[float], frames: int, names: Sequence[str] | None
                          "'-2,0,2')")
     if len(evs) != frames:
         raise UsageError(f"{len(evs)} EVs for {frames} frames: give one EV per frame, in the frames' order")
+    far = [ev for ev in evs if abs(ev) > MAX_BRACKET_EV]
+    if far:
+        raise UsageError(f"bracket EV {far[0]:+g} is out of range: a frame's EV is its exposure in stops relative to "
+                         f"the others, from {-MAX_BRACKET_EV:g} to {MAX_BRACKET_EV:+g}")
     order = sorted(range(len(evs)), key=lambda j: evs[j])
     for a, b in zip(order, order[1:], strict=False):
         if evs[b] - evs[a] < 0.01:

@@ -256,6 +256,17 @@ def test_check_bracket():
             check_bracket(evs, frames)
 
 
+@pytest.mark.parametrize("evs", [[-2000.0, 0.0, 2000.0], [0.0, 1100.0, 1101.0], [-101.0, 0.0, 2.0]])
+def test_a_brackets_evs_are_refused_beyond_100_stops(evs):
+    """--evs -2000,0,2000 ended in a traceback (numpy's 'array of sample points is empty': 2^-2000 is 0 and 2^2000
+    inf in float64); -60,0,60, within range, fits and is told the frames do not agree."""
+    frames = render(SRGB, RADIANCE, [-2, 0, 2])
+    with pytest.raises(UsageError, match=r"^bracket EV [-+](2000|1100|101) is out of range: a frame's EV is its "
+                                         r"exposure in stops relative to the others, from -100 to \+100$"):
+        fit_bracket(frames, evs)
+    check_bracket([-100.0, 0.0, 100.0], 3)
+
+
 def test_frames_of_one_exposure_are_named(tmp_path):
     """EVs read from EXIF are relative to the first frame: 'the same EV (+3)' alone did not say which two of a
     9-frame bracket were one exposure."""
