@@ -56,7 +56,15 @@ from .assets import package_file
 from .errors import InputError, OutputError, UsageError
 from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
 from .options import is_number
-from .response import PROFILE_FORMAT, Response, installed_profiles, profile_path, profile_record, table_response
+from .response import (
+    PROFILE_FORMAT,
+    Response,
+    camera_key,
+    installed_profiles,
+    profile_path,
+    profile_record,
+    table_response,
+)
 from .vocabulary import CALIBRATION_METHODS, LOSSY_SUFFIXES
 
 METHODS = tuple(CALIBRATION_METHODS)  # ("debevec", "robertson", "basis")
@@ -73,6 +81,7 @@ OUTLIER_CODES = 3.0
 OUTLIER_NOISE = 0.05  # 5 % in light
 OUTLIER_ROUNDS = 2
 RESIDUAL_LIMIT_CODES = 8.0  # RMS, 8-bit codes: noisy synthetic brackets (bench_calibrate_bar.py) fit within 0.8 .. 2
+MAX_BRACKET_EV = 100.0  # |EV|: 2^EV stays a plain float (2^-1100 is 0, 2^1100 inf); cameras span about 50 stops
 OUTLIERS_WORTH_A_WARNING = 0.5  # share left out: one frame with half its area changed leaves 74 % out, yet fits
 DISAGREEING_FRAMES = ("the frames do not agree with one curve at these EVs: check the EVs, and that neither the "
                       "scene nor the camera moved")
@@ -174,20 +183,25 @@ def evs_from_exif(ev100: Sequence[float | None], names: Sequence[str]) -> list[f
 
 def check_bracket(evs: Sequence[float], frames: int, names: Sequence[str] | None = None) -> None:
     """At least two frames, one EV each, every EV a finite number (not a string: :func:`parse_bracket_evs` reads
-    ``'-2,0,2'``), no two within 0.01 EV. ``names``: the frames' names, in the EVs' order, for the message that
-    names the two frames of one EV (EVs read from EXIF are relative to the first frame: the number alone does
-    not say which frames they are).
+    ``'-2,0,2'``) within +-:data:`MAX_BRACKET_EV`, no two within 0.01 EV. ``names``: the frames' names, in the EVs'
+    order, for the message that names the two frames of one EV (EVs read from EXIF are relative to the first
+    frame: the number alone does not say which frames they are).
 
     Raises:
         UsageError: otherwise.
     """
     if frames < 2:
-        raise UsageError("calibrating needs a bracket: at least two photos of one scene at different exposures")
+        only = f"{names[0]} is the only photo given: " if names is not None and len(names) == 1 else ""
+        raise UsageError(f"{only}calibrating needs a bracket: at least two photos of one scene at different exposures")
     if isinstance(evs, str | bytes) or not all(is_number(ev) and math.isfinite(ev) for ev in evs):
         raise UsageError(f"bracket EVs {evs!r}: give finite numbers, one per frame (parse_bracket_evs reads "
                          "'-2,0,2')")
     if len(evs) != frames:
         raise UsageError(f"{len(evs)} EVs for {frames} frames: give one EV per frame, in the frames' order")
+    far = [ev for ev in evs if abs(ev) > MAX_BRACKET_EV]
+    if far:
+        raise UsageError(f"bracket EV {far[0]:+g} is out of range: a frame's EV is its exposure in stops relative to "
+                         f"the others, from {-MAX_BRACKET_EV:g} to {MAX_BRACKET_EV:+g}")
     order = sorted(range(len(evs)), key=lambda j: evs[j])
     for a, b in zip(order, order[1:], strict=False):
         if evs[b] - evs[a] < 0.01:
@@ -343,6 +357,8 @@ def fit_robertson(levels: np.ndarray, times: np.ndarray, n_levels: int) -> np.nd
 BASIS_COMPONENTS = 12  # of the npz's 16: measured best of 4..16 on noisy whole-stop brackets (README)
 BASIS_MONOTONE_ROUNDS = 8
 TOO_FEW_CODES = "the bracket reaches too few codes to fit a curve: photograph a scene with a range of tones"
+NO_OVERLAP = ("no pixel is well exposed (neither black nor white) in two frames: the bracket's exposures are too far "
+              "apart for its scene, or its frames too bright or too dark")
 BASIS_MIN_SLOPE = 1e-3  # ln light per code of the 1023-code basis grid: the fitted g must rise at least this
 BASIS_REFERENCE_GAMMA = 2.2
 BASIS_RIDGE = 1e-6  # relative to the normal matrix's trace: keeps a bracket that sees few codes solvable
@@ -392,7 +408,7 @@ def fit_basis(levels: np.ndarray, times: np.ndarray, n_levels: int) -> np.ndarra
     keep = usable.sum(axis=1) >= 2
     levels, usable = levels[keep], usable[keep]
     if levels.shape[0] == 0:
-        raise UsageError("no pixel is well exposed in two frames: the bracket's exposures are too far apart")
+        raise UsageError(NO_OVERLAP)
     slope = BASIS_REFERENCE_GAMMA / inner / 255.0
     w2 = np.where(usable, 1.0 / slope[levels] ** 2, 0.0)
     total = w2.sum(axis=1)
@@ -544,7 +560,14 @@ def fit_channel(levels: np.ndarray, raw: np.ndarray, times: np.ndarray, bit_dept
     """
     positions = level_positions(bit_depth)
     n_levels = positions.size
-    fitter = {"debevec": fit_debevec, "robertson": fit_robertson, "basis": fit_basis}[method]
+    method_fit = {"debevec": fit_debevec, "robertson": fit_robertson, "basis": fit_basis}[method]
+
+    def fitter(levels: np.ndarray, times: np.ndarray, n_levels: int) -> np.ndarray:
+        # a curve is known only from pixels seen in two frames: without one, a fit is only its prior or smoothness
+        if not np.any(np.count_nonzero((levels > 0) & (levels < n_levels - 1), axis=1) >= 2):
+            raise UsageError(NO_OVERLAP)
+        return method_fit(levels, times, n_levels)
+
     inverse = fitter(levels, times, n_levels)
     for _ in range(OUTLIER_ROUNDS):
         rejected = outliers(levels, times, inverse)
@@ -709,6 +732,14 @@ def bracket_frames(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return frames
 
 
+def exif_camera(exif: Any) -> tuple[str, str | None] | None:
+    """A frame's camera from its EXIF (an :class:`~cevr_cli.io.exif.ExifInfo` or None): (make, model), or None
+    without a Make."""
+    if exif is None or not (exif.camera_make or "").strip():
+        return None
+    return exif.camera_make, exif.camera_model
+
+
 def check_frames(frames: Sequence[Path]) -> None:
     """Each frame a readable file, and each given once: checked before the EVs are counted against them.
 
@@ -745,8 +776,9 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
 
     Raises:
         UsageError: an empty make or model, fewer than two frames, one file given twice, camera RAW frames, frames
-            of different sizes or bit depths, EVs missing (no ``evs`` and no EXIF exposure), duplicated or not one
-            per frame, or as :func:`fit_samples` (frames out of their EVs' order, frames that do not fit one curve).
+            of different sizes, bit depths or cameras (EXIF Make and Model), EVs missing (no ``evs`` and no EXIF
+            exposure), duplicated or not one per frame, or as :func:`fit_samples` (frames out of their EVs' order,
+            frames that do not fit one curve).
         InputError: a frame that cannot be read.
     """
     for flag, given in (("--make", make), ("--model", model)):
@@ -758,7 +790,8 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
 
     frames = bracket_frames(paths)
     if len(frames) < 2:
-        raise UsageError("calibrating needs a bracket: at least two photos of one scene at different exposures")
+        only = f"{frames[0]} is the only photo given: " if frames else ""
+        raise UsageError(f"{only}calibrating needs a bracket: at least two photos of one scene at different exposures")
     if method not in METHODS:
         raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
     check_frames(frames)
@@ -770,6 +803,7 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         check_bracket(evs, len(frames), names)
     columns, suspects, ev100 = [], [], []
     first = None
+    camera_frame: tuple[Path, tuple[str, str | None]] | None = None  # the first frame with an EXIF Make, and its camera
     where = np.empty(0, dtype=np.intp)
     for frame in frames:
         if on_frame is not None:
@@ -784,6 +818,13 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         elif photo.bit_depth != first.bit_depth:
             raise UsageError(f"{frame} is {photo.bit_depth}-bit but {frames[0]} is {first.bit_depth}-bit: "
                              "the frames of a bracket share one bit depth")
+        camera = exif_camera(photo.exif)
+        if camera is not None and camera_frame is None:
+            camera_frame = (frame, camera)
+        elif camera is not None and camera_frame is not None and camera_key(*camera) != camera_key(*camera_frame[1]):
+            raise UsageError(f"{frame} is from {' '.join(filter(None, camera))} but {camera_frame[0]} from "
+                             f"{' '.join(filter(None, camera_frame[1]))} (EXIF Make and Model): the frames of a "
+                             "bracket come from one camera, whose curve the profile holds")
         bit_depth = 16 if photo.bit_depth == 16 else 8
         codes = quantise(photo.rgb, bit_depth)
         columns.append(levels_of(codes.reshape(-1, 3)[where], bit_depth))

@@ -43,6 +43,7 @@ from .vocabulary import RESPONSES
 PROFILE_FORMAT = "cevr-response"
 PROFILE_VERSION = 1
 GAMMA_RANGE = (0.2, 5.0)  # `gamma:G`: power laws any camera or display uses lie well inside
+MAX_PROFILE_BYTES = 16 << 20  # a 16-bit profile of 3 rows is about 0.1 MiB: a larger file is not read into memory
 
 
 class PiecewiseLinear:
@@ -74,9 +75,9 @@ class PiecewiseLinear:
         segment = np.clip(np.searchsorted(xp, edges, side="right") - 1, 0, xp.size - 2)
         self.first = segment[:-3].astype(np.intp)
         self.steps = int((segment[3:] - segment[:-3]).max())
-        with np.errstate(over="ignore"):  # a denormal gap's slope overflows: that curve binary-searches
+        with np.errstate(over="ignore"):  # a denormal gap's slope overflows (float64, or float32): binary search
             slope = np.diff(fp) / np.diff(xp)
-        self.start, self.slope, self.value = (a.astype(np.float32) for a in (xp[:-1], slope, fp[:-1]))
+            self.start, self.slope, self.value = (a.astype(np.float32) for a in (xp[:-1], slope, fp[:-1]))
         self.upper = np.append(xp[1:-1], np.inf).astype(np.float32)  # the last segment runs to the end
         # nodes that float32 cannot tell apart (a step of 1e-40) make an infinite float32 slope: binary search
         apart = bool(np.all(np.diff(xp.astype(np.float32)) > 0) and np.all(np.isfinite(self.slope)))
@@ -312,6 +313,9 @@ def load_profile(path: str | os.PathLike[str]) -> Response:
         stat = path.stat()
     except OSError as exc:
         raise InputError(path, f"cannot read the response profile ({exc})") from None
+    if stat.st_size > MAX_PROFILE_BYTES:
+        raise InputError(path, f"too large for a response profile ({stat.st_size / 2**20:.0f} MiB; a profile is at "
+                         f"most {MAX_PROFILE_BYTES >> 20} MiB, `cevr calibrate` writes under 0.1 MiB)")
     return _read_profile(path, stat.st_mtime_ns, stat.st_size)
 
 
@@ -319,7 +323,11 @@ def load_profile(path: str | os.PathLike[str]) -> Response:
 def _read_profile(path: Path, mtime_ns: int, size: int) -> Response:
     """:func:`load_profile` for one version of the file (``mtime_ns`` and ``size`` key the cache)."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as file:
+            data = file.read(MAX_PROFILE_BYTES + 1)  # the file may have grown since its size was read
+        if len(data) > MAX_PROFILE_BYTES:
+            raise InputError(path, f"too large for a response profile (over {MAX_PROFILE_BYTES >> 20} MiB)")
+        document = json.loads(data.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path, f"cannot read the response profile ({exc})") from None
     except RecursionError:

@@ -194,6 +194,21 @@ def test_jpeg_frames_leave_out_what_lies_near_clipping():
     assert errors[True][0] <= 10 and errors[True][1] <= 5, errors  # measured 6.6 / 3.7
 
 
+@pytest.mark.parametrize("method", ["basis", "debevec", "robertson"])
+def test_a_bracket_with_no_pixel_well_exposed_in_two_frames_is_refused_by_every_method(method):
+    """Light 0.55..0.95 of white at EV 0 clips everywhere at EV +1: no pixel gives two readings, so nothing ties
+    the codes to light. Debevec's and Robertson's fits returned a curve all the same (from smoothness alone, or
+    the linear start), which calibrate wrote as a profile; the basis fit refused, saying the exposures were too
+    far apart (they are 1 EV apart)."""
+    _, x = np.mgrid[0:40, 0:60]
+    frames = render(SRGB, np.repeat((0.55 + 0.4 * x / 59.0)[..., None], 3, axis=2), [0, 1])
+    assert (frames[1] == 255).all() and 0 < frames[0].min() and frames[0].max() < 255
+    with pytest.raises(UsageError, match=r"^no pixel is well exposed \(neither black nor white\) in two frames: the "
+                                         r"bracket's exposures are too far apart for its scene, or its frames too "
+                                         r"bright or too dark$"):
+        fit_bracket(frames, [0, 1], method)
+
+
 def test_table_is_a_valid_monotone_curve_from_a_narrow_bracket():
     frames = render(SRGB, scene(32, 48, -6.0, 1.0), [-1.0, 0.0, 1.0])
     for method in ("debevec", "basis"):
@@ -239,6 +254,17 @@ def test_check_bracket():
     for evs, frames in (([0.0], 1), ([0.0, 1.0, 2.0], 2), ([1.0, 0.0, 1.0], 3)):
         with pytest.raises(UsageError):
             check_bracket(evs, frames)
+
+
+@pytest.mark.parametrize("evs", [[-2000.0, 0.0, 2000.0], [0.0, 1100.0, 1101.0], [-101.0, 0.0, 2.0]])
+def test_a_brackets_evs_are_refused_beyond_100_stops(evs):
+    """--evs -2000,0,2000 ended in a traceback (numpy's 'array of sample points is empty': 2^-2000 is 0 and 2^2000
+    inf in float64); -60,0,60, within range, fits and is told the frames do not agree."""
+    frames = render(SRGB, RADIANCE, [-2, 0, 2])
+    with pytest.raises(UsageError, match=r"^bracket EV [-+](2000|1100|101) is out of range: a frame's EV is its "
+                                         r"exposure in stops relative to the others, from -100 to \+100$"):
+        fit_bracket(frames, evs)
+    check_bracket([-100.0, 0.0, 100.0], 3)
 
 
 def test_frames_of_one_exposure_are_named(tmp_path):
@@ -448,7 +474,8 @@ def test_info_lists_installed_profiles(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(("case", "message"), [
-    ("one frame", "at least two photos"),
+    ("one frame", "{bracket}/f0.png is the only photo given: calibrating needs a bracket: at least two photos"),
+    ("one frame with an ev", "{bracket}/f0.png is the only photo given: calibrating needs a bracket"),
     ("sizes", "share one size"),
     ("duplicate evs", "same EV"),
     ("no evs", "no --evs and no EXIF"),
@@ -471,8 +498,9 @@ def test_bad_requests_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypat
                            with_exposure=case != "no evs")
     out = tmp_path / "out" / "profile.json"
     args = ["calibrate", *map(str, frames), "-o", str(out)]
-    if case == "one frame":
+    if case in ("one frame", "one frame with an ev"):
         args = ["calibrate", str(frames[0]), "-o", str(out)]
+        args += ["--evs", "0"] if case == "one frame with an ev" else []
     elif case == "sizes":
         write_bracket(tmp_path / "small", size=(40, 64))
         args = ["calibrate", *map(str, frames[:2]), str(tmp_path / "small" / "f2.png"), "-o", str(out)]
@@ -544,6 +572,26 @@ def test_help_lists_calibrate_without_importing_numpy_for_it():
 
     code = "import sys, cevr_cli.cli.calibrate; print('cevr_cli.calibrate' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_frames_of_two_cameras_are_refused(tmp_path):
+    """A bracket whose frames' EXIF names two cameras fitted one curve to both and recorded the first camera's make
+    and model (exit 0, 6 % of the readings left out, no warning): a wrong profile for both cameras."""
+    frames = write_bracket(tmp_path / "a", evs=(-2, 0, 2))
+    other = write_bracket(tmp_path / "b", evs=(-2, 0, 2), make="Othermaker")  # model "Testcam 1" too
+    plain = write_bracket(tmp_path / "c", evs=(-2, 0, 2), make=None)  # no EXIF camera: nothing to compare
+    out = tmp_path / "out" / "profile.json"
+    before = files_under(tmp_path)
+    result = runner.invoke(app, ["calibrate", str(frames[0]), str(frames[1]), str(other[2]), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {other[2]} is from Othermaker Testcam 1 but {frames[0]} from Testmaker Testcam 1 (EXIF Make and "
+        "Model): the frames of a bracket come from one camera, whose curve the profile holds")
+    assert files_under(tmp_path) == before
+    # one camera, written in another case, or frames without a camera in EXIF beside it: one bracket
+    renamed = write_bracket(tmp_path / "d", evs=(-2, 0, 2), make="TESTMAKER")
+    result = runner.invoke(app, ["calibrate", str(plain[0]), str(frames[1]), str(renamed[2]), "-o", str(out)])
+    assert result.exit_code == 0, result.output
 
 
 def test_a_folder_gives_its_photos_in_name_order(tmp_path):

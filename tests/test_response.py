@@ -145,6 +145,21 @@ def test_piecewise_linear_binary_searches_where_a_flat_run_crowds_its_nodes():
     np.testing.assert_array_equal(curve(values), np.interp(values, xp, fp).astype(np.float32))
 
 
+def test_a_slope_beyond_float32_binary_searches_without_a_warning():
+    """Nodes 1e-300 apart (a hand-made profile's codes) have a slope of 5e299, finite in float64: its float32 copy
+    overflowed with numpy's "overflow encountered in cast", which the CLI printed as a warning."""
+    import warnings
+
+    xp, fp = np.array([0.0, 1e-300, 1.0]), np.array([0.0, 0.5, 1.0])
+    values = np.linspace(0.0, 1.0, 101, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        curve = PiecewiseLinear(xp, fp)
+        out = curve(values)
+    assert curve.binary_search
+    np.testing.assert_array_equal(out, np.interp(values, xp, fp).astype(np.float32))  # 0.5 + x / 2 above 0
+
+
 @pytest.mark.parametrize("spec, message", [("bogus", "use auto"), ("gamma:x", "gamma:2.2"),
                                            ("gamma:-2", "from 0.2 to 5"), ("gamma:1e9", "from 0.2 to 5"),
                                            ("gamma:nan", "from 0.2 to 5"), ("missing.json", "no such profile")])
@@ -171,6 +186,20 @@ def test_a_broken_profile_file_stops_the_request_before_any_photo(tmp_path, docu
     with pytest.raises(UsageError, match=message) as caught:
         check_response_spec(str(path))
     assert str(caught.value).startswith(f"--response {path}: ") and "\n" not in str(caught.value)
+
+
+def test_a_huge_profile_file_is_refused_without_reading_it(tmp_path):
+    """A profile file of hundreds of MB (a 121 MB one of 3 million nodes took 4 s a command and was used) was read
+    whole into memory, parsed and indexed; a profile is at most 16 MiB (cevr calibrate's are under 0.1 MiB)."""
+    record = profile_record(table_response("x", CODES_8, CODES_8**2.0), "Canon", "EOS 5D", "test")
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(record) + " " * (17 << 20))  # valid JSON: whitespace may follow the document
+    with pytest.raises(UsageError) as caught:
+        check_response_spec(str(path))
+    assert str(caught.value) == f"--response {path}: too large for a response profile (17 MiB; a profile is at " \
+        "most 16 MiB, `cevr calibrate` writes under 0.1 MiB)"
+    path.write_text(json.dumps(record) + " " * ((16 << 20) - 1 - len(json.dumps(record))))  # 16 MiB less a byte
+    assert load_profile(path).name == "profile:Canon EOS 5D"
 
 
 def test_a_curve_that_rises_by_a_billionth_survives_its_profile(tmp_path):
