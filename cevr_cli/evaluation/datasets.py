@@ -215,11 +215,20 @@ _VDS_LAYOUT = ("{split}_set/tN/tN_<ev>EV_true.jpg (HDR in {split}_hdr_set/tN/tar
 
 
 def _vds_brackets(scene_dir: Path) -> dict[float, Path]:
+    """The scene's frames by EV.
+
+    Raises:
+        InputError: two frames at one EV (``t1_1EV_true.jpg`` beside ``t1_1EV_true.jpg.png``): which one is
+            scored would depend on the folder's listing order.
+    """
     found: dict[float, Path] = {}
-    for p in scene_dir.iterdir():
+    for p in sorted(scene_dir.iterdir(), key=lambda q: q.name):
         match = _VDS_FILE.match(p.name)
         if match and match.group("scene") == scene_dir.name and p.is_file():
-            found[round(float(match.group("ev")), 6) + 0.0] = p
+            ev = round(float(match.group("ev")), 6) + 0.0
+            if ev in found:
+                raise InputError(scene_dir, f"two frames at EV {ev:+g}: {found[ev].name} and {p.name}; keep one")
+            found[ev] = p
     return found
 
 
@@ -268,12 +277,16 @@ def _load_hdreye(root: Path, native: bool, skipped: list[str]) -> list[BenchScen
         raise UsageError(f"{root}: not an HDREye dataset: expected images/LDR/Cxx_LDR.tif "
                          "(HDR truth in images/HDR/Cxx_HDR.exr or .hdr)")
     hdr_dirs = [ldr_dir.parent / "HDR", ldr_dir]
-    scenes = []
+    scenes: list[BenchScene] = []
+    inputs: dict[str, Path] = {}
     for p in sorted(ldr_dir.iterdir(), key=lambda q: _natural_key(q.name)):
         match = _EYE_FILE.match(p.name)
         if not match:
             continue
         name = match.group("scene")
+        if name.upper() in inputs:  # C01_LDR.tif beside C01_LDR.tiff: one scene scored twice
+            raise InputError(p, f"a second input of scene {name}, beside {inputs[name.upper()].name}; keep one")
+        inputs[name.upper()] = p
         hdr_path = _first_existing(d / f"{name}_HDR{s}" for d in hdr_dirs for s in HDR_SUFFIXES)
         scenes.append(_read_scene(name, p, {}, hdr_path, native))
     skipped += _eye_unrecognised([ldr_dir, *hdr_dirs], {scene.name.upper() for scene in scenes})

@@ -50,6 +50,21 @@ def test_vds_distributed_layout(tmp_path: Path) -> None:
         load_dataset("vds", tmp_path, split="train")
 
 
+def test_two_frames_at_one_ev_are_named_not_one_picked_by_listing_order(tmp_path: Path) -> None:
+    scene = tmp_path / "test_set" / "t1"
+    for ev in range(-3, 4):
+        _png(scene / f"t1_{ev}EV_true.jpg", 0.5)
+    _png(scene / "t1_1EV_true.jpg.png", 0.9)  # a converted copy beside the original: which one is the truth?
+    with pytest.raises(InputError, match=r"t1: two frames at EV \+1: t1_1EV_true\.jpg and t1_1EV_true\.jpg\.png"):
+        load_dataset("vds", tmp_path, size=16)
+    ldr = tmp_path / "eye" / "images" / "LDR"
+    ldr.mkdir(parents=True)
+    for name in ("C01_LDR.tif", "C01_LDR.tiff"):  # was two scenes named C01, scored twice
+        cv2.imwrite(str(ldr / name), np.full((20, 24, 3), 30000, np.uint16))
+    with pytest.raises(InputError, match=r"C01_LDR\.tiff: a second input of scene C01, beside C01_LDR\.tif"):
+        load_dataset("hdreye", tmp_path / "eye", size=16)
+
+
 def test_vds_cevr_layout_without_hdr(tmp_path: Path) -> None:
     for ev in range(-3, 4):
         _png(tmp_path / "test" / "set" / "t5" / f"t5_{ev}EV_true.jpg.png", 0.4)
