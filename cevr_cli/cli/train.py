@@ -91,8 +91,12 @@ def train(**options: Any) -> None:
         from ..exposure import weights_flags
         from ..model.config import get_config
 
-        weights = (f"{result.weights} (use it with {weights_flags(get_config(cfg.variant).role, result.weights)})"
-                   if result.weights else "n/a (one direction)")
+        if result.weights:
+            weights = f"{result.weights} (use it with {weights_flags(get_config(cfg.variant).role, result.weights)})"
+        elif cfg.direction != "both" and not cfg.init:  # the pair is written once the other direction is trained
+            weights = "n/a (one direction)"
+        else:  # both directions (or --init's other one), but no best checkpoint yet: stopped within the first epoch
+            weights = "none yet (no epoch validated; --resume continues the run)"
         psnr = ", ".join(f"{direction} {value:.2f} dB" for direction, value in result.best_psnr.items())
         say(f"best validation PSNR {psnr or 'none yet (stopped within the first epoch)'}; weights: {weights}",
             "train")

@@ -980,3 +980,27 @@ def test_a_full_disk_when_the_marker_is_written_fails_that_photo_in_one_line_nam
         assert re.fullmatch(rf"failed: {re.escape(str(photos / name))}: {re.escape(str(out))}/\.{stem}\.partial-"
                             r"[0-9a-f-]+/fuse\.json: cannot write it \(No space left on device\)", line), line
     assert sorted(p.name for p in out.iterdir()) == []  # nothing partial left
+
+
+def test_train_stopped_before_any_validation_says_no_weights_yet_not_one_direction(tmp_path, monkeypatch):
+    """Both directions trained, stopped (--max-minutes) within their first epoch: no best checkpoint, so no pair;
+    the line said 'n/a (one direction)', as if only one direction had been asked for."""
+    from cevr_cli.training import loop
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    seen = []
+
+    def stopped_early(cfg, on_event=None):
+        seen.append(cfg.direction)
+        return loop.TrainResult(weights=None, best_psnr={}, epochs={"inc": 1, "dec": 1},
+                                iterations={"inc": 1, "dec": 1}, seconds=0.1)
+
+    monkeypatch.setattr(loop, "run_training", stopped_early)
+    base = ["train", "--data", str(maps), "-o", str(tmp_path / "run"), "--device", "cpu"]
+    result = runner.invoke(app, base)
+    assert result.exit_code == 0 and seen == ["both"], result.output
+    assert "weights: none yet (no epoch validated; --resume continues the run)" in result.output
+    assert "one direction" not in result.output
+    result = runner.invoke(app, [*base, "--direction", "inc"])
+    assert result.exit_code == 0 and "weights: n/a (one direction)" in result.output, result.output
