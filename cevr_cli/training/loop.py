@@ -381,11 +381,6 @@ def _epoch_loss(losses: list[float], rank: Rank) -> float:
 PAIR_FILE = "cevr-pair.safetensors"  # what a run in -o exports: the weights pair `--weights` takes
 
 
-def resumable_checkpoints(out: str | Path) -> list[str]:
-    """The checkpoints ``--resume`` continues from in ``out`` (``<direction>-last.pt``, what a stopped run saved)."""
-    return sorted(path.name for path in Path(out).glob("*-last.pt"))
-
-
 def epoch_indices(samples: int, start: int, rank: Rank) -> list[int]:
     """This rank's share of an epoch's samples from ``start`` on (those before were trained before a stop), as
     DistributedSampler splits a whole epoch: the samples in order, padded with the epoch's first so that every

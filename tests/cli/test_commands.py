@@ -1004,3 +1004,20 @@ def test_train_stopped_before_any_validation_says_no_weights_yet_not_one_directi
     assert "one direction" not in result.output
     result = runner.invoke(app, [*base, "--direction", "inc"])
     assert result.exit_code == 0 and "weights: n/a (one direction)" in result.output, result.output
+
+
+def test_train_stopped_before_training_starts_still_prints_its_json(tmp_path, monkeypatch):
+    """A Ctrl-C or SIGTERM while torch and the data load (the first seconds) printed nothing under --json, although
+    a stop prints {"interrupted": true, ...}: the except covered run_training alone."""
+    import cevr_cli.model
+
+    def stopped(device):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cevr_cli.model, "resolve_device", stopped)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "inc-last.pt").write_bytes(b"")  # what an earlier chunk of the run left
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "-o", str(run), "--json"])
+    assert result.exit_code == 130, result.output
+    assert json.loads(result.stdout) == {"interrupted": True, "out": str(run), "resumable": ["inc-last.pt"]}
