@@ -1021,3 +1021,24 @@ def test_train_stopped_before_training_starts_still_prints_its_json(tmp_path, mo
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "-o", str(run), "--json"])
     assert result.exit_code == 130, result.output
     assert json.loads(result.stdout) == {"interrupted": True, "out": str(run), "resumable": ["inc-last.pt"]}
+
+
+def test_bench_goes_on_past_a_scene_it_cannot_read_and_names_it(tmp_path):
+    """A corrupt frame stopped the whole benchmark at the first; the other scenes are now scored, the one left out
+    is named in one line after the results, and the exit code says the score is partial."""
+    for scene in ("t1", "t2"):
+        folder = tmp_path / "vds" / "test_set" / scene
+        folder.mkdir(parents=True)
+        for ev in range(-1, 2):
+            cv2.imwrite(str(folder / f"{scene}_{ev}EV_true.jpg.png"), np.full((20, 24, 3), 100 + 40 * ev, np.uint8))
+    broken = tmp_path / "vds" / "test_set" / "t1" / "t1_1EV_true.jpg.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    result = runner.invoke(app, ["bench", "--dataset", "vds", str(tmp_path / "vds"), "--model", "physics",
+                                 "--no-baselines", "--size", "16", "--metrics", "psnr", "--evs", "-1,1", "--json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["scenes"] == 1 and len(report["gaps"]) == 1
+    assert report["gaps"][0].startswith(f"scene skipped: {broken}: ")
+    assert {row["count"] for row in report["rows"]} == {1}  # t2 scored at both EVs
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: incomplete")]
+    assert warnings == [f"warning: incomplete: {report['gaps'][0]}"]
