@@ -103,6 +103,19 @@ def test_cli_refuses_a_size_before_loading_anything(tmp_path: Path) -> None:
         "error: --size 20000: give 16 to 4096 px (the paper's protocol is 256), or 0 for each scene's own size")
 
 
+@pytest.mark.parametrize(("request_", "message"), [
+    ({"metrics": ["psnr", "hdr_vdp2"]}, "unknown metric"), ({"evs": "0"}, "EV other than 0")])
+def test_a_bad_metric_or_ev_list_is_refused_before_models_or_scenes_load(monkeypatch, tmp_path, request_, message):
+    """Both were checked only once the models had loaded and every scene of the dataset had been read."""
+    def loaded(*args, **kwargs):
+        raise AssertionError("loaded before the request was checked")
+
+    monkeypatch.setattr(bench, "bench_predictors", loaded)
+    monkeypatch.setattr(bench, "load_dataset", loaded)
+    with pytest.raises(UsageError, match=message):
+        bench.benchmark("vds", tmp_path, model="physics", **request_)
+
+
 def test_cli_metrics_option_selects_what_is_computed(synthetic_dir: Path, tmp_path: Path, tiny_pair) -> None:
     from typer.testing import CliRunner
 
