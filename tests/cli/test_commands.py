@@ -1042,3 +1042,23 @@ def test_bench_goes_on_past_a_scene_it_cannot_read_and_names_it(tmp_path):
     assert {row["count"] for row in report["rows"]} == {1}  # t2 scored at both EVs
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: incomplete")]
     assert warnings == [f"warning: incomplete: {report['gaps'][0]}"]
+
+
+def test_bench_on_hdreye_prints_no_ldr_table_of_nothing_but_n_a(tmp_path):
+    """HDREye has no truth at any EV but 0: it is scored on the HDR metrics alone (its plots too), yet a table of 12
+    EV rows, every cell n/a, came first."""
+    from cevr_cli.io.hdrfile import write_radiance_hdr
+
+    images = tmp_path / "eye" / "images"
+    (images / "LDR").mkdir(parents=True)
+    y, x = np.mgrid[0:24, 0:32] / 8.0
+    radiance = (np.exp(np.sin(x) * np.cos(y))[..., None] * np.array([1.0, 0.8, 1.2])).astype(np.float32) * 0.3
+    cv2.imwrite(str(images / "LDR" / "C01_LDR.tif"),
+                np.round(np.clip(radiance, 0, 1) ** (1 / 2.2) * 65535)[..., ::-1].astype(np.uint16))
+    write_radiance_hdr(images / "HDR" / "C01_HDR.hdr", radiance)
+    result = runner.invoke(app, ["bench", "--dataset", "hdreye", str(tmp_path / "eye"), "--model", "physics",
+                                 "--response", "gamma:2.2", "--no-baselines", "--size", "16",
+                                 "--metrics", "psnr,reinhard_psnr"])
+    assert result.exit_code == 0, result.output
+    assert "LDR PSNR" not in result.stdout and "n/a" not in result.stdout
+    assert "HDR quality (hdreye)" in result.stdout and "reinhard_psnr" in result.stdout
