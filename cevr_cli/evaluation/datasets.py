@@ -178,9 +178,19 @@ def _read_ldr(path: Path) -> np.ndarray:
 
 
 def _read_hdr(path: Path) -> np.ndarray:
+    """A radiance map, which must hold some light: the HDR metrics scale the prediction to it by its peak.
+
+    Raises:
+        InputError: unreadable, or no pixel of positive luminance (a black truth stopped the benchmark after its
+            scores, naming no file).
+    """
+    from ..imaging import luminance
     from ..io.hdrfile import read_hdr_image
 
-    return read_hdr_image(path)
+    image = read_hdr_image(path)
+    if not float(np.max(luminance(np.maximum(image, 0.0)), initial=0.0)) > 0:
+        raise InputError(path, "holds no light (no pixel of positive luminance): no HDR truth to score against")
+    return image
 
 
 def _read_scene(name: str, ev0: Path, others: dict[float, Path], hdr: Path | None, native: bool) -> BenchScene:
