@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import InputError, UsageError, use_one_of
+from ..errors import CevrError, InputError, UsageError, use_one_of
 from ..io.atomic import atomic_path, atomic_write_text, check_writable, remove_abandoned_temporaries
 from ..model.cevr import CEVRNet
 from ..model.config import CEVRConfig, get_config
@@ -319,6 +319,10 @@ def train_direction(
             halted = False
             for batch in loader:
                 loss, parts = train_step(trained, optimizer, batch, cfg, generator, dtype)
+                if rank.any(not math.isfinite(loss)):  # its weights are NaN now: nothing to train on, or to save
+                    kept = f"; {last_path} from before it is kept" if last_path.is_file() else ""
+                    raise CevrError(f"{direction} training diverged at epoch {epoch + 1}, step {iteration + 1}: its "
+                                    f"loss is not a number (--lr {cfg.lr:g} too high? the paper's is 2e-4){kept}")
                 scheduler.step()
                 iteration += 1
                 done = min(samples, done + cfg.batch_size * rank.world_size)
