@@ -533,9 +533,13 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
         OutputError: the output folder cannot be written.
     """
     train_paths, val_paths = split_scenes(find_radiance_maps(cfg.data))
+    folders = ", ".join(map(str, [cfg.data] if isinstance(cfg.data, str | Path) else cfg.data))
     if not val_paths:
-        folders = ", ".join(map(str, [cfg.data] if isinstance(cfg.data, str | Path) else cfg.data))
         raise UsageError(f"--data {folders}: need at least 2 radiance maps (one is held out for validation)")
+    if not train_paths:  # each one is named as a fixed validation scene: nothing to train on (was a traceback)
+        held_out = ", ".join(p.name for p in val_paths)
+        raise UsageError(f"--data {folders}: every map is a fixed validation scene ({held_out}; training/scenes.py "
+                         "VALIDATION_SCENES): add maps to train on")
     if writes:
         out = Path(cfg.out)
         directions = ["inc", "dec"] if cfg.direction == "both" else [cfg.direction]
