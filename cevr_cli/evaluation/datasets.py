@@ -327,8 +327,11 @@ def _load_hdreye(root: Path, native: bool, skipped: list[str], failed: list[Inpu
         if not match:
             continue
         name = match.group("scene")
-        if name.upper() in inputs:  # C01_LDR.tif beside C01_LDR.tiff: one scene scored twice
-            raise InputError(p, f"a second input of scene {name}, beside {inputs[name.upper()].name}; keep one")
+        if name.upper() in inputs:  # C01_LDR.tif beside C01_LDR.tiff: which is the scene? Neither is scored
+            first = inputs[name.upper()].name
+            failed.append(InputError(p, f"a second input of scene {name}, beside {first}; keep one"))
+            scenes[:] = [scene for scene in scenes if scene.name.upper() != name.upper()]
+            continue
         inputs[name.upper()] = p
         hdr_path = _first_existing(d / f"{name}_HDR{s}" for d in hdr_dirs for s in HDR_SUFFIXES)
         _usable(lambda n=name, p=p, h=hdr_path: scenes.append(_read_scene(n, p, {}, h, native)), failed)

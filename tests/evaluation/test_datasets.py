@@ -63,6 +63,11 @@ def test_two_frames_at_one_ev_are_named_not_one_picked_by_listing_order(tmp_path
         cv2.imwrite(str(ldr / name), np.full((20, 24, 3), 30000, np.uint16))
     with pytest.raises(InputError, match=r"C01_LDR\.tiff: a second input of scene C01, beside C01_LDR\.tif"):
         load_dataset("hdreye", tmp_path / "eye", size=16)
+    cv2.imwrite(str(ldr / "C02_LDR.tif"), np.full((20, 24, 3), 30000, np.uint16))
+    skipped: list[str] = []
+    assert [s.name for s in load_dataset("hdreye", tmp_path / "eye", size=16, skipped=skipped)] == ["C02"]
+    assert skipped == [f"scene skipped: {ldr / 'C01_LDR.tiff'}: a second input of scene C01, beside C01_LDR.tif; "
+                       "keep one"]
 
 
 def test_a_scene_with_a_file_that_cannot_be_used_is_left_out_and_named_the_others_are_read(tmp_path: Path) -> None:
