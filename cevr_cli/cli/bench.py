@@ -99,7 +99,8 @@ def _render_bench(result: Any) -> None:
         return "n/a" if row.count == 0 or row.mean != row.mean else f"{row.mean:.2f} ± {row.std:.2f}"
 
     ldr = [m for m in result.metrics if m in LDR_METRICS]
-    for metric in ldr:
+    scored = [m for m in ldr if any(r.count for r in result.rows if r.metric == m)]  # HDREye: no LDR truth at all
+    for metric in scored:
         table = Table(title=f"LDR {metric.upper()} per EV ({result.dataset}, {result.scenes} scenes)")
         table.add_column("EV")
         for name in result.predictors:

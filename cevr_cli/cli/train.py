@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..training.config import TrainConfig, vocabulary_fields
+from ..training.config import TrainConfig, resumable_checkpoints, vocabulary_fields
 from .common import DebugOpt, DeviceOpt, JsonOpt, QuietOpt, choices, err, errors, path_value, print_json, say
 
 _CHOICES: dict[str, type[Enum]] = {
@@ -68,31 +68,37 @@ def train(**options: Any) -> None:
     """Train CEVR models on synthetic brackets of real radiance maps (L1 plus 0.1 x the cycle loss: Eq 5)."""
     quiet, as_json = options.pop("quiet"), options.pop("as_json")
     hint = "add --resume to the same command to continue from the last checkpoint"
+    out = str(options["out"])
+    reports = os.environ.get("RANK", "0") == "0"  # until torch has loaded to say (environment_rank)
     with errors(options.pop("debug"), resume_hint=hint):
-        from ..model import resolve_device
-        from ..training.distributed import environment_rank
-        from ..training.loop import resumable_checkpoints, run_training
+        try:  # from the start: a stop while torch loads is a stop too, of which a script under --json learns
+            from ..model import resolve_device
+            from ..training.distributed import environment_rank
+            from ..training.loop import run_training
 
-        values = {name: _to_config_value(value) for name, value in options.items()}
-        values["device"] = str(resolve_device(values["device"]))
-        cfg = TrainConfig(**values)
-        rank = environment_rank()
-        reports = rank is None or rank.is_main  # under torchrun, rank 0 alone shows progress and the result
-        with TrainProgress(quiet or as_json or not reports, cfg.epochs) as progress:
-            try:
+            rank = environment_rank()
+            reports = rank is None or rank.is_main  # under torchrun, rank 0 alone shows progress and the result
+            values = {name: _to_config_value(value) for name, value in options.items()}
+            values["device"] = str(resolve_device(values["device"]))
+            cfg = TrainConfig(**values)
+            with TrainProgress(quiet or as_json or not reports, cfg.epochs) as progress:
                 result = run_training(cfg, on_event=progress.event)
-            except KeyboardInterrupt:
-                if as_json and reports:  # a script learns where the run can be resumed from
-                    print_json({"interrupted": True, "out": cfg.out, "resumable": resumable_checkpoints(cfg.out)})
-                raise
+        except KeyboardInterrupt:
+            if as_json and reports:  # a script learns where the run can be resumed from
+                print_json({"interrupted": True, "out": out, "resumable": resumable_checkpoints(out)})
+            raise
     if as_json and reports:
         print_json(asdict(result), default=str)
     elif not quiet and reports:
         from ..exposure import weights_flags
         from ..model.config import get_config
 
-        weights = (f"{result.weights} (use it with {weights_flags(get_config(cfg.variant).role, result.weights)})"
-                   if result.weights else "n/a (one direction)")
+        if result.weights:
+            weights = f"{result.weights} (use it with {weights_flags(get_config(cfg.variant).role, result.weights)})"
+        elif cfg.direction != "both" and not cfg.init:  # the pair is written once the other direction is trained
+            weights = "n/a (one direction)"
+        else:  # both directions (or --init's other one), but no best checkpoint yet: stopped within the first epoch
+            weights = "none yet (no epoch validated; --resume continues the run)"
         psnr = ", ".join(f"{direction} {value:.2f} dB" for direction, value in result.best_psnr.items())
         say(f"best validation PSNR {psnr or 'none yet (stopped within the first epoch)'}; weights: {weights}",
             "train")

@@ -239,6 +239,8 @@ def benchmark(dataset_kind: str, path: str | Path | None, *, model: str = "cevr"
     names = list(DEFAULT_METRICS) if metrics is None else [m.strip() for m in metrics if m.strip()]
     if not names:
         raise UsageError("--metrics: name at least one metric (or leave --metrics out: the default)")
+    names = _check_metrics(names)  # here, not after the models and the whole dataset have loaded
+    _targets(ev_list)
     predictors = bench_predictors(model, weights=weights, device=device, response=response, baselines=baselines)
     result = run_bench(dataset_kind, root, predictors, evs=ev_list, split=split, size=size, metrics=names,
                        on_progress=on_progress)
@@ -281,9 +283,7 @@ def score_scenes(
         raise UsageError("no predictors to benchmark")
     if not scenes:
         raise UsageError("the dataset has no scenes")
-    targets = sorted({round(float(ev), 6) + 0.0 for ev in evs if abs(ev) > _EV_MATCH})
-    if not targets:
-        raise UsageError("need at least one EV other than 0 to benchmark")
+    targets = _targets(evs)
     names = [p.name for p in predictors]
     if len(set(names)) != len(names):
         raise UsageError(f"predictor names must be unique: {names}")
@@ -320,6 +320,18 @@ def score_scenes(
                 rows.append(BenchRow(name, metric, ev, mean, std, len(scores)))
     return BenchResult(dataset, path, split, size, targets, names, list(metrics), len(scenes), rows,
                        [*skipped, *_gaps(scenes, targets, metrics), *unmerged])
+
+
+def _targets(evs: Sequence[float]) -> list[float]:
+    """The EVs to score: those of ``evs`` other than 0 (the input), sorted, once each.
+
+    Raises:
+        UsageError: none.
+    """
+    targets = sorted({round(float(ev), 6) + 0.0 for ev in evs if abs(ev) > _EV_MATCH})
+    if not targets:
+        raise UsageError("need at least one EV other than 0 to benchmark")
+    return targets
 
 
 def _gaps(scenes: Sequence[BenchScene], targets: list[float], metrics: Sequence[str]) -> list[str]:

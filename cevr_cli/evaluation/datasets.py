@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,7 +80,13 @@ def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | N
     ``synthetic_evs``: the EVs at which ``synthetic`` scenes get ground-truth LDRs. ``skipped``, when given, gets
     one line for each folder or file among the scenes that is no scene of the layout (a VDS folder whose frames
     are named for another scene or are .jpeg, an HDREye input that is no .tif, a brackets folder without
-    images), naming it and why: the scenes read are part of the dataset.
+    images), naming it and why, and one for each scene left out because a file of it cannot be used (unreadable,
+    of another size than its photo at the native size, a VDS scene without its EV 0 frame): the scenes read are
+    part of the dataset.
+
+    Raises:
+        UsageError: a request that cannot be read as ``kind`` (no such folder, not its layout, a bad ``size``).
+        InputError: every scene had a file that cannot be used (the first one's).
     """
     skipped = [] if skipped is None else skipped
     path = Path(path)
@@ -90,23 +96,38 @@ def load_dataset(kind: str, path: str | Path, split: str = "test", size: int | N
         what = "is a file, not a" if path.is_file() else "not found: no"
         raise UsageError(f"{path}: {what} {kind} dataset folder")
     native = size is None  # no resizing to one size: every image of a scene must have the photo's
+    failed: list[InputError] = []  # scenes left out, each for a file of it that cannot be used
     if kind == "vds":
-        scenes = _load_vds(path, split, native, skipped)
+        scenes = _load_vds(path, split, native, skipped, failed)
     elif kind == "hdreye":
         if split != "test":
             raise UsageError(f"HDREye has only a test split, not {split!r}")
-        scenes = _load_hdreye(path, native, skipped)
+        scenes = _load_hdreye(path, native, skipped, failed)
     elif kind == "brackets":
-        scenes = _load_brackets(path, native, skipped)
+        scenes = _load_brackets(path, native, skipped, failed)
     elif kind == "synthetic":
-        return _load_synthetic(path, size, synthetic_evs)
+        scenes = _load_synthetic(path, size, synthetic_evs, failed)
     else:
         raise UsageError(f"unknown dataset kind {kind!r}: {use_one_of(kind, DATASET_KINDS)}")
-    if size is not None:
-        return [_resize_scene(s, size) for s in scenes]
-    for scene in scenes:
-        _check_native_size(path / scene.name, scene.input_ev0)
+    if size is not None and kind != "synthetic":
+        scenes = [_resize_scene(s, size) for s in scenes]
+    elif native and kind != "synthetic":
+        scenes = [s for s in scenes if _usable(lambda s=s: _check_native_size(path / s.name, s.input_ev0), failed)]
+    if not scenes and failed:
+        raise failed[0]
+    skipped += [f"scene skipped: {exc}" for exc in failed]
     return scenes
+
+
+def _usable(read: Callable[[], object], failed: list[InputError]) -> bool:
+    """Run ``read`` (a scene's reading or check); False, with its error added to ``failed``, where a file of the
+    scene cannot be used: the benchmark goes on with the other scenes and says which were left out."""
+    try:
+        read()
+    except InputError as exc:
+        failed.append(exc)
+        return False
+    return True
 
 
 def _check_native_size(where: Path, image: np.ndarray) -> None:
@@ -157,9 +178,19 @@ def _read_ldr(path: Path) -> np.ndarray:
 
 
 def _read_hdr(path: Path) -> np.ndarray:
+    """A radiance map, which must hold some light: the HDR metrics scale the prediction to it by its peak.
+
+    Raises:
+        InputError: unreadable, or no pixel of positive luminance (a black truth stopped the benchmark after its
+            scores, naming no file).
+    """
+    from ..imaging import luminance
     from ..io.hdrfile import read_hdr_image
 
-    return read_hdr_image(path)
+    image = read_hdr_image(path)
+    if not float(np.max(luminance(np.maximum(image, 0.0)), initial=0.0)) > 0:
+        raise InputError(path, "holds no light (no pixel of positive luminance): no HDR truth to score against")
+    return image
 
 
 def _read_scene(name: str, ev0: Path, others: dict[float, Path], hdr: Path | None, native: bool) -> BenchScene:
@@ -215,35 +246,56 @@ _VDS_LAYOUT = ("{split}_set/tN/tN_<ev>EV_true.jpg (HDR in {split}_hdr_set/tN/tar
 
 
 def _vds_brackets(scene_dir: Path) -> dict[float, Path]:
+    """The scene's frames by EV.
+
+    Raises:
+        InputError: two frames at one EV (``t1_1EV_true.jpg`` beside ``t1_1EV_true.jpg.png``): which one is
+            scored would depend on the folder's listing order.
+    """
     found: dict[float, Path] = {}
-    for p in scene_dir.iterdir():
+    for p in sorted(scene_dir.iterdir(), key=lambda q: q.name):
         match = _VDS_FILE.match(p.name)
         if match and match.group("scene") == scene_dir.name and p.is_file():
-            found[round(float(match.group("ev")), 6) + 0.0] = p
+            ev = round(float(match.group("ev")), 6) + 0.0
+            if ev in found:
+                raise InputError(scene_dir, f"two frames at EV {ev:+g}: {found[ev].name} and {p.name}; keep one")
+            found[ev] = p
     return found
 
 
-def _load_vds(root: Path, split: str, native: bool, skipped: list[str]) -> list[BenchScene]:
+def _has_vds_frames(scene_dir: Path) -> bool:
+    try:
+        return bool(_vds_brackets(scene_dir))
+    except InputError:  # two frames at one EV: frames of VDS's layout still
+        return True
+
+
+def _load_vds(root: Path, split: str, native: bool, skipped: list[str], failed: list[InputError]
+              ) -> list[BenchScene]:
     candidates = [root / f"{split}_set", root / split / "set", root]
     set_dir = next((c for c in candidates if c.is_dir() and any(
-        d.is_dir() and _vds_brackets(d) for d in c.iterdir())), None)
+        d.is_dir() and _has_vds_frames(d) for d in c.iterdir())), None)
     if set_dir is None:
         raise UsageError(f"{root}: not a VDS dataset: expected " + _VDS_LAYOUT.format(split=split))
     hdr_roots = [root / f"{split}_hdr_set", root / split / "hdr_set"]
     scenes = []
     for scene_dir in sorted((d for d in set_dir.iterdir() if d.is_dir() and not d.name.startswith(".")),
                             key=lambda d: _natural_key(d.name)):
-        brackets = _vds_brackets(scene_dir)
-        if not brackets:
+        if not _has_vds_frames(scene_dir):
             if not any(r.is_relative_to(scene_dir) for r in hdr_roots):  # scenes beside their HDR truths' folder
                 skipped.append(_vds_unrecognised(scene_dir))
             continue
-        if 0.0 not in brackets:
-            raise InputError(scene_dir, f"VDS scene has no EV 0 image {scene_dir.name}_0EV_true.jpg[.png]")
         hdr_path = _first_existing(r / scene_dir.name / "target_hdr.hdr" for r in hdr_roots)
-        scenes.append(_read_scene(scene_dir.name, brackets[0.0], {ev: p for ev, p in brackets.items() if ev != 0.0},
-                                  hdr_path, native))
+        _usable(lambda d=scene_dir, h=hdr_path: scenes.append(_vds_scene(d, h, native)), failed)
     return scenes
+
+
+def _vds_scene(scene_dir: Path, hdr_path: Path | None, native: bool) -> BenchScene:
+    brackets = _vds_brackets(scene_dir)
+    if 0.0 not in brackets:
+        raise InputError(scene_dir, f"VDS scene has no EV 0 image {scene_dir.name}_0EV_true.jpg[.png]")
+    return _read_scene(scene_dir.name, brackets[0.0], {ev: p for ev, p in brackets.items() if ev != 0.0},
+                       hdr_path, native)
 
 
 def _vds_unrecognised(scene_dir: Path) -> str:
@@ -261,22 +313,29 @@ _EYE_FILE = re.compile(r"^(?P<scene>C\d+)_LDR\.tiff?$", re.IGNORECASE)
 _EYE_NAME = re.compile(r"^(?P<scene>C\d+)_(?P<kind>LDR|HDR)\.", re.IGNORECASE)  # any suffix
 
 
-def _load_hdreye(root: Path, native: bool, skipped: list[str]) -> list[BenchScene]:
+def _load_hdreye(root: Path, native: bool, skipped: list[str], failed: list[InputError]) -> list[BenchScene]:
     ldr_dir = next((d for d in (root / "images" / "LDR", root / "LDR", root)
                     if d.is_dir() and any(_EYE_FILE.match(p.name) for p in d.iterdir())), None)
     if ldr_dir is None:
         raise UsageError(f"{root}: not an HDREye dataset: expected images/LDR/Cxx_LDR.tif "
                          "(HDR truth in images/HDR/Cxx_HDR.exr or .hdr)")
     hdr_dirs = [ldr_dir.parent / "HDR", ldr_dir]
-    scenes = []
+    scenes: list[BenchScene] = []
+    inputs: dict[str, Path] = {}
     for p in sorted(ldr_dir.iterdir(), key=lambda q: _natural_key(q.name)):
         match = _EYE_FILE.match(p.name)
         if not match:
             continue
         name = match.group("scene")
+        if name.upper() in inputs:  # C01_LDR.tif beside C01_LDR.tiff: which is the scene? Neither is scored
+            first = inputs[name.upper()].name
+            failed.append(InputError(p, f"a second input of scene {name}, beside {first}; keep one"))
+            scenes[:] = [scene for scene in scenes if scene.name.upper() != name.upper()]
+            continue
+        inputs[name.upper()] = p
         hdr_path = _first_existing(d / f"{name}_HDR{s}" for d in hdr_dirs for s in HDR_SUFFIXES)
-        scenes.append(_read_scene(name, p, {}, hdr_path, native))
-    skipped += _eye_unrecognised([ldr_dir, *hdr_dirs], {scene.name.upper() for scene in scenes})
+        _usable(lambda n=name, p=p, h=hdr_path: scenes.append(_read_scene(n, p, {}, h, native)), failed)
+    skipped += _eye_unrecognised([ldr_dir, *hdr_dirs], set(inputs))
     return scenes
 
 
@@ -329,7 +388,7 @@ def _bracket_scene(folder: Path, images: list[Path], native: bool) -> BenchScene
                        hdr_files[0] if hdr_files else None, native)
 
 
-def _load_brackets(root: Path, native: bool, skipped: list[str]) -> list[BenchScene]:
+def _load_brackets(root: Path, native: bool, skipped: list[str], failed: list[InputError]) -> list[BenchScene]:
     own = _files(root, LDR_SUFFIXES)
     if own:
         return [_bracket_scene(root, own, native)]
@@ -339,10 +398,10 @@ def _load_brackets(root: Path, native: bool, skipped: list[str]) -> list[BenchSc
     for folder in folders:
         images = _files(folder, LDR_SUFFIXES)
         if images:
-            scenes.append(_bracket_scene(folder, images, native))
+            _usable(lambda f=folder, i=images: scenes.append(_bracket_scene(f, i, native)), failed)
         else:
             skipped.append(f"{folder}: no LDR images ({', '.join(LDR_SUFFIXES)})")
-    if not scenes:
+    if not scenes and not failed:
         raise UsageError(f"{root}: no exposure brackets: expected one folder per scene of LDR images "
                          "(.jpg/.png/.tif) named with their EV (ev-1.png, EV+0.5.jpg) or carrying EXIF")
     return scenes
@@ -350,10 +409,14 @@ def _load_brackets(root: Path, native: bool, skipped: list[str]) -> list[BenchSc
 
 # --- synthetic ------------------------------------------------------------------------------------------
 
-def _load_synthetic(root: Path, size: int | None, evs: Sequence[float]) -> list[BenchScene]:
+def _load_synthetic(root: Path, size: int | None, evs: Sequence[float], failed: list[InputError]
+                    ) -> list[BenchScene]:
     from ..training.scenes import find_radiance_maps
 
-    return [bench for bench, _ in synthetic_bench_scenes(find_radiance_maps(root, option=""), size, evs)]
+    scenes: list[BenchScene] = []
+    for path in find_radiance_maps(root, option=""):
+        _usable(lambda p=path: scenes.extend(bench for bench, _ in synthetic_bench_scenes([p], size, evs)), failed)
+    return scenes
 
 
 def synthetic_bench_scenes(

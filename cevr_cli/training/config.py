@@ -6,6 +6,7 @@ Torch-free, so that the CLI can build `cevr train`'s options from it without imp
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from ..vocabulary import (
@@ -120,3 +121,9 @@ def resume_conflicts(saved: dict[str, Any], cfg: TrainConfig) -> list[str]:
 def vocabulary_fields() -> dict[str, list[str]]:
     """The options that take one of a vocabulary's names (field metadata ``choices``): name -> allowed values."""
     return {f.name: list(f.metadata["choices"]) for f in fields(TrainConfig) if "choices" in f.metadata}
+
+
+def resumable_checkpoints(out: str | Path) -> list[str]:
+    """The checkpoints ``--resume`` continues from in ``out`` (``<direction>-last.pt``, what a stopped run saved);
+    torch-free, for a run stopped while torch loads."""
+    return sorted(path.name for path in Path(out).glob("*-last.pt"))

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import InputError, UsageError, use_one_of
+from ..errors import CevrError, InputError, UsageError, use_one_of
 from ..io.atomic import atomic_path, atomic_write_text, check_writable, remove_abandoned_temporaries
 from ..model.cevr import CEVRNet
 from ..model.config import CEVRConfig, get_config
@@ -319,6 +319,10 @@ def train_direction(
             halted = False
             for batch in loader:
                 loss, parts = train_step(trained, optimizer, batch, cfg, generator, dtype)
+                if rank.any(not math.isfinite(loss)):  # its weights are NaN now: nothing to train on, or to save
+                    kept = f"; {last_path} from before it is kept" if last_path.is_file() else ""
+                    raise CevrError(f"{direction} training diverged at epoch {epoch + 1}, step {iteration + 1}: its "
+                                    f"loss is not a number (--lr {cfg.lr:g} too high? the paper's is 2e-4){kept}")
                 scheduler.step()
                 iteration += 1
                 done = min(samples, done + cfg.batch_size * rank.world_size)
@@ -379,11 +383,6 @@ def _epoch_loss(losses: list[float], rank: Rank) -> float:
 
 
 PAIR_FILE = "cevr-pair.safetensors"  # what a run in -o exports: the weights pair `--weights` takes
-
-
-def resumable_checkpoints(out: str | Path) -> list[str]:
-    """The checkpoints ``--resume`` continues from in ``out`` (``<direction>-last.pt``, what a stopped run saved)."""
-    return sorted(path.name for path in Path(out).glob("*-last.pt"))
 
 
 def epoch_indices(samples: int, start: int, rank: Rank) -> list[int]:
@@ -534,9 +533,13 @@ def training_scenes(cfg: TrainConfig, *, writes: bool = True) -> tuple[list[Path
         OutputError: the output folder cannot be written.
     """
     train_paths, val_paths = split_scenes(find_radiance_maps(cfg.data))
+    folders = ", ".join(map(str, [cfg.data] if isinstance(cfg.data, str | Path) else cfg.data))
     if not val_paths:
-        folders = ", ".join(map(str, [cfg.data] if isinstance(cfg.data, str | Path) else cfg.data))
         raise UsageError(f"--data {folders}: need at least 2 radiance maps (one is held out for validation)")
+    if not train_paths:  # each one is named as a fixed validation scene: nothing to train on (was a traceback)
+        held_out = ", ".join(p.name for p in val_paths)
+        raise UsageError(f"--data {folders}: every map is a fixed validation scene ({held_out}; training/scenes.py "
+                         "VALIDATION_SCENES): add maps to train on")
     if writes:
         out = Path(cfg.out)
         directions = ["inc", "dec"] if cfg.direction == "both" else [cfg.direction]

@@ -980,3 +980,85 @@ def test_a_full_disk_when_the_marker_is_written_fails_that_photo_in_one_line_nam
         assert re.fullmatch(rf"failed: {re.escape(str(photos / name))}: {re.escape(str(out))}/\.{stem}\.partial-"
                             r"[0-9a-f-]+/fuse\.json: cannot write it \(No space left on device\)", line), line
     assert sorted(p.name for p in out.iterdir()) == []  # nothing partial left
+
+
+def test_train_stopped_before_any_validation_says_no_weights_yet_not_one_direction(tmp_path, monkeypatch):
+    """Both directions trained, stopped (--max-minutes) within their first epoch: no best checkpoint, so no pair;
+    the line said 'n/a (one direction)', as if only one direction had been asked for."""
+    from cevr_cli.training import loop
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    seen = []
+
+    def stopped_early(cfg, on_event=None):
+        seen.append(cfg.direction)
+        return loop.TrainResult(weights=None, best_psnr={}, epochs={"inc": 1, "dec": 1},
+                                iterations={"inc": 1, "dec": 1}, seconds=0.1)
+
+    monkeypatch.setattr(loop, "run_training", stopped_early)
+    base = ["train", "--data", str(maps), "-o", str(tmp_path / "run"), "--device", "cpu"]
+    result = runner.invoke(app, base)
+    assert result.exit_code == 0 and seen == ["both"], result.output
+    assert "weights: none yet (no epoch validated; --resume continues the run)" in result.output
+    assert "one direction" not in result.output
+    result = runner.invoke(app, [*base, "--direction", "inc"])
+    assert result.exit_code == 0 and "weights: n/a (one direction)" in result.output, result.output
+
+
+def test_train_stopped_before_training_starts_still_prints_its_json(tmp_path, monkeypatch):
+    """A Ctrl-C or SIGTERM while torch and the data load (the first seconds) printed nothing under --json, although
+    a stop prints {"interrupted": true, ...}: the except covered run_training alone."""
+    import cevr_cli.model
+
+    def stopped(device):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cevr_cli.model, "resolve_device", stopped)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "inc-last.pt").write_bytes(b"")  # what an earlier chunk of the run left
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "-o", str(run), "--json"])
+    assert result.exit_code == 130, result.output
+    assert json.loads(result.stdout) == {"interrupted": True, "out": str(run), "resumable": ["inc-last.pt"]}
+
+
+def test_bench_goes_on_past_a_scene_it_cannot_read_and_names_it(tmp_path):
+    """A corrupt frame stopped the whole benchmark at the first; the other scenes are now scored, the one left out
+    is named in one line after the results, and the exit code says the score is partial."""
+    for scene in ("t1", "t2"):
+        folder = tmp_path / "vds" / "test_set" / scene
+        folder.mkdir(parents=True)
+        for ev in range(-1, 2):
+            cv2.imwrite(str(folder / f"{scene}_{ev}EV_true.jpg.png"), np.full((20, 24, 3), 100 + 40 * ev, np.uint8))
+    broken = tmp_path / "vds" / "test_set" / "t1" / "t1_1EV_true.jpg.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    result = runner.invoke(app, ["bench", "--dataset", "vds", str(tmp_path / "vds"), "--model", "physics",
+                                 "--no-baselines", "--size", "16", "--metrics", "psnr", "--evs", "-1,1", "--json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["scenes"] == 1 and len(report["gaps"]) == 1
+    assert report["gaps"][0].startswith(f"scene skipped: {broken}: ")
+    assert {row["count"] for row in report["rows"]} == {1}  # t2 scored at both EVs
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: incomplete")]
+    assert warnings == [f"warning: incomplete: {report['gaps'][0]}"]
+
+
+def test_bench_on_hdreye_prints_no_ldr_table_of_nothing_but_n_a(tmp_path):
+    """HDREye has no truth at any EV but 0: it is scored on the HDR metrics alone (its plots too), yet a table of 12
+    EV rows, every cell n/a, came first."""
+    from cevr_cli.io.hdrfile import write_radiance_hdr
+
+    images = tmp_path / "eye" / "images"
+    (images / "LDR").mkdir(parents=True)
+    y, x = np.mgrid[0:24, 0:32] / 8.0
+    radiance = (np.exp(np.sin(x) * np.cos(y))[..., None] * np.array([1.0, 0.8, 1.2])).astype(np.float32) * 0.3
+    cv2.imwrite(str(images / "LDR" / "C01_LDR.tif"),
+                np.round(np.clip(radiance, 0, 1) ** (1 / 2.2) * 65535)[..., ::-1].astype(np.uint16))
+    write_radiance_hdr(images / "HDR" / "C01_HDR.hdr", radiance)
+    result = runner.invoke(app, ["bench", "--dataset", "hdreye", str(tmp_path / "eye"), "--model", "physics",
+                                 "--response", "gamma:2.2", "--no-baselines", "--size", "16",
+                                 "--metrics", "psnr,reinhard_psnr"])
+    assert result.exit_code == 0, result.output
+    assert "LDR PSNR" not in result.stdout and "n/a" not in result.stdout
+    assert "HDR quality (hdreye)" in result.stdout and "reinhard_psnr" in result.stdout

@@ -103,6 +103,39 @@ def test_cli_refuses_a_size_before_loading_anything(tmp_path: Path) -> None:
         "error: --size 20000: give 16 to 4096 px (the paper's protocol is 256), or 0 for each scene's own size")
 
 
+@pytest.mark.parametrize(("request_", "message"), [
+    ({"metrics": ["psnr", "hdr_vdp2"]}, "unknown metric"), ({"evs": "0"}, "EV other than 0")])
+def test_a_bad_metric_or_ev_list_is_refused_before_models_or_scenes_load(monkeypatch, tmp_path, request_, message):
+    """Both were checked only once the models had loaded and every scene of the dataset had been read."""
+    def loaded(*args, **kwargs):
+        raise AssertionError("loaded before the request was checked")
+
+    monkeypatch.setattr(bench, "bench_predictors", loaded)
+    monkeypatch.setattr(bench, "load_dataset", loaded)
+    with pytest.raises(UsageError, match=message):
+        bench.benchmark("vds", tmp_path, model="physics", **request_)
+
+
+def test_a_black_hdr_truth_is_named_and_its_scene_left_out_not_a_stop_after_the_scores(tmp_path: Path) -> None:
+    """An HDR truth with no light ended the run after every scene was scored with "reference HDR image has no
+    positive luminance; cannot scale it for PU21" (exit 2, naming no file)."""
+    import cv2
+
+    for scene in ("t1", "t2"):
+        for ev in (-1, 0, 1):
+            folder = tmp_path / "test_set" / scene
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / f"{scene}_{ev}EV_true.jpg.png"), np.full((20, 24, 3), 100 + 40 * ev, np.uint8))
+        (tmp_path / "test_hdr_set" / scene).mkdir(parents=True)
+    write_radiance_hdr(tmp_path / "test_hdr_set" / "t1" / "target_hdr.hdr", _radiance(1)[:20, :24])
+    black = tmp_path / "test_hdr_set" / "t2" / "target_hdr.hdr"
+    write_radiance_hdr(black, np.zeros((20, 24, 3), np.float32))
+    result = bench.run_bench("vds", tmp_path, [NaiveExposure()], evs=[-1, 1], size=16, metrics=["psnr", "pu21_psnr"])
+    assert result.scenes == 1 and result.row(NaiveExposure().name, "pu21_psnr").count == 1
+    assert result.gaps == [f"scene skipped: {black}: holds no light (no pixel of positive luminance): no HDR truth to "
+                           "score against"]
+
+
 def test_cli_metrics_option_selects_what_is_computed(synthetic_dir: Path, tmp_path: Path, tiny_pair) -> None:
     from typer.testing import CliRunner
 

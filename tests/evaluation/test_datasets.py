@@ -50,6 +50,57 @@ def test_vds_distributed_layout(tmp_path: Path) -> None:
         load_dataset("vds", tmp_path, split="train")
 
 
+def test_two_frames_at_one_ev_are_named_not_one_picked_by_listing_order(tmp_path: Path) -> None:
+    scene = tmp_path / "test_set" / "t1"
+    for ev in range(-3, 4):
+        _png(scene / f"t1_{ev}EV_true.jpg", 0.5)
+    _png(scene / "t1_1EV_true.jpg.png", 0.9)  # a converted copy beside the original: which one is the truth?
+    with pytest.raises(InputError, match=r"t1: two frames at EV \+1: t1_1EV_true\.jpg and t1_1EV_true\.jpg\.png"):
+        load_dataset("vds", tmp_path, size=16)
+    ldr = tmp_path / "eye" / "images" / "LDR"
+    ldr.mkdir(parents=True)
+    for name in ("C01_LDR.tif", "C01_LDR.tiff"):  # was two scenes named C01, scored twice
+        cv2.imwrite(str(ldr / name), np.full((20, 24, 3), 30000, np.uint16))
+    with pytest.raises(InputError, match=r"C01_LDR\.tiff: a second input of scene C01, beside C01_LDR\.tif"):
+        load_dataset("hdreye", tmp_path / "eye", size=16)
+    cv2.imwrite(str(ldr / "C02_LDR.tif"), np.full((20, 24, 3), 30000, np.uint16))
+    skipped: list[str] = []
+    assert [s.name for s in load_dataset("hdreye", tmp_path / "eye", size=16, skipped=skipped)] == ["C02"]
+    assert skipped == [f"scene skipped: {ldr / 'C01_LDR.tiff'}: a second input of scene C01, beside C01_LDR.tif; "
+                       "keep one"]
+
+
+def test_a_scene_with_a_file_that_cannot_be_used_is_left_out_and_named_the_others_are_read(tmp_path: Path) -> None:
+    """One broken scene stopped the whole benchmark; it is now a line of ``skipped`` (the CLI's "incomplete", exit 1)
+    and the other scenes are read."""
+    vds = tmp_path / "vds"
+    for scene in ("t1", "t2", "t3", "t4"):
+        for ev in range(-3, 4):
+            _png(vds / "test_set" / scene / f"{scene}_{ev}EV_true.jpg.png", 0.5)
+    (vds / "test_set" / "t2" / "t2_1EV_true.jpg.png").write_bytes(b"not a png")  # corrupt
+    (vds / "test_set" / "t3" / "t3_0EV_true.jpg.png").unlink()  # missing its input
+    _png(vds / "test_set" / "t4" / "t4_2EV_true.jpg.png", 0.5, shape=(24, 20))  # another size, at the native size
+    skipped: list[str] = []
+    assert [s.name for s in load_dataset("vds", vds, size=None, skipped=skipped)] == ["t1"]
+    assert len(skipped) == 3 and all(line.startswith("scene skipped: ") for line in skipped), skipped
+    assert skipped[0].startswith(f"scene skipped: {vds / 'test_set' / 't2' / 't2_1EV_true.jpg.png'}: ")
+    assert skipped[1] == f"scene skipped: {vds / 'test_set' / 't3'}: VDS scene has no EV 0 image t3_0EV_true.jpg[.png]"
+    assert skipped[2].startswith(f"scene skipped: {vds / 'test_set' / 't4' / 't4_2EV_true.jpg.png'}: 20x24 px, but")
+    assert [s.name for s in load_dataset("vds", vds, size=16)] == ["t1", "t4"]  # resized, t4 compares
+    eye = tmp_path / "eye" / "images"
+    for name in ("C01", "C02"):
+        (eye / "LDR").mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(eye / "LDR" / f"{name}_LDR.tif"), np.full((20, 24, 3), 30000, np.uint16))
+        _hdr(eye / "HDR" / f"{name}_HDR.hdr")
+    (eye / "HDR" / "C01_HDR.hdr").write_bytes(b"junk")
+    skipped = []
+    assert [s.name for s in load_dataset("hdreye", tmp_path / "eye", size=16, skipped=skipped)] == ["C02"]
+    assert len(skipped) == 1 and skipped[0].startswith(f"scene skipped: {eye / 'HDR' / 'C01_HDR.hdr'}: "), skipped
+    (eye / "LDR" / "C02_LDR.tif").write_bytes(b"junk")
+    with pytest.raises(InputError, match="C01_HDR.hdr"):  # no scene left: the first one's error
+        load_dataset("hdreye", tmp_path / "eye", size=16)
+
+
 def test_vds_cevr_layout_without_hdr(tmp_path: Path) -> None:
     for ev in range(-3, 4):
         _png(tmp_path / "test" / "set" / "t5" / f"t5_{ev}EV_true.jpg.png", 0.4)
@@ -239,6 +290,12 @@ def test_the_file_of_another_size_is_the_one_named(tmp_path: Path) -> None:
 def test_a_scene_too_small_for_the_metrics_at_its_own_size_is_named_before_any_scores(tmp_path: Path) -> None:
     write_exr(tmp_path / "a.exr", np.ones((24, 32, 3), np.float32))
     write_exr(tmp_path / "tiny.exr", np.ones((1, 1, 3), np.float32))  # failed in SSIM, after the others, unnamed
+    skipped: list[str] = []
+    assert [s.name for s in load_dataset("synthetic", tmp_path, size=None, skipped=skipped)] == ["a"]
+    assert skipped == [f"scene skipped: {tmp_path / 'tiny.exr'}: 1x1 px is too small to benchmark (16 px minimum a "
+                       "side; --size resizes every scene)"]
+    (tmp_path / "a.exr").unlink()
     with pytest.raises(InputError, match=r"tiny\.exr: 1x1 px is too small to benchmark \(16 px minimum a side"):
-        load_dataset("synthetic", tmp_path, size=None)
+        load_dataset("synthetic", tmp_path, size=None)  # no scene left: the error itself
+    write_exr(tmp_path / "a.exr", np.ones((24, 32, 3), np.float32))
     assert len(load_dataset("synthetic", tmp_path, size=16)) == 2  # --size resizes it

@@ -682,3 +682,30 @@ def test_a_resume_with_other_steps_an_epoch_keeps_the_schedules_restarts_on_epoc
     old.step()  # and the learning rate follows from the next step on
     fresh.step()
     assert old.get_last_lr() == pytest.approx(fresh.get_last_lr())
+
+
+def test_a_run_whose_loss_turns_nan_stops_in_one_line_and_saves_no_nan_weights(tmp_path, scene_folder, monkeypatch):
+    """--lr 1 (allowed) made the loss NaN from the first step; the run went on, validated NaN, wrote no best checkpoint
+    and ended with exit 0, 'none yet (stopped within the first epoch)' and, under --json, NaN (not JSON)."""
+    from cevr_cli.errors import CevrError
+    from cevr_cli.training import loop
+
+    real_step, steps = loop.train_step, []
+
+    def diverging(*args, **kwargs):
+        loss, parts = real_step(*args, **kwargs)
+        steps.append(loss)
+        return (float("nan") if len(steps) >= 2 else loss), parts
+
+    monkeypatch.setattr(loop, "train_step", diverging)
+    cfg = TrainConfig(data=str(scene_folder), out=str(tmp_path / "run"), direction="inc", variant="cevr-tiny",
+                      epochs=3, samples_per_epoch=4, batch_size=2, crop=32, val_size=32, val_cameras=1,
+                      checkpoint_every=1, device="cpu")
+    with pytest.raises(CevrError, match=r"^inc training diverged at epoch 1, step 2: its loss is not a number "
+                                         r"\(--lr 0\.0002 too high\? the paper's is 2e-4\); .*inc-last\.pt from "
+                                         r"before it is kept$"):
+        run_training(cfg)
+    assert len(steps) == 2  # stopped at once
+    state = torch.load(tmp_path / "run" / "inc-last.pt", weights_only=False)
+    assert state["iteration"] == 1 and state["samples_done"] == 2  # the checkpoint before it, kept
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())

@@ -59,3 +59,19 @@ def test_a_map_without_light_to_photograph_is_refused_by_name(tmp_path, fill):
     rgb[1, :6] = 1.0  # 11 of 1024: enough
     write_exr(path, rgb, half=False)
     assert load_radiance(path).max() == 1.0
+
+
+def test_maps_that_are_all_fixed_validation_scenes_are_refused_in_one_line_before_anything_is_written(tmp_path):
+    """Every map named as one of VALIDATION_SCENES left no training scene: the first batch failed with a numpy
+    traceback ('high <= 0') after split.json was written."""
+    from cevr_cli.training.loop import TrainConfig, run_training
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    for name in ("Bonita.hdr", "lab.hdr"):
+        write_radiance_hdr(maps / name, np.full((24, 32, 3), 0.5, np.float32))
+    out = tmp_path / "run"
+    with pytest.raises(UsageError, match=rf"^--data {maps}: every map is a fixed validation scene \(Bonita\.hdr, "
+                                         r"lab\.hdr; training/scenes\.py VALIDATION_SCENES\): add maps to train on$"):
+        run_training(TrainConfig(data=str(maps), out=str(out), variant="cevr-tiny", crop=16, device="cpu"))
+    assert not out.exists()
