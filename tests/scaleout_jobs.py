@@ -86,3 +86,24 @@ class WarningJob:
             (folder / MARKER).write_text(json.dumps({"files": ["data.txt"]}))
 
         yield job
+
+
+@dataclass(frozen=True)
+class DecodeJob:
+    """Decodes each input as a photo (its decoder's warnings come as in a real stage), then writes its output."""
+
+    accelerator: str = "cpu"
+
+    def check(self) -> None:
+        pass
+
+    @contextmanager
+    def open(self, emit, order: Sequence[Path]) -> Iterator:
+        from cevr_cli.io.images import read_photo
+
+        def job(source: Path, folder: Path) -> None:
+            read_photo(source)
+            (folder / "data.txt").write_text(source.name)
+            (folder / MARKER).write_text(json.dumps({"files": ["data.txt"]}))
+
+        yield job

@@ -9,7 +9,7 @@ from cevr_cli.batch import BatchPolicy, Scale, plan_outputs, run_batch
 from cevr_cli.errors import UsageError, WorkerError
 from cevr_cli.scaleout import local_workers
 from cevr_cli.scaleout.processes import redeliver_interrupts, worker_environment
-from tests.scaleout_jobs import MARKER, BrokenJob, CopyJob, WarningJob, write_inputs
+from tests.scaleout_jobs import MARKER, BrokenJob, CopyJob, DecodeJob, WarningJob, write_inputs
 
 pytestmark = pytest.mark.slow  # spawns Python processes
 
@@ -76,6 +76,21 @@ def test_a_workers_library_warnings_reach_the_driver_as_warning_events(tmp_path)
                        on_event=lambda kind, payload: warnings.append(payload) if kind == "warning" else None)
     assert report.counts() == {"done": 1}
     assert warnings == ["odd chunk in a.txt", "tifffile: a.txt: odd tag"]
+
+
+def test_a_decoders_warning_in_a_worker_names_the_photo_as_in_a_serial_run(tmp_path):
+    """Pillow's "Corrupt EXIF data" from a worker: the serial run's line (the photo named, one space between words),
+    where the worker sent the bare message."""
+    from tests.raw_containers import jpeg_with_exif
+
+    photo = tmp_path / "exif.jpg"
+    photo.write_bytes(jpeg_with_exif(b"MM\x00*\x00\x00\x00\x08\x00\x05\x01\x0f\x00\x02\x00\x00"))  # cut off
+    warnings = []
+    report = run_batch(plan_outputs([photo], tmp_path / "out", roots=[photo]), DecodeJob(), BatchPolicy(),
+                       marker=MARKER, scale=Scale(2),
+                       on_event=lambda kind, payload: warnings.append(payload) if kind == "warning" else None)
+    assert report.counts() == {"done": 1}
+    assert warnings == [f"{photo}: Corrupt EXIF data. Expecting to read 12 bytes but only got 6."]
 
 
 def test_workers_need_a_picklable_job_factory(tmp_path):
