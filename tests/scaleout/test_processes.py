@@ -59,6 +59,33 @@ def test_a_worker_that_dies_fails_its_input_alone_and_is_replaced(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c", "d"]  # its partial folder and lock cleaned
 
 
+def test_a_worker_killed_while_idle_loses_no_input_and_is_replaced(tmp_path):
+    """Between the batch's rounds (inputs another run was writing go again) a worker is idle; one killed then (the
+    OOM killer, a kill) made the driver's next send raise BrokenPipeError, which ended the whole batch."""
+    import signal
+    import time
+
+    from cevr_cli.batch import Task
+    from cevr_cli.scaleout.processes import ProcessPool
+
+    sources = write_inputs(tmp_path, ["a.txt", "b.txt", "c.txt", "d.txt"])
+    plan = plan_outputs(sources, tmp_path / "out", roots=sources)
+    tasks = [Task(source, plan[source], MARKER, None, redo_complete=False, wait=False) for source in sources]
+    pool = ProcessPool(CopyJob(), 2, len(tasks), lambda kind, payload: None)
+    try:
+        assert [result.status for _, result in pool.run(tasks[:2])] == ["done", "done"]
+        idle = pool._workers[0].process
+        os.kill(idle.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while idle.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        later = sorted((task.source.name, result.status) for task, result in pool.run(tasks[2:]))
+    finally:
+        pool.close()
+    assert later == [("c.txt", "done"), ("d.txt", "done")]
+    assert all((plan[source] / "data.txt").read_text() == source.read_text() for source in sources)
+
+
 def test_a_worker_that_cannot_open_its_job_stops_the_batch_with_one_line(tmp_path):
     sources = write_inputs(tmp_path, ["a.txt", "b.txt"])
     out = tmp_path / "out"
