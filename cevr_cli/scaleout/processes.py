@@ -221,7 +221,10 @@ class ProcessPool:
 def _died(task: Task, exitcode: int | None) -> BatchItemResult:
     """The failure of the input a worker process was making when it ended."""
     if exitcode is not None and exitcode < 0:
-        how = f"signal {signal.Signals(-exitcode).name}"
+        try:
+            how = f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:  # one Python has no name for (a real-time signal: SIGRTMIN+6)
+            how = f"signal {-exitcode}"
     else:
         how = f"exit code {exitcode}"
     clean_abandoned(task.output)

@@ -59,6 +59,18 @@ def test_a_worker_that_dies_fails_its_input_alone_and_is_replaced(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c", "d"]  # its partial folder and lock cleaned
 
 
+def test_a_worker_ended_by_a_signal_without_a_name_fails_its_input_alone(tmp_path):
+    """signal.Signals(40) raised ValueError in the driver: a traceback ended the whole batch."""
+    import signal
+
+    sources = write_inputs(tmp_path, ["a.txt", "rtcrash.txt", "b.txt"])
+    report = run_batch(plan_outputs(sources, tmp_path / "out", roots=sources), CopyJob(), BatchPolicy(),
+                       marker=MARKER, scale=Scale(2))
+    assert [(item.status, item.message) for item in report.items] == [
+        ("done", ""), ("failed", f"{sources[1]}: its worker process died (signal {int(signal.SIGRTMIN) + 6}) while "
+                                 "making it"), ("done", "")]
+
+
 def test_a_worker_killed_while_idle_loses_no_input_and_is_replaced(tmp_path):
     """Between the batch's rounds (inputs another run was writing go again) a worker is idle; one killed then (the
     OOM killer, a kill) made the driver's next send raise BrokenPipeError, which ended the whole batch."""
