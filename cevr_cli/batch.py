@@ -24,7 +24,6 @@ Where the jobs run is the engine's choice too (:class:`Scale`): in this process,
 from __future__ import annotations
 
 import contextlib
-import glob
 import hashlib
 import importlib.util
 import json
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import CevrError, InputError, OutputError, UsageError
-from .io.atomic import atomic_write_text, shortened_name
+from .io.atomic import atomic_write_text, remove_abandoned_temporaries, shortened_name
 from .io.lock import OutputLock
 from .vocabulary import HDR_SUFFIXES, MADE_FROM_KEY, OUTPUT_MARKERS, PHOTO_SUFFIXES, SYSTEM_FOLDERS, TONE_MAPPERS
 
@@ -1021,8 +1020,8 @@ def clean_abandoned(output: Path) -> None:
     try:
         if output.parent.is_dir():
             _remove_stale_partials(output)
-            for temporary in output.parent.glob(f".{glob.escape(output.stem)}.*.part{glob.escape(output.suffix)}"):
-                temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OutputError):  # a device or fifo there, where no temporary of ours is
+                remove_abandoned_temporaries(output)  # its own name's only: not those of x.y.png beside x.png
     finally:
         lock.release()
 
@@ -1036,6 +1035,7 @@ def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItem
         aside = output.parent / f".{output.name}.old"
         output.rename(aside)
     try:
+        remove_abandoned_temporaries(output)  # a run killed while writing it left them (we hold its lock)
         job(source, output)
     except BaseException as exc:
         if aside is not None:

@@ -58,7 +58,10 @@ class OutputError(CevrError):
 
 
 class WorkerError(CevrError):
-    """A batch's worker (a local process or a Ray actor) cannot start or run: the whole batch stops."""
+    """A batch's worker (a local process or a Ray actor) cannot start or run: the whole batch stops, a request that
+    cannot run (exit 2; 1 says that inputs failed, each named, and the rest were made)."""
+
+    exit_code = 2
 
 
 def use_one_of(value: object, choices: Iterable[str]) -> str:

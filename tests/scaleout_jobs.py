@@ -26,8 +26,8 @@ def write_inputs(tmp_path: Path, names: Sequence[str]) -> list[Path]:
 @dataclass(frozen=True)
 class CopyJob:
     """Copies each input into ``<output>/data.txt`` and writes a marker naming the process that did it; an input
-    named ``crash*`` kills its process (SIGKILL) halfway, as a decoder crash or the OOM killer would; each input
-    takes ``delay`` seconds after its data is written."""
+    named ``crash*`` kills its process (SIGKILL) halfway, as a decoder crash or the OOM killer would (``rtcrash*``:
+    SIGRTMIN+6, a signal Python has no name for); each input takes ``delay`` seconds after its data is written."""
 
     delay: float = 0.0
     accelerator: str = "cpu"
@@ -44,6 +44,8 @@ class CopyJob:
             (folder / "data.txt").write_text(source.read_text())
             if source.name.startswith("crash"):
                 os.kill(os.getpid(), signal.SIGKILL)
+            if source.name.startswith("rtcrash"):  # a real-time signal, whose default action ends the process
+                os.kill(os.getpid(), signal.SIGRTMIN + 6)
             time.sleep(self.delay)
             (folder / MARKER).write_text(json.dumps({"files": ["data.txt"], "pid": pid}))
 
@@ -83,6 +85,27 @@ class WarningJob:
             warnings.warn(f"odd chunk in {source.name}", UserWarning, stacklevel=1)
             logging.getLogger("tifffile").warning("%s: odd tag", source.name)
             (folder / "data.txt").write_text(source.read_text())
+            (folder / MARKER).write_text(json.dumps({"files": ["data.txt"]}))
+
+        yield job
+
+
+@dataclass(frozen=True)
+class DecodeJob:
+    """Decodes each input as a photo (its decoder's warnings come as in a real stage), then writes its output."""
+
+    accelerator: str = "cpu"
+
+    def check(self) -> None:
+        pass
+
+    @contextmanager
+    def open(self, emit, order: Sequence[Path]) -> Iterator:
+        from cevr_cli.io.images import read_photo
+
+        def job(source: Path, folder: Path) -> None:
+            read_photo(source)
+            (folder / "data.txt").write_text(source.name)
             (folder / MARKER).write_text(json.dumps({"files": ["data.txt"]}))
 
         yield job

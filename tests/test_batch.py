@@ -310,6 +310,38 @@ def test_file_outputs_get_collision_free_names_and_resume(tree, tmp_path):
     assert run_batch(plan, job, DEFAULT, marker=None).counts() == {"skipped": len(plan)}
 
 
+def test_a_file_outputs_temporary_that_a_killed_run_left_is_removed_when_it_is_redone(tmp_path):
+    """SIGKILL (the OOM killer, a power cut) while a file output was written left its atomic temporary file; the
+    rerun wrote the output and left the stray ``.x-done.<random>.part.txt`` beside it for good."""
+    from cevr_cli.io.atomic import atomic_path
+
+    source = tmp_path / "x.png"
+    source.write_bytes(b"x")
+    out = tmp_path / "out"
+    plan = plan_outputs([source], out, roots=[source], name_format="{name}-done.txt")
+    out.mkdir()
+    (out / ".x-done.k1lled_0.part.txt").write_bytes(b"half")  # atomic_path's temporary of x-done.txt
+    (out / ".x-done.y.k1lled_0.part.txt").write_bytes(b"theirs")  # that of another output, x-done.y.txt
+
+    def job(source, output):
+        with atomic_path(output) as temporary:
+            temporary.write_text(source.name)
+
+    assert run_batch(plan, job, DEFAULT, marker=None).counts() == {"done": 1}
+    assert sorted(p.name for p in out.iterdir()) == [".x-done.y.k1lled_0.part.txt", "x-done.txt"]
+
+
+def test_cleaning_after_a_killed_worker_removes_its_outputs_temporaries_only(tmp_path):
+    """A worker killed while writing x.png: its temporary goes; that of x.y.png, which another worker may be writing
+    now, stays (the pattern took every name that began with '.x.')."""
+    from cevr_cli.batch import clean_abandoned
+
+    for name in (".x.abcd1234.part.png", ".x.y.abcd1234.part.png", ".x.notmkstemp.part.png"):
+        (tmp_path / name).write_bytes(b"part")
+    clean_abandoned(tmp_path / "x.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".x.notmkstemp.part.png", ".x.y.abcd1234.part.png"]
+
+
 @pytest.mark.parametrize("fails", [False, True])
 def test_a_link_at_a_file_outputs_name_is_replaced_never_followed(tree, tmp_path, fails):
     from cevr_cli.io.atomic import atomic_write_text

@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cevr_cli.cli import app
-from cevr_cli.errors import use_one_of
+from cevr_cli.errors import WorkerError, use_one_of
 
 TMOS = ("reinhard", "reinhard-local", "kimkautz")
 
@@ -26,3 +26,15 @@ def test_the_cli_suggests_the_choice_a_misspelt_value_meant(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == ("error: --tmo 'kim-kautz': use one of reinhard, reinhard-local, kimkautz "
                                      "(did you mean kimkautz?)")
+
+
+def test_a_batch_whose_workers_cannot_run_exits_2_not_the_1_of_failed_inputs():
+    """A worker that cannot load its model (CUDA out of memory) stops the batch, with no summary: exit 1 told a script
+    that some inputs failed and the rest were made, as the README's exit codes say."""
+    import typer
+
+    from cevr_cli.cli.common import errors
+
+    with pytest.raises(typer.Exit) as stopped, errors():
+        raise WorkerError("worker process 0 stopped: RuntimeError: CUDA out of memory")
+    assert stopped.value.exit_code == 2

@@ -39,11 +39,9 @@ _LOG_HANDLER = _LogWarnings(logging.WARNING)
 def _python_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                     file: Any = None, line: str | None = None) -> None:
     """A Python warning as a warning line; one raised while a photo is decoded in this thread names the photo."""
-    from ..io.images import photo_being_decoded
+    from ..io.images import warning_text
 
-    photo = photo_being_decoded()
-    text = " ".join(str(message).split())
-    show_warning(f"{photo}: {text}" if photo is not None else text)
+    show_warning(warning_text(message))
 
 
 def route_library_noise(quiet: bool) -> None:

@@ -553,6 +553,14 @@ def photo_being_decoded() -> Path | None:
     return getattr(_decoding, "path", None)
 
 
+def warning_text(message: Warning | str) -> str:
+    """A library's Python warning as one line: its words, after the name of the photo this thread is decoding
+    (:func:`photo_being_decoded`), if any: the same line in a serial run and in a worker process or Ray actor."""
+    photo = photo_being_decoded()
+    text = " ".join(str(message).split())
+    return f"{photo}: {text}" if photo is not None else text
+
+
 def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_bytes: bytes | None = None,
               icc_profile: bytes | None = None, request: dict[str, Any] | None = None,
               made_from: dict[str, Any] | None = None) -> None:

@@ -52,9 +52,13 @@ class OutputLock:
 
     def _try_acquire(self) -> bool:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        if _try_lock(fd) and self._is_current(fd):
-            self._fd = fd
-            return True
+        try:
+            if _try_lock(fd) and self._is_current(fd):
+                self._fd = fd
+                return True
+        except BaseException:  # a file system without locks (NFS without lockd: ENOLCK): each try kept a descriptor
+            os.close(fd)
+            raise
         os.close(fd)
         return False
 

@@ -55,13 +55,16 @@ def visible_gpus() -> list[str]:
 
 def forward_library_warnings(emit: Event) -> None:
     """In a worker: the libraries' Python warnings and log records become the driver's warning lines, as in a
-    serial run (where the CLI routes them), instead of raw text on the worker's stderr."""
+    serial run (where the CLI routes them), instead of raw text on the worker's stderr; a decoder's warning names
+    the photo, as there."""
     import logging
     import warnings
+
+    from ..io.images import warning_text
 
     class _Forward(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             emit("warning", f"{record.name}: {record.getMessage()}")
 
-    warnings.showwarning = lambda message, *rest, **keywords: emit("warning", str(message))
+    warnings.showwarning = lambda message, *rest, **keywords: emit("warning", warning_text(message))
     logging.getLogger().addHandler(_Forward(logging.WARNING))

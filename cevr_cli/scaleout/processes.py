@@ -119,6 +119,7 @@ class _Worker:
     process: BaseProcess
     conn: Connection
     task: Task | None = None
+    served: bool = False  # it has finished an input
 
 
 class ProcessPool:
@@ -148,10 +149,20 @@ class ProcessPool:
         while pending or any(worker.task for worker in self._workers):
             while pending and self._vacant:
                 self._workers.append(self._start(self._vacant.pop()))
-            for worker in self._workers:
+            for worker in list(self._workers):
                 if worker.task is None and pending:
                     worker.task = pending.pop()
-                    worker.conn.send(worker.task)
+                    try:
+                        worker.conn.send(worker.task)
+                    except OSError:  # its process ended
+                        if worker.served:  # killed idle (the OOM killer, a kill) after its last input: none lost
+                            pending.append(worker.task)
+                            worker.task = None
+                            worker.process.kill()
+                            self._retire(worker)
+                        # else it died starting: the input fails when its end is seen (a new worker may die alike)
+            if not any(worker.task for worker in self._workers):
+                continue  # every worker there died idle: new ones are started for the inputs left
             ready = wait([w.conn for w in self._workers] + [w.process.sentinel for w in self._workers])
             for worker in list(self._workers):
                 if worker.conn in ready or worker.process.sentinel in ready:
@@ -167,6 +178,7 @@ class ProcessPool:
                     self._on_event(message[1], message[2])
                 elif message[0] == "result":
                     task, worker.task = worker.task, None
+                    worker.served = True
                     assert task is not None
                     yield task, message[1]
                 else:  # its job could not open (its model, its device) or failed beyond one input
@@ -174,13 +186,17 @@ class ProcessPool:
         except (EOFError, OSError):
             ended = True
         if ended or not worker.process.is_alive():
-            worker.process.join()
             task, worker.task = worker.task, None
-            self._workers.remove(worker)
-            worker.conn.close()
-            self._vacant.append(worker.slot)
+            self._retire(worker)
             if task is not None:
                 yield task, _died(task, worker.process.exitcode)
+
+    def _retire(self, worker: _Worker) -> None:
+        """Forget a worker whose process ended, leaving its slot for a new one."""
+        worker.process.join()
+        self._workers.remove(worker)
+        worker.conn.close()
+        self._vacant.append(worker.slot)
 
     def close(self) -> None:
         """Stop every worker (those making an input remove their partial output first), then clean what a
@@ -205,7 +221,10 @@ class ProcessPool:
 def _died(task: Task, exitcode: int | None) -> BatchItemResult:
     """The failure of the input a worker process was making when it ended."""
     if exitcode is not None and exitcode < 0:
-        how = f"signal {signal.Signals(-exitcode).name}"
+        try:
+            how = f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:  # one Python has no name for (a real-time signal: SIGRTMIN+6)
+            how = f"signal {-exitcode}"
     else:
         how = f"exit code {exitcode}"
     clean_abandoned(task.output)

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from ..batch import BatchItemResult, Event, Job, JobFactory, Task, clean_abandoned, ray_endpoint, run_task
@@ -75,19 +75,52 @@ def connect(address: str) -> bool:
     on_sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
     if address not in ("local", "auto"):
         _probe(address)
-    try:
-        if address == "local":
-            ray.init(num_cpus=usable_cores(), object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
-        else:
-            ray.init(address=address, **quiet)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        hint = "start one with `ray start --head`, set RAY_ADDRESS, or use --ray local"
-        raise UsageError(f"--ray {address}: no Ray cluster answered ({str(exc).splitlines()[0]}); {hint}") from None
+    with _stops_held(in_main_thread) as held:
+        try:
+            if address == "local":
+                ray.init(num_cpus=usable_cores(), object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
+            else:
+                ray.init(address=address, **quiet)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            hint = "start one with `ray start --head`, set RAY_ADDRESS, or use --ray local"
+            raise UsageError(f"--ray {address}: no Ray cluster answered ({str(exc).splitlines()[0]}); {hint}") \
+                from None
+        except SystemExit as exc:  # SIGTERM: ray.init first puts in its own handler, sys.exit(15)
+            if exc.code != signal.SIGTERM or not in_main_thread:
+                raise
+            held.append(signal.SIGTERM)
     if in_main_thread and on_sigterm is not None:
         # Ray's driver aborts on SIGTERM (core dump, partial outputs, a local cluster left running); the
         # caller's handling (cevr: stop cleanly, as Ctrl-C) stays in force.
         signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        for signum in held:  # now handled as the caller handles it (cevr: KeyboardInterrupt, exit 130 or 143)
+            signal.raise_signal(signum)
+    except BaseException:
+        ray.shutdown()
+        raise
     return True
+
+
+@contextmanager
+def _stops_held(in_main_thread: bool) -> Iterator[list[int]]:
+    """Ctrl-C and SIGTERM noted, not acted on, while Ray starts (a few seconds): ``ray.init`` interrupted midway left
+    the processes it had started (its dashboard and runtime-env agents) running for a minute or more, and at times
+    the driver ended by SIGSEGV instead of exit 130. Yields the signals received, to be raised once it has started.
+    (A SIGTERM after ray.init has put in its own handler still stops it midway, as ``sys.exit(15)``: :func:`connect`
+    turns that back into the caller's stop.)"""
+    held: list[int] = []
+    if not in_main_thread:  # only the main thread may set handlers
+        yield held
+        return
+    previous = {signum: signal.signal(signum, lambda signum, frame: held.append(signum))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield held
+    finally:
+        for signum, handler in previous.items():
+            if handler is not None:  # None: a handler not set from Python, which cannot be put back
+                signal.signal(signum, handler)
 
 
 def _probe(address: str) -> None:

@@ -9,7 +9,7 @@ from cevr_cli.batch import BatchPolicy, Scale, plan_outputs, run_batch
 from cevr_cli.errors import UsageError, WorkerError
 from cevr_cli.scaleout import local_workers
 from cevr_cli.scaleout.processes import redeliver_interrupts, worker_environment
-from tests.scaleout_jobs import MARKER, BrokenJob, CopyJob, WarningJob, write_inputs
+from tests.scaleout_jobs import MARKER, BrokenJob, CopyJob, DecodeJob, WarningJob, write_inputs
 
 pytestmark = pytest.mark.slow  # spawns Python processes
 
@@ -59,6 +59,45 @@ def test_a_worker_that_dies_fails_its_input_alone_and_is_replaced(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c", "d"]  # its partial folder and lock cleaned
 
 
+def test_a_worker_ended_by_a_signal_without_a_name_fails_its_input_alone(tmp_path):
+    """signal.Signals(40) raised ValueError in the driver: a traceback ended the whole batch."""
+    import signal
+
+    sources = write_inputs(tmp_path, ["a.txt", "rtcrash.txt", "b.txt"])
+    report = run_batch(plan_outputs(sources, tmp_path / "out", roots=sources), CopyJob(), BatchPolicy(),
+                       marker=MARKER, scale=Scale(2))
+    assert [(item.status, item.message) for item in report.items] == [
+        ("done", ""), ("failed", f"{sources[1]}: its worker process died (signal {int(signal.SIGRTMIN) + 6}) while "
+                                 "making it"), ("done", "")]
+
+
+def test_a_worker_killed_while_idle_loses_no_input_and_is_replaced(tmp_path):
+    """Between the batch's rounds (inputs another run was writing go again) a worker is idle; one killed then (the
+    OOM killer, a kill) made the driver's next send raise BrokenPipeError, which ended the whole batch."""
+    import signal
+    import time
+
+    from cevr_cli.batch import Task
+    from cevr_cli.scaleout.processes import ProcessPool
+
+    sources = write_inputs(tmp_path, ["a.txt", "b.txt", "c.txt", "d.txt"])
+    plan = plan_outputs(sources, tmp_path / "out", roots=sources)
+    tasks = [Task(source, plan[source], MARKER, None, redo_complete=False, wait=False) for source in sources]
+    pool = ProcessPool(CopyJob(), 2, len(tasks), lambda kind, payload: None)
+    try:
+        assert [result.status for _, result in pool.run(tasks[:2])] == ["done", "done"]
+        idle = pool._workers[0].process
+        os.kill(idle.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while idle.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        later = sorted((task.source.name, result.status) for task, result in pool.run(tasks[2:]))
+    finally:
+        pool.close()
+    assert later == [("c.txt", "done"), ("d.txt", "done")]
+    assert all((plan[source] / "data.txt").read_text() == source.read_text() for source in sources)
+
+
 def test_a_worker_that_cannot_open_its_job_stops_the_batch_with_one_line(tmp_path):
     sources = write_inputs(tmp_path, ["a.txt", "b.txt"])
     out = tmp_path / "out"
@@ -76,6 +115,21 @@ def test_a_workers_library_warnings_reach_the_driver_as_warning_events(tmp_path)
                        on_event=lambda kind, payload: warnings.append(payload) if kind == "warning" else None)
     assert report.counts() == {"done": 1}
     assert warnings == ["odd chunk in a.txt", "tifffile: a.txt: odd tag"]
+
+
+def test_a_decoders_warning_in_a_worker_names_the_photo_as_in_a_serial_run(tmp_path):
+    """Pillow's "Corrupt EXIF data" from a worker: the serial run's line (the photo named, one space between words),
+    where the worker sent the bare message."""
+    from tests.raw_containers import jpeg_with_exif
+
+    photo = tmp_path / "exif.jpg"
+    photo.write_bytes(jpeg_with_exif(b"MM\x00*\x00\x00\x00\x08\x00\x05\x01\x0f\x00\x02\x00\x00"))  # cut off
+    warnings = []
+    report = run_batch(plan_outputs([photo], tmp_path / "out", roots=[photo]), DecodeJob(), BatchPolicy(),
+                       marker=MARKER, scale=Scale(2),
+                       on_event=lambda kind, payload: warnings.append(payload) if kind == "warning" else None)
+    assert report.counts() == {"done": 1}
+    assert warnings == [f"{photo}: Corrupt EXIF data. Expecting to read 12 bytes but only got 6."]
 
 
 def test_workers_need_a_picklable_job_factory(tmp_path):
