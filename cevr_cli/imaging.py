@@ -124,12 +124,21 @@ def unit_codes(codes: np.ndarray) -> np.ndarray:
 
 def quantise(image: np.ndarray, bits: int) -> np.ndarray:
     """[0, 1] floats (or uint8/uint16 codes: :func:`unit_codes`) to unsigned ``bits``-bit integers (8 -> uint8,
-    16 -> uint16), rounding to nearest."""
+    16 -> uint16), rounding to nearest. float16 is scaled in float32 (65535 is beyond half float's 65504: a
+    16-bit image of float16 values came out black).
+
+    Raises:
+        UsageError: ``bits`` not 8 or 16, or codes of another type (int32, bool: their white is unknown, and an
+            int32 image of 8-bit codes came out white).
+    """
     if bits not in CODE_TYPES:
         raise UsageError(f"bit depth must be 8 or 16, not {bits}")
     dtype = CODE_TYPES[bits]
     image = np.asarray(image)
     if image.dtype == dtype:
         return image
+    codes = float_codes(image, "image to quantise")
+    if codes.dtype == np.float16:
+        codes = codes.astype(np.float32)
     levels = float(2**bits - 1)
-    return np.round(np.clip(unit_codes(image), 0.0, 1.0) * levels).astype(dtype)
+    return np.round(np.clip(codes, 0.0, 1.0) * levels).astype(dtype)

@@ -69,3 +69,19 @@ def test_integer_codes_of_either_width_quantise_to_the_same_light():
     assert quantise(codes8, 8) is codes8  # already those codes
     np.testing.assert_array_equal(unit_codes(codes8), codes8 / np.float32(255))
     assert unit_codes(np.float64(0.25)) == 0.25  # floats as they are
+
+
+def test_half_floats_quantise_to_the_codes_of_their_value():
+    from cevr_cli.imaging import quantise
+
+    half = np.array([[[0.0, 0.5, 1.0]]], np.float16)  # 0.5 * 65535 overflowed half float: every code was 0
+    np.testing.assert_array_equal(quantise(half, 16), np.array([[[0, 32768, 65535]]], np.uint16))
+    np.testing.assert_array_equal(quantise(half, 8), np.array([[[0, 128, 255]]], np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, bool])
+def test_codes_of_unknown_white_are_refused_by_quantise(dtype):
+    from cevr_cli.imaging import quantise
+
+    with pytest.raises(UsageError, match=f"of type {np.dtype(dtype).name}: give floats, or uint8 or uint16 codes"):
+        quantise(np.full((2, 2, 3), 200, dtype), 8)  # int32 200 was read as light 200: a white image
