@@ -18,10 +18,12 @@ def check_rgb(image: np.ndarray, what: str = "image") -> np.ndarray:
     """``image`` as an array after checking it is a non-empty HxWx3 numeric array.
 
     Raises:
-        UsageError: any other shape or a non-numeric dtype.
+        UsageError: any other shape, a non-numeric dtype, or complex numbers (numpy dropped their imaginary part with
+            a ComplexWarning: tone mapping, EXR and PNG writing took the real part as the image).
     """
     image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape[:2] or not np.issubdtype(image.dtype, np.number):
+    if (image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape[:2] or not np.issubdtype(image.dtype, np.number)
+            or np.issubdtype(image.dtype, np.complexfloating)):
         alpha = " (drop the alpha: image[..., :3])" if image.ndim == 3 and image.shape[2] == 4 else ""
         raise UsageError(f"expected a non-empty HxWx3 RGB {what}, got shape {image.shape} ({image.dtype}){alpha}")
     return image

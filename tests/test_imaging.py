@@ -85,3 +85,11 @@ def test_codes_of_unknown_white_are_refused_by_quantise(dtype):
 
     with pytest.raises(UsageError, match=f"of type {np.dtype(dtype).name}: give floats, or uint8 or uint16 codes"):
         quantise(np.full((2, 2, 3), 200, dtype), 8)  # int32 200 was read as light 200: a white image
+
+
+def test_complex_numbers_are_no_image():
+    from cevr_cli.imaging import check_rgb
+
+    told = r"^expected a non-empty HxWx3 RGB image, got shape \(2, 2, 3\) \(complex128\)$"
+    with pytest.raises(UsageError, match=told):
+        check_rgb(np.full((2, 2, 3), 0.5 + 0.5j))  # was taken, its imaginary part dropped with a ComplexWarning
