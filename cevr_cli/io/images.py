@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, UsageError
 from ..imaging import check_rgb, quantise
 from ..vocabulary import (
     FUSE_MANIFEST,
@@ -549,7 +549,8 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     TIFF ImageDescription (in place of the source's); not in a 16-bit PNG.
 
     Raises:
-        UsageError: ``rgb`` not an HxWx3 image (:func:`~cevr_cli.imaging.check_rgb`).
+        UsageError: ``rgb`` not an HxWx3 image (:func:`~cevr_cli.imaging.check_rgb`), holding NaN (written as 0 with
+            numpy's "invalid value encountered in cast"), or codes of another integer type (:func:`quantise`).
         OutputError: a bit depth or suffix it cannot write, or the file cannot be written (a file in the folder's
             place, no permission, disk full).
     """
@@ -558,7 +559,10 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     suffix = path.suffix.lower()
     if bit_depth not in (8, 16):
         raise OutputError(f"{path}: bit depth must be 8 or 16")
-    codes = quantise(check_rgb(rgb, f"image for {path}"), bit_depth)  # integer codes of that depth as they are
+    rgb = check_rgb(rgb, f"image for {path}")
+    if rgb.dtype.kind == "f" and (nan := int(np.count_nonzero(np.isnan(rgb)))):
+        raise UsageError(f"image for {path}: {nan} values are NaN (no code means them; tone mapping shows them black)")
+    codes = quantise(rgb, bit_depth)  # integer codes of that depth as they are
     record = {**({REQUEST_KEY: request} if request is not None else {}),
               **({MADE_FROM_KEY: made_from} if made_from is not None else {})}
     comment = json.dumps(record, sort_keys=True) if record else None

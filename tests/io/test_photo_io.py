@@ -264,6 +264,16 @@ def test_write_ldr_refuses_what_is_not_an_rgb_image_with_its_own_line(tmp_path, 
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("name", ["n.png", "n.tif"])
+def test_write_ldr_refuses_nan_in_one_line_naming_the_file(tmp_path, name):
+    """NaN became code 0 with numpy's "invalid value encountered in cast", which names no file."""
+    rgb = np.full((8, 8, 3), 0.5, np.float32)
+    rgb[0, 0, :2] = np.nan
+    with pytest.raises(UsageError, match=rf"^image for {tmp_path / name}: 2 values are NaN "):
+        write_ldr(tmp_path / name, rgb, bit_depth=16 if name.endswith(".tif") else 8)
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("name", ["x.png", "x.jpg", "x.tif"])
 def test_write_ldr_that_cannot_write_is_an_output_error(tmp_path, name):
     """A file where the folder must be raised FileExistsError."""
