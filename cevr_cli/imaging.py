@@ -67,7 +67,7 @@ def float32_image(image: np.ndarray, what: str = "image") -> np.ndarray:
             image's 1e39 was reported as infinite, which it is only once cast).
     """
     image = check_finite(np.asarray(image), what)
-    if np.issubdtype(image.dtype, np.floating) and np.finfo(image.dtype).max > FLOAT32_MAX:
+    if np.issubdtype(image.dtype, np.floating) and float(np.finfo(image.dtype).max) > FLOAT32_MAX:  # float16: no cast
         beyond = int(np.count_nonzero(np.abs(image) > FLOAT32_MAX))
         if beyond:
             raise UsageError(f"{what}: {beyond} values are out of range (beyond float32's +-{FLOAT32_MAX:.3g})")

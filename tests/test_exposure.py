@@ -415,6 +415,19 @@ def test_linear_integer_codes_are_light_of_their_types_white_and_other_types_are
             measure_linear(linear, clipped)
 
 
+def test_half_float_linear_data_is_measured_without_a_warning():
+    """float32_image compared float16's largest value with float32's: numpy's "overflow encountered in cast"."""
+    import warnings
+
+    from cevr_cli.exposure import measure_linear
+
+    linear = np.full((16, 16, 3), 0.25, np.float16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        measured = measure_linear(linear, np.zeros((16, 16), bool))
+    assert measured.linear.dtype == np.float32 and (measured.linear == np.float32(0.25)).all()
+
+
 @pytest.mark.parametrize("bits", [0, 17, -8, 2.5, True, "8"])
 def test_a_photos_bit_depth_is_a_whole_number_from_1_to_16(bits):
     """bits=0 was a ZeroDivisionError."""

@@ -406,7 +406,10 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
 
 def _beyond(rgb: np.ndarray, largest: float) -> bool:
     """Whether a finite value of ``rgb`` exceeds ``largest`` in magnitude, so would become infinite in a float
-    type whose largest finite value that is (an image's own infinities stay)."""
+    type whose largest finite value that is (an image's own infinities stay). A type that holds nothing beyond
+    ``largest`` is not compared (float16 against 3.4e38 cast the bound to half float: an overflow RuntimeWarning)."""
+    if rgb.dtype.kind == "f" and float(np.finfo(rgb.dtype).max) <= largest:
+        return False
     return bool(np.any(np.isfinite(rgb) & (np.abs(rgb) > largest)))
 
 

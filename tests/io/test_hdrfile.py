@@ -2,6 +2,7 @@
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,17 @@ def test_values_a_half_cannot_hold_are_written_as_float_with_a_warning(tmp_path:
     write_exr(fits, rgb)
     with OpenEXR.File(str(fits), separate_channels=True) as exr:
         assert exr.channels()["R"].pixels.dtype == np.float16
+
+
+def test_a_half_float_image_is_written_without_a_warning(tmp_path: Path) -> None:
+    """Comparing float16 values with float32's 3.4e38 cast that bound to half float: numpy's "overflow encountered
+    in cast" RuntimeWarning on every half-float image."""
+    rgb = _scene().astype(np.float16)
+    path = tmp_path / "half.exr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_exr(path, rgb)
+    np.testing.assert_array_equal(read_hdr_image(path), rgb.astype(np.float32))
 
 
 def test_values_beyond_float32_are_written_as_its_largest_with_a_warning(tmp_path: Path) -> None:
