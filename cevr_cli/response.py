@@ -144,7 +144,11 @@ class Response:
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """R^-1: codes (..., 3) in [0, 1] (or uint8/uint16 codes, :func:`~cevr_cli.imaging.unit_codes`) -> relative
-        linear light, float32."""
+        linear light, float32.
+
+        Raises:
+            UsageError: a table with a curve per channel given values whose last axis is not 3.
+        """
         y = np.asarray(unit_codes(codes), dtype=np.float32)
         if self.kind == "table":  # the table's ends hold beyond [0, 1]: no clipped copy of a whole frame
             return self._table(y, forward=False)
@@ -156,7 +160,11 @@ class Response:
         return y  # linear
 
     def encode(self, linear: np.ndarray) -> np.ndarray:
-        """R: relative linear light (..., 3) -> codes in [0, 1], clipped at the white point; float32."""
+        """R: relative linear light (..., 3) -> codes in [0, 1], clipped at the white point; float32.
+
+        Raises:
+            UsageError: as :meth:`decode`.
+        """
         x = np.asarray(linear, dtype=np.float32)
         if self.kind == "table":
             return self._table(x, forward=True)
@@ -173,6 +181,9 @@ class Response:
         curves = self._curves[forward]
         if len(curves) == 1:
             return curves[0](values)
+        if values.ndim == 0 or values.shape[-1] != len(curves):  # (H, W) took R, G, B, B... along its columns
+            raise UsageError(f"response {self.name}: its curves are per channel, so values come as (..., "
+                             f"{len(curves)}), one per channel; got shape {values.shape}")
         out = np.empty(values.shape, dtype=np.float32)
         for c in range(values.shape[-1]):
             out[..., c] = curves[min(c, len(curves) - 1)](values[..., c])

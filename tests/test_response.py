@@ -105,6 +105,18 @@ def test_per_channel_tables_apply_each_row_to_its_channel():
     np.testing.assert_allclose(response.decode(np.full((1, 3), 0.5)), [[0.5, 0.25, 0.125]])
 
 
+@pytest.mark.parametrize("values", [np.full((2, 4), 0.5), np.full((2, 4, 4), 0.5), np.float32(0.5)])
+def test_per_channel_tables_refuse_values_that_are_not_one_per_channel(values):
+    """An HxW image took the red curve in column 0, green in 1 and blue in every other; a scalar an IndexError."""
+    response = table_response("rgb", np.linspace(0, 1, 3), [[0, 0.5, 1], [0, 0.25, 1], [0, 0.125, 1]])
+    told = r"^response rgb: its curves are per channel, so values come as \(\.\.\., 3\)"
+    for direction in (response.decode, response.encode):
+        with pytest.raises(UsageError, match=told):
+            direction(values)
+    shared = table_response("grey", np.linspace(0, 1, 3), [0, 0.5, 1])  # one curve for every value: any shape
+    np.testing.assert_allclose(shared.decode(values), np.full(np.shape(values), 0.5))
+
+
 @pytest.mark.parametrize("xp, fp", [
     (np.linspace(0, 1, 5), np.array([0.0, 0.1, 0.5, 0.55, 1.0])),
     (np.atleast_2d(darktable_curves()["camera_prior"])[0], darktable_curves()["codes"]),  # R: light -> codes
