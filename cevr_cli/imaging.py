@@ -19,9 +19,15 @@ def check_rgb(image: np.ndarray, what: str = "image") -> np.ndarray:
 
     Raises:
         UsageError: any other shape, a non-numeric dtype, or complex numbers (numpy dropped their imaginary part with
-            a ComplexWarning: tone mapping, EXR and PNG writing took the real part as the image).
+            a ComplexWarning: tone mapping, EXR and PNG writing took the real part as the image), or what numpy cannot
+            read as an array (a bfloat16 or GPU torch tensor, a ragged list: numpy's TypeError or ValueError).
     """
-    image = np.asarray(image)
+    try:
+        image = np.asarray(image)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        why = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"{what} cannot be read as an array ({why}): give a numpy array (a torch tensor as "
+                         "tensor.float().cpu().numpy())") from None
     if (image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape[:2] or not np.issubdtype(image.dtype, np.number)
             or np.issubdtype(image.dtype, np.complexfloating)):
         alpha = " (drop the alpha: image[..., :3])" if image.ndim == 3 and image.shape[2] == 4 else ""

@@ -93,3 +93,14 @@ def test_complex_numbers_are_no_image():
     told = r"^expected a non-empty HxWx3 RGB image, got shape \(2, 2, 3\) \(complex128\)$"
     with pytest.raises(UsageError, match=told):
         check_rgb(np.full((2, 2, 3), 0.5 + 0.5j))  # was taken, its imaginary part dropped with a ComplexWarning
+
+
+def test_what_numpy_cannot_read_as_an_array_is_a_usage_error():
+    import torch
+
+    from cevr_cli.imaging import check_rgb
+
+    for image in (torch.full((2, 2, 3), 0.5, dtype=torch.bfloat16), [[[0.5, 0.5, 0.5]], [[0.5, 0.5]]]):
+        with pytest.raises(UsageError, match=r"^photo cannot be read as an array \(.+\): give a numpy array"):
+            check_rgb(image, "photo")  # numpy's TypeError ('Got unsupported ScalarType BFloat16'), ValueError
+    assert check_rgb(torch.full((2, 2, 3), 0.5)).dtype == np.float32  # what numpy reads stays readable
