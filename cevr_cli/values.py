@@ -50,7 +50,9 @@ class HDRImage:
     """Scene-linear Rec.709 radiance, how it was merged, and its source's metadata.
 
     ``response``: the Debevec & Malik curve recovered from a stack (``cevr_cli.hdr.debevec1997.ResponseCurve``),
-    or None when the radiance is the photo's own measurement (:func:`cevr_cli.exposure.measured_radiance`).
+    or, when the radiance is the photo's own measurement (:func:`cevr_cli.exposure.measured_radiance`), the known
+    response it was read through in that form (:func:`cevr_cli.fuse.known_response_curve`); None only where the
+    caller had no curve to give.
     """
 
     radiance: np.ndarray  # float32 HxWx3
