@@ -258,6 +258,8 @@ def _read_radiance(path: Path, max_megapixels: float) -> np.ndarray:
 _EXR_MAGIC = bytes((0x76, 0x2F, 0x31, 0x01))  # every OpenEXR file's first 4 bytes (OpenEXR file layout)
 _HALF_MAX = float(np.finfo(np.float16).max)  # 65504: a larger value becomes infinity as a half float
 _FLOAT_MAX = float(np.finfo(np.float32).max)  # about 3.4e38: the widest an EXR channel holds
+# About 1.7e38: RGBE's largest (mantissa byte 255, exponent byte 255); from 2^127 the exponent byte wrapped to 0
+_RGBE_MAX = float(np.nextafter(np.float32(2.0**127), np.float32(0.0)))
 _RADIANCE_RESOLUTION = re.compile(rb"^([-+])([XY]) (\d+) ([-+])([XY]) (\d+)$")
 
 
@@ -416,13 +418,21 @@ def _beyond(rgb: np.ndarray, largest: float) -> bool:
 def write_radiance_hdr(path: PathLike, rgb: np.ndarray) -> None:
     """Write a Radiance RGBE .hdr (shared 8-bit exponent: about 1% precision), atomically.
 
+    A finite value beyond RGBE's largest, about 1.7e38, is written as that value, with a warning (it was written
+    as 0: the brightest pixels black).
+
     Raises:
         UsageError: a name that is not ``.hdr`` (:func:`check_hdr_name`), or not an HxWx3 image.
         OutputError: the file cannot be written (OpenCV cannot encode it, a file in the folder's place, no
             permission, disk full).
     """
     check_hdr_name(path, "hdr")
-    bgr = np.ascontiguousarray(check_rgb(rgb)[..., ::-1], dtype=np.float32)
+    rgb = check_rgb(rgb)
+    if _beyond(rgb, _RGBE_MAX):
+        warnings.warn(f"{path}: values beyond Radiance RGBE's {_RGBE_MAX:.4g} written as {_RGBE_MAX:.4g}, the largest "
+                      "an .hdr holds", stacklevel=2)
+        rgb = np.where(np.isfinite(rgb), np.clip(rgb, -_RGBE_MAX, _RGBE_MAX), rgb)
+    bgr = np.ascontiguousarray(rgb[..., ::-1], dtype=np.float32)
     encoded = opencv.imencode(".hdr", bgr)
     if encoded is None:
         raise OutputError(f"{path}: OpenCV could not write the .hdr file")

@@ -1,6 +1,7 @@
 """EXR and Radiance .hdr reading and writing on small images the tests write themselves."""
 
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -156,6 +157,18 @@ def test_radiance_hdr_round_trip(tmp_path: Path) -> None:
     # RGBE shares one exponent: the largest channel keeps 8 mantissa bits (error < 2^-8 of it).
     peak = rgb.max(axis=2, keepdims=True)
     assert np.all(np.abs(back - rgb) <= peak * 2.0**-7)
+
+
+@pytest.mark.parametrize("value", [2e38, 3e38, 1e39])
+def test_values_beyond_rgbe_are_written_as_its_largest_with_a_warning(tmp_path: Path, value: float) -> None:
+    """From 2^127 (1.7e38) RGBE's exponent byte wrapped to 0: the brightest pixel read back black, unwarned."""
+    rgb = np.ones((2, 3, 3))
+    rgb[0, 0] = [value, 1.0, 1.0]
+    path = tmp_path / "far.hdr"
+    with pytest.warns(UserWarning, match=rf"^{re.escape(str(path))}: values beyond Radiance RGBE's 1\.701e\+38 "):
+        write_radiance_hdr(path, rgb)
+    back = read_hdr_image(path)
+    assert back[0, 0, 0] > 1.6e38 and back[1, 1].tolist() == [1.0, 1.0, 1.0]
 
 
 def test_bad_files(tmp_path: Path) -> None:
