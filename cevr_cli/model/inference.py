@@ -118,13 +118,22 @@ class CEVRPredictor:
 
         Untiled (callers bound the size, see ``ResidualModel``); yields in the order given, which must be
         the darkening steps first, as ``iter_predictions`` does. Photo and frames get the mirrored border.
+
+        Raises:
+            UsageError: a photo or frame that is not one (``display_codes``), a frame of another size than the photo,
+                or a step as :func:`~cevr_cli.evs.check_ev_values` refuses it.
         """
         image = _check_image(rgb)
         m = self.settings.border
         h, w = image.shape[:2]
+        frames = list(zip(check_ev_values([ev for ev, _ in frames]), (f for _, f in frames), strict=True))
+        for ev, frame in frames:
+            if np.shape(frame)[:2] != (h, w):  # a torch size error from the decoder's first product
+                raise UsageError(f"the frame at EV {ev:+g} is {np.shape(frame)}, the photo {image.shape}: give frames "
+                                 "of the photo's size")
         x = None
         for direction in ("dec", "inc"):
-            group = [(float(ev), f) for ev, f in frames if (ev < 0 if direction == "dec" else ev > 0)]
+            group = [(ev, f) for ev, f in frames if (ev < 0 if direction == "dec" else ev > 0)]
             if not group:
                 continue
             model = self._fused[direction]

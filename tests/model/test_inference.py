@@ -164,3 +164,14 @@ def test_integer_codes_predict_as_their_floats_and_bad_input_is_a_usage_error(ti
 def test_predictions_come_in_ascending_ev_order_as_a_stack_lists_them(tiny_pair, gradient_image):
     got = [ev for ev, _ in CEVRPredictor(tiny_pair).iter_predictions(gradient_image, [2.0, 0.0, -1.0, 1.0, -2.0])]
     assert got == [-2.0, -1.0, 0.0, 1.0, 2.0]  # EV 0 came first
+
+
+def test_residual_frames_of_another_size_or_step_are_usage_errors(tiny_residual_pair, gradient_image):
+    predictor = CEVRPredictor(tiny_residual_pair)
+    frame = gradient_image
+    assert [ev for ev, _ in predictor.iter_on_frames(gradient_image, [(-1.0, frame)])] == [-1.0]
+    for frames, told in (([(-1.0, frame[:8])], r"^the frame at EV -1 is \(8, "),  # was torch's "size of tensor a"
+                         ([(-9.0, frame)], "9 is not a finite step within"),  # was run, 3 stops past any training
+                         ([(float("nan"), frame)], "nan is not a finite step")):
+        with pytest.raises(UsageError, match=told):
+            list(predictor.iter_on_frames(gradient_image, frames))
