@@ -24,6 +24,7 @@ exact re-exposure (:meth:`ResidualModel.filled_light`), as the frames of a real 
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -408,6 +409,11 @@ class ResidualModel:
     record, 1 if none) shrinks the network's guess towards the recorded lower bound: a clipped highlight's
     light is ambiguous, and a guess that overshoots costs more than it gains. Directions the weights were not
     trained for (an identity model) are skipped: their residual is zero.
+
+    Raises:
+        UsageError: ``scale`` not a positive finite number, ``max_pixels`` not a whole number of at least 1, or the
+            gain (given, or the weights') not a finite number of at least 0 (scale NaN and max_pixels 0 failed at the
+            first frame with ValueError and ZeroDivisionError; a NaN gain made NaN frames).
     """
 
     def __init__(self, predictor: ResidualPredictor, scale: float = 2.0, max_pixels: int = RESIDUAL_MAX_PIXELS,
@@ -416,6 +422,13 @@ class ResidualModel:
         self.scale = scale
         self.max_pixels = max_pixels
         self.gain = predictor.residual_gain() if gain is None else gain
+        for name, value, low in (("scale", scale, 0.0), ("gain", self.gain, 0.0)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+                    or value < low or (name == "scale" and value == 0):
+                raise UsageError(f"residual {name} {value!r}: a finite number "
+                                 f"{'above 0' if name == 'scale' else 'of at least 0'}")
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral) or max_pixels < 1:
+            raise UsageError(f"residual max_pixels {max_pixels!r}: a whole number of at least 1")
         self.name = predictor.name
         self.weights_id = predictor.weights_id
 

@@ -131,6 +131,20 @@ def residual_pair(seed: int, trained: bool) -> ModelPair:
     return ModelPair(inc, dec, config, weights_id="tiny-residual")
 
 
+@pytest.mark.parametrize(("options", "told"), [
+    ({"scale": float("nan")}, r"^residual scale nan: a finite number above 0$"),  # ValueError at the first frame
+    ({"scale": 0.0}, "^residual scale 0.0"), ({"max_pixels": 0}, "^residual max_pixels 0: a whole number"),  # 1/0
+    ({"max_pixels": 2.5}, "^residual max_pixels 2.5"),
+    ({"gain": float("nan")}, r"^residual gain nan: a finite number of at least 0$"),  # NaN frames
+    ({"gain": -1.0}, "^residual gain -1.0"),
+])
+def test_a_residual_models_settings_are_checked_when_it_is_made(options, told):
+    from cevr_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match=told):
+        ResidualModel(CEVRPredictor(residual_pair(0, trained=False), "cpu", precision="fp32"), **options)
+
+
 def test_an_untrained_residual_returns_exactly_the_physics_frame():
     # The network runs (its features are random) but its output layer is the identity: G_s = P_s exactly.
     predictor = CEVRPredictor(residual_pair(0, trained=False), "cpu", precision="fp32")
