@@ -51,6 +51,21 @@ class InferenceSettings:
     max_output_bytes: int = 2 << 30  # float32 outputs held at once; beyond, EVs run in groups
     border: int = 8  # mirrored context around the photo, cropped off the outputs (see _run_model)
 
+    def __post_init__(self) -> None:
+        """Raises: UsageError: a size that is not a whole number (at least 1, or 0 for ``halo``, ``blend`` and
+        ``border``), a tile, halo or blend that is not a multiple of 8, or a blend not below the tile (tile_size 32
+        with the default blend of 32 raised ZeroDivisionError, tile_size 36 a numpy broadcasting ValueError)."""
+        for name in ("tile_pixels", "tile_size", "halo", "blend", "stats_pixels", "max_batch_pixels",
+                     "max_output_bytes", "border"):
+            value = getattr(self, name)
+            least = 0 if name in ("halo", "blend", "border") else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise UsageError(f"InferenceSettings {name}={value!r}: a whole number of at least {least}")
+            if name in ("tile_size", "halo", "blend") and value % 8:
+                raise UsageError(f"InferenceSettings {name}={value}: a multiple of 8 (the network's pooling grid)")
+        if self.blend >= self.tile_size:
+            raise UsageError(f"InferenceSettings blend={self.blend} must be below tile_size={self.tile_size}")
+
     @classmethod
     def for_device(cls, device: torch.device, dtype: torch.dtype = torch.float32) -> InferenceSettings:
         """The defaults on the CPU and MPS; on CUDA, sized from the GPU's free memory.

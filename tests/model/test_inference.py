@@ -175,3 +175,23 @@ def test_residual_frames_of_another_size_or_step_are_usage_errors(tiny_residual_
                          ([(float("nan"), frame)], "nan is not a finite step")):
         with pytest.raises(UsageError, match=told):
             list(predictor.iter_on_frames(gradient_image, frames))
+
+
+@pytest.mark.parametrize(("settings", "told"), [
+    ({"tile_size": 32}, r"^InferenceSettings blend=32 must be below tile_size=32$"),  # ZeroDivisionError when tiled
+    ({"tile_size": 36}, r"^InferenceSettings tile_size=36: a multiple of 8"),  # numpy's broadcasting ValueError
+    ({"tile_size": 0}, "^InferenceSettings tile_size=0: a whole number of at least 1$"),  # IndexError
+    ({"border": -1}, "^InferenceSettings border=-1: a whole number of at least 0$"),  # np.pad's ValueError
+    ({"halo": 4}, "^InferenceSettings halo=4: a multiple of 8"),
+    ({"max_batch_pixels": 1.5e6}, r"^InferenceSettings max_batch_pixels=1500000\.0: a whole number"),
+])
+def test_inference_settings_are_checked_when_made(settings, told):
+    with pytest.raises(UsageError, match=told):
+        InferenceSettings(**settings)
+    assert InferenceSettings(tile_size=32, blend=0).blend == 0
+
+
+def test_cuda_sized_settings_are_valid_settings(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (3 * 2**30 + 12345, 80 * 2**30))
+    settings = InferenceSettings.for_device(torch.device("cuda"), torch.float16)
+    assert settings.tile_size % 8 == 0 and settings.blend < settings.tile_size
