@@ -7,6 +7,7 @@ tone-mapping operators (which weight luminance with Rec.709 coefficients) see wh
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import re
 import warnings
@@ -388,7 +389,7 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
     for name, value in (attributes or {}).items():
         if name in header:
             raise UsageError(f"EXR attribute {name!r} is set by cevr itself")
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        if isinstance(value, bool) or not isinstance(value, (str, numbers.Real)):  # NumPy numbers are numbers too
             raise UsageError(f"EXR attribute {name!r}: text or number expected, got {type(value).__name__}")
         header[name] = value if isinstance(value, str) else float(value)
     channels = {c: np.ascontiguousarray(data[..., i]) for i, c in enumerate("RGB")}

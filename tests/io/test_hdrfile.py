@@ -245,6 +245,15 @@ def test_exr_extra_attributes_round_trip(tmp_path: Path) -> None:
     assert not (tmp_path / "b.exr").exists() and not (tmp_path / "c.exr").exists()
 
 
+def test_exr_attributes_may_be_numpy_numbers(tmp_path: Path) -> None:
+    """np.float32 and np.int64 (what an array's element is) were refused as 'text or number expected'."""
+    write_exr(tmp_path / "n.exr", np.ones((4, 6, 3), np.float32),
+              attributes={"expTime": np.float32(0.25), "isoSpeed": np.int64(400)})
+    with OpenEXR.File(str(tmp_path / "n.exr")) as exr:
+        header = dict(exr.header())
+    assert header["expTime"] == 0.25 and header["isoSpeed"] == 400.0
+
+
 # IEC 61966-2-1 (sRGB) linear RGB -> CIE XYZ, Rec.709 primaries and D65 white, to 4 decimals.
 SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
 
