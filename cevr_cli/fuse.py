@@ -299,7 +299,7 @@ def no_darker_frame_warning(options: FuseOptions, photos: Sequence[Path]) -> str
 
 
 def run_fuse(
-    inputs: Sequence[Path], out_dir: Path, options: FuseOptions, model: ExposureModel | ModelSpec,
+    inputs: Sequence[PathLike], out_dir: PathLike, options: FuseOptions, model: ExposureModel | ModelSpec,
     policy: BatchPolicy, on_event: Callable[[str, Any], None] | None = None, scale: Scale = IN_PROCESS,
 ) -> BatchReport:
     """Fuse stack folders, or photos (measured, and stacked where the merge needs it), into HDR images.
@@ -307,8 +307,10 @@ def run_fuse(
     A :class:`ModelSpec` is checked before any photo is touched and loaded once, only when there are photos left
     to fuse: a missing or broken weights file is one error, not one per photo (workers, ``scale``, load their own
     copy).
-    Photos are decoded one ahead (``PhotoPrefetcher``).
+    Photos are decoded one ahead (``PhotoPrefetcher``). Paths may be ``str`` or ``Path`` (``str`` inputs raised
+    AttributeError: 'str' object has no attribute 'is_dir').
     """
+    inputs, out_dir = [Path(item) for item in inputs], Path(out_dir)
     stack_folders, photos = find_fuse_sources(inputs, policy.recursive)
     if not stack_folders and not photos:
         deeper = 0 if policy.recursive else sum(map(len, find_fuse_sources(inputs, True)))

@@ -112,6 +112,19 @@ def test_fusing_a_photo_says_what_its_source_warns_about(tmp_path: Path) -> None
     assert any(w.startswith(f"{tmp_path / 'logo.png'}: alpha channel dropped (25.0%") for w in warnings), warnings
 
 
+def test_a_fuse_batch_takes_its_paths_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """str inputs raised AttributeError: 'str' object has no attribute 'is_dir' (README: str or Path)."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    cv2.imwrite(str(tmp_path / "p.png"), _stack(_scene())[2][..., ::-1])
+    monkeypatch.chdir(tmp_path)
+    report = run_fuse(["p.png"], "out", FuseOptions([-1.0, 0.0, 1.0]), ModelSpec("physics"), BatchPolicy())
+    assert report.counts() == {"done": 1} and (tmp_path / "out" / "p" / "p.exr").is_file()
+
+
 def test_an_hdr_file_is_written_under_its_formats_name(tmp_path: Path) -> None:
     radiance = np.full((4, 4, 3), 2.0, np.float32)
     with pytest.raises(UsageError, match=r"o\.exr: an HDR file needs a \.hdr name"):
