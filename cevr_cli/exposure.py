@@ -246,7 +246,12 @@ def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:
 
 def physics_frame(measured: MeasuredImage, s: float) -> np.ndarray:
     """P_s = R_out(min(2^s x, 1)): float32 HxWx3 codes; when darkening, x in the clipped pixels is their
-    :meth:`MeasuredImage.clipped_light`."""
+    :meth:`MeasuredImage.clipped_light`.
+
+    Raises:
+        UsageError: ``s`` not a finite step within +-6 (:func:`~cevr_cli.evs.check_ev_values`; NaN made a NaN frame).
+    """
+    (s,) = check_ev_values([s])
     gain = np.float32(2.0**s)
     light = measured.linear * gain
     if s < 0 and measured.fill_hue and measured.clipped.any():
@@ -259,9 +264,14 @@ def soft_weight(mask: np.ndarray, sigma: float | None = None) -> np.ndarray:
 
     Twice the Gaussian-blurred mask, capped at 1: at the mask's edge the blur is about 0.5, so the weight
     meets the 1 inside without a step. ``sigma`` defaults to 0.4 % of the long side, at least 4 px.
+
+    Raises:
+        UsageError: ``sigma`` given and not a positive finite number (OpenCV's "ksize.width > 0" assertion).
     """
     import cv2
 
+    if sigma is not None and not (isinstance(sigma, numbers.Real) and math.isfinite(sigma) and sigma > 0):
+        raise UsageError(f"soft_weight sigma {sigma!r}: a positive number of pixels")
     if not mask.any():
         return np.zeros(mask.shape, dtype=np.float32)
     sigma = sigma or max(4.0, 0.004 * max(mask.shape))

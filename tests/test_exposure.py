@@ -145,6 +145,19 @@ def test_a_residual_models_settings_are_checked_when_it_is_made(options, told):
         ResidualModel(CEVRPredictor(residual_pair(0, trained=False), "cpu", precision="fp32"), **options)
 
 
+def test_a_physics_frames_step_and_a_soft_masks_width_are_checked():
+    """physics_frame(m, nan) returned a NaN frame; soft_weight(sigma=-1) failed in an OpenCV assertion."""
+    from cevr_cli.errors import UsageError
+    from cevr_cli.exposure import soft_weight
+
+    measured = measure_photo(np.full((8, 8, 3), 0.5, np.float32), SRGB, 8)
+    for s in (float("nan"), 7.0):
+        with pytest.raises(UsageError, match="is not a finite step within"):
+            physics_frame(measured, s)
+    with pytest.raises(UsageError, match=r"^soft_weight sigma -1\.0: a positive number of pixels$"):
+        soft_weight(np.ones((8, 8), bool), sigma=-1.0)
+
+
 def test_an_untrained_residual_returns_exactly_the_physics_frame():
     # The network runs (its features are random) but its output layer is the identity: G_s = P_s exactly.
     predictor = CEVRPredictor(residual_pair(0, trained=False), "cpu", precision="fp32")
