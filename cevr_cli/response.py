@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import re
 import sys
@@ -214,6 +215,8 @@ LINEAR = Response("linear", "linear")
 def gamma_response(gamma: float) -> Response:
     """y = x^(1/gamma); ``gamma`` within :data:`GAMMA_RANGE`."""
     low, high = GAMMA_RANGE
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):  # text or None: math.isfinite's TypeError
+        raise UsageError(f"gamma {gamma!r}: the gamma must be a number from {low:g} to {high:g} (e.g. 2.2)")
     if not (math.isfinite(gamma) and low <= gamma <= high):
         raise UsageError(f"--response gamma:{gamma:g}: the gamma must be a number from {low:g} to {high:g} "
                          "(e.g. gamma:2.2)")
@@ -226,9 +229,12 @@ def table_response(name: str, codes: np.ndarray, linear: np.ndarray, source: str
     Raises:
         InputError: a table that is not a monotone curve from 0 to 1.
     """
-    codes = np.asarray(codes, dtype=np.float64)
-    linear = np.asarray(linear, dtype=np.float64)
     where = source or name
+    try:
+        codes = np.asarray(codes, dtype=np.float64)
+        linear = np.asarray(linear, dtype=np.float64)
+    except (TypeError, ValueError):  # text, ragged rows: numpy's "could not convert string to float"
+        raise InputError(where, "a response needs N codes and 1 or 3 rows of N linear values (numbers)") from None
     if linear.ndim in (1, 2):
         linear = np.atleast_2d(linear)
     if (codes.ndim != 1 or codes.size < 2 or linear.ndim != 2 or linear.shape[1] != codes.size

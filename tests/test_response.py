@@ -289,3 +289,17 @@ def test_a_profile_may_be_given_as_a_path(tmp_path):
 def test_a_response_that_is_neither_text_nor_a_path_is_a_usage_error(spec):
     with pytest.raises(UsageError, match=r"^--response .*: give a name \(auto, .*\) or a profile \.json path$"):
         check_response_spec(spec)
+
+
+@pytest.mark.parametrize("gamma", ["2.2", None, True])
+def test_a_gamma_that_is_no_number_is_a_usage_error(gamma):
+    """Text or None raised math.isfinite's TypeError ('must be real number, not str'); True was gamma 1."""
+    with pytest.raises(UsageError, match=r"^gamma .*: the gamma must be a number from 0\.2 to 5"):
+        gamma_response(gamma)
+
+
+@pytest.mark.parametrize(("codes", "linear"), [(["a", "b"], [0, 1]), ([0, 1], [[0, [1]]])])
+def test_a_table_of_what_is_not_numbers_is_an_input_error(codes, linear):
+    """numpy's ValueError ('could not convert string to float', 'inhomogeneous shape') escaped."""
+    with pytest.raises(InputError, match=r"^bad: a response needs N codes and 1 or 3 rows of N linear values"):
+        table_response("bad", codes, linear)
