@@ -27,7 +27,7 @@ from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS, MAX_MEGAPIXELS
 from . import opencv
 from .atomic import atomic_path, write_failure
 from .colour import REC709_CHROMATICITIES, XYZ_CHROMATICITIES, rgb_to_xyz_matrix, to_rec709_matrix
-from .images import check_dimensions, check_input_file
+from .images import check_dimensions, check_input_file, check_size_limits
 from .library_output import quiet_library_output
 
 PathLike = str | os.PathLike[str]
@@ -326,6 +326,7 @@ def read_hdr_counted(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) 
         InputError: as :func:`read_hdr_image`.
     """
     path = Path(path)
+    check_size_limits(max_megapixels)
     check_input_file(path, "an HDR image")
     suffix = path.suffix.lower()
     if suffix not in (".exr", ".hdr"):

@@ -11,6 +11,7 @@ import errno
 import io
 import json
 import logging
+import numbers
 import os
 import stat
 import struct
@@ -135,6 +136,20 @@ def check_input_file(path: Path, what: str = "a photo") -> None:
 
 _FILE_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
                stat.S_IFBLK: "a block device"}
+
+
+def check_size_limits(max_megapixels: float, min_side: int = 1) -> None:
+    """Check a reader's size limits before any file is opened: a bad ``max_megapixels`` was taken for the file's
+    fault (0 or -1: "too large: 128x96 px", '5' as text: "not a readable OpenEXR file, truncated or damaged") or
+    raised numpy's or Python's error (NaN: "cannot convert float NaN to integer").
+
+    Raises:
+        UsageError: ``max_megapixels`` not a positive number (NaN included), ``min_side`` not a whole number >= 1.
+    """
+    if isinstance(max_megapixels, bool) or not isinstance(max_megapixels, numbers.Real) or not max_megapixels > 0:
+        raise UsageError(f"max_megapixels {max_megapixels!r}: a positive number of megapixels")
+    if isinstance(min_side, bool) or not isinstance(min_side, numbers.Integral) or min_side < 1:
+        raise UsageError(f"min_side {min_side!r}: a whole number of pixels, at least 1")
 
 
 def check_dimensions(path: Path, width: int, height: int, max_megapixels: float, min_side: int) -> None:
@@ -494,6 +509,7 @@ def read_photo(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
     :func:`photo_being_decoded` names it in this thread, so that a decoder's warning (Pillow's "Corrupt EXIF data")
     can be told with the photo's name."""
     path = Path(path)
+    check_size_limits(max_megapixels, min_side)
     _decoding.path = path
     try:
         if path.suffix.lower() in RAW_SUFFIXES:

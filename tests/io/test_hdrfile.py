@@ -504,3 +504,11 @@ def test_chromaticities_that_are_no_colour_space_are_refused_naming_the_file(tmp
         read_hdr_image(path)
     assert str(refused.value) == f"{path}: chromaticities ({', '.join(f'{v:.4g}' for v in chromaticities)}): " + (
         "the primaries are not independent" if np.isfinite(chromaticities).all() else "not all finite")
+
+
+@pytest.mark.parametrize("limit", [0, -1.0, float("nan"), "5"])
+def test_an_hdr_readers_size_limit_is_checked_before_the_file_is_blamed(tmp_path: Path, limit) -> None:
+    """'5' said the EXR was "not a readable OpenEXR file, truncated or damaged"; NaN read any size; 0 "too large"."""
+    write_exr(tmp_path / "x.exr", np.ones((4, 4, 3), np.float32))
+    with pytest.raises(UsageError, match=r"^max_megapixels .*: a positive number of megapixels$"):
+        read_hdr_image(tmp_path / "x.exr", max_megapixels=limit)

@@ -612,3 +612,15 @@ def test_an_exif_larger_than_a_jpeg_holds_is_written_without_its_maker_note_and_
     write_ldr(tmp_path / "z.png", image, exif_bytes=big)  # a PNG holds it whole
     with Image.open(tmp_path / "z.png") as written:
         assert len(written.getexif().get_ifd(0x8769)[0x927C]) == 90_000
+
+
+@pytest.mark.parametrize(("limits", "told"), [({"max_megapixels": 0}, "^max_megapixels 0: a positive number"),
+                                              ({"max_megapixels": float("nan")}, "^max_megapixels nan"),
+                                              ({"max_megapixels": "5"}, "^max_megapixels '5'"),
+                                              ({"min_side": 0}, "^min_side 0: a whole number")])
+def test_a_readers_size_limits_are_checked_before_the_file_is_blamed(tmp_path, limits, told):
+    """max_megapixels 0 said the 16x16 photo was "too large"; NaN raised "cannot convert float NaN to integer"."""
+    path = tmp_path / "p.png"
+    Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(path)
+    with pytest.raises(UsageError, match=told):
+        read_photo(path, **limits)
