@@ -87,7 +87,12 @@ def exposure_times_from_evs(evs: Sequence[float]) -> np.ndarray:
         raise UsageError("EVs must be finite numbers")
     if np.unique(ev).size != ev.size:
         raise UsageError("EVs must be distinct: each exposure needs its own EV")
-    return np.exp2(ev)
+    with np.errstate(over="ignore", under="ignore"):  # EV 2000: numpy's overflow warning, then "exposure times"
+        times = np.exp2(ev)
+    if not np.all(np.isfinite(times) & (times > 0)):
+        beyond = float(ev[~(np.isfinite(times) & (times > 0))][0])
+        raise UsageError(f"EV {beyond:g}: 2^EV is beyond what a float holds; EVs are stops from the EV 0 frame")
+    return times
 
 
 def fuse_stack(images: Sequence[np.ndarray], evs: Sequence[float]) -> FuseResult:

@@ -43,6 +43,17 @@ def test_fuse_stack_rejects_bad_evs() -> None:
         fuse_stack(stack, [0.0, 1.0, 2.0, 3.0, float("nan")])
 
 
+@pytest.mark.parametrize("far", [2000.0, -2000.0])
+def test_evs_whose_exposure_time_a_float_cannot_hold_are_named(far: float) -> None:
+    """EV 2000 raised numpy's 'overflow encountered in exp2' and then 'exposure times must be finite and positive'."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UsageError, match=rf"^EV {far:g}: 2\^EV is beyond what a float holds"):
+            fuse_stack(_stack(_scene()), [-2.0, -1.0, 0.0, 1.0, far])
+
+
 @pytest.mark.parametrize("fmt", ["exr", "hdr"])
 def test_write_hdr_output(tmp_path: Path, fmt: str) -> None:
     radiance = _scene().astype(np.float32)
