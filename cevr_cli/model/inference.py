@@ -99,7 +99,9 @@ class CEVRPredictor:
         precision: str = "fp32",
         settings: InferenceSettings | None = None,
     ) -> None:
-        self.device = torch.device(device)
+        """Raises: UsageError: a device this machine has not (:func:`~cevr_cli.model.device.resolve_device`: "gpu"
+        raised torch's "Expected one of cpu, cuda, ..." RuntimeError) or a precision it cannot run."""
+        self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device, "inference")
         self.pair = pair
         # Folded from the weights as they are (float32), then moved: one fused copy per direction.

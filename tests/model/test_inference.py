@@ -195,3 +195,12 @@ def test_cuda_sized_settings_are_valid_settings(monkeypatch):
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (3 * 2**30 + 12345, 80 * 2**30))
     settings = InferenceSettings.for_device(torch.device("cuda"), torch.float16)
     assert settings.tile_size % 8 == 0 and settings.blend < settings.tile_size
+
+
+@pytest.mark.parametrize(("device", "told"), [("gpu", r"^--device 'gpu': use one of"), ("cuda:7", "^--device cuda:7")])
+def test_a_predictor_on_a_device_this_machine_has_not_is_a_usage_error(tiny_pair, device, told, monkeypatch):
+    """'gpu' raised torch's "Expected one of cpu, cuda, ipu, ..." RuntimeError."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UsageError, match=told):
+        CEVRPredictor(tiny_pair, device)
+    assert CEVRPredictor(tiny_pair, torch.device("cpu")).device == torch.device("cpu")
