@@ -24,6 +24,7 @@ exact re-exposure (:meth:`ResidualModel.filled_light`), as the frames of a real 
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -245,7 +246,12 @@ def measure_linear(linear: np.ndarray, clipped: np.ndarray) -> MeasuredImage:
 
 def physics_frame(measured: MeasuredImage, s: float) -> np.ndarray:
     """P_s = R_out(min(2^s x, 1)): float32 HxWx3 codes; when darkening, x in the clipped pixels is their
-    :meth:`MeasuredImage.clipped_light`."""
+    :meth:`MeasuredImage.clipped_light`.
+
+    Raises:
+        UsageError: ``s`` not a finite step within +-6 (:func:`~cevr_cli.evs.check_ev_values`; NaN made a NaN frame).
+    """
+    (s,) = check_ev_values([s])
     gain = np.float32(2.0**s)
     light = measured.linear * gain
     if s < 0 and measured.fill_hue and measured.clipped.any():
@@ -258,9 +264,14 @@ def soft_weight(mask: np.ndarray, sigma: float | None = None) -> np.ndarray:
 
     Twice the Gaussian-blurred mask, capped at 1: at the mask's edge the blur is about 0.5, so the weight
     meets the 1 inside without a step. ``sigma`` defaults to 0.4 % of the long side, at least 4 px.
+
+    Raises:
+        UsageError: ``sigma`` given and not a positive finite number (OpenCV's "ksize.width > 0" assertion).
     """
     import cv2
 
+    if sigma is not None and not (isinstance(sigma, numbers.Real) and math.isfinite(sigma) and sigma > 0):
+        raise UsageError(f"soft_weight sigma {sigma!r}: a positive number of pixels")
     if not mask.any():
         return np.zeros(mask.shape, dtype=np.float32)
     sigma = sigma or max(4.0, 0.004 * max(mask.shape))
@@ -408,6 +419,11 @@ class ResidualModel:
     record, 1 if none) shrinks the network's guess towards the recorded lower bound: a clipped highlight's
     light is ambiguous, and a guess that overshoots costs more than it gains. Directions the weights were not
     trained for (an identity model) are skipped: their residual is zero.
+
+    Raises:
+        UsageError: ``scale`` not a positive finite number, ``max_pixels`` not a whole number of at least 1, or the
+            gain (given, or the weights') not a finite number of at least 0 (scale NaN and max_pixels 0 failed at the
+            first frame with ValueError and ZeroDivisionError; a NaN gain made NaN frames).
     """
 
     def __init__(self, predictor: ResidualPredictor, scale: float = 2.0, max_pixels: int = RESIDUAL_MAX_PIXELS,
@@ -416,6 +432,13 @@ class ResidualModel:
         self.scale = scale
         self.max_pixels = max_pixels
         self.gain = predictor.residual_gain() if gain is None else gain
+        for name, value, low in (("scale", scale, 0.0), ("gain", self.gain, 0.0)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+                    or value < low or (name == "scale" and value == 0):
+                raise UsageError(f"residual {name} {value!r}: a finite number "
+                                 f"{'above 0' if name == 'scale' else 'of at least 0'}")
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral) or max_pixels < 1:
+            raise UsageError(f"residual max_pixels {max_pixels!r}: a whole number of at least 1")
         self.name = predictor.name
         self.weights_id = predictor.weights_id
 

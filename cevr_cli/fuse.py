@@ -87,7 +87,12 @@ def exposure_times_from_evs(evs: Sequence[float]) -> np.ndarray:
         raise UsageError("EVs must be finite numbers")
     if np.unique(ev).size != ev.size:
         raise UsageError("EVs must be distinct: each exposure needs its own EV")
-    return np.exp2(ev)
+    with np.errstate(over="ignore", under="ignore"):  # EV 2000: numpy's overflow warning, then "exposure times"
+        times = np.exp2(ev)
+    if not np.all(np.isfinite(times) & (times > 0)):
+        beyond = float(ev[~(np.isfinite(times) & (times > 0))][0])
+        raise UsageError(f"EV {beyond:g}: 2^EV is beyond what a float holds; EVs are stops from the EV 0 frame")
+    return times
 
 
 def fuse_stack(images: Sequence[np.ndarray], evs: Sequence[float]) -> FuseResult:
@@ -307,7 +312,7 @@ def no_darker_frame_warning(options: FuseOptions, photos: Sequence[Path]) -> str
 
 
 def run_fuse(
-    inputs: Sequence[Path], out_dir: Path, options: FuseOptions, model: ExposureModel | ModelSpec,
+    inputs: Sequence[PathLike], out_dir: PathLike, options: FuseOptions, model: ExposureModel | ModelSpec,
     policy: BatchPolicy, on_event: Callable[[str, Any], None] | None = None, scale: Scale = IN_PROCESS,
 ) -> BatchReport:
     """Fuse stack folders, or photos (measured, and stacked where the merge needs it), into HDR images.
@@ -315,8 +320,10 @@ def run_fuse(
     A :class:`ModelSpec` is checked before any photo is touched and loaded once, only when there are photos left
     to fuse: a missing or broken weights file is one error, not one per photo (workers, ``scale``, load their own
     copy).
-    Photos are decoded one ahead (``PhotoPrefetcher``).
+    Photos are decoded one ahead (``PhotoPrefetcher``). Paths may be ``str`` or ``Path`` (``str`` inputs raised
+    AttributeError: 'str' object has no attribute 'is_dir').
     """
+    inputs, out_dir = [Path(item) for item in inputs], Path(out_dir)
     stack_folders, photos = find_fuse_sources(inputs, policy.recursive)
     if not stack_folders and not photos:
         deeper = 0 if policy.recursive else sum(map(len, find_fuse_sources(inputs, True)))

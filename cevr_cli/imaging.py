@@ -18,10 +18,18 @@ def check_rgb(image: np.ndarray, what: str = "image") -> np.ndarray:
     """``image`` as an array after checking it is a non-empty HxWx3 numeric array.
 
     Raises:
-        UsageError: any other shape or a non-numeric dtype.
+        UsageError: any other shape, a non-numeric dtype, or complex numbers (numpy dropped their imaginary part with
+            a ComplexWarning: tone mapping, EXR and PNG writing took the real part as the image), or what numpy cannot
+            read as an array (a bfloat16 or GPU torch tensor, a ragged list: numpy's TypeError or ValueError).
     """
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape[:2] or not np.issubdtype(image.dtype, np.number):
+    try:
+        image = np.asarray(image)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        why = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"{what} cannot be read as an array ({why}): give a numpy array (a torch tensor as "
+                         "tensor.float().cpu().numpy())") from None
+    if (image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape[:2] or not np.issubdtype(image.dtype, np.number)
+            or np.issubdtype(image.dtype, np.complexfloating)):
         alpha = " (drop the alpha: image[..., :3])" if image.ndim == 3 and image.shape[2] == 4 else ""
         raise UsageError(f"expected a non-empty HxWx3 RGB {what}, got shape {image.shape} ({image.dtype}){alpha}")
     return image
@@ -65,7 +73,7 @@ def float32_image(image: np.ndarray, what: str = "image") -> np.ndarray:
             image's 1e39 was reported as infinite, which it is only once cast).
     """
     image = check_finite(np.asarray(image), what)
-    if np.issubdtype(image.dtype, np.floating) and np.finfo(image.dtype).max > FLOAT32_MAX:
+    if np.issubdtype(image.dtype, np.floating) and float(np.finfo(image.dtype).max) > FLOAT32_MAX:  # float16: no cast
         beyond = int(np.count_nonzero(np.abs(image) > FLOAT32_MAX))
         if beyond:
             raise UsageError(f"{what}: {beyond} values are out of range (beyond float32's +-{FLOAT32_MAX:.3g})")
@@ -124,12 +132,21 @@ def unit_codes(codes: np.ndarray) -> np.ndarray:
 
 def quantise(image: np.ndarray, bits: int) -> np.ndarray:
     """[0, 1] floats (or uint8/uint16 codes: :func:`unit_codes`) to unsigned ``bits``-bit integers (8 -> uint8,
-    16 -> uint16), rounding to nearest."""
+    16 -> uint16), rounding to nearest. float16 is scaled in float32 (65535 is beyond half float's 65504: a
+    16-bit image of float16 values came out black).
+
+    Raises:
+        UsageError: ``bits`` not 8 or 16, or codes of another type (int32, bool: their white is unknown, and an
+            int32 image of 8-bit codes came out white).
+    """
     if bits not in CODE_TYPES:
         raise UsageError(f"bit depth must be 8 or 16, not {bits}")
     dtype = CODE_TYPES[bits]
     image = np.asarray(image)
     if image.dtype == dtype:
         return image
+    codes = float_codes(image, "image to quantise")
+    if codes.dtype == np.float16:
+        codes = codes.astype(np.float32)
     levels = float(2**bits - 1)
-    return np.round(np.clip(unit_codes(image), 0.0, 1.0) * levels).astype(dtype)
+    return np.round(np.clip(codes, 0.0, 1.0) * levels).astype(dtype)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import re
 import sys
@@ -145,7 +146,11 @@ class Response:
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """R^-1: codes (..., 3) in [0, 1] (or uint8/uint16 codes, :func:`~cevr_cli.imaging.unit_codes`) -> relative
-        linear light, float32."""
+        linear light, float32.
+
+        Raises:
+            UsageError: a table with a curve per channel given values whose last axis is not 3.
+        """
         y = np.asarray(unit_codes(codes), dtype=np.float32)
         if self.kind == "table":  # the table's ends hold beyond [0, 1]: no clipped copy of a whole frame
             return self._table(y, forward=False)
@@ -157,7 +162,11 @@ class Response:
         return y  # linear
 
     def encode(self, linear: np.ndarray) -> np.ndarray:
-        """R: relative linear light (..., 3) -> codes in [0, 1], clipped at the white point; float32."""
+        """R: relative linear light (..., 3) -> codes in [0, 1], clipped at the white point; float32.
+
+        Raises:
+            UsageError: as :meth:`decode`.
+        """
         x = np.asarray(linear, dtype=np.float32)
         if self.kind == "table":
             return self._table(x, forward=True)
@@ -174,6 +183,9 @@ class Response:
         curves = self._curves[forward]
         if len(curves) == 1:
             return curves[0](values)
+        if values.ndim == 0 or values.shape[-1] != len(curves):  # (H, W) took R, G, B, B... along its columns
+            raise UsageError(f"response {self.name}: its curves are per channel, so values come as (..., "
+                             f"{len(curves)}), one per channel; got shape {values.shape}")
         out = np.empty(values.shape, dtype=np.float32)
         for c in range(values.shape[-1]):
             out[..., c] = curves[min(c, len(curves) - 1)](values[..., c])
@@ -204,6 +216,8 @@ LINEAR = Response("linear", "linear")
 def gamma_response(gamma: float) -> Response:
     """y = x^(1/gamma); ``gamma`` within :data:`GAMMA_RANGE`."""
     low, high = GAMMA_RANGE
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):  # text or None: math.isfinite's TypeError
+        raise UsageError(f"gamma {gamma!r}: the gamma must be a number from {low:g} to {high:g} (e.g. 2.2)")
     if not (math.isfinite(gamma) and low <= gamma <= high):
         raise UsageError(f"--response gamma:{gamma:g}: the gamma must be a number from {low:g} to {high:g} "
                          "(e.g. gamma:2.2)")
@@ -216,9 +230,12 @@ def table_response(name: str, codes: np.ndarray, linear: np.ndarray, source: str
     Raises:
         InputError: a table that is not a monotone curve from 0 to 1.
     """
-    codes = np.asarray(codes, dtype=np.float64)
-    linear = np.asarray(linear, dtype=np.float64)
     where = source or name
+    try:
+        codes = np.asarray(codes, dtype=np.float64)
+        linear = np.asarray(linear, dtype=np.float64)
+    except (TypeError, ValueError):  # text, ragged rows: numpy's "could not convert string to float"
+        raise InputError(where, "a response needs N codes and 1 or 3 rows of N linear values (numbers)") from None
     if linear.ndim in (1, 2):
         linear = np.atleast_2d(linear)
     if (codes.ndim != 1 or codes.size < 2 or linear.ndim != 2 or linear.shape[1] != codes.size

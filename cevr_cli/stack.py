@@ -71,15 +71,17 @@ def predict_stack(model: ExposureModel, photo: MeasuredPhoto, evs: Sequence[floa
     return ExposureStack(images, steps, bits, photo.source), how
 
 
-def write_stack(model: ExposureModel, photo_path: Path, folder: Path, options: StackOptions,
-                on_ev: Callable[[float], None] | None = None,
+def write_stack(model: ExposureModel, photo_path: str | os.PathLike[str], folder: str | os.PathLike[str],
+                options: StackOptions, on_ev: Callable[[float], None] | None = None,
                 on_warning: Callable[[str], None] | None = None,
                 read: Callable[[Path], Photo] | None = None) -> dict[str, Any]:
     """Measure one photo, make its frames and write them into ``folder``; returns the manifest written.
 
     ``read``: how the photo is decoded (default: :func:`read_photo` with the options' size limit; a batch
-    passes a :class:`PhotoPrefetcher`'s ``read``). Camera RAW files in linear mode are always read here.
+    passes a :class:`PhotoPrefetcher`'s ``read``). Camera RAW files in linear mode are always read here. Paths may
+    be ``str`` or ``Path`` (a ``str`` folder raised TypeError: unsupported operand type(s) for /).
     """
+    photo_path, folder = Path(photo_path), Path(folder)
     started = time.monotonic()
     photo = measure(photo_path, options, read)
     encoders = default_encoders(model) if options.encoders is None else options.encoders

@@ -26,8 +26,9 @@ class ExposureStack:
     source: SourceMetadata
 
     def __post_init__(self) -> None:
-        """Raises: UsageError: images that are not ``bit_depth`` codes, or EVs not one each, ascending and finite
-        (a NaN EV named a frame ``01_ev+nan.png``; 16-bit codes given as 8 wrote white PNGs)."""
+        """Raises: UsageError: images that are not ``bit_depth`` codes of one HxWx3 shape, or EVs not one each,
+        ascending and finite (a NaN EV named a frame ``01_ev+nan.png``; 16-bit codes given as 8 wrote white PNGs;
+        frames of two sizes made a stack folder that reading refuses)."""
         evs = check_ev_values(self.evs)
         if len(evs) != len(self.images) or evs != sorted(set(evs)):
             raise UsageError(f"a stack needs one image per EV, EVs distinct and ascending: {len(self.images)} "
@@ -39,6 +40,9 @@ class ExposureStack:
         if wrong is not None:
             raise UsageError(f"a {self.bit_depth}-bit stack holds {np.dtype(dtype).name} codes, not {wrong} "
                              "(imaging.quantise makes them)")
+        shapes = sorted({np.shape(image) for image in self.images})
+        if shapes and (len(shapes) > 1 or len(shapes[0]) != 3 or shapes[0][2] != 3 or 0 in shapes[0][:2]):
+            raise UsageError(f"a stack's images are HxWx3 RGB of one size, not of shapes {', '.join(map(str, shapes))}")
 
 
 @dataclass
@@ -46,7 +50,9 @@ class HDRImage:
     """Scene-linear Rec.709 radiance, how it was merged, and its source's metadata.
 
     ``response``: the Debevec & Malik curve recovered from a stack (``cevr_cli.hdr.debevec1997.ResponseCurve``),
-    or None when the radiance is the photo's own measurement (:func:`cevr_cli.exposure.measured_radiance`).
+    or, when the radiance is the photo's own measurement (:func:`cevr_cli.exposure.measured_radiance`), the known
+    response it was read through in that form (:func:`cevr_cli.fuse.known_response_curve`); None only where the
+    caller had no curve to give.
     """
 
     radiance: np.ndarray  # float32 HxWx3

@@ -131,6 +131,33 @@ def residual_pair(seed: int, trained: bool) -> ModelPair:
     return ModelPair(inc, dec, config, weights_id="tiny-residual")
 
 
+@pytest.mark.parametrize(("options", "told"), [
+    ({"scale": float("nan")}, r"^residual scale nan: a finite number above 0$"),  # ValueError at the first frame
+    ({"scale": 0.0}, "^residual scale 0.0"), ({"max_pixels": 0}, "^residual max_pixels 0: a whole number"),  # 1/0
+    ({"max_pixels": 2.5}, "^residual max_pixels 2.5"),
+    ({"gain": float("nan")}, r"^residual gain nan: a finite number of at least 0$"),  # NaN frames
+    ({"gain": -1.0}, "^residual gain -1.0"),
+])
+def test_a_residual_models_settings_are_checked_when_it_is_made(options, told):
+    from cevr_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match=told):
+        ResidualModel(CEVRPredictor(residual_pair(0, trained=False), "cpu", precision="fp32"), **options)
+
+
+def test_a_physics_frames_step_and_a_soft_masks_width_are_checked():
+    """physics_frame(m, nan) returned a NaN frame; soft_weight(sigma=-1) failed in an OpenCV assertion."""
+    from cevr_cli.errors import UsageError
+    from cevr_cli.exposure import soft_weight
+
+    measured = measure_photo(np.full((8, 8, 3), 0.5, np.float32), SRGB, 8)
+    for s in (float("nan"), 7.0):
+        with pytest.raises(UsageError, match="is not a finite step within"):
+            physics_frame(measured, s)
+    with pytest.raises(UsageError, match=r"^soft_weight sigma -1\.0: a positive number of pixels$"):
+        soft_weight(np.ones((8, 8), bool), sigma=-1.0)
+
+
 def test_an_untrained_residual_returns_exactly_the_physics_frame():
     # The network runs (its features are random) but its output layer is the identity: G_s = P_s exactly.
     predictor = CEVRPredictor(residual_pair(0, trained=False), "cpu", precision="fp32")
@@ -413,6 +440,19 @@ def test_linear_integer_codes_are_light_of_their_types_white_and_other_types_are
                          (np.full((16, 16, 3), 1e39), "linear image: 768 values are out of range")):
         with pytest.raises(UsageError, match=f"^{re.escape(told)}"):
             measure_linear(linear, clipped)
+
+
+def test_half_float_linear_data_is_measured_without_a_warning():
+    """float32_image compared float16's largest value with float32's: numpy's "overflow encountered in cast"."""
+    import warnings
+
+    from cevr_cli.exposure import measure_linear
+
+    linear = np.full((16, 16, 3), 0.25, np.float16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        measured = measure_linear(linear, np.zeros((16, 16), bool))
+    assert measured.linear.dtype == np.float32 and (measured.linear == np.float32(0.25)).all()
 
 
 @pytest.mark.parametrize("bits", [0, 17, -8, 2.5, True, "8"])

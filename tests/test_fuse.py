@@ -43,6 +43,17 @@ def test_fuse_stack_rejects_bad_evs() -> None:
         fuse_stack(stack, [0.0, 1.0, 2.0, 3.0, float("nan")])
 
 
+@pytest.mark.parametrize("far", [2000.0, -2000.0])
+def test_evs_whose_exposure_time_a_float_cannot_hold_are_named(far: float) -> None:
+    """EV 2000 raised numpy's 'overflow encountered in exp2' and then 'exposure times must be finite and positive'."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UsageError, match=rf"^EV {far:g}: 2\^EV is beyond what a float holds"):
+            fuse_stack(_stack(_scene()), [-2.0, -1.0, 0.0, 1.0, far])
+
+
 @pytest.mark.parametrize("fmt", ["exr", "hdr"])
 def test_write_hdr_output(tmp_path: Path, fmt: str) -> None:
     radiance = _scene().astype(np.float32)
@@ -110,6 +121,19 @@ def test_fusing_a_photo_says_what_its_source_warns_about(tmp_path: Path) -> None
                       on_event=lambda kind, payload: warnings.append(payload) if kind == "warning" else None)
     assert report.counts() == {"done": 1}
     assert any(w.startswith(f"{tmp_path / 'logo.png'}: alpha channel dropped (25.0%") for w in warnings), warnings
+
+
+def test_a_fuse_batch_takes_its_paths_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """str inputs raised AttributeError: 'str' object has no attribute 'is_dir' (README: str or Path)."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    cv2.imwrite(str(tmp_path / "p.png"), _stack(_scene())[2][..., ::-1])
+    monkeypatch.chdir(tmp_path)
+    report = run_fuse(["p.png"], "out", FuseOptions([-1.0, 0.0, 1.0]), ModelSpec("physics"), BatchPolicy())
+    assert report.counts() == {"done": 1} and (tmp_path / "out" / "p" / "p.exr").is_file()
 
 
 def test_an_hdr_file_is_written_under_its_formats_name(tmp_path: Path) -> None:

@@ -69,3 +69,38 @@ def test_integer_codes_of_either_width_quantise_to_the_same_light():
     assert quantise(codes8, 8) is codes8  # already those codes
     np.testing.assert_array_equal(unit_codes(codes8), codes8 / np.float32(255))
     assert unit_codes(np.float64(0.25)) == 0.25  # floats as they are
+
+
+def test_half_floats_quantise_to_the_codes_of_their_value():
+    from cevr_cli.imaging import quantise
+
+    half = np.array([[[0.0, 0.5, 1.0]]], np.float16)  # 0.5 * 65535 overflowed half float: every code was 0
+    np.testing.assert_array_equal(quantise(half, 16), np.array([[[0, 32768, 65535]]], np.uint16))
+    np.testing.assert_array_equal(quantise(half, 8), np.array([[[0, 128, 255]]], np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, bool])
+def test_codes_of_unknown_white_are_refused_by_quantise(dtype):
+    from cevr_cli.imaging import quantise
+
+    with pytest.raises(UsageError, match=f"of type {np.dtype(dtype).name}: give floats, or uint8 or uint16 codes"):
+        quantise(np.full((2, 2, 3), 200, dtype), 8)  # int32 200 was read as light 200: a white image
+
+
+def test_complex_numbers_are_no_image():
+    from cevr_cli.imaging import check_rgb
+
+    told = r"^expected a non-empty HxWx3 RGB image, got shape \(2, 2, 3\) \(complex128\)$"
+    with pytest.raises(UsageError, match=told):
+        check_rgb(np.full((2, 2, 3), 0.5 + 0.5j))  # was taken, its imaginary part dropped with a ComplexWarning
+
+
+def test_what_numpy_cannot_read_as_an_array_is_a_usage_error():
+    import torch
+
+    from cevr_cli.imaging import check_rgb
+
+    for image in (torch.full((2, 2, 3), 0.5, dtype=torch.bfloat16), [[[0.5, 0.5, 0.5]], [[0.5, 0.5]]]):
+        with pytest.raises(UsageError, match=r"^photo cannot be read as an array \(.+\): give a numpy array"):
+            check_rgb(image, "photo")  # numpy's TypeError ('Got unsupported ScalarType BFloat16'), ValueError
+    assert check_rgb(torch.full((2, 2, 3), 0.5)).dtype == np.float32  # what numpy reads stays readable

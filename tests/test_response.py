@@ -105,6 +105,18 @@ def test_per_channel_tables_apply_each_row_to_its_channel():
     np.testing.assert_allclose(response.decode(np.full((1, 3), 0.5)), [[0.5, 0.25, 0.125]])
 
 
+@pytest.mark.parametrize("values", [np.full((2, 4), 0.5), np.full((2, 4, 4), 0.5), np.float32(0.5)])
+def test_per_channel_tables_refuse_values_that_are_not_one_per_channel(values):
+    """An HxW image took the red curve in column 0, green in 1 and blue in every other; a scalar an IndexError."""
+    response = table_response("rgb", np.linspace(0, 1, 3), [[0, 0.5, 1], [0, 0.25, 1], [0, 0.125, 1]])
+    told = r"^response rgb: its curves are per channel, so values come as \(\.\.\., 3\)"
+    for direction in (response.decode, response.encode):
+        with pytest.raises(UsageError, match=told):
+            direction(values)
+    shared = table_response("grey", np.linspace(0, 1, 3), [0, 0.5, 1])  # one curve for every value: any shape
+    np.testing.assert_allclose(shared.decode(values), np.full(np.shape(values), 0.5))
+
+
 @pytest.mark.parametrize("xp, fp", [
     (np.linspace(0, 1, 5), np.array([0.0, 0.1, 0.5, 0.55, 1.0])),
     (np.atleast_2d(darktable_curves()["camera_prior"])[0], darktable_curves()["codes"]),  # R: light -> codes
@@ -306,3 +318,17 @@ def test_a_profile_may_be_given_as_a_path(tmp_path):
 def test_a_response_that_is_neither_text_nor_a_path_is_a_usage_error(spec):
     with pytest.raises(UsageError, match=r"^--response .*: give a name \(auto, .*\) or a profile \.json path$"):
         check_response_spec(spec)
+
+
+@pytest.mark.parametrize("gamma", ["2.2", None, True])
+def test_a_gamma_that_is_no_number_is_a_usage_error(gamma):
+    """Text or None raised math.isfinite's TypeError ('must be real number, not str'); True was gamma 1."""
+    with pytest.raises(UsageError, match=r"^gamma .*: the gamma must be a number from 0\.2 to 5"):
+        gamma_response(gamma)
+
+
+@pytest.mark.parametrize(("codes", "linear"), [(["a", "b"], [0, 1]), ([0, 1], [[0, [1]]])])
+def test_a_table_of_what_is_not_numbers_is_an_input_error(codes, linear):
+    """numpy's ValueError ('could not convert string to float', 'inhomogeneous shape') escaped."""
+    with pytest.raises(InputError, match=r"^bad: a response needs N codes and 1 or 3 rows of N linear values"):
+        table_response("bad", codes, linear)

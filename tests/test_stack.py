@@ -144,3 +144,18 @@ def test_the_manifest_records_the_model_that_made_the_frames_not_the_options_def
         kept = json.loads((tmp_path / "out" / "p" / "stack" / "stack.json").read_text())
         assert kept["request"]["model"] == "physics"
     assert run().counts() == {"skipped": 1}  # what the batch compares is what it recorded
+
+
+def test_write_stack_takes_its_paths_as_text(tmp_path, monkeypatch):
+    """A str folder raised TypeError: unsupported operand type(s) for /: 'str' and 'str' (README: str or Path)."""
+    import numpy as np
+    from PIL import Image
+
+    from cevr_cli.exposure import PhysicsModel
+    from cevr_cli.stack import write_stack
+    from cevr_cli.stage_options import StackOptions
+
+    Image.fromarray(np.full((16, 16, 3), 100, np.uint8)).save(tmp_path / "p.png")
+    monkeypatch.chdir(tmp_path)
+    manifest = write_stack(PhysicsModel(), "p.png", "frames", StackOptions((-1.0, 1.0), response="srgb"))
+    assert [(tmp_path / "frames" / name).is_file() for name in manifest["files"]] == [True, True]

@@ -20,3 +20,13 @@ def test_a_stack_is_one_image_per_ascending_finite_ev_of_its_bit_depth():
                             ([-1.0, 1.0], 12, "8 or 16, not 12")):
         with pytest.raises(UsageError, match=told):
             ExposureStack(images, evs, bits, _source())
+
+
+def test_a_stack_is_of_hxwx3_images_of_one_size():
+    """Frames of two sizes were saved as a stack folder that read_stack_folder then refused."""
+    frame = np.zeros((4, 6, 3), np.uint8)
+    for images, told in (([frame, frame[:2]], r"not of shapes \(2, 6, 3\), \(4, 6, 3\)$"),
+                         ([frame[..., 0], frame[..., 0]], r"not of shapes \(4, 6\)$"),
+                         ([frame[:0], frame[:0]], r"not of shapes \(0, 6, 3\)$")):
+        with pytest.raises(UsageError, match=r"^a stack's images are HxWx3 RGB of one size, " + told):
+            ExposureStack(images, [-1.0, 1.0], 8, _source())

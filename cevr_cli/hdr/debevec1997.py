@@ -24,6 +24,7 @@ References
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -178,7 +179,7 @@ def recover_response(images: Sequence[np.ndarray], exposure_times: Sequence[floa
         seed: seed of the random sample candidates (see ``select_samples``).
 
     Raises:
-        UsageError: fewer than two images, inconsistent shapes or dtypes, bad times or samples.
+        UsageError: fewer than two images, inconsistent shapes or dtypes, bad times, samples or lambda_.
         StackContentError: no sample well exposed anywhere, or no frame reaching mid-grey.
     """
     bits, times = _validate_stack(images, exposure_times)
@@ -187,8 +188,11 @@ def recover_response(images: Sequence[np.ndarray], exposure_times: Sequence[floa
     levels = 256 if bits == 8 else LEVELS_16BIT
     if samples is None:
         samples = 70 if bits == 8 else max(70, math.ceil(2 * (levels - 1) / (len(images) - 1)))
-    if samples < 1:
-        raise UsageError(f"samples must be at least 1, got {samples}")
+    if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or samples < 1:
+        raise UsageError(f"samples must be a whole number of at least 1, got {samples!r}")  # 2.5: numpy's TypeError
+    if (isinstance(lambda_, bool) or not isinstance(lambda_, numbers.Real)
+            or not (math.isfinite(lambda_) and lambda_ >= 0)):
+        raise UsageError(f"lambda_ must be a finite number of at least 0, got {lambda_!r}")  # NaN: a NaN curve
     locations = select_samples(images, times, samples, seed)
     top = 2**bits - 1
     peak = max(int(np.max(image)) for image in images)

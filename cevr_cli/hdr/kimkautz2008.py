@@ -8,8 +8,11 @@ References
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ..errors import UsageError
 from .tonemap_common import MIDDLE_GREY, change_luminance, check_hdr, luminance, percentiles_nearest_rank
 
 LD_MAX = 300.0  # display luminance range, cd/m^2
@@ -50,8 +53,15 @@ def kimkautz2008(hdr: np.ndarray, *, ld_max: float = LD_MAX, ld_min: float = LD_
     same hue, in both forms (the toolbox returns NaN, i.e. black).
 
     Raises:
-        UsageError: not an HxWx3 image.
+        UsageError: not an HxWx3 image; ``ld_min`` and ``ld_max`` not finite with 0 < ld_min < ld_max, or ``c1``,
+            ``c2`` not positive finite numbers (ld_max 0 or c1 0 raised ZeroDivisionError; ld_max below ld_min gave
+            luminance far above 1, a negative or NaN one a black image).
     """
+    if not all(isinstance(v, (int, float, np.number)) and math.isfinite(v) and v > 0 for v in (ld_max, ld_min, c1, c2)):
+        raise UsageError(f"Kim-Kautz ld_max, ld_min, c1 and c2 must be positive numbers, got {ld_max}, {ld_min}, {c1}, "
+                         f"{c2}")
+    if ld_min >= ld_max:
+        raise UsageError(f"Kim-Kautz display range: ld_min ({ld_min}) must be below ld_max ({ld_max})")
     rgb = check_hdr(hdr)
     lum = luminance(rgb)
     ll = np.log(lum + DELTA)

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..imaging import check_rgb, luminance, srgb_encode
+from ..options import is_number
 from ..vocabulary import DISPLAY_GAMMA
 from .finite import finite_radiance
 
@@ -83,10 +84,12 @@ def gamma_encode(linear: np.ndarray, gamma: float = DISPLAY_GAMMA, fstop: float 
     """The toolbox's GammaTMO: clamp((2^fstop x)^(1/gamma), 0, 1), float32.
 
     Raises:
-        UsageError: gamma not a positive finite number.
+        UsageError: gamma not a positive finite number (text raised numpy's TypeError), or fstop not a finite one.
     """
-    if not np.isfinite(gamma) or gamma <= 0:
-        raise UsageError(f"gamma must be a positive number, got {gamma}")
+    if not is_number(gamma) or not np.isfinite(gamma) or gamma <= 0:
+        raise UsageError(f"gamma must be a positive number, got {gamma!r}")
+    if not is_number(fstop) or not np.isfinite(fstop):
+        raise UsageError(f"fstop must be a finite number, got {fstop!r}")
     scaled = np.asarray(linear, dtype=np.float64) * 2.0**fstop  # float64 as the toolbox, one image of it
     np.maximum(scaled, 0.0, out=scaled)
     np.power(scaled, 1.0 / gamma, out=scaled)

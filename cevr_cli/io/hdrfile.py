@@ -7,6 +7,7 @@ tone-mapping operators (which weight luminance with Rec.709 coefficients) see wh
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import re
 import warnings
@@ -26,7 +27,7 @@ from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS, MAX_MEGAPIXELS
 from . import opencv
 from .atomic import atomic_path, write_failure
 from .colour import REC709_CHROMATICITIES, XYZ_CHROMATICITIES, rgb_to_xyz_matrix, to_rec709_matrix
-from .images import check_dimensions, check_input_file
+from .images import check_dimensions, check_input_file, check_size_limits
 from .library_output import quiet_library_output
 
 PathLike = str | os.PathLike[str]
@@ -266,6 +267,8 @@ def _read_radiance(path: Path, max_megapixels: float) -> np.ndarray:
 _EXR_MAGIC = bytes((0x76, 0x2F, 0x31, 0x01))  # every OpenEXR file's first 4 bytes (OpenEXR file layout)
 _HALF_MAX = float(np.finfo(np.float16).max)  # 65504: a larger value becomes infinity as a half float
 _FLOAT_MAX = float(np.finfo(np.float32).max)  # about 3.4e38: the widest an EXR channel holds
+# About 1.7e38: RGBE's largest (mantissa byte 255, exponent byte 255); from 2^127 the exponent byte wrapped to 0
+_RGBE_MAX = float(np.nextafter(np.float32(2.0**127), np.float32(0.0)))
 _RADIANCE_RESOLUTION = re.compile(rb"^([-+])([XY]) (\d+) ([-+])([XY]) (\d+)$")
 
 
@@ -331,6 +334,7 @@ def read_hdr_counted(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) 
         InputError: as :func:`read_hdr_image`.
     """
     path = Path(path)
+    check_size_limits(max_megapixels)
     check_input_file(path, "an HDR image")
     suffix = path.suffix.lower()
     if suffix not in (".exr", ".hdr"):
@@ -394,7 +398,7 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
     for name, value in (attributes or {}).items():
         if name in header:
             raise UsageError(f"EXR attribute {name!r} is set by cevr itself")
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        if isinstance(value, bool) or not isinstance(value, (str, numbers.Real)):  # NumPy numbers are numbers too
             raise UsageError(f"EXR attribute {name!r}: text or number expected, got {type(value).__name__}")
         header[name] = value if isinstance(value, str) else float(value)
     channels = {c: np.ascontiguousarray(data[..., i]) for i, c in enumerate("RGB")}
@@ -414,12 +418,18 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
 
 def _beyond(rgb: np.ndarray, largest: float) -> bool:
     """Whether a finite value of ``rgb`` exceeds ``largest`` in magnitude, so would become infinite in a float
-    type whose largest finite value that is (an image's own infinities stay)."""
+    type whose largest finite value that is (an image's own infinities stay). A type that holds nothing beyond
+    ``largest`` is not compared (float16 against 3.4e38 cast the bound to half float: an overflow RuntimeWarning)."""
+    if rgb.dtype.kind == "f" and float(np.finfo(rgb.dtype).max) <= largest:
+        return False
     return bool(np.any(np.isfinite(rgb) & (np.abs(rgb) > largest)))
 
 
 def write_radiance_hdr(path: PathLike, rgb: np.ndarray) -> None:
     """Write a Radiance RGBE .hdr (shared 8-bit exponent: about 1% precision), atomically.
+
+    A finite value beyond RGBE's largest, about 1.7e38, is written as that value, with a warning (it was written
+    as 0: the brightest pixels black).
 
     Raises:
         UsageError: a name that is not ``.hdr`` (:func:`check_hdr_name`), or not an HxWx3 image.
@@ -427,7 +437,12 @@ def write_radiance_hdr(path: PathLike, rgb: np.ndarray) -> None:
             permission, disk full).
     """
     check_hdr_name(path, "hdr")
-    bgr = np.ascontiguousarray(check_rgb(rgb)[..., ::-1], dtype=np.float32)
+    rgb = check_rgb(rgb)
+    if _beyond(rgb, _RGBE_MAX):
+        warnings.warn(f"{path}: values beyond Radiance RGBE's {_RGBE_MAX:.4g} written as {_RGBE_MAX:.4g}, the largest "
+                      "an .hdr holds", stacklevel=2)
+        rgb = np.where(np.isfinite(rgb), np.clip(rgb, -_RGBE_MAX, _RGBE_MAX), rgb)
+    bgr = np.ascontiguousarray(rgb[..., ::-1], dtype=np.float32)
     encoded = opencv.imencode(".hdr", bgr)
     if encoded is None:
         raise OutputError(f"{path}: OpenCV could not write the .hdr file")

@@ -11,6 +11,7 @@ import errno
 import io
 import json
 import logging
+import numbers
 import os
 import stat
 import struct
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, UsageError
 from ..imaging import check_rgb, quantise
 from ..vocabulary import (
     FUSE_MANIFEST,
@@ -141,6 +142,20 @@ def check_input_file(path: Path, what: str = "a photo") -> None:
 
 _FILE_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
                stat.S_IFBLK: "a block device"}
+
+
+def check_size_limits(max_megapixels: float, min_side: int = 1) -> None:
+    """Check a reader's size limits before any file is opened: a bad ``max_megapixels`` was taken for the file's
+    fault (0 or -1: "too large: 128x96 px", '5' as text: "not a readable OpenEXR file, truncated or damaged") or
+    raised numpy's or Python's error (NaN: "cannot convert float NaN to integer").
+
+    Raises:
+        UsageError: ``max_megapixels`` not a positive number (NaN included), ``min_side`` not a whole number >= 1.
+    """
+    if isinstance(max_megapixels, bool) or not isinstance(max_megapixels, numbers.Real) or not max_megapixels > 0:
+        raise UsageError(f"max_megapixels {max_megapixels!r}: a positive number of megapixels")
+    if isinstance(min_side, bool) or not isinstance(min_side, numbers.Integral) or min_side < 1:
+        raise UsageError(f"min_side {min_side!r}: a whole number of pixels, at least 1")
 
 
 def check_dimensions(path: Path, width: int, height: int, max_megapixels: float, min_side: int) -> None:
@@ -516,6 +531,7 @@ def read_photo(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
     :func:`photo_being_decoded` names it in this thread, so that a decoder's warning (Pillow's "Corrupt EXIF data")
     can be told with the photo's name."""
     path = Path(path)
+    check_size_limits(max_megapixels, min_side)
     _decoding.path = path
     try:
         if path.suffix.lower() in RAW_SUFFIXES:
@@ -579,7 +595,8 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     TIFF ImageDescription (in place of the source's); not in a 16-bit PNG.
 
     Raises:
-        UsageError: ``rgb`` not an HxWx3 image (:func:`~cevr_cli.imaging.check_rgb`).
+        UsageError: ``rgb`` not an HxWx3 image (:func:`~cevr_cli.imaging.check_rgb`), holding NaN (written as 0 with
+            numpy's "invalid value encountered in cast"), or codes of another integer type (:func:`quantise`).
         OutputError: a bit depth or suffix it cannot write, or the file cannot be written (a file in the folder's
             place, no permission, disk full).
     """
@@ -588,7 +605,10 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     suffix = path.suffix.lower()
     if bit_depth not in (8, 16):
         raise OutputError(f"{path}: bit depth must be 8 or 16")
-    codes = quantise(check_rgb(rgb, f"image for {path}"), bit_depth)  # integer codes of that depth as they are
+    rgb = check_rgb(rgb, f"image for {path}")
+    if rgb.dtype.kind == "f" and (nan := int(np.count_nonzero(np.isnan(rgb)))):
+        raise UsageError(f"image for {path}: {nan} values are NaN (no code means them; tone mapping shows them black)")
+    codes = quantise(rgb, bit_depth)  # integer codes of that depth as they are
     record = {**({REQUEST_KEY: request} if request is not None else {}),
               **({MADE_FROM_KEY: made_from} if made_from is not None else {})}
     comment = json.dumps(record, sort_keys=True) if record else None

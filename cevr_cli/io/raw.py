@@ -133,8 +133,9 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
     """
     import rawpy
 
-    from .images import check_dimensions, check_input_file
+    from .images import check_dimensions, check_input_file, check_size_limits
 
+    check_size_limits(max_megapixels, min_side)
     check_input_file(path, "a camera RAW file")
     try:
         with open(path, "rb") as fh, rawpy.imread(fh) as raw:

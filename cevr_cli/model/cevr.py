@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import UsageError
 from .config import CEVRConfig
 
 
@@ -125,6 +126,29 @@ def channel_moments(x: torch.Tensor, parts: int = 64) -> tuple[torch.Tensor, tor
         squares = squares.view(b, parts, c).sum(dim=1)
     mean = sums / n
     return (squares / n - mean * mean).clamp_min(0.0), mean
+
+
+def check_input(image: torch.Tensor, s: torch.Tensor, divisor: int) -> None:
+    """Check a network's input before its layers do (their errors named no shape: a 12x12 image said "The size of
+    tensor a (2) must match the size of tensor b (3)", an EV step given as a number "'float' object has no attribute
+    'shape'").
+
+    Raises:
+        UsageError: ``image`` not a floating-point (B, 3, H, W) tensor with H and W positive multiples of
+            ``divisor``, or ``s`` not a 1-D tensor of one step, B steps or k steps per image (k B).
+    """
+    if not isinstance(image, torch.Tensor) or not image.is_floating_point() or image.ndim != 4 or image.shape[1] != 3:
+        what = f"{tuple(image.shape)} {image.dtype}" if isinstance(image, torch.Tensor) else type(image).__name__
+        raise UsageError(f"CEVR takes a floating-point (B, 3, H, W) image tensor in [0, 1], got {what}")
+    h, w = image.shape[2:]
+    if not h or not w or h % divisor or w % divisor:
+        raise UsageError(f"CEVR takes images whose height and width are multiples of {divisor}, got {h}x{w} "
+                         f"(pad it, as cevr_cli.model.inference.pad_to_multiple does)")
+    if (not isinstance(s, torch.Tensor) or s.ndim != 1 or not s.numel()
+            or (s.shape[0] % image.shape[0] and s.shape[0] != 1)):
+        what = f"shape {tuple(s.shape)}" if isinstance(s, torch.Tensor) else type(s).__name__
+        raise UsageError(f"CEVR takes the EV steps as a 1-D tensor: one, or one or k per image of the batch of "
+                         f"{image.shape[0]}, got {what}")
 
 
 def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -356,7 +380,12 @@ class CEVRNet(nn.Module):
         instead (the residual role's physics frame). One call, so that DistributedDataParallel sees the pass.
 
         ``s`` may hold k steps per image (image-major, as ``repeat_interleave`` orders them, and ``onto`` one frame
-        per step): each image is encoded once and its features serve its k steps."""
+        per step): each image is encoded once and its features serve its k steps.
+
+        Raises:
+            UsageError: ``image`` or ``s`` of another shape (:func:`check_input`).
+        """
+        check_input(image, s, self.config.divisor)
         encoded = self.encode(image)
         repeats = s.shape[0] // image.shape[0]
         if repeats > 1 and image.shape[0] > 1:

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cevr import EVMLP, CEVRNet, DecoderBlock, Encoded, GroupNormNoAffine, NormStats
+from .cevr import EVMLP, CEVRNet, DecoderBlock, Encoded, GroupNormNoAffine, NormStats, check_input
 from .config import CEVRConfig
 from .fastops import add_into, conv3x3, pointwise, pointwise_chain, upsample_bicubic
 
@@ -291,6 +291,12 @@ class FusedCEVR(nn.Module):
         return maps[:, 0:1], maps[:, 1:2]
 
     def forward(self, image: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """``image`` (B, 3, H, W) re-exposed by each step in ``s``.
+
+        Raises:
+            UsageError: ``image`` or ``s`` of another shape (:func:`~cevr_cli.model.cevr.check_input`).
+        """
+        check_input(image, s, self.config.divisor)
         return self.decode(image, self.encode(image), s)
 
 

@@ -51,6 +51,21 @@ class InferenceSettings:
     max_output_bytes: int = 2 << 30  # float32 outputs held at once; beyond, EVs run in groups
     border: int = 8  # mirrored context around the photo, cropped off the outputs (see _run_model)
 
+    def __post_init__(self) -> None:
+        """Raises: UsageError: a size that is not a whole number (at least 1, or 0 for ``halo``, ``blend`` and
+        ``border``), a tile, halo or blend that is not a multiple of 8, or a blend not below the tile (tile_size 32
+        with the default blend of 32 raised ZeroDivisionError, tile_size 36 a numpy broadcasting ValueError)."""
+        for name in ("tile_pixels", "tile_size", "halo", "blend", "stats_pixels", "max_batch_pixels",
+                     "max_output_bytes", "border"):
+            value = getattr(self, name)
+            least = 0 if name in ("halo", "blend", "border") else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise UsageError(f"InferenceSettings {name}={value!r}: a whole number of at least {least}")
+            if name in ("tile_size", "halo", "blend") and value % 8:
+                raise UsageError(f"InferenceSettings {name}={value}: a multiple of 8 (the network's pooling grid)")
+        if self.blend >= self.tile_size:
+            raise UsageError(f"InferenceSettings blend={self.blend} must be below tile_size={self.tile_size}")
+
     @classmethod
     def for_device(cls, device: torch.device, dtype: torch.dtype = torch.float32) -> InferenceSettings:
         """The defaults on the CPU and MPS; on CUDA, sized from the GPU's free memory.
@@ -84,7 +99,9 @@ class CEVRPredictor:
         precision: str = "fp32",
         settings: InferenceSettings | None = None,
     ) -> None:
-        self.device = torch.device(device)
+        """Raises: UsageError: a device this machine has not (:func:`~cevr_cli.model.device.resolve_device`: "gpu"
+        raised torch's "Expected one of cpu, cuda, ..." RuntimeError) or a precision it cannot run."""
+        self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device, "inference")
         self.pair = pair
         # Folded from the weights as they are (float32), then moved: one fused copy per direction.
@@ -118,13 +135,22 @@ class CEVRPredictor:
 
         Untiled (callers bound the size, see ``ResidualModel``); yields in the order given, which must be
         the darkening steps first, as ``iter_predictions`` does. Photo and frames get the mirrored border.
+
+        Raises:
+            UsageError: a photo or frame that is not one (``display_codes``), a frame of another size than the photo,
+                or a step as :func:`~cevr_cli.evs.check_ev_values` refuses it.
         """
         image = _check_image(rgb)
         m = self.settings.border
         h, w = image.shape[:2]
+        frames = list(zip(check_ev_values([ev for ev, _ in frames]), (f for _, f in frames), strict=True))
+        for ev, frame in frames:
+            if np.shape(frame)[:2] != (h, w):  # a torch size error from the decoder's first product
+                raise UsageError(f"the frame at EV {ev:+g} is {np.shape(frame)}, the photo {image.shape}: give frames "
+                                 "of the photo's size")
         x = None
         for direction in ("dec", "inc"):
-            group = [(float(ev), f) for ev, f in frames if (ev < 0 if direction == "dec" else ev > 0)]
+            group = [(ev, f) for ev, f in frames if (ev < 0 if direction == "dec" else ev > 0)]
             if not group:
                 continue
             model = self._fused[direction]

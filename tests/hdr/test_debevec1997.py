@@ -132,6 +132,16 @@ def test_bad_input() -> None:
         recover_response([np.zeros((4, 4, 3), np.uint8)] * 3, TIMES[:3])
 
 
+@pytest.mark.parametrize(("options", "told"), [({"samples": 2.5}, r"^samples must be a whole number .*got 2\.5$"),
+                                               ({"samples": 0}, "^samples must be"),
+                                               ({"lambda_": float("nan")}, r"^lambda_ must be a finite number .*nan$"),
+                                               ({"lambda_": -1.0}, "^lambda_ must be")])
+def test_samples_and_smoothness_are_checked(options: dict, told: str) -> None:
+    """samples=2.5 raised numpy's "expected a sequence of integers" TypeError; lambda_=NaN returned a NaN curve."""
+    with pytest.raises(UsageError, match=told):
+        recover_response(_stack(_radiance(8, 8), 8), TIMES, **options)
+
+
 @pytest.mark.parametrize(("dtype", "top"), [(np.uint16, 4095), (np.uint16, 20000), (np.uint8, 100)])
 def test_a_stack_that_never_reaches_mid_grey_is_refused_not_merged_to_black(dtype, top):
     """12-bit sensor data kept in uint16 merged to radiance 3.6e-9 (0.0 for 10-bit): black in a half EXR."""

@@ -135,3 +135,12 @@ def test_float32_input_and_bad_shape() -> None:
     np.testing.assert_allclose(out, _grey([[0.0, 0.0, 0.1371972, 1.0]]), rtol=1e-4, atol=1e-6)
     with pytest.raises(UsageError):
         kimkautz2008(FOUR[..., :2])
+
+
+@pytest.mark.parametrize("parameters", [{"ld_max": 0.0}, {"c1": 0.0}, {"ld_max": -1.0}, {"ld_min": 0.0},
+                                        {"c2": float("nan")}, {"ld_max": float("inf")}, {"ld_max": 0.1}])
+def test_parameters_outside_the_operators_domain_are_usage_errors(parameters) -> None:
+    """ld_max 0 and c1 0 raised ZeroDivisionError; ld_max 0.1 < ld_min 0.3 gave luminance up to 31 (documented:
+    [0, 1]); a negative ld_max, ld_min 0 or a NaN c2 a black image with numpy RuntimeWarnings."""
+    with pytest.raises(UsageError, match=r"^Kim-Kautz (ld_max, ld_min, c1 and c2 must be positive|display range)"):
+        kimkautz2008(FOUR, **parameters)

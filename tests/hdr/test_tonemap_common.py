@@ -80,6 +80,16 @@ def test_gamma_tmo_at_known_points() -> None:
         gamma_encode(x, 0.0)
 
 
+@pytest.mark.parametrize(("gamma", "fstop", "told"), [("2.2", 0.0, r"^gamma must be a positive number, got '2\.2'$"),
+                                                      (True, 0.0, "^gamma must be"),
+                                                      (2.2, float("nan"), r"^fstop must be a finite number, got nan$"),
+                                                      (2.2, "1", "^fstop must be")])
+def test_gamma_encode_refuses_what_is_no_number_in_one_line(gamma, fstop, told) -> None:
+    """Text raised numpy's "ufunc 'isfinite' not supported for the input types"; a NaN fstop gave a black image."""
+    with pytest.raises(UsageError, match=told):
+        gamma_encode(np.array([0.5]), gamma, fstop)
+
+
 def test_srgb_at_known_points() -> None:
     # IEC 61966-2-1: 12.92 x for x <= 0.0031308, else 1.055 x^(1/2.4) - 0.055.
     #   0.001 -> 0.01292; 0.0031308 -> 12.92 * 0.0031308 = 0.04044994 (the other branch gives 0.04044991 there);

@@ -1,7 +1,9 @@
 """EXR and Radiance .hdr reading and writing on small images the tests write themselves."""
 
 import os
+import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,17 @@ def test_values_a_half_cannot_hold_are_written_as_float_with_a_warning(tmp_path:
     write_exr(fits, rgb)
     with OpenEXR.File(str(fits), separate_channels=True) as exr:
         assert exr.channels()["R"].pixels.dtype == np.float16
+
+
+def test_a_half_float_image_is_written_without_a_warning(tmp_path: Path) -> None:
+    """Comparing float16 values with float32's 3.4e38 cast that bound to half float: numpy's "overflow encountered
+    in cast" RuntimeWarning on every half-float image."""
+    rgb = _scene().astype(np.float16)
+    path = tmp_path / "half.exr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_exr(path, rgb)
+    np.testing.assert_array_equal(read_hdr_image(path), rgb.astype(np.float32))
 
 
 def test_values_beyond_float32_are_written_as_its_largest_with_a_warning(tmp_path: Path) -> None:
@@ -155,6 +168,18 @@ def test_radiance_hdr_round_trip(tmp_path: Path) -> None:
     assert np.all(np.abs(back - rgb) <= peak * 2.0**-7)
 
 
+@pytest.mark.parametrize("value", [2e38, 3e38, 1e39])
+def test_values_beyond_rgbe_are_written_as_its_largest_with_a_warning(tmp_path: Path, value: float) -> None:
+    """From 2^127 (1.7e38) RGBE's exponent byte wrapped to 0: the brightest pixel read back black, unwarned."""
+    rgb = np.ones((2, 3, 3))
+    rgb[0, 0] = [value, 1.0, 1.0]
+    path = tmp_path / "far.hdr"
+    with pytest.warns(UserWarning, match=rf"^{re.escape(str(path))}: values beyond Radiance RGBE's 1\.701e\+38 "):
+        write_radiance_hdr(path, rgb)
+    back = read_hdr_image(path)
+    assert back[0, 0, 0] > 1.6e38 and back[1, 1].tolist() == [1.0, 1.0, 1.0]
+
+
 def test_bad_files(tmp_path: Path) -> None:
     good = tmp_path / "good.exr"
     write_exr(good, _scene(32, 32), half=False, compression="none")
@@ -227,6 +252,15 @@ def test_exr_extra_attributes_round_trip(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="text or number"):
         write_exr(tmp_path / "c.exr", rgb, attributes={"owner": b"bytes"})
     assert not (tmp_path / "b.exr").exists() and not (tmp_path / "c.exr").exists()
+
+
+def test_exr_attributes_may_be_numpy_numbers(tmp_path: Path) -> None:
+    """np.float32 and np.int64 (what an array's element is) were refused as 'text or number expected'."""
+    write_exr(tmp_path / "n.exr", np.ones((4, 6, 3), np.float32),
+              attributes={"expTime": np.float32(0.25), "isoSpeed": np.int64(400)})
+    with OpenEXR.File(str(tmp_path / "n.exr")) as exr:
+        header = dict(exr.header())
+    assert header["expTime"] == 0.25 and header["isoSpeed"] == 400.0
 
 
 # IEC 61966-2-1 (sRGB) linear RGB -> CIE XYZ, Rec.709 primaries and D65 white, to 4 decimals.
@@ -479,3 +513,11 @@ def test_chromaticities_that_are_no_colour_space_are_refused_naming_the_file(tmp
         read_hdr_image(path)
     assert str(refused.value) == f"{path}: chromaticities ({', '.join(f'{v:.4g}' for v in chromaticities)}): " + (
         "the primaries are not independent" if np.isfinite(chromaticities).all() else "not all finite")
+
+
+@pytest.mark.parametrize("limit", [0, -1.0, float("nan"), "5"])
+def test_an_hdr_readers_size_limit_is_checked_before_the_file_is_blamed(tmp_path: Path, limit) -> None:
+    """'5' said the EXR was "not a readable OpenEXR file, truncated or damaged"; NaN read any size; 0 "too large"."""
+    write_exr(tmp_path / "x.exr", np.ones((4, 4, 3), np.float32))
+    with pytest.raises(UsageError, match=r"^max_megapixels .*: a positive number of megapixels$"):
+        read_hdr_image(tmp_path / "x.exr", max_megapixels=limit)

@@ -264,6 +264,16 @@ def test_write_ldr_refuses_what_is_not_an_rgb_image_with_its_own_line(tmp_path, 
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("name", ["n.png", "n.tif"])
+def test_write_ldr_refuses_nan_in_one_line_naming_the_file(tmp_path, name):
+    """NaN became code 0 with numpy's "invalid value encountered in cast", which names no file."""
+    rgb = np.full((8, 8, 3), 0.5, np.float32)
+    rgb[0, 0, :2] = np.nan
+    with pytest.raises(UsageError, match=rf"^image for {tmp_path / name}: 2 values are NaN "):
+        write_ldr(tmp_path / name, rgb, bit_depth=16 if name.endswith(".tif") else 8)
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("name", ["x.png", "x.jpg", "x.tif"])
 def test_write_ldr_that_cannot_write_is_an_output_error(tmp_path, name):
     """A file where the folder must be raised FileExistsError."""
@@ -602,3 +612,15 @@ def test_an_exif_larger_than_a_jpeg_holds_is_written_without_its_maker_note_and_
     write_ldr(tmp_path / "z.png", image, exif_bytes=big)  # a PNG holds it whole
     with Image.open(tmp_path / "z.png") as written:
         assert len(written.getexif().get_ifd(0x8769)[0x927C]) == 90_000
+
+
+@pytest.mark.parametrize(("limits", "told"), [({"max_megapixels": 0}, "^max_megapixels 0: a positive number"),
+                                              ({"max_megapixels": float("nan")}, "^max_megapixels nan"),
+                                              ({"max_megapixels": "5"}, "^max_megapixels '5'"),
+                                              ({"min_side": 0}, "^min_side 0: a whole number")])
+def test_a_readers_size_limits_are_checked_before_the_file_is_blamed(tmp_path, limits, told):
+    """max_megapixels 0 said the 16x16 photo was "too large"; NaN raised "cannot convert float NaN to integer"."""
+    path = tmp_path / "p.png"
+    Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(path)
+    with pytest.raises(UsageError, match=told):
+        read_photo(path, **limits)

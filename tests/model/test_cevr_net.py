@@ -133,3 +133,28 @@ def test_the_encoder_is_torchvisions_vgg16_bn_layout_and_initialisation(channels
     for a, b in zip(ours, theirs, strict=True):
         for (name, p), (_, q) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
             assert torch.equal(p, q), name
+
+
+@pytest.mark.parametrize(("image", "s", "told"), [
+    (torch.rand(1, 3, 12, 12), torch.tensor([1.0]), "multiples of 8, got 12x12"),  # "size of tensor a (2) must match"
+    (torch.rand(1, 3, 17, 16), torch.tensor([1.0]), "multiples of 8, got 17x16"),
+    (torch.rand(16, 16, 3), torch.tensor([1.0]), r"\(B, 3, H, W\) image tensor in \[0, 1\], got \(16, 16, 3\)"),
+    (torch.rand(1, 4, 16, 16), torch.tensor([1.0]), r"got \(1, 4, 16, 16\) torch\.float32"),
+    (torch.zeros(1, 3, 16, 16, dtype=torch.uint8), torch.tensor([1.0]), r"got \(1, 3, 16, 16\) torch\.uint8"),
+    (torch.rand(1, 3, 16, 16), 1.0, "as a 1-D tensor.*got float"),  # "'float' object has no attribute 'shape'"
+    (torch.rand(1, 3, 16, 16), torch.tensor(1.0), r"as a 1-D tensor.*got shape \(\)"),  # an IndexError
+    (torch.rand(2, 3, 16, 16), torch.tensor([1.0, 2.0, 3.0]), r"batch of 2, got shape \(3,\)"),
+])
+def test_a_wrong_input_is_a_usage_error_that_names_its_shape(tiny, image, s, told):
+    from cevr_cli.errors import UsageError
+    from cevr_cli.model import reparameterize
+
+    for model in (tiny, reparameterize(tiny)):
+        with pytest.raises(UsageError, match=told), torch.no_grad():
+            model(image, s)
+
+
+def test_one_step_serves_a_whole_batch(tiny):
+    x = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(tiny(x, torch.tensor([1.5])), tiny(x, torch.tensor([1.5, 1.5])))

@@ -164,3 +164,43 @@ def test_integer_codes_predict_as_their_floats_and_bad_input_is_a_usage_error(ti
 def test_predictions_come_in_ascending_ev_order_as_a_stack_lists_them(tiny_pair, gradient_image):
     got = [ev for ev, _ in CEVRPredictor(tiny_pair).iter_predictions(gradient_image, [2.0, 0.0, -1.0, 1.0, -2.0])]
     assert got == [-2.0, -1.0, 0.0, 1.0, 2.0]  # EV 0 came first
+
+
+def test_residual_frames_of_another_size_or_step_are_usage_errors(tiny_residual_pair, gradient_image):
+    predictor = CEVRPredictor(tiny_residual_pair)
+    frame = gradient_image
+    assert [ev for ev, _ in predictor.iter_on_frames(gradient_image, [(-1.0, frame)])] == [-1.0]
+    for frames, told in (([(-1.0, frame[:8])], r"^the frame at EV -1 is \(8, "),  # was torch's "size of tensor a"
+                         ([(-9.0, frame)], "9 is not a finite step within"),  # was run, 3 stops past any training
+                         ([(float("nan"), frame)], "nan is not a finite step")):
+        with pytest.raises(UsageError, match=told):
+            list(predictor.iter_on_frames(gradient_image, frames))
+
+
+@pytest.mark.parametrize(("settings", "told"), [
+    ({"tile_size": 32}, r"^InferenceSettings blend=32 must be below tile_size=32$"),  # ZeroDivisionError when tiled
+    ({"tile_size": 36}, r"^InferenceSettings tile_size=36: a multiple of 8"),  # numpy's broadcasting ValueError
+    ({"tile_size": 0}, "^InferenceSettings tile_size=0: a whole number of at least 1$"),  # IndexError
+    ({"border": -1}, "^InferenceSettings border=-1: a whole number of at least 0$"),  # np.pad's ValueError
+    ({"halo": 4}, "^InferenceSettings halo=4: a multiple of 8"),
+    ({"max_batch_pixels": 1.5e6}, r"^InferenceSettings max_batch_pixels=1500000\.0: a whole number"),
+])
+def test_inference_settings_are_checked_when_made(settings, told):
+    with pytest.raises(UsageError, match=told):
+        InferenceSettings(**settings)
+    assert InferenceSettings(tile_size=32, blend=0).blend == 0
+
+
+def test_cuda_sized_settings_are_valid_settings(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (3 * 2**30 + 12345, 80 * 2**30))
+    settings = InferenceSettings.for_device(torch.device("cuda"), torch.float16)
+    assert settings.tile_size % 8 == 0 and settings.blend < settings.tile_size
+
+
+@pytest.mark.parametrize(("device", "told"), [("gpu", r"^--device 'gpu': use one of"), ("cuda:7", "^--device cuda:7")])
+def test_a_predictor_on_a_device_this_machine_has_not_is_a_usage_error(tiny_pair, device, told, monkeypatch):
+    """'gpu' raised torch's "Expected one of cpu, cuda, ipu, ..." RuntimeError."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UsageError, match=told):
+        CEVRPredictor(tiny_pair, device)
+    assert CEVRPredictor(tiny_pair, torch.device("cpu")).device == torch.device("cpu")
