@@ -24,6 +24,22 @@ def write_inputs(tmp_path: Path, names: Sequence[str]) -> list[Path]:
 
 
 @dataclass(frozen=True)
+class _OnTheCPU:
+    """What every job factory here has: the CPU, and no request to check."""
+
+    accelerator: str = "cpu"
+
+    def check(self) -> None:
+        pass
+
+
+def _finish(folder: Path, data: str) -> None:
+    """The output of one input: its data, then the marker that completes it."""
+    (folder / "data.txt").write_text(data)
+    (folder / MARKER).write_text(json.dumps({"files": ["data.txt"]}))
+
+
+@dataclass(frozen=True)
 class CopyJob:
     """Copies each input into ``<output>/data.txt`` and writes a marker naming the process that did it; an input
     named ``crash*`` kills its process (SIGKILL) halfway, as a decoder crash or the OOM killer would (``rtcrash*``:
@@ -53,13 +69,8 @@ class CopyJob:
 
 
 @dataclass(frozen=True)
-class BrokenJob:
+class BrokenJob(_OnTheCPU):
     """A job whose opening fails in the worker, as a model that does not fit its GPU would."""
-
-    accelerator: str = "cpu"
-
-    def check(self) -> None:
-        pass
 
     @contextmanager
     def open(self, emit, order: Sequence[Path]) -> Iterator:
@@ -68,13 +79,8 @@ class BrokenJob:
 
 
 @dataclass(frozen=True)
-class WarningJob:
+class WarningJob(_OnTheCPU):
     """Writes its output after a library-style Python warning and log record."""
-
-    accelerator: str = "cpu"
-
-    def check(self) -> None:
-        pass
 
     @contextmanager
     def open(self, emit, order: Sequence[Path]) -> Iterator:
@@ -84,20 +90,14 @@ class WarningJob:
         def job(source: Path, folder: Path) -> None:
             warnings.warn(f"odd chunk in {source.name}", UserWarning, stacklevel=1)
             logging.getLogger("tifffile").warning("%s: odd tag", source.name)
-            (folder / "data.txt").write_text(source.read_text())
-            (folder / MARKER).write_text(json.dumps({"files": ["data.txt"]}))
+            _finish(folder, source.read_text())
 
         yield job
 
 
 @dataclass(frozen=True)
-class DecodeJob:
+class DecodeJob(_OnTheCPU):
     """Decodes each input as a photo (its decoder's warnings come as in a real stage), then writes its output."""
-
-    accelerator: str = "cpu"
-
-    def check(self) -> None:
-        pass
 
     @contextmanager
     def open(self, emit, order: Sequence[Path]) -> Iterator:
@@ -105,7 +105,6 @@ class DecodeJob:
 
         def job(source: Path, folder: Path) -> None:
             read_photo(source)
-            (folder / "data.txt").write_text(source.name)
-            (folder / MARKER).write_text(json.dumps({"files": ["data.txt"]}))
+            _finish(folder, source.name)
 
         yield job
