@@ -863,19 +863,30 @@ def check_install_make(frames: Sequence[Path], make: str | None) -> None:
     profile, and the fit takes seconds to minutes. The make is ``make`` or, as :func:`calibrate` takes it, the
     first frame's EXIF Make, read here from its header alone.
 
+    Frames cevr made (a stack folder's, its EXIF Software naming cevr) are refused too: they re-expose one photo
+    through the curve cevr assumed for it, so their fit is that assumption, not the camera's curve, and installed
+    under the camera's name it would pass for a calibration.
+
     Raises:
-        UsageError: as :func:`install_path` (no make given and none in the first frame's EXIF).
+        UsageError: as :func:`install_path` (no make given and none in the first frame's EXIF); cevr's frames.
     """
+    from .io.exif import is_cevr_software
     from .io.images import read_photo_exif
+    from .stackdir import is_stack_folder
     from .vocabulary import RAW_SUFFIXES
 
-    if make is not None or not frames or frames[0].suffix.lower() in RAW_SUFFIXES:
-        return  # an empty --make, or RAW frames: calibrate refuses them with their own reason
+    if not frames or frames[0].suffix.lower() in RAW_SUFFIXES:
+        return  # RAW frames: calibrate refuses them with its own reason
     try:
         exif = read_photo_exif(frames[0])
     except InputError:
         return  # calibrate's read of the frame names what is wrong with it, more precisely
-    install_path(exif.camera_make if exif else None, None)
+    if is_stack_folder(frames[0].parent) or is_cevr_software(exif.software if exif else None):
+        raise UsageError(f"--install: {frames[0]} is a frame cevr made (a stack of one photo through the curve cevr "
+                         "assumed), not one the camera shot: its fit is no calibration; install a profile from the "
+                         "camera's own bracket (-o alone writes this one)")
+    if make is None:  # an empty --make is refused by install_path after the fit, with the other names
+        install_path(exif.camera_make if exif else None, None)
 
 
 def check_profile_destination(output: str | os.PathLike[str], frames: Sequence[str | os.PathLike[str]] = (),

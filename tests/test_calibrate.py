@@ -671,3 +671,21 @@ def test_a_bracket_of_only_black_and_white_pixels_is_too_few_codes_not_a_traceba
     for frames in ([black, white], [black, speckled]):
         with pytest.raises(UsageError, match="^the bracket reaches too few codes to fit a curve"):
             fit_bracket(frames, [0.0, 1.0], method)
+
+
+def test_install_refuses_frames_cevr_made_and_o_alone_still_writes_their_fit(tmp_path, monkeypatch):
+    """A stack folder's frames re-expose one photo through the curve cevr assumed for it: installed under the
+    camera's name, that assumption passed for the camera's calibration (``cevr info`` listed it as one)."""
+    monkeypatch.setenv("CEVR_CONFIG_DIR", str(tmp_path / "config"))
+    photo = write_bracket(tmp_path / "one", evs=(0.0,))[0]
+    made = runner.invoke(app, ["stack", str(photo), "-o", str(tmp_path / "stacks"), "--evs", "-2:2:1", "--model",
+                               "physics", "-q"])
+    assert made.exit_code == 0, made.output
+    folder = tmp_path / "stacks" / photo.stem
+    refused = runner.invoke(app, ["calibrate", str(folder), "--evs", "-2:2:1", "--install"], env={"COLUMNS": "300"})
+    assert refused.exit_code == 2, refused.output
+    assert " ".join(refused.output.split()).startswith(f"error: --install: {folder / '00_ev-2.00'}")
+    assert "is a frame cevr made" in refused.output and not (tmp_path / "config").exists()
+    written = runner.invoke(app, ["calibrate", str(folder), "--evs", "-2:2:1", "-o", str(tmp_path / "p.json")])
+    assert written.exit_code == 0, written.output
+    assert (tmp_path / "p.json").is_file()
