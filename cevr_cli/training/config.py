@@ -5,6 +5,7 @@ Torch-free, so that the CLI can build `cevr train`'s options from it without imp
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -109,13 +110,21 @@ def resume_conflicts(saved: dict[str, Any], cfg: TrainConfig) -> list[str]:
         if f.metadata.get("resumable") or f.name not in saved:
             continue
         old, new = saved[f.name], getattr(cfg, f.name)
-        if old != new:
+        if old != new and not _same_file(old, new):
             flag = f.name.replace("_", "-")
             if isinstance(new, bool):  # the flags as typed: --cycle -> --no-cycle
                 conflicts.append(f"--{'' if old else 'no-'}{flag} -> --{'' if new else 'no-'}{flag}")
             else:
                 conflicts.append(f"--{flag} {old} -> {new}")
     return conflicts
+
+
+def _same_file(old: Any, new: Any) -> bool:
+    """Two values of a path option name one file (``--init pair.safetensors`` and its absolute path)."""
+    try:
+        return isinstance(old, str) and isinstance(new, str) and os.path.samefile(old, new)
+    except OSError:
+        return False
 
 
 def vocabulary_fields() -> dict[str, list[str]]:

@@ -352,6 +352,22 @@ def test_every_option_is_either_resumable_or_compared_on_resume():
     assert resume_conflicts({"epochs": 3, "device": "cuda", "unknown": 1}, cfg) == []  # an older checkpoint's record
 
 
+def test_a_path_option_given_another_way_to_the_same_file_is_no_conflict(tmp_path, monkeypatch):
+    """--init pair.safetensors on the first run and its absolute path on --resume (or from another folder) were
+    refused as '--init pair.safetensors -> /abs/pair.safetensors'; another file still conflicts."""
+    from cevr_cli.training.config import resume_conflicts
+
+    (tmp_path / "pair.safetensors").write_bytes(b"x")
+    (tmp_path / "other.safetensors").write_bytes(b"y")
+    monkeypatch.chdir(tmp_path)
+    saved = {**TrainConfig(init="pair.safetensors").__dict__}
+    assert resume_conflicts(saved, TrainConfig(init=str(tmp_path / "pair.safetensors"))) == []
+    assert resume_conflicts(saved, TrainConfig(init="./pair.safetensors")) == []
+    assert resume_conflicts(saved, TrainConfig(init="other.safetensors")) == [
+        "--init pair.safetensors -> other.safetensors"]
+    assert resume_conflicts({**saved, "init": "cevr"}, TrainConfig(init="cevr-paper")) == ["--init cevr -> cevr-paper"]
+
+
 def test_a_new_run_into_an_earlier_runs_folder_is_refused_unless_overwrite(tmp_path, scene_folder):
     """Forgetting --resume must not replace hours of checkpoints; a run of the other direction may share the folder
     (the two directions can train in separate processes, the last one writing the pair)."""
