@@ -618,6 +618,17 @@ def check_same_split(out: Path, train_paths: list[Path], val_paths: list[Path], 
                              f"{out} ({change or 'another order'}); {remedy}")
 
 
+def _other_directions(summary: Path, trained: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The results and history an earlier run recorded in ``summary`` for the directions this run did not train
+    (the two directions trained by separate processes into one -o: the second replaced the first's record)."""
+    try:
+        earlier = json.loads(summary.read_text())
+        results = {d: r for d, r in earlier["results"].items() if d not in trained}
+        return results, [e for e in earlier.get("history", []) if e.get("direction") in results]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}, []
+
+
 def _missing_folders(folder: Path) -> list[Path]:
     """``folder`` and its ancestors that do not exist yet, deepest first."""
     missing = []
@@ -767,11 +778,12 @@ def _train(cfg: TrainConfig, rank: Rank, on_event: Event | None) -> TrainResult 
     if not rank.is_main:
         return None
     out = Path(cfg.out)
+    other_results, other_history = _other_directions(out / "summary.json", summaries)
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps({"config": asdict(cfg), "processes": rank.world_size,
                                    "train_scenes": [p.name for p in train_paths],
-                                   "val_scenes": [p.name for p in val_paths], "results": summaries,
-                                   "history": [asdict(entry) for entry in history]}, indent=2))
+                                   "val_scenes": [p.name for p in val_paths], "results": {**other_results, **summaries},
+                                   "history": other_history + [asdict(entry) for entry in history]}, indent=2))
     weights = export_pair(out, cfg, train_paths, val_paths)
     return TrainResult(
         weights=weights,

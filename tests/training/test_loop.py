@@ -109,7 +109,10 @@ def test_few_steps_lower_the_loss_and_resume_round_trips(tmp_path, scene_folder)
     assert [h.epoch for h in resumed.history] == list(range(7))  # the resumed run keeps the earlier epochs' log
     assert resumed.history[:6] == result.history[:6]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert [h["epoch"] for h in summary["history"]] == list(range(7))
+    # the dec model of the first run is still the pair's: its record stays (a run of one direction replaced it)
+    assert [(h["direction"], h["epoch"]) for h in summary["history"]] == [("dec", e) for e in range(6)] + [
+        ("inc", e) for e in range(7)]
+    assert sorted(summary["results"]) == ["dec", "inc"] and summary["results"]["inc"]["epochs_run"] == 7
     assert torch.load(tmp_path / "run" / "inc-last.pt", weights_only=False)["iteration"] == state["iteration"] + 2
     again = run_training(TrainConfig(**{**cfg.__dict__, "epochs": 7, "resume": True, "direction": "inc"}))
     assert again.epochs == {"inc": 7}  # a finished run resumed runs no epoch: it counted 8
