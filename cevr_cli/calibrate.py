@@ -55,6 +55,7 @@ import numpy as np
 from .assets import package_file
 from .errors import InputError, OutputError, UsageError
 from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
+from .io.exif import ExifInfo
 from .options import is_number
 from .response import (
     PROFILE_FORMAT,
@@ -166,19 +167,24 @@ def parse_bracket_evs(spec: str) -> list[float]:
     return [round(v, 6) + 0.0 for v in values]
 
 
-def evs_from_exif(ev100: Sequence[float | None], names: Sequence[str]) -> list[float]:
-    """Relative EVs from each frame's EV100 (EXIF exposure time, aperture and ISO):
-    ev_j = EV100_first - EV100_j, so more light is positive and the first frame is 0.
+def evs_from_exif(exposures: Sequence[ExifInfo | None], names: Sequence[str]) -> list[float]:
+    """Relative EVs from each frame's EXIF exposure time, aperture and ISO: ev_j = EV100_first - EV100_j, so more
+    light is positive and the first frame is 0. An aperture or ISO that no frame records is taken as the same in
+    every frame (a manual lens writes no FNumber; a bracket varies the exposure time); the exposure time is needed.
 
     Raises:
-        UsageError: a frame without all three EXIF fields (named).
+        UsageError: a frame without its exposure time, or without an aperture or ISO that other frames record
+            (named).
     """
-    missing = [name for name, value in zip(names, ev100, strict=True) if value is None]
+    recorded = {name: any(getattr(e, name, None) for e in exposures) for name in ("f_number", "iso")}
+    missing = [frame for frame, e in zip(names, exposures, strict=True)
+               if not (e and e.exposure_time) or any(on and not getattr(e, f) for f, on in recorded.items())]
     if missing:
         raise UsageError(f"no --evs and no EXIF exposure time, aperture and ISO in {', '.join(missing)}: "
                          "give the bracket's EVs with --evs (e.g. --evs -2,0,2)")
-    reference = float(ev100[0])  # type: ignore[arg-type]
-    return [round(reference - float(v), 6) + 0.0 for v in ev100]  # type: ignore[arg-type]
+    ev100 = [ExifInfo(exposure_time=e.exposure_time, f_number=e.f_number if recorded["f_number"] else 1.0,
+                      iso=e.iso if recorded["iso"] else 100.0).exposure_value() for e in exposures if e is not None]
+    return [round(float(ev100[0]) - float(v), 6) + 0.0 for v in ev100]  # type: ignore[arg-type]
 
 
 def check_bracket(evs: Sequence[float], frames: int, names: Sequence[str] | None = None) -> None:
@@ -801,7 +807,7 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         raise UsageError(f"{raw[0]}: camera RAW data is linear and needs no profile; calibrate the camera's JPEGs")
     if evs is not None:
         check_bracket(evs, len(frames), names)
-    columns, suspects, ev100 = [], [], []
+    columns, suspects, exposures = [], [], []
     first = None
     camera_frame: tuple[Path, tuple[str, str | None]] | None = None  # the first frame with an EXIF Make, and its camera
     where = np.empty(0, dtype=np.intp)
@@ -831,10 +837,10 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         lossy = frame.suffix.lower() in LOSSY_SUFFIXES
         suspects.append(near_clipping(codes).reshape(-1)[where] if lossy else np.zeros(where.size, dtype=bool))
         del codes
-        ev100.append(photo.exif.exposure_value() if photo.exif else None)
+        exposures.append(photo.exif)
     assert first is not None
     if evs is None:
-        evs = evs_from_exif(ev100, names)
+        evs = evs_from_exif(exposures, names)
         check_bracket(evs, len(frames), names)
     exif = first.exif
     make = make if make is not None else (exif.camera_make if exif else None)

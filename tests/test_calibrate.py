@@ -241,11 +241,25 @@ def test_bracket_evs_keep_the_frames_order():
 def test_evs_from_exif_are_relative_stops_with_more_light_positive():
     infos = [ExifInfo(exposure_time=t, f_number=n, iso=iso) for t, n, iso in
              [(1 / 100, 8.0, 100), (1 / 25, 8.0, 100), (1 / 100, 4.0, 100), (1 / 100, 8.0, 400)]]
-    evs = evs_from_exif([i.exposure_value() for i in infos], ["a", "b", "c", "d"])
+    evs = evs_from_exif(infos, ["a", "b", "c", "d"])
     # 4x the time, 2 stops wider aperture, 4x the ISO: each 2 stops more light than the first frame
     assert evs == pytest.approx([0.0, 2.0, 2.0, 2.0])
     with pytest.raises(UsageError, match="b.jpg"):
-        evs_from_exif([10.0, None], ["a.jpg", "b.jpg"])
+        evs_from_exif([infos[0], None], ["a.jpg", "b.jpg"])
+
+
+def test_evs_from_exif_take_an_aperture_or_iso_no_frame_records_as_fixed():
+    """A manual lens writes no FNumber: such a bracket was refused without --evs, though its exposure times say its
+    steps (the aperture cannot change by itself between frames); one recorded in some frames only still is."""
+    manual = [ExifInfo(exposure_time=t, iso=200) for t in (1 / 400, 1 / 100, 1 / 25)]
+    assert evs_from_exif(manual, ["a", "b", "c"]) == pytest.approx([0.0, 2.0, 4.0])
+    bare = [ExifInfo(exposure_time=t) for t in (1 / 100, 1 / 50)]
+    assert evs_from_exif(bare, ["a", "b"]) == pytest.approx([0.0, 1.0])
+    with pytest.raises(UsageError, match="no EXIF exposure time, aperture and ISO in b.jpg"):
+        evs_from_exif([ExifInfo(exposure_time=0.01, f_number=8.0, iso=100), ExifInfo(exposure_time=0.01, iso=100)],
+                      ["a.jpg", "b.jpg"])
+    with pytest.raises(UsageError, match="in b.jpg"):  # the exposure time is needed
+        evs_from_exif([ExifInfo(exposure_time=0.01), ExifInfo()], ["a.jpg", "b.jpg"])
 
 
 def test_check_bracket():
