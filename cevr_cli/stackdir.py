@@ -10,9 +10,11 @@ that made it (a rerun with the same request skips the folder, another request re
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +180,35 @@ def read_stack_manifest(folder: Path) -> dict[str, Any]:
         raise InputError(path, f"not a complete stack manifest ({exc})") from None
     if len(manifest["evs"]) != len(manifest["files"]):
         raise InputError(path, "stack manifest lists a different number of EVs and files")
+    if not manifest["files"] or not all(isinstance(name, str) and name for name in manifest["files"]):
+        raise InputError(path, "not a complete stack manifest (its 'files' must list the frames' names)")
+    _check_metadata(path, manifest)
     return manifest
+
+
+def _check_metadata(path: Path, manifest: dict[str, Any]) -> None:
+    """Refuse, naming ``path``, recorded facts of a type no `cevr stack` writes (a hand-edited stack.json): they
+    failed later as a TypeError or AttributeError deep inside fuse (``"source_size": 5``, ``"exif": "x"``)."""
+    def wrong(key: str, what: str) -> InputError:
+        return InputError(path, f"not a complete stack manifest (its {key!r} must be {what})")
+
+    if manifest.get("source") is not None and not isinstance(manifest["source"], str):
+        raise wrong("source", "a path")
+    size = manifest.get("source_size")
+    if size is not None and not (isinstance(size, list) and len(size) == 2
+                                 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size)):
+        raise wrong("source_size", "[width, height]")
+    exif = manifest.get("exif")
+    if exif is None:
+        return
+    if not isinstance(exif, dict):
+        raise wrong("exif", "an object")
+    for field in fields(ExifInfo):
+        value = exif.get(field.name)
+        numeric = field.name in ("exposure_time", "f_number", "iso", "orientation")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float) if numeric else str)
+                                  or (numeric and not math.isfinite(value))):
+            raise wrong(f"exif.{field.name}", "a number" if numeric else "text")
 
 
 def read_stack_folder(folder: str | os.PathLike[str]) -> ExposureStack:
