@@ -43,6 +43,13 @@ def test_fuse_stack_rejects_bad_evs() -> None:
         fuse_stack(stack, [0.0, 1.0, 2.0, 3.0, float("nan")])
 
 
+@pytest.mark.parametrize("evs", [["a", "b", "c", "d", "e"], [[0.0], [1.0, 2.0], 3.0, 4.0, 5.0]])
+def test_evs_that_are_not_numbers_are_a_usage_error(evs: list) -> None:
+    """Text EVs raised numpy's bare ValueError ("could not convert string to float"), nested ones "inhomogeneous"."""
+    with pytest.raises(UsageError, match="^EVs must be numbers"):
+        fuse_stack(_stack(_scene()), evs)
+
+
 @pytest.mark.parametrize("far", [2000.0, -2000.0])
 def test_evs_whose_exposure_time_a_float_cannot_hold_are_named(far: float) -> None:
     """EV 2000 raised numpy's 'overflow encountered in exp2' and then 'exposure times must be finite and positive'."""
