@@ -221,8 +221,11 @@ def read_stack_folder(folder: str | os.PathLike[str]) -> ExposureStack:
     images = []
     for name in manifest["files"]:
         image = opencv.imread(folder / name) if (folder / name).is_file() else None
-        if image is None or image.ndim != 3 or image.shape[2] < 3:
+        if image is None:
             raise InputError(folder / name, "missing or unreadable stack image")
+        if image.ndim != 3 or image.shape[2] < 3:  # a frame replaced by a grey one: readable, but not a frame
+            raise InputError(folder / name, f"stack image is not RGB ({1 if image.ndim == 2 else image.shape[2]} "
+                                            "channel(s)): a frame replaced by hand?")
         images.append(np.ascontiguousarray(image[..., 2::-1]))
     if len({(im.shape, im.dtype) for im in images}) > 1:
         raise InputError(folder, "stack images differ in size or bit depth")

@@ -191,3 +191,17 @@ def test_a_manifest_of_the_types_stack_writes_reads(tmp_path):
     (tmp_path / "s" / STACK_MANIFEST).write_text(json.dumps({**manifest, "source": "x.jpg", "source_size": [30, 20],
                                                              "exif": exif}))
     assert read_stack_folder(tmp_path / "s").source.exif.iso == 100
+
+
+def test_a_frame_replaced_by_a_grey_image_is_named_as_not_rgb(tmp_path):
+    """It failed as 'missing or unreadable stack image', which it is not: the file is there and reads."""
+    import cv2
+
+    from cevr_cli.errors import InputError
+
+    manifest = _write(tmp_path / "s", 0)
+    frame = tmp_path / "s" / manifest["files"][1]
+    cv2.imwrite(str(frame), np.zeros((20, 30), np.uint8))
+    with pytest.raises(InputError) as caught:
+        read_stack_folder(tmp_path / "s")
+    assert caught.value.path == str(frame) and caught.value.reason.startswith("stack image is not RGB (1 channel(s))")
