@@ -369,7 +369,7 @@ class FuseJob(ModelJob):
             def job(source: Path, folder: Path) -> None:
                 started = time.monotonic()
                 if source in self.stack_folders:
-                    stack = read_stack_folder(source)
+                    stack = read_stack_folder(source, max_megapixels=options.max_megapixels)
                     record = {**provenance_record(stack.source), "stack": str(source.resolve())}
                     write_fused(folder, fitted_name(stage_folder_stem(source)), fuse(stack), options, record,
                                 self.stack_request, stack.evs, started)

@@ -28,7 +28,7 @@ from .io.colour import ColourSpace
 from .io.exif import FRAME_EXPOSURE, ExifInfo, reexposed_exif, with_capture_facts, without_xmp
 from .provenance import SourceMetadata
 from .values import ExposureStack
-from .vocabulary import STACK_FORMATS, STACK_MANIFEST, format_for_bits
+from .vocabulary import MAX_MEGAPIXELS, STACK_FORMATS, STACK_MANIFEST, format_for_bits
 
 CONTACT_SHEET = "contact.jpg"  # the whole stack at a glance: photographers look before they read
 _THUMB_LONG_SIDE = 240
@@ -211,15 +211,41 @@ def _check_metadata(path: Path, manifest: dict[str, Any]) -> None:
             raise wrong(f"exif.{field.name}", "a number" if numeric else "text")
 
 
-def read_stack_folder(folder: str | os.PathLike[str]) -> ExposureStack:
-    """The stack a `cevr stack` folder holds, with its source's metadata (EXIF/ICC from its first image)."""
+def _check_frame_size(path: Path, max_megapixels: float) -> None:
+    """Refuse, from its header, a frame larger than ``max_megapixels`` before it is decoded (as a photo is)."""
+    from PIL import Image
+
+    from .io.images import check_dimensions
+
+    # Pillow's own bomb guard (89 MP, an error at twice that) must not refuse what max_megapixels allows
+    Image.MAX_IMAGE_PIXELS = max(int(max_megapixels * 1e6), Image.MAX_IMAGE_PIXELS or 0)
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+    except Image.DecompressionBombError:
+        raise InputError(path, "too large: refused as a decompression bomb") from None
+    except (OSError, SyntaxError, ValueError):  # not an image Pillow reads: the decoder says what it is
+        return
+    check_dimensions(path, width, height, max_megapixels, 1)
+
+
+def read_stack_folder(folder: str | os.PathLike[str], *, max_megapixels: float = MAX_MEGAPIXELS) -> ExposureStack:
+    """The stack a `cevr stack` folder holds, with its source's metadata (EXIF/ICC from its first image).
+
+    Raises:
+        InputError: an incomplete manifest, a frame missing, unreadable, not RGB or (told from its header, before it
+            is decoded) larger than ``max_megapixels``, frames of different sizes or bit depths.
+    """
     folder = Path(folder)
     from .io import opencv
-    from .io.images import read_image_metadata
+    from .io.images import check_size_limits, read_image_metadata
 
+    check_size_limits(max_megapixels)
     manifest = read_stack_manifest(folder)
     images = []
     for name in manifest["files"]:
+        if (folder / name).is_file():
+            _check_frame_size(folder / name, max_megapixels)
         image = opencv.imread(folder / name) if (folder / name).is_file() else None
         if image is None:
             raise InputError(folder / name, "missing or unreadable stack image")

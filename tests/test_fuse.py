@@ -207,6 +207,25 @@ def test_a_kept_stack_fuses_into_files_named_after_its_photo(tmp_path: Path) -> 
     assert sorted(p.name for p in (tmp_path / "hdr" / "p").iterdir()) == ["fuse.json", "p-reinhard.png", "p.exr"]
 
 
+def test_a_stack_folders_frames_larger_than_max_megapixels_are_refused_by_their_header(tmp_path: Path) -> None:
+    """--max-megapixels bounded photos only: a stack folder's frames (64x24 here) were decoded whatever their size."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    stacked, _ = _stack_folder_and_kept_stack(tmp_path)
+    report = run_fuse([stacked], tmp_path / "hdr", FuseOptions(max_megapixels=0.001), ModelSpec("physics"),
+                      BatchPolicy())
+    assert report.counts() == {"failed": 1}
+    assert report.items[0].message.endswith("_ev-1.00.png: too large: 64x24 px, 0.00154 MP (limit 0.001 MP, see "
+                                            "--max-megapixels)")
+    assert not (tmp_path / "hdr" / "p").exists()
+    allowed = run_fuse([stacked], tmp_path / "hdr", FuseOptions(max_megapixels=0.002), ModelSpec("physics"),
+                       BatchPolicy())
+    assert allowed.counts() == {"done": 1}
+
+
 def test_a_stack_folder_given_as_dot_is_named_after_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`cevr fuse .` inside a stack folder failed (".exr: an EXR file needs a .exr name") and planned -o itself as
     the output folder."""
