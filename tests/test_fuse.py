@@ -226,6 +226,26 @@ def test_a_stack_folders_frames_larger_than_max_megapixels_are_refused_by_their_
     assert allowed.counts() == {"done": 1}
 
 
+@pytest.mark.parametrize("name", ["..png", "...png"])
+def test_a_photo_whose_stem_is_only_dots_gets_a_folder_of_its_own(tmp_path: Path, name: str) -> None:
+    """'..png' (stem '.') planned OUT/. -- the output folder itself, which --overwrite then replaced with its HDR
+    image -- and '...png' (stem '..') OUT/.., the output folder's parent."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    photo = tmp_path / "in" / name
+    photo.parent.mkdir()
+    cv2.imwrite(str(photo), np.tile(np.arange(0, 256, 4, dtype=np.uint8), (24, 1))[..., None].repeat(3, 2))
+    out = tmp_path / "out"
+    report = run_fuse([photo], out, FuseOptions((-1.0, 0.0, 1.0), model="physics"), ModelSpec("physics"),
+                      BatchPolicy(overwrite=True))
+    assert report.counts() == {"done": 1}
+    assert [p.name for p in out.iterdir()] == [name] and (out / name / "fuse.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
+
+
 def test_a_stack_folder_given_as_dot_is_named_after_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`cevr fuse .` inside a stack folder failed (".exr: an EXR file needs a .exr name") and planned -o itself as
     the output folder."""
