@@ -435,10 +435,11 @@ def _bare_name(source: Path, real: Path, folders: Sequence[tuple[Path, Path]], n
     ``IMG_1``, not ``IMG_1__IMG_1``, and an HDR image in one is named after it whatever its own name
     (``cevr-hdr/IMG_1_/IMG_1.exr``, a namesake's: ``IMG_1_``, not ``IMG_1___IMG_1``); so is a folder in one
     (``cevr-hdr/IMG_1/stack``, the stack ``--keep-stack`` kept: ``IMG_1``, where three such gave ``stack``,
-    ``stack_``, ``stack__``). ``.`` is named after the folder it is."""
+    ``stack_``, ``stack__``). ``.`` is named after the folder it is; a file whose stem is only dots (``..png``,
+    ``...png``) after its whole name, as the stem ``.`` or ``..`` made the output the output folder or its parent."""
     source = named_path(source)
     parts = () if real in named else _relative_key(source, real, folders).parent.parts
-    stem = source.stem
+    stem = source.stem if source.stem.strip(".") else source.name  # "..png", "...png": not the output folder itself
     known: dict[Path, bool] = {}  # the parent's markers read once for both questions
     if (is_dir_safely(source) or source.suffix.lower() in HDR_SUFFIXES) and _is_stage_output(source.parent, known):
         # what the stage named its output: a folder in it (the stack fuse kept, cevr-hdr/IMG_1/stack), or its HDR

@@ -80,9 +80,12 @@ def exposure_times_from_evs(evs: Sequence[float]) -> np.ndarray:
     """dt_j = 2^EV_j relative to EV 0; EVs must be finite and distinct.
 
     Raises:
-        UsageError: non-finite or repeated EVs.
+        UsageError: EVs that are not numbers, non-finite or repeated EVs.
     """
-    ev = np.asarray(evs, dtype=np.float64).reshape(-1)
+    try:
+        ev = np.asarray(evs, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):  # ['a'], [None], [[1], [2, 3]]: numpy's own error, not the library's
+        raise UsageError(f"EVs must be numbers, got {evs!r}") from None
     if not np.all(np.isfinite(ev)):
         raise UsageError("EVs must be finite numbers")
     if np.unique(ev).size != ev.size:
@@ -366,7 +369,7 @@ class FuseJob(ModelJob):
             def job(source: Path, folder: Path) -> None:
                 started = time.monotonic()
                 if source in self.stack_folders:
-                    stack = read_stack_folder(source)
+                    stack = read_stack_folder(source, max_megapixels=options.max_megapixels)
                     record = {**provenance_record(stack.source), "stack": str(source.resolve())}
                     write_fused(folder, fitted_name(stage_folder_stem(source)), fuse(stack), options, record,
                                 self.stack_request, stack.evs, started)

@@ -13,6 +13,7 @@ import json
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from .io.colour import ColourSpace
 from .io.exif import FRAME_EXPOSURE, ExifInfo, reexposed_exif, with_capture_facts, without_xmp
 from .provenance import SourceMetadata
 from .values import ExposureStack
-from .vocabulary import STACK_FORMATS, STACK_MANIFEST, format_for_bits
+from .vocabulary import MAX_MEGAPIXELS, STACK_FORMATS, STACK_MANIFEST, format_for_bits
 
 CONTACT_SHEET = "contact.jpg"  # the whole stack at a glance: photographers look before they read
 _THUMB_LONG_SIDE = 240
@@ -178,21 +179,82 @@ def read_stack_manifest(folder: Path) -> dict[str, Any]:
         raise InputError(path, f"not a complete stack manifest ({exc})") from None
     if len(manifest["evs"]) != len(manifest["files"]):
         raise InputError(path, "stack manifest lists a different number of EVs and files")
+    if not manifest["files"] or not all(isinstance(name, str) and name for name in manifest["files"]):
+        raise InputError(path, "not a complete stack manifest (its 'files' must list the frames' names)")
+    outside = next((name for name in manifest["files"] if name in (".", "..") or os.path.basename(name) != name
+                    or os.path.isabs(name)), None)
+    if outside is not None:  # "/etc/x.png", "../other/00_ev-1.00.png": read from elsewhere, unseen by made_from
+        raise InputError(path, f"stack manifest names a frame outside its folder ({outside!r}): frames are files "
+                               "of the stack folder itself")
+    _check_metadata(path, manifest)
     return manifest
 
 
-def read_stack_folder(folder: str | os.PathLike[str]) -> ExposureStack:
-    """The stack a `cevr stack` folder holds, with its source's metadata (EXIF/ICC from its first image)."""
+def _check_metadata(path: Path, manifest: dict[str, Any]) -> None:
+    """Refuse, naming ``path``, recorded facts of a type no `cevr stack` writes (a hand-edited stack.json): they
+    failed later as a TypeError or AttributeError deep inside fuse (``"source_size": 5``, ``"exif": "x"``)."""
+    def wrong(key: str, what: str) -> InputError:
+        return InputError(path, f"not a complete stack manifest (its {key!r} must be {what})")
+
+    if manifest.get("source") is not None and not isinstance(manifest["source"], str):
+        raise wrong("source", "a path")
+    size = manifest.get("source_size")
+    if size is not None and not (isinstance(size, list) and len(size) == 2
+                                 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size)):
+        raise wrong("source_size", "[width, height]")
+    exif = manifest.get("exif")
+    if exif is None:
+        return
+    if not isinstance(exif, dict):
+        raise wrong("exif", "an object")
+    for field in fields(ExifInfo):
+        value = exif.get(field.name)
+        numeric = field.name in ("exposure_time", "f_number", "iso", "orientation")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float) if numeric else str)):
+            raise wrong(f"exif.{field.name}", "a number" if numeric else "text")
+
+
+def _check_frame_size(path: Path, max_megapixels: float) -> None:
+    """Refuse, from its header, a frame larger than ``max_megapixels`` before it is decoded (as a photo is)."""
+    from PIL import Image
+
+    from .io.images import check_dimensions
+
+    # Pillow's own bomb guard (89 MP, an error at twice that) must not refuse what max_megapixels allows
+    Image.MAX_IMAGE_PIXELS = max(int(max_megapixels * 1e6), Image.MAX_IMAGE_PIXELS or 0)
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+    except Image.DecompressionBombError:
+        raise InputError(path, "too large: refused as a decompression bomb") from None
+    except (OSError, SyntaxError, ValueError):  # not an image Pillow reads: the decoder says what it is
+        return
+    check_dimensions(path, width, height, max_megapixels, 1)
+
+
+def read_stack_folder(folder: str | os.PathLike[str], *, max_megapixels: float = MAX_MEGAPIXELS) -> ExposureStack:
+    """The stack a `cevr stack` folder holds, with its source's metadata (EXIF/ICC from its first image).
+
+    Raises:
+        InputError: an incomplete manifest, a frame missing, unreadable, not RGB or (told from its header, before it
+            is decoded) larger than ``max_megapixels``, frames of different sizes or bit depths.
+    """
     folder = Path(folder)
     from .io import opencv
-    from .io.images import read_image_metadata
+    from .io.images import check_size_limits, read_image_metadata
 
+    check_size_limits(max_megapixels)
     manifest = read_stack_manifest(folder)
     images = []
     for name in manifest["files"]:
+        if (folder / name).is_file():
+            _check_frame_size(folder / name, max_megapixels)
         image = opencv.imread(folder / name) if (folder / name).is_file() else None
-        if image is None or image.ndim != 3 or image.shape[2] < 3:
+        if image is None:
             raise InputError(folder / name, "missing or unreadable stack image")
+        if image.ndim != 3 or image.shape[2] < 3:  # a frame replaced by a grey one: readable, but not a frame
+            raise InputError(folder / name, f"stack image is not RGB ({1 if image.ndim == 2 else image.shape[2]} "
+                                            "channel(s)): a frame replaced by hand?")
         images.append(np.ascontiguousarray(image[..., 2::-1]))
     if len({(im.shape, im.dtype) for im in images}) > 1:
         raise InputError(folder, "stack images differ in size or bit depth")

@@ -147,7 +147,7 @@ class FuseOptions:
     response: str = option("auto", RESPONSE_HELP, request=True, suggestions=RESPONSE_SUGGESTIONS)
     model: str = option("cevr", _MODEL_HELP, choices=EXPOSURE_MODELS, request=True)
     merge: str = option("auto", _MERGE_HELP, choices=MERGES, request=True)
-    max_megapixels: float = option(MAX_MEGAPIXELS, "Refuse photos larger than this.", gt=0)
+    max_megapixels: float = option(MAX_MEGAPIXELS, "Refuse photos (and stack folders' frames) larger than this.", gt=0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "evs", check_evs(self.evs))

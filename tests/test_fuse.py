@@ -43,6 +43,13 @@ def test_fuse_stack_rejects_bad_evs() -> None:
         fuse_stack(stack, [0.0, 1.0, 2.0, 3.0, float("nan")])
 
 
+@pytest.mark.parametrize("evs", [["a", "b", "c", "d", "e"], [[0.0], [1.0, 2.0], 3.0, 4.0, 5.0]])
+def test_evs_that_are_not_numbers_are_a_usage_error(evs: list) -> None:
+    """Text EVs raised numpy's bare ValueError ("could not convert string to float"), nested ones "inhomogeneous"."""
+    with pytest.raises(UsageError, match="^EVs must be numbers"):
+        fuse_stack(_stack(_scene()), evs)
+
+
 @pytest.mark.parametrize("far", [2000.0, -2000.0])
 def test_evs_whose_exposure_time_a_float_cannot_hold_are_named(far: float) -> None:
     """EV 2000 raised numpy's 'overflow encountered in exp2' and then 'exposure times must be finite and positive'."""
@@ -198,6 +205,45 @@ def test_a_kept_stack_fuses_into_files_named_after_its_photo(tmp_path: Path) -> 
     report = run_fuse([kept], tmp_path / "hdr", FuseOptions(), ModelSpec("physics"), BatchPolicy())
     assert report.counts() == {"done": 1}
     assert sorted(p.name for p in (tmp_path / "hdr" / "p").iterdir()) == ["fuse.json", "p-reinhard.png", "p.exr"]
+
+
+def test_a_stack_folders_frames_larger_than_max_megapixels_are_refused_by_their_header(tmp_path: Path) -> None:
+    """--max-megapixels bounded photos only: a stack folder's frames (64x24 here) were decoded whatever their size."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    stacked, _ = _stack_folder_and_kept_stack(tmp_path)
+    report = run_fuse([stacked], tmp_path / "hdr", FuseOptions(max_megapixels=0.001), ModelSpec("physics"),
+                      BatchPolicy())
+    assert report.counts() == {"failed": 1}
+    assert report.items[0].message.endswith("_ev-1.00.png: too large: 64x24 px, 0.00154 MP (limit 0.001 MP, see "
+                                            "--max-megapixels)")
+    assert not (tmp_path / "hdr" / "p").exists()
+    allowed = run_fuse([stacked], tmp_path / "hdr", FuseOptions(max_megapixels=0.002), ModelSpec("physics"),
+                       BatchPolicy())
+    assert allowed.counts() == {"done": 1}
+
+
+@pytest.mark.parametrize("name", ["..png", "...png"])
+def test_a_photo_whose_stem_is_only_dots_gets_a_folder_of_its_own(tmp_path: Path, name: str) -> None:
+    """'..png' (stem '.') planned OUT/. -- the output folder itself, which --overwrite then replaced with its HDR
+    image -- and '...png' (stem '..') OUT/.., the output folder's parent."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    photo = tmp_path / "in" / name
+    photo.parent.mkdir()
+    cv2.imwrite(str(photo), np.tile(np.arange(0, 256, 4, dtype=np.uint8), (24, 1))[..., None].repeat(3, 2))
+    out = tmp_path / "out"
+    report = run_fuse([photo], out, FuseOptions((-1.0, 0.0, 1.0), model="physics"), ModelSpec("physics"),
+                      BatchPolicy(overwrite=True))
+    assert report.counts() == {"done": 1}
+    assert [p.name for p in out.iterdir()] == [name] and (out / name / "fuse.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
 
 
 def test_a_stack_folder_given_as_dot_is_named_after_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -162,3 +162,48 @@ def test_a_16_bit_tiff_folder_gives_what_fuse_writes_the_photos_exposure(tmp_pat
     assert float(sub[0x829A]) == pytest.approx(1 / 100) and float(sub[0x829D]) == 5.6 and sub[0x8827] == 400
     assert sub[0x9003] == "2024:05:01 10:11:12" and sub[0xA434] == "EF 50mm" and 0x9204 not in sub
     assert read_back[0x010F] == "Canon" and 700 not in read_back
+
+
+@pytest.mark.parametrize(("edit", "named"), [
+    ({"files": [], "evs": []}, "'files'"), ({"files": [1, 2, 3, 4, 5]}, "'files'"), ({"source": 5}, "'source'"),
+    ({"source_size": 5}, "'source_size'"), ({"exif": "x"}, "'exif'"), ({"exif": [1]}, "'exif'"),
+    ({"exif": {"iso": [1]}}, "'exif.iso'"), ({"exif": {"exposure_time": "abc"}}, "'exif.exposure_time'"),
+    ({"files": ["../t/00_ev-2.00.png", "a", "b", "c", "d"]}, "outside its folder"),
+    ({"files": ["/etc/x.png", "a", "b", "c", "d"]}, "outside its folder")])
+def test_a_hand_edited_manifest_of_the_wrong_types_fails_naming_it(tmp_path, edit, named):
+    """Types no `cevr stack` writes failed deep inside fuse as an unexpected TypeError/AttributeError/IndexError."""
+    import json
+
+    from cevr_cli.errors import InputError
+
+    _write(tmp_path / "s", 0)
+    manifest = json.loads((tmp_path / "s" / STACK_MANIFEST).read_text())
+    (tmp_path / "s" / STACK_MANIFEST).write_text(json.dumps({**manifest, **edit}))
+    with pytest.raises(InputError) as caught:
+        read_stack_folder(tmp_path / "s")
+    assert caught.value.path == str(tmp_path / "s" / STACK_MANIFEST) and named in caught.value.reason
+
+
+def test_a_manifest_of_the_types_stack_writes_reads(tmp_path):
+    import json
+
+    _write(tmp_path / "s", 0)
+    manifest = json.loads((tmp_path / "s" / STACK_MANIFEST).read_text())
+    exif = {"camera_make": "A", "exposure_time": 0.01, "f_number": 2.8, "iso": 100, "orientation": 1, "ev100": 9.9}
+    (tmp_path / "s" / STACK_MANIFEST).write_text(json.dumps({**manifest, "source": "x.jpg", "source_size": [30, 20],
+                                                             "exif": exif}))
+    assert read_stack_folder(tmp_path / "s").source.exif.iso == 100
+
+
+def test_a_frame_replaced_by_a_grey_image_is_named_as_not_rgb(tmp_path):
+    """It failed as 'missing or unreadable stack image', which it is not: the file is there and reads."""
+    import cv2
+
+    from cevr_cli.errors import InputError
+
+    manifest = _write(tmp_path / "s", 0)
+    frame = tmp_path / "s" / manifest["files"][1]
+    cv2.imwrite(str(frame), np.zeros((20, 30), np.uint8))
+    with pytest.raises(InputError) as caught:
+        read_stack_folder(tmp_path / "s")
+    assert caught.value.path == str(frame) and caught.value.reason.startswith("stack image is not RGB (1 channel(s))")

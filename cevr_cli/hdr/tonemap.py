@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import UsageError, use_one_of
 from ..options import is_number
 from ..vocabulary import DISPLAY_GAMMA, DISPLAY_GAMMA_RANGE, TONEMAP_KEY_RANGE, TONEMAP_WHITE_RANGE
+from .finite import finite_radiance
 from .kimkautz2008 import kimkautz2008
 from .reinhard2002 import reinhard2002
 from .tonemap_common import gamma_encode, srgb_encode
@@ -66,7 +67,10 @@ def tonemap_to_display(hdr: np.ndarray, operator: str, *, key: float | None = No
 
 def _units_near_one(hdr: np.ndarray) -> np.ndarray:
     """``hdr`` scaled so that its typical value (the geometric mean of its positive values) is 1 where that lies
-    outside 1e-3 .. 1e3 (a finite float image; anything else as it is, for the operators' own checks).
+    outside 1e-3 .. 1e3 (a float image; anything else as it is, for the operators' own checks).
+
+    NaN and Inf are read as the operators read them (:mod:`cevr_cli.hdr.finite`), so an array holding them gives
+    the picture its HDR file gives, which the reader makes finite first.
 
     Every operator reads the image's own key, so the picture should not depend on its units, but the fixed
     delta = 1e-6 in their logarithms does once the values approach it: an EXR stored in units 1e-8 of ours came out
@@ -80,8 +84,8 @@ def _units_near_one(hdr: np.ndarray) -> np.ndarray:
     # of its tone mapping, for an order of magnitude; a non-finite value the sample misses stays where it is
     step = max(1, math.isqrt(image.shape[0] * image.shape[1] // _SAMPLE_PIXELS))
     sample = image[::step, ::step]
-    if not np.isfinite(sample).all():
-        return hdr
+    if not np.isfinite(sample).all():  # read as the operators will see it (check_hdr): NaN 0, +Inf the brightest
+        sample = finite_radiance(sample)[0]  # (returning the image unscaled darkened one in units 1e-8 to mean 50)
     positive = sample[sample > 0]
     if not positive.size:
         return hdr

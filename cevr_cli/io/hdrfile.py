@@ -396,8 +396,10 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
     header = {"compression": _EXR_COMPRESSION_CODES[compression], "type": OpenEXR.scanlineimage,
               "chromaticities": REC709_CHROMATICITIES}
     for name, value in (attributes or {}).items():
-        if name in header:
+        if name in header or name in _EXR_STRUCTURE:
             raise UsageError(f"EXR attribute {name!r} is set by cevr itself")
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"EXR attribute name {name!r}: a non-empty text expected")
         if isinstance(value, bool) or not isinstance(value, (str, numbers.Real)):  # NumPy numbers are numbers too
             raise UsageError(f"EXR attribute {name!r}: text or number expected, got {type(value).__name__}")
         header[name] = value if isinstance(value, str) else float(value)
@@ -414,6 +416,13 @@ def write_exr(path: PathLike, rgb: np.ndarray, *, half: bool = True, compression
         raise write_failure(path, "EXR", exc) from None
     except RuntimeError as exc:  # the binding's own failures
         raise OutputError(f"{path}: cannot write EXR ({exc})") from None
+
+
+# The attributes that describe the file's layout (OpenEXR's required ones and those of tiled, multi-part files): the
+# writer derives them from the pixels; given as ``attributes`` the binding raised a bare ValueError or TypeError
+# (``dataWindow``) or a RuntimeError reported as a write failure (``lineOrder``, ``channels``)
+_EXR_STRUCTURE = frozenset({"channels", "dataWindow", "displayWindow", "lineOrder", "pixelAspectRatio",
+                            "screenWindowCenter", "screenWindowWidth", "tiles", "name", "version", "chunkCount"})
 
 
 def _beyond(rgb: np.ndarray, largest: float) -> bool:

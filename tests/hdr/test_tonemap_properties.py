@@ -93,6 +93,21 @@ def test_the_photographers_form_does_not_depend_on_the_images_units_however_smal
     assert np.abs(as_toolbox - tonemap_to_display(hdr, operator, toolbox=True)).max() > 0.05
 
 
+@pytest.mark.parametrize("operator", ["reinhard", "kimkautz"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_an_array_holding_nan_or_inf_maps_as_its_file_would_whatever_its_units(operator: str, bad: float) -> None:
+    """One NaN or +Inf in an image in units of 1e-8 left it unscaled: mean code 50 instead of 99 (Reinhard)."""
+    from cevr_cli.hdr.finite import finite_radiance
+    from cevr_cli.hdr.tonemap import tonemap_to_display
+
+    hdr = (1e-8 * _random_hdr(5, (16, 16))).astype(np.float32)
+    hdr[3, 4, 1] = bad
+    as_read = finite_radiance(hdr)[0]  # what read_hdr_image gives of the file
+    np.testing.assert_allclose(tonemap_to_display(hdr, operator), tonemap_to_display(as_read, operator), atol=1e-6)
+    clean = np.delete(hdr.reshape(-1, 3), 3 * 16 + 4, axis=0).reshape(15, 17, 3)  # the same light without the pixel
+    assert abs(tonemap_to_display(hdr, operator).mean() - tonemap_to_display(clean, operator).mean()) < 0.05
+
+
 @pytest.mark.parametrize(("option", "value", "told"), [
     ("key", 1e308, "key 1e+308: a number from 0.001 to 100"), ("white", 1e-300, "white 1e-300: a number from 0.001"),
     ("gamma", float("nan"), "gamma nan: a number from 0.1 to 10"), ("key", "0.18", "key '0.18': a number from"),

@@ -254,6 +254,16 @@ def test_exr_extra_attributes_round_trip(tmp_path: Path) -> None:
     assert not (tmp_path / "b.exr").exists() and not (tmp_path / "c.exr").exists()
 
 
+@pytest.mark.parametrize(("name", "value"), [("dataWindow", "x"), ("lineOrder", 3.0), ("channels", "RGB"),
+                                           ("", "x"), (5, "x")])
+def test_exr_attributes_cannot_replace_the_files_structure(tmp_path: Path, name: object, value: object) -> None:
+    """dataWindow raised the binding's bare ValueError; lineOrder and channels an OutputError ('cannot write EXR')
+    for what is a wrong request; an empty name the same."""
+    with pytest.raises(UsageError, match="EXR attribute"):
+        write_exr(tmp_path / "s.exr", np.ones((4, 6, 3), np.float32), attributes={name: value})
+    assert not (tmp_path / "s.exr").exists()
+
+
 def test_exr_attributes_may_be_numpy_numbers(tmp_path: Path) -> None:
     """np.float32 and np.int64 (what an array's element is) were refused as 'text or number expected'."""
     write_exr(tmp_path / "n.exr", np.ones((4, 6, 3), np.float32),
