@@ -224,10 +224,10 @@ def discover_batch_inputs(inputs: Sequence[Path], recursive: bool, lead: str,
     if not found:
         deeper = 0 if recursive else len(discover_inputs(list(inputs), recursive=True, extensions=extensions))
         raise nothing_found(lead, inputs, deeper)
-    return found + _fruitless_folders(inputs, found)
+    return found + fruitless_folders(inputs, found)
 
 
-def _fruitless_folders(inputs: Sequence[Path], found: Sequence[Path]) -> list[Path]:
+def fruitless_folders(inputs: Sequence[Path], found: Sequence[Path]) -> list[Path]:
     """The folders among ``inputs`` that hold none of ``found`` (as met, or through links, resolved)."""
     folders = [Path(item) for item in inputs if is_dir_safely(Path(item))]
     if not folders:

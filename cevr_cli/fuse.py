@@ -32,6 +32,7 @@ from .batch import (
     Scale,
     discover_inputs,
     fitted_name,
+    fruitless_folders,
     is_dir_safely,
     is_stage_output,
     marked_folders_below,
@@ -328,6 +329,7 @@ def run_fuse(
     if not stack_folders and not photos:
         deeper = 0 if policy.recursive else sum(map(len, find_fuse_sources(inputs, True)))
         raise nothing_found("nothing to fuse", inputs, deeper)
+    photos += fruitless_folders(inputs, stack_folders + photos)  # each fails by name, as in stack and tonemap
     jobs_model = batch_models(model, scale) if photos else None
     plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs), marker=FUSE_MANIFEST)
     if not policy.dry_run:
