@@ -49,7 +49,7 @@ from .exposure import ExposureModel, ModelJob, ModelSpec, batch_models
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .imaging import quantise
 from .io.atomic import atomic_write_text, check_writable
-from .io.images import read_photo
+from .io.images import check_input_file, read_photo
 from .measure import MeasuredPhoto, read_measured, reads_linear
 from .provenance import provenance_record
 from .response import Response
@@ -345,7 +345,8 @@ def run_fuse(
     job = FuseJob(jobs_model, options, request, frozenset(stack_folders), stack_request)
     return run_batch(plan, job, policy, marker=FUSE_MANIFEST, on_event=on_event, scale=scale,
                      request=lambda source: stack_request if source in job.stack_folders else request,
-                     keep_earlier=True)  # another --tmo adds its image beside the earlier one
+                     keep_earlier=True,  # another --tmo adds its image beside the earlier one
+                     check=lambda source: None if source in job.stack_folders else check_input_file(source))
 
 
 @dataclass(frozen=True)

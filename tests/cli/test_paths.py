@@ -123,6 +123,26 @@ def test_a_dry_run_lists_its_plan_under_quiet_too(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["stack", "fuse", "tonemap"])
+def test_a_dry_run_lists_the_inputs_that_would_fail_as_failing(tmp_path, command):
+    """A dry run listed a missing file and a folder of no photos as "would write", exit 0, where the run fails them."""
+    (tmp_path / "empty").mkdir()
+    if command == "tonemap":
+        given, missing, kind = tmp_path / "x.hdr", tmp_path / "gone.hdr", "HDR image"
+        cv2.imwrite(str(given), np.full((32, 32, 3), 0.5, np.float32))
+    else:
+        given, missing, kind = _photo(tmp_path / "x.jpg"), tmp_path / "gone.jpg", "photo"
+    result = runner.invoke(app, [command, str(given), str(missing), str(tmp_path / "empty"), "-o",
+                                 str(tmp_path / "out"), "--dry-run", "--json"], env={"COLUMNS": "1000"})
+    assert result.exit_code == 1, result.output
+    items = {Path(item["source"]).name: item for item in json.loads(result.stdout)["items"]}
+    assert {name: item["status"] for name, item in items.items()} == {
+        given.name: "planned", missing.name: "failed", "empty": "failed"}
+    assert items[missing.name]["message"] == f"{missing}: file not found"
+    assert items["empty"]["message"] == f"{tmp_path / 'empty'}: a folder in which no {kind} was found"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["stack", "fuse", "tonemap"])
 def test_a_folder_given_among_others_that_holds_nothing_fails_by_name(tmp_path, command):
     """`cevr stack 2024/ 2025/` where 2025 holds only day folders skipped 2025 in silence and reported success
     (`cevr fuse` did so until its inputs were held to the same rule)."""
