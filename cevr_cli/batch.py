@@ -224,10 +224,10 @@ def discover_batch_inputs(inputs: Sequence[Path], recursive: bool, lead: str,
     if not found:
         deeper = 0 if recursive else len(discover_inputs(list(inputs), recursive=True, extensions=extensions))
         raise nothing_found(lead, inputs, deeper)
-    return found + _fruitless_folders(inputs, found)
+    return found + fruitless_folders(inputs, found)
 
 
-def _fruitless_folders(inputs: Sequence[Path], found: Sequence[Path]) -> list[Path]:
+def fruitless_folders(inputs: Sequence[Path], found: Sequence[Path]) -> list[Path]:
     """The folders among ``inputs`` that hold none of ``found`` (as met, or through links, resolved)."""
     folders = [Path(item) for item in inputs if is_dir_safely(Path(item))]
     if not folders:
@@ -1065,7 +1065,8 @@ def _failure(source: Path, exc: BaseException, started: float) -> BatchItemResul
 
 def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy, *, marker: str | None,
               request: dict[str, Any] | Callable[[Path], dict[str, Any]] | None = None, on_event: Event | None = None,
-              scale: Scale = IN_PROCESS, keep_earlier: bool = False) -> BatchReport:
+              scale: Scale = IN_PROCESS, keep_earlier: bool = False,
+              check: Callable[[Path], None] | None = None) -> BatchReport:
     """Run the job for every planned source whose output is not complete.
 
     ``job``: a function ``job(source, output)`` (runs in this process), or a :class:`JobFactory` (needed for
@@ -1074,7 +1075,9 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
     source where inputs of one batch are asked different things: fuse's stack folders take none of its photo
     options). ``keep_earlier``:
     a folder made by another request is redone keeping the files its marker listed that the new one does not
-    write (fuse: the image another ``--tmo`` made), unless the policy overwrites.
+    write (fuse: the image another ``--tmo`` made), unless the policy overwrites. ``check``: raises the
+    :class:`InputError` that reading a source would (missing, a folder of no photos, a named pipe), so that a dry
+    run lists such a source as failing, as the run would, not as one it would write.
     """
     # A job function is called per input; a factory is not callable (a Protocol's isinstance would read its
     # accelerator, which may import torch to resolve a device).
@@ -1093,7 +1096,7 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
             results[source] = BatchItemResult(source, "failed", output, _refusal(output, marker, state))
         elif policy.dry_run:
             note = f"would redo ({_REDONE_BECAUSE[state]})" if state in _REDONE_BECAUSE else "would write"
-            results[source] = BatchItemResult(source, "planned", output, note)
+            results[source] = _checked(check, source) or BatchItemResult(source, "planned", output, note)
         else:
             to_run.append(Task(source, output, marker, request_of(source), policy.overwrite or policy.redo, wait=False,
                                keep_earlier=keep_earlier and not policy.overwrite, replace_foreign=policy.overwrite))
@@ -1116,6 +1119,16 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
         if run is not None:
             results.update(_deal(to_run, run, on_event))
     return BatchReport([results[source] for source in plan])
+
+
+def _checked(check: Callable[[Path], None] | None, source: Path) -> BatchItemResult | None:
+    """The failed result of a source that ``check`` finds unreadable; None where it passes (or there is none)."""
+    try:
+        if check is not None:
+            check(source)
+    except InputError as exc:
+        return BatchItemResult(source, "failed", None, str(exc))
+    return None
 
 
 def _run_in_process(job: Job, on_event: Event | None,

@@ -32,6 +32,7 @@ from .batch import (
     Scale,
     discover_inputs,
     fitted_name,
+    fruitless_folders,
     is_dir_safely,
     is_stage_output,
     marked_folders_below,
@@ -48,7 +49,7 @@ from .exposure import ExposureModel, ModelJob, ModelSpec, batch_models
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .imaging import quantise
 from .io.atomic import atomic_write_text, check_writable
-from .io.images import read_photo
+from .io.images import check_input_file, read_photo
 from .measure import MeasuredPhoto, read_measured, reads_linear
 from .provenance import provenance_record
 from .response import Response
@@ -331,6 +332,7 @@ def run_fuse(
     if not stack_folders and not photos:
         deeper = 0 if policy.recursive else sum(map(len, find_fuse_sources(inputs, True)))
         raise nothing_found("nothing to fuse", inputs, deeper)
+    photos += fruitless_folders(inputs, stack_folders + photos)  # each fails by name, as in stack and tonemap
     jobs_model = batch_models(model, scale) if photos else None
     plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs), marker=FUSE_MANIFEST)
     if not policy.dry_run:
@@ -346,7 +348,8 @@ def run_fuse(
     job = FuseJob(jobs_model, options, request, frozenset(stack_folders), stack_request)
     return run_batch(plan, job, policy, marker=FUSE_MANIFEST, on_event=on_event, scale=scale,
                      request=lambda source: stack_request if source in job.stack_folders else request,
-                     keep_earlier=True)  # another --tmo adds its image beside the earlier one
+                     keep_earlier=True,  # another --tmo adds its image beside the earlier one
+                     check=lambda source: None if source in job.stack_folders else check_input_file(source))
 
 
 @dataclass(frozen=True)

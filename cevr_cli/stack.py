@@ -31,7 +31,7 @@ from .batch import (
 from .exposure import ExposureModel, ModelJob, ModelSpec, batch_models
 from .imaging import quantise
 from .io.atomic import check_writable
-from .io.images import Photo
+from .io.images import Photo, check_input_file
 from .measure import MeasuredPhoto, read_measured, reads_linear
 from .provenance import provenance_record
 from .scaleout import usable_cores
@@ -115,7 +115,7 @@ def run_stack(
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
     job = StackJob(jobs_model, options)
     return run_batch(plan, job, policy, marker=STACK_MANIFEST, request=options.request(model), on_event=on_event,
-                     scale=scale)
+                     scale=scale, check=check_input_file)
 
 
 @dataclass(frozen=True)

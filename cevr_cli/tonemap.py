@@ -195,8 +195,10 @@ def run_tonemap(
     if not policy.dry_run:
         check_writable(out_dir, folder=True)  # one clear line now, not a traceback after the first input
 
+    from .io.images import check_input_file
+
     return run_batch(plan, TonemapJob(options), policy, marker=None, request=request_record(options),
-                     on_event=on_event, scale=scale)
+                     on_event=on_event, scale=scale, check=lambda source: check_input_file(source, "an HDR image"))
 
 
 @dataclass(frozen=True)

@@ -122,19 +122,40 @@ def test_a_dry_run_lists_its_plan_under_quiet_too(tmp_path):
     assert result.exit_code == 0 and "would write:" in result.stderr and "P.jpg" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["stack", "tonemap"])
+@pytest.mark.parametrize("command", ["stack", "fuse", "tonemap"])
+def test_a_dry_run_lists_the_inputs_that_would_fail_as_failing(tmp_path, command):
+    """A dry run listed a missing file and a folder of no photos as "would write", exit 0, where the run fails them."""
+    (tmp_path / "empty").mkdir()
+    if command == "tonemap":
+        given, missing, kind = tmp_path / "x.hdr", tmp_path / "gone.hdr", "HDR image"
+        cv2.imwrite(str(given), np.full((32, 32, 3), 0.5, np.float32))
+    else:
+        given, missing, kind = _photo(tmp_path / "x.jpg"), tmp_path / "gone.jpg", "photo"
+    result = runner.invoke(app, [command, str(given), str(missing), str(tmp_path / "empty"), "-o",
+                                 str(tmp_path / "out"), "--dry-run", "--json"], env={"COLUMNS": "1000"})
+    assert result.exit_code == 1, result.output
+    items = {Path(item["source"]).name: item for item in json.loads(result.stdout)["items"]}
+    assert {name: item["status"] for name, item in items.items()} == {
+        given.name: "planned", missing.name: "failed", "empty": "failed"}
+    assert items[missing.name]["message"] == f"{missing}: file not found"
+    assert items["empty"]["message"] == f"{tmp_path / 'empty'}: a folder in which no {kind} was found"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["stack", "fuse", "tonemap"])
 def test_a_folder_given_among_others_that_holds_nothing_fails_by_name(tmp_path, command):
-    """`cevr stack 2024/ 2025/` where 2025 holds only day folders skipped 2025 in silence and reported success."""
+    """`cevr stack 2024/ 2025/` where 2025 holds only day folders skipped 2025 in silence and reported success
+    (`cevr fuse` did so until its inputs were held to the same rule)."""
     (tmp_path / "empty").mkdir()
     _photo(tmp_path / "days" / "d1" / "a.jpg")
-    if command == "stack":
+    if command in ("stack", "fuse"):
         given = _photo(tmp_path / "x.jpg")
         args = ["--model", "physics", "--evs", "1"]
     else:
         given = tmp_path / "x.hdr"
         cv2.imwrite(str(given), np.full((32, 32, 3), 0.5, np.float32))
         args = []
-    kind = "photo" if command == "stack" else "HDR image"
+    kind = "HDR image" if command == "tonemap" else "photo"
     result = runner.invoke(app, [command, str(given), str(tmp_path / "empty"), str(tmp_path / "days"), "-o",
                                  str(tmp_path / "out"), "--json", *args], env={"COLUMNS": "1000"})
     assert result.exit_code == 1, result.output
@@ -145,7 +166,7 @@ def test_a_folder_given_among_others_that_holds_nothing_fails_by_name(tmp_path, 
     assert items["days"]["message"] == f"{tmp_path / 'days'}: a folder in which no {kind} was found (-r searches its " \
         "subfolders)"
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
-        "x" if command == "stack" else "x-reinhard.png"]  # nothing written for the folders
+        "x-reinhard.png" if command == "tonemap" else "x"]  # nothing written for the folders
     if command == "stack":  # a folder whose photos were found, under -r or through another input, is no failure
         again = runner.invoke(app, [command, str(tmp_path / "days"), str(tmp_path / "days" / "d1"), "-r", "-o",
                                     str(tmp_path / "out2"), *args])
