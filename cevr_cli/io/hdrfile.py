@@ -27,7 +27,7 @@ from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS, MAX_MEGAPIXELS
 from . import opencv
 from .atomic import atomic_path, write_failure
 from .colour import REC709_CHROMATICITIES, XYZ_CHROMATICITIES, rgb_to_xyz_matrix, to_rec709_matrix
-from .images import check_dimensions, check_input_file, check_size_limits
+from .images import check_dimensions, check_input_file, check_size_limits, photo_container
 from .library_output import quiet_library_output
 
 PathLike = str | os.PathLike[str]
@@ -343,6 +343,9 @@ def read_hdr_counted(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) 
         magic = fh.read(4)
     # By content where it is the other format (an EXR saved as .hdr, or the reverse, reads as what it is); any
     # other content goes to the suffix's reader, which says why it is not one.
+    if magic != _EXR_MAGIC and not magic.startswith(b"#?") and (container := photo_container(path)) is not None:
+        raise InputError(path, f"a {container} image named {suffix}, not an HDR image (`cevr stack` and `cevr fuse` "
+                               "take photos)")
     exr = magic == _EXR_MAGIC or (suffix == ".exr" and not magic.startswith(b"#?"))
     rgb = _read_exr(path, max_megapixels) if exr else _read_radiance(path, max_megapixels)
     clean, non_finite = finite_radiance(rgb)

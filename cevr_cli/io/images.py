@@ -219,7 +219,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
             raise InputError(path, unsupported_sample(sample)) from None
         if path.suffix.lower() in HDR_SUFFIXES:
             raise InputError(path, "an HDR image, not a photo: tone-map it with `cevr tonemap`") from None
-        container = _container_by_signature(path)
+        container = photo_container(path)
         if container is not None:
             raise InputError(path, f"corrupt {container} data (it starts as one, but cannot be parsed)") from None
         raise InputError(path, "not an image (unrecognised format)") from None
@@ -247,7 +247,8 @@ _SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"II*\
                (b"RIFF", "WebP"))
 
 
-def _container_by_signature(path: Path) -> str | None:
+def photo_container(path: Path) -> str | None:
+    """The photo container ``path``'s first bytes name (JPEG, PNG, TIFF, WebP, HEIF/AVIF), else None."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)

@@ -419,7 +419,7 @@ def test_a_photo_renamed_hdr_is_refused_not_read_as_radiance(tmp_path: Path) -> 
     path = tmp_path / "holiday.hdr"
     ok, data = cv2.imencode(".jpg", np.full((8, 8, 3), 200, np.uint8))
     path.write_bytes(data.tobytes())  # OpenCV decoded it as radiance 0..255
-    with pytest.raises(InputError, match=r"holiday\.hdr: not a readable Radiance \.hdr file \(no #\?RADIANCE header"):
+    with pytest.raises(InputError, match=r"holiday\.hdr: a JPEG image named \.hdr, not an HDR image"):
         read_hdr_image(path)
 
 
@@ -531,3 +531,15 @@ def test_an_hdr_readers_size_limit_is_checked_before_the_file_is_blamed(tmp_path
     write_exr(tmp_path / "x.exr", np.ones((4, 4, 3), np.float32))
     with pytest.raises(UsageError, match=r"^max_megapixels .*: a positive number of megapixels$"):
         read_hdr_image(tmp_path / "x.exr", max_megapixels=limit)
+
+
+def test_a_photo_named_as_an_exr_is_named_for_what_it_is(tmp_path: Path) -> None:
+    """A PNG renamed .exr failed as 'not a readable OpenEXR file, truncated or damaged'."""
+    import cv2
+
+    path = tmp_path / "photo.exr"
+    ok, png = cv2.imencode(".png", np.full((16, 16, 3), 128, np.uint8))
+    path.write_bytes(png.tobytes())
+    with pytest.raises(InputError) as refused:
+        read_hdr_image(path)
+    assert refused.value.reason == "a PNG image named .exr, not an HDR image (`cevr stack` and `cevr fuse` take photos)"
