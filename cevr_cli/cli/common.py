@@ -149,7 +149,7 @@ def _route_library_noise(quiet: bool) -> bool:
 
 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="No progress or warnings, only errors (a --dry-run still lists its plan).",
+                                        help="No progress or warnings, only errors (a dry run still lists its plan).",
                                         callback=_route_library_noise)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Walk folders recursively.")]
