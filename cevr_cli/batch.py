@@ -1042,9 +1042,14 @@ def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItem
         if aside is not None:
             aside.rename(output)
         return _failure(source, exc, started)
-    if aside is not None:
+    note = ""
+    if aside is not None and os.path.isdir(aside) and not os.path.islink(aside) and any(os.scandir(aside)):
+        kept = output.parent / f".{output.name}.{_SET_ASIDE}-{os.getpid()}-{secrets.token_hex(4)}"
+        aside.rename(kept)  # a folder of someone's files: --overwrite replaces it, but deletes none of them
+        note = f"kept the folder that stood at {output} as {kept}"
+    elif aside is not None:
         _remove(aside)
-    return BatchItemResult(source, "done", output, "", time.monotonic() - started)
+    return BatchItemResult(source, "done", output, note, time.monotonic() - started)
 
 
 def _failure(source: Path, exc: BaseException, started: float) -> BatchItemResult:

@@ -864,9 +864,17 @@ def test_a_folder_where_an_image_belongs_is_refused_then_replaced_with_overwrite
     assert report.items[0].message == (f"{plan[photo]}: exists and was not made by this command (a folder or special "
                                        "file, where an image belongs); choose another -o, or --overwrite to replace it")
     assert (plan[photo] / "inside").is_dir()
-    assert run_batch(plan, job, BatchPolicy(overwrite=True), marker=None, request={"k": 1}).counts() == {"done": 1}
-    assert plan[photo].read_text() == "image" and sorted(p.name for p in plan[photo].parent.iterdir()) == [
-        plan[photo].name]
+    (plan[photo] / "inside" / "notes.txt").write_text("mine")
+    replaced = run_batch(plan, job, BatchPolicy(overwrite=True), marker=None, request={"k": 1})
+    assert replaced.counts() == {"done": 1} and plan[photo].read_text() == "image"
+    # the folder's files are not deleted (they were): set aside under a name no cleanup removes, and said
+    kept = [p for p in plan[photo].parent.iterdir() if p != plan[photo]]
+    assert len(kept) == 1 and (kept[0] / "inside" / "notes.txt").read_text() == "mine"
+    assert replaced.items[0].message == f"kept the folder that stood at {plan[photo]} as {kept[0]}"
+    plan[photo].unlink()
+    plan[photo].mkdir()  # an empty folder holds nothing to keep: replaced
+    assert run_batch(plan, job, BatchPolicy(overwrite=True), marker=None, request={"k": 1}).items[0].message == ""
+    assert sorted(p.name for p in plan[photo].parent.iterdir()) == sorted([plan[photo].name, kept[0].name])
 
 
 def test_redo_redoes_this_commands_outputs_but_never_replaces_a_foreign_folder(tree, tmp_path):
