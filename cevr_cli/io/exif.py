@@ -302,10 +302,13 @@ def reexposed_exif(exif_bytes: bytes | None, s: float) -> bytes | None:
         return None
     exif.pop(XMP_TAG, None)  # a TIFF's XMP packet says the photo's exposure, no longer the frame's
     sub = exif.get_ifd(_EXIF_IFD)
-    time = _number(sub.get(_EXIF_TAGS["ExposureTime"]))
+    tag = _EXIF_TAGS["ExposureTime"]
+    # the EXIF IFD's, else IFD0's (TIFF/EP), where _from_ifds reads it: IFD0's was left at the photo's time
+    held = sub if sub.get(tag) is not None else exif
+    time = _number(held.get(tag))
     if time is not None:
         fraction = _exposure_time(time * 2.0**s)
-        sub[_EXIF_TAGS["ExposureTime"]] = IFDRational(fraction.numerator, fraction.denominator)
+        held[tag] = IFDRational(fraction.numerator, fraction.denominator)
     fraction = _fraction((_signed(sub.get(_EXIF_TAGS["ExposureBiasValue"])) or 0.0) + s, 1000)
     sub[_EXIF_TAGS["ExposureBiasValue"]] = IFDRational(fraction.numerator, fraction.denominator)
     return exif.tobytes()
@@ -323,8 +326,11 @@ def exposure_xmp(exif_bytes: bytes | None) -> bytes | None:
         return None
     sub = exif.get_ifd(_EXIF_IFD)
 
+    def fact(tag: int) -> Any:  # the EXIF IFD's, else IFD0's (TIFF/EP), as _from_ifds reads them
+        return sub.get(tag) if sub.get(tag) is not None else exif.get(tag)
+
     def rational(tag: int, largest_denominator: int | None) -> str | None:
-        value = _signed(sub.get(tag))
+        value = _signed(fact(tag))
         if value is None:
             return None
         fraction = _fraction(value, largest_denominator) if largest_denominator else _exposure_time(value)
@@ -337,7 +343,7 @@ def exposure_xmp(exif_bytes: bytes | None) -> bytes | None:
                   # EXIF's "YYYY:MM:DD HH:MM:SS" as XMP's ISO 8601 date
                   "exif:DateTimeOriginal": date.replace(":", "-", 2).replace(" ", "T", 1) if date else None,
                   "exifEX:LensModel": _text(sub.get(_EXIF_TAGS["LensModel"]))}
-    iso = _number(sub.get(_EXIF_TAGS["ISO"]))
+    iso = _number(fact(_EXIF_TAGS["ISO"]))
     if iso is None and not any(attributes.values()):
         return None
     # control characters are not XML: a lens name carrying one would make the whole packet unreadable
