@@ -44,6 +44,7 @@ from .exif import (
     SOFTWARE_TAG,
     XMP_TAG,
     ExifInfo,
+    exif_bytes_of,
     exif_from_pillow,
     exposure_xmp,
     jpeg_sized_exif,
@@ -93,7 +94,7 @@ def _carried_exif(im: Any, exif: Any) -> bytes | None:
     file's layout (:func:`cevr_cli.io.exif.without_tiff_layout`), which is its EXIF too."""
     if not exif:
         return None
-    return without_tiff_layout(exif) if im.format == "TIFF" else exif.tobytes()
+    return without_tiff_layout(exif) if im.format == "TIFF" else exif_bytes_of(exif)
 
 
 def check_input_file(path: Path, what: str = "a photo") -> None:
@@ -684,7 +685,7 @@ def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_pro
     no EXIF to carry. The exposure facts go into an XMP packet (:func:`cevr_cli.io.exif.exposure_xmp`)."""
     import tifffile
 
-    text: dict[int, str] = {}
+    text: dict[int, str | bytes] = {}
     if exif_bytes:
         from PIL import Image
 
@@ -693,8 +694,9 @@ def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_pro
             exif.load(exif_bytes)
         except (SyntaxError, ValueError, OSError):  # unreadable EXIF: pixels and ICC still go out
             exif = {}
-        text = {tag: value.strip("\x00") for tag in _TIFF_TEXT_TAGS
-                if isinstance(value := exif.get(tag), str) and value.strip("\x00 ")}
+        # tifffile writes only ASCII text: text beyond it as the bytes it was read from (Pillow reads them as Latin-1)
+        text = {tag: value.strip("\x00") if value.isascii() else value.strip("\x00").encode("latin-1", "replace")
+                for tag in _TIFF_TEXT_TAGS if isinstance(value := exif.get(tag), str) and value.strip("\x00 ")}
     description = comment if comment is not None else text.pop(270, None)
     software = text.pop(SOFTWARE_TAG, False) if exif_bytes else CEVR_SOFTWARE
     extratags = [(tag, "s", 0, value, True) for tag, value in text.items() if tag != 270]

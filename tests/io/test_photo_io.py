@@ -340,6 +340,39 @@ def test_a_tiffs_software_is_the_carried_exifs_and_cevrs_without_exif(tmp_path):
             assert tiff.tag_v2[305] == software, name
 
 
+UTF8_TEXT = {0x010F: "Søny", 0x013B: "José Müller", 0x8298: "© 2026 José", 0x010E: "Hafen – Dämmerung"}
+
+
+def utf8_exif_jpeg(path, orientation=1):
+    """A JPEG whose IFD0 text is UTF-8, as exiftool and Lightroom write names beyond ASCII."""
+    exif = Image.Exif()
+    exif.update({tag: text.encode("utf-8") for tag, text in UTF8_TEXT.items()})
+    exif[0x0112] = orientation
+    exif.get_ifd(0x8769)[0x829A] = 1 / 100
+    Image.fromarray(asymmetric()).save(path, exif=exif.tobytes(), quality=95)
+    return path
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_text_beyond_ascii_in_a_photos_exif_reaches_png_and_tiff_frames_as_written(tmp_path, orientation):
+    """Pillow reads an ASCII tag's bytes as Latin-1 and writes text as ASCII with "?": "Søny" came out "S??ny"."""
+    import tifffile
+
+    from cevr_cli.io.exif import reexposed_exif
+
+    photo = read_photo(utf8_exif_jpeg(tmp_path / "p.jpg", orientation))
+    frame_exif = reexposed_exif(photo.exif_bytes, -1.0)
+    write_ldr(tmp_path / "f.png", photo.rgb, exif_bytes=frame_exif)
+    write_ldr(tmp_path / "f.tif", photo.rgb, bit_depth=16, exif_bytes=frame_exif)
+    with Image.open(tmp_path / "f.png") as png:
+        exif = png.getexif()
+        assert {tag: exif[tag].encode("latin-1").decode("utf-8") for tag in UTF8_TEXT} == UTF8_TEXT
+        assert exif[0x0112] == 1 and float(exif.get_ifd(0x8769)[0x829A]) == pytest.approx(1 / 200)
+    with tifffile.TiffFile(tmp_path / "f.tif") as tif:
+        tags = tif.pages[0].tags
+        assert {tag: tags[tag].value for tag in UTF8_TEXT} == UTF8_TEXT
+
+
 def test_rendered_exif_holds_the_known_facts_upright_and_signed_by_cevr():
     from cevr_cli.io.exif import CEVR_SOFTWARE, ExifInfo, exif_from_pillow
 
