@@ -291,13 +291,18 @@ def _decoder(im: Any) -> Any:
     """The function that decodes the pixels of the file Pillow opened as ``im``."""
     if im.format == "TIFF" and _straight_alpha_8_bit(im):
         return _decode_pillow
+    if im.format == "TIFF" and _planar_16_bit_rgb(im):
+        return _decode_tifffile
     return {"HEIF": _decode_heif, "AVIF": _decode_avif}.get(im.format, _decode_opencv)
 
 
-# TIFF tags (TIFF 6.0): BitsPerSample and ExtraSamples, whose value 2 is unassociated ("straight") alpha.
+# TIFF tags (TIFF 6.0): BitsPerSample and ExtraSamples, whose value 2 is unassociated ("straight") alpha;
+# PhotometricInterpretation (2: RGB) and PlanarConfiguration (2: each channel in a plane of its own).
 _BITS_PER_SAMPLE_TAG = 258
 _EXTRA_SAMPLES_TAG = 338
 _UNASSOCIATED_ALPHA = 2
+_PHOTOMETRIC_TAG, _RGB = 262, 2
+_PLANAR_CONFIGURATION_TAG, _SEPARATE_PLANES = 284, 2
 
 
 def _straight_alpha_8_bit(im: Any) -> bool:
@@ -307,6 +312,36 @@ def _straight_alpha_8_bit(im: Any) -> bool:
     tags = im.tag_v2
     return (im.mode == "RGBA" and _tag_values(tags, _EXTRA_SAMPLES_TAG)[:1] == (_UNASSOCIATED_ALPHA,)
             and set(_tag_values(tags, _BITS_PER_SAMPLE_TAG)) == {8})
+
+
+def _planar_16_bit_rgb(im: Any) -> bool:
+    """Whether a TIFF is 16-bit RGB with each channel in a plane of its own (Photoshop's "Per Channel" pixel
+    order): OpenCV decodes such a file's first plane as if its samples were interleaved and the rest as black, in
+    silence, so tifffile decodes it (:func:`_decode_tifffile`)."""
+    tags = im.tag_v2
+    return (_tag_values(tags, _PLANAR_CONFIGURATION_TAG)[:1] == (_SEPARATE_PLANES,)
+            and _tag_values(tags, _PHOTOMETRIC_TAG)[:1] == (_RGB,)
+            and set(_tag_values(tags, _BITS_PER_SAMPLE_TAG)) == {16})
+
+
+def _decode_tifffile(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """The stored 16-bit codes of a TIFF whose channels lie in separate planes, as tifffile decodes them, planes
+    turned into interleaved RGB(A), not turned upright (cevr turns them by the Orientation tag, :func:`orient`).
+
+    Raises:
+        InputError: a compression tifffile cannot decode by itself (LZW, JPEG: it needs imagecodecs), or damage.
+    """
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            data = tif.pages.first.asarray()
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError) as exc:
+        raise InputError(path, "cannot decode this 16-bit TIFF with its colours in separate planes ("
+                               f"{' '.join(str(exc).split())}); save it with interleaved pixels") from None
+    if data.ndim != 3 or data.dtype != np.uint16:
+        raise InputError(path, f"a 16-bit TIFF with separate colour planes decoded as {data.dtype} {data.shape}")
+    return np.ascontiguousarray(np.moveaxis(data, 0, -1)), 16
 
 
 def _tag_values(tags: Any, tag: int) -> tuple[Any, ...]:

@@ -106,6 +106,38 @@ def test_a_tiffs_orientation_tag_is_applied_once(tmp_path, orientation, bits):
     assert photo.exif is not None and photo.exif.orientation == orientation
 
 
+@pytest.mark.parametrize(("orientation", "compression", "alpha"), [(1, None, False), (6, "zlib", False),
+                                                                   (3, "zlib", True)])
+def test_a_16_bit_tiff_with_separate_colour_planes_is_read_as_stored(tmp_path, orientation, compression, alpha):
+    """Photoshop's "Per Channel" pixel order: OpenCV decoded the red plane as if interleaved and the rest black."""
+    import tifffile
+
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 65536, (20, 30, 4 if alpha else 3), dtype=np.uint16)
+    if alpha:
+        codes[..., 3] = 65535
+    tifffile.imwrite(tmp_path / "p.tif", np.moveaxis(codes, -1, 0), photometric="rgb", planarconfig="separate",
+                     compression=compression, extrasamples=[2] if alpha else None,
+                     extratags=[(274, "H", 1, orientation, True)])
+    upright = {1: codes, 6: np.rot90(codes, -1), 3: codes[::-1, ::-1]}[orientation][..., :3]
+    photo = read_photo(tmp_path / "p.tif")
+    assert photo.bit_depth == 16
+    np.testing.assert_array_equal(np.round(photo.rgb * 65535).astype(np.uint16), upright)
+
+
+def test_a_16_bit_tiff_with_separate_planes_that_cannot_be_decoded_says_so(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "p.tif", np.zeros((3, 20, 30), np.uint16), photometric="rgb", planarconfig="separate")
+    with tifffile.TiffFile(tmp_path / "p.tif") as tif:
+        at = tif.pages.first.tags[259].valueoffset
+    data = bytearray((tmp_path / "p.tif").read_bytes())
+    data[at:at + 2] = struct.pack("<H", 5)  # LZW, which tifffile decodes only with imagecodecs
+    (tmp_path / "p.tif").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"p\.tif.*separate (colour )?planes"):
+        read_photo(tmp_path / "p.tif")
+
+
 def test_grey_and_alpha_become_rgb(tmp_path):
     cv2.imwrite(str(tmp_path / "g.png"), np.full((20, 20), 128, np.uint8))
     cv2.imwrite(str(tmp_path / "a.png"), np.full((20, 20, 4), 200, np.uint8))
