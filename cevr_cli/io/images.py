@@ -337,8 +337,11 @@ def _decode_tifffile(path: Path, im: Any) -> tuple[np.ndarray, int]:
         with tifffile.TiffFile(path) as tif:
             data = tif.pages.first.asarray()
     except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError) as exc:
-        raise InputError(path, "cannot decode this 16-bit TIFF with its colours in separate planes ("
-                               f"{' '.join(str(exc).split())}); save it with interleaved pixels") from None
+        reason = " ".join(str(exc).split())
+        if "imagecodecs" in reason:  # tifffile names the package its decoder of that compression needs
+            raise InputError(path, f"cannot decode a 16-bit TIFF with separate colour planes compressed so ({reason}):"
+                                   " save it with interleaved pixels, or ZIP or no compression") from None
+        raise InputError(path, f"truncated or corrupt TIFF data ({reason})") from None
     if data.ndim != 3 or data.dtype != np.uint16:
         raise InputError(path, f"a 16-bit TIFF with separate colour planes decoded as {data.dtype} {data.shape}")
     return np.ascontiguousarray(np.moveaxis(data, 0, -1)), 16
