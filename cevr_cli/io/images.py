@@ -216,6 +216,11 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
         if _tiff_is_dng(path):
             raise InputError(path, _misnamed_dng(path)) from None
         sample = _tiff_sample_type(path)  # Pillow reads no 3-channel float TIFF, which tifffile names
+        if sample in ("uint8", "uint16"):  # a sample type cevr reads, in a layout Pillow does not open
+            layout = _first_tiff_page(path, lambda page: f"{page.samplesperpixel} samples per pixel, "
+                                                         f"{getattr(page.photometric, 'name', page.photometric)}")
+            raise InputError(path, f"a {sample[4:]}-bit TIFF in a layout cevr cannot decode ({layout}): save it as "
+                                   "RGB, RGBA or grey") from None
         if sample is not None:
             raise InputError(path, unsupported_sample(sample)) from None
         if path.suffix.lower() in HDR_SUFFIXES:
@@ -413,6 +418,11 @@ def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
         raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
     if data.dtype not in (np.uint8, np.uint16):
         raise InputError(path, unsupported_sample(str(data.dtype)))
+    if (im.format == "TIFF" and data.dtype == np.uint16 and _tag_values(im.tag_v2, _PHOTOMETRIC_TAG)[:1] == (0,)
+            and not opencv.inverts_16_bit_min_is_white()):
+        data = data.copy()  # MinIsWhite: 0 is white; an alpha channel (the last of 2 or 4) is no light
+        light = data if data.ndim == 2 else data[..., : 3 if data.shape[2] == 3 else -1]
+        np.subtract(65535, light, out=light)
     return data, 8 if data.dtype == np.uint8 else 16
 
 

@@ -125,6 +125,31 @@ def test_a_16_bit_tiff_with_separate_colour_planes_is_read_as_stored(tmp_path, o
     np.testing.assert_array_equal(np.round(photo.rgb * 65535).astype(np.uint16), upright)
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_min_is_white_grey_tiff_is_read_as_light_not_as_a_negative(tmp_path, bits):
+    """PhotometricInterpretation 0 (MinIsWhite: code 0 is white): OpenCV 5.1 inverts the 8-bit codes, not the
+    16-bit ones, which came out a negative."""
+    import tifffile
+
+    top = 255 if bits == 8 else 65535
+    stored = (np.arange(20 * 30).reshape(20, 30) * (top // 600)).astype(np.uint8 if bits == 8 else np.uint16)
+    tifffile.imwrite(tmp_path / "g.tif", stored, photometric="miniswhite")
+    got = np.round(read_photo(tmp_path / "g.tif").rgb * top).astype(np.int64)
+    np.testing.assert_array_equal(got, np.repeat((top - stored.astype(np.int64))[..., None], 3, axis=2))
+
+
+def test_a_tiff_of_a_readable_sample_type_in_a_layout_pillow_does_not_open_says_its_layout(tmp_path):
+    """16-bit grey with alpha: the message was 'unsupported sample type uint16 (8- or 16-bit integer images only)'."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "ga.tif", np.zeros((20, 30, 2), np.uint16), photometric="minisblack", extrasamples=[2])
+    with pytest.raises(InputError) as info:
+        read_photo(tmp_path / "ga.tif")
+    assert "unsupported sample type" not in str(info.value)
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'ga.tif'}: a 16-bit TIFF") and "2 samples per pixel" in message
+
+
 def test_a_16_bit_tiff_with_separate_planes_that_cannot_be_decoded_says_so(tmp_path):
     import tifffile
 
