@@ -183,9 +183,11 @@ def with_tags(exif_bytes: bytes | None, tags: Mapping[int, Any]) -> bytes | None
 def with_capture_facts(exif_bytes: bytes | None, info: ExifInfo | None) -> bytes | None:
     """``exif_bytes`` with an EXIF IFD of ``info``'s capture facts where it has no EXIF IFD: a 16-bit TIFF stack
     frame's EXIF is its IFD0 alone (its exposure is in XMP, :func:`exposure_xmp`, which the folder's outputs do
-    not carry). Unchanged where it has one, where ``info`` knows none, or where it cannot be parsed."""
+    not carry), or a TIFF photo's that says its exposure in XMP only. Facts IFD0 holds (TIFF/EP) stay there alone.
+    Unchanged where it has one, where ``info`` knows none, or where it cannot be parsed."""
     exif = _parsed(exif_bytes)
     known = info.capture_tags() if info is not None else {}
+    known = {tag: value for tag, value in known.items() if exif is None or exif.get(tag) is None}
     if exif is None or not known or exif.get_ifd(_EXIF_IFD):
         return exif_bytes
     exif.get_ifd(_EXIF_IFD).update(known)

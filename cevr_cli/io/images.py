@@ -51,6 +51,7 @@ from .exif import (
     labelled_srgb,
     read_nclx,
     says_adobe_rgb,
+    with_capture_facts,
     with_tags,
     without_tiff_layout,
 )
@@ -206,6 +207,9 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
             adobe_rgb = not icc and not nclx and bool(exif) and says_adobe_rgb(exif)
             exif_bytes = _carried_exif(im, exif)
             info = exif_from_pillow(exif) if exif else None  # while the file is open: sub-IFDs are read lazily
+            if im.format == "TIFF" and isinstance(exif.get(XMP_TAG), bytes):
+                # exposure said in XMP only (a 16-bit TIFF frame): carried as EXIF, which a frame's re-exposes
+                exif_bytes = with_capture_facts(exif_bytes, info)
             frames = int(getattr(im, "n_frames", 1) or 1)
             decode = _decoder(im)
             data, bits = decode(path, im)

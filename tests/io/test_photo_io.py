@@ -430,6 +430,25 @@ def test_text_beyond_ascii_in_a_photos_exif_reaches_png_and_tiff_frames_as_writt
         assert {tag: tags[tag].value for tag in UTF8_TEXT} == UTF8_TEXT
 
 
+def test_a_tiff_whose_exposure_is_in_xmp_only_gives_frames_their_own_exposure(tmp_path):
+    """A 16-bit TIFF as cevr writes it (no EXIF IFD: its exposure in an XMP packet) stacked again: its frames' EXIF
+    had no ExposureTime, FNumber or ISO at all (read from the XMP into stack.json, not carried)."""
+    from PIL.TiffImagePlugin import IFDRational
+
+    from cevr_cli.io.exif import exif_from_pillow, reexposed_exif
+
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    exif.get_ifd(0x8769).update({0x829A: IFDRational(1, 100), 0x829D: IFDRational(4), 0x8827: 400})
+    write_ldr(tmp_path / "t.tif", np.full((20, 30, 3), 0.5, np.float32), bit_depth=16, exif_bytes=exif.tobytes())
+    photo = read_photo(tmp_path / "t.tif")
+    assert photo.exif.exposure_time == pytest.approx(0.01)  # from the XMP packet
+    frame = Image.Exif()
+    frame.load(reexposed_exif(photo.exif_bytes, -1.0))
+    info = exif_from_pillow(frame)
+    assert (info.exposure_time, info.f_number, info.iso) == (pytest.approx(0.005), 4.0, 400)
+
+
 def test_rendered_exif_holds_the_known_facts_upright_and_signed_by_cevr():
     from cevr_cli.io.exif import CEVR_SOFTWARE, ExifInfo, exif_from_pillow
 
