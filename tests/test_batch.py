@@ -109,6 +109,19 @@ def test_names_that_differ_only_in_case_get_names_of_their_own_whatever_the_orde
     assert one[lower].name.lower() != one[upper].name.lower()
 
 
+@pytest.mark.parametrize("name", ["..jpg", "...jpg"])
+def test_a_photo_whose_stem_is_a_dot_or_two_gets_an_output_inside_the_output_folder(tmp_path, name):
+    """Its stem, '.' or '..', named out/. (the output folder itself, which a redo replaced whole) or out/.. (the
+    folder above it)."""
+    photo = tmp_path / "in" / name
+    photo.parent.mkdir()
+    photo.write_bytes(b"x")
+    out = tmp_path / "out"
+    for roots in ([photo], [photo.parent]):
+        output = plan_outputs([photo], out, roots=roots)[photo]
+        assert output.parent == out and output.name not in (".", "..", "")
+
+
 def test_same_names_from_different_folders_do_not_collide(tree, tmp_path):
     photos = discover_inputs([tree], recursive=True)
     plan = plan_outputs(photos, tmp_path / "out", roots=[tree])
