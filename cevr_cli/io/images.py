@@ -7,15 +7,18 @@ header before any pixels are decoded.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
 import logging
 import numbers
 import os
+import re
 import stat
 import struct
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +58,7 @@ from .exif import (
     with_tags,
     without_tiff_layout,
 )
+from .library_output import stderr_without
 
 # The request an output was made by, as JSON under this key in the image's comment (see write_ldr).
 REQUEST_KEY = "cevr_request"
@@ -417,7 +421,7 @@ def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
     if im.format == "JPEG":
         _check_jpeg_data_size(path, *im.size)  # before the decode a corrupt header would make gigabytes of
     im.load()  # raises on truncated data, which OpenCV would decode silently as grey
-    data = _opencv_codes(path)
+    data = _opencv_codes(path, png=im.format == "PNG")
     if data is None:
         raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
     if data.dtype not in (np.uint8, np.uint16):
@@ -510,11 +514,23 @@ def _first_tiff_page(path: Path, fact: Callable[[Any], _Fact]) -> _Fact | None:
         log.setLevel(level)
 
 
-def _opencv_codes(path: Path) -> np.ndarray | None:
-    """The codes OpenCV decodes, BGR(A) turned to RGB(A); None when it cannot decode the file."""
+# libpng's warnings (OpenCV's PNG decoder prints them to the C library's stderr, naming no file): "libpng warning:
+# iCCP: known incorrect sRGB profile", as PNGs saved by older Photoshop versions give
+_LIBPNG_WARNING = re.compile(rb"^libpng warning: (.*?)\r?\n?$")
+
+
+def _opencv_codes(path: Path, png: bool = False) -> np.ndarray | None:
+    """The codes OpenCV decodes, BGR(A) turned to RGB(A); None when it cannot decode the file. What libpng says of a
+    ``png`` is a Python warning (told with the photo's name, :func:`warning_text`), not a bare line on stderr."""
     import cv2
 
-    data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
+    caught: list[bytes] = []
+    with stderr_without(_LIBPNG_WARNING, caught) if png else contextlib.nullcontext():
+        data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
+    for line in dict.fromkeys(caught):  # each once
+        found = _LIBPNG_WARNING.match(line)
+        text = found.group(1) if found else line
+        warnings.warn(f"libpng: {text.decode('utf-8', 'replace')}", stacklevel=2)
     if data is not None and data.ndim == 3 and data.shape[2] == 3:
         return data[..., ::-1]
     if data is not None and data.ndim == 3 and data.shape[2] == 4:

@@ -163,6 +163,15 @@ def test_a_16_bit_tiff_with_separate_planes_that_cannot_be_decoded_says_so(tmp_p
         read_photo(tmp_path / "p.tif")
 
 
+def test_what_libpng_says_of_a_png_is_a_warning_not_a_bare_line_on_stderr(tmp_path, capfd):
+    """OpenCV's libpng printed "libpng warning: iCCP: too short" to the C stderr, naming no photo, in a batch of
+    such PNGs one bare line each."""
+    Image.fromarray(asymmetric()).save(tmp_path / "p.png", icc_profile=b"not a profile")
+    with pytest.warns(UserWarning, match=r"^libpng: iCCP: too short$"):
+        read_photo(tmp_path / "p.png")
+    assert "libpng" not in capfd.readouterr().err
+
+
 def test_grey_and_alpha_become_rgb(tmp_path):
     cv2.imwrite(str(tmp_path / "g.png"), np.full((20, 20), 128, np.uint8))
     cv2.imwrite(str(tmp_path / "a.png"), np.full((20, 20, 4), 200, np.uint8))
