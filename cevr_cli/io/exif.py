@@ -332,8 +332,10 @@ def reexposed_exif(exif_bytes: bytes | None, s: float) -> bytes | None:
     if time is not None:
         fraction = _exposure_time(time * 2.0**s)
         held[tag] = IFDRational(fraction.numerator, fraction.denominator)
-    fraction = _fraction((_signed(sub.get(_EXIF_TAGS["ExposureBiasValue"])) or 0.0) + s, 1000)
-    sub[_EXIF_TAGS["ExposureBiasValue"]] = IFDRational(fraction.numerator, fraction.denominator)
+    tag = _EXIF_TAGS["ExposureBiasValue"]
+    held = exif if sub.get(tag) is None and exif.get(tag) is not None else sub  # TIFF/EP's, else the EXIF IFD's
+    fraction = _fraction((_signed(held.get(tag)) or 0.0) + s, 1000)
+    held[tag] = IFDRational(fraction.numerator, fraction.denominator)
     return exif_bytes_of(exif)
 
 

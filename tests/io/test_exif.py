@@ -65,6 +65,7 @@ def tiff_ep_exif() -> bytes:
 
     exif = Image.Exif()
     exif[0x010F], exif[EXPOSURE_TIME], exif[F_NUMBER], exif[ISO] = "Nikon", IFDRational(1, 100), IFDRational(8), 200
+    exif[EXPOSURE_BIAS] = IFDRational(-1, 3)
     return exif.tobytes()
 
 
@@ -75,6 +76,8 @@ def test_a_tiff_ep_photos_frames_say_their_own_exposure_time(s):
     frame, _ = parsed(reexposed_exif(tiff_ep_exif(), s))
     info = exif_from_pillow(frame)  # read back as cevr reads a photo: the EXIF IFD's, else IFD0's
     assert info.exposure_time == pytest.approx(0.01 * 2**s, rel=1e-6) and info.f_number == 8.0 and info.iso == 200
+    biases = [float(ifd[EXPOSURE_BIAS]) for ifd in (frame, frame.get_ifd(EXIF_IFD)) if EXPOSURE_BIAS in ifd]
+    assert biases == [pytest.approx(-1 / 3 + s, abs=1e-3)]  # the photo's own compensation + s, said once
 
 
 def xmp_description(packet: bytes) -> dict[str, str]:
@@ -108,7 +111,7 @@ def test_a_tiff_ep_photos_xmp_packet_says_its_exposure():
     from cevr_cli.io.exif import exposure_xmp
 
     assert xmp_description(exposure_xmp(reexposed_exif(tiff_ep_exif(), -2.0))) == {
-        "ExposureTime": "1/400", "FNumber": "8/1", "ExposureBiasValue": "-2/1", "ISO": "200"}
+        "ExposureTime": "1/400", "FNumber": "8/1", "ExposureBiasValue": "-7/3", "ISO": "200"}
 
 
 def test_control_characters_in_a_lens_name_leave_the_xmp_readable():
