@@ -1092,6 +1092,15 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
             results[source] = BatchItemResult(source, "skipped", output, "already complete")
         elif state == "taken" or (state == "foreign" and not policy.overwrite):
             results[source] = BatchItemResult(source, "failed", output, _refusal(output, marker, state))
+        elif policy.dry_run and not os.path.exists(source):  # missing, or a broken link: the run fails it by name
+            from .io.images import check_input_file
+
+            try:
+                check_input_file(source)
+                message = str(InputError(source, "file not found"))
+            except InputError as exc:
+                message = str(exc)
+            results[source] = BatchItemResult(source, "failed", None, message)
         elif policy.dry_run:
             note = f"would redo ({_REDONE_BECAUSE[state]})" if state in _REDONE_BECAUSE else "would write"
             results[source] = BatchItemResult(source, "planned", output, note)

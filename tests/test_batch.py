@@ -275,6 +275,19 @@ def test_dry_run_writes_nothing(tree, tmp_path):
     assert report.counts() == {"planned": 2} and not (tmp_path / "out").exists()
 
 
+def test_a_dry_run_fails_a_missing_input_as_the_run_would(tree, tmp_path):
+    """A photo given by name that is not there (a typo, a broken link) was listed as 'would write'."""
+    missing, broken = tree / "b" / "IMG_9999.jpg", tree / "b" / "gone.jpg"
+    broken.symlink_to(tree / "b" / "nowhere.jpg")
+    photos = [tree / "b" / "IMG_0002.jpg", missing, broken]
+    plan = plan_outputs(photos, tmp_path / "out", roots=photos)
+    report = run_batch(plan, job_writing(), BatchPolicy(dry_run=True), marker=MARKER)
+    assert report.counts() == {"planned": 1, "failed": 2} and report.exit_code == 1
+    messages = {item.source: item.message for item in report.items}
+    assert messages[missing] == f"{missing}: file not found" and "broken link" in messages[broken]
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_rerun_with_another_request_redoes_only_what_it_changes(tree, tmp_path):
     plan = plan_outputs(discover_inputs([tree / "b"]), tmp_path / "out", roots=[tree / "b"])
     first = {"evs": [-1.0, 1.0], "format": "png"}
