@@ -447,7 +447,9 @@ def _bare_name(source: Path, real: Path, folders: Sequence[tuple[Path, Path]], n
         stem = source.parent.name
     if parts and parts[-1] == stem and _is_stage_output(source.parent, known):
         parts = parts[:-1]
-    return "".join(f"{part}__" for part in parts) + stem
+    name = "".join(f"{part}__" for part in parts) + stem
+    # "..jpg" and "...jpg": out/. is -o itself and out/.. the folder above it; such a file is named in full
+    return source.name if name in (".", "..") else name
 
 
 def _made_from_this(output: Path, marker: str | None, real: Path) -> bool:
@@ -1099,6 +1101,15 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
             results[source] = BatchItemResult(source, "skipped", output, "already complete")
         elif state == "taken" or (state == "foreign" and not policy.overwrite):
             results[source] = BatchItemResult(source, "failed", output, _refusal(output, marker, state))
+        elif policy.dry_run and not os.path.exists(source):  # missing, or a broken link: the run fails it by name
+            from .io.images import check_input_file
+
+            try:
+                check_input_file(source)
+                message = str(InputError(source, "file not found"))
+            except InputError as exc:
+                message = str(exc)
+            results[source] = BatchItemResult(source, "failed", None, message)
         elif policy.dry_run:
             note = f"would redo ({_REDONE_BECAUSE[state]})" if state in _REDONE_BECAUSE else "would write"
             results[source] = _checked(check, source) or BatchItemResult(source, "planned", output, note)

@@ -133,7 +133,7 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
 
 
 def contact_sheet(thumbnails: list[tuple[float, np.ndarray]], columns: int = _SHEET_COLUMNS) -> np.ndarray:
-    """Thumbnails in EV order on a dark grid, each labelled with its EV (uint8 RGB)."""
+    """Thumbnails in EV order on a dark grid, each labelled with its EV as its frame is named (uint8 RGB)."""
     import cv2
 
     h = max(t.shape[0] for _, t in thumbnails)
@@ -146,7 +146,7 @@ def contact_sheet(thumbnails: list[tuple[float, np.ndarray]], columns: int = _SH
         y = pad + (i // columns) * (h + label + pad)
         x = pad + (i % columns) * (w + pad)
         sheet[y : y + thumb.shape[0], x : x + thumb.shape[1]] = thumb
-        cv2.putText(sheet, f"EV {ev:+.1f}", (x + 2, y + h + label - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+        cv2.putText(sheet, f"EV {ev_label(ev)}", (x + 2, y + h + label - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     (230, 230, 230), 1, cv2.LINE_AA)
     return sheet
 

@@ -109,6 +109,19 @@ def test_names_that_differ_only_in_case_get_names_of_their_own_whatever_the_orde
     assert one[lower].name.lower() != one[upper].name.lower()
 
 
+@pytest.mark.parametrize("name", ["..jpg", "...jpg"])
+def test_a_photo_whose_stem_is_a_dot_or_two_gets_an_output_inside_the_output_folder(tmp_path, name):
+    """Its stem, '.' or '..', named out/. (the output folder itself, which a redo replaced whole) or out/.. (the
+    folder above it)."""
+    photo = tmp_path / "in" / name
+    photo.parent.mkdir()
+    photo.write_bytes(b"x")
+    out = tmp_path / "out"
+    for roots in ([photo], [photo.parent]):
+        output = plan_outputs([photo], out, roots=roots)[photo]
+        assert output.parent == out and output.name not in (".", "..", "")
+
+
 def test_same_names_from_different_folders_do_not_collide(tree, tmp_path):
     photos = discover_inputs([tree], recursive=True)
     plan = plan_outputs(photos, tmp_path / "out", roots=[tree])
@@ -260,6 +273,19 @@ def test_dry_run_writes_nothing(tree, tmp_path):
     plan = plan_outputs(discover_inputs([tree / "b"]), tmp_path / "out", roots=[tree / "b"])
     report = run_batch(plan, job_writing(), BatchPolicy(dry_run=True), marker=MARKER)
     assert report.counts() == {"planned": 2} and not (tmp_path / "out").exists()
+
+
+def test_a_dry_run_fails_a_missing_input_as_the_run_would(tree, tmp_path):
+    """A photo given by name that is not there (a typo, a broken link) was listed as 'would write'."""
+    missing, broken = tree / "b" / "IMG_9999.jpg", tree / "b" / "gone.jpg"
+    broken.symlink_to(tree / "b" / "nowhere.jpg")
+    photos = [tree / "b" / "IMG_0002.jpg", missing, broken]
+    plan = plan_outputs(photos, tmp_path / "out", roots=photos)
+    report = run_batch(plan, job_writing(), BatchPolicy(dry_run=True), marker=MARKER)
+    assert report.counts() == {"planned": 1, "failed": 2} and report.exit_code == 1
+    messages = {item.source: item.message for item in report.items}
+    assert messages[missing] == f"{missing}: file not found" and "broken link" in messages[broken]
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_rerun_with_another_request_redoes_only_what_it_changes(tree, tmp_path):

@@ -207,3 +207,16 @@ def test_a_frame_replaced_by_a_grey_image_is_named_as_not_rgb(tmp_path):
     with pytest.raises(InputError) as caught:
         read_stack_folder(tmp_path / "s")
     assert caught.value.path == str(frame) and caught.value.reason.startswith("stack image is not RGB (1 channel(s))")
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.05, 0.1), (-2.75, -2.8), (-0.25, -0.2)])
+def test_the_contact_sheet_labels_each_ev_as_its_frame_is_named(a, b):
+    """Frames are named to the hundredth of a stop; labels to the tenth gave 0.05 and 0.1 (a 0.05-stop stack) one
+    label, and -2.75 (a 0.25-stop stack) the label of -2.8."""
+    from cevr_cli.stackdir import contact_sheet
+
+    thumb = np.zeros((40, 120, 3), np.uint8)
+    sheet = contact_sheet([(a, thumb), (b, thumb)], columns=1)
+    row = (sheet.shape[0] - 6) // 2  # two rows of equal height below a 6 px margin
+    first, second = sheet[6 : 6 + row], sheet[6 + row : 6 + 2 * row]
+    assert first.shape == second.shape and not np.array_equal(first, second)  # equal thumbnails: the labels differ

@@ -26,6 +26,7 @@ CEVR_SOFTWARE = f"{_CEVR} {__version__}"
 _TAGS = {"Make": 0x010F, "Model": 0x0110, "Orientation": 0x0112, "Software": 0x0131, "DateTime": 0x0132}
 ORIENTATION_TAG, SOFTWARE_TAG = _TAGS["Orientation"], _TAGS["Software"]
 _EXIF_IFD = 0x8769
+_GPS_IFD = 0x8825
 XMP_TAG = 700  # IFD0's XMP packet (TIFF; Adobe XMP Specification Part 3)
 _EXIF_TAGS = {"ExposureTime": 0x829A, "FNumber": 0x829D, "ISO": 0x8827, "DateTimeOriginal": 0x9003,
               "ExposureBiasValue": 0x9204, "LensModel": 0xA434}
@@ -134,6 +135,26 @@ def _parsed(exif_bytes: bytes | None) -> Any:
     return exif
 
 
+def exif_bytes_of(exif: Any) -> bytes:
+    """``exif.tobytes()`` (Pillow's ``Image.Exif``) with its text as it was: Pillow reads an ASCII tag's bytes as
+    Latin-1 text and writes text back as ASCII, "?" for the rest, so that a Make, Artist or Copyright in UTF-8
+    ("Søny", "© José") came out of every carried EXIF as "S??ny", "?? Jos??". Such text is written as its bytes
+    (the file's own, where Pillow read it; UTF-8 for text beyond Latin-1), in IFD0 and in the EXIF and GPS IFDs."""
+    def keep(tags: Any) -> None:
+        for tag, value in list(tags.items()):
+            if isinstance(value, str) and not value.isascii():
+                try:
+                    tags[tag] = value.encode("latin-1")
+                except UnicodeEncodeError:
+                    tags[tag] = value.encode("utf-8")
+
+    keep(exif)
+    for pointer in (_EXIF_IFD, _GPS_IFD):
+        if pointer in exif:  # get_ifd would add an IFD the EXIF does not have
+            keep(exif.get_ifd(pointer))
+    return exif.tobytes()
+
+
 def _fraction(value: float, largest_denominator: int) -> Fraction:
     return Fraction(value).limit_denominator(largest_denominator)
 
@@ -156,19 +177,21 @@ def with_tags(exif_bytes: bytes | None, tags: Mapping[int, Any]) -> bytes | None
     if exif is None:
         return None
     exif.update(tags)
-    return exif.tobytes()
+    return exif_bytes_of(exif)
 
 
 def with_capture_facts(exif_bytes: bytes | None, info: ExifInfo | None) -> bytes | None:
     """``exif_bytes`` with an EXIF IFD of ``info``'s capture facts where it has no EXIF IFD: a 16-bit TIFF stack
     frame's EXIF is its IFD0 alone (its exposure is in XMP, :func:`exposure_xmp`, which the folder's outputs do
-    not carry). Unchanged where it has one, where ``info`` knows none, or where it cannot be parsed."""
+    not carry), or a TIFF photo's that says its exposure in XMP only. Facts IFD0 holds (TIFF/EP) stay there alone.
+    Unchanged where it has one, where ``info`` knows none, or where it cannot be parsed."""
     exif = _parsed(exif_bytes)
     known = info.capture_tags() if info is not None else {}
+    known = {tag: value for tag, value in known.items() if exif is None or exif.get(tag) is None}
     if exif is None or not known or exif.get_ifd(_EXIF_IFD):
         return exif_bytes
     exif.get_ifd(_EXIF_IFD).update(known)
-    return exif.tobytes()
+    return exif_bytes_of(exif)
 
 
 # EXIF 2.32 sec. 4.6.5 and DCF 2.0 sec. 5.2: ColorSpace 1 is sRGB; 0xFFFF ("uncalibrated") with the
@@ -203,7 +226,7 @@ def labelled_srgb(exif_bytes: bytes | None) -> bytes | None:
     interop = exif.get_ifd(_INTEROP_IFD)
     if _INTEROP_INDEX in interop:
         interop[_INTEROP_INDEX] = _DCF_BASIC
-    return exif.tobytes()
+    return exif_bytes_of(exif)
 
 
 JPEG_EXIF_LIMIT = 65533 - 6  # an APP1 segment holds 65533 bytes after its length, "Exif\0\0" among them
@@ -220,7 +243,7 @@ def jpeg_sized_exif(exif_bytes: bytes, path: str | Path) -> bytes | None:
     kept = None
     if exif is not None:
         exif.get_ifd(_EXIF_IFD).pop(_MAKER_NOTE, None)
-        smaller = exif.tobytes()
+        smaller = exif_bytes_of(exif)
         kept = smaller if len(smaller) <= JPEG_EXIF_LIMIT else None
     warnings.warn(f"{path}: its EXIF ({len(exif_bytes)} bytes) is more than a JPEG holds ({JPEG_EXIF_LIMIT}): "
                   + ("written without the camera's MakerNote" if kept else "written without EXIF"), stacklevel=3)
@@ -234,7 +257,7 @@ def without_xmp(exif_bytes: bytes | None) -> bytes | None:
     if exif is None:
         return None
     exif.pop(XMP_TAG, None)
-    return exif.tobytes()
+    return exif_bytes_of(exif)
 
 
 # The tags of a TIFF's IFD0 that say how that file stores its pixels (TIFF 6.0 and TIFF/EP: size, samples, strips
@@ -257,14 +280,14 @@ def without_tiff_layout(exif: Any) -> bytes | None:
 
     kept = Image.Exif()
     try:
-        kept.load(exif.tobytes())
+        kept.load(exif_bytes_of(exif))
     except Exception:  # Pillow's parser raises many kinds on foreign EXIF: not carried, as elsewhere
         return None
     for tag in TIFF_LAYOUT_TAGS & set(kept):
         del kept[tag]
     if _is_tifffile_shape(kept.get(_DESCRIPTION_TAG)):
         del kept[_DESCRIPTION_TAG]
-    return kept.tobytes() if kept else None
+    return exif_bytes_of(kept) if kept else None
 
 
 def _is_tifffile_shape(description: Any) -> bool:
@@ -302,13 +325,18 @@ def reexposed_exif(exif_bytes: bytes | None, s: float) -> bytes | None:
         return None
     exif.pop(XMP_TAG, None)  # a TIFF's XMP packet says the photo's exposure, no longer the frame's
     sub = exif.get_ifd(_EXIF_IFD)
-    time = _number(sub.get(_EXIF_TAGS["ExposureTime"]))
+    tag = _EXIF_TAGS["ExposureTime"]
+    # the EXIF IFD's, else IFD0's (TIFF/EP), where _from_ifds reads it: IFD0's was left at the photo's time
+    held = sub if sub.get(tag) is not None else exif
+    time = _number(held.get(tag))
     if time is not None:
         fraction = _exposure_time(time * 2.0**s)
-        sub[_EXIF_TAGS["ExposureTime"]] = IFDRational(fraction.numerator, fraction.denominator)
-    fraction = _fraction((_signed(sub.get(_EXIF_TAGS["ExposureBiasValue"])) or 0.0) + s, 1000)
-    sub[_EXIF_TAGS["ExposureBiasValue"]] = IFDRational(fraction.numerator, fraction.denominator)
-    return exif.tobytes()
+        held[tag] = IFDRational(fraction.numerator, fraction.denominator)
+    tag = _EXIF_TAGS["ExposureBiasValue"]
+    held = exif if sub.get(tag) is None and exif.get(tag) is not None else sub  # TIFF/EP's, else the EXIF IFD's
+    fraction = _fraction((_signed(held.get(tag)) or 0.0) + s, 1000)
+    held[tag] = IFDRational(fraction.numerator, fraction.denominator)
+    return exif_bytes_of(exif)
 
 
 def exposure_xmp(exif_bytes: bytes | None) -> bytes | None:
@@ -323,8 +351,11 @@ def exposure_xmp(exif_bytes: bytes | None) -> bytes | None:
         return None
     sub = exif.get_ifd(_EXIF_IFD)
 
+    def fact(tag: int) -> Any:  # the EXIF IFD's, else IFD0's (TIFF/EP), as _from_ifds reads them
+        return sub.get(tag) if sub.get(tag) is not None else exif.get(tag)
+
     def rational(tag: int, largest_denominator: int | None) -> str | None:
-        value = _signed(sub.get(tag))
+        value = _signed(fact(tag))
         if value is None:
             return None
         fraction = _fraction(value, largest_denominator) if largest_denominator else _exposure_time(value)
@@ -337,7 +368,7 @@ def exposure_xmp(exif_bytes: bytes | None) -> bytes | None:
                   # EXIF's "YYYY:MM:DD HH:MM:SS" as XMP's ISO 8601 date
                   "exif:DateTimeOriginal": date.replace(":", "-", 2).replace(" ", "T", 1) if date else None,
                   "exifEX:LensModel": _text(sub.get(_EXIF_TAGS["LensModel"]))}
-    iso = _number(sub.get(_EXIF_TAGS["ISO"]))
+    iso = _number(fact(_EXIF_TAGS["ISO"]))
     if iso is None and not any(attributes.values()):
         return None
     # control characters are not XML: a lens name carrying one would make the whole packet unreadable

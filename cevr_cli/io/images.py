@@ -7,15 +7,18 @@ header before any pixels are decoded.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
 import logging
 import numbers
 import os
+import re
 import stat
 import struct
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,15 +47,18 @@ from .exif import (
     SOFTWARE_TAG,
     XMP_TAG,
     ExifInfo,
+    exif_bytes_of,
     exif_from_pillow,
     exposure_xmp,
     jpeg_sized_exif,
     labelled_srgb,
     read_nclx,
     says_adobe_rgb,
+    with_capture_facts,
     with_tags,
     without_tiff_layout,
 )
+from .library_output import stderr_without
 
 # The request an output was made by, as JSON under this key in the image's comment (see write_ldr).
 REQUEST_KEY = "cevr_request"
@@ -93,7 +99,7 @@ def _carried_exif(im: Any, exif: Any) -> bytes | None:
     file's layout (:func:`cevr_cli.io.exif.without_tiff_layout`), which is its EXIF too."""
     if not exif:
         return None
-    return without_tiff_layout(exif) if im.format == "TIFF" else exif.tobytes()
+    return without_tiff_layout(exif) if im.format == "TIFF" else exif_bytes_of(exif)
 
 
 def check_input_file(path: Path, what: str = "a photo") -> None:
@@ -205,6 +211,9 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
             adobe_rgb = not icc and not nclx and bool(exif) and says_adobe_rgb(exif)
             exif_bytes = _carried_exif(im, exif)
             info = exif_from_pillow(exif) if exif else None  # while the file is open: sub-IFDs are read lazily
+            if im.format == "TIFF" and isinstance(exif.get(XMP_TAG), bytes):
+                # exposure said in XMP only (a 16-bit TIFF frame): carried as EXIF, which a frame's re-exposes
+                exif_bytes = with_capture_facts(exif_bytes, info)
             frames = int(getattr(im, "n_frames", 1) or 1)
             decode = _decoder(im)
             data, bits = decode(path, im)
@@ -215,6 +224,11 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
         if _tiff_is_dng(path):
             raise InputError(path, _misnamed_dng(path)) from None
         sample = _tiff_sample_type(path)  # Pillow reads no 3-channel float TIFF, which tifffile names
+        if sample in ("uint8", "uint16"):  # a sample type cevr reads, in a layout Pillow does not open
+            layout = _first_tiff_page(path, lambda page: f"{page.samplesperpixel} samples per pixel, "
+                                                         f"{getattr(page.photometric, 'name', page.photometric)}")
+            raise InputError(path, f"a {sample[4:]}-bit TIFF in a layout cevr cannot decode ({layout}): save it as "
+                                   "RGB, RGBA or grey") from None
         if sample is not None:
             raise InputError(path, unsupported_sample(sample)) from None
         if path.suffix.lower() in HDR_SUFFIXES:
@@ -291,13 +305,18 @@ def _decoder(im: Any) -> Any:
     """The function that decodes the pixels of the file Pillow opened as ``im``."""
     if im.format == "TIFF" and _straight_alpha_8_bit(im):
         return _decode_pillow
+    if im.format == "TIFF" and _planar_16_bit_rgb(im):
+        return _decode_tifffile
     return {"HEIF": _decode_heif, "AVIF": _decode_avif}.get(im.format, _decode_opencv)
 
 
-# TIFF tags (TIFF 6.0): BitsPerSample and ExtraSamples, whose value 2 is unassociated ("straight") alpha.
+# TIFF tags (TIFF 6.0): BitsPerSample and ExtraSamples, whose value 2 is unassociated ("straight") alpha;
+# PhotometricInterpretation (2: RGB) and PlanarConfiguration (2: each channel in a plane of its own).
 _BITS_PER_SAMPLE_TAG = 258
 _EXTRA_SAMPLES_TAG = 338
 _UNASSOCIATED_ALPHA = 2
+_PHOTOMETRIC_TAG, _RGB = 262, 2
+_PLANAR_CONFIGURATION_TAG, _SEPARATE_PLANES = 284, 2
 
 
 def _straight_alpha_8_bit(im: Any) -> bool:
@@ -307,6 +326,39 @@ def _straight_alpha_8_bit(im: Any) -> bool:
     tags = im.tag_v2
     return (im.mode == "RGBA" and _tag_values(tags, _EXTRA_SAMPLES_TAG)[:1] == (_UNASSOCIATED_ALPHA,)
             and set(_tag_values(tags, _BITS_PER_SAMPLE_TAG)) == {8})
+
+
+def _planar_16_bit_rgb(im: Any) -> bool:
+    """Whether a TIFF is 16-bit RGB with each channel in a plane of its own (Photoshop's "Per Channel" pixel
+    order): OpenCV decodes such a file's first plane as if its samples were interleaved and the rest as black, in
+    silence, so tifffile decodes it (:func:`_decode_tifffile`)."""
+    tags = im.tag_v2
+    return (_tag_values(tags, _PLANAR_CONFIGURATION_TAG)[:1] == (_SEPARATE_PLANES,)
+            and _tag_values(tags, _PHOTOMETRIC_TAG)[:1] == (_RGB,)
+            and set(_tag_values(tags, _BITS_PER_SAMPLE_TAG)) == {16})
+
+
+def _decode_tifffile(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """The stored 16-bit codes of a TIFF whose channels lie in separate planes, as tifffile decodes them, planes
+    turned into interleaved RGB(A), not turned upright (cevr turns them by the Orientation tag, :func:`orient`).
+
+    Raises:
+        InputError: a compression tifffile cannot decode by itself (LZW, JPEG: it needs imagecodecs), or damage.
+    """
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            data = tif.pages.first.asarray()
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError) as exc:
+        reason = " ".join(str(exc).split())
+        if "imagecodecs" in reason:  # tifffile names the package its decoder of that compression needs
+            raise InputError(path, f"cannot decode a 16-bit TIFF with separate colour planes compressed so ({reason}):"
+                                   " save it with interleaved pixels, or ZIP or no compression") from None
+        raise InputError(path, f"truncated or corrupt TIFF data ({reason})") from None
+    if data.ndim != 3 or data.dtype != np.uint16:
+        raise InputError(path, f"a 16-bit TIFF with separate colour planes decoded as {data.dtype} {data.shape}")
+    return np.ascontiguousarray(np.moveaxis(data, 0, -1)), 16
 
 
 def _tag_values(tags: Any, tag: int) -> tuple[Any, ...]:
@@ -370,11 +422,16 @@ def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
     if im.format == "JPEG":
         _check_jpeg_data_size(path, *im.size)  # before the decode a corrupt header would make gigabytes of
     im.load()  # raises on truncated data, which OpenCV would decode silently as grey
-    data = _opencv_codes(path)
+    data = _opencv_codes(path, png=im.format == "PNG")
     if data is None:
         raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
     if data.dtype not in (np.uint8, np.uint16):
         raise InputError(path, unsupported_sample(str(data.dtype)))
+    if (im.format == "TIFF" and data.dtype == np.uint16 and _tag_values(im.tag_v2, _PHOTOMETRIC_TAG)[:1] == (0,)
+            and not opencv.inverts_16_bit_min_is_white()):
+        data = data.copy()  # MinIsWhite: 0 is white; an alpha channel (the last of 2 or 4) is no light
+        light = data if data.ndim == 2 else data[..., : 3 if data.shape[2] == 3 else -1]
+        np.subtract(65535, light, out=light)
     return data, 8 if data.dtype == np.uint8 else 16
 
 
@@ -458,11 +515,23 @@ def _first_tiff_page(path: Path, fact: Callable[[Any], _Fact]) -> _Fact | None:
         log.setLevel(level)
 
 
-def _opencv_codes(path: Path) -> np.ndarray | None:
-    """The codes OpenCV decodes, BGR(A) turned to RGB(A); None when it cannot decode the file."""
+# libpng's warnings (OpenCV's PNG decoder prints them to the C library's stderr, naming no file): "libpng warning:
+# iCCP: known incorrect sRGB profile", as PNGs saved by older Photoshop versions give
+_LIBPNG_WARNING = re.compile(rb"^libpng warning: (.*?)\r?\n?$")
+
+
+def _opencv_codes(path: Path, png: bool = False) -> np.ndarray | None:
+    """The codes OpenCV decodes, BGR(A) turned to RGB(A); None when it cannot decode the file. What libpng says of a
+    ``png`` is a Python warning (told with the photo's name, :func:`warning_text`), not a bare line on stderr."""
     import cv2
 
-    data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
+    caught: list[bytes] = []
+    with stderr_without(_LIBPNG_WARNING, caught) if png else contextlib.nullcontext():
+        data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
+    for line in dict.fromkeys(caught):  # each once
+        found = _LIBPNG_WARNING.match(line)
+        text = found.group(1) if found else line
+        warnings.warn(f"libpng: {text.decode('utf-8', 'replace')}", stacklevel=2)
     if data is not None and data.ndim == 3 and data.shape[2] == 3:
         return data[..., ::-1]
     if data is not None and data.ndim == 3 and data.shape[2] == 4:
@@ -685,7 +754,7 @@ def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_pro
     no EXIF to carry. The exposure facts go into an XMP packet (:func:`cevr_cli.io.exif.exposure_xmp`)."""
     import tifffile
 
-    text: dict[int, str] = {}
+    text: dict[int, str | bytes] = {}
     if exif_bytes:
         from PIL import Image
 
@@ -694,8 +763,9 @@ def _write_tiff(path: Path, codes: np.ndarray, exif_bytes: bytes | None, icc_pro
             exif.load(exif_bytes)
         except (SyntaxError, ValueError, OSError):  # unreadable EXIF: pixels and ICC still go out
             exif = {}
-        text = {tag: value.strip("\x00") for tag in _TIFF_TEXT_TAGS
-                if isinstance(value := exif.get(tag), str) and value.strip("\x00 ")}
+        # tifffile writes only ASCII text: text beyond it as the bytes it was read from (Pillow reads them as Latin-1)
+        text = {tag: value.strip("\x00") if value.isascii() else value.strip("\x00").encode("latin-1", "replace")
+                for tag in _TIFF_TEXT_TAGS if isinstance(value := exif.get(tag), str) and value.strip("\x00 ")}
     description = comment if comment is not None else text.pop(270, None)
     software = text.pop(SOFTWARE_TAG, False) if exif_bytes else CEVR_SOFTWARE
     extratags = [(tag, "s", 0, value, True) for tag, value in text.items() if tag != 270]

@@ -47,10 +47,11 @@ _capturing = threading.Lock()
 
 
 @contextlib.contextmanager
-def stderr_without(dropped: re.Pattern[bytes]) -> Iterator[None]:
-    """Capture file descriptor 2 for a block and write back all of it but the lines ``dropped`` matches. One thread
-    captures at a time: another thread's block meanwhile is captured by the first (its lines go to that one's
-    capture, where they are filtered too); what other threads print meanwhile comes out when the block ends."""
+def stderr_without(dropped: re.Pattern[bytes], caught: list[bytes] | None = None) -> Iterator[None]:
+    """Capture file descriptor 2 for a block and write back all of it but the lines ``dropped`` matches, which are
+    added to ``caught`` if given. One thread captures at a time: another thread's block meanwhile is captured by
+    the first (its lines go to that one's capture, where they are filtered too); what other threads print meanwhile
+    comes out when the block ends."""
     if not _capturing.acquire(blocking=False):
         yield
         return
@@ -67,8 +68,10 @@ def stderr_without(dropped: re.Pattern[bytes]) -> Iterator[None]:
                 os.dup2(saved, 2)
                 os.close(saved)
                 capture.seek(0)
-                kept = b"".join(line for line in capture.read().splitlines(keepends=True)
-                                if not dropped.match(line))
+                lines = capture.read().splitlines(keepends=True)
+                kept = b"".join(line for line in lines if not dropped.match(line))
+                if caught is not None:
+                    caught.extend(line for line in lines if dropped.match(line))
                 if kept:
                     with open(2, "wb", closefd=False) as stderr:
                         stderr.write(kept)

@@ -53,6 +53,21 @@ def orients_tiff() -> bool:
     return decoded is not None and int(decoded.reshape(-1)[0]) == 255
 
 
+@functools.cache
+def inverts_16_bit_min_is_white() -> bool:
+    """Whether OpenCV's TIFF decoder gives a 16-bit grey TIFF stored MinIsWhite (PhotometricInterpretation 0: 0 is
+    white) as light, as it does an 8-bit one; OpenCV 5.1 gives the stored codes, a negative. Asked of this OpenCV
+    once, with a 1x1 TIFF storing 0, rather than assumed from its version."""
+    import io
+
+    import tifffile
+
+    probe = io.BytesIO()
+    tifffile.imwrite(probe, np.zeros((1, 1), np.uint16), photometric="miniswhite")
+    decoded = cv2.imdecode(np.frombuffer(probe.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
+    return decoded is not None and int(decoded.reshape(-1)[0]) == 65535
+
+
 def imread(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray | None:
     """``cv2.imread`` of ``path``, or None where OpenCV cannot decode it (as ``cv2.imread``).
 

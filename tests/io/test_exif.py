@@ -59,6 +59,27 @@ def test_two_steps_compose():
     assert float(sub[EXPOSURE_TIME]) == pytest.approx(1 / 60, rel=1e-6) and float(sub[EXPOSURE_BIAS]) == 0.0
 
 
+def tiff_ep_exif() -> bytes:
+    """EXIF as a TIFF/EP file (ISO 12234-2) holds it: the exposure facts in IFD0, no EXIF IFD."""
+    from PIL.TiffImagePlugin import IFDRational
+
+    exif = Image.Exif()
+    exif[0x010F], exif[EXPOSURE_TIME], exif[F_NUMBER], exif[ISO] = "Nikon", IFDRational(1, 100), IFDRational(8), 200
+    exif[EXPOSURE_BIAS] = IFDRational(-1, 3)
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize("s", [-2.0, 1.0])
+def test_a_tiff_ep_photos_frames_say_their_own_exposure_time(s):
+    from cevr_cli.io.exif import exif_from_pillow
+
+    frame, _ = parsed(reexposed_exif(tiff_ep_exif(), s))
+    info = exif_from_pillow(frame)  # read back as cevr reads a photo: the EXIF IFD's, else IFD0's
+    assert info.exposure_time == pytest.approx(0.01 * 2**s, rel=1e-6) and info.f_number == 8.0 and info.iso == 200
+    biases = [float(ifd[EXPOSURE_BIAS]) for ifd in (frame, frame.get_ifd(EXIF_IFD)) if EXPOSURE_BIAS in ifd]
+    assert biases == [pytest.approx(-1 / 3 + s, abs=1e-3)]  # the photo's own compensation + s, said once
+
+
 def xmp_description(packet: bytes) -> dict[str, str]:
     """The rdf:Description's attributes and ISO of an XMP packet, parsed by the standard library's XML parser."""
     import xml.etree.ElementTree as ElementTree
@@ -84,6 +105,13 @@ def test_the_xmp_packet_says_the_exposure_in_the_exif_schema():
                                        "DateTimeOriginal": "2024-05-01T12:34:56",
                                        "LensModel": "24-70mm f/2.8 <G> & ED", "ISO": "400"}
     assert exposure_xmp(None) is None and exposure_xmp(Image.Exif().tobytes()) is None  # nothing to say
+
+
+def test_a_tiff_ep_photos_xmp_packet_says_its_exposure():
+    from cevr_cli.io.exif import exposure_xmp
+
+    assert xmp_description(exposure_xmp(reexposed_exif(tiff_ep_exif(), -2.0))) == {
+        "ExposureTime": "1/400", "FNumber": "8/1", "ExposureBiasValue": "-7/3", "ISO": "200"}
 
 
 def test_control_characters_in_a_lens_name_leave_the_xmp_readable():

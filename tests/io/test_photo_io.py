@@ -106,6 +106,72 @@ def test_a_tiffs_orientation_tag_is_applied_once(tmp_path, orientation, bits):
     assert photo.exif is not None and photo.exif.orientation == orientation
 
 
+@pytest.mark.parametrize(("orientation", "compression", "alpha"), [(1, None, False), (6, "zlib", False),
+                                                                   (3, "zlib", True)])
+def test_a_16_bit_tiff_with_separate_colour_planes_is_read_as_stored(tmp_path, orientation, compression, alpha):
+    """Photoshop's "Per Channel" pixel order: OpenCV decoded the red plane as if interleaved and the rest black."""
+    import tifffile
+
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 65536, (20, 30, 4 if alpha else 3), dtype=np.uint16)
+    if alpha:
+        codes[..., 3] = 65535
+    tifffile.imwrite(tmp_path / "p.tif", np.moveaxis(codes, -1, 0), photometric="rgb", planarconfig="separate",
+                     compression=compression, extrasamples=[2] if alpha else None,
+                     extratags=[(274, "H", 1, orientation, True)])
+    upright = {1: codes, 6: np.rot90(codes, -1), 3: codes[::-1, ::-1]}[orientation][..., :3]
+    photo = read_photo(tmp_path / "p.tif")
+    assert photo.bit_depth == 16
+    np.testing.assert_array_equal(np.round(photo.rgb * 65535).astype(np.uint16), upright)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_min_is_white_grey_tiff_is_read_as_light_not_as_a_negative(tmp_path, bits):
+    """PhotometricInterpretation 0 (MinIsWhite: code 0 is white): OpenCV 5.1 inverts the 8-bit codes, not the
+    16-bit ones, which came out a negative."""
+    import tifffile
+
+    top = 255 if bits == 8 else 65535
+    stored = (np.arange(20 * 30).reshape(20, 30) * (top // 600)).astype(np.uint8 if bits == 8 else np.uint16)
+    tifffile.imwrite(tmp_path / "g.tif", stored, photometric="miniswhite")
+    got = np.round(read_photo(tmp_path / "g.tif").rgb * top).astype(np.int64)
+    np.testing.assert_array_equal(got, np.repeat((top - stored.astype(np.int64))[..., None], 3, axis=2))
+
+
+def test_a_tiff_of_a_readable_sample_type_in_a_layout_pillow_does_not_open_says_its_layout(tmp_path):
+    """16-bit grey with alpha: the message was 'unsupported sample type uint16 (8- or 16-bit integer images only)'."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "ga.tif", np.zeros((20, 30, 2), np.uint16), photometric="minisblack", extrasamples=[2])
+    with pytest.raises(InputError) as info:
+        read_photo(tmp_path / "ga.tif")
+    assert "unsupported sample type" not in str(info.value)
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'ga.tif'}: a 16-bit TIFF") and "2 samples per pixel" in message
+
+
+def test_a_16_bit_tiff_with_separate_planes_that_cannot_be_decoded_says_so(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "p.tif", np.zeros((3, 20, 30), np.uint16), photometric="rgb", planarconfig="separate")
+    with tifffile.TiffFile(tmp_path / "p.tif") as tif:
+        at = tif.pages.first.tags[259].valueoffset
+    data = bytearray((tmp_path / "p.tif").read_bytes())
+    data[at:at + 2] = struct.pack("<H", 5)  # LZW, which tifffile decodes only with imagecodecs
+    (tmp_path / "p.tif").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"p\.tif.*separate (colour )?planes"):
+        read_photo(tmp_path / "p.tif")
+
+
+def test_what_libpng_says_of_a_png_is_a_warning_not_a_bare_line_on_stderr(tmp_path, capfd):
+    """OpenCV's libpng printed "libpng warning: iCCP: too short" to the C stderr, naming no photo, in a batch of
+    such PNGs one bare line each."""
+    Image.fromarray(asymmetric()).save(tmp_path / "p.png", icc_profile=b"not a profile")
+    with pytest.warns(UserWarning, match=r"^libpng: iCCP: too short$"):
+        read_photo(tmp_path / "p.png")
+    assert "libpng" not in capfd.readouterr().err
+
+
 def test_grey_and_alpha_become_rgb(tmp_path):
     cv2.imwrite(str(tmp_path / "g.png"), np.full((20, 20), 128, np.uint8))
     cv2.imwrite(str(tmp_path / "a.png"), np.full((20, 20, 4), 200, np.uint8))
@@ -338,6 +404,58 @@ def test_a_tiffs_software_is_the_carried_exifs_and_cevrs_without_exif(tmp_path):
         write_ldr(tmp_path / f"{name}.tif", rgb, bit_depth=16, exif_bytes=exif_bytes)
         with Image.open(tmp_path / f"{name}.tif") as tiff:
             assert tiff.tag_v2[305] == software, name
+
+
+UTF8_TEXT = {0x010F: "Søny", 0x013B: "José Müller", 0x8298: "© 2026 José", 0x010E: "Hafen – Dämmerung"}
+
+
+def utf8_exif_jpeg(path, orientation=1):
+    """A JPEG whose IFD0 text is UTF-8, as exiftool and Lightroom write names beyond ASCII."""
+    exif = Image.Exif()
+    exif.update({tag: text.encode("utf-8") for tag, text in UTF8_TEXT.items()})
+    exif[0x0112] = orientation
+    exif.get_ifd(0x8769)[0x829A] = 1 / 100
+    Image.fromarray(asymmetric()).save(path, exif=exif.tobytes(), quality=95)
+    return path
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_text_beyond_ascii_in_a_photos_exif_reaches_png_and_tiff_frames_as_written(tmp_path, orientation):
+    """Pillow reads an ASCII tag's bytes as Latin-1 and writes text as ASCII with "?": "Søny" came out "S??ny"."""
+    import tifffile
+
+    from cevr_cli.io.exif import reexposed_exif
+
+    photo = read_photo(utf8_exif_jpeg(tmp_path / "p.jpg", orientation))
+    frame_exif = reexposed_exif(photo.exif_bytes, -1.0)
+    write_ldr(tmp_path / "f.png", photo.rgb, exif_bytes=frame_exif)
+    write_ldr(tmp_path / "f.tif", photo.rgb, bit_depth=16, exif_bytes=frame_exif)
+    with Image.open(tmp_path / "f.png") as png:
+        exif = png.getexif()
+        assert {tag: exif[tag].encode("latin-1").decode("utf-8") for tag in UTF8_TEXT} == UTF8_TEXT
+        assert exif[0x0112] == 1 and float(exif.get_ifd(0x8769)[0x829A]) == pytest.approx(1 / 200)
+    with tifffile.TiffFile(tmp_path / "f.tif") as tif:
+        tags = tif.pages[0].tags
+        assert {tag: tags[tag].value for tag in UTF8_TEXT} == UTF8_TEXT
+
+
+def test_a_tiff_whose_exposure_is_in_xmp_only_gives_frames_their_own_exposure(tmp_path):
+    """A 16-bit TIFF as cevr writes it (no EXIF IFD: its exposure in an XMP packet) stacked again: its frames' EXIF
+    had no ExposureTime, FNumber or ISO at all (read from the XMP into stack.json, not carried)."""
+    from PIL.TiffImagePlugin import IFDRational
+
+    from cevr_cli.io.exif import exif_from_pillow, reexposed_exif
+
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    exif.get_ifd(0x8769).update({0x829A: IFDRational(1, 100), 0x829D: IFDRational(4), 0x8827: 400})
+    write_ldr(tmp_path / "t.tif", np.full((20, 30, 3), 0.5, np.float32), bit_depth=16, exif_bytes=exif.tobytes())
+    photo = read_photo(tmp_path / "t.tif")
+    assert photo.exif.exposure_time == pytest.approx(0.01)  # from the XMP packet
+    frame = Image.Exif()
+    frame.load(reexposed_exif(photo.exif_bytes, -1.0))
+    info = exif_from_pillow(frame)
+    assert (info.exposure_time, info.f_number, info.iso) == (pytest.approx(0.005), 4.0, 400)
 
 
 def test_rendered_exif_holds_the_known_facts_upright_and_signed_by_cevr():
