@@ -447,9 +447,7 @@ def _bare_name(source: Path, real: Path, folders: Sequence[tuple[Path, Path]], n
         stem = source.parent.name
     if parts and parts[-1] == stem and _is_stage_output(source.parent, known):
         parts = parts[:-1]
-    name = "".join(f"{part}__" for part in parts) + stem
-    # "..jpg" and "...jpg": out/. is -o itself and out/.. the folder above it; such a file is named in full
-    return source.name if name in (".", "..") else name
+    return "".join(f"{part}__" for part in parts) + stem
 
 
 def _made_from_this(output: Path, marker: str | None, real: Path) -> bool:
