@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import UsageError
+
 # A pyramid level's coverage (the fraction of its Gaussian footprint that recorded) from which its own mean
 # colour is trusted outright; below it the coarser level's estimate is mixed in (Gortler et al.'s pull step)
 TRUSTED_COVERAGE = 0.25
@@ -75,19 +77,19 @@ def fill_clipped(linear: np.ndarray, clipped: np.ndarray, saturated: np.ndarray)
         hue from, the recorded values themselves.
 
     Raises:
-        TypeError: an argument is not a numpy array of the dtype above.
-        ValueError: shapes that are not HxWx3 / HxW / HxWx3 of one H, W.
+        UsageError: an argument that is not a numpy array of the dtype above, or shapes that are not HxWx3 / HxW /
+            HxWx3 of one H, W.
     """
     for name, array, dtype in (("linear", linear, np.float32), ("clipped", clipped, np.bool_),
                                ("saturated", saturated, np.bool_)):
         if not isinstance(array, np.ndarray):
-            raise TypeError(f"{name}: expected a numpy array, got {type(array).__name__}")
+            raise UsageError(f"{name}: expected a numpy array, got {type(array).__name__}")
         if array.dtype != dtype:
-            raise TypeError(f"{name}: expected dtype {np.dtype(dtype)}, got {array.dtype}")
+            raise UsageError(f"{name}: expected dtype {np.dtype(dtype)}, got {array.dtype}")
     if linear.ndim != 3 or linear.shape[2] != 3 or 0 in linear.shape:
-        raise ValueError(f"linear: expected a non-empty HxWx3 array, got shape {linear.shape}")
+        raise UsageError(f"linear: expected a non-empty HxWx3 array, got shape {linear.shape}")
     if clipped.shape != linear.shape[:2] or saturated.shape != linear.shape:
-        raise ValueError(f"clipped {clipped.shape} and saturated {saturated.shape} must be "
+        raise UsageError(f"clipped {clipped.shape} and saturated {saturated.shape} must be "
                          f"{linear.shape[:2]} and {linear.shape}")
     recorded = linear[clipped]
     if recorded.size == 0 or clipped.all():

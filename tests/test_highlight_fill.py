@@ -5,6 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from cevr_cli.errors import UsageError
 from cevr_cli.exposure import measure_photo, physics_frame
 from cevr_cli.highlight_fill import FIELD_SIDE, MAX_RISE_STOPS, MIN_RING_LIGHT, RISE_GAIN, fill_clipped
 from cevr_cli.response import SRGB
@@ -229,15 +230,15 @@ def test_nothing_to_take_a_hue_from_leaves_the_recorded_values():
     assert fill_clipped(linear, ~clipped, np.zeros((4, 5, 3), bool)).shape == (0, 3)
 
 
-@pytest.mark.parametrize(("args", "error"), [
-    ((np.ones((4, 5, 3)).tolist(), np.ones((4, 5), bool), np.ones((4, 5, 3), bool)), TypeError),
-    ((np.ones((4, 5, 3), np.float64), np.ones((4, 5), bool), np.ones((4, 5, 3), bool)), TypeError),
-    ((np.ones((4, 5, 3), np.float32), np.ones((4, 5), np.uint8), np.ones((4, 5, 3), bool)), TypeError),
-    ((np.ones((4, 5), np.float32), np.ones((4, 5), bool), np.ones((4, 5), bool)), ValueError),
-    ((np.ones((0, 5, 3), np.float32), np.ones((0, 5), bool), np.ones((0, 5, 3), bool)), ValueError),
-    ((np.ones((4, 5, 3), np.float32), np.ones((5, 4), bool), np.ones((4, 5, 3), bool)), ValueError),
-    ((np.ones((4, 5, 3), np.float32), np.ones((4, 5), bool), np.ones((4, 5, 1), bool)), ValueError),
+@pytest.mark.parametrize("args", [
+    ((np.ones((4, 5, 3)).tolist(), np.ones((4, 5), bool), np.ones((4, 5, 3), bool))),
+    ((np.ones((4, 5, 3), np.float64), np.ones((4, 5), bool), np.ones((4, 5, 3), bool))),
+    ((np.ones((4, 5, 3), np.float32), np.ones((4, 5), np.uint8), np.ones((4, 5, 3), bool))),
+    ((np.ones((4, 5), np.float32), np.ones((4, 5), bool), np.ones((4, 5), bool))),
+    ((np.ones((0, 5, 3), np.float32), np.ones((0, 5), bool), np.ones((0, 5, 3), bool))),
+    ((np.ones((4, 5, 3), np.float32), np.ones((5, 4), bool), np.ones((4, 5, 3), bool))),
+    ((np.ones((4, 5, 3), np.float32), np.ones((4, 5), bool), np.ones((4, 5, 1), bool))),
 ], ids=["list", "float64", "uint8 mask", "not RGB", "empty", "mask shape", "saturated shape"])
-def test_bad_inputs_are_refused(args, error):
-    with pytest.raises(error):
+def test_bad_inputs_are_refused_with_the_librarys_error(args):
+    with pytest.raises(UsageError):
         fill_clipped(*args)
