@@ -681,7 +681,10 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
     codes = quantise(rgb, bit_depth)  # integer codes of that depth as they are
     record = {**({REQUEST_KEY: request} if request is not None else {}),
               **({MADE_FROM_KEY: made_from} if made_from is not None else {})}
-    comment = json.dumps(record, sort_keys=True) if record else None
+    try:
+        comment = json.dumps(record, sort_keys=True) if record else None
+    except (TypeError, ValueError) as exc:  # a value JSON has no form for: said before anything is written
+        raise UsageError(f"image for {path}: its request must be JSON data: {exc}") from None
     try:
         with atomic_path(path) as tmp:
             if bit_depth == 8 and suffix in (".png", ".jpg", ".jpeg"):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..assets import default_weights_path
-from ..errors import WeightsError
+from ..errors import UsageError, WeightsError
 from ..io.atomic import atomic_path, write_failure
 from .config import VARIANTS, CEVRConfig, get_config
 from .weights_format import FORMAT_NAME, FORMAT_VERSION, WEIGHTS_REMEDY, file_id, is_safetensors, read_header
@@ -64,13 +64,18 @@ def save_pair(pair: ModelPair, path: str | Path, *, half: bool = True, info: Map
         for key, value in getattr(pair, direction).state_dict().items():
             value = value.detach().cpu()
             tensors[f"{direction}.{key}"] = value.to(dtype) if value.is_floating_point() else value
+    path = Path(path)
+    try:
+        described = json.dumps(dict(info or pair.info))
+    except (TypeError, ValueError) as exc:  # a value JSON has no form for: said before anything is written
+        raise UsageError(f"{path}: the weights' info must be JSON data (numbers, text, lists, mappings): {exc}") \
+            from None
     metadata = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
         "config": json.dumps(pair.config.to_dict()),
-        "info": json.dumps(dict(info or pair.info)),
+        "info": described,
     }
-    path = Path(path)
     try:
         data = canonical_safetensors(save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata))
         with atomic_path(path) as tmp:

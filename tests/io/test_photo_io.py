@@ -340,6 +340,12 @@ def test_write_ldr_refuses_nan_in_one_line_naming_the_file(tmp_path, name):
     assert not list(tmp_path.iterdir())
 
 
+def test_write_ldr_refuses_a_request_that_is_not_json(tmp_path):
+    with pytest.raises(UsageError, match=rf"^image for {tmp_path / 'x.png'}: its request must be JSON data"):
+        write_ldr(tmp_path / "x.png", np.full((8, 8, 3), 0.5, np.float32), request={"source": tmp_path})
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("name", ["x.png", "x.jpg", "x.tif"])
 def test_write_ldr_that_cannot_write_is_an_output_error(tmp_path, name):
     """A file where the folder must be raised FileExistsError."""

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from cevr_cli.errors import WeightsError
+from cevr_cli.errors import UsageError, WeightsError
 from cevr_cli.model import CEVRNet, get_config, load_checkpoint_pair, load_official_pair, load_pair, save_pair
 from cevr_cli.model.weights import FORMAT_VERSION
 
@@ -314,3 +314,10 @@ def test_a_pickle_that_is_no_checkpoint_is_refused_without_torchs_warnings(tmp_p
     with pytest.raises(WeightsError, match="inc.pth: not a PyTorch checkpoint that can be read safely"):
         load_checkpoint_pair(foreign, foreign)
     assert not [w for w in recwarn if "pickle protocol" in str(w.message)]
+
+
+def test_info_that_is_not_json_is_refused_before_anything_is_written(tmp_path, tiny_pair):
+    """A value JSON has no form for (a path, a set) raised json's bare TypeError."""
+    with pytest.raises(UsageError, match=r"w\.safetensors: the weights' info must be JSON data"):
+        save_pair(tiny_pair, tmp_path / "w.safetensors", info={"data": {1, 2}})
+    assert not list(tmp_path.iterdir())
