@@ -23,20 +23,22 @@ def _rationals(values, denominator: int = 10000) -> list[int]:
     return out
 
 
-def _dng_tags(white: int, neutral) -> list[tuple]:
+def _dng_tags(white, neutral) -> list[tuple]:
+    """``white``: one WhiteLevel, or one per sample (a tuple)."""
+    whites = tuple(white) if isinstance(white, tuple) else (white,)
     return [
         (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
         (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
         (50708, "s", 0, "cevr test camera", True),  # UniqueCameraModel
-        (50717, "I", 1, white, True),  # WhiteLevel
+        (50717, "I", len(whites), whites, True),  # WhiteLevel
         (50721, "2i", 9, _rationals(XYZ_TO_SRGB.ravel()), True),  # ColorMatrix1
         (50728, "2I", 3, _rationals(neutral), True),  # AsShotNeutral
         (50778, "H", 1, 21, True),  # CalibrationIlluminant1 = D65
     ]
 
 
-def write_linear_dng(path: Path, data: np.ndarray, white: int) -> Path:
-    """``data``: HxWx3 uint16 sensor values (0..white)."""
+def write_linear_dng(path: Path, data: np.ndarray, white) -> Path:
+    """``data``: HxWx3 uint16 sensor values (0..white); ``white``: one WhiteLevel or a tuple, one per sample."""
     tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=_dng_tags(white, (1, 1, 1)))
     return path
 
@@ -74,8 +76,10 @@ def write_camera_dng(path: Path, data: np.ndarray, white: int, *, make: str, mod
     return path
 
 
-def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8)) -> Path:
-    """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled RGGB and clipped at ``white``.
+def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8), *,
+                  make: str | None = None, model: str | None = None) -> Path:
+    """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled RGGB and clipped at ``white``; ``make``,
+    ``model``: IFD0's Make and Model (LibRaw applies some makers' own rules).
 
     ``neutral`` is the camera's response to grey: red at 0.5 means the red channel is amplified 2x by white
     balance, so it saturates (in white-balanced terms) at twice the level green does.
@@ -92,6 +96,6 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
         (33422, "B", 4, (0, 1, 1, 2), True),  # CFAPattern RGGB
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, "H", 1, 1, True),  # CFALayout rectangular
-    ]
+    ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text]
     tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
     return path

@@ -69,6 +69,42 @@ def saturated_photosites(raw_image: np.ndarray, raw_colors: np.ndarray | None, w
     return raw_image >= white_levels[raw_colors]
 
 
+def saturation_levels(white_level: int, linear_max: list[int] | None, dng_levels: list[int] | None) -> np.ndarray:
+    """Each channel's saturation level (LibRaw's channel order R, G, B, G2), never above LibRaw's ``white_level``
+    (``maximum``: a photosite there develops to full scale).
+
+    A DNG's WhiteLevel (``dng_levels``) is the file's own: LibRaw's per-channel "linearity limits" (``linear_max``,
+    rawpy's ``camera_white_level_per_channel``) are its maker-specific values, which it sets for a DNG whose Make is
+    Nikon to 0.9346 of the WhiteLevel with no such limit in the file, so a Nikon DNG counted unsaturated photosites
+    as clipped; and ``white_level`` is the largest of a LinearRaw DNG's per-sample WhiteLevels, so a channel that
+    saturated below it went unmarked. Other RAW files: ``linear_max`` where LibRaw has it, else ``white_level``.
+    """
+    levels = dng_levels or (linear_max if linear_max and any(linear_max) else [white_level] * 4)
+    return np.minimum(np.array(levels, dtype=np.int64), white_level)
+
+
+def dng_white_levels(path: Path) -> list[int] | None:
+    """The WhiteLevel of a DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD) as
+    four levels (R, G, B, G2: one value for every channel, or one per sample, G2 taking G's); None when ``path``
+    is not a DNG or its raw image gives none (the DNG default, 2^BitsPerSample - 1, is then LibRaw's
+    ``white_level``)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            first = tif.pages.first
+            if 50706 not in first.tags:  # DNGVersion
+                return None
+            for page in [first, *(first.pages or [])]:
+                level = page.tags.get(50717)  # WhiteLevel
+                if level is not None and not page.subfiletype and int(page.photometric) in (32803, 34892):
+                    values = [int(v) for v in np.atleast_1d(level.value)]
+                    return values[:1] * 4 if len(values) < 3 else [*values[:3], values[1]]
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
+        return None
+    return None
+
+
 def clipping_mask(saturated: np.ndarray, shape: tuple[int, int], *, bayer: bool) -> np.ndarray:
     """The pixels of a developed image of ``shape`` (HxW) that saturated photosites reach."""
     import cv2
@@ -180,8 +216,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         exif = raw_exif(path, raw)
         if not raw.white_level:
             raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
-        per_channel = raw.camera_white_level_per_channel
-        levels = np.array(per_channel if per_channel and any(per_channel) else [raw.white_level] * 4)
+        levels = saturation_levels(int(raw.white_level), raw.camera_white_level_per_channel, dng_white_levels(path))
         visible = raw.raw_image_visible
         colors = raw.raw_colors_visible if visible.ndim == 2 else None
         saturated = saturated_photosites(visible, colors, levels)

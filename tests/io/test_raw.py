@@ -8,7 +8,13 @@ import pytest
 
 from cevr_cli.errors import InputError
 from cevr_cli.io.images import read_photo
-from cevr_cli.io.raw import check_pixel_data, clipping_mask, read_raw_linear, saturated_photosites
+from cevr_cli.io.raw import (
+    check_pixel_data,
+    clipping_mask,
+    read_raw_linear,
+    saturated_photosites,
+    saturation_levels,
+)
 from tests.dng import write_cfa_dng, write_linear_dng
 
 WHITE = 4000
@@ -77,6 +83,39 @@ def test_light_that_white_balance_lifts_above_one_is_kept_where_the_sensor_did_n
     assert not photo.clipped.any()
     np.testing.assert_allclose(photo.linear[20:44, 36:60], np.broadcast_to([1.5, 0.5, 0.3], (24, 24, 3)), atol=2e-3)
     np.testing.assert_allclose(photo.linear[:8, :8], 0.2, atol=2e-3)
+
+
+def test_a_nikon_dng_saturates_at_its_own_white_level(tmp_path):
+    """LibRaw gives a DNG whose Make is Nikon per-channel "linearity limits" of 0.9346 x its WhiteLevel (3738 of
+    4000) that the file does not hold; read as white levels they marked a patch at 0.96 of white clipped."""
+    scene = np.full((48, 64, 3), 0.3)
+    scene[16:32, 24:40] = 0.96  # green photosites at 3840 of 4000: measured
+    scene[:8, 48:] = 1.2  # saturated
+    photo = read_raw_linear(write_cfa_dng(tmp_path / "nikon.dng", scene * np.array([0.5, 1.0, 0.8]), WHITE,
+                                          make="Nikon", model="D850"))
+    assert not photo.clipped[12:36, 20:44].any() and photo.clipped[:8, 48:].all()
+    np.testing.assert_allclose(photo.linear[20:28, 28:36], 0.96, atol=2e-3)
+
+
+@pytest.mark.parametrize("whites", [(4000, 3500, 3800), (3500, 4000, 3800)])
+def test_a_linear_dng_saturates_at_each_samples_own_white_level(tmp_path, whites):
+    """A LinearRaw DNG's WhiteLevel may hold one level per sample (DNG 1.4); LibRaw's white_level is one of
+    them, so a channel that saturated at a lower level of its own went unmarked (its light read as 1.0)."""
+    whites = np.array(whites)
+    scene = np.full((32, 48, 3), 0.5)
+    scene[8:24, 8:40] = 0.9
+    scene[8:24, 8:40, whites.argmin()] = 1.1  # only the channel with the lowest level saturates
+    data = np.clip(np.round(scene * whites), 0, whites).astype(np.uint16)
+    photo = read_raw_linear(write_linear_dng(tmp_path / "lin.dng", data, tuple(int(w) for w in whites)))
+    np.testing.assert_array_equal(photo.clipped, (data >= whites).any(axis=2))
+    assert photo.clipped[8:24, 8:40].all()
+    np.testing.assert_allclose(photo.linear[~photo.clipped], scene[~photo.clipped], atol=2e-4)
+
+
+def test_saturation_levels_never_pass_the_level_libraw_develops_to_full_scale():
+    np.testing.assert_array_equal(saturation_levels(4000, [4500, 3900, 4500, 3900], None), [4000, 3900, 4000, 3900])
+    np.testing.assert_array_equal(saturation_levels(4000, None, None), [4000] * 4)
+    np.testing.assert_array_equal(saturation_levels(4000, [3738] * 4, [4000] * 4), [4000] * 4)  # a DNG's own
 
 
 def _mixing_dng(path, camera_rgb, mixing):
