@@ -32,9 +32,8 @@ def _dng_tags(white, neutral) -> list[tuple]:
         (50708, "s", 0, "cevr test camera", True),  # UniqueCameraModel
         (50717, "I", len(whites), whites, True),  # WhiteLevel
         (50721, "2i", 9, _rationals(XYZ_TO_SRGB.ravel()), True),  # ColorMatrix1
-        (50728, "2I", 3, _rationals(neutral), True),  # AsShotNeutral
         (50778, "H", 1, 21, True),  # CalibrationIlluminant1 = D65
-    ]
+    ] + ([(50728, "2I", 3, _rationals(neutral), True)] if neutral is not None else [])  # AsShotNeutral
 
 
 def write_linear_dng(path: Path, data: np.ndarray, white) -> Path:
@@ -82,7 +81,7 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     ``model``: IFD0's Make and Model (LibRaw applies some makers' own rules).
 
     ``neutral`` is the camera's response to grey: red at 0.5 means the red channel is amplified 2x by white
-    balance, so it saturates (in white-balanced terms) at twice the level green does.
+    balance, so it saturates (in white-balanced terms) at twice the level green does; None: no AsShotNeutral.
     """
     h, w = camera_rgb.shape[:2]
     cfa = np.zeros((h, w), np.float64)

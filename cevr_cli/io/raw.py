@@ -244,21 +244,25 @@ def _develop_in_camera_space(raw: Any, rawpy: Any) -> tuple[np.ndarray, np.ndarr
     amplified channel's saturation and nothing clipped, and LibRaw's camera -> sRGB matrix (``rgb_cam``) for it.
 
     LibRaw's highlight mode 1 ("unclip") divides the white-balance gains by the largest instead of the smallest, so
-    that no channel passes full scale; the spread between the two is multiplied back here.
+    that no channel passes full scale; the spread between the two is multiplied back here. The gains are given to
+    LibRaw (``user_wb``): with ``use_camera_wb`` and no usable as-shot balance (a DNG without AsShotNeutral) it
+    balanced by the grey-world average instead, whose spread is not the one multiplied back (a grey 0.26 read 0.22).
     """
-    developed = raw.postprocess(use_camera_wb=True, output_color=rawpy.ColorSpace.raw,
-                                highlight_mode=rawpy.HighlightMode.Ignore, **_LINEAR_16_BIT)
     gains = _white_balance_gains(raw)
+    developed = raw.postprocess(user_wb=[float(g) for g in gains], output_color=rawpy.ColorSpace.raw,
+                                highlight_mode=rawpy.HighlightMode.Ignore, **_LINEAR_16_BIT)
     balanced = developed.astype(np.float32) * np.float32(gains.max() / gains.min() / 65535.0)
     return balanced, np.asarray(raw.color_matrix, dtype=np.float32)[:, :3]
 
 
 def _white_balance_gains(raw: Any) -> np.ndarray:
-    """The four channel gains LibRaw's ``use_camera_wb`` applies (dcraw's scale_colors): the camera's as-shot
-    multipliers where they are usable, else the daylight ones; a missing second is 1, a missing fourth the second."""
+    """The four channel gains a three-colour RAW is developed with: the camera's as-shot multipliers where they are
+    usable (as LibRaw's ``use_camera_wb`` takes them, dcraw's scale_colors), else the daylight ones (LibRaw's
+    ``pre_mul``, from the camera's colour matrix), else 1; a missing second is 1, a missing fourth the second."""
     camera = [float(v) for v in raw.camera_whitebalance]
-    gains = camera if camera[0] not in (-1.0, 0.0) and camera[2] != 0.0 else [float(v) for v in
-                                                                           raw.daylight_whitebalance]
+    daylight = [float(v) for v in raw.daylight_whitebalance]
+    gains = camera if camera[0] not in (-1.0, 0.0) and camera[2] != 0.0 else (
+        daylight if min(daylight[:3]) > 0 else [1.0] * 4)
     gains[1] = gains[1] or 1.0
     gains[3] = gains[3] or gains[1]
     return np.array(gains, dtype=np.float64)

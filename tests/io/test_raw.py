@@ -118,6 +118,20 @@ def test_saturation_levels_never_pass_the_level_libraw_develops_to_full_scale():
     np.testing.assert_array_equal(saturation_levels(4000, [3738] * 4, [4000] * 4), [4000] * 4)  # a DNG's own
 
 
+def test_a_dng_without_an_as_shot_white_balance_is_balanced_for_daylight(tmp_path):
+    """No AsShotNeutral: LibRaw's camera white balance fell back to the grey-world average, while the gain spread
+    multiplied back was daylight's, so every pixel read darker than it measured (a grey 0.26 read 0.22)."""
+    rng = np.random.default_rng(3)
+    scene = np.repeat(np.repeat(rng.uniform(0.02, 0.45, (6, 8, 3)), 8, axis=0), 8, axis=1)  # flat 8x8 patches
+    photo = read_raw_linear(write_cfa_dng(tmp_path / "no-wb.dng", scene, WHITE, neutral=None))  # camera = sRGB
+    inside = np.zeros(scene.shape[:2], bool)
+    for y in range(6):
+        for x in range(8):
+            inside[y * 8 + 2:y * 8 + 6, x * 8 + 2:x * 8 + 6] = True  # away from the patches' edges (demosaicing)
+    assert not photo.clipped.any()
+    np.testing.assert_allclose(photo.linear[inside], scene[inside], atol=1e-3)
+
+
 def _mixing_dng(path, camera_rgb, mixing):
     """A CFA DNG whose camera sees mixing @ sRGB: ColorMatrix1 (XYZ -> camera) = mixing @ XYZ_TO_SRGB."""
     import tifffile
