@@ -216,13 +216,16 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         exif = raw_exif(path, raw)
         if not raw.white_level:
             raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
-        levels = saturation_levels(int(raw.white_level), raw.camera_white_level_per_channel, dng_white_levels(path))
+        dng_levels = dng_white_levels(path)
+        levels = saturation_levels(int(raw.white_level), raw.camera_white_level_per_channel, dng_levels)
         visible = raw.raw_image_visible
         colors = raw.raw_colors_visible if visible.ndim == 2 else None
         saturated = saturated_photosites(visible, colors, levels)
         flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
         if raw.num_colors == 3:
             balanced, to_srgb = _develop_in_camera_space(raw, rawpy)
+            if dng_levels is not None:
+                balanced *= _dng_black_scale(raw)
             mask = clipping_mask(saturated, balanced.shape[:2], bayer=visible.ndim == 2)
             np.minimum(balanced, 1.0, out=balanced, where=mask[..., None])
             linear = np.maximum(balanced @ to_srgb.T, 0.0, dtype=np.float32)
@@ -253,6 +256,18 @@ def _develop_in_camera_space(raw: Any, rawpy: Any) -> tuple[np.ndarray, np.ndarr
                                 highlight_mode=rawpy.HighlightMode.Ignore, **_LINEAR_16_BIT)
     balanced = developed.astype(np.float32) * np.float32(gains.max() / gains.min() / 65535.0)
     return balanced, np.asarray(raw.color_matrix, dtype=np.float32)[:, :3]
+
+
+def _dng_black_scale(raw: Any) -> np.ndarray:
+    """What a DNG's camera channels (R, G, B) developed by LibRaw are multiplied by to be the DNG's own normalised
+    values, (v - BlackLevel) / (WhiteLevel - BlackLevel) per channel, in which its AsShotNeutral and colour matrices
+    are given. LibRaw scales every channel by one range, WhiteLevel less the least of its four channel blacks: a
+    channel with a higher black read darker (blacks 200, 256, 300 of 4000: green 1.5 %, blue 2.6 %), and a LinearRaw
+    DNG, whose unused fourth black stays 0, read (WhiteLevel - BlackLevel) / WhiteLevel of its light (12.8 % darker
+    for a black of 512), its saturation below 1.0."""
+    black = np.array(raw.black_level_per_channel, dtype=np.float64)
+    white = float(raw.white_level)
+    return np.float32((white - black.min()) / np.maximum(white - black[:3], 1.0))
 
 
 def _white_balance_gains(raw: Any) -> np.ndarray:

@@ -132,6 +132,35 @@ def test_a_dng_without_an_as_shot_white_balance_is_balanced_for_daylight(tmp_pat
     np.testing.assert_allclose(photo.linear[inside], scene[inside], atol=1e-3)
 
 
+@pytest.mark.parametrize("black", [(512,), (512, 512, 512), (200, 256, 300)])
+def test_a_linear_dngs_black_level_is_normalised_as_the_dng_defines(tmp_path, black):
+    """LibRaw scales a DNG's channels by WhiteLevel less the least of four channel blacks; a LinearRaw DNG's
+    BlackLevel given per sample leaves the fourth at 0, so its light read (4000 - 512) / 4000 of itself (0.5 as
+    0.436) and its saturation below 1.0."""
+    blacks = np.resize(np.array(black), 3)
+    scene = np.full((32, 48, 3), 0.5)
+    scene[:, 24:] = [0.2, 0.3, 0.1]
+    scene[:8, :8] = 1.3
+    data = np.clip(np.round(blacks + scene * (WHITE - blacks)), 0, WHITE).astype(np.uint16)
+    photo = read_raw_linear(write_linear_dng(tmp_path / "lin.dng", data, WHITE, black=black))
+    np.testing.assert_array_equal(photo.clipped, (data >= WHITE).any(axis=2))
+    np.testing.assert_allclose(photo.linear[~photo.clipped], scene[~photo.clipped], atol=3e-4)
+    np.testing.assert_allclose(photo.linear[photo.clipped], 1.0, atol=3e-4)
+
+
+def test_a_cfa_dngs_channel_black_levels_are_normalised_as_the_dng_defines(tmp_path):
+    """Blacks 200, 256, 256, 300: LibRaw's one range (4000 - 200) read green 1.5 % and blue 2.6 % dark."""
+    rng = np.random.default_rng(5)
+    scene = np.repeat(np.repeat(rng.uniform(0.05, 0.45, (6, 8, 3)), 8, axis=0), 8, axis=1)  # flat 8x8 patches
+    photo = read_raw_linear(write_cfa_dng(tmp_path / "black.dng", scene * np.array([0.5, 1.0, 0.8]), WHITE,
+                                          black=(200, 256, 256, 300)))
+    inside = np.zeros(scene.shape[:2], bool)
+    for y in range(6):
+        for x in range(8):
+            inside[y * 8 + 2:y * 8 + 6, x * 8 + 2:x * 8 + 6] = True  # away from the patches' edges (demosaicing)
+    np.testing.assert_allclose(photo.linear[inside], scene[inside], atol=1e-3)
+
+
 def _mixing_dng(path, camera_rgb, mixing):
     """A CFA DNG whose camera sees mixing @ sRGB: ColorMatrix1 (XYZ -> camera) = mixing @ XYZ_TO_SRGB."""
     import tifffile
