@@ -231,7 +231,8 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
             linear = np.maximum(balanced @ to_srgb.T, 0.0, dtype=np.float32)
         else:
             developed = raw.postprocess(
-                use_camera_wb=True, output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip,
+                use_camera_wb=camera_balance_usable(raw), output_color=rawpy.ColorSpace.sRGB,
+                highlight_mode=rawpy.HighlightMode.Clip,
                 **_LINEAR_16_BIT)
             linear = developed.astype(np.float32) / 65535.0
             mask = clipping_mask(saturated, linear.shape[:2], bayer=visible.ndim == 2) | np.any(linear >= 1.0, axis=2)
@@ -270,13 +271,21 @@ def _dng_black_scale(raw: Any) -> np.ndarray:
     return np.float32((white - black.min()) / np.maximum(white - black[:3], 1.0))
 
 
+def camera_balance_usable(raw: Any) -> bool:
+    """Whether the camera's as-shot white balance is usable (dcraw's scale_colors); where it is not (a DNG without
+    AsShotNeutral), LibRaw's ``use_camera_wb`` falls back to the grey-world average, a guess from the scene: the
+    developers ask for it only where it is usable, and are given daylight's (LibRaw's ``pre_mul``) otherwise."""
+    camera = [float(v) for v in raw.camera_whitebalance]
+    return camera[0] not in (-1.0, 0.0) and camera[2] != 0.0
+
+
 def _white_balance_gains(raw: Any) -> np.ndarray:
     """The four channel gains a three-colour RAW is developed with: the camera's as-shot multipliers where they are
     usable (as LibRaw's ``use_camera_wb`` takes them, dcraw's scale_colors), else the daylight ones (LibRaw's
     ``pre_mul``, from the camera's colour matrix), else 1; a missing second is 1, a missing fourth the second."""
     camera = [float(v) for v in raw.camera_whitebalance]
     daylight = [float(v) for v in raw.daylight_whitebalance]
-    gains = camera if camera[0] not in (-1.0, 0.0) and camera[2] != 0.0 else (
+    gains = camera if camera_balance_usable(raw) else (
         daylight if min(daylight[:3]) > 0 else [1.0] * 4)
     gains[1] = gains[1] or 1.0
     gains[3] = gains[3] or gains[1]

@@ -161,6 +161,21 @@ def test_a_cfa_dngs_channel_black_levels_are_normalised_as_the_dng_defines(tmp_p
     np.testing.assert_allclose(photo.linear[inside], scene[inside], atol=1e-3)
 
 
+def test_a_dng_without_an_as_shot_white_balance_develops_for_daylight_in_raw_mode_cevr(tmp_path):
+    """`--raw-mode cevr`: LibRaw's camera white balance fell back to the grey-world average (this scene's greys
+    tinted by its mean colour)."""
+    from cevr_cli.imaging import srgb_encode
+
+    rng = np.random.default_rng(3)
+    scene = np.repeat(np.repeat(rng.uniform(0.02, 0.45, (6, 8, 3)), 8, axis=0), 8, axis=1)
+    photo = read_photo(write_cfa_dng(tmp_path / "no-wb.dng", scene, WHITE, neutral=None))
+    inside = np.zeros(scene.shape[:2], bool)
+    for y in range(6):
+        for x in range(8):
+            inside[y * 8 + 2:y * 8 + 6, x * 8 + 2:x * 8 + 6] = True
+    np.testing.assert_allclose(photo.rgb[inside], srgb_encode(scene)[inside], atol=2e-3)
+
+
 def _mixing_dng(path, camera_rgb, mixing):
     """A CFA DNG whose camera sees mixing @ sRGB: ColorMatrix1 (XYZ -> camera) = mixing @ XYZ_TO_SRGB."""
     import tifffile
