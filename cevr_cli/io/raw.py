@@ -88,6 +88,16 @@ def dng_white_levels(path: Path) -> list[int] | None:
     four levels (R, G, B, G2: one value for every channel, or one per sample, G2 taking G's); None when ``path``
     is not a DNG or its raw image gives none (the DNG default, 2^BitsPerSample - 1, is then LibRaw's
     ``white_level``)."""
+    level = _dng_raw_image_fact(path, lambda page: page.tags.valueof(50717))  # WhiteLevel
+    if level is None:
+        return None
+    values = [int(v) for v in np.atleast_1d(level)]
+    return values[:1] * 4 if len(values) < 3 else [*values[:3], values[1]]
+
+
+def _dng_raw_image_fact(path: Path, fact: Any) -> Any:
+    """``fact(page)`` of a DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD),
+    read by tifffile; None when ``path`` is not a DNG, has no such IFD, or cannot be read."""
     import tifffile
 
     try:
@@ -96,10 +106,8 @@ def dng_white_levels(path: Path) -> list[int] | None:
             if 50706 not in first.tags:  # DNGVersion
                 return None
             for page in [first, *(first.pages or [])]:
-                level = page.tags.get(50717)  # WhiteLevel
-                if level is not None and not page.subfiletype and int(page.photometric) in (32803, 34892):
-                    values = [int(v) for v in np.atleast_1d(level.value)]
-                    return values[:1] * 4 if len(values) < 3 else [*values[:3], values[1]]
+                if not page.subfiletype and int(page.photometric) in (32803, 34892):
+                    return fact(page)
     except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
         return None
     return None
@@ -184,9 +192,16 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
     except InputError:
         raise
     except (rawpy.LibRawError, OSError, ValueError) as exc:
+        size = _dng_raw_image_fact(path, lambda page: (page.imagewidth, page.imagelength)) if isinstance(
+            exc, rawpy.LibRawFileUnsupportedError) else None
+        if size and min(size) < _LIBRAW_MIN_SIDE:  # LibRaw's identify() takes none smaller for a RAW
+            raise InputError(path, f"camera RAW of {size[0]}x{size[1]} pixels: LibRaw decodes none under "
+                                   f"{_LIBRAW_MIN_SIDE} pixels a side") from None
         raise InputError(path, f"camera RAW not readable by LibRaw, truncated or not a RAW file ({_reason(exc)})"
                          ) from None
 
+
+_LIBRAW_MIN_SIDE = 22
 
 # LibRaw's default data-error handler (rawpy installs no other) prints to the C library's stderr, beside the one
 # error line cevr gives: "unknown file: Unexpected end of file" for a truncated RAW (rawpy hands LibRaw a buffer, so

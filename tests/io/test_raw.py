@@ -235,6 +235,17 @@ def test_a_corrupt_raw_is_one_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dng_too_small_for_libraw_says_so(tmp_path, mode):
+    """cevr takes photos of 16 pixels a side, LibRaw no RAW under 22: a valid 16x20 DNG was 'truncated or not a RAW
+    file'."""
+    path = write_cfa_dng(tmp_path / "small.dng", np.full((20, 16, 3), 0.3), WHITE)
+    with pytest.raises(InputError, match=r"small.dng: camera RAW of 16x20 pixels: LibRaw decodes none under 22 pixels"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+    scene = np.random.default_rng(0).uniform(0.1, 0.5, (22, 22, 3))  # LibRaw's smallest
+    assert read_raw_linear(write_cfa_dng(tmp_path / "ok.dng", scene, WHITE)).linear.shape == (22, 22, 3)
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
 def test_a_raw_whose_photosites_all_read_the_same_is_refused(tmp_path, mode):
     path = write_cfa_dng(tmp_path / "blank.dng", np.zeros((48, 64, 3)), WHITE)  # LibRaw reads it as black
     with pytest.raises(InputError, match="blank.dng: camera RAW without its pixel data: every photosite reads 0"):
