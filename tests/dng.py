@@ -24,16 +24,17 @@ def _rationals(values, denominator: int = 10000) -> list[int]:
 
 
 def _dng_tags(white, neutral) -> list[tuple]:
-    """``white``: one WhiteLevel, or one per sample (a tuple)."""
+    """``white``: one WhiteLevel, or one per sample (a tuple), or None: no WhiteLevel (the DNG default)."""
     whites = tuple(white) if isinstance(white, tuple) else (white,)
-    return [
+    return [tag for tag in [
         (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
         (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
         (50708, "s", 0, "cevr test camera", True),  # UniqueCameraModel
         (50717, "I", len(whites), whites, True),  # WhiteLevel
         (50721, "2i", 9, _rationals(XYZ_TO_SRGB.ravel()), True),  # ColorMatrix1
         (50778, "H", 1, 21, True),  # CalibrationIlluminant1 = D65
-    ] + ([(50728, "2I", 3, _rationals(neutral), True)] if neutral is not None else [])  # AsShotNeutral
+    ] if tag[3] != (None,)] + (
+        [(50728, "2I", 3, _rationals(neutral), True)] if neutral is not None else [])  # AsShotNeutral
 
 
 def write_linear_dng(path: Path, data: np.ndarray, white, black: tuple[int, ...] | None = None) -> Path:

@@ -85,10 +85,9 @@ def saturation_levels(white_level: int, linear_max: list[int] | None, dng_levels
 
 def dng_white_levels(path: Path) -> list[int] | None:
     """The WhiteLevel of a DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD) as
-    four levels (R, G, B, G2: one value for every channel, or one per sample, G2 taking G's); None when ``path``
-    is not a DNG or its raw image gives none (the DNG default, 2^BitsPerSample - 1, is then LibRaw's
-    ``white_level``)."""
-    level = _dng_raw_image_fact(path, lambda page: page.tags.valueof(50717))  # WhiteLevel
+    four levels (R, G, B, G2: one value for every channel, or one per sample, G2 taking G's; without the tag the
+    DNG default, 2^BitsPerSample - 1); None when ``path`` is not a DNG or its raw image cannot be read."""
+    level = _dng_raw_image_fact(path, lambda page: page.tags.valueof(50717, (1 << page.bitspersample) - 1))
     if level is None:
         return None
     values = [int(v) for v in np.atleast_1d(level)]

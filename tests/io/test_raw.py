@@ -132,18 +132,19 @@ def test_a_dng_without_an_as_shot_white_balance_is_balanced_for_daylight(tmp_pat
     np.testing.assert_allclose(photo.linear[inside], scene[inside], atol=1e-3)
 
 
-@pytest.mark.parametrize("black", [(512,), (512, 512, 512), (200, 256, 300)])
-def test_a_linear_dngs_black_level_is_normalised_as_the_dng_defines(tmp_path, black):
+@pytest.mark.parametrize(("black", "white"), [((512,), WHITE), ((512, 512, 512), WHITE), ((200, 256, 300), WHITE),
+                                              ((512, 512, 512), None)])  # None: the default, 65535
+def test_a_linear_dngs_black_level_is_normalised_as_the_dng_defines(tmp_path, black, white):
     """LibRaw scales a DNG's channels by WhiteLevel less the least of four channel blacks; a LinearRaw DNG's
     BlackLevel given per sample leaves the fourth at 0, so its light read (4000 - 512) / 4000 of itself (0.5 as
     0.436) and its saturation below 1.0."""
-    blacks = np.resize(np.array(black), 3)
+    blacks, level = np.resize(np.array(black), 3), white or 65535
     scene = np.full((32, 48, 3), 0.5)
     scene[:, 24:] = [0.2, 0.3, 0.1]
     scene[:8, :8] = 1.3
-    data = np.clip(np.round(blacks + scene * (WHITE - blacks)), 0, WHITE).astype(np.uint16)
-    photo = read_raw_linear(write_linear_dng(tmp_path / "lin.dng", data, WHITE, black=black))
-    np.testing.assert_array_equal(photo.clipped, (data >= WHITE).any(axis=2))
+    data = np.clip(np.round(blacks + scene * (level - blacks)), 0, level).astype(np.uint16)
+    photo = read_raw_linear(write_linear_dng(tmp_path / "lin.dng", data, white, black=black))
+    np.testing.assert_array_equal(photo.clipped, (data >= level).any(axis=2))
     np.testing.assert_allclose(photo.linear[~photo.clipped], scene[~photo.clipped], atol=3e-4)
     np.testing.assert_allclose(photo.linear[photo.clipped], 1.0, atol=3e-4)
 
