@@ -23,21 +23,26 @@ def _rationals(values, denominator: int = 10000) -> list[int]:
     return out
 
 
-def _dng_tags(white: int, neutral) -> list[tuple]:
-    return [
+def _dng_tags(white, neutral) -> list[tuple]:
+    """``white``: one WhiteLevel, or one per sample (a tuple), or None: no WhiteLevel (the DNG default)."""
+    whites = tuple(white) if isinstance(white, tuple) else (white,)
+    return [tag for tag in [
         (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
         (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
         (50708, "s", 0, "cevr test camera", True),  # UniqueCameraModel
-        (50717, "I", 1, white, True),  # WhiteLevel
+        (50717, "I", len(whites), whites, True),  # WhiteLevel
         (50721, "2i", 9, _rationals(XYZ_TO_SRGB.ravel()), True),  # ColorMatrix1
-        (50728, "2I", 3, _rationals(neutral), True),  # AsShotNeutral
         (50778, "H", 1, 21, True),  # CalibrationIlluminant1 = D65
-    ]
+    ] if tag[3] != (None,)] + (
+        [(50728, "2I", 3, _rationals(neutral), True)] if neutral is not None else [])  # AsShotNeutral
 
 
-def write_linear_dng(path: Path, data: np.ndarray, white: int) -> Path:
-    """``data``: HxWx3 uint16 sensor values (0..white)."""
-    tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=_dng_tags(white, (1, 1, 1)))
+def write_linear_dng(path: Path, data: np.ndarray, white, black: tuple[int, ...] | None = None) -> Path:
+    """``data``: HxWx3 uint16 sensor values (0..white); ``white``: one WhiteLevel or a tuple, one per sample;
+    ``black``: the BlackLevel, one value or one per sample (the data holds it: light 0 is ``black``)."""
+    tags = _dng_tags(white, (1, 1, 1)) + ([(50713, "H", 2, (1, 1), True), (50714, "H", len(black), black, True)]
+                                          if black else [])  # BlackLevelRepeatDim, BlackLevel
+    tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=tags)
     return path
 
 
@@ -74,11 +79,15 @@ def write_camera_dng(path: Path, data: np.ndarray, white: int, *, make: str, mod
     return path
 
 
-def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8)) -> Path:
-    """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled RGGB and clipped at ``white``.
+def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8), *,
+                  make: str | None = None, model: str | None = None, black: tuple[int, int, int, int] | None = None
+                  ) -> Path:
+    """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled RGGB and clipped at ``white``; ``make``,
+    ``model``: IFD0's Make and Model (LibRaw applies some makers' own rules).
 
     ``neutral`` is the camera's response to grey: red at 0.5 means the red channel is amplified 2x by white
-    balance, so it saturates (in white-balanced terms) at twice the level green does.
+    balance, so it saturates (in white-balanced terms) at twice the level green does; None: no AsShotNeutral.
+    ``black``: the BlackLevel of the R, G, G, B sites (light 0 reads ``black``, 1.0 reads ``white``).
     """
     h, w = camera_rgb.shape[:2]
     cfa = np.zeros((h, w), np.float64)
@@ -86,12 +95,14 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     cfa[0::2, 1::2] = camera_rgb[0::2, 1::2, 1]
     cfa[1::2, 0::2] = camera_rgb[1::2, 0::2, 1]
     cfa[1::2, 1::2] = camera_rgb[1::2, 1::2, 2]
-    codes = np.clip(np.round(cfa * white), 0, white).astype(np.uint16)
-    tags = _dng_tags(white, neutral) + [
+    offset = np.tile(np.reshape(black or (0, 0, 0, 0), (2, 2)), (h // 2 + 1, w // 2 + 1))[:h, :w]
+    codes = np.clip(np.round(offset + cfa * (white - offset)), 0, white).astype(np.uint16)
+    tags = _dng_tags(white, neutral) + ([(50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True)] if black
+                                        else []) + [
         (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
         (33422, "B", 4, (0, 1, 1, 2), True),  # CFAPattern RGGB
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, "H", 1, 1, True),  # CFALayout rectangular
-    ]
+    ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text]
     tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
     return path

@@ -69,6 +69,49 @@ def saturated_photosites(raw_image: np.ndarray, raw_colors: np.ndarray | None, w
     return raw_image >= white_levels[raw_colors]
 
 
+def saturation_levels(white_level: int, linear_max: list[int] | None, dng_levels: list[int] | None) -> np.ndarray:
+    """Each channel's saturation level (LibRaw's channel order R, G, B, G2), never above LibRaw's ``white_level``
+    (``maximum``: a photosite there develops to full scale).
+
+    A DNG's WhiteLevel (``dng_levels``) is the file's own: LibRaw's per-channel "linearity limits" (``linear_max``,
+    rawpy's ``camera_white_level_per_channel``) are its maker-specific values, which it sets for a DNG whose Make is
+    Nikon to 0.9346 of the WhiteLevel with no such limit in the file, so a Nikon DNG counted unsaturated photosites
+    as clipped; and ``white_level`` is the largest of a LinearRaw DNG's per-sample WhiteLevels, so a channel that
+    saturated below it went unmarked. Other RAW files: ``linear_max`` where LibRaw has it, else ``white_level``.
+    """
+    levels = dng_levels or (linear_max if linear_max and any(linear_max) else [white_level] * 4)
+    return np.minimum(np.array(levels, dtype=np.int64), white_level)
+
+
+def dng_white_levels(path: Path) -> list[int] | None:
+    """The WhiteLevel of a DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD) as
+    four levels (R, G, B, G2: one value for every channel, or one per sample, G2 taking G's; without the tag the
+    DNG default, 2^BitsPerSample - 1); None when ``path`` is not a DNG or its raw image cannot be read."""
+    level = _dng_raw_image_fact(path, lambda page: page.tags.valueof(50717, (1 << page.bitspersample) - 1))
+    if level is None:
+        return None
+    values = [int(v) for v in np.atleast_1d(level)]
+    return values[:1] * 4 if len(values) < 3 else [*values[:3], values[1]]
+
+
+def _dng_raw_image_fact(path: Path, fact: Any) -> Any:
+    """``fact(page)`` of a DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD),
+    read by tifffile; None when ``path`` is not a DNG, has no such IFD, or cannot be read."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            first = tif.pages.first
+            if 50706 not in first.tags:  # DNGVersion
+                return None
+            for page in [first, *(first.pages or [])]:
+                if not page.subfiletype and int(page.photometric) in (32803, 34892):
+                    return fact(page)
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
+        return None
+    return None
+
+
 def clipping_mask(saturated: np.ndarray, shape: tuple[int, int], *, bayer: bool) -> np.ndarray:
     """The pixels of a developed image of ``shape`` (HxW) that saturated photosites reach."""
     import cv2
@@ -148,9 +191,16 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
     except InputError:
         raise
     except (rawpy.LibRawError, OSError, ValueError) as exc:
+        size = _dng_raw_image_fact(path, lambda page: (page.imagewidth, page.imagelength)) if isinstance(
+            exc, rawpy.LibRawFileUnsupportedError) else None
+        if size and min(size) < _LIBRAW_MIN_SIDE:  # LibRaw's identify() takes none smaller for a RAW
+            raise InputError(path, f"camera RAW of {size[0]}x{size[1]} pixels: LibRaw decodes none under "
+                                   f"{_LIBRAW_MIN_SIDE} pixels a side") from None
         raise InputError(path, f"camera RAW not readable by LibRaw, truncated or not a RAW file ({_reason(exc)})"
                          ) from None
 
+
+_LIBRAW_MIN_SIDE = 22
 
 # LibRaw's default data-error handler (rawpy installs no other) prints to the C library's stderr, beside the one
 # error line cevr gives: "unknown file: Unexpected end of file" for a truncated RAW (rawpy hands LibRaw a buffer, so
@@ -180,20 +230,23 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         exif = raw_exif(path, raw)
         if not raw.white_level:
             raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
-        per_channel = raw.camera_white_level_per_channel
-        levels = np.array(per_channel if per_channel and any(per_channel) else [raw.white_level] * 4)
+        dng_levels = dng_white_levels(path)
+        levels = saturation_levels(int(raw.white_level), raw.camera_white_level_per_channel, dng_levels)
         visible = raw.raw_image_visible
         colors = raw.raw_colors_visible if visible.ndim == 2 else None
         saturated = saturated_photosites(visible, colors, levels)
         flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
         if raw.num_colors == 3:
             balanced, to_srgb = _develop_in_camera_space(raw, rawpy)
+            if dng_levels is not None:
+                balanced *= _dng_black_scale(raw)
             mask = clipping_mask(saturated, balanced.shape[:2], bayer=visible.ndim == 2)
             np.minimum(balanced, 1.0, out=balanced, where=mask[..., None])
             linear = np.maximum(balanced @ to_srgb.T, 0.0, dtype=np.float32)
         else:
             developed = raw.postprocess(
-                use_camera_wb=True, output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip,
+                use_camera_wb=camera_balance_usable(raw), output_color=rawpy.ColorSpace.sRGB,
+                highlight_mode=rawpy.HighlightMode.Clip,
                 **_LINEAR_16_BIT)
             linear = developed.astype(np.float32) / 65535.0
             mask = clipping_mask(saturated, linear.shape[:2], bayer=visible.ndim == 2) | np.any(linear >= 1.0, axis=2)
@@ -209,21 +262,45 @@ def _develop_in_camera_space(raw: Any, rawpy: Any) -> tuple[np.ndarray, np.ndarr
     amplified channel's saturation and nothing clipped, and LibRaw's camera -> sRGB matrix (``rgb_cam``) for it.
 
     LibRaw's highlight mode 1 ("unclip") divides the white-balance gains by the largest instead of the smallest, so
-    that no channel passes full scale; the spread between the two is multiplied back here.
+    that no channel passes full scale; the spread between the two is multiplied back here. The gains are given to
+    LibRaw (``user_wb``): with ``use_camera_wb`` and no usable as-shot balance (a DNG without AsShotNeutral) it
+    balanced by the grey-world average instead, whose spread is not the one multiplied back (a grey 0.26 read 0.22).
     """
-    developed = raw.postprocess(use_camera_wb=True, output_color=rawpy.ColorSpace.raw,
-                                highlight_mode=rawpy.HighlightMode.Ignore, **_LINEAR_16_BIT)
     gains = _white_balance_gains(raw)
+    developed = raw.postprocess(user_wb=[float(g) for g in gains], output_color=rawpy.ColorSpace.raw,
+                                highlight_mode=rawpy.HighlightMode.Ignore, **_LINEAR_16_BIT)
     balanced = developed.astype(np.float32) * np.float32(gains.max() / gains.min() / 65535.0)
     return balanced, np.asarray(raw.color_matrix, dtype=np.float32)[:, :3]
 
 
-def _white_balance_gains(raw: Any) -> np.ndarray:
-    """The four channel gains LibRaw's ``use_camera_wb`` applies (dcraw's scale_colors): the camera's as-shot
-    multipliers where they are usable, else the daylight ones; a missing second is 1, a missing fourth the second."""
+def _dng_black_scale(raw: Any) -> np.ndarray:
+    """What a DNG's camera channels (R, G, B) developed by LibRaw are multiplied by to be the DNG's own normalised
+    values, (v - BlackLevel) / (WhiteLevel - BlackLevel) per channel, in which its AsShotNeutral and colour matrices
+    are given. LibRaw scales every channel by one range, WhiteLevel less the least of its four channel blacks: a
+    channel with a higher black read darker (blacks 200, 256, 300 of 4000: green 1.5 %, blue 2.6 %), and a LinearRaw
+    DNG, whose unused fourth black stays 0, read (WhiteLevel - BlackLevel) / WhiteLevel of its light (12.8 % darker
+    for a black of 512), its saturation below 1.0."""
+    black = np.array(raw.black_level_per_channel, dtype=np.float64)
+    white = float(raw.white_level)
+    return np.float32((white - black.min()) / np.maximum(white - black[:3], 1.0))
+
+
+def camera_balance_usable(raw: Any) -> bool:
+    """Whether the camera's as-shot white balance is usable (dcraw's scale_colors); where it is not (a DNG without
+    AsShotNeutral), LibRaw's ``use_camera_wb`` falls back to the grey-world average, a guess from the scene: the
+    developers ask for it only where it is usable, and are given daylight's (LibRaw's ``pre_mul``) otherwise."""
     camera = [float(v) for v in raw.camera_whitebalance]
-    gains = camera if camera[0] not in (-1.0, 0.0) and camera[2] != 0.0 else [float(v) for v in
-                                                                           raw.daylight_whitebalance]
+    return camera[0] not in (-1.0, 0.0) and camera[2] != 0.0
+
+
+def _white_balance_gains(raw: Any) -> np.ndarray:
+    """The four channel gains a three-colour RAW is developed with: the camera's as-shot multipliers where they are
+    usable (as LibRaw's ``use_camera_wb`` takes them, dcraw's scale_colors), else the daylight ones (LibRaw's
+    ``pre_mul``, from the camera's colour matrix), else 1; a missing second is 1, a missing fourth the second."""
+    camera = [float(v) for v in raw.camera_whitebalance]
+    daylight = [float(v) for v in raw.daylight_whitebalance]
+    gains = camera if camera_balance_usable(raw) else (
+        daylight if min(daylight[:3]) > 0 else [1.0] * 4)
     gains[1] = gains[1] or 1.0
     gains[3] = gains[3] or gains[1]
     return np.array(gains, dtype=np.float64)

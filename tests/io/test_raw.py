@@ -8,7 +8,13 @@ import pytest
 
 from cevr_cli.errors import InputError
 from cevr_cli.io.images import read_photo
-from cevr_cli.io.raw import check_pixel_data, clipping_mask, read_raw_linear, saturated_photosites
+from cevr_cli.io.raw import (
+    check_pixel_data,
+    clipping_mask,
+    read_raw_linear,
+    saturated_photosites,
+    saturation_levels,
+)
 from tests.dng import write_cfa_dng, write_linear_dng
 
 WHITE = 4000
@@ -79,6 +85,98 @@ def test_light_that_white_balance_lifts_above_one_is_kept_where_the_sensor_did_n
     np.testing.assert_allclose(photo.linear[:8, :8], 0.2, atol=2e-3)
 
 
+def test_a_nikon_dng_saturates_at_its_own_white_level(tmp_path):
+    """LibRaw gives a DNG whose Make is Nikon per-channel "linearity limits" of 0.9346 x its WhiteLevel (3738 of
+    4000) that the file does not hold; read as white levels they marked a patch at 0.96 of white clipped."""
+    scene = np.full((48, 64, 3), 0.3)
+    scene[16:32, 24:40] = 0.96  # green photosites at 3840 of 4000: measured
+    scene[:8, 48:] = 1.2  # saturated
+    photo = read_raw_linear(write_cfa_dng(tmp_path / "nikon.dng", scene * np.array([0.5, 1.0, 0.8]), WHITE,
+                                          make="Nikon", model="D850"))
+    assert not photo.clipped[12:36, 20:44].any() and photo.clipped[:8, 48:].all()
+    np.testing.assert_allclose(photo.linear[20:28, 28:36], 0.96, atol=2e-3)
+
+
+@pytest.mark.parametrize("whites", [(4000, 3500, 3800), (3500, 4000, 3800)])
+def test_a_linear_dng_saturates_at_each_samples_own_white_level(tmp_path, whites):
+    """A LinearRaw DNG's WhiteLevel may hold one level per sample (DNG 1.4); LibRaw's white_level is one of
+    them, so a channel that saturated at a lower level of its own went unmarked (its light read as 1.0)."""
+    whites = np.array(whites)
+    scene = np.full((32, 48, 3), 0.5)
+    scene[8:24, 8:40] = 0.9
+    scene[8:24, 8:40, whites.argmin()] = 1.1  # only the channel with the lowest level saturates
+    data = np.clip(np.round(scene * whites), 0, whites).astype(np.uint16)
+    photo = read_raw_linear(write_linear_dng(tmp_path / "lin.dng", data, tuple(int(w) for w in whites)))
+    np.testing.assert_array_equal(photo.clipped, (data >= whites).any(axis=2))
+    assert photo.clipped[8:24, 8:40].all()
+    np.testing.assert_allclose(photo.linear[~photo.clipped], scene[~photo.clipped], atol=2e-4)
+
+
+def test_saturation_levels_never_pass_the_level_libraw_develops_to_full_scale():
+    np.testing.assert_array_equal(saturation_levels(4000, [4500, 3900, 4500, 3900], None), [4000, 3900, 4000, 3900])
+    np.testing.assert_array_equal(saturation_levels(4000, None, None), [4000] * 4)
+    np.testing.assert_array_equal(saturation_levels(4000, [3738] * 4, [4000] * 4), [4000] * 4)  # a DNG's own
+
+
+def test_a_dng_without_an_as_shot_white_balance_is_balanced_for_daylight(tmp_path):
+    """No AsShotNeutral: LibRaw's camera white balance fell back to the grey-world average, while the gain spread
+    multiplied back was daylight's, so every pixel read darker than it measured (a grey 0.26 read 0.22)."""
+    rng = np.random.default_rng(3)
+    scene = np.repeat(np.repeat(rng.uniform(0.02, 0.45, (6, 8, 3)), 8, axis=0), 8, axis=1)  # flat 8x8 patches
+    photo = read_raw_linear(write_cfa_dng(tmp_path / "no-wb.dng", scene, WHITE, neutral=None))  # camera = sRGB
+    inside = np.zeros(scene.shape[:2], bool)
+    for y in range(6):
+        for x in range(8):
+            inside[y * 8 + 2:y * 8 + 6, x * 8 + 2:x * 8 + 6] = True  # away from the patches' edges (demosaicing)
+    assert not photo.clipped.any()
+    np.testing.assert_allclose(photo.linear[inside], scene[inside], atol=1e-3)
+
+
+@pytest.mark.parametrize(("black", "white"), [((512,), WHITE), ((512, 512, 512), WHITE), ((200, 256, 300), WHITE),
+                                              ((512, 512, 512), None)])  # None: the default, 65535
+def test_a_linear_dngs_black_level_is_normalised_as_the_dng_defines(tmp_path, black, white):
+    """LibRaw scales a DNG's channels by WhiteLevel less the least of four channel blacks; a LinearRaw DNG's
+    BlackLevel given per sample leaves the fourth at 0, so its light read (4000 - 512) / 4000 of itself (0.5 as
+    0.436) and its saturation below 1.0."""
+    blacks, level = np.resize(np.array(black), 3), white or 65535
+    scene = np.full((32, 48, 3), 0.5)
+    scene[:, 24:] = [0.2, 0.3, 0.1]
+    scene[:8, :8] = 1.3
+    data = np.clip(np.round(blacks + scene * (level - blacks)), 0, level).astype(np.uint16)
+    photo = read_raw_linear(write_linear_dng(tmp_path / "lin.dng", data, white, black=black))
+    np.testing.assert_array_equal(photo.clipped, (data >= level).any(axis=2))
+    np.testing.assert_allclose(photo.linear[~photo.clipped], scene[~photo.clipped], atol=3e-4)
+    np.testing.assert_allclose(photo.linear[photo.clipped], 1.0, atol=3e-4)
+
+
+def test_a_cfa_dngs_channel_black_levels_are_normalised_as_the_dng_defines(tmp_path):
+    """Blacks 200, 256, 256, 300: LibRaw's one range (4000 - 200) read green 1.5 % and blue 2.6 % dark."""
+    rng = np.random.default_rng(5)
+    scene = np.repeat(np.repeat(rng.uniform(0.05, 0.45, (6, 8, 3)), 8, axis=0), 8, axis=1)  # flat 8x8 patches
+    photo = read_raw_linear(write_cfa_dng(tmp_path / "black.dng", scene * np.array([0.5, 1.0, 0.8]), WHITE,
+                                          black=(200, 256, 256, 300)))
+    inside = np.zeros(scene.shape[:2], bool)
+    for y in range(6):
+        for x in range(8):
+            inside[y * 8 + 2:y * 8 + 6, x * 8 + 2:x * 8 + 6] = True  # away from the patches' edges (demosaicing)
+    np.testing.assert_allclose(photo.linear[inside], scene[inside], atol=1e-3)
+
+
+def test_a_dng_without_an_as_shot_white_balance_develops_for_daylight_in_raw_mode_cevr(tmp_path):
+    """`--raw-mode cevr`: LibRaw's camera white balance fell back to the grey-world average (this scene's greys
+    tinted by its mean colour)."""
+    from cevr_cli.imaging import srgb_encode
+
+    rng = np.random.default_rng(3)
+    scene = np.repeat(np.repeat(rng.uniform(0.02, 0.45, (6, 8, 3)), 8, axis=0), 8, axis=1)
+    photo = read_photo(write_cfa_dng(tmp_path / "no-wb.dng", scene, WHITE, neutral=None))
+    inside = np.zeros(scene.shape[:2], bool)
+    for y in range(6):
+        for x in range(8):
+            inside[y * 8 + 2:y * 8 + 6, x * 8 + 2:x * 8 + 6] = True
+    np.testing.assert_allclose(photo.rgb[inside], srgb_encode(scene)[inside], atol=2e-3)
+
+
 def _mixing_dng(path, camera_rgb, mixing):
     """A CFA DNG whose camera sees mixing @ sRGB: ColorMatrix1 (XYZ -> camera) = mixing @ XYZ_TO_SRGB."""
     import tifffile
@@ -135,6 +233,17 @@ def test_a_corrupt_raw_is_one_clear_error(tmp_path):
         read_raw_linear(truncated)
     assert str(info.value).startswith(f"{truncated}: camera RAW not readable by LibRaw, truncated or not a RAW file (")
     assert "b'" not in str(info.value)  # LibRaw's reason as text, not a bytes literal
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dng_too_small_for_libraw_says_so(tmp_path, mode):
+    """cevr takes photos of 16 pixels a side, LibRaw no RAW under 22: a valid 16x20 DNG was 'truncated or not a RAW
+    file'."""
+    path = write_cfa_dng(tmp_path / "small.dng", np.full((20, 16, 3), 0.3), WHITE)
+    with pytest.raises(InputError, match=r"small.dng: camera RAW of 16x20 pixels: LibRaw decodes none under 22 pixels"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+    scene = np.random.default_rng(0).uniform(0.1, 0.5, (22, 22, 3))  # LibRaw's smallest
+    assert read_raw_linear(write_cfa_dng(tmp_path / "ok.dng", scene, WHITE)).linear.shape == (22, 22, 3)
 
 
 @pytest.mark.parametrize("mode", ["linear", "developed"])
