@@ -909,8 +909,10 @@ def _replace_earlier(folder: Path, partial: Path, marker: str, keep_earlier: boo
              "those names"] if clashing else []
     if left:
         notes.append(f"could not carry {', '.join(left)} over: left in {aside}")
-    elif not clashing:
-        shutil.rmtree(aside, ignore_errors=True)
+    elif not clashing:  # under a partial's name first: a run killed while removing it leaves what a rerun removes
+        doomed = folder.parent / f".{folder.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
+        aside.rename(doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
     kept_shown = sorted(shown[name] for name in kept if shown[name] not in left)
     theirs_shown = [shown[name] for name in theirs if shown[name] not in left]
     return notes + ([f"kept what it made that this request does not: {', '.join(kept_shown)}"] if kept_shown else []) \
@@ -1027,6 +1029,43 @@ def clean_abandoned(output: Path) -> None:
         lock.release()
 
 
+def _has_leftovers(output: Path, hidden: dict[Path, list[str]]) -> bool:
+    """Whether ``output``'s folder holds a hidden entry named after it (``.<name>.lock``, ``.<name>.partial-...``, an
+    atomic write's ``.<stem>.XXXXXXXX.part.<ext>``); ``hidden`` caches each folder's hidden names (one listing)."""
+    names = hidden.get(output.parent)
+    if names is None:
+        try:
+            names = [entry.name for entry in os.scandir(output.parent) if entry.name.startswith(".")]
+        except OSError:
+            names = []
+        hidden[output.parent] = names
+    return any(name.startswith((f".{output.name}.", f".{output.stem}.")) for name in names)
+
+
+def _remove_leftovers(output: Path, marker: str | None) -> None:
+    """Remove what a run killed after completing ``output`` left beside it (its lock file: SIGKILL between the
+    rename and the release; the partial name of the earlier result it was removing), unless a run holds its lock
+    now. Not ``.old`` or ``.earlier-``: they may hold a user's files."""
+    lock = OutputLock(output)
+    try:
+        if not lock.acquire(wait=False):
+            return
+    except OSError:
+        return
+    try:
+        if marker is None:
+            with contextlib.suppress(OutputError):
+                remove_abandoned_temporaries(output)
+        else:
+            stale = re.compile(rf"\.{re.escape(output.name)}\.partial(-\d+-[0-9a-f]+)?")
+            for path in output.parent.iterdir():
+                if stale.fullmatch(path.name):
+                    with contextlib.suppress(OSError):
+                        _remove(path)
+    finally:
+        lock.release()  # removes the lock file
+
+
 def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItemResult:
     output.parent.mkdir(parents=True, exist_ok=True)
     aside = None
@@ -1093,10 +1132,13 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
     results: dict[Path, BatchItemResult] = {}
     to_run: list[Task] = []
     request_of = request if callable(request) else (lambda _source: request)
+    hidden: dict[Path, list[str]] = {}
     for source, output in plan.items():
         state = completion(output, marker, request_of(source), source)
         if state == "complete" and not (policy.overwrite or policy.redo):
             results[source] = BatchItemResult(source, "skipped", output, "already complete")
+            if not policy.dry_run and _has_leftovers(output, hidden):
+                _remove_leftovers(output, marker)
         elif state == "taken" or (state == "foreign" and not policy.overwrite):
             results[source] = BatchItemResult(source, "failed", output, _refusal(output, marker, state))
         elif policy.dry_run and not os.path.exists(source):  # missing, or a broken link: the run fails it by name

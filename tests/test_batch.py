@@ -938,3 +938,42 @@ def test_a_recursive_walk_leaves_tonemaps_images_alone_but_not_a_photo_of_such_a
     write_ldr(root / "cevr-tonemapped" / "beach-reinhard.png", image)  # named alike, recording nothing: a photo
     write_ldr(root / "IMG.png", image)
     assert discover_inputs([root], recursive=True) == [root / "IMG.png", root / "cevr-tonemapped/beach-reinhard.png"]
+
+
+def test_what_a_run_killed_after_completing_an_output_left_goes_when_a_rerun_skips_it(tree, tmp_path):
+    """SIGKILL between renaming an output into place and letting go of its lock left ``.<name>.lock`` (the kernel
+    drops the lock, not the file); one killed while removing the earlier result it replaced left that folder. The
+    rerun skips the complete output, and left both there for good; a lock another run holds stays."""
+    out = tmp_path / "out"
+    photos = [tree / "b" / "IMG_0001.JPG", tree / "b" / "IMG_0002.jpg"]
+    plan = plan_outputs(photos, out, roots=photos, marker=MARKER)
+    run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
+    (out / ".IMG_0001.lock").write_bytes(b"")  # the killed run's
+    held = OutputLock(out / "IMG_0002")
+    assert held.acquire(wait=False)  # a live run's
+    report = run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
+    assert report.counts() == {"skipped": 2}
+    assert sorted(p.name for p in out.iterdir()) == [".IMG_0002.lock", "IMG_0001", "IMG_0002"]
+    held.release()
+
+
+def test_a_run_killed_while_removing_the_earlier_result_it_replaced_leaves_nothing_after_a_rerun(tree, tmp_path,
+                                                                                               monkeypatch):
+    import shutil
+
+    photo = tree / "b" / "IMG_0002.jpg"
+    out = tmp_path / "out"
+    plan = plan_outputs([photo], out, roots=[photo], marker=MARKER)
+    run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
+    real_rmtree = shutil.rmtree
+
+    def killed(path, *args, **kwargs):  # the first removal is the earlier result's: the run dies there
+        monkeypatch.setattr(shutil, "rmtree", real_rmtree)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(plan, _listing({"evs": [2]}), DEFAULT, marker=MARKER, request={"evs": [2]})
+    report = run_batch(plan, _listing({"evs": [2]}), DEFAULT, marker=MARKER, request={"evs": [2]})
+    assert report.counts() == {"skipped": 1}  # the new result was in place
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_0002"]
