@@ -1091,9 +1091,26 @@ def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItem
     return BatchItemResult(source, "done", output, note, time.monotonic() - started)
 
 
+def _interrupt_within(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM (a KeyboardInterrupt) that ``exc`` was raised from or while handling: pybind11 turns one
+    that lands during an extension module's first import (OpenEXR's, at a batch's first EXR) into ImportError
+    "initialization failed", caused by it."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _failure(source: Path, exc: BaseException, started: float) -> BatchItemResult:
     """The one-line result of a failed input. Ctrl-C, SIGTERM and exits propagate; any other exception fails this
-    input alone, a library's or cevr's own unforeseen one too (a bug met by one photo must not stop the batch)."""
+    input alone, a library's or cevr's own unforeseen one too (a bug met by one photo must not stop the batch), unless
+    it comes of Ctrl-C or SIGTERM (:func:`_interrupt_within`): then that interrupt propagates."""
+    if isinstance(exc, Exception) and (interrupt := _interrupt_within(exc)) is not None:
+        raise interrupt
     if isinstance(exc, InputError):
         message = str(exc)  # it names the file it is about (the input, or a file of it: a stack's frame)
     elif isinstance(exc, CevrError):

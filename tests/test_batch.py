@@ -977,3 +977,27 @@ def test_a_run_killed_while_removing_the_earlier_result_it_replaced_leaves_nothi
     report = run_batch(plan, _listing({"evs": [2]}), DEFAULT, marker=MARKER, request={"evs": [2]})
     assert report.counts() == {"skipped": 1}  # the new result was in place
     assert sorted(p.name for p in out.iterdir()) == ["IMG_0002"]
+
+
+def test_ctrl_c_that_a_library_turned_into_its_own_error_stops_the_batch(tree, tmp_path):
+    """Ctrl-C or SIGTERM landing while an extension module is first imported (OpenEXR's, at the first EXR a fuse
+    writes) comes back from pybind11 as ImportError "initialization failed" caused by the KeyboardInterrupt: the
+    input failed as "a cevr bug", the batch went on failing every later input (the module stays half registered)
+    and the process then died by SIGSEGV instead of stopping with exit 130 or 143."""
+    class Terminated(KeyboardInterrupt):
+        pass
+
+    photos = [tree / "b" / "IMG_0001.JPG", tree / "b" / "IMG_0002.jpg"]
+    plan = plan_outputs(photos, tmp_path / "out", roots=photos, marker=MARKER)
+    jobs = []
+
+    def job(source, folder):
+        jobs.append(source.name)
+        try:
+            raise Terminated
+        except KeyboardInterrupt as exc:
+            raise ImportError("initialization failed") from exc
+
+    with pytest.raises(Terminated):
+        run_batch(plan, job, DEFAULT, marker=MARKER)
+    assert jobs == ["IMG_0001.JPG"] and not any((tmp_path / "out").iterdir())
