@@ -679,7 +679,8 @@ def with_file_sizes(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 
 def _listed_files_present(folder: Path, recorded: Any) -> bool:
     """Whether every file a marker lists (under :data:`_MARKER_FILE_KEYS`) is in ``folder``, not empty and of the
-    size it records (:data:`SIZES_KEY`; markers written before it was kept record none)."""
+    size it records (:data:`SIZES_KEY`; markers written before it was kept record none); for a marker it lists in a
+    subfolder (``stack/stack.json``, the stack ``fuse --keep-stack`` keeps), the files that one lists too."""
     if not isinstance(recorded, dict):
         return False
     sizes = recorded.get(SIZES_KEY)
@@ -693,6 +694,13 @@ def _listed_files_present(folder: Path, recorded: Any) -> bool:
             return False
         if size == 0 or sizes.get(name, size) != size:
             return False
+        if Path(name).name in OUTPUT_MARKERS and len(Path(name).parts) > 1:  # fuse --keep-stack's stack: its files too
+            try:
+                nested = json.loads((folder / name).read_text())
+            except (OSError, ValueError):
+                return False
+            if not _listed_files_present((folder / name).parent, nested):
+                return False
     return True
 
 

@@ -1001,3 +1001,22 @@ def test_ctrl_c_that_a_library_turned_into_its_own_error_stops_the_batch(tree, t
     with pytest.raises(Terminated):
         run_batch(plan, job, DEFAULT, marker=MARKER)
     assert jobs == ["IMG_0001.JPG"] and not any((tmp_path / "out").iterdir())
+
+
+def test_a_kept_stack_whose_frame_was_deleted_or_replaced_since_leaves_its_fuse_output_incomplete(tmp_path):
+    """fuse.json lists ``stack/stack.json`` only: a frame of the kept stack deleted or replaced by a file of another
+    size left the fuse output complete for every rerun, its stack broken for good."""
+    folder = tmp_path / "IMG_1"
+    (folder / "stack").mkdir(parents=True)
+    for name, data in (("IMG_1.exr", b"hdr"), ("stack/00.png", b"frame0"), ("stack/01.png", b"frame1")):
+        (folder / name).write_bytes(data)
+    stack = {"files": ["00.png", "01.png"], "file_sizes": {"00.png": 6, "01.png": 6}}
+    (folder / "stack" / "stack.json").write_text(json.dumps(stack))
+    listed = ["IMG_1.exr", "stack/stack.json"]
+    sizes = {name: (folder / name).stat().st_size for name in listed}
+    (folder / "fuse.json").write_text(json.dumps({"outputs": listed, "file_sizes": sizes}))
+    assert completion(folder, "fuse.json") == "complete"
+    (folder / "stack" / "01.png").write_bytes(b"edited by hand")
+    assert completion(folder, "fuse.json") == "missing"
+    (folder / "stack" / "01.png").unlink()
+    assert completion(folder, "fuse.json") == "missing"
