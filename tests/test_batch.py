@@ -1020,3 +1020,19 @@ def test_a_kept_stack_whose_frame_was_deleted_or_replaced_since_leaves_its_fuse_
     assert completion(folder, "fuse.json") == "missing"
     (folder / "stack" / "01.png").unlink()
     assert completion(folder, "fuse.json") == "missing"
+
+
+def test_cleaning_after_a_worker_killed_replacing_a_users_folder_keeps_that_folders_files(tmp_path):
+    """tonemap --overwrite sets a folder of a user's files standing at an image's name aside as ``.<name>.old``
+    while it writes the image; a worker killed after writing it, before keeping that folder as ``.earlier-``, had
+    the driver's cleanup delete the folder with the user's files (``.old`` counted as a stale copy)."""
+    from cevr_cli.batch import clean_abandoned
+
+    output = tmp_path / "x-reinhard.png"
+    output.write_bytes(b"image")
+    (tmp_path / ".x-reinhard.png.old").mkdir()
+    (tmp_path / ".x-reinhard.png.old" / "notes.txt").write_text("mine")
+    clean_abandoned(output)
+    kept = [p for p in tmp_path.iterdir() if p.name != output.name]
+    assert len(kept) == 1 and re.fullmatch(r"\.x-reinhard\.png\.earlier-\d+-[0-9a-f]{8}", kept[0].name)
+    assert (kept[0] / "notes.txt").read_text() == "mine"
