@@ -919,8 +919,9 @@ def _replace_earlier(folder: Path, partial: Path, marker: str, keep_earlier: boo
         notes.append(f"could not carry {', '.join(left)} over: left in {aside}")
     elif not clashing:  # under a partial's name first: a run killed while removing it leaves what a rerun removes
         doomed = folder.parent / f".{folder.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
-        aside.rename(doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            aside = aside.rename(doomed)
+        shutil.rmtree(aside, ignore_errors=True)
     kept_shown = sorted(shown[name] for name in kept if shown[name] not in left)
     theirs_shown = [shown[name] for name in theirs if shown[name] not in left]
     return notes + ([f"kept what it made that this request does not: {', '.join(kept_shown)}"] if kept_shown else []) \
