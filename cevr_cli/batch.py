@@ -1018,7 +1018,8 @@ def _remove_stale_partials(folder: Path) -> None:
         if stale.fullmatch(path.name):
             if path.name.endswith(".old") and path.is_dir() and not path.is_symlink() and any(path.iterdir()):
                 # a folder of someone's files that _run_file set aside (--overwrite) for the image now there: kept
-                path.rename(folder.parent / f".{folder.name}.{_SET_ASIDE}-{os.getpid()}-{secrets.token_hex(4)}")
+                with contextlib.suppress(OSError):
+                    path.rename(folder.parent / f".{folder.name}.{_SET_ASIDE}-{os.getpid()}-{secrets.token_hex(4)}")
                 continue
             with contextlib.suppress(OSError):  # one it cannot remove is in no one's way: names are per run
                 _remove(path)
