@@ -679,7 +679,8 @@ def with_file_sizes(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 
 def _listed_files_present(folder: Path, recorded: Any) -> bool:
     """Whether every file a marker lists (under :data:`_MARKER_FILE_KEYS`) is in ``folder``, not empty and of the
-    size it records (:data:`SIZES_KEY`; markers written before it was kept record none)."""
+    size it records (:data:`SIZES_KEY`; markers written before it was kept record none); for a marker it lists in a
+    subfolder (``stack/stack.json``, the stack ``fuse --keep-stack`` keeps), the files that one lists too."""
     if not isinstance(recorded, dict):
         return False
     sizes = recorded.get(SIZES_KEY)
@@ -693,6 +694,13 @@ def _listed_files_present(folder: Path, recorded: Any) -> bool:
             return False
         if size == 0 or sizes.get(name, size) != size:
             return False
+        if Path(name).name in OUTPUT_MARKERS and len(Path(name).parts) > 1:  # fuse --keep-stack's stack: its files too
+            try:
+                nested = json.loads((folder / name).read_text())
+            except (OSError, ValueError):
+                return False
+            if not _listed_files_present((folder / name).parent, nested):
+                return False
     return True
 
 
@@ -909,7 +917,10 @@ def _replace_earlier(folder: Path, partial: Path, marker: str, keep_earlier: boo
              "those names"] if clashing else []
     if left:
         notes.append(f"could not carry {', '.join(left)} over: left in {aside}")
-    elif not clashing:
+    elif not clashing:  # under a partial's name first: a run killed while removing it leaves what a rerun removes
+        doomed = folder.parent / f".{folder.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
+        with contextlib.suppress(OSError):
+            aside = aside.rename(doomed)
         shutil.rmtree(aside, ignore_errors=True)
     kept_shown = sorted(shown[name] for name in kept if shown[name] not in left)
     theirs_shown = [shown[name] for name in theirs if shown[name] not in left]
@@ -1005,6 +1016,11 @@ def _remove_stale_partials(folder: Path) -> None:
                 break
     for path in folder.parent.iterdir():
         if stale.fullmatch(path.name):
+            if path.name.endswith(".old") and path.is_dir() and not path.is_symlink() and any(path.iterdir()):
+                # a folder of someone's files that _run_file set aside (--overwrite) for the image now there: kept
+                with contextlib.suppress(OSError):
+                    path.rename(folder.parent / f".{folder.name}.{_SET_ASIDE}-{os.getpid()}-{secrets.token_hex(4)}")
+                continue
             with contextlib.suppress(OSError):  # one it cannot remove is in no one's way: names are per run
                 _remove(path)
 
@@ -1025,6 +1041,43 @@ def clean_abandoned(output: Path) -> None:
                 remove_abandoned_temporaries(output)  # its own name's only: not those of x.y.png beside x.png
     finally:
         lock.release()
+
+
+def _has_leftovers(output: Path, hidden: dict[Path, list[str]]) -> bool:
+    """Whether ``output``'s folder holds a hidden entry named after it (``.<name>.lock``, ``.<name>.partial-...``, an
+    atomic write's ``.<stem>.XXXXXXXX.part.<ext>``); ``hidden`` caches each folder's hidden names (one listing)."""
+    names = hidden.get(output.parent)
+    if names is None:
+        try:
+            names = [entry.name for entry in os.scandir(output.parent) if entry.name.startswith(".")]
+        except OSError:
+            names = []
+        hidden[output.parent] = names
+    return any(name.startswith((f".{output.name}.", f".{output.stem}.")) for name in names)
+
+
+def _remove_leftovers(output: Path, marker: str | None) -> None:
+    """Remove what a run killed after completing ``output`` left beside it (its lock file: SIGKILL between the
+    rename and the release; the partial name of the earlier result it was removing), unless a run holds its lock
+    now. Not ``.old`` or ``.earlier-``: they may hold a user's files."""
+    lock = OutputLock(output)
+    try:
+        if not lock.acquire(wait=False):
+            return
+    except OSError:
+        return
+    try:
+        if marker is None:
+            with contextlib.suppress(OutputError):
+                remove_abandoned_temporaries(output)
+        else:
+            stale = re.compile(rf"\.{re.escape(output.name)}\.partial(-\d+-[0-9a-f]+)?")
+            for path in output.parent.iterdir():
+                if stale.fullmatch(path.name):
+                    with contextlib.suppress(OSError):
+                        _remove(path)
+    finally:
+        lock.release()  # removes the lock file
 
 
 def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItemResult:
@@ -1052,9 +1105,26 @@ def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItem
     return BatchItemResult(source, "done", output, note, time.monotonic() - started)
 
 
+def _interrupt_within(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM (a KeyboardInterrupt) that ``exc`` was raised from or while handling: pybind11 turns one
+    that lands during an extension module's first import (OpenEXR's, at a batch's first EXR) into ImportError
+    "initialization failed", caused by it."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _failure(source: Path, exc: BaseException, started: float) -> BatchItemResult:
     """The one-line result of a failed input. Ctrl-C, SIGTERM and exits propagate; any other exception fails this
-    input alone, a library's or cevr's own unforeseen one too (a bug met by one photo must not stop the batch)."""
+    input alone, a library's or cevr's own unforeseen one too (a bug met by one photo must not stop the batch), unless
+    it comes of Ctrl-C or SIGTERM (:func:`_interrupt_within`): then that interrupt propagates."""
+    if isinstance(exc, Exception) and (interrupt := _interrupt_within(exc)) is not None:
+        raise interrupt
     if isinstance(exc, InputError):
         message = str(exc)  # it names the file it is about (the input, or a file of it: a stack's frame)
     elif isinstance(exc, CevrError):
@@ -1093,10 +1163,13 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
     results: dict[Path, BatchItemResult] = {}
     to_run: list[Task] = []
     request_of = request if callable(request) else (lambda _source: request)
+    hidden: dict[Path, list[str]] = {}
     for source, output in plan.items():
         state = completion(output, marker, request_of(source), source)
         if state == "complete" and not (policy.overwrite or policy.redo):
             results[source] = BatchItemResult(source, "skipped", output, "already complete")
+            if not policy.dry_run and _has_leftovers(output, hidden):
+                _remove_leftovers(output, marker)
         elif state == "taken" or (state == "foreign" and not policy.overwrite):
             results[source] = BatchItemResult(source, "failed", output, _refusal(output, marker, state))
         elif policy.dry_run and not os.path.exists(source):  # missing, or a broken link: the run fails it by name

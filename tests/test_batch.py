@@ -938,3 +938,101 @@ def test_a_recursive_walk_leaves_tonemaps_images_alone_but_not_a_photo_of_such_a
     write_ldr(root / "cevr-tonemapped" / "beach-reinhard.png", image)  # named alike, recording nothing: a photo
     write_ldr(root / "IMG.png", image)
     assert discover_inputs([root], recursive=True) == [root / "IMG.png", root / "cevr-tonemapped/beach-reinhard.png"]
+
+
+def test_what_a_run_killed_after_completing_an_output_left_goes_when_a_rerun_skips_it(tree, tmp_path):
+    """SIGKILL between renaming an output into place and letting go of its lock left ``.<name>.lock`` (the kernel
+    drops the lock, not the file); one killed while removing the earlier result it replaced left that folder. The
+    rerun skips the complete output, and left both there for good; a lock another run holds stays."""
+    out = tmp_path / "out"
+    photos = [tree / "b" / "IMG_0001.JPG", tree / "b" / "IMG_0002.jpg"]
+    plan = plan_outputs(photos, out, roots=photos, marker=MARKER)
+    run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
+    (out / ".IMG_0001.lock").write_bytes(b"")  # the killed run's
+    held = OutputLock(out / "IMG_0002")
+    assert held.acquire(wait=False)  # a live run's
+    report = run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
+    assert report.counts() == {"skipped": 2}
+    assert sorted(p.name for p in out.iterdir()) == [".IMG_0002.lock", "IMG_0001", "IMG_0002"]
+    held.release()
+
+
+def test_a_run_killed_while_removing_the_earlier_result_it_replaced_leaves_nothing_after_a_rerun(tree, tmp_path,
+                                                                                               monkeypatch):
+    import shutil
+
+    photo = tree / "b" / "IMG_0002.jpg"
+    out = tmp_path / "out"
+    plan = plan_outputs([photo], out, roots=[photo], marker=MARKER)
+    run_batch(plan, _listing({"evs": [1]}), DEFAULT, marker=MARKER, request={"evs": [1]})
+    real_rmtree = shutil.rmtree
+
+    def killed(path, *args, **kwargs):  # the first removal is the earlier result's: the run dies there
+        monkeypatch.setattr(shutil, "rmtree", real_rmtree)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(plan, _listing({"evs": [2]}), DEFAULT, marker=MARKER, request={"evs": [2]})
+    report = run_batch(plan, _listing({"evs": [2]}), DEFAULT, marker=MARKER, request={"evs": [2]})
+    assert report.counts() == {"skipped": 1}  # the new result was in place
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_0002"]
+
+
+def test_ctrl_c_that_a_library_turned_into_its_own_error_stops_the_batch(tree, tmp_path):
+    """Ctrl-C or SIGTERM landing while an extension module is first imported (OpenEXR's, at the first EXR a fuse
+    writes) comes back from pybind11 as ImportError "initialization failed" caused by the KeyboardInterrupt: the
+    input failed as "a cevr bug", the batch went on failing every later input (the module stays half registered)
+    and the process then died by SIGSEGV instead of stopping with exit 130 or 143."""
+    class Terminated(KeyboardInterrupt):
+        pass
+
+    photos = [tree / "b" / "IMG_0001.JPG", tree / "b" / "IMG_0002.jpg"]
+    plan = plan_outputs(photos, tmp_path / "out", roots=photos, marker=MARKER)
+    jobs = []
+
+    def job(source, folder):
+        jobs.append(source.name)
+        try:
+            raise Terminated
+        except KeyboardInterrupt as exc:
+            raise ImportError("initialization failed") from exc
+
+    with pytest.raises(Terminated):
+        run_batch(plan, job, DEFAULT, marker=MARKER)
+    assert jobs == ["IMG_0001.JPG"] and not any((tmp_path / "out").iterdir())
+
+
+def test_a_kept_stack_whose_frame_was_deleted_or_replaced_since_leaves_its_fuse_output_incomplete(tmp_path):
+    """fuse.json lists ``stack/stack.json`` only: a frame of the kept stack deleted or replaced by a file of another
+    size left the fuse output complete for every rerun, its stack broken for good."""
+    folder = tmp_path / "IMG_1"
+    (folder / "stack").mkdir(parents=True)
+    for name, data in (("IMG_1.exr", b"hdr"), ("stack/00.png", b"frame0"), ("stack/01.png", b"frame1")):
+        (folder / name).write_bytes(data)
+    stack = {"files": ["00.png", "01.png"], "file_sizes": {"00.png": 6, "01.png": 6}}
+    (folder / "stack" / "stack.json").write_text(json.dumps(stack))
+    listed = ["IMG_1.exr", "stack/stack.json"]
+    sizes = {name: (folder / name).stat().st_size for name in listed}
+    (folder / "fuse.json").write_text(json.dumps({"outputs": listed, "file_sizes": sizes}))
+    assert completion(folder, "fuse.json") == "complete"
+    (folder / "stack" / "01.png").write_bytes(b"edited by hand")
+    assert completion(folder, "fuse.json") == "missing"
+    (folder / "stack" / "01.png").unlink()
+    assert completion(folder, "fuse.json") == "missing"
+
+
+def test_cleaning_after_a_worker_killed_replacing_a_users_folder_keeps_that_folders_files(tmp_path):
+    """tonemap --overwrite sets a folder of a user's files standing at an image's name aside as ``.<name>.old``
+    while it writes the image; a worker killed after writing it, before keeping that folder as ``.earlier-``, had
+    the driver's cleanup delete the folder with the user's files (``.old`` counted as a stale copy)."""
+    from cevr_cli.batch import clean_abandoned
+
+    output = tmp_path / "x-reinhard.png"
+    output.write_bytes(b"image")
+    (tmp_path / ".x-reinhard.png.old").mkdir()
+    (tmp_path / ".x-reinhard.png.old" / "notes.txt").write_text("mine")
+    clean_abandoned(output)
+    kept = [p for p in tmp_path.iterdir() if p.name != output.name]
+    assert len(kept) == 1 and re.fullmatch(r"\.x-reinhard\.png\.earlier-\d+-[0-9a-f]{8}", kept[0].name)
+    assert (kept[0] / "notes.txt").read_text() == "mine"
