@@ -1028,19 +1028,27 @@ def _remove_stale_partials(folder: Path) -> None:
 def clean_abandoned(output: Path) -> None:
     """Remove what a worker killed while writing ``output`` left (a partial folder, an atomic write's temporary
     file), unless another run holds the output's lock now."""
-    lock = OutputLock(output)
-    try:
-        if not lock.acquire(wait=False):
-            return
-    except OSError:
-        return
-    try:
-        if output.parent.is_dir():
+    with _unless_locked(output) as free:
+        if free and output.parent.is_dir():
             _remove_stale_partials(output)
             with contextlib.suppress(OutputError):  # a device or fifo there, where no temporary of ours is
                 remove_abandoned_temporaries(output)  # its own name's only: not those of x.y.png beside x.png
+
+
+@contextmanager
+def _unless_locked(output: Path) -> Iterator[bool]:
+    """Holds ``output``'s lock for the block, and says so, unless another run holds it (or it cannot be taken);
+    the release removes the lock file."""
+    lock = OutputLock(output)
+    try:
+        free = lock.acquire(wait=False)
+    except OSError:
+        free = False
+    try:
+        yield free
     finally:
-        lock.release()
+        if free:
+            lock.release()
 
 
 def _has_leftovers(output: Path, hidden: dict[Path, list[str]]) -> bool:
@@ -1060,13 +1068,9 @@ def _remove_leftovers(output: Path, marker: str | None) -> None:
     """Remove what a run killed after completing ``output`` left beside it (its lock file: SIGKILL between the
     rename and the release; the partial name of the earlier result it was removing), unless a run holds its lock
     now. Not ``.old`` or ``.earlier-``: they may hold a user's files."""
-    lock = OutputLock(output)
-    try:
-        if not lock.acquire(wait=False):
+    with _unless_locked(output) as free:
+        if not free:
             return
-    except OSError:
-        return
-    try:
         if marker is None:
             with contextlib.suppress(OutputError):
                 remove_abandoned_temporaries(output)
@@ -1076,8 +1080,6 @@ def _remove_leftovers(output: Path, marker: str | None) -> None:
                 if stale.fullmatch(path.name):
                     with contextlib.suppress(OSError):
                         _remove(path)
-    finally:
-        lock.release()  # removes the lock file
 
 
 def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItemResult:
