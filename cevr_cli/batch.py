@@ -1174,15 +1174,6 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
                 _remove_leftovers(output, marker)
         elif state == "taken" or (state == "foreign" and not policy.overwrite):
             results[source] = BatchItemResult(source, "failed", output, _refusal(output, marker, state))
-        elif policy.dry_run and not os.path.exists(source):  # missing, or a broken link: the run fails it by name
-            from .io.images import check_input_file
-
-            try:
-                check_input_file(source)
-                message = str(InputError(source, "file not found"))
-            except InputError as exc:
-                message = str(exc)
-            results[source] = BatchItemResult(source, "failed", None, message)
         elif policy.dry_run:
             note = f"would redo ({_REDONE_BECAUSE[state]})" if state in _REDONE_BECAUSE else "would write"
             results[source] = _checked(check, source) or BatchItemResult(source, "planned", output, note)
@@ -1211,8 +1202,14 @@ def run_batch(plan: dict[Path, Path], job: Job | JobFactory, policy: BatchPolicy
 
 
 def _checked(check: Callable[[Path], None] | None, source: Path) -> BatchItemResult | None:
-    """The failed result of a source that ``check`` finds unreadable; None where it passes (or there is none)."""
+    """The failed result of a source that is not there (missing, a broken link: the run fails it by name, whatever
+    the stage) or that ``check`` finds unreadable; None where it passes."""
+    from .io.images import check_input_file
+
     try:
+        if not os.path.exists(source):
+            check_input_file(source)  # says which: missing, a broken link, a link loop
+            raise InputError(source, "file not found")
         if check is not None:
             check(source)
     except InputError as exc:
