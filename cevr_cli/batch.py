@@ -900,7 +900,7 @@ def _replace_earlier(folder: Path, partial: Path, marker: str, keep_earlier: boo
     theirs = _not_made(folder, partial, marker)
     clashing = _same_names(folder, partial) if foreign else []
     shown = {name: f"{name}/" if (folder / name).is_dir() else name for name in kept + theirs + clashing}
-    aside = folder.parent / f".{folder.name}.{_SET_ASIDE}-{os.getpid()}-{secrets.token_hex(4)}"
+    aside = _run_name(folder, _SET_ASIDE)
     folder.rename(aside)
     try:
         partial.rename(folder)
@@ -918,7 +918,7 @@ def _replace_earlier(folder: Path, partial: Path, marker: str, keep_earlier: boo
     if left:
         notes.append(f"could not carry {', '.join(left)} over: left in {aside}")
     elif not clashing:  # under a partial's name first: a run killed while removing it leaves what a rerun removes
-        doomed = folder.parent / f".{folder.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
+        doomed = _run_name(folder, "partial")
         with contextlib.suppress(OSError):
             aside = aside.rename(doomed)
         shutil.rmtree(aside, ignore_errors=True)
@@ -994,9 +994,15 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def _run_name(output: Path, kind: str) -> Path:
+    """``.<name>.<kind>-<pid>-<hex>`` beside ``output``: a name of this run's, which no other run picks (``partial``:
+    work in progress, or a result being removed; :data:`_SET_ASIDE`: an earlier result or a user's folder kept)."""
+    return output.parent / f".{output.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
 def _new_partial(folder: Path) -> Path:
     """A new empty folder beside ``folder`` for this run's partial output, named for no other run."""
-    partial = folder.parent / f".{folder.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
+    partial = _run_name(folder, "partial")
     partial.mkdir(parents=True)
     return partial
 
@@ -1019,7 +1025,7 @@ def _remove_stale_partials(folder: Path) -> None:
             if path.name.endswith(".old") and path.is_dir() and not path.is_symlink() and any(path.iterdir()):
                 # a folder of someone's files that _run_file set aside (--overwrite) for the image now there: kept
                 with contextlib.suppress(OSError):
-                    path.rename(folder.parent / f".{folder.name}.{_SET_ASIDE}-{os.getpid()}-{secrets.token_hex(4)}")
+                    path.rename(_run_name(folder, _SET_ASIDE))
                 continue
             with contextlib.suppress(OSError):  # one it cannot remove is in no one's way: names are per run
                 _remove(path)
@@ -1099,7 +1105,7 @@ def _run_file(source: Path, output: Path, job: Job, started: float) -> BatchItem
         return _failure(source, exc, started)
     note = ""
     if aside is not None and os.path.isdir(aside) and not os.path.islink(aside) and any(os.scandir(aside)):
-        kept = output.parent / f".{output.name}.{_SET_ASIDE}-{os.getpid()}-{secrets.token_hex(4)}"
+        kept = _run_name(output, _SET_ASIDE)
         aside.rename(kept)  # a folder of someone's files: --overwrite replaces it, but deletes none of them
         note = f"kept the folder that stood at {output} as {kept}"
     elif aside is not None:
