@@ -187,6 +187,17 @@ def evs_from_exif(exposures: Sequence[ExifInfo | None], names: Sequence[str]) ->
     return [round(float(ev100[0]) - float(v), 6) + 0.0 for v in ev100]  # type: ignore[arg-type]
 
 
+def need_a_bracket(frames: int, names: Sequence[str] | None = None) -> None:
+    """Refuse fewer than two frames, naming the one photo given where ``names`` says which.
+
+    Raises:
+        UsageError: fewer than two frames.
+    """
+    if frames < 2:
+        only = f"{names[0]} is the only photo given: " if names is not None and len(names) == 1 else ""
+        raise UsageError(f"{only}calibrating needs a bracket: at least two photos of one scene at different exposures")
+
+
 def check_bracket(evs: Sequence[float], frames: int, names: Sequence[str] | None = None) -> None:
     """At least two frames, one EV each, every EV a finite number (not a string: :func:`parse_bracket_evs` reads
     ``'-2,0,2'``) within +-:data:`MAX_BRACKET_EV`, no two within 0.01 EV. ``names``: the frames' names, in the EVs'
@@ -196,9 +207,7 @@ def check_bracket(evs: Sequence[float], frames: int, names: Sequence[str] | None
     Raises:
         UsageError: otherwise.
     """
-    if frames < 2:
-        only = f"{names[0]} is the only photo given: " if names is not None and len(names) == 1 else ""
-        raise UsageError(f"{only}calibrating needs a bracket: at least two photos of one scene at different exposures")
+    need_a_bracket(frames, names)
     if isinstance(evs, str | bytes) or not all(is_number(ev) and math.isfinite(ev) for ev in evs):
         raise UsageError(f"bracket EVs {evs!r}: give finite numbers, one per frame (parse_bracket_evs reads "
                          "'-2,0,2')")
@@ -809,9 +818,7 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
     from .vocabulary import RAW_SUFFIXES
 
     frames = bracket_frames(paths)
-    if len(frames) < 2:
-        only = f"{frames[0]} is the only photo given: " if frames else ""
-        raise UsageError(f"{only}calibrating needs a bracket: at least two photos of one scene at different exposures")
+    need_a_bracket(len(frames), [str(f) for f in frames])
     if method not in METHODS:
         raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
     check_frames(frames)
