@@ -208,6 +208,24 @@ def to_rec709_matrix(chromaticities: tuple[float, ...]) -> np.ndarray:
     return np.linalg.solve(target, adapt @ source)
 
 
+# ITU-T H.273 Table 2: ColourPrimaries code point -> chromaticities (OpenEXR's order), the ones image files use; for
+# an nclx box that gives the code alone (an AVIF's, as cevr reads it; pillow-heif gives HEIF's chromaticities too).
+_H273_PRIMARIES: dict[int, tuple[float, ...]] = {
+    1: REC709_CHROMATICITIES,  # BT.709, sRGB
+    4: (0.67, 0.33, 0.21, 0.71, 0.14, 0.08, 0.310, 0.316),  # BT.470 System M (NTSC 1953)
+    5: (0.64, 0.33, 0.29, 0.60, 0.15, 0.06, 0.3127, 0.3290),  # BT.601 625 lines (PAL)
+    6: (0.630, 0.340, 0.310, 0.595, 0.155, 0.070, 0.3127, 0.3290),  # BT.601 525 lines, SMPTE 170M
+    7: (0.630, 0.340, 0.310, 0.595, 0.155, 0.070, 0.3127, 0.3290),  # SMPTE 240M
+    8: (0.681, 0.319, 0.243, 0.692, 0.145, 0.049, 0.310, 0.316),  # generic film
+    9: (0.708, 0.292, 0.170, 0.797, 0.131, 0.046, 0.3127, 0.3290),  # BT.2020, BT.2100
+    10: XYZ_CHROMATICITIES,  # SMPTE ST 428-1, CIE XYZ
+    11: (0.680, 0.320, 0.265, 0.690, 0.150, 0.060, 0.314, 0.351),  # SMPTE RP 431-2, DCI-P3
+    12: (0.680, 0.320, 0.265, 0.690, 0.150, 0.060, 0.3127, 0.3290),  # SMPTE EG 432-1, Display P3
+    22: (0.630, 0.340, 0.295, 0.605, 0.155, 0.077, 0.3127, 0.3290),  # EBU Tech. 3213-E
+}
+_NCLX_CHROMATICITY_KEYS = tuple(f"color_primary_{c}_{axis}" for c in ("red", "green", "blue", "white") for axis in "xy")
+
+
 def nclx_to_srgb(codes: np.ndarray, nclx: Mapping[str, Any] | None) -> tuple[np.ndarray, ColourSpace] | None:
     """Codes of a photo whose colour only an nclx box describes (ITU-T H.273, as HEIF and AVIF files from phones
     carry it instead of an ICC profile) in sRGB, and what was done; None where it describes sRGB's primaries or
@@ -221,8 +239,8 @@ def nclx_to_srgb(codes: np.ndarray, nclx: Mapping[str, Any] | None) -> tuple[np.
     if nclx.get("transfer_characteristics") != _NCLX_SRGB_CURVE:
         return codes, ColourSpace(f"{name}, transfer {nclx.get('transfer_characteristics')}", NCLX_UNCONVERTED)
     try:
-        chromaticities = tuple(float(nclx[f"color_primary_{c}_{axis}"]) for c in ("red", "green", "blue", "white")
-                               for axis in "xy")
+        given = [nclx.get(key) for key in _NCLX_CHROMATICITY_KEYS]
+        chromaticities = tuple(map(float, given)) if None not in given else _H273_PRIMARIES[primaries]
         matrix = to_rec709_matrix(chromaticities)
     except (KeyError, TypeError, ValueError, UsageError):
         return codes, ColourSpace(name, UNREADABLE)

@@ -581,28 +581,11 @@ def read_cr3_exif(fh: Any) -> ExifInfo | None:
     return _from_ifds(tables.get(b"CMT1", {}), tables.get(b"CMT2", {}))
 
 
-# ITU-T H.273 Table 2: ColourPrimaries code point -> chromaticities of red, green, blue and white (x, y; OpenEXR's
-# order, as cevr_cli.io.colour's), the ones image files use.
-_H273_PRIMARIES: dict[int, tuple[float, ...]] = {
-    1: (0.640, 0.330, 0.300, 0.600, 0.150, 0.060, 0.3127, 0.3290),  # BT.709, sRGB
-    4: (0.67, 0.33, 0.21, 0.71, 0.14, 0.08, 0.310, 0.316),  # BT.470 System M (NTSC 1953)
-    5: (0.64, 0.33, 0.29, 0.60, 0.15, 0.06, 0.3127, 0.3290),  # BT.601 625 lines (PAL)
-    6: (0.630, 0.340, 0.310, 0.595, 0.155, 0.070, 0.3127, 0.3290),  # BT.601 525 lines, SMPTE 170M
-    7: (0.630, 0.340, 0.310, 0.595, 0.155, 0.070, 0.3127, 0.3290),  # SMPTE 240M
-    8: (0.681, 0.319, 0.243, 0.692, 0.145, 0.049, 0.310, 0.316),  # generic film
-    9: (0.708, 0.292, 0.170, 0.797, 0.131, 0.046, 0.3127, 0.3290),  # BT.2020, BT.2100
-    10: (1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1 / 3, 1 / 3),  # SMPTE ST 428-1, CIE XYZ
-    11: (0.680, 0.320, 0.265, 0.690, 0.150, 0.060, 0.314, 0.351),  # SMPTE RP 431-2, DCI-P3
-    12: (0.680, 0.320, 0.265, 0.690, 0.150, 0.060, 0.3127, 0.3290),  # SMPTE EG 432-1, Display P3
-    22: (0.630, 0.340, 0.295, 0.605, 0.155, 0.077, 0.3127, 0.3290),  # EBU Tech. 3213-E
-}
-
-
 def read_nclx(path: str | Path) -> dict[str, Any] | None:
     """The nclx colour description of an AVIF (its first ``colr`` box of type nclx among the item properties,
-    meta/iprp/ipco: ISO/IEC 23008-12 and 14496-12 sec. 12.1.5), in pillow-heif's form (``color_primaries``,
-    ``transfer_characteristics``, and ``color_primary_red_x`` ... ``color_primary_white_y`` where ITU-T H.273
-    names the primaries): Pillow's AVIF plugin gives none. None where the file has none or cannot be walked."""
+    meta/iprp/ipco: ISO/IEC 23008-12 and 14496-12 sec. 12.1.5), its code points under pillow-heif's names
+    (``color_primaries``, ``transfer_characteristics``; :func:`cevr_cli.io.colour.nclx_to_srgb` knows their
+    chromaticities): Pillow's AVIF plugin gives none. None where the file has none or cannot be walked."""
     try:
         with open(path, "rb") as fh:
             return _nclx_box(fh, fh.seek(0, io.SEEK_END))
@@ -618,10 +601,7 @@ def _nclx_box(fh: Any, size: int) -> dict[str, Any] | None:
         fh.seek(payload)
         if kind == b"colr" and fh.read(4) == b"nclx":
             primaries, transfer = struct.unpack(">HH", fh.read(4))
-            names = [f"color_primary_{c}_{axis}" for c in ("red", "green", "blue", "white") for axis in "xy"]
-            chromaticities = _H273_PRIMARIES.get(primaries)
-            return {"color_primaries": primaries, "transfer_characteristics": transfer,
-                    **(dict(zip(names, chromaticities, strict=True)) if chromaticities else {})}
+            return {"color_primaries": primaries, "transfer_characteristics": transfer}
     return None
 
 
