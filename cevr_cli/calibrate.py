@@ -54,6 +54,7 @@ import numpy as np
 
 from .assets import package_file
 from .errors import InputError, OutputError, UsageError
+from .evs import comma_list
 from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
 from .io.exif import ExifInfo
 from .options import is_number
@@ -146,7 +147,8 @@ def parse_bracket_evs(spec: str) -> list[float]:
     name, and any range is allowed (a bracket may span more than the model's +-6 EV).
 
     Raises:
-        UsageError: unreadable, empty, non-finite, or a range with a zero step or going the wrong way.
+        UsageError: unreadable, empty, an empty item (``-2,,2``), non-finite, or a range with a zero step or going
+            the wrong way.
     """
     text = spec.strip()
     try:
@@ -159,7 +161,7 @@ def parse_bracket_evs(spec: str) -> list[float]:
                 raise UsageError(f"--evs {spec!r}: {count} frames is not a bracket")
             values = [start + i * step for i in range(count)]
         else:
-            values = [float(p) for p in text.split(",") if p.strip()]
+            values = comma_list(text, f"--evs {spec!r}")
     except ValueError:
         raise UsageError(f"--evs {spec!r}: write a comma list (e.g. -2,0,2) or start:stop:step (e.g. -4:4:1)") from None
     if not values or not all(map(math.isfinite, values)):

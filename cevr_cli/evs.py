@@ -14,7 +14,8 @@ MAX_ABS_EV = 6.0  # stops either way; beyond, one photo holds too little of the 
 
 
 def parse_evs(spec: str) -> list[float]:
-    """Parse ``start:stop:step`` (inclusive of stop) or a comma list; sorted, unique, rounded to 1e-6."""
+    """Parse ``start:stop:step`` (inclusive of stop) or a comma list (no empty item: ``1,,2`` and ``1,2,`` are
+    typos, :func:`comma_list`); sorted, unique, rounded to 1e-6."""
     text = spec.strip()
     if not text:
         raise UsageError("empty EV list")
@@ -39,7 +40,7 @@ def parse_evs(spec: str) -> list[float]:
                 raise _too_many(shown, f"{count:.3g}" if count >= 10**6 else str(count))
             values = [start + i * step for i in range(count)]
         else:
-            values = [float(p) for p in text.split(",") if p.strip()]
+            values = comma_list(text, f"EV list {shown}")
     except ValueError:
         raise UsageError(f"cannot read EV list {shown}: use start:stop:step (e.g. -3:3:0.5) or a comma list") from None
     if not values:
@@ -56,6 +57,24 @@ def parse_evs(spec: str) -> list[float]:
         raise UsageError(f"EV list {shown}: {clash[0]:g} and {clash[1]:g} are one EV to 0.01 stop, as frames are "
                          "named; give EVs at least 0.01 apart")
     return evs
+
+
+def comma_list(text: str, what: str) -> list[float]:
+    """The numbers of a comma list (``-2,-1,1,2``; spaces around them allowed); none for a list of no numbers
+    at all (``,``), which the caller names.
+
+    Raises:
+        UsageError: an empty item (``1,,2``, ``1,2,``): a number left out by mistake, not skipped, as a range
+            (``1:2``) is not read either; ``what`` names the list (``EV list '1,,2'``).
+        ValueError: an item that is not a number.
+    """
+    items = [item.strip() for item in text.split(",")]
+    if not any(items):
+        return []
+    if not all(items):
+        raise UsageError(f"{what}: an empty item (two commas in a row, or one at an end): give a number between "
+                         "every two commas, e.g. -2,-1,1,2")
+    return [float(item) for item in items]
 
 
 def ev_label(ev: float) -> str:

@@ -242,6 +242,9 @@ def test_bracket_evs_keep_the_frames_order():
     for bad in ("", "a,b", "0:4:0", "0:4:-1", "1:2", "nan,1"):
         with pytest.raises(UsageError):
             parse_bracket_evs(bad)
+    for typo in ("-2,,0,2", "-2,0,2,", ",-2,0"):  # a frame's EV left out by mistake, not skipped
+        with pytest.raises(UsageError, match=f"^--evs '{typo}': an empty item"):
+            parse_bracket_evs(typo)
 
 
 def test_evs_from_exif_are_relative_stops_with_more_light_positive():

@@ -1,6 +1,7 @@
 """parse_evs: the EV lists `--evs` accepts, each checked against a list written out independently."""
 
 import math
+import re
 
 import pytest
 
@@ -25,7 +26,6 @@ def test_the_stop_is_included_despite_float_steps_and_values_are_rounded():
 
 def test_comma_lists_are_sorted_and_negative_zero_is_zero():
     assert parse_evs("2,-1,1,-2") == [-2.0, -1.0, 1.0, 2.0]
-    assert parse_evs("1,2,") == [1.0, 2.0]
     (zero,) = parse_evs("-0")
     assert zero == 0.0 and math.copysign(1.0, zero) == 1.0
 
@@ -77,6 +77,15 @@ def test_a_huge_range_is_refused_before_its_list_is_built(spec, count):
 def test_bad_lists_are_refused_with_a_reason(spec, message):
     with pytest.raises(UsageError, match=message):
         parse_evs(spec)
+
+
+@pytest.mark.parametrize("spec", ["1,,2", "1,2,", ",1,2", "1, ,2", "1,,"])
+def test_an_empty_item_in_a_comma_list_is_a_typo_not_skipped(spec):
+    """``1,,2`` was read as ``1,2`` and ``1,2,`` as ``1,2``: a number left out by mistake went unnoticed, where a
+    range (``1:2``) is strict. One line naming the list."""
+    with pytest.raises(UsageError, match=f"^EV list {re.escape(repr(spec))}: an empty item") as info:
+        parse_evs(spec)
+    assert "\n" not in str(info.value)
 
 
 def test_a_long_list_is_not_echoed_whole():
