@@ -323,7 +323,8 @@ def load_profile(path: str | os.PathLike[str]) -> Response:
     photo (and ``--response`` once more to check it first), and the Response keeps its indexed curves.
 
     Raises:
-        InputError: unreadable, not a cevr response profile, a newer version, or not a monotone curve.
+        InputError: unreadable, not a cevr response profile, no version recorded, a newer version, or not a
+            monotone curve.
     """
     path = Path(path)
     try:
@@ -351,7 +352,10 @@ def _read_profile(path: Path, mtime_ns: int, size: int) -> Response:
         raise InputError(path, "not a cevr response profile (JSON nested too deep)") from None
     if not isinstance(document, dict) or document.get("format") != PROFILE_FORMAT:
         raise InputError(path, "not a cevr response profile (write one with `cevr calibrate`)")
-    version = document.get("version", 0)
+    if "version" not in document:  # every profile `cevr calibrate` wrote records one: this one was made otherwise
+        raise InputError(path, "the profile records no version (every profile `cevr calibrate` writes has one): "
+                         "recalibrate the camera with `cevr calibrate`")
+    version = document["version"]
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
         raise InputError(path, f"the profile's version {version!r} is not a whole number")
     if version > PROFILE_VERSION:

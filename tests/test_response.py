@@ -189,8 +189,11 @@ def test_the_gamma_range_ends_are_accepted():
     ([1, 2], "not a cevr response profile"),
     ({"format": "cevr-response", "version": "x", "codes": [0, 1], "linear": [[0, 1]]}, "version 'x' is not a whole"),
     ({"format": "cevr-response", "version": None, "codes": [0, 1], "linear": [[0, 1]]}, "version None is not"),
-    ({"format": "cevr-response", "codes": [0, 0.5, 1], "linear": [[0, 0.6, 0.5]]}, "strictly increasing"),
-    ({"format": "cevr-response", "codes": [0, 0.5, 1], "linear": [["a", 0.6, 1]]}, "no usable 'codes'"),
+    ({"format": "cevr-response", "version": 1, "codes": [0, 0.5, 1], "linear": [[0, 0.6, 0.5]]},
+     "strictly increasing"),
+    ({"format": "cevr-response", "version": 1, "codes": [0, 0.5, 1], "linear": [["a", 0.6, 1]]}, "no usable 'codes'"),
+    ({"format": "cevr-response", "codes": [0, 1], "linear": [[0, 1]]},  # was read as version 0
+     "records no version .*: recalibrate the camera with `cevr calibrate`$"),
 ])
 def test_a_broken_profile_file_stops_the_request_before_any_photo(tmp_path, document, message):
     path = tmp_path / "broken.json"
@@ -244,6 +247,11 @@ def test_profiles_round_trip_and_refuse_what_is_not_one(tmp_path):
     (tmp_path / "new.json").write_text(json.dumps({**profile_record(response, "a", "b", "t"), "version": 99}))
     with pytest.raises(InputError, match="upgrade cevr"):
         load_profile(tmp_path / "new.json")
+    unversioned = {key: value for key, value in profile_record(response, "a", "b", "t").items() if key != "version"}
+    (tmp_path / "old.json").write_text(json.dumps(unversioned))
+    with pytest.raises(InputError, match="recalibrate") as caught:
+        load_profile(tmp_path / "old.json")
+    assert caught.value.path == str(tmp_path / "old.json")
 
 
 def test_auto_routes_by_what_the_file_says(tmp_path, monkeypatch):
