@@ -16,6 +16,11 @@ a rerun with another output-changing option redoes it), and the CLI builds each 
 and in the command's signature ``gamma: float = flag(TonemapOptions, "gamma")``. The error messages are
 the CLI's own lines (``--gamma -1: must be > 0``), so the library and ``cevr`` say the same thing.
 
+Whether an option was asked for (:func:`given`) is more than whether it differs from its default: ``--srgb --gamma
+2.2`` asks for a gamma, though 2.2 is the default. The CLI passes each flag given on its command line wrapped as
+:class:`Given`, which :func:`validate` unwraps, so that a check between two options (``--srgb`` takes no
+``--gamma``) refuses what was given, whatever its value.
+
 Free of numpy and torch, like :mod:`cevr_cli.vocabulary`, so that ``cevr --help`` stays instant.
 """
 
@@ -25,12 +30,13 @@ import math
 import numbers
 import operator
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .errors import UsageError, use_one_of
 
 _KEY = "cevr_option"
+_GIVEN = "_cevr_given"  # the instance attribute naming the fields passed as Given
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
@@ -66,6 +72,33 @@ def option(default: Any, help: str, *, flag: str | None = None, choices: Iterabl
     return field(default=default, metadata={_KEY: spec})
 
 
+@dataclass(frozen=True)
+class Given:
+    """A value its caller asked for by name: an option field passed one counts as given (:func:`given`) whatever its
+    value, its default too. The CLI passes each flag given on its command line so (``cevr_cli.cli.common.flag``);
+    :func:`validate` unwraps it."""
+
+    value: Any
+
+
+def plain(value: Any) -> Any:
+    """``value`` itself, unwrapped if :class:`Given`: for a flag's value used other than by its options class."""
+    return value.value if isinstance(value, Given) else value
+
+
+def given(options: Any, name: str) -> bool:
+    """Whether the option field ``name`` of an options instance was asked for: passed as :class:`Given` (a flag on
+    the command line, at its default value too), or holding another value than its default (a library caller's
+    keyword at the default value cannot be told from none)."""
+    return name in getattr(options, _GIVEN, ()) or getattr(options, name) != option_specs(options)[name][1]
+
+
+def replaced(options: Any, **changes: Any) -> Any:
+    """:func:`dataclasses.replace` that keeps the fields given as given (:func:`given`); ``changes`` count by value."""
+    kept = {name: Given(getattr(options, name)) for name in getattr(options, _GIVEN, ()) if name not in changes}
+    return replace(options, **kept, **changes)
+
+
 def option_specs(options: Any) -> dict[str, tuple[OptionSpec, Any]]:
     """Field name -> (its spec, its default) for an options class or instance, in declaration order."""
     return {f.name: (f.metadata[_KEY], f.default) for f in fields(options) if _KEY in f.metadata}
@@ -98,13 +131,19 @@ def check_value(name: str, spec: OptionSpec, value: Any) -> None:
 
 
 def validate(options: Any) -> None:
-    """Check every declared field of an options instance (call it from ``__post_init__``); a NumPy number in a
+    """Check every declared field of an options instance (call it from ``__post_init__``, before any check that asks
+    :func:`given`); a :class:`Given` value is unwrapped and its field remembered as given; a NumPy number in a
     numeric field becomes the Python ``int`` or ``float`` it equals, so that the request records it as JSON.
 
     Raises:
         UsageError: the first field whose value is not allowed, as ``--flag value: reason``.
     """
-    for name, (spec, _) in option_specs(options).items():
+    specs = option_specs(options)
+    marked = frozenset(name for name in specs if isinstance(getattr(options, name), Given))
+    for name in marked:
+        object.__setattr__(options, name, plain(getattr(options, name)))
+    object.__setattr__(options, _GIVEN, marked)
+    for name, (spec, _) in specs.items():
         value = getattr(options, name)
         check_value(name, spec, value)
         if spec.bounds and value is not None:

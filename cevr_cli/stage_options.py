@@ -9,13 +9,13 @@ stays instant; what needs them is imported where it is used.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import UsageError
 from .evs import CONTINUOUS_EVS, MAX_EVS, check_ev_values, label_clash, parse_evs
-from .options import option, option_specs, request_record, validate
+from .options import given, option, option_specs, replaced, request_record, validate
 from .vocabulary import (
     EXPOSURE_MODELS,
     EXR_COMPRESSION,
@@ -81,7 +81,7 @@ def _for_model(options: _Options, model: ExposureModel | ModelSpec | None) -> _O
     from .exposure import model_choice
 
     choice = model_choice(model) if model is not None else None
-    return options if choice is None or choice == options.model else replace(options, model=choice)
+    return options if choice is None or choice == options.model else replaced(options, model=choice)
 
 
 def _profiles_in_use(response: str) -> dict[str, str]:
@@ -153,9 +153,9 @@ class FuseOptions:
         object.__setattr__(self, "evs", check_evs(self.evs))
         validate(self)
         _check_response(self)
-        if self.hdr_format != "exr" and (self.full_float or self.compression != EXR_COMPRESSION):
-            given = "--float" if self.full_float else f"--compression {self.compression}"
-            raise UsageError(f"{given} is for OpenEXR files; --format {self.hdr_format} (Radiance RGBE) has neither")
+        if self.hdr_format != "exr" and (self.full_float or given(self, "compression")):
+            flag = "--float" if self.full_float else f"--compression {self.compression}"
+            raise UsageError(f"{flag} is for OpenEXR files; --format {self.hdr_format} (Radiance RGBE) has neither")
         if len(self.evs) < 2 and self.merge_for_source(linear_source=False) == "debevec":
             why = "--merge debevec" if self.merge == "debevec" else "--model cevr-paper (its merge is Debevec's)"
             raise UsageError(f"{why} recovers the response from the stack: give at least two EVs (e.g. --evs "
@@ -170,12 +170,11 @@ class FuseOptions:
         return {name: value for name, value in request_record(self).items() if name not in self.PHOTO_ONLY}
 
     def photo_only_flags(self) -> list[str]:
-        """The flags given (not at their default) that apply to photos only: a stack folder is fused as it is,
-        by Debevec & Malik's merge of its own frames."""
+        """The flags given (:func:`~cevr_cli.options.given`: on the command line, or not at their default) that apply
+        to photos only: a stack folder is fused as it is, by Debevec & Malik's merge of its own frames."""
         specs = option_specs(self)
-        given = ["--evs"] if tuple(self.evs) != CONTINUOUS_EVS else []  # a stack folder's frames are its EVs
-        return given + [specs[name][0].flag_for(name) for name in self.PHOTO_ONLY
-                        if getattr(self, name) != specs[name][1]]
+        evs = ["--evs"] if tuple(self.evs) != CONTINUOUS_EVS else []  # a stack folder's frames are its EVs
+        return evs + [specs[name][0].flag_for(name) for name in self.PHOTO_ONLY if given(self, name)]
 
     @property
     def tone_mapper(self) -> str | None:

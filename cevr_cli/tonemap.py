@@ -33,7 +33,7 @@ from .batch import (
 )
 from .errors import OutputError, UsageError
 from .io.atomic import check_writable
-from .options import option, request_record, validate
+from .options import given, option, request_record, validate
 from .vocabulary import (
     DISPLAY_FORMATS,
     DISPLAY_GAMMA,
@@ -88,7 +88,7 @@ class TonemapOptions:
         validate(self)
         if self.tmo == "kimkautz" and (self.key is not None or self.white is not None):
             raise UsageError("--tmo kimkautz takes no --key or --white")
-        if self.srgb and self.gamma != DISPLAY_GAMMA:  # the sRGB curve has its own exponent: --gamma was ignored
+        if self.srgb and given(self, "gamma"):  # the sRGB curve has its own exponent: --gamma would be ignored
             raise UsageError(f"--srgb encodes with the sRGB curve, which takes no --gamma (got {self.gamma:g}): "
                              "give one or the other")
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from cevr_cli.cli import app
 from cevr_cli.errors import UsageError
-from cevr_cli.options import option, option_specs, request_record, validate
+from cevr_cli.options import Given, given, option, option_specs, request_record, validate
 from cevr_cli.tonemap import TonemapOptions
 from cevr_cli.vocabulary import DISPLAY_FORMATS, TONE_MAPPERS
 
@@ -56,6 +56,18 @@ def test_numpy_numbers_are_numbers_and_recorded_as_python_ones():
     assert TonemapOptions(gamma=np.float32(2.5)).gamma == 2.5
 
 
+def test_a_value_given_at_its_default_counts_as_given_and_is_unwrapped():
+    """The CLI passes each flag on its command line as Given: `--gamma 2.2` is asked for, though 2.2 is the default
+    (a conflict found by comparing with the default missed it)."""
+    asked = Example(rate=Given(1.0), mode=Given("b"))
+    assert asked == Example(rate=1.0, mode="b") and type(asked.rate) is float and asked.mode == "b"
+    assert request_record(asked) == {"mode": "b", "rate": 1.0}
+    assert given(asked, "rate") and given(asked, "mode") and not given(asked, "count")
+    assert not given(Example(), "rate") and given(Example(rate=2.0), "rate")  # a library caller's other value
+    with pytest.raises(UsageError, match=r"^--rate 0: must be > 0$"):
+        Example(rate=Given(0.0))
+
+
 def test_specs_are_read_from_the_class_in_order():
     specs = option_specs(Example)
     assert list(specs) == [f.name for f in fields(Example)]
@@ -83,6 +95,11 @@ BAD_TONEMAP = [
     # --gamma was silently ignored: the sRGB curve made the same pixels whatever it said (and a rerun redid them)
     ({"srgb": True, "gamma": 1.8}, ["--srgb", "--gamma", "1.8"],
      "--srgb encodes with the sRGB curve, which takes no --gamma (got 1.8): give one or the other"),
+    # at the default value too: --srgb --gamma 2.2 was accepted, --srgb --gamma 1.8 refused
+    ({"srgb": True, "gamma": Given(2.2)}, ["--srgb", "--gamma", "2.2"],
+     "--srgb encodes with the sRGB curve, which takes no --gamma (got 2.2): give one or the other"),
+    ({"srgb": Given(True), "gamma": Given(2.2)}, ["--gamma", "2.2", "--srgb"],
+     "--srgb encodes with the sRGB curve, which takes no --gamma (got 2.2): give one or the other"),
 ]
 
 
@@ -99,6 +116,12 @@ def test_cevr_tonemap_refuses_them_with_the_same_line_and_exit_2(tmp_path, _, ar
     assert result.exit_code == 2
     assert f"error: {message}" in " ".join(result.output.split())
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv", [["--srgb"], ["--gamma", "2.2"], ["--gamma", "1.8"]])
+def test_srgb_alone_and_gamma_alone_are_requests(tmp_path, argv):
+    result = CliRunner().invoke(app, ["tonemap", str(tmp_path / "missing.exr"), "-o", str(tmp_path / "out"), *argv])
+    assert result.exit_code == 1 and "file not found" in result.output  # the request ran: its input failed
 
 
 def test_a_bad_tonemap_value_is_one_usage_error_before_any_file_is_read(tmp_path):

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from cevr_cli.cli import app
 from cevr_cli.errors import UsageError
 from cevr_cli.evs import CONTINUOUS_EVS
+from cevr_cli.options import Given, given
 from cevr_cli.stage_options import FuseOptions, StackOptions, check_evs
 
 
@@ -85,6 +86,7 @@ def test_the_request_records_what_changes_the_outputs_and_the_weights():
     ("fuse", ["--evs", "0", "--merge", "debevec"], "--merge debevec recovers the response from the stack"),
     ("fuse", ["--format", "hdr", "--float"], "--float is for OpenEXR files; --format hdr (Radiance RGBE) has neither"),
     ("fuse", ["--format", "hdr", "--compression", "dwaa"], "--compression dwaa is for OpenEXR files"),
+    ("fuse", ["--format", "hdr", "--compression", "zip"], "--compression zip is for OpenEXR files"),  # the default
 ])
 def test_the_cli_says_the_same_line_and_exits_2(tmp_path, command, args, message):
     photo = tmp_path / "a.png"
@@ -99,6 +101,21 @@ def test_the_flags_a_stack_folder_does_not_use_are_named():
     assert FuseOptions(model="physics", keep_stack=True, merge="measured", tmo="kimkautz").photo_only_flags() == [
         "--model", "--keep-stack", "--merge"]  # --tmo applies to stack folders too
     assert FuseOptions((-1.0, 1.0)).photo_only_flags() == ["--evs"]  # a stack folder's EVs are its frames'
+    # given at their defaults (`cevr fuse stacks/ --model cevr --merge auto`): still for photos only
+    assert FuseOptions(model=Given("cevr"), merge=Given("auto"), tmo=Given("reinhard")).photo_only_flags() == [
+        "--model", "--merge"]
+
+
+def test_the_flags_given_stay_given_when_the_model_is_another():
+    from cevr_cli.exposure import ModelSpec
+
+    options = FuseOptions(compression=Given("zip"), response=Given("auto"))
+    assert given(options, "compression") and not given(options, "merge")
+    other = options.for_model(ModelSpec("physics"))
+    assert other.model == "physics" and other.compression == "zip"
+    assert given(other, "compression") and given(other, "response") and not given(other, "merge")
+    with pytest.raises(UsageError, match="--compression zip is for OpenEXR files"):
+        FuseOptions(hdr_format="hdr", compression=Given("zip"))
 
 
 def test_fusing_stack_folders_with_photo_only_flags_says_so(tmp_path):

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
+from ..options import plain
 from ..stage_options import StackOptions
 from ..vocabulary import DATASET_KINDS, HDR_METRICS, LDR_METRICS, STACK_KINDS
 from .common import (
@@ -39,7 +40,7 @@ def bench(
         help="Dataset root (or folder of radiance maps for --dataset synthetic); default: the dataset's folder "
              "(e.g. vds/ or VDS/) in $CEVR_DATASETS, else in ./datasets.", show_default=False)] = None,
     dataset: Annotated[Dataset, typer.Option("--dataset", help="Dataset layout.")] = Dataset("synthetic"),  # type: ignore[valid-type]
-    model: str = flag(StackOptions, "model"),
+    model: str = flag(StackOptions, "model"),  # a Given where given: plain() below
     response: Annotated[str, typer.Option(
         "--response", help="Tone curve the benchmark's images are read through (no EXIF there): camera, srgb, "
         "gamma:G, linear or a profile .json.")] = "camera",
@@ -75,7 +76,7 @@ def bench(
             err.print(Text(f"wrote {path}", style="dim"))
 
         talk = not (quiet or as_json)
-        result = benchmark(dataset.value, path, model=model, weights=str(weights) if weights else None,
+        result = benchmark(dataset.value, path, model=plain(model), weights=str(weights) if weights else None,
                            device=device, response=response, baselines=baselines,
                            evs=evs or STACK_KINDS[stack_kind.value], split=split, size=size or None,
                            metrics=None if metrics is None else metrics.split(","), csv_path=csv_path,

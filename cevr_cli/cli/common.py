@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from ..errors import CevrError, use_one_of
-from ..options import option_specs
+from ..options import Given, option_specs
 from ..vocabulary import (
     DEVICE_HELP,
     DEVICES,
@@ -55,7 +55,9 @@ def flag(options: type, name: str) -> Any:
 
     Choices are listed by ``--help`` and completed by the shell; the values themselves are checked by the
     class, so ``cevr`` and Python refuse with the same line (``--tmo 'bogus': use one of ...``, exit 2).
-    A bool that defaults to True gets ``--no-flag``.
+    A bool that defaults to True gets ``--no-flag``. A flag given on the command line reaches the command as
+    :class:`~cevr_cli.options.Given` (:func:`_mark_given`), for the options class, which unwraps it, to tell
+    ``--gamma 2.2`` from no ``--gamma``: pass the parameter to the class, not elsewhere.
     """
     spec, default = option_specs(options)[name]
     names = spec.flag_for(name)
@@ -68,16 +70,23 @@ def flag(options: type, name: str) -> Any:
             files = sorted(str(p) for p in Path().glob(f"{incomplete}*.json"))
             return [value for value in suggested if value.startswith(incomplete)] + files
 
-        return typer.Option(default, names, help=spec.help, autocompletion=complete_free)
+        return typer.Option(default, names, help=spec.help, autocompletion=complete_free, callback=_mark_given)
     if spec.choices is None:
-        return typer.Option(default, names, help=spec.help)
+        return typer.Option(default, names, help=spec.help, callback=_mark_given)
     allowed = spec.choices
 
     def complete(incomplete: str) -> list[str]:
         return [value for value in allowed if value.startswith(incomplete)]
 
     return typer.Option(default, names, help=spec.help, metavar="<" + "|".join(allowed) + ">",
-                        autocompletion=complete)
+                        autocompletion=complete, callback=_mark_given)
+
+
+def _mark_given(ctx, param, value):  # type: ignore[no-untyped-def]  # Typer reads untyped ones by position
+    """A declared flag's value as :class:`~cevr_cli.options.Given` where the command line (or its environment
+    variable) gave it, at its default value too; as it is where the default stands."""
+    source = ctx.get_parameter_source(param.name)
+    return value if source is None or source.name in ("DEFAULT", "DEFAULT_MAP") else Given(value)
 
 
 
