@@ -14,7 +14,7 @@ import typer
 from .. import __version__
 from .bench import bench
 from .calibrate import calibrate
-from .common import DebugOpt, errors, out, say, state
+from .common import DebugOpt, errors, out, refuse, say, state
 from .demo import demo
 from .fuse import fuse
 from .info import convert_weights, info
@@ -44,7 +44,7 @@ def main_options(
     ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    state["debug"] = debug
+    state["debug"], state["json"] = debug, False  # the command's --json sets it (one process may run several)
     from ..io.opencv_environment import check_pixel_limit_variable
 
     with errors(debug):  # what would abort the process once OpenCV is imported, said in one line first
@@ -68,10 +68,21 @@ for command in (stack, fuse, tonemap, calibrate, demo, train, bench, info):
 app.command("convert-weights")(convert_weights)
 
 
+def _asks_for_json(exc: Exception) -> bool:
+    """Whether the command whose line the parser refused has ``--json`` and was given it (before any ``--``): a line
+    the parser cannot split (``--bogus``, an option without its value) is refused before ``--json``'s callback runs.
+    An error that names no command (Click's for an option without its value) is a command's: each has ``--json``."""
+    context = getattr(exc, "ctx", None)
+    if context is not None and not any(param.name == "as_json" for param in context.command.params):
+        return False  # `cevr --json`, `cevr bogus --json`: refused before any command
+    args = sys.argv[1:]
+    return "--json" in (args[:args.index("--")] if "--" in args else args)
+
+
 def main() -> None:
     """The `cevr` command: Typer's parser in its non-standalone mode, so that a request it refuses (an unknown
     option, a bad value, a missing argument) is one ``error:`` line and exit 2, as the commands' own refusals are,
-    instead of Click's usage block."""
+    instead of Click's usage block; with ``--json`` also the error object on stdout (:func:`~.common.refuse`)."""
     try:
         code = app(standalone_mode=False)
     except typer.Abort:  # Ctrl-C before a command's own handler took over: as that handler says it
@@ -84,6 +95,7 @@ def main() -> None:
             context = getattr(exc, "ctx", None)
             where = f" (see {context.command_path} --help)" if context is not None else ""
             text = " ".join(str(exc.format_message()).split()).replace("Value error, ", "")  # type: ignore[attr-defined]
-            say(text + where, "error", "red")
+            state["json"] = state["json"] or _asks_for_json(exc)
+            refuse(text + where, getattr(exc, "exit_code", 2))
         sys.exit(getattr(exc, "exit_code", 2))
     sys.exit(code if isinstance(code, int) else 0)

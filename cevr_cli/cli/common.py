@@ -33,7 +33,7 @@ from ..vocabulary import (
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
-state = {"debug": False, "terminated": False}
+state = {"debug": False, "terminated": False, "json": False}  # "json": the command was given --json
 
 
 def say(text: str, label: str = "", style: str = "") -> None:
@@ -42,6 +42,15 @@ def say(text: str, label: str = "", style: str = "") -> None:
     with a MarkupError, and ``x[bold].jpg`` would lose part of its name."""
     text = text.replace("\r", "\\r").replace("\n", "\\n")  # one line, even for a file name holding a newline
     err.print(Text.assemble((f"{label}:", style), f" {text}") if label else Text(text), soft_wrap=True)
+
+
+def refuse(text: str, exit_code: int) -> None:
+    """What ends a command with an error: its one ``error:`` line on stderr and, under ``--json``, on stdout the
+    object a script reads there, ``{"error": text, "exit_code": exit_code}`` (the summaries' ``exit_code``, an
+    ``error`` in place of their items), so that stdout is never empty. The caller exits with ``exit_code``."""
+    say(text, "error", "red")
+    if state["json"]:
+        print_json({"error": text, "exit_code": exit_code})
 
 
 def choices(name: str, values: Sequence[str]) -> type[Enum]:
@@ -160,7 +169,18 @@ def _route_library_noise(quiet: bool) -> bool:
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q",
                                         help="No progress or warnings, only errors (a dry run still lists its plan).",
                                         callback=_route_library_noise)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
+
+
+def _json_requested(value: bool) -> bool:
+    """``--json``'s callback, eager: it runs before the command's other parameters are read, so that one refused
+    (``--device tpu --json``) is told on stdout as JSON too (:func:`refuse`)."""
+    state["json"] = value
+    return value
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout (for a refused "
+                                       "request: {\"error\": ..., \"exit_code\": 2}).", callback=_json_requested,
+                                       is_eager=True)]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Walk folders recursively.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Redo inputs whose outputs are already complete.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")]
@@ -196,8 +216,9 @@ _terminate.raises_keyboard_interrupt = True  # type: ignore[attr-defined]  # tra
 
 @contextmanager
 def errors(debug: bool = False, resume_hint: str = "run the same command again to resume") -> Iterator[None]:
-    """Library errors become one red line and an exit code; tracebacks only with --debug. Ctrl-C and SIGTERM
-    stop the work cleanly (exit 130 and 143, as shells report them)."""
+    """Library errors become one red line and an exit code (with --json also an object on stdout, :func:`refuse`);
+    tracebacks only with --debug. Ctrl-C and SIGTERM stop the work cleanly (exit 130 and 143, as shells report
+    them)."""
     state["debug"] = state["debug"] or debug
     in_main_thread = threading.current_thread() is threading.main_thread()  # where Python runs signal handlers
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
@@ -206,13 +227,13 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
     except CevrError as exc:
         if state["debug"]:
             traceback.print_exc()
-        say(str(exc), "error", "red")
+        refuse(str(exc), exc.exit_code)
         raise typer.Exit(exc.exit_code) from None
     except OSError as exc:  # what no library check foresaw about a path given (a name the file system refuses)
         if state["debug"]:
             traceback.print_exc()
         where = f"{os.fsdecode(exc.filename)}: " if exc.filename is not None else ""
-        say(f"{where}{exc.strerror or exc}", "error", "red")
+        refuse(f"{where}{exc.strerror or exc}", 2)
         raise typer.Exit(2) from None
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated) or bool(state.get("terminated"))

@@ -720,6 +720,26 @@ def test_json_keeps_the_warnings_on_stderr_and_quiet_drops_them(tmp_path):
         assert "inputs" not in result.stderr  # no progress display with --json
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["tonemap", "x.exr", "--srgb", "--gamma", "2.2"],
+     "--srgb encodes with the sRGB curve, which takes no --gamma (got 2.2): give one or the other"),
+    (["fuse", "--evs", "1,,2"], "EV list '1,,2': an empty item"),
+    (["tonemap"], "no inputs given, and no ./cevr-hdr"),
+    (["stack", "x.jpg", "--weights", "missing.safetensors"], "missing.safetensors"),
+])
+def test_with_json_a_request_refused_by_its_own_checks_is_a_json_object_on_stdout(tmp_path, monkeypatch, args,
+                                                                                   message):
+    """stdout was empty: a script reading it had nothing to parse. The line stays on stderr, exit 2."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: {message}"), result.output
+    answer = json.loads(result.stdout)
+    assert answer == {"error": answer["error"], "exit_code": 2} and answer["error"].startswith(message)
+    assert " ".join(result.stderr.split()) == f"error: {answer['error']}"
+    plain = runner.invoke(app, args)  # without --json (run after it: nothing of the earlier run is kept)
+    assert plain.exit_code == 2 and plain.stdout == ""
+
+
 def test_bench_never_replaces_a_photo_a_map_or_its_other_table(tmp_path, weights):
     data = tmp_path / "maps"
     data.mkdir()

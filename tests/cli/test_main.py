@@ -1,6 +1,7 @@
 """The `cevr` entry point (cevr_cli.cli.main): what the parser refuses is one line, as the commands' refusals are.
 Real processes: the entry point, not CliRunner's call of the app, decides how a usage error is shown."""
 
+import json
 import os
 import subprocess
 import sys
@@ -42,3 +43,27 @@ def test_help_version_and_exit_codes_pass_through():
     assert cevr("stack", "--help").returncode == 0
     failed = cevr("tonemap", "/nonexistent/scene.exr", "-q")
     assert failed.returncode == 1 and failed.stderr.strip() == "failed: /nonexistent/scene.exr: file not found"
+
+
+@pytest.mark.parametrize("args", [
+    ["tonemap", "x.exr", "--json", "--bogus"],  # the parser's: before any parameter is read
+    ["tonemap", "--bogus", "--json", "x.exr"],
+    ["tonemap", "x.exr", "--json", "--gamma"],  # an option without its value
+    ["stack", "x.jpg", "--device", "tpu", "--json"],  # a parameter's parser, before --json in the line
+    ["stack", "--json"],  # no PHOTO
+    ["stack", "x.jpg", "--json", "--evs", "1,,2"],  # the library's checks
+    ["tonemap", "x.exr", "--srgb", "--gamma", "2.2", "--json"],
+])
+def test_with_json_a_refused_request_is_a_json_object_on_stdout_too(args):
+    """A script reading stdout got nothing: the one line went to stderr alone. Now both: the line, and on stdout the
+    object every --json run ends with, its exit_code as the summaries' (an "error" in place of the items)."""
+    result = cevr(*args)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert json.loads(result.stdout) == {"error": lines[0].removeprefix("error: "), "exit_code": 2}
+
+
+def test_without_json_or_after_a_double_dash_stdout_stays_empty():
+    for args in (["tonemap", "x.exr", "--bogus"], ["tonemap", "--bogus", "--", "--json"], ["bogus", "--json"]):
+        result = cevr(*args)
+        assert result.returncode == 2 and result.stdout == "" and result.stderr.startswith("error: "), args
