@@ -106,3 +106,31 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text]
     tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
     return path
+
+
+# A four-colour sensor (RGBE, as Sony's DSC-F828): red, green / "emerald", blue; DNG's CFAPlaneColor has no emerald,
+# so the fourth plane is labelled cyan (3), whose response here is halfway between green's and blue's.
+FOUR_COLOUR_XYZ_TO_CAMERA = np.vstack([XYZ_TO_SRGB, (XYZ_TO_SRGB[1] + XYZ_TO_SRGB[2]) / 2])
+
+
+def write_four_colour_dng(path: Path, camera: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8, 0.7), *,
+                          black: tuple[int, int, int, int] = (0, 0, 0, 0)) -> Path:
+    """A CFA DNG of four colours, sampled R G / E B (CFAPattern 0 1 3 2, CFAPlaneColor 0 1 2 3), with a 4x3
+    ColorMatrix1 (:data:`FOUR_COLOUR_XYZ_TO_CAMERA`). ``camera``: HxWx4 linear camera values (1.0 = white), R, G,
+    B, E; ``neutral``: AsShotNeutral, one per plane; ``black``: the BlackLevel of the R, G, E, B sites."""
+    h, w = camera.shape[:2]
+    plane = np.tile(np.array([[0, 1], [3, 2]]), (h // 2 + 1, w // 2 + 1))[:h, :w]
+    cfa = np.take_along_axis(camera, plane[..., None], axis=2)[..., 0]
+    offset = np.tile(np.reshape(black, (2, 2)), (h // 2 + 1, w // 2 + 1))[:h, :w]
+    codes = np.clip(np.round(offset + cfa * (white - offset)), 0, white).astype(np.uint16)
+    tags = [tag for tag in _dng_tags(white, None) if tag[0] != 50721] + [
+        (50721, "2i", 12, _rationals(FOUR_COLOUR_XYZ_TO_CAMERA.ravel()), True),  # ColorMatrix1, 4x3
+        (50728, "2I", 4, _rationals(neutral), True),  # AsShotNeutral
+        (50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True),  # BlackLevelRepeatDim, BlackLevel
+        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
+        (33422, "B", 4, (0, 1, 3, 2), True),  # CFAPattern R G / E B
+        (50710, "B", 4, (0, 1, 2, 3), True),  # CFAPlaneColor: red, green, blue, cyan
+        (50711, "H", 1, 1, True),  # CFALayout rectangular
+    ]
+    tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
+    return path

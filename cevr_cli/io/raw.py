@@ -236,18 +236,15 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         colors = raw.raw_colors_visible if visible.ndim == 2 else None
         saturated = saturated_photosites(visible, colors, levels)
         flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
+        black_scale = dng_black_scale(raw) if dng_levels is not None else None
         if raw.num_colors == 3:
-            balanced, to_srgb = _develop_in_camera_space(raw, rawpy)
-            if dng_levels is not None:
-                balanced *= _dng_black_scale(raw)
+            balanced, to_srgb = _develop_in_camera_space(raw, rawpy, black_scale)
             mask = clipping_mask(saturated, balanced.shape[:2], bayer=visible.ndim == 2)
             np.minimum(balanced, 1.0, out=balanced, where=mask[..., None])
             linear = np.maximum(balanced @ to_srgb.T, 0.0, dtype=np.float32)
         else:
-            developed = raw.postprocess(
-                use_camera_wb=camera_balance_usable(raw), output_color=rawpy.ColorSpace.sRGB,
-                highlight_mode=rawpy.HighlightMode.Clip,
-                **_LINEAR_16_BIT)
+            developed = raw.postprocess(output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip,
+                                        **white_balance_params(raw, black_scale), **_LINEAR_16_BIT)
             linear = developed.astype(np.float32) / 65535.0
             mask = clipping_mask(saturated, linear.shape[:2], bayer=visible.ndim == 2) | np.any(linear >= 1.0, axis=2)
     return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif)
@@ -257,7 +254,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
 _LINEAR_16_BIT = {"no_auto_bright": True, "output_bps": 16, "gamma": (1, 1), "user_flip": 0, "adjust_maximum_thr": 0.0}
 
 
-def _develop_in_camera_space(raw: Any, rawpy: Any) -> tuple[np.ndarray, np.ndarray]:
+def _develop_in_camera_space(raw: Any, rawpy: Any, black_scale: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """A three-colour RAW demosaiced and white-balanced in the camera's space, float32 HxWx3 with 1.0 at the least
     amplified channel's saturation and nothing clipped, and LibRaw's camera -> sRGB matrix (``rgb_cam``) for it.
 
@@ -265,24 +262,47 @@ def _develop_in_camera_space(raw: Any, rawpy: Any) -> tuple[np.ndarray, np.ndarr
     that no channel passes full scale; the spread between the two is multiplied back here. The gains are given to
     LibRaw (``user_wb``): with ``use_camera_wb`` and no usable as-shot balance (a DNG without AsShotNeutral) it
     balanced by the grey-world average instead, whose spread is not the one multiplied back (a grey 0.26 read 0.22).
+    A DNG's ``black_scale`` (:func:`dng_black_scale`) rides on the gains, so that LibRaw applies it to every
+    photosite before demosaicing, the second green's included.
     """
     gains = _white_balance_gains(raw)
-    developed = raw.postprocess(user_wb=[float(g) for g in gains], output_color=rawpy.ColorSpace.raw,
+    given = gains * (1.0 if black_scale is None else black_scale)
+    developed = raw.postprocess(user_wb=[float(g) for g in given], output_color=rawpy.ColorSpace.raw,
                                 highlight_mode=rawpy.HighlightMode.Ignore, **_LINEAR_16_BIT)
-    balanced = developed.astype(np.float32) * np.float32(gains.max() / gains.min() / 65535.0)
+    balanced = developed.astype(np.float32) * np.float32(given.max() / gains.min() / 65535.0)
     return balanced, np.asarray(raw.color_matrix, dtype=np.float32)[:, :3]
 
 
-def _dng_black_scale(raw: Any) -> np.ndarray:
-    """What a DNG's camera channels (R, G, B) developed by LibRaw are multiplied by to be the DNG's own normalised
-    values, (v - BlackLevel) / (WhiteLevel - BlackLevel) per channel, in which its AsShotNeutral and colour matrices
-    are given. LibRaw scales every channel by one range, WhiteLevel less the least of its four channel blacks: a
-    channel with a higher black read darker (blacks 200, 256, 300 of 4000: green 1.5 %, blue 2.6 %), and a LinearRaw
-    DNG, whose unused fourth black stays 0, read (WhiteLevel - BlackLevel) / WhiteLevel of its light (12.8 % darker
-    for a black of 512), its saturation below 1.0."""
+def dng_black_scale(raw: Any) -> np.ndarray:
+    """What a DNG's four camera channels (LibRaw's order: R, G, B, G2, or a four-colour sensor's four) are multiplied
+    by to be the DNG's own normalised values, (v - BlackLevel) / (WhiteLevel - BlackLevel) per channel (DNG 1.4
+    specification, chapter 5, "Linearization" and "Black Subtraction", then "Rescaling"), in which its AsShotNeutral
+    and colour matrices are given.
+
+    LibRaw scales every channel by one range, WhiteLevel less the least of its four channel blacks (``adjust_bl``
+    moves their common part into ``black``, and ``scale_colors`` divides by ``maximum - black``): a channel with a
+    higher black read darker (blacks 200, 256, 300 of 4000: green 1.5 %, blue 2.6 %), a second green with a black of
+    its own left a maze on flat light, and a LinearRaw DNG, whose unused fourth black stays 0, read
+    (WhiteLevel - BlackLevel) / WhiteLevel of its light (12.8 % darker for a black of 512), its saturation below 1.0.
+    Only a DNG defines its colour on per-channel ranges: other RAW files' as-shot multipliers balance the
+    black-subtracted counts, which LibRaw's one range leaves in their ratios.
+    """
     black = np.array(raw.black_level_per_channel, dtype=np.float64)
     white = float(raw.white_level)
-    return np.float32((white - black.min()) / np.maximum(white - black[:3], 1.0))
+    return (white - black.min()) / np.maximum(white - black, 1.0)
+
+
+def white_balance_params(raw: Any, black_scale: np.ndarray | None) -> dict[str, Any]:
+    """LibRaw's white-balance arguments for a development whose highlights LibRaw clips (``postprocess``, highlight
+    mode 0): the camera's own balance where usable (``use_camera_wb``), and for a DNG whose channel blacks differ
+    (``black_scale``, :func:`dng_black_scale`) the gains times that scale (``user_wb``), applied to every photosite
+    before demosaicing. LibRaw divides the gains by their least, which the scale raised: ``bright`` (the divisor of
+    the output curve's white) restores the exposure, so that 1.0 stays the least amplified channel's saturation."""
+    if black_scale is None or np.all(black_scale == 1.0):
+        return {"use_camera_wb": camera_balance_usable(raw)}
+    gains = _white_balance_gains(raw)
+    given = gains * black_scale
+    return {"user_wb": [float(g) for g in given], "bright": float(given.min() / gains.min())}
 
 
 def camera_balance_usable(raw: Any) -> bool:
@@ -294,15 +314,16 @@ def camera_balance_usable(raw: Any) -> bool:
 
 
 def _white_balance_gains(raw: Any) -> np.ndarray:
-    """The four channel gains a three-colour RAW is developed with: the camera's as-shot multipliers where they are
-    usable (as LibRaw's ``use_camera_wb`` takes them, dcraw's scale_colors), else the daylight ones (LibRaw's
-    ``pre_mul``, from the camera's colour matrix), else 1; a missing second is 1, a missing fourth the second."""
+    """The four channel gains a RAW is developed with: the camera's as-shot multipliers where they are usable (as
+    LibRaw's ``use_camera_wb`` takes them, dcraw's scale_colors), else the daylight ones (LibRaw's ``pre_mul``, from
+    the camera's colour matrix), else 1; a missing second is 1, a missing fourth the second's on a three-colour sensor
+    (its second green) and 1 on a four-colour one, as scale_colors fills them."""
     camera = [float(v) for v in raw.camera_whitebalance]
     daylight = [float(v) for v in raw.daylight_whitebalance]
     gains = camera if camera_balance_usable(raw) else (
         daylight if min(daylight[:3]) > 0 else [1.0] * 4)
     gains[1] = gains[1] or 1.0
-    gains[3] = gains[3] or gains[1]
+    gains[3] = gains[3] or (gains[1] if raw.num_colors < 4 else 1.0)
     return np.array(gains, dtype=np.float64)
 
 

@@ -15,7 +15,7 @@ from cevr_cli.io.raw import (
     saturated_photosites,
     saturation_levels,
 )
-from tests.dng import write_cfa_dng, write_linear_dng
+from tests.dng import write_cfa_dng, write_four_colour_dng, write_linear_dng
 
 WHITE = 4000
 
@@ -160,6 +160,52 @@ def test_a_cfa_dngs_channel_black_levels_are_normalised_as_the_dng_defines(tmp_p
         for x in range(8):
             inside[y * 8 + 2:y * 8 + 6, x * 8 + 2:x * 8 + 6] = True  # away from the patches' edges (demosaicing)
     np.testing.assert_allclose(photo.linear[inside], scene[inside], atol=1e-3)
+
+
+GREY = 0.3
+GREY_SRGB = 0.58383  # IEC 61966-2-1: 1.055 * 0.3 ** (1 / 2.4) - 0.055, by hand
+
+
+def _grey_dng(kind, path):
+    """A flat grey scene (0.3 of white) on a DNG whose channel blacks all differ: G2's from G's on a Bayer sensor."""
+    if kind == "bayer":  # R 200, G 256, G2 280, B 300
+        return write_cfa_dng(path, np.full((48, 64, 3), GREY) * [0.5, 1.0, 0.8], WHITE, black=(200, 256, 280, 300))
+    if kind == "four-colour":  # R 200, G 256, E 280, B 300
+        return write_four_colour_dng(path, np.full((48, 64, 4), GREY) * [0.5, 1.0, 0.8, 0.7], WHITE,
+                                     black=(200, 256, 280, 300))
+    black = np.array([200, 256, 300])  # LinearRaw, one black per sample
+    data = np.round(black + GREY * (WHITE - black)) * np.ones((32, 48, 1))
+    return write_linear_dng(path, data.astype(np.uint16), WHITE, black=(200, 256, 300))
+
+
+@pytest.mark.parametrize("kind", ["bayer", "four-colour", "linear-raw"])
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_flat_grey_develops_grey_whatever_the_dngs_channel_blacks(tmp_path, kind, mode):
+    """A DNG's channels are (v - BlackLevel) / (WhiteLevel - BlackLevel) each (DNG 1.4, chapter 5); LibRaw's one
+    range (4000 - 200) read this grey's green 1.5 % and blue 2.6 % dark on a four-colour sensor, left a maze of second
+    greens on a Bayer one (up to 0.6 %: the linear reader corrected R, G, B after demosaicing), and in `--raw-mode cevr`
+    darkened every DNG so (a LinearRaw one, whose unused fourth black is 0: 5-7.5 %)."""
+    path = _grey_dng(kind, tmp_path / f"{kind}.dng")
+    if mode == "linear":
+        photo = read_raw_linear(path)
+        developed, expected = photo.linear, GREY
+        assert not photo.clipped.any()
+    else:
+        developed, expected = read_photo(path).rgb, GREY_SRGB
+    inside = developed[4:-4, 4:-4]  # away from the demosaicing border
+    np.testing.assert_allclose(inside, expected, rtol=1e-3)
+
+
+def test_a_dngs_highlights_stay_white_with_unequal_channel_blacks(tmp_path):
+    """With the blacks' scale riding on LibRaw's gains, a saturated grey develops white (its second greens read
+    green 0.997 in the linear reader, whose scale came after demosaicing)."""
+    scene = np.full((48, 64, 3), 1.5)
+    scene[32:] = GREY  # a file whose photosites all read the same is refused
+    path = write_cfa_dng(tmp_path / "white.dng", scene, WHITE, black=(200, 256, 280, 300))
+    photo = read_raw_linear(path)
+    assert photo.clipped[:24].all()
+    np.testing.assert_allclose(photo.linear[4:24, 4:-4], 1.0, atol=1e-4)
+    np.testing.assert_allclose(read_photo(path).rgb[4:24, 4:-4], 1.0, atol=1e-4)
 
 
 def test_a_dng_without_an_as_shot_white_balance_develops_for_daylight_in_raw_mode_cevr(tmp_path):
