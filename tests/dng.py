@@ -134,3 +134,18 @@ def write_four_colour_dng(path: Path, camera: np.ndarray, white: int, neutral=(0
     ]
     tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
     return path
+
+
+def write_monochrome_dng(path: Path, data: np.ndarray, white: int, black: int | None = None) -> Path:
+    """A monochrome DNG as a Leica Monochrom writes one: LinearRaw with one sample per pixel, no colour matrix.
+    ``data``: HxW uint16 sensor values (light 0 reads ``black``). tifffile writes LinearRaw with three samples only,
+    so the image is written BlackIsZero and its PhotometricInterpretation rewritten in place."""
+    tags = [tag for tag in _dng_tags(white, None) if tag[0] not in (50721, 50778)] + (
+        [(50714, "H", 1, (black,), True)] if black else [])  # BlackLevel
+    tifffile.imwrite(path, data, photometric="minisblack", extratags=tags)
+    with tifffile.TiffFile(path) as tif:
+        photometric = tif.pages[0].tags[262]
+    with open(path, "r+b") as fh:
+        fh.seek(photometric.valueoffset)
+        fh.write(struct.pack("<H", 34892))  # LinearRaw
+    return path

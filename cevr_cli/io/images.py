@@ -582,7 +582,7 @@ SRGB_LIBRAW_GAMMA = (2.4, 12.92)
 def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
     import rawpy
 
-    from .raw import dng_black_scale, dng_white_levels, open_raw, raw_exif, white_balance_params
+    from .raw import as_rgb, dng_black_scale, dng_white_levels, open_raw, raw_exif, white_balance_params
 
     with open_raw(path, max_megapixels, min_side) as raw:
         exif = raw_exif(path, raw)
@@ -593,7 +593,7 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         black_scale = dng_black_scale(raw) if dng_white_levels(path) is not None else None
         data = raw.postprocess(**white_balance_params(raw, black_scale), no_auto_bright=True, output_bps=16,
                                output_color=rawpy.ColorSpace.sRGB, gamma=SRGB_LIBRAW_GAMMA, adjust_maximum_thr=0.0)
-    rgb = data.astype(np.float32) / 65535.0
+    rgb = as_rgb(data).astype(np.float32) / 65535.0
     return Photo(path, rgb, 16, exif, None, exif.rendered_exif(), ColourSpace(SRGB, RAW_DEVELOPED))
 
 

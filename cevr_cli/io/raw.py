@@ -83,6 +83,22 @@ def saturation_levels(white_level: int, linear_max: list[int] | None, dng_levels
     return np.minimum(np.array(levels, dtype=np.int64), white_level)
 
 
+def photosite_channels(raw: Any) -> np.ndarray:
+    """Each visible photosite's channel index (HxW) into LibRaw's per-channel levels (R, G, B, G2).
+
+    A monochrome sensor (one colour: a Leica Monochrom's DNG, LinearRaw with one sample) has no colour filter array,
+    and LibRaw's map for it reads 6 at every site (its ``FC`` of a zero ``filters``), outside the four levels: every
+    photosite is channel 0 (until 2026-12-07 such a DNG failed as "unexpected IndexError: index 6 is out of bounds")."""
+    colors = raw.raw_colors_visible
+    return np.zeros_like(colors) if raw.num_colors == 1 else colors
+
+
+def as_rgb(developed: np.ndarray) -> np.ndarray:
+    """LibRaw's development as HxWx3: a monochrome sensor's comes back with one channel (HxWx1), its grey, which
+    becomes R = G = B (the readers' and the pipeline's photos are RGB)."""
+    return np.repeat(developed, 3, axis=2) if developed.shape[2] == 1 else developed
+
+
 def dng_white_levels(path: Path) -> list[int] | None:
     """The WhiteLevel of a DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD) as
     four levels (R, G, B, G2: one value for every channel, or one per sample, G2 taking G's; without the tag the
@@ -233,20 +249,21 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         dng_levels = dng_white_levels(path)
         levels = saturation_levels(int(raw.white_level), raw.camera_white_level_per_channel, dng_levels)
         visible = raw.raw_image_visible
-        colors = raw.raw_colors_visible if visible.ndim == 2 else None
+        colors = photosite_channels(raw) if visible.ndim == 2 else None
         saturated = saturated_photosites(visible, colors, levels)
+        bayer = visible.ndim == 2 and raw.num_colors > 1  # a monochrome sensor's photosites are not interpolated
         flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
         black_scale = dng_black_scale(raw) if dng_levels is not None else None
         if raw.num_colors == 3:
             balanced, to_srgb = _develop_in_camera_space(raw, rawpy, black_scale)
-            mask = clipping_mask(saturated, balanced.shape[:2], bayer=visible.ndim == 2)
+            mask = clipping_mask(saturated, balanced.shape[:2], bayer=bayer)
             np.minimum(balanced, 1.0, out=balanced, where=mask[..., None])
             linear = np.maximum(balanced @ to_srgb.T, 0.0, dtype=np.float32)
         else:
             developed = raw.postprocess(output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip,
                                         **white_balance_params(raw, black_scale), **_LINEAR_16_BIT)
-            linear = developed.astype(np.float32) / 65535.0
-            mask = clipping_mask(saturated, linear.shape[:2], bayer=visible.ndim == 2) | np.any(linear >= 1.0, axis=2)
+            linear = as_rgb(developed).astype(np.float32) / 65535.0
+            mask = clipping_mask(saturated, linear.shape[:2], bayer=bayer) | np.any(linear >= 1.0, axis=2)
     return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif)
 
 

@@ -15,7 +15,7 @@ from cevr_cli.io.raw import (
     saturated_photosites,
     saturation_levels,
 )
-from tests.dng import write_cfa_dng, write_four_colour_dng, write_linear_dng
+from tests.dng import write_cfa_dng, write_four_colour_dng, write_linear_dng, write_monochrome_dng
 
 WHITE = 4000
 
@@ -206,6 +206,27 @@ def test_a_dngs_highlights_stay_white_with_unequal_channel_blacks(tmp_path):
     assert photo.clipped[:24].all()
     np.testing.assert_allclose(photo.linear[4:24, 4:-4], 1.0, atol=1e-4)
     np.testing.assert_allclose(read_photo(path).rgb[4:24, 4:-4], 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("black", [None, 256])
+def test_a_monochrome_dng_develops_grey_in_both_modes(tmp_path, black):
+    """A monochrome sensor (one sample per pixel, no colour filter): the linear reader failed with "unexpected
+    IndexError" (LibRaw's channel map reads 6 there), `--raw-mode cevr` with "expected a non-empty HxWx3 RGB photo,
+    got shape (48, 64, 1)"."""
+    level = np.full((48, 64), 0.2)
+    level[:, 32:] = 0.6
+    level[:8, :8] = 1.5  # clipped: the photosites at white, no demosaicing reach
+    offset = black or 0
+    data = np.clip(np.round(offset + level * (WHITE - offset)), 0, WHITE).astype(np.uint16)
+    path = write_monochrome_dng(tmp_path / "mono.dng", data, WHITE, black)
+    photo = read_raw_linear(path)
+    np.testing.assert_array_equal(photo.clipped, data >= WHITE)
+    expected = np.minimum(level, 1.0)[..., None].repeat(3, axis=2)
+    np.testing.assert_allclose(photo.linear, expected, atol=3e-4)
+    encoded = read_photo(path).rgb  # sRGB (IEC 61966-2-1) of 0.2 and 0.6, by hand: 0.48453 and 0.79773
+    np.testing.assert_allclose(encoded[20:, 4:28], 0.48453, atol=3e-4)
+    np.testing.assert_allclose(encoded[20:, 36:60], 0.79773, atol=3e-4)
+    np.testing.assert_allclose(encoded[:8, :8], 1.0)
 
 
 def test_a_dng_without_an_as_shot_white_balance_develops_for_daylight_in_raw_mode_cevr(tmp_path):
