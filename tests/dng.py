@@ -80,9 +80,10 @@ def write_camera_dng(path: Path, data: np.ndarray, white: int, *, make: str, mod
 
 
 def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8), *,
-                  make: str | None = None, model: str | None = None, black: tuple[int, int, int, int] | None = None
-                  ) -> Path:
-    """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled RGGB and clipped at ``white``; ``make``,
+                  make: str | None = None, model: str | None = None, black: tuple[int, int, int, int] | None = None,
+                  pattern=((0, 1), (1, 2))) -> Path:
+    """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled by ``pattern`` (rows of colour codes, 0 red,
+    1 green, 2 blue: CFARepeatPatternDim and CFAPattern; RGGB by default) and clipped at ``white``; ``make``,
     ``model``: IFD0's Make and Model (LibRaw applies some makers' own rules).
 
     ``neutral`` is the camera's response to grey: red at 0.5 means the red channel is amplified 2x by white
@@ -90,17 +91,16 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     ``black``: the BlackLevel of the R, G, G, B sites (light 0 reads ``black``, 1.0 reads ``white``).
     """
     h, w = camera_rgb.shape[:2]
-    cfa = np.zeros((h, w), np.float64)
-    cfa[0::2, 0::2] = camera_rgb[0::2, 0::2, 0]
-    cfa[0::2, 1::2] = camera_rgb[0::2, 1::2, 1]
-    cfa[1::2, 0::2] = camera_rgb[1::2, 0::2, 1]
-    cfa[1::2, 1::2] = camera_rgb[1::2, 1::2, 2]
+    pattern = np.array(pattern)
+    rows, cols = pattern.shape
+    sites = np.tile(pattern, (h // rows + 1, w // cols + 1))[:h, :w]
+    cfa = np.take_along_axis(camera_rgb, sites[..., None], axis=2)[..., 0]
     offset = np.tile(np.reshape(black or (0, 0, 0, 0), (2, 2)), (h // 2 + 1, w // 2 + 1))[:h, :w]
     codes = np.clip(np.round(offset + cfa * (white - offset)), 0, white).astype(np.uint16)
     tags = _dng_tags(white, neutral) + ([(50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True)] if black
                                         else []) + [
-        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
-        (33422, "B", 4, (0, 1, 1, 2), True),  # CFAPattern RGGB
+        (33421, "H", 2, (rows, cols), True),  # CFARepeatPatternDim
+        (33422, "B", rows * cols, tuple(pattern.ravel().tolist()), True),  # CFAPattern
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, "H", 1, 1, True),  # CFALayout rectangular
     ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text]

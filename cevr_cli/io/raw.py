@@ -164,6 +164,54 @@ def check_pixel_data(path: Path, raw: Any) -> None:
         raise InputError(path, f"camera RAW without its pixel data: every photosite reads {int(visible.min())}")
 
 
+def dng_cfa_planes(path: Path) -> np.ndarray | None:
+    """A CFA DNG's colour filter pattern (CFARepeatPatternDim rows x columns) as LibRaw numbers its colours: each
+    site's colour (CFAPattern, TIFF/EP colour codes) as its plane, its place in CFAPlaneColor (default red, green,
+    blue; DNG 1.4, chapter 4); None when ``path`` is not a CFA DNG or the tags do not make a pattern."""
+    def planes(page: Any) -> np.ndarray | None:
+        if int(page.photometric) != 32803:
+            return None
+        rows, cols = (int(v) for v in page.tags.valueof(33421, (2, 2)))
+        pattern = np.frombuffer(bytes(page.tags.valueof(33422, b"")), np.uint8)
+        plane_colours = list(bytes(page.tags.valueof(50710, b"\x00\x01\x02")))
+        if pattern.size != rows * cols or not set(pattern.tolist()) <= set(plane_colours):
+            return None
+        return np.array([plane_colours.index(code) for code in pattern.tolist()]).reshape(rows, cols)
+
+    return _dng_raw_image_fact(path, planes)
+
+
+_CFA_CHECKED_SIDE = 24  # a multiple of every pattern period LibRaw keeps (1, 2, 4 and 8 rows; 2 columns; X-Trans's 6)
+
+
+def check_cfa_pattern(path: Path, raw: Any) -> None:
+    """Refuse a CFA DNG whose colour filter pattern LibRaw reads wrong, which it develops without complaint in wrong
+    colours (a flat grey as R 0.35, G 0.18, B 0.21 with stripes).
+
+    LibRaw (dcraw's ``filters``) keeps a pattern of 8 rows by 2 columns, or X-Trans's 6 x 6, and fills it from the
+    CFAPattern tag in that order whatever its CFARepeatPatternDim: a 2x4 or a quad-Bayer 4x4 pattern (a 4x4 of
+    2x2 same-colour blocks, as phones' high-resolution modes write) lands on the wrong photosites. Its colour map is
+    compared with the DNG's pattern, at every phase (where the pattern starts at the active area: LibRaw's margins).
+
+    Raises:
+        InputError: the map LibRaw developed by is not the DNG's pattern.
+    """
+    expected = dng_cfa_planes(path)
+    if expected is None or raw.num_colors == 1:
+        return
+    side = _CFA_CHECKED_SIDE
+    seen = np.array(raw.raw_colors_visible[:side, :side])
+    if raw.num_colors == 3:
+        seen[seen == 3] = 1  # LibRaw numbers the second green 3
+    rows, cols = expected.shape
+    tiled = np.tile(expected, (side // rows + 2, side // cols + 2))
+    h, w = seen.shape
+    if any(np.array_equal(tiled[r:r + h, c:c + w], seen) for r in range(rows) for c in range(cols)):
+        return
+    raise InputError(path, f"camera RAW (DNG) with a {rows}x{cols} colour filter pattern that LibRaw reads wrong "
+                           "(its colours would be false)")
+
+
 def raw_exif(path: Path, raw: Any) -> ExifInfo:
     """What a RAW file says about its capture: the EXIF of its TIFF structure (camera, date, exposure, lens), or
     of the containers that are not TIFF-structured (CR3's metadata boxes, RAF's preview), completed by what LibRaw
@@ -203,6 +251,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
             with stderr_without(_LIBRAW_DATA_ERROR):
                 check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
                 check_pixel_data(path, raw)
+                check_cfa_pattern(path, raw)
             yield raw
     except InputError:
         raise

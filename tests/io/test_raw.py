@@ -229,6 +229,36 @@ def test_a_monochrome_dng_develops_grey_in_both_modes(tmp_path, black):
     np.testing.assert_allclose(encoded[:8, :8], 1.0)
 
 
+QUAD_BAYER = ((0, 0, 1, 1), (0, 0, 1, 1), (1, 1, 2, 2), (1, 1, 2, 2))
+
+
+@pytest.mark.parametrize("pattern", [((1, 0), (2, 1)), ((2, 1), (1, 0)), ((0, 1), (1, 2), (0, 1), (1, 2))],
+                         ids=["GRBG", "BGGR", "RGGB-4x2"])
+def test_a_cfa_dng_develops_its_colours_whatever_its_bayer_phase(tmp_path, pattern):
+    rng = np.random.default_rng(6)
+    scene = np.repeat(np.repeat(rng.uniform(0.05, 0.45, (6, 8, 3)), 8, axis=0), 8, axis=1)  # flat 8x8 patches
+    photo = read_raw_linear(write_cfa_dng(tmp_path / "phase.dng", scene * np.array([0.5, 1.0, 0.8]), WHITE,
+                                          pattern=pattern))
+    inside = np.zeros(scene.shape[:2], bool)
+    for y in range(6):
+        for x in range(8):
+            inside[y * 8 + 2:y * 8 + 6, x * 8 + 2:x * 8 + 6] = True  # away from the patches' edges (demosaicing)
+    np.testing.assert_allclose(photo.linear[inside], scene[inside], rtol=5e-3)
+
+
+@pytest.mark.parametrize("pattern", [QUAD_BAYER, ((0, 1, 0, 1), (1, 2, 1, 2))], ids=["quad-bayer-4x4", "2x4"])
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_cfa_pattern_libraw_misreads_is_refused_by_name(tmp_path, pattern, mode):
+    """LibRaw fills its 8-row by 2-column pattern from CFAPattern whatever CFARepeatPatternDim says: a flat grey
+    0.3 on a quad-Bayer DNG developed R 0.35, G 0.18, B 0.21 in stripes, on a 2x4 one R 0.45, G 0.10, B 0.34."""
+    scene = np.full((48, 64, 3), 0.3)
+    scene[:, :16] = 0.1
+    path = write_cfa_dng(tmp_path / "quad.dng", scene * np.array([0.5, 1.0, 0.8]), WHITE, pattern=pattern)
+    rows, cols = np.array(pattern).shape
+    with pytest.raises(InputError, match=f"a {rows}x{cols} colour filter pattern that LibRaw reads wrong"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
 def test_a_dng_without_an_as_shot_white_balance_develops_for_daylight_in_raw_mode_cevr(tmp_path):
     """`--raw-mode cevr`: LibRaw's camera white balance fell back to the grey-world average (this scene's greys
     tinted by its mean colour)."""
