@@ -81,14 +81,15 @@ def write_camera_dng(path: Path, data: np.ndarray, white: int, *, make: str, mod
 
 def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8), *,
                   make: str | None = None, model: str | None = None, black: tuple[int, int, int, int] | None = None,
-                  pattern=((0, 1), (1, 2))) -> Path:
+                  pattern=((0, 1), (1, 2)), opcode_list_2: bytes | None = None) -> Path:
     """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled by ``pattern`` (rows of colour codes, 0 red,
     1 green, 2 blue: CFARepeatPatternDim and CFAPattern; RGGB by default) and clipped at ``white``; ``make``,
     ``model``: IFD0's Make and Model (LibRaw applies some makers' own rules).
 
     ``neutral`` is the camera's response to grey: red at 0.5 means the red channel is amplified 2x by white
     balance, so it saturates (in white-balanced terms) at twice the level green does; None: no AsShotNeutral.
-    ``black``: the BlackLevel of the R, G, G, B sites (light 0 reads ``black``, 1.0 reads ``white``).
+    ``black``: the BlackLevel of the R, G, G, B sites (light 0 reads ``black``, 1.0 reads ``white``);
+    ``opcode_list_2``: an OpcodeList2 (:func:`opcode_list`).
     """
     h, w = camera_rgb.shape[:2]
     pattern = np.array(pattern)
@@ -103,7 +104,8 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
         (33422, "B", rows * cols, tuple(pattern.ravel().tolist()), True),  # CFAPattern
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, "H", 1, 1, True),  # CFALayout rectangular
-    ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text]
+    ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text] + (
+        [(51009, 7, len(opcode_list_2), opcode_list_2, True)] if opcode_list_2 else [])  # OpcodeList2, UNDEFINED
     tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
     return path
 
@@ -149,3 +151,21 @@ def write_monochrome_dng(path: Path, data: np.ndarray, white: int, black: int | 
         fh.seek(photometric.valueoffset)
         fh.write(struct.pack("<H", 34892))  # LinearRaw
     return path
+
+
+def gain_map_opcode(gains: np.ndarray, height: int, width: int, *, top: int = 0, left: int = 0, pitch: int = 1,
+                    opcode: int = 9) -> bytes:
+    """One GainMap opcode (DNG 1.4, chapter 6; big-endian): ``gains`` (points V x points H x map planes) spread
+    evenly from the image's top-left edge (origin 0) to its bottom-right (spacing 1 / (points - 1)), applied to the
+    photosites from (``top``, ``left``) every ``pitch`` rows and columns of plane 0; ``opcode``: another ID to write
+    an opcode a reader is to skip."""
+    gains = np.asarray(gains, np.float32)
+    points_v, points_h, map_planes = gains.shape
+    params = struct.pack(">10I", top, left, height, width, 0, 1, pitch, pitch, points_v, points_h)
+    params += struct.pack(">4d", 1 / max(points_v - 1, 1), 1 / max(points_h - 1, 1), 0.0, 0.0)
+    params += struct.pack(">I", map_planes) + gains.astype(">f4").tobytes()
+    return struct.pack(">4I", opcode, 0x01030000, 0, len(params)) + params
+
+
+def opcode_list(*opcodes: bytes) -> bytes:
+    return struct.pack(">I", len(opcodes)) + b"".join(opcodes)

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..vocabulary import MAX_MEGAPIXELS, MIN_PHOTO_SIDE
+from .dng_opcodes import channel_gains, dng_gain_maps, photosite_gains
 from .exif import ExifInfo, read_raw_container_exif, read_tiff_exif
 from .library_output import stderr_without
 
@@ -303,12 +304,19 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         bayer = visible.ndim == 2 and raw.num_colors > 1  # a monochrome sensor's photosites are not interpolated
         flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
         black_scale = dng_black_scale(raw) if dng_levels is not None else None
+        gain_maps = dng_gain_maps(path) if dng_levels is not None else []
         if raw.num_colors == 3:
             balanced, to_srgb = _develop_in_camera_space(raw, rawpy, black_scale)
             mask = clipping_mask(saturated, balanced.shape[:2], bayer=bayer)
             np.minimum(balanced, 1.0, out=balanced, where=mask[..., None])
+            gains = channel_gains(gain_maps, colors, *visible.shape[:2])
+            if gains is not None:  # in floats, after the clip: a saturated photosite's light is at least its gain
+                balanced *= _resized(gains, balanced.shape[:2])
             linear = np.maximum(balanced @ to_srgb.T, 0.0, dtype=np.float32)
         else:
+            gains = photosite_gains(gain_maps, visible.shape)
+            if gains is not None:
+                apply_photosite_gains(raw, gains, colors)
             developed = raw.postprocess(output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip,
                                         **white_balance_params(raw, black_scale), **_LINEAR_16_BIT)
             linear = as_rgb(developed).astype(np.float32) / 65535.0
@@ -369,6 +377,33 @@ def white_balance_params(raw: Any, black_scale: np.ndarray | None) -> dict[str, 
     gains = _white_balance_gains(raw)
     given = gains * black_scale
     return {"user_wb": [float(g) for g in given], "bright": float(given.min() / gains.min())}
+
+
+def _resized(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``image`` (HxWxC) at ``shape``: for cameras whose developed image is resized (non-square pixels)."""
+    import cv2
+
+    return image if image.shape[:2] == shape else cv2.resize(image, (shape[1], shape[0]),
+                                                             interpolation=cv2.INTER_LINEAR)
+
+
+def apply_photosite_gains(raw: Any, gains: np.ndarray, colors: np.ndarray | None) -> None:
+    """Multiply LibRaw's photosites, less their channel's black, by a DNG's gains (:mod:`.dng_opcodes`), in its own
+    buffer (``raw_image_visible`` is a view of it), for the developments LibRaw clips: what the gains lift past 16
+    bits is held there, and past the white level LibRaw develops to full scale (read as clipped)."""
+    visible = raw.raw_image_visible
+    black = np.array(raw.black_level_per_channel, dtype=np.float32)
+    site_black = black[colors] if colors is not None else black[: visible.shape[2]]
+    lifted = site_black + (visible.astype(np.float32) - site_black) * gains
+    visible[...] = np.clip(np.round(lifted), 0, 65535).astype(visible.dtype)
+
+
+def apply_dng_gain_maps(path: Path, raw: Any) -> None:
+    """A DNG's GainMap opcodes (:mod:`.dng_opcodes`) applied to LibRaw's photosites; other RAW files have none."""
+    visible = raw.raw_image_visible
+    gains = photosite_gains(dng_gain_maps(path), visible.shape)
+    if gains is not None:
+        apply_photosite_gains(raw, gains, photosite_channels(raw) if visible.ndim == 2 else None)
 
 
 def camera_balance_usable(raw: Any) -> bool:

@@ -15,7 +15,14 @@ from cevr_cli.io.raw import (
     saturated_photosites,
     saturation_levels,
 )
-from tests.dng import write_cfa_dng, write_four_colour_dng, write_linear_dng, write_monochrome_dng
+from tests.dng import (
+    gain_map_opcode,
+    opcode_list,
+    write_cfa_dng,
+    write_four_colour_dng,
+    write_linear_dng,
+    write_monochrome_dng,
+)
 
 WHITE = 4000
 
@@ -257,6 +264,61 @@ def test_a_cfa_pattern_libraw_misreads_is_refused_by_name(tmp_path, pattern, mod
     rows, cols = np.array(pattern).shape
     with pytest.raises(InputError, match=f"a {rows}x{cols} colour filter pattern that LibRaw reads wrong"):
         read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
+# A phone's lens shading as its DNG corrects it: one 3x3 GainMap per Bayer site (R, G, G2, B), 1 at the centre,
+# rising to each site's corner gain (red's shading the strongest: corners tinted as well as dark).
+SHADING_CORNERS = {(0, 0): 2.2, (0, 1): 1.8, (1, 0): 1.8, (1, 1): 1.6}
+
+
+def _shading(corner: float) -> np.ndarray:
+    edge = (1 + corner) / 2
+    return np.array([[corner, edge, corner], [edge, 1.0, edge], [corner, edge, corner]])
+
+
+def _bilinear(points: np.ndarray, h: int, w: int) -> np.ndarray:
+    """``points`` spread from edge to edge of an h x w image, read at pixel centres (the DNG SDK's interpolation)."""
+    rows = (np.arange(h) + 0.5) / h * (points.shape[0] - 1)
+    cols = (np.arange(w) + 0.5) / w * (points.shape[1] - 1)
+    across = np.array([np.interp(cols, np.arange(points.shape[1]), row) for row in points])
+    return np.array([np.interp(rows, np.arange(points.shape[0]), col) for col in across.T]).T
+
+
+def _shaded_dng(path, scene):
+    """The scene as the sensor records it through the shaded lens (each site's light over its gain), with the
+    GainMaps that undo that: developed, the scene itself."""
+    h, w = scene.shape[:2]
+    camera = scene * np.array([0.5, 1.0, 0.8])
+    site_gain = np.empty((h, w))
+    for (top, left), corner in SHADING_CORNERS.items():
+        site_gain[top::2, left::2] = _bilinear(_shading(corner), h, w)[top::2, left::2]
+    recorded = camera / site_gain[..., None]  # write_cfa_dng samples each site from its own colour's plane
+    opcodes = opcode_list(*(gain_map_opcode(_shading(corner)[..., None], h, w, top=top, left=left, pitch=2)
+                            for (top, left), corner in SHADING_CORNERS.items()))
+    return write_cfa_dng(path, recorded, WHITE, opcode_list_2=opcodes)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_dngs_lens_shading_gain_maps_are_applied(tmp_path, mode):
+    """LibRaw does not apply a DNG's opcode lists (without Adobe's DNG SDK): this flat grey 0.3 read 0.3 / 2.2 = 0.14
+    in red at the corners (a stop dark, and green 0.17: tinted). A corner patch of 1.3, which the shading brought
+    under the sensor's white, is light above 1.0, kept in the linear reader."""
+    scene = np.full((128, 192, 3), 0.3)  # shading over hundreds of pixels, as a lens's
+    scene[:8, :8] = 1.3
+    path = _shaded_dng(tmp_path / "phone.dng", scene)
+    measured = np.zeros(scene.shape[:2], bool)  # away from the patch's edges (demosaicing) and the image's
+    measured[2:-2, 2:-2] = True
+    measured[:12, :12] = False
+    measured[2:6, 2:6] = True
+    if mode == "linear":
+        photo = read_raw_linear(path)
+        assert not photo.clipped.any()
+        # red records 0.3 * 0.5 / 2.2 of white in the corners: 273 codes of 4000, where one code is 0.37 %
+        np.testing.assert_allclose(photo.linear[measured], scene[measured], rtol=5e-3)
+    else:
+        rgb = read_photo(path).rgb
+        np.testing.assert_allclose(rgb[10:-2, 2:-2], GREY_SRGB, rtol=3e-3)  # sRGB of 0.3 by hand
+        np.testing.assert_allclose(rgb[2:6, 2:6], 1.0)  # light above 1.0: clipped in the developed photo
 
 
 def test_a_dng_without_an_as_shot_white_balance_develops_for_daylight_in_raw_mode_cevr(tmp_path):
