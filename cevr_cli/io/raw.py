@@ -111,6 +111,28 @@ def dng_white_levels(path: Path) -> list[int] | None:
     return values[:1] * 4 if len(values) < 3 else [*values[:3], values[1]]
 
 
+def dng_levels_as_developed(path: Path, raw: Any, dng_levels: list[int] | None) -> tuple[list[int] | None, float]:
+    """A DNG's white levels (:func:`dng_white_levels`) in the units of LibRaw's photosites, and what LibRaw's
+    development is multiplied by for 1.0 to be the DNG's WhiteLevel (1.0 but for floating-point DNGs).
+
+    A floating-point DNG (SampleFormat 3: Lightroom's HDR and panorama merges, its Enhance / Denoise output) holds
+    light in floats, its WhiteLevel in the same units (1 for data in 0..1). LibRaw turns the floats into integers
+    (``convertFloatToInt``) so that the larger of its WhiteLevel and its brightest value becomes its ``maximum``
+    (16383), where the WhiteLevel tag still read 1: every photosite counted as saturated (a whole photo marked
+    clipped), and data above the WhiteLevel (values to 3.0 of a white of 1) darkened the whole photo by that ratio,
+    where the DNG clips them to 1.0 (DNG 1.4, chapter 5, "Rescaling"). The brightest value is read with tifffile;
+    where tifffile cannot decode the raw image (a floating-point predictor without imagecodecs), the data is taken
+    to lie within the WhiteLevel, as DNG writers keep it."""
+    if dng_levels is None or _dng_raw_image_fact(path, lambda page: int(page.sampleformat)) != 3:
+        return dng_levels, 1.0
+    white, developed_white = max(dng_levels), float(raw.white_level)
+    if abs(developed_white - white) < 0.5:  # a float scale LibRaw kept (whites of 4096 to 32767)
+        return dng_levels, 1.0
+    brightest = _dng_raw_image_fact(path, lambda page: float(np.nanmax(page.asarray())))
+    per_unit = developed_white / max(white, brightest or 0.0)  # LibRaw's units per DNG unit
+    return [max(int(round(level * per_unit)), 1) for level in dng_levels], developed_white / (white * per_unit)
+
+
 def _dng_raw_image_fact(path: Path, fact: Any) -> Any:
     """``fact(page)`` of a DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD),
     read by tifffile; None when ``path`` is not a DNG, has no such IFD, or cannot be read."""
@@ -296,7 +318,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         exif = raw_exif(path, raw)
         if not raw.white_level:
             raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
-        dng_levels = dng_white_levels(path)
+        dng_levels, exposure = dng_levels_as_developed(path, raw, dng_white_levels(path))
         levels = saturation_levels(int(raw.white_level), raw.camera_white_level_per_channel, dng_levels)
         visible = raw.raw_image_visible
         colors = photosite_channels(raw) if visible.ndim == 2 else None
@@ -307,6 +329,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         gain_maps = dng_gain_maps(path) if dng_levels is not None else []
         if raw.num_colors == 3:
             balanced, to_srgb = _develop_in_camera_space(raw, rawpy, black_scale)
+            balanced *= np.float32(exposure)
             mask = clipping_mask(saturated, balanced.shape[:2], bayer=bayer)
             np.minimum(balanced, 1.0, out=balanced, where=mask[..., None])
             gains = channel_gains(gain_maps, colors, *visible.shape[:2])
@@ -319,7 +342,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
                 apply_photosite_gains(raw, gains, colors)
             developed = raw.postprocess(output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip,
                                         **white_balance_params(raw, black_scale), **_LINEAR_16_BIT)
-            linear = as_rgb(developed).astype(np.float32) / 65535.0
+            linear = as_rgb(developed).astype(np.float32) * np.float32(exposure / 65535.0)
             mask = clipping_mask(saturated, linear.shape[:2], bayer=bayer) | np.any(linear >= 1.0, axis=2)
     return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif)
 

@@ -321,6 +321,27 @@ def test_a_dngs_lens_shading_gain_maps_are_applied(tmp_path, mode):
         np.testing.assert_allclose(rgb[2:6, 2:6], 1.0)  # light above 1.0: clipped in the developed photo
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("brightest", [1.0, 3.0])
+def test_a_floating_point_dng_is_read_at_its_white_level(tmp_path, dtype, brightest):
+    """A floating-point DNG (Lightroom's HDR merges and Denoise output), WhiteLevel 1: LibRaw turns its floats into
+    integers with the larger of the WhiteLevel and the brightest value at 16383, where the WhiteLevel tag read 1: every
+    photosite was marked clipped, and a patch at 3.0 darkened the photo three times (0.1 read 0.033); the DNG clips
+    values above its WhiteLevel to 1.0."""
+    data = np.full((32, 48, 3), 0.1, dtype)
+    data[:, 16:] = 0.3
+    data[:8, 40:] = brightest
+    photo = read_raw_linear(write_linear_dng(tmp_path / "float.dng", data, 1))
+    np.testing.assert_array_equal(photo.clipped, (data >= 1.0).any(axis=2))
+    np.testing.assert_allclose(photo.linear, np.minimum(data, 1.0), atol=3e-4)
+    # sRGB (IEC 61966-2-1) of 0.1 and 0.3 by hand; LibRaw holds the floats as integers to 16383, truncated (0.1 of a
+    # brightest 3.0 is 545 of 5461, 0.2 % low)
+    encoded = read_photo(tmp_path / "float.dng").rgb
+    np.testing.assert_allclose(encoded[:, :16], 0.34919, atol=6e-4)
+    np.testing.assert_allclose(encoded[8:, 16:], GREY_SRGB, atol=6e-4)
+    np.testing.assert_allclose(encoded[:8, 40:], 1.0)
+
+
 def test_a_dng_without_an_as_shot_white_balance_develops_for_daylight_in_raw_mode_cevr(tmp_path):
     """`--raw-mode cevr`: LibRaw's camera white balance fell back to the grey-world average (this scene's greys
     tinted by its mean colour)."""
