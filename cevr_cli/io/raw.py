@@ -133,6 +133,20 @@ def dng_levels_as_developed(path: Path, raw: Any, dng_levels: list[int] | None) 
     return [max(int(round(level * per_unit)), 1) for level in dng_levels], developed_white / (white * per_unit)
 
 
+def dng_without_raw_image(path: Path) -> bool:
+    """Whether ``path`` is a DNG (IFD0 has DNGVersion) none of whose images is a raw one (NewSubfileType 0, CFA or
+    LinearRaw): a file with only its previews, which LibRaw refused as "Unsupported file format or not RAW file"."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if 50706 not in tif.pages.first.tags:
+                return False
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
+        return False
+    return _dng_raw_image_fact(path, lambda page: True) is None
+
+
 def _dng_raw_image_fact(path: Path, fact: Any) -> Any:
     """``fact(page)`` of a DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD),
     read by tifffile; None when ``path`` is not a DNG, has no such IFD, or cannot be read."""
@@ -284,6 +298,9 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
         if size and min(size) < _LIBRAW_MIN_SIDE:  # LibRaw's identify() takes none smaller for a RAW
             raise InputError(path, f"camera RAW of {size[0]}x{size[1]} pixels: LibRaw decodes none under "
                                    f"{_LIBRAW_MIN_SIDE} pixels a side") from None
+        if isinstance(exc, rawpy.LibRawFileUnsupportedError) and dng_without_raw_image(path):
+            raise InputError(path, "camera RAW (DNG) without a raw image: it holds only rendered images (a preview), "
+                                   "no sensor data to develop") from None
         raise InputError(path, f"camera RAW not readable by LibRaw, truncated or not a RAW file ({_reason(exc)})"
                          ) from None
 

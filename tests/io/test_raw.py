@@ -433,6 +433,22 @@ def test_a_raw_whose_photosites_all_read_the_same_is_refused(tmp_path, mode):
         read_raw_linear(path) if mode == "linear" else read_photo(path)
 
 
+@pytest.mark.parametrize("subfile", [1, 0], ids=["preview-only", "rendered-main-image"])
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dng_with_only_rendered_images_says_so(tmp_path, subfile, mode):
+    """A DNG whose only image is an 8-bit RGB rendering (a preview, or a main image already rendered) was 'not
+    readable by LibRaw, truncated or not a RAW file (LibRawFileUnsupportedError: ...)'."""
+    import tifffile
+
+    from tests.dng import _dng_tags
+
+    path = tmp_path / "preview.dng"
+    tifffile.imwrite(path, np.full((64, 96, 3), 128, np.uint8), photometric="rgb", subfiletype=subfile,
+                     extratags=_dng_tags(WHITE, (0.5, 1.0, 0.8)))
+    with pytest.raises(InputError, match=r"preview.dng: camera RAW \(DNG\) without a raw image: it holds only "):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
 def test_a_raw_far_smaller_than_its_sensor_is_refused(tmp_path):
     path = tmp_path / "header-only.dng"
     path.write_bytes(b"\0" * 9000)  # what LibRaw was shown: a 6000x4000 sensor in 9 kB
