@@ -140,8 +140,8 @@ def write_four_colour_dng(path: Path, camera: np.ndarray, white: int, neutral=(0
 
 def write_monochrome_dng(path: Path, data: np.ndarray, white: int, black: int | None = None) -> Path:
     """A monochrome DNG as a Leica Monochrom writes one: LinearRaw with one sample per pixel, no colour matrix.
-    ``data``: HxW uint16 sensor values (light 0 reads ``black``). tifffile writes LinearRaw with three samples only,
-    so the image is written BlackIsZero and its PhotometricInterpretation rewritten in place."""
+    ``data``: HxW sensor values, uint16 or float (light 0 reads ``black``). tifffile writes LinearRaw with three
+    samples only, so the image is written BlackIsZero and its PhotometricInterpretation rewritten in place."""
     tags = [tag for tag in _dng_tags(white, None) if tag[0] not in (50721, 50778)] + (
         [(50714, "H", 1, (black,), True)] if black else [])  # BlackLevel
     tifffile.imwrite(path, data, photometric="minisblack", extratags=tags)

@@ -361,6 +361,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
                                         **white_balance_params(raw, black_scale), **_LINEAR_16_BIT)
             linear = as_rgb(developed).astype(np.float32) * np.float32(exposure / 65535.0)
             mask = clipping_mask(saturated, linear.shape[:2], bayer=bayer) | np.any(linear >= 1.0, axis=2)
+            np.minimum(linear, 1.0, out=linear, where=mask[..., None])  # a floating-point DNG's data past its white
     return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif)
 
 

@@ -342,6 +342,15 @@ def test_a_floating_point_dng_is_read_at_its_white_level(tmp_path, dtype, bright
     np.testing.assert_allclose(encoded[:8, 40:], 1.0)
 
 
+def test_a_floating_point_monochrome_dng_past_its_white_reads_one_there(tmp_path):
+    """LibRaw's own development (sensors it colours itself) scaled to the WhiteLevel: data past it is held to 1.0."""
+    data = np.full((32, 48), 0.1, np.float32)
+    data[:8, 40:] = 3.0
+    photo = read_raw_linear(write_monochrome_dng(tmp_path / "mono-float.dng", data, 1))
+    np.testing.assert_array_equal(photo.clipped, data >= 1.0)
+    np.testing.assert_allclose(photo.linear, np.minimum(data, 1.0)[..., None].repeat(3, axis=2), atol=3e-4)
+
+
 def test_a_dng_without_an_as_shot_white_balance_develops_for_daylight_in_raw_mode_cevr(tmp_path):
     """`--raw-mode cevr`: LibRaw's camera white balance fell back to the grey-world average (this scene's greys
     tinted by its mean colour)."""
