@@ -80,29 +80,92 @@ def write_camera_dng(path: Path, data: np.ndarray, white: int, *, make: str, mod
 
 
 def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8), *,
-                  make: str | None = None, model: str | None = None, black: tuple[int, int, int, int] | None = None
-                  ) -> Path:
-    """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled RGGB and clipped at ``white``; ``make``,
+                  make: str | None = None, model: str | None = None, black: tuple[int, int, int, int] | None = None,
+                  pattern=((0, 1), (1, 2)), opcode_list_2: bytes | None = None) -> Path:
+    """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled by ``pattern`` (rows of colour codes, 0 red,
+    1 green, 2 blue: CFARepeatPatternDim and CFAPattern; RGGB by default) and clipped at ``white``; ``make``,
     ``model``: IFD0's Make and Model (LibRaw applies some makers' own rules).
 
     ``neutral`` is the camera's response to grey: red at 0.5 means the red channel is amplified 2x by white
     balance, so it saturates (in white-balanced terms) at twice the level green does; None: no AsShotNeutral.
-    ``black``: the BlackLevel of the R, G, G, B sites (light 0 reads ``black``, 1.0 reads ``white``).
+    ``black``: the BlackLevel of the R, G, G, B sites (light 0 reads ``black``, 1.0 reads ``white``);
+    ``opcode_list_2``: an OpcodeList2 (:func:`opcode_list`).
     """
     h, w = camera_rgb.shape[:2]
-    cfa = np.zeros((h, w), np.float64)
-    cfa[0::2, 0::2] = camera_rgb[0::2, 0::2, 0]
-    cfa[0::2, 1::2] = camera_rgb[0::2, 1::2, 1]
-    cfa[1::2, 0::2] = camera_rgb[1::2, 0::2, 1]
-    cfa[1::2, 1::2] = camera_rgb[1::2, 1::2, 2]
+    pattern = np.array(pattern)
+    rows, cols = pattern.shape
+    sites = np.tile(pattern, (h // rows + 1, w // cols + 1))[:h, :w]
+    cfa = np.take_along_axis(camera_rgb, sites[..., None], axis=2)[..., 0]
     offset = np.tile(np.reshape(black or (0, 0, 0, 0), (2, 2)), (h // 2 + 1, w // 2 + 1))[:h, :w]
     codes = np.clip(np.round(offset + cfa * (white - offset)), 0, white).astype(np.uint16)
     tags = _dng_tags(white, neutral) + ([(50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True)] if black
                                         else []) + [
-        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
-        (33422, "B", 4, (0, 1, 1, 2), True),  # CFAPattern RGGB
+        (33421, "H", 2, (rows, cols), True),  # CFARepeatPatternDim
+        (33422, "B", rows * cols, tuple(pattern.ravel().tolist()), True),  # CFAPattern
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, "H", 1, 1, True),  # CFALayout rectangular
-    ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text]
+    ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text] + (
+        [(51009, 7, len(opcode_list_2), opcode_list_2, True)] if opcode_list_2 else [])  # OpcodeList2, UNDEFINED
     tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
     return path
+
+
+# A four-colour sensor (RGBE, as Sony's DSC-F828): red, green / "emerald", blue; DNG's CFAPlaneColor has no emerald,
+# so the fourth plane is labelled cyan (3), whose response here is halfway between green's and blue's.
+FOUR_COLOUR_XYZ_TO_CAMERA = np.vstack([XYZ_TO_SRGB, (XYZ_TO_SRGB[1] + XYZ_TO_SRGB[2]) / 2])
+
+
+def write_four_colour_dng(path: Path, camera: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8, 0.7), *,
+                          black: tuple[int, int, int, int] = (0, 0, 0, 0)) -> Path:
+    """A CFA DNG of four colours, sampled R G / E B (CFAPattern 0 1 3 2, CFAPlaneColor 0 1 2 3), with a 4x3
+    ColorMatrix1 (:data:`FOUR_COLOUR_XYZ_TO_CAMERA`). ``camera``: HxWx4 linear camera values (1.0 = white), R, G,
+    B, E; ``neutral``: AsShotNeutral, one per plane; ``black``: the BlackLevel of the R, G, E, B sites."""
+    h, w = camera.shape[:2]
+    plane = np.tile(np.array([[0, 1], [3, 2]]), (h // 2 + 1, w // 2 + 1))[:h, :w]
+    cfa = np.take_along_axis(camera, plane[..., None], axis=2)[..., 0]
+    offset = np.tile(np.reshape(black, (2, 2)), (h // 2 + 1, w // 2 + 1))[:h, :w]
+    codes = np.clip(np.round(offset + cfa * (white - offset)), 0, white).astype(np.uint16)
+    tags = [tag for tag in _dng_tags(white, None) if tag[0] != 50721] + [
+        (50721, "2i", 12, _rationals(FOUR_COLOUR_XYZ_TO_CAMERA.ravel()), True),  # ColorMatrix1, 4x3
+        (50728, "2I", 4, _rationals(neutral), True),  # AsShotNeutral
+        (50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True),  # BlackLevelRepeatDim, BlackLevel
+        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
+        (33422, "B", 4, (0, 1, 3, 2), True),  # CFAPattern R G / E B
+        (50710, "B", 4, (0, 1, 2, 3), True),  # CFAPlaneColor: red, green, blue, cyan
+        (50711, "H", 1, 1, True),  # CFALayout rectangular
+    ]
+    tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
+    return path
+
+
+def write_monochrome_dng(path: Path, data: np.ndarray, white: int, black: int | None = None) -> Path:
+    """A monochrome DNG as a Leica Monochrom writes one: LinearRaw with one sample per pixel, no colour matrix.
+    ``data``: HxW sensor values, uint16 or float (light 0 reads ``black``). tifffile writes LinearRaw with three
+    samples only, so the image is written BlackIsZero and its PhotometricInterpretation rewritten in place."""
+    tags = [tag for tag in _dng_tags(white, None) if tag[0] not in (50721, 50778)] + (
+        [(50714, "H", 1, (black,), True)] if black else [])  # BlackLevel
+    tifffile.imwrite(path, data, photometric="minisblack", extratags=tags)
+    with tifffile.TiffFile(path) as tif:
+        photometric = tif.pages[0].tags[262]
+    with open(path, "r+b") as fh:
+        fh.seek(photometric.valueoffset)
+        fh.write(struct.pack("<H", 34892))  # LinearRaw
+    return path
+
+
+def gain_map_opcode(gains: np.ndarray, height: int, width: int, *, top: int = 0, left: int = 0, pitch: int = 1,
+                    opcode: int = 9) -> bytes:
+    """One GainMap opcode (DNG 1.4, chapter 6; big-endian): ``gains`` (points V x points H x map planes) spread
+    evenly from the image's top-left edge (origin 0) to its bottom-right (spacing 1 / (points - 1)), applied to the
+    photosites from (``top``, ``left``) every ``pitch`` rows and columns of plane 0; ``opcode``: another ID to write
+    an opcode a reader is to skip."""
+    gains = np.asarray(gains, np.float32)
+    points_v, points_h, map_planes = gains.shape
+    params = struct.pack(">10I", top, left, height, width, 0, 1, pitch, pitch, points_v, points_h)
+    params += struct.pack(">4d", 1 / max(points_v - 1, 1), 1 / max(points_h - 1, 1), 0.0, 0.0)
+    params += struct.pack(">I", map_planes) + gains.astype(">f4").tobytes()
+    return struct.pack(">4I", opcode, 0x01030000, 0, len(params)) + params
+
+
+def opcode_list(*opcodes: bytes) -> bytes:
+    return struct.pack(">I", len(opcodes)) + b"".join(opcodes)

@@ -582,16 +582,34 @@ SRGB_LIBRAW_GAMMA = (2.4, 12.92)
 def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
     import rawpy
 
-    from .raw import camera_balance_usable, open_raw, raw_exif
+    from .raw import (
+        apply_dng_gain_maps,
+        as_rgb,
+        dng_black_scale,
+        dng_levels_as_developed,
+        dng_white_levels,
+        open_raw,
+        raw_exif,
+        white_balance_params,
+    )
 
     with open_raw(path, max_megapixels, min_side) as raw:
         exif = raw_exif(path, raw)
+        # a DNG's lens shading (GainMap opcodes) and its channels normalised by their own blacks, as in the linear
+        # reader (raw.read_raw_linear)
+        dng_levels, exposure = dng_levels_as_developed(path, raw, dng_white_levels(path))
+        dng = dng_levels is not None
+        if dng:
+            apply_dng_gain_maps(path, raw)
+        black_scale = dng_black_scale(raw) if dng else None
+        balance = white_balance_params(raw, black_scale)
+        balance["bright"] = balance.get("bright", 1.0) * exposure  # a floating-point DNG's WhiteLevel at 1.0
         # LibRaw's default curve is BT.709's (power 2.222, slope 4.5), but the photo is labelled and read as sRGB;
         # and by default it takes the brightest photosite for white when that lies above 75 % of the file's white
         # level, brightening an unclipped photo as no_auto_bright is there to prevent: the file's white it is.
-        data = raw.postprocess(use_camera_wb=camera_balance_usable(raw), no_auto_bright=True, output_bps=16,
+        data = raw.postprocess(**balance, no_auto_bright=True, output_bps=16,
                                output_color=rawpy.ColorSpace.sRGB, gamma=SRGB_LIBRAW_GAMMA, adjust_maximum_thr=0.0)
-    rgb = data.astype(np.float32) / 65535.0
+    rgb = as_rgb(data).astype(np.float32) / 65535.0
     return Photo(path, rgb, 16, exif, None, exif.rendered_exif(), ColourSpace(SRGB, RAW_DEVELOPED))
 
 

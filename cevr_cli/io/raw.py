@@ -34,6 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..vocabulary import MAX_MEGAPIXELS, MIN_PHOTO_SIDE
+from .dng_opcodes import channel_gains, dng_gain_maps, photosite_gains
 from .exif import ExifInfo, read_raw_container_exif, read_tiff_exif
 from .library_output import stderr_without
 
@@ -83,6 +84,22 @@ def saturation_levels(white_level: int, linear_max: list[int] | None, dng_levels
     return np.minimum(np.array(levels, dtype=np.int64), white_level)
 
 
+def photosite_channels(raw: Any) -> np.ndarray:
+    """Each visible photosite's channel index (HxW) into LibRaw's per-channel levels (R, G, B, G2).
+
+    A monochrome sensor (one colour: a Leica Monochrom's DNG, LinearRaw with one sample) has no colour filter array,
+    and LibRaw's map for it reads 6 at every site (its ``FC`` of a zero ``filters``), outside the four levels: every
+    photosite is channel 0 (until 2026-12-07 such a DNG failed as "unexpected IndexError: index 6 is out of bounds")."""
+    colors = raw.raw_colors_visible
+    return np.zeros_like(colors) if raw.num_colors == 1 else colors
+
+
+def as_rgb(developed: np.ndarray) -> np.ndarray:
+    """LibRaw's development as HxWx3: a monochrome sensor's comes back with one channel (HxWx1), its grey, which
+    becomes R = G = B (the readers' and the pipeline's photos are RGB)."""
+    return np.repeat(developed, 3, axis=2) if developed.shape[2] == 1 else developed
+
+
 def dng_white_levels(path: Path) -> list[int] | None:
     """The WhiteLevel of a DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD) as
     four levels (R, G, B, G2: one value for every channel, or one per sample, G2 taking G's; without the tag the
@@ -92,6 +109,42 @@ def dng_white_levels(path: Path) -> list[int] | None:
         return None
     values = [int(v) for v in np.atleast_1d(level)]
     return values[:1] * 4 if len(values) < 3 else [*values[:3], values[1]]
+
+
+def dng_levels_as_developed(path: Path, raw: Any, dng_levels: list[int] | None) -> tuple[list[int] | None, float]:
+    """A DNG's white levels (:func:`dng_white_levels`) in the units of LibRaw's photosites, and what LibRaw's
+    development is multiplied by for 1.0 to be the DNG's WhiteLevel (1.0 but for floating-point DNGs).
+
+    A floating-point DNG (SampleFormat 3: Lightroom's HDR and panorama merges, its Enhance / Denoise output) holds
+    light in floats, its WhiteLevel in the same units (1 for data in 0..1). LibRaw turns the floats into integers
+    (``convertFloatToInt``) so that the larger of its WhiteLevel and its brightest value becomes its ``maximum``
+    (16383), where the WhiteLevel tag still read 1: every photosite counted as saturated (a whole photo marked
+    clipped), and data above the WhiteLevel (values to 3.0 of a white of 1) darkened the whole photo by that ratio,
+    where the DNG clips them to 1.0 (DNG 1.4, chapter 5, "Rescaling"). The brightest value is read with tifffile;
+    where tifffile cannot decode the raw image (a floating-point predictor without imagecodecs), the data is taken
+    to lie within the WhiteLevel, as DNG writers keep it."""
+    if dng_levels is None or _dng_raw_image_fact(path, lambda page: int(page.sampleformat)) != 3:
+        return dng_levels, 1.0
+    white, developed_white = max(dng_levels), float(raw.white_level)
+    if abs(developed_white - white) < 0.5:  # a float scale LibRaw kept (whites of 4096 to 32767)
+        return dng_levels, 1.0
+    brightest = _dng_raw_image_fact(path, lambda page: float(np.nanmax(page.asarray())))
+    per_unit = developed_white / max(white, brightest or 0.0)  # LibRaw's units per DNG unit
+    return [max(int(round(level * per_unit)), 1) for level in dng_levels], developed_white / (white * per_unit)
+
+
+def dng_without_raw_image(path: Path) -> bool:
+    """Whether ``path`` is a DNG (IFD0 has DNGVersion) none of whose images is a raw one (NewSubfileType 0, CFA or
+    LinearRaw): a file with only its previews, which LibRaw refused as "Unsupported file format or not RAW file"."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if 50706 not in tif.pages.first.tags:
+                return False
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
+        return False
+    return _dng_raw_image_fact(path, lambda page: True) is None
 
 
 def _dng_raw_image_fact(path: Path, fact: Any) -> Any:
@@ -148,6 +201,54 @@ def check_pixel_data(path: Path, raw: Any) -> None:
         raise InputError(path, f"camera RAW without its pixel data: every photosite reads {int(visible.min())}")
 
 
+def dng_cfa_planes(path: Path) -> np.ndarray | None:
+    """A CFA DNG's colour filter pattern (CFARepeatPatternDim rows x columns) as LibRaw numbers its colours: each
+    site's colour (CFAPattern, TIFF/EP colour codes) as its plane, its place in CFAPlaneColor (default red, green,
+    blue; DNG 1.4, chapter 4); None when ``path`` is not a CFA DNG or the tags do not make a pattern."""
+    def planes(page: Any) -> np.ndarray | None:
+        if int(page.photometric) != 32803:
+            return None
+        rows, cols = (int(v) for v in page.tags.valueof(33421, (2, 2)))
+        pattern = np.frombuffer(bytes(page.tags.valueof(33422, b"")), np.uint8)
+        plane_colours = list(bytes(page.tags.valueof(50710, b"\x00\x01\x02")))
+        if pattern.size != rows * cols or not set(pattern.tolist()) <= set(plane_colours):
+            return None
+        return np.array([plane_colours.index(code) for code in pattern.tolist()]).reshape(rows, cols)
+
+    return _dng_raw_image_fact(path, planes)
+
+
+_CFA_CHECKED_SIDE = 24  # a multiple of every pattern period LibRaw keeps (1, 2, 4 and 8 rows; 2 columns; X-Trans's 6)
+
+
+def check_cfa_pattern(path: Path, raw: Any) -> None:
+    """Refuse a CFA DNG whose colour filter pattern LibRaw reads wrong, which it develops without complaint in wrong
+    colours (a flat grey as R 0.35, G 0.18, B 0.21 with stripes).
+
+    LibRaw (dcraw's ``filters``) keeps a pattern of 8 rows by 2 columns, or X-Trans's 6 x 6, and fills it from the
+    CFAPattern tag in that order whatever its CFARepeatPatternDim: a 2x4 or a quad-Bayer 4x4 pattern (a 4x4 of
+    2x2 same-colour blocks, as phones' high-resolution modes write) lands on the wrong photosites. Its colour map is
+    compared with the DNG's pattern, at every phase (where the pattern starts at the active area: LibRaw's margins).
+
+    Raises:
+        InputError: the map LibRaw developed by is not the DNG's pattern.
+    """
+    expected = dng_cfa_planes(path)
+    if expected is None or raw.num_colors == 1:
+        return
+    side = _CFA_CHECKED_SIDE
+    seen = np.array(raw.raw_colors_visible[:side, :side])
+    if raw.num_colors == 3:
+        seen[seen == 3] = 1  # LibRaw numbers the second green 3
+    rows, cols = expected.shape
+    tiled = np.tile(expected, (side // rows + 2, side // cols + 2))
+    h, w = seen.shape
+    if any(np.array_equal(tiled[r:r + h, c:c + w], seen) for r in range(rows) for c in range(cols)):
+        return
+    raise InputError(path, f"camera RAW (DNG) with a {rows}x{cols} colour filter pattern that LibRaw reads wrong "
+                           "(its colours would be false)")
+
+
 def raw_exif(path: Path, raw: Any) -> ExifInfo:
     """What a RAW file says about its capture: the EXIF of its TIFF structure (camera, date, exposure, lens), or
     of the containers that are not TIFF-structured (CR3's metadata boxes, RAF's preview), completed by what LibRaw
@@ -187,6 +288,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
             with stderr_without(_LIBRAW_DATA_ERROR):
                 check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
                 check_pixel_data(path, raw)
+                check_cfa_pattern(path, raw)
             yield raw
     except InputError:
         raise
@@ -196,6 +298,9 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
         if size and min(size) < _LIBRAW_MIN_SIDE:  # LibRaw's identify() takes none smaller for a RAW
             raise InputError(path, f"camera RAW of {size[0]}x{size[1]} pixels: LibRaw decodes none under "
                                    f"{_LIBRAW_MIN_SIDE} pixels a side") from None
+        if isinstance(exc, rawpy.LibRawFileUnsupportedError) and dng_without_raw_image(path):
+            raise InputError(path, "camera RAW (DNG) without a raw image: it holds only rendered images (a preview), "
+                                   "no sensor data to develop") from None
         raise InputError(path, f"camera RAW not readable by LibRaw, truncated or not a RAW file ({_reason(exc)})"
                          ) from None
 
@@ -230,26 +335,33 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         exif = raw_exif(path, raw)
         if not raw.white_level:
             raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
-        dng_levels = dng_white_levels(path)
+        dng_levels, exposure = dng_levels_as_developed(path, raw, dng_white_levels(path))
         levels = saturation_levels(int(raw.white_level), raw.camera_white_level_per_channel, dng_levels)
         visible = raw.raw_image_visible
-        colors = raw.raw_colors_visible if visible.ndim == 2 else None
+        colors = photosite_channels(raw) if visible.ndim == 2 else None
         saturated = saturated_photosites(visible, colors, levels)
+        bayer = visible.ndim == 2 and raw.num_colors > 1  # a monochrome sensor's photosites are not interpolated
         flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
+        black_scale = dng_black_scale(raw) if dng_levels is not None else None
+        gain_maps = dng_gain_maps(path) if dng_levels is not None else []
         if raw.num_colors == 3:
-            balanced, to_srgb = _develop_in_camera_space(raw, rawpy)
-            if dng_levels is not None:
-                balanced *= _dng_black_scale(raw)
-            mask = clipping_mask(saturated, balanced.shape[:2], bayer=visible.ndim == 2)
+            balanced, to_srgb = _develop_in_camera_space(raw, rawpy, black_scale)
+            balanced *= np.float32(exposure)
+            mask = clipping_mask(saturated, balanced.shape[:2], bayer=bayer)
             np.minimum(balanced, 1.0, out=balanced, where=mask[..., None])
+            gains = channel_gains(gain_maps, colors, *visible.shape[:2])
+            if gains is not None:  # in floats, after the clip: a saturated photosite's light is at least its gain
+                balanced *= _resized(gains, balanced.shape[:2])
             linear = np.maximum(balanced @ to_srgb.T, 0.0, dtype=np.float32)
         else:
-            developed = raw.postprocess(
-                use_camera_wb=camera_balance_usable(raw), output_color=rawpy.ColorSpace.sRGB,
-                highlight_mode=rawpy.HighlightMode.Clip,
-                **_LINEAR_16_BIT)
-            linear = developed.astype(np.float32) / 65535.0
-            mask = clipping_mask(saturated, linear.shape[:2], bayer=visible.ndim == 2) | np.any(linear >= 1.0, axis=2)
+            gains = photosite_gains(gain_maps, visible.shape)
+            if gains is not None:
+                apply_photosite_gains(raw, gains, colors)
+            developed = raw.postprocess(output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip,
+                                        **white_balance_params(raw, black_scale), **_LINEAR_16_BIT)
+            linear = as_rgb(developed).astype(np.float32) * np.float32(exposure / 65535.0)
+            mask = clipping_mask(saturated, linear.shape[:2], bayer=bayer) | np.any(linear >= 1.0, axis=2)
+            np.minimum(linear, 1.0, out=linear, where=mask[..., None])  # a floating-point DNG's data past its white
     return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif)
 
 
@@ -257,7 +369,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
 _LINEAR_16_BIT = {"no_auto_bright": True, "output_bps": 16, "gamma": (1, 1), "user_flip": 0, "adjust_maximum_thr": 0.0}
 
 
-def _develop_in_camera_space(raw: Any, rawpy: Any) -> tuple[np.ndarray, np.ndarray]:
+def _develop_in_camera_space(raw: Any, rawpy: Any, black_scale: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """A three-colour RAW demosaiced and white-balanced in the camera's space, float32 HxWx3 with 1.0 at the least
     amplified channel's saturation and nothing clipped, and LibRaw's camera -> sRGB matrix (``rgb_cam``) for it.
 
@@ -265,24 +377,74 @@ def _develop_in_camera_space(raw: Any, rawpy: Any) -> tuple[np.ndarray, np.ndarr
     that no channel passes full scale; the spread between the two is multiplied back here. The gains are given to
     LibRaw (``user_wb``): with ``use_camera_wb`` and no usable as-shot balance (a DNG without AsShotNeutral) it
     balanced by the grey-world average instead, whose spread is not the one multiplied back (a grey 0.26 read 0.22).
+    A DNG's ``black_scale`` (:func:`dng_black_scale`) rides on the gains, so that LibRaw applies it to every
+    photosite before demosaicing, the second green's included.
     """
     gains = _white_balance_gains(raw)
-    developed = raw.postprocess(user_wb=[float(g) for g in gains], output_color=rawpy.ColorSpace.raw,
+    given = gains * (1.0 if black_scale is None else black_scale)
+    developed = raw.postprocess(user_wb=[float(g) for g in given], output_color=rawpy.ColorSpace.raw,
                                 highlight_mode=rawpy.HighlightMode.Ignore, **_LINEAR_16_BIT)
-    balanced = developed.astype(np.float32) * np.float32(gains.max() / gains.min() / 65535.0)
+    balanced = developed.astype(np.float32) * np.float32(given.max() / gains.min() / 65535.0)
     return balanced, np.asarray(raw.color_matrix, dtype=np.float32)[:, :3]
 
 
-def _dng_black_scale(raw: Any) -> np.ndarray:
-    """What a DNG's camera channels (R, G, B) developed by LibRaw are multiplied by to be the DNG's own normalised
-    values, (v - BlackLevel) / (WhiteLevel - BlackLevel) per channel, in which its AsShotNeutral and colour matrices
-    are given. LibRaw scales every channel by one range, WhiteLevel less the least of its four channel blacks: a
-    channel with a higher black read darker (blacks 200, 256, 300 of 4000: green 1.5 %, blue 2.6 %), and a LinearRaw
-    DNG, whose unused fourth black stays 0, read (WhiteLevel - BlackLevel) / WhiteLevel of its light (12.8 % darker
-    for a black of 512), its saturation below 1.0."""
+def dng_black_scale(raw: Any) -> np.ndarray:
+    """What a DNG's four camera channels (LibRaw's order: R, G, B, G2, or a four-colour sensor's four) are multiplied
+    by to be the DNG's own normalised values, (v - BlackLevel) / (WhiteLevel - BlackLevel) per channel (DNG 1.4
+    specification, chapter 5, "Linearization" and "Black Subtraction", then "Rescaling"), in which its AsShotNeutral
+    and colour matrices are given.
+
+    LibRaw scales every channel by one range, WhiteLevel less the least of its four channel blacks (``adjust_bl``
+    moves their common part into ``black``, and ``scale_colors`` divides by ``maximum - black``): a channel with a
+    higher black read darker (blacks 200, 256, 300 of 4000: green 1.5 %, blue 2.6 %), a second green with a black of
+    its own left a maze on flat light, and a LinearRaw DNG, whose unused fourth black stays 0, read
+    (WhiteLevel - BlackLevel) / WhiteLevel of its light (12.8 % darker for a black of 512), its saturation below 1.0.
+    Only a DNG defines its colour on per-channel ranges: other RAW files' as-shot multipliers balance the
+    black-subtracted counts, which LibRaw's one range leaves in their ratios.
+    """
     black = np.array(raw.black_level_per_channel, dtype=np.float64)
     white = float(raw.white_level)
-    return np.float32((white - black.min()) / np.maximum(white - black[:3], 1.0))
+    return (white - black.min()) / np.maximum(white - black, 1.0)
+
+
+def white_balance_params(raw: Any, black_scale: np.ndarray | None) -> dict[str, Any]:
+    """LibRaw's white-balance arguments for a development whose highlights LibRaw clips (``postprocess``, highlight
+    mode 0): the camera's own balance where usable (``use_camera_wb``), and for a DNG whose channel blacks differ
+    (``black_scale``, :func:`dng_black_scale`) the gains times that scale (``user_wb``), applied to every photosite
+    before demosaicing. LibRaw divides the gains by their least, which the scale raised: ``bright`` (the divisor of
+    the output curve's white) restores the exposure, so that 1.0 stays the least amplified channel's saturation."""
+    if black_scale is None or np.all(black_scale == 1.0):
+        return {"use_camera_wb": camera_balance_usable(raw)}
+    gains = _white_balance_gains(raw)
+    given = gains * black_scale
+    return {"user_wb": [float(g) for g in given], "bright": float(given.min() / gains.min())}
+
+
+def _resized(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``image`` (HxWxC) at ``shape``: for cameras whose developed image is resized (non-square pixels)."""
+    import cv2
+
+    return image if image.shape[:2] == shape else cv2.resize(image, (shape[1], shape[0]),
+                                                             interpolation=cv2.INTER_LINEAR)
+
+
+def apply_photosite_gains(raw: Any, gains: np.ndarray, colors: np.ndarray | None) -> None:
+    """Multiply LibRaw's photosites, less their channel's black, by a DNG's gains (:mod:`.dng_opcodes`), in its own
+    buffer (``raw_image_visible`` is a view of it), for the developments LibRaw clips: what the gains lift past 16
+    bits is held there, and past the white level LibRaw develops to full scale (read as clipped)."""
+    visible = raw.raw_image_visible
+    black = np.array(raw.black_level_per_channel, dtype=np.float32)
+    site_black = black[colors] if colors is not None else black[: visible.shape[2]]
+    lifted = site_black + (visible.astype(np.float32) - site_black) * gains
+    visible[...] = np.clip(np.round(lifted), 0, 65535).astype(visible.dtype)
+
+
+def apply_dng_gain_maps(path: Path, raw: Any) -> None:
+    """A DNG's GainMap opcodes (:mod:`.dng_opcodes`) applied to LibRaw's photosites; other RAW files have none."""
+    visible = raw.raw_image_visible
+    gains = photosite_gains(dng_gain_maps(path), visible.shape)
+    if gains is not None:
+        apply_photosite_gains(raw, gains, photosite_channels(raw) if visible.ndim == 2 else None)
 
 
 def camera_balance_usable(raw: Any) -> bool:
@@ -294,15 +456,16 @@ def camera_balance_usable(raw: Any) -> bool:
 
 
 def _white_balance_gains(raw: Any) -> np.ndarray:
-    """The four channel gains a three-colour RAW is developed with: the camera's as-shot multipliers where they are
-    usable (as LibRaw's ``use_camera_wb`` takes them, dcraw's scale_colors), else the daylight ones (LibRaw's
-    ``pre_mul``, from the camera's colour matrix), else 1; a missing second is 1, a missing fourth the second."""
+    """The four channel gains a RAW is developed with: the camera's as-shot multipliers where they are usable (as
+    LibRaw's ``use_camera_wb`` takes them, dcraw's scale_colors), else the daylight ones (LibRaw's ``pre_mul``, from
+    the camera's colour matrix), else 1; a missing second is 1, a missing fourth the second's on a three-colour sensor
+    (its second green) and 1 on a four-colour one, as scale_colors fills them."""
     camera = [float(v) for v in raw.camera_whitebalance]
     daylight = [float(v) for v in raw.daylight_whitebalance]
     gains = camera if camera_balance_usable(raw) else (
         daylight if min(daylight[:3]) > 0 else [1.0] * 4)
     gains[1] = gains[1] or 1.0
-    gains[3] = gains[3] or gains[1]
+    gains[3] = gains[3] or (gains[1] if raw.num_colors < 4 else 1.0)
     return np.array(gains, dtype=np.float64)
 
 

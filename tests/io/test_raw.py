@@ -15,7 +15,14 @@ from cevr_cli.io.raw import (
     saturated_photosites,
     saturation_levels,
 )
-from tests.dng import write_cfa_dng, write_linear_dng
+from tests.dng import (
+    gain_map_opcode,
+    opcode_list,
+    write_cfa_dng,
+    write_four_colour_dng,
+    write_linear_dng,
+    write_monochrome_dng,
+)
 
 WHITE = 4000
 
@@ -162,6 +169,188 @@ def test_a_cfa_dngs_channel_black_levels_are_normalised_as_the_dng_defines(tmp_p
     np.testing.assert_allclose(photo.linear[inside], scene[inside], atol=1e-3)
 
 
+GREY = 0.3
+GREY_SRGB = 0.58383  # IEC 61966-2-1: 1.055 * 0.3 ** (1 / 2.4) - 0.055, by hand
+
+
+def _grey_dng(kind, path):
+    """A flat grey scene (0.3 of white) on a DNG whose channel blacks all differ: G2's from G's on a Bayer sensor."""
+    if kind == "bayer":  # R 200, G 256, G2 280, B 300
+        return write_cfa_dng(path, np.full((48, 64, 3), GREY) * [0.5, 1.0, 0.8], WHITE, black=(200, 256, 280, 300))
+    if kind == "four-colour":  # R 200, G 256, E 280, B 300
+        return write_four_colour_dng(path, np.full((48, 64, 4), GREY) * [0.5, 1.0, 0.8, 0.7], WHITE,
+                                     black=(200, 256, 280, 300))
+    black = np.array([200, 256, 300])  # LinearRaw, one black per sample
+    data = np.round(black + GREY * (WHITE - black)) * np.ones((32, 48, 1))
+    return write_linear_dng(path, data.astype(np.uint16), WHITE, black=(200, 256, 300))
+
+
+@pytest.mark.parametrize("kind", ["bayer", "four-colour", "linear-raw"])
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_flat_grey_develops_grey_whatever_the_dngs_channel_blacks(tmp_path, kind, mode):
+    """A DNG's channels are (v - BlackLevel) / (WhiteLevel - BlackLevel) each (DNG 1.4, chapter 5); LibRaw's one
+    range (4000 - 200) read this grey's green 1.5 % and blue 2.6 % dark on a four-colour sensor, left a maze of second
+    greens on a Bayer one (up to 0.6 %: the linear reader corrected R, G, B after demosaicing), and in `--raw-mode cevr`
+    darkened every DNG so (a LinearRaw one, whose unused fourth black is 0: 5-7.5 %)."""
+    path = _grey_dng(kind, tmp_path / f"{kind}.dng")
+    if mode == "linear":
+        photo = read_raw_linear(path)
+        developed, expected = photo.linear, GREY
+        assert not photo.clipped.any()
+    else:
+        developed, expected = read_photo(path).rgb, GREY_SRGB
+    inside = developed[4:-4, 4:-4]  # away from the demosaicing border
+    np.testing.assert_allclose(inside, expected, rtol=1e-3)
+
+
+def test_a_dngs_highlights_stay_white_with_unequal_channel_blacks(tmp_path):
+    """With the blacks' scale riding on LibRaw's gains, a saturated grey develops white (its second greens read
+    green 0.997 in the linear reader, whose scale came after demosaicing)."""
+    scene = np.full((48, 64, 3), 1.5)
+    scene[32:] = GREY  # a file whose photosites all read the same is refused
+    path = write_cfa_dng(tmp_path / "white.dng", scene, WHITE, black=(200, 256, 280, 300))
+    photo = read_raw_linear(path)
+    assert photo.clipped[:24].all()
+    np.testing.assert_allclose(photo.linear[4:24, 4:-4], 1.0, atol=1e-4)
+    np.testing.assert_allclose(read_photo(path).rgb[4:24, 4:-4], 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("black", [None, 256])
+def test_a_monochrome_dng_develops_grey_in_both_modes(tmp_path, black):
+    """A monochrome sensor (one sample per pixel, no colour filter): the linear reader failed with "unexpected
+    IndexError" (LibRaw's channel map reads 6 there), `--raw-mode cevr` with "expected a non-empty HxWx3 RGB photo,
+    got shape (48, 64, 1)"."""
+    level = np.full((48, 64), 0.2)
+    level[:, 32:] = 0.6
+    level[:8, :8] = 1.5  # clipped: the photosites at white, no demosaicing reach
+    offset = black or 0
+    data = np.clip(np.round(offset + level * (WHITE - offset)), 0, WHITE).astype(np.uint16)
+    path = write_monochrome_dng(tmp_path / "mono.dng", data, WHITE, black)
+    photo = read_raw_linear(path)
+    np.testing.assert_array_equal(photo.clipped, data >= WHITE)
+    expected = np.minimum(level, 1.0)[..., None].repeat(3, axis=2)
+    np.testing.assert_allclose(photo.linear, expected, atol=3e-4)
+    encoded = read_photo(path).rgb  # sRGB (IEC 61966-2-1) of 0.2 and 0.6, by hand: 0.48453 and 0.79773
+    np.testing.assert_allclose(encoded[20:, 4:28], 0.48453, atol=3e-4)
+    np.testing.assert_allclose(encoded[20:, 36:60], 0.79773, atol=3e-4)
+    np.testing.assert_allclose(encoded[:8, :8], 1.0)
+
+
+QUAD_BAYER = ((0, 0, 1, 1), (0, 0, 1, 1), (1, 1, 2, 2), (1, 1, 2, 2))
+
+
+@pytest.mark.parametrize("pattern", [((1, 0), (2, 1)), ((2, 1), (1, 0)), ((0, 1), (1, 2), (0, 1), (1, 2))],
+                         ids=["GRBG", "BGGR", "RGGB-4x2"])
+def test_a_cfa_dng_develops_its_colours_whatever_its_bayer_phase(tmp_path, pattern):
+    rng = np.random.default_rng(6)
+    scene = np.repeat(np.repeat(rng.uniform(0.05, 0.45, (6, 8, 3)), 8, axis=0), 8, axis=1)  # flat 8x8 patches
+    photo = read_raw_linear(write_cfa_dng(tmp_path / "phase.dng", scene * np.array([0.5, 1.0, 0.8]), WHITE,
+                                          pattern=pattern))
+    inside = np.zeros(scene.shape[:2], bool)
+    for y in range(6):
+        for x in range(8):
+            inside[y * 8 + 2:y * 8 + 6, x * 8 + 2:x * 8 + 6] = True  # away from the patches' edges (demosaicing)
+    np.testing.assert_allclose(photo.linear[inside], scene[inside], rtol=5e-3)
+
+
+@pytest.mark.parametrize("pattern", [QUAD_BAYER, ((0, 1, 0, 1), (1, 2, 1, 2))], ids=["quad-bayer-4x4", "2x4"])
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_cfa_pattern_libraw_misreads_is_refused_by_name(tmp_path, pattern, mode):
+    """LibRaw fills its 8-row by 2-column pattern from CFAPattern whatever CFARepeatPatternDim says: a flat grey
+    0.3 on a quad-Bayer DNG developed R 0.35, G 0.18, B 0.21 in stripes, on a 2x4 one R 0.45, G 0.10, B 0.34."""
+    scene = np.full((48, 64, 3), 0.3)
+    scene[:, :16] = 0.1
+    path = write_cfa_dng(tmp_path / "quad.dng", scene * np.array([0.5, 1.0, 0.8]), WHITE, pattern=pattern)
+    rows, cols = np.array(pattern).shape
+    with pytest.raises(InputError, match=f"a {rows}x{cols} colour filter pattern that LibRaw reads wrong"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
+# A phone's lens shading as its DNG corrects it: one 3x3 GainMap per Bayer site (R, G, G2, B), 1 at the centre,
+# rising to each site's corner gain (red's shading the strongest: corners tinted as well as dark).
+SHADING_CORNERS = {(0, 0): 2.2, (0, 1): 1.8, (1, 0): 1.8, (1, 1): 1.6}
+
+
+def _shading(corner: float) -> np.ndarray:
+    edge = (1 + corner) / 2
+    return np.array([[corner, edge, corner], [edge, 1.0, edge], [corner, edge, corner]])
+
+
+def _bilinear(points: np.ndarray, h: int, w: int) -> np.ndarray:
+    """``points`` spread from edge to edge of an h x w image, read at pixel centres (the DNG SDK's interpolation)."""
+    rows = (np.arange(h) + 0.5) / h * (points.shape[0] - 1)
+    cols = (np.arange(w) + 0.5) / w * (points.shape[1] - 1)
+    across = np.array([np.interp(cols, np.arange(points.shape[1]), row) for row in points])
+    return np.array([np.interp(rows, np.arange(points.shape[0]), col) for col in across.T]).T
+
+
+def _shaded_dng(path, scene):
+    """The scene as the sensor records it through the shaded lens (each site's light over its gain), with the
+    GainMaps that undo that: developed, the scene itself."""
+    h, w = scene.shape[:2]
+    camera = scene * np.array([0.5, 1.0, 0.8])
+    site_gain = np.empty((h, w))
+    for (top, left), corner in SHADING_CORNERS.items():
+        site_gain[top::2, left::2] = _bilinear(_shading(corner), h, w)[top::2, left::2]
+    recorded = camera / site_gain[..., None]  # write_cfa_dng samples each site from its own colour's plane
+    opcodes = opcode_list(*(gain_map_opcode(_shading(corner)[..., None], h, w, top=top, left=left, pitch=2)
+                            for (top, left), corner in SHADING_CORNERS.items()))
+    return write_cfa_dng(path, recorded, WHITE, opcode_list_2=opcodes)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_dngs_lens_shading_gain_maps_are_applied(tmp_path, mode):
+    """LibRaw does not apply a DNG's opcode lists (without Adobe's DNG SDK): this flat grey 0.3 read 0.3 / 2.2 = 0.14
+    in red at the corners (a stop dark, and green 0.17: tinted). A corner patch of 1.3, which the shading brought
+    under the sensor's white, is light above 1.0, kept in the linear reader."""
+    scene = np.full((128, 192, 3), 0.3)  # shading over hundreds of pixels, as a lens's
+    scene[:8, :8] = 1.3
+    path = _shaded_dng(tmp_path / "phone.dng", scene)
+    measured = np.zeros(scene.shape[:2], bool)  # away from the patch's edges (demosaicing) and the image's
+    measured[2:-2, 2:-2] = True
+    measured[:12, :12] = False
+    measured[2:6, 2:6] = True
+    if mode == "linear":
+        photo = read_raw_linear(path)
+        assert not photo.clipped.any()
+        # red records 0.3 * 0.5 / 2.2 of white in the corners: 273 codes of 4000, where one code is 0.37 %
+        np.testing.assert_allclose(photo.linear[measured], scene[measured], rtol=5e-3)
+    else:
+        rgb = read_photo(path).rgb
+        np.testing.assert_allclose(rgb[10:-2, 2:-2], GREY_SRGB, rtol=3e-3)  # sRGB of 0.3 by hand
+        np.testing.assert_allclose(rgb[2:6, 2:6], 1.0)  # light above 1.0: clipped in the developed photo
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("brightest", [1.0, 3.0])
+def test_a_floating_point_dng_is_read_at_its_white_level(tmp_path, dtype, brightest):
+    """A floating-point DNG (Lightroom's HDR merges and Denoise output), WhiteLevel 1: LibRaw turns its floats into
+    integers with the larger of the WhiteLevel and the brightest value at 16383, where the WhiteLevel tag read 1: every
+    photosite was marked clipped, and a patch at 3.0 darkened the photo three times (0.1 read 0.033); the DNG clips
+    values above its WhiteLevel to 1.0."""
+    data = np.full((32, 48, 3), 0.1, dtype)
+    data[:, 16:] = 0.3
+    data[:8, 40:] = brightest
+    photo = read_raw_linear(write_linear_dng(tmp_path / "float.dng", data, 1))
+    np.testing.assert_array_equal(photo.clipped, (data >= 1.0).any(axis=2))
+    np.testing.assert_allclose(photo.linear, np.minimum(data, 1.0), atol=3e-4)
+    # sRGB (IEC 61966-2-1) of 0.1 and 0.3 by hand; LibRaw holds the floats as integers to 16383, truncated (0.1 of a
+    # brightest 3.0 is 545 of 5461, 0.2 % low)
+    encoded = read_photo(tmp_path / "float.dng").rgb
+    np.testing.assert_allclose(encoded[:, :16], 0.34919, atol=6e-4)
+    np.testing.assert_allclose(encoded[8:, 16:], GREY_SRGB, atol=6e-4)
+    np.testing.assert_allclose(encoded[:8, 40:], 1.0)
+
+
+def test_a_floating_point_monochrome_dng_past_its_white_reads_one_there(tmp_path):
+    """LibRaw's own development (sensors it colours itself) scaled to the WhiteLevel: data past it is held to 1.0."""
+    data = np.full((32, 48), 0.1, np.float32)
+    data[:8, 40:] = 3.0
+    photo = read_raw_linear(write_monochrome_dng(tmp_path / "mono-float.dng", data, 1))
+    np.testing.assert_array_equal(photo.clipped, data >= 1.0)
+    np.testing.assert_allclose(photo.linear, np.minimum(data, 1.0)[..., None].repeat(3, axis=2), atol=3e-4)
+
+
 def test_a_dng_without_an_as_shot_white_balance_develops_for_daylight_in_raw_mode_cevr(tmp_path):
     """`--raw-mode cevr`: LibRaw's camera white balance fell back to the grey-world average (this scene's greys
     tinted by its mean colour)."""
@@ -250,6 +439,22 @@ def test_a_dng_too_small_for_libraw_says_so(tmp_path, mode):
 def test_a_raw_whose_photosites_all_read_the_same_is_refused(tmp_path, mode):
     path = write_cfa_dng(tmp_path / "blank.dng", np.zeros((48, 64, 3)), WHITE)  # LibRaw reads it as black
     with pytest.raises(InputError, match="blank.dng: camera RAW without its pixel data: every photosite reads 0"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
+@pytest.mark.parametrize("subfile", [1, 0], ids=["preview-only", "rendered-main-image"])
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dng_with_only_rendered_images_says_so(tmp_path, subfile, mode):
+    """A DNG whose only image is an 8-bit RGB rendering (a preview, or a main image already rendered) was 'not
+    readable by LibRaw, truncated or not a RAW file (LibRawFileUnsupportedError: ...)'."""
+    import tifffile
+
+    from tests.dng import _dng_tags
+
+    path = tmp_path / "preview.dng"
+    tifffile.imwrite(path, np.full((64, 96, 3), 128, np.uint8), photometric="rgb", subfiletype=subfile,
+                     extratags=_dng_tags(WHITE, (0.5, 1.0, 0.8)))
+    with pytest.raises(InputError, match=r"preview.dng: camera RAW \(DNG\) without a raw image: it holds only "):
         read_raw_linear(path) if mode == "linear" else read_photo(path)
 
 

@@ -1,0 +1,146 @@
+"""A DNG's GainMap opcodes (OpcodeList2): the lens-shading correction phones and some cameras write into the file.
+
+A phone's small lens darkens and tints its sensor's corners (a stop or more); its DNG carries the correction as
+GainMap opcodes, one per colour filter site (R, G, G, B) or one for all, which a reader is to apply to the raw image
+"just after it has been mapped to linear reference values" (DNG 1.4 specification, chapter 6, "Opcode List
+Processing" and "GainMap"). LibRaw applies opcode lists only when built with Adobe's DNG SDK, which rawpy's is not
+(rawpy issue #212): without them the corners read dark and tinted. Other opcodes (bad pixels, lens distortion, ...)
+are not applied.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_GAIN_MAP = 9  # opcode ID (DNG 1.4, chapter 6)
+_OPCODE_LIST_2 = 51009
+
+
+@dataclass(frozen=True)
+class GainMap:
+    """One GainMap opcode: the gains of the photosites in rows ``top``..``bottom`` (every ``row_pitch``-th) and
+    columns ``left``..``right`` (every ``col_pitch``-th) of planes ``plane``..``plane + planes``, a grid of
+    ``gains`` (points V x points H x map planes) placed at ``origin`` every ``spacing`` (relative: 0 the image's top or
+    left edge, 1 its bottom or right)."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+    plane: int
+    planes: int
+    row_pitch: int
+    col_pitch: int
+    spacing: tuple[float, float]
+    origin: tuple[float, float]
+    gains: np.ndarray  # float32 V x H x map planes
+
+    def over(self, height: int, width: int) -> np.ndarray:
+        """The map's gains at every pixel centre of a ``height`` x ``width`` image (H x W x map planes): bilinear
+        between its points, the edge points' gains beyond them (the DNG SDK's dng_gain_map_interpolator)."""
+        rows = self._positions(height, self.origin[0], self.spacing[0], self.gains.shape[0])
+        cols = self._positions(width, self.origin[1], self.spacing[1], self.gains.shape[1])
+        (r0, r1, fr), (c0, c1, fc) = rows, cols
+        g = self.gains
+        top = g[r0][:, c0] * (1 - fc)[None, :, None] + g[r0][:, c1] * fc[None, :, None]
+        bottom = g[r1][:, c0] * (1 - fc)[None, :, None] + g[r1][:, c1] * fc[None, :, None]
+        return (top * (1 - fr)[:, None, None] + bottom * fr[:, None, None]).astype(np.float32)
+
+    @staticmethod
+    def _positions(size: int, origin: float, spacing: float, points: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        index = ((np.arange(size) + 0.5) / size - origin) / spacing if spacing > 0 else np.zeros(size)
+        index = np.clip(index, 0, points - 1)
+        low = np.minimum(np.floor(index).astype(int), points - 1)
+        return low, np.minimum(low + 1, points - 1), index - low
+
+
+def parse_gain_maps(data: bytes) -> list[GainMap]:
+    """The GainMap opcodes of an opcode list (big-endian: a count, then each opcode's ID, DNG version, flags, byte
+    count and parameters); the list's other opcodes are skipped. A list cut short yields the maps read before."""
+    maps: list[GainMap] = []
+    try:
+        (count,), at = struct.unpack_from(">I", data), 4
+        for _ in range(count):
+            opcode, _version, _flags, size = struct.unpack_from(">IIII", data, at)
+            at += 16
+            if opcode == _GAIN_MAP:
+                maps.append(_gain_map(data[at:at + size]))
+            at += size
+    except (struct.error, ValueError):
+        pass
+    return maps
+
+
+def _gain_map(params: bytes) -> GainMap:
+    top, left, bottom, right, plane, planes, row_pitch, col_pitch, points_v, points_h = struct.unpack_from(
+        ">10I", params)
+    spacing_v, spacing_h, origin_v, origin_h = struct.unpack_from(">4d", params, 40)
+    (map_planes,) = struct.unpack_from(">I", params, 72)
+    gains = np.frombuffer(params, ">f4", points_v * points_h * map_planes, 76)
+    return GainMap(top, left, bottom, right, plane, planes, max(row_pitch, 1), max(col_pitch, 1),
+                   (spacing_v, spacing_h), (origin_v, origin_h),
+                   gains.reshape(points_v, points_h, map_planes).astype(np.float32))
+
+
+def dng_gain_maps(path: Path) -> list[GainMap]:
+    """The GainMap opcodes of a DNG's raw image's OpcodeList2; none where ``path`` is no DNG or has no such list."""
+    from .raw import _dng_raw_image_fact
+
+    data = _dng_raw_image_fact(path, lambda page: page.tags.valueof(_OPCODE_LIST_2))
+    return parse_gain_maps(bytes(data)) if isinstance(data, (bytes, bytearray)) else []
+
+
+def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray | None:
+    """Each photosite's gain (``shape``: H x W of a colour filter array or a monochrome sensor, one plane; H x W x C
+    of a LinearRaw image), the product of the maps that select it; None without maps."""
+    if not maps:
+        return None
+    height, width = shape[:2]
+    planes = shape[2] if len(shape) == 3 else 1
+    gains = np.ones((height, width, planes), np.float32)
+    for gain_map in maps:
+        values = gain_map.over(height, width)
+        rows = slice(gain_map.top, min(gain_map.bottom, height), gain_map.row_pitch)
+        cols = slice(gain_map.left, min(gain_map.right, width), gain_map.col_pitch)
+        for p in range(gain_map.plane, min(gain_map.plane + gain_map.planes, planes)):
+            m = min(p - gain_map.plane, values.shape[2] - 1)
+            gains[rows, cols, p] *= values[rows, cols, m]
+    return gains if len(shape) == 3 else gains[..., 0]
+
+
+def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, width: int) -> np.ndarray | None:
+    """The gains of the three camera channels of a demosaiced image at every pixel (H x W x 3); None without maps.
+
+    Lens shading varies over hundreds of pixels, so a channel's light at a pixel, interpolated from its photosites
+    around it, needs the gain its photosites there have: each map is read at every pixel, and counts for a channel
+    by the share of that channel's photosites it selects (``colors``: each photosite's channel, LibRaw's 0-3 with
+    3 the second green; None for a LinearRaw image, whose map planes are its channels). Per-site maps (R, G, G2, B,
+    pitch 2, as phones write them) give each channel its own, the two greens' geometric mean; a map of every site
+    counts for all three; maps over the same sites multiply."""
+    if not maps:
+        return None
+    log_gain = np.zeros((height, width, 3), np.float64)
+    if colors is not None:
+        colors = np.where(colors == 3, 1, colors)
+        sites_of = [colors == c for c in range(3)]
+    for gain_map in maps:
+        values = np.log(np.maximum(gain_map.over(height, width), 1e-6))
+        rows = slice(gain_map.top, min(gain_map.bottom, height), gain_map.row_pitch)
+        cols = slice(gain_map.left, min(gain_map.right, width), gain_map.col_pitch)
+        if colors is None:
+            for p in range(gain_map.plane, min(gain_map.plane + gain_map.planes, 3)):
+                log_gain[..., p] += values[..., min(p - gain_map.plane, values.shape[2] - 1)]
+            continue
+        if gain_map.plane != 0:  # a colour filter array has one plane
+            continue
+        selected = np.zeros((height, width), bool)
+        selected[rows, cols] = True
+        for c, sites in enumerate(sites_of):
+            share = np.count_nonzero(selected & sites) / max(np.count_nonzero(sites), 1)
+            log_gain[..., c] += share * values[..., 0]
+    return np.exp(log_gain).astype(np.float32)

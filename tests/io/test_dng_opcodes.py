@@ -1,0 +1,36 @@
+"""A DNG's GainMap opcodes: parsed from the opcode list and spread over the image as the DNG SDK interpolates."""
+
+import numpy as np
+
+from cevr_cli.io.dng_opcodes import parse_gain_maps, photosite_gains
+from tests.dng import gain_map_opcode, opcode_list
+
+
+def test_a_gain_map_is_bilinear_between_its_points_at_pixel_centres():
+    """A 2x2 map (1, 2 / 3, 4) over a 2x2 image: pixel centres lie a quarter in from each edge, so by hand
+    1 + 0.25 * 1 + 0.25 * 2 = 1.75, 2.25, 2.75 and 3.25."""
+    (gain_map,) = parse_gain_maps(opcode_list(gain_map_opcode(np.array([[1, 2], [3, 4]])[..., None], 2, 2)))
+    np.testing.assert_allclose(gain_map.over(2, 2)[..., 0], [[1.75, 2.25], [2.75, 3.25]], rtol=1e-6)
+
+
+def test_beyond_its_points_a_map_holds_its_edge_gains():
+    (gain_map,) = parse_gain_maps(opcode_list(gain_map_opcode(np.array([[2.0, 2.0], [2.0, 2.0]])[..., None], 4, 4)))
+    np.testing.assert_allclose(gain_map.over(8, 8), 2.0)
+
+
+def test_each_map_reaches_its_own_photosites_and_other_opcodes_are_skipped():
+    """Four maps, one per Bayer site (top, left at 0 or 1, pitch 2), as phones write them, and a FixBadPixelsConstant
+    (ID 4) between them, which is not a gain."""
+    flat = np.ones((2, 2, 1))
+    opcodes = [gain_map_opcode(flat * gain, 4, 6, top=top, left=left, pitch=2)
+               for gain, (top, left) in zip((2.0, 3.0, 5.0, 7.0), ((0, 0), (0, 1), (1, 0), (1, 1)), strict=True)]
+    maps = parse_gain_maps(opcode_list(opcodes[0], gain_map_opcode(flat, 4, 6, opcode=4), *opcodes[1:]))
+    assert len(maps) == 4
+    np.testing.assert_array_equal(photosite_gains(maps, (4, 6)), np.tile([[2.0, 3.0], [5.0, 7.0]], (2, 3)))
+
+
+def test_no_maps_no_gains_and_a_list_cut_short_keeps_what_was_read():
+    assert photosite_gains([], (4, 6)) is None
+    whole = opcode_list(gain_map_opcode(np.ones((2, 2, 1)), 4, 6), gain_map_opcode(np.ones((2, 2, 1)), 4, 6))
+    assert len(parse_gain_maps(whole[:-10])) == 1
+    assert parse_gain_maps(b"\x00\x00") == []
