@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -26,8 +27,9 @@ from . import forward_library_warnings, usable_cores
 
 _LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2  # results and events are small; Ray's default takes 30 % of the RAM
 _POLL_SECONDS = 0.05  # how often the driver forwards the actors' progress events
-_CPUS_PER_CPU_ACTOR = 2
-_PROBE_SECONDS = 5.0  # `--workers auto` on a CPU cluster: one actor per this many CPUs
+_CPUS_PER_CPU_ACTOR = 2  # `--workers auto` on a CPU cluster: one actor per this many CPUs
+_PROBE_SECONDS = 5.0  # how long an address that does not answer is given
+_REASON_CHARS = 120  # the most of Ray's words a one-line failure message quotes
 
 
 class BatchActor:
@@ -204,7 +206,7 @@ class RayActors:
                 except ray.exceptions.RayActorError as exc:  # the actor's process died making this input
                     clean_abandoned(task.output)
                     result = BatchItemResult(task.source, "failed", None, str(InputError(
-                        task.source, f"its Ray actor died while making it ({_cause(exc)})")))
+                        task.source, f"its Ray actor died while making it ({_death(exc)})")), detail=_full(exc))
                     actor = self._replace(actor)
                 except ray.exceptions.RayTaskError as exc:
                     raise WorkerError(f"{task.source}: {_cause(exc)}") from None
@@ -247,8 +249,33 @@ class RayActors:
 
 
 def _cause(exc: BaseException) -> str:
-    """The first line of what went wrong inside Ray (its errors wrap the remote traceback)."""
+    """The last line of what went wrong inside Ray (its errors wrap the remote traceback: the last line is the
+    exception), cut to :data:`_REASON_CHARS`: it ends up in a one-line message."""
     cause = getattr(exc, "cause", None)
     text = str(cause) if cause is not None else str(exc)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    return _shortened(lines[-1]) if lines else type(exc).__name__
+
+
+def _death(exc: BaseException) -> str:
+    """How an actor died, in a few words for its input's one-line failure: the first sentence of Ray's "Worker exit
+    detail" (or the signal it names: "the process receives a SIGTERM"), not Ray's whole paragraph, which made
+    the line 700 characters long (it advises on the OOM killer and ``ray stop --force``; :func:`_full` keeps it
+    for ``--json``)."""
+    text = _full(exc)
+    detail = text.split("Worker exit detail:", 1)[1].strip() if "Worker exit detail:" in text else text
+    detail = detail.split("Some common causes", 1)[0]  # Ray's advice, which names signals it did not see
+    sentences = [sentence.strip() for sentence in re.split(r"(?<=\.)\s+", detail) if sentence.strip()]
+    signalled = [sentence for sentence in sentences if re.search(r"\bSIG[A-Z]+\b", sentence)]
+    chosen = (signalled or sentences or [type(exc).__name__])[0].rstrip(".")
+    return _shortened(chosen[:1].lower() + chosen[1:])
+
+
+def _full(exc: BaseException) -> str:
+    """Ray's whole account of an error, on one line (for a result's ``detail``)."""
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+def _shortened(text: str) -> str:
+    """``text`` cut to :data:`_REASON_CHARS` characters, ending with "..." where it was cut."""
+    return text if len(text) <= _REASON_CHARS else text[:_REASON_CHARS - 3].rstrip() + "..."

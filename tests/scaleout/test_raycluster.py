@@ -48,6 +48,9 @@ def test_an_actor_that_dies_fails_its_input_alone(ray_cluster, tmp_path):
     statuses = {item.source.name: item for item in report.items}
     crashed = statuses.pop("crash.txt")
     assert crashed.status == "failed" and crashed.message.startswith(f"{sources[1]}: its Ray actor died")
+    reason = crashed.message.removeprefix(f"{sources[1]}: ")
+    assert "\n" not in reason and len(reason) <= 160, reason  # was Ray's 700-character paragraph
+    assert "Worker exit detail" in crashed.detail and crashed.to_json()["detail"] == crashed.detail
     assert {item.status for item in statuses.values()} == {"done"} and report.exit_code == 1
     assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c"]
 
@@ -87,6 +90,34 @@ def test_a_stop_while_ray_starts_is_acted_on_once_it_has_started_and_ray_is_stop
         signal.signal(signal.SIGTERM, previous)
     assert calls == (["init", "shutdown"] if like_ray else ["init", "started", "shutdown"])
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+RAY_SIGKILL = ("The actor died unexpectedly before finishing this task.\n\tclass_name: BatchActor\n\tactor_id: 3f\n"
+               "\tpid: 9637\nThe actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR "
+               "Worker exit detail: Worker unexpectedly exits with a connection error code 2. End of file. Some common "
+               "causes include: (1) the process was killed by the OOM killer due to high memory usage, (2) ray stop "
+               "--force was called, or (3) the worker crashed unexpectedly due to SIGSEGV or another unexpected "
+               "error. If the process was killed by the kernel OOM killer (verifiable by checking for OOM in dmesg of "
+               "the OOMing node), consider enabling resource isolation via --enable-resource-isolation to prevent node "
+               "deaths by resource contention and significant loss of progress by uninformed kernel OOM killing.")
+RAY_SIGTERM = ("The actor died unexpectedly before finishing this task.\n\tpid: 9836\nThe actor is dead because its "
+               "worker process has died. Worker exit type: SYSTEM_ERROR Worker exit detail: Worker exits "
+               "unexpectedly. Worker exits with an exit code 1. The process receives a SIGTERM.")
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    (RAY_SIGKILL, "worker unexpectedly exits with a connection error code 2"),  # not its advice's SIGSEGV
+    (RAY_SIGTERM, "the process receives a SIGTERM"),
+    ("an actor's death told otherwise " * 10, ("an actor's death told otherwise " * 4)[:117].rstrip() + "..."),
+], ids=["sigkill", "sigterm", "unknown"])
+def test_an_actors_death_is_said_in_a_few_words_and_kept_whole_for_json(text, reason):
+    """Ray 2.60's words for an actor killed by SIGKILL and by SIGTERM: the failure line quoted them whole (754
+    characters, Ray's advice on the OOM killer included)."""
+    from cevr_cli.scaleout.raycluster import _death, _full
+
+    error = RuntimeError(text)
+    assert _death(error) == reason and len(_death(error)) <= 120
+    assert "\n" not in _full(error) and _full(error).endswith(text.splitlines()[-1].strip())
 
 
 def test_actor_shapes():
