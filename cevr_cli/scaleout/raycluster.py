@@ -5,7 +5,8 @@ plan says, so inputs, ``-o`` and ``--weights`` must be on a file system every no
 (actors work in the driver's current folder when their node has it, so relative paths work there too). The
 batch engine's locks and partial folders work unchanged on it. Only results (a few hundred bytes) and progress
 events travel through Ray. Inputs are dealt one at a time to whichever actor is free; an actor that dies fails
-the input it was making and is replaced. ``--device cuda`` gives each actor one GPU of the cluster.
+the input it was making and is replaced (one that died idle fails none: the input sent to it goes to another).
+``--device cuda`` gives each actor one GPU of the cluster.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 from ..batch import BatchItemResult, Event, Job, JobFactory, Task, clean_abandoned, ray_endpoint, run_task
@@ -169,6 +171,7 @@ class RayActors:
 
         self._on_event = on_event
         self._in_flight: dict[Any, tuple[Any, Task]] = {}
+        self._begun: set[Path] = set()  # inputs whose "start" event came: an actor took them in hand
         try:
             count, cpus, gpus = actor_shape(workers, factory.accelerator, ray.cluster_resources())
             self._events = Queue(actor_options={"num_cpus": 0})
@@ -176,6 +179,7 @@ class RayActors:
             self._arguments = (factory, self._events, os.getcwd(), int(cpus))
             self._actors = [self._actor_class.remote(*self._arguments) for _ in range(max(1, min(count, tasks)))]
             self.load_seconds = self._wait_ready(self._actors)
+            self._proven = set(self._actors)  # actors known to have run (their job opened): see _lost_idle
         except BaseException:
             self.close()
             raise
@@ -196,6 +200,7 @@ class RayActors:
         while pending or self._in_flight:
             while idle and pending:
                 actor, task = idle.pop(), pending.pop()
+                self._begun.discard(task.source)
                 self._in_flight[actor.run.remote(task)] = (actor, task)
             done, _ = ray.wait(list(self._in_flight), num_returns=1, timeout=_POLL_SECONDS)
             self._forward_events()
@@ -203,20 +208,38 @@ class RayActors:
                 actor, task = self._in_flight.pop(ref)
                 try:
                     result = ray.get(ref)
-                except ray.exceptions.RayActorError as exc:  # the actor's process died making this input
+                    self._proven.add(actor)
+                except ray.exceptions.RayActorError as exc:  # the actor's process died, making this input or before
                     clean_abandoned(task.output)
+                    lost_idle = self._lost_idle(actor, task, exc)
+                    idle.append(self._replace(actor))
+                    if lost_idle:
+                        pending.append(task)  # dealt again, to a live actor or the replacement
+                        continue
                     result = BatchItemResult(task.source, "failed", None, str(InputError(
                         task.source, f"its Ray actor died while making it ({_death(exc)})")), detail=_full(exc))
-                    actor = self._replace(actor)
+                    yield task, result
+                    continue
                 except ray.exceptions.RayTaskError as exc:
                     raise WorkerError(f"{task.source}: {_cause(exc)}") from None
                 idle.append(actor)
                 yield task, result
         self._forward_events()
 
+    def _lost_idle(self, actor: Any, task: Task, exc: BaseException) -> bool:
+        """Whether ``actor`` died before it took ``task`` in hand: killed while idle (the OOM killer, a ``kill``, a
+        node lost between inputs), which Ray reports only when the next input is sent to it. Such an input was never
+        begun (no "start" event came for it; the events are drained first), so it goes to another actor instead of
+        failing for a death it had no part in. Only for an actor that had run (its job opened, or an input made): one
+        that dies on its way up (its model does not fit) would die again, and its input fails as before."""
+        self._forward_events()  # an actor's "start" is put (synchronously) before its input is touched
+        init_failed = getattr(exc, "actor_init_failed", False)
+        return actor in self._proven and not init_failed and task.source not in self._begun
+
     def _replace(self, dead: Any) -> Any:
         fresh = self._actor_class.remote(*self._arguments)
         self._actors[self._actors.index(dead)] = fresh
+        self._proven.discard(dead)
         return fresh
 
     def _forward_events(self) -> None:
@@ -224,6 +247,8 @@ class RayActors:
             return
         while not self._events.empty():
             kind, payload = self._events.get_nowait()
+            if kind == "start":
+                self._begun.add(payload)
             self._on_event(kind, payload)
 
     def close(self) -> None:

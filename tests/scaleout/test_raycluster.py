@@ -55,6 +55,29 @@ def test_an_actor_that_dies_fails_its_input_alone(ray_cluster, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c"]
 
 
+def test_an_actor_killed_while_idle_loses_no_input_and_is_replaced(ray_cluster, tmp_path):
+    """Between the batch's rounds an actor is idle; one killed then (the OOM killer, a kill) failed the next input
+    sent to it ("its Ray actor died while making it"), which it had never begun."""
+    import time
+
+    from cevr_cli.batch import Task
+    from cevr_cli.scaleout.raycluster import RayActors
+
+    sources = write_inputs(tmp_path, ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"])
+    plan = plan_outputs(sources, tmp_path / "out", roots=sources)
+    tasks = [Task(source, plan[source], MARKER, None, redo_complete=False, wait=False) for source in sources]
+    actors = RayActors(CopyJob(), "auto", 2, len(tasks), lambda kind, payload: None)
+    try:
+        assert [result.status for _, result in actors.run(tasks[:2])] == ["done", "done"]
+        os.kill(json.loads((plan[sources[0]] / MARKER).read_text())["pid"], signal.SIGKILL)
+        time.sleep(1)  # Ray sees the process gone
+        later = sorted((task.source.name, result.status, result.message) for task, result in actors.run(tasks[2:]))
+    finally:
+        actors.close()
+    assert later == [("c.txt", "done", ""), ("d.txt", "done", ""), ("e.txt", "done", "")]
+    assert all((plan[source] / "data.txt").read_text() == source.read_text() for source in sources)
+
+
 @pytest.mark.parametrize(("signum", "like_ray"), [(signal.SIGINT, False), (signal.SIGTERM, False),
                                                 (signal.SIGTERM, True)], ids=["ctrl-c", "sigterm", "ray-sigterm"])
 def test_a_stop_while_ray_starts_is_acted_on_once_it_has_started_and_ray_is_stopped(monkeypatch, signum, like_ray):
