@@ -79,7 +79,7 @@ def connect(address: str) -> bool:
     on_sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
     if address not in ("local", "auto"):
         _probe(address)
-    with _stops_held(in_main_thread) as held:
+    with _stops_held(in_main_thread) as held, _ray_sigterm_handler_left_out(in_main_thread):
         try:
             if address == "local":
                 ray.init(num_cpus=usable_cores(), object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
@@ -111,8 +111,9 @@ def _stops_held(in_main_thread: bool) -> Iterator[list[int]]:
     """Ctrl-C and SIGTERM noted, not acted on, while Ray starts (a few seconds): ``ray.init`` interrupted midway left
     the processes it had started (its dashboard and runtime-env agents) running for a minute or more, and at times
     the driver ended by SIGSEGV instead of exit 130. Yields the signals received, to be raised once it has started.
-    (A SIGTERM after ray.init has put in its own handler still stops it midway, as ``sys.exit(15)``: :func:`connect`
-    turns that back into the caller's stop.)"""
+    (``ray.init`` puts in its own SIGTERM handler: :func:`_ray_sigterm_handler_left_out`. Where that cannot be left
+    out, a SIGTERM after it stops ``ray.init`` midway, as ``sys.exit(15)``: :func:`connect` turns that back into the
+    caller's stop.)"""
     held: list[int] = []
     if not in_main_thread:  # only the main thread may set handlers
         yield held
@@ -125,6 +126,31 @@ def _stops_held(in_main_thread: bool) -> Iterator[list[int]]:
         for signum, handler in previous.items():
             if handler is not None:  # None: a handler not set from Python, which cannot be put back
                 signal.signal(signum, handler)
+
+
+@contextmanager
+def _ray_sigterm_handler_left_out(in_main_thread: bool) -> Iterator[None]:
+    """Ray's own SIGTERM handler not put in while ``ray.init`` runs, so that :func:`_stops_held`'s stays in force.
+
+    ``ray.init`` puts in a handler that ends the process (``sys.exit(15)``) as its first step, replacing the one
+    that holds the stop: a SIGTERM in the seconds Ray takes to start then ended ``ray.init`` midway, its node not
+    yet known to ``ray.shutdown``, and its dashboard and runtime-env agents ran on for a minute. :func:`connect`
+    puts the caller's handler back once Ray has started anyway. Where Ray has no ``set_sigterm_handler`` (another
+    version) its handler goes in, and :func:`connect` turns its ``sys.exit(15)`` into the caller's stop.
+    """
+    try:
+        from ray._private import utils
+    except ImportError:
+        utils = None
+    if not in_main_thread or not callable(getattr(utils, "set_sigterm_handler", None)):
+        yield
+        return
+    original = utils.set_sigterm_handler
+    utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield
+    finally:
+        utils.set_sigterm_handler = original
 
 
 def _probe(address: str) -> None:
