@@ -18,7 +18,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -192,6 +192,7 @@ class RayActors:
 
     def __init__(self, factory: JobFactory, address: str, workers: int | str, tasks: int, on_event: Event) -> None:
         self._started_ray = connect(address)  # first: it says in one line that Ray is not installed
+        self._restore_notices = _raylet_notices_dropped() if self._started_ray else None
         import ray
         from ray.util.queue import Queue
 
@@ -297,6 +298,36 @@ class RayActors:
         self._in_flight.clear()
         if self._started_ray:
             ray.shutdown()
+        if self._restore_notices is not None:
+            self._restore_notices()
+            self._restore_notices = None
+
+
+def _raylet_notices_dropped() -> Callable[[], None]:
+    """Ray's driver prints every error the cluster publishes ("(raylet) A worker died or was killed while executing
+    a task by an unexpected system error. ...", 900 characters) on stdout, whatever ``log_to_driver`` says: one
+    actor's death put it before ``--json``'s summary (no longer JSON) and across the progress display. The batch
+    already says it in the input's line (and ``--json`` keeps Ray's account in ``detail``; Ray's session logs keep
+    the rest), so the notices its listener thread prints are dropped while this run's Ray session lasts. Returns
+    what puts Ray's printing back (nothing to put back where this Ray prints otherwise)."""
+    try:
+        from ray._private import worker
+    except ImportError:
+        return lambda: None
+    original = getattr(worker, "print_to_stdstream", None)
+    if not callable(original):
+        return lambda: None
+
+    def print_to_stdstream(data: dict[str, Any], *args: Any, **keywords: Any) -> None:
+        if data.get("pid") != "raylet":  # the error listener's notices; the workers' own output goes through
+            original(data, *args, **keywords)
+
+    worker.print_to_stdstream = print_to_stdstream
+
+    def restore() -> None:
+        worker.print_to_stdstream = original
+
+    return restore
 
 
 def _cause(exc: BaseException) -> str:

@@ -151,6 +151,27 @@ def test_an_actors_death_is_said_in_a_few_words_and_kept_whole_for_json(text, re
     assert "\n" not in _full(error) and _full(error).endswith(text.splitlines()[-1].strip())
 
 
+def test_the_raylets_notices_are_not_printed_while_cevrs_ray_session_lasts(capsys):
+    """An actor's death: Ray's driver printed "(raylet) A worker died or was killed ..." (900 characters) on stdout,
+    before --json's summary, which was then no JSON."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'cevr[ray]' (CI installs it)")
+    from cevr_cli.scaleout.raycluster import _raylet_notices_dropped
+
+    printing = ray._private.worker.print_to_stdstream
+    restore = _raylet_notices_dropped()
+    try:
+        ray._private.worker.print_to_stdstream({"lines": ["A worker died or was killed"], "pid": "raylet",
+                                                "is_err": False}, ignore_prefix=False)
+        ray._private.worker.print_to_stdstream({"lines": ["an actor's own print 7f3e"], "pid": 4242, "ip": "1.2.3.4",
+                                                "is_err": False, "actor_name": "", "task_name": ""},
+                                               ignore_prefix=False)
+    finally:
+        restore()
+    out = capsys.readouterr().out
+    assert "A worker died" not in out and "an actor's own print 7f3e" in out
+    assert ray._private.worker.print_to_stdstream is printing
+
+
 def test_actor_shapes():
     assert actor_shape("auto", "cuda", {"CPU": 32.0, "GPU": 4.0}) == (4, 4.0, 1.0)  # one GPU each
     assert actor_shape("auto", "cpu", {"CPU": 16.0}) == (8, 2.0, 0.0)
