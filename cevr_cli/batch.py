@@ -711,10 +711,14 @@ class BatchItemResult:
     output: Path | None
     message: str = ""
     seconds: float = 0.0
+    detail: str = ""  # what a one-line message leaves out (a Ray actor's death as Ray tells it): --json only
 
     def to_json(self) -> dict[str, Any]:
-        return {"source": str(self.source), "status": self.status, "output": str(self.output) if self.output else None,
+        data = {"source": str(self.source), "status": self.status, "output": str(self.output) if self.output else None,
                 "message": self.message, "seconds": round(self.seconds, 3)}
+        if self.detail:
+            data["detail"] = self.detail
+        return data
 
 
 @dataclass

@@ -43,7 +43,8 @@ def _finish(folder: Path, data: str) -> None:
 class CopyJob:
     """Copies each input into ``<output>/data.txt`` and writes a marker naming the process that did it; an input
     named ``crash*`` kills its process (SIGKILL) halfway, as a decoder crash or the OOM killer would (``rtcrash*``:
-    SIGRTMIN+6, a signal Python has no name for); each input takes ``delay`` seconds after its data is written."""
+    SIGRTMIN+6, a signal Python has no name for; ``term*``: SIGTERM, as ``kill <worker pid>`` from someone other than
+    the driver); each input takes ``delay`` seconds after its data is written."""
 
     delay: float = 0.0
     accelerator: str = "cpu"
@@ -62,6 +63,8 @@ class CopyJob:
                 os.kill(os.getpid(), signal.SIGKILL)
             if source.name.startswith("rtcrash"):  # a real-time signal, whose default action ends the process
                 os.kill(os.getpid(), signal.SIGRTMIN + 6)
+            if source.name.startswith("term"):
+                os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(self.delay)
             (folder / MARKER).write_text(json.dumps({"files": ["data.txt"], "pid": pid}))
 

@@ -96,12 +96,27 @@ def serve(conn: Connection, factory: JobFactory, env: dict[str, str]) -> None:
         with factory.open(emit, ()) as job:
             while (task := conn.recv()) is not None:
                 conn.send(("result", run_task(job, task, emit)))
-    except (KeyboardInterrupt, EOFError, BrokenPipeError):
-        return  # stopped by the driver (SIGTERM), or the driver is gone
+    except KeyboardInterrupt:
+        _end_by_sigterm()  # stopped by the driver, or by someone else (a kill, a scheduler): SIGTERM either way
+    except (EOFError, BrokenPipeError):
+        return  # the driver is gone
     except CevrError as exc:  # the job cannot start here (its model, its device)
         _report_fatal(conn, str(exc))
     except BaseException as exc:  # noqa: BLE001 - reported to the driver as one line, not lost in a child
         _report_fatal(conn, f"{type(exc).__name__}: {exc}")
+
+
+def _end_by_sigterm() -> None:
+    """End this worker as killed by SIGTERM, once its input is cleaned up (the KeyboardInterrupt that SIGTERM raises
+    here has unwound through the job). Returning would end it with exit code 0, and a SIGTERM from someone other
+    than the driver (``kill <pid>``) then failed its photo as "died (exit code 0)": the driver reads the exit
+    status to say how a worker ended."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.raise_signal(signal.SIGTERM)
+    os._exit(128 + signal.SIGTERM)  # not reached: the default action of SIGTERM ends the process
 
 
 def _report_fatal(conn: Connection, line: str) -> None:
@@ -189,7 +204,7 @@ class ProcessPool:
             task, worker.task = worker.task, None
             self._retire(worker)
             if task is not None:
-                yield task, _died(task, worker.process.exitcode)
+                yield task, _died(task, worker.slot, worker.process.exitcode)
 
     def _retire(self, worker: _Worker) -> None:
         """Forget a worker whose process ended, leaving its slot for a new one."""
@@ -218,15 +233,16 @@ class ProcessPool:
                 clean_abandoned(worker.task.output)
 
 
-def _died(task: Task, exitcode: int | None) -> BatchItemResult:
-    """The failure of the input a worker process was making when it ended."""
+def _died(task: Task, slot: int, exitcode: int | None) -> BatchItemResult:
+    """The failure of the input a worker process was making when it ended: which worker, and how it ended (the
+    signal that stopped it, by name where Python has one, or its exit code)."""
     if exitcode is not None and exitcode < 0:
         try:
-            how = f"signal {signal.Signals(-exitcode).name}"
+            how = f"was stopped by signal {signal.Signals(-exitcode).name}"
         except ValueError:  # one Python has no name for (a real-time signal: SIGRTMIN+6)
-            how = f"signal {-exitcode}"
+            how = f"was stopped by signal {-exitcode}"
     else:
-        how = f"exit code {exitcode}"
+        how = f"ended (exit code {exitcode})"
     clean_abandoned(task.output)
     return BatchItemResult(task.source, "failed", None,
-                           str(InputError(task.source, f"its worker process died ({how}) while making it")))
+                           str(InputError(task.source, f"worker process {slot} {how} while making it")))

@@ -5,19 +5,22 @@ plan says, so inputs, ``-o`` and ``--weights`` must be on a file system every no
 (actors work in the driver's current folder when their node has it, so relative paths work there too). The
 batch engine's locks and partial folders work unchanged on it. Only results (a few hundred bytes) and progress
 events travel through Ray. Inputs are dealt one at a time to whichever actor is free; an actor that dies fails
-the input it was making and is replaced. ``--device cuda`` gives each actor one GPU of the cluster.
+the input it was making and is replaced (one that died idle fails none: the input sent to it goes to another).
+``--device cuda`` gives each actor one GPU of the cluster.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 from ..batch import BatchItemResult, Event, Job, JobFactory, Task, clean_abandoned, ray_endpoint, run_task
@@ -26,8 +29,9 @@ from . import forward_library_warnings, usable_cores
 
 _LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2  # results and events are small; Ray's default takes 30 % of the RAM
 _POLL_SECONDS = 0.05  # how often the driver forwards the actors' progress events
-_CPUS_PER_CPU_ACTOR = 2
-_PROBE_SECONDS = 5.0  # `--workers auto` on a CPU cluster: one actor per this many CPUs
+_CPUS_PER_CPU_ACTOR = 2  # `--workers auto` on a CPU cluster: one actor per this many CPUs
+_PROBE_SECONDS = 5.0  # how long an address that does not answer is given
+_REASON_CHARS = 120  # the most of Ray's words a one-line failure message quotes
 
 
 class BatchActor:
@@ -75,7 +79,7 @@ def connect(address: str) -> bool:
     on_sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
     if address not in ("local", "auto"):
         _probe(address)
-    with _stops_held(in_main_thread) as held:
+    with _stops_held(in_main_thread) as held, _ray_sigterm_handler_left_out(in_main_thread):
         try:
             if address == "local":
                 ray.init(num_cpus=usable_cores(), object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
@@ -107,8 +111,9 @@ def _stops_held(in_main_thread: bool) -> Iterator[list[int]]:
     """Ctrl-C and SIGTERM noted, not acted on, while Ray starts (a few seconds): ``ray.init`` interrupted midway left
     the processes it had started (its dashboard and runtime-env agents) running for a minute or more, and at times
     the driver ended by SIGSEGV instead of exit 130. Yields the signals received, to be raised once it has started.
-    (A SIGTERM after ray.init has put in its own handler still stops it midway, as ``sys.exit(15)``: :func:`connect`
-    turns that back into the caller's stop.)"""
+    (``ray.init`` puts in its own SIGTERM handler: :func:`_ray_sigterm_handler_left_out`. Where that cannot be left
+    out, a SIGTERM after it stops ``ray.init`` midway, as ``sys.exit(15)``: :func:`connect` turns that back into the
+    caller's stop.)"""
     held: list[int] = []
     if not in_main_thread:  # only the main thread may set handlers
         yield held
@@ -121,6 +126,31 @@ def _stops_held(in_main_thread: bool) -> Iterator[list[int]]:
         for signum, handler in previous.items():
             if handler is not None:  # None: a handler not set from Python, which cannot be put back
                 signal.signal(signum, handler)
+
+
+@contextmanager
+def _ray_sigterm_handler_left_out(in_main_thread: bool) -> Iterator[None]:
+    """Ray's own SIGTERM handler not put in while ``ray.init`` runs, so that :func:`_stops_held`'s stays in force.
+
+    ``ray.init`` puts in a handler that ends the process (``sys.exit(15)``) as its first step, replacing the one
+    that holds the stop: a SIGTERM in the seconds Ray takes to start then ended ``ray.init`` midway, its node not
+    yet known to ``ray.shutdown``, and its dashboard and runtime-env agents ran on for a minute. :func:`connect`
+    puts the caller's handler back once Ray has started anyway. Where Ray has no ``set_sigterm_handler`` (another
+    version) its handler goes in, and :func:`connect` turns its ``sys.exit(15)`` into the caller's stop.
+    """
+    try:
+        from ray._private import utils
+    except ImportError:
+        utils = None
+    if not in_main_thread or not callable(getattr(utils, "set_sigterm_handler", None)):
+        yield
+        return
+    original = utils.set_sigterm_handler
+    utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield
+    finally:
+        utils.set_sigterm_handler = original
 
 
 def _probe(address: str) -> None:
@@ -162,11 +192,13 @@ class RayActors:
 
     def __init__(self, factory: JobFactory, address: str, workers: int | str, tasks: int, on_event: Event) -> None:
         self._started_ray = connect(address)  # first: it says in one line that Ray is not installed
+        self._restore_notices = _raylet_notices_dropped() if self._started_ray else None
         import ray
         from ray.util.queue import Queue
 
         self._on_event = on_event
         self._in_flight: dict[Any, tuple[Any, Task]] = {}
+        self._begun: set[Path] = set()  # inputs whose "start" event came: an actor took them in hand
         try:
             count, cpus, gpus = actor_shape(workers, factory.accelerator, ray.cluster_resources())
             self._events = Queue(actor_options={"num_cpus": 0})
@@ -174,6 +206,7 @@ class RayActors:
             self._arguments = (factory, self._events, os.getcwd(), int(cpus))
             self._actors = [self._actor_class.remote(*self._arguments) for _ in range(max(1, min(count, tasks)))]
             self.load_seconds = self._wait_ready(self._actors)
+            self._proven = set(self._actors)  # actors known to have run (their job opened): see _lost_idle
         except BaseException:
             self.close()
             raise
@@ -194,6 +227,7 @@ class RayActors:
         while pending or self._in_flight:
             while idle and pending:
                 actor, task = idle.pop(), pending.pop()
+                self._begun.discard(task.source)
                 self._in_flight[actor.run.remote(task)] = (actor, task)
             done, _ = ray.wait(list(self._in_flight), num_returns=1, timeout=_POLL_SECONDS)
             self._forward_events()
@@ -201,20 +235,38 @@ class RayActors:
                 actor, task = self._in_flight.pop(ref)
                 try:
                     result = ray.get(ref)
-                except ray.exceptions.RayActorError as exc:  # the actor's process died making this input
+                    self._proven.add(actor)
+                except ray.exceptions.RayActorError as exc:  # the actor's process died, making this input or before
                     clean_abandoned(task.output)
+                    lost_idle = self._lost_idle(actor, task, exc)
+                    idle.append(self._replace(actor))
+                    if lost_idle:
+                        pending.append(task)  # dealt again, to a live actor or the replacement
+                        continue
                     result = BatchItemResult(task.source, "failed", None, str(InputError(
-                        task.source, f"its Ray actor died while making it ({_cause(exc)})")))
-                    actor = self._replace(actor)
+                        task.source, f"its Ray actor died while making it ({_death(exc)})")), detail=_full(exc))
+                    yield task, result
+                    continue
                 except ray.exceptions.RayTaskError as exc:
                     raise WorkerError(f"{task.source}: {_cause(exc)}") from None
                 idle.append(actor)
                 yield task, result
         self._forward_events()
 
+    def _lost_idle(self, actor: Any, task: Task, exc: BaseException) -> bool:
+        """Whether ``actor`` died before it took ``task`` in hand: killed while idle (the OOM killer, a ``kill``, a
+        node lost between inputs), which Ray reports only when the next input is sent to it. Such an input was never
+        begun (no "start" event came for it; the events are drained first), so it goes to another actor instead of
+        failing for a death it had no part in. Only for an actor that had run (its job opened, or an input made): one
+        that dies on its way up (its model does not fit) would die again, and its input fails as before."""
+        self._forward_events()  # an actor's "start" is put (synchronously) before its input is touched
+        init_failed = getattr(exc, "actor_init_failed", False)
+        return actor in self._proven and not init_failed and task.source not in self._begun
+
     def _replace(self, dead: Any) -> Any:
         fresh = self._actor_class.remote(*self._arguments)
         self._actors[self._actors.index(dead)] = fresh
+        self._proven.discard(dead)
         return fresh
 
     def _forward_events(self) -> None:
@@ -222,6 +274,8 @@ class RayActors:
             return
         while not self._events.empty():
             kind, payload = self._events.get_nowait()
+            if kind == "start":
+                self._begun.add(payload)
             self._on_event(kind, payload)
 
     def close(self) -> None:
@@ -244,11 +298,66 @@ class RayActors:
         self._in_flight.clear()
         if self._started_ray:
             ray.shutdown()
+        if self._restore_notices is not None:
+            self._restore_notices()
+            self._restore_notices = None
+
+
+def _raylet_notices_dropped() -> Callable[[], None]:
+    """Ray's driver prints every error the cluster publishes ("(raylet) A worker died or was killed while executing
+    a task by an unexpected system error. ...", 900 characters) on stdout, whatever ``log_to_driver`` says: one
+    actor's death put it before ``--json``'s summary (no longer JSON) and across the progress display. The batch
+    already says it in the input's line (and ``--json`` keeps Ray's account in ``detail``; Ray's session logs keep
+    the rest), so the notices its listener thread prints are dropped while this run's Ray session lasts. Returns
+    what puts Ray's printing back (nothing to put back where this Ray prints otherwise)."""
+    try:
+        from ray._private import worker
+    except ImportError:
+        return lambda: None
+    original = getattr(worker, "print_to_stdstream", None)
+    if not callable(original):
+        return lambda: None
+
+    def print_to_stdstream(data: dict[str, Any], *args: Any, **keywords: Any) -> None:
+        if data.get("pid") != "raylet":  # the error listener's notices; the workers' own output goes through
+            original(data, *args, **keywords)
+
+    worker.print_to_stdstream = print_to_stdstream
+
+    def restore() -> None:
+        worker.print_to_stdstream = original
+
+    return restore
 
 
 def _cause(exc: BaseException) -> str:
-    """The first line of what went wrong inside Ray (its errors wrap the remote traceback)."""
+    """The last line of what went wrong inside Ray (its errors wrap the remote traceback: the last line is the
+    exception), cut to :data:`_REASON_CHARS`: it ends up in a one-line message."""
     cause = getattr(exc, "cause", None)
     text = str(cause) if cause is not None else str(exc)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    return _shortened(lines[-1]) if lines else type(exc).__name__
+
+
+def _death(exc: BaseException) -> str:
+    """How an actor died, in a few words for its input's one-line failure: the first sentence of Ray's "Worker exit
+    detail" (or the signal it names: "the process receives a SIGTERM"), not Ray's whole paragraph, which made
+    the line 700 characters long (it advises on the OOM killer and ``ray stop --force``; :func:`_full` keeps it
+    for ``--json``)."""
+    text = _full(exc)
+    detail = text.split("Worker exit detail:", 1)[1].strip() if "Worker exit detail:" in text else text
+    detail = detail.split("Some common causes", 1)[0]  # Ray's advice, which names signals it did not see
+    sentences = [sentence.strip() for sentence in re.split(r"(?<=\.)\s+", detail) if sentence.strip()]
+    signalled = [sentence for sentence in sentences if re.search(r"\bSIG[A-Z]+\b", sentence)]
+    chosen = (signalled or sentences or [type(exc).__name__])[0].rstrip(".")
+    return _shortened(chosen[:1].lower() + chosen[1:])
+
+
+def _full(exc: BaseException) -> str:
+    """Ray's whole account of an error, on one line (for a result's ``detail``)."""
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+def _shortened(text: str) -> str:
+    """``text`` cut to :data:`_REASON_CHARS` characters, ending with "..." where it was cut."""
+    return text if len(text) <= _REASON_CHARS else text[:_REASON_CHARS - 3].rstrip() + "..."

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 
@@ -53,8 +54,10 @@ def test_a_worker_that_dies_fails_its_input_alone_and_is_replaced(tmp_path):
     plan = plan_outputs(sources, out, roots=sources)
     report = run_batch(plan, CopyJob(), BatchPolicy(), marker=MARKER, scale=Scale(2))
     statuses = {item.source.name: (item.status, item.message) for item in report.items}
-    assert statuses.pop("crash.txt") == (
-        "failed", f"{sources[1]}: its worker process died (signal SIGKILL) while making it")
+    status, message = statuses.pop("crash.txt")
+    assert status == "failed"
+    assert re.fullmatch(rf"{re.escape(str(sources[1]))}: worker process [01] was stopped by signal SIGKILL while "
+                        "making it", message)
     assert {status for status, _ in statuses.values()} == {"done"} and report.exit_code == 1
     assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c", "d"]  # its partial folder and lock cleaned
 
@@ -66,9 +69,22 @@ def test_a_worker_ended_by_a_signal_without_a_name_fails_its_input_alone(tmp_pat
     sources = write_inputs(tmp_path, ["a.txt", "rtcrash.txt", "b.txt"])
     report = run_batch(plan_outputs(sources, tmp_path / "out", roots=sources), CopyJob(), BatchPolicy(),
                        marker=MARKER, scale=Scale(2))
-    assert [(item.status, item.message) for item in report.items] == [
-        ("done", ""), ("failed", f"{sources[1]}: its worker process died (signal {int(signal.SIGRTMIN) + 6}) while "
-                                 "making it"), ("done", "")]
+    assert [item.status for item in report.items] == ["done", "failed", "done"]
+    assert re.fullmatch(rf"{re.escape(str(sources[1]))}: worker process [01] was stopped by signal "
+                        rf"{int(signal.SIGRTMIN) + 6} while making it", report.items[1].message)
+
+
+def test_a_worker_sigtermed_by_someone_else_fails_its_input_naming_the_signal(tmp_path):
+    """`kill <worker pid>` during a batch: the worker's SIGTERM handler cleaned up and the worker returned, exit
+    code 0, so its photo failed as "its worker process died (exit code 0)", naming no signal."""
+    sources = write_inputs(tmp_path, ["a.txt", "term.txt", "b.txt", "c.txt"])
+    out = tmp_path / "out"
+    report = run_batch(plan_outputs(sources, out, roots=sources), CopyJob(), BatchPolicy(), marker=MARKER,
+                       scale=Scale(2))
+    assert [item.status for item in report.items] == ["done", "failed", "done", "done"] and report.exit_code == 1
+    assert re.fullmatch(rf"{re.escape(str(sources[1]))}: worker process [01] was stopped by signal SIGTERM while "
+                        "making it", report.items[1].message)
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c"]  # its partial folder and lock cleaned
 
 
 def test_a_worker_killed_while_idle_loses_no_input_and_is_replaced(tmp_path):

@@ -48,15 +48,45 @@ def test_an_actor_that_dies_fails_its_input_alone(ray_cluster, tmp_path):
     statuses = {item.source.name: item for item in report.items}
     crashed = statuses.pop("crash.txt")
     assert crashed.status == "failed" and crashed.message.startswith(f"{sources[1]}: its Ray actor died")
+    reason = crashed.message.removeprefix(f"{sources[1]}: ")
+    assert "\n" not in reason and len(reason) <= 160, reason  # was Ray's 700-character paragraph
+    assert "Worker exit detail" in crashed.detail and crashed.to_json()["detail"] == crashed.detail
     assert {item.status for item in statuses.values()} == {"done"} and report.exit_code == 1
     assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c"]
 
 
-@pytest.mark.parametrize(("signum", "like_ray"), [(signal.SIGINT, False), (signal.SIGTERM, False),
-                                                (signal.SIGTERM, True)], ids=["ctrl-c", "sigterm", "ray-sigterm"])
+def test_an_actor_killed_while_idle_loses_no_input_and_is_replaced(ray_cluster, tmp_path):
+    """Between the batch's rounds an actor is idle; one killed then (the OOM killer, a kill) failed the next input
+    sent to it ("its Ray actor died while making it"), which it had never begun."""
+    import time
+
+    from cevr_cli.batch import Task
+    from cevr_cli.scaleout.raycluster import RayActors
+
+    sources = write_inputs(tmp_path, ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"])
+    plan = plan_outputs(sources, tmp_path / "out", roots=sources)
+    tasks = [Task(source, plan[source], MARKER, None, redo_complete=False, wait=False) for source in sources]
+    actors = RayActors(CopyJob(), "auto", 2, len(tasks), lambda kind, payload: None)
+    try:
+        assert [result.status for _, result in actors.run(tasks[:2])] == ["done", "done"]
+        os.kill(json.loads((plan[sources[0]] / MARKER).read_text())["pid"], signal.SIGKILL)
+        time.sleep(1)  # Ray sees the process gone
+        later = sorted((task.source.name, result.status, result.message) for task, result in actors.run(tasks[2:]))
+    finally:
+        actors.close()
+    assert later == [("c.txt", "done", ""), ("d.txt", "done", ""), ("e.txt", "done", "")]
+    assert all((plan[source] / "data.txt").read_text() == source.read_text() for source in sources)
+
+
+@pytest.mark.parametrize(("signum", "like_ray"), [
+    (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGTERM, "set_sigterm_handler"), (signal.SIGTERM, True)],
+    ids=["ctrl-c", "sigterm", "ray-sigterm", "other-ray-sigterm"])
 def test_a_stop_while_ray_starts_is_acted_on_once_it_has_started_and_ray_is_stopped(monkeypatch, signum, like_ray):
     """Ctrl-C midway through ray.init left Ray's agents running for a minute and at times a SIGSEGV for exit code;
-    SIGTERM met the handler ray.init puts in first (sys.exit(15)): exit code 15, no line, Ray not stopped."""
+    SIGTERM met the handler ray.init puts in first (sys.exit(15)): exit code 15, no line, Ray not stopped. Then
+    that handler ended ray.init midway (its node not yet known to ray.shutdown): its dashboard and runtime-env
+    agents ran on for a minute after cevr's exit 143. Ray 2.60 puts it in through set_sigterm_handler, left out
+    while it starts; a Ray that puts it in otherwise ("other-ray-sigterm") is still ended midway, and stopped."""
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'cevr[ray]' (CI installs it)")
     from cevr_cli.scaleout.raycluster import connect
 
@@ -70,11 +100,14 @@ def test_a_stop_while_ray_starts_is_acted_on_once_it_has_started_and_ray_is_stop
 
     def init(**options):
         calls.append("init")
-        if like_ray:
+        if like_ray == "set_sigterm_handler":  # as Ray 2.60's ray.init does first
+            ray._private.utils.set_sigterm_handler(lambda signum, frame: sys.exit(signum))
+        elif like_ray:
             signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
         os.kill(os.getpid(), signum)  # the user's Ctrl-C, a scheduler's SIGTERM: Python acts on it at once
         calls.append("started")
 
+    handler_setter = ray._private.utils.set_sigterm_handler
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", init)
     monkeypatch.setattr(ray, "shutdown", lambda: calls.append("shutdown"))
@@ -85,8 +118,58 @@ def test_a_stop_while_ray_starts_is_acted_on_once_it_has_started_and_ray_is_stop
         assert signal.getsignal(signal.SIGTERM) is on_sigterm
     finally:
         signal.signal(signal.SIGTERM, previous)
-    assert calls == (["init", "shutdown"] if like_ray else ["init", "started", "shutdown"])
+    assert calls == (["init", "shutdown"] if like_ray is True else ["init", "started", "shutdown"])
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert ray._private.utils.set_sigterm_handler is handler_setter  # put back for Ray
+
+
+RAY_SIGKILL = ("The actor died unexpectedly before finishing this task.\n\tclass_name: BatchActor\n\tactor_id: 3f\n"
+               "\tpid: 9637\nThe actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR "
+               "Worker exit detail: Worker unexpectedly exits with a connection error code 2. End of file. Some common "
+               "causes include: (1) the process was killed by the OOM killer due to high memory usage, (2) ray stop "
+               "--force was called, or (3) the worker crashed unexpectedly due to SIGSEGV or another unexpected "
+               "error. If the process was killed by the kernel OOM killer (verifiable by checking for OOM in dmesg of "
+               "the OOMing node), consider enabling resource isolation via --enable-resource-isolation to prevent node "
+               "deaths by resource contention and significant loss of progress by uninformed kernel OOM killing.")
+RAY_SIGTERM = ("The actor died unexpectedly before finishing this task.\n\tpid: 9836\nThe actor is dead because its "
+               "worker process has died. Worker exit type: SYSTEM_ERROR Worker exit detail: Worker exits "
+               "unexpectedly. Worker exits with an exit code 1. The process receives a SIGTERM.")
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    (RAY_SIGKILL, "worker unexpectedly exits with a connection error code 2"),  # not its advice's SIGSEGV
+    (RAY_SIGTERM, "the process receives a SIGTERM"),
+    ("an actor's death told otherwise " * 10, ("an actor's death told otherwise " * 4)[:117].rstrip() + "..."),
+], ids=["sigkill", "sigterm", "unknown"])
+def test_an_actors_death_is_said_in_a_few_words_and_kept_whole_for_json(text, reason):
+    """Ray 2.60's words for an actor killed by SIGKILL and by SIGTERM: the failure line quoted them whole (754
+    characters, Ray's advice on the OOM killer included)."""
+    from cevr_cli.scaleout.raycluster import _death, _full
+
+    error = RuntimeError(text)
+    assert _death(error) == reason and len(_death(error)) <= 120
+    assert "\n" not in _full(error) and _full(error).endswith(text.splitlines()[-1].strip())
+
+
+def test_the_raylets_notices_are_not_printed_while_cevrs_ray_session_lasts(capsys):
+    """An actor's death: Ray's driver printed "(raylet) A worker died or was killed ..." (900 characters) on stdout,
+    before --json's summary, which was then no JSON."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'cevr[ray]' (CI installs it)")
+    from cevr_cli.scaleout.raycluster import _raylet_notices_dropped
+
+    printing = ray._private.worker.print_to_stdstream
+    restore = _raylet_notices_dropped()
+    try:
+        ray._private.worker.print_to_stdstream({"lines": ["A worker died or was killed"], "pid": "raylet",
+                                                "is_err": False}, ignore_prefix=False)
+        ray._private.worker.print_to_stdstream({"lines": ["an actor's own print 7f3e"], "pid": 4242, "ip": "1.2.3.4",
+                                                "is_err": False, "actor_name": "", "task_name": ""},
+                                               ignore_prefix=False)
+    finally:
+        restore()
+    out = capsys.readouterr().out
+    assert "A worker died" not in out and "an actor's own print 7f3e" in out
+    assert ray._private.worker.print_to_stdstream is printing
 
 
 def test_actor_shapes():
