@@ -63,6 +63,14 @@ _EXIF_SNAP = 6  # snap EXIF-derived steps to 1/6 stop
 
 
 
+# Where each kind's HDR truths are looked for (``{split}``: the split read), as a gap names a scene without one.
+HDR_TRUTH_PLACES = {
+    "vds": "{split}_hdr_set/tN/target_hdr.hdr beside {split}_set, or {split}/hdr_set/tN/target_hdr.hdr",
+    "hdreye": "images/HDR/Cxx_HDR.exr or .hdr, or beside Cxx_LDR.tif",
+    "brackets": "an .exr or .hdr in the scene's folder",
+}
+
+
 @dataclass
 class BenchScene:
     """One benchmark scene; images are float32 HxWx3 (LDR in [0, 1], HDR linear and relative)."""
