@@ -153,13 +153,12 @@ def check_input(image: torch.Tensor, s: torch.Tensor, divisor: int) -> None:
 
 def _in_parameter_dtype(model: nn.Module, image: torch.Tensor, onto: torch.Tensor | None
                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``image`` and ``onto`` in the type of ``model``'s parameters, outside autocast (whose casts decide there).
+    """``image`` and ``onto`` in the type of ``model``'s parameters (under autocast too, whose casts then act as on
+    a float32 input: a training step gives float32 images, which this leaves as they are).
 
     A float64 image into a float32 model raised "Input type (double) and bias type (float) should be the same" from
     its first convolution, where the README promises any floating-point tensor.
     """
-    if torch.is_autocast_enabled(image.device.type):
-        return image, onto
     dtype = next(model.parameters()).dtype
     return image.to(dtype), None if onto is None else onto.to(dtype)
 
@@ -396,8 +395,7 @@ class CEVRNet(nn.Module):
         per step): each image is encoded once and its features serve its k steps.
 
         An image of another floating-point type than the model's parameters (a float64 or half tensor into a float32
-        model) is computed in the parameters' type, as :class:`~cevr_cli.model.fused.FusedCEVR` takes it; under
-        autocast it is left to autocast.
+        model) is computed in the parameters' type, as :class:`~cevr_cli.model.fused.FusedCEVR` takes it.
 
         Raises:
             UsageError: ``image`` or ``s`` of another shape (:func:`check_input`).
