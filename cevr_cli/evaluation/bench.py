@@ -65,9 +65,10 @@ PUBLISHED: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 ASSUMPTIONS = {
-    "ldr_range": "PSNR/SSIM/MS-SSIM on [0, 1] images, PSNR = -10 log10(MSE + 1e-8)",
+    "ldr_range": "PSNR/SSIM/MS-SSIM on the float predictions clamped to [0, 1] (not rounded to 8 bits, as the "
+                 "official code scores them), PSNR = -10 log10(MSE + 1e-8)",
     "resize": "size x size with cv2.INTER_AREA (paper: 256x256)",
-    "stack": "predictions rounded to 8 bits, input added at EV 0; " + MERGE_METHOD,
+    "stack": "for the HDR merge, predictions rounded to 8 bits, input added at EV 0; " + MERGE_METHOD,
     "tonemap": "Reinhard 2002 global with automatic key/white; Kim & Kautz 2008 defaults; gamma 2.2",
     "pu21": "banding_glare; prediction scaled to truth by median log-luminance ratio; "
             "truth peak -> 1000 cd/m2",
