@@ -50,7 +50,7 @@ from ..imaging import quantise
 from ..io.atomic import atomic_write_text
 from ..vocabulary import HDR_METRICS, LDR_METRICS
 from . import metrics as M
-from .datasets import MIN_BENCH_SIZE, BenchScene, load_dataset
+from .datasets import HDR_TRUTH_PLACES, MIN_BENCH_SIZE, BenchScene, load_dataset
 from .mantiuk2011 import DESKTOP_VIEWING
 
 # cvvdp is opt-in: optional package and slow on CPU
@@ -65,9 +65,10 @@ PUBLISHED: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 ASSUMPTIONS = {
-    "ldr_range": "PSNR/SSIM/MS-SSIM on [0, 1] images, PSNR = -10 log10(MSE + 1e-8)",
+    "ldr_range": "PSNR/SSIM/MS-SSIM on the float predictions clamped to [0, 1] (not rounded to 8 bits, as the "
+                 "official code scores them), PSNR = -10 log10(MSE + 1e-8)",
     "resize": "size x size with cv2.INTER_AREA (paper: 256x256)",
-    "stack": "predictions rounded to 8 bits, input added at EV 0; " + MERGE_METHOD,
+    "stack": "for the HDR merge, predictions rounded to 8 bits, input added at EV 0; " + MERGE_METHOD,
     "tonemap": "Reinhard 2002 global with automatic key/white; Kim & Kautz 2008 defaults; gamma 2.2",
     "pu21": "banding_glare; prediction scaled to truth by median log-luminance ratio; "
             "truth peak -> 1000 cd/m2",
@@ -319,7 +320,7 @@ def score_scenes(
                 mean, std = M.mean_std(scores)
                 rows.append(BenchRow(name, metric, ev, mean, std, len(scores)))
     return BenchResult(dataset, path, split, size, targets, names, list(metrics), len(scenes), rows,
-                       [*skipped, *_gaps(scenes, targets, metrics), *unmerged])
+                       [*skipped, *_gaps(scenes, targets, metrics, dataset, split), *unmerged])
 
 
 def _targets(evs: Sequence[float]) -> list[float]:
@@ -334,9 +335,11 @@ def _targets(evs: Sequence[float]) -> list[float]:
     return targets
 
 
-def _gaps(scenes: Sequence[BenchScene], targets: list[float], metrics: Sequence[str]) -> list[str]:
+def _gaps(scenes: Sequence[BenchScene], targets: list[float], metrics: Sequence[str], dataset: str = "",
+          split: str = "") -> list[str]:
     """What the scores leave out: EVs that some scenes have no truth for, scenes without an HDR truth (a partial
-    score does not compare with the paper's, nor with a run on the whole dataset), or no EV with a truth at all.
+    score does not compare with the paper's, nor with a run on the whole dataset; the line says where ``dataset``'s
+    truths are looked for, :data:`~cevr_cli.evaluation.datasets.HDR_TRUTH_PLACES`), or no EV with a truth at all.
     An EV no scene has a truth for is no gap: it is predicted for the fusion (VDS has no half stops)."""
     gaps = []
     if any(m in LDR_METRICS for m in metrics):
@@ -357,7 +360,9 @@ def _gaps(scenes: Sequence[BenchScene], targets: list[float], metrics: Sequence[
     hdr = [m for m in metrics if m in HDR_METRICS]
     missing = [scene.name for scene in scenes if scene.hdr is None]
     if hdr and missing:
-        gaps.append(f"{', '.join(hdr)}: no HDR truth in {_scenes(missing, len(scenes))}")
+        place = HDR_TRUTH_PLACES.get(dataset)
+        where = f" (looked for {place.format(split=split or 'test')})" if place else ""
+        gaps.append(f"{', '.join(hdr)}: no HDR truth in {_scenes(missing, len(scenes))}{where}")
     return gaps
 
 

@@ -11,7 +11,8 @@ Kinds (``load_dataset(kind, path)``):
     ``{split}/set/tN/tN_{ev}EV_true.jpg.png``; the HDR is looked for in ``{split}_hdr_set/tN/`` and
     ``{split}/hdr_set/tN/`` (CEVR's loader has no HDR path), else the scene has none.
 
-  ``path`` may also be a folder that directly holds the ``tN`` scene folders.
+  ``path`` may also be a folder that directly holds the ``tN`` scene folders (``{split}_set`` or ``set`` itself:
+  then the HDR truths are also looked for in the ``{split}_hdr_set`` or ``hdr_set`` beside it).
 * ``hdreye`` -- HDREye (Nemoto et al. 2015), test only: EV 0 inputs ``images/LDR/Cxx_LDR.tif`` (the
   files CEVR's ``demo_Eye.py`` reads), HDR ground truth ``images/HDR/Cxx_HDR.{exr,hdr}`` or beside
   the LDR; no ground-truth LDR brackets.
@@ -60,6 +61,14 @@ _EV_PREFIX = re.compile(rf"(?<![a-z])ev\s*({_NUMBER})", re.IGNORECASE)
 _EV_SUFFIX = re.compile(rf"(?<![a-z0-9.])({_NUMBER})\s*ev(?![a-z])", re.IGNORECASE)
 _EXIF_SNAP = 6  # snap EXIF-derived steps to 1/6 stop
 
+
+
+# Where each kind's HDR truths are looked for (``{split}``: the split read), as a gap names a scene without one.
+HDR_TRUTH_PLACES = {
+    "vds": "{split}_hdr_set/tN/target_hdr.hdr beside {split}_set, or {split}/hdr_set/tN/target_hdr.hdr",
+    "hdreye": "images/HDR/Cxx_HDR.exr or .hdr, or beside Cxx_LDR.tif",
+    "brackets": "an .exr or .hdr in the scene's folder",
+}
 
 
 @dataclass
@@ -277,7 +286,7 @@ def _load_vds(root: Path, split: str, native: bool, skipped: list[str], failed: 
         d.is_dir() and _has_vds_frames(d) for d in c.iterdir())), None)
     if set_dir is None:
         raise UsageError(f"{root}: not a VDS dataset: expected " + _VDS_LAYOUT.format(split=split))
-    hdr_roots = [root / f"{split}_hdr_set", root / split / "hdr_set"]
+    hdr_roots = [root / f"{split}_hdr_set", root / split / "hdr_set", *_sibling_hdr_roots(set_dir)]
     scenes = []
     for scene_dir in sorted((d for d in set_dir.iterdir() if d.is_dir() and not d.name.startswith(".")),
                             key=lambda d: _natural_key(d.name)):
@@ -288,6 +297,18 @@ def _load_vds(root: Path, split: str, native: bool, skipped: list[str], failed: 
         hdr_path = _first_existing(r / scene_dir.name / "target_hdr.hdr" for r in hdr_roots)
         _usable(lambda d=scene_dir, h=hdr_path: scenes.append(_vds_scene(d, h, native)), failed)
     return scenes
+
+
+def _sibling_hdr_roots(set_dir: Path) -> list[Path]:
+    """Where the HDR truths lie when the scenes' own folder is given: ``X_set`` (as distributed) keeps them in the
+    ``X_hdr_set`` beside it, CEVR's ``set`` in ``hdr_set``. ``cevr bench --dataset vds VDS/test_set`` scored the
+    scenes and found no HDR truth, naming no place it had looked."""
+    name = set_dir.name
+    if name.lower() == "set":
+        return [set_dir.parent / "hdr_set"]
+    if name.lower().endswith("_set") and not name.lower().endswith("_hdr_set"):
+        return [set_dir.parent / f"{name[:-len('_set')]}_hdr_set"]
+    return []
 
 
 def _vds_scene(scene_dir: Path, hdr_path: Path | None, native: bool) -> BenchScene:

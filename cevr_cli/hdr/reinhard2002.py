@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UsageError
+from ..options import is_number
 from .tonemap_common import MIDDLE_GREY, change_luminance, check_hdr, log_average, luminance, percentiles_nearest_rank
 
 EPS = 1e-9  # the toolbox's guard inside log2 (1e-6 only from February 2024)
@@ -167,12 +168,12 @@ def reinhard2002(hdr: np.ndarray, *, key: float | None = None, white: float | No
     photographers the scene's white at display white and a blotch-free local operator.
 
     Raises:
-        UsageError: not an HxWx3 image, or a non-positive key or white point.
+        UsageError: not an HxWx3 image, or a key or white point that is not a positive number.
     """
     rgb = check_hdr(hdr)
     for name, value in (("key", key), ("white", white)):
-        if value is not None and not (np.isfinite(value) and value > 0):
-            raise UsageError(f"Reinhard {name} must be a positive number, got {value}")
+        if value is not None and not (is_number(value) and np.isfinite(value) and value > 0):
+            raise UsageError(f"Reinhard {name} must be a positive number, got {value!r}")
     lum = luminance(rgb)
     l_av = log_average(lum)
     # the toolbox's key and white read the same percentiles of L: one partial sort for both

@@ -25,13 +25,13 @@ _HOMES = {
     "load_predictor": "inference",
     "DEFAULT_WEIGHTS": "weights",
     "ModelPair": "weights",
-    "WeightsHeader": "weights",
+    "WeightsHeader": "weights_format",
     "convert_checkpoints": "weights",
     "load_checkpoint_pair": "weights",
     "load_official_pair": "weights",
     "load_pair": "weights",
     "new_pair": "weights",
-    "read_header": "weights",
+    "read_header": "weights_format",
     "save_pair": "weights",
 }
 

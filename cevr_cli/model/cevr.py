@@ -151,6 +151,18 @@ def check_input(image: torch.Tensor, s: torch.Tensor, divisor: int) -> None:
                          f"{image.shape[0]}, got {what}")
 
 
+def _in_parameter_dtype(model: nn.Module, image: torch.Tensor, onto: torch.Tensor | None
+                        ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``image`` and ``onto`` in the type of ``model``'s parameters (under autocast too, whose casts then act as on
+    a float32 input: a training step gives float32 images, which this leaves as they are).
+
+    A float64 image into a float32 model raised "Input type (double) and bias type (float) should be the same" from
+    its first convolution, where the README promises any floating-point tensor.
+    """
+    dtype = next(model.parameters()).dtype
+    return image.to(dtype), None if onto is None else onto.to(dtype)
+
+
 def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """A linear layer applied at every pixel of NCHW ``x`` (a 1x1 convolution)."""
     return F.conv2d(x, weight[:, :, None, None], bias)
@@ -382,10 +394,14 @@ class CEVRNet(nn.Module):
         ``s`` may hold k steps per image (image-major, as ``repeat_interleave`` orders them, and ``onto`` one frame
         per step): each image is encoded once and its features serve its k steps.
 
+        An image of another floating-point type than the model's parameters (a float64 or half tensor into a float32
+        model) is computed in the parameters' type, as :class:`~cevr_cli.model.fused.FusedCEVR` takes it.
+
         Raises:
             UsageError: ``image`` or ``s`` of another shape (:func:`check_input`).
         """
         check_input(image, s, self.config.divisor)
+        image, onto = _in_parameter_dtype(self, image, onto)
         encoded = self.encode(image)
         repeats = s.shape[0] // image.shape[0]
         if repeats > 1 and image.shape[0] > 1:

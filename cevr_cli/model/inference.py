@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import UsageError
+from ..errors import UsageError, WeightsError
 from ..evs import check_ev_values, ev_steps
 from ..exposure import model_for_role
 from ..imaging import display_codes
@@ -179,6 +179,7 @@ class CEVRPredictor:
 
         Raises:
             UsageError: no EV, or as :func:`~cevr_cli.evs.check_ev_values`; not a photo (``display_codes``).
+            WeightsError: a residual-role pair (:meth:`iter_predictions`).
         """
         evs = check_ev_values(evs, at_least_one=True)
         results = dict(self.iter_predictions(rgb, evs))
@@ -186,7 +187,17 @@ class CEVRPredictor:
 
     def iter_predictions(self, rgb: np.ndarray, evs: Sequence[float]) -> Iterator[tuple[float, np.ndarray]]:
         """Yield ``(ev, image)`` pairs in ascending EV order, image float32 HxWx3 in [0, 1], freeing each after it
-        is yielded."""
+        is yielded: the paper's CEVR (Chen et al. 2023, Sec. 3.2), whose network re-exposes the photo itself.
+
+        Raises:
+            WeightsError: a residual-role pair, whose network re-exposes the physics frame P_s and fills only what
+                the photo clipped (:mod:`cevr_cli.exposure`); run on the photo it gave frames unlike any exposure,
+                without a word. ``load_exposure_model("cevr", weights)`` runs such weights, as ``--weights`` does.
+        """
+        if self.pair.config.role != "paper":
+            raise WeightsError(f"{self.name}: residual-role weights re-expose the physics frame, not the photo; run "
+                               "them with cevr_cli.exposure.load_exposure_model('cevr', weights), whose frames(...) "
+                               "makes the stack (as `cevr stack --weights` does)")
         image = _check_image(rgb)
         steps = ev_steps(evs)
         darker, brighter = [e for e in steps if e < 0], [e for e in steps if e > 0]

@@ -25,7 +25,7 @@ from ..errors import CevrError, InputError, UsageError, use_one_of
 from ..io.atomic import atomic_path, atomic_write_text, check_writable, remove_abandoned_temporaries
 from ..model.cevr import CEVRNet
 from ..model.config import CEVRConfig, get_config
-from ..model.device import resolve_precision
+from ..model.device import DTYPES, resolve_precision
 from ..model.imagenet import init_encoder_from_vgg16
 from ..model.weights import ModelPair, check_direction, load_pair, save_pair
 from .config import TrainConfig, resume_conflicts, vocabulary_fields
@@ -234,6 +234,13 @@ def _training_pairs(cfg: TrainConfig, role: str, direction: str,
                              highlight_exposures=cfg.highlight_exposures)
     return SyntheticPairs(train_maps, direction, crop=cfg.crop, samples_per_epoch=cfg.samples_per_epoch,
                           seed=cfg.seed, continuous_steps=cfg.continuous_steps)
+
+
+def trained_precision(cfg: TrainConfig, rank: Rank = ALONE) -> str:
+    """The arithmetic ``cfg.precision`` means on this rank's device (``bf16`` or ``fp32``; ``auto`` resolved as
+    :func:`~cevr_cli.model.device.resolve_precision` does), which summary.json records beside the config's request."""
+    dtype = resolve_precision(cfg.precision, rank.device(cfg.device), "training")
+    return next(name for name, known in DTYPES.items() if known == dtype)
 
 
 def train_direction(
@@ -781,6 +788,7 @@ def _train(cfg: TrainConfig, rank: Rank, on_event: Event | None) -> TrainResult 
     other_results, other_history = _other_directions(out / "summary.json", summaries)
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps({"config": asdict(cfg), "processes": rank.world_size,
+                                   "precision": trained_precision(cfg, rank),
                                    "train_scenes": [p.name for p in train_paths],
                                    "val_scenes": [p.name for p in val_paths], "results": {**other_results, **summaries},
                                    "history": other_history + [asdict(entry) for entry in history]}, indent=2))

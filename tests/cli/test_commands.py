@@ -954,7 +954,8 @@ def test_bench_that_scores_part_of_what_was_asked_says_so_and_exits_1(tmp_path):
                                  "--size", "16", "--metrics", "psnr,reinhard_psnr", "--evs", "-1,1,2"])
     assert result.exit_code == 1, result.output
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: incomplete")]
-    assert warnings == ["warning: incomplete: reinhard_psnr: no HDR truth in any of the 1 scenes"]
+    assert warnings == ["warning: incomplete: reinhard_psnr: no HDR truth in any of the 1 scenes (looked for an .exr "
+                        "or .hdr in the scene's folder)"]
     assert "LDR PSNR per EV" in result.stdout  # the tables of what was scored come first
 
 

@@ -202,6 +202,11 @@ def test_what_the_scores_leave_out_is_listed_as_gaps() -> None:
     assert result.row(NaiveExposure().name, "reinhard_psnr").count == 1 and result.to_json()["gaps"]
     complete = score_scenes([whole], [NaiveExposure()], evs=[-1.0, 1.0], metrics=["psnr", "reinhard_psnr"])
     assert complete.gaps == []
+    # a dataset's gap says where its truths are looked for (a misnamed folder read as "no HDR truth", nothing more)
+    vds = score_scenes([whole, partial], [NaiveExposure()], evs=[1.0], metrics=["reinhard_psnr"], dataset="vds",
+                       split="test")
+    assert vds.gaps == ["reinhard_psnr: no HDR truth in 1 of 2 scenes (t2) (looked for test_hdr_set/tN/target_hdr.hdr "
+                        "beside test_set, or test/hdr_set/tN/target_hdr.hdr)"]
     eye = BenchScene("C01", photo, {}, whole.hdr)  # HDREye: EV 0 and the HDR truth, no other EV to score
     assert score_scenes([eye], [NaiveExposure()], evs=[-1.0, 1.0], metrics=["psnr", "reinhard_psnr"]).gaps == []
 

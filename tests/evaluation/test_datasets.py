@@ -50,6 +50,18 @@ def test_vds_distributed_layout(tmp_path: Path) -> None:
         load_dataset("vds", tmp_path, split="train")
 
 
+
+@pytest.mark.parametrize(("scenes", "truths"), [("test_set", "test_hdr_set"), ("test/set", "test/hdr_set")])
+def test_the_scenes_folder_given_finds_the_hdr_truths_beside_it(tmp_path: Path, scenes: str, truths: str) -> None:
+    # `cevr bench --dataset vds VDS/test_set` read the scenes and no HDR truth (it looked in test_set/test_hdr_set):
+    # every HDR metric n/a, with a gap naming no place it had looked
+    for ev in range(-1, 2):
+        _png(tmp_path / scenes / "t1" / f"t1_{ev}EV_true.jpg.png", 0.5)
+    _hdr(tmp_path / truths / "t1" / "target_hdr.hdr")
+    (scene,) = load_dataset("vds", tmp_path / scenes, size=16)
+    assert scene.hdr is not None and scene.hdr[0, 0, 0] == pytest.approx(2.0, rel=0.01)
+
+
 def test_two_frames_at_one_ev_are_named_not_one_picked_by_listing_order(tmp_path: Path) -> None:
     scene = tmp_path / "test_set" / "t1"
     for ev in range(-3, 4):

@@ -334,3 +334,9 @@ def test_bad_input() -> None:
         reinhard2002(hdr, key=-1.0)
     with pytest.raises(UsageError, match="white"):
         reinhard2002(hdr, white=float("nan"))
+    # a key or white that is no number raised numpy's TypeError ("ufunc 'isfinite' not supported"); Kim-Kautz's
+    # parameters and the display gamma already said so in one line
+    with pytest.raises(UsageError, match=r"^Reinhard key must be a positive number, got '0\.18'$"):
+        reinhard2002(hdr, key="0.18")
+    with pytest.raises(UsageError, match="white"):
+        reinhard2002(hdr, white=True)

@@ -158,3 +158,16 @@ def test_one_step_serves_a_whole_batch(tiny):
     x = torch.rand(2, 3, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(tiny(x, torch.tensor([1.5])), tiny(x, torch.tensor([1.5, 1.5])))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_any_floating_point_image_is_taken_as_the_fused_copy_takes_it(tiny, dtype):
+    # A float64 image into the float32 network raised "Input type (double) and bias type (float) should be the same"
+    # (a RuntimeError, not the library's error), where the README promises a floating-point tensor.
+    from cevr_cli.model import reparameterize
+
+    x, s = torch.rand(1, 3, 16, 16), torch.tensor([1.0])
+    with torch.no_grad():
+        expected = tiny(x.to(dtype).float(), s)
+        torch.testing.assert_close(tiny(x.to(dtype), s), expected)
+        torch.testing.assert_close(reparameterize(tiny)(x.to(dtype), s).float(), expected, atol=1e-5, rtol=1e-5)

@@ -39,6 +39,18 @@ def test_a_predictor_is_named_by_the_model_that_runs_its_weights_and_their_id(ti
     assert CEVRPredictor(tiny_residual_pair).name == "cevr[tiny-residual]"
 
 
+def test_residual_weights_are_refused_where_the_network_would_re_expose_the_photo(tiny_residual_pair, gradient_image):
+    # load_predictor(a residual run's pair).predict(rgb, evs) ran the residual network on the photo itself: frames
+    # unlike any exposure (an untrained direction returned the photo at every EV), without a word
+    from cevr_cli.errors import WeightsError
+
+    predictor = CEVRPredictor(tiny_residual_pair)
+    for run in (lambda: predictor.predict(gradient_image, [-1.0, 1.0]),
+                lambda: list(predictor.iter_predictions(gradient_image, [1.0]))):
+        with pytest.raises(WeightsError, match=r"^cevr\[tiny-residual\]: residual-role weights .*load_exposure_model"):
+            run()
+
+
 def test_batched_stack_equals_one_pass_per_ev(tiny_pair):
     rng = np.random.default_rng(0)
     image = rng.random((37, 45, 3), dtype=np.float32)  # odd size: padded and cropped back

@@ -17,6 +17,7 @@ import torch
 from radiance_maps import radiance_map
 
 from cevr_cli.model import CEVRNet, get_config, load_pair
+from cevr_cli.model.device import bf16_is_native
 from cevr_cli.training.camera import CameraResponse, render_ldr
 from cevr_cli.training.loop import TrainConfig, run_training, training_loss
 from cevr_cli.training.pairs import SyntheticPairs, make_validation
@@ -113,6 +114,9 @@ def test_few_steps_lower_the_loss_and_resume_round_trips(tmp_path, scene_folder)
     assert [(h["direction"], h["epoch"]) for h in summary["history"]] == [("dec", e) for e in range(6)] + [
         ("inc", e) for e in range(7)]
     assert sorted(summary["results"]) == ["dec", "inc"] and summary["results"]["inc"]["epochs_run"] == 7
+    # "auto" as it was resolved: a run's record said only "auto", not whether it trained in bf16
+    assert (summary["config"]["precision"], summary["precision"]) == (
+        "auto", "bf16" if bf16_is_native(torch.device("cpu")) else "fp32")
     assert torch.load(tmp_path / "run" / "inc-last.pt", weights_only=False)["iteration"] == state["iteration"] + 2
     again = run_training(TrainConfig(**{**cfg.__dict__, "epochs": 7, "resume": True, "direction": "inc"}))
     assert again.epochs == {"inc": 7}  # a finished run resumed runs no epoch: it counted 8
