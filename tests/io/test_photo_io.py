@@ -163,6 +163,73 @@ def test_a_16_bit_tiff_with_separate_planes_that_cannot_be_decoded_says_so(tmp_p
         read_photo(tmp_path / "p.tif")
 
 
+_TILED_LAYOUTS = {  # name: (samples as stored, tifffile's keywords)
+    "rgb": ((20, 30, 3), {"photometric": "rgb"}),
+    "grey": ((20, 30), {"photometric": "minisblack"}),
+    "min-is-white": ((20, 30), {"photometric": "miniswhite"}),
+    "palette": ((20, 30), {"photometric": "palette"}),
+    "cmyk": ((20, 30, 4), {"photometric": "separated"}),
+    "associated alpha": ((20, 30, 4), {"photometric": "rgb", "extrasamples": ["assocalpha"]}),
+    "separate planes": ((3, 20, 30), {"photometric": "rgb", "planarconfig": "separate"}),
+}
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+@pytest.mark.parametrize("layout", list(_TILED_LAYOUTS))
+def test_an_uncompressed_tiled_8_bit_tiff_reads_as_the_same_image_saved_untiled(tmp_path, layout, orientation):
+    """tifffile's tile=(16, 16) (768-byte RGB tiles): OpenCV's libtiff, reading from memory, refused each tile
+    whose size is no multiple of 1024 bytes, and the valid file failed as "truncated or corrupt image data". The
+    untiled file (decoded by OpenCV) is the reference, and for RGB and grey the written codes themselves."""
+    import tifffile
+
+    shape, keywords = _TILED_LAYOUTS[layout]
+    rng = np.random.default_rng(11)
+    stored = rng.integers(0, 256, shape, dtype=np.uint8)
+    if layout == "palette":
+        keywords = {**keywords, "colormap": rng.integers(0, 65536, (3, 256), dtype=np.uint16)}
+    if layout == "associated alpha":
+        stored[..., :3] = (stored[..., :3].astype(np.uint16) * stored[..., 3:] // 255).astype(np.uint8)
+    turned = [(274, "H", 1, orientation, True)]
+    tifffile.imwrite(tmp_path / "tiled.tif", stored, tile=(16, 16), extratags=turned, **keywords)
+    tifffile.imwrite(tmp_path / "strips.tif", stored, extratags=turned, **keywords)
+    with tifffile.TiffFile(tmp_path / "tiled.tif") as tif:
+        assert tif.pages.first.is_tiled and tif.pages.first.compression == 1
+    got = np.round(read_photo(tmp_path / "tiled.tif").rgb * 255).astype(np.uint8)
+    reference = np.round(read_photo(tmp_path / "strips.tif").rgb * 255).astype(np.uint8)
+    np.testing.assert_array_equal(got, reference)
+    light = {"rgb": stored, "grey": np.repeat(stored[..., None], 3, axis=2),
+             "separate planes": np.moveaxis(stored, 0, -1)}.get(layout)
+    if light is not None:
+        np.testing.assert_array_equal(got, light if orientation == 1 else np.rot90(light, -1))
+
+
+@pytest.mark.parametrize("compression", [None, "zlib"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_turned_tiled_8_bit_tiff_comes_out_upright(tmp_path, orientation, compression):
+    """OpenCV 5 turns a tiled TIFF tile by tile: Orientation 2, 3, 6 and 7 came out scrambled (up to 252 codes off),
+    ZIP-compressed too. Pillow's exif_transpose of the same pixels untiled is the reference."""
+    import tifffile
+    from PIL import ImageOps
+
+    stored = np.random.default_rng(12).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    turned = [(274, "H", 1, orientation, True)]
+    tifffile.imwrite(tmp_path / "t.tif", stored, photometric="rgb", tile=(32, 32), compression=compression,
+                     extratags=turned)
+    tifffile.imwrite(tmp_path / "s.tif", stored, photometric="rgb", extratags=turned)
+    reference = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "s.tif")).convert("RGB"))
+    np.testing.assert_array_equal(np.round(read_photo(tmp_path / "t.tif").rgb * 255).astype(np.uint8), reference)
+
+
+def test_an_uncompressed_tiled_tiff_opencv_refuses_says_why_and_what_to_do(tmp_path):
+    """8-bit CIELab in 16x16 uncompressed tiles, a model left to OpenCV (libtiff converts it to RGB), which
+    refuses the tiles: the message was "truncated or corrupt image data" for a valid file."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "lab.tif", np.zeros((20, 30, 3), np.uint8), photometric="cielab", tile=(16, 16))
+    with pytest.raises(InputError, match=r"lab\.tif: a TIFF of uncompressed tiles .* save it untiled"):
+        read_photo(tmp_path / "lab.tif")
+
+
 def test_what_libpng_says_of_a_png_is_a_warning_not_a_bare_line_on_stderr(tmp_path, capfd):
     """OpenCV's libpng printed "libpng warning: iCCP: too short" to the C stderr, naming no photo, in a batch of
     such PNGs one bare line each."""
