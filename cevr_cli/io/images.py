@@ -311,6 +311,8 @@ def _decoder(im: Any) -> Any:
         return _decode_tiles
     if im.format == "TIFF" and _turned_8_bit_tiles(im):
         return _decode_turned_tiles
+    if im.format == "JPEG" and im.mode == "CMYK":
+        return _decode_cmyk_jpeg
     return {"HEIF": _decode_heif, "AVIF": _decode_avif}.get(im.format, _decode_opencv)
 
 
@@ -528,6 +530,20 @@ def _decode_opencv(path: Path, im: Any, stored: bytes | None = None) -> tuple[np
         light = data if data.ndim == 2 else data[..., : 3 if data.shape[2] == 3 else -1]
         np.subtract(65535, light, out=light)
     return data, 8 if data.dtype == np.uint8 else 16
+
+
+def _decode_cmyk_jpeg(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """RGB codes of a CMYK JPEG: (255 - C)(255 - K) / 255 per channel, rounded, as Pillow and libtiff's RGBA reader
+    turn CMYK into RGB without a profile. OpenCV computes it as K' - ((255 - C') K' >> 8) of the stored (inverted)
+    samples, dividing by 256 where 255 is meant: 0.74 codes too bright on average, up to 1.9 (a full ink read as 1,
+    not 0). Pillow gives the inks, taking the samples as inverted (255: no ink) as Photoshop writes them, with its
+    Adobe APP14 marker, and as OpenCV and browsers take every CMYK JPEG, marked or not. A CMYK ICC profile is not
+    applied (:func:`cevr_cli.io.colour.to_srgb` says so in a warning)."""
+    _check_jpeg_data_size(path, *im.size)
+    im.load()  # raises on truncated data
+    ink = np.asarray(im, dtype=np.uint32)
+    rgb = ((255 - ink[..., :3]) * (255 - ink[..., 3:]) + 127) // 255  # x / 255 rounded: 255 is odd, no halves
+    return rgb.astype(np.uint8), 8
 
 
 def _check_jpeg_data_size(path: Path, width: int, height: int) -> None:

@@ -737,6 +737,38 @@ def test_a_decoders_warning_is_raised_while_the_photo_is_named_in_its_thread(tmp
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == [] and photo_being_decoded() is None
 
 
+def _without_adobe_marker(data: bytes) -> bytes:
+    """A JPEG's bytes without its APP14 "Adobe" segments (T.81 B.1: FFxx, then a 2-byte length that counts itself)."""
+    out, at = bytearray(data[:2]), 2
+    while data[at] == 0xFF and data[at + 1] != 0xDA:  # up to the start of scan
+        length = int.from_bytes(data[at + 2:at + 4], "big")
+        if not (data[at + 1] == 0xEE and data[at + 4:at + 9] == b"Adobe"):
+            out += data[at:at + 2 + length]
+        at += 2 + length
+    return bytes(out + data[at:])
+
+
+@pytest.mark.parametrize("marked", [True, False])
+def test_a_cmyk_jpeg_is_read_as_its_inks_make_rgb(tmp_path, marked):
+    """OpenCV turned CMYK into RGB dividing by 256 where 255 is meant: 0.74 codes too bright on average, up to
+    1.88. The reference, computed here in float from the decoded samples: (255 - C)(255 - K) / 255, the samples taken
+    as inverted (255: no ink) as Photoshop writes them, marked with its APP14 segment, and as OpenCV and browsers
+    take an unmarked file too (as Pillow, the decoder of the inks here, does)."""
+    inks = np.random.default_rng(13).integers(0, 256, (48, 64, 4), dtype=np.uint8)
+    Image.fromarray(inks, "CMYK").save(tmp_path / "c.jpg", quality=95)
+    with Image.open(tmp_path / "c.jpg") as im:
+        assert im.mode == "CMYK" and "adobe" in im.info  # Pillow writes Adobe's inverted samples, marked
+        decoded = np.asarray(im).astype(np.float64)  # Pillow inverts them back: inks
+    if not marked:
+        (tmp_path / "c.jpg").write_bytes(_without_adobe_marker((tmp_path / "c.jpg").read_bytes()))
+        with Image.open(tmp_path / "c.jpg") as im:
+            assert "adobe" not in im.info and np.array_equal(np.asarray(im), decoded)  # the same samples
+    reference = (255 - decoded[..., :3]) * (255 - decoded[..., 3:]) / 255
+    got = read_photo(tmp_path / "c.jpg").rgb.astype(np.float64) * 255
+    assert np.abs(got - reference).max() <= 0.5 + 1e-4  # rounded once
+    assert abs(float(np.mean(got - reference))) < 0.02
+
+
 def test_a_jpeg_too_small_for_its_declared_size_is_refused_before_decoding(tmp_path):
     """A damaged frame header claiming 12000 x 12000 px in a 600-byte file decoded to grey after 38 s and 9 GB.
     Every 8x8 block needs a DC code of at least one bit, so the least a Huffman JPEG can take is w x h / 512 bytes:
