@@ -267,7 +267,10 @@ def fuse_photo(
     if options.keep_stack:
         stack = ExposureStack([quantise(f, photo.bits) for _, f, _ in frames], [ev for ev, _, _ in frames],
                               photo.bits, photo.source)
-    hdr = HDRImage(radiance, known_response_curve(photo.measured.output, photo.bits), photo.source)
+    # the photo's response (fuse.json's ``response``), not the frames' encoding: a RAW file's linear data is its light
+    # as it is (response ``linear``), though its frames, and the model's frames that fill its clipped region, are
+    # sRGB-encoded; ``--save-crf`` wrote that sRGB curve until 2026-12-07
+    hdr = HDRImage(radiance, known_response_curve(photo.choice.response, photo.bits), photo.source)
     return hdr, MEASURED_METHOD, stack, {frame_key(ev): m for ev, _, m in frames}
 
 

@@ -337,3 +337,37 @@ def test_fuse_json_records_only_what_the_hdr_format_has(tmp_path: Path, fmt: str
         assert record == {"format": "exr", "half": True, "compression": "zip", "encoding": "scene-linear Rec.709"}
     else:
         assert record["format"] == "hdr" and "RGBE" in record["encoding"] and not {"half", "compression"} & set(record)
+
+
+@pytest.mark.parametrize("raw_mode", ["linear", "cevr"])
+def test_save_crf_of_a_raw_writes_the_response_fuse_json_records(tmp_path: Path, raw_mode: str) -> None:
+    """A RAW file in linear mode is fused from its linear data (fuse.json: response ``linear``), but --save-crf
+    wrote the sRGB curve its frames are encoded with (g(top) = 1.53, not ln(65535/32896) = 0.69). The expected
+    curves are computed here: ln(code / middle code) for linear, the sRGB standard's decoding for --raw-mode cevr."""
+    import json
+
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+    from tests.dng import write_linear_dng
+
+    (tmp_path / "raw").mkdir()
+    ramp = np.linspace(0, 4000, 32 * 48).reshape(32, 48, 1) * np.array([1.0, 0.8, 0.6])
+    write_linear_dng(tmp_path / "raw" / "IMG_1.dng", ramp.astype(np.uint16), 4000)
+    options = FuseOptions([-1.0, 0.0, 1.0], save_crf=True, raw_mode=raw_mode)
+    report = run_fuse([tmp_path / "raw"], tmp_path / "hdr", options, ModelSpec("physics"), BatchPolicy())
+    assert report.counts() == {"done": 1}, report.to_json()
+    manifest = json.loads((tmp_path / "hdr" / "IMG_1" / "fuse.json").read_text())
+    assert manifest["response"]["name"] == {"linear": "linear", "cevr": "srgb"}[raw_mode]
+    table = np.loadtxt(tmp_path / "hdr" / "IMG_1" / "IMG_1-crf.csv", delimiter=",", skiprows=1)
+    codes, middle, top = table[1:, 0], table[len(table) // 2, 0], table[-1, 0]  # code 0: ln 0 has no value
+    if raw_mode == "linear":
+        expected = np.log(codes / middle)
+    else:
+        def srgb_light(v: np.ndarray) -> np.ndarray:
+            return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+        expected = np.log(srgb_light(codes / top) / srgb_light(middle / top))
+    for channel in (1, 2, 3):
+        np.testing.assert_allclose(table[1:, channel], expected, atol=2e-5)

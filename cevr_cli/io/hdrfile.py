@@ -134,6 +134,32 @@ def _part_rgb(path: Path, part: Any) -> np.ndarray | None:
     return np.stack([r, g, b], axis=-1)
 
 
+def _framed(path: Path, rgb: np.ndarray, header: dict[str, Any]) -> np.ndarray:
+    """The part's pixels in its display window, the image's frame, as OpenEXR's viewers (exrdisplay), Nuke and
+    OpenImageIO's ``--fullsize`` show it: what the data window holds outside it (a render's overscan) is cropped, and
+    what it leaves of the frame (a region-of-interest render, a crop kept at its place) is black, 0. Until 2026-12-07
+    the data window was read as stored, so such a file came out at another size and framing than it is shown.
+
+    Raises:
+        InputError: the data window lies wholly outside the display window: nothing of the image is in its frame.
+    """
+    data, display = header.get("dataWindow"), header.get("displayWindow")
+    if data is None or display is None:
+        return rgb
+    (dx0, dy0), _ = (tuple(int(v) for v in corner) for corner in data)
+    (wx0, wy0), (wx1, wy1) = (tuple(int(v) for v in corner) for corner in display)
+    dx1, dy1 = dx0 + rgb.shape[1] - 1, dy0 + rgb.shape[0] - 1
+    if (dx0, dy0, dx1, dy1) == (wx0, wy0, wx1, wy1):
+        return rgb
+    x0, y0, x1, y1 = max(dx0, wx0), max(dy0, wy0), min(dx1, wx1), min(dy1, wy1)
+    if x0 > x1 or y0 > y1:
+        raise InputError(path, f"its data window ({dx0},{dy0})-({dx1},{dy1}) lies wholly outside its display window "
+                               f"({wx0},{wy0})-({wx1},{wy1}): none of its pixels is in the image's frame")
+    framed = np.zeros((wy1 - wy0 + 1, wx1 - wx0 + 1, rgb.shape[2]), rgb.dtype)
+    framed[y0 - wy0:y1 - wy0 + 1, x0 - wx0:x1 - wx0 + 1] = rgb[y0 - dy0:y1 - dy0 + 1, x0 - dx0:x1 - dx0 + 1]
+    return framed
+
+
 def _is_deep(part: Any) -> bool:
     """Deep parts hold a variable number of samples per pixel (the binding gives object arrays)."""
     return part.header.get("type") in (OpenEXR.deepscanline, OpenEXR.deeptile)
@@ -184,7 +210,8 @@ def _check_exr_size(path: Path, source: Any, max_megapixels: float) -> None:
         InputError: naming the size and the limit (:func:`cevr_cli.io.images.check_dimensions`).
     """
     with quiet_library_output(), OpenEXR.File(source, header_only=True) as exr:
-        windows = [part.header.get("dataWindow") for part in exr.parts]
+        # the data window is what the binding decodes, the display window what cevr makes of it (:func:`_framed`)
+        windows = [part.header.get(name) for part in exr.parts for name in ("dataWindow", "displayWindow")]
     for window in windows:
         if window is not None:
             (x0, y0), (x1, y1) = window
@@ -217,7 +244,7 @@ def _first_colour_part(path: Path, parts: list[Any]) -> tuple[np.ndarray, tuple[
         others = [_part_label(i, p) for i, p in enumerate(parts) if i > index and not _is_deep(p) and _has_colour(p)]
         note = (f"{path}: a multi-part EXR with colour in {len(others) + 1} parts: read {_part_label(index, part)}, "
                 f"not {'; '.join(others)}") if others else _layer_note(path, part)
-        return rgb, _header_chromaticities(part.header), note
+        return _framed(path, rgb, part.header), _header_chromaticities(part.header), note
     if not parts:  # what the binding leaves when the pixel data cannot be read
         raise InputError(path, "truncated or damaged OpenEXR file (its pixel data cannot be read)")
     if all(_is_deep(p) for p in parts):
@@ -317,8 +344,9 @@ def read_hdr_image(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) ->
     converted as OpenEXR's RgbaYca does; Y-only files give grey; other primaries (chromaticities
     header, e.g. ACES AP0) are converted to Rec.709. NaN becomes 0, +Inf the largest finite value and
     negatives 0 (:func:`cevr_cli.hdr.finite.finite_radiance`); :func:`read_hdr_counted` also says how many
-    pixels held NaN/Inf. Any file name, one whose bytes are not UTF-8 included. An EXR's data window is read as it
-    is stored: its display window's framing (overscan, a crop) is not applied.
+    pixels held NaN/Inf. Any file name, one whose bytes are not UTF-8 included. An EXR is read in its display
+    window, the image's frame: data outside it (overscan) cropped, the frame outside the data window 0
+    (:func:`_framed`).
 
     Raises:
         InputError: missing, empty, truncated, not an image, without usable channels, or larger than

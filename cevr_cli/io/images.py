@@ -307,6 +307,12 @@ def _decoder(im: Any) -> Any:
         return _decode_pillow
     if im.format == "TIFF" and _planar_16_bit_rgb(im):
         return _decode_tifffile
+    if im.format == "TIFF" and _uncompressed_8_bit_tiles(im):
+        return _decode_tiles
+    if im.format == "TIFF" and _turned_8_bit_tiles(im):
+        return _decode_turned_tiles
+    if im.format == "JPEG" and im.mode == "CMYK":
+        return _decode_cmyk_jpeg
     return {"HEIF": _decode_heif, "AVIF": _decode_avif}.get(im.format, _decode_opencv)
 
 
@@ -317,6 +323,10 @@ _EXTRA_SAMPLES_TAG = 338
 _UNASSOCIATED_ALPHA = 2
 _PHOTOMETRIC_TAG, _RGB = 262, 2
 _PLANAR_CONFIGURATION_TAG, _SEPARATE_PLANES = 284, 2
+_COMPRESSION_TAG, _UNCOMPRESSED = 259, 1
+_TILE_WIDTH_TAG = 322  # present in a tiled TIFF only (TIFF 6.0 section 15)
+_PALETTE, _SEPARATED = 3, 5  # PhotometricInterpretation: colour map; inks (InkSet 332, 1: CMYK, the default)
+_INK_SET_TAG, _CMYK_INKS = 332, 1
 
 
 def _straight_alpha_8_bit(im: Any) -> bool:
@@ -326,6 +336,36 @@ def _straight_alpha_8_bit(im: Any) -> bool:
     tags = im.tag_v2
     return (im.mode == "RGBA" and _tag_values(tags, _EXTRA_SAMPLES_TAG)[:1] == (_UNASSOCIATED_ALPHA,)
             and set(_tag_values(tags, _BITS_PER_SAMPLE_TAG)) == {8})
+
+
+def _uncompressed_tiles(im: Any) -> bool:
+    """Whether a TIFF is tiled and uncompressed."""
+    tags = im.tag_v2
+    return _TILE_WIDTH_TAG in tags and _tag_values(tags, _COMPRESSION_TAG)[:1] == (_UNCOMPRESSED,)
+
+
+def _uncompressed_8_bit_tiles(im: Any) -> bool:
+    """Whether a TIFF is 8-bit, tiled and uncompressed, in a colour model :func:`_decode_tiles` turns to light as
+    libtiff does (grey, RGB, palette, CMYK): OpenCV decodes it from memory (:mod:`.opencv` never hands it a path)
+    through libtiff's RGBA reader, whose raw buffer libtiff rounds up to a multiple of 1024 bytes when the file is
+    not memory-mapped, and then refuses every uncompressed tile whose size is not such a multiple ("Invalid tile
+    byte count for tile 0. Expected 768, got 1024" for a 16x16 RGB tile), so a valid file failed as "truncated or
+    corrupt". tifffile decodes uncompressed tiles by itself. Compressed tiles, and 16-bit ones (read into a buffer
+    of the tile's own size), pass libtiff's check."""
+    tags = im.tag_v2
+    photometric = _tag_values(tags, _PHOTOMETRIC_TAG)[0]
+    cmyk = photometric == _SEPARATED and _tag_values(tags, _INK_SET_TAG)[0] in (None, _CMYK_INKS)
+    return (_uncompressed_tiles(im) and set(_tag_values(tags, _BITS_PER_SAMPLE_TAG)) == {8}
+            and (photometric in (0, 1, _RGB, _PALETTE) or cmyk))
+
+
+def _turned_8_bit_tiles(im: Any) -> bool:
+    """Whether a TIFF is 8-bit, tiled and turned (Orientation 2-8): OpenCV 5, which turns TIFF pixels itself, turns
+    each tile of such a file in libtiff's RGBA reader, and mirrored orientations (2, 3, 6, 7) came out scrambled,
+    compressed or not, so OpenCV decodes a copy labelled upright (:func:`_decode_turned_tiles`)."""
+    tags = im.tag_v2
+    return (_TILE_WIDTH_TAG in tags and set(_tag_values(tags, _BITS_PER_SAMPLE_TAG)) == {8}
+            and _tag_values(tags, ORIENTATION_TAG)[0] not in (None, 1))
 
 
 def _planar_16_bit_rgb(im: Any) -> bool:
@@ -359,6 +399,52 @@ def _decode_tifffile(path: Path, im: Any) -> tuple[np.ndarray, int]:
     if data.ndim != 3 or data.dtype != np.uint16:
         raise InputError(path, f"a 16-bit TIFF with separate colour planes decoded as {data.dtype} {data.shape}")
     return np.ascontiguousarray(np.moveaxis(data, 0, -1)), 16
+
+
+def _decode_tiles(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """The 8-bit codes of an uncompressed tiled TIFF (:func:`_uncompressed_8_bit_tiles`) as tifffile decodes them,
+    turned to light as libtiff's RGBA reader (OpenCV's decoder of every other 8-bit TIFF) turns them, so the file
+    reads as it does saved untiled: grey and RGB as stored (an alpha channel too, associated alpha still
+    premultiplied), MinIsWhite inverted, a palette looked up (a 16-bit colour map by its top byte, one whose entries
+    all fit 8 bits as it is, libtiff's checkcmap), CMYK as (255 - K)(255 - C) / 255, truncated. Not turned: cevr
+    turns the pixels by the Orientation tag (:func:`orient`).
+
+    Raises:
+        InputError: damage, or a layout :func:`_uncompressed_8_bit_tiles` did not foresee.
+    """
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            photometric, colormap = int(page.photometric), page.colormap
+            inks = int(page.tags.valueof(_INK_SET_TAG, _CMYK_INKS))
+            data = page.asarray()
+            if int(page.planarconfig) == _SEPARATE_PLANES and data.ndim == 3:
+                data = np.ascontiguousarray(np.moveaxis(data, 0, -1))  # tifffile gives the planes first
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError) as exc:
+        raise InputError(path, f"truncated or corrupt TIFF data ({' '.join(str(exc).split())})") from None
+    if data.dtype != np.uint8 or data.ndim not in (2, 3):
+        raise InputError(path, f"an uncompressed tiled 8-bit TIFF decoded as {data.dtype} {data.shape}")
+    channels = 1 if data.ndim == 2 else data.shape[2]
+    if photometric in (0, 1) and channels <= 2:  # MinIsWhite, MinIsBlack: grey, maybe with alpha
+        if photometric == 0:
+            data = data.copy()
+            light = data if data.ndim == 2 else data[..., 0]
+            np.subtract(255, light, out=light)
+        return data, 8
+    if photometric == _RGB and channels in (3, 4):  # RGB, maybe with alpha
+        return data, 8
+    if photometric == _PALETTE and channels == 1 and colormap is not None:
+        table = colormap.T if colormap.max() < 256 else colormap.T >> 8
+        return np.ascontiguousarray(table.astype(np.uint8)[data]), 8
+    if photometric == _SEPARATED and inks == _CMYK_INKS and channels >= 4:  # CMYK (an alpha after it is dropped)
+        ink = data[..., :4].astype(np.uint16)
+        rgb = (255 - ink[..., 3:]) * (255 - ink[..., :3]) // 255
+        return rgb.astype(np.uint8), 8
+    model = getattr(page.photometric, "name", photometric)
+    raise InputError(path, f"an uncompressed tiled 8-bit TIFF ({model}, {channels} samples per pixel) that cevr "
+                           "cannot decode: save it untiled, or with ZIP or LZW compression")
 
 
 def _tag_values(tags: Any, tag: int) -> tuple[Any, ...]:
@@ -416,15 +502,26 @@ def _register_heif() -> None:
     register_heif_opener()
 
 
-def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
-    """RGB(A) or grey codes (uint8 or uint16) and their bit depth, decoded by OpenCV; ``im`` is Pillow's
-    handle on the same file."""
+def _decode_turned_tiles(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """The codes of a turned tiled 8-bit TIFF (:func:`_turned_8_bit_tiles`) as OpenCV decodes a copy of it labelled
+    upright (:func:`_labelled_upright`), not turned: cevr turns them by the Orientation tag (:func:`orient`)."""
+    return _decode_opencv(path, im, _labelled_upright(path))
+
+
+def _decode_opencv(path: Path, im: Any, stored: bytes | None = None) -> tuple[np.ndarray, int]:
+    """RGB(A) or grey codes (uint8 or uint16) and their bit depth, decoded by OpenCV from the file, or from
+    ``stored``, what cevr made of its bytes; ``im`` is Pillow's handle on the same file."""
     if im.format == "JPEG":
         _check_jpeg_data_size(path, *im.size)  # before the decode a corrupt header would make gigabytes of
     im.load()  # raises on truncated data, which OpenCV would decode silently as grey
-    data = _opencv_codes(path, png=im.format == "PNG")
-    if data is None:
+    codes = _opencv_codes(path, png=im.format == "PNG", stored=stored)
+    if codes is None and im.format == "TIFF" and _uncompressed_tiles(im):  # libtiff's check, _uncompressed_8_bit_tiles
+        raise InputError(path, "a TIFF of uncompressed tiles that OpenCV's libtiff refuses when it reads them from "
+                               "memory (tiles of a size not a multiple of 1024 bytes): save it untiled, or with ZIP "
+                               "or LZW compression")
+    if codes is None:
         raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
+    data = codes
     if data.dtype not in (np.uint8, np.uint16):
         raise InputError(path, unsupported_sample(str(data.dtype)))
     if (im.format == "TIFF" and data.dtype == np.uint16 and _tag_values(im.tag_v2, _PHOTOMETRIC_TAG)[:1] == (0,)
@@ -433,6 +530,20 @@ def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
         light = data if data.ndim == 2 else data[..., : 3 if data.shape[2] == 3 else -1]
         np.subtract(65535, light, out=light)
     return data, 8 if data.dtype == np.uint8 else 16
+
+
+def _decode_cmyk_jpeg(path: Path, im: Any) -> tuple[np.ndarray, int]:
+    """RGB codes of a CMYK JPEG: (255 - C)(255 - K) / 255 per channel, rounded, as Pillow and libtiff's RGBA reader
+    turn CMYK into RGB without a profile. OpenCV computes it as K' - ((255 - C') K' >> 8) of the stored (inverted)
+    samples, dividing by 256 where 255 is meant: 0.74 codes too bright on average, up to 1.9 (a full ink read as 1,
+    not 0). Pillow gives the inks, taking the samples as inverted (255: no ink) as Photoshop writes them, with its
+    Adobe APP14 marker, and as OpenCV and browsers take every CMYK JPEG, marked or not. A CMYK ICC profile is not
+    applied (:func:`cevr_cli.io.colour.to_srgb` says so in a warning)."""
+    _check_jpeg_data_size(path, *im.size)
+    im.load()  # raises on truncated data
+    ink = np.asarray(im, dtype=np.uint32)
+    rgb = ((255 - ink[..., :3]) * (255 - ink[..., 3:]) + 127) // 255  # x / 255 rounded: 255 is odd, no halves
+    return rgb.astype(np.uint8), 8
 
 
 def _check_jpeg_data_size(path: Path, width: int, height: int) -> None:
@@ -520,14 +631,15 @@ def _first_tiff_page(path: Path, fact: Callable[[Any], _Fact]) -> _Fact | None:
 _LIBPNG_WARNING = re.compile(rb"^libpng warning: (.*?)\r?\n?$")
 
 
-def _opencv_codes(path: Path, png: bool = False) -> np.ndarray | None:
-    """The codes OpenCV decodes, BGR(A) turned to RGB(A); None when it cannot decode the file. What libpng says of a
-    ``png`` is a Python warning (told with the photo's name, :func:`warning_text`), not a bare line on stderr."""
+def _opencv_codes(path: Path, png: bool = False, stored: bytes | None = None) -> np.ndarray | None:
+    """The codes OpenCV decodes from the file, or from ``stored`` in its place, BGR(A) turned to RGB(A); None when it
+    cannot decode them. What libpng says of a ``png`` is a Python warning (told with the photo's name,
+    :func:`warning_text`), not a bare line on stderr."""
     import cv2
 
     caught: list[bytes] = []
     with stderr_without(_LIBPNG_WARNING, caught) if png else contextlib.nullcontext():
-        data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
+        data = opencv.imread(path, cv2.IMREAD_UNCHANGED) if stored is None else opencv.decode(path, stored)
     for line in dict.fromkeys(caught):  # each once
         found = _LIBPNG_WARNING.match(line)
         text = found.group(1) if found else line

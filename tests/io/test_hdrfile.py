@@ -543,3 +543,41 @@ def test_a_photo_named_as_an_exr_is_named_for_what_it_is(tmp_path: Path) -> None
     with pytest.raises(InputError) as refused:
         read_hdr_image(path)
     assert refused.value.reason == "a PNG image named .exr, not an HDR image (`cevr stack` and `cevr fuse` take photos)"
+
+
+@pytest.mark.parametrize(("data_window", "display_window"), [
+    (((2, 3), (10, 8)), ((0, 0), (12, 9))),  # a region inside the frame, offset: black around it
+    (((-2, -1), (10, 6)), ((0, 0), (8, 4))),  # overscan: cropped to the frame
+    (((5, -2), (13, 3)), ((0, 0), (9, 5))),  # partly outside: cropped there, black elsewhere
+    (((100, 200), (108, 205)), ((100, 200), (108, 205))),  # the frame itself, away from the origin
+])
+def test_an_exr_is_read_in_its_display_window(tmp_path: Path, data_window, display_window) -> None:
+    """Until 2026-12-07 the data window was read as stored: a region render or a render with overscan came out at
+    another size and framing than exrdisplay, Nuke or OpenImageIO show. The expected frame is built here pixel by
+    pixel from the window coordinates."""
+    (dx0, dy0), (dx1, dy1) = data_window
+    (wx0, wy0), (wx1, wy1) = display_window
+    scene = _scene(dy1 - dy0 + 1, dx1 - dx0 + 1)
+    _write_channels(tmp_path / "w.exr", {"RGB": scene}, dataWindow=data_window, displayWindow=display_window)
+    expected = np.zeros((wy1 - wy0 + 1, wx1 - wx0 + 1, 3), np.float32)
+    for y in range(wy0, wy1 + 1):
+        for x in range(wx0, wx1 + 1):
+            if dx0 <= x <= dx1 and dy0 <= y <= dy1:
+                expected[y - wy0, x - wx0] = scene[y - dy0, x - dx0]
+    np.testing.assert_array_equal(read_hdr_image(tmp_path / "w.exr"), expected)
+
+
+def test_an_exr_whose_data_window_is_outside_its_frame_is_refused(tmp_path: Path) -> None:
+    _write_channels(tmp_path / "w.exr", {"RGB": _scene(4, 4)}, dataWindow=((20, 20), (23, 23)),
+                    displayWindow=((0, 0), (9, 9)))
+    with pytest.raises(InputError, match=r"w\.exr: its data window \(20,20\)-\(23,23\) lies wholly outside its "
+                                         r"display window \(0,0\)-\(9,9\)"):
+        read_hdr_image(tmp_path / "w.exr")
+
+
+def test_an_exr_display_window_beyond_the_size_limit_is_refused_from_the_header(tmp_path: Path) -> None:
+    """The frame is what cevr allocates: a 4x4 data window in a 20000x20000 display window is 400 megapixels."""
+    _write_channels(tmp_path / "w.exr", {"RGB": _scene(4, 4)}, dataWindow=((0, 0), (3, 3)),
+                    displayWindow=((0, 0), (19999, 19999)))
+    with pytest.raises(InputError, match=r"too large: 20000x20000 px"):
+        read_hdr_image(tmp_path / "w.exr")

@@ -163,6 +163,73 @@ def test_a_16_bit_tiff_with_separate_planes_that_cannot_be_decoded_says_so(tmp_p
         read_photo(tmp_path / "p.tif")
 
 
+_TILED_LAYOUTS = {  # name: (samples as stored, tifffile's keywords)
+    "rgb": ((20, 30, 3), {"photometric": "rgb"}),
+    "grey": ((20, 30), {"photometric": "minisblack"}),
+    "min-is-white": ((20, 30), {"photometric": "miniswhite"}),
+    "palette": ((20, 30), {"photometric": "palette"}),
+    "cmyk": ((20, 30, 4), {"photometric": "separated"}),
+    "associated alpha": ((20, 30, 4), {"photometric": "rgb", "extrasamples": ["assocalpha"]}),
+    "separate planes": ((3, 20, 30), {"photometric": "rgb", "planarconfig": "separate"}),
+}
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+@pytest.mark.parametrize("layout", list(_TILED_LAYOUTS))
+def test_an_uncompressed_tiled_8_bit_tiff_reads_as_the_same_image_saved_untiled(tmp_path, layout, orientation):
+    """tifffile's tile=(16, 16) (768-byte RGB tiles): OpenCV's libtiff, reading from memory, refused each tile
+    whose size is no multiple of 1024 bytes, and the valid file failed as "truncated or corrupt image data". The
+    untiled file (decoded by OpenCV) is the reference, and for RGB and grey the written codes themselves."""
+    import tifffile
+
+    shape, keywords = _TILED_LAYOUTS[layout]
+    rng = np.random.default_rng(11)
+    stored = rng.integers(0, 256, shape, dtype=np.uint8)
+    if layout == "palette":
+        keywords = {**keywords, "colormap": rng.integers(0, 65536, (3, 256), dtype=np.uint16)}
+    if layout == "associated alpha":
+        stored[..., :3] = (stored[..., :3].astype(np.uint16) * stored[..., 3:] // 255).astype(np.uint8)
+    turned = [(274, "H", 1, orientation, True)]
+    tifffile.imwrite(tmp_path / "tiled.tif", stored, tile=(16, 16), extratags=turned, **keywords)
+    tifffile.imwrite(tmp_path / "strips.tif", stored, extratags=turned, **keywords)
+    with tifffile.TiffFile(tmp_path / "tiled.tif") as tif:
+        assert tif.pages.first.is_tiled and tif.pages.first.compression == 1
+    got = np.round(read_photo(tmp_path / "tiled.tif").rgb * 255).astype(np.uint8)
+    reference = np.round(read_photo(tmp_path / "strips.tif").rgb * 255).astype(np.uint8)
+    np.testing.assert_array_equal(got, reference)
+    light = {"rgb": stored, "grey": np.repeat(stored[..., None], 3, axis=2),
+             "separate planes": np.moveaxis(stored, 0, -1)}.get(layout)
+    if light is not None:
+        np.testing.assert_array_equal(got, light if orientation == 1 else np.rot90(light, -1))
+
+
+@pytest.mark.parametrize("compression", [None, "zlib"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_turned_tiled_8_bit_tiff_comes_out_upright(tmp_path, orientation, compression):
+    """OpenCV 5 turns a tiled TIFF tile by tile: Orientation 2, 3, 6 and 7 came out scrambled (up to 252 codes off),
+    ZIP-compressed too. Pillow's exif_transpose of the same pixels untiled is the reference."""
+    import tifffile
+    from PIL import ImageOps
+
+    stored = np.random.default_rng(12).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    turned = [(274, "H", 1, orientation, True)]
+    tifffile.imwrite(tmp_path / "t.tif", stored, photometric="rgb", tile=(32, 32), compression=compression,
+                     extratags=turned)
+    tifffile.imwrite(tmp_path / "s.tif", stored, photometric="rgb", extratags=turned)
+    reference = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "s.tif")).convert("RGB"))
+    np.testing.assert_array_equal(np.round(read_photo(tmp_path / "t.tif").rgb * 255).astype(np.uint8), reference)
+
+
+def test_an_uncompressed_tiled_tiff_opencv_refuses_says_why_and_what_to_do(tmp_path):
+    """8-bit CIELab in 16x16 uncompressed tiles, a model left to OpenCV (libtiff converts it to RGB), which
+    refuses the tiles: the message was "truncated or corrupt image data" for a valid file."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "lab.tif", np.zeros((20, 30, 3), np.uint8), photometric="cielab", tile=(16, 16))
+    with pytest.raises(InputError, match=r"lab\.tif: a TIFF of uncompressed tiles .* save it untiled"):
+        read_photo(tmp_path / "lab.tif")
+
+
 def test_what_libpng_says_of_a_png_is_a_warning_not_a_bare_line_on_stderr(tmp_path, capfd):
     """OpenCV's libpng printed "libpng warning: iCCP: too short" to the C stderr, naming no photo, in a batch of
     such PNGs one bare line each."""
@@ -668,6 +735,38 @@ def test_a_decoders_warning_is_raised_while_the_photo_is_named_in_its_thread(tmp
     with caplog.at_level("DEBUG"), pytest.raises(InputError, match="corrupt TIFF data"):
         read_photo(broken)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == [] and photo_being_decoded() is None
+
+
+def _without_adobe_marker(data: bytes) -> bytes:
+    """A JPEG's bytes without its APP14 "Adobe" segments (T.81 B.1: FFxx, then a 2-byte length that counts itself)."""
+    out, at = bytearray(data[:2]), 2
+    while data[at] == 0xFF and data[at + 1] != 0xDA:  # up to the start of scan
+        length = int.from_bytes(data[at + 2:at + 4], "big")
+        if not (data[at + 1] == 0xEE and data[at + 4:at + 9] == b"Adobe"):
+            out += data[at:at + 2 + length]
+        at += 2 + length
+    return bytes(out + data[at:])
+
+
+@pytest.mark.parametrize("marked", [True, False])
+def test_a_cmyk_jpeg_is_read_as_its_inks_make_rgb(tmp_path, marked):
+    """OpenCV turned CMYK into RGB dividing by 256 where 255 is meant: 0.74 codes too bright on average, up to
+    1.88. The reference, computed here in float from the decoded samples: (255 - C)(255 - K) / 255, the samples taken
+    as inverted (255: no ink) as Photoshop writes them, marked with its APP14 segment, and as OpenCV and browsers
+    take an unmarked file too (as Pillow, the decoder of the inks here, does)."""
+    inks = np.random.default_rng(13).integers(0, 256, (48, 64, 4), dtype=np.uint8)
+    Image.fromarray(inks, "CMYK").save(tmp_path / "c.jpg", quality=95)
+    with Image.open(tmp_path / "c.jpg") as im:
+        assert im.mode == "CMYK" and "adobe" in im.info  # Pillow writes Adobe's inverted samples, marked
+        decoded = np.asarray(im).astype(np.float64)  # Pillow inverts them back: inks
+    if not marked:
+        (tmp_path / "c.jpg").write_bytes(_without_adobe_marker((tmp_path / "c.jpg").read_bytes()))
+        with Image.open(tmp_path / "c.jpg") as im:
+            assert "adobe" not in im.info and np.array_equal(np.asarray(im), decoded)  # the same samples
+    reference = (255 - decoded[..., :3]) * (255 - decoded[..., 3:]) / 255
+    got = read_photo(tmp_path / "c.jpg").rgb.astype(np.float64) * 255
+    assert np.abs(got - reference).max() <= 0.5 + 1e-4  # rounded once
+    assert abs(float(np.mean(got - reference))) < 0.02
 
 
 def test_a_jpeg_too_small_for_its_declared_size_is_refused_before_decoding(tmp_path):
