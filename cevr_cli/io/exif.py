@@ -27,6 +27,7 @@ _TAGS = {"Make": 0x010F, "Model": 0x0110, "Orientation": 0x0112, "Software": 0x0
 ORIENTATION_TAG, SOFTWARE_TAG = _TAGS["Orientation"], _TAGS["Software"]
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
+_PIXEL_X_DIMENSION, _PIXEL_Y_DIMENSION = 0xA002, 0xA003  # the EXIF IFD's size of the image (EXIF 2.32 sec. 4.6.5)
 XMP_TAG = 700  # IFD0's XMP packet (TIFF; Adobe XMP Specification Part 3)
 _EXIF_TAGS = {"ExposureTime": 0x829A, "FNumber": 0x829D, "ISO": 0x8827, "DateTimeOriginal": 0x9003,
               "ExposureBiasValue": 0x9204, "LensModel": 0xA434}
@@ -177,6 +178,21 @@ def with_tags(exif_bytes: bytes | None, tags: Mapping[int, Any]) -> bytes | None
     if exif is None:
         return None
     exif.update(tags)
+    return exif_bytes_of(exif)
+
+
+def upright_exif(exif_bytes: bytes | None, width: int, height: int) -> bytes | None:
+    """``exif_bytes`` for an image written upright at ``width`` x ``height``: Orientation 1, and the EXIF IFD's
+    PixelXDimension and PixelYDimension, where it holds them, set to that size (a portrait photo stored landscape
+    with Orientation 6 says its stored size there); None for no EXIF or EXIF we cannot parse."""
+    exif = _parsed(exif_bytes)
+    if exif is None:
+        return None
+    exif[ORIENTATION_TAG] = 1
+    sub = exif.get_ifd(_EXIF_IFD)
+    for tag, value in ((_PIXEL_X_DIMENSION, width), (_PIXEL_Y_DIMENSION, height)):
+        if tag in sub:
+            sub[tag] = value
     return exif_bytes_of(exif)
 
 

@@ -54,8 +54,8 @@ from .exif import (
     labelled_srgb,
     read_nclx,
     says_adobe_rgb,
+    upright_exif,
     with_capture_facts,
-    with_tags,
     without_tiff_layout,
 )
 from .library_output import stderr_without
@@ -691,7 +691,7 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
                 from PIL import Image, PngImagePlugin
 
                 kwargs: dict[str, Any] = {}
-                exif = with_tags(exif_bytes, {ORIENTATION_TAG: 1})  # the pixels are written upright
+                exif = upright_exif(exif_bytes, codes.shape[1], codes.shape[0])  # the pixels are written upright
                 if exif and suffix != ".png":
                     exif = jpeg_sized_exif(exif, path)
                 if exif:

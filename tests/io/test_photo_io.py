@@ -372,6 +372,27 @@ def test_write_ldr_carries_exif_and_icc_and_resets_orientation(tmp_path):
     np.testing.assert_array_equal(back, np.round(rgb * 65535).astype(np.uint16))
 
 
+@pytest.mark.parametrize("name", ["o.png", "o.jpg"])
+def test_write_ldr_says_the_written_images_width_and_height_in_exif(tmp_path, name):
+    """A portrait camera JPEG is stored landscape with Orientation 6 and its EXIF PixelXDimension/PixelYDimension
+    say the stored 24 x 16; the upright outputs are 16 x 24 and say so (they said 24 x 16: software that reads
+    the size from EXIF showed a portrait frame as landscape)."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif.get_ifd(0x8769).update({0xA002: 24, 0xA003: 16, 0x829A: 0.01})
+    rgb = np.random.default_rng(4).random((24, 16, 3)).astype(np.float32)
+    write_ldr(tmp_path / name, rgb, exif_bytes=exif.tobytes())
+    with Image.open(tmp_path / name) as im:
+        written = im.getexif().get_ifd(0x8769)
+        assert im.size == (16, 24) and (written[0xA002], written[0xA003]) == (16, 24)
+        assert written[0x829A] == 0.01
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    write_ldr(tmp_path / name, rgb, exif_bytes=exif.tobytes())  # EXIF that does not say the size is not given it
+    with Image.open(tmp_path / name) as im:
+        assert 0xA002 not in im.getexif().get_ifd(0x8769)
+
+
 @pytest.mark.parametrize("bits", [8, 16])
 def test_tiff_carries_icc_and_camera_tags(tmp_path, bits):
     import tifffile
