@@ -88,6 +88,21 @@ class ExifInfo:
                   "lensModel": self.lens}
         return {k: (v if isinstance(v, str) else float(v)) for k, v in values.items() if v is not None}
 
+    @classmethod
+    def from_exr_attributes(cls, header: Mapping[str, Any]) -> ExifInfo | None:
+        """Inverse of :meth:`exr_attributes`, from an EXR header (``cevr fuse``'s, or any writer's that uses
+        OpenEXR's standard attributes); None where it holds none of them, or none of the type they have."""
+        names = {"camera_make": "cameraMake", "camera_model": "cameraModel", "lens": "lensModel",
+                 "datetime_original": "capDate"}
+        numbers = {"exposure_time": "expTime", "f_number": "aperture", "iso": "isoSpeed"}
+        known: dict[str, Any] = {field: value.strip() for field, attribute in names.items()
+                                 if isinstance(value := header.get(attribute), str) and value.strip()}
+        # an EXR's float attributes are 32-bit: 1/100 s comes back as 0.0099999998, which EXIF would keep
+        known.update({field: float(f"{value:.7g}") for field, attribute in numbers.items()
+                      if isinstance(value := header.get(attribute), (int, float)) and not isinstance(value, bool)
+                      and math.isfinite(value) and value > 0})
+        return cls(**known) if known else None
+
     def rendered_exif(self) -> bytes:
         """EXIF for an image cevr rendered from a photo with these facts (a camera RAW, which has no EXIF
         block to carry): camera, capture date (DateTimeOriginal, and DateTime as cameras write it), exposure,
