@@ -167,16 +167,27 @@ def is_stack_folder(path: Path) -> bool:
     return is_dir_safely(path) and (path / STACK_MANIFEST).is_file()
 
 
+_JSON_TYPES = {list: "list", str: "text", int: "number", float: "number", bool: "boolean"}
+
+
 def read_stack_manifest(folder: Path) -> dict[str, Any]:
     path = folder / STACK_MANIFEST
     try:
         manifest = json.loads(path.read_text())
-        manifest["evs"] = [float(e) for e in manifest["evs"]]
-        manifest["files"] = list(manifest["files"])
-    except KeyError as exc:
-        raise InputError(path, f"not a complete stack manifest (it has no {exc.args[0]!r} list)") from None
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         raise InputError(path, f"not a complete stack manifest ({exc})") from None
+    if not isinstance(manifest, dict):  # Python's own words ("'NoneType' object is not subscriptable") said nothing
+        found = "null" if manifest is None else f"a {_JSON_TYPES.get(type(manifest), type(manifest).__name__)}"
+        raise InputError(path, f"not a complete stack manifest (a JSON object expected, found {found})")
+    for key in ("evs", "files"):
+        if key not in manifest:
+            raise InputError(path, f"not a complete stack manifest (it has no {key!r} list)")
+    try:
+        manifest["evs"] = [float(e) for e in manifest["evs"]]
+    except (ValueError, TypeError):
+        raise InputError(path, "not a complete stack manifest (its 'evs' must be a list of numbers)") from None
+    if not isinstance(manifest["files"], list):
+        raise InputError(path, "not a complete stack manifest (its 'files' must list the frames' names)")
     if len(manifest["evs"]) != len(manifest["files"]):
         raise InputError(path, "stack manifest lists a different number of EVs and files")
     if not manifest["files"] or not all(isinstance(name, str) and name for name in manifest["files"]):
