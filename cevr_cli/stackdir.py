@@ -24,7 +24,7 @@ from .errors import InputError, UsageError, use_one_of
 from .evs import ev_label
 from .io.atomic import atomic_write_text
 from .io.colour import ColourSpace
-from .io.exif import FRAME_EXPOSURE, ExifInfo, reexposed_exif, with_capture_facts, without_xmp
+from .io.exif import FRAME_EXPOSURE, ExifInfo, photo_exif_of_frame, reexposed_exif, with_capture_facts
 from .provenance import SourceMetadata
 from .values import ExposureStack
 from .vocabulary import MAX_MEGAPIXELS, STACK_FORMATS, STACK_MANIFEST, format_for_bits
@@ -271,10 +271,7 @@ def read_stack_folder(folder: str | os.PathLike[str], *, max_megapixels: float =
         raise InputError(folder, "stack images differ in size or bit depth")
     exif_bytes, icc = read_image_metadata(folder / manifest["files"][0]) if images else (None, None)
     # the first frame's metadata says its own exposure; what the folder's outputs carry is the photo's
-    if manifest.get("frame_exif") == FRAME_EXPOSURE:
-        exif_bytes = reexposed_exif(exif_bytes, -manifest["evs"][0])
-    else:
-        exif_bytes = without_xmp(exif_bytes)
+    exif_bytes = photo_exif_of_frame(exif_bytes, manifest["evs"][0], manifest.get("frame_exif"))
     info = ExifInfo.from_json(manifest.get("exif"))
     exif_bytes = with_capture_facts(exif_bytes, info)  # a 16-bit TIFF frame says its exposure in XMP only
     size = manifest.get("source_size")
