@@ -28,6 +28,7 @@ ORIENTATION_TAG, SOFTWARE_TAG = _TAGS["Orientation"], _TAGS["Software"]
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
 _PIXEL_X_DIMENSION, _PIXEL_Y_DIMENSION = 0xA002, 0xA003  # the EXIF IFD's size of the image (EXIF 2.32 sec. 4.6.5)
+_IMAGE_SIZE = (0x0100, 0x0101)  # IFD0's ImageWidth and ImageLength
 XMP_TAG = 700  # IFD0's XMP packet (TIFF; Adobe XMP Specification Part 3)
 _EXIF_TAGS = {"ExposureTime": 0x829A, "FNumber": 0x829D, "ISO": 0x8827, "DateTimeOriginal": 0x9003,
               "ShutterSpeedValue": 0x9201, "ExposureBiasValue": 0x9204, "LensModel": 0xA434}
@@ -200,16 +201,17 @@ def with_tags(exif_bytes: bytes | None, tags: Mapping[int, Any]) -> bytes | None
 
 def upright_exif(exif_bytes: bytes | None, width: int, height: int) -> bytes | None:
     """``exif_bytes`` for an image written upright at ``width`` x ``height``: Orientation 1, and the EXIF IFD's
-    PixelXDimension and PixelYDimension, where it holds them, set to that size (a portrait photo stored landscape
-    with Orientation 6 says its stored size there); None for no EXIF or EXIF we cannot parse."""
+    PixelXDimension and PixelYDimension, and IFD0's ImageWidth and ImageLength (which phones write into a JPEG's
+    EXIF too), where it holds them, set to that size (a portrait photo stored landscape with Orientation 6 says its
+    stored size there); None for no EXIF or EXIF we cannot parse."""
     exif = _parsed(exif_bytes)
     if exif is None:
         return None
     exif[ORIENTATION_TAG] = 1
-    sub = exif.get_ifd(_EXIF_IFD)
-    for tag, value in ((_PIXEL_X_DIMENSION, width), (_PIXEL_Y_DIMENSION, height)):
-        if tag in sub:
-            sub[tag] = value
+    for ifd, tags in ((exif.get_ifd(_EXIF_IFD), (_PIXEL_X_DIMENSION, _PIXEL_Y_DIMENSION)), (exif, _IMAGE_SIZE)):
+        for tag, value in zip(tags, (width, height), strict=True):
+            if tag in ifd:
+                ifd[tag] = value
     return exif_bytes_of(exif)
 
 

@@ -379,12 +379,14 @@ def test_write_ldr_says_the_written_images_width_and_height_in_exif(tmp_path, na
     the size from EXIF showed a portrait frame as landscape)."""
     exif = Image.Exif()
     exif[0x0112] = 6
+    exif[0x0100], exif[0x0101] = 24, 16  # IFD0's ImageWidth and ImageLength, as phones write them
     exif.get_ifd(0x8769).update({0xA002: 24, 0xA003: 16, 0x829A: 0.01})
     rgb = np.random.default_rng(4).random((24, 16, 3)).astype(np.float32)
     write_ldr(tmp_path / name, rgb, exif_bytes=exif.tobytes())
     with Image.open(tmp_path / name) as im:
         written = im.getexif().get_ifd(0x8769)
         assert im.size == (16, 24) and (written[0xA002], written[0xA003]) == (16, 24)
+        assert (im.getexif()[0x0100], im.getexif()[0x0101]) == (16, 24)
         assert written[0x829A] == 0.01
     exif = Image.Exif()
     exif[0x010F] = "TestCam"
