@@ -422,7 +422,7 @@ def _decode_opencv(path: Path, im: Any) -> tuple[np.ndarray, int]:
     if im.format == "JPEG":
         _check_jpeg_data_size(path, *im.size)  # before the decode a corrupt header would make gigabytes of
     im.load()  # raises on truncated data, which OpenCV would decode silently as grey
-    data = _opencv_codes(path, png=im.format == "PNG")
+    data = _opencv_codes(path, im.format)
     if data is None:
         raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
     if data.dtype not in (np.uint8, np.uint16):
@@ -515,23 +515,39 @@ def _first_tiff_page(path: Path, fact: Callable[[Any], _Fact]) -> _Fact | None:
         log.setLevel(level)
 
 
-# libpng's warnings (OpenCV's PNG decoder prints them to the C library's stderr, naming no file): "libpng warning:
-# iCCP: known incorrect sRGB profile", as PNGs saved by older Photoshop versions give
-_LIBPNG_WARNING = re.compile(rb"^libpng warning: (.*?)\r?\n?$")
+# What OpenCV's decoders print to the C library's stderr, naming no file, by Pillow's name of the format: libpng's
+# warnings ("libpng warning: iCCP: known incorrect sRGB profile", as PNGs saved by older Photoshop versions give)
+# and libjpeg's (its JWRN_* messages, jerror.h: "Corrupt JPEG data: premature end of data segment" for a JPEG cut
+# short and closed, whose missing rows decode grey)
+_DECODER_WARNINGS = {
+    "PNG": ("libpng", re.compile(rb"^libpng warning: (.*?)\r?\n?$")),
+    "JPEG": ("libjpeg", re.compile(rb"^(Corrupt JPEG data: .*?|Premature end of JPEG file|Invalid SOS parameters for "
+                                   rb"sequential JPEG|Warning: unknown JFIF revision number .*?|Unknown Adobe color "
+                                   rb"transform code .*?|Inconsistent progression sequence for component .*?|"
+                                   rb"Application transferred too many scanlines)\r?\n?$")),
+}
 
 
-def _opencv_codes(path: Path, png: bool = False) -> np.ndarray | None:
-    """The codes OpenCV decodes, BGR(A) turned to RGB(A); None when it cannot decode the file. What libpng says of a
-    ``png`` is a Python warning (told with the photo's name, :func:`warning_text`), not a bare line on stderr."""
+_CAPTURED_DECODE = threading.Lock()
+
+
+def _opencv_codes(path: Path, image_format: str | None = None) -> np.ndarray | None:
+    """The codes OpenCV decodes, BGR(A) turned to RGB(A); None when it cannot decode the file. What libpng or libjpeg
+    says of a PNG or JPEG (``image_format``, Pillow's name) is a Python warning (told with the photo's name,
+    :func:`warning_text`), not a bare line on stderr."""
     import cv2
 
     caught: list[bytes] = []
-    with stderr_without(_LIBPNG_WARNING, caught) if png else contextlib.nullcontext():
+    library, said = _DECODER_WARNINGS.get(image_format or "", (None, None))
+    # one such decode at a time: a batch's prefetch thread decodes the next photo while the first is decoded, and
+    # what its decoder printed into the other's capture was told as the other photo's
+    with (_CAPTURED_DECODE if said is not None else contextlib.nullcontext()), \
+            (stderr_without(said, caught) if said is not None else contextlib.nullcontext()):
         data = opencv.imread(path, cv2.IMREAD_UNCHANGED)
     for line in dict.fromkeys(caught):  # each once
-        found = _LIBPNG_WARNING.match(line)
+        found = said.match(line) if said is not None else None
         text = found.group(1) if found else line
-        warnings.warn(f"libpng: {text.decode('utf-8', 'replace')}", stacklevel=2)
+        warnings.warn(f"{library}: {text.decode('utf-8', 'replace')}", stacklevel=2)
     if data is not None and data.ndim == 3 and data.shape[2] == 3:
         return data[..., ::-1]
     if data is not None and data.ndim == 3 and data.shape[2] == 4:

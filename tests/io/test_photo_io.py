@@ -172,6 +172,47 @@ def test_what_libpng_says_of_a_png_is_a_warning_not_a_bare_line_on_stderr(tmp_pa
     assert "libpng" not in capfd.readouterr().err
 
 
+def test_what_libjpeg_says_of_a_jpeg_is_a_warning_not_a_bare_line_on_stderr(tmp_path, capfd):
+    """A JPEG cut short and closed with its end marker (a copy stopped midway) decodes with its missing rows grey;
+    libjpeg's "Corrupt JPEG data: premature end of data segment" came out as a bare line on stderr, naming no photo,
+    and went past --quiet."""
+    Image.fromarray(np.random.default_rng(5).integers(0, 256, (64, 64, 3), np.uint8)).save(tmp_path / "p.jpg")
+    data = (tmp_path / "p.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3] + b"\xff\xd9")
+    with pytest.warns(UserWarning, match=r"^libjpeg: Corrupt JPEG data: premature end of data segment$"):
+        read_photo(tmp_path / "cut.jpg")
+    assert "Corrupt JPEG" not in capfd.readouterr().err
+
+
+def test_a_decoders_warning_names_the_photo_it_came_from_while_another_is_decoded(tmp_path, monkeypatch):
+    """A batch decodes the next photo in a prefetch thread while the first is decoded: the cut JPEG's libjpeg line
+    landed in the other photo's capture of stderr and was told as that photo's ("warning: a.jpg: libjpeg: ...")."""
+    import threading
+    import time
+    import warnings
+
+    from cevr_cli.io import library_output
+    from cevr_cli.io.images import warning_text
+
+    rng = np.random.default_rng(6)
+    Image.fromarray(rng.integers(0, 256, (1600, 1600, 3), np.uint8)).save(tmp_path / "big.jpg", quality=95)
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).save(tmp_path / "p.jpg")
+    data = (tmp_path / "p.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3] + b"\xff\xd9")
+    told: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        monkeypatch.setattr(warnings, "showwarning", lambda message, *a, **k: told.append(warning_text(message)))
+        for _ in range(3):
+            other = threading.Thread(target=read_photo, args=(tmp_path / "big.jpg",))
+            other.start()
+            while other.is_alive() and not library_output._capturing.locked():  # until it decodes, capturing
+                time.sleep(0.001)
+            read_photo(tmp_path / "cut.jpg")
+            other.join()
+    assert told == [f"{tmp_path / 'cut.jpg'}: libjpeg: Corrupt JPEG data: premature end of data segment"] * 3
+
+
 def test_grey_and_alpha_become_rgb(tmp_path):
     cv2.imwrite(str(tmp_path / "g.png"), np.full((20, 20), 128, np.uint8))
     cv2.imwrite(str(tmp_path / "a.png"), np.full((20, 20, 4), 200, np.uint8))
