@@ -24,7 +24,7 @@ from .errors import InputError, UsageError, use_one_of
 from .evs import ev_label
 from .io.atomic import atomic_write_text
 from .io.colour import ColourSpace
-from .io.exif import FRAME_EXPOSURE, ExifInfo, reexposed_exif, with_capture_facts, without_xmp
+from .io.exif import FRAME_EXPOSURE, ExifInfo, photo_exif_of_frame, reexposed_exif, with_capture_facts
 from .provenance import SourceMetadata
 from .values import ExposureStack
 from .vocabulary import MAX_MEGAPIXELS, STACK_FORMATS, STACK_MANIFEST, format_for_bits
@@ -167,16 +167,27 @@ def is_stack_folder(path: Path) -> bool:
     return is_dir_safely(path) and (path / STACK_MANIFEST).is_file()
 
 
+_JSON_TYPES = {list: "list", str: "text", int: "number", float: "number", bool: "boolean"}
+
+
 def read_stack_manifest(folder: Path) -> dict[str, Any]:
     path = folder / STACK_MANIFEST
     try:
         manifest = json.loads(path.read_text())
-        manifest["evs"] = [float(e) for e in manifest["evs"]]
-        manifest["files"] = list(manifest["files"])
-    except KeyError as exc:
-        raise InputError(path, f"not a complete stack manifest (it has no {exc.args[0]!r} list)") from None
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         raise InputError(path, f"not a complete stack manifest ({exc})") from None
+    if not isinstance(manifest, dict):  # Python's own words ("'NoneType' object is not subscriptable") said nothing
+        found = "null" if manifest is None else f"a {_JSON_TYPES.get(type(manifest), type(manifest).__name__)}"
+        raise InputError(path, f"not a complete stack manifest (a JSON object expected, found {found})")
+    for key in ("evs", "files"):
+        if key not in manifest:
+            raise InputError(path, f"not a complete stack manifest (it has no {key!r} list)")
+    try:
+        manifest["evs"] = [float(e) for e in manifest["evs"]]
+    except (ValueError, TypeError):
+        raise InputError(path, "not a complete stack manifest (its 'evs' must be a list of numbers)") from None
+    if not isinstance(manifest["files"], list):
+        raise InputError(path, "not a complete stack manifest (its 'files' must list the frames' names)")
     if len(manifest["evs"]) != len(manifest["files"]):
         raise InputError(path, "stack manifest lists a different number of EVs and files")
     if not manifest["files"] or not all(isinstance(name, str) and name for name in manifest["files"]):
@@ -260,10 +271,7 @@ def read_stack_folder(folder: str | os.PathLike[str], *, max_megapixels: float =
         raise InputError(folder, "stack images differ in size or bit depth")
     exif_bytes, icc = read_image_metadata(folder / manifest["files"][0]) if images else (None, None)
     # the first frame's metadata says its own exposure; what the folder's outputs carry is the photo's
-    if manifest.get("frame_exif") == FRAME_EXPOSURE:
-        exif_bytes = reexposed_exif(exif_bytes, -manifest["evs"][0])
-    else:
-        exif_bytes = without_xmp(exif_bytes)
+    exif_bytes = photo_exif_of_frame(exif_bytes, manifest["evs"][0], manifest.get("frame_exif"))
     info = ExifInfo.from_json(manifest.get("exif"))
     exif_bytes = with_capture_facts(exif_bytes, info)  # a 16-bit TIFF frame says its exposure in XMP only
     size = manifest.get("source_size")

@@ -127,6 +127,25 @@ def test_a_manifest_without_its_ev_list_says_so(tmp_path):
     assert str(caught.value) == f"{tmp_path / 'stack.json'}: not a complete stack manifest (it has no 'evs' list)"
 
 
+@pytest.mark.parametrize(("text", "told"), [
+    ("null", "a JSON object expected, found null"),
+    ("[1, 2]", "a JSON object expected, found a list"),
+    ('{"evs": 5, "files": ["a.png"]}', "its 'evs' must be a list of numbers"),
+    ('{"evs": ["x"], "files": ["a.png"]}', "its 'evs' must be a list of numbers"),
+    ('{"evs": [1], "files": 7}', "its 'files' must list the frames' names"),
+])
+def test_a_manifest_of_the_wrong_shape_says_what_in_the_users_words(tmp_path, text, told):
+    """A damaged stack.json said Python's words ("'NoneType' object is not subscriptable", "'int' object is not
+    iterable")."""
+    from cevr_cli.errors import InputError
+    from cevr_cli.stackdir import read_stack_manifest
+
+    (tmp_path / "stack.json").write_text(text)
+    with pytest.raises(InputError) as caught:
+        read_stack_manifest(tmp_path)
+    assert str(caught.value) == f"{tmp_path / 'stack.json'}: not a complete stack manifest ({told})"
+
+
 def test_stack_folders_take_text_paths(tmp_path):
     import numpy as np
 

@@ -31,6 +31,30 @@ def test_tonemap_file(tmp_path: Path, suffix: str, dtype: type) -> None:
     assert np.abs(written[..., ::-1].astype(np.float64) - expected).max() <= tolerance
 
 
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
+def test_the_capture_facts_of_fuses_exr_reach_the_tone_mapped_images_exif(tmp_path: Path, suffix: str) -> None:
+    """`cevr fuse --tmo none` then `cevr tonemap` (the README's chain) gave images with no EXIF at all, where `cevr
+    fuse --tmo reinhard` carries the photo's camera, date and exposure: the EXR header's facts are carried now."""
+    from PIL import Image
+
+    from cevr_cli.io.exif import ExifInfo, read_exif
+
+    facts = ExifInfo(camera_make="Canon", camera_model="EOS R5", lens="RF 24-70mm", exposure_time=0.01, f_number=8.0,
+                     iso=200.0, datetime_original="2026:05:01 10:00:00")
+    write_exr(tmp_path / "in.exr", _scene().astype(np.float32), attributes=facts.exr_attributes())
+    tonemap_file(tmp_path / "in.exr", tmp_path / f"out{suffix}", TonemapOptions())
+    back = read_exif(tmp_path / f"out{suffix}")
+    assert (back.camera_make, back.camera_model, back.datetime_original) == ("Canon", "EOS R5", "2026:05:01 10:00:00")
+    if suffix != ".tif":  # a TIFF carries the exposure in XMP (write_ldr), read back the same
+        assert (back.exposure_time, back.f_number, back.iso, back.lens) == (0.01, 8.0, 200.0, "RF 24-70mm")
+        with Image.open(tmp_path / f"out{suffix}") as image:
+            assert image.getexif()[0x0112] == 1 and image.getexif()[0x0131].startswith("cevr ")
+    write_exr(tmp_path / "bare.exr", _scene().astype(np.float32))  # an EXR of no such facts: no EXIF, as before
+    tonemap_file(tmp_path / "bare.exr", tmp_path / "bare.png", TonemapOptions())
+    with Image.open(tmp_path / "bare.png") as image:
+        assert not image.getexif()
+
+
 def test_tonemap_array_srgb(tmp_path: Path) -> None:
     hdr = _scene().astype(np.float32)
     tonemap_array_to_file(hdr, tmp_path / "s.png", "kimkautz", srgb=True)

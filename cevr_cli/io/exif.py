@@ -27,9 +27,11 @@ _TAGS = {"Make": 0x010F, "Model": 0x0110, "Orientation": 0x0112, "Software": 0x0
 ORIENTATION_TAG, SOFTWARE_TAG = _TAGS["Orientation"], _TAGS["Software"]
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
+_PIXEL_X_DIMENSION, _PIXEL_Y_DIMENSION = 0xA002, 0xA003  # the EXIF IFD's size of the image (EXIF 2.32 sec. 4.6.5)
+_IMAGE_SIZE = (0x0100, 0x0101)  # IFD0's ImageWidth and ImageLength
 XMP_TAG = 700  # IFD0's XMP packet (TIFF; Adobe XMP Specification Part 3)
 _EXIF_TAGS = {"ExposureTime": 0x829A, "FNumber": 0x829D, "ISO": 0x8827, "DateTimeOriginal": 0x9003,
-              "ExposureBiasValue": 0x9204, "LensModel": 0xA434}
+              "ShutterSpeedValue": 0x9201, "ExposureBiasValue": 0x9204, "LensModel": 0xA434}
 # Canon CR3 (ISO base media file format): the uuid box inside moov that holds the metadata boxes, of which CMT1 is
 # a TIFF structure whose IFD0 is the photo's IFD0 and CMT2 one whose IFD0 is its EXIF IFD (L. Clevy, "Describing
 # the Canon Raw v3 (CR3) file format", github.com/lclevy/canon_cr3; P. Harvey, ExifTool's Canon uuid tags)
@@ -42,8 +44,10 @@ _RAF_CAMERA, _RAF_PREVIEW = slice(0x1C, 0x3C), slice(0x54, 0x5C)
 _XMP_LIMIT = 1 << 20  # bytes: an XMP packet larger than this is not read for exposure facts
 _CONTAINER_LIMIT = 64 << 20  # bytes of metadata (a CMT box, RAF's preview) read at most, whatever a length says
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
-# stack.json's record that its frames' EXIF says their exposure (reexposed_exif), so that a reader can undo it
-FRAME_EXPOSURE = "EXIF ExposureTime x 2^EV, ExposureBiasValue + EV"
+# stack.json's record that its frames' EXIF says their exposure (reexposed_exif), so that a reader can undo it; the
+# second, of stacks made before 2026-12-07, whose frames kept the photo's ShutterSpeedValue
+FRAME_EXPOSURE = "EXIF ExposureTime x 2^EV, ShutterSpeedValue - EV, ExposureBiasValue + EV"
+FRAME_EXPOSURE_BEFORE_SHUTTER_SPEED = "EXIF ExposureTime x 2^EV, ExposureBiasValue + EV"
 
 
 @dataclass
@@ -86,6 +90,21 @@ class ExifInfo:
                   "isoSpeed": self.iso, "cameraMake": self.camera_make, "cameraModel": self.camera_model,
                   "lensModel": self.lens}
         return {k: (v if isinstance(v, str) else float(v)) for k, v in values.items() if v is not None}
+
+    @classmethod
+    def from_exr_attributes(cls, header: Mapping[str, Any]) -> ExifInfo | None:
+        """Inverse of :meth:`exr_attributes`, from an EXR header (``cevr fuse``'s, or any writer's that uses
+        OpenEXR's standard attributes); None where it holds none of them, or none of the type they have."""
+        names = {"camera_make": "cameraMake", "camera_model": "cameraModel", "lens": "lensModel",
+                 "datetime_original": "capDate"}
+        numbers = {"exposure_time": "expTime", "f_number": "aperture", "iso": "isoSpeed"}
+        known: dict[str, Any] = {field: value.strip() for field, attribute in names.items()
+                                 if isinstance(value := header.get(attribute), str) and value.strip()}
+        # an EXR's float attributes are 32-bit: 1/100 s comes back as 0.0099999998, which EXIF would keep
+        known.update({field: float(f"{value:.7g}") for field, attribute in numbers.items()
+                      if isinstance(value := header.get(attribute), (int, float)) and not isinstance(value, bool)
+                      and math.isfinite(value) and value > 0})
+        return cls(**known) if known else None
 
     def rendered_exif(self) -> bytes:
         """EXIF for an image cevr rendered from a photo with these facts (a camera RAW, which has no EXIF
@@ -177,6 +196,22 @@ def with_tags(exif_bytes: bytes | None, tags: Mapping[int, Any]) -> bytes | None
     if exif is None:
         return None
     exif.update(tags)
+    return exif_bytes_of(exif)
+
+
+def upright_exif(exif_bytes: bytes | None, width: int, height: int) -> bytes | None:
+    """``exif_bytes`` for an image written upright at ``width`` x ``height``: Orientation 1, and the EXIF IFD's
+    PixelXDimension and PixelYDimension, and IFD0's ImageWidth and ImageLength (which phones write into a JPEG's
+    EXIF too), where it holds them, set to that size (a portrait photo stored landscape with Orientation 6 says its
+    stored size there); None for no EXIF or EXIF we cannot parse."""
+    exif = _parsed(exif_bytes)
+    if exif is None:
+        return None
+    exif[ORIENTATION_TAG] = 1
+    for ifd, tags in ((exif.get_ifd(_EXIF_IFD), (_PIXEL_X_DIMENSION, _PIXEL_Y_DIMENSION)), (exif, _IMAGE_SIZE)):
+        for tag, value in zip(tags, (width, height), strict=True):
+            if tag in ifd:
+                ifd[tag] = value
     return exif_bytes_of(exif)
 
 
@@ -309,9 +344,11 @@ def mark_rendered(exif_bytes: bytes | None) -> bytes | None:
     return with_tags(exif_bytes, {SOFTWARE_TAG: CEVR_SOFTWARE})
 
 
-def reexposed_exif(exif_bytes: bytes | None, s: float) -> bytes | None:
+def reexposed_exif(exif_bytes: bytes | None, s: float, *, shutter_speed: bool = True) -> bytes | None:
     """The EXIF of the photo re-exposed by ``s`` stops (a stack frame): ExposureTime x 2^s, as if the shutter had
-    stayed open 2^s times as long, and ExposureBiasValue + s, so that HDR software that reads a bracket's
+    stayed open 2^s times as long, the APEX ShutterSpeedValue (-log2 of that time) - s where the photo holds one
+    (unless ``shutter_speed`` is false: undoing a frame made before 2026-12-07, which kept the photo's), and
+    ExposureBiasValue + s, so that HDR software that reads a bracket's
     exposures from EXIF (Lightroom's HDR merge, Photomatix, Luminance HDR, Hugin) reads the frames as the
     bracket they are; aperture, ISO and every other tag as they were, but for an XMP packet (a TIFF source's),
     dropped. No EXIF stays none (nothing to claim an exposure against); EXIF that cannot be parsed is dropped, as
@@ -332,11 +369,28 @@ def reexposed_exif(exif_bytes: bytes | None, s: float) -> bytes | None:
     if time is not None:
         fraction = _exposure_time(time * 2.0**s)
         held[tag] = IFDRational(fraction.numerator, fraction.denominator)
+    tag = _EXIF_TAGS["ShutterSpeedValue"]
+    held = sub if sub.get(tag) is not None else exif  # the EXIF IFD's, else IFD0's (TIFF/EP)
+    speed = _signed(held.get(tag))
+    if shutter_speed and speed is not None:
+        fraction = _fraction(speed - s, 1000000)
+        held[tag] = IFDRational(fraction.numerator, fraction.denominator)
     tag = _EXIF_TAGS["ExposureBiasValue"]
     held = exif if sub.get(tag) is None and exif.get(tag) is not None else sub  # TIFF/EP's, else the EXIF IFD's
     fraction = _fraction((_signed(held.get(tag)) or 0.0) + s, 1000)
     held[tag] = IFDRational(fraction.numerator, fraction.denominator)
     return exif_bytes_of(exif)
+
+
+def photo_exif_of_frame(exif_bytes: bytes | None, ev: float, frame_exif: str | None) -> bytes | None:
+    """The photo's EXIF from that of its stack frame at ``ev``, as stack.json's ``frame_exif`` says the frame's
+    was made (:data:`FRAME_EXPOSURE`, or :data:`FRAME_EXPOSURE_BEFORE_SHUTTER_SPEED`: the photo's
+    ShutterSpeedValue kept); where it says none (a 16-bit TIFF stack), the frame's without its XMP packet."""
+    if frame_exif == FRAME_EXPOSURE:
+        return reexposed_exif(exif_bytes, -ev)
+    if frame_exif == FRAME_EXPOSURE_BEFORE_SHUTTER_SPEED:
+        return reexposed_exif(exif_bytes, -ev, shutter_speed=False)
+    return without_xmp(exif_bytes)
 
 
 def exposure_xmp(exif_bytes: bytes | None) -> bytes | None:

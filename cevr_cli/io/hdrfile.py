@@ -27,6 +27,7 @@ from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS, MAX_MEGAPIXELS
 from . import opencv
 from .atomic import atomic_path, write_failure
 from .colour import REC709_CHROMATICITIES, XYZ_CHROMATICITIES, rgb_to_xyz_matrix, to_rec709_matrix
+from .exif import ExifInfo
 from .images import check_dimensions, check_input_file, check_size_limits, photo_container
 from .library_output import quiet_library_output
 
@@ -200,6 +201,26 @@ def _read_exr(path: Path, max_megapixels: float) -> np.ndarray:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(path, f"not a readable OpenEXR file, truncated or damaged ({detail})") from None
     return rgb
+
+
+def read_capture_facts(path: PathLike) -> ExifInfo | None:
+    """The capture facts an EXR's header holds as OpenEXR's standard attributes (``capDate``, ``expTime``,
+    ``aperture``, ``isoSpeed``, ``cameraMake``, ``cameraModel``, ``lensModel``: what ``cevr fuse`` writes there,
+    :meth:`~cevr_cli.io.exif.ExifInfo.exr_attributes`), from its first part; None for a Radiance file, an EXR
+    holding none of them, or a file whose header cannot be read (reading its pixels says why)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != _EXR_MAGIC:
+                return None
+        name = _binding_path(path)
+        with contextlib.ExitStack() as stack:
+            source = name if name is not None else stack.enter_context(open(path, "rb"))
+            with quiet_library_output(), OpenEXR.File(source, header_only=True) as exr:
+                header = dict(exr.parts[0].header) if exr.parts else {}
+    except (RuntimeError, OSError, ValueError, TypeError):
+        return None
+    return ExifInfo.from_exr_attributes(header)
 
 
 def _check_exr_size(path: Path, source: Any, max_megapixels: float) -> None:

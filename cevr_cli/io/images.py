@@ -54,8 +54,8 @@ from .exif import (
     labelled_srgb,
     read_nclx,
     says_adobe_rgb,
+    upright_exif,
     with_capture_facts,
-    with_tags,
     without_tiff_layout,
 )
 from .library_output import stderr_without
@@ -514,14 +514,13 @@ def _decode_opencv(path: Path, im: Any, stored: bytes | None = None) -> tuple[np
     if im.format == "JPEG":
         _check_jpeg_data_size(path, *im.size)  # before the decode a corrupt header would make gigabytes of
     im.load()  # raises on truncated data, which OpenCV would decode silently as grey
-    codes = _opencv_codes(path, png=im.format == "PNG", stored=stored)
-    if codes is None and im.format == "TIFF" and _uncompressed_tiles(im):  # libtiff's check, _uncompressed_8_bit_tiles
+    data = _opencv_codes(path, im.format, stored=stored)
+    if data is None and im.format == "TIFF" and _uncompressed_tiles(im):  # libtiff's check, _uncompressed_8_bit_tiles
         raise InputError(path, "a TIFF of uncompressed tiles that OpenCV's libtiff refuses when it reads them from "
                                "memory (tiles of a size not a multiple of 1024 bytes): save it untiled, or with ZIP "
                                "or LZW compression")
-    if codes is None:
+    if data is None:
         raise InputError(path, "truncated or corrupt image data (OpenCV could not decode it)")
-    data = codes
     if data.dtype not in (np.uint8, np.uint16):
         raise InputError(path, unsupported_sample(str(data.dtype)))
     if (im.format == "TIFF" and data.dtype == np.uint16 and _tag_values(im.tag_v2, _PHOTOMETRIC_TAG)[:1] == (0,)
@@ -626,24 +625,39 @@ def _first_tiff_page(path: Path, fact: Callable[[Any], _Fact]) -> _Fact | None:
         log.setLevel(level)
 
 
-# libpng's warnings (OpenCV's PNG decoder prints them to the C library's stderr, naming no file): "libpng warning:
-# iCCP: known incorrect sRGB profile", as PNGs saved by older Photoshop versions give
-_LIBPNG_WARNING = re.compile(rb"^libpng warning: (.*?)\r?\n?$")
+# What OpenCV's decoders print to the C library's stderr, naming no file, by Pillow's name of the format: libpng's
+# warnings ("libpng warning: iCCP: known incorrect sRGB profile", as PNGs saved by older Photoshop versions give)
+# and libjpeg's (its JWRN_* messages, jerror.h: "Corrupt JPEG data: premature end of data segment" for a JPEG cut
+# short and closed, whose missing rows decode grey)
+_DECODER_WARNINGS = {
+    "PNG": ("libpng", re.compile(rb"^libpng warning: (.*?)\r?\n?$")),
+    "JPEG": ("libjpeg", re.compile(rb"^(Corrupt JPEG data: .*?|Premature end of JPEG file|Invalid SOS parameters for "
+                                   rb"sequential JPEG|Warning: unknown JFIF revision number .*?|Unknown Adobe color "
+                                   rb"transform code .*?|Inconsistent progression sequence for component .*?|"
+                                   rb"Application transferred too many scanlines)\r?\n?$")),
+}
 
 
-def _opencv_codes(path: Path, png: bool = False, stored: bytes | None = None) -> np.ndarray | None:
+_CAPTURED_DECODE = threading.Lock()
+
+
+def _opencv_codes(path: Path, image_format: str | None = None, stored: bytes | None = None) -> np.ndarray | None:
     """The codes OpenCV decodes from the file, or from ``stored`` in its place, BGR(A) turned to RGB(A); None when it
-    cannot decode them. What libpng says of a ``png`` is a Python warning (told with the photo's name,
-    :func:`warning_text`), not a bare line on stderr."""
+    cannot decode them. What libpng or libjpeg says of a PNG or JPEG (``image_format``, Pillow's name) is a Python
+    warning (told with the photo's name, :func:`warning_text`), not a bare line on stderr."""
     import cv2
 
     caught: list[bytes] = []
-    with stderr_without(_LIBPNG_WARNING, caught) if png else contextlib.nullcontext():
+    library, said = _DECODER_WARNINGS.get(image_format or "", (None, None))
+    # one such decode at a time: a batch's prefetch thread decodes the next photo while the first is decoded, and
+    # what its decoder printed into the other's capture was told as the other photo's
+    with (_CAPTURED_DECODE if said is not None else contextlib.nullcontext()), \
+            (stderr_without(said, caught) if said is not None else contextlib.nullcontext()):
         data = opencv.imread(path, cv2.IMREAD_UNCHANGED) if stored is None else opencv.decode(path, stored)
     for line in dict.fromkeys(caught):  # each once
-        found = _LIBPNG_WARNING.match(line)
+        found = said.match(line) if said is not None else None
         text = found.group(1) if found else line
-        warnings.warn(f"libpng: {text.decode('utf-8', 'replace')}", stacklevel=2)
+        warnings.warn(f"{library}: {text.decode('utf-8', 'replace')}", stacklevel=2)
     if data is not None and data.ndim == 3 and data.shape[2] == 3:
         return data[..., ::-1]
     if data is not None and data.ndim == 3 and data.shape[2] == 4:
@@ -821,7 +835,7 @@ def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_byt
                 from PIL import Image, PngImagePlugin
 
                 kwargs: dict[str, Any] = {}
-                exif = with_tags(exif_bytes, {ORIENTATION_TAG: 1})  # the pixels are written upright
+                exif = upright_exif(exif_bytes, codes.shape[1], codes.shape[0])  # the pixels are written upright
                 if exif and suffix != ".png":
                     exif = jpeg_sized_exif(exif, path)
                 if exif:

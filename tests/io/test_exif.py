@@ -11,15 +11,20 @@ from cevr_cli.io.exif import reexposed_exif
 from tests.raw_containers import CR3_EXIF, CR3_IFD0, box, jpeg_with_exif, raf_header, tiff_ifd, write_cr3
 
 EXIF_IFD, EXPOSURE_TIME, F_NUMBER, ISO, EXPOSURE_BIAS = 0x8769, 0x829A, 0x829D, 0x8827, 0x9204
+SHUTTER_SPEED = 0x9201  # APEX Tv = -log2(exposure time), beside ExposureTime in most cameras' EXIF
 
 
-def camera_exif(exposure_time=None, bias=None) -> bytes:
+def camera_exif(exposure_time=None, bias=None, shutter_speed=None) -> bytes:
     exif = Image.Exif()
     exif[0x010F], exif[0x0110] = "Nikon", "D750"
     sub = exif.get_ifd(EXIF_IFD)
     sub[F_NUMBER], sub[ISO] = 8.0, 200
     if exposure_time is not None:
         sub[EXPOSURE_TIME] = exposure_time
+    if shutter_speed is not None:  # APEX Tv
+        from PIL.TiffImagePlugin import IFDRational
+
+        sub[SHUTTER_SPEED] = IFDRational(round(shutter_speed * 1000000), 1000000)
     if bias is not None:
         from PIL.TiffImagePlugin import IFDRational
 
@@ -57,6 +62,35 @@ def test_two_steps_compose():
     photo = camera_exif(exposure_time=1 / 60)
     _, sub = parsed(reexposed_exif(reexposed_exif(photo, -3.0), 3.0))
     assert float(sub[EXPOSURE_TIME]) == pytest.approx(1 / 60, rel=1e-6) and float(sub[EXPOSURE_BIAS]) == 0.0
+
+
+@pytest.mark.parametrize("s", [-3.0, -0.5, 2.0])
+def test_a_frames_shutter_speed_value_says_its_exposure_time_too(s):
+    """Cameras (Canon, Nikon, phones) write the APEX ShutterSpeedValue beside ExposureTime; the frames kept the
+    photo's, so a -3 EV frame said 1/800 s in one tag and 1/100 s in the other (HDR software that reads
+    ShutterSpeedValue, or reads it where ExposureTime is missing, took every frame for the same exposure)."""
+    photo = camera_exif(exposure_time=1 / 100, shutter_speed=6.643856)
+    _, sub = parsed(reexposed_exif(photo, s))
+    assert float(sub[SHUTTER_SPEED]) == pytest.approx(-math.log2(float(sub[EXPOSURE_TIME])), abs=2e-3)
+    _, back = parsed(reexposed_exif(reexposed_exif(photo, s), -s))  # as fuse undoes it on a stack folder
+    assert float(back[SHUTTER_SPEED]) == pytest.approx(6.643856, abs=1e-3)
+    _, alone = parsed(reexposed_exif(camera_exif(), s))  # no ShutterSpeedValue: none is added
+    assert SHUTTER_SPEED not in alone
+
+
+def test_a_stack_folder_made_before_its_frames_said_their_shutter_speed_is_undone_as_it_was_made():
+    """stack.json's frame_exif names what its frames' EXIF says; one that does not name ShutterSpeedValue kept
+    the photo's, which undoing must leave as it is."""
+    from cevr_cli.io.exif import FRAME_EXPOSURE, FRAME_EXPOSURE_BEFORE_SHUTTER_SPEED, photo_exif_of_frame
+
+    before = camera_exif(exposure_time=1 / 800, shutter_speed=6.643856)  # -3 EV's time, the photo's Tv
+    _, old = parsed(photo_exif_of_frame(before, -3.0, FRAME_EXPOSURE_BEFORE_SHUTTER_SPEED))
+    assert float(old[EXPOSURE_TIME]) == pytest.approx(1 / 100)
+    assert float(old[SHUTTER_SPEED]) == pytest.approx(6.643856, abs=1e-5)
+    now = camera_exif(exposure_time=1 / 800, shutter_speed=9.643856)  # -3 EV's time and Tv
+    _, new = parsed(photo_exif_of_frame(now, -3.0, FRAME_EXPOSURE))
+    assert float(new[EXPOSURE_TIME]) == pytest.approx(1 / 100)
+    assert float(new[SHUTTER_SPEED]) == pytest.approx(6.643856, abs=1e-5)
 
 
 def tiff_ep_exif() -> bytes:

@@ -239,6 +239,47 @@ def test_what_libpng_says_of_a_png_is_a_warning_not_a_bare_line_on_stderr(tmp_pa
     assert "libpng" not in capfd.readouterr().err
 
 
+def test_what_libjpeg_says_of_a_jpeg_is_a_warning_not_a_bare_line_on_stderr(tmp_path, capfd):
+    """A JPEG cut short and closed with its end marker (a copy stopped midway) decodes with its missing rows grey;
+    libjpeg's "Corrupt JPEG data: premature end of data segment" came out as a bare line on stderr, naming no photo,
+    and went past --quiet."""
+    Image.fromarray(np.random.default_rng(5).integers(0, 256, (64, 64, 3), np.uint8)).save(tmp_path / "p.jpg")
+    data = (tmp_path / "p.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3] + b"\xff\xd9")
+    with pytest.warns(UserWarning, match=r"^libjpeg: Corrupt JPEG data: premature end of data segment$"):
+        read_photo(tmp_path / "cut.jpg")
+    assert "Corrupt JPEG" not in capfd.readouterr().err
+
+
+def test_a_decoders_warning_names_the_photo_it_came_from_while_another_is_decoded(tmp_path, monkeypatch):
+    """A batch decodes the next photo in a prefetch thread while the first is decoded: the cut JPEG's libjpeg line
+    landed in the other photo's capture of stderr and was told as that photo's ("warning: a.jpg: libjpeg: ...")."""
+    import threading
+    import time
+    import warnings
+
+    from cevr_cli.io import library_output
+    from cevr_cli.io.images import warning_text
+
+    rng = np.random.default_rng(6)
+    Image.fromarray(rng.integers(0, 256, (1600, 1600, 3), np.uint8)).save(tmp_path / "big.jpg", quality=95)
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).save(tmp_path / "p.jpg")
+    data = (tmp_path / "p.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3] + b"\xff\xd9")
+    told: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        monkeypatch.setattr(warnings, "showwarning", lambda message, *a, **k: told.append(warning_text(message)))
+        for _ in range(3):
+            other = threading.Thread(target=read_photo, args=(tmp_path / "big.jpg",))
+            other.start()
+            while other.is_alive() and not library_output._capturing.locked():  # until it decodes, capturing
+                time.sleep(0.001)
+            read_photo(tmp_path / "cut.jpg")
+            other.join()
+    assert told == [f"{tmp_path / 'cut.jpg'}: libjpeg: Corrupt JPEG data: premature end of data segment"] * 3
+
+
 def test_grey_and_alpha_become_rgb(tmp_path):
     cv2.imwrite(str(tmp_path / "g.png"), np.full((20, 20), 128, np.uint8))
     cv2.imwrite(str(tmp_path / "a.png"), np.full((20, 20, 4), 200, np.uint8))
@@ -437,6 +478,29 @@ def test_write_ldr_carries_exif_and_icc_and_resets_orientation(tmp_path):
     write_ldr(tmp_path / "o.tif", rgb, bit_depth=16)
     back = cv2.imread(str(tmp_path / "o.tif"), cv2.IMREAD_UNCHANGED)[..., ::-1]
     np.testing.assert_array_equal(back, np.round(rgb * 65535).astype(np.uint16))
+
+
+@pytest.mark.parametrize("name", ["o.png", "o.jpg"])
+def test_write_ldr_says_the_written_images_width_and_height_in_exif(tmp_path, name):
+    """A portrait camera JPEG is stored landscape with Orientation 6 and its EXIF PixelXDimension/PixelYDimension
+    say the stored 24 x 16; the upright outputs are 16 x 24 and say so (they said 24 x 16: software that reads
+    the size from EXIF showed a portrait frame as landscape)."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x0100], exif[0x0101] = 24, 16  # IFD0's ImageWidth and ImageLength, as phones write them
+    exif.get_ifd(0x8769).update({0xA002: 24, 0xA003: 16, 0x829A: 0.01})
+    rgb = np.random.default_rng(4).random((24, 16, 3)).astype(np.float32)
+    write_ldr(tmp_path / name, rgb, exif_bytes=exif.tobytes())
+    with Image.open(tmp_path / name) as im:
+        written = im.getexif().get_ifd(0x8769)
+        assert im.size == (16, 24) and (written[0xA002], written[0xA003]) == (16, 24)
+        assert (im.getexif()[0x0100], im.getexif()[0x0101]) == (16, 24)
+        assert written[0x829A] == 0.01
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    write_ldr(tmp_path / name, rgb, exif_bytes=exif.tobytes())  # EXIF that does not say the size is not given it
+    with Image.open(tmp_path / name) as im:
+        assert 0xA002 not in im.getexif().get_ifd(0x8769)
 
 
 @pytest.mark.parametrize("bits", [8, 16])
