@@ -405,14 +405,6 @@ def named_path(source: Path) -> Path:
     return Path(os.path.abspath(source)) if source.name in ("", "..") else source
 
 
-def stage_folder_stem(folder: Path) -> str:
-    """The name a folder's outputs take: its own, or, for a folder inside a stage's output (the stack
-    ``fuse --keep-stack`` kept, ``cevr-hdr/IMG_1/stack``), that output's (``IMG_1``), as :func:`plan_outputs` names
-    the folder they go in."""
-    folder = named_path(folder)
-    return folder.parent.name if is_stage_output(folder.parent) else folder.name
-
-
 def _made_beside_namesakes(source: Path, bare: str, out_dir: Path, name_format: str, marker: str | None,
                            real: Path) -> str | None:
     """The name :func:`_output_name` gave ``source`` while a namesake lay beside it (``IMG_1_cr2`` beside

@@ -31,7 +31,6 @@ from .batch import (
     Job,
     Scale,
     discover_inputs,
-    fitted_name,
     fruitless_folders,
     is_dir_safely,
     is_stage_output,
@@ -41,7 +40,6 @@ from .batch import (
     plan_outputs,
     resolved,
     run_batch,
-    stage_folder_stem,
     with_file_sizes,
 )
 from .errors import UsageError, use_one_of
@@ -348,7 +346,8 @@ def run_fuse(
     unfilled = no_darker_frame_warning(options.for_model(model), photos)
     if unfilled and on_event:
         on_event("warning", unfilled)
-    job = FuseJob(jobs_model, options, request, frozenset(stack_folders), stack_request)
+    names = {source: folder.name for source, folder in plan.items()}
+    job = FuseJob(jobs_model, options, request, frozenset(stack_folders), stack_request, names)
     return run_batch(plan, job, policy, marker=FUSE_MANIFEST, on_event=on_event, scale=scale,
                      request=lambda source: stack_request if source in job.stack_folders else request,
                      keep_earlier=True,  # another --tmo adds its image beside the earlier one
@@ -364,6 +363,9 @@ class FuseJob(ModelJob):
     request: dict[str, Any]
     stack_folders: frozenset[Path]
     stack_request: dict[str, Any]  # what a stack folder's fuse.json records (FuseOptions.stack_folder_request)
+    # each input's output folder name, which its files take too (cevr-hdr/a__IMG_1/a__IMG_1.exr): named after the
+    # photo instead, IMG_1.JPG in a/ and b/ both gave IMG_1.exr, and a photo and its stack folder differed
+    names: Mapping[Path, str]
 
     @contextmanager
     def open(self, emit: Event, order: Sequence[Path]) -> Iterator[Job]:
@@ -377,7 +379,7 @@ class FuseJob(ModelJob):
                 if source in self.stack_folders:
                     stack = read_stack_folder(source, max_megapixels=options.max_megapixels)
                     record = {**provenance_record(stack.source), "stack": str(source.resolve())}
-                    write_fused(folder, fitted_name(stage_folder_stem(source)), fuse(stack), options, record,
+                    write_fused(folder, self.names[source], fuse(stack), options, record,
                                 self.stack_request, stack.evs, started)
                     return
                 assert model is not None  # photos imply a model
@@ -394,7 +396,7 @@ class FuseJob(ModelJob):
                                       options.stack_options(photo.bits).request(model))
                     kept_stack.append(f"{KEPT_STACK}/{STACK_MANIFEST}")
                 del photo, stack  # the photo's measured arrays (1 GB at 24 MP) are not held while it tone-maps
-                write_fused(folder, fitted_name(source.stem), hdr, options, record, self.request, options.evs, started,
+                write_fused(folder, self.names[source], hdr, options, record, self.request, options.evs, started,
                             merge, kept_stack)
 
             yield job

@@ -371,3 +371,28 @@ def test_save_crf_of_a_raw_writes_the_response_fuse_json_records(tmp_path: Path,
         expected = np.log(srgb_light(codes / top) / srgb_light(middle / top))
     for channel in (1, 2, 3):
         np.testing.assert_allclose(table[1:, channel], expected, atol=2e-5)
+
+
+def test_a_photo_found_in_a_subfolder_names_its_files_as_its_stack_folder_does(tmp_path: Path) -> None:
+    """`cevr fuse shoot -r` wrote hdr/a__p/p.exr while fusing the stack of the same photo wrote hdr/a__p/a__p.exr, and
+    two photos p in a/ and b/ gave two p.exr, which `cp hdr/*/*.exr` onto one folder overwrote one with the other."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stack import run_stack
+    from cevr_cli.stage_options import FuseOptions, StackOptions
+
+    shoot = tmp_path / "shoot"
+    for sub in ("a", "b"):
+        (shoot / sub).mkdir(parents=True)
+        cv2.imwrite(str(shoot / sub / "p.png"),
+                    np.tile(np.arange(0, 256, 4, dtype=np.uint8), (24, 1))[..., None].repeat(3, 2))
+    policy = BatchPolicy(recursive=True)
+    options = FuseOptions((-1.0, 0.0, 1.0), model="physics")
+    assert run_fuse([shoot], tmp_path / "hdr", options, ModelSpec("physics"), policy).counts() == {"done": 2}
+    run_stack([shoot], tmp_path / "stacks", ModelSpec("physics"), StackOptions((-1.0, 0.0, 1.0)), policy)
+    assert run_fuse([tmp_path / "stacks"], tmp_path / "hdr2", options, ModelSpec("physics"),
+                    BatchPolicy()).counts() == {"done": 2}
+    for out in ("hdr", "hdr2"):
+        made = sorted(f"{p.parent.name}/{p.name}" for p in (tmp_path / out).glob("*/*") if p.name != "fuse.json")
+        assert made == ["a__p/a__p-reinhard.png", "a__p/a__p.exr", "b__p/b__p-reinhard.png", "b__p/b__p.exr"]
