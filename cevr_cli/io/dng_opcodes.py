@@ -10,6 +10,7 @@ are not applied.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,9 @@ class GainMap:
 
 def parse_gain_maps(data: bytes) -> list[GainMap]:
     """The GainMap opcodes of an opcode list (big-endian: a count, then each opcode's ID, DNG version, flags, byte
-    count and parameters); the list's other opcodes are skipped. A list cut short yields the maps read before."""
+    count and parameters); the list's other opcodes are skipped, and so is a map that is none (no points, no map
+    planes, a gain that is no finite number: spread over the image it raised IndexError, or made it NaN). A list cut
+    short yields the maps read before."""
     maps: list[GainMap] = []
     try:
         (count,), at = struct.unpack_from(">I", data), 4
@@ -69,7 +72,8 @@ def parse_gain_maps(data: bytes) -> list[GainMap]:
             opcode, _version, _flags, size = struct.unpack_from(">IIII", data, at)
             at += 16
             if opcode == _GAIN_MAP:
-                maps.append(_gain_map(data[at:at + size]))
+                with contextlib.suppress(struct.error, ValueError):  # cut short too: the next opcode's header fails
+                    maps.append(_gain_map(data[at:at + size]))
             at += size
     except (struct.error, ValueError):
         pass
@@ -77,11 +81,14 @@ def parse_gain_maps(data: bytes) -> list[GainMap]:
 
 
 def _gain_map(params: bytes) -> GainMap:
+    """Raises: ValueError (or struct.error): parameters cut short, or a map of no gains or of non-finite ones."""
     top, left, bottom, right, plane, planes, row_pitch, col_pitch, points_v, points_h = struct.unpack_from(
         ">10I", params)
     spacing_v, spacing_h, origin_v, origin_h = struct.unpack_from(">4d", params, 40)
     (map_planes,) = struct.unpack_from(">I", params, 72)
     gains = np.frombuffer(params, ">f4", points_v * points_h * map_planes, 76)
+    if gains.size == 0 or not np.all(np.isfinite(gains)):
+        raise ValueError("a GainMap of no gains, or of gains that are no finite numbers")
     return GainMap(top, left, bottom, right, plane, planes, max(row_pitch, 1), max(col_pitch, 1),
                    (spacing_v, spacing_h), (origin_v, origin_h),
                    gains.reshape(points_v, points_h, map_planes).astype(np.float32))

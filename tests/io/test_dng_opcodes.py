@@ -34,3 +34,15 @@ def test_no_maps_no_gains_and_a_list_cut_short_keeps_what_was_read():
     whole = opcode_list(gain_map_opcode(np.ones((2, 2, 1)), 4, 6), gain_map_opcode(np.ones((2, 2, 1)), 4, 6))
     assert len(parse_gain_maps(whole[:-10])) == 1
     assert parse_gain_maps(b"\x00\x00") == []
+
+
+def test_a_map_that_is_no_map_is_skipped_and_the_maps_after_it_kept():
+    """A GainMap of no points or no map planes raised IndexError ('index -1 is out of bounds') when it was spread
+    over the image, out of the RAW reader as "unexpected IndexError"; one of NaN gains made every photosite NaN.
+    Each is left out, and the list goes on to the next opcode."""
+    broken = [np.ones((0, 2, 1)), np.ones((2, 2, 0)), np.full((2, 2, 1), np.nan), np.full((2, 2, 1), np.inf)]
+    whole = gain_map_opcode(np.full((2, 2, 1), 2.0), 4, 6)
+    data = opcode_list(*(gain_map_opcode(gains, 4, 6) for gains in broken), whole)
+    maps = parse_gain_maps(data)
+    assert len(maps) == 1
+    np.testing.assert_array_equal(photosite_gains(maps, (4, 6)), 2.0)
