@@ -72,7 +72,8 @@ def parse_gain_maps(data: bytes) -> list[GainMap]:
             opcode, _version, _flags, size = struct.unpack_from(">IIII", data, at)
             at += 16
             if opcode == _GAIN_MAP:
-                with contextlib.suppress(struct.error, ValueError):  # cut short too: the next opcode's header fails
+                # cut short too (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
+                with contextlib.suppress(struct.error, ValueError, OverflowError):
                     maps.append(_gain_map(data[at:at + size]))
             at += size
     except (struct.error, ValueError):
@@ -81,7 +82,8 @@ def parse_gain_maps(data: bytes) -> list[GainMap]:
 
 
 def _gain_map(params: bytes) -> GainMap:
-    """Raises: ValueError (or struct.error): parameters cut short, or a map of no gains or of non-finite ones."""
+    """Raises: ValueError (or struct.error, OverflowError): parameters cut short, more gains than a buffer holds, or
+    a map of no gains or of non-finite ones."""
     top, left, bottom, right, plane, planes, row_pitch, col_pitch, points_v, points_h = struct.unpack_from(
         ">10I", params)
     spacing_v, spacing_h, origin_v, origin_h = struct.unpack_from(">4d", params, 40)

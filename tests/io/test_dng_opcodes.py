@@ -1,5 +1,7 @@
 """A DNG's GainMap opcodes: parsed from the opcode list and spread over the image as the DNG SDK interpolates."""
 
+import struct
+
 import numpy as np
 
 from cevr_cli.io.dng_opcodes import parse_gain_maps, photosite_gains
@@ -46,3 +48,13 @@ def test_a_map_that_is_no_map_is_skipped_and_the_maps_after_it_kept():
     maps = parse_gain_maps(data)
     assert len(maps) == 1
     np.testing.assert_array_equal(photosite_gains(maps, (4, 6)), 2.0)
+
+
+def test_a_map_that_declares_more_points_than_any_buffer_holds_is_skipped():
+    """2^32 - 1 points each way and as many map planes, 2^96 gains: numpy's OverflowError ('Python int too large to
+    convert to C ssize_t') left the reader as an unexpected error, where a map cut short is skipped."""
+    huge = bytearray(gain_map_opcode(np.ones((2, 2, 1)), 4, 6))
+    huge[16 + 32:16 + 40] = struct.pack(">2I", 2**32 - 1, 2**32 - 1)  # MapPointsV, MapPointsH
+    huge[16 + 72:16 + 76] = struct.pack(">I", 2**32 - 1)  # MapPlanes
+    maps = parse_gain_maps(opcode_list(bytes(huge), gain_map_opcode(np.full((2, 2, 1), 2.0), 4, 6)))
+    assert len(maps) == 1 and maps[0].gains.max() == 2.0
