@@ -40,13 +40,14 @@ class GainMap:
     origin: tuple[float, float]
     gains: np.ndarray  # float32 V x H x map planes
 
-    def over(self, height: int, width: int) -> np.ndarray:
-        """The map's gains at every pixel centre of a ``height`` x ``width`` image (H x W x map planes): bilinear
-        between its points, the edge points' gains beyond them (the DNG SDK's dng_gain_map_interpolator)."""
+    def over(self, height: int, width: int, planes: int | None = None) -> np.ndarray:
+        """The map's gains at every pixel centre of a ``height`` x ``width`` image (H x W x map planes, the first
+        ``planes`` of them: an image has at most 4, a damaged map's 65536 made terabytes): bilinear between its
+        points, the edge points' gains beyond them (the DNG SDK's dng_gain_map_interpolator)."""
         rows = self._positions(height, self.origin[0], self.spacing[0], self.gains.shape[0])
         cols = self._positions(width, self.origin[1], self.spacing[1], self.gains.shape[1])
         (r0, r1, fr), (c0, c1, fc) = rows, cols
-        g = self.gains
+        g = self.gains[..., :planes]
         top = g[r0][:, c0] * (1 - fc)[None, :, None] + g[r0][:, c1] * fc[None, :, None]
         bottom = g[r1][:, c0] * (1 - fc)[None, :, None] + g[r1][:, c1] * fc[None, :, None]
         return (top * (1 - fr)[:, None, None] + bottom * fr[:, None, None]).astype(np.float32)
@@ -113,7 +114,7 @@ def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray |
     planes = shape[2] if len(shape) == 3 else 1
     gains = np.ones((height, width, planes), np.float32)
     for gain_map in maps:
-        values = gain_map.over(height, width)
+        values = gain_map.over(height, width, planes)
         rows = slice(gain_map.top, min(gain_map.bottom, height), gain_map.row_pitch)
         cols = slice(gain_map.left, min(gain_map.right, width), gain_map.col_pitch)
         for p in range(gain_map.plane, min(gain_map.plane + gain_map.planes, planes)):
@@ -138,7 +139,7 @@ def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, w
         colors = np.where(colors == 3, 1, colors)
         sites_of = [colors == c for c in range(3)]
     for gain_map in maps:
-        values = np.log(np.maximum(gain_map.over(height, width), 1e-6))
+        values = np.log(np.maximum(gain_map.over(height, width, 3 if colors is None else 1), 1e-6))
         rows = slice(gain_map.top, min(gain_map.bottom, height), gain_map.row_pitch)
         cols = slice(gain_map.left, min(gain_map.right, width), gain_map.col_pitch)
         if colors is None:

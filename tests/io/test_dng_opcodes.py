@@ -4,7 +4,7 @@ import struct
 
 import numpy as np
 
-from cevr_cli.io.dng_opcodes import parse_gain_maps, photosite_gains
+from cevr_cli.io.dng_opcodes import channel_gains, parse_gain_maps, photosite_gains
 from tests.dng import gain_map_opcode, opcode_list
 
 
@@ -58,3 +58,13 @@ def test_a_map_that_declares_more_points_than_any_buffer_holds_is_skipped():
     huge[16 + 72:16 + 76] = struct.pack(">I", 2**32 - 1)  # MapPlanes
     maps = parse_gain_maps(opcode_list(bytes(huge), gain_map_opcode(np.full((2, 2, 1), 2.0), 4, 6)))
     assert len(maps) == 1 and maps[0].gains.max() == 2.0
+
+
+def test_a_map_of_more_planes_than_the_image_costs_only_the_image_planes():
+    """MapPlanes 65536 of one point (256 KiB of gains) was spread over every pixel in every map plane: "Unable to
+    allocate 2.86 TiB" (a MemoryError out of the reader) for a 12-megapixel photo, whose one or three planes read
+    only the first."""
+    opcode = bytearray(gain_map_opcode(np.full((1, 1, 65536), 2.0), 3000, 4000))
+    (gain_map,) = parse_gain_maps(opcode_list(bytes(opcode)))
+    assert photosite_gains([gain_map], (3000, 4000)).shape == (3000, 4000)
+    assert channel_gains([gain_map], None, 300, 400).shape == (300, 400, 3)
