@@ -48,8 +48,9 @@ class GainMap:
         cols = self._positions(width, self.origin[1], self.spacing[1], self.gains.shape[1])
         (r0, r1, fr), (c0, c1, fc) = rows, cols
         g = self.gains[..., :planes]
-        top = g[r0][:, c0] * (1 - fc)[None, :, None] + g[r0][:, c1] * fc[None, :, None]
-        bottom = g[r1][:, c0] * (1 - fc)[None, :, None] + g[r1][:, c1] * fc[None, :, None]
+        r0, r1 = r0[:, None], r1[:, None]  # each pixel's points at once, not each row's all (memory by the points)
+        top = g[r0, c0] * (1 - fc)[None, :, None] + g[r0, c1] * fc[None, :, None]
+        bottom = g[r1, c0] * (1 - fc)[None, :, None] + g[r1, c1] * fc[None, :, None]
         return (top * (1 - fr)[:, None, None] + bottom * fr[:, None, None]).astype(np.float32)
 
     @staticmethod

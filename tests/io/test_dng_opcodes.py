@@ -68,3 +68,20 @@ def test_a_map_of_more_planes_than_the_image_costs_only_the_image_planes():
     (gain_map,) = parse_gain_maps(opcode_list(bytes(opcode)))
     assert photosite_gains([gain_map], (3000, 4000)).shape == (3000, 4000)
     assert channel_gains([gain_map], None, 300, 400).shape == (300, 400, 3)
+
+
+def test_a_map_of_many_points_costs_memory_by_the_image_not_by_its_points():
+    """200000 points a row (800 KB of gains) over a 200x200 image: every image row took every point of its map row
+    first (200 x 200000 gains, 160 MB, four times over), where the image's 40000 pixels need 40000 gains; a
+    12-megapixel photo would have taken gigabytes for such a map."""
+    import tracemalloc
+
+    (gain_map,) = parse_gain_maps(opcode_list(gain_map_opcode(np.full((1, 200_000, 1), 2.0), 200, 200)))
+    tracemalloc.start()
+    try:
+        values = gain_map.over(200, 200)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(values, 2.0)
+    assert peak < 10 * 2**20, peak
