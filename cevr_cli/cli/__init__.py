@@ -7,7 +7,7 @@ commands, so that ``cevr --help`` and shell completion answer at once.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,12 +39,17 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    state["debug"], state["json"] = debug, False  # the command's --json sets it (one process may run several)
+    # the command's --json sets state["json"] once its line is read (one process may run several); until then, for a
+    # refusal here, what its line says
+    name = ctx.invoked_subcommand
+    command = ctx.command.get_command(ctx, name) if name else None  # type: ignore[attr-defined]  # a Group's
+    state["debug"], state["json"] = debug, command is not None and _asks_for_json(command)
     from ..io.opencv_environment import check_pixel_limit_variable
 
     with errors(debug):  # what would abort the process once OpenCV is imported, said in one line first
@@ -68,12 +73,12 @@ for command in (stack, fuse, tonemap, calibrate, demo, train, bench, info):
 app.command("convert-weights")(convert_weights)
 
 
-def _asks_for_json(exc: Exception) -> bool:
-    """Whether the command whose line the parser refused has ``--json`` and was given it (before any ``--``): a line
-    the parser cannot split (``--bogus``, an option without its value) is refused before ``--json``'s callback runs.
-    An error that names no command (Click's for an option without its value) is a command's: each has ``--json``."""
-    context = getattr(exc, "ctx", None)
-    if context is not None and not any(param.name == "as_json" for param in context.command.params):
+def _asks_for_json(command: Any) -> bool:
+    """Whether ``command`` has ``--json`` and its line was given it (before any ``--``), for a refusal before
+    ``--json``'s callback runs: the parser's, of a line it cannot split (``--bogus``, an option without its value),
+    or :func:`main_options`'. None, for an error that names no command (Click's for an option without its value), is a
+    command's: each has ``--json``."""
+    if command is not None and not any(param.name == "as_json" for param in command.params):
         return False  # `cevr --json`, `cevr bogus --json`: refused before any command
     args = sys.argv[1:]
     return "--json" in (args[:args.index("--")] if "--" in args else args)
@@ -95,7 +100,7 @@ def main() -> None:
             context = getattr(exc, "ctx", None)
             where = f" (see {context.command_path} --help)" if context is not None else ""
             text = " ".join(str(exc.format_message()).split()).replace("Value error, ", "")  # type: ignore[attr-defined]
-            state["json"] = state["json"] or _asks_for_json(exc)
+            state["json"] = state["json"] or _asks_for_json(context.command if context is not None else None)
             refuse(text + where, getattr(exc, "exit_code", 2))
         sys.exit(getattr(exc, "exit_code", 2))
     sys.exit(code if isinstance(code, int) else 0)

@@ -10,6 +10,7 @@ are not applied.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,15 +40,17 @@ class GainMap:
     origin: tuple[float, float]
     gains: np.ndarray  # float32 V x H x map planes
 
-    def over(self, height: int, width: int) -> np.ndarray:
-        """The map's gains at every pixel centre of a ``height`` x ``width`` image (H x W x map planes): bilinear
-        between its points, the edge points' gains beyond them (the DNG SDK's dng_gain_map_interpolator)."""
+    def over(self, height: int, width: int, planes: int | None = None) -> np.ndarray:
+        """The map's gains at every pixel centre of a ``height`` x ``width`` image (H x W x map planes, the first
+        ``planes`` of them: an image has at most 4, a damaged map's 65536 made terabytes): bilinear between its
+        points, the edge points' gains beyond them (the DNG SDK's dng_gain_map_interpolator)."""
         rows = self._positions(height, self.origin[0], self.spacing[0], self.gains.shape[0])
         cols = self._positions(width, self.origin[1], self.spacing[1], self.gains.shape[1])
         (r0, r1, fr), (c0, c1, fc) = rows, cols
-        g = self.gains
-        top = g[r0][:, c0] * (1 - fc)[None, :, None] + g[r0][:, c1] * fc[None, :, None]
-        bottom = g[r1][:, c0] * (1 - fc)[None, :, None] + g[r1][:, c1] * fc[None, :, None]
+        g = self.gains[..., :planes]
+        r0, r1 = r0[:, None], r1[:, None]  # each pixel's points at once, not each row's all (memory by the points)
+        top = g[r0, c0] * (1 - fc)[None, :, None] + g[r0, c1] * fc[None, :, None]
+        bottom = g[r1, c0] * (1 - fc)[None, :, None] + g[r1, c1] * fc[None, :, None]
         return (top * (1 - fr)[:, None, None] + bottom * fr[:, None, None]).astype(np.float32)
 
     @staticmethod
@@ -61,7 +64,9 @@ class GainMap:
 
 def parse_gain_maps(data: bytes) -> list[GainMap]:
     """The GainMap opcodes of an opcode list (big-endian: a count, then each opcode's ID, DNG version, flags, byte
-    count and parameters); the list's other opcodes are skipped. A list cut short yields the maps read before."""
+    count and parameters); the list's other opcodes are skipped, and so is a map that is none (no points, no map
+    planes, a gain that is no finite number: spread over the image it raised IndexError, or made it NaN). A list cut
+    short yields the maps read before."""
     maps: list[GainMap] = []
     try:
         (count,), at = struct.unpack_from(">I", data), 4
@@ -69,7 +74,9 @@ def parse_gain_maps(data: bytes) -> list[GainMap]:
             opcode, _version, _flags, size = struct.unpack_from(">IIII", data, at)
             at += 16
             if opcode == _GAIN_MAP:
-                maps.append(_gain_map(data[at:at + size]))
+                # cut short too (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
+                with contextlib.suppress(struct.error, ValueError, OverflowError):
+                    maps.append(_gain_map(data[at:at + size]))
             at += size
     except (struct.error, ValueError):
         pass
@@ -77,11 +84,15 @@ def parse_gain_maps(data: bytes) -> list[GainMap]:
 
 
 def _gain_map(params: bytes) -> GainMap:
+    """Raises: ValueError (or struct.error, OverflowError): parameters cut short, more gains than a buffer holds, or
+    a map of no gains or of non-finite ones."""
     top, left, bottom, right, plane, planes, row_pitch, col_pitch, points_v, points_h = struct.unpack_from(
         ">10I", params)
     spacing_v, spacing_h, origin_v, origin_h = struct.unpack_from(">4d", params, 40)
     (map_planes,) = struct.unpack_from(">I", params, 72)
     gains = np.frombuffer(params, ">f4", points_v * points_h * map_planes, 76)
+    if gains.size == 0 or not np.all(np.isfinite(gains)):
+        raise ValueError("a GainMap of no gains, or of gains that are no finite numbers")
     return GainMap(top, left, bottom, right, plane, planes, max(row_pitch, 1), max(col_pitch, 1),
                    (spacing_v, spacing_h), (origin_v, origin_h),
                    gains.reshape(points_v, points_h, map_planes).astype(np.float32))
@@ -104,7 +115,7 @@ def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray |
     planes = shape[2] if len(shape) == 3 else 1
     gains = np.ones((height, width, planes), np.float32)
     for gain_map in maps:
-        values = gain_map.over(height, width)
+        values = gain_map.over(height, width, planes)
         rows = slice(gain_map.top, min(gain_map.bottom, height), gain_map.row_pitch)
         cols = slice(gain_map.left, min(gain_map.right, width), gain_map.col_pitch)
         for p in range(gain_map.plane, min(gain_map.plane + gain_map.planes, planes)):
@@ -129,7 +140,7 @@ def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, w
         colors = np.where(colors == 3, 1, colors)
         sites_of = [colors == c for c in range(3)]
     for gain_map in maps:
-        values = np.log(np.maximum(gain_map.over(height, width), 1e-6))
+        values = np.log(np.maximum(gain_map.over(height, width, 3 if colors is None else 1), 1e-6))
         rows = slice(gain_map.top, min(gain_map.bottom, height), gain_map.row_pitch)
         cols = slice(gain_map.left, min(gain_map.right, width), gain_map.col_pitch)
         if colors is None:

@@ -211,8 +211,8 @@ def dng_cfa_planes(path: Path) -> np.ndarray | None:
         rows, cols = (int(v) for v in page.tags.valueof(33421, (2, 2)))
         pattern = np.frombuffer(bytes(page.tags.valueof(33422, b"")), np.uint8)
         plane_colours = list(bytes(page.tags.valueof(50710, b"\x00\x01\x02")))
-        if pattern.size != rows * cols or not set(pattern.tolist()) <= set(plane_colours):
-            return None
+        if min(rows, cols) < 1 or pattern.size != rows * cols or not set(pattern.tolist()) <= set(plane_colours):
+            return None  # a dimension of 0 and no CFAPattern: an empty pattern, a ZeroDivisionError where it is tiled
         return np.array([plane_colours.index(code) for code in pattern.tolist()]).reshape(rows, cols)
 
     return _dng_raw_image_fact(path, planes)

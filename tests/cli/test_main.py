@@ -67,3 +67,17 @@ def test_without_json_or_after_a_double_dash_stdout_stays_empty():
     for args in (["tonemap", "x.exr", "--bogus"], ["tonemap", "--bogus", "--", "--json"], ["bogus", "--json"]):
         result = cevr(*args)
         assert result.returncode == 2 and result.stdout == "" and result.stderr.startswith("error: "), args
+
+
+def test_with_json_a_refusal_before_the_command_is_read_is_a_json_object_on_stdout_too():
+    """A bad OPENCV_IO_MAX_IMAGE_PIXELS is refused by `cevr`'s own options, before the command's --json is parsed:
+    stdout stayed empty. Without --json, or for a command that has none, it still does."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", "OPENCV_IO_MAX_IMAGE_PIXELS": "lots"}
+    for args, json_expected in ((["stack", "x.jpg", "--json"], True), (["stack", "x.jpg"], False),
+                                (["stack", "x.jpg", "--", "--json"], False)):
+        result = subprocess.run([sys.executable, "-m", "cevr_cli", *args], capture_output=True, text=True,
+                                timeout=120, env=env)
+        lines = result.stderr.splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and "OPENCV_IO_MAX_IMAGE_PIXELS='lots'" in lines[0], args
+        expected = {"error": lines[0].removeprefix("error: "), "exit_code": 2}
+        assert (json.loads(result.stdout) == expected) if json_expected else result.stdout == "", args

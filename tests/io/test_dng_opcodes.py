@@ -1,8 +1,10 @@
 """A DNG's GainMap opcodes: parsed from the opcode list and spread over the image as the DNG SDK interpolates."""
 
+import struct
+
 import numpy as np
 
-from cevr_cli.io.dng_opcodes import parse_gain_maps, photosite_gains
+from cevr_cli.io.dng_opcodes import channel_gains, parse_gain_maps, photosite_gains
 from tests.dng import gain_map_opcode, opcode_list
 
 
@@ -34,3 +36,52 @@ def test_no_maps_no_gains_and_a_list_cut_short_keeps_what_was_read():
     whole = opcode_list(gain_map_opcode(np.ones((2, 2, 1)), 4, 6), gain_map_opcode(np.ones((2, 2, 1)), 4, 6))
     assert len(parse_gain_maps(whole[:-10])) == 1
     assert parse_gain_maps(b"\x00\x00") == []
+
+
+def test_a_map_that_is_no_map_is_skipped_and_the_maps_after_it_kept():
+    """A GainMap of no points or no map planes raised IndexError ('index -1 is out of bounds') when it was spread
+    over the image, out of the RAW reader as "unexpected IndexError"; one of NaN gains made every photosite NaN.
+    Each is left out, and the list goes on to the next opcode."""
+    broken = [np.ones((0, 2, 1)), np.ones((2, 2, 0)), np.full((2, 2, 1), np.nan), np.full((2, 2, 1), np.inf)]
+    whole = gain_map_opcode(np.full((2, 2, 1), 2.0), 4, 6)
+    data = opcode_list(*(gain_map_opcode(gains, 4, 6) for gains in broken), whole)
+    maps = parse_gain_maps(data)
+    assert len(maps) == 1
+    np.testing.assert_array_equal(photosite_gains(maps, (4, 6)), 2.0)
+
+
+def test_a_map_that_declares_more_points_than_any_buffer_holds_is_skipped():
+    """2^32 - 1 points each way and as many map planes, 2^96 gains: numpy's OverflowError ('Python int too large to
+    convert to C ssize_t') left the reader as an unexpected error, where a map cut short is skipped."""
+    huge = bytearray(gain_map_opcode(np.ones((2, 2, 1)), 4, 6))
+    huge[16 + 32:16 + 40] = struct.pack(">2I", 2**32 - 1, 2**32 - 1)  # MapPointsV, MapPointsH
+    huge[16 + 72:16 + 76] = struct.pack(">I", 2**32 - 1)  # MapPlanes
+    maps = parse_gain_maps(opcode_list(bytes(huge), gain_map_opcode(np.full((2, 2, 1), 2.0), 4, 6)))
+    assert len(maps) == 1 and maps[0].gains.max() == 2.0
+
+
+def test_a_map_of_more_planes_than_the_image_costs_only_the_image_planes():
+    """MapPlanes 65536 of one point (256 KiB of gains) was spread over every pixel in every map plane: "Unable to
+    allocate 2.86 TiB" (a MemoryError out of the reader) for a 12-megapixel photo, whose one or three planes read
+    only the first."""
+    opcode = bytearray(gain_map_opcode(np.full((1, 1, 65536), 2.0), 3000, 4000))
+    (gain_map,) = parse_gain_maps(opcode_list(bytes(opcode)))
+    assert photosite_gains([gain_map], (3000, 4000)).shape == (3000, 4000)
+    assert channel_gains([gain_map], None, 300, 400).shape == (300, 400, 3)
+
+
+def test_a_map_of_many_points_costs_memory_by_the_image_not_by_its_points():
+    """200000 points a row (800 KB of gains) over a 200x200 image: every image row took every point of its map row
+    first (200 x 200000 gains, 160 MB, four times over), where the image's 40000 pixels need 40000 gains; a
+    12-megapixel photo would have taken gigabytes for such a map."""
+    import tracemalloc
+
+    (gain_map,) = parse_gain_maps(opcode_list(gain_map_opcode(np.full((1, 200_000, 1), 2.0), 200, 200)))
+    tracemalloc.start()
+    try:
+        values = gain_map.over(200, 200)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(values, 2.0)
+    assert peak < 10 * 2**20, peak

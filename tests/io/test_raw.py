@@ -579,3 +579,25 @@ def test_a_truncated_raw_is_one_line_without_libraws_own(tmp_path, capfd, mode):
         read_raw_linear(path) if mode == "linear" else read_photo(path)
     err = capfd.readouterr().err
     assert "Unexpected end of file" not in err and "other output" in err
+
+
+@pytest.mark.parametrize("dims", [(0, 2), (2, 0)])
+def test_a_cfa_dng_with_an_empty_pattern_is_developed_as_libraw_reads_it(tmp_path, dims):
+    """A damaged CFARepeatPatternDim (a 0) and no CFAPattern made an empty pattern, which the check of LibRaw's
+    pattern divided by: "unexpected ZeroDivisionError" instead of a photo or a line naming the file."""
+    import struct
+
+    import tifffile
+
+    from cevr_cli.io.raw import dng_cfa_planes
+
+    scene = np.random.default_rng(8).uniform(0.1, 0.5, (64, 64, 3))
+    path = write_cfa_dng(tmp_path / "cfa.dng", scene, WHITE)
+    data = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        dim, pattern, order = tif.pages.first.tags[33421], tif.pages.first.tags[33422], tif.byteorder
+    data[dim.valueoffset:dim.valueoffset + 4] = struct.pack(f"{order}2H", *dims)
+    data[pattern.offset:pattern.offset + 2] = struct.pack(f"{order}H", 33423)  # CFAPattern's entry: another tag
+    path.write_bytes(bytes(data))
+    assert dng_cfa_planes(path) is None
+    assert read_raw_linear(path).linear.shape == (64, 64, 3) and read_photo(path).rgb.shape == (64, 64, 3)
