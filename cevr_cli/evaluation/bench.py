@@ -335,8 +335,8 @@ def _targets(evs: Sequence[float]) -> list[float]:
     return targets
 
 
-def _gaps(scenes: Sequence[BenchScene], targets: list[float], metrics: Sequence[str], dataset: str = "",
-          split: str = "") -> list[str]:
+def _gaps(scenes: Sequence[BenchScene], targets: list[float], metrics: Sequence[str], dataset: str,
+          split: str) -> list[str]:
     """What the scores leave out: EVs that some scenes have no truth for, scenes without an HDR truth (a partial
     score does not compare with the paper's, nor with a run on the whole dataset; the line says where ``dataset``'s
     truths are looked for, :data:`~cevr_cli.evaluation.datasets.HDR_TRUTH_PLACES`), or no EV with a truth at all.

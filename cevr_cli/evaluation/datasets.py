@@ -250,8 +250,8 @@ def _first_existing(candidates: Iterable[Path]) -> Path | None:
 # --- VDS ------------------------------------------------------------------------------------------------
 
 _VDS_FILE = re.compile(rf"^(?P<scene>.+)_(?P<ev>{_NUMBER})EV_true\.(?:jpg|jpg\.png|png)$", re.IGNORECASE)
-_VDS_LAYOUT = ("{split}_set/tN/tN_<ev>EV_true.jpg (HDR in {split}_hdr_set/tN/target_hdr.hdr) or "
-               "{split}/set/tN/tN_<ev>EV_true.jpg.png, ev from -3 to 3")
+_VDS_LAYOUT = ("{split}_set/tN/tN_<ev>EV_true.jpg or {split}/set/tN/tN_<ev>EV_true.jpg.png, ev from -3 to 3 (HDR: "
+               + HDR_TRUTH_PLACES["vds"] + ")")
 
 
 def _vds_brackets(scene_dir: Path) -> dict[float, Path]:
