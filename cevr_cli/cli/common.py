@@ -263,9 +263,11 @@ class BatchProgress:
     failure lines on stderr. ``as_json``: no display and no plan lines (the summary on stdout says it all), but the
     warnings still (they are in no item); ``quiet``: failure lines, and a dry run's plan (what it was asked for).
     A batch stopped by Ctrl-C or SIGTERM under ``as_json`` still prints its summary of the inputs finished so far,
-    marked ``"interrupted": true``, so that a script learns what was done."""
+    marked ``"interrupted": true``, so that a script learns what was done: a stage enters it before loading its
+    modules (torch takes the first second), and sets ``per_item``, the EVs made per input, once its options are read.
+    """
 
-    def __init__(self, quiet: bool, per_item: int, *, as_json: bool = False) -> None:
+    def __init__(self, quiet: bool, per_item: int = 0, *, as_json: bool = False) -> None:
         self.quiet = quiet or as_json  # no display, no note lines
         self.warn = not quiet
         self.plan = not as_json
