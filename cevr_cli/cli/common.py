@@ -33,7 +33,7 @@ from ..vocabulary import (
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
-state = {"debug": False, "terminated": False, "json": False}  # "json": the command was given --json
+state = {"debug": False, "terminated": False, "json": False, "stop_said": False}  # "json": the command was given --json
 
 
 def say(text: str, label: str = "", style: str = "") -> None:
@@ -237,6 +237,7 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
         raise typer.Exit(2) from None
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated) or bool(state.get("terminated"))
+        state["stop_said"] = True  # for the entry point, which says a stop no command's handler met (cli.main)
         say(f"finished outputs are kept; {resume_hint}", "terminated" if terminated else "interrupted", "yellow")
         raise typer.Exit(143 if terminated else 130) from None
     finally:
