@@ -181,8 +181,13 @@ def _is_tone_mapped_image(path: Path) -> bool:
 
 def marked_subfolders(folder: Path, marker: str) -> list[Path]:
     """The folders one level below ``folder`` that a stage wrote (each holds that stage's ``marker``, e.g. stack.json
-    or fuse.json), in order; hidden ones skipped."""
-    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and _is_file(p / marker))
+    or fuse.json), in order; hidden ones skipped; none in a folder that cannot be listed (it fails by name where the
+    batch's inputs are checked, rather than end the batch)."""
+    try:
+        names = list(folder.iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in names if not p.name.startswith(".") and _is_file(p / marker))
 
 
 def marked_folders_below(folder: Path, marker: str) -> list[Path]:

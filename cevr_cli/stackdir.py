@@ -162,9 +162,11 @@ def save_stack_folder(folder: str | os.PathLike[str], stack: ExposureStack, prov
 
 
 def is_stack_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder `cevr stack` wrote; False for one that cannot be listed (chmod 000), whose
+    manifest pathlib's ``is_file`` raises on: it fails by name where inputs are checked, not the whole batch."""
     from .batch import is_dir_safely
 
-    return is_dir_safely(path) and (path / STACK_MANIFEST).is_file()
+    return is_dir_safely(path) and os.path.isfile(path / STACK_MANIFEST)
 
 
 def read_stack_manifest(folder: Path) -> dict[str, Any]:
