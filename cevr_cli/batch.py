@@ -161,8 +161,12 @@ def _is_stage_output(folder: Path, known: dict[Path, bool]) -> bool:
 
 
 def _is_cevr_marker(path: Path) -> bool:
+    """Whether ``path`` is a marker cevr wrote; one there that cannot be read (chmod 000) is taken as one, so that its
+    folder is a stage's still (it fails by name where the marker is read) and its images are never walked as photos."""
     try:
         record = json.loads(path.read_text())
+    except PermissionError:
+        return True
     except (OSError, ValueError):
         return False
     return isinstance(record, dict) and "cevr_version" in record
