@@ -99,7 +99,7 @@ def main() -> None:
     running the options' callbacks, which Typer turns into exit 130 without a word) is one ``interrupted:`` line,
     exit 130, with ``--json`` also ``{"exit_code": 130, "interrupted": true}`` on stdout: it printed a traceback or
     nothing at all."""
-    state["stop_said"] = False
+    state["stop_said"] = state["output"] = False
     try:
         code = app(standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):
@@ -114,6 +114,6 @@ def main() -> None:
             state["json"] = state["json"] or _asks_for_json(exc)
             refuse(text + where, getattr(exc, "exit_code", 2))
         sys.exit(getattr(exc, "exit_code", 2))
-    if code == 130 and not state["stop_said"]:  # Typer's word for a KeyboardInterrupt its parser met
+    if code == 130 and not state["stop_said"] and not state["output"]:  # Typer's word for a KeyboardInterrupt
         _stopped_before_any_work()
     sys.exit(code if isinstance(code, int) else 0)

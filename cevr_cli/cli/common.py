@@ -33,7 +33,8 @@ from ..vocabulary import (
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
-state = {"debug": False, "terminated": False, "json": False, "stop_said": False}  # "json": the command was given --json
+# "json": the command was given --json; "stop_said": a stop was told (errors()); "output": stdout was written
+state = {"debug": False, "terminated": False, "json": False, "stop_said": False, "output": False}
 
 
 def say(text: str, label: str = "", style: str = "") -> None:
@@ -345,11 +346,13 @@ class BatchProgress:
 def print_json(data: Any, default: Any = None) -> None:
     """``data`` as JSON on stdout, all ASCII: a file name that is not valid UTF-8 (its bytes kept by Python as lone
     surrogates) is written as a ``\\udcXX`` escape, so the output stays valid UTF-8 for whatever parses it."""
+    state["output"] = True  # a Ctrl-C from here on is not told again (cli.main): stdout holds one object
     out.print_json(json.dumps(data, default=default), ensure_ascii=True)
 
 
 def finish(report: Any, as_json: bool, quiet: bool, verb: str) -> None:
     """The summary (a line, or JSON on stdout) and the exit code: 1 if any input failed."""
+    state["output"] = True  # the batch is told: a Ctrl-C from here on is no stop before any work (cli.main)
     if as_json:
         print_json(report.to_json())
     elif not quiet:

@@ -106,3 +106,21 @@ def test_ctrl_c_while_the_command_line_loads_is_a_stop_not_a_traceback(tmp_path,
     else:
         assert result.stdout == ""
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_ctrl_c_after_the_summary_adds_nothing_to_stdout(monkeypatch, capsys):
+    """Typer turns a KeyboardInterrupt its command let through into exit 130 without a word; cli.main says such a
+    stop itself, but not once the command has printed its result: under --json stdout would hold two objects."""
+    import cevr_cli.cli
+    from cevr_cli.cli.common import print_json
+
+    def summary_then_ctrl_c(**kwargs):
+        print_json({"counts": {"done": 1}, "exit_code": 0, "items": []})
+        return 130  # what Typer returns for the KeyboardInterrupt
+
+    monkeypatch.setattr(cevr_cli.cli, "app", summary_then_ctrl_c)
+    monkeypatch.setattr(sys, "argv", ["cevr", "stack", "x.jpg", "--json"])
+    with pytest.raises(SystemExit) as exited:
+        cevr_cli.cli.main()
+    assert exited.value.code == 130
+    assert json.loads(capsys.readouterr().out) == {"counts": {"done": 1}, "exit_code": 0, "items": []}
