@@ -1,6 +1,25 @@
-"""``python -m cevr_cli`` runs the `cevr` command line."""
+"""``python -m cevr_cli`` and the ``cevr`` console script run the `cevr` command line."""
 
-from .cli import main
+import json
+import sys
+
+
+def main() -> None:
+    """The `cevr` command. A Ctrl-C while the command line's modules load (typer, rich, the commands: the first
+    0.2-0.5 s of every run) ended in a KeyboardInterrupt traceback, killed by SIGINT: it is said in one line, exit
+    130 (with ``--json`` also an object on stdout), as :func:`cevr_cli.cli.main` says a stop before a command's own
+    handler took over. The modules are imported here, not at this module's top, which a spawned worker process
+    imports as its parent's main."""
+    try:
+        from .cli import main as command_line
+    except KeyboardInterrupt:
+        print("interrupted: stopped before any work", file=sys.stderr)
+        args = sys.argv[1:]
+        if "--json" in (args[:args.index("--")] if "--" in args else args):
+            print(json.dumps({"exit_code": 130, "interrupted": True}))
+        sys.exit(130)
+    command_line()
+
 
 if __name__ == "__main__":  # not when a spawned worker process imports this module as its parent's main
     main()

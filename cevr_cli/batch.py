@@ -161,8 +161,12 @@ def _is_stage_output(folder: Path, known: dict[Path, bool]) -> bool:
 
 
 def _is_cevr_marker(path: Path) -> bool:
+    """Whether ``path`` is a marker cevr wrote; one there that cannot be read (chmod 000) is taken as one, so that its
+    folder is a stage's still (it fails by name where the marker is read) and its images are never walked as photos."""
     try:
         record = json.loads(path.read_text())
+    except PermissionError:
+        return True
     except (OSError, ValueError):
         return False
     return isinstance(record, dict) and "cevr_version" in record
@@ -181,8 +185,13 @@ def _is_tone_mapped_image(path: Path) -> bool:
 
 def marked_subfolders(folder: Path, marker: str) -> list[Path]:
     """The folders one level below ``folder`` that a stage wrote (each holds that stage's ``marker``, e.g. stack.json
-    or fuse.json), in order; hidden ones skipped."""
-    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and _is_file(p / marker))
+    or fuse.json), in order; hidden ones skipped; none in a folder that cannot be listed (it fails by name where the
+    batch's inputs are checked, rather than end the batch)."""
+    try:
+        names = list(folder.iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in names if not p.name.startswith(".") and _is_file(p / marker))
 
 
 def marked_folders_below(folder: Path, marker: str) -> list[Path]:

@@ -162,9 +162,11 @@ def save_stack_folder(folder: str | os.PathLike[str], stack: ExposureStack, prov
 
 
 def is_stack_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder `cevr stack` wrote; False for one that cannot be listed (chmod 000), whose
+    manifest pathlib's ``is_file`` raises on: it fails by name where inputs are checked, not the whole batch."""
     from .batch import is_dir_safely
 
-    return is_dir_safely(path) and (path / STACK_MANIFEST).is_file()
+    return is_dir_safely(path) and os.path.isfile(path / STACK_MANIFEST)
 
 
 _JSON_TYPES = {list: "list", str: "text", int: "number", float: "number", bool: "boolean"}
@@ -247,18 +249,20 @@ def read_stack_folder(folder: str | os.PathLike[str], *, max_megapixels: float =
     """The stack a `cevr stack` folder holds, with its source's metadata (EXIF/ICC from its first image).
 
     Raises:
-        InputError: an incomplete manifest, a frame missing, unreadable, not RGB or (told from its header, before it
-            is decoded) larger than ``max_megapixels``, frames of different sizes or bit depths.
+        InputError: an incomplete manifest, a frame missing, unreadable (without permission, empty: as a photo), not
+            RGB or (told from its header, before it is decoded) larger than ``max_megapixels``, frames of different
+            sizes or bit depths.
     """
     folder = Path(folder)
     from .io import opencv
-    from .io.images import check_size_limits, read_image_metadata
+    from .io.images import check_input_file, check_size_limits, read_image_metadata
 
     check_size_limits(max_megapixels)
     manifest = read_stack_manifest(folder)
     images = []
     for name in manifest["files"]:
         if (folder / name).is_file():
+            check_input_file(folder / name, "a stack image")  # unreadable, empty: said as a photo's, not OpenCV's
             _check_frame_size(folder / name, max_megapixels)
         image = opencv.imread(folder / name) if (folder / name).is_file() else None
         if image is None:

@@ -62,3 +62,26 @@ def gradient_image() -> np.ndarray:
 
 # Benchmarks are scripts run by hand (they compare against a baseline in the same run), not tests.
 collect_ignore = ["benchmarks"]
+
+
+def refuse_to_list(monkeypatch, folder) -> None:
+    """``folder`` as ``chmod 000`` leaves it, also where the tests run as root: it stats, but it cannot be listed
+    and nothing in it can be stat'ed (os.listdir, os.scandir, os.stat: what pathlib and os.path use)."""
+    import errno
+    import os
+    from pathlib import Path
+
+    folder = Path(folder).resolve()
+
+    def refuse(real, inside):
+        def call(path=".", *args, **kwargs):
+            if not isinstance(path, int):
+                target = Path(os.path.abspath(os.fsdecode(path)))
+                if (target.parent if inside else target) == folder:
+                    raise PermissionError(errno.EACCES, "Permission denied", os.fsdecode(path))
+            return real(path, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(os, "scandir", refuse(os.scandir, False))
+    monkeypatch.setattr(os, "listdir", refuse(os.listdir, False))
+    monkeypatch.setattr(os, "stat", refuse(os.stat, True))

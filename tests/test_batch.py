@@ -1036,3 +1036,32 @@ def test_cleaning_after_a_worker_killed_replacing_a_users_folder_keeps_that_fold
     kept = [p for p in tmp_path.iterdir() if p.name != output.name]
     assert len(kept) == 1 and re.fullmatch(r"\.x-reinhard\.png\.earlier-\d+-[0-9a-f]{8}", kept[0].name)
     assert (kept[0] / "notes.txt").read_text() == "mine"
+
+
+def test_a_stack_folder_whose_manifest_cannot_be_read_is_not_walked_for_photos(tmp_path, monkeypatch):
+    """`cevr fuse -r stacks/` with one stack.json unreadable (chmod 000) fused that stack's frames and contact sheet
+    as four photos (cmyk__00_ev-1.00 ...): a marker that could not be read was taken for no marker. It is a stage's
+    folder still: found as a stack folder (which fails by name when its manifest is read), its images not photos."""
+    import builtins
+    import errno
+    import io
+
+    from cevr_cli.batch import marked_folders_below
+
+    stacks = tmp_path / "stacks"
+    for name in ("a", "b"):
+        (stacks / name).mkdir(parents=True)
+        (stacks / name / "stack.json").write_text(json.dumps({"cevr_version": "0.1.0", "files": ["00_ev+0.00.png"]}))
+        (stacks / name / "00_ev+0.00.png").write_bytes(b"\x89PNG")
+    locked = stacks / "b" / "stack.json"
+    real_open = builtins.open
+
+    def refusing_open(file, *args, **kwargs):
+        if not isinstance(file, int) and Path(file) == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    monkeypatch.setattr(io, "open", refusing_open)  # pathlib's
+    assert marked_folders_below(stacks, "stack.json") == [stacks / "a", stacks / "b"]
+    assert discover_inputs([stacks], recursive=True) == []

@@ -193,6 +193,27 @@ def _stack_folder_and_kept_stack(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "stacks" / "p", tmp_path / "kept" / "p" / "stack"
 
 
+def test_a_stack_folder_that_cannot_be_listed_fails_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cevr fuse stacks/a stacks/b` with b unlistable (chmod 000) ended the whole batch with "error:
+    stacks/b/stack.json: Permission denied", exit 2: pathlib's is_file raised where it was asked whether b is a stack
+    folder. b fails by name, as a folder given to any stage that cannot be listed does; a is fused."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+    from tests.conftest import refuse_to_list
+
+    stacked, _ = _stack_folder_and_kept_stack(tmp_path)
+    locked = tmp_path / "stacks" / "b"
+    locked.mkdir()
+    refuse_to_list(monkeypatch, locked)
+    report = run_fuse([stacked, locked], tmp_path / "hdr", FuseOptions(), ModelSpec("physics"), BatchPolicy())
+    assert report.counts() == {"done": 1, "failed": 1} and report.exit_code == 1
+    (failed,) = [item for item in report.items if item.status == "failed"]
+    assert failed.message == (f"{locked}: a folder that cannot be listed (Permission denied): the files in it were "
+                              "not searched")
+
+
 def test_a_kept_stack_fuses_into_files_named_after_its_photo(tmp_path: Path) -> None:
     """`cevr fuse cevr-hdr/p/stack` gave hdr/p/stack.exr and stack-reinhard.png (the folder was named after the photo,
     its files after the kept stack's folder), and `cevr tonemap hdr/` then named its image p__stack-reinhard.png."""

@@ -228,6 +228,36 @@ def test_a_frame_replaced_by_a_grey_image_is_named_as_not_rgb(tmp_path):
     assert caught.value.path == str(frame) and caught.value.reason.startswith("stack image is not RGB (1 channel(s))")
 
 
+@pytest.mark.parametrize("damage", ["unreadable", "empty"])
+def test_a_frame_that_cannot_be_read_is_named_in_one_line_with_its_reason(tmp_path, monkeypatch, damage):
+    """A frame without read permission failed its stack as "stacks/x: PermissionError: [Errno 13] Permission denied:
+    'stacks/x/00_ev-1.00.png'" (an exception escaped from OpenCV's reader), an empty one as "missing or unreadable".
+    Now as a photo's: the frame named, "permission denied", "empty file (0 bytes)". (Tests may run as root, whom no
+    permission stops: the refusal is the file system's, told as it would tell it.)"""
+    import builtins
+    import errno
+
+    from cevr_cli.errors import InputError
+
+    manifest = _write(tmp_path / "s", 0)
+    frame = tmp_path / "s" / manifest["files"][0]
+    if damage == "empty":
+        frame.write_bytes(b"")
+    else:
+        real_open = builtins.open
+
+        def refusing_open(file, *args, **kwargs):
+            if Path(file) == frame:
+                raise PermissionError(errno.EACCES, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", refusing_open)
+    with pytest.raises(InputError) as caught:
+        read_stack_folder(tmp_path / "s")
+    assert caught.value.path == str(frame)
+    assert caught.value.reason == ("permission denied" if damage == "unreadable" else "empty file (0 bytes)")
+
+
 @pytest.mark.parametrize(("a", "b"), [(0.05, 0.1), (-2.75, -2.8), (-0.25, -0.2)])
 def test_the_contact_sheet_labels_each_ev_as_its_frame_is_named(a, b):
     """Frames are named to the hundredth of a stop; labels to the tenth gave 0.05 and 0.1 (a 0.05-stop stack) one

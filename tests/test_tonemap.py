@@ -89,6 +89,23 @@ def test_same_names_in_two_folders_give_two_outputs(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a__x-reinhard.png", "b__x-reinhard.png"]
 
 
+def test_a_folder_that_cannot_be_listed_fails_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cevr tonemap hdr/a hdr/b` with b unlistable (chmod 000) ended the whole batch with "error: hdr/b: Permission
+    denied", exit 2: the look for fuse's folders inside b listed it unguarded. b fails by name; a is tone-mapped."""
+    from tests.conftest import refuse_to_list
+
+    for folder in ("a", "b"):
+        (tmp_path / "hdr" / folder).mkdir(parents=True)
+    write_exr(tmp_path / "hdr" / "a" / "x.exr", _scene().astype(np.float32))
+    locked = tmp_path / "hdr" / "b"
+    refuse_to_list(monkeypatch, locked)
+    report = run_tonemap([tmp_path / "hdr" / "a", locked], tmp_path / "out", TonemapOptions(), BatchPolicy())
+    assert report.counts() == {"done": 1, "failed": 1} and report.exit_code == 1
+    (failed,) = [item for item in report.items if item.status == "failed"]
+    assert failed.message == (f"{locked}: a folder that cannot be listed (Permission denied): the files in it were "
+                              "not searched")
+
+
 def test_dry_run_lists_and_writes_nothing(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     write_exr(tmp_path / "in" / "x.exr", _scene().astype(np.float32))

@@ -14,7 +14,7 @@ import typer
 from .. import __version__
 from .bench import bench
 from .calibrate import calibrate
-from .common import DebugOpt, errors, out, refuse, say, state
+from .common import DebugOpt, errors, out, print_json, refuse, say, state
 from .demo import demo
 from .fuse import fuse
 from .info import convert_weights, info
@@ -80,19 +80,35 @@ def _asks_for_json(command: Any) -> bool:
     command's: each has ``--json``."""
     if command is not None and not any(param.name == "as_json" for param in command.params):
         return False  # `cevr --json`, `cevr bogus --json`: refused before any command
+    return _json_in_line()
+
+
+def _json_in_line() -> bool:
     args = sys.argv[1:]
     return "--json" in (args[:args.index("--")] if "--" in args else args)
+
+
+def _stopped_before_any_work() -> None:
+    say("stopped before any work", "interrupted", "yellow")
+    if _json_in_line():
+        print_json({"exit_code": 130, "interrupted": True})
+    sys.exit(130)
 
 
 def main() -> None:
     """The `cevr` command: Typer's parser in its non-standalone mode, so that a request it refuses (an unknown
     option, a bad value, a missing argument) is one ``error:`` line and exit 2, as the commands' own refusals are,
-    instead of Click's usage block; with ``--json`` also the error object on stdout (:func:`~.common.refuse`)."""
+    instead of Click's usage block; with ``--json`` also the error object on stdout (:func:`~.common.refuse`).
+
+    A Ctrl-C before a command's own handler took over (Typer building the commands; the parser reading the line and
+    running the options' callbacks, which Typer turns into exit 130 without a word) is one ``interrupted:`` line,
+    exit 130, with ``--json`` also ``{"exit_code": 130, "interrupted": true}`` on stdout: it printed a traceback or
+    nothing at all."""
+    state["stop_said"] = state["output"] = False
     try:
         code = app(standalone_mode=False)
-    except typer.Abort:  # Ctrl-C before a command's own handler took over: as that handler says it
-        say("stopped before any work", "interrupted", "yellow")
-        sys.exit(130)
+    except (typer.Abort, KeyboardInterrupt):
+        _stopped_before_any_work()
     except typer.TyperException as exc:  # Click's UsageError (and BadParameter ...), as Typer vendors it
         if type(exc).__name__ == "NoArgsIsHelpError":  # plain `cevr`: the help, as Click shows it
             exc.show()  # type: ignore[attr-defined]
@@ -103,4 +119,6 @@ def main() -> None:
             state["json"] = state["json"] or _asks_for_json(context.command if context is not None else None)
             refuse(text + where, getattr(exc, "exit_code", 2))
         sys.exit(getattr(exc, "exit_code", 2))
+    if code == 130 and not state["stop_said"] and not state["output"]:  # Typer's word for a KeyboardInterrupt
+        _stopped_before_any_work()
     sys.exit(code if isinstance(code, int) else 0)

@@ -33,7 +33,8 @@ from ..vocabulary import (
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
-state = {"debug": False, "terminated": False, "json": False}  # "json": the command was given --json
+# "json": the command was given --json; "stop_said": a stop was told (errors()); "output": stdout was written
+state = {"debug": False, "terminated": False, "json": False, "stop_said": False, "output": False}
 
 
 def say(text: str, label: str = "", style: str = "") -> None:
@@ -237,6 +238,7 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
         raise typer.Exit(2) from None
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated) or bool(state.get("terminated"))
+        state["stop_said"] = True  # for the entry point, which says a stop no command's handler met (cli.main)
         say(f"finished outputs are kept; {resume_hint}", "terminated" if terminated else "interrupted", "yellow")
         raise typer.Exit(143 if terminated else 130) from None
     finally:
@@ -263,9 +265,11 @@ class BatchProgress:
     failure lines on stderr. ``as_json``: no display and no plan lines (the summary on stdout says it all), but the
     warnings still (they are in no item); ``quiet``: failure lines, and a dry run's plan (what it was asked for).
     A batch stopped by Ctrl-C or SIGTERM under ``as_json`` still prints its summary of the inputs finished so far,
-    marked ``"interrupted": true``, so that a script learns what was done."""
+    marked ``"interrupted": true``, so that a script learns what was done: a stage enters it before loading its
+    modules (torch takes the first second), and sets ``per_item``, the EVs made per input, once its options are read.
+    """
 
-    def __init__(self, quiet: bool, per_item: int, *, as_json: bool = False) -> None:
+    def __init__(self, quiet: bool, per_item: int = 0, *, as_json: bool = False) -> None:
         self.quiet = quiet or as_json  # no display, no note lines
         self.warn = not quiet
         self.plan = not as_json
@@ -342,11 +346,13 @@ class BatchProgress:
 def print_json(data: Any, default: Any = None) -> None:
     """``data`` as JSON on stdout, all ASCII: a file name that is not valid UTF-8 (its bytes kept by Python as lone
     surrogates) is written as a ``\\udcXX`` escape, so the output stays valid UTF-8 for whatever parses it."""
+    state["output"] = True  # a Ctrl-C from here on is not told again (cli.main): stdout holds one object
     out.print_json(json.dumps(data, default=default), ensure_ascii=True)
 
 
 def finish(report: Any, as_json: bool, quiet: bool, verb: str) -> None:
     """The summary (a line, or JSON on stdout) and the exit code: 1 if any input failed."""
+    state["output"] = True  # the batch is told: a Ctrl-C from here on is no stop before any work (cli.main)
     if as_json:
         print_json(report.to_json())
     elif not quiet:

@@ -69,7 +69,7 @@ def fuse(
 ) -> None:
     """Make a scene-linear HDR image of each photo (exact where it measured, the model where it clipped), or
     merge stack folders with Debevec & Malik 1997; optionally tone-mapped."""
-    with errors(debug):
+    with errors(debug), BatchProgress(quiet, as_json=as_json) as progress:  # a stop while torch loads: a summary too
         from ..batch import BatchPolicy
         from ..evs import parse_evs
         from ..fuse import run_fuse
@@ -78,7 +78,7 @@ def fuse(
                               raw_mode, response, model, merge, max_megapixels)
         where, sources = scale(workers, ray), stage_inputs(inputs, "fuse")
         policy = BatchPolicy(overwrite=overwrite, dry_run=dry_run, recursive=recursive)
-        with BatchProgress(quiet, options.frames_per_photo, as_json=as_json) as progress:
-            report = run_fuse(sources, output, options, model_spec(options.model, weights, device, precision),
-                              policy, on_event=progress.event, scale=where)
+        progress.per_item = options.frames_per_photo
+        report = run_fuse(sources, output, options, model_spec(options.model, weights, device, precision),
+                          policy, on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "fuse")

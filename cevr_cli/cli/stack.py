@@ -60,7 +60,7 @@ def stack(
     debug: DebugOpt = False,
 ) -> None:
     """Write a continuous exposure stack (one image per EV) for each photo: OUT/<photo>/00_ev-3.00.png ..."""
-    with errors(debug):
+    with errors(debug), BatchProgress(quiet, as_json=as_json) as progress:  # a stop while torch loads: a summary too
         from ..batch import BatchPolicy
         from ..evs import parse_evs
         from ..stack import run_stack
@@ -68,7 +68,7 @@ def stack(
         options = StackOptions(parse_evs(evs), image_format, max_megapixels, raw_mode, response, model)
         policy = BatchPolicy(overwrite=overwrite, dry_run=dry_run, recursive=recursive)
         where = scale(workers, ray)
-        with BatchProgress(quiet, len(options.evs), as_json=as_json) as progress:
-            report = run_stack(inputs, output, model_spec(options.model, weights, device, precision), options, policy,
-                               on_event=progress.event, scale=where)
+        progress.per_item = len(options.evs)
+        report = run_stack(inputs, output, model_spec(options.model, weights, device, precision), options, policy,
+                           on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "stack")

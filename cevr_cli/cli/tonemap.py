@@ -52,7 +52,7 @@ def tonemap(
     debug: DebugOpt = False,
 ) -> None:
     """Tone-map HDR images to displayable 8-bit PNG/JPEG or 16-bit TIFF."""
-    with errors(debug):
+    with errors(debug), BatchProgress(quiet, as_json=as_json) as progress:  # a stop while modules load: a summary too
         from ..batch import BatchPolicy
         from ..tonemap import run_tonemap
 
@@ -60,6 +60,5 @@ def tonemap(
                                  max_megapixels=max_megapixels)
         where, sources = scale(workers, ray), stage_inputs(inputs, "tonemap")
         policy = BatchPolicy(overwrite=overwrite, dry_run=dry_run, recursive=recursive)
-        with BatchProgress(quiet, 0, as_json=as_json) as progress:
-            report = run_tonemap(sources, output, options, policy, on_event=progress.event, scale=where)
+        report = run_tonemap(sources, output, options, policy, on_event=progress.event, scale=where)
     finish(report, as_json, quiet, "tonemap")

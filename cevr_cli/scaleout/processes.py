@@ -60,7 +60,10 @@ def redeliver_interrupts(unraisable: Any) -> None:
 
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored while a worker is started, so that the worker is born ignoring it.
+    """SIGINT held back while a worker is started, so that the worker is born holding it back (and ignores it from
+    :func:`serve`'s start), while a Ctrl-C meanwhile still reaches the driver once the worker has started: with
+    SIGINT ignored here for those 1-30 ms, as until 2026-12-07, it was lost and the batch ran to its end. Where
+    signals cannot be blocked (Windows), it is ignored as before.
 
     Ctrl-C in a terminal signals every process of the job. A worker still importing would die with a traceback,
     and one mid-photo would stop on its own; instead the driver stops them all (:meth:`ProcessPool.close`:
@@ -69,11 +72,26 @@ def _sigint_ignored() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # a spawned child inherits the mask
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a Ctrl-C held back is delivered here
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # pragma: no cover - Windows
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _ignore_sigint() -> None:
+    """In a worker: SIGINT ignored, then no longer held back (:func:`_sigint_ignored`), which drops a Ctrl-C that
+    came while it started."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def serve(conn: Connection, factory: JobFactory, env: dict[str, str]) -> None:
@@ -81,6 +99,7 @@ def serve(conn: Connection, factory: JobFactory, env: dict[str, str]) -> None:
 
     Messages to the driver: ``("event", kind, payload)``, ``("result", result)``, ``("fatal", line)``.
     """
+    _ignore_sigint()
     os.environ.update(env)  # before torch is imported: it reads the thread count and the visible GPUs then
     signal.signal(signal.SIGTERM, _interrupt)  # the driver stopping the batch: clean up as Ctrl-C does
     sys.unraisablehook = redeliver_interrupts

@@ -153,6 +153,27 @@ def test_a_stopped_json_batch_still_prints_what_it_finished(tmp_path, photos, we
     assert sorted(p.name for p in out.iterdir()) == [Path(summary["items"][0]["output"]).name]
 
 
+@pytest.mark.parametrize(("stop", "code"), [(KeyboardInterrupt, 130), ("terminated", 143)])
+@pytest.mark.parametrize("command", ["stack", "fuse", "tonemap"])
+def test_a_json_batch_stopped_before_its_first_input_still_prints_its_summary(tmp_path, photos, monkeypatch, stop,
+                                                                              code, command):
+    """A Ctrl-C or SIGTERM while the stage's modules load (torch: the first second) printed nothing on stdout under
+    --json, only the `interrupted:` line: the summary was printed by the batch's display alone, made after them."""
+    import importlib
+
+    from cevr_cli.cli.common import Terminated
+
+    def stopped(*args):
+        raise Terminated if stop == "terminated" else KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module(f"cevr_cli.cli.{command}"), "scale", stopped)
+    out = tmp_path / "out"
+    result = runner.invoke(app, [command, str(photos), "-o", str(out), "--json"])
+    assert result.exit_code == code, result.output
+    assert json.loads(result.stdout) == {"counts": {}, "exit_code": code, "items": [], "interrupted": True}
+    assert not out.exists()
+
+
 def test_rerun_skips_complete_outputs(tmp_path, photos, weights):
     out = tmp_path / "out"
     args = ["stack", str(photos), "-o", str(out), "--evs", "1", "--weights", str(weights), "--json"]

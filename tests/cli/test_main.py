@@ -81,3 +81,60 @@ def test_with_json_a_refusal_before_the_command_is_read_is_a_json_object_on_stdo
         assert result.returncode == 2 and len(lines) == 1 and "OPENCV_IO_MAX_IMAGE_PIXELS='lots'" in lines[0], args
         expected = {"error": lines[0].removeprefix("error: "), "exit_code": 2}
         assert (json.loads(result.stdout) == expected) if json_expected else result.stdout == "", args
+
+
+_INTERRUPT_AT_IMPORT = '''
+import sys
+
+
+class InterruptAt:
+    """Ctrl-C at the moment {module} is first imported: where the first 0.2-0.5 s of a run are spent."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "{module}":
+            sys.meta_path.remove(self)
+            raise KeyboardInterrupt
+
+
+sys.meta_path.insert(0, InterruptAt())
+'''
+
+
+@pytest.mark.parametrize("module", ["typer", "cevr_cli.cli.bench", "cevr_cli.cli.noise", "OpenEXR"])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_ctrl_c_while_the_command_line_loads_is_a_stop_not_a_traceback(tmp_path, module, as_json):
+    """A Ctrl-C in the first half second (the command line's modules importing, Typer building the commands) ended
+    in a KeyboardInterrupt traceback, killed by SIGINT, with nothing on stdout under --json. typer and
+    cevr_cli.cli.bench: imported with the command line; cevr_cli.cli.noise: by a parameter's callback, as the parser
+    reads the line (exit 130 without a word: Typer's); OpenEXR: by the command, inside its own handler (the batch's
+    summary, interrupted)."""
+    (tmp_path / "x.exr").write_bytes(b"v/1\x01" + bytes(64))  # OpenEXR's magic number: read by OpenEXR
+    (tmp_path / "sitecustomize.py").write_text(_INTERRUPT_AT_IMPORT.format(module=module))
+    args = ["tonemap", str(tmp_path / "x.exr"), "-o", str(tmp_path / "out")] + (["--json"] if as_json else [])
+    result = subprocess.run([sys.executable, "-m", "cevr_cli", *args], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])})
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.splitlines()[-1].startswith("interrupted: ")
+    if as_json:
+        assert json.loads(result.stdout)["interrupted"] is True and json.loads(result.stdout)["exit_code"] == 130
+    else:
+        assert result.stdout == ""
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_ctrl_c_after_the_summary_adds_nothing_to_stdout(monkeypatch, capsys):
+    """Typer turns a KeyboardInterrupt its command let through into exit 130 without a word; cli.main says such a
+    stop itself, but not once the command has printed its result: under --json stdout would hold two objects."""
+    import cevr_cli.cli
+    from cevr_cli.cli.common import print_json
+
+    def summary_then_ctrl_c(**kwargs):
+        print_json({"counts": {"done": 1}, "exit_code": 0, "items": []})
+        return 130  # what Typer returns for the KeyboardInterrupt
+
+    monkeypatch.setattr(cevr_cli.cli, "app", summary_then_ctrl_c)
+    monkeypatch.setattr(sys, "argv", ["cevr", "stack", "x.jpg", "--json"])
+    with pytest.raises(SystemExit) as exited:
+        cevr_cli.cli.main()
+    assert exited.value.code == 130
+    assert json.loads(capsys.readouterr().out) == {"counts": {"done": 1}, "exit_code": 0, "items": []}

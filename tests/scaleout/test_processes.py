@@ -48,6 +48,27 @@ def test_more_cpu_workers_than_cores_are_warned_about(tmp_path, monkeypatch):
         "with fewer (on the CPU, one process already uses every core: --workers 1)"]
 
 
+def test_a_ctrl_c_while_a_worker_starts_stops_the_batch(tmp_path, monkeypatch):
+    """The driver ignored SIGINT while it started a worker (1-30 ms each, so that the worker is born ignoring it): a
+    Ctrl-C then was lost, and the batch ran to its end, exit 0 or 1. It is held back instead, and stops the batch as
+    soon as the worker has started."""
+    import multiprocessing.context
+    import signal
+
+    start = multiprocessing.context.SpawnProcess.start
+
+    def ctrl_c_then_start(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        start(self)
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", ctrl_c_then_start)
+    sources = write_inputs(tmp_path, [f"p{i}.txt" for i in range(4)])
+    plan = plan_outputs(sources, tmp_path / "out", roots=sources)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(plan, CopyJob(delay=0.3), BatchPolicy(), marker=MARKER, scale=Scale(2))
+    assert not any((plan[s] / "data.txt").exists() for s in sources)
+
+
 def test_a_worker_that_dies_fails_its_input_alone_and_is_replaced(tmp_path):
     sources = write_inputs(tmp_path, ["a.txt", "crash.txt", "b.txt", "c.txt", "d.txt"])
     out = tmp_path / "out"
