@@ -14,11 +14,17 @@ def main() -> None:
         from .cli import main as command_line
     except KeyboardInterrupt:
         print("interrupted: stopped before any work", file=sys.stderr)
-        args = sys.argv[1:]
-        if "--json" in (args[:args.index("--")] if "--" in args else args):
+        if json_in_line():
             print(json.dumps({"exit_code": 130, "interrupted": True}))
         sys.exit(130)
     command_line()
+
+
+def json_in_line() -> bool:
+    """Whether the command line holds ``--json`` before any ``--`` (after it, an argument): read from the line itself
+    where no parser has read it yet (here, and for the refusals :func:`cevr_cli.cli.main` meets first)."""
+    args = sys.argv[1:]
+    return "--json" in (args[:args.index("--")] if "--" in args else args)
 
 
 if __name__ == "__main__":  # not when a spawned worker process imports this module as its parent's main

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import __version__
+from ..__main__ import json_in_line
 from .bench import bench
 from .calibrate import calibrate
 from .common import DebugOpt, errors, out, print_json, refuse, say, state
@@ -80,17 +81,12 @@ def _asks_for_json(command: Any) -> bool:
     command's: each has ``--json``."""
     if command is not None and not any(param.name == "as_json" for param in command.params):
         return False  # `cevr --json`, `cevr bogus --json`: refused before any command
-    return _json_in_line()
-
-
-def _json_in_line() -> bool:
-    args = sys.argv[1:]
-    return "--json" in (args[:args.index("--")] if "--" in args else args)
+    return json_in_line()
 
 
 def _stopped_before_any_work() -> None:
     say("stopped before any work", "interrupted", "yellow")
-    if _json_in_line():
+    if json_in_line():
         print_json({"exit_code": 130, "interrupted": True})
     sys.exit(130)
 
