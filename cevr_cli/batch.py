@@ -696,11 +696,8 @@ def _listed_files_present(folder: Path, recorded: Any) -> bool:
         if size == 0 or sizes.get(name, size) != size:
             return False
         if Path(name).name in OUTPUT_MARKERS and len(Path(name).parts) > 1:  # fuse --keep-stack's stack: its files too
-            try:
-                nested = json.loads((folder / name).read_text())
-            except (OSError, ValueError):
-                return False
-            if not _listed_files_present((folder / name).parent, nested):
+            kept = (folder / name).parent
+            if not _listed_files_present(kept, _output_record(kept, Path(name).name)):
                 return False
     return True
 

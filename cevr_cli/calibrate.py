@@ -185,7 +185,7 @@ def evs_from_exif(exposures: Sequence[ExifInfo | None], names: Sequence[str]) ->
         raise UsageError(f"no --evs and no EXIF exposure time, aperture and ISO in {', '.join(missing)}: "
                          "give the bracket's EVs with --evs (e.g. --evs -2,0,2)")
     ev100 = [ExifInfo(exposure_time=e.exposure_time, f_number=e.f_number if recorded["f_number"] else 1.0,
-                      iso=e.iso if recorded["iso"] else 100.0).exposure_value() for e in exposures if e is not None]
+                      iso=e.iso if recorded["iso"] else 100.0).exposure_value() for e in exposures]
     return [round(float(ev100[0]) - float(v), 6) + 0.0 for v in ev100]  # type: ignore[arg-type]
 
 
@@ -820,11 +820,11 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
     from .vocabulary import RAW_SUFFIXES
 
     frames = bracket_frames(paths)
-    need_a_bracket(len(frames), [str(f) for f in frames])
+    names = [str(f) for f in frames]  # as given: two frames of one name in two folders stay apart
+    need_a_bracket(len(frames), names)
     if method not in METHODS:
         raise UsageError(f"unknown calibration method {method!r}: use {' or '.join(METHODS)}")
     check_frames(frames)
-    names = [str(f) for f in frames]  # as given: two frames of one name in two folders stay apart
     raw = [name for f, name in zip(frames, names, strict=True) if f.suffix.lower() in RAW_SUFFIXES]
     if raw:
         raise UsageError(f"{raw[0]}: camera RAW data is linear and needs no profile; calibrate the camera's JPEGs")

@@ -139,6 +139,7 @@ def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, w
     if colors is not None:
         colors = np.where(colors == 3, 1, colors)
         sites_of = [colors == c for c in range(3)]
+        totals = [max(np.count_nonzero(sites), 1) for sites in sites_of]
     for gain_map in maps:
         values = np.log(np.maximum(gain_map.over(height, width, 3 if colors is None else 1), 1e-6))
         rows = slice(gain_map.top, min(gain_map.bottom, height), gain_map.row_pitch)
@@ -149,9 +150,7 @@ def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, w
             continue
         if gain_map.plane != 0:  # a colour filter array has one plane
             continue
-        selected = np.zeros((height, width), bool)
-        selected[rows, cols] = True
         for c, sites in enumerate(sites_of):
-            share = np.count_nonzero(selected & sites) / max(np.count_nonzero(sites), 1)
+            share = np.count_nonzero(sites[rows, cols]) / totals[c]  # of the channel's sites, those the map covers
             log_gain[..., c] += share * values[..., 0]
     return np.exp(log_gain).astype(np.float32)

@@ -233,8 +233,10 @@ def check_cfa_pattern(path: Path, raw: Any) -> None:
     Raises:
         InputError: the map LibRaw developed by is not the DNG's pattern.
     """
+    if raw.num_colors == 1:  # a monochrome sensor has no pattern to misread: its file is not opened again
+        return
     expected = dng_cfa_planes(path)
-    if expected is None or raw.num_colors == 1:
+    if expected is None:
         return
     side = _CFA_CHECKED_SIDE
     seen = np.array(raw.raw_colors_visible[:side, :side])
