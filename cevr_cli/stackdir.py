@@ -231,15 +231,14 @@ def _check_frame_size(path: Path, max_megapixels: float) -> None:
     """Refuse, from its header, a frame larger than ``max_megapixels`` before it is decoded (as a photo is)."""
     from PIL import Image
 
-    from .io.images import check_dimensions
+    from .io.images import DECOMPRESSION_BOMB, allow_in_pillow, check_dimensions
 
-    # Pillow's own bomb guard (89 MP, an error at twice that) must not refuse what max_megapixels allows
-    Image.MAX_IMAGE_PIXELS = max(int(max_megapixels * 1e6), Image.MAX_IMAGE_PIXELS or 0)
+    allow_in_pillow(max_megapixels)
     try:
         with Image.open(path) as im:
             width, height = im.size
     except Image.DecompressionBombError:
-        raise InputError(path, "too large: refused as a decompression bomb") from None
+        raise InputError(path, DECOMPRESSION_BOMB) from None
     except (OSError, SyntaxError, ValueError):  # not an image Pillow reads: the decoder says what it is
         return
     check_dimensions(path, width, height, max_megapixels, 1)

@@ -189,12 +189,22 @@ def orient(image: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(image)) if op else image
 
 
+DECOMPRESSION_BOMB = "too large: refused as a decompression bomb"  # what Pillow refuses past its own guard
+
+
+def allow_in_pillow(max_megapixels: float) -> None:
+    """Raise Pillow's own bomb guard (89 MP, an error at twice that) so that it never refuses what
+    ``max_megapixels`` allows (process-wide: the guard is Pillow's global)."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = max(int(max_megapixels * 1e6), Image.MAX_IMAGE_PIXELS or 0)
+
+
 def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     from PIL import Image, UnidentifiedImageError
 
     _register_heif()
-    # Pillow's own bomb guard (89 MP, an error at twice that) must not refuse what --max-megapixels allows.
-    Image.MAX_IMAGE_PIXELS = max(int(max_megapixels * 1e6), Image.MAX_IMAGE_PIXELS or 0)
+    allow_in_pillow(max_megapixels)
     try:
         with Image.open(path) as im:
             if im.format == "TIFF" and _DNG_VERSION_TAG in im.tag_v2:
@@ -241,7 +251,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
         reason = " ".join(str(exc).split())  # one line: libheif's messages end in a newline
         raise InputError(path, f"truncated or corrupt image data ({reason})") from None
     except Image.DecompressionBombError:
-        raise InputError(path, "too large: refused as a decompression bomb") from None
+        raise InputError(path, DECOMPRESSION_BOMB) from None
     data, translucent = _drop_alpha(data)
     codes, colour, icc = to_srgb(data, icc)
     described = adobe_rgb_to_srgb(codes) if adobe_rgb else nclx_to_srgb(codes, nclx)
