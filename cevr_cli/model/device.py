@@ -29,6 +29,11 @@ PRECISIONS_FOR: dict[Purpose, dict[str, str]] = {"inference": INFERENCE_PRECISIO
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def precision_name(dtype: torch.dtype) -> str:
+    """The ``--precision`` name of ``dtype`` (a value of :data:`DTYPES`)."""
+    return next(name for name, known in DTYPES.items() if known == dtype)
+
+
 def cpu_has_native_bf16() -> bool:
     """The CPU has bf16 dot-product instructions (AVX512-BF16 or AMX-BF16), so oneDNN's bf16 kernels beat float32.
 

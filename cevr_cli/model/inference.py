@@ -27,7 +27,7 @@ from ..evs import check_ev_values, ev_steps
 from ..exposure import model_for_role
 from ..imaging import display_codes
 from .cevr import NormStats
-from .device import DTYPES, resolve_device, resolve_precision
+from .device import precision_name, resolve_device, resolve_precision
 from .fused import FusedCEVR, reparameterize
 from .weights import ModelPair
 
@@ -172,7 +172,7 @@ class CEVRPredictor:
 
     @property
     def precision(self) -> str:
-        return next(name for name, dtype in DTYPES.items() if dtype == self.dtype)
+        return precision_name(self.dtype)
 
     def predict(self, rgb: np.ndarray, evs: Sequence[float]) -> np.ndarray:
         """All EVs at once as an (N, H, W, 3) float32 array in [0, 1] (for small images and benchmarks).

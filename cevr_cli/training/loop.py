@@ -25,7 +25,7 @@ from ..errors import CevrError, InputError, UsageError, use_one_of
 from ..io.atomic import atomic_path, atomic_write_text, check_writable, remove_abandoned_temporaries
 from ..model.cevr import CEVRNet
 from ..model.config import CEVRConfig, get_config
-from ..model.device import DTYPES, resolve_precision
+from ..model.device import precision_name, resolve_precision
 from ..model.imagenet import init_encoder_from_vgg16
 from ..model.weights import ModelPair, check_direction, load_pair, save_pair
 from .config import TrainConfig, resume_conflicts, vocabulary_fields
@@ -239,8 +239,7 @@ def _training_pairs(cfg: TrainConfig, role: str, direction: str,
 def trained_precision(cfg: TrainConfig, rank: Rank = ALONE) -> str:
     """The arithmetic ``cfg.precision`` means on this rank's device (``bf16`` or ``fp32``; ``auto`` resolved as
     :func:`~cevr_cli.model.device.resolve_precision` does), which summary.json records beside the config's request."""
-    dtype = resolve_precision(cfg.precision, rank.device(cfg.device), "training")
-    return next(name for name, known in DTYPES.items() if known == dtype)
+    return precision_name(resolve_precision(cfg.precision, rank.device(cfg.device), "training"))
 
 
 def train_direction(
