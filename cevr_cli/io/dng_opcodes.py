@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import struct
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,11 +98,10 @@ def _gain_map(params: bytes) -> GainMap:
                    gains.reshape(points_v, points_h, map_planes).astype(np.float32))
 
 
-def dng_gain_maps(path: Path) -> list[GainMap]:
-    """The GainMap opcodes of a DNG's raw image's OpcodeList2; none where ``path`` is no DNG or has no such list."""
-    from .raw import _dng_raw_image_fact
-
-    data = _dng_raw_image_fact(path, lambda page: page.tags.valueof(_OPCODE_LIST_2))
+def page_gain_maps(page: Any) -> list[GainMap]:
+    """The GainMap opcodes of the OpcodeList2 of a DNG's raw image (``page``: its IFD as tifffile parses it, which
+    :func:`cevr_cli.io.raw.read_raw_file_facts` finds); none where it has no such list."""
+    data = page.tags.valueof(_OPCODE_LIST_2)
     return parse_gain_maps(bytes(data)) if isinstance(data, (bytes, bytearray)) else []
 
 

@@ -547,20 +547,18 @@ def _ratio(value: Any) -> float | None:
     return _number(value)
 
 
-def read_tiff_exif(path: str | Path) -> ExifInfo | None:
-    """EXIF of a TIFF-structured file (DNG, CR2, NEF, ARW, PEF, ORF, RW2 ...) from its first IFD and EXIF IFD,
-    read by tifffile, which parses any of them without decoding pixels (Pillow opens only the TIFFs it can
-    decode); None when the file is not TIFF-structured."""
-    import tifffile
+def tiff_exif(tif: Any) -> ExifInfo:
+    """EXIF of a TIFF-structured file (DNG, CR2, NEF, ARW, PEF, ORF, RW2 ...) open in tifffile (``tif``), from its
+    first IFD and EXIF IFD, which tifffile parses without decoding pixels (Pillow opens only the TIFFs it can
+    decode). The RAW reader's one pass over the file calls it (:func:`cevr_cli.io.raw.read_raw_file_facts`).
 
-    try:
-        with tifffile.TiffFile(path) as tif:
-            tags = tif.pages.first.tags
-            ifd0 = {name: tags.valueof(name) for name in ("Make", "Model", "Software", "DateTime", "ExposureTime",
-                                                          "FNumber", "ISOSpeedRatings")}
-            sub = tags.valueof("ExifTag") or {}
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError):
-        return None
+    Raises:
+        tifffile.TiffFileError, ValueError, IndexError, KeyError: a damaged IFD.
+    """
+    tags = tif.pages.first.tags
+    ifd0 = {name: tags.valueof(name) for name in ("Make", "Model", "Software", "DateTime", "ExposureTime",
+                                                  "FNumber", "ISOSpeedRatings")}
+    sub = tags.valueof("ExifTag") or {}
 
     def capture(name: str) -> Any:  # the EXIF IFD's, else IFD0's (TIFF/EP, as in _from_ifds)
         return sub.get(name) if sub.get(name) is not None else ifd0[name]
@@ -573,7 +571,7 @@ def read_tiff_exif(path: str | Path) -> ExifInfo | None:
 
 
 def read_raw_container_exif(path: str | Path) -> ExifInfo | None:
-    """EXIF of the camera RAW containers that are not TIFF-structured (:func:`read_tiff_exif` reads the others):
+    """EXIF of the camera RAW containers that are not TIFF-structured (:func:`tiff_exif` reads the others):
     Canon CR3 (:func:`read_cr3_exif`) and Fujifilm RAF (:func:`read_raf_exif`), told apart by their first bytes;
     None for any other file, or one whose metadata cannot be read."""
     try:

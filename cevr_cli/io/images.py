@@ -723,20 +723,19 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         as_rgb,
         dng_black_scale,
         dng_levels_as_developed,
-        dng_white_levels,
         open_raw,
         raw_exif,
         white_balance_params,
     )
 
-    with open_raw(path, max_megapixels, min_side) as raw:
-        exif = raw_exif(path, raw)
+    with open_raw(path, max_megapixels, min_side) as (raw, facts):
+        exif = raw_exif(path, raw, facts.tiff_exif)
         # a DNG's lens shading (GainMap opcodes) and its channels normalised by their own blacks, as in the linear
         # reader (raw.read_raw_linear)
-        dng_levels, exposure = dng_levels_as_developed(path, raw, dng_white_levels(path))
+        dng_levels, exposure = dng_levels_as_developed(raw, facts)
         dng = dng_levels is not None
         if dng:
-            apply_dng_gain_maps(path, raw)
+            apply_dng_gain_maps(raw, facts.gain_maps)
         black_scale = dng_black_scale(raw) if dng else None
         balance = white_balance_params(raw, black_scale)
         balance["bright"] = balance.get("bright", 1.0) * exposure  # a floating-point DNG's WhiteLevel at 1.0

@@ -23,19 +23,19 @@ added.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ..errors import InputError
 from ..vocabulary import MAX_MEGAPIXELS, MIN_PHOTO_SIDE
-from .dng_opcodes import channel_gains, dng_gain_maps, photosite_gains
-from .exif import ExifInfo, read_raw_container_exif, read_tiff_exif
+from .dng_opcodes import GainMap, channel_gains, page_gain_maps, photosite_gains
+from .exif import ExifInfo, read_raw_container_exif, tiff_exif
 from .library_output import stderr_without
 
 # LibRaw's orientation codes (sizes.flip) as the EXIF orientations they stand for (3 = 180, 5 = 90 CCW, 6 = 90 CW;
@@ -100,19 +100,15 @@ def as_rgb(developed: np.ndarray) -> np.ndarray:
     return np.repeat(developed, 3, axis=2) if developed.shape[2] == 1 else developed
 
 
-def dng_white_levels(path: Path) -> list[int] | None:
-    """The WhiteLevel of a DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD) as
-    four levels (R, G, B, G2: one value for every channel, or one per sample, G2 taking G's; without the tag the
-    DNG default, 2^BitsPerSample - 1); None when ``path`` is not a DNG or its raw image cannot be read."""
-    level = _dng_raw_image_fact(path, lambda page: page.tags.valueof(50717, (1 << page.bitspersample) - 1))
-    if level is None:
-        return None
-    values = [int(v) for v in np.atleast_1d(level)]
+def _white_levels(page: Any) -> list[int]:
+    """The WhiteLevel of a DNG's raw image (``page``: :func:`_dng_raw_page`) as four levels (R, G, B, G2: one value
+    for every channel, or one per sample, G2 taking G's; without the tag the DNG default, 2^BitsPerSample - 1)."""
+    values = [int(v) for v in np.atleast_1d(page.tags.valueof(50717, (1 << page.bitspersample) - 1))]
     return values[:1] * 4 if len(values) < 3 else [*values[:3], values[1]]
 
 
-def dng_levels_as_developed(path: Path, raw: Any, dng_levels: list[int] | None) -> tuple[list[int] | None, float]:
-    """A DNG's white levels (:func:`dng_white_levels`) in the units of LibRaw's photosites, and what LibRaw's
+def dng_levels_as_developed(raw: Any, facts: RawFileFacts) -> tuple[list[int] | None, float]:
+    """A DNG's white levels (``facts.dng_levels``) in the units of LibRaw's photosites, and what LibRaw's
     development is multiplied by for 1.0 to be the DNG's WhiteLevel (1.0 but for floating-point DNGs).
 
     A floating-point DNG (SampleFormat 3: Lightroom's HDR and panorama merges, its Enhance / Denoise output) holds
@@ -120,17 +116,21 @@ def dng_levels_as_developed(path: Path, raw: Any, dng_levels: list[int] | None) 
     (``convertFloatToInt``) so that the larger of its WhiteLevel and its brightest value becomes its ``maximum``
     (16383), where the WhiteLevel tag still read 1: every photosite counted as saturated (a whole photo marked
     clipped), and data above the WhiteLevel (values to 3.0 of a white of 1) darkened the whole photo by that ratio,
-    where the DNG clips them to 1.0 (DNG 1.4, chapter 5, "Rescaling"). The brightest value is read with tifffile;
-    where tifffile cannot decode the raw image (a floating-point predictor without imagecodecs), the data is taken
-    to lie within the WhiteLevel, as DNG writers keep it."""
-    if dng_levels is None or _dng_raw_image_fact(path, lambda page: int(page.sampleformat)) != 3:
+    where the DNG clips them to 1.0 (DNG 1.4, chapter 5, "Rescaling"). The brightest value is read with tifffile
+    (``facts.brightest``); where tifffile cannot decode the raw image (a floating-point predictor without
+    imagecodecs), the data is taken to lie within the WhiteLevel, as DNG writers keep it."""
+    dng_levels, developed_white = facts.dng_levels, float(raw.white_level)
+    if dng_levels is None or not facts.floating_point or not _rescaled(dng_levels, developed_white):
         return dng_levels, 1.0
-    white, developed_white = max(dng_levels), float(raw.white_level)
-    if abs(developed_white - white) < 0.5:  # a float scale LibRaw kept (whites of 4096 to 32767)
-        return dng_levels, 1.0
-    brightest = _dng_raw_image_fact(path, lambda page: float(np.nanmax(page.asarray())))
-    per_unit = developed_white / max(white, brightest or 0.0)  # LibRaw's units per DNG unit
+    white = max(dng_levels)
+    per_unit = developed_white / max(white, facts.brightest or 0.0)  # LibRaw's units per DNG unit
     return [max(int(round(level * per_unit)), 1) for level in dng_levels], developed_white / (white * per_unit)
+
+
+def _rescaled(dng_levels: list[int], developed_white: float) -> bool:
+    """Whether LibRaw developed a floating-point DNG on another scale than its WhiteLevel's (not where it kept the
+    float scale: whites of 4096 to 32767)."""
+    return abs(developed_white - max(dng_levels)) >= 0.5
 
 
 def dng_without_raw_image(path: Path) -> bool:
@@ -148,21 +148,76 @@ def dng_without_raw_image(path: Path) -> bool:
 
 
 def _dng_raw_image_fact(path: Path, fact: Any) -> Any:
-    """``fact(page)`` of a DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD),
-    read by tifffile; None when ``path`` is not a DNG, has no such IFD, or cannot be read."""
+    """``fact(page)`` of a DNG's raw image (:func:`_dng_raw_page`), read by tifffile; None when ``path`` is not a
+    DNG, has no such IFD, or cannot be read. For the refusals of a file LibRaw could not open: a file it opened is
+    read once, by :func:`read_raw_file_facts`."""
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
-            first = tif.pages.first
-            if 50706 not in first.tags:  # DNGVersion
-                return None
-            for page in [first, *(first.pages or [])]:
-                if not page.subfiletype and int(page.photometric) in (32803, 34892):
-                    return fact(page)
+            page = _dng_raw_page(tif)
+            return None if page is None else fact(page)
     except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
         return None
-    return None
+
+
+def _dng_raw_page(tif: Any) -> Any:
+    """A DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD) in the file open in
+    tifffile; None when it is not a DNG or has no such IFD."""
+    first = tif.pages.first
+    if 50706 not in first.tags:  # DNGVersion
+        return None
+    return next((page for page in [first, *(first.pages or [])]
+                 if not page.subfiletype and int(page.photometric) in (32803, 34892)), None)
+
+
+_Fact = TypeVar("_Fact")
+
+
+@dataclass(frozen=True)
+class RawFileFacts:
+    """What a RAW file's TIFF structure says, read in one pass (:func:`read_raw_file_facts`); None (none) for what
+    the file does not say or tifffile cannot read."""
+
+    tiff_exif: ExifInfo | None = None  # :func:`cevr_cli.io.exif.tiff_exif`
+    dng_levels: list[int] | None = None  # a DNG raw image's WhiteLevel, R G B G2 (:func:`_white_levels`)
+    floating_point: bool = False  # its samples are floats (SampleFormat 3)
+    brightest: float | None = None  # its brightest sample, for a floating-point DNG LibRaw rescaled
+    cfa_planes: np.ndarray | None = None  # its colour filter pattern (:func:`_cfa_planes`)
+    gain_maps: list[GainMap] = field(default_factory=list)  # its OpcodeList2's GainMaps (:mod:`.dng_opcodes`)
+
+
+def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
+    """What ``path``'s TIFF structure (DNG, CR2, NEF, ...) says that LibRaw does not give: its EXIF, and for a DNG
+    its raw image's white levels, sample format, colour filter pattern and GainMaps, all from one tifffile parse of
+    the file (each fact had its own parse: a DNG was parsed five times per read). A floating-point DNG's
+    pixels are decoded for its brightest value only where LibRaw developed it on another scale than its WhiteLevel
+    (``developed_white``: LibRaw's ``white_level``, :func:`dng_levels_as_developed`). Each fact that cannot be read
+    is None on its own, the others still read; a file tifffile cannot open (CR3, RAF) says nothing."""
+    import tifffile
+
+    errors = (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError)
+
+    def read(fact: Callable[[], _Fact]) -> _Fact | None:
+        try:
+            return fact()
+        except errors:
+            return None
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            exif = read(lambda: tiff_exif(tif))
+            page = read(lambda: _dng_raw_page(tif))
+            if page is None:
+                return RawFileFacts(exif)
+            levels = read(lambda: _white_levels(page))
+            floating = read(lambda: int(page.sampleformat)) == 3
+            brightest = read(lambda: float(np.nanmax(page.asarray()))) if (
+                floating and levels is not None and _rescaled(levels, developed_white)) else None
+            return RawFileFacts(exif, levels, floating, brightest, read(lambda: _cfa_planes(page)),
+                                read(lambda: page_gain_maps(page)) or [])
+    except errors:
+        return RawFileFacts()
 
 
 def clipping_mask(saturated: np.ndarray, shape: tuple[int, int], *, bayer: bool) -> np.ndarray:
@@ -201,27 +256,25 @@ def check_pixel_data(path: Path, raw: Any) -> None:
         raise InputError(path, f"camera RAW without its pixel data: every photosite reads {int(visible.min())}")
 
 
-def dng_cfa_planes(path: Path) -> np.ndarray | None:
-    """A CFA DNG's colour filter pattern (CFARepeatPatternDim rows x columns) as LibRaw numbers its colours: each
-    site's colour (CFAPattern, TIFF/EP colour codes) as its plane, its place in CFAPlaneColor (default red, green,
-    blue; DNG 1.4, chapter 4); None when ``path`` is not a CFA DNG or the tags do not make a pattern."""
-    def planes(page: Any) -> np.ndarray | None:
-        if int(page.photometric) != 32803:
-            return None
-        rows, cols = (int(v) for v in page.tags.valueof(33421, (2, 2)))
-        pattern = np.frombuffer(bytes(page.tags.valueof(33422, b"")), np.uint8)
-        plane_colours = list(bytes(page.tags.valueof(50710, b"\x00\x01\x02")))
-        if min(rows, cols) < 1 or pattern.size != rows * cols or not set(pattern.tolist()) <= set(plane_colours):
-            return None  # a dimension of 0 and no CFAPattern: an empty pattern, a ZeroDivisionError where it is tiled
-        return np.array([plane_colours.index(code) for code in pattern.tolist()]).reshape(rows, cols)
-
-    return _dng_raw_image_fact(path, planes)
+def _cfa_planes(page: Any) -> np.ndarray | None:
+    """A CFA DNG's colour filter pattern (CFARepeatPatternDim rows x columns; ``page``: its raw image,
+    :func:`_dng_raw_page`) as LibRaw numbers its colours: each site's colour (CFAPattern, TIFF/EP colour codes) as its
+    plane, its place in CFAPlaneColor (default red, green, blue; DNG 1.4, chapter 4); None when it is not a CFA image
+    or the tags do not make a pattern."""
+    if int(page.photometric) != 32803:
+        return None
+    rows, cols = (int(v) for v in page.tags.valueof(33421, (2, 2)))
+    pattern = np.frombuffer(bytes(page.tags.valueof(33422, b"")), np.uint8)
+    plane_colours = list(bytes(page.tags.valueof(50710, b"\x00\x01\x02")))
+    if min(rows, cols) < 1 or pattern.size != rows * cols or not set(pattern.tolist()) <= set(plane_colours):
+        return None  # a dimension of 0 and no CFAPattern: an empty pattern, a ZeroDivisionError where it is tiled
+    return np.array([plane_colours.index(code) for code in pattern.tolist()]).reshape(rows, cols)
 
 
 _CFA_CHECKED_SIDE = 24  # a multiple of every pattern period LibRaw keeps (1, 2, 4 and 8 rows; 2 columns; X-Trans's 6)
 
 
-def check_cfa_pattern(path: Path, raw: Any) -> None:
+def check_cfa_pattern(path: Path, raw: Any, expected: np.ndarray | None) -> None:
     """Refuse a CFA DNG whose colour filter pattern LibRaw reads wrong, which it develops without complaint in wrong
     colours (a flat grey as R 0.35, G 0.18, B 0.21 with stripes).
 
@@ -230,13 +283,12 @@ def check_cfa_pattern(path: Path, raw: Any) -> None:
     2x2 same-colour blocks, as phones' high-resolution modes write) lands on the wrong photosites. Its colour map is
     compared with the DNG's pattern, at every phase (where the pattern starts at the active area: LibRaw's margins).
 
+    ``expected``: the DNG's pattern (:attr:`RawFileFacts.cfa_planes`), None for other files.
+
     Raises:
         InputError: the map LibRaw developed by is not the DNG's pattern.
     """
-    if raw.num_colors == 1:  # a monochrome sensor has no pattern to misread: its file is not opened again
-        return
-    expected = dng_cfa_planes(path)
-    if expected is None:
+    if raw.num_colors == 1 or expected is None:  # a monochrome sensor has no pattern to misread
         return
     side = _CFA_CHECKED_SIDE
     seen = np.array(raw.raw_colors_visible[:side, :side])
@@ -251,11 +303,12 @@ def check_cfa_pattern(path: Path, raw: Any) -> None:
                            "(its colours would be false)")
 
 
-def raw_exif(path: Path, raw: Any) -> ExifInfo:
-    """What a RAW file says about its capture: the EXIF of its TIFF structure (camera, date, exposure, lens), or
-    of the containers that are not TIFF-structured (CR3's metadata boxes, RAF's preview), completed by what LibRaw
-    parsed (exposure, date, lens) for the facts they lack. Orientation 1: the RAW readers turn the pixels upright."""
-    tiff = read_tiff_exif(path) or read_raw_container_exif(path) or ExifInfo()
+def raw_exif(path: Path, raw: Any, tiff: ExifInfo | None) -> ExifInfo:
+    """What a RAW file says about its capture: the EXIF of its TIFF structure (camera, date, exposure, lens:
+    ``tiff``, :attr:`RawFileFacts.tiff_exif`), or of the containers that are not TIFF-structured (CR3's metadata
+    boxes, RAF's preview), completed by what LibRaw parsed (exposure, date, lens) for the facts they lack.
+    Orientation 1: the RAW readers turn the pixels upright."""
+    tiff = tiff or read_raw_container_exif(path) or ExifInfo()
     other, when = raw.other, raw.other.timestamp
     return replace(
         tiff, orientation=1,
@@ -272,8 +325,9 @@ def _positive(value: float) -> float | None:
 
 
 @contextmanager
-def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
-    """LibRaw's handle on ``path`` (rawpy), after the size check; LibRaw's failures become one InputError.
+def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[tuple[Any, RawFileFacts]]:
+    """LibRaw's handle on ``path`` (rawpy), after the size check, and what the file's TIFF structure says
+    (:func:`read_raw_file_facts`); LibRaw's failures become one InputError.
 
     Both RAW readers (this module's linear one and ``images.read_photo``'s developed one) open files here.
     """
@@ -290,8 +344,9 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[Any]:
             with stderr_without(_LIBRAW_DATA_ERROR):
                 check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
                 check_pixel_data(path, raw)
-                check_cfa_pattern(path, raw)
-            yield raw
+                facts = read_raw_file_facts(path, float(raw.white_level))
+                check_cfa_pattern(path, raw, facts.cfa_planes)
+            yield raw, facts
     except InputError:
         raise
     except (rawpy.LibRawError, OSError, ValueError) as exc:
@@ -333,11 +388,11 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
     import rawpy
 
     path = Path(path)
-    with open_raw(path, max_megapixels, min_side) as raw:
-        exif = raw_exif(path, raw)
+    with open_raw(path, max_megapixels, min_side) as (raw, facts):
+        exif = raw_exif(path, raw, facts.tiff_exif)
         if not raw.white_level:
             raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
-        dng_levels, exposure = dng_levels_as_developed(path, raw, dng_white_levels(path))
+        dng_levels, exposure = dng_levels_as_developed(raw, facts)
         levels = saturation_levels(int(raw.white_level), raw.camera_white_level_per_channel, dng_levels)
         visible = raw.raw_image_visible
         colors = photosite_channels(raw) if visible.ndim == 2 else None
@@ -345,7 +400,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         bayer = visible.ndim == 2 and raw.num_colors > 1  # a monochrome sensor's photosites are not interpolated
         flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
         black_scale = dng_black_scale(raw) if dng_levels is not None else None
-        gain_maps = dng_gain_maps(path) if dng_levels is not None else []
+        gain_maps = facts.gain_maps if dng_levels is not None else []
         if raw.num_colors == 3:
             balanced, to_srgb = _develop_in_camera_space(raw, rawpy, black_scale)
             balanced *= np.float32(exposure)
@@ -441,10 +496,11 @@ def apply_photosite_gains(raw: Any, gains: np.ndarray, colors: np.ndarray | None
     visible[...] = np.clip(np.round(lifted), 0, 65535).astype(visible.dtype)
 
 
-def apply_dng_gain_maps(path: Path, raw: Any) -> None:
-    """A DNG's GainMap opcodes (:mod:`.dng_opcodes`) applied to LibRaw's photosites; other RAW files have none."""
+def apply_dng_gain_maps(raw: Any, gain_maps: list[GainMap]) -> None:
+    """A DNG's GainMap opcodes (:attr:`RawFileFacts.gain_maps`) applied to LibRaw's photosites; other RAW files
+    have none."""
     visible = raw.raw_image_visible
-    gains = photosite_gains(dng_gain_maps(path), visible.shape)
+    gains = photosite_gains(gain_maps, visible.shape)
     if gains is not None:
         apply_photosite_gains(raw, gains, photosite_channels(raw) if visible.ndim == 2 else None)
 

@@ -289,13 +289,14 @@ def test_a_tiff_structured_raws_ifd0_exposure_is_read(tmp_path):
     """The raw path (tifffile, no pixels decoded) reads TIFF/EP's IFD0 exposure tags too."""
     import tifffile
 
-    from cevr_cli.io.exif import read_tiff_exif
+    from cevr_cli.io.exif import tiff_exif
 
     path = tmp_path / "tiffep.tif"
     tifffile.imwrite(path, np.zeros((8, 8), np.uint16),
                      extratags=[(271, "s", 0, "Kodak", True), (EXPOSURE_TIME, "2I", 1, (1, 60), True),
                                 (F_NUMBER, "2I", 1, (28, 10), True), (ISO, "H", 1, 100, True)])
-    facts = read_tiff_exif(path)
+    with tifffile.TiffFile(path) as tif:
+        facts = tiff_exif(tif)
     assert (facts.camera_make, facts.exposure_time, facts.f_number, facts.iso) == (
         "Kodak", pytest.approx(1 / 60), pytest.approx(2.8), 100)
 

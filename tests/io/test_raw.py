@@ -351,6 +351,40 @@ def test_a_floating_point_monochrome_dng_past_its_white_reads_one_there(tmp_path
     np.testing.assert_allclose(photo.linear, np.minimum(data, 1.0)[..., None].repeat(3, axis=2), atol=3e-4)
 
 
+def _tifffile_parses(monkeypatch, path) -> list[str]:
+    """A list that each tifffile parse of ``path`` from now on appends to."""
+    import tifffile
+
+    parses = []
+
+    class Counted(tifffile.TiffFile):
+        def __init__(self, file, *args, **kwargs):
+            if str(file) == str(path):
+                parses.append(str(file))
+            super().__init__(file, *args, **kwargs)
+
+    monkeypatch.setattr(tifffile, "TiffFile", Counted)
+    return parses
+
+
+@pytest.mark.parametrize("kind", ["shaded-cfa", "float-rescaled"])
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_dngs_tiff_structure_is_parsed_once_per_read(tmp_path, monkeypatch, kind, mode):
+    """Each fact the readers take from a DNG's tags (EXIF, CFA pattern, WhiteLevel, sample format, a floating-point
+    DNG's brightest value, GainMaps) had a tifffile parse of its own: a CFA DNG was parsed 5 times per read, a
+    floating-point LinearRaw one that LibRaw rescaled 6. The facts themselves are checked by the tests above (lens
+    shading, floating point) on such files."""
+    if kind == "shaded-cfa":
+        path = _shaded_dng(tmp_path / "phone.dng", np.full((32, 48, 3), 0.3))
+    else:
+        data = np.full((32, 48, 3), 0.1, np.float32)
+        data[:8, 40:] = 3.0  # past the WhiteLevel 1: LibRaw rescales, and the brightest value is read
+        path = write_linear_dng(tmp_path / "float.dng", data, 1)
+    parses = _tifffile_parses(monkeypatch, path)
+    (read_raw_linear if mode == "linear" else read_photo)(path)
+    assert len(parses) == 1
+
+
 def test_a_dng_without_an_as_shot_white_balance_develops_for_daylight_in_raw_mode_cevr(tmp_path):
     """`--raw-mode cevr`: LibRaw's camera white balance fell back to the grey-world average (this scene's greys
     tinted by its mean colour)."""
@@ -496,18 +530,18 @@ def test_libraw_completes_what_a_raw_without_tiff_structure_says(tmp_path):
     from datetime import datetime
     from types import SimpleNamespace
 
-    from cevr_cli.io.raw import raw_exif
+    from cevr_cli.io.raw import raw_exif, read_raw_file_facts
 
     path = tmp_path / "shot.cr3"
     path.write_bytes(b"\x00\x00\x00\x18ftypcrx " + bytes(64))
     raw = SimpleNamespace(other=SimpleNamespace(shutter_speed=np.float32(1 / 250), aperture=np.float32(2.8),
                                                 iso_speed=0.0, timestamp=datetime(2024, 5, 1, 10, 11, 12)),
                           lens=SimpleNamespace(model="RF 50mm"))
-    exif = raw_exif(path, raw)
+    exif = raw_exif(path, raw, read_raw_file_facts(path, 0).tiff_exif)
     assert (exif.exposure_time, exif.f_number, exif.iso, exif.lens) == (0.004, 2.8, None, "RF 50mm")
     assert exif.datetime_original == "2024:05:01 10:11:12" and exif.camera_make is None
     raw.other.timestamp = datetime.fromtimestamp(0)
-    assert raw_exif(path, raw).datetime_original is None
+    assert raw_exif(path, raw, None).datetime_original is None
 
 
 def test_a_cr3s_own_metadata_comes_first_and_libraw_fills_the_rest(tmp_path):
@@ -516,14 +550,14 @@ def test_a_cr3s_own_metadata_comes_first_and_libraw_fills_the_rest(tmp_path):
     from datetime import datetime
     from types import SimpleNamespace
 
-    from cevr_cli.io.raw import raw_exif
+    from cevr_cli.io.raw import raw_exif, read_raw_file_facts
     from tests.raw_containers import CR3_IFD0, box, tiff_ifd, write_cr3
 
     path = write_cr3(tmp_path / "IMG_0002.CR3", box(b"CMT1", tiff_ifd(CR3_IFD0)))
     raw = SimpleNamespace(other=SimpleNamespace(shutter_speed=np.float32(1 / 60), aperture=np.float32(4.0),
                                                 iso_speed=np.float32(400), timestamp=datetime(2030, 1, 1)),
                           lens=SimpleNamespace(model="RF 50mm"))
-    exif = raw_exif(path, raw)
+    exif = raw_exif(path, raw, read_raw_file_facts(path, 0).tiff_exif)
     assert (exif.camera_make, exif.camera_model, exif.datetime_original) == (
         "Canon", "Canon EOS R6", "2024:05:01 10:11:12")
     assert (exif.exposure_time, exif.f_number, exif.iso, exif.lens, exif.orientation) == (
@@ -589,7 +623,7 @@ def test_a_cfa_dng_with_an_empty_pattern_is_developed_as_libraw_reads_it(tmp_pat
 
     import tifffile
 
-    from cevr_cli.io.raw import dng_cfa_planes
+    from cevr_cli.io.raw import read_raw_file_facts
 
     scene = np.random.default_rng(8).uniform(0.1, 0.5, (64, 64, 3))
     path = write_cfa_dng(tmp_path / "cfa.dng", scene, WHITE)
@@ -599,5 +633,5 @@ def test_a_cfa_dng_with_an_empty_pattern_is_developed_as_libraw_reads_it(tmp_pat
     data[dim.valueoffset:dim.valueoffset + 4] = struct.pack(f"{order}2H", *dims)
     data[pattern.offset:pattern.offset + 2] = struct.pack(f"{order}H", 33423)  # CFAPattern's entry: another tag
     path.write_bytes(bytes(data))
-    assert dng_cfa_planes(path) is None
+    assert read_raw_file_facts(path, WHITE).cfa_planes is None
     assert read_raw_linear(path).linear.shape == (64, 64, 3) and read_photo(path).rgb.shape == (64, 64, 3)
