@@ -142,7 +142,7 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
     by it).
 
     The capture facts an EXR's header holds (``cevr fuse`` writes the photo's there,
-    :func:`cevr_cli.io.hdrfile.read_capture_facts`) go into the image's EXIF, marked as cevr's rendering.
+    :attr:`cevr_cli.io.hdrfile.HdrImage.capture`) go into the image's EXIF, marked as cevr's rendering.
 
     Pixels holding NaN/Inf are made finite (:mod:`cevr_cli.hdr.finite`: NaN -> 0, +Inf -> the brightest
     finite value) and ``on_warning`` is told, in one line naming ``src`` (:func:`reading_warning`), how many there
@@ -154,18 +154,18 @@ def tonemap_file(src: PathLike, dst: PathLike, options: TonemapOptions,
         OutputError: ``dst`` is ``src`` or cannot be written.
     """
     from .batch import input_record
-    from .io.hdrfile import read_capture_facts, read_hdr_counted
+    from .io.hdrfile import read_hdr_file
 
     src, dst = Path(src), Path(dst)
     _display_bits(dst)
     made = input_record(src)  # before it is read: a change while it is tone-mapped is seen by the next run
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise OutputError(f"{dst}: refusing to overwrite the input")
-    radiance, non_finite = read_hdr_counted(src, max_megapixels=options.max_megapixels)
-    if on_warning and (warning := reading_warning(src, radiance, non_finite)):
+    image = read_hdr_file(src, max_megapixels=options.max_megapixels)
+    if on_warning and (warning := reading_warning(src, image.radiance, image.non_finite)):
         on_warning(warning)
-    facts = read_capture_facts(src)
-    tonemap_array_to_file(radiance, dst, options.tmo, key=options.key, white=options.white,
+    facts = image.capture
+    tonemap_array_to_file(image.radiance, dst, options.tmo, key=options.key, white=options.white,
                           gamma=options.gamma, srgb=options.srgb, request=request_record(options),
                           made_from=made, exif_bytes=facts.rendered_exif() if facts is not None else None)
 

@@ -55,6 +55,28 @@ def test_the_capture_facts_of_fuses_exr_reach_the_tone_mapped_images_exif(tmp_pa
         assert not image.getexif()
 
 
+def test_an_exrs_header_is_parsed_once_alone_and_once_with_its_pixels(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The size check before any pixel is decoded reads the header alone; the capture facts come from that read
+    (they had a third parse of their own). The facts still reach the image (the test above)."""
+    import OpenEXR
+
+    from cevr_cli.io.exif import ExifInfo
+
+    write_exr(tmp_path / "in.exr", _scene().astype(np.float32),
+              attributes=ExifInfo(camera_make="Canon", exposure_time=0.01).exr_attributes())
+    parses = []
+    original = OpenEXR.File
+
+    def counted(*args, **kwargs):
+        parses.append("header" if kwargs.get("header_only") else "pixels")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(OpenEXR, "File", counted)
+    tonemap_file(tmp_path / "in.exr", tmp_path / "out.png", TonemapOptions())
+    assert sorted(parses) == ["header", "pixels"]
+
+
 def test_tonemap_array_srgb(tmp_path: Path) -> None:
     hdr = _scene().astype(np.float32)
     tonemap_array_to_file(hdr, tmp_path / "s.png", "kimkautz", srgb=True)

@@ -183,12 +183,13 @@ def _binding_path(path: Path) -> str | None:
     return text
 
 
-def _read_exr(path: Path, max_megapixels: float) -> np.ndarray:
+def _read_exr(path: Path, max_megapixels: float) -> tuple[np.ndarray, ExifInfo | None]:
+    """RGB in Rec.709 primaries and the capture facts of the first part's header (:attr:`HdrImage.capture`)."""
     try:
         name = _binding_path(path)
         with contextlib.ExitStack() as stack:
             source = name if name is not None else stack.enter_context(open(path, "rb"))
-            _check_exr_size(path, source, max_megapixels)
+            header = _checked_first_header(path, source, max_megapixels)
             if not isinstance(source, str):
                 source.seek(0)
             rgb, chroma = _read_exr_rgb(path, source)
@@ -200,32 +201,14 @@ def _read_exr(path: Path, max_megapixels: float) -> np.ndarray:
         # The binding reports damaged and non-EXR files alike as "Unable to open ... for read".
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(path, f"not a readable OpenEXR file, truncated or damaged ({detail})") from None
-    return rgb
+    return rgb, ExifInfo.from_exr_attributes(header)
 
 
-def read_capture_facts(path: PathLike) -> ExifInfo | None:
-    """The capture facts an EXR's header holds as OpenEXR's standard attributes (``capDate``, ``expTime``,
-    ``aperture``, ``isoSpeed``, ``cameraMake``, ``cameraModel``, ``lensModel``: what ``cevr fuse`` writes there,
-    :meth:`~cevr_cli.io.exif.ExifInfo.exr_attributes`), from its first part; None for a Radiance file, an EXR
-    holding none of them, or a file whose header cannot be read (reading its pixels says why)."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            if fh.read(4) != _EXR_MAGIC:
-                return None
-        name = _binding_path(path)
-        with contextlib.ExitStack() as stack:
-            source = name if name is not None else stack.enter_context(open(path, "rb"))
-            with quiet_library_output(), OpenEXR.File(source, header_only=True) as exr:
-                header = dict(exr.parts[0].header) if exr.parts else {}
-    except (RuntimeError, OSError, ValueError, TypeError):
-        return None
-    return ExifInfo.from_exr_attributes(header)
-
-
-def _check_exr_size(path: Path, source: Any, max_megapixels: float) -> None:
-    """Refuse, from the header alone, a file whose parts hold more pixels than ``max_megapixels``: the binding
-    decodes every channel of every part at once, and a 2 MB file of zeros can declare gigabytes of them.
+def _checked_first_header(path: Path, source: Any, max_megapixels: float) -> dict[str, Any]:
+    """The first part's header (empty for a file of no parts), after refusing, from the headers alone, a file whose
+    parts hold more pixels than ``max_megapixels``: the binding decodes every channel of every part at once, and a
+    2 MB file of zeros can declare gigabytes of them. The one header-only read of the file: its capture facts come
+    from this header too (:attr:`HdrImage.capture`).
 
     Raises:
         InputError: naming the size and the limit (:func:`cevr_cli.io.images.check_dimensions`).
@@ -233,10 +216,12 @@ def _check_exr_size(path: Path, source: Any, max_megapixels: float) -> None:
     with quiet_library_output(), OpenEXR.File(source, header_only=True) as exr:
         # the data window is what the binding decodes, the display window what cevr makes of it (:func:`_framed`)
         windows = [part.header.get(name) for part in exr.parts for name in ("dataWindow", "displayWindow")]
+        first = dict(exr.parts[0].header) if exr.parts else {}
     for window in windows:
         if window is not None:
             (x0, y0), (x1, y1) = window
             check_dimensions(path, int(x1) - int(x0) + 1, int(y1) - int(y0) + 1, max_megapixels, 1)
+    return first
 
 
 def _read_exr_rgb(path: Path, source: Any) -> tuple[np.ndarray, tuple[float, ...]]:
@@ -364,20 +349,34 @@ def read_hdr_image(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) ->
     (a deep-only file is refused: flatten it first); Y/RY/BY luminance-chroma files are
     converted as OpenEXR's RgbaYca does; Y-only files give grey; other primaries (chromaticities
     header, e.g. ACES AP0) are converted to Rec.709. NaN becomes 0, +Inf the largest finite value and
-    negatives 0 (:func:`cevr_cli.hdr.finite.finite_radiance`); :func:`read_hdr_counted` also says how many
-    pixels held NaN/Inf. Any file name, one whose bytes are not UTF-8 included. An EXR is read in its display
-    window, the image's frame: data outside it (overscan) cropped, the frame outside the data window 0
-    (:func:`_framed`).
+    negatives 0 (:func:`cevr_cli.hdr.finite.finite_radiance`); :func:`read_hdr_file` also says how many
+    pixels held NaN/Inf, and what the header says of the capture. Any file name, one whose bytes are not UTF-8
+    included. An EXR is read in its display window, the image's frame: data outside it (overscan) cropped, the
+    frame outside the data window 0 (:func:`_framed`).
 
     Raises:
         InputError: missing, empty, truncated, not an image, without usable channels, or larger than
             ``max_megapixels`` (told from the header, before any pixel is decoded).
     """
-    return read_hdr_counted(path, max_megapixels=max_megapixels)[0]
+    return read_hdr_file(path, max_megapixels=max_megapixels).radiance
 
 
-def read_hdr_counted(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) -> tuple[np.ndarray, int]:
-    """:func:`read_hdr_image`'s image and the number of its pixels that held NaN or Inf in the file.
+@dataclass(frozen=True)
+class HdrImage:
+    """An HDR file as :func:`read_hdr_file` reads it."""
+
+    radiance: np.ndarray  # :func:`read_hdr_image`'s image
+    non_finite: int  # its pixels that held NaN or Inf in the file
+    # The capture facts an EXR's first header holds as OpenEXR's standard attributes (``capDate``, ``expTime``,
+    # ``aperture``, ``isoSpeed``, ``cameraMake``, ``cameraModel``, ``lensModel``: what ``cevr fuse`` writes there,
+    # :meth:`~cevr_cli.io.exif.ExifInfo.exr_attributes`); None for a Radiance file or an EXR holding none of them.
+    capture: ExifInfo | None
+
+
+def read_hdr_file(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) -> HdrImage:
+    """:func:`read_hdr_image`'s image, the number of its pixels that held NaN or Inf in the file, and the capture
+    facts of an EXR's header, taken from the header-only read that checks its size before any pixel is decoded
+    (`cevr tonemap` parsed the header a third time for them).
 
     Raises:
         InputError: as :func:`read_hdr_image`.
@@ -396,9 +395,9 @@ def read_hdr_counted(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) 
         raise InputError(path, f"a {container} image named {suffix}, not an HDR image (`cevr stack` and `cevr fuse` "
                                "take photos)")
     exr = magic == _EXR_MAGIC or (suffix == ".exr" and not magic.startswith(b"#?"))
-    rgb = _read_exr(path, max_megapixels) if exr else _read_radiance(path, max_megapixels)
+    rgb, capture = _read_exr(path, max_megapixels) if exr else (_read_radiance(path, max_megapixels), None)
     clean, non_finite = finite_radiance(rgb)
-    return np.ascontiguousarray(clean, dtype=np.float32), non_finite
+    return HdrImage(np.ascontiguousarray(clean, dtype=np.float32), non_finite, capture)
 
 
 def check_hdr_name(path: PathLike, fmt: str) -> None:
