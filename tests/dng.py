@@ -37,11 +37,14 @@ def _dng_tags(white, neutral) -> list[tuple]:
         [(50728, "2I", 3, _rationals(neutral), True)] if neutral is not None else [])  # AsShotNeutral
 
 
-def write_linear_dng(path: Path, data: np.ndarray, white, black: tuple[int, ...] | None = None) -> Path:
+def write_linear_dng(path: Path, data: np.ndarray, white, black: tuple[int, ...] | None = None, *,
+                     opcode_list_2: bytes | None = None) -> Path:
     """``data``: HxWx3 uint16 sensor values (0..white); ``white``: one WhiteLevel or a tuple, one per sample;
-    ``black``: the BlackLevel, one value or one per sample (the data holds it: light 0 is ``black``)."""
+    ``black``: the BlackLevel, one value or one per sample (the data holds it: light 0 is ``black``);
+    ``opcode_list_2``: an OpcodeList2 (:func:`opcode_list`)."""
     tags = _dng_tags(white, (1, 1, 1)) + ([(50713, "H", 2, (1, 1), True), (50714, "H", len(black), black, True)]
-                                          if black else [])  # BlackLevelRepeatDim, BlackLevel
+                                          if black else []) + (  # BlackLevelRepeatDim, BlackLevel
+        [(51009, 7, len(opcode_list_2), opcode_list_2, True)] if opcode_list_2 else [])  # OpcodeList2, UNDEFINED
     tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=tags)
     return path
 
@@ -154,17 +157,18 @@ def write_monochrome_dng(path: Path, data: np.ndarray, white: int, black: int | 
 
 
 def gain_map_opcode(gains: np.ndarray, height: int, width: int, *, top: int = 0, left: int = 0, pitch: int = 1,
-                    opcode: int = 9) -> bytes:
+                    opcode: int = 9, plane: int = 0, planes: int = 1, flags: int = 0) -> bytes:
     """One GainMap opcode (DNG 1.4, chapter 6; big-endian): ``gains`` (points V x points H x map planes) spread
     evenly from the image's top-left edge (origin 0) to its bottom-right (spacing 1 / (points - 1)), applied to the
-    photosites from (``top``, ``left``) every ``pitch`` rows and columns of plane 0; ``opcode``: another ID to write
-    an opcode a reader is to skip."""
+    photosites from (``top``, ``left``) to (``height``, ``width``) (its Bottom and Right) every ``pitch`` rows and
+    columns of planes ``plane`` .. ``plane + planes``; ``opcode``: another ID to write an opcode a reader is to skip;
+    ``flags``: the opcode's flags (1: optional)."""
     gains = np.asarray(gains, np.float32)
     points_v, points_h, map_planes = gains.shape
-    params = struct.pack(">10I", top, left, height, width, 0, 1, pitch, pitch, points_v, points_h)
+    params = struct.pack(">10I", top, left, height, width, plane, planes, pitch, pitch, points_v, points_h)
     params += struct.pack(">4d", 1 / max(points_v - 1, 1), 1 / max(points_h - 1, 1), 0.0, 0.0)
     params += struct.pack(">I", map_planes) + gains.astype(">f4").tobytes()
-    return struct.pack(">4I", opcode, 0x01030000, 0, len(params)) + params
+    return struct.pack(">4I", opcode, 0x01030000, flags, len(params)) + params
 
 
 def opcode_list(*opcodes: bytes) -> bytes:

@@ -40,6 +40,14 @@ class GainMap:
     origin: tuple[float, float]
     gains: np.ndarray  # float32 V x H x map planes
 
+    def sites(self, height: int, width: int) -> tuple[slice, slice]:
+        """The photosites of a ``height`` x ``width`` image the map multiplies: those of its area (Top, Left, Bottom,
+        Right) from its top-left one every RowPitch-th row and ColPitch-th column; an empty area is the whole image,
+        whatever its size (the DNG SDK's ``dng_area_spec::Overlap``: such a map multiplied no photosite)."""
+        top, left, bottom, right = ((0, 0, height, width) if self.bottom <= self.top or self.right <= self.left
+                                    else (self.top, self.left, min(self.bottom, height), min(self.right, width)))
+        return slice(top, bottom, self.row_pitch), slice(left, right, self.col_pitch)
+
     def over(self, height: int, width: int, planes: int | None = None) -> np.ndarray:
         """The map's gains at every pixel centre of a ``height`` x ``width`` image (H x W x map planes, the first
         ``planes`` of them: an image has at most 4, a damaged map's 65536 made terabytes): bilinear between its
@@ -116,41 +124,49 @@ def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray |
     gains = np.ones((height, width, planes), np.float32)
     for gain_map in maps:
         values = gain_map.over(height, width, planes)
-        rows = slice(gain_map.top, min(gain_map.bottom, height), gain_map.row_pitch)
-        cols = slice(gain_map.left, min(gain_map.right, width), gain_map.col_pitch)
+        rows, cols = gain_map.sites(height, width)
         for p in range(gain_map.plane, min(gain_map.plane + gain_map.planes, planes)):
             m = min(p - gain_map.plane, values.shape[2] - 1)
             gains[rows, cols, p] *= values[rows, cols, m]
     return gains if len(shape) == 3 else gains[..., 0]
 
 
-def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, width: int) -> np.ndarray | None:
+def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, width: int,
+                  period: tuple[int, ...] = (2, 2)) -> np.ndarray | None:
     """The gains of the three camera channels of a demosaiced image at every pixel (H x W x 3); None without maps.
 
-    Lens shading varies over hundreds of pixels, so a channel's light at a pixel, interpolated from its photosites
-    around it, needs the gain its photosites there have: each map is read at every pixel, and counts for a channel
-    by the share of that channel's photosites it selects (``colors``: each photosite's channel, LibRaw's 0-3 with
-    3 the second green; None for a LinearRaw image, whose map planes are its channels). Per-site maps (R, G, G2, B,
-    pitch 2, as phones write them) give each channel its own, the two greens' geometric mean; a map of every site
-    counts for all three; maps over the same sites multiply."""
+    A LinearRaw image (``colors`` None) is not demosaiced: its pixels are its photosites, whose gains
+    (:func:`photosite_gains`) are its channels'. A colour filter array's (``colors``: each photosite's channel,
+    LibRaw's 0-3 with 3 the second green; ``period``: its pattern's rows and columns): lens shading varies over
+    hundreds of pixels, so a channel's light at a pixel, interpolated from its photosites around it, needs the gain its
+    photosites there have: each map is read at every pixel, and counts there for a channel by the share of the
+    channel's photosites around the pixel that it selects, weighted by a triangle two pattern periods wide, which
+    weighs every site of the pattern alike wherever the pixel lies. Per-site maps (R, G, G2, B, pitch 2, as phones
+    write them) give each channel its own, the two greens' geometric mean; a map of every site counts for all three;
+    maps over the same sites multiply; a map of part of the image counts there, blended over a pattern period at its
+    edges as demosaicing blends. (The shares were counted on the whole image and spread over it: a map of the left
+    half gave both halves the square root of its gain; and a LinearRaw map's area and pitch were not read: a map of
+    one quadrant's green raised the whole green plane.)"""
+    import cv2
+
     if not maps:
         return None
-    log_gain = np.zeros((height, width, 3), np.float64)
-    if colors is not None:
-        colors = np.where(colors == 3, 1, colors)
-        sites_of = [colors == c for c in range(3)]
-        totals = [max(np.count_nonzero(sites), 1) for sites in sites_of]
+    if colors is None:
+        return photosite_gains(maps, (height, width, 3))
+    kernel = np.outer(*(np.convolve(np.ones(p), np.ones(p)) for p in period)).astype(np.float32)
+
+    def around(sites: np.ndarray) -> np.ndarray:  # reflected about the edge photosite: a period-2 pattern's phases
+        return cv2.filter2D(sites.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+
+    of_channel = [np.isin(colors, (1, 3)) if c == 1 else colors == c for c in range(3)]
+    channel_sites = [np.maximum(around(sites), 1e-6) for sites in of_channel]
+    log_gain = np.zeros((height, width, 3), np.float32)
     for gain_map in maps:
-        values = np.log(np.maximum(gain_map.over(height, width, 3 if colors is None else 1), 1e-6))
-        rows = slice(gain_map.top, min(gain_map.bottom, height), gain_map.row_pitch)
-        cols = slice(gain_map.left, min(gain_map.right, width), gain_map.col_pitch)
-        if colors is None:
-            for p in range(gain_map.plane, min(gain_map.plane + gain_map.planes, 3)):
-                log_gain[..., p] += values[..., min(p - gain_map.plane, values.shape[2] - 1)]
-            continue
         if gain_map.plane != 0:  # a colour filter array has one plane
             continue
-        for c, sites in enumerate(sites_of):
-            share = np.count_nonzero(sites[rows, cols]) / totals[c]  # of the channel's sites, those the map covers
-            log_gain[..., c] += share * values[..., 0]
-    return np.exp(log_gain).astype(np.float32)
+        selected = np.zeros((height, width), bool)
+        selected[gain_map.sites(height, width)] = True
+        values = np.log(np.maximum(gain_map.over(height, width, 1)[..., 0], 1e-6))
+        for c in range(3):
+            log_gain[..., c] += around(selected & of_channel[c]) / channel_sites[c] * values
+    return np.exp(log_gain)

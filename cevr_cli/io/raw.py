@@ -351,7 +351,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
             balanced *= np.float32(exposure)
             mask = clipping_mask(saturated, balanced.shape[:2], bayer=bayer)
             np.minimum(balanced, 1.0, out=balanced, where=mask[..., None])
-            gains = channel_gains(gain_maps, colors, *visible.shape[:2])
+            gains = channel_gains(gain_maps, colors, *visible.shape[:2], period=np.shape(raw.raw_pattern))
             if gains is not None:  # in floats, after the clip: a saturated photosite's light is at least its gain
                 balanced *= _resized(gains, balanced.shape[:2])
             linear = np.maximum(balanced @ to_srgb.T, 0.0, dtype=np.float32)

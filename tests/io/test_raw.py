@@ -321,6 +321,38 @@ def test_a_dngs_lens_shading_gain_maps_are_applied(tmp_path, mode):
         np.testing.assert_allclose(rgb[2:6, 2:6], 1.0)  # light above 1.0: clipped in the developed photo
 
 
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_linear_dngs_gain_map_reaches_only_its_area_and_plane(tmp_path, mode):
+    """A LinearRaw DNG whose GainMap of 2 covers its top-left quadrant's green (Top 0, Left 0, Bottom 32, Right 48,
+    Plane 1, Planes 1), which the file holds at half: developed, a flat grey 0.3. The linear reader applied the map
+    to the whole green plane: green read 0.6 outside the quadrant (mean error over the image 0.075 -> 0)."""
+    data = np.full((64, 96, 3), 0.3 * WHITE)
+    data[:32, :48, 1] /= 2
+    opcodes = opcode_list(gain_map_opcode(np.full((1, 1, 1), 2.0), 32, 48, plane=1))
+    path = write_linear_dng(tmp_path / "quadrant.dng", np.round(data).astype(np.uint16), WHITE, opcode_list_2=opcodes)
+    if mode == "linear":
+        np.testing.assert_allclose(read_raw_linear(path).linear, 0.3, atol=1e-3)
+    else:
+        np.testing.assert_allclose(read_photo(path).rgb, GREY_SRGB, rtol=3e-3)
+
+
+def test_a_cfa_dngs_gain_maps_of_half_the_image_count_only_there(tmp_path):
+    """Per-site GainMaps (R, G, G2, B, pitch 2) over the left half of a CFA DNG of a flat grey 0.3: developed, 0.3 on
+    both halves (but the columns either side of the edge, which demosaicing blends). Each map's share of its channel's
+    photosites was counted on the whole image and spread over it: the left half read red 0.3 / 2.2 ** 0.5 = 0.20 and
+    the right half 0.3 * 2.2 ** 0.5 = 0.44 (mean error over the halves 0.094 -> 0.0001)."""
+    h, w = 64, 96
+    site_gain = np.ones((h, w))
+    for (top, left), gain in SHADING_CORNERS.items():
+        site_gain[top::2, left:w // 2:2] = gain
+    recorded = np.full((h, w, 3), 0.3) * np.array([0.5, 1.0, 0.8]) / site_gain[..., None]
+    opcodes = opcode_list(*(gain_map_opcode(np.full((1, 1, 1), gain), h, w // 2, top=top, left=left, pitch=2)
+                            for (top, left), gain in SHADING_CORNERS.items()))
+    linear = read_raw_linear(write_cfa_dng(tmp_path / "half.dng", recorded, WHITE, opcode_list_2=opcodes)).linear
+    halves = np.concatenate([linear[2:-2, 2:w // 2 - 4], linear[2:-2, w // 2 + 4:-2]], axis=1)
+    np.testing.assert_allclose(halves, 0.3, rtol=5e-3)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize("brightest", [1.0, 3.0])
 def test_a_floating_point_dng_is_read_at_its_white_level(tmp_path, dtype, brightest):
