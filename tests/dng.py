@@ -37,14 +37,18 @@ def _dng_tags(white, neutral) -> list[tuple]:
         [(50728, "2I", 3, _rationals(neutral), True)] if neutral is not None else [])  # AsShotNeutral
 
 
+def _opcode_tags(opcode_list_2: bytes | None, opcode_list_3: bytes | None) -> list[tuple]:
+    """OpcodeList2 and OpcodeList3 (UNDEFINED) where given."""
+    return [(tag, 7, len(data), data, True) for tag, data in ((51009, opcode_list_2), (51022, opcode_list_3)) if data]
+
+
 def write_linear_dng(path: Path, data: np.ndarray, white, black: tuple[int, ...] | None = None, *,
-                     opcode_list_2: bytes | None = None) -> Path:
+                     opcode_list_2: bytes | None = None, opcode_list_3: bytes | None = None) -> Path:
     """``data``: HxWx3 uint16 sensor values (0..white); ``white``: one WhiteLevel or a tuple, one per sample;
     ``black``: the BlackLevel, one value or one per sample (the data holds it: light 0 is ``black``);
-    ``opcode_list_2``: an OpcodeList2 (:func:`opcode_list`)."""
+    ``opcode_list_2``, ``opcode_list_3``: the OpcodeList2 and 3 (:func:`opcode_list`)."""
     tags = _dng_tags(white, (1, 1, 1)) + ([(50713, "H", 2, (1, 1), True), (50714, "H", len(black), black, True)]
-                                          if black else []) + (  # BlackLevelRepeatDim, BlackLevel
-        [(51009, 7, len(opcode_list_2), opcode_list_2, True)] if opcode_list_2 else [])  # OpcodeList2, UNDEFINED
+                                          if black else []) + _opcode_tags(opcode_list_2, opcode_list_3)
     tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=tags)
     return path
 
@@ -107,8 +111,8 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
         (33422, "B", rows * cols, tuple(pattern.ravel().tolist()), True),  # CFAPattern
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, "H", 1, 1, True),  # CFALayout rectangular
-    ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text] + (
-        [(51009, 7, len(opcode_list_2), opcode_list_2, True)] if opcode_list_2 else [])  # OpcodeList2, UNDEFINED
+    ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text] + _opcode_tags(
+        opcode_list_2, None)
     tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
     return path
 

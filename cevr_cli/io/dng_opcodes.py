@@ -4,14 +4,15 @@ A phone's small lens darkens and tints its sensor's corners (a stop or more); it
 GainMap opcodes, one per colour filter site (R, G, G, B) or one for all, which a reader is to apply to the raw image
 "just after it has been mapped to linear reference values" (DNG 1.4 specification, chapter 6, "Opcode List
 Processing" and "GainMap"). LibRaw applies opcode lists only when built with Adobe's DNG SDK, which rawpy's is not
-(rawpy issue #212): without them the corners read dark and tinted. Other opcodes (bad pixels, lens distortion, ...)
-are not applied.
+(rawpy issue #212): without them the corners read dark and tinted. Other opcodes (bad pixels, lens distortion,
+vignetting, ...) are not applied: :func:`opcodes_not_applied` names them, for the photo's warnings and its record.
 """
 
 from __future__ import annotations
 
 import contextlib
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,26 @@ import numpy as np
 
 _GAIN_MAP = 9  # opcode ID (DNG 1.4, chapter 6)
 _OPCODE_LIST_2 = 51009
+_OPCODE_LISTS = {51008: 1, _OPCODE_LIST_2: 2, 51022: 3}  # OpcodeList1, 2 and 3 by their tags
+# the opcodes' names by ID (DNG 1.6 specification, chapter 6)
+_OPCODE_NAMES = {1: "WarpRectilinear", 2: "WarpFisheye", 3: "FixVignetteRadial", 4: "FixBadPixelsConstant",
+                 5: "FixBadPixelsList", 6: "TrimBounds", 7: "MapTable", 8: "MapPolynomial", 9: "GainMap",
+                 10: "DeltaPerRow", 11: "DeltaPerColumn", 12: "ScalePerRow", 13: "ScalePerColumn",
+                 14: "WarpRectilinear2"}
+_OPTIONAL = 1  # an opcode's flags bit 0: a reader that cannot apply it may skip it; without, it is not to be skipped
+
+
+@dataclass(frozen=True)
+class Opcode:
+    """An opcode of a DNG's opcode lists, as its warnings and records name it."""
+
+    opcode: int
+    opcode_list: int  # 1, 2 or 3
+    optional: bool
+
+    def __str__(self) -> str:
+        name = _OPCODE_NAMES.get(self.opcode, f"opcode {self.opcode}")
+        return f"{name} (OpcodeList{self.opcode_list}{', optional' if self.optional else ''})"
 
 
 @dataclass(frozen=True)
@@ -70,24 +91,29 @@ class GainMap:
         return low, np.minimum(low + 1, points - 1), index - low
 
 
-def parse_gain_maps(data: bytes) -> list[GainMap]:
-    """The GainMap opcodes of an opcode list (big-endian: a count, then each opcode's ID, DNG version, flags, byte
-    count and parameters); the list's other opcodes are skipped, and so is a map that is none (no points, no map
-    planes, a gain that is no finite number: spread over the image it raised IndexError, or made it NaN). A list cut
-    short yields the maps read before."""
-    maps: list[GainMap] = []
+def _opcodes(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """Each opcode of an opcode list as (ID, flags, parameters) (big-endian: a count, then each opcode's ID, DNG
+    version, flags, byte count and parameters); a list cut short yields the opcodes read before."""
     try:
         (count,), at = struct.unpack_from(">I", data), 4
         for _ in range(count):
-            opcode, _version, _flags, size = struct.unpack_from(">IIII", data, at)
-            at += 16
-            if opcode == _GAIN_MAP:
-                # cut short too (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
-                with contextlib.suppress(struct.error, ValueError, OverflowError):
-                    maps.append(_gain_map(data[at:at + size]))
-            at += size
+            opcode, _version, flags, size = struct.unpack_from(">IIII", data, at)
+            yield opcode, flags, data[at + 16:at + 16 + size]
+            at += 16 + size
     except (struct.error, ValueError):
-        pass
+        return
+
+
+def parse_gain_maps(data: bytes) -> list[GainMap]:
+    """The GainMap opcodes of an opcode list; the list's other opcodes are skipped, and so is a map that is none (no
+    points, no map planes, a gain that is no finite number: spread over the image it raised IndexError, or made it
+    NaN). A list cut short yields the maps read before."""
+    maps: list[GainMap] = []
+    for opcode, _flags, params in _opcodes(data):
+        if opcode == _GAIN_MAP:
+            # cut short (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
+            with contextlib.suppress(struct.error, ValueError, OverflowError):
+                maps.append(_gain_map(params))
     return maps
 
 
@@ -108,10 +134,25 @@ def _gain_map(params: bytes) -> GainMap:
 
 def dng_gain_maps(path: Path) -> list[GainMap]:
     """The GainMap opcodes of a DNG's raw image's OpcodeList2; none where ``path`` is no DNG or has no such list."""
+    data = _opcode_lists(path).get(2)
+    return parse_gain_maps(data) if data else []
+
+
+def opcodes_not_applied(path: Path) -> tuple[Opcode, ...]:
+    """The opcodes of a DNG's raw image's opcode lists that its readers here do not apply: every one but OpcodeList2's
+    GainMaps (LibRaw applies none); none where ``path`` is no DNG."""
+    return tuple(Opcode(opcode, number, bool(flags & _OPTIONAL))
+                 for number, data in sorted(_opcode_lists(path).items())
+                 for opcode, flags, _params in _opcodes(data) if (opcode, number) != (_GAIN_MAP, 2))
+
+
+def _opcode_lists(path: Path) -> dict[int, bytes]:
+    """A DNG's raw image's opcode lists by their number (1, 2, 3); none where ``path`` is no DNG."""
     from .raw import _dng_raw_image_fact
 
-    data = _dng_raw_image_fact(path, lambda page: page.tags.valueof(_OPCODE_LIST_2))
-    return parse_gain_maps(bytes(data)) if isinstance(data, (bytes, bytearray)) else []
+    lists = _dng_raw_image_fact(path, lambda page: {number: page.tags.valueof(tag)
+                                                    for tag, number in _OPCODE_LISTS.items()}) or {}
+    return {number: bytes(data) for number, data in lists.items() if isinstance(data, (bytes, bytearray))}
 
 
 def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray | None:

@@ -41,6 +41,7 @@ from ..vocabulary import (
 from . import opencv
 from .atomic import atomic_path, write_failure
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, adobe_rgb_to_srgb, nclx_to_srgb, to_srgb
+from .dng_opcodes import Opcode, opcodes_not_applied
 from .exif import (
     CEVR_SOFTWARE,
     ORIENTATION_TAG,
@@ -81,6 +82,7 @@ class Photo:
     colour: ColourSpace | None = None  # the source's colour space and what decoding did about it
     translucent: float = 0.0  # fraction of pixels an alpha channel made not fully opaque; the alpha is dropped
     frames: int = 1  # images in the file (an animation, a multi-page TIFF): the first is read
+    not_applied: tuple[Opcode, ...] = ()  # a DNG's opcodes the pixels lack (dng_opcodes.opcodes_not_applied)
 
 
 def read_image_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
@@ -737,6 +739,7 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         dng = dng_levels is not None
         if dng:
             apply_dng_gain_maps(path, raw)
+        not_applied = opcodes_not_applied(path) if dng else ()
         black_scale = dng_black_scale(raw) if dng else None
         balance = white_balance_params(raw, black_scale)
         balance["bright"] = balance.get("bright", 1.0) * exposure  # a floating-point DNG's WhiteLevel at 1.0
@@ -746,7 +749,8 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         data = raw.postprocess(**balance, no_auto_bright=True, output_bps=16,
                                output_color=rawpy.ColorSpace.sRGB, gamma=SRGB_LIBRAW_GAMMA, adjust_maximum_thr=0.0)
     rgb = as_rgb(data).astype(np.float32) / 65535.0
-    return Photo(path, rgb, 16, exif, None, exif.rendered_exif(), ColourSpace(SRGB, RAW_DEVELOPED))
+    return Photo(path, rgb, 16, exif, None, exif.rendered_exif(), ColourSpace(SRGB, RAW_DEVELOPED),
+                 not_applied=not_applied)
 
 
 def read_photo(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..vocabulary import MAX_MEGAPIXELS, MIN_PHOTO_SIDE
-from .dng_opcodes import channel_gains, dng_gain_maps, photosite_gains
+from .dng_opcodes import Opcode, channel_gains, dng_gain_maps, opcodes_not_applied, photosite_gains
 from .exif import ExifInfo, read_raw_container_exif, read_tiff_exif
 from .library_output import stderr_without
 
@@ -53,6 +53,7 @@ class LinearPhoto:
     clipped: np.ndarray  # bool HxW
     white_level: int
     exif: ExifInfo
+    not_applied: tuple[Opcode, ...] = ()  # a DNG's opcodes the pixels lack (dng_opcodes.opcodes_not_applied)
 
     @property
     def clipped_fraction(self) -> float:
@@ -364,7 +365,8 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
             linear = as_rgb(developed).astype(np.float32) * np.float32(exposure / 65535.0)
             mask = clipping_mask(saturated, linear.shape[:2], bayer=bayer) | np.any(linear >= 1.0, axis=2)
             np.minimum(linear, 1.0, out=linear, where=mask[..., None])  # a floating-point DNG's data past its white
-    return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif)
+    return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif,
+                       opcodes_not_applied(path) if dng_levels is not None else ())
 
 
 # Linear 16-bit output at the file's own white level, as the sensor reads out (cevr turns it upright itself).

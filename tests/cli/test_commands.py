@@ -655,6 +655,30 @@ def test_raw_outputs_carry_the_camera_date_and_exposure_not_the_raws_description
     assert float(sub[0x829A]) == pytest.approx(1 / 250) and float(sub[0x829D]) == pytest.approx(2.8)
 
 
+@pytest.mark.parametrize("raw_mode", ["linear", "cevr"])
+def test_a_dngs_opcodes_not_applied_are_warned_by_name_and_recorded(tmp_path, raw_mode):
+    """A DNG whose OpcodeList3 holds a WarpRectilinear (lens distortion, not flagged optional) and a FixVignetteRadial
+    (flagged optional): cevr applies neither, and said nothing. The required one is a warning naming the photo; both
+    are recorded in the manifest."""
+    from tests.dng import gain_map_opcode, opcode_list, write_linear_dng
+
+    flat = np.ones((1, 1, 1))
+    raw = write_linear_dng(tmp_path / "lens.dng", np.full((32, 48, 3), 1000, np.uint16), 4000,
+                           opcode_list_3=opcode_list(gain_map_opcode(flat, 32, 48, opcode=1),
+                                                     gain_map_opcode(flat, 32, 48, opcode=3, flags=1)))
+    result = runner.invoke(app, ["stack", str(raw), "-o", str(tmp_path / "out"), "--evs", "-1,1", "--model",
+                                 "physics", "--raw-mode", raw_mode], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert (f"warning: {raw}: DNG opcodes not applied, its pixels lack their corrections: WarpRectilinear "
+            "(OpcodeList3)") in text and "FixVignetteRadial" not in text
+    manifest = json.loads((tmp_path / "out" / "lens" / "stack.json").read_text())
+    assert manifest["dng_opcodes_not_applied"] == ["WarpRectilinear (OpcodeList3)",
+                                                   "FixVignetteRadial (OpcodeList3, optional)"]
+    assert manifest["warnings"] == ["DNG opcodes not applied, its pixels lack their corrections: WarpRectilinear "
+                                    "(OpcodeList3)"]
+
+
 def test_cevrs_own_renderings_are_read_back_as_srgb_not_as_camera_jpegs(tmp_path):
     """A RAW's TIFF stack and a tone-mapped PNG carry the camera's Make, but their pixels are cevr's sRGB
     rendering: `--response auto` reads them as sRGB, and says why."""
