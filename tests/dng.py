@@ -88,7 +88,8 @@ def write_camera_dng(path: Path, data: np.ndarray, white: int, *, make: str, mod
 
 def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8), *,
                   make: str | None = None, model: str | None = None, black: tuple[int, int, int, int] | None = None,
-                  pattern=((0, 1), (1, 2)), opcode_list_2: bytes | None = None) -> Path:
+                  pattern=((0, 1), (1, 2)), opcode_list_2: bytes | None = None, margin: int = 0,
+                  crop: tuple[int, int, int, int] | None = None) -> Path:
     """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled by ``pattern`` (rows of colour codes, 0 red,
     1 green, 2 blue: CFARepeatPatternDim and CFAPattern; RGGB by default) and clipped at ``white``; ``make``,
     ``model``: IFD0's Make and Model (LibRaw applies some makers' own rules).
@@ -96,7 +97,9 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     ``neutral`` is the camera's response to grey: red at 0.5 means the red channel is amplified 2x by white
     balance, so it saturates (in white-balanced terms) at twice the level green does; None: no AsShotNeutral.
     ``black``: the BlackLevel of the R, G, G, B sites (light 0 reads ``black``, 1.0 reads ``white``);
-    ``opcode_list_2``: an OpcodeList2 (:func:`opcode_list`).
+    ``opcode_list_2``: an OpcodeList2 (:func:`opcode_list`); ``margin``: rows and columns of black photosites above
+    and left of the image, outside its ActiveArea (the pattern, the opcodes and the crop count from the area's
+    corner); ``crop``: DefaultCropOrigin and DefaultCropSize as (top, left, height, width).
     """
     h, w = camera_rgb.shape[:2]
     pattern = np.array(pattern)
@@ -104,9 +107,12 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     sites = np.tile(pattern, (h // rows + 1, w // cols + 1))[:h, :w]
     cfa = np.take_along_axis(camera_rgb, sites[..., None], axis=2)[..., 0]
     offset = np.tile(np.reshape(black or (0, 0, 0, 0), (2, 2)), (h // 2 + 1, w // 2 + 1))[:h, :w]
-    codes = np.clip(np.round(offset + cfa * (white - offset)), 0, white).astype(np.uint16)
-    tags = _dng_tags(white, neutral) + ([(50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True)] if black
-                                        else []) + [
+    codes = np.pad(np.clip(np.round(offset + cfa * (white - offset)), 0, white).astype(np.uint16), ((margin, 0),
+                                                                                                     (margin, 0)))
+    area = [(50829, "I", 4, (margin, margin, h + margin, w + margin), True)] if margin else []  # ActiveArea
+    area += [(50719, "I", 2, (crop[1], crop[0]), True), (50720, "I", 2, (crop[3], crop[2]), True)] if crop else []
+    tags = area + _dng_tags(white, neutral) + ([(50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True)] if black
+                                               else []) + [
         (33421, "H", 2, (rows, cols), True),  # CFARepeatPatternDim
         (33422, "B", rows * cols, tuple(pattern.ravel().tolist()), True),  # CFAPattern
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +68,28 @@ class GainMap:
         top, left, bottom, right = ((0, 0, height, width) if self.bottom <= self.top or self.right <= self.left
                                     else (self.top, self.left, min(self.bottom, height), min(self.right, width)))
         return slice(top, bottom, self.row_pitch), slice(left, right, self.col_pitch)
+
+    def within(self, offset: tuple[int, int], height: int, width: int) -> GainMap | None:
+        """The map in the coordinates of a ``height`` x ``width`` image whose top-left photosite lies at ``offset``
+        (rows, columns) in the map's image (the ActiveArea, whose bottom-right corner the image shares); None where it
+        selects none of the image's photosites."""
+        dy, dx = offset
+        if not (dy or dx):
+            return self
+        if self.bottom <= self.top or self.right <= self.left:  # the whole image: the image's part of it
+            area = (0, 0, height, width)
+        else:
+            top, left = ((start - shift) % pitch if start < shift else start - shift  # its first site in the image
+                         for start, shift, pitch in ((self.top, dy, self.row_pitch), (self.left, dx, self.col_pitch)))
+            area = (top, left, self.bottom - dy, self.right - dx)
+            if area[2] <= area[0] or area[3] <= area[1]:
+                return None
+        # relative positions: u = (r + dy + 0.5) / (height + dy) in the map's image, (r + 0.5) / height in this one
+        (origin_v, origin_h), (spacing_v, spacing_h) = self.origin, self.spacing
+        full_v, full_h = height + dy, width + dx
+        return replace(self, top=area[0], left=area[1], bottom=area[2], right=area[3],
+                       origin=((origin_v * full_v - dy) / height, (origin_h * full_h - dx) / width),
+                       spacing=(spacing_v * full_v / height, spacing_h * full_h / width))
 
     def over(self, height: int, width: int, planes: int | None = None) -> np.ndarray:
         """The map's gains at every pixel centre of a ``height`` x ``width`` image (H x W x map planes, the first

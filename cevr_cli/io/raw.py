@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..vocabulary import MAX_MEGAPIXELS, MIN_PHOTO_SIDE
-from .dng_opcodes import Opcode, channel_gains, dng_gain_maps, opcodes_not_applied, photosite_gains
+from .dng_opcodes import GainMap, Opcode, channel_gains, dng_gain_maps, opcodes_not_applied, photosite_gains
 from .exif import ExifInfo, read_raw_container_exif, read_tiff_exif
 from .library_output import stderr_without
 
@@ -346,7 +346,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         bayer = visible.ndim == 2 and raw.num_colors > 1  # a monochrome sensor's photosites are not interpolated
         flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
         black_scale = dng_black_scale(raw) if dng_levels is not None else None
-        gain_maps = dng_gain_maps(path) if dng_levels is not None else []
+        gain_maps = visible_gain_maps(path, raw) if dng_levels is not None else []
         if raw.num_colors == 3:
             balanced, to_srgb = _develop_in_camera_space(raw, rawpy, black_scale)
             balanced *= np.float32(exposure)
@@ -446,9 +446,28 @@ def apply_photosite_gains(raw: Any, gains: np.ndarray, colors: np.ndarray | None
 def apply_dng_gain_maps(path: Path, raw: Any) -> None:
     """A DNG's GainMap opcodes (:mod:`.dng_opcodes`) applied to LibRaw's photosites; other RAW files have none."""
     visible = raw.raw_image_visible
-    gains = photosite_gains(dng_gain_maps(path), visible.shape)
+    gains = photosite_gains(visible_gain_maps(path, raw), visible.shape)
     if gains is not None:
         apply_photosite_gains(raw, gains, photosite_channels(raw) if visible.ndim == 2 else None)
+
+
+def active_area_offset(path: Path, raw: Any) -> tuple[int, int]:
+    """Where LibRaw's visible image (``raw_image_visible``) starts in a DNG's ActiveArea, in rows and columns (0, 0
+    for other RAW files). LibRaw starts it on an even row and column (a multiple of 6 on X-Trans), for its colour
+    pattern: an ActiveArea at an odd row or column loses it, and what the DNG places inside its ActiveArea (its opcodes'
+    areas and maps, its DefaultCrop) moves by that much."""
+    area = _dng_raw_image_fact(path, lambda page: page.tags.valueof(50829))  # ActiveArea: top, left, bottom, right
+    top, left = (int(area[0]), int(area[1])) if area is not None and len(area) == 4 else (0, 0)
+    return max(raw.sizes.top_margin - top, 0), max(raw.sizes.left_margin - left, 0)
+
+
+def visible_gain_maps(path: Path, raw: Any) -> list[GainMap]:
+    """A DNG's GainMaps (:func:`.dng_opcodes.dng_gain_maps`, in its ActiveArea's coordinates) in those of LibRaw's
+    visible image (:func:`active_area_offset`: an ActiveArea at row 3 put a per-site map's red gains on green
+    photosites)."""
+    height, width = raw.raw_image_visible.shape[:2]
+    offset = active_area_offset(path, raw)
+    return [moved for gain_map in dng_gain_maps(path) if (moved := gain_map.within(offset, height, width))]
 
 
 def camera_balance_usable(raw: Any) -> bool:

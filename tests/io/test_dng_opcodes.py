@@ -138,3 +138,19 @@ def test_the_opcodes_not_applied_are_named_with_their_list_and_whether_they_are_
         "opcode 99 (OpcodeList3)"]
     plain = write_linear_dng(tmp_path / "plain.dng", np.full((32, 48, 3), 1000, np.uint16), 4000)
     assert opcodes_not_applied(plain) == () and opcodes_not_applied(tmp_path / "missing.dng") == ()
+
+
+def test_a_map_within_an_image_one_photosite_into_its_area_gives_each_photosite_its_own_gain():
+    """LibRaw's visible image starts on an even row and column, so a DNG whose ActiveArea starts at an odd one loses
+    that row or column. A map (a 3x3 grid, pitch 2, part of a 9x12 area) moved into the image that starts one row
+    and / or column in gives each photosite the gain it has in the area, computed there and cut; a map of only the
+    lost row selects nothing."""
+    gains = np.arange(1, 10, dtype=np.float32).reshape(3, 3, 1)
+    for top, left in ((0, 0), (1, 1), (0, 1)):
+        (gain_map,) = parse_gain_maps(opcode_list(gain_map_opcode(gains, 7, 10, top=top, left=left, pitch=2)))
+        whole = photosite_gains([gain_map], (9, 12))
+        for dy, dx in ((1, 1), (1, 0), (0, 1)):
+            moved = gain_map.within((dy, dx), 9 - dy, 12 - dx)
+            np.testing.assert_allclose(photosite_gains([moved], (9 - dy, 12 - dx)), whole[dy:, dx:], rtol=1e-6)
+    (lost_row,) = parse_gain_maps(opcode_list(gain_map_opcode(gains, 1, 12)))
+    assert lost_row.within((1, 0), 8, 12) is None
