@@ -724,10 +724,13 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         apply_dng_gain_maps,
         as_rgb,
         dng_black_scale,
+        dng_default_crop,
         dng_levels_as_developed,
         dng_white_levels,
+        in_crop,
         open_raw,
         raw_exif,
+        upright,
         white_balance_params,
     )
 
@@ -746,9 +749,11 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         # LibRaw's default curve is BT.709's (power 2.222, slope 4.5), but the photo is labelled and read as sRGB;
         # and by default it takes the brightest photosite for white when that lies above 75 % of the file's white
         # level, brightening an unclipped photo as no_auto_bright is there to prevent: the file's white it is.
-        data = raw.postprocess(**balance, no_auto_bright=True, output_bps=16,
+        # developed as the sensor reads out, cut to the DNG's default crop there, then turned upright
+        flip, crop, visible = raw.sizes.flip, dng_default_crop(path, raw) if dng else None, raw.raw_image_visible.shape
+        data = raw.postprocess(**balance, no_auto_bright=True, output_bps=16, user_flip=0,
                                output_color=rawpy.ColorSpace.sRGB, gamma=SRGB_LIBRAW_GAMMA, adjust_maximum_thr=0.0)
-    rgb = as_rgb(data).astype(np.float32) / 65535.0
+    rgb = upright(as_rgb(in_crop(data, crop, visible)), flip).astype(np.float32) / 65535.0
     return Photo(path, rgb, 16, exif, None, exif.rendered_exif(), ColourSpace(SRGB, RAW_DEVELOPED),
                  not_applied=not_applied)
 

@@ -365,6 +365,8 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
             linear = as_rgb(developed).astype(np.float32) * np.float32(exposure / 65535.0)
             mask = clipping_mask(saturated, linear.shape[:2], bayer=bayer) | np.any(linear >= 1.0, axis=2)
             np.minimum(linear, 1.0, out=linear, where=mask[..., None])  # a floating-point DNG's data past its white
+        crop = dng_default_crop(path, raw) if dng_levels is not None else None
+        linear, mask = (in_crop(image, crop, visible.shape) for image in (linear, mask))
     return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif,
                        opcodes_not_applied(path) if dng_levels is not None else ())
 
@@ -459,6 +461,47 @@ def active_area_offset(path: Path, raw: Any) -> tuple[int, int]:
     area = _dng_raw_image_fact(path, lambda page: page.tags.valueof(50829))  # ActiveArea: top, left, bottom, right
     top, left = (int(area[0]), int(area[1])) if area is not None and len(area) == 4 else (0, 0)
     return max(raw.sizes.top_margin - top, 0), max(raw.sizes.left_margin - left, 0)
+
+
+def dng_default_crop(path: Path, raw: Any) -> tuple[slice, slice] | None:
+    """The rows and columns of LibRaw's visible image inside a DNG's DefaultCropOrigin and DefaultCropSize (DNG 1.6,
+    chapter 4: the image a reader is to show, counted from its ActiveArea's corner, which :func:`active_area_offset`
+    places), rounded to whole photosites; None where ``path`` is no DNG, has no DefaultCropSize, or its crop holds
+    none of the image.
+
+    Adobe Camera Raw and Lightroom show this area; LibRaw develops the whole ActiveArea and only reports the crop
+    (``raw_inset_crops``): the photosites outside it, which a DNG keeps for demosaicing its edges (8 to 16 a side
+    as a rule), were developed too, wider than the photographer's picture and at times dark or coloured at its
+    edge."""
+    values = _dng_raw_image_fact(path, lambda page: [*_tag_numbers(page, 50719, [0.0, 0.0]),
+                                                     *_tag_numbers(page, 50720, [])])
+    if values is None or len(values) != 4:
+        return None
+    left, top, width, height = values
+    (dy, dx), (rows, cols) = active_area_offset(path, raw), raw.raw_image_visible.shape[:2]
+    crop = (slice(max(round(top) - dy, 0), min(round(top + height) - dy, rows)),
+            slice(max(round(left) - dx, 0), min(round(left + width) - dx, cols)))
+    return crop if all(side.stop > side.start for side in crop) else None
+
+
+def _tag_numbers(page: Any, code: int, default: list[float]) -> list[float]:
+    """A TIFF tag's numbers (tifffile gives a RATIONAL's as numerator, denominator pairs); ``default`` without it."""
+    tag = page.tags.get(code)
+    if tag is None:
+        return default
+    values = [float(v) for v in np.atleast_1d(tag.value)]
+    if tag.dtype in (5, 10):  # RATIONAL, SRATIONAL
+        return [n / d if d else 0.0 for n, d in zip(values[::2], values[1::2], strict=False)]
+    return values
+
+
+def in_crop(image: np.ndarray, crop: tuple[slice, slice] | None, visible: tuple[int, ...]) -> np.ndarray:
+    """``image``, developed from LibRaw's ``visible`` image (resized for non-square pixels), inside ``crop``
+    (:func:`dng_default_crop`, in the visible image's photosites); the whole image without a crop."""
+    if crop is None:
+        return image
+    scale = (image.shape[0] / visible[0], image.shape[1] / visible[1])
+    return image[tuple(slice(round(side.start * k), round(side.stop * k)) for side, k in zip(crop, scale, strict=True))]
 
 
 def visible_gain_maps(path: Path, raw: Any) -> list[GainMap]:

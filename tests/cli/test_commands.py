@@ -679,6 +679,31 @@ def test_a_dngs_opcodes_not_applied_are_warned_by_name_and_recorded(tmp_path, ra
                                     "(OpcodeList3)"]
 
 
+@pytest.mark.parametrize("raw_mode", ["linear", "cevr"])
+def test_a_dngs_outputs_are_its_default_crop_and_say_that_size(tmp_path, raw_mode):
+    """A portrait DNG (Orientation 6) of 32x48 photosites whose DefaultCrop is 20x30 of them: its stack frames, its
+    HDR image are the crop turned upright, 20 wide and 30 high (they were 32x48, the whole sensor), and so is the
+    source size their manifests give (their EXIF gives none)."""
+    from PIL import Image
+
+    from tests.dng import write_camera_dng
+
+    data = (np.random.default_rng(0).uniform(0.05, 0.9, (32, 48, 3)) * 4000).astype(np.uint16)
+    raw = write_camera_dng(tmp_path / "shot.dng", data, 4000, make="TestCam", model="Model 7",
+                           date="2024:05:01 10:11:12", exposure_time=1 / 250, f_number=2.8, iso=200,
+                           lens="TestLens 35mm", orientation=6, crop=(4, 6, 20, 30))
+    stacks, hdr = tmp_path / "stacks", tmp_path / "hdr"
+    for args in (["stack", str(raw), "-o", str(stacks), "--format", "tiff", "--evs", "-1,1"],
+                 ["fuse", str(raw), "-o", str(hdr), "--tmo", "reinhard"]):
+        result = runner.invoke(app, [*args, "--model", "physics", "--raw-mode", raw_mode, "-q"])
+        assert result.exit_code == 0, result.output
+    for manifest in (stacks / "shot" / "stack.json", hdr / "shot" / "fuse.json"):
+        assert json.loads(manifest.read_text())["source_size"] == [20, 30], manifest
+    for image in (stacks / "shot" / "00_ev-1.00.tif", hdr / "shot" / "shot-reinhard.png"):
+        with Image.open(image) as im:
+            assert im.size == (20, 30), image
+
+
 def test_cevrs_own_renderings_are_read_back_as_srgb_not_as_camera_jpegs(tmp_path):
     """A RAW's TIFF stack and a tone-mapped PNG carry the camera's Make, but their pixels are cevr's sRGB
     rendering: `--response auto` reads them as sRGB, and says why."""

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cevr_cli.errors import InputError
-from cevr_cli.io.images import read_photo
+from cevr_cli.io.images import SRGB_LIBRAW_GAMMA, read_photo
 from cevr_cli.io.raw import (
     check_pixel_data,
     clipping_mask,
@@ -607,9 +607,48 @@ def test_every_orientation_is_turned_as_libraw_turns_it(tmp_path, orientation):
     with rawpy.imread(str(path)) as raw:  # LibRaw's own linear rendering, turned by LibRaw
         turned = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=(1, 1),
                                  output_color=rawpy.ColorSpace.sRGB, adjust_maximum_thr=0.0)
+        srgb = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=SRGB_LIBRAW_GAMMA,
+                               output_color=rawpy.ColorSpace.sRGB, adjust_maximum_thr=0.0)
     # the colour is made in floats here, from LibRaw's 16-bit camera-space data: a few 16-bit steps apart
     np.testing.assert_allclose(photo.linear, turned.astype(np.float32) / 65535.0, atol=1e-4)
     assert photo.clipped.shape == turned.shape[:2]
+    np.testing.assert_array_equal(read_photo(path).rgb, srgb.astype(np.float32) / 65535.0)  # turned here as LibRaw
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_dng_is_read_inside_its_default_crop_then_turned_upright(tmp_path, orientation):
+    """A DNG's DefaultCropOrigin and DefaultCropSize, in its sensor's coordinates, say the picture a reader shows
+    (Adobe Camera Raw and Lightroom do); LibRaw develops the whole image and only reports the crop: the photo was
+    read 48x64 where its picture is 30x40. Cut where the sensor's rows lie, then turned upright (orientation 6: a
+    quarter turn clockwise, np.rot90 by -1), in both readers."""
+    from tests.dng import write_camera_dng
+
+    data = (np.random.default_rng(3).uniform(0.05, 0.9, (48, 64, 3)) * WHITE).astype(np.uint16)
+    path = write_camera_dng(tmp_path / "cropped.dng", data, WHITE, make="TestCam", model="Model 7",
+                            date="2024:05:01 10:11:12", exposure_time=1 / 250, f_number=2.8, iso=200,
+                            lens="TestLens 35mm", orientation=orientation, crop=(6, 10, 30, 40))
+    expected = data[6:36, 10:50] / WHITE  # a LinearRaw DNG develops to data / WhiteLevel
+    expected = np.rot90(expected, -1) if orientation == 6 else expected
+    photo = read_raw_linear(path)
+    np.testing.assert_allclose(photo.linear, expected, atol=1e-4)
+    assert photo.clipped.shape == expected.shape[:2]
+    developed = read_photo(path).rgb
+    assert developed.shape == expected.shape
+    np.testing.assert_allclose(developed, np.where(expected <= 0.0031308, 12.92 * expected,
+                                                   1.055 * expected ** (1 / 2.4) - 0.055), atol=5e-4)  # LibRaw's curve
+
+
+def test_a_cfa_dngs_default_crop_counts_from_its_active_areas_corner(tmp_path):
+    """DefaultCropOrigin counts from the ActiveArea's corner, which LibRaw moves to an even row and column: a DNG whose
+    ActiveArea starts at row 1 and column 1 and whose crop is 40x60 from (8, 10) of it shows that part of the
+    scene (a horizontal and a vertical ramp), not one a photosite off."""
+    rows, cols = np.mgrid[0:64, 0:96]
+    scene = np.stack([0.1 + 0.8 * rows / 64, 0.1 + 0.8 * cols / 96, np.full((64, 96), 0.4)], axis=2)
+    path = write_cfa_dng(tmp_path / "crop.dng", scene * np.array([0.5, 1.0, 0.8]), WHITE, margin=1,
+                         crop=(8, 10, 40, 60))
+    linear = read_raw_linear(path).linear
+    assert linear.shape == (40, 60, 3)
+    np.testing.assert_allclose(linear[2:-2, 2:-2], scene[10:46, 12:68], atol=2e-3)
 
 
 @pytest.mark.parametrize("mode", ["linear", "developed"])
