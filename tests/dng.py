@@ -47,13 +47,24 @@ def _crop_tags(crop: tuple[int, int, int, int] | None) -> list[tuple]:
     return [(50719, "I", 2, (crop[1], crop[0]), True), (50720, "I", 2, (crop[3], crop[2]), True)] if crop else []
 
 
+def _black_delta_tags(black_deltas: tuple[np.ndarray, np.ndarray] | None) -> list[tuple]:
+    """BlackLevelDeltaV and BlackLevelDeltaH (whole numbers, as RATIONALs) where given (rows', columns')."""
+    if black_deltas is None:
+        return []
+    rows, cols = black_deltas
+    return [(50716, "2I", len(rows), _rationals(rows, 1), True), (50715, "2I", len(cols), _rationals(cols, 1), True)]
+
+
 def write_linear_dng(path: Path, data: np.ndarray, white, black: tuple[int, ...] | None = None, *,
-                     opcode_list_2: bytes | None = None, opcode_list_3: bytes | None = None) -> Path:
+                     opcode_list_2: bytes | None = None, opcode_list_3: bytes | None = None,
+                     black_deltas: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """``data``: HxWx3 uint16 sensor values (0..white); ``white``: one WhiteLevel or a tuple, one per sample;
     ``black``: the BlackLevel, one value or one per sample (the data holds it: light 0 is ``black``);
-    ``opcode_list_2``, ``opcode_list_3``: the OpcodeList2 and 3 (:func:`opcode_list`)."""
+    ``opcode_list_2``, ``opcode_list_3``: the OpcodeList2 and 3 (:func:`opcode_list`); ``black_deltas``: each row's
+    and each column's black above ``black`` (BlackLevelDeltaV and BlackLevelDeltaH; the data holds them too)."""
     tags = _dng_tags(white, (1, 1, 1)) + ([(50713, "H", 2, (1, 1), True), (50714, "H", len(black), black, True)]
-                                          if black else []) + _opcode_tags(opcode_list_2, opcode_list_3)
+                                          if black else []) + _opcode_tags(opcode_list_2, opcode_list_3) + (
+        _black_delta_tags(black_deltas))
     tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=tags)
     return path
 
@@ -95,7 +106,8 @@ def write_camera_dng(path: Path, data: np.ndarray, white: int, *, make: str, mod
 def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8), *,
                   make: str | None = None, model: str | None = None, black: tuple[int, int, int, int] | None = None,
                   pattern=((0, 1), (1, 2)), opcode_list_2: bytes | None = None, margin: int = 0,
-                  crop: tuple[int, int, int, int] | None = None) -> Path:
+                  crop: tuple[int, int, int, int] | None = None,
+                  black_deltas: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled by ``pattern`` (rows of colour codes, 0 red,
     1 green, 2 blue: CFARepeatPatternDim and CFAPattern; RGGB by default) and clipped at ``white``; ``make``,
     ``model``: IFD0's Make and Model (LibRaw applies some makers' own rules).
@@ -105,7 +117,8 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     ``black``: the BlackLevel of the R, G, G, B sites (light 0 reads ``black``, 1.0 reads ``white``);
     ``opcode_list_2``: an OpcodeList2 (:func:`opcode_list`); ``margin``: rows and columns of black photosites above
     and left of the image, outside its ActiveArea (the pattern, the opcodes and the crop count from the area's
-    corner); ``crop``: DefaultCropOrigin and DefaultCropSize as (top, left, height, width).
+    corner); ``crop``: DefaultCropOrigin and DefaultCropSize as (top, left, height, width); ``black_deltas``: each
+    row's and each column's black above ``black`` (BlackLevelDeltaV and BlackLevelDeltaH, whole numbers).
     """
     h, w = camera_rgb.shape[:2]
     pattern = np.array(pattern)
@@ -113,10 +126,12 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     sites = np.tile(pattern, (h // rows + 1, w // cols + 1))[:h, :w]
     cfa = np.take_along_axis(camera_rgb, sites[..., None], axis=2)[..., 0]
     offset = np.tile(np.reshape(black or (0, 0, 0, 0), (2, 2)), (h // 2 + 1, w // 2 + 1))[:h, :w]
-    codes = np.pad(np.clip(np.round(offset + cfa * (white - offset)), 0, white).astype(np.uint16), ((margin, 0),
-                                                                                                     (margin, 0)))
+    if black_deltas is not None:
+        offset = offset + black_deltas[0][:, None] + black_deltas[1][None, :]
+    codes = np.clip(np.round(offset + cfa * (white - offset)), 0, white).astype(np.uint16)
+    codes = np.pad(codes, ((margin, 0), (margin, 0)))
     area = [(50829, "I", 4, (margin, margin, h + margin, w + margin), True)] if margin else []  # ActiveArea
-    area += _crop_tags(crop)
+    area += _crop_tags(crop) + _black_delta_tags(black_deltas)
     tags = area + _dng_tags(white, neutral) + ([(50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True)] if black
                                                else []) + [
         (33421, "H", 2, (rows, cols), True),  # CFARepeatPatternDim

@@ -721,6 +721,7 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
     import rawpy
 
     from .raw import (
+        apply_dng_black_deltas,
         apply_dng_gain_maps,
         as_rgb,
         dng_black_scale,
@@ -741,6 +742,7 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         dng_levels, exposure = dng_levels_as_developed(path, raw, dng_white_levels(path))
         dng = dng_levels is not None
         if dng:
+            apply_dng_black_deltas(path, raw)  # the photosites' own blacks first, then their gains (DNG's order)
             apply_dng_gain_maps(path, raw)
         not_applied = opcodes_not_applied(path) if dng else ()
         black_scale = dng_black_scale(raw) if dng else None

@@ -322,6 +322,37 @@ def test_a_dngs_lens_shading_gain_maps_are_applied(tmp_path, mode):
 
 
 @pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_dngs_per_row_and_column_blacks_are_subtracted_where_they_lie(tmp_path, mode):
+    """BlackLevel 200 at every site, BlackLevelDeltaV 0 on the top half's rows and 300 on the bottom half's,
+    BlackLevelDeltaH 0 on the left half's columns and 100 on the right's, and a flat grey 0.3 of each photosite's
+    own range: LibRaw subtracted one black, 200 and the deltas' averages, so the top-left quarter read R 0.21, G 0.26,
+    B 0.25 and the bottom-left R 0.35, G 0.32, B 0.33, off and tinted (mean error 0.046 -> 0.00001)."""
+    h, w = 64, 96
+    deltas = (np.where(np.arange(h) < h // 2, 0, 300), np.where(np.arange(w) < w // 2, 0, 100))
+    path = write_cfa_dng(tmp_path / "rows.dng", np.full((h, w, 3), 0.3) * np.array([0.5, 1.0, 0.8]), WHITE,
+                         black=(200, 200, 200, 200), black_deltas=deltas)
+    if mode == "linear":
+        np.testing.assert_allclose(read_raw_linear(path).linear, 0.3, atol=1e-3)
+    else:
+        np.testing.assert_allclose(read_photo(path).rgb, GREY_SRGB, rtol=3e-3)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_linear_dngs_per_row_and_column_blacks_are_subtracted_from_its_samples(tmp_path, mode):
+    """A LinearRaw DNG of samples' blacks 100, 200, 300 and the same row and column deltas: a grey 0.3 of each
+    sample's own range read 0.32 and 0.34 in green and blue where LibRaw subtracted the deltas' average."""
+    h, w = 64, 96
+    deltas = (np.where(np.arange(h) < h // 2, 0, 300), np.where(np.arange(w) < w // 2, 0, 100))
+    black = np.array([100, 200, 300]) + (deltas[0][:, None] + deltas[1][None, :])[..., None]
+    data = np.round(black + 0.3 * (WHITE - black)).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "rows.dng", data, WHITE, black=(100, 200, 300), black_deltas=deltas)
+    if mode == "linear":
+        np.testing.assert_allclose(read_raw_linear(path).linear, 0.3, atol=1e-3)
+    else:
+        np.testing.assert_allclose(read_photo(path).rgb, GREY_SRGB, rtol=3e-3)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
 def test_a_dngs_gain_maps_count_from_its_active_areas_corner(tmp_path, mode):
     """A DNG whose ActiveArea starts at row 1, column 1 (a black row and column outside it), its per-site GainMaps
     placed in that area: LibRaw starts its image at row and column 2, and the maps counted from there put red's gains
