@@ -107,7 +107,8 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
                   make: str | None = None, model: str | None = None, black: tuple[int, int, int, int] | None = None,
                   pattern=((0, 1), (1, 2)), opcode_list_2: bytes | None = None, margin: int = 0,
                   crop: tuple[int, int, int, int] | None = None,
-                  black_deltas: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+                  black_deltas: tuple[np.ndarray, np.ndarray] | None = None, opcode_list_3: bytes | None = None
+                  ) -> Path:
     """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled by ``pattern`` (rows of colour codes, 0 red,
     1 green, 2 blue: CFARepeatPatternDim and CFAPattern; RGGB by default) and clipped at ``white``; ``make``,
     ``model``: IFD0's Make and Model (LibRaw applies some makers' own rules).
@@ -115,10 +116,11 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     ``neutral`` is the camera's response to grey: red at 0.5 means the red channel is amplified 2x by white
     balance, so it saturates (in white-balanced terms) at twice the level green does; None: no AsShotNeutral.
     ``black``: the BlackLevel of the R, G, G, B sites (light 0 reads ``black``, 1.0 reads ``white``);
-    ``opcode_list_2``: an OpcodeList2 (:func:`opcode_list`); ``margin``: rows and columns of black photosites above
-    and left of the image, outside its ActiveArea (the pattern, the opcodes and the crop count from the area's
-    corner); ``crop``: DefaultCropOrigin and DefaultCropSize as (top, left, height, width); ``black_deltas``: each
-    row's and each column's black above ``black`` (BlackLevelDeltaV and BlackLevelDeltaH, whole numbers).
+    ``opcode_list_2``, ``opcode_list_3``: an OpcodeList2 and 3 (:func:`opcode_list`); ``margin``: rows and columns
+    of black photosites above and left of the image, outside its ActiveArea (the pattern, the opcodes and the crop
+    count from the area's corner); ``crop``: DefaultCropOrigin and DefaultCropSize as (top, left, height, width);
+    ``black_deltas``: each row's and each column's black above ``black`` (BlackLevelDeltaV and BlackLevelDeltaH,
+    whole numbers).
     """
     h, w = camera_rgb.shape[:2]
     pattern = np.array(pattern)
@@ -139,7 +141,7 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, "H", 1, 1, True),  # CFALayout rectangular
     ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text] + _opcode_tags(
-        opcode_list_2, None)
+        opcode_list_2, opcode_list_3)
     tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
     return path
 

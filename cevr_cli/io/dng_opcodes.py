@@ -26,6 +26,7 @@ _OPCODE_NAMES = {1: "WarpRectilinear", 2: "WarpFisheye", 3: "FixVignetteRadial",
                  5: "FixBadPixelsList", 6: "TrimBounds", 7: "MapTable", 8: "MapPolynomial", 9: "GainMap",
                  10: "DeltaPerRow", 11: "DeltaPerColumn", 12: "ScalePerRow", 13: "ScalePerColumn",
                  14: "WarpRectilinear2"}
+_APPLIED = {(_GAIN_MAP, 2), (_GAIN_MAP, 3)}  # (opcode, list) the readers apply
 _OPTIONAL = 1  # an opcode's flags bit 0: a reader that cannot apply it may skip it; without, it is not to be skipped
 
 
@@ -154,18 +155,20 @@ def _gain_map(params: bytes) -> GainMap:
                    gains.reshape(points_v, points_h, map_planes).astype(np.float32))
 
 
-def dng_gain_maps(path: Path) -> list[GainMap]:
-    """The GainMap opcodes of a DNG's raw image's OpcodeList2; none where ``path`` is no DNG or has no such list."""
-    data = _opcode_lists(path).get(2)
+def dng_gain_maps(path: Path, opcode_list: int = 2) -> list[GainMap]:
+    """The GainMap opcodes of a DNG's raw image's OpcodeList2 (its photosites' gains, phones' lens shading) or
+    OpcodeList3 (the demosaiced image's, one plane a colour: DJI's drones write their lens shading there); none
+    where ``path`` is no DNG or has no such list."""
+    data = _opcode_lists(path).get(opcode_list)
     return parse_gain_maps(data) if data else []
 
 
 def opcodes_not_applied(path: Path) -> tuple[Opcode, ...]:
     """The opcodes of a DNG's raw image's opcode lists that its readers here do not apply: every one but OpcodeList2's
-    GainMaps (LibRaw applies none); none where ``path`` is no DNG."""
+    and OpcodeList3's GainMaps (LibRaw applies none); none where ``path`` is no DNG."""
     return tuple(Opcode(opcode, number, bool(flags & _OPTIONAL))
                  for number, data in sorted(_opcode_lists(path).items())
-                 for opcode, flags, _params in _opcodes(data) if (opcode, number) != (_GAIN_MAP, 2))
+                 for opcode, flags, _params in _opcodes(data) if (opcode, number) not in _APPLIED)
 
 
 def _opcode_lists(path: Path) -> dict[int, bytes]:
@@ -192,6 +195,18 @@ def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray |
             m = min(p - gain_map.plane, values.shape[2] - 1)
             gains[rows, cols, p] *= values[rows, cols, m]
     return gains if len(shape) == 3 else gains[..., 0]
+
+
+def gains_at_photosites(maps: list[GainMap], colors: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """OpcodeList3's gains, one plane a colour of the demosaiced image, at each photosite of ``shape``
+    (:func:`photosite_gains`), for a development that applies gains before demosaicing (LibRaw's): a colour filter
+    array's photosite takes its colour's plane (``colors``: its plane index, a three-colour sensor's second green
+    given as 1), a LinearRaw image's its own. Lens shading varies over hundreds of photosites: the same light as
+    applied after demosaicing, but where neighbours' gains differ by much within a pixel or two."""
+    if colors is None:
+        return photosite_gains(maps, shape)
+    planes = photosite_gains(maps, (*shape, int(colors.max()) + 1))
+    return None if planes is None else np.take_along_axis(planes, colors[..., None], axis=2)[..., 0]
 
 
 def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, width: int,

@@ -34,7 +34,15 @@ import numpy as np
 
 from ..errors import InputError
 from ..vocabulary import MAX_MEGAPIXELS, MIN_PHOTO_SIDE
-from .dng_opcodes import GainMap, Opcode, channel_gains, dng_gain_maps, opcodes_not_applied, photosite_gains
+from .dng_opcodes import (
+    GainMap,
+    Opcode,
+    channel_gains,
+    dng_gain_maps,
+    gains_at_photosites,
+    opcodes_not_applied,
+    photosite_gains,
+)
 from .exif import ExifInfo, read_raw_container_exif, read_tiff_exif
 from .library_output import stderr_without
 
@@ -346,7 +354,6 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         bayer = visible.ndim == 2 and raw.num_colors > 1  # a monochrome sensor's photosites are not interpolated
         flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
         black_scale = dng_black_scale(raw) if dng_levels is not None else None
-        gain_maps = visible_gain_maps(path, raw) if dng_levels is not None else []
         if dng_levels is not None:
             apply_dng_black_deltas(path, raw)
         if raw.num_colors == 3:
@@ -354,14 +361,17 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
             balanced *= np.float32(exposure)
             mask = clipping_mask(saturated, balanced.shape[:2], bayer=bayer)
             np.minimum(balanced, 1.0, out=balanced, where=mask[..., None])
-            gains = channel_gains(gain_maps, colors, *visible.shape[:2], period=np.shape(raw.raw_pattern))
-            if gains is not None:  # in floats, after the clip: a saturated photosite's light is at least its gain
-                balanced *= _resized(gains, balanced.shape[:2])
+            # in floats, after the clip: a saturated photosite's light is at least its gain. OpcodeList2's maps are
+            # the photosites', OpcodeList3's the demosaiced image's, one plane a camera colour
+            maps = [visible_gain_maps(path, raw, number) if dng_levels is not None else [] for number in (2, 3)]
+            for gains in (channel_gains(maps[0], colors, *visible.shape[:2], period=np.shape(raw.raw_pattern)),
+                          photosite_gains(maps[1], (*visible.shape[:2], 3))):
+                if gains is not None:
+                    balanced *= _resized(gains, balanced.shape[:2])
             linear = np.maximum(balanced @ to_srgb.T, 0.0, dtype=np.float32)
         else:
-            gains = photosite_gains(gain_maps, visible.shape)
-            if gains is not None:
-                apply_photosite_gains(raw, gains, colors)
+            if dng_levels is not None:
+                apply_dng_gain_maps(path, raw)
             developed = raw.postprocess(output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip,
                                         **white_balance_params(raw, black_scale), **_LINEAR_16_BIT)
             linear = as_rgb(developed).astype(np.float32) * np.float32(exposure / 65535.0)
@@ -485,11 +495,16 @@ def apply_photosite_gains(raw: Any, gains: np.ndarray, colors: np.ndarray | None
 
 
 def apply_dng_gain_maps(path: Path, raw: Any) -> None:
-    """A DNG's GainMap opcodes (:mod:`.dng_opcodes`) applied to LibRaw's photosites; other RAW files have none."""
+    """A DNG's GainMap opcodes (:mod:`.dng_opcodes`) applied to LibRaw's photosites, OpcodeList3's (the demosaiced
+    image's) at each photosite's colour; other RAW files have none."""
     visible = raw.raw_image_visible
-    gains = photosite_gains(visible_gain_maps(path, raw), visible.shape)
-    if gains is not None:
-        apply_photosite_gains(raw, gains, photosite_channels(raw) if visible.ndim == 2 else None)
+    colors = photosite_channels(raw) if visible.ndim == 2 else None
+    planes = None if colors is None else np.where(colors == 3, 1, colors) if raw.num_colors == 3 else colors
+    gains = [found for found in (photosite_gains(visible_gain_maps(path, raw, 2), visible.shape),
+                                 gains_at_photosites(visible_gain_maps(path, raw, 3), planes, visible.shape))
+             if found is not None]
+    if gains:
+        apply_photosite_gains(raw, np.prod(gains, axis=0), colors)
 
 
 def active_area_offset(path: Path, raw: Any) -> tuple[int, int]:
@@ -543,13 +558,14 @@ def in_crop(image: np.ndarray, crop: tuple[slice, slice] | None, visible: tuple[
     return image[tuple(slice(round(side.start * k), round(side.stop * k)) for side, k in zip(crop, scale, strict=True))]
 
 
-def visible_gain_maps(path: Path, raw: Any) -> list[GainMap]:
-    """A DNG's GainMaps (:func:`.dng_opcodes.dng_gain_maps`, in its ActiveArea's coordinates) in those of LibRaw's
-    visible image (:func:`active_area_offset`: an ActiveArea at row 3 put a per-site map's red gains on green
-    photosites)."""
+def visible_gain_maps(path: Path, raw: Any, opcode_list: int) -> list[GainMap]:
+    """A DNG's GainMaps of OpcodeList ``opcode_list`` (2 or 3: :func:`.dng_opcodes.dng_gain_maps`, in its ActiveArea's
+    coordinates) in those of LibRaw's visible image (:func:`active_area_offset`: an ActiveArea at row 3 put a per-site
+    map's red gains on green photosites)."""
     height, width = raw.raw_image_visible.shape[:2]
     offset = active_area_offset(path, raw)
-    return [moved for gain_map in dng_gain_maps(path) if (moved := gain_map.within(offset, height, width))]
+    return [moved for gain_map in dng_gain_maps(path, opcode_list)
+            if (moved := gain_map.within(offset, height, width))]
 
 
 def camera_balance_usable(raw: Any) -> bool:

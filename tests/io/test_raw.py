@@ -366,6 +366,24 @@ def test_a_dngs_gain_maps_count_from_its_active_areas_corner(tmp_path, mode):
 
 
 @pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_dngs_opcode_list_3_gain_map_is_applied_to_its_colours(tmp_path, mode):
+    """A GainMap in OpcodeList3 (the demosaiced image's: one plane a camera colour, corners 2.2, 1.8, 1.6 in red,
+    green and blue), as DJI's drones write their lens shading: it was skipped, a flat grey 0.3 read in the corners
+    red 0.14, green 0.17, blue 0.19 (mean error 0.084 -> 0.0001)."""
+    h, w = 128, 192  # shading over hundreds of pixels, as a lens's
+    corners = (2.2, 1.8, 1.6)
+    gains = np.stack([_bilinear(_shading(corner), h, w) for corner in corners], axis=2)
+    camera = np.full((h, w, 3), 0.3) * np.array([0.5, 1.0, 0.8])
+    opcodes = opcode_list(gain_map_opcode(np.stack([_shading(corner) for corner in corners], axis=2), h, w,
+                                          planes=3))
+    path = write_cfa_dng(tmp_path / "drone.dng", camera / gains, WHITE, opcode_list_3=opcodes)
+    if mode == "linear":
+        np.testing.assert_allclose(read_raw_linear(path).linear[2:-2, 2:-2], 0.3, rtol=5e-3)
+    else:
+        np.testing.assert_allclose(read_photo(path).rgb[2:-2, 2:-2], GREY_SRGB, rtol=3e-3)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
 def test_a_linear_dngs_gain_map_reaches_only_its_area_and_plane(tmp_path, mode):
     """A LinearRaw DNG whose GainMap of 2 covers its top-left quadrant's green (Top 0, Left 0, Bottom 32, Right 48,
     Plane 1, Planes 1), which the file holds at half: developed, a flat grey 0.3. The linear reader applied the map
