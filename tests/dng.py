@@ -42,9 +42,11 @@ def _opcode_tags(opcode_list_2: bytes | None, opcode_list_3: bytes | None) -> li
     return [(tag, 7, len(data), data, True) for tag, data in ((51009, opcode_list_2), (51022, opcode_list_3)) if data]
 
 
-def _crop_tags(crop: tuple[int, int, int, int] | None) -> list[tuple]:
-    """DefaultCropOrigin and DefaultCropSize (horizontal first) of a crop given as (top, left, height, width)."""
-    return [(50719, "I", 2, (crop[1], crop[0]), True), (50720, "I", 2, (crop[3], crop[2]), True)] if crop else []
+def _crop_tags(crop: tuple[int, int, int, int] | None, user_crop: tuple[float, ...] | None = None) -> list[tuple]:
+    """DefaultCropOrigin and DefaultCropSize (horizontal first) of a crop given as (top, left, height, width), and
+    DefaultUserCrop (top, left, bottom, right: fractions of that crop)."""
+    return ([(50719, "I", 2, (crop[1], crop[0]), True), (50720, "I", 2, (crop[3], crop[2]), True)] if crop else []) + (
+        [(51125, "2I", 4, _rationals(user_crop), True)] if user_crop else [])
 
 
 def _black_delta_tags(black_deltas: tuple[np.ndarray, np.ndarray] | None) -> list[tuple]:
@@ -74,16 +76,18 @@ _EXIF_PLACEHOLDER = 34666  # an unassigned tag, next to the ExifTag (34665) in I
 
 def write_camera_dng(path: Path, data: np.ndarray, white: int, *, make: str, model: str, date: str,
                      exposure_time: float, f_number: float, iso: int, lens: str, orientation: int = 1,
-                     crop: tuple[int, int, int, int] | None = None) -> Path:
+                     crop: tuple[int, int, int, int] | None = None, user_crop: tuple[float, ...] | None = None
+                     ) -> Path:
     """A linear DNG with what a camera records: Make, Model, DateTime and Orientation in IFD0, and an EXIF
     IFD with the exposure time, f-number, ISO, DateTimeOriginal and lens. tifffile refuses to write an ExifTag,
     so IFD0 gets a placeholder tag that becomes the ExifTag pointing at an IFD appended with Pillow's writer.
     Like every DNG tifffile writes, IFD0 also holds tifffile's own ImageDescription (shape JSON): junk that
-    outputs must not carry. ``crop``: DefaultCropOrigin and DefaultCropSize as (top, left, height, width)."""
+    outputs must not carry. ``crop``: DefaultCropOrigin and DefaultCropSize as (top, left, height, width);
+    ``user_crop``: DefaultUserCrop (top, left, bottom, right, fractions of the crop)."""
     ifd0 = [(271, "s", 0, make, True), (272, "s", 0, model, True), (306, "s", 0, date, True),
             (274, "H", 1, orientation, True), (_EXIF_PLACEHOLDER, "I", 1, 0, True)]
     tifffile.imwrite(path, data, photometric=34892, planarconfig="contig",
-                     extratags=_dng_tags(white, (1, 1, 1)) + ifd0 + _crop_tags(crop))
+                     extratags=_dng_tags(white, (1, 1, 1)) + ifd0 + _crop_tags(crop, user_crop))
     with tifffile.TiffFile(path) as tif:
         placeholder = tif.pages[0].tags[_EXIF_PLACEHOLDER]
     exif = ImageFileDirectory_v2(b"II*\x00\x00\x00\x00\x00")

@@ -520,19 +520,26 @@ def active_area_offset(path: Path, raw: Any) -> tuple[int, int]:
 def dng_default_crop(path: Path, raw: Any) -> tuple[slice, slice] | None:
     """The rows and columns of LibRaw's visible image inside a DNG's DefaultCropOrigin and DefaultCropSize (DNG 1.6,
     chapter 4: the image a reader is to show, counted from its ActiveArea's corner, which :func:`active_area_offset`
-    places), rounded to whole photosites; None where ``path`` is no DNG, has no DefaultCropSize, or its crop holds
-    none of the image.
+    places; the whole area without them), and inside its DefaultUserCrop within that (DNG 1.5: the crop the camera
+    was set to, top, left, bottom and right as fractions of the default crop; an aspect ratio chosen in the camera),
+    rounded to whole photosites; None where ``path`` is no DNG or its crop holds none of the image.
 
-    Adobe Camera Raw and Lightroom show this area; LibRaw develops the whole ActiveArea and only reports the crop
-    (``raw_inset_crops``): the photosites outside it, which a DNG keeps for demosaicing its edges (8 to 16 a side
-    as a rule), were developed too, wider than the photographer's picture and at times dark or coloured at its
+    Adobe Camera Raw and Lightroom show this area; LibRaw develops the whole ActiveArea and only reports the default
+    crop (``raw_inset_crops``): the photosites outside it, which a DNG keeps for demosaicing its edges (8 to 16 a
+    side as a rule), were developed too, wider than the photographer's picture and at times dark or coloured at its
     edge."""
-    values = _dng_raw_image_fact(path, lambda page: [*_tag_numbers(page, 50719, [0.0, 0.0]),
-                                                     *_tag_numbers(page, 50720, [])])
-    if values is None or len(values) != 4:
+    values = _dng_raw_image_fact(path, lambda page: (_tag_numbers(page, 50719, [0.0, 0.0]),
+                                                     _tag_numbers(page, 50720, []),
+                                                     _tag_numbers(page, 51125, [])))
+    if values is None:
         return None
-    left, top, width, height = values
     (dy, dx), (rows, cols) = active_area_offset(path, raw), raw.raw_image_visible.shape[:2]
+    origin, size, user = values
+    left, top, width, height = [*origin, *size] if len(origin) == len(size) == 2 else [0, 0, cols + dx, rows + dy]
+    user_top, user_left, user_bottom, user_right = np.clip(user, 0.0, 1.0) if len(user) == 4 else (0, 0, 1, 1)
+    if user_bottom > user_top and user_right > user_left:  # else none worth the name: the default crop
+        top, left, height, width = (top + user_top * height, left + user_left * width,
+                                    (user_bottom - user_top) * height, (user_right - user_left) * width)
     crop = (slice(max(round(top) - dy, 0), min(round(top + height) - dy, rows)),
             slice(max(round(left) - dx, 0), min(round(left + width) - dx, cols)))
     return crop if all(side.stop > side.start for side in crop) else None

@@ -675,6 +675,23 @@ def test_a_dng_is_read_inside_its_default_crop_then_turned_upright(tmp_path, ori
                                                    1.055 * expected ** (1 / 2.4) - 0.055), atol=5e-4)  # LibRaw's curve
 
 
+@pytest.mark.parametrize("crop", [(6, 10, 30, 40), None])
+def test_a_dngs_default_user_crop_is_the_picture_within_its_default_crop(tmp_path, crop):
+    """DefaultUserCrop (DNG 1.5), the crop the camera was set to (an aspect ratio), top 0.1, left 0.25, bottom 0.9,
+    right 0.75 of the default crop (rows 6-35, columns 10-49; the whole 48x64 image without one): rows 9-32 and
+    columns 20-39 (rows 4.8-43.2 to the nearest, 5-42, and columns 16-47 of the whole image), by hand. It was read
+    whole."""
+    from tests.dng import write_camera_dng
+
+    data = (np.random.default_rng(4).uniform(0.05, 0.9, (48, 64, 3)) * WHITE).astype(np.uint16)
+    path = write_camera_dng(tmp_path / "aspect.dng", data, WHITE, make="TestCam", model="Model 7",
+                            date="2024:05:01 10:11:12", exposure_time=1 / 250, f_number=2.8, iso=200,
+                            lens="TestLens 35mm", crop=crop, user_crop=(0.1, 0.25, 0.9, 0.75))
+    expected = data[9:33, 20:40] if crop else data[5:43, 16:48]
+    np.testing.assert_allclose(read_raw_linear(path).linear, expected / WHITE, atol=1e-4)
+    assert read_photo(path).rgb.shape == expected.shape
+
+
 def test_a_cfa_dngs_default_crop_counts_from_its_active_areas_corner(tmp_path):
     """DefaultCropOrigin counts from the ActiveArea's corner, which LibRaw moves to an even row and column: a DNG whose
     ActiveArea starts at row 1 and column 1 and whose crop is 40x60 from (8, 10) of it shows that part of the
