@@ -1,4 +1,4 @@
-"""A DNG's GainMap opcodes (OpcodeList2): the lens-shading correction phones and some cameras write into the file.
+"""A DNG's GainMap opcodes (OpcodeList2, and 3): the lens-shading correction phones, drones and some cameras write.
 
 A phone's small lens darkens and tints its sensor's corners (a stop or more); its DNG carries the correction as
 GainMap opcodes, one per colour filter site (R, G, G, B) or one for all, which a reader is to apply to the raw image
