@@ -63,7 +63,7 @@ def reads_linear(path: Path, raw_mode: str) -> bool:
 def photo_source(photo: Photo) -> SourceMetadata:
     return SourceMetadata(photo.path, photo.exif, photo.exif_bytes, photo.icc_profile,
                           (photo.rgb.shape[1], photo.rgb.shape[0]), photo.bit_depth, photo.colour,
-                          photo.translucent, photo.frames)
+                          photo.translucent, photo.frames, photo.not_applied)
 
 
 def read_measured(path: str | os.PathLike[str], *, response: str | os.PathLike[str], raw_mode: str,
@@ -79,7 +79,8 @@ def read_measured(path: str | os.PathLike[str], *, response: str | os.PathLike[s
 
         raw = read_raw_linear(path, max_megapixels=max_megapixels)
         h, w = raw.linear.shape[:2]
-        source = SourceMetadata(raw.path, raw.exif, raw.exif.rendered_exif(), None, (w, h), 16)
+        source = SourceMetadata(raw.path, raw.exif, raw.exif.rendered_exif(), None, (w, h), 16,
+                                not_applied=raw.not_applied)
         reason = "camera RAW: linear sensor data, frames sRGB-encoded"
         if response not in ("auto", "linear"):
             reason += f" (--response {response} applies to encoded photos; --raw-mode cevr to use it)"

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from . import __version__
 from .io.colour import ColourSpace
+from .io.dng_opcodes import Opcode
 from .io.exif import ExifInfo
 
 
@@ -31,6 +32,7 @@ class SourceMetadata:
     colour: ColourSpace | None = None
     translucent: float = 0.0  # fraction of pixels the dropped alpha channel made not fully opaque
     frames: int = 1  # images in the file; the first was read
+    not_applied: tuple[Opcode, ...] = ()  # a DNG's opcodes the pixels lack (dng_opcodes.opcodes_not_applied)
 
     def warnings(self) -> list[str]:
         """What changed the pixels cevr works on and the user should know: an unconverted colour space,
@@ -42,7 +44,10 @@ class SourceMetadata:
                  "stored colour)") if self.translucent else None
         frames = (f"holds {self.frames} images (an animation or a multi-page file): only the first is used"
                   if self.frames > 1 else None)
-        return [text for text in (colour, alpha, frames) if text]
+        required = [str(opcode) for opcode in self.not_applied if not opcode.optional]  # optional ones: recorded
+        opcodes = (f"DNG opcodes not applied, its pixels lack their corrections: {', '.join(required)}"
+                   if required else None)
+        return [text for text in (colour, alpha, frames, opcodes) if text]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +57,7 @@ class SourceMetadata:
             "exif": self.exif.to_json() if self.exif is not None else None,
             "source_ev100": self.exif.exposure_value() if self.exif is not None else None,
             "colour": self.colour.to_json() if self.colour is not None else None,
+        "dng_opcodes_not_applied": [str(opcode) for opcode in self.not_applied],
         }
 
 

@@ -37,11 +37,36 @@ def _dng_tags(white, neutral) -> list[tuple]:
         [(50728, "2I", 3, _rationals(neutral), True)] if neutral is not None else [])  # AsShotNeutral
 
 
-def write_linear_dng(path: Path, data: np.ndarray, white, black: tuple[int, ...] | None = None) -> Path:
+def _opcode_tags(opcode_list_2: bytes | None, opcode_list_3: bytes | None) -> list[tuple]:
+    """OpcodeList2 and OpcodeList3 (UNDEFINED) where given."""
+    return [(tag, 7, len(data), data, True) for tag, data in ((51009, opcode_list_2), (51022, opcode_list_3)) if data]
+
+
+def _crop_tags(crop: tuple[int, int, int, int] | None, user_crop: tuple[float, ...] | None = None) -> list[tuple]:
+    """DefaultCropOrigin and DefaultCropSize (horizontal first) of a crop given as (top, left, height, width), and
+    DefaultUserCrop (top, left, bottom, right: fractions of that crop)."""
+    return ([(50719, "I", 2, (crop[1], crop[0]), True), (50720, "I", 2, (crop[3], crop[2]), True)] if crop else []) + (
+        [(51125, "2I", 4, _rationals(user_crop), True)] if user_crop else [])
+
+
+def _black_delta_tags(black_deltas: tuple[np.ndarray, np.ndarray] | None) -> list[tuple]:
+    """BlackLevelDeltaV and BlackLevelDeltaH (whole numbers, as RATIONALs) where given (rows', columns')."""
+    if black_deltas is None:
+        return []
+    rows, cols = black_deltas
+    return [(50716, "2I", len(rows), _rationals(rows, 1), True), (50715, "2I", len(cols), _rationals(cols, 1), True)]
+
+
+def write_linear_dng(path: Path, data: np.ndarray, white, black: tuple[int, ...] | None = None, *,
+                     opcode_list_2: bytes | None = None, opcode_list_3: bytes | None = None,
+                     black_deltas: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """``data``: HxWx3 uint16 sensor values (0..white); ``white``: one WhiteLevel or a tuple, one per sample;
-    ``black``: the BlackLevel, one value or one per sample (the data holds it: light 0 is ``black``)."""
+    ``black``: the BlackLevel, one value or one per sample (the data holds it: light 0 is ``black``);
+    ``opcode_list_2``, ``opcode_list_3``: the OpcodeList2 and 3 (:func:`opcode_list`); ``black_deltas``: each row's
+    and each column's black above ``black`` (BlackLevelDeltaV and BlackLevelDeltaH; the data holds them too)."""
     tags = _dng_tags(white, (1, 1, 1)) + ([(50713, "H", 2, (1, 1), True), (50714, "H", len(black), black, True)]
-                                          if black else [])  # BlackLevelRepeatDim, BlackLevel
+                                          if black else []) + _opcode_tags(opcode_list_2, opcode_list_3) + (
+        _black_delta_tags(black_deltas))
     tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=tags)
     return path
 
@@ -50,16 +75,19 @@ _EXIF_PLACEHOLDER = 34666  # an unassigned tag, next to the ExifTag (34665) in I
 
 
 def write_camera_dng(path: Path, data: np.ndarray, white: int, *, make: str, model: str, date: str,
-                     exposure_time: float, f_number: float, iso: int, lens: str, orientation: int = 1) -> Path:
+                     exposure_time: float, f_number: float, iso: int, lens: str, orientation: int = 1,
+                     crop: tuple[int, int, int, int] | None = None, user_crop: tuple[float, ...] | None = None
+                     ) -> Path:
     """A linear DNG with what a camera records: Make, Model, DateTime and Orientation in IFD0, and an EXIF
     IFD with the exposure time, f-number, ISO, DateTimeOriginal and lens. tifffile refuses to write an ExifTag,
     so IFD0 gets a placeholder tag that becomes the ExifTag pointing at an IFD appended with Pillow's writer.
     Like every DNG tifffile writes, IFD0 also holds tifffile's own ImageDescription (shape JSON): junk that
-    outputs must not carry."""
+    outputs must not carry. ``crop``: DefaultCropOrigin and DefaultCropSize as (top, left, height, width);
+    ``user_crop``: DefaultUserCrop (top, left, bottom, right, fractions of the crop)."""
     ifd0 = [(271, "s", 0, make, True), (272, "s", 0, model, True), (306, "s", 0, date, True),
             (274, "H", 1, orientation, True), (_EXIF_PLACEHOLDER, "I", 1, 0, True)]
     tifffile.imwrite(path, data, photometric=34892, planarconfig="contig",
-                     extratags=_dng_tags(white, (1, 1, 1)) + ifd0)
+                     extratags=_dng_tags(white, (1, 1, 1)) + ifd0 + _crop_tags(crop, user_crop))
     with tifffile.TiffFile(path) as tif:
         placeholder = tif.pages[0].tags[_EXIF_PLACEHOLDER]
     exif = ImageFileDirectory_v2(b"II*\x00\x00\x00\x00\x00")
@@ -81,7 +109,10 @@ def write_camera_dng(path: Path, data: np.ndarray, white: int, *, make: str, mod
 
 def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 1.0, 0.8), *,
                   make: str | None = None, model: str | None = None, black: tuple[int, int, int, int] | None = None,
-                  pattern=((0, 1), (1, 2)), opcode_list_2: bytes | None = None) -> Path:
+                  pattern=((0, 1), (1, 2)), opcode_list_2: bytes | None = None, margin: int = 0,
+                  crop: tuple[int, int, int, int] | None = None,
+                  black_deltas: tuple[np.ndarray, np.ndarray] | None = None, opcode_list_3: bytes | None = None
+                  ) -> Path:
     """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled by ``pattern`` (rows of colour codes, 0 red,
     1 green, 2 blue: CFARepeatPatternDim and CFAPattern; RGGB by default) and clipped at ``white``; ``make``,
     ``model``: IFD0's Make and Model (LibRaw applies some makers' own rules).
@@ -89,7 +120,11 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     ``neutral`` is the camera's response to grey: red at 0.5 means the red channel is amplified 2x by white
     balance, so it saturates (in white-balanced terms) at twice the level green does; None: no AsShotNeutral.
     ``black``: the BlackLevel of the R, G, G, B sites (light 0 reads ``black``, 1.0 reads ``white``);
-    ``opcode_list_2``: an OpcodeList2 (:func:`opcode_list`).
+    ``opcode_list_2``, ``opcode_list_3``: an OpcodeList2 and 3 (:func:`opcode_list`); ``margin``: rows and columns
+    of black photosites above and left of the image, outside its ActiveArea (the pattern, the opcodes and the crop
+    count from the area's corner); ``crop``: DefaultCropOrigin and DefaultCropSize as (top, left, height, width);
+    ``black_deltas``: each row's and each column's black above ``black`` (BlackLevelDeltaV and BlackLevelDeltaH,
+    whole numbers).
     """
     h, w = camera_rgb.shape[:2]
     pattern = np.array(pattern)
@@ -97,15 +132,20 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     sites = np.tile(pattern, (h // rows + 1, w // cols + 1))[:h, :w]
     cfa = np.take_along_axis(camera_rgb, sites[..., None], axis=2)[..., 0]
     offset = np.tile(np.reshape(black or (0, 0, 0, 0), (2, 2)), (h // 2 + 1, w // 2 + 1))[:h, :w]
+    if black_deltas is not None:
+        offset = offset + black_deltas[0][:, None] + black_deltas[1][None, :]
     codes = np.clip(np.round(offset + cfa * (white - offset)), 0, white).astype(np.uint16)
-    tags = _dng_tags(white, neutral) + ([(50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True)] if black
-                                        else []) + [
+    codes = np.pad(codes, ((margin, 0), (margin, 0)))
+    area = [(50829, "I", 4, (margin, margin, h + margin, w + margin), True)] if margin else []  # ActiveArea
+    area += _crop_tags(crop) + _black_delta_tags(black_deltas)
+    tags = area + _dng_tags(white, neutral) + ([(50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True)] if black
+                                               else []) + [
         (33421, "H", 2, (rows, cols), True),  # CFARepeatPatternDim
         (33422, "B", rows * cols, tuple(pattern.ravel().tolist()), True),  # CFAPattern
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, "H", 1, 1, True),  # CFALayout rectangular
-    ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text] + (
-        [(51009, 7, len(opcode_list_2), opcode_list_2, True)] if opcode_list_2 else [])  # OpcodeList2, UNDEFINED
+    ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text] + _opcode_tags(
+        opcode_list_2, opcode_list_3)
     tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
     return path
 
@@ -154,17 +194,18 @@ def write_monochrome_dng(path: Path, data: np.ndarray, white: int, black: int | 
 
 
 def gain_map_opcode(gains: np.ndarray, height: int, width: int, *, top: int = 0, left: int = 0, pitch: int = 1,
-                    opcode: int = 9) -> bytes:
+                    opcode: int = 9, plane: int = 0, planes: int = 1, flags: int = 0) -> bytes:
     """One GainMap opcode (DNG 1.4, chapter 6; big-endian): ``gains`` (points V x points H x map planes) spread
     evenly from the image's top-left edge (origin 0) to its bottom-right (spacing 1 / (points - 1)), applied to the
-    photosites from (``top``, ``left``) every ``pitch`` rows and columns of plane 0; ``opcode``: another ID to write
-    an opcode a reader is to skip."""
+    photosites from (``top``, ``left``) to (``height``, ``width``) (its Bottom and Right) every ``pitch`` rows and
+    columns of planes ``plane`` .. ``plane + planes``; ``opcode``: another ID to write an opcode a reader is to skip;
+    ``flags``: the opcode's flags (1: optional)."""
     gains = np.asarray(gains, np.float32)
     points_v, points_h, map_planes = gains.shape
-    params = struct.pack(">10I", top, left, height, width, 0, 1, pitch, pitch, points_v, points_h)
+    params = struct.pack(">10I", top, left, height, width, plane, planes, pitch, pitch, points_v, points_h)
     params += struct.pack(">4d", 1 / max(points_v - 1, 1), 1 / max(points_h - 1, 1), 0.0, 0.0)
     params += struct.pack(">I", map_planes) + gains.astype(">f4").tobytes()
-    return struct.pack(">4I", opcode, 0x01030000, 0, len(params)) + params
+    return struct.pack(">4I", opcode, 0x01030000, flags, len(params)) + params
 
 
 def opcode_list(*opcodes: bytes) -> bytes:

@@ -1,24 +1,45 @@
-"""A DNG's GainMap opcodes (OpcodeList2): the lens-shading correction phones and some cameras write into the file.
+"""A DNG's GainMap opcodes (OpcodeList2, and 3): the lens-shading correction phones, drones and some cameras write.
 
 A phone's small lens darkens and tints its sensor's corners (a stop or more); its DNG carries the correction as
 GainMap opcodes, one per colour filter site (R, G, G, B) or one for all, which a reader is to apply to the raw image
 "just after it has been mapped to linear reference values" (DNG 1.4 specification, chapter 6, "Opcode List
 Processing" and "GainMap"). LibRaw applies opcode lists only when built with Adobe's DNG SDK, which rawpy's is not
-(rawpy issue #212): without them the corners read dark and tinted. Other opcodes (bad pixels, lens distortion, ...)
-are not applied.
+(rawpy issue #212): without them the corners read dark and tinted. Other opcodes (bad pixels, lens distortion,
+vignetting, ...) are not applied: :func:`opcodes_not_applied` names them, for the photo's warnings and its record.
 """
 
 from __future__ import annotations
 
 import contextlib
 import struct
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 _GAIN_MAP = 9  # opcode ID (DNG 1.4, chapter 6)
-_OPCODE_LIST_2 = 51009
+_OPCODE_LISTS = {51008: 1, 51009: 2, 51022: 3}  # OpcodeList1, 2 and 3 by their tags
+# the opcodes' names by ID (DNG 1.6 specification, chapter 6)
+_OPCODE_NAMES = {1: "WarpRectilinear", 2: "WarpFisheye", 3: "FixVignetteRadial", 4: "FixBadPixelsConstant",
+                 5: "FixBadPixelsList", 6: "TrimBounds", 7: "MapTable", 8: "MapPolynomial", 9: "GainMap",
+                 10: "DeltaPerRow", 11: "DeltaPerColumn", 12: "ScalePerRow", 13: "ScalePerColumn",
+                 14: "WarpRectilinear2"}
+_APPLIED = {(_GAIN_MAP, 2), (_GAIN_MAP, 3)}  # (opcode, list) the readers apply
+_OPTIONAL = 1  # an opcode's flags bit 0: a reader that cannot apply it may skip it; without, it is not to be skipped
+
+
+@dataclass(frozen=True)
+class Opcode:
+    """An opcode of a DNG's opcode lists, as its warnings and records name it."""
+
+    opcode: int
+    opcode_list: int  # 1, 2 or 3
+    optional: bool
+
+    def __str__(self) -> str:
+        name = _OPCODE_NAMES.get(self.opcode, f"opcode {self.opcode}")
+        return f"{name} (OpcodeList{self.opcode_list}{', optional' if self.optional else ''})"
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,36 @@ class GainMap:
     spacing: tuple[float, float]
     origin: tuple[float, float]
     gains: np.ndarray  # float32 V x H x map planes
+
+    def sites(self, height: int, width: int) -> tuple[slice, slice]:
+        """The photosites of a ``height`` x ``width`` image the map multiplies: those of its area (Top, Left, Bottom,
+        Right) from its top-left one every RowPitch-th row and ColPitch-th column; an empty area is the whole image,
+        whatever its size (the DNG SDK's ``dng_area_spec::Overlap``: such a map multiplied no photosite)."""
+        top, left, bottom, right = ((0, 0, height, width) if self.bottom <= self.top or self.right <= self.left
+                                    else (self.top, self.left, min(self.bottom, height), min(self.right, width)))
+        return slice(top, bottom, self.row_pitch), slice(left, right, self.col_pitch)
+
+    def within(self, offset: tuple[int, int], height: int, width: int) -> GainMap | None:
+        """The map in the coordinates of a ``height`` x ``width`` image whose top-left photosite lies at ``offset``
+        (rows, columns) in the map's image (the ActiveArea, whose bottom-right corner the image shares); None where it
+        selects none of the image's photosites."""
+        dy, dx = offset
+        if not (dy or dx):
+            return self
+        if self.bottom <= self.top or self.right <= self.left:  # the whole image: the image's part of it
+            area = (0, 0, height, width)
+        else:
+            top, left = ((start - shift) % pitch if start < shift else start - shift  # its first site in the image
+                         for start, shift, pitch in ((self.top, dy, self.row_pitch), (self.left, dx, self.col_pitch)))
+            area = (top, left, self.bottom - dy, self.right - dx)
+            if area[2] <= area[0] or area[3] <= area[1]:
+                return None
+        # relative positions: u = (r + dy + 0.5) / (height + dy) in the map's image, (r + 0.5) / height in this one
+        (origin_v, origin_h), (spacing_v, spacing_h) = self.origin, self.spacing
+        full_v, full_h = height + dy, width + dx
+        return replace(self, top=area[0], left=area[1], bottom=area[2], right=area[3],
+                       origin=((origin_v * full_v - dy) / height, (origin_h * full_h - dx) / width),
+                       spacing=(spacing_v * full_v / height, spacing_h * full_h / width))
 
     def over(self, height: int, width: int, planes: int | None = None) -> np.ndarray:
         """The map's gains at every pixel centre of a ``height`` x ``width`` image (H x W x map planes, the first
@@ -62,24 +113,29 @@ class GainMap:
         return low, np.minimum(low + 1, points - 1), index - low
 
 
-def parse_gain_maps(data: bytes) -> list[GainMap]:
-    """The GainMap opcodes of an opcode list (big-endian: a count, then each opcode's ID, DNG version, flags, byte
-    count and parameters); the list's other opcodes are skipped, and so is a map that is none (no points, no map
-    planes, a gain that is no finite number: spread over the image it raised IndexError, or made it NaN). A list cut
-    short yields the maps read before."""
-    maps: list[GainMap] = []
+def _opcodes(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """Each opcode of an opcode list as (ID, flags, parameters) (big-endian: a count, then each opcode's ID, DNG
+    version, flags, byte count and parameters); a list cut short yields the opcodes read before."""
     try:
         (count,), at = struct.unpack_from(">I", data), 4
         for _ in range(count):
-            opcode, _version, _flags, size = struct.unpack_from(">IIII", data, at)
-            at += 16
-            if opcode == _GAIN_MAP:
-                # cut short too (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
-                with contextlib.suppress(struct.error, ValueError, OverflowError):
-                    maps.append(_gain_map(data[at:at + size]))
-            at += size
+            opcode, _version, flags, size = struct.unpack_from(">IIII", data, at)
+            yield opcode, flags, data[at + 16:at + 16 + size]
+            at += 16 + size
     except (struct.error, ValueError):
-        pass
+        return
+
+
+def parse_gain_maps(data: bytes) -> list[GainMap]:
+    """The GainMap opcodes of an opcode list; the list's other opcodes are skipped, and so is a map that is none (no
+    points, no map planes, a gain that is no finite number: spread over the image it raised IndexError, or made it
+    NaN). A list cut short yields the maps read before."""
+    maps: list[GainMap] = []
+    for opcode, _flags, params in _opcodes(data):
+        if opcode == _GAIN_MAP:
+            # cut short (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
+            with contextlib.suppress(struct.error, ValueError, OverflowError):
+                maps.append(_gain_map(params))
     return maps
 
 
@@ -98,11 +154,27 @@ def _gain_map(params: bytes) -> GainMap:
                    gains.reshape(points_v, points_h, map_planes).astype(np.float32))
 
 
-def page_gain_maps(page: Any) -> list[GainMap]:
-    """The GainMap opcodes of the OpcodeList2 of a DNG's raw image (``page``: its IFD as tifffile parses it, which
-    :func:`cevr_cli.io.raw.read_raw_file_facts` finds); none where it has no such list."""
-    data = page.tags.valueof(_OPCODE_LIST_2)
-    return parse_gain_maps(bytes(data)) if isinstance(data, (bytes, bytearray)) else []
+def page_opcode_lists(page: Any) -> dict[int, bytes]:
+    """The opcode lists of a DNG's raw image by their number (1, 2, 3; ``page``: its IFD as tifffile parses it, which
+    :func:`cevr_cli.io.raw.read_raw_file_facts` finds); none where it has none."""
+    lists = {number: page.tags.valueof(tag) for tag, number in _OPCODE_LISTS.items()}
+    return {number: bytes(data) for number, data in lists.items() if isinstance(data, (bytes, bytearray))}
+
+
+def gain_maps_of(opcode_lists: dict[int, bytes], opcode_list: int = 2) -> list[GainMap]:
+    """The GainMap opcodes of a DNG's OpcodeList2 (its photosites' gains, phones' lens shading) or OpcodeList3 (the
+    demosaiced image's, one plane a colour: DJI's drones write their lens shading there), from its opcode lists
+    (:func:`page_opcode_lists`); none where it has no such list."""
+    data = opcode_lists.get(opcode_list)
+    return parse_gain_maps(data) if data else []
+
+
+def opcodes_not_applied(opcode_lists: dict[int, bytes]) -> tuple[Opcode, ...]:
+    """The opcodes of a DNG's opcode lists (:func:`page_opcode_lists`) that its readers here do not apply: every one
+    but OpcodeList2's and OpcodeList3's GainMaps (LibRaw applies none)."""
+    return tuple(Opcode(opcode, number, bool(flags & _OPTIONAL))
+                 for number, data in sorted(opcode_lists.items())
+                 for opcode, flags, _params in _opcodes(data) if (opcode, number) not in _APPLIED)
 
 
 def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray | None:
@@ -115,41 +187,61 @@ def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray |
     gains = np.ones((height, width, planes), np.float32)
     for gain_map in maps:
         values = gain_map.over(height, width, planes)
-        rows = slice(gain_map.top, min(gain_map.bottom, height), gain_map.row_pitch)
-        cols = slice(gain_map.left, min(gain_map.right, width), gain_map.col_pitch)
+        rows, cols = gain_map.sites(height, width)
         for p in range(gain_map.plane, min(gain_map.plane + gain_map.planes, planes)):
             m = min(p - gain_map.plane, values.shape[2] - 1)
             gains[rows, cols, p] *= values[rows, cols, m]
     return gains if len(shape) == 3 else gains[..., 0]
 
 
-def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, width: int) -> np.ndarray | None:
+def gains_at_photosites(maps: list[GainMap], colors: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """OpcodeList3's gains, one plane a colour of the demosaiced image, at each photosite of ``shape``
+    (:func:`photosite_gains`), for a development that applies gains before demosaicing (LibRaw's): a colour filter
+    array's photosite takes its colour's plane (``colors``: its plane index, a three-colour sensor's second green
+    given as 1), a LinearRaw image's its own. Lens shading varies over hundreds of photosites: the same light as
+    applied after demosaicing, but where neighbours' gains differ by much within a pixel or two."""
+    if colors is None:
+        return photosite_gains(maps, shape)
+    planes = photosite_gains(maps, (*shape, int(colors.max()) + 1))
+    return None if planes is None else np.take_along_axis(planes, colors[..., None], axis=2)[..., 0]
+
+
+def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, width: int,
+                  period: tuple[int, ...] = (2, 2)) -> np.ndarray | None:
     """The gains of the three camera channels of a demosaiced image at every pixel (H x W x 3); None without maps.
 
-    Lens shading varies over hundreds of pixels, so a channel's light at a pixel, interpolated from its photosites
-    around it, needs the gain its photosites there have: each map is read at every pixel, and counts for a channel
-    by the share of that channel's photosites it selects (``colors``: each photosite's channel, LibRaw's 0-3 with
-    3 the second green; None for a LinearRaw image, whose map planes are its channels). Per-site maps (R, G, G2, B,
-    pitch 2, as phones write them) give each channel its own, the two greens' geometric mean; a map of every site
-    counts for all three; maps over the same sites multiply."""
+    A LinearRaw image (``colors`` None) is not demosaiced: its pixels are its photosites, whose gains
+    (:func:`photosite_gains`) are its channels'. A colour filter array's (``colors``: each photosite's channel,
+    LibRaw's 0-3 with 3 the second green; ``period``: its pattern's rows and columns): lens shading varies over
+    hundreds of pixels, so a channel's light at a pixel, interpolated from its photosites around it, needs the gain its
+    photosites there have: each map is read at every pixel, and counts there for a channel by the share of the
+    channel's photosites around the pixel that it selects, weighted by a triangle two pattern periods wide, which
+    weighs every site of the pattern alike wherever the pixel lies. Per-site maps (R, G, G2, B, pitch 2, as phones
+    write them) give each channel its own, the two greens' geometric mean; a map of every site counts for all three;
+    maps over the same sites multiply; a map of part of the image counts there, blended over a pattern period at its
+    edges as demosaicing blends. (The shares were counted on the whole image and spread over it: a map of the left
+    half gave both halves the square root of its gain; and a LinearRaw map's area and pitch were not read: a map of
+    one quadrant's green raised the whole green plane.)"""
+    import cv2
+
     if not maps:
         return None
-    log_gain = np.zeros((height, width, 3), np.float64)
-    if colors is not None:
-        colors = np.where(colors == 3, 1, colors)
-        sites_of = [colors == c for c in range(3)]
-        totals = [max(np.count_nonzero(sites), 1) for sites in sites_of]
+    if colors is None:
+        return photosite_gains(maps, (height, width, 3))
+    kernel = np.outer(*(np.convolve(np.ones(p), np.ones(p)) for p in period)).astype(np.float32)
+
+    def around(sites: np.ndarray) -> np.ndarray:  # reflected about the edge photosite: a period-2 pattern's phases
+        return cv2.filter2D(sites.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+
+    of_channel = [np.isin(colors, (1, 3)) if c == 1 else colors == c for c in range(3)]
+    channel_sites = [np.maximum(around(sites), 1e-6) for sites in of_channel]
+    log_gain = np.zeros((height, width, 3), np.float32)
     for gain_map in maps:
-        values = np.log(np.maximum(gain_map.over(height, width, 3 if colors is None else 1), 1e-6))
-        rows = slice(gain_map.top, min(gain_map.bottom, height), gain_map.row_pitch)
-        cols = slice(gain_map.left, min(gain_map.right, width), gain_map.col_pitch)
-        if colors is None:
-            for p in range(gain_map.plane, min(gain_map.plane + gain_map.planes, 3)):
-                log_gain[..., p] += values[..., min(p - gain_map.plane, values.shape[2] - 1)]
-            continue
         if gain_map.plane != 0:  # a colour filter array has one plane
             continue
-        for c, sites in enumerate(sites_of):
-            share = np.count_nonzero(sites[rows, cols]) / totals[c]  # of the channel's sites, those the map covers
-            log_gain[..., c] += share * values[..., 0]
-    return np.exp(log_gain).astype(np.float32)
+        selected = np.zeros((height, width), bool)
+        selected[gain_map.sites(height, width)] = True
+        values = np.log(np.maximum(gain_map.over(height, width, 1)[..., 0], 1e-6))
+        for c in range(3):
+            log_gain[..., c] += around(selected & of_channel[c]) / channel_sites[c] * values
+    return np.exp(log_gain)

@@ -41,6 +41,7 @@ from ..vocabulary import (
 from . import opencv
 from .atomic import atomic_path, write_failure
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, adobe_rgb_to_srgb, nclx_to_srgb, to_srgb
+from .dng_opcodes import Opcode
 from .exif import (
     CEVR_SOFTWARE,
     ORIENTATION_TAG,
@@ -81,6 +82,7 @@ class Photo:
     colour: ColourSpace | None = None  # the source's colour space and what decoding did about it
     translucent: float = 0.0  # fraction of pixels an alpha channel made not fully opaque; the alpha is dropped
     frames: int = 1  # images in the file (an animation, a multi-page TIFF): the first is read
+    not_applied: tuple[Opcode, ...] = ()  # a DNG's opcodes the pixels lack (dng_opcodes.opcodes_not_applied)
 
 
 def read_image_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
@@ -719,12 +721,16 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
     import rawpy
 
     from .raw import (
+        apply_dng_black_deltas,
         apply_dng_gain_maps,
         as_rgb,
         dng_black_scale,
+        dng_default_crop,
         dng_levels_as_developed,
+        in_crop,
         open_raw,
         raw_exif,
+        upright,
         white_balance_params,
     )
 
@@ -735,17 +741,22 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         dng_levels, exposure = dng_levels_as_developed(raw, facts)
         dng = dng_levels is not None
         if dng:
-            apply_dng_gain_maps(raw, facts.gain_maps)
+            apply_dng_black_deltas(facts, raw)  # the photosites' own blacks first, then their gains (DNG's order)
+            apply_dng_gain_maps(facts, raw)
+        not_applied = facts.not_applied if dng else ()
         black_scale = dng_black_scale(raw) if dng else None
         balance = white_balance_params(raw, black_scale)
         balance["bright"] = balance.get("bright", 1.0) * exposure  # a floating-point DNG's WhiteLevel at 1.0
         # LibRaw's default curve is BT.709's (power 2.222, slope 4.5), but the photo is labelled and read as sRGB;
         # and by default it takes the brightest photosite for white when that lies above 75 % of the file's white
         # level, brightening an unclipped photo as no_auto_bright is there to prevent: the file's white it is.
-        data = raw.postprocess(**balance, no_auto_bright=True, output_bps=16,
+        # developed as the sensor reads out, cut to the DNG's default crop there, then turned upright
+        flip, crop, visible = raw.sizes.flip, dng_default_crop(facts, raw) if dng else None, raw.raw_image_visible.shape
+        data = raw.postprocess(**balance, no_auto_bright=True, output_bps=16, user_flip=0,
                                output_color=rawpy.ColorSpace.sRGB, gamma=SRGB_LIBRAW_GAMMA, adjust_maximum_thr=0.0)
-    rgb = as_rgb(data).astype(np.float32) / 65535.0
-    return Photo(path, rgb, 16, exif, None, exif.rendered_exif(), ColourSpace(SRGB, RAW_DEVELOPED))
+    rgb = upright(as_rgb(in_crop(data, crop, visible)), flip).astype(np.float32) / 65535.0
+    return Photo(path, rgb, 16, exif, None, exif.rendered_exif(), ColourSpace(SRGB, RAW_DEVELOPED),
+                 not_applied=not_applied)
 
 
 def read_photo(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,

@@ -34,7 +34,16 @@ import numpy as np
 
 from ..errors import InputError
 from ..vocabulary import MAX_MEGAPIXELS, MIN_PHOTO_SIDE
-from .dng_opcodes import GainMap, channel_gains, page_gain_maps, photosite_gains
+from .dng_opcodes import (
+    GainMap,
+    Opcode,
+    channel_gains,
+    gain_maps_of,
+    gains_at_photosites,
+    opcodes_not_applied,
+    page_opcode_lists,
+    photosite_gains,
+)
 from .exif import ExifInfo, read_raw_container_exif, tiff_exif
 from .library_output import stderr_without
 
@@ -53,6 +62,7 @@ class LinearPhoto:
     clipped: np.ndarray  # bool HxW
     white_level: int
     exif: ExifInfo
+    not_applied: tuple[Opcode, ...] = ()  # a DNG's opcodes the pixels lack (dng_opcodes.opcodes_not_applied)
 
     @property
     def clipped_fraction(self) -> float:
@@ -184,7 +194,18 @@ class RawFileFacts:
     floating_point: bool = False  # its samples are floats (SampleFormat 3)
     brightest: float | None = None  # its brightest sample, for a floating-point DNG LibRaw rescaled
     cfa_planes: np.ndarray | None = None  # its colour filter pattern (:func:`_cfa_planes`)
-    gain_maps: list[GainMap] = field(default_factory=list)  # its OpcodeList2's GainMaps (:mod:`.dng_opcodes`)
+    opcode_lists: dict[int, bytes] = field(default_factory=dict)  # its opcode lists (:mod:`.dng_opcodes`)
+    active_area: tuple[int, int] = (0, 0)  # the top and left of its ActiveArea (:func:`active_area_offset`)
+    # its DefaultCropOrigin, DefaultCropSize and DefaultUserCrop (:func:`dng_default_crop`); None for other files
+    crop_tags: tuple[list[float], list[float], list[float]] | None = None
+    # its BlackLevelDeltaV, BlackLevelDeltaH, BlackLevel and BlackLevelRepeatDim (:func:`apply_dng_black_deltas`);
+    # None for other files and floating-point DNGs
+    black_tags: tuple[list[float], list[float], list[float], list[float]] | None = None
+
+    @property
+    def not_applied(self) -> tuple[Opcode, ...]:
+        """The opcodes of its lists that the readers here do not apply (:func:`.dng_opcodes.opcodes_not_applied`)."""
+        return opcodes_not_applied(self.opcode_lists)
 
 
 def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
@@ -214,8 +235,16 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
             floating = read(lambda: int(page.sampleformat)) == 3
             brightest = read(lambda: float(np.nanmax(page.asarray()))) if (
                 floating and levels is not None and _rescaled(levels, developed_white)) else None
-            return RawFileFacts(exif, levels, floating, brightest, read(lambda: _cfa_planes(page)),
-                                read(lambda: page_gain_maps(page)) or [])
+            area = read(lambda: _tag_numbers(page, 50829, []))  # ActiveArea: top, left, bottom, right
+            return RawFileFacts(
+                exif, levels, floating, brightest, read(lambda: _cfa_planes(page)),
+                read(lambda: page_opcode_lists(page)) or {},
+                (int(area[0]), int(area[1])) if area is not None and len(area) == 4 else (0, 0),
+                read(lambda: (_tag_numbers(page, 50719, [0.0, 0.0]), _tag_numbers(page, 50720, []),
+                              _tag_numbers(page, 51125, []))),
+                None if floating else read(lambda: (_tag_numbers(page, 50716, []), _tag_numbers(page, 50715, []),
+                                                    _tag_numbers(page, 50714, [0.0]),
+                                                    _tag_numbers(page, 50713, [1.0, 1.0]))))
     except errors:
         return RawFileFacts()
 
@@ -400,26 +429,33 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         bayer = visible.ndim == 2 and raw.num_colors > 1  # a monochrome sensor's photosites are not interpolated
         flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
         black_scale = dng_black_scale(raw) if dng_levels is not None else None
-        gain_maps = facts.gain_maps if dng_levels is not None else []
+        if dng_levels is not None:
+            apply_dng_black_deltas(facts, raw)
         if raw.num_colors == 3:
             balanced, to_srgb = _develop_in_camera_space(raw, rawpy, black_scale)
             balanced *= np.float32(exposure)
             mask = clipping_mask(saturated, balanced.shape[:2], bayer=bayer)
             np.minimum(balanced, 1.0, out=balanced, where=mask[..., None])
-            gains = channel_gains(gain_maps, colors, *visible.shape[:2])
-            if gains is not None:  # in floats, after the clip: a saturated photosite's light is at least its gain
-                balanced *= _resized(gains, balanced.shape[:2])
+            # in floats, after the clip: a saturated photosite's light is at least its gain. OpcodeList2's maps are
+            # the photosites', OpcodeList3's the demosaiced image's, one plane a camera colour
+            maps = [visible_gain_maps(facts, raw, number) if dng_levels is not None else [] for number in (2, 3)]
+            for gains in (channel_gains(maps[0], colors, *visible.shape[:2], period=np.shape(raw.raw_pattern)),
+                          photosite_gains(maps[1], (*visible.shape[:2], 3))):
+                if gains is not None:
+                    balanced *= _resized(gains, balanced.shape[:2])
             linear = np.maximum(balanced @ to_srgb.T, 0.0, dtype=np.float32)
         else:
-            gains = photosite_gains(gain_maps, visible.shape)
-            if gains is not None:
-                apply_photosite_gains(raw, gains, colors)
+            if dng_levels is not None:
+                apply_dng_gain_maps(facts, raw)
             developed = raw.postprocess(output_color=rawpy.ColorSpace.sRGB, highlight_mode=rawpy.HighlightMode.Clip,
                                         **white_balance_params(raw, black_scale), **_LINEAR_16_BIT)
             linear = as_rgb(developed).astype(np.float32) * np.float32(exposure / 65535.0)
             mask = clipping_mask(saturated, linear.shape[:2], bayer=bayer) | np.any(linear >= 1.0, axis=2)
             np.minimum(linear, 1.0, out=linear, where=mask[..., None])  # a floating-point DNG's data past its white
-    return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif)
+        crop = dng_default_crop(facts, raw) if dng_levels is not None else None
+        linear, mask = (in_crop(image, crop, visible.shape) for image in (linear, mask))
+    return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif,
+                       facts.not_applied if dng_levels is not None else ())
 
 
 # Linear 16-bit output at the file's own white level, as the sensor reads out (cevr turns it upright itself).
@@ -485,6 +521,40 @@ def _resized(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
                                                              interpolation=cv2.INTER_LINEAR)
 
 
+def apply_dng_black_deltas(facts: RawFileFacts, raw: Any) -> None:
+    """A DNG's per-row and per-column blacks (BlackLevelDeltaV, BlackLevelDeltaH, added to its BlackLevel: DNG 1.6,
+    chapter 5, "Black Subtraction") given to LibRaw's photosites, in its own buffer, before development.
+
+    LibRaw subtracts one black a channel, the BlackLevel plus the deltas' averages (dcraw's reading of them): rows
+    whose black lay 150 above the average read a grey 0.3 as R 0.35, G 0.32, B 0.33 (white balance amplifies the
+    error unequally), those 150 below as R 0.21, G 0.26, B 0.25. Each photosite ``v`` is
+    put where LibRaw's black and range make of it the DNG's (v - black) / (WhiteLevel - black) at its own row and
+    column (a photosite at the white level stays there). Deltas that do not count the image's rows or columns, and
+    floating-point DNGs, are left as LibRaw reads them."""
+    if facts.black_tags is None:
+        return
+    per_row, per_col, levels, (repeat_rows, repeat_cols) = facts.black_tags
+    visible = raw.raw_image_visible
+    sites = visible if visible.ndim == 3 else visible[..., None]  # H x W x planes, a view of LibRaw's buffer
+    height, width = visible.shape[:2]
+    dy, dx = active_area_offset(facts, raw)
+    per_row = np.array(per_row[dy:dy + height]) if len(per_row) >= dy + height else np.zeros(height)
+    per_col = np.array(per_col[dx:dx + width]) if len(per_col) >= dx + width else np.zeros(width)
+    if not (per_row.any() or per_col.any()):
+        return
+    cell = (max(int(repeat_rows), 1), max(int(repeat_cols), 1))
+    planes = min(max(len(levels) // (cell[0] * cell[1]), 1), sites.shape[2])  # a LinearRaw DNG's samples (LibRaw: 4)
+    levels = (np.reshape(levels[:cell[0] * cell[1] * planes], (*cell, planes)) if len(levels) >= cell[0] * cell[1]
+              else np.full((*cell, planes), levels[0]))
+    black = levels[((np.arange(height) + dy) % cell[0])[:, None], ((np.arange(width) + dx) % cell[1])[None, :]]
+    black = black + (per_row[:, None] + per_col[None, :])[..., None]  # H x W x planes: the DNG's
+    libraw = np.array(raw.black_level_per_channel, dtype=np.float64)
+    libraw = libraw[photosite_channels(raw)][..., None] if visible.ndim == 2 else libraw[:planes]
+    white = float(raw.white_level)
+    placed = libraw + (sites[..., :planes] - black) * (white - libraw) / np.maximum(white - black, 1.0)
+    sites[..., :planes] = np.clip(np.round(placed), 0, 65535).astype(visible.dtype)
+
+
 def apply_photosite_gains(raw: Any, gains: np.ndarray, colors: np.ndarray | None) -> None:
     """Multiply LibRaw's photosites, less their channel's black, by a DNG's gains (:mod:`.dng_opcodes`), in its own
     buffer (``raw_image_visible`` is a view of it), for the developments LibRaw clips: what the gains lift past 16
@@ -496,13 +566,82 @@ def apply_photosite_gains(raw: Any, gains: np.ndarray, colors: np.ndarray | None
     visible[...] = np.clip(np.round(lifted), 0, 65535).astype(visible.dtype)
 
 
-def apply_dng_gain_maps(raw: Any, gain_maps: list[GainMap]) -> None:
-    """A DNG's GainMap opcodes (:attr:`RawFileFacts.gain_maps`) applied to LibRaw's photosites; other RAW files
-    have none."""
+def apply_dng_gain_maps(facts: RawFileFacts, raw: Any) -> None:
+    """A DNG's GainMap opcodes (:mod:`.dng_opcodes`) applied to LibRaw's photosites, OpcodeList3's (the demosaiced
+    image's) at each photosite's colour; other RAW files have none."""
     visible = raw.raw_image_visible
-    gains = photosite_gains(gain_maps, visible.shape)
-    if gains is not None:
-        apply_photosite_gains(raw, gains, photosite_channels(raw) if visible.ndim == 2 else None)
+    colors = photosite_channels(raw) if visible.ndim == 2 else None
+    planes = None if colors is None else np.where(colors == 3, 1, colors) if raw.num_colors == 3 else colors
+    gains = [found for found in (photosite_gains(visible_gain_maps(facts, raw, 2), visible.shape),
+                                 gains_at_photosites(visible_gain_maps(facts, raw, 3), planes, visible.shape))
+             if found is not None]
+    if gains:
+        apply_photosite_gains(raw, np.prod(gains, axis=0), colors)
+
+
+def active_area_offset(facts: RawFileFacts, raw: Any) -> tuple[int, int]:
+    """Where LibRaw's visible image (``raw_image_visible``) starts in a DNG's ActiveArea, in rows and columns (0, 0
+    for other RAW files). LibRaw starts it on an even row and column (a multiple of 6 on X-Trans), for its colour
+    pattern: an ActiveArea at an odd row or column loses it, and what the DNG places inside its ActiveArea (its opcodes'
+    areas and maps, its DefaultCrop) moves by that much."""
+    top, left = facts.active_area
+    return max(raw.sizes.top_margin - top, 0), max(raw.sizes.left_margin - left, 0)
+
+
+def dng_default_crop(facts: RawFileFacts, raw: Any) -> tuple[slice, slice] | None:
+    """The rows and columns of LibRaw's visible image inside a DNG's DefaultCropOrigin and DefaultCropSize (DNG 1.6,
+    chapter 4: the image a reader is to show, counted from its ActiveArea's corner, which :func:`active_area_offset`
+    places; the whole area without them), and inside its DefaultUserCrop within that (DNG 1.5: the crop the camera
+    was set to, top, left, bottom and right as fractions of the default crop; an aspect ratio chosen in the camera),
+    rounded to whole photosites (``facts``: :attr:`RawFileFacts.crop_tags`); None for other files or where the crop
+    holds none of the image.
+
+    Adobe Camera Raw and Lightroom show this area; LibRaw develops the whole ActiveArea and only reports the default
+    crop (``raw_inset_crops``): the photosites outside it, which a DNG keeps for demosaicing its edges (8 to 16 a
+    side as a rule), were developed too, wider than the photographer's picture and at times dark or coloured at its
+    edge."""
+    if facts.crop_tags is None:
+        return None
+    (dy, dx), (rows, cols) = active_area_offset(facts, raw), raw.raw_image_visible.shape[:2]
+    origin, size, user = facts.crop_tags
+    left, top, width, height = [*origin, *size] if len(origin) == len(size) == 2 else [0, 0, cols + dx, rows + dy]
+    user_top, user_left, user_bottom, user_right = np.clip(user, 0.0, 1.0) if len(user) == 4 else (0, 0, 1, 1)
+    if user_bottom > user_top and user_right > user_left:  # else none worth the name: the default crop
+        top, left, height, width = (top + user_top * height, left + user_left * width,
+                                    (user_bottom - user_top) * height, (user_right - user_left) * width)
+    crop = (slice(max(round(top) - dy, 0), min(round(top + height) - dy, rows)),
+            slice(max(round(left) - dx, 0), min(round(left + width) - dx, cols)))
+    return crop if all(side.stop > side.start for side in crop) else None
+
+
+def _tag_numbers(page: Any, code: int, default: list[float]) -> list[float]:
+    """A TIFF tag's numbers (tifffile gives a RATIONAL's as numerator, denominator pairs); ``default`` without it."""
+    tag = page.tags.get(code)
+    if tag is None:
+        return default
+    values = [float(v) for v in np.atleast_1d(tag.value)]
+    if tag.dtype in (5, 10):  # RATIONAL, SRATIONAL
+        return [n / d if d else 0.0 for n, d in zip(values[::2], values[1::2], strict=False)]
+    return values
+
+
+def in_crop(image: np.ndarray, crop: tuple[slice, slice] | None, visible: tuple[int, ...]) -> np.ndarray:
+    """``image``, developed from LibRaw's ``visible`` image (resized for non-square pixels), inside ``crop``
+    (:func:`dng_default_crop`, in the visible image's photosites); the whole image without a crop."""
+    if crop is None:
+        return image
+    scale = (image.shape[0] / visible[0], image.shape[1] / visible[1])
+    return image[tuple(slice(round(side.start * k), round(side.stop * k)) for side, k in zip(crop, scale, strict=True))]
+
+
+def visible_gain_maps(facts: RawFileFacts, raw: Any, opcode_list: int) -> list[GainMap]:
+    """A DNG's GainMaps of OpcodeList ``opcode_list`` (2 or 3: :func:`.dng_opcodes.gain_maps_of`, in its ActiveArea's
+    coordinates) in those of LibRaw's visible image (:func:`active_area_offset`: an ActiveArea at row 3 put a per-site
+    map's red gains on green photosites)."""
+    height, width = raw.raw_image_visible.shape[:2]
+    offset = active_area_offset(facts, raw)
+    return [moved for gain_map in gain_maps_of(facts.opcode_lists, opcode_list)
+            if (moved := gain_map.within(offset, height, width))]
 
 
 def camera_balance_usable(raw: Any) -> bool:

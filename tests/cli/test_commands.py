@@ -655,6 +655,55 @@ def test_raw_outputs_carry_the_camera_date_and_exposure_not_the_raws_description
     assert float(sub[0x829A]) == pytest.approx(1 / 250) and float(sub[0x829D]) == pytest.approx(2.8)
 
 
+@pytest.mark.parametrize("raw_mode", ["linear", "cevr"])
+def test_a_dngs_opcodes_not_applied_are_warned_by_name_and_recorded(tmp_path, raw_mode):
+    """A DNG whose OpcodeList3 holds a WarpRectilinear (lens distortion, not flagged optional) and a FixVignetteRadial
+    (flagged optional): cevr applies neither, and said nothing. The required one is a warning naming the photo; both
+    are recorded in the manifest."""
+    from tests.dng import gain_map_opcode, opcode_list, write_linear_dng
+
+    flat = np.ones((1, 1, 1))
+    raw = write_linear_dng(tmp_path / "lens.dng", np.full((32, 48, 3), 1000, np.uint16), 4000,
+                           opcode_list_3=opcode_list(gain_map_opcode(flat, 32, 48, opcode=1),
+                                                     gain_map_opcode(flat, 32, 48, opcode=3, flags=1)))
+    result = runner.invoke(app, ["stack", str(raw), "-o", str(tmp_path / "out"), "--evs", "-1,1", "--model",
+                                 "physics", "--raw-mode", raw_mode], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert (f"warning: {raw}: DNG opcodes not applied, its pixels lack their corrections: WarpRectilinear "
+            "(OpcodeList3)") in text and "FixVignetteRadial" not in text
+    manifest = json.loads((tmp_path / "out" / "lens" / "stack.json").read_text())
+    assert manifest["dng_opcodes_not_applied"] == ["WarpRectilinear (OpcodeList3)",
+                                                   "FixVignetteRadial (OpcodeList3, optional)"]
+    assert manifest["warnings"] == ["DNG opcodes not applied, its pixels lack their corrections: WarpRectilinear "
+                                    "(OpcodeList3)"]
+
+
+@pytest.mark.parametrize("raw_mode", ["linear", "cevr"])
+def test_a_dngs_outputs_are_its_default_crop_and_say_that_size(tmp_path, raw_mode):
+    """A portrait DNG (Orientation 6) of 32x48 photosites whose DefaultCrop is 20x30 of them: its stack frames, its
+    HDR image are the crop turned upright, 20 wide and 30 high (they were 32x48, the whole sensor), and so is the
+    source size their manifests give (their EXIF gives none)."""
+    from PIL import Image
+
+    from tests.dng import write_camera_dng
+
+    data = (np.random.default_rng(0).uniform(0.05, 0.9, (32, 48, 3)) * 4000).astype(np.uint16)
+    raw = write_camera_dng(tmp_path / "shot.dng", data, 4000, make="TestCam", model="Model 7",
+                           date="2024:05:01 10:11:12", exposure_time=1 / 250, f_number=2.8, iso=200,
+                           lens="TestLens 35mm", orientation=6, crop=(4, 6, 20, 30))
+    stacks, hdr = tmp_path / "stacks", tmp_path / "hdr"
+    for args in (["stack", str(raw), "-o", str(stacks), "--format", "tiff", "--evs", "-1,1"],
+                 ["fuse", str(raw), "-o", str(hdr), "--tmo", "reinhard"]):
+        result = runner.invoke(app, [*args, "--model", "physics", "--raw-mode", raw_mode, "-q"])
+        assert result.exit_code == 0, result.output
+    for manifest in (stacks / "shot" / "stack.json", hdr / "shot" / "fuse.json"):
+        assert json.loads(manifest.read_text())["source_size"] == [20, 30], manifest
+    for image in (stacks / "shot" / "00_ev-1.00.tif", hdr / "shot" / "shot-reinhard.png"):
+        with Image.open(image) as im:
+            assert im.size == (20, 30), image
+
+
 def test_cevrs_own_renderings_are_read_back_as_srgb_not_as_camera_jpegs(tmp_path):
     """A RAW's TIFF stack and a tone-mapped PNG carry the camera's Make, but their pixels are cevr's sRGB
     rendering: `--response auto` reads them as sRGB, and says why."""

@@ -5,7 +5,8 @@ import struct
 import numpy as np
 
 from cevr_cli.io.dng_opcodes import channel_gains, parse_gain_maps, photosite_gains
-from tests.dng import gain_map_opcode, opcode_list
+from cevr_cli.io.raw import read_raw_file_facts
+from tests.dng import gain_map_opcode, opcode_list, write_linear_dng
 
 
 def test_a_gain_map_is_bilinear_between_its_points_at_pixel_centres():
@@ -85,3 +86,75 @@ def test_a_map_of_many_points_costs_memory_by_the_image_not_by_its_points():
         tracemalloc.stop()
     np.testing.assert_array_equal(values, 2.0)
     assert peak < 10 * 2**20, peak
+
+
+def test_a_linear_raw_images_map_reaches_only_its_area_and_its_planes():
+    """A LinearRaw image's pixels are its photosites: a map of 2 over the top-left 4x6 of an 8x12 image, plane 1
+    only (green), doubles green there and nothing else. The channel gains of a demosaic-free image spread it over
+    every pixel of the plane, the whole green plane doubled (mean gain 2.0 where, by hand, it is 1.25)."""
+    (gain_map,) = parse_gain_maps(opcode_list(gain_map_opcode(np.full((1, 1, 1), 2.0), 4, 6, plane=1)))
+    expected = np.ones((8, 12, 3), np.float32)
+    expected[:4, :6, 1] = 2.0
+    np.testing.assert_array_equal(photosite_gains([gain_map], (8, 12, 3)), expected)
+    np.testing.assert_array_equal(channel_gains([gain_map], None, 8, 12), expected)
+
+
+def test_a_cfa_map_of_part_of_the_image_counts_only_there():
+    """Per-site maps (pitch 2, R G / G B) over the left half of a 16x16 Bayer image, gains 2, 1.5, 1.2, 1.25: a
+    demosaiced pixel of the left half has its channels' photosites' gains, one of the right half none (the pixels
+    either side of the edge, columns 7 and 8, blend both, as demosaicing does), green the two greens' geometric mean at
+    every pixel (sqrt(1.5 * 1.2), no maze). The map's share of each channel's
+    photosites was counted on the whole image (a half) and spread everywhere: the left half's red read 2 ** 0.5,
+    the right half's 2 ** 0.5 where it is 1."""
+    colors = np.tile([[0, 1], [3, 2]], (8, 8))
+    gains = {(0, 0): 2.0, (0, 1): 1.5, (1, 0): 1.2, (1, 1): 1.25}
+    maps = parse_gain_maps(opcode_list(*(gain_map_opcode(np.full((1, 1, 1), g), 16, 8, top=top, left=left, pitch=2)
+                                         for (top, left), g in gains.items())))
+    gains = channel_gains(maps, colors, 16, 16)
+    np.testing.assert_allclose(gains[:, :7], np.broadcast_to([2.0, 1.8 ** 0.5, 1.25], (16, 7, 3)), rtol=1e-6)
+    np.testing.assert_allclose(gains[:, 9:], 1.0, rtol=1e-6)
+
+
+def test_a_map_of_an_empty_area_covers_the_whole_image():
+    """An area of Top = Left = Bottom = Right = 0 is the whole image, whatever its size (the DNG SDK's
+    dng_area_spec::Overlap): such a map was applied to no photosite."""
+    (gain_map,) = parse_gain_maps(opcode_list(gain_map_opcode(np.full((1, 1, 1), 2.0), 0, 0)))
+    np.testing.assert_array_equal(photosite_gains([gain_map], (4, 6)), 2.0)
+    np.testing.assert_array_equal(channel_gains([gain_map], np.tile([[0, 1], [3, 2]], (2, 3)), 4, 6), 2.0)
+
+
+def test_the_opcodes_not_applied_are_named_with_their_list_and_whether_they_are_optional(tmp_path):
+    """OpcodeList2's GainMaps are applied; a MapPolynomial beside them, OpcodeList3's WarpRectilinear (required) and
+    FixVignetteRadial (flagged optional) are not, nor an ID the DNG 1.6 specification does not define: each named
+    (they were skipped without a word)."""
+    flat = np.ones((1, 1, 1))
+    path = write_linear_dng(
+        tmp_path / "lens.dng", np.full((32, 48, 3), 1000, np.uint16), 4000,
+        opcode_list_2=opcode_list(gain_map_opcode(flat, 32, 48), gain_map_opcode(flat, 32, 48, opcode=8)),
+        opcode_list_3=opcode_list(gain_map_opcode(flat, 32, 48, opcode=1),
+                                  gain_map_opcode(flat, 32, 48, opcode=3, flags=1),
+                                  gain_map_opcode(flat, 32, 48, opcode=99)))
+    def not_applied(path):
+        return read_raw_file_facts(path, 4000.0).not_applied
+
+    assert [str(opcode) for opcode in not_applied(path)] == [
+        "MapPolynomial (OpcodeList2)", "WarpRectilinear (OpcodeList3)", "FixVignetteRadial (OpcodeList3, optional)",
+        "opcode 99 (OpcodeList3)"]
+    plain = write_linear_dng(tmp_path / "plain.dng", np.full((32, 48, 3), 1000, np.uint16), 4000)
+    assert not_applied(plain) == () and not_applied(tmp_path / "missing.dng") == ()
+
+
+def test_a_map_within_an_image_one_photosite_into_its_area_gives_each_photosite_its_own_gain():
+    """LibRaw's visible image starts on an even row and column, so a DNG whose ActiveArea starts at an odd one loses
+    that row or column. A map (a 3x3 grid, pitch 2, part of a 9x12 area) moved into the image that starts one row
+    and / or column in gives each photosite the gain it has in the area, computed there and cut; a map of only the
+    lost row selects nothing."""
+    gains = np.arange(1, 10, dtype=np.float32).reshape(3, 3, 1)
+    for top, left in ((0, 0), (1, 1), (0, 1)):
+        (gain_map,) = parse_gain_maps(opcode_list(gain_map_opcode(gains, 7, 10, top=top, left=left, pitch=2)))
+        whole = photosite_gains([gain_map], (9, 12))
+        for dy, dx in ((1, 1), (1, 0), (0, 1)):
+            moved = gain_map.within((dy, dx), 9 - dy, 12 - dx)
+            np.testing.assert_allclose(photosite_gains([moved], (9 - dy, 12 - dx)), whole[dy:, dx:], rtol=1e-6)
+    (lost_row,) = parse_gain_maps(opcode_list(gain_map_opcode(gains, 1, 12)))
+    assert lost_row.within((1, 0), 8, 12) is None

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cevr_cli.errors import InputError
-from cevr_cli.io.images import read_photo
+from cevr_cli.io.images import SRGB_LIBRAW_GAMMA, read_photo
 from cevr_cli.io.raw import (
     check_pixel_data,
     clipping_mask,
@@ -284,9 +284,9 @@ def _bilinear(points: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.array([np.interp(rows, np.arange(points.shape[0]), col) for col in across.T]).T
 
 
-def _shaded_dng(path, scene):
+def _shaded_dng(path, scene, **dng):
     """The scene as the sensor records it through the shaded lens (each site's light over its gain), with the
-    GainMaps that undo that: developed, the scene itself."""
+    GainMaps that undo that: developed, the scene itself. ``dng``: :func:`write_cfa_dng`'s other arguments."""
     h, w = scene.shape[:2]
     camera = scene * np.array([0.5, 1.0, 0.8])
     site_gain = np.empty((h, w))
@@ -295,7 +295,7 @@ def _shaded_dng(path, scene):
     recorded = camera / site_gain[..., None]  # write_cfa_dng samples each site from its own colour's plane
     opcodes = opcode_list(*(gain_map_opcode(_shading(corner)[..., None], h, w, top=top, left=left, pitch=2)
                             for (top, left), corner in SHADING_CORNERS.items()))
-    return write_cfa_dng(path, recorded, WHITE, opcode_list_2=opcodes)
+    return write_cfa_dng(path, recorded, WHITE, opcode_list_2=opcodes, **dng)
 
 
 @pytest.mark.parametrize("mode", ["linear", "cevr"])
@@ -319,6 +319,88 @@ def test_a_dngs_lens_shading_gain_maps_are_applied(tmp_path, mode):
         rgb = read_photo(path).rgb
         np.testing.assert_allclose(rgb[10:-2, 2:-2], GREY_SRGB, rtol=3e-3)  # sRGB of 0.3 by hand
         np.testing.assert_allclose(rgb[2:6, 2:6], 1.0)  # light above 1.0: clipped in the developed photo
+
+
+def _reads_grey(path, mode, edge: int = 0) -> None:
+    """The DNG at ``path`` reads a flat grey 0.3 (but ``edge`` pixels a side, which demosaicing blends): in linear
+    light by the linear reader, sRGB-encoded (:data:`GREY_SRGB`) by the developed one."""
+    inside = (slice(edge, -edge or None),) * 2
+    if mode == "linear":
+        np.testing.assert_allclose(read_raw_linear(path).linear[inside], 0.3, rtol=5e-3)
+    else:
+        np.testing.assert_allclose(read_photo(path).rgb[inside], GREY_SRGB, rtol=3e-3)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+@pytest.mark.parametrize("kind", ["cfa", "linear-raw"])
+def test_a_dngs_per_row_and_column_blacks_are_subtracted_where_they_lie(tmp_path, mode, kind):
+    """BlackLevelDeltaV 0 on the top half's rows and 300 on the bottom half's, BlackLevelDeltaH 0 on the left half's
+    columns and 100 on the right's, over a BlackLevel of 200 at every CFA site (or 100, 200, 300 a LinearRaw sample),
+    and a flat grey 0.3 of each photosite's own range: LibRaw subtracted one black, the BlackLevel and the deltas'
+    averages, so the CFA's top-left quarter read R 0.21, G 0.26, B 0.25 and its bottom-left R 0.35, G 0.32, B 0.33,
+    off and tinted (mean error 0.046 -> 0.00001), the LinearRaw's green and blue 0.32 and 0.34."""
+    h, w = 64, 96
+    deltas = (np.where(np.arange(h) < h // 2, 0, 300), np.where(np.arange(w) < w // 2, 0, 100))
+    if kind == "cfa":
+        path = write_cfa_dng(tmp_path / "rows.dng", np.full((h, w, 3), 0.3) * np.array([0.5, 1.0, 0.8]), WHITE,
+                             black=(200, 200, 200, 200), black_deltas=deltas)
+    else:
+        black = np.array([100, 200, 300]) + (deltas[0][:, None] + deltas[1][None, :])[..., None]
+        data = np.round(black + 0.3 * (WHITE - black)).astype(np.uint16)
+        path = write_linear_dng(tmp_path / "rows.dng", data, WHITE, black=(100, 200, 300), black_deltas=deltas)
+    _reads_grey(path, mode)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_dngs_gain_maps_count_from_its_active_areas_corner(tmp_path, mode):
+    """A DNG whose ActiveArea starts at row 1, column 1 (a black row and column outside it), its per-site GainMaps
+    placed in that area: LibRaw starts its image at row and column 2, and the maps counted from there put red's gains
+    on blue photosites and the greens' on each other (a flat grey 0.3 read R 0.25, G 0.30, B 0.37 on average: mean
+    error 0.040 -> 0.0001)."""
+    _reads_grey(_shaded_dng(tmp_path / "odd.dng", np.full((128, 192, 3), 0.3), margin=1), mode, edge=2)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_dngs_opcode_list_3_gain_map_is_applied_to_its_colours(tmp_path, mode):
+    """A GainMap in OpcodeList3 (the demosaiced image's: one plane a camera colour, corners 2.2, 1.8, 1.6 in red,
+    green and blue), as DJI's drones write their lens shading: it was skipped, a flat grey 0.3 read in the corners
+    red 0.14, green 0.17, blue 0.19 (mean error 0.084 -> 0.0001)."""
+    h, w = 128, 192  # shading over hundreds of pixels, as a lens's
+    corners = (2.2, 1.8, 1.6)
+    gains = np.stack([_bilinear(_shading(corner), h, w) for corner in corners], axis=2)
+    camera = np.full((h, w, 3), 0.3) * np.array([0.5, 1.0, 0.8])
+    opcodes = opcode_list(gain_map_opcode(np.stack([_shading(corner) for corner in corners], axis=2), h, w,
+                                          planes=3))
+    _reads_grey(write_cfa_dng(tmp_path / "drone.dng", camera / gains, WHITE, opcode_list_3=opcodes), mode, edge=2)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_linear_dngs_gain_map_reaches_only_its_area_and_plane(tmp_path, mode):
+    """A LinearRaw DNG whose GainMap of 2 covers its top-left quadrant's green (Top 0, Left 0, Bottom 32, Right 48,
+    Plane 1, Planes 1), which the file holds at half: developed, a flat grey 0.3. The linear reader applied the map
+    to the whole green plane: green read 0.6 outside the quadrant (mean error over the image 0.075 -> 0)."""
+    data = np.full((64, 96, 3), 0.3 * WHITE)
+    data[:32, :48, 1] /= 2
+    opcodes = opcode_list(gain_map_opcode(np.full((1, 1, 1), 2.0), 32, 48, plane=1))
+    _reads_grey(write_linear_dng(tmp_path / "quadrant.dng", np.round(data).astype(np.uint16), WHITE,
+                                 opcode_list_2=opcodes), mode)
+
+
+def test_a_cfa_dngs_gain_maps_of_half_the_image_count_only_there(tmp_path):
+    """Per-site GainMaps (R, G, G2, B, pitch 2) over the left half of a CFA DNG of a flat grey 0.3: developed, 0.3 on
+    both halves (but the columns either side of the edge, which demosaicing blends). Each map's share of its channel's
+    photosites was counted on the whole image and spread over it: the left half read red 0.3 / 2.2 ** 0.5 = 0.20 and
+    the right half 0.3 * 2.2 ** 0.5 = 0.44 (mean error over the halves 0.094 -> 0.0001)."""
+    h, w = 64, 96
+    site_gain = np.ones((h, w))
+    for (top, left), gain in SHADING_CORNERS.items():
+        site_gain[top::2, left:w // 2:2] = gain
+    recorded = np.full((h, w, 3), 0.3) * np.array([0.5, 1.0, 0.8]) / site_gain[..., None]
+    opcodes = opcode_list(*(gain_map_opcode(np.full((1, 1, 1), gain), h, w // 2, top=top, left=left, pitch=2)
+                            for (top, left), gain in SHADING_CORNERS.items()))
+    linear = read_raw_linear(write_cfa_dng(tmp_path / "half.dng", recorded, WHITE, opcode_list_2=opcodes)).linear
+    halves = np.concatenate([linear[2:-2, 2:w // 2 - 4], linear[2:-2, w // 2 + 4:-2]], axis=1)
+    np.testing.assert_allclose(halves, 0.3, rtol=5e-3)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
@@ -596,9 +678,65 @@ def test_every_orientation_is_turned_as_libraw_turns_it(tmp_path, orientation):
     with rawpy.imread(str(path)) as raw:  # LibRaw's own linear rendering, turned by LibRaw
         turned = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=(1, 1),
                                  output_color=rawpy.ColorSpace.sRGB, adjust_maximum_thr=0.0)
+        srgb = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16, gamma=SRGB_LIBRAW_GAMMA,
+                               output_color=rawpy.ColorSpace.sRGB, adjust_maximum_thr=0.0)
     # the colour is made in floats here, from LibRaw's 16-bit camera-space data: a few 16-bit steps apart
     np.testing.assert_allclose(photo.linear, turned.astype(np.float32) / 65535.0, atol=1e-4)
     assert photo.clipped.shape == turned.shape[:2]
+    np.testing.assert_array_equal(read_photo(path).rgb, srgb.astype(np.float32) / 65535.0)  # turned here as LibRaw
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_dng_is_read_inside_its_default_crop_then_turned_upright(tmp_path, orientation):
+    """A DNG's DefaultCropOrigin and DefaultCropSize, in its sensor's coordinates, say the picture a reader shows
+    (Adobe Camera Raw and Lightroom do); LibRaw develops the whole image and only reports the crop: the photo was
+    read 48x64 where its picture is 30x40. Cut where the sensor's rows lie, then turned upright (orientation 6: a
+    quarter turn clockwise, np.rot90 by -1), in both readers."""
+    from tests.dng import write_camera_dng
+
+    data = (np.random.default_rng(3).uniform(0.05, 0.9, (48, 64, 3)) * WHITE).astype(np.uint16)
+    path = write_camera_dng(tmp_path / "cropped.dng", data, WHITE, make="TestCam", model="Model 7",
+                            date="2024:05:01 10:11:12", exposure_time=1 / 250, f_number=2.8, iso=200,
+                            lens="TestLens 35mm", orientation=orientation, crop=(6, 10, 30, 40))
+    expected = data[6:36, 10:50] / WHITE  # a LinearRaw DNG develops to data / WhiteLevel
+    expected = np.rot90(expected, -1) if orientation == 6 else expected
+    photo = read_raw_linear(path)
+    np.testing.assert_allclose(photo.linear, expected, atol=1e-4)
+    assert photo.clipped.shape == expected.shape[:2]
+    developed = read_photo(path).rgb
+    assert developed.shape == expected.shape
+    np.testing.assert_allclose(developed, np.where(expected <= 0.0031308, 12.92 * expected,
+                                                   1.055 * expected ** (1 / 2.4) - 0.055), atol=5e-4)  # LibRaw's curve
+
+
+@pytest.mark.parametrize("crop", [(6, 10, 30, 40), None])
+def test_a_dngs_default_user_crop_is_the_picture_within_its_default_crop(tmp_path, crop):
+    """DefaultUserCrop (DNG 1.5), the crop the camera was set to (an aspect ratio), top 0.1, left 0.25, bottom 0.9,
+    right 0.75 of the default crop (rows 6-35, columns 10-49; the whole 48x64 image without one): rows 9-32 and
+    columns 20-39 (rows 4.8-43.2 to the nearest, 5-42, and columns 16-47 of the whole image), by hand. It was read
+    whole."""
+    from tests.dng import write_camera_dng
+
+    data = (np.random.default_rng(4).uniform(0.05, 0.9, (48, 64, 3)) * WHITE).astype(np.uint16)
+    path = write_camera_dng(tmp_path / "aspect.dng", data, WHITE, make="TestCam", model="Model 7",
+                            date="2024:05:01 10:11:12", exposure_time=1 / 250, f_number=2.8, iso=200,
+                            lens="TestLens 35mm", crop=crop, user_crop=(0.1, 0.25, 0.9, 0.75))
+    expected = data[9:33, 20:40] if crop else data[5:43, 16:48]
+    np.testing.assert_allclose(read_raw_linear(path).linear, expected / WHITE, atol=1e-4)
+    assert read_photo(path).rgb.shape == expected.shape
+
+
+def test_a_cfa_dngs_default_crop_counts_from_its_active_areas_corner(tmp_path):
+    """DefaultCropOrigin counts from the ActiveArea's corner, which LibRaw moves to an even row and column: a DNG whose
+    ActiveArea starts at row 1 and column 1 and whose crop is 40x60 from (8, 10) of it shows that part of the
+    scene (a horizontal and a vertical ramp), not one a photosite off."""
+    rows, cols = np.mgrid[0:64, 0:96]
+    scene = np.stack([0.1 + 0.8 * rows / 64, 0.1 + 0.8 * cols / 96, np.full((64, 96), 0.4)], axis=2)
+    path = write_cfa_dng(tmp_path / "crop.dng", scene * np.array([0.5, 1.0, 0.8]), WHITE, margin=1,
+                         crop=(8, 10, 40, 60))
+    linear = read_raw_linear(path).linear
+    assert linear.shape == (40, 60, 3)
+    np.testing.assert_allclose(linear[2:-2, 2:-2], scene[10:46, 12:68], atol=2e-3)
 
 
 @pytest.mark.parametrize("mode", ["linear", "developed"])
