@@ -449,15 +449,21 @@ def _tifffile_parses(monkeypatch, path) -> list[str]:
     return parses
 
 
-@pytest.mark.parametrize("kind", ["shaded-cfa", "float-rescaled"])
+@pytest.mark.parametrize("kind", ["shaded-cfa", "float-rescaled", "cropped-cfa"])
 @pytest.mark.parametrize("mode", ["linear", "cevr"])
 def test_a_dngs_tiff_structure_is_parsed_once_per_read(tmp_path, monkeypatch, kind, mode):
     """Each fact the readers take from a DNG's tags (EXIF, CFA pattern, WhiteLevel, sample format, a floating-point
-    DNG's brightest value, GainMaps) had a tifffile parse of its own: a CFA DNG was parsed 5 times per read, a
-    floating-point LinearRaw one that LibRaw rescaled 6. The facts themselves are checked by the tests above (lens
-    shading, floating point) on such files."""
+    DNG's brightest value, GainMaps; ActiveArea, DefaultCrop, BlackLevelDelta and the opcodes not applied) had a
+    tifffile parse of its own: a CFA DNG was parsed 5 times per read, a floating-point LinearRaw one that LibRaw
+    rescaled 6, a cropped one with per-row blacks and opcode lists 9. The facts themselves are checked by the tests
+    above and below (lens shading, floating point, crops, black deltas) on such files."""
     if kind == "shaded-cfa":
         path = _shaded_dng(tmp_path / "phone.dng", np.full((32, 48, 3), 0.3))
+    elif kind == "cropped-cfa":
+        flat = np.ones((1, 1, 1))
+        path = write_cfa_dng(tmp_path / "cropped.dng", np.full((32, 48, 3), 0.3), WHITE, margin=3,
+                             crop=(2, 2, 28, 44), black_deltas=(np.arange(32) % 5 * 10.0, np.zeros(48)),
+                             opcode_list_3=opcode_list(gain_map_opcode(flat, 32, 48, opcode=1)))
     else:
         data = np.full((32, 48, 3), 0.1, np.float32)
         data[:8, 40:] = 3.0  # past the WhiteLevel 1: LibRaw rescales, and the brightest value is read
