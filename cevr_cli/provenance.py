@@ -57,7 +57,7 @@ class SourceMetadata:
             "exif": self.exif.to_json() if self.exif is not None else None,
             "source_ev100": self.exif.exposure_value() if self.exif is not None else None,
             "colour": self.colour.to_json() if self.colour is not None else None,
-        "dng_opcodes_not_applied": [str(opcode) for opcode in self.not_applied],
+            "dng_opcodes_not_applied": [str(opcode) for opcode in self.not_applied],
         }
 
 

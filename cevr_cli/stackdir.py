@@ -24,6 +24,7 @@ from .errors import InputError, UsageError, use_one_of
 from .evs import ev_label
 from .io.atomic import atomic_write_text
 from .io.colour import ColourSpace
+from .io.dng_opcodes import Opcode
 from .io.exif import FRAME_EXPOSURE, ExifInfo, photo_exif_of_frame, reexposed_exif, with_capture_facts
 from .provenance import SourceMetadata
 from .values import ExposureStack
@@ -281,6 +282,8 @@ def read_stack_folder(folder: str | os.PathLike[str], *, max_megapixels: float =
     source = SourceMetadata(Path(manifest["source"]) if manifest.get("source") else folder,
                             info, exif_bytes, icc,
                             tuple(size) if size else None, manifest.get("source_bit_depth"),
-                            ColourSpace.from_json(manifest.get("colour")))
+                            ColourSpace.from_json(manifest.get("colour")),
+                            not_applied=tuple(opcode for text in manifest.get("dng_opcodes_not_applied") or []
+                                              if isinstance(text, str) and (opcode := Opcode.from_text(text))))
     bits = 8 if images and images[0].dtype == np.uint8 else 16
     return ExposureStack(images, manifest["evs"], bits, source)

@@ -11,6 +11,7 @@ vignetting, ...) are not applied: :func:`opcodes_not_applied` names them, for th
 from __future__ import annotations
 
 import contextlib
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -25,6 +26,8 @@ _OPCODE_NAMES = {1: "WarpRectilinear", 2: "WarpFisheye", 3: "FixVignetteRadial",
                  5: "FixBadPixelsList", 6: "TrimBounds", 7: "MapTable", 8: "MapPolynomial", 9: "GainMap",
                  10: "DeltaPerRow", 11: "DeltaPerColumn", 12: "ScalePerRow", 13: "ScalePerColumn",
                  14: "WarpRectilinear2"}
+_OPCODE_IDS = {name: opcode for opcode, name in _OPCODE_NAMES.items()}
+_OPCODE_TEXT = re.compile(r"(?:opcode (\d+)|(\w+)) \(OpcodeList([123])(, optional)?\)")
 _APPLIED = {(_GAIN_MAP, 2), (_GAIN_MAP, 3)}  # (opcode, list) the readers apply
 _OPTIONAL = 1  # an opcode's flags bit 0: a reader that cannot apply it may skip it; without, it is not to be skipped
 
@@ -40,6 +43,16 @@ class Opcode:
     def __str__(self) -> str:
         name = _OPCODE_NAMES.get(self.opcode, f"opcode {self.opcode}")
         return f"{name} (OpcodeList{self.opcode_list}{', optional' if self.optional else ''})"
+
+    @classmethod
+    def from_text(cls, text: str) -> Opcode | None:
+        """The opcode its ``str`` names (as manifests record it); None for text that names none."""
+        found = _OPCODE_TEXT.fullmatch(text)
+        if found is None:
+            return None
+        number, name, opcode_list, optional = found.groups()
+        opcode = int(number) if number else _OPCODE_IDS.get(name)
+        return None if opcode is None else cls(opcode, int(opcode_list), optional is not None)
 
 
 @dataclass(frozen=True)

@@ -677,6 +677,11 @@ def test_a_dngs_opcodes_not_applied_are_warned_by_name_and_recorded(tmp_path, ra
                                                    "FixVignetteRadial (OpcodeList3, optional)"]
     assert manifest["warnings"] == ["DNG opcodes not applied, its pixels lack their corrections: WarpRectilinear "
                                     "(OpcodeList3)"]
+    # the stack folder fused later keeps the record (read back, it said none were skipped)
+    result = runner.invoke(app, ["fuse", str(tmp_path / "out" / "lens"), "-o", str(tmp_path / "hdr")])
+    assert result.exit_code == 0, result.output
+    (fused,) = (tmp_path / "hdr").glob("*/fuse.json")
+    assert json.loads(fused.read_text())["dng_opcodes_not_applied"] == manifest["dng_opcodes_not_applied"]
 
 
 @pytest.mark.parametrize("raw_mode", ["linear", "cevr"])

@@ -144,6 +144,19 @@ def test_the_opcodes_not_applied_are_named_with_their_list_and_whether_they_are_
     assert not_applied(plain) == () and not_applied(tmp_path / "missing.dng") == ()
 
 
+def test_an_opcode_is_read_back_from_the_text_manifests_record():
+    """Manifests record opcodes by name (a stack folder read back by `cevr fuse` lost them): the text gives the
+    opcode again, for every defined ID, an undefined one and the optional flag; other text none."""
+    from cevr_cli.io.dng_opcodes import Opcode
+
+    opcodes = [Opcode(opcode, opcode_list, optional) for opcode in (*range(1, 15), 99)
+               for opcode_list in (1, 2, 3) for optional in (False, True)]
+    assert [Opcode.from_text(str(opcode)) for opcode in opcodes] == opcodes
+    assert str(Opcode(3, 3, True)) == "FixVignetteRadial (OpcodeList3, optional)"
+    assert [Opcode.from_text(text) for text in ("Warp (OpcodeList3)", "GainMap (OpcodeList4)", "GainMap", "")] == [
+        None] * 4
+
+
 def test_a_map_within_an_image_one_photosite_into_its_area_gives_each_photosite_its_own_gain():
     """LibRaw's visible image starts on an even row and column, so a DNG whose ActiveArea starts at an odd one loses
     that row or column. A map (a 3x3 grid, pitch 2, part of a 9x12 area) moved into the image that starts one row
