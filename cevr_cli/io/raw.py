@@ -375,6 +375,10 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[tuple
                 check_pixel_data(path, raw)
                 facts = read_raw_file_facts(path, float(raw.white_level))
                 check_cfa_pattern(path, raw, facts.cfa_planes)
+            crop = dng_default_crop(facts, raw) if facts.dng_levels is not None else None
+            if crop is not None:  # the picture the readers cut out (the sensor passed above): a 4x4 one was made
+                check_dimensions(path, crop[1].stop - crop[1].start, crop[0].stop - crop[0].start, max_megapixels,
+                                 min_side)
             yield raw, facts
     except InputError:
         raise

@@ -746,6 +746,17 @@ def test_a_cfa_dngs_default_crop_counts_from_its_active_areas_corner(tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dng_whose_default_crop_is_smaller_than_a_photo_is_refused_as_a_small_photo_is(tmp_path, mode):
+    """The size limits were checked on the sensor's 32x48 photosites only: a DefaultCrop of 4x4 made a 4x4 stack,
+    where a 4x4 JPEG is refused (MIN_PHOTO_SIDE)."""
+    scene = np.random.default_rng(0).uniform(0.1, 0.9, (32, 48, 3))
+    path = write_cfa_dng(tmp_path / "tiny.dng", scene, WHITE, crop=(2, 2, 4, 4))
+    with pytest.raises(InputError, match=r"tiny\.dng: too small: 4x4 px \(minimum 16 px per side\)"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+    assert read_raw_linear(path, min_side=4).linear.shape == (4, 4, 3)
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
 def test_a_truncated_raw_is_one_line_without_libraws_own(tmp_path, capfd, mode):
     """LibRaw printed 'unknown file: Unexpected end of file' to stderr above cevr's error line for a truncated
     RAW: two lines, the first naming no file. What else is printed meanwhile still comes out."""
