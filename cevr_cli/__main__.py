@@ -1,9 +1,10 @@
 """``python -m cevr_cli`` and the ``cevr`` console script run the `cevr` command line."""
 
-import json
 import signal
 import sys
-from typing import Any
+
+# No other import here: until main() handles SIGTERM, a SIGTERM kills the process without a word (json: imported
+# where it is used).
 
 
 class Terminated(KeyboardInterrupt):
@@ -17,7 +18,7 @@ def stop(terminated: bool) -> tuple[str, int]:
     return ("terminated", 143) if terminated else ("interrupted", 130)
 
 
-def _terminate(signum: int, frame: Any) -> None:
+def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
@@ -34,6 +35,8 @@ def main() -> None:
         label, code = stop(isinstance(exc, Terminated))
         print(f"{label}: stopped before any work", file=sys.stderr)
         if json_in_line():
+            import json
+
             print(json.dumps({"exit_code": code, "interrupted": True}))
         sys.exit(code)
     command_line()
