@@ -1,22 +1,44 @@
 """``python -m cevr_cli`` and the ``cevr`` console script run the `cevr` command line."""
 
-import json
+import signal
 import sys
+
+# No other import here: until main() handles SIGTERM, a SIGTERM kills the process without a word (json: imported
+# where it is used).
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler, a container stopping): handled as Ctrl-C is, so that the input in the
+    making removes its partial output and the run says what happened."""
+
+
+def stop(terminated: bool) -> tuple[str, int]:
+    """How a stop is told, the label of its line and the exit code, as shells report the signal: SIGTERM's
+    ``terminated``, 143, Ctrl-C's ``interrupted``, 130."""
+    return ("terminated", 143) if terminated else ("interrupted", 130)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def main() -> None:
-    """The `cevr` command. A Ctrl-C while the command line's modules load (typer, rich, the commands: the first
-    0.2-0.5 s of every run) ended in a KeyboardInterrupt traceback, killed by SIGINT: it is said in one line, exit
-    130 (with ``--json`` also an object on stdout), as :func:`cevr_cli.cli.main` says a stop before a command's own
-    handler took over. The modules are imported here, not at this module's top, which a spawned worker process
-    imports as its parent's main."""
+    """The `cevr` command. A Ctrl-C or SIGTERM while the command line's modules load (typer, rich, the commands: the
+    first 0.2-0.5 s of every run) ended in a KeyboardInterrupt traceback, killed by SIGINT, or killed by SIGTERM with
+    nothing said: it is said in one line, exit 130 or 143 (with ``--json`` also an object on stdout), as
+    :func:`cevr_cli.cli.main` says a stop before a command's own handler took over. The modules are imported here,
+    not at this module's top, which a spawned worker process imports as its parent's main."""
     try:
+        signal.signal(signal.SIGTERM, _terminate)  # until cli.main puts in the command line's own
         from .cli import main as command_line
-    except KeyboardInterrupt:
-        print("interrupted: stopped before any work", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        label, code = stop(isinstance(exc, Terminated))
+        print(f"{label}: stopped before any work", file=sys.stderr)
         if json_in_line():
-            print(json.dumps({"exit_code": 130, "interrupted": True}))
-        sys.exit(130)
+            import json
+
+            print(json.dumps({"exit_code": code, "interrupted": True}))
+        sys.exit(code)
     command_line()
 
 

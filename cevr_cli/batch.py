@@ -185,13 +185,25 @@ def _is_tone_mapped_image(path: Path) -> bool:
 
 def marked_subfolders(folder: Path, marker: str) -> list[Path]:
     """The folders one level below ``folder`` that a stage wrote (each holds that stage's ``marker``, e.g. stack.json
-    or fuse.json), in order; hidden ones skipped; none in a folder that cannot be listed (it fails by name where the
-    batch's inputs are checked, rather than end the batch)."""
+    or fuse.json), and those that cannot be looked into (no permission: each may be one, and fails by name where its
+    files are sought; it was passed over in silence), in order; hidden and system ones skipped; none in a folder that
+    cannot be listed (it fails by name where the batch's inputs are checked, rather than end the batch)."""
     try:
         names = list(folder.iterdir())
     except OSError:
         return []
-    return sorted(p for p in names if not p.name.startswith(".") and _is_file(p / marker))
+    return sorted(p for p in names if not p.name.startswith(".") and p.name.casefold() not in SYSTEM_FOLDERS
+                  and _may_hold(p, marker))
+
+
+def _may_hold(folder: Path, name: str) -> bool:
+    """Whether the file ``name`` is in ``folder``, or may be: ``folder`` is one that cannot be looked into."""
+    try:
+        return (folder / name).is_file()
+    except PermissionError:
+        return is_dir_safely(folder)
+    except OSError:  # a name the file system refuses (too long)
+        return False
 
 
 def marked_folders_below(folder: Path, marker: str) -> list[Path]:

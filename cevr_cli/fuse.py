@@ -295,7 +295,10 @@ def find_fuse_sources(inputs: Sequence[Path], recursive: bool) -> tuple[list[Pat
                 inner := marked_folders_below(item, STACK_MANIFEST) if recursive
                 else marked_subfolders(item, STACK_MANIFEST)):  # a `cevr stack -o` folder
             for folder in inner:
-                stacks.setdefault(resolved(folder), folder)
+                if is_stack_folder(folder):
+                    stacks.setdefault(resolved(folder), folder)
+                else:  # one that cannot be looked into: it fails by name where its photos are sought
+                    others.append(folder)
             others.append(item)  # and the photos beside them, if any
         else:
             others.append(item)

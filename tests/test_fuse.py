@@ -214,6 +214,28 @@ def test_a_stack_folder_that_cannot_be_listed_fails_alone(tmp_path: Path, monkey
                               "not searched")
 
 
+def test_a_subfolder_that_cannot_be_listed_in_a_folder_of_stacks_fails_by_name(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cevr fuse stacks/` (no -r) with stacks/b unlistable (chmod 000) fused stacks/p and said "1 done, 0 failed",
+    exit 0: whether b is a stack folder was asked of its stack.json, which cannot be stat'ed, and b was passed over in
+    silence. b fails by name (exit 1), as it does given itself or met by -r."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+    from tests.conftest import refuse_to_list
+
+    _stack_folder_and_kept_stack(tmp_path)
+    locked = tmp_path / "stacks" / "b"
+    locked.mkdir()
+    refuse_to_list(monkeypatch, locked)
+    report = run_fuse([tmp_path / "stacks"], tmp_path / "hdr", FuseOptions(), ModelSpec("physics"), BatchPolicy())
+    assert report.counts() == {"done": 1, "failed": 1} and report.exit_code == 1
+    (failed,) = [item for item in report.items if item.status == "failed"]
+    assert failed.message == (f"{locked}: a folder that cannot be listed (Permission denied): the files in it were "
+                              "not searched")
+
+
 def test_a_kept_stack_fuses_into_files_named_after_its_photo(tmp_path: Path) -> None:
     """`cevr fuse cevr-hdr/p/stack` gave hdr/p/stack.exr and stack-reinhard.png (the folder was named after the photo,
     its files after the kept stack's folder), and `cevr tonemap hdr/` then named its image p__stack-reinhard.png."""

@@ -128,6 +128,26 @@ def test_a_folder_that_cannot_be_listed_fails_alone(tmp_path: Path, monkeypatch:
                               "not searched")
 
 
+def test_a_subfolder_that_cannot_be_listed_beside_fuses_folders_fails_by_name(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cevr tonemap hdr/` (no -r) with hdr/b unlistable (chmod 000) beside fuse's folder hdr/a: b, which may be one of
+    fuse's folders too, was passed over in silence, exit 0. It fails by name (exit 1); a is tone-mapped."""
+    from cevr_cli.vocabulary import FUSE_MANIFEST
+    from tests.conftest import refuse_to_list
+
+    for folder in ("a", "b"):
+        (tmp_path / "hdr" / folder).mkdir(parents=True)
+    write_exr(tmp_path / "hdr" / "a" / "x.exr", _scene().astype(np.float32))
+    (tmp_path / "hdr" / "a" / FUSE_MANIFEST).write_text('{"cevr_version": "0.1.0"}')
+    locked = tmp_path / "hdr" / "b"
+    refuse_to_list(monkeypatch, locked)
+    report = run_tonemap([tmp_path / "hdr"], tmp_path / "out", TonemapOptions(), BatchPolicy())
+    assert report.counts() == {"done": 1, "failed": 1} and report.exit_code == 1
+    (failed,) = [item for item in report.items if item.status == "failed"]
+    assert failed.message == (f"{locked}: a folder that cannot be listed (Permission denied): the files in it were "
+                              "not searched")
+
+
 def test_dry_run_lists_and_writes_nothing(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     write_exr(tmp_path / "in" / "x.exr", _scene().astype(np.float32))

@@ -6,16 +6,17 @@ commands, so that ``cevr --help`` and shell completion answer at once.
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Annotated, Any
 
 import typer
 
 from .. import __version__
-from ..__main__ import json_in_line
+from ..__main__ import json_in_line, stop
 from .bench import bench
 from .calibrate import calibrate
-from .common import DebugOpt, errors, out, print_json, refuse, say, state
+from .common import DebugOpt, errors, out, print_json, refuse, say, state, terminate
 from .demo import demo
 from .fuse import fuse
 from .info import convert_weights, info
@@ -85,10 +86,11 @@ def _asks_for_json(command: Any) -> bool:
 
 
 def _stopped_before_any_work() -> None:
-    say("stopped before any work", "interrupted", "yellow")
+    label, code = stop(bool(state["terminated"]))
+    say("stopped before any work", label, "yellow")
     if json_in_line():
-        print_json({"exit_code": 130, "interrupted": True})
-    sys.exit(130)
+        print_json({"exit_code": code, "interrupted": True})
+    sys.exit(code)
 
 
 def main() -> None:
@@ -99,8 +101,16 @@ def main() -> None:
     A Ctrl-C before a command's own handler took over (Typer building the commands; the parser reading the line and
     running the options' callbacks, which Typer turns into exit 130 without a word) is one ``interrupted:`` line,
     exit 130, with ``--json`` also ``{"exit_code": 130, "interrupted": true}`` on stdout: it printed a traceback or
-    nothing at all."""
-    state["stop_said"] = state["output"] = False
+    nothing at all. A SIGTERM there is one ``terminated:`` line, exit 143 (``"exit_code": 143``)."""
+    previous = signal.signal(signal.SIGTERM, terminate)  # Typer tells no stop apart: the handler remembers SIGTERM
+    try:
+        _run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run() -> None:
+    state["stop_said"] = state["output"] = state["terminated"] = False
     try:
         code = app(standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):

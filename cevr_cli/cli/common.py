@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from ..__main__ import Terminated, stop
 from ..errors import CevrError, use_one_of
 from ..options import Given, option_specs
 from ..vocabulary import (
@@ -202,17 +203,12 @@ CpuRayOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - a stage with
     "--ray", metavar="ADDRESS", help=_RAY_HELP.format(auto="one per 2 CPUs", shared="Inputs and -o"))]
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill``, a job scheduler, a container stopping): handled as Ctrl-C is, so that the input in the
-    making removes its partial output and the run says what happened."""
-
-
-def _terminate(signum: int, frame: Any) -> None:
+def terminate(signum: int, frame: Any) -> None:
     state["terminated"] = True  # remembered: a library may turn the exception into a plain KeyboardInterrupt
     raise Terminated
 
 
-_terminate.raises_keyboard_interrupt = True  # type: ignore[attr-defined]  # training holds it to save first
+terminate.raises_keyboard_interrupt = True  # type: ignore[attr-defined]  # training holds it to save first
 
 
 @contextmanager
@@ -222,7 +218,7 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
     them)."""
     state["debug"] = state["debug"] or debug
     in_main_thread = threading.current_thread() is threading.main_thread()  # where Python runs signal handlers
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    previous = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
     try:
         yield
     except CevrError as exc:
@@ -237,10 +233,10 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
         refuse(f"{where}{exc.strerror or exc}", 2)
         raise typer.Exit(2) from None
     except KeyboardInterrupt as exc:
-        terminated = isinstance(exc, Terminated) or bool(state.get("terminated"))
+        label, code = stop(isinstance(exc, Terminated) or bool(state.get("terminated")))
         state["stop_said"] = True  # for the entry point, which says a stop no command's handler met (cli.main)
-        say(f"finished outputs are kept; {resume_hint}", "terminated" if terminated else "interrupted", "yellow")
-        raise typer.Exit(143 if terminated else 130) from None
+        say(f"finished outputs are kept; {resume_hint}", label, "yellow")
+        raise typer.Exit(code) from None
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
@@ -307,9 +303,9 @@ class BatchProgress:
         if self.as_json and isinstance(exc, KeyboardInterrupt):
             from ..batch import BatchReport
 
-            terminated = isinstance(exc, Terminated) or bool(state.get("terminated"))
+            _, code = stop(isinstance(exc, Terminated) or bool(state.get("terminated")))
             summary = BatchReport(self.finished).to_json()
-            print_json({**summary, "exit_code": 143 if terminated else 130, "interrupted": True})
+            print_json({**summary, "exit_code": code, "interrupted": True})
 
     def event(self, kind: str, payload: Any) -> None:
         if kind == "planned":

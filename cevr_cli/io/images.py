@@ -650,9 +650,6 @@ _DECODER_WARNINGS = {
 }
 
 
-_CAPTURED_DECODE = threading.Lock()
-
-
 def _opencv_codes(path: Path, image_format: str | None = None, stored: bytes | None = None) -> np.ndarray | None:
     """The codes OpenCV decodes from the file, or from ``stored`` in its place, BGR(A) turned to RGB(A); None when it
     cannot decode them. What libpng or libjpeg says of a PNG or JPEG (``image_format``, Pillow's name) is a Python
@@ -661,10 +658,9 @@ def _opencv_codes(path: Path, image_format: str | None = None, stored: bytes | N
 
     caught: list[bytes] = []
     library, said = _DECODER_WARNINGS.get(image_format or "", (None, None))
-    # one such decode at a time: a batch's prefetch thread decodes the next photo while the first is decoded, and
-    # what its decoder printed into the other's capture was told as the other photo's
-    with (_CAPTURED_DECODE if said is not None else contextlib.nullcontext()), \
-            (stderr_without(said, caught) if said is not None else contextlib.nullcontext()):
+    # one capture at a time (stderr_without's lock): a batch's prefetch thread decodes the next photo while the first
+    # is decoded, and what its decoder printed into the other's capture was told as the other photo's
+    with stderr_without(said, caught) if said is not None else contextlib.nullcontext():
         data = opencv.imread(path, cv2.IMREAD_UNCHANGED) if stored is None else opencv.decode(path, stored)
     for line in dict.fromkeys(caught):  # each once
         found = said.match(line) if said is not None else None

@@ -84,39 +84,44 @@ def test_with_json_a_refusal_before_the_command_is_read_is_a_json_object_on_stdo
 
 
 _INTERRUPT_AT_IMPORT = '''
+import os
+import signal
 import sys
 
 
 class InterruptAt:
-    """Ctrl-C at the moment {module} is first imported: where the first 0.2-0.5 s of a run are spent."""
+    """Ctrl-C (or SIGTERM) at the moment {module} is first imported: where the first 0.2-0.5 s of a run are spent."""
 
     def find_spec(self, name, path=None, target=None):
         if name == "{module}":
             sys.meta_path.remove(self)
-            raise KeyboardInterrupt
+            {stop}
 
 
 sys.meta_path.insert(0, InterruptAt())
 '''
 
 
+@pytest.mark.parametrize(("stop", "code", "label"), [("raise KeyboardInterrupt", 130, "interrupted"),
+                                                    ("os.kill(os.getpid(), signal.SIGTERM)", 143, "terminated")])
 @pytest.mark.parametrize("module", ["typer", "cevr_cli.cli.bench", "cevr_cli.cli.noise", "OpenEXR"])
 @pytest.mark.parametrize("as_json", [False, True])
-def test_ctrl_c_while_the_command_line_loads_is_a_stop_not_a_traceback(tmp_path, module, as_json):
+def test_ctrl_c_while_the_command_line_loads_is_a_stop_not_a_traceback(tmp_path, module, as_json, stop, code, label):
     """A Ctrl-C in the first half second (the command line's modules importing, Typer building the commands) ended
-    in a KeyboardInterrupt traceback, killed by SIGINT, with nothing on stdout under --json. typer and
+    in a KeyboardInterrupt traceback, killed by SIGINT, with nothing on stdout under --json; a SIGTERM there, before
+    the command's handler, killed the process without a word (empty stdout under --json). typer and
     cevr_cli.cli.bench: imported with the command line; cevr_cli.cli.noise: by a parameter's callback, as the parser
     reads the line (exit 130 without a word: Typer's); OpenEXR: by the command, inside its own handler (the batch's
     summary, interrupted)."""
     (tmp_path / "x.exr").write_bytes(b"v/1\x01" + bytes(64))  # OpenEXR's magic number: read by OpenEXR
-    (tmp_path / "sitecustomize.py").write_text(_INTERRUPT_AT_IMPORT.format(module=module))
+    (tmp_path / "sitecustomize.py").write_text(_INTERRUPT_AT_IMPORT.format(module=module, stop=stop))
     args = ["tonemap", str(tmp_path / "x.exr"), "-o", str(tmp_path / "out")] + (["--json"] if as_json else [])
     result = subprocess.run([sys.executable, "-m", "cevr_cli", *args], capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])})
-    assert result.returncode == 130, result.stderr
-    assert "Traceback" not in result.stderr and result.stderr.splitlines()[-1].startswith("interrupted: ")
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.splitlines()[-1].startswith(f"{label}: ")
     if as_json:
-        assert json.loads(result.stdout)["interrupted"] is True and json.loads(result.stdout)["exit_code"] == 130
+        assert json.loads(result.stdout)["interrupted"] is True and json.loads(result.stdout)["exit_code"] == code
     else:
         assert result.stdout == ""
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -273,11 +273,50 @@ def test_a_decoders_warning_names_the_photo_it_came_from_while_another_is_decode
         for _ in range(3):
             other = threading.Thread(target=read_photo, args=(tmp_path / "big.jpg",))
             other.start()
-            while other.is_alive() and not library_output._capturing.locked():  # until it decodes, capturing
+            while other.is_alive() and library_output._redirecting.acquire(blocking=False):  # until it captures
+                library_output._redirecting.release()
                 time.sleep(0.001)
             read_photo(tmp_path / "cut.jpg")
             other.join()
     assert told == [f"{tmp_path / 'cut.jpg'}: libjpeg: Corrupt JPEG data: premature end of data segment"] * 3
+
+
+def test_a_jpegs_libjpeg_line_is_its_warning_while_a_raw_is_read_in_another_thread(tmp_path, monkeypatch, capfd):
+    """A mixed batch of RAW and JPEG photos reads a RAW in one thread (LibRaw's unpacking, its fd 2 captured to drop
+    LibRaw's data-error lines) while the prefetch thread decodes a JPEG: the JPEG's capture was skipped, its libjpeg
+    line went into the RAW's capture and out as a bare line on the terminal, and the JPEG had no warning."""
+    import threading
+    import warnings
+
+    from cevr_cli.io import raw
+    from cevr_cli.io.images import warning_text
+    from tests.dng import write_linear_dng
+
+    write_linear_dng(tmp_path / "r.dng", np.full((32, 48, 3), 1000, np.uint16), 4095)
+    Image.fromarray(np.random.default_rng(7).integers(0, 256, (64, 64, 3), np.uint8)).save(tmp_path / "p.jpg")
+    data = (tmp_path / "p.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3] + b"\xff\xd9")
+    unpacking, jpeg_read = threading.Event(), threading.Event()
+    check_pixel_data = raw.check_pixel_data
+
+    def slow_unpack(*args):  # LibRaw unpacking, held open until the JPEG is read (or for 1 s, if that waits)
+        unpacking.set()
+        jpeg_read.wait(1)
+        return check_pixel_data(*args)
+
+    monkeypatch.setattr(raw, "check_pixel_data", slow_unpack)
+    told: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        monkeypatch.setattr(warnings, "showwarning", lambda message, *a, **k: told.append(warning_text(message)))
+        other = threading.Thread(target=read_photo, args=(tmp_path / "r.dng",))
+        other.start()
+        assert unpacking.wait(30)
+        read_photo(tmp_path / "cut.jpg")
+        jpeg_read.set()
+        other.join()
+    assert told == [f"{tmp_path / 'cut.jpg'}: libjpeg: Corrupt JPEG data: premature end of data segment"]
+    assert "Corrupt JPEG" not in capfd.readouterr().err
 
 
 def test_grey_and_alpha_become_rgb(tmp_path):
