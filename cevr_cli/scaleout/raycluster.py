@@ -25,6 +25,7 @@ from typing import Any
 
 from ..batch import BatchItemResult, Event, Job, JobFactory, Task, clean_abandoned, ray_endpoint, run_task
 from ..errors import InputError, UsageError, WorkerError
+from ..io.library_output import stderr_without
 from . import forward_library_warnings, usable_cores
 
 _LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2  # results and events are small; Ray's default takes 30 % of the RAM
@@ -32,6 +33,11 @@ _POLL_SECONDS = 0.05  # how often the driver forwards the actors' progress event
 _CPUS_PER_CPU_ACTOR = 2  # `--workers auto` on a CPU cluster: one actor per this many CPUs
 _PROBE_SECONDS = 5.0  # how long an address that does not answer is given
 _REASON_CHARS = 120  # the most of Ray's words a one-line failure message quotes
+# What Ray's GCS client prints (to fd 2, from C++) for each failed try to join a cluster, and what it says there of a
+# cluster that uses token authentication (Ray 2.5x: `ray start --head` does wherever a token exists) when this
+# process has none: Ray enables it for `auto` only, never for an explicit address
+_GCS_RETRY = re.compile(rb"\[[^\]]*\] gcs_client\.cc:\d+: Failed to get cluster ID from GCS server")
+_TOKEN_REFUSED = b"InvalidAuthToken"
 
 
 class BatchActor:
@@ -79,16 +85,22 @@ def connect(address: str) -> bool:
     on_sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
     if address not in ("local", "auto"):
         _probe(address)
+    retries: list[bytes] = []  # Ray's lines for each try to reach the cluster's GCS (a line a second, for 20 s)
     with _stops_held(in_main_thread) as held, _ray_sigterm_handler_left_out(in_main_thread):
         try:
             if address == "local":
                 ray.init(num_cpus=usable_cores(), object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
             else:
-                ray.init(address=address, **quiet)
+                with stderr_without(_GCS_RETRY, retries):
+                    ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as exc:
+            reason = str(exc).splitlines()[0]
+            if any(_TOKEN_REFUSED in line for line in retries):
+                raise UsageError(f"--ray {address}: the Ray cluster there refused the connection, it uses token "
+                                 f"authentication ({reason}); set RAY_AUTH_MODE=token and give its token "
+                                 "(~/.ray/auth_token, RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN)") from None
             hint = "start one with `ray start --head`, set RAY_ADDRESS, or use --ray local"
-            raise UsageError(f"--ray {address}: no Ray cluster answered ({str(exc).splitlines()[0]}); {hint}") \
-                from None
+            raise UsageError(f"--ray {address}: no Ray cluster answered ({reason}); {hint}") from None
         except SystemExit as exc:  # SIGTERM: ray.init first puts in its own handler, sys.exit(15)
             if exc.code != signal.SIGTERM or not in_main_thread:
                 raise

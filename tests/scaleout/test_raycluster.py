@@ -179,3 +179,31 @@ def test_actor_shapes():
     assert actor_shape("auto", "cpu", {"CPU": 1.0}) == (1, 1.0, 0.0)
     with pytest.raises(UsageError, match="no GPUs"):
         actor_shape("auto", "cuda", {"CPU": 8.0})
+
+
+@pytest.mark.parametrize("refused", [True, False])
+def test_a_cluster_that_refuses_the_token_less_connection_is_told_as_such(monkeypatch, capfd, refused):
+    """A cluster of `ray start --head` with token authentication (Ray 2.5x's default where a token exists), joined at
+    its address: Ray printed a line a second for 20 s from C++ and cevr said "no Ray cluster answered", where one had
+    and refused it (Ray enables the token for `auto` only). Ray's lines are dropped; the message says what to set."""
+    import types
+
+    from cevr_cli.scaleout import raycluster
+
+    def init(**kwargs):
+        reason = "Unauthenticated: RPC error: InvalidAuthToken" if refused else "Unavailable: failed to connect"
+        for _ in range(3):
+            os.write(2, f"[2026-12-07 23:13:55,010 W 1 1] gcs_client.cc:210: Failed to get cluster ID from GCS "
+                        f"server: {reason}\n".encode())
+        os.write(2, b"another line\n")
+        raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.5:6379")
+
+    monkeypatch.setitem(sys.modules, "ray", types.SimpleNamespace(is_initialized=lambda: False, init=init))
+    monkeypatch.setattr(raycluster, "_probe", lambda address: None)
+    told = ("the Ray cluster there refused the connection, it uses token authentication" if refused
+            else "no Ray cluster answered")
+    with pytest.raises(UsageError, match=rf"^--ray 10\.0\.0\.5:6379: {told} \(Failed to connect to Ray cluster at "
+                                         r"10\.0\.0\.5:6379\); "):
+        raycluster.connect("10.0.0.5:6379")
+    err = capfd.readouterr().err
+    assert "gcs_client" not in err and "another line" in err
