@@ -823,22 +823,36 @@ def read_photo(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         _decoding.path = None
 
 
-def read_photo_exif(path: str | Path) -> ExifInfo | None:
-    """The EXIF facts :func:`read_photo` gives a JPEG, PNG, TIFF or HEIF photo, from its header alone (no pixel is
-    decoded: a check that needs only the camera need not wait for the decode); None where it has no EXIF.
+@dataclass(frozen=True)
+class PhotoHeader:
+    """What a photo's header says: its size upright (as :func:`read_photo` gives its pixels) and its EXIF facts."""
+
+    width: int
+    height: int
+    exif: ExifInfo | None
+
+
+def read_photo_header(path: str | Path) -> PhotoHeader:
+    """The size and EXIF facts :func:`read_photo` gives a JPEG, PNG, TIFF or HEIF photo, from its header alone (no
+    pixel is decoded: a check that needs only the camera or the size need not wait for the decode).
 
     Raises:
         InputError: the file cannot be opened as an image (:func:`read_photo` says precisely why).
     """
-    from PIL import UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     _register_heif()
+    allow_in_pillow(MAX_MEGAPIXELS)
     try:
         with open_with_pillow(path) as im:
             exif = im.getexif()
-            return exif_from_pillow(exif) if exif else None  # inside the block: sub-IFDs are read lazily
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            info = exif_from_pillow(exif) if exif else None  # inside the block: sub-IFDs are read lazily
+            width, height = im.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise InputError(path, "cannot be opened as an image") from None
+    if info is not None and info.orientation >= 5:  # 5 to 8 swap the sides (orient)
+        width, height = height, width
+    return PhotoHeader(width, height, info)
 
 
 # Per thread: a batch decodes the next photo in a prefetch thread while the main thread works on this one.
