@@ -221,14 +221,28 @@ def marked_folders_below(folder: Path, marker: str) -> list[Path]:
     return sorted(found)
 
 
-def nothing_found(lead: str, inputs: Sequence[Path], in_subfolders: int) -> UsageError:
-    """The one-line error of a batch with nothing to do: ``lead`` ("no photos found"), the inputs, and, when a
-    search of their subfolders (``-r``) would find some (``in_subfolders``), how many and the flag that finds them
-    (photos sorted into a folder per day, say)."""
+def nothing_found(lead: str, inputs: Sequence[Path], in_subfolders: Sequence[Path]) -> UsageError:
+    """The one-line error of a batch with nothing to do: ``lead`` ("no photos found"), the inputs, and what a search
+    of their subfolders (``-r``) finds, ``in_subfolders``: how many inputs and the flag that finds them (photos sorted
+    into a folder per day, say), and, by name, the folders it could not look into (no photos: `cevr stack only/`,
+    only/ holding one such folder, said "1 in subfolders: add -r to search them")."""
+    unlistable = [path for path in in_subfolders if _cannot_list(path)]
+    hints = []
+    if found := len(in_subfolders) - len(unlistable):
+        hints.append(f"{found} in subfolders: add -r to search them")
+    if unlistable:
+        hints.append(f"{', '.join(map(str, unlistable))} could not be listed")
     text = f"{lead} in " + ", ".join(str(p) for p in inputs)
-    if in_subfolders:
-        text += f" ({in_subfolders} in subfolders: add -r to search them)"
-    return UsageError(text)
+    return UsageError(text + (f" ({'; '.join(hints)})" if hints else ""))
+
+
+def _cannot_list(path: Path) -> bool:
+    """Whether ``path`` is a folder that cannot be listed (no permission)."""
+    try:
+        with os.scandir(path):
+            return False
+    except OSError:
+        return is_dir_safely(path)
 
 
 def discover_batch_inputs(inputs: Sequence[Path], recursive: bool, lead: str,
@@ -243,7 +257,7 @@ def discover_batch_inputs(inputs: Sequence[Path], recursive: bool, lead: str,
     """
     found = discover_inputs(list(inputs), recursive=recursive, extensions=extensions)
     if not found:
-        deeper = 0 if recursive else len(discover_inputs(list(inputs), recursive=True, extensions=extensions))
+        deeper = [] if recursive else discover_inputs(list(inputs), recursive=True, extensions=extensions)
         raise nothing_found(lead, inputs, deeper)
     return found + fruitless_folders(inputs, found)
 

@@ -791,6 +791,58 @@ def check_frames(frames: Sequence[Path]) -> None:
         seen.add(frame.resolve())
 
 
+def check_headers(frames: Sequence[Path], names: Sequence[str], evs: Sequence[float] | None) -> None:
+    """The frames' sizes and cameras, and, without ``evs``, their EXIF exposures, checked from their headers before
+    any frame is decoded: a bracket with a frame of another size was refused only after the frames before it were
+    decoded (seconds each, and a "reading" line each above the error). A frame whose header cannot be read is
+    passed over: its read names what is wrong with it, more precisely.
+
+    Raises:
+        UsageError: as :func:`calibrate`, for what a header tells.
+    """
+    from .io.images import PhotoHeader, read_photo_header
+
+    read: list[tuple[Path, PhotoHeader]] = []
+    camera_frame = None
+    for frame in frames:
+        try:
+            header = read_photo_header(frame)
+        except InputError:
+            continue
+        read.append((frame, header))
+        same_size(frame, (header.width, header.height), read[0][0], (read[0][1].width, read[0][1].height))
+        camera_frame = same_camera(frame, header.exif, camera_frame)
+    if evs is None and len(read) == len(frames):
+        check_bracket(evs_from_exif([header.exif for _, header in read], names), len(frames), names)
+
+
+def same_size(frame: Path, size: tuple[int, int], first: Path, first_size: tuple[int, int]) -> None:
+    """Refuse ``frame`` of ``size`` (width, height) in a bracket whose first frame is ``first``, of ``first_size``."""
+    if size != first_size:
+        raise UsageError(f"{frame} is {size[0]}x{size[1]} but {first} is {first_size[0]}x{first_size[1]}: the frames "
+                         "of a bracket share one size")
+
+
+def same_camera(frame: Path, exif: Any, camera_frame: tuple[Path, tuple[str, str | None]] | None,
+                ) -> tuple[Path, tuple[str, str | None]] | None:
+    """The first frame with an EXIF Make, and its camera, once ``frame`` (its ``exif``) is met after those before it
+    (``camera_frame``, that of those).
+
+    Raises:
+        UsageError: ``frame`` is from another camera.
+    """
+    camera = exif_camera(exif)
+    if camera is None:
+        return camera_frame
+    if camera_frame is None:
+        return frame, camera
+    if camera_key(*camera) != camera_key(*camera_frame[1]):
+        raise UsageError(f"{frame} is from {' '.join(filter(None, camera))} but {camera_frame[0]} from "
+                         f"{' '.join(filter(None, camera_frame[1]))} (EXIF Make and Model): the frames of a "
+                         "bracket come from one camera, whose curve the profile holds")
+    return camera_frame
+
+
 def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | None = None, *,
               make: str | None = None, model: str | None = None, method: str = "basis",
               shared: bool | None = None, on_frame: Callable[[Path], None] | None = None) -> Calibration:
@@ -830,9 +882,9 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         raise UsageError(f"{raw[0]}: camera RAW data is linear and needs no profile; calibrate the camera's JPEGs")
     if evs is not None:
         check_bracket(evs, len(frames), names)
+    check_headers(frames, names, evs)
     columns, suspects, exposures = [], [], []
     first = None
-    camera_frame: tuple[Path, tuple[str, str | None]] | None = None  # the first frame with an EXIF Make, and its camera
     where = np.empty(0, dtype=np.intp)
     for frame in frames:
         if on_frame is not None:
@@ -841,19 +893,11 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         if first is None:
             first = photo
             where = candidate_locations(*photo.rgb.shape[:2])
-        elif photo.rgb.shape != first.rgb.shape:
-            raise UsageError(f"{frame} is {photo.rgb.shape[1]}x{photo.rgb.shape[0]} but {frames[0]} is "
-                             f"{first.rgb.shape[1]}x{first.rgb.shape[0]}: the frames of a bracket share one size")
-        elif photo.bit_depth != first.bit_depth:
+        else:  # the decoded pixels' size too: the headers' was checked as Pillow reads it
+            same_size(frame, photo.rgb.shape[1::-1], frames[0], first.rgb.shape[1::-1])
+        if photo.bit_depth != first.bit_depth:  # told by the decode alone (Pillow opens a 16-bit RGB PNG as 8-bit)
             raise UsageError(f"{frame} is {photo.bit_depth}-bit but {frames[0]} is {first.bit_depth}-bit: "
                              "the frames of a bracket share one bit depth")
-        camera = exif_camera(photo.exif)
-        if camera is not None and camera_frame is None:
-            camera_frame = (frame, camera)
-        elif camera is not None and camera_frame is not None and camera_key(*camera) != camera_key(*camera_frame[1]):
-            raise UsageError(f"{frame} is from {' '.join(filter(None, camera))} but {camera_frame[0]} from "
-                             f"{' '.join(filter(None, camera_frame[1]))} (EXIF Make and Model): the frames of a "
-                             "bracket come from one camera, whose curve the profile holds")
         bit_depth = 16 if photo.bit_depth == 16 else 8
         codes = quantise(photo.rgb, bit_depth)
         columns.append(levels_of(codes.reshape(-1, 3)[where], bit_depth))
@@ -900,14 +944,14 @@ def check_install_make(frames: Sequence[Path], make: str | None) -> None:
         UsageError: as :func:`install_path` (no make given and none in the first frame's EXIF); cevr's frames.
     """
     from .io.exif import is_cevr_software
-    from .io.images import read_photo_exif
+    from .io.images import read_photo_header
     from .stackdir import is_stack_folder
     from .vocabulary import RAW_SUFFIXES
 
     if not frames or frames[0].suffix.lower() in RAW_SUFFIXES:
         return  # RAW frames: calibrate refuses them with its own reason
     try:
-        exif = read_photo_exif(frames[0])
+        exif = read_photo_header(frames[0]).exif
     except InputError:
         return  # calibrate's read of the frame names what is wrong with it, more precisely
     if is_stack_folder(frames[0].parent) or is_cevr_software(exif.software if exif else None):

@@ -334,7 +334,7 @@ def run_fuse(
     inputs, out_dir = [Path(item) for item in inputs], Path(out_dir)
     stack_folders, photos = find_fuse_sources(inputs, policy.recursive)
     if not stack_folders and not photos:
-        deeper = 0 if policy.recursive else sum(map(len, find_fuse_sources(inputs, True)))
+        deeper = [] if policy.recursive else [path for found in find_fuse_sources(inputs, True) for path in found]
         raise nothing_found("nothing to fuse", inputs, deeper)
     photos += fruitless_folders(inputs, stack_folders + photos)  # each fails by name, as in stack and tonemap
     jobs_model = batch_models(model, scale) if photos else None

@@ -32,9 +32,9 @@ from .exposure import ExposureModel, ModelJob, ModelSpec, batch_models
 from .imaging import quantise
 from .io.atomic import check_writable
 from .io.images import Photo, check_input_file
+from .machine import usable_cores
 from .measure import MeasuredPhoto, read_measured, reads_linear
 from .provenance import provenance_record
-from .scaleout import usable_cores
 from .stackdir import STACK_MANIFEST, StackFolderWriter, frame_key
 from .stage_options import StackOptions
 from .values import ExposureStack

@@ -33,6 +33,28 @@ def test_discovery_recursive_or_not(tree):
     assert all(p.suffix != ".txt" for p in found)
 
 
+def test_nothing_found_names_a_subfolder_that_cannot_be_listed_and_counts_only_photos(tmp_path, monkeypatch):
+    """`cevr stack only/` with only/ holding nothing but an unlistable subfolder (chmod 000) said "no photos found in
+    only (1 in subfolders: add -r to search them)": the folder was counted as a photo. It is named instead, and
+    beside a photo in another subfolder the count is that photo's."""
+    from cevr_cli.batch import discover_batch_inputs
+    from cevr_cli.errors import UsageError
+    from tests.conftest import refuse_to_list
+
+    only, locked = tmp_path / "only", tmp_path / "only" / "locked"
+    locked.mkdir(parents=True)
+    refuse_to_list(monkeypatch, locked)
+    with pytest.raises(UsageError) as caught:
+        discover_batch_inputs([only], False, "no photos found")
+    assert str(caught.value) == f"no photos found in {only} ({locked} could not be listed)"
+    (only / "day").mkdir()
+    (only / "day" / "a.jpg").write_bytes(b"x")
+    with pytest.raises(UsageError) as caught:
+        discover_batch_inputs([only], False, "no photos found")
+    assert str(caught.value) == (f"no photos found in {only} (1 in subfolders: add -r to search them; {locked} could "
+                                 "not be listed)")
+
+
 def test_a_broken_link_with_a_photos_name_is_found_so_that_it_fails_by_name(tree):
     """Not passed over in silence: the batch reports it (images.check_input_file says it is a broken link)."""
     (tree / "b" / "IMG_0009.jpg").symlink_to(tree / "gone.jpg")

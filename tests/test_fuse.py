@@ -236,6 +236,25 @@ def test_a_subfolder_that_cannot_be_listed_in_a_folder_of_stacks_fails_by_name(t
                               "not searched")
 
 
+def test_nothing_to_fuse_names_a_deeper_folder_that_cannot_be_listed(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cevr fuse only/` (no -r) with only/day/locked unlistable (chmod 000) and nothing else said "nothing to fuse in
+    only (1 in subfolders: add -r to search them)": the folder was counted as a photo. It is named instead."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+    from tests.conftest import refuse_to_list
+
+    only, locked = tmp_path / "only", tmp_path / "only" / "day" / "locked"
+    locked.mkdir(parents=True)
+    refuse_to_list(monkeypatch, locked)
+    with pytest.raises(UsageError) as caught:
+        run_fuse([only], tmp_path / "hdr", FuseOptions(), ModelSpec("physics"), BatchPolicy())
+    assert str(caught.value) == f"nothing to fuse in {only} ({locked} could not be listed)"
+    assert not (tmp_path / "hdr").exists()
+
+
 def test_a_kept_stack_fuses_into_files_named_after_its_photo(tmp_path: Path) -> None:
     """`cevr fuse cevr-hdr/p/stack` gave hdr/p/stack.exr and stack-reinhard.png (the folder was named after the photo,
     its files after the kept stack's folder), and `cevr tonemap hdr/` then named its image p__stack-reinhard.png."""

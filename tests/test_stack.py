@@ -21,6 +21,18 @@ class Loader:
         return f"photo {path.name}"
 
 
+@pytest.mark.parametrize("stage", ["stack", "fuse", "tonemap", "calibrate"])
+def test_a_stage_module_does_not_import_the_executors(stage):
+    """cevr_cli.stack imported cevr_cli.scaleout (the executors of --workers and --ray) for the number of CPU cores
+    it sizes its encoder threads by; fuse imported it through stack. A stage leaves the executors to the batch
+    engine: the machine's facts come from cevr_cli.machine."""
+    import subprocess
+    import sys
+
+    code = f"import sys, cevr_cli.{stage}; print('cevr_cli.scaleout' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
 def test_the_next_photo_is_decoded_in_the_background_and_handed_over():
     order = [Path("a.jpg"), Path("b.jpg"), Path("c.jpg")]
     loader = Loader()

@@ -19,6 +19,7 @@ import stat
 import struct
 import threading
 import warnings
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,10 +88,10 @@ class Photo:
 
 def read_image_metadata(path: str | Path) -> tuple[bytes | None, bytes | None]:
     """(EXIF bytes, ICC profile) of an image file, without decoding its pixels; (None, None) if unreadable."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with open_with_pillow(path) as im:
             return _carried_exif(im, im.getexif()), im.info.get("icc_profile")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None, None
@@ -208,7 +209,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     _register_heif()
     allow_in_pillow(max_megapixels)
     try:
-        with Image.open(path) as im:
+        with open_with_pillow(path) as im:
             if im.format == "TIFF" and _DNG_VERSION_TAG in im.tag_v2:
                 raise InputError(path, _misnamed_dng(path))  # else its IFD0 (often a thumbnail) is the photo
             width, height = im.size
@@ -286,6 +287,56 @@ def photo_container(path: Path) -> str | None:
     if head[4:8] == b"ftyp":  # ISO base media: HEIF/HEIC, AVIF
         return "HEIF/AVIF"
     return None
+
+
+def open_with_pillow(path: str | Path) -> Any:
+    """Pillow's handle on the image ``path``, for its size and metadata. A PNG that Pillow refuses only for the CRC of
+    an ancillary chunk (a tEXt comment, say) is opened from a copy without those chunks: libpng, which decodes its
+    pixels (OpenCV), warns and skips such a chunk (PNG specification, 2nd ed., 13.2: a CRC error in an ancillary
+    chunk need not end the decoding; 5.4: the ancillary bit is bit 5 of the type's first byte), and says so in a
+    warning; Pillow refused the whole photo as corrupt PNG data.
+
+    Raises:
+        PIL.UnidentifiedImageError: and Pillow's other errors, as ``Image.open`` raises them.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        return Image.open(path)
+    except UnidentifiedImageError:
+        kept = _png_without_broken_ancillary_chunks(Path(path))
+        if kept is None:
+            raise
+        return Image.open(io.BytesIO(kept))
+
+
+def _png_without_broken_ancillary_chunks(path: Path) -> bytes | None:
+    """The PNG ``path`` without its ancillary chunks whose CRC is wrong; None where it holds none, is no PNG, is cut
+    short, or a critical chunk's CRC is wrong too (IHDR, PLTE, IDAT, IEND: it stays refused)."""
+    signature = _SIGNATURES[0][0]
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if not data.startswith(signature):
+        return None
+    kept, at, dropped = [signature], len(signature), False
+    while at + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        end = at + 12 + length
+        if end > len(data):
+            return None
+        body, (crc,) = data[at + 4:end - 4], struct.unpack(">I", data[end - 4:end])
+        if zlib.crc32(body) == crc:
+            kept.append(data[at:end])
+        elif kind[0] & 0x20:  # ancillary
+            dropped = True
+        else:
+            return None
+        at = end
+        if kind == b"IEND":
+            break
+    return b"".join(kept) + data[at:] if dropped else None
 
 
 def _empty_folder(path: Path, kind: str) -> str:
@@ -772,9 +823,18 @@ def read_photo(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         _decoding.path = None
 
 
-def read_photo_exif(path: str | Path) -> ExifInfo | None:
-    """The EXIF facts :func:`read_photo` gives a JPEG, PNG, TIFF or HEIF photo, from its header alone (no pixel is
-    decoded: a check that needs only the camera need not wait for the decode); None where it has no EXIF.
+@dataclass(frozen=True)
+class PhotoHeader:
+    """What a photo's header says: its size upright (as :func:`read_photo` gives its pixels) and its EXIF facts."""
+
+    width: int
+    height: int
+    exif: ExifInfo | None
+
+
+def read_photo_header(path: str | Path) -> PhotoHeader:
+    """The size and EXIF facts :func:`read_photo` gives a JPEG, PNG, TIFF or HEIF photo, from its header alone (no
+    pixel is decoded: a check that needs only the camera or the size need not wait for the decode).
 
     Raises:
         InputError: the file cannot be opened as an image (:func:`read_photo` says precisely why).
@@ -782,12 +842,17 @@ def read_photo_exif(path: str | Path) -> ExifInfo | None:
     from PIL import Image, UnidentifiedImageError
 
     _register_heif()
+    allow_in_pillow(MAX_MEGAPIXELS)
     try:
-        with Image.open(path) as im:
+        with open_with_pillow(path) as im:
             exif = im.getexif()
-            return exif_from_pillow(exif) if exif else None  # inside the block: sub-IFDs are read lazily
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            info = exif_from_pillow(exif) if exif else None  # inside the block: sub-IFDs are read lazily
+            width, height = im.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise InputError(path, "cannot be opened as an image") from None
+    if info is not None and info.orientation >= 5:  # 5 to 8 swap the sides (orient)
+        width, height = height, width
+    return PhotoHeader(width, height, info)
 
 
 # Per thread: a batch decodes the next photo in a prefetch thread while the main thread works on this one.

@@ -6,9 +6,8 @@ an executor only decides where each :class:`~cevr_cli.batch.Task` runs and bring
 
 from __future__ import annotations
 
-import os
-
 from ..batch import Event, Executor, JobFactory, Scale
+from ..machine import usable_cores, visible_gpus
 
 
 def open_executor(factory: JobFactory, scale: Scale, tasks: int, on_event: Event) -> Executor:
@@ -28,12 +27,6 @@ def open_executor(factory: JobFactory, scale: Scale, tasks: int, on_event: Event
     return ProcessPool(factory, workers, tasks, on_event)
 
 
-def usable_cores() -> int:
-    """The CPU cores this process may run on: its affinity set where the system has one (taskset, a container's
-    cpuset), which ``os.cpu_count`` ignores, so that workers split the cores they will really get."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def local_workers(workers: int | str, accelerator: str) -> int:
     """``--workers auto``: one per visible CUDA GPU; elsewhere 1 (a numbered GPU, ``cuda:N``, is one GPU; on the
     CPU one process's torch and OpenCV threads already use every core: see README, "Scale out", for what more
@@ -41,16 +34,6 @@ def local_workers(workers: int | str, accelerator: str) -> int:
     if workers != "auto":
         return int(workers)
     return len(visible_gpus()) if accelerator == "cuda" else 1
-
-
-def visible_gpus() -> list[str]:
-    """The CUDA devices this process may use, as CUDA_VISIBLE_DEVICES names them (or their indices)."""
-    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if listed is not None:
-        return [name.strip() for name in listed.split(",") if name.strip() and name.strip() != "-1"]
-    import torch
-
-    return [str(index) for index in range(torch.cuda.device_count())]
 
 
 def forward_library_warnings(emit: Event) -> None:

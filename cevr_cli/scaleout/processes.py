@@ -25,7 +25,8 @@ from typing import Any
 
 from ..batch import BatchItemResult, Event, JobFactory, Task, clean_abandoned, run_task
 from ..errors import CevrError, InputError, WorkerError
-from . import forward_library_warnings, usable_cores, visible_gpus
+from ..machine import usable_cores, visible_gpus
+from . import forward_library_warnings
 
 _REDELIVERY_SECONDS = 0.01  # a stop that landed where it could not be raised is sent again after this
 _STOP_SECONDS = 30.0  # how long a stopping worker may take to remove its partial output before it is killed

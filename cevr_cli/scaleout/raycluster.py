@@ -26,7 +26,8 @@ from typing import Any
 from ..batch import BatchItemResult, Event, Job, JobFactory, Task, clean_abandoned, ray_endpoint, run_task
 from ..errors import InputError, UsageError, WorkerError
 from ..io.library_output import stderr_without
-from . import forward_library_warnings, usable_cores
+from ..machine import usable_cores
+from . import forward_library_warnings
 
 _LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2  # results and events are small; Ray's default takes 30 % of the RAM
 _POLL_SECONDS = 0.05  # how often the driver forwards the actors' progress events

@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 
 from ..errors import CevrError, UsageError
-from ..scaleout import usable_cores
+from ..machine import usable_cores
 
 if TYPE_CHECKING:
     from .config import TrainConfig

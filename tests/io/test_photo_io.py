@@ -416,6 +416,53 @@ def huge_png(path, width, height):
                      + chunk(b"IEND", b""))
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_photos_header_gives_the_size_its_pixels_have_upright(tmp_path, orientation):
+    """read_photo_header's size (read before any pixel, to refuse a bracket's odd frame at once) is the size
+    read_photo gives the pixels once turned upright by the EXIF Orientation: sides swapped for 5 to 8."""
+    from cevr_cli.io.images import read_photo_header
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(asymmetric()).save(tmp_path / "o.jpg", exif=exif)
+    header = read_photo_header(tmp_path / "o.jpg")
+    assert (header.width, header.height) == read_photo(tmp_path / "o.jpg").rgb.shape[1::-1]
+    assert (header.width, header.height) == ((20, 30) if orientation >= 5 else (30, 20))
+    assert header.exif is not None and header.exif.orientation == orientation
+
+
+def png_with_text(path, codes, broken=()):
+    """An 8-bit RGB PNG of ``codes`` built by hand, with a tEXt comment before its IDAT; the chunks named in
+    ``broken`` get a wrong CRC."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) ^ (
+            kind in broken))
+    height, width, _ = codes.shape
+    rows = b"".join(b"\0" + row.tobytes() for row in codes)  # filter type 0 (None) on every row
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"tEXt", b"Comment\0made by hand") + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))
+
+
+def test_a_png_whose_text_chunk_has_a_bad_crc_is_read_with_libpngs_warning(tmp_path, capfd):
+    """A tEXt chunk with a wrong CRC (an ancillary chunk: libpng warns and skips it, viewers and OpenCV show the photo)
+    made Pillow, which cevr asks for size and metadata, refuse the photo as "corrupt PNG data". It is read, pixels
+    as written, with libpng's warning; a critical chunk's bad CRC is still refused."""
+    from cevr_cli.io.images import PhotoHeader, read_image_metadata, read_photo_header
+
+    codes = asymmetric()
+    png_with_text(tmp_path / "p.png", codes, broken=(b"tEXt",))
+    with pytest.warns(UserWarning, match=r"^libpng: tEXt: CRC error$"):
+        photo = read_photo(tmp_path / "p.png")
+    np.testing.assert_array_equal(np.round(photo.rgb * 255).astype(np.uint8), codes)
+    assert read_photo_header(tmp_path / "p.png") == PhotoHeader(30, 20, None)
+    assert read_image_metadata(tmp_path / "p.png") == (None, None)
+    assert "libpng" not in capfd.readouterr().err
+    png_with_text(tmp_path / "q.png", codes, broken=(b"tEXt", b"IHDR"))
+    with pytest.raises(InputError, match=r"q\.png: corrupt PNG data \(it starts as one, but cannot be parsed\)$"):
+        read_photo(tmp_path / "q.png")
+
+
 @pytest.mark.parametrize("kind,reason", [
     ("empty", "empty file"), ("random", "not an image"), ("text", "not an image"), ("truncated", "truncated"),
     ("tiny", "too small"), ("huge", "too large"), ("missing", "not found"), ("raw", "camera RAW"),

@@ -34,10 +34,10 @@ def test_two_workers_share_the_batch_and_write_what_a_serial_run_writes(tmp_path
 
 def test_more_cpu_workers_than_cores_are_warned_about(tmp_path, monkeypatch):
     """--workers 64 on 2 cores ran 7.5x slower than one worker: said once, before the batch."""
-    import cevr_cli.scaleout
+    import cevr_cli.machine
 
-    monkeypatch.setattr(cevr_cli.scaleout.os, "cpu_count", lambda: 1)
-    monkeypatch.setattr(cevr_cli.scaleout.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(cevr_cli.machine.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(cevr_cli.machine.os, "sched_getaffinity", lambda pid: {0}, raising=False)
     sources = write_inputs(tmp_path, [f"p{i}.txt" for i in range(3)])
     events = []
     report = run_batch(plan_outputs(sources, tmp_path / "out", roots=sources), CopyJob(), BatchPolicy(),
