@@ -278,6 +278,9 @@ def test_check_bracket():
     for evs, frames in (([0.0], 1), ([0.0, 1.0, 2.0], 2), ([1.0, 0.0, 1.0], 3)):
         with pytest.raises(UsageError):
             check_bracket(evs, frames)
+    check_bracket([0.0, 0.01], 2)  # a hundredth of a stop apart: two exposures
+    with pytest.raises(UsageError, match="two frames have the same EV"):
+        check_bracket([0.0, 0.005], 2)
 
 
 @pytest.mark.parametrize("evs", [[-2000.0, 0.0, 2000.0], [0.0, 1100.0, 1101.0], [-101.0, 0.0, 2.0]])
