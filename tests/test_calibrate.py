@@ -238,6 +238,7 @@ def test_bracket_evs_keep_the_frames_order():
     assert parse_bracket_evs("2,-1,0") == [2.0, -1.0, 0.0]
     assert parse_bracket_evs("-4:4:2") == [-4.0, -2.0, 0.0, 2.0, 4.0]
     assert parse_bracket_evs("1:-1:-0.5") == [1.0, 0.5, 0.0, -0.5, -1.0]
+    assert 3 * 0.1 != 0.3 and parse_bracket_evs("0:0.3:0.1") == [0.0, 0.1, 0.2, 0.3]  # the stop despite float steps
     assert parse_bracket_evs("-8,8") == [-8.0, 8.0]  # brackets may exceed the model's +-6
     for bad in ("", "a,b", "0:4:0", "0:4:-1", "1:2", "nan,1"):
         with pytest.raises(UsageError):
@@ -277,6 +278,9 @@ def test_check_bracket():
     for evs, frames in (([0.0], 1), ([0.0, 1.0, 2.0], 2), ([1.0, 0.0, 1.0], 3)):
         with pytest.raises(UsageError):
             check_bracket(evs, frames)
+    check_bracket([0.0, 0.01], 2)  # a hundredth of a stop apart: two exposures
+    with pytest.raises(UsageError, match="two frames have the same EV"):
+        check_bracket([0.0, 0.005], 2)
 
 
 @pytest.mark.parametrize("evs", [[-2000.0, 0.0, 2000.0], [0.0, 1100.0, 1101.0], [-101.0, 0.0, 2.0]])
@@ -715,3 +719,17 @@ def test_install_refuses_frames_cevr_made_and_o_alone_still_writes_their_fit(tmp
     written = runner.invoke(app, ["calibrate", str(folder), "--evs", "-2:2:1", "-o", str(tmp_path / "p.json")])
     assert written.exit_code == 0, written.output
     assert (tmp_path / "p.json").is_file()
+
+
+@pytest.mark.parametrize(("power", "used"), [(8.0, 4.0), (0.25, 0.5), (2.2, 2.2)])
+def test_below_the_darkest_seen_code_the_curve_is_a_power_law_of_a_clamped_exponent(power, used):
+    """Levels 50..200 of 255 seen, light = code^power there: below level 50 the table follows code^k, k fitted on
+    the darkest levels and held within 0.5..4 (a steeper or flatter toe is noise on a few dark codes)."""
+    from cevr_cli.calibrate import inverse_table, level_positions
+
+    positions = level_positions(8)
+    counts = np.zeros(256, np.int64)
+    counts[50:201] = 1
+    row = inverse_table(positions**power, counts, positions)
+    toe = slice(30, 50)  # darker, code^8 falls below the table's least step (1e-9 a level)
+    np.testing.assert_allclose(row[toe] / row[50], (positions[toe] / positions[50]) ** used, rtol=1e-6)

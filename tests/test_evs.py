@@ -108,3 +108,20 @@ def test_a_library_ev_list_may_be_empty_unless_one_ev_is_needed():
     assert check_ev_values([]) == [] and check_ev_values((2, -1.5)) == [2.0, -1.5]  # in their order
     with pytest.raises(UsageError, match=r"^EV list \[\]: give at least one EV"):
         check_ev_values(iter(()), at_least_one=True)
+
+
+def test_a_range_whose_start_is_its_stop_is_that_one_ev():
+    assert parse_evs("1:1:1") == [1.0]
+    assert parse_evs("-2.5:-2.5:0.5") == [-2.5]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -math.inf, 6.01])
+def test_a_library_ev_that_is_not_a_finite_step_within_six_stops_is_refused(bad):
+    with pytest.raises(UsageError, match=r"is not a finite step within \+-6"):
+        check_ev_values([0.5, bad])
+
+
+def test_ev_steps_are_sorted_and_each_made_once():
+    from cevr_cli.evs import ev_steps
+
+    assert ev_steps([1, -1.0, 1.0, 0, -1]) == [-1.0, 0.0, 1.0]

@@ -489,3 +489,161 @@ def test_load_exposure_model_takes_a_path_and_a_torch_device_as_readme_says(tmp_
     save_pair(tiny_residual_pair, tmp_path / "pair.safetensors")
     model = load_exposure_model("cevr", weights=tmp_path / "pair.safetensors", device=torch.device("cpu"))
     assert isinstance(model, ResidualModel)
+
+
+def test_a_pixel_is_crushed_only_where_every_channel_is_at_code_0():
+    rgb = np.array([[[0, 0, 0], [1, 1, 1], [0, 0, 1]]], np.uint8)
+    assert measure_photo(rgb, SRGB).crushed.tolist() == [[True, False, False]]
+    deep = np.array([[[0, 0, 0], [1, 1, 1]]], np.uint16)
+    assert measure_photo(deep, SRGB).crushed.tolist() == [[True, False]]
+
+
+def test_near_white_pixels_join_a_clip_in_a_lossy_photo_through_corners_too():
+    """8-connected: the codec's ringing reaches diagonal neighbours as well."""
+    rgb = np.full((5, 5, 3), 0.5, np.float32)
+    rgb[1, 1] = 1.0  # clipped
+    rgb[2, 2] = (0.9, 0.9, 252 / 255)  # near white, touching the clip at a corner only
+    expected = np.zeros((5, 5), bool)
+    expected[1, 1] = expected[2, 2] = True
+    np.testing.assert_array_equal(measure_photo(rgb, SRGB, 8, lossy=True).clipped, expected)
+
+
+def test_a_lossy_photo_of_more_than_8_bits_clips_only_at_its_top_codes():
+    """Near white is counted in 8-bit codes, the ringing of 8-bit JPEGs: a 10-bit HEIF's codes near white are light."""
+    rgb = np.full((3, 3, 3), 30000, np.uint16)
+    rgb[1, 1] = 65535
+    rgb[1, 2] = (60000, 60000, 65535 - 1000)  # within 6 8-bit codes of white, next to the clip
+    expected = np.zeros((3, 3), bool)
+    expected[1, 1] = True
+    np.testing.assert_array_equal(measure_photo(rgb, SRGB, 16, lossy=True).clipped, expected)
+
+
+def test_the_soft_weight_is_twice_the_blurred_mask_so_it_meets_the_mask_without_a_step():
+    """Beside a straight edge the Gaussian-blurred mask is 1 - Phi(d / sigma) at d px past it, so the weight is
+    erfc(d / (sigma sqrt 2)): 1 at the edge, 0.90 half a pixel out."""
+    import math
+
+    mask = np.zeros((64, 64), bool)
+    mask[:, :32] = True
+    weight = soft_weight(mask, sigma=4.0)
+    assert np.all(weight[:, :32] == 1.0)
+    d = np.arange(32, 64) - 31.5
+    expected = [math.erfc(v / (4.0 * math.sqrt(2.0))) for v in d]
+    np.testing.assert_allclose(weight[32, 32:], expected, atol=0.01)
+
+
+def test_a_measured_pixel_keeps_its_light_within_the_light_its_code_can_mean():
+    """Half a code either side: an 8-bit sRGB code 100 holds light from R^-1(99.5/255) to R^-1(100.5/255)."""
+    rgb = np.full((1, 2, 3), 100, np.uint8)
+    rgb[0, 1] = 255  # clipped: its estimate is not bounded
+    measured = measure_photo(rgb, SRGB)
+    light = np.array([[0.0, 0.0, 0.0], [5.0, 5.0, 5.0]], np.float32)
+    measured.keep_measured(light, np.array([0, 1]))
+    low = ((99.5 / 255 + 0.055) / 1.055) ** 2.4
+    np.testing.assert_allclose(light[0], low, rtol=1e-5)
+    assert np.all(light[1] == 5.0)
+    light = np.full((1, 3), 1.0, np.float32)
+    measured.keep_measured(light, np.array([0]))
+    np.testing.assert_allclose(light[0], ((100.5 / 255 + 0.055) / 1.055) ** 2.4, rtol=1e-5)
+
+
+def test_the_default_soft_mask_width_is_0_4_percent_of_the_long_side_and_at_least_4_px():
+    mask = np.zeros((8, 2000), bool)
+    mask[:, 1000:1003] = True
+    np.testing.assert_array_equal(soft_weight(mask), soft_weight(mask, sigma=8.0))
+    np.testing.assert_array_equal(soft_weight(mask[:, 900:1100]), soft_weight(mask[:, 900:1100], sigma=4.0))
+    one = np.zeros((9, 9), bool)
+    one[4, 4] = True  # a lone pixel's blur is far below 0.5 there: it is 1 all the same
+    assert soft_weight(one)[4, 4] == 1.0
+
+
+def test_blending_a_residual_never_darkens_a_clipped_pixel_when_darkening_and_stays_in_the_code_range():
+    physics = np.array([[[0.5] * 3, [0.5] * 3, [0.9] * 3]], np.float32)
+    clipped = np.array([[True, False, False]])
+    weight = np.array([[1.0, 0.5, 1.0]], np.float32)
+
+    def residual():
+        return np.array([[[-0.2] * 3, [-0.2] * 3, [0.5] * 3]], np.float32)
+
+    darker = blend_residual(physics, residual(), weight, -1.0, clipped)
+    np.testing.assert_allclose(darker[0, :, 0], [0.5, 0.4, 1.0])  # P is a lower bound of the clipped pixel
+    brighter = blend_residual(physics, residual(), weight, 1.0, clipped)
+    np.testing.assert_allclose(brighter[0, :, 0], [0.3, 0.4, 1.0])
+
+
+def test_a_clipped_frame_in_float_codes_bounds_the_light_from_its_clip_code_up():
+    """A network's frame is floats: from 254.5/255 up (the 8-bit top code's rounding) it clipped."""
+    floor = np.zeros((1, 1, 3), np.float32)
+    frame = np.full((1, 1, 3), 254.8 / 255, np.float32)
+    merged = merge_darker(iter([(-2.0, frame)]), SRGB.decode, floor)
+    np.testing.assert_allclose(merged, 4.0)  # at least white / 2^-2
+
+
+class _ShapeRecorder:
+    """A residual predictor that predicts the physics frames it is given plus ``offset`` and records the photo
+    size it saw."""
+
+    name, weights_id = "recorder", None
+
+    def __init__(self, offset: float = 0.0, directions: tuple[str, ...] = ("dec",)) -> None:
+        self.sizes: list[tuple[int, int]] = []
+        self.offset, self.directions = np.float32(offset), directions
+
+    def describe(self):
+        return {"name": self.name}
+
+    def trained_directions(self):
+        return self.directions
+
+    def residual_gain(self):
+        return 1.0
+
+    def iter_on_frames(self, rgb, frames):
+        self.sizes.append(rgb.shape[:2])
+        return iter([(ev, frame + self.offset) for ev, frame in frames])
+
+
+@pytest.mark.parametrize(("size", "network"), [
+    ((256, 128), (91, 45)),  # 32768 px over 4096: each side / sqrt(8) = 2.83, 4095 px
+    ((20, 4000), (8, 905)),  # / 4.42, but never narrower than 8 px
+])
+def test_the_residual_network_sees_at_most_max_pixels_and_at_least_8_px_a_side(size, network):
+    rgb = np.full((*size, 3), 0.5, np.float32)
+    rgb[:4, :4] = 1.0
+    recorder = _ShapeRecorder()
+    list(ResidualModel(recorder, scale=1.0, max_pixels=64 * 64).frames(measure_photo(rgb, SRGB, 8), [-1.0]))
+    assert recorder.sizes == [network]
+
+
+def test_measured_pixels_the_soft_mask_reaches_keep_the_light_their_code_can_mean():
+    """Darker frames clipped everywhere would put every pixel of the mask at 1 / 2^-3 = 8: the measured ones
+    stay below R^-1(code + half a code)."""
+    measured = replace(measure_photo(SRGB.encode(scene()), SRGB, 8), fill_hue=False)
+    white = np.ones(measured.photo.shape, np.float32)
+    hdr = measured_radiance(measured, iter([(-3.0, white, "")]))
+    border = (soft_weight(measured.clipped) > 0) & ~measured.clipped
+    assert border.any()
+    top = SRGB.decode(np.clip(measured.photo + np.float32(0.5 / 255), 0.0, 1.0))
+    assert np.all(hdr[border] <= top[border] * (1 + 1e-6))
+    np.testing.assert_allclose(hdr[measured.clipped], 8.0, rtol=1e-6)
+
+
+def test_the_ev_0_frame_of_a_residual_model_is_the_photo_itself():
+    rgb = np.full((32, 32, 3), 0.5, np.float32)
+    rgb[8:12, 8:12] = 1.0
+    measured = measure_photo(rgb, SRGB, 8)
+    frames = {ev: (frame, how) for ev, frame, how in ResidualModel(_ShapeRecorder(), scale=1.0).frames(measured,
+                                                                                                     [-1.0, 0.0])}
+    assert frames[0.0][1] == EXACT
+    np.testing.assert_array_equal(frames[0.0][0], physics_frame(measured, 0.0))
+
+
+def test_the_gain_scales_the_residual_of_brighter_frames_too():
+    rgb = np.full((16, 16, 3), 0.5, np.float32)
+    rgb[:4, :4] = 0.0  # crushed: a brighter frame needs the network there
+    measured = measure_photo(rgb, SRGB, 8)
+    network = _ShapeRecorder(offset=0.25, directions=("inc",))
+    for gain, residual in ((0.0, 0.0), (0.5, 0.125)):
+        ((_, frame, _),) = ResidualModel(network, scale=1.0, gain=gain).frames(measured, [1.0])
+        expected = physics_frame(measured, 1.0) + residual * measured.weight(1.0)[..., None]
+        np.testing.assert_allclose(frame, expected, atol=1e-6)

@@ -7,7 +7,7 @@ import pytest
 
 from cevr_cli.errors import UsageError
 from cevr_cli.exposure import measure_photo, physics_frame
-from cevr_cli.highlight_fill import FIELD_SIDE, MAX_RISE_STOPS, MIN_RING_LIGHT, RISE_GAIN, fill_clipped
+from cevr_cli.highlight_fill import FIELD_SIDE, MAX_RISE_STOPS, MIN_CHROMA, MIN_RING_LIGHT, RISE_GAIN, fill_clipped
 from cevr_cli.response import SRGB
 
 ORANGE = np.array([1.0, 0.45, 0.12], np.float32)  # a low sun's light: R clips first, G far from white
@@ -227,6 +227,8 @@ def test_nothing_to_take_a_hue_from_leaves_the_recorded_values():
     linear = np.ones((4, 5, 3), np.float32)
     clipped = np.ones((4, 5), bool)
     np.testing.assert_array_equal(fill_clipped(linear, clipped, np.ones((4, 5, 3), bool)), linear[clipped])
+    tinted = np.broadcast_to(np.float32([1.0, 0.6, 0.3]), (4, 5, 3)).copy()  # every channel a bound, not neutral
+    np.testing.assert_array_equal(fill_clipped(tinted, clipped, np.ones((4, 5, 3), bool)), tinted[clipped])
     assert fill_clipped(linear, ~clipped, np.zeros((4, 5, 3), bool)).shape == (0, 3)
 
 
@@ -242,3 +244,36 @@ def test_nothing_to_take_a_hue_from_leaves_the_recorded_values():
 def test_bad_inputs_are_refused_with_the_librarys_error(args):
     with pytest.raises(UsageError):
         fill_clipped(*args)
+
+
+def test_light_with_none_of_a_primary_gives_a_clipped_pixel_a_bounded_gain():
+    """Pure red around a white clip: each channel of the colour is at least MIN_CHROMA of the strongest, so the
+    dimmest light of that colour at least white everywhere is (1 / MIN_CHROMA, 1, 1), not unbounded."""
+    linear = np.broadcast_to(np.float32([0.8, 0.0, 0.0]), (32, 32, 3)).copy()
+    linear[12:20, 12:20] = 1.0
+    clipped = linear[..., 1] >= 1.0
+    fill = fill_clipped(linear, clipped, np.broadcast_to(clipped[..., None], linear.shape).copy())
+    np.testing.assert_allclose(fill, np.broadcast_to([1.0 / MIN_CHROMA, 1.0, 1.0], fill.shape), rtol=1e-4)
+
+
+def test_pixels_clipped_only_by_their_neighbours_give_the_clip_its_hue():
+    """A lossy photo's ringing: pixels joined to a clip with every channel measured (no bound of their own) are the
+    nearest light of the clip, orange here, in a blue sky: the fully clipped core takes their orange."""
+    linear = np.broadcast_to(np.float32([0.2, 0.4, 0.9]), (64, 64, 3)).copy()
+    linear[20:44, 20:44] = (0.9, 0.54, 0.18)
+    linear[26:38, 26:38] = 1.0
+    clipped = np.zeros((64, 64), bool)
+    clipped[20:44, 20:44] = True
+    saturated = np.zeros((64, 64, 3), bool)
+    saturated[26:38, 26:38] = True
+    fill = fill_clipped(linear, clipped, saturated)
+    core = saturated[clipped].all(axis=1)
+    assert np.all(fill[core, 0] > fill[core, 1]) and np.all(fill[core, 1] > fill[core, 2])  # orange: R > G > B
+
+
+def test_a_clip_beside_dark_light_that_rises_towards_it_does_not_rise():
+    """Light below MIN_RING_LIGHT says nothing of the highlight's profile, however it rises towards the clip."""
+    linear, clipped, saturated = clipped_half_plane(0.05, FIELD_SIDE, 200)  # as bright, it would rise half a stop
+    linear[:, 200:] *= np.float32(0.45)
+    assert linear[~clipped].max() < MIN_RING_LIGHT
+    np.testing.assert_allclose(fill_clipped(linear, clipped, saturated), 1.0, rtol=1e-5)

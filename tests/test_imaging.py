@@ -104,3 +104,17 @@ def test_what_numpy_cannot_read_as_an_array_is_a_usage_error():
         with pytest.raises(UsageError, match=r"^photo cannot be read as an array \(.+\): give a numpy array"):
             check_rgb(image, "photo")  # numpy's TypeError ('Got unsupported ScalarType BFloat16'), ValueError
     assert check_rgb(torch.full((2, 2, 3), 0.5)).dtype == np.float32  # what numpy reads stays readable
+
+
+def test_luminance_weighs_each_primary_by_its_y_from_the_rec709_chromaticities():
+    """SMPTE RP 177 worked by hand: primaries (x, y) -> XYZ columns (x/y, 1, z/y), scaled so that RGB (1, 1, 1) is
+    D65 (0.3127, 0.3290) with Y = 1; each scale is that primary's Y. The standard's 4-decimal weights lie within
+    1e-4 of these, and white is Y = 1."""
+    from cevr_cli.imaging import luminance
+
+    primaries = [(0.64, 0.33), (0.30, 0.60), (0.15, 0.06)]
+    columns = np.array([[x / y, 1.0, (1.0 - x - y) / y] for x, y in primaries]).T
+    white = np.array([0.3127 / 0.3290, 1.0, (1.0 - 0.3127 - 0.3290) / 0.3290])
+    y_of_primary = np.linalg.solve(columns, white)
+    np.testing.assert_allclose(luminance(np.eye(3)[None]), y_of_primary[None], atol=1e-4)
+    assert luminance(np.ones((1, 1, 3)))[0, 0] == pytest.approx(1.0, abs=1e-12)

@@ -49,6 +49,9 @@ def test_curves_are_monotone_with_white_at_one(response):
     assert response.decode(np.ones((1, 3)))[0, 0] == pytest.approx(1.0)
     assert response.encode(np.full((1, 3), 4.0))[0, 0] == pytest.approx(1.0)  # clipped at the white point
     assert response.encode(np.zeros((1, 3)))[0, 0] == pytest.approx(0.0, abs=1e-7)
+    # codes past the ends (an edited float photo) mean the light of the end codes
+    assert response.decode(np.full((1, 3), 1.5))[0, 0] == pytest.approx(1.0)
+    assert response.decode(np.full((1, 3), -0.25))[0, 0] == pytest.approx(0.0, abs=1e-7)
 
 
 def test_built_ins_against_hand_values():
@@ -78,6 +81,10 @@ def test_tables_refuse_curves_that_are_not_monotone_from_zero_to_one():
         table_response("bad", codes, [0, 0.3, 0.2, 0.6, 1.0])
     with pytest.raises(InputError, match="from 0 to 1"):
         table_response("bad", codes, [0, 0.1, 0.2, 0.6, 0.9])
+    with pytest.raises(InputError, match="strictly increasing"):  # a flat step has no inverse
+        table_response("bad", codes, [0, 0.3, 0.3, 0.6, 1.0])
+    with pytest.raises(InputError, match="from 0 to 1"):  # a white point off by 1e-4 is not normalised
+        table_response("bad", codes, [0, 0.1, 0.2, 0.6, 0.9999])
 
 
 def test_nodes_float32_cannot_tell_apart_are_interpolated_exactly_not_overflowed():
@@ -172,7 +179,7 @@ def test_a_slope_beyond_float32_binary_searches_without_a_warning():
     np.testing.assert_array_equal(out, np.interp(values, xp, fp).astype(np.float32))  # 0.5 + x / 2 above 0
 
 
-@pytest.mark.parametrize("spec, message", [("bogus", "use auto"), ("gamma:x", "gamma:2.2"),
+@pytest.mark.parametrize("spec, message", [("bogus", "use auto"), ("gamma:x", "gamma:2.2"), ("gamma:G", "gamma:2.2"),
                                            ("gamma:-2", "from 0.2 to 5"), ("gamma:1e9", "from 0.2 to 5"),
                                            ("gamma:nan", "from 0.2 to 5"), ("missing.json", "no such profile")])
 def test_bad_specs_are_one_line_usage_errors(spec, message):
@@ -194,6 +201,8 @@ def test_the_gamma_range_ends_are_accepted():
     ({"format": "cevr-response", "version": 1, "codes": [0, 0.5, 1], "linear": [["a", 0.6, 1]]}, "no usable 'codes'"),
     ({"format": "cevr-response", "codes": [0, 1], "linear": [[0, 1]]},  # was read as version 0
      "records no version .*: recalibrate the camera with `cevr calibrate`$"),
+    ({"format": "cevr-response", "version": 2, "codes": [0, 1], "linear": [[0, 1]]},  # PROFILE_VERSION is 1
+     "profile version 2 is newer than this cevr"),
 ])
 def test_a_broken_profile_file_stops_the_request_before_any_photo(tmp_path, document, message):
     path = tmp_path / "broken.json"

@@ -89,7 +89,7 @@ def scene_white(ls: np.ndarray) -> float:
     white, high, low = percentiles_nearest_rank(ls, WHITE_PERCENTILE, 0.99, 0.01)
     if high <= low:
         return max(white, 1.0)
-    return white if white > 0 else 1.0
+    return white  # > 0: at least the 99th percentile, above the 1st, itself at least 0
 
 
 def gaussian_fft(image: np.ndarray, sigma: float) -> np.ndarray:

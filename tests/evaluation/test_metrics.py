@@ -50,11 +50,12 @@ def test_what_has_no_known_light_is_refused_not_scored_nan(bad, told) -> None:
             metric(good, bad)
 
 
-def test_ssim_matches_skimage() -> None:
-    a, b = _pair()
+@pytest.mark.parametrize("level", [1.0, 0.05])  # 0.05: dark, where K1's term weighs
+def test_ssim_matches_skimage(level: float) -> None:
+    a, b = (x * np.float32(level) for x in _pair())
     expected = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
                                      data_range=1.0, channel_axis=-1)
-    assert metrics.ssim(a, b) == pytest.approx(expected, abs=1e-3)
+    assert metrics.ssim(a, b) == pytest.approx(expected, abs=1e-6)  # both filter in float32 (OpenCV, scipy)
     assert metrics.ssim(a, a) == pytest.approx(1.0, abs=1e-9)
 
 
@@ -82,17 +83,26 @@ def _reference_ms_ssim(a: np.ndarray, b: np.ndarray, weights: list[float]) -> fl
     return float(np.mean(per_channel))
 
 
-def test_ms_ssim_matches_independent_computation() -> None:
-    a, b = _pair(1, (96, 100))
+# Wang, Simoncelli & Bovik 2003, Sec. 3.2: the five scales' exponents, finest first
+PAPER_MS_SSIM_WEIGHTS = np.array([0.0448, 0.2856, 0.3001, 0.2363, 0.1333])
+
+
+@pytest.mark.parametrize("level", [1.0, 0.05])
+def test_ms_ssim_matches_independent_computation(level: float) -> None:
+    a, b = (x * np.float32(level) for x in _pair(1, (96, 100)))
     assert metrics.ms_ssim_scales(a.shape) == 4  # 96 -> 48 -> 24 -> 12 (>= 11), 6 would be too small
-    w = np.array(metrics.MS_SSIM_WEIGHTS[:4])
-    assert metrics.ms_ssim(a, b) == pytest.approx(_reference_ms_ssim(a, b, list(w / w.sum())), abs=1e-3)
+    w = PAPER_MS_SSIM_WEIGHTS[:4]
+    assert metrics.ms_ssim(a, b) == pytest.approx(_reference_ms_ssim(a, b, list(w / w.sum())), abs=1e-9)
+    a5, b5 = _pair(4, (180, 176))
+    all_five = list(PAPER_MS_SSIM_WEIGHTS / PAPER_MS_SSIM_WEIGHTS.sum())  # they sum to 1.0001
+    assert metrics.ms_ssim(a5, b5) == pytest.approx(_reference_ms_ssim(a5, b5, all_five), abs=1e-9)
     assert metrics.ms_ssim(a, a) == pytest.approx(1.0, abs=1e-9)
 
 
 def test_ms_ssim_scale_count_and_single_scale_equals_ssim() -> None:
     assert metrics.ms_ssim_scales((256, 256, 3)) == 5
     assert metrics.ms_ssim_scales((20, 300, 3)) == 1
+    assert metrics.ms_ssim_scales((88, 88)) == 4 and metrics.ms_ssim_scales((11, 11)) == 1  # 88/8 = 11: one window
     a, b = _pair(2, (20, 30))
     assert metrics.ms_ssim(a, b) == pytest.approx(metrics.ssim(a, b), abs=1e-9)
     with pytest.raises(UsageError):
@@ -100,7 +110,9 @@ def test_ms_ssim_scale_count_and_single_scale_equals_ssim() -> None:
 
 
 def test_pu21_encode_known_values() -> None:
-    p1, p2, p3, p4, p5, p6, p7 = metrics.PU21_BANDING_GLARE
+    # banding_glare of gfxdisp/pu21's pu21_encoder.m, transcribed here, not read from the module
+    p1, p2, p3, p4, p5, p6, p7 = (0.353487901, 0.3734658629, 8.277049286e-05, 0.9062562627, 0.09150303166,
+                                  0.9099517204, 596.3148142)
     y = 100.0
     by_hand = p7 * (((p1 + p2 * y**p4) / (1 + p3 * y**p4)) ** p5 - p6)
     v = metrics.pu21_encode(np.array([0.001, 0.005, 100.0, 1e4, 1e6]))
@@ -122,6 +134,21 @@ def test_pu21_metrics_are_scale_invariant_with_alignment() -> None:
     # Without alignment a global scale error is penalised.
     raw = metrics.DisplayScaling(align=False)
     assert metrics.pu21_psnr(test * 7.0, ref, raw) < base - 5
+
+
+def test_the_scale_between_radiance_maps_is_the_median_ratio_so_outliers_do_not_move_it() -> None:
+    ref = np.exp(np.random.default_rng(5).normal(0.0, 1.0, (20, 20, 3)))
+    test = ref / 2.0
+    test[:4] *= 50.0  # a fifth of the pixels far off (clipped or noisy): the median ratio stays 2
+    assert metrics.scale_to_match(test, ref) == pytest.approx(2.0, rel=1e-12)
+
+
+def test_an_anti_correlated_pair_scores_zero_ms_ssim() -> None:
+    """Its contrast-structure terms are negative: clamped to 0 (a negative number to a fractional power has no real
+    value), the product is 0."""
+    a = np.random.default_rng(6).random((64, 64, 3))  # white noise: every scale's structure inverted
+    score = metrics.ms_ssim(a, 1.0 - a)
+    assert score == 0.0 and isinstance(score, float)
 
 
 def test_mean_std_is_population_std() -> None:

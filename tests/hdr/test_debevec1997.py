@@ -10,6 +10,7 @@ from cevr_cli.hdr.debevec1997 import (
     LEVELS_16BIT,
     ResponseCurve,
     hat_weights,
+    level_codes,
     merge_radiance,
     recover_response,
 )
@@ -151,3 +152,26 @@ def test_a_stack_that_never_reaches_mid_grey_is_refused_not_merged_to_black(dtyp
                                                  r"reaches mid-grey .*\(12-bit data in uint16\?") as caught:
         recover_response(stack, [0.25, 1.0, 4.0])
     assert caught.value.reason.endswith("where the fit is anchored")  # what a bench says of a dark scene: no advice
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_the_recovered_curve_is_zero_at_the_middle_level(bits: int) -> None:
+    """Eq. 3's extra row g(Z_mid) = 0 fixes the constant every other row leaves free, so the fit meets it exactly."""
+    curve = recover_response(_stack(_radiance(), bits), TIMES)
+    np.testing.assert_allclose(curve.g[len(curve.g) // 2], 0.0, atol=1e-6)
+
+
+def test_a_16_bit_level_stands_for_the_mean_code_of_its_bin() -> None:
+    np.testing.assert_array_equal(level_codes(16), np.arange(65536.0).reshape(LEVELS_16BIT, -1).mean(axis=1))
+
+
+def test_lambda_smooths_a_16_bit_curve_as_much_as_the_papers_8_bit_one() -> None:
+    """The 8-bit stack's codes x 257 as a 16-bit stack: on its 1024-level grid, lambda 100 must give the curve the
+    paper's 256-level system gives (within 0.02 in ln once the free constant is removed); a smoothness weight that
+    grew as the grid's (levels / 256)^2, not ^1.5, bent it by 0.16."""
+    stack = _stack(_radiance(), 8)
+    g8 = recover_response(stack, TIMES, lambda_=100.0, samples=70).g
+    curve16 = recover_response([im.astype(np.uint16) * 257 for im in stack], TIMES, lambda_=100.0, samples=70)
+    g16 = np.stack([np.interp(np.arange(256) * 257.0, curve16.codes, curve16.g[:, c]) for c in range(3)], axis=1)
+    keep = slice(20, 236)
+    assert _offset_free(g16[keep] - g8[keep]).max() < 0.02

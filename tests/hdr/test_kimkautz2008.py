@@ -144,3 +144,15 @@ def test_parameters_outside_the_operators_domain_are_usage_errors(parameters) ->
     [0, 1]); a negative ld_max, ld_min 0 or a NaN c2 a black image with numpy RuntimeWarnings."""
     with pytest.raises(UsageError, match=r"^Kim-Kautz (ld_max, ld_min, c1 and c2 must be positive|display range)"):
         kimkautz2008(FOUR, **parameters)
+
+
+def test_the_range_runs_from_the_1st_to_the_99th_nearest_rank_pixel() -> None:
+    """100 distinct luminances, Ld rising with L: nearest rank max(round(100 p), 1) is the 1st and the 99th pixel,
+    so in the toolbox form exactly the darkest is 0 and exactly the two brightest are 1."""
+    order = np.random.default_rng(5).permutation(100)
+    hdr = _grey(10.0 ** np.linspace(-2.0, 2.0, 100)[order].reshape(10, 10))
+    out = kimkautz2008(hdr, toolbox=True)[..., 0].reshape(-1)
+    ranked = out[np.argsort(order)]  # back in the order of L
+    assert ranked[0] == 0.0 and ranked[1] > 0.0
+    assert ranked[97] < 1.0 and ranked[98] == 1.0 and ranked[99] == 1.0
+    assert np.all(np.diff(ranked) >= 0)

@@ -340,3 +340,39 @@ def test_bad_input() -> None:
         reinhard2002(hdr, key="0.18")
     with pytest.raises(UsageError, match="white"):
         reinhard2002(hdr, white=True)
+
+
+def test_a_scale_whose_activity_is_just_above_the_threshold_is_active() -> None:
+    """L = 1 and 256 (Ls = 0.18/16 and 0.18*16, V_i by direct summation, `_mirrored_v`): the bright pixel's activity
+    is 0.0023, 0.0211, then 0.0520 at scale 2, just above the paper's threshold 0.05 (the dark pixel's 0.0025,
+    0.0242, 0.0641), so both take V_1, the largest calm scale."""
+    row = [0.18 / 16, 0.18 * 16]
+    v = [[_mirrored_v(row, p, 1.6**i) for i in range(4)] for p in (0, 1)]
+    activity = [[abs(vp[i] - vp[i + 1]) / (2**8 * 0.18 / 1.6 ** (2 * i) + vp[i]) for i in range(3)] for vp in v]
+    np.testing.assert_allclose(activity, [[0.0025, 0.0242, 0.0641], [0.0023, 0.0211, 0.0520]], atol=1e-4)
+    ls = np.array(row)
+    expected = ls * (1 + ls / 100.0) / (1 + np.array([v[0][1], v[1][1]]))
+    out = reinhard2002(np.array([[[1.0] * 3, [256.0] * 3]]), key=0.18, white=10.0, local=True)
+    np.testing.assert_allclose(out[0], np.repeat(expected[:, None], 3, axis=1), rtol=1e-5)
+
+
+def test_the_automatic_key_reads_the_1st_and_99th_nearest_rank_luminances() -> None:
+    """100 distinct luminances: Lmin and Lmax are the 1st and 99th smallest (rank max(round(100 p), 1)), put into
+    Reinhard 2002b's alpha = 0.18 * 4^((2 log2 Lav - log2 Lmin - log2 Lmax) / (log2 Lmax - log2 Lmin))."""
+    lum = np.random.default_rng(11).permutation(2.0 ** np.linspace(-6.0, 9.0, 100)).reshape(10, 10)
+    ranked = np.sort(lum.reshape(-1))
+    lo, hi = np.log2(ranked[0] + 1e-9), np.log2(ranked[98] + 1e-9)
+    av = np.log2(np.exp(np.mean(np.log(lum + 1e-6))) + 1e-9)
+    assert automatic_key(lum) == pytest.approx(0.18 * 4.0 ** ((2 * av - lo - hi) / (hi - lo)), rel=1e-9)
+
+
+def test_a_pixel_never_active_adapts_to_the_largest_scale() -> None:
+    """A gentle ramp, L = 1 .. 1.2 over 64 px: no scale's activity reaches 0.05 anywhere, so L_adapt is V_7, which
+    the mirrored edges make differ from V_6 near the ends (V_i by direct summation, `_mirrored_v`)."""
+    lum = np.linspace(1.0, 1.2, 64)
+    ls = 0.18 * lum / np.exp(np.mean(np.log(lum + 1e-6)))
+    v = np.array([[_mirrored_v(list(ls), p, 1.6**i) for i in range(8)] for p in range(64)])
+    activity = np.abs(v[:, :-1] - v[:, 1:]) / (2**8 * 0.18 / 1.6 ** (2 * np.arange(7)) + v[:, :-1])
+    assert activity.max() < 0.05 and np.abs(v[:, 7] - v[:, 6]).max() > 1e-4
+    out = reinhard2002(_grey(lum[None]), key=0.18, white=10.0, local=True)
+    np.testing.assert_allclose(out[0, :, 0], ls * (1 + ls / 100.0) / (1 + v[:, 7]), rtol=1e-5)

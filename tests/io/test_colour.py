@@ -79,6 +79,11 @@ PROFILES = {  # matrix/TRC profiles with each kind of tone curve
         "P3 para", curve=parametric_curve_tag(3, [2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045])),
     "Adobe RGB, parametric gamma": display_p3_profile(
         "Adobe para", ADOBE_RGB_PRIMARIES, parametric_curve_tag(0, [2.2])),
+    # ICC.1 sec. 10.18's functions 1 ((aX + b)^g, 0 below -b/a) and 2 (the same + c, c below -b/a); b < 0, so that
+    # the darkest codes take the lower branch
+    "P3, parametric function 1": display_p3_profile("P3 para 1", curve=parametric_curve_tag(1, [2.2, 1.0, -0.05])),
+    "P3, parametric function 2": display_p3_profile(
+        "P3 para 2", curve=parametric_curve_tag(2, [2.2, 0.95, -0.05, 0.05])),
 }
 
 
@@ -286,3 +291,44 @@ def test_a_photo_converted_by_its_profile_carries_exif_that_says_srgb(tmp_path) 
     with Image.open(srgb) as im:
         stored = im.getexif().tobytes()
     assert read_photo(srgb).exif_bytes == stored  # nothing to correct: carried as it was
+
+
+def _iec_srgb_decode(v: np.ndarray) -> np.ndarray:
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def _iec_srgb_encode(x: np.ndarray) -> np.ndarray:
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
+# Published linear RGB -> linear Rec.709 matrices, to 4 decimals: ITU-R BT.2087-0 (BT.2020 -> BT.709), and Display P3
+# -> sRGB (both D65, so no adaptation). nclx code points (ITU-T H.273): 9 BT.2020, 12 Display P3.
+@pytest.mark.parametrize(("primaries", "matrix"), [
+    (9, [[1.6605, -0.5876, -0.0728], [-0.1246, 1.1329, -0.0083], [-0.0182, -0.1006, 1.1187]]),
+    (12, [[1.2249, -0.2249, 0.0], [-0.0421, 1.0421, 0.0], [-0.0196, -0.0786, 1.0983]]),
+])
+def test_an_nclx_colour_description_converts_as_the_published_matrix(primaries: int, matrix: list) -> None:
+    from cevr_cli.io.colour import nclx_to_srgb
+
+    codes = np.array([[[200, 100, 50], [50, 180, 90], [30, 60, 220], [128, 128, 128], [90, 200, 200],
+                       [255, 40, 120]]], np.uint8)
+    out, colour = nclx_to_srgb(codes, {"color_primaries": primaries, "transfer_characteristics": 13})
+    linear = np.clip(_iec_srgb_decode(codes / 255.0) @ np.array(matrix).T, 0.0, 1.0)
+    expected = np.round(_iec_srgb_encode(linear) * 255.0)
+    assert colour.converted
+    assert np.abs(out.astype(np.float64) - expected).max() <= 1.0  # the matrices' 4 decimals: half a code at most
+
+
+def test_a_d50_white_is_adapted_to_d65_by_lindblooms_bradford_matrix() -> None:
+    """The adaptation to_rec709_matrix builds in for a D50 space (ProPhoto's primaries) is Bradford's D50 -> D65 XYZ
+    matrix as Lindbloom tabulates it (whites XYZ (0.96422, 1, 0.82521) -> (0.95047, 1, 1.08883)); the 4-decimal D65
+    (0.3127, 0.3290) of Rec.709 moves it by under 3e-4."""
+    from cevr_cli.io.colour import REC709_CHROMATICITIES, rgb_to_xyz_matrix, to_rec709_matrix
+
+    lindbloom = np.array([[0.9555766, -0.0230393, 0.0631636], [-0.0282895, 1.0099416, 0.0210077],
+                          [0.0122982, -0.0204830, 1.3299098]])
+    d50 = np.array([0.96422, 1.0, 0.82521])
+    prophoto = (0.7347, 0.2653, 0.1596, 0.8404, 0.0366, 0.0001, *(d50[:2] / d50.sum()))
+    adapt = rgb_to_xyz_matrix(REC709_CHROMATICITIES) @ to_rec709_matrix(prophoto) @ np.linalg.inv(
+        rgb_to_xyz_matrix(prophoto))
+    np.testing.assert_allclose(adapt, lindbloom, atol=4e-4)
