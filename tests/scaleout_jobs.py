@@ -111,3 +111,8 @@ class DecodeJob(_OnTheCPU):
             _finish(folder, source.name)
 
         yield job
+
+
+def print_blocked_signals() -> None:
+    """A spawned process's target: print the signals it was born blocking."""
+    print(sorted(int(signum) for signum in signal.pthread_sigmask(signal.SIG_BLOCK, [])), flush=True)

@@ -74,6 +74,12 @@ def _sigint_ignored() -> Iterator[None]:
         yield
         return
     if hasattr(signal, "pthread_sigmask"):
+        # Started here, not within the block: the first start launches multiprocessing's resource tracker, and
+        # CPython unblocks SIGINT and SIGTERM once it has (bpo-33613), whatever was blocked before: the first worker
+        # was born taking Ctrl-C, a traceback on the terminal when it came while the worker imported its modules
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # a spawned child inherits the mask
         try:
             yield
