@@ -141,8 +141,8 @@ def _opcodes(data: bytes) -> Iterator[tuple[int, int, bytes]]:
 
 def parse_gain_maps(data: bytes) -> list[GainMap]:
     """The GainMap opcodes of an opcode list; the list's other opcodes are skipped, and so is a map that is none (no
-    points, no map planes, a gain that is no finite number: spread over the image it raised IndexError, or made it
-    NaN). A list cut short yields the maps read before."""
+    points, no map planes, a gain, spacing or origin that is no finite number: spread over the image it raised
+    IndexError, or made it NaN). A list cut short yields the maps read before."""
     maps: list[GainMap] = []
     for opcode, _flags, params in _opcodes(data):
         if opcode == _GAIN_MAP:
@@ -154,14 +154,15 @@ def parse_gain_maps(data: bytes) -> list[GainMap]:
 
 def _gain_map(params: bytes) -> GainMap:
     """Raises: ValueError (or struct.error, OverflowError): parameters cut short, more gains than a buffer holds, or
-    a map of no gains or of non-finite ones."""
+    a map of no gains, or of non-finite gains, spacing or origin."""
     top, left, bottom, right, plane, planes, row_pitch, col_pitch, points_v, points_h = struct.unpack_from(
         ">10I", params)
     spacing_v, spacing_h, origin_v, origin_h = struct.unpack_from(">4d", params, 40)
     (map_planes,) = struct.unpack_from(">I", params, 72)
     gains = np.frombuffer(params, ">f4", points_v * points_h * map_planes, 76)
-    if gains.size == 0 or not np.all(np.isfinite(gains)):
-        raise ValueError("a GainMap of no gains, or of gains that are no finite numbers")
+    if gains.size == 0 or not np.all(np.isfinite(gains)) or not np.all(np.isfinite(
+            [spacing_v, spacing_h, origin_v, origin_h])):  # a NaN origin put every pixel at point -2^63
+        raise ValueError("a GainMap of no gains, or of gains or a placement that are no finite numbers")
     return GainMap(top, left, bottom, right, plane, planes, max(row_pitch, 1), max(col_pitch, 1),
                    (spacing_v, spacing_h), (origin_v, origin_h),
                    gains.reshape(points_v, points_h, map_planes).astype(np.float32))

@@ -3,6 +3,7 @@
 import struct
 
 import numpy as np
+import pytest
 
 from cevr_cli.io.dng_opcodes import channel_gains, parse_gain_maps, photosite_gains
 from cevr_cli.io.raw import read_raw_file_facts
@@ -48,6 +49,17 @@ def test_a_map_that_is_no_map_is_skipped_and_the_maps_after_it_kept():
     data = opcode_list(*(gain_map_opcode(gains, 4, 6) for gains in broken), whole)
     maps = parse_gain_maps(data)
     assert len(maps) == 1
+    np.testing.assert_array_equal(photosite_gains(maps, (4, 6)), 2.0)
+
+
+@pytest.mark.parametrize(("at", "value"), [(56, np.nan), (64, -np.nan), (40, np.nan), (48, np.inf)])
+def test_a_map_placed_at_no_number_is_skipped(at, value):
+    """A GainMap whose MapOriginV or H, or MapSpacingV or H (doubles, at these offsets of its parameters), is NaN or
+    infinite: a NaN origin put every pixel at point index -2^63, IndexError out of the RAW reader as "unexpected
+    IndexError"; a NaN spacing spread the first point's gain over the whole image. Left out, as a map of NaN gains."""
+    broken = bytearray(gain_map_opcode(np.full((2, 2, 1), 3.0), 4, 6))
+    broken[16 + at:16 + at + 8] = struct.pack(">d", value)
+    maps = parse_gain_maps(opcode_list(bytes(broken), gain_map_opcode(np.full((2, 2, 1), 2.0), 4, 6)))
     np.testing.assert_array_equal(photosite_gains(maps, (4, 6)), 2.0)
 
 
