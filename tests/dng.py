@@ -57,17 +57,27 @@ def _black_delta_tags(black_deltas: tuple[np.ndarray, np.ndarray] | None) -> lis
     return [(50716, "2I", len(rows), _rationals(rows, 1), True), (50715, "2I", len(cols), _rationals(cols, 1), True)]
 
 
+def _replaced(tags: list[tuple], changes: dict[int, tuple | None] | None) -> list[tuple]:
+    """``tags`` with ``changes`` (code: (dtype, count, value), or None to leave the tag out) in place of those of their
+    codes: a damaged file's tags."""
+    changes = changes or {}
+    return [tag for tag in tags if tag[0] not in changes] + [
+        (code, *change, True) for code, change in changes.items() if change is not None]
+
+
 def write_linear_dng(path: Path, data: np.ndarray, white, black: tuple[int, ...] | None = None, *,
                      opcode_list_2: bytes | None = None, opcode_list_3: bytes | None = None,
-                     black_deltas: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+                     black_deltas: tuple[np.ndarray, np.ndarray] | None = None,
+                     tags: dict[int, tuple | None] | None = None) -> Path:
     """``data``: HxWx3 uint16 sensor values (0..white); ``white``: one WhiteLevel or a tuple, one per sample;
     ``black``: the BlackLevel, one value or one per sample (the data holds it: light 0 is ``black``);
     ``opcode_list_2``, ``opcode_list_3``: the OpcodeList2 and 3 (:func:`opcode_list`); ``black_deltas``: each row's
-    and each column's black above ``black`` (BlackLevelDeltaV and BlackLevelDeltaH; the data holds them too)."""
-    tags = _dng_tags(white, (1, 1, 1)) + ([(50713, "H", 2, (1, 1), True), (50714, "H", len(black), black, True)]
-                                          if black else []) + _opcode_tags(opcode_list_2, opcode_list_3) + (
+    and each column's black above ``black`` (BlackLevelDeltaV and BlackLevelDeltaH; the data holds them too);
+    ``tags``: tags written in place of those made here (:func:`_replaced`)."""
+    extratags = _dng_tags(white, (1, 1, 1)) + ([(50713, "H", 2, (1, 1), True), (50714, "H", len(black), black, True)]
+                                               if black else []) + _opcode_tags(opcode_list_2, opcode_list_3) + (
         _black_delta_tags(black_deltas))
-    tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=tags)
+    tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=_replaced(extratags, tags))
     return path
 
 

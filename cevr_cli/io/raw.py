@@ -608,7 +608,10 @@ def dng_default_crop(facts: RawFileFacts, raw: Any) -> tuple[slice, slice] | Non
         return None
     (dy, dx), (rows, cols) = active_area_offset(facts, raw), raw.raw_image_visible.shape[:2]
     origin, size, user = facts.crop_tags
-    left, top, width, height = [*origin, *size] if len(origin) == len(size) == 2 else [0, 0, cols + dx, rows + dy]
+    # none given: an origin or a size of other than two values, or past a TIFF's 32-bit sizes (infinite ones raised
+    # OverflowError where they were rounded, NaN ones ValueError, said as a file LibRaw could not read)
+    given = len(origin) == len(size) == 2 and bool(np.all(np.abs([*origin, *size]) < 2.0**32))
+    left, top, width, height = [*origin, *size] if given else [0, 0, cols + dx, rows + dy]
     user_top, user_left, user_bottom, user_right = np.clip(user, 0.0, 1.0) if len(user) == 4 else (0, 0, 1, 1)
     if user_bottom > user_top and user_right > user_left:  # else none worth the name: the default crop
         top, left, height, width = (top + user_top * height, left + user_left * width,

@@ -746,6 +746,21 @@ def test_a_cfa_dngs_default_crop_counts_from_its_active_areas_corner(tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["linear", "developed"])
+@pytest.mark.parametrize(("origin", "size"), [((np.inf, 4.0), (40.0, 30.0)), ((4.0, 4.0), (40.0, np.nan)),
+                                              ((1e308, 1e308), (1e308, 1e308))])
+def test_a_dngs_default_crop_of_no_number_is_no_crop(tmp_path, mode, origin, size):
+    """A DefaultCropOrigin or DefaultCropSize (written as doubles) that is infinite, NaN, or whose end is (1e308 +
+    1e308) raised OverflowError ("unexpected", a cevr bug) or ValueError, said as a file LibRaw could not read: the
+    whole image is read, as without the tags (a LinearRaw DNG develops to data / WhiteLevel)."""
+    data = (np.random.default_rng(5).uniform(0.05, 0.9, (32, 48, 3)) * WHITE).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "crop.dng", data, WHITE, tags={50719: ("d", 2, origin), 50720: ("d", 2, size)})
+    if mode == "linear":
+        np.testing.assert_allclose(read_raw_linear(path).linear, data / WHITE, atol=2e-4)
+    else:
+        assert read_photo(path).rgb.shape == data.shape
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
 def test_a_dng_whose_default_crop_is_smaller_than_a_photo_is_refused_as_a_small_photo_is(tmp_path, mode):
     """The size limits were checked on the sensor's 32x48 photosites only: a DefaultCrop of 4x4 made a 4x4 stack,
     where a 4x4 JPEG is refused (MIN_PHOTO_SIDE)."""
