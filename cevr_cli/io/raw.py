@@ -242,11 +242,25 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
                 (int(area[0]), int(area[1])) if area is not None and len(area) == 4 else (0, 0),
                 read(lambda: (_tag_numbers(page, 50719, [0.0, 0.0]), _tag_numbers(page, 50720, []),
                               _tag_numbers(page, 51125, []))),
-                None if floating else read(lambda: (_tag_numbers(page, 50716, []), _tag_numbers(page, 50715, []),
-                                                    _tag_numbers(page, 50714, [0.0]),
-                                                    _tag_numbers(page, 50713, [1.0, 1.0]))))
+                None if floating else read(lambda: _black_tags(page)))
     except errors:
         return RawFileFacts()
+
+
+def _black_tags(page: Any) -> tuple[list[float], list[float], list[float], list[float]]:
+    """A DNG raw image's BlackLevelDeltaV, BlackLevelDeltaH, BlackLevel and BlackLevelRepeatDim (DNG 1.6, chapter 4;
+    ``page``: :func:`_dng_raw_page`), for :func:`apply_dng_black_deltas`: a BlackLevel of no values is the default, 0
+    (it raised IndexError), and a BlackLevelRepeatDim of other than two values the default, 1 x 1 (ValueError, said as
+    a file LibRaw could not read).
+
+    Raises:
+        ValueError: a value that is no finite number (a NaN black, cast to 16 bits, made its photosites 0).
+    """
+    tags = (_tag_numbers(page, 50716, []), _tag_numbers(page, 50715, []), _tag_numbers(page, 50714, []) or [0.0],
+            _tag_numbers(page, 50713, []))
+    if not all(np.all(np.isfinite(values)) for values in tags):
+        raise ValueError("a black level that is no finite number")
+    return (*tags[:3], tags[3] if len(tags[3]) == 2 else [1.0, 1.0])
 
 
 def clipping_mask(saturated: np.ndarray, shape: tuple[int, int], *, bayer: bool) -> np.ndarray:
@@ -533,8 +547,9 @@ def apply_dng_black_deltas(facts: RawFileFacts, raw: Any) -> None:
     whose black lay 150 above the average read a grey 0.3 as R 0.35, G 0.32, B 0.33 (white balance amplifies the
     error unequally), those 150 below as R 0.21, G 0.26, B 0.25. Each photosite ``v`` is
     put where LibRaw's black and range make of it the DNG's (v - black) / (WhiteLevel - black) at its own row and
-    column (a photosite at the white level stays there). Deltas that do not count the image's rows or columns, and
-    floating-point DNGs, are left as LibRaw reads them."""
+    column (a photosite at the white level stays there). Deltas that do not count the image's rows or columns, black
+    tags of a value that is no finite number (:func:`_black_tags`), and floating-point DNGs, are left as LibRaw reads
+    them."""
     if facts.black_tags is None:
         return
     per_row, per_col, levels, (repeat_rows, repeat_cols) = facts.black_tags
@@ -547,9 +562,12 @@ def apply_dng_black_deltas(facts: RawFileFacts, raw: Any) -> None:
     if not (per_row.any() or per_col.any()):
         return
     cell = (max(int(repeat_rows), 1), max(int(repeat_cols), 1))
-    planes = min(max(len(levels) // (cell[0] * cell[1]), 1), sites.shape[2])  # a LinearRaw DNG's samples (LibRaw: 4)
-    levels = (np.reshape(levels[:cell[0] * cell[1] * planes], (*cell, planes)) if len(levels) >= cell[0] * cell[1]
-              else np.full((*cell, planes), levels[0]))
+    if len(levels) < cell[0] * cell[1]:  # too few for the cell: its first for every photosite (a cell of 65535 x
+        cell = (1, 1)  # 65535 filled with it took 32 GiB)
+    planes = min(raw.num_colors, sites.shape[2])  # a LinearRaw DNG's samples (LibRaw's buffer holds 4)
+    given = len(levels) // (cell[0] * cell[1])  # blacks a site: one a sample, or one for all (BlackLevel's default 0)
+    levels = np.reshape(levels[:cell[0] * cell[1] * given], (*cell, given))
+    levels = levels[..., :planes] if given >= planes else np.repeat(levels[..., :1], planes, axis=2)
     black = levels[((np.arange(height) + dy) % cell[0])[:, None], ((np.arange(width) + dx) % cell[1])[None, :]]
     black = black + (per_row[:, None] + per_col[None, :])[..., None]  # H x W x planes: the DNG's
     libraw = np.array(raw.black_level_per_channel, dtype=np.float64)

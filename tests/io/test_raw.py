@@ -1,6 +1,7 @@
 """Camera RAW as linear light: exact decode of DNGs with known truth and the clipping mask."""
 
 import sys
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -332,22 +333,25 @@ def _reads_grey(path, mode, edge: int = 0) -> None:
 
 
 @pytest.mark.parametrize("mode", ["linear", "cevr"])
-@pytest.mark.parametrize("kind", ["cfa", "linear-raw"])
+@pytest.mark.parametrize("kind", ["cfa", "linear-raw", "linear-raw-no-black"])
 def test_a_dngs_per_row_and_column_blacks_are_subtracted_where_they_lie(tmp_path, mode, kind):
     """BlackLevelDeltaV 0 on the top half's rows and 300 on the bottom half's, BlackLevelDeltaH 0 on the left half's
-    columns and 100 on the right's, over a BlackLevel of 200 at every CFA site (or 100, 200, 300 a LinearRaw sample),
-    and a flat grey 0.3 of each photosite's own range: LibRaw subtracted one black, the BlackLevel and the deltas'
-    averages, so the CFA's top-left quarter read R 0.21, G 0.26, B 0.25 and its bottom-left R 0.35, G 0.32, B 0.33,
-    off and tinted (mean error 0.046 -> 0.00001), the LinearRaw's green and blue 0.32 and 0.34."""
+    columns and 100 on the right's, over a BlackLevel of 200 at every CFA site (or 100, 200, 300 a LinearRaw sample,
+    or none: the DNG default, 0 for every sample), and a flat grey 0.3 of each photosite's own range: LibRaw
+    subtracted one black, the BlackLevel and the deltas' averages, so the CFA's top-left quarter read R 0.21, G 0.26,
+    B 0.25 and its bottom-left R 0.35, G 0.32, B 0.33, off and tinted (mean error 0.046 -> 0.00001), the LinearRaw's
+    green and blue 0.32 and 0.34. Without a BlackLevel the deltas were placed on the first sample only: green and blue
+    read 0.28 to 0.33."""
     h, w = 64, 96
     deltas = (np.where(np.arange(h) < h // 2, 0, 300), np.where(np.arange(w) < w // 2, 0, 100))
     if kind == "cfa":
         path = write_cfa_dng(tmp_path / "rows.dng", np.full((h, w, 3), 0.3) * np.array([0.5, 1.0, 0.8]), WHITE,
                              black=(200, 200, 200, 200), black_deltas=deltas)
     else:
-        black = np.array([100, 200, 300]) + (deltas[0][:, None] + deltas[1][None, :])[..., None]
+        levels = (100, 200, 300) if kind == "linear-raw" else None
+        black = np.array(levels or (0, 0, 0)) + (deltas[0][:, None] + deltas[1][None, :])[..., None]
         data = np.round(black + 0.3 * (WHITE - black)).astype(np.uint16)
-        path = write_linear_dng(tmp_path / "rows.dng", data, WHITE, black=(100, 200, 300), black_deltas=deltas)
+        path = write_linear_dng(tmp_path / "rows.dng", data, WHITE, black=levels, black_deltas=deltas)
     _reads_grey(path, mode)
 
 
@@ -758,6 +762,51 @@ def test_a_dngs_default_crop_of_no_number_is_no_crop(tmp_path, mode, origin, siz
         np.testing.assert_allclose(read_raw_linear(path).linear, data / WHITE, atol=2e-4)
     else:
         assert read_photo(path).rgb.shape == data.shape
+
+
+_DELTAS = np.arange(32) % 5 * 10.0  # each row's black above the BlackLevel
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+@pytest.mark.parametrize(("black", "tags"), [
+    (0, {50714: ("H", 0, ())}),  # a BlackLevel of no values: the default, 0 (IndexError)
+    (100, {50713: ("H", 1, (2,))}),  # a BlackLevelRepeatDim of one value (ValueError, said as unreadable by LibRaw)
+    (100, {50713: ("H", 3, (1, 1, 1))}),
+    (100, {50713: ("H", 2, (65535, 65535))}),  # a cell of one BlackLevel: 32 GiB filled with it (MemoryError)
+])
+def test_a_dngs_black_tags_that_make_no_cell_are_read_as_the_dng_defaults(tmp_path, mode, black, tags):
+    """A LinearRaw DNG whose rows' blacks are ``black`` plus BlackLevelDeltaV (0 to 40), the data holding them, and
+    whose BlackLevel or BlackLevelRepeatDim is damaged as the DNG defaults read it (no values: 0; a cell that is not
+    two dimensions, or that the BlackLevel does not fill: its first value everywhere): light = (v - black) / (white -
+    black) at each row, by hand."""
+    light = np.random.default_rng(6).uniform(0.05, 0.9, (32, 48, 3))
+    row_black = black + _DELTAS[:, None, None]
+    data = np.round(row_black + light * (WHITE - row_black)).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "black.dng", data, WHITE, (black,) * 3,
+                            black_deltas=(_DELTAS, np.zeros(48)), tags=tags)
+    expected = (data - row_black) / (WHITE - row_black)
+    if mode == "linear":
+        np.testing.assert_allclose(read_raw_linear(path).linear, expected, atol=3e-4)
+    else:
+        np.testing.assert_allclose(read_photo(path).rgb, np.where(expected <= 0.0031308, 12.92 * expected,
+                                                                  1.055 * expected ** (1 / 2.4) - 0.055), atol=1e-3)
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dngs_black_delta_of_no_number_leaves_the_blacks_as_libraw_reads_them(tmp_path, mode):
+    """A BlackLevelDeltaV of a NaN (written as floats) was cast to 16 bits: its row read 0 (numpy's "invalid value
+    encountered in cast" on stderr). The deltas are left as LibRaw reads them (it drops them): a DNG whose data holds
+    its BlackLevel only reads (v - black) / (white - black) in every row."""
+    light = np.random.default_rng(7).uniform(0.05, 0.9, (32, 48, 3))
+    data = np.round(100 + light * (WHITE - 100)).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "nan.dng", data, WHITE, (100,) * 3,
+                            tags={50716: ("f", 32, (np.nan,) + (0.0,) * 31)})
+    expected = (data - 100.0) / (WHITE - 100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read = read_raw_linear(path).linear if mode == "linear" else read_photo(path).rgb
+    np.testing.assert_allclose(read, expected if mode == "linear" else np.where(
+        expected <= 0.0031308, 12.92 * expected, 1.055 * expected ** (1 / 2.4) - 0.055), atol=1e-3)
 
 
 @pytest.mark.parametrize("mode", ["linear", "developed"])
