@@ -30,6 +30,9 @@ _OPCODE_IDS = {name: opcode for opcode, name in _OPCODE_NAMES.items()}
 _OPCODE_TEXT = re.compile(r"(?:opcode (\d+)|(\w+)) \(OpcodeList([123])(, optional)?\)")
 _APPLIED = {(_GAIN_MAP, 2), (_GAIN_MAP, 3)}  # (opcode, list) the readers apply
 _OPTIONAL = 1  # an opcode's flags bit 0: a reader that cannot apply it may skip it; without, it is not to be skipped
+# a gain that lifts any photosite above its black past 16 bits: gains are held there (a map of 3e38 gains, times
+# another, overflowed float32 to infinite light)
+_MAX_GAIN = 65535.0
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,7 @@ def _gain_map(params: bytes) -> GainMap:
         raise ValueError("a GainMap of no gains, or of gains or a placement that are no finite numbers")
     return GainMap(top, left, bottom, right, plane, planes, max(row_pitch, 1), max(col_pitch, 1),
                    (spacing_v, spacing_h), (origin_v, origin_h),
-                   gains.reshape(points_v, points_h, map_planes).astype(np.float32))
+                   np.minimum(gains.reshape(points_v, points_h, map_planes), _MAX_GAIN).astype(np.float32))
 
 
 def page_opcode_lists(page: Any) -> dict[int, bytes]:
@@ -204,7 +207,7 @@ def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray |
         rows, cols = gain_map.sites(height, width)
         for p in range(gain_map.plane, min(gain_map.plane + gain_map.planes, planes)):
             m = min(p - gain_map.plane, values.shape[2] - 1)
-            gains[rows, cols, p] *= values[rows, cols, m]
+            gains[rows, cols, p] = np.minimum(gains[rows, cols, p] * values[rows, cols, m], _MAX_GAIN)
     return gains if len(shape) == 3 else gains[..., 0]
 
 
@@ -258,4 +261,4 @@ def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, w
         values = np.log(np.maximum(gain_map.over(height, width, 1)[..., 0], 1e-6))
         for c in range(3):
             log_gain[..., c] += around(selected & of_channel[c]) / channel_sites[c] * values
-    return np.exp(log_gain)
+    return np.exp(np.minimum(log_gain, float(np.log(_MAX_GAIN))))

@@ -1,6 +1,7 @@
 """A DNG's GainMap opcodes: parsed from the opcode list and spread over the image as the DNG SDK interpolates."""
 
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -61,6 +62,18 @@ def test_a_map_placed_at_no_number_is_skipped(at, value):
     broken[16 + at:16 + at + 8] = struct.pack(">d", value)
     maps = parse_gain_maps(opcode_list(bytes(broken), gain_map_opcode(np.full((2, 2, 1), 2.0), 4, 6)))
     np.testing.assert_array_equal(photosite_gains(maps, (4, 6)), 2.0)
+
+
+def test_gains_past_sixteen_bits_are_held_there_not_overflowed():
+    """Gains of 3e38 (finite float32s), two maps over the same photosites: their product overflowed float32 to
+    infinity (numpy's "overflow encountered in multiply" on stderr, and a photo of infinite light in the linear reader).
+    A gain of 65535 or more lifts any photosite above its black past 16 bits: the gains are held at 65535."""
+    colors = np.tile([[0, 1], [3, 2]], (2, 3))
+    maps = parse_gain_maps(opcode_list(*[gain_map_opcode(np.full((2, 2, 1), 3e38), 4, 6)] * 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(photosite_gains(maps, (4, 6)), 65535.0)
+        np.testing.assert_allclose(channel_gains(maps, colors, 4, 6), 65535.0, rtol=1e-5)
 
 
 def test_a_map_that_declares_more_points_than_any_buffer_holds_is_skipped():
