@@ -121,8 +121,8 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
                   make: str | None = None, model: str | None = None, black: tuple[int, int, int, int] | None = None,
                   pattern=((0, 1), (1, 2)), opcode_list_2: bytes | None = None, margin: int = 0,
                   crop: tuple[int, int, int, int] | None = None,
-                  black_deltas: tuple[np.ndarray, np.ndarray] | None = None, opcode_list_3: bytes | None = None
-                  ) -> Path:
+                  black_deltas: tuple[np.ndarray, np.ndarray] | None = None, opcode_list_3: bytes | None = None,
+                  tags: dict[int, tuple | None] | None = None) -> Path:
     """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled by ``pattern`` (rows of colour codes, 0 red,
     1 green, 2 blue: CFARepeatPatternDim and CFAPattern; RGGB by default) and clipped at ``white``; ``make``,
     ``model``: IFD0's Make and Model (LibRaw applies some makers' own rules).
@@ -134,7 +134,7 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     of black photosites above and left of the image, outside its ActiveArea (the pattern, the opcodes and the crop
     count from the area's corner); ``crop``: DefaultCropOrigin and DefaultCropSize as (top, left, height, width);
     ``black_deltas``: each row's and each column's black above ``black`` (BlackLevelDeltaV and BlackLevelDeltaH,
-    whole numbers).
+    whole numbers); ``tags``: tags written in place of those made here (:func:`_replaced`).
     """
     h, w = camera_rgb.shape[:2]
     pattern = np.array(pattern)
@@ -148,15 +148,15 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     codes = np.pad(codes, ((margin, 0), (margin, 0)))
     area = [(50829, "I", 4, (margin, margin, h + margin, w + margin), True)] if margin else []  # ActiveArea
     area += _crop_tags(crop) + _black_delta_tags(black_deltas)
-    tags = area + _dng_tags(white, neutral) + ([(50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True)] if black
-                                               else []) + [
+    extratags = area + _dng_tags(white, neutral) + ([(50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True)]
+                                                    if black else []) + [
         (33421, "H", 2, (rows, cols), True),  # CFARepeatPatternDim
         (33422, "B", rows * cols, tuple(pattern.ravel().tolist()), True),  # CFAPattern
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, "H", 1, 1, True),  # CFALayout rectangular
     ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text] + _opcode_tags(
         opcode_list_2, opcode_list_3)
-    tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
+    tifffile.imwrite(path, codes, photometric=32803, extratags=_replaced(extratags, tags))
     return path
 
 

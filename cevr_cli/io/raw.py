@@ -299,6 +299,20 @@ def check_pixel_data(path: Path, raw: Any) -> None:
         raise InputError(path, f"camera RAW without its pixel data: every photosite reads {int(visible.min())}")
 
 
+def check_black_level(path: Path, raw: Any) -> None:
+    """Refuse a RAW file whose every colour's black level lies at or above its white level (a damaged BlackLevel or
+    BlackLevelDelta: 1e9 of a white of 4000), whose photosites hold no light between them: the linear reader read it
+    black and LibRaw's development, with a DNG's per-row blacks, white.
+
+    Raises:
+        InputError: no colour's black level lies below the white level.
+    """
+    black = min(int(level) for level in raw.black_level_per_channel[:raw.num_colors])
+    if black >= raw.white_level:
+        raise InputError(path, f"camera RAW whose black level ({black}) is at or above its white level "
+                               f"({int(raw.white_level)}): its photosites hold no light")
+
+
 def _cfa_planes(page: Any) -> np.ndarray | None:
     """A CFA DNG's colour filter pattern (CFARepeatPatternDim rows x columns; ``page``: its raw image,
     :func:`_dng_raw_page`) as LibRaw numbers its colours: each site's colour (CFAPattern, TIFF/EP colour codes) as its
@@ -387,6 +401,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[tuple
             with stderr_without(_LIBRAW_DATA_ERROR):
                 check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
                 check_pixel_data(path, raw)
+                check_black_level(path, raw)
                 facts = read_raw_file_facts(path, float(raw.white_level))
                 check_cfa_pattern(path, raw, facts.cfa_planes)
             crop = dng_default_crop(facts, raw) if facts.dng_levels is not None else None

@@ -810,6 +810,24 @@ def test_a_dngs_black_delta_of_no_number_leaves_the_blacks_as_libraw_reads_them(
 
 
 @pytest.mark.parametrize("mode", ["linear", "developed"])
+@pytest.mark.parametrize("kind", ["black-level", "row-deltas"])
+def test_a_raw_whose_black_level_is_at_or_above_its_white_is_refused(tmp_path, mode, kind):
+    """A LinearRaw DNG's BlackLevel of 5000 of a WhiteLevel of 4000, or a CFA DNG's BlackLevelDeltaV of 1e9 over a
+    black of 100: no light lies between black and white. Both readers read the first black; the second the linear
+    reader read black, LibRaw's development white."""
+    scene = np.random.default_rng(8).uniform(0.05, 0.9, (32, 48, 3))
+    if kind == "black-level":
+        path = write_linear_dng(tmp_path / "black.dng", (scene * WHITE).astype(np.uint16), WHITE,
+                                tags={50713: ("H", 2, (1, 1)), 50714: ("I", 3, (5000,) * 3)})
+    else:
+        path = write_cfa_dng(tmp_path / "black.dng", scene, WHITE, black=(100,) * 4,
+                             tags={50716: ("I", 32, (10**9,) * 32)})
+    with pytest.raises(InputError, match=r"black\.dng: camera RAW whose black level \(\d+\) is at or above its white "
+                                         r"level \(\d+\): its photosites hold no light"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
 def test_a_dng_whose_default_crop_is_smaller_than_a_photo_is_refused_as_a_small_photo_is(tmp_path, mode):
     """The size limits were checked on the sensor's 32x48 photosites only: a DefaultCrop of 4x4 made a 4x4 stack,
     where a 4x4 JPEG is refused (MIN_PHOTO_SIDE)."""
