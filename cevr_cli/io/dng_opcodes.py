@@ -188,10 +188,11 @@ def gain_maps_of(opcode_lists: dict[int, bytes], opcode_list: int = 2) -> list[G
 
 def opcodes_not_applied(opcode_lists: dict[int, bytes]) -> tuple[Opcode, ...]:
     """The opcodes of a DNG's opcode lists (:func:`page_opcode_lists`) that its readers here do not apply: every one
-    but OpcodeList2's and OpcodeList3's GainMaps (LibRaw applies none)."""
-    return tuple(Opcode(opcode, number, bool(flags & _OPTIONAL))
-                 for number, data in sorted(opcode_lists.items())
-                 for opcode, flags, _params in _opcodes(data) if (opcode, number) not in _APPLIED)
+    but OpcodeList2's and OpcodeList3's GainMaps (LibRaw applies none), each once (a list repeating one 200,000 times
+    made a 6 MB warning line), in the order first met."""
+    return tuple(dict.fromkeys(Opcode(opcode, number, bool(flags & _OPTIONAL))
+                               for number, data in sorted(opcode_lists.items())
+                               for opcode, flags, _params in _opcodes(data) if (opcode, number) not in _APPLIED))
 
 
 def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray | None:
