@@ -29,6 +29,9 @@ _OPCODE_NAMES = {1: "WarpRectilinear", 2: "WarpFisheye", 3: "FixVignetteRadial",
 _OPCODE_IDS = {name: opcode for opcode, name in _OPCODE_NAMES.items()}
 _OPCODE_TEXT = re.compile(r"(?:opcode (\d+)|(\w+)) \(OpcodeList([123])(, optional)?\)")
 _APPLIED = {(_GAIN_MAP, 2), (_GAIN_MAP, 3)}  # (opcode, list) the readers apply
+# GainMaps applied a list, four times the most cameras write (one a Bayer site); each is spread over the whole image,
+# so 300 of them (30 kB of a DNG) took 33 s on a 1.5 MP photo: those after are not applied, and named so
+_MAX_GAIN_MAPS = 16
 _OPTIONAL = 1  # an opcode's flags bit 0: a reader that cannot apply it may skip it; without, it is not to be skipped
 # a gain that lifts any photosite above its black past 16 bits: gains are held there (a map of 3e38 gains, times
 # another, overflowed float32 to infinite light)
@@ -142,13 +145,24 @@ def _opcodes(data: bytes) -> Iterator[tuple[int, int, bytes]]:
         return
 
 
-def parse_gain_maps(data: bytes) -> list[GainMap]:
-    """The GainMap opcodes of an opcode list; the list's other opcodes are skipped, and so is a map that is none (no
-    points, no map planes, a gain, spacing or origin that is no finite number: spread over the image it raised
-    IndexError, or made it NaN). A list cut short yields the maps read before."""
+def _sorted_opcodes(data: bytes, number: int) -> Iterator[tuple[bool, int, int, bytes]]:
+    """Each opcode of opcode list ``number`` as (applied, ID, flags, parameters): the readers apply OpcodeList2's and
+    OpcodeList3's first :data:`_MAX_GAIN_MAPS` GainMaps."""
+    maps = 0
+    for opcode, flags, params in _opcodes(data):
+        applied = (opcode, number) in _APPLIED and maps < _MAX_GAIN_MAPS
+        maps += opcode == _GAIN_MAP
+        yield applied, opcode, flags, params
+
+
+def parse_gain_maps(data: bytes, number: int = 2) -> list[GainMap]:
+    """The GainMap opcodes of opcode list ``number`` (2 or 3) that the readers apply (:func:`_sorted_opcodes`); the
+    list's other opcodes are skipped, and so is a map that is none (no points, no map planes, a gain, spacing or origin
+    that is no finite number: spread over the image it raised IndexError, or made it NaN). A list cut short yields the
+    maps read before."""
     maps: list[GainMap] = []
-    for opcode, _flags, params in _opcodes(data):
-        if opcode == _GAIN_MAP:
+    for applied, _opcode, _flags, params in _sorted_opcodes(data, number):
+        if applied:
             # cut short (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
             with contextlib.suppress(struct.error, ValueError, OverflowError):
                 maps.append(_gain_map(params))
@@ -183,16 +197,16 @@ def gain_maps_of(opcode_lists: dict[int, bytes], opcode_list: int = 2) -> list[G
     demosaiced image's, one plane a colour: DJI's drones write their lens shading there), from its opcode lists
     (:func:`page_opcode_lists`); none where it has no such list."""
     data = opcode_lists.get(opcode_list)
-    return parse_gain_maps(data) if data else []
+    return parse_gain_maps(data, opcode_list) if data else []
 
 
 def opcodes_not_applied(opcode_lists: dict[int, bytes]) -> tuple[Opcode, ...]:
     """The opcodes of a DNG's opcode lists (:func:`page_opcode_lists`) that its readers here do not apply: every one
-    but OpcodeList2's and OpcodeList3's GainMaps (LibRaw applies none), each once (a list repeating one 200,000 times
-    made a 6 MB warning line), in the order first met."""
+    but OpcodeList2's and OpcodeList3's first GainMaps (:func:`_sorted_opcodes`; LibRaw applies none), each once (a
+    list repeating one 200,000 times made a 6 MB warning line), in the order first met."""
     return tuple(dict.fromkeys(Opcode(opcode, number, bool(flags & _OPTIONAL))
                                for number, data in sorted(opcode_lists.items())
-                               for opcode, flags, _params in _opcodes(data) if (opcode, number) not in _APPLIED))
+                               for applied, opcode, flags, _params in _sorted_opcodes(data, number) if not applied))
 
 
 def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray | None:
