@@ -112,8 +112,10 @@ def as_rgb(developed: np.ndarray) -> np.ndarray:
 
 def _white_levels(page: Any) -> list[int]:
     """The WhiteLevel of a DNG's raw image (``page``: :func:`_dng_raw_page`) as four levels (R, G, B, G2: one value
-    for every channel, or one per sample, G2 taking G's; without the tag the DNG default, 2^BitsPerSample - 1)."""
-    values = [int(v) for v in np.atleast_1d(page.tags.valueof(50717, (1 << page.bitspersample) - 1))]
+    for every channel, or one per sample, G2 taking G's; without the tag, or for a level of 0, the DNG default,
+    2^BitsPerSample - 1, as LibRaw takes it: a WhiteLevel of 0 marked every photosite clipped)."""
+    default = (1 << page.bitspersample) - 1
+    values = [int(v) or default for v in np.atleast_1d(page.tags.valueof(50717, default))]
     return values[:1] * 4 if len(values) < 3 else [*values[:3], values[1]]
 
 

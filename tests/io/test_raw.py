@@ -120,6 +120,15 @@ def test_a_linear_dng_saturates_at_each_samples_own_white_level(tmp_path, whites
     np.testing.assert_allclose(photo.linear[~photo.clipped], scene[~photo.clipped], atol=2e-4)
 
 
+def test_a_dng_whose_white_level_is_zero_is_read_at_the_dng_default(tmp_path):
+    """A WhiteLevel of 0 (no photosite can lie below it): LibRaw develops at the DNG default, 2^16 - 1, where the mask
+    took 0 for each channel's saturation and marked every photosite clipped (clipped fraction 1.0 -> 0)."""
+    data = (np.random.default_rng(9).uniform(0.05, 0.9, (32, 48, 3)) * WHITE).astype(np.uint16)
+    photo = read_raw_linear(write_linear_dng(tmp_path / "zero.dng", data, 0))
+    np.testing.assert_allclose(photo.linear, data / 65535, atol=2e-4)
+    assert photo.clipped_fraction == 0.0
+
+
 def test_saturation_levels_never_pass_the_level_libraw_develops_to_full_scale():
     np.testing.assert_array_equal(saturation_levels(4000, [4500, 3900, 4500, 3900], None), [4000, 3900, 4000, 3900])
     np.testing.assert_array_equal(saturation_levels(4000, None, None), [4000] * 4)
