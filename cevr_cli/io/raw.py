@@ -203,6 +203,13 @@ class RawFileFacts:
     # its BlackLevelDeltaV, BlackLevelDeltaH, BlackLevel and BlackLevelRepeatDim (:func:`apply_dng_black_deltas`);
     # None for other files and floating-point DNGs
     black_tags: tuple[list[float], list[float], list[float], list[float]] | None = None
+    orientation: int = 1  # a DNG's Orientation (IFD0) as stored, whatever its value (:func:`raw_flip`); 1 without
+
+    def raw_flip(self, raw: Any) -> int:
+        """LibRaw's orientation code for the photo (``raw.sizes.flip``, :func:`upright`), but 0, as stored, for a DNG
+        whose Orientation is no EXIF orientation (outside 1-8): LibRaw reads any value by dcraw's table
+        ("50132467"[value & 7]), which turned a photo of Orientation 0 a quarter turn, one of 65535 transposed."""
+        return raw.sizes.flip if 1 <= self.orientation <= 8 else 0
 
     @property
     def not_applied(self) -> tuple[Opcode, ...]:
@@ -238,13 +245,14 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
             brightest = read(lambda: float(np.nanmax(page.asarray()))) if (
                 floating and levels is not None and _rescaled(levels, developed_white)) else None
             area = read(lambda: _tag_numbers(page, 50829, []))  # ActiveArea: top, left, bottom, right
+            orientation = read(lambda: int(tif.pages.first.tags.valueof(274, 1)))  # IFD0's, as stored
             return RawFileFacts(
                 exif, levels, floating, brightest, read(lambda: _cfa_planes(page)),
                 read(lambda: page_opcode_lists(page)) or {},
                 (int(area[0]), int(area[1])) if area is not None and len(area) == 4 else (0, 0),
                 read(lambda: (_tag_numbers(page, 50719, [0.0, 0.0]), _tag_numbers(page, 50720, []),
                               _tag_numbers(page, 51125, []))),
-                None if floating else read(lambda: _black_tags(page)))
+                None if floating else read(lambda: _black_tags(page)), 1 if orientation is None else orientation)
     except errors:
         return RawFileFacts()
 
@@ -462,7 +470,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         colors = photosite_channels(raw) if visible.ndim == 2 else None
         saturated = saturated_photosites(visible, colors, levels)
         bayer = visible.ndim == 2 and raw.num_colors > 1  # a monochrome sensor's photosites are not interpolated
-        flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
+        flip, white = facts.raw_flip(raw), int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
         black_scale = dng_black_scale(raw) if dng_levels is not None else None
         if dng_levels is not None:
             apply_dng_black_deltas(facts, raw)

@@ -728,6 +728,21 @@ def test_a_dng_is_read_inside_its_default_crop_then_turned_upright(tmp_path, ori
                                                    1.055 * expected ** (1 / 2.4) - 0.055), atol=5e-4)  # LibRaw's curve
 
 
+@pytest.mark.parametrize("orientation", [0, 65535])
+def test_a_dng_whose_orientation_is_no_exif_orientation_is_read_as_stored(tmp_path, orientation):
+    """Orientation 0 or 65535 (EXIF defines 1-8): LibRaw reads any value by dcraw's table, "50132467"[value & 7], and
+    turned a photo of Orientation 0 a quarter turn counter-clockwise (its 30x40 crop read 40x30), one of 65535
+    transposed. Read as stored, as EXIF readers take an orientation they do not know (the camera EXIF's 1)."""
+    from tests.dng import write_camera_dng
+
+    data = (np.random.default_rng(10).uniform(0.05, 0.9, (48, 64, 3)) * WHITE).astype(np.uint16)
+    path = write_camera_dng(tmp_path / "turned.dng", data, WHITE, make="TestCam", model="Model 7",
+                            date="2024:05:01 10:11:12", exposure_time=1 / 250, f_number=2.8, iso=200,
+                            lens="TestLens 35mm", orientation=orientation, crop=(6, 10, 30, 40))
+    np.testing.assert_allclose(read_raw_linear(path).linear, data[6:36, 10:50] / WHITE, atol=1e-4)
+    assert read_photo(path).rgb.shape == (30, 40, 3)
+
+
 @pytest.mark.parametrize("crop", [(6, 10, 30, 40), None])
 def test_a_dngs_default_user_crop_is_the_picture_within_its_default_crop(tmp_path, crop):
     """DefaultUserCrop (DNG 1.5), the crop the camera was set to (an aspect ratio), top 0.1, left 0.25, bottom 0.9,
