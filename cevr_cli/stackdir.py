@@ -216,6 +216,9 @@ def _check_metadata(path: Path, manifest: dict[str, Any]) -> None:
     if size is not None and not (isinstance(size, list) and len(size) == 2
                                  and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size)):
         raise wrong("source_size", "[width, height]")
+    opcodes = manifest.get("dng_opcodes_not_applied")
+    if opcodes is not None and not (isinstance(opcodes, list) and all(isinstance(text, str) for text in opcodes)):
+        raise wrong("dng_opcodes_not_applied", "a list of opcodes' names")
     exif = manifest.get("exif")
     if exif is None:
         return
@@ -284,6 +287,6 @@ def read_stack_folder(folder: str | os.PathLike[str], *, max_megapixels: float =
                             tuple(size) if size else None, manifest.get("source_bit_depth"),
                             ColourSpace.from_json(manifest.get("colour")),
                             not_applied=tuple(opcode for text in manifest.get("dng_opcodes_not_applied") or []
-                                              if isinstance(text, str) and (opcode := Opcode.from_text(text))))
+                                              if (opcode := Opcode.from_text(text))))
     bits = 8 if images and images[0].dtype == np.uint8 else 16
     return ExposureStack(images, manifest["evs"], bits, source)

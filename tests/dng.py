@@ -57,17 +57,27 @@ def _black_delta_tags(black_deltas: tuple[np.ndarray, np.ndarray] | None) -> lis
     return [(50716, "2I", len(rows), _rationals(rows, 1), True), (50715, "2I", len(cols), _rationals(cols, 1), True)]
 
 
+def _replaced(tags: list[tuple], changes: dict[int, tuple | None] | None) -> list[tuple]:
+    """``tags`` with ``changes`` (code: (dtype, count, value), or None to leave the tag out) in place of those of their
+    codes: a damaged file's tags."""
+    changes = changes or {}
+    return [tag for tag in tags if tag[0] not in changes] + [
+        (code, *change, True) for code, change in changes.items() if change is not None]
+
+
 def write_linear_dng(path: Path, data: np.ndarray, white, black: tuple[int, ...] | None = None, *,
                      opcode_list_2: bytes | None = None, opcode_list_3: bytes | None = None,
-                     black_deltas: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+                     black_deltas: tuple[np.ndarray, np.ndarray] | None = None,
+                     tags: dict[int, tuple | None] | None = None) -> Path:
     """``data``: HxWx3 uint16 sensor values (0..white); ``white``: one WhiteLevel or a tuple, one per sample;
     ``black``: the BlackLevel, one value or one per sample (the data holds it: light 0 is ``black``);
     ``opcode_list_2``, ``opcode_list_3``: the OpcodeList2 and 3 (:func:`opcode_list`); ``black_deltas``: each row's
-    and each column's black above ``black`` (BlackLevelDeltaV and BlackLevelDeltaH; the data holds them too)."""
-    tags = _dng_tags(white, (1, 1, 1)) + ([(50713, "H", 2, (1, 1), True), (50714, "H", len(black), black, True)]
-                                          if black else []) + _opcode_tags(opcode_list_2, opcode_list_3) + (
+    and each column's black above ``black`` (BlackLevelDeltaV and BlackLevelDeltaH; the data holds them too);
+    ``tags``: tags written in place of those made here (:func:`_replaced`)."""
+    extratags = _dng_tags(white, (1, 1, 1)) + ([(50713, "H", 2, (1, 1), True), (50714, "H", len(black), black, True)]
+                                               if black else []) + _opcode_tags(opcode_list_2, opcode_list_3) + (
         _black_delta_tags(black_deltas))
-    tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=tags)
+    tifffile.imwrite(path, data, photometric=34892, planarconfig="contig", extratags=_replaced(extratags, tags))
     return path
 
 
@@ -111,8 +121,8 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
                   make: str | None = None, model: str | None = None, black: tuple[int, int, int, int] | None = None,
                   pattern=((0, 1), (1, 2)), opcode_list_2: bytes | None = None, margin: int = 0,
                   crop: tuple[int, int, int, int] | None = None,
-                  black_deltas: tuple[np.ndarray, np.ndarray] | None = None, opcode_list_3: bytes | None = None
-                  ) -> Path:
+                  black_deltas: tuple[np.ndarray, np.ndarray] | None = None, opcode_list_3: bytes | None = None,
+                  tags: dict[int, tuple | None] | None = None) -> Path:
     """``camera_rgb``: HxWx3 linear camera values (1.0 = white), sampled by ``pattern`` (rows of colour codes, 0 red,
     1 green, 2 blue: CFARepeatPatternDim and CFAPattern; RGGB by default) and clipped at ``white``; ``make``,
     ``model``: IFD0's Make and Model (LibRaw applies some makers' own rules).
@@ -124,7 +134,7 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     of black photosites above and left of the image, outside its ActiveArea (the pattern, the opcodes and the crop
     count from the area's corner); ``crop``: DefaultCropOrigin and DefaultCropSize as (top, left, height, width);
     ``black_deltas``: each row's and each column's black above ``black`` (BlackLevelDeltaV and BlackLevelDeltaH,
-    whole numbers).
+    whole numbers); ``tags``: tags written in place of those made here (:func:`_replaced`).
     """
     h, w = camera_rgb.shape[:2]
     pattern = np.array(pattern)
@@ -138,15 +148,15 @@ def write_cfa_dng(path: Path, camera_rgb: np.ndarray, white: int, neutral=(0.5, 
     codes = np.pad(codes, ((margin, 0), (margin, 0)))
     area = [(50829, "I", 4, (margin, margin, h + margin, w + margin), True)] if margin else []  # ActiveArea
     area += _crop_tags(crop) + _black_delta_tags(black_deltas)
-    tags = area + _dng_tags(white, neutral) + ([(50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True)] if black
-                                               else []) + [
+    extratags = area + _dng_tags(white, neutral) + ([(50713, "H", 2, (2, 2), True), (50714, "H", 4, black, True)]
+                                                    if black else []) + [
         (33421, "H", 2, (rows, cols), True),  # CFARepeatPatternDim
         (33422, "B", rows * cols, tuple(pattern.ravel().tolist()), True),  # CFAPattern
         (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, "H", 1, 1, True),  # CFALayout rectangular
     ] + [(code, "s", 0, text, True) for code, text in ((271, make), (272, model)) if text] + _opcode_tags(
         opcode_list_2, opcode_list_3)
-    tifffile.imwrite(path, codes, photometric=32803, extratags=tags)
+    tifffile.imwrite(path, codes, photometric=32803, extratags=_replaced(extratags, tags))
     return path
 
 

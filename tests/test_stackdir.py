@@ -187,6 +187,7 @@ def test_a_16_bit_tiff_folder_gives_what_fuse_writes_the_photos_exposure(tmp_pat
     ({"files": [], "evs": []}, "'files'"), ({"files": [1, 2, 3, 4, 5]}, "'files'"), ({"source": 5}, "'source'"),
     ({"source_size": 5}, "'source_size'"), ({"exif": "x"}, "'exif'"), ({"exif": [1]}, "'exif'"),
     ({"exif": {"iso": [1]}}, "'exif.iso'"), ({"exif": {"exposure_time": "abc"}}, "'exif.exposure_time'"),
+    ({"dng_opcodes_not_applied": 5}, "'dng_opcodes_not_applied'"), ({"dng_opcodes_not_applied": [7]}, "opcodes'"),
     ({"files": ["../t/00_ev-2.00.png", "a", "b", "c", "d"]}, "outside its folder"),
     ({"files": ["/etc/x.png", "a", "b", "c", "d"]}, "outside its folder")])
 def test_a_hand_edited_manifest_of_the_wrong_types_fails_naming_it(tmp_path, edit, named):

@@ -29,7 +29,13 @@ _OPCODE_NAMES = {1: "WarpRectilinear", 2: "WarpFisheye", 3: "FixVignetteRadial",
 _OPCODE_IDS = {name: opcode for opcode, name in _OPCODE_NAMES.items()}
 _OPCODE_TEXT = re.compile(r"(?:opcode (\d+)|(\w+)) \(OpcodeList([123])(, optional)?\)")
 _APPLIED = {(_GAIN_MAP, 2), (_GAIN_MAP, 3)}  # (opcode, list) the readers apply
+# GainMaps applied a list, four times the most cameras write (one a Bayer site); each is spread over the whole image,
+# so 300 of them (30 kB of a DNG) took 33 s on a 1.5 MP photo: those after are not applied, and named so
+_MAX_GAIN_MAPS = 16
 _OPTIONAL = 1  # an opcode's flags bit 0: a reader that cannot apply it may skip it; without, it is not to be skipped
+# a gain that lifts any photosite above its black past 16 bits: gains are held there (a map of 3e38 gains, times
+# another, overflowed float32 to infinite light)
+_MAX_GAIN = 65535.0
 
 
 @dataclass(frozen=True)
@@ -139,13 +145,24 @@ def _opcodes(data: bytes) -> Iterator[tuple[int, int, bytes]]:
         return
 
 
-def parse_gain_maps(data: bytes) -> list[GainMap]:
-    """The GainMap opcodes of an opcode list; the list's other opcodes are skipped, and so is a map that is none (no
-    points, no map planes, a gain that is no finite number: spread over the image it raised IndexError, or made it
-    NaN). A list cut short yields the maps read before."""
+def _sorted_opcodes(data: bytes, number: int) -> Iterator[tuple[bool, int, int, bytes]]:
+    """Each opcode of opcode list ``number`` as (applied, ID, flags, parameters): the readers apply OpcodeList2's and
+    OpcodeList3's first :data:`_MAX_GAIN_MAPS` GainMaps."""
+    maps = 0
+    for opcode, flags, params in _opcodes(data):
+        applied = (opcode, number) in _APPLIED and maps < _MAX_GAIN_MAPS
+        maps += opcode == _GAIN_MAP
+        yield applied, opcode, flags, params
+
+
+def parse_gain_maps(data: bytes, number: int = 2) -> list[GainMap]:
+    """The GainMap opcodes of opcode list ``number`` (2 or 3) that the readers apply (:func:`_sorted_opcodes`); the
+    list's other opcodes are skipped, and so is a map that is none (no points, no map planes, a gain, spacing or origin
+    that is no finite number: spread over the image it raised IndexError, or made it NaN). A list cut short yields the
+    maps read before."""
     maps: list[GainMap] = []
-    for opcode, _flags, params in _opcodes(data):
-        if opcode == _GAIN_MAP:
+    for applied, _opcode, _flags, params in _sorted_opcodes(data, number):
+        if applied:
             # cut short (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
             with contextlib.suppress(struct.error, ValueError, OverflowError):
                 maps.append(_gain_map(params))
@@ -154,17 +171,18 @@ def parse_gain_maps(data: bytes) -> list[GainMap]:
 
 def _gain_map(params: bytes) -> GainMap:
     """Raises: ValueError (or struct.error, OverflowError): parameters cut short, more gains than a buffer holds, or
-    a map of no gains or of non-finite ones."""
+    a map of no gains, or of non-finite gains, spacing or origin."""
     top, left, bottom, right, plane, planes, row_pitch, col_pitch, points_v, points_h = struct.unpack_from(
         ">10I", params)
     spacing_v, spacing_h, origin_v, origin_h = struct.unpack_from(">4d", params, 40)
     (map_planes,) = struct.unpack_from(">I", params, 72)
     gains = np.frombuffer(params, ">f4", points_v * points_h * map_planes, 76)
-    if gains.size == 0 or not np.all(np.isfinite(gains)):
-        raise ValueError("a GainMap of no gains, or of gains that are no finite numbers")
+    if gains.size == 0 or not np.all(np.isfinite(gains)) or not np.all(np.isfinite(
+            [spacing_v, spacing_h, origin_v, origin_h])):  # a NaN origin put every pixel at point -2^63
+        raise ValueError("a GainMap of no gains, or of gains or a placement that are no finite numbers")
     return GainMap(top, left, bottom, right, plane, planes, max(row_pitch, 1), max(col_pitch, 1),
                    (spacing_v, spacing_h), (origin_v, origin_h),
-                   gains.reshape(points_v, points_h, map_planes).astype(np.float32))
+                   np.minimum(gains.reshape(points_v, points_h, map_planes), _MAX_GAIN).astype(np.float32))
 
 
 def page_opcode_lists(page: Any) -> dict[int, bytes]:
@@ -179,15 +197,16 @@ def gain_maps_of(opcode_lists: dict[int, bytes], opcode_list: int = 2) -> list[G
     demosaiced image's, one plane a colour: DJI's drones write their lens shading there), from its opcode lists
     (:func:`page_opcode_lists`); none where it has no such list."""
     data = opcode_lists.get(opcode_list)
-    return parse_gain_maps(data) if data else []
+    return parse_gain_maps(data, opcode_list) if data else []
 
 
 def opcodes_not_applied(opcode_lists: dict[int, bytes]) -> tuple[Opcode, ...]:
     """The opcodes of a DNG's opcode lists (:func:`page_opcode_lists`) that its readers here do not apply: every one
-    but OpcodeList2's and OpcodeList3's GainMaps (LibRaw applies none)."""
-    return tuple(Opcode(opcode, number, bool(flags & _OPTIONAL))
-                 for number, data in sorted(opcode_lists.items())
-                 for opcode, flags, _params in _opcodes(data) if (opcode, number) not in _APPLIED)
+    but OpcodeList2's and OpcodeList3's first GainMaps (:func:`_sorted_opcodes`; LibRaw applies none), each once (a
+    list repeating one 200,000 times made a 6 MB warning line), in the order first met."""
+    return tuple(dict.fromkeys(Opcode(opcode, number, bool(flags & _OPTIONAL))
+                               for number, data in sorted(opcode_lists.items())
+                               for applied, opcode, flags, _params in _sorted_opcodes(data, number) if not applied))
 
 
 def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray | None:
@@ -203,7 +222,7 @@ def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray |
         rows, cols = gain_map.sites(height, width)
         for p in range(gain_map.plane, min(gain_map.plane + gain_map.planes, planes)):
             m = min(p - gain_map.plane, values.shape[2] - 1)
-            gains[rows, cols, p] *= values[rows, cols, m]
+            gains[rows, cols, p] = np.minimum(gains[rows, cols, p] * values[rows, cols, m], _MAX_GAIN)
     return gains if len(shape) == 3 else gains[..., 0]
 
 
@@ -257,4 +276,4 @@ def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, w
         values = np.log(np.maximum(gain_map.over(height, width, 1)[..., 0], 1e-6))
         for c in range(3):
             log_gain[..., c] += around(selected & of_channel[c]) / channel_sites[c] * values
-    return np.exp(log_gain)
+    return np.exp(np.minimum(log_gain, float(np.log(_MAX_GAIN))))

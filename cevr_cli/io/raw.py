@@ -112,8 +112,10 @@ def as_rgb(developed: np.ndarray) -> np.ndarray:
 
 def _white_levels(page: Any) -> list[int]:
     """The WhiteLevel of a DNG's raw image (``page``: :func:`_dng_raw_page`) as four levels (R, G, B, G2: one value
-    for every channel, or one per sample, G2 taking G's; without the tag the DNG default, 2^BitsPerSample - 1)."""
-    values = [int(v) for v in np.atleast_1d(page.tags.valueof(50717, (1 << page.bitspersample) - 1))]
+    for every channel, or one per sample, G2 taking G's; without the tag, or for a level of 0, the DNG default,
+    2^BitsPerSample - 1, as LibRaw takes it: a WhiteLevel of 0 marked every photosite clipped)."""
+    default = (1 << page.bitspersample) - 1
+    values = [int(v) or default for v in np.atleast_1d(page.tags.valueof(50717, default))]
     return values[:1] * 4 if len(values) < 3 else [*values[:3], values[1]]
 
 
@@ -201,6 +203,13 @@ class RawFileFacts:
     # its BlackLevelDeltaV, BlackLevelDeltaH, BlackLevel and BlackLevelRepeatDim (:func:`apply_dng_black_deltas`);
     # None for other files and floating-point DNGs
     black_tags: tuple[list[float], list[float], list[float], list[float]] | None = None
+    orientation: int = 1  # a DNG's Orientation (IFD0) as stored, whatever its value (:func:`raw_flip`); 1 without
+
+    def raw_flip(self, raw: Any) -> int:
+        """LibRaw's orientation code for the photo (``raw.sizes.flip``, :func:`upright`), but 0, as stored, for a DNG
+        whose Orientation is no EXIF orientation (outside 1-8): LibRaw reads any value by dcraw's table
+        ("50132467"[value & 7]), which turned a photo of Orientation 0 a quarter turn, one of 65535 transposed."""
+        return raw.sizes.flip if 1 <= self.orientation <= 8 else 0
 
     @property
     def not_applied(self) -> tuple[Opcode, ...]:
@@ -236,17 +245,32 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
             brightest = read(lambda: float(np.nanmax(page.asarray()))) if (
                 floating and levels is not None and _rescaled(levels, developed_white)) else None
             area = read(lambda: _tag_numbers(page, 50829, []))  # ActiveArea: top, left, bottom, right
+            orientation = read(lambda: int(tif.pages.first.tags.valueof(274, 1)))  # IFD0's, as stored
             return RawFileFacts(
                 exif, levels, floating, brightest, read(lambda: _cfa_planes(page)),
                 read(lambda: page_opcode_lists(page)) or {},
                 (int(area[0]), int(area[1])) if area is not None and len(area) == 4 else (0, 0),
                 read(lambda: (_tag_numbers(page, 50719, [0.0, 0.0]), _tag_numbers(page, 50720, []),
                               _tag_numbers(page, 51125, []))),
-                None if floating else read(lambda: (_tag_numbers(page, 50716, []), _tag_numbers(page, 50715, []),
-                                                    _tag_numbers(page, 50714, [0.0]),
-                                                    _tag_numbers(page, 50713, [1.0, 1.0]))))
+                None if floating else read(lambda: _black_tags(page)), 1 if orientation is None else orientation)
     except errors:
         return RawFileFacts()
+
+
+def _black_tags(page: Any) -> tuple[list[float], list[float], list[float], list[float]]:
+    """A DNG raw image's BlackLevelDeltaV, BlackLevelDeltaH, BlackLevel and BlackLevelRepeatDim (DNG 1.6, chapter 4;
+    ``page``: :func:`_dng_raw_page`), for :func:`apply_dng_black_deltas`: a BlackLevel of no values is the default, 0
+    (it raised IndexError), and a BlackLevelRepeatDim of other than two values the default, 1 x 1 (ValueError, said as
+    a file LibRaw could not read).
+
+    Raises:
+        ValueError: a value that is no finite number (a NaN black, cast to 16 bits, made its photosites 0).
+    """
+    tags = (_tag_numbers(page, 50716, []), _tag_numbers(page, 50715, []), _tag_numbers(page, 50714, []) or [0.0],
+            _tag_numbers(page, 50713, []))
+    if not all(np.all(np.isfinite(values)) for values in tags):
+        raise ValueError("a black level that is no finite number")
+    return (*tags[:3], tags[3] if len(tags[3]) == 2 else [1.0, 1.0])
 
 
 def clipping_mask(saturated: np.ndarray, shape: tuple[int, int], *, bayer: bool) -> np.ndarray:
@@ -283,6 +307,20 @@ def check_pixel_data(path: Path, raw: Any) -> None:
     visible = raw.raw_image_visible
     if visible.size and visible.min() == visible.max():
         raise InputError(path, f"camera RAW without its pixel data: every photosite reads {int(visible.min())}")
+
+
+def check_black_level(path: Path, raw: Any) -> None:
+    """Refuse a RAW file whose every colour's black level lies at or above its white level (a damaged BlackLevel or
+    BlackLevelDelta: 1e9 of a white of 4000), whose photosites hold no light between them: the linear reader read it
+    black and LibRaw's development, with a DNG's per-row blacks, white.
+
+    Raises:
+        InputError: no colour's black level lies below the white level.
+    """
+    black = min(int(level) for level in raw.black_level_per_channel[:raw.num_colors])
+    if black >= raw.white_level:
+        raise InputError(path, f"camera RAW whose black level ({black}) is at or above its white level "
+                               f"({int(raw.white_level)}): its photosites hold no light")
 
 
 def _cfa_planes(page: Any) -> np.ndarray | None:
@@ -373,6 +411,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[tuple
             with stderr_without(_LIBRAW_DATA_ERROR):
                 check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
                 check_pixel_data(path, raw)
+                check_black_level(path, raw)
                 facts = read_raw_file_facts(path, float(raw.white_level))
                 check_cfa_pattern(path, raw, facts.cfa_planes)
             crop = dng_default_crop(facts, raw) if facts.dng_levels is not None else None
@@ -431,7 +470,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         colors = photosite_channels(raw) if visible.ndim == 2 else None
         saturated = saturated_photosites(visible, colors, levels)
         bayer = visible.ndim == 2 and raw.num_colors > 1  # a monochrome sensor's photosites are not interpolated
-        flip, white = raw.sizes.flip, int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
+        flip, white = facts.raw_flip(raw), int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
         black_scale = dng_black_scale(raw) if dng_levels is not None else None
         if dng_levels is not None:
             apply_dng_black_deltas(facts, raw)
@@ -533,8 +572,9 @@ def apply_dng_black_deltas(facts: RawFileFacts, raw: Any) -> None:
     whose black lay 150 above the average read a grey 0.3 as R 0.35, G 0.32, B 0.33 (white balance amplifies the
     error unequally), those 150 below as R 0.21, G 0.26, B 0.25. Each photosite ``v`` is
     put where LibRaw's black and range make of it the DNG's (v - black) / (WhiteLevel - black) at its own row and
-    column (a photosite at the white level stays there). Deltas that do not count the image's rows or columns, and
-    floating-point DNGs, are left as LibRaw reads them."""
+    column (a photosite at the white level stays there). Deltas that do not count the image's rows or columns, black
+    tags of a value that is no finite number (:func:`_black_tags`), and floating-point DNGs, are left as LibRaw reads
+    them."""
     if facts.black_tags is None:
         return
     per_row, per_col, levels, (repeat_rows, repeat_cols) = facts.black_tags
@@ -547,9 +587,12 @@ def apply_dng_black_deltas(facts: RawFileFacts, raw: Any) -> None:
     if not (per_row.any() or per_col.any()):
         return
     cell = (max(int(repeat_rows), 1), max(int(repeat_cols), 1))
-    planes = min(max(len(levels) // (cell[0] * cell[1]), 1), sites.shape[2])  # a LinearRaw DNG's samples (LibRaw: 4)
-    levels = (np.reshape(levels[:cell[0] * cell[1] * planes], (*cell, planes)) if len(levels) >= cell[0] * cell[1]
-              else np.full((*cell, planes), levels[0]))
+    if len(levels) < cell[0] * cell[1]:  # too few for the cell: its first for every photosite (a cell of 65535 x
+        cell = (1, 1)  # 65535 filled with it took 32 GiB)
+    planes = min(raw.num_colors, sites.shape[2])  # a LinearRaw DNG's samples (LibRaw's buffer holds 4)
+    given = len(levels) // (cell[0] * cell[1])  # blacks a site: one a sample, or one for all (BlackLevel's default 0)
+    levels = np.reshape(levels[:cell[0] * cell[1] * given], (*cell, given))
+    levels = levels[..., :planes] if given >= planes else np.repeat(levels[..., :1], planes, axis=2)
     black = levels[((np.arange(height) + dy) % cell[0])[:, None], ((np.arange(width) + dx) % cell[1])[None, :]]
     black = black + (per_row[:, None] + per_col[None, :])[..., None]  # H x W x planes: the DNG's
     libraw = np.array(raw.black_level_per_channel, dtype=np.float64)
@@ -608,7 +651,10 @@ def dng_default_crop(facts: RawFileFacts, raw: Any) -> tuple[slice, slice] | Non
         return None
     (dy, dx), (rows, cols) = active_area_offset(facts, raw), raw.raw_image_visible.shape[:2]
     origin, size, user = facts.crop_tags
-    left, top, width, height = [*origin, *size] if len(origin) == len(size) == 2 else [0, 0, cols + dx, rows + dy]
+    # none given: an origin or a size of other than two values, or past a TIFF's 32-bit sizes (infinite ones raised
+    # OverflowError where they were rounded, NaN ones ValueError, said as a file LibRaw could not read)
+    given = len(origin) == len(size) == 2 and bool(np.all(np.abs([*origin, *size]) < 2.0**32))
+    left, top, width, height = [*origin, *size] if given else [0, 0, cols + dx, rows + dy]
     user_top, user_left, user_bottom, user_right = np.clip(user, 0.0, 1.0) if len(user) == 4 else (0, 0, 1, 1)
     if user_bottom > user_top and user_right > user_left:  # else none worth the name: the default crop
         top, left, height, width = (top + user_top * height, left + user_left * width,

@@ -1,6 +1,7 @@
 """Camera RAW as linear light: exact decode of DNGs with known truth and the clipping mask."""
 
 import sys
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -117,6 +118,15 @@ def test_a_linear_dng_saturates_at_each_samples_own_white_level(tmp_path, whites
     np.testing.assert_array_equal(photo.clipped, (data >= whites).any(axis=2))
     assert photo.clipped[8:24, 8:40].all()
     np.testing.assert_allclose(photo.linear[~photo.clipped], scene[~photo.clipped], atol=2e-4)
+
+
+def test_a_dng_whose_white_level_is_zero_is_read_at_the_dng_default(tmp_path):
+    """A WhiteLevel of 0 (no photosite can lie below it): LibRaw develops at the DNG default, 2^16 - 1, where the mask
+    took 0 for each channel's saturation and marked every photosite clipped (clipped fraction 1.0 -> 0)."""
+    data = (np.random.default_rng(9).uniform(0.05, 0.9, (32, 48, 3)) * WHITE).astype(np.uint16)
+    photo = read_raw_linear(write_linear_dng(tmp_path / "zero.dng", data, 0))
+    np.testing.assert_allclose(photo.linear, data / 65535, atol=2e-4)
+    assert photo.clipped_fraction == 0.0
 
 
 def test_saturation_levels_never_pass_the_level_libraw_develops_to_full_scale():
@@ -332,22 +342,25 @@ def _reads_grey(path, mode, edge: int = 0) -> None:
 
 
 @pytest.mark.parametrize("mode", ["linear", "cevr"])
-@pytest.mark.parametrize("kind", ["cfa", "linear-raw"])
+@pytest.mark.parametrize("kind", ["cfa", "linear-raw", "linear-raw-no-black"])
 def test_a_dngs_per_row_and_column_blacks_are_subtracted_where_they_lie(tmp_path, mode, kind):
     """BlackLevelDeltaV 0 on the top half's rows and 300 on the bottom half's, BlackLevelDeltaH 0 on the left half's
-    columns and 100 on the right's, over a BlackLevel of 200 at every CFA site (or 100, 200, 300 a LinearRaw sample),
-    and a flat grey 0.3 of each photosite's own range: LibRaw subtracted one black, the BlackLevel and the deltas'
-    averages, so the CFA's top-left quarter read R 0.21, G 0.26, B 0.25 and its bottom-left R 0.35, G 0.32, B 0.33,
-    off and tinted (mean error 0.046 -> 0.00001), the LinearRaw's green and blue 0.32 and 0.34."""
+    columns and 100 on the right's, over a BlackLevel of 200 at every CFA site (or 100, 200, 300 a LinearRaw sample,
+    or none: the DNG default, 0 for every sample), and a flat grey 0.3 of each photosite's own range: LibRaw
+    subtracted one black, the BlackLevel and the deltas' averages, so the CFA's top-left quarter read R 0.21, G 0.26,
+    B 0.25 and its bottom-left R 0.35, G 0.32, B 0.33, off and tinted (mean error 0.046 -> 0.00001), the LinearRaw's
+    green and blue 0.32 and 0.34. Without a BlackLevel the deltas were placed on the first sample only: green and blue
+    read 0.28 to 0.33."""
     h, w = 64, 96
     deltas = (np.where(np.arange(h) < h // 2, 0, 300), np.where(np.arange(w) < w // 2, 0, 100))
     if kind == "cfa":
         path = write_cfa_dng(tmp_path / "rows.dng", np.full((h, w, 3), 0.3) * np.array([0.5, 1.0, 0.8]), WHITE,
                              black=(200, 200, 200, 200), black_deltas=deltas)
     else:
-        black = np.array([100, 200, 300]) + (deltas[0][:, None] + deltas[1][None, :])[..., None]
+        levels = (100, 200, 300) if kind == "linear-raw" else None
+        black = np.array(levels or (0, 0, 0)) + (deltas[0][:, None] + deltas[1][None, :])[..., None]
         data = np.round(black + 0.3 * (WHITE - black)).astype(np.uint16)
-        path = write_linear_dng(tmp_path / "rows.dng", data, WHITE, black=(100, 200, 300), black_deltas=deltas)
+        path = write_linear_dng(tmp_path / "rows.dng", data, WHITE, black=levels, black_deltas=deltas)
     _reads_grey(path, mode)
 
 
@@ -715,6 +728,21 @@ def test_a_dng_is_read_inside_its_default_crop_then_turned_upright(tmp_path, ori
                                                    1.055 * expected ** (1 / 2.4) - 0.055), atol=5e-4)  # LibRaw's curve
 
 
+@pytest.mark.parametrize("orientation", [0, 65535])
+def test_a_dng_whose_orientation_is_no_exif_orientation_is_read_as_stored(tmp_path, orientation):
+    """Orientation 0 or 65535 (EXIF defines 1-8): LibRaw reads any value by dcraw's table, "50132467"[value & 7], and
+    turned a photo of Orientation 0 a quarter turn counter-clockwise (its 30x40 crop read 40x30), one of 65535
+    transposed. Read as stored, as EXIF readers take an orientation they do not know (the camera EXIF's 1)."""
+    from tests.dng import write_camera_dng
+
+    data = (np.random.default_rng(10).uniform(0.05, 0.9, (48, 64, 3)) * WHITE).astype(np.uint16)
+    path = write_camera_dng(tmp_path / "turned.dng", data, WHITE, make="TestCam", model="Model 7",
+                            date="2024:05:01 10:11:12", exposure_time=1 / 250, f_number=2.8, iso=200,
+                            lens="TestLens 35mm", orientation=orientation, crop=(6, 10, 30, 40))
+    np.testing.assert_allclose(read_raw_linear(path).linear, data[6:36, 10:50] / WHITE, atol=1e-4)
+    assert read_photo(path).rgb.shape == (30, 40, 3)
+
+
 @pytest.mark.parametrize("crop", [(6, 10, 30, 40), None])
 def test_a_dngs_default_user_crop_is_the_picture_within_its_default_crop(tmp_path, crop):
     """DefaultUserCrop (DNG 1.5), the crop the camera was set to (an aspect ratio), top 0.1, left 0.25, bottom 0.9,
@@ -743,6 +771,84 @@ def test_a_cfa_dngs_default_crop_counts_from_its_active_areas_corner(tmp_path):
     linear = read_raw_linear(path).linear
     assert linear.shape == (40, 60, 3)
     np.testing.assert_allclose(linear[2:-2, 2:-2], scene[10:46, 12:68], atol=2e-3)
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+@pytest.mark.parametrize(("origin", "size"), [((np.inf, 4.0), (40.0, 30.0)), ((4.0, 4.0), (40.0, np.nan)),
+                                              ((1e308, 1e308), (1e308, 1e308))])
+def test_a_dngs_default_crop_of_no_number_is_no_crop(tmp_path, mode, origin, size):
+    """A DefaultCropOrigin or DefaultCropSize (written as doubles) that is infinite, NaN, or whose end is (1e308 +
+    1e308) raised OverflowError ("unexpected", a cevr bug) or ValueError, said as a file LibRaw could not read: the
+    whole image is read, as without the tags (a LinearRaw DNG develops to data / WhiteLevel)."""
+    data = (np.random.default_rng(5).uniform(0.05, 0.9, (32, 48, 3)) * WHITE).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "crop.dng", data, WHITE, tags={50719: ("d", 2, origin), 50720: ("d", 2, size)})
+    if mode == "linear":
+        np.testing.assert_allclose(read_raw_linear(path).linear, data / WHITE, atol=2e-4)
+    else:
+        assert read_photo(path).rgb.shape == data.shape
+
+
+_DELTAS = np.arange(32) % 5 * 10.0  # each row's black above the BlackLevel
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+@pytest.mark.parametrize(("black", "tags"), [
+    (0, {50714: ("H", 0, ())}),  # a BlackLevel of no values: the default, 0 (IndexError)
+    (100, {50713: ("H", 1, (2,))}),  # a BlackLevelRepeatDim of one value (ValueError, said as unreadable by LibRaw)
+    (100, {50713: ("H", 3, (1, 1, 1))}),
+    (100, {50713: ("H", 2, (65535, 65535))}),  # a cell of one BlackLevel: 32 GiB filled with it (MemoryError)
+])
+def test_a_dngs_black_tags_that_make_no_cell_are_read_as_the_dng_defaults(tmp_path, mode, black, tags):
+    """A LinearRaw DNG whose rows' blacks are ``black`` plus BlackLevelDeltaV (0 to 40), the data holding them, and
+    whose BlackLevel or BlackLevelRepeatDim is damaged as the DNG defaults read it (no values: 0; a cell that is not
+    two dimensions, or that the BlackLevel does not fill: its first value everywhere): light = (v - black) / (white -
+    black) at each row, by hand."""
+    light = np.random.default_rng(6).uniform(0.05, 0.9, (32, 48, 3))
+    row_black = black + _DELTAS[:, None, None]
+    data = np.round(row_black + light * (WHITE - row_black)).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "black.dng", data, WHITE, (black,) * 3,
+                            black_deltas=(_DELTAS, np.zeros(48)), tags=tags)
+    expected = (data - row_black) / (WHITE - row_black)
+    if mode == "linear":
+        np.testing.assert_allclose(read_raw_linear(path).linear, expected, atol=3e-4)
+    else:
+        np.testing.assert_allclose(read_photo(path).rgb, np.where(expected <= 0.0031308, 12.92 * expected,
+                                                                  1.055 * expected ** (1 / 2.4) - 0.055), atol=1e-3)
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dngs_black_delta_of_no_number_leaves_the_blacks_as_libraw_reads_them(tmp_path, mode):
+    """A BlackLevelDeltaV of a NaN (written as floats) was cast to 16 bits: its row read 0 (numpy's "invalid value
+    encountered in cast" on stderr). The deltas are left as LibRaw reads them (it drops them): a DNG whose data holds
+    its BlackLevel only reads (v - black) / (white - black) in every row."""
+    light = np.random.default_rng(7).uniform(0.05, 0.9, (32, 48, 3))
+    data = np.round(100 + light * (WHITE - 100)).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "nan.dng", data, WHITE, (100,) * 3,
+                            tags={50716: ("f", 32, (np.nan,) + (0.0,) * 31)})
+    expected = (data - 100.0) / (WHITE - 100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read = read_raw_linear(path).linear if mode == "linear" else read_photo(path).rgb
+    np.testing.assert_allclose(read, expected if mode == "linear" else np.where(
+        expected <= 0.0031308, 12.92 * expected, 1.055 * expected ** (1 / 2.4) - 0.055), atol=1e-3)
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+@pytest.mark.parametrize("kind", ["black-level", "row-deltas"])
+def test_a_raw_whose_black_level_is_at_or_above_its_white_is_refused(tmp_path, mode, kind):
+    """A LinearRaw DNG's BlackLevel of 5000 of a WhiteLevel of 4000, or a CFA DNG's BlackLevelDeltaV of 1e9 over a
+    black of 100: no light lies between black and white. Both readers read the first black; the second the linear
+    reader read black, LibRaw's development white."""
+    scene = np.random.default_rng(8).uniform(0.05, 0.9, (32, 48, 3))
+    if kind == "black-level":
+        path = write_linear_dng(tmp_path / "black.dng", (scene * WHITE).astype(np.uint16), WHITE,
+                                tags={50713: ("H", 2, (1, 1)), 50714: ("I", 3, (5000,) * 3)})
+    else:
+        path = write_cfa_dng(tmp_path / "black.dng", scene, WHITE, black=(100,) * 4,
+                             tags={50716: ("I", 32, (10**9,) * 32)})
+    with pytest.raises(InputError, match=r"black\.dng: camera RAW whose black level \(\d+\) is at or above its white "
+                                         r"level \(\d+\): its photosites hold no light"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
 
 
 @pytest.mark.parametrize("mode", ["linear", "developed"])
