@@ -24,13 +24,16 @@ def show_warning(text: str) -> None:
 
 
 class _LogWarnings(logging.Handler):
-    """Library log records (tifffile logs what it finds odd in a file) as warning lines; none when quiet."""
+    """Library log records (tifffile logs what it finds odd in a file) as warning lines, naming the photo being
+    decoded (:func:`cevr_cli.io.images.log_warning_text`); none when quiet."""
 
     quiet = False
 
     def emit(self, record: logging.LogRecord) -> None:
         if not self.quiet:
-            show_warning(f"{record.name}: {record.getMessage()}")
+            from ..io.images import log_warning_text
+
+            show_warning(log_warning_text(record))
 
 
 _LOG_HANDLER = _LogWarnings(logging.WARNING)

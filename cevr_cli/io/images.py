@@ -20,7 +20,7 @@ import struct
 import threading
 import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -814,14 +814,11 @@ def read_photo(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
     can be told with the photo's name."""
     path = Path(path)
     check_size_limits(max_megapixels, min_side)
-    _decoding.path = path
-    try:
+    with photo_decoding(path):
         if path.suffix.lower() in RAW_SUFFIXES:
             return _read_raw(path, max_megapixels, min_side)  # checked where LibRaw opens it, as the linear reader's
         check_input_file(path)
         return _read_ldr(path, max_megapixels, min_side)
-    finally:
-        _decoding.path = None
 
 
 @dataclass(frozen=True)
@@ -861,8 +858,25 @@ _decoding = threading.local()
 
 
 def photo_being_decoded() -> Path | None:
-    """The photo :func:`read_photo` is decoding in this thread, or None."""
+    """The photo :func:`read_photo` or the linear RAW reader is decoding in this thread, or None."""
     return getattr(_decoding, "path", None)
+
+
+@contextlib.contextmanager
+def photo_decoding(path: Path) -> Iterator[None]:
+    """Name ``path`` as the photo this thread decodes (:func:`photo_being_decoded`) for the block."""
+    previous = photo_being_decoded()
+    _decoding.path = path
+    try:
+        yield
+    finally:
+        _decoding.path = previous
+
+
+def log_warning_text(record: logging.LogRecord) -> str:
+    """A library's log record (tifffile's on a tag it cannot read) as one line: the logger's name and its words, after
+    the name of the photo this thread is decoding, if any (:func:`warning_text`)."""
+    return warning_text(f"{record.name}: {record.getMessage()}")
 
 
 def warning_text(message: Warning | str) -> str:

@@ -400,12 +400,13 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[tuple
     """
     import rawpy
 
-    from .images import check_dimensions, check_input_file, check_size_limits
+    from .images import check_dimensions, check_input_file, check_size_limits, photo_decoding
 
     check_size_limits(max_megapixels, min_side)
     check_input_file(path, "a camera RAW file")
     try:
-        with open(path, "rb") as fh, rawpy.imread(fh) as raw:
+        # the libraries' warnings meanwhile (tifffile's on a tag it cannot read) name the photo
+        with photo_decoding(path), open(path, "rb") as fh, rawpy.imread(fh) as raw:
             # only while LibRaw reads and unpacks (check_pixel_data's raw_image_visible), where its data errors
             # arise: fd 2 captured for the whole development would freeze the progress display meanwhile
             with stderr_without(_LIBRAW_DATA_ERROR):

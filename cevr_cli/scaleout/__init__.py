@@ -43,11 +43,11 @@ def forward_library_warnings(emit: Event) -> None:
     import logging
     import warnings
 
-    from ..io.images import warning_text
+    from ..io.images import log_warning_text, warning_text
 
     class _Forward(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            emit("warning", f"{record.name}: {record.getMessage()}")
+            emit("warning", log_warning_text(record))
 
     warnings.showwarning = lambda message, *rest, **keywords: emit("warning", warning_text(message))
     logging.getLogger().addHandler(_Forward(logging.WARNING))

@@ -685,6 +685,24 @@ def test_a_dngs_opcodes_not_applied_are_warned_by_name_and_recorded(tmp_path, ra
 
 
 @pytest.mark.parametrize("raw_mode", ["linear", "cevr"])
+def test_a_librarys_log_warning_on_a_raw_names_the_photo(tmp_path, raw_mode):
+    """tifffile logs a tag it cannot read (Orientation 0, which EXIF does not define): the warning line named no
+    photo, in a batch of many not knowing which one (log records were not told with the photo being decoded, and
+    the linear RAW reader did not say which photo it decoded)."""
+    from tests.dng import write_camera_dng
+
+    data = (np.random.default_rng(10).uniform(0.05, 0.9, (48, 64, 3)) * 4000).astype(np.uint16)
+    raw = write_camera_dng(tmp_path / "turned.dng", data, 4000, make="TestCam", model="Model 7",
+                           date="2024:05:01 10:11:12", exposure_time=1 / 250, f_number=2.8, iso=200,
+                           lens="TestLens 35mm", orientation=0)
+    result = runner.invoke(app, ["stack", str(raw), "-o", str(tmp_path / "out"), "--evs", "-1,1", "--model",
+                                 "physics", "--raw-mode", raw_mode], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert lines and all(line.startswith(f"warning: {raw}: tifffile: ") for line in lines), result.output
+
+
+@pytest.mark.parametrize("raw_mode", ["linear", "cevr"])
 def test_a_dngs_outputs_are_its_default_crop_and_say_that_size(tmp_path, raw_mode):
     """A portrait DNG (Orientation 6) of 32x48 photosites whose DefaultCrop is 20x30 of them: its stack frames, its
     HDR image are the crop turned upright, 20 wide and 30 high (they were 32x48, the whole sensor), and so is the
