@@ -153,6 +153,30 @@ def test_large_and_elongated_clipped_regions_are_filled_from_their_surroundings(
     np.testing.assert_allclose(fill, (strength[..., None] * ORANGE)[clipped], rtol=1e-4)
 
 
+@pytest.mark.parametrize("tall", [False, True], ids=["wide", "tall"])
+def test_the_colour_field_is_read_at_each_pixels_place_in_a_photo_wider_than_the_field(tall):
+    """A photo 4096 px wide (its colour field 512 px, 8 photo px per field px) whose hue is a ramp, R 0.1 -> 0.9
+    left to right, G = B = 0.2, with sparkles 4x as bright, clipped in R only: each sparkle's R is 4x the ramp at
+    its own column, the field read where cv2.resize put each of its pixels' centres. Read half a field pixel
+    off (xs * 512 / 4096, not (xs + 0.5) * 512 / 4096 - 0.5), it was the ramp 3.5 px to the left: 2e-3 too low.
+    The same photo turned on its side tests the rows."""
+    h, w = 16, 4096
+    assert w > 4 * FIELD_SIDE
+    x = np.arange(w, dtype=np.float64)
+    scene = np.broadcast_to(np.stack([0.1 + 0.8 * x / (w - 1), np.full(w, 0.2), np.full(w, 0.2)], axis=-1),
+                            (h, w, 3)).copy()
+    sparkles = np.zeros((h, w), bool)
+    sparkles[8, 1100:w - 64:97] = True  # R above 0.3, so 4x clips; one per 8x8 block of the field at most
+    scene[sparkles] *= 4.0
+    if tall:
+        scene, sparkles = scene.transpose(1, 0, 2).copy(), sparkles.T.copy()
+    saturated = scene >= 1.0
+    clipped = saturated.any(axis=2)
+    assert np.array_equal(clipped, sparkles) and not saturated[..., 1:].any()
+    fill = fill_clipped(np.minimum(scene, 1.0).astype(np.float32), clipped, saturated)
+    np.testing.assert_allclose(fill, scene[clipped], rtol=1e-4)  # measured 9e-6
+
+
 def clipped_half_plane(rate: float, width: int, edge: int, height: int = 16) -> tuple[np.ndarray, ...]:
     """Neutral light clipped in the columns left of ``edge``; right of it falling by ``rate`` stops per column."""
     columns = np.arange(width, dtype=np.float32)
