@@ -199,6 +199,25 @@ def test_fully_clipped_pixels_rise_with_depth_at_the_slope_the_light_rose_toward
     assert expected[-1] < expected[-10] < expected[0] == 2**MAX_RISE_STOPS  # the ramp and its cap both tested
 
 
+def test_the_rise_is_measured_on_box_averages_of_a_photo_wider_than_the_field():
+    """The half plane above 8x as wide (4096 px, rising rate / 8 stops per photo px), with a fine texture that a box
+    average of 8 px leaves alone: two pixels of every 8 dimmed by 10 %, at a place that cycles over three 8-px
+    blocks. The rise of each 8 px of the clip is the field's, min(RISE_GAIN rate depth, MAX_RISE_STOPS) (measured
+    within 0.0033). Resampled to the field by point sampling (cv2.INTER_LINEAR), the ring's pixel nearest the clip
+    read 10 % dark, the light seemed to fall towards the clip, and nothing rose (0.5 stops off)."""
+    rate, edge, factor = 0.02, 200, 8
+    linear, clipped, saturated = clipped_half_plane(rate / factor, factor * FIELD_SIDE, factor * edge)
+    block, place = np.divmod(np.arange(factor * FIELD_SIDE), factor)
+    phase = (block - edge) % 3
+    dimmed = np.where(phase == 0, (place == 3) | (place == 4), np.where(phase == 1, place <= 1, place >= 6))
+    linear[:, dimmed & ~clipped[0]] *= np.float32(0.9)
+    rise = np.log2(fill_clipped(linear, clipped, saturated).reshape(16, -1, 3)[..., 0])
+    depth = edge - 0.5 - np.arange(edge, dtype=np.float64)
+    expected = np.minimum(RISE_GAIN * rate * depth, MAX_RISE_STOPS)
+    np.testing.assert_allclose(rise.reshape(16, edge, factor).mean(axis=2), np.broadcast_to(expected, (16, edge)),
+                               atol=0.01)
+
+
 def halo_half_plane(width: int, height: int = 16) -> tuple[np.ndarray, ...]:
     """Neutral light clipped in the left 37.5 % of a scene ``width`` px wide; right of it a Lorentzian halo (not an
     exponential: its slope in stops per pixel changes with the distance, so it is measured on a fixed part of
