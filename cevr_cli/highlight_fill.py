@@ -166,8 +166,7 @@ def _rise_at(values: np.ndarray, weight: np.ndarray, ys: np.ndarray, xs: np.ndar
         spread = np.bincount(clip, d * d, count) / n - mean_d**2
         covariance = np.bincount(clip, d * light, count) / n - mean_d * mean_l
         slope = np.where(spread > MIN_RING_SPREAD, -covariance / spread, 0.0)
-    slope = np.maximum(np.nan_to_num(slope, nan=0.0), 0.0)
-    slope[0] = 0.0  # the label of the known pixels
+    slope = np.maximum(np.nan_to_num(slope, nan=0.0), 0.0)  # 0 for label 0, the known pixels: no ring is theirs
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
     rise = np.minimum(RISE_GAIN * slope[clips] * np.maximum(depth - 0.5, 0.0), MAX_RISE_STOPS).astype(np.float32)
     return _sample(rise, ys, xs, (h, w))[0]

@@ -106,7 +106,6 @@ class PiecewiseLinear:
         np.subtract(x, np.float32(self.low), out=bucket)
         bucket *= np.float32(self.scale)
         index[...] = bucket
-        np.minimum(index, self.buckets - 1, out=index)
         np.take(self.first, index, out=segment, mode="clip")
         for _ in range(self.steps):
             np.take(self.upper, segment, out=table, mode="clip")
@@ -122,7 +121,8 @@ CHUNK = 1 << 16  # values per pass of PiecewiseLinear: its temporaries stay in t
 
 def _scratch(size: int) -> tuple[np.ndarray, ...]:
     """PiecewiseLinear's temporaries for one chunk (bucket, index, segment, above, table), allocated once per call;
-    indices as intp and takes in "clip" mode (every index is in range): numpy's fastest gather."""
+    indices as intp and takes in "clip" mode: numpy's fastest gather, which also puts x = high (bucket index
+    ``buckets``) in the last bucket."""
     return (np.empty(size, np.float32), np.empty(size, np.intp), np.empty(size, np.intp), np.empty(size, bool),
             np.empty(size, np.float32))
 

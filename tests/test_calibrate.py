@@ -18,8 +18,10 @@ from cevr_cli.calibrate import (
     calibrate,
     check_bracket,
     evs_from_exif,
+    fit_basis,
     fit_bracket,
     installed_profile_facts,
+    inverse_table,
     parse_bracket_evs,
 )
 from cevr_cli.cli import app
@@ -221,6 +223,36 @@ def test_table_is_a_valid_monotone_curve_from_a_narrow_bracket():
         fit = fit_bracket(frames, [-1.0, 0.0, 1.0], method)
         for row in fit.linear:
             assert row[0] == 0.0 and row[-1] == 1.0 and np.all(np.diff(row) > 0)
+
+
+def test_a_dip_in_the_highest_observed_level_does_not_tilt_the_line_above_it_down():
+    """Noise left the highest observed level (5 of 0..7) below the one before it: the line through the two has a
+    negative slope, clamped to flat, so levels 6 and 7 keep level 5's light 0.45 and the table is the fit over
+    0.45, with level 4's 0.5 cut to it by the running minimum. Unclamped, the line fell to 0.35 at the top code,
+    the table was scaled by that instead and level 3 read 0.30 / 0.35 = 0.857 instead of 0.30 / 0.45 = 0.667."""
+    positions = np.linspace(0.0, 1.0, 8)
+    inverse = np.array([0.0, 0.1, 0.2, 0.3, 0.5, 0.45, np.nan, np.nan])
+    counts = np.array([0, 5, 5, 5, 5, 5, 0, 0])
+    table = inverse_table(inverse, counts, positions)
+    expected = np.array([0.0, 0.1, 0.2, 0.3, 0.45, 0.45, 0.45, 0.45]) / 0.45
+    np.testing.assert_allclose(table, expected, atol=1e-8)  # the steps of 1e-9 that keep it strictly increasing
+    assert np.all(np.diff(table) > 0)
+
+
+def test_the_basis_fit_stays_increasing_where_noise_and_few_codes_would_bend_it():
+    """Two frames one stop apart of 400 pixels lit 0.1..0.6 of white, sRGB codes with noise of 2 codes: the codes
+    seen span about 90..255, and the unconstrained least-squares fit of the basis fell (by 0.96 of white between
+    two levels, measured). The fit's monotone penalty keeps it increasing and near the sRGB curve the frames were
+    rendered through (within 0.032 of white, measured)."""
+    rng = np.random.default_rng(2)
+    light = np.exp(rng.uniform(np.log(0.1), np.log(0.6), 400))
+    times = np.array([1.0, 2.0])
+    exposed = np.clip(light[:, None] * times, 0.0, 1.0).astype(np.float32)
+    codes = SRGB.encode(np.repeat(exposed[..., None], 3, axis=2))[..., 0] * 255 + rng.normal(0.0, 2.0, exposed.shape)
+    fitted = fit_basis(np.clip(np.round(codes), 0, 255).astype(np.intp), times, 256)
+    assert np.all(np.diff(fitted) > 0)
+    truth = SRGB.decode(np.repeat(np.linspace(0.0, 1.0, 256, dtype=np.float32)[:, None], 3, axis=1))[:, 0]
+    assert np.abs(fitted - truth).max() < 0.1
 
 
 def test_sixteen_bit_frames_use_1024_levels():

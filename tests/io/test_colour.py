@@ -26,10 +26,14 @@ from cevr_cli.io.images import read_photo
 from cevr_cli.measure import photo_source
 from tests.icc_profiles import (
     ADOBE_RGB_PRIMARIES,
+    SRGB_PRIMARIES,
     display_p3_profile,
     gamma_curve_tag,
     p3_to_srgb_codes,
     parametric_curve_tag,
+)
+from tests.icc_profiles import (
+    srgb_encode as reference_srgb_encode,
 )
 
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -172,6 +176,28 @@ def test_srgb_tagged_and_untagged_photos_are_unchanged(tmp_path, icc: bytes | No
     np.testing.assert_array_equal(np.round(photo.rgb * 255.0).astype(np.uint8), codes)
     assert photo.colour == (ColourSpace("sRGB built-in", UNCHANGED) if icc else ColourSpace("sRGB", ASSUMED))
     assert photo.icc_profile == icc
+
+
+@pytest.mark.parametrize("gamma, identity", [(2.42, True), (2.47, False)], ids=["within-one-code", "three-codes-off"])
+def test_a_profile_a_hair_from_srgb_is_the_identity_only_within_one_code(gamma: float, identity: bool) -> None:
+    # sRGB's primaries and piecewise curve (ICC parametric type 3) with its 2.4 exponent changed: by the formula
+    # the codes move at most 0.82 codes at 2.42 (an sRGB profile by another name: the pixels and the profile are
+    # kept) and 2.85 codes at 2.47 (another colour space: converted, as the formula says within a code)
+    curve = parametric_curve_tag(3, [gamma, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045])
+    profile = display_p3_profile("near sRGB", primaries=SRGB_PRIMARIES, curve=curve)
+    v = np.arange(256) / 255.0
+    light = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** gamma)
+    expected = np.round(reference_srgb_encode(light) * 255.0)
+    deviation = np.abs(expected - np.arange(256)).max()
+    assert deviation == (1 if identity else 3)  # hand formula: 0.82 -> 1 after rounding, 2.85 -> 3
+    codes = np.stack([np.arange(256, dtype=np.uint8)] * 3, axis=-1)[None]
+    out, colour, icc = to_srgb(codes, profile)
+    if identity:
+        assert colour == ColourSpace("near sRGB", UNCHANGED) and icc == profile
+        np.testing.assert_array_equal(out, codes)
+    else:
+        assert colour == ColourSpace("near sRGB", CONVERTED) and icc is None
+        assert np.abs(out[0].astype(int) - expected[:, None]).max() <= 1
 
 
 def test_a_corrupt_icc_profile_decodes_as_srgb_with_a_one_line_warning(tmp_path) -> None:
