@@ -414,8 +414,10 @@ def fit_basis(levels: np.ndarray, times: np.ndarray, n_levels: int) -> np.ndarra
     code turns a log-light residual into codes, g' of the power law 2.2 (the mean curve's own slope is steep at
     the top, where a few curves end in a jump, and re-weighting by the fitted slope measured worse). A curve
     error that repeats every stop, which a bracket of whole stops cannot see, lies outside the few smooth
-    components. g is kept increasing on the basis's grid: the steps that rise less than BASIS_MIN_SLOPE are
-    penalised, accumulating until none is left.
+    components. g is held increasing on the basis's grid by a penalty on the steps that rise less than
+    BASIS_MIN_SLOPE, accumulated over at most BASIS_MONOTONE_ROUNDS rounds: a soft constraint, so a noisy bracket
+    may still leave small falls (two frames, 4-code noise: 67 steps, the largest -0.016 of white), which
+    :func:`inverse_table` takes out of the profile's table.
     """
     basis = response_basis()
     grid_mean = basis["mean"].astype(np.float64)
