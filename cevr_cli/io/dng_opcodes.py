@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from . import dng_tags
+
 _GAIN_MAP = 9  # opcode ID (DNG 1.4, chapter 6)
-_OPCODE_LISTS = {51008: 1, 51009: 2, 51022: 3}  # OpcodeList1, 2 and 3 by their tags
+_OPCODE_LISTS = {dng_tags.OPCODE_LIST_1: 1, dng_tags.OPCODE_LIST_2: 2, dng_tags.OPCODE_LIST_3: 3}  # by their tags
 # the opcodes' names by ID (DNG 1.6 specification, chapter 6)
 _OPCODE_NAMES = {1: "WarpRectilinear", 2: "WarpFisheye", 3: "FixVignetteRadial", 4: "FixBadPixelsConstant",
                  5: "FixBadPixelsList", 6: "TrimBounds", 7: "MapTable", 8: "MapPolynomial", 9: "GainMap",

@@ -39,7 +39,7 @@ from ..vocabulary import (
     RAW_SUFFIXES,
     STACK_MANIFEST,
 )
-from . import opencv
+from . import dng_tags, opencv
 from .atomic import atomic_path, write_failure
 from .colour import RAW_DEVELOPED, SRGB, ColourSpace, adobe_rgb_to_srgb, nclx_to_srgb, to_srgb
 from .dng_opcodes import Opcode
@@ -210,7 +210,7 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
     allow_in_pillow(max_megapixels)
     try:
         with open_with_pillow(path) as im:
-            if im.format == "TIFF" and _DNG_VERSION_TAG in im.tag_v2:
+            if im.format == "TIFF" and dng_tags.DNG_VERSION in im.tag_v2:
                 raise InputError(path, _misnamed_dng(path))  # else its IFD0 (often a thumbnail) is the photo
             width, height = im.size
             check_dimensions(path, width, height, max_megapixels, min_side)
@@ -649,9 +649,6 @@ def unsupported_sample(sample: str) -> str:
     return reason
 
 
-_DNG_VERSION_TAG = 50706  # DNG 1.4: every DNG's IFD0 holds DNGVersion
-
-
 def _misnamed_dng(path: Path) -> str:
     """Why a DNG under a photo's name is refused: it is read by its name, and LibRaw reads only .dng and the
     other RAW names (a photo reader would take its thumbnail, or its raw samples, for the photo)."""
@@ -661,7 +658,7 @@ def _misnamed_dng(path: Path) -> str:
 
 def _tiff_is_dng(path: Path) -> bool:
     """Whether ``path`` is a TIFF whose first IFD says it is a DNG (False for what tifffile cannot parse)."""
-    return bool(_first_tiff_page(path, lambda page: _DNG_VERSION_TAG in page.tags))
+    return bool(_first_tiff_page(path, lambda page: dng_tags.DNG_VERSION in page.tags))
 
 
 def _tiff_sample_type(path: Path) -> str | None:

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..vocabulary import MAX_MEGAPIXELS, MIN_PHOTO_SIDE
+from . import dng_tags
 from .dng_opcodes import (
     GainMap,
     Opcode,
@@ -44,7 +45,7 @@ from .dng_opcodes import (
     page_opcode_lists,
     photosite_gains,
 )
-from .exif import ExifInfo, read_raw_container_exif, tiff_exif
+from .exif import ORIENTATION_TAG, ExifInfo, read_raw_container_exif, tiff_exif
 from .library_output import stderr_without
 
 # LibRaw's orientation codes (sizes.flip) as the EXIF orientations they stand for (3 = 180, 5 = 90 CCW, 6 = 90 CW;
@@ -115,7 +116,7 @@ def _white_levels(page: Any) -> list[int]:
     for every channel, or one per sample, G2 taking G's; without the tag, or for a level of 0, the DNG default,
     2^BitsPerSample - 1, as LibRaw takes it: a WhiteLevel of 0 marked every photosite clipped)."""
     default = (1 << page.bitspersample) - 1
-    values = [int(v) or default for v in np.atleast_1d(page.tags.valueof(50717, default))]
+    values = [int(v) or default for v in np.atleast_1d(page.tags.valueof(dng_tags.WHITE_LEVEL, default))]
     return values[:1] * 4 if len(values) < 3 else [*values[:3], values[1]]
 
 
@@ -152,7 +153,7 @@ def dng_without_raw_image(path: Path) -> bool:
 
     try:
         with tifffile.TiffFile(path) as tif:
-            if 50706 not in tif.pages.first.tags:
+            if dng_tags.DNG_VERSION not in tif.pages.first.tags:
                 return False
     except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
         return False
@@ -177,10 +178,11 @@ def _dng_raw_page(tif: Any) -> Any:
     """A DNG's raw image (the main, NewSubfileType 0, CFA or LinearRaw IFD: IFD0 or a SubIFD) in the file open in
     tifffile; None when it is not a DNG or has no such IFD."""
     first = tif.pages.first
-    if 50706 not in first.tags:  # DNGVersion
+    if dng_tags.DNG_VERSION not in first.tags:
         return None
+    raw_photometrics = (dng_tags.PHOTOMETRIC_CFA, dng_tags.PHOTOMETRIC_LINEAR_RAW)
     return next((page for page in [first, *(first.pages or [])]
-                 if not page.subfiletype and int(page.photometric) in (32803, 34892)), None)
+                 if not page.subfiletype and int(page.photometric) in raw_photometrics), None)
 
 
 _Fact = TypeVar("_Fact")
@@ -244,14 +246,15 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
             floating = read(lambda: int(page.sampleformat)) == 3
             brightest = read(lambda: float(np.nanmax(page.asarray()))) if (
                 floating and levels is not None and _rescaled(levels, developed_white)) else None
-            area = read(lambda: _tag_numbers(page, 50829, []))  # ActiveArea: top, left, bottom, right
-            orientation = read(lambda: int(tif.pages.first.tags.valueof(274, 1)))  # IFD0's, as stored
+            area = read(lambda: _tag_numbers(page, dng_tags.ACTIVE_AREA, []))  # top, left, bottom, right
+            orientation = read(lambda: int(tif.pages.first.tags.valueof(ORIENTATION_TAG, 1)))  # IFD0's, as stored
             return RawFileFacts(
                 exif, levels, floating, brightest, read(lambda: _cfa_planes(page)),
                 read(lambda: page_opcode_lists(page)) or {},
                 (int(area[0]), int(area[1])) if area is not None and len(area) == 4 else (0, 0),
-                read(lambda: (_tag_numbers(page, 50719, [0.0, 0.0]), _tag_numbers(page, 50720, []),
-                              _tag_numbers(page, 51125, []))),
+                read(lambda: (_tag_numbers(page, dng_tags.DEFAULT_CROP_ORIGIN, [0.0, 0.0]),
+                              _tag_numbers(page, dng_tags.DEFAULT_CROP_SIZE, []),
+                              _tag_numbers(page, dng_tags.DEFAULT_USER_CROP, []))),
                 None if floating else read(lambda: _black_tags(page)), 1 if orientation is None else orientation)
     except errors:
         return RawFileFacts()
@@ -266,8 +269,9 @@ def _black_tags(page: Any) -> tuple[list[float], list[float], list[float], list[
     Raises:
         ValueError: a value that is no finite number (a NaN black, cast to 16 bits, made its photosites 0).
     """
-    tags = (_tag_numbers(page, 50716, []), _tag_numbers(page, 50715, []), _tag_numbers(page, 50714, []) or [0.0],
-            _tag_numbers(page, 50713, []))
+    tags = (_tag_numbers(page, dng_tags.BLACK_LEVEL_DELTA_V, []), _tag_numbers(page, dng_tags.BLACK_LEVEL_DELTA_H, []),
+            _tag_numbers(page, dng_tags.BLACK_LEVEL, []) or [0.0],
+            _tag_numbers(page, dng_tags.BLACK_LEVEL_REPEAT_DIM, []))
     if not all(np.all(np.isfinite(values)) for values in tags):
         raise ValueError("a black level that is no finite number")
     return (*tags[:3], tags[3] if len(tags[3]) == 2 else [1.0, 1.0])
@@ -328,11 +332,11 @@ def _cfa_planes(page: Any) -> np.ndarray | None:
     :func:`_dng_raw_page`) as LibRaw numbers its colours: each site's colour (CFAPattern, TIFF/EP colour codes) as its
     plane, its place in CFAPlaneColor (default red, green, blue; DNG 1.4, chapter 4); None when it is not a CFA image
     or the tags do not make a pattern."""
-    if int(page.photometric) != 32803:
+    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA:
         return None
-    rows, cols = (int(v) for v in page.tags.valueof(33421, (2, 2)))
-    pattern = np.frombuffer(bytes(page.tags.valueof(33422, b"")), np.uint8)
-    plane_colours = list(bytes(page.tags.valueof(50710, b"\x00\x01\x02")))
+    rows, cols = (int(v) for v in page.tags.valueof(dng_tags.CFA_REPEAT_PATTERN_DIM, (2, 2)))
+    pattern = np.frombuffer(bytes(page.tags.valueof(dng_tags.CFA_PATTERN, b"")), np.uint8)
+    plane_colours = list(bytes(page.tags.valueof(dng_tags.CFA_PLANE_COLOR, b"\x00\x01\x02")))
     if min(rows, cols) < 1 or pattern.size != rows * cols or not set(pattern.tolist()) <= set(plane_colours):
         return None  # a dimension of 0 and no CFAPattern: an empty pattern, a ZeroDivisionError where it is tiled
     return np.array([plane_colours.index(code) for code in pattern.tolist()]).reshape(rows, cols)
