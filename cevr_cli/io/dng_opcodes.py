@@ -147,9 +147,9 @@ def _opcodes(data: bytes) -> Iterator[tuple[int, int, bytes]]:
         return
 
 
-def _sorted_opcodes(data: bytes, number: int) -> Iterator[tuple[bool, int, int, bytes]]:
-    """Each opcode of opcode list ``number`` as (applied, ID, flags, parameters): the readers apply OpcodeList2's and
-    OpcodeList3's first :data:`_MAX_GAIN_MAPS` GainMaps."""
+def _marked_opcodes(data: bytes, number: int) -> Iterator[tuple[bool, int, int, bytes]]:
+    """Each opcode of opcode list ``number`` marked whether the readers apply it, as (applied, ID, flags, parameters):
+    they apply OpcodeList2's and OpcodeList3's first :data:`_MAX_GAIN_MAPS` GainMaps."""
     maps = 0
     for opcode, flags, params in _opcodes(data):
         applied = (opcode, number) in _APPLIED and maps < _MAX_GAIN_MAPS
@@ -158,12 +158,12 @@ def _sorted_opcodes(data: bytes, number: int) -> Iterator[tuple[bool, int, int, 
 
 
 def parse_gain_maps(data: bytes, number: int = 2) -> list[GainMap]:
-    """The GainMap opcodes of opcode list ``number`` (2 or 3) that the readers apply (:func:`_sorted_opcodes`); the
+    """The GainMap opcodes of opcode list ``number`` (2 or 3) that the readers apply (:func:`_marked_opcodes`); the
     list's other opcodes are skipped, and so is a map that is none (no points, no map planes, a gain, spacing or origin
     that is no finite number: spread over the image it raised IndexError, or made it NaN). A list cut short yields the
     maps read before."""
     maps: list[GainMap] = []
-    for applied, _opcode, _flags, params in _sorted_opcodes(data, number):
+    for applied, _opcode, _flags, params in _marked_opcodes(data, number):
         if applied:
             # cut short (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
             with contextlib.suppress(struct.error, ValueError, OverflowError):
@@ -204,11 +204,11 @@ def gain_maps_of(opcode_lists: dict[int, bytes], opcode_list: int = 2) -> list[G
 
 def opcodes_not_applied(opcode_lists: dict[int, bytes]) -> tuple[Opcode, ...]:
     """The opcodes of a DNG's opcode lists (:func:`page_opcode_lists`) that its readers here do not apply: every one
-    but OpcodeList2's and OpcodeList3's first GainMaps (:func:`_sorted_opcodes`; LibRaw applies none), each once (a
+    but OpcodeList2's and OpcodeList3's first GainMaps (:func:`_marked_opcodes`; LibRaw applies none), each once (a
     list repeating one 200,000 times made a 6 MB warning line), in the order first met."""
     return tuple(dict.fromkeys(Opcode(opcode, number, bool(flags & _OPTIONAL))
                                for number, data in sorted(opcode_lists.items())
-                               for applied, opcode, flags, _params in _sorted_opcodes(data, number) if not applied))
+                               for applied, opcode, flags, _params in _marked_opcodes(data, number) if not applied))
 
 
 def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray | None:
