@@ -253,9 +253,7 @@ def channel_gains(maps: list[GainMap], colors: np.ndarray | None, height: int, w
     weighs every site of the pattern alike wherever the pixel lies. Per-site maps (R, G, G2, B, pitch 2, as phones
     write them) give each channel its own, the two greens' geometric mean; a map of every site counts for all three;
     maps over the same sites multiply; a map of part of the image counts there, blended over a pattern period at its
-    edges as demosaicing blends. (The shares were counted on the whole image and spread over it: a map of the left
-    half gave both halves the square root of its gain; and a LinearRaw map's area and pitch were not read: a map of
-    one quadrant's green raised the whole green plane.)"""
+    edges as demosaicing blends."""
     import cv2
 
     if not maps:
