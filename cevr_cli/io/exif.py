@@ -547,6 +547,14 @@ def _ratio(value: Any) -> float | None:
     return _number(value)
 
 
+def tiff_read_errors() -> tuple[type[Exception], ...]:
+    """What tifffile raises for a file it cannot parse or a damaged IFD or tag: a reader that catches these takes the
+    file to say nothing (tifffile imported here, not at the module's top: the CLI's start does without it)."""
+    import tifffile
+
+    return (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError)
+
+
 def tiff_exif(tif: Any) -> ExifInfo:
     """EXIF of a TIFF-structured file (DNG, CR2, NEF, ARW, PEF, ORF, RW2 ...) open in tifffile (``tif``), from its
     first IFD and EXIF IFD, which tifffile parses without decoding pixels (Pillow opens only the TIFFs it can

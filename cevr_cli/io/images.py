@@ -56,6 +56,7 @@ from .exif import (
     labelled_srgb,
     read_nclx,
     says_adobe_rgb,
+    tiff_read_errors,
     upright_exif,
     with_capture_facts,
     without_tiff_layout,
@@ -453,7 +454,7 @@ def _decode_tifffile(path: Path, im: Any) -> tuple[np.ndarray, int]:
     try:
         with tifffile.TiffFile(path) as tif:
             data = tif.pages.first.asarray()
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError) as exc:
+    except tiff_read_errors() as exc:
         reason = " ".join(str(exc).split())
         if "imagecodecs" in reason:  # tifffile names the package its decoder of that compression needs
             raise InputError(path, f"cannot decode a 16-bit TIFF with separate colour planes compressed so ({reason}):"
@@ -485,7 +486,7 @@ def _decode_tiles(path: Path, im: Any) -> tuple[np.ndarray, int]:
             data = page.asarray()
             if int(page.planarconfig) == _SEPARATE_PLANES and data.ndim == 3:
                 data = np.ascontiguousarray(np.moveaxis(data, 0, -1))  # tifffile gives the planes first
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError) as exc:
+    except tiff_read_errors() as exc:
         raise InputError(path, f"truncated or corrupt TIFF data ({' '.join(str(exc).split())})") from None
     if data.dtype != np.uint8 or data.ndim not in (2, 3):
         raise InputError(path, f"an uncompressed tiled 8-bit TIFF decoded as {data.dtype} {data.shape}")
@@ -550,7 +551,7 @@ def _labelled_upright(path: Path) -> bytes:
         with tifffile.TiffFile(io.BytesIO(data)) as tif:
             tag = tif.pages.first.tags[ORIENTATION_TAG]
             code, at, order = _TIFF_INTEGER_FORMATS.get(int(tag.dtype)), tag.valueoffset, tif.byteorder
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError) as exc:
+    except tiff_read_errors() as exc:
         raise InputError(path, f"truncated or corrupt TIFF data ({' '.join(str(exc).split())})") from None
     if code is None:
         raise InputError(path, f"corrupt TIFF data: its Orientation tag is of type {int(tag.dtype)}, not an integer")
@@ -679,7 +680,7 @@ def _first_tiff_page(path: Path, fact: Callable[[Any], _Fact]) -> _Fact | None:
     try:
         with tifffile.TiffFile(path) as tif:
             return fact(tif.pages.first)
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
+    except tiff_read_errors():
         return None
     finally:
         log.setLevel(level)

@@ -45,7 +45,7 @@ from .dng_opcodes import (
     page_opcode_lists,
     photosite_gains,
 )
-from .exif import ORIENTATION_TAG, ExifInfo, read_raw_container_exif, tiff_exif
+from .exif import ORIENTATION_TAG, ExifInfo, read_raw_container_exif, tiff_exif, tiff_read_errors
 from .library_output import stderr_without
 
 # LibRaw's orientation codes (sizes.flip) as the EXIF orientations they stand for (3 = 180, 5 = 90 CCW, 6 = 90 CW;
@@ -155,7 +155,7 @@ def dng_without_raw_image(path: Path) -> bool:
         with tifffile.TiffFile(path) as tif:
             if dng_tags.DNG_VERSION not in tif.pages.first.tags:
                 return False
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
+    except tiff_read_errors():
         return False
     return _dng_raw_image_fact(path, lambda page: True) is None
 
@@ -170,7 +170,7 @@ def _dng_raw_image_fact(path: Path, fact: Any) -> Any:
         with tifffile.TiffFile(path) as tif:
             page = _dng_raw_page(tif)
             return None if page is None else fact(page)
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError):
+    except tiff_read_errors():
         return None
 
 
@@ -228,7 +228,7 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
     is None on its own, the others still read; a file tifffile cannot open (CR3, RAF) says nothing."""
     import tifffile
 
-    errors = (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError)
+    errors = tiff_read_errors()
 
     def read(fact: Callable[[], _Fact]) -> _Fact | None:
         try:
