@@ -805,7 +805,7 @@ def check_headers(frames: Sequence[Path], names: Sequence[str], evs: Sequence[fl
     from .io.images import PhotoHeader, read_photo_header
 
     read: list[tuple[Path, PhotoHeader]] = []
-    camera_frame = None
+    camera_frame: CameraFrame | None = None
     for frame in frames:
         try:
             header = read_photo_header(frame)
@@ -825,8 +825,10 @@ def same_size(frame: Path, size: tuple[int, int], first: Path, first_size: tuple
                          "of a bracket share one size")
 
 
-def same_camera(frame: Path, exif: Any, camera_frame: tuple[Path, tuple[str, str | None]] | None,
-                ) -> tuple[Path, tuple[str, str | None]] | None:
+CameraFrame = tuple[Path, tuple[str, str | None]]  # a frame and its camera, (make, model) as exif_camera gives it
+
+
+def same_camera(frame: Path, exif: ExifInfo | None, camera_frame: CameraFrame | None) -> CameraFrame | None:
     """The first frame with an EXIF Make, and its camera, once ``frame`` (its ``exif``) is met after those before it
     (``camera_frame``, that of those).
 
