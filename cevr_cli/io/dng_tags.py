@@ -1,5 +1,5 @@
 """The TIFF tag numbers of the DNG facts cevr reads (DNG 1.6 specification, chapter 4; TIFF/EP for the CFA tags),
-and the PhotometricInterpretation values of a DNG's raw image."""
+and the PhotometricInterpretation and SampleFormat values of a DNG's raw image."""
 
 from __future__ import annotations
 
@@ -22,3 +22,4 @@ DEFAULT_USER_CROP = 51125
 
 PHOTOMETRIC_CFA = 32803
 PHOTOMETRIC_LINEAR_RAW = 34892
+SAMPLE_FORMAT_FLOAT = 3  # IEEE floating point (TIFF 6.0, section 19: a floating-point DNG's)

@@ -243,21 +243,27 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
             if page is None:
                 return RawFileFacts(exif)
             levels = read(lambda: _white_levels(page))
-            floating = read(lambda: int(page.sampleformat)) == 3
+            floating = read(lambda: int(page.sampleformat)) == dng_tags.SAMPLE_FORMAT_FLOAT
             brightest = read(lambda: float(np.nanmax(page.asarray()))) if (
                 floating and levels is not None and _rescaled(levels, developed_white)) else None
             area = read(lambda: _tag_numbers(page, dng_tags.ACTIVE_AREA, []))  # top, left, bottom, right
             orientation = read(lambda: int(tif.pages.first.tags.valueof(ORIENTATION_TAG, 1)))  # IFD0's, as stored
             return RawFileFacts(
-                exif, levels, floating, brightest, read(lambda: _cfa_planes(page)),
-                read(lambda: page_opcode_lists(page)) or {},
-                (int(area[0]), int(area[1])) if area is not None and len(area) == 4 else (0, 0),
-                read(lambda: (_tag_numbers(page, dng_tags.DEFAULT_CROP_ORIGIN, [0.0, 0.0]),
-                              _tag_numbers(page, dng_tags.DEFAULT_CROP_SIZE, []),
-                              _tag_numbers(page, dng_tags.DEFAULT_USER_CROP, []))),
-                None if floating else read(lambda: _black_tags(page)), 1 if orientation is None else orientation)
+                tiff_exif=exif, dng_levels=levels, floating_point=floating, brightest=brightest,
+                cfa_planes=read(lambda: _cfa_planes(page)), opcode_lists=read(lambda: page_opcode_lists(page)) or {},
+                active_area=(int(area[0]), int(area[1])) if area is not None and len(area) == 4 else (0, 0),
+                crop_tags=read(lambda: _crop_tags(page)),
+                black_tags=None if floating else read(lambda: _black_tags(page)),
+                orientation=1 if orientation is None else orientation)
     except errors:
         return RawFileFacts()
+
+
+def _crop_tags(page: Any) -> tuple[list[float], list[float], list[float]]:
+    """A DNG raw image's DefaultCropOrigin (default 0, 0), DefaultCropSize and DefaultUserCrop (DNG 1.6, chapter 4;
+    ``page``: :func:`_dng_raw_page`), for :func:`dng_default_crop`."""
+    return (_tag_numbers(page, dng_tags.DEFAULT_CROP_ORIGIN, [0.0, 0.0]),
+            _tag_numbers(page, dng_tags.DEFAULT_CROP_SIZE, []), _tag_numbers(page, dng_tags.DEFAULT_USER_CROP, []))
 
 
 def _black_tags(page: Any) -> tuple[list[float], list[float], list[float], list[float]]:
