@@ -797,7 +797,7 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         # level, brightening an unclipped photo as no_auto_bright is there to prevent: the file's white it is.
         # developed as the sensor reads out, cut to the DNG's default crop there, then turned upright
         flip, visible = facts.raw_flip(raw), raw.raw_image_visible.shape
-        crop = dng_default_crop(facts, raw) if dng else None
+        crop = dng_default_crop(facts, raw)
         data = raw.postprocess(**balance, no_auto_bright=True, output_bps=16, user_flip=0,
                                output_color=rawpy.ColorSpace.sRGB, gamma=SRGB_LIBRAW_GAMMA, adjust_maximum_thr=0.0)
     rgb = upright(as_rgb(in_crop(data, crop, visible)), flip).astype(np.float32) / 65535.0

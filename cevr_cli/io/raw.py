@@ -425,7 +425,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[tuple
                 check_black_level(path, raw)
                 facts = read_raw_file_facts(path, float(raw.white_level))
                 check_cfa_pattern(path, raw, facts.cfa_planes)
-            crop = dng_default_crop(facts, raw) if facts.dng_levels is not None else None
+            crop = dng_default_crop(facts, raw)
             if crop is not None:  # the picture the readers cut out (the sensor passed above): a 4x4 one was made
                 check_dimensions(path, crop[1].stop - crop[1].start, crop[0].stop - crop[0].start, max_megapixels,
                                  min_side)
@@ -506,7 +506,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
             linear = as_rgb(developed).astype(np.float32) * np.float32(exposure / 65535.0)
             mask = clipping_mask(saturated, linear.shape[:2], bayer=bayer) | np.any(linear >= 1.0, axis=2)
             np.minimum(linear, 1.0, out=linear, where=mask[..., None])  # a floating-point DNG's data past its white
-        crop = dng_default_crop(facts, raw) if dng_levels is not None else None
+        crop = dng_default_crop(facts, raw)
         linear, mask = (in_crop(image, crop, visible.shape) for image in (linear, mask))
     return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif,
                        facts.not_applied if dng_levels is not None else ())
@@ -658,7 +658,7 @@ def dng_default_crop(facts: RawFileFacts, raw: Any) -> tuple[slice, slice] | Non
     crop (``raw_inset_crops``): the photosites outside it, which a DNG keeps for demosaicing its edges (8 to 16 a
     side as a rule), were developed too, wider than the photographer's picture and at times dark or coloured at its
     edge."""
-    if facts.crop_tags is None:
+    if facts.crop_tags is None or facts.dng_levels is None:  # the readers take a DNG without levels for none
         return None
     (dy, dx), (rows, cols) = active_area_offset(facts, raw), raw.raw_image_visible.shape[:2]
     origin, size, user = facts.crop_tags
