@@ -788,7 +788,6 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         if dng:
             apply_dng_black_deltas(facts, raw)  # the photosites' own blacks first, then their gains (DNG's order)
             apply_dng_gain_maps(facts, raw)
-        not_applied = facts.not_applied if dng else ()
         black_scale = dng_black_scale(raw) if dng else None
         balance = white_balance_params(raw, black_scale)
         balance["bright"] = balance.get("bright", 1.0) * exposure  # a floating-point DNG's WhiteLevel at 1.0
@@ -802,7 +801,7 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
                                output_color=rawpy.ColorSpace.sRGB, gamma=SRGB_LIBRAW_GAMMA, adjust_maximum_thr=0.0)
     rgb = upright(as_rgb(in_crop(data, crop, visible)), flip).astype(np.float32) / 65535.0
     return Photo(path, rgb, 16, exif, None, exif.rendered_exif(), ColourSpace(SRGB, RAW_DEVELOPED),
-                 not_applied=not_applied)
+                 not_applied=facts.not_applied)
 
 
 def read_photo(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,

@@ -215,8 +215,9 @@ class RawFileFacts:
 
     @property
     def not_applied(self) -> tuple[Opcode, ...]:
-        """The opcodes of its lists that the readers here do not apply (:func:`.dng_opcodes.opcodes_not_applied`)."""
-        return opcodes_not_applied(self.opcode_lists)
+        """The opcodes of its lists that the readers here do not apply (:func:`.dng_opcodes.opcodes_not_applied`); none
+        where its WhiteLevel could not be read: the readers develop that DNG as another RAW file."""
+        return opcodes_not_applied(self.opcode_lists) if self.dng_levels is not None else ()
 
 
 def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
@@ -508,8 +509,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
             np.minimum(linear, 1.0, out=linear, where=mask[..., None])  # a floating-point DNG's data past its white
         crop = dng_default_crop(facts, raw)
         linear, mask = (in_crop(image, crop, visible.shape) for image in (linear, mask))
-    return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif,
-                       facts.not_applied if dng_levels is not None else ())
+    return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif, facts.not_applied)
 
 
 # Linear 16-bit output at the file's own white level, as the sensor reads out (cevr turns it upright itself).
