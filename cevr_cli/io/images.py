@@ -271,7 +271,9 @@ def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:
 
 # The first bytes of the containers a photo comes in (each format's specification): a file that starts as one but
 # that Pillow cannot open is damaged, not of an unknown kind.
-_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_ANCILLARY = 0x20  # bit 5 of a chunk type's first byte: a chunk a decoder may skip (PNG specification, 5.4)
+_SIGNATURES = ((_PNG_SIGNATURE, "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
                (b"RIFF", "WebP"))
 
 
@@ -314,14 +316,13 @@ def open_with_pillow(path: str | Path) -> Any:
 def _png_without_broken_ancillary_chunks(path: Path) -> bytes | None:
     """The PNG ``path`` without its ancillary chunks whose CRC is wrong; None where it holds none, is no PNG, is cut
     short, or a critical chunk's CRC is wrong too (IHDR, PLTE, IDAT, IEND: it stays refused)."""
-    signature = _SIGNATURES[0][0]
     try:
         data = path.read_bytes()
     except OSError:
         return None
-    if not data.startswith(signature):
+    if not data.startswith(_PNG_SIGNATURE):
         return None
-    kept, at, dropped = [signature], len(signature), False
+    kept, at, dropped = [_PNG_SIGNATURE], len(_PNG_SIGNATURE), False
     while at + 12 <= len(data):
         length, kind = struct.unpack(">I4s", data[at:at + 8])
         end = at + 12 + length
@@ -330,7 +331,7 @@ def _png_without_broken_ancillary_chunks(path: Path) -> bytes | None:
         body, (crc,) = data[at + 4:end - 4], struct.unpack(">I", data[end - 4:end])
         if zlib.crc32(body) == crc:
             kept.append(data[at:end])
-        elif kind[0] & 0x20:  # ancillary
+        elif kind[0] & _PNG_ANCILLARY:
             dropped = True
         else:
             return None
