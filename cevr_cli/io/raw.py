@@ -491,13 +491,8 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
             balanced *= np.float32(exposure)
             mask = clipping_mask(saturated, balanced.shape[:2], bayer=bayer)
             np.minimum(balanced, 1.0, out=balanced, where=mask[..., None])
-            # in floats, after the clip: a saturated photosite's light is at least its gain. OpcodeList2's maps are
-            # the photosites', OpcodeList3's the demosaiced image's, one plane a camera colour
-            maps = [visible_gain_maps(facts, raw, number) if dng_levels is not None else [] for number in (2, 3)]
-            for gains in (channel_gains(maps[0], colors, *visible.shape[:2], period=np.shape(raw.raw_pattern)),
-                          photosite_gains(maps[1], (*visible.shape[:2], 3))):
-                if gains is not None:
-                    balanced *= _resized(gains, balanced.shape[:2])
+            if dng_levels is not None:
+                _multiply_dng_gain_maps(balanced, facts, raw, colors)
             linear = np.maximum(balanced @ to_srgb.T, 0.0, dtype=np.float32)
         else:
             if dng_levels is not None:
@@ -611,6 +606,19 @@ def apply_dng_black_deltas(facts: RawFileFacts, raw: Any) -> None:
     white = float(raw.white_level)
     placed = libraw + (sites[..., :planes] - black) * (white - libraw) / np.maximum(white - black, 1.0)
     sites[..., :planes] = np.clip(np.round(placed), 0, 65535).astype(visible.dtype)
+
+
+def _multiply_dng_gain_maps(balanced: np.ndarray, facts: RawFileFacts, raw: Any, colors: np.ndarray | None) -> None:
+    """Multiply ``balanced``, a three-colour DNG demosaiced in the camera's space (:func:`_develop_in_camera_space`),
+    by its GainMaps, in place: in floats, after the clip, as a saturated photosite's light is at least its gain.
+    OpcodeList2's maps are the photosites' (:func:`.dng_opcodes.channel_gains`, ``colors``: each one's channel),
+    OpcodeList3's the demosaiced image's, one plane a camera colour."""
+    height, width = raw.raw_image_visible.shape[:2]
+    for gains in (channel_gains(visible_gain_maps(facts, raw, 2), colors, height, width,
+                                period=np.shape(raw.raw_pattern)),
+                  photosite_gains(visible_gain_maps(facts, raw, 3), (height, width, 3))):
+        if gains is not None:
+            balanced *= _resized(gains, balanced.shape[:2])
 
 
 def apply_photosite_gains(raw: Any, gains: np.ndarray, colors: np.ndarray | None) -> None:
