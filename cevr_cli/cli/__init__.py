@@ -104,12 +104,13 @@ def main() -> None:
     nothing at all. A SIGTERM there is one ``terminated:`` line, exit 143 (``"exit_code": 143``)."""
     previous = signal.signal(signal.SIGTERM, terminate)  # Typer tells no stop apart: the handler remembers SIGTERM
     try:
-        _run()
+        _parse_and_run()
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run() -> None:
+def _parse_and_run() -> None:
+    """Typer's app on the command line, its refusals and early stops told as :func:`main` says; exits the process."""
     state["stop_said"] = state["output"] = state["terminated"] = False
     try:
         code = app(standalone_mode=False)
