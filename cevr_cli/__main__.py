@@ -12,7 +12,7 @@ class Terminated(KeyboardInterrupt):
     making removes its partial output and the run says what happened."""
 
 
-def stop(terminated: bool) -> tuple[str, int]:
+def stop_label_and_code(terminated: bool) -> tuple[str, int]:
     """How a stop is told, the label of its line and the exit code, as shells report the signal: SIGTERM's
     ``terminated``, 143, Ctrl-C's ``interrupted``, 130."""
     return ("terminated", 143) if terminated else ("interrupted", 130)
@@ -32,7 +32,7 @@ def main() -> None:
         signal.signal(signal.SIGTERM, _terminate)  # until cli.main puts in the command line's own
         from .cli import main as command_line
     except KeyboardInterrupt as exc:
-        label, code = stop(isinstance(exc, Terminated))
+        label, code = stop_label_and_code(isinstance(exc, Terminated))
         print(f"{label}: stopped before any work", file=sys.stderr)
         if json_in_line():
             import json

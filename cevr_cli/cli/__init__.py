@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import __version__
-from ..__main__ import json_in_line, stop
+from ..__main__ import json_in_line, stop_label_and_code
 from .bench import bench
 from .calibrate import calibrate
 from .common import DebugOpt, errors, out, print_json, refuse, say, state, terminate
@@ -86,7 +86,7 @@ def _asks_for_json(command: Any) -> bool:
 
 
 def _stopped_before_any_work() -> None:
-    label, code = stop(bool(state["terminated"]))
+    label, code = stop_label_and_code(bool(state["terminated"]))
     say("stopped before any work", label, "yellow")
     if json_in_line():
         print_json({"exit_code": code, "interrupted": True})

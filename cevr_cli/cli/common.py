@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from ..__main__ import Terminated, stop
+from ..__main__ import Terminated, stop_label_and_code
 from ..errors import CevrError, use_one_of
 from ..options import Given, option_specs
 from ..vocabulary import (
@@ -233,7 +233,7 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
         refuse(f"{where}{exc.strerror or exc}", 2)
         raise typer.Exit(2) from None
     except KeyboardInterrupt as exc:
-        label, code = stop(isinstance(exc, Terminated) or bool(state.get("terminated")))
+        label, code = stop_label_and_code(isinstance(exc, Terminated) or bool(state.get("terminated")))
         state["stop_said"] = True  # for the entry point, which says a stop no command's handler met (cli.main)
         say(f"finished outputs are kept; {resume_hint}", label, "yellow")
         raise typer.Exit(code) from None
@@ -303,7 +303,7 @@ class BatchProgress:
         if self.as_json and isinstance(exc, KeyboardInterrupt):
             from ..batch import BatchReport
 
-            _, code = stop(isinstance(exc, Terminated) or bool(state.get("terminated")))
+            _, code = stop_label_and_code(isinstance(exc, Terminated) or bool(state.get("terminated")))
             summary = BatchReport(self.finished).to_json()
             print_json({**summary, "exit_code": code, "interrupted": True})
 
