@@ -211,6 +211,11 @@ def terminate(signum: int, frame: Any) -> None:
 terminate.raises_keyboard_interrupt = True  # type: ignore[attr-defined]  # training holds it to save first
 
 
+def _by_sigterm(stop: KeyboardInterrupt) -> bool:
+    """Whether ``stop`` came of a SIGTERM (:func:`terminate`), not a Ctrl-C."""
+    return isinstance(stop, Terminated) or bool(state.get("terminated"))
+
+
 @contextmanager
 def errors(debug: bool = False, resume_hint: str = "run the same command again to resume") -> Iterator[None]:
     """Library errors become one red line and an exit code (with --json also an object on stdout, :func:`refuse`);
@@ -233,7 +238,7 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
         refuse(f"{where}{exc.strerror or exc}", 2)
         raise typer.Exit(2) from None
     except KeyboardInterrupt as exc:
-        label, code = stop_label_and_code(isinstance(exc, Terminated) or bool(state.get("terminated")))
+        label, code = stop_label_and_code(_by_sigterm(exc))
         state["stop_said"] = True  # for the entry point, which says a stop no command's handler met (cli.main)
         say(f"finished outputs are kept; {resume_hint}", label, "yellow")
         raise typer.Exit(code) from None
@@ -303,7 +308,7 @@ class BatchProgress:
         if self.as_json and isinstance(exc, KeyboardInterrupt):
             from ..batch import BatchReport
 
-            _, code = stop_label_and_code(isinstance(exc, Terminated) or bool(state.get("terminated")))
+            _, code = stop_label_and_code(_by_sigterm(exc))
             summary = BatchReport(self.finished).to_json()
             print_json({**summary, "exit_code": code, "interrupted": True})
 
