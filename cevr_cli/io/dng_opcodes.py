@@ -147,23 +147,23 @@ def _opcodes(data: bytes) -> Iterator[tuple[int, int, bytes]]:
         return
 
 
-def _marked_opcodes(data: bytes, number: int) -> Iterator[tuple[bool, int, int, bytes]]:
-    """Each opcode of opcode list ``number`` marked whether the readers apply it, as (applied, ID, flags, parameters):
+def _marked_opcodes(data: bytes, opcode_list: int) -> Iterator[tuple[bool, int, int, bytes]]:
+    """Each opcode of list ``opcode_list`` marked whether the readers apply it, as (applied, ID, flags, parameters):
     they apply OpcodeList2's and OpcodeList3's first :data:`_MAX_GAIN_MAPS` GainMaps."""
     maps = 0
     for opcode, flags, params in _opcodes(data):
-        applied = (opcode, number) in _APPLIED and maps < _MAX_GAIN_MAPS
+        applied = (opcode, opcode_list) in _APPLIED and maps < _MAX_GAIN_MAPS
         maps += opcode == _GAIN_MAP
         yield applied, opcode, flags, params
 
 
-def parse_gain_maps(data: bytes, number: int = 2) -> list[GainMap]:
-    """The GainMap opcodes of opcode list ``number`` (2 or 3) that the readers apply (:func:`_marked_opcodes`); the
+def parse_gain_maps(data: bytes, opcode_list: int = 2) -> list[GainMap]:
+    """The GainMap opcodes of opcode list ``opcode_list`` (2 or 3) that the readers apply (:func:`_marked_opcodes`); the
     list's other opcodes are skipped, and so is a map that is none (no points, no map planes, a gain, spacing or origin
     that is no finite number: spread over the image it raised IndexError, or made it NaN). A list cut short yields the
     maps read before."""
     maps: list[GainMap] = []
-    for applied, _opcode, _flags, params in _marked_opcodes(data, number):
+    for applied, _opcode, _flags, params in _marked_opcodes(data, opcode_list):
         if applied:
             # cut short (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
             with contextlib.suppress(struct.error, ValueError, OverflowError):
