@@ -812,13 +812,13 @@ def check_headers(frames: Sequence[Path], names: Sequence[str], evs: Sequence[fl
         except InputError:
             continue
         read.append((frame, header))
-        same_size(frame, (header.width, header.height), read[0][0], (read[0][1].width, read[0][1].height))
-        camera_frame = same_camera(frame, header.exif, camera_frame)
+        check_same_size(frame, (header.width, header.height), read[0][0], (read[0][1].width, read[0][1].height))
+        camera_frame = check_same_camera(frame, header.exif, camera_frame)
     if evs is None and len(read) == len(frames):
         check_bracket(evs_from_exif([header.exif for _, header in read], names), len(frames), names)
 
 
-def same_size(frame: Path, size: tuple[int, int], first: Path, first_size: tuple[int, int]) -> None:
+def check_same_size(frame: Path, size: tuple[int, int], first: Path, first_size: tuple[int, int]) -> None:
     """Refuse ``frame`` of ``size`` (width, height) in a bracket whose first frame is ``first``, of ``first_size``."""
     if size != first_size:
         raise UsageError(f"{frame} is {size[0]}x{size[1]} but {first} is {first_size[0]}x{first_size[1]}: the frames "
@@ -828,7 +828,7 @@ def same_size(frame: Path, size: tuple[int, int], first: Path, first_size: tuple
 CameraFrame = tuple[Path, tuple[str, str | None]]  # a frame and its camera, (make, model) as exif_camera gives it
 
 
-def same_camera(frame: Path, exif: ExifInfo | None, camera_frame: CameraFrame | None) -> CameraFrame | None:
+def check_same_camera(frame: Path, exif: ExifInfo | None, camera_frame: CameraFrame | None) -> CameraFrame | None:
     """The first frame with an EXIF Make, and its camera, once ``frame`` (its ``exif``) is met after those before it
     (``camera_frame``, that of those).
 
@@ -898,7 +898,7 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
             first = photo
             where = candidate_locations(*photo.rgb.shape[:2])
         else:  # the decoded pixels' size too: the headers' was checked as Pillow reads it
-            same_size(frame, photo.rgb.shape[1::-1], frames[0], first.rgb.shape[1::-1])
+            check_same_size(frame, photo.rgb.shape[1::-1], frames[0], first.rgb.shape[1::-1])
         if photo.bit_depth != first.bit_depth:  # told by the decode alone (Pillow opens a 16-bit RGB PNG as 8-bit)
             raise UsageError(f"{frame} is {photo.bit_depth}-bit but {frames[0]} is {first.bit_depth}-bit: "
                              "the frames of a bracket share one bit depth")
