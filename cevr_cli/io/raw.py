@@ -222,8 +222,9 @@ class RawFileFacts:
 
 def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
     """What ``path``'s TIFF structure (DNG, CR2, NEF, ...) says that LibRaw does not give: its EXIF, and for a DNG
-    its raw image's white levels, sample format, colour filter pattern and GainMaps, all from one tifffile parse of
-    the file (each fact had its own parse: a DNG was parsed five times per read). A floating-point DNG's
+    its raw image's white levels, sample format, colour filter pattern, opcode lists, ActiveArea, crop and black
+    tags and IFD0's Orientation (:class:`RawFileFacts`), all from one tifffile parse of the file (each fact had its
+    own parse: a DNG was parsed five times per read). A floating-point DNG's
     pixels are decoded for its brightest value only where LibRaw developed it on another scale than its WhiteLevel
     (``developed_white``: LibRaw's ``white_level``, :func:`dng_levels_as_developed`). Each fact that cannot be read
     is None on its own, the others still read; a file tifffile cannot open (CR3, RAF) says nothing."""
@@ -404,8 +405,9 @@ def _positive(value: float) -> float | None:
 
 @contextmanager
 def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[tuple[Any, RawFileFacts]]:
-    """LibRaw's handle on ``path`` (rawpy), after the size check, and what the file's TIFF structure says
-    (:func:`read_raw_file_facts`); LibRaw's failures become one InputError.
+    """LibRaw's handle on ``path`` (rawpy), after its checks (size, pixel data, black level, colour filter pattern,
+    and the size of a DNG's default crop), and what the file's TIFF structure says (:func:`read_raw_file_facts`);
+    LibRaw's failures become one InputError.
 
     Both RAW readers (this module's linear one and ``images.read_photo``'s developed one) open files here.
     """
