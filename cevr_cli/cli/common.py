@@ -352,12 +352,17 @@ def print_json(data: Any, default: Any = None) -> None:
 
 
 def finish(report: Any, as_json: bool, quiet: bool, verb: str) -> None:
-    """The summary (a line, or JSON on stdout) and the exit code: 1 if any input failed."""
+    """The summary (a line, or JSON on stdout) and the exit code: 1 if any input failed. A Ctrl-C or SIGTERM while
+    the summary is written acts once it is whole (exit 130 or 143, cli.main): raised midway, Typer made it exit 130
+    without a word, stdout empty under --json, a SIGTERM told as a Ctrl-C (a chaos run's SIGTERM at the batch's end)."""
+    from ..training.stopping import StopRequests  # signal and threading only
+
     state["output"] = True  # the batch is told: a Ctrl-C from here on is no stop before any work (cli.main)
-    if as_json:
-        print_json(report.to_json())
-    elif not quiet:
-        c = report.counts()
-        say(f"{c.get('done', 0)} done, {c.get('skipped', 0)} skipped (already complete), {c.get('failed', 0)} failed"
-            + (f", {c.get('planned', 0)} planned" if c.get("planned") else ""), verb)
+    with StopRequests():
+        if as_json:
+            print_json(report.to_json())
+        elif not quiet:
+            c = report.counts()
+            say(f"{c.get('done', 0)} done, {c.get('skipped', 0)} skipped (already complete), "
+                f"{c.get('failed', 0)} failed" + (f", {c.get('planned', 0)} planned" if c.get("planned") else ""), verb)
     raise typer.Exit(report.exit_code)

@@ -143,3 +143,35 @@ def test_a_ctrl_c_after_the_summary_adds_nothing_to_stdout(monkeypatch, capsys):
         cevr_cli.cli.main()
     assert exited.value.code == 130
     assert json.loads(capsys.readouterr().out) == {"counts": {"done": 1}, "exit_code": 0, "items": []}
+
+
+@pytest.mark.parametrize(("signum", "code"), [(2, 130), (15, 143)])  # SIGINT, SIGTERM
+def test_a_stop_while_the_summary_is_written_keeps_the_summary_and_its_signal(tmp_path, monkeypatch, capsys,
+                                                                             signum, code):
+    """A chaos run's SIGTERM as a finished batch printed its summary (outside the command's errors()): Typer turned
+    it into exit 130 without a word, stdout empty under --json. The summary is written whole, then the stop acts:
+    one JSON object, exit 130 for Ctrl-C, 143 for SIGTERM."""
+    import signal
+
+    import cv2
+    import numpy as np
+
+    import cevr_cli.cli
+    from cevr_cli.cli import common
+
+    hdr = tmp_path / "scene.hdr"
+    cv2.imwrite(str(hdr), np.full((8, 12, 3), 0.5, np.float32))
+    written = common.out.print_json
+
+    def stopped_while_writing(*args, **kwargs):
+        os.kill(os.getpid(), signum)  # the handler runs here, at once, in this (the main) thread
+        written(*args, **kwargs)
+
+    monkeypatch.setattr(common.out, "print_json", stopped_while_writing)
+    monkeypatch.setattr(sys, "argv", ["cevr", "tonemap", str(hdr), "-o", str(tmp_path / "out"), "--json"])
+    with pytest.raises(SystemExit) as exited:
+        cevr_cli.cli.main()
+    assert exited.value.code == code
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["counts"] == {"done": 1} and summary["exit_code"] == 0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are put back
