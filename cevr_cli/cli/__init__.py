@@ -129,5 +129,5 @@ def _parse_and_run() -> None:
     if code == 130 and not state["stop_said"] and not state["output"]:  # Typer's word for a KeyboardInterrupt
         _stopped_before_any_work()
     if code == 130 and not state["stop_said"]:  # a stop after the command's result: told by its code alone
-        code = stop(bool(state["terminated"]))[1]
+        code = stop_label_and_code(bool(state["terminated"]))[1]
     sys.exit(code if isinstance(code, int) else 0)
