@@ -33,6 +33,11 @@ _LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2  # results and events are small; Ray's
 _POLL_SECONDS = 0.05  # how often the driver forwards the actors' progress events
 _CPUS_PER_CPU_ACTOR = 2  # `--workers auto` on a CPU cluster: one actor per this many CPUs
 _PROBE_SECONDS = 5.0  # how long an address that does not answer is given
+# HTTP/2's client connection preface and an empty SETTINGS frame (RFC 9113, 3.4 and 6.5), and the frame type a server
+# answers with; every frame starts with a 9-byte header whose fourth byte is its type
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+_FRAME_HEADER_BYTES = 9
+_SETTINGS_FRAME = 4
 _REASON_CHARS = 120  # the most of Ray's words a one-line failure message quotes
 # What Ray's GCS client prints (to fd 2, from C++) for each failed try to join a cluster, and what it says there of a
 # cluster that uses token authentication (Ray 2.5x: `ray start --head` does wherever a token exists) when this
@@ -174,10 +179,21 @@ def _probe(address: str) -> None:
         UsageError: no answer within :data:`_PROBE_SECONDS`.
     """
     try:
-        socket.create_connection(ray_endpoint(address), timeout=_PROBE_SECONDS).close()
+        connection = socket.create_connection(ray_endpoint(address), timeout=_PROBE_SECONDS)
     except OSError as exc:
         raise UsageError(f"--ray {address}: nothing answers there ({exc.strerror or exc}); is the head node up "
                           "(`ray start --head`) and the port open?") from None
+    # Ray's GCS and its client server are gRPC servers, which answer HTTP/2's preface with a SETTINGS frame (RFC 9113,
+    # 3.4); ray.init waited on anything else listening there for more than 11 minutes, unstoppable but by SIGKILL
+    with connection:
+        try:
+            connection.sendall(_HTTP2_PREFACE)
+            reply = connection.recv(_FRAME_HEADER_BYTES)
+        except OSError:
+            reply = b""
+    if len(reply) < _FRAME_HEADER_BYTES or reply[3] != _SETTINGS_FRAME:
+        raise UsageError(f"--ray {address}: something answers there, but not as a Ray cluster does (no gRPC reply in "
+                         f"{_PROBE_SECONDS:g} s); is it the head node's port (`ray start --head`: 6379)?")
 
 
 def actor_shape(workers: int | str, accelerator: str, resources: dict[str, float]) -> tuple[int, float, float]:

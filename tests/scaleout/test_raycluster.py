@@ -207,3 +207,41 @@ def test_a_cluster_that_refuses_the_token_less_connection_is_told_as_such(monkey
         raycluster.connect("10.0.0.5:6379")
     err = capfd.readouterr().err
     assert "gcs_client" not in err and "another line" in err
+
+
+@pytest.mark.parametrize("reply", [None, b"HTTP/1.1 400 Bad Request\r\n\r\n", b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"])
+def test_an_address_where_something_but_no_ray_cluster_listens_is_refused_in_seconds(monkeypatch, reply):
+    """Something listening at --ray HOST:PORT that is no Ray cluster (a server that never answers, an HTTP/1 one):
+    ray.init waited on it for more than 11 minutes, holding Ctrl-C and SIGTERM. The probe asks it HTTP/2's preface,
+    which a gRPC server (Ray's GCS) answers with a SETTINGS frame (the last reply), and refuses the others."""
+    import socket
+    import threading
+
+    from cevr_cli.scaleout import raycluster
+
+    monkeypatch.setattr(raycluster, "_PROBE_SECONDS", 0.5)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    received: list[bytes] = []
+
+    def serve():
+        connection, _ = server.accept()
+        with connection:
+            received.append(connection.recv(64))
+            if reply is not None:
+                connection.sendall(reply)
+            threading.Event().wait(1.0)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        if reply is not None and reply[3] == 4:
+            raycluster._probe(f"127.0.0.1:{port}")
+        else:
+            with pytest.raises(UsageError, match=rf"^--ray 127\.0\.0\.1:{port}: something answers there, but not "
+                                                 r"as a Ray cluster does \(no gRPC reply in 0\.5 s\)"):
+                raycluster._probe(f"127.0.0.1:{port}")
+    finally:
+        thread.join(5)
+        server.close()
+    assert received[0].startswith(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
