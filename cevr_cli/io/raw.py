@@ -155,9 +155,12 @@ def dng_without_raw_image(path: Path) -> bool:
         with tifffile.TiffFile(path) as tif:
             if dng_tags.DNG_VERSION not in tif.pages.first.tags:
                 return False
+            try:
+                return _dng_raw_page(tif) is None
+            except tiff_read_errors():  # IFDs it cannot read: no raw image to be found in them
+                return True
     except tiff_read_errors():
         return False
-    return _dng_raw_image_fact(path, lambda page: True) is None
 
 
 def _dng_raw_image_fact(path: Path, fact: Any) -> Any:
