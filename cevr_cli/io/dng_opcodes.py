@@ -147,12 +147,13 @@ def _opcodes(data: bytes) -> Iterator[tuple[int, int, bytes]]:
         return
 
 
-def _marked_opcodes(data: bytes, opcode_list: int) -> Iterator[tuple[bool, int, int, bytes]]:
+def _marked_opcodes(data: bytes, opcode_list: int, gain_maps: bool = True) -> Iterator[tuple[bool, int, int, bytes]]:
     """Each opcode of list ``opcode_list`` marked whether the readers apply it, as (applied, ID, flags, parameters):
-    they apply OpcodeList2's and OpcodeList3's first :data:`_MAX_GAIN_MAPS` GainMaps."""
+    they apply OpcodeList2's and OpcodeList3's first :data:`_MAX_GAIN_MAPS` GainMaps, none where ``gain_maps`` is
+    false."""
     maps = 0
     for opcode, flags, params in _opcodes(data):
-        applied = (opcode, opcode_list) in _APPLIED and maps < _MAX_GAIN_MAPS
+        applied = gain_maps and (opcode, opcode_list) in _APPLIED and maps < _MAX_GAIN_MAPS
         maps += opcode == _GAIN_MAP
         yield applied, opcode, flags, params
 
@@ -202,13 +203,15 @@ def gain_maps_of(opcode_lists: dict[int, bytes], opcode_list: int = 2) -> list[G
     return parse_gain_maps(data, opcode_list) if data else []
 
 
-def opcodes_not_applied(opcode_lists: dict[int, bytes]) -> tuple[Opcode, ...]:
+def opcodes_not_applied(opcode_lists: dict[int, bytes], *, gain_maps: bool = True) -> tuple[Opcode, ...]:
     """The opcodes of a DNG's opcode lists (:func:`page_opcode_lists`) that its readers here do not apply: every one
-    but OpcodeList2's and OpcodeList3's first GainMaps (:func:`_marked_opcodes`; LibRaw applies none), each once (a
-    list repeating one 200,000 times made a 6 MB warning line), in the order first met."""
+    but OpcodeList2's and OpcodeList3's first GainMaps (:func:`_marked_opcodes`; LibRaw applies none), and those too
+    where ``gain_maps`` is false (the readers apply none), each once (a list repeating one 200,000 times made a 6 MB
+    warning line), in the order first met."""
     return tuple(dict.fromkeys(Opcode(opcode, number, bool(flags & _OPTIONAL))
                                for number, data in sorted(opcode_lists.items())
-                               for applied, opcode, flags, _params in _marked_opcodes(data, number) if not applied))
+                               for applied, opcode, flags, _params in _marked_opcodes(data, number, gain_maps)
+                               if not applied))
 
 
 def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray | None:

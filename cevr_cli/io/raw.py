@@ -218,9 +218,10 @@ class RawFileFacts:
 
     @property
     def not_applied(self) -> tuple[Opcode, ...]:
-        """The opcodes of its lists that the readers here do not apply (:func:`.dng_opcodes.opcodes_not_applied`); none
-        where its WhiteLevel could not be read: the readers develop that DNG as another RAW file."""
-        return opcodes_not_applied(self.opcode_lists) if self.dng_levels is not None else ()
+        """The opcodes of its lists that the readers here do not apply (:func:`.dng_opcodes.opcodes_not_applied`); every
+        one, its GainMaps included, where its WhiteLevel could not be read: the readers develop that DNG as another RAW
+        file (until 2026-12-08 its lens shading went uncorrected without a word)."""
+        return opcodes_not_applied(self.opcode_lists, gain_maps=self.dng_levels is not None)
 
 
 def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:

@@ -169,6 +169,29 @@ def test_the_opcodes_not_applied_are_named_with_their_list_and_whether_they_are_
     assert not_applied(plain) == () and not_applied(tmp_path / "missing.dng") == ()
 
 
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_dng_whose_white_level_cannot_be_read_names_its_gain_maps_not_applied(tmp_path, mode):
+    """A WhiteLevel that is no number (a DOUBLE NaN): the readers develop the DNG as another RAW file, without its
+    GainMaps, which were skipped without a word (no warning, nothing recorded: its vignetting uncorrected unseen).
+    They are named with the other opcodes not applied, and warned of where not optional."""
+    from cevr_cli.io.images import read_photo
+    from cevr_cli.io.raw import read_raw_linear
+    from cevr_cli.provenance import SourceMetadata
+
+    shading = np.full((1, 1, 1), 2.0)
+    path = write_linear_dng(
+        tmp_path / "phone.dng", np.full((32, 48, 3), 1000, np.uint16), 4000,
+        opcode_list_2=opcode_list(gain_map_opcode(shading, 32, 48), gain_map_opcode(shading, 32, 48, flags=1)),
+        opcode_list_3=opcode_list(gain_map_opcode(shading, 32, 48, opcode=1)),
+        tags={50717: ("d", 1, (float("nan"),))})  # WhiteLevel
+    not_applied = (read_raw_linear if mode == "linear" else read_photo)(path).not_applied
+    assert [str(opcode) for opcode in not_applied] == [
+        "GainMap (OpcodeList2)", "GainMap (OpcodeList2, optional)", "WarpRectilinear (OpcodeList3)"]
+    assert SourceMetadata(path, not_applied=not_applied).warnings() == [
+        "DNG opcodes not applied, its pixels lack their corrections: GainMap (OpcodeList2), WarpRectilinear "
+        "(OpcodeList3)"]
+
+
 def test_a_list_applies_its_first_sixteen_gain_maps_and_names_the_rest_not_applied():
     """Each map is spread over the whole image: 300 maps of one point (30 kB of a DNG) took 33 s on a 1.5 MP photo,
     thousands would hang a batch. Of 17 whole-image maps of 1.5, the first 16 are applied (1.5 ** 16 by hand) and the
