@@ -771,7 +771,6 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         apply_dng_gain_maps,
         as_rgb,
         dng_black_scale,
-        dng_default_crop,
         dng_levels_as_developed,
         in_crop,
         open_raw,
@@ -780,7 +779,7 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         white_balance_params,
     )
 
-    with open_raw(path, max_megapixels, min_side) as (raw, facts):
+    with open_raw(path, max_megapixels, min_side) as (raw, facts, crop):
         exif = raw_exif(path, raw, facts.tiff_exif)
         # a DNG's lens shading (GainMap opcodes) and its channels normalised by their own blacks, as in the linear
         # reader (raw.read_raw_linear)
@@ -797,7 +796,6 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         # level, brightening an unclipped photo as no_auto_bright is there to prevent: the file's white it is.
         # developed as the sensor reads out, cut to the DNG's default crop there, then turned upright
         flip, visible = facts.raw_flip(raw), raw.raw_image_visible.shape
-        crop = dng_default_crop(facts, raw)
         data = raw.postprocess(**balance, no_auto_bright=True, output_bps=16, user_flip=0,
                                output_color=rawpy.ColorSpace.sRGB, gamma=SRGB_LIBRAW_GAMMA, adjust_maximum_thr=0.0)
     rgb = upright(as_rgb(in_crop(data, crop, visible)), flip).astype(np.float32) / 65535.0

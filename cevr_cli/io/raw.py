@@ -408,10 +408,12 @@ def _positive(value: float) -> float | None:
 
 
 @contextmanager
-def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[tuple[Any, RawFileFacts]]:
+def open_raw(path: Path, max_megapixels: float, min_side: int
+             ) -> Iterator[tuple[Any, RawFileFacts, tuple[slice, slice] | None]]:
     """LibRaw's handle on ``path`` (rawpy), after its checks (size, pixel data, black level, colour filter pattern,
-    and the size of a DNG's default crop), and what the file's TIFF structure says (:func:`read_raw_file_facts`);
-    LibRaw's failures become one InputError.
+    and the size of a DNG's default crop), what the file's TIFF structure says (:func:`read_raw_file_facts`) and the
+    DNG's default crop the readers cut out (:func:`dng_default_crop`, computed once: it was computed again by each
+    reader); LibRaw's failures become one InputError.
 
     Both RAW readers (this module's linear one and ``images.read_photo``'s developed one) open files here.
     """
@@ -436,7 +438,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int) -> Iterator[tuple
             if crop is not None:  # the picture the readers cut out (the sensor passed above): a 4x4 one was made
                 check_dimensions(path, crop[1].stop - crop[1].start, crop[0].stop - crop[0].start, max_megapixels,
                                  min_side)
-            yield raw, facts
+            yield raw, facts, crop
     except InputError:
         raise
     except (rawpy.LibRawError, OSError, ValueError) as exc:
@@ -478,7 +480,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
     import rawpy
 
     path = Path(path)
-    with open_raw(path, max_megapixels, min_side) as (raw, facts):
+    with open_raw(path, max_megapixels, min_side) as (raw, facts, crop):
         exif = raw_exif(path, raw, facts.tiff_exif)
         if not raw.white_level:
             raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
@@ -508,7 +510,6 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
             linear = as_rgb(developed).astype(np.float32) * np.float32(exposure / 65535.0)
             mask = clipping_mask(saturated, linear.shape[:2], bayer=bayer) | np.any(linear >= 1.0, axis=2)
             np.minimum(linear, 1.0, out=linear, where=mask[..., None])  # a floating-point DNG's data past its white
-        crop = dng_default_crop(facts, raw)
         linear, mask = (in_crop(image, crop, visible.shape) for image in (linear, mask))
     return LinearPhoto(path, upright(linear, flip), upright(mask, flip), white, exif, facts.not_applied)
 

@@ -486,6 +486,21 @@ def test_a_dngs_tiff_structure_is_parsed_once_per_read(tmp_path, monkeypatch, ki
     assert len(parses) == 1
 
 
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_dngs_default_crop_is_computed_once_per_read(tmp_path, monkeypatch, mode):
+    """The crop (DefaultCrop, DefaultUserCrop, ActiveArea) was computed by open_raw for its size check and again by
+    each reader: 2 -> 1 per read. Its value is checked by the crop tests below."""
+    import cevr_cli.io.raw as raw_module
+
+    calls = []
+    crop = raw_module.dng_default_crop
+    monkeypatch.setattr(raw_module, "dng_default_crop", lambda *args: calls.append(args) or crop(*args))
+    scene = np.full((32, 48, 3), 0.3) * np.array([0.5, 1.0, 0.8])
+    path = write_cfa_dng(tmp_path / "cropped.dng", scene, WHITE, margin=3, crop=(2, 2, 28, 44))
+    (read_raw_linear if mode == "linear" else read_photo)(path)
+    assert len(calls) == 1
+
+
 def test_a_dng_without_an_as_shot_white_balance_develops_for_daylight_in_raw_mode_cevr(tmp_path):
     """`--raw-mode cevr`: LibRaw's camera white balance fell back to the grey-world average (this scene's greys
     tinted by its mean colour)."""
