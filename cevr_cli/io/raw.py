@@ -203,6 +203,7 @@ class RawFileFacts:
     cfa_planes: np.ndarray | None = None  # its colour filter pattern (:func:`_cfa_planes`)
     opcode_lists: dict[int, bytes] = field(default_factory=dict)  # its opcode lists (:mod:`.dng_opcodes`)
     active_area: tuple[int, int] = (0, 0)  # the top and left of its ActiveArea (:func:`active_area_offset`)
+    active_area_fault: str | None = None  # why its ActiveArea is no area of its image (:func:`active_area_fault`)
     # its DefaultCropOrigin, DefaultCropSize and DefaultUserCrop (:func:`dng_default_crop`); None for other files
     crop_tags: tuple[list[float], list[float], list[float]] | None = None
     # its BlackLevelDeltaV, BlackLevelDeltaH, BlackLevel and BlackLevelRepeatDim (:func:`apply_dng_black_deltas`);
@@ -253,16 +254,44 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
             brightest = read(lambda: float(np.nanmax(page.asarray()))) if (
                 floating and levels is not None and _rescaled(levels, developed_white)) else None
             area = read(lambda: _tag_numbers(page, dng_tags.ACTIVE_AREA, []))  # top, left, bottom, right
+            area_fault = read(lambda: active_area_fault(page))
             orientation = read(lambda: int(tif.pages.first.tags.valueof(ORIENTATION_TAG, 1)))  # IFD0's, as stored
             return RawFileFacts(
                 tiff_exif=exif, dng_levels=levels, floating_point=floating, brightest=brightest,
                 cfa_planes=read(lambda: _cfa_planes(page)), opcode_lists=read(lambda: page_opcode_lists(page)) or {},
-                active_area=(int(area[0]), int(area[1])) if area is not None and len(area) == 4 else (0, 0),
+                active_area=(int(area[0]), int(area[1])) if area and area_fault is None else (0, 0),
+                active_area_fault=area_fault,
                 crop_tags=read(lambda: _crop_tags(page)),
                 black_tags=None if floating else read(lambda: _black_tags(page)),
                 orientation=1 if orientation is None else orientation)
     except errors:
         return RawFileFacts()
+
+
+def active_area_fault(page: Any) -> str | None:
+    """Why a DNG raw image's ActiveArea (``page``: :func:`_dng_raw_page`) is no area of its image: other than four
+    values (top, left, bottom, right), or a rectangle that is empty or reaches outside the image (DNG 1.6, chapter
+    4; the DNG SDK refuses such a file, "Invalid ActiveArea"); None for a sound one, or none (the whole image). LibRaw
+    refused such a file as "Unsupported file format or not RAW file" or an "Input/output error", or took one past
+    the image for its sensor, "without its pixel data"."""
+    area = _tag_numbers(page, dng_tags.ACTIVE_AREA, [0.0, 0.0, page.imagelength, page.imagewidth])
+    if len(area) != 4:
+        return f"{len(area)} values, not its top, left, bottom and right"
+    top, left, bottom, right = area
+    if 0 <= top < bottom <= page.imagelength and 0 <= left < right <= page.imagewidth:
+        return None
+    return (f"top, left, bottom, right {', '.join(f'{value:.10g}' for value in area)} is no area of its "
+            f"{page.imagewidth}x{page.imagelength} image")
+
+
+def check_active_area(path: Path, fault: str | None) -> None:
+    """Refuse a DNG whose ActiveArea is no area of its image (``fault``: :func:`active_area_fault`).
+
+    Raises:
+        InputError: naming the fault.
+    """
+    if fault is not None:
+        raise InputError(path, f"camera RAW (DNG) with a malformed ActiveArea: {fault}")
 
 
 def _crop_tags(page: Any) -> tuple[list[float], list[float], list[float]]:
@@ -430,9 +459,11 @@ def open_raw(path: Path, max_megapixels: float, min_side: int
             # arise: fd 2 captured for the whole development would freeze the progress display meanwhile
             with stderr_without(_LIBRAW_DATA_ERROR):
                 check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
+                # (a floating-point DNG's pixels may be decoded for its facts: not before its size is checked)
+                facts = read_raw_file_facts(path, float(raw.white_level))
+                check_active_area(path, facts.active_area_fault)  # before the sensor LibRaw took from it
                 check_pixel_data(path, raw)
                 check_black_level(path, raw)
-                facts = read_raw_file_facts(path, float(raw.white_level))
                 check_cfa_pattern(path, raw, facts.cfa_planes)
             crop = dng_default_crop(facts, raw)
             if crop is not None:  # the picture the readers cut out (the sensor passed above): a 4x4 one was made
@@ -442,6 +473,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int
     except InputError:
         raise
     except (rawpy.LibRawError, OSError, ValueError) as exc:
+        check_active_area(path, _dng_raw_image_fact(path, active_area_fault))  # what LibRaw refused it for
         size = _dng_raw_image_fact(path, lambda page: (page.imagewidth, page.imagelength)) if isinstance(
             exc, rawpy.LibRawFileUnsupportedError) else None
         if size and min(size) < _LIBRAW_MIN_SIDE:  # LibRaw's identify() takes none smaller for a RAW

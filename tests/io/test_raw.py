@@ -585,6 +585,28 @@ def test_a_dng_too_small_for_libraw_says_so(tmp_path, mode):
     assert read_raw_linear(write_cfa_dng(tmp_path / "ok.dng", scene, WHITE)).linear.shape == (22, 22, 3)
 
 
+@pytest.mark.parametrize("area", [
+    ("I", 4, (30, 40, 2, 2)),  # bottom above top: "Unsupported file format or not RAW file"
+    ("I", 4, (0, 0, 35, 60)),  # past the image's right edge: LibRaw's "Input/output error"
+    ("I", 3, (2, 2, 30)),  # three values: "Unsupported file format"
+    ("i", 4, (-2, -2, 30, 40)),  # negative (SLONG): "Unsupported file format"
+    ("I", 4, (0, 0, 4_000_000_000, 4_000_000_000)),  # "without its pixel data: 4 kB for a 10240x10240 sensor"
+    ("d", 4, (float("nan"), 0.0, 30.0, 40.0)),  # read as no DNG facts at all: its crop and levels lost
+], ids=["inverted", "past-the-image", "three-values", "negative", "huge", "nan"])
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dng_whose_active_area_is_no_area_of_its_image_says_so(tmp_path, mode, area):
+    """An ActiveArea that is no rectangle of the 51x35 image (the DNG SDK refuses such a file, "Invalid ActiveArea")
+    was said in LibRaw's words, which name no ActiveArea, or read without complaint; one line naming the file and
+    the tag's values."""
+    scene = np.random.default_rng(0).uniform(0.1, 0.5, (35, 51, 3))
+    path = write_cfa_dng(tmp_path / "area.dng", scene, WHITE, tags={50829: area})  # ActiveArea
+    with pytest.raises(InputError, match=r"area.dng: camera RAW \(DNG\) with a malformed ActiveArea: ") as info:
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+    assert "\n" not in str(info.value)
+    assert str(info.value).endswith("3 values, not its top, left, bottom and right" if area[1] == 3 else
+                                    f"{', '.join(f'{v:.10g}' for v in area[2])} is no area of its 51x35 image")
+
+
 @pytest.mark.parametrize("mode", ["linear", "developed"])
 def test_a_raw_whose_photosites_all_read_the_same_is_refused(tmp_path, mode):
     path = write_cfa_dng(tmp_path / "blank.dng", np.zeros((48, 64, 3)), WHITE)  # LibRaw reads it as black
