@@ -877,10 +877,12 @@ def log_warning_text(record: logging.LogRecord) -> str:
 
 def warning_text(message: Warning | str) -> str:
     """A library's Python warning as one line: its words, after the name of the photo this thread is decoding
-    (:func:`photo_being_decoded`), if any: the same line in a serial run and in a worker process or Ray actor."""
+    (:func:`photo_being_decoded`), if any and if they do not begin with it (cevr's own warnings name their photo, as
+    Python shows a warning's words once per process: two photos' same words were one warning): the same line in a
+    serial run and in a worker process or Ray actor."""
     photo = photo_being_decoded()
     text = " ".join(str(message).split())
-    return f"{photo}: {text}" if photo is not None else text
+    return f"{photo}: {text}" if photo is not None and not text.startswith(f"{photo}: ") else text
 
 
 def write_ldr(path: str | Path, rgb: np.ndarray, *, bit_depth: int = 8, exif_bytes: bytes | None = None,

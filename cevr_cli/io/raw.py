@@ -23,6 +23,7 @@ added.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -465,7 +466,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int
                 check_pixel_data(path, raw)
                 check_black_level(path, raw)
                 check_cfa_pattern(path, raw, facts.cfa_planes)
-            crop = dng_default_crop(facts, raw)
+            crop = dng_default_crop(facts, raw, path)
             if crop is not None:  # the picture the readers cut out (the sensor passed above): a 4x4 one was made
                 check_dimensions(path, crop[1].stop - crop[1].start, crop[0].stop - crop[0].start, max_megapixels,
                                  min_side)
@@ -693,13 +694,14 @@ def active_area_offset(facts: RawFileFacts, raw: Any) -> tuple[int, int]:
     return max(raw.sizes.top_margin - top, 0), max(raw.sizes.left_margin - left, 0)
 
 
-def dng_default_crop(facts: RawFileFacts, raw: Any) -> tuple[slice, slice] | None:
+def dng_default_crop(facts: RawFileFacts, raw: Any, path: Path) -> tuple[slice, slice] | None:
     """The rows and columns of LibRaw's visible image inside a DNG's DefaultCropOrigin and DefaultCropSize (DNG 1.6,
     chapter 4: the image a reader is to show, counted from its ActiveArea's corner, which :func:`active_area_offset`
     places; the whole area without them), and inside its DefaultUserCrop within that (DNG 1.5: the crop the camera
     was set to, top, left, bottom and right as fractions of the default crop; an aspect ratio chosen in the camera),
     rounded to whole photosites (``facts``: :attr:`RawFileFacts.crop_tags`); None for other files or where the crop
-    holds none of the image.
+    holds none of the image. A negative DefaultCropOrigin (a signed type) is cut at the area's corner, with a
+    warning naming ``path`` (until 2026-12-08 without one).
 
     Adobe Camera Raw and Lightroom show this area; LibRaw develops the whole ActiveArea and only reports the default
     crop (``raw_inset_crops``): the photosites outside it, which a DNG keeps for demosaicing its edges (8 to 16 a
@@ -713,6 +715,9 @@ def dng_default_crop(facts: RawFileFacts, raw: Any) -> tuple[slice, slice] | Non
     # OverflowError where they were rounded, NaN ones ValueError, said as a file LibRaw could not read)
     given = len(origin) == len(size) == 2 and bool(np.all(np.abs([*origin, *size]) < 2.0**32))
     left, top, width, height = [*origin, *size] if given else [0, 0, cols + dx, rows + dy]
+    if given and min(left, top) < 0:  # a signed type: DNG's are unsigned (the DNG SDK refuses it), the pixels sound
+        warnings.warn(f"{path}: DNG DefaultCropOrigin {left:g}, {top:g} is negative (it counts from the ActiveArea's "
+                      "corner): the crop is cut at that corner", stacklevel=2)
     user_top, user_left, user_bottom, user_right = np.clip(user, 0.0, 1.0) if len(user) == 4 else (0, 0, 1, 1)
     if user_bottom > user_top and user_right > user_left:  # else none worth the name: the default crop
         top, left, height, width = (top + user_top * height, left + user_left * width,

@@ -825,6 +825,32 @@ def test_a_dngs_default_crop_of_no_number_is_no_crop(tmp_path, mode, origin, siz
         assert read_photo(path).rgb.shape == data.shape
 
 
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dngs_negative_default_crop_origin_is_cut_at_its_active_areas_corner_with_a_warning(tmp_path, monkeypatch,
+                                                                                            mode):
+    """A DefaultCropOrigin of -4, -2 (SLONG: DNG 1.6 writes it unsigned, and the DNG SDK refuses the file) with a
+    DefaultCropSize of 40 x 28 was cut at the ActiveArea's corner without a word: rows 0-26 and columns 0-36 of the
+    area (the crop's rows 2-28 and columns 4-40). The pixels are sound: read so, with a warning naming each photo once
+    (Python shows a warning's words once per process: two photos' same words would be one warning)."""
+    from cevr_cli.io.images import warning_text
+
+    data = (np.random.default_rng(6).uniform(0.05, 0.9, (32, 48, 3)) * WHITE).astype(np.uint16)
+    paths = [write_linear_dng(tmp_path / name, data, WHITE, tags={50719: ("i", 2, (-4, -2)),
+                                                                  50720: ("I", 2, (40, 28))})
+             for name in ("a.dng", "b.dng")]
+    told: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # Python's own filter, as the CLI leaves it
+        monkeypatch.setattr(warnings, "showwarning", lambda message, *a, **k: told.append(warning_text(message)))
+        for path in paths:
+            if mode == "linear":
+                np.testing.assert_allclose(read_raw_linear(path).linear, data[:26, :36] / WHITE, atol=2e-4)
+            else:
+                assert read_photo(path).rgb.shape == (26, 36, 3)
+    assert told == [f"{path}: DNG DefaultCropOrigin -4, -2 is negative (it counts from the ActiveArea's corner): the "
+                    "crop is cut at that corner" for path in paths]
+
+
 _DELTAS = np.arange(32) % 5 * 10.0  # each row's black above the BlackLevel
 
 
