@@ -129,6 +129,23 @@ def test_a_dng_whose_white_level_is_zero_is_read_at_the_dng_default(tmp_path):
     assert photo.clipped_fraction == 0.0
 
 
+@pytest.mark.parametrize("white", [("i", 1, (-5,)), ("d", 1, (float("inf"),)), ("d", 1, (float("nan"),)),
+                                   ("I", 0, ())], ids=["negative", "infinite", "nan", "no-values"])
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dng_whose_white_level_is_no_level_is_read_at_the_dng_default(tmp_path, mode, white):
+    """A WhiteLevel under 1 or that is no finite number (DNG 1.6 writes it unsigned; the DNG SDK refuses it), or of no
+    values: LibRaw develops at the DNG default, 2^16 - 1, as for a WhiteLevel of 0. A SLONG -5 marked every photosite
+    clipped (clipped fraction 1.0 -> 0.0), an infinite one failed as "unexpected OverflowError"."""
+    data = (np.random.default_rng(11).uniform(0.05, 0.9, (32, 48, 3)) * WHITE).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "white.dng", data, WHITE, tags={50717: white})
+    if mode == "linear":
+        photo = read_raw_linear(path)
+        assert not photo.clipped.any()
+        np.testing.assert_allclose(photo.linear, data / 65535.0, atol=2e-5)  # a LinearRaw DNG: data / WhiteLevel
+    else:
+        assert read_photo(path).rgb.shape == data.shape
+
+
 def test_saturation_levels_never_pass_the_level_libraw_develops_to_full_scale():
     np.testing.assert_array_equal(saturation_levels(4000, [4500, 3900, 4500, 3900], None), [4000, 3900, 4000, 3900])
     np.testing.assert_array_equal(saturation_levels(4000, None, None), [4000] * 4)
