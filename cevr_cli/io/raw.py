@@ -212,7 +212,8 @@ class RawFileFacts:
     # its BlackLevelDeltaV, BlackLevelDeltaH, BlackLevel and BlackLevelRepeatDim (:func:`apply_dng_black_deltas`);
     # None for other files and floating-point DNGs
     black_tags: tuple[list[float], list[float], list[float], list[float]] | None = None
-    orientation: int = 1  # a DNG's Orientation (IFD0) as stored, whatever its value (:func:`raw_flip`); 1 without
+    orientation: int = 1  # a DNG's Orientation (IFD0) as stored, whatever its value (:func:`raw_flip`); 1 without, 0
+    # (no EXIF orientation) where it cannot be read: LibRaw read ASCII "x" as 120, by dcraw's table a quarter turn
 
     def raw_flip(self, raw: Any) -> int:
         """LibRaw's orientation code for the photo (``raw.sizes.flip``, :func:`upright`), but 0, as stored, for a DNG
@@ -266,7 +267,7 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
                 active_area_fault=area_fault,
                 crop_tags=read(lambda: _crop_tags(page)),
                 black_tags=None if floating else read(lambda: _black_tags(page)),
-                orientation=1 if orientation is None else orientation)
+                orientation=0 if orientation is None else orientation)  # one it cannot read: as stored
     except errors:
         return RawFileFacts()
 

@@ -797,6 +797,19 @@ def test_a_dng_whose_orientation_is_no_exif_orientation_is_read_as_stored(tmp_pa
     assert read_photo(path).rgb.shape == (30, 40, 3)
 
 
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dng_whose_orientation_cannot_be_read_is_read_as_stored(tmp_path, mode):
+    """An Orientation of ASCII "x" (SHORT in EXIF and DNG): tifffile cannot read it as a number, and LibRaw reads its
+    byte as 120, by dcraw's table "50132467"[120 & 7] a quarter turn: the 32x48 photo read 48x32, turned. Read as
+    stored, as an Orientation outside 1-8 is."""
+    data = (np.random.default_rng(12).uniform(0.05, 0.9, (32, 48, 3)) * WHITE).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "turned.dng", data, WHITE, tags={274: ("s", 0, "x")})  # Orientation
+    if mode == "linear":
+        np.testing.assert_allclose(read_raw_linear(path).linear, data / WHITE, atol=1e-4)
+    else:
+        assert read_photo(path).rgb.shape == (32, 48, 3)
+
+
 @pytest.mark.parametrize("crop", [(6, 10, 30, 40), None])
 def test_a_dngs_default_user_crop_is_the_picture_within_its_default_crop(tmp_path, crop):
     """DefaultUserCrop (DNG 1.5), the crop the camera was set to (an aspect ratio), top 0.1, left 0.25, bottom 0.9,
