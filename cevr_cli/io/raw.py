@@ -570,7 +570,16 @@ def _develop_in_camera_space(raw: Any, rawpy: Any, black_scale: np.ndarray | Non
     developed = raw.postprocess(user_wb=[float(g) for g in given], output_color=rawpy.ColorSpace.raw,
                                 highlight_mode=rawpy.HighlightMode.Ignore, **_LINEAR_16_BIT)
     balanced = developed.astype(np.float32) * np.float32(given.max() / gains.min() / 65535.0)
-    return balanced, np.asarray(raw.color_matrix, dtype=np.float32)[:, :3]
+    return balanced, _camera_to_srgb(raw)
+
+
+def _camera_to_srgb(raw: Any) -> np.ndarray:
+    """LibRaw's camera -> sRGB matrix (3x3) for a three-colour RAW: its ``cmatrix`` (rawpy's ``color_matrix``), or the
+    identity where LibRaw has no colour data at all (a DNG without ColorMatrix1, or with one of too few values: no
+    ``cmatrix``, no ``cam_xyz``), whose development LibRaw leaves in the camera's colours (``raw_color``): the linear
+    reader multiplied by the zero matrix, a photo read black where LibRaw's own development gave its light."""
+    matrix = np.asarray(raw.color_matrix, dtype=np.float32)[:, :3]
+    return matrix if matrix.any() or np.any(raw.rgb_xyz_matrix) else np.eye(3, dtype=np.float32)
 
 
 def dng_black_scale(raw: Any) -> np.ndarray:

@@ -146,6 +146,16 @@ def test_a_dng_whose_white_level_is_no_level_is_read_at_the_dng_default(tmp_path
         assert read_photo(path).rgb.shape == data.shape
 
 
+@pytest.mark.parametrize("matrix", [None, ("2i", 4, (1, 1, 0, 1, 0, 1, 1, 1))], ids=["none", "four-values"])
+def test_a_dng_without_a_colour_matrix_is_read_in_its_cameras_colours_as_libraw_develops_it(tmp_path, matrix):
+    """A DNG without a usable ColorMatrix1 (none, or 4 of its 9 values): LibRaw keeps no camera matrix and develops the
+    camera's colours as they are; the linear reader multiplied by its empty matrix, a photo read black (mean 0.0 ->
+    0.3). A LinearRaw DNG in the camera's colours develops to data / WhiteLevel."""
+    data = (np.random.default_rng(13).uniform(0.05, 0.9, (32, 48, 3)) * WHITE).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "uncoloured.dng", data, WHITE, tags={50721: matrix})  # ColorMatrix1
+    np.testing.assert_allclose(read_raw_linear(path).linear, data / WHITE, atol=1e-4)
+
+
 def test_saturation_levels_never_pass_the_level_libraw_develops_to_full_scale():
     np.testing.assert_array_equal(saturation_levels(4000, [4500, 3900, 4500, 3900], None), [4000, 3900, 4000, 3900])
     np.testing.assert_array_equal(saturation_levels(4000, None, None), [4000] * 4)
