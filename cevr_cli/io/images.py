@@ -786,7 +786,7 @@ def _read_raw(path: Path, max_megapixels: float, min_side: int) -> Photo:
         dng_levels, exposure = dng_levels_as_developed(raw, facts)
         dng = dng_levels is not None
         if dng:
-            apply_dng_black_deltas(facts, raw)  # the photosites' own blacks first, then their gains (DNG's order)
+            apply_dng_black_deltas(facts, raw, path)  # the photosites' own blacks first, then their gains (DNG's order)
             apply_dng_gain_maps(facts, raw)
         black_scale = dng_black_scale(raw) if dng else None
         balance = white_balance_params(raw, black_scale)

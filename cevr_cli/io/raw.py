@@ -368,8 +368,13 @@ def check_black_level(path: Path, raw: Any) -> None:
     """
     black = min(int(level) for level in raw.black_level_per_channel[:raw.num_colors])
     if black >= raw.white_level:
-        raise InputError(path, f"camera RAW whose black level ({black}) is at or above its white level "
-                               f"({int(raw.white_level)}): its photosites hold no light")
+        raise _no_light(path, black, raw.white_level)
+
+
+def _no_light(path: Path, black: float, white: float) -> InputError:
+    """The refusal of a RAW whose least black level (``black``) lies at or above its white level."""
+    return InputError(path, f"camera RAW whose black level ({black:.10g}) is at or above its white level "
+                            f"({white:.10g}): its photosites hold no light")
 
 
 def _cfa_planes(page: Any) -> np.ndarray | None:
@@ -529,7 +534,7 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
         flip, white = facts.raw_flip(raw), int(raw.white_level)  # before postprocess, whose user_flip=0 zeroes it
         black_scale = dng_black_scale(raw) if dng_levels is not None else None
         if dng_levels is not None:
-            apply_dng_black_deltas(facts, raw)
+            apply_dng_black_deltas(facts, raw, path)
         if raw.num_colors == 3:
             balanced, to_srgb = _develop_in_camera_space(raw, rawpy, black_scale)
             balanced *= np.float32(exposure)
@@ -622,7 +627,7 @@ def _resized(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
                                                              interpolation=cv2.INTER_LINEAR)
 
 
-def apply_dng_black_deltas(facts: RawFileFacts, raw: Any) -> None:
+def apply_dng_black_deltas(facts: RawFileFacts, raw: Any, path: Path) -> None:
     """A DNG's per-row and per-column blacks (BlackLevelDeltaV, BlackLevelDeltaH, added to its BlackLevel: DNG 1.6,
     chapter 5, "Black Subtraction") given to LibRaw's photosites, in its own buffer, before development.
 
@@ -632,7 +637,12 @@ def apply_dng_black_deltas(facts: RawFileFacts, raw: Any) -> None:
     put where LibRaw's black and range make of it the DNG's (v - black) / (WhiteLevel - black) at its own row and
     column (a photosite at the white level stays there). Deltas that do not count the image's rows or columns, black
     tags of a value that is no finite number (:func:`_black_tags`), and floating-point DNGs, are left as LibRaw reads
-    them."""
+    them.
+
+    Raises:
+        InputError: every photosite's black lies at or above the white level (DOUBLE deltas of 1e30, which LibRaw
+            does not read: the photo read black, where :func:`check_black_level` refuses LibRaw's).
+    """
     if facts.black_tags is None:
         return
     per_row, per_col, levels, (repeat_rows, repeat_cols) = facts.black_tags
@@ -653,9 +663,11 @@ def apply_dng_black_deltas(facts: RawFileFacts, raw: Any) -> None:
     levels = levels[..., :planes] if given >= planes else np.repeat(levels[..., :1], planes, axis=2)
     black = levels[((np.arange(height) + dy) % cell[0])[:, None], ((np.arange(width) + dx) % cell[1])[None, :]]
     black = black + (per_row[:, None] + per_col[None, :])[..., None]  # H x W x planes: the DNG's
+    white = float(raw.white_level)
+    if black.min() >= white:
+        raise _no_light(path, black.min(), white)
     libraw = np.array(raw.black_level_per_channel, dtype=np.float64)
     libraw = libraw[photosite_channels(raw)][..., None] if visible.ndim == 2 else libraw[:planes]
-    white = float(raw.white_level)
     placed = libraw + (sites[..., :planes] - black) * (white - libraw) / np.maximum(white - black, 1.0)
     sites[..., :planes] = np.clip(np.round(placed), 0, 65535).astype(visible.dtype)
 

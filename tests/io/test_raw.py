@@ -937,20 +937,24 @@ def test_a_dngs_black_delta_of_no_number_leaves_the_blacks_as_libraw_reads_them(
 
 
 @pytest.mark.parametrize("mode", ["linear", "developed"])
-@pytest.mark.parametrize("kind", ["black-level", "row-deltas"])
+@pytest.mark.parametrize("kind", ["black-level", "row-deltas", "double-column-deltas"])
 def test_a_raw_whose_black_level_is_at_or_above_its_white_is_refused(tmp_path, mode, kind):
     """A LinearRaw DNG's BlackLevel of 5000 of a WhiteLevel of 4000, or a CFA DNG's BlackLevelDeltaV of 1e9 over a
     black of 100: no light lies between black and white. Both readers read the first black; the second the linear
-    reader read black, LibRaw's development white."""
+    reader read black, LibRaw's development white. A LinearRaw DNG's BlackLevelDeltaH of 1e30 (DOUBLE, which LibRaw
+    does not read, so its black stays 0): both readers read it black (mean 0.0)."""
     scene = np.random.default_rng(8).uniform(0.05, 0.9, (32, 48, 3))
     if kind == "black-level":
         path = write_linear_dng(tmp_path / "black.dng", (scene * WHITE).astype(np.uint16), WHITE,
                                 tags={50713: ("H", 2, (1, 1)), 50714: ("I", 3, (5000,) * 3)})
+    elif kind == "double-column-deltas":
+        path = write_linear_dng(tmp_path / "black.dng", (scene * WHITE).astype(np.uint16), WHITE,
+                                tags={50715: ("d", 48, (1e30,) * 48)})  # BlackLevelDeltaH
     else:
         path = write_cfa_dng(tmp_path / "black.dng", scene, WHITE, black=(100,) * 4,
                              tags={50716: ("I", 32, (10**9,) * 32)})
-    with pytest.raises(InputError, match=r"black\.dng: camera RAW whose black level \(\d+\) is at or above its white "
-                                         r"level \(\d+\): its photosites hold no light"):
+    with pytest.raises(InputError, match=r"black\.dng: camera RAW whose black level \([\d.e+]+\) is at or above its "
+                                         r"white level \(\d+\): its photosites hold no light$"):
         read_raw_linear(path) if mode == "linear" else read_photo(path)
 
 
