@@ -220,3 +220,49 @@ def gain_map_opcode(gains: np.ndarray, height: int, width: int, *, top: int = 0,
 
 def opcode_list(*opcodes: bytes) -> bytes:
     return struct.pack(">I", len(opcodes)) + b"".join(opcodes)
+
+
+def lossless_jpeg(image: np.ndarray) -> bytes:
+    """``image`` (HxW, 16-bit) as a lossless JPEG stream, as DNG's Compression 7 holds one (ITU T.81, annex H): SOF3,
+    one component of 16 bits, predictor 1 (the left sample; the one above in the first column, 2^15 first), and a
+    Huffman table giving each difference category 0-16 a 5-bit code, the category itself."""
+    h, w = image.shape
+    samples = image.astype(np.int64)
+    predicted = np.empty_like(samples)
+    predicted[0, 0] = 1 << 15
+    predicted[0, 1:], predicted[1:, 0], predicted[1:, 1:] = samples[0, :-1], samples[:-1, 0], samples[1:, :-1]
+    diffs = (samples - predicted + 32768) % 65536 - 32768  # modulo 2^16 (H.1.2.1)
+    bits = []
+    for diff in diffs.ravel().tolist():
+        size = 16 if diff == -32768 else abs(diff).bit_length()
+        bits.append(format(size, "05b"))
+        if 0 < size < 16:  # a negative difference as its ones' complement (F.1.2.1.1)
+            bits.append(format(diff if diff > 0 else diff - 1 + (1 << size), f"0{size}b"))
+    stream = "".join(bits)
+    stream += "1" * (-len(stream) % 8)  # padded with ones (F.1.2.3)
+    entropy = bytes(int(stream[i:i + 8], 2) for i in range(0, len(stream), 8)).replace(b"\xff", b"\xff\x00")
+
+    def segment(marker: int, payload: bytes) -> bytes:
+        return struct.pack(">HH", marker, len(payload) + 2) + payload
+
+    frame = struct.pack(">BHHB", 16, h, w, 1) + bytes([1, 0x11, 0])  # precision, size, component 1
+    table = bytes([0x00, 0, 0, 0, 0, 17] + [0] * 11) + bytes(range(17))  # DC table 0: 17 codes of 5 bits
+    scan = bytes([1, 1, 0x00, 1, 0, 0])  # component 1 with table 0, predictor 1, point transform 0
+    return (b"\xff\xd8" + segment(0xFFC3, frame) + segment(0xFFC4, table) + segment(0xFFDA, scan) + entropy
+            + b"\xff\xd9")
+
+
+def compress_as_lossless_jpeg(path: Path, stream: bytes | None = None) -> Path:
+    """The single-strip DNG at ``path`` with its strip as a lossless JPEG stream (:func:`lossless_jpeg` of its
+    photosites, or ``stream``: damaged data), appended, and Compression 7."""
+    with tifffile.TiffFile(path) as tif:
+        page, order = tif.pages.first, tif.byteorder
+        image, offsets, counts, compression = page.asarray(), page.tags[273], page.tags[279], page.tags[259]
+    assert offsets.count == 1, "one strip"
+    stream = lossless_jpeg(image) if stream is None else stream
+    data = bytearray(path.read_bytes())
+    struct.pack_into(order + "I", data, offsets.valueoffset, len(data))
+    struct.pack_into(order + ("H" if counts.dtype == 3 else "I"), data, counts.valueoffset, len(stream))
+    struct.pack_into(order + "H", data, compression.valueoffset, 7)
+    path.write_bytes(bytes(data) + stream)
+    return path

@@ -207,6 +207,7 @@ class RawFileFacts:
     opcode_lists: dict[int, bytes] = field(default_factory=dict)  # its opcode lists (:mod:`.dng_opcodes`)
     active_area: tuple[int, int] = (0, 0)  # the top and left of its ActiveArea (:func:`active_area_offset`)
     active_area_fault: str | None = None  # why its ActiveArea is no area of its image (:func:`active_area_fault`)
+    data_fault: str | None = None  # why its compressed data cannot be its image (:func:`_lossless_jpeg_fault`)
     # its DefaultCropOrigin, DefaultCropSize and DefaultUserCrop (:func:`dng_default_crop`); None for other files
     crop_tags: tuple[list[float], list[float], list[float]] | None = None
     # its BlackLevelDeltaV, BlackLevelDeltaH, BlackLevel and BlackLevelRepeatDim (:func:`apply_dng_black_deltas`);
@@ -259,12 +260,13 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
                 floating and levels is not None and _rescaled(levels, developed_white)) else None
             area = read(lambda: _tag_numbers(page, dng_tags.ACTIVE_AREA, []))  # top, left, bottom, right
             area_fault = read(lambda: active_area_fault(page))
+            data_fault = read(lambda: _lossless_jpeg_fault(tif, page))
             orientation = read(lambda: int(tif.pages.first.tags.valueof(ORIENTATION_TAG, 1)))  # IFD0's, as stored
             return RawFileFacts(
                 tiff_exif=exif, dng_levels=levels, floating_point=floating, brightest=brightest,
                 cfa_planes=read(lambda: _cfa_planes(page)), opcode_lists=read(lambda: page_opcode_lists(page)) or {},
                 active_area=(int(area[0]), int(area[1])) if area and area_fault is None else (0, 0),
-                active_area_fault=area_fault,
+                active_area_fault=area_fault, data_fault=data_fault,
                 crop_tags=read(lambda: _crop_tags(page)),
                 black_tags=None if floating else read(lambda: _black_tags(page)),
                 orientation=0 if orientation is None else orientation)  # one it cannot read: as stored
@@ -280,22 +282,42 @@ def active_area_fault(page: Any) -> str | None:
     the image for its sensor, "without its pixel data"."""
     area = _tag_numbers(page, dng_tags.ACTIVE_AREA, [0.0, 0.0, page.imagelength, page.imagewidth])
     if len(area) != 4:
-        return f"{len(area)} values, not its top, left, bottom and right"
+        return f"with a malformed ActiveArea: {len(area)} values, not its top, left, bottom and right"
     top, left, bottom, right = area
     if 0 <= top < bottom <= page.imagelength and 0 <= left < right <= page.imagewidth:
         return None
-    return (f"top, left, bottom, right {', '.join(f'{value:.10g}' for value in area)} is no area of its "
-            f"{page.imagewidth}x{page.imagelength} image")
+    return (f"with a malformed ActiveArea: top, left, bottom, right {', '.join(f'{value:.10g}' for value in area)} "
+            f"is no area of its {page.imagewidth}x{page.imagelength} image")
 
 
-def check_active_area(path: Path, fault: str | None) -> None:
-    """Refuse a DNG whose ActiveArea is no area of its image (``fault``: :func:`active_area_fault`).
+_JPEG_SOI = b"\xff\xd8"  # a JPEG stream's start-of-image marker (ITU T.81, B.1.1.3)
+
+
+def _lossless_jpeg_fault(tif: Any, page: Any) -> str | None:
+    """Why the lossless JPEG data of a DNG raw image (Compression 7: each strip or tile a JPEG stream, DNG 1.6,
+    chapter 3; ``page`` in the file open in tifffile, ``tif``) cannot be its image: a strip or tile that does not
+    start with a JPEG's start-of-image marker (zeros where a copy was cut short and padded, uncompressed data so
+    labelled). LibRaw's decoder stops at such a stream without a word and develops what its buffer held: a different
+    photo on every read. None for other compressions and for streams that start as JPEG's do."""
+    if page.compression != 7:
+        return None
+    for index, offset in enumerate(page.dataoffsets):
+        tif.filehandle.seek(offset)
+        if tif.filehandle.read(2) != _JPEG_SOI:
+            return (f"whose lossless JPEG {'tile' if page.is_tiled else 'strip'} {index} holds no JPEG stream "
+                    "(damaged data)")
+    return None
+
+
+def check_dng_fault(path: Path, fault: str | None) -> None:
+    """Refuse a DNG whose tags or data cannot make its image (``fault``: :func:`active_area_fault`,
+    :func:`_lossless_jpeg_fault`).
 
     Raises:
         InputError: naming the fault.
     """
     if fault is not None:
-        raise InputError(path, f"camera RAW (DNG) with a malformed ActiveArea: {fault}")
+        raise InputError(path, f"camera RAW (DNG) {fault}")
 
 
 def _crop_tags(page: Any) -> tuple[list[float], list[float], list[float]]:
@@ -470,7 +492,8 @@ def open_raw(path: Path, max_megapixels: float, min_side: int
                 check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
                 # (a floating-point DNG's pixels may be decoded for its facts: not before its size is checked)
                 facts = read_raw_file_facts(path, float(raw.white_level))
-                check_active_area(path, facts.active_area_fault)  # before the sensor LibRaw took from it
+                check_dng_fault(path, facts.active_area_fault)  # before the sensor LibRaw took from it
+                check_dng_fault(path, facts.data_fault)  # before LibRaw unpacks it
                 check_pixel_data(path, raw)
                 check_black_level(path, raw)
                 check_cfa_pattern(path, raw, facts.cfa_planes)
@@ -482,7 +505,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int
     except InputError:
         raise
     except (rawpy.LibRawError, OSError, ValueError) as exc:
-        check_active_area(path, _dng_raw_image_fact(path, active_area_fault))  # what LibRaw refused it for
+        check_dng_fault(path, _dng_raw_image_fact(path, active_area_fault))  # what LibRaw refused it for
         size = _dng_raw_image_fact(path, lambda page: (page.imagewidth, page.imagelength)) if isinstance(
             exc, rawpy.LibRawFileUnsupportedError) else None
         if size and min(size) < _LIBRAW_MIN_SIDE:  # LibRaw's identify() takes none smaller for a RAW
