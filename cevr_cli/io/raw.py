@@ -380,6 +380,24 @@ def check_pixel_data(path: Path, raw: Any) -> None:
         raise InputError(path, f"camera RAW without its pixel data: every photosite reads {int(visible.min())}")
 
 
+_MAX_PHOTOSITE = 65535  # LibRaw holds photosites in 16 bits (a floating-point DNG's scaled into them)
+
+
+def check_white_level(path: Path, raw: Any) -> None:
+    """Refuse a RAW file whose white level is none (0: clipped highlights cannot be found) or lies above what any
+    of LibRaw's 16-bit photosites holds, which it develops without complaint to a black photo: a DNG's WhiteLevel of
+    ASCII "4000", whose four bytes LibRaw reads as 2123759616.
+
+    Raises:
+        InputError: no white level, or one above 65535.
+    """
+    if not raw.white_level:
+        raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
+    if raw.white_level > _MAX_PHOTOSITE:
+        raise InputError(path, f"camera RAW whose white level ({int(raw.white_level)}) lies above any photosite's "
+                               f"({_MAX_PHOTOSITE}): a damaged WhiteLevel, its light unreadable")
+
+
 def check_black_level(path: Path, raw: Any) -> None:
     """Refuse a RAW file whose every colour's black level lies at or above its white level (a damaged BlackLevel or
     BlackLevelDelta: 1e9 of a white of 4000), whose photosites hold no light between them: the linear reader read it
@@ -470,7 +488,8 @@ def _positive(value: float) -> float | None:
 @contextmanager
 def open_raw(path: Path, max_megapixels: float, min_side: int
              ) -> Iterator[tuple[Any, RawFileFacts, tuple[slice, slice] | None]]:
-    """LibRaw's handle on ``path`` (rawpy), after its checks (size, pixel data, black level, colour filter pattern,
+    """LibRaw's handle on ``path`` (rawpy), after its checks (size, pixel data, white and black levels, colour filter
+    pattern, a DNG's ActiveArea and compressed data,
     and the size of a DNG's default crop), what the file's TIFF structure says (:func:`read_raw_file_facts`) and the
     DNG's default crop the readers cut out (:func:`dng_default_crop`, computed once: it was computed again by each
     reader); LibRaw's failures become one InputError.
@@ -495,6 +514,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int
                 check_dng_fault(path, facts.active_area_fault)  # before the sensor LibRaw took from it
                 check_dng_fault(path, facts.data_fault)  # before LibRaw unpacks it
                 check_pixel_data(path, raw)
+                check_white_level(path, raw)
                 check_black_level(path, raw)
                 check_cfa_pattern(path, raw, facts.cfa_planes)
             crop = dng_default_crop(facts, raw, path)
@@ -546,8 +566,6 @@ def read_raw_linear(path: str | Path, *, max_megapixels: float = MAX_MEGAPIXELS,
     path = Path(path)
     with open_raw(path, max_megapixels, min_side) as (raw, facts, crop):
         exif = raw_exif(path, raw, facts.tiff_exif)
-        if not raw.white_level:
-            raise InputError(path, "the RAW file gives no white level: clipped highlights cannot be found")
         dng_levels, exposure = dng_levels_as_developed(raw, facts)
         levels = saturation_levels(int(raw.white_level), raw.camera_white_level_per_channel, dng_levels)
         visible = raw.raw_image_visible

@@ -171,9 +171,10 @@ def test_the_opcodes_not_applied_are_named_with_their_list_and_whether_they_are_
 
 @pytest.mark.parametrize("mode", ["linear", "cevr"])
 def test_a_dng_whose_white_level_cannot_be_read_names_its_gain_maps_not_applied(tmp_path, mode):
-    """A WhiteLevel that is no number (ASCII text): the readers develop the DNG as another RAW file, without its
-    GainMaps, which were skipped without a word (no warning, nothing recorded: its vignetting uncorrected unseen).
-    They are named with the other opcodes not applied, and warned of where not optional."""
+    """A WhiteLevel that is no number (UNDEFINED bytes, which LibRaw reads as 4000): the readers develop the DNG as
+    another RAW file, without its GainMaps, which were skipped without a word (no warning, nothing recorded: its
+    vignetting uncorrected unseen). They are named with the other opcodes not applied, and warned of where not
+    optional."""
     from cevr_cli.io.images import read_photo
     from cevr_cli.io.raw import read_raw_linear
     from cevr_cli.provenance import SourceMetadata
@@ -183,7 +184,7 @@ def test_a_dng_whose_white_level_cannot_be_read_names_its_gain_maps_not_applied(
         tmp_path / "phone.dng", np.full((32, 48, 3), 1000, np.uint16), 4000,
         opcode_list_2=opcode_list(gain_map_opcode(shading, 32, 48), gain_map_opcode(shading, 32, 48, flags=1)),
         opcode_list_3=opcode_list(gain_map_opcode(shading, 32, 48, opcode=1)),
-        tags={50717: ("s", 0, "none")})  # WhiteLevel
+        tags={50717: (7, 4, (4000).to_bytes(4, "little"))})  # WhiteLevel
     not_applied = (read_raw_linear if mode == "linear" else read_photo)(path).not_applied
     assert [str(opcode) for opcode in not_applied] == [
         "GainMap (OpcodeList2)", "GainMap (OpcodeList2, optional)", "WarpRectilinear (OpcodeList3)"]

@@ -985,6 +985,17 @@ def test_a_raw_whose_black_level_is_at_or_above_its_white_is_refused(tmp_path, m
 
 
 @pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_raw_whose_white_level_lies_above_any_photosite_is_refused(tmp_path, mode):
+    """A DNG whose WhiteLevel is ASCII "4000" (DNG writes SHORT or LONG): LibRaw reads its four bytes as the number
+    2123759616 and develops every photosite, at most 65535 in its 16 bits, to black (mean 0.0, nothing clipped)."""
+    data = (np.random.default_rng(15).uniform(0.05, 0.9, (32, 48, 3)) * WHITE).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "white.dng", data, WHITE, tags={50717: ("s", 0, "4000")})
+    with pytest.raises(InputError, match=r"white\.dng: camera RAW whose white level \(2123759616\) lies above any "
+                                         r"photosite's \(65535\): a damaged WhiteLevel, its light unreadable$"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
 def test_a_dng_whose_default_crop_is_smaller_than_a_photo_is_refused_as_a_small_photo_is(tmp_path, mode):
     """The size limits were checked on the sensor's 32x48 photosites only: a DefaultCrop of 4x4 made a 4x4 stack,
     where a 4x4 JPEG is refused (MIN_PHOTO_SIDE)."""
