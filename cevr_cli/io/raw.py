@@ -765,8 +765,8 @@ def dng_default_crop(facts: RawFileFacts, raw: Any, path: Path) -> tuple[slice, 
     places; the whole area without them), and inside its DefaultUserCrop within that (DNG 1.5: the crop the camera
     was set to, top, left, bottom and right as fractions of the default crop; an aspect ratio chosen in the camera),
     rounded to whole photosites (``facts``: :attr:`RawFileFacts.crop_tags`); None for other files or where the crop
-    holds none of the image. A negative DefaultCropOrigin (a signed type) is cut at the area's corner, with a
-    warning naming ``path`` (until 2026-12-08 without one).
+    holds none of the image. A negative DefaultCropOrigin (a signed type) is cut at the area's corner, and a crop that
+    holds none of the image is none, each with a warning naming ``path`` (until 2026-12-08 without one).
 
     Adobe Camera Raw and Lightroom show this area; LibRaw develops the whole ActiveArea and only reports the default
     crop (``raw_inset_crops``): the photosites outside it, which a DNG keeps for demosaicing its edges (8 to 16 a
@@ -789,7 +789,12 @@ def dng_default_crop(facts: RawFileFacts, raw: Any, path: Path) -> tuple[slice, 
                                     (user_bottom - user_top) * height, (user_right - user_left) * width)
     crop = (slice(max(round(top) - dy, 0), min(round(top + height) - dy, rows)),
             slice(max(round(left) - dx, 0), min(round(left + width) - dx, cols)))
-    return crop if all(side.stop > side.start for side in crop) else None
+    if all(side.stop > side.start for side in crop):
+        return crop
+    if given:  # the DNG SDK refuses it ("Invalid DefaultCropSize", "Default crop extends outside ActiveArea")
+        warnings.warn(f"{path}: DNG DefaultCropOrigin {origin[0]:g}, {origin[1]:g} and DefaultCropSize {size[0]:g} x "
+                      f"{size[1]:g} hold none of its image: the whole ActiveArea is read", stacklevel=2)
+    return None
 
 
 def _tag_numbers(page: Any, code: int, default: list[float]) -> list[float]:

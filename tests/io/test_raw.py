@@ -1,5 +1,6 @@
 """Camera RAW as linear light: exact decode of DNGs with known truth and the clipping mask."""
 
+import re
 import sys
 import warnings
 from types import SimpleNamespace
@@ -915,6 +916,24 @@ def test_a_dngs_negative_default_crop_origin_is_cut_at_its_active_areas_corner_w
                 assert read_photo(path).rgb.shape == (26, 36, 3)
     assert told == [f"{path}: DNG DefaultCropOrigin -4, -2 is negative (it counts from the ActiveArea's corner): the "
                     "crop is cut at that corner" for path in paths]
+
+
+@pytest.mark.parametrize(("origin", "size"), [((100, 100), (10, 10)), ((4, 4), (0, 0))],
+                         ids=["origin-past-the-image", "no-size"])
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dngs_default_crop_of_none_of_its_image_is_read_whole_with_a_warning(tmp_path, mode, origin, size):
+    """A DefaultCropOrigin past the 48x32 image, or a DefaultCropSize of 0 x 0 (the DNG SDK refuses both): the whole
+    image was read without a word; read so, with a warning naming the photo."""
+    data = (np.random.default_rng(16).uniform(0.05, 0.9, (32, 48, 3)) * WHITE).astype(np.uint16)
+    path = write_linear_dng(tmp_path / "crop.dng", data, WHITE, tags={50719: ("I", 2, origin), 50720: ("I", 2, size)})
+    told = (f"{path}: DNG DefaultCropOrigin {origin[0]}, {origin[1]} and DefaultCropSize {size[0]} x {size[1]} hold "
+            "none of its image: the whole ActiveArea is read")
+    with pytest.warns(UserWarning, match=f"^{re.escape(told)}$") as seen:
+        if mode == "linear":
+            np.testing.assert_allclose(read_raw_linear(path).linear, data / WHITE, atol=2e-4)
+        else:
+            assert read_photo(path).rgb.shape == data.shape
+    assert len(seen) == 1
 
 
 _DELTAS = np.arange(32) % 5 * 10.0  # each row's black above the BlackLevel
