@@ -206,8 +206,10 @@ class RawFileFacts:
     cfa_planes: np.ndarray | None = None  # its colour filter pattern (:func:`_cfa_planes`)
     opcode_lists: dict[int, bytes] = field(default_factory=dict)  # its opcode lists (:mod:`.dng_opcodes`)
     active_area: tuple[int, int] = (0, 0)  # the top and left of its ActiveArea (:func:`active_area_offset`)
-    active_area_fault: str | None = None  # why its ActiveArea is no area of its image (:func:`active_area_fault`)
-    data_fault: str | None = None  # why its compressed data cannot be its image (:func:`_lossless_jpeg_fault`)
+    # why the readers refuse it: its ActiveArea no area of its image (:func:`active_area_fault`), its compressed data
+    # no JPEG stream (:func:`_lossless_jpeg_fault`), its colour filter on no rectangular grid
+    # (:func:`_cfa_layout_fault`)
+    faults: tuple[str, ...] = ()
     # its DefaultCropOrigin, DefaultCropSize and DefaultUserCrop (:func:`dng_default_crop`); None for other files
     crop_tags: tuple[list[float], list[float], list[float]] | None = None
     # its BlackLevelDeltaV, BlackLevelDeltaH, BlackLevel and BlackLevelRepeatDim (:func:`apply_dng_black_deltas`);
@@ -260,13 +262,13 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
                 floating and levels is not None and _rescaled(levels, developed_white)) else None
             area = read(lambda: _tag_numbers(page, dng_tags.ACTIVE_AREA, []))  # top, left, bottom, right
             area_fault = read(lambda: active_area_fault(page))
-            data_fault = read(lambda: _lossless_jpeg_fault(tif, page))
+            faults = (area_fault, read(lambda: _lossless_jpeg_fault(tif, page)), read(lambda: _cfa_layout_fault(page)))
             orientation = read(lambda: int(tif.pages.first.tags.valueof(ORIENTATION_TAG, 1)))  # IFD0's, as stored
             return RawFileFacts(
                 tiff_exif=exif, dng_levels=levels, floating_point=floating, brightest=brightest,
                 cfa_planes=read(lambda: _cfa_planes(page)), opcode_lists=read(lambda: page_opcode_lists(page)) or {},
                 active_area=(int(area[0]), int(area[1])) if area and area_fault is None else (0, 0),
-                active_area_fault=area_fault, data_fault=data_fault,
+                faults=tuple(fault for fault in faults if fault is not None),
                 crop_tags=read(lambda: _crop_tags(page)),
                 black_tags=None if floating else read(lambda: _black_tags(page)),
                 orientation=0 if orientation is None else orientation)  # one it cannot read: as stored
@@ -309,9 +311,23 @@ def _lossless_jpeg_fault(tif: Any, page: Any) -> str | None:
     return None
 
 
+_CFA_LAYOUT_SUPER_CCD = 2  # staggered layout A, even columns offset down half a row (DNG 1.6, chapter 4)
+
+
+def _cfa_layout_fault(page: Any) -> str | None:
+    """Why a CFA DNG's colour filter (``page``: its raw image) is refused: CFALayout 2, staggered as a Fujifilm
+    SuperCCD's, which LibRaw develops as one, turned (a 48x32 image as 56x55 before its rotation), and which was
+    refused as "a 2x2 colour filter pattern that LibRaw reads wrong", whose pattern was right. None for others
+    (LibRaw develops DNG 1.3's staggered layouts 3-9 on a rectangular grid) and a LinearRaw image."""
+    layout = int(page.tags.valueof(dng_tags.CFA_LAYOUT, 1))
+    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA or layout != _CFA_LAYOUT_SUPER_CCD:
+        return None
+    return f"whose colour filter lies on no rectangular grid (CFALayout {layout}), which cevr does not read"
+
+
 def check_dng_fault(path: Path, fault: str | None) -> None:
     """Refuse a DNG whose tags or data cannot make its image (``fault``: :func:`active_area_fault`,
-    :func:`_lossless_jpeg_fault`).
+    :func:`_lossless_jpeg_fault`, :func:`_cfa_layout_fault`).
 
     Raises:
         InputError: naming the fault.
@@ -511,8 +527,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int
                 check_dimensions(path, raw.sizes.width, raw.sizes.height, max_megapixels, min_side)
                 # (a floating-point DNG's pixels may be decoded for its facts: not before its size is checked)
                 facts = read_raw_file_facts(path, float(raw.white_level))
-                check_dng_fault(path, facts.active_area_fault)  # before the sensor LibRaw took from it
-                check_dng_fault(path, facts.data_fault)  # before LibRaw unpacks it
+                check_dng_fault(path, next(iter(facts.faults), None))  # before LibRaw unpacks it, by its sizes
                 check_pixel_data(path, raw)
                 check_white_level(path, raw)
                 check_black_level(path, raw)

@@ -337,6 +337,17 @@ def _shaded_dng(path, scene, **dng):
     return write_cfa_dng(path, recorded, WHITE, opcode_list_2=opcodes, **dng)
 
 
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_cfa_dng_staggered_as_a_super_ccd_is_refused_by_name(tmp_path, mode):
+    """CFALayout 2 (staggered, a SuperCCD's): LibRaw develops the 48x32 image as a SuperCCD, turned (56x55 before its
+    rotation); refused as "a 2x2 colour filter pattern that LibRaw reads wrong", which named a sound pattern."""
+    scene = np.random.default_rng(17).uniform(0.1, 0.5, (32, 48, 3))
+    path = write_cfa_dng(tmp_path / "staggered.dng", scene, WHITE, tags={50711: ("H", 1, (2,))})  # CFALayout
+    with pytest.raises(InputError, match=r"staggered\.dng: camera RAW \(DNG\) whose colour filter lies on no "
+                                         r"rectangular grid \(CFALayout 2\), which cevr does not read$"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
 @pytest.mark.parametrize("mode", ["linear", "cevr"])
 def test_a_dngs_lens_shading_gain_maps_are_applied(tmp_path, mode):
     """LibRaw does not apply a DNG's opcode lists (without Adobe's DNG SDK): this flat grey 0.3 read 0.3 / 2.2 = 0.14
