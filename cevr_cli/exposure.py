@@ -54,7 +54,9 @@ EXACT = "exact (measured light x 2^EV)"
 # pixels are raised above their least light as far as the light rose towards the clip (highlight_fill._rise_at).
 # 8: that rise from the slope of the known light around each clip, on a field of FIELD_SIDE px whatever the
 # photo's size, its depth from the fully clipped pixels' edge (revision 7 read the contrast with white as a rate).
-PHYSICS_REVISION = 8
+# 9: the hue fill's pyramid takes its samples symmetrically in the image (highlight_fill._reduce), not where
+# cv2.pyrDown does, half a pixel per level towards the top left: the fill of a mirrored photo is the mirrored fill.
+PHYSICS_REVISION = 9
 # The darkening steps the residual network was trained on (s ~ U[-3, 0)): its estimate of a clipped pixel's light
 # merges its frames at these, whichever frames were asked for, so a frame does not depend on the others requested.
 FILL_EVS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)

@@ -217,19 +217,49 @@ def _sample(field: np.ndarray, ys: np.ndarray, xs: np.ndarray, shape: tuple[int,
 def _push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """HxWx3 mean colour everywhere from weighted ``values`` (colour x weight) and ``weight`` in [0, 1].
 
-    Push: Gaussian pyramids of both (cv2.pyrDown) until every coarsest pixel has weight. Pull: from coarse to
+    Push: Gaussian pyramids of both (:func:`_reduce`) until every coarsest pixel has weight. Pull: from coarse to
     fine, each level keeps its own normalised mean where its coverage is at least :data:`TRUSTED_COVERAGE`
-    and fills the rest from the upsampled coarser estimate, in proportion to the coverage it lacks.
+    and fills the rest from the coarser estimate interpolated where :func:`_reduce` took its samples
+    (:func:`_expand`), in proportion to the coverage it lacks.
     """
-    import cv2
-
     levels = [(values, weight)]
     while max(weight.shape) > 1 and weight.min() <= 0.0:
-        values, weight = cv2.pyrDown(values), cv2.pyrDown(weight)
+        values, weight = _reduce(values), _reduce(weight)
         levels.append((values, weight))
     estimate = values / np.maximum(weight, np.float32(1e-12))[..., None]
     for values, weight in reversed(levels[:-1]):
-        up = cv2.resize(estimate, (weight.shape[1], weight.shape[0]), interpolation=cv2.INTER_LINEAR)
+        up = _expand(estimate, weight.shape)
         trusted = np.maximum(weight, np.float32(TRUSTED_COVERAGE))[..., None]
         estimate = (values + (trusted - weight[..., None]) * up) / trusted
     return estimate
+
+
+def _reduce(image: np.ndarray) -> np.ndarray:
+    """The next level of a Gaussian pyramid (Burt & Adelson 1983, "The Laplacian pyramid as a compact image code",
+    IEEE Trans. Commun. 31(4)) whose samples lie symmetrically in the image, so that the fill of a mirrored photo
+    is the mirrored fill: along a side of odd length on every other pixel from the first to the last (cv2.pyrDown's
+    5-tap binomial), along a side of even length midway between pixels 0|1, 2|3, ... (the means of neighbouring
+    pixels, then pyrDown's filter: a 6-tap binomial). pyrDown alone samples pixels 0, 2, ..., n - 2 of an even side:
+    read back as if centred (cv2.resize), each level lay half a pixel of the finer one towards the first pixel,
+    2^(l-1) - 1/2 px at level l, and a clip took its colour from above and left of it.
+    """
+    import cv2
+
+    h, w = image.shape[:2]
+    if w % 2 == 0:
+        image = (image[:, :-1] + image[:, 1:]) * np.float32(0.5)
+    if h % 2 == 0:
+        image = (image[:-1] + image[1:]) * np.float32(0.5)
+    return cv2.pyrDown(image)
+
+
+def _expand(coarse: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``coarse`` (:func:`_reduce` of a level of ``shape``) bilinearly interpolated at that level's pixels, read
+    where _reduce took its samples: pixel x of a side of odd length at coarse x / 2, of an even side at
+    (x - 1/2) / 2."""
+    import cv2
+
+    h, w = shape[:2]
+    inverse = np.float32([[0.5, 0.0, 0.0 if w % 2 else -0.25], [0.0, 0.5, 0.0 if h % 2 else -0.25]])
+    return cv2.warpAffine(coarse, inverse, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)

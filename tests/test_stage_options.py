@@ -71,10 +71,10 @@ def test_the_request_records_what_changes_the_outputs_and_the_weights():
 
     stack = StackOptions((-1.0, 1.0), response="SRGB").request(Model())
     assert stack == {"evs": [-1.0, 1.0], "image_format": "png", "raw_mode": "linear", "response": "srgb",
-                     "model": "cevr", "weights_id": "abc", "physics": 8}  # max_megapixels, encoders: no change
+                     "model": "cevr", "weights_id": "abc", "physics": 9}  # max_megapixels, encoders: no change
     fuse = FuseOptions(tmo="none").request(None)
     assert fuse["evs"] == list(CONTINUOUS_EVS) and fuse["tmo"] == "none" and fuse["weights_id"] is None
-    assert fuse["physics"] == 8  # outputs of earlier revisions (1: before the hue fill) are redone
+    assert fuse["physics"] == 9  # outputs of earlier revisions (1: before the hue fill) are redone
     assert FuseOptions(tmo="none").tone_mapper is None and FuseOptions().half
 
 
