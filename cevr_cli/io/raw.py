@@ -208,7 +208,7 @@ class RawFileFacts:
     active_area: tuple[int, int] = (0, 0)  # the top and left of its ActiveArea (:func:`active_area_offset`)
     # why the readers refuse it: its ActiveArea no area of its image (:func:`active_area_fault`), its compressed data
     # no JPEG stream (:func:`_lossless_jpeg_fault`), its colour filter on no rectangular grid
-    # (:func:`_cfa_layout_fault`)
+    # (:func:`_cfa_layout_fault`) or of no pattern (:func:`_cfa_pattern_fault`)
     faults: tuple[str, ...] = ()
     # its DefaultCropOrigin, DefaultCropSize and DefaultUserCrop (:func:`dng_default_crop`); None for other files
     crop_tags: tuple[list[float], list[float], list[float]] | None = None
@@ -262,7 +262,8 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
                 floating and levels is not None and _rescaled(levels, developed_white)) else None
             area = read(lambda: _tag_numbers(page, dng_tags.ACTIVE_AREA, []))  # top, left, bottom, right
             area_fault = read(lambda: active_area_fault(page))
-            faults = (area_fault, read(lambda: _lossless_jpeg_fault(tif, page)), read(lambda: _cfa_layout_fault(page)))
+            faults = (area_fault, read(lambda: _lossless_jpeg_fault(tif, page)), read(lambda: _cfa_layout_fault(page)),
+                      read(lambda: _cfa_pattern_fault(page)))
             orientation = read(lambda: int(tif.pages.first.tags.valueof(ORIENTATION_TAG, 1)))  # IFD0's, as stored
             return RawFileFacts(
                 tiff_exif=exif, dng_levels=levels, floating_point=floating, brightest=brightest,
@@ -327,7 +328,7 @@ def _cfa_layout_fault(page: Any) -> str | None:
 
 def check_dng_fault(path: Path, fault: str | None) -> None:
     """Refuse a DNG whose tags or data cannot make its image (``fault``: :func:`active_area_fault`,
-    :func:`_lossless_jpeg_fault`, :func:`_cfa_layout_fault`).
+    :func:`_lossless_jpeg_fault`, :func:`_cfa_layout_fault`, :func:`_cfa_pattern_fault`).
 
     Raises:
         InputError: naming the fault.
@@ -433,18 +434,42 @@ def _no_light(path: Path, black: float, white: float) -> InputError:
                             f"({white:.10g}): its photosites hold no light")
 
 
+def _cfa_tags(page: Any) -> tuple[int, int, np.ndarray, list[int]]:
+    """A CFA DNG's CFARepeatPatternDim (rows, columns; default 2 x 2), CFAPattern (TIFF/EP colour codes; none without
+    the tag) and CFAPlaneColor (default red, green, blue; DNG 1.4, chapter 4); ``page``: its raw image."""
+    rows, cols = (int(v) for v in page.tags.valueof(dng_tags.CFA_REPEAT_PATTERN_DIM, (2, 2)))
+    pattern = np.frombuffer(bytes(page.tags.valueof(dng_tags.CFA_PATTERN, b"")), np.uint8)
+    return rows, cols, pattern, list(bytes(page.tags.valueof(dng_tags.CFA_PLANE_COLOR, b"\x00\x01\x02")))
+
+
+def _cfa_pattern_fault(page: Any) -> str | None:
+    """Why a CFA DNG's colour filter pattern (``page``: its raw image) is none: no CFAPattern, one that does not fill
+    its CFARepeatPatternDim (or a dimension of 0), or one naming a colour its CFAPlaneColor lacks. DNG gives CFAPattern
+    no default (the DNG SDK's is no colour, 255, and it refuses such an IFD); LibRaw develops such a file in colours it
+    guesses or reads from the tag's first bytes, without a word (until 2026-12-08: a scene of mean 0.57 read 0.78
+    without CFAPattern). None for a sound pattern and a LinearRaw image."""
+    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA:
+        return None
+    rows, cols, pattern, plane_colours = _cfa_tags(page)
+    if dng_tags.CFA_PATTERN not in page.tags:
+        return "without a colour filter pattern (no CFAPattern): its colours would be guessed"
+    if min(rows, cols) < 1 or pattern.size != rows * cols:
+        return (f"whose CFAPattern of {pattern.size} colours does not fill its {rows}x{cols} CFARepeatPatternDim: its "
+                "colours would be guessed")
+    if unnamed := sorted(set(pattern.tolist()) - set(plane_colours)):
+        return (f"whose CFAPattern holds colour {unnamed[0]}, which its CFAPlaneColor "
+                f"({', '.join(map(str, plane_colours))}) lacks: its colours would be guessed")
+    return None
+
+
 def _cfa_planes(page: Any) -> np.ndarray | None:
     """A CFA DNG's colour filter pattern (CFARepeatPatternDim rows x columns; ``page``: its raw image,
     :func:`_dng_raw_page`) as LibRaw numbers its colours: each site's colour (CFAPattern, TIFF/EP colour codes) as its
-    plane, its place in CFAPlaneColor (default red, green, blue; DNG 1.4, chapter 4); None when it is not a CFA image
-    or the tags do not make a pattern."""
-    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA:
+    plane, its place in CFAPlaneColor (:func:`_cfa_tags`); None when it is not a CFA image or the tags do not make a
+    pattern (:func:`_cfa_pattern_fault`, which refuses it)."""
+    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA or _cfa_pattern_fault(page) is not None:
         return None
-    rows, cols = (int(v) for v in page.tags.valueof(dng_tags.CFA_REPEAT_PATTERN_DIM, (2, 2)))
-    pattern = np.frombuffer(bytes(page.tags.valueof(dng_tags.CFA_PATTERN, b"")), np.uint8)
-    plane_colours = list(bytes(page.tags.valueof(dng_tags.CFA_PLANE_COLOR, b"\x00\x01\x02")))
-    if min(rows, cols) < 1 or pattern.size != rows * cols or not set(pattern.tolist()) <= set(plane_colours):
-        return None  # a dimension of 0 and no CFAPattern: an empty pattern, a ZeroDivisionError where it is tiled
+    rows, cols, pattern, plane_colours = _cfa_tags(page)
     return np.array([plane_colours.index(code) for code in pattern.tolist()]).reshape(rows, cols)
 
 

@@ -305,6 +305,21 @@ def test_a_cfa_pattern_libraw_misreads_is_refused_by_name(tmp_path, pattern, mod
         read_raw_linear(path) if mode == "linear" else read_photo(path)
 
 
+@pytest.mark.parametrize("pattern, reason", [
+    (None, r"without a colour filter pattern \(no CFAPattern\)"),
+    (("B", 3, (0, 1, 2)), r"whose CFAPattern of 3 colours does not fill its 2x2 CFARepeatPatternDim"),
+    (("B", 4, (0, 1, 1, 5)), r"whose CFAPattern holds colour 5, which its CFAPlaneColor \(0, 1, 2\) lacks"),
+], ids=["missing", "wrong-length", "out-of-range"])
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_cfa_dng_without_a_sound_pattern_is_refused_by_name(tmp_path, pattern, reason, mode):
+    """DNG gives CFAPattern no default; LibRaw developed a DNG without one in colours it guessed, without a word (a
+    scene of mean 0.57 read 0.78), and one too short or naming a colour CFAPlaneColor lacks in others (0.39, 0.38)."""
+    scene = np.random.default_rng(0).uniform(0.2, 0.6, (64, 64, 3))
+    path = write_cfa_dng(tmp_path / "cfa.dng", scene, WHITE, tags={33422: pattern})
+    with pytest.raises(InputError, match=rf"cfa\.dng: camera RAW \(DNG\) {reason}: its colours would be guessed$"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
 # A phone's lens shading as its DNG corrects it: one 3x3 GainMap per Bayer site (R, G, G2, B), 1 at the centre,
 # rising to each site's corner gain (red's shading the strongest: corners tinted as well as dark).
 SHADING_CORNERS = {(0, 0): 2.2, (0, 1): 1.8, (1, 0): 1.8, (1, 1): 1.6}
@@ -1051,9 +1066,10 @@ def test_a_truncated_raw_is_one_line_without_libraws_own(tmp_path, capfd, mode):
 
 
 @pytest.mark.parametrize("dims", [(0, 2), (2, 0)])
-def test_a_cfa_dng_with_an_empty_pattern_is_developed_as_libraw_reads_it(tmp_path, dims):
+def test_a_cfa_dng_with_an_empty_pattern_is_refused_by_name(tmp_path, dims):
     """A damaged CFARepeatPatternDim (a 0) and no CFAPattern made an empty pattern, which the check of LibRaw's
-    pattern divided by: "unexpected ZeroDivisionError" instead of a photo or a line naming the file."""
+    pattern divided by: "unexpected ZeroDivisionError" instead of a photo or a line naming the file. It was then
+    developed in the colours LibRaw guesses; it has no pattern to develop by, and is refused by name."""
     import struct
 
     import tifffile
@@ -1069,4 +1085,6 @@ def test_a_cfa_dng_with_an_empty_pattern_is_developed_as_libraw_reads_it(tmp_pat
     data[pattern.offset:pattern.offset + 2] = struct.pack(f"{order}H", 33423)  # CFAPattern's entry: another tag
     path.write_bytes(bytes(data))
     assert read_raw_file_facts(path, WHITE).cfa_planes is None
-    assert read_raw_linear(path).linear.shape == (64, 64, 3) and read_photo(path).rgb.shape == (64, 64, 3)
+    for read in (read_raw_linear, read_photo):
+        with pytest.raises(InputError, match=r"cfa\.dng: camera RAW \(DNG\) without a colour filter pattern"):
+            read(path)
