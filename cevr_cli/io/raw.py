@@ -312,18 +312,25 @@ def _lossless_jpeg_fault(tif: Any, page: Any) -> str | None:
     return None
 
 
-_CFA_LAYOUT_SUPER_CCD = 2  # staggered layout A, even columns offset down half a row (DNG 1.6, chapter 4)
+_CFA_LAYOUT_RECTANGULAR = 1  # CFALayout's default; 2-9 are staggered (DNG 1.6, chapter 4)
+_CFA_LAYOUT_STAGGERED = range(2, 10)
 
 
 def _cfa_layout_fault(page: Any) -> str | None:
-    """Why a CFA DNG's colour filter (``page``: its raw image) is refused: CFALayout 2, staggered as a Fujifilm
-    SuperCCD's, which LibRaw develops as one, turned (a 48x32 image as 56x55 before its rotation), and which was
-    refused as "a 2x2 colour filter pattern that LibRaw reads wrong", whose pattern was right. None for others
-    (LibRaw develops DNG 1.3's staggered layouts 3-9 on a rectangular grid) and a LinearRaw image."""
-    layout = int(page.tags.valueof(dng_tags.CFA_LAYOUT, 1))
-    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA or layout != _CFA_LAYOUT_SUPER_CCD:
+    """Why a CFA DNG's colour filter (``page``: its raw image) is refused: a CFALayout other than rectangular (1).
+    Layouts 2-9 are staggered (DNG 1.6, chapter 4: 2 and 3, even columns offset half a row down or up; 4 and 5, even
+    rows offset half a column right or left; 6-9, DNG 1.3's, even rows offset half a row up or down and even columns
+    half a column left or right), their photosites on no rectangular grid: LibRaw develops layout 2 as a Fujifilm
+    SuperCCD, turned (a 48x32 image as 56x55 before its rotation; refused until 2026-12-08 as "a 2x2 colour filter
+    pattern that LibRaw reads wrong", whose pattern was right), and layouts 3-9 as a rectangular grid, each photosite
+    half a site from where it lies (until 2026-12-08 developed so without a word); other values are no layout DNG
+    defines. None for a rectangular one and a LinearRaw image."""
+    layout = int(page.tags.valueof(dng_tags.CFA_LAYOUT, _CFA_LAYOUT_RECTANGULAR))
+    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA or layout == _CFA_LAYOUT_RECTANGULAR:
         return None
-    return f"whose colour filter lies on no rectangular grid (CFALayout {layout}), which cevr does not read"
+    if layout in _CFA_LAYOUT_STAGGERED:
+        return f"whose colour filter lies on no rectangular grid (CFALayout {layout}), which cevr does not read"
+    return f"with CFALayout {layout}, no layout DNG defines (1 to 9)"
 
 
 def check_dng_fault(path: Path, fault: str | None) -> None:

@@ -352,15 +352,27 @@ def _shaded_dng(path, scene, **dng):
     return write_cfa_dng(path, recorded, WHITE, opcode_list_2=opcodes, **dng)
 
 
+@pytest.mark.parametrize("layout", [2, 3, 9])
 @pytest.mark.parametrize("mode", ["linear", "developed"])
-def test_a_cfa_dng_staggered_as_a_super_ccd_is_refused_by_name(tmp_path, mode):
+def test_a_cfa_dng_staggered_as_a_super_ccd_is_refused_by_name(tmp_path, mode, layout):
     """CFALayout 2 (staggered, a SuperCCD's): LibRaw develops the 48x32 image as a SuperCCD, turned (56x55 before its
-    rotation); refused as "a 2x2 colour filter pattern that LibRaw reads wrong", which named a sound pattern."""
+    rotation); refused as "a 2x2 colour filter pattern that LibRaw reads wrong", which named a sound pattern. The
+    other staggered layouts (3-9) LibRaw developed as a rectangular grid, each photosite half a site off, without a
+    word."""
     scene = np.random.default_rng(17).uniform(0.1, 0.5, (32, 48, 3))
-    path = write_cfa_dng(tmp_path / "staggered.dng", scene, WHITE, tags={50711: ("H", 1, (2,))})  # CFALayout
-    with pytest.raises(InputError, match=r"staggered\.dng: camera RAW \(DNG\) whose colour filter lies on no "
-                                         r"rectangular grid \(CFALayout 2\), which cevr does not read$"):
+    path = write_cfa_dng(tmp_path / "staggered.dng", scene, WHITE, tags={50711: ("H", 1, (layout,))})  # CFALayout
+    with pytest.raises(InputError, match=rf"staggered\.dng: camera RAW \(DNG\) whose colour filter lies on no "
+                                         rf"rectangular grid \(CFALayout {layout}\), which cevr does not read$"):
         read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
+@pytest.mark.parametrize("layout", [0, 10])
+def test_a_cfa_dng_of_a_layout_dng_does_not_define_is_refused_by_name(tmp_path, layout):
+    """A CFALayout outside DNG's 1-9 was developed as a rectangular grid without a word."""
+    path = write_cfa_dng(tmp_path / "odd.dng", np.full((32, 48, 3), 0.3), WHITE, tags={50711: ("H", 1, (layout,))})
+    with pytest.raises(InputError, match=rf"odd\.dng: camera RAW \(DNG\) with CFALayout {layout}, no layout DNG "
+                                         r"defines \(1 to 9\)$"):
+        read_raw_linear(path)
 
 
 @pytest.mark.parametrize("mode", ["linear", "cevr"])
