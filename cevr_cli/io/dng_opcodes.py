@@ -115,7 +115,8 @@ class GainMap:
     def over(self, height: int, width: int, planes: int | None = None) -> np.ndarray:
         """The map's gains at every pixel centre of a ``height`` x ``width`` image (H x W x map planes, the first
         ``planes`` of them: an image has at most 4, a damaged map's 65536 made terabytes): bilinear between its
-        points, the edge points' gains beyond them (the DNG SDK's dng_gain_map_interpolator)."""
+        points, the edge points' gains beyond them (the DNG SDK's dng_gain_map_interpolator), and none below 0
+        (:func:`least_gain`)."""
         rows = self._positions(height, self.origin[0], self.spacing[0], self.gains.shape[0])
         cols = self._positions(width, self.origin[1], self.spacing[1], self.gains.shape[1])
         (r0, r1, fr), (c0, c1, fc) = rows, cols
@@ -123,7 +124,9 @@ class GainMap:
         r0, r1 = r0[:, None], r1[:, None]  # each pixel's points at once, not each row's all (memory by the points)
         top = g[r0, c0] * (1 - fc)[None, :, None] + g[r0, c1] * fc[None, :, None]
         bottom = g[r1, c0] * (1 - fc)[None, :, None] + g[r1, c1] * fc[None, :, None]
-        return (top * (1 - fr)[:, None, None] + bottom * fr[:, None, None]).astype(np.float32)
+        # a negative gain: the DNG SDK multiplies by it (dng_opcode_GainMap::ProcessArea), light below none, which
+        # develops black; held at 0 here, black too, not negative light a colour matrix mixes into other channels
+        return np.maximum(top * (1 - fr)[:, None, None] + bottom * fr[:, None, None], 0.0).astype(np.float32)
 
     @staticmethod
     def _positions(size: int, origin: float, spacing: float, points: int
@@ -201,6 +204,15 @@ def gain_maps_of(opcode_lists: dict[int, bytes], opcode_list: int = 2) -> list[G
     (:func:`page_opcode_lists`); none where it has no such list."""
     data = opcode_lists.get(opcode_list)
     return parse_gain_maps(data, opcode_list) if data else []
+
+
+def least_gain(opcode_lists: dict[int, bytes]) -> float | None:
+    """The least gain of the GainMaps the readers apply (OpcodeList2's and 3's, :func:`gain_maps_of`) where it is
+    negative, which :meth:`GainMap.over` holds at 0 (a damaged map: no lens lets through less than no light); None
+    where none is."""
+    least = min((float(gain_map.gains.min()) for number in (2, 3) for gain_map in gain_maps_of(opcode_lists, number)),
+                default=0.0)
+    return least if least < 0 else None
 
 
 def opcodes_not_applied(opcode_lists: dict[int, bytes], *, gain_maps: bool = True) -> tuple[Opcode, ...]:

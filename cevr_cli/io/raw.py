@@ -42,6 +42,7 @@ from .dng_opcodes import (
     channel_gains,
     gain_maps_of,
     gains_at_photosites,
+    least_gain,
     opcodes_not_applied,
     page_opcode_lists,
     photosite_gains,
@@ -565,6 +566,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int
                 check_black_level(path, raw)
                 check_cfa_pattern(path, raw, facts.cfa_planes)
             crop = dng_default_crop(facts, raw, path)
+            warn_negative_gains(facts, path)
             if crop is not None:  # the picture the readers cut out (the sensor passed above): a 4x4 one was made
                 check_dimensions(path, crop[1].stop - crop[1].start, crop[0].stop - crop[0].start, max_megapixels,
                                  min_side)
@@ -758,6 +760,17 @@ def apply_dng_black_deltas(facts: RawFileFacts, raw: Any, path: Path) -> None:
     libraw = libraw[photosite_channels(raw)][..., None] if visible.ndim == 2 else libraw[:planes]
     placed = libraw + (sites[..., :planes] - black) * (white - libraw) / np.maximum(white - black, 1.0)
     sites[..., :planes] = np.clip(np.round(placed), 0, 65535).astype(visible.dtype)
+
+
+def warn_negative_gains(facts: RawFileFacts, path: Path) -> None:
+    """Say, naming ``path``, that a DNG's GainMaps the readers apply hold negative gains
+    (:func:`.dng_opcodes.least_gain`), which are held at 0: the photosites they multiply read black, as the DNG SDK,
+    which multiplies by them, develops them (until 2026-12-08 without a word). Nothing for a DNG whose GainMaps are not
+    applied (its WhiteLevel unread)."""
+    least = least_gain(facts.opcode_lists) if facts.dng_levels is not None else None
+    if least is not None:
+        warnings.warn(f"{path}: DNG GainMap gains as low as {least:g}, below 0: held at 0, the photosites they "
+                      "multiply read black", stacklevel=2)
 
 
 def _multiply_dng_gain_maps(balanced: np.ndarray, facts: RawFileFacts, raw: Any, colors: np.ndarray | None) -> None:

@@ -466,6 +466,24 @@ def test_a_linear_dngs_gain_map_reaches_only_its_area_and_plane(tmp_path, mode):
                                  opcode_list_2=opcodes), mode)
 
 
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_negative_gain_map_gain_reads_black_with_a_warning_naming_the_photo(tmp_path, mode):
+    """A GainMap from -2 at the left edge to 1 at the right (no lens lets through less than no light: damaged data):
+    the DNG SDK multiplies each photosite by the gain interpolated there, light below none left of the map's zero, which
+    develops black. Read so, each pixel the grey times its gain held at 0, with a warning naming the photo (until
+    2026-12-08 without a word, the photo's left two thirds black)."""
+    h, w = 32, 48
+    opcodes = opcode_list(gain_map_opcode(np.array([[[-2.0], [1.0]]]), h, w, planes=3))
+    path = write_linear_dng(tmp_path / "negative.dng", np.full((h, w, 3), round(0.3 * WHITE), np.uint16), WHITE,
+                            opcode_list_2=opcodes)
+    with pytest.warns(UserWarning, match=r"^.*negative\.dng: DNG GainMap gains as low as -2, below 0: held at 0, the "
+                                         r"photosites they multiply read black$"):
+        photo = read_raw_linear(path) if mode == "linear" else read_photo(path)
+    if mode == "linear":
+        gain = np.maximum(-2.0 + 3.0 * (np.arange(w) + 0.5) / w, 0.0)  # the map read at each pixel centre, by hand
+        np.testing.assert_allclose(photo.linear, np.broadcast_to(0.3 * gain[None, :, None], (h, w, 3)), atol=1e-3)
+
+
 def test_a_cfa_dngs_gain_maps_of_half_the_image_count_only_there(tmp_path):
     """Per-site GainMaps (R, G, G2, B, pitch 2) over the left half of a CFA DNG of a flat grey 0.3: developed, 0.3 on
     both halves (but the columns either side of the edge, which demosaicing blends). Each map's share of its channel's
