@@ -278,8 +278,26 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
         return RawFileFacts()
 
 
+# the TIFF types whose values LibRaw reads as their own (dcraw's getint: SHORT's two bytes, four bytes of any other):
+# SHORT, LONG, SLONG. Of a RATIONAL ActiveArea 2/1, 2/1, 30/1, 40/1 it read the fractions' 2, 1, 2, 1: its visible image
+# 62x62, where the area tifffile reads, in which the readers place a DNG's crop and GainMaps, is 28x38
+_LIBRAW_INTEGER_TYPES = (3, 4, 9)
+
+
+def _tiff_type_name(dtype: int) -> str:
+    """A TIFF type's name (TIFF 6.0, section 2: 5 RATIONAL), or its number where it has none."""
+    import tifffile
+
+    try:
+        return tifffile.DATATYPE(int(dtype)).name
+    except ValueError:
+        return str(int(dtype))
+
+
 def active_area_fault(page: Any) -> str | None:
-    """Why a DNG raw image's ActiveArea (``page``: :func:`_dng_raw_page`) is no area of its image: other than four
+    """Why a DNG raw image's ActiveArea (``page``: :func:`_dng_raw_page`) is no area of its image: of a type LibRaw
+    reads as other numbers than tifffile does (:data:`_LIBRAW_INTEGER_TYPES`; DNG's is SHORT or LONG: until
+    2026-12-08 a RATIONAL one was read by both, LibRaw's image and the facts placed in it disagreeing), other than four
     values (top, left, bottom, right), or a rectangle that is empty or reaches outside the image (DNG 1.6, chapter
     4; the DNG SDK refuses such a file, "Invalid ActiveArea"); None for a sound one, or none (the whole image). LibRaw
     refused such a file as "Unsupported file format or not RAW file" or an "Input/output error", or took one past
@@ -289,7 +307,11 @@ def active_area_fault(page: Any) -> str | None:
         return f"with a malformed ActiveArea: {len(area)} values, not its top, left, bottom and right"
     top, left, bottom, right = area
     if 0 <= top < bottom <= page.imagelength and 0 <= left < right <= page.imagewidth:
-        return None
+        tag = page.tags.get(dng_tags.ACTIVE_AREA)
+        if tag is None or int(tag.dtype) in _LIBRAW_INTEGER_TYPES:
+            return None
+        return (f"with a malformed ActiveArea: of TIFF type {_tiff_type_name(tag.dtype)}, where DNG's is SHORT or "
+                "LONG (LibRaw reads other numbers from it)")
     return (f"with a malformed ActiveArea: top, left, bottom, right {', '.join(f'{value:.10g}' for value in area)} "
             f"is no area of its {page.imagewidth}x{page.imagelength} image")
 

@@ -692,6 +692,22 @@ def test_a_dng_whose_active_area_is_no_area_of_its_image_says_so(tmp_path, mode,
                                     f"{', '.join(f'{v:.10g}' for v in area[2])} is no area of its 51x35 image")
 
 
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dng_whose_active_area_libraw_reads_as_other_numbers_is_refused(tmp_path, mode):
+    """A RATIONAL ActiveArea (2/1, 2/1, 30/1, 40/1; DNG's is SHORT or LONG): LibRaw reads its four-byte words, 2, 1,
+    2, 1, and developed a 62x62 image where tifffile's 28x38 area placed the DNG's crop and GainMaps, without a word.
+    An SLONG one LibRaw reads as tifffile does: read."""
+    scene = np.random.default_rng(0).uniform(0.1, 0.5, (64, 64, 3))
+    path = write_cfa_dng(tmp_path / "area.dng", scene, WHITE, tags={50829: ("2I", 4, (2, 1, 2, 1, 30, 1, 40, 1))})
+    with pytest.raises(InputError, match=r"area\.dng: camera RAW \(DNG\) with a malformed ActiveArea: of TIFF type "
+                                         r"RATIONAL, where DNG's is SHORT or LONG \(LibRaw reads other numbers "
+                                         r"from it\)$"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+    signed = write_cfa_dng(tmp_path / "signed.dng", scene, WHITE, tags={50829: ("i", 4, (2, 2, 30, 40))})
+    image = read_raw_linear(signed).linear if mode == "linear" else read_photo(signed).rgb
+    assert image.shape == (28, 38, 3)
+
+
 @pytest.mark.parametrize("damage", [None, "uncompressed", "zeros"])
 @pytest.mark.parametrize("mode", ["linear", "developed"])
 def test_a_dng_whose_lossless_jpeg_strip_holds_no_jpeg_stream_is_refused(tmp_path, mode, damage):
