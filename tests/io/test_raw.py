@@ -708,6 +708,34 @@ def test_a_dng_whose_active_area_libraw_reads_as_other_numbers_is_refused(tmp_pa
     assert image.shape == (28, 38, 3)
 
 
+def _with_bits_per_sample(path, bits):
+    """The DNG at ``path`` with its BitsPerSample (one value, held in its IFD entry) rewritten as ``bits``."""
+    import struct
+
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        tag, order = tif.pages.first.tags[258], tif.byteorder
+    data = bytearray(path.read_bytes())
+    data[tag.valueoffset:tag.valueoffset + 2] = struct.pack(f"{order}H", bits)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("bits", [8, 12])
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dng_whose_bits_per_sample_is_not_its_datas_is_refused(tmp_path, mode, bits):
+    """A 16-bit CFA DNG whose BitsPerSample says 12 or 8: LibRaw unpacked its 8192 bytes as 12- or 8-bit photosites
+    without a word, a photo of noise (a scene of mean 0.57 read 0.48 and 0.03). Refused naming both sizes."""
+    scene = np.random.default_rng(0).uniform(0.2, 0.6, (64, 64, 3))
+    path = _with_bits_per_sample(write_cfa_dng(tmp_path / "bits.dng", scene, WHITE), bits)
+    with pytest.raises(InputError, match=rf"bits\.dng: camera RAW \(DNG\) whose uncompressed data holds 8192 bytes, "
+                                         rf"where its 64x64 image of 1 sample of {bits} bits takes "
+                                         rf"{64 * 64 * bits // 8}: its BitsPerSample \({bits}\) or its strips' byte "
+                                         r"counts are wrong$"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
 @pytest.mark.parametrize("damage", [None, "uncompressed", "zeros"])
 @pytest.mark.parametrize("mode", ["linear", "developed"])
 def test_a_dng_whose_lossless_jpeg_strip_holds_no_jpeg_stream_is_refused(tmp_path, mode, damage):
