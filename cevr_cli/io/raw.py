@@ -210,7 +210,7 @@ class RawFileFacts:
     # why the readers refuse it: its ActiveArea no area of its image (:func:`active_area_fault`), its compressed data
     # no JPEG stream (:func:`_lossless_jpeg_fault`), its colour filter on no rectangular grid
     # (:func:`_cfa_layout_fault`) or of no pattern (:func:`_cfa_pattern_fault`), its data not of its size
-    # (:func:`_data_size_fault`)
+    # (:func:`_data_size_fault`), its half floats of no white LibRaw reads (:func:`_float_white_fault`)
     faults: tuple[str, ...] = ()
     # its DefaultCropOrigin, DefaultCropSize and DefaultUserCrop (:func:`dng_default_crop`); None for other files
     crop_tags: tuple[list[float], list[float], list[float]] | None = None
@@ -265,7 +265,8 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
             area = read(lambda: _tag_numbers(page, dng_tags.ACTIVE_AREA, []))  # top, left, bottom, right
             area_fault = read(lambda: active_area_fault(page))
             faults = (area_fault, read(lambda: _lossless_jpeg_fault(tif, page)), read(lambda: _cfa_layout_fault(page)),
-                      read(lambda: _cfa_pattern_fault(page)), read(lambda: _data_size_fault(page)))
+                      read(lambda: _cfa_pattern_fault(page)), read(lambda: _data_size_fault(page)),
+                      read(lambda: _float_white_fault(page)))
             orientation = read(lambda: int(tif.pages.first.tags.valueof(ORIENTATION_TAG, 1)))  # IFD0's, as stored
             return RawFileFacts(
                 tiff_exif=exif, dng_levels=levels, floating_point=floating, brightest=brightest,
@@ -366,6 +367,19 @@ def _data_size_fault(page: Any) -> str | None:
             "its strips' byte counts are wrong")
 
 
+def _float_white_fault(page: Any) -> str | None:
+    """Why a floating-point DNG's light cannot be read (``page``: its raw image): half floats (16 bits) without a
+    WhiteLevel, whose default for floating-point data is 1.0 (DNG 1.4, chapter 4), where LibRaw takes the integer
+    default, 2^16 - 1, and scales the floats to its 16383 by it: light of 0 to 1 became photosites of 0 to 0.25, held
+    as whole numbers, 0 (until 2026-12-08 refused as "every photosite reads 0"). None for others (LibRaw reads 32-bit
+    floats without a WhiteLevel on a white of 1.0)."""
+    if (int(page.sampleformat) != dng_tags.SAMPLE_FORMAT_FLOAT or int(page.bitspersample) != 16
+            or dng_tags.WHITE_LEVEL in page.tags):
+        return None
+    return ("of 16-bit floating-point samples without a WhiteLevel: LibRaw takes its white for 65535, an integer "
+            "sample's, not a floating-point DNG's 1.0, and reads its light 65535 times too dark (0 to 1 as 0)")
+
+
 _CFA_LAYOUT_RECTANGULAR = 1  # CFALayout's default; 2-9 are staggered (DNG 1.6, chapter 4)
 _CFA_LAYOUT_STAGGERED = range(2, 10)
 
@@ -390,7 +404,7 @@ def _cfa_layout_fault(page: Any) -> str | None:
 def check_dng_fault(path: Path, fault: str | None) -> None:
     """Refuse a DNG whose tags or data cannot make its image (``fault``: :func:`active_area_fault`,
     :func:`_lossless_jpeg_fault`, :func:`_cfa_layout_fault`, :func:`_cfa_pattern_fault`,
-    :func:`_data_size_fault`).
+    :func:`_data_size_fault`, :func:`_float_white_fault`).
 
     Raises:
         InputError: naming the fault.

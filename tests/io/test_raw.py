@@ -501,6 +501,21 @@ def test_a_cfa_dngs_gain_maps_of_half_the_image_count_only_there(tmp_path):
     np.testing.assert_allclose(halves, 0.3, rtol=5e-3)
 
 
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_half_float_dng_without_a_white_level_is_refused_for_its_true_reason(tmp_path, mode):
+    """A floating-point DNG's WhiteLevel defaults to 1.0; LibRaw takes a half-float one's for 65535 and scales its
+    light of 0.2 to 0.6 to photosites of 0: refused as "without its pixel data: every photosite reads 0", which the
+    file has. A 32-bit float one LibRaw reads on a white of 1.0: read, its light as written."""
+    data = np.random.default_rng(0).uniform(0.2, 0.6, (32, 48, 3))
+    path = write_linear_dng(tmp_path / "half.dng", data.astype(np.float16), None)
+    with pytest.raises(InputError, match=r"half\.dng: camera RAW \(DNG\) of 16-bit floating-point samples without a "
+                                         r"WhiteLevel: LibRaw takes its white for 65535, .* \(0 to 1 as 0\)$"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+    if mode == "linear":
+        single = read_raw_linear(write_linear_dng(tmp_path / "single.dng", data.astype(np.float32), None))
+        np.testing.assert_allclose(single.linear, data, atol=2e-4)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize("brightest", [1.0, 3.0])
 def test_a_floating_point_dng_is_read_at_its_white_level(tmp_path, dtype, brightest):
