@@ -520,10 +520,11 @@ def _cfa_tags(page: Any) -> tuple[int, int, np.ndarray, list[int]]:
 
 def _cfa_pattern_fault(page: Any) -> str | None:
     """Why a CFA DNG's colour filter pattern (``page``: its raw image) is none: no CFAPattern, one that does not fill
-    its CFARepeatPatternDim (or a dimension of 0), or one naming a colour its CFAPlaneColor lacks. DNG gives CFAPattern
-    no default (the DNG SDK's is no colour, 255, and it refuses such an IFD); LibRaw develops such a file in colours it
-    guesses or reads from the tag's first bytes, without a word (until 2026-12-08: a scene of mean 0.57 read 0.78
-    without CFAPattern). None for a sound pattern and a LinearRaw image."""
+    its CFARepeatPatternDim (or a dimension of 0), one naming a colour its CFAPlaneColor lacks, or one without a colour
+    CFAPlaneColor names. DNG gives CFAPattern no default (the DNG SDK's is no colour, 255) and the DNG SDK refuses each
+    (dng_ifd::IsValidCFA); LibRaw develops such a file in colours it guesses or reads from the tag's first bytes,
+    without a word (until 2026-12-08: a scene of mean 0.57 read 0.78 without CFAPattern, red 0.81 as 0.14 of an
+    all-green pattern). None for a sound pattern and a LinearRaw image."""
     if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA:
         return None
     rows, cols, pattern, plane_colours = _cfa_tags(page)
@@ -535,6 +536,9 @@ def _cfa_pattern_fault(page: Any) -> str | None:
     if unnamed := sorted(set(pattern.tolist()) - set(plane_colours)):
         return (f"whose CFAPattern holds colour {unnamed[0]}, which its CFAPlaneColor "
                 f"({', '.join(map(str, plane_colours))}) lacks: its colours would be guessed")
+    if unused := [code for code in plane_colours if code not in pattern.tolist()]:
+        return (f"whose CFAPattern holds no photosite of colour {unused[0]}, which its CFAPlaneColor "
+                f"({', '.join(map(str, plane_colours))}) names: its colours would be guessed")
     return None
 
 

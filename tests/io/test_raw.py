@@ -309,11 +309,14 @@ def test_a_cfa_pattern_libraw_misreads_is_refused_by_name(tmp_path, pattern, mod
     (None, r"without a colour filter pattern \(no CFAPattern\)"),
     (("B", 3, (0, 1, 2)), r"whose CFAPattern of 3 colours does not fill its 2x2 CFARepeatPatternDim"),
     (("B", 4, (0, 1, 1, 5)), r"whose CFAPattern holds colour 5, which its CFAPlaneColor \(0, 1, 2\) lacks"),
-], ids=["missing", "wrong-length", "out-of-range"])
+    (("B", 4, (1, 1, 1, 1)), r"whose CFAPattern holds no photosite of colour 0, which its CFAPlaneColor \(0, 1, 2\) "
+                             r"names"),
+], ids=["missing", "wrong-length", "out-of-range", "colour-missing"])
 @pytest.mark.parametrize("mode", ["linear", "cevr"])
 def test_a_cfa_dng_without_a_sound_pattern_is_refused_by_name(tmp_path, pattern, reason, mode):
     """DNG gives CFAPattern no default; LibRaw developed a DNG without one in colours it guessed, without a word (a
-    scene of mean 0.57 read 0.78), and one too short or naming a colour CFAPlaneColor lacks in others (0.39, 0.38)."""
+    scene of mean 0.57 read 0.78), and one too short or naming a colour CFAPlaneColor lacks in others (0.39, 0.38),
+    as it did one without a colour CFAPlaneColor names (all green: red 0.81 read 0.14); the DNG SDK refuses each."""
     scene = np.random.default_rng(0).uniform(0.2, 0.6, (64, 64, 3))
     path = write_cfa_dng(tmp_path / "cfa.dng", scene, WHITE, tags={33422: pattern})
     with pytest.raises(InputError, match=rf"cfa\.dng: camera RAW \(DNG\) {reason}: its colours would be guessed$"):
