@@ -150,15 +150,26 @@ def _opcodes(data: bytes) -> Iterator[tuple[int, int, bytes]]:
         return
 
 
-def _marked_opcodes(data: bytes, opcode_list: int, gain_maps: bool = True) -> Iterator[tuple[bool, int, int, bytes]]:
-    """Each opcode of list ``opcode_list`` marked whether the readers apply it, as (applied, ID, flags, parameters):
-    they apply OpcodeList2's and OpcodeList3's first :data:`_MAX_GAIN_MAPS` GainMaps, none where ``gain_maps`` is
-    false."""
+def _marked_opcodes(data: bytes, opcode_list: int, gain_maps: bool = True
+                    ) -> Iterator[tuple[GainMap | None, int, int, bytes]]:
+    """Each opcode of list ``opcode_list`` with the map the readers apply of it, as (map or None, ID, flags,
+    parameters): they apply OpcodeList2's and OpcodeList3's first :data:`_MAX_GAIN_MAPS` GainMaps that are maps
+    (:func:`_readable_gain_map`), none where ``gain_maps`` is false."""
     maps = 0
     for opcode, flags, params in _opcodes(data):
         applied = gain_maps and (opcode, opcode_list) in _APPLIED and maps < _MAX_GAIN_MAPS
         maps += opcode == _GAIN_MAP
-        yield applied, opcode, flags, params
+        yield _readable_gain_map(params) if applied else None, opcode, flags, params
+
+
+def _readable_gain_map(params: bytes) -> GainMap | None:
+    """The GainMap of an opcode's parameters; None for one that is none (:func:`_gain_map`): it is not applied, and
+    named so (until 2026-12-08 a map of NaN gains was left out and counted applied: its lens shading went uncorrected
+    without a word)."""
+    # cut short (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
+    with contextlib.suppress(struct.error, ValueError, OverflowError):
+        return _gain_map(params)
+    return None
 
 
 def parse_gain_maps(data: bytes, opcode_list: int = 2) -> list[GainMap]:
@@ -166,13 +177,8 @@ def parse_gain_maps(data: bytes, opcode_list: int = 2) -> list[GainMap]:
     list's other opcodes are skipped, and so is a map that is none (no points, no map planes, a gain, spacing or origin
     that is no finite number: spread over the image it raised IndexError, or made it NaN). A list cut short yields the
     maps read before."""
-    maps: list[GainMap] = []
-    for applied, _opcode, _flags, params in _marked_opcodes(data, opcode_list):
-        if applied:
-            # cut short (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
-            with contextlib.suppress(struct.error, ValueError, OverflowError):
-                maps.append(_gain_map(params))
-    return maps
+    return [gain_map for gain_map, _opcode, _flags, _params in _marked_opcodes(data, opcode_list)
+            if gain_map is not None]
 
 
 def _gain_map(params: bytes) -> GainMap:
@@ -217,13 +223,13 @@ def least_gain(opcode_lists: dict[int, bytes]) -> float | None:
 
 def opcodes_not_applied(opcode_lists: dict[int, bytes], *, gain_maps: bool = True) -> tuple[Opcode, ...]:
     """The opcodes of a DNG's opcode lists (:func:`page_opcode_lists`) that its readers here do not apply: every one
-    but OpcodeList2's and OpcodeList3's first GainMaps (:func:`_marked_opcodes`; LibRaw applies none), and those too
-    where ``gain_maps`` is false (the readers apply none), each once (a list repeating one 200,000 times made a 6 MB
-    warning line), in the order first met."""
+    but OpcodeList2's and OpcodeList3's first GainMaps that are maps (:func:`_marked_opcodes`; LibRaw applies none),
+    and those too where ``gain_maps`` is false (the readers apply none), each once (a list repeating one 200,000 times
+    made a 6 MB warning line), in the order first met."""
     return tuple(dict.fromkeys(Opcode(opcode, number, bool(flags & _OPTIONAL))
                                for number, data in sorted(opcode_lists.items())
                                for applied, opcode, flags, _params in _marked_opcodes(data, number, gain_maps)
-                               if not applied))
+                               if applied is None))
 
 
 def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray | None:
