@@ -117,8 +117,11 @@ def _white_levels(page: Any) -> list[int]:
     """The WhiteLevel of a DNG's raw image (``page``: :func:`_dng_raw_page`) as four levels (R, G, B, G2: one value
     for every channel, or one per sample, G2 taking G's; without the tag or its values, or for a level under 1 or that
     is no finite number, the DNG default, 2^BitsPerSample - 1, as LibRaw takes it: a WhiteLevel of 0, or of -5 (a
-    signed type), marked every photosite clipped, an infinite one failed as "unexpected OverflowError")."""
-    default = (1 << page.bitspersample) - 1
+    signed type), marked every photosite clipped, an infinite one failed as "unexpected OverflowError"). A
+    floating-point image's default is 1.0 (DNG 1.4, chapter 4), as LibRaw reads 32-bit floats: until 2026-12-08 it
+    was 2^32 - 1, and a photo with light to 3.0 read 0.1 as 0.033 (half floats: :func:`_float_white_fault`)."""
+    floating = int(page.sampleformat) == dng_tags.SAMPLE_FORMAT_FLOAT
+    default = 1 if floating else (1 << page.bitspersample) - 1
     values = [int(v) if 1 <= v < np.inf else default
               for v in np.atleast_1d(page.tags.valueof(dng_tags.WHITE_LEVEL, default)).astype(np.float64)] or [default]
     return values[:1] * 4 if len(values) < 3 else [*values[:3], values[1]]

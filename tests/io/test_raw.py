@@ -519,6 +519,16 @@ def test_a_half_float_dng_without_a_white_level_is_refused_for_its_true_reason(t
         np.testing.assert_allclose(single.linear, data, atol=2e-4)
 
 
+def test_a_32_bit_float_dng_without_a_white_level_is_read_at_the_float_default_of_1(tmp_path):
+    """A floating-point DNG's WhiteLevel defaults to 1.0, as LibRaw reads 32-bit floats; the facts took the integer
+    default, 2^32 - 1, where a patch at 3.0 darkened the photo three times (0.1 read 0.033; its mask was right)."""
+    data = np.full((32, 48, 3), 0.1, np.float32)
+    data[:8, 40:] = 3.0
+    photo = read_raw_linear(write_linear_dng(tmp_path / "float.dng", data, None))
+    np.testing.assert_array_equal(photo.clipped, (data >= 1.0).any(axis=2))
+    np.testing.assert_allclose(photo.linear, np.minimum(data, 1.0), atol=3e-4)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize("brightest", [1.0, 3.0])
 def test_a_floating_point_dng_is_read_at_its_white_level(tmp_path, dtype, brightest):
