@@ -115,7 +115,8 @@ class GainMap:
     def over(self, height: int, width: int, planes: int | None = None) -> np.ndarray:
         """The map's gains at every pixel centre of a ``height`` x ``width`` image (H x W x map planes, the first
         ``planes`` of them: an image has at most 4, a damaged map's 65536 made terabytes): bilinear between its
-        points, the edge points' gains beyond them (the DNG SDK's dng_gain_map_interpolator)."""
+        points, the edge points' gains beyond them (the DNG SDK's dng_gain_map_interpolator), and none below 0
+        (:func:`least_gain`)."""
         rows = self._positions(height, self.origin[0], self.spacing[0], self.gains.shape[0])
         cols = self._positions(width, self.origin[1], self.spacing[1], self.gains.shape[1])
         (r0, r1, fr), (c0, c1, fc) = rows, cols
@@ -123,7 +124,9 @@ class GainMap:
         r0, r1 = r0[:, None], r1[:, None]  # each pixel's points at once, not each row's all (memory by the points)
         top = g[r0, c0] * (1 - fc)[None, :, None] + g[r0, c1] * fc[None, :, None]
         bottom = g[r1, c0] * (1 - fc)[None, :, None] + g[r1, c1] * fc[None, :, None]
-        return (top * (1 - fr)[:, None, None] + bottom * fr[:, None, None]).astype(np.float32)
+        # a negative gain: the DNG SDK multiplies by it (dng_opcode_GainMap::ProcessArea), light below none, which
+        # develops black; held at 0 here, black too, not negative light a colour matrix mixes into other channels
+        return np.maximum(top * (1 - fr)[:, None, None] + bottom * fr[:, None, None], 0.0).astype(np.float32)
 
     @staticmethod
     def _positions(size: int, origin: float, spacing: float, points: int
@@ -147,15 +150,26 @@ def _opcodes(data: bytes) -> Iterator[tuple[int, int, bytes]]:
         return
 
 
-def _marked_opcodes(data: bytes, opcode_list: int, gain_maps: bool = True) -> Iterator[tuple[bool, int, int, bytes]]:
-    """Each opcode of list ``opcode_list`` marked whether the readers apply it, as (applied, ID, flags, parameters):
-    they apply OpcodeList2's and OpcodeList3's first :data:`_MAX_GAIN_MAPS` GainMaps, none where ``gain_maps`` is
-    false."""
+def _marked_opcodes(data: bytes, opcode_list: int, gain_maps: bool = True
+                    ) -> Iterator[tuple[GainMap | None, int, int, bytes]]:
+    """Each opcode of list ``opcode_list`` with the map the readers apply of it, as (map or None, ID, flags,
+    parameters): they apply OpcodeList2's and OpcodeList3's first :data:`_MAX_GAIN_MAPS` GainMaps that are maps
+    (:func:`_readable_gain_map`), none where ``gain_maps`` is false."""
     maps = 0
     for opcode, flags, params in _opcodes(data):
         applied = gain_maps and (opcode, opcode_list) in _APPLIED and maps < _MAX_GAIN_MAPS
         maps += opcode == _GAIN_MAP
-        yield applied, opcode, flags, params
+        yield _readable_gain_map(params) if applied else None, opcode, flags, params
+
+
+def _readable_gain_map(params: bytes) -> GainMap | None:
+    """The GainMap of an opcode's parameters; None for one that is none (:func:`_gain_map`): it is not applied, and
+    named so (until 2026-12-08 a map of NaN gains was left out and counted applied: its lens shading went uncorrected
+    without a word)."""
+    # cut short (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
+    with contextlib.suppress(struct.error, ValueError, OverflowError):
+        return _gain_map(params)
+    return None
 
 
 def parse_gain_maps(data: bytes, opcode_list: int = 2) -> list[GainMap]:
@@ -163,13 +177,8 @@ def parse_gain_maps(data: bytes, opcode_list: int = 2) -> list[GainMap]:
     list's other opcodes are skipped, and so is a map that is none (no points, no map planes, a gain, spacing or origin
     that is no finite number: spread over the image it raised IndexError, or made it NaN). A list cut short yields the
     maps read before."""
-    maps: list[GainMap] = []
-    for applied, _opcode, _flags, params in _marked_opcodes(data, opcode_list):
-        if applied:
-            # cut short (the next opcode's header fails), or more gains than any buffer holds (OverflowError)
-            with contextlib.suppress(struct.error, ValueError, OverflowError):
-                maps.append(_gain_map(params))
-    return maps
+    return [gain_map for gain_map, _opcode, _flags, _params in _marked_opcodes(data, opcode_list)
+            if gain_map is not None]
 
 
 def _gain_map(params: bytes) -> GainMap:
@@ -203,15 +212,24 @@ def gain_maps_of(opcode_lists: dict[int, bytes], opcode_list: int = 2) -> list[G
     return parse_gain_maps(data, opcode_list) if data else []
 
 
+def least_gain(opcode_lists: dict[int, bytes]) -> float | None:
+    """The least gain of the GainMaps the readers apply (OpcodeList2's and 3's, :func:`gain_maps_of`) where it is
+    negative, which :meth:`GainMap.over` holds at 0 (a damaged map: no lens lets through less than no light); None
+    where none is."""
+    least = min((float(gain_map.gains.min()) for number in (2, 3) for gain_map in gain_maps_of(opcode_lists, number)),
+                default=0.0)
+    return least if least < 0 else None
+
+
 def opcodes_not_applied(opcode_lists: dict[int, bytes], *, gain_maps: bool = True) -> tuple[Opcode, ...]:
     """The opcodes of a DNG's opcode lists (:func:`page_opcode_lists`) that its readers here do not apply: every one
-    but OpcodeList2's and OpcodeList3's first GainMaps (:func:`_marked_opcodes`; LibRaw applies none), and those too
-    where ``gain_maps`` is false (the readers apply none), each once (a list repeating one 200,000 times made a 6 MB
-    warning line), in the order first met."""
+    but OpcodeList2's and OpcodeList3's first GainMaps that are maps (:func:`_marked_opcodes`; LibRaw applies none),
+    and those too where ``gain_maps`` is false (the readers apply none), each once (a list repeating one 200,000 times
+    made a 6 MB warning line), in the order first met."""
     return tuple(dict.fromkeys(Opcode(opcode, number, bool(flags & _OPTIONAL))
                                for number, data in sorted(opcode_lists.items())
                                for applied, opcode, flags, _params in _marked_opcodes(data, number, gain_maps)
-                               if not applied))
+                               if applied is None))
 
 
 def photosite_gains(maps: list[GainMap], shape: tuple[int, ...]) -> np.ndarray | None:

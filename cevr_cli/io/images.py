@@ -703,7 +703,7 @@ _DECODER_WARNINGS = {
 def _opencv_codes(path: Path, image_format: str | None = None, stored: bytes | None = None) -> np.ndarray | None:
     """The codes OpenCV decodes from the file, or from ``stored`` in its place, BGR(A) turned to RGB(A); None when it
     cannot decode them. What libpng or libjpeg says of a PNG or JPEG (``image_format``, Pillow's name) is a Python
-    warning (told with the photo's name, :func:`warning_text`), not a bare line on stderr."""
+    warning naming the photo (as :func:`warning_text` names it), not a bare line on stderr."""
     import cv2
 
     caught: list[bytes] = []
@@ -715,7 +715,9 @@ def _opencv_codes(path: Path, image_format: str | None = None, stored: bytes | N
     for line in dict.fromkeys(caught):  # each once
         found = said.match(line) if said is not None else None
         text = found.group(1) if found else line
-        warnings.warn(f"{library}: {text.decode('utf-8', 'replace')}", stacklevel=2)
+        # naming the photo: Python shows a warning's words once per place in the code, and a batch's second photo that
+        # libpng said the same of went without one
+        warnings.warn(f"{path}: {library}: {text.decode('utf-8', 'replace')}", stacklevel=2)
     if data is not None and data.ndim == 3 and data.shape[2] == 3:
         return data[..., ::-1]
     if data is not None and data.ndim == 3 and data.shape[2] == 4:

@@ -42,6 +42,7 @@ from .dng_opcodes import (
     channel_gains,
     gain_maps_of,
     gains_at_photosites,
+    least_gain,
     opcodes_not_applied,
     page_opcode_lists,
     photosite_gains,
@@ -116,8 +117,11 @@ def _white_levels(page: Any) -> list[int]:
     """The WhiteLevel of a DNG's raw image (``page``: :func:`_dng_raw_page`) as four levels (R, G, B, G2: one value
     for every channel, or one per sample, G2 taking G's; without the tag or its values, or for a level under 1 or that
     is no finite number, the DNG default, 2^BitsPerSample - 1, as LibRaw takes it: a WhiteLevel of 0, or of -5 (a
-    signed type), marked every photosite clipped, an infinite one failed as "unexpected OverflowError")."""
-    default = (1 << page.bitspersample) - 1
+    signed type), marked every photosite clipped, an infinite one failed as "unexpected OverflowError"). A
+    floating-point image's default is 1.0 (DNG 1.4, chapter 4), as LibRaw reads 32-bit floats: until 2026-12-08 it
+    was 2^32 - 1, and a photo with light to 3.0 read 0.1 as 0.033 (half floats: :func:`_float_white_fault`)."""
+    floating = int(page.sampleformat) == dng_tags.SAMPLE_FORMAT_FLOAT
+    default = 1 if floating else (1 << page.bitspersample) - 1
     values = [int(v) if 1 <= v < np.inf else default
               for v in np.atleast_1d(page.tags.valueof(dng_tags.WHITE_LEVEL, default)).astype(np.float64)] or [default]
     return values[:1] * 4 if len(values) < 3 else [*values[:3], values[1]]
@@ -208,7 +212,8 @@ class RawFileFacts:
     active_area: tuple[int, int] = (0, 0)  # the top and left of its ActiveArea (:func:`active_area_offset`)
     # why the readers refuse it: its ActiveArea no area of its image (:func:`active_area_fault`), its compressed data
     # no JPEG stream (:func:`_lossless_jpeg_fault`), its colour filter on no rectangular grid
-    # (:func:`_cfa_layout_fault`)
+    # (:func:`_cfa_layout_fault`) or of no pattern (:func:`_cfa_pattern_fault`), its data not of its size
+    # (:func:`_data_size_fault`), its half floats of no white LibRaw reads (:func:`_float_white_fault`)
     faults: tuple[str, ...] = ()
     # its DefaultCropOrigin, DefaultCropSize and DefaultUserCrop (:func:`dng_default_crop`); None for other files
     crop_tags: tuple[list[float], list[float], list[float]] | None = None
@@ -262,7 +267,9 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
                 floating and levels is not None and _rescaled(levels, developed_white)) else None
             area = read(lambda: _tag_numbers(page, dng_tags.ACTIVE_AREA, []))  # top, left, bottom, right
             area_fault = read(lambda: active_area_fault(page))
-            faults = (area_fault, read(lambda: _lossless_jpeg_fault(tif, page)), read(lambda: _cfa_layout_fault(page)))
+            faults = (area_fault, read(lambda: _lossless_jpeg_fault(tif, page)), read(lambda: _cfa_layout_fault(page)),
+                      read(lambda: _cfa_pattern_fault(page)), read(lambda: _data_size_fault(page)),
+                      read(lambda: _float_white_fault(page)))
             orientation = read(lambda: int(tif.pages.first.tags.valueof(ORIENTATION_TAG, 1)))  # IFD0's, as stored
             return RawFileFacts(
                 tiff_exif=exif, dng_levels=levels, floating_point=floating, brightest=brightest,
@@ -276,8 +283,26 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
         return RawFileFacts()
 
 
+# the TIFF types whose values LibRaw reads as their own (dcraw's getint: SHORT's two bytes, four bytes of any other):
+# SHORT, LONG, SLONG. Of a RATIONAL ActiveArea 2/1, 2/1, 30/1, 40/1 it read the fractions' 2, 1, 2, 1: its visible image
+# 62x62, where the area tifffile reads, in which the readers place a DNG's crop and GainMaps, is 28x38
+_LIBRAW_INTEGER_TYPES = (3, 4, 9)
+
+
+def _tiff_type_name(dtype: int) -> str:
+    """A TIFF type's name (TIFF 6.0, section 2: 5 RATIONAL), or its number where it has none."""
+    import tifffile
+
+    try:
+        return tifffile.DATATYPE(int(dtype)).name
+    except ValueError:
+        return str(int(dtype))
+
+
 def active_area_fault(page: Any) -> str | None:
-    """Why a DNG raw image's ActiveArea (``page``: :func:`_dng_raw_page`) is no area of its image: other than four
+    """Why a DNG raw image's ActiveArea (``page``: :func:`_dng_raw_page`) is no area of its image: of a type LibRaw
+    reads as other numbers than tifffile does (:data:`_LIBRAW_INTEGER_TYPES`; DNG's is SHORT or LONG: until
+    2026-12-08 a RATIONAL one was read by both, LibRaw's image and the facts placed in it disagreeing), other than four
     values (top, left, bottom, right), or a rectangle that is empty or reaches outside the image (DNG 1.6, chapter
     4; the DNG SDK refuses such a file, "Invalid ActiveArea"); None for a sound one, or none (the whole image). LibRaw
     refused such a file as "Unsupported file format or not RAW file" or an "Input/output error", or took one past
@@ -287,7 +312,11 @@ def active_area_fault(page: Any) -> str | None:
         return f"with a malformed ActiveArea: {len(area)} values, not its top, left, bottom and right"
     top, left, bottom, right = area
     if 0 <= top < bottom <= page.imagelength and 0 <= left < right <= page.imagewidth:
-        return None
+        tag = page.tags.get(dng_tags.ACTIVE_AREA)
+        if tag is None or int(tag.dtype) in _LIBRAW_INTEGER_TYPES:
+            return None
+        return (f"with a malformed ActiveArea: of TIFF type {_tiff_type_name(tag.dtype)}, where DNG's is SHORT or "
+                "LONG (LibRaw reads other numbers from it)")
     return (f"with a malformed ActiveArea: top, left, bottom, right {', '.join(f'{value:.10g}' for value in area)} "
             f"is no area of its {page.imagewidth}x{page.imagelength} image")
 
@@ -311,23 +340,74 @@ def _lossless_jpeg_fault(tif: Any, page: Any) -> str | None:
     return None
 
 
-_CFA_LAYOUT_SUPER_CCD = 2  # staggered layout A, even columns offset down half a row (DNG 1.6, chapter 4)
+def _data_size_fault(page: Any) -> str | None:
+    """Why a DNG raw image's uncompressed data (Compression 1; ``page``: its raw image) cannot be its photosites: its
+    strips or tiles hold other than the bytes its size, samples and BitsPerSample take (each row starting on a byte,
+    TIFF 6.0's, or not, and a last strip of RowsPerStrip rows, allowed; less than a row more, too): a BitsPerSample of
+    12 or 8 on 16-bit data, which LibRaw unpacked as such without a word until 2026-12-08, a photo of noise (a scene
+    of mean 0.57 read 0.48 and 0.03). None for sound data, compressed data (:func:`_lossless_jpeg_fault`) and an image
+    without strips or tiles."""
+    counts = [int(count) for count in page.databytecounts]
+    if page.compression != 1 or not counts:
+        return None
+    bits, samples = int(page.bitspersample), int(page.samplesperpixel)
+    planes, per_site = (samples, 1) if page.planarconfig == 2 else (1, samples)  # 2: each sample a plane of its own
+    if page.is_tiled:
+        rows, cols = int(page.tilelength), int(page.tilewidth)
+        chunks = -(-page.imagelength // rows) * -(-page.imagewidth // cols)
+        rows_held, rows_at_most = chunks * rows, chunks * rows
+    else:
+        rows, cols = min(int(page.rowsperstrip or page.imagelength), page.imagelength), page.imagewidth
+        rows_held, rows_at_most = page.imagelength, -(-page.imagelength // rows) * rows
+    row_bytes = -(-cols * per_site * bits // 8)
+    least = planes * min(rows_held * row_bytes, -(-rows_held * cols * per_site * bits // 8))
+    most = planes * (rows_at_most + 1) * row_bytes
+    held = sum(counts)
+    if least <= held < most:
+        return None
+    return (f"whose uncompressed data holds {held} bytes, where its {page.imagewidth}x{page.imagelength} image of "
+            f"{samples} sample{'s' if samples > 1 else ''} of {bits} bits takes {least}: its BitsPerSample ({bits}) or "
+            "its strips' byte counts are wrong")
+
+
+def _float_white_fault(page: Any) -> str | None:
+    """Why a floating-point DNG's light cannot be read (``page``: its raw image): half floats (16 bits) without a
+    WhiteLevel, whose default for floating-point data is 1.0 (DNG 1.4, chapter 4), where LibRaw takes the integer
+    default, 2^16 - 1, and scales the floats to its 16383 by it: light of 0 to 1 became photosites of 0 to 0.25, held
+    as whole numbers, 0 (until 2026-12-08 refused as "every photosite reads 0"). None for others (LibRaw reads 32-bit
+    floats without a WhiteLevel on a white of 1.0)."""
+    if (int(page.sampleformat) != dng_tags.SAMPLE_FORMAT_FLOAT or int(page.bitspersample) != 16
+            or dng_tags.WHITE_LEVEL in page.tags):
+        return None
+    return ("of 16-bit floating-point samples without a WhiteLevel: LibRaw takes its white for 65535, an integer "
+            "sample's, not a floating-point DNG's 1.0, and reads its light 65535 times too dark (0 to 1 as 0)")
+
+
+_CFA_LAYOUT_RECTANGULAR = 1  # CFALayout's default; 2-9 are staggered (DNG 1.6, chapter 4)
+_CFA_LAYOUT_STAGGERED = range(2, 10)
 
 
 def _cfa_layout_fault(page: Any) -> str | None:
-    """Why a CFA DNG's colour filter (``page``: its raw image) is refused: CFALayout 2, staggered as a Fujifilm
-    SuperCCD's, which LibRaw develops as one, turned (a 48x32 image as 56x55 before its rotation), and which was
-    refused as "a 2x2 colour filter pattern that LibRaw reads wrong", whose pattern was right. None for others
-    (LibRaw develops DNG 1.3's staggered layouts 3-9 on a rectangular grid) and a LinearRaw image."""
-    layout = int(page.tags.valueof(dng_tags.CFA_LAYOUT, 1))
-    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA or layout != _CFA_LAYOUT_SUPER_CCD:
+    """Why a CFA DNG's colour filter (``page``: its raw image) is refused: a CFALayout other than rectangular (1).
+    Layouts 2-9 are staggered (DNG 1.6, chapter 4: 2 and 3, even columns offset half a row down or up; 4 and 5, even
+    rows offset half a column right or left; 6-9, DNG 1.3's, even rows offset half a row up or down and even columns
+    half a column left or right), their photosites on no rectangular grid: LibRaw develops layout 2 as a Fujifilm
+    SuperCCD, turned (a 48x32 image as 56x55 before its rotation; refused until 2026-12-08 as "a 2x2 colour filter
+    pattern that LibRaw reads wrong", whose pattern was right), and layouts 3-9 as a rectangular grid, each photosite
+    half a site from where it lies (until 2026-12-08 developed so without a word); other values are no layout DNG
+    defines. None for a rectangular one and a LinearRaw image."""
+    layout = int(page.tags.valueof(dng_tags.CFA_LAYOUT, _CFA_LAYOUT_RECTANGULAR))
+    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA or layout == _CFA_LAYOUT_RECTANGULAR:
         return None
-    return f"whose colour filter lies on no rectangular grid (CFALayout {layout}), which cevr does not read"
+    if layout in _CFA_LAYOUT_STAGGERED:
+        return f"whose colour filter lies on no rectangular grid (CFALayout {layout}), which cevr does not read"
+    return f"with CFALayout {layout}, no layout DNG defines (1 to 9)"
 
 
 def check_dng_fault(path: Path, fault: str | None) -> None:
     """Refuse a DNG whose tags or data cannot make its image (``fault``: :func:`active_area_fault`,
-    :func:`_lossless_jpeg_fault`, :func:`_cfa_layout_fault`).
+    :func:`_lossless_jpeg_fault`, :func:`_cfa_layout_fault`, :func:`_cfa_pattern_fault`,
+    :func:`_data_size_fault`, :func:`_float_white_fault`).
 
     Raises:
         InputError: naming the fault.
@@ -433,18 +513,46 @@ def _no_light(path: Path, black: float, white: float) -> InputError:
                             f"({white:.10g}): its photosites hold no light")
 
 
+def _cfa_tags(page: Any) -> tuple[int, int, np.ndarray, list[int]]:
+    """A CFA DNG's CFARepeatPatternDim (rows, columns; default 2 x 2), CFAPattern (TIFF/EP colour codes; none without
+    the tag) and CFAPlaneColor (default red, green, blue; DNG 1.4, chapter 4); ``page``: its raw image."""
+    rows, cols = (int(v) for v in page.tags.valueof(dng_tags.CFA_REPEAT_PATTERN_DIM, (2, 2)))
+    pattern = np.frombuffer(bytes(page.tags.valueof(dng_tags.CFA_PATTERN, b"")), np.uint8)
+    return rows, cols, pattern, list(bytes(page.tags.valueof(dng_tags.CFA_PLANE_COLOR, b"\x00\x01\x02")))
+
+
+def _cfa_pattern_fault(page: Any) -> str | None:
+    """Why a CFA DNG's colour filter pattern (``page``: its raw image) is none: no CFAPattern, one that does not fill
+    its CFARepeatPatternDim (or a dimension of 0), one naming a colour its CFAPlaneColor lacks, or one without a colour
+    CFAPlaneColor names. DNG gives CFAPattern no default (the DNG SDK's is no colour, 255) and the DNG SDK refuses each
+    (dng_ifd::IsValidCFA); LibRaw develops such a file in colours it guesses or reads from the tag's first bytes,
+    without a word (until 2026-12-08: a scene of mean 0.57 read 0.78 without CFAPattern, red 0.81 as 0.14 of an
+    all-green pattern). None for a sound pattern and a LinearRaw image."""
+    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA:
+        return None
+    rows, cols, pattern, plane_colours = _cfa_tags(page)
+    if dng_tags.CFA_PATTERN not in page.tags:
+        return "without a colour filter pattern (no CFAPattern): its colours would be guessed"
+    if min(rows, cols) < 1 or pattern.size != rows * cols:
+        return (f"whose CFAPattern of {pattern.size} colours does not fill its {rows}x{cols} CFARepeatPatternDim: its "
+                "colours would be guessed")
+    if unnamed := sorted(set(pattern.tolist()) - set(plane_colours)):
+        return (f"whose CFAPattern holds colour {unnamed[0]}, which its CFAPlaneColor "
+                f"({', '.join(map(str, plane_colours))}) lacks: its colours would be guessed")
+    if unused := [code for code in plane_colours if code not in pattern.tolist()]:
+        return (f"whose CFAPattern holds no photosite of colour {unused[0]}, which its CFAPlaneColor "
+                f"({', '.join(map(str, plane_colours))}) names: its colours would be guessed")
+    return None
+
+
 def _cfa_planes(page: Any) -> np.ndarray | None:
     """A CFA DNG's colour filter pattern (CFARepeatPatternDim rows x columns; ``page``: its raw image,
     :func:`_dng_raw_page`) as LibRaw numbers its colours: each site's colour (CFAPattern, TIFF/EP colour codes) as its
-    plane, its place in CFAPlaneColor (default red, green, blue; DNG 1.4, chapter 4); None when it is not a CFA image
-    or the tags do not make a pattern."""
-    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA:
+    plane, its place in CFAPlaneColor (:func:`_cfa_tags`); None when it is not a CFA image or the tags do not make a
+    pattern (:func:`_cfa_pattern_fault`, which refuses it)."""
+    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA or _cfa_pattern_fault(page) is not None:
         return None
-    rows, cols = (int(v) for v in page.tags.valueof(dng_tags.CFA_REPEAT_PATTERN_DIM, (2, 2)))
-    pattern = np.frombuffer(bytes(page.tags.valueof(dng_tags.CFA_PATTERN, b"")), np.uint8)
-    plane_colours = list(bytes(page.tags.valueof(dng_tags.CFA_PLANE_COLOR, b"\x00\x01\x02")))
-    if min(rows, cols) < 1 or pattern.size != rows * cols or not set(pattern.tolist()) <= set(plane_colours):
-        return None  # a dimension of 0 and no CFAPattern: an empty pattern, a ZeroDivisionError where it is tiled
+    rows, cols, pattern, plane_colours = _cfa_tags(page)
     return np.array([plane_colours.index(code) for code in pattern.tolist()]).reshape(rows, cols)
 
 
@@ -533,6 +641,7 @@ def open_raw(path: Path, max_megapixels: float, min_side: int
                 check_black_level(path, raw)
                 check_cfa_pattern(path, raw, facts.cfa_planes)
             crop = dng_default_crop(facts, raw, path)
+            warn_negative_gains(facts, path)
             if crop is not None:  # the picture the readers cut out (the sensor passed above): a 4x4 one was made
                 check_dimensions(path, crop[1].stop - crop[1].start, crop[0].stop - crop[0].start, max_megapixels,
                                  min_side)
@@ -726,6 +835,17 @@ def apply_dng_black_deltas(facts: RawFileFacts, raw: Any, path: Path) -> None:
     libraw = libraw[photosite_channels(raw)][..., None] if visible.ndim == 2 else libraw[:planes]
     placed = libraw + (sites[..., :planes] - black) * (white - libraw) / np.maximum(white - black, 1.0)
     sites[..., :planes] = np.clip(np.round(placed), 0, 65535).astype(visible.dtype)
+
+
+def warn_negative_gains(facts: RawFileFacts, path: Path) -> None:
+    """Say, naming ``path``, that a DNG's GainMaps the readers apply hold negative gains
+    (:func:`.dng_opcodes.least_gain`), which are held at 0: the photosites they multiply read black, as the DNG SDK,
+    which multiplies by them, develops them (until 2026-12-08 without a word). Nothing for a DNG whose GainMaps are not
+    applied (its WhiteLevel unread)."""
+    least = least_gain(facts.opcode_lists) if facts.dng_levels is not None else None
+    if least is not None:
+        warnings.warn(f"{path}: DNG GainMap gains as low as {least:g}, below 0: held at 0, the photosites they "
+                      "multiply read black", stacklevel=2)
 
 
 def _multiply_dng_gain_maps(balanced: np.ndarray, facts: RawFileFacts, raw: Any, colors: np.ndarray | None) -> None:

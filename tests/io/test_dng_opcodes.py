@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cevr_cli.io.dng_opcodes import channel_gains, parse_gain_maps, photosite_gains
-from cevr_cli.io.raw import read_raw_file_facts
+from cevr_cli.io.raw import read_raw_file_facts, read_raw_linear
 from tests.dng import gain_map_opcode, opcode_list, write_linear_dng
 
 
@@ -51,6 +51,23 @@ def test_a_map_that_is_no_map_is_skipped_and_the_maps_after_it_kept():
     maps = parse_gain_maps(data)
     assert len(maps) == 1
     np.testing.assert_array_equal(photosite_gains(maps, (4, 6)), 2.0)
+
+
+def test_a_map_that_is_no_map_is_named_not_applied(tmp_path):
+    """A GainMap of NaN gains is left out, its lens shading uncorrected: it was counted applied, unnamed in the photo's
+    warnings and its record (opcodes named not applied: 0 -> 1)."""
+    from cevr_cli.io.dng_opcodes import opcodes_not_applied
+    from cevr_cli.provenance import SourceMetadata
+    from tests.dng import write_cfa_dng
+
+    broken, sound = gain_map_opcode(np.full((2, 2, 1), np.nan), 4, 6), gain_map_opcode(np.ones((2, 2, 1)), 4, 6)
+    lists = {2: opcode_list(broken, sound)}
+    assert [str(opcode) for opcode in opcodes_not_applied(lists)] == ["GainMap (OpcodeList2)"]
+    scene = np.random.default_rng(0).uniform(0.2, 0.6, (32, 48, 3))
+    path = write_cfa_dng(tmp_path / "nan.dng", scene, 4000, opcode_list_2=lists[2])
+    not_applied = read_raw_linear(path).not_applied
+    assert SourceMetadata(path, not_applied=not_applied).warnings() == [
+        "DNG opcodes not applied, its pixels lack their corrections: GainMap (OpcodeList2)"]
 
 
 @pytest.mark.parametrize(("at", "value"), [(56, np.nan), (64, -np.nan), (40, np.nan), (48, np.inf)])

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import struct
 import zlib
 
@@ -234,9 +235,25 @@ def test_what_libpng_says_of_a_png_is_a_warning_not_a_bare_line_on_stderr(tmp_pa
     """OpenCV's libpng printed "libpng warning: iCCP: too short" to the C stderr, naming no photo, in a batch of
     such PNGs one bare line each."""
     Image.fromarray(asymmetric()).save(tmp_path / "p.png", icc_profile=b"not a profile")
-    with pytest.warns(UserWarning, match=r"^libpng: iCCP: too short$"):
+    with pytest.warns(UserWarning, match=rf"^{re.escape(str(tmp_path / 'p.png'))}: libpng: iCCP: too short$"):
         read_photo(tmp_path / "p.png")
     assert "libpng" not in capfd.readouterr().err
+
+
+def test_what_libpng_says_of_each_photo_of_a_batch_is_its_own_warning(tmp_path):
+    """libpng's words were the warning's, without the photo: Python shows a warning's words once per place in the code
+    (its "default" action), so of two PNGs with the same damaged profile in a batch only the first had its warning
+    (warnings 1 -> 2, each naming its photo)."""
+    import warnings
+
+    for name in ("a.png", "b.png"):
+        Image.fromarray(asymmetric()).save(tmp_path / name, icc_profile=b"not a profile")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for name in ("a.png", "b.png"):
+            read_photo(tmp_path / name)
+    assert [str(w.message) for w in caught if "libpng" in str(w.message)] == [
+        f"{tmp_path / name}: libpng: iCCP: too short" for name in ("a.png", "b.png")]
 
 
 def test_what_libjpeg_says_of_a_jpeg_is_a_warning_not_a_bare_line_on_stderr(tmp_path, capfd):
@@ -246,7 +263,8 @@ def test_what_libjpeg_says_of_a_jpeg_is_a_warning_not_a_bare_line_on_stderr(tmp_
     Image.fromarray(np.random.default_rng(5).integers(0, 256, (64, 64, 3), np.uint8)).save(tmp_path / "p.jpg")
     data = (tmp_path / "p.jpg").read_bytes()
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3] + b"\xff\xd9")
-    with pytest.warns(UserWarning, match=r"^libjpeg: Corrupt JPEG data: premature end of data segment$"):
+    with pytest.warns(UserWarning, match=rf"^{re.escape(str(tmp_path / 'cut.jpg'))}: libjpeg: Corrupt JPEG data: "
+                                         r"premature end of data segment$"):
         read_photo(tmp_path / "cut.jpg")
     assert "Corrupt JPEG" not in capfd.readouterr().err
 
@@ -452,7 +470,7 @@ def test_a_png_whose_text_chunk_has_a_bad_crc_is_read_with_libpngs_warning(tmp_p
 
     codes = asymmetric()
     png_with_text(tmp_path / "p.png", codes, broken=(b"tEXt",))
-    with pytest.warns(UserWarning, match=r"^libpng: tEXt: CRC error$"):
+    with pytest.warns(UserWarning, match=rf"^{re.escape(str(tmp_path / 'p.png'))}: libpng: tEXt: CRC error$"):
         photo = read_photo(tmp_path / "p.png")
     np.testing.assert_array_equal(np.round(photo.rgb * 255).astype(np.uint8), codes)
     assert read_photo_header(tmp_path / "p.png") == PhotoHeader(30, 20, None)

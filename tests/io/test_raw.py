@@ -305,6 +305,24 @@ def test_a_cfa_pattern_libraw_misreads_is_refused_by_name(tmp_path, pattern, mod
         read_raw_linear(path) if mode == "linear" else read_photo(path)
 
 
+@pytest.mark.parametrize("pattern, reason", [
+    (None, r"without a colour filter pattern \(no CFAPattern\)"),
+    (("B", 3, (0, 1, 2)), r"whose CFAPattern of 3 colours does not fill its 2x2 CFARepeatPatternDim"),
+    (("B", 4, (0, 1, 1, 5)), r"whose CFAPattern holds colour 5, which its CFAPlaneColor \(0, 1, 2\) lacks"),
+    (("B", 4, (1, 1, 1, 1)), r"whose CFAPattern holds no photosite of colour 0, which its CFAPlaneColor \(0, 1, 2\) "
+                             r"names"),
+], ids=["missing", "wrong-length", "out-of-range", "colour-missing"])
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_cfa_dng_without_a_sound_pattern_is_refused_by_name(tmp_path, pattern, reason, mode):
+    """DNG gives CFAPattern no default; LibRaw developed a DNG without one in colours it guessed, without a word (a
+    scene of mean 0.57 read 0.78), and one too short or naming a colour CFAPlaneColor lacks in others (0.39, 0.38),
+    as it did one without a colour CFAPlaneColor names (all green: red 0.81 read 0.14); the DNG SDK refuses each."""
+    scene = np.random.default_rng(0).uniform(0.2, 0.6, (64, 64, 3))
+    path = write_cfa_dng(tmp_path / "cfa.dng", scene, WHITE, tags={33422: pattern})
+    with pytest.raises(InputError, match=rf"cfa\.dng: camera RAW \(DNG\) {reason}: its colours would be guessed$"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
 # A phone's lens shading as its DNG corrects it: one 3x3 GainMap per Bayer site (R, G, G2, B), 1 at the centre,
 # rising to each site's corner gain (red's shading the strongest: corners tinted as well as dark).
 SHADING_CORNERS = {(0, 0): 2.2, (0, 1): 1.8, (1, 0): 1.8, (1, 1): 1.6}
@@ -337,15 +355,27 @@ def _shaded_dng(path, scene, **dng):
     return write_cfa_dng(path, recorded, WHITE, opcode_list_2=opcodes, **dng)
 
 
+@pytest.mark.parametrize("layout", [2, 3, 9])
 @pytest.mark.parametrize("mode", ["linear", "developed"])
-def test_a_cfa_dng_staggered_as_a_super_ccd_is_refused_by_name(tmp_path, mode):
+def test_a_cfa_dng_staggered_as_a_super_ccd_is_refused_by_name(tmp_path, mode, layout):
     """CFALayout 2 (staggered, a SuperCCD's): LibRaw develops the 48x32 image as a SuperCCD, turned (56x55 before its
-    rotation); refused as "a 2x2 colour filter pattern that LibRaw reads wrong", which named a sound pattern."""
+    rotation); refused as "a 2x2 colour filter pattern that LibRaw reads wrong", which named a sound pattern. The
+    other staggered layouts (3-9) LibRaw developed as a rectangular grid, each photosite half a site off, without a
+    word."""
     scene = np.random.default_rng(17).uniform(0.1, 0.5, (32, 48, 3))
-    path = write_cfa_dng(tmp_path / "staggered.dng", scene, WHITE, tags={50711: ("H", 1, (2,))})  # CFALayout
-    with pytest.raises(InputError, match=r"staggered\.dng: camera RAW \(DNG\) whose colour filter lies on no "
-                                         r"rectangular grid \(CFALayout 2\), which cevr does not read$"):
+    path = write_cfa_dng(tmp_path / "staggered.dng", scene, WHITE, tags={50711: ("H", 1, (layout,))})  # CFALayout
+    with pytest.raises(InputError, match=rf"staggered\.dng: camera RAW \(DNG\) whose colour filter lies on no "
+                                         rf"rectangular grid \(CFALayout {layout}\), which cevr does not read$"):
         read_raw_linear(path) if mode == "linear" else read_photo(path)
+
+
+@pytest.mark.parametrize("layout", [0, 10])
+def test_a_cfa_dng_of_a_layout_dng_does_not_define_is_refused_by_name(tmp_path, layout):
+    """A CFALayout outside DNG's 1-9 was developed as a rectangular grid without a word."""
+    path = write_cfa_dng(tmp_path / "odd.dng", np.full((32, 48, 3), 0.3), WHITE, tags={50711: ("H", 1, (layout,))})
+    with pytest.raises(InputError, match=rf"odd\.dng: camera RAW \(DNG\) with CFALayout {layout}, no layout DNG "
+                                         r"defines \(1 to 9\)$"):
+        read_raw_linear(path)
 
 
 @pytest.mark.parametrize("mode", ["linear", "cevr"])
@@ -439,6 +469,24 @@ def test_a_linear_dngs_gain_map_reaches_only_its_area_and_plane(tmp_path, mode):
                                  opcode_list_2=opcodes), mode)
 
 
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_negative_gain_map_gain_reads_black_with_a_warning_naming_the_photo(tmp_path, mode):
+    """A GainMap from -2 at the left edge to 1 at the right (no lens lets through less than no light: damaged data):
+    the DNG SDK multiplies each photosite by the gain interpolated there, light below none left of the map's zero, which
+    develops black. Read so, each pixel the grey times its gain held at 0, with a warning naming the photo (until
+    2026-12-08 without a word, the photo's left two thirds black)."""
+    h, w = 32, 48
+    opcodes = opcode_list(gain_map_opcode(np.array([[[-2.0], [1.0]]]), h, w, planes=3))
+    path = write_linear_dng(tmp_path / "negative.dng", np.full((h, w, 3), round(0.3 * WHITE), np.uint16), WHITE,
+                            opcode_list_2=opcodes)
+    with pytest.warns(UserWarning, match=r"^.*negative\.dng: DNG GainMap gains as low as -2, below 0: held at 0, the "
+                                         r"photosites they multiply read black$"):
+        photo = read_raw_linear(path) if mode == "linear" else read_photo(path)
+    if mode == "linear":
+        gain = np.maximum(-2.0 + 3.0 * (np.arange(w) + 0.5) / w, 0.0)  # the map read at each pixel centre, by hand
+        np.testing.assert_allclose(photo.linear, np.broadcast_to(0.3 * gain[None, :, None], (h, w, 3)), atol=1e-3)
+
+
 def test_a_cfa_dngs_gain_maps_of_half_the_image_count_only_there(tmp_path):
     """Per-site GainMaps (R, G, G2, B, pitch 2) over the left half of a CFA DNG of a flat grey 0.3: developed, 0.3 on
     both halves (but the columns either side of the edge, which demosaicing blends). Each map's share of its channel's
@@ -454,6 +502,31 @@ def test_a_cfa_dngs_gain_maps_of_half_the_image_count_only_there(tmp_path):
     linear = read_raw_linear(write_cfa_dng(tmp_path / "half.dng", recorded, WHITE, opcode_list_2=opcodes)).linear
     halves = np.concatenate([linear[2:-2, 2:w // 2 - 4], linear[2:-2, w // 2 + 4:-2]], axis=1)
     np.testing.assert_allclose(halves, 0.3, rtol=5e-3)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cevr"])
+def test_a_half_float_dng_without_a_white_level_is_refused_for_its_true_reason(tmp_path, mode):
+    """A floating-point DNG's WhiteLevel defaults to 1.0; LibRaw takes a half-float one's for 65535 and scales its
+    light of 0.2 to 0.6 to photosites of 0: refused as "without its pixel data: every photosite reads 0", which the
+    file has. A 32-bit float one LibRaw reads on a white of 1.0: read, its light as written."""
+    data = np.random.default_rng(0).uniform(0.2, 0.6, (32, 48, 3))
+    path = write_linear_dng(tmp_path / "half.dng", data.astype(np.float16), None)
+    with pytest.raises(InputError, match=r"half\.dng: camera RAW \(DNG\) of 16-bit floating-point samples without a "
+                                         r"WhiteLevel: LibRaw takes its white for 65535, .* \(0 to 1 as 0\)$"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+    if mode == "linear":
+        single = read_raw_linear(write_linear_dng(tmp_path / "single.dng", data.astype(np.float32), None))
+        np.testing.assert_allclose(single.linear, data, atol=2e-4)
+
+
+def test_a_32_bit_float_dng_without_a_white_level_is_read_at_the_float_default_of_1(tmp_path):
+    """A floating-point DNG's WhiteLevel defaults to 1.0, as LibRaw reads 32-bit floats; the facts took the integer
+    default, 2^32 - 1, where a patch at 3.0 darkened the photo three times (0.1 read 0.033; its mask was right)."""
+    data = np.full((32, 48, 3), 0.1, np.float32)
+    data[:8, 40:] = 3.0
+    photo = read_raw_linear(write_linear_dng(tmp_path / "float.dng", data, None))
+    np.testing.assert_array_equal(photo.clipped, (data >= 1.0).any(axis=2))
+    np.testing.assert_allclose(photo.linear, np.minimum(data, 1.0), atol=3e-4)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
@@ -645,6 +718,50 @@ def test_a_dng_whose_active_area_is_no_area_of_its_image_says_so(tmp_path, mode,
     assert "\n" not in str(info.value)
     assert str(info.value).endswith("3 values, not its top, left, bottom and right" if area[1] == 3 else
                                     f"{', '.join(f'{v:.10g}' for v in area[2])} is no area of its 51x35 image")
+
+
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dng_whose_active_area_libraw_reads_as_other_numbers_is_refused(tmp_path, mode):
+    """A RATIONAL ActiveArea (2/1, 2/1, 30/1, 40/1; DNG's is SHORT or LONG): LibRaw reads its four-byte words, 2, 1,
+    2, 1, and developed a 62x62 image where tifffile's 28x38 area placed the DNG's crop and GainMaps, without a word.
+    An SLONG one LibRaw reads as tifffile does: read."""
+    scene = np.random.default_rng(0).uniform(0.1, 0.5, (64, 64, 3))
+    path = write_cfa_dng(tmp_path / "area.dng", scene, WHITE, tags={50829: ("2I", 4, (2, 1, 2, 1, 30, 1, 40, 1))})
+    with pytest.raises(InputError, match=r"area\.dng: camera RAW \(DNG\) with a malformed ActiveArea: of TIFF type "
+                                         r"RATIONAL, where DNG's is SHORT or LONG \(LibRaw reads other numbers "
+                                         r"from it\)$"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
+    signed = write_cfa_dng(tmp_path / "signed.dng", scene, WHITE, tags={50829: ("i", 4, (2, 2, 30, 40))})
+    image = read_raw_linear(signed).linear if mode == "linear" else read_photo(signed).rgb
+    assert image.shape == (28, 38, 3)
+
+
+def _with_bits_per_sample(path, bits):
+    """The DNG at ``path`` with its BitsPerSample (one value, held in its IFD entry) rewritten as ``bits``."""
+    import struct
+
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        tag, order = tif.pages.first.tags[258], tif.byteorder
+    data = bytearray(path.read_bytes())
+    data[tag.valueoffset:tag.valueoffset + 2] = struct.pack(f"{order}H", bits)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("bits", [8, 12])
+@pytest.mark.parametrize("mode", ["linear", "developed"])
+def test_a_dng_whose_bits_per_sample_is_not_its_datas_is_refused(tmp_path, mode, bits):
+    """A 16-bit CFA DNG whose BitsPerSample says 12 or 8: LibRaw unpacked its 8192 bytes as 12- or 8-bit photosites
+    without a word, a photo of noise (a scene of mean 0.57 read 0.48 and 0.03). Refused naming both sizes."""
+    scene = np.random.default_rng(0).uniform(0.2, 0.6, (64, 64, 3))
+    path = _with_bits_per_sample(write_cfa_dng(tmp_path / "bits.dng", scene, WHITE), bits)
+    with pytest.raises(InputError, match=rf"bits\.dng: camera RAW \(DNG\) whose uncompressed data holds 8192 bytes, "
+                                         rf"where its 64x64 image of 1 sample of {bits} bits takes "
+                                         rf"{64 * 64 * bits // 8}: its BitsPerSample \({bits}\) or its strips' byte "
+                                         r"counts are wrong$"):
+        read_raw_linear(path) if mode == "linear" else read_photo(path)
 
 
 @pytest.mark.parametrize("damage", [None, "uncompressed", "zeros"])
@@ -1051,9 +1168,10 @@ def test_a_truncated_raw_is_one_line_without_libraws_own(tmp_path, capfd, mode):
 
 
 @pytest.mark.parametrize("dims", [(0, 2), (2, 0)])
-def test_a_cfa_dng_with_an_empty_pattern_is_developed_as_libraw_reads_it(tmp_path, dims):
+def test_a_cfa_dng_with_an_empty_pattern_is_refused_by_name(tmp_path, dims):
     """A damaged CFARepeatPatternDim (a 0) and no CFAPattern made an empty pattern, which the check of LibRaw's
-    pattern divided by: "unexpected ZeroDivisionError" instead of a photo or a line naming the file."""
+    pattern divided by: "unexpected ZeroDivisionError" instead of a photo or a line naming the file. It was then
+    developed in the colours LibRaw guesses; it has no pattern to develop by, and is refused by name."""
     import struct
 
     import tifffile
@@ -1069,4 +1187,6 @@ def test_a_cfa_dng_with_an_empty_pattern_is_developed_as_libraw_reads_it(tmp_pat
     data[pattern.offset:pattern.offset + 2] = struct.pack(f"{order}H", 33423)  # CFAPattern's entry: another tag
     path.write_bytes(bytes(data))
     assert read_raw_file_facts(path, WHITE).cfa_planes is None
-    assert read_raw_linear(path).linear.shape == (64, 64, 3) and read_photo(path).rgb.shape == (64, 64, 3)
+    for read in (read_raw_linear, read_photo):
+        with pytest.raises(InputError, match=r"cfa\.dng: camera RAW \(DNG\) without a colour filter pattern"):
+            read(path)
