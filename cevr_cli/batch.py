@@ -44,7 +44,15 @@ from typing import Any, Protocol
 from .errors import CevrError, InputError, OutputError, UsageError
 from .io.atomic import atomic_write_text, remove_abandoned_temporaries, shortened_name
 from .io.lock import OutputLock
-from .vocabulary import HDR_SUFFIXES, MADE_FROM_KEY, OUTPUT_MARKERS, PHOTO_SUFFIXES, SYSTEM_FOLDERS, TONE_MAPPERS
+from .vocabulary import (
+    HDR_SUFFIXES,
+    MADE_FROM_KEY,
+    OUTPUT_MARKERS,
+    PHOTO_SUFFIXES,
+    STACK_MANIFEST,
+    SYSTEM_FOLDERS,
+    TONE_MAPPERS,
+)
 
 _INPUT_EXTENSIONS = PHOTO_SUFFIXES + HDR_SUFFIXES  # what some command reads: namesakes among them share a stem
 
@@ -57,14 +65,16 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
     stack's frames and a tone-mapped image are not photos; fuse's HDR images stay `cevr tonemap`'s inputs).
 
     A folder that cannot be listed (no permission), and a stage's output folder given where photos are sought (a
-    stack folder to `cevr stack`: its frames and contact sheet are no photos), are kept as inputs of their own, to
+    stack folder to `cevr stack`: its frames and contact sheet are no photos) or a stack folder where HDR images are
+    (`cevr tonemap`, whose lead would say none were found), are kept as inputs of their own, to
     fail by name when read: nothing is silently left out of the batch, nor taken for what it is not. A file met
     twice (given as ``in/a.png`` and ``in/../in/a.png``, or through a link) is one input, under the first path it
     was met by."""
     found: dict[Path, Path] = {}  # resolved -> as met
+    hdr_images = bool(set(extensions) & set(HDR_SUFFIXES))  # fuse's folders hold them; a stack folder holds none
     for item in inputs:
         item = Path(item)
-        if is_dir_safely(item) and not set(extensions) & set(HDR_SUFFIXES) and is_stage_output(item):
+        if is_dir_safely(item) and (_is_cevr_marker(item / STACK_MANIFEST) if hdr_images else is_stage_output(item)):
             found.setdefault(resolved(item), item)  # a stack folder given as photos: it fails by name, not its frames
         elif is_dir_safely(item):
             base = resolved(item)  # below it no link is followed: a path's resolved form is base + its parts
