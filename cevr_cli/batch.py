@@ -45,6 +45,7 @@ from .errors import CevrError, InputError, OutputError, UsageError
 from .io.atomic import atomic_write_text, remove_abandoned_temporaries, shortened_name
 from .io.lock import OutputLock
 from .vocabulary import (
+    FUSE_MANIFEST,
     HDR_SUFFIXES,
     MADE_FROM_KEY,
     OUTPUT_MARKERS,
@@ -231,19 +232,41 @@ def marked_folders_below(folder: Path, marker: str) -> list[Path]:
     return sorted(found)
 
 
-def nothing_found(lead: str, inputs: Sequence[Path], in_subfolders: Sequence[Path]) -> UsageError:
+def nothing_found(lead: str, inputs: Sequence[Path], in_subfolders: Sequence[Path], *,
+                  takes: str | None = None) -> UsageError:
     """The one-line error of a batch with nothing to do: ``lead`` ("no photos found"), the inputs, and what a search
     of their subfolders (``-r``) finds, ``in_subfolders``: how many inputs and the flag that finds them (photos sorted
     into a folder per day, say), and, by name, the folders it could not look into (no photos: `cevr stack only/`,
-    only/ holding one such folder, said "1 in subfolders: add -r to search them")."""
+    only/ holding one such folder, said "1 in subfolders: add -r to search them"); then the other stages' folders
+    right inside the inputs (:func:`_stage_folder_hints`; ``takes``: the marker of the folders this stage takes)."""
     unlistable = [path for path in in_subfolders if _cannot_list(path)]
     hints = []
     if found := len(in_subfolders) - len(unlistable):
         hints.append(f"{found} in subfolders: add -r to search them")
     if unlistable:
         hints.append(f"{', '.join(map(str, unlistable))} could not be listed")
+    hints += _stage_folder_hints(inputs, takes)
     text = f"{lead} in " + ", ".join(str(p) for p in inputs)
     return UsageError(text + (f" ({'; '.join(hints)})" if hints else ""))
+
+
+# A stage's output folder -> what it is called and the command that takes it (as io.images.check_input_file says).
+_TAKEN_BY = {STACK_MANIFEST: ("cevr stack folder", "`cevr fuse`"), FUSE_MANIFEST: ("cevr fuse output folder",
+                                                                               "`cevr tonemap`")}
+
+
+def _stage_folder_hints(inputs: Sequence[Path], takes: str | None) -> list[str]:
+    """How many of another stage's output folders lie right inside the folders given, and which command takes them:
+    `cevr stack cevr-stacks/` said only "no photos found in cevr-stacks" of a folder of stack folders."""
+    hints = []
+    for marker, (what, command) in _TAKEN_BY.items():
+        if marker == takes:
+            continue
+        count = sum(not _cannot_list(folder) and _is_cevr_marker(folder / marker)  # an unlistable one is named
+                    for item in map(Path, inputs) if is_dir_safely(item) for folder in marked_subfolders(item, marker))
+        if count:
+            hints.append(f"{count} {what}{'s' if count > 1 else ''}: {command} takes {'them' if count > 1 else 'it'}")
+    return hints
 
 
 def _cannot_list(path: Path) -> bool:
@@ -256,7 +279,7 @@ def _cannot_list(path: Path) -> bool:
 
 
 def discover_batch_inputs(inputs: Sequence[Path], recursive: bool, lead: str,
-                          extensions: Sequence[str] = PHOTO_SUFFIXES) -> list[Path]:
+                          extensions: Sequence[str] = PHOTO_SUFFIXES, *, takes: str | None = None) -> list[Path]:
     """:func:`discover_inputs`, or, when it finds nothing, :func:`nothing_found` with what ``-r`` would find.
 
     A folder given among others in which nothing was found is kept as an input of its own, to fail by name when
@@ -268,7 +291,7 @@ def discover_batch_inputs(inputs: Sequence[Path], recursive: bool, lead: str,
     found = discover_inputs(list(inputs), recursive=recursive, extensions=extensions)
     if not found:
         deeper = [] if recursive else discover_inputs(list(inputs), recursive=True, extensions=extensions)
-        raise nothing_found(lead, inputs, deeper)
+        raise nothing_found(lead, inputs, deeper, takes=takes)
     return found + fruitless_folders(inputs, found)
 
 

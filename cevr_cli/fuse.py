@@ -335,7 +335,7 @@ def run_fuse(
     stack_folders, photos = find_fuse_sources(inputs, policy.recursive)
     if not stack_folders and not photos:
         deeper = [] if policy.recursive else [path for found in find_fuse_sources(inputs, True) for path in found]
-        raise nothing_found("nothing to fuse", inputs, deeper)
+        raise nothing_found("nothing to fuse", inputs, deeper, takes=STACK_MANIFEST)
     photos += fruitless_folders(inputs, stack_folders + photos)  # each fails by name, as in stack and tonemap
     jobs_model = batch_models(model, scale) if photos else None
     plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs), marker=FUSE_MANIFEST)

@@ -479,3 +479,19 @@ def test_a_stack_folder_of_one_frame_fails_saying_how_to_make_one_that_fuses(tmp
     assert failed.message == (f"{tmp_path / 'stacks' / 'p'}: a stack of one frame (EV +0): Debevec & Malik's merge "
                               "needs two or more exposures; stack the photo with several EVs (--evs -3:3:0.5), or "
                               "fuse the photo itself")
+
+
+def test_a_folder_of_fuse_folders_given_to_fuse_is_sent_to_tonemap(tmp_path: Path) -> None:
+    """`cevr fuse cevr-hdr/` said only "nothing to fuse in cevr-hdr"."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    cv2.imwrite(str(tmp_path / "p.png"), _stack(_scene())[2][..., ::-1])
+    run_fuse([tmp_path / "p.png"], tmp_path / "hdr", FuseOptions(EVS, model="physics"), ModelSpec("physics"),
+             BatchPolicy())
+    with pytest.raises(UsageError) as caught:
+        run_fuse([tmp_path / "hdr"], tmp_path / "again", FuseOptions(), ModelSpec("physics"), BatchPolicy())
+    assert str(caught.value) == f"nothing to fuse in {tmp_path / 'hdr'} (1 cevr fuse output folder: `cevr tonemap` " \
+                                "takes it)"
