@@ -44,7 +44,16 @@ from typing import Any, Protocol
 from .errors import CevrError, InputError, OutputError, UsageError
 from .io.atomic import atomic_write_text, remove_abandoned_temporaries, shortened_name
 from .io.lock import OutputLock
-from .vocabulary import HDR_SUFFIXES, MADE_FROM_KEY, OUTPUT_MARKERS, PHOTO_SUFFIXES, SYSTEM_FOLDERS, TONE_MAPPERS
+from .vocabulary import (
+    FUSE_MANIFEST,
+    HDR_SUFFIXES,
+    MADE_FROM_KEY,
+    OUTPUT_MARKERS,
+    PHOTO_SUFFIXES,
+    STACK_MANIFEST,
+    SYSTEM_FOLDERS,
+    TONE_MAPPERS,
+)
 
 _INPUT_EXTENSIONS = PHOTO_SUFFIXES + HDR_SUFFIXES  # what some command reads: namesakes among them share a stem
 
@@ -57,14 +66,16 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
     stack's frames and a tone-mapped image are not photos; fuse's HDR images stay `cevr tonemap`'s inputs).
 
     A folder that cannot be listed (no permission), and a stage's output folder given where photos are sought (a
-    stack folder to `cevr stack`: its frames and contact sheet are no photos), are kept as inputs of their own, to
+    stack folder to `cevr stack`: its frames and contact sheet are no photos) or a stack folder where HDR images are
+    (`cevr tonemap`, whose lead would say none were found), are kept as inputs of their own, to
     fail by name when read: nothing is silently left out of the batch, nor taken for what it is not. A file met
     twice (given as ``in/a.png`` and ``in/../in/a.png``, or through a link) is one input, under the first path it
     was met by."""
     found: dict[Path, Path] = {}  # resolved -> as met
+    hdr_images = bool(set(extensions) & set(HDR_SUFFIXES))  # fuse's folders hold them; a stack folder holds none
     for item in inputs:
         item = Path(item)
-        if is_dir_safely(item) and not set(extensions) & set(HDR_SUFFIXES) and is_stage_output(item):
+        if is_dir_safely(item) and (_is_cevr_marker(item / STACK_MANIFEST) if hdr_images else is_stage_output(item)):
             found.setdefault(resolved(item), item)  # a stack folder given as photos: it fails by name, not its frames
         elif is_dir_safely(item):
             base = resolved(item)  # below it no link is followed: a path's resolved form is base + its parts
@@ -221,19 +232,41 @@ def marked_folders_below(folder: Path, marker: str) -> list[Path]:
     return sorted(found)
 
 
-def nothing_found(lead: str, inputs: Sequence[Path], in_subfolders: Sequence[Path]) -> UsageError:
+def nothing_found(lead: str, inputs: Sequence[Path], in_subfolders: Sequence[Path], *,
+                  takes: str | None = None) -> UsageError:
     """The one-line error of a batch with nothing to do: ``lead`` ("no photos found"), the inputs, and what a search
     of their subfolders (``-r``) finds, ``in_subfolders``: how many inputs and the flag that finds them (photos sorted
     into a folder per day, say), and, by name, the folders it could not look into (no photos: `cevr stack only/`,
-    only/ holding one such folder, said "1 in subfolders: add -r to search them")."""
+    only/ holding one such folder, said "1 in subfolders: add -r to search them"); then the other stages' folders
+    right inside the inputs (:func:`_stage_folder_hints`; ``takes``: the marker of the folders this stage takes)."""
     unlistable = [path for path in in_subfolders if _cannot_list(path)]
     hints = []
     if found := len(in_subfolders) - len(unlistable):
         hints.append(f"{found} in subfolders: add -r to search them")
     if unlistable:
         hints.append(f"{', '.join(map(str, unlistable))} could not be listed")
+    hints += _stage_folder_hints(inputs, takes)
     text = f"{lead} in " + ", ".join(str(p) for p in inputs)
     return UsageError(text + (f" ({'; '.join(hints)})" if hints else ""))
+
+
+# A stage's output folder -> what it is called and the command that takes it (as io.images.check_input_file says).
+_TAKEN_BY = {STACK_MANIFEST: ("cevr stack folder", "`cevr fuse`"), FUSE_MANIFEST: ("cevr fuse output folder",
+                                                                               "`cevr tonemap`")}
+
+
+def _stage_folder_hints(inputs: Sequence[Path], takes: str | None) -> list[str]:
+    """How many of another stage's output folders lie right inside the folders given, and which command takes them:
+    `cevr stack cevr-stacks/` said only "no photos found in cevr-stacks" of a folder of stack folders."""
+    hints = []
+    for marker, (what, command) in _TAKEN_BY.items():
+        if marker == takes:
+            continue
+        count = sum(not _cannot_list(folder) and _is_cevr_marker(folder / marker)  # an unlistable one is named
+                    for item in map(Path, inputs) if is_dir_safely(item) for folder in marked_subfolders(item, marker))
+        if count:
+            hints.append(f"{count} {what}{'s' if count > 1 else ''}: {command} takes {'them' if count > 1 else 'it'}")
+    return hints
 
 
 def _cannot_list(path: Path) -> bool:
@@ -246,7 +279,7 @@ def _cannot_list(path: Path) -> bool:
 
 
 def discover_batch_inputs(inputs: Sequence[Path], recursive: bool, lead: str,
-                          extensions: Sequence[str] = PHOTO_SUFFIXES) -> list[Path]:
+                          extensions: Sequence[str] = PHOTO_SUFFIXES, *, takes: str | None = None) -> list[Path]:
     """:func:`discover_inputs`, or, when it finds nothing, :func:`nothing_found` with what ``-r`` would find.
 
     A folder given among others in which nothing was found is kept as an input of its own, to fail by name when
@@ -258,7 +291,7 @@ def discover_batch_inputs(inputs: Sequence[Path], recursive: bool, lead: str,
     found = discover_inputs(list(inputs), recursive=recursive, extensions=extensions)
     if not found:
         deeper = [] if recursive else discover_inputs(list(inputs), recursive=True, extensions=extensions)
-        raise nothing_found(lead, inputs, deeper)
+        raise nothing_found(lead, inputs, deeper, takes=takes)
     return found + fruitless_folders(inputs, found)
 
 

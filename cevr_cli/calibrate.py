@@ -1101,5 +1101,8 @@ def _misnamed(path: Path, make: object, model: object) -> str | None:
     if path.name == expected:
         return None
     camera = " ".join(v for v in texts if v)
+    if (path.parent / expected).exists():  # the camera has its profile: renaming this one would replace it
+        return (f"not used for {camera}: --response auto reads {expected}, installed beside it; remove this copy, or "
+                "rename it so to replace that profile")
     return (f"not used for {camera}: --response auto looks for its profile as {expected}; rename it so (or "
             "install it with cevr calibrate --install)")

@@ -42,7 +42,7 @@ from .batch import (
     run_batch,
     with_file_sizes,
 )
-from .errors import UsageError, use_one_of
+from .errors import InputError, UsageError, use_one_of
 from .exposure import ExposureModel, ModelJob, ModelSpec, batch_models
 from .hdr.debevec1997 import ResponseCurve, merge_radiance, recover_response
 from .imaging import quantise
@@ -335,7 +335,7 @@ def run_fuse(
     stack_folders, photos = find_fuse_sources(inputs, policy.recursive)
     if not stack_folders and not photos:
         deeper = [] if policy.recursive else [path for found in find_fuse_sources(inputs, True) for path in found]
-        raise nothing_found("nothing to fuse", inputs, deeper)
+        raise nothing_found("nothing to fuse", inputs, deeper, takes=STACK_MANIFEST)
     photos += fruitless_folders(inputs, stack_folders + photos)  # each fails by name, as in stack and tonemap
     jobs_model = batch_models(model, scale) if photos else None
     plan = plan_outputs(stack_folders + photos, out_dir, roots=list(inputs), marker=FUSE_MANIFEST)
@@ -381,6 +381,10 @@ class FuseJob(ModelJob):
                 started = time.monotonic()
                 if source in self.stack_folders:
                     stack = read_stack_folder(source, max_megapixels=options.max_megapixels)
+                    if len(stack.evs) == 1:  # `cevr stack --evs 0`: said here, where the folder and the way out are
+                        raise InputError(source, f"a stack of one frame (EV {stack.evs[0]:+g}): Debevec & Malik's "
+                                                 "merge needs two or more exposures; stack the photo with several EVs "
+                                                 "(--evs -3:3:0.5), or fuse the photo itself")
                     record = {**provenance_record(stack.source), "stack": str(source.resolve())}
                     write_fused(folder, self.names[source], fuse(stack), options, record,
                                 self.stack_request, stack.evs, started)

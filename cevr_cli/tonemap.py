@@ -192,7 +192,7 @@ def run_tonemap(
     ``b__x_exr-...``. An image made by another request (another ``--gamma``...) is redone.
     """
     files = discover_batch_inputs(with_fuse_folders(inputs, policy.recursive), policy.recursive,
-                                  "no .exr or .hdr files found", HDR_SUFFIXES)
+                                  "no .exr or .hdr files found", HDR_SUFFIXES, takes=FUSE_MANIFEST)
     suffix = DISPLAY_FORMATS[options.image_format][0]
     plan = plan_outputs(files, out_dir, roots=list(inputs), name_format=f"{{name}}-{options.tmo}{suffix}",
                         marker=None)

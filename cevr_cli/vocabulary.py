@@ -92,13 +92,13 @@ TONE_MAPPERS = {
 
 # Camera RAW: exact exposures from the linear sensor data with CEVR only where it clipped (linear), or the
 # RAW developed to a display-encoded image and treated like a JPEG (cevr).
-RAW_MODES = {"linear": "exact re-exposure of the sensor's linear data; CEVR fills only what the sensor clipped",
+RAW_MODES = {"linear": "exact re-exposure of the sensor's linear data, CEVR filling only what the sensor clipped",
              "cevr": "develop to 16-bit display-encoded RGB, then CEVR re-exposes it like any photo"}
 
 # `cevr stack` / `cevr fuse` / `cevr bench --model`: how frames are made (cevr_cli/exposure.py).
 EXPOSURE_MODELS = {
-    "cevr": "exact physics through the photo's response; the residual CEVR network fills what the photo clipped",
-    "physics": "exact physics through the photo's response only; clipped highlights take the hue of the light "
+    "cevr": "exact physics through the photo's response, the residual CEVR network filling what the photo clipped",
+    "physics": "exact physics through the photo's response only: clipped highlights take the hue of the light "
                "around them, at least their recorded value, raised as far as that light rose towards the clip",
     "cevr-paper": "the paper's CEVR: the network re-exposes the photo, whatever its response",
 }

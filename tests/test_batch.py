@@ -55,6 +55,28 @@ def test_nothing_found_names_a_subfolder_that_cannot_be_listed_and_counts_only_p
                                  "not be listed)")
 
 
+def test_nothing_found_names_the_stage_folders_inside_and_the_command_that_takes_them(tmp_path):
+    """`cevr stack cevr-stacks/` (the stages' order mixed up) said only "no photos found in cevr-stacks", exit 2, where
+    the folder held a stack folder per photo: each given by name says "`cevr fuse` takes it"."""
+    from cevr_cli.batch import discover_batch_inputs
+    from cevr_cli.errors import UsageError
+    from cevr_cli.vocabulary import FUSE_MANIFEST, STACK_MANIFEST
+
+    given = tmp_path / "given"
+    for name, marker in (("a", STACK_MANIFEST), ("b", STACK_MANIFEST), ("c", FUSE_MANIFEST)):
+        (given / name).mkdir(parents=True)
+        (given / name / marker).write_text('{"cevr_version": "0.1.0"}')
+    (given / "d").mkdir()
+    (given / "d" / STACK_MANIFEST).write_text('{"another": "program"}')  # no cevr stack folder
+    with pytest.raises(UsageError) as caught:
+        discover_batch_inputs([given], False, "no photos found")
+    assert str(caught.value) == (f"no photos found in {given} (2 cevr stack folders: `cevr fuse` takes them; "
+                                 "1 cevr fuse output folder: `cevr tonemap` takes it)")
+    with pytest.raises(UsageError) as caught:  # a stage is not sent to itself
+        discover_batch_inputs([given], False, "nothing found", takes=STACK_MANIFEST)
+    assert str(caught.value) == f"nothing found in {given} (1 cevr fuse output folder: `cevr tonemap` takes it)"
+
+
 def test_a_broken_link_with_a_photos_name_is_found_so_that_it_fails_by_name(tree):
     """Not passed over in silence: the batch reports it (images.check_input_file says it is a broken link)."""
     (tree / "b" / "IMG_0009.jpg").symlink_to(tree / "gone.jpg")

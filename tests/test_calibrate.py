@@ -486,10 +486,15 @@ def test_info_says_which_installed_profiles_auto_does_not_use(tmp_path, monkeypa
     (folder / "nomake.json").write_text(json.dumps(document))
     problems = {Path(f["path"]).name: f["problem"] for f in installed_profile_facts()}
     assert problems["testmaker__testcam-1.json"] is None
-    for name in ("d750.json", "nikon__d750.json"):
-        assert problems[name] == ("not used for Testmaker Testcam 1: --response auto looks for its profile as "
-                                  "testmaker__testcam-1.json; rename it so (or install it with cevr calibrate "
-                                  "--install)")
+    for name in ("d750.json", "nikon__d750.json"):  # beside the installed one, which renaming it would replace
+        assert problems[name] == ("not used for Testmaker Testcam 1: --response auto reads testmaker__testcam-1.json, "
+                                  "installed beside it; remove this copy, or rename it so to replace that profile")
+    installed.unlink()
+    problems = {Path(f["path"]).name: f["problem"] for f in installed_profile_facts()}
+    assert problems["d750.json"] == ("not used for Testmaker Testcam 1: --response auto looks for its profile as "
+                                     "testmaker__testcam-1.json; rename it so (or install it with cevr calibrate "
+                                     "--install)")
+    installed.write_text(text)
     assert problems["list.json"].startswith("broken: not a cevr response profile")
     assert problems["nomake.json"].startswith("not used: it records no camera make")
     result = runner.invoke(app, ["info"])

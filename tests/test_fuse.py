@@ -458,3 +458,40 @@ def test_a_photo_found_in_a_subfolder_names_its_files_as_its_stack_folder_does(t
     for out in ("hdr", "hdr2"):
         made = sorted(f"{p.parent.name}/{p.name}" for p in (tmp_path / out).glob("*/*") if p.name != "fuse.json")
         assert made == ["a__p/a__p-reinhard.png", "a__p/a__p.exr", "b__p/b__p-reinhard.png", "b__p/b__p.exr"]
+
+
+def test_a_stack_folder_of_one_frame_fails_saying_how_to_make_one_that_fuses(tmp_path: Path) -> None:
+    """`cevr stack photos/ --evs 0` then `cevr fuse` failed each folder with "recovering a response needs at least two
+    exposures", naming neither the folder's one EV nor what to do; the photo beside it, fused from itself, is made."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stack import run_stack
+    from cevr_cli.stage_options import FuseOptions, StackOptions
+
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), _stack(_scene())[2][..., ::-1])
+    run_stack([photo], tmp_path / "stacks", ModelSpec("physics"), StackOptions((0.0,)), BatchPolicy())
+    report = run_fuse([tmp_path / "stacks" / "p", photo], tmp_path / "hdr", FuseOptions(EVS, model="physics"),
+                      ModelSpec("physics"), BatchPolicy())
+    assert report.counts() == {"done": 1, "failed": 1} and report.exit_code == 1
+    (failed,) = [item for item in report.items if item.status == "failed"]
+    assert failed.message == (f"{tmp_path / 'stacks' / 'p'}: a stack of one frame (EV +0): Debevec & Malik's merge "
+                              "needs two or more exposures; stack the photo with several EVs (--evs -3:3:0.5), or "
+                              "fuse the photo itself")
+
+
+def test_a_folder_of_fuse_folders_given_to_fuse_is_sent_to_tonemap(tmp_path: Path) -> None:
+    """`cevr fuse cevr-hdr/` said only "nothing to fuse in cevr-hdr"."""
+    from cevr_cli.batch import BatchPolicy
+    from cevr_cli.exposure import ModelSpec
+    from cevr_cli.fuse import run_fuse
+    from cevr_cli.stage_options import FuseOptions
+
+    cv2.imwrite(str(tmp_path / "p.png"), _stack(_scene())[2][..., ::-1])
+    run_fuse([tmp_path / "p.png"], tmp_path / "hdr", FuseOptions(EVS, model="physics"), ModelSpec("physics"),
+             BatchPolicy())
+    with pytest.raises(UsageError) as caught:
+        run_fuse([tmp_path / "hdr"], tmp_path / "again", FuseOptions(), ModelSpec("physics"), BatchPolicy())
+    assert str(caught.value) == f"nothing to fuse in {tmp_path / 'hdr'} (1 cevr fuse output folder: `cevr tonemap` " \
+                                "takes it)"

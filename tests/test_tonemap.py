@@ -128,6 +128,33 @@ def test_a_folder_that_cannot_be_listed_fails_alone(tmp_path: Path, monkeypatch:
                               "not searched")
 
 
+def test_a_stack_folder_given_to_tonemap_is_told_which_command_takes_it(tmp_path: Path) -> None:
+    """`cevr tonemap cevr-stacks/IMG_1` (the stage skipped) refused the request as "no .exr or .hdr files found in
+    cevr-stacks/IMG_1", where `cevr stack` given it says "a cevr stack folder, not a photo (`cevr fuse` takes it)"."""
+    from cevr_cli.vocabulary import STACK_MANIFEST
+
+    stack = tmp_path / "stacks" / "p"
+    stack.mkdir(parents=True)
+    cv2.imwrite(str(stack / "00_ev+0.00.png"), np.full((16, 16, 3), 128, np.uint8))
+    (stack / STACK_MANIFEST).write_text('{"cevr_version": "0.1.0"}')
+    report = run_tonemap([stack], tmp_path / "out", TonemapOptions(), BatchPolicy())
+    assert report.counts() == {"failed": 1} and report.exit_code == 1
+    assert report.items[0].message == f"{stack}: a cevr stack folder, not an HDR image (`cevr fuse` takes it)"
+
+
+def test_a_folder_of_stack_folders_given_to_tonemap_is_sent_to_fuse(tmp_path: Path) -> None:
+    """`cevr tonemap cevr-stacks/` said only "no .exr or .hdr files found in cevr-stacks"."""
+    from cevr_cli.vocabulary import STACK_MANIFEST
+
+    for name in ("a", "b"):
+        (tmp_path / "stacks" / name).mkdir(parents=True)
+        (tmp_path / "stacks" / name / STACK_MANIFEST).write_text('{"cevr_version": "0.1.0"}')
+    with pytest.raises(UsageError) as caught:
+        run_tonemap([tmp_path / "stacks"], tmp_path / "out", TonemapOptions(), BatchPolicy())
+    assert str(caught.value) == (f"no .exr or .hdr files found in {tmp_path / 'stacks'} (2 cevr stack folders: "
+                                 "`cevr fuse` takes them)")
+
+
 def test_a_subfolder_that_cannot_be_listed_beside_fuses_folders_fails_by_name(tmp_path: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """`cevr tonemap hdr/` (no -r) with hdr/b unlistable (chmod 000) beside fuse's folder hdr/a: b, which may be one of

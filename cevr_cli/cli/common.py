@@ -168,9 +168,10 @@ def _route_library_noise(quiet: bool) -> bool:
     return quiet
 
 
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="No progress or warnings, only errors (a dry run still lists its plan).",
-                                        callback=_route_library_noise)]
+_QUIET_HELP = "No progress or warnings, only errors"
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help=f"{_QUIET_HELP}.", callback=_route_library_noise)]
+BatchQuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help=f"{_QUIET_HELP} (a dry run still lists its plan).",
+                                             callback=_route_library_noise)]  # the batch stages', which have --dry-run
 
 
 def _json_requested(value: bool) -> bool:

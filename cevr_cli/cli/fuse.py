@@ -13,6 +13,7 @@ from ..stage_options import FuseOptions
 from ..vocabulary import STAGE_OUTPUTS
 from .common import (
     BatchProgress,
+    BatchQuietOpt,
     DebugOpt,
     DeviceOpt,
     DryRunOpt,
@@ -22,7 +23,6 @@ from .common import (
     OverwriteOpt,
     Precision,
     PrecisionOpt,
-    QuietOpt,
     RayOpt,
     RecursiveOpt,
     WeightsOpt,
@@ -63,7 +63,7 @@ def fuse(
     max_megapixels: float = flag(FuseOptions, "max_megapixels"),
     workers: WorkersOpt = "1",
     ray: RayOpt = None,
-    quiet: QuietOpt = False,
+    quiet: BatchQuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:

@@ -13,6 +13,7 @@ from ..stage_options import StackOptions
 from ..vocabulary import STAGE_OUTPUTS
 from .common import (
     BatchProgress,
+    BatchQuietOpt,
     DebugOpt,
     DeviceOpt,
     DryRunOpt,
@@ -22,7 +23,6 @@ from .common import (
     OverwriteOpt,
     Precision,
     PrecisionOpt,
-    QuietOpt,
     RayOpt,
     RecursiveOpt,
     WeightsOpt,
@@ -55,7 +55,7 @@ def stack(
     max_megapixels: float = flag(StackOptions, "max_megapixels"),
     workers: WorkersOpt = "1",
     ray: RayOpt = None,
-    quiet: QuietOpt = False,
+    quiet: BatchQuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:

@@ -11,6 +11,7 @@ from ..tonemap import TonemapOptions
 from ..vocabulary import STAGE_OUTPUTS
 from .common import (
     BatchProgress,
+    BatchQuietOpt,
     CpuRayOpt,
     CpuWorkersOpt,
     DebugOpt,
@@ -18,7 +19,6 @@ from .common import (
     JsonOpt,
     OutOpt,
     OverwriteOpt,
-    QuietOpt,
     RecursiveOpt,
     errors,
     finish,
@@ -47,7 +47,7 @@ def tonemap(
     dry_run: DryRunOpt = False,
     workers: CpuWorkersOpt = "1",
     ray: CpuRayOpt = None,
-    quiet: QuietOpt = False,
+    quiet: BatchQuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:

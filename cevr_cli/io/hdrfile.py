@@ -23,7 +23,7 @@ import OpenEXR
 from ..errors import InputError, OutputError, UsageError, use_one_of
 from ..hdr.finite import finite_radiance
 from ..imaging import check_rgb
-from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS, MAX_MEGAPIXELS
+from ..vocabulary import EXR_COMPRESSION, EXR_COMPRESSIONS, MAX_MEGAPIXELS, PHOTO_SUFFIXES
 from . import opencv
 from .atomic import atomic_path, write_failure
 from .colour import REC709_CHROMATICITIES, XYZ_CHROMATICITIES, rgb_to_xyz_matrix, to_rec709_matrix
@@ -385,6 +385,8 @@ def read_hdr_file(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) -> 
     check_size_limits(max_megapixels)
     check_input_file(path, "an HDR image")
     suffix = path.suffix.lower()
+    if suffix in PHOTO_SUFFIXES:  # given by name: a folder's photos are not sought as HDR images
+        raise InputError(path, "a photo, not an HDR image: `cevr fuse` makes its HDR image, which `cevr tonemap` takes")
     if suffix not in (".exr", ".hdr"):
         raise InputError(path, f"unsupported HDR format '{suffix or '(none)'}' (use .exr or .hdr)")
     with open(path, "rb") as fh:

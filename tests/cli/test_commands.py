@@ -65,6 +65,14 @@ def test_each_commands_help_names_only_options_it_has():
         assert named <= own | {"--help"} | elsewhere.get(command, set()), (command, sorted(named - own))
 
 
+def test_only_a_command_with_dry_run_says_what_quiet_does_to_a_dry_run():
+    """`cevr demo --help` (and calibrate's, train's, bench's, convert-weights') said --quiet leaves "a dry run"
+    listing its plan: those commands have no --dry-run."""
+    for command in ("stack", "fuse", "tonemap", "calibrate", "demo", "train", "bench", "convert-weights"):
+        text = " ".join(runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output.split())
+        assert ("dry run" in text) == ("--dry-run" in text), command
+
+
 def test_stack_writes_one_image_per_ev_and_a_manifest(tmp_path, photos, weights):
     out = tmp_path / "out"
     result = runner.invoke(app, ["stack", str(photos), "-o", str(out), "--evs", "-1,0.5,2", "--weights", str(weights),

@@ -192,7 +192,7 @@ def test_bad_files(tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.exr"
     _write_channels(wrong, {"Z": np.ones((2, 2), np.float32)})
     cases = {truncated: "truncated", empty: "empty", junk: "not a readable", wrong: "no RGB",
-             tmp_path / "missing.exr": "not found", tmp_path / "x.png": "unsupported"}
+             tmp_path / "missing.exr": "not found", tmp_path / "x.png": "a photo, not an HDR image"}
     (tmp_path / "x.png").write_bytes(b"png")
     for path, reason in cases.items():
         with pytest.raises(InputError, match=reason) as info:
@@ -543,6 +543,25 @@ def test_a_photo_named_as_an_exr_is_named_for_what_it_is(tmp_path: Path) -> None
     with pytest.raises(InputError) as refused:
         read_hdr_image(path)
     assert refused.value.reason == "a PNG image named .exr, not an HDR image (`cevr stack` and `cevr fuse` take photos)"
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "IMG_1.CR2", "scan.TIFF"])
+def test_a_photo_given_to_tonemap_is_told_which_command_makes_its_hdr_image(tmp_path: Path, name: str) -> None:
+    """`cevr tonemap photo.jpg` failed as "unsupported HDR format '.jpg' (use .exr or .hdr)", a photographer's first
+    try that said nothing of the photo-to-HDR step."""
+    path = tmp_path / name
+    path.write_bytes(b"never read: the name says a photo")
+    with pytest.raises(InputError) as refused:
+        read_hdr_image(path)
+    assert refused.value.reason == ("a photo, not an HDR image: `cevr fuse` makes its HDR image, which `cevr tonemap` "
+                                    "takes")
+
+
+def test_a_file_of_neither_kind_is_told_which_suffixes_an_hdr_image_has(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(InputError) as refused:
+        read_hdr_image(tmp_path / "notes.txt")
+    assert refused.value.reason == "unsupported HDR format '.txt' (use .exr or .hdr)"
 
 
 @pytest.mark.parametrize(("data_window", "display_window"), [
