@@ -22,6 +22,7 @@ from rich.text import Text
 from ..__main__ import Terminated, stop_label_and_code
 from ..errors import CevrError, use_one_of
 from ..options import Given, option_specs
+from ..stopping import StopRequests
 from ..vocabulary import (
     DEVICE_HELP,
     DEVICES,
@@ -355,8 +356,6 @@ def finish(report: Any, as_json: bool, quiet: bool, verb: str) -> None:
     """The summary (a line, or JSON on stdout) and the exit code: 1 if any input failed. A Ctrl-C or SIGTERM while
     the summary is written acts once it is whole (exit 130 or 143, cli.main): raised midway, Typer made it exit 130
     without a word, stdout empty under --json, a SIGTERM told as a Ctrl-C (a chaos run's SIGTERM at the batch's end)."""
-    from ..training.stopping import StopRequests  # signal and threading only
-
     state["output"] = True  # the batch is told: a Ctrl-C from here on is no stop before any work (cli.main)
     with StopRequests():
         if as_json:
