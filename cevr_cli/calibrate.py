@@ -54,7 +54,7 @@ import numpy as np
 
 from .assets import package_file
 from .errors import InputError, OutputError, UsageError
-from .evs import comma_list
+from .evs import comma_list, ev_number
 from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
 from .io.exif import ExifInfo
 from .options import is_number
@@ -153,7 +153,7 @@ def parse_bracket_evs(spec: str) -> list[float]:
     text = spec.strip()
     try:
         if ":" in text:
-            start, stop, step = (float(p) for p in text.split(":"))
+            start, stop, step = (ev_number(p) for p in text.split(":"))
             if step == 0 or not all(map(math.isfinite, (start, stop, step))) or (stop - start) * step < 0:
                 raise UsageError(f"--evs {spec!r}: need a non-zero step that goes from start towards stop")
             count = math.floor((stop - start) / step + 1e-9) + 1

@@ -280,6 +280,14 @@ def test_bracket_evs_keep_the_frames_order():
             parse_bracket_evs(typo)
 
 
+@pytest.mark.parametrize("typo", ["0,1_0", "0:1_0:5"])
+def test_a_number_written_with_an_underscore_is_a_typo_as_in_stack(typo):
+    """Python's float reads 1_0 as 10: `calibrate --evs 0,1_0` took a 10-stop bracket where `stack --evs 0,1_0`
+    refuses the list."""
+    with pytest.raises(UsageError, match=f"^--evs '{typo}': write a comma list"):
+        parse_bracket_evs(typo)
+
+
 def test_evs_from_exif_are_relative_stops_with_more_light_positive():
     infos = [ExifInfo(exposure_time=t, f_number=n, iso=iso) for t, n, iso in
              [(1 / 100, 8.0, 100), (1 / 25, 8.0, 100), (1 / 100, 4.0, 100), (1 / 100, 8.0, 400)]]
