@@ -44,7 +44,15 @@ from typing import Any, Protocol
 from .errors import CevrError, InputError, OutputError, UsageError
 from .io.atomic import atomic_write_text, remove_abandoned_temporaries, shortened_name
 from .io.lock import OutputLock
-from .vocabulary import HDR_SUFFIXES, MADE_FROM_KEY, OUTPUT_MARKERS, PHOTO_SUFFIXES, SYSTEM_FOLDERS, TONE_MAPPERS
+from .vocabulary import (
+    HDR_SUFFIXES,
+    MADE_FROM_KEY,
+    OUTPUT_MARKERS,
+    PHOTO_SUFFIXES,
+    STACK_MANIFEST,
+    SYSTEM_FOLDERS,
+    TONE_MAPPERS,
+)
 
 _INPUT_EXTENSIONS = PHOTO_SUFFIXES + HDR_SUFFIXES  # what some command reads: namesakes among them share a stem
 
@@ -56,15 +64,15 @@ def discover_inputs(inputs: Sequence[Path], *, recursive: bool = False,
     images in the output folders of cevr's stages below them (:data:`~cevr_cli.vocabulary.OUTPUT_MARKERS`: a
     stack's frames and a tone-mapped image are not photos; fuse's HDR images stay `cevr tonemap`'s inputs).
 
-    A folder that cannot be listed (no permission), and a stage's output folder given where photos are sought (a
-    stack folder to `cevr stack`: its frames and contact sheet are no photos), are kept as inputs of their own, to
-    fail by name when read: nothing is silently left out of the batch, nor taken for what it is not. A file met
-    twice (given as ``in/a.png`` and ``in/../in/a.png``, or through a link) is one input, under the first path it
-    was met by."""
+    A folder that cannot be listed (no permission), and a stage's output folder given where its files are not what is
+    sought (a stack folder to `cevr stack`: its frames and contact sheet are no photos; to `cevr tonemap`: no HDR
+    images), are kept as inputs of their own, to fail by name when read: nothing is silently left out of the batch,
+    nor taken for what it is not. A file met twice (given as ``in/a.png`` and ``in/../in/a.png``, or through a link)
+    is one input, under the first path it was met by."""
     found: dict[Path, Path] = {}  # resolved -> as met
     for item in inputs:
         item = Path(item)
-        if is_dir_safely(item) and not set(extensions) & set(HDR_SUFFIXES) and is_stage_output(item):
+        if is_dir_safely(item) and _is_other_stage_output(item, extensions):
             found.setdefault(resolved(item), item)  # a stack folder given as photos: it fails by name, not its frames
         elif is_dir_safely(item):
             base = resolved(item)  # below it no link is followed: a path's resolved form is base + its parts
@@ -128,6 +136,13 @@ def _folder_entries(folder: Path, recursive: bool) -> list[_Entry]:
                 pending.append(path)
             entries.append(_Entry(path, file, link, special=not (file or link or folder_here)))
     return sorted(entries)
+
+
+def _is_other_stage_output(folder: Path, extensions: Sequence[str]) -> bool:
+    """Whether ``folder`` is the output folder of a stage whose files a search for ``extensions`` does not take: any
+    stage's where photos are sought, a stack's where HDR images are (fuse's folders hold `cevr tonemap`'s inputs)."""
+    markers = (STACK_MANIFEST,) if set(extensions) & set(HDR_SUFFIXES) else OUTPUT_MARKERS
+    return any(_is_cevr_marker(folder / marker) for marker in markers)
 
 
 def is_dir_safely(path: Path) -> bool:
