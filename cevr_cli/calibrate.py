@@ -57,7 +57,7 @@ from .errors import InputError, OutputError, UsageError
 from .evs import comma_list, ev_number
 from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
 from .io.exif import ExifInfo
-from .options import is_number
+from .options import check_value, is_number, option_specs
 from .response import (
     PROFILE_FORMAT,
     Response,
@@ -67,7 +67,8 @@ from .response import (
     profile_record,
     table_response,
 )
-from .vocabulary import CALIBRATION_METHODS, LOSSY_SUFFIXES
+from .stage_options import StackOptions
+from .vocabulary import CALIBRATION_METHODS, LOSSY_SUFFIXES, MAX_MEGAPIXELS
 
 METHODS = tuple(CALIBRATION_METHODS)  # ("debevec", "robertson", "basis")
 JPEG_SPREAD = 8  # px: a JPEG block
@@ -849,7 +850,8 @@ def check_same_camera(frame: Path, exif: ExifInfo | None, camera_frame: CameraFr
 
 def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | None = None, *,
               make: str | None = None, model: str | None = None, method: str = "basis",
-              shared: bool | None = None, on_frame: Callable[[Path], None] | None = None) -> Calibration:
+              shared: bool | None = None, on_frame: Callable[[Path], None] | None = None,
+              max_megapixels: float = MAX_MEGAPIXELS) -> Calibration:
     """A camera's response from one bracket of photo files (JPEG, PNG, TIFF), read one at a time.
 
     Args:
@@ -860,6 +862,7 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         make, model: the camera; None: the first frame's EXIF Make and Model.
         method, shared: see :func:`fit_samples`.
         on_frame: called with each path before it is read (progress).
+        max_megapixels: a frame larger is refused (:func:`cevr_cli.io.images.read_photo`).
 
     Raises:
         UsageError: an empty make or model, fewer than two frames, one file given twice, camera RAW frames, frames
@@ -893,7 +896,7 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
     for frame in frames:
         if on_frame is not None:
             on_frame(frame)
-        photo = read_photo(frame)
+        photo = read_photo(frame, max_megapixels=max_megapixels)
         if first is None:
             first = photo
             where = candidate_locations(*photo.rgb.shape[:2])
@@ -1034,10 +1037,12 @@ def write_profile(calibration: Calibration, output: str | os.PathLike[str] | Non
 def calibrate_to_profile(paths: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str] | None, *,
                          install: bool = False, evs: str | None = None, make: str | None = None,
                          model: str | None = None, method: str = "basis", overwrite: bool = False,
-                         on_frame: Callable[[Path], None] | None = None) -> tuple[Calibration, list[Path]]:
+                         on_frame: Callable[[Path], None] | None = None,
+                         max_megapixels: float = MAX_MEGAPIXELS) -> tuple[Calibration, list[Path]]:
     """What `cevr calibrate` does: check the request (where the profile goes, the frames, the EVs ``evs`` as
-    :func:`parse_bracket_evs` reads them, the destination) before any frame is read, fit the bracket
-    (:func:`calibrate`) and write the profile (:func:`write_profile`). Returns the fit and the paths written.
+    :func:`parse_bracket_evs` reads them, the destination, ``max_megapixels`` as stack's ``--max-megapixels``) before
+    any frame is read, fit the bracket (:func:`calibrate`) and write the profile (:func:`write_profile`). Returns the
+    fit and the paths written.
 
     Raises:
         UsageError: no destination, or as :func:`calibrate` and :func:`write_profile`; nothing is written then.
@@ -1045,6 +1050,7 @@ def calibrate_to_profile(paths: Sequence[str | os.PathLike[str]], output: str | 
     """
     if output is None and not install:
         raise UsageError("say where the profile goes: -o PROFILE.json and/or --install")
+    check_value("max_megapixels", option_specs(StackOptions)["max_megapixels"][0], max_megapixels)
     frames = bracket_frames(paths)
     check_frames(frames)  # a missing or repeated frame is named before the EVs are counted against the frames
     bracket = parse_bracket_evs(evs) if evs is not None else None
@@ -1054,7 +1060,8 @@ def calibrate_to_profile(paths: Sequence[str | os.PathLike[str]], output: str | 
         check_profile_destination(output, frames, overwrite)
     if install:
         check_install_make(frames, make)
-    result = calibrate(frames, bracket, make=make, model=model, method=method, on_frame=on_frame)
+    result = calibrate(frames, bracket, make=make, model=model, method=method, on_frame=on_frame,
+                       max_megapixels=max_megapixels)
     return result, write_profile(result, output, install, overwrite)
 
 

@@ -773,3 +773,19 @@ def test_below_the_darkest_seen_code_the_curve_is_a_power_law_of_a_clamped_expon
     row = inverse_table(positions**power, counts, positions)
     toe = slice(30, 50)  # darker, code^8 falls below the table's least step (1e-9 a level)
     np.testing.assert_allclose(row[toe] / row[50], (positions[toe] / positions[50]) ** used, rtol=1e-6)
+
+
+def test_max_megapixels_is_calibrates_too(tmp_path):
+    """A frame past the 250 MP limit was refused "(limit 250 MP, see --max-megapixels)", an option `cevr calibrate`
+    did not have (No such option): a bracket of larger frames (a pixel-shift mode's) could not be calibrated. The
+    limit is calibrate's too, read as stack, fuse and tonemap read it."""
+    frames = write_bracket(tmp_path / "bracket", evs=(-1, 0, 1), with_exposure=False)  # 64x48: 0.003072 MP
+    out = tmp_path / "p.json"
+    args = ["calibrate", *map(str, frames), "--evs", "-1:1:1", "-o", str(out), "-q"]
+    result = runner.invoke(app, [*args, "--max-megapixels", "0.003"])
+    assert result.exit_code == 1 and not out.exists()
+    assert result.output.splitlines() == [f"error: {frames[0]}: too large: 64x48 px, 0.00307 MP (limit 0.003 MP, see "
+                                          "--max-megapixels)"]
+    refused = runner.invoke(app, [*args, "--max-megapixels", "0"])
+    assert (refused.exit_code, refused.output.splitlines()) == (2, ["error: --max-megapixels 0: must be > 0"])
+    assert runner.invoke(app, [*args, "--max-megapixels", "0.0031"]).exit_code == 0 and out.is_file()
