@@ -13,17 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # a process per case
 
 
-@pytest.fixture(autouse=True)
-def command_line_state():
-    """The tests that run cli.main in this process leave its state for the next command run here (a SIGTERM seen: a
-    later CliRunner test's Ctrl-C was told as one, exit 143 for 130, where tests/cli/test_commands.py ran after)."""
-    from cevr_cli.cli.common import state
-
-    kept = dict(state)
-    yield
-    state.update(kept)
-
-
 def cevr(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cevr_cli", *args], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"})
