@@ -789,3 +789,30 @@ def test_max_megapixels_is_calibrates_too(tmp_path):
     refused = runner.invoke(app, [*args, "--max-megapixels", "0"])
     assert (refused.exit_code, refused.output.splitlines()) == (2, ["error: --max-megapixels 0: must be > 0"])
     assert runner.invoke(app, [*args, "--max-megapixels", "0.0031"]).exit_code == 0 and out.is_file()
+
+
+@pytest.mark.parametrize(("stop", "code", "label"), [("ctrl-c", 130, "interrupted"), ("sigterm", 143, "terminated")])
+def test_a_stopped_calibration_says_it_starts_over_and_under_json_prints_the_stop(tmp_path, monkeypatch, stop, code,
+                                                                                  label):
+    """A Ctrl-C while the frames were read said "finished outputs are kept; run the same command again to resume"
+    (there are none, and nothing resumes: a calibration reads its bracket again), and under --json left stdout empty,
+    where a stopped batch prints its summary and a command stopped as it loads {"exit_code": 130, "interrupted":
+    true}."""
+    import cevr_cli.io.images
+    from cevr_cli.cli.common import Terminated
+
+    frames = write_bracket(tmp_path / "bracket", evs=(-1, 0, 1), with_exposure=False)
+    read, seen = cevr_cli.io.images.read_photo, []
+
+    def read_then_stop(path, *args, **kwargs):
+        seen.append(path)
+        if len(seen) == 2:
+            raise Terminated if stop == "sigterm" else KeyboardInterrupt
+        return read(path, *args, **kwargs)
+
+    monkeypatch.setattr(cevr_cli.io.images, "read_photo", read_then_stop)
+    out = tmp_path / "p.json"
+    result = runner.invoke(app, ["calibrate", *map(str, frames), "--evs", "-1:1:1", "-o", str(out), "--json"])
+    assert result.exit_code == code and not out.exists()
+    assert json.loads(result.stdout) == {"exit_code": code, "interrupted": True}
+    assert result.stderr.splitlines() == [f"{label}: nothing was written; a calibration starts over when run again"]

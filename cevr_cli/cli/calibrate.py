@@ -41,7 +41,7 @@ def calibrate(
     debug: DebugOpt = False,
 ) -> None:
     """Fit a camera's response curve to one bracket and write it as a profile (use it with --response)."""
-    with errors(debug):
+    with errors(debug, kept="nothing was written", resume_hint="a calibration starts over when run again"):
         from ..calibrate import calibrate_to_profile
 
         def reading(path: Path) -> None:

@@ -218,10 +218,13 @@ def _by_sigterm(stop: KeyboardInterrupt) -> bool:
 
 
 @contextmanager
-def errors(debug: bool = False, resume_hint: str = "run the same command again to resume") -> Iterator[None]:
+def errors(debug: bool = False, resume_hint: str = "run the same command again to resume",
+           kept: str = "finished outputs are kept", stop_object: bool = True) -> Iterator[None]:
     """Library errors become one red line and an exit code (with --json also an object on stdout, :func:`refuse`);
     tracebacks only with --debug. Ctrl-C and SIGTERM stop the work cleanly (exit 130 and 143, as shells report
-    them)."""
+    them), said in one line: what is ``kept``, and ``resume_hint``. Under --json a stop before the command printed
+    its result also prints ``{"exit_code": 130, "interrupted": true}`` (as :func:`cevr_cli.cli.main` does for a stop
+    before any command), unless ``stop_object`` is False (train: rank 0 prints its own, other ranks nothing)."""
     state["debug"] = state["debug"] or debug
     in_main_thread = threading.current_thread() is threading.main_thread()  # where Python runs signal handlers
     previous = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
@@ -241,7 +244,9 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
     except KeyboardInterrupt as exc:
         label, code = stop_label_and_code(_by_sigterm(exc))
         state["stop_said"] = True  # for the entry point, which says a stop no command's handler met (cli.main)
-        say(f"finished outputs are kept; {resume_hint}", label, "yellow")
+        say(f"{kept}; {resume_hint}", label, "yellow")
+        if stop_object and state["json"] and not state["output"]:  # stdout is never empty under --json
+            print_json({"exit_code": code, "interrupted": True})
         raise typer.Exit(code) from None
     finally:
         if in_main_thread:
