@@ -44,11 +44,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -69,6 +70,9 @@ from .response import (
 )
 from .stage_options import StackOptions
 from .vocabulary import CALIBRATION_METHODS, LOSSY_SUFFIXES, MAX_MEGAPIXELS
+
+if TYPE_CHECKING:
+    from .io.images import PhotoHeader
 
 METHODS = tuple(CALIBRATION_METHODS)  # ("debevec", "robertson", "basis")
 JPEG_SPREAD = 8  # px: a JPEG block
@@ -803,13 +807,12 @@ def check_headers(frames: Sequence[Path], names: Sequence[str], evs: Sequence[fl
     Raises:
         UsageError: as :func:`calibrate`, for what a header tells.
     """
-    from .io.images import PhotoHeader, read_photo_header
 
     read: list[tuple[Path, PhotoHeader]] = []
     camera_frame: CameraFrame | None = None
     for frame in frames:
         try:
-            header = read_photo_header(frame)
+            header = frame_header(frame)
         except InputError:
             continue
         read.append((frame, header))
@@ -817,6 +820,20 @@ def check_headers(frames: Sequence[Path], names: Sequence[str], evs: Sequence[fl
         camera_frame = check_same_camera(frame, header.exif, camera_frame)
     if evs is None and len(read) == len(frames):
         check_bracket(evs_from_exif([header.exif for _, header in read], names), len(frames), names)
+
+
+def frame_header(frame: Path) -> PhotoHeader:
+    """:func:`cevr_cli.io.images.read_photo_header` without its decoders' warnings (Pillow's "Corrupt EXIF data"): the
+    frame's read, which follows, says each once, naming the frame; read here, before it, they came unnamed too.
+
+    Raises:
+        InputError: as read_photo_header.
+    """
+    from .io.images import read_photo_header
+
+    with warnings.catch_warnings():  # calibrate reads its frames in one thread
+        warnings.simplefilter("ignore")
+        return read_photo_header(frame)
 
 
 def check_same_size(frame: Path, size: tuple[int, int], first: Path, first_size: tuple[int, int]) -> None:
@@ -951,14 +968,13 @@ def check_install_make(frames: Sequence[Path], make: str | None) -> None:
         UsageError: as :func:`install_path` (no make given and none in the first frame's EXIF); cevr's frames.
     """
     from .io.exif import is_cevr_software
-    from .io.images import read_photo_header
     from .stackdir import is_stack_folder
     from .vocabulary import RAW_SUFFIXES
 
     if not frames or frames[0].suffix.lower() in RAW_SUFFIXES:
         return  # RAW frames: calibrate refuses them with its own reason
     try:
-        exif = read_photo_header(frames[0]).exif
+        exif = frame_header(frames[0]).exif
     except InputError:
         return  # calibrate's read of the frame names what is wrong with it, more precisely
     if is_stack_folder(frames[0].parent) or is_cevr_software(exif.software if exif else None):

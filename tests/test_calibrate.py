@@ -816,3 +816,17 @@ def test_a_stopped_calibration_says_it_starts_over_and_under_json_prints_the_sto
     assert result.exit_code == code and not out.exists()
     assert json.loads(result.stdout) == {"exit_code": code, "interrupted": True}
     assert result.stderr.splitlines() == [f"{label}: nothing was written; a calibration starts over when run again"]
+
+
+def test_a_frames_decoder_warning_is_one_line_naming_it(tmp_path):
+    """Pillow's "Corrupt EXIF data" of a frame came three times: twice without a name, from the frames' header check
+    before the first was read, then once naming it as it was decoded (stack says it once, named)."""
+    from tests.raw_containers import jpeg_with_exif
+
+    frames = [tmp_path / "a.jpg", tmp_path / "b.jpg"]
+    for frame in frames:  # the EXIF cut off after its first entry's header
+        frame.write_bytes(jpeg_with_exif(b"MM\x00*\x00\x00\x00\x08\x00\x05\x01\x0f\x00\x02\x00\x00"))
+    result = runner.invoke(app, ["calibrate", *map(str, frames), "--evs", "0,1", "-o", str(tmp_path / "p.json")])
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == [f"warning: {frame}: Corrupt EXIF data. Expecting to read 12 bytes but only got 6."
+                      for frame in frames]
