@@ -27,7 +27,12 @@ def main() -> None:
     first 0.2-0.5 s of every run) ended in a KeyboardInterrupt traceback, killed by SIGINT, or killed by SIGTERM with
     nothing said: it is said in one line, exit 130 or 143 (with ``--json`` also an object on stdout), as
     :func:`cevr_cli.cli.main` says a stop before a command's own handler took over. The modules are imported here,
-    not at this module's top, which a spawned worker process imports as its parent's main."""
+    not at this module's top, which a spawned worker process imports as its parent's main.
+
+    Once the command has said everything, the SIGTERM handling found at the start is put back: a SIGTERM while Python
+    tears down (joins its threads, runs its atexit callbacks) met this handler, a "Terminated" traceback and exit 0.
+    (Before this function runs, in the interpreter's own start, nothing of cevr can handle it.)"""
+    previous = signal.getsignal(signal.SIGTERM)
     try:
         signal.signal(signal.SIGTERM, _terminate)  # until cli.main puts in the command line's own
         from .cli import main as command_line
@@ -39,7 +44,10 @@ def main() -> None:
 
             print(json.dumps({"exit_code": code, "interrupted": True}))
         sys.exit(code)
-    command_line()
+    try:
+        command_line()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def json_in_line() -> bool:

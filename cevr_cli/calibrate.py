@@ -44,20 +44,21 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .assets import package_file
 from .errors import InputError, OutputError, UsageError
-from .evs import comma_list
+from .evs import comma_list, ev_number
 from .hdr.debevec1997 import LEVELS_16BIT, level_codes, levels_of
 from .io.exif import ExifInfo
-from .options import is_number
+from .options import check_value, is_number, option_specs
 from .response import (
     PROFILE_FORMAT,
     Response,
@@ -67,7 +68,11 @@ from .response import (
     profile_record,
     table_response,
 )
-from .vocabulary import CALIBRATION_METHODS, LOSSY_SUFFIXES
+from .stage_options import StackOptions
+from .vocabulary import CALIBRATION_METHODS, LOSSY_SUFFIXES, MAX_MEGAPIXELS
+
+if TYPE_CHECKING:
+    from .io.images import PhotoHeader
 
 METHODS = tuple(CALIBRATION_METHODS)  # ("debevec", "robertson", "basis")
 JPEG_SPREAD = 8  # px: a JPEG block
@@ -153,7 +158,7 @@ def parse_bracket_evs(spec: str) -> list[float]:
     text = spec.strip()
     try:
         if ":" in text:
-            start, stop, step = (float(p) for p in text.split(":"))
+            start, stop, step = (ev_number(p) for p in text.split(":"))
             if step == 0 or not all(map(math.isfinite, (start, stop, step))) or (stop - start) * step < 0:
                 raise UsageError(f"--evs {spec!r}: need a non-zero step that goes from start towards stop")
             count = math.floor((stop - start) / step + 1e-9) + 1
@@ -802,13 +807,12 @@ def check_headers(frames: Sequence[Path], names: Sequence[str], evs: Sequence[fl
     Raises:
         UsageError: as :func:`calibrate`, for what a header tells.
     """
-    from .io.images import PhotoHeader, read_photo_header
 
     read: list[tuple[Path, PhotoHeader]] = []
     camera_frame: CameraFrame | None = None
     for frame in frames:
         try:
-            header = read_photo_header(frame)
+            header = frame_header(frame)
         except InputError:
             continue
         read.append((frame, header))
@@ -816,6 +820,20 @@ def check_headers(frames: Sequence[Path], names: Sequence[str], evs: Sequence[fl
         camera_frame = check_same_camera(frame, header.exif, camera_frame)
     if evs is None and len(read) == len(frames):
         check_bracket(evs_from_exif([header.exif for _, header in read], names), len(frames), names)
+
+
+def frame_header(frame: Path) -> PhotoHeader:
+    """:func:`cevr_cli.io.images.read_photo_header` without its decoders' warnings (Pillow's "Corrupt EXIF data"): the
+    frame's read, which follows, says each once, naming the frame; read here, before it, they came unnamed too.
+
+    Raises:
+        InputError: as read_photo_header.
+    """
+    from .io.images import read_photo_header
+
+    with warnings.catch_warnings():  # calibrate reads its frames in one thread
+        warnings.simplefilter("ignore")
+        return read_photo_header(frame)
 
 
 def check_same_size(frame: Path, size: tuple[int, int], first: Path, first_size: tuple[int, int]) -> None:
@@ -849,7 +867,8 @@ def check_same_camera(frame: Path, exif: ExifInfo | None, camera_frame: CameraFr
 
 def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | None = None, *,
               make: str | None = None, model: str | None = None, method: str = "basis",
-              shared: bool | None = None, on_frame: Callable[[Path], None] | None = None) -> Calibration:
+              shared: bool | None = None, on_frame: Callable[[Path], None] | None = None,
+              max_megapixels: float = MAX_MEGAPIXELS) -> Calibration:
     """A camera's response from one bracket of photo files (JPEG, PNG, TIFF), read one at a time.
 
     Args:
@@ -860,6 +879,7 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
         make, model: the camera; None: the first frame's EXIF Make and Model.
         method, shared: see :func:`fit_samples`.
         on_frame: called with each path before it is read (progress).
+        max_megapixels: a frame larger is refused (:func:`cevr_cli.io.images.read_photo`).
 
     Raises:
         UsageError: an empty make or model, fewer than two frames, one file given twice, camera RAW frames, frames
@@ -893,7 +913,7 @@ def calibrate(paths: Sequence[str | os.PathLike[str]], evs: Sequence[float] | No
     for frame in frames:
         if on_frame is not None:
             on_frame(frame)
-        photo = read_photo(frame)
+        photo = read_photo(frame, max_megapixels=max_megapixels)
         if first is None:
             first = photo
             where = candidate_locations(*photo.rgb.shape[:2])
@@ -948,14 +968,13 @@ def check_install_make(frames: Sequence[Path], make: str | None) -> None:
         UsageError: as :func:`install_path` (no make given and none in the first frame's EXIF); cevr's frames.
     """
     from .io.exif import is_cevr_software
-    from .io.images import read_photo_header
     from .stackdir import is_stack_folder
     from .vocabulary import RAW_SUFFIXES
 
     if not frames or frames[0].suffix.lower() in RAW_SUFFIXES:
         return  # RAW frames: calibrate refuses them with its own reason
     try:
-        exif = read_photo_header(frames[0]).exif
+        exif = frame_header(frames[0]).exif
     except InputError:
         return  # calibrate's read of the frame names what is wrong with it, more precisely
     if is_stack_folder(frames[0].parent) or is_cevr_software(exif.software if exif else None):
@@ -1034,10 +1053,12 @@ def write_profile(calibration: Calibration, output: str | os.PathLike[str] | Non
 def calibrate_to_profile(paths: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str] | None, *,
                          install: bool = False, evs: str | None = None, make: str | None = None,
                          model: str | None = None, method: str = "basis", overwrite: bool = False,
-                         on_frame: Callable[[Path], None] | None = None) -> tuple[Calibration, list[Path]]:
+                         on_frame: Callable[[Path], None] | None = None,
+                         max_megapixels: float = MAX_MEGAPIXELS) -> tuple[Calibration, list[Path]]:
     """What `cevr calibrate` does: check the request (where the profile goes, the frames, the EVs ``evs`` as
-    :func:`parse_bracket_evs` reads them, the destination) before any frame is read, fit the bracket
-    (:func:`calibrate`) and write the profile (:func:`write_profile`). Returns the fit and the paths written.
+    :func:`parse_bracket_evs` reads them, the destination, ``max_megapixels`` as stack's ``--max-megapixels``) before
+    any frame is read, fit the bracket (:func:`calibrate`) and write the profile (:func:`write_profile`). Returns the
+    fit and the paths written.
 
     Raises:
         UsageError: no destination, or as :func:`calibrate` and :func:`write_profile`; nothing is written then.
@@ -1045,6 +1066,7 @@ def calibrate_to_profile(paths: Sequence[str | os.PathLike[str]], output: str | 
     """
     if output is None and not install:
         raise UsageError("say where the profile goes: -o PROFILE.json and/or --install")
+    check_value("max_megapixels", option_specs(StackOptions)["max_megapixels"][0], max_megapixels)
     frames = bracket_frames(paths)
     check_frames(frames)  # a missing or repeated frame is named before the EVs are counted against the frames
     bracket = parse_bracket_evs(evs) if evs is not None else None
@@ -1054,7 +1076,8 @@ def calibrate_to_profile(paths: Sequence[str | os.PathLike[str]], output: str | 
         check_profile_destination(output, frames, overwrite)
     if install:
         check_install_make(frames, make)
-    result = calibrate(frames, bracket, make=make, model=model, method=method, on_frame=on_frame)
+    result = calibrate(frames, bracket, make=make, model=model, method=method, on_frame=on_frame,
+                       max_megapixels=max_megapixels)
     return result, write_profile(result, output, install, overwrite)
 
 

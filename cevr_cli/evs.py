@@ -20,11 +20,9 @@ def parse_evs(spec: str) -> list[float]:
     if not text:
         raise UsageError("empty EV list")
     shown = _shown(spec)
-    if "_" in text:  # Python's float reads 1_0 as 10
-        raise UsageError(f"cannot read EV list {shown}: use start:stop:step (e.g. -3:3:0.5) or a comma list")
     try:
         if ":" in text:
-            parts = [float(p) for p in text.split(":")]
+            parts = [ev_number(p) for p in text.split(":")]
             if len(parts) != 3:
                 raise ValueError
             start, stop, step = parts
@@ -66,7 +64,7 @@ def comma_list(text: str, what: str) -> list[float]:
     Raises:
         UsageError: an empty item (``1,,2``, ``1,2,``): a number left out by mistake, not skipped, as a range
             (``1:2``) is not read either; ``what`` names the list (``EV list '1,,2'``).
-        ValueError: an item that is not a number.
+        ValueError: an item that is not a number (:func:`ev_number`).
     """
     items = [item.strip() for item in text.split(",")]
     if not any(items):
@@ -74,7 +72,19 @@ def comma_list(text: str, what: str) -> list[float]:
     if not all(items):
         raise UsageError(f"{what}: an empty item (two commas in a row, or one at an end): give a number between "
                          "every two commas, e.g. -2,-1,1,2")
-    return [float(item) for item in items]
+    return [ev_number(item) for item in items]
+
+
+def ev_number(text: str) -> float:
+    """One number of an EV list or range: ``float(text)``, but not where it holds ``_`` (Python reads ``1_0`` as 10,
+    a typo taken for ten stops).
+
+    Raises:
+        ValueError: not a number, or one written with ``_``.
+    """
+    if "_" in text:
+        raise ValueError(f"{text!r}: digits grouped with _")
+    return float(text)
 
 
 def ev_label(ev: float) -> str:

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from cevr_cli.cli.common import state
 from cevr_cli.model import CEVRNet, ModelPair, get_config
+
+_FRESH_STATE = dict(state)  # as imported, before any test ran a command
 
 
 def randomised(model: CEVRNet, seed: int) -> CEVRNet:
@@ -27,6 +30,14 @@ def ctrl_c_raises_keyboard_interrupt():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture(autouse=True)
+def fresh_command_line_state():
+    """Each test's commands start from the command line's state as a process starts with it: cli.main resets it, but
+    CliRunner runs the app without cli.main, so what a test left there (a SIGTERM seen, stdout written) changed the
+    next one's ending (a Ctrl-C told as a SIGTERM, exit 143 for 130, where test_main ran before test_commands)."""
+    state.update(_FRESH_STATE)
 
 
 @pytest.fixture(autouse=True)

@@ -280,6 +280,14 @@ def test_bracket_evs_keep_the_frames_order():
             parse_bracket_evs(typo)
 
 
+@pytest.mark.parametrize("typo", ["0,1_0", "0:1_0:5"])
+def test_a_number_written_with_an_underscore_is_a_typo_as_in_stack(typo):
+    """Python's float reads 1_0 as 10: `calibrate --evs 0,1_0` took a 10-stop bracket where `stack --evs 0,1_0`
+    refuses the list."""
+    with pytest.raises(UsageError, match=f"^--evs '{typo}': write a comma list"):
+        parse_bracket_evs(typo)
+
+
 def test_evs_from_exif_are_relative_stops_with_more_light_positive():
     infos = [ExifInfo(exposure_time=t, f_number=n, iso=iso) for t, n, iso in
              [(1 / 100, 8.0, 100), (1 / 25, 8.0, 100), (1 / 100, 4.0, 100), (1 / 100, 8.0, 400)]]
@@ -770,3 +778,60 @@ def test_below_the_darkest_seen_code_the_curve_is_a_power_law_of_a_clamped_expon
     row = inverse_table(positions**power, counts, positions)
     toe = slice(30, 50)  # darker, code^8 falls below the table's least step (1e-9 a level)
     np.testing.assert_allclose(row[toe] / row[50], (positions[toe] / positions[50]) ** used, rtol=1e-6)
+
+
+def test_max_megapixels_is_calibrates_too(tmp_path):
+    """A frame past the 250 MP limit was refused "(limit 250 MP, see --max-megapixels)", an option `cevr calibrate`
+    did not have (No such option): a bracket of larger frames (a pixel-shift mode's) could not be calibrated. The
+    limit is calibrate's too, read as stack, fuse and tonemap read it."""
+    frames = write_bracket(tmp_path / "bracket", evs=(-1, 0, 1), with_exposure=False)  # 64x48: 0.003072 MP
+    out = tmp_path / "p.json"
+    args = ["calibrate", *map(str, frames), "--evs", "-1:1:1", "-o", str(out), "-q"]
+    result = runner.invoke(app, [*args, "--max-megapixels", "0.003"])
+    assert result.exit_code == 1 and not out.exists()
+    assert result.output.splitlines() == [f"error: {frames[0]}: too large: 64x48 px, 0.00307 MP (limit 0.003 MP, see "
+                                          "--max-megapixels)"]
+    refused = runner.invoke(app, [*args, "--max-megapixels", "0"])
+    assert (refused.exit_code, refused.output.splitlines()) == (2, ["error: --max-megapixels 0: must be > 0"])
+    assert runner.invoke(app, [*args, "--max-megapixels", "0.0031"]).exit_code == 0 and out.is_file()
+
+
+@pytest.mark.parametrize(("stop", "code", "label"), [("ctrl-c", 130, "interrupted"), ("sigterm", 143, "terminated")])
+def test_a_stopped_calibration_says_it_starts_over_and_under_json_prints_the_stop(tmp_path, monkeypatch, stop, code,
+                                                                                  label):
+    """A Ctrl-C while the frames were read said "finished outputs are kept; run the same command again to resume"
+    (there are none, and nothing resumes: a calibration reads its bracket again), and under --json left stdout empty,
+    where a stopped batch prints its summary and a command stopped as it loads {"exit_code": 130, "interrupted":
+    true}."""
+    import cevr_cli.io.images
+    from cevr_cli.cli.common import Terminated
+
+    frames = write_bracket(tmp_path / "bracket", evs=(-1, 0, 1), with_exposure=False)
+    read, seen = cevr_cli.io.images.read_photo, []
+
+    def read_then_stop(path, *args, **kwargs):
+        seen.append(path)
+        if len(seen) == 2:
+            raise Terminated if stop == "sigterm" else KeyboardInterrupt
+        return read(path, *args, **kwargs)
+
+    monkeypatch.setattr(cevr_cli.io.images, "read_photo", read_then_stop)
+    out = tmp_path / "p.json"
+    result = runner.invoke(app, ["calibrate", *map(str, frames), "--evs", "-1:1:1", "-o", str(out), "--json"])
+    assert result.exit_code == code and not out.exists()
+    assert json.loads(result.stdout) == {"exit_code": code, "interrupted": True}
+    assert result.stderr.splitlines() == [f"{label}: nothing was written; a calibration starts over when run again"]
+
+
+def test_a_frames_decoder_warning_is_one_line_naming_it(tmp_path):
+    """Pillow's "Corrupt EXIF data" of a frame came three times: twice without a name, from the frames' header check
+    before the first was read, then once naming it as it was decoded (stack says it once, named)."""
+    from tests.raw_containers import jpeg_with_exif
+
+    frames = [tmp_path / "a.jpg", tmp_path / "b.jpg"]
+    for frame in frames:  # the EXIF cut off after its first entry's header
+        frame.write_bytes(jpeg_with_exif(b"MM\x00*\x00\x00\x00\x08\x00\x05\x01\x0f\x00\x02\x00\x00"))
+    result = runner.invoke(app, ["calibrate", *map(str, frames), "--evs", "0,1", "-o", str(tmp_path / "p.json")])
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == [f"warning: {frame}: Corrupt EXIF data. Expecting to read 12 bytes but only got 6."
+                      for frame in frames]

@@ -175,6 +175,21 @@ def test_a_subfolder_that_cannot_be_listed_beside_fuses_folders_fails_by_name(tm
                               "not searched")
 
 
+def test_a_stack_folder_given_alone_fails_by_name_as_another_stages_folder_does_in_stack(tmp_path: Path) -> None:
+    """`cevr tonemap stacks/p` said "error: no .exr or .hdr files found in stacks/p", exit 2, where `cevr stack
+    hdr/p` (fuse's folder) and `cevr tonemap stacks/p hdr/x.exr` name the folder as what it is and the command that
+    takes it, exit 1."""
+    from cevr_cli.vocabulary import STACK_MANIFEST
+
+    stack = tmp_path / "stacks" / "p"
+    stack.mkdir(parents=True)
+    (stack / STACK_MANIFEST).write_text('{"cevr_version": "0.1.0"}')
+    cv2.imwrite(str(stack / "00_ev+1.00.png"), np.zeros((4, 4, 3), np.uint8))
+    report = run_tonemap([stack], tmp_path / "out", TonemapOptions(), BatchPolicy())
+    assert report.counts() == {"failed": 1} and report.exit_code == 1
+    assert report.items[0].message == f"{stack}: a cevr stack folder, not an HDR image (`cevr fuse` takes it)"
+
+
 def test_dry_run_lists_and_writes_nothing(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     write_exr(tmp_path / "in" / "x.exr", _scene().astype(np.float32))

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
+from ..options import plain
+from ..stage_options import StackOptions
 from ..vocabulary import CALIBRATION_METHODS
-from .common import DebugOpt, JsonOpt, QuietOpt, choices, errors, path_value, print_json, say
+from .common import DebugOpt, JsonOpt, QuietOpt, choices, errors, flag, path_value, print_json, say
 
 CalibrationMethod = choices("CalibrationMethod", list(CALIBRATION_METHODS))
 
@@ -30,6 +32,7 @@ def calibrate(
     method: Annotated[CalibrationMethod, typer.Option(  # type: ignore[valid-type]
         "--method", help="; ".join(f"{k} = {v}" for k, v in CALIBRATION_METHODS.items()) + ".")
     ] = CalibrationMethod("basis"),
+    max_megapixels: float = flag(StackOptions, "max_megapixels"),
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace an existing -o file that is not a cevr profile (a profile is always "
         "replaced).")] = False,
@@ -38,7 +41,7 @@ def calibrate(
     debug: DebugOpt = False,
 ) -> None:
     """Fit a camera's response curve to one bracket and write it as a profile (use it with --response)."""
-    with errors(debug):
+    with errors(debug, kept="nothing was written", resume_hint="a calibration starts over when run again"):
         from ..calibrate import calibrate_to_profile
 
         def reading(path: Path) -> None:
@@ -46,7 +49,8 @@ def calibrate(
                 say(f"reading {path}")
 
         result, written = calibrate_to_profile(frames, output, install=install, evs=evs, make=make, model=model,
-                                               method=method.value, overwrite=overwrite, on_frame=reading)
+                                               method=method.value, overwrite=overwrite, on_frame=reading,
+                                               max_megapixels=plain(max_megapixels))
     record = result.record()
     summary = {"written": [str(p) for p in written], "make": result.make, "model": result.model,
                "method": result.method, "evs": record["evs"], "frames": record["frames"],

@@ -22,6 +22,7 @@ from rich.text import Text
 from ..__main__ import Terminated, stop_label_and_code
 from ..errors import CevrError, use_one_of
 from ..options import Given, option_specs
+from ..stopping import StopRequests
 from ..vocabulary import (
     DEVICE_HELP,
     DEVICES,
@@ -218,10 +219,13 @@ def _by_sigterm(stop: KeyboardInterrupt) -> bool:
 
 
 @contextmanager
-def errors(debug: bool = False, resume_hint: str = "run the same command again to resume") -> Iterator[None]:
+def errors(debug: bool = False, resume_hint: str = "run the same command again to resume",
+           kept: str = "finished outputs are kept", stop_object: bool = True) -> Iterator[None]:
     """Library errors become one red line and an exit code (with --json also an object on stdout, :func:`refuse`);
     tracebacks only with --debug. Ctrl-C and SIGTERM stop the work cleanly (exit 130 and 143, as shells report
-    them)."""
+    them), said in one line: what is ``kept``, and ``resume_hint``. Under --json a stop before the command printed
+    its result also prints ``{"exit_code": 130, "interrupted": true}`` (as :func:`cevr_cli.cli.main` does for a stop
+    before any command), unless ``stop_object`` is False (train: rank 0 prints its own, other ranks nothing)."""
     state["debug"] = state["debug"] or debug
     in_main_thread = threading.current_thread() is threading.main_thread()  # where Python runs signal handlers
     previous = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
@@ -241,7 +245,9 @@ def errors(debug: bool = False, resume_hint: str = "run the same command again t
     except KeyboardInterrupt as exc:
         label, code = stop_label_and_code(_by_sigterm(exc))
         state["stop_said"] = True  # for the entry point, which says a stop no command's handler met (cli.main)
-        say(f"finished outputs are kept; {resume_hint}", label, "yellow")
+        say(f"{kept}; {resume_hint}", label, "yellow")
+        if stop_object and state["json"] and not state["output"]:  # stdout is never empty under --json
+            print_json({"exit_code": code, "interrupted": True})
         raise typer.Exit(code) from None
     finally:
         if in_main_thread:
@@ -356,8 +362,6 @@ def finish(report: Any, as_json: bool, quiet: bool, verb: str) -> None:
     """The summary (a line, or JSON on stdout) and the exit code: 1 if any input failed. A Ctrl-C or SIGTERM while
     the summary is written acts once it is whole (exit 130 or 143, cli.main): raised midway, Typer made it exit 130
     without a word, stdout empty under --json, a SIGTERM told as a Ctrl-C (a chaos run's SIGTERM at the batch's end)."""
-    from ..training.stopping import StopRequests  # signal and threading only
-
     state["output"] = True  # the batch is told: a Ctrl-C from here on is no stop before any work (cli.main)
     with StopRequests():
         if as_json:

@@ -70,7 +70,7 @@ def train(**options: Any) -> None:
     hint = "add --resume to the same command to continue from the last checkpoint"
     out = str(options["out"])
     reports = os.environ.get("RANK", "0") == "0"  # until torch has loaded to say (environment_rank)
-    with errors(options.pop("debug"), resume_hint=hint):
+    with errors(options.pop("debug"), resume_hint=hint, stop_object=False):
         try:  # from the start: a stop while torch loads is a stop too, of which a script under --json learns
             from ..model import resolve_device
             from ..training.distributed import environment_rank

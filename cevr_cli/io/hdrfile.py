@@ -397,6 +397,9 @@ def read_hdr_file(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) -> 
         raise InputError(path, f"a {container} image named {suffix}, not an HDR image (`cevr stack` and `cevr fuse` "
                                "take photos)")
     exr = magic == _EXR_MAGIC or (suffix == ".exr" and not magic.startswith(b"#?"))
+    if exr and magic != _EXR_MAGIC:  # the binding's "Unable to open ... for read" says it of a damaged EXR too
+        raise InputError(path, "not a readable OpenEXR file (no OpenEXR magic number: a file of another kind renamed "
+                               ".exr?)")
     rgb, capture = _read_exr(path, max_megapixels) if exr else (_read_radiance(path, max_megapixels), None)
     clean, non_finite = finite_radiance(rgb)
     return HdrImage(np.ascontiguousarray(clean, dtype=np.float32), non_finite, capture)

@@ -198,10 +198,13 @@ DECOMPRESSION_BOMB = "too large: refused as a decompression bomb"  # what Pillow
 
 def allow_in_pillow(max_megapixels: float) -> None:
     """Raise Pillow's own bomb guard (89 MP, an error at twice that) so that it never refuses what
-    ``max_megapixels`` allows (process-wide: the guard is Pillow's global)."""
+    ``max_megapixels`` allows (process-wide: the guard is Pillow's global). Its warning, for a photo past that and
+    below twice it, is ignored: cevr refuses such a photo itself, in one line naming it (:func:`check_dimensions`),
+    which followed Pillow's "could be decompression bomb DOS attack" line."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = max(int(max_megapixels * 1e6), Image.MAX_IMAGE_PIXELS or 0)
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def _read_ldr(path: Path, max_megapixels: float, min_side: int) -> Photo:

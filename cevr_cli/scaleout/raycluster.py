@@ -27,6 +27,7 @@ from ..batch import BatchItemResult, Event, Job, JobFactory, Task, clean_abandon
 from ..errors import InputError, UsageError, WorkerError
 from ..io.library_output import stderr_without
 from ..machine import usable_cores
+from ..stopping import StopRequests
 from . import forward_library_warnings
 
 _LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2  # results and events are small; Ray's default takes 30 % of the RAM
@@ -88,67 +89,44 @@ def connect(address: str) -> bool:
         return False
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     in_main_thread = threading.current_thread() is threading.main_thread()
-    on_sigterm = signal.getsignal(signal.SIGTERM) if in_main_thread else None
     if address not in ("local", "auto"):
         _probe(address)
     retries: list[bytes] = []  # Ray's lines for each try to reach the cluster's GCS (a line a second, for 20 s)
-    with _stops_held(in_main_thread) as held, _ray_sigterm_handler_left_out(in_main_thread):
-        try:
-            if address == "local":
-                ray.init(num_cpus=usable_cores(), object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
-            else:
-                with stderr_without(_GCS_RETRY, retries):
-                    ray.init(address=address, **quiet)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            reason = str(exc).splitlines()[0]
-            if any(_TOKEN_REFUSED in line for line in retries):
-                raise UsageError(f"--ray {address}: the Ray cluster there refused the connection, it uses token "
-                                 f"authentication ({reason}); set RAY_AUTH_MODE=token and give its token "
-                                 "(~/.ray/auth_token, RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN)") from None
-            hint = "start one with `ray start --head`, set RAY_ADDRESS, or use --ray local"
-            raise UsageError(f"--ray {address}: no Ray cluster answered ({reason}); {hint}") from None
-        except SystemExit as exc:  # SIGTERM: ray.init first puts in its own handler, sys.exit(15)
-            if exc.code != signal.SIGTERM or not in_main_thread:
-                raise
-            held.append(signal.SIGTERM)
-    if in_main_thread and on_sigterm is not None:
-        # Ray's driver aborts on SIGTERM (core dump, partial outputs, a local cluster left running); the
-        # caller's handling (cevr: stop cleanly, as Ctrl-C) stays in force.
-        signal.signal(signal.SIGTERM, on_sigterm)
+    # Ctrl-C and SIGTERM held while Ray starts (a few seconds): ray.init cut midway left the processes it had started
+    # (its dashboard and runtime-env agents) running for a minute or more, and at times the driver ended by SIGSEGV
+    # instead of exit 130. Leaving puts the caller's handlers back, also over the SIGTERM handler Ray puts in (Ray's
+    # driver aborts on SIGTERM: core dump, partial outputs, a local cluster left running), then lets them act.
+    stops = StopRequests(hold_every=True)
     try:
-        for signum in held:  # now handled as the caller handles it (cevr: KeyboardInterrupt, exit 130 or 143)
-            signal.raise_signal(signum)
+        with stops, _ray_sigterm_handler_left_out(in_main_thread):
+            try:
+                if address == "local":
+                    ray.init(num_cpus=usable_cores(), object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **quiet)
+                else:
+                    with stderr_without(_GCS_RETRY, retries):
+                        ray.init(address=address, **quiet)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                reason = str(exc).splitlines()[0]
+                if any(_TOKEN_REFUSED in line for line in retries):
+                    raise UsageError(f"--ray {address}: the Ray cluster there refused the connection, it uses token "
+                                     f"authentication ({reason}); set RAY_AUTH_MODE=token and give its token "
+                                     "(~/.ray/auth_token, RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN)") from None
+                hint = "start one with `ray start --head`, set RAY_ADDRESS, or use --ray local"
+                raise UsageError(f"--ray {address}: no Ray cluster answered ({reason}); {hint}") from None
+            except SystemExit as exc:  # SIGTERM: ray.init first puts in its own handler, sys.exit(15)
+                if exc.code != signal.SIGTERM or not in_main_thread:
+                    raise
+                stops.hold(signal.SIGTERM)  # acts as the caller handles it (cevr: KeyboardInterrupt, exit 143)
     except BaseException:
-        ray.shutdown()
+        if stops.delivering:  # the run stops: Ray started for it stops too
+            ray.shutdown()
         raise
     return True
 
 
 @contextmanager
-def _stops_held(in_main_thread: bool) -> Iterator[list[int]]:
-    """Ctrl-C and SIGTERM noted, not acted on, while Ray starts (a few seconds): ``ray.init`` interrupted midway left
-    the processes it had started (its dashboard and runtime-env agents) running for a minute or more, and at times
-    the driver ended by SIGSEGV instead of exit 130. Yields the signals received, to be raised once it has started.
-    (``ray.init`` puts in its own SIGTERM handler: :func:`_ray_sigterm_handler_left_out`. Where that cannot be left
-    out, a SIGTERM after it stops ``ray.init`` midway, as ``sys.exit(15)``: :func:`connect` turns that back into the
-    caller's stop.)"""
-    held: list[int] = []
-    if not in_main_thread:  # only the main thread may set handlers
-        yield held
-        return
-    previous = {signum: signal.signal(signum, lambda signum, frame: held.append(signum))
-                for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield held
-    finally:
-        for signum, handler in previous.items():
-            if handler is not None:  # None: a handler not set from Python, which cannot be put back
-                signal.signal(signum, handler)
-
-
-@contextmanager
 def _ray_sigterm_handler_left_out(in_main_thread: bool) -> Iterator[None]:
-    """Ray's own SIGTERM handler not put in while ``ray.init`` runs, so that :func:`_stops_held`'s stays in force.
+    """Ray's own SIGTERM handler not put in while ``ray.init`` runs, so that the one holding stops stays in force.
 
     ``ray.init`` puts in a handler that ends the process (``sys.exit(15)``) as its first step, replacing the one
     that holds the stop: a SIGTERM in the seconds Ray takes to start then ended ``ray.init`` midway, its node not

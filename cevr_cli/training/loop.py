@@ -28,6 +28,7 @@ from ..model.config import CEVRConfig, get_config
 from ..model.device import precision_name, resolve_precision
 from ..model.imagenet import init_encoder_from_vgg16
 from ..model.weights import ModelPair, check_direction, load_pair, save_pair
+from ..stopping import StopRequests, ignore_stop_signals
 from .config import TrainConfig, resume_conflicts, vocabulary_fields
 from .distributed import ALONE, Rank, check_processes, environment_rank, launch, process_group
 from .pairs import SyntheticPairs, ValidationSet, make_validation
@@ -44,7 +45,6 @@ from .residual import (
     validate_residual_light,
 )
 from .scenes import find_radiance_maps, load_radiance, split_scenes
-from .stopping import StopRequests, ignore_stop_signals
 
 VAL_EVS = {"inc": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0], "dec": [-3.0, -2.5, -2.0, -1.5, -1.0, -0.5]}
 

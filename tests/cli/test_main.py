@@ -127,6 +127,18 @@ def test_ctrl_c_while_the_command_line_loads_is_a_stop_not_a_traceback(tmp_path,
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_a_sigterm_while_python_tears_down_after_the_command_ends_it_as_by_default(tmp_path):
+    """A SIGTERM after the command had said everything, as Python tore down (its threads joined, its atexit callbacks
+    run), met the command line's handler: a "Terminated" traceback, "Exception ignored in atexit callback", and exit
+    0. The handling found at the start is back by then: the process ends as SIGTERM ends it (the shell's 143)."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import atexit, os, signal\natexit.register(os.kill, os.getpid(), signal.SIGTERM)\n")
+    result = subprocess.run([sys.executable, "-m", "cevr_cli", "--version"], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])})
+    assert (result.returncode, result.stderr) == (-15, "")  # -SIGTERM
+    assert result.stdout.startswith("cevr ")
+
+
 def test_a_ctrl_c_after_the_summary_adds_nothing_to_stdout(monkeypatch, capsys):
     """Typer turns a KeyboardInterrupt its command let through into exit 130 without a word; cli.main says such a
     stop itself, but not once the command has printed its result: under --json stdout would hold two objects."""

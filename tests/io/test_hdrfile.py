@@ -564,6 +564,21 @@ def test_a_file_of_neither_kind_is_told_which_suffixes_an_hdr_image_has(tmp_path
     assert refused.value.reason == "unsupported HDR format '.txt' (use .exr or .hdr)"
 
 
+def test_a_file_that_is_no_exr_is_told_as_a_non_radiance_hdr_is(tmp_path: Path) -> None:
+    """Text named .exr failed as "not a readable OpenEXR file, truncated or damaged (Unable to open 'x.exr' for
+    read)": the name twice, and words for a damaged EXR or a file without permission, where the same text named
+    .hdr is "not a readable Radiance .hdr file (no #?RADIANCE header: a photo renamed .hdr?)"."""
+    for name in ("x.exr", "x.hdr"):
+        (tmp_path / name).write_text("hello, I am not an HDR image\n")
+    reasons = []
+    for name in ("x.exr", "x.hdr"):
+        with pytest.raises(InputError) as refused:
+            read_hdr_image(tmp_path / name)
+        reasons.append(refused.value.reason)
+    assert reasons == ["not a readable OpenEXR file (no OpenEXR magic number: a file of another kind renamed .exr?)",
+                       "not a readable Radiance .hdr file (no #?RADIANCE header: a photo renamed .hdr?)"]
+
+
 @pytest.mark.parametrize(("data_window", "display_window"), [
     (((2, 3), (10, 8)), ((0, 0), (12, 9))),  # a region inside the frame, offset: black around it
     (((-2, -1), (10, 6)), ((0, 0), (8, 4))),  # overscan: cropped to the frame

@@ -4,6 +4,7 @@ import logging
 import os
 import re
 import struct
+import warnings
 import zlib
 
 import cv2
@@ -1015,3 +1016,15 @@ def test_a_readers_size_limits_are_checked_before_the_file_is_blamed(tmp_path, l
     Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(path)
     with pytest.raises(UsageError, match=told):
         read_photo(path, **limits)
+
+
+def test_a_photo_over_the_limit_is_refused_in_cevrs_words_alone(tmp_path):
+    """A 300 MP photo (limit 250) gave, before cevr's "too large" line, Pillow's "warning: Image size (300000000
+    pixels) exceeds limit of 250000000 pixels, could be decompression bomb DOS attack.", the same fact in alarming
+    words (naming no photo where `cevr calibrate` read the frames' headers)."""
+    huge_png(tmp_path / "x.png", 20000, 15000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(InputError, match=r"too large: 20000x15000 px, 300 MP \(limit 250 MP"):
+            read_photo(tmp_path / "x.png")
+    assert [str(w.message) for w in caught] == []
