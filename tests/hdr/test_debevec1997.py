@@ -153,9 +153,14 @@ def test_bad_input() -> None:
 @pytest.mark.parametrize(("options", "told"), [({"samples": 2.5}, r"^samples must be a whole number .*got 2\.5$"),
                                                ({"samples": 0}, "^samples must be"),
                                                ({"lambda_": float("nan")}, r"^lambda_ must be a finite number .*nan$"),
-                                               ({"lambda_": -1.0}, "^lambda_ must be")])
+                                               ({"lambda_": -1.0}, "^lambda_ must be"),
+                                               ({"lambda_": 0.0}, r"^lambda_ must be a finite number above 0"),
+                                               ({"samples": True}, "^samples must be"),
+                                               ({"lambda_": True}, "^lambda_ must be")])
 def test_samples_and_smoothness_are_checked(options: dict, told: str) -> None:
-    """samples=2.5 raised numpy's "expected a sequence of integers" TypeError; lambda_=NaN returned a NaN curve."""
+    """samples=2.5 raised numpy's "expected a sequence of integers" TypeError; lambda_=NaN returned a NaN curve;
+    lambda_=0 (documented as allowed) raised numpy's LinAlgError "Singular matrix": without the smoothness term
+    nothing fixes g at the levels no sample reaches."""
     with pytest.raises(UsageError, match=told):
         recover_response(_stack(_radiance(8, 8), 8), TIMES, **options)
 
