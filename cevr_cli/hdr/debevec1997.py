@@ -115,7 +115,7 @@ def select_samples(images: Sequence[np.ndarray], exposure_times: np.ndarray, sam
     order = np.argsort(intensity, kind="stable")
     ranked = intensity[order]
     targets = np.linspace(ranked[0], ranked[-1], samples)
-    above = np.clip(np.searchsorted(ranked, targets), 0, ranked.size - 1)
+    above = np.searchsorted(ranked, targets)  # at most ranked.size - 1: the last target is ranked[-1] itself
     below = np.clip(above - 1, 0, ranked.size - 1)
     nearest = np.where(np.abs(ranked[below] - targets) <= np.abs(ranked[above] - targets), below, above)
     return candidates[order[np.unique(nearest)]]
