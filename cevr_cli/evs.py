@@ -23,9 +23,7 @@ def parse_evs(spec: str) -> list[float]:
     try:
         if ":" in text:
             parts = [ev_number(p) for p in text.split(":")]
-            if len(parts) != 3:
-                raise ValueError
-            start, stop, step = parts
+            start, stop, step = parts  # ValueError (read as a bad list) unless three numbers
             if not all(math.isfinite(v) for v in parts):
                 raise UsageError(f"EV list {shown} has a non-finite value")
             if step <= 0 or stop < start:

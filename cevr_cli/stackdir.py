@@ -195,8 +195,8 @@ def read_stack_manifest(folder: Path) -> dict[str, Any]:
         raise InputError(path, "stack manifest lists a different number of EVs and files")
     if not manifest["files"] or not all(isinstance(name, str) and name for name in manifest["files"]):
         raise InputError(path, "not a complete stack manifest (its 'files' must list the frames' names)")
-    outside = next((name for name in manifest["files"] if name in (".", "..") or os.path.basename(name) != name
-                    or os.path.isabs(name)), None)
+    # an absolute path has a separator, so its base name differs from it
+    outside = next((name for name in manifest["files"] if name in (".", "..") or os.path.basename(name) != name), None)
     if outside is not None:  # "/etc/x.png", "../other/00_ev-1.00.png": read from elsewhere, unseen by made_from
         raise InputError(path, f"stack manifest names a frame outside its folder ({outside!r}): frames are files "
                                "of the stack folder itself")

@@ -125,3 +125,21 @@ def test_ev_steps_are_sorted_and_each_made_once():
     from cevr_cli.evs import ev_steps
 
     assert ev_steps([1, -1.0, 1.0, 0, -1]) == [-1.0, 0.0, 1.0]
+
+
+def test_a_stop_just_short_of_a_step_does_not_take_it():
+    """The float allowance is 1e-9 of a step, not a rounding: 0:0.9995:0.5 has 1.999 steps, so 1.0 (past the
+    stop) is not made."""
+    assert parse_evs("0:0.9995:0.5") == [0.0, 0.5]
+    assert parse_evs("-1:0.999:1") == [-1.0, 0.0]
+
+
+def test_six_stops_either_way_is_within_a_library_ev_list():
+    assert check_ev_values([6.0, -6.0]) == [6.0, -6.0]
+
+
+@pytest.mark.parametrize("bad", ["12", b"12", ["a"], [None]])
+def test_a_library_ev_list_of_text_or_non_numbers_is_refused(bad):
+    """A string was iterated character by character: ``"12"`` became steps 1 and 2."""
+    with pytest.raises(UsageError, match="give numbers"):
+        check_ev_values(bad)

@@ -189,7 +189,12 @@ def test_a_16_bit_tiff_folder_gives_what_fuse_writes_the_photos_exposure(tmp_pat
     ({"exif": {"iso": [1]}}, "'exif.iso'"), ({"exif": {"exposure_time": "abc"}}, "'exif.exposure_time'"),
     ({"dng_opcodes_not_applied": 5}, "'dng_opcodes_not_applied'"), ({"dng_opcodes_not_applied": [7]}, "opcodes'"),
     ({"files": ["../t/00_ev-2.00.png", "a", "b", "c", "d"]}, "outside its folder"),
-    ({"files": ["/etc/x.png", "a", "b", "c", "d"]}, "outside its folder")])
+    ({"files": ["/etc/x.png", "a", "b", "c", "d"]}, "outside its folder"),
+    ({"evs": [-1.0, 1.0]}, "different number of EVs and files"), ({"files": ["", "a", "b", "c", "d"]}, "'files'"),
+    ({"files": ["..", "a", "b", "c", "d"]}, "outside its folder"), ({"files": [".", "a", "b", "c", "d"]}, "outside"),
+    ({"source_size": [30, 20, 1]}, "'source_size'"), ({"source_size": [True, True]}, "'source_size'"),
+    ({"source_size": [0, 20]}, "'source_size'"), ({"exif": {"iso": True}}, "'exif.iso'"),
+    ({"exif": {"camera_make": 5}}, "'exif.camera_make'")])
 def test_a_hand_edited_manifest_of_the_wrong_types_fails_naming_it(tmp_path, edit, named):
     """Types no `cevr stack` writes failed deep inside fuse as an unexpected TypeError/AttributeError/IndexError."""
     import json
@@ -270,3 +275,178 @@ def test_the_contact_sheet_labels_each_ev_as_its_frame_is_named(a, b):
     row = (sheet.shape[0] - 6) // 2  # two rows of equal height below a 6 px margin
     first, second = sheet[6 : 6 + row], sheet[6 + row : 6 + 2 * row]
     assert first.shape == second.shape and not np.array_equal(first, second)  # equal thumbnails: the labels differ
+
+
+def test_frame_names_are_as_wide_as_the_largest_index_and_keys_are_hundredths():
+    from cevr_cli.stackdir import ev_filename, frame_key
+
+    assert ev_filename(0, -3.0, ".png", 100) == "00_ev-3.00.png"  # indices 0..99: two digits
+    assert ev_filename(99, 2.5, ".tif", 100) == "99_ev+2.50.tif"
+    assert ev_filename(100, 3.0, ".png", 101) == "100_ev+3.00.png"
+    assert [frame_key(ev) for ev in (-2.0, 0.5, 0.125, -0.004)] == ["-2.00", "+0.50", "+0.12", "+0.00"]
+
+
+def test_frames_are_numbered_in_ev_order_whatever_order_the_evs_are_given(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    with StackFolderWriter(folder, EVS[::-1], "png", SourceMetadata()) as writer:
+        for ev, image in zip(EVS, _images(), strict=True):
+            writer.add(ev, image)
+        manifest = writer.finish({}, {})
+    assert manifest["files"] == ["00_ev-2.00.png", "01_ev-1.00.png", "02_ev+0.00.png", "03_ev+1.00.png",
+                                 "04_ev+2.00.png"]
+
+
+def test_at_most_encoders_plus_one_images_wait_in_memory(tmp_path, monkeypatch):
+    """Each write takes 100 ms while the caller adds at once: with one encoder, ``add`` must wait once two images
+    are queued (the one being written and the next), not queue all five."""
+    import threading
+    import time
+
+    done = []
+    lock = threading.Lock()
+
+    def slow_write(self, ev, image):
+        time.sleep(0.1)
+        with lock:
+            done.append(ev)
+
+    monkeypatch.setattr(StackFolderWriter, "_write", slow_write)
+    waiting = []
+    with StackFolderWriter(tmp_path, EVS, "png", SourceMetadata(), 1) as writer:
+        for added, (ev, image) in enumerate(zip(EVS, _images(), strict=True), start=1):
+            writer.add(ev, image)
+            with lock:
+                waiting.append(added - len(done))
+    assert max(waiting) <= 2
+
+
+def test_the_manifest_records_the_format_and_every_files_size(tmp_path):
+    import os
+
+    from cevr_cli.batch import SIZES_KEY
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    with StackFolderWriter(folder, EVS, "tiff", SourceMetadata()) as writer:
+        for ev, image in zip(EVS, _images(), strict=True):
+            writer.add(ev, image)
+        manifest = writer.finish({}, {})
+    assert manifest["format"] == {"container": "tiff", "bit_depth": 16}
+    assert manifest[SIZES_KEY] == {name: os.path.getsize(folder / name) for name in [*manifest["files"], "contact.jpg"]}
+
+
+@pytest.mark.parametrize(("shape", "thumb"), [((20, 30), (20, 30)), ((480, 960), (120, 240)), ((960, 480), (240, 120)),
+                                              ((1, 1000), (1, 240))])
+def test_a_thumbnail_fits_240_px_keeps_its_aspect_and_is_never_enlarged(shape, thumb):
+    from cevr_cli.stackdir import _thumbnail
+
+    assert _thumbnail(np.zeros((*shape, 3), np.uint8)).shape == (*thumb, 3)
+
+
+def test_a_16_bit_thumbnail_keeps_the_high_byte():
+    from cevr_cli.stackdir import _thumbnail
+
+    image = np.array([[[0, 32768, 65535]]], np.uint16)
+    assert _thumbnail(image).tolist() == [[[0, 128, 255]]]
+
+
+def test_a_contact_sheet_of_fewer_frames_than_columns_is_as_wide_as_they_are():
+    from cevr_cli.stackdir import contact_sheet
+
+    sheet = contact_sheet([(-1.0, np.zeros((40, 60, 3), np.uint8)), (1.0, np.zeros((40, 60, 3), np.uint8))])
+    assert sheet.shape == (6 + 40 + 22 + 6, 6 + 2 * (60 + 6), 3)  # one row, two columns, 6 px pads, 22 px labels
+
+
+def test_a_folder_without_its_manifest_is_not_a_stack_folder(tmp_path):
+    from cevr_cli.stackdir import is_stack_folder
+
+    _write(tmp_path / "s", 0)
+    assert is_stack_folder(tmp_path / "s")
+    (tmp_path / "s" / STACK_MANIFEST).unlink()
+    assert not is_stack_folder(tmp_path / "s") and not is_stack_folder(tmp_path / "missing")
+
+
+def test_frames_read_back_in_rgb_order_with_the_recorded_source(tmp_path):
+    """A red frame is red when read (OpenCV reads BGR); the manifest's source, size, colour space and opcodes not
+    applied come back as the photo's metadata."""
+    import json
+
+    from cevr_cli.io.colour import ColourSpace
+    from cevr_cli.io.dng_opcodes import Opcode
+    from cevr_cli.stackdir import save_stack_folder
+    from cevr_cli.values import ExposureStack
+
+    red = np.zeros((16, 16, 3), np.uint8)
+    red[..., 0] = 200
+    recorded = {"source": "photos/IMG_1.dng", "source_size": [16, 16],
+                "colour": {"source_colour_space": "Display P3", "colour_conversion": "converted"},
+                "dng_opcodes_not_applied": ["WarpRectilinear (OpcodeList3)", "no opcode"]}
+    save_stack_folder(tmp_path / "s", ExposureStack([red, red], [-1.0, 1.0], 8, SourceMetadata()), recorded, {})
+    stack = read_stack_folder(tmp_path / "s")
+    assert stack.images[0][0, 0].tolist() == [200, 0, 0]
+    assert stack.source.path == Path("photos/IMG_1.dng") and stack.source.size == (16, 16)
+    assert stack.source.colour == ColourSpace("Display P3", "converted")
+    assert stack.source.not_applied == (Opcode(1, 3, False),)
+    manifest = json.loads((tmp_path / "s" / STACK_MANIFEST).read_text())
+    assert manifest["source"] == "photos/IMG_1.dng"
+
+
+@pytest.mark.parametrize("replacement", ["16-bit", "smaller"])
+def test_a_frame_of_another_bit_depth_or_size_is_refused(tmp_path, replacement):
+    import cv2
+
+    from cevr_cli.errors import InputError
+
+    manifest = _write(tmp_path / "s", 0)
+    frame = np.zeros((20, 30, 3), np.uint16) if replacement == "16-bit" else np.zeros((10, 30, 3), np.uint8)
+    cv2.imwrite(str(tmp_path / "s" / manifest["files"][2]), frame)
+    with pytest.raises(InputError, match="stack images differ in size or bit depth"):
+        read_stack_folder(tmp_path / "s")
+
+
+def test_a_frame_over_the_size_limit_is_refused_from_its_header(tmp_path):
+    from cevr_cli.errors import InputError
+
+    manifest = _write(tmp_path / "s", 0)
+    with pytest.raises(InputError, match=r"too large: 30x20 px, 0\.0006 MP \(limit 0\.0004 MP") as caught:
+        read_stack_folder(tmp_path / "s", max_megapixels=0.0004)
+    assert caught.value.path == str(tmp_path / "s" / manifest["files"][0])
+
+
+def _png_header(path: Path, width: int, height: int) -> None:
+    """A PNG of only its signature and header chunk: what Pillow reads to know an image's size."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(("limit", "told"), [(0.0004, "too large: refused as a decompression bomb"),
+                                             (1000.0, "missing or unreadable stack image")])
+def test_pillows_bomb_guard_refuses_no_frame_the_limit_allows(tmp_path, monkeypatch, limit, told):
+    """A frame whose header says 15000x12000 (180 MP, over twice Pillow's own 89 MP guard): under a small limit
+    Pillow's refusal is told as a bomb, by name; under a 1000 MP limit the guard is raised to it, so the header
+    passes and the frame (a header without pixels) fails only as unreadable."""
+    from PIL import Image
+
+    from cevr_cli.errors import InputError
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 89_478_485)  # Pillow's default: the guard is process-wide
+    manifest = _write(tmp_path / "s", 0)
+    _png_header(tmp_path / "s" / manifest["files"][0], 15000, 12000)
+    with pytest.raises(InputError, match=told) as caught:
+        read_stack_folder(tmp_path / "s", max_megapixels=limit)
+    assert caught.value.path == str(tmp_path / "s" / manifest["files"][0])
+
+
+def test_a_bad_size_limit_is_a_usage_error(tmp_path):
+    from cevr_cli.errors import UsageError
+
+    _write(tmp_path / "s", 0)
+    with pytest.raises(UsageError):
+        read_stack_folder(tmp_path / "s", max_megapixels=0)

@@ -94,8 +94,8 @@ def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
 def _gaussian_blur(x: np.ndarray) -> np.ndarray:
     import cv2
 
-    # BORDER_REFLECT (edge sample repeated) is scipy.ndimage's "reflect", which skimage uses; the border
-    # is cropped before averaging anyway, so the choice only matters near the crop line.
+    # BORDER_REFLECT (edge sample repeated) is scipy.ndimage's "reflect", which skimage uses; the score never
+    # sees it: _ssim_terms crops the window's radius, so every pixel averaged has its whole window inside.
     return cv2.GaussianBlur(x, (SSIM_WINDOW, SSIM_WINDOW), SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
 
 

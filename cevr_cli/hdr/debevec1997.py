@@ -115,7 +115,7 @@ def select_samples(images: Sequence[np.ndarray], exposure_times: np.ndarray, sam
     order = np.argsort(intensity, kind="stable")
     ranked = intensity[order]
     targets = np.linspace(ranked[0], ranked[-1], samples)
-    above = np.clip(np.searchsorted(ranked, targets), 0, ranked.size - 1)
+    above = np.searchsorted(ranked, targets)  # at most ranked.size - 1: the last target is ranked[-1] itself
     below = np.clip(above - 1, 0, ranked.size - 1)
     nearest = np.where(np.abs(ranked[below] - targets) <= np.abs(ranked[above] - targets), below, above)
     return candidates[order[np.unique(nearest)]]
@@ -175,7 +175,8 @@ def recover_response(images: Sequence[np.ndarray], exposure_times: Sequence[floa
         exposure_times: N relative exposure times dt_j (any common unit).
         samples: pixel locations used. Default 70 for 8-bit (OpenCV's default too); for 16-bit
             enough to meet the paper's N(P-1) > Zmax - Zmin on the 1024-level grid, twice over.
-        lambda_: smoothness weight, on the paper's 8-bit scale for either bit depth.
+        lambda_: smoothness weight, on the paper's 8-bit scale for either bit depth; above 0, as the smoothness
+            term is what fixes g at the levels no sample reaches.
         seed: seed of the random sample candidates (see ``select_samples``).
 
     Raises:
@@ -191,8 +192,8 @@ def recover_response(images: Sequence[np.ndarray], exposure_times: Sequence[floa
     if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or samples < 1:
         raise UsageError(f"samples must be a whole number of at least 1, got {samples!r}")  # 2.5: numpy's TypeError
     if (isinstance(lambda_, bool) or not isinstance(lambda_, numbers.Real)
-            or not (math.isfinite(lambda_) and lambda_ >= 0)):
-        raise UsageError(f"lambda_ must be a finite number of at least 0, got {lambda_!r}")  # NaN: a NaN curve
+            or not (math.isfinite(lambda_) and lambda_ > 0)):
+        raise UsageError(f"lambda_ must be a finite number above 0, got {lambda_!r}")  # NaN: a NaN curve; 0 singular
     locations = select_samples(images, times, samples, seed)
     top = 2**bits - 1
     peak = max(int(np.max(image)) for image in images)

@@ -124,7 +124,7 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     """
     import cv2  # here, not at import: OpenCV reads OPENCV_IO_MAX_IMAGE_PIXELS then (io/opencv.py checks it first)
 
-    radius = max(1, int(np.ceil(4.0 * sigma)))
+    radius = int(np.ceil(4.0 * sigma))  # at least 1: sigma > 0
     deviation = sigma / np.sqrt(2.0)
     return cv2.GaussianBlur(np.ascontiguousarray(image, dtype=np.float64), (2 * radius + 1, 2 * radius + 1),
                             sigmaX=deviation, sigmaY=deviation, borderType=cv2.BORDER_REFLECT)

@@ -196,7 +196,92 @@ def test_the_registry_scores_each_name_as_its_function_does() -> None:
         metric = metrics.METRICS[name]
         assert metric(test, metric.prepare(truth)) == pytest.approx(metrics.psnr(*shown), abs=1e-9)
     for name, function in (("pu21_psnr", metrics.pu21_psnr), ("pu21_ssim", metrics.pu21_ssim),
-                           ("psnr", metrics.psnr), ("ssim", metrics.ssim)):
+                           ("psnr", metrics.psnr), ("ssim", metrics.ssim), ("ms_ssim", metrics.ms_ssim),
+                           ("hdrvdp2", metrics.hdrvdp2_q)):
         metric = metrics.METRICS[name]
         assert metric.prepare(truth) is truth
         assert metric(test, truth) == function(test, truth)
+
+
+@pytest.mark.parametrize(("a", "b"), [(np.zeros((16, 16, 3)), np.zeros((16, 17, 3))), (np.zeros(16), np.zeros(16)),
+                                      (np.zeros((2, 16, 16, 3)), np.zeros((2, 16, 16, 3)))])
+def test_images_of_different_or_no_image_shape_are_refused(a, b) -> None:
+    for metric in (metrics.psnr, metrics.ssim, metrics.ms_ssim):
+        with pytest.raises(UsageError, match="differ in shape|expected an HxW or HxWxC image"):
+            metric(a, b)
+
+
+def test_ssim_of_codes_with_their_data_range_is_ssim_of_the_same_light_in_0_1() -> None:
+    """K1 and K2 scale with the data range: 0..255 with data_range 255 is the same comparison as 0..1 with 1."""
+    a, b = (x.astype(np.float64) for x in _pair(3))
+    assert metrics.ssim(a * 255, b * 255, data_range=255) == pytest.approx(metrics.ssim(a, b), abs=1e-9)
+
+
+def test_an_image_of_one_window_is_scored_as_skimage_scores_it() -> None:
+    a, b = (x[:11, :11].astype(np.float64) for x in _pair(5))
+    expected = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                     data_range=1.0, channel_axis=-1)
+    assert metrics.ssim(a, b) == pytest.approx(expected, abs=1e-6)
+    assert metrics.ms_ssim(a, b) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("bad", ["inf", "zero"])
+def test_the_scale_between_radiance_maps_ignores_pixels_without_a_positive_finite_luminance(bad) -> None:
+    """Three fifths of the test's pixels infinite or black: their log ratio (-inf or +inf) would be the median."""
+    ref = np.exp(np.random.default_rng(5).normal(0.0, 1.0, (20, 20, 3)))
+    test = ref / 2.0
+    test[:12] = np.inf if bad == "inf" else 0.0
+    assert metrics.scale_to_match(test, ref) == pytest.approx(2.0, rel=1e-12)
+    assert metrics.scale_to_match(np.zeros_like(ref), ref) == 1.0  # nothing to compare: no scaling
+
+
+def test_display_scaling_puts_the_references_peak_luminance_at_the_display_peak() -> None:
+    """Reference pixels pure red (L = 0.2126) and grey 0.1 (L = 0.1): the peak is the red one's luminance, not its
+    channel 1, so a 500 cd/m^2 display multiplies both by 500 / 0.2126; negative values (a merge's ringing) are
+    no light, 0, in either image; the test is not aligned here."""
+    ref = np.array([[[1.0, 0.0, 0.0], [0.1, 0.1, 0.1], [0.0, -0.3, 0.0]]])
+    test = np.array([[[0.5, -0.2, 0.0], [0.1, 0.1, 0.1], [0.0, 0.0, 0.0]]])
+    t, r = metrics.DisplayScaling(peak_luminance=500.0, align=False).apply(test, ref)
+    factor = 500.0 / 0.2126
+    np.testing.assert_allclose(r, [[[factor, 0.0, 0.0], [0.1 * factor] * 3, [0.0] * 3]], rtol=1e-12)
+    np.testing.assert_allclose(t, [[[0.5 * factor, 0.0, 0.0], [0.1 * factor] * 3, [0.0] * 3]], rtol=1e-12)
+    with pytest.raises(UsageError, match="no positive luminance"):
+        metrics.pu21_psnr(test, np.zeros((1, 3, 3)))
+
+
+def _pu21_by_hand(y: np.ndarray) -> np.ndarray:
+    """gfxdisp/pu21's banding_glare encoding, transcribed (not read from the module), input clipped to its range."""
+    p1, p2, p3, p4, p5, p6, p7 = (0.353487901, 0.3734658629, 8.277049286e-05, 0.9062562627, 0.09150303166,
+                                  0.9099517204, 596.3148142)
+    y = np.clip(y, 0.005, 10000.0)
+    return p7 * (((p1 + p2 * y**p4) / (1 + p3 * y**p4)) ** p5 - p6)
+
+
+def test_pu21_ssim_is_skimages_ssim_of_pu_encoded_luminance_with_range_256() -> None:
+    """pu21_metric's SSIM: both images' BT.709 luminance, the reference's peak at 1000 cd/m^2 (unaligned here),
+    PU-encoded, compared with dynamic range 256."""
+    rng = np.random.default_rng(9)
+    ref = np.exp(gaussian_filter(rng.normal(0, 1.5, (40, 40, 3)), sigma=(2, 2, 0)))
+    test = ref * np.exp(rng.normal(0, 0.2, ref.shape))
+    bt709 = np.array([0.2126, 0.7152, 0.0722])
+    factor = 1000.0 / (ref @ bt709).max()
+    expected = structural_similarity(_pu21_by_hand(test @ bt709 * factor), _pu21_by_hand(ref @ bt709 * factor),
+                                     gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=256.0)
+    assert metrics.pu21_ssim(test, ref, metrics.DisplayScaling(align=False)) == pytest.approx(expected, abs=1e-6)
+
+
+def test_hdrvdp2_q_takes_the_test_first_and_the_reference_second() -> None:
+    """Q is not symmetric (the reference's own masking): the scaled test and reference, worked out here, go to
+    HDR-VDP-2 in that order."""
+    from cevr_cli.evaluation.mantiuk2011 import hdrvdp2
+
+    rng = np.random.default_rng(8)
+    ref = np.exp(rng.normal(0, 1.5, (32, 32, 3)))
+    test = ref * np.exp(rng.normal(0, 0.2, ref.shape))
+    bt709 = np.array([0.2126, 0.7152, 0.0722])
+    k = np.exp(np.median(np.log(ref @ bt709) - np.log(test @ bt709)))
+    factor = 1000.0 / (ref @ bt709).max()
+    ppd = metrics.DESKTOP_VIEWING.pixels_per_degree
+    expected = hdrvdp2(test * k * factor, ref * factor, "rgb-bt.709", ppd).Q
+    assert expected != pytest.approx(hdrvdp2(ref * factor, test * k * factor, "rgb-bt.709", ppd).Q, abs=1e-6)
+    assert metrics.hdrvdp2_q(test, ref) == pytest.approx(expected, abs=1e-9)

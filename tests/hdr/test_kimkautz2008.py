@@ -137,11 +137,24 @@ def test_float32_input_and_bad_shape() -> None:
         kimkautz2008(FOUR[..., :2])
 
 
+# The four pixels above on a display of 1..100 cd/m^2: k1 = ln(100) / 2u = 1, so k2 = 1 whatever w, and
+#   Ld = 10^(0.5 (x - 0.75) + 0.75) = 10^0.375, 10^0.875, 10^1.375 = 2.371374, 7.498942, 23.71374;
+#   x = 1 -> (7.498942 - 2.371374) / (23.71374 - 2.371374) = 0.2402531 (toolbox);
+#   default onto [Ld_min/Ld_max, 1] = [0.01, 1]: 0.01 -> the two darkest, 0.01 + 0.99 * 0.2402531 = 0.2478505.
+@pytest.mark.parametrize(("toolbox", "linear"), [(True, [0.0, 0.0, 0.2402531, 1.0]),
+                                                 (False, [0.01, 0.01, 0.2478505, 1.0])])
+def test_a_display_range_given_sets_the_compression_and_the_black(toolbox: bool, linear: list[float]) -> None:
+    out = kimkautz2008(FOUR, ld_max=100.0, ld_min=1.0, toolbox=toolbox)
+    np.testing.assert_allclose(out, _grey([linear]), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("parameters", [{"ld_max": 0.0}, {"c1": 0.0}, {"ld_max": -1.0}, {"ld_min": 0.0},
-                                        {"c2": float("nan")}, {"ld_max": float("inf")}, {"ld_max": 0.1}])
+                                        {"c2": float("nan")}, {"ld_max": float("inf")}, {"ld_max": 0.1},
+                                        {"ld_min": 300.0}])
 def test_parameters_outside_the_operators_domain_are_usage_errors(parameters) -> None:
     """ld_max 0 and c1 0 raised ZeroDivisionError; ld_max 0.1 < ld_min 0.3 gave luminance up to 31 (documented:
-    [0, 1]); a negative ld_max, ld_min 0 or a NaN c2 a black image with numpy RuntimeWarnings."""
+    [0, 1]); a negative ld_max, ld_min 0 or a NaN c2 a black image with numpy RuntimeWarnings; ld_min = ld_max
+    a display of one level, the picture all white."""
     with pytest.raises(UsageError, match=r"^Kim-Kautz (ld_max, ld_min, c1 and c2 must be positive|display range)"):
         kimkautz2008(FOUR, **parameters)
 

@@ -342,6 +342,15 @@ def test_bad_input() -> None:
         reinhard2002(hdr, white=True)
 
 
+@pytest.mark.parametrize("name", ["key", "white"])
+@pytest.mark.parametrize("value", [0.0, float("inf")])
+def test_a_key_or_white_of_zero_or_infinity_is_refused(name: str, value: float) -> None:
+    """Key 0 makes Ls = 0 (a black picture), key inf NaN; white 0 divides Ls by W^2 = 0, white inf is Eq. 3 (a
+    white point no scene has, which --white does not mean): each is a typo, refused in one line."""
+    with pytest.raises(UsageError, match=f"^Reinhard {name} must be a positive number"):
+        reinhard2002(np.ones((2, 2, 3)), **{name: value})
+
+
 def test_a_scale_whose_activity_is_just_above_the_threshold_is_active() -> None:
     """L = 1 and 256 (Ls = 0.18/16 and 0.18*16, V_i by direct summation, `_mirrored_v`): the bright pixel's activity
     is 0.0023, 0.0211, then 0.0520 at scale 2, just above the paper's threshold 0.05 (the dark pixel's 0.0025,

@@ -169,3 +169,121 @@ def test_a_folder_another_run_removed_meanwhile_is_made_again(tmp_path, monkeypa
     monkeypatch.setattr(tempfile, "mkstemp", removed_once)
     check_writable(tmp_path / "out", folder=True)
     assert len(calls) == 2 and not (tmp_path / "out").exists()
+
+
+def test_permissions_follow_a_strict_umask_too(tmp_path):
+    previous = os.umask(0o077)
+    try:
+        atomic_write_text(tmp_path / "private.json", "{}")
+    finally:
+        os.umask(previous)
+    assert _mode(tmp_path / "private.json") == 0o600
+
+
+def test_the_bytes_reach_the_disk_before_the_rename(tmp_path, monkeypatch):
+    """A rename the disk gets before the data leaves an empty file under the final name after a power cut: fsync
+    must see the temporary whole while the final name does not exist yet."""
+    real_fsync, seen = os.fsync, []
+
+    def watching_fsync(fd):
+        seen.append((os.fstat(fd).st_size, (tmp_path / "a.bin").exists()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", watching_fsync)
+    from cevr_cli.io.atomic import atomic_write_bytes
+
+    atomic_write_bytes(tmp_path / "a.bin", b"12345")
+    assert seen == [(5, False)]
+
+
+def test_ctrl_c_while_writing_leaves_no_temporary(tmp_path):
+    with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "a.txt") as tmp:
+        tmp.write_text("half")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_temporary_keeps_the_destinations_suffix(tmp_path):
+    """Writers that pick a format by extension (OpenCV, imageio) are given the temporary's name."""
+    with atomic_path(tmp_path / "frame.png") as tmp:
+        assert tmp.suffix == ".png" and tmp.name.startswith(".frame.") and tmp.parent == tmp_path
+        tmp.write_bytes(b"x")
+
+
+def test_only_abandoned_temporary_files_are_removed(tmp_path):
+    """mkstemp's random part may hold '_'; a folder or a symbolic link of the pattern is not a temporary this module
+    left (a link's target lies elsewhere), so both stay; a missing folder has nothing to remove."""
+    target = tmp_path / "out.json"
+    (tmp_path / ".out.ab_d1234.part.json").write_bytes(b"half")
+    (tmp_path / ".out.folder12.part.json").mkdir()
+    elsewhere = tmp_path / "keep.txt"
+    elsewhere.write_text("kept")
+    (tmp_path / ".out.linkto12.part.json").symlink_to(elsewhere)
+    remove_abandoned_temporaries(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.folder12.part.json", ".out.linkto12.part.json",
+                                                          "keep.txt"]
+    remove_abandoned_temporaries(tmp_path / "missing" / "out.json")
+
+
+def test_a_write_failure_says_what_and_why_in_one_line(tmp_path, monkeypatch):
+    """The system's reason without the temporary's name (an errno prefix and '.a.x1y2z3q4.part.json' said nothing);
+    a file where a folder must be is named; text is written as UTF-8."""
+    import errno
+
+    from cevr_cli.io.atomic import atomic_write_bytes
+
+    atomic_write_text(tmp_path / "é.txt", "café")
+    assert (tmp_path / "é.txt").read_bytes() == "café".encode()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError) as caught:
+        atomic_write_bytes(tmp_path / "file" / "a.json", b"{}", "the manifest")
+    blocked = tmp_path / "file"
+    assert str(caught.value) == f"{blocked / 'a.json'}: cannot write the manifest ({blocked} is a file, not a folder)"
+    with pytest.raises(OutputError, match=r"a\.json: cannot write it \(Is a directory\)$"):
+        (tmp_path / "a.json").mkdir()
+        atomic_write_bytes(tmp_path / "a.json", b"{}")
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device", str(args[0]))
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OutputError) as caught:
+        atomic_write_text(tmp_path / "b.json", "{}", "the summary")
+    assert str(caught.value) == f"{tmp_path / 'b.json'}: cannot write the summary (No space left on device)"
+
+
+def test_the_check_refuses_a_folder_for_a_file_and_a_file_for_a_folder(tmp_path):
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(OutputError, match=r"dir: is a folder; give a file name$"):
+        check_writable(tmp_path / "dir")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match=rf"cannot write there \({tmp_path / 'file'} is a file, not a folder\)$"):
+        check_writable(tmp_path / "file", folder=True)
+
+
+def test_the_check_gives_up_after_its_attempts_with_the_systems_reason(tmp_path, monkeypatch):
+    """A folder removed under every probe fails after the retries (it passed silently); the reason is the system's
+    words, without an errno prefix or the probe's name."""
+    import tempfile
+
+    def gone(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", str(kwargs["dir"]) + "/.cevr-probe.x")
+
+    monkeypatch.setattr(tempfile, "mkstemp", gone)
+    with pytest.raises(OutputError) as caught:
+        check_writable(tmp_path / "out", folder=True)
+    assert str(caught.value) == f"{tmp_path / 'out'}: cannot write there (No such file or directory)"
+
+
+def test_a_long_name_is_cut_by_characters_to_the_byte_limit_with_its_hash():
+    """200 'é' are 400 bytes: cut to 123 of them (246 bytes) so that '~' and 8 hex digits of the name's SHA-1 fit
+    255; a name of exactly 255 bytes stays as it is."""
+    import hashlib
+
+    from cevr_cli.io.atomic import shortened_name
+
+    name = "é" * 200
+    expected = "é" * 123 + "~" + hashlib.sha1(name.encode()).hexdigest()[:8]
+    assert shortened_name(name, 255) == expected and len(expected.encode()) == 255
+    assert shortened_name("a" * 255, 255) == "a" * 255
+    assert shortened_name("a" * 256, 255) == "a" * 246 + "~" + hashlib.sha1(b"a" * 256).hexdigest()[:8]
