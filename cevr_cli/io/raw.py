@@ -267,13 +267,15 @@ def read_raw_file_facts(path: Path, developed_white: float) -> RawFileFacts:
                 floating and levels is not None and _rescaled(levels, developed_white)) else None
             area = read(lambda: _tag_numbers(page, dng_tags.ACTIVE_AREA, []))  # top, left, bottom, right
             area_fault = read(lambda: active_area_fault(page))
+            pattern_fault = read(lambda: _cfa_pattern_fault(page))
             faults = (area_fault, read(lambda: _lossless_jpeg_fault(tif, page)), read(lambda: _cfa_layout_fault(page)),
-                      read(lambda: _cfa_pattern_fault(page)), read(lambda: _data_size_fault(page)),
+                      pattern_fault, read(lambda: _data_size_fault(page)),
                       read(lambda: _float_white_fault(page)))
             orientation = read(lambda: int(tif.pages.first.tags.valueof(ORIENTATION_TAG, 1)))  # IFD0's, as stored
             return RawFileFacts(
                 tiff_exif=exif, dng_levels=levels, floating_point=floating, brightest=brightest,
-                cfa_planes=read(lambda: _cfa_planes(page)), opcode_lists=read(lambda: page_opcode_lists(page)) or {},
+                cfa_planes=None if pattern_fault is not None else read(lambda: _cfa_planes(page)),
+                opcode_lists=read(lambda: page_opcode_lists(page)) or {},
                 active_area=(int(area[0]), int(area[1])) if area and area_fault is None else (0, 0),
                 faults=tuple(fault for fault in faults if fault is not None),
                 crop_tags=read(lambda: _crop_tags(page)),
@@ -548,9 +550,9 @@ def _cfa_pattern_fault(page: Any) -> str | None:
 def _cfa_planes(page: Any) -> np.ndarray | None:
     """A CFA DNG's colour filter pattern (CFARepeatPatternDim rows x columns; ``page``: its raw image,
     :func:`_dng_raw_page`) as LibRaw numbers its colours: each site's colour (CFAPattern, TIFF/EP colour codes) as its
-    plane, its place in CFAPlaneColor (:func:`_cfa_tags`); None when it is not a CFA image or the tags do not make a
-    pattern (:func:`_cfa_pattern_fault`, which refuses it)."""
-    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA or _cfa_pattern_fault(page) is not None:
+    plane, its place in CFAPlaneColor (:func:`_cfa_tags`); None when it is not a CFA image. Its tags must make a
+    pattern: the caller asks :func:`_cfa_pattern_fault` first, which refuses the others (ValueError here)."""
+    if int(page.photometric) != dng_tags.PHOTOMETRIC_CFA:
         return None
     rows, cols, pattern, plane_colours = _cfa_tags(page)
     return np.array([plane_colours.index(code) for code in pattern.tolist()]).reshape(rows, cols)
