@@ -391,13 +391,14 @@ def read_hdr_file(path: PathLike, *, max_megapixels: float = MAX_MEGAPIXELS) -> 
         raise InputError(path, f"unsupported HDR format '{suffix or '(none)'}' (use .exr or .hdr)")
     with open(path, "rb") as fh:
         magic = fh.read(4)
-    # By content where it is the other format (an EXR saved as .hdr, or the reverse, reads as what it is); any
-    # other content goes to the suffix's reader, which says why it is not one.
+    # By content where it is the other format (an EXR saved as .hdr, or the reverse, reads as what it is); other
+    # content named .hdr goes to the Radiance reader, which says why it is not one.
     if magic != _EXR_MAGIC and not magic.startswith(b"#?") and (container := photo_container(path)) is not None:
         raise InputError(path, f"a {container} image named {suffix}, not an HDR image (`cevr stack` and `cevr fuse` "
                                "take photos)")
-    exr = magic == _EXR_MAGIC or (suffix == ".exr" and not magic.startswith(b"#?"))
-    if exr and magic != _EXR_MAGIC:  # the binding's "Unable to open ... for read" says it of a damaged EXR too
+    exr = magic == _EXR_MAGIC
+    # named .exr, of neither magic: the binding's "Unable to open ... for read" says it of a damaged EXR too
+    if suffix == ".exr" and not exr and not magic.startswith(b"#?"):
         raise InputError(path, "not a readable OpenEXR file (no OpenEXR magic number: a file of another kind renamed "
                                ".exr?)")
     rgb, capture = _read_exr(path, max_megapixels) if exr else (_read_radiance(path, max_megapixels), None)
